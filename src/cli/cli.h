@@ -1,0 +1,39 @@
+/* CLI helpers and subcommand entry points. Each subcommand lives in src/cli/cmd_<name>.c and
+ * returns the process exit status (0 ok, 1 error with a message on stderr, 2 usage). */
+#ifndef LLMSCOPE_CLI_H
+#define LLMSCOPE_CLI_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "core/err.h"
+
+/* Option lookup over argv: "--name value" or "--name=value". */
+const char *cli_opt(int argc, char **argv, const char *name);
+bool cli_flag(int argc, char **argv, const char *name);
+int cli_opt_int(int argc, char **argv, const char *name, int dflt);
+double cli_opt_double(int argc, char **argv, const char *name, double dflt);
+/* Parses "5,17,42" into a malloc'd int array. false + message on bad input. */
+bool cli_parse_ids(const char *s, int **ids, int *n, Err *e);
+/* Prints "llmscope: <msg>" to stderr and returns 1. */
+int cli_fail(const Err *e);
+/* Default model path: $LLMSCOPE_MODEL, else the bundled default (assets/models/story-gqa
+ * next to the binary's repo, or the install path). Writes into out. */
+const char *cli_default_model(char *out, size_t cap);
+/* --model value or the default. */
+const char *cli_model_arg(int argc, char **argv, char *buf, size_t cap);
+/* JSON helper: prints a float array with enough digits to round-trip (%.9g); nan/inf as null. */
+void cli_print_floats(FILE *f, const float *x, int n);
+
+int cmd_logits(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tui(int argc, char **argv);
+int cmd_screenshot(int argc, char **argv);
+int cmd_lesson(int argc, char **argv);
+int cmd_list_models(int argc, char **argv);
+#endif

@@ -1,0 +1,71 @@
+/* llmscope: entry point and subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+/* Subcommands are linked in when their file exists (weak references), so each part of the
+ * program can land on its own. */
+#pragma weak cmd_logits
+#pragma weak cmd_generate
+#pragma weak cmd_run
+#pragma weak cmd_info
+#pragma weak cmd_eval
+#pragma weak cmd_tokenize
+#pragma weak cmd_detokenize
+#pragma weak cmd_trace
+#pragma weak cmd_bench
+#pragma weak cmd_tui
+#pragma weak cmd_screenshot
+#pragma weak cmd_lesson
+#pragma weak cmd_list_models
+
+typedef int (*CmdFn)(int, char **);
+typedef struct { const char *name; CmdFn fn; const char *help; } Cmd;
+
+static void usage(FILE *f, const Cmd *cmds, int n) {
+    fprintf(f, "usage: llmscope [COMMAND] [--model DIR|FILE|REPO_ID] [options]\n\n"
+               "With no command, opens the terminal UI on the bundled default model.\n\ncommands:\n");
+    for (int i = 0; i < n; i++)
+        if (cmds[i].fn) fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f, "\n  --list-models  list the bundled models\n  --help         this text\n");
+}
+
+int main(int argc, char **argv) {
+    const Cmd cmds[] = {
+        {"tui", cmd_tui, "open the terminal UI (default)"},
+        {"run", cmd_run, "generate a continuation of --prompt as text"},
+        {"generate", cmd_generate, "greedy/sampled ids from --ids on the KV cache (--json)"},
+        {"logits", cmd_logits, "prefill logits for --ids (--json)"},
+        {"info", cmd_info, "architecture, dims, parameters, KV-cache bytes (--json)"},
+        {"eval", cmd_eval, "loss and perplexity on --text-file (--json)"},
+        {"tokenize", cmd_tokenize, "ids and tokens of --text (--json)"},
+        {"detokenize", cmd_detokenize, "text of --ids (--json)"},
+        {"trace", cmd_trace, "export hook values (--hooks P1,P2 --json | --npy DIR)"},
+        {"screenshot", cmd_screenshot, "render a panel without a terminal"},
+        {"lesson", cmd_lesson, "list, play or --check guided lessons"},
+        {"bench", cmd_bench, "decode/prefill speed against measured memory bandwidth"},
+    };
+    int n = (int)(sizeof cmds / sizeof cmds[0]);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+        usage(stdout, cmds, n);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--list-models")) {
+        if (cmd_list_models) return cmd_list_models(argc - 1, argv + 1);
+        fprintf(stderr, "llmscope: --list-models is not available in this build\n");
+        return 1;
+    }
+    if (argc >= 2 && argv[1][0] != '-') {
+        for (int i = 0; i < n; i++)
+            if (!strcmp(argv[1], cmds[i].name)) {
+                if (!cmds[i].fn) break;
+                return cmds[i].fn(argc - 1, argv + 1);
+            }
+        fprintf(stderr, "llmscope: unknown command '%s'\n\n", argv[1]);
+        usage(stderr, cmds, n);
+        return 2;
+    }
+    if (cmd_tui) return cmd_tui(argc, argv);
+    usage(stderr, cmds, n);
+    return 2;
+}

@@ -1,0 +1,38 @@
+/* Engine: one forward pass for every architecture, prefill (n tokens at once, CBLAS sgemm)
+ * and decode (n = 1, threaded matvec on weights kept in their stored dtype), with a real
+ * per-layer KV cache: MHA/GQA/MQA store n_kv_heads keys and values per token; MLA stores
+ * the compressed latent c_kv and the shared rope key k_pe (DeepSeek-V2 §2.1), never the
+ * decompressed K/V.
+ *
+ * Ownership: engine_new borrows the Model (which must outlive the engine) and owns its
+ * run state and cache (one allocation at creation; nothing is allocated per token).
+ */
+#ifndef LLMSCOPE_ENGINE_H
+#define LLMSCOPE_ENGINE_H
+#include "model/model.h"
+#include "trace/hooks.h"
+
+typedef struct Engine Engine;
+
+/* max_ctx <= 0 means the model's max_pos (capped at 4096 to bound memory). */
+Engine *engine_new(Model *m, int max_ctx, Err *e);
+void engine_free(Engine *en);
+void engine_set_hooks(Engine *en, Hooks *h);   /* NULL = no hooks */
+const Model *engine_model(const Engine *en);
+
+/* Runs tokens[0..n) at positions pos..pos+n-1 where pos = engine_pos() and appends them to
+ * the cache. Returns the logits: the last position's [vocab] row, or, with all_logits,
+ * [n, vocab] rows (valid until the next call). NULL on error (bad id, context full). */
+float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err *e);
+
+int engine_pos(const Engine *en);              /* tokens in the cache */
+int engine_max_ctx(const Engine *en);
+void engine_truncate(Engine *en, int pos);     /* forget cache entries >= pos */
+size_t engine_kv_bytes_per_token(const Engine *en);  /* all layers, as stored (f32) */
+size_t engine_kv_bytes(const Engine *en);      /* bytes held for engine_pos() tokens */
+int engine_step_count(const Engine *en);
+
+void engine_set_threads(int n);                /* matvec threads (OpenMP) and BLAS threads */
+int engine_get_threads(void);
+
+#endif

@@ -1,0 +1,142 @@
+/* Model = spec (dimensions and choices, from config.json or a llama2.c header) + weights.
+ *
+ * Every architecture is a mapping onto this one struct and the one forward pass in
+ * engine/forward.c:  gpt2, llama/mistral/qwen2/qwen3 (SmolLM is llama), mixtral,
+ * qwen3_moe, deepseek_v2/v3 (MLA + MoE), and llama2.c .bin checkpoints.
+ *
+ * Ownership: model_load() returns a Model the caller frees with model_free(). Weight
+ * tensors point into memory-mapped files (bf16/f16/f32 kept in their stored dtype) or
+ * into buffers owned by the Model (transposed GPT-2 Conv1D weights, split fused
+ * tensors, llama2.c weights). Matrices are row-major [rows=out, cols=in]: y = W x.
+ */
+#ifndef LLMSCOPE_MODEL_H
+#define LLMSCOPE_MODEL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+
+typedef enum { DT_F32 = 0, DT_F16, DT_BF16 } DType;
+size_t dtype_size(DType t);
+const char *dtype_name(DType t);
+
+/* A weight matrix [rows, cols] (row-major, y[r] = sum_c W[r,c] x[c]) or vector (rows=1). */
+typedef struct {
+    const void *data;  /* NULL = absent */
+    DType dtype;
+    int rows, cols;
+} Tensor;
+
+static inline bool tensor_present(const Tensor *t) { return t->data != NULL; }
+
+typedef enum { ARCH_GPT2 = 0, ARCH_LLAMA, ARCH_DEEPSEEK } ArchFamily;
+typedef enum { NORM_LAYERNORM = 0, NORM_RMSNORM } NormKind;
+typedef enum { ACT_GELU_TANH = 0, ACT_GELU, ACT_SILU, ACT_RELU } ActKind;
+typedef enum { POS_LEARNED = 0, POS_ROPE } PosKind;
+typedef enum { ROPE_HALF = 0, ROPE_INTERLEAVED } RopeStyle; /* rotate_half (HF) vs pairs (2i,2i+1) */
+typedef enum { ROPE_SCALE_NONE = 0, ROPE_SCALE_LINEAR, ROPE_SCALE_DYNAMIC, ROPE_SCALE_LLAMA3,
+               ROPE_SCALE_YARN } RopeScaling;
+typedef enum { ATTN_MHA = 0, ATTN_GQA, ATTN_MQA, ATTN_MLA } AttnKind;
+typedef enum { ROUTE_SOFTMAX = 0, ROUTE_SIGMOID } RouteScoring;
+
+typedef struct {
+    char model_type[64];       /* as in config.json ("llama", "qwen3", "gpt2", "llama2c", ...) */
+    ArchFamily family;
+    int vocab_size, d_model, n_layers, n_heads, n_kv_heads, head_dim, d_ff, max_pos;
+    NormKind norm; float norm_eps;
+    ActKind act; bool gated_ffn;       /* SwiGLU: down(act(gate x) * up x) */
+    PosKind pos;
+    bool qkv_bias, o_bias, mlp_bias, qk_norm, tied_embeddings;
+    int sliding_window;                /* 0 = none */
+    AttnKind attn_kind;
+
+    /* RoPE */
+    float rope_theta; RopeStyle rope_style; int rotary_dim;   /* dims rotated per head */
+    RopeScaling rope_scaling; float rope_factor;
+    int rope_orig_max_pos;             /* original_max_position_embeddings */
+    float rope_low_freq_factor, rope_high_freq_factor;        /* llama3 */
+    float yarn_beta_fast, yarn_beta_slow, yarn_mscale, yarn_mscale_all_dim, rope_attn_factor;
+    bool yarn_truncate;
+
+    /* MLA (DeepSeek-V2/V3) */
+    int q_lora_rank;                   /* 0 = no q compression */
+    int kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+    float softmax_scale;               /* 1/sqrt(d) incl. YaRN mscale^2 where it applies */
+
+    /* MoE */
+    int n_experts, n_experts_per_tok, moe_d_ff, n_shared_experts;
+    int first_k_dense_replace, moe_layer_freq;   /* deepseek */
+    RouteScoring route_scoring;
+    bool norm_topk_prob, has_score_bias;
+    float routed_scaling_factor;
+    int n_group, topk_group;
+
+    /* tokens */
+    int bos_id, eos_id, pad_id;        /* -1 when unknown */
+    DType dtype;                       /* dtype of the bulk of the weights */
+} ModelSpec;
+
+typedef struct {
+    Tensor gate, up, down;             /* [moe_d_ff, d], [moe_d_ff, d], [d, moe_d_ff] */
+} Expert;
+
+typedef struct {
+    bool is_moe;
+    Tensor ln1_w, ln1_b, ln2_w, ln2_b;
+    /* standard attention */
+    Tensor wq, wk, wv, wo;             /* [H*hd, d], [KV*hd, d], [KV*hd, d], [d, H*hd] */
+    Tensor bq, bk, bv, bo;
+    Tensor q_norm, k_norm;             /* [hd] (qwen3) */
+    /* MLA */
+    Tensor wq_a, q_a_norm, wq_b;       /* [q_lora, d], [q_lora], [H*(nope+rope), q_lora] */
+    Tensor wkv_a, kv_a_norm, wkv_b;    /* [kv_lora+rope, d], [kv_lora], [H*(nope+v), kv_lora] */
+    /* dense FFN */
+    Tensor w_gate, w_up, w_down, b_up, b_down;  /* [ff, d], [ff, d], [d, ff]; biases (gpt2) */
+    /* MoE */
+    Tensor router, router_bias;        /* [E, d], [E] e_score_correction_bias */
+    Expert *experts;                   /* n_experts */
+    Tensor sh_gate, sh_up, sh_down;    /* shared experts fused: [n_shared*moe_ff, d] ... */
+    int d_ff;                          /* this layer's dense ff width (or shared width) */
+} LayerWeights;
+
+typedef struct {
+    Tensor tok_emb;                    /* [vocab, d] */
+    Tensor pos_emb;                    /* [max_pos, d] (gpt2) */
+    LayerWeights *layers;
+    Tensor lnf_w, lnf_b;
+    Tensor lm_head;                    /* [vocab, d]; == tok_emb when tied */
+} Weights;
+
+typedef struct Mapped Mapped;          /* a memory-mapped file (model/loader.c) */
+
+typedef struct Model {
+    ModelSpec spec;
+    Weights w;
+    char path[1024];                   /* what was loaded (dir or file) */
+    char dir[1024];                    /* directory holding tokenizer.json etc. */
+    bool config_only;                  /* config.json without weights (info only) */
+    /* owned storage */
+    Mapped **maps; int n_maps;
+    void **owned; int n_owned, cap_owned;
+    size_t weight_bytes;               /* bytes of weights read per decoded token (approx.) */
+    long long n_params;
+    int n_nonfinite;                   /* NaN/Inf found in weights (warned) */
+} Model;
+
+/* Loads a HF directory (config.json + safetensors), a HF cache repo id ("Qwen/Qwen3-0.6B"),
+ * or a llama2.c .bin file. With config_only_ok, a directory with config.json but no weights
+ * loads as spec only (m->config_only). Returns NULL and fills e on error. */
+Model *model_load(const char *path, bool config_only_ok, Err *e);
+void model_free(Model *m);
+
+/* Parses config.json text into a spec (buffer-based, fuzzable). `name` is used in messages. */
+bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, Err *e);
+
+/* KV-cache bytes per token per layer as this model stores them (dtype bytes: cache_elt). */
+size_t spec_kv_elems_per_token_layer(const ModelSpec *s);
+const char *attn_kind_name(AttnKind k);
+
+/* Owned allocation registered with the model (freed by model_free). */
+void *model_alloc(Model *m, size_t bytes, Err *e);
+
+#endif

@@ -1,0 +1,64 @@
+/* Session: the controller. The only code that drives the engine; the TUI, lessons and the
+ * CLI all act through these actions. It owns model, tokenizer, engine, hooks, trace and
+ * sampler for one model ("slot"); compare mode holds two sessions stepped together.
+ *
+ * Stepping model: session_set_prompt() tokenizes and resets; the first session_step()
+ * runs the prefill over the whole prompt (phase PREFILL), every later step decodes one
+ * token on the KV cache (phase DECODE). The cursor (what the UI shows) can move back to
+ * any recorded position without recomputing; stepping forward from a cursor that is
+ * behind the end just moves the cursor until it reaches the end, then decodes.
+ */
+#ifndef LLMSCOPE_SESSION_H
+#define LLMSCOPE_SESSION_H
+#include "engine/engine.h"
+#include "engine/sampler.h"
+#include "trace/trace.h"
+
+struct Tokenizer;
+
+/* Sublayer stages a token is stepped through (step-into). */
+typedef enum {
+    STAGE_EMBED = 0, STAGE_POS, STAGE_NORM1, STAGE_QKV, STAGE_ROPE, STAGE_SCORES, STAGE_SOFTMAX,
+    STAGE_ATTN_OUT, STAGE_ADD1, STAGE_NORM2, STAGE_FFN, STAGE_ADD2, STAGE_FINAL_NORM,
+    STAGE_LOGITS, STAGE_SAMPLE, STAGE_COUNT
+} Stage;
+const char *stage_name(Stage s);
+bool stage_is_per_layer(Stage s);
+
+typedef struct Session {
+    Model *model;
+    struct Tokenizer *tok;       /* may be NULL (ids only) */
+    Engine *engine;
+    Hooks *hooks;
+    Trace *trace;
+    Sampler *sampler;
+    char model_path[1024];
+    char prompt[8192];
+    int *prompt_ids; int n_prompt;
+    int *ids; int n_ids, cap_ids;   /* prompt + generated */
+    int cursor;                  /* position the UI shows (0..trace_len-1), -1 before any step */
+    int layer, head;             /* selected */
+    Stage stage;                 /* sublayer cursor (step-into) */
+    int sel_key;                 /* selected key position in attention, -1 none */
+    bool prefilled;
+    int ablate_layer, ablate_head;  /* write-hook demo: -1 = none */
+    int max_ctx;
+    char status[256];
+} Session;
+
+Session *session_new(const char *model_path, int max_ctx, Err *e);
+void session_free(Session *s);
+bool session_set_prompt(Session *s, const char *text, Err *e);     /* tokenize + reset */
+bool session_set_ids(Session *s, const int *ids, int n, Err *e);   /* reset with ids */
+bool session_step(Session *s, Err *e);       /* prefill, or advance cursor, or decode one */
+bool session_back(Session *s);               /* cursor - 1 (no recompute) */
+bool session_goto(Session *s, int pos);      /* cursor = pos if recorded */
+bool session_step_into(Session *s, int dir); /* stage +1/-1 across layers (crosses tokens at ends) */
+void session_select_layer(Session *s, int layer);
+void session_select_head(Session *s, int head);
+void session_set_sampler(Session *s, SamplerCfg cfg);
+bool session_set_ablation(Session *s, int layer, int head, Err *e); /* -1,-1 clears; recomputes */
+/* Text of a token id (decoded piece, for display); writes into buf. */
+const char *session_token_text(const Session *s, int id, char *buf, size_t cap);
+int session_len(const Session *s);           /* recorded positions */
+#endif

@@ -1,0 +1,77 @@
+/* Trace: what the UI needs about every token, captured from hook points during the
+ * forward pass (the recorder is an ordinary hook observer), so the UI can step back and
+ * jump to any earlier token without recomputing. Panels read the trace, never the engine.
+ *
+ * Per token position t (0-based) the trace keeps (L layers, H query heads, KV kv heads,
+ * hd head dim, d model dim, F ffn width, E experts, K top-k):
+ *   attn     [L][H][t+1]   attention pattern row of query t (stored once per query)
+ *   scores   [L][H][t+1]   pre-softmax scaled scores of query t
+ *   resid    [L+1][d]      residual stream entering layer l (resid_pre), [L] = final resid_post
+ *   attn_out_norm, mlp_out_norm [L]   ||hook_attn_out||, ||hook_mlp_out||
+ *   ln1, ln2 [L] NormStat  statistics of the norm input/output; lnf: final norm
+ *   ln1_out, ln2_out [L][d] normalized outputs (after gamma/beta)
+ *   q, q_rot [L][H*hd], k, k_rot [L][KV*hd]   before/after RoPE (MLA: rope part only, see mla_*)
+ *   embed [d], pos_embed [d] (learned positions only, else NULL)
+ *   mlp_post [L][F]        FFN activation (input of down projection); MoE: the routed mix is not stored
+ *   router [L][E], expert_idx [L][k], expert_w [L][k]   (MoE layers; else NULL)
+ *   kv_latent [L][kv_lora], q_latent [L][q_lora] (MLA)
+ *   top_ids/top_logits [K]  largest logits at this position (K = TRACE_TOPK), plus lse
+ *   kv_bytes               cache bytes after this token was appended
+ * Memory is bounded by max tokens (the engine context) and documented in docs/hooks.md.
+ */
+#ifndef LLMSCOPE_TRACE_H
+#define LLMSCOPE_TRACE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "engine/engine.h"
+
+#define TRACE_TOPK 64
+
+typedef struct { float mean, var, rms, scale, min, max; } NormStat;  /* of the norm input */
+
+typedef enum { PHASE_PREFILL = 0, PHASE_DECODE = 1 } Phase;
+
+typedef struct {
+    int id;                 /* token id at this position */
+    Phase phase;
+    int step;               /* forward call that computed it */
+    float *attn, *scores;   /* [L][H][t+1] */
+    float *resid;           /* [L+1][d] */
+    float *attn_out_norm, *mlp_out_norm;   /* [L] */
+    NormStat *ln1, *ln2;    /* [L] */
+    NormStat lnf;
+    float *ln1_out, *ln2_out;             /* [L][d] */
+    float *q, *q_rot, *k, *k_rot;         /* [L][H*hd_r], [L][KV*hd_r] (hd_r: roped dims per head) */
+    float *embed, *pos_embed;             /* [d] */
+    float *mlp_post;                      /* [L][F] (F = max ffn width over layers) */
+    float *router, *expert_w;             /* [L][E], [L][topk] */
+    int *expert_idx;                      /* [L][topk] */
+    float *kv_latent, *q_latent;          /* [L][kv_lora], [L][q_lora] */
+    int top_ids[TRACE_TOPK];
+    float top_logits[TRACE_TOPK];
+    float logit_lse;        /* log-sum-exp of all logits (so probs = exp(l - lse)) */
+    size_t kv_bytes;
+    int next_id;            /* token chosen after this position (-1 if not yet) */
+} TraceTok;
+
+typedef struct Trace Trace;
+
+/* Dims the trace was laid out for (copied from the model). */
+typedef struct {
+    int n_layers, n_heads, n_kv_heads, d_model, head_dim, rot_dim, d_ff, n_experts, top_k;
+    int kv_lora, q_lora, vocab;
+} TraceDims;
+
+Trace *trace_new(const Model *m, int max_tokens, Err *e);
+void trace_free(Trace *t);
+/* Registers the recorder's observers on h. */
+void trace_attach(Trace *t, Hooks *h);
+int trace_len(const Trace *t);                 /* positions recorded */
+const TraceTok *trace_tok(const Trace *t, int pos);
+TraceTok *trace_tok_mut(Trace *t, int pos);
+const TraceDims *trace_dims(const Trace *t);
+void trace_truncate(Trace *t, int len);        /* forget positions >= len */
+size_t trace_bytes(const Trace *t);            /* memory held now */
+/* Called by the session before each forward: phase of the tokens about to be computed. */
+void trace_begin_step(Trace *t, Phase ph, int step);
+#endif

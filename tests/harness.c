@@ -1,0 +1,74 @@
+#include "harness.h"
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct { const char *file, *name; TestFn fn; } Entry;
+static Entry g_tests[4096];
+static int g_ntests;
+
+void harness_register(const char *file, const char *name, TestFn fn) {
+    if (g_ntests < (int)(sizeof g_tests / sizeof g_tests[0])) g_tests[g_ntests++] = (Entry){file, name, fn};
+}
+
+const char *test_shared_data(void) {
+    static char buf[4096];
+    const char *env = getenv("LLMSCOPE_TESTDATA");
+    if (env && *env) { snprintf(buf, sizeof buf, "%s", env); }
+    else snprintf(buf, sizeof buf, "../shared/data");
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/README.md", buf);
+    if (access(probe, R_OK) != 0) return NULL;
+    return buf;
+}
+
+const char *test_bin(void) {
+    const char *b = getenv("LLMSCOPE_BIN");
+    return b && *b ? b : "build/llmscope";
+}
+
+int test_run(const char *cmd, char **out, int merge_stderr) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s%s", cmd, merge_stderr ? " 2>&1" : " 2>/dev/null");
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) { pclose(p); return -1; }
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += r;
+        if (cap - n < 4096) { char *nb = realloc(buf, cap *= 2); if (!nb) break; buf = nb; }
+    }
+    buf[n] = 0;
+    int st = pclose(p);
+    if (out) *out = buf; else free(buf);
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int matches(const char *filter, const Entry *t) {
+    if (!filter) return 1;
+    return strstr(t->name, filter) || strstr(t->file, filter);
+}
+
+int main(int argc, char **argv) {
+    int passed = 0, failed = 0, skipped = 0;
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    for (int i = 0; i < g_ntests; i++) {
+        Entry *t = &g_tests[i];
+        if (!matches(filter, t)) continue;
+        TestCtx ctx = {0};
+        const char *base = strrchr(t->file, '/');
+        base = base ? base + 1 : t->file;
+        fflush(stdout);
+        t->fn(&ctx);
+        if (ctx.failed) { failed++; printf("FAIL  %s: %s\n", base, t->name); }
+        else if (ctx.skipped) { skipped++; printf("skip  %s: %s (skipped: %s)\n", base, t->name, ctx.skip_reason); }
+        else if (ctx.checks == 0) { failed++; printf("FAIL  %s: %s (asserted nothing)\n", base, t->name); }
+        else { passed++; printf("ok    %s: %s (%d checks)\n", base, t->name, ctx.checks); }
+        fflush(stdout);
+    }
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}

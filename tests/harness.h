@@ -1,0 +1,41 @@
+/* Minimal test harness. Each tests/test_*.c defines tests with TEST(name) { ... }.
+ * Checks: CHECK(cond), CHECK_EQ_INT(a,b), CHECK_NEAR(a,b,tol), CHECK_STR(a,b).
+ * SKIP("why") marks the test skipped (e.g. optional ../shared data missing).
+ * The runner prints one line per test and closes with "N passed, N failed, N skipped". */
+#ifndef LLMSCOPE_HARNESS_H
+#define LLMSCOPE_HARNESS_H
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct TestCtx { int failed; int skipped; char skip_reason[256]; int checks; } TestCtx;
+typedef void (*TestFn)(TestCtx *);
+void harness_register(const char *file, const char *name, TestFn fn);
+
+#define TEST(name)                                                                   \
+    static void test_##name(TestCtx *T_);                                            \
+    __attribute__((constructor)) static void reg_##name(void) {                     \
+        harness_register(__FILE__, #name, test_##name);                              \
+    }                                                                                \
+    static void test_##name(TestCtx *T_)
+
+#define FAILF(...) do { T_->failed++; fprintf(stderr, "    %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } while (0)
+#define CHECK(c) do { T_->checks++; if (!(c)) FAILF("CHECK(%s) failed", #c); } while (0)
+#define CHECK_MSG(c, ...) do { T_->checks++; if (!(c)) FAILF(__VA_ARGS__); } while (0)
+#define CHECK_EQ_INT(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); T_->checks++; \
+    if (a_ != b_) FAILF("%s == %s: %lld != %lld", #a, #b, a_, b_); } while (0)
+#define CHECK_NEAR(a, b, tol) do { double a_ = (double)(a), b_ = (double)(b); T_->checks++; \
+    if (!(fabs(a_ - b_) <= (tol))) FAILF("%s ~= %s: %.9g vs %.9g (tol %g)", #a, #b, a_, b_, (double)(tol)); } while (0)
+#define CHECK_STR(a, b) do { const char *a_ = (a), *b_ = (b); T_->checks++; \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) FAILF("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } while (0)
+#define REQUIRE(c) do { T_->checks++; if (!(c)) { FAILF("REQUIRE(%s) failed", #c); return; } } while (0)
+#define SKIP(...) do { T_->skipped = 1; snprintf(T_->skip_reason, sizeof T_->skip_reason, __VA_ARGS__); return; } while (0)
+
+/* Helpers shared by tests (tests/harness.c). */
+const char *test_shared_data(void);   /* ../shared/data or $LLMSCOPE_TESTDATA; NULL if absent */
+const char *test_bin(void);           /* path of build/llmscope ($LLMSCOPE_BIN) */
+/* Runs a shell command, captures stdout (and stderr when merge) into a malloc'd buffer.
+ * Returns the exit status (or -1). */
+int test_run(const char *cmd, char **out, int merge_stderr);
+#endif
