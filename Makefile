@@ -108,7 +108,7 @@ $(LIBA): $(LIB_OBJS)
 
 $(BIN): $(MAIN_OBJ) $(LIBA)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(MAIN_OBJ) $(LIBA) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIBA) -Wl,--no-whole-archive $(LIBS)
 
 $(TESTBIN): $(TEST_OBJS) $(LIBA)
 	@$(if $(Q),echo "  LD  $@")

@@ -62,6 +62,7 @@ typedef struct {
     int q_lora_rank;                   /* 0 = no q compression */
     int kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
     float softmax_scale;               /* 1/sqrt(d) incl. YaRN mscale^2 where it applies */
+    bool v3_yarn_softmax_mscale;
 
     /* MoE */
     int n_experts, n_experts_per_tok, moe_d_ff, n_shared_experts;
@@ -70,6 +71,7 @@ typedef struct {
     bool norm_topk_prob, has_score_bias;
     float routed_scaling_factor;
     int n_group, topk_group;
+    unsigned char mlp_only[1024];      /* qwen3_moe mlp_only_layers: layer stays dense */
 
     /* tokens */
     int bos_id, eos_id, pad_id;        /* -1 when unknown */
@@ -91,7 +93,7 @@ typedef struct {
     Tensor wq_a, q_a_norm, wq_b;       /* [q_lora, d], [q_lora], [H*(nope+rope), q_lora] */
     Tensor wkv_a, kv_a_norm, wkv_b;    /* [kv_lora+rope, d], [kv_lora], [H*(nope+v), kv_lora] */
     /* dense FFN */
-    Tensor w_gate, w_up, w_down, b_up, b_down;  /* [ff, d], [ff, d], [d, ff]; biases (gpt2) */
+    Tensor w_gate, w_up, w_down, b_gate, b_up, b_down;  /* [ff, d], [ff, d], [d, ff]; biases (gpt2) */
     /* MoE */
     Tensor router, router_bias;        /* [E, d], [E] e_score_correction_bias */
     Expert *experts;                   /* n_experts */
@@ -139,4 +141,10 @@ const char *attn_kind_name(AttnKind k);
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);
 
+/* KV-cache arithmetic (DeepSeek-V2, Table 1): elements cached per token per layer.
+ *   MHA 2·n_h·d_h   GQA 2·n_g·d_h   MQA 2·d_h   MLA d_c + d_h^R
+ * kv_elems_as() gives the figure for this model's dims under another attention kind
+ * (GQA uses n_groups; MLA uses kv_lora_rank and qk_rope_head_dim, or for non-MLA models
+ * d_c = 4·d_h and d_h^R = d_h/2 as in DeepSeek-V2's own configuration). */
+size_t kv_elems_as(const ModelSpec *s, AttnKind kind, int n_groups);
 #endif

@@ -85,7 +85,7 @@ void hooks_set_layers(Hooks *h, int n_layers);
 
 /* Hot path: true if any observer wants (point, layer). */
 bool hooks_want_slow(const Hooks *h, HookPoint p, int layer);
-struct Hooks { uint64_t any; uint8_t *mask; int n_layers; void *impl; };
+struct Hooks { uint64_t any; uint64_t *mask; int n_layers; void *impl; }; /* mask: observer bits per (point, layer) */
 static inline bool hooks_want(const Hooks *h, HookPoint p, int layer) {
     return h && h->any && hooks_want_slow(h, p, layer);
 }

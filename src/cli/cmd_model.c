@@ -1,0 +1,200 @@
+/* Model subcommands: logits, generate, run, info, eval, --list-models. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "engine/sampler.h"
+
+int cli_threads_arg(int argc, char **argv) {
+    int t = cli_opt_int(argc, argv, "--threads", 0);
+    if (t <= 0) { const char *e = getenv("LLMSCOPE_THREADS"); t = e ? atoi(e) : 0; }
+    if (t <= 0) t = 2;
+    engine_set_threads(t);
+    return t;
+}
+
+Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e) {
+    char buf[1024];
+    const char *path = cli_model_arg(argc, argv, buf, sizeof buf);
+    return model_load(path, config_only_ok, e);
+}
+
+int cmd_logits(int argc, char **argv) {
+    Err e = {0};
+    const char *ids_s = cli_opt(argc, argv, "--ids");
+    if (!ids_s) { fprintf(stderr, "usage: llmscope logits --model M --ids 5,17,42 [--json]\n"); return 2; }
+    int *ids, n;
+    if (!cli_parse_ids(ids_s, &ids, &n, &e)) return cli_fail(&e);
+    cli_threads_arg(argc, argv);
+    Model *m = cli_load_model(argc, argv, false, &e);
+    if (!m) { free(ids); return cli_fail(&e); }
+    Engine *en = engine_new(m, n > m->spec.max_pos ? n : 0, &e);
+    float *lg = en ? engine_forward(en, ids, n, true, &e) : NULL;
+    if (!lg) { engine_free(en); model_free(m); free(ids); return cli_fail(&e); }
+    const int V = m->spec.vocab_size;
+    if (cli_flag(argc, argv, "--json")) {
+        printf("{\"logits\": [");
+        for (int t = 0; t < n; t++) { if (t) printf(",\n"); cli_print_floats(stdout, lg + (size_t)t * V, V); }
+        printf("]}\n");
+    } else {
+        for (int t = 0; t < n; t++) {
+            const float *r = lg + (size_t)t * V;
+            int a = argmax(r, V);
+            printf("pos %d id %d: argmax %d (logit %.4f)\n", t, ids[t], a, (double)r[a]);
+        }
+    }
+    engine_free(en); model_free(m); free(ids);
+    return 0;
+}
+
+SamplerCfg cli_sampler_args(int argc, char **argv) {
+    SamplerCfg c = {0};
+    c.greedy = cli_flag(argc, argv, "--greedy");
+    c.temperature = (float)cli_opt_double(argc, argv, "--temp", 1.0);
+    if (cli_opt(argc, argv, "--temperature")) c.temperature = (float)cli_opt_double(argc, argv, "--temperature", 1.0);
+    c.top_k = cli_opt_int(argc, argv, "--top-k", 0);
+    c.top_p = (float)cli_opt_double(argc, argv, "--top-p", 1.0);
+    c.seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
+    if (c.temperature == 0) c.greedy = true;
+    return c;
+}
+
+int cmd_generate(int argc, char **argv) {
+    Err e = {0};
+    const char *ids_s = cli_opt(argc, argv, "--ids");
+    if (!ids_s) { fprintf(stderr, "usage: llmscope generate --model M --ids 5,17,42 --max-new N [--greedy] [--json]\n"); return 2; }
+    int *ids, n;
+    if (!cli_parse_ids(ids_s, &ids, &n, &e)) return cli_fail(&e);
+    int max_new = cli_opt_int(argc, argv, "--max-new", 16);
+    if (max_new < 0) { free(ids); fprintf(stderr, "llmscope: --max-new must be >= 0\n"); return 2; }
+    cli_threads_arg(argc, argv);
+    Model *m = cli_load_model(argc, argv, false, &e);
+    if (!m) { free(ids); return cli_fail(&e); }
+    Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
+    Sampler *sm = sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
+    int *out = malloc(sizeof(int) * (size_t)(max_new + 1));
+    int rc = 0, k = 0;
+    float *lg = en ? engine_forward(en, ids, n, false, &e) : NULL;
+    if (!lg) rc = 1;
+    bool stop_eos = cli_flag(argc, argv, "--stop-eos");
+    while (!rc && k < max_new) {
+        int next = sampler_sample(sm, lg, NULL);
+        out[k++] = next;
+        if (stop_eos && next == m->spec.eos_id) break;
+        if (k == max_new) break;
+        lg = engine_forward(en, &next, 1, false, &e);   /* one token on the KV cache */
+        if (!lg) rc = 1;
+    }
+    if (rc) { fprintf(stderr, "llmscope: %s\n", e.msg); }
+    if (cli_flag(argc, argv, "--json")) {
+        printf("{\"ids\": [");
+        for (int i = 0; i < k; i++) printf("%s%d", i ? ", " : "", out[i]);
+        printf("]}\n");
+    } else {
+        for (int i = 0; i < k; i++) printf("%s%d", i ? "," : "", out[i]);
+        printf("\n");
+    }
+    free(out); sampler_free(sm); engine_free(en); model_free(m); free(ids);
+    return rc;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_info(int argc, char **argv) {
+    Err e = {0};
+    Model *m = cli_load_model(argc, argv, true, &e);
+    if (!m) return cli_fail(&e);
+    const ModelSpec *s = &m->spec;
+    int ctx = cli_opt_int(argc, argv, "--context", s->max_pos);
+    if (ctx <= 0) ctx = s->max_pos;
+    size_t per_layer = spec_kv_elems_per_token_layer(s);
+    size_t eb = dtype_size(s->dtype);
+    size_t bpt = per_layer * (size_t)s->n_layers * eb;
+    const char *arch = s->family == ARCH_GPT2 ? "gpt2" : s->family == ARCH_DEEPSEEK ? "deepseek" : "llama";
+    if (cli_flag(argc, argv, "--json")) {
+        printf("{\"path\": "); json_str(stdout, m->path);
+        printf(", \"model_type\": "); json_str(stdout, s->model_type);
+        printf(", \"architecture\": \"%s\", \"config_only\": %s", arch, m->config_only ? "true" : "false");
+        if (!m->config_only) printf(", \"parameters\": %lld, \"weight_bytes_per_token\": %zu, \"nonfinite_weights\": %d", m->n_params, m->weight_bytes, m->n_nonfinite);
+        printf(", \"dtype\": \"%s\", \"vocab_size\": %d, \"d_model\": %d, \"n_layers\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, \"head_dim\": %d, \"d_ff\": %d",
+               dtype_name(s->dtype), s->vocab_size, s->d_model, s->n_layers, s->n_heads, s->n_kv_heads, s->head_dim, s->d_ff);
+        printf(", \"attention\": \"%s\", \"norm\": \"%s\", \"position\": \"%s\", \"context_length\": %d",
+               attn_kind_name(s->attn_kind), s->norm == NORM_RMSNORM ? "rmsnorm" : "layernorm", s->pos == POS_ROPE ? "rope" : "learned", s->max_pos);
+        if (s->pos == POS_ROPE) {
+            static const char *sc[] = {"default", "linear", "dynamic", "llama3", "yarn"};
+            printf(", \"rope_theta\": %g, \"rope_scaling\": \"%s\", \"rope_factor\": %g", (double)s->rope_theta, sc[s->rope_scaling], (double)s->rope_factor);
+        }
+        if (s->attn_kind == ATTN_MLA)
+            printf(", \"mla\": {\"q_lora_rank\": %d, \"kv_lora_rank\": %d, \"qk_nope_head_dim\": %d, \"qk_rope_head_dim\": %d, \"v_head_dim\": %d}",
+                   s->q_lora_rank, s->kv_lora_rank, s->qk_nope_head_dim, s->qk_rope_head_dim, s->v_head_dim);
+        if (s->n_experts)
+            printf(", \"moe\": {\"experts\": %d, \"experts_per_token\": %d, \"expert_ff\": %d, \"shared_experts\": %d, \"scoring\": \"%s\"}",
+                   s->n_experts, s->n_experts_per_tok, s->moe_d_ff, s->n_shared_experts, s->route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax");
+        printf(", \"kv_cache\": {\"elements_per_token_per_layer\": %zu, \"bytes_per_element\": %zu, \"bytes_per_token_per_layer\": %zu, \"bytes_per_token\": %zu, \"context\": %d, \"bytes_at_context\": %.0f, \"engine_bytes_per_token_f32\": %zu",
+               per_layer, eb, per_layer * eb, bpt, ctx, (double)bpt * ctx, per_layer * (size_t)s->n_layers * 4);
+        printf(", \"as_if\": {\"MHA\": %zu, \"GQA\": %zu, \"MQA\": %zu, \"MLA\": %zu}}",
+               kv_elems_as(s, ATTN_MHA, 0) * (size_t)s->n_layers * eb, kv_elems_as(s, ATTN_GQA, s->n_kv_heads) * (size_t)s->n_layers * eb,
+               kv_elems_as(s, ATTN_MQA, 0) * (size_t)s->n_layers * eb, kv_elems_as(s, ATTN_MLA, 0) * (size_t)s->n_layers * eb);
+        printf("}\n");
+    } else {
+        printf("%s  (%s, %s)\n", m->path, s->model_type, m->config_only ? "config only" : "weights loaded");
+        if (!m->config_only) printf("  parameters      %lld (%s)\n", m->n_params, dtype_name(s->dtype));
+        printf("  layers %d, d_model %d, heads %d (kv %d, head dim %d), ffn %d, vocab %d, context %d\n",
+               s->n_layers, s->d_model, s->n_heads, s->n_kv_heads, s->head_dim, s->d_ff, s->vocab_size, s->max_pos);
+        printf("  attention       %s\n", attn_kind_name(s->attn_kind));
+        printf("  KV cache        %zu elements/token/layer, %zu bytes/token (%s), %.1f MB at %d tokens\n",
+               per_layer, bpt, dtype_name(s->dtype), (double)bpt * ctx / 1e6, ctx);
+    }
+    model_free(m);
+    return 0;
+}
+
+int cmd_list_models(int argc, char **argv) {
+    (void)argc; (void)argv;
+    char def[1024];
+    cli_default_model(def, sizeof def);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", def);
+    char *sl = strrchr(dir, '/');
+    if (sl) *sl = 0;
+    DIR *d = opendir(dir);
+    if (!d) { fprintf(stderr, "llmscope: no bundled models found in %s\n", dir); return 1; }
+    struct dirent *de;
+    char names[64][256];
+    int k = 0;
+    while ((de = readdir(d)) && k < 64) {
+        if (de->d_name[0] == '.') continue;
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s/config.json", dir, de->d_name);
+        if (file_exists(p)) snprintf(names[k++], 256, "%s", de->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)k, 256, (int (*)(const void *, const void *))strcmp);
+    for (int i = 0; i < k; i++) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        Err e = {0};
+        Model *m = model_load(p, true, &e);
+        if (!m) { printf("%-12s (unreadable: %s)\n", names[i], e.msg); continue; }
+        const ModelSpec *s = &m->spec;
+        printf("%-12s %-12s %-4s %2d layers  d=%-4d %lld params  KV %zu B/token%s\n", names[i], s->model_type,
+               attn_kind_name(s->attn_kind), s->n_layers, s->d_model, m->n_params,
+               spec_kv_elems_per_token_layer(s) * (size_t)s->n_layers * dtype_size(s->dtype),
+               !strcmp(p, def) ? "  (default)" : "");
+        model_free(m);
+    }
+    return 0;
+}

@@ -1,0 +1,249 @@
+#include "engine/ops.h"
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+static int g_threads = 1;
+
+void ops_set_threads(int n) {
+    if (n < 1) n = 1;
+    g_threads = n;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+int ops_get_threads(void) { return g_threads; }
+
+float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) u = sign;
+        else { /* subnormal: normalise */
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 0x400));
+            man &= 0x3ff;
+            u = sign | ((uint32_t)(127 - 15 - e) << 23) | (man << 13);
+        }
+    } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
+    else u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void tensor_row_f32(const Tensor *t, size_t off, int n, float *out) {
+    if (t->dtype == DT_F32) { memcpy(out, (const float *)t->data + off, sizeof(float) * (size_t)n); return; }
+    const uint16_t *p = (const uint16_t *)t->data + off;
+    if (t->dtype == DT_BF16) for (int i = 0; i < n; i++) out[i] = bf16_to_f32(p[i]);
+    else {
+#ifdef __F16C__
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + i))));
+        for (; i < n; i++) out[i] = f16_to_f32(p[i]);
+#else
+        for (int i = 0; i < n; i++) out[i] = f16_to_f32(p[i]);
+#endif
+    }
+}
+
+float tensor_get(const Tensor *t, size_t i) {
+    if (t->dtype == DT_F32) return ((const float *)t->data)[i];
+    uint16_t h = ((const uint16_t *)t->data)[i];
+    return t->dtype == DT_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+}
+
+/* ---- dot products of one weight row with x ---------------------------------------- */
+
+static inline float dot_f32(const float *w, const float *x, int n) {
+#ifdef __AVX2__
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float r = _mm_cvtss_f32(h);
+    for (; i < n; i++) r += w[i] * x[i];
+    return r;
+#else
+    float r = 0;
+    #pragma omp simd reduction(+:r)
+    for (int i = 0; i < n; i++) r += w[i] * x[i];
+    return r;
+#endif
+}
+
+#ifdef __AVX2__
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+#endif
+
+static inline float dot_bf16(const uint16_t *w, const float *x, int n) {
+    int i = 0;
+    float r = 0;
+#ifdef __AVX2__
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+    __m256 s = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    r = _mm_cvtss_f32(h);
+#endif
+    for (; i < n; i++) r += bf16_to_f32(w[i]) * x[i];
+    return r;
+}
+
+static inline float dot_f16(const uint16_t *w, const float *x, int n) {
+    int i = 0;
+    float r = 0;
+#if defined(__AVX2__) && defined(__F16C__)
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), a0);
+    __m256 s = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    r = _mm_cvtss_f32(h);
+#endif
+    for (; i < n; i++) r += f16_to_f32(w[i]) * x[i];
+    return r;
+}
+
+void matvec(const Tensor *W, const float *x, float *y) {
+    const int rows = W->rows, cols = W->cols;
+    /* Small matrices are not worth waking threads for. */
+    const int par = (size_t)rows * (size_t)cols >= 32768 && g_threads > 1;
+    if (W->dtype == DT_F32) {
+        const float *w = W->data;
+        #pragma omp parallel for schedule(static) if (par)
+        for (int r = 0; r < rows; r++) y[r] = dot_f32(w + (size_t)r * (size_t)cols, x, cols);
+    } else if (W->dtype == DT_BF16) {
+        const uint16_t *w = W->data;
+        #pragma omp parallel for schedule(static) if (par)
+        for (int r = 0; r < rows; r++) y[r] = dot_bf16(w + (size_t)r * (size_t)cols, x, cols);
+    } else {
+        const uint16_t *w = W->data;
+        #pragma omp parallel for schedule(static) if (par)
+        for (int r = 0; r < rows; r++) y[r] = dot_f16(w + (size_t)r * (size_t)cols, x, cols);
+    }
+}
+
+#define CHUNK_FLOATS (1u << 20)   /* 4 MB of widened weights per sgemm chunk */
+
+size_t ops_scratch_floats(int max_cols) {
+    size_t need = (size_t)max_cols * 16;   /* at least 16 rows per chunk */
+    return need > CHUNK_FLOATS ? need : CHUNK_FLOATS;
+}
+
+void matmul(const Tensor *W, const float *X, int n, float *Y, float *scratch, size_t scratch_floats) {
+    const int rows = W->rows, cols = W->cols;
+    if (n == 1) { matvec(W, X, Y); return; }
+    if (W->dtype == DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, X, cols,
+                    (const float *)W->data, cols, 0.0f, Y, rows);
+        return;
+    }
+    int chunk = (int)(scratch_floats / (size_t)cols);
+    if (chunk > rows) chunk = rows;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        int nr = rows - r0 < chunk ? rows - r0 : chunk;
+        #pragma omp parallel for schedule(static) if (g_threads > 1 && nr >= 64)
+        for (int r = 0; r < nr; r++)
+            tensor_row_f32(W, (size_t)(r0 + r) * (size_t)cols, cols, scratch + (size_t)r * (size_t)cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, cols, 1.0f, X, cols,
+                    scratch, cols, 0.0f, Y + r0, rows);
+    }
+}
+
+void add_bias(const Tensor *b, float *Y, int n, int rows) {
+    if (!b || !b->data) return;
+    for (int t = 0; t < n; t++)
+        for (int r = 0; r < rows; r++) Y[(size_t)t * (size_t)rows + (size_t)r] += tensor_get(b, (size_t)r);
+}
+
+float rmsnorm(float *out, const float *x, const Tensor *w, int d, float eps, float *mean_sq) {
+    float ss = 0;
+    for (int i = 0; i < d; i++) ss += x[i] * x[i];
+    ss /= (float)d;
+    float scale = 1.0f / sqrtf(ss + eps);
+    if (mean_sq) *mean_sq = ss;
+    for (int i = 0; i < d; i++) {
+        float v = x[i] * scale;
+        out[i] = w && w->data ? tensor_get(w, (size_t)i) * v : v;
+    }
+    return scale;
+}
+
+float layernorm(float *out, const float *x, const Tensor *w, const Tensor *b, int d, float eps,
+                float *mean_out, float *var_out) {
+    float mean = 0;
+    for (int i = 0; i < d; i++) mean += x[i];
+    mean /= (float)d;
+    float var = 0;
+    for (int i = 0; i < d; i++) { float t = x[i] - mean; var += t * t; }
+    var /= (float)d;
+    float scale = 1.0f / sqrtf(var + eps);
+    if (mean_out) *mean_out = mean;
+    if (var_out) *var_out = var;
+    for (int i = 0; i < d; i++) {
+        float v = (x[i] - mean) * scale;
+        if (w && w->data) v *= tensor_get(w, (size_t)i);
+        if (b && b->data) v += tensor_get(b, (size_t)i);
+        out[i] = v;
+    }
+    return scale;
+}
+
+void softmax_inplace(float *x, int n) {
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) if (x[i] > m) m = x[i];
+    if (m == -INFINITY) { for (int i = 0; i < n; i++) x[i] = 0; return; }
+    float s = 0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
+    float inv = 1.0f / s;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+float act_apply(int act, float x) {
+    switch (act) {
+    case ACT_GELU_TANH: {
+        const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+        return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+    case ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+    case ACT_SILU: return x / (1.0f + expf(-x));
+    case ACT_RELU: return x > 0 ? x : 0;
+    }
+    return x;
+}

@@ -1,0 +1,36 @@
+/* Numeric kernels. Weights stay in their stored dtype (f32, f16, bf16) and are widened to
+ * f32 inside the kernels, so a 16-bit model reads half the bytes per token and gives the
+ * same results as an f32 copy of the same weights. All accumulation is in f32. */
+#ifndef LLMSCOPE_OPS_H
+#define LLMSCOPE_OPS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "model/model.h"
+
+float bf16_to_f32(uint16_t h);
+float f16_to_f32(uint16_t h);
+/* Widens n elements of a tensor's storage starting at element off into out. */
+void tensor_row_f32(const Tensor *t, size_t off, int n, float *out);
+/* Element i (slow path, for small vectors like norm weights). */
+float tensor_get(const Tensor *t, size_t i);
+
+/* y[rows] = W[rows, cols] x[cols]  (threaded over rows) */
+void matvec(const Tensor *W, const float *x, float *y);
+/* Y[n, rows] = X[n, cols] W^T (+ nothing). Uses CBLAS sgemm; 16-bit weights are widened in
+ * row chunks into scratch (scratch_floats >= chunk_rows*cols; see ops_scratch_floats). */
+void matmul(const Tensor *W, const float *X, int n, float *Y, float *scratch, size_t scratch_floats);
+size_t ops_scratch_floats(int max_cols);
+/* Y[n, rows] += bias */
+void add_bias(const Tensor *b, float *Y, int n, int rows);
+
+/* Norms over one row of d; return the scale applied (1/rms or 1/sqrt(var+eps)).
+ * w may be absent (weight 1); b may be absent. mean/var outputs may be NULL. */
+float rmsnorm(float *out, const float *x, const Tensor *w, int d, float eps, float *mean_sq);
+float layernorm(float *out, const float *x, const Tensor *w, const Tensor *b, int d, float eps,
+                float *mean, float *var);
+void softmax_inplace(float *x, int n);
+float act_apply(int act, float x);     /* ActKind */
+
+void ops_set_threads(int n);
+int ops_get_threads(void);
+#endif

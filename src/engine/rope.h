@@ -1,0 +1,20 @@
+/* Rotary position embedding (Su et al. 2021, RoFormer) and its context-extension variants,
+ * following the formulas of HF transformers' rope utilities:
+ *   default  inv_freq_i = theta^(-2i/dim)
+ *   linear   inv_freq_i / factor                        (position interpolation)
+ *   dynamic  theta' = theta * (factor*L/L0 - (factor-1))^(dim/(dim-2)) when L > L0 (NTK)
+ *   llama3   per-wavelength blend of inv_freq and inv_freq/factor (Llama 3.1)
+ *   yarn     ramp between interpolation and extrapolation + attention factor (Peng et al. 2023)
+ * The rotated vector is multiplied by the attention factor (1 except YaRN), as HF scales
+ * cos and sin. Two layouts: ROPE_HALF rotates (x_i, x_{i+dim/2}) (HF rotate_half),
+ * ROPE_INTERLEAVED rotates (x_{2i}, x_{2i+1}) (llama2.c, DeepSeek). */
+#ifndef LLMSCOPE_ROPE_H
+#define LLMSCOPE_ROPE_H
+#include "model/model.h"
+
+/* Fills inv_freq[rotary_dim/2] for a forward whose largest position+1 is seq_len; returns the
+ * attention factor. */
+float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq);
+/* Rotates x[0..rotary_dim) of one head vector in place at position pos. */
+void rope_apply(float *x, int rotary_dim, RopeStyle style, const float *inv_freq, float attn_factor, int pos);
+#endif

@@ -1,0 +1,389 @@
+/* config.json -> ModelSpec, for every supported model_type.
+ *
+ * Accepts the older rope keys (`rope_theta` + `rope_scaling` {type|rope_type, factor, ...})
+ * and the newer `rope_parameters` {rope_type, rope_theta, factor, ...}; `torch_dtype` or
+ * `dtype`. Every dimension is checked (positive, within caps, heads dividing widths) so a
+ * bad file ends in a message naming the file and the field, never in a crash later.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "model/model.h"
+
+#define CAP_DIM (1 << 20)
+#define CAP_LAYERS 1024
+#define CAP_VOCAB (1 << 24)
+#define CAP_POS (1 << 24)
+
+size_t dtype_size(DType t) { return t == DT_F32 ? 4 : 2; }
+const char *dtype_name(DType t) { return t == DT_F32 ? "F32" : t == DT_F16 ? "F16" : "BF16"; }
+const char *attn_kind_name(AttnKind k) {
+    static const char *n[] = {"MHA", "GQA", "MQA", "MLA"};
+    return (unsigned)k < 4 ? n[k] : "?";
+}
+
+typedef struct { const cJSON *root; const char *file; Err *e; bool bad; } Cfg;
+
+static const cJSON *cfg_get(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return (v && !cJSON_IsNull(v)) ? v : NULL;
+}
+
+/* Integer field: absent -> dflt; present but not a whole number in [lo, hi] -> error. */
+static int cfg_int(Cfg *c, const cJSON *o, const char *k, int dflt, long long lo, long long hi) {
+    const cJSON *v = cfg_get(o, k);
+    if (!v) return dflt;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
+        if (!c->bad) {
+            if (cJSON_IsNumber(v))
+                err_set(c->e, ERR_FORMAT, "%s: field \"%s\" = %g is out of range (expected an integer in [%lld, %lld])",
+                        c->file, k, v->valuedouble, lo, hi);
+            else
+                err_set(c->e, ERR_FORMAT, "%s: field \"%s\" must be an integer", c->file, k);
+        }
+        c->bad = true;
+        return dflt;
+    }
+    return (int)v->valuedouble;
+}
+
+static double cfg_num(Cfg *c, const cJSON *o, const char *k, double dflt) {
+    const cJSON *v = cfg_get(o, k);
+    if (!v) return dflt;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"%s\" must be a finite number", c->file, k);
+        c->bad = true;
+        return dflt;
+    }
+    return v->valuedouble;
+}
+
+static bool cfg_bool(const cJSON *o, const char *k, bool dflt) {
+    const cJSON *v = cfg_get(o, k);
+    if (!v) return dflt;
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
+    if (cJSON_IsNumber(v)) return v->valuedouble != 0;
+    return dflt;
+}
+
+static const char *cfg_str(const cJSON *o, const char *k) {
+    const cJSON *v = cfg_get(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* bos/eos may be an int or a list of ints (first is used). */
+static int cfg_token_id(const cJSON *o, const char *k) {
+    const cJSON *v = cfg_get(o, k);
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0) return (int)v->valuedouble;
+    if (cJSON_IsArray(v)) {
+        const cJSON *f = cJSON_GetArrayItem(v, 0);
+        if (cJSON_IsNumber(f) && f->valuedouble >= 0) return (int)f->valuedouble;
+    }
+    return -1;
+}
+
+static bool parse_act(const char *a, ActKind *out) {
+    if (!a) return false;
+    if (!strcmp(a, "silu") || !strcmp(a, "swish")) *out = ACT_SILU;
+    else if (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh") || !strcmp(a, "gelu_fast") ||
+             !strcmp(a, "gelu_tanh")) *out = ACT_GELU_TANH;
+    else if (!strcmp(a, "gelu")) *out = ACT_GELU;
+    else if (!strcmp(a, "relu")) *out = ACT_RELU;
+    else return false;
+    return true;
+}
+
+/* RoPE: new rope_parameters or old rope_theta + rope_scaling. */
+static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg) {
+    const cJSON *rp = cfg_get(root, "rope_parameters");
+    const cJSON *rs = cfg_get(root, "rope_scaling");
+    s->rope_theta = (float)cfg_num(c, root, "rope_theta", s->rope_theta);
+    const cJSON *params = NULL;
+    if (cJSON_IsObject(rp)) {
+        params = rp;
+        s->rope_theta = (float)cfg_num(c, rp, "rope_theta", s->rope_theta);
+    } else if (cJSON_IsObject(rs)) {
+        params = rs;
+    }
+    float prf = (float)cfg_num(c, root, "partial_rotary_factor", 1.0);
+    if (params) prf = (float)cfg_num(c, params, "partial_rotary_factor", prf);
+    if (!(prf > 0 && prf <= 1)) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"partial_rotary_factor\" = %g must be in (0, 1]", c->file, (double)prf);
+        c->bad = true;
+    }
+    s->rotary_dim = (int)((float)s->head_dim * prf);
+    s->rope_scaling = ROPE_SCALE_NONE;
+    s->rope_factor = 1.0f;
+    s->rope_orig_max_pos = max_pos_cfg;
+    s->rope_attn_factor = 1.0f;
+    if (!params) return;
+    const char *type = cfg_str(params, "rope_type");
+    if (!type) type = cfg_str(params, "type");
+    if (!type || !strcmp(type, "default")) return;
+    s->rope_factor = (float)cfg_num(c, params, "factor", 1.0);
+    if (!(s->rope_factor > 0)) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: rope \"factor\" must be > 0", c->file);
+        c->bad = true;
+    }
+    s->rope_orig_max_pos = cfg_int(c, params, "original_max_position_embeddings", max_pos_cfg, 1, CAP_POS);
+    if (!strcmp(type, "linear")) s->rope_scaling = ROPE_SCALE_LINEAR;
+    else if (!strcmp(type, "dynamic")) s->rope_scaling = ROPE_SCALE_DYNAMIC;
+    else if (!strcmp(type, "llama3")) {
+        s->rope_scaling = ROPE_SCALE_LLAMA3;
+        s->rope_low_freq_factor = (float)cfg_num(c, params, "low_freq_factor", 1.0);
+        s->rope_high_freq_factor = (float)cfg_num(c, params, "high_freq_factor", 4.0);
+        if (!(s->rope_high_freq_factor > s->rope_low_freq_factor)) {
+            if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: rope \"high_freq_factor\" must exceed \"low_freq_factor\"", c->file);
+            c->bad = true;
+        }
+    } else if (!strcmp(type, "yarn")) {
+        s->rope_scaling = ROPE_SCALE_YARN;
+        s->yarn_beta_fast = (float)cfg_num(c, params, "beta_fast", 32.0);
+        s->yarn_beta_slow = (float)cfg_num(c, params, "beta_slow", 1.0);
+        s->yarn_mscale = (float)cfg_num(c, params, "mscale", 0.0);
+        s->yarn_mscale_all_dim = (float)cfg_num(c, params, "mscale_all_dim", 0.0);
+        s->yarn_truncate = cfg_bool(params, "truncate", true);
+        s->rope_attn_factor = (float)cfg_num(c, params, "attention_factor", -1.0);
+        /* Models that enlarge max_position_embeddings and keep the pretrained length in
+         * original_max_position_embeddings use their ratio as the factor (HF rope utils). */
+        if (cfg_get(params, "original_max_position_embeddings") && s->rope_orig_max_pos > 0)
+            s->rope_factor = (float)max_pos_cfg / (float)s->rope_orig_max_pos;
+    } else {
+        if (!c->bad) err_set(c->e, ERR_UNSUPPORTED, "%s: rope type \"%s\" is not supported (supported: default, linear, dynamic, llama3, yarn)", c->file, type);
+        c->bad = true;
+    }
+}
+
+static float yarn_get_mscale(float scale, float mscale) {
+    if (scale <= 1.0f) return 1.0f;
+    return 0.1f * mscale * logf(scale) + 1.0f;
+}
+
+bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, Err *e) {
+    memset(s, 0, sizeof *s);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        const char *ep = cJSON_GetErrorPtr();
+        long off = (ep && ep >= json && ep <= json + len) ? (long)(ep - json) : -1;
+        return err_set(e, ERR_FORMAT, "%s: not valid JSON (near byte %ld)", name, off);
+    }
+    if (!cJSON_IsObject(root)) { cJSON_Delete(root); return err_set(e, ERR_FORMAT, "%s: top level must be a JSON object", name); }
+    Cfg c = {root, name, e, false};
+    const char *mt = cfg_str(root, "model_type");
+    if (!mt) { cJSON_Delete(root); return err_set(e, ERR_FORMAT, "%s: field \"model_type\" is missing", name); }
+    snprintf(s->model_type, sizeof s->model_type, "%s", mt);
+    s->bos_id = cfg_token_id(root, "bos_token_id");
+    s->eos_id = cfg_token_id(root, "eos_token_id");
+    s->pad_id = cfg_token_id(root, "pad_token_id");
+    const char *dt = cfg_str(root, "torch_dtype");
+    if (!dt) dt = cfg_str(root, "dtype");
+    s->dtype = (dt && !strcmp(dt, "bfloat16")) ? DT_BF16 : (dt && !strcmp(dt, "float16")) ? DT_F16 : DT_F32;
+    s->rope_theta = 10000.0f;
+    s->rope_style = ROPE_HALF;
+
+    bool is_gpt2 = !strcmp(mt, "gpt2");
+    bool is_llama_like = !strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") ||
+                         !strcmp(mt, "qwen3") || !strcmp(mt, "mixtral") || !strcmp(mt, "qwen3_moe") ||
+                         !strcmp(mt, "smollm3") || !strcmp(mt, "qwen2_moe");
+    bool is_ds = !strcmp(mt, "deepseek_v2") || !strcmp(mt, "deepseek_v3");
+    if (!is_gpt2 && !is_llama_like && !is_ds) {
+        cJSON_Delete(root);
+        return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3)", name, mt);
+    }
+    if (is_gpt2) {
+        s->family = ARCH_GPT2;
+        s->vocab_size = cfg_int(&c, root, "vocab_size", 50257, 1, CAP_VOCAB);
+        s->d_model = cfg_int(&c, root, "n_embd", 768, 1, CAP_DIM);
+        s->n_layers = cfg_int(&c, root, "n_layer", 12, 1, CAP_LAYERS);
+        s->n_heads = cfg_int(&c, root, "n_head", 12, 1, CAP_DIM);
+        s->n_kv_heads = s->n_heads;
+        s->d_ff = cfg_int(&c, root, "n_inner", 4 * s->d_model, 1, CAP_DIM);
+        s->max_pos = cfg_int(&c, root, "n_positions", 1024, 1, CAP_POS);
+        s->norm = NORM_LAYERNORM;
+        s->norm_eps = (float)cfg_num(&c, root, "layer_norm_epsilon", 1e-5);
+        const char *act = cfg_str(root, "activation_function");
+        if (!act) act = "gelu_new";
+        if (!parse_act(act, &s->act)) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_UNSUPPORTED, "%s: activation_function \"%s\" is not supported", name, act);
+        }
+        s->gated_ffn = false;
+        s->pos = POS_LEARNED;
+        s->qkv_bias = s->o_bias = s->mlp_bias = true;
+        s->tied_embeddings = cfg_bool(root, "tie_word_embeddings", true);
+        if (s->bos_id < 0) s->bos_id = 50256 < s->vocab_size ? 50256 : -1;
+        if (s->eos_id < 0) s->eos_id = s->bos_id;
+    } else {
+        s->family = is_ds ? ARCH_DEEPSEEK : ARCH_LLAMA;
+        s->vocab_size = cfg_int(&c, root, "vocab_size", 32000, 1, CAP_VOCAB);
+        s->d_model = cfg_int(&c, root, "hidden_size", 4096, 1, CAP_DIM);
+        s->n_layers = cfg_int(&c, root, "num_hidden_layers", 32, 1, CAP_LAYERS);
+        s->n_heads = cfg_int(&c, root, "num_attention_heads", 32, 1, CAP_DIM);
+        s->n_kv_heads = cfg_int(&c, root, "num_key_value_heads", s->n_heads, 1, CAP_DIM);
+        s->d_ff = cfg_int(&c, root, "intermediate_size", 4 * s->d_model, 1, CAP_DIM);
+        s->max_pos = cfg_int(&c, root, "max_position_embeddings", 2048, 1, CAP_POS);
+        s->norm = NORM_RMSNORM;
+        s->norm_eps = (float)cfg_num(&c, root, "rms_norm_eps", 1e-6);
+        const char *act = cfg_str(root, "hidden_act");
+        if (!act) act = "silu";
+        if (!parse_act(act, &s->act)) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported", name, act);
+        }
+        s->gated_ffn = true;
+        s->pos = POS_ROPE;
+        int hd_default = s->n_heads > 0 ? s->d_model / s->n_heads : 0;
+        s->head_dim = cfg_int(&c, root, "head_dim", hd_default, 1, CAP_DIM);
+        bool attn_bias = cfg_bool(root, "attention_bias", false);
+        s->qkv_bias = attn_bias || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen2_moe");
+        s->o_bias = attn_bias;
+        s->mlp_bias = cfg_bool(root, "mlp_bias", false);
+        s->qk_norm = !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe");
+        s->tied_embeddings = cfg_bool(root, "tie_word_embeddings", false);
+        bool use_sw = true;
+        if (!strcmp(mt, "qwen2") || !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe"))
+            use_sw = cfg_bool(root, "use_sliding_window", false);
+        if (use_sw) s->sliding_window = cfg_int(&c, root, "sliding_window", 0, 0, CAP_POS);
+
+        if (!strcmp(mt, "mixtral")) {
+            s->n_experts = cfg_int(&c, root, "num_local_experts", 8, 1, 65536);
+            s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 2, 1, 65536);
+            s->moe_d_ff = s->d_ff;
+            s->route_scoring = ROUTE_SOFTMAX;
+            s->norm_topk_prob = true;
+            s->routed_scaling_factor = 1.0f;
+            s->moe_layer_freq = 1;
+        } else if (!strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe")) {
+            s->n_experts = cfg_int(&c, root, "num_experts", 0, 0, 65536);
+            s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
+            s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", s->d_ff, 1, CAP_DIM);
+            s->route_scoring = ROUTE_SOFTMAX;
+            s->norm_topk_prob = cfg_bool(root, "norm_topk_prob", !strcmp(mt, "qwen3_moe"));
+            s->routed_scaling_factor = 1.0f;
+            s->moe_layer_freq = cfg_int(&c, root, "decoder_sparse_step", 1, 1, CAP_LAYERS);
+            const cJSON *mo = cfg_get(root, "mlp_only_layers");
+            const cJSON *it;
+            if (cJSON_IsArray(mo)) cJSON_ArrayForEach(it, mo)
+                if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1024) s->mlp_only[(int)it->valuedouble] = 1;
+            if (!strcmp(mt, "qwen2_moe")) {
+                cJSON_Delete(root);
+                return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"qwen2_moe\" (shared-expert gate) is not supported yet", name);
+            }
+        } else if (is_ds) {
+            s->q_lora_rank = cfg_int(&c, root, "q_lora_rank", 0, 0, CAP_DIM);
+            s->kv_lora_rank = cfg_int(&c, root, "kv_lora_rank", 512, 1, CAP_DIM);
+            s->qk_nope_head_dim = cfg_int(&c, root, "qk_nope_head_dim", 128, 0, CAP_DIM);
+            s->qk_rope_head_dim = cfg_int(&c, root, "qk_rope_head_dim", 64, 2, CAP_DIM);
+            s->v_head_dim = cfg_int(&c, root, "v_head_dim", 128, 1, CAP_DIM);
+            s->head_dim = s->qk_nope_head_dim + s->qk_rope_head_dim;
+            s->n_experts = cfg_int(&c, root, "n_routed_experts", 0, 0, 65536);
+            s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
+            s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", 1, 1, CAP_DIM);
+            s->n_shared_experts = cfg_int(&c, root, "n_shared_experts", 0, 0, 65536);
+            s->first_k_dense_replace = cfg_int(&c, root, "first_k_dense_replace", 0, 0, CAP_LAYERS + 1);
+            s->moe_layer_freq = cfg_int(&c, root, "moe_layer_freq", 1, 1, CAP_LAYERS);
+            s->routed_scaling_factor = (float)cfg_num(&c, root, "routed_scaling_factor", 1.0);
+            s->n_group = cfg_int(&c, root, "n_group", 1, 1, 65536);
+            s->topk_group = cfg_int(&c, root, "topk_group", 1, 1, 65536);
+            bool v3 = !strcmp(mt, "deepseek_v3");
+            const char *sf = cfg_str(root, "scoring_func");
+            s->route_scoring = (sf && !strcmp(sf, "sigmoid")) || (!sf && v3) ? ROUTE_SIGMOID : ROUTE_SOFTMAX;
+            s->has_score_bias = v3;
+            s->norm_topk_prob = v3 ? cfg_bool(root, "norm_topk_prob", true) : false;
+            if (!v3) {
+                const char *tm = cfg_str(root, "topk_method");
+                if (!tm || !strcmp(tm, "greedy")) { s->n_group = 1; s->topk_group = 1; }
+                else if (strcmp(tm, "group_limited_greedy") != 0) {
+                    cJSON_Delete(root);
+                    return err_set(e, ERR_UNSUPPORTED, "%s: topk_method \"%s\" is not supported", name, tm);
+                }
+            }
+            /* DeepSeek-V3 applies rope to pairs (2i, 2i+1) when rope_interleave; HF's V2 code
+             * always uses the complex (interleaved) form. */
+            s->rope_style = (!v3 || cfg_bool(root, "rope_interleave", true)) ? ROPE_INTERLEAVED : ROPE_HALF;
+            s->v3_yarn_softmax_mscale = v3;
+        }
+    }
+    if (c.bad) { cJSON_Delete(root); return false; }
+
+    /* cross-field checks */
+    if (s->family != ARCH_DEEPSEEK) {
+        if (s->head_dim <= 0) s->head_dim = s->d_model / s->n_heads;
+        if (s->family == ARCH_GPT2 && s->d_model % s->n_heads) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: n_embd %d is not divisible by n_head %d", name, s->d_model, s->n_heads);
+        }
+        if (s->family == ARCH_LLAMA && !cfg_get(root, "head_dim") && s->d_model % s->n_heads) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is given)", name, s->d_model, s->n_heads);
+        }
+    }
+    if (s->n_heads % s->n_kv_heads) {
+        cJSON_Delete(root);
+        return err_set(e, ERR_SHAPE, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", name, s->n_heads, s->n_kv_heads);
+    }
+    if (s->pos == POS_ROPE) {
+        int rd = s->family == ARCH_DEEPSEEK ? s->qk_rope_head_dim : s->head_dim;
+        int save_hd = s->head_dim;
+        s->head_dim = rd;
+        parse_rope(&c, root, s, s->max_pos);
+        s->head_dim = save_hd;
+        if (c.bad) { cJSON_Delete(root); return false; }
+        if (s->rotary_dim % 2 || s->rotary_dim <= 0) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: rotary dimension %d (head_dim x partial_rotary_factor) must be even and positive", name, s->rotary_dim);
+        }
+    }
+    if (s->n_experts) {
+        if (s->n_experts_per_tok > s->n_experts) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: num_experts_per_tok %d exceeds the number of experts %d", name, s->n_experts_per_tok, s->n_experts);
+        }
+        if (s->n_group < 1 || s->n_experts % s->n_group || s->topk_group > s->n_group) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: n_group %d / topk_group %d do not divide %d experts", name, s->n_group, s->topk_group, s->n_experts);
+        }
+        if (s->n_group > 1 && s->n_experts / s->n_group < 2 && s->route_scoring == ROUTE_SIGMOID) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: sigmoid group routing needs at least 2 experts per group", name);
+        }
+        if (s->n_group > 1 && s->n_experts_per_tok > s->topk_group * (s->n_experts / s->n_group)) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_SHAPE, "%s: num_experts_per_tok %d exceeds the experts in %d selected groups", name, s->n_experts_per_tok, s->topk_group);
+        }
+    }
+    /* Softmax scale. DeepSeek-V3 (HF) multiplies 1/sqrt(d) by mscale(factor, mscale_all_dim)^2
+     * under YaRN; V2 in transformers >= 5 does not. */
+    int qk_dim = s->family == ARCH_DEEPSEEK ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
+    s->softmax_scale = 1.0f / sqrtf((float)qk_dim);
+    if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f) {
+        float ms = yarn_get_mscale(s->rope_factor, s->yarn_mscale_all_dim);
+        s->softmax_scale *= ms * ms;
+    }
+    if (s->family == ARCH_DEEPSEEK) s->attn_kind = ATTN_MLA;
+    else if (s->n_kv_heads == s->n_heads) s->attn_kind = ATTN_MHA;
+    else if (s->n_kv_heads == 1) s->attn_kind = ATTN_MQA;
+    else s->attn_kind = ATTN_GQA;
+    cJSON_Delete(root);
+    return true;
+}
+
+size_t spec_kv_elems_per_token_layer(const ModelSpec *s) {
+    if (s->attn_kind == ATTN_MLA) return (size_t)s->kv_lora_rank + (size_t)s->qk_rope_head_dim;
+    return 2u * (size_t)s->n_kv_heads * (size_t)s->head_dim;
+}
+
+size_t kv_elems_as(const ModelSpec *s, AttnKind kind, int n_groups) {
+    int dh = s->family == ARCH_DEEPSEEK ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
+    switch (kind) {
+    case ATTN_MHA: return 2u * (size_t)s->n_heads * (size_t)dh;
+    case ATTN_GQA: return 2u * (size_t)(n_groups > 0 ? n_groups : s->n_kv_heads) * (size_t)dh;
+    case ATTN_MQA: return 2u * (size_t)dh;
+    case ATTN_MLA:
+        if (s->attn_kind == ATTN_MLA) return (size_t)s->kv_lora_rank + (size_t)s->qk_rope_head_dim;
+        return 4u * (size_t)dh + (size_t)dh / 2u;
+    }
+    return 0;
+}
