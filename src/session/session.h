@@ -61,4 +61,7 @@ bool session_set_ablation(Session *s, int layer, int head, Err *e); /* -1,-1 cle
 /* Text of a token id (decoded piece, for display); writes into buf. */
 const char *session_token_text(const Session *s, int id, char *buf, size_t cap);
 int session_len(const Session *s);           /* recorded positions */
+/* Prompt text -> ids as the model sees them: the tokenizer's specials, plus BOS in front when
+ * the model has one and the tokenizer did not add it. Returns n or -1; *ids malloc'd. */
+int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_bos, int **ids, Err *e);
 #endif

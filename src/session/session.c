@@ -1,0 +1,251 @@
+/* The controller: the only code that drives the engine. Keys, lessons and the CLI all act
+ * through these functions; the trace records what panels show. */
+#include "session/session.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tokenizer/tokenizer.h"
+
+static const char *const STAGE_NAMES[STAGE_COUNT] = {
+    "embed", "+position", "norm", "Q/K/V", "RoPE", "scores", "softmax", "attention out", "add",
+    "norm", "FFN", "add", "final norm", "logits", "sample"};
+
+const char *stage_name(Stage s) { return (unsigned)s < STAGE_COUNT ? STAGE_NAMES[s] : "?"; }
+bool stage_is_per_layer(Stage s) { return s >= STAGE_NORM1 && s <= STAGE_ADD2; }
+
+int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_bos, int **ids, Err *e) {
+    int *raw = NULL;
+    int n = tokenizer_encode(tok, text, strlen(text), true, &raw, e);
+    if (n < 0) return -1;
+    int bos = m->spec.bos_id >= 0 ? m->spec.bos_id : tokenizer_bos_id(tok);
+    if (add_bos && bos >= 0 && (n == 0 || raw[0] != bos)) {
+        int *r2 = malloc(sizeof(int) * (size_t)(n + 1));
+        if (!r2) { free(raw); err_set(e, ERR_MEMORY, "out of memory"); return -1; }
+        r2[0] = bos;
+        if (n) memcpy(r2 + 1, raw, sizeof(int) * (size_t)n);
+        free(raw);
+        raw = r2;
+        n++;
+    }
+    *ids = raw;
+    return n;
+}
+
+static int g_abl_head = -1;
+static void ablate_observe(void *ud, HookEvent *ev) {
+    Session *s = ud;
+    /* hook_z [pos, n_heads, d_head]: zero one head's output (a "what if" write hook) */
+    if (ev->layer != s->ablate_layer) return;
+    int H = ev->shape[1], hd = ev->shape[2], h = s->ablate_head;
+    if (h < 0 || h >= H) return;
+    for (int t = 0; t < ev->shape[0]; t++) memset(ev->data + ((size_t)t * H + h) * hd, 0, sizeof(float) * (size_t)hd);
+}
+
+Session *session_new(const char *model_path, int max_ctx, Err *e) {
+    Session *s = calloc(1, sizeof *s);
+    if (!s) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    s->ablate_layer = s->ablate_head = -1;
+    s->sel_key = -1;
+    s->cursor = -1;
+    snprintf(s->model_path, sizeof s->model_path, "%s", model_path);
+    s->model = model_load(model_path, false, e);
+    if (!s->model) { free(s); return NULL; }
+    Err te = {0};
+    s->tok = tokenizer_load_for_model(s->model->path, s->model->spec.vocab_size, &te);
+    s->engine = engine_new(s->model, max_ctx, e);
+    if (!s->engine) { session_free(s); return NULL; }
+    s->max_ctx = engine_max_ctx(s->engine);
+    s->hooks = hooks_new();
+    s->trace = trace_new(s->model, s->max_ctx, e);
+    SamplerCfg cfg = {.greedy = true, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
+    s->sampler = sampler_new(cfg, s->model->spec.vocab_size);
+    s->cap_ids = s->max_ctx + 1;
+    s->ids = calloc((size_t)s->cap_ids, sizeof(int));
+    if (!s->hooks || !s->trace || !s->sampler || !s->ids) { if (!e->code) err_set(e, ERR_MEMORY, "out of memory"); session_free(s); return NULL; }
+    trace_attach(s->trace, s->hooks);
+    hooks_add(s->hooks, "blocks.*.attn.hook_z", NULL, ablate_observe, s);
+    engine_set_hooks(s->engine, s->hooks);
+    (void)g_abl_head;
+    return s;
+}
+
+void session_free(Session *s) {
+    if (!s) return;
+    engine_free(s->engine);
+    trace_free(s->trace);
+    hooks_free(s->hooks);
+    sampler_free(s->sampler);
+    if (s->tok) tokenizer_free(s->tok);
+    model_free(s->model);
+    free(s->prompt_ids);
+    free(s->ids);
+    free(s);
+}
+
+static void session_reset(Session *s) {
+    engine_truncate(s->engine, 0);
+    trace_truncate(s->trace, 0);
+    s->n_ids = s->n_prompt;
+    if (s->n_prompt) memcpy(s->ids, s->prompt_ids, sizeof(int) * (size_t)s->n_prompt);
+    s->cursor = -1;
+    s->prefilled = false;
+    s->stage = STAGE_EMBED;
+    s->sel_key = -1;
+}
+
+bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
+    if (n <= 0) return err_set(e, ERR_ARG, "the prompt has no tokens");
+    if (n >= s->max_ctx) return err_set(e, ERR_ARG, "the prompt has %d tokens; the context holds %d", n, s->max_ctx);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= s->model->spec.vocab_size) return err_set(e, ERR_ARG, "token id %d is outside the vocabulary", ids[i]);
+    int *p = malloc(sizeof(int) * (size_t)n);
+    if (!p) return err_set(e, ERR_MEMORY, "out of memory");
+    memcpy(p, ids, sizeof(int) * (size_t)n);
+    free(s->prompt_ids);
+    s->prompt_ids = p;
+    s->n_prompt = n;
+    session_reset(s);
+    return true;
+}
+
+bool session_set_prompt(Session *s, const char *text, Err *e) {
+    if (!s->tok) return err_set(e, ERR_ARG, "%s: no tokenizer found next to the model; use token ids", s->model->path);
+    int *ids = NULL;
+    int n = session_encode(s->tok, s->model, text, true, &ids, e);
+    if (n < 0) return false;
+    bool ok = session_set_ids(s, ids, n, e);
+    free(ids);
+    if (ok) snprintf(s->prompt, sizeof s->prompt, "%s", text);
+    return ok;
+}
+
+/* Runs tokens through the engine, records ids, samples the next token. */
+static bool run_tokens(Session *s, const int *ids, int n, Phase ph, int forced_next, Err *e) {
+    int p0 = engine_pos(s->engine);
+    trace_begin_step(s->trace, ph, engine_step_count(s->engine));
+    float *lg = engine_forward(s->engine, ids, n, ph == PHASE_PREFILL, e);
+    if (!lg) return false;
+    for (int i = 0; i < n; i++) {
+        TraceTok *k = trace_tok_mut(s->trace, p0 + i);
+        if (k) { k->id = ids[i]; k->phase = ph; if (i + 1 < n) k->next_id = ids[i + 1]; }
+    }
+    const float *last = ph == PHASE_PREFILL ? lg + (size_t)(n - 1) * (size_t)s->model->spec.vocab_size : lg;
+    int next = forced_next >= 0 ? forced_next : sampler_sample(s->sampler, last, NULL);
+    TraceTok *k = trace_tok_mut(s->trace, p0 + n - 1);
+    if (k) k->next_id = next;
+    return true;
+}
+
+bool session_step(Session *s, Err *e) {
+    if (!s->n_prompt) return err_set(e, ERR_ARG, "no prompt set");
+    if (!s->prefilled) {
+        if (!run_tokens(s, s->prompt_ids, s->n_prompt, PHASE_PREFILL, -1, e)) return false;
+        s->prefilled = true;
+        s->cursor = s->n_prompt - 1;
+        return true;
+    }
+    int len = trace_len(s->trace);
+    if (s->cursor < len - 1) { s->cursor++; return true; }
+    if (len >= s->max_ctx) return err_set(e, ERR_ARG, "the context is full (%d tokens)", s->max_ctx);
+    const TraceTok *last = trace_tok(s->trace, len - 1);
+    int next = last ? last->next_id : -1;
+    if (next < 0) return err_set(e, ERR_ARG, "nothing to decode");
+    if (!run_tokens(s, &next, 1, PHASE_DECODE, -1, e)) return false;
+    if (s->n_ids < s->cap_ids) s->ids[s->n_ids++] = next;
+    s->cursor = trace_len(s->trace) - 1;
+    return true;
+}
+
+bool session_back(Session *s) {
+    if (s->cursor > 0) { s->cursor--; return true; }
+    return false;
+}
+
+bool session_goto(Session *s, int pos) {
+    if (pos < 0 || pos >= trace_len(s->trace)) return false;
+    s->cursor = pos;
+    return true;
+}
+
+static bool stage_applies(const Session *s, Stage st) {
+    const ModelSpec *sp = &s->model->spec;
+    if (st == STAGE_POS) return sp->pos == POS_LEARNED;
+    if (st == STAGE_ROPE) return sp->pos == POS_ROPE;
+    return true;
+}
+
+bool session_step_into(Session *s, int dir) {
+    if (s->cursor < 0) return false;
+    const int L = s->model->spec.n_layers;
+    for (int guard = 0; guard < STAGE_COUNT * 2; guard++) {
+        int st = (int)s->stage + (dir > 0 ? 1 : -1);
+        if (dir > 0) {
+            if (s->stage == STAGE_ADD2 && s->layer < L - 1) { s->layer++; st = STAGE_NORM1; }
+            if (st >= STAGE_COUNT) {
+                /* past "sample": go to the next token */
+                if (s->cursor + 1 >= trace_len(s->trace)) {
+                    Err e = {0};
+                    if (!session_step(s, &e)) return false;
+                } else s->cursor++;
+                s->stage = STAGE_EMBED;
+                s->layer = 0;
+                return true;
+            }
+        } else {
+            if (s->stage == STAGE_NORM1 && s->layer > 0) { s->layer--; st = STAGE_ADD2; }
+            if (st < 0) {
+                if (s->cursor == 0) return false;
+                s->cursor--;
+                s->stage = STAGE_SAMPLE;
+                s->layer = L - 1;
+                return true;
+            }
+        }
+        s->stage = (Stage)st;
+        if (stage_applies(s, s->stage)) return true;
+    }
+    return true;
+}
+
+void session_select_layer(Session *s, int layer) {
+    int L = s->model->spec.n_layers;
+    s->layer = layer < 0 ? 0 : layer >= L ? L - 1 : layer;
+}
+
+void session_select_head(Session *s, int head) {
+    int H = s->model->spec.n_heads;
+    s->head = head < 0 ? 0 : head >= H ? H - 1 : head;
+}
+
+void session_set_sampler(Session *s, SamplerCfg cfg) { sampler_set(s->sampler, cfg); }
+
+/* Recomputes the recorded tokens with the same ids (teacher-forced), e.g. after an
+ * ablation changed the model's internals. */
+static bool session_replay(Session *s, Err *e) {
+    int len = trace_len(s->trace);
+    int cursor = s->cursor;
+    if (!s->prefilled) return true;
+    int n = s->n_ids;
+    engine_truncate(s->engine, 0);
+    trace_truncate(s->trace, 0);
+    if (!run_tokens(s, s->prompt_ids, s->n_prompt, PHASE_PREFILL, n > s->n_prompt ? s->ids[s->n_prompt] : -1, e)) return false;
+    for (int i = s->n_prompt; i < n && i < len; i++)
+        if (!run_tokens(s, &s->ids[i], 1, PHASE_DECODE, i + 1 < n ? s->ids[i + 1] : -1, e)) return false;
+    s->cursor = cursor < trace_len(s->trace) ? cursor : trace_len(s->trace) - 1;
+    return true;
+}
+
+bool session_set_ablation(Session *s, int layer, int head, Err *e) {
+    if (layer >= s->model->spec.n_layers || head >= s->model->spec.n_heads) return err_set(e, ERR_ARG, "no head %d in layer %d", head, layer);
+    s->ablate_layer = layer;
+    s->ablate_head = head;
+    return session_replay(s, e);
+}
+
+const char *session_token_text(const Session *s, int id, char *buf, size_t cap) {
+    if (s->tok) return tokenizer_token_display(s->tok, id, buf, cap);
+    snprintf(buf, cap, "<%d>", id);
+    return buf;
+}
+
+int session_len(const Session *s) { return trace_len(s->trace); }

@@ -1,0 +1,271 @@
+/* Trace recorder: an ordinary hook observer that keeps, per token position, what the UI
+ * shows (see trace.h for the layout and docs/hooks.md for the memory bound). */
+#include "trace/trace.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct Trace {
+    TraceDims dims;
+    int max_tokens, len;
+    TraceTok *toks;
+    void **blocks;          /* one allocation per recorded position */
+    size_t *block_bytes;
+    size_t bytes;
+    Phase phase;
+    int step;
+    bool mla;
+    int rope_off;           /* offset of the roped dims inside a q head (MLA: nope) */
+    int q_stride;           /* dims per q head in the hook data */
+    int pending_ids[1];
+};
+
+const TraceDims *trace_dims(const Trace *t) { return &t->dims; }
+int trace_len(const Trace *t) { return t->len; }
+const TraceTok *trace_tok(const Trace *t, int pos) { return (pos >= 0 && pos < t->len) ? &t->toks[pos] : NULL; }
+TraceTok *trace_tok_mut(Trace *t, int pos) { return (pos >= 0 && pos < t->max_tokens && t->blocks[pos]) ? &t->toks[pos] : NULL; }
+size_t trace_bytes(const Trace *t) { return t->bytes; }
+void trace_begin_step(Trace *t, Phase ph, int step) { t->phase = ph; t->step = step; }
+
+Trace *trace_new(const Model *m, int max_tokens, Err *e) {
+    const ModelSpec *s = &m->spec;
+    Trace *t = calloc(1, sizeof *t);
+    if (!t) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    t->max_tokens = max_tokens;
+    t->toks = calloc((size_t)max_tokens, sizeof(TraceTok));
+    t->blocks = calloc((size_t)max_tokens, sizeof(void *));
+    t->block_bytes = calloc((size_t)max_tokens, sizeof(size_t));
+    if (!t->toks || !t->blocks || !t->block_bytes) { trace_free(t); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    t->mla = s->attn_kind == ATTN_MLA;
+    TraceDims *d = &t->dims;
+    d->n_layers = s->n_layers;
+    d->n_heads = s->n_heads;
+    d->n_kv_heads = t->mla ? 1 : s->n_kv_heads;
+    d->d_model = s->d_model;
+    d->head_dim = t->mla ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
+    d->rot_dim = s->pos == POS_ROPE ? (t->mla ? s->qk_rope_head_dim : s->rotary_dim) : 0;
+    int ff = s->d_ff;
+    if (s->n_shared_experts * s->moe_d_ff > ff) ff = s->n_shared_experts * s->moe_d_ff;
+    d->d_ff = ff;
+    d->n_experts = s->n_experts;
+    d->top_k = s->n_experts ? s->n_experts_per_tok : 0;
+    d->kv_lora = t->mla ? s->kv_lora_rank : 0;
+    d->q_lora = t->mla ? s->q_lora_rank : 0;
+    d->vocab = s->vocab_size;
+    t->rope_off = t->mla ? s->qk_nope_head_dim : 0;
+    t->q_stride = d->head_dim;
+    return t;
+}
+
+void trace_free(Trace *t) {
+    if (!t) return;
+    if (t->blocks) for (int i = 0; i < t->max_tokens; i++) free(t->blocks[i]);
+    free(t->blocks);
+    free(t->block_bytes);
+    free(t->toks);
+    free(t);
+}
+
+void trace_truncate(Trace *t, int len) {
+    if (len < 0) len = 0;
+    for (int i = len; i < t->max_tokens && i < t->len; i++) {
+        /* keep the block allocated for reuse is simpler to reason about: free it */
+        free(t->blocks[i]);
+        t->blocks[i] = NULL;
+        t->bytes -= t->block_bytes[i];
+        t->block_bytes[i] = 0;
+        memset(&t->toks[i], 0, sizeof(TraceTok));
+    }
+    if (len < t->len) t->len = len;
+}
+
+/* Lays out one position's storage in a single block. */
+static TraceTok *tok_alloc(Trace *t, int pos) {
+    if (pos < 0 || pos >= t->max_tokens) return NULL;
+    if (t->blocks[pos]) return &t->toks[pos];
+    const TraceDims *d = &t->dims;
+    const size_t L = (size_t)d->n_layers, H = (size_t)d->n_heads, KV = (size_t)d->n_kv_heads, D = (size_t)d->d_model;
+    const size_t R = (size_t)d->rot_dim, T = (size_t)pos + 1;
+    size_t nf = 2 * L * H * T            /* attn, scores */
+              + (L + 1) * D              /* resid */
+              + 2 * L                    /* attn/mlp out norms */
+              + 2 * L * D                /* ln1_out, ln2_out */
+              + 2 * L * H * R + 2 * L * KV * R   /* q, q_rot, k, k_rot */
+              + 2 * D                    /* embed, pos_embed */
+              + L * (size_t)d->d_ff      /* mlp_post */
+              + L * (size_t)d->n_experts + L * (size_t)d->top_k   /* router, expert_w */
+              + L * (size_t)d->kv_lora + L * (size_t)d->q_lora;
+    size_t bytes = nf * sizeof(float) + 2 * L * sizeof(NormStat) + L * (size_t)d->top_k * sizeof(int);
+    char *blk = calloc(1, bytes);
+    if (!blk) return NULL;
+    t->blocks[pos] = blk;
+    t->block_bytes[pos] = bytes;
+    t->bytes += bytes;
+    TraceTok *k = &t->toks[pos];
+    memset(k, 0, sizeof *k);
+    float *f = (float *)blk;
+#define TAKE(n) (f += (n), f - (n))
+    k->attn = TAKE(L * H * T);
+    k->scores = TAKE(L * H * T);
+    k->resid = TAKE((L + 1) * D);
+    k->attn_out_norm = TAKE(L);
+    k->mlp_out_norm = TAKE(L);
+    k->ln1_out = TAKE(L * D);
+    k->ln2_out = TAKE(L * D);
+    if (R) {
+        k->q = TAKE(L * H * R); k->q_rot = TAKE(L * H * R);
+        k->k = TAKE(L * KV * R); k->k_rot = TAKE(L * KV * R);
+    }
+    k->embed = TAKE(D);
+    k->pos_embed = TAKE(D);
+    k->mlp_post = TAKE(L * (size_t)d->d_ff);
+    if (d->n_experts) { k->router = TAKE(L * (size_t)d->n_experts); k->expert_w = TAKE(L * (size_t)d->top_k); }
+    if (d->kv_lora) k->kv_latent = TAKE(L * (size_t)d->kv_lora);
+    if (d->q_lora) k->q_latent = TAKE(L * (size_t)d->q_lora);
+#undef TAKE
+    char *c = (char *)f;
+    k->ln1 = (NormStat *)c; c += L * sizeof(NormStat);
+    k->ln2 = (NormStat *)c; c += L * sizeof(NormStat);
+    if (d->top_k) k->expert_idx = (int *)c;
+    k->id = -1;
+    k->next_id = -1;
+    k->phase = t->phase;
+    k->step = t->step;
+    if (pos + 1 > t->len) t->len = pos + 1;
+    return k;
+}
+
+static void stat_of(NormStat *st, const float *x, int d) {
+    double s = 0, ss = 0;
+    float mn = x[0], mx = x[0];
+    for (int i = 0; i < d; i++) { s += x[i]; ss += (double)x[i] * x[i]; if (x[i] < mn) mn = x[i]; if (x[i] > mx) mx = x[i]; }
+    double mean = s / d;
+    st->mean = (float)mean;
+    st->var = (float)(ss / d - mean * mean);
+    if (st->var < 0) st->var = 0;
+    st->rms = (float)sqrt(ss / d);
+    st->min = mn;
+    st->max = mx;
+}
+
+static float l2(const float *x, int d) { double s = 0; for (int i = 0; i < d; i++) s += (double)x[i] * x[i]; return (float)sqrt(s); }
+
+static bool rec_ask(void *ud, HookPoint p, int layer) {
+    (void)ud; (void)layer;
+    switch (p) {
+    case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_LN1_NORMALIZED:
+    case HP_Q: case HP_ROT_Q: case HP_K: case HP_ROT_K: case HP_ATTN_SCORES: case HP_PATTERN:
+    case HP_ATTN_OUT: case HP_LN2_SCALE: case HP_LN2_NORMALIZED: case HP_MLP_POST: case HP_MLP_OUT:
+    case HP_RESID_POST: case HP_LNF_SCALE: case HP_LOGITS: case HP_Q_LATENT: case HP_KV_LATENT:
+    case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS: case HP_KV_APPEND:
+        return true;
+    default: return false;
+    }
+}
+
+static void top_logits(TraceTok *k, const float *r, int V) {
+    float mx = r[0];
+    for (int i = 1; i < V; i++) if (r[i] > mx) mx = r[i];
+    double se = 0;
+    for (int i = 0; i < V; i++) se += exp((double)(r[i] - mx));
+    k->logit_lse = mx + (float)log(se);
+    int K = TRACE_TOPK < V ? TRACE_TOPK : V, n = 0;
+    for (int i = 0; i < V; i++) {
+        float v = r[i];
+        if (n == K && v <= k->top_logits[n - 1]) continue;
+        int j = n < K ? n++ : K - 1;
+        while (j > 0 && k->top_logits[j - 1] < v) { k->top_logits[j] = k->top_logits[j - 1]; k->top_ids[j] = k->top_ids[j - 1]; j--; }
+        k->top_logits[j] = v;
+        k->top_ids[j] = i;
+    }
+    for (int i = n; i < TRACE_TOPK; i++) { k->top_ids[i] = -1; k->top_logits[i] = -INFINITY; }
+}
+
+static void rec_observe(void *ud, HookEvent *ev) {
+    Trace *t = ud;
+    const TraceDims *d = &t->dims;
+    const int D = d->d_model, H = d->n_heads, l = ev->layer, R = d->rot_dim;
+    const int n = ev->n_tokens;
+    if (ev->point == HP_LOGITS) {
+        for (int i = 0; i < ev->shape[0]; i++) {
+            TraceTok *k = tok_alloc(t, ev->pos0 + i);
+            if (k) top_logits(k, ev->data + (size_t)i * d->vocab, d->vocab);
+        }
+        return;
+    }
+    if (ev->point == HP_ATTN_SCORES || ev->point == HP_PATTERN) {
+        const int T = ev->shape[2];
+        for (int i = 0; i < n; i++) {
+            int pos = ev->pos0 + i;
+            TraceTok *k = tok_alloc(t, pos);
+            if (!k) continue;
+            float *dst = ev->point == HP_PATTERN ? k->attn : k->scores;
+            for (int h = 0; h < H; h++)
+                memcpy(dst + ((size_t)l * H + h) * (size_t)(pos + 1), ev->data + ((size_t)h * n + i) * (size_t)T, sizeof(float) * (size_t)(pos + 1));
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        TraceTok *k = tok_alloc(t, ev->pos0 + i);
+        if (!k) continue;
+        const float *row;
+        switch (ev->point) {
+        case HP_EMBED: memcpy(k->embed, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_POS_EMBED: memcpy(k->pos_embed, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_RESID_PRE:
+            row = ev->data + (size_t)i * D;
+            memcpy(k->resid + (size_t)l * D, row, sizeof(float) * (size_t)D);
+            stat_of(&k->ln1[l], row, D);
+            break;
+        case HP_LN1_SCALE: k->ln1[l].scale = ev->data[i]; break;
+        case HP_LN1_NORMALIZED: memcpy(k->ln1_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_LN2_SCALE: k->ln2[l].scale = ev->data[i]; break;
+        case HP_LN2_NORMALIZED: memcpy(k->ln2_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_ATTN_OUT: k->attn_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
+        case HP_MLP_OUT: k->mlp_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
+        case HP_RESID_POST:
+            /* resid_mid = resid_pre + attn_out is implied; keep the ln2 input stats */
+            if (l == d->n_layers - 1) memcpy(k->resid + (size_t)d->n_layers * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D);
+            break;
+        case HP_LNF_SCALE: {
+            const float *x = k->resid + (size_t)d->n_layers * D;
+            stat_of(&k->lnf, x, D);
+            k->lnf.scale = ev->data[i];
+            break;
+        }
+        case HP_Q: case HP_ROT_Q: {
+            if (!R) break;
+            float *dst = (ev->point == HP_Q ? k->q : k->q_rot) + (size_t)l * H * R;
+            const int hs = ev->shape[2];
+            for (int h = 0; h < H; h++)
+                memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * H + h) * hs + t->rope_off, sizeof(float) * (size_t)R);
+            break;
+        }
+        case HP_K: case HP_ROT_K: {
+            if (!R || t->mla) break;
+            const int KV = d->n_kv_heads, hs = ev->shape[2];
+            float *dst = (ev->point == HP_K ? k->k : k->k_rot) + (size_t)l * KV * R;
+            for (int h = 0; h < KV; h++) memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * KV + h) * hs, sizeof(float) * (size_t)R);
+            break;
+        }
+        case HP_K_ROPE: if (R) memcpy(k->k_rot + (size_t)l * R, ev->data + (size_t)i * R, sizeof(float) * (size_t)R); break;
+        case HP_KV_LATENT: memcpy(k->kv_latent + (size_t)l * d->kv_lora, ev->data + (size_t)i * d->kv_lora, sizeof(float) * (size_t)d->kv_lora); break;
+        case HP_Q_LATENT: memcpy(k->q_latent + (size_t)l * d->q_lora, ev->data + (size_t)i * d->q_lora, sizeof(float) * (size_t)d->q_lora); break;
+        case HP_MLP_POST: {
+            int w = ev->shape[1] < d->d_ff ? ev->shape[1] : d->d_ff;
+            memcpy(k->mlp_post + (size_t)l * d->d_ff, ev->data + (size_t)i * ev->shape[1], sizeof(float) * (size_t)w);
+            break;
+        }
+        case HP_ROUTER_LOGITS: memcpy(k->router + (size_t)l * d->n_experts, ev->data + (size_t)i * d->n_experts, sizeof(float) * (size_t)d->n_experts); break;
+        case HP_EXPERT_INDICES: for (int j = 0; j < d->top_k; j++) k->expert_idx[(size_t)l * d->top_k + j] = (int)ev->data[(size_t)i * d->top_k + j]; break;
+        case HP_EXPERT_WEIGHTS: memcpy(k->expert_w + (size_t)l * d->top_k, ev->data + (size_t)i * d->top_k, sizeof(float) * (size_t)d->top_k); break;
+        case HP_KV_APPEND:
+            /* bytes in the cache after this token: (pos+1) tokens x all layers; filled per layer */
+            k->kv_bytes = (size_t)(ev->pos0 + i + 1) * (ev->bytes / (size_t)n) * (size_t)d->n_layers;
+            break;
+        default: break;
+        }
+    }
+}
+
+void trace_attach(Trace *t, Hooks *h) { hooks_add(h, "*", rec_ask, rec_observe, t); }
