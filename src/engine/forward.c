@@ -83,7 +83,11 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     if (!en) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     en->m = m;
     en->s = s;
-    if (max_ctx <= 0) max_ctx = s->max_pos < 2048 ? s->max_pos : 2048;
+    if (max_ctx <= 0) {
+        /* learned positions end at max_pos; RoPE models may run past it (as HF allows) */
+        max_ctx = s->max_pos < 2048 ? s->max_pos : 2048;
+        if (s->pos == POS_ROPE && max_ctx < 512) max_ctx = 512;
+    }
     if (s->pos == POS_LEARNED && max_ctx > s->max_pos) max_ctx = s->max_pos;
     en->max_ctx = max_ctx;
     const int d = s->d_model, H = s->n_heads, KV = s->n_kv_heads, L = s->n_layers;

@@ -257,6 +257,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             s->moe_layer_freq = 1;
         } else if (!strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe")) {
             s->n_experts = cfg_int(&c, root, "num_experts", 0, 0, 65536);
+            if (!s->n_experts) s->n_experts = cfg_int(&c, root, "num_local_experts", 0, 0, 65536);
             s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
             s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", s->d_ff, 1, CAP_DIM);
             s->route_scoring = ROUTE_SOFTMAX;
@@ -303,7 +304,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             /* DeepSeek-V3 applies rope to pairs (2i, 2i+1) when rope_interleave; HF's V2 code
              * always uses the complex (interleaved) form. */
             s->rope_style = (!v3 || cfg_bool(root, "rope_interleave", true)) ? ROPE_INTERLEAVED : ROPE_HALF;
-            s->v3_yarn_softmax_mscale = v3;
+            s->v3_yarn_softmax_mscale = true;
         }
     }
     if (c.bad) { cJSON_Delete(root); return false; }
@@ -336,6 +337,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             return err_set(e, ERR_SHAPE, "%s: rotary dimension %d (head_dim x partial_rotary_factor) must be even and positive", name, s->rotary_dim);
         }
     }
+    if (s->n_group < 1) { s->n_group = 1; s->topk_group = 1; }
     if (s->n_experts) {
         if (s->n_experts_per_tok > s->n_experts) {
             cJSON_Delete(root);
@@ -354,8 +356,8 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             return err_set(e, ERR_SHAPE, "%s: num_experts_per_tok %d exceeds the experts in %d selected groups", name, s->n_experts_per_tok, s->topk_group);
         }
     }
-    /* Softmax scale. DeepSeek-V3 (HF) multiplies 1/sqrt(d) by mscale(factor, mscale_all_dim)^2
-     * under YaRN; V2 in transformers >= 5 does not. */
+    /* Softmax scale. DeepSeek-V2/V3 multiply 1/sqrt(d) by mscale(factor, mscale_all_dim)^2
+     * under YaRN (DeepSeek's own code and HF's). */
     int qk_dim = s->family == ARCH_DEEPSEEK ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
     s->softmax_scale = 1.0f / sqrtf((float)qk_dim);
     if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f) {

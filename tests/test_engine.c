@@ -1,0 +1,366 @@
+/* Engine correctness against independent references: the llama2.c stories260K checkpoint
+ * and its HF conversion (../shared/data), and the tiny random-weight checkpoints made with
+ * HF transformers in tests/fixtures/models (tests/fixtures/gen_fixtures.py), plus
+ * invariants of the forward pass checked through the hook points. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "engine/engine.h"
+#include "engine/rope.h"
+#include "trace/export.h"
+#include "engine/sampler.h"
+
+static cJSON *load_json(const char *path) {
+    Err e = {0};
+    size_t len;
+    char *s = file_read_all(path, &len, 256u << 20, &e);
+    if (!s) return NULL;
+    cJSON *j = cJSON_ParseWithLength(s, len);
+    free(s);
+    return j;
+}
+
+static int json_ints(const cJSON *a, int *out, int cap) {
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) if (n < cap) out[n++] = (int)it->valuedouble;
+    return n;
+}
+
+/* Flattens a nested numeric array into out; returns count. */
+static size_t json_flat(const cJSON *a, float *out, size_t cap, size_t n) {
+    const cJSON *it;
+    if (cJSON_IsNumber(a)) { if (n < cap) out[n] = (float)a->valuedouble; return n + 1; }
+    if (cJSON_IsNull(a)) { if (n < cap) out[n] = -INFINITY; return n + 1; }
+    cJSON_ArrayForEach(it, a) n = json_flat(it, out, cap, n);
+    return n;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n, double *ref_max) {
+    double m = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isinf(a[i]) && isinf(b[i])) continue;
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) m = d;   /* NaN propagates */
+        if (fabs((double)b[i]) > r) r = fabs((double)b[i]);
+    }
+    if (ref_max) *ref_max = r;
+    return m;
+}
+
+TEST(stories260K_llama2c_greedy_matches_reference) {
+    const char *d = test_shared_data();
+    if (!d) SKIP("../shared/data not present");
+    char p[1024], rp[1024];
+    snprintf(p, sizeof p, "%s/stories260K/stories260K.bin", d);
+    snprintf(rp, sizeof rp, "%s/stories260K/reference.json", d);
+    cJSON *ref = load_json(rp);
+    REQUIRE(ref);
+    int want[512];
+    int nw = json_ints(cJSON_GetObjectItem(ref, "bos_greedy_ids"), want, 512);
+    Err e = {0};
+    Model *m = model_load(p, false, &e);
+    REQUIRE(m);
+    Engine *en = engine_new(m, 0, &e);
+    REQUIRE(en);
+    int tok = 1, match = 0;
+    float *lg = engine_forward(en, &tok, 1, false, &e);
+    for (int i = 0; i < nw && lg; i++) {
+        tok = argmax(lg, m->spec.vocab_size);
+        if (tok == want[i]) match++;
+        else break;
+        lg = engine_forward(en, &tok, 1, false, &e);
+    }
+    CHECK_EQ_INT(match, nw);
+    engine_free(en);
+    model_free(m);
+    cJSON_Delete(ref);
+}
+
+TEST(stories260K_hf_logits_match_reference) {
+    const char *d = test_shared_data();
+    if (!d) SKIP("../shared/data not present");
+    char p[1024], rp[1024];
+    snprintf(p, sizeof p, "%s/stories260K/hf", d);
+    snprintf(rp, sizeof rp, "%s/stories260K/reference.json", d);
+    cJSON *ref = load_json(rp);
+    REQUIRE(ref);
+    int ids[256];
+    int n = json_ints(cJSON_GetObjectItem(ref, "teacher_ids"), ids, 256);
+    Err e = {0};
+    Model *m = model_load(p, false, &e);
+    REQUIRE(m);
+    Engine *en = engine_new(m, 0, &e);
+    REQUIRE(en);
+    float *lg = engine_forward(en, ids, n, true, &e);
+    REQUIRE(lg);
+    size_t N = (size_t)n * (size_t)m->spec.vocab_size;
+    float *want = malloc(sizeof(float) * N);
+    CHECK_EQ_INT(json_flat(cJSON_GetObjectItem(ref, "logits"), want, N, 0), N);
+    double rmax, diff = max_abs_diff(lg, want, N, &rmax);
+    CHECK_MSG(diff < 1e-4, "max |logit diff| = %g", diff);
+    free(want);
+    engine_free(en);
+    model_free(m);
+    cJSON_Delete(ref);
+}
+
+/* ---- HF fixtures ----------------------------------------------------------------------- */
+
+typedef struct { int checked, failed; } Tally;
+
+static void check_fixture(TestCtx *T_, const char *dir) {
+    char rp[1024];
+    snprintf(rp, sizeof rp, "%s/reference.json", dir);
+    cJSON *ref = load_json(rp);
+    CHECK_MSG(ref != NULL, "%s: unreadable reference.json", dir);
+    if (!ref) return;
+    Err e = {0};
+    Model *m = model_load(dir, false, &e);
+    CHECK_MSG(m != NULL, "%s: %s", dir, e.msg);
+    if (!m) { cJSON_Delete(ref); return; }
+    int ids[512];
+    int n = json_ints(cJSON_GetObjectItem(ref, "ids"), ids, 512);
+    const int V = m->spec.vocab_size, D = m->spec.d_model, L = m->spec.n_layers;
+    Hooks *h = hooks_new();
+    Export *x = export_new(h, "blocks.*.hook_resid_pre,blocks.*.hook_resid_post,ln_final.hook_normalized,blocks.*.attn.hook_pattern,blocks.*.mlp.hook_router_logits", &e);
+    Engine *en = engine_new(m, n + 32, &e);
+    CHECK_MSG(en && x, "%s: %s", dir, e.msg);
+    if (!en || !x) goto done;
+    engine_set_hooks(en, h);
+    float *lg = engine_forward(en, ids, n, true, &e);
+    CHECK_MSG(lg != NULL, "%s: %s", dir, e.msg);
+    if (!lg) goto done;
+    size_t N = (size_t)n * V;
+    float *want = malloc(sizeof(float) * (N + 1));
+    size_t got = json_flat(cJSON_GetObjectItem(ref, "logits"), want, N, 0);
+    CHECK_MSG(got == N, "%s: reference logits have %zu values, expected %zu", dir, got, N);
+    double rmax, diff = max_abs_diff(lg, want, N, &rmax);
+    CHECK_MSG(diff < 1e-3, "%s: max |logit diff| = %g (max |logit| %g)", dir, diff, rmax);
+    free(want);
+    /* hidden states: HF [0] = embeddings = resid_pre[0]; [i] = resid_pre[i]; [L] = after final norm */
+    const cJSON *hs = cJSON_GetObjectItem(ref, "hidden_states");
+    if (hs) {
+        float *buf = malloc(sizeof(float) * (size_t)n * D);
+        for (int i = 0; i <= L && i < cJSON_GetArraySize(hs); i++) {
+            char name[64];
+            if (i < L) snprintf(name, sizeof name, "blocks.%d.hook_resid_pre", i);
+            else snprintf(name, sizeof name, "ln_final.hook_normalized");
+            int nd, sh[4];
+            const float *mine = export_get(x, name, &nd, sh);
+            size_t c = json_flat(cJSON_GetArrayItem(hs, i), buf, (size_t)n * D, 0);
+            CHECK_MSG(mine && c == (size_t)n * D, "%s: hidden state %d missing", dir, i);
+            if (!mine || c != (size_t)n * D) continue;
+            double hm, hd = max_abs_diff(mine, buf, c, &hm);
+            CHECK_MSG(hd <= 1e-4 * (hm > 1 ? hm : 1), "%s: hidden_states[%d] max diff %g (scale %g)", dir, i, hd, hm);
+        }
+        free(buf);
+    }
+    const cJSON *at = cJSON_GetObjectItem(ref, "attentions");
+    if (at) {
+        const int H = m->spec.n_heads;
+        float *buf = malloc(sizeof(float) * (size_t)H * n * n);
+        for (int l = 0; l < L && l < cJSON_GetArraySize(at); l++) {
+            char name[64];
+            snprintf(name, sizeof name, "blocks.%d.attn.hook_pattern", l);
+            int nd, sh[4];
+            const float *mine = export_get(x, name, &nd, sh);
+            size_t c = json_flat(cJSON_GetArrayItem(at, l), buf, (size_t)H * n * n, 0);
+            CHECK_MSG(mine && c == (size_t)H * n * n && sh[0] == H && sh[1] == n && sh[2] == n, "%s: pattern %d shape", dir, l);
+            if (!mine || c != (size_t)H * n * n) continue;
+            double ad = max_abs_diff(mine, buf, c, NULL);
+            CHECK_MSG(ad <= 1e-4, "%s: attention layer %d max diff %g", dir, l, ad);
+        }
+        free(buf);
+    }
+    const cJSON *rl = cJSON_GetObjectItem(ref, "router_logits");
+    const cJSON *rlay = cJSON_GetObjectItem(ref, "router_layers");
+    if (rl && m->spec.n_experts) {
+        const int E = m->spec.n_experts;
+        float *buf = malloc(sizeof(float) * (size_t)n * E);
+        for (int i = 0; i < cJSON_GetArraySize(rl); i++) {
+            int l = rlay ? (int)cJSON_GetArrayItem(rlay, i)->valuedouble : i;
+            char name[64];
+            snprintf(name, sizeof name, "blocks.%d.mlp.hook_router_logits", l);
+            int nd, sh[4];
+            const float *mine = export_get(x, name, &nd, sh);
+            size_t c = json_flat(cJSON_GetArrayItem(rl, i), buf, (size_t)n * E, 0);
+            CHECK_MSG(mine && c == (size_t)n * E, "%s: router logits of layer %d missing", dir, l);
+            if (!mine || c != (size_t)n * E) continue;
+            double rm, rd = max_abs_diff(mine, buf, c, &rm);
+            CHECK_MSG(rd <= 1e-4 * (rm > 1 ? rm : 1), "%s: router logits layer %d max diff %g", dir, l, rd);
+        }
+        free(buf);
+    }
+    /* greedy continuation on the KV cache, one token at a time */
+    int want_ids[64];
+    int ng = json_ints(cJSON_GetObjectItem(ref, "greedy_ids"), want_ids, 64);
+    engine_set_hooks(en, NULL);
+    engine_truncate(en, 0);
+    lg = engine_forward(en, ids, n, false, &e);
+    int ok = 0;
+    for (int i = 0; i < ng && lg; i++) {
+        int t = argmax(lg, V);
+        if (t != want_ids[i]) { CHECK_MSG(0, "%s: greedy token %d is %d, transformers gave %d", dir, i, t, want_ids[i]); break; }
+        ok++;
+        lg = engine_forward(en, &t, 1, false, &e);
+    }
+    CHECK_MSG(ok == ng, "%s: %d of %d greedy tokens match", dir, ok, ng);
+done:
+    engine_free(en);
+    export_free(x);
+    hooks_free(h);
+    model_free(m);
+    cJSON_Delete(ref);
+}
+
+TEST(hf_fixtures_match_transformers) {
+    DIR *d = opendir("tests/fixtures/models");
+    if (!d) SKIP("tests/fixtures/models not generated");
+    struct dirent *de;
+    int count = 0;
+    char names[128][256];
+    while ((de = readdir(d)) && count < 128) if (de->d_name[0] != '.') snprintf(names[count++], 256, "%s", de->d_name);
+    closedir(d);
+    qsort(names, (size_t)count, 256, (int (*)(const void *, const void *))strcmp);
+    for (int i = 0; i < count; i++) {
+        char p[1024];
+        snprintf(p, sizeof p, "tests/fixtures/models/%s", names[i]);
+        int before = T_->failed;
+        check_fixture(T_, p);
+        printf("      %-24s %s\n", names[i], T_->failed == before ? "ok" : "MISMATCH");
+    }
+    CHECK(count > 0);
+}
+
+/* ---- invariants ------------------------------------------------------------------------ */
+
+static Model *any_model(void) {
+    Err e = {0};
+    const char *cands[] = {"tests/fixtures/models/qwen3", "assets/models/story-gqa", NULL};
+    for (int i = 0; cands[i]; i++) { Model *m = model_load(cands[i], false, &e); if (m) return m; }
+    const char *d = test_shared_data();
+    if (d) { char p[1024]; snprintf(p, sizeof p, "%s/stories260K/hf", d); return model_load(p, false, &e); }
+    return NULL;
+}
+
+TEST(pattern_rows_sum_to_one_causal_and_decode_equals_prefill) {
+    Model *m = any_model();
+    if (!m) SKIP("no model available");
+    Err e = {0};
+    int ids[10] = {1, 5, 9, 3, 7, 2, 8, 4, 6, 11};
+    for (int i = 0; i < 10; i++) ids[i] %= m->spec.vocab_size;
+    Hooks *h1 = hooks_new(), *h2 = hooks_new();
+    Export *x1 = export_new(h1, "blocks.0.attn.hook_pattern,blocks.0.hook_resid_mid,blocks.0.hook_mlp_out,blocks.0.hook_resid_post", &e);
+    Export *x2 = export_new(h2, "blocks.0.attn.hook_pattern", &e);
+    Engine *a = engine_new(m, 16, &e), *b = engine_new(m, 16, &e);
+    REQUIRE(a && b && x1 && x2);
+    engine_set_hooks(a, h1);
+    engine_set_hooks(b, h2);
+    REQUIRE(engine_forward(a, ids, 10, false, &e));
+    for (int i = 0; i < 10; i++) REQUIRE(engine_forward(b, &ids[i], 1, false, &e));
+    int nd, s1[4], s2[4];
+    const float *p1c = export_get(x1, "blocks.0.attn.hook_pattern", &nd, s1);
+    REQUIRE(p1c);
+    size_t N = (size_t)s1[0] * s1[1] * s1[2];
+    float *p1 = malloc(sizeof(float) * N);
+    memcpy(p1, p1c, sizeof(float) * N);
+    const float *p2 = export_get(x2, "blocks.0.attn.hook_pattern", &nd, s2);
+    REQUIRE(p2);
+    CHECK_EQ_INT(s1[1], 10);
+    CHECK_EQ_INT(s2[1], 10);
+    CHECK_EQ_INT(s2[2], 10);
+    double worst_sum = 0, above = 0;
+    for (int hh = 0; hh < s1[0]; hh++)
+        for (int q = 0; q < 10; q++) {
+            double sum = 0;
+            for (int k = 0; k < 10; k++) {
+                float v = p1[((size_t)hh * 10 + q) * 10 + k];
+                sum += v;
+                if (k > q && fabs(v) > above) above = fabs(v);
+            }
+            if (fabs(sum - 1) > worst_sum) worst_sum = fabs(sum - 1);
+        }
+    CHECK(worst_sum < 1e-5);
+    CHECK(above == 0);
+    double dd = max_abs_diff(p1, p2, N, NULL);
+    CHECK_MSG(dd < 1e-5, "decode rows differ from prefill matrix by %g", dd);
+    /* resid_post = resid_mid + mlp_out */
+    float *mid = malloc(sizeof(float) * 10 * m->spec.d_model), *mo = malloc(sizeof(float) * 10 * m->spec.d_model);
+    memcpy(mid, export_get(x1, "blocks.0.hook_resid_mid", &nd, s1), sizeof(float) * 10 * m->spec.d_model);
+    memcpy(mo, export_get(x1, "blocks.0.hook_mlp_out", &nd, s1), sizeof(float) * 10 * m->spec.d_model);
+    const float *post = export_get(x1, "blocks.0.hook_resid_post", &nd, s1);
+    double rd = 0;
+    for (int i = 0; i < 10 * m->spec.d_model; i++) { double v = fabs((double)post[i] - (mid[i] + mo[i])); if (v > rd) rd = v; }
+    CHECK_MSG(rd < 1e-6, "resid_post - (resid_mid + mlp_out) = %g", rd);
+    free(mid); free(mo); free(p1);
+    engine_free(a); engine_free(b); export_free(x1); export_free(x2); hooks_free(h1); hooks_free(h2);
+    model_free(m);
+}
+
+TEST(rope_preserves_norms_and_relative_positions) {
+    ModelSpec s = {0};
+    s.rotary_dim = 16; s.head_dim = 16; s.rope_theta = 10000; s.max_pos = 128; s.rope_factor = 1;
+    float inv[8];
+    float af = rope_inv_freq(&s, 10, inv);
+    CHECK_NEAR(af, 1.0, 0);
+    CHECK_NEAR(inv[0], 1.0, 1e-7);
+    CHECK_NEAR(inv[1], powf(10000.f, -2.f / 16.f), 1e-7);
+    for (int style = 0; style < 2; style++) {
+        float q[16], k[16], q2[16], k2[16];
+        for (int i = 0; i < 16; i++) { q[i] = sinf((float)i * 1.3f) + 0.1f; k[i] = cosf((float)i * 0.7f); }
+        double n0 = 0, n1 = 0;
+        for (int i = 0; i < 16; i++) n0 += q[i] * q[i];
+        memcpy(q2, q, sizeof q); memcpy(k2, k, sizeof k);
+        rope_apply(q2, 16, (RopeStyle)style, inv, 1.0f, 7);
+        for (int i = 0; i < 16; i++) n1 += q2[i] * q2[i];
+        CHECK_NEAR(n0, n1, 1e-4);
+        /* q at 7 · k at 3 equals q at 14 · k at 10 (depends only on the distance) */
+        rope_apply(k2, 16, (RopeStyle)style, inv, 1.0f, 3);
+        float q3[16], k3[16];
+        memcpy(q3, q, sizeof q); memcpy(k3, k, sizeof k);
+        rope_apply(q3, 16, (RopeStyle)style, inv, 1.0f, 14);
+        rope_apply(k3, 16, (RopeStyle)style, inv, 1.0f, 10);
+        double d1 = 0, d2 = 0;
+        for (int i = 0; i < 16; i++) { d1 += q2[i] * k2[i]; d2 += q3[i] * k3[i]; }
+        CHECK_NEAR(d1, d2, 1e-4);
+    }
+}
+
+TEST(kv_bytes_follow_deepseek_v2_table1) {
+    ModelSpec s = {0};
+    s.n_heads = 32; s.n_kv_heads = 8; s.head_dim = 128; s.n_layers = 2;
+    s.attn_kind = ATTN_GQA;
+    CHECK_EQ_INT(spec_kv_elems_per_token_layer(&s), 2 * 8 * 128);
+    CHECK_EQ_INT(kv_elems_as(&s, ATTN_MHA, 0), 2 * 32 * 128);
+    CHECK_EQ_INT(kv_elems_as(&s, ATTN_MQA, 0), 2 * 128);
+    CHECK_EQ_INT(kv_elems_as(&s, ATTN_MLA, 0), 4 * 128 + 64);   /* d_c = 4 d_h, d_h^R = d_h/2 */
+    ModelSpec d = {0};
+    d.family = ARCH_DEEPSEEK; d.attn_kind = ATTN_MLA; d.kv_lora_rank = 512; d.qk_rope_head_dim = 64;
+    d.qk_nope_head_dim = 128; d.n_heads = 128;
+    CHECK_EQ_INT(spec_kv_elems_per_token_layer(&d), 576);        /* DeepSeek-V2/V3: 512 + 64 */
+    /* and the engine's cache really holds that many floats per token */
+    const char *dirs[] = {"tests/fixtures/models/deepseek_v3", "tests/fixtures/models/llama-f16-mqa", "tests/fixtures/models/llama-legacy-f32", "assets/models/story-mla", "assets/models/story-gqa"};
+    int tested = 0;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        Err e = {0};
+        Model *m = model_load(dirs[i], false, &e);
+        if (!m) continue;
+        Engine *en = engine_new(m, 8, &e);
+        if (en) {
+            size_t want = spec_kv_elems_per_token_layer(&m->spec) * (size_t)m->spec.n_layers * sizeof(float);
+            CHECK_EQ_INT(engine_kv_bytes_per_token(en), want);
+            int t = 0;
+            engine_forward(en, &t, 1, false, &e);
+            engine_forward(en, &t, 1, false, &e);
+            CHECK_EQ_INT(engine_kv_bytes(en), 2 * want);
+            tested++;
+        }
+        engine_free(en);
+        model_free(m);
+    }
+    (void)tested;
+}
