@@ -120,8 +120,15 @@ run: deps-quiet $(BIN)
 test: deps-quiet $(BIN) $(TESTBIN)
 	LLMSCOPE_BIN=$(BIN) ./$(TESTBIN) $(TESTS)
 
-bench: deps-quiet $(BIN)
-	./$(BIN) bench $(BENCH_ARGS)
+# The unhooked build (hook sites compiled out) is built beside the normal one so the bench
+# can report the cost of the hook sites with nothing registered.
+NOHOOKS_DIR := $(BUILD)/nohooks
+$(NOHOOKS_DIR)/llmscope: $(LIB_SRCS) src/cli/main.c $(FLAGS_STAMP)
+	@mkdir -p $(NOHOOKS_DIR)
+	$(Q)$(CC) $(CFLAGS_ALL) -DLLMSCOPE_NO_HOOKS $(LDFLAGS_ALL) -o $@ src/cli/main.c $(LIB_SRCS) $(LIBS)
+
+bench: deps-quiet $(BIN) $(NOHOOKS_DIR)/llmscope
+	./$(BIN) bench --compare-bin $(NOHOOKS_DIR)/llmscope $(BENCH_ARGS)
 
 valgrind: deps-quiet
 	$(MAKE) OPT=-O1 NATIVE=0 $(BUILD)/llmscope-tests $(BIN)
@@ -131,3 +138,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJS:.o=.d)
+-include tests/fuzz/fuzz.mk

@@ -13,7 +13,9 @@ void ops_set_threads(int n) {
     if (n < 1) n = 1;
     g_threads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    /* One thread pool only: OpenBLAS runs single-threaded inside our OpenMP threads, so its
+     * spinning workers never compete with the matvec threads of the next decode step. */
+    openblas_set_num_threads(1);
 }
 int ops_get_threads(void) { return g_threads; }
 
@@ -162,27 +164,38 @@ void matvec(const Tensor *W, const float *x, float *y) {
 #define CHUNK_FLOATS (1u << 20)   /* 4 MB of widened weights per sgemm chunk */
 
 size_t ops_scratch_floats(int max_cols) {
-    size_t need = (size_t)max_cols * 16;   /* at least 16 rows per chunk */
+    size_t need = (size_t)max_cols * 16 * 8;   /* at least 16 rows per chunk for up to 8 threads */
     return need > CHUNK_FLOATS ? need : CHUNK_FLOATS;
 }
 
 void matmul(const Tensor *W, const float *X, int n, float *Y, float *scratch, size_t scratch_floats) {
     const int rows = W->rows, cols = W->cols;
     if (n == 1) { matvec(W, X, Y); return; }
-    if (W->dtype == DT_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, X, cols,
-                    (const float *)W->data, cols, 0.0f, Y, rows);
-        return;
-    }
-    int chunk = (int)(scratch_floats / (size_t)cols);
-    if (chunk > rows) chunk = rows;
-    for (int r0 = 0; r0 < rows; r0 += chunk) {
-        int nr = rows - r0 < chunk ? rows - r0 : chunk;
-        #pragma omp parallel for schedule(static) if (g_threads > 1 && nr >= 64)
-        for (int r = 0; r < nr; r++)
-            tensor_row_f32(W, (size_t)(r0 + r) * (size_t)cols, cols, scratch + (size_t)r * (size_t)cols);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, cols, 1.0f, X, cols,
-                    scratch, cols, 0.0f, Y + r0, rows);
+    /* Rows of W are split across threads; each thread runs a single-threaded sgemm on its
+     * block (16-bit weights are first widened into that thread's part of scratch). */
+    int nt = g_threads;
+    if ((size_t)rows * (size_t)cols * (size_t)n < (1u << 18)) nt = 1;
+    if (nt > rows) nt = 1;
+    const size_t per_thread = scratch_floats / (size_t)nt;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int ti = 0; ti < nt; ti++) {
+        int r_lo = (int)((long long)rows * ti / nt), r_hi = (int)((long long)rows * (ti + 1) / nt);
+        if (W->dtype == DT_F32) {
+            if (r_hi > r_lo)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, r_hi - r_lo, cols, 1.0f, X, cols,
+                            (const float *)W->data + (size_t)r_lo * (size_t)cols, cols, 0.0f, Y + r_lo, rows);
+            continue;
+        }
+        float *sc = scratch + (size_t)ti * per_thread;
+        int chunk = (int)(per_thread / (size_t)cols);
+        if (chunk < 1) chunk = 1;
+        for (int r0 = r_lo; r0 < r_hi; r0 += chunk) {
+            int nr = r_hi - r0 < chunk ? r_hi - r0 : chunk;
+            for (int r = 0; r < nr; r++)
+                tensor_row_f32(W, (size_t)(r0 + r) * (size_t)cols, cols, sc + (size_t)r * (size_t)cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, cols, 1.0f, X, cols,
+                        sc, cols, 0.0f, Y + r0, rows);
+        }
     }
 }
 

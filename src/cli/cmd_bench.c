@@ -1,0 +1,262 @@
+/* llmscope bench: decode and prefill speed on random-weight models shaped like GPT-2 124M
+ * and a ~110M Llama, against the memory bandwidth measured in the same run.
+ * Decode reads every weight once per token, so bandwidth / bytes-per-token is its bound. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "engine/sampler.h"
+#include "tokenizer/tokenizer.h"
+#include "trace/trace.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* xorshift random fill in [-a, a] */
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static float frand(float a) {
+    g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
+    return ((float)(g_rng >> 40) / (float)(1 << 24) * 2.0f - 1.0f) * a;
+}
+
+static Tensor rand_tensor(Model *m, int rows, int cols, DType dt, float a, Err *e) {
+    Tensor t = {0};
+    size_t n = (size_t)rows * (size_t)cols;
+    void *p = model_alloc(m, n * dtype_size(dt), e);
+    if (!p) return t;
+    if (dt == DT_F32) { float *f = p; for (size_t i = 0; i < n; i++) f[i] = frand(a); }
+    else {
+        uint16_t *h = p;
+        for (size_t i = 0; i < n; i++) {   /* bf16 = top half of the f32 */
+            float v = frand(a);
+            uint32_t u; memcpy(&u, &v, 4);
+            h[i] = (uint16_t)(u >> 16);
+        }
+        if (dt == DT_F16) for (size_t i = 0; i < n; i++) h[i] = (uint16_t)(0x3000 | (h[i] & 0x83ff)); /* small f16 values */
+    }
+    t.data = p; t.dtype = dt; t.rows = rows; t.cols = cols;
+    return t;
+}
+
+static Tensor ones(Model *m, int n, Err *e) {
+    Tensor t = {0};
+    float *p = model_alloc(m, sizeof(float) * (size_t)n, e);
+    if (!p) return t;
+    for (int i = 0; i < n; i++) p[i] = 1.0f;
+    t.data = p; t.dtype = DT_F32; t.rows = 1; t.cols = n;
+    return t;
+}
+
+/* A random model of the given family and dims (weights uniform in +-0.02..0.05). */
+static Model *model_random(bool gpt2, DType dt, Err *e) {
+    Model *m = calloc(1, sizeof *m);
+    ModelSpec *s = &m->spec;
+    if (gpt2) {
+        snprintf(s->model_type, sizeof s->model_type, "gpt2");
+        s->family = ARCH_GPT2; s->vocab_size = 50257; s->d_model = 768; s->n_layers = 12; s->n_heads = 12;
+        s->n_kv_heads = 12; s->head_dim = 64; s->d_ff = 3072; s->max_pos = 1024; s->norm = NORM_LAYERNORM;
+        s->act = ACT_GELU_TANH; s->pos = POS_LEARNED; s->tied_embeddings = true; s->qkv_bias = s->o_bias = s->mlp_bias = true;
+    } else {
+        snprintf(s->model_type, sizeof s->model_type, "llama");
+        s->family = ARCH_LLAMA; s->vocab_size = 32000; s->d_model = 768; s->n_layers = 12; s->n_heads = 12;
+        s->n_kv_heads = 4; s->head_dim = 64; s->d_ff = 2048; s->max_pos = 2048; s->norm = NORM_RMSNORM;
+        s->act = ACT_SILU; s->gated_ffn = true; s->pos = POS_ROPE; s->rope_theta = 10000; s->rotary_dim = 64;
+        s->rope_factor = 1;
+    }
+    s->attn_kind = s->n_kv_heads == s->n_heads ? ATTN_MHA : ATTN_GQA;
+    s->norm_eps = 1e-5f; s->softmax_scale = 1.0f / sqrtf((float)s->head_dim); s->bos_id = s->eos_id = -1;
+    s->dtype = dt;
+    const int d = s->d_model, H = s->n_heads, KV = s->n_kv_heads, hd = s->head_dim, ff = s->d_ff;
+    m->w.layers = calloc((size_t)s->n_layers, sizeof(LayerWeights));
+    m->w.tok_emb = rand_tensor(m, s->vocab_size, d, dt, 0.05f, e);
+    if (gpt2) m->w.pos_emb = rand_tensor(m, s->max_pos, d, dt, 0.02f, e);
+    for (int l = 0; l < s->n_layers; l++) {
+        LayerWeights *lw = &m->w.layers[l];
+        lw->d_ff = ff;
+        lw->ln1_w = ones(m, d, e); lw->ln2_w = ones(m, d, e);
+        lw->wq = rand_tensor(m, H * hd, d, dt, 0.03f, e);
+        lw->wk = rand_tensor(m, KV * hd, d, dt, 0.03f, e);
+        lw->wv = rand_tensor(m, KV * hd, d, dt, 0.03f, e);
+        lw->wo = rand_tensor(m, d, H * hd, dt, 0.03f, e);
+        if (!gpt2) lw->w_gate = rand_tensor(m, ff, d, dt, 0.03f, e);
+        lw->w_up = rand_tensor(m, ff, d, dt, 0.03f, e);
+        lw->w_down = rand_tensor(m, d, ff, dt, 0.03f, e);
+    }
+    m->w.lnf_w = ones(m, d, e);
+    m->w.lm_head = gpt2 ? m->w.tok_emb : rand_tensor(m, s->vocab_size, d, dt, 0.05f, e);
+    /* bytes read per decoded token: every matrix once + one embedding row */
+    size_t per_layer = ((size_t)H * hd * d * 2 + (size_t)KV * hd * d * 2 + (size_t)ff * d * (gpt2 ? 2 : 3)) * dtype_size(dt);
+    m->weight_bytes = per_layer * (size_t)s->n_layers + (size_t)s->vocab_size * d * dtype_size(dt);
+    m->n_params = (long long)(per_layer / dtype_size(dt)) * s->n_layers + (long long)s->vocab_size * d * (gpt2 ? 1 : 2);
+    snprintf(m->path, sizeof m->path, "random-%s-%s", gpt2 ? "gpt2-124M" : "llama-110M", dtype_name(dt));
+    return m;
+}
+
+/* Read bandwidth (GB/s): the best of several passes over 1 GiB (far larger than the caches),
+ * read with wide loads and independent accumulators the way the matvec kernel reads weights. */
+static double measure_bandwidth(int threads) {
+    const size_t n = (size_t)256 << 20;
+    float *buf = malloc(n * sizeof(float));
+    if (!buf) return 0;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+    double best = 0;
+    for (int rep = 0; rep < 6; rep++) {
+        double t0 = now();
+        float total = 0;
+        #pragma omp parallel num_threads(threads) reduction(+:total)
+        {
+            int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            size_t lo = n / (size_t)nt * (size_t)id, hi = id == nt - 1 ? n : n / (size_t)nt * (size_t)(id + 1);
+            float a[32] = {0};
+            for (size_t i = lo; i + 32 <= hi; i += 32)
+                for (int k = 0; k < 32; k++) a[k] += buf[i + (size_t)k];
+            for (int k = 0; k < 32; k++) total += a[k];
+        }
+        double dt = now() - t0;
+        if (total == -1) printf(" ");
+        double gbs = (double)n * sizeof(float) / dt / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    free(buf);
+    return best;
+}
+
+typedef struct { double decode_tps, prefill_tps; } Speed;
+
+static Speed run_speed(Model *m, int threads, Hooks *h, int n_decode, int n_prefill) {
+    Speed sp = {0, 0};
+    Err e = {0};
+    engine_set_threads(threads);
+    Engine *en = engine_new(m, 512, &e);
+    if (!en) { fprintf(stderr, "bench: %s\n", e.msg); return sp; }
+    engine_set_hooks(en, h);
+    int ids[512];
+    for (int i = 0; i < 512; i++) ids[i] = (i * 7919) % m->spec.vocab_size;
+    /* prefill */
+    double best_p = 1e30;
+    for (int rep = 0; rep < 2; rep++) {
+        engine_truncate(en, 0);
+        double t0 = now();
+        engine_forward(en, ids, n_prefill, false, &e);
+        double dt = now() - t0;
+        if (dt < best_p) best_p = dt;
+    }
+    sp.prefill_tps = n_prefill / best_p;
+    /* decode after a 16-token prompt; best of 3 runs of n_decode tokens */
+    double best_d = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        engine_truncate(en, 0);
+        float *lg = engine_forward(en, ids, 16, false, &e);
+        double t0 = now();
+        for (int i = 0; i < n_decode && lg; i++) {
+            int t = argmax(lg, m->spec.vocab_size);
+            lg = engine_forward(en, &t, 1, false, &e);
+        }
+        double dt = now() - t0;
+        if (dt < best_d) best_d = dt;
+    }
+    sp.decode_tps = n_decode / best_d;
+    engine_free(en);
+    return sp;
+}
+
+int cmd_bench(int argc, char **argv) {
+    int n_decode = cli_opt_int(argc, argv, "--decode", 24);
+    int n_prefill = cli_opt_int(argc, argv, "--prefill", 128);
+    const char *only = cli_opt(argc, argv, "--only");
+    Err e = {0};
+    if (only && !strcmp(only, "decode")) {
+        /* used to compare against the unhooked build: prints llama f32 decode tok/s at 2 threads */
+        Model *m = model_random(false, DT_F32, &e);
+        double best = 0;
+        for (int r = 0; r < 3; r++) { Speed s = run_speed(m, 2, NULL, n_decode, 16); if (s.decode_tps > best) best = s.decode_tps; }
+        printf("%.4f\n", best);
+        model_free(m);
+        return 0;
+    }
+    printf("{\n");
+    double bw1 = measure_bandwidth(1), bw2 = measure_bandwidth(2);
+    printf("  \"memory_bandwidth_gbs\": {\"1\": %.2f, \"2\": %.2f},\n", bw1, bw2);
+    fflush(stdout);
+    printf("  \"models\": [\n");
+    int first = 1;
+    double llama_f32_2 = 0, llama_bf16_2 = 0;
+    for (int fam = 0; fam < 2; fam++)
+        for (int dti = 0; dti < 2; dti++) {
+            DType dt = dti ? DT_BF16 : DT_F32;
+            Model *m = model_random(fam == 0, dt, &e);
+            for (int th = 1; th <= 2; th++) {
+                Speed s = run_speed(m, th, NULL, n_decode, n_prefill);
+                double bw = th == 1 ? bw1 : bw2;
+                double bound = bw * 1e9 / (double)m->weight_bytes;
+                if (fam == 1 && th == 2) { if (dt == DT_F32) llama_f32_2 = s.decode_tps; else llama_bf16_2 = s.decode_tps; }
+                printf("%s    {\"model\": \"%s\", \"params\": %lld, \"dtype\": \"%s\", \"weight_bytes_per_token\": %zu, \"threads\": %d, "
+                       "\"decode_tok_s\": %.2f, \"prefill_tok_s\": %.1f, \"bandwidth_bound_tok_s\": %.2f, \"decode_fraction_of_bound\": %.3f}",
+                       first ? "" : ",\n", m->path, m->n_params, dtype_name(dt), m->weight_bytes, th, s.decode_tps, s.prefill_tps, bound, s.decode_tps / bound);
+                first = 0;
+                fflush(stdout);
+            }
+            model_free(m);
+        }
+    printf("\n  ],\n");
+    printf("  \"bf16_over_f32_decode_speedup\": %.3f,\n", llama_bf16_2 / llama_f32_2);
+    /* hooks: nothing registered vs the recorder capturing everything the TUI needs */
+    {
+        Model *m = model_random(false, DT_F32, &e);
+        double plain = 0, empty = 0, rec = 0;
+        Hooks *h0 = hooks_new();
+        Hooks *h1 = hooks_new();
+        Trace *tr = trace_new(m, 512, &e);
+        trace_attach(tr, h1);
+        for (int r = 0; r < 3; r++) {
+            Speed a = run_speed(m, 2, NULL, n_decode, 16);
+            Speed b = run_speed(m, 2, h0, n_decode, 16);
+            trace_truncate(tr, 0);
+            Speed c = run_speed(m, 2, h1, n_decode, 16);
+            if (a.decode_tps > plain) plain = a.decode_tps;
+            if (b.decode_tps > empty) empty = b.decode_tps;
+            if (c.decode_tps > rec) rec = c.decode_tps;
+        }
+        printf("  \"hooks\": {\"model\": \"%s\", \"threads\": 2, \"decode_tok_s_no_hooks_object\": %.2f, \"decode_tok_s_empty_registry\": %.2f, "
+               "\"decode_tok_s_recorder\": %.2f, \"recorder_slowdown\": %.3f",
+               m->path, plain, empty, rec, 1.0 - rec / plain);
+        const char *cmp = cli_opt(argc, argv, "--compare-bin");
+        if (cmp) {
+            char cmd[2048];
+            snprintf(cmd, sizeof cmd, "%s bench --only decode --decode %d", cmp, n_decode);
+            FILE *p = popen(cmd, "r");
+            double unhooked = 0;
+            if (p) { if (fscanf(p, "%lf", &unhooked) != 1) unhooked = 0; pclose(p); }
+            printf(", \"decode_tok_s_unhooked_build\": %.2f, \"no_hooks_vs_unhooked_build\": %.4f", unhooked, unhooked > 0 ? plain / unhooked : 0);
+        }
+        printf("},\n");
+        trace_free(tr);
+        hooks_free(h0);
+        hooks_free(h1);
+        model_free(m);
+    }
+    /* tokenizer throughput */
+    const char *txt = cli_opt(argc, argv, "--text");
+    if (!txt) txt = "../shared/data/tinystories/valid.txt";
+    char tj[1024];
+    cli_default_model(tj, sizeof tj);
+    strncat(tj, "/tokenizer.json", sizeof tj - strlen(tj) - 1);
+    const char *qwen = "../shared/data/tokenizers/qwen3/tokenizer.json";
+    long ntok = 0;
+    Err te = {0};
+    double mbps = file_exists(txt) && file_exists(tj) ? tokenizer_bench_mbps_ex(tj, txt, &ntok, &te) : -1;
+    long ntok2 = 0;
+    double mbps2 = file_exists(txt) && file_exists(qwen) ? tokenizer_bench_mbps_ex(qwen, txt, &ntok2, &te) : -1;
+    printf("  \"tokenizer_encode\": {\"text\": \"%s\", \"bundled_mb_s\": %.2f, \"bundled_tokens\": %ld, \"qwen3_mb_s\": %.2f, \"qwen3_tokens\": %ld}\n",
+           txt, mbps, ntok, mbps2, ntok2);
+    printf("}\n");
+    return 0;
+}

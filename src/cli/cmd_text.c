@@ -1,0 +1,125 @@
+/* Text subcommands: run (generate text from a prompt) and eval (loss, perplexity and bits
+ * per byte of a text file), both through the model's tokenizer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "engine/sampler.h"
+#include "tokenizer/tokenizer.h"
+#include "session/session.h"
+
+int cli_threads_arg(int argc, char **argv);
+SamplerCfg cli_sampler_args(int argc, char **argv);
+Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
+int cmd_run(int argc, char **argv) {
+    Err e = {0};
+    const char *prompt = cli_opt(argc, argv, "--prompt");
+    if (!prompt) prompt = "";
+    int max_new = cli_opt_int(argc, argv, "-n", cli_opt_int(argc, argv, "--max-new", 64));
+    cli_threads_arg(argc, argv);
+    Model *m = cli_load_model(argc, argv, false, &e);
+    if (!m) return cli_fail(&e);
+    Tokenizer *tok = tokenizer_load_for_model(m->path, m->spec.vocab_size, &e);
+    if (!tok) { model_free(m); return cli_fail(&e); }
+    int *ids = NULL;
+    int n = session_encode(tok, m, prompt, !cli_flag(argc, argv, "--no-bos"), &ids, &e);
+    if (n <= 0) {
+        if (n == 0) err_set(&e, ERR_ARG, "the prompt is empty and the model has no BOS token to start from");
+        tokenizer_free(tok); model_free(m); free(ids);
+        return cli_fail(&e);
+    }
+    Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
+    Sampler *sm = sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
+    int rc = 0;
+    if (!en || !sm) rc = 1;
+    float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);
+    if (!lg) rc = 1;
+    if (!rc) {
+        fputs(prompt, stdout);
+        fflush(stdout);
+    }
+    /* print by decoding the whole generated run so multi-byte characters come out whole */
+    int *gen = malloc(sizeof(int) * (size_t)(max_new + 1));
+    size_t printed = 0;
+    for (int k = 0; !rc && k < max_new; k++) {
+        int next = sampler_sample(sm, lg, NULL);
+        if (next == m->spec.eos_id && !cli_flag(argc, argv, "--ignore-eos")) break;
+        gen[k] = next;
+        char *txt = tokenizer_decode(tok, gen, k + 1, true);
+        if (txt) {
+            size_t L = strlen(txt);
+            /* hold back a trailing incomplete UTF-8 sequence (shown as U+FFFD) */
+            if (L >= 3 && !memcmp(txt + L - 3, "\xEF\xBF\xBD", 3) && k + 1 < max_new) L -= 3;
+            if (L > printed) { fwrite(txt + printed, 1, L - printed, stdout); printed = L; fflush(stdout); }
+            free(txt);
+        }
+        if (k + 1 < max_new) { lg = engine_forward(en, &next, 1, false, &e); if (!lg) rc = 1; }
+    }
+    printf("\n");
+    if (rc) fprintf(stderr, "llmscope: %s\n", e.msg);
+    free(gen); free(ids); sampler_free(sm); engine_free(en); tokenizer_free(tok); model_free(m);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    Err e = {0};
+    const char *file = cli_opt(argc, argv, "--text-file");
+    if (!file) { fprintf(stderr, "usage: llmscope eval --model M --text-file F [--json]\n"); return 2; }
+    cli_threads_arg(argc, argv);
+    size_t len;
+    char *text = file_read_all(file, &len, 256u << 20, &e);
+    if (!text) return cli_fail(&e);
+    Model *m = cli_load_model(argc, argv, false, &e);
+    if (!m) { free(text); return cli_fail(&e); }
+    Tokenizer *tok = tokenizer_load_for_model(m->path, m->spec.vocab_size, &e);
+    if (!tok) { free(text); model_free(m); return cli_fail(&e); }
+    int *raw = NULL;
+    int n = tokenizer_encode(tok, text, len, false, &raw, &e);
+    int rc = 0;
+    if (n < 0) rc = cli_fail(&e);
+    int bos = m->spec.bos_id >= 0 ? m->spec.bos_id : tokenizer_bos_id(tok);
+    int *ids = NULL, N = 0;
+    if (!rc) {
+        ids = malloc(sizeof(int) * (size_t)(n + 1));
+        if (bos >= 0) ids[N++] = bos;
+        for (int i = 0; i < n; i++) ids[N++] = raw[i];
+        if (N < 2) { err_set(&e, ERR_ARG, "%s: too little text to evaluate", file); rc = cli_fail(&e); }
+    }
+    Engine *en = rc ? NULL : engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
+    if (!rc && !en) rc = cli_fail(&e);
+    double nll = 0;
+    long scored = 0;
+    const int V = m->spec.vocab_size;
+    if (!rc) {
+        int C = engine_max_ctx(en);
+        /* windows of C tokens overlapping by one: every token after the first is scored once */
+        for (int s0 = 0; s0 < N - 1 && !rc; s0 += C - 1) {
+            int w = N - s0 < C ? N - s0 : C;
+            engine_truncate(en, 0);
+            float *lg = engine_forward(en, ids + s0, w, true, &e);
+            if (!lg) { rc = cli_fail(&e); break; }
+            for (int t = 0; t < w - 1; t++) {
+                const float *r = lg + (size_t)t * V;
+                float mx = r[0];
+                for (int i = 1; i < V; i++) if (r[i] > mx) mx = r[i];
+                double se = 0;
+                for (int i = 0; i < V; i++) se += exp((double)(r[i] - mx));
+                nll += (double)mx + log(se) - (double)r[ids[s0 + t + 1]];
+                scored++;
+            }
+        }
+    }
+    if (!rc) {
+        double loss = nll / (double)scored;
+        double bpb = nll / (log(2.0) * (double)len);
+        if (cli_flag(argc, argv, "--json"))
+            printf("{\"tokens\": %ld, \"loss\": %.6f, \"ppl\": %.4f, \"bytes\": %zu, \"bits_per_byte\": %.4f}\n", scored, loss, exp(loss), len, bpb);
+        else
+            printf("%ld tokens, loss %.4f nats/token, perplexity %.3f, %.4f bits/byte\n", scored, loss, exp(loss), bpb);
+    }
+    free(ids); free(raw); free(text); engine_free(en); tokenizer_free(tok); model_free(m);
+    return rc;
+}
+
