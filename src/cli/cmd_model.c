@@ -13,6 +13,10 @@ int cli_threads_arg(int argc, char **argv) {
     int t = cli_opt_int(argc, argv, "--threads", 0);
     if (t <= 0) { const char *e = getenv("LLMSCOPE_THREADS"); t = e ? atoi(e) : 0; }
     if (t <= 0) t = 2;
+    if (t > ENGINE_MAX_THREADS) {
+        fprintf(stderr, "llmscope: warning: --threads %d is more than %d; using %d\n", t, ENGINE_MAX_THREADS, ENGINE_MAX_THREADS);
+        t = ENGINE_MAX_THREADS;
+    }
     engine_set_threads(t);
     return t;
 }
@@ -21,6 +25,15 @@ Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e) {
     char buf[1024];
     const char *path = cli_model_arg(argc, argv, buf, sizeof buf);
     return model_load(path, config_only_ok, e);
+}
+
+/* A prompt longer than the trained context still runs on RoPE models (as HF allows), but
+ * the user is told. */
+static void warn_past_context(const Model *m, int n) {
+    if (n > m->spec.max_pos)
+        fprintf(stderr, "llmscope: warning: %d ids exceed the context length %d (max_position_embeddings of %s); "
+                "positions past it are %s\n", n, m->spec.max_pos, m->path,
+                m->spec.pos == POS_LEARNED ? "not available" : "extrapolated");
 }
 
 int cmd_logits(int argc, char **argv) {
@@ -32,6 +45,7 @@ int cmd_logits(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) { free(ids); return cli_fail(&e); }
+    warn_past_context(m, n);
     Engine *en = engine_new(m, n > m->spec.max_pos ? n : 0, &e);
     float *lg = en ? engine_forward(en, ids, n, true, &e) : NULL;
     if (!lg) { engine_free(en); model_free(m); free(ids); return cli_fail(&e); }
@@ -74,11 +88,16 @@ int cmd_generate(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) { free(ids); return cli_fail(&e); }
+    warn_past_context(m, n);
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
-    Sampler *sm = sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
-    int *out = malloc(sizeof(int) * (size_t)(max_new + 1));
     int rc = 0, k = 0;
-    float *lg = en ? engine_forward(en, ids, n, false, &e) : NULL;
+    Sampler *sm = sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
+    /* At most max_ctx tokens can be generated (the cache fills up): size the buffer by that,
+     * not by --max-new, which may be INT_MAX. */
+    int cap_new = !en ? 0 : max_new > engine_max_ctx(en) ? engine_max_ctx(en) : max_new;
+    int *out = malloc(sizeof(int) * ((size_t)cap_new + 1));
+    if (!out || !sm) { rc = 1; if (!e.msg[0]) err_set(&e, ERR_MEMORY, "out of memory"); }
+    float *lg = en && !rc ? engine_forward(en, ids, n, false, &e) : NULL;
     if (!lg) rc = 1;
     bool stop_eos = cli_flag(argc, argv, "--stop-eos");
     while (!rc && k < max_new) {
@@ -128,7 +147,7 @@ int cmd_info(int argc, char **argv) {
         printf("{\"path\": "); json_str(stdout, m->path);
         printf(", \"model_type\": "); json_str(stdout, s->model_type);
         printf(", \"architecture\": \"%s\", \"config_only\": %s", arch, m->config_only ? "true" : "false");
-        if (!m->config_only) printf(", \"parameters\": %lld, \"weight_bytes_per_token\": %zu, \"nonfinite_weights\": %d", m->n_params, m->weight_bytes, m->n_nonfinite);
+        if (!m->config_only) printf(", \"parameters\": %lld, \"weight_bytes_per_token\": %zu, \"nonfinite_weights\": %d, \"nonfinite_first\": \"%s\"", m->n_params, m->weight_bytes, m->n_nonfinite, m->nonfinite_first);
         printf(", \"dtype\": \"%s\", \"vocab_size\": %d, \"d_model\": %d, \"n_layers\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, \"head_dim\": %d, \"d_ff\": %d",
                dtype_name(s->dtype), s->vocab_size, s->d_model, s->n_layers, s->n_heads, s->n_kv_heads, s->head_dim, s->d_ff);
         printf(", \"attention\": \"%s\", \"norm\": \"%s\", \"position\": \"%s\", \"context_length\": %d",

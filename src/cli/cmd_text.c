@@ -11,6 +11,11 @@
 #include "session/session.h"
 
 int cli_threads_arg(int argc, char **argv);
+/* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
+Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
+    const char *tf = cli_opt(argc, argv, "--tokenizer");
+    return tokenizer_load_for_model(tf ? tf : m->path, m->spec.vocab_size, e);
+}
 SamplerCfg cli_sampler_args(int argc, char **argv);
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
 int cmd_run(int argc, char **argv) {
@@ -21,7 +26,7 @@ int cmd_run(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) return cli_fail(&e);
-    Tokenizer *tok = tokenizer_load_for_model(m->path, m->spec.vocab_size, &e);
+    Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);
     if (!tok) { model_free(m); return cli_fail(&e); }
     int *ids = NULL;
     int n = session_encode(tok, m, prompt, !cli_flag(argc, argv, "--no-bos"), &ids, &e);
@@ -31,7 +36,16 @@ int cmd_run(int argc, char **argv) {
         return cli_fail(&e);
     }
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
-    Sampler *sm = sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
+    SamplerCfg scfg = cli_sampler_args(argc, argv);
+    bool explicit_sampling = cli_flag(argc, argv, "--greedy") || cli_opt(argc, argv, "--temp") || cli_opt(argc, argv, "--temperature") ||
+                             cli_opt(argc, argv, "--top-k") || cli_opt(argc, argv, "--top-p");
+    if (!explicit_sampling && m->spec.has_gen_config) {   /* the model's generation_config.json */
+        scfg.greedy = !m->spec.gen_do_sample;
+        scfg.temperature = m->spec.gen_temperature;
+        scfg.top_k = m->spec.gen_top_k;
+        scfg.top_p = m->spec.gen_top_p;
+    }
+    Sampler *sm = sampler_new(scfg, m->spec.vocab_size);
     int rc = 0;
     if (!en || !sm) rc = 1;
     float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);
@@ -73,7 +87,7 @@ int cmd_eval(int argc, char **argv) {
     if (!text) return cli_fail(&e);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) { free(text); return cli_fail(&e); }
-    Tokenizer *tok = tokenizer_load_for_model(m->path, m->spec.vocab_size, &e);
+    Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);
     if (!tok) { free(text); model_free(m); return cli_fail(&e); }
     int *raw = NULL;
     int n = tokenizer_encode(tok, text, len, false, &raw, &e);

@@ -12,6 +12,7 @@
 int cli_threads_arg(int argc, char **argv);
 SamplerCfg cli_sampler_args(int argc, char **argv);
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
+Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
 
 int cmd_trace(int argc, char **argv) {
     Err e = {0};
@@ -29,7 +30,7 @@ int cmd_trace(int argc, char **argv) {
     int *ids = NULL, n = 0;
     if (ids_s) { if (!cli_parse_ids(ids_s, &ids, &n, &e)) { model_free(m); return cli_fail(&e); } }
     else {
-        Tokenizer *tok = tokenizer_load_for_model(m->path, m->spec.vocab_size, &e);
+        Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);
         if (!tok) { model_free(m); return cli_fail(&e); }
         n = session_encode(tok, m, prompt, !cli_flag(argc, argv, "--no-bos"), &ids, &e);
         tokenizer_free(tok);

@@ -1,10 +1,12 @@
 #include "core/err.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 bool err_set(Err *e, int code, const char *fmt, ...) {
     if (!e) return false;
@@ -42,14 +44,17 @@ void *xcalloc(size_t n, size_t size, Err *e) {
 }
 
 char *file_read_all(const char *path, size_t *len, size_t max_bytes, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    /* O_NONBLOCK: opening a FIFO named config.json must not hang before fstat rejects it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) { err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         err_set(e, ERR_IO, "%s: not a regular file", path);
         return NULL;
     }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
     if ((unsigned long long)st.st_size > max_bytes) {
         fclose(f);
         err_set(e, ERR_FORMAT, "%s: file is %lld bytes, more than the %zu allowed for this kind of file",

@@ -32,7 +32,8 @@ size_t engine_kv_bytes_per_token(const Engine *en);  /* all layers, as stored (f
 size_t engine_kv_bytes(const Engine *en);      /* bytes held for engine_pos() tokens */
 int engine_step_count(const Engine *en);
 
-void engine_set_threads(int n);                /* matvec threads (OpenMP) and BLAS threads */
+#define ENGINE_MAX_THREADS 256
+void engine_set_threads(int n);                /* matvec threads (OpenMP); clamped to [1, ENGINE_MAX_THREADS] */
 int engine_get_threads(void);
 
 #endif

@@ -41,7 +41,11 @@ struct Engine {
 };
 
 static int g_threads_engine = 1;
-void engine_set_threads(int n) { g_threads_engine = n < 1 ? 1 : n; ops_set_threads(g_threads_engine); }
+/* Capped: libgomp crashes (SIGSEGV in GOMP_parallel) when asked for ~100000 threads. */
+void engine_set_threads(int n) {
+    g_threads_engine = n < 1 ? 1 : n > ENGINE_MAX_THREADS ? ENGINE_MAX_THREADS : n;
+    ops_set_threads(g_threads_engine);
+}
 int engine_get_threads(void) { return g_threads_engine; }
 
 const Model *engine_model(const Engine *en) { return en->m; }
@@ -178,7 +182,11 @@ static void fire(Engine *en, HookPoint p, int layer, float *data, int ndim, int 
     ev.step = en->steps;
     hooks_fire(en->hooks, &ev);
 }
+#ifdef LLMSCOPE_NO_HOOKS
+#define WANT(p, l) ((void)(p), (void)(l), false)   /* the unhooked build, for make bench */
+#else
 #define WANT(p, l) hooks_want(en->hooks, (p), (l))
+#endif
 
 /* ---- sublayers ----------------------------------------------------------------------- */
 

@@ -76,11 +76,9 @@ static const char *cfg_str(const cJSON *o, const char *k) {
 /* bos/eos may be an int or a list of ints (first is used). */
 static int cfg_token_id(const cJSON *o, const char *k) {
     const cJSON *v = cfg_get(o, k);
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0) return (int)v->valuedouble;
-    if (cJSON_IsArray(v)) {
-        const cJSON *f = cJSON_GetArrayItem(v, 0);
-        if (cJSON_IsNumber(f) && f->valuedouble >= 0) return (int)f->valuedouble;
-    }
+    if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+    /* (int) of a double outside int's range is undefined: such an id is "unknown" */
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 2147483647.0) return (int)v->valuedouble;
     return -1;
 }
 
@@ -113,7 +111,7 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
         if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"partial_rotary_factor\" = %g must be in (0, 1]", c->file, (double)prf);
         c->bad = true;
     }
-    s->rotary_dim = (int)((float)s->head_dim * prf);
+    s->rotary_dim = prf > 0 && prf <= 1 ? (int)((float)s->head_dim * prf) : 0;   /* no UB cast on a bad factor */
     s->rope_scaling = ROPE_SCALE_NONE;
     s->rope_factor = 1.0f;
     s->rope_orig_max_pos = max_pos_cfg;
@@ -189,8 +187,9 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
                          !strcmp(mt, "smollm3") || !strcmp(mt, "qwen2_moe");
     bool is_ds = !strcmp(mt, "deepseek_v2") || !strcmp(mt, "deepseek_v3");
     if (!is_gpt2 && !is_llama_like && !is_ds) {
+        err_set(e, ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3)", name, mt);   /* before the delete: the message quotes a string in root */
         cJSON_Delete(root);
-        return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3)", name, mt);
+        return false;
     }
     if (is_gpt2) {
         s->family = ARCH_GPT2;
@@ -206,8 +205,9 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         const char *act = cfg_str(root, "activation_function");
         if (!act) act = "gelu_new";
         if (!parse_act(act, &s->act)) {
+            err_set(e, ERR_UNSUPPORTED, "%s: activation_function \"%s\" is not supported", name, act);   /* before the delete: the message quotes a string in root */
             cJSON_Delete(root);
-            return err_set(e, ERR_UNSUPPORTED, "%s: activation_function \"%s\" is not supported", name, act);
+            return false;
         }
         s->gated_ffn = false;
         s->pos = POS_LEARNED;
@@ -229,8 +229,9 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         const char *act = cfg_str(root, "hidden_act");
         if (!act) act = "silu";
         if (!parse_act(act, &s->act)) {
+            err_set(e, ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported", name, act);   /* before the delete: the message quotes a string in root */
             cJSON_Delete(root);
-            return err_set(e, ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported", name, act);
+            return false;
         }
         s->gated_ffn = true;
         s->pos = POS_ROPE;
@@ -297,8 +298,9 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
                 const char *tm = cfg_str(root, "topk_method");
                 if (!tm || !strcmp(tm, "greedy")) { s->n_group = 1; s->topk_group = 1; }
                 else if (strcmp(tm, "group_limited_greedy") != 0) {
+                    err_set(e, ERR_UNSUPPORTED, "%s: topk_method \"%s\" is not supported", name, tm);   /* before the delete: the message quotes a string in root */
                     cJSON_Delete(root);
-                    return err_set(e, ERR_UNSUPPORTED, "%s: topk_method \"%s\" is not supported", name, tm);
+                    return false;
                 }
             }
             /* DeepSeek-V3 applies rope to pairs (2i, 2i+1) when rope_interleave; HF's V2 code

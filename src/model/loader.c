@@ -1,6 +1,7 @@
 /* Loads a model: HF directory (config.json + safetensors, single or sharded), a HF cache
  * repo id, or a llama2.c .bin. Maps every architecture's tensor names onto Weights and
  * checks every shape against the config before anything runs. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,17 @@ static void load_gpt2(Ld *L) {
     char n[256];
     m->w.tok_emb = ld_tensor(L, "wte.weight", V, d, true);
     m->w.pos_emb = ld_tensor(L, "wpe.weight", s->max_pos, d, true);
+    /* The Conv1D matrices are copied (transposed) into owned memory: refuse a model whose
+     * copies cannot fit before allocating any (per layer: c_attn 3·d·d + c_proj d·d + 2·d·ff). */
+    if (!L->bad) {
+        double copies = (double)s->n_layers * (4.0 * d * d + 2.0 * (double)d * ff) * (double)dtype_size(m->w.tok_emb.dtype);
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && psz > 0 && copies > (double)pages * (double)psz) {
+            err_set(L->e, ERR_MEMORY, "%s: the transposed GPT-2 Conv1D weights need %.1f GB but this machine has %.1f GB "
+                    "of memory", L->dir, copies / 1e9, (double)pages * (double)psz / 1e9);
+            L->bad = true;
+        }
+    }
     for (int l = 0; l < s->n_layers && !L->bad; l++) {
         LayerWeights *lw = &m->w.layers[l];
         lw->d_ff = ff;
@@ -358,24 +370,71 @@ static bool tensor_scan_nonfinite(const Tensor *t, long long *count) {
     return c > 0;
 }
 
+/* Scans one tensor and remembers the name of the first that holds NaN/Inf (for the warning
+ * and the UI): layer < 0 for model-level tensors. */
+static void scan_named(Model *m, const Tensor *t, int layer, const char *name, long long *count) {
+    if (tensor_scan_nonfinite(t, count) && !m->nonfinite_first[0]) {
+        if (layer < 0) snprintf(m->nonfinite_first, sizeof m->nonfinite_first, "%s", name);
+        else snprintf(m->nonfinite_first, sizeof m->nonfinite_first, "layers.%d.%s", layer, name);
+    }
+}
+
 static void model_scan(Model *m) {
     const ModelSpec *s = &m->spec;
     long long c = 0;
-    tensor_scan_nonfinite(&m->w.tok_emb, &c);
-    if (!s->tied_embeddings) tensor_scan_nonfinite(&m->w.lm_head, &c);
+    m->nonfinite_first[0] = 0;
+    scan_named(m, &m->w.tok_emb, -1, "tok_emb", &c);
+    if (!s->tied_embeddings) scan_named(m, &m->w.lm_head, -1, "lm_head", &c);
     for (int l = 0; l < s->n_layers; l++) {
         LayerWeights *lw = &m->w.layers[l];
         const Tensor *ts[] = {&lw->ln1_w, &lw->ln2_w, &lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->wq_a, &lw->wq_b,
                               &lw->wkv_a, &lw->wkv_b, &lw->w_gate, &lw->w_up, &lw->w_down, &lw->router};
-        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) tensor_scan_nonfinite(ts[i], &c);
+        static const char *const names[] = {"ln1", "ln2", "q_proj", "k_proj", "v_proj", "o_proj", "q_a_proj", "q_b_proj",
+                                            "kv_a_proj", "kv_b_proj", "gate_proj", "up_proj", "down_proj", "router"};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) scan_named(m, ts[i], l, names[i], &c);
         if (lw->is_moe && lw->experts)
             for (int e = 0; e < s->n_experts; e++) {
-                tensor_scan_nonfinite(&lw->experts[e].gate, &c);
-                tensor_scan_nonfinite(&lw->experts[e].up, &c);
-                tensor_scan_nonfinite(&lw->experts[e].down, &c);
+                scan_named(m, &lw->experts[e].gate, l, "experts.gate_proj", &c);
+                scan_named(m, &lw->experts[e].up, l, "experts.up_proj", &c);
+                scan_named(m, &lw->experts[e].down, l, "experts.down_proj", &c);
             }
     }
     m->n_nonfinite = c > 2147483647LL ? 2147483647 : (int)c;
+}
+
+/* generation_config.json: eos/bos ids and default sampling, where present. Optional: a
+ * malformed file is reported as a warning and ignored, as transformers does. */
+static void load_generation_config(Model *m, const char *dir) {
+    char p[2048];
+    path_join(p, sizeof p, dir, "generation_config.json");
+    if (!file_exists(p)) return;
+    Err e = {0};
+    size_t len;
+    char *js = file_read_all(p, &len, 1u << 20, &e);
+    if (!js) return;
+    cJSON *root = cJSON_ParseWithLength(js, len);
+    free(js);
+    if (!cJSON_IsObject(root)) {
+        fprintf(stderr, "llmscope: warning: %s is not a JSON object; ignored\n", p);
+        cJSON_Delete(root);
+        return;
+    }
+    ModelSpec *s = &m->spec;
+    const cJSON *v;
+    v = cJSON_GetObjectItemCaseSensitive(root, "eos_token_id");
+    if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->eos_id = (int)v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(root, "bos_token_id");
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->bos_id = (int)v->valuedouble;
+    s->has_gen_config = true;
+    s->gen_do_sample = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "do_sample"));
+    v = cJSON_GetObjectItemCaseSensitive(root, "temperature");
+    s->gen_temperature = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 100 ? (float)v->valuedouble : 1.0f;
+    v = cJSON_GetObjectItemCaseSensitive(root, "top_p");
+    s->gen_top_p = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 1 ? (float)v->valuedouble : 1.0f;
+    v = cJSON_GetObjectItemCaseSensitive(root, "top_k");
+    s->gen_top_k = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9 ? (int)v->valuedouble : 0;
+    cJSON_Delete(root);
 }
 
 static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
@@ -384,7 +443,7 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
     size_t len;
     char *js = file_read_all(p, &len, 16u << 20, e);
     if (!js) {
-        if (!file_exists(p)) err_set(e, ERR_IO, "%s: no config.json in this directory (expected a Hugging Face model directory or a llama2.c .bin file)", dir);
+        if (access(p, F_OK) != 0) err_set(e, ERR_IO, "%s: no config.json in this directory (expected a Hugging Face model directory or a llama2.c .bin file)", dir);
         return NULL;
     }
     Model *m = calloc(1, sizeof *m);
@@ -394,6 +453,7 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
     bool ok = config_parse(js, len, p, &m->spec, e);
     free(js);
     if (!ok) { free(m); return NULL; }
+    load_generation_config(m, dir);
     path_join(p, sizeof p, dir, "model.safetensors");
     char pi[2048];
     path_join(pi, sizeof pi, dir, "model.safetensors.index.json");
@@ -478,7 +538,8 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
         }
         model_scan(m);
         if (m->n_nonfinite)
-            fprintf(stderr, "llmscope: warning: %s: %d weights are NaN or Inf; outputs may be NaN\n", resolved, m->n_nonfinite);
+            fprintf(stderr, "llmscope: warning: %s: %d weights are NaN or Inf (first in %s); outputs may be NaN\n",
+                    resolved, m->n_nonfinite, m->nonfinite_first);
     }
     return m;
 }

@@ -72,6 +72,10 @@ typedef struct {
     float routed_scaling_factor;
     int n_group, topk_group;
     unsigned char mlp_only[1024];      /* qwen3_moe mlp_only_layers: layer stays dense */
+    /* generation_config.json (when present): default sampling */
+    bool has_gen_config, gen_do_sample;
+    float gen_temperature, gen_top_p;
+    int gen_top_k;
 
     /* tokens */
     int bos_id, eos_id, pad_id;        /* -1 when unknown */
@@ -123,6 +127,7 @@ typedef struct Model {
     size_t weight_bytes;               /* bytes of weights read per decoded token (approx.) */
     long long n_params;
     int n_nonfinite;                   /* NaN/Inf found in weights (warned) */
+    char nonfinite_first[64];          /* where the first one is ("layers.0.wq", "lm_head"); "" if none */
 } Model;
 
 /* Loads a HF directory (config.json + safetensors), a HF cache repo id ("Qwen/Qwen3-0.6B"),
