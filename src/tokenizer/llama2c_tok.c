@@ -274,12 +274,20 @@ int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_bo
 
 /* ---- decode ----------------------------------------------------------------------------- */
 /* The bytes of one piece: <0xNN> -> the byte; special pieces without their padding newlines. */
+static int hexval(char c) {
+    return (c >= '0' && c <= '9') ? c - '0' : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
 void llama2c_piece(const Tokenizer *t, int id, const char **s, size_t *n, char *one) {
     *s = tok_str(t, id, n);
-    unsigned v;
-    char close;
-    if (*n == 6 && sscanf(*s, "<0x%2X%c", &v, &close) == 2 && close == '>') {
-        one[0] = (char)v;
+    const char *p = *s;
+    int hi = -1, lo = -1;
+    if (*n == 6 && !memcmp(p, "<0x", 3) && p[5] == '>') {
+        hi = hexval(p[3]);
+        lo = hexval(p[4]);
+    }
+    if (hi >= 0 && lo >= 0) {
+        one[0] = (char)(hi * 16 + lo);
         *s = one;
         *n = 1;
         return;

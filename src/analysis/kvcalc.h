@@ -1,0 +1,30 @@
+/* KV-cache sizes of one model as if its attention were MHA, GQA, MQA or MLA
+ * (DeepSeek-V2, Table 1: elements cached per token per layer):
+ *   MHA  2 n_h d_h        GQA  2 n_g d_h        MQA  2 d_h        MLA  d_c + d_h^R
+ * For a model that is not MLA the MLA row uses DeepSeek-V2's choices d_c = 4 d_h and
+ * d_h^R = d_h / 2; for a model that is not GQA the GQA row uses n_g = n_h / 4 (at least
+ * 2). An MLA model's own MHA row caches keys of d_qk = nope + rope and values of d_v
+ * per head. The row matching the model is marked `actual`. */
+#ifndef LLMSCOPE_KVCALC_H
+#define LLMSCOPE_KVCALC_H
+#include <stdbool.h>
+#include "model/model.h"
+
+typedef enum { KVA_MHA = 0, KVA_GQA, KVA_MQA, KVA_MLA, KVA_COUNT } KvArch;
+
+typedef struct {
+    KvArch arch;
+    long long elems;            /* cached elements per token per layer */
+    bool actual;                /* the model's own attention */
+    char name[8];               /* "MHA" */
+    char formula[80];           /* "2*n_h*d_h = 2*8*8" */
+} KvVariant;
+
+void kv_variants(const ModelSpec *s, KvVariant out[KVA_COUNT]);
+/* Elements per token per layer the model itself caches. */
+long long kv_elems_actual(const ModelSpec *s);
+/* Bytes for tokens x layers at elem_bytes per element. */
+double kv_bytes(long long elems, int layers, long long tokens, int elem_bytes);
+/* "1.5 KiB", "12.0 MiB" */
+void kv_fmt_bytes(double b, char *buf, int cap);
+#endif

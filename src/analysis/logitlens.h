@@ -1,0 +1,14 @@
+/* Logit lens (nostalgebraist 2020): read an intermediate residual stream vector as if it
+ * were the last one, through the model's final norm and unembedding:
+ *   logits = W_U · norm_f(x),   p = softmax(logits)
+ * using the model's own weights and the engine's kernels (16-bit weights are widened to
+ * f32), so the lens of the final residual equals the model's real logits. */
+#ifndef LLMSCOPE_LOGITLENS_H
+#define LLMSCOPE_LOGITLENS_H
+#include <stdbool.h>
+#include "model/model.h"
+
+/* Top-k ids and probabilities of x[d_model]. scratch must hold vocab + d_model floats.
+ * Returns false when the model has no unembedding (config only). */
+bool logitlens_topk(const Model *m, const float *x, int k, int *ids, float *probs, float *scratch);
+#endif

@@ -1,0 +1,71 @@
+/* The interactive loop: curses terminal, one KEY_RESIZE path, run-mode timer. */
+#include <time.h>
+#include "tui/app.h"
+#include "tui/term.h"
+
+typedef struct { Term *t; Canvas *c; } RunCtx;
+
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void frame(App *a, RunCtx *rc) {
+    int w, h;
+    term_size(rc->t, &w, &h);
+    if (rc->c->w != w || rc->c->h != h) {
+        if (!canvas_resize(rc->c, w, h)) return;
+        term_invalidate(rc->t);
+    }
+    app_render(a, rc->c);
+    term_draw(rc->t, rc->c);
+}
+
+static void on_busy(App *a, void *ud) { frame(a, ud); }
+
+bool app_run(App *a, Err *e) {
+    Term *t = term_open(e);
+    if (!t) return false;
+    int w, h;
+    term_size(t, &w, &h);
+    Canvas *c = canvas_new(w, h);
+    if (!c) { term_close(t); return err_set(e, ERR_MEMORY, "out of memory"); }
+    c->unicode = term_unicode(t);
+    c->mono = term_color_mode(t) == CMODE_NONE;
+    RunCtx rc = {t, c};
+    a->busy_cb = on_busy;
+    a->busy_ud = &rc;
+    double next_tick = mono_ms() + a->run_ms;
+    bool dirty = true;
+    while (!a->quit) {
+        if (dirty) { frame(a, &rc); dirty = false; }
+        int timeout = -1;
+        if (a->running) {
+            double left = next_tick - mono_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        TuiEvent ev;
+        if (!term_poll(t, timeout, &ev)) {
+            if (a->running && mono_ms() >= next_tick) {
+                TuiEvent tick = {.key = TK_TICK};
+                if (app_handle(a, &tick)) dirty = true;
+                next_tick = mono_ms() + a->run_ms;
+            }
+            continue;
+        }
+        if (app_handle(a, &ev) != KR_IGNORED) dirty = true;
+        if (a->running && ev.key == 'r') next_tick = mono_ms() + a->run_ms;
+        /* drain input that is already waiting (key repeat, paste, resize storms) before
+         * drawing, but never more than a few events per frame */
+        for (int k = 0; k < 16 && !a->quit; k++) {
+            if (!term_poll(t, 0, &ev)) break;
+            if (app_handle(a, &ev) != KR_IGNORED) dirty = true;
+        }
+    }
+    a->busy_cb = NULL;
+    a->busy_ud = NULL;
+    canvas_free(c);
+    term_close(t);
+    return true;
+}

@@ -1,0 +1,417 @@
+/* Canvas: cells, clipping, UTF-8 text with utf8proc widths, text and ANSI dumps. */
+#include "tui/canvas.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+/* ---- rectangles ------------------------------------------------------------------ */
+
+Rect rect_intersect(Rect a, Rect b) {
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
+    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    Rect r = {x0, y0, x1 > x0 ? x1 - x0 : 0, y1 > y0 ? y1 - y0 : 0};
+    return r;
+}
+
+Rect rect_inset(Rect r, int n) {
+    Rect o = {r.x + n, r.y + n, r.w - 2 * n, r.h - 2 * n};
+    if (o.w < 0) o.w = 0;
+    if (o.h < 0) o.h = 0;
+    return o;
+}
+
+/* ---- graphemes ------------------------------------------------------------------- */
+
+typedef struct {
+    char b[8];
+    uint8_t len;
+    int width;          /* columns: 1 or 2; 0 for a cluster that starts with a mark */
+} Graph;
+
+static const char REPL[] = "\xef\xbf\xbd";   /* U+FFFD */
+
+static void graph_set(Graph *g, const char *bytes, int width) {
+    size_t n = strlen(bytes);
+    memcpy(g->b, bytes, n);
+    g->len = (uint8_t)n;
+    g->width = width;
+}
+
+/* Reads one grapheme cluster from s; returns the bytes consumed (0 at the end). */
+static size_t graph_next(const char *s, bool unicode, Graph *g) {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    if (!*p) return 0;
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p, -1, &cp);
+    if (n <= 0) {                                /* invalid byte: one replacement char */
+        graph_set(g, unicode ? REPL : "?", 1);
+        return 1;
+    }
+    if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+        graph_set(g, unicode ? REPL : "?", 1);
+        return (size_t)n;
+    }
+    int w0 = utf8proc_charwidth(cp);
+    size_t used = (size_t)n;
+    memcpy(g->b, s, (size_t)n);
+    g->len = (uint8_t)n;
+    utf8proc_int32_t prev = cp, state = 0;
+    for (;;) {
+        utf8proc_int32_t c2;
+        utf8proc_ssize_t n2 = utf8proc_iterate(p + used, -1, &c2);
+        if (n2 <= 0 || c2 == 0) break;
+        if (c2 < 0x20 || c2 == 0x7f) break;
+        if (utf8proc_grapheme_break_stateful(prev, c2, &state)) break;
+        if (g->len + n2 <= 8) {                  /* marks beyond 8 bytes are dropped */
+            memcpy(g->b + g->len, s + used, (size_t)n2);
+            g->len = (uint8_t)(g->len + n2);
+        }
+        used += (size_t)n2;
+        prev = c2;
+    }
+    if (!unicode) {
+        if (cp >= 0x80) graph_set(g, "?", 1);
+        else g->width = 1;
+        return used;
+    }
+    g->width = w0 >= 2 ? 2 : w0 == 1 ? 1 : 0;
+    return used;
+}
+
+int text_width(const char *s, bool unicode) {
+    int w = 0;
+    Graph g;
+    size_t n;
+    while (s && (n = graph_next(s, unicode, &g)) > 0) { w += g.width; s += n; }
+    return w;
+}
+
+size_t text_next_grapheme(const char *s) {
+    Graph g;
+    return s ? graph_next(s, true, &g) : 0;
+}
+
+size_t text_fit_bytes(const char *s, int max_w, bool unicode, int *w_out) {
+    int w = 0;
+    size_t off = 0, n;
+    Graph g;
+    while (s && (n = graph_next(s + off, unicode, &g)) > 0) {
+        if (w + g.width > max_w) break;
+        w += g.width;
+        off += n;
+    }
+    if (w_out) *w_out = w;
+    return off;
+}
+
+/* ---- canvas ---------------------------------------------------------------------- */
+
+static void cell_blank(Cell *cell, Style st) {
+    cell->ch[0] = ' ';
+    cell->len = 1;
+    cell->width = 1;
+    cell->attr = st.attr;
+    cell->fg = st.fg;
+    cell->bg = st.bg;
+}
+
+Canvas *canvas_new(int w, int h) {
+    Canvas *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->unicode = true;
+    if (!canvas_resize(c, w, h)) { free(c); return NULL; }
+    return c;
+}
+
+void canvas_free(Canvas *c) {
+    if (!c) return;
+    free(c->cells);
+    free(c);
+}
+
+bool canvas_resize(Canvas *c, int w, int h) {
+    if (w < 1) w = 1;
+    if (h < 1) h = 1;
+    if (w > 4096) w = 4096;
+    if (h > 4096) h = 4096;
+    Cell *cells = malloc(sizeof(Cell) * (size_t)w * (size_t)h);
+    if (!cells) return false;
+    free(c->cells);
+    c->cells = cells;
+    c->w = w;
+    c->h = h;
+    c->n_clip = 0;
+    c->clip = rect_make(0, 0, w, h);
+    Style st = {{0, 0, 0, CR_DEFAULT}, {0, 0, 0, CR_DEFAULT}, 0};
+    canvas_clear(c, st);
+    return true;
+}
+
+void canvas_clear(Canvas *c, Style st) {
+    for (int i = 0; i < c->w * c->h; i++) cell_blank(&c->cells[i], st);
+}
+
+void canvas_push_clip(Canvas *c, Rect r) {
+    if (c->n_clip < CANVAS_CLIP_DEPTH) c->clip_stack[c->n_clip] = c->clip;
+    c->n_clip++;
+    c->clip = rect_intersect(c->clip, r);
+}
+
+void canvas_pop_clip(Canvas *c) {
+    if (c->n_clip <= 0) return;
+    c->n_clip--;
+    if (c->n_clip < CANVAS_CLIP_DEPTH) c->clip = c->clip_stack[c->n_clip];
+}
+
+Rect canvas_clip_rect(const Canvas *c) { return c->clip; }
+
+const Cell *canvas_cell(const Canvas *c, int x, int y) {
+    if (x < 0 || y < 0 || x >= c->w || y >= c->h) return NULL;
+    return &c->cells[y * c->w + x];
+}
+
+static inline bool in_clip(const Canvas *c, int x, int y) { return rect_contains(c->clip, x, y); }
+
+/* Writes one grapheme, keeping wide characters whole: overwriting either half of a wide
+ * character blanks the other half. */
+static void put_graph(Canvas *c, int x, int y, const char *b, int len, int width, Style st) {
+    if (!in_clip(c, x, y)) return;
+    if (width == 2 && !in_clip(c, x + 1, y)) { b = " "; len = 1; width = 1; }
+    Cell *row = &c->cells[y * c->w];
+    Cell *cell = &row[x];
+    if (cell->width == 0 && x > 0) cell_blank(&row[x - 1], (Style){row[x - 1].fg, row[x - 1].bg, row[x - 1].attr});
+    if (cell->width == 2 && x + 1 < c->w) cell_blank(&row[x + 1], (Style){cell->fg, cell->bg, cell->attr});
+    if (width == 2) {
+        Cell *nx = &row[x + 1];
+        if (nx->width == 2 && x + 2 < c->w) cell_blank(&row[x + 2], (Style){nx->fg, nx->bg, nx->attr});
+    }
+    memcpy(cell->ch, b, (size_t)len);
+    cell->len = (uint8_t)len;
+    cell->width = (uint8_t)width;
+    cell->attr = st.attr;
+    cell->fg = st.fg;
+    cell->bg = st.bg;
+    if (width == 2) {
+        Cell *nx = &row[x + 1];
+        nx->len = 0;
+        nx->width = 0;
+        nx->attr = st.attr;
+        nx->fg = st.fg;
+        nx->bg = st.bg;
+    }
+}
+
+/* Appends the bytes of a zero-width cluster to the cell left of x (combining mark at the
+ * start of a string). */
+static void attach_mark(Canvas *c, int x, int y, const Graph *g) {
+    int lx = x - 1;
+    const Cell *lc = canvas_cell(c, lx, y);
+    if (lc && lc->width == 0) lx--;
+    if (!in_clip(c, lx, y) || lx < 0) return;
+    Cell *cell = &c->cells[y * c->w + lx];
+    if (cell->len == 0 || cell->len + g->len > 8) return;
+    memcpy(cell->ch + cell->len, g->b, g->len);
+    cell->len = (uint8_t)(cell->len + g->len);
+}
+
+int canvas_text(Canvas *c, int x, int y, const char *s, Style st) {
+    if (!s) return x;
+    Graph g;
+    size_t n;
+    int right = c->clip.x + c->clip.w;
+    bool row_ok = y >= c->clip.y && y < c->clip.y + c->clip.h;
+    while ((n = graph_next(s, c->unicode, &g)) > 0) {
+        s += n;
+        if (g.width == 0) {
+            if (row_ok) attach_mark(c, x, y, &g);
+            continue;
+        }
+        if (row_ok && x < right) put_graph(c, x, y, g.b, g.len, g.width, st);
+        x += g.width;
+    }
+    return x;
+}
+
+int canvas_text_fit(Canvas *c, int x, int y, const char *s, int max_w, Style st) {
+    if (!s || max_w <= 0) return 0;
+    int w = text_width(s, c->unicode);
+    if (w <= max_w) { canvas_text(c, x, y, s, st); return w; }
+    int fw;
+    size_t nb = text_fit_bytes(s, max_w - 1, c->unicode, &fw);
+    char buf[1024];
+    if (nb >= sizeof buf - 4) nb = sizeof buf - 4;
+    memcpy(buf, s, nb);
+    buf[nb] = 0;
+    int ex = canvas_text(c, x, y, buf, st);
+    canvas_glyph(c, ex, y, c->unicode ? "\xe2\x80\xa6" : "~", st);
+    return fw + 1;
+}
+
+int canvas_printf(Canvas *c, int x, int y, Style st, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return canvas_text(c, x, y, buf, st);
+}
+
+void canvas_glyph(Canvas *c, int x, int y, const char *gl, Style st) {
+    Graph g;
+    size_t n = graph_next(gl, c->unicode, &g);
+    if (!n || g.width == 0) return;
+    put_graph(c, x, y, g.b, g.len, g.width, st);
+}
+
+void canvas_fill(Canvas *c, Rect r, const char *glyph, Style st) {
+    r = rect_intersect(r, c->clip);
+    Graph g;
+    if (!graph_next(glyph ? glyph : " ", c->unicode, &g) || g.width == 0) graph_set(&g, " ", 1);
+    for (int y = r.y; y < r.y + r.h; y++)
+        for (int x = r.x; x + g.width <= r.x + r.w; x += g.width) put_graph(c, x, y, g.b, g.len, g.width, st);
+}
+
+void canvas_restyle(Canvas *c, Rect r, Style st) {
+    r = rect_intersect(r, c->clip);
+    for (int y = r.y; y < r.y + r.h; y++)
+        for (int x = r.x; x < r.x + r.w; x++) {
+            Cell *cell = &c->cells[y * c->w + x];
+            cell->fg = st.fg;
+            cell->bg = st.bg;
+            cell->attr = st.attr;
+        }
+}
+
+/* ---- dumps ----------------------------------------------------------------------- */
+
+typedef struct { char *p; size_t n, cap; bool oom; } Buf;
+
+static void buf_put(Buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->n + n + 1 > cap) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) { b->oom = true; return; }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void buf_str(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+static char *buf_done(Buf *b) {
+    if (b->oom) { free(b->p); return NULL; }
+    if (!b->p) buf_put(b, "", 0);
+    return b->p;
+}
+
+char *canvas_to_text(const Canvas *c) {
+    Buf b = {0};
+    for (int y = 0; y < c->h; y++) {
+        size_t keep = b.n;          /* end of the last non-blank cell */
+        for (int x = 0; x < c->w; x++) {
+            const Cell *cell = &c->cells[y * c->w + x];
+            if (cell->width == 0) continue;
+            buf_put(&b, cell->ch, cell->len);
+            if (!(cell->len == 1 && cell->ch[0] == ' ')) keep = b.n;
+        }
+        if (!b.oom) { b.n = keep; if (b.p) b.p[b.n] = 0; }
+        buf_put(&b, "\n", 1);
+    }
+    return buf_done(&b);
+}
+
+int color_to_256(uint8_t r, uint8_t g, uint8_t b) {
+    static const int lv[6] = {0, 95, 135, 175, 215, 255};
+    int ci[3], v[3] = {r, g, b};
+    for (int k = 0; k < 3; k++) ci[k] = v[k] < 48 ? 0 : v[k] < 115 ? 1 : (v[k] - 35) / 40;
+    int cr = lv[ci[0]], cg = lv[ci[1]], cb = lv[ci[2]];
+    long dc = (long)(cr - r) * (cr - r) + (long)(cg - g) * (cg - g) + (long)(cb - b) * (cb - b);
+    int avg = (r + g + b) / 3;
+    int gi = avg < 8 ? 0 : (avg - 3) / 10;
+    if (gi > 23) gi = 23;
+    int gv = 8 + 10 * gi;
+    long dg = (long)(gv - r) * (gv - r) + (long)(gv - g) * (gv - g) + (long)(gv - b) * (gv - b);
+    if (dg < dc) return 232 + gi;
+    return 16 + 36 * ci[0] + 6 * ci[1] + ci[2];
+}
+
+int color_to_16(uint8_t r, uint8_t g, uint8_t b) {
+    static const uint8_t pal[16][3] = {
+        {0, 0, 0}, {205, 0, 0}, {0, 205, 0}, {205, 205, 0}, {0, 0, 238}, {205, 0, 205},
+        {0, 205, 205}, {229, 229, 229}, {127, 127, 127}, {255, 0, 0}, {0, 255, 0},
+        {255, 255, 0}, {92, 92, 255}, {255, 0, 255}, {0, 255, 255}, {255, 255, 255}};
+    int best = 0;
+    long bd = -1;
+    for (int i = 0; i < 16; i++) {
+        long dr = pal[i][0] - r, dg = pal[i][1] - g, db = pal[i][2] - b;
+        long d = dr * dr + dg * dg + db * db;
+        if (bd < 0 || d < bd) { bd = d; best = i; }
+    }
+    return best;
+}
+
+uint8_t cell_mono_attr(const Cell *cell) {
+    uint8_t a = cell->attr;
+    switch (cell->bg.role) {
+    case CR_SELECT: case CR_HEADER: case CR_CURRENT: case CR_FLABEL: a |= ATTR_REVERSE; break;
+    default: break;
+    }
+    return a;
+}
+
+static void sgr_color(Buf *b, Color col, bool fg, ColorMode mode) {
+    char t[32];
+    if (col.role == CR_DEFAULT) { buf_str(b, fg ? ";39" : ";49"); return; }
+    switch (mode) {
+    case CMODE_TRUE: snprintf(t, sizeof t, ";%d;2;%d;%d;%d", fg ? 38 : 48, col.r, col.g, col.b); break;
+    case CMODE_256: snprintf(t, sizeof t, ";%d;5;%d", fg ? 38 : 48, color_to_256(col.r, col.g, col.b)); break;
+    case CMODE_16: {
+        int i = color_to_16(col.r, col.g, col.b);
+        snprintf(t, sizeof t, ";%d", (i < 8 ? (fg ? 30 : 40) : (fg ? 90 : 100)) + (i & 7));
+        break;
+    }
+    default: return;
+    }
+    buf_str(b, t);
+}
+
+static bool same_style(const Cell *a, const Cell *b, ColorMode mode) {
+    if (mode == CMODE_NONE) return cell_mono_attr(a) == cell_mono_attr(b);
+    return a->attr == b->attr && !memcmp(&a->fg, &b->fg, sizeof a->fg) && !memcmp(&a->bg, &b->bg, sizeof a->bg);
+}
+
+char *canvas_to_ansi(const Canvas *c, ColorMode mode) {
+    Buf b = {0};
+    for (int y = 0; y < c->h; y++) {
+        const Cell *prev = NULL;
+        for (int x = 0; x < c->w; x++) {
+            const Cell *cell = &c->cells[y * c->w + x];
+            if (cell->width == 0) continue;
+            if (!prev || !same_style(prev, cell, mode)) {
+                uint8_t a = mode == CMODE_NONE ? cell_mono_attr(cell) : cell->attr;
+                buf_str(&b, "\x1b[0");
+                if (a & ATTR_BOLD) buf_str(&b, ";1");
+                if (a & ATTR_DIM) buf_str(&b, ";2");
+                if (a & ATTR_UNDERLINE) buf_str(&b, ";4");
+                if (a & ATTR_REVERSE) buf_str(&b, ";7");
+                if (mode != CMODE_NONE) {
+                    sgr_color(&b, cell->fg, true, mode);
+                    sgr_color(&b, cell->bg, false, mode);
+                }
+                buf_str(&b, "m");
+                prev = cell;
+            }
+            buf_put(&b, cell->ch, cell->len);
+        }
+        buf_str(&b, "\x1b[0m\n");
+    }
+    return buf_done(&b);
+}

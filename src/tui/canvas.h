@@ -1,0 +1,123 @@
+/* Canvas: a grid of cells that panels and widgets draw into. Nothing here knows about
+ * curses: the terminal backend (term.c) blits a canvas to the screen, canvas_to_text()
+ * dumps it as plain text (golden tests) and canvas_to_ansi() as escape sequences
+ * (screenshots for docs).
+ *
+ * A cell holds one grapheme cluster (UTF-8, at most 8 bytes: a base character and the
+ * combining marks that attach to it) and its display width from utf8proc: 1, or 2 for
+ * CJK and emoji. The cell to the right of a wide character is a continuation (width 0).
+ * Colours are RGB plus a role (theme.h); the role lets the monochrome path turn
+ * "selected" or "header" backgrounds into reverse video.
+ *
+ * Two capability flags steer what widgets draw: `unicode` (false in a non-UTF-8 locale:
+ * every glyph is ASCII, non-ASCII text becomes '?') and `mono` (no colour: heatmaps use
+ * the ASCII ramp " .:-=+*#%@" instead of colour).
+ *
+ * Coordinates are absolute canvas columns/rows. Every drawing call clips to the current
+ * clip rectangle (canvas_push_clip / canvas_pop_clip), so callers never need to check
+ * bounds. Ownership: canvas_new returns a canvas freed with canvas_free; the strings from
+ * canvas_to_text / canvas_to_ansi are malloc'd and freed by the caller.
+ */
+#ifndef LLMSCOPE_TUI_CANVAS_H
+#define LLMSCOPE_TUI_CANVAS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct { int x, y, w, h; } Rect;
+
+enum { ATTR_BOLD = 1, ATTR_REVERSE = 2, ATTR_UNDERLINE = 4, ATTR_DIM = 8 };
+
+typedef enum { CMODE_NONE = 0, CMODE_16, CMODE_256, CMODE_TRUE } ColorMode;
+
+/* Colour roles: what a colour means, so the theme and the monochrome fallback can map it. */
+typedef enum {
+    CR_DEFAULT = 0,   /* the terminal's default colour (rgb ignored) */
+    CR_TEXT, CR_DIM, CR_TITLE, CR_FRAME, CR_ACCENT, CR_SELECT, CR_HEADER, CR_FKEY, CR_FLABEL,
+    CR_WARN, CR_ERROR, CR_GOOD, CR_MASK, CR_PREFILL, CR_DECODE, CR_CURRENT, CR_CHIP,
+    CR_DATA,          /* a data colour from a ramp (rgb meaningful, no fixed role) */
+    CR_COUNT
+} ColorRole;
+
+typedef struct { uint8_t r, g, b, role; } Color;
+typedef struct { Color fg, bg; uint8_t attr; } Style;
+
+typedef struct {
+    char ch[8];        /* UTF-8 bytes of the grapheme (not NUL-terminated; see len) */
+    uint8_t len;       /* bytes used in ch; 0 for a continuation cell */
+    uint8_t width;     /* 1 or 2; 0 = right half of the wide character to the left */
+    uint8_t attr;
+    Color fg, bg;
+} Cell;
+
+#define CANVAS_CLIP_DEPTH 16
+
+typedef struct Canvas {
+    int w, h;
+    Cell *cells;       /* [h][w] */
+    Rect clip;
+    Rect clip_stack[CANVAS_CLIP_DEPTH];
+    int n_clip;
+    bool unicode;      /* UTF-8 glyphs allowed */
+    bool mono;         /* no colour: widgets use glyph ramps */
+} Canvas;
+
+Canvas *canvas_new(int w, int h);
+void canvas_free(Canvas *c);
+/* Resizes (contents cleared). Returns false on allocation failure (canvas unchanged). */
+bool canvas_resize(Canvas *c, int w, int h);
+void canvas_clear(Canvas *c, Style st);
+
+/* Clip to r intersected with the current clip; pop restores. Depth is bounded; extra
+ * pushes only intersect (and the matching pops are ignored). */
+void canvas_push_clip(Canvas *c, Rect r);
+void canvas_pop_clip(Canvas *c);
+Rect canvas_clip_rect(const Canvas *c);
+
+/* Draws UTF-8 text from (x, y) left to right; returns the column after the last drawn
+ * character (as if unclipped on the right, so callers can continue a line). Invalid bytes
+ * draw as U+FFFD (or '?'), control characters as U+FFFD; a combining mark at the start of
+ * the string attaches to the cell to its left. */
+int canvas_text(Canvas *c, int x, int y, const char *s, Style st);
+/* As canvas_text but draws at most max_w columns; if the text is wider, the last column
+ * shows an ellipsis ("…" or "~"). Returns columns drawn. */
+int canvas_text_fit(Canvas *c, int x, int y, const char *s, int max_w, Style st);
+/* printf into a small buffer, then canvas_text. */
+int canvas_printf(Canvas *c, int x, int y, Style st, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* One glyph (a single grapheme, e.g. "▀") with explicit style. */
+void canvas_glyph(Canvas *c, int x, int y, const char *g, Style st);
+void canvas_fill(Canvas *c, Rect r, const char *glyph, Style st);
+/* Sets only the style of cells in r (keeps glyphs). */
+void canvas_restyle(Canvas *c, Rect r, Style st);
+const Cell *canvas_cell(const Canvas *c, int x, int y);   /* NULL outside */
+
+/* Display width of UTF-8 text (utf8proc widths; ASCII-only counting when !unicode). */
+int text_width(const char *s, bool unicode);
+/* Bytes of the first grapheme cluster of s (0 at the end of the string). */
+size_t text_next_grapheme(const char *s);
+/* Bytes of s that fit in max_w columns (whole graphemes); *w_out gets their width. */
+size_t text_fit_bytes(const char *s, int max_w, bool unicode, int *w_out);
+
+/* Plain text: one line per row, trailing blanks trimmed, rows joined by '\n' (final '\n'). */
+char *canvas_to_text(const Canvas *c);
+/* ANSI escape sequences for the given colour mode (attributes only for CMODE_NONE). */
+char *canvas_to_ansi(const Canvas *c, ColorMode mode);
+
+/* Nearest xterm-256 palette index (cube 16..231 or grey ramp 232..255). */
+int color_to_256(uint8_t r, uint8_t g, uint8_t b);
+/* Nearest of the 8 basic ANSI colours (0..7), +8 when bright. */
+int color_to_16(uint8_t r, uint8_t g, uint8_t b);
+/* Attributes a cell needs in monochrome: its own attrs plus reverse for selected/header
+ * backgrounds. */
+uint8_t cell_mono_attr(const Cell *cell);
+
+static inline Rect rect_make(int x, int y, int w, int h) { Rect r = {x, y, w, h}; return r; }
+Rect rect_intersect(Rect a, Rect b);
+static inline bool rect_contains(Rect r, int x, int y) {
+    return x >= r.x && y >= r.y && x < r.x + r.w && y < r.y + r.h;
+}
+/* r shrunk by n on every side (never negative). */
+Rect rect_inset(Rect r, int n);
+
+#endif

@@ -1,0 +1,217 @@
+/* `llmscope tui` (the default command) and `llmscope screenshot`. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "tui/app.h"
+#include "tui/keys.h"
+#include "tui/term.h"
+
+#define DEFAULT_PROMPT "Once upon a time"
+
+static void models_dir_of(const char *model, char *out, size_t cap) {
+    snprintf(out, cap, "%s", model);
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/') out[--n] = 0;
+    char *slash = strrchr(out, '/');
+    if (slash && slash != out) *slash = 0;
+    else snprintf(out, cap, ".");
+}
+
+/* Parses one key of a --keys string: a UTF-8 character or {name}. Returns bytes used. */
+static size_t parse_key(const char *s, int *key) {
+    static const struct { const char *name; int key; } N[] = {
+        {"right", TK_RIGHT}, {"left", TK_LEFT}, {"up", TK_UP}, {"down", TK_DOWN}, {"home", TK_HOME},
+        {"end", TK_END}, {"enter", TK_ENTER}, {"esc", TK_ESC}, {"tab", TK_TAB}, {"btab", TK_BTAB},
+        {"bs", TK_BACKSPACE}, {"del", TK_DELETE}, {"pgup", TK_PGUP}, {"pgdn", TK_PGDN}, {"space", ' '},
+        {"f1", TK_F1}, {"f2", TK_F2}, {"f3", TK_F3}, {"f4", TK_F4}, {"f5", TK_F5}, {"f6", TK_F6},
+        {"f7", TK_F7}, {"f8", TK_F8}, {"f9", TK_F9}, {"f10", TK_F10}, {"tick", TK_TICK}};
+    if (s[0] == '{') {
+        const char *end = strchr(s, '}');
+        if (end) {
+            size_t n = (size_t)(end - s - 1);
+            for (size_t i = 0; i < sizeof N / sizeof N[0]; i++)
+                if (strlen(N[i].name) == n && !strncmp(s + 1, N[i].name, n)) { *key = N[i].key; return n + 2; }
+        }
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    int len = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+    int cp = len == 1 ? u[0] : u[0] & (0x3f >> (len - 1));
+    for (int i = 1; i < len; i++) {
+        if ((u[i] & 0xc0) != 0x80) { *key = '?'; return (size_t)i; }
+        cp = (cp << 6) | (u[i] & 0x3f);
+    }
+    *key = cp;
+    return (size_t)len;
+}
+
+static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
+    char buf[1024];
+    const char *model = cli_model_arg(argc, argv, buf, sizeof buf);
+    int ctx = cli_opt_int(argc, argv, "--ctx", 0);
+    Session *s = session_new(model, ctx, e);
+    if (!s) return NULL;
+    const char *ids = cli_opt(argc, argv, "--ids");
+    bool ok;
+    if (ids) {
+        int *v = NULL, n = 0;
+        ok = cli_parse_ids(ids, &v, &n, e) && session_set_ids(s, v, n, e);
+        free(v);
+    } else {
+        const char *p = cli_opt(argc, argv, "--prompt");
+        ok = session_set_prompt(s, p ? p : DEFAULT_PROMPT, e);
+    }
+    if (!ok) { session_free(s); return NULL; }
+    if (run_steps) {
+        int steps = cli_opt_int(argc, argv, "--steps", 1);
+        for (int i = 0; i < steps; i++)
+            if (!session_step(s, e)) {
+                if (i == 0) { session_free(s); return NULL; }
+                err_clear(e);        /* e.g. the context is full: show what we have */
+                break;
+            }
+    }
+    int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
+    session_select_layer(s, layer);
+    session_select_head(s, head);
+    int pos = cli_opt_int(argc, argv, "--pos", -1);
+    if (pos >= 0) session_goto(s, pos);
+    int key = cli_opt_int(argc, argv, "--key", -1);
+    if (key >= 0 && key <= s->cursor) s->sel_key = key;
+    return s;
+}
+
+static void feed_keys(App *a, const char *keys) {
+    for (const char *p = keys; p && *p && !a->quit;) {
+        TuiEvent ev = {0};
+        p += parse_key(p, &ev.key);
+        app_handle(a, &ev);
+    }
+}
+
+int cmd_tui(int argc, char **argv) {
+    setlocale(LC_ALL, "");
+    if (cli_flag(argc, argv, "--help")) {
+        printf("usage: llmscope tui [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME]\n"
+               "                    [--compare MODEL2] [--run]\n"
+               "Keys: ? in the UI. Panels: attention kv residual norms position embeddings ffn output\n");
+        return 0;
+    }
+    Err e = {0};
+    bool run = cli_flag(argc, argv, "--run");
+    Session *s = open_session(argc, argv, run, &e);
+    if (!s) return cli_fail(&e);
+    App *a = app_new();
+    if (!a) { session_free(s); fprintf(stderr, "llmscope: out of memory\n"); return 1; }
+    app_set_session(a, 0, s, true);
+    a->max_ctx = s->max_ctx;
+    char dir[1024], buf[1024];
+    models_dir_of(cli_default_model(buf, sizeof buf), dir, sizeof dir);
+    app_scan_models(a, dir);
+    const char *panel = cli_opt(argc, argv, "--panel");
+    if (panel && !app_select_panel(a, panel)) {
+        fprintf(stderr, "llmscope: unknown panel '%s'\n", panel);
+        app_free(a);
+        return 2;
+    }
+    const char *cmp = cli_opt(argc, argv, "--compare");
+    if (cmp) {
+        Session *s2 = session_new(cmp, s->max_ctx, &e);
+        if (!s2) { app_free(a); return cli_fail(&e); }
+        Err e2 = {0};
+        if (s->prompt[0]) session_set_prompt(s2, s->prompt, &e2);
+        else session_set_ids(s2, s->prompt_ids, s->n_prompt, &e2);
+        if (run && !e2.code) session_step(s2, &e2);
+        app_set_session(a, 1, s2, true);
+    }
+    if (!app_run(a, &e)) {
+        /* no usable terminal: print one frame as text so the user still sees something */
+        fprintf(stderr, "llmscope: %s\n", e.msg);
+        if (!s->prefilled) { Err e3 = {0}; session_step(s, &e3); }
+        Canvas *c = canvas_new(80, 24);
+        if (c) {
+            bool uni;
+            term_detect_env(&uni, NULL);
+            c->unicode = uni;
+            c->mono = true;
+            app_render(a, c);
+            char *txt = canvas_to_text(c);
+            if (txt) fputs(txt, stdout);
+            free(txt);
+            canvas_free(c);
+        }
+        app_free(a);
+        return 1;
+    }
+    app_free(a);
+    return 0;
+}
+
+int cmd_screenshot(int argc, char **argv) {
+    if (cli_flag(argc, argv, "--help")) {
+        printf("usage: llmscope screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N]\n"
+               "       [--panel NAME] [--full] [--size WxH] [--ansi [--color true|256|16]] [--ascii]\n"
+               "       [--layer L] [--head H] [--pos P] [--key K] [--keys KEYS] [--compare MODEL2]\n"
+               "Renders a panel (or with --full the whole UI) without a terminal. Panels:\n"
+               "attention kv residual norms position embeddings ffn output.\n"
+               "--keys feeds keystrokes first: characters, or {right} {enter} {esc} {f1}...\n");
+        return 0;
+    }
+    const char *size = cli_opt(argc, argv, "--size");
+    int w = 120, h = 40;
+    if (size && (sscanf(size, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 1000)) {
+        fprintf(stderr, "llmscope: --size: expected WxH like 120x40, got '%s'\n", size);
+        return 2;
+    }
+    const char *panel = cli_opt(argc, argv, "--panel");
+    int pid = panel ? panel_find(panel) : PANEL_ATTENTION;
+    if (pid < 0) {
+        fprintf(stderr, "llmscope: unknown panel '%s' (attention kv residual norms position embeddings ffn output)\n", panel);
+        return 2;
+    }
+    Err e = {0};
+    Session *s = open_session(argc, argv, true, &e);
+    if (!s) return cli_fail(&e);
+    App *a = app_new();
+    if (!a) { session_free(s); return 1; }
+    app_set_session(a, 0, s, true);
+    a->max_ctx = s->max_ctx;
+    a->cur = pid;
+    const char *cmp = cli_opt(argc, argv, "--compare");
+    if (cmp) {
+        Session *s2 = session_new(cmp, s->max_ctx, &e);
+        if (!s2) { app_free(a); return cli_fail(&e); }
+        Err e2 = {0};
+        if ((s->prompt[0] ? session_set_prompt(s2, s->prompt, &e2) : session_set_ids(s2, s->prompt_ids, s->n_prompt, &e2))) {
+            int steps = cli_opt_int(argc, argv, "--steps", 1);
+            for (int i = 0; i < steps && session_step(s2, &e2); i++) {}
+        }
+        session_select_layer(s2, s->layer);
+        session_select_head(s2, s->head);
+        app_set_session(a, 1, s2, true);
+    }
+    Canvas *c = canvas_new(w, h);
+    if (!c) { app_free(a); return 1; }
+    bool ansi = cli_flag(argc, argv, "--ansi");
+    c->unicode = !cli_flag(argc, argv, "--ascii");
+    c->mono = !ansi || cli_flag(argc, argv, "--mono");
+    bool full = cli_flag(argc, argv, "--full") || cmp;
+    /* keys act on the full UI's layout (hits), so render it once first */
+    const char *keys = cli_opt(argc, argv, "--keys");
+    if (keys) { app_render(a, c); feed_keys(a, keys); }
+    if (full) app_render(a, c);
+    else app_render_panel(a, c, a->cur);
+    ColorMode mode = CMODE_TRUE;
+    const char *col = cli_opt(argc, argv, "--color");
+    if (col && !strcmp(col, "256")) mode = CMODE_256;
+    else if (col && !strcmp(col, "16")) mode = CMODE_16;
+    else if (col && (!strcmp(col, "none") || !strcmp(col, "mono"))) mode = CMODE_NONE;
+    char *out = ansi ? canvas_to_ansi(c, c->mono ? CMODE_NONE : mode) : canvas_to_text(c);
+    if (out) fputs(out, stdout);
+    if (cli_flag(argc, argv, "--bench")) fprintf(stderr, "frame %.2f ms\n", a->frame_ms);
+    free(out);
+    canvas_free(c);
+    app_free(a);
+    return out ? 0 : 1;
+}

@@ -1,0 +1,433 @@
+/* Lesson pane, presenter keys and lesson menu (see lesson_pane.h). */
+#include "tui/lesson_pane.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tui/theme.h"
+#include "tui/widgets/widgets.h"
+
+#define MENU_MAX 128
+
+struct LessonUi {
+    LessonPlayer *player;      /* NULL = no lesson open */
+    char root[1024];
+    char lang[8];
+    char err[1024];            /* why the last step could not be played ("" = fine) */
+    Rect pane;                 /* where the pane was last drawn (w = 0: not drawn) */
+    bool overflow;             /* the last drawn narration did not fit the pane */
+    /* menu */
+    bool menu;
+    int menu_sel;
+    int n_items;
+    char files[MENU_MAX][1024];
+    char titles[MENU_MAX][200];
+};
+
+static bool is_zh(const LessonUi *u) { return !strcmp(u->lang, "zh"); }
+
+LessonUi *lesson_ui_get(App *a, const char *root, const char *lang) {
+    if (a->lesson) return a->lesson;
+    LessonUi *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    if (root && *root) snprintf(u->root, sizeof u->root, "%s", root);
+    else lesson_find_root(u->root, sizeof u->root);
+    if (!lang || !*lang) {
+        const char *l = getenv("LLMSCOPE_LANG");
+        if (!l || !*l) { l = getenv("LANG"); l = l && !strncmp(l, "zh", 2) ? "zh" : "en"; }
+        lang = l;
+    }
+    snprintf(u->lang, sizeof u->lang, "%s", !strcmp(lang, "zh") ? "zh" : "en");
+    a->lesson = u;
+    return u;
+}
+
+void lesson_ui_free(LessonUi *u) {
+    if (!u) return;
+    lesson_player_free(u->player);
+    free(u);
+}
+
+LessonPlayer *lesson_ui_player(App *a) { return a->lesson ? a->lesson->player : NULL; }
+const char *lesson_ui_error(App *a) { return a->lesson ? a->lesson->err : ""; }
+Rect lesson_ui_pane_rect(App *a, bool *overflow) {
+    if (overflow) *overflow = a->lesson && a->lesson->overflow;
+    return a->lesson ? a->lesson->pane : rect_make(0, 0, 0, 0);
+}
+
+void lesson_ui_close(App *a) {
+    LessonUi *u = a->lesson;
+    if (!u || !u->player) return;
+    lesson_player_free(u->player);
+    u->player = NULL;
+    u->err[0] = 0;
+}
+
+static bool goto_step(App *a, int k) {
+    LessonUi *u = a->lesson;
+    Err e = {0};
+    bool ok = lesson_player_goto(u->player, k, &e);
+    if (ok) u->err[0] = 0;
+    else snprintf(u->err, sizeof u->err, "%s", e.msg);
+    return ok;
+}
+
+bool lesson_ui_open(App *a, const char *path, int step, Err *e) {
+    LessonUi *u = lesson_ui_get(a, NULL, NULL);
+    if (!u) return err_set(e, ERR_MEMORY, "out of memory");
+    Lesson *l = lesson_load(path, e);
+    if (!l) return false;
+    if (strcmp(l->lang, u->lang)) snprintf(u->lang, sizeof u->lang, "%s", l->lang);
+    lesson_ui_close(a);
+    LessonPlayer *p = lesson_player_new(a, l, u->root, e);
+    if (!p) return false;
+    u->player = p;
+    u->menu = false;
+    if (step < 0) step = 0;
+    if (step >= l->n_steps) step = l->n_steps - 1;
+    if (!goto_step(a, step)) return err_set(e, ERR_ARG, "%s", u->err);
+    return true;
+}
+
+bool lesson_ui_next(App *a) {
+    LessonPlayer *p = lesson_ui_player(a);
+    if (!p) return false;
+    const LessonStep *st = p->step >= 0 ? &p->lesson->steps[p->step] : NULL;
+    if (st && st->question && !p->revealed) { p->revealed = true; return true; }
+    if (p->step + 1 >= p->lesson->n_steps) return false;
+    return goto_step(a, p->step + 1);
+}
+
+bool lesson_ui_prev(App *a) {
+    LessonPlayer *p = lesson_ui_player(a);
+    if (!p || p->step <= 0) return false;
+    return goto_step(a, p->step - 1);
+}
+
+void lesson_ui_reveal(App *a, bool on) {
+    LessonPlayer *p = lesson_ui_player(a);
+    if (p) p->revealed = on;
+}
+
+/* ---- wrapping ---------------------------------------------------------------------------- */
+
+enum { GC_TEXT = 0, GC_SPACE, GC_NL, GC_CJK, GC_CLOSE, GC_OPEN };
+
+typedef struct { const char *s; uint8_t n, w, val, cls; } G;
+
+static uint32_t first_cp(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] < 0x80) return u[0];
+    int len = u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+    if ((size_t)len > n) return 0xfffd;
+    uint32_t cp = u[0] & (0x3fu >> (len - 1));
+    for (int i = 1; i < len; i++) cp = (cp << 6) | (u[i] & 0x3fu);
+    return cp;
+}
+
+static int classify(uint32_t cp) {
+    static const uint32_t CLOSE[] = {0xff0c, 0x3002, 0x3001, 0xff1b, 0xff1a, 0xff01, 0xff1f, 0xff09, 0x300d, 0x300f,
+                                     0x3011, 0x300b, 0x3009, 0x201d, 0x2019, 0x2026, 0xff05, 0xff0e, 0x00b7};
+    static const uint32_t OPEN[] = {0xff08, 0x300c, 0x300e, 0x3010, 0x300a, 0x3008, 0x201c, 0x2018};
+    if (cp == ' ') return GC_SPACE;
+    if (cp == '\n') return GC_NL;
+    for (size_t i = 0; i < sizeof CLOSE / sizeof CLOSE[0]; i++) if (cp == CLOSE[i]) return GC_CLOSE;
+    for (size_t i = 0; i < sizeof OPEN / sizeof OPEN[0]; i++) if (cp == OPEN[i]) return GC_OPEN;
+    if ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
+        (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef) || cp >= 0x20000)
+        return GC_CJK;
+    return GC_TEXT;
+}
+
+/* May a line break fall between g[i-1] and g[i] (neither a space)? */
+static bool can_break(const G *g, int i) {
+    const G *a = &g[i - 1], *b = &g[i];
+    if (a->val && b->val) return false;
+    if (b->cls == GC_CLOSE || a->cls == GC_OPEN) return false;
+    if (b->cls == GC_CJK || b->cls == GC_OPEN || a->cls == GC_CJK || a->cls == GC_CLOSE) return true;
+    return false;
+}
+
+int lesson_wrap(Canvas *c, Rect r, const char *text, Style normal, Style val, bool unicode) {
+    if (!text || r.w <= 0) return 0;
+    size_t cap = strlen(text) + 1;
+    G *g = malloc(sizeof(G) * cap);
+    if (!g) return 0;
+    int n = 0;
+    bool in_val = false;
+    for (const char *p = text; *p;) {
+        if (*p == LESSON_MARK_ON) { in_val = true; p++; continue; }
+        if (*p == LESSON_MARK_OFF) { in_val = false; p++; continue; }
+        size_t nb = *p == '\n' ? 1 : text_next_grapheme(p);
+        if (!nb) break;
+        if (nb > 255) nb = 255;
+        G *x = &g[n++];
+        x->s = p;
+        x->n = (uint8_t)nb;
+        x->val = in_val;
+        x->cls = (uint8_t)classify(first_cp(p, nb));
+        if (x->cls == GC_NL || x->cls == GC_SPACE) x->w = x->cls == GC_SPACE;
+        else {
+            char tmp[256];
+            memcpy(tmp, p, nb);
+            tmp[nb] = 0;
+            int w = text_width(tmp, unicode);
+            x->w = (uint8_t)(w < 0 ? 0 : w > 2 ? 2 : w);
+        }
+        p += nb;
+    }
+    if (c) canvas_push_clip(c, r);
+    int row = 0, col = 0;
+    int i = 0;
+    bool space_pending = false;
+    while (i < n) {
+        if (g[i].cls == GC_NL) { row++; col = 0; space_pending = false; i++; continue; }
+        if (g[i].cls == GC_SPACE && !g[i].val) { space_pending = col > 0; i++; continue; }
+        /* a unit: graphemes up to the next break opportunity */
+        int j = i + 1, uw = g[i].w;
+        while (j < n && g[j].cls != GC_NL && !(g[j].cls == GC_SPACE && !g[j].val) && !can_break(g, j)) { uw += g[j].w; j++; }
+        int need = uw + (space_pending ? 1 : 0);
+        if (col > 0 && col + need > r.w) { row++; col = 0; space_pending = false; need = uw; }
+        if (space_pending) col++;
+        space_pending = false;
+        for (int k = i; k < j; k++) {
+            if (col + g[k].w > r.w && col > 0) { row++; col = 0; }   /* a unit wider than the line */
+            if (c) {
+                char tmp[256];
+                memcpy(tmp, g[k].s, g[k].n);
+                tmp[g[k].n] = 0;
+                canvas_text(c, r.x + col, r.y + row, tmp, g[k].val ? val : normal);
+            }
+            col += g[k].w;
+        }
+        i = j;
+    }
+    if (c) canvas_pop_clip(c);
+    free(g);
+    return row + (col > 0 ? 1 : 0);
+}
+
+/* ---- the pane ------------------------------------------------------------------------------- */
+
+static int draw_block(Canvas *c, Rect in, int y, const char *text, Style st, Style vs) {
+    if (y >= in.y + in.h) return y;
+    Rect r = rect_make(in.x, y, in.w, in.y + in.h - y);
+    int rows = lesson_wrap(c, r, text, st, vs, c->unicode);
+    return y + rows;
+}
+
+static void token_label(const Session *s, int pos, char *out, size_t cap, bool zh) {
+    const TraceTok *t = trace_tok(s->trace, pos);
+    char raw[96];
+    if (!t) { snprintf(out, cap, "%d", pos); return; }
+    session_token_text(s, t->id, raw, sizeof raw);
+    for (char *q = raw; *q; q++) if (*q == '\n') *q = ' ';
+    if (zh) snprintf(out, cap, "\xe2\x80\x9c%s\xe2\x80\x9d\xef\xbc\x88%d\xef\xbc\x89", raw, pos);
+    else snprintf(out, cap, "\"%s\" (%d)", raw, pos);
+}
+
+Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
+    LessonUi *u = a->lesson;
+    LessonPlayer *p = u ? u->player : NULL;
+    if (u) { u->pane = rect_make(0, 0, 0, 0); u->overflow = false; }
+    if (!p || main.w < 20 || main.h < 6) return main;
+    bool zh = is_zh(u);
+    Rect pane, rest;
+    if (c->w >= 120) {
+        int pw = c->w * 32 / 100;
+        if (pw < 38) pw = 38;
+        if (pw > 60) pw = 60;
+        pane = rect_make(main.x + main.w - pw, main.y, pw, main.h);
+        rest = rect_make(main.x, main.y, main.w - pw, main.h);
+    } else {
+        int ph = main.h * 45 / 100;
+        if (ph < 8) ph = 8;
+        if (ph > main.h - 4) ph = main.h - 4;
+        pane = rect_make(main.x, main.y + main.h - ph, main.w, ph);
+        rest = rect_make(main.x, main.y, main.w, main.h - ph);
+    }
+    const Lesson *l = p->lesson;
+    u->pane = pane;
+    canvas_fill(c, pane, " ", sty(CR_TEXT));
+    char title[300];
+    snprintf(title, sizeof title, "%s", l->title);
+    Rect in = w_frame(c, pane, title, true);
+    in = rect_make(in.x + 1, in.y, in.w - 2, in.h);
+    if (in.w < 8 || in.h < 3) return rest;
+    canvas_push_clip(c, in);
+    int k = p->step;
+    const LessonStep *st = k >= 0 ? &l->steps[k] : NULL;
+    /* progress: step k of n, with dots */
+    char prog[96];
+    if (zh) snprintf(prog, sizeof prog, "\xe7\xac\xac %d/%d \xe6\xad\xa5  ", k + 1, l->n_steps);
+    else snprintf(prog, sizeof prog, "step %d/%d  ", k + 1, l->n_steps);
+    int x = canvas_text(c, in.x, in.y, prog, sty(CR_DIM));
+    for (int i = 0; i < l->n_steps && x < in.x + in.w; i++)
+        x = canvas_text(c, x, in.y, c->unicode ? (i <= k ? "\xe2\x97\x8f" : "\xe2\x97\x8b") : (i <= k ? "*" : "."),
+                        sty(i == k ? CR_ACCENT : i < k ? CR_TEXT : CR_DIM));
+    int y = in.y + 2;
+    Style tx = sty(CR_TEXT), vs = sty_attr(CR_ACCENT, ATTR_BOLD);
+    if (st && st->title) {
+        char *t = lesson_player_expand(p, st->title, true, NULL);
+        y = draw_block(c, in, y, t ? t : st->title, sty_attr(CR_TITLE, ATTR_BOLD), sty_attr(CR_ACCENT, ATTR_BOLD)) + 1;
+        free(t);
+    }
+    if (st) {
+        char *t = lesson_player_expand(p, st->text, true, NULL);
+        y = draw_block(c, in, y, t ? t : st->text, tx, vs) + 1;
+        free(t);
+    }
+    Session *s = a->ses[0];
+    if (p->hl_on && s) {
+        char q[160], kk[160], line[512];
+        token_label(s, p->hl_token, q, sizeof q, zh);
+        if (p->hl_key >= 0) token_label(s, p->hl_key, kk, sizeof kk, zh);
+        const char *arrow = c->unicode ? "\xe2\x96\xb6 " : "> ";
+        if (zh) {
+            if (p->hl_key >= 0) snprintf(line, sizeof line, "%s\xe7\x9c\x8b\xef\xbc\x9a\xe6\x9f\xa5\xe8\xaf\xa2 %s \xe2\x86\x92 \xe9\x94\xae %s \xc2\xb7 L%d H%d", arrow, q, kk, p->hl_layer, p->hl_head);
+            else snprintf(line, sizeof line, "%s\xe7\x9c\x8b\xef\xbc\x9a\xe8\xaf\x8d\xe5\x85\x83 %s \xc2\xb7 L%d H%d", arrow, q, p->hl_layer, p->hl_head);
+        } else {
+            if (p->hl_key >= 0) snprintf(line, sizeof line, "%slook at: query %s %s key %s, L%d H%d", arrow, q, c->unicode ? "\xe2\x86\x92" : "->", kk, p->hl_layer, p->hl_head);
+            else snprintf(line, sizeof line, "%slook at: token %s, L%d H%d", arrow, q, p->hl_layer, p->hl_head);
+        }
+        y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + 1;
+    }
+    if (st && st->question) {
+        char *q = lesson_player_expand(p, st->question, true, NULL);
+        char buf[LESSON_MAX_TEXT + 64];
+        snprintf(buf, sizeof buf, "%s%s", zh ? "\xe9\x97\xae\xef\xbc\x9a" : "Q: ", q ? q : st->question);
+        y = draw_block(c, in, y, buf, sty_attr(CR_WARN, ATTR_BOLD), vs);
+        free(q);
+        if (p->revealed) {
+            char *an = lesson_player_expand(p, st->answer, true, NULL);
+            snprintf(buf, sizeof buf, "%s%s", zh ? "\xe7\xad\x94\xef\xbc\x9a" : "A: ", an ? an : st->answer);
+            y = draw_block(c, in, y, buf, sty(CR_GOOD), vs) + 1;
+            free(an);
+        } else {
+            y = draw_block(c, in, y, zh ? "\xef\xbc\x88\xe6\x8c\x89 a \xe6\x88\x96 \xe2\x86\x92 \xe6\x98\xbe\xe7\xa4\xba\xe7\xad\x94\xe6\xa1\x88\xef\xbc\x89" : "(a or \xe2\x86\x92 shows the answer)", sty(CR_DIM), vs) + 1;
+        }
+    }
+    if (u->err[0]) y = draw_block(c, in, y, u->err, sty_attr(CR_ERROR, ATTR_BOLD), vs) + 1;
+    const char *keys = zh ? "\xe2\x86\x90 \xe2\x86\x92 \xe7\xbf\xbb\xe9\xa1\xb5  a \xe7\xad\x94\xe6\xa1\x88  q \xe9\x80\x80\xe5\x87\xba  L \xe8\xaf\xbe\xe7\xa8\x8b"
+                          : "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L lessons";
+    if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L lessons" : "<- -> step  a answer  q leave  L lessons";
+    u->overflow = y > in.y + in.h - 1;
+    if (y < in.y + in.h) canvas_text_fit(c, in.x, in.y + in.h - 1, keys, in.w, sty(CR_DIM));
+    canvas_pop_clip(c);
+    return rest;
+}
+
+/* ---- menu --------------------------------------------------------------------------------- */
+
+static void menu_scan(LessonUi *u) {
+    char dir[1200];
+    lesson_dir(u->root, u->lang, dir, sizeof dir);
+    char **v;
+    int n = lesson_list_files(dir, &v);
+    u->n_items = 0;
+    for (int i = 0; i < n && u->n_items < MENU_MAX; i++) {
+        Err e = {0};
+        Lesson *l = lesson_load(v[i], &e);
+        const char *base = strrchr(v[i], '/');
+        base = base ? base + 1 : v[i];
+        snprintf(u->files[u->n_items], sizeof u->files[0], "%s", v[i]);
+        if (l) snprintf(u->titles[u->n_items], sizeof u->titles[0], "%.2s  %s", base, l->title);
+        else snprintf(u->titles[u->n_items], sizeof u->titles[0], "%s  (invalid: see llmscope lesson --check)", base);
+        lesson_free(l);
+        u->n_items++;
+    }
+    lesson_free_list(v, n);
+    if (u->menu_sel >= u->n_items) u->menu_sel = u->n_items ? u->n_items - 1 : 0;
+}
+
+void lesson_ui_draw_menu(App *a, Canvas *c) {
+    LessonUi *u = a->lesson;
+    if (!u || !u->menu) return;
+    bool zh = is_zh(u);
+    int n = u->n_items;
+    int w = c->w - 4 < 76 ? c->w - 4 : 76, h = (n ? n : 1) + 4;
+    if (h > c->h - 2) h = c->h - 2;
+    Rect b = rect_make((c->w - w) / 2, (c->h - h) / 2, w, h);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, zh ? "\xe8\xaf\xbe\xe7\xa8\x8b \xc2\xb7 Enter \xe6\x89\x93\xe5\xbc\x80 \xc2\xb7 Tab English" : "Lessons \xc2\xb7 Enter opens \xc2\xb7 Tab \xe4\xb8\xad\xe6\x96\x87", true);
+    if (in.w <= 2 || in.h <= 1) return;
+    if (!n) {
+        char msg[1300];
+        char dir[1200];
+        lesson_dir(u->root, u->lang, dir, sizeof dir);
+        snprintf(msg, sizeof msg, "no lessons in %s", dir);
+        canvas_text_fit(c, in.x + 1, in.y, msg, in.w - 2, sty(CR_WARN));
+        return;
+    }
+    int body = in.h - 1;
+    int first = u->menu_sel >= body ? u->menu_sel - body + 1 : 0;
+    for (int i = 0; i < body && first + i < n; i++) {
+        int k = first + i;
+        bool cur = u->player && !strcmp(u->player->lesson->file, u->files[k]);
+        Style st = k == u->menu_sel ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
+        Rect row = rect_make(in.x, in.y + i, in.w, 1);
+        canvas_fill(c, row, " ", st);
+        char line[260];
+        snprintf(line, sizeof line, " %s %s", cur ? "*" : " ", u->titles[k]);
+        canvas_text_fit(c, in.x, in.y + i, line, in.w, st);
+    }
+    canvas_text_fit(c, in.x + 1, in.y + in.h - 1,
+                    zh ? "\xe2\x86\x91\xe2\x86\x93 \xe9\x80\x89\xe6\x8b\xa9  Enter \xe6\x89\x93\xe5\xbc\x80  Esc \xe5\x8f\x96\xe6\xb6\x88"
+                       : "\xe2\x86\x91\xe2\x86\x93 choose  Enter open  Esc cancel",
+                    in.w - 2, sty(CR_DIM));
+}
+
+static int menu_key(App *a, int key) {
+    LessonUi *u = a->lesson;
+    if (key == TK_ESC || key == 'q' || key == 'L') { u->menu = false; return KR_ALL; }
+    if (key == TK_UP || key == 'k') { if (u->menu_sel > 0) u->menu_sel--; return KR_ALL; }
+    if (key == TK_DOWN || key == 'j') { if (u->menu_sel + 1 < u->n_items) u->menu_sel++; return KR_ALL; }
+    if (key == TK_HOME) { u->menu_sel = 0; return KR_ALL; }
+    if (key == TK_END) { u->menu_sel = u->n_items ? u->n_items - 1 : 0; return KR_ALL; }
+    if (key == TK_TAB) {
+        snprintf(u->lang, sizeof u->lang, "%s", is_zh(u) ? "en" : "zh");
+        menu_scan(u);
+        return KR_ALL;
+    }
+    if (key == TK_ENTER && u->n_items) {
+        u->menu = false;
+        Err e = {0};
+        char path[1024];
+        snprintf(path, sizeof path, "%s", u->files[u->menu_sel]);
+        if (!lesson_ui_open(a, path, 0, &e)) {
+            snprintf(a->msg, sizeof a->msg, "%s", e.msg);
+            a->msg_error = true;
+        }
+        return KR_ALL;
+    }
+    return KR_ALL;
+}
+
+int lesson_ui_key(App *a, int key) {
+    LessonUi *u = a->lesson;
+    if (u && u->player && u->player->in_action) return KR_IGNORED;   /* keys sent by a lesson action */
+    if (u && u->menu) return menu_key(a, key);
+    if (key == 'L') {
+        u = lesson_ui_get(a, NULL, NULL);
+        if (!u) return KR_IGNORED;
+        menu_scan(u);
+        u->menu = true;
+        if (u->player)
+            for (int i = 0; i < u->n_items; i++)
+                if (!strcmp(u->files[i], u->player->lesson->file)) u->menu_sel = i;
+        return KR_ALL;
+    }
+    if (!u || !u->player) return KR_IGNORED;
+    switch (key) {
+    case ' ': case TK_RIGHT: case TK_PGDN: lesson_ui_next(a); return KR_ALL;
+    case TK_LEFT: case TK_PGUP: case TK_BACKSPACE: lesson_ui_prev(a); return KR_ALL;
+    case TK_HOME: goto_step(a, 0); return KR_ALL;
+    case 'a': case TK_ENTER: {
+        LessonPlayer *p = u->player;
+        if (p->step >= 0 && p->lesson->steps[p->step].question) { p->revealed = !p->revealed; return KR_ALL; }
+        return KR_IGNORED;
+    }
+    case 'q': lesson_ui_close(a); return KR_ALL;
+    default: return KR_IGNORED;
+    }
+}

@@ -1,0 +1,53 @@
+/* The lesson pane: narration beside the panels while a lesson plays, presenter keys, and
+ * the lesson menu (L). The App holds one LessonUi (a->lesson, created on first use); the
+ * lesson itself is a LessonPlayer (lesson/lesson.h) that drives the App through the same
+ * session actions keys use.
+ *
+ * Presenter keys while a lesson is open: Space, Right, PgDn next step (the first press on a
+ * step with a question reveals its answer); Left, PgUp, Backspace previous step; Home first
+ * step; a or Enter show/hide the answer; q leave the lesson (the model stays loaded);
+ * L the lesson menu (Tab there switches English / Chinese). Every other key goes to the
+ * app as usual, so a learner can explore (n/b tokens, [ ] layers, ...) and the narration's
+ * live values follow.
+ *
+ * Layout: a column on the right when the terminal is at least 120 wide, else rows at the
+ * bottom. Ownership: the App frees its LessonUi (lesson_ui_free) in app_free.
+ */
+#ifndef LLMSCOPE_TUI_LESSON_PANE_H
+#define LLMSCOPE_TUI_LESSON_PANE_H
+#include "lesson/lesson.h"
+#include "tui/app.h"
+
+typedef struct LessonUi LessonUi;
+
+/* The app's LessonUi, created if needed with the lessons under root (NULL: found from the
+ * binary) in lang ("en"/"zh"; NULL: $LLMSCOPE_LANG, else $LANG starting "zh", else en). */
+LessonUi *lesson_ui_get(App *a, const char *root, const char *lang);
+void lesson_ui_free(LessonUi *u);
+/* Opens a lesson file and shows step `step` (0-based). False with e filled on a bad file or
+ * an action that fails (the pane then shows the error too). */
+bool lesson_ui_open(App *a, const char *path, int step, Err *e);
+void lesson_ui_close(App *a);
+LessonPlayer *lesson_ui_player(App *a);     /* NULL when no lesson is open */
+bool lesson_ui_next(App *a);                 /* presenter actions (also bound to keys) */
+bool lesson_ui_prev(App *a);
+void lesson_ui_reveal(App *a, bool on);
+const char *lesson_ui_error(App *a);         /* "" when the last step played cleanly */
+/* Where the pane was last drawn (w = 0 if not) and whether its text overflowed. */
+Rect lesson_ui_pane_rect(App *a, bool *overflow);
+
+/* Called by app_render: draws the pane when a lesson is open and returns the area left for
+ * the panels (main itself otherwise). */
+Rect lesson_ui_draw(App *a, Canvas *c, Rect main);
+/* Called by app_render last: the lesson menu when it is open. */
+void lesson_ui_draw_menu(App *a, Canvas *c);
+/* Called by app_handle before the global keys: menu keys, 'L', and presenter keys while a
+ * lesson is open. KR_IGNORED lets the app handle the key. */
+int lesson_ui_key(App *a, int key);
+
+/* Wraps narration (UTF-8, with LESSON_MARK_ON/OFF around live values) into width columns:
+ * breaks at spaces, and between CJK characters except before closing punctuation (，。、
+ * ；：！？）」 etc.) or after opening punctuation. Draws when c is non-NULL (values in
+ * `val`); returns the rows used. */
+int lesson_wrap(Canvas *c, Rect r, const char *text, Style normal, Style val, bool unicode);
+#endif

@@ -1,0 +1,68 @@
+/* Panel interface (htop's Panel "class"): a struct of function pointers and a state object
+ * the panel owns. Panels read the Session's fields and the trace (trace_tok, trace_len,
+ * trace_dims) and never drive the engine; a key handler returns what must be redrawn.
+ *
+ * The app gives each panel a PanelCtx for drawing: the canvas, the rectangle to fill
+ * (the panel draws its own frame with panel_frame) and which side it is on in compare
+ * mode. Mouse clicks inside a panel's rectangle go to its click handler with the same
+ * side index, so a panel keeps per-side layout (e.g. where its heatmap landed).
+ */
+#ifndef LLMSCOPE_TUI_PANEL_H
+#define LLMSCOPE_TUI_PANEL_H
+#include "session/session.h"
+#include "tui/canvas.h"
+#include "tui/keys.h"
+
+typedef enum {
+    PANEL_ATTENTION = 0, PANEL_KV, PANEL_RESIDUAL, PANEL_NORMS, PANEL_POSITION,
+    PANEL_EMBEDDINGS, PANEL_FFN, PANEL_OUTPUT, PANEL_COUNT
+} PanelId;
+
+/* Key handler results. */
+enum { KR_IGNORED = 0, KR_PANEL = 1, KR_ALL = 2 };
+
+typedef struct PanelCtx {
+    Session *s;
+    Canvas *c;
+    Rect r;              /* whole area, frame included */
+    int side;            /* 0 = main (left in compare mode), 1 = right */
+    bool focus;
+} PanelCtx;
+
+typedef struct PanelClass {
+    const char *name;    /* "attention": screenshot --panel, lessons */
+    const char *title;   /* "Attention" */
+    const char *tab;     /* short tab label ("Attn") */
+    void *(*create)(void);
+    void (*destroy)(void *st);
+    void (*draw)(void *st, PanelCtx *ctx);
+    /* Keys the panel understands (after overlays, before the global keymap). */
+    int (*key)(void *st, Session *s, int key);
+    /* Mouse press at (x, y) inside the rectangle last drawn on `side`. */
+    int (*click)(void *st, Session *s, int side, int x, int y, int button);
+    const char *help;    /* "key  what it does" lines, '\n'-separated */
+    const char *hint;    /* one short line shown on the frame's bottom border */
+} PanelClass;
+
+extern const PanelClass panel_attention, panel_kv, panel_residual, panel_norms, panel_position,
+    panel_embeddings, panel_ffn, panel_output;
+const PanelClass *panel_class(PanelId id);
+int panel_find(const char *name);              /* PanelId or -1 */
+
+/* ---- helpers shared by panels (panels/common.c) ----------------------------------- */
+
+/* Frame with "Title · detail" and the hint on the bottom border; returns the inner area. */
+Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint);
+/* Centered message (e.g. "no tokens yet") in r. */
+void panel_message(Canvas *c, Rect r, const char *msg);
+/* The TraceTok at the cursor, or NULL before the first step. */
+const TraceTok *panel_tok(const Session *s);
+/* Token text for display ("<id>" when there is no tokenizer). */
+const char *panel_tok_text(const Session *s, int id, char *buf, size_t cap);
+/* Visible (escaped, "␣" for space) token text clipped to max_w columns into buf. */
+const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int max_w, bool unicode);
+int panel_layer(const Session *s);             /* selected layer clamped to the model */
+int panel_head(const Session *s);
+/* Short model description: "llama · GQA 8q/4kv · 5L · d64". */
+void panel_model_line(const Session *s, char *buf, size_t cap);
+#endif

@@ -1,0 +1,288 @@
+/* Attention panel: the query x key pattern of the selected layer/head with the causal
+ * mask, all heads of the layer as small multiples grouped by the KV head they share (GQA:
+ * n_heads / n_kv_heads query heads per KV head), per-head entropy of the current query's
+ * row, the selected cell's value, and for MLA the cached latent c_kv and rope key.
+ *
+ * Everything drawn is a recorded hook_pattern / hook_attn_scores row: query t's row lives
+ * in trace_tok(t)->attn[(layer*H + head)*(t+1) + key]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/stats.h"
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+#define MAX_TILES 128
+
+typedef struct {
+    bool scores;               /* show pre-softmax scores instead of the pattern */
+    HeatLayout main[2];
+    int main_q0[2];            /* first query row shown */
+    Rect tiles[2][MAX_TILES];
+    int n_tiles[2];
+} AttnState;
+
+typedef struct {
+    const Session *s;
+    int layer, head, q0;
+    bool scores;
+} AttnSrc;
+
+static float attn_get(void *ud, int r, int c) {
+    const AttnSrc *a = ud;
+    int q = a->q0 + r;
+    if (c > q) return NAN;                          /* causal mask: key after query */
+    const TraceTok *t = trace_tok(a->s->trace, q);
+    if (!t) return NAN;
+    const TraceDims *d = trace_dims(a->s->trace);
+    const float *row = (a->scores ? t->scores : t->attn) + ((size_t)a->layer * d->n_heads + a->head) * (size_t)(q + 1);
+    float v = row[c];
+    return isfinite(v) ? v : NAN;
+}
+
+static void *attn_create(void) { return calloc(1, sizeof(AttnState)); }
+static void attn_destroy(void *st) { free(st); }
+
+/* Entropy (bits) of query q's pattern row for head h. */
+static double row_entropy(const Session *s, int q, int layer, int h) {
+    const TraceTok *t = trace_tok(s->trace, q);
+    if (!t) return 0;
+    const TraceDims *d = trace_dims(s->trace);
+    return stats_entropy_bits(t->attn + ((size_t)layer * d->n_heads + h) * (size_t)(q + 1), q + 1);
+}
+
+static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const TraceDims *d = trace_dims(s->trace);
+    const int H = d->n_heads, KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = H / KV > 0 ? H / KV : 1;
+    const int sel = panel_head(s), q = s->cursor;
+    st->n_tiles[ctx->side] = 0;
+    if (r.w < 8 || r.h < 3) return;
+    bool grouped = KV > 1 && KV < H;
+    int label_w = grouped ? 4 : 0;
+    /* tiles per row: one GQA group per row when it fits, else a near-square grid */
+    int per_row = grouped ? G : (int)ceil(sqrt((double)H * 2.0));
+    if (per_row > H) per_row = H;
+    int tile_w = (r.w - label_w) / per_row - 1;
+    if (grouped && tile_w < 6) { grouped = false; label_w = 0; per_row = (int)ceil(sqrt((double)H * 2.0)); tile_w = r.w / per_row - 1; }
+    while (per_row > 1 && tile_w < 6) { per_row--; tile_w = (r.w - label_w) / per_row - 1; }
+    int nrows = (H + per_row - 1) / per_row;
+    int tile_h = r.h / nrows;
+    if (tile_h < 2) { tile_h = 2; }
+    int y = r.y;
+    for (int h = 0; h < H && st->n_tiles[ctx->side] < MAX_TILES; h++) {
+        int row = h / per_row, col = h % per_row;
+        int ty = y + row * tile_h, tx = r.x + label_w + col * (tile_w + 1);
+        if (ty + tile_h > r.y + r.h) break;
+        if (grouped && col == 0) {
+            char g[16];
+            snprintf(g, sizeof g, "kv%d", h / G);
+            canvas_text_fit(c, r.x, ty + tile_h / 2, g, label_w, sty(CR_DIM));
+        }
+        char lab[32];
+        snprintf(lab, sizeof lab, "h%d %.1fb", h, row_entropy(s, q, layer, h));
+        bool is_sel = h == sel;
+        canvas_text_fit(c, tx, ty, lab, tile_w, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD | ATTR_UNDERLINE) : sty(CR_DIM));
+        AttnSrc src = {s, layer, h, q0, st->scores};
+        HeatSpec hs = {.rows = q - q0 + 1, .cols = q + 1, .get = attn_get, .ud = &src,
+                       .lo = st->scores ? 0 : 0, .hi = st->scores ? 0 : 1, .sel_r = -1, .sel_c = -1, .max_cell = 1};
+        w_heatmap(c, rect_make(tx, ty + 1, tile_w, tile_h - 1), &hs);
+        st->tiles[ctx->side][st->n_tiles[ctx->side]++] = rect_make(tx, ty, tile_w, tile_h);
+    }
+}
+
+static void draw_mla(PanelCtx *ctx, Rect r, const TraceTok *t, int layer) {
+    Canvas *c = ctx->c;
+    const TraceDims *d = trace_dims(ctx->s->trace);
+    if (r.h <= 0) return;
+    if (t->kv_latent && d->kv_lora > 0) {
+        const float *lat = t->kv_latent + (size_t)layer * d->kv_lora;
+        char lab[64];
+        snprintf(lab, sizeof lab, "c_kv[%d] ", d->kv_lora);
+        int x = canvas_text(c, r.x, r.y, lab, sty_attr(CR_TITLE, ATTR_BOLD));
+        float mn, mx;
+        stats_minmax(lat, d->kv_lora, &mn, &mx);
+        float m = fmaxf(fabsf(mn), fabsf(mx));
+        int w = r.x + r.w - x;
+        /* one column per bin of latent dims, diverging colour by the bin's mean */
+        for (int i = 0; i < w && i < d->kv_lora; i++) {
+            int a = (int)((long)i * d->kv_lora / w), b = (int)((long)(i + 1) * d->kv_lora / w);
+            if (b <= a) b = a + 1;
+            double sum = 0;
+            for (int j = a; j < b; j++) sum += lat[j];
+            float v = (float)(sum / (b - a));
+            const char *g;
+            Style s = w_ramp_style(c, m > 0 ? v / m : 0, true, &g);
+            canvas_glyph(c, x + i, r.y, g, s);
+        }
+    }
+    if (r.h > 1 && t->k_rot && d->rot_dim > 0) {
+        const float *kr = t->k_rot + (size_t)layer * d->rot_dim;
+        char lab[64];
+        snprintf(lab, sizeof lab, "k_rope[%d] (shared by all heads) ", d->rot_dim);
+        int x = canvas_text(c, r.x, r.y + 1, lab, sty_attr(CR_TITLE, ATTR_BOLD));
+        w_sparkline(c, x, r.y + 1, r.x + r.w - x, kr, d->rot_dim, 0, 0, sty(CR_ACCENT));
+    }
+}
+
+static void attn_draw(void *vst, PanelCtx *ctx) {
+    AttnState *st = vst;
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const TraceDims *d = trace_dims(s->trace);
+    const int layer = panel_layer(s), head = panel_head(s);
+    const int KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = d->n_heads / KV > 0 ? d->n_heads / KV : 1;
+    char title[160];
+    bool mla = s->model->spec.attn_kind == ATTN_MLA;
+    if (mla) snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 MLA (latent KV)", layer, head);
+    else if (KV == d->n_heads) snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA", layer, head);
+    else snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d",
+                  layer, head, KV == 1 ? "MQA" : "GQA", head / G, (head / G) * G, (head / G) * G + G - 1);
+    Rect in = panel_frame(ctx, title, st->scores ? "v pattern  ,/. key  [ ] { }" : "v scores  ,/. key  [ ] { }");
+    st->n_tiles[ctx->side] = 0;
+    st->main[ctx->side] = (HeatLayout){0};
+    const TraceTok *t = panel_tok(s);
+    if (!t) { panel_message(c, in, "no tokens yet: press n (or Space) to run the prompt"); return; }
+    if (in.w < 10 || in.h < 4) return;
+    const int q = s->cursor;
+    int sk = s->sel_key >= 0 && s->sel_key <= q ? s->sel_key : -1;
+
+    /* info line: current query, entropy, selected cell */
+    char qt[48], kt[48], info[256];
+    panel_tok_label(s, t->id, qt, sizeof qt, 12, c->unicode);
+    double ent = row_entropy(s, q, layer, head);
+    int n = snprintf(info, sizeof info, "query %d '%s'  H=%.2f bits (max %.2f)", q, qt, ent, log2((double)(q + 1)));
+    const float *row = t->attn + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
+    const float *srow = t->scores + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
+    if (sk >= 0) {
+        const TraceTok *kt_ = trace_tok(s->trace, sk);
+        panel_tok_label(s, kt_ ? kt_->id : -1, kt, sizeof kt, 10, c->unicode);
+        snprintf(info + n, sizeof info - (size_t)n, "  \xc2\xb7 key %d '%s': p=%.3f score=%.2f", sk, kt, (double)row[sk], (double)srow[sk]);
+    }
+    canvas_text_fit(c, in.x, in.y, info, in.w, sty(CR_TEXT));
+
+    /* bottom: where the current query looks (top keys) */
+    int bottom_h = in.h >= 14 ? 3 : (in.h >= 10 ? 2 : 0);
+    int mla_h = mla && in.h >= 12 ? 2 : 0;
+    Rect body = rect_make(in.x, in.y + 1, in.w, in.h - 1 - bottom_h - mla_h);
+    if (bottom_h) {
+        int topn = bottom_h;
+        int idx[8];
+        stats_topk(row, q + 1, topn, idx);
+        Rect br = rect_make(in.x, body.y + body.h + mla_h, in.w < 64 ? in.w : 64, bottom_h);
+        Bar bars[8];
+        char labels[8][48], notes[8][16];
+        int nb = 0;
+        for (int i = 0; i < topn && i < q + 1; i++) {
+            if (idx[i] < 0) continue;
+            const TraceTok *kt_ = trace_tok(s->trace, idx[i]);
+            char tl[32];
+            panel_tok_label(s, kt_ ? kt_->id : -1, tl, sizeof tl, 10, c->unicode);
+            snprintf(labels[nb], sizeof labels[nb], "k%-3d %s", idx[i], tl);
+            snprintf(notes[nb], sizeof notes[nb], "%5.1f%%", 100.0 * (double)row[idx[i]]);
+            bars[nb] = (Bar){labels[nb], row[idx[i]], notes[nb], {ramp_seq(row[idx[i]]), color_default(), 0}, idx[i] == sk};
+            if (c->mono) bars[nb].style = sty(CR_TEXT);
+            nb++;
+        }
+        w_bars(c, br, bars, nb, 1.0f, 18, 7);
+    }
+    if (mla_h) draw_mla(ctx, rect_make(in.x, body.y + body.h, in.w, mla_h), t, layer);
+
+    /* main heatmap (left) and small multiples (right) */
+    int tiles_w = body.w >= 60 ? body.w * 2 / 5 : 0;
+    Rect hm = rect_make(body.x, body.y, body.w - (tiles_w ? tiles_w + 1 : 0), body.h);
+    int cap_rows = c->mono || !c->unicode ? hm.h - 1 : 2 * (hm.h - 1);
+    int nq = q + 1;
+    int q0 = nq > cap_rows && cap_rows > 0 ? nq - cap_rows : 0;
+    /* one text row per query (with its label) when the rows fit, else half blocks */
+    bool labels = (nq - q0) <= hm.h - 1 && hm.w >= 24;
+    int lab_w = labels ? 9 : 0;
+    bool half = !c->mono && c->unicode;
+    int maxk = 6;
+    if (labels) {
+        /* square cells of k columns x k half-rows; k even so a query fills whole text rows
+         * and its label lines up */
+        int kx = (hm.w - lab_w) / nq, ky = half ? 2 * (hm.h - 1) / (nq - q0) : 2 * ((hm.h - 1) / (nq - q0));
+        int k = kx < ky ? kx : ky;
+        if (k > 6) k = 6;
+        if (half) k &= ~1;
+        if (k < 2 && half) { labels = false; lab_w = 0; }
+        else maxk = k < 1 ? 1 : k;
+    }
+    AttnSrc src = {s, layer, head, q0, st->scores};
+    HeatSpec hs = {.rows = nq - q0, .cols = nq, .get = attn_get, .ud = &src,
+                   .lo = 0, .hi = st->scores ? 0 : 1, .diverging = false,
+                   .sel_r = q - q0, .sel_c = sk, .max_cell = maxk};
+    if (sk < 0) hs.sel_r = -1;
+    Rect area = rect_make(hm.x + lab_w, hm.y, hm.w - lab_w, hm.h - 1);
+    HeatLayout hl = w_heatmap(c, area, &hs);
+    st->main[ctx->side] = hl;
+    st->main_q0[ctx->side] = q0;
+    if (labels && hl.k > 0 && !(hl.half && (hl.k & 1))) {
+        int rows_per = hl.half ? hl.k / 2 : (hl.k / 2 > 1 ? hl.k / 2 : 1);
+        if (rows_per < 1) rows_per = 1;
+        for (int r = 0; r < nq - q0; r++) {
+            int y = hm.y + r * rows_per;
+            if (y >= area.y + area.h) break;
+            const TraceTok *tq = trace_tok(s->trace, q0 + r);
+            char tl[32];
+            panel_tok_label(s, tq ? tq->id : -1, tl, sizeof tl, lab_w - 1, c->unicode);
+            int tw = text_width(tl, c->unicode);
+            canvas_text(c, hm.x + lab_w - 1 - tw, y, tl, q0 + r == q ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+        }
+    }
+    char leg[64];
+    snprintf(leg, sizeof leg, "keys 0..%d%s", q, q0 ? " (last queries)" : "");
+    int ly = hm.y + hm.h - 1;
+    int lx = canvas_text(c, hm.x, ly, leg, sty(CR_DIM));
+    if (hm.x + hm.w - lx > 16) w_legend(c, lx + 1, ly, hm.x + hm.w - lx - 1, hl.lo, hl.hi, false);
+    if (tiles_w) {
+        for (int y = body.y; y < body.y + body.h; y++) canvas_glyph(c, hm.x + hm.w, y, glyph_vline(c), sty(CR_FRAME));
+        draw_tiles(st, ctx, rect_make(hm.x + hm.w + 1, body.y, tiles_w, body.h), layer, q0);
+    }
+}
+
+static int attn_key(void *vst, Session *s, int key) {
+    AttnState *st = vst;
+    switch (key) {
+    case 'v': st->scores = !st->scores; return KR_PANEL;
+    case ',': case '<':
+        if (s->cursor < 0) return KR_IGNORED;
+        s->sel_key = s->sel_key < 0 ? s->cursor : (s->sel_key > 0 ? s->sel_key - 1 : 0);
+        return KR_PANEL;
+    case '.': case '>':
+        if (s->cursor < 0) return KR_IGNORED;
+        s->sel_key = s->sel_key < 0 ? 0 : (s->sel_key < s->cursor ? s->sel_key + 1 : s->cursor);
+        return KR_PANEL;
+    case TK_ESC: if (s->sel_key >= 0) { s->sel_key = -1; return KR_PANEL; } return KR_IGNORED;
+    default: return KR_IGNORED;
+    }
+}
+
+static int attn_click(void *vst, Session *s, int side, int x, int y, int button) {
+    AttnState *st = vst;
+    if (button != MB_LEFT) return KR_IGNORED;
+    int r, c;
+    if (w_heatmap_hit(&st->main[side], x, y, &r, &c)) {
+        int q = st->main_q0[side] + r;
+        session_goto(s, q);
+        s->sel_key = c <= q ? c : q;
+        return KR_PANEL;
+    }
+    for (int i = 0; i < st->n_tiles[side]; i++)
+        if (rect_contains(st->tiles[side][i], x, y)) { session_select_head(s, i); return KR_PANEL; }
+    return KR_IGNORED;
+}
+
+const PanelClass panel_attention = {
+    .name = "attention", .title = "Attention", .tab = "Attn",
+    .create = attn_create, .destroy = attn_destroy, .draw = attn_draw, .key = attn_key, .click = attn_click,
+    .help = ", .      select the key column (Esc clears)\n"
+            "v        pattern (softmax) / raw scores q\xc2\xb7k/sqrt(d)\n"
+            "[ ] { }  layer / head; click a cell: query row + key, click a head tile: select it\n"
+            "Hatched cells are masked: a query never sees later keys (causal mask).\n"
+            "GQA: query heads that share one KV head are drawn on one row (kvN).",
+    .hint = "v ,/. [ ] { }",
+};

@@ -1,0 +1,100 @@
+/* Panel registry and helpers shared by the panels. */
+#include <stdio.h>
+#include <string.h>
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+static const PanelClass *const CLASSES[PANEL_COUNT] = {
+    &panel_attention, &panel_kv, &panel_residual, &panel_norms,
+    &panel_position, &panel_embeddings, &panel_ffn, &panel_output};
+
+const PanelClass *panel_class(PanelId id) {
+    return (unsigned)id < PANEL_COUNT ? CLASSES[id] : NULL;
+}
+
+int panel_find(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < PANEL_COUNT; i++)
+        if (!strcmp(CLASSES[i]->name, name)) return i;
+    /* also accept 1..8 and common short names */
+    if (name[0] >= '1' && name[0] < '1' + PANEL_COUNT && !name[1]) return name[0] - '1';
+    static const struct { const char *alias; int id; } A[] = {
+        {"attn", PANEL_ATTENTION}, {"kvcache", PANEL_KV}, {"kv-cache", PANEL_KV}, {"resid", PANEL_RESIDUAL},
+        {"norm", PANEL_NORMS}, {"pos", PANEL_POSITION}, {"rope", PANEL_POSITION}, {"embed", PANEL_EMBEDDINGS},
+        {"mlp", PANEL_FFN}, {"moe", PANEL_FFN}, {"logits", PANEL_OUTPUT}, {"out", PANEL_OUTPUT}};
+    for (size_t i = 0; i < sizeof A / sizeof A[0]; i++)
+        if (!strcmp(A[i].alias, name)) return A[i].id;
+    return -1;
+}
+
+Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
+    Rect in = w_frame(ctx->c, ctx->r, title, ctx->focus);
+    if (hint && *hint && ctx->r.h >= 3 && ctx->r.w > 12) {
+        char t[256];
+        snprintf(t, sizeof t, " %s ", hint);
+        int tw = text_width(t, ctx->c->unicode);
+        int maxw = ctx->r.w - 4;
+        int x = ctx->r.x + ctx->r.w - 2 - (tw < maxw ? tw : maxw);
+        canvas_push_clip(ctx->c, ctx->r);
+        canvas_text_fit(ctx->c, x, ctx->r.y + ctx->r.h - 1, t, maxw, sty(CR_DIM));
+        canvas_pop_clip(ctx->c);
+    }
+    return in;
+}
+
+void panel_message(Canvas *c, Rect r, const char *msg) {
+    if (r.w <= 0 || r.h <= 0) return;
+    int rows = w_text_rows(msg, r.w - 2 > 1 ? r.w - 2 : 1, c->unicode);
+    int y = r.y + (r.h - rows) / 2;
+    int tw = text_width(msg, c->unicode);
+    int x = tw < r.w ? r.x + (r.w - tw) / 2 : r.x + 1;
+    w_text(c, rect_make(x, y < r.y ? r.y : y, r.x + r.w - x, r.h), msg, sty(CR_DIM));
+}
+
+const TraceTok *panel_tok(const Session *s) {
+    if (!s || !s->trace || s->cursor < 0) return NULL;
+    return trace_tok(s->trace, s->cursor);
+}
+
+const char *panel_tok_text(const Session *s, int id, char *buf, size_t cap) {
+    if (id < 0) { snprintf(buf, cap, "?"); return buf; }
+    const char *t = session_token_text(s, id, buf, cap);
+    if (t != buf) snprintf(buf, cap, "%s", t ? t : "");
+    return buf;
+}
+
+const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int max_w, bool unicode) {
+    char raw[128], vis[256];
+    panel_tok_text(s, id, raw, sizeof raw);
+    tok_visible(raw, vis, sizeof vis, unicode);
+    int w;
+    size_t nb = text_fit_bytes(vis, max_w, unicode, &w);
+    if (nb >= cap) nb = cap - 1;
+    memcpy(buf, vis, nb);
+    buf[nb] = 0;
+    return buf;
+}
+
+int panel_layer(const Session *s) {
+    int L = s->model->spec.n_layers;
+    return s->layer < 0 ? 0 : s->layer >= L ? L - 1 : s->layer;
+}
+
+int panel_head(const Session *s) {
+    int H = s->model->spec.n_heads;
+    return s->head < 0 ? 0 : s->head >= H ? H - 1 : s->head;
+}
+
+void panel_model_line(const Session *s, char *buf, size_t cap) {
+    if (!s || !s->model) { snprintf(buf, cap, "-"); return; }
+    const ModelSpec *m = &s->model->spec;
+    char att[64], moe[64] = "";
+    if (m->attn_kind == ATTN_MLA)
+        snprintf(att, sizeof att, "MLA %dh c_kv=%d", m->n_heads, m->kv_lora_rank);
+    else if (m->attn_kind == ATTN_MHA)
+        snprintf(att, sizeof att, "MHA %dh", m->n_heads);
+    else
+        snprintf(att, sizeof att, "%s %dq/%dkv", attn_kind_name(m->attn_kind), m->n_heads, m->n_kv_heads);
+    if (m->n_experts) snprintf(moe, sizeof moe, " \xc2\xb7 MoE %de top%d", m->n_experts, m->n_experts_per_tok);
+    snprintf(buf, cap, "%s \xc2\xb7 %s \xc2\xb7 %dL d%d%s", m->model_type, att, m->n_layers, m->d_model, moe);
+}

@@ -1,0 +1,204 @@
+/* FFN panel. Dense layers: the histogram of the activation entering the down projection
+ * (hook_post), the share of active neurons, the most active neurons, and that share
+ * across layers for this token. MoE layers: router probabilities per token x expert
+ * (softmax, or sigmoid for DeepSeek-V3-style scoring, of the recorded router logits), the
+ * experts chosen for the current token with their weights, and how often each expert was
+ * chosen so far. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/stats.h"
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+typedef struct {
+    HeatLayout hl[2];
+    int t0[2];
+} FfnState;
+
+static void *ffn_create(void) { return calloc(1, sizeof(FfnState)); }
+static void ffn_destroy(void *st) { free(st); }
+
+static int layer_width(const Session *s, int l) {
+    const TraceDims *d = trace_dims(s->trace);
+    int w = s->model->w.layers ? s->model->w.layers[l].d_ff : 0;
+    return w > 0 && w <= d->d_ff ? w : d->d_ff;
+}
+
+/* share of |h| > 0.1 max|h| */
+static float active_share(const float *h, int F, float *pos_share) {
+    float mx = 0;
+    for (int i = 0; i < F; i++) mx = fmaxf(mx, fabsf(h[i]));
+    int a = 0, p = 0;
+    for (int i = 0; i < F; i++) { if (fabsf(h[i]) > 0.1f * mx) a++; if (h[i] > 0) p++; }
+    if (pos_share) *pos_share = F ? (float)p / (float)F : 0;
+    return F ? (float)a / (float)F : 0;
+}
+
+typedef struct { const Session *s; int layer, t0; } RouteSrc;
+
+static float route_get(void *ud, int r, int c) {
+    const RouteSrc *rs = ud;
+    const TraceTok *t = trace_tok(rs->s->trace, rs->t0 + r);
+    const TraceDims *d = trace_dims(rs->s->trace);
+    if (!t || !t->router) return NAN;
+    const float *lg = t->router + (size_t)rs->layer * d->n_experts;
+    if (rs->s->model->spec.route_scoring == ROUTE_SIGMOID) return 1.0f / (1.0f + expf(-lg[c]));
+    float mx = lg[0];
+    for (int e = 1; e < d->n_experts; e++) mx = fmaxf(mx, lg[e]);
+    double z = 0;
+    for (int e = 0; e < d->n_experts; e++) z += exp((double)(lg[e] - mx));
+    return (float)(exp((double)(lg[c] - mx)) / z);
+}
+
+static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool shared) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const ModelSpec *sp = &s->model->spec;
+    const TraceDims *d = trace_dims(s->trace);
+    const int F = layer_width(s, l);
+    const float *h = t->mlp_post ? t->mlp_post + (size_t)l * d->d_ff : NULL;
+    if (!h || F <= 0) { panel_message(c, in, "no MLP activation recorded for this layer"); return; }
+    static const char *AN[] = {"GELU(tanh)", "GELU", "SiLU", "ReLU"};
+    float pos;
+    float act = active_share(h, F, &pos);
+    char line[256];
+    snprintf(line, sizeof line, "%sh = %s%s  F=%d  active (|h|>0.1 max): %.1f%%  h>0: %.1f%%",
+             shared ? "shared experts: " : "", sp->gated_ffn ? "act(W_gate x) * W_up x, act=" : "act(W_in x), act=",
+             AN[sp->act < 4 ? sp->act : 0], F, 100 * (double)act, 100 * (double)pos);
+    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    int y = in.y + 1, rest = in.h - 1;
+    bool spark = rest >= 8;
+    int body_h = rest - (spark ? 1 : 0);
+    int lw = in.w * 6 / 10;
+    if (body_h >= 3) {
+        int bins = lw < 60 ? lw : 60;
+        double counts[64], lo = 0, hi = 0;
+        canvas_text_fit(c, in.x, y, "histogram of h (log counts)", lw, sty(CR_DIM));
+        if (stats_hist(h, F, bins, &lo, &hi, counts))
+            w_hist(c, rect_make(in.x, y + 1, lw, body_h - 1), counts, bins, lo, hi, true, sty(CR_WARN));
+        /* top neurons by |h| */
+        float *ab = malloc(sizeof(float) * (size_t)F);
+        if (ab) {
+            for (int i = 0; i < F; i++) ab[i] = fabsf(h[i]);
+            int k = body_h - 1 < 16 ? body_h - 1 : 16;
+            int idx[16];
+            stats_topk(ab, F, k, idx);
+            Bar bars[16];
+            char labels[16][16], notes[16][16];
+            int nb = 0;
+            for (int i = 0; i < k; i++) {
+                if (idx[i] < 0) break;
+                snprintf(labels[nb], sizeof labels[nb], "#%d", idx[i]);
+                snprintf(notes[nb], sizeof notes[nb], "%+.3g", (double)h[idx[i]]);
+                bars[nb] = (Bar){labels[nb], ab[idx[i]], notes[nb], h[idx[i]] >= 0 ? sty(CR_WARN) : sty(CR_TITLE), false};
+                nb++;
+            }
+            Rect br = rect_make(in.x + lw + 2, y, in.w - lw - 2, body_h);
+            canvas_text_fit(c, br.x, br.y, "top neurons |h|", br.w, sty(CR_DIM));
+            w_bars(c, rect_make(br.x, br.y + 1, br.w, br.h - 1), bars, nb, nb ? bars[0].value : 1, 7, 8);
+            free(ab);
+        }
+    }
+    if (spark) {
+        float sh[512];
+        int L = d->n_layers < 512 ? d->n_layers : 512;
+        for (int k = 0; k < L; k++) sh[k] = active_share(t->mlp_post + (size_t)k * d->d_ff, layer_width(s, k), NULL);
+        int x = canvas_text(c, in.x, in.y + in.h - 1, "active share by layer: ", sty(CR_DIM));
+        w_sparkline(c, x, in.y + in.h - 1, L < in.x + in.w - x ? L : in.x + in.w - x, sh, L, 0, 1, sty(CR_WARN));
+    }
+}
+
+static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, int l) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const TraceDims *d = trace_dims(s->trace);
+    const int E = d->n_experts, K = d->top_k, q = s->cursor;
+    char line[256];
+    snprintf(line, sizeof line, "MoE: %d experts, top-%d per token, %s routing%s", E, K,
+             s->model->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax",
+             s->model->spec.n_shared_experts ? " + shared experts" : "");
+    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    int lw = in.w * 6 / 10;
+    Rect hm = rect_make(in.x, in.y + 1, lw, in.h - 1);
+    int cap = c->mono || !c->unicode ? hm.h - 2 : 2 * (hm.h - 2);
+    int n = q + 1 < cap ? q + 1 : cap;
+    RouteSrc src = {s, l, q + 1 - n};
+    canvas_text_fit(c, hm.x, hm.y, "router p(expert) per token (rows) x expert", hm.w, sty(CR_DIM));
+    HeatSpec hs = {.rows = n, .cols = E, .get = route_get, .ud = &src, .lo = 0, .hi = 0, .sel_r = n - 1, .sel_c = -1, .max_cell = 3};
+    HeatLayout hl = w_heatmap(c, rect_make(hm.x, hm.y + 1, hm.w, hm.h - 2), &hs);
+    st->hl[ctx->side] = hl;
+    st->t0[ctx->side] = src.t0;
+    w_legend(c, hm.x, hm.y + hm.h - 1, hm.w < 30 ? hm.w : 30, hl.lo, hl.hi, false);
+    /* chosen experts of this token */
+    Rect rr = rect_make(in.x + lw + 2, in.y + 1, in.w - lw - 2, in.h - 1);
+    if (rr.w < 12) return;
+    canvas_text_fit(c, rr.x, rr.y, "chosen for this token", rr.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    Bar bars[16];
+    char labels[16][16], notes[16][16];
+    int nb = 0;
+    for (int k = 0; k < K && k < 16 && k < rr.h - 3; k++) {
+        int e = t->expert_idx[(size_t)l * K + k];
+        float w = t->expert_w[(size_t)l * K + k];
+        snprintf(labels[nb], sizeof labels[nb], "expert %d", e);
+        snprintf(notes[nb], sizeof notes[nb], "%.3f", (double)w);
+        bars[nb++] = (Bar){labels[nb - 1], w, notes[nb - 1], sty(CR_GOOD), false};
+    }
+    float wmax = 0;
+    for (int i = 0; i < nb; i++) wmax = fmaxf(wmax, bars[i].value);
+    w_bars(c, rect_make(rr.x, rr.y + 1, rr.w, nb), bars, nb, wmax > 0 ? wmax : 1, 10, 6);
+    /* load: how often each expert was chosen so far at this layer */
+    int y = rr.y + 2 + nb;
+    if (rr.y + rr.h - y >= 2) {
+        float *load = calloc((size_t)E, sizeof(float));
+        if (load) {
+            for (int p = 0; p <= q; p++) {
+                const TraceTok *tp = trace_tok(s->trace, p);
+                if (!tp || !tp->expert_idx) continue;
+                for (int k = 0; k < K; k++) {
+                    int e = tp->expert_idx[(size_t)l * K + k];
+                    if (e >= 0 && e < E) load[e] += 1;
+                }
+            }
+            canvas_text_fit(c, rr.x, y, "load so far (tokens per expert)", rr.w, sty(CR_DIM));
+            w_sparkline(c, rr.x, y + 1, E < rr.w ? E : rr.w, load, E < rr.w ? E : rr.w, 0, 0, sty(CR_GOOD));
+            free(load);
+        }
+    }
+}
+
+static void ffn_draw(void *vst, PanelCtx *ctx) {
+    FfnState *st = vst;
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const int l = panel_layer(s);
+    bool moe = s->model->w.layers && s->model->w.layers[l].is_moe && trace_dims(s->trace)->n_experts > 0;
+    char title[96];
+    snprintf(title, sizeof title, "FFN \xc2\xb7 L%d \xc2\xb7 %s", l, moe ? "mixture of experts" : "dense MLP");
+    Rect in = panel_frame(ctx, title, "[ ] layer");
+    st->hl[ctx->side] = (HeatLayout){0};
+    const TraceTok *t = panel_tok(s);
+    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (in.w < 24 || in.h < 4) return;
+    if (moe && t->router) draw_moe(st, ctx, in, t, l);
+    else draw_dense(ctx, in, t, l, false);
+}
+
+static int ffn_click(void *vst, Session *s, int side, int x, int y, int button) {
+    FfnState *st = vst;
+    int r, c;
+    if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) { session_goto(s, st->t0[side] + r); return KR_PANEL; }
+    return KR_IGNORED;
+}
+
+const PanelClass panel_ffn = {
+    .name = "ffn", .title = "FFN", .tab = "FFN",
+    .create = ffn_create, .destroy = ffn_destroy, .draw = ffn_draw, .key = NULL, .click = ffn_click,
+    .help = "[ ]      layer\n"
+            "Dense: h is the vector the down projection reads (hook_post): most neurons\n"
+            "are near zero for a given token; a few fire strongly.\n"
+            "MoE: the router scores every expert; only the top-k run for each token, and\n"
+            "their outputs are mixed with the shown weights.",
+    .hint = "[ ] layer",
+};

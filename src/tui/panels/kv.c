@@ -1,0 +1,172 @@
+/* KV-cache panel: per-layer cache slots filling as tokens are appended, bytes per token
+ * and in total (the engine's own count from the trace, next to the formula), the same
+ * model's cache as if it were MHA / GQA / MQA / MLA (DeepSeek-V2 Table 1) and its growth
+ * with context length, with a what-if context length (+ / -). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/kvcalc.h"
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+#define KV_ELEM_BYTES 4        /* the engine caches f32 */
+
+typedef struct {
+    long long ctx;             /* what-if context length (0 = the session's max_ctx) */
+} KvState;
+
+static const Color VCOL[KVA_COUNT] = {
+    {255, 110, 90, CR_DATA}, {255, 200, 60, CR_DATA}, {95, 215, 120, CR_DATA}, {100, 170, 255, CR_DATA}};
+
+static void *kv_create(void) { return calloc(1, sizeof(KvState)); }
+static void kv_destroy(void *st) { free(st); }
+
+static void fmt_mib(double v, char *buf, int cap) { kv_fmt_bytes(v, buf, cap); }
+static void fmt_tok(double v, char *buf, int cap) { snprintf(buf, (size_t)cap, "%.0f tok", v); }
+
+static void kv_draw(void *vst, PanelCtx *ctx) {
+    KvState *st = vst;
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const ModelSpec *sp = &s->model->spec;
+    long long ctxlen = st->ctx > 0 ? st->ctx : (s->max_ctx > 0 ? s->max_ctx : sp->max_pos);
+    char title[128];
+    snprintf(title, sizeof title, "KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld", attn_kind_name(sp->attn_kind), ctxlen);
+    Rect in = panel_frame(ctx, title, "+/- context");
+    if (in.w < 20 || in.h < 4) return;
+    KvVariant v[KVA_COUNT];
+    kv_variants(sp, v);
+    long long own = kv_elems_actual(sp);
+    const int L = sp->n_layers;
+    const TraceTok *t = panel_tok(s);
+    long long ntok = t ? s->cursor + 1 : 0;
+    char b1[32], b2[32], b3[32], line[256];
+    int y = in.y;
+
+    /* what this model stores */
+    if (sp->attn_kind == ATTN_MLA)
+        snprintf(line, sizeof line, "stores c_kv (%d) + k_rope (%d) = %lld elems/token/layer x %d B = %lld B",
+                 sp->kv_lora_rank, sp->qk_rope_head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
+    else
+        snprintf(line, sizeof line, "stores K,V: %d kv heads x %d dims x 2 = %lld elems/token/layer x %d B = %lld B",
+                 sp->n_kv_heads, sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
+    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
+    kv_fmt_bytes(kv_bytes(own, L, ntok, KV_ELEM_BYTES), b1, sizeof b1);
+    kv_fmt_bytes(kv_bytes(own, L, ctxlen, KV_ELEM_BYTES), b2, sizeof b2);
+    int n = snprintf(line, sizeof line, "%d layers x %lld tokens = %s now", L, ntok, b1);
+    if (t && t->kv_bytes) {
+        kv_fmt_bytes((double)t->kv_bytes, b3, sizeof b3);
+        n += snprintf(line + n, sizeof line - (size_t)n, " (engine: %s)", b3);
+    }
+    snprintf(line + n, sizeof line - (size_t)n, "  \xc2\xb7 at %lld tokens: %s", ctxlen, b2);
+    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
+
+    /* per-layer slots */
+    int rest = in.y + in.h - y;
+    int table_h = 5;
+    int chart_min = 5;
+    int layer_rows = rest - table_h - 1 - chart_min;
+    if (layer_rows > L) layer_rows = L;
+    if (layer_rows < 1 && rest >= table_h + 2) layer_rows = 1;
+    if (layer_rows > 0) {
+        int lab = 5, cells = in.w - lab - 14;
+        if (cells < 4) cells = 4;
+        long long per = (ctxlen + cells - 1) / cells;
+        if (per < 1) per = 1;
+        int filled = (int)((ntok + per - 1) / per);
+        int cur = ntok > 0 ? (int)((ntok - 1) / per) : -1;
+        for (int l = 0; l < layer_rows; l++) {
+            int ly = y + l;
+            bool more = l == layer_rows - 1 && layer_rows < L;
+            char lb[16];
+            if (more) snprintf(lb, sizeof lb, "..%d", L - 1);
+            else snprintf(lb, sizeof lb, "L%d", l);
+            canvas_text_fit(c, in.x, ly, lb, lab, l == panel_layer(s) ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+            for (int k = 0; k < cells && k < in.w - lab; k++) {
+                bool full = k < filled, is_cur = k == cur;
+                const char *g = c->unicode ? (full ? "\xe2\x96\x88" : "\xc2\xb7") : (full ? "#" : ".");
+                Style cs = is_cur ? sty_attr(CR_ACCENT, ATTR_BOLD) : full ? sty(CR_TITLE) : sty(CR_FRAME);
+                if (full && !is_cur && !c->mono) { cs.fg = VCOL[sp->attn_kind == ATTN_MLA ? KVA_MLA : sp->attn_kind == ATTN_MQA ? KVA_MQA : sp->attn_kind == ATTN_GQA ? KVA_GQA : KVA_MHA]; }
+                if (is_cur && c->mono) cs.attr |= ATTR_REVERSE;
+                canvas_glyph(c, in.x + lab + k, ly, g, cs);
+            }
+            kv_fmt_bytes(kv_bytes(own, more ? L - l : 1, ntok, KV_ELEM_BYTES), b1, sizeof b1);
+            canvas_text_fit(c, in.x + lab + cells + 1, ly, b1, 13, sty(CR_DIM));
+        }
+        y += layer_rows;
+        if (per > 1 && y < in.y + in.h) {
+            snprintf(line, sizeof line, "one cell = %lld tokens", per);
+            canvas_text_fit(c, in.x + lab, y, line, in.w - lab, sty(CR_DIM));
+        }
+        y++;
+    }
+
+    /* comparison table */
+    if (in.y + in.h - y >= 3) {
+        static const TableCol cols[] = {{"attention", 10, false}, {"elems/tok/layer", 0, false},
+                                        {"B/token", 9, true}, {"now", 9, true}, {"@context", 10, true}};
+        char cells[KVA_COUNT][5][96];
+        const char *cp[KVA_COUNT * 5];
+        for (int i = 0; i < KVA_COUNT; i++) {
+            snprintf(cells[i][0], 96, "%s%s", v[i].name, v[i].actual ? " *" : "");
+            snprintf(cells[i][1], 96, "%lld = %s", v[i].elems, v[i].formula);
+            kv_fmt_bytes(kv_bytes(v[i].elems, L, 1, KV_ELEM_BYTES), cells[i][2], 96);
+            kv_fmt_bytes(kv_bytes(v[i].elems, L, ntok, KV_ELEM_BYTES), cells[i][3], 96);
+            kv_fmt_bytes(kv_bytes(v[i].elems, L, ctxlen, KV_ELEM_BYTES), cells[i][4], 96);
+            for (int j = 0; j < 5; j++) cp[i * 5 + j] = cells[i][j];
+        }
+        int sel = -1;
+        for (int i = 0; i < KVA_COUNT; i++) if (v[i].actual) sel = i;
+        int th = in.y + in.h - y < 5 ? in.y + in.h - y : 5;
+        w_table(c, rect_make(in.x, y, in.w, th), cols, 5, cp, KVA_COUNT, sel);
+        if (!c->mono)
+            for (int i = 0; i < KVA_COUNT && i + 1 < th; i++)
+                canvas_restyle(c, rect_make(in.x, y + 1 + i, 3, 1), (Style){VCOL[i], i == sel ? theme_color(CR_SELECT) : color_default(), ATTR_BOLD});
+        y += th;
+    }
+
+    /* growth chart: total bytes vs tokens, one line per variant */
+    int ch = in.y + in.h - y;
+    if (ch >= 4 && in.w >= 30) {
+        int npts = 64;
+        float ys[KVA_COUNT][64];
+        Series ser[KVA_COUNT];
+        for (int i = 0; i < KVA_COUNT; i++) {
+            for (int k = 0; k < npts; k++)
+                ys[i][k] = (float)kv_bytes(v[i].elems, L, (long long)((double)ctxlen * k / (npts - 1)), KV_ELEM_BYTES);
+            ser[i] = (Series){ys[i], npts, VCOL[i], v[i].name};
+        }
+        double top = kv_bytes(v[KVA_MHA].elems > v[KVA_MLA].elems ? v[KVA_MHA].elems : v[KVA_MLA].elems, L, ctxlen, KV_ELEM_BYTES);
+        w_lineplot(c, rect_make(in.x, y, in.w - 8, ch), ser, KVA_COUNT, 0, (double)ctxlen, 0, top, 10, fmt_mib, fmt_tok);
+        for (int i = 0; i < KVA_COUNT && i < ch - 1; i++) {
+            Style ls = c->mono ? sty(CR_TEXT) : (Style){VCOL[i], color_default(), ATTR_BOLD};
+            canvas_text(c, in.x + in.w - 6, y + i, v[i].name, ls);
+        }
+        /* where we are now on the x axis */
+        if (ntok > 0 && ctxlen > 0) {
+            int px = in.x + 10 + (int)((double)ntok / (double)ctxlen * (in.w - 8 - 10 - 1));
+            if (px < in.x + in.w - 8 && ch >= 3) canvas_glyph(c, px, y + ch - 2, c->unicode ? "\xe2\x96\xb2" : "^", sty_attr(CR_ACCENT, ATTR_BOLD));
+        }
+    }
+}
+
+static int kv_key(void *vst, Session *s, int key) {
+    KvState *st = vst;
+    long long cur = st->ctx > 0 ? st->ctx : (s->max_ctx > 0 ? s->max_ctx : 512);
+    if (key == '+' || key == '=') { if (cur < (1LL << 21)) st->ctx = cur * 2; return KR_PANEL; }
+    if (key == '-' || key == '_') { if (cur > 16) st->ctx = cur / 2; return KR_PANEL; }
+    if (key == '0') { st->ctx = 0; return KR_PANEL; }
+    return KR_IGNORED;
+}
+
+const PanelClass panel_kv = {
+    .name = "kv", .title = "KV cache", .tab = "KV",
+    .create = kv_create, .destroy = kv_destroy, .draw = kv_draw, .key = kv_key, .click = NULL,
+    .help = "+ -      double / halve the what-if context length (0 resets)\n"
+            "Per token per layer the cache holds (DeepSeek-V2, Table 1):\n"
+            "  MHA 2*n_h*d_h   GQA 2*n_g*d_h   MQA 2*d_h   MLA d_c + d_h^R\n"
+            "Rows not matching this model use assumed n_g / d_c (shown in the formula).\n"
+            "The engine caches f32; 'engine' is the byte count it reported.",
+    .hint = "+/- context",
+};

@@ -1,0 +1,144 @@
+/* Norms panel: one normalisation (ln1 / ln2 of the selected layer, or the final norm) at
+ * the current token: the formula, statistics of its input (mean, variance, RMS, range),
+ * the scale it applied (hook_scale), the learned gain gamma (and beta), and histograms of
+ * the vector before and after (GSL). 'v' cycles ln1 -> ln2 -> final; by default the
+ * panel follows the step-into stage. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/stats.h"
+#include "engine/ops.h"
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+typedef struct {
+    int which;                 /* -1 = follow the stage, 0 = ln1, 1 = ln2, 2 = final */
+} NormsState;
+
+static void *norms_create(void) { NormsState *s = calloc(1, sizeof *s); if (s) s->which = -1; return s; }
+static void norms_destroy(void *st) { free(st); }
+
+static int norms_which(const NormsState *st, const Session *s) {
+    if (st->which >= 0) return st->which;
+    if (s->stage == STAGE_NORM2) return 1;
+    if (s->stage == STAGE_FINAL_NORM) return 2;
+    return 0;
+}
+
+static void hist_box(Canvas *c, Rect r, const char *title, const float *x, int n, Style st) {
+    if (r.h < 3 || r.w < 8) return;
+    canvas_text_fit(c, r.x, r.y, title, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    if (!x) { w_text(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), "not recorded at this hook", sty(CR_DIM)); return; }
+    int bins = r.w < 48 ? r.w : 48;
+    double counts[64], lo = 0, hi = 0;
+    if (!stats_hist(x, n, bins, &lo, &hi, counts)) return;
+    w_hist(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), counts, bins, lo, hi, false, st);
+}
+
+static void norms_draw(void *vst, PanelCtx *ctx) {
+    NormsState *st = vst;
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const ModelSpec *sp = &s->model->spec;
+    const TraceDims *d = trace_dims(s->trace);
+    const int l = panel_layer(s), D = d->d_model, which = norms_which(st, s);
+    bool rms = sp->norm == NORM_RMSNORM;
+    char title[128];
+    static const char *WN[3] = {"ln1 (before attention)", "ln2 (before the MLP)", "final norm (before the unembedding)"};
+    if (which == 2) snprintf(title, sizeof title, "Norms \xc2\xb7 %s \xc2\xb7 %s", WN[2], rms ? "RMSNorm" : "LayerNorm");
+    else snprintf(title, sizeof title, "Norms \xc2\xb7 L%d %s \xc2\xb7 %s", l, WN[which], rms ? "RMSNorm" : "LayerNorm");
+    Rect in = panel_frame(ctx, title, st->which < 0 ? "v ln1/ln2/final (following stage)" : "v ln1/ln2/final");
+    const TraceTok *t = panel_tok(s);
+    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (in.w < 20 || in.h < 4) return;
+
+    const NormStat *ns = which == 0 ? &t->ln1[l] : which == 1 ? &t->ln2[l] : &t->lnf;
+    const float *xin = which == 0 ? t->resid + (size_t)l * D : which == 2 ? t->resid + (size_t)d->n_layers * D : NULL;
+    const float *xout = which == 0 ? t->ln1_out + (size_t)l * D : which == 1 ? t->ln2_out + (size_t)l * D : NULL;
+    const Tensor *gw = which == 2 ? &s->model->w.lnf_w : which == 0 ? &s->model->w.layers[l].ln1_w : &s->model->w.layers[l].ln2_w;
+    const Tensor *gb = which == 2 ? &s->model->w.lnf_b : which == 0 ? &s->model->w.layers[l].ln1_b : &s->model->w.layers[l].ln2_b;
+
+    int y = in.y;
+    if (rms) canvas_text_fit(c, in.x, y++, "y = x / sqrt(mean(x^2) + eps) * gamma        scale = 1/sqrt(mean(x^2)+eps)", in.w, sty(CR_TITLE));
+    else canvas_text_fit(c, in.x, y++, "y = (x - mean) / sqrt(var + eps) * gamma + beta   scale = 1/sqrt(var+eps)", in.w, sty(CR_TITLE));
+    char line[256];
+    if (xin || which == 0) {
+        snprintf(line, sizeof line, "input x: mean %.4g  var %.4g  rms %.4g  min %.3g  max %.3g  (d=%d)",
+                 (double)ns->mean, (double)ns->var, (double)ns->rms, (double)ns->min, (double)ns->max, D);
+    } else {
+        snprintf(line, sizeof line, "input x (hook_resid_mid) is not in the trace: only the scale is");
+    }
+    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
+    snprintf(line, sizeof line, "scale applied: %.5g   eps %.3g", (double)ns->scale, (double)sp->norm_eps);
+    canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
+
+    float *gamma = NULL, *beta = NULL;
+    if (tensor_present(gw) && gw->rows * gw->cols >= D) {
+        gamma = malloc(sizeof(float) * (size_t)D);
+        if (gamma) tensor_row_f32(gw, 0, D, gamma);
+    }
+    if (tensor_present(gb) && gb->rows * gb->cols >= D) {
+        beta = malloc(sizeof(float) * (size_t)D);
+        if (beta) tensor_row_f32(gb, 0, D, beta);
+    }
+    if (gamma) {
+        double m, v;
+        float mn, mx;
+        stats_moments(gamma, D, &m, &v);
+        stats_minmax(gamma, D, &mn, &mx);
+        int n = snprintf(line, sizeof line, "gamma: mean %.4g  min %.3g  max %.3g", m, (double)mn, (double)mx);
+        if (beta) {
+            stats_moments(beta, D, &m, &v);
+            snprintf(line + n, sizeof line - (size_t)n, "   beta: mean %.4g  sd %.3g", m, sqrt(v));
+        }
+    } else {
+        snprintf(line, sizeof line, "gamma: none (weight 1)");
+    }
+    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
+
+    /* rms of the residual entering each layer, this token */
+    int rest = in.y + in.h - y;
+    int spark = rest >= 8 ? 1 : 0;
+    if (spark) {
+        float rv[512];
+        int L = d->n_layers < 511 ? d->n_layers : 511;
+        for (int k = 0; k < L; k++) rv[k] = t->ln1[k].rms;
+        rv[L] = t->lnf.rms;
+        int x = canvas_text(c, in.x, y, "rms(x) by layer: ", sty(CR_DIM));
+        w_sparkline(c, x, y, L + 1 < in.x + in.w - x ? L + 1 : in.x + in.w - x, rv, L + 1, 0, 0, sty(CR_TITLE));
+        y++;
+    }
+    rest = in.y + in.h - y;
+    if (rest >= 3) {
+        int nbox = gamma && in.w >= 90 ? 3 : 2;
+        int bw = (in.w - (nbox - 1) * 2) / nbox;
+        hist_box(c, rect_make(in.x, y, bw, rest), "before: x", xin, D, sty(CR_TITLE));
+        hist_box(c, rect_make(in.x + bw + 2, y, bw, rest), "after: y = norm(x)", xout, D, sty(CR_GOOD));
+        if (nbox == 3) hist_box(c, rect_make(in.x + 2 * (bw + 2), y, bw, rest), "gamma", gamma, D, sty(CR_WARN));
+    }
+    free(gamma);
+    free(beta);
+}
+
+static int norms_key(void *vst, Session *s, int key) {
+    NormsState *st = vst;
+    if (key == 'v') {
+        int w = norms_which(st, s);
+        st->which = (w + 1) % 3;
+        return KR_PANEL;
+    }
+    if (key == 'a') { st->which = -1; return KR_PANEL; }
+    return KR_IGNORED;
+}
+
+const PanelClass panel_norms = {
+    .name = "norms", .title = "Norms", .tab = "Norm",
+    .create = norms_create, .destroy = norms_destroy, .draw = norms_draw, .key = norms_key, .click = NULL,
+    .help = "v        ln1 -> ln2 -> final norm (a: follow the step-into stage again)\n"
+            "[ ]      layer\n"
+            "The histograms show the d_model values of the vector before and after the\n"
+            "norm: after RMSNorm the mean square is 1 (times gamma); LayerNorm also\n"
+            "centres it. 'scale' is what the model multiplied by (hook_scale).",
+    .hint = "v which  [ ] layer",
+};

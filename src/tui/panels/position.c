@@ -1,0 +1,244 @@
+/* Position panel.
+ * RoPE models: one dial per frequency pair i showing the rotation angle pos*theta_i at the
+ * current position (theta_i from the engine's rope_inv_freq, so scaling is included), and
+ * the recorded q pair of the selected head before (hook_q) and after (hook_rot_q) the
+ * rotation; the relative-distance decay (1/P) sum_i cos(m theta_i) beside the recorded
+ * scores of the current query by distance; sinusoidal encodings for contrast, or the
+ * effect of RoPE scaling on the frequencies ('v').
+ * Learned positions (GPT-2): cosine similarity of the position embedding rows, the norms
+ * of token vs position embedding, and the sinusoidal table for contrast. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/stats.h"
+#include "engine/ops.h"
+#include "engine/rope.h"
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+#define POS_SIM_N 64
+
+typedef struct {
+    int view;                  /* bottom-right: 0 sinusoid, 1 scaling */
+    int pair0;                 /* first pair shown when zoomed (-1 = spread) */
+    /* learned-position similarity cache */
+    const void *model;
+    int sim_n;
+    float sim[POS_SIM_N * POS_SIM_N];
+} PosState;
+
+static void *pos_create(void) { PosState *s = calloc(1, sizeof *s); if (s) s->pair0 = -1; return s; }
+static void pos_destroy(void *st) { free(st); }
+
+typedef struct { int d; } SinSrc;
+static float sin_get(void *ud, int r, int c) {
+    const SinSrc *s = ud;
+    /* PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...) (Vaswani et al. 2017) */
+    int i = c / 2;
+    double ang = r / pow(10000.0, 2.0 * i / s->d);
+    return (float)((c & 1) ? cos(ang) : sin(ang));
+}
+
+static float sim_get(void *ud, int r, int c) {
+    const PosState *st = ud;
+    return st->sim[r * st->sim_n + c];
+}
+
+static void draw_sinusoid(Canvas *c, Rect r, int d) {
+    if (r.h < 3 || r.w < 10) return;
+    canvas_text_fit(c, r.x, r.y, "sinusoidal PE[pos, dim] (Vaswani 2017), for contrast", r.w, sty(CR_DIM));
+    SinSrc src = {d > 0 ? d : 64};
+    int rows = c->mono || !c->unicode ? r.h - 2 : 2 * (r.h - 2);
+    HeatSpec hs = {.rows = rows, .cols = r.w < src.d ? r.w : src.d, .get = sin_get, .ud = &src,
+                   .lo = -1, .hi = 1, .diverging = true, .sel_r = -1, .sel_c = -1, .max_cell = 1};
+    HeatLayout hl = w_heatmap(c, rect_make(r.x, r.y + 1, r.w, r.h - 2), &hs);
+    char leg[64];
+    snprintf(leg, sizeof leg, "pos 0..%d down, dims across", rows - 1);
+    int x = canvas_text(c, r.x, r.y + r.h - 1, leg, sty(CR_DIM));
+    if (r.x + r.w - x > 14) w_legend(c, x + 1, r.y + r.h - 1, r.x + r.w - x - 1, hl.lo, hl.hi, true);
+}
+
+static void draw_scaling(Canvas *c, Rect r, const ModelSpec *sp, int seq_len) {
+    if (r.h < 3 || r.w < 16) return;
+    int P = sp->rotary_dim / 2;
+    if (P <= 0 || P > 4096) return;
+    float *a = malloc(sizeof(float) * (size_t)P * 4);
+    if (!a) return;
+    float *inv = a, *inv0 = a + P, *la = a + 2 * P, *lb = a + 3 * P;
+    rope_inv_freq(sp, seq_len, inv);
+    ModelSpec plain = *sp;
+    plain.rope_scaling = ROPE_SCALE_NONE;
+    rope_inv_freq(&plain, seq_len, inv0);
+    for (int i = 0; i < P; i++) { la[i] = log10f(inv0[i]); lb[i] = log10f(inv[i]); }
+    static const char *SN[] = {"none", "linear", "dynamic NTK", "llama3", "YaRN"};
+    char t[128];
+    snprintf(t, sizeof t, "log10 theta_i by pair: scaling %s (factor %.3g)", SN[sp->rope_scaling], (double)sp->rope_factor);
+    canvas_text_fit(c, r.x, r.y, t, r.w, sty(CR_DIM));
+    Series s[2] = {{la, P, theme_color(CR_DIM), "unscaled"}, {lb, P, theme_color(CR_ACCENT), "model"}};
+    w_lineplot(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), s, 2, 0, P - 1, 0, 0, 6, NULL, NULL);
+    free(a);
+}
+
+static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const Model *m = s->model;
+    const int D = m->spec.d_model;
+    char line[200];
+    double ne = t->embed ? stats_norm(t->embed, D) : 0, np = t->pos_embed ? stats_norm(t->pos_embed, D) : 0;
+    snprintf(line, sizeof line, "learned positions: x0 = tok_emb[id] + pos_emb[%d]   ||tok|| %.3g  ||pos|| %.3g  cos %.3f",
+             s->cursor, ne, np, t->embed && t->pos_embed ? (double)stats_cosine(t->embed, t->pos_embed, D) : 0.0);
+    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    Rect body = rect_make(in.x, in.y + 1, in.w, in.h - 1);
+    int lw = body.w / 2;
+    /* cosine similarity between position embedding rows 0..n-1 (from the weights) */
+    const Tensor *pe = &m->w.pos_emb;
+    if (tensor_present(pe) && pe->cols == D) {
+        int n = pe->rows < POS_SIM_N ? pe->rows : POS_SIM_N;
+        if (st->model != (const void *)m || st->sim_n != n) {
+            float *rows = malloc(sizeof(float) * (size_t)n * (size_t)D);
+            if (rows) {
+                for (int i = 0; i < n; i++) tensor_row_f32(pe, (size_t)i * D, D, rows + (size_t)i * D);
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++) st->sim[i * n + j] = stats_cosine(rows + (size_t)i * D, rows + (size_t)j * D, D);
+                st->model = m;
+                st->sim_n = n;
+                free(rows);
+            }
+        }
+        if (st->sim_n) {
+            canvas_text_fit(c, body.x, body.y, "cos(pos_emb[i], pos_emb[j]), i,j < 64", lw - 1, sty(CR_DIM));
+            int sel = s->cursor < st->sim_n ? s->cursor : -1;
+            HeatSpec hs = {.rows = st->sim_n, .cols = st->sim_n, .get = sim_get, .ud = st, .lo = -1, .hi = 1,
+                           .diverging = true, .sel_r = sel, .sel_c = sel, .max_cell = 2};
+            HeatLayout hl = w_heatmap(c, rect_make(body.x, body.y + 1, lw - 1, body.h - 2), &hs);
+            w_legend(c, body.x, body.y + body.h - 1, lw - 1, hl.lo, hl.hi, true);
+        }
+    } else {
+        panel_message(c, rect_make(body.x, body.y, lw - 1, body.h), "no position embedding table in the weights");
+    }
+    draw_sinusoid(c, rect_make(body.x + lw, body.y, body.w - lw, body.h), D);
+}
+
+static void pos_draw(void *vst, PanelCtx *ctx) {
+    PosState *st = vst;
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const ModelSpec *sp = &s->model->spec;
+    const TraceDims *d = trace_dims(s->trace);
+    const int l = panel_layer(s), h = panel_head(s);
+    bool rope = sp->pos == POS_ROPE && d->rot_dim > 0;
+    char title[128];
+    if (rope) snprintf(title, sizeof title, "Position \xc2\xb7 RoPE \xc2\xb7 L%d head %d \xc2\xb7 pos %d", l, h, s->cursor < 0 ? 0 : s->cursor);
+    else snprintf(title, sizeof title, "Position \xc2\xb7 learned position embeddings");
+    Rect in = panel_frame(ctx, title, rope ? ", . pairs  v sinusoid/scaling  { } head" : "");
+    const TraceTok *t = panel_tok(s);
+    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (in.w < 24 || in.h < 6) return;
+    if (!rope) { draw_learned(st, ctx, in, t); return; }
+
+    const int R = d->rot_dim, P = R / 2, pos = s->cursor;
+    float *inv = malloc(sizeof(float) * (size_t)(P > 0 ? P : 1));
+    if (!inv) return;
+    ModelSpec spr = *sp;
+    spr.rotary_dim = R;
+    float attn_factor = rope_inv_freq(&spr, pos + 1, inv);
+    char line[256];
+    snprintf(line, sizeof line, "theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i  q_rot = R(pos*theta_i) q%s",
+             (double)sp->rope_theta, R, P, sp->rope_style == ROPE_HALF ? "rotate-half: (x_i, x_i+d/2)" : "interleaved: (x_2i, x_2i+1)",
+             attn_factor != 1.0f ? " * mscale" : "");
+    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+
+    /* dials */
+    int dial_h = in.h >= 18 ? 7 : in.h >= 12 ? 5 : 4;
+    int tile_w = dial_h * 2 + 2;
+    if (tile_w < 10) tile_w = 10;
+    int nd = in.w / (tile_w + 1);
+    if (nd > P) nd = P;
+    if (nd < 1) nd = 1;
+    const float *q = t->q ? t->q + ((size_t)l * d->n_heads + h) * R : NULL;
+    const float *qr = t->q_rot ? t->q_rot + ((size_t)l * d->n_heads + h) * R : NULL;
+    int yd = in.y + 1;
+    for (int k = 0; k < nd; k++) {
+        int i = st->pair0 >= 0 ? st->pair0 + k : (nd > 1 ? (int)lrint((double)k * (P - 1) / (nd - 1)) : 0);
+        if (i >= P) break;
+        int a = sp->rope_style == ROPE_HALF ? i : 2 * i, b = sp->rope_style == ROPE_HALF ? i + P : 2 * i + 1;
+        float ang = inv[i] * (float)pos;
+        DialHand hands[3];
+        int nh = 0;
+        hands[nh++] = (DialHand){ang, 1.0f, theme_color(CR_ACCENT)};
+        if (q && qr) {
+            float m = fmaxf(hypotf(q[a], q[b]), hypotf(qr[a], qr[b]));
+            if (m > 0) {
+                hands[nh++] = (DialHand){atan2f(q[b], q[a]), hypotf(q[a], q[b]) / m * 0.8f, color_rgb(110, 140, 200)};
+                hands[nh++] = (DialHand){atan2f(qr[b], qr[a]), hypotf(qr[a], qr[b]) / m * 0.8f, theme_color(CR_GOOD)};
+            }
+        }
+        int x = in.x + k * (tile_w + 1);
+        w_dial(c, rect_make(x, yd, tile_w, dial_h), hands, nh);
+        double wrapped = fmod((double)ang, 2 * M_PI);
+        snprintf(line, sizeof line, "i=%d %.3g", i, (double)inv[i]);
+        canvas_text_fit(c, x, yd + dial_h, line, tile_w, sty(CR_DIM));
+        snprintf(line, sizeof line, "%.0f\xc2\xb0", wrapped * 180 / M_PI);
+        canvas_text_fit(c, x, yd + dial_h + 1, line, tile_w, sty(CR_ACCENT));
+    }
+    int y = yd + dial_h + 2;
+    canvas_text_fit(c, in.x, y, c->unicode ? "hand: angle pos\xc2\xb7\xce\xb8_i   blue: q pair before   green: after rotation"
+                                           : "hand: angle pos*theta_i   blue: q before   green: after", in.w, sty(CR_DIM));
+    y++;
+
+    /* bottom: decay (left) and sinusoid / scaling (right) */
+    int bh = in.y + in.h - y;
+    if (bh >= 4) {
+        int lw = in.w / 2;
+        int M = pos + 1 > 64 ? pos + 1 : 64;
+        if (M > 1024) M = 1024;
+        float *theory = malloc(sizeof(float) * (size_t)M * 2);
+        if (theory) {
+            float *rec = theory + M;
+            for (int m = 0; m < M; m++) {
+                double sum = 0;
+                for (int i = 0; i < P; i++) sum += cos((double)m * inv[i]);
+                theory[m] = (float)(sum / P);
+                rec[m] = NAN;
+            }
+            /* recorded scores of the current query by distance m = pos - key, scaled to max |.| */
+            const float *srow = t->scores + ((size_t)l * d->n_heads + h) * (size_t)(pos + 1);
+            float mx = 0;
+            for (int k = 0; k <= pos; k++) if (isfinite(srow[k])) mx = fmaxf(mx, fabsf(srow[k]));
+            for (int k = 0; k <= pos && pos - k < M; k++)
+                if (isfinite(srow[k]) && mx > 0) rec[pos - k] = srow[k] / mx;
+            canvas_text_fit(c, in.x, y, "decay: mean cos(m theta_i) vs distance m; dots: scores/max", lw - 1, sty(CR_DIM));
+            Series ser[2] = {{theory, M, theme_color(CR_ACCENT), "theory"}, {rec, M, theme_color(CR_GOOD), "scores"}};
+            w_lineplot(c, rect_make(in.x, y + 1, lw - 1, bh - 1), ser, pos > 0 ? 2 : 1, 0, M - 1, -1, 1, 5, NULL, NULL);
+            free(theory);
+        }
+        Rect rr = rect_make(in.x + lw, y, in.w - lw, bh);
+        if (st->view == 1) draw_scaling(c, rr, &spr, pos + 1);
+        else draw_sinusoid(c, rr, sp->d_model);
+    }
+    free(inv);
+}
+
+static int pos_key(void *vst, Session *s, int key) {
+    PosState *st = vst;
+    int P = trace_dims(s->trace)->rot_dim / 2;
+    switch (key) {
+    case 'v': st->view = !st->view; return KR_PANEL;
+    case ',': case '<': st->pair0 = st->pair0 < 0 ? 0 : (st->pair0 > 0 ? st->pair0 - 1 : -1); return KR_PANEL;
+    case '.': case '>': st->pair0 = st->pair0 < 0 ? 0 : (st->pair0 + 1 < P ? st->pair0 + 1 : st->pair0); return KR_PANEL;
+    default: return KR_IGNORED;
+    }
+}
+
+const PanelClass panel_position = {
+    .name = "position", .title = "Position", .tab = "Pos",
+    .create = pos_create, .destroy = pos_destroy, .draw = pos_draw, .key = pos_key, .click = NULL,
+    .help = ", .      consecutive pairs from i (',' before pair 0: spread over all pairs)\n"
+            "v        bottom right: sinusoidal encodings / effect of RoPE scaling\n"
+            "[ ] { }  layer / head of the q pairs shown\n"
+            "RoPE rotates each pair (q_a, q_b) by pos*theta_i: fast pairs (small i) spin,\n"
+            "slow pairs barely move, so q.k depends on the distance between tokens.",
+    .hint = ", . v",
+};

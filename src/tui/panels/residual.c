@@ -1,0 +1,188 @@
+/* Residual stream panel: ||x|| for every layer x token (the recorded resid_pre of each
+ * layer and the final resid_post), the norms of what attention and the MLP wrote into the
+ * stream at each layer for the current token (||hook_attn_out||, ||hook_mlp_out||), and the
+ * logit lens: each layer's residual read through the final norm and the unembedding
+ * (analysis/logitlens.c; cached per token). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/logitlens.h"
+#include "analysis/stats.h"
+#include "tui/panel.h"
+#include "tui/widgets/widgets.h"
+
+#define LENS_MAX_LAYERS 160
+
+typedef struct {
+    const void *trace;         /* cache key */
+    int pos, step, len;
+    int n;                     /* rows computed (L + 1) */
+    int ids[LENS_MAX_LAYERS + 1];
+    float probs[LENS_MAX_LAYERS + 1];
+    bool ok;
+} LensRow;
+
+typedef struct {
+    LensRow lens[2];
+    HeatLayout hl[2];
+    int t0[2];
+} ResidState;
+
+static void *resid_create(void) { return calloc(1, sizeof(ResidState)); }
+static void resid_destroy(void *st) { free(st); }
+
+typedef struct { const Session *s; int t0; } NormSrc;
+
+static float norm_get(void *ud, int r, int c) {
+    const NormSrc *ns = ud;
+    const TraceTok *t = trace_tok(ns->s->trace, ns->t0 + c);
+    if (!t) return NAN;
+    const TraceDims *d = trace_dims(ns->s->trace);
+    return (float)stats_norm(t->resid + (size_t)r * d->d_model, d->d_model);
+}
+
+static void lens_update(LensRow *lr, const Session *s, const TraceTok *t) {
+    const TraceDims *d = trace_dims(s->trace);
+    int L = d->n_layers < LENS_MAX_LAYERS ? d->n_layers : LENS_MAX_LAYERS;
+    if (lr->trace == (const void *)s->trace && lr->pos == s->cursor && lr->step == t->step &&
+        lr->len == trace_len(s->trace) && lr->n == L + 1)
+        return;
+    lr->trace = s->trace;
+    lr->pos = s->cursor;
+    lr->step = t->step;
+    lr->len = trace_len(s->trace);
+    lr->n = L + 1;
+    lr->ok = false;
+    float *scratch = malloc(sizeof(float) * ((size_t)s->model->spec.vocab_size + (size_t)d->d_model));
+    if (!scratch) return;
+    lr->ok = true;
+    for (int l = 0; l <= L && lr->ok; l++) {
+        int rl = l == L ? d->n_layers : l;
+        lr->ok = logitlens_topk(s->model, t->resid + (size_t)rl * d->d_model, 1, &lr->ids[l], &lr->probs[l], scratch);
+    }
+    free(scratch);
+}
+
+static void resid_draw(void *vst, PanelCtx *ctx) {
+    ResidState *st = vst;
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const TraceDims *d = trace_dims(s->trace);
+    const int L = d->n_layers, sel = panel_layer(s);
+    Rect in = panel_frame(ctx, "Residual stream \xc2\xb7 ||x|| per layer x token, writes, logit lens", "[ ] layer  click: token/layer");
+    st->hl[ctx->side] = (HeatLayout){0};
+    const TraceTok *t = panel_tok(s);
+    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (in.w < 20 || in.h < 5) return;
+    const int q = s->cursor;
+
+    /* split: heatmap on top (or left when wide), per-layer table below */
+    int rows_tab = L + 2 <= in.h / 2 + 2 ? L + 2 : in.h / 2;
+    bool side_by_side = in.w >= 110;
+    Rect hm, tab;
+    if (side_by_side) {
+        int tw = 56;
+        hm = rect_make(in.x, in.y, in.w - tw - 1, in.h);
+        tab = rect_make(in.x + in.w - tw, in.y, tw, in.h);
+    } else {
+        hm = rect_make(in.x, in.y, in.w, in.h - rows_tab);
+        tab = rect_make(in.x, in.y + in.h - rows_tab, in.w, rows_tab);
+    }
+
+    /* heatmap: rows = resid_pre of each layer + final, cols = tokens (last ones that fit) */
+    if (hm.h >= 3) {
+        int lab = 4;
+        int avail = hm.w - lab;
+        int ncols = q + 1;
+        int t0 = ncols > avail ? ncols - avail : 0;
+        NormSrc src = {s, t0};
+        HeatSpec hs = {.rows = L + 1, .cols = ncols - t0, .get = norm_get, .ud = &src, .lo = 0, .hi = 0,
+                       .sel_r = sel, .sel_c = q - t0, .max_cell = 8};
+        canvas_text_fit(c, hm.x, hm.y, "||x|| entering each layer (rows) at each token (columns)", hm.w, sty(CR_DIM));
+        Rect area = rect_make(hm.x + lab, hm.y + 1, avail, hm.h - 2);
+        HeatLayout hl = w_heatmap(c, area, &hs);
+        st->hl[ctx->side] = hl;
+        st->t0[ctx->side] = t0;
+        /* row labels: unit l starts at half-row l*k (colour) or row l*k' (mono) */
+        if (hl.k > 0 && hl.units_y == L + 1) {
+            int prev = -1;
+            for (int l = 0; l <= L; l++) {
+                int y = area.y + (hl.half ? l * hl.k / 2 : l * (hl.k / 2 > 1 ? hl.k / 2 : 1));
+                if (y >= area.y + area.h) break;
+                if (y == prev) continue;            /* two layers share a text row */
+                prev = y;
+                char lb[8];
+                if (l == L) snprintf(lb, sizeof lb, "out");
+                else snprintf(lb, sizeof lb, "L%d", l);
+                canvas_text_fit(c, hm.x, y, lb, lab - 1, l == sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+            }
+        }
+        w_legend(c, hm.x + lab, hm.y + hm.h - 1, hm.w - lab < 40 ? hm.w - lab : 40, hl.lo, hl.hi, false);
+    }
+
+    /* per-layer: attention write, MLP write, logit lens */
+    if (tab.h >= 2) {
+        lens_update(&st->lens[ctx->side], s, t);
+        const LensRow *lr = &st->lens[ctx->side];
+        float mx = 0;
+        for (int l = 0; l < L; l++) mx = fmaxf(mx, fmaxf(t->attn_out_norm[l], t->mlp_out_norm[l]));
+        int lw = 5, bw = (tab.w - lw - 22) / 2;
+        if (bw < 4) bw = 4;
+        char hdr[128];
+        snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, "||attn_out||", bw + 1, "||mlp_out||", "logit lens top-1");
+        canvas_text_fit(c, tab.x, tab.y, hdr, tab.w, sty_attr(CR_TITLE, ATTR_UNDERLINE));
+        int shown = tab.h - 1;
+        int l0 = 0;
+        if (L + 1 > shown) { l0 = sel - shown / 2; if (l0 < 0) l0 = 0; if (l0 > L + 1 - shown) l0 = L + 1 - shown; }
+        for (int i = 0; i < shown && l0 + i <= L; i++) {
+            int l = l0 + i, y = tab.y + 1 + i;
+            char lb[8];
+            if (l == L) snprintf(lb, sizeof lb, "out");
+            else snprintf(lb, sizeof lb, "L%d", l);
+            bool is_sel = l == sel;
+            canvas_text(c, tab.x, y, lb, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+            if (l < L) {
+                char na[16], nm[16];
+                snprintf(na, sizeof na, "%.3g", (double)t->attn_out_norm[l]);
+                snprintf(nm, sizeof nm, "%.3g", (double)t->mlp_out_norm[l]);
+                Bar ba = {NULL, t->attn_out_norm[l], na, sty(CR_TITLE), false};
+                Bar bm = {NULL, t->mlp_out_norm[l], nm, sty(CR_WARN), false};
+                w_bars(c, rect_make(tab.x + lw, y, bw, 1), &ba, 1, mx, 0, 6);
+                w_bars(c, rect_make(tab.x + lw + bw + 1, y, bw, 1), &bm, 1, mx, 0, 6);
+            }
+            if (lr->ok && l < lr->n) {
+                char tl[40], line[64];
+                panel_tok_label(s, lr->ids[l], tl, sizeof tl, 10, c->unicode);
+                snprintf(line, sizeof line, "%-10s %3.0f%%", tl, 100.0 * (double)lr->probs[l]);
+                bool final = l == L;
+                canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, line, tab.w - lw - 2 * (bw + 1),
+                                final ? sty_attr(CR_GOOD, ATTR_BOLD) : sty(CR_TEXT));
+            } else if (l == l0) {
+                canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, "(no unembedding)", tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
+            }
+        }
+    }
+}
+
+static int resid_click(void *vst, Session *s, int side, int x, int y, int button) {
+    ResidState *st = vst;
+    int r, c;
+    if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) {
+        session_goto(s, st->t0[side] + c);
+        if (r < s->model->spec.n_layers) session_select_layer(s, r);
+        return KR_PANEL;
+    }
+    return KR_IGNORED;
+}
+
+const PanelClass panel_residual = {
+    .name = "residual", .title = "Residual", .tab = "Resid",
+    .create = resid_create, .destroy = resid_destroy, .draw = resid_draw, .key = NULL, .click = resid_click,
+    .help = "Rows: the residual stream entering each layer (hook_resid_pre) and the final\n"
+            "resid_post; columns: tokens. Bars: ||hook_attn_out|| and ||hook_mlp_out||,\n"
+            "what each sublayer added at the current token.\n"
+            "Logit lens: W_U norm_f(x) of each layer's residual: the token the model\n"
+            "would predict if it stopped there (the 'out' row is the real prediction).",
+    .hint = "[ ] layer",
+};

@@ -1,0 +1,401 @@
+/* ncursesw backend: capability detection, canvas blit with minimal updates, input. */
+#include "tui/term.h"
+#include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <term.h>
+#include <unistd.h>
+#include <utf8proc.h>
+#include <wchar.h>
+
+#define PAL_FIRST 16
+#define PAL_N 240
+#define PAL_HASH 1024
+
+typedef enum { COLORS_NONE = 0, COLORS_BASIC, COLORS_256, COLORS_DIRECT, COLORS_PALETTE } ColorImpl;
+
+struct Term {
+    SCREEN *scr;
+    int w, h;
+    bool unicode;
+    ColorImpl impl;
+    ColorMode mode;
+    Cell *shadow;          /* what the screen shows: [h][w] */
+    int sw, sh;
+    bool full;             /* repaint every cell on the next draw */
+    int saved_stderr;
+    FILE *held;
+    /* palette mode: RGB (6 bits per channel) -> slot */
+    uint32_t pal_key[PAL_HASH];
+    int16_t pal_slot[PAL_HASH];
+    uint32_t pal_rgb[PAL_N];
+    int pal_n;
+    bool pal_overflow;
+};
+
+static volatile sig_atomic_t g_interrupted;
+
+static void on_signal(int sig) { (void)sig; g_interrupted = 1; }
+
+static bool env_set(const char *name) {
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+void term_detect_env(bool *unicode, ColorMode *mode) {
+    const char *cs = nl_langinfo(CODESET);
+    bool u = cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
+    const char *a = getenv("LLMSCOPE_ASCII");
+    if (a && *a && strcmp(a, "0")) u = false;
+    ColorMode m = CMODE_TRUE;       /* the best the terminal offers */
+    const char *term = getenv("TERM");
+    if (env_set("NO_COLOR") || !term || !*term || !strcmp(term, "dumb")) m = CMODE_NONE;
+    const char *ov = getenv("LLMSCOPE_COLOR");
+    if (ov && *ov) {
+        if (!strcmp(ov, "none") || !strcmp(ov, "mono")) m = CMODE_NONE;
+        else if (!strcmp(ov, "16")) m = CMODE_16;
+        else if (!strcmp(ov, "256")) m = CMODE_256;
+        else if (!strcmp(ov, "true") || !strcmp(ov, "truecolor") || !strcmp(ov, "palette")) m = CMODE_TRUE;
+    }
+    if (unicode) *unicode = u;
+    if (mode) *mode = m;
+}
+
+/* ---- stderr holding ---------------------------------------------------------------- */
+
+static void hold_stderr(Term *t) {
+    t->saved_stderr = -1;
+    t->held = tmpfile();
+    if (!t->held) return;
+    fflush(stderr);
+    t->saved_stderr = dup(STDERR_FILENO);
+    if (t->saved_stderr < 0 || dup2(fileno(t->held), STDERR_FILENO) < 0) {
+        if (t->saved_stderr >= 0) close(t->saved_stderr);
+        t->saved_stderr = -1;
+        fclose(t->held);
+        t->held = NULL;
+    }
+}
+
+static void release_stderr(Term *t) {
+    if (!t->held) return;
+    fflush(stderr);
+    dup2(t->saved_stderr, STDERR_FILENO);
+    close(t->saved_stderr);
+    rewind(t->held);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, t->held)) > 0) fwrite(buf, 1, n, stderr);
+    fclose(t->held);
+    t->held = NULL;
+}
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+Term *term_open(Err *e) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        err_set(e, ERR_ARG, "the terminal UI needs a terminal on stdin and stdout; "
+                            "use `llmscope screenshot` to render a panel to a file");
+        return NULL;
+    }
+    Term *t = calloc(1, sizeof *t);
+    if (!t) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    ColorMode want;
+    term_detect_env(&t->unicode, &want);
+    hold_stderr(t);
+    t->scr = newterm(NULL, stdout, stdin);
+    if (!t->scr) {
+        release_stderr(t);
+        const char *tn = getenv("TERM");
+        err_set(e, ERR_UNSUPPORTED, "cannot start curses on TERM='%s'; set TERM (e.g. xterm-256color) "
+                "or use `llmscope screenshot`", tn ? tn : "");
+        free(t);
+        return NULL;
+    }
+    set_term(t->scr);
+    char cup[] = "cup";
+    const char *cupv = tigetstr(cup);
+    if (cupv == NULL || cupv == (char *)-1) {
+        endwin();
+        delscreen(t->scr);
+        release_stderr(t);
+        const char *tn = getenv("TERM");
+        err_set(e, ERR_UNSUPPORTED, "TERM='%s' cannot move the cursor, so a full-screen UI is not "
+                "possible; use `llmscope screenshot --panel NAME` for a text rendering", tn ? tn : "");
+        free(t);
+        return NULL;
+    }
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    intrflush(stdscr, FALSE);
+    leaveok(stdscr, TRUE);
+    curs_set(0);
+    set_escdelay(25);
+    mouseinterval(0);
+    mousemask(BUTTON1_PRESSED | BUTTON2_PRESSED | BUTTON3_PRESSED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+              | BUTTON5_PRESSED
+#endif
+              , NULL);
+
+    t->impl = COLORS_NONE;
+    t->mode = CMODE_NONE;
+    if (want != CMODE_NONE && has_colors()) {
+        start_color();
+        use_default_colors();
+        const char *ct = getenv("COLORTERM");
+        bool truecolor_env = ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit"));
+        const char *ov = getenv("LLMSCOPE_COLOR");
+        bool force_pal = ov && !strcmp(ov, "palette");
+        if (COLORS < 8) t->impl = COLORS_NONE;
+        else if (want == CMODE_16) t->impl = COLORS_BASIC;
+        else if (want == CMODE_TRUE && COLORS >= 0x1000000) t->impl = COLORS_DIRECT;
+        else if (want == CMODE_TRUE && COLORS >= 256 && can_change_color() && (truecolor_env || force_pal))
+            t->impl = COLORS_PALETTE;
+        else if (COLORS >= 256) t->impl = COLORS_256;
+        else t->impl = COLORS_BASIC;
+        switch (t->impl) {
+        case COLORS_DIRECT: case COLORS_PALETTE: t->mode = CMODE_TRUE; break;
+        case COLORS_256: t->mode = CMODE_256; break;
+        case COLORS_BASIC: t->mode = CMODE_16; break;
+        default: t->mode = CMODE_NONE; break;
+        }
+    }
+    for (int i = 0; i < PAL_HASH; i++) t->pal_slot[i] = -1;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    g_interrupted = 0;
+    getmaxyx(stdscr, t->h, t->w);
+    t->full = true;
+    return t;
+}
+
+void term_close(Term *t) {
+    if (!t) return;
+    if (t->scr) {
+        if (t->impl == COLORS_PALETTE) reset_color_pairs();
+        curs_set(1);
+        endwin();
+        delscreen(t->scr);
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    release_stderr(t);
+    free(t->shadow);
+    free(t);
+}
+
+void term_size(const Term *t, int *w, int *h) { *w = t->w; *h = t->h; }
+ColorMode term_color_mode(const Term *t) { return t->mode; }
+bool term_unicode(const Term *t) { return t->unicode; }
+void term_invalidate(Term *t) { t->full = true; }
+
+/* ---- colour ------------------------------------------------------------------------ */
+
+static int pal_color(Term *t, Color c) {
+    uint32_t key = ((uint32_t)(c.r >> 2) << 12) | ((uint32_t)(c.g >> 2) << 6) | (uint32_t)(c.b >> 2);
+    uint32_t h = (key * 2654435761u) >> 22;       /* 10 bits */
+    for (int probe = 0; probe < PAL_HASH; probe++) {
+        uint32_t i = (h + (uint32_t)probe) & (PAL_HASH - 1);
+        if (t->pal_slot[i] < 0) {
+            if (t->pal_n >= PAL_N) break;
+            int slot = t->pal_n++;
+            t->pal_key[i] = key;
+            t->pal_slot[i] = (int16_t)slot;
+            t->pal_rgb[slot] = key;
+            int r = (c.r >> 2) << 2, g = (c.g >> 2) << 2, b = (c.b >> 2) << 2;
+            init_extended_color(PAL_FIRST + slot, r * 1000 / 255, g * 1000 / 255, b * 1000 / 255);
+            return PAL_FIRST + slot;
+        }
+        if (t->pal_key[i] == key) return PAL_FIRST + t->pal_slot[i];
+    }
+    /* palette full this frame: nearest defined slot; the next frame starts afresh */
+    t->pal_overflow = true;
+    int best = 0;
+    long bd = -1;
+    for (int s = 0; s < t->pal_n; s++) {
+        long dr = (long)((t->pal_rgb[s] >> 12) & 63) - (c.r >> 2);
+        long dg = (long)((t->pal_rgb[s] >> 6) & 63) - (c.g >> 2);
+        long db = (long)(t->pal_rgb[s] & 63) - (c.b >> 2);
+        long d = dr * dr + dg * dg + db * db;
+        if (bd < 0 || d < bd) { bd = d; best = s; }
+    }
+    return PAL_FIRST + best;
+}
+
+static int term_color(Term *t, Color c) {
+    if (c.role == CR_DEFAULT) return -1;
+    switch (t->impl) {
+    case COLORS_DIRECT: {
+        int v = (c.r << 16) | (c.g << 8) | c.b;
+        return v < 8 ? 8 : v;      /* 0..7 would select the ANSI colours */
+    }
+    case COLORS_PALETTE: return pal_color(t, c);
+    case COLORS_256: return color_to_256(c.r, c.g, c.b);
+    case COLORS_BASIC: {
+        int i = color_to_16(c.r, c.g, c.b);
+        return COLORS >= 16 ? i : (i & 7);
+    }
+    default: return -1;
+    }
+}
+
+/* ---- drawing ----------------------------------------------------------------------- */
+
+static bool cell_eq(const Cell *a, const Cell *b) {
+    return a->len == b->len && a->width == b->width && a->attr == b->attr &&
+           !memcmp(a->ch, b->ch, a->len) && !memcmp(&a->fg, &b->fg, sizeof a->fg) &&
+           !memcmp(&a->bg, &b->bg, sizeof a->bg);
+}
+
+static void draw_cell(Term *t, int x, int y, const Cell *cell) {
+    wchar_t wc[CCHARW_MAX + 1];
+    int n = 0;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)cell->ch;
+    utf8proc_ssize_t off = 0;
+    while (off < cell->len && n < CCHARW_MAX) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + off, cell->len - off, &cp);
+        if (k <= 0) break;
+        /* curses takes one spacing character and the zero-width ones after it */
+        if (n > 0 && utf8proc_charwidth(cp) != 0) break;
+        wc[n++] = (wchar_t)cp;
+        off += k;
+    }
+    if (n == 0) wc[n++] = L' ';
+    wc[n] = 0;
+    uint8_t a = t->impl == COLORS_NONE ? cell_mono_attr(cell) : cell->attr;
+    attr_t at = A_NORMAL;
+    if (a & ATTR_BOLD) at |= A_BOLD;
+    if (a & ATTR_REVERSE) at |= A_REVERSE;
+    if (a & ATTR_UNDERLINE) at |= A_UNDERLINE;
+    if (a & ATTR_DIM) at |= A_DIM;
+    int pair = 0;
+    if (t->impl != COLORS_NONE) {
+        int fg = term_color(t, cell->fg), bg = term_color(t, cell->bg);
+        if (fg != -1 || bg != -1) {
+            pair = alloc_pair(fg, bg);
+            if (pair < 0) pair = 0;
+        }
+    }
+    cchar_t cc;
+    if (setcchar(&cc, wc, at, 0, &pair) == ERR) return;
+    mvwadd_wch(stdscr, y, x, &cc);
+}
+
+void term_draw(Term *t, const Canvas *c) {
+    if (t->sw != c->w || t->sh != c->h || !t->shadow) {
+        free(t->shadow);
+        t->shadow = calloc((size_t)c->w * (size_t)c->h, sizeof(Cell));
+        t->sw = t->shadow ? c->w : 0;
+        t->sh = t->shadow ? c->h : 0;
+        t->full = true;
+    }
+    if (t->impl == COLORS_PALETTE && t->pal_overflow) {
+        /* the last frame ran out of palette slots: start the palette afresh */
+        t->pal_n = 0;
+        t->pal_overflow = false;
+        for (int i = 0; i < PAL_HASH; i++) t->pal_slot[i] = -1;
+        t->full = true;
+    }
+    if (t->full) { werase(stdscr); clearok(stdscr, TRUE); }
+    int w = c->w < t->w ? c->w : t->w, h = c->h < t->h ? c->h : t->h;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const Cell *cell = &c->cells[y * c->w + x];
+            Cell *sh = t->shadow ? &t->shadow[y * c->w + x] : NULL;
+            if (!t->full && sh && cell_eq(cell, sh)) continue;
+            if (sh) *sh = *cell;
+            if (cell->width == 0) continue;              /* right half of a wide char */
+            if (cell->width == 2 && x + 1 >= w) {
+                Cell sp = *cell;
+                sp.ch[0] = ' '; sp.len = 1; sp.width = 1;
+                draw_cell(t, x, y, &sp);
+                continue;
+            }
+            draw_cell(t, x, y, cell);
+        }
+    t->full = false;
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+/* ---- input ------------------------------------------------------------------------- */
+
+static int map_keycode(int k) {
+    if (k >= KEY_F(1) && k <= KEY_F(12)) return TK_F1 + (k - KEY_F(1));
+    switch (k) {
+    case KEY_UP: return TK_UP;
+    case KEY_DOWN: return TK_DOWN;
+    case KEY_LEFT: return TK_LEFT;
+    case KEY_RIGHT: return TK_RIGHT;
+    case KEY_HOME: return TK_HOME;
+    case KEY_END: return TK_END;
+    case KEY_PPAGE: return TK_PGUP;
+    case KEY_NPAGE: return TK_PGDN;
+    case KEY_BACKSPACE: return TK_BACKSPACE;
+    case KEY_DC: return TK_DELETE;
+    case KEY_IC: return TK_INSERT;
+    case KEY_ENTER: return TK_ENTER;
+    case KEY_BTAB: return TK_BTAB;
+    case KEY_RESIZE: return TK_RESIZE;
+    case KEY_MOUSE: return TK_MOUSE;
+    default: return TK_NONE;
+    }
+}
+
+bool term_poll(Term *t, int timeout_ms, TuiEvent *ev) {
+    memset(ev, 0, sizeof *ev);
+    if (g_interrupted) { ev->key = TK_INTERRUPT; return true; }
+    wtimeout(stdscr, timeout_ms);
+    wint_t wch;
+    int r = wget_wch(stdscr, &wch);
+    if (g_interrupted) { ev->key = TK_INTERRUPT; return true; }
+    if (r == ERR) return false;
+    if (r == KEY_CODE_YES) {
+        int k = map_keycode((int)wch);
+        if (k == TK_NONE) return false;
+        if (k == TK_RESIZE) {
+            getmaxyx(stdscr, t->h, t->w);
+            t->full = true;
+        }
+        if (k == TK_MOUSE) {
+            MEVENT me;
+            if (getmouse(&me) != OK) return false;
+            ev->mx = me.x;
+            ev->my = me.y;
+            if (me.bstate & BUTTON1_PRESSED) ev->button = MB_LEFT;
+            else if (me.bstate & BUTTON2_PRESSED) ev->button = MB_MIDDLE;
+            else if (me.bstate & BUTTON3_PRESSED) ev->button = MB_RIGHT;
+            else if (me.bstate & BUTTON4_PRESSED) ev->button = MB_WHEEL_UP;
+#ifdef BUTTON5_PRESSED
+            else if (me.bstate & BUTTON5_PRESSED) ev->button = MB_WHEEL_DOWN;
+#endif
+            else return false;
+        }
+        ev->key = k;
+        return true;
+    }
+    int k = (int)wch;
+    switch (k) {
+    case 27: ev->key = TK_ESC; break;
+    case '\r': case '\n': ev->key = TK_ENTER; break;
+    case 127: case 8: ev->key = TK_BACKSPACE; break;
+    case '\t': ev->key = TK_TAB; break;
+    default: ev->key = k; break;
+    }
+    return true;
+}

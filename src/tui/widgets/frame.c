@@ -1,0 +1,148 @@
+/* Frame, rule, wrapped text, table. */
+#include <stdio.h>
+#include <string.h>
+#include "tui/widgets/widgets.h"
+
+Rect w_frame(Canvas *c, Rect r, const char *title, bool focus) {
+    if (r.w < 2 || r.h < 2) return rect_make(r.x, r.y, 0, 0);
+    canvas_push_clip(c, r);
+    Style fs = sty(focus ? CR_ACCENT : CR_FRAME);
+    bool u = c->unicode;
+    const char *h = glyph_hline(c), *v = glyph_vline(c);
+    int x1 = r.x + r.w - 1, y1 = r.y + r.h - 1;
+    for (int x = r.x + 1; x < x1; x++) { canvas_glyph(c, x, r.y, h, fs); canvas_glyph(c, x, y1, h, fs); }
+    for (int y = r.y + 1; y < y1; y++) { canvas_glyph(c, r.x, y, v, fs); canvas_glyph(c, x1, y, v, fs); }
+    canvas_glyph(c, r.x, r.y, u ? "\xe2\x94\x8c" : "+", fs);
+    canvas_glyph(c, x1, r.y, u ? "\xe2\x94\x90" : "+", fs);
+    canvas_glyph(c, r.x, y1, u ? "\xe2\x94\x94" : "+", fs);
+    canvas_glyph(c, x1, y1, u ? "\xe2\x94\x98" : "+", fs);
+    if (title && *title && r.w > 6) {
+        char t[256];
+        snprintf(t, sizeof t, " %s ", title);
+        canvas_text_fit(c, r.x + 2, r.y, t, r.w - 4, sty_attr(focus ? CR_ACCENT : CR_TITLE, ATTR_BOLD));
+    }
+    canvas_pop_clip(c);
+    return rect_inset(r, 1);
+}
+
+void w_rule(Canvas *c, int x, int y, int w, const char *label, Style st) {
+    if (w <= 0) return;
+    canvas_push_clip(c, rect_make(x, y, w, 1));
+    const char *h = glyph_hline(c);
+    for (int i = 0; i < w; i++) canvas_glyph(c, x + i, y, h, sty(CR_FRAME));
+    if (label && *label && w > 4) {
+        char t[256];
+        snprintf(t, sizeof t, " %s ", label);
+        canvas_text_fit(c, x + 2, y, t, w - 3, st);
+    }
+    canvas_pop_clip(c);
+}
+
+/* Greedy word wrap; draws when c is non-NULL. Returns rows needed. */
+static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode) {
+    if (!text || r.w <= 0) return 0;
+    int row = 0, col = 0, w = r.w;
+    bool para_start = true;
+    const char *p = text;
+    char word[1024];
+    while (*p) {
+        if (*p == '\n') { row++; col = 0; para_start = true; p++; continue; }
+        if (*p == ' ') {
+            if (para_start || col > 0) {
+                if (col + 1 > w) { row++; col = 0; para_start = false; }
+                else col++;
+            }
+            p++;
+            continue;
+        }
+        size_t wl = strcspn(p, " \n");
+        size_t cl = wl < sizeof word - 1 ? wl : sizeof word - 1;
+        memcpy(word, p, cl);
+        word[cl] = 0;
+        p += wl;
+        para_start = false;
+        int ww = text_width(word, unicode);
+        if (col > 0 && col + ww > w) { row++; col = 0; }
+        const char *q = word;
+        while (ww > w - col) {
+            int fw;
+            size_t nb = text_fit_bytes(q, w - col, unicode, &fw);
+            if (nb == 0) {
+                if (col == 0) break;         /* a 2-column glyph in a 1-column box */
+                row++; col = 0;
+                continue;
+            }
+            if (c) {
+                char part[1024];
+                memcpy(part, q, nb);
+                part[nb] = 0;
+                canvas_text(c, r.x + col, r.y + row, part, st);
+            }
+            q += nb;
+            ww -= fw;
+            row++;
+            col = 0;
+        }
+        if (*q && ww <= w - col) {
+            if (c) canvas_text(c, r.x + col, r.y + row, q, st);
+            col += ww;
+        }
+    }
+    return row + (col > 0 ? 1 : 0);
+}
+
+int w_text(Canvas *c, Rect r, const char *text, Style st) {
+    canvas_push_clip(c, r);
+    int rows = wrap_do(c, r, text, st, c->unicode);
+    canvas_pop_clip(c);
+    return rows;
+}
+
+int w_text_rows(const char *text, int width, bool unicode) {
+    return wrap_do(NULL, rect_make(0, 0, width, 1 << 20), text, sty(CR_TEXT), unicode);
+}
+
+int w_table(Canvas *c, Rect r, const TableCol *cols, int ncols, const char *const *cells, int nrows, int sel) {
+    if (r.w <= 0 || r.h <= 0 || ncols <= 0) return 0;
+    canvas_push_clip(c, r);
+    int widths[32];
+    if (ncols > 32) ncols = 32;
+    int fixed = 0, flex = 0;
+    for (int j = 0; j < ncols; j++) {
+        widths[j] = cols[j].width;
+        if (widths[j] > 0) fixed += widths[j] + 1; else flex++;
+    }
+    int rest = r.w - fixed;
+    for (int j = 0; j < ncols; j++)
+        if (widths[j] <= 0) widths[j] = flex ? (rest / flex > 1 ? rest / flex - 1 : 1) : 1;
+    int x = r.x;
+    Style hs = sty_attr(CR_TITLE, ATTR_BOLD | ATTR_UNDERLINE);
+    for (int j = 0; j < ncols; j++) {
+        const char *t = cols[j].title ? cols[j].title : "";
+        int tw = text_width(t, c->unicode);
+        int tx = cols[j].right && tw < widths[j] ? x + widths[j] - tw : x;
+        canvas_text_fit(c, tx, r.y, t, widths[j], hs);
+        x += widths[j] + 1;
+    }
+    int body = r.h - 1;
+    int first = 0;
+    if (sel >= 0 && body > 0 && sel >= body) first = sel - body + 1;
+    for (int i = 0; i < body && first + i < nrows; i++) {
+        int row = first + i, y = r.y + 1 + i;
+        bool is_sel = row == sel;
+        Style cs = is_sel ? sty2(CR_TEXT, CR_SELECT, 0) : sty(CR_TEXT);
+        if (is_sel) canvas_fill(c, rect_make(r.x, y, r.w, 1), " ", cs);
+        x = r.x;
+        for (int j = 0; j < ncols; j++) {
+            const char *t = cells[row * ncols + j];
+            if (t) {
+                int tw = text_width(t, c->unicode);
+                int tx = cols[j].right && tw < widths[j] ? x + widths[j] - tw : x;
+                canvas_text_fit(c, tx, y, t, widths[j], cs);
+            }
+            x += widths[j] + 1;
+        }
+    }
+    canvas_pop_clip(c);
+    return first;
+}

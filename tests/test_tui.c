@@ -1,0 +1,650 @@
+/* TUI tests: canvas width handling, widgets against hand-derived text, the too-small
+ * state, ASCII/mono fallbacks, every panel on synthetic traces (GQA, MHA with learned
+ * positions, MLA + MoE), app keys on a real model, and presentation analysis. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "analysis/kvcalc.h"
+#include "analysis/pca.h"
+#include "analysis/sampling.h"
+#include "analysis/stats.h"
+#include "harness.h"
+#include "tui/app.h"
+#include "tui/canvas.h"
+#include "tui/widgets/widgets.h"
+#include "tui_fake.h"
+
+static Canvas *mk(int w, int h, bool unicode, bool mono) {
+    Canvas *c = canvas_new(w, h);
+    if (c) { c->unicode = unicode; c->mono = mono; }
+    return c;
+}
+
+static char *dump(const Canvas *c) { return canvas_to_text(c); }
+
+#define CHECK_DUMP(c, expect) do { char *d_ = dump(c); CHECK_STR(d_, expect); free(d_); } while (0)
+
+static Style plain(void) { return sty(CR_TEXT); }
+
+/* ---- canvas ------------------------------------------------------------------------ */
+
+TEST(tui_canvas_ascii) {
+    Canvas *c = mk(10, 2, true, true);
+    REQUIRE(c);
+    CHECK_EQ_INT(canvas_text(c, 1, 0, "abc", plain()), 4);
+    CHECK_DUMP(c, " abc\n\n");
+    canvas_free(c);
+}
+
+TEST(tui_canvas_cjk_width) {
+    Canvas *c = mk(6, 1, true, true);
+    REQUIRE(c);
+    CHECK_EQ_INT(text_width("\xe6\x97\xa5\xe6\x9c\xac", true), 4);          /* 日本 */
+    CHECK_EQ_INT(canvas_text(c, 0, 0, "\xe6\x97\xa5\xe6\x9c\xac!", plain()), 5);
+    CHECK_EQ_INT(canvas_cell(c, 0, 0)->width, 2);
+    CHECK_EQ_INT(canvas_cell(c, 1, 0)->width, 0);                          /* continuation */
+    CHECK_DUMP(c, "\xe6\x97\xa5\xe6\x9c\xac!\n");
+    canvas_free(c);
+}
+
+TEST(tui_canvas_cjk_clip) {
+    /* three 2-column glyphs in a 5-column clip: the third has one column left -> a blank */
+    Canvas *c = mk(8, 1, true, true);
+    REQUIRE(c);
+    canvas_push_clip(c, rect_make(0, 0, 5, 1));
+    canvas_text(c, 0, 0, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", plain());  /* 日本語 */
+    canvas_pop_clip(c);
+    canvas_text(c, 5, 0, "|", plain());
+    CHECK_DUMP(c, "\xe6\x97\xa5\xe6\x9c\xac |\n");
+    canvas_free(c);
+}
+
+TEST(tui_canvas_overwrite_wide_half) {
+    Canvas *c = mk(4, 1, true, true);
+    REQUIRE(c);
+    canvas_text(c, 0, 0, "\xe6\x97\xa5x", plain());
+    canvas_text(c, 1, 0, "a", plain());            /* right half of 日 -> the left half blanks */
+    CHECK_DUMP(c, " ax\n");
+    canvas_text(c, 2, 0, "\xe6\x97\xa5", plain()); /* a wide char over "x" and the next cell */
+    CHECK_DUMP(c, " a\xe6\x97\xa5\n");
+    canvas_free(c);
+}
+
+TEST(tui_canvas_combining_and_emoji) {
+    Canvas *c = mk(8, 1, true, true);
+    REQUIRE(c);
+    /* e + U+0301 is one cell; an emoji is two columns */
+    CHECK_EQ_INT(text_width("e\xcc\x81x", true), 2);
+    CHECK_EQ_INT(text_width("\xf0\x9f\x98\x80" "a", true), 3);
+    canvas_text(c, 0, 0, "e\xcc\x81x\xf0\x9f\x98\x80", plain());
+    CHECK_EQ_INT(canvas_cell(c, 0, 0)->len, 3);
+    CHECK_EQ_INT(canvas_cell(c, 2, 0)->width, 2);
+    CHECK_DUMP(c, "e\xcc\x81x\xf0\x9f\x98\x80\n");
+    /* a mark at the start of a string attaches to the cell on its left */
+    canvas_text(c, 6, 0, "a", plain());
+    canvas_text(c, 7, 0, "\xcc\x88", plain());
+    CHECK_EQ_INT(canvas_cell(c, 6, 0)->len, 3);
+    canvas_free(c);
+}
+
+TEST(tui_canvas_invalid_and_controls) {
+    Canvas *c = mk(6, 1, true, true);
+    REQUIRE(c);
+    canvas_text(c, 0, 0, "a\nb\xff", plain());
+    CHECK_DUMP(c, "a\xef\xbf\xbd" "b\xef\xbf\xbd\n");
+    canvas_free(c);
+    Canvas *a = mk(6, 1, false, true);                 /* non-UTF-8 locale: ASCII only */
+    REQUIRE(a);
+    canvas_text(a, 0, 0, "\xe6\x97\xa5x\xc3\xa9", plain());
+    CHECK_DUMP(a, "?x?\n");
+    canvas_free(a);
+}
+
+TEST(tui_canvas_fit_and_ansi) {
+    Canvas *c = mk(10, 1, true, false);
+    REQUIRE(c);
+    canvas_text_fit(c, 0, 0, "hello world", 5, plain());
+    CHECK_DUMP(c, "hell\xe2\x80\xa6\n");
+    Style red = {color_rgb(255, 0, 0), color_default(), ATTR_BOLD};
+    canvas_text(c, 6, 0, "R", red);
+    char *a = canvas_to_ansi(c, CMODE_TRUE);
+    REQUIRE(a);
+    CHECK(strstr(a, "\x1b[0;1;38;2;255;0;0;49mR") != NULL);
+    free(a);
+    a = canvas_to_ansi(c, CMODE_256);
+    CHECK(a && strstr(a, "38;5;196") != NULL);
+    free(a);
+    CHECK_EQ_INT(color_to_256(0, 0, 0), 16);
+    CHECK_EQ_INT(color_to_256(128, 128, 128), 244);
+    CHECK_EQ_INT(color_to_256(255, 255, 255), 231);
+    CHECK_EQ_INT(color_to_16(255, 0, 0), 9);
+    canvas_free(c);
+}
+
+TEST(tui_canvas_mono_attr) {
+    Canvas *c = mk(4, 1, true, true);
+    REQUIRE(c);
+    canvas_text(c, 0, 0, "ab", sty2(CR_TEXT, CR_SELECT, 0));
+    CHECK(cell_mono_attr(canvas_cell(c, 0, 0)) & ATTR_REVERSE);
+    char *a = canvas_to_ansi(c, CMODE_NONE);
+    CHECK(a && strstr(a, "\x1b[0;7mab") != NULL && !strstr(a, "38;"));
+    free(a);
+    canvas_free(c);
+}
+
+/* ---- widgets ----------------------------------------------------------------------- */
+
+TEST(tui_widget_sparkline) {
+    Canvas *c = mk(8, 1, true, true);
+    REQUIRE(c);
+    float v[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    w_sparkline(c, 0, 0, 8, v, 8, 0, 7, plain());
+    /* t = v/7, eighths = 1 + round(7t) = v + 1 */
+    CHECK_DUMP(c, "\xe2\x96\x81\xe2\x96\x82\xe2\x96\x83\xe2\x96\x84\xe2\x96\x85\xe2\x96\x86\xe2\x96\x87\xe2\x96\x88\n");
+    canvas_free(c);
+}
+
+TEST(tui_widget_bars) {
+    Canvas *c = mk(20, 1, true, true);
+    REQUIRE(c);
+    Bar b = {"ab", 0.5f, "50%", plain(), false};
+    /* label 4 + gap: bar from column 5, note 4 + gap: bar width 10, half = 5 full blocks */
+    w_bars(c, rect_make(0, 0, 20, 1), &b, 1, 1.0f, 4, 4);
+    CHECK_DUMP(c, "ab   \xe2\x96\x88\xe2\x96\x88\xe2\x96\x88\xe2\x96\x88\xe2\x96\x88       50%\n");
+    canvas_free(c);
+    Canvas *a = mk(12, 1, false, true);
+    REQUIRE(a);
+    Bar q = {"x", 0.25f, NULL, plain(), false};
+    w_bars(a, rect_make(0, 0, 12, 1), &q, 1, 1.0f, 1, 0);   /* bar width 10: 2.5 cells */
+    CHECK_DUMP(a, "x ##=\n");
+    canvas_free(a);
+}
+
+static float grid2[4] = {0, 1, NAN, 0.5f};
+static float get2(void *ud, int r, int c) { (void)ud; return grid2[r * 2 + c]; }
+
+TEST(tui_widget_heatmap_mono) {
+    Canvas *c = mk(4, 2, true, true);
+    REQUIRE(c);
+    HeatSpec hs = {.rows = 2, .cols = 2, .get = get2, .lo = 0, .hi = 1, .sel_r = -1, .sel_c = -1, .max_cell = 1};
+    HeatLayout hl = w_heatmap(c, rect_make(0, 0, 4, 2), &hs);
+    /* ramp " .:-=+*#%@": 0 -> ' ', 1 -> '@', 0.5 -> index rint(4.5) = 4 '='; NaN (masked) -> '/' */
+    CHECK_DUMP(c, " @\n/=\n");
+    CHECK_EQ_INT(hl.k, 1);
+    int r = -1, col = -1;
+    CHECK(w_heatmap_hit(&hl, 1, 1, &r, &col) && r == 1 && col == 1);
+    CHECK(!w_heatmap_hit(&hl, 3, 0, &r, &col));
+    canvas_free(c);
+}
+
+TEST(tui_widget_heatmap_halfblock) {
+    Canvas *c = mk(2, 1, true, false);
+    REQUIRE(c);
+    HeatSpec hs = {.rows = 2, .cols = 2, .get = get2, .lo = 0, .hi = 1, .sel_r = -1, .sel_c = -1, .max_cell = 1};
+    w_heatmap(c, rect_make(0, 0, 2, 1), &hs);
+    const Cell *a = canvas_cell(c, 0, 0), *b = canvas_cell(c, 1, 0);
+    CHECK(a->len == 3 && !memcmp(a->ch, "\xe2\x96\x80", 3));        /* ▀: upper row = fg */
+    Color lo = ramp_seq(0), hi = ramp_seq(1), mid = ramp_seq(0.5f);
+    CHECK(a->fg.r == lo.r && a->fg.g == lo.g && a->fg.b == lo.b);
+    CHECK(a->bg.role == CR_MASK);                                   /* masked lower half */
+    CHECK(b->fg.r == hi.r && b->fg.b == hi.b && b->bg.r == mid.r && b->bg.g == mid.g);
+    canvas_free(c);
+}
+
+TEST(tui_widget_hist) {
+    Canvas *c = mk(3, 3, true, true);
+    REQUIRE(c);
+    double counts[3] = {1, 2, 4};
+    /* 2 bar rows = 16 eighths: 1 -> 4 (half block), 2 -> 8 (one row), 4 -> 16 (two rows) */
+    w_hist(c, rect_make(0, 0, 3, 3), counts, 3, 0, 1, false, plain());
+    CHECK_DUMP(c, "  \xe2\x96\x88\n\xe2\x96\x84\xe2\x96\x88\xe2\x96\x88\n0\n");
+    canvas_free(c);
+}
+
+TEST(tui_widget_braille) {
+    Canvas *c = mk(1, 1, true, true);
+    REQUIRE(c);
+    ScatterPt p[2] = {{0, 0, NULL, color_rgb(255, 255, 255), false}, {1, 1, NULL, color_rgb(255, 255, 255), false}};
+    /* 2x4 dots: (0,0) -> bottom-left dot (0,3) bit 0x40; (1,1) -> top-right (1,0) bit 0x08 */
+    w_scatter(c, rect_make(0, 0, 1, 1), p, 2, false);
+    CHECK_DUMP(c, "\xe2\xa1\x88\n");                                   /* U+2848 */
+    canvas_free(c);
+    Canvas *a = mk(1, 1, false, true);
+    REQUIRE(a);
+    w_scatter(a, rect_make(0, 0, 1, 1), p, 2, false);
+    CHECK_DUMP(a, "*\n");
+    canvas_free(a);
+}
+
+TEST(tui_widget_text_wrap) {
+    Canvas *c = mk(7, 4, true, true);
+    REQUIRE(c);
+    CHECK_EQ_INT(w_text(c, rect_make(0, 0, 7, 4), "hello world foo", plain()), 3);
+    CHECK_DUMP(c, "hello\nworld\nfoo\n\n");
+    canvas_free(c);
+    /* CJK breaks inside a "word": 2 glyphs per 5-column line */
+    CHECK_EQ_INT(w_text_rows("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac", 5, true), 3);
+    CHECK_EQ_INT(w_text_rows("a\n\nb", 10, true), 3);
+}
+
+TEST(tui_widget_tokstrip) {
+    Canvas *c = mk(5, 2, true, true);
+    REQUIRE(c);
+    Chip ch[3] = {{"a", true, false, false}, {" b", true, false, false}, {"c\n", false, true, false}};
+    Rect hits[3];
+    w_tokstrip(c, rect_make(0, 0, 5, 2), ch, 3, hits);
+    /* "a" at 0, "␣b" at 2..3, "c↵" needs 2 columns at 5 -> wraps to line 2 */
+    CHECK_DUMP(c, "a \xe2\x90\xa3" "b\nc\xe2\x86\xb5\n");
+    CHECK(hits[2].x == 0 && hits[2].y == 1 && hits[2].w == 2);
+    CHECK(canvas_cell(c, 0, 1)->attr & ATTR_REVERSE);                 /* current */
+    CHECK(canvas_cell(c, 0, 1)->attr & ATTR_UNDERLINE);               /* decode */
+    canvas_free(c);
+    char vis[32];
+    tok_visible(" the\t\x01", vis, sizeof vis, false);
+    CHECK_STR(vis, "_the\\t\\x01");
+}
+
+TEST(tui_widget_frame_table) {
+    Canvas *c = mk(12, 4, false, true);
+    REQUIRE(c);
+    Rect in = w_frame(c, rect_make(0, 0, 12, 4), "T", false);
+    CHECK(in.x == 1 && in.y == 1 && in.w == 10 && in.h == 2);
+    TableCol cols[2] = {{"a", 3, false}, {"n", 4, true}};
+    const char *cells[2] = {"xy", "42"};
+    w_table(c, in, cols, 2, cells, 1, -1);
+    CHECK_DUMP(c, "+- T ------+\n|a      n  |\n|xy    42  |\n+----------+\n");
+    canvas_free(c);
+}
+
+/* ---- app: too small, fallbacks, panels on synthetic traces ------------------------ */
+
+static bool contains(const Canvas *c, const char *s) {
+    char *d = dump(c);
+    bool r = d && strstr(d, s);
+    free(d);
+    return r;
+}
+
+static bool all_ascii(const Canvas *c) {
+    char *d = dump(c);
+    bool ok = d != NULL;
+    for (const unsigned char *p = (const unsigned char *)d; ok && *p; p++) ok = *p < 0x80;
+    free(d);
+    return ok;
+}
+
+TEST(tui_too_small) {
+    App *a = app_new();
+    REQUIRE(a);
+    Canvas *c = mk(50, 12, true, true);
+    REQUIRE(c);
+    app_render(a, c);
+    CHECK(a->too_small);
+    CHECK(contains(c, "terminal too small"));
+    CHECK(contains(c, "need 60x16, have 50x12"));
+    canvas_resize(c, 1, 1);             /* must not crash either */
+    app_render(a, c);
+    CHECK(a->too_small);
+    TuiEvent q = {.key = 'q'};
+    app_handle(a, &q);
+    CHECK(a->quit);
+    canvas_free(c);
+    app_free(a);
+}
+
+static const char *KINDS[3] = {"gqa", "mha", "mla"};
+
+TEST(tui_panels_fake_all_sizes) {
+    static const int SZ[][2] = {{80, 24}, {120, 40}, {60, 16}, {200, 60}, {12, 4}, {3, 2}};
+    for (int k = 0; k < 3; k++) {
+        Session *s = tui_fake_session(KINDS[k], 12, 8);
+        REQUIRE(s);
+        App *a = app_new();
+        REQUIRE(a);
+        app_set_session(a, 0, s, false);
+        for (size_t z = 0; z < sizeof SZ / sizeof SZ[0]; z++) {
+            for (int p = 0; p < PANEL_COUNT; p++) {
+                for (int mode = 0; mode < 3; mode++) {      /* colour+UTF-8, mono, ASCII */
+                    Canvas *c = mk(SZ[z][0], SZ[z][1], mode != 2, mode != 0);
+                    REQUIRE(c);
+                    app_render_panel(a, c, p);
+                    if (SZ[z][0] >= 60) CHECK_MSG(contains(c, panel_class((PanelId)p)->title), "%s: panel %d title at %dx%d",
+                                                 KINDS[k], p, SZ[z][0], SZ[z][1]);
+                    if (mode == 2) CHECK_MSG(all_ascii(c), "%s panel %d mode ascii: non-ASCII output", KINDS[k], p);
+                    a->cur = p;
+                    app_render(a, c);
+                    canvas_free(c);
+                }
+            }
+        }
+        app_free(a);
+        tui_fake_free(s);
+    }
+}
+
+TEST(tui_panels_fake_content) {
+    Session *s = tui_fake_session("gqa", 12, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    Canvas *c = mk(120, 40, true, true);
+    REQUIRE(c);
+    app_render(a, c);
+    CHECK(contains(c, "fake-gqa"));
+    CHECK(contains(c, "decode"));
+    CHECK(contains(c, "GQA: kv head 0 serves q 0-1"));
+    CHECK(contains(c, "kv1"));                       /* small multiples grouped by KV head */
+    app_render_panel(a, c, PANEL_KV);
+    CHECK(contains(c, "2*n_h*d_h = 2*4*8"));
+    CHECK(contains(c, "GQA *"));
+    app_render_panel(a, c, PANEL_POSITION);
+    CHECK(contains(c, "rotate-half"));
+    app_render_panel(a, c, PANEL_OUTPUT);
+    CHECK(contains(c, "T=1 (as computed)"));
+    tui_fake_free(s);
+    app_free(a);
+
+    s = tui_fake_session("mla", 12, 8);
+    REQUIRE(s);
+    a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    app_render_panel(a, c, PANEL_ATTENTION);
+    CHECK(contains(c, "MLA (latent KV)"));
+    CHECK(contains(c, "c_kv[16]"));
+    app_render_panel(a, c, PANEL_KV);
+    CHECK(contains(c, "d_c+d_h^R = 16+4"));
+    s->layer = 1;
+    app_render_panel(a, c, PANEL_FFN);
+    CHECK(contains(c, "mixture of experts"));
+    CHECK(contains(c, "expert 3"));                  /* p = 11: experts 11 % 8 and 14 % 8 */
+    tui_fake_free(s);
+    app_free(a);
+
+    s = tui_fake_session("mha", 12, 8);
+    REQUIRE(s);
+    a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    app_render_panel(a, c, PANEL_POSITION);
+    CHECK(contains(c, "learned positions"));
+    CHECK(contains(c, "cos(pos_emb[i], pos_emb[j])"));
+    app_render_panel(a, c, PANEL_NORMS);
+    CHECK(contains(c, "LayerNorm"));
+    canvas_free(c);
+    tui_fake_free(s);
+    app_free(a);
+}
+
+TEST(tui_frame_time) {
+    Session *s = tui_fake_session("gqa", 64, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    Canvas *c = mk(160, 50, true, false);
+    REQUIRE(c);
+    double worst = 0;
+    for (int p = 0; p < PANEL_COUNT; p++) {
+        a->cur = p;
+        app_render(a, c);                            /* warm caches (PCA, lens) */
+        app_render(a, c);
+        if (a->frame_ms > worst) worst = a->frame_ms;
+    }
+    if (getenv("LLMSCOPE_VALGRIND") || getenv("LLMSCOPE_SLOW")) SKIP("timing is meaningless under valgrind");
+    CHECK_MSG(worst < 10.0, "slowest frame %.2f ms (budget 10 ms)", worst);
+    canvas_free(c);
+    app_free(a);
+    tui_fake_free(s);
+}
+
+TEST(tui_panel_keys_fake) {
+    Session *s = tui_fake_session("gqa", 10, 6);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    TuiEvent ev = {.key = ','};
+    app_handle(a, &ev);                              /* attention: select the key column */
+    CHECK_EQ_INT(s->sel_key, 9);
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->sel_key, 8);
+    ev.key = '}';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->head, 1);
+    ev.key = ']';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->layer, 1);
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->layer, 1);                       /* clamped */
+    ev.key = '2';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(a->cur, PANEL_KV);
+    ev.key = '?';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(a->overlay, OV_HELP);
+    ev.key = TK_ESC;
+    app_handle(a, &ev);
+    CHECK_EQ_INT(a->overlay, OV_NONE);
+    /* mouse: click a token chip -> cursor moves there */
+    Canvas *c = mk(80, 24, true, false);
+    REQUIRE(c);
+    app_render(a, c);
+    int tok_hit = -1;
+    for (int i = 0; i < a->n_hits; i++) if (a->hits[i].kind == HIT_TOKEN && a->hits[i].arg == 3) tok_hit = i;
+    REQUIRE(tok_hit >= 0);
+    TuiEvent m = {.key = TK_MOUSE, .mx = a->hits[tok_hit].r.x, .my = a->hits[tok_hit].r.y, .button = MB_LEFT};
+    app_handle(a, &m);
+    CHECK_EQ_INT(s->cursor, 3);
+    canvas_free(c);
+    app_free(a);
+    tui_fake_free(s);
+}
+
+TEST(tui_lineedit_utf8) {
+    LineEdit le;
+    lineedit_set(&le, "ab");
+    lineedit_key(&le, 0x65e5);                       /* 日 */
+    lineedit_key(&le, 'e');
+    lineedit_key(&le, 0x301);                        /* combining acute: same grapheme as 'e' */
+    CHECK_STR(le.buf, "ab\xe6\x97\xa5" "e\xcc\x81");
+    lineedit_key(&le, TK_BACKSPACE);                 /* removes "é" as one grapheme */
+    CHECK_STR(le.buf, "ab\xe6\x97\xa5");
+    lineedit_key(&le, TK_LEFT);
+    lineedit_key(&le, TK_BACKSPACE);
+    CHECK_STR(le.buf, "a\xe6\x97\xa5");
+    lineedit_key(&le, TK_HOME);
+    lineedit_key(&le, TK_DELETE);
+    CHECK_STR(le.buf, "\xe6\x97\xa5");
+    CHECK_EQ_INT(le.cur, 0);
+}
+
+/* ---- analysis ---------------------------------------------------------------------- */
+
+TEST(tui_analysis_kv_formulas) {
+    ModelSpec s;
+    memset(&s, 0, sizeof s);
+    s.n_heads = 8; s.n_kv_heads = 4; s.head_dim = 8; s.attn_kind = ATTN_GQA;
+    KvVariant v[KVA_COUNT];
+    kv_variants(&s, v);
+    CHECK_EQ_INT(v[KVA_MHA].elems, 128);     /* 2*8*8 */
+    CHECK_EQ_INT(v[KVA_GQA].elems, 64);      /* 2*4*8 */
+    CHECK_EQ_INT(v[KVA_MQA].elems, 16);      /* 2*8 */
+    CHECK_EQ_INT(v[KVA_MLA].elems, 36);      /* 4*8 + 8/2 */
+    CHECK(v[KVA_GQA].actual && !v[KVA_MHA].actual);
+    s.attn_kind = ATTN_MLA; s.kv_lora_rank = 512; s.qk_rope_head_dim = 64; s.qk_nope_head_dim = 128; s.v_head_dim = 128;
+    s.n_heads = 128;
+    CHECK_EQ_INT(kv_elems_actual(&s), 576);  /* DeepSeek-V2: 512 + 64 */
+    char b[32];
+    kv_fmt_bytes(1536, b, sizeof b);
+    CHECK_STR(b, "1.50 KiB");
+}
+
+TEST(tui_analysis_sampling_preview) {
+    float lg[4] = {2, 1, 0, -INFINITY};
+    double e0 = exp(2.0), e1 = exp(1.0), e2 = 1.0, extra = 0.5;   /* unrecorded mass e^x summing to 0.5 */
+    float lse = (float)log(e0 + e1 + e2 + extra);
+    float p[4];
+    double tail, bound;
+    SamplePreviewCfg one = {1.0f, 0, 1.0f, false};
+    int n = sampling_preview(lg, 4, lse, 100, one, p, &tail, &bound);
+    CHECK_EQ_INT(n, 3);
+    CHECK_NEAR(p[0], e0 / (e0 + e1 + e2 + extra), 1e-5);
+    CHECK_NEAR(tail, extra / (e0 + e1 + e2 + extra), 1e-5);
+    SamplePreviewCfg k1 = {0.5f, 1, 1.0f, false};
+    n = sampling_preview(lg, 4, lse, 100, k1, p, NULL, NULL);
+    CHECK_EQ_INT(n, 1);
+    CHECK_NEAR(p[0], 1.0, 1e-6);
+    SamplePreviewCfg cold = {0.5f, 0, 1.0f, false};   /* T=0.5: weights e^{2l}, renormalised */
+    sampling_preview(lg, 4, lse, 100, cold, p, NULL, &bound);
+    double z = exp(4.0) + exp(2.0) + 1.0;
+    CHECK_NEAR(p[1], exp(2.0) / z, 1e-5);
+    CHECK(bound >= 0 && bound < 0.1);
+}
+
+TEST(tui_analysis_stats_pca) {
+    float x[3] = {0, 0.5f, 1};
+    double counts[2], lo = 0, hi = 1;
+    CHECK(stats_hist(x, 3, 2, &lo, &hi, counts));
+    CHECK_NEAR(counts[0], 1, 0);
+    CHECK_NEAR(counts[1], 2, 0);                     /* 0.5 and the top edge 1.0 */
+    float p[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+    CHECK_NEAR(stats_entropy_bits(p, 4), 2.0, 1e-9);
+    /* points on a line in 3-D: the first component explains everything */
+    float X[4 * 3];
+    for (int i = 0; i < 4; i++) { X[i * 3] = (float)i; X[i * 3 + 1] = 2.0f * (float)i; X[i * 3 + 2] = -(float)i; }
+    float xy[8];
+    double ex[2];
+    CHECK(pca_project2(X, 4, 3, xy, ex));
+    CHECK_NEAR(ex[0], 1.0, 1e-6);
+    CHECK_NEAR(fabs(xy[2] - xy[0]), sqrt(6.0), 1e-4);      /* consecutive points sqrt(1+4+1) apart */
+    /* n < d path (SVD of X^T) */
+    float Y[2 * 5] = {1, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+    CHECK(pca_project2(Y, 2, 5, xy, ex));
+    CHECK_NEAR(fabs(xy[0] - xy[2]), sqrt(2.0), 1e-4);
+    int idx[2];
+    float v[5] = {3, 9, 1, 7, 5};
+    stats_topk(v, 5, 2, idx);
+    CHECK(idx[0] == 1 && idx[1] == 3);
+}
+
+/* ---- app on a real model (shared data) -------------------------------------------- */
+
+static Session *real_session(const char *prompt, Err *e) {
+    const char *d = test_shared_data();
+    if (!d) return NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stories260K/stories260K.bin", d);
+    Session *s = session_new(path, 64, e);
+    if (s && !session_set_prompt(s, prompt, e)) { session_free(s); return NULL; }
+    return s;
+}
+
+TEST(tui_app_keys_real_model) {
+    if (!test_shared_data()) SKIP("../shared/data not present");
+    Err e = {0};
+    Session *s = real_session("Once upon a time", &e);
+    if (!s) SKIP("cannot load stories260K: %s", e.msg);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, true);
+    Canvas *c = mk(80, 24, true, true);
+    REQUIRE(c);
+    app_render(a, c);
+    CHECK(contains(c, "no tokens yet"));
+    TuiEvent ev = {.key = 'n'};
+    app_handle(a, &ev);                              /* prefill */
+    int np = s->n_prompt;
+    CHECK_EQ_INT(s->cursor, np - 1);
+    ev.key = ' ';
+    app_handle(a, &ev);                              /* decode one */
+    ev.key = TK_RIGHT;
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->cursor, np + 1);
+    CHECK_EQ_INT(session_len(s), np + 2);
+    ev.key = 'b';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->cursor, np);
+    ev.key = TK_HOME;
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->cursor, 0);
+    ev.key = TK_END;
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s->cursor, np + 1);
+    /* step into: the stage cursor moves and the panel follows it */
+    ev.key = 'i';
+    app_handle(a, &ev);
+    app_handle(a, &ev);
+    CHECK(s->stage != STAGE_EMBED);
+    CHECK_EQ_INT(a->cur, app_panel_for_stage(s->stage));
+    for (int i = 0; i < 8; i++) {
+        app_handle(a, &ev);
+        app_render(a, c);
+        CHECK_EQ_INT(a->cur, app_panel_for_stage(s->stage));
+    }
+    ev.key = 'I';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(a->cur, app_panel_for_stage(s->stage));
+    /* every panel renders on the real trace, at 80x24 in colour and mono */
+    for (int p = 0; p < PANEL_COUNT; p++) {
+        a->cur = p;
+        c->mono = false;
+        app_render(a, c);
+        c->mono = true;
+        app_render(a, c);
+        CHECK(contains(c, panel_class((PanelId)p)->title));
+    }
+    /* edit the prompt through the overlay */
+    ev.key = 'e';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(a->overlay, OV_PROMPT);
+    ev.key = TK_CTRL('u');
+    app_handle(a, &ev);
+    const char *txt = "The cat";
+    for (const char *p = txt; *p; p++) { ev.key = *p; app_handle(a, &ev); }
+    ev.key = TK_ENTER;
+    app_handle(a, &ev);
+    CHECK_STR(s->prompt, "The cat");
+    CHECK_EQ_INT(s->cursor, s->n_prompt - 1);
+    /* run mode: ticks decode */
+    ev.key = 'r';
+    app_handle(a, &ev);
+    CHECK(a->running);
+    int before = session_len(s);
+    TuiEvent tick = {.key = TK_TICK};
+    app_handle(a, &tick);
+    CHECK_EQ_INT(session_len(s), before + 1);
+    canvas_free(c);
+    app_free(a);
+}
+
+TEST(tui_compare_real_model) {
+    if (!test_shared_data()) SKIP("../shared/data not present");
+    Err e = {0};
+    Session *s1 = real_session("Once upon a time", &e), *s2 = real_session("Once upon a time", &e);
+    if (!s1 || !s2) { session_free(s1); session_free(s2); SKIP("cannot load stories260K: %s", e.msg); }
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s1, true);
+    app_set_session(a, 1, s2, true);
+    CHECK_EQ_INT(a->n_ses, 2);
+    TuiEvent ev = {.key = 'n'};
+    app_handle(a, &ev);
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s1->cursor, s2->cursor);
+    CHECK_EQ_INT(session_len(s1), session_len(s2));
+    ev.key = ']';
+    app_handle(a, &ev);
+    CHECK_EQ_INT(s2->layer, 1);
+    Canvas *c = mk(120, 30, true, true);
+    REQUIRE(c);
+    for (int p = 0; p < PANEL_COUNT; p++) { a->cur = p; app_render(a, c); }
+    CHECK(contains(c, "A: stories260K"));
+    CHECK(contains(c, "B: stories260K"));
+    ev.key = 'c';
+    app_handle(a, &ev);                              /* leaves compare mode */
+    CHECK_EQ_INT(a->n_ses, 1);
+    canvas_free(c);
+    app_free(a);
+}
