@@ -89,7 +89,7 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     size_t nf = 2 * L * H * T            /* attn, scores */
               + (L + 1) * D              /* resid */
               + 2 * L                    /* attn/mlp out norms */
-              + 2 * L * D                /* ln1_out, ln2_out */
+              + 3 * L * D + D            /* ln1_out, ln2_out, resid_mid, lnf_out */
               + 2 * L * H * R + 2 * L * KV * R   /* q, q_rot, k, k_rot */
               + 2 * D                    /* embed, pos_embed */
               + L * (size_t)d->d_ff      /* mlp_post */
@@ -112,6 +112,8 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     k->mlp_out_norm = TAKE(L);
     k->ln1_out = TAKE(L * D);
     k->ln2_out = TAKE(L * D);
+    k->resid_mid = TAKE(L * D);
+    k->lnf_out = TAKE(D);
     if (R) {
         k->q = TAKE(L * H * R); k->q_rot = TAKE(L * H * R);
         k->k = TAKE(L * KV * R); k->k_rot = TAKE(L * KV * R);
@@ -155,7 +157,7 @@ static bool rec_ask(void *ud, HookPoint p, int layer) {
     switch (p) {
     case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_LN1_NORMALIZED:
     case HP_Q: case HP_ROT_Q: case HP_K: case HP_ROT_K: case HP_ATTN_SCORES: case HP_PATTERN:
-    case HP_ATTN_OUT: case HP_LN2_SCALE: case HP_LN2_NORMALIZED: case HP_MLP_POST: case HP_MLP_OUT:
+    case HP_ATTN_OUT: case HP_RESID_MID: case HP_LNF_NORMALIZED: case HP_LN2_SCALE: case HP_LN2_NORMALIZED: case HP_MLP_POST: case HP_MLP_OUT:
     case HP_RESID_POST: case HP_LNF_SCALE: case HP_LOGITS: case HP_Q_LATENT: case HP_KV_LATENT:
     case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS: case HP_KV_APPEND:
         return true;
@@ -219,6 +221,12 @@ static void rec_observe(void *ud, HookEvent *ev) {
             break;
         case HP_LN1_SCALE: k->ln1[l].scale = ev->data[i]; break;
         case HP_LN1_NORMALIZED: memcpy(k->ln1_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_RESID_MID:
+            row = ev->data + (size_t)i * D;
+            memcpy(k->resid_mid + (size_t)l * D, row, sizeof(float) * (size_t)D);
+            stat_of(&k->ln2[l], row, D);
+            break;
+        case HP_LNF_NORMALIZED: memcpy(k->lnf_out, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
         case HP_LN2_SCALE: k->ln2[l].scale = ev->data[i]; break;
         case HP_LN2_NORMALIZED: memcpy(k->ln2_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
         case HP_ATTN_OUT: k->attn_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;

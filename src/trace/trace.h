@@ -41,6 +41,8 @@ typedef struct {
     NormStat *ln1, *ln2;    /* [L] */
     NormStat lnf;
     float *ln1_out, *ln2_out;             /* [L][d] */
+    float *resid_mid;                     /* [L][d] input of ln2 (resid_pre + attn_out) */
+    float *lnf_out;                       /* [d] final norm output */
     float *q, *q_rot, *k, *k_rot;         /* [L][H*hd_r], [L][KV*hd_r] (hd_r: roped dims per head) */
     float *embed, *pos_embed;             /* [d] */
     float *mlp_post;                      /* [L][F] (F = max ffn width over layers) */

@@ -54,8 +54,8 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     if (in.w < 20 || in.h < 4) return;
 
     const NormStat *ns = which == 0 ? &t->ln1[l] : which == 1 ? &t->ln2[l] : &t->lnf;
-    const float *xin = which == 0 ? t->resid + (size_t)l * D : which == 2 ? t->resid + (size_t)d->n_layers * D : NULL;
-    const float *xout = which == 0 ? t->ln1_out + (size_t)l * D : which == 1 ? t->ln2_out + (size_t)l * D : NULL;
+    const float *xin = which == 0 ? t->resid + (size_t)l * D : which == 2 ? t->resid + (size_t)d->n_layers * D : t->resid_mid + (size_t)l * D;
+    const float *xout = which == 0 ? t->ln1_out + (size_t)l * D : which == 1 ? t->ln2_out + (size_t)l * D : t->lnf_out;
     const Tensor *gw = which == 2 ? &s->model->w.lnf_w : which == 0 ? &s->model->w.layers[l].ln1_w : &s->model->w.layers[l].ln2_w;
     const Tensor *gb = which == 2 ? &s->model->w.lnf_b : which == 0 ? &s->model->w.layers[l].ln1_b : &s->model->w.layers[l].ln2_b;
 
