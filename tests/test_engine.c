@@ -364,3 +364,60 @@ TEST(kv_bytes_follow_deepseek_v2_table1) {
     }
     (void)tested;
 }
+
+/* ---- bundled models: greedy continuation and eval loss against transformers ------------- */
+
+TEST(bundled_models_match_their_training_time_references) {
+    const char *names[] = {"story-mha", "story-gqa", "story-mqa", "story-mla", "story-gpt2", "story-moe"};
+    int found = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char dir[256], rp[300];
+        snprintf(dir, sizeof dir, "assets/models/%s", names[i]);
+        snprintf(rp, sizeof rp, "%s/reference.json", dir);
+        cJSON *ref = load_json(rp);
+        if (!ref) continue;
+        found++;
+        int pids[256], want[256];
+        int np = json_ints(cJSON_GetObjectItem(ref, "prompt_ids"), pids, 256);
+        int nw = json_ints(cJSON_GetObjectItem(ref, "greedy_ids"), want, 256);
+        Err e = {0};
+        Model *m = model_load(dir, false, &e);
+        CHECK_MSG(m != NULL, "%s: %s", dir, e.msg);
+        if (!m) { cJSON_Delete(ref); continue; }
+        Engine *en = engine_new(m, 0, &e);
+        REQUIRE(en);
+        float *lg = engine_forward(en, pids, np, false, &e);
+        int ok = 0;
+        for (int k = 0; k < nw && lg; k++) {
+            int t = argmax(lg, m->spec.vocab_size);
+            if (t != want[k]) break;
+            ok++;
+            lg = engine_forward(en, &t, 1, false, &e);
+        }
+        CHECK_MSG(ok == nw, "%s: %d of %d greedy tokens match transformers", names[i], ok, nw);
+        engine_free(en);
+        model_free(m);
+        /* eval through the CLI (tokenizer + engine), against the loss transformers computed */
+        const cJSON *ev = cJSON_GetObjectItem(ref, "eval");
+        const cJSON *file = cJSON_GetObjectItem(ev, "file"), *loss = cJSON_GetObjectItem(ev, "loss");
+        const cJSON *ntok = cJSON_GetObjectItem(ev, "tokens");
+        if (cJSON_IsString(file) && cJSON_IsNumber(loss)) {
+            char cmd[1024], *out = NULL;
+            snprintf(cmd, sizeof cmd, "%s eval --model %s --text-file %s --json", test_bin(), dir, file->valuestring);
+            int rc = test_run(cmd, &out, 0);
+            CHECK_EQ_INT(rc, 0);
+            cJSON *j = out ? cJSON_Parse(out) : NULL;
+            CHECK_MSG(j != NULL, "%s: eval printed no JSON: %s", names[i], out ? out : "");
+            if (j) {
+                double l = cJSON_GetObjectItem(j, "loss")->valuedouble;
+                CHECK_MSG(fabs(l - loss->valuedouble) < 1e-3, "%s: eval loss %.6f, transformers %.6f", names[i], l, loss->valuedouble);
+                if (cJSON_IsNumber(ntok)) CHECK_EQ_INT(cJSON_GetObjectItem(j, "tokens")->valueint, ntok->valueint);
+                cJSON_Delete(j);
+            }
+            free(out);
+        }
+        cJSON_Delete(ref);
+    }
+    if (!found) SKIP("no bundled models in assets/models");
+    CHECK_EQ_INT(found, 6);
+}
