@@ -216,14 +216,14 @@ static int draw_block(Canvas *c, Rect in, int y, const char *text, Style st, Sty
     return y + rows;
 }
 
-static void token_label(const Session *s, int pos, char *out, size_t cap, bool zh) {
+static void token_label(const Session *s, int pos, char *out, size_t cap, bool zh, bool unicode) {
     const TraceTok *t = trace_tok(s->trace, pos);
-    char raw[96];
+    char raw[96], vis[160];
     if (!t) { snprintf(out, cap, "%d", pos); return; }
     session_token_text(s, t->id, raw, sizeof raw);
-    for (char *q = raw; *q; q++) if (*q == '\n') *q = ' ';
-    if (zh) snprintf(out, cap, "\xe2\x80\x9c%s\xe2\x80\x9d\xef\xbc\x88%d\xef\xbc\x89", raw, pos);
-    else snprintf(out, cap, "\"%s\" (%d)", raw, pos);
+    tok_visible(raw, vis, sizeof vis, unicode);     /* "␣Once", as in the token strip */
+    if (zh) snprintf(out, cap, "%s\xef\xbc\x88%d\xef\xbc\x89", vis, pos);
+    else snprintf(out, cap, "%s (%d)", vis, pos);
 }
 
 Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
@@ -280,8 +280,8 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     Session *s = a->ses[0];
     if (p->hl_on && s) {
         char q[160], kk[160], line[512];
-        token_label(s, p->hl_token, q, sizeof q, zh);
-        if (p->hl_key >= 0) token_label(s, p->hl_key, kk, sizeof kk, zh);
+        token_label(s, p->hl_token, q, sizeof q, zh, c->unicode);
+        if (p->hl_key >= 0) token_label(s, p->hl_key, kk, sizeof kk, zh, c->unicode);
         const char *arrow = c->unicode ? "\xe2\x96\xb6 " : "> ";
         if (zh) {
             if (p->hl_key >= 0) snprintf(line, sizeof line, "%s\xe7\x9c\x8b\xef\xbc\x9a\xe6\x9f\xa5\xe8\xaf\xa2 %s \xe2\x86\x92 \xe9\x94\xae %s \xc2\xb7 L%d H%d", arrow, q, kk, p->hl_layer, p->hl_head);
@@ -309,8 +309,8 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     }
     if (u->err[0]) y = draw_block(c, in, y, u->err, sty_attr(CR_ERROR, ATTR_BOLD), vs) + 1;
     const char *keys = zh ? "\xe2\x86\x90 \xe2\x86\x92 \xe7\xbf\xbb\xe9\xa1\xb5  a \xe7\xad\x94\xe6\xa1\x88  q \xe9\x80\x80\xe5\x87\xba  L \xe8\xaf\xbe\xe7\xa8\x8b"
-                          : "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L lessons";
-    if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L lessons" : "<- -> step  a answer  q leave  L lessons";
+                          : "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L menu";
+    if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L menu" : "<- -> step  a answer  q leave  L menu";
     u->overflow = y > in.y + in.h - 1;
     if (y < in.y + in.h) canvas_text_fit(c, in.x, in.y + in.h - 1, keys, in.w, sty(CR_DIM));
     canvas_pop_clip(c);

@@ -1,0 +1,252 @@
+/* `llmscope lesson`: list, play (TUI with a narration pane), print, or check lessons. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "lesson/lesson.h"
+#include "session/session.h"
+#include "tui/app.h"
+#include "tui/lesson_pane.h"
+#include "tui/term.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: llmscope lesson list [--lang en|zh]\n"
+            "       llmscope lesson NAME [--lang en|zh] [--step N]      play in the terminal UI\n"
+            "       llmscope lesson NAME --script [--lang en|zh]        print every step with its live values\n"
+            "       llmscope lesson NAME --frame N [--size WxH] [--reveal]  print the screen of step N\n"
+            "       llmscope lesson --check [FILES...] [--lang en|zh] [--size WxH] [--verbose]\n"
+            "       llmscope lesson --placeholders                    the live values a lesson may quote\n"
+            "NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
+            "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
+            "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.\n");
+}
+
+static const char *lang_arg(int argc, char **argv, Err *e) {
+    const char *l = cli_opt(argc, argv, "--lang");
+    if (!l) return NULL;
+    if (strcmp(l, "en") && strcmp(l, "zh")) { err_set(e, ERR_ARG, "--lang must be en or zh (got \"%s\")", l); return ""; }
+    return l;
+}
+
+static bool size_arg(int argc, char **argv, int *w, int *h) {
+    const char *s = cli_opt(argc, argv, "--size");
+    if (!s) return true;
+    return sscanf(s, "%dx%d", w, h) == 2 && *w >= 40 && *h >= 12 && *w <= 1000 && *h <= 1000;
+}
+
+static int cmd_list(const char *root, const char *lang) {
+    char dir[1200];
+    lesson_dir(root, lang, dir, sizeof dir);
+    char **v;
+    int n = lesson_list_files(dir, &v);
+    if (!n) { fprintf(stderr, "llmscope: no lessons in %s\n", dir); return 1; }
+    for (int i = 0; i < n; i++) {
+        Err e = {0};
+        Lesson *l = lesson_load(v[i], &e);
+        const char *base = strrchr(v[i], '/');
+        base = base ? base + 1 : v[i];
+        if (l) printf("%-28.*s %s\n", (int)(strlen(base) - 5), base, l->title);
+        else printf("%-28.*s (invalid: %s)\n", (int)(strlen(base) - 5), base, e.msg);
+        lesson_free(l);
+    }
+    lesson_free_list(v, n);
+    return 0;
+}
+
+static int cmd_placeholders(void) {
+    int n;
+    const PhSpec *t = lesson_ph_table(&n);
+    static const char *NEED[] = {"config", "weights", "session", "token"};
+    static const char *ARG[] = {"", "[:N]", ":N", ":X", ":I,J"};
+    for (int i = 0; i < n; i++) {
+        char nm[80];
+        snprintf(nm, sizeof nm, "{%s%s}", t[i].name, ARG[t[i].arg]);
+        printf("%-32s %-8s %s\n", nm, NEED[t[i].need], t[i].doc);
+    }
+    return 0;
+}
+
+/* Strips the value marks for plain output. */
+static void print_plain(const char *label, const char *s) {
+    printf("%s", label);
+    for (const char *p = s; *p; p++)
+        if (*p != LESSON_MARK_ON && *p != LESSON_MARK_OFF) putchar(*p);
+    putchar('\n');
+}
+
+static int cmd_check(int argc, char **argv, const char *root, const char *lang, int w, int h) {
+    LessonCheckOpts o = {.w = w, .h = h, .verbose = cli_flag(argc, argv, "--verbose"), .out = stdout};
+    int problems = 0, files = 0;
+    /* explicit files: every argument after --check that is not an option */
+    bool explicit = false;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (!strcmp(argv[i], "--lang") || !strcmp(argv[i], "--size")) i++;
+            continue;
+        }
+        explicit = true;
+        int p = lesson_check_file(argv[i], root, &o);
+        printf("%s %s\n", p ? "FAIL" : "ok  ", argv[i]);
+        problems += p;
+        files++;
+    }
+    if (!explicit) {
+        const char *langs[2] = {"en", "zh"};
+        char **lists[2] = {NULL, NULL};
+        int counts[2] = {0, 0};
+        for (int li = 0; li < 2; li++) {
+            if (lang && strcmp(lang, langs[li])) continue;
+            char dir[1200];
+            lesson_dir(root, langs[li], dir, sizeof dir);
+            counts[li] = lesson_list_files(dir, &lists[li]);
+            if (!counts[li]) { printf("FAIL no lessons in %s\n", dir); problems++; }
+            for (int i = 0; i < counts[li]; i++) {
+                int p = lesson_check_file(lists[li][i], root, &o);
+                printf("%s %s\n", p ? "FAIL" : "ok  ", lists[li][i]);
+                fflush(stdout);
+                problems += p;
+                files++;
+            }
+        }
+        /* each lesson exists in both languages, with the same steps */
+        if (!lang) {
+            for (int i = 0; i < counts[0]; i++) {
+                const char *base = strrchr(lists[0][i], '/');
+                base = base ? base + 1 : lists[0][i];
+                int match = -1;
+                for (int j = 0; j < counts[1]; j++) {
+                    const char *b2 = strrchr(lists[1][j], '/');
+                    if (!strcmp(b2 ? b2 + 1 : lists[1][j], base)) match = j;
+                }
+                if (match < 0) { printf("FAIL %s has no Chinese version (lessons/zh/%s)\n", lists[0][i], base); problems++; continue; }
+                int p = lesson_check_pair(lists[0][i], lists[1][match], stdout);
+                if (p) printf("FAIL %s and %s differ in their steps\n", lists[0][i], lists[1][match]);
+                problems += p;
+            }
+            for (int j = 0; j < counts[1]; j++) {
+                const char *b2 = strrchr(lists[1][j], '/');
+                b2 = b2 ? b2 + 1 : lists[1][j];
+                bool found = false;
+                for (int i = 0; i < counts[0]; i++) {
+                    const char *base = strrchr(lists[0][i], '/');
+                    if (!strcmp(base ? base + 1 : lists[0][i], b2)) found = true;
+                }
+                if (!found) { printf("FAIL %s has no English version (lessons/%s)\n", lists[1][j], b2); problems++; }
+            }
+        }
+        for (int li = 0; li < 2; li++) lesson_free_list(lists[li], counts[li]);
+    }
+    printf("%d lesson file%s checked, %d problem%s\n", files, files == 1 ? "" : "s", problems, problems == 1 ? "" : "s");
+    return problems ? 1 : 0;
+}
+
+static App *open_app(const char *root, const char *lang, const char *path, int step, int ctx, Err *e) {
+    App *a = app_new();
+    if (!a) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    a->max_ctx = ctx;
+    char models[1200];
+    snprintf(models, sizeof models, "%s/assets/models", root);
+    app_scan_models(a, models);
+    if (!lesson_ui_get(a, root, lang)) { app_free(a); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    if (!lesson_ui_open(a, path, step, e) && !a->n_ses) { app_free(a); return NULL; }
+    return a;
+}
+
+int cmd_lesson(int argc, char **argv) {
+    setlocale(LC_ALL, "");
+    Err e = {0};
+    if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage(stdout); return 0; }
+    if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
+    char root[1024];
+    lesson_find_root(root, sizeof root);
+    const char *lang = lang_arg(argc, argv, &e);
+    if (e.code) return cli_fail(&e);
+    int w = 120, h = 36;
+    if (!size_arg(argc, argv, &w, &h)) { fprintf(stderr, "llmscope: --size: expected WxH, at least 40x12\n"); return 2; }
+    if (cli_flag(argc, argv, "--check")) return cmd_check(argc, argv, root, lang, w, h);
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (!strcmp(argv[i], "--lang") || !strcmp(argv[i], "--size") || !strcmp(argv[i], "--step") ||
+                !strcmp(argv[i], "--frame") || !strcmp(argv[i], "--ctx")) i++;
+            continue;
+        }
+        name = argv[i];
+        break;
+    }
+    if (!name) {
+        usage(stderr);
+        fprintf(stderr, "\n");
+        cmd_list(root, lang ? lang : "en");
+        return 2;
+    }
+    if (!strcmp(name, "list")) return cmd_list(root, lang ? lang : "en");
+    char dir[1200], path[1024];
+    lesson_dir(root, lang ? lang : "en", dir, sizeof dir);
+    if (!lesson_resolve(dir, name, path, sizeof path, &e)) return cli_fail(&e);
+    int ctx = cli_opt_int(argc, argv, "--ctx", 0);
+
+    if (cli_flag(argc, argv, "--script")) {
+        Lesson *l = lesson_load(path, &e);
+        if (!l) return cli_fail(&e);
+        App *a = app_new();
+        LessonPlayer *p = a ? lesson_player_new(a, l, root, &e) : NULL;
+        if (!p) { app_free(a); return cli_fail(&e); }
+        a->max_ctx = ctx;
+        printf("# %s\n%s\n", l->title, l->summary);
+        int rc = 0;
+        for (int k = 0; k < l->n_steps; k++) {
+            Err e2 = {0};
+            if (!lesson_player_goto(p, k, &e2)) { fprintf(stderr, "llmscope: %s\n", e2.msg); rc = 1; break; }
+            const LessonStep *st = &l->steps[k];
+            printf("\n## %d/%d%s%s\n", k + 1, l->n_steps, st->title ? " " : "", st->title ? st->title : "");
+            char *t = lesson_player_expand(p, st->text, false, &e2);
+            if (t) print_plain("", t);
+            free(t);
+            if (st->question) {
+                bool zh = !strcmp(l->lang, "zh");
+                t = lesson_player_expand(p, st->question, false, &e2);
+                if (t) print_plain(zh ? "\xe9\x97\xae\xef\xbc\x9a" : "Q: ", t);   /* 问： */
+                free(t);
+                t = lesson_player_expand(p, st->answer, false, &e2);
+                if (t) print_plain(zh ? "\xe7\xad\x94\xef\xbc\x9a" : "A: ", t);   /* 答： */
+                free(t);
+            }
+            if (e2.code) { fprintf(stderr, "llmscope: %s: step %d: %s\n", l->file, k + 1, e2.msg); rc = 1; }
+        }
+        lesson_player_free(p);
+        app_free(a);
+        return rc;
+    }
+
+    const char *frame = cli_opt(argc, argv, "--frame");
+    int step = frame ? atoi(frame) - 1 : cli_opt_int(argc, argv, "--step", 1) - 1;
+    if (step < 0) step = 0;
+    App *a = open_app(root, lang, path, step, ctx, &e);
+    if (!a) return cli_fail(&e);
+    if (frame) {
+        Canvas *c = canvas_new(w, h);
+        if (!c) { app_free(a); return 1; }
+        c->unicode = !cli_flag(argc, argv, "--ascii");
+        c->mono = true;
+        if (cli_flag(argc, argv, "--reveal")) lesson_ui_reveal(a, true);
+        app_render(a, c);
+        char *txt = canvas_to_text(c);
+        if (txt) fputs(txt, stdout);
+        free(txt);
+        canvas_free(c);
+        int rc = lesson_ui_error(a)[0] ? 1 : 0;
+        if (rc) fprintf(stderr, "llmscope: %s\n", lesson_ui_error(a));
+        app_free(a);
+        return rc;
+    }
+    if (!app_run(a, &e)) {
+        fprintf(stderr, "llmscope: %s (try --script or --frame N)\n", e.msg);
+        app_free(a);
+        return 1;
+    }
+    app_free(a);
+    return 0;
+}

@@ -1,0 +1,449 @@
+/* Lessons: `llmscope lesson --check` over every lesson in both languages (the bundled story
+ * models play each one headless), malformed lesson files (each rejected with the file and
+ * the field named), actions that do not apply (layer beyond the model, unknown panel,
+ * missing model), the template engine, live values against formulas and published
+ * configs, CJK wrapping, and the presenter keys in the App. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "lesson/lesson.h"
+#include "model/model.h"
+#include "session/session.h"
+#include "tui/app.h"
+#include "tui/lesson_pane.h"
+
+static bool has(const char *hay, const char *needle) { return hay && needle && strstr(hay, needle) != NULL; }
+
+static bool story_models_present(void) {
+    static const char *K[] = {"mha", "gqa", "mqa", "mla", "gpt2", "moe"};
+    for (size_t i = 0; i < sizeof K / sizeof K[0]; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "assets/models/story-%s/config.json", K[i]);
+        if (!file_exists(p)) return false;
+    }
+    return true;
+}
+
+/* ---- every lesson, both languages ------------------------------------------------------ */
+
+TEST(lesson_check_all_lessons) {
+    if (!story_models_present())
+        SKIP("the bundled story models (assets/models/story-*) are missing: train them with assets/models/train/train.py");
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s lesson --check", test_bin());
+    int rc = test_run(cmd, &out, 1);
+    CHECK_MSG(rc == 0, "llmscope lesson --check failed (rc %d):\n%s", rc, out ? out : "");
+    CHECK(has(out, " 0 problems"));
+    /* at least the 14 lessons of issue 8, in both languages */
+    int ok = 0;
+    for (const char *p = out; p && (p = strstr(p, "ok   ")); p += 5) ok++;
+    CHECK_MSG(ok >= 28, "only %d lesson files passed", ok);
+    CHECK(has(out, "lessons/zh/06-attention-variants.json"));
+    free(out);
+}
+
+TEST(lesson_list_both_languages) {
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s lesson list", test_bin());
+    CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
+    CHECK(has(out, "01-tour"));
+    CHECK(has(out, "14-qwen3-tour"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s lesson list --lang zh", test_bin());
+    CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
+    CHECK(has(out, "\xe8\xa7\xa3\xe7\xa0\x81\xe5\x99\xa8"));   /* 解码器, in lesson 1's Chinese title */
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s lesson list --lang fr", test_bin());
+    CHECK_EQ_INT(test_run(cmd, &out, 1), 1);
+    CHECK(has(out, "--lang must be en or zh"));
+    free(out);
+}
+
+/* ---- malformed files ---------------------------------------------------------------------- */
+
+#define HEAD "{\"id\":\"x\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"S\",\"model\":\"m\",\"prompt\":\"p\""
+
+typedef struct { const char *json, *expect; } Bad;
+
+TEST(lesson_parse_rejects_malformed) {
+    static const Bad cases[] = {
+        {"{\"id\": ", "not valid JSON near byte"},
+        {"[1,2]", "a lesson is a JSON object"},
+        {"{\"lang\":\"en\"}", "\"id\" is missing"},
+        {HEAD ",\"steps\":[{\"text\":\"a\"}],\"extra\":1}", "unknown field \"extra\""},
+        {"{\"id\":\"x\",\"lang\":\"fr\",\"title\":\"T\",\"summary\":\"S\",\"model\":\"m\",\"prompt\":\"p\",\"steps\":[{\"text\":\"a\"}]}", "lang must be"},
+        {"{\"id\":\"Bad Id\",\"lang\":\"en\"}", "may only use"},
+        {HEAD "}", "\"steps\" is missing"},
+        {HEAD ",\"steps\":[]}", "steps has 0 entries"},
+        {HEAD ",\"steps\":{}}", "steps must be an array"},
+        {HEAD ",\"steps\":[{}]}", "steps[0].text is missing"},
+        {HEAD ",\"steps\":[{\"text\":5}]}", "steps[0].text must be a string"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"question\":\"q\"}]}", "come together"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"fly\"}]}]}", "steps[0].actions[0].do: unknown action \"fly\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{}]}]}", "steps[0].actions[0].do is missing"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"layer\"}]}]}", "steps[0].actions[0].layer is missing"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"layer\",\"layer\":-1}]}]}", "steps[0].actions[0].layer must be an integer"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"layer\",\"layer\":1.5}]}]}", "must be an integer"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"head\",\"head\":\"first\"}]}]}", "or \"last\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"step\",\"n\":0}]}]}", "steps[0].actions[0].n must be an integer in [1, 4096]"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"stage\",\"stage\":\"lunch\"}]}]}", "unknown stage \"lunch\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"panel\",\"panel\":\"attention\",\"layer\":1}]}]}", "unknown field \"layer\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"compare\"}]}]}", "either \"model\" or \"off\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"ablate\",\"layer\":1}]}]}", "needs \"layer\" and \"head\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"sampler\",\"temperature\":0}]}]}", "temperature must be a number"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"load\",\"model\":\"m\",\"slot\":\"C\"}]}]}", "slot must be \"A\" or \"B\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"highlight\"}]}]}", "needs \"token\" and/or \"key\""},
+        {HEAD ",\"steps\":[{\"text\":\"the {kv.nope} grew\"}]}", "steps[0].text: unknown placeholder {kv.nope}"},
+        {HEAD ",\"steps\":[{\"text\":\"a {kv.grew\"}]}", "not closed by '}'"},
+        {HEAD ",\"steps\":[{\"text\":\"a { b\"}]}", "without a placeholder name"},
+        {HEAD ",\"steps\":[{\"text\":\"{kv.grew:3}\"}]}", "takes no argument"},
+        {HEAD ",\"steps\":[{\"text\":\"{kv.bytes_at:lots}\"}]}", "empty argument after ':'"},
+        {HEAD ",\"steps\":[{\"text\":\"{token.at}\"}]}", "needs an integer argument"},
+        {HEAD ",\"steps\":[{\"text\":\"{embed.cos:1}\"}]}", "needs two positions"},
+        {HEAD ",\"steps\":[{\"text\":\"{model.params@llama}\"}]}", "\"llama\" is not declared in \"refs\""},
+        {HEAD ",\"refs\":{\"llama\":\"assets/configs/llama-3-8b\"},\"steps\":[{\"text\":\"{attn.entropy@llama}\"}]}", "a ref only gives its config"},
+        {HEAD ",\"refs\":{\"A\":\"x\"},\"steps\":[{\"text\":\"a\"}]}", "bad name \"A\""},
+        {HEAD ",\"refs\":{\"r\":5},\"steps\":[{\"text\":\"a\"}]}", "refs.r must be a path"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"answer\":\"{logits.top1_prob}\",\"question\":\"{attn.wat}\"}]}", "steps[0].question: unknown placeholder {attn.wat}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Err e = {0};
+        Lesson *l = lesson_parse(cases[i].json, strlen(cases[i].json), "lessons/bad.json", &e);
+        CHECK_MSG(!l, "case %zu was accepted: %s", i, cases[i].json);
+        lesson_free(l);
+        CHECK_MSG(has(e.msg, "lessons/bad.json"), "case %zu: the message does not name the file: %s", i, e.msg);
+        CHECK_MSG(has(e.msg, cases[i].expect), "case %zu: expected \"%s\" in \"%s\"", i, cases[i].expect, e.msg);
+    }
+}
+
+TEST(lesson_parse_survives_garbage) {
+    /* truncations and byte flips of a valid lesson: never a crash, always a message */
+    const char *good = HEAD ",\"refs\":{\"q\":\"assets/configs/qwen3-8b\"},\"steps\":[{\"title\":\"t\",\"text\":\"{kv.bytes_per_token@q} {{x}}\","
+                       "\"actions\":[{\"do\":\"step\",\"n\":2},{\"do\":\"highlight\",\"token\":-1,\"key\":\"last\"}],"
+                       "\"question\":\"q\",\"answer\":\"{logits.top1}\"}]}";
+    size_t n = strlen(good);
+    Err e = {0};
+    Lesson *l = lesson_parse(good, n, "good.json", &e);
+    REQUIRE(l);
+    CHECK_EQ_INT(l->n_steps, 1);
+    CHECK_EQ_INT(l->steps[0].n_actions, 2);
+    CHECK_EQ_INT(l->steps[0].actions[1].key, LESSON_LAST);
+    CHECK_EQ_INT(l->steps[0].actions[1].pos, -1);
+    lesson_free(l);
+    char *buf = malloc(n + 1);
+    REQUIRE(buf);
+    int rejected = 0;
+    for (size_t cut = 0; cut < n; cut++) {
+        Err e2 = {0};
+        Lesson *x = lesson_parse(good, cut, "cut.json", &e2);
+        if (!x) { rejected++; CHECK(e2.msg[0] != 0); }
+        lesson_free(x);
+    }
+    CHECK_EQ_INT(rejected, (long long)n);    /* every strict prefix is incomplete JSON */
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf, good, n + 1);
+        buf[i] = (char)(buf[i] ^ 0x5a);
+        Err e2 = {0};
+        Lesson *x = lesson_parse(buf, n, "flip.json", &e2);
+        if (!x) CHECK(e2.msg[0] != 0);
+        lesson_free(x);
+    }
+    free(buf);
+    Err e3 = {0};
+    CHECK(!lesson_parse(NULL, 0, "null.json", &e3));
+    CHECK(lesson_load("/nonexistent/lesson.json", &e3) == NULL);
+    CHECK(has(e3.msg, "/nonexistent/lesson.json"));
+}
+
+/* ---- templates ----------------------------------------------------------------------------- */
+
+static bool collect(void *ud, const LessonPh *ph, Err *e) {
+    (void)e;
+    char *acc = ud;
+    strcat(acc, ph->key);
+    strcat(acc, "|");
+    strcat(acc, ph->arg);
+    strcat(acc, "|");
+    strcat(acc, ph->ref);
+    strcat(acc, ";");
+    return true;
+}
+
+TEST(lesson_template_syntax) {
+    char acc[512] = "";
+    Err e = {0};
+    CHECK(lesson_template_scan("a {{b}} {kv.bytes_at:32768@llama} {token.text} {embed.cos:1,-2} }", collect, acc, &e));
+    CHECK_STR(acc, "kv.bytes_at|32768|llama;token.text||;embed.cos|1,-2|;");
+    CHECK(!lesson_template_scan("{Bad}", collect, acc, &e));
+    CHECK(!lesson_template_scan("{x@}", collect, acc, &e));
+    CHECK(has(e.msg, "empty ref"));
+}
+
+TEST(lesson_values_from_configs) {
+    /* Published configs, read without weights: the numbers lessons quote must match the
+     * formulas (KV bytes as `llmscope info` prints them) and the model cards (parameters). */
+    const char *json = HEAD ",\"refs\":{\"llama\":\"assets/configs/llama-3-8b\",\"qwen\":\"assets/configs/qwen3-8b\",\"ds\":\"assets/configs/deepseek-v3\"},"
+                       "\"steps\":[{\"text\":\"x\"}]}";
+    Err e = {0};
+    Lesson *l = lesson_parse(json, strlen(json), "cfg.json", &e);
+    REQUIRE(l);
+    LessonValues v;
+    lesson_values_init(&v, l, ".");
+    struct { const char *tpl, *want; } T[] = {
+        {"{kv.bytes_per_token@llama}", "131,072"},            /* 32 layers x 2 x 8 x 128 x 2 B */
+        {"{kv.bytes_at:32768@llama}", "4.00 GiB"},
+        {"{kv.bytes_per_token@qwen}", "147,456"},             /* 36 layers */
+        {"{kv.bytes_per_token@ds}", "70,272"},                /* 61 x (512 + 64) x 2 B */
+        {"{kv.formula@ds}", "d_c+d_h^R = 512+64"},
+        {"{model.params@llama}", "8.03B"},                    /* Meta's model card: 8.03B */
+        {"{model.params@qwen}", "8.19B"},                     /* Qwen3-8B card: 8.2B */
+        {"{model.params@ds}", "671B"},                        /* DeepSeek-V3 report: 671B total */
+        {"{model.active_params@ds}", "37.6B"},                /* ... 37B activated */
+        {"{model.qk_norm@qwen} {model.qk_norm@llama}", "yes no"},
+        {"{rope.theta@qwen}", "1,000,000"},
+        {"{model.q_per_kv@llama}", "4"},
+        {"{rope.scaling@ds} {rope.factor@ds}", "yarn 40.0"},
+        {"{kv.no_cache_tokens:100@llama}", "5,050"},
+        {"{{literal}} {model.layers@ds}", "{literal} 61"},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        Err e2 = {0};
+        char *s = lesson_expand(&v, T[i].tpl, false, &e2);
+        CHECK_MSG(s && !strcmp(s, T[i].want), "%s -> \"%s\" (want \"%s\") %s", T[i].tpl, s ? s : "(null)", T[i].want, e2.msg);
+        CHECK_MSG(e2.code == 0, "%s: %s", T[i].tpl, e2.msg);
+        free(s);
+    }
+    /* a value that cannot be computed reads "?" and says why */
+    Err e3 = {0};
+    char *s = lesson_expand(&v, "[{token.text}] [{eval.loss@llama}]", false, &e3);
+    CHECK_STR(s, "[?] [?]");
+    CHECK(has(e3.msg, "no model is loaded"));
+    free(s);
+    /* marks wrap each value */
+    s = lesson_expand(&v, "a {model.layers@llama} b", true, &e3);
+    CHECK_STR(s, "a \x01" "32\x02 b");
+    free(s);
+    lesson_values_done(&v);
+    lesson_free(l);
+}
+
+TEST(lesson_param_count_matches_loaded_models) {
+    /* the config-only parameter count equals the count of the loaded weights */
+    static const char *M[] = {"gpt2", "qwen3", "qwen2", "mistral", "llama-bf16-tied", "mixtral", "qwen3_moe", "deepseek_v2", "deepseek_v3"};
+    int tested = 0;
+    for (size_t i = 0; i < sizeof M / sizeof M[0]; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "tests/fixtures/models/%s", M[i]);
+        Err e = {0};
+        Model *m = model_load(p, false, &e);
+        if (!m) continue;
+        long long act = 0, n = lesson_spec_params(m, &act);
+        CHECK_MSG(n == m->n_params, "%s: counted %lld from the config, loaded %lld", M[i], n, m->n_params);
+        CHECK(act <= n && act > 0);
+        if (!m->spec.n_experts) CHECK_EQ_INT(act, n);
+        model_free(m);
+        tested++;
+    }
+    if (!tested) SKIP("tests/fixtures/models not present");
+}
+
+/* ---- wrapping ---------------------------------------------------------------------------- */
+
+TEST(lesson_wrap_cjk_and_values) {
+    Canvas *c = canvas_new(8, 4);
+    REQUIRE(c);
+    c->unicode = true;
+    c->mono = true;
+    Style st = {0};
+    const char *zh = "\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\xe4\xb8\x96\xe7\x95\x8c\xe3\x80\x82";   /* 你好，世界。 */
+    int rows = lesson_wrap(c, rect_make(0, 0, 6, 4), zh, st, st, true);
+    char *t = canvas_to_text(c);
+    CHECK_EQ_INT(rows, 2);
+    CHECK_STR(t, "\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\n\xe4\xb8\x96\xe7\x95\x8c\xe3\x80\x82\n\n\n");
+    free(t);
+    /* at width 5 the comma would start a line: it stays with 好 instead */
+    canvas_clear(c, st);
+    rows = lesson_wrap(c, rect_make(0, 0, 5, 4), zh, st, st, true);
+    t = canvas_to_text(c);
+    CHECK_EQ_INT(rows, 4);
+    CHECK_STR(t, "\xe4\xbd\xa0\n\xe5\xa5\xbd\xef\xbc\x8c\n\xe4\xb8\x96\n\xe7\x95\x8c\xe3\x80\x82\n");
+    free(t);
+    canvas_free(c);
+    /* a marked value never breaks inside; words break at spaces */
+    c = canvas_new(12, 3);
+    REQUIRE(c);
+    c->unicode = true;
+    rows = lesson_wrap(c, rect_make(0, 0, 10, 3), "cache \x01" "1.25 KiB\x02 now", st, st, true);
+    t = canvas_to_text(c);
+    CHECK_EQ_INT(rows, 3);
+    CHECK_STR(t, "cache\n1.25 KiB\nnow\n");
+    free(t);
+    canvas_free(c);
+}
+
+/* ---- playing: actions that do not apply, presenter keys --------------------------------- */
+
+/* A lesson file on stories260K (llama2.c, with its tokenizer beside it) in a temp dir. */
+static bool write_lesson(char *path, size_t cap, const char *steps) {
+    const char *d = test_shared_data();
+    if (!d) return false;
+    char model[1024];
+    snprintf(model, sizeof model, "%s/stories260K/stories260K.bin", d);
+    if (!file_exists(model)) return false;
+    char real[4096];
+    if (!realpath(model, real)) return false;
+    snprintf(path, cap, "/tmp/llmscope-test-lesson-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    fprintf(f, "{\"id\":\"t\",\"lang\":\"en\",\"title\":\"Test lesson\",\"summary\":\"s\",\"model\":\"%s\","
+               "\"prompt\":\"Once upon a time\",\"steps\":%s}", real, steps);
+    fclose(f);
+    return true;
+}
+
+static int check_lesson(const char *steps, char **out) {
+    char path[256];
+    if (!write_lesson(path, sizeof path, steps)) return -1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    LessonCheckOpts o = {.w = 120, .h = 36, .out = mem};
+    int n = lesson_check_file(path, ".", &o);
+    fclose(mem);
+    remove(path);
+    *out = buf;
+    return n;
+}
+
+TEST(lesson_check_reports_actions_that_do_not_apply) {
+    if (!test_shared_data()) SKIP("../shared/data not present");
+    static const Bad cases[] = {
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"layer\",\"layer\":9}]}]", "step 1/1: action 1 (layer): layer 9 does not exist"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"head\",\"head\":8}]}]", "head 8 does not exist"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"panel\",\"panel\":\"kitchen\"}]}]", "unknown panel \"kitchen\" (attention"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"load\",\"model\":\"assets/models/no-such-model\"}]}]", "model assets/models/no-such-model not found"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"compare\",\"model\":\"/nonexistent/model\"}]}]", "action 1 (compare): model /nonexistent/model not found"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"token\",\"pos\":99}]}]", "position 99 is outside the"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"token\",\"pos\":1},{\"do\":\"key\",\"pos\":3}]}]", "action 2 (key)"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"stage\",\"stage\":\"position\"}]}]", "stage \"position\" applies to learned positions"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"q\"}]}]", "would quit"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"e\"}]}]", "left an overlay open"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"Z\"}]}]", "did nothing on the attention panel"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"ablate\",\"layer\":0,\"head\":0,\"slot\":\"B\"}]}]", "compare mode is off"},
+        {"[{\"text\":\"{moe.top_expert}\"}]", "step 1/1: text: layer 0 of"},
+        {"[{\"text\":\"{pos.cos_tok_pos}\"}]", "has no learned position vectors"},
+        {"[{\"text\":\"{logits.top1@B}\"}]", "compare mode is off"},
+        {"[{\"text\":\"a\"},{\"text\":\"b\"}]", "step 2/2 changes nothing on screen"},
+        {"LONG", "does not fit the pane"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL, *long_text = NULL;
+        const char *steps = cases[i].json;
+        if (!strcmp(steps, "LONG")) {              /* 400 words: far more than a pane holds */
+            long_text = malloc(4096);
+            if (!long_text) continue;
+            strcpy(long_text, "[{\"text\":\"");
+            for (int w = 0; w < 400; w++) strcat(long_text, "word ");
+            strcat(long_text, "\"}]");
+            steps = long_text;
+        }
+        int n = check_lesson(steps, &out);
+        free(long_text);
+        if (n < 0) { free(out); SKIP("cannot write a temp lesson or find stories260K"); }
+        CHECK_MSG(n >= 1, "case %zu passed the check: %s", i, cases[i].json);
+        CHECK_MSG(has(out, cases[i].expect), "case %zu: expected \"%s\" in:\n%s", i, cases[i].expect, out ? out : "");
+        free(out);
+    }
+    /* and a good one passes: every action applies, every value computes, every step shows something new */
+    char model[1024], real[4096], steps[8192];
+    snprintf(model, sizeof model, "%s/stories260K/stories260K.bin", test_shared_data());
+    REQUIRE(realpath(model, real));
+    snprintf(steps, sizeof steps,
+             "[{\"text\":\"{prompt.tokens} tokens, next {logits.top1}\",\"actions\":[{\"do\":\"panel\",\"panel\":\"output\"}]},"
+             "{\"text\":\"{kv.grew} bytes\",\"actions\":[{\"do\":\"step\",\"n\":2},{\"do\":\"highlight\",\"token\":-1,\"key\":0,\"layer\":\"last\",\"head\":1}],"
+             "\"question\":\"q {attn.sel_weight}\",\"answer\":\"{attn.max_key_text}\"},"
+             "{\"text\":\"B says {logits.top1@B}\",\"actions\":[{\"do\":\"compare\",\"model\":\"%s\"},{\"do\":\"stage\",\"stage\":\"softmax\",\"layer\":1},"
+             "{\"do\":\"ablate\",\"layer\":1,\"head\":2,\"slot\":\"A\"}]},"
+             "{\"text\":\"c\",\"actions\":[{\"do\":\"compare\",\"off\":true},{\"do\":\"sampler\",\"temperature\":0.8,\"top_p\":0.9,\"seed\":3},{\"do\":\"step\",\"n\":3},{\"do\":\"keys\",\"keys\":\"v\"}]}]",
+             real);
+    char *out = NULL;
+    int n = check_lesson(steps, &out);
+    CHECK_MSG(n == 0, "a good lesson failed the check:\n%s", out ? out : "");
+    free(out);
+}
+
+TEST(lesson_presenter_keys) {
+    char path[256];
+    if (!write_lesson(path, sizeof path,
+                      "[{\"title\":\"First\",\"text\":\"{prompt.tokens} tokens\",\"actions\":[{\"do\":\"panel\",\"panel\":\"output\"}]},"
+                      "{\"title\":\"Second\",\"text\":\"now {token.text}\",\"actions\":[{\"do\":\"step\"},{\"do\":\"layer\",\"layer\":2}],"
+                      "\"question\":\"Which?\",\"answer\":\"{token.pos}\"},"
+                      "{\"title\":\"Third\",\"text\":\"end\",\"actions\":[{\"do\":\"panel\",\"panel\":\"kv\"}]}]"))
+        SKIP("../shared/data not present");
+    App *a = app_new();
+    REQUIRE(a);
+    Canvas *c = canvas_new(120, 36);
+    REQUIRE(c);
+    c->unicode = true;
+    c->mono = true;
+    lesson_ui_get(a, ".", "en");
+    Err e = {0};
+    bool ok = lesson_ui_open(a, path, 0, &e);
+    CHECK_MSG(ok, "%s", e.msg);
+    LessonPlayer *p = lesson_ui_player(a);
+    REQUIRE(p);
+    CHECK_EQ_INT(p->step, 0);
+    CHECK_EQ_INT(a->cur, panel_find("output"));
+    app_render(a, c);
+    char *t = canvas_to_text(c);
+    CHECK(has(t, "Test lesson"));
+    CHECK(has(t, "step 1/3"));
+    CHECK(has(t, "First"));
+    free(t);
+    int len0 = session_len(a->ses[0]);
+    TuiEvent ev = {.key = ' '};
+    app_handle(a, &ev);                      /* Space: next step (the step action decodes one) */
+    CHECK_EQ_INT(p->step, 1);
+    CHECK_EQ_INT(session_len(a->ses[0]), len0 + 1);
+    CHECK_EQ_INT(a->ses[0]->layer, 2);
+    CHECK(!p->revealed);
+    ev.key = TK_RIGHT;
+    app_handle(a, &ev);                      /* the first press on a question reveals the answer */
+    CHECK_EQ_INT(p->step, 1);
+    CHECK(p->revealed);
+    app_render(a, c);
+    t = canvas_to_text(c);
+    CHECK(has(t, "Q: Which?"));
+    CHECK(has(t, "A: "));
+    free(t);
+    app_handle(a, &ev);
+    CHECK_EQ_INT(p->step, 2);
+    CHECK_EQ_INT(a->cur, panel_find("kv"));
+    ev.key = TK_LEFT;                        /* back: replays steps 1-2 from the start */
+    app_handle(a, &ev);
+    CHECK_EQ_INT(p->step, 1);
+    CHECK_EQ_INT(session_len(a->ses[0]), len0 + 1);
+    ev.key = 'n';                            /* other keys still reach the app: n steps a token */
+    app_handle(a, &ev);
+    CHECK_EQ_INT(session_len(a->ses[0]), len0 + 2);
+    ev.key = 'L';                            /* the lesson menu */
+    app_handle(a, &ev);
+    app_render(a, c);
+    t = canvas_to_text(c);
+    CHECK(has(t, "Lessons"));
+    free(t);
+    ev.key = TK_ESC;
+    app_handle(a, &ev);
+    ev.key = 'q';                            /* q leaves the lesson, not the app */
+    app_handle(a, &ev);
+    CHECK(!lesson_ui_player(a));
+    CHECK(!a->quit);
+    CHECK_EQ_INT(a->n_ses, 1);               /* the model stays for exploring */
+    app_handle(a, &ev);
+    CHECK(a->quit);
+    canvas_free(c);
+    app_free(a);
+    remove(path);
+}
