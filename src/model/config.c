@@ -380,14 +380,17 @@ size_t spec_kv_elems_per_token_layer(const ModelSpec *s) {
 }
 
 size_t kv_elems_as(const ModelSpec *s, AttnKind kind, int n_groups) {
-    int dh = s->family == ARCH_DEEPSEEK ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
+    /* per head: a key of d_qk and a value of d_v (equal except in DeepSeek's MLA dims) */
+    bool ds = s->family == ARCH_DEEPSEEK;
+    size_t dk = ds ? (size_t)(s->qk_nope_head_dim + s->qk_rope_head_dim) : (size_t)s->head_dim;
+    size_t dv = ds ? (size_t)s->v_head_dim : (size_t)s->head_dim;
     switch (kind) {
-    case ATTN_MHA: return 2u * (size_t)s->n_heads * (size_t)dh;
-    case ATTN_GQA: return 2u * (size_t)(n_groups > 0 ? n_groups : s->n_kv_heads) * (size_t)dh;
-    case ATTN_MQA: return 2u * (size_t)dh;
+    case ATTN_MHA: return (size_t)s->n_heads * (dk + dv);
+    case ATTN_GQA: return (size_t)(n_groups > 0 ? n_groups : s->n_kv_heads) * (dk + dv);
+    case ATTN_MQA: return dk + dv;
     case ATTN_MLA:
         if (s->attn_kind == ATTN_MLA) return (size_t)s->kv_lora_rank + (size_t)s->qk_rope_head_dim;
-        return 4u * (size_t)dh + (size_t)dh / 2u;
+        return 4u * dk + dk / 2u;   /* d_c = 4 d_h, d_h^R = d_h / 2 (DeepSeek-V2 Table 1) */
     }
     return 0;
 }
