@@ -283,9 +283,7 @@ static void attention_standard(Engine *en, int l, int n, int p0, int seq_len_cal
             const int kh = h / grp, last = p0 + t;
             for (int j = 0; j <= last; j++) {
                 const float *kv = kc + (size_t)j * kd + (size_t)kh * hd;
-                float sc = 0;
-                for (int i = 0; i < hd; i++) sc += qv[i] * kv[i];
-                row[j] = sc * scale;
+                row[j] = ops_dot(qv, kv, hd) * scale;
             }
         }
     attn_softmax_rows(en, H, n, p0, T);
@@ -399,10 +397,7 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
             float *row = en->att + ((size_t)h * n + t) * (size_t)T;
             for (int j = 0; j <= p0 + t; j++) {
                 const float *c = cc + (size_t)j * R, *kp = pc + (size_t)j * rope;
-                float sc = 0;
-                for (int r = 0; r < R; r++) sc += qa[r] * c[r];
-                for (int i = 0; i < rope; i++) sc += qp[i] * kp[i];
-                row[j] = sc * scale;
+                row[j] = (ops_dot(qa, c, R) + ops_dot(qp, kp, rope)) * scale;
             }
         }
     attn_softmax_rows(en, H, n, p0, T);

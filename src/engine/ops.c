@@ -94,6 +94,8 @@ static inline float dot_f32(const float *w, const float *x, int n) {
 #endif
 }
 
+float ops_dot(const float *a, const float *b, int n) { return dot_f32(a, b, n); }
+
 #ifdef __AVX2__
 static inline __m256 load_bf16x8(const uint16_t *p) {
     __m128i h = _mm_loadu_si128((const __m128i *)p);

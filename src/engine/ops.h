@@ -14,6 +14,8 @@ void tensor_row_f32(const Tensor *t, size_t off, int n, float *out);
 /* Element i (slow path, for small vectors like norm weights). */
 float tensor_get(const Tensor *t, size_t i);
 
+/* sum_i a[i] b[i] (AVX2 when available) */
+float ops_dot(const float *a, const float *b, int n);
 /* y[rows] = W[rows, cols] x[cols]  (threaded over rows) */
 void matvec(const Tensor *W, const float *x, float *y);
 /* Y[n, rows] = X[n, cols] W^T (+ nothing). Uses CBLAS sgemm; 16-bit weights are widened in
