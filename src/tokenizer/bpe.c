@@ -429,7 +429,7 @@ void wordcache_put(WordCache *c, const char *s, size_t n, const int32_t *ids, si
     if (strmap_put(&c->map, s, n, (int32_t)c->nent, false, NULL) < 0) return;
     c->ent_off[c->nent] = (uint32_t)c->npool;
     c->ent_cnt[c->nent] = (uint32_t)m;
-    memcpy(c->pool + c->npool, ids, m * sizeof *ids);
+    if (m) memcpy(c->pool + c->npool, ids, m * sizeof *ids);   /* a word may map to no ids */
     c->npool += m;
     c->nent++;
 }
@@ -444,7 +444,7 @@ static bool bpe_part(const Tokenizer *t, const char *s, size_t n, WordCache *c, 
     if (!merge_word(t, c, s, n, &m, e)) return false;
     for (size_t i = 0; i < m; i++)
         if (!ids_push(ids, nids, cap, c->syms[i].id)) return err_set(e, ERR_MEMORY, "out of memory");
-    wordcache_put(c, s, n, *ids + first, m);
+    wordcache_put(c, s, n, m ? *ids + first : NULL, m);
     return true;
 }
 
