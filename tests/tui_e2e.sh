@@ -4,14 +4,35 @@
 # (NO_COLOR, a non-UTF-8 locale, TERM=dumb). Checks the pane with capture-pane.
 #
 #   tests/tui_e2e.sh [path/to/llmscope]      (default: $LLMSCOPE_BIN or build/llmscope)
-# Model: $LLMSCOPE_MODEL, else ../shared/data/stories260K/stories260K.bin.
-# Exit status 0 = pass, 1 = fail, 77 = skipped (no tmux or no model).
+# Model: the binary's default (the bundled assets/models/story-gqa, or $LLMSCOPE_MODEL).
+# Exit status 0 = pass, 1 = fail, 77 = skipped (no tmux or no model). Takes a few seconds.
+# Works without a terminal and without TERM (CI): the tmux client gets a TERM of its own
+# and the panes a terminfo entry that exists here.
 set -u
 BIN=${1:-${LLMSCOPE_BIN:-build/llmscope}}
-MODEL=${LLMSCOPE_MODEL:-../shared/data/stories260K/stories260K.bin}
+case "$BIN" in /*) ;; *) [ -e "$BIN" ] && BIN="$PWD/$BIN" ;; esac
+cd "$(dirname "$0")/.." || exit 1
 command -v tmux >/dev/null 2>&1 || { echo "skip: tmux not installed"; exit 77; }
 [ -x "$BIN" ] || { echo "skip: $BIN not built"; exit 77; }
-[ -e "$MODEL" ] || { echo "skip: model $MODEL not found"; exit 77; }
+if [ -n "${LLMSCOPE_MODEL:-}" ]; then
+    [ -e "$LLMSCOPE_MODEL" ] || { echo "skip: model $LLMSCOPE_MODEL not found"; exit 77; }
+    MODEL_NAME=$(basename "$LLMSCOPE_MODEL")
+else
+    [ -e assets/models/story-gqa/config.json ] || { echo "skip: bundled model assets/models/story-gqa not found"; exit 77; }
+    MODEL_NAME=story-gqa
+fi
+
+# tmux itself wants a usable TERM even for detached sessions (CI has none, or "dumb").
+case "${TERM:-}" in ''|dumb|unknown) export TERM=xterm-256color ;; esac
+unset TMUX TMUX_PANE
+# The panes' TERM (tmux's default-terminal) must be a terminfo entry this machine has, and
+# the pane keeps it: tmux's key sequences must match the terminfo in use.
+PANE_TERM=screen
+for t in tmux-256color screen-256color; do
+    if infocmp "$t" >/dev/null 2>&1; then PANE_TERM=$t; break; fi
+done
+CONF=$(mktemp "${TMPDIR:-/tmp}/llmscope-e2e.XXXXXX") || exit 1
+printf 'set -g default-terminal "%s"\nset -g status off\n' "$PANE_TERM" > "$CONF"
 
 SOCK="llmscope-e2e-$$"
 T="tmux -L $SOCK"
@@ -21,7 +42,8 @@ cleanup() {
     local i
     for ((i = 0; i < 50; i++)); do $T list-sessions >/dev/null 2>&1 || break; sleep 0.1; done
 }
-trap cleanup EXIT
+SOCK_PATH="${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK"
+trap 'cleanup; rm -f "$CONF" "$SOCK_PATH"' EXIT
 
 HIST=0      # 1: include the pane's scrollback (plain-text output that scrolled)
 pane() { if [ "$HIST" = 1 ]; then $T capture-pane -p -S -200 -t e2e 2>/dev/null; else $T capture-pane -p -t e2e 2>/dev/null; fi; }
@@ -43,14 +65,14 @@ keys() { $T send-keys -t e2e "$@"; }
 start() {   # start WIDTH HEIGHT ENV...
     local w=$1 h=$2; shift 2
     cleanup
-    $T -f /dev/null new-session -d -s e2e -x "$w" -y "$h" \
-        "env $* $BIN tui --model '$MODEL' --prompt 'Once upon a time there was' --ctx 128; echo EXIT=\$?; sleep 30"
+    $T -f "$CONF" new-session -d -s e2e -x "$w" -y "$h" \
+        "env $* '$BIN' tui --prompt 'Once upon a time there was' --ctx 128; echo EXIT=\$?; sleep 30"
 }
 
-# The pane keeps tmux's own TERM (its key sequences must match the terminfo in use).
 # ---- main walk-through at 100x30 --------------------------------------------------------
 start 100 30 LANG=C.UTF-8 LC_ALL=C.UTF-8
 check "starts with the header" "llmscope"
+check "default model" "$MODEL_NAME"
 check "waits for the first step" "no tokens yet"
 keys n
 check "prefill runs" "prefill"

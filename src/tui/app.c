@@ -359,7 +359,9 @@ static void draw_tabs(App *a, Canvas *c, Rect r) {
     canvas_push_clip(c, r);
     int total_long = 0;
     for (int i = 0; i < PANEL_COUNT; i++) total_long += text_width(panel_class((PanelId)i)->title, true) + 4;
-    bool longn = total_long <= r.w;
+    /* a status message (an error like "context is full") needs room: short names then */
+    int msg_w = a->msg[0] ? text_width(a->msg, c->unicode) + 2 : 0;
+    bool longn = total_long + msg_w <= r.w;
     int x = r.x;
     for (int i = 0; i < PANEL_COUNT; i++) {
         const PanelClass *pc = panel_class((PanelId)i);
@@ -372,11 +374,18 @@ static void draw_tabs(App *a, Canvas *c, Rect r) {
         add_hit(a, rect_make(x0, r.y, x - x0, 1), HIT_TAB, i, 0);
         x++;
     }
-    if (a->msg[0] && x + 4 < r.x + r.w) {
-        int mw = r.x + r.w - x - 1;
+    if (a->msg[0]) {
         int tw = text_width(a->msg, c->unicode);
-        int mx = tw < mw ? r.x + r.w - tw - 1 : x + 1;
-        canvas_text_fit(c, mx, r.y, a->msg, mw, sty_attr(a->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
+        int mw = r.x + r.w - x - 1;
+        Style ms = sty_attr(a->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD);
+        if (tw <= mw) {
+            canvas_text(c, r.x + r.w - tw - 1, r.y, a->msg, ms);
+        } else {                /* no room beside the tabs: the message covers their right end */
+            int mx = r.x + r.w - 1 - (tw < r.w - 2 ? tw : r.w - 2);
+            if (mx < r.x + 1) mx = r.x + 1;
+            canvas_fill(c, rect_make(mx - 1, r.y, r.x + r.w - mx + 1, 1), " ", sty(CR_TEXT));
+            canvas_text_fit(c, mx, r.y, a->msg, r.x + r.w - 1 - mx, ms);
+        }
     }
     canvas_pop_clip(c);
 }
@@ -514,7 +523,9 @@ static void draw_model_menu(App *a, Canvas *c) {
     for (int i = 0; i < in.h - 1 && first + i < n; i++) {
         int k = first + i;
         char nm[256], line[300];
-        bool loaded = a->ses[a->menu_target ? 1 : 0] && strstr(a->ses[a->menu_target ? 1 : 0]->model_path, model_basename(a->models[k], nm, sizeof nm));
+        model_basename(a->models[k], nm, sizeof nm);     /* always: nm is printed below */
+        const Session *ts = a->ses[a->menu_target ? 1 : 0];
+        bool loaded = ts && strstr(ts->model_path, nm);
         snprintf(line, sizeof line, " %s %s", loaded ? "*" : " ", nm);
         Style st = k == a->menu_sel ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
         Rect row = rect_make(in.x, in.y + i, in.w, 1);
@@ -551,12 +562,31 @@ static void draw_too_small(App *a, Canvas *c) {
     canvas_clear(c, (Style){color_default(), color_default(), 0});
     char l2[64];
     snprintf(l2, sizeof l2, "need %dx%d, have %dx%d", APP_MIN_W, APP_MIN_H, c->w, c->h);
-    const char *lines[3] = {"terminal too small", l2, "enlarge it, or q to quit"};
-    int y0 = c->h / 2 - 1;
+    const char *src[3] = {"terminal too small", l2, "enlarge it, or q to quit"};
+    /* word-wrap each line to the width (the notice must stay readable in a tiny window) */
+    char out[12][64];
+    int role[12], n = 0;
     for (int i = 0; i < 3; i++) {
-        int w = text_width(lines[i], c->unicode);
+        const char *p = src[i];
+        while (*p && n < 12) {
+            size_t len = strlen(p), cut = len;
+            if ((int)len > c->w) {          /* ASCII text: bytes = columns */
+                cut = 0;
+                for (size_t j = 1; j < len && (int)j <= c->w; j++) if (p[j] == ' ') cut = j;
+                if (cut == 0) cut = (size_t)(c->w > 0 ? c->w : 1);
+            }
+            snprintf(out[n], sizeof out[n], "%.*s", (int)cut, p);
+            role[n++] = i;
+            p += cut;
+            while (*p == ' ') p++;
+        }
+    }
+    int y0 = (c->h - n) / 2;
+    if (y0 < 0) y0 = 0;
+    for (int i = 0; i < n; i++) {
+        int w = text_width(out[i], c->unicode);
         int x = (c->w - w) / 2;
-        canvas_text(c, x < 0 ? 0 : x, y0 + i, lines[i], i == 0 ? sty_attr(CR_WARN, ATTR_BOLD) : sty(CR_TEXT));
+        canvas_text(c, x < 0 ? 0 : x, y0 + i, out[i], role[i] == 0 ? sty_attr(CR_WARN, ATTR_BOLD) : sty(CR_TEXT));
     }
     (void)a;
 }

@@ -10,6 +10,9 @@
 
 #define DEFAULT_PROMPT "Once upon a time"
 
+/* --threads N, else $LLMSCOPE_THREADS, else 2 (cli/cmd_model.c). */
+int cli_threads_arg(int argc, char **argv);
+
 static void models_dir_of(const char *model, char *out, size_t cap) {
     snprintf(out, cap, "%s", model);
     size_t n = strlen(out);
@@ -92,12 +95,14 @@ static void feed_keys(App *a, const char *keys) {
 
 int cmd_tui(int argc, char **argv) {
     setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C");     /* numbers read like the formulas beside them: 0.5, not 0,5 */
     if (cli_flag(argc, argv, "--help")) {
         printf("usage: llmscope tui [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME]\n"
-               "                    [--compare MODEL2] [--run]\n"
+               "                    [--compare MODEL2] [--run] [--threads N]\n"
                "Keys: ? in the UI. Panels: attention kv residual norms position embeddings ffn output\n");
         return 0;
     }
+    cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
     Session *s = open_session(argc, argv, run, &e);
@@ -153,6 +158,7 @@ int cmd_screenshot(int argc, char **argv) {
         printf("usage: llmscope screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N]\n"
                "       [--panel NAME] [--full] [--size WxH] [--ansi [--color true|256|16]] [--ascii]\n"
                "       [--layer L] [--head H] [--pos P] [--key K] [--keys KEYS] [--compare MODEL2]\n"
+               "       [--threads N]\n"
                "Renders a panel (or with --full the whole UI) without a terminal. Panels:\n"
                "attention kv residual norms position embeddings ffn output.\n"
                "--keys feeds keystrokes first: characters, or {right} {enter} {esc} {f1}...\n");
@@ -170,6 +176,7 @@ int cmd_screenshot(int argc, char **argv) {
         fprintf(stderr, "llmscope: unknown panel '%s' (attention kv residual norms position embeddings ffn output)\n", panel);
         return 2;
     }
+    cli_threads_arg(argc, argv);
     Err e = {0};
     Session *s = open_session(argc, argv, true, &e);
     if (!s) return cli_fail(&e);

@@ -76,19 +76,23 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
         int row = h / per_row, col = h % per_row;
         int ty = y + row * tile_h, tx = r.x + label_w + col * (tile_w + 1);
         if (ty + tile_h > r.y + r.h) break;
-        if (grouped && col == 0) {
-            char g[16];
-            snprintf(g, sizeof g, "kv%d", h / G);
-            canvas_text_fit(c, r.x, ty + tile_h / 2, g, label_w, sty(CR_DIM));
-        }
         char lab[32];
-        snprintf(lab, sizeof lab, "h%d %.1fb", h, row_entropy(s, q, layer, h));
+        double hb = row_entropy(s, q, layer, h);     /* shortest form that fits the tile */
+        snprintf(lab, sizeof lab, "h%d %.1fb", h, hb);
+        if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d %.1f", h, hb);
+        if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d", h);
         bool is_sel = h == sel;
         canvas_text_fit(c, tx, ty, lab, tile_w, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD | ATTR_UNDERLINE) : sty(CR_DIM));
         AttnSrc src = {s, layer, h, q0, st->scores};
         HeatSpec hs = {.rows = q - q0 + 1, .cols = q + 1, .get = attn_get, .ud = &src,
-                       .lo = st->scores ? 0 : 0, .hi = st->scores ? 0 : 1, .sel_r = -1, .sel_c = -1, .max_cell = 1};
-        w_heatmap(c, rect_make(tx, ty + 1, tile_w, tile_h - 1), &hs);
+                       .lo = st->scores ? 0 : 0, .hi = st->scores ? 0 : 1, .sel_r = -1, .sel_c = -1, .max_cell = 4};
+        HeatLayout thl = w_heatmap(c, rect_make(tx, ty + 1, tile_w, tile_h - 1), &hs);
+        if (grouped && col == 0) {               /* the KV head's name beside its row of tiles */
+            char g[16];
+            snprintf(g, sizeof g, "kv%d", h / G);
+            int used = thl.used.h > 0 ? thl.used.h : tile_h - 1;
+            canvas_text_fit(c, r.x, ty + 1 + (used - 1) / 2, g, label_w, sty(CR_DIM));
+        }
         st->tiles[ctx->side][st->n_tiles[ctx->side]++] = rect_make(tx, ty, tile_w, tile_h);
     }
 }
@@ -206,7 +210,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
          * and its label lines up */
         int kx = (hm.w - lab_w) / nq, ky = half ? 2 * (hm.h - 1) / (nq - q0) : 2 * ((hm.h - 1) / (nq - q0));
         int k = kx < ky ? kx : ky;
-        if (k > 6) k = 6;
+        if (k > 10) k = 10;                      /* big cells on a big (projected) screen */
         if (half) k &= ~1;
         if (k < 2 && half) { labels = false; lab_w = 0; }
         else maxk = k < 1 ? 1 : k;

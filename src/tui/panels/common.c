@@ -69,9 +69,14 @@ const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int
     tok_visible(raw, vis, sizeof vis, unicode);
     int w;
     size_t nb = text_fit_bytes(vis, max_w, unicode, &w);
-    if (nb >= cap) nb = cap - 1;
+    bool cut = vis[nb] != 0 && max_w >= 3;     /* mark a cut label: "<|endof…" */
+    if (cut) nb = text_fit_bytes(vis, max_w - 1, unicode, &w);
+    const char *mark = unicode ? "\xe2\x80\xa6" : "~";
+    size_t ml = cut ? strlen(mark) : 0;
+    if (nb + ml >= cap) nb = cap > ml + 1 ? cap - ml - 1 : 0;
     memcpy(buf, vis, nb);
-    buf[nb] = 0;
+    if (ml) memcpy(buf + nb, mark, ml);
+    buf[nb + ml] = 0;
     return buf;
 }
 

@@ -173,7 +173,9 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
         HeatSpec hs = {.rows = m, .cols = m, .get = cos_get, .ud = st, .lo = -1, .hi = 1, .diverging = true,
                        .sel_r = sr >= 0 ? sr : -1, .sel_c = sr >= 0 ? sr : -1, .max_cell = 2};
         HeatLayout hl = w_heatmap(c, rect_make(right.x, y + 1, right.w, hh - 2), &hs);
-        w_legend(c, right.x, y + hh - 1, right.w < 30 ? right.w : 30, hl.lo, hl.hi, true);
+        int ly = hl.used.h > 0 ? hl.used.y + hl.used.h : y + hh - 1;     /* right under the map */
+        if (ly > y + hh - 1) ly = y + hh - 1;
+        w_legend(c, right.x, ly, right.w < 30 ? right.w : 30, hl.lo, hl.hi, true);
     }
 }
 

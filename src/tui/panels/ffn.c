@@ -122,15 +122,56 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     int lw = in.w * 6 / 10;
     Rect hm = rect_make(in.x, in.y + 1, lw, in.h - 1);
-    int cap = c->mono || !c->unicode ? hm.h - 2 : 2 * (hm.h - 2);
+    canvas_text_fit(c, hm.x, hm.y, "router p(expert) per token (rows) x expert (columns)", hm.w, sty(CR_DIM));
+    /* rows: title, expert numbers, map, legend */
+    bool half = !c->mono && c->unicode;
+    int map_h = hm.h - 3;
+    if (map_h < 1) return;
+    int cap = half ? 2 * map_h : map_h;
     int n = q + 1 < cap ? q + 1 : cap;
     RouteSrc src = {s, l, q + 1 - n};
-    canvas_text_fit(c, hm.x, hm.y, "router p(expert) per token (rows) x expert", hm.w, sty(CR_DIM));
-    HeatSpec hs = {.rows = n, .cols = E, .get = route_get, .ud = &src, .lo = 0, .hi = 0, .sel_r = n - 1, .sel_c = -1, .max_cell = 3};
-    HeatLayout hl = w_heatmap(c, rect_make(hm.x, hm.y + 1, hm.w, hm.h - 2), &hs);
+    /* token labels when every token gets whole text rows (as in the attention panel) */
+    int lab_w = hm.w >= 24 ? 9 : 0, maxk = 6;
+    if (lab_w) {
+        int kx = (hm.w - lab_w) / E, ky = half ? 2 * map_h / n : 2 * (map_h / n);
+        int k = kx < ky ? kx : ky;
+        if (k > 6) k = 6;
+        if (half) k &= ~1;
+        if (k < 1 || (half && k < 2)) lab_w = 0;
+        else maxk = k;
+    }
+    Rect area = rect_make(hm.x + lab_w, hm.y + 2, hm.w - lab_w, map_h);
+    HeatSpec hs = {.rows = n, .cols = E, .get = route_get, .ud = &src, .lo = 0, .hi = 0, .sel_r = n - 1, .sel_c = -1, .max_cell = maxk};
+    HeatLayout hl = w_heatmap(c, area, &hs);
     st->hl[ctx->side] = hl;
     st->t0[ctx->side] = src.t0;
-    w_legend(c, hm.x, hm.y + hm.h - 1, hm.w < 30 ? hm.w : 30, hl.lo, hl.hi, false);
+    if (hl.k > 0 && hl.units_x == E) {         /* expert numbers over their columns */
+        int next = area.x;
+        for (int e = 0; e < E; e++) {
+            char en[16];
+            snprintf(en, sizeof en, "%d", e);
+            int ex = area.x + e * hl.k;
+            if (ex < next || ex + (int)strlen(en) > area.x + area.w) continue;
+            next = canvas_text(c, ex, hm.y + 1, en, sty(CR_DIM)) + 1;
+        }
+    } else {
+        canvas_text_fit(c, area.x, hm.y + 1, "experts 0..", area.w, sty(CR_DIM));
+    }
+    if (lab_w && hl.k > 0 && hl.units_y == n && !(hl.half && (hl.k & 1))) {
+        int rows_per = hl.half ? hl.k / 2 : (hl.k / 2 > 1 ? hl.k / 2 : 1);
+        for (int r = 0; r < n; r++) {
+            int y = area.y + r * rows_per;
+            if (y >= area.y + area.h) break;
+            const TraceTok *tr = trace_tok(s->trace, src.t0 + r);
+            char tl[32];
+            panel_tok_label(s, tr ? tr->id : -1, tl, sizeof tl, lab_w - 1, c->unicode);
+            int tw = text_width(tl, c->unicode);
+            canvas_text(c, hm.x + lab_w - 1 - tw, y, tl, src.t0 + r == q ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+        }
+    }
+    int ly = hl.used.h > 0 ? hl.used.y + hl.used.h : hm.y + hm.h - 1;
+    if (ly > hm.y + hm.h - 1) ly = hm.y + hm.h - 1;
+    w_legend(c, hm.x + lab_w, ly, hm.w - lab_w < 30 ? hm.w - lab_w : 30, hl.lo, hl.hi, false);
     /* chosen experts of this token */
     Rect rr = rect_make(in.x + lw + 2, in.y + 1, in.w - lw - 2, in.h - 1);
     if (rr.w < 12) return;
@@ -143,7 +184,8 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
         float w = t->expert_w[(size_t)l * K + k];
         snprintf(labels[nb], sizeof labels[nb], "expert %d", e);
         snprintf(notes[nb], sizeof notes[nb], "%.3f", (double)w);
-        bars[nb++] = (Bar){labels[nb - 1], w, notes[nb - 1], sty(CR_GOOD), false};
+        bars[nb] = (Bar){labels[nb], w, notes[nb], sty(CR_GOOD), false};
+        nb++;
     }
     float wmax = 0;
     for (int i = 0; i < nb; i++) wmax = fmaxf(wmax, bars[i].value);

@@ -49,8 +49,8 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         snprintf(line, sizeof line, "stores c_kv (%d) + k_rope (%d) = %lld elems/token/layer x %d B = %lld B",
                  sp->kv_lora_rank, sp->qk_rope_head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
     else
-        snprintf(line, sizeof line, "stores K,V: %d kv heads x %d dims x 2 = %lld elems/token/layer x %d B = %lld B",
-                 sp->n_kv_heads, sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
+        snprintf(line, sizeof line, "stores K,V: %d kv head%s x %d dims x 2 = %lld elems/token/layer x %d B = %lld B",
+                 sp->n_kv_heads, sp->n_kv_heads == 1 ? "" : "s", sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
     kv_fmt_bytes(kv_bytes(own, L, ntok, KV_ELEM_BYTES), b1, sizeof b1);
     kv_fmt_bytes(kv_bytes(own, L, ctxlen, KV_ELEM_BYTES), b2, sizeof b2);
@@ -139,9 +139,33 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         }
         double top = kv_bytes(v[KVA_MHA].elems > v[KVA_MLA].elems ? v[KVA_MHA].elems : v[KVA_MLA].elems, L, ctxlen, KV_ELEM_BYTES);
         w_lineplot(c, rect_make(in.x, y, in.w - 8, ch), ser, KVA_COUNT, 0, (double)ctxlen, 0, top, 10, fmt_mib, fmt_tok);
-        for (int i = 0; i < KVA_COUNT && i < ch - 1; i++) {
+        /* each name beside the end of its line (the row w_lineplot put the last point on),
+         * nudged apart when two lines end on the same text row */
+        int lrow[KVA_COUNT], ord[KVA_COUNT];
+        const int H = 4 * (ch - 1) - 1;
+        for (int i = 0; i < KVA_COUNT; i++) {
+            double tt = top > 0 ? (double)ys[i][npts - 1] / top : 0;
+            tt = tt < 0 ? 0 : tt > 1 ? 1 : tt;
+            lrow[i] = (int)lrint(H - tt * H) / 4;
+            ord[i] = i;
+        }
+        for (int i = 1; i < KVA_COUNT; i++)            /* insertion sort: top row first, larger first */
+            for (int j = i; j > 0; j--) {
+                int a0 = ord[j - 1], b0 = ord[j];
+                if (lrow[b0] > lrow[a0] || (lrow[b0] == lrow[a0] && ys[b0][npts - 1] <= ys[a0][npts - 1])) break;
+                ord[j] = a0;
+                ord[j - 1] = b0;
+            }
+        for (int i = 1; i < KVA_COUNT; i++)
+            if (lrow[ord[i]] <= lrow[ord[i - 1]]) lrow[ord[i]] = lrow[ord[i - 1]] + 1;
+        for (int i = KVA_COUNT - 1, lim = ch - 2; i >= 0; i--) {
+            if (lrow[ord[i]] > lim) lrow[ord[i]] = lim;
+            lim = lrow[ord[i]] - 1;
+        }
+        for (int i = 0; i < KVA_COUNT; i++) {
+            if (lrow[i] < 0 || lrow[i] > ch - 2) continue;
             Style ls = c->mono ? sty(CR_TEXT) : (Style){VCOL[i], color_default(), ATTR_BOLD};
-            canvas_text(c, in.x + in.w - 6, y + i, v[i].name, ls);
+            canvas_text(c, in.x + in.w - 6, y + lrow[i], v[i].name, ls);
         }
         /* where we are now on the x axis */
         if (ntok > 0 && ctxlen > 0) {

@@ -47,7 +47,11 @@ static float sim_get(void *ud, int r, int c) {
 
 static void draw_sinusoid(Canvas *c, Rect r, int d) {
     if (r.h < 3 || r.w < 10) return;
-    canvas_text_fit(c, r.x, r.y, "sinusoidal PE[pos, dim] (Vaswani 2017), for contrast", r.w, sty(CR_DIM));
+    static const char *CAP[] = {"sinusoidal PE[pos, dim] (Vaswani 2017), for contrast",
+                                "sinusoidal PE[pos, dim] (Vaswani 2017)", "sinusoidal PE"};
+    int ci = 0;
+    while (ci < 2 && text_width(CAP[ci], c->unicode) > r.w) ci++;
+    canvas_text_fit(c, r.x, r.y, CAP[ci], r.w, sty(CR_DIM));
     SinSrc src = {d > 0 ? d : 64};
     int rows = c->mono || !c->unicode ? r.h - 2 : 2 * (r.h - 2);
     HeatSpec hs = {.rows = rows, .cols = r.w < src.d ? r.w : src.d, .get = sin_get, .ud = &src,
@@ -209,7 +213,12 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
             for (int k = 0; k <= pos; k++) if (isfinite(srow[k])) mx = fmaxf(mx, fabsf(srow[k]));
             for (int k = 0; k <= pos && pos - k < M; k++)
                 if (isfinite(srow[k]) && mx > 0) rec[pos - k] = srow[k] / mx;
-            canvas_text_fit(c, in.x, y, "decay: mean cos(m theta_i) vs distance m; dots: scores/max", lw - 1, sty(CR_DIM));
+            static const char *CAP[] = {"decay: mean cos(m theta_i) vs distance m; dots: scores/max",
+                                        "mean cos(m theta_i) by distance m; dots: scores/max",
+                                        "mean cos(m theta_i); dots: scores"};
+            int ci = 0;
+            while (ci < 2 && text_width(CAP[ci], c->unicode) > lw - 1) ci++;
+            canvas_text_fit(c, in.x, y, CAP[ci], lw - 1, sty(CR_DIM));
             Series ser[2] = {{theory, M, theme_color(CR_ACCENT), "theory"}, {rec, M, theme_color(CR_GOOD), "scores"}};
             w_lineplot(c, rect_make(in.x, y + 1, lw - 1, bh - 1), ser, pos > 0 ? 2 : 1, 0, M - 1, -1, 1, 5, NULL, NULL);
             free(theory);

@@ -118,7 +118,9 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 canvas_text_fit(c, hm.x, y, lb, lab - 1, l == sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
             }
         }
-        w_legend(c, hm.x + lab, hm.y + hm.h - 1, hm.w - lab < 40 ? hm.w - lab : 40, hl.lo, hl.hi, false);
+        int ly = hl.used.h > 0 ? hl.used.y + hl.used.h : hm.y + hm.h - 1;     /* right under the map */
+        if (ly > hm.y + hm.h - 1) ly = hm.y + hm.h - 1;
+        w_legend(c, hm.x + lab, ly, hm.w - lab < 40 ? hm.w - lab : 40, hl.lo, hl.hi, false);
     }
 
     /* per-layer: attention write, MLP write, logit lens */

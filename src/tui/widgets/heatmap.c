@@ -9,6 +9,8 @@
 static const Color MASK_BG = {40, 40, 46, CR_MASK};
 static const Color MASK_FG = {84, 84, 96, CR_MASK};
 static const Color SEL_COL = {255, 70, 200, CR_ACCENT};
+#define SEL_MARK_U "\xe2\x96\x91"   /* ░ */
+#define SEL_MARK_A "&"
 
 static float scale_t(float v, float lo, float hi, bool div) {
     if (div) {
@@ -128,9 +130,13 @@ HeatLayout w_heatmap(Canvas *c, Rect r, const HeatSpec *hs) {
                 } else {
                     if (isnan(v)) g[0] = '/';
                     else g[0] = hs->diverging ? ramp_ascii_div(scale_t(v, lo, hi, true)) : ramp_ascii(scale_t(v, lo, hi, false));
-                    if (sel) { st.attr |= ATTR_REVERSE; if (g[0] == ' ') g[0] = '@'; }
+                    if (sel) st.attr |= ATTR_REVERSE;
                 }
-                canvas_glyph(c, r.x + x, r.y + y, g, st);
+                /* A selected blank cell needs a mark that survives a plain-text dump (where
+                 * reverse video is lost); it must not be a ramp glyph ('@' reads as "max"). */
+                const char *gs = g;
+                if (sel && c->mono && g[0] == ' ') gs = c->unicode ? SEL_MARK_U : SEL_MARK_A;
+                canvas_glyph(c, r.x + x, r.y + y, gs, st);
             }
         }
     }
