@@ -23,6 +23,9 @@ const char *cli_model_arg(int argc, char **argv, char *buf, size_t cap);
 /* JSON helper: prints a float array with enough digits to round-trip (%.9g); nan/inf as null. */
 void cli_print_floats(FILE *f, const float *x, int n);
 
+/* --threads N or $LLMSCOPE_THREADS (default 2), applied to the engine; returns it. */
+int cli_threads_arg(int argc, char **argv);
+
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_run(int argc, char **argv);

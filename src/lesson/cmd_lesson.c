@@ -156,6 +156,7 @@ static App *open_app(const char *root, const char *lang, const char *path, int s
 
 int cmd_lesson(int argc, char **argv) {
     setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C");   /* numbers in narration always use a decimal point */
     Err e = {0};
     if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage(stdout); return 0; }
     if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
