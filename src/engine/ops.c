@@ -203,6 +203,12 @@ void matmul(const Tensor *W, const float *X, int n, float *Y, float *scratch, si
 
 void add_bias(const Tensor *b, float *Y, int n, int rows) {
     if (!b || !b->data) return;
+    if (b->dtype == DT_F32) {
+        const float *bb = b->data;
+        for (int t = 0; t < n; t++)
+            for (int r = 0; r < rows; r++) Y[(size_t)t * (size_t)rows + (size_t)r] += bb[r];
+        return;
+    }
     for (int t = 0; t < n; t++)
         for (int r = 0; r < rows; r++) Y[(size_t)t * (size_t)rows + (size_t)r] += tensor_get(b, (size_t)r);
 }
@@ -213,6 +219,11 @@ float rmsnorm(float *out, const float *x, const Tensor *w, int d, float eps, flo
     ss /= (float)d;
     float scale = 1.0f / sqrtf(ss + eps);
     if (mean_sq) *mean_sq = ss;
+    if (w && w->data && w->dtype == DT_F32) {
+        const float *ww = w->data;
+        for (int i = 0; i < d; i++) out[i] = ww[i] * (x[i] * scale);
+        return scale;
+    }
     for (int i = 0; i < d; i++) {
         float v = x[i] * scale;
         out[i] = w && w->data ? tensor_get(w, (size_t)i) * v : v;
@@ -231,6 +242,11 @@ float layernorm(float *out, const float *x, const Tensor *w, const Tensor *b, in
     float scale = 1.0f / sqrtf(var + eps);
     if (mean_out) *mean_out = mean;
     if (var_out) *var_out = var;
+    if (w && w->data && w->dtype == DT_F32 && (!b || !b->data || b->dtype == DT_F32)) {
+        const float *ww = w->data, *bb = b && b->data ? b->data : NULL;
+        for (int i = 0; i < d; i++) out[i] = (x[i] - mean) * scale * ww[i] + (bb ? bb[i] : 0.0f);
+        return scale;
+    }
     for (int i = 0; i < d; i++) {
         float v = (x[i] - mean) * scale;
         if (w && w->data) v *= tensor_get(w, (size_t)i);
