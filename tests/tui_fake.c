@@ -2,6 +2,7 @@
 #include "tui_fake.h"
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,7 +168,7 @@ Session *tui_fake_session(const char *kind, int n_tokens, int n_prompt) {
             for (int j = 0; j < D; j++) y[j] = frand(f);
             fire(s->hooks, HP_LN2_NORMALIZED, l, p, y, 2, 1, D, 0, 0);
             if (mla && l >= sp->first_k_dense_replace) {
-                for (int e = 0; e < E; e++) x[e] = frand(f) * 2 + (e == (p % E) ? 2.0f : 0.0f);
+                for (int ei = 0; ei < E; ei++) x[ei] = frand(f) * 2 + (ei == (p % E) ? 2.0f : 0.0f);
                 fire(s->hooks, HP_ROUTER_LOGITS, l, p, x, 2, 1, E, 0, 0);
                 y[0] = (float)(p % E); y[1] = (float)((p + 3) % E);
                 fire(s->hooks, HP_EXPERT_INDICES, l, p, y, 2, 1, K, 0, 0);
