@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -103,21 +104,49 @@ static inline __m256 load_bf16x8(const uint16_t *p) {
 }
 #endif
 
-static inline float dot_bf16(const uint16_t *w, const float *x, int n) {
+/* bf16 row · x. With AVX2, x is first split per block of 16 into its even and odd elements
+ * (xp, see matvec): a 32-bit lane holding two bf16 values gives the odd one as an f32 by
+ * masking the low half and the even one by shifting left 16, so no widening shuffle is
+ * needed. Without xp (or AVX2) the plain loop. */
+static inline float dot_bf16(const uint16_t *w, const float *x, const float *xp, int n) {
     int i = 0;
     float r = 0;
 #ifdef __AVX2__
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    if (xp) {
+        const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (; i + 32 <= n; i += 32) {
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)(w + i));
+            __m256i v1 = _mm256_loadu_si256((const __m256i *)(w + i + 16));
+            a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), _mm256_loadu_ps(xp + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v0, hi)), _mm256_loadu_ps(xp + i + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), _mm256_loadu_ps(xp + i + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v1, hi)), _mm256_loadu_ps(xp + i + 24), a3);
+        }
+        for (; i + 16 <= n; i += 16) {
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)(w + i));
+            a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), _mm256_loadu_ps(xp + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v0, hi)), _mm256_loadu_ps(xp + i + 8), a1);
+        }
+        __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        r = _mm_cvtss_f32(h);
+    } else {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (; i + 16 <= n; i += 16) {
+            a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+            a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        }
+        __m256 s = _mm256_add_ps(a0, a1);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        r = _mm_cvtss_f32(h);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-    __m256 s = _mm256_add_ps(a0, a1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    r = _mm_cvtss_f32(h);
+#else
+    (void)xp;
 #endif
     for (; i < n; i++) r += bf16_to_f32(w[i]) * x[i];
     return r;
@@ -154,8 +183,27 @@ void matvec(const Tensor *W, const float *x, float *y) {
         for (int r = 0; r < rows; r++) y[r] = dot_f32(w + (size_t)r * (size_t)cols, x, cols);
     } else if (W->dtype == DT_BF16) {
         const uint16_t *w = W->data;
+        const float *xp = NULL;
+#ifdef __AVX2__
+        /* x split into even/odd halves per block of 16 (allocated on growth only) */
+        static _Thread_local float *xbuf;
+        static _Thread_local size_t xcap;
+        if ((size_t)cols > xcap) {
+            float *nb = realloc(xbuf, sizeof(float) * (size_t)cols);
+            if (nb) { xbuf = nb; xcap = (size_t)cols; }
+        }
+        if ((size_t)cols <= xcap) {
+            int blocks = cols / 16;
+            for (int b = 0; b < blocks; b++)
+                for (int k = 0; k < 8; k++) {
+                    xbuf[b * 16 + k] = x[b * 16 + 2 * k];
+                    xbuf[b * 16 + 8 + k] = x[b * 16 + 2 * k + 1];
+                }
+            xp = xbuf;
+        }
+#endif
         #pragma omp parallel for schedule(static) if (par)
-        for (int r = 0; r < rows; r++) y[r] = dot_bf16(w + (size_t)r * (size_t)cols, x, cols);
+        for (int r = 0; r < rows; r++) y[r] = dot_bf16(w + (size_t)r * (size_t)cols, x, xp, cols);
     } else {
         const uint16_t *w = W->data;
         #pragma omp parallel for schedule(static) if (par)
