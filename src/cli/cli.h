@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "core/err.h"
+#include "engine/sampler.h"
+#include "model/model.h"
+
+struct Tokenizer;
 
 /* Option lookup over argv: "--name value" or "--name=value". */
 const char *cli_opt(int argc, char **argv, const char *name);
@@ -25,6 +29,12 @@ void cli_print_floats(FILE *f, const float *x, int n);
 
 /* --threads N or $LLMSCOPE_THREADS (default 2), applied to the engine; returns it. */
 int cli_threads_arg(int argc, char **argv);
+/* --model (or the bundled default) loaded; config-only directories only when allowed. */
+Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
+/* --greedy / --temp / --top-k / --top-p / --seed */
+SamplerCfg cli_sampler_args(int argc, char **argv);
+/* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
+struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
 
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

@@ -10,14 +10,10 @@
 #include "tokenizer/tokenizer.h"
 #include "session/session.h"
 
-int cli_threads_arg(int argc, char **argv);
-/* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
 Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
     const char *tf = cli_opt(argc, argv, "--tokenizer");
     return tokenizer_load_for_model(tf ? tf : m->path, m->spec.vocab_size, e);
 }
-SamplerCfg cli_sampler_args(int argc, char **argv);
-Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
 int cmd_run(int argc, char **argv) {
     Err e = {0};
     const char *prompt = cli_opt(argc, argv, "--prompt");

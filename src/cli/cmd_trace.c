@@ -9,10 +9,6 @@
 #include "tokenizer/tokenizer.h"
 #include "trace/export.h"
 
-int cli_threads_arg(int argc, char **argv);
-SamplerCfg cli_sampler_args(int argc, char **argv);
-Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
-Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
 
 int cmd_trace(int argc, char **argv) {
     Err e = {0};

@@ -150,7 +150,11 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     en->inv_freq = falloc((size_t)(s->rotary_dim > 0 ? s->rotary_dim : 2), &ok);
     en->logits_last = falloc((size_t)s->vocab_size, &ok);
     en->scale_buf = falloc(B, &ok);
-    en->hookbuf = falloc(B * (wide > (size_t)s->n_experts_per_tok ? wide : (size_t)s->n_experts_per_tok) + B * (size_t)ff, &ok);
+    /* hookbuf holds what a hook must see contiguously: the KV append [n, k+v per token],
+     * MLA latents [n, kv_lora + rope] and expert indices [n, top_k]. */
+    size_t hb = kdim + vdim;
+    if ((size_t)s->n_experts_per_tok > hb) hb = (size_t)s->n_experts_per_tok;
+    en->hookbuf = falloc(B * hb, &ok);
     int maxcols = d;
     if (ff > maxcols) maxcols = ff;
     if ((int)wide > maxcols) maxcols = (int)wide;
@@ -209,7 +213,7 @@ static void linear(Engine *en, const Tensor *W, const Tensor *b, const float *X,
     if (b && b->data) add_bias(b, Y, n, W->rows);
 }
 
-/* Copies rows of a strided buffer into hookbuf so a hook sees a contiguous tensor. */
+/* In-place RMSNorm of one head vector (Qwen3 q_norm / k_norm). */
 static void head_rms(float *x, const Tensor *w, int hd, float eps) { rmsnorm(x, x, w, hd, eps, NULL); }
 
 /* Softmax over visible keys with the causal (and sliding-window) mask; masked = -inf. */
@@ -233,7 +237,7 @@ static void attn_pattern(Engine *en, int layer, int H, int n, int p0, int T) {
     if (WANT(HP_PATTERN, layer)) fire(en, HP_PATTERN, layer, en->att, 3, H, n, T, p0, n, 0);
 }
 
-static void attention_standard(Engine *en, int l, int n, int p0, int seq_len_call) {
+static void attention_standard(Engine *en, int l, int n, int p0) {
     const ModelSpec *s = en->s;
     const LayerWeights *lw = &en->m->w.layers[l];
     const int d = s->d_model, H = s->n_heads, KV = s->n_kv_heads, hd = s->head_dim, T = p0 + n;
@@ -252,7 +256,6 @@ static void attention_standard(Engine *en, int l, int n, int p0, int seq_len_cal
     if (WANT(HP_K, l)) fire(en, HP_K, l, en->k, 3, n, KV, hd, p0, n, 0);
     if (WANT(HP_V, l)) fire(en, HP_V, l, en->v, 3, n, KV, hd, p0, n, 0);
     if (s->pos == POS_ROPE) {
-        (void)seq_len_call;
         for (int t = 0; t < n; t++) {
             for (int h = 0; h < H; h++) rope_apply(en->q + (size_t)t * qd + (size_t)h * hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
             for (int h = 0; h < KV; h++) rope_apply(en->k + (size_t)t * kd + (size_t)h * hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
@@ -355,7 +358,6 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
     }
     /* Decompressed keys/values of this chunk's tokens, only when someone looks at them. */
     if (WANT(HP_K, l) || WANT(HP_V, l)) {
-        float *kv = en->ff1;   /* [n, H*(nope+dv)] fits: ff_max >= ... not guaranteed, so per token */
         for (int t = 0; t < n; t++) {
             float *kt = en->k + (size_t)t * H * dq, *vt = en->v + (size_t)t * H * dv;
             for (int h = 0; h < H; h++)
@@ -366,7 +368,6 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
                 }
             for (int h = 0; h < H; h++) memcpy(kt + (size_t)h * dq + nope, pc + (size_t)(p0 + t) * rope, sizeof(float) * (size_t)rope);
         }
-        (void)kv;
         if (WANT(HP_K, l)) fire(en, HP_K, l, en->k, 3, n, H, dq, p0, n, 0);
         if (WANT(HP_V, l)) fire(en, HP_V, l, en->v, 3, n, H, dv, p0, n, 0);
     }
@@ -462,8 +463,8 @@ static void ffn_dense(Engine *en, int l, const Tensor *g, const Tensor *u, const
  *     in the group; weights s_k (without bias), renormalised if norm_topk_prob, times factor. */
 static void route_token(const ModelSpec *s, const LayerWeights *lw, const float *r, int *idx, float *w) {
     const int E = s->n_experts, K = s->n_experts_per_tok;
-    float sc[4096], ch[4096];
-    int En = E > 4096 ? 4096 : E;
+    float sc[ROUTE_MAX_EXPERTS], ch[ROUTE_MAX_EXPERTS];
+    const int En = E;   /* config_parse caps experts at ROUTE_MAX_EXPERTS */
     if (s->route_scoring == ROUTE_SOFTMAX) {
         float m = -INFINITY, sum = 0;
         for (int e = 0; e < En; e++) if (r[e] > m) m = r[e];
@@ -477,8 +478,8 @@ static void route_token(const ModelSpec *s, const LayerWeights *lw, const float 
     }
     if (s->n_group > 1) {
         const int G = s->n_group, per = En / G;
-        float gs[1024];
-        for (int g = 0; g < G && g < 1024; g++) {
+        float gs[ROUTE_MAX_EXPERTS];
+        for (int g = 0; g < G; g++) {
             if (s->route_scoring == ROUTE_SIGMOID) {   /* sum of the two best in the group */
                 float b1 = -INFINITY, b2 = -INFINITY;
                 for (int i = 0; i < per; i++) {
@@ -492,16 +493,17 @@ static void route_token(const ModelSpec *s, const LayerWeights *lw, const float 
                 gs[g] = b;
             }
         }
-        unsigned char keep[1024] = {0};
+        unsigned char keep[ROUTE_MAX_EXPERTS] = {0};
         for (int k = 0; k < s->topk_group; k++) {
             int best = -1;
-            for (int g = 0; g < G && g < 1024; g++) if (!keep[g] && (best < 0 || gs[g] > gs[best])) best = g;
+            for (int g = 0; g < G; g++) if (!keep[g] && (best < 0 || gs[g] > gs[best])) best = g;
             if (best >= 0) keep[best] = 1;
         }
-        /* HF masks the other groups' scores to 0 (not -inf) */
-        for (int e = 0; e < En; e++) if (!keep[e / per]) ch[e] = 0.0f;
+        /* experts of the other groups cannot be chosen (transformers 5.17 masks them with -inf;
+         * V2's softmax scores are positive, so its mask of 0 chooses the same) */
+        for (int e = 0; e < En; e++) if (!keep[e / per]) ch[e] = -INFINITY;
     }
-    unsigned char used[4096] = {0};
+    unsigned char used[ROUTE_MAX_EXPERTS] = {0};
     for (int k = 0; k < K; k++) {
         int best = -1;
         for (int e = 0; e < En; e++) if (!used[e] && (best < 0 || ch[e] > ch[best])) best = e;
@@ -566,7 +568,7 @@ static void embed_tokens(Engine *en, const int *tokens, int n, int p0) {
 
 /* One chunk of n <= CHUNK tokens at positions p0.. ; logits rows written to out (n rows if
  * all, else the last row only). */
-static void forward_chunk(Engine *en, const int *tokens, int n, int p0, int seq_len_call, float *logits_out, bool all) {
+static void forward_chunk(Engine *en, const int *tokens, int n, int p0, float *logits_out, bool all) {
     const ModelSpec *s = en->s;
     const Weights *w = &en->m->w;
     const int d = s->d_model;
@@ -576,7 +578,7 @@ static void forward_chunk(Engine *en, const int *tokens, int n, int p0, int seq_
         if (WANT(HP_RESID_PRE, l)) fire(en, HP_RESID_PRE, l, en->x, 2, n, d, 0, p0, n, 0);
         norm_rows(en, en->xn, en->x, &lw->ln1_w, &lw->ln1_b, n, HP_LN1_SCALE, HP_LN1_NORMALIZED, l, p0);
         if (s->attn_kind == ATTN_MLA) attention_mla(en, l, n, p0);
-        else attention_standard(en, l, n, p0, seq_len_call);
+        else attention_standard(en, l, n, p0);
         if (WANT(HP_ATTN_OUT, l)) fire(en, HP_ATTN_OUT, l, en->tmp, 2, n, d, 0, p0, n, 0);
         for (size_t i = 0; i < (size_t)n * d; i++) en->x[i] += en->tmp[i];
         if (WANT(HP_RESID_MID, l)) fire(en, HP_RESID_MID, l, en->x, 2, n, d, 0, p0, n, 0);
@@ -630,8 +632,8 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
         int c = n - done < CHUNK ? n - done : CHUNK;
         bool last = done + c == n;
         float *lo = all_logits ? out + (size_t)done * s->vocab_size : out;
-        if (all_logits || last) forward_chunk(en, tokens + done, c, en->pos, seq_len, lo, all_logits);
-        else forward_chunk(en, tokens + done, c, en->pos, seq_len, NULL, false);
+        if (all_logits || last) forward_chunk(en, tokens + done, c, en->pos, lo, all_logits);
+        else forward_chunk(en, tokens + done, c, en->pos, NULL, false);
         en->pos += c;
         done += c;
     }

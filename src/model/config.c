@@ -249,7 +249,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         if (use_sw) s->sliding_window = cfg_int(&c, root, "sliding_window", 0, 0, CAP_POS);
 
         if (!strcmp(mt, "mixtral")) {
-            s->n_experts = cfg_int(&c, root, "num_local_experts", 8, 1, 65536);
+            s->n_experts = cfg_int(&c, root, "num_local_experts", 8, 1, ROUTE_MAX_EXPERTS);
             s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 2, 1, 65536);
             s->moe_d_ff = s->d_ff;
             s->route_scoring = ROUTE_SOFTMAX;
@@ -257,8 +257,8 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             s->routed_scaling_factor = 1.0f;
             s->moe_layer_freq = 1;
         } else if (!strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe")) {
-            s->n_experts = cfg_int(&c, root, "num_experts", 0, 0, 65536);
-            if (!s->n_experts) s->n_experts = cfg_int(&c, root, "num_local_experts", 0, 0, 65536);
+            s->n_experts = cfg_int(&c, root, "num_experts", 0, 0, ROUTE_MAX_EXPERTS);
+            if (!s->n_experts) s->n_experts = cfg_int(&c, root, "num_local_experts", 0, 0, ROUTE_MAX_EXPERTS);
             s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
             s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", s->d_ff, 1, CAP_DIM);
             s->route_scoring = ROUTE_SOFTMAX;
@@ -280,15 +280,15 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             s->qk_rope_head_dim = cfg_int(&c, root, "qk_rope_head_dim", 64, 2, CAP_DIM);
             s->v_head_dim = cfg_int(&c, root, "v_head_dim", 128, 1, CAP_DIM);
             s->head_dim = s->qk_nope_head_dim + s->qk_rope_head_dim;
-            s->n_experts = cfg_int(&c, root, "n_routed_experts", 0, 0, 65536);
+            s->n_experts = cfg_int(&c, root, "n_routed_experts", 0, 0, ROUTE_MAX_EXPERTS);
             s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
             s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", 1, 1, CAP_DIM);
             s->n_shared_experts = cfg_int(&c, root, "n_shared_experts", 0, 0, 65536);
             s->first_k_dense_replace = cfg_int(&c, root, "first_k_dense_replace", 0, 0, CAP_LAYERS + 1);
             s->moe_layer_freq = cfg_int(&c, root, "moe_layer_freq", 1, 1, CAP_LAYERS);
             s->routed_scaling_factor = (float)cfg_num(&c, root, "routed_scaling_factor", 1.0);
-            s->n_group = cfg_int(&c, root, "n_group", 1, 1, 65536);
-            s->topk_group = cfg_int(&c, root, "topk_group", 1, 1, 65536);
+            s->n_group = cfg_int(&c, root, "n_group", 1, 1, ROUTE_MAX_EXPERTS);
+            s->topk_group = cfg_int(&c, root, "topk_group", 1, 1, ROUTE_MAX_EXPERTS);
             bool v3 = !strcmp(mt, "deepseek_v3");
             const char *sf = cfg_str(root, "scoring_func");
             s->route_scoring = (sf && !strcmp(sf, "sigmoid")) || (!sf && v3) ? ROUTE_SIGMOID : ROUTE_SOFTMAX;

@@ -38,6 +38,7 @@ typedef enum { ROPE_SCALE_NONE = 0, ROPE_SCALE_LINEAR, ROPE_SCALE_DYNAMIC, ROPE_
                ROPE_SCALE_YARN } RopeScaling;
 typedef enum { ATTN_MHA = 0, ATTN_GQA, ATTN_MQA, ATTN_MLA } AttnKind;
 typedef enum { ROUTE_SOFTMAX = 0, ROUTE_SIGMOID } RouteScoring;
+#define ROUTE_MAX_EXPERTS 4096   /* routed experts per layer (DeepSeek-V3 has 256) */
 
 typedef struct {
     char model_type[64];       /* as in config.json ("llama", "qwen3", "gpt2", "llama2c", ...) */

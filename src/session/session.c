@@ -31,7 +31,6 @@ int session_encode(const struct Tokenizer *tok, const Model *m, const char *text
     return n;
 }
 
-static int g_abl_head = -1;
 static void ablate_observe(void *ud, HookEvent *ev) {
     Session *s = ud;
     /* hook_z [pos, n_heads, d_head]: zero one head's output (a "what if" write hook) */
@@ -65,7 +64,6 @@ Session *session_new(const char *model_path, int max_ctx, Err *e) {
     trace_attach(s->trace, s->hooks);
     hooks_add(s->hooks, "blocks.*.attn.hook_z", NULL, ablate_observe, s);
     engine_set_hooks(s->engine, s->hooks);
-    (void)g_abl_head;
     return s;
 }
 

@@ -11,7 +11,6 @@
 #define DEFAULT_PROMPT "Once upon a time"
 
 /* --threads N, else $LLMSCOPE_THREADS, else 2 (cli/cmd_model.c). */
-int cli_threads_arg(int argc, char **argv);
 
 static void models_dir_of(const char *model, char *out, size_t cap) {
     snprintf(out, cap, "%s", model);
