@@ -168,7 +168,10 @@ static Speed run_speed(Model *m, int threads, Hooks *h, int n_decode, int n_pref
     return sp;
 }
 
+int bench_gen_main(int argc, char **argv);   /* bench_gen.c */
+
 int cmd_bench(int argc, char **argv) {
+    if (cli_opt(argc, argv, "--gen")) return bench_gen_main(argc, argv);
     int n_decode = cli_opt_int(argc, argv, "--decode", 24);
     int n_prefill = cli_opt_int(argc, argv, "--prefill", 128);
     const char *only = cli_opt(argc, argv, "--only");
