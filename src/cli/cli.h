@@ -49,4 +49,5 @@ int cmd_tui(int argc, char **argv);
 int cmd_screenshot(int argc, char **argv);
 int cmd_lesson(int argc, char **argv);
 int cmd_list_models(int argc, char **argv);
+int cmd_similarity(int argc, char **argv);
 #endif

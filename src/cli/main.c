@@ -18,6 +18,7 @@
 #pragma weak cmd_screenshot
 #pragma weak cmd_lesson
 #pragma weak cmd_list_models
+#pragma weak cmd_similarity
 
 typedef int (*CmdFn)(int, char **);
 typedef struct { const char *name; CmdFn fn; const char *help; } Cmd;
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
         {"detokenize", cmd_detokenize, "text of --ids (--json)"},
         {"trace", cmd_trace, "export hook values (--hooks P1,P2 --json | --npy DIR)"},
         {"screenshot", cmd_screenshot, "render a panel without a terminal"},
+        {"similarity", cmd_similarity, "cosine similarity of texts' vectors at a residual layer (--json)"},
         {"lesson", cmd_lesson, "list, play or --check guided lessons"},
         {"bench", cmd_bench, "decode/prefill speed against measured memory bandwidth"},
     };

@@ -1,0 +1,232 @@
+/* llmscope similarity: sentence vectors of several texts at one residual layer and their
+ * cosine matrix (the retrieval step of RAG).  Each text runs alone from position 0 through
+ * the same forward pass as everything else; an observer copies the residual rows of the
+ * chosen layer (see analysis/similarity.h for what "layer" means), then the rows are pooled
+ * and compared. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/similarity.h"
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "session/session.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct {
+    HookPoint point; int block;
+    float *rows; int n, d;      /* rows[n][d] of the text being run */
+    int got;                    /* rows filled */
+} Capture;
+
+static bool cap_ask(void *ud, HookPoint p, int layer) {
+    const Capture *c = ud;
+    return p == c->point && (c->block < 0 || layer == c->block);
+}
+
+static void cap_observe(void *ud, HookEvent *ev) {
+    Capture *c = ud;
+    if (ev->point != c->point || (c->block >= 0 && ev->layer != c->block)) return;
+    int rows = ev->shape[0], d = ev->shape[1];
+    if (d != c->d || ev->pos0 < 0 || ev->pos0 + rows > c->n) return;
+    memcpy(c->rows + (size_t)ev->pos0 * (size_t)d, ev->data, sizeof(float) * (size_t)rows * (size_t)d);
+    c->got += rows;
+}
+
+static const char *const USAGE =
+    "usage: llmscope similarity [--model M] --layer L [--pool mean|last] (--text A --text B ... | --texts-file F) [--json] [--no-bos] [--threads N]\n"
+    "  Cosine similarity of the texts' sentence vectors at residual layer L (0 = token embedding,\n"
+    "  1..n_layers-1 = after that many blocks, n_layers = after the final norm).\n"
+    "  --pool mean   average of the text's rows (a leading BOS is left out), the default\n"
+    "  --pool last   the last token's row (the only one that has seen the whole text)\n"
+    "  --texts-file  one text per line (empty lines skipped)\n";
+
+/* Appends a copy of s to the list. */
+static bool push_text(char ***v, int *n, int *cap, const char *s) {
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        char **nv = realloc(*v, sizeof(char *) * (size_t)nc);
+        if (!nv) return false;
+        *v = nv; *cap = nc;
+    }
+    char *c = strdup(s);
+    if (!c) return false;
+    (*v)[(*n)++] = c;
+    return true;
+}
+
+static bool read_texts_file(const char *path, char ***v, int *n, int *cap, Err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ERR_IO, "--texts-file %s: cannot open", path);
+    char *line = NULL; size_t lcap = 0; ssize_t len;
+    bool ok = true;
+    while (ok && (len = getline(&line, &lcap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if ((size_t)len != strlen(line)) { ok = err_set(e, ERR_FORMAT, "--texts-file %s: a line holds a NUL byte", path); break; }
+        if (len == 0) continue;
+        if (!push_text(v, n, cap, line)) ok = err_set(e, ERR_MEMORY, "out of memory");
+    }
+    free(line);
+    fclose(f);
+    return ok;
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p == '\r') fputs("\\r", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_similarity(int argc, char **argv) {
+    Err e = {0};
+    char **texts = NULL; int nt = 0, capt = 0;
+    const char *layer_s = NULL, *pool_s = "mean";
+    bool json = false, no_bos = false;
+    /* strict option scan: every argument must be known */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        const char *eq = strchr(a, '=');
+        char name[64];
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        if (nl >= sizeof name) nl = sizeof name - 1;
+        memcpy(name, a, nl); name[nl] = 0;
+        bool takes = !strcmp(name, "--model") || !strcmp(name, "--layer") || !strcmp(name, "--pool") ||
+                     !strcmp(name, "--text") || !strcmp(name, "--texts-file") || !strcmp(name, "--threads") ||
+                     !strcmp(name, "--tokenizer");
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(USAGE, stdout); goto done_ok; }
+        if (!strcmp(a, "--json")) { json = true; continue; }
+        if (!strcmp(a, "--no-bos")) { no_bos = true; continue; }
+        if (!takes) {
+            fprintf(stderr, "llmscope similarity: unknown option '%s'\n%s", a, USAGE);
+            for (int k = 0; k < nt; k++) free(texts[k]);
+            free(texts);
+            return 2;
+        }
+        if (eq) val = eq + 1;
+        else if (i + 1 < argc) val = argv[++i];
+        else {
+            fprintf(stderr, "llmscope similarity: %s needs a value\n%s", name, USAGE);
+            for (int k = 0; k < nt; k++) free(texts[k]);
+            free(texts);
+            return 2;
+        }
+        if (!strcmp(name, "--layer")) layer_s = val;
+        else if (!strcmp(name, "--pool")) pool_s = val;
+        else if (!strcmp(name, "--text")) { if (!push_text(&texts, &nt, &capt, val)) { err_set(&e, ERR_MEMORY, "out of memory"); goto fail; } }
+        else if (!strcmp(name, "--texts-file")) { if (!read_texts_file(val, &texts, &nt, &capt, &e)) goto fail; }
+    }
+    PoolKind pool;
+    if (!pool_parse(pool_s, &pool)) { err_set(&e, ERR_ARG, "--pool: '%s' is neither 'mean' nor 'last'", pool_s); goto usage_fail; }
+    if (!layer_s) { err_set(&e, ERR_ARG, "--layer is required"); goto usage_fail; }
+    if (nt < 1) { err_set(&e, ERR_ARG, "give at least one --text (or --texts-file)"); goto usage_fail; }
+    char *end; long layer = strtol(layer_s, &end, 10);
+    if (end == layer_s || *end) { err_set(&e, ERR_ARG, "--layer: '%s' is not an integer", layer_s); goto usage_fail; }
+
+    cli_threads_arg(argc, argv);
+    Model *m = cli_load_model(argc, argv, false, &e);
+    if (!m) goto fail;
+    int L = m->spec.n_layers, d = m->spec.d_model;
+    Capture cap = {0};
+    if (layer < 0 || layer > L || !embed_layer_point(L, (int)layer, &cap.point, &cap.block)) {
+        err_set(&e, ERR_ARG, "--layer %ld: this model has layers 0..%d (0 = token embedding, %d = after the final norm)", layer, L, L);
+        model_free(m); goto fail;
+    }
+    Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);
+    if (!tok) { model_free(m); goto fail; }
+    int **ids = calloc((size_t)nt, sizeof *ids), *nids = calloc((size_t)nt, sizeof *nids), *first = calloc((size_t)nt, sizeof *first);
+    double *vecs = malloc(sizeof(double) * (size_t)nt * (size_t)d), *mat = malloc(sizeof(double) * (size_t)nt * (size_t)nt);
+    int maxn = 0, rc = 1;
+    Engine *en = NULL; Hooks *h = NULL;
+    if (!ids || !nids || !first || !vecs || !mat) { err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
+    int bos = m->spec.bos_id >= 0 ? m->spec.bos_id : tokenizer_bos_id(tok);
+    for (int t = 0; t < nt; t++) {
+        nids[t] = session_encode(tok, m, texts[t], !no_bos, &ids[t], &e);
+        if (nids[t] < 0) goto cleanup;
+        if (nids[t] == 0) { err_set(&e, ERR_ARG, "--text %d is empty and the model has no BOS token", t + 1); goto cleanup; }
+        first[t] = (nids[t] > 1 && bos >= 0 && ids[t][0] == bos) ? 1 : 0;
+        if (nids[t] > maxn) maxn = nids[t];
+    }
+    en = engine_new(m, maxn, &e);
+    h = hooks_new();
+    if (!en || !h) { if (!en) goto cleanup; err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
+    cap.d = d;
+    cap.rows = malloc(sizeof(float) * (size_t)maxn * (size_t)d);
+    if (!cap.rows) { err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
+    if (hooks_add(h, "*", cap_ask, cap_observe, &cap) < 0) { err_set(&e, ERR_ARG, "cannot register the residual hook"); goto cleanup; }
+    engine_set_hooks(en, h);
+    for (int t = 0; t < nt; t++) {
+        engine_truncate(en, 0);
+        cap.n = nids[t]; cap.got = 0;
+        if (!engine_forward(en, ids[t], nids[t], false, &e)) goto cleanup;
+        if (cap.got != nids[t]) { err_set(&e, ERR_UNSUPPORTED, "residual layer %ld: captured %d of %d rows", layer, cap.got, nids[t]); goto cleanup; }
+        similarity_pool(cap.rows, nids[t], d, first[t], pool, vecs + (size_t)t * (size_t)d);
+    }
+    similarity_matrix(vecs, nt, d, mat);
+    if (json) {
+        printf("{\"layer\": %ld, \"pool\": \"%s\", \"n_layers\": %d, \"texts\": [", layer, pool_name(pool), L);
+        for (int t = 0; t < nt; t++) { if (t) fputs(", ", stdout); json_string(stdout, texts[t]); }
+        printf("], \"n_tokens\": [");
+        for (int t = 0; t < nt; t++) printf("%s%d", t ? ", " : "", nids[t]);
+        printf("], \"pooled_from\": [");
+        for (int t = 0; t < nt; t++) printf("%s%d", t ? ", " : "", pool == POOL_LAST ? nids[t] - 1 : first[t]);
+        printf("], \"cosine\": [");
+        for (int i = 0; i < nt; i++) {
+            printf("%s[", i ? ", " : "");
+            for (int k = 0; k < nt; k++) printf("%s%.9g", k ? ", " : "", mat[(size_t)i * (size_t)nt + (size_t)k]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("layer %ld of %d, pool %s, %d texts\n\n", layer, L, pool_name(pool), nt);
+        printf("      ");
+        for (int k = 0; k < nt; k++) printf(" %6d", k + 1);
+        printf("\n");
+        for (int i = 0; i < nt; i++) {
+            printf("%5d ", i + 1);
+            for (int k = 0; k < nt; k++) printf(" %6.3f", mat[(size_t)i * (size_t)nt + (size_t)k]);
+            printf("  %s\n", texts[i]);
+        }
+        if (nt > 1) {
+            int *order = malloc(sizeof(int) * (size_t)nt);
+            if (order) {
+                similarity_rank(mat, nt, 0, order);
+                printf("\nclosest to text 1 (\"%s\"):\n", texts[0]);
+                for (int r = 0; r < nt - 1; r++)
+                    printf("  %d. %.3f  %s\n", r + 1, mat[order[r]], texts[order[r]]);
+                free(order);
+            }
+        }
+    }
+    rc = 0;
+cleanup:
+    if (rc) cli_fail(&e);
+    free(cap.rows);
+    engine_free(en); hooks_free(h);
+    for (int t = 0; ids && t < nt; t++) free(ids[t]);
+    free(ids); free(nids); free(first); free(vecs); free(mat);
+    tokenizer_free(tok); model_free(m);
+    for (int t = 0; t < nt; t++) free(texts[t]);
+    free(texts);
+    return rc;
+usage_fail:
+    fprintf(stderr, "llmscope similarity: %s\n%s", e.msg, USAGE);
+    for (int t = 0; t < nt; t++) free(texts[t]);
+    free(texts);
+    return 2;
+fail:
+    cli_fail(&e);
+    for (int t = 0; t < nt; t++) free(texts[t]);
+    free(texts);
+    return 1;
+done_ok:
+    for (int t = 0; t < nt; t++) free(texts[t]);
+    free(texts);
+    return 0;
+}

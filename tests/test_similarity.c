@@ -1,0 +1,150 @@
+/* similarity: cosines from `llmscope similarity` equal those computed here from the residuals
+ * that `llmscope trace --npy` exports (an independent path: the trace recorder and the .npy
+ * writer, pooled and compared in this file); identical texts give 1; the matrix is symmetric. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "analysis/similarity.h"
+#include "harness.h"
+
+/* Reads a little-endian f4 .npy of shape (n, d). Returns malloc'd data or NULL. */
+static float *npy_read(const char *path, int *n, int *d) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char pre[10];
+    float *x = NULL;
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) goto out;
+    size_t hl = (size_t)pre[8] | ((size_t)pre[9] << 8);
+    char hdr[1024];
+    if (pre[6] != 1 || hl >= sizeof hdr || fread(hdr, 1, hl, f) != hl) goto out;
+    hdr[hl] = 0;
+    if (!strstr(hdr, "'<f4'")) goto out;
+    const char *sh = strstr(hdr, "'shape': (");
+    if (!sh || sscanf(sh, "'shape': (%d, %d)", n, d) != 2 || *n <= 0 || *d <= 0) goto out;
+    x = malloc(sizeof(float) * (size_t)*n * (size_t)*d);
+    if (x && fread(x, sizeof(float), (size_t)*n * (size_t)*d, f) != (size_t)*n * (size_t)*d) { free(x); x = NULL; }
+out:
+    fclose(f);
+    return x;
+}
+
+static const char *TEXTS[] = {"Once upon a time there was a little cat.", "The dog ran to the park.",
+                              "Once upon a time there was a little cat.", "Lily had a red ball."};
+enum { NT = 4 };
+
+static void check_layer(TestCtx *T_, const char *model, int layer, int n_layers, const char *pool) {
+    char cmd[4096], dir[] = "/tmp/llmscope-sim-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    int k = snprintf(cmd, sizeof cmd, "%s similarity --model %s --layer %d --pool %s --json", test_bin(), model, layer, pool);
+    for (int t = 0; t < NT; t++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --text '%s'", TEXTS[t]);
+    char *out = NULL;
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    cJSON *j = cJSON_Parse(out);
+    free(out);
+    REQUIRE(j);
+    cJSON *cos = cJSON_GetObjectItem(j, "cosine"), *from = cJSON_GetObjectItem(j, "pooled_from");
+    REQUIRE(cJSON_GetArraySize(cos) == NT && cJSON_GetArraySize(from) == NT);
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "layer")->valueint, layer);
+    /* the hook that holds residual layer `layer` */
+    char hook[128];
+    if (layer == 0) snprintf(hook, sizeof hook, "blocks.0.hook_resid_pre");
+    else if (layer < n_layers) snprintf(hook, sizeof hook, "blocks.%d.hook_resid_post", layer - 1);
+    else snprintf(hook, sizeof hook, "ln_final.hook_normalized");
+    double vec[NT][1024];
+    int d = 0;
+    for (int t = 0; t < NT; t++) {
+        snprintf(cmd, sizeof cmd, "%s trace --model %s --prompt '%s' --hooks %s --npy %s/t%d 2>/dev/null",
+                 test_bin(), model, TEXTS[t], hook, dir, t);
+        REQUIRE(system(cmd) == 0);
+        char path[512];
+        snprintf(path, sizeof path, "%s/t%d/%s.npy", dir, t, hook);
+        int n = 0;
+        float *x = npy_read(path, &n, &d);
+        REQUIRE(x && d <= 1024);
+        int f0 = cJSON_GetArrayItem(from, t)->valueint;
+        double acc[1024] = {0};
+        if (!strcmp(pool, "last")) {
+            CHECK_EQ_INT(f0, n - 1);
+            for (int i = 0; i < d; i++) acc[i] = x[(size_t)(n - 1) * (size_t)d + (size_t)i];
+        } else {
+            CHECK(f0 == 1);   /* the story models put BOS in front, and mean pooling leaves it out */
+            for (int r = f0; r < n; r++) for (int i = 0; i < d; i++) acc[i] += x[(size_t)r * (size_t)d + (size_t)i];
+            for (int i = 0; i < d; i++) acc[i] /= (double)(n - f0);
+        }
+        memcpy(vec[t], acc, sizeof(double) * (size_t)d);
+        free(x);
+        snprintf(path, sizeof path, "%s/t%d/%s.npy", dir, t, hook);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/t%d", dir, t);
+        rmdir(path);
+    }
+    rmdir(dir);
+    for (int a = 0; a < NT; a++)
+        for (int b = 0; b < NT; b++) {
+            double ab = 0, aa = 0, bb = 0;
+            for (int i = 0; i < d; i++) { ab += vec[a][i] * vec[b][i]; aa += vec[a][i] * vec[a][i]; bb += vec[b][i] * vec[b][i]; }
+            double want = ab / (sqrt(aa) * sqrt(bb));
+            double got = cJSON_GetArrayItem(cJSON_GetArrayItem(cos, a), b)->valuedouble;
+            CHECK_NEAR(got, want, 1e-5);
+            CHECK(got == cJSON_GetArrayItem(cJSON_GetArrayItem(cos, b), a)->valuedouble);   /* symmetric */
+        }
+    /* texts 1 and 3 are identical */
+    CHECK(cJSON_GetArrayItem(cJSON_GetArrayItem(cos, 0), 2)->valuedouble > 1 - 1e-9);
+    for (int a = 0; a < NT; a++) CHECK(cJSON_GetArrayItem(cJSON_GetArrayItem(cos, a), a)->valuedouble == 1.0);
+    cJSON_Delete(j);
+}
+
+TEST(similarity_matches_trace_residuals) {
+    const char *model = "assets/models/story-gqa";
+    if (access(model, R_OK)) SKIP("bundled model missing");
+    int L = 6;
+    check_layer(T_, model, 0, L, "mean");
+    check_layer(T_, model, 3, L, "mean");
+    check_layer(T_, model, 3, L, "last");
+    check_layer(T_, model, L, L, "mean");
+}
+
+TEST(similarity_cli_errors) {
+    char *out = NULL, cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s similarity --model assets/models/story-gqa --layer 99 --text a", test_bin());
+    CHECK(test_run(cmd, &out, 1) != 0);
+    CHECK(out && strstr(out, "--layer 99") && strstr(out, "0..6"));
+    free(out); out = NULL;
+    snprintf(cmd, sizeof cmd, "%s similarity --layer 1 --text a --pool median", test_bin());
+    CHECK(test_run(cmd, &out, 1) == 2);
+    CHECK(out && strstr(out, "--pool"));
+    free(out); out = NULL;
+    snprintf(cmd, sizeof cmd, "%s similarity --layer 1 --txt a", test_bin());
+    CHECK(test_run(cmd, &out, 1) == 2);
+    CHECK(out && strstr(out, "unknown option '--txt'"));
+    free(out); out = NULL;
+    snprintf(cmd, sizeof cmd, "%s similarity --help", test_bin());
+    CHECK(test_run(cmd, &out, 1) == 0);
+    CHECK(out && strstr(out, "usage: llmscope similarity"));
+    free(out);
+}
+
+TEST(similarity_math) {
+    /* pooling and cosine on hand-made rows */
+    float rows[3 * 2] = {10, 10, 1, 0, 0, 1};
+    double v[2];
+    REQUIRE(similarity_pool(rows, 3, 2, 1, POOL_MEAN, v));
+    CHECK_NEAR(v[0], 0.5, 1e-12); CHECK_NEAR(v[1], 0.5, 1e-12);
+    REQUIRE(similarity_pool(rows, 3, 2, 0, POOL_LAST, v));
+    CHECK(v[0] == 0 && v[1] == 1);
+    CHECK(!similarity_pool(rows, 3, 2, 3, POOL_MEAN, v));
+    double a[2] = {1, 0}, b[2] = {1, 1}, z[2] = {0, 0};
+    CHECK_NEAR(similarity_cosine(a, b, 2), 1 / sqrt(2.0), 1e-12);
+    CHECK(similarity_cosine(a, z, 2) == 0);
+    double vecs[3 * 2] = {1, 0, 0, 1, 1, 1}, m[9];
+    similarity_matrix(vecs, 3, 2, m);
+    int order[2];
+    similarity_rank(m, 3, 0, order);
+    CHECK(order[0] == 2 && order[1] == 1);
+    HookPoint p; int blk;
+    CHECK(embed_layer_point(6, 0, &p, &blk) && p == HP_RESID_PRE && blk == 0);
+    CHECK(embed_layer_point(6, 4, &p, &blk) && p == HP_RESID_POST && blk == 3);
+    CHECK(embed_layer_point(6, 6, &p, &blk) && p == HP_LNF_NORMALIZED);
+    CHECK(!embed_layer_point(6, 7, &p, &blk) && !embed_layer_point(6, -1, &p, &blk));
+}
