@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "session/session.h"
 #include "tui/app.h"
+#include "tui/lesson_check.h"
 #include "tui/lesson_pane.h"
 
 static bool has(const char *hay, const char *needle) { return hay && needle && strstr(hay, needle) != NULL; }

@@ -24,7 +24,9 @@ int cli_threads_arg(int argc, char **argv) {
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e) {
     char buf[1024];
     const char *path = cli_model_arg(argc, argv, buf, sizeof buf);
-    return model_load(path, config_only_ok, e);
+    Model *m = model_load(path, config_only_ok, e);
+    if (m && m->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", m->warning);
+    return m;
 }
 
 /* A prompt longer than the trained context still runs on RoPE models (as HF allows), but

@@ -3,23 +3,8 @@
 #include <string.h>
 #include "cli/cli.h"
 
-/* Subcommands are linked in when their file exists (weak references), so each part of the
- * program can land on its own. */
-#pragma weak cmd_logits
-#pragma weak cmd_generate
-#pragma weak cmd_run
-#pragma weak cmd_info
-#pragma weak cmd_eval
-#pragma weak cmd_tokenize
-#pragma weak cmd_detokenize
-#pragma weak cmd_trace
-#pragma weak cmd_bench
-#pragma weak cmd_tui
-#pragma weak cmd_screenshot
-#pragma weak cmd_lesson
-#pragma weak cmd_list_models
-#pragma weak cmd_similarity
-
+/* Every subcommand is linked in (a missing one is a link error, never a silently shorter
+ * usage text). */
 typedef int (*CmdFn)(int, char **);
 typedef struct { const char *name; CmdFn fn; const char *help; } Cmd;
 
@@ -27,7 +12,7 @@ static void usage(FILE *f, const Cmd *cmds, int n) {
     fprintf(f, "usage: llmscope [COMMAND] [--model DIR|FILE|REPO_ID] [options]\n\n"
                "With no command, opens the terminal UI on the bundled default model.\n\ncommands:\n");
     for (int i = 0; i < n; i++)
-        if (cmds[i].fn) fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+        fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f, "\n  --list-models  list the bundled models\n  --help         this text\n");
 }
 
@@ -53,21 +38,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc >= 2 && !strcmp(argv[1], "--list-models")) {
-        if (cmd_list_models) return cmd_list_models(argc - 1, argv + 1);
-        fprintf(stderr, "llmscope: --list-models is not available in this build\n");
-        return 1;
+        return cmd_list_models(argc - 1, argv + 1);
     }
     if (argc >= 2 && argv[1][0] != '-') {
         for (int i = 0; i < n; i++)
-            if (!strcmp(argv[1], cmds[i].name)) {
-                if (!cmds[i].fn) break;
-                return cmds[i].fn(argc - 1, argv + 1);
-            }
+            if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
         fprintf(stderr, "llmscope: unknown command '%s'\n\n", argv[1]);
         usage(stderr, cmds, n);
         return 2;
     }
-    if (cmd_tui) return cmd_tui(argc, argv);
-    usage(stderr, cmds, n);
-    return 2;
+    return cmd_tui(argc, argv);
 }

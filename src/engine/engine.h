@@ -10,11 +10,12 @@
 #ifndef LLMSCOPE_ENGINE_H
 #define LLMSCOPE_ENGINE_H
 #include "model/model.h"
-#include "trace/hooks.h"
+#include "engine/hooks.h"
 
 typedef struct Engine Engine;
 
-/* max_ctx <= 0 means the model's max_pos (capped at 4096 to bound memory). */
+/* max_ctx <= 0 means the model's max_pos capped at 2048 to bound memory (RoPE models get at
+ * least 512). A learned-position model never runs past its max_pos. */
 Engine *engine_new(Model *m, int max_ctx, Err *e);
 void engine_free(Engine *en);
 void engine_set_hooks(Engine *en, Hooks *h);   /* NULL = no hooks */

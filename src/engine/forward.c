@@ -40,13 +40,10 @@ struct Engine {
     float attn_factor;
 };
 
-static int g_threads_engine = 1;
-/* Capped: libgomp crashes (SIGSEGV in GOMP_parallel) when asked for ~100000 threads. */
-void engine_set_threads(int n) {
-    g_threads_engine = n < 1 ? 1 : n > ENGINE_MAX_THREADS ? ENGINE_MAX_THREADS : n;
-    ops_set_threads(g_threads_engine);
-}
-int engine_get_threads(void) { return g_threads_engine; }
+/* Capped: libgomp crashes (SIGSEGV in GOMP_parallel) when asked for ~100000 threads. The
+ * count itself is kept once, in ops.c. */
+void engine_set_threads(int n) { ops_set_threads(n < 1 ? 1 : n > ENGINE_MAX_THREADS ? ENGINE_MAX_THREADS : n); }
+int engine_get_threads(void) { return ops_get_threads(); }
 
 const Model *engine_model(const Engine *en) { return en->m; }
 int engine_pos(const Engine *en) { return en->pos; }
@@ -231,7 +228,7 @@ static void attn_softmax_rows(Engine *en, int H, int n, int p0, int T) {
 
 static void attn_pattern(Engine *en, int layer, int H, int n, int p0, int T) {
     if (WANT(HP_ATTN_SCORES, layer)) fire(en, HP_ATTN_SCORES, layer, en->att, 3, H, n, T, p0, n, 0);
-    #pragma omp parallel for collapse(2) if (g_threads_engine > 1 && (size_t)H * (size_t)n * (size_t)T > 16384)
+    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1 && (size_t)H * (size_t)n * (size_t)T > 16384)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < n; t++) softmax_inplace(en->att + ((size_t)h * n + t) * (size_t)T, T);
     if (WANT(HP_PATTERN, layer)) fire(en, HP_PATTERN, layer, en->att, 3, H, n, T, p0, n, 0);
@@ -278,7 +275,7 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
     }
     /* scores = q·k / sqrt(d_head) over every cached key (GQA: head h reads kv head h/grp) */
     const float scale = s->softmax_scale;
-    #pragma omp parallel for collapse(2) if (g_threads_engine > 1 && (size_t)H * (size_t)n * (size_t)T * (size_t)hd > 65536)
+    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1 && (size_t)H * (size_t)n * (size_t)T * (size_t)hd > 65536)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < n; t++) {
             const float *qv = en->q + (size_t)t * qd + (size_t)h * hd;
@@ -292,7 +289,7 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
     attn_softmax_rows(en, H, n, p0, T);
     attn_pattern(en, l, H, n, p0, T);
     /* z = pattern · v */
-    #pragma omp parallel for collapse(2) if (g_threads_engine > 1 && (size_t)H * (size_t)n * (size_t)T * (size_t)hd > 65536)
+    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1 && (size_t)H * (size_t)n * (size_t)T * (size_t)hd > 65536)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < n; t++) {
             float *zo = en->z + (size_t)t * qd + (size_t)h * hd;
@@ -373,7 +370,7 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
     }
     /* absorb W_UK into the query: qabs[t,h,r] = sum_i q_nope[t,h,i] * W_UK[h,i,r] */
     const Tensor *wb = &lw->wkv_b;   /* [H*(nope+dv), R] */
-    #pragma omp parallel for collapse(2) if (g_threads_engine > 1)
+    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < H; h++) {
             float *qa = en->qabs + ((size_t)t * H + h) * R;
@@ -390,7 +387,7 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
             }
         }
     const float scale = s->softmax_scale;
-    #pragma omp parallel for collapse(2) if (g_threads_engine > 1)
+    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < n; t++) {
             const float *qa = en->qabs + ((size_t)t * H + h) * R;
@@ -404,7 +401,7 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
     attn_softmax_rows(en, H, n, p0, T);
     attn_pattern(en, l, H, n, p0, T);
     /* olat[t,h] = sum_j p_j c_kv_j ; z[t,h,:] = W_UV_h olat[t,h] */
-    #pragma omp parallel for collapse(2) if (g_threads_engine > 1)
+    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < H; h++) {
             float *ol = en->olat + ((size_t)t * H + h) * R;

@@ -10,6 +10,7 @@
 
 static int g_threads = 1;
 
+/* The one place the thread count is kept (engine_set_threads clamps and forwards here). */
 void ops_set_threads(int n) {
     if (n < 1) n = 1;
     g_threads = n;
@@ -20,45 +21,11 @@ void ops_set_threads(int n) {
 }
 int ops_get_threads(void) { return g_threads; }
 
-float bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (exp == 0) {
-        if (man == 0) u = sign;
-        else { /* subnormal: normalise */
-            int e = -1;
-            do { e++; man <<= 1; } while (!(man & 0x400));
-            man &= 0x3ff;
-            u = sign | ((uint32_t)(127 - 15 - e) << 23) | (man << 13);
-        }
-    } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
-    else u = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 void tensor_row_f32(const Tensor *t, size_t off, int n, float *out) {
     if (t->dtype == DT_F32) { memcpy(out, (const float *)t->data + off, sizeof(float) * (size_t)n); return; }
     const uint16_t *p = (const uint16_t *)t->data + off;
-    if (t->dtype == DT_BF16) for (int i = 0; i < n; i++) out[i] = bf16_to_f32(p[i]);
-    else {
-#ifdef __F16C__
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + i))));
-        for (; i < n; i++) out[i] = f16_to_f32(p[i]);
-#else
-        for (int i = 0; i < n; i++) out[i] = f16_to_f32(p[i]);
-#endif
-    }
+    if (t->dtype == DT_BF16) bf16_row_f32(p, n, out);
+    else f16_row_f32(p, n, out);
 }
 
 float tensor_get(const Tensor *t, size_t i) {
@@ -185,14 +152,10 @@ void matvec(const Tensor *W, const float *x, float *y) {
         const uint16_t *w = W->data;
         const float *xp = NULL;
 #ifdef __AVX2__
-        /* x split into even/odd halves per block of 16 (allocated on growth only) */
-        static _Thread_local float *xbuf;
-        static _Thread_local size_t xcap;
-        if ((size_t)cols > xcap) {
-            float *nb = realloc(xbuf, sizeof(float) * (size_t)cols);
-            if (nb) { xbuf = nb; xcap = (size_t)cols; }
-        }
-        if ((size_t)cols <= xcap) {
+        /* x split into even/odd halves per block of 16, on the stack (nothing to free); a
+         * wider row than the buffer takes the unsplit path (same result, slower). */
+        float xbuf[16384];
+        if ((size_t)cols <= sizeof xbuf / sizeof xbuf[0]) {
             int blocks = cols / 16;
             for (int b = 0; b < blocks; b++)
                 for (int k = 0; k < 8; k++) {

@@ -5,10 +5,9 @@
 #define LLMSCOPE_OPS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/dtype.h"
 #include "model/model.h"
 
-float bf16_to_f32(uint16_t h);
-float f16_to_f32(uint16_t h);
 /* Widens n elements of a tensor's storage starting at element off into out. */
 void tensor_row_f32(const Tensor *t, size_t off, int n, float *out);
 /* Element i (slow path, for small vectors like norm weights). */

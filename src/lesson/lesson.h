@@ -16,8 +16,8 @@
  *   lesson.c        parse + static validation (buffer-based, no TUI or GSL: fuzzable)
  *   placeholders.c  the placeholder table (names, what each needs, arguments, docs)
  *   values.c        computes placeholder values from sessions and reference models
- *   player.c        plays a lesson on an App (headless or in the TUI) and checks lessons
- *   cmd_lesson.c    `llmscope lesson list | NAME | --check [FILES]`
+ *   player.c        plays a lesson on an App (headless or in the TUI)
+ * (`lesson --check` lives in tui/lesson_check.c, `llmscope lesson` in cli/cmd_lesson.c.)
  *
  * Ownership: lesson_parse/lesson_load return a Lesson freed with lesson_free; every string
  * in it is owned by it. A LessonPlayer owns its Lesson and borrows the App.
@@ -219,23 +219,6 @@ bool lesson_player_goto(LessonPlayer *p, int k, Err *e);
 bool lesson_player_apply(LessonPlayer *p, const LessonAction *a, Err *e);
 /* Expands a template against the app's current sessions (see lesson_expand). */
 char *lesson_player_expand(LessonPlayer *p, const char *tpl, bool marks, Err *e);
-
-/* ---- check (check.c) ------------------------------------------------------------------------- */
-
-typedef struct {
-    int w, h;                   /* canvas the steps are rendered on (0: 140x40) */
-    bool verbose;               /* print each step's expanded narration */
-    FILE *out;                  /* progress and errors (NULL: stderr) */
-} LessonCheckOpts;
-
-/* Validates a lesson file and plays it headless on a fresh App: every action must apply,
- * every placeholder must compute, every step must change the panels on screen, the
- * narration must fit the pane, and going back must reproduce each step's screen. Returns
- * the number of problems found (0 = good); each is printed as "FILE: step N: ...". */
-int lesson_check_file(const char *path, const char *root, const LessonCheckOpts *o);
-/* Same-steps check between a lesson and its translation: the same id, model, prompt, refs,
- * step count and actions. Returns problems found. */
-int lesson_check_pair(const char *en_path, const char *zh_path, FILE *out);
 
 /* ---- where lessons live ----------------------------------------------------------------- */
 

@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include "model/model.h"
 #include "model/tensorfile.h"
-#include "engine/ops.h"
 
 void *model_alloc(Model *m, size_t bytes, Err *e) {
     if (m->n_owned == m->cap_owned) {
@@ -415,7 +414,7 @@ static void load_generation_config(Model *m, const char *dir) {
     cJSON *root = cJSON_ParseWithLength(js, len);
     free(js);
     if (!cJSON_IsObject(root)) {
-        fprintf(stderr, "llmscope: warning: %s is not a JSON object; ignored\n", p);
+        snprintf(m->warning, sizeof m->warning, "%s is not a JSON object; ignored", p);
         cJSON_Delete(root);
         return;
     }
@@ -538,8 +537,8 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
         }
         model_scan(m);
         if (m->n_nonfinite)
-            fprintf(stderr, "llmscope: warning: %s: %d weights are NaN or Inf (first in %s); outputs may be NaN\n",
-                    resolved, m->n_nonfinite, m->nonfinite_first);
+            snprintf(m->warning, sizeof m->warning, "%s: %d weights are NaN or Inf (first in %s); outputs may be NaN",
+                     resolved, m->n_nonfinite, m->nonfinite_first);
     }
     return m;
 }

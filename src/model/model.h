@@ -129,6 +129,8 @@ typedef struct Model {
     long long n_params;
     int n_nonfinite;                   /* NaN/Inf found in weights (warned) */
     char nonfinite_first[64];          /* where the first one is ("layers.0.wq", "lm_head"); "" if none */
+    char warning[512];                 /* what the loader noticed but accepted ("" if nothing): the
+                                          loader prints nothing; the CLI prints it, the TUI shows it */
 } Model;
 
 /* Loads a HF directory (config.json + safetensors), a HF cache repo id ("Qwen/Qwen3-0.6B"),

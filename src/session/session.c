@@ -51,6 +51,7 @@ Session *session_new(const char *model_path, int max_ctx, Err *e) {
     if (!s->model) { free(s); return NULL; }
     Err te = {0};
     s->tok = tokenizer_load_for_model(s->model->path, s->model->spec.vocab_size, &te);
+    if (!s->tok) snprintf(s->tok_error, sizeof s->tok_error, "%s", te.msg[0] ? te.msg : "no tokenizer found next to the model");
     s->engine = engine_new(s->model, max_ctx, e);
     if (!s->engine) { session_free(s); return NULL; }
     s->max_ctx = engine_max_ctx(s->engine);
@@ -107,7 +108,7 @@ bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
 }
 
 bool session_set_prompt(Session *s, const char *text, Err *e) {
-    if (!s->tok) return err_set(e, ERR_ARG, "%s: no tokenizer found next to the model; use token ids", s->model->path);
+    if (!s->tok) return err_set(e, ERR_ARG, "%s: cannot encode text (%s); use token ids", s->model->path, s->tok_error);
     int *ids = NULL;
     int n = session_encode(s->tok, s->model, text, true, &ids, e);
     if (n < 0) return false;

@@ -27,7 +27,8 @@ bool stage_is_per_layer(Stage s);
 
 typedef struct Session {
     Model *model;
-    struct Tokenizer *tok;       /* may be NULL (ids only) */
+    struct Tokenizer *tok;       /* may be NULL (ids only); then tok_error says why */
+    char tok_error[300];
     Engine *engine;
     Hooks *hooks;
     Trace *trace;

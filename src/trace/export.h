@@ -6,7 +6,7 @@
 #ifndef LLMSCOPE_EXPORT_H
 #define LLMSCOPE_EXPORT_H
 #include <stdio.h>
-#include "trace/hooks.h"
+#include "engine/hooks.h"
 #include "core/err.h"
 
 typedef struct Export Export;

@@ -16,8 +16,6 @@ struct Trace {
     int step;
     bool mla;
     int rope_off;           /* offset of the roped dims inside a q head (MLA: nope) */
-    int q_stride;           /* dims per q head in the hook data */
-    int pending_ids[1];
 };
 
 const TraceDims *trace_dims(const Trace *t) { return &t->dims; }
@@ -53,7 +51,6 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     d->q_lora = t->mla ? s->q_lora_rank : 0;
     d->vocab = s->vocab_size;
     t->rope_off = t->mla ? s->qk_nope_head_dim : 0;
-    t->q_stride = d->head_dim;
     return t;
 }
 
@@ -153,10 +150,14 @@ static void stat_of(NormStat *st, const float *x, int d) {
 static float l2(const float *x, int d) { double s = 0; for (int i = 0; i < d; i++) s += (double)x[i] * x[i]; return (float)sqrt(s); }
 
 static bool rec_ask(void *ud, HookPoint p, int layer) {
-    (void)ud; (void)layer;
+    const Trace *t = ud;
+    (void)layer;
     switch (p) {
+    /* MLA keeps only the latent and the rope key (HP_K_ROPE); asking for HP_K would make the
+     * engine decompress K/V in every layer for every token just to be dropped. */
+    case HP_K: case HP_ROT_K: return !t->mla;
     case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_LN1_NORMALIZED:
-    case HP_Q: case HP_ROT_Q: case HP_K: case HP_ROT_K: case HP_ATTN_SCORES: case HP_PATTERN:
+    case HP_Q: case HP_ROT_Q: case HP_ATTN_SCORES: case HP_PATTERN:
     case HP_ATTN_OUT: case HP_RESID_MID: case HP_LNF_NORMALIZED: case HP_LN2_SCALE: case HP_LN2_NORMALIZED: case HP_MLP_POST: case HP_MLP_OUT:
     case HP_RESID_POST: case HP_LNF_SCALE: case HP_LOGITS: case HP_Q_LATENT: case HP_KV_LATENT:
     case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS: case HP_KV_APPEND:

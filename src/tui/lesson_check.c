@@ -5,6 +5,7 @@
 #include "lesson/lesson.h"
 #include "session/session.h"
 #include "tui/app.h"
+#include "tui/lesson_check.h"
 #include "tui/lesson_pane.h"
 
 #define PROBLEM(...) do { fprintf(out, "  " __VA_ARGS__); fputc('\n', out); problems++; } while (0)

@@ -7,6 +7,7 @@
 #include "lesson/lesson.h"
 #include "session/session.h"
 #include "tui/app.h"
+#include "tui/lesson_check.h"
 #include "tui/lesson_pane.h"
 #include "tui/term.h"
 

@@ -1,6 +1,6 @@
 /* Hook registry: observers by glob pattern, expanded once into a (point x layer) mask so
  * the engine's per-site test is a table lookup. */
-#include "trace/hooks.h"
+#include "engine/hooks.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
