@@ -16,7 +16,7 @@
 #ifndef LLMSCOPE_SIMILARITY_H
 #define LLMSCOPE_SIMILARITY_H
 #include <stdbool.h>
-#include "trace/hooks.h"
+#include "engine/hooks.h"
 
 typedef enum { POOL_MEAN = 0, POOL_LAST } PoolKind;
 
