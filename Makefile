@@ -2,6 +2,10 @@
 # make SANITIZER=address|undefined   sanitizer build (separate build dir)
 # make NATIVE=0                      portable build (no -march=native)
 # make V=1                           show commands
+# make deps                          install the missing system packages only (apt-get)
+# make help                          this list
+# Every building goal first installs what is missing (see "system packages"), in the same
+# invocation, then builds with the flags pkg-config gives for what is now installed.
 .DEFAULT_GOAL := all
 
 PKGS      := ncursesw libcjson gsl openblas libpcre2-8 libutf8proc
@@ -31,10 +35,14 @@ ifdef WERROR
 WARN += -Werror
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# GSL is linked against OpenBLAS as its CBLAS instead of the reference libgslcblas.
-PKG_LIBS   := $(shell pkg-config --libs ncursesw libcjson libpcre2-8 libutf8proc openblas 2>/dev/null) \
-              $(shell pkg-config --libs-only-L gsl 2>/dev/null) -lgsl
+# Package flags come from $(PKG_MK), which the rule under "system packages" writes after
+# the missing packages were installed: nothing asks pkg-config while this file is parsed, so
+# the first `make` on a fresh machine installs and then compiles with the right flags.
+PKG_MK    := build/pkg.mk
+NO_PKG_GOALS := clean deps help
+ifneq ($(filter-out $(NO_PKG_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+include $(PKG_MK)
+endif
 
 CFLAGS_ALL  := $(CSTD) $(OPT) -g $(ARCHFLAGS) -fopenmp $(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 LDFLAGS_ALL := -fopenmp $(LDFLAGS)
@@ -64,15 +72,17 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test bench clean fuzz valgrind check-flags
+.PHONY: all deps run test bench clean fuzz valgrind check-flags help FORCE
 
-all: deps-quiet $(BIN)
+all: $(BIN)
 
 # ---- system packages -------------------------------------------------------
-# Installs what is missing with apt-get (as root, or through sudo), else prints
-# the exact command to run and stops.
-deps:
-	@missing=""; \
+# DEPS_SH installs what is missing with apt-get (as root, or through sudo), else prints the
+# exact command to run and fails. `make deps` runs it alone; every building goal runs it
+# through $(PKG_MK): GNU make remakes an included makefile before anything else and then
+# reads the makefiles again, so the compile and link flags are read only after the install
+# (even with -j). The file is rewritten only when the flags change (no restart otherwise).
+DEPS_SH = missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"; \
 	set -- $(DEB_PKGS); shift; \
 	for m in $(PKGS); do \
@@ -84,12 +94,32 @@ deps:
 	  if [ "$$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
 	    echo "llmscope: please run:  sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing || \
+	  echo "llmscope: installing them:  $$SUDO apt-get install -y$$missing"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing || \
 	    { echo "llmscope: apt-get failed; please run:  sudo apt-get install -y$$missing"; exit 1; }; \
 	fi
 
-deps-quiet:
-	@for m in $(PKGS); do pkg-config --exists $$m 2>/dev/null || { $(MAKE) --no-print-directory deps; break; }; done
+deps:
+	@$(DEPS_SH)
+
+# GSL is linked against OpenBLAS as its CBLAS instead of the reference libgslcblas.
+$(PKG_MK): FORCE
+	@$(DEPS_SH); \
+	mkdir -p $(dir $@); \
+	{ cf=$$(pkg-config --cflags $(PKGS)) && \
+	  lf=$$(pkg-config --libs ncursesw libcjson libpcre2-8 libutf8proc openblas) && \
+	  gl=$$(pkg-config --libs-only-L gsl) && \
+	  fcf=$$(pkg-config --cflags $(FUZZ_PKGS)) && \
+	  flf=$$(pkg-config --libs $(FUZZ_PKGS)); } || \
+	  { echo "llmscope: pkg-config cannot find $(PKGS) even after installing; see 'make deps'"; exit 1; }; \
+	printf '# written by make from pkg-config (do not edit)\nPKG_CFLAGS := %s\nPKG_LIBS := %s %s -lgsl\nFUZZ_PKG_CFLAGS := %s\nFUZZ_PKG_LIBS := %s\n' \
+	  "$$cf" "$$lf" "$$gl" "$$fcf" "$$flf" > $@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+FORCE:
+
+help:
+	@sed -n '1,/^\.DEFAULT_GOAL/p' Makefile | sed -n 's/^# \{0,1\}//p'
 
 # Rebuild everything when the flags change (redis-style flags stamp).
 FLAGS_STAMP := $(BUILD)/.flags
@@ -114,11 +144,11 @@ $(TESTBIN): $(TEST_OBJS) $(LIBA)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(LIBA) $(LIBS)
 
-run: deps-quiet $(BIN)
+run: $(BIN)
 	./$(BIN) $(ARGS)
 
-test: deps-quiet $(BIN) $(TESTBIN)
-	LLMSCOPE_BIN=$(BIN) ./$(TESTBIN) $(TESTS)
+test: $(BIN) $(TESTBIN)
+	LLMSCOPE_BIN=$(BIN) LLMSCOPE_SANITIZER=$(SANITIZER) ./$(TESTBIN) $(TESTS)
 
 # The unhooked build (hook sites compiled out) is built beside the normal one so the bench
 # can report the cost of the hook sites with nothing registered.
@@ -127,10 +157,10 @@ $(NOHOOKS_DIR)/llmscope: $(LIB_SRCS) src/cli/main.c $(FLAGS_STAMP)
 	@mkdir -p $(NOHOOKS_DIR)
 	$(Q)$(CC) $(CFLAGS_ALL) -DLLMSCOPE_NO_HOOKS $(LDFLAGS_ALL) -o $@ src/cli/main.c $(LIB_SRCS) $(LIBS)
 
-bench: deps-quiet $(BIN) $(NOHOOKS_DIR)/llmscope
+bench: $(BIN) $(NOHOOKS_DIR)/llmscope
 	./$(BIN) bench --compare-bin $(NOHOOKS_DIR)/llmscope $(BENCH_ARGS)
 
-valgrind: deps-quiet
+valgrind:
 	$(MAKE) OPT=-O1 NATIVE=0 $(BUILD)/llmscope-tests $(BIN)
 	LLMSCOPE_BIN=$(BIN) LLMSCOPE_VALGRIND=1 valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite ./$(TESTBIN) $(TESTS)
 

@@ -25,11 +25,12 @@ FUZZ_LIB_SRCS := $(filter src/core/% src/model/% src/engine/% src/tokenizer/% sr
                    $(shell find src -name '*.c' | sort))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIBA     := $(FUZZ_DIR)/libllmscope-fuzz.a
+# Their flags (FUZZ_PKG_CFLAGS/LIBS) come from build/pkg.mk, written after `deps` (Makefile).
 FUZZ_PKGS     := libcjson libpcre2-8 libutf8proc openblas
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(FUZZ_SAN_EXTRA)
-FUZZ_CFLAGS   := -std=c17 -D_GNU_SOURCE -O1 -g -fopenmp -Isrc $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null) \
+FUZZ_CFLAGS   := -std=c17 -D_GNU_SOURCE -O1 -g -fopenmp -Isrc $(FUZZ_PKG_CFLAGS) \
                  $(FUZZ_SAN) -MMD -MP
-FUZZ_LIBS     := $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lm -lpthread
+FUZZ_LIBS     := $(FUZZ_PKG_LIBS) -lm -lpthread
 
 .PHONY: fuzz fuzz-build fuzz-regress
 

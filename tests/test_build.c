@@ -1,0 +1,43 @@
+/* The build itself: one `make` on a machine that lacks packages installs them and builds.
+ *
+ * deps_one_make: tests/deps_shim.sh builds a scratch clone of the repository with a single
+ * `make -j2` behind shims that report libcjson, gsl and libutf8proc missing until a fake
+ * apt-get "installs" them; it passes when that make succeeds, the binary runs and apt-get
+ * install ran once, through sudo, with exactly libcjson-dev libgsl-dev libutf8proc-dev.
+ * Skipped in the sanitizer and valgrind runs (the plain run covers it; the clone is built
+ * without sanitizers either way). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "harness.h"
+
+TEST(deps_one_make) {
+    if (getenv("LLMSCOPE_VALGRIND")) SKIP("not under valgrind (builds a scratch clone)");
+    const char *san = getenv("LLMSCOPE_SANITIZER");
+    if (san && *san) SKIP("the plain `make test` runs it (this is the %s build)", san);
+    if (access("tests/deps_shim.sh", R_OK) != 0) SKIP("tests/deps_shim.sh not found (run from the repository root)");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *out = NULL;
+    int rc = test_run("bash tests/deps_shim.sh </dev/null", &out, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (rc == 77) {
+        const char *why = out && *out ? out : "skipped";
+        char reason[200];
+        snprintf(reason, sizeof reason, "%.*s", (int)strcspn(why, "\n"), why);
+        free(out);
+        SKIP("%s", reason);
+    }
+    /* each "ok" / "FAIL" line of the script is one check */
+    for (const char *p = out ? out : ""; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] ? 1 : 0)) {
+        int n = (int)strcspn(p, "\n");
+        if (!strncmp(p, "ok    ", 6)) CHECK(1);
+        else if (!strncmp(p, "FAIL  ", 6)) CHECK_MSG(0, "deps_shim: %.*s", n - 6, p + 6);
+        else if (!strncmp(p, "      ", 6)) fprintf(stderr, "    %.*s\n", n, p);
+    }
+    CHECK_MSG(rc == 0, "tests/deps_shim.sh exited %d after %.1f s", rc, secs);
+    free(out);
+}
