@@ -3,6 +3,7 @@
  * the field named), actions that do not apply (layer beyond the model, unknown panel,
  * missing model), the template engine, live values against formulas and published
  * configs, CJK wrapping, and the presenter keys in the App. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,8 @@ TEST(lesson_parse_rejects_malformed) {
         {HEAD ",\"steps\":[{}]}", "steps[0].text is missing"},
         {HEAD ",\"steps\":[{\"text\":5}]}", "steps[0].text must be a string"},
         {HEAD ",\"steps\":[{\"text\":\"a\",\"question\":\"q\"}]}", "come together"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"sources\":\"a paper\"}]}", "steps[0].sources must be an array of 1 to 16 strings"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"sources\":[\"p\",\"\"]}]}", "steps[0].sources[1] must be a non-empty string"},
         {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"fly\"}]}]}", "steps[0].actions[0].do: unknown action \"fly\""},
         {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{}]}]}", "steps[0].actions[0].do is missing"},
         {HEAD ",\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"layer\"}]}]}", "steps[0].actions[0].layer is missing"},
@@ -215,6 +218,38 @@ TEST(lesson_values_from_configs) {
         CHECK_MSG(s && !strcmp(s, T[i].want), "%s -> \"%s\" (want \"%s\") %s", T[i].tpl, s ? s : "(null)", T[i].want, e2.msg);
         CHECK_MSG(e2.code == 0, "%s: %s", T[i].tpl, e2.msg);
         free(s);
+    }
+    /* RoPE scalings against their formulas (Llama-3-8B: d = 128, theta = 500000), computed
+     * here independently: NTK-aware scaling (YaRN paper, sec. 3.1) b' = b s^(d/(d-2)) stretches
+     * the slowest pair by exactly s, like linear scaling, and the middle pair (index d/4) by
+     * s^(d/(2(d-2))) only; HF's dynamic NTK at s x the context uses (s*s - (s-1)) instead. */
+    {
+        const double th = 500000, d = 128, s4 = 4, tau = 2 * M_PI;
+        const double slow = tau * pow(th, (d - 2) / d), mid = tau * pow(th, 0.5);
+        struct { const char *tpl; double want; } R[] = {
+            {"{rope.wavelength_max_unscaled@llama}", slow},
+            {"{rope.wl_linear:4@llama}", s4 * slow},
+            {"{rope.wl_ntk_aware:4@llama}", s4 * slow},
+            {"{rope.wl_ntk:4@llama}", (s4 * s4 - (s4 - 1)) * slow},
+            {"{rope.mid_wl@llama}", mid},
+            {"{rope.mid_linear:4@llama}", s4 * mid},
+            {"{rope.mid_ntk_aware:4@llama}", mid * pow(s4, d / (2 * (d - 2)))},
+        };
+        for (size_t i = 0; i < sizeof R / sizeof R[0]; i++) {
+            Err e2 = {0};
+            char *out = lesson_expand(&v, R[i].tpl, false, &e2);
+            double got = -1;
+            if (out) {
+                char digits[64];
+                size_t k = 0;
+                for (const char *q = out; *q && k + 1 < sizeof digits; q++) if (*q != ',') digits[k++] = *q;
+                digits[k] = 0;
+                got = strtod(digits, NULL);
+            }
+            /* float32 inv_freq as torch computes it: a few parts per million */
+            CHECK_MSG(fabs(got - R[i].want) <= 1e-5 * R[i].want + 1, "%s -> %s (want %.1f) %s", R[i].tpl, out ? out : "(null)", R[i].want, e2.msg);
+            free(out);
+        }
     }
     /* a value that cannot be computed reads "?" and says why */
     Err e3 = {0};

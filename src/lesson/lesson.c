@@ -301,7 +301,18 @@ static bool parse_step(P *p, const cJSON *o, int i, LessonStep *s) {
     char path[64];
     snprintf(path, sizeof path, "steps[%d]", i);
     if (!cJSON_IsObject(o)) return err_set(p->e, ERR_FORMAT, "%s: %s must be an object", p->file, path);
-    if (!only_fields(p, o, "title text actions question answer", path)) return false;
+    if (!only_fields(p, o, "title text actions question answer sources", path)) return false;
+    /* sources: where a subtle claim of the step comes from (papers, code), for the reviewer;
+     * not shown on screen */
+    const cJSON *src = get(o, "sources");
+    if (src) {
+        if (!cJSON_IsArray(src) || cJSON_GetArraySize(src) < 1 || cJSON_GetArraySize(src) > 16)
+            return err_set(p->e, ERR_FORMAT, "%s: %s.sources must be an array of 1 to 16 strings", p->file, path);
+        int k = 0;
+        for (const cJSON *c = src->child; c; c = c->next, k++)
+            if (!cJSON_IsString(c) || !c->valuestring[0] || strlen(c->valuestring) > 1000)
+                return err_set(p->e, ERR_FORMAT, "%s: %s.sources[%d] must be a non-empty string of at most 1000 bytes", p->file, path, k);
+    }
     if (!get_str(p, o, "title", path, false, 200, &s->title)) return false;
     if (!get_str(p, o, "text", path, true, LESSON_MAX_TEXT, &s->text)) return false;
     if (!get_str(p, o, "question", path, false, LESSON_MAX_TEXT, &s->question)) return false;

@@ -246,6 +246,22 @@ static bool rope_freqs(const ModelSpec *s, int seq_len, bool scaled, double *fmi
     return lo > 0;
 }
 
+/* Wavelength in tokens of the middle rotary pair (index dim/4), with the spec's scaling at
+ * sequence length seq_len: the pair where linear and NTK-aware scaling differ most. */
+static bool rope_mid_wavelength(const ModelSpec *s, int seq_len, double *wl) {
+    if (s->pos != POS_ROPE) return false;
+    int dim = s->attn_kind == ATTN_MLA ? s->qk_rope_head_dim : s->rotary_dim;
+    if (dim < 2 || dim > 4096) return false;
+    ModelSpec tmp = *s;
+    if (tmp.attn_kind == ATTN_MLA) tmp.rotary_dim = dim;
+    float inv[2048];
+    rope_inv_freq(&tmp, seq_len, inv);
+    double f = inv[dim / 4];
+    if (!(f > 0)) return false;
+    *wl = 2 * M_PI / f;
+    return true;
+}
+
 /* Eval loss on assets/models/eval.txt, computed once per model path. */
 static bool eval_loss(VC *c, double *loss, long *tokens) {
     LessonValues *v = c->v;
@@ -413,7 +429,13 @@ static bool spec_value(VC *c) {
     }
     if (IS("rope.factor")) OUT_NUM(s->rope_scaling == ROPE_SCALE_NONE ? 1.0 : (double)s->rope_factor);
     if (IS("rope.orig_context")) OUT_INT(s->rope_orig_max_pos > 0 ? s->rope_orig_max_pos : s->max_pos);
-    if (!strncmp(k, "rope.wl_", 8) || !strncmp(k, "rope.fast_", 10)) {
+    if (IS("rope.mid_wl")) {
+        double w;
+        if (!rope_mid_wavelength(s, s->max_pos, &w)) return err_set(c->e, ERR_ARG, "%s: no rotary dims", m->path);
+        fmt_int(llround(w), c->out, c->cap);
+        return true;
+    }
+    if (!strncmp(k, "rope.wl_", 8) || !strncmp(k, "rope.fast_", 10) || !strncmp(k, "rope.mid_", 9)) {
         const char *kind = strchr(k + 5, '_') + 1;
         double f = strtod(c->ph->arg, NULL);
         if (!(f >= 1 && f <= 1024)) return err_set(c->e, ERR_ARG, "{%s:%s}: the factor must be in [1, 1024]", k, c->ph->arg);
@@ -425,10 +447,24 @@ static bool spec_value(VC *c) {
         t.yarn_truncate = true;
         if (!strcmp(kind, "linear")) t.rope_scaling = ROPE_SCALE_LINEAR;
         else if (!strcmp(kind, "ntk")) t.rope_scaling = ROPE_SCALE_DYNAMIC;
+        else if (!strcmp(kind, "ntk_aware")) {
+            /* NTK-aware scaling (bloc97 2023; YaRN paper, Peng et al. 2023, eq. 3.1):
+             * a fixed base b' = b * s^(d/(d-2)), whatever the sequence length */
+            int dim = s->attn_kind == ATTN_MLA ? s->qk_rope_head_dim : s->rotary_dim;
+            if (dim < 4) return err_set(c->e, ERR_ARG, "%s: too few rotary dims for NTK-aware scaling", m->path);
+            t.rope_scaling = ROPE_SCALE_NONE;
+            t.rope_theta = (float)((double)s->rope_theta * pow(f, (double)dim / (dim - 2)));
+        }
         else if (!strcmp(kind, "llama3")) { t.rope_scaling = ROPE_SCALE_LLAMA3; t.rope_low_freq_factor = 1; t.rope_high_freq_factor = 4; }
         else { t.rope_scaling = ROPE_SCALE_YARN; t.yarn_beta_fast = 32; t.yarn_beta_slow = 1; }
         double fmin, fmax;
         int L = (int)fmin_d(f * s->max_pos, 1e9);
+        if (!strncmp(k, "rope.mid_", 9)) {
+            double w;
+            if (!rope_mid_wavelength(&t, L, &w)) return err_set(c->e, ERR_ARG, "%s: no rotary dims", m->path);
+            fmt_int(llround(w), c->out, c->cap);
+            return true;
+        }
         if (!rope_freqs(&t, L, true, &fmin, &fmax, NULL)) return err_set(c->e, ERR_ARG, "%s: no rotary dims", m->path);
         if (!strncmp(k, "rope.fast_", 10)) OUT_NUM(2 * M_PI / fmax);
         fmt_int(llround(2 * M_PI / fmin), c->out, c->cap);
@@ -754,7 +790,7 @@ static bool token_value(VC *c) {
             char buf[256] = "";
             size_t o = 0;
             for (int i = 0; i < K && o + 16 < sizeof buf; i++)
-                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%d", i ? ", " : "", ei[i]);
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%d", i ? (zh ? "\xe3\x80\x81" : ", ") : "", ei[i]);
             OUT_STR(buf);
         }
         int *load = calloc((size_t)E, sizeof(int));
