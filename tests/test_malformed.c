@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -744,7 +745,7 @@ TEST(malformed_cli_absurd_thread_count) {
     char *err = expect_ok_cmd(T_, p, "generate --ids 1,2,3 --max-new 2 --threads 100000");
     CHECK_MSG(err && strstr(err, "--threads 100000 is more than"), "no warning about --threads: %s", err ? err : "");
     free(err);
-    free(expect_ok_cmd(T_, p, "generate --ids 1,2,3 --max-new 2 --threads -3"));
+    expect_fail_cmd(T_, p, "generate --ids 1,2,3 --max-new 2 --threads -3", NULL, "--threads");
     expect_fail_cmd(T_, p, "generate --ids 1,2,3 --max-new 2 --threads 1e9", NULL, "--threads");
     rm_rf(dir);
 }
@@ -918,7 +919,7 @@ TEST(malformed_cli_bad_ids_and_options) {
     expect_fail_cmd(T_, f.dir, "logits --ids 1,260", NULL, "vocabulary");      /* vocab is 0..259 */
     expect_fail_cmd(T_, f.dir, "generate --ids 2147483647 --max-new 1", NULL, "vocabulary");
     expect_fail_cmd(T_, f.dir, "generate --ids 1 --max-new -1", NULL, "--max-new");
-    expect_fail_cmd(T_, f.dir, "generate --ids 1 --max-new 2147483647", "context", "--ctx");
+    expect_fail_cmd(T_, f.dir, "generate --ids 1 --max-new 2147483647 --ignore-eos", "context", "--ctx");
     expect_fail_cmd(T_, f.dir, "generate --ids 1 --max-new 1x", NULL, "--max-new");
     expect_fail_cmd(T_, f.dir, "generate --ids 1 --ctx 2147483647", NULL, "--ctx");
     expect_fail_cmd(T_, f.dir, "generate --ids 1 --temp nan", NULL, "--temp");
@@ -955,7 +956,7 @@ TEST(malformed_prompt_longer_than_context) {
     snprintf(args, sizeof args, "generate --max-new 1 --ctx 64 --ids \"$(cat '%s/ids.txt')\"", f.dir);
     expect_fail_cmd(T_, f.dir, args, "context of 64 tokens", NULL);
     /* generation that runs into the end of the cache stops with the same message */
-    expect_fail_cmd(T_, f.dir, "generate --ids 1,2,3 --ctx 16 --max-new 100 --greedy", "context full", "16 tokens");
+    expect_fail_cmd(T_, f.dir, "generate --ids 1,2,3 --ctx 16 --max-new 100 --greedy --ignore-eos", "context full", "16 tokens");
     rm_rf(f.dir);
 }
 
@@ -990,4 +991,325 @@ TEST(malformed_prompt_non_utf8_and_huge) {
     free(expect_ok_cmd(T_, f.dir, "tokenize --text \"$(head -c 100000 /dev/zero | tr '\\0' 'a')\""));
     free(expect_ok_cmd(T_, f.dir, "tokenize --text \"$(head -c 30000 /dev/zero | tr '\\0' '\\377')\""));
     rm_rf(f.dir);
+}
+
+/* ---- a CLI people trust (issue 13): help, unknown options, file types ---------------------- */
+
+static const char *k_subcommands[] = {"tui", "run", "generate", "logits", "info", "eval", "tokenize", "detokenize",
+                                      "trace", "screenshot", "lesson", "bench"};
+
+/* `CMD --help` prints usage on stdout, exits 0 and does nothing else: `run --help` used to
+ * generate text, `info --help` to print a model, `bench --help` to run the benchmark. */
+TEST(malformed_cli_help_every_command) {
+    NEED_CLI();
+    for (size_t i = 0; i < sizeof k_subcommands / sizeof k_subcommands[0]; i++) {
+        char cmd[1024], *out = NULL, *err = NULL;
+        snprintf(cmd, sizeof cmd, "%s%s %s --help --prompt 'Once upon a time' 2>/dev/null", timeout_prefix(), test_bin(), k_subcommands[i]);
+        int rc = test_run(cmd, &out, 0);
+        char want[64];
+        snprintf(want, sizeof want, "usage: llmscope %s", k_subcommands[i]);
+        bool is_tui = !strcmp(k_subcommands[i], "tui");
+        CHECK_MSG(rc == 0, "`%s --help`: exit status %d", k_subcommands[i], rc);
+        CHECK_MSG(out && (!strncmp(out, want, strlen(want)) || (is_tui && !strncmp(out, "usage: llmscope [tui]", 21))),
+                  "`%s --help` does not start with \"%s\": %.300s", k_subcommands[i], want, out ? out : "");
+        CHECK_MSG(out && strstr(out, "options:") && strstr(out, "--help"), "`%s --help`: no options listed", k_subcommands[i]);
+        /* nothing ran: no generated text, no model summary, no benchmark JSON */
+        CHECK_MSG(out && !strstr(out, "memory_bandwidth") && !strstr(out, "weights loaded") && !strstr(out, "Once upon a time,"),
+                  "`%s --help` ran the command: %.300s", k_subcommands[i], out ? out : "");
+        free(out);
+        snprintf(cmd, sizeof cmd, "%s%s %s -h 2>&1 >/dev/null", timeout_prefix(), test_bin(), k_subcommands[i]);
+        rc = test_run(cmd, &err, 1);
+        CHECK_MSG(rc == 0 && err && !err[0], "`%s -h`: status %d, stderr %.200s", k_subcommands[i], rc, err ? err : "");
+        free(err);
+    }
+}
+
+/* Every option a --help lists appears in README.md, and so do the environment variables. */
+TEST(malformed_cli_options_documented_in_readme) {
+    NEED_CLI();
+    char *readme = NULL;
+    if (test_run("cat README.md", &readme, 0) != 0 || !readme || !readme[0]) { free(readme); SKIP("README.md not readable from here"); }
+    int options = 0;
+    for (size_t i = 0; i < sizeof k_subcommands / sizeof k_subcommands[0]; i++) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s %s --help", test_bin(), k_subcommands[i]);
+        test_run(cmd, &out, 0);
+        for (char *line = out; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            /* option lines: "  --name ARG   help" or "  -n, --name ARG   help" */
+            char *p = line;
+            if (p[0] == ' ' && p[1] == ' ' && p[2] == '-') {
+                p += 2;
+                if (p[1] != '-') { char *c = strstr(p, ", "); if (c) p = c + 2; }
+                char name[64];
+                size_t n = strcspn(p, " ");
+                if (n < sizeof name) {
+                    memcpy(name, p, n);
+                    name[n] = 0;
+                    options++;
+                    CHECK_MSG(strstr(readme, name), "`%s --help` lists %s, README.md does not", k_subcommands[i], name);
+                }
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+        free(out);
+    }
+    CHECK_MSG(options > 60, "only %d option lines found in the --help texts", options);
+    const char *env[] = {"LLMSCOPE_MODEL", "LLMSCOPE_THREADS", "HF_HUB_CACHE", "HF_HOME", "LLMSCOPE_COLOR", "NO_COLOR",
+                         "LLMSCOPE_ASCII", "LLMSCOPE_LANG", "LLMSCOPE_ROOT"};
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) CHECK_MSG(strstr(readme, env[i]), "README.md does not document %s", env[i]);
+    free(readme);
+}
+
+/* Unknown or malformed options are an error naming the option, exit status 2, before anything runs. */
+static void expect_usage_error(TestCtx *T_, const char *model, const char *args, const char *must1, const char *must2) {
+    char *err = NULL;
+    int rc = run_cli(args, model, &err);
+    const char *s = err ? err : "";
+    CHECK_MSG(rc == 2, "`%s`: exit status %d (want 2, a usage error): %.400s", args, rc, s);
+    CHECK_MSG(strstr(s, "llmscope: "), "`%s`: no message: %.400s", args, s);
+    CHECK_MSG(!must1 || strstr(s, must1), "`%s`: message does not say \"%s\": %.400s", args, must1, s);
+    CHECK_MSG(!must2 || strstr(s, must2), "`%s`: message does not say \"%s\": %.400s", args, must2, s);
+    free(err);
+}
+
+TEST(malformed_cli_unknown_and_bad_options) {
+    NEED_CLI();
+    CASE(f);
+    WRITE(f, 0);
+    expect_usage_error(T_, f.dir, "run --promt Hello", "unknown option '--promt'", "did you mean --prompt");
+    expect_usage_error(T_, f.dir, "run --prompt Hi --max_new 3", "unknown option '--max_new'", "--max-new");
+    expect_usage_error(T_, f.dir, "run --prompt Hi -n -5", "--max-new", "-5");
+    expect_usage_error(T_, f.dir, "run --prompt Hi -n 3x", "--max-new", "3x");
+    char *err = NULL, cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --model '%s' --prompt", test_bin(), f.dir);
+    int rc = test_run(cmd, &err, 1);
+    CHECK_MSG(rc == 2 && err && strstr(err, "--prompt needs a value"), "`run --prompt`: %d %s", rc, err ? err : "");
+    free(err);
+    err = NULL;
+    expect_usage_error(T_, f.dir, "run Hello", "unexpected argument 'Hello'", NULL);
+    expect_usage_error(T_, f.dir, "run --prompt Hi --top-p 1.5", "--top-p", "1.5");
+    expect_usage_error(T_, f.dir, "run --prompt Hi --temp -1", "--temp", NULL);
+    expect_usage_error(T_, f.dir, "generate --ids 1 --ids 2", "--ids given twice", NULL);
+    expect_usage_error(T_, f.dir, "generate --ids 1 --greedy=yes", "--greedy takes no value", NULL);
+    expect_usage_error(T_, f.dir, "info --jsn", "unknown option '--jsn'", "--json");
+    expect_usage_error(T_, f.dir, "logits --ids 1 --foo=3", "unknown option '--foo'", NULL);
+    expect_usage_error(T_, f.dir, "trace --ids 1 --hooks hook_embed", "--json or --npy", NULL);
+    expect_usage_error(T_, f.dir, "bench --decode 0", "--decode", NULL);
+    expect_usage_error(T_, f.dir, "tokenize --text a --vocab 3", "unknown option '--vocab'", "--vocab-size");
+    /* a value that looks like an option is still the value of the option before it */
+    snprintf(cmd, sizeof cmd, "%s tokenize --model '%s' --text --json", test_bin(), f.dir);
+    rc = test_run(cmd, &out, 0);
+    CHECK_MSG(rc == 0 && out && strstr(out, "tokens") && !strstr(out, "\"ids\""), "`tokenize --text --json` did not tokenize \"--json\": %s", out ? out : "");
+    free(out);
+    /* -n and --max-new are one option */
+    snprintf(cmd, sizeof cmd, "%s generate --model '%s' --ids 1 -n 3 --greedy --ignore-eos --json", test_bin(), f.dir);
+    rc = test_run(cmd, &out, 0);
+    int a = -1, b = -1, c = -1, d = -1;
+    CHECK_MSG(rc == 0 && out && sscanf(out, "{\"ids\": [%d, %d, %d%n", &a, &b, &c, &d) == 3 && out[d] == ']',
+              "`generate -n 3` did not give 3 ids: %s", out ? out : "");
+    free(out);
+    free(err);
+    rm_rf(f.dir);
+}
+
+/* The file type of --model comes from its bytes, and the message names what was found. */
+TEST(malformed_model_file_types) {
+    NEED_CLI();
+    CASE(f);
+    WRITE(f, 0);
+    char p[1024];
+    /* a GGUF file (magic + version 3), whatever its name */
+    snprintf(p, sizeof p, "%s/weights.bin", f.dir);
+    uint8_t gg[64] = {'G', 'G', 'U', 'F', 3, 0, 0, 0};
+    REQUIRE(write_file(p, gg, sizeof gg));
+    expect_fail(T_, p, "weights.bin", "GGUF");
+    /* a PyTorch zip and a raw pickle */
+    snprintf(p, sizeof p, "%s/pytorch_model.bin", f.dir);
+    uint8_t zip[64] = {'P', 'K', 3, 4};
+    REQUIRE(write_file(p, zip, sizeof zip));
+    expect_fail(T_, p, "pytorch_model.bin", "PyTorch");
+    uint8_t pk[64] = {0x80, 2, 'c'};
+    REQUIRE(write_file(p, pk, sizeof pk));
+    expect_fail(T_, p, "pytorch_model.bin", "pickle");
+    /* text, and an empty file */
+    snprintf(p, sizeof p, "%s/notes.txt", f.dir);
+    REQUIRE(write_file(p, "hello world, this is text\n", 26));
+    expect_fail(T_, p, "notes.txt", "text file starting \"hello world");
+    REQUIRE(write_file(p, "", 0));
+    expect_fail(T_, p, "notes.txt", "empty file");
+    /* model.safetensors given directly: its directory is loaded; without a config.json it says so */
+    snprintf(p, sizeof p, "%s/model.safetensors", f.dir);
+    free(expect_ok_cmd(T_, p, "logits --ids 1,2"));
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "%s/config.json", f.dir);
+    REQUIRE(unlink(cfg) == 0);
+    expect_fail(T_, p, "model.safetensors", "no config.json beside it");
+    rm_rf(f.dir);
+}
+
+/* ---- HF semantics for chat models: every eos id stops, BOS only where the tokenizer says ----- */
+
+static int parse_ids(const char *s, int *v, int cap) {
+    const char *p = s ? strstr(s, "[") : NULL;
+    int n = 0;
+    while (p && *p && *p != ']' && n < cap) {
+        p++;
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p) break;
+        v[n++] = (int)x;
+        p = end;
+    }
+    return n;
+}
+
+static int generate_ids(const char *dir, const char *extra, int *v, int cap) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s%s generate --model '%s' --ids 1,2 -n 8 --greedy --json %s", timeout_prefix(), test_bin(), dir, extra);
+    int rc = test_run(cmd, &out, 0);
+    int n = rc == 0 ? parse_ids(out, v, cap) : -1;
+    free(out);
+    return n;
+}
+
+TEST(malformed_eos_list_stops_at_any_id) {
+    NEED_CLI();
+    CASE(f);
+    cfg_set(&f, "eos_token_id", "259");   /* an id random greedy decoding here does not reach */
+    WRITE(f, 0);
+    int all[16], got[16];
+    int n = generate_ids(f.dir, "", all, 16);
+    REQUIRE(n == 8);
+    /* the first time each of ids all[2] and all[5] appears: generation must end right there,
+     * that id last, as transformers' generate() returns it */
+    int at2 = 0, at5 = 0;
+    while (all[at2] != all[2]) at2++;
+    while (all[at5] != all[5]) at5++;
+    CHECK_MSG(all[2] != 259 && all[5] != 259, "the fixture decodes into id 259; pick another");
+    char list[64];
+    /* a two-id list in config.json: either id stops */
+    snprintf(list, sizeof list, "[259, %d]", all[2]);
+    cfg_set(&f, "eos_token_id", list);
+    cfg_write(&f, f.dir);
+    int k = generate_ids(f.dir, "", got, 16);
+    CHECK_EQ_INT(k, at2 + 1);
+    CHECK_MSG(k > 0 && got[k - 1] == all[2], "stopped at the wrong id");
+    snprintf(list, sizeof list, "[%d, 259]", all[5]);
+    cfg_set(&f, "eos_token_id", list);
+    cfg_write(&f, f.dir);
+    k = generate_ids(f.dir, "", got, 16);
+    CHECK_EQ_INT(k, at5 + 1);
+    for (int i = 0; i < k && i < 8; i++) CHECK_EQ_INT(got[i], all[i]);
+    /* --ignore-eos goes on */
+    CHECK_EQ_INT(generate_ids(f.dir, "--ignore-eos", got, 16), 8);
+    /* an int in config.json plus a list in generation_config.json: both stop */
+    cfg_set(&f, "eos_token_id", "259");
+    cfg_write(&f, f.dir);
+    char gen[128];
+    snprintf(gen, sizeof gen, "{\"eos_token_id\": [258, %d]}\n", all[5]);
+    write_str(f.dir, "generation_config.json", gen);
+    CHECK_EQ_INT(generate_ids(f.dir, "", got, 16), at5 + 1);
+    /* run stops there too: the text holds fewer tokens than with --ignore-eos */
+    char cmd[2048], *o1 = NULL, *o2 = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --model '%s' --prompt ab -n 8 --greedy", test_bin(), f.dir);
+    test_run(cmd, &o1, 0);
+    snprintf(cmd, sizeof cmd, "%s run --model '%s' --prompt ab -n 8 --greedy --ignore-eos", test_bin(), f.dir);
+    test_run(cmd, &o2, 0);
+    CHECK_MSG(o1 && o2 && strlen(o1) < strlen(o2), "run did not stop at the eos id: \"%s\" vs \"%s\"", o1 ? o1 : "", o2 ? o2 : "");
+    free(o1);
+    free(o2);
+    rm_rf(f.dir);
+}
+
+/* A model whose vocabulary matches a real tokenizer (d = 8, tied embeddings) in a temp dir. */
+static int fixture_with_tokenizer(Fixture *f, const char *tokdir, int vocab, const char *bos, const char *eos) {
+    fixture_init(f);
+    char v[32];
+    snprintf(v, sizeof v, "%d", vocab);
+    cfg_set(f, "vocab_size", v);
+    cfg_set(f, "tie_word_embeddings", "true");
+    cfg_set(f, "bos_token_id", bos);
+    cfg_set(f, "eos_token_id", eos);
+    find_t(f, EMB)->shape[0] = vocab;
+    f->nt--;   /* drop lm_head.weight (last) */
+    if (!fixture_write(f, 0)) return 0;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp '%s'/tokenizer*.json '%s'/", tokdir, f->dir);
+    return system(cmd) == 0;
+}
+
+static int trace_ids(const char *dir, const char *prompt, int *v, int cap) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s%s trace --model '%s' --prompt '%s' --hooks hook_embed --json", timeout_prefix(), test_bin(), dir, prompt);
+    int rc = test_run(cmd, &out, 0);
+    int n = rc == 0 ? parse_ids(out, v, cap) : -1;
+    free(out);
+    return n;
+}
+
+static int tokenize_ids(const char *dir, const char *prompt, int *v, int cap) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s%s tokenize --model '%s' --text '%s' --json", timeout_prefix(), test_bin(), dir, prompt);
+    int rc = test_run(cmd, &out, 0);
+    int n = rc == 0 ? parse_ids(out, v, cap) : -1;
+    free(out);
+    return n;
+}
+
+TEST(malformed_bos_as_the_tokenizer_says) {
+    NEED_CLI();
+    const char *d = test_shared_data();
+    if (!d) SKIP("shared data not found");
+    char qdir[1024], gdir[1024];
+    snprintf(qdir, sizeof qdir, "%s/tokenizers/qwen3", d);
+    snprintf(gdir, sizeof gdir, "%s/tokenizers/gpt2", d);
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/tokenizer.json", qdir);
+    if (access(probe, R_OK) != 0) SKIP("no Qwen3 tokenizer in the shared data");
+    /* Qwen3: bos_token_id 151643 (<|endoftext|>) in config.json, but tokenizer_config.json says
+     * add_bos_token false and the post-processor adds nothing: HF encodes "Hello" as [9707]. */
+    Fixture f;
+    REQUIRE(fixture_with_tokenizer(&f, qdir, 151936, "151643", "[151645, 151643]"));
+    int v[16], t[16];
+    int n = trace_ids(f.dir, "Hello", v, 16);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(v[0], 9707);
+    CHECK_EQ_INT(tokenize_ids(f.dir, "Hello", t, 16), 1);
+    CHECK_EQ_INT(t[0], 9707);
+    /* the same ids reach the engine in run (prompt + n ids) and in the terminal UI */
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s screenshot --model '%s' --prompt Hello --panel output --steps 1 --size 100x30", test_bin(), f.dir);
+    int rc = test_run(cmd, &out, 1);
+    CHECK_MSG(rc == 0 && out && !strstr(out, "<|endoftext|>Hello"), "the TUI put <|endoftext|> before Hello: %.400s", out ? out : "");
+    free(out);
+    /* an empty prompt starts from bos_token_id, as generate() does without input ids */
+    CHECK_EQ_INT(trace_ids(f.dir, "", v, 16), 1);
+    CHECK_EQ_INT(v[0], 151643);
+    rm_rf(f.dir);
+    /* GPT-2: no special tokens either */
+    snprintf(probe, sizeof probe, "%s/tokenizer.json", gdir);
+    if (access(probe, R_OK) == 0) {
+        REQUIRE(fixture_with_tokenizer(&f, gdir, 50257, "50256", "50256"));
+        n = trace_ids(f.dir, "Hello", v, 16);
+        CHECK_EQ_INT(n, 1);
+        CHECK_EQ_INT(v[0], 15496);
+        rm_rf(f.dir);
+    }
+    /* add_bos_token true in tokenizer_config.json (as Llama's): BOS first, once */
+    CASE(g);
+    WRITE(g, 0);
+    write_str(g.dir, "tokenizer_config.json", "{\"bos_token\": \"<|endoftext|>\", \"add_bos_token\": true}\n");
+    n = trace_ids(g.dir, "ab", v, 16);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(v[0], 256);
+    CHECK_EQ_INT(tokenize_ids(g.dir, "ab", t, 16), 3);
+    CHECK_EQ_INT(t[0], 256);
+    /* --no-bos: the text's own tokens */
+    snprintf(cmd, sizeof cmd, "%s trace --model '%s' --prompt ab --no-bos --hooks hook_embed --json", test_bin(), g.dir);
+    test_run(cmd, &out, 0);
+    CHECK_EQ_INT(parse_ids(out, v, 16), 2);
+    free(out);
+    rm_rf(g.dir);
 }

@@ -5,19 +5,228 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *cli_opt(int argc, char **argv, const char *name) {
-    size_t n = strlen(name);
-    for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], name, n)) {
-            if (argv[i][n] == '=') return argv[i] + n + 1;
-            if (argv[i][n] == 0 && i + 1 < argc) return argv[i + 1];
+/* ---- declared options ------------------------------------------------------------------------ */
+
+const CliOpt CLI_OPTS_MODEL[] = {
+    {"--model", NULL, CLI_STR, "DIR|FILE|REPO",
+     "a Hugging Face model directory (or its .safetensors or config.json), a llama2.c .bin file, or an "
+     "owner/name repo id in the Hugging Face cache (default: $LLMSCOPE_MODEL, else the bundled story-gqa)", 0, 0},
+    {"--threads", NULL, CLI_INT, "N", "worker threads (default: $LLMSCOPE_THREADS, else 2; 0 = the default)", 0, 2147483647.0},
+    {0}};
+const CliOpt CLI_OPTS_TOKENIZER[] = {
+    {"--tokenizer", NULL, CLI_STR, "FILE", "a tokenizer.json or llama2.c tokenizer.bin instead of the model's own", 0, 0},
+    {0}};
+const CliOpt CLI_OPTS_SAMPLING[] = {
+    {"--greedy", NULL, CLI_FLAG, NULL, "always take the most likely token (same as --temp 0)", 0, 0},
+    {"--temp", NULL, CLI_NUM, "T", "sampling temperature (default 1; 0 = greedy)", 0, 1000},
+    {"--temperature", NULL, CLI_NUM, "T", "same as --temp", 0, 1000},
+    {"--top-k", NULL, CLI_INT, "K", "sample among the K most likely tokens (0 = all)", 0, 2147483647.0},
+    {"--top-p", NULL, CLI_NUM, "P", "sample among the most likely tokens whose probabilities add up to P (1 = all)", 0, 1},
+    {"--seed", NULL, CLI_INT, "S", "random seed of the sampler (default 42)", 0, 2147483647.0},
+    {0}};
+
+static const CliOpt k_help_opt[] = {{"--help", "-h", CLI_FLAG, NULL, "print this help and exit", 0, 0}, {0}};
+static const CliCmd *g_cmd;   /* the checked command: cli_opt/cli_flag then skip option values */
+
+/* The option `tok` names (with "=value" cut off), or NULL. */
+static const CliOpt *cli_find(const CliCmd *c, const char *tok) {
+    size_t n = strcspn(tok, "=");
+    for (const CliOpt *o = k_help_opt; o->name; o++)
+        if ((strlen(o->name) == n && !strncmp(o->name, tok, n)) || (o->alias && strlen(o->alias) == n && !strncmp(o->alias, tok, n))) return o;
+    for (int g = 0; c && c->groups[g]; g++)
+        for (const CliOpt *o = c->groups[g]; o->name; o++)
+            if ((strlen(o->name) == n && !strncmp(o->name, tok, n)) ||
+                (o->alias && strlen(o->alias) == n && !strncmp(o->alias, tok, n)))
+                return o;
+    return NULL;
+}
+
+/* Edit distance (insert, delete, substitute; '_' and '-' count as equal) for suggestions. */
+static int cli_distance(const char *a, size_t na, const char *b) {
+    size_t nb = strlen(b);
+    if (na > 40 || nb > 40) return 99;
+    int d[41][41];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            char x = a[i - 1] == '_' ? '-' : a[i - 1], y = b[j - 1] == '_' ? '-' : b[j - 1];
+            int best = d[i - 1][j - 1] + (x != y);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            d[i][j] = best;
         }
+    return d[na][nb];
+}
+
+static void cli_usage(FILE *f, const CliCmd *c) {
+    fprintf(f, "usage: llmscope %s\n", c->synopsis);
+    if (c->about) fprintf(f, "\n%s\n", c->about);
+    fprintf(f, "\noptions:\n");
+    for (int g = -1; g < 0 || c->groups[g]; g++)
+        for (const CliOpt *o = g < 0 ? k_help_opt : c->groups[g]; o->name; o++) {
+            char left[64];
+            int k = snprintf(left, sizeof left, "%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->name);
+            if (o->kind != CLI_FLAG && k > 0 && (size_t)k < sizeof left) snprintf(left + k, sizeof left - (size_t)k, " %s", o->arg ? o->arg : "X");
+            if (strlen(left) > 24) fprintf(f, "  %s\n  %-24s  ", left, "");
+            else fprintf(f, "  %-24s  ", left);
+            /* the help text wrapped at word boundaries to 100 columns */
+            const char *h = o->help;
+            while (*h) {
+                size_t n = strlen(h);
+                if (n > 72) {
+                    n = 72;
+                    while (n > 20 && h[n] != ' ') n--;
+                }
+                fprintf(f, "%.*s\n", (int)n, h);
+                h += n;
+                while (*h == ' ') h++;
+                if (*h) fprintf(f, "%28s", "");
+            }
+        }
+    if (c->notes) fprintf(f, "\n%s\n", c->notes);
+    if (c->model_env)
+        fprintf(f, "\nenvironment:\n"
+                   "  LLMSCOPE_MODEL            the model when --model is not given\n"
+                   "  LLMSCOPE_THREADS          worker threads when --threads is not given\n"
+                   "  HF_HUB_CACHE, HF_HOME     where an owner/name --model is looked up (then\n"
+                   "                            $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub)\n");
+}
+
+static int cli_bad(const CliCmd *c, const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "llmscope: %s: ", c->name);
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, " (see `llmscope %s --help`)\n", c->name);
+    return 2;
+}
+
+/* Checks one value against the option's kind and range. */
+static int cli_check_value(const CliCmd *c, const CliOpt *o, const char *v) {
+    char *end;
+    errno = 0;
+    if (o->kind == CLI_INT) {
+        long long x = strtoll(v, &end, 10);
+        bool range = o->lo < o->hi;
+        if (errno || end == v || *end || x < -2147483647LL || x > 2147483647LL)
+            return cli_bad(c, "%s: '%s' is not an integer", o->name, v);
+        if (range && ((double)x < o->lo || (double)x > o->hi)) {
+            char r[80];
+            if (o->hi >= 1e9) snprintf(r, sizeof r, "at least %.0f", o->lo);
+            else snprintf(r, sizeof r, "from %.0f to %.0f", o->lo, o->hi);
+            fprintf(stderr, "llmscope: %s: %s: %s is out of range: it must be %s (see `llmscope %s --help`)\n", c->name, o->name, v, r, c->name);
+            return 2;
+        }
+    } else if (o->kind == CLI_NUM) {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x)) return cli_bad(c, "%s: '%s' is not a number", o->name, v);
+        if (o->lo < o->hi && (x < o->lo || x > o->hi)) {
+            fprintf(stderr, "llmscope: %s: %s: %s is out of range: it must be from %g to %g (see `llmscope %s --help`)\n",
+                    c->name, o->name, v, o->lo, o->hi, c->name);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+int cli_check(int argc, char **argv, const CliCmd *c) {
+    g_cmd = c;
+    const CliOpt *seen[64];
+    int nseen = 0, npos = 0;
+    for (int i = 1; i < argc; i++)   /* --help wins over everything else */
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            const CliOpt *prev = i > 1 ? cli_find(c, argv[i - 1]) : NULL;
+            if (!prev || prev->kind == CLI_FLAG || strchr(argv[i - 1], '=')) { cli_usage(stdout, c); return 0; }
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            if (npos++ >= c->max_positional)
+                return cli_bad(c, c->max_positional ? "unexpected argument '%s'%s" : "unexpected argument '%s': this command takes options only%s", a, "");
+            continue;
+        }
+        const CliOpt *o = cli_find(c, a);
+        if (!o) {
+            size_t n = strcspn(a, "=");
+            const char *best = NULL;
+            int bd = 3;
+            for (int g = 0; c->groups[g]; g++)
+                for (const CliOpt *q = c->groups[g]; q->name; q++) {
+                    int dd = cli_distance(a, n, q->name);
+                    if (n >= 4 && !strncmp(q->name, a, n)) dd = 1;   /* a prefix: --vocab for --vocab-size */
+                    if (dd < bd) { bd = dd; best = q->name; }
+                }
+            char sugg[96] = "";
+            if (best) snprintf(sugg, sizeof sugg, "; did you mean %s?", best);
+            fprintf(stderr, "llmscope: %s: unknown option '%.*s'%s (see `llmscope %s --help`)\n", c->name, (int)n, a, sugg, c->name);
+            return 2;
+        }
+        for (int k = 0; k < nseen; k++)
+            if (seen[k] == o && o->kind != CLI_FLAG) return cli_bad(c, "%s given twice%s", o->name, "");
+        if (nseen < 64) seen[nseen++] = o;
+        const char *eq = strchr(a, '=');
+        if (o->kind == CLI_FLAG) {
+            if (eq) return cli_bad(c, "%s takes no value (got '%s')", o->name, eq + 1);
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) return cli_bad(c, "%s needs a value (%s)", o->name, o->arg ? o->arg : "X");
+            v = argv[++i];
+        }
+        int rc = cli_check_value(c, o, v);
+        if (rc >= 0) return rc;
+    }
+    return -1;
+}
+
+/* ---- lookups ---------------------------------------------------------------------------------- */
+
+/* With a checked command, the index of the value of option token i (i + 1 for "--x v"), so
+ * scans skip values; else i. */
+static int cli_skip_value(char **argv, int argc, int i) {
+    if (!g_cmd || argv[i][0] != '-') return i;
+    const CliOpt *o = cli_find(g_cmd, argv[i]);
+    if (o && o->kind != CLI_FLAG && !strchr(argv[i], '=') && i + 1 < argc) return i + 1;
+    return i;
+}
+
+/* The value of option `name` (or of its other spelling, e.g. -n for --max-new) at argv[i]. */
+static const char *cli_match(char **argv, int argc, int i, const char *name, const char *alt, bool *hit) {
+    for (int k = 0; k < 2; k++) {
+        const char *nm = k ? alt : name;
+        if (!nm) continue;
+        size_t n = strlen(nm);
+        if (strncmp(argv[i], nm, n)) continue;
+        if (argv[i][n] == '=') { *hit = true; return argv[i] + n + 1; }
+        if (argv[i][n] == 0) { *hit = true; return i + 1 < argc ? argv[i + 1] : NULL; }
+    }
+    *hit = false;
+    return NULL;
+}
+
+static const char *cli_other_name(const char *name) {
+    const CliOpt *o = g_cmd ? cli_find(g_cmd, name) : NULL;
+    if (!o) return NULL;
+    return !strcmp(o->name, name) ? o->alias : o->name;
+}
+
+const char *cli_opt(int argc, char **argv, const char *name) {
+    const char *alt = cli_other_name(name);
+    for (int i = 1; i < argc; i++) {
+        bool hit;
+        const char *v = cli_match(argv, argc, i, name, alt, &hit);
+        if (hit && v) return v;
+        i = cli_skip_value(argv, argc, i);
     }
     return NULL;
 }
 
 bool cli_flag(int argc, char **argv, const char *name) {
-    for (int i = 1; i < argc; i++) if (!strcmp(argv[i], name)) return true;
+    const char *alt = cli_other_name(name);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], name) || (alt && !strcmp(argv[i], alt))) return true;
+        i = cli_skip_value(argv, argc, i);
+    }
     return false;
 }
 

@@ -10,6 +10,37 @@
 
 struct Tokenizer;
 
+/* ---- Declared options ------------------------------------------------------------------------
+ * Every subcommand declares the options it accepts (a table per group, shared groups below) and
+ * calls cli_check() first: --help/-h prints the usage built from the tables and exits 0; an
+ * unknown option, a missing or malformed value, a value out of range, an option given twice or
+ * an unexpected positional argument is an error naming the option (exit 2). After cli_check,
+ * cli_opt/cli_flag skip option values, so `--prompt --json` reads "--json" as the prompt. */
+typedef enum { CLI_FLAG, CLI_STR, CLI_INT, CLI_NUM } CliKind;
+typedef struct {
+    const char *name;      /* "--max-new" */
+    const char *alias;     /* "-n", or NULL */
+    CliKind kind;
+    const char *arg;       /* the value's placeholder in the usage: "N", "TEXT" */
+    const char *help;
+    double lo, hi;         /* CLI_INT/CLI_NUM: accepted range [lo, hi] when lo < hi */
+} CliOpt;
+typedef struct {
+    const char *name;      /* "run" */
+    const char *synopsis;  /* what follows "usage: llmscope " */
+    const char *about;     /* one paragraph */
+    const CliOpt *const *groups;   /* NULL-terminated; each table ends with {0} */
+    int max_positional;    /* arguments that are not options (lesson NAME, FILES) */
+    const char *notes;     /* printed after the options, or NULL */
+    bool model_env;        /* list the model/thread environment variables */
+} CliCmd;
+/* Returns -1 when the command should go on, else the exit status (0 after --help). */
+int cli_check(int argc, char **argv, const CliCmd *c);
+/* Shared option groups. */
+extern const CliOpt CLI_OPTS_MODEL[];      /* --model --threads */
+extern const CliOpt CLI_OPTS_TOKENIZER[];  /* --tokenizer */
+extern const CliOpt CLI_OPTS_SAMPLING[];   /* --greedy --temp --temperature --top-k --top-p --seed */
+
 /* Option lookup over argv: "--name value" or "--name=value". */
 const char *cli_opt(int argc, char **argv, const char *name);
 bool cli_flag(int argc, char **argv, const char *name);

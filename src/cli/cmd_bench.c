@@ -170,7 +170,29 @@ static Speed run_speed(Model *m, int threads, Hooks *h, int n_decode, int n_pref
 
 int bench_gen_main(int argc, char **argv);   /* bench_gen.c */
 
+static const CliOpt k_bench_opts[] = {
+    {"--decode", NULL, CLI_INT, "N", "tokens per decode run (default 24)", 1, 2147483647.0},
+    {"--prefill", NULL, CLI_INT, "N", "prompt tokens of the prefill run (default 128)", 1, 2147483647.0},
+    {"--only", NULL, CLI_STR, "decode", "print only the llama f32 decode tok/s at 2 threads (to compare builds)", 0, 0},
+    {"--compare-bin", NULL, CLI_STR, "BIN", "another llmscope binary whose `bench --only decode` is compared", 0, 0},
+    {"--text", NULL, CLI_STR, "FILE", "text for the tokenizer throughput (default: the TinyStories validation text)", 0, 0},
+    {"--gen", NULL, CLI_STR, "NAME", "write a random-weight checkpoint shaped like qwen3-0.6b or stories110m (with --out) instead", 0, 0},
+    {"--out", NULL, CLI_STR, "DIR", "with --gen: the directory to write", 0, 0},
+    {"--dtype", NULL, CLI_STR, "bf16|f32", "with --gen: weight type (default bf16)", 0, 0},
+    {"--tokenizer-dir", NULL, CLI_STR, "DIR", "with --gen: copy tokenizer.json and tokenizer_config.json from DIR", 0, 0},
+    {"--seed", NULL, CLI_INT, "N", "with --gen: the weights' seed (default 13)", 0, 2147483647.0},
+    {0}};
+static const CliOpt *const k_bench_groups[] = {k_bench_opts, NULL};
+static const CliCmd k_bench_cmd = {
+    "bench", "bench [--decode N] [--prefill N] [--only decode] [--compare-bin BIN] [--text FILE]\n"
+    "       llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]",
+    "Decode and prefill speed of random-weight models shaped like GPT-2 124M and a 110M Llama, against\n"
+    "the memory bandwidth measured in the same run; hook overhead; tokenizer throughput. Prints JSON.",
+    k_bench_groups, 0, NULL, false};
+
 int cmd_bench(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_bench_cmd);
+    if (crc >= 0) return crc;
     if (cli_opt(argc, argv, "--gen")) return bench_gen_main(argc, argv);
     int n_decode = cli_opt_int(argc, argv, "--decode", 24);
     int n_prefill = cli_opt_int(argc, argv, "--prefill", 128);

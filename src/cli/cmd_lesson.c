@@ -155,11 +155,33 @@ static App *open_app(const char *root, const char *lang, const char *path, int s
     return a;
 }
 
+static const CliOpt k_lesson_opts[] = {
+    {"--lang", NULL, CLI_STR, "en|zh", "lesson language (default: $LLMSCOPE_LANG, else en)", 0, 0},
+    {"--step", NULL, CLI_INT, "N", "start at step N", 1, 2147483647.0},
+    {"--script", NULL, CLI_FLAG, NULL, "print every step with its live values", 0, 0},
+    {"--frame", NULL, CLI_INT, "N", "print the screen of step N", 1, 2147483647.0},
+    {"--size", NULL, CLI_STR, "WxH", "screen size of --frame and --check (default 120x36)", 0, 0},
+    {"--reveal", NULL, CLI_FLAG, NULL, "with --frame: show the answer", 0, 0},
+    {"--ascii", NULL, CLI_FLAG, NULL, "with --frame: ASCII only", 0, 0},
+    {"--ctx", NULL, CLI_INT, "N", "KV-cache length of the lesson's model", 0, 2147483647.0},
+    {"--check", NULL, CLI_FLAG, NULL, "validate lessons (all, or the FILES given)", 0, 0},
+    {"--verbose", NULL, CLI_FLAG, NULL, "with --check: say what was checked", 0, 0},
+    {"--placeholders", NULL, CLI_FLAG, NULL, "list the live values a lesson may quote", 0, 0},
+    {0}};
+static const CliOpt *const k_lesson_groups[] = {k_lesson_opts, NULL};
+static const CliCmd k_lesson_cmd = {
+    "lesson", "lesson (list | NAME | --check [FILES...] | --placeholders) [options]",
+    "Guided lessons. NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
+    "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
+    "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.",
+    k_lesson_groups, 1000, "environment: LLMSCOPE_ROOT (where lessons/ and assets/ are), LLMSCOPE_LANG.", false};
+
 int cmd_lesson(int argc, char **argv) {
     setlocale(LC_ALL, "");
     setlocale(LC_NUMERIC, "C");   /* numbers in narration always use a decimal point */
     Err e = {0};
-    if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage(stdout); return 0; }
+    int crc = cli_check(argc, argv, &k_lesson_cmd);
+    if (crc >= 0) return crc;
     if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
     char root[1024];
     lesson_find_root(root, sizeof root);

@@ -38,10 +38,22 @@ static void warn_past_context(const Model *m, int n) {
                 m->spec.pos == POS_LEARNED ? "not available" : "extrapolated");
 }
 
+static const CliOpt k_logits_opts[] = {
+    {"--ids", NULL, CLI_STR, "5,17,42", "the token ids to run (required)", 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"logits\": [[vocab floats] per position]}", 0, 0},
+    {0}};
+static const CliOpt *const k_logits_groups[] = {k_logits_opts, CLI_OPTS_MODEL, NULL};
+static const CliCmd k_logits_cmd = {
+    "logits", "logits [--model M] --ids 5,17,42 [--json]",
+    "Runs the ids in one prefill and prints the logits of every position (the argmax without --json).",
+    k_logits_groups, 0, NULL, true};
+
 int cmd_logits(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_logits_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     const char *ids_s = cli_opt(argc, argv, "--ids");
-    if (!ids_s) { fprintf(stderr, "usage: llmscope logits --model M --ids 5,17,42 [--json]\n"); return 2; }
+    if (!ids_s) { fprintf(stderr, "llmscope: logits: --ids is required (see `llmscope logits --help`)\n"); return 2; }
     int *ids, n;
     if (!cli_parse_ids(ids_s, &ids, &n, &e)) return cli_fail(&e);
     cli_threads_arg(argc, argv);
@@ -79,10 +91,27 @@ SamplerCfg cli_sampler_args(int argc, char **argv) {
     return c;
 }
 
+static const CliOpt k_generate_opts[] = {
+    {"--ids", NULL, CLI_STR, "5,17,42", "the prompt as token ids (required)", 0, 0},
+    {"--max-new", "-n", CLI_INT, "N", "new ids at most (default 16)", 0, 2147483647.0},
+    {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
+    {"--ignore-eos", NULL, CLI_FLAG, NULL, "go on past an end-of-sequence id (by default any eos_token_id of config.json or "
+     "generation_config.json stops, and is the last id printed, as in transformers)", 0, 0},
+    {"--stop-eos", NULL, CLI_FLAG, NULL, "stop at an end-of-sequence id (the default; kept for old scripts)", 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"ids\": [...]}", 0, 0},
+    {0}};
+static const CliOpt *const k_generate_groups[] = {k_generate_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, NULL};
+static const CliCmd k_generate_cmd = {
+    "generate", "generate [--model M] --ids 5,17,42 [--max-new N] [--greedy | --temp T ...] [--json]",
+    "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids.",
+    k_generate_groups, 0, NULL, true};
+
 int cmd_generate(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_generate_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     const char *ids_s = cli_opt(argc, argv, "--ids");
-    if (!ids_s) { fprintf(stderr, "usage: llmscope generate --model M --ids 5,17,42 --max-new N [--greedy] [--json]\n"); return 2; }
+    if (!ids_s) { fprintf(stderr, "llmscope: generate: --ids is required (see `llmscope generate --help`)\n"); return 2; }
     int *ids, n;
     if (!cli_parse_ids(ids_s, &ids, &n, &e)) return cli_fail(&e);
     int max_new = cli_opt_int(argc, argv, "--max-new", 16);
@@ -101,11 +130,11 @@ int cmd_generate(int argc, char **argv) {
     if (!out || !sm) { rc = 1; if (!e.msg[0]) err_set(&e, ERR_MEMORY, "out of memory"); }
     float *lg = en && !rc ? engine_forward(en, ids, n, false, &e) : NULL;
     if (!lg) rc = 1;
-    bool stop_eos = cli_flag(argc, argv, "--stop-eos");
+    bool stop_eos = !cli_flag(argc, argv, "--ignore-eos");
     while (!rc && k < max_new) {
         int next = sampler_sample(sm, lg, NULL);
         out[k++] = next;
-        if (stop_eos && next == m->spec.eos_id) break;
+        if (stop_eos && spec_is_eos(&m->spec, next)) break;   /* the eos id is the last returned, as in HF */
         if (k == max_new) break;
         lg = engine_forward(en, &next, 1, false, &e);   /* one token on the KV cache */
         if (!lg) rc = 1;
@@ -134,7 +163,20 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+static const CliOpt k_info_opts[] = {
+    {"--context", NULL, CLI_INT, "N", "tokens at which to size the KV cache (default: the model's context)", 0, 2147483647.0},
+    {"--json", NULL, CLI_FLAG, NULL, "print every field as JSON", 0, 0},
+    {0}};
+static const CliOpt *const k_info_groups[] = {k_info_opts, CLI_OPTS_MODEL, NULL};
+static const CliCmd k_info_cmd = {
+    "info", "info [--model M] [--context N] [--json]",
+    "Architecture, dimensions, parameters and KV-cache bytes of a model. A directory with only a\n"
+    "config.json works too (no weights are needed).",
+    k_info_groups, 0, NULL, true};
+
 int cmd_info(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_info_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     Model *m = cli_load_model(argc, argv, true, &e);
     if (!m) return cli_fail(&e);

@@ -14,7 +14,25 @@ Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
     const char *tf = cli_opt(argc, argv, "--tokenizer");
     return tokenizer_load_for_model(tf ? tf : m->path, m->spec.vocab_size, e);
 }
+static const CliOpt k_run_opts[] = {
+    {"--prompt", NULL, CLI_STR, "TEXT", "the text to continue (default: empty, starting from the BOS token)", 0, 0},
+    {"--max-new", "-n", CLI_INT, "N", "new tokens at most (default 64)", 0, 2147483647.0},
+    {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
+    {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to the prompt (by default they are added as the tokenizer's "
+     "config says: <|begin_of_text|> or <s> for Llama, nothing for Qwen3 and GPT-2)", 0, 0},
+    {"--ignore-eos", NULL, CLI_FLAG, NULL, "go on past an end-of-sequence token (by default any eos_token_id of config.json "
+     "or generation_config.json stops)", 0, 0},
+    {0}};
+static const CliOpt *const k_run_groups[] = {k_run_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
+static const CliCmd k_run_cmd = {
+    "run", "run [--model M] --prompt TEXT [-n N] [--greedy | --temp T --top-k K --top-p P --seed S]",
+    "Generates a continuation of TEXT and prints it as text. Without sampling options the model's\n"
+    "generation_config.json decides (do_sample, temperature, top_k, top_p); without one, sampling at T = 1.",
+    k_run_groups, 0, NULL, true};
+
 int cmd_run(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_run_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     const char *prompt = cli_opt(argc, argv, "--prompt");
     if (!prompt) prompt = "";
@@ -55,7 +73,7 @@ int cmd_run(int argc, char **argv) {
     size_t printed = 0;
     for (int k = 0; !rc && k < max_new; k++) {
         int next = sampler_sample(sm, lg, NULL);
-        if (next == m->spec.eos_id && !cli_flag(argc, argv, "--ignore-eos")) break;
+        if (spec_is_eos(&m->spec, next) && !cli_flag(argc, argv, "--ignore-eos")) break;
         gen[k] = next;
         char *txt = tokenizer_decode(tok, gen, k + 1, true);
         if (txt) {
@@ -73,10 +91,24 @@ int cmd_run(int argc, char **argv) {
     return rc;
 }
 
+static const CliOpt k_eval_opts[] = {
+    {"--text-file", NULL, CLI_STR, "FILE", "the text to score (required)", 0, 0},
+    {"--ctx", NULL, CLI_INT, "N", "window length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"loss\", \"ppl\", \"bytes\", \"bits_per_byte\"}", 0, 0},
+    {0}};
+static const CliOpt *const k_eval_groups[] = {k_eval_opts, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
+static const CliCmd k_eval_cmd = {
+    "eval", "eval [--model M] --text-file FILE [--ctx N] [--json]",
+    "Loss (nats/token), perplexity and bits per byte of a text: [BOS] + its tokens, in windows of the\n"
+    "context length overlapping by one token, so every token after the first is scored once.",
+    k_eval_groups, 0, NULL, true};
+
 int cmd_eval(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_eval_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     const char *file = cli_opt(argc, argv, "--text-file");
-    if (!file) { fprintf(stderr, "usage: llmscope eval --model M --text-file F [--json]\n"); return 2; }
+    if (!file) { fprintf(stderr, "llmscope: eval: --text-file is required (see `llmscope eval --help`)\n"); return 2; }
     cli_threads_arg(argc, argv);
     size_t len;
     char *text = file_read_all(file, &len, 256u << 20, &e);

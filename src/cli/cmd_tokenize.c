@@ -98,8 +98,36 @@ static void readable(FILE *f, const char *s) {
     }
 }
 
+static const CliOpt k_tok_model[] = {
+    {"--model", NULL, CLI_STR, "DIR|FILE|REPO", "the model whose tokenizer to use (default: $LLMSCOPE_MODEL, else the bundled story-gqa)", 0, 0},
+    {"--tokenizer", NULL, CLI_STR, "FILE", "a tokenizer.json or llama2.c tokenizer.bin instead of a model's", 0, 0},
+    {"--vocab-size", NULL, CLI_INT, "N", "vocabulary size of a llama2.c tokenizer.bin (default: from the model)", 0, 2147483647.0},
+    {"--json", NULL, CLI_FLAG, NULL, "print JSON", 0, 0},
+    {0}};
+static const CliOpt k_tokenize_opts[] = {
+    {"--text", NULL, CLI_STR, "TEXT", "the text to tokenize", 0, 0},
+    {"--text-file", NULL, CLI_STR, "FILE", "read the text from FILE", 0, 0},
+    {"--raw", NULL, CLI_FLAG, NULL, "the text's own tokens only: no special tokens from the tokenizer's post-processor or config", 0, 0},
+    {0}};
+static const CliOpt k_detokenize_opts[] = {
+    {"--ids", NULL, CLI_STR, "1,2,3", "the ids to turn into text (required)", 0, 0},
+    {"--skip-special", NULL, CLI_FLAG, NULL, "leave out special tokens (<|endoftext|>, <s>, ...)", 0, 0},
+    {0}};
+static const CliOpt *const k_tokenize_groups[] = {k_tokenize_opts, k_tok_model, NULL};
+static const CliOpt *const k_detokenize_groups[] = {k_detokenize_opts, k_tok_model, NULL};
+static const CliCmd k_tokenize_cmd = {
+    "tokenize", "tokenize [--model M | --tokenizer FILE] (--text TEXT | --text-file FILE) [--raw] [--json]",
+    "Ids and tokens of a text. Special tokens are added as the tokenizer's own config says (the same\n"
+    "ids `run`, `trace --prompt` and the terminal UI use): --json gives {\"ids\", \"tokens\", \"display\"},\n"
+    "tokens as stored in the vocabulary (\"\u0120world\"), display as text (\" world\").",
+    k_tokenize_groups, 0, NULL, false};
+static const CliCmd k_detokenize_cmd = {
+    "detokenize", "detokenize [--model M | --tokenizer FILE] --ids 1,2,3 [--skip-special] [--json]",
+    "The text of a list of ids (--json: {\"text\": ...}).", k_detokenize_groups, 0, NULL, false};
+
 int cmd_tokenize(int argc, char **argv) {
-    if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage_tokenize(stdout); return 0; }
+    int crc = cli_check(argc, argv, &k_tokenize_cmd);
+    if (crc >= 0) return crc;
     const char *text = cli_opt(argc, argv, "--text");
     const char *tfile = cli_opt(argc, argv, "--text-file");
     if (!text == !tfile) {
@@ -151,7 +179,8 @@ int cmd_tokenize(int argc, char **argv) {
 }
 
 int cmd_detokenize(int argc, char **argv) {
-    if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage_tokenize(stdout); return 0; }
+    int crc = cli_check(argc, argv, &k_detokenize_cmd);
+    if (crc >= 0) return crc;
     const char *s = cli_opt(argc, argv, "--ids");
     if (!s) {
         fprintf(stderr, "llmscope: detokenize needs --ids 1,2,3\n");

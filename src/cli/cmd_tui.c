@@ -92,15 +92,48 @@ static void feed_keys(App *a, const char *keys) {
     }
 }
 
+/* Options of both commands; screenshot adds its own. */
+static const CliOpt k_tui_opts[] = {
+    {"--prompt", NULL, CLI_STR, "TEXT", "the prompt (default \"" DEFAULT_PROMPT "\"); special tokens added as `tokenize` shows", 0, 0},
+    {"--ids", NULL, CLI_STR, "1,2,3", "the prompt as token ids, instead of --prompt", 0, 0},
+    {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
+    {"--panel", NULL, CLI_STR, "NAME", "attention kv residual norms position embeddings ffn output", 0, 0},
+    {"--compare", NULL, CLI_STR, "MODEL2", "a second model run side by side on the same prompt", 0, 0},
+    {"--run", NULL, CLI_FLAG, NULL, "prefill and take --steps steps before showing", 0, 0},
+    {"--steps", NULL, CLI_INT, "N", "steps taken with --run (default 1)", 0, 2147483647.0},
+    {"--layer", NULL, CLI_INT, "L", "the selected layer (default 0)", 0, 2147483647.0},
+    {"--head", NULL, CLI_INT, "H", "the selected head (default 0)", 0, 2147483647.0},
+    {"--pos", NULL, CLI_INT, "P", "the selected position (default: the last)", 0, 2147483647.0},
+    {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row", 0, 2147483647.0},
+    {0}};
+static const CliOpt k_shot_opts[] = {
+    {"--full", NULL, CLI_FLAG, NULL, "the whole UI instead of one panel", 0, 0},
+    {"--size", NULL, CLI_STR, "WxH", "screen size (default 120x40)", 0, 0},
+    {"--ansi", NULL, CLI_FLAG, NULL, "ANSI colour escapes (with --color true|256|16|none)", 0, 0},
+    {"--color", NULL, CLI_STR, "MODE", "colour depth with --ansi: true 256 16 none", 0, 0},
+    {"--mono", NULL, CLI_FLAG, NULL, "no colours", 0, 0},
+    {"--ascii", NULL, CLI_FLAG, NULL, "ASCII only, no Unicode block or line characters", 0, 0},
+    {"--keys", NULL, CLI_STR, "KEYS", "keystrokes fed first: characters, or {right} {enter} {esc} {f1} ...", 0, 0},
+    {"--bench", NULL, CLI_FLAG, NULL, "print the frame time to stderr", 0, 0},
+    {0}};
+static const CliOpt *const k_tui_groups[] = {k_tui_opts, CLI_OPTS_MODEL, NULL};
+static const CliOpt *const k_shot_groups[] = {k_shot_opts, k_tui_opts, CLI_OPTS_MODEL, NULL};
+static const char k_tui_env[] =
+    "Keys: ? in the UI.\n"
+    "environment: LLMSCOPE_COLOR (true 256 16 none), NO_COLOR, LLMSCOPE_ASCII=1 (no Unicode drawing),\n"
+    "LLMSCOPE_LANG (en zh: lesson language).";
+static const CliCmd k_tui_cmd = {
+    "tui", "[tui] [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME] [--compare MODEL2] [--run]",
+    "Opens the terminal UI (the default command).", k_tui_groups, 0, k_tui_env, true};
+static const CliCmd k_shot_cmd = {
+    "screenshot", "screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N] [--panel NAME] [--full] [--size WxH] ...",
+    "Renders a panel (or with --full the whole UI) without a terminal, as text or ANSI.", k_shot_groups, 0, NULL, true};
+
 int cmd_tui(int argc, char **argv) {
     setlocale(LC_ALL, "");
     setlocale(LC_NUMERIC, "C");     /* numbers read like the formulas beside them: 0.5, not 0,5 */
-    if (cli_flag(argc, argv, "--help")) {
-        printf("usage: llmscope tui [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME]\n"
-               "                    [--compare MODEL2] [--run] [--threads N]\n"
-               "Keys: ? in the UI. Panels: attention kv residual norms position embeddings ffn output\n");
-        return 0;
-    }
+    int crc = cli_check(argc, argv, &k_tui_cmd);
+    if (crc >= 0) return crc;
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
@@ -153,16 +186,8 @@ int cmd_tui(int argc, char **argv) {
 }
 
 int cmd_screenshot(int argc, char **argv) {
-    if (cli_flag(argc, argv, "--help")) {
-        printf("usage: llmscope screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N]\n"
-               "       [--panel NAME] [--full] [--size WxH] [--ansi [--color true|256|16]] [--ascii]\n"
-               "       [--layer L] [--head H] [--pos P] [--key K] [--keys KEYS] [--compare MODEL2]\n"
-               "       [--threads N]\n"
-               "Renders a panel (or with --full the whole UI) without a terminal. Panels:\n"
-               "attention kv residual norms position embeddings ffn output.\n"
-               "--keys feeds keystrokes first: characters, or {right} {enter} {esc} {f1}...\n");
-        return 0;
-    }
+    int crc = cli_check(argc, argv, &k_shot_cmd);
+    if (crc >= 0) return crc;
     const char *size = cli_opt(argc, argv, "--size");
     int w = 120, h = 40;
     if (size && (sscanf(size, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 1000)) {

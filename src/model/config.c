@@ -82,6 +82,28 @@ static int cfg_token_id(const cJSON *o, const char *k) {
     return -1;
 }
 
+bool spec_is_eos(const ModelSpec *s, int id) {
+    for (int i = 0; i < s->n_eos; i++)
+        if (s->eos_ids[i] == id) return true;
+    return false;
+}
+
+void spec_add_eos(ModelSpec *s, int id) {
+    if (id < 0 || spec_is_eos(s, id) || s->n_eos >= (int)(sizeof s->eos_ids / sizeof s->eos_ids[0])) return;
+    s->eos_ids[s->n_eos++] = id;
+    s->eos_id = s->eos_ids[0];
+}
+
+/* eos_token_id: an int or a list of ints, every one kept. */
+static void cfg_eos_ids(const cJSON *o, ModelSpec *s) {
+    const cJSON *v = cfg_get(o, "eos_token_id");
+    if (cJSON_IsArray(v)) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, v)
+            if (cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble <= 2147483647.0) spec_add_eos(s, (int)x->valuedouble);
+    } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 2147483647.0) spec_add_eos(s, (int)v->valuedouble);
+}
+
 static bool parse_act(const char *a, ActKind *out) {
     if (!a) return false;
     if (!strcmp(a, "silu") || !strcmp(a, "swish")) *out = ACT_SILU;
@@ -173,7 +195,9 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
     if (!mt) { cJSON_Delete(root); return err_set(e, ERR_FORMAT, "%s: field \"model_type\" is missing", name); }
     snprintf(s->model_type, sizeof s->model_type, "%s", mt);
     s->bos_id = cfg_token_id(root, "bos_token_id");
-    s->eos_id = cfg_token_id(root, "eos_token_id");
+    s->eos_id = -1;
+    s->n_eos = 0;
+    cfg_eos_ids(root, s);
     s->pad_id = cfg_token_id(root, "pad_token_id");
     const char *dt = cfg_str(root, "torch_dtype");
     if (!dt) dt = cfg_str(root, "dtype");
@@ -214,7 +238,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->qkv_bias = s->o_bias = s->mlp_bias = true;
         s->tied_embeddings = cfg_bool(root, "tie_word_embeddings", true);
         if (s->bos_id < 0) s->bos_id = 50256 < s->vocab_size ? 50256 : -1;
-        if (s->eos_id < 0) s->eos_id = s->bos_id;
+        if (s->eos_id < 0) spec_add_eos(s, s->bos_id);
     } else {
         s->family = is_ds ? ARCH_DEEPSEEK : ARCH_LLAMA;
         s->vocab_size = cfg_int(&c, root, "vocab_size", 32000, 1, CAP_VOCAB);

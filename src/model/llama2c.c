@@ -217,7 +217,8 @@ bool llama2c_parse(const uint8_t *buf, size_t len, const char *fname, Model *m, 
     s->softmax_scale = 1.0f / sqrtf((float)hs);
     s->routed_scaling_factor = 1.0f;
     s->bos_id = 1;
-    s->eos_id = 2;
+    s->eos_id = -1;
+    spec_add_eos(s, 2);
     s->pad_id = -1;
     s->dtype = DT_F32;
 

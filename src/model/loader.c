@@ -420,9 +420,14 @@ static void load_generation_config(Model *m, const char *dir) {
     }
     ModelSpec *s = &m->spec;
     const cJSON *v;
+    /* every eos id of both files stops generation (transformers merges them the same way when
+     * generation_config.json lists more than config.json) */
     v = cJSON_GetObjectItemCaseSensitive(root, "eos_token_id");
-    if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->eos_id = (int)v->valuedouble;
+    if (cJSON_IsArray(v)) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, v)
+            if (cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble < s->vocab_size) spec_add_eos(s, (int)x->valuedouble);
+    } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) spec_add_eos(s, (int)v->valuedouble);
     v = cJSON_GetObjectItemCaseSensitive(root, "bos_token_id");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->bos_id = (int)v->valuedouble;
     s->has_gen_config = true;
@@ -504,25 +509,49 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
 Model *model_load(const char *path, bool config_only_ok, Err *e) {
     char resolved[1024];
     if (!model_resolve_path(path, resolved, sizeof resolved, e)) return NULL;
-    Model *m;
-    if (dir_exists(resolved)) m = load_hf_dir(resolved, config_only_ok, e);
-    else {
-        size_t n = strlen(resolved);
-        if (n > 5 && !strcmp(resolved + n - 5, ".json")) {
-            /* a config.json given directly: use its directory */
-            char d[1024];
-            snprintf(d, sizeof d, "%s", resolved);
-            char *sl = strrchr(d, '/');
-            if (sl) *sl = 0; else snprintf(d, sizeof d, ".");
-            m = load_hf_dir(d, config_only_ok, e);
-        } else {
-            m = llama2c_load(resolved, e);
-            if (m) {
-                snprintf(m->dir, sizeof m->dir, "%s", resolved);
-                char *sl = strrchr(m->dir, '/');
-                if (sl) *sl = 0; else snprintf(m->dir, sizeof m->dir, ".");
-            }
+    Model *m = NULL;
+    char what[160], d[1024];
+    ModelFormat fmt = model_detect_format(resolved, what, sizeof what);
+    switch (fmt) {
+    case MODEL_FMT_HF_DIR:
+        m = load_hf_dir(resolved, config_only_ok, e);
+        break;
+    case MODEL_FMT_CONFIG_JSON:
+    case MODEL_FMT_SAFETENSORS: {
+        /* a config.json or a model.safetensors given directly: load the directory holding it */
+        snprintf(d, sizeof d, "%s", resolved);
+        char *sl = strrchr(d, '/');
+        if (sl) *sl = 0; else snprintf(d, sizeof d, ".");
+        char cfgp[1100];
+        path_join(cfgp, sizeof cfgp, d, "config.json");
+        if (fmt == MODEL_FMT_SAFETENSORS && !file_exists(cfgp)) {
+            err_set(e, ERR_FORMAT, "%s: a safetensors file, but there is no config.json beside it to say what model it is; "
+                    "give the Hugging Face model directory (config.json + weights) as --model", resolved);
+            return NULL;
         }
+        m = load_hf_dir(d, config_only_ok, e);
+        break;
+    }
+    case MODEL_FMT_LLAMA2C:
+        m = llama2c_load(resolved, e);
+        if (m) {
+            snprintf(m->dir, sizeof m->dir, "%s", resolved);
+            char *sl = strrchr(m->dir, '/');
+            if (sl) *sl = 0; else snprintf(m->dir, sizeof m->dir, ".");
+        }
+        break;
+    case MODEL_FMT_GGUF:
+        err_set(e, ERR_UNSUPPORTED, "%s: GGUF file (%s): not supported by this build; use the Hugging Face "
+                "checkpoint (config.json + safetensors) of the same model", resolved, what);
+        return NULL;
+    case MODEL_FMT_PYTORCH:
+        err_set(e, ERR_UNSUPPORTED, "%s: PyTorch checkpoint (%s): not supported (it is Python pickle code, not plain "
+                "data); save the model as safetensors (save_pretrained(..., safe_serialization=True))", resolved, what);
+        return NULL;
+    case MODEL_FMT_UNKNOWN:
+        err_set(e, ERR_FORMAT, "%s: not a model file: found %s; expected a Hugging Face model directory, a .safetensors, "
+                "a GGUF or a llama2.c .bin file", resolved, what);
+        return NULL;
     }
     if (!m) return NULL;
     if (!m->config_only) {

@@ -79,7 +79,11 @@ typedef struct {
     int gen_top_k;
 
     /* tokens */
-    int bos_id, eos_id, pad_id;        /* -1 when unknown */
+    int bos_id, eos_id, pad_id;        /* -1 when unknown; eos_id = eos_ids[0] */
+    /* Every end-of-sequence id: eos_token_id of config.json and of generation_config.json, each
+     * an int or a list (Qwen3 lists <|endoftext|> and <|im_end|>, Llama-3-Instruct three), in
+     * that order without repeats. Generation stops at any of them (spec_is_eos). */
+    int eos_ids[8], n_eos;
     DType dtype;                       /* dtype of the bulk of the weights */
 } ModelSpec;
 
@@ -137,6 +141,17 @@ typedef struct Model {
  * or a llama2.c .bin file. With config_only_ok, a directory with config.json but no weights
  * loads as spec only (m->config_only). Returns NULL and fills e on error. */
 Model *model_load(const char *path, bool config_only_ok, Err *e);
+
+/* What a model path holds, decided from its bytes (model/detect.c): the one place that tells
+ * formats apart, so a new loader (GGUF) only adds a case. `what` (may be NULL) receives a
+ * short description of what was found ("GGUF version 3", "a text file starting ...") for
+ * messages. A path that does not exist is MODEL_FMT_UNKNOWN with what = "no such file". */
+typedef enum {
+    MODEL_FMT_UNKNOWN = 0, MODEL_FMT_HF_DIR, MODEL_FMT_CONFIG_JSON, MODEL_FMT_SAFETENSORS,
+    MODEL_FMT_GGUF, MODEL_FMT_LLAMA2C, MODEL_FMT_PYTORCH
+} ModelFormat;
+ModelFormat model_detect_format(const char *path, char *what, size_t cap);
+const char *model_format_name(ModelFormat f);
 void model_free(Model *m);
 
 /* Parses config.json text into a spec (buffer-based, fuzzable). `name` is used in messages. */
@@ -145,6 +160,11 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
 /* KV-cache bytes per token per layer as this model stores them (dtype bytes: cache_elt). */
 size_t spec_kv_elems_per_token_layer(const ModelSpec *s);
 const char *attn_kind_name(AttnKind k);
+/* True when id is one of s->eos_ids. */
+bool spec_is_eos(const ModelSpec *s, int id);
+/* Adds an end-of-sequence id (ignored when negative, already there or the list is full) and
+ * keeps eos_id = eos_ids[0]. */
+void spec_add_eos(ModelSpec *s, int id);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);

@@ -13,19 +13,18 @@ static const char *const STAGE_NAMES[STAGE_COUNT] = {
 const char *stage_name(Stage s) { return (unsigned)s < STAGE_COUNT ? STAGE_NAMES[s] : "?"; }
 bool stage_is_per_layer(Stage s) { return s >= STAGE_NORM1 && s <= STAGE_ADD2; }
 
-int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_bos, int **ids, Err *e) {
+int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_special, int **ids, Err *e) {
     int *raw = NULL;
-    int n = tokenizer_encode(tok, text, strlen(text), true, &raw, e);
+    int n = tokenizer_encode(tok, text, strlen(text), add_special, &raw, e);
     if (n < 0) return -1;
     int bos = m->spec.bos_id >= 0 ? m->spec.bos_id : tokenizer_bos_id(tok);
-    if (add_bos && bos >= 0 && (n == 0 || raw[0] != bos)) {
-        int *r2 = malloc(sizeof(int) * (size_t)(n + 1));
+    if (n == 0 && bos >= 0) {   /* nothing to start from: the BOS id, as generate() does without input */
+        int *r2 = malloc(sizeof(int));
         if (!r2) { free(raw); err_set(e, ERR_MEMORY, "out of memory"); return -1; }
         r2[0] = bos;
-        if (n) memcpy(r2 + 1, raw, sizeof(int) * (size_t)n);
         free(raw);
         raw = r2;
-        n++;
+        n = 1;
     }
     *ids = raw;
     return n;

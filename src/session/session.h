@@ -62,7 +62,11 @@ bool session_set_ablation(Session *s, int layer, int head, Err *e); /* -1,-1 cle
 /* Text of a token id (decoded piece, for display); writes into buf. */
 const char *session_token_text(const Session *s, int id, char *buf, size_t cap);
 int session_len(const Session *s);           /* recorded positions */
-/* Prompt text -> ids as the model sees them: the tokenizer's specials, plus BOS in front when
- * the model has one and the tokenizer did not add it. Returns n or -1; *ids malloc'd. */
-int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_bos, int **ids, Err *e);
+/* Prompt text -> ids as the model sees them, exactly as HF tokenizers encode with
+ * add_special_tokens=True: the special tokens of the tokenizer's post-processor template and of
+ * add_bos_token/add_eos_token in tokenizer_config.json, nothing else (Llama: <|begin_of_text|>
+ * or <s> first; Qwen3 and GPT-2: nothing). add_special = false: the text's own tokens. An empty
+ * result becomes [BOS] (bos_token_id of the config, else the tokenizer's), as transformers'
+ * generate() starts without input ids. Returns n or -1; *ids malloc'd. */
+int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_special, int **ids, Err *e);
 #endif

@@ -196,12 +196,14 @@ static int cmp_item(const void *a, const void *b) {
     return (int)x->point - (int)y->point;
 }
 
-bool export_write_json(const Export *x, FILE *f) {
+bool export_write_json(const Export *x, FILE *f, const int *ids, int n_ids) {
     Item *sorted = malloc(sizeof(Item) * (size_t)(x->n ? x->n : 1));
     if (!sorted) return false;
     memcpy(sorted, x->items, sizeof(Item) * (size_t)x->n);
     qsort(sorted, (size_t)x->n, sizeof(Item), cmp_item);
-    fprintf(f, "{\"hooks\": [");
+    fprintf(f, "{\"ids\": [");
+    for (int i = 0; i < n_ids; i++) fprintf(f, "%s%d", i ? ", " : "", ids[i]);
+    fprintf(f, "],\n\"hooks\": [");
     for (int i = 0; i < x->n; i++) {
         int nd, sh[4];
         float *d = assemble(&sorted[i], &nd, sh);

@@ -14,7 +14,8 @@ typedef struct Export Export;
 Export *export_new(Hooks *h, const char *patterns, Err *e);
 void export_free(Export *x);
 int export_count(const Export *x);
-bool export_write_json(const Export *x, FILE *f);
+/* {"ids": [the token ids that ran: prompt then generated], "hooks": [{"name", "shape", "data"}]} */
+bool export_write_json(const Export *x, FILE *f, const int *ids, int n_ids);
 bool export_write_npy(const Export *x, const char *dir, Err *e);
 /* Access for tests: the collected tensor of a name (NULL if none). shape[0..ndim). */
 const float *export_get(const Export *x, const char *name, int *ndim, int shape[4]);

@@ -835,9 +835,8 @@ int app_handle(App *a, const TuiEvent *ev) {
     case TK_TICK:
         if (a->running && a->overlay == OV_NONE && !a->too_small) {
             Session *s = a->ses[0];
-            int eos = s ? s->model->spec.eos_id : -1;
             const TraceTok *t = s ? trace_tok(s->trace, s->cursor) : NULL;
-            if (!act_step(a) || (t && eos >= 0 && t->next_id == eos && s->cursor == session_len(s) - 1)) {
+            if (!act_step(a) || (t && spec_is_eos(&s->model->spec, t->next_id) && s->cursor == session_len(s) - 1)) {
                 a->running = false;
                 if (!a->msg_error) app_msg(a, false, "stopped");
             }

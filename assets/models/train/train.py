@@ -539,13 +539,20 @@ def finalize(args):
     res_path = os.path.join(args.workdir, "result-%s.json" % kind)
     res = json.load(open(res_path))
     data = torch.load(args.cache)
-    shutil.copyfile(args.tokenizer, os.path.join(out_dir, "tokenizer.json"))
+    # The models were trained with <|endoftext|> before every story, so the shipped tokenizer
+    # adds it in front of a text (add_special_tokens=True), both in tokenizer.json (a
+    # TemplateProcessing post-processor, for the tokenizers library) and in tokenizer_config.json.
+    from tokenizers.processors import TemplateProcessing
+    shipped = Tokenizer.from_file(args.tokenizer)
+    shipped.post_processor = TemplateProcessing(single=SPECIAL + " $A", pair=SPECIAL + " $A " + SPECIAL + ":1 $B:1",
+                                                special_tokens=[(SPECIAL, shipped.token_to_id(SPECIAL))])
+    shipped.save(os.path.join(out_dir, "tokenizer.json"))
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": SPECIAL, "eos_token": SPECIAL,
-                   "pad_token": SPECIAL, "model_max_length": CTX, "add_bos_token": False,
+                   "pad_token": SPECIAL, "model_max_length": CTX, "add_bos_token": True,
                    "clean_up_tokenization_spaces": False}, f, indent=1)
         f.write("\n")
-    tok = Tokenizer.from_file(args.tokenizer)
+    tok = Tokenizer.from_file(args.tokenizer)   # the trained tokenizer, without the template
     bos = tok.token_to_id(SPECIAL)
 
     # bits per byte on all of valid.txt, float32 from the bf16 weights (GPU, eager attention)
