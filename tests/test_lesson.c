@@ -365,7 +365,7 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
         {"[{\"text\":\"a\",\"actions\":[{\"do\":\"token\",\"pos\":1},{\"do\":\"key\",\"pos\":3}]}]", "action 2 (key)"},
         {"[{\"text\":\"a\",\"actions\":[{\"do\":\"stage\",\"stage\":\"position\"}]}]", "stage \"position\" applies to learned positions"},
         {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"q\"}]}]", "would quit"},
-        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"e\"}]}]", "left an overlay open"},
+        {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"e\"}]}]", "\"e\" did nothing on the attention panel"},
         {"[{\"text\":\"a\",\"actions\":[{\"do\":\"keys\",\"keys\":\"Z\"}]}]", "did nothing on the attention panel"},
         {"[{\"text\":\"a\",\"actions\":[{\"do\":\"ablate\",\"layer\":0,\"head\":0,\"slot\":\"B\"}]}]", "compare mode is off"},
         {"[{\"text\":\"{moe.top_expert}\"}]", "step 1/1: text: layer 0 of"},
@@ -431,19 +431,19 @@ TEST(lesson_presenter_keys) {
     LessonPlayer *p = lesson_ui_player(a);
     REQUIRE(p);
     CHECK_EQ_INT(p->step, 0);
-    CHECK_EQ_INT(a->cur, panel_find("output"));
+    CHECK_EQ_INT(a->sc->panel, panel_find("output"));
     app_render(a, c);
     char *t = canvas_to_text(c);
     CHECK(has(t, "Test lesson"));
     CHECK(has(t, "step 1/3"));
     CHECK(has(t, "First"));
     free(t);
-    int len0 = session_len(a->ses[0]);
+    int len0 = session_len(a->sc->ses[0]);
     TuiEvent ev = {.key = ' '};
     app_handle(a, &ev);                      /* Space: next step (the step action decodes one) */
     CHECK_EQ_INT(p->step, 1);
-    CHECK_EQ_INT(session_len(a->ses[0]), len0 + 1);
-    CHECK_EQ_INT(a->ses[0]->layer, 2);
+    CHECK_EQ_INT(session_len(a->sc->ses[0]), len0 + 1);
+    CHECK_EQ_INT(a->sc->sel.layer, 2);
     CHECK(!p->revealed);
     ev.key = TK_RIGHT;
     app_handle(a, &ev);                      /* the first press on a question reveals the answer */
@@ -456,14 +456,14 @@ TEST(lesson_presenter_keys) {
     free(t);
     app_handle(a, &ev);
     CHECK_EQ_INT(p->step, 2);
-    CHECK_EQ_INT(a->cur, panel_find("kv"));
+    CHECK_EQ_INT(a->sc->panel, panel_find("kv"));
     ev.key = TK_LEFT;                        /* back: replays steps 1-2 from the start */
     app_handle(a, &ev);
     CHECK_EQ_INT(p->step, 1);
-    CHECK_EQ_INT(session_len(a->ses[0]), len0 + 1);
+    CHECK_EQ_INT(session_len(a->sc->ses[0]), len0 + 1);
     ev.key = 'n';                            /* other keys still reach the app: n steps a token */
     app_handle(a, &ev);
-    CHECK_EQ_INT(session_len(a->ses[0]), len0 + 2);
+    CHECK_EQ_INT(session_len(a->sc->ses[0]), len0 + 2);
     ev.key = 'L';                            /* the lesson menu */
     app_handle(a, &ev);
     app_render(a, c);
@@ -476,7 +476,7 @@ TEST(lesson_presenter_keys) {
     app_handle(a, &ev);
     CHECK(!lesson_ui_player(a));
     CHECK(!a->quit);
-    CHECK_EQ_INT(a->n_ses, 1);               /* the model stays for exploring */
+    CHECK_EQ_INT(a->sc->n_ses, 1);               /* the model stays for exploring */
     app_handle(a, &ev);
     CHECK(a->quit);
     canvas_free(c);

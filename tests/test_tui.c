@@ -311,7 +311,7 @@ TEST(tui_panels_fake_all_sizes) {
                     if (SZ[z][0] >= 60) CHECK_MSG(contains(c, panel_class((PanelId)p)->title), "%s: panel %d title at %dx%d",
                                                  KINDS[k], p, SZ[z][0], SZ[z][1]);
                     if (mode == 2) CHECK_MSG(all_ascii(c), "%s panel %d mode ascii: non-ASCII output", KINDS[k], p);
-                    a->cur = p;
+                    a->sc->panel = p;
                     app_render(a, c);
                     canvas_free(c);
                 }
@@ -355,7 +355,7 @@ TEST(tui_panels_fake_content) {
     CHECK(contains(c, "c_kv[16]"));
     app_render_panel(a, c, PANEL_KV);
     CHECK(contains(c, "d_c+d_h^R = 16+4"));
-    s->layer = 1;
+    { Err e = {0}; CHECK(scene_select_layer(a->sc, 1, &e)); }
     app_render_panel(a, c, PANEL_FFN);
     CHECK(contains(c, "mixture of experts"));
     CHECK(contains(c, "expert 3"));                  /* p = 11: experts 11 % 8 and 14 % 8 */
@@ -387,7 +387,7 @@ TEST(tui_frame_time) {
     REQUIRE(c);
     double worst = 0;
     for (int p = 0; p < PANEL_COUNT; p++) {
-        a->cur = p;
+        a->sc->panel = p;
         app_render(a, c);                            /* warm caches (PCA, lens) */
         app_render(a, c);
         if (a->frame_ms > worst) worst = a->frame_ms;
@@ -407,20 +407,20 @@ TEST(tui_panel_keys_fake) {
     app_set_session(a, 0, s, false);
     TuiEvent ev = {.key = ','};
     app_handle(a, &ev);                              /* attention: select the key column */
-    CHECK_EQ_INT(s->sel_key, 9);
+    CHECK_EQ_INT(a->sc->sel.key, 9);
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->sel_key, 8);
+    CHECK_EQ_INT(a->sc->sel.key, 8);
     ev.key = '}';
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->head, 1);
+    CHECK_EQ_INT(a->sc->sel.head, 1);
     ev.key = ']';
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->layer, 1);
+    CHECK_EQ_INT(a->sc->sel.layer, 1);
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->layer, 1);                       /* clamped */
+    CHECK_EQ_INT(a->sc->sel.layer, 1);                       /* clamped */
     ev.key = '2';
     app_handle(a, &ev);
-    CHECK_EQ_INT(a->cur, PANEL_KV);
+    CHECK_EQ_INT(a->sc->panel, PANEL_KV);
     ev.key = '?';
     app_handle(a, &ev);
     CHECK_EQ_INT(a->overlay, OV_HELP);
@@ -576,19 +576,19 @@ TEST(tui_app_keys_real_model) {
     ev.key = 'i';
     app_handle(a, &ev);
     app_handle(a, &ev);
-    CHECK(s->stage != STAGE_EMBED);
-    CHECK_EQ_INT(a->cur, app_panel_for_stage(s->stage));
+    CHECK(a->sc->sel.stage != STAGE_EMBED);
+    CHECK_EQ_INT(a->sc->panel, scene_panel_for_stage(a->sc->sel.stage));
     for (int i = 0; i < 8; i++) {
         app_handle(a, &ev);
         app_render(a, c);
-        CHECK_EQ_INT(a->cur, app_panel_for_stage(s->stage));
+        CHECK_EQ_INT(a->sc->panel, scene_panel_for_stage(a->sc->sel.stage));
     }
     ev.key = 'I';
     app_handle(a, &ev);
-    CHECK_EQ_INT(a->cur, app_panel_for_stage(s->stage));
+    CHECK_EQ_INT(a->sc->panel, scene_panel_for_stage(a->sc->sel.stage));
     /* every panel renders on the real trace, at 80x24 in colour and mono */
     for (int p = 0; p < PANEL_COUNT; p++) {
-        a->cur = p;
+        a->sc->panel = p;
         c->mono = false;
         app_render(a, c);
         c->mono = true;
@@ -610,7 +610,7 @@ TEST(tui_app_keys_real_model) {
     /* run mode: ticks decode */
     ev.key = 'r';
     app_handle(a, &ev);
-    CHECK(a->running);
+    CHECK(a->sc->running);
     int before = session_len(s);
     TuiEvent tick = {.key = TK_TICK};
     app_handle(a, &tick);
@@ -628,7 +628,7 @@ TEST(tui_compare_real_model) {
     REQUIRE(a);
     app_set_session(a, 0, s1, true);
     app_set_session(a, 1, s2, true);
-    CHECK_EQ_INT(a->n_ses, 2);
+    CHECK_EQ_INT(a->sc->n_ses, 2);
     TuiEvent ev = {.key = 'n'};
     app_handle(a, &ev);
     app_handle(a, &ev);
@@ -636,15 +636,15 @@ TEST(tui_compare_real_model) {
     CHECK_EQ_INT(session_len(s1), session_len(s2));
     ev.key = ']';
     app_handle(a, &ev);
-    CHECK_EQ_INT(s2->layer, 1);
+    CHECK_EQ_INT(scene_sel(a->sc, 1).layer, 1);
     Canvas *c = mk(120, 30, true, true);
     REQUIRE(c);
-    for (int p = 0; p < PANEL_COUNT; p++) { a->cur = p; app_render(a, c); }
+    for (int p = 0; p < PANEL_COUNT; p++) { a->sc->panel = p; app_render(a, c); }
     CHECK(contains(c, "A: stories260K"));
     CHECK(contains(c, "B: stories260K"));
     ev.key = 'c';
     app_handle(a, &ev);                              /* leaves compare mode */
-    CHECK_EQ_INT(a->n_ses, 1);
+    CHECK_EQ_INT(a->sc->n_ses, 1);
     canvas_free(c);
     app_free(a);
 }

@@ -95,7 +95,6 @@ Session *tui_fake_session(const char *kind, int n_tokens, int n_prompt) {
     Session *s = &f->s;
     s->model = m;
     s->cursor = -1;
-    s->sel_key = -1;
     s->ablate_layer = s->ablate_head = -1;
     s->max_ctx = 64;
     snprintf(s->model_path, sizeof s->model_path, "fake-%s", kind);

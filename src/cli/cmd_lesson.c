@@ -146,12 +146,12 @@ static int cmd_check(int argc, char **argv, const char *root, const char *lang, 
 static App *open_app(const char *root, const char *lang, const char *path, int step, int ctx, Err *e) {
     App *a = app_new();
     if (!a) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
-    a->max_ctx = ctx;
+    a->sc->max_ctx = ctx;
     char models[1200];
     snprintf(models, sizeof models, "%s/assets/models", root);
     app_scan_models(a, models);
     if (!lesson_ui_get(a, root, lang)) { app_free(a); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
-    if (!lesson_ui_open(a, path, step, e) && !a->n_ses) { app_free(a); return NULL; }
+    if (!lesson_ui_open(a, path, step, e) && !a->sc->n_ses) { app_free(a); return NULL; }
     return a;
 }
 
@@ -215,10 +215,10 @@ int cmd_lesson(int argc, char **argv) {
     if (cli_flag(argc, argv, "--script")) {
         Lesson *l = lesson_load(path, &e);
         if (!l) return cli_fail(&e);
-        App *a = app_new();
-        LessonPlayer *p = a ? lesson_player_new(a, l, root, &e) : NULL;
-        if (!p) { app_free(a); return cli_fail(&e); }
-        a->max_ctx = ctx;
+        Scene *sc = scene_new();             /* no terminal needed: the player acts on a scene */
+        LessonPlayer *p = sc ? lesson_player_new(sc, l, root, &e) : NULL;
+        if (!p) { scene_free(sc); return cli_fail(&e); }
+        sc->max_ctx = ctx;
         printf("# %s\n%s\n", l->title, l->summary);
         int rc = 0;
         for (int k = 0; k < l->n_steps; k++) {
@@ -241,7 +241,7 @@ int cmd_lesson(int argc, char **argv) {
             if (e2.code) { fprintf(stderr, "llmscope: %s: step %d: %s\n", l->file, k + 1, e2.msg); rc = 1; }
         }
         lesson_player_free(p);
-        app_free(a);
+        scene_free(sc);
         return rc;
     }
 

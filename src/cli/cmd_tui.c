@@ -5,7 +5,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "tui/app.h"
-#include "tui/keys.h"
+#include "scene/keys.h"
 #include "tui/term.h"
 
 #define DEFAULT_PROMPT "Once upon a time"
@@ -74,14 +74,23 @@ static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
                 break;
             }
     }
-    int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
-    session_select_layer(s, layer);
-    session_select_head(s, head);
-    int pos = cli_opt_int(argc, argv, "--pos", -1);
-    if (pos >= 0) session_goto(s, pos);
-    int key = cli_opt_int(argc, argv, "--key", -1);
-    if (key >= 0 && key <= s->cursor) s->sel_key = key;
     return s;
+}
+
+/* --layer --head --pos --key: the same scene actions keys and lessons use (out-of-range
+ * values are clamped, as before). */
+static void select_from_args(Scene *sc, int argc, char **argv) {
+    Err e = {0};
+    const ModelSpec *sp = &sc->ses[0]->model->spec;
+    int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
+    scene_select_layer(sc, layer < 0 ? 0 : layer >= sp->n_layers ? sp->n_layers - 1 : layer, &e);
+    scene_select_head(sc, head < 0 ? 0 : head >= sp->n_heads ? sp->n_heads - 1 : head, &e);
+    int pos = cli_opt_int(argc, argv, "--pos", -1);
+    if (pos >= 0 && pos < session_len(sc->ses[0])) scene_goto(sc, 0, pos, &e);
+    int key = cli_opt_int(argc, argv, "--key", -1);
+    if (key >= 0 && key <= sc->ses[0]->cursor) scene_select_key(sc, key, &e);
+    sc->msg[0] = 0;
+    sc->msg_error = false;
 }
 
 static void feed_keys(App *a, const char *keys) {
@@ -142,7 +151,8 @@ int cmd_tui(int argc, char **argv) {
     App *a = app_new();
     if (!a) { session_free(s); fprintf(stderr, "llmscope: out of memory\n"); return 1; }
     app_set_session(a, 0, s, true);
-    a->max_ctx = s->max_ctx;
+    a->sc->max_ctx = s->max_ctx;
+    select_from_args(a->sc, argc, argv);
     char dir[1024], buf[1024];
     models_dir_of(cli_default_model(buf, sizeof buf), dir, sizeof dir);
     app_scan_models(a, dir);
@@ -153,15 +163,8 @@ int cmd_tui(int argc, char **argv) {
         return 2;
     }
     const char *cmp = cli_opt(argc, argv, "--compare");
-    if (cmp) {
-        Session *s2 = session_new(cmp, s->max_ctx, &e);
-        if (!s2) { app_free(a); return cli_fail(&e); }
-        Err e2 = {0};
-        if (s->prompt[0]) session_set_prompt(s2, s->prompt, &e2);
-        else session_set_ids(s2, s->prompt_ids, s->n_prompt, &e2);
-        if (run && !e2.code) session_step(s2, &e2);
-        app_set_session(a, 1, s2, true);
-    }
+    if (cmp && !scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
+    a->sc->msg[0] = 0;
     if (!app_run(a, &e)) {
         /* no usable terminal: print one frame as text so the user still sees something */
         fprintf(stderr, "llmscope: %s\n", e.msg);
@@ -207,20 +210,13 @@ int cmd_screenshot(int argc, char **argv) {
     App *a = app_new();
     if (!a) { session_free(s); return 1; }
     app_set_session(a, 0, s, true);
-    a->max_ctx = s->max_ctx;
-    a->cur = pid;
+    a->sc->max_ctx = s->max_ctx;
+    scene_show_panel(a->sc, pid, &e);
+    select_from_args(a->sc, argc, argv);
     const char *cmp = cli_opt(argc, argv, "--compare");
     if (cmp) {
-        Session *s2 = session_new(cmp, s->max_ctx, &e);
-        if (!s2) { app_free(a); return cli_fail(&e); }
-        Err e2 = {0};
-        if ((s->prompt[0] ? session_set_prompt(s2, s->prompt, &e2) : session_set_ids(s2, s->prompt_ids, s->n_prompt, &e2))) {
-            int steps = cli_opt_int(argc, argv, "--steps", 1);
-            for (int i = 0; i < steps && session_step(s2, &e2); i++) {}
-        }
-        session_select_layer(s2, s->layer);
-        session_select_head(s2, s->head);
-        app_set_session(a, 1, s2, true);
+        if (!scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
+        a->sc->msg[0] = 0;
     }
     Canvas *c = canvas_new(w, h);
     if (!c) { app_free(a); return 1; }
@@ -232,7 +228,7 @@ int cmd_screenshot(int argc, char **argv) {
     const char *keys = cli_opt(argc, argv, "--keys");
     if (keys) { app_render(a, c); feed_keys(a, keys); }
     if (full) app_render(a, c);
-    else app_render_panel(a, c, a->cur);
+    else app_render_panel(a, c, a->sc->panel);
     ColorMode mode = CMODE_TRUE;
     const char *col = cli_opt(argc, argv, "--color");
     if (col && !strcmp(col, "256")) mode = CMODE_256;

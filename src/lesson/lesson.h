@@ -16,11 +16,11 @@
  *   lesson.c        parse + static validation (buffer-based, no TUI or GSL: fuzzable)
  *   placeholders.c  the placeholder table (names, what each needs, arguments, docs)
  *   values.c        computes placeholder values from sessions and reference models
- *   player.c        plays a lesson on an App (headless or in the TUI)
+ *   player.c        plays a lesson on a Scene through its named actions (headless or in the TUI)
  * (`lesson --check` lives in tui/lesson_check.c, `llmscope lesson` in cli/cmd_lesson.c.)
  *
  * Ownership: lesson_parse/lesson_load return a Lesson freed with lesson_free; every string
- * in it is owned by it. A LessonPlayer owns its Lesson and borrows the App.
+ * in it is owned by it. A LessonPlayer owns its Lesson and borrows the Scene.
  */
 #ifndef LLMSCOPE_LESSON_H
 #define LLMSCOPE_LESSON_H
@@ -159,13 +159,13 @@ struct Model;
 #define LESSON_MARK_OFF '\x02'
 #define LESSON_EVAL_CACHE 16
 
-/* What values are read from: the sessions (borrowed; ses[1] is the compare session or NULL),
+/* What values are read from: the scene (borrowed: its sessions A and B and its selection),
  * reference models (loaded on first use, config-only allowed) and a cache of measured
  * losses. Init with lesson_values_init, release with lesson_values_done. */
 typedef struct {
     const Lesson *lesson;
     char root[1024];
-    struct Session *ses[2];
+    const struct Scene *sc;
     struct Model *ref_model[LESSON_MAX_REFS];
     bool ref_tried[LESSON_MAX_REFS];
     char ref_err[LESSON_MAX_REFS][300];
@@ -189,35 +189,33 @@ long long lesson_spec_params(const struct Model *m, long long *active);
 
 /* ---- player (player.c) ------------------------------------------------------------------------ */
 
-struct App;
+struct Scene;
 
-/* Plays a lesson on an App: every action goes through the Session API and the App's public
- * fields, as keys do. Going forward applies the next steps' actions; going back replays the
+/* Plays a lesson on a Scene: every action is a named scene action, the same ones keys reach
+ * through the keymap (scene/scene.h); the player knows nothing of the TUI. Going forward applies the next steps' actions; going back replays the
  * lesson from its start (model, prompt) up to the target step, so every step's screen is
  * the same however it was reached (sampling is greedy unless a step sets a sampler). */
 typedef struct LessonPlayer {
     Lesson *lesson;             /* owned */
-    struct App *app;            /* borrowed */
+    struct Scene *sc;           /* borrowed */
     LessonValues vals;
     char root[1024];
     int step;                   /* step shown (-1 before the first) */
     bool revealed;              /* the answer of the step's question is shown */
     bool hl_on;                 /* a highlight action marked a cell in this step */
     int hl_token, hl_key, hl_layer, hl_head;
-    char prompt[8192];          /* the prompt now (a load carries it to the new model) */
-    bool in_action;             /* keys from a "keys" action go to the app, not the lesson */
-    int max_ctx;                /* context of the sessions the lesson creates (0 = model's) */
+    char prompt[8192];          /* the prompt now */
 } LessonPlayer;
 
-/* Takes ownership of l (freed with the player, also on failure). Does not touch the app. */
-LessonPlayer *lesson_player_new(struct App *a, Lesson *l, const char *root, Err *e);
+/* Takes ownership of l (freed with the player, also on failure). Does not touch the scene. */
+LessonPlayer *lesson_player_new(struct Scene *sc, Lesson *l, const char *root, Err *e);
 void lesson_player_free(LessonPlayer *p);
-/* Shows step k (0-based): resets the app to the lesson's start when going back or when
+/* Shows step k (0-based): resets the scene to the lesson's start when going back or when
  * nothing was played yet. On failure e names the file, the step and the action. */
 bool lesson_player_goto(LessonPlayer *p, int k, Err *e);
 /* Applies one action now (used by goto; exposed for tests). */
 bool lesson_player_apply(LessonPlayer *p, const LessonAction *a, Err *e);
-/* Expands a template against the app's current sessions (see lesson_expand). */
+/* Expands a template against the scene's current sessions (see lesson_expand). */
 char *lesson_player_expand(LessonPlayer *p, const char *tpl, bool marks, Err *e);
 
 /* ---- where lessons live ----------------------------------------------------------------- */

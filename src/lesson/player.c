@@ -1,22 +1,22 @@
-/* The lesson player: applies a lesson's actions to an App through the Session API and the
- * App's public fields (the same things keys do), headless or inside the TUI. Going back
- * replays from the lesson's start so a step always shows the same screen. */
+/* The lesson player: a client of the scene. Every lesson action is a named scene action
+ * (scene/scene.h), the same ones the TUI's keys reach through the keymap, so a lesson plays
+ * headless (tests, `lesson --check`) exactly as in class. Going back replays from the
+ * lesson's start so a step always shows the same screen. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lesson/lesson.h"
-#include "session/session.h"
-#include "tui/app.h"
+#include "scene/keys.h"
+#include "scene/scene.h"
 
-LessonPlayer *lesson_player_new(App *a, Lesson *l, const char *root, Err *e) {
+LessonPlayer *lesson_player_new(Scene *sc, Lesson *l, const char *root, Err *e) {
     LessonPlayer *p = calloc(1, sizeof *p);
     if (!p) { lesson_free(l); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     p->lesson = l;
-    p->app = a;
+    p->sc = sc;
     p->step = -1;
     snprintf(p->root, sizeof p->root, "%s", root ? root : ".");
     lesson_values_init(&p->vals, l, p->root);
-    p->max_ctx = a && a->max_ctx > 0 ? a->max_ctx : 0;
     return p;
 }
 
@@ -28,15 +28,6 @@ void lesson_player_free(LessonPlayer *p) {
 }
 
 /* ---- helpers ----------------------------------------------------------------------------- */
-
-static void panel_names(char *buf, size_t cap) {
-    size_t o = 0;
-    buf[0] = 0;
-    for (int i = 0; i < PANEL_COUNT && o + 2 < cap; i++) {
-        const PanelClass *pc = panel_class((PanelId)i);
-        if (pc) o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? " " : "", pc->name);
-    }
-}
 
 static bool resolve_pos(int pos, int len, int *out, Err *e) {
     int p = pos == LESSON_LAST ? len - 1 : pos < 0 ? len + pos : pos;
@@ -62,103 +53,18 @@ static bool resolve_head(const Session *s, int head, int *out, Err *e) {
     return true;
 }
 
-static const char *slot_tag(const App *a, int i) { return a->n_ses > 1 ? (i ? "B: " : "A: ") : ""; }
-
-static Session *open_session(LessonPlayer *p, const char *model, Err *e) {
-    char path[2048];
-    lesson_path(p->root, model, path, sizeof path);
-    if (!file_exists(path) && !dir_exists(path)) {
-        err_set(e, ERR_IO, "model %s not found (%s)%s", model, path,
-                strstr(model, "assets/models/story-") ? "; the bundled story models are written by assets/models/train/train.py" : "");
-        return NULL;
-    }
-    Err e2 = {0};
-    Session *s = session_new(path, p->max_ctx, &e2);
-    if (!s) { err_set(e, e2.code ? e2.code : ERR_IO, "cannot load %s: %s", model, e2.msg); return NULL; }
-    return s;
-}
-
-/* Brings s to the same prompt, length and cursor as ref (compare mode). */
-static bool follow(Session *s, const Session *ref, Err *e) {
-    Err e2 = {0};
-    bool ok = ref->prompt[0] ? session_set_prompt(s, ref->prompt, &e2)
-                             : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, &e2) : true);
-    if (!ok) return err_set(e, ERR_ARG, "%s", e2.msg);
-    if (ref->prefilled) {
-        if (!session_step(s, &e2)) return err_set(e, ERR_ARG, "%s", e2.msg);
-        while (session_len(s) < session_len(ref))
-            if (!session_step(s, &e2)) return err_set(e, ERR_ARG, "%s", e2.msg);
-        session_goto(s, ref->cursor < session_len(s) ? ref->cursor : session_len(s) - 1);
-    }
-    session_select_layer(s, ref->layer);
-    session_select_head(s, ref->head);
-    s->stage = ref->stage;
-    s->sel_key = ref->sel_key <= s->cursor ? ref->sel_key : -1;
-    return true;
-}
-
-static bool set_prompt_all(LessonPlayer *p, const char *text, bool prefill, Err *e) {
-    App *a = p->app;
-    for (int i = 0; i < a->n_ses; i++) {
-        Err e2 = {0};
-        Session *s = a->ses[i];
-        if (!session_set_prompt(s, text, &e2) || (prefill && !session_step(s, &e2)))
-            return err_set(e, ERR_ARG, "%s%s", slot_tag(a, i), e2.msg[0] ? e2.msg : "cannot set the prompt");
-    }
-    snprintf(p->prompt, sizeof p->prompt, "%s", text);
-    return true;
-}
-
-static void reset_app(LessonPlayer *p) {
-    App *a = p->app;
-    App *d = app_new();              /* the app's own defaults for what a lesson may change */
-    app_set_session(a, 1, NULL, false);
-    for (int i = 0; i < PANEL_COUNT; i++) {
-        const PanelClass *pc = panel_class((PanelId)i);
-        if (!pc) continue;
-        if (pc->destroy) pc->destroy(a->pst[i]);
-        a->pst[i] = pc->create ? pc->create() : NULL;
-    }
-    if (d) {
-        a->cur = d->cur;
-        a->side_panel = d->side_panel;
-        a->side_on = d->side_on;
-        a->stage_follow = d->stage_follow;
-        a->scfg = d->scfg;
-        app_free(d);
-    }
-    a->overlay = OV_NONE;
-    a->running = false;
-    a->msg[0] = 0;
-    a->msg_error = false;
+static bool model_path(LessonPlayer *p, const char *model, char *path, size_t cap, Err *e) {
+    lesson_path(p->root, model, path, cap);
+    if (file_exists(path) || dir_exists(path)) return true;
+    return err_set(e, ERR_IO, "model %s not found (%s)%s", model, path,
+                   strstr(model, "assets/models/story-") ? "; the bundled story models are written by assets/models/train/train.py" : "");
 }
 
 static bool do_load(LessonPlayer *p, const char *model, int slot, Err *e) {
-    App *a = p->app;
-    if (slot == 1) {
-        if (!a->ses[0]) return err_set(e, ERR_ARG, "compare mode needs a model in slot A first");
-        Session *s = open_session(p, model, e);
-        if (!s) return false;
-        session_set_sampler(s, sampler_cfg(a->ses[0]->sampler));
-        if (!follow(s, a->ses[0], e)) { session_free(s); return err_prefix(e, "compare with %s", model); }
-        app_set_session(a, 1, s, true);
-        return true;
-    }
-    Session *s = open_session(p, model, e);
-    if (!s) return false;
-    session_set_sampler(s, a->scfg);
+    char path[2048];
+    if (!model_path(p, model, path, sizeof path, e)) return false;
     Err e2 = {0};
-    if (!session_set_prompt(s, p->prompt, &e2) || !session_step(s, &e2)) {
-        session_free(s);
-        return err_set(e, ERR_ARG, "%s with prompt \"%.60s\": %s", model, p->prompt, e2.msg);
-    }
-    Session *old = a->ses[0];
-    if (old) {
-        session_select_layer(s, old->layer);
-        session_select_head(s, old->head);
-    }
-    app_set_session(a, 0, s, true);
-    if (a->ses[1] && !follow(a->ses[1], s, e)) return err_prefix(e, "B");
+    if (!scene_load_model(p->sc, slot, path, &e2)) return err_set(e, e2.code ? e2.code : ERR_IO, "cannot load %s: %s", model, e2.msg);
     return true;
 }
 
@@ -192,8 +98,9 @@ static size_t parse_key(const char *s, int *key) {
     return (size_t)len;
 }
 
+/* Keys go through the scene's keymap (the rows a panel binds), never into the App. */
 static bool do_keys(LessonPlayer *p, const char *keys, Err *e) {
-    App *a = p->app;
+    Scene *sc = p->sc;
     for (const char *k = keys; *k;) {
         int key;
         const char *at = k;
@@ -201,155 +108,97 @@ static bool do_keys(LessonPlayer *p, const char *keys, Err *e) {
         if (key < 0) return err_set(e, ERR_ARG, "keys: cannot read the key at \"%.12s\"", at);
         if (key == 'q' || key == TK_F10 || key == TK_CTRL('c'))
             return err_set(e, ERR_ARG, "keys: \"%.*s\" would quit; a lesson may not send it", (int)(k - at), at);
-        TuiEvent ev = {0};
-        ev.key = key;
-        p->in_action = true;
-        int r = app_handle(a, &ev);
-        p->in_action = false;
-        if (r == KR_IGNORED)
-            return err_set(e, ERR_ARG, "keys: \"%.*s\" did nothing on the %s panel", (int)(k - at), at, panel_class((PanelId)a->cur)->name);
-    }
-    if (a->overlay != OV_NONE) {
-        a->overlay = OV_NONE;
-        return err_set(e, ERR_ARG, "keys: \"%s\" left an overlay open (close it with {enter} or {esc})", keys);
+        Err e2 = {0};
+        if (!scene_key(sc, key, &e2))
+            return err_set(e, ERR_ARG, "keys: \"%.*s\" did nothing on the %s panel (%s)", (int)(k - at), at, scene_panel_name(sc->panel), e2.msg);
     }
     return true;
 }
 
+static bool fwd(Err *e, Err *e2) { return err_set(e, e2->code ? e2->code : ERR_ARG, "%s", e2->msg); }
+
 /* ---- actions ----------------------------------------------------------------------------- */
 
 bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
-    App *a = p->app;
-    Session *s0 = a->ses[0];
+    Scene *sc = p->sc;
+    Session *s0 = sc->ses[0];
     if (ac->kind != LA_LOAD && !s0) return err_set(e, ERR_ARG, "no model loaded");
     int tmp = 0;
+    Err e2 = {0};
     switch (ac->kind) {
     case LA_LOAD:
         return do_load(p, ac->str, ac->slot, e);
     case LA_PROMPT:
-        return set_prompt_all(p, ac->str, ac->prefill, e);
+        if (!scene_set_prompt(sc, ac->str, ac->prefill, &e2)) return fwd(e, &e2);
+        snprintf(p->prompt, sizeof p->prompt, "%s", ac->str);
+        return true;
     case LA_STEP:
         for (int k = 0; k < ac->n; k++)
-            for (int i = 0; i < a->n_ses; i++) {
-                Err e2 = {0};
-                if (!session_step(a->ses[i], &e2)) return err_set(e, ERR_ARG, "%sstep %d of %d: %s", slot_tag(a, i), k + 1, ac->n, e2.msg);
-            }
+            if (!scene_step(sc, &e2)) return err_set(e, ERR_ARG, "step %d of %d: %s", k + 1, ac->n, e2.msg);
         return true;
     case LA_BACK:
         for (int k = 0; k < ac->n; k++)
-            for (int i = 0; i < a->n_ses; i++)
-                if (!session_back(a->ses[i])) return err_set(e, ERR_ARG, "%scannot go back %d tokens from position %d", slot_tag(a, i), ac->n, a->ses[i]->cursor + k);
+            if (!scene_step_back(sc, &e2)) return err_set(e, ERR_ARG, "cannot go back %d tokens from position %d", ac->n, s0->cursor + k);
         return true;
     case LA_TOKEN:
-        for (int i = 0; i < a->n_ses; i++) {
-            if (!resolve_pos(ac->pos, session_len(a->ses[i]), &tmp, e)) return err_prefix(e, "%stoken", slot_tag(a, i));
-            session_goto(a->ses[i], tmp);
-            if (a->ses[i]->sel_key > tmp) a->ses[i]->sel_key = -1;
-        }
-        return true;
+        if (!resolve_pos(ac->pos, session_len(s0), &tmp, e)) return err_prefix(e, "token");
+        return scene_goto(sc, 0, tmp, &e2) || fwd(e, &e2);
     case LA_KEY:
-        for (int i = 0; i < a->n_ses; i++) {
-            Session *s = a->ses[i];
-            if (ac->off) { s->sel_key = -1; continue; }
-            if (!resolve_pos(ac->pos, s->cursor + 1, &tmp, e)) return err_prefix(e, "%skey (keys run from 0 to the cursor %d)", slot_tag(a, i), s->cursor);
-            s->sel_key = tmp;
-        }
-        return true;
+        if (ac->off) { scene_key_off(sc, &e2); return true; }
+        if (!resolve_pos(ac->pos, s0->cursor + 1, &tmp, e)) return err_prefix(e, "key (keys run from 0 to the cursor %d)", s0->cursor);
+        return scene_select_key(sc, tmp, &e2) || fwd(e, &e2);
     case LA_HIGHLIGHT:
-        for (int i = 0; i < a->n_ses; i++) {
-            Session *s = a->ses[i];
-            if (ac->layer != LESSON_UNSET) { if (!resolve_layer(s, ac->layer, &tmp, e)) return false; session_select_layer(s, tmp); }
-            if (ac->head != LESSON_UNSET) { if (!resolve_head(s, ac->head, &tmp, e)) return false; session_select_head(s, tmp); }
-            if (ac->pos != LESSON_UNSET) {
-                if (!resolve_pos(ac->pos, session_len(s), &tmp, e)) return err_prefix(e, "%shighlight token", slot_tag(a, i));
-                session_goto(s, tmp);
-            }
-            if (ac->key != LESSON_UNSET) {
-                if (!resolve_pos(ac->key, s->cursor + 1, &tmp, e)) return err_prefix(e, "%shighlight key (keys run from 0 to the query %d)", slot_tag(a, i), s->cursor);
-                s->sel_key = tmp;
-            } else if (s->sel_key > s->cursor) s->sel_key = -1;
+        if (ac->layer != LESSON_UNSET) { if (!resolve_layer(s0, ac->layer, &tmp, e) || !scene_select_layer(sc, tmp, &e2)) return e->code ? false : fwd(e, &e2); }
+        if (ac->head != LESSON_UNSET) { if (!resolve_head(s0, ac->head, &tmp, e) || !scene_select_head(sc, tmp, &e2)) return e->code ? false : fwd(e, &e2); }
+        if (ac->pos != LESSON_UNSET) {
+            if (!resolve_pos(ac->pos, session_len(s0), &tmp, e)) return err_prefix(e, "highlight token");
+            if (!scene_goto(sc, 0, tmp, &e2)) return fwd(e, &e2);
+        }
+        if (ac->key != LESSON_UNSET) {
+            if (!resolve_pos(ac->key, s0->cursor + 1, &tmp, e)) return err_prefix(e, "highlight key (keys run from 0 to the query %d)", s0->cursor);
+            if (!scene_select_key(sc, tmp, &e2)) return fwd(e, &e2);
         }
         p->hl_on = true;
         p->hl_token = s0->cursor;
-        p->hl_key = ac->key != LESSON_UNSET ? s0->sel_key : -1;
-        p->hl_layer = s0->layer;
-        p->hl_head = s0->head;
+        p->hl_key = ac->key != LESSON_UNSET ? sc->sel.key : -1;
+        p->hl_layer = scene_sel(sc, 0).layer;
+        p->hl_head = scene_sel(sc, 0).head;
         return true;
-    case LA_STAGE: {
-        const ModelSpec *sp = &s0->model->spec;
-        if (ac->stage == STAGE_POS && sp->pos != POS_LEARNED)
-            return err_set(e, ERR_ARG, "stage \"position\" applies to learned positions; %s uses RoPE (stage \"rope\")", s0->model_path);
-        if (ac->stage == STAGE_ROPE && sp->pos != POS_ROPE)
-            return err_set(e, ERR_ARG, "stage \"rope\" applies to RoPE models; %s adds learned positions (stage \"position\")", s0->model_path);
-        for (int i = 0; i < a->n_ses; i++) {
-            Session *s = a->ses[i];
-            if (s->cursor < 0) return err_set(e, ERR_ARG, "%sno token computed yet: step first", slot_tag(a, i));
-            if (ac->layer != LESSON_UNSET) { if (!resolve_layer(s, ac->layer, &tmp, e)) return false; session_select_layer(s, tmp); }
-            s->stage = (Stage)ac->stage;
-        }
-        if (a->stage_follow) a->cur = app_panel_for_stage((Stage)ac->stage);
-        return true;
-    }
+    case LA_STAGE:
+        tmp = -1;
+        if (ac->layer != LESSON_UNSET && !resolve_layer(s0, ac->layer, &tmp, e)) return false;
+        return scene_set_stage(sc, (Stage)ac->stage, tmp, &e2) || fwd(e, &e2);
     case LA_STEP_INTO: {
         int dir = ac->n > 0 ? 1 : -1, n = ac->n > 0 ? ac->n : -ac->n;
         for (int k = 0; k < n; k++)
-            for (int i = 0; i < a->n_ses; i++)
-                if (!session_step_into(a->ses[i], dir))
-                    return err_set(e, ERR_ARG, "%scannot step %s a stage (%d of %d)", slot_tag(a, i), dir > 0 ? "into the next" : "back", k + 1, n);
-        if (a->stage_follow) a->cur = app_panel_for_stage(s0->stage);
+            if (!scene_step_into(sc, dir, &e2))
+                return err_set(e, ERR_ARG, "cannot step %s a stage (%d of %d): %s", dir > 0 ? "into the next" : "back", k + 1, n, e2.msg);
         return true;
     }
     case LA_PANEL:
-        if (!app_select_panel(a, ac->str)) {
-            char names[256];
-            panel_names(names, sizeof names);
-            return err_set(e, ERR_ARG, "unknown panel \"%s\" (%s)", ac->str, names);
-        }
-        return true;
     case LA_SIDE:
-        if (ac->off) { a->side_on = false; return true; }
-        tmp = panel_find(ac->str);
-        if (tmp < 0) {
-            char names[256];
-            panel_names(names, sizeof names);
-            return err_set(e, ERR_ARG, "unknown panel \"%s\" (%s)", ac->str, names);
-        }
-        a->side_panel = tmp;
-        a->side_on = true;
-        return true;
+        if (ac->kind == LA_SIDE && ac->off) return scene_show_side(sc, -1, &e2);
+        tmp = scene_panel_find(ac->str);
+        if (tmp < 0) return err_set(e, ERR_ARG, "unknown panel \"%s\" (%s)", ac->str, scene_panel_names());
+        return (ac->kind == LA_PANEL ? scene_show_panel(sc, tmp, &e2) : scene_show_side(sc, tmp, &e2)) || fwd(e, &e2);
     case LA_LAYER:
-        for (int i = 0; i < a->n_ses; i++) {
-            if (!resolve_layer(a->ses[i], ac->layer, &tmp, e)) return false;
-            session_select_layer(a->ses[i], tmp);
-        }
-        return true;
+        if (!resolve_layer(s0, ac->layer, &tmp, e)) return false;
+        return scene_select_layer(sc, tmp, &e2) || fwd(e, &e2);
     case LA_HEAD:
-        for (int i = 0; i < a->n_ses; i++) {
-            if (!resolve_head(a->ses[i], ac->head, &tmp, e)) return false;
-            session_select_head(a->ses[i], tmp);
-        }
-        return true;
+        if (!resolve_head(s0, ac->head, &tmp, e)) return false;
+        return scene_select_head(sc, tmp, &e2) || fwd(e, &e2);
     case LA_COMPARE:
-        if (ac->off) { app_set_session(a, 1, NULL, false); return true; }
+        if (ac->off) { scene_compare_off(sc); return true; }
         return do_load(p, ac->str, 1, e);
-    case LA_ABLATE:
-        if (ac->slot == 1 && a->n_ses < 2) return err_set(e, ERR_ARG, "slot B: compare mode is off");
-        for (int i = 0; i < a->n_ses; i++) {
-            if (ac->slot >= 0 && ac->slot != i) continue;
-            Session *s = a->ses[i];
-            int l = -1, h = -1;
-            if (!ac->off && (!resolve_layer(s, ac->layer, &l, e) || !resolve_head(s, ac->head, &h, e))) return false;
-            Err e2 = {0};
-            if (!session_set_ablation(s, l, h, &e2)) return err_set(e, ERR_ARG, "%s%s", slot_tag(a, i), e2.msg);
-            if (!ac->off) { session_select_layer(s, l); session_select_head(s, h); }
-        }
-        return true;
+    case LA_ABLATE: {
+        if (ac->slot == 1 && sc->n_ses < 2) return err_set(e, ERR_ARG, "slot B: compare mode is off");
+        const Session *s = sc->ses[ac->slot == 1 ? 1 : 0];
+        int l = -1, h = -1;
+        if (!ac->off && (!resolve_layer(s, ac->layer, &l, e) || !resolve_head(s, ac->head, &h, e))) return false;
+        return scene_set_ablation(sc, ac->slot, l, h, &e2) || fwd(e, &e2);
+    }
     case LA_SAMPLER:
-        if (ac->slot == 1 && a->n_ses < 2) return err_set(e, ERR_ARG, "slot B: compare mode is off");
-        if (ac->slot <= 0) a->scfg = ac->sampler;
-        for (int i = 0; i < a->n_ses; i++)
-            if (ac->slot < 0 || ac->slot == i) session_set_sampler(a->ses[i], ac->sampler);
-        return true;
+        return scene_set_sampler(sc, ac->slot, ac->sampler, &e2) || fwd(e, &e2);
     case LA_KEYS:
         return do_keys(p, ac->str, e);
     default:
@@ -359,19 +208,20 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
 
 /* ---- steps --------------------------------------------------------------------------------- */
 
+/* A fresh scene (defaults, no compare session), the lesson's model, its prompt prefilled. */
 static bool start(LessonPlayer *p, Err *e) {
     const Lesson *l = p->lesson;
-    reset_app(p);
-    if (p->app->ses[0]) {              /* a fresh start inherits no selection from the last play */
-        session_select_layer(p->app->ses[0], 0);
-        session_select_head(p->app->ses[0], 0);
-    }
+    scene_reset(p->sc);
+    scene_set_session(p->sc, 0, NULL, false);
     snprintf(p->prompt, sizeof p->prompt, "%s", l->prompt);
     p->hl_on = false;
     p->revealed = false;
     p->step = -1;
     Err e2 = {0};
     if (!do_load(p, l->model, 0, &e2)) return err_set(e, e2.code ? e2.code : ERR_IO, "%s: model: %s", l->file, e2.msg);
+    if (!scene_set_prompt(p->sc, p->prompt, true, &e2))
+        return err_set(e, ERR_ARG, "%s: %s with prompt \"%.60s\": %s", l->file, l->model, p->prompt, e2.msg);
+    p->sc->msg[0] = 0;
     return true;
 }
 
@@ -390,13 +240,15 @@ static bool play_step(LessonPlayer *p, int k, Err *e) {
         }
     }
     p->step = k;
+    p->sc->msg[0] = 0;           /* the lesson pane speaks for the lesson; the status line stays quiet */
+    p->sc->msg_error = false;
     return true;
 }
 
 bool lesson_player_goto(LessonPlayer *p, int k, Err *e) {
     const Lesson *l = p->lesson;
     if (k < 0 || k >= l->n_steps) return err_set(e, ERR_ARG, "%s: no step %d (the lesson has %d)", l->file, k + 1, l->n_steps);
-    if (k <= p->step || p->step < 0 || !p->app->ses[0]) {
+    if (k <= p->step || p->step < 0 || !p->sc->ses[0]) {
         if (!start(p, e)) return false;
     }
     while (p->step < k)
@@ -405,7 +257,6 @@ bool lesson_player_goto(LessonPlayer *p, int k, Err *e) {
 }
 
 char *lesson_player_expand(LessonPlayer *p, const char *tpl, bool marks, Err *e) {
-    p->vals.ses[0] = p->app->ses[0];
-    p->vals.ses[1] = p->app->n_ses > 1 ? p->app->ses[1] : NULL;
+    p->vals.sc = p->sc;
     return lesson_expand(&p->vals, tpl, marks, e);
 }

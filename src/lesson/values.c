@@ -13,6 +13,7 @@
 #include "engine/ops.h"
 #include "engine/rope.h"
 #include "lesson/lesson.h"
+#include "scene/scene.h"
 #include "session/session.h"
 #include "tokenizer/tokenizer.h"
 
@@ -176,7 +177,7 @@ typedef struct {
     const ModelSpec *sp_m;
     const TraceTok *t;     /* token at the cursor (PHN_TOKEN) */
     const TraceDims *dims;
-    int layer, head, cursor;
+    int layer, head, cursor, key;   /* the scene's selection as seen from this side */
     char *out;
     size_t cap;
     Err *e;
@@ -616,8 +617,8 @@ static bool token_value(VC *c) {
         if (IS("attn.self_weight")) OUT_PCT(row[pos]);
         if (IS("attn.first_weight")) OUT_PCT(row[0]);
         if (IS("attn.sel_weight")) {
-            if (s->sel_key < 0 || s->sel_key > pos) return err_set(c->e, ERR_ARG, "no key column selected (use a highlight or key action)");
-            OUT_PCT(row[s->sel_key]);
+            if (c->key < 0 || c->key > pos) return err_set(c->e, ERR_ARG, "no key column selected (use a highlight or key action)");
+            OUT_PCT(row[c->key]);
         }
         if (IS("attn.entropy")) OUT_NUM(stats_entropy_bits(row, n));
         if (IS("attn.entropy_max")) OUT_NUM(log2((double)n));
@@ -1005,12 +1006,15 @@ bool lesson_value(LessonValues *v, const LessonPh *ph, char *out, size_t cap, Er
         if (!m) return false;
         c.m = m;
     } else {
-        c.s = v->ses[!strcmp(ph->ref, "B") ? 1 : 0];
+        int side = !strcmp(ph->ref, "B") ? 1 : 0;
+        c.s = v->sc ? v->sc->ses[side] : NULL;
         if (!c.s) return err_set(e, ERR_ARG, "{%s%s%s}: %s", ph->key, ph->ref[0] ? "@" : "", ph->ref,
                                  !strcmp(ph->ref, "B") ? "compare mode is off (no session B)" : "no model is loaded");
         c.m = c.s->model;
-        c.layer = c.s->layer;
-        c.head = c.s->head;
+        Selection sel = scene_sel(v->sc, side);
+        c.layer = sel.layer;
+        c.head = sel.head;
+        c.key = sel.key;
         c.cursor = c.s->cursor;
         c.dims = trace_dims(c.s->trace);
     }

@@ -43,7 +43,6 @@ Session *session_new(const char *model_path, int max_ctx, Err *e) {
     Session *s = calloc(1, sizeof *s);
     if (!s) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     s->ablate_layer = s->ablate_head = -1;
-    s->sel_key = -1;
     s->cursor = -1;
     snprintf(s->model_path, sizeof s->model_path, "%s", model_path);
     s->model = model_load(model_path, false, e);
@@ -87,8 +86,6 @@ static void session_reset(Session *s) {
     if (s->n_prompt) memcpy(s->ids, s->prompt_ids, sizeof(int) * (size_t)s->n_prompt);
     s->cursor = -1;
     s->prefilled = false;
-    s->stage = STAGE_EMBED;
-    s->sel_key = -1;
 }
 
 bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
@@ -163,56 +160,6 @@ bool session_goto(Session *s, int pos) {
     if (pos < 0 || pos >= trace_len(s->trace)) return false;
     s->cursor = pos;
     return true;
-}
-
-static bool stage_applies(const Session *s, Stage st) {
-    const ModelSpec *sp = &s->model->spec;
-    if (st == STAGE_POS) return sp->pos == POS_LEARNED;
-    if (st == STAGE_ROPE) return sp->pos == POS_ROPE;
-    return true;
-}
-
-bool session_step_into(Session *s, int dir) {
-    if (s->cursor < 0) return false;
-    const int L = s->model->spec.n_layers;
-    for (int guard = 0; guard < STAGE_COUNT * 2; guard++) {
-        int st = (int)s->stage + (dir > 0 ? 1 : -1);
-        if (dir > 0) {
-            if (s->stage == STAGE_ADD2 && s->layer < L - 1) { s->layer++; st = STAGE_NORM1; }
-            if (st >= STAGE_COUNT) {
-                /* past "sample": go to the next token */
-                if (s->cursor + 1 >= trace_len(s->trace)) {
-                    Err e = {0};
-                    if (!session_step(s, &e)) return false;
-                } else s->cursor++;
-                s->stage = STAGE_EMBED;
-                s->layer = 0;
-                return true;
-            }
-        } else {
-            if (s->stage == STAGE_NORM1 && s->layer > 0) { s->layer--; st = STAGE_ADD2; }
-            if (st < 0) {
-                if (s->cursor == 0) return false;
-                s->cursor--;
-                s->stage = STAGE_SAMPLE;
-                s->layer = L - 1;
-                return true;
-            }
-        }
-        s->stage = (Stage)st;
-        if (stage_applies(s, s->stage)) return true;
-    }
-    return true;
-}
-
-void session_select_layer(Session *s, int layer) {
-    int L = s->model->spec.n_layers;
-    s->layer = layer < 0 ? 0 : layer >= L ? L - 1 : layer;
-}
-
-void session_select_head(Session *s, int head) {
-    int H = s->model->spec.n_heads;
-    s->head = head < 0 ? 0 : head >= H ? H - 1 : head;
 }
 
 void session_set_sampler(Session *s, SamplerCfg cfg) { sampler_set(s->sampler, cfg); }

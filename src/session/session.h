@@ -7,6 +7,9 @@
  * token on the KV cache (phase DECODE). The cursor (what the UI shows) can move back to
  * any recorded position without recomputing; stepping forward from a cursor that is
  * behind the end just moves the cursor until it reaches the end, then decodes.
+ *
+ * What is selected for viewing (layer, head, stage, attention key) is not the session's: the
+ * scene (scene/scene.h) keeps one selection for both sessions of compare mode.
  */
 #ifndef LLMSCOPE_SESSION_H
 #define LLMSCOPE_SESSION_H
@@ -16,7 +19,7 @@
 
 struct Tokenizer;
 
-/* Sublayer stages a token is stepped through (step-into). */
+/* Sublayer stages a token is stepped through (step-into; the scene keeps the selected one). */
 typedef enum {
     STAGE_EMBED = 0, STAGE_POS, STAGE_NORM1, STAGE_QKV, STAGE_ROPE, STAGE_SCORES, STAGE_SOFTMAX,
     STAGE_ATTN_OUT, STAGE_ADD1, STAGE_NORM2, STAGE_FFN, STAGE_ADD2, STAGE_FINAL_NORM,
@@ -37,14 +40,10 @@ typedef struct Session {
     char prompt[8192];
     int *prompt_ids; int n_prompt;
     int *ids; int n_ids, cap_ids;   /* prompt + generated */
-    int cursor;                  /* position the UI shows (0..trace_len-1), -1 before any step */
-    int layer, head;             /* selected */
-    Stage stage;                 /* sublayer cursor (step-into) */
-    int sel_key;                 /* selected key position in attention, -1 none */
+    int cursor;                  /* position shown (0..trace_len-1), -1 before any step */
     bool prefilled;
     int ablate_layer, ablate_head;  /* write-hook demo: -1 = none */
     int max_ctx;
-    char status[256];
 } Session;
 
 Session *session_new(const char *model_path, int max_ctx, Err *e);
@@ -54,9 +53,6 @@ bool session_set_ids(Session *s, const int *ids, int n, Err *e);   /* reset with
 bool session_step(Session *s, Err *e);       /* prefill, or advance cursor, or decode one */
 bool session_back(Session *s);               /* cursor - 1 (no recompute) */
 bool session_goto(Session *s, int pos);      /* cursor = pos if recorded */
-bool session_step_into(Session *s, int dir); /* stage +1/-1 across layers (crosses tokens at ends) */
-void session_select_layer(Session *s, int layer);
-void session_select_head(Session *s, int head);
 void session_set_sampler(Session *s, SamplerCfg cfg);
 bool session_set_ablation(Session *s, int layer, int head, Err *e); /* -1,-1 clears; recomputes */
 /* Text of a token id (decoded piece, for display); writes into buf. */

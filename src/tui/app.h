@@ -6,15 +6,20 @@
  * drawn instead. Rendering goes to a Canvas (app_render), so the whole UI runs headless in
  * tests and `screenshot`; app_run adds the curses loop around it.
  *
- * Every action goes through the Session (session.h); in compare mode both sessions are
- * stepped together. Ownership: app_new returns an App freed with app_free; sessions given
- * with own=true are freed by the app.
+ * What is shown lives in the App's Scene (scene/scene.h): sessions, selection, panel choice,
+ * view options, sampler, run mode, status line. A key goes: app_handle -> the App's overlays
+ * (prompt editor, model menu, sampler form, help; app_overlay.c) -> the lesson pane's
+ * presenter keys -> scene_key (the keymap table) -> a named scene action -> the session ->
+ * the engine; the next app_render draws the panels from the scene and the trace. The App
+ * owns only terminal things: overlays, the hit map for the mouse, panel layout caches.
+ * Ownership: app_new returns an App (with its Scene) freed with app_free; sessions given
+ * with own = true are freed by the scene.
  */
 #ifndef LLMSCOPE_TUI_APP_H
 #define LLMSCOPE_TUI_APP_H
-#include "session/session.h"
+#include "scene/keys.h"
+#include "scene/scene.h"
 #include "tui/canvas.h"
-#include "tui/keys.h"
 #include "tui/panel.h"
 
 #define APP_MIN_W 60
@@ -33,25 +38,15 @@ typedef struct {
 } LineEdit;
 
 typedef struct App {
-    Session *ses[2];
-    bool own[2];
-    int n_ses;                 /* 2 = compare mode */
-    void *pst[PANEL_COUNT];    /* panel states */
-    int cur;                   /* main panel */
-    int side_panel;            /* panel shown beside the main one when wide (-1 = none) */
-    bool side_on;
-    bool stage_follow;         /* step-into switches to the stage's panel */
+    Scene *sc;                 /* owned: everything the panels show */
+    void *pst[PANEL_COUNT];    /* panel states (layout of the last frame, caches) */
     Overlay overlay;
     LineEdit edit;
     char models[APP_MAX_MODELS][512];
     int n_models, menu_sel, menu_target;
-    SamplerCfg scfg;
+    SamplerCfg scfg;           /* the sampler form's working copy (applied on Enter) */
     int sfield;
-    bool running;
-    int run_ms;
-    int max_ctx;
-    char msg[256];             /* status line message (errors, hints) */
-    bool msg_error;
+    int run_ms;                /* run-mode timer period */
     bool quit;
     int w, h;
     bool too_small;
@@ -59,16 +54,13 @@ typedef struct App {
     int n_hits;
     Rect main_r[2];
     double frame_ms;           /* time the last app_render took */
-    /* Called before a long action (model load) so the loop can show the message first. */
-    void (*busy_cb)(struct App *a, void *ud);
-    void *busy_ud;
-    /* [lesson] guided lesson + lesson menu (tui/lesson_pane.c); NULL until L or `lesson` opens one */
+    /* guided lesson + lesson menu (tui/lesson_pane.c); NULL until L or `lesson` opens one */
     struct LessonUi *lesson;
 } App;
 
 App *app_new(void);
 void app_free(App *a);
-/* Puts a session in slot 0 (main) or 1 (compare). The previous one is freed if owned. */
+/* Shorthands for scene_set_session / scene_show_panel(scene_panel_find(name)). */
 void app_set_session(App *a, int slot, Session *s, bool own);
 bool app_select_panel(App *a, const char *name);
 /* Lists the bundled models (directories under models_dir with a config.json, and *.bin). */
@@ -87,6 +79,10 @@ bool app_run(App *a, Err *e);
 void lineedit_set(LineEdit *le, const char *text);
 bool lineedit_key(LineEdit *le, int key);
 
-/* Panel shown for a sublayer stage (step-into). */
-int app_panel_for_stage(Stage st);
+/* ---- shared between app.c and app_overlay.c ---------------------------------------------- */
+void app_add_hit(App *a, Rect r, HitKind kind, int arg, int side);
+const char *app_model_basename(const char *path, char *buf, size_t cap);
+void app_draw_overlay(App *a, Canvas *c);
+int app_overlay_key(App *a, int key);          /* KR_IGNORED when no overlay is open */
+void app_open_overlay(App *a, Overlay ov);
 #endif

@@ -3,7 +3,7 @@
 #include "tui/app.h"
 #include "tui/term.h"
 
-typedef struct { Term *t; Canvas *c; } RunCtx;
+typedef struct { Term *t; Canvas *c; App *a; } RunCtx;
 
 static double mono_ms(void) {
     struct timespec ts;
@@ -22,7 +22,7 @@ static void frame(App *a, RunCtx *rc) {
     term_draw(rc->t, rc->c);
 }
 
-static void on_busy(App *a, void *ud) { frame(a, ud); }
+static void on_busy(void *ud) { RunCtx *rc = ud; frame(rc->a, rc); }
 
 bool app_run(App *a, Err *e) {
     Term *t = term_open(e);
@@ -33,21 +33,21 @@ bool app_run(App *a, Err *e) {
     if (!c) { term_close(t); return err_set(e, ERR_MEMORY, "out of memory"); }
     c->unicode = term_unicode(t);
     c->mono = term_color_mode(t) == CMODE_NONE;
-    RunCtx rc = {t, c};
-    a->busy_cb = on_busy;
-    a->busy_ud = &rc;
+    RunCtx rc = {t, c, a};
+    a->sc->busy_cb = on_busy;
+    a->sc->busy_ud = &rc;
     double next_tick = mono_ms() + a->run_ms;
     bool dirty = true;
     while (!a->quit) {
         if (dirty) { frame(a, &rc); dirty = false; }
         int timeout = -1;
-        if (a->running) {
+        if (a->sc->running) {
             double left = next_tick - mono_ms();
             timeout = left > 0 ? (int)left : 0;
         }
         TuiEvent ev;
         if (!term_poll(t, timeout, &ev)) {
-            if (a->running && mono_ms() >= next_tick) {
+            if (a->sc->running && mono_ms() >= next_tick) {
                 TuiEvent tick = {.key = TK_TICK};
                 if (app_handle(a, &tick)) dirty = true;
                 next_tick = mono_ms() + a->run_ms;
@@ -55,7 +55,7 @@ bool app_run(App *a, Err *e) {
             continue;
         }
         if (app_handle(a, &ev) != KR_IGNORED) dirty = true;
-        if (a->running && ev.key == 'r') next_tick = mono_ms() + a->run_ms;
+        if (a->sc->running && ev.key == 'r') next_tick = mono_ms() + a->run_ms;
         /* drain input that is already waiting (key repeat, paste, resize storms) before
          * drawing, but never more than a few events per frame */
         for (int k = 0; k < 16 && !a->quit; k++) {
@@ -63,8 +63,8 @@ bool app_run(App *a, Err *e) {
             if (app_handle(a, &ev) != KR_IGNORED) dirty = true;
         }
     }
-    a->busy_cb = NULL;
-    a->busy_ud = NULL;
+    a->sc->busy_cb = NULL;
+    a->sc->busy_ud = NULL;
     canvas_free(c);
     term_close(t);
     return true;

@@ -111,7 +111,7 @@ int lesson_check_file(const char *path, const char *root, const LessonCheckOpts 
             if (k > 0 && screens && screens[k] && screens[k - 1] && !strcmp(screens[k], screens[k - 1]))
                 PROBLEM("%s: step %d/%d changes nothing on screen outside the narration; give it an action that shows something new",
                         pl->file, k + 1, n_steps);
-            if (a->n_ses < 1) PROBLEM("%s: step %d: no model loaded", pl->file, k + 1);
+            if (a->sc->n_ses < 1) PROBLEM("%s: step %d: no model loaded", pl->file, k + 1);
         }
         /* going back replays the lesson: the screen must be the same as when going forward */
         if (played == n_steps && n_steps >= 2 && fulls) {

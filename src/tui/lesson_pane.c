@@ -79,7 +79,7 @@ bool lesson_ui_open(App *a, const char *path, int step, Err *e) {
     if (!l) return false;
     if (strcmp(l->lang, u->lang)) snprintf(u->lang, sizeof u->lang, "%s", l->lang);
     lesson_ui_close(a);
-    LessonPlayer *p = lesson_player_new(a, l, u->root, e);
+    LessonPlayer *p = lesson_player_new(a->sc, l, u->root, e);
     if (!p) return false;
     u->player = p;
     u->menu = false;
@@ -277,7 +277,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         y = draw_block(c, in, y, t ? t : st->text, tx, vs) + 1;
         free(t);
     }
-    Session *s = a->ses[0];
+    Session *s = a->sc->ses[0];
     if (p->hl_on && s) {
         char q[160], kk[160], line[512];
         token_label(s, p->hl_token, q, sizeof q, zh, c->unicode);
@@ -395,8 +395,7 @@ static int menu_key(App *a, int key) {
         char path[1024];
         snprintf(path, sizeof path, "%s", u->files[u->menu_sel]);
         if (!lesson_ui_open(a, path, 0, &e)) {
-            snprintf(a->msg, sizeof a->msg, "%s", e.msg);
-            a->msg_error = true;
+            scene_status(a->sc, true, "%s", e.msg);
         }
         return KR_ALL;
     }
@@ -405,7 +404,6 @@ static int menu_key(App *a, int key) {
 
 int lesson_ui_key(App *a, int key) {
     LessonUi *u = a->lesson;
-    if (u && u->player && u->player->in_action) return KR_IGNORED;   /* keys sent by a lesson action */
     if (u && u->menu) return menu_key(a, key);
     if (key == 'L') {
         u = lesson_ui_get(a, NULL, NULL);

@@ -1,6 +1,8 @@
 /* Panel interface (htop's Panel "class"): a struct of function pointers and a state object
- * the panel owns. Panels read the Session's fields and the trace (trace_tok, trace_len,
- * trace_dims) and never drive the engine; a key handler returns what must be redrawn.
+ * the panel owns (layout of the last frame, caches). Panels read the scene (selection, view
+ * options) and the session's trace (trace_tok, trace_len, trace_dims); they never drive the
+ * engine and never write the scene. Their keys are rows of the scene's keymap
+ * (scene/keymap.c); a click calls a scene action.
  *
  * The app gives each panel a PanelCtx for drawing: the canvas, the rectangle to fill
  * (the panel draws its own frame with panel_frame) and which side it is on in compare
@@ -9,20 +11,17 @@
  */
 #ifndef LLMSCOPE_TUI_PANEL_H
 #define LLMSCOPE_TUI_PANEL_H
-#include "session/session.h"
+#include "scene/keys.h"
+#include "scene/scene.h"
 #include "tui/canvas.h"
-#include "tui/keys.h"
-
-typedef enum {
-    PANEL_ATTENTION = 0, PANEL_KV, PANEL_RESIDUAL, PANEL_NORMS, PANEL_POSITION,
-    PANEL_EMBEDDINGS, PANEL_FFN, PANEL_OUTPUT, PANEL_COUNT
-} PanelId;
 
 /* Key handler results. */
 enum { KR_IGNORED = 0, KR_PANEL = 1, KR_ALL = 2 };
 
 typedef struct PanelCtx {
-    Session *s;
+    const Scene *sc;
+    Selection sel;       /* the scene's selection as seen from this side (scene_sel) */
+    Session *s;          /* this side's session (read only) */
     Canvas *c;
     Rect r;              /* whole area, frame included */
     int side;            /* 0 = main (left in compare mode), 1 = right */
@@ -36,18 +35,16 @@ typedef struct PanelClass {
     void *(*create)(void);
     void (*destroy)(void *st);
     void (*draw)(void *st, PanelCtx *ctx);
-    /* Keys the panel understands (after overlays, before the global keymap). */
-    int (*key)(void *st, Session *s, int key);
-    /* Mouse press at (x, y) inside the rectangle last drawn on `side`. */
-    int (*click)(void *st, Session *s, int side, int x, int y, int button);
-    const char *help;    /* "key  what it does" lines, '\n'-separated */
+    /* Mouse press at (x, y) inside the rectangle last drawn on `side`: calls scene actions. */
+    int (*click)(void *st, Scene *sc, int side, int x, int y, int button);
+    const char *help;    /* "key  what it does" lines, '\n'-separated (the keys are keymap rows) */
     const char *hint;    /* one short line shown on the frame's bottom border */
 } PanelClass;
 
 extern const PanelClass panel_attention, panel_kv, panel_residual, panel_norms, panel_position,
     panel_embeddings, panel_ffn, panel_output;
 const PanelClass *panel_class(PanelId id);
-int panel_find(const char *name);              /* PanelId or -1 */
+int panel_find(const char *name);              /* PanelId or -1 (scene_panel_find) */
 
 /* ---- helpers shared by panels (panels/common.c) ----------------------------------- */
 
@@ -61,8 +58,6 @@ const TraceTok *panel_tok(const Session *s);
 const char *panel_tok_text(const Session *s, int id, char *buf, size_t cap);
 /* Visible (escaped, "␣" for space) token text clipped to max_w columns into buf. */
 const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int max_w, bool unicode);
-int panel_layer(const Session *s);             /* selected layer clamped to the model */
-int panel_head(const Session *s);
 /* Short model description: "llama · GQA 8q/4kv · 5L · d64". */
 void panel_model_line(const Session *s, char *buf, size_t cap);
 #endif

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include "core/err.h"
 #include "tui/canvas.h"
-#include "tui/keys.h"
+#include "scene/keys.h"
 
 typedef struct Term Term;
 

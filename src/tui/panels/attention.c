@@ -16,7 +16,6 @@
 #define MAX_TILES 128
 
 typedef struct {
-    bool scores;               /* show pre-softmax scores instead of the pattern */
     HeatLayout main[2];
     int main_q0[2];            /* first query row shown */
     Rect tiles[2][MAX_TILES];
@@ -57,7 +56,7 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
     const Session *s = ctx->s;
     const TraceDims *d = trace_dims(s->trace);
     const int H = d->n_heads, KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = H / KV > 0 ? H / KV : 1;
-    const int sel = panel_head(s), q = s->cursor;
+    const int sel = ctx->sel.head, q = s->cursor;
     st->n_tiles[ctx->side] = 0;
     if (r.w < 8 || r.h < 3) return;
     bool grouped = KV > 1 && KV < H;
@@ -83,9 +82,9 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
         if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d", h);
         bool is_sel = h == sel;
         canvas_text_fit(c, tx, ty, lab, tile_w, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD | ATTR_UNDERLINE) : sty(CR_DIM));
-        AttnSrc src = {s, layer, h, q0, st->scores};
+        AttnSrc src = {s, layer, h, q0, ctx->sc->view.attn_scores};
         HeatSpec hs = {.rows = q - q0 + 1, .cols = q + 1, .get = attn_get, .ud = &src,
-                       .lo = st->scores ? 0 : 0, .hi = st->scores ? 0 : 1, .sel_r = -1, .sel_c = -1, .max_cell = 4};
+                       .lo = ctx->sc->view.attn_scores ? 0 : 0, .hi = ctx->sc->view.attn_scores ? 0 : 1, .sel_r = -1, .sel_c = -1, .max_cell = 4};
         HeatLayout thl = w_heatmap(c, rect_make(tx, ty + 1, tile_w, tile_h - 1), &hs);
         if (grouped && col == 0) {               /* the KV head's name beside its row of tiles */
             char g[16];
@@ -136,7 +135,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const TraceDims *d = trace_dims(s->trace);
-    const int layer = panel_layer(s), head = panel_head(s);
+    const int layer = ctx->sel.layer, head = ctx->sel.head;
     const int KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = d->n_heads / KV > 0 ? d->n_heads / KV : 1;
     char title[160];
     bool mla = s->model->spec.attn_kind == ATTN_MLA;
@@ -144,14 +143,14 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     else if (KV == d->n_heads) snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA", layer, head);
     else snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d",
                   layer, head, KV == 1 ? "MQA" : "GQA", head / G, (head / G) * G, (head / G) * G + G - 1);
-    Rect in = panel_frame(ctx, title, st->scores ? "v pattern  ,/. key  [ ] { }" : "v scores  ,/. key  [ ] { }");
+    Rect in = panel_frame(ctx, title, ctx->sc->view.attn_scores ? "v pattern  ,/. key  [ ] { }" : "v scores  ,/. key  [ ] { }");
     st->n_tiles[ctx->side] = 0;
     st->main[ctx->side] = (HeatLayout){0};
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, "no tokens yet: press n (or Space) to run the prompt"); return; }
     if (in.w < 10 || in.h < 4) return;
     const int q = s->cursor;
-    int sk = s->sel_key >= 0 && s->sel_key <= q ? s->sel_key : -1;
+    int sk = ctx->sel.key >= 0 && ctx->sel.key <= q ? ctx->sel.key : -1;
 
     /* info line: current query, entropy, selected cell */
     char qt[48], kt[48], info[256];
@@ -215,9 +214,9 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         if (k < 2 && half) { labels = false; lab_w = 0; }
         else maxk = k < 1 ? 1 : k;
     }
-    AttnSrc src = {s, layer, head, q0, st->scores};
+    AttnSrc src = {s, layer, head, q0, ctx->sc->view.attn_scores};
     HeatSpec hs = {.rows = nq - q0, .cols = nq, .get = attn_get, .ud = &src,
-                   .lo = 0, .hi = st->scores ? 0 : 1, .diverging = false,
+                   .lo = 0, .hi = ctx->sc->view.attn_scores ? 0 : 1, .diverging = false,
                    .sel_r = q - q0, .sel_c = sk, .max_cell = maxk};
     if (sk < 0) hs.sel_r = -1;
     Rect area = rect_make(hm.x + lab_w, hm.y, hm.w - lab_w, hm.h - 1);
@@ -248,41 +247,25 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     }
 }
 
-static int attn_key(void *vst, Session *s, int key) {
-    AttnState *st = vst;
-    switch (key) {
-    case 'v': st->scores = !st->scores; return KR_PANEL;
-    case ',': case '<':
-        if (s->cursor < 0) return KR_IGNORED;
-        s->sel_key = s->sel_key < 0 ? s->cursor : (s->sel_key > 0 ? s->sel_key - 1 : 0);
-        return KR_PANEL;
-    case '.': case '>':
-        if (s->cursor < 0) return KR_IGNORED;
-        s->sel_key = s->sel_key < 0 ? 0 : (s->sel_key < s->cursor ? s->sel_key + 1 : s->cursor);
-        return KR_PANEL;
-    case TK_ESC: if (s->sel_key >= 0) { s->sel_key = -1; return KR_PANEL; } return KR_IGNORED;
-    default: return KR_IGNORED;
-    }
-}
-
-static int attn_click(void *vst, Session *s, int side, int x, int y, int button) {
+static int attn_click(void *vst, Scene *sc, int side, int x, int y, int button) {
     AttnState *st = vst;
     if (button != MB_LEFT) return KR_IGNORED;
     int r, c;
     if (w_heatmap_hit(&st->main[side], x, y, &r, &c)) {
         int q = st->main_q0[side] + r;
-        session_goto(s, q);
-        s->sel_key = c <= q ? c : q;
-        return KR_PANEL;
+        Err e = {0};
+        if (!scene_goto(sc, side, q, &e)) return KR_ALL;
+        scene_select_key(sc, c <= q ? c : q, &e);
+        return KR_ALL;
     }
     for (int i = 0; i < st->n_tiles[side]; i++)
-        if (rect_contains(st->tiles[side][i], x, y)) { session_select_head(s, i); return KR_PANEL; }
+        if (rect_contains(st->tiles[side][i], x, y)) { Err e = {0}; scene_select_head(sc, i, &e); return KR_ALL; }
     return KR_IGNORED;
 }
 
 const PanelClass panel_attention = {
     .name = "attention", .title = "Attention", .tab = "Attn",
-    .create = attn_create, .destroy = attn_destroy, .draw = attn_draw, .key = attn_key, .click = attn_click,
+    .create = attn_create, .destroy = attn_destroy, .draw = attn_draw, .click = attn_click,
     .help = ", .      select the key column (Esc clears)\n"
             "v        pattern (softmax) / raw scores q\xc2\xb7k/sqrt(d)\n"
             "[ ] { }  layer / head; click a cell: query row + key, click a head tile: select it\n"

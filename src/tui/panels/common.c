@@ -12,20 +12,7 @@ const PanelClass *panel_class(PanelId id) {
     return (unsigned)id < PANEL_COUNT ? CLASSES[id] : NULL;
 }
 
-int panel_find(const char *name) {
-    if (!name) return -1;
-    for (int i = 0; i < PANEL_COUNT; i++)
-        if (!strcmp(CLASSES[i]->name, name)) return i;
-    /* also accept 1..8 and common short names */
-    if (name[0] >= '1' && name[0] < '1' + PANEL_COUNT && !name[1]) return name[0] - '1';
-    static const struct { const char *alias; int id; } A[] = {
-        {"attn", PANEL_ATTENTION}, {"kvcache", PANEL_KV}, {"kv-cache", PANEL_KV}, {"resid", PANEL_RESIDUAL},
-        {"norm", PANEL_NORMS}, {"pos", PANEL_POSITION}, {"rope", PANEL_POSITION}, {"embed", PANEL_EMBEDDINGS},
-        {"mlp", PANEL_FFN}, {"moe", PANEL_FFN}, {"logits", PANEL_OUTPUT}, {"out", PANEL_OUTPUT}};
-    for (size_t i = 0; i < sizeof A / sizeof A[0]; i++)
-        if (!strcmp(A[i].alias, name)) return A[i].id;
-    return -1;
-}
+int panel_find(const char *name) { return scene_panel_find(name); }
 
 Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
     Rect in = w_frame(ctx->c, ctx->r, title, ctx->focus);
@@ -78,16 +65,6 @@ const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int
     if (ml) memcpy(buf + nb, mark, ml);
     buf[nb + ml] = 0;
     return buf;
-}
-
-int panel_layer(const Session *s) {
-    int L = s->model->spec.n_layers;
-    return s->layer < 0 ? 0 : s->layer >= L ? L - 1 : s->layer;
-}
-
-int panel_head(const Session *s) {
-    int H = s->model->spec.n_heads;
-    return s->head < 0 ? 0 : s->head >= H ? H - 1 : s->head;
 }
 
 void panel_model_line(const Session *s, char *buf, size_t cap) {

@@ -16,7 +16,6 @@
 #define EMB_NN 12
 
 typedef struct {
-    int sel;                   /* selected position (-1 = the cursor) */
     /* PCA cache */
     const void *trace;
     int t0, n, step_last;
@@ -33,7 +32,7 @@ typedef struct {
     int c0;
 } EmbState;
 
-static void *emb_create(void) { EmbState *s = calloc(1, sizeof *s); if (s) { s->sel = -1; s->nn_id = -1; } return s; }
+static void *emb_create(void) { EmbState *s = calloc(1, sizeof *s); if (s) s->nn_id = -1; return s; }
 static void emb_destroy(void *st) { free(st); }
 
 static float cos_get(void *ud, int r, int c) {
@@ -105,7 +104,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     const int q = s->cursor;
     int n = q + 1 < EMB_MAX_PTS ? q + 1 : EMB_MAX_PTS;
     int t0 = q + 1 - n;
-    int sel = st->sel >= 0 && st->sel <= q ? st->sel : q;
+    int sel = ctx->sc->view.emb_sel >= 0 && ctx->sc->view.emb_sel <= q ? ctx->sc->view.emb_sel : q;
     if (sel < t0) sel = t0;
     const TraceTok *ts = trace_tok(s->trace, sel);
 
@@ -179,20 +178,9 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     }
 }
 
-static int emb_key(void *vst, Session *s, int key) {
-    EmbState *st = vst;
-    int q = s->cursor;
-    if (q < 0) return KR_IGNORED;
-    int sel = st->sel >= 0 && st->sel <= q ? st->sel : q;
-    if (key == ',' || key == '<') { st->sel = sel > 0 ? sel - 1 : 0; return KR_PANEL; }
-    if (key == '.' || key == '>') { st->sel = sel < q ? sel + 1 : q; return KR_PANEL; }
-    if (key == TK_ESC && st->sel >= 0) { st->sel = -1; return KR_PANEL; }
-    return KR_IGNORED;
-}
-
 const PanelClass panel_embeddings = {
     .name = "embeddings", .title = "Embeddings", .tab = "Embed",
-    .create = emb_create, .destroy = emb_destroy, .draw = emb_draw, .key = emb_key, .click = NULL,
+    .create = emb_create, .destroy = emb_destroy, .draw = emb_draw, .click = NULL,
     .help = ", .      select a token (Esc: follow the cursor)\n"
             "Left: each token's embedding row (hook_embed, d_model numbers) projected onto\n"
             "its two main directions of variation (PCA). Tokens used in similar ways\n"

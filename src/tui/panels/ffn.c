@@ -214,7 +214,7 @@ static void ffn_draw(void *vst, PanelCtx *ctx) {
     FfnState *st = vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const int l = panel_layer(s);
+    const int l = ctx->sel.layer;
     bool moe = s->model->w.layers && s->model->w.layers[l].is_moe && trace_dims(s->trace)->n_experts > 0;
     char title[96];
     snprintf(title, sizeof title, "FFN \xc2\xb7 L%d \xc2\xb7 %s", l, moe ? "mixture of experts" : "dense MLP");
@@ -227,16 +227,16 @@ static void ffn_draw(void *vst, PanelCtx *ctx) {
     else draw_dense(ctx, in, t, l, false);
 }
 
-static int ffn_click(void *vst, Session *s, int side, int x, int y, int button) {
+static int ffn_click(void *vst, Scene *sc, int side, int x, int y, int button) {
     FfnState *st = vst;
     int r, c;
-    if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) { session_goto(s, st->t0[side] + r); return KR_PANEL; }
+    if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) { Err e = {0}; scene_goto(sc, side, st->t0[side] + r, &e); return KR_ALL; }
     return KR_IGNORED;
 }
 
 const PanelClass panel_ffn = {
     .name = "ffn", .title = "FFN", .tab = "FFN",
-    .create = ffn_create, .destroy = ffn_destroy, .draw = ffn_draw, .key = NULL, .click = ffn_click,
+    .create = ffn_create, .destroy = ffn_destroy, .draw = ffn_draw, .click = ffn_click,
     .help = "[ ]      layer\n"
             "Dense: h is the vector the down projection reads (hook_post): most neurons\n"
             "are near zero for a given token; a few fire strongly.\n"

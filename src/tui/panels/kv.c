@@ -12,25 +12,19 @@
 
 #define KV_ELEM_BYTES 4        /* the engine caches f32 */
 
-typedef struct {
-    long long ctx;             /* what-if context length (0 = the session's max_ctx) */
-} KvState;
-
 static const Color VCOL[KVA_COUNT] = {
     {255, 110, 90, CR_DATA}, {255, 200, 60, CR_DATA}, {95, 215, 120, CR_DATA}, {100, 170, 255, CR_DATA}};
 
-static void *kv_create(void) { return calloc(1, sizeof(KvState)); }
-static void kv_destroy(void *st) { free(st); }
 
 static void fmt_mib(double v, char *buf, int cap) { kv_fmt_bytes(v, buf, cap); }
 static void fmt_tok(double v, char *buf, int cap) { snprintf(buf, (size_t)cap, "%.0f tok", v); }
 
 static void kv_draw(void *vst, PanelCtx *ctx) {
-    KvState *st = vst;
+    (void)vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const ModelSpec *sp = &s->model->spec;
-    long long ctxlen = st->ctx > 0 ? st->ctx : (s->max_ctx > 0 ? s->max_ctx : sp->max_pos);
+    long long ctxlen = ctx->sc->view.kv_ctx > 0 ? ctx->sc->view.kv_ctx : (s->max_ctx > 0 ? s->max_ctx : sp->max_pos);
     char title[128];
     snprintf(title, sizeof title, "KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld", attn_kind_name(sp->attn_kind), ctxlen);
     Rect in = panel_frame(ctx, title, "+/- context");
@@ -82,7 +76,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
             char lb[16];
             if (more) snprintf(lb, sizeof lb, "..%d", L - 1);
             else snprintf(lb, sizeof lb, "L%d", l);
-            canvas_text_fit(c, in.x, ly, lb, lab, l == panel_layer(s) ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+            canvas_text_fit(c, in.x, ly, lb, lab, l == ctx->sel.layer ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
             for (int k = 0; k < cells && k < in.w - lab; k++) {
                 bool full = k < filled, is_cur = k == cur;
                 const char *g = c->unicode ? (full ? "\xe2\x96\x88" : "\xc2\xb7") : (full ? "#" : ".");
@@ -175,18 +169,9 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     }
 }
 
-static int kv_key(void *vst, Session *s, int key) {
-    KvState *st = vst;
-    long long cur = st->ctx > 0 ? st->ctx : (s->max_ctx > 0 ? s->max_ctx : 512);
-    if (key == '+' || key == '=') { if (cur < (1LL << 21)) st->ctx = cur * 2; return KR_PANEL; }
-    if (key == '-' || key == '_') { if (cur > 16) st->ctx = cur / 2; return KR_PANEL; }
-    if (key == '0') { st->ctx = 0; return KR_PANEL; }
-    return KR_IGNORED;
-}
-
 const PanelClass panel_kv = {
     .name = "kv", .title = "KV cache", .tab = "KV",
-    .create = kv_create, .destroy = kv_destroy, .draw = kv_draw, .key = kv_key, .click = NULL,
+    .create = NULL, .destroy = NULL, .draw = kv_draw, .click = NULL,
     .help = "+ -      double / halve the what-if context length (0 resets)\n"
             "Per token per layer the cache holds (DeepSeek-V2, Table 1):\n"
             "  MHA 2*n_h*d_h   GQA 2*n_g*d_h   MQA 2*d_h   MLA d_c + d_h^R\n"

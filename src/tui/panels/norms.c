@@ -12,19 +12,6 @@
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
-typedef struct {
-    int which;                 /* -1 = follow the stage, 0 = ln1, 1 = ln2, 2 = final */
-} NormsState;
-
-static void *norms_create(void) { NormsState *s = calloc(1, sizeof *s); if (s) s->which = -1; return s; }
-static void norms_destroy(void *st) { free(st); }
-
-static int norms_which(const NormsState *st, const Session *s) {
-    if (st->which >= 0) return st->which;
-    if (s->stage == STAGE_NORM2) return 1;
-    if (s->stage == STAGE_FINAL_NORM) return 2;
-    return 0;
-}
 
 static void hist_box(Canvas *c, Rect r, const char *title, const float *x, int n, Style st) {
     if (r.h < 3 || r.w < 8) return;
@@ -37,18 +24,18 @@ static void hist_box(Canvas *c, Rect r, const char *title, const float *x, int n
 }
 
 static void norms_draw(void *vst, PanelCtx *ctx) {
-    NormsState *st = vst;
+    (void)vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const ModelSpec *sp = &s->model->spec;
     const TraceDims *d = trace_dims(s->trace);
-    const int l = panel_layer(s), D = d->d_model, which = norms_which(st, s);
+    const int l = ctx->sel.layer, D = d->d_model, which = scene_norms_which(ctx->sc);
     bool rms = sp->norm == NORM_RMSNORM;
     char title[128];
     static const char *WN[3] = {"ln1 (before attention)", "ln2 (before the MLP)", "final norm (before the unembedding)"};
     if (which == 2) snprintf(title, sizeof title, "Norms \xc2\xb7 %s \xc2\xb7 %s", WN[2], rms ? "RMSNorm" : "LayerNorm");
     else snprintf(title, sizeof title, "Norms \xc2\xb7 L%d %s \xc2\xb7 %s", l, WN[which], rms ? "RMSNorm" : "LayerNorm");
-    Rect in = panel_frame(ctx, title, st->which < 0 ? "v ln1/ln2/final (following stage)" : "v ln1/ln2/final");
+    Rect in = panel_frame(ctx, title, ctx->sc->view.norms_which < 0 ? "v ln1/ln2/final (following stage)" : "v ln1/ln2/final");
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
     if (in.w < 20 || in.h < 4) return;
@@ -121,20 +108,9 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     free(beta);
 }
 
-static int norms_key(void *vst, Session *s, int key) {
-    NormsState *st = vst;
-    if (key == 'v') {
-        int w = norms_which(st, s);
-        st->which = (w + 1) % 3;
-        return KR_PANEL;
-    }
-    if (key == 'a') { st->which = -1; return KR_PANEL; }
-    return KR_IGNORED;
-}
-
 const PanelClass panel_norms = {
     .name = "norms", .title = "Norms", .tab = "Norm",
-    .create = norms_create, .destroy = norms_destroy, .draw = norms_draw, .key = norms_key, .click = NULL,
+    .create = NULL, .destroy = NULL, .draw = norms_draw, .click = NULL,
     .help = "v        ln1 -> ln2 -> final norm (a: follow the step-into stage again)\n"
             "[ ]      layer\n"
             "The histograms show the d_model values of the vector before and after the\n"

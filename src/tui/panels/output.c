@@ -11,19 +11,9 @@
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
-typedef struct {
-    SamplePreviewCfg pv;
-} OutState;
-
-static void *out_create(void) {
-    OutState *s = calloc(1, sizeof *s);
-    if (s) s->pv = (SamplePreviewCfg){.temperature = 0.7f, .top_k = 0, .top_p = 1.0f, .greedy = false};
-    return s;
-}
-static void out_destroy(void *st) { free(st); }
 
 static void out_draw(void *vst, PanelCtx *ctx) {
-    OutState *st = vst;
+    (void)vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     Rect in = panel_frame(ctx, "Output \xc2\xb7 next-token probabilities", "t/T temp  k/K top-k  p/P top-p  g greedy");
@@ -35,7 +25,7 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     SamplePreviewCfg one = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .greedy = false};
     double tail1 = 0, tailb = 0, dummy;
     int n1 = sampling_preview(t->top_logits, K, t->logit_lse, V, one, p1, &tail1, &dummy);
-    int n2 = sampling_preview(t->top_logits, K, t->logit_lse, V, st->pv, p2, NULL, &tailb);
+    int n2 = sampling_preview(t->top_logits, K, t->logit_lse, V, ctx->sc->view.preview, p2, NULL, &tailb);
     char cur[40], nxt[40], line[256];
     panel_tok_label(s, t->id, cur, sizeof cur, 14, c->unicode);
     if (t->next_id >= 0) panel_tok_label(s, t->next_id, nxt, sizeof nxt, 14, c->unicode);
@@ -49,11 +39,11 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     double ent = stats_entropy_bits(p1, n1);
     char pvs[96];
-    if (st->pv.greedy) snprintf(pvs, sizeof pvs, "preview: greedy");
+    if (ctx->sc->view.preview.greedy) snprintf(pvs, sizeof pvs, "preview: greedy");
     else {
-        int m = snprintf(pvs, sizeof pvs, "preview: T=%.2f", (double)st->pv.temperature);
-        if (st->pv.top_k) m += snprintf(pvs + m, sizeof pvs - (size_t)m, " top-k %d", st->pv.top_k);
-        if (st->pv.top_p < 1) snprintf(pvs + m, sizeof pvs - (size_t)m, " top-p %.2f", (double)st->pv.top_p);
+        int m = snprintf(pvs, sizeof pvs, "preview: T=%.2f", (double)ctx->sc->view.preview.temperature);
+        if (ctx->sc->view.preview.top_k) m += snprintf(pvs + m, sizeof pvs - (size_t)m, " top-k %d", ctx->sc->view.preview.top_k);
+        if (ctx->sc->view.preview.top_p < 1) snprintf(pvs + m, sizeof pvs - (size_t)m, " top-p %.2f", (double)ctx->sc->view.preview.top_p);
     }
     snprintf(line, sizeof line, "entropy %.2f bits  \xc2\xb7  top-%d hold %.1f%%  \xc2\xb7  %s (tail <= %.2g%%)", ent, n1,
              100 * (1 - tail1), pvs, 100 * tailb);
@@ -90,30 +80,9 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     }
 }
 
-static int out_key(void *vst, Session *s, int key) {
-    OutState *st = vst;
-    SamplePreviewCfg *p = &st->pv;
-    switch (key) {
-    case 't': p->temperature = fmaxf(0.05f, p->temperature - 0.1f); p->greedy = false; return KR_PANEL;
-    case 'T': p->temperature = fminf(5.0f, p->temperature + 0.1f); p->greedy = false; return KR_PANEL;
-    case 'k': p->top_k = p->top_k > 1 ? p->top_k / 2 : 0; return KR_PANEL;
-    case 'K': p->top_k = p->top_k ? (p->top_k * 2 <= TRACE_TOPK ? p->top_k * 2 : TRACE_TOPK) : 1; return KR_PANEL;
-    case 'p': p->top_p = fmaxf(0.05f, p->top_p - 0.05f); return KR_PANEL;
-    case 'P': p->top_p = fminf(1.0f, p->top_p + 0.05f); return KR_PANEL;
-    case 'g': p->greedy = !p->greedy; return KR_PANEL;
-    case '0': {
-        if (!s->sampler) return KR_IGNORED;
-        SamplerCfg sc = sampler_cfg(s->sampler);
-        *p = (SamplePreviewCfg){sc.temperature, sc.top_k, sc.top_p, sc.greedy};
-        return KR_PANEL;
-    }
-    default: return KR_IGNORED;
-    }
-}
-
 const PanelClass panel_output = {
     .name = "output", .title = "Output", .tab = "Out",
-    .create = out_create, .destroy = out_destroy, .draw = out_draw, .key = out_key, .click = NULL,
+    .create = NULL, .destroy = NULL, .draw = out_draw, .click = NULL,
     .help = "t T      preview temperature - / +     k K  top-k halve / double (0 = off)\n"
             "p P      preview top-p - / +            g    greedy      0  copy the sampler\n"
             "Left: p = exp(logit - logsumexp), exactly what the model computed.\n"

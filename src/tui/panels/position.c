@@ -131,7 +131,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     const Session *s = ctx->s;
     const ModelSpec *sp = &s->model->spec;
     const TraceDims *d = trace_dims(s->trace);
-    const int l = panel_layer(s), h = panel_head(s);
+    const int l = ctx->sel.layer, h = ctx->sel.head;
     bool rope = sp->pos == POS_ROPE && d->rot_dim > 0;
     char title[128];
     if (rope) snprintf(title, sizeof title, "Position \xc2\xb7 RoPE \xc2\xb7 L%d head %d \xc2\xb7 pos %d", l, h, s->cursor < 0 ? 0 : s->cursor);
@@ -165,7 +165,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     const float *qr = t->q_rot ? t->q_rot + ((size_t)l * d->n_heads + h) * R : NULL;
     int yd = in.y + 1;
     for (int k = 0; k < nd; k++) {
-        int i = st->pair0 >= 0 ? st->pair0 + k : (nd > 1 ? (int)lrint((double)k * (P - 1) / (nd - 1)) : 0);
+        int i = ctx->sc->view.pos_pair0 >= 0 ? ctx->sc->view.pos_pair0 + k : (nd > 1 ? (int)lrint((double)k * (P - 1) / (nd - 1)) : 0);
         if (i >= P) break;
         int a = sp->rope_style == ROPE_HALF ? i : 2 * i, b = sp->rope_style == ROPE_HALF ? i + P : 2 * i + 1;
         float ang = inv[i] * (float)pos;
@@ -224,26 +224,15 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
             free(theory);
         }
         Rect rr = rect_make(in.x + lw, y, in.w - lw, bh);
-        if (st->view == 1) draw_scaling(c, rr, &spr, pos + 1);
+        if (ctx->sc->view.pos_view == 1) draw_scaling(c, rr, &spr, pos + 1);
         else draw_sinusoid(c, rr, sp->d_model);
     }
     free(inv);
 }
 
-static int pos_key(void *vst, Session *s, int key) {
-    PosState *st = vst;
-    int P = trace_dims(s->trace)->rot_dim / 2;
-    switch (key) {
-    case 'v': st->view = !st->view; return KR_PANEL;
-    case ',': case '<': st->pair0 = st->pair0 < 0 ? 0 : (st->pair0 > 0 ? st->pair0 - 1 : -1); return KR_PANEL;
-    case '.': case '>': st->pair0 = st->pair0 < 0 ? 0 : (st->pair0 + 1 < P ? st->pair0 + 1 : st->pair0); return KR_PANEL;
-    default: return KR_IGNORED;
-    }
-}
-
 const PanelClass panel_position = {
     .name = "position", .title = "Position", .tab = "Pos",
-    .create = pos_create, .destroy = pos_destroy, .draw = pos_draw, .key = pos_key, .click = NULL,
+    .create = pos_create, .destroy = pos_destroy, .draw = pos_draw, .click = NULL,
     .help = ", .      consecutive pairs from i (',' before pair 0: spread over all pairs)\n"
             "v        bottom right: sinusoidal encodings / effect of RoPE scaling\n"
             "[ ] { }  layer / head of the q pairs shown\n"

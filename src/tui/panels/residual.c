@@ -69,7 +69,7 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const TraceDims *d = trace_dims(s->trace);
-    const int L = d->n_layers, sel = panel_layer(s);
+    const int L = d->n_layers, sel = ctx->sel.layer;
     Rect in = panel_frame(ctx, "Residual stream \xc2\xb7 ||x|| per layer x token, writes, logit lens", "[ ] layer  click: token/layer");
     st->hl[ctx->side] = (HeatLayout){0};
     const TraceTok *t = panel_tok(s);
@@ -167,20 +167,21 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
     }
 }
 
-static int resid_click(void *vst, Session *s, int side, int x, int y, int button) {
+static int resid_click(void *vst, Scene *sc, int side, int x, int y, int button) {
     ResidState *st = vst;
     int r, c;
     if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) {
-        session_goto(s, st->t0[side] + c);
-        if (r < s->model->spec.n_layers) session_select_layer(s, r);
-        return KR_PANEL;
+        Err e = {0};
+        scene_goto(sc, side, st->t0[side] + c, &e);
+        if (r < sc->ses[side]->model->spec.n_layers) scene_select_layer(sc, r, &e);
+        return KR_ALL;
     }
     return KR_IGNORED;
 }
 
 const PanelClass panel_residual = {
     .name = "residual", .title = "Residual", .tab = "Resid",
-    .create = resid_create, .destroy = resid_destroy, .draw = resid_draw, .key = NULL, .click = resid_click,
+    .create = resid_create, .destroy = resid_destroy, .draw = resid_draw, .click = resid_click,
     .help = "Rows: the residual stream entering each layer (hook_resid_pre) and the final\n"
             "resid_post; columns: tokens. Bars: ||hook_attn_out|| and ||hook_mlp_out||,\n"
             "what each sublayer added at the current token.\n"

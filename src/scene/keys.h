@@ -1,8 +1,8 @@
-/* Input events independent of curses, so the app and panels can be driven headless (tests,
+/* Input events independent of curses, so the scene, the app and panels can be driven headless (tests,
  * lessons, screenshot). Printable keys are their Unicode code point; special keys live
  * above the Unicode range. */
-#ifndef LLMSCOPE_TUI_KEYS_H
-#define LLMSCOPE_TUI_KEYS_H
+#ifndef LLMSCOPE_SCENE_KEYS_H
+#define LLMSCOPE_SCENE_KEYS_H
 
 #define TK_BASE 0x110000
 enum {

@@ -1,0 +1,184 @@
+/* Actions by name: the vocabulary the keymap (keymap.c) and lessons share. Each entry wraps
+ * one scene_* action (scene.c) or changes one panel view option, with the signature
+ * bool fn(Scene *, int arg, Err *). To add an action: write the function here, add a row to
+ * ACTIONS, and bind a key to it in keymap.c (the help screen lists the docs). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "scene/scene.h"
+
+static bool nothing(Err *e, const char *why) { return err_set(e, ERR_ARG, "%s", why); }
+
+static bool a_step(Scene *sc, int arg, Err *e) { (void)arg; return scene_step(sc, e); }
+static bool a_back(Scene *sc, int arg, Err *e) { (void)arg; return scene_step_back(sc, e); }
+static bool a_first(Scene *sc, int arg, Err *e) { (void)arg; return scene_goto(sc, 0, 0, e); }
+static bool a_last(Scene *sc, int arg, Err *e) { (void)arg; return scene_goto(sc, 0, -1, e); }
+static bool a_stage_next(Scene *sc, int arg, Err *e) { (void)arg; return scene_step_into(sc, 1, e); }
+static bool a_stage_prev(Scene *sc, int arg, Err *e) { (void)arg; return scene_step_into(sc, -1, e); }
+
+static bool clamp_sel(Scene *sc, int v, bool layer, Err *e) {
+    if (!sc->ses[0]) return nothing(e, "no model loaded");
+    int n = layer ? sc->ses[0]->model->spec.n_layers : sc->ses[0]->model->spec.n_heads;
+    v = v < 0 ? 0 : v >= n ? n - 1 : v;
+    return layer ? scene_select_layer(sc, v, e) : scene_select_head(sc, v, e);
+}
+static bool a_layer_prev(Scene *sc, int arg, Err *e) { (void)arg; return clamp_sel(sc, scene_sel(sc, 0).layer - 1, true, e); }
+static bool a_layer_next(Scene *sc, int arg, Err *e) { (void)arg; return clamp_sel(sc, scene_sel(sc, 0).layer + 1, true, e); }
+static bool a_head_prev(Scene *sc, int arg, Err *e) { (void)arg; return clamp_sel(sc, scene_sel(sc, 0).head - 1, false, e); }
+static bool a_head_next(Scene *sc, int arg, Err *e) { (void)arg; return clamp_sel(sc, scene_sel(sc, 0).head + 1, false, e); }
+
+static bool a_ablate_toggle(Scene *sc, int arg, Err *e) {
+    (void)arg;
+    if (!sc->ses[0]) return nothing(e, "no model loaded");
+    const Session *s = sc->ses[0];
+    Selection sel = scene_sel(sc, 0);
+    bool on = s->ablate_layer == sel.layer && s->ablate_head == sel.head;
+    return scene_set_ablation(sc, -1, on ? -1 : sel.layer, sel.head, e);
+}
+static bool a_run_toggle(Scene *sc, int arg, Err *e) { (void)arg; return scene_set_running(sc, !sc->running, e); }
+static bool a_side_toggle(Scene *sc, int arg, Err *e) { (void)arg; return scene_show_side(sc, sc->side_on ? -1 : sc->side_panel, e); }
+static bool a_panel(Scene *sc, int arg, Err *e) { return scene_show_panel(sc, arg, e); }
+static bool a_panel_next(Scene *sc, int arg, Err *e) { (void)arg; return scene_show_panel(sc, (sc->panel + 1) % PANEL_COUNT, e); }
+static bool a_panel_prev(Scene *sc, int arg, Err *e) { (void)arg; return scene_show_panel(sc, (sc->panel + PANEL_COUNT - 1) % PANEL_COUNT, e); }
+
+/* attention: key column and view */
+static bool a_key_prev(Scene *sc, int arg, Err *e) {
+    (void)arg;
+    if (!sc->ses[0] || sc->ses[0]->cursor < 0) return nothing(e, "no token computed yet");
+    int k = sc->sel.key, q = sc->ses[0]->cursor;
+    return scene_select_key(sc, k < 0 || k > q ? q : (k > 0 ? k - 1 : 0), e);
+}
+static bool a_key_next(Scene *sc, int arg, Err *e) {
+    (void)arg;
+    if (!sc->ses[0] || sc->ses[0]->cursor < 0) return nothing(e, "no token computed yet");
+    int k = sc->sel.key, q = sc->ses[0]->cursor;
+    return scene_select_key(sc, k < 0 || k > q ? 0 : (k < q ? k + 1 : q), e);
+}
+static bool a_key_off(Scene *sc, int arg, Err *e) { (void)arg; return scene_key_off(sc, e); }
+static bool a_attn_scores(Scene *sc, int arg, Err *e) { scene_note(sc, "attention.scores"); (void)arg; (void)e; sc->view.attn_scores = !sc->view.attn_scores; return true; }
+
+/* embeddings: the selected token */
+static bool emb_move(Scene *sc, int d, Err *e) { scene_note(sc, "embeddings.move");
+    if (!sc->ses[0] || sc->ses[0]->cursor < 0) return nothing(e, "no token computed yet");
+    int q = sc->ses[0]->cursor, v = sc->view.emb_sel;
+    int sel = v >= 0 && v <= q ? v : q;
+    sel += d;
+    sc->view.emb_sel = sel < 0 ? 0 : sel > q ? q : sel;
+    return true;
+}
+static bool a_emb_prev(Scene *sc, int arg, Err *e) { (void)arg; return emb_move(sc, -1, e); }
+static bool a_emb_next(Scene *sc, int arg, Err *e) { (void)arg; return emb_move(sc, 1, e); }
+static bool a_emb_off(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.off");
+    (void)arg;
+    if (sc->view.emb_sel < 0) return nothing(e, "no token is selected");
+    sc->view.emb_sel = -1;
+    return true;
+}
+
+/* kv: the what-if context length */
+static long long kv_cur(const Scene *sc) {
+    int own = sc->ses[0] && sc->ses[0]->max_ctx > 0 ? sc->ses[0]->max_ctx : 512;
+    return sc->view.kv_ctx > 0 ? sc->view.kv_ctx : own;
+}
+static bool a_kv_more(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.more"); (void)arg; (void)e; long long c = kv_cur(sc); if (c < (1LL << 21)) sc->view.kv_ctx = c * 2; return true; }
+static bool a_kv_less(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.less"); (void)arg; (void)e; long long c = kv_cur(sc); if (c > 16) sc->view.kv_ctx = c / 2; return true; }
+static bool a_kv_reset(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.reset"); (void)arg; (void)e; sc->view.kv_ctx = 0; return true; }
+
+/* norms: which norm is shown */
+int scene_norms_which(const Scene *sc) {
+    if (sc->view.norms_which >= 0) return sc->view.norms_which;
+    if (sc->sel.stage == STAGE_NORM2) return 1;
+    if (sc->sel.stage == STAGE_FINAL_NORM) return 2;
+    return 0;
+}
+static bool a_norms_next(Scene *sc, int arg, Err *e) { scene_note(sc, "norms.next"); (void)arg; (void)e; sc->view.norms_which = (scene_norms_which(sc) + 1) % 3; return true; }
+static bool a_norms_follow(Scene *sc, int arg, Err *e) { scene_note(sc, "norms.follow"); (void)arg; (void)e; sc->view.norms_which = -1; return true; }
+
+/* position: the lower-right view and the RoPE pairs shown */
+static bool a_pos_view(Scene *sc, int arg, Err *e) { scene_note(sc, "position.view"); (void)arg; (void)e; sc->view.pos_view = !sc->view.pos_view; return true; }
+static bool a_pos_prev(Scene *sc, int arg, Err *e) { scene_note(sc, "position.prev");
+    (void)arg; (void)e;
+    int p = sc->view.pos_pair0;
+    sc->view.pos_pair0 = p < 0 ? 0 : (p > 0 ? p - 1 : -1);
+    return true;
+}
+static bool a_pos_next(Scene *sc, int arg, Err *e) { scene_note(sc, "position.next");
+    (void)arg;
+    if (!sc->ses[0]) return nothing(e, "no model loaded");
+    int P = trace_dims(sc->ses[0]->trace)->rot_dim / 2, p = sc->view.pos_pair0;
+    sc->view.pos_pair0 = p < 0 ? 0 : (p + 1 < P ? p + 1 : p);
+    return true;
+}
+
+/* output: the sampling preview */
+static bool a_out(Scene *sc, int arg, Err *e) { scene_note(sc, "output.preview");
+    SamplePreviewCfg *p = &sc->view.preview;
+    switch (arg) {
+    case 0: p->temperature = fmaxf(0.05f, p->temperature - 0.1f); p->greedy = false; return true;
+    case 1: p->temperature = fminf(5.0f, p->temperature + 0.1f); p->greedy = false; return true;
+    case 2: p->top_k = p->top_k > 1 ? p->top_k / 2 : 0; return true;
+    case 3: p->top_k = p->top_k ? (p->top_k * 2 <= TRACE_TOPK ? p->top_k * 2 : TRACE_TOPK) : 1; return true;
+    case 4: p->top_p = fmaxf(0.05f, p->top_p - 0.05f); return true;
+    case 5: p->top_p = fminf(1.0f, p->top_p + 0.05f); return true;
+    case 6: p->greedy = !p->greedy; return true;
+    case 7: {
+        if (!sc->ses[0] || !sc->ses[0]->sampler) return nothing(e, "no sampler");
+        SamplerCfg c = sampler_cfg(sc->ses[0]->sampler);
+        *p = (SamplePreviewCfg){c.temperature, c.top_k, c.top_p, c.greedy};
+        return true;
+    }
+    default: return nothing(e, "unknown preview change");
+    }
+}
+
+static const SceneAction ACTIONS[] = {
+    {"step", a_step, "next token (the first step runs the prefill)"},
+    {"back", a_back, "previous token (nothing is recomputed)"},
+    {"first", a_first, "first token"},
+    {"last", a_last, "last computed token"},
+    {"stage.next", a_stage_next, "step into the next sublayer stage"},
+    {"stage.prev", a_stage_prev, "previous sublayer stage"},
+    {"layer.prev", a_layer_prev, "previous layer"},
+    {"layer.next", a_layer_next, "next layer"},
+    {"head.prev", a_head_prev, "previous head"},
+    {"head.next", a_head_next, "next head"},
+    {"ablate.toggle", a_ablate_toggle, "zero the selected head's output (hook_z) and recompute; again to undo"},
+    {"run.toggle", a_run_toggle, "run: step on a timer until the end of text"},
+    {"side.toggle", a_side_toggle, "side panel on/off"},
+    {"panel", a_panel, "show panel ARG"},
+    {"panel.next", a_panel_next, "next panel"},
+    {"panel.prev", a_panel_prev, "previous panel"},
+    {"key.prev", a_key_prev, "attention: key column to the left"},
+    {"key.next", a_key_next, "attention: key column to the right"},
+    {"key.off", a_key_off, "attention: no key column"},
+    {"attention.scores", a_attn_scores, "attention: pre-softmax scores / pattern"},
+    {"embeddings.prev", a_emb_prev, "embeddings: select the previous token"},
+    {"embeddings.next", a_emb_next, "embeddings: select the next token"},
+    {"embeddings.off", a_emb_off, "embeddings: back to the cursor"},
+    {"kv.more", a_kv_more, "kv: what-if context x2"},
+    {"kv.less", a_kv_less, "kv: what-if context /2"},
+    {"kv.reset", a_kv_reset, "kv: the session's context"},
+    {"norms.next", a_norms_next, "norms: ln1 / ln2 / final"},
+    {"norms.follow", a_norms_follow, "norms: follow the stage"},
+    {"position.view", a_pos_view, "position: sinusoid / scaling view"},
+    {"position.prev", a_pos_prev, "position: previous RoPE pairs"},
+    {"position.next", a_pos_next, "position: next RoPE pairs"},
+    {"output.preview", a_out, "output: preview change ARG (0 T-, 1 T+, 2 k/2, 3 k*2, 4 p-, 5 p+, 6 greedy, 7 = sampler)"},
+};
+
+const SceneAction *scene_action_table(int *n) {
+    if (n) *n = (int)(sizeof ACTIONS / sizeof ACTIONS[0]);
+    return ACTIONS;
+}
+
+const SceneAction *scene_action_find(const char *name) {
+    for (size_t i = 0; name && i < sizeof ACTIONS / sizeof ACTIONS[0]; i++)
+        if (!strcmp(ACTIONS[i].name, name)) return &ACTIONS[i];
+    return NULL;
+}
+
+bool scene_do(Scene *sc, const char *name, int arg, Err *e) {
+    const SceneAction *a = scene_action_find(name);
+    if (!a) return err_set(e, ERR_ARG, "unknown action \"%s\"", name ? name : "");
+    return a->fn(sc, arg, e);
+}

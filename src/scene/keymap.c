@@ -1,0 +1,65 @@
+/* The keymap (htop's Action_setBindings): a table from keys to named actions (actions.c).
+ * A panel's rows apply only while that panel is the main one and are looked up first, so
+ * ',' means "key column left" on attention and "previous token" on embeddings. The App
+ * handles its own overlays (prompt editor, model menu, sampler form, help) and quitting
+ * before it asks the scene; everything else a key does is one row here. To bind a key:
+ * add a row (a new action goes into actions.c first). */
+#include "scene/keys.h"
+#include "scene/scene.h"
+
+static const KeyBinding KEYMAP[] = {
+    /* panel keys */
+    {'v', PANEL_ATTENTION, "attention.scores", 0},
+    {',', PANEL_ATTENTION, "key.prev", 0}, {'<', PANEL_ATTENTION, "key.prev", 0},
+    {'.', PANEL_ATTENTION, "key.next", 0}, {'>', PANEL_ATTENTION, "key.next", 0},
+    {TK_ESC, PANEL_ATTENTION, "key.off", 0},
+    {',', PANEL_EMBEDDINGS, "embeddings.prev", 0}, {'<', PANEL_EMBEDDINGS, "embeddings.prev", 0},
+    {'.', PANEL_EMBEDDINGS, "embeddings.next", 0}, {'>', PANEL_EMBEDDINGS, "embeddings.next", 0},
+    {TK_ESC, PANEL_EMBEDDINGS, "embeddings.off", 0},
+    {'+', PANEL_KV, "kv.more", 0}, {'=', PANEL_KV, "kv.more", 0},
+    {'-', PANEL_KV, "kv.less", 0}, {'_', PANEL_KV, "kv.less", 0},
+    {'0', PANEL_KV, "kv.reset", 0},
+    {'v', PANEL_NORMS, "norms.next", 0}, {'a', PANEL_NORMS, "norms.follow", 0},
+    {'v', PANEL_POSITION, "position.view", 0},
+    {',', PANEL_POSITION, "position.prev", 0}, {'<', PANEL_POSITION, "position.prev", 0},
+    {'.', PANEL_POSITION, "position.next", 0}, {'>', PANEL_POSITION, "position.next", 0},
+    {'t', PANEL_OUTPUT, "output.preview", 0}, {'T', PANEL_OUTPUT, "output.preview", 1},
+    {'k', PANEL_OUTPUT, "output.preview", 2}, {'K', PANEL_OUTPUT, "output.preview", 3},
+    {'p', PANEL_OUTPUT, "output.preview", 4}, {'P', PANEL_OUTPUT, "output.preview", 5},
+    {'g', PANEL_OUTPUT, "output.preview", 6}, {'0', PANEL_OUTPUT, "output.preview", 7},
+    /* everywhere */
+    {'n', -1, "step", 0}, {' ', -1, "step", 0}, {TK_RIGHT, -1, "step", 0},
+    {'b', -1, "back", 0}, {TK_LEFT, -1, "back", 0},
+    {TK_HOME, -1, "first", 0}, {TK_END, -1, "last", 0},
+    {'i', -1, "stage.next", 0}, {'I', -1, "stage.prev", 0},
+    {'[', -1, "layer.prev", 0}, {TK_F7, -1, "layer.prev", 0},
+    {']', -1, "layer.next", 0}, {TK_F8, -1, "layer.next", 0},
+    {'{', -1, "head.prev", 0}, {'}', -1, "head.next", 0},
+    {'x', -1, "ablate.toggle", 0},
+    {'r', -1, "run.toggle", 0}, {TK_F5, -1, "run.toggle", 0},
+    {TK_TAB, -1, "side.toggle", 0},
+    {TK_F9, -1, "panel.next", 0}, {TK_BTAB, -1, "panel.prev", 0},
+    {'1', -1, "panel", PANEL_ATTENTION}, {'2', -1, "panel", PANEL_KV}, {'3', -1, "panel", PANEL_RESIDUAL},
+    {'4', -1, "panel", PANEL_NORMS}, {'5', -1, "panel", PANEL_POSITION}, {'6', -1, "panel", PANEL_EMBEDDINGS},
+    {'7', -1, "panel", PANEL_FFN}, {'8', -1, "panel", PANEL_OUTPUT},
+};
+
+const KeyBinding *scene_keymap(int *n) {
+    if (n) *n = (int)(sizeof KEYMAP / sizeof KEYMAP[0]);
+    return KEYMAP;
+}
+
+const KeyBinding *scene_key_binding(const Scene *sc, int key) {
+    const int n = (int)(sizeof KEYMAP / sizeof KEYMAP[0]);
+    for (int i = 0; i < n; i++)
+        if (KEYMAP[i].key == key && KEYMAP[i].panel == sc->panel) return &KEYMAP[i];
+    for (int i = 0; i < n; i++)
+        if (KEYMAP[i].key == key && KEYMAP[i].panel < 0) return &KEYMAP[i];
+    return NULL;
+}
+
+bool scene_key(Scene *sc, int key, Err *e) {
+    const KeyBinding *b = scene_key_binding(sc, key);
+    if (!b) return err_set(e, ERR_ARG, "no action is bound to this key on the %s panel", scene_panel_name(sc->panel));
+    return scene_do(sc, b->action, b->arg, e);
+}

@@ -1,0 +1,439 @@
+/* The scene and its named actions (see scene.h). Every change to what the class sees goes
+ * through one of these functions; the keymap (keymap.c) and the lesson player call them. */
+#include "scene/scene.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const PANEL_NAMES[PANEL_COUNT] = {
+    "attention", "kv", "residual", "norms", "position", "embeddings", "ffn", "output"};
+
+const char *scene_panel_name(int p) { return p >= 0 && p < PANEL_COUNT ? PANEL_NAMES[p] : NULL; }
+
+int scene_panel_find(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < PANEL_COUNT; i++)
+        if (!strcmp(PANEL_NAMES[i], name)) return i;
+    /* also accept 1..8 and common short names */
+    if (name[0] >= '1' && name[0] < '1' + PANEL_COUNT && !name[1]) return name[0] - '1';
+    static const struct { const char *alias; int id; } A[] = {
+        {"attn", PANEL_ATTENTION}, {"kvcache", PANEL_KV}, {"kv-cache", PANEL_KV}, {"resid", PANEL_RESIDUAL},
+        {"norm", PANEL_NORMS}, {"pos", PANEL_POSITION}, {"rope", PANEL_POSITION}, {"embed", PANEL_EMBEDDINGS},
+        {"mlp", PANEL_FFN}, {"moe", PANEL_FFN}, {"logits", PANEL_OUTPUT}, {"out", PANEL_OUTPUT}};
+    for (size_t i = 0; i < sizeof A / sizeof A[0]; i++)
+        if (!strcmp(A[i].alias, name)) return A[i].id;
+    return -1;
+}
+
+const char *scene_panel_names(void) { return "attention kv residual norms position embeddings ffn output"; }
+
+int scene_panel_for_stage(Stage st) {
+    switch (st) {
+    case STAGE_EMBED: return PANEL_EMBEDDINGS;
+    case STAGE_POS: case STAGE_ROPE: return PANEL_POSITION;
+    case STAGE_NORM1: case STAGE_NORM2: case STAGE_FINAL_NORM: return PANEL_NORMS;
+    case STAGE_QKV: case STAGE_SCORES: case STAGE_SOFTMAX: return PANEL_ATTENTION;
+    case STAGE_ATTN_OUT: case STAGE_ADD1: case STAGE_ADD2: return PANEL_RESIDUAL;
+    case STAGE_FFN: return PANEL_FFN;
+    case STAGE_LOGITS: case STAGE_SAMPLE: return PANEL_OUTPUT;
+    default: return PANEL_ATTENTION;
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+static void defaults(Scene *sc) {
+    sc->sel = (Selection){.layer = 0, .head = 0, .stage = STAGE_EMBED, .key = -1};
+    sc->panel = PANEL_ATTENTION;
+    sc->side_panel = PANEL_OUTPUT;
+    sc->side_on = true;
+    sc->stage_follow = true;
+    sc->view = (SceneView){.attn_scores = false, .emb_sel = -1, .kv_ctx = 0, .norms_which = -1, .pos_view = 0,
+                           .pos_pair0 = -1, .preview = {.temperature = 0.7f, .top_k = 0, .top_p = 1.0f, .greedy = false}};
+    sc->scfg = (SamplerCfg){.greedy = true, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
+    sc->running = false;
+    sc->msg[0] = 0;
+    sc->msg_error = false;
+}
+
+Scene *scene_new(void) {
+    Scene *sc = calloc(1, sizeof *sc);
+    if (sc) defaults(sc);
+    return sc;
+}
+
+void scene_free(Scene *sc) {
+    if (!sc) return;
+    for (int i = 0; i < 2; i++)
+        if (sc->own[i]) session_free(sc->ses[i]);
+    free(sc);
+}
+
+void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
+    if (slot < 0 || slot > 1) return;
+    if (sc->ses[slot] && sc->own[slot] && sc->ses[slot] != s) session_free(sc->ses[slot]);
+    sc->ses[slot] = s;
+    sc->own[slot] = own;
+    if (slot == 0 && !s && sc->ses[1]) scene_set_session(sc, 1, NULL, false);
+    sc->n_ses = sc->ses[1] ? 2 : (sc->ses[0] ? 1 : 0);
+    if (s && slot == 0 && s->sampler) sc->scfg = sampler_cfg(s->sampler);
+}
+
+void scene_reset(Scene *sc) {
+    scene_set_session(sc, 1, NULL, false);
+    defaults(sc);
+}
+
+Selection scene_sel(const Scene *sc, int side) {
+    Selection s = sc->sel;
+    const Session *ses = side >= 0 && side < 2 ? sc->ses[side] : NULL;
+    if (!ses) return s;
+    const ModelSpec *sp = &ses->model->spec;
+    s.layer = s.layer < 0 ? 0 : s.layer >= sp->n_layers ? sp->n_layers - 1 : s.layer;
+    s.head = s.head < 0 ? 0 : s.head >= sp->n_heads ? sp->n_heads - 1 : s.head;
+    if (s.key > ses->cursor) s.key = -1;
+    return s;
+}
+
+void scene_note(Scene *sc, const char *action) {
+    if (sc->n_trail >= SCENE_TRAIL) {
+        memmove(sc->trail, sc->trail + 1, sizeof sc->trail[0] * (SCENE_TRAIL - 1));
+        sc->trail[SCENE_TRAIL - 1] = action;
+    } else sc->trail[sc->n_trail] = action;
+    sc->n_trail++;
+}
+
+void scene_status(Scene *sc, bool error, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sc->msg, sizeof sc->msg, fmt, ap);
+    va_end(ap);
+    sc->msg_error = error;
+}
+
+/* Fails the action: the message goes to e and to the status line. */
+static bool fail(Scene *sc, Err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(Scene *sc, Err *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sc->msg, sizeof sc->msg, fmt, ap);
+    va_end(ap);
+    sc->msg_error = true;
+    return err_set(e, e && e->code ? e->code : ERR_ARG, "%s", sc->msg);
+}
+
+static const char *tag(const Scene *sc, int i) { return sc->n_ses > 1 ? (i ? "B: " : "A: ") : ""; }
+
+static bool need_model(Scene *sc, Err *e) {
+    if (sc->ses[0]) return true;
+    return fail(sc, e, "no model loaded: press m to choose one");
+}
+
+/* ---- sessions: load, follow, prompt ------------------------------------------------------------ */
+
+/* Brings s to ref's prompt, length and cursor (compare mode). */
+static bool follow(Session *s, const Session *ref, Err *e) {
+    bool ok = ref->prompt[0] ? session_set_prompt(s, ref->prompt, e)
+                             : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, e) : true);
+    if (!ok) return false;
+    if (ref->prefilled) {
+        if (!session_step(s, e)) return false;
+        while (session_len(s) < session_len(ref))
+            if (!session_step(s, e)) return false;
+        session_goto(s, ref->cursor < session_len(s) ? ref->cursor : session_len(s) - 1);
+    }
+    return true;
+}
+
+static const char *base_name(const char *path, char *buf, size_t cap) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path ? path : "");
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
+    const char *b = strrchr(tmp, '/');
+    snprintf(buf, cap, "%s", b ? b + 1 : tmp);
+    char *dot = strrchr(buf, '.');
+    if (dot && !strcmp(dot, ".bin")) *dot = 0;
+    return buf;
+}
+
+bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
+    scene_note(sc, "load_model");
+    if (slot < 0 || slot > 1) return fail(sc, e, "no slot %d (0 = A, 1 = B)", slot);
+    if (slot == 1 && !sc->ses[0]) return fail(sc, e, "compare mode needs a model in slot A first");
+    scene_status(sc, false, "loading model...");
+    if (sc->busy_cb) sc->busy_cb(sc->busy_ud);
+    Err e2 = {0};
+    int max_ctx = sc->max_ctx ? sc->max_ctx : (sc->ses[0] ? sc->ses[0]->max_ctx : 0);
+    Session *s = session_new(path, max_ctx, &e2);
+    if (!s) return fail(sc, e, "%s", e2.msg[0] ? e2.msg : "cannot load the model");
+    const Session *ref = sc->ses[0];
+    if (slot == 1) {
+        session_set_sampler(s, sampler_cfg(ref->sampler));
+        if (!follow(s, ref, &e2)) { session_free(s); return fail(sc, e, "B: %s", e2.msg); }
+    } else if (ref) {
+        /* the new model reads the same prompt, prefilled; the selection stays */
+        session_set_sampler(s, sc->scfg);
+        bool ok = ref->prompt[0] ? session_set_prompt(s, ref->prompt, &e2)
+                                 : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, &e2) : true);
+        if (ok && ref->n_prompt && ref->prefilled) ok = session_step(s, &e2);
+        if (!ok) { session_free(s); return fail(sc, e, "%s", e2.msg); }
+    }
+    SamplerCfg keep = sc->scfg;
+    scene_set_session(sc, slot, s, true);
+    sc->scfg = keep;
+    if (slot == 0) session_set_sampler(s, keep);
+    if (slot == 0 && sc->ses[1] && !follow(sc->ses[1], s, &e2)) return fail(sc, e, "B: %s", e2.msg);
+    sc->running = false;
+    char nm[256];
+    if (s->model->warning[0]) scene_status(sc, true, "%s", s->model->warning);
+    else scene_status(sc, false, "loaded %s", base_name(path, nm, sizeof nm));
+    return true;
+}
+
+void scene_compare_off(Scene *sc) {
+    scene_note(sc, "compare_off");
+    scene_set_session(sc, 1, NULL, false);
+    scene_status(sc, false, "compare mode off");
+}
+
+bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
+    scene_note(sc, "set_prompt");
+    if (!need_model(sc, e)) return false;
+    for (int i = 0; i < sc->n_ses; i++) {
+        Err e2 = {0};
+        Session *s = sc->ses[i];
+        if (!session_set_prompt(s, text, &e2) || (prefill && !session_step(s, &e2)))
+            return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot set the prompt");
+    }
+    sc->sel.stage = STAGE_EMBED;
+    sc->sel.key = -1;
+    sc->view.emb_sel = -1;
+    scene_status(sc, false, "prompt set: %d tokens", sc->ses[0]->n_prompt);
+    return true;
+}
+
+/* ---- stepping ------------------------------------------------------------------------------------ */
+
+bool scene_step(Scene *sc, Err *e) {
+    scene_note(sc, "step");
+    if (!need_model(sc, e)) return false;
+    bool ok = true;
+    for (int i = 0; i < sc->n_ses; i++) {
+        Err e2 = {0};
+        if (!session_step(sc->ses[i], &e2)) {
+            ok = false;
+            fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot step");
+        }
+    }
+    if (ok) sc->msg[0] = 0, sc->msg_error = false;
+    return ok;
+}
+
+bool scene_step_back(Scene *sc, Err *e) {
+    scene_note(sc, "step_back");
+    if (!need_model(sc, e)) return false;
+    bool any = false;
+    for (int i = 0; i < sc->n_ses; i++) any |= session_back(sc->ses[i]);
+    sc->msg[0] = 0;
+    sc->msg_error = false;
+    if (!any) return err_set(e, ERR_ARG, "already at the first token");
+    return true;
+}
+
+bool scene_goto(Scene *sc, int side, int pos, Err *e) {
+    scene_note(sc, "goto");
+    if (!need_model(sc, e)) return false;
+    if (side < 0 || side >= sc->n_ses) return fail(sc, e, "no side %d", side);
+    Session *s = sc->ses[side];
+    int len = session_len(s);
+    if (len <= 0) return fail(sc, e, "no token has been computed yet (step first)");
+    int p = pos < 0 ? len + pos : pos;
+    if (p < 0 || p >= len) return fail(sc, e, "%sposition %d is outside the %d computed tokens", tag(sc, side), pos, len);
+    int delta = p - s->cursor;
+    for (int k = 0; k < sc->n_ses; k++) {
+        Session *o = sc->ses[k];
+        int want = k == side ? p : o->cursor + delta, n = session_len(o);
+        session_goto(o, want < 0 ? 0 : want >= n ? n - 1 : want);
+    }
+    if (sc->sel.key > sc->ses[0]->cursor) sc->sel.key = -1;
+    return true;
+}
+
+static bool stage_applies(const Session *s, Stage st) {
+    const ModelSpec *sp = &s->model->spec;
+    if (st == STAGE_POS) return sp->pos == POS_LEARNED;
+    if (st == STAGE_ROPE) return sp->pos == POS_ROPE;
+    return true;
+}
+
+/* One stage forward or back on A's model; crossing the ends of the stage list moves every
+ * session to the next/previous token (decoding when at the end). */
+static bool step_into_once(Scene *sc, int dir, Err *e) {
+    Session *s0 = sc->ses[0];
+    if (s0->cursor < 0) return fail(sc, e, "no token computed yet: step first");
+    const int L = s0->model->spec.n_layers;
+    Selection *sel = &sc->sel;
+    if (sel->layer >= L) sel->layer = L - 1;
+    for (int guard = 0; guard < STAGE_COUNT * 2; guard++) {
+        int st = (int)sel->stage + (dir > 0 ? 1 : -1);
+        if (dir > 0) {
+            if (sel->stage == STAGE_ADD2 && sel->layer < L - 1) { sel->layer++; st = STAGE_NORM1; }
+            if (st >= STAGE_COUNT) {        /* past "sample": the next token */
+                if (s0->cursor + 1 >= session_len(s0)) {
+                    if (!scene_step(sc, e)) return false;
+                } else
+                    for (int i = 0; i < sc->n_ses; i++) session_goto(sc->ses[i], sc->ses[i]->cursor + 1);
+                sel->stage = STAGE_EMBED;
+                sel->layer = 0;
+                return true;
+            }
+        } else {
+            if (sel->stage == STAGE_NORM1 && sel->layer > 0) { sel->layer--; st = STAGE_ADD2; }
+            if (st < 0) {
+                if (s0->cursor == 0) return fail(sc, e, "already at the first stage of the first token");
+                for (int i = 0; i < sc->n_ses; i++) session_back(sc->ses[i]);
+                sel->stage = STAGE_SAMPLE;
+                sel->layer = L - 1;
+                return true;
+            }
+        }
+        sel->stage = (Stage)st;
+        if (stage_applies(s0, sel->stage)) return true;
+    }
+    return true;
+}
+
+bool scene_step_into(Scene *sc, int dir, Err *e) {
+    scene_note(sc, "step_into");
+    if (!need_model(sc, e)) return false;
+    bool ok = step_into_once(sc, dir, e);
+    if (sc->sel.key > sc->ses[0]->cursor) sc->sel.key = -1;
+    if (sc->stage_follow) sc->panel = scene_panel_for_stage(sc->sel.stage);
+    return ok;
+}
+
+bool scene_set_stage(Scene *sc, Stage st, int layer, Err *e) {
+    scene_note(sc, "set_stage");
+    if (!need_model(sc, e)) return false;
+    if ((unsigned)st >= STAGE_COUNT) return fail(sc, e, "no stage %d", (int)st);
+    const Session *s0 = sc->ses[0];
+    const ModelSpec *sp = &s0->model->spec;
+    if (st == STAGE_POS && sp->pos != POS_LEARNED)
+        return fail(sc, e, "stage \"position\" applies to learned positions; %s uses RoPE (stage \"rope\")", s0->model_path);
+    if (st == STAGE_ROPE && sp->pos != POS_ROPE)
+        return fail(sc, e, "stage \"rope\" applies to RoPE models; %s adds learned positions (stage \"position\")", s0->model_path);
+    for (int i = 0; i < sc->n_ses; i++)
+        if (sc->ses[i]->cursor < 0) return fail(sc, e, "%sno token computed yet: step first", tag(sc, i));
+    if (layer >= 0 && !scene_select_layer(sc, layer, e)) return false;
+    sc->sel.stage = st;
+    if (sc->stage_follow) sc->panel = scene_panel_for_stage(st);
+    return true;
+}
+
+/* ---- selection ------------------------------------------------------------------------------------ */
+
+bool scene_select_layer(Scene *sc, int layer, Err *e) {
+    scene_note(sc, "select_layer");
+    if (!need_model(sc, e)) return false;
+    int L = sc->ses[0]->model->spec.n_layers;
+    if (layer < 0 || layer >= L) return fail(sc, e, "no layer %d (the model has %d)", layer, L);
+    sc->sel.layer = layer;
+    return true;
+}
+
+bool scene_select_head(Scene *sc, int head, Err *e) {
+    scene_note(sc, "select_head");
+    if (!need_model(sc, e)) return false;
+    int H = sc->ses[0]->model->spec.n_heads;
+    if (head < 0 || head >= H) return fail(sc, e, "no head %d (the model has %d)", head, H);
+    sc->sel.head = head;
+    return true;
+}
+
+bool scene_select_key(Scene *sc, int key, Err *e) {
+    scene_note(sc, "select_key");
+    if (!need_model(sc, e)) return false;
+    int q = sc->ses[0]->cursor;
+    if (q < 0) return fail(sc, e, "no token computed yet: step first");
+    int k = key < 0 ? q + 1 + key : key;
+    if (k < 0 || k > q) return fail(sc, e, "key %d: keys run from 0 to the query %d", key, q);
+    sc->sel.key = k;
+    return true;
+}
+
+bool scene_key_off(Scene *sc, Err *e) {
+    scene_note(sc, "key_off");
+    if (sc->sel.key < 0) return err_set(e, ERR_ARG, "no key column is selected");
+    sc->sel.key = -1;
+    return true;
+}
+
+bool scene_show_panel(Scene *sc, int panel, Err *e) {
+    scene_note(sc, "show_panel");
+    if (panel < 0 || panel >= PANEL_COUNT) return fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
+    sc->panel = panel;
+    return true;
+}
+
+bool scene_show_side(Scene *sc, int panel, Err *e) {
+    scene_note(sc, "show_side");
+    if (panel < 0) { sc->side_on = false; return true; }
+    if (panel >= PANEL_COUNT) return fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
+    sc->side_panel = panel;
+    sc->side_on = true;
+    return true;
+}
+
+/* ---- what-ifs: ablation, sampler, run mode ---------------------------------------------------------- */
+
+bool scene_set_ablation(Scene *sc, int slot, int layer, int head, Err *e) {
+    scene_note(sc, "set_ablation");
+    if (!need_model(sc, e)) return false;
+    if (slot >= sc->n_ses) return fail(sc, e, "slot B: compare mode is off");
+    for (int i = 0; i < sc->n_ses; i++) {
+        if (slot >= 0 && slot != i) continue;
+        Err e2 = {0};
+        if (!session_set_ablation(sc->ses[i], layer < 0 ? -1 : layer, layer < 0 ? -1 : head, &e2))
+            return fail(sc, e, "%s%s", tag(sc, i), e2.msg);
+    }
+    if (layer >= 0) {
+        sc->sel.layer = layer;
+        sc->sel.head = head;
+        scene_status(sc, false, "head %d of layer %d zeroed (hook_z); tokens recomputed", head, layer);
+    } else scene_status(sc, false, "ablation cleared");
+    return true;
+}
+
+bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e) {
+    scene_note(sc, "set_sampler");
+    if (slot >= 1 && sc->n_ses < 2) return fail(sc, e, "slot B: compare mode is off");
+    if (slot <= 0) sc->scfg = cfg;
+    for (int i = 0; i < sc->n_ses; i++)
+        if (slot < 0 || slot == i) session_set_sampler(sc->ses[i], cfg);
+    scene_status(sc, false, "sampling: %s", cfg.greedy ? "greedy" : "temperature / top-k / top-p");
+    return true;
+}
+
+bool scene_set_running(Scene *sc, bool on, Err *e) {
+    scene_note(sc, "set_running");
+    if (on && !need_model(sc, e)) return false;
+    sc->running = on;
+    scene_status(sc, false, on ? "running: r pauses" : "paused");
+    return true;
+}
+
+bool scene_tick(Scene *sc, Err *e) {
+    scene_note(sc, "tick");
+    if (!sc->running || !sc->ses[0]) return false;
+    Session *s = sc->ses[0];
+    const TraceTok *t = trace_tok(s->trace, s->cursor);
+    bool at_eos = t && spec_is_eos(&s->model->spec, t->next_id) && s->cursor == session_len(s) - 1;
+    if (at_eos || !scene_step(sc, e)) {
+        sc->running = false;
+        if (!sc->msg_error) scene_status(sc, false, "stopped");
+        return false;
+    }
+    return true;
+}

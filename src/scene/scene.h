@@ -1,0 +1,156 @@
+/* The scene: what the class is looking at, and the only way to change it (htop's State +
+ * Action). One Scene owns both sessions (A, and B in compare mode), one selection (layer,
+ * head, stage, attention key), the panel choice, the panels' view options, the sampler
+ * settings, run mode and the status line. It offers named actions (scene_step,
+ * scene_select_head, scene_set_prompt, scene_load_model, scene_show_panel, ...); the TUI's
+ * keys (through the keymap table, keymap.c), mouse clicks, lesson steps, `screenshot` and
+ * tests all call these same actions. Panels read the scene (const) and the trace; nobody
+ * else writes the scene's fields.
+ *
+ * In compare mode every action applies to both sessions: they step together, share the
+ * selection (clamped to each model when read, scene_sel) and the view options.
+ *
+ * Actions return false with e filled (what went wrong; in compare mode prefixed "A: "/"B: ")
+ * and also leave that message on the status line, so a key handler may ignore e.
+ * Ownership: scene_new returns a Scene freed with scene_free; sessions it loads (and those
+ * given with own = true) are freed by it.
+ */
+#ifndef LLMSCOPE_SCENE_H
+#define LLMSCOPE_SCENE_H
+#include "analysis/sampling.h"
+#include "session/session.h"
+
+/* Panels the scene can show (their drawing lives in tui/panels/). */
+typedef enum {
+    PANEL_ATTENTION = 0, PANEL_KV, PANEL_RESIDUAL, PANEL_NORMS, PANEL_POSITION,
+    PANEL_EMBEDDINGS, PANEL_FFN, PANEL_OUTPUT, PANEL_COUNT
+} PanelId;
+const char *scene_panel_name(int panel);         /* "attention"; NULL outside the range */
+int scene_panel_find(const char *name);          /* PanelId or -1 */
+/* "attention kv residual ..." (for messages). */
+const char *scene_panel_names(void);
+/* Panel shown for a sublayer stage (step-into). */
+int scene_panel_for_stage(Stage st);
+
+/* The selection: one for the scene (both sides of compare mode). */
+typedef struct {
+    int layer, head;          /* as chosen; scene_sel clamps them to a side's model */
+    Stage stage;              /* sublayer cursor (step-into) */
+    int key;                  /* attention key column, -1 = none */
+} Selection;
+
+/* Panel view options (what a panel's own keys change). */
+typedef struct {
+    bool attn_scores;         /* attention: pre-softmax scores instead of the pattern */
+    int emb_sel;              /* embeddings: selected position, -1 = the cursor */
+    long long kv_ctx;         /* kv: what-if context length, 0 = the session's context */
+    int norms_which;          /* norms: -1 follow the stage, 0 ln1, 1 ln2, 2 final */
+    int pos_view;             /* position: bottom-right 0 sinusoid, 1 scaling */
+    int pos_pair0;            /* position: first RoPE pair shown when zoomed, -1 spread */
+    SamplePreviewCfg preview; /* output: the sampling preview */
+} SceneView;
+
+#define SCENE_MSG_CAP 256
+#define SCENE_TRAIL 64
+
+typedef struct Scene {
+    Session *ses[2];          /* [1] = compare session or NULL */
+    bool own[2];
+    int n_ses;                /* 0, 1 or 2 (compare mode) */
+    Selection sel;
+    int panel;                /* main panel (PanelId) */
+    int side_panel;           /* shown beside the main one when wide (-1 = none) */
+    bool side_on;
+    bool stage_follow;        /* step-into shows the stage's panel */
+    SceneView view;
+    SamplerCfg scfg;          /* sampler of new sessions (and of A) */
+    bool running;             /* run mode: the app's timer steps */
+    int max_ctx;              /* context of sessions the scene loads (0 = the model's) */
+    char msg[SCENE_MSG_CAP];  /* status line: errors, hints */
+    bool msg_error;
+    /* The names of the actions applied, oldest first (the last SCENE_TRAIL; n_trail counts
+     * all): how tests see that a key and a lesson step took the same path. */
+    const char *trail[SCENE_TRAIL];
+    int n_trail;
+    /* Called before a long action (model load) so a UI can show the status line first. */
+    void (*busy_cb)(void *ud);
+    void *busy_ud;
+} Scene;
+
+Scene *scene_new(void);
+void scene_free(Scene *sc);
+/* Back to the defaults a fresh scene has (compare off, panels, views, sampler, selection,
+ * run mode, status); the main session stays loaded. */
+void scene_reset(Scene *sc);
+/* Puts a session in slot 0 (main) or 1 (compare); the previous one is freed if owned. */
+void scene_set_session(Scene *sc, int slot, Session *s, bool own);
+/* The selection as seen from side 0/1: layer and head clamped to that side's model, the
+ * key dropped when it lies past that side's cursor. */
+Selection scene_sel(const Scene *sc, int side);
+
+/* Norm the norms panel shows: 0 ln1, 1 ln2, 2 final (view.norms_which, or the stage's). */
+int scene_norms_which(const Scene *sc);
+
+/* Records an action's name in the trail (every scene_* action and view change calls it). */
+void scene_note(Scene *sc, const char *action);
+
+/* Status line. */
+void scene_status(Scene *sc, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- named actions ------------------------------------------------------------------------ */
+
+/* Loads a model into slot 0 (set to the scene's prompt, prefilled, keeping the selection) or
+ * slot 1 (compare mode on: brought to A's prompt, length and cursor). */
+bool scene_load_model(Scene *sc, int slot, const char *path, Err *e);
+void scene_compare_off(Scene *sc);
+/* Tokenizes text for every session (prefill: and runs the prefill). */
+bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e);
+bool scene_step(Scene *sc, Err *e);              /* prefill, or next token (decoding at the end) */
+bool scene_step_back(Scene *sc, Err *e);         /* cursor - 1 (nothing recomputed) */
+/* Cursor of `side` to pos (negative counts from the end); the other side moves by as much. */
+bool scene_goto(Scene *sc, int side, int pos, Err *e);
+bool scene_step_into(Scene *sc, int dir, Err *e);   /* one sublayer stage +1/-1 */
+/* Jumps to a stage (and a layer when layer >= 0). */
+bool scene_set_stage(Scene *sc, Stage st, int layer, Err *e);
+bool scene_select_layer(Scene *sc, int layer, Err *e);
+bool scene_select_head(Scene *sc, int head, Err *e);
+/* Attention key column (0..cursor, negative from the cursor back: -1 = the cursor), or off. */
+bool scene_select_key(Scene *sc, int key, Err *e);
+bool scene_key_off(Scene *sc, Err *e);
+bool scene_show_panel(Scene *sc, int panel, Err *e);
+bool scene_show_side(Scene *sc, int panel, Err *e);  /* -1: side panel off */
+/* Zeroes one head's hook_z in slot (-1 both) and recomputes; layer < 0 clears. */
+bool scene_set_ablation(Scene *sc, int slot, int layer, int head, Err *e);
+/* Sampler for slot (-1 both, 0 A, 1 B); slot <= 0 also sets the scene's default. */
+bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e);
+bool scene_set_running(Scene *sc, bool on, Err *e);
+/* One run-mode tick: steps, and stops at the end of text or on an error. */
+bool scene_tick(Scene *sc, Err *e);
+
+/* ---- actions by name (the keymap's and the lessons' vocabulary) ---------------------------- */
+
+typedef bool (*SceneActFn)(Scene *sc, int arg, Err *e);
+typedef struct {
+    const char *name;         /* "step", "layer.next", "attention.toggle_scores" */
+    SceneActFn fn;
+    const char *doc;          /* one line for the help screen */
+} SceneAction;
+const SceneAction *scene_action_find(const char *name);
+const SceneAction *scene_action_table(int *n);
+/* Runs the action `name` with arg. False (e filled) when unknown or when it does nothing. */
+bool scene_do(Scene *sc, const char *name, int arg, Err *e);
+
+/* ---- the keymap (keymap.c): keys -> named actions --------------------------------------------- */
+
+typedef struct {
+    int key;                  /* TK_* or a code point (scene/keys.h) */
+    int panel;                /* -1: any panel; else only while this panel is the main one */
+    const char *action;       /* a SceneAction name */
+    int arg;
+} KeyBinding;
+const KeyBinding *scene_keymap(int *n);
+/* The binding of key on the current main panel (panel bindings first), or NULL. */
+const KeyBinding *scene_key_binding(const Scene *sc, int key);
+/* Runs the key's action. Returns false when the key is not bound or did nothing (e says which). */
+bool scene_key(Scene *sc, int key, Err *e);
+#endif

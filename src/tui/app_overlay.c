@@ -1,0 +1,287 @@
+/* The App's overlays (help, prompt editor, model menu, sampler form), the line editor and
+ * the model directory scan. Overlays are terminal state, not the scene's: only their
+ * Enter calls a scene action (scene_set_prompt, scene_load_model, scene_set_sampler). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "tui/app.h"
+#include "tui/theme.h"
+#include "tui/widgets/widgets.h"
+
+static int cmp_str(const void *x, const void *y) { return strcmp((const char *)x, (const char *)y); }
+
+void app_scan_models(App *a, const char *dir) {
+    a->n_models = 0;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) && a->n_models < APP_MAX_MODELS) {
+        if (de->d_name[0] == '.') continue;
+        char p[1024], probe[1100];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0) continue;
+        bool ok = false;
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(probe, sizeof probe, "%s/config.json", p);
+            ok = stat(probe, &st) == 0;
+        } else {
+            size_t n = strlen(de->d_name);
+            ok = n > 4 && !strcmp(de->d_name + n - 4, ".bin");
+        }
+        if (ok) snprintf(a->models[a->n_models++], sizeof a->models[0], "%s", p);
+    }
+    closedir(d);
+    qsort(a->models, (size_t)a->n_models, sizeof a->models[0], cmp_str);
+}
+
+/* ---- line editor ------------------------------------------------------------------ */
+
+void lineedit_set(LineEdit *le, const char *text) {
+    snprintf(le->buf, sizeof le->buf, "%s", text ? text : "");
+    le->len = strlen(le->buf);
+    le->cur = le->len;
+}
+
+static size_t le_prev(const LineEdit *le, size_t pos) {
+    size_t off = 0, prev = 0;
+    while (off < pos) {
+        size_t n = text_next_grapheme(le->buf + off);
+        if (!n) break;
+        prev = off;
+        off += n;
+    }
+    return prev;
+}
+
+bool lineedit_key(LineEdit *le, int key) {
+    if (key == TK_LEFT) { le->cur = le_prev(le, le->cur); return true; }
+    if (key == TK_RIGHT) { size_t n = text_next_grapheme(le->buf + le->cur); le->cur += n; return true; }
+    if (key == TK_HOME || key == TK_CTRL('a')) { le->cur = 0; return true; }
+    if (key == TK_END || key == TK_CTRL('e')) { le->cur = le->len; return true; }
+    if (key == TK_CTRL('u')) { memmove(le->buf, le->buf + le->cur, le->len - le->cur + 1); le->len -= le->cur; le->cur = 0; return true; }
+    if (key == TK_CTRL('k')) { le->buf[le->cur] = 0; le->len = le->cur; return true; }
+    if (key == TK_BACKSPACE) {
+        if (!le->cur) return true;
+        size_t p = le_prev(le, le->cur);
+        memmove(le->buf + p, le->buf + le->cur, le->len - le->cur + 1);
+        le->len -= le->cur - p;
+        le->cur = p;
+        return true;
+    }
+    if (key == TK_DELETE) {
+        size_t n = text_next_grapheme(le->buf + le->cur);
+        memmove(le->buf + le->cur, le->buf + le->cur + n, le->len - le->cur - n + 1);
+        le->len -= n;
+        return true;
+    }
+    if (key >= 0x20 && key < 0x110000 && key != 0x7f && !(key >= 0xd800 && key < 0xe000)) {
+        char u[4];
+        size_t n;
+        unsigned k = (unsigned)key;
+        if (k < 0x80) { u[0] = (char)k; n = 1; }
+        else if (k < 0x800) { u[0] = (char)(0xc0 | (k >> 6)); u[1] = (char)(0x80 | (k & 0x3f)); n = 2; }
+        else if (k < 0x10000) { u[0] = (char)(0xe0 | (k >> 12)); u[1] = (char)(0x80 | ((k >> 6) & 0x3f)); u[2] = (char)(0x80 | (k & 0x3f)); n = 3; }
+        else { u[0] = (char)(0xf0 | (k >> 18)); u[1] = (char)(0x80 | ((k >> 12) & 0x3f)); u[2] = (char)(0x80 | ((k >> 6) & 0x3f)); u[3] = (char)(0x80 | (k & 0x3f)); n = 4; }
+        if (le->len + n + 1 > sizeof le->buf) return true;
+        memmove(le->buf + le->cur + n, le->buf + le->cur, le->len - le->cur + 1);
+        memcpy(le->buf + le->cur, u, n);
+        le->len += n;
+        le->cur += n;
+        return true;
+    }
+    return false;
+}
+
+/* ---- overlays --------------------------------------------------------------------- */
+
+static Rect center_box(const Canvas *c, int w, int h) {
+    if (w > c->w - 2) w = c->w - 2;
+    if (h > c->h - 2) h = c->h - 2;
+    if (w < 4) w = c->w;
+    if (h < 3) h = c->h;
+    return rect_make((c->w - w) / 2, (c->h - h) / 2, w, h);
+}
+
+static const char HELP_GLOBAL[] =
+    "n Space \xe2\x86\x92  next token (prefill first, then decode one)\n"
+    "b \xe2\x86\x90        back one token (no recompute)\n"
+    "Home End   first / last recorded token\n"
+    "i / I      step into the next / previous sublayer stage\n"
+    "1-8 F9     switch panel (Tab: side panel on/off)\n"
+    "[ ]        layer - / +        { }  head - / +\n"
+    "x          zero the selected head (ablation) / undo\n"
+    "r F5       run / pause        e F2  edit the prompt\n"
+    "m F3       switch model       s F4  sampling settings\n"
+    "c F6       compare two models side by side\n"
+    "L          lessons: guided tours (\xe2\x86\x90 \xe2\x86\x92 step, q leaves)\n"   /* [lesson] */
+    "? F1       this help          q F10 quit\n"
+    "mouse      click tokens, tabs, F-keys and panel cells";
+
+static void draw_help(App *a, Canvas *c) {
+    /* the global keys, then the main panel's own (its rows of the scene keymap) */
+    const PanelClass *pc = panel_class((PanelId)a->sc->panel);
+    char text[4096];
+    snprintf(text, sizeof text, "%s\n\n%s panel:\n%s", HELP_GLOBAL, pc->title, pc->help ? pc->help : "");
+    int inner_w = 62;
+    int rows = w_text_rows(text, inner_w, c->unicode);
+    Rect b = center_box(c, inner_w + 4, rows + 2);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, "Help \xc2\xb7 Esc closes", true);
+    w_text(c, rect_make(in.x + 1, in.y, in.w - 1, in.h), text, sty(CR_TEXT));
+}
+
+static void draw_prompt(App *a, Canvas *c) {
+    Rect b = center_box(c, c->w - 4 > 100 ? 100 : c->w - 4, 5);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, "Prompt \xc2\xb7 Enter runs it, Esc cancels", true);
+    if (in.w <= 2 || in.h <= 0) return;
+    LineEdit *le = &a->edit;
+    /* scroll so the cursor stays visible */
+    int avail = in.w - 2;
+    size_t start = 0;
+    char pre[8192];
+    for (;;) {
+        size_t n = le->cur - start;
+        memcpy(pre, le->buf + start, n);
+        pre[n] = 0;
+        if (text_width(pre, c->unicode) < avail || start >= le->cur) break;
+        start += text_next_grapheme(le->buf + start);
+    }
+    int cx = canvas_text(c, in.x + 1, in.y + 1, pre, sty(CR_TEXT));
+    size_t g = text_next_grapheme(le->buf + le->cur);
+    char cur[16] = " ";
+    if (g && g < sizeof cur) { memcpy(cur, le->buf + le->cur, g); cur[g] = 0; }
+    canvas_text(c, cx, in.y + 1, cur, sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE));
+    int cw = text_width(cur, c->unicode);
+    canvas_text(c, cx + (cw ? cw : 1), in.y + 1, le->buf + le->cur + g, sty(CR_TEXT));
+    canvas_fill(c, rect_make(in.x + in.w - 1, in.y + 1, 1, 1), " ", sty(CR_TEXT));
+    if (in.h > 2) {
+        char info[128];
+        snprintf(info, sizeof info, "%zu bytes  \xc2\xb7  Ctrl-U clears  \xc2\xb7  \xe2\x86\x90 \xe2\x86\x92 Home End move", le->len);
+        canvas_text_fit(c, in.x + 1, in.y + 2, info, in.w - 2, sty(CR_DIM));
+    }
+}
+
+static void draw_model_menu(App *a, Canvas *c) {
+    int n = a->n_models;
+    Rect b = center_box(c, 60, (n ? n : 1) + 4);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, a->menu_target ? "Compare with \xc2\xb7 Enter loads" : "Model \xc2\xb7 Enter loads", true);
+    if (!n) { canvas_text_fit(c, in.x + 1, in.y, "no bundled models found (assets/models)", in.w - 2, sty(CR_WARN)); return; }
+    int first = a->menu_sel >= in.h - 1 ? a->menu_sel - (in.h - 2) : 0;
+    for (int i = 0; i < in.h - 1 && first + i < n; i++) {
+        int k = first + i;
+        char nm[256], line[300];
+        app_model_basename(a->models[k], nm, sizeof nm);     /* always: nm is printed below */
+        const Session *ts = a->sc->ses[a->menu_target ? 1 : 0];
+        bool loaded = ts && strstr(ts->model_path, nm);
+        snprintf(line, sizeof line, " %s %s", loaded ? "*" : " ", nm);
+        Style st = k == a->menu_sel ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
+        Rect row = rect_make(in.x, in.y + i, in.w, 1);
+        canvas_fill(c, row, " ", st);
+        canvas_text_fit(c, in.x, in.y + i, line, in.w, st);
+        app_add_hit(a, row, HIT_MENU, k, 0);
+    }
+    canvas_text_fit(c, in.x + 1, in.y + in.h - 1, "\xe2\x86\x91\xe2\x86\x93 choose  Enter load  Esc cancel", in.w - 2, sty(CR_DIM));
+}
+
+static void draw_sampler(App *a, Canvas *c) {
+    Rect b = center_box(c, 52, 10);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, "Sampling \xc2\xb7 Enter applies", true);
+    char v[5][64];
+    snprintf(v[0], sizeof v[0], "greedy       [%s]", a->scfg.greedy ? "x" : " ");
+    snprintf(v[1], sizeof v[1], "temperature  %.2f", (double)a->scfg.temperature);
+    snprintf(v[2], sizeof v[2], "top-k        %d%s", a->scfg.top_k, a->scfg.top_k ? "" : " (off)");
+    snprintf(v[3], sizeof v[3], "top-p        %.2f%s", (double)a->scfg.top_p, a->scfg.top_p >= 1 ? " (off)" : "");
+    snprintf(v[4], sizeof v[4], "seed         %llu", (unsigned long long)a->scfg.seed);
+    for (int i = 0; i < 5 && i < in.h; i++) {
+        Style st = i == a->sfield ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
+        Rect row = rect_make(in.x, in.y + i, in.w, 1);
+        canvas_fill(c, row, " ", st);
+        canvas_text_fit(c, in.x + 1, in.y + i, v[i], in.w - 2, st);
+    }
+    if (in.h > 6)
+        w_text(c, rect_make(in.x + 1, in.y + 6, in.w - 2, in.h - 6),
+               "\xe2\x86\x91\xe2\x86\x93 field  \xe2\x86\x90\xe2\x86\x92 -/+ change  Space greedy  Enter apply  Esc cancel",
+               sty(CR_DIM));
+}
+
+
+int app_overlay_key(App *a, int key) {
+    switch (a->overlay) {
+    case OV_HELP:
+        if (key == TK_ESC || key == '?' || key == 'q' || key == TK_F1 || key == TK_ENTER) a->overlay = OV_NONE;
+        return KR_ALL;
+    case OV_PROMPT:
+        if (key == TK_ESC) { a->overlay = OV_NONE; return KR_ALL; }
+        if (key == TK_ENTER) {
+            a->overlay = OV_NONE;
+            Err e = {0};
+            if (a->edit.len) scene_set_prompt(a->sc, a->edit.buf, true, &e);
+            return KR_ALL;
+        }
+        lineedit_key(&a->edit, key);
+        return KR_ALL;
+    case OV_MODEL:
+        if (key == TK_ESC || key == 'q') { a->overlay = OV_NONE; return KR_ALL; }
+        if (key == TK_UP || key == 'k') { if (a->menu_sel > 0) a->menu_sel--; return KR_ALL; }
+        if (key == TK_DOWN || key == 'j') { if (a->menu_sel + 1 < a->n_models) a->menu_sel++; return KR_ALL; }
+        if (key == TK_ENTER && a->n_models) {
+            a->overlay = OV_NONE;
+            Err e = {0};
+            scene_load_model(a->sc, a->menu_target, a->models[a->menu_sel], &e);
+        }
+        return KR_ALL;
+    case OV_SAMPLER: {
+        SamplerCfg *s = &a->scfg;
+        int d = (key == TK_RIGHT || key == '+' || key == '=') ? 1 : (key == TK_LEFT || key == '-') ? -1 : 0;
+        if (key == TK_ESC) { a->overlay = OV_NONE; return KR_ALL; }
+        if (key == TK_UP) { a->sfield = (a->sfield + 4) % 5; return KR_ALL; }
+        if (key == TK_DOWN || key == TK_TAB) { a->sfield = (a->sfield + 1) % 5; return KR_ALL; }
+        if (key == ' ' && a->sfield == 0) { s->greedy = !s->greedy; return KR_ALL; }
+        if (key == TK_ENTER) {
+            a->overlay = OV_NONE;
+            Err e = {0};
+            scene_set_sampler(a->sc, -1, *s, &e);
+            return KR_ALL;
+        }
+        if (d) {
+            switch (a->sfield) {
+            case 0: s->greedy = !s->greedy; break;
+            case 1: s->temperature = fmaxf(0.05f, fminf(5.0f, s->temperature + 0.05f * (float)d)); s->greedy = false; break;
+            case 2: s->top_k = s->top_k + d < 0 ? 0 : s->top_k + d; s->greedy = false; break;
+            case 3: s->top_p = fmaxf(0.05f, fminf(1.0f, s->top_p + 0.05f * (float)d)); s->greedy = false; break;
+            case 4: s->seed = d > 0 ? s->seed + 1 : (s->seed ? s->seed - 1 : 0); break;
+            default: break;
+            }
+        }
+        return KR_ALL;
+    }
+    default: return KR_IGNORED;
+    }
+}
+
+void app_open_overlay(App *a, Overlay ov) {
+    Scene *sc = a->sc;
+    const Session *s = sc->ses[0];
+    a->overlay = ov;
+    if (ov == OV_PROMPT) lineedit_set(&a->edit, s ? s->prompt : "");
+    if (ov == OV_SAMPLER) { a->scfg = s && s->sampler ? sampler_cfg(s->sampler) : sc->scfg; a->sfield = 0; }
+    if (ov == OV_MODEL && !a->menu_target && s)
+        for (int i = 0; i < a->n_models; i++) if (!strcmp(a->models[i], s->model_path)) a->menu_sel = i;
+}
+
+void app_draw_overlay(App *a, Canvas *c) {
+    switch (a->overlay) {
+    case OV_HELP: draw_help(a, c); break;
+    case OV_PROMPT: draw_prompt(a, c); break;
+    case OV_MODEL: draw_model_menu(a, c); break;
+    case OV_SAMPLER: draw_sampler(a, c); break;
+    default: break;
+    }
+}

@@ -1,0 +1,110 @@
+/* The scene: keys and lessons reach the engine through the same named actions.
+ *
+ * scene_same_path_keys_and_lesson: one scene is driven by key presses through the App
+ * (app_handle -> keymap -> scene action), another by a lesson played headless on a bare
+ * Scene (no App). Both must apply the same sequence of named actions (the scene's trail)
+ * and end in the same state: selection, panel, view options, cursor, tokens, and the
+ * recorded logits at the cursor. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "lesson/lesson.h"
+#include "scene/scene.h"
+#include "tui/app.h"
+
+#define MODEL "assets/models/story-gqa"
+#define PROMPT "Once upon a time"
+
+static bool same_trace_at_cursor(const Session *a, const Session *b) {
+    const TraceTok *x = trace_tok(a->trace, a->cursor), *y = trace_tok(b->trace, b->cursor);
+    if (!x || !y) return false;
+    return x->id == y->id && x->next_id == y->next_id && !memcmp(x->top_ids, y->top_ids, sizeof x->top_ids) &&
+           !memcmp(x->top_logits, y->top_logits, sizeof x->top_logits);
+}
+
+TEST(scene_same_path_keys_and_lesson) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    Err e = {0};
+    /* keys: the same start a lesson makes (load, prompt with its prefill), then key presses */
+    App *a = app_new();
+    REQUIRE(a);
+    Scene *k = a->sc;
+    REQUIRE(scene_load_model(k, 0, MODEL, &e) && scene_set_prompt(k, PROMPT, true, &e));
+    int k0 = k->n_trail;
+    const int keys[] = {'n', 'n', ']', '}', 'i', 'i', '2', '+', 'b'};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        TuiEvent ev = {.key = keys[i]};
+        CHECK_MSG(app_handle(a, &ev) != KR_IGNORED, "key %zu ignored", i);
+    }
+    /* a lesson doing the same, on a scene with no App at all */
+    const char *json =
+        "{\"id\":\"t\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"s\",\"model\":\"" MODEL "\",\"prompt\":\"" PROMPT "\","
+        "\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"step\"},{\"do\":\"step\"},{\"do\":\"layer\",\"layer\":1},"
+        "{\"do\":\"head\",\"head\":1},{\"do\":\"step_into\",\"n\":2},{\"do\":\"panel\",\"panel\":\"kv\"},"
+        "{\"do\":\"keys\",\"keys\":\"+\"},{\"do\":\"back\",\"n\":1}]}]}";
+    Lesson *l = lesson_parse(json, strlen(json), "inline", &e);
+    REQUIRE(l);
+    Scene *s = scene_new();
+    REQUIRE(s);
+    LessonPlayer *p = lesson_player_new(s, l, ".", &e);
+    REQUIRE(p);
+    /* the player's start is the same load + prompt: count the trail after it */
+    int before = s->n_trail;
+    CHECK_MSG(lesson_player_goto(p, 0, &e), "lesson: %s", e.msg);
+    int l0 = before;
+    for (int i = before; i < s->n_trail; i++)
+        if (!strcmp(s->trail[i], "set_prompt")) { l0 = i + 1; break; }
+
+    /* the same named actions, in the same order */
+    CHECK_EQ_INT(k->n_trail - k0, s->n_trail - l0);
+    for (int i = 0; i < k->n_trail - k0 && i < s->n_trail - l0; i++)
+        CHECK_MSG(!strcmp(k->trail[k0 + i], s->trail[l0 + i]), "action %d: key path %s, lesson path %s", i, k->trail[k0 + i],
+                  s->trail[l0 + i]);
+    static const char *const want[] = {"step", "step", "select_layer", "select_head", "step_into", "step_into",
+                                       "show_panel", "kv.more", "step_back"};
+    CHECK_EQ_INT(s->n_trail - l0, (int)(sizeof want / sizeof want[0]));
+    for (int i = 0; i < (int)(sizeof want / sizeof want[0]) && l0 + i < s->n_trail; i++) CHECK_STR(s->trail[l0 + i], want[i]);
+
+    /* and the same scene */
+    CHECK_EQ_INT(k->sel.layer, s->sel.layer);
+    CHECK_EQ_INT(k->sel.head, s->sel.head);
+    CHECK_EQ_INT(k->sel.stage, s->sel.stage);
+    CHECK_EQ_INT(k->sel.key, s->sel.key);
+    CHECK_EQ_INT(k->panel, s->panel);
+    CHECK_EQ_INT(k->panel, PANEL_KV);
+    CHECK(k->view.kv_ctx > 0 && k->view.kv_ctx == s->view.kv_ctx);
+    CHECK_EQ_INT(k->n_ses, s->n_ses);
+    CHECK_EQ_INT(k->ses[0]->cursor, s->ses[0]->cursor);
+    CHECK_EQ_INT(session_len(k->ses[0]), session_len(s->ses[0]));
+    CHECK_EQ_INT(k->ses[0]->n_ids, s->ses[0]->n_ids);
+    CHECK(!memcmp(k->ses[0]->ids, s->ses[0]->ids, sizeof(int) * (size_t)k->ses[0]->n_ids));
+    CHECK(same_trace_at_cursor(k->ses[0], s->ses[0]));
+    lesson_player_free(p);
+    scene_free(s);
+    app_free(a);
+}
+
+/* The keymap only names actions that exist, and every action is reachable by name. */
+TEST(scene_keymap_names_real_actions) {
+    int n = 0, na = 0;
+    const KeyBinding *km = scene_keymap(&n);
+    const SceneAction *acts = scene_action_table(&na);
+    CHECK(n > 40 && na > 20);
+    for (int i = 0; i < n; i++) CHECK_MSG(scene_action_find(km[i].action) != NULL, "key %d: no action \"%s\"", km[i].key, km[i].action);
+    for (int i = 0; i < na; i++) CHECK(scene_action_find(acts[i].name) == &acts[i]);
+    Scene *sc = scene_new();
+    REQUIRE(sc);
+    Err e = {0};
+    CHECK(!scene_do(sc, "no.such.action", 0, &e) && strstr(e.msg, "unknown action"));
+    err_clear(&e);
+    CHECK(!scene_step(sc, &e) && strstr(e.msg, "no model loaded"));   /* actions fail cleanly on an empty scene */
+    CHECK(sc->msg_error);
+    /* a panel's rows win on that panel only */
+    CHECK_STR(scene_key_binding(sc, ',')->action, "key.prev");
+    CHECK(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
+    CHECK_STR(scene_key_binding(sc, ',')->action, "embeddings.prev");
+    CHECK(scene_key_binding(sc, 'Z') == NULL);
+    scene_free(sc);
+}
