@@ -109,7 +109,9 @@ TEST(tui_canvas_fit_and_ansi) {
     canvas_text(c, 6, 0, "R", red);
     char *a = canvas_to_ansi(c, CMODE_TRUE);
     REQUIRE(a);
-    CHECK(strstr(a, "\x1b[0;1;38;2;255;0;0;49mR") != NULL);
+    /* the default background is the theme's own (dark: black), never the terminal's */
+    theme_set(THEME_DARK);
+    CHECK(strstr(a, "\x1b[0;1;38;2;255;0;0;48;2;0;0;0mR") != NULL);
     free(a);
     a = canvas_to_ansi(c, CMODE_256);
     CHECK(a && strstr(a, "38;5;196") != NULL);
@@ -186,7 +188,7 @@ TEST(tui_widget_heatmap_halfblock) {
     CHECK(a->len == 3 && !memcmp(a->ch, "\xe2\x96\x80", 3));        /* ▀: upper row = fg */
     Color lo = ramp_seq(0), hi = ramp_seq(1), mid = ramp_seq(0.5f);
     CHECK(a->fg.r == lo.r && a->fg.g == lo.g && a->fg.b == lo.b);
-    CHECK(a->bg.role == CR_MASK);                                   /* masked lower half */
+    CHECK(a->bg.role == CR_MASK_BG);                                /* masked lower half */
     CHECK(b->fg.r == hi.r && b->fg.b == hi.b && b->bg.r == mid.r && b->bg.g == mid.g);
     canvas_free(c);
 }

@@ -78,6 +78,7 @@ int cmd_trace(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 int cmd_screenshot(int argc, char **argv);
+int cmd_contrast(int argc, char **argv);
 int cmd_lesson(int argc, char **argv);
 int cmd_list_models(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);

@@ -6,7 +6,9 @@
 #include "cli/cli.h"
 #include "tui/app.h"
 #include "scene/keys.h"
+#include "tui/contrast.h"
 #include "tui/term.h"
+#include "tui/theme.h"
 
 #define DEFAULT_PROMPT "Once upon a time"
 
@@ -93,6 +95,30 @@ static void select_from_args(Scene *sc, int argc, char **argv) {
     sc->msg_error = false;
 }
 
+/* --theme NAME, else $LLMSCOPE_THEME, else dark; and a known $LLMSCOPE_COLOR. false (message
+ * printed) on an unknown name. */
+static bool theme_args(int argc, char **argv) {
+    const char *col = getenv("LLMSCOPE_COLOR");
+    if (!term_color_override_ok(col)) {
+        fprintf(stderr, "llmscope: LLMSCOPE_COLOR='%s': expected none, 16, 256, true or palette\n", col);
+        return false;
+    }
+    if (!theme_from_env()) {
+        fprintf(stderr, "llmscope: LLMSCOPE_THEME='%s': expected dark, light or contrast\n", getenv("LLMSCOPE_THEME"));
+        return false;
+    }
+    const char *th = cli_opt(argc, argv, "--theme");
+    if (th) {
+        int id = theme_find(th);
+        if (id < 0) {
+            fprintf(stderr, "llmscope: --theme '%s': expected dark, light or contrast\n", th);
+            return false;
+        }
+        theme_set((ThemeId)id);
+    }
+    return true;
+}
+
 static void feed_keys(App *a, const char *keys) {
     for (const char *p = keys; p && *p && !a->quit;) {
         TuiEvent ev = {0};
@@ -114,6 +140,7 @@ static const CliOpt k_tui_opts[] = {
     {"--head", NULL, CLI_INT, "H", "the selected head (default 0)", 0, 2147483647.0},
     {"--pos", NULL, CLI_INT, "P", "the selected position (default: the last)", 0, 2147483647.0},
     {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row", 0, 2147483647.0},
+    {"--theme", NULL, CLI_STR, "NAME", "colours: dark (default), light (projector on a white wall), contrast", 0, 0},
     {0}};
 static const CliOpt k_shot_opts[] = {
     {"--full", NULL, CLI_FLAG, NULL, "the whole UI instead of one panel", 0, 0},
@@ -124,12 +151,15 @@ static const CliOpt k_shot_opts[] = {
     {"--ascii", NULL, CLI_FLAG, NULL, "ASCII only, no Unicode block or line characters", 0, 0},
     {"--keys", NULL, CLI_STR, "KEYS", "keystrokes fed first: characters, or {right} {enter} {esc} {f1} ...", 0, 0},
     {"--bench", NULL, CLI_FLAG, NULL, "print the frame time to stderr", 0, 0},
+    {"--svg", NULL, CLI_FLAG, NULL, "an SVG picture in 24-bit colour (the --theme's colours)", 0, 0},
+    {"--hint", NULL, CLI_FLAG, NULL, "show the first screen's key hint (with --full)", 0, 0},
     {0}};
 static const CliOpt *const k_tui_groups[] = {k_tui_opts, CLI_OPTS_MODEL, NULL};
 static const CliOpt *const k_shot_groups[] = {k_shot_opts, k_tui_opts, CLI_OPTS_MODEL, NULL};
 static const char k_tui_env[] =
-    "Keys: ? in the UI.\n"
-    "environment: LLMSCOPE_COLOR (true 256 16 none), NO_COLOR, LLMSCOPE_ASCII=1 (no Unicode drawing),\n"
+    "Keys: ? in the UI; C cycles the colour theme.\n"
+    "environment: LLMSCOPE_COLOR (true 256 16 none, or palette: redefine palette slots, opt-in),\n"
+    "NO_COLOR, LLMSCOPE_THEME (dark light contrast), LLMSCOPE_ASCII=1 (no Unicode drawing),\n"
     "LLMSCOPE_LANG (en zh: lesson language).";
 static const CliCmd k_tui_cmd = {
     "tui", "[tui] [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME] [--compare MODEL2] [--run]",
@@ -143,6 +173,7 @@ int cmd_tui(int argc, char **argv) {
     setlocale(LC_NUMERIC, "C");     /* numbers read like the formulas beside them: 0.5, not 0,5 */
     int crc = cli_check(argc, argv, &k_tui_cmd);
     if (crc >= 0) return crc;
+    if (!theme_args(argc, argv)) return 2;
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
@@ -151,6 +182,7 @@ int cmd_tui(int argc, char **argv) {
     App *a = app_new();
     if (!a) { session_free(s); fprintf(stderr, "llmscope: out of memory\n"); return 1; }
     app_set_session(a, 0, s, true);
+    a->hint = true;                 /* the first screen says which keys matter */
     a->sc->max_ctx = s->max_ctx;
     select_from_args(a->sc, argc, argv);
     char dir[1024], buf[1024];
@@ -191,6 +223,7 @@ int cmd_tui(int argc, char **argv) {
 int cmd_screenshot(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_shot_cmd);
     if (crc >= 0) return crc;
+    if (!theme_args(argc, argv)) return 2;
     const char *size = cli_opt(argc, argv, "--size");
     int w = 120, h = 40;
     if (size && (sscanf(size, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 1000)) {
@@ -222,8 +255,9 @@ int cmd_screenshot(int argc, char **argv) {
     if (!c) { app_free(a); return 1; }
     bool ansi = cli_flag(argc, argv, "--ansi");
     c->unicode = !cli_flag(argc, argv, "--ascii");
-    c->mono = !ansi || cli_flag(argc, argv, "--mono");
+    c->mono = !(ansi || cli_flag(argc, argv, "--svg")) || cli_flag(argc, argv, "--mono");
     bool full = cli_flag(argc, argv, "--full") || cmp;
+    a->hint = cli_flag(argc, argv, "--hint");     /* the first screen's key hint (--full) */
     /* keys act on the full UI's layout (hits), so render it once first */
     const char *keys = cli_opt(argc, argv, "--keys");
     if (keys) { app_render(a, c); feed_keys(a, keys); }
@@ -234,11 +268,79 @@ int cmd_screenshot(int argc, char **argv) {
     if (col && !strcmp(col, "256")) mode = CMODE_256;
     else if (col && !strcmp(col, "16")) mode = CMODE_16;
     else if (col && (!strcmp(col, "none") || !strcmp(col, "mono"))) mode = CMODE_NONE;
-    char *out = ansi ? canvas_to_ansi(c, c->mono ? CMODE_NONE : mode) : canvas_to_text(c);
+    char *out = cli_flag(argc, argv, "--svg") ? canvas_to_svg(c)
+              : ansi ? canvas_to_ansi(c, c->mono ? CMODE_NONE : mode) : canvas_to_text(c);
     if (out) fputs(out, stdout);
     if (cli_flag(argc, argv, "--bench")) fprintf(stderr, "frame %.2f ms\n", a->frame_ms);
     free(out);
     canvas_free(c);
     app_free(a);
     return out ? 0 : 1;
+}
+
+static bool parse_hex_color(const char *s, Color *c) {
+    unsigned v;
+    if (!s) return true;
+    if (*s == '#') s++;
+    if (strlen(s) != 6 || strspn(s, "0123456789abcdefABCDEF") != 6 || sscanf(s, "%6x", &v) != 1) return false;
+    *c = (Color){(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v, CR_DATA};
+    return true;
+}
+
+static const CliOpt k_contrast_opts[] = {
+    {"--min", NULL, CLI_NUM, "RATIO", "the contrast ratio a text cell needs (default 3, WCAG AA for large text)", 1, 21},
+    {"--need", NULL, CLI_NUM, "PERCENT", "the share of letters and of text cells that must reach it (default 100)", 0, 100},
+    {"--default-fg", NULL, CLI_STR, "RRGGBB", "what SGR 39 / no colour shows (default ffffff)", 0, 0},
+    {"--default-bg", NULL, CLI_STR, "RRGGBB", "what SGR 49 / no colour shows (default 000000)", 0, 0},
+    {0}};
+static const CliOpt *const k_contrast_groups[] = {k_contrast_opts, NULL};
+static const CliCmd k_contrast_cmd = {
+    "contrast", "contrast [FILE] [--min RATIO] [--need PERCENT] [--default-fg RRGGBB] [--default-bg RRGGBB]",
+    "Reads a screen dump with ANSI colours (tmux capture-pane -e -p, or screenshot --ansi; stdin\n"
+    "without FILE) and measures the WCAG contrast ratio of every text cell against its background\n"
+    "(16/256 colours as xterm's defaults). Exit 0 when at least PERCENT of the letters and of all\n"
+    "text cells reach RATIO; 1 otherwise, or when there are no letters.",
+    k_contrast_groups, 1, NULL, false};
+
+int cmd_contrast(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_contrast_cmd);
+    if (crc >= 0) return crc;
+    double min = cli_opt_double(argc, argv, "--min", 3.0), need = cli_opt_double(argc, argv, "--need", 100.0);
+    Color dfg = {255, 255, 255, CR_DATA}, dbg = {0, 0, 0, CR_DATA};
+    if (!parse_hex_color(cli_opt(argc, argv, "--default-fg"), &dfg) ||
+        !parse_hex_color(cli_opt(argc, argv, "--default-bg"), &dbg)) {
+        fprintf(stderr, "llmscope: contrast: --default-fg/--default-bg take RRGGBB, e.g. ffffff\n");
+        return 2;
+    }
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] == '-') { if (!strchr(argv[i], '=') && i + 1 < argc) i++; continue; }
+        file = argv[i];
+    }
+    FILE *f = file ? fopen(file, "rb") : stdin;
+    if (!f) { fprintf(stderr, "llmscope: contrast: cannot open '%s'\n", file); return 1; }
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap);
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n < 4096) { char *nb = realloc(buf, cap *= 2); if (!nb) { free(buf); buf = NULL; } else buf = nb; }
+    }
+    if (file) fclose(f);
+    if (!buf) { fprintf(stderr, "llmscope: contrast: out of memory\n"); return 1; }
+    buf[n] = 0;
+    ContrastStats st;
+    contrast_scan(buf, dfg, dbg, min, &st);
+    free(buf);
+    double pl = st.letters ? 100.0 * (double)st.letters_ok / (double)st.letters : 0.0;
+    double pt = st.text ? 100.0 * (double)st.text_ok / (double)st.text : 0.0;
+    printf("letters %ld: %ld at >= %.1f:1 (%.1f%%); text cells %ld: %ld (%.1f%%)\n", st.letters, st.letters_ok,
+           min, pl, st.text, st.text_ok, pt);
+    if (st.text)
+        printf("lowest %.2f:1 at row %d col %d '%s' (fg #%02x%02x%02x on bg #%02x%02x%02x)\n", st.worst,
+               st.worst_row + 1, st.worst_col + 1, st.worst_ch, st.worst_fg.r, st.worst_fg.g, st.worst_fg.b,
+               st.worst_bg.r, st.worst_bg.g, st.worst_bg.b);
+    printf("colour codes: 24-bit %ld, 256-colour %ld, 16-colour %ld, default %ld; reverse-video text cells %ld\n",
+           st.sgr_rgb, st.sgr_256, st.sgr_16, st.sgr_default, st.reverse);
+    if (!st.letters) { fprintf(stderr, "llmscope: contrast: no letters in the input\n"); return 1; }
+    return pl >= need && pt >= need ? 0 : 1;
 }

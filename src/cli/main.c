@@ -28,6 +28,7 @@ int main(int argc, char **argv) {
         {"detokenize", cmd_detokenize, "text of --ids (--json)"},
         {"trace", cmd_trace, "export hook values (--hooks P1,P2 --json | --npy DIR)"},
         {"screenshot", cmd_screenshot, "render a panel without a terminal"},
+        {"contrast", cmd_contrast, "check text/background contrast of a screen dump with colours"},
         {"similarity", cmd_similarity, "cosine similarity of texts' vectors at a residual layer (--json)"},
         {"lesson", cmd_lesson, "list, play or --check guided lessons"},
         {"bench", cmd_bench, "decode/prefill speed against measured memory bandwidth"},

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "tui/lesson_pane.h"
+#include "tui/first_hint.h"
 #include "tui/theme.h"
 #include "tui/widgets/widgets.h"
 
@@ -199,7 +200,7 @@ static void draw_fbar(App *a, Canvas *c, Rect r) {
         snprintf(lb, sizeof lb, "%-6s", label);
         x = canvas_text(c, x, r.y, lb, sty2(CR_DEFAULT, CR_FLABEL, 0));
         Style ls = sty2(CR_DEFAULT, CR_FLABEL, 0);
-        ls.fg = color_rgb(0, 0, 0);
+        ls.fg = theme_color(CR_ON_FLABEL);
         canvas_restyle(c, rect_make(x - 6, r.y, 6, 1), ls);
         app_add_hit(a, rect_make(x0, r.y, x - x0, 1), HIT_FKEY, F[i].key, 0);
     }
@@ -297,6 +298,7 @@ void app_render(App *a, Canvas *c) {
         draw_panel(a, c, a->sc->panel, main, a->sc->ses[0], 0, true);
     }
     draw_fbar(a, c, rect_make(0, c->h - 1, c->w, 1));
+    if (a->hint && a->overlay == OV_NONE) first_hint_draw(c, main);
     app_draw_overlay(a, c);
     lesson_ui_draw_menu(a, c);
     a->frame_ms = now_ms() - t0;
@@ -318,6 +320,7 @@ static int app_own_key(App *a, int key) {
     case '?': case TK_F1: app_open_overlay(a, OV_HELP); return KR_ALL;
     case 'm': case TK_F3: a->menu_target = 0; app_open_overlay(a, OV_MODEL); return KR_ALL;
     case TK_CTRL('l'): return KR_ALL;
+    case 'C': scene_status(sc, false, "theme: %s (C for the next)", theme_name(theme_cycle())); return KR_ALL;
     default: break;
     }
     if (!sc->n_ses) return KR_IGNORED;
@@ -390,6 +393,7 @@ static int handle_mouse(App *a, const TuiEvent *ev) {
 }
 
 int app_handle(App *a, const TuiEvent *ev) {
+    if (a->hint && ev->key != TK_NONE && ev->key != TK_TICK && ev->key != TK_RESIZE) a->hint = false;
     switch (ev->key) {
     case TK_NONE: return KR_IGNORED;
     case TK_RESIZE: return KR_ALL;

@@ -56,6 +56,7 @@ typedef struct App {
     double frame_ms;           /* time the last app_render took */
     /* guided lesson + lesson menu (tui/lesson_pane.c); NULL until L or `lesson` opens one */
     struct LessonUi *lesson;
+    bool hint;                 /* first-screen key hint (tui/first_hint.h); any key hides it */
 } App;
 
 App *app_new(void);

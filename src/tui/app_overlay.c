@@ -118,6 +118,7 @@ static const char HELP_GLOBAL[] =
     "m F3       switch model       s F4  sampling settings\n"
     "c F6       compare two models side by side\n"
     "L          lessons: guided tours (\xe2\x86\x90 \xe2\x86\x92 step, q leaves)\n"   /* [lesson] */
+    "C          colour theme: dark / light (projector) / contrast\n"
     "? F1       this help          q F10 quit\n"
     "mouse      click tokens, tabs, F-keys and panel cells";
 

@@ -1,5 +1,6 @@
 /* Canvas: cells, clipping, UTF-8 text with utf8proc widths, text and ANSI dumps. */
 #include "tui/canvas.h"
+#include "tui/theme.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,11 +344,25 @@ int color_to_256(uint8_t r, uint8_t g, uint8_t b) {
     return 16 + 36 * ci[0] + 6 * ci[1] + ci[2];
 }
 
+/* xterm's default colours 0..15 (what the 16-colour codes show on an unconfigured xterm) */
+static const uint8_t XTERM16[16][3] = {
+    {0, 0, 0}, {205, 0, 0}, {0, 205, 0}, {205, 205, 0}, {0, 0, 238}, {205, 0, 205},
+    {0, 205, 205}, {229, 229, 229}, {127, 127, 127}, {255, 0, 0}, {0, 255, 0},
+    {255, 255, 0}, {92, 92, 255}, {255, 0, 255}, {0, 255, 255}, {255, 255, 255}};
+
+void color_index_rgb(int i, uint8_t rgb[3]) {
+    static const int lv[6] = {0, 95, 135, 175, 215, 255};
+    if (i < 0 || i > 255) i = 0;
+    if (i < 16) { memcpy(rgb, XTERM16[i], 3); return; }
+    if (i >= 232) { rgb[0] = rgb[1] = rgb[2] = (uint8_t)(8 + 10 * (i - 232)); return; }
+    i -= 16;
+    rgb[0] = (uint8_t)lv[i / 36];
+    rgb[1] = (uint8_t)lv[(i / 6) % 6];
+    rgb[2] = (uint8_t)lv[i % 6];
+}
+
 int color_to_16(uint8_t r, uint8_t g, uint8_t b) {
-    static const uint8_t pal[16][3] = {
-        {0, 0, 0}, {205, 0, 0}, {0, 205, 0}, {205, 205, 0}, {0, 0, 238}, {205, 0, 205},
-        {0, 205, 205}, {229, 229, 229}, {127, 127, 127}, {255, 0, 0}, {0, 255, 0},
-        {255, 255, 0}, {92, 92, 255}, {255, 0, 255}, {0, 255, 255}, {255, 255, 255}};
+    static const uint8_t (*pal)[3] = XTERM16;
     int best = 0;
     long bd = -1;
     for (int i = 0; i < 16; i++) {
@@ -356,6 +371,51 @@ int color_to_16(uint8_t r, uint8_t g, uint8_t b) {
         if (bd < 0 || d < bd) { bd = d; best = i; }
     }
     return best;
+}
+
+int text_char_class(int cp) {
+    if (cp <= 0x20 || cp == 0x7f || cp == 0xa0 || cp == 0x3000) return 0;
+    if (cp >= 0x2500 && cp <= 0x259f) return 0;       /* box drawing, block elements */
+    if (cp >= 0x2800 && cp <= 0x28ff) return 0;       /* braille */
+    utf8proc_category_t cat = utf8proc_category(cp);
+    if (cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF) return 0;
+    if (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) return 2;
+    return 1;
+}
+
+bool cell_is_text(const Cell *cell) {
+    if (!cell->len) return false;
+    utf8proc_int32_t cp;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)cell->ch, cell->len, &cp) <= 0) return false;
+    return text_char_class(cp) > 0;
+}
+
+static Color index_color(int i) {
+    uint8_t v[3];
+    color_index_rgb(i, v);
+    Color c = {v[0], v[1], v[2], CR_DATA};
+    return c;
+}
+
+void color_cell_indexes(ColorMode mode, Color fg, Color bg, bool text, int *fi, int *bi) {
+    bool m16 = mode == CMODE_16;
+    *fi = m16 ? color_to_16(fg.r, fg.g, fg.b) : color_to_256(fg.r, fg.g, fg.b);
+    *bi = m16 ? color_to_16(bg.r, bg.g, bg.b) : color_to_256(bg.r, bg.g, bg.b);
+    if (!text) return;
+    Color b = index_color(*bi);
+    if (color_contrast(index_color(*fi), b) >= 3.0) return;
+    /* the nearest index (RGB distance) among those that contrast enough; 0..15 only in
+     * 16-colour mode, the fixed cube and greys (16..255) in 256-colour mode */
+    int lo = m16 ? 0 : 16, hi = m16 ? 16 : 256, best = -1;
+    long bd = 0;
+    for (int i = lo; i < hi; i++) {
+        Color c = index_color(i);
+        if (color_contrast(c, b) < 3.0) continue;
+        long dr = (long)c.r - fg.r, dg = (long)c.g - fg.g, db = (long)c.b - fg.b;
+        long d = dr * dr + dg * dg + db * db;
+        if (best < 0 || d < bd) { bd = d; best = i; }
+    }
+    if (best >= 0) *fi = best;
 }
 
 uint8_t cell_mono_attr(const Cell *cell) {
@@ -367,25 +427,32 @@ uint8_t cell_mono_attr(const Cell *cell) {
     return a;
 }
 
-static void sgr_color(Buf *b, Color col, bool fg, ColorMode mode) {
+static void sgr_index(Buf *b, int i, bool fg, ColorMode mode) {
     char t[32];
-    if (col.role == CR_DEFAULT) { buf_str(b, fg ? ";39" : ";49"); return; }
-    switch (mode) {
-    case CMODE_TRUE: snprintf(t, sizeof t, ";%d;2;%d;%d;%d", fg ? 38 : 48, col.r, col.g, col.b); break;
-    case CMODE_256: snprintf(t, sizeof t, ";%d;5;%d", fg ? 38 : 48, color_to_256(col.r, col.g, col.b)); break;
-    case CMODE_16: {
-        int i = color_to_16(col.r, col.g, col.b);
-        snprintf(t, sizeof t, ";%d", (i < 8 ? (fg ? 30 : 40) : (fg ? 90 : 100)) + (i & 7));
-        break;
-    }
-    default: return;
-    }
+    if (mode == CMODE_16) snprintf(t, sizeof t, ";%d", (i < 8 ? (fg ? 30 : 40) : (fg ? 90 : 100)) + (i & 7));
+    else snprintf(t, sizeof t, ";%d;5;%d", fg ? 38 : 48, i);
     buf_str(b, t);
+}
+
+static void sgr_colors(Buf *b, const Cell *cell, ColorMode mode) {
+    /* the theme paints its own background and text: CR_DEFAULT resolves to them */
+    Color fg = theme_resolve(cell->fg, true), bg = theme_resolve(cell->bg, false);
+    if (mode == CMODE_TRUE) {
+        char t[64];
+        snprintf(t, sizeof t, ";38;2;%d;%d;%d;48;2;%d;%d;%d", fg.r, fg.g, fg.b, bg.r, bg.g, bg.b);
+        buf_str(b, t);
+    } else if (mode == CMODE_256 || mode == CMODE_16) {
+        int fi, bi;
+        color_cell_indexes(mode, fg, bg, cell_is_text(cell), &fi, &bi);
+        sgr_index(b, fi, true, mode);
+        sgr_index(b, bi, false, mode);
+    }
 }
 
 static bool same_style(const Cell *a, const Cell *b, ColorMode mode) {
     if (mode == CMODE_NONE) return cell_mono_attr(a) == cell_mono_attr(b);
-    return a->attr == b->attr && !memcmp(&a->fg, &b->fg, sizeof a->fg) && !memcmp(&a->bg, &b->bg, sizeof a->bg);
+    return a->attr == b->attr && !memcmp(&a->fg, &b->fg, sizeof a->fg) && !memcmp(&a->bg, &b->bg, sizeof a->bg) &&
+           (mode == CMODE_TRUE || cell_is_text(a) == cell_is_text(b));
 }
 
 char *canvas_to_ansi(const Canvas *c, ColorMode mode) {
@@ -402,10 +469,7 @@ char *canvas_to_ansi(const Canvas *c, ColorMode mode) {
                 if (a & ATTR_DIM) buf_str(&b, ";2");
                 if (a & ATTR_UNDERLINE) buf_str(&b, ";4");
                 if (a & ATTR_REVERSE) buf_str(&b, ";7");
-                if (mode != CMODE_NONE) {
-                    sgr_color(&b, cell->fg, true, mode);
-                    sgr_color(&b, cell->bg, false, mode);
-                }
+                if (mode != CMODE_NONE) sgr_colors(&b, cell, mode);
                 buf_str(&b, "m");
                 prev = cell;
             }
@@ -413,5 +477,101 @@ char *canvas_to_ansi(const Canvas *c, ColorMode mode) {
         }
         buf_str(&b, "\x1b[0m\n");
     }
+    return buf_done(&b);
+}
+
+/* ---- SVG ------------------------------------------------------------------------- */
+
+#define SVG_CW 9
+#define SVG_CH 18
+
+static void svg_rect(Buf *b, int x, int y, int w, int h, Color c) {
+    char t[128];
+    snprintf(t, sizeof t, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%02x%02x%02x\"/>\n",
+             x, y, w, h, c.r, c.g, c.b);
+    buf_str(b, t);
+}
+
+static void svg_escape(Buf *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '<': buf_str(b, "&lt;"); break;
+        case '>': buf_str(b, "&gt;"); break;
+        case '&': buf_str(b, "&amp;"); break;
+        case '"': buf_str(b, "&quot;"); break;
+        default: buf_put(b, s + i, 1); break;
+        }
+    }
+}
+
+char *canvas_to_svg(const Canvas *c) {
+    Buf b = {0};
+    char t[256];
+    Color bg0 = theme_resolve(color_default(), false);
+    snprintf(t, sizeof t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+             "font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"15\">\n",
+             c->w * SVG_CW, c->h * SVG_CH);
+    buf_str(&b, t);
+    svg_rect(&b, 0, 0, c->w * SVG_CW, c->h * SVG_CH, bg0);
+    for (int y = 0; y < c->h; y++) {
+        /* backgrounds (and block glyphs), merged along the row */
+        for (int x = 0; x < c->w;) {
+            const Cell *cell = &c->cells[y * c->w + x];
+            Color fg = theme_resolve(cell->fg, true), bg = theme_resolve(cell->bg, false);
+            if (cell->attr & ATTR_REVERSE) { Color tmp = fg; fg = bg; bg = tmp; }
+            bool upper = cell->len == 3 && !memcmp(cell->ch, "\xe2\x96\x80", 3);   /* ▀ */
+            bool full = cell->len == 3 && !memcmp(cell->ch, "\xe2\x96\x88", 3);    /* █ */
+            int run = 1;
+            if (!upper && !full) {
+                while (x + run < c->w) {
+                    const Cell *n = &c->cells[y * c->w + x + run];
+                    Color nb = theme_resolve((n->attr & ATTR_REVERSE) ? n->fg : n->bg, !!(n->attr & ATTR_REVERSE));
+                    if (memcmp(&nb, &bg, 3) || (n->len == 3 && (!memcmp(n->ch, "\xe2\x96\x80", 3) || !memcmp(n->ch, "\xe2\x96\x88", 3)))) break;
+                    run++;
+                }
+            }
+            if (memcmp(&bg, &bg0, 3)) svg_rect(&b, x * SVG_CW, y * SVG_CH, run * SVG_CW, SVG_CH, bg);
+            if (upper) svg_rect(&b, x * SVG_CW, y * SVG_CH, SVG_CW, SVG_CH / 2, fg);
+            if (full) svg_rect(&b, x * SVG_CW, y * SVG_CH, SVG_CW, SVG_CH, fg);
+            x += run;
+        }
+        /* glyphs: one <text> per run of one colour and weight, every glyph at its cell */
+        for (int x = 0; x < c->w;) {
+            const Cell *cell = &c->cells[y * c->w + x];
+            bool blank = cell->width == 0 || (cell->len == 1 && cell->ch[0] == ' ') ||
+                         (cell->len == 3 && (!memcmp(cell->ch, "\xe2\x96\x80", 3) || !memcmp(cell->ch, "\xe2\x96\x88", 3)));
+            if (blank) { x++; continue; }
+            Color fg = theme_resolve((cell->attr & ATTR_REVERSE) ? cell->bg : cell->fg, !(cell->attr & ATTR_REVERSE));
+            bool bold = cell->attr & ATTR_BOLD;
+            int end = x;
+            Buf xs = {0};
+            Buf txt = {0};
+            while (end < c->w) {
+                const Cell *n = &c->cells[y * c->w + end];
+                if (n->width == 0) { end++; continue; }
+                if (n->len == 1 && n->ch[0] == ' ') break;
+                if (n->len == 3 && (!memcmp(n->ch, "\xe2\x96\x80", 3) || !memcmp(n->ch, "\xe2\x96\x88", 3))) break;
+                Color nf = theme_resolve((n->attr & ATTR_REVERSE) ? n->bg : n->fg, !(n->attr & ATTR_REVERSE));
+                if (memcmp(&nf, &fg, 3) || !!(n->attr & ATTR_BOLD) != bold) break;
+                char num[16];
+                snprintf(num, sizeof num, "%s%d", xs.n ? " " : "", end * SVG_CW);
+                buf_str(&xs, num);
+                svg_escape(&txt, n->ch, n->len);
+                end++;
+            }
+            snprintf(t, sizeof t, "<text y=\"%d\" fill=\"#%02x%02x%02x\"%s xml:space=\"preserve\" x=\"",
+                     y * SVG_CH + 14, fg.r, fg.g, fg.b, bold ? " font-weight=\"bold\"" : "");
+            buf_str(&b, t);
+            if (xs.p) buf_str(&b, xs.p);
+            buf_str(&b, "\">");
+            if (txt.p) buf_str(&b, txt.p);
+            buf_str(&b, "</text>\n");
+            b.oom |= xs.oom || txt.oom;
+            free(xs.p);
+            free(txt.p);
+            x = end > x ? end : x + 1;
+        }
+    }
+    buf_str(&b, "</svg>\n");
     return buf_done(&b);
 }

@@ -32,9 +32,15 @@ typedef enum { CMODE_NONE = 0, CMODE_16, CMODE_256, CMODE_TRUE } ColorMode;
 
 /* Colour roles: what a colour means, so the theme and the monochrome fallback can map it. */
 typedef enum {
-    CR_DEFAULT = 0,   /* the terminal's default colour (rgb ignored) */
+    CR_DEFAULT = 0,   /* the theme's text / background colour (rgb ignored; theme_resolve), the
+                         terminal's own default in monochrome */
     CR_TEXT, CR_DIM, CR_TITLE, CR_FRAME, CR_ACCENT, CR_SELECT, CR_HEADER, CR_FKEY, CR_FLABEL,
     CR_WARN, CR_ERROR, CR_GOOD, CR_MASK, CR_PREFILL, CR_DECODE, CR_CURRENT, CR_CHIP,
+    CR_ON_CURRENT, CR_ON_PREFILL, CR_ON_DECODE, CR_ON_FLABEL,   /* text on those backgrounds */
+    CR_MASK_BG,       /* masked (causal) heatmap cells; CR_MASK is their hatching */
+    CR_MARK,          /* the selected heatmap cell */
+    CR_CAT1, CR_CAT2, CR_CAT3, CR_CAT4,   /* categories: red, yellow, green, blue */
+    CR_PT_PREFILL, CR_PT_DECODE, CR_PT_QUERY,   /* scatter points and dial hands */
     CR_DATA,          /* a data colour from a ramp (rgb meaningful, no fixed role) */
     CR_COUNT
 } ColorRole;
@@ -101,13 +107,31 @@ size_t text_fit_bytes(const char *s, int max_w, bool unicode, int *w_out);
 
 /* Plain text: one line per row, trailing blanks trimmed, rows joined by '\n' (final '\n'). */
 char *canvas_to_text(const Canvas *c);
-/* ANSI escape sequences for the given colour mode (attributes only for CMODE_NONE). */
+/* ANSI escape sequences for the given colour mode (attributes only for CMODE_NONE). In colour
+ * modes CR_DEFAULT colours are written as the theme's text / background (theme_resolve). */
 char *canvas_to_ansi(const Canvas *c, ColorMode mode);
+
+/* An SVG picture of the canvas in 24-bit colour with the current theme (docs, slides): 9x18
+ * pixel cells, backgrounds as rectangles, the half and full blocks of heatmaps and bars as
+ * rectangles, other glyphs as monospace text placed cell by cell. */
+char *canvas_to_svg(const Canvas *c);
 
 /* Nearest xterm-256 palette index (cube 16..231 or grey ramp 232..255). */
 int color_to_256(uint8_t r, uint8_t g, uint8_t b);
 /* Nearest of the 8 basic ANSI colours (0..7), +8 when bright. */
 int color_to_16(uint8_t r, uint8_t g, uint8_t b);
+/* The RGB an xterm shows for palette index i (0..255) with its default palette: the 16
+ * ANSI colours, the 6x6x6 cube (levels 0 95 135 175 215 255), the 24 greys 8..238. */
+void color_index_rgb(int i, uint8_t rgb[3]);
+/* Palette indexes (16- or 256-colour mode) for a cell's resolved colours. For text the
+ * foreground moves to the nearest index that keeps a 3:1 contrast (WCAG) with the background
+ * index when the nearest one would not: quantizing must not merge text into its background. */
+void color_cell_indexes(ColorMode mode, Color fg, Color bg, bool text, int *fi, int *bi);
+/* 0 blank or graphics (box drawing U+2500-257F, blocks U+2580-259F, braille U+2800-28FF),
+ * 1 text, 2 a letter (Unicode category L*). */
+int text_char_class(int codepoint);
+/* A cell that holds text (class > 0 for its first character). */
+bool cell_is_text(const Cell *cell);
 /* Attributes a cell needs in monochrome: its own attrs plus reverse for selected/header
  * backgrounds. */
 uint8_t cell_mono_attr(const Cell *cell);

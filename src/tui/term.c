@@ -1,5 +1,6 @@
 /* ncursesw backend: capability detection, canvas blit with minimal updates, input. */
 #include "tui/term.h"
+#include "tui/theme.h"
 #include <curses.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -17,13 +18,12 @@
 #define PAL_N 240
 #define PAL_HASH 1024
 
-typedef enum { COLORS_NONE = 0, COLORS_BASIC, COLORS_256, COLORS_DIRECT, COLORS_PALETTE } ColorImpl;
 
 struct Term {
     SCREEN *scr;
     int w, h;
     bool unicode;
-    ColorImpl impl;
+    TermColorImpl impl;
     ColorMode mode;
     Cell *shadow;          /* what the screen shows: [h][w] */
     int sw, sh;
@@ -36,15 +36,59 @@ struct Term {
     uint32_t pal_rgb[PAL_N];
     int pal_n;
     bool pal_overflow;
+    /* direct colour written by us (TERM_COLOR_SGR) */
+    const char *cup;           /* terminfo cursor_address */
+    bool xenl;                 /* writing the last column does not scroll at once */
+    char *out;                 /* frame output buffer */
+    size_t out_n, out_cap;
 };
 
 static volatile sig_atomic_t g_interrupted;
 
 static void on_signal(int sig) { (void)sig; g_interrupted = 1; }
 
-static bool env_set(const char *name) {
-    const char *v = getenv(name);
-    return v && *v;
+static bool starts_with(const char *s, const char *p) { return s && !strncmp(s, p, strlen(p)); }
+
+ColorMode term_color_mode_of(TermColorImpl impl) {
+    switch (impl) {
+    case TERM_COLOR_DIRECT: case TERM_COLOR_SGR: case TERM_COLOR_PALETTE: return CMODE_TRUE;
+    case TERM_COLOR_256: return CMODE_256;
+    case TERM_COLOR_16: return CMODE_16;
+    default: return CMODE_NONE;
+    }
+}
+
+TermColorImpl term_pick_colors(const TermCaps *k) {
+    const char *ov = k->override;
+    if (ov && *ov) {
+        if (!strcmp(ov, "none") || !strcmp(ov, "mono")) return TERM_COLOR_NONE;
+        if (!strcmp(ov, "16")) return TERM_COLOR_16;
+        if (!strcmp(ov, "256")) return TERM_COLOR_256;
+        if (!strcmp(ov, "true") || !strcmp(ov, "truecolor") || !strcmp(ov, "direct"))
+            return k->colors >= 0x1000000 ? TERM_COLOR_DIRECT : TERM_COLOR_SGR;
+        if (!strcmp(ov, "palette"))
+            return k->colors >= 256 && k->can_redefine ? TERM_COLOR_PALETTE : TERM_COLOR_256;
+        /* anything else: detect as usual (cmd_tui rejects unknown values up front) */
+    }
+    if ((k->no_color && *k->no_color) || !k->term || !*k->term || !strcmp(k->term, "dumb")) return TERM_COLOR_NONE;
+    if (k->colors < 8) return TERM_COLOR_NONE;
+    if (k->colors >= 0x1000000) return TERM_COLOR_DIRECT;      /* terminfo says direct colour */
+    if (k->rgb) return TERM_COLOR_SGR;                          /* terminfo RGB / Tc flag */
+    /* COLORTERM is inherited into tmux and screen, which may not pass 24-bit colour on:
+     * believe it only outside a multiplexer */
+    bool mux = (k->tmux && *k->tmux) || (k->sty && *k->sty) || starts_with(k->term, "screen") ||
+               starts_with(k->term, "tmux");
+    bool ct = k->colorterm && (!strcmp(k->colorterm, "truecolor") || !strcmp(k->colorterm, "24bit"));
+    if (ct && !mux && k->colors >= 256) return TERM_COLOR_SGR;
+    if (k->colors >= 256) return TERM_COLOR_256;
+    return TERM_COLOR_16;
+}
+
+bool term_color_override_ok(const char *v) {
+    static const char *ok[] = {"none", "mono", "16", "256", "true", "truecolor", "direct", "palette"};
+    if (!v || !*v) return true;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) if (!strcmp(v, ok[i])) return true;
+    return false;
 }
 
 void term_detect_env(bool *unicode, ColorMode *mode) {
@@ -52,18 +96,12 @@ void term_detect_env(bool *unicode, ColorMode *mode) {
     bool u = cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
     const char *a = getenv("LLMSCOPE_ASCII");
     if (a && *a && strcmp(a, "0")) u = false;
-    ColorMode m = CMODE_TRUE;       /* the best the terminal offers */
+    /* without terminfo: what the environment alone says (screenshot, the no-terminal path) */
     const char *term = getenv("TERM");
-    if (env_set("NO_COLOR") || !term || !*term || !strcmp(term, "dumb")) m = CMODE_NONE;
-    const char *ov = getenv("LLMSCOPE_COLOR");
-    if (ov && *ov) {
-        if (!strcmp(ov, "none") || !strcmp(ov, "mono")) m = CMODE_NONE;
-        else if (!strcmp(ov, "16")) m = CMODE_16;
-        else if (!strcmp(ov, "256")) m = CMODE_256;
-        else if (!strcmp(ov, "true") || !strcmp(ov, "truecolor") || !strcmp(ov, "palette")) m = CMODE_TRUE;
-    }
+    TermCaps k = {term, getenv("COLORTERM"), getenv("TMUX"), getenv("STY"), getenv("NO_COLOR"),
+                  getenv("LLMSCOPE_COLOR"), term && strstr(term, "256") ? 256 : 8, false, false};
     if (unicode) *unicode = u;
-    if (mode) *mode = m;
+    if (mode) *mode = term_color_mode_of(term_pick_colors(&k));
 }
 
 /* ---- stderr holding ---------------------------------------------------------------- */
@@ -105,8 +143,7 @@ Term *term_open(Err *e) {
     }
     Term *t = calloc(1, sizeof *t);
     if (!t) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
-    ColorMode want;
-    term_detect_env(&t->unicode, &want);
+    term_detect_env(&t->unicode, NULL);
     hold_stderr(t);
     t->scr = newterm(NULL, stdout, stdin);
     if (!t->scr) {
@@ -145,29 +182,31 @@ Term *term_open(Err *e) {
 #endif
               , NULL);
 
-    t->impl = COLORS_NONE;
-    t->mode = CMODE_NONE;
-    if (want != CMODE_NONE && has_colors()) {
-        start_color();
-        use_default_colors();
-        const char *ct = getenv("COLORTERM");
-        bool truecolor_env = ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit"));
-        const char *ov = getenv("LLMSCOPE_COLOR");
-        bool force_pal = ov && !strcmp(ov, "palette");
-        if (COLORS < 8) t->impl = COLORS_NONE;
-        else if (want == CMODE_16) t->impl = COLORS_BASIC;
-        else if (want == CMODE_TRUE && COLORS >= 0x1000000) t->impl = COLORS_DIRECT;
-        else if (want == CMODE_TRUE && COLORS >= 256 && can_change_color() && (truecolor_env || force_pal))
-            t->impl = COLORS_PALETTE;
-        else if (COLORS >= 256) t->impl = COLORS_256;
-        else t->impl = COLORS_BASIC;
-        switch (t->impl) {
-        case COLORS_DIRECT: case COLORS_PALETTE: t->mode = CMODE_TRUE; break;
-        case COLORS_256: t->mode = CMODE_256; break;
-        case COLORS_BASIC: t->mode = CMODE_16; break;
-        default: t->mode = CMODE_NONE; break;
+    t->impl = TERM_COLOR_NONE;
+    if (has_colors()) {
+        char rgb_name[] = "RGB", tc_name[] = "Tc", xenl_name[] = "xenl", colors_name[] = "colors";
+        const char *rgb_s = tigetstr(rgb_name);
+        bool rgb = tigetflag(rgb_name) > 0 || tigetflag(tc_name) > 0 || tigetnum(rgb_name) > 0 ||
+                   (rgb_s != NULL && rgb_s != (char *)-1);
+        const char *term = getenv("TERM");
+        TermCaps k = {term, getenv("COLORTERM"), getenv("TMUX"), getenv("STY"), getenv("NO_COLOR"),
+                      getenv("LLMSCOPE_COLOR"), tigetnum(colors_name), rgb, can_change_color()};
+        t->impl = term_pick_colors(&k);
+        if (t->impl != TERM_COLOR_NONE) {
+            start_color();
+            use_default_colors();
+            if (COLORS < 8) t->impl = TERM_COLOR_NONE;
+            else if (t->impl == TERM_COLOR_DIRECT && COLORS < 0x1000000) t->impl = TERM_COLOR_SGR;
         }
+        t->xenl = tigetflag(xenl_name) > 0;
     }
+    if (t->impl == TERM_COLOR_SGR) {
+        t->cup = cupv;
+        /* let curses clear the screen once; from now on we write every cell ourselves */
+        wnoutrefresh(stdscr);
+        doupdate();
+    }
+    t->mode = term_color_mode_of(t->impl);
     for (int i = 0; i < PAL_HASH; i++) t->pal_slot[i] = -1;
 
     struct sigaction sa;
@@ -185,7 +224,7 @@ Term *term_open(Err *e) {
 void term_close(Term *t) {
     if (!t) return;
     if (t->scr) {
-        if (t->impl == COLORS_PALETTE) reset_color_pairs();
+        if (t->impl == TERM_COLOR_PALETTE) reset_color_pairs();
         curs_set(1);
         endwin();
         delscreen(t->scr);
@@ -195,11 +234,13 @@ void term_close(Term *t) {
     signal(SIGHUP, SIG_DFL);
     release_stderr(t);
     free(t->shadow);
+    free(t->out);
     free(t);
 }
 
 void term_size(const Term *t, int *w, int *h) { *w = t->w; *h = t->h; }
 ColorMode term_color_mode(const Term *t) { return t->mode; }
+TermColorImpl term_color_impl(const Term *t) { return t->impl; }
 bool term_unicode(const Term *t) { return t->unicode; }
 void term_invalidate(Term *t) { t->full = true; }
 
@@ -236,16 +277,16 @@ static int pal_color(Term *t, Color c) {
     return PAL_FIRST + best;
 }
 
-static int term_color(Term *t, Color c) {
-    if (c.role == CR_DEFAULT) return -1;
+static int term_color(Term *t, Color c, bool fg) {
+    c = theme_resolve(c, fg);         /* the theme paints its own background and text */
     switch (t->impl) {
-    case COLORS_DIRECT: {
+    case TERM_COLOR_DIRECT: {
         int v = (c.r << 16) | (c.g << 8) | c.b;
         return v < 8 ? 8 : v;      /* 0..7 would select the ANSI colours */
     }
-    case COLORS_PALETTE: return pal_color(t, c);
-    case COLORS_256: return color_to_256(c.r, c.g, c.b);
-    case COLORS_BASIC: {
+    case TERM_COLOR_PALETTE: return pal_color(t, c);
+    case TERM_COLOR_256: return color_to_256(c.r, c.g, c.b);
+    case TERM_COLOR_16: {
         int i = color_to_16(c.r, c.g, c.b);
         return COLORS >= 16 ? i : (i & 7);
     }
@@ -277,15 +318,23 @@ static void draw_cell(Term *t, int x, int y, const Cell *cell) {
     }
     if (n == 0) wc[n++] = L' ';
     wc[n] = 0;
-    uint8_t a = t->impl == COLORS_NONE ? cell_mono_attr(cell) : cell->attr;
+    uint8_t a = t->impl == TERM_COLOR_NONE ? cell_mono_attr(cell) : cell->attr;
     attr_t at = A_NORMAL;
     if (a & ATTR_BOLD) at |= A_BOLD;
     if (a & ATTR_REVERSE) at |= A_REVERSE;
     if (a & ATTR_UNDERLINE) at |= A_UNDERLINE;
     if (a & ATTR_DIM) at |= A_DIM;
     int pair = 0;
-    if (t->impl != COLORS_NONE) {
-        int fg = term_color(t, cell->fg), bg = term_color(t, cell->bg);
+    if (t->impl != TERM_COLOR_NONE) {
+        int fg, bg;
+        if (t->impl == TERM_COLOR_16 || t->impl == TERM_COLOR_256) {
+            color_cell_indexes(t->mode, theme_resolve(cell->fg, true), theme_resolve(cell->bg, false),
+                               cell_is_text(cell), &fg, &bg);
+            if (t->impl == TERM_COLOR_16 && COLORS < 16) { fg &= 7; bg &= 7; }
+        } else {
+            fg = term_color(t, cell->fg, true);
+            bg = term_color(t, cell->bg, false);
+        }
         if (fg != -1 || bg != -1) {
             pair = alloc_pair(fg, bg);
             if (pair < 0) pair = 0;
@@ -296,6 +345,85 @@ static void draw_cell(Term *t, int x, int y, const Cell *cell) {
     mvwadd_wch(stdscr, y, x, &cc);
 }
 
+/* ---- direct colour written by us ---------------------------------------------------- */
+/* A terminal that has 24-bit colour but whose terminfo does not say so (TERM=xterm-256color
+ * under COLORTERM=truecolor) cannot get it through curses; there we write each changed cell
+ * ourselves: cursor_address from terminfo, SGR 38;2;r;g;b / 48;2;r;g;b (the semicolon form
+ * every truecolor terminal reads) and the UTF-8 bytes. curses keeps the keyboard, the mouse,
+ * the alternate screen and the one clear per full repaint; its stdscr stays blank, so its
+ * own refreshes never write over ours. */
+
+static void out_put(Term *t, const char *s, size_t n) {
+    if (t->out_n + n > t->out_cap) {
+        size_t cap = t->out_cap ? t->out_cap : 1 << 16;
+        while (t->out_n + n > cap) cap *= 2;
+        char *p = realloc(t->out, cap);
+        if (!p) return;                    /* drop the rest of this frame */
+        t->out = p;
+        t->out_cap = cap;
+    }
+    memcpy(t->out + t->out_n, s, n);
+    t->out_n += n;
+}
+
+static void out_flush(Term *t) {
+    size_t off = 0;
+    while (off < t->out_n) {
+        ssize_t w = write(STDOUT_FILENO, t->out + off, t->out_n - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    t->out_n = 0;
+}
+
+static void sgr_style(Term *t, const Cell *cell) {
+    char b[96];
+    Color fg = theme_resolve(cell->fg, true), bg = theme_resolve(cell->bg, false);
+    int n = snprintf(b, sizeof b, "\x1b[0%s%s%s%s;38;2;%d;%d;%d;48;2;%d;%d;%dm",
+                     cell->attr & ATTR_BOLD ? ";1" : "", cell->attr & ATTR_DIM ? ";2" : "",
+                     cell->attr & ATTR_UNDERLINE ? ";4" : "", cell->attr & ATTR_REVERSE ? ";7" : "",
+                     fg.r, fg.g, fg.b, bg.r, bg.g, bg.b);
+    out_put(t, b, (size_t)n);
+}
+
+static void sgr_draw(Term *t, const Canvas *c) {
+    if (t->full) {                     /* curses clears the screen (and knows it is blank) */
+        werase(stdscr);
+        clearok(curscr, TRUE);
+        wnoutrefresh(stdscr);
+        doupdate();
+    }
+    int w = c->w < t->w ? c->w : t->w, h = c->h < t->h ? c->h : t->h;
+    int cx = -1, cy = -1;              /* where the terminal's cursor is, -1 = unknown */
+    const Cell *last = NULL;           /* style of the last SGR written */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const Cell *cell = &c->cells[y * c->w + x];
+            Cell *sh = t->shadow ? &t->shadow[y * c->w + x] : NULL;
+            if (!t->full && sh && cell_eq(cell, sh)) continue;
+            if (sh) *sh = *cell;
+            if (cell->width == 0) continue;              /* right half of a wide char */
+            if (y == t->h - 1 && x == t->w - 1 && !t->xenl) continue;   /* would scroll */
+            Cell one = *cell;
+            if (one.width == 2 && x + 1 >= w) { one.ch[0] = ' '; one.len = 1; one.width = 1; }
+            if (cx != x || cy != y) {
+                const char *mv = tiparm(t->cup, y, x);
+                if (mv) out_put(t, mv, strlen(mv));
+            }
+            if (!last || last->attr != one.attr || memcmp(&last->fg, &one.fg, sizeof one.fg) ||
+                memcmp(&last->bg, &one.bg, sizeof one.bg))
+                sgr_style(t, &one);
+            last = cell;
+            if (one.len) out_put(t, one.ch, one.len);
+            else out_put(t, " ", 1);
+            cx = x + one.width;
+            cy = y;
+        }
+    out_put(t, "\x1b[0m", 4);          /* curses believes the attributes are normal */
+    out_flush(t);
+    t->full = false;
+}
+
 void term_draw(Term *t, const Canvas *c) {
     if (t->sw != c->w || t->sh != c->h || !t->shadow) {
         free(t->shadow);
@@ -304,7 +432,8 @@ void term_draw(Term *t, const Canvas *c) {
         t->sh = t->shadow ? c->h : 0;
         t->full = true;
     }
-    if (t->impl == COLORS_PALETTE && t->pal_overflow) {
+    if (t->impl == TERM_COLOR_SGR) { sgr_draw(t, c); return; }
+    if (t->impl == TERM_COLOR_PALETTE && t->pal_overflow) {
         /* the last frame ran out of palette slots: start the palette afresh */
         t->pal_n = 0;
         t->pal_overflow = false;

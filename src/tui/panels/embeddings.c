@@ -128,7 +128,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
                 for (int j = 0; j < i && !dup; j++) { const TraceTok *tj = trace_tok(s->trace, t0 + j); dup = tj && tj->id == id; }
                 panel_tok_label(s, id, labels[i], sizeof labels[i], 10, c->unicode);
                 bool is_sel = t0 + i == sel;
-                Color col = ti && ti->phase == PHASE_PREFILL ? color_rgb(140, 190, 255) : color_rgb(255, 190, 120);
+                Color col = ti && ti->phase == PHASE_PREFILL ? theme_color(CR_PT_PREFILL) : theme_color(CR_PT_DECODE);
                 pts[i] = (ScatterPt){st->xy[2 * i], st->xy[2 * i + 1], dup && !is_sel ? NULL : labels[i], col, is_sel};
             }
             w_scatter(c, rect_make(left.x, left.y + 1, left.w, left.h - 1), pts, n, true);

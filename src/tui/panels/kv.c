@@ -12,8 +12,8 @@
 
 #define KV_ELEM_BYTES 4        /* the engine caches f32 */
 
-static const Color VCOL[KVA_COUNT] = {
-    {255, 110, 90, CR_DATA}, {255, 200, 60, CR_DATA}, {95, 215, 120, CR_DATA}, {100, 170, 255, CR_DATA}};
+/* one colour per attention variant (MHA, GQA, MQA, MLA), from the theme */
+#define VCOL(i) theme_color((ColorRole)(CR_CAT1 + (i)))
 
 
 static void fmt_mib(double v, char *buf, int cap) { kv_fmt_bytes(v, buf, cap); }
@@ -81,7 +81,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
                 bool full = k < filled, is_cur = k == cur;
                 const char *g = c->unicode ? (full ? "\xe2\x96\x88" : "\xc2\xb7") : (full ? "#" : ".");
                 Style cs = is_cur ? sty_attr(CR_ACCENT, ATTR_BOLD) : full ? sty(CR_TITLE) : sty(CR_FRAME);
-                if (full && !is_cur && !c->mono) { cs.fg = VCOL[sp->attn_kind == ATTN_MLA ? KVA_MLA : sp->attn_kind == ATTN_MQA ? KVA_MQA : sp->attn_kind == ATTN_GQA ? KVA_GQA : KVA_MHA]; }
+                if (full && !is_cur && !c->mono) { cs.fg = VCOL(sp->attn_kind == ATTN_MLA ? KVA_MLA : sp->attn_kind == ATTN_MQA ? KVA_MQA : sp->attn_kind == ATTN_GQA ? KVA_GQA : KVA_MHA); }
                 if (is_cur && c->mono) cs.attr |= ATTR_REVERSE;
                 canvas_glyph(c, in.x + lab + k, ly, g, cs);
             }
@@ -116,7 +116,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         w_table(c, rect_make(in.x, y, in.w, th), cols, 5, cp, KVA_COUNT, sel);
         if (!c->mono)
             for (int i = 0; i < KVA_COUNT && i + 1 < th; i++)
-                canvas_restyle(c, rect_make(in.x, y + 1 + i, 3, 1), (Style){VCOL[i], i == sel ? theme_color(CR_SELECT) : color_default(), ATTR_BOLD});
+                canvas_restyle(c, rect_make(in.x, y + 1 + i, 3, 1), (Style){VCOL(i), i == sel ? theme_color(CR_SELECT) : color_default(), ATTR_BOLD});
         y += th;
     }
 
@@ -129,7 +129,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         for (int i = 0; i < KVA_COUNT; i++) {
             for (int k = 0; k < npts; k++)
                 ys[i][k] = (float)kv_bytes(v[i].elems, L, (long long)((double)ctxlen * k / (npts - 1)), KV_ELEM_BYTES);
-            ser[i] = (Series){ys[i], npts, VCOL[i], v[i].name};
+            ser[i] = (Series){ys[i], npts, VCOL(i), v[i].name};
         }
         double top = kv_bytes(v[KVA_MHA].elems > v[KVA_MLA].elems ? v[KVA_MHA].elems : v[KVA_MLA].elems, L, ctxlen, KV_ELEM_BYTES);
         w_lineplot(c, rect_make(in.x, y, in.w - 8, ch), ser, KVA_COUNT, 0, (double)ctxlen, 0, top, 10, fmt_mib, fmt_tok);
@@ -158,7 +158,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         }
         for (int i = 0; i < KVA_COUNT; i++) {
             if (lrow[i] < 0 || lrow[i] > ch - 2) continue;
-            Style ls = c->mono ? sty(CR_TEXT) : (Style){VCOL[i], color_default(), ATTR_BOLD};
+            Style ls = c->mono ? sty(CR_TEXT) : (Style){VCOL(i), color_default(), ATTR_BOLD};
             canvas_text(c, in.x + in.w - 6, y + lrow[i], v[i].name, ls);
         }
         /* where we are now on the x axis */

@@ -175,7 +175,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
         if (q && qr) {
             float m = fmaxf(hypotf(q[a], q[b]), hypotf(qr[a], qr[b]));
             if (m > 0) {
-                hands[nh++] = (DialHand){atan2f(q[b], q[a]), hypotf(q[a], q[b]) / m * 0.8f, color_rgb(110, 140, 200)};
+                hands[nh++] = (DialHand){atan2f(q[b], q[a]), hypotf(q[a], q[b]) / m * 0.8f, theme_color(CR_PT_QUERY)};
                 hands[nh++] = (DialHand){atan2f(qr[b], qr[a]), hypotf(qr[a], qr[b]) / m * 0.8f, theme_color(CR_GOOD)};
             }
         }

@@ -6,9 +6,10 @@
 #include <string.h>
 #include "tui/widgets/widgets.h"
 
-static const Color MASK_BG = {40, 40, 46, CR_MASK};
-static const Color MASK_FG = {84, 84, 96, CR_MASK};
-static const Color SEL_COL = {255, 70, 200, CR_ACCENT};
+/* theme colours, read when drawing (the theme can change between frames) */
+#define MASK_BG theme_color(CR_MASK_BG)
+#define MASK_FG theme_color(CR_MASK)
+#define SEL_COL theme_color(CR_MARK)
 #define SEL_MARK_U "\xe2\x96\x91"   /* ░ */
 #define SEL_MARK_A "&"
 

@@ -36,12 +36,12 @@ static Style chip_style(const Canvas *c, const Chip *ch) {
         return sty_attr(CR_TEXT, a);
     }
     if (ch->current) {
-        Style s = {color_rgb(16, 16, 16), theme_color(CR_CURRENT), ATTR_BOLD};
+        Style s = {theme_color(CR_ON_CURRENT), theme_color(CR_CURRENT), ATTR_BOLD};
         return s;
     }
     if (ch->dim) { Style s = {theme_color(CR_DIM), theme_color(CR_CHIP), 0}; return s; }
-    if (ch->prefill) { Style s = {color_rgb(200, 222, 255), theme_color(CR_PREFILL), 0}; return s; }
-    Style s = {color_rgb(255, 226, 190), theme_color(CR_DECODE), 0};
+    if (ch->prefill) { Style s = {theme_color(CR_ON_PREFILL), theme_color(CR_PREFILL), 0}; return s; }
+    Style s = {theme_color(CR_ON_DECODE), theme_color(CR_DECODE), 0};
     return s;
 }
 
