@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/cli_chat.h"
 
 /* Every subcommand is linked in (a missing one is a link error, never a silently shorter
  * usage text). */
@@ -26,6 +27,7 @@ int main(int argc, char **argv) {
         {"eval", cmd_eval, "loss and perplexity on --text-file (--json)"},
         {"tokenize", cmd_tokenize, "ids and tokens of --text (--json)"},
         {"detokenize", cmd_detokenize, "text of --ids (--json)"},
+        {"chat-template", cmd_chat_template, "render a chat template over --messages FILE.json"},
         {"trace", cmd_trace, "export hook values (--hooks P1,P2 --json | --npy DIR)"},
         {"screenshot", cmd_screenshot, "render a panel without a terminal"},
         {"contrast", cmd_contrast, "check text/background contrast of a screen dump with colours"},

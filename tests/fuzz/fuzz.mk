@@ -21,7 +21,7 @@ FUZZ_ALL      := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/f
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 FUZZ_BINS     := $(FUZZ_ALL:%=$(FUZZ_DIR)/fuzz_%)
 # Only the layers the targets exercise (no curses, no GSL); the archive pulls what is used.
-FUZZ_LIB_SRCS := $(filter src/core/% src/model/% src/engine/% src/tokenizer/% src/trace/% src/session/% src/lesson/%,\
+FUZZ_LIB_SRCS := $(filter src/core/% src/model/% src/engine/% src/tokenizer/% src/template/% src/trace/% src/session/% src/lesson/%,\
                    $(shell find src -name '*.c' | sort))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIBA     := $(FUZZ_DIR)/libllmscope-fuzz.a

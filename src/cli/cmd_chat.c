@@ -1,0 +1,134 @@
+/* chat-template: renders a model's chat template over a messages file, as transformers'
+ * apply_chat_template(..., tokenize=False) does; and the --chat path of `run` (a prompt
+ * becomes one user message, rendered with add_generation_prompt and tokenized without adding
+ * special tokens again, as apply_chat_template(tokenize=True) does). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "cli/cli_chat.h"
+#include "template/jinja.h"
+#include "tokenizer/tokenizer.h"
+
+/* --set NAME=JSON (repeatable) into vars; the texts point into argv. */
+static int collect_sets(int argc, char **argv, JinjaVar *vars, char **names, int cap, Err *e) {
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--set") && i + 1 < argc) v = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6)) v = argv[i] + 6;
+        else continue;
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v) { err_set(e, ERR_ARG, "--set '%s': expected NAME=JSON, e.g. --set enable_thinking=false", v); return -1; }
+        if (n == cap) { err_set(e, ERR_ARG, "--set: at most %d variables", cap); return -1; }
+        names[n] = strndup(v, (size_t)(eq - v));
+        vars[n].name = names[n];
+        vars[n].text = eq + 1;
+        vars[n].is_json = true;
+        n++;
+    }
+    return n;
+}
+
+static void free_names(char **names, int n) { for (int i = 0; i < n; i++) free(names[i]); }
+
+static bool now_arg(int argc, char **argv, JinjaOptions *opt, Err *e) {
+    const char *s = cli_opt(argc, argv, "--now");
+    if (!s) s = getenv("LLMSCOPE_NOW");
+    if (!s || !*s) return true;
+    char *end;
+    errno = 0;
+    long long t = strtoll(s, &end, 10);
+    if (errno || *end) return err_set(e, ERR_ARG, "--now '%s': expected seconds since 1970-01-01 UTC", s);
+    opt->now_set = true;
+    opt->now = t;
+    return true;
+}
+
+int cmd_chat_template(int argc, char **argv) {
+    Err e = {0};
+    const char *model = cli_opt(argc, argv, "--model"), *tfile = cli_opt(argc, argv, "--template");
+    const char *mfile = cli_opt(argc, argv, "--messages");
+    if ((!model && !tfile) || !mfile) {
+        fprintf(stderr, "usage: llmscope chat-template (--model DIR | --template FILE) --messages FILE.json\n"
+                        "         [--add-generation-prompt] [--set NAME=JSON]... [--bos-token S] [--eos-token S] [--now EPOCH]\n"
+                        "FILE.json: a list of {\"role\", \"content\"} messages, or {\"messages\": [...], \"tools\": [...], ...}\n");
+        return 2;
+    }
+    char *tmpl = NULL, *bos = NULL, *eos = NULL;
+    if (model && !chat_template_load_for_model(model, &tmpl, &bos, &eos, &e)) return cli_fail(&e);
+    if (tfile) {
+        free(tmpl);
+        size_t len;
+        tmpl = file_read_all(tfile, &len, 16u << 20, &e);
+        if (!tmpl) { free(bos); free(eos); return cli_fail(&e); }
+    }
+    const char *b = cli_opt(argc, argv, "--bos-token"), *s = cli_opt(argc, argv, "--eos-token");
+    size_t mlen;
+    char *msgs = file_read_all(mfile, &mlen, 64u << 20, &e);
+    int rc = 0;
+    JinjaVar vars[64];
+    char *names[64];
+    int nv = 0;
+    ChatRequest rq = {0};
+    if (!msgs) rc = cli_fail(&e);
+    if (!rc && (nv = collect_sets(argc, argv, vars, names, 64, &e)) < 0) { nv = 0; rc = cli_fail(&e); }
+    if (!rc && !now_arg(argc, argv, &rq.opt, &e)) rc = cli_fail(&e);
+    if (!rc) {
+        rq.messages_json = msgs;
+        rq.add_generation_prompt = cli_flag(argc, argv, "--add-generation-prompt");
+        rq.bos_token = b ? b : bos;
+        rq.eos_token = s ? s : eos;
+        rq.extra = vars;
+        rq.nextra = nv;
+        char *out = NULL;
+        size_t olen = 0;
+        if (!chat_template_apply(tmpl, strlen(tmpl), &rq, &out, &olen, &e)) {
+            char ctx[600];
+            snprintf(ctx, sizeof ctx, "%s", tfile ? tfile : model);
+            err_prefix(&e, "%s", ctx);
+            rc = cli_fail(&e);
+        } else {
+            fwrite(out, 1, olen, stdout);
+            if (fflush(stdout)) rc = 1;
+            free(out);
+        }
+    }
+    free_names(names, nv);
+    free(msgs); free(tmpl); free(bos); free(eos);
+    return rc;
+}
+
+int cli_chat_encode(int argc, char **argv, const char *model_path, const struct Tokenizer *tok, const char *prompt,
+                    int **ids, char **text, Err *e) {
+    char *tmpl = NULL, *bos = NULL, *eos = NULL;
+    const char *tfile = cli_opt(argc, argv, "--template");
+    *ids = NULL;
+    if (text) *text = NULL;
+    if (!chat_template_load_for_model(model_path, &tmpl, &bos, &eos, e)) {
+        if (!tfile) return -1;
+        err_clear(e);
+    }
+    if (tfile) {
+        free(tmpl);
+        size_t len;
+        tmpl = file_read_all(tfile, &len, 16u << 20, e);
+        if (!tmpl) { free(bos); free(eos); return -1; }
+    }
+    const char *b = cli_opt(argc, argv, "--bos-token"), *s = cli_opt(argc, argv, "--eos-token");
+    JinjaVar vars[64];
+    char *names[64];
+    int nv = collect_sets(argc, argv, vars, names, 64, e);
+    char *out = NULL;
+    size_t olen = 0;
+    int n = -1;
+    if (nv >= 0 && chat_template_apply_prompt(tmpl, prompt, b ? b : bos, s ? s : eos, vars, nv, &out, &olen, e)) {
+        /* as transformers: the rendered text already holds its special tokens */
+        n = tokenizer_encode(tok, out, olen, false, ids, e);
+        if (n >= 0 && text) { *text = out; out = NULL; }
+    } else if (nv >= 0) err_prefix(e, "chat template of %s", tfile ? tfile : model_path);
+    if (nv > 0) free_names(names, nv);
+    free(out); free(tmpl); free(bos); free(eos);
+    return n;
+}

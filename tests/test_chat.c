@@ -1,0 +1,303 @@
+/* Chat templates: every fixture rendered by transformers' apply_chat_template (see
+ * tests/fixtures/chat/gen_chat_fixtures.py) must come out byte for byte the same, templates
+ * that raise must fail with their message, and the CLI must print exactly the rendering. */
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "harness.h"
+#include "template/jinja.h"
+#include "tokenizer/tokenizer.h"
+
+#define FIX "tests/fixtures/chat"
+#define FROZEN_NOW 1741944413   /* 2025-03-14 09:26:53, the time strftime_now() returned in the fixtures */
+
+static cJSON *load_expected(void) {
+    Err e = {0};
+    size_t len;
+    char *txt = file_read_all(FIX "/expected.json", &len, 64u << 20, &e);
+    if (!txt) return NULL;
+    cJSON *j = cJSON_ParseWithLength(txt, len);
+    free(txt);
+    return j;
+}
+
+static char *read_fix(const char *dir, const char *name, const char *ext) {
+    char path[512];
+    snprintf(path, sizeof path, FIX "/%s/%s%s", dir, name, ext);
+    Err e = {0};
+    size_t len;
+    return file_read_all(path, &len, 16u << 20, &e);
+}
+
+/* "set" object of a case -> JinjaVar array (JSON texts owned by the caller) */
+static int set_vars(const cJSON *set, JinjaVar *vars, char **texts, int cap) {
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, set) {
+        if (n == cap) break;
+        texts[n] = cJSON_PrintUnformatted(it);
+        vars[n].name = it->string;
+        vars[n].text = texts[n];
+        vars[n].is_json = true;
+        n++;
+    }
+    return n;
+}
+
+static const char *str_or_null(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* first differing byte, for a readable failure */
+static void show_diff(const char *what, const char *got, const char *want) {
+    size_t i = 0;
+    while (got[i] && got[i] == want[i]) i++;
+    size_t from = i > 40 ? i - 40 : 0;
+    fprintf(stderr, "    %s: differs at byte %zu\n      got:  \"%.80s\"\n      want: \"%.80s\"\n", what, i, got + from, want + from);
+}
+
+TEST(chat_fixtures_render_byte_exact) {
+    cJSON *exp = load_expected();
+    if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(exp, "cases");
+    REQUIRE(cJSON_GetArraySize(cases) >= 100);
+    int n_ok = 0, n_err = 0, fams = 0;
+    const char *last_t = "";
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const char *tname = str_or_null(c, "template"), *mname = str_or_null(c, "messages");
+        if (strcmp(tname, last_t)) { fams++; last_t = tname; }
+        char *tmpl = read_fix("templates", tname, ".jinja"), *msgs = read_fix("messages", mname, ".json");
+        REQUIRE(tmpl && msgs);
+        JinjaVar vars[8];
+        char *texts[8] = {0};
+        int nv = set_vars(cJSON_GetObjectItemCaseSensitive(c, "set"), vars, texts, 8);
+        ChatRequest rq = {0};
+        rq.messages_json = msgs;
+        rq.add_generation_prompt = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt"));
+        rq.bos_token = str_or_null(c, "bos_token");
+        rq.eos_token = str_or_null(c, "eos_token");
+        rq.extra = vars;
+        rq.nextra = nv;
+        rq.opt.now_set = true;
+        rq.opt.now = FROZEN_NOW;
+        char *out = NULL;
+        size_t olen = 0;
+        Err e = {0};
+        bool ok = chat_template_apply(tmpl, strlen(tmpl), &rq, &out, &olen, &e);
+        const char *want = str_or_null(c, "output"), *want_err = str_or_null(c, "error");
+        char label[200];
+        snprintf(label, sizeof label, "%s + %s (add_generation_prompt=%d, %d vars)", tname, mname, rq.add_generation_prompt, nv);
+        if (want) {
+            CHECK_MSG(ok, "%s: failed: %s", label, e.msg);
+            if (ok) {
+                bool same = olen == strlen(want) && !memcmp(out, want, olen);
+                CHECK_MSG(same, "%s: rendering differs from transformers'", label);
+                if (!same) show_diff(label, out, want);
+                else n_ok++;
+            }
+        } else {
+            CHECK_MSG(!ok, "%s: rendered but transformers raised %s", label, want_err);
+            if (!ok) {
+                /* a raise_exception message must be passed on */
+                const char *colon = strstr(want_err, "TemplateError: ");
+                if (colon) CHECK_MSG(strstr(e.msg, colon + 15) != NULL, "%s: message '%s' lacks '%s'", label, e.msg, colon + 15);
+                n_err++;
+            }
+        }
+        free(out);
+        for (int i = 0; i < nv; i++) free(texts[i]);
+        free(tmpl);
+        free(msgs);
+    }
+    CHECK(fams >= 8);
+    CHECK(n_err >= 2);
+    printf("    %d renderings byte-exact, %d expected errors, %d templates\n", n_ok, n_err, fams);
+    cJSON_Delete(exp);
+}
+
+TEST(chat_snippets_match_jinja2) {
+    cJSON *exp = load_expected();
+    if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
+    char *msgs_all = read_fix(".", "snippets", ".json");
+    REQUIRE(msgs_all);
+    cJSON *sj = cJSON_Parse(msgs_all);
+    REQUIRE(sj);
+    char *msgs = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(sj, "messages"));
+    const cJSON *sn;
+    int n = 0;
+    cJSON_ArrayForEach(sn, cJSON_GetObjectItemCaseSensitive(exp, "snippets")) {
+        const char *name = str_or_null(sn, "name"), *tmpl = str_or_null(sn, "template");
+        const char *want = str_or_null(sn, "output"), *want_err = str_or_null(sn, "error");
+        ChatRequest rq = {0};
+        rq.messages_json = msgs;
+        rq.add_generation_prompt = !strcmp(name, "bos_eos");
+        rq.bos_token = "<s>";
+        rq.eos_token = "</s>";
+        rq.opt.now_set = true;
+        rq.opt.now = FROZEN_NOW;
+        char *out = NULL;
+        size_t olen = 0;
+        Err e = {0};
+        bool ok = chat_template_apply(tmpl, strlen(tmpl), &rq, &out, &olen, &e);
+        if (want) {
+            CHECK_MSG(ok, "snippet %s failed: %s", name, e.msg);
+            if (ok && !(olen == strlen(want) && !memcmp(out, want, olen))) {
+                CHECK_MSG(false, "snippet %s differs", name);
+                show_diff(name, out, want);
+            }
+        } else {
+            CHECK_MSG(!ok, "snippet %s rendered \"%s\" but jinja2 raised %s", name, out ? out : "", want_err);
+            if (!ok) CHECK_MSG(strstr(e.msg, "line ") != NULL, "snippet %s: error without a line: %s", name, e.msg);
+        }
+        free(out);
+        n++;
+    }
+    CHECK(n >= 60);
+    free(msgs);
+    cJSON_Delete(sj);
+    free(msgs_all);
+    cJSON_Delete(exp);
+}
+
+static const cJSON *find_case(const cJSON *exp, const char *t, const char *m, bool agp) {
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(exp, "cases")) {
+        if (!strcmp(str_or_null(c, "template"), t) && !strcmp(str_or_null(c, "messages"), m) &&
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt")) == agp &&
+            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "set")) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+TEST(chat_cli_prints_only_the_rendering) {
+    cJSON *exp = load_expected();
+    if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
+    char cmd[1024], *out = NULL;
+    /* --template with explicit tokens */
+    const cJSON *c = find_case(exp, "llama-3.2", "tools", true);
+    REQUIRE(c);
+    snprintf(cmd, sizeof cmd, "%s chat-template --template " FIX "/templates/llama-3.2.jinja --messages " FIX "/messages/tools.json "
+             "--add-generation-prompt --bos-token '<|begin_of_text|>' --eos-token '<|eot_id|>' --now %d", test_bin(), FROZEN_NOW);
+    int rc = test_run(cmd, &out, 0);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(out && !strcmp(out, str_or_null(c, "output")));
+    free(out);
+    /* a template that raises: non-zero exit and the template's message */
+    snprintf(cmd, sizeof cmd, "%s chat-template --template " FIX "/templates/gemma-3.jinja --messages " FIX "/messages/bad_roles.json 2>&1",
+             test_bin());
+    rc = test_run(cmd, &out, 1);
+    CHECK(rc != 0);
+    CHECK(out && strstr(out, "Conversation roles must alternate user/assistant/user/assistant/...") && strstr(out, "line 15"));
+    free(out);
+    /* a template that does not parse: line and column */
+    snprintf(cmd, sizeof cmd, "printf '{%%%% if x %%%%}\\nab{{ 1 + }}' > /tmp/llmscope_bad.jinja && %s chat-template --template /tmp/llmscope_bad.jinja "
+             "--messages " FIX "/messages/user_only.json 2>&1", test_bin());
+    rc = test_run(cmd, &out, 1);
+    CHECK(rc != 0);
+    CHECK_MSG(out && strstr(out, "line 2, column 10"), "got: %s", out ? out : "");
+    free(out);
+    /* bad --set JSON */
+    snprintf(cmd, sizeof cmd, "%s chat-template --template " FIX "/templates/qwen3.jinja --messages " FIX "/messages/user_only.json --set 'x={' 2>&1",
+             test_bin());
+    rc = test_run(cmd, &out, 1);
+    CHECK(rc != 0 && out && strstr(out, "variable x"));
+    free(out);
+    /* --model: chat_template and eos_token from tokenizer_config.json (the real Qwen3 one) */
+    const char *sd = test_shared_data();
+    if (sd) {
+        c = find_case(exp, "qwen3", "multi_turn", true);
+        REQUIRE(c);
+        snprintf(cmd, sizeof cmd, "%s chat-template --model %s/tokenizers/qwen3 --messages " FIX "/messages/multi_turn.json --add-generation-prompt",
+                 test_bin(), sd);
+        rc = test_run(cmd, &out, 0);
+        CHECK_EQ_INT(rc, 0);
+        CHECK(out && !strcmp(out, str_or_null(c, "output")));
+        free(out);
+    }
+    cJSON_Delete(exp);
+}
+
+TEST(chat_template_from_model_dir) {
+    /* chat_template.jinja wins over tokenizer_config.json; a list of named templates gives "default" */
+    char dir[] = "/tmp/llmscope_chatXXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char p[256], cmd[600];
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(p, "w");
+    REQUIRE(f);
+    fputs("{\"bos_token\": {\"content\": \"<B>\"}, \"eos_token\": \"<E>\", \"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
+          " {\"name\": \"default\", \"template\": \"{{ bos_token }}{{ messages[0].content }}{{ eos_token }}\"}]}", f);
+    fclose(f);
+    char *tmpl = NULL, *bos = NULL, *eos = NULL;
+    Err e = {0};
+    REQUIRE(chat_template_load_for_model(dir, &tmpl, &bos, &eos, &e));
+    CHECK_STR(tmpl, "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}");
+    CHECK_STR(bos, "<B>");
+    CHECK_STR(eos, "<E>");
+    free(tmpl); free(bos); free(eos);
+    snprintf(p, sizeof p, "%s/chat_template.jinja", dir);
+    f = fopen(p, "w");
+    REQUIRE(f);
+    fputs("J{{ messages|length }}\n", f);
+    fclose(f);
+    REQUIRE(chat_template_load_for_model(dir, &tmpl, &bos, &eos, &e));
+    char *out = NULL;
+    size_t n;
+    REQUIRE(chat_template_apply_prompt(tmpl, "hi", bos, eos, NULL, 0, &out, &n, &e));
+    CHECK_STR(out, "J1");
+    free(out); free(tmpl); free(bos); free(eos);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    /* no template at all: a clear error */
+    CHECK(!chat_template_load_for_model("/nonexistent-dir/x", &tmpl, &bos, &eos, &e));
+    CHECK(strstr(e.msg, "no chat template") != NULL);
+}
+
+TEST(chat_limits_and_hostile_templates) {
+    static const struct { const char *t; const char *want; } cases[] = {
+        {"{% for i in range(100000) %}{% for k in range(100000) %}x{% endfor %}{% endfor %}", "limit"},
+        {"{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "nested deeper"},
+        {"{{ 'x' * 1000000000 }}", "too large"},
+        {"{{ range(1000000)|list }}", "MAX_RANGE"},
+        {"{{ 9223372036854775807 + 1 }}", "overflow"},
+        {"{{ messages.append(1) }}", "unsafe"},
+        {"{{ x.y }}", "'x' is undefined"},
+        {"{% set ns = namespace(a=1) %}{{ ns.a }}{% set ns.a = ns.a + 1 %}{{ ns.a }}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ChatRequest rq = {0};
+        rq.messages_json = "[]";
+        rq.opt.max_steps = 1000000;
+        char *out = NULL;
+        size_t n;
+        Err e = {0};
+        bool ok = chat_template_apply(cases[i].t, strlen(cases[i].t), &rq, &out, &n, &e);
+        if (cases[i].want) {
+            CHECK_MSG(!ok, "case %zu rendered", i);
+            CHECK_MSG(strstr(e.msg, cases[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, e.msg, cases[i].want);
+        } else {
+            CHECK_MSG(ok, "case %zu: %s", i, e.msg);
+            if (ok) CHECK_STR(out, "12");
+        }
+        free(out);
+    }
+    /* 300 nested parentheses: refused by the parser's depth limit, not a stack overflow */
+    char deep[700];
+    size_t k = 0;
+    k += (size_t)snprintf(deep, sizeof deep, "{{ ");
+    for (int i = 0; i < 300; i++) deep[k++] = '(';
+    deep[k++] = '1';
+    for (int i = 0; i < 300; i++) deep[k++] = ')';
+    snprintf(deep + k, sizeof deep - k, " }}");
+    ChatRequest rq = {0};
+    rq.messages_json = "[]";
+    char *out = NULL;
+    size_t n;
+    Err e = {0};
+    CHECK(!chat_template_apply(deep, strlen(deep), &rq, &out, &n, &e));
+    CHECK_MSG(strstr(e.msg, "nesting") || strstr(e.msg, "nested"), "%s", e.msg);
+    free(out);
+}
