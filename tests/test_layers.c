@@ -37,7 +37,7 @@ static bool excepted_long(const char *file) {
 }
 
 static const struct { const char *dir; int floor; } FLOORS[] = {
-    {"core", 0}, {"model", 1}, {"tokenizer", 1}, {"engine", 2}, {"trace", 3}, {"session", 4},
+    {"core", 0}, {"model", 1}, {"tokenizer", 1}, {"template", 1}, {"engine", 2}, {"trace", 3}, {"session", 4},
     {"analysis", 5}, {"scene", 6}, {"lesson", 7}, {"tui", 8}, {"cli", 9},
 };
 

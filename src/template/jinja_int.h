@@ -115,4 +115,86 @@ Val make_iterable(J *j, Val v);                /* a V_LIST to iterate (dict: key
 Val slice_val(J *j, Val obj, Val start, Val stop, Val stepv);
 
 enum { FN_RANGE = 1, FN_NAMESPACE, FN_DICT, FN_RAISE, FN_STRFTIME, FN_CYCLE, FN_LIST_ITEMS };
+
+/* ---- helpers shared by jinja_value.c, jinja_str.c, jinja_filters.c ---- */
+double num_f(Val v);
+uint32_t u_upper(uint32_t c);
+uint32_t u_lower(uint32_t c);
+uint32_t *u32_of(J *j, const Str *s, size_t *n);
+int64_t arg_int(J *j, const Args *a, int idx, const char *name, int64_t dflt, const char *fn);
+bool is_num(Val v);
+bool u_isalpha(uint32_t c);
+Val str_of_u32(J *j, const uint32_t *a, size_t n);
+bool u_iscased_letter(uint32_t c);
+int str_cmp_lower(J *j, const Str *a, const Str *b);
+Val py_strip(J *j, const Str *s, const Str *chars, int which);
+size_t val_len(J *j, Val v);
+Val pairs_of_dict(J *j, Dict *d);
+const Str *arg_str(J *j, const Args *a, int idx, const char *name, const char *dflt, const char *fn);
+bool in_names(const char *const *names, const char *s);
+Val py_case(J *j, const Str *s, int mode);
+Val jinja_title(J *j, const Str *s);
+Val py_replace(J *j, const Str *s, const Str *old, const Str *nw, int64_t count);
+const char *mem_find(const char *h, size_t hn, const char *nd, size_t nn);
+size_t slice_indices(J *j, int64_t n, Val start, Val stop, Val stepv, int64_t **out);
+Val py_split(J *j, const Str *s, const Str *sep, int64_t maxsplit, bool right);
+bool str_starts(const Str *s, const Str *p);
+bool str_ends(const Str *s, const Str *p);
+bool affix_test(J *j, const Str *s, Val arg, bool ends, const char *fn);
+Val py_format(J *j, const Str *s, const Args *a);
+Val bind_method(J *j, Val self, const char *name);
+Val undef_msg(J *j, const char *fmt, const char *a, const char *b);
+Val html_escape(J *j, Val v);
+Val attr_path(J *j, Val v, const Str *path);
+Val to_int(J *j, Val v, Val dflt, int64_t base);
+Val to_float(J *j, Val v, Val dflt);
+
+/* ---- lexer (jinja_lex.c) ---- */
+enum { T_DATA, T_VBEGIN, T_VEND, T_BBEGIN, T_BEND, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };
+
+typedef struct Tok {
+    int t, line, col;
+    const char *p;   /* T_NAME / T_OP: the source text */
+    size_t n;
+    Str *s;          /* T_DATA / T_STR: the text */
+    int64_t i;
+    double f;
+} Tok;
+
+typedef struct Lx {
+    J *j;
+    const char *s;
+    size_t n;
+    size_t pos;
+    size_t lc_pos;
+    int lc_line, lc_col;
+    Tok *toks;
+    size_t nt, cap;
+} Lx;
+void lx_run(Lx *lx);
+
+/* ---- syntax tree and parser (jinja_parse.c) ---- */
+enum {
+    E_CONST, E_NAME, E_LIST, E_TUPLE, E_DICT, E_ATTR, E_ITEM, E_SLICE, E_CALL, E_FILTER, E_TEST, E_NEG, E_POS, E_NOT,
+    E_BIN, E_CMP, E_AND, E_OR, E_COND, E_CONCAT,
+    S_BODY, S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_MACRO, S_FILTERBLK, S_BREAK, S_CONTINUE, S_WITH
+};
+enum { OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW,
+       C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE, C_IN, C_NOTIN };
+
+struct Node {
+    int k, line, col, op;
+    bool flag;
+    Node *a, *b, *c, *d;
+    Node **xs; size_t nx;     /* children: args, items, body statements, compare operands */
+    Node **ys; size_t ny;     /* keyword values, dict values, macro defaults, with values */
+    const Str **names; size_t nnames;  /* keyword names, targets, params */
+    int *ops;                 /* compare operators */
+    const Str *name;
+    Val cv;
+};
+
+typedef struct Ps { J *j; Tok *t; size_t i, n; } Ps;
+Node *parse_body(Ps *p, const char *const *ends, const char **which);
+
 #endif
