@@ -1313,3 +1313,67 @@ TEST(malformed_bos_as_the_tokenizer_says) {
     free(out);
     rm_rf(g.dir);
 }
+
+/* ---- right numbers: the Output panel's entropy is over the whole vocabulary ----------------- */
+
+/* Entropy (bits) of softmax over one row of `logits --json`, in double. */
+static double row_entropy_bits(const char *json, int row, int V) {
+    const char *p = strstr(json, "[[");
+    if (!p) return NAN;
+    p += 1;
+    for (int r = 0; r < row; r++) { p = strstr(p + 1, "["); if (!p) return NAN; }
+    p++;
+    double *x = malloc(sizeof(double) * (size_t)V);
+    if (!x) return NAN;
+    int n = 0;
+    while (n < V) {
+        char *end;
+        x[n] = strtod(p, &end);
+        if (end == p) break;
+        n++;
+        p = end;
+        while (*p == ',' || *p == ' ' || *p == '\n') p++;
+    }
+    double h = NAN;
+    if (n == V) {
+        double mx = x[0], s = 0, sd = 0;
+        for (int i = 1; i < V; i++) if (x[i] > mx) mx = x[i];
+        for (int i = 0; i < V; i++) { double w = exp(x[i] - mx); s += w; sd += w * (x[i] - mx); }
+        h = (log(s) - sd / s) / log(2.0);
+    }
+    free(x);
+    return h;
+}
+
+TEST(malformed_output_entropy_full_vocab) {
+    NEED_CLI();
+    /* 151,936 ids with small random logits: almost uniform, ~17 bits, while the top 64 alone
+     * hold a sliver of the mass (the panel used to print their entropy: a few bits) */
+    Fixture f;
+    fixture_init(&f);
+    cfg_set(&f, "vocab_size", "151936");
+    cfg_set(&f, "tie_word_embeddings", "true");
+    cfg_set(&f, "bos_token_id", "1");
+    cfg_set(&f, "eos_token_id", "2");
+    find_t(&f, EMB)->shape[0] = 151936;
+    f.nt--;
+    REQUIRE(fixture_write(&f, 0));
+    char cmd[2048], *out = NULL, *lg = NULL;
+    snprintf(cmd, sizeof cmd, "%s%s screenshot --model '%s' --ids 5,17,42 --panel output --steps 1 --size 110x12",
+             timeout_prefix(), test_bin(), f.dir);
+    int rc = test_run(cmd, &out, 0);
+    CHECK_EQ_INT(rc, 0);
+    const char *e = out ? strstr(out, "entropy ") : NULL;
+    double shown = e ? strtod(e + 8, NULL) : NAN;
+    snprintf(cmd, sizeof cmd, "%s%s logits --model '%s' --ids 5,17,42 --json", timeout_prefix(), test_bin(), f.dir);
+    rc = test_run(cmd, &lg, 0);
+    CHECK_EQ_INT(rc, 0);
+    double ref = lg ? row_entropy_bits(lg, 2, 151936) : NAN;
+    CHECK_MSG(ref > 10, "reference entropy %.3f bits: the fixture is not as flat as intended", ref);
+    CHECK_NEAR(shown, ref, 0.01);
+    /* and no probability on screen reads 0.0% */
+    CHECK_MSG(out && !strstr(out, " 0.0%"), "a nonzero probability printed as 0.0%%: %s", out ? out : "");
+    free(out);
+    free(lg);
+    rm_rf(f.dir);
+}

@@ -169,9 +169,16 @@ static bool rec_ask(void *ud, HookPoint p, int layer) {
 static void top_logits(TraceTok *k, const float *r, int V) {
     float mx = r[0];
     for (int i = 1; i < V; i++) if (r[i] > mx) mx = r[i];
-    double se = 0;
-    for (int i = 0; i < V; i++) se += exp((double)(r[i] - mx));
+    /* with d_i = l_i - max, w_i = e^{d_i}, S = sum w_i:  p_i = w_i / S, lse = max + ln S,
+     * H = -sum p_i ln p_i = ln S - (sum w_i d_i) / S  (nats; / ln 2 for bits) */
+    double se = 0, sd = 0;
+    for (int i = 0; i < V; i++) {
+        double di = (double)(r[i] - mx), w = exp(di);
+        se += w;
+        if (w > 0) sd += w * di;   /* a -inf logit adds nothing (0 * -inf would be NaN) */
+    }
     k->logit_lse = mx + (float)log(se);
+    k->logit_entropy = (float)((log(se) - sd / se) / log(2.0));
     int K = TRACE_TOPK < V ? TRACE_TOPK : V, n = 0;
     for (int i = 0; i < V; i++) {
         float v = r[i];

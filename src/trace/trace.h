@@ -52,6 +52,7 @@ typedef struct {
     int top_ids[TRACE_TOPK];
     float top_logits[TRACE_TOPK];
     float logit_lse;        /* log-sum-exp of all logits (so probs = exp(l - lse)) */
+    float logit_entropy;    /* entropy of softmax(logits) over the whole vocabulary, bits */
     size_t kv_bytes;
     int next_id;            /* token chosen after this position (-1 if not yet) */
 } TraceTok;

@@ -58,6 +58,10 @@ const TraceTok *panel_tok(const Session *s);
 const char *panel_tok_text(const Session *s, int id, char *buf, size_t cap);
 /* Visible (escaped, "␣" for space) token text clipped to max_w columns into buf. */
 const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int max_w, bool unicode);
+/* A probability p in [0, 1] as a percentage in at most 6 columns, with the digits it needs:
+ * "42.1%", "3.14%", "0.012%", "5e-5%"; "0%" only for 0 and "100%" only for 1, so a nonzero
+ * top token never reads 0.0% and a tail bound near 1 never reads 1e+02%. */
+const char *panel_fmt_prob(double p, char *buf, size_t cap);
 /* Short model description: "llama · GQA 8q/4kv · 5L · d64". */
 void panel_model_line(const Session *s, char *buf, size_t cap);
 #endif

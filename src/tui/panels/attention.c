@@ -184,7 +184,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
             char tl[32];
             panel_tok_label(s, kt_ ? kt_->id : -1, tl, sizeof tl, 10, c->unicode);
             snprintf(labels[nb], sizeof labels[nb], "k%-3d %s", idx[i], tl);
-            snprintf(notes[nb], sizeof notes[nb], "%5.1f%%", 100.0 * (double)row[idx[i]]);
+            panel_fmt_prob((double)row[idx[i]], notes[nb], sizeof notes[nb]);
             bars[nb] = (Bar){labels[nb], row[idx[i]], notes[nb], {ramp_seq(row[idx[i]]), color_default(), 0}, idx[i] == sk};
             if (c->mono) bars[nb].style = sty(CR_TEXT);
             nb++;

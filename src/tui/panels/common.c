@@ -67,6 +67,27 @@ const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int
     return buf;
 }
 
+const char *panel_fmt_prob(double p, char *buf, size_t cap) {
+    double pct = 100.0 * p;
+    if (!(p > 0)) snprintf(buf, cap, "0%%");
+    else if (p >= 1) snprintf(buf, cap, "100%%");
+    else if (pct >= 99.95) snprintf(buf, cap, ">99.9%%");
+    else if (pct >= 9.995) snprintf(buf, cap, "%.1f%%", pct);
+    else if (pct >= 0.9995) snprintf(buf, cap, "%.2f%%", pct);
+    else if (pct >= 0.009995) snprintf(buf, cap, "%.3f%%", pct);
+    else {   /* "7e-3%": one digit, the exponent without its padding zero */
+        char t[32];
+        snprintf(t, sizeof t, "%.0e", pct);
+        char *e = strchr(t, 'e');
+        if (e && (e[1] == '-' || e[1] == '+')) {
+            char *d = e + 2;
+            while (d[0] == '0' && d[1]) memmove(d, d + 1, strlen(d));
+        }
+        snprintf(buf, cap, "%s%%", t);
+    }
+    return buf;
+}
+
 void panel_model_line(const Session *s, char *buf, size_t cap) {
     if (!s || !s->model) { snprintf(buf, cap, "-"); return; }
     const ModelSpec *m = &s->model->spec;

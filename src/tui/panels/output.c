@@ -37,7 +37,7 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     snprintf(line, sizeof line, "after '%s' (pos %d): next = '%s'%s  \xc2\xb7  sampler: %s", cur, s->cursor, nxt,
              t->next_id >= 0 ? "" : " (not chosen yet)", samp);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
-    double ent = stats_entropy_bits(p1, n1);
+    double ent = t->logit_entropy;   /* over the whole vocabulary, computed when recorded */
     char pvs[96];
     if (ctx->sc->view.preview.greedy) snprintf(pvs, sizeof pvs, "preview: greedy");
     else {
@@ -45,8 +45,10 @@ static void out_draw(void *vst, PanelCtx *ctx) {
         if (ctx->sc->view.preview.top_k) m += snprintf(pvs + m, sizeof pvs - (size_t)m, " top-k %d", ctx->sc->view.preview.top_k);
         if (ctx->sc->view.preview.top_p < 1) snprintf(pvs + m, sizeof pvs - (size_t)m, " top-p %.2f", (double)ctx->sc->view.preview.top_p);
     }
-    snprintf(line, sizeof line, "entropy %.2f bits  \xc2\xb7  top-%d hold %.1f%%  \xc2\xb7  %s (tail <= %.2g%%)", ent, n1,
-             100 * (1 - tail1), pvs, 100 * tailb);
+    char hold[16], tb[16];
+    panel_fmt_prob(1 - tail1, hold, sizeof hold);
+    panel_fmt_prob(tailb, tb, sizeof tb);
+    snprintf(line, sizeof line, "entropy %.2f bits  \xc2\xb7  top-%d hold %s  \xc2\xb7  %s (tail <= %s)", ent, n1, hold, pvs, tb);
     canvas_text_fit(c, in.x, in.y + 1, line, in.w, sty(CR_DIM));
 
     int rows = in.h - 3;
@@ -63,11 +65,12 @@ static void out_draw(void *vst, PanelCtx *ctx) {
         char tl[40], lab[48], n_a[16], n_b[16];
         panel_tok_label(s, id, tl, sizeof tl, lab_w - 3, c->unicode);
         snprintf(lab, sizeof lab, "%s%s", chosen ? (c->unicode ? "\xe2\x96\xb6 " : "> ") : "  ", tl);
-        snprintf(n_a, sizeof n_a, "%5.1f%%", 100 * (double)p1[i]);
+        panel_fmt_prob((double)p1[i], n_a, sizeof n_a);
         Bar a = {lab, p1[i], n_a, sty(CR_TITLE), chosen};
         w_bars(c, rect_make(in.x, y, lab_w + colw - 1, 1), &a, 1, p1[0] > 0 ? p1[0] : 1, lab_w, 6);
         if (two) {
-            snprintf(n_b, sizeof n_b, i < n2 && p2[i] > 0 ? "%5.1f%%" : "   -  ", 100 * (double)p2[i]);
+            if (i < n2 && p2[i] > 0) panel_fmt_prob((double)p2[i], n_b, sizeof n_b);
+            else snprintf(n_b, sizeof n_b, "  -");
             Bar b = {NULL, p2[i], n_b, sty(CR_WARN), chosen};
             w_bars(c, rect_make(in.x + lab_w + colw, y, colw, 1), &b, 1, p2[0] > 0 ? p2[0] : 1, 0, 6);
         }

@@ -154,12 +154,16 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 w_bars(c, rect_make(tab.x + lw + bw + 1, y, bw, 1), &bm, 1, mx, 0, 6);
             }
             if (lr->ok && l < lr->n) {
-                char tl[40], line[64];
+                /* label in 10 columns by display width (a CJK token is 2 columns a character),
+                 * the probability after it at a fixed column */
+                char tl[40], pr[16];
                 panel_tok_label(s, lr->ids[l], tl, sizeof tl, 10, c->unicode);
-                snprintf(line, sizeof line, "%-10s %3.0f%%", tl, 100.0 * (double)lr->probs[l]);
-                bool final = l == L;
-                canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, line, tab.w - lw - 2 * (bw + 1),
-                                final ? sty_attr(CR_GOOD, ATTR_BOLD) : sty(CR_TEXT));
+                panel_fmt_prob((double)lr->probs[l], pr, sizeof pr);
+                Style ts = l == L ? sty_attr(CR_GOOD, ATTR_BOLD) : sty(CR_TEXT);
+                int x0 = tab.x + lw + 2 * (bw + 1), room = tab.w - lw - 2 * (bw + 1);
+                canvas_text_fit(c, x0, y, tl, room < 10 ? room : 10, ts);
+                int pw = text_width(pr, c->unicode);   /* right-aligned in 6 columns */
+                if (room > 17) canvas_text_fit(c, x0 + 11 + 6 - pw, y, pr, pw, ts);
             } else if (l == l0) {
                 canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, "(no unembedding)", tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
             }
