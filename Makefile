@@ -95,7 +95,8 @@ DEPS_SH = missing=""; \
 	    echo "llmscope: please run:  sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	  echo "llmscope: installing them:  $$SUDO apt-get install -y$$missing"; \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing || \
+	  $$SUDO apt-get update -qq || echo "llmscope: apt-get update failed (offline?); trying the install anyway"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing || \
 	    { echo "llmscope: apt-get failed; please run:  sudo apt-get install -y$$missing"; exit 1; }; \
 	fi
 

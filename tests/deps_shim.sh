@@ -4,7 +4,8 @@
 # PATH:
 #   pkg-config  reports libcjson, gsl and libutf8proc missing until the fake apt-get has
 #               "installed" them, then hands every call to the real pkg-config;
-#   apt-get     logs its arguments and "installs" (it touches a marker file);
+#   apt-get     logs its arguments and "installs" (it touches a marker file); its "update"
+#               fails, as it does offline, and the install must still be tried;
 #   id, sudo    make the build run as an ordinary user with sudo (sudo logs, then runs).
 # Passes when that single make exits 0, the binary it built runs, and apt-get install was
 # called exactly once, through sudo, with exactly the Debian packages of the missing
@@ -64,7 +65,9 @@ exec "$REAL_PKG_CONFIG" "\$@"
 EOF
 cat > "$SCR/bin/apt-get" <<EOF
 #!/bin/sh
+# "update" fails as it does offline (the packages may still be in apt's cache)
 echo "uid=\$(id -u) DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} \$*" >> "$SCR/state/apt.log"
+for a in "\$@"; do [ "\$a" = update ] && exit 100; done
 for a in "\$@"; do [ "\$a" = install ] && touch "$SCR/state/installed"; done
 exit 0
 EOF

@@ -277,6 +277,7 @@ static int pal_color(Term *t, Color c) {
     return PAL_FIRST + best;
 }
 
+/* Colour number for the 24-bit modes through curses (direct, palette). */
 static int term_color(Term *t, Color c, bool fg) {
     c = theme_resolve(c, fg);         /* the theme paints its own background and text */
     switch (t->impl) {
@@ -285,12 +286,7 @@ static int term_color(Term *t, Color c, bool fg) {
         return v < 8 ? 8 : v;      /* 0..7 would select the ANSI colours */
     }
     case TERM_COLOR_PALETTE: return pal_color(t, c);
-    case TERM_COLOR_256: return color_to_256(c.r, c.g, c.b);
-    case TERM_COLOR_16: {
-        int i = color_to_16(c.r, c.g, c.b);
-        return COLORS >= 16 ? i : (i & 7);
-    }
-    default: return -1;
+    default: return -1;        /* 16 / 256: color_cell_indexes in draw_cell */
     }
 }
 
