@@ -58,7 +58,7 @@ const char *cli_model_arg(int argc, char **argv, char *buf, size_t cap);
 /* JSON helper: prints a float array with enough digits to round-trip (%.9g); nan/inf as null. */
 void cli_print_floats(FILE *f, const float *x, int n);
 
-/* --threads N or $LLMSCOPE_THREADS (default 2), applied to the engine; returns it. */
+/* --threads N or $LLMSCOPE_THREADS (default: the cores this process may use), applied to the engine; returns it. */
 int cli_threads_arg(int argc, char **argv);
 /* --model (or the bundled default) loaded; config-only directories only when allowed. */
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);

@@ -12,7 +12,7 @@
 int cli_threads_arg(int argc, char **argv) {
     int t = cli_opt_int(argc, argv, "--threads", 0);
     if (t <= 0) { const char *e = getenv("LLMSCOPE_THREADS"); t = e ? atoi(e) : 0; }
-    if (t <= 0) t = 2;
+    if (t <= 0) t = engine_default_threads();
     if (t > ENGINE_MAX_THREADS) {
         fprintf(stderr, "llmscope: warning: --threads %d is more than %d; using %d\n", t, ENGINE_MAX_THREADS, ENGINE_MAX_THREADS);
         t = ENGINE_MAX_THREADS;

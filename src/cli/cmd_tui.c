@@ -12,7 +12,7 @@
 
 #define DEFAULT_PROMPT "Once upon a time"
 
-/* --threads N, else $LLMSCOPE_THREADS, else 2 (cli/cmd_model.c). */
+/* --threads N, else $LLMSCOPE_THREADS, else the cores available (cli/cmd_model.c). */
 
 static void models_dir_of(const char *model, char *out, size_t cap) {
     snprintf(out, cap, "%s", model);

@@ -1,5 +1,6 @@
-/* Engine: one forward pass for every architecture, prefill (n tokens at once, CBLAS sgemm)
- * and decode (n = 1, threaded matvec on weights kept in their stored dtype), with a real
+/* Engine: one forward pass for every architecture, prefill (n tokens at once, packed GEMM in
+ * chunks of 256) and decode (n = 1, matvec four rows at a time), on weights kept in their
+ * stored dtype, with a real
  * per-layer KV cache: MHA/GQA/MQA store n_kv_heads keys and values per token; MLA stores
  * the compressed latent c_kv and the shared rope key k_pe (DeepSeek-V2 §2.1), never the
  * decompressed K/V.
@@ -34,7 +35,11 @@ size_t engine_kv_bytes(const Engine *en);      /* bytes held for engine_pos() to
 int engine_step_count(const Engine *en);
 
 #define ENGINE_MAX_THREADS 256
-void engine_set_threads(int n);                /* matvec threads (OpenMP); clamped to [1, ENGINE_MAX_THREADS] */
+/* Threads of the engine's worker pool (engine/pool.h): n < 1 = the default, clamped to
+ * [1, ENGINE_MAX_THREADS]. The default is the number of cores this process may run on
+ * (sched_getaffinity), or $LLMSCOPE_THREADS when set. */
+void engine_set_threads(int n);
 int engine_get_threads(void);
+int engine_default_threads(void);
 
 #endif

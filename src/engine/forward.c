@@ -15,10 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/engine.h"
+#include "engine/gemm.h"
 #include "engine/ops.h"
+#include "engine/pool.h"
 #include "engine/rope.h"
 
-#define CHUNK 64          /* prefill tokens processed together */
+/* Prefill tokens processed together: 256, so each weight panel is widened once per 256
+ * tokens; 64 when a hook wants the attention scores or pattern (or for MLA), whose
+ * [heads, chunk, context] buffer is sized for 64 rows. */
+#define CHUNK 256
+#define CHUNK_ATT 64
+#define ATT_TB 64         /* query rows per attention task in prefill */
 #define MLA_LATENT_EPS 1e-6f   /* HF DeepSeek q_a/kv_a RMSNorm eps (module default) */
 
 struct Engine {
@@ -35,15 +42,19 @@ struct Engine {
     float *x, *xn, *tmp, *q, *k, *v, *z, *att, *ff1, *ff2, *ff3, *lat, *qlat, *qabs, *olat;
     float *router, *ew, *inv_freq, *logits_last, *scale_buf, *hookbuf;
     int *eidx;
-    float *scratch; size_t scratch_floats;
     float *logits_all; size_t logits_all_cap;
     float attn_factor;
 };
 
-/* Capped: libgomp crashes (SIGSEGV in GOMP_parallel) when asked for ~100000 threads. The
- * count itself is kept once, in ops.c. */
-void engine_set_threads(int n) { ops_set_threads(n < 1 ? 1 : n > ENGINE_MAX_THREADS ? ENGINE_MAX_THREADS : n); }
-int engine_get_threads(void) { return ops_get_threads(); }
+/* The thread count lives in the pool (pool.h); OpenBLAS (used by GSL in the analyses) is
+ * kept to one thread so its own spinning workers never compete with ours. */
+void openblas_set_num_threads(int);   /* OpenBLAS's cblas.h, which would bring <complex.h> */
+void engine_set_threads(int n) {
+    pool_set_threads(n);
+    openblas_set_num_threads(1);
+}
+int engine_get_threads(void) { return pool_threads(); }
+int engine_default_threads(void) { return pool_default_threads(); }
 
 const Model *engine_model(const Engine *en) { return en->m; }
 int engine_pos(const Engine *en) { return en->pos; }
@@ -65,7 +76,7 @@ void engine_free(Engine *en) {
     free(en->kc); free(en->vc);
     float *bufs[] = {en->x, en->xn, en->tmp, en->q, en->k, en->v, en->z, en->att, en->ff1, en->ff2, en->ff3, en->lat,
                      en->qlat, en->qabs, en->olat, en->router, en->ew, en->inv_freq, en->logits_last, en->scale_buf,
-                     en->hookbuf, en->scratch, en->logits_all};
+                     en->hookbuf, en->logits_all};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(en->eidx);
     free(en);
@@ -128,7 +139,7 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     en->k = falloc(B * (size_t)KV * (size_t)(s->head_dim > en->dq ? s->head_dim : en->dq) + B * (size_t)H * (size_t)en->dq, &ok);
     en->v = falloc(B * (size_t)(KV > H ? KV : H) * (size_t)en->dv, &ok);
     en->z = falloc(B * (size_t)H * (size_t)en->dv, &ok);
-    en->att = falloc((size_t)H * B * (size_t)max_ctx, &ok);
+    en->att = falloc((size_t)H * CHUNK_ATT * (size_t)max_ctx, &ok);
     en->ff1 = falloc(B * (size_t)ff, &ok);
     en->ff2 = falloc(B * (size_t)ff, &ok);
     en->ff3 = falloc(B * (size_t)d, &ok);
@@ -152,13 +163,6 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     size_t hb = kdim + vdim;
     if ((size_t)s->n_experts_per_tok > hb) hb = (size_t)s->n_experts_per_tok;
     en->hookbuf = falloc(B * hb, &ok);
-    int maxcols = d;
-    if (ff > maxcols) maxcols = ff;
-    if ((int)wide > maxcols) maxcols = (int)wide;
-    if (s->kv_lora_rank > maxcols) maxcols = s->kv_lora_rank;
-    if (s->q_lora_rank > maxcols) maxcols = s->q_lora_rank;
-    en->scratch_floats = ops_scratch_floats(maxcols);
-    en->scratch = falloc(en->scratch_floats, &ok);
     if (!ok) {
         engine_free(en);
         err_set(e, ERR_MEMORY, "out of memory creating the run state (context %d)", max_ctx);
@@ -206,7 +210,7 @@ static void norm_rows(Engine *en, float *out, const float *x, const Tensor *w, c
 }
 
 static void linear(Engine *en, const Tensor *W, const Tensor *b, const float *X, int n, float *Y) {
-    matmul(W, X, n, Y, en->scratch, en->scratch_floats);
+    matmul(W, X, n, Y);
     if (b && b->data) add_bias(b, Y, n, W->rows);
 }
 
@@ -226,12 +230,123 @@ static void attn_softmax_rows(Engine *en, int H, int n, int p0, int T) {
         }
 }
 
+/* Attention work handed to the pool: one task per head (or KV head), or per (head, block of
+ * query rows); the fields used depend on the task function. */
+typedef struct {
+    Engine *en;
+    int l, n, p0, T, H, hd, qd, kd, grp, nblk;
+    float scale;
+} AttnTask;
+
+static void softmax_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const AttnTask *a = ctx;
+    for (int t = 0; t < a->n; t++) softmax_inplace(a->en->att + ((size_t)task * a->n + t) * (size_t)a->T, a->T);
+}
+
 static void attn_pattern(Engine *en, int layer, int H, int n, int p0, int T) {
     if (WANT(HP_ATTN_SCORES, layer)) fire(en, HP_ATTN_SCORES, layer, en->att, 3, H, n, T, p0, n, 0);
-    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1 && (size_t)H * (size_t)n * (size_t)T > 16384)
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < n; t++) softmax_inplace(en->att + ((size_t)h * n + t) * (size_t)T, T);
+    AttnTask a = {.en = en, .n = n, .T = T};
+    if ((size_t)H * (size_t)n * (size_t)T > 16384) pool_run(softmax_task, &a, H);
+    else for (int h = 0; h < H; h++) softmax_task(&a, h, 0);
     if (WANT(HP_PATTERN, layer)) fire(en, HP_PATTERN, layer, en->att, 3, H, n, T, p0, n, 0);
+}
+
+/* Visible keys for the query at position qpos: [lo, qpos] (sliding window, causal). */
+static inline int attn_lo(const Engine *en, int qpos) {
+    const int W = en->s->sliding_window;
+    return (W > 0 && qpos - W + 1 > 0) ? qpos - W + 1 : 0;
+}
+
+/* Materialised path (a hook wants scores or pattern): per head, S = Q_h K^T over every
+ * cached key into att[h] (GEMM), then Z_h = P_h V after the softmax. */
+static void scores_task(void *ctx, int h, int thread) {
+    const AttnTask *a = ctx;
+    Engine *en = a->en;
+    const int kh = h / a->grp;
+    GemmB K = {en->kc[a->l] + (size_t)kh * a->hd, DT_F32, (size_t)a->kd, false};
+    float *S = en->att + (size_t)h * a->n * (size_t)a->T;
+    gemm_rows(&K, 0, a->T, en->q + (size_t)h * a->hd, (size_t)a->qd, a->n, a->hd, S, (size_t)a->T, false, thread);
+    for (size_t i = 0; i < (size_t)a->n * (size_t)a->T; i++) S[i] *= a->scale;
+}
+
+static void pv_task(void *ctx, int h, int thread) {
+    const AttnTask *a = ctx;
+    Engine *en = a->en;
+    const int kh = h / a->grp;
+    GemmB V = {en->vc[a->l] + (size_t)kh * a->hd, DT_F32, (size_t)a->kd, true};
+    gemm_rows(&V, 0, a->hd, en->att + (size_t)h * a->n * (size_t)a->T, (size_t)a->T, a->n, a->T,
+              en->z + (size_t)h * a->hd, (size_t)a->qd, false, thread);
+}
+
+/* Fused path, few query rows (decode): one task per KV head; each cached key and value is
+ * read once for all the query heads that share it. */
+static void attn_decode_task(void *ctx, int kh, int thread) {
+    const AttnTask *a = ctx;
+    Engine *en = a->en;
+    const int hd = a->hd, grp = a->grp, T = a->T;
+    const float *kc = en->kc[a->l], *vc = en->vc[a->l];
+    float *sc = pool_scratch(thread, 1, (size_t)grp * (size_t)T);
+    if (!sc) return;   /* 4 bytes per key and head: checked by engine_new's budget */
+    for (int t = 0; t < a->n; t++) {
+        const int last = a->p0 + t, lo = attn_lo(en, last), nv = last + 1 - lo;
+        const float *q0 = en->q + (size_t)t * a->qd + (size_t)kh * grp * hd;
+        for (int j = lo; j <= last; j++) {
+            const float *kv = kc + (size_t)j * a->kd + (size_t)kh * hd;
+            for (int g = 0; g < grp; g++) sc[(size_t)g * T + (j - lo)] = ops_dot(q0 + (size_t)g * hd, kv, hd) * a->scale;
+        }
+        for (int g = 0; g < grp; g++) {
+            float *row = sc + (size_t)g * T;
+            float m = -INFINITY;
+            for (int j = 0; j < nv; j++) if (row[j] > m) m = row[j];
+            float inv = 1.0f / ops_exp_sum(row, nv, m);
+            for (int j = 0; j < nv; j++) row[j] *= inv;
+            float *zo = en->z + (size_t)t * a->qd + (size_t)(kh * grp + g) * hd;
+            for (int i = 0; i < hd; i++) zo[i] = 0;
+        }
+        for (int j = lo; j <= last; j++) {
+            const float *vv = vc + (size_t)j * a->kd + (size_t)kh * hd;
+            for (int g = 0; g < grp; g++) {
+                const float p = sc[(size_t)g * T + (j - lo)];
+                float *zo = en->z + (size_t)t * a->qd + (size_t)(kh * grp + g) * hd;
+                for (int i = 0; i < hd; i++) zo[i] += p * vv[i];
+            }
+        }
+    }
+}
+
+/* Fused path, prefill: one task per (head, block of ATT_TB query rows): S = Q K^T over the
+ * keys the block can see (GEMM), masked softmax per row, Z = P V (GEMM). Nothing of size
+ * [heads, n, context] is kept. */
+static void attn_prefill_task(void *ctx, int task, int thread) {
+    const AttnTask *a = ctx;
+    Engine *en = a->en;
+    const int h = task / a->nblk, b = task % a->nblk, kh = h / a->grp, hd = a->hd;
+    const int t0 = b * ATT_TB, tb = a->n - t0 < ATT_TB ? a->n - t0 : ATT_TB;
+    const int last_max = a->p0 + t0 + tb - 1, lo_min = attn_lo(en, a->p0 + t0);
+    const int nk = last_max + 1 - lo_min;
+    float *S = pool_scratch(thread, 1, (size_t)ATT_TB * (size_t)nk);
+    if (!S) return;
+    GemmB K = {en->kc[a->l] + (size_t)lo_min * a->kd + (size_t)kh * hd, DT_F32, (size_t)a->kd, false};
+    gemm_rows(&K, 0, nk, en->q + (size_t)t0 * a->qd + (size_t)h * hd, (size_t)a->qd, tb, hd, S, (size_t)nk, false, thread);
+    for (int t = 0; t < tb; t++) {
+        float *row = S + (size_t)t * nk;
+        const int qpos = a->p0 + t0 + t, lo = attn_lo(en, qpos) - lo_min, hi = qpos - lo_min;
+        float m = -INFINITY;
+        for (int j = lo; j <= hi; j++) { row[j] *= a->scale; if (row[j] > m) m = row[j]; }
+        for (int j = 0; j < lo; j++) row[j] = 0;
+        for (int j = hi + 1; j < nk; j++) row[j] = 0;
+        float inv = 1.0f / ops_exp_sum(row + lo, hi + 1 - lo, m);
+        for (int j = lo; j <= hi; j++) row[j] *= inv;
+    }
+    GemmB V = {en->vc[a->l] + (size_t)lo_min * a->kd + (size_t)kh * hd, DT_F32, (size_t)a->kd, true};
+    gemm_rows(&V, 0, hd, S, (size_t)nk, tb, nk, en->z + (size_t)t0 * a->qd + (size_t)h * hd, (size_t)a->qd, false, thread);
+}
+
+/* Does any hook want this layer's attention scores or pattern (the materialised path)? */
+static bool wants_pattern(const Engine *en, int l) {
+    (void)en; (void)l;
+    return WANT(HP_ATTN_SCORES, l) || WANT(HP_PATTERN, l);
 }
 
 static void attention_standard(Engine *en, int l, int n, int p0) {
@@ -274,37 +389,100 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
         fire(en, HP_KV_APPEND, l, hb, 2, n, 2 * kd, 0, p0, n, (size_t)n * 2 * (size_t)kd * sizeof(float));
     }
     /* scores = q·k / sqrt(d_head) over every cached key (GQA: head h reads kv head h/grp) */
-    const float scale = s->softmax_scale;
-    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1 && (size_t)H * (size_t)n * (size_t)T * (size_t)hd > 65536)
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < n; t++) {
-            const float *qv = en->q + (size_t)t * qd + (size_t)h * hd;
-            float *row = en->att + ((size_t)h * n + t) * (size_t)T;
-            const int kh = h / grp, last = p0 + t;
-            for (int j = 0; j <= last; j++) {
-                const float *kv = kc + (size_t)j * kd + (size_t)kh * hd;
-                row[j] = ops_dot(qv, kv, hd) * scale;
-            }
-        }
-    attn_softmax_rows(en, H, n, p0, T);
-    attn_pattern(en, l, H, n, p0, T);
-    /* z = pattern · v */
-    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1 && (size_t)H * (size_t)n * (size_t)T * (size_t)hd > 65536)
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < n; t++) {
-            float *zo = en->z + (size_t)t * qd + (size_t)h * hd;
-            const float *row = en->att + ((size_t)h * n + t) * (size_t)T;
-            const int kh = h / grp, last = p0 + t;
-            for (int i = 0; i < hd; i++) zo[i] = 0;
-            for (int j = 0; j <= last; j++) {
-                float p = row[j];
-                if (p == 0) continue;
-                const float *vv = vc + (size_t)j * kd + (size_t)kh * hd;
-                for (int i = 0; i < hd; i++) zo[i] += p * vv[i];
-            }
-        }
+    AttnTask a = {.en = en, .l = l, .n = n, .p0 = p0, .T = T, .H = H, .hd = hd, .qd = qd, .kd = kd, .grp = grp,
+                  .nblk = (n + ATT_TB - 1) / ATT_TB, .scale = s->softmax_scale};
+    if (wants_pattern(en, l)) {
+        pool_run(scores_task, &a, H);
+        attn_softmax_rows(en, H, n, p0, T);
+        attn_pattern(en, l, H, n, p0, T);
+        pool_run(pv_task, &a, H);   /* z = pattern · v */
+    } else if (n < 4) {
+        pool_run(attn_decode_task, &a, KV);
+    } else {
+        pool_run(attn_prefill_task, &a, H * a.nblk);
+    }
     if (WANT(HP_Z, l)) fire(en, HP_Z, l, en->z, 3, n, H, hd, p0, n, 0);
     linear(en, &lw->wo, &lw->bo, en->z, n, en->tmp);
+}
+
+typedef struct {
+    Engine *en;
+    const LayerWeights *lw;
+    int n, p0, T;
+    const float *cc, *pc;   /* this layer's cached latents c_kv [T][R] and rope keys [T][rope] */
+} MlaTask;
+
+/* qabs[t,h,r] = sum_i q_nope[t,h,i] * W_UK[h,i,r] */
+static void mla_absorb_task(void *ctx, int h, int thread) {
+    (void)thread;
+    const MlaTask *m = ctx;
+    const ModelSpec *s = m->en->s;
+    const int H = s->n_heads, nope = s->qk_nope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
+    const int dq = nope + s->qk_rope_head_dim, qd = H * dq;
+    const Tensor *wb = &m->lw->wkv_b;   /* [H*(nope+dv), R] */
+    float rowbuf[1024];
+    for (int t = 0; t < m->n; t++) {
+        float *qa = m->en->qabs + ((size_t)t * H + h) * R;
+        const float *qn = m->en->q + (size_t)t * qd + (size_t)h * dq;
+        for (int r = 0; r < R; r++) qa[r] = 0;
+        for (int i = 0; i < nope; i++) {
+            size_t off = ((size_t)h * (nope + dv) + (size_t)i) * (size_t)R;
+            for (int r0 = 0; r0 < R; r0 += 1024) {
+                int nr = R - r0 < 1024 ? R - r0 : 1024;
+                tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
+                for (int r = 0; r < nr; r++) qa[r0 + r] += qn[i] * rowbuf[r];
+            }
+        }
+    }
+}
+
+static void mla_scores_task(void *ctx, int h, int thread) {
+    (void)thread;
+    const MlaTask *m = ctx;
+    const ModelSpec *s = m->en->s;
+    const int H = s->n_heads, nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, R = s->kv_lora_rank;
+    const int dq = nope + rope, qd = H * dq;
+    for (int t = 0; t < m->n; t++) {
+        const float *qa = m->en->qabs + ((size_t)t * H + h) * R;
+        const float *qp = m->en->q + (size_t)t * qd + (size_t)h * dq + nope;
+        float *row = m->en->att + ((size_t)h * m->n + t) * (size_t)m->T;
+        for (int j = 0; j <= m->p0 + t; j++) {
+            const float *c = m->cc + (size_t)j * R, *kp = m->pc + (size_t)j * rope;
+            row[j] = (ops_dot(qa, c, R) + ops_dot(qp, kp, rope)) * s->softmax_scale;
+        }
+    }
+}
+
+/* olat[t,h] = sum_j p_j c_kv_j ; z[t,h,:] = W_UV_h olat[t,h] */
+static void mla_values_task(void *ctx, int h, int thread) {
+    (void)thread;
+    const MlaTask *m = ctx;
+    const ModelSpec *s = m->en->s;
+    const int H = s->n_heads, nope = s->qk_nope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
+    const Tensor *wb = &m->lw->wkv_b;
+    float rowbuf[1024];
+    for (int t = 0; t < m->n; t++) {
+        float *ol = m->en->olat + ((size_t)t * H + h) * R;
+        const float *row = m->en->att + ((size_t)h * m->n + t) * (size_t)m->T;
+        for (int r = 0; r < R; r++) ol[r] = 0;
+        for (int j = 0; j <= m->p0 + t; j++) {
+            float p = row[j];
+            if (p == 0) continue;
+            const float *c = m->cc + (size_t)j * R;
+            for (int r = 0; r < R; r++) ol[r] += p * c[r];
+        }
+        float *zo = m->en->z + (size_t)t * H * dv + (size_t)h * dv;
+        for (int i = 0; i < dv; i++) {
+            size_t off = ((size_t)h * (nope + dv) + (size_t)(nope + i)) * (size_t)R;
+            float acc = 0;
+            for (int r0 = 0; r0 < R; r0 += 1024) {
+                int nr = R - r0 < 1024 ? R - r0 : 1024;
+                tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
+                for (int r = 0; r < nr; r++) acc += rowbuf[r] * ol[r0 + r];
+            }
+            zo[i] = acc;
+        }
+    }
 }
 
 /* Multi-head latent attention (DeepSeek-V2 §2.1). The cache holds, per token, the
@@ -368,64 +546,13 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
         if (WANT(HP_K, l)) fire(en, HP_K, l, en->k, 3, n, H, dq, p0, n, 0);
         if (WANT(HP_V, l)) fire(en, HP_V, l, en->v, 3, n, H, dv, p0, n, 0);
     }
-    /* absorb W_UK into the query: qabs[t,h,r] = sum_i q_nope[t,h,i] * W_UK[h,i,r] */
-    const Tensor *wb = &lw->wkv_b;   /* [H*(nope+dv), R] */
-    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1)
-    for (int t = 0; t < n; t++)
-        for (int h = 0; h < H; h++) {
-            float *qa = en->qabs + ((size_t)t * H + h) * R;
-            const float *qn = en->q + (size_t)t * qd + (size_t)h * dq;
-            float rowbuf[1024];
-            for (int r = 0; r < R; r++) qa[r] = 0;
-            for (int i = 0; i < nope; i++) {
-                size_t off = ((size_t)h * (nope + dv) + (size_t)i) * (size_t)R;
-                for (int r0 = 0; r0 < R; r0 += 1024) {
-                    int nr = R - r0 < 1024 ? R - r0 : 1024;
-                    tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
-                    for (int r = 0; r < nr; r++) qa[r0 + r] += qn[i] * rowbuf[r];
-                }
-            }
-        }
-    const float scale = s->softmax_scale;
-    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1)
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < n; t++) {
-            const float *qa = en->qabs + ((size_t)t * H + h) * R;
-            const float *qp = en->q + (size_t)t * qd + (size_t)h * dq + nope;
-            float *row = en->att + ((size_t)h * n + t) * (size_t)T;
-            for (int j = 0; j <= p0 + t; j++) {
-                const float *c = cc + (size_t)j * R, *kp = pc + (size_t)j * rope;
-                row[j] = (ops_dot(qa, c, R) + ops_dot(qp, kp, rope)) * scale;
-            }
-        }
+    /* absorb W_UK into the query, scores, then (after the softmax) values: one task per head */
+    MlaTask mt = {en, lw, n, p0, T, cc, pc};
+    pool_run(mla_absorb_task, &mt, H);
+    pool_run(mla_scores_task, &mt, H);
     attn_softmax_rows(en, H, n, p0, T);
     attn_pattern(en, l, H, n, p0, T);
-    /* olat[t,h] = sum_j p_j c_kv_j ; z[t,h,:] = W_UV_h olat[t,h] */
-    #pragma omp parallel for collapse(2) if (ops_get_threads() > 1)
-    for (int t = 0; t < n; t++)
-        for (int h = 0; h < H; h++) {
-            float *ol = en->olat + ((size_t)t * H + h) * R;
-            const float *row = en->att + ((size_t)h * n + t) * (size_t)T;
-            for (int r = 0; r < R; r++) ol[r] = 0;
-            for (int j = 0; j <= p0 + t; j++) {
-                float p = row[j];
-                if (p == 0) continue;
-                const float *c = cc + (size_t)j * R;
-                for (int r = 0; r < R; r++) ol[r] += p * c[r];
-            }
-            float *zo = en->z + (size_t)t * H * dv + (size_t)h * dv;
-            float rowbuf[1024];
-            for (int i = 0; i < dv; i++) {
-                size_t off = ((size_t)h * (nope + dv) + (size_t)(nope + i)) * (size_t)R;
-                float acc = 0;
-                for (int r0 = 0; r0 < R; r0 += 1024) {
-                    int nr = R - r0 < 1024 ? R - r0 : 1024;
-                    tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
-                    for (int r = 0; r < nr; r++) acc += rowbuf[r] * ol[r0 + r];
-                }
-                zo[i] = acc;
-            }
-        }
+    pool_run(mla_values_task, &mt, H);
     if (WANT(HP_Z, l)) fire(en, HP_Z, l, en->z, 3, n, H, dv, p0, n, 0);
     linear(en, &lw->wo, &lw->bo, en->z, n, en->tmp);
 }
@@ -624,9 +751,13 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
     /* RoPE frequencies for this call (dynamic NTK depends on the length reached) */
     const int seq_len = en->pos + n;
     if (s->pos == POS_ROPE) en->attn_factor = rope_inv_freq(s, seq_len, en->inv_freq);
+    int chunk = CHUNK;
+    if (s->attn_kind == ATTN_MLA) chunk = CHUNK_ATT;
+    for (int l = 0; l < s->n_layers && chunk > CHUNK_ATT; l++)
+        if (wants_pattern(en, l)) chunk = CHUNK_ATT;
     int done = 0;
     while (done < n) {
-        int c = n - done < CHUNK ? n - done : CHUNK;
+        int c = n - done < chunk ? n - done : chunk;
         bool last = done + c == n;
         float *lo = all_logits ? out + (size_t)done * s->vocab_size : out;
         if (all_logits || last) forward_chunk(en, tokens + done, c, en->pos, lo, all_logits);

@@ -1,25 +1,12 @@
 #include "engine/ops.h"
-#include <cblas.h>
+#include "engine/gemm.h"
+#include "engine/pool.h"
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
-
-static int g_threads = 1;
-
-/* The one place the thread count is kept (engine_set_threads clamps and forwards here). */
-void ops_set_threads(int n) {
-    if (n < 1) n = 1;
-    g_threads = n;
-    omp_set_num_threads(n);
-    /* One thread pool only: OpenBLAS runs single-threaded inside our OpenMP threads, so its
-     * spinning workers never compete with the matvec threads of the next decode step. */
-    openblas_set_num_threads(1);
-}
-int ops_get_threads(void) { return g_threads; }
 
 void tensor_row_f32(const Tensor *t, size_t off, int n, float *out) {
     if (t->dtype == DT_F32) { memcpy(out, (const float *)t->data + off, sizeof(float) * (size_t)n); return; }
@@ -140,18 +127,110 @@ static inline float dot_f16(const uint16_t *w, const float *x, int n) {
     return r;
 }
 
-void matvec(const Tensor *W, const float *x, float *y) {
-    const int rows = W->rows, cols = W->cols;
-    /* Small matrices are not worth waking threads for. */
-    const int par = (size_t)rows * (size_t)cols >= 32768 && g_threads > 1;
+/* ---- four rows at once: four weight streams in flight, x loaded once per block ---------- */
+
+#ifdef __AVX2__
+static inline float hsum8(__m256 s) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+static void dot4_f32(const float *w, size_t ld, const float *x, int n, float *y) {
+    const float *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), x0, a0); b0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i + 8), x1, b0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), x0, a1); b1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i + 8), x1, b1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), x0, a2); b2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i + 8), x1, b2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), x0, a3); b3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i + 8), x1, b3);
+    }
+    y[0] = hsum8(_mm256_add_ps(a0, b0)); y[1] = hsum8(_mm256_add_ps(a1, b1));
+    y[2] = hsum8(_mm256_add_ps(a2, b2)); y[3] = hsum8(_mm256_add_ps(a3, b3));
+    for (; i < n; i++) { y[0] += w0[i] * x[i]; y[1] += w1[i] * x[i]; y[2] += w2[i] * x[i]; y[3] += w3[i] * x[i]; }
+}
+
+/* xp: x split per block of 16 into even and odd elements (see dot_bf16) */
+static void dot4_bf16(const uint16_t *w, size_t ld, const float *x, const float *xp, int n, float *y) {
+    const uint16_t *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld;
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int i = 0;
+#define BF_STEP(wr, a, b) do { __m256i v = _mm256_loadu_si256((const __m256i *)((wr) + i)); \
+        a = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, a); \
+        b = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, b); } while (0)
+    for (; i + 16 <= n; i += 16) {
+        __m256 xe = _mm256_loadu_ps(xp + i), xo = _mm256_loadu_ps(xp + i + 8);
+        BF_STEP(w0, a0, b0); BF_STEP(w1, a1, b1); BF_STEP(w2, a2, b2); BF_STEP(w3, a3, b3);
+    }
+#undef BF_STEP
+    y[0] = hsum8(_mm256_add_ps(a0, b0)); y[1] = hsum8(_mm256_add_ps(a1, b1));
+    y[2] = hsum8(_mm256_add_ps(a2, b2)); y[3] = hsum8(_mm256_add_ps(a3, b3));
+    for (; i < n; i++) {
+        y[0] += bf16_to_f32(w0[i]) * x[i]; y[1] += bf16_to_f32(w1[i]) * x[i];
+        y[2] += bf16_to_f32(w2[i]) * x[i]; y[3] += bf16_to_f32(w3[i]) * x[i];
+    }
+}
+
+#ifdef __F16C__
+static void dot4_f16(const uint16_t *w, size_t ld, const float *x, int n, float *y) {
+    const uint16_t *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x0 = _mm256_loadu_ps(x + i);
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w0 + i))), x0, a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w1 + i))), x0, a1);
+        a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w2 + i))), x0, a2);
+        a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w3 + i))), x0, a3);
+    }
+    y[0] = hsum8(a0); y[1] = hsum8(a1); y[2] = hsum8(a2); y[3] = hsum8(a3);
+    for (; i < n; i++) {
+        y[0] += f16_to_f32(w0[i]) * x[i]; y[1] += f16_to_f32(w1[i]) * x[i];
+        y[2] += f16_to_f32(w2[i]) * x[i]; y[3] += f16_to_f32(w3[i]) * x[i];
+    }
+}
+#endif
+#endif
+
+typedef struct { const Tensor *W; const float *x, *xp; float *y; int per; } MatvecTask;
+
+static void matvec_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const MatvecTask *m = ctx;
+    const Tensor *W = m->W;
+    const int cols = W->cols, rows = W->rows;
+    int r = task * m->per, hi = r + m->per < rows ? r + m->per : rows;
+    const size_t ld = (size_t)cols;
     if (W->dtype == DT_F32) {
         const float *w = W->data;
-        #pragma omp parallel for schedule(static) if (par)
-        for (int r = 0; r < rows; r++) y[r] = dot_f32(w + (size_t)r * (size_t)cols, x, cols);
+#ifdef __AVX2__
+        for (; r + 4 <= hi; r += 4) dot4_f32(w + (size_t)r * ld, ld, m->x, cols, m->y + r);
+#endif
+        for (; r < hi; r++) m->y[r] = dot_f32(w + (size_t)r * ld, m->x, cols);
     } else if (W->dtype == DT_BF16) {
         const uint16_t *w = W->data;
-        const float *xp = NULL;
 #ifdef __AVX2__
+        if (m->xp) for (; r + 4 <= hi; r += 4) dot4_bf16(w + (size_t)r * ld, ld, m->x, m->xp, cols, m->y + r);
+#endif
+        for (; r < hi; r++) m->y[r] = dot_bf16(w + (size_t)r * ld, m->x, m->xp, cols);
+    } else {
+        const uint16_t *w = W->data;
+#if defined(__AVX2__) && defined(__F16C__)
+        for (; r + 4 <= hi; r += 4) dot4_f16(w + (size_t)r * ld, ld, m->x, cols, m->y + r);
+#endif
+        for (; r < hi; r++) m->y[r] = dot_f16(w + (size_t)r * ld, m->x, cols);
+    }
+}
+
+void matvec(const Tensor *W, const float *x, float *y) {
+    const int rows = W->rows, cols = W->cols;
+    const float *xp = NULL;
+#ifdef __AVX2__
+    if (W->dtype == DT_BF16) {
         /* x split into even/odd halves per block of 16, on the stack (nothing to free); a
          * wider row than the buffer takes the unsplit path (same result, slower). */
         float xbuf[16384];
@@ -164,52 +243,25 @@ void matvec(const Tensor *W, const float *x, float *y) {
                 }
             xp = xbuf;
         }
+    }
 #endif
-        #pragma omp parallel for schedule(static) if (par)
-        for (int r = 0; r < rows; r++) y[r] = dot_bf16(w + (size_t)r * (size_t)cols, x, xp, cols);
-    } else {
-        const uint16_t *w = W->data;
-        #pragma omp parallel for schedule(static) if (par)
-        for (int r = 0; r < rows; r++) y[r] = dot_f16(w + (size_t)r * (size_t)cols, x, cols);
+    /* About eight tasks per thread, whole groups of four rows; small matrices are not worth
+     * waking threads for. */
+    const int nt = pool_threads();
+    int per = rows;
+    if ((size_t)rows * (size_t)cols >= 32768 && nt > 1) {
+        per = (rows + 8 * nt - 1) / (8 * nt);
+        per = (per + 3) / 4 * 4;
+        if (per < 16) per = 16;
     }
+    MatvecTask m = {W, x, xp, y, per};
+    pool_run(matvec_task, &m, (rows + per - 1) / per);
 }
 
-#define CHUNK_FLOATS (1u << 20)   /* 4 MB of widened weights per sgemm chunk */
-
-size_t ops_scratch_floats(int max_cols) {
-    size_t need = (size_t)max_cols * 16 * 8;   /* at least 16 rows per chunk for up to 8 threads */
-    return need > CHUNK_FLOATS ? need : CHUNK_FLOATS;
-}
-
-void matmul(const Tensor *W, const float *X, int n, float *Y, float *scratch, size_t scratch_floats) {
-    const int rows = W->rows, cols = W->cols;
+void matmul(const Tensor *W, const float *X, int n, float *Y) {
     if (n == 1) { matvec(W, X, Y); return; }
-    /* Rows of W are split across threads; each thread runs a single-threaded sgemm on its
-     * block (16-bit weights are first widened into that thread's part of scratch). */
-    int nt = g_threads;
-    if ((size_t)rows * (size_t)cols * (size_t)n < (1u << 18)) nt = 1;
-    if (nt > rows) nt = 1;
-    const size_t per_thread = scratch_floats / (size_t)nt;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int ti = 0; ti < nt; ti++) {
-        int r_lo = (int)((long long)rows * ti / nt), r_hi = (int)((long long)rows * (ti + 1) / nt);
-        if (W->dtype == DT_F32) {
-            if (r_hi > r_lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, r_hi - r_lo, cols, 1.0f, X, cols,
-                            (const float *)W->data + (size_t)r_lo * (size_t)cols, cols, 0.0f, Y + r_lo, rows);
-            continue;
-        }
-        float *sc = scratch + (size_t)ti * per_thread;
-        int chunk = (int)(per_thread / (size_t)cols);
-        if (chunk < 1) chunk = 1;
-        for (int r0 = r_lo; r0 < r_hi; r0 += chunk) {
-            int nr = r_hi - r0 < chunk ? r_hi - r0 : chunk;
-            for (int r = 0; r < nr; r++)
-                tensor_row_f32(W, (size_t)(r0 + r) * (size_t)cols, cols, sc + (size_t)r * (size_t)cols);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, cols, 1.0f, X, cols,
-                        sc, cols, 0.0f, Y + r0, rows);
-        }
-    }
+    GemmB B = {W->data, W->dtype, (size_t)W->cols, false};
+    gemm(&B, W->rows, X, (size_t)W->cols, n, W->cols, Y, (size_t)W->rows);
 }
 
 void add_bias(const Tensor *b, float *Y, int n, int rows) {
@@ -267,13 +319,58 @@ float layernorm(float *out, const float *x, const Tensor *w, const Tensor *b, in
     return scale;
 }
 
+#ifdef __AVX2__
+/* exp of 8 lanes (Cephes expf: range reduction by ln 2 in two parts, degree-6 polynomial,
+ * about 1 ulp); inputs below -87.3 (and -inf) give exactly 0. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.3365447504f), hi = _mm256_set1_ps(88.3762626647f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+#endif
+
+float ops_exp_sum(float *x, int n, float m) {
+    int i = 0;
+    float s = 0;
+#ifdef __AVX2__
+    __m256 acc = _mm256_setzero_ps(), mv = _mm256_set1_ps(m);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, v);
+        acc = _mm256_add_ps(acc, v);
+    }
+    s = hsum8(acc);
+    if (i < n) {   /* the tail through the same kernel, so every element rounds alike */
+        float buf[8];
+        int r = n - i;
+        for (int k = 0; k < 8; k++) buf[k] = k < r ? x[i + k] - m : -INFINITY;
+        _mm256_storeu_ps(buf, exp8(_mm256_loadu_ps(buf)));
+        for (int k = 0; k < r; k++) { x[i + k] = buf[k]; s += buf[k]; }
+    }
+#else
+    for (; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
+#endif
+    return s;
+}
+
 void softmax_inplace(float *x, int n) {
     float m = -INFINITY;
     for (int i = 0; i < n; i++) if (x[i] > m) m = x[i];
     if (m == -INFINITY) { for (int i = 0; i < n; i++) x[i] = 0; return; }
-    float s = 0;
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
-    float inv = 1.0f / s;
+    float inv = 1.0f / ops_exp_sum(x, n, m);
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 

@@ -15,12 +15,10 @@ float tensor_get(const Tensor *t, size_t i);
 
 /* sum_i a[i] b[i] (AVX2 when available) */
 float ops_dot(const float *a, const float *b, int n);
-/* y[rows] = W[rows, cols] x[cols]  (threaded over rows) */
+/* y[rows] = W[rows, cols] x[cols]  (on the pool, four rows per kernel call) */
 void matvec(const Tensor *W, const float *x, float *y);
-/* Y[n, rows] = X[n, cols] W^T (+ nothing). Uses CBLAS sgemm; 16-bit weights are widened in
- * row chunks into scratch (scratch_floats >= chunk_rows*cols; see ops_scratch_floats). */
-void matmul(const Tensor *W, const float *X, int n, float *Y, float *scratch, size_t scratch_floats);
-size_t ops_scratch_floats(int max_cols);
+/* Y[n, rows] = X[n, cols] W^T: matvec for n = 1, else the packed GEMM (gemm.h). */
+void matmul(const Tensor *W, const float *X, int n, float *Y);
 /* Y[n, rows] += bias */
 void add_bias(const Tensor *b, float *Y, int n, int rows);
 
@@ -30,8 +28,8 @@ float rmsnorm(float *out, const float *x, const Tensor *w, int d, float eps, flo
 float layernorm(float *out, const float *x, const Tensor *w, const Tensor *b, int d, float eps,
                 float *mean, float *var);
 void softmax_inplace(float *x, int n);
+/* x[i] = exp(x[i] - m) (vectorised, about 1 ulp; -inf gives 0); returns the sum. */
+float ops_exp_sum(float *x, int n, float m);
 float act_apply(int act, float x);     /* ActKind */
 
-void ops_set_threads(int n);
-int ops_get_threads(void);
 #endif

@@ -1,0 +1,255 @@
+/* The engine's numeric kernels against plain reference loops: the packed GEMM (every kernel
+ * set this CPU runs, f32/bf16/f16, B by rows and by columns, odd sizes and tails), the
+ * four-row matvec, the vectorised exp, the worker pool, and the three attention paths
+ * (fused prefill, fused decode, materialised pattern) against each other on a real model. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/engine.h"
+#include "engine/gemm.h"
+#include "engine/ops.h"
+#include "engine/pool.h"
+#include "harness.h"
+#include "trace/export.h"
+
+static uint64_t g_rng = 88172645463325252ull;
+static float urand(void) {   /* [-1, 1) */
+    g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
+    return (float)(g_rng >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+static uint16_t to_bf16(float f) { uint32_t u; memcpy(&u, &f, 4); return (uint16_t)(u >> 16); }
+static uint16_t to_f16(float f) {   /* values in [-1, 1): normal or zero, truncated */
+    uint32_t u; memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000u, e = (u >> 23) & 0xff;
+    if (e < 113) return (uint16_t)sign;
+    return (uint16_t)(sign | ((e - 112) << 10) | ((u >> 13) & 0x3ff));
+}
+
+/* B as given (dtype, layout) and its exact f32 values b[r*k + c]. */
+typedef struct { void *data; float *ref; GemmB B; } TestB;
+
+static TestB make_b(int rows, int k, DType dt, bool by_cols) {
+    TestB t;
+    size_t n = (size_t)rows * (size_t)k;
+    t.ref = malloc(sizeof(float) * n);
+    t.data = malloc(n * (dt == DT_F32 ? 4 : 2));
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < k; c++) {
+            float v = urand();
+            size_t at = by_cols ? (size_t)c * (size_t)rows + (size_t)r : (size_t)r * (size_t)k + (size_t)c;
+            if (dt == DT_F32) ((float *)t.data)[at] = v;
+            else if (dt == DT_BF16) { uint16_t h = to_bf16(v); ((uint16_t *)t.data)[at] = h; v = bf16_to_f32(h); }
+            else { uint16_t h = to_f16(v); ((uint16_t *)t.data)[at] = h; v = f16_to_f32(h); }
+            t.ref[(size_t)r * (size_t)k + (size_t)c] = v;
+        }
+    t.B = (GemmB){t.data, dt, by_cols ? (size_t)rows : (size_t)k, by_cols};
+    return t;
+}
+
+TEST(gemm_matches_reference_loop_on_every_kernel_set) {
+    const int ns[] = {1, 3, 7, 8, 9, 13}, rs[] = {1, 5, 31, 33, 70}, ks[] = {1, 17, 255, 256, 257, 600};
+    const DType dts[] = {DT_F32, DT_BF16, DT_F16};
+    int prev = gemm_isa(), tried = 0;
+    double worst = 0;
+    for (int isa = GEMM_ISA_GENERIC; isa <= GEMM_ISA_AVX512; isa++) {
+        if (!gemm_set_isa(isa)) continue;
+        tried++;
+        for (int di = 0; di < 3; di++)
+            for (int lay = 0; lay < 2; lay++)
+                for (int ri = 0; ri < 5; ri++)
+                    for (int ki = 0; ki < 6; ki++)
+                        for (int ni = 0; ni < 6; ni += (ki == 2 ? 1 : 2)) {
+                            const int n = ns[ni], rows = rs[ri], k = ks[ki];
+                            TestB b = make_b(rows, k, dts[di], lay == 1);
+                            float *X = malloc(sizeof(float) * (size_t)n * (size_t)(k + 3));
+                            float *Y = malloc(sizeof(float) * (size_t)n * (size_t)(rows + 2));
+                            for (size_t i = 0; i < (size_t)n * (size_t)(k + 3); i++) X[i] = urand();
+                            for (size_t i = 0; i < (size_t)n * (size_t)(rows + 2); i++) Y[i] = urand();
+                            float *Y0 = malloc(sizeof(float) * (size_t)n * (size_t)(rows + 2));
+                            memcpy(Y0, Y, sizeof(float) * (size_t)n * (size_t)(rows + 2));
+                            const bool acc = (ri + ki) % 2 == 1;
+                            /* strided X and Y (ldx = k + 3, ldy = rows + 2) */
+                            if (acc) gemm_rows(&b.B, 0, rows, X, (size_t)k + 3, n, k, Y, (size_t)rows + 2, true, 0);
+                            else gemm(&b.B, rows, X, (size_t)k + 3, n, k, Y, (size_t)rows + 2);
+                            for (int t = 0; t < n; t++)
+                                for (int r = 0; r < rows + 2; r++) {
+                                    size_t at = (size_t)t * (size_t)(rows + 2) + (size_t)r;
+                                    if (r >= rows) { CHECK(Y[at] == Y0[at]); continue; }   /* untouched */
+                                    double s = acc ? Y0[at] : 0, mag = acc ? fabs(Y0[at]) : 0;
+                                    for (int c = 0; c < k; c++) {
+                                        double p = (double)X[(size_t)t * (size_t)(k + 3) + (size_t)c] * b.ref[(size_t)r * (size_t)k + (size_t)c];
+                                        s += p;
+                                        mag += fabs(p);
+                                    }
+                                    double err = fabs(Y[at] - s) / (mag + 1e-30);
+                                    if (err > worst) worst = err;
+                                    if (err > 1e-6) {
+                                        CHECK_MSG(0, "%s dtype %d cols %d n %d rows %d k %d acc %d: Y[%d][%d] = %.9g, want %.9g",
+                                                  gemm_isa_name(isa), dts[di], lay, n, rows, k, acc, t, r, Y[at], s);
+                                        t = n; break;
+                                    }
+                                }
+                            free(X); free(Y); free(Y0); free(b.data); free(b.ref);
+                        }
+    }
+    gemm_set_isa(prev);
+    CHECK(tried >= 1);
+    fprintf(stderr, "      kernel sets tried %d (in use: %s), worst relative error %.2g\n", tried, gemm_isa_name(prev), worst);
+}
+
+TEST(matvec_four_rows_matches_reference_loop) {
+    const int rs[] = {1, 3, 4, 5, 7, 37, 1000}, cs[] = {1, 7, 15, 16, 17, 33, 100, 1030};
+    const DType dts[] = {DT_F32, DT_BF16, DT_F16};
+    const int prev = engine_get_threads();
+    for (int th = 1; th <= 3; th += 2) {
+        engine_set_threads(th);
+        for (int di = 0; di < 3; di++)
+            for (int ri = 0; ri < 7; ri++)
+                for (int ci = 0; ci < 8; ci++) {
+                    int rows = rs[ri], cols = cs[ci];
+                    TestB b = make_b(rows, cols, dts[di], false);
+                    Tensor W = {0};
+                    W.data = b.data; W.dtype = dts[di]; W.rows = rows; W.cols = cols;
+                    float *x = malloc(sizeof(float) * (size_t)cols), *y = malloc(sizeof(float) * (size_t)rows);
+                    for (int i = 0; i < cols; i++) x[i] = urand();
+                    matvec(&W, x, y);
+                    for (int r = 0; r < rows; r++) {
+                        double s = 0, mag = 0;
+                        for (int c = 0; c < cols; c++) { double p = (double)b.ref[(size_t)r * cols + c] * x[c]; s += p; mag += fabs(p); }
+                        if (fabs(y[r] - s) > 1e-6 * mag + 1e-30) {
+                            CHECK_MSG(0, "threads %d dtype %d rows %d cols %d: y[%d] = %.9g, want %.9g", th, dts[di], rows, cols, r, y[r], s);
+                            break;
+                        }
+                    }
+                    T_->checks++;
+                    free(x); free(y); free(b.data); free(b.ref);
+                }
+    }
+    engine_set_threads(prev);
+}
+
+TEST(vectorised_exp_matches_libm) {
+    enum { N = 4099 };
+    static float x[N];
+    double worst = 0;
+    for (int i = 0; i < N; i++) x[i] = -100.0f + 180.0f * (float)i / (float)(N - 1);
+    x[5] = -INFINITY;
+    float sum = ops_exp_sum(x, N, 0.0f);
+    double want_sum = 0;
+    for (int i = 0; i < N; i++) {
+        float in = -100.0f + 180.0f * (float)i / (float)(N - 1);
+        if (i == 5) { CHECK(x[i] == 0.0f); continue; }
+        double want = exp((double)in);
+        want_sum += want;
+        if (in < -87.0f) { CHECK(x[i] < 1e-37f); continue; }
+        double rel = fabs(x[i] - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    CHECK_MSG(worst < 4e-7, "worst relative error %g", worst);
+    CHECK_NEAR(sum / want_sum, 1.0, 1e-6);
+    /* softmax rows still sum to one and keep -inf at zero */
+    float row[13];
+    for (int i = 0; i < 13; i++) row[i] = i == 4 ? -INFINITY : urand() * 30;
+    softmax_inplace(row, 13);
+    double s = 0;
+    for (int i = 0; i < 13; i++) s += row[i];
+    CHECK_NEAR(s, 1.0, 1e-6);
+    CHECK(row[4] == 0.0f);
+}
+
+typedef struct { _Atomic int *hits; int n; } PoolT;
+static void inner_task(void *ctx, int task, int thread) {
+    PoolT *p = ctx;
+    if (thread == 0) atomic_fetch_add(&p->hits[task], 1);   /* serial: on the calling thread */
+}
+static void count_task(void *ctx, int task, int thread) {
+    PoolT *p = ctx;
+    (void)thread;
+    atomic_fetch_add(&p->hits[task], 1);
+    if (task == 0) {   /* a nested run goes serially on this thread */
+        _Atomic int inner[5];
+        PoolT q = {inner, 5};
+        for (int i = 0; i < 5; i++) atomic_store(&inner[i], 0);
+        pool_run(inner_task, &q, 5);
+        for (int i = 0; i < 5; i++) if (atomic_load(&inner[i]) != 1) atomic_fetch_add(&p->hits[0], 100);
+    }
+}
+
+TEST(pool_runs_every_task_exactly_once) {
+    const int prev = engine_get_threads();
+    CHECK(engine_default_threads() >= 1);
+    for (int th = 1; th <= 4; th++) {
+        engine_set_threads(th);
+        CHECK_EQ_INT(engine_get_threads(), th);
+        for (int rep = 0; rep < 200; rep++) {
+            int n = 1 + rep % 37;
+            _Atomic int hits[40];
+            for (int i = 0; i < 40; i++) atomic_store(&hits[i], 0);
+            PoolT p = {hits, n};
+            pool_run(count_task, &p, n);
+            int bad = 0;
+            for (int i = 0; i < 40; i++) if (atomic_load(&hits[i]) != (i < n)) bad++;
+            if (bad) { CHECK_MSG(0, "threads %d run %d: %d tasks not run exactly once", th, rep, bad); break; }
+        }
+        T_->checks++;
+    }
+    engine_set_threads(prev);
+}
+
+/* logits of the last position after prefill of n ids, with or without a pattern hook. */
+static float *run_logits(Model *m, const int *ids, int n, bool pattern_hook, bool one_by_one, int threads) {
+    Err e = {0};
+    engine_set_threads(threads);
+    Engine *en = engine_new(m, 512, &e);
+    if (!en) return NULL;
+    Hooks *h = NULL;
+    Export *x = NULL;
+    if (pattern_hook) {
+        h = hooks_new();
+        x = export_new(h, "blocks.1.attn.hook_pattern", &e);
+        engine_set_hooks(en, h);
+    }
+    float *lg = NULL;
+    if (one_by_one) for (int i = 0; i < n; i++) lg = engine_forward(en, &ids[i], 1, false, &e);
+    else lg = engine_forward(en, ids, n, false, &e);
+    float *out = NULL;
+    if (lg) {
+        out = malloc(sizeof(float) * (size_t)m->spec.vocab_size);
+        memcpy(out, lg, sizeof(float) * (size_t)m->spec.vocab_size);
+    }
+    engine_free(en);
+    if (x) export_free(x);
+    if (h) hooks_free(h);
+    return out;
+}
+
+TEST(attention_paths_agree_past_chunk_and_block_edges) {
+    Err e = {0};
+    Model *m = model_load("assets/models/story-gqa", false, &e);
+    if (!m) SKIP("bundled story-gqa not found: %s", e.msg);
+    enum { N = 300 };   /* > one 256-token chunk, > four 64-row attention blocks */
+    int ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 7919 + 3) % m->spec.vocab_size;
+    const int prev = engine_get_threads();
+    float *fused = run_logits(m, ids, N, false, false, 2);
+    float *hooked = run_logits(m, ids, N, true, false, 2);
+    float *decode = run_logits(m, ids, N, false, true, 2);
+    float *single = run_logits(m, ids, N, false, false, 1);
+    engine_set_threads(prev);
+    REQUIRE(fused && hooked && decode && single);
+    double d1 = 0, d2 = 0, d3 = 0, mag = 0;
+    for (int i = 0; i < m->spec.vocab_size; i++) {
+        d1 = fmax(d1, fabs(fused[i] - hooked[i]));
+        d2 = fmax(d2, fabs(fused[i] - decode[i]));
+        d3 = fmax(d3, fabs(fused[i] - single[i]));
+        mag = fmax(mag, fabs(fused[i]));
+    }
+    CHECK(mag > 0.1);
+    CHECK_MSG(d1 < 1e-4, "fused prefill vs materialised pattern path: %g", d1);
+    CHECK_MSG(d2 < 1e-4, "fused prefill vs token-by-token decode: %g", d2);
+    CHECK_MSG(d3 < 1e-4, "2 threads vs 1: %g", d3);
+    free(fused); free(hooked); free(decode); free(single);
+    model_free(m);
+}
