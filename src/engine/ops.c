@@ -230,10 +230,11 @@ void matvec(const Tensor *W, const float *x, float *y) {
     const int rows = W->rows, cols = W->cols;
     const float *xp = NULL;
 #ifdef __AVX2__
+    /* x split into even/odd halves per block of 16, on the stack (nothing to free; it lives
+     * until the pool has finished); a wider row than the buffer takes the unsplit path (same
+     * result, slower). */
+    float xbuf[16384];
     if (W->dtype == DT_BF16) {
-        /* x split into even/odd halves per block of 16, on the stack (nothing to free); a
-         * wider row than the buffer takes the unsplit path (same result, slower). */
-        float xbuf[16384];
         if ((size_t)cols <= sizeof xbuf / sizeof xbuf[0]) {
             int blocks = cols / 16;
             for (int b = 0; b < blocks; b++)
