@@ -5,6 +5,7 @@
  * Scene (no App). Both must apply the same sequence of named actions (the scene's trail)
  * and end in the same state: selection, panel, view options, cursor, tokens, and the
  * recorded logits at the cursor. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +108,121 @@ TEST(scene_keymap_names_real_actions) {
     CHECK_STR(scene_key_binding(sc, ',')->action, "embeddings.prev");
     CHECK(scene_key_binding(sc, 'Z') == NULL);
     scene_free(sc);
+}
+
+/* ---- a lesson quotes what the panel shows ------------------------------------------------ */
+
+static char *panel_text(App *a, Canvas *c, int panel) {
+    app_render_panel(a, c, panel);
+    return canvas_to_text(c);
+}
+
+static char *quote(LessonValues *v, const char *tpl) {
+    Err e = {0};
+    char *s = lesson_expand(v, tpl, false, &e);
+    if (s && e.code) { free(s); return NULL; }
+    return s;
+}
+
+TEST(scene_placeholders_read_the_panels_functions) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    Err e = {0};
+    App *a = app_new();
+    REQUIRE(a);
+    Scene *sc = a->sc;
+    REQUIRE(scene_load_model(sc, 0, MODEL, &e));
+    REQUIRE(scene_set_prompt(sc, "Once upon a time there was a little girl who liked to play in the park", true, &e));
+    for (int i = 0; i < 3; i++) REQUIRE(scene_step(sc, &e));
+    REQUIRE(scene_select_layer(sc, 1, &e) && scene_select_head(sc, 2, &e));
+    Canvas *c = canvas_new(140, 40);
+    REQUIRE(c);
+    c->unicode = true;
+    c->mono = true;
+    LessonValues v;
+    lesson_values_init(&v, NULL, ".");
+    v.sc = sc;
+
+    /* attention: the row's entropy, "H=x.xx bits" on the panel */
+    char *txt = panel_text(a, c, PANEL_ATTENTION), *val = quote(&v, "H={attn.entropy} bits");
+    REQUIRE(txt && val);
+    CHECK_MSG(strstr(txt, val) != NULL, "the attention panel does not show \"%s\"", val);
+    free(txt);
+    free(val);
+
+    /* output: the most likely token's probability */
+    txt = panel_text(a, c, PANEL_OUTPUT);
+    val = quote(&v, "{logits.top1_prob}");
+    REQUIRE(txt && val);
+    CHECK_MSG(strlen(val) > 1 && strstr(txt, val) != NULL, "the output panel does not show \"%s\"", val);
+    free(txt);
+    free(val);
+
+    /* embeddings: the nearest neighbour's cosine, and the PCA map's explained variance */
+    txt = panel_text(a, c, PANEL_EMBEDDINGS);
+    val = quote(&v, "{embed.nearest_cos}");
+    REQUIRE(txt && val);
+    CHECK_MSG(strstr(txt, val) != NULL, "the embeddings panel does not show the neighbour cosine \"%s\"", val);
+    free(val);
+    val = quote(&v, "{embed.pca_explained}");
+    REQUIRE(val);
+    const char *pc = strstr(txt, "PC1 ");
+    double p1 = -1, p2 = -1, q = strtod(val, NULL);
+    if (pc) sscanf(pc, "PC1 %lf%%  PC2 %lf%%", &p1, &p2);
+    CHECK_MSG(p1 >= 0 && p2 >= 0 && fabs(p1 + p2 - q) <= 1.0, "PCA: panel PC1 %.0f%% + PC2 %.0f%%, lesson %s", p1, p2, val);
+    free(txt);
+    free(val);
+
+    /* the cursor moves back: both follow (the same window, the same function) */
+    REQUIRE(scene_goto(sc, 0, 5, &e));
+    txt = panel_text(a, c, PANEL_EMBEDDINGS);
+    val = quote(&v, "{embed.pca_explained}");
+    REQUIRE(txt && val);
+    pc = strstr(txt, "PC1 ");
+    p1 = p2 = -1;
+    q = strtod(val, NULL);
+    if (pc) sscanf(pc, "PC1 %lf%%  PC2 %lf%%", &p1, &p2);
+    CHECK_MSG(p1 >= 0 && strstr(txt, "(6 tokens)") && fabs(p1 + p2 - q) <= 1.0, "PCA at position 5: panel %.0f%% + %.0f%%, lesson %s", p1, p2, val);
+    free(txt);
+    free(val);
+    lesson_values_done(&v);
+    canvas_free(c);
+    app_free(a);
+}
+
+/* Every row of placeholders.def reaches a value function that knows it: on three bundled
+ * models (learned positions, RoPE GQA, MLA with MoE) each placeholder without an argument
+ * either computes or says why not, never "is not a ... value" (a row pointing at the wrong
+ * function). */
+TEST(scene_placeholder_rows_reach_their_function) {
+    static const char *const models[] = {"assets/models/story-gpt2", "assets/models/story-gqa", "assets/models/story-mla"};
+    int n = 0, computed = 0;
+    const PhSpec *tab = lesson_ph_table(&n);
+    CHECK(n > 150);
+    for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
+        char cfg[256];
+        snprintf(cfg, sizeof cfg, "%s/config.json", models[mi]);
+        if (access(cfg, R_OK) != 0) SKIP("%s not found (run from the repository root)", models[mi]);
+        Scene *sc = scene_new();
+        REQUIRE(sc);
+        Err e = {0};
+        REQUIRE(scene_load_model(sc, 0, models[mi], &e) && scene_set_prompt(sc, "Once upon a time there was a cat", true, &e));
+        REQUIRE(scene_step(sc, &e) && scene_select_key(sc, 0, &e));
+        LessonValues v;
+        lesson_values_init(&v, NULL, ".");
+        v.sc = sc;
+        for (int i = 0; i < n; i++) {
+            if (tab[i].arg != PHA_NONE || tab[i].need == PHN_WEIGHTS) continue;
+            LessonPh ph = {0};
+            snprintf(ph.key, sizeof ph.key, "%s", tab[i].name);
+            char out[256];
+            Err e2 = {0};
+            bool ok = lesson_value(&v, &ph, out, sizeof out, &e2);
+            computed += ok;
+            CHECK_MSG(ok || !strstr(e2.msg, "} is not"), "%s on %s: %s", tab[i].name, models[mi], e2.msg);
+            CHECK_MSG(!ok || out[0], "%s on %s: empty value", tab[i].name, models[mi]);
+        }
+        lesson_values_done(&v);
+        scene_free(sc);
+    }
+    CHECK_MSG(computed > 300, "only %d values computed", computed);
 }

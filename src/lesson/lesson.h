@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "core/err.h"
+#include "analysis/derived.h"
 #include "engine/sampler.h"
 
 #define LESSON_MAX_BYTES (1u << 20)   /* a lesson file larger than this is refused */
@@ -172,6 +173,7 @@ typedef struct {
     struct { char path[1024]; double loss; long tokens; bool ok; char err[300]; } eval[LESSON_EVAL_CACHE];
     int n_eval;
     bool zh;                    /* words like yes/no, prefill/decode in Chinese */
+    DerivedCache dc;            /* PCA map and neighbours (analysis/derived.h), as the panels keep */
 } LessonValues;
 
 void lesson_values_init(LessonValues *v, const Lesson *l, const char *root);

@@ -14,6 +14,7 @@ struct Trace {
     size_t bytes;
     Phase phase;
     int step;
+    unsigned long gen;      /* trace_generation */
     bool mla;
     int rope_off;           /* offset of the roped dims inside a q head (MLA: nope) */
 };
@@ -23,7 +24,11 @@ int trace_len(const Trace *t) { return t->len; }
 const TraceTok *trace_tok(const Trace *t, int pos) { return (pos >= 0 && pos < t->len) ? &t->toks[pos] : NULL; }
 TraceTok *trace_tok_mut(Trace *t, int pos) { return (pos >= 0 && pos < t->max_tokens && t->blocks[pos]) ? &t->toks[pos] : NULL; }
 size_t trace_bytes(const Trace *t) { return t->bytes; }
-void trace_begin_step(Trace *t, Phase ph, int step) { t->phase = ph; t->step = step; }
+/* One counter for every trace of the process, so a generation is never shared by two traces
+ * (a new trace may reuse a freed one's address). */
+static unsigned long g_trace_gen;
+void trace_begin_step(Trace *t, Phase ph, int step) { t->phase = ph; t->step = step; t->gen = ++g_trace_gen; }
+unsigned long trace_generation(const Trace *t) { return t->gen; }
 
 Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     const ModelSpec *s = &m->spec;
@@ -65,6 +70,7 @@ void trace_free(Trace *t) {
 
 void trace_truncate(Trace *t, int len) {
     if (len < 0) len = 0;
+    t->gen = ++g_trace_gen;
     for (int i = len; i < t->max_tokens && i < t->len; i++) {
         /* keep the block allocated for reuse is simpler to reason about: free it */
         free(t->blocks[i]);

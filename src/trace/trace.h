@@ -75,6 +75,9 @@ TraceTok *trace_tok_mut(Trace *t, int pos);
 const TraceDims *trace_dims(const Trace *t);
 void trace_truncate(Trace *t, int len);        /* forget positions >= len */
 size_t trace_bytes(const Trace *t);            /* memory held now */
+/* Changes whenever the recorded contents may have changed (a forward step, a truncation);
+ * unique across all traces of the process: a key for caches of derived values. */
+unsigned long trace_generation(const Trace *t);
 /* Called by the session before each forward: phase of the tokens about to be computed. */
 void trace_begin_step(Trace *t, Phase ph, int step);
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "analysis/derived.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -44,13 +45,6 @@ static void *attn_create(void) { return calloc(1, sizeof(AttnState)); }
 static void attn_destroy(void *st) { free(st); }
 
 /* Entropy (bits) of query q's pattern row for head h. */
-static double row_entropy(const Session *s, int q, int layer, int h) {
-    const TraceTok *t = trace_tok(s->trace, q);
-    if (!t) return 0;
-    const TraceDims *d = trace_dims(s->trace);
-    return stats_entropy_bits(t->attn + ((size_t)layer * d->n_heads + h) * (size_t)(q + 1), q + 1);
-}
-
 static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
@@ -76,7 +70,7 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
         int ty = y + row * tile_h, tx = r.x + label_w + col * (tile_w + 1);
         if (ty + tile_h > r.y + r.h) break;
         char lab[32];
-        double hb = row_entropy(s, q, layer, h);     /* shortest form that fits the tile */
+        double hb = derived_attn_entropy(s->trace, q, layer, h);     /* shortest form that fits the tile */
         snprintf(lab, sizeof lab, "h%d %.1fb", h, hb);
         if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d %.1f", h, hb);
         if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d", h);
@@ -155,7 +149,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     /* info line: current query, entropy, selected cell */
     char qt[48], kt[48], info[256];
     panel_tok_label(s, t->id, qt, sizeof qt, 12, c->unicode);
-    double ent = row_entropy(s, q, layer, head);
+    double ent = derived_attn_entropy(s->trace, q, layer, head);
     int n = snprintf(info, sizeof info, "query %d '%s'  H=%.2f bits (max %.2f)", q, qt, ent, log2((double)(q + 1)));
     const float *row = t->attn + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
     const float *srow = t->scores + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);

@@ -1,38 +1,28 @@
 /* Embeddings panel: the prompt's token embeddings (hook_embed) projected to 2-D by PCA
- * (analysis/pca.c, GSL SVD) on a braille scatter with token labels, their cosine
- * similarity matrix, and the nearest vocabulary neighbours of the selected token (cosine
- * over the rows of tok_emb, cached per token id). */
+ * (derived_embed_pca: GSL SVD) on a braille scatter with token labels, their cosine
+ * similarity matrix, and the nearest vocabulary neighbours of the selected token
+ * (derived_neighbours: cosine over the rows of tok_emb). The lesson placeholders embed.*
+ * read the same functions (analysis/derived.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/pca.h"
+#include "analysis/derived.h"
 #include "analysis/stats.h"
-#include "engine/ops.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
-#define EMB_MAX_PTS 128
-#define EMB_NN 12
+#define EMB_MAX_PTS DERIVED_PCA_MAX
+#define EMB_NN DERIVED_NN
 
 typedef struct {
-    /* PCA cache */
-    const void *trace;
-    int t0, n, step_last;
-    float xy[2 * EMB_MAX_PTS];
-    double expl[2];
-    bool pca_ok;
-    /* neighbour cache */
-    const void *model;
-    int nn_id, nn_n;
-    int nn_ids[EMB_NN];
-    float nn_sim[EMB_NN];
+    DerivedCache dc;           /* PCA map and neighbours */
     /* cosine matrix source */
     const Session *cs;
     int c0;
 } EmbState;
 
-static void *emb_create(void) { EmbState *s = calloc(1, sizeof *s); if (s) s->nn_id = -1; return s; }
+static void *emb_create(void) { EmbState *s = calloc(1, sizeof *s); if (s) derived_cache_init(&s->dc); return s; }
 static void emb_destroy(void *st) { free(st); }
 
 static float cos_get(void *ud, int r, int c) {
@@ -40,57 +30,6 @@ static float cos_get(void *ud, int r, int c) {
     const TraceTok *a = trace_tok(st->cs->trace, st->c0 + r), *b = trace_tok(st->cs->trace, st->c0 + c);
     if (!a || !b || !a->embed || !b->embed) return NAN;
     return stats_cosine(a->embed, b->embed, trace_dims(st->cs->trace)->d_model);
-}
-
-static void update_pca(EmbState *st, const Session *s, int t0, int n) {
-    const TraceTok *last = trace_tok(s->trace, t0 + n - 1);
-    int step = last ? last->step : -1;
-    if (st->trace == (const void *)s->trace && st->t0 == t0 && st->n == n && st->step_last == step) return;
-    st->trace = s->trace;
-    st->t0 = t0;
-    st->n = n;
-    st->step_last = step;
-    st->pca_ok = false;
-    const int D = trace_dims(s->trace)->d_model;
-    float *X = malloc(sizeof(float) * (size_t)n * (size_t)D);
-    if (!X) return;
-    for (int i = 0; i < n; i++) {
-        const TraceTok *t = trace_tok(s->trace, t0 + i);
-        if (t && t->embed) memcpy(X + (size_t)i * D, t->embed, sizeof(float) * (size_t)D);
-        else memset(X + (size_t)i * D, 0, sizeof(float) * (size_t)D);
-    }
-    st->pca_ok = pca_project2(X, n, D, st->xy, st->expl);
-    free(X);
-}
-
-static void update_nn(EmbState *st, const Model *m, int id) {
-    if (st->model == (const void *)m && st->nn_id == id) return;
-    st->model = m;
-    st->nn_id = id;
-    st->nn_n = 0;
-    const Tensor *E = &m->w.tok_emb;
-    const int D = m->spec.d_model, V = E->rows;
-    if (!tensor_present(E) || E->cols != D || id < 0 || id >= V) return;
-    float *row = malloc(sizeof(float) * (size_t)D * 2);
-    float *sims = malloc(sizeof(float) * (size_t)V);
-    if (row && sims) {
-        float *q = row + D;
-        tensor_row_f32(E, (size_t)id * D, D, q);
-        for (int v = 0; v < V; v++) {
-            tensor_row_f32(E, (size_t)v * D, D, row);
-            sims[v] = v == id ? -INFINITY : stats_cosine(q, row, D);
-        }
-        int k = EMB_NN < V - 1 ? EMB_NN : V - 1;
-        int idx[EMB_NN];
-        stats_topk(sims, V, k, idx);
-        for (int i = 0; i < k; i++) {
-            if (idx[i] < 0) break;
-            st->nn_ids[st->nn_n] = idx[i];
-            st->nn_sim[st->nn_n++] = sims[idx[i]];
-        }
-    }
-    free(row);
-    free(sims);
 }
 
 static void emb_draw(void *vst, PanelCtx *ctx) {
@@ -102,8 +41,8 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
     if (in.w < 24 || in.h < 5) return;
     const int q = s->cursor;
-    int n = q + 1 < EMB_MAX_PTS ? q + 1 : EMB_MAX_PTS;
-    int t0 = q + 1 - n;
+    int n, t0;
+    derived_pca_window(q, &t0, &n);
     int sel = ctx->sc->view.emb_sel >= 0 && ctx->sc->view.emb_sel <= q ? ctx->sc->view.emb_sel : q;
     if (sel < t0) sel = t0;
     const TraceTok *ts = trace_tok(s->trace, sel);
@@ -114,11 +53,11 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
 
     /* PCA scatter */
     if (n >= 2) {
-        update_pca(st, s, t0, n);
+        const DerivedCache *pca = derived_embed_pca(&st->dc, s->trace, q);
         char hdr[128];
-        snprintf(hdr, sizeof hdr, "PC1 %.0f%%  PC2 %.0f%% of the variance (%d tokens)", 100 * st->expl[0], 100 * st->expl[1], n);
+        snprintf(hdr, sizeof hdr, "PC1 %.0f%%  PC2 %.0f%% of the variance (%d tokens)", 100 * st->dc.pca_expl[0], 100 * st->dc.pca_expl[1], n);
         canvas_text_fit(c, left.x, left.y, hdr, left.w, sty(CR_DIM));
-        if (st->pca_ok) {
+        if (pca) {
             ScatterPt pts[EMB_MAX_PTS];
             char labels[EMB_MAX_PTS][24];
             for (int i = 0; i < n; i++) {
@@ -129,7 +68,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
                 panel_tok_label(s, id, labels[i], sizeof labels[i], 10, c->unicode);
                 bool is_sel = t0 + i == sel;
                 Color col = ti && ti->phase == PHASE_PREFILL ? theme_color(CR_PT_PREFILL) : theme_color(CR_PT_DECODE);
-                pts[i] = (ScatterPt){st->xy[2 * i], st->xy[2 * i + 1], dup && !is_sel ? NULL : labels[i], col, is_sel};
+                pts[i] = (ScatterPt){pca->pca_xy[2 * i], pca->pca_xy[2 * i + 1], dup && !is_sel ? NULL : labels[i], col, is_sel};
             }
             w_scatter(c, rect_make(left.x, left.y + 1, left.w, left.h - 1), pts, n, true);
         }
@@ -141,21 +80,21 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     /* neighbours of the selected token */
     int y = right.y;
     if (ts) {
-        update_nn(st, s->model, ts->id);
+        derived_neighbours(&st->dc, s->model, ts->id);
         char tl[40], hdr[96];
         panel_tok_label(s, ts->id, tl, sizeof tl, 14, c->unicode);
         snprintf(hdr, sizeof hdr, "nearest to '%s' (id %d) in tok_emb", tl, ts->id);
         canvas_text_fit(c, right.x, y++, hdr, right.w, sty_attr(CR_TITLE, ATTR_BOLD));
         int rows = right.h / 2 - 1;
-        if (rows > st->nn_n) rows = st->nn_n;
+        if (rows > st->dc.nn_n) rows = st->dc.nn_n;
         Bar bars[EMB_NN];
         char labels[EMB_NN][32], notes[EMB_NN][12];
         for (int i = 0; i < rows; i++) {
-            panel_tok_label(s, st->nn_ids[i], labels[i], sizeof labels[i], 12, c->unicode);
-            snprintf(notes[i], sizeof notes[i], "%.3f", (double)st->nn_sim[i]);
-            bars[i] = (Bar){labels[i], st->nn_sim[i] > 0 ? st->nn_sim[i] : 0, notes[i], sty(CR_TITLE), false};
+            panel_tok_label(s, st->dc.nn_ids[i], labels[i], sizeof labels[i], 12, c->unicode);
+            snprintf(notes[i], sizeof notes[i], "%.3f", (double)st->dc.nn_sim[i]);
+            bars[i] = (Bar){labels[i], st->dc.nn_sim[i] > 0 ? st->dc.nn_sim[i] : 0, notes[i], sty(CR_TITLE), false};
         }
-        if (!st->nn_n) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
+        if (!st->dc.nn_n) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
         w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
         y += rows + 1;
     }

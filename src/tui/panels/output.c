@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/sampling.h"
+#include "analysis/derived.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -20,12 +20,11 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
     if (in.w < 20 || in.h < 4) return;
-    const int K = TRACE_TOPK, V = trace_dims(s->trace)->vocab;
     float p1[TRACE_TOPK], p2[TRACE_TOPK];
     SamplePreviewCfg one = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .greedy = false};
     double tail1 = 0, tailb = 0, dummy;
-    int n1 = sampling_preview(t->top_logits, K, t->logit_lse, V, one, p1, &tail1, &dummy);
-    int n2 = sampling_preview(t->top_logits, K, t->logit_lse, V, ctx->sc->view.preview, p2, NULL, &tailb);
+    int n1 = derived_next_probs(s->trace, s->cursor, one, p1, &tail1, &dummy);
+    int n2 = derived_next_probs(s->trace, s->cursor, ctx->sc->view.preview, p2, NULL, &tailb);
     char cur[40], nxt[40], line[256];
     panel_tok_label(s, t->id, cur, sizeof cur, 14, c->unicode);
     if (t->next_id >= 0) panel_tok_label(s, t->next_id, nxt, sizeof nxt, 14, c->unicode);

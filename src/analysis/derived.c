@@ -1,0 +1,159 @@
+/* Derived values shared by panels and lesson placeholders (see derived.h). */
+#include "analysis/derived.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/logitlens.h"
+#include "analysis/pca.h"
+#include "analysis/stats.h"
+#include "engine/engine.h"
+#include "engine/ops.h"
+
+void derived_cache_init(DerivedCache *dc) {
+    memset(dc, 0, sizeof *dc);
+    dc->nn_id = -1;
+}
+
+void derived_pca_window(int cursor, int *t0, int *n) {
+    int m = cursor + 1 < DERIVED_PCA_MAX ? cursor + 1 : DERIVED_PCA_MAX;
+    if (m < 0) m = 0;
+    *n = m;
+    *t0 = cursor + 1 - m;
+}
+
+const DerivedCache *derived_embed_pca(DerivedCache *dc, const Trace *tr, int cursor) {
+    int t0, n;
+    derived_pca_window(cursor, &t0, &n);
+    if (n < 2) return NULL;
+    unsigned long gen = trace_generation(tr);
+    if (!(dc->pca_gen == gen && dc->pca_t0 == t0 && dc->pca_n == n)) {
+        dc->pca_gen = gen;
+        dc->pca_t0 = t0;
+        dc->pca_n = n;
+        dc->pca_ok = false;
+        dc->pca_expl[0] = dc->pca_expl[1] = 0;
+        const int D = trace_dims(tr)->d_model;
+        float *X = malloc(sizeof(float) * (size_t)n * (size_t)D);
+        if (!X) return NULL;
+        for (int i = 0; i < n; i++) {
+            const TraceTok *t = trace_tok(tr, t0 + i);
+            if (t && t->embed) memcpy(X + (size_t)i * D, t->embed, sizeof(float) * (size_t)D);
+            else memset(X + (size_t)i * D, 0, sizeof(float) * (size_t)D);
+        }
+        dc->pca_ok = pca_project2(X, n, D, dc->pca_xy, dc->pca_expl);
+        free(X);
+    }
+    return dc->pca_ok ? dc : NULL;
+}
+
+int derived_neighbours(DerivedCache *dc, const Model *m, int id) {
+    if (dc->nn_model == (const void *)m && dc->nn_id == id && !strcmp(dc->nn_path, m->path)) return dc->nn_n;
+    dc->nn_model = m;
+    snprintf(dc->nn_path, sizeof dc->nn_path, "%s", m->path);
+    dc->nn_id = id;
+    dc->nn_n = 0;
+    const Tensor *E = &m->w.tok_emb;
+    const int D = m->spec.d_model, V = E->rows;
+    if (!tensor_present(E) || E->cols != D || id < 0 || id >= V) return 0;
+    float *row = malloc(sizeof(float) * (size_t)D * 2);
+    float *sims = malloc(sizeof(float) * (size_t)V);
+    if (row && sims) {
+        float *q = row + D;
+        tensor_row_f32(E, (size_t)id * D, D, q);
+        for (int v = 0; v < V; v++) {
+            tensor_row_f32(E, (size_t)v * D, D, row);
+            sims[v] = v == id ? -INFINITY : stats_cosine(q, row, D);
+        }
+        int k = DERIVED_NN < V - 1 ? DERIVED_NN : V - 1;
+        int idx[DERIVED_NN];
+        stats_topk(sims, V, k, idx);
+        for (int i = 0; i < k; i++) {
+            if (idx[i] < 0) break;
+            dc->nn_ids[dc->nn_n] = idx[i];
+            dc->nn_sim[dc->nn_n++] = sims[idx[i]];
+        }
+    }
+    free(row);
+    free(sims);
+    return dc->nn_n;
+}
+
+double derived_attn_entropy(const Trace *tr, int pos, int layer, int head) {
+    const TraceTok *t = trace_tok(tr, pos);
+    if (!t || !t->attn) return 0;
+    const TraceDims *d = trace_dims(tr);
+    return stats_entropy_bits(t->attn + ((size_t)layer * d->n_heads + head) * (size_t)(pos + 1), pos + 1);
+}
+
+int derived_next_probs(const Trace *tr, int pos, SamplePreviewCfg cfg, float probs[TRACE_TOPK], double *tail_t1, double *tail_bound) {
+    const TraceTok *t = trace_tok(tr, pos);
+    if (!t) return 0;
+    return sampling_preview(t->top_logits, TRACE_TOPK, t->logit_lse, trace_dims(tr)->vocab, cfg, probs, tail_t1, tail_bound);
+}
+
+int derived_full_probs(const Model *m, const Trace *tr, int pos, double T, double *pr, Err *e) {
+    const TraceTok *t = trace_tok(tr, pos);
+    const TraceDims *d = trace_dims(tr);
+    const int V = m->spec.vocab_size, D = d->d_model;
+    if (!t || !t->resid) { err_set(e, ERR_ARG, "no token computed at position %d", pos); return -1; }
+    float *scratch = malloc(sizeof(float) * ((size_t)V + (size_t)D));
+    int id1 = -1;
+    float p1;
+    if (!scratch || !logitlens_topk(m, t->resid + (size_t)d->n_layers * D, 1, &id1, &p1, scratch)) {
+        free(scratch);
+        err_set(e, ERR_ARG, "%s: cannot recompute the logits", m->path);
+        return -1;
+    }
+    /* p_i = exp((l_i - l_max) / T) / sum_j exp((l_j - l_max) / T) */
+    double mx = scratch[id1], se = 0;
+    for (int i = 0; i < V; i++) { pr[i] = exp(((double)scratch[i] - mx) / T); se += pr[i]; }
+    for (int i = 0; i < V; i++) pr[i] /= se;
+    free(scratch);
+    return id1;
+}
+
+long derived_top_set(double *pr, int V, double p, long k, double *mass) {
+    long kk = k > 0 ? k : V, count = 0;
+    double m = 0;
+    for (long n = 0; n < kk; n++) {
+        int b = -1;   /* selection of the largest until the mass or count is reached */
+        for (int i = 0; i < V; i++) if (pr[i] >= 0 && (b < 0 || pr[i] > pr[b])) b = i;
+        if (b < 0) break;
+        m += pr[b];
+        pr[b] = -1;
+        count = n + 1;
+        if (k <= 0 && m >= p - 1e-12) break;
+    }
+    *mass = m;
+    return count;
+}
+
+bool derived_eval_loss(const Model *m, const int *ids, int N, double *loss, long *scored_out, Err *e) {
+    Engine *en = engine_new((Model *)m, 0, e);
+    if (!en) return false;
+    const int V = m->spec.vocab_size, C = engine_max_ctx(en);
+    double nll = 0;
+    long scored = 0;
+    for (int s0 = 0; s0 < N - 1; s0 += C - 1) {
+        int w = N - s0 < C ? N - s0 : C;
+        engine_truncate(en, 0);
+        float *lg = engine_forward(en, ids + s0, w, true, e);
+        if (!lg) { engine_free(en); return false; }
+        for (int t = 0; t < w - 1; t++) {
+            /* -log p(next) = logsumexp(l) - l_next */
+            const float *r = lg + (size_t)t * (size_t)V;
+            float mx = r[0];
+            for (int i = 1; i < V; i++) if (r[i] > mx) mx = r[i];
+            double se = 0;
+            for (int i = 0; i < V; i++) se += exp((double)(r[i] - mx));
+            nll += (double)mx + log(se) - (double)r[ids[s0 + t + 1]];
+            scored++;
+        }
+    }
+    engine_free(en);
+    if (!scored) return err_set(e, ERR_ARG, "too little text: %d tokens", N);
+    *loss = nll / (double)scored;
+    *scored_out = scored;
+    return true;
+}

@@ -1,0 +1,58 @@
+/* Derived values: the one place where what a panel shows and what a lesson quotes is computed
+ * from the trace and the model. A panel and a lesson placeholder that show the same quantity
+ * call the same function here, so a lesson never quotes a number the screen does not show.
+ *
+ * The costly ones (the embedding PCA map, nearest neighbours in the vocabulary) are cached in
+ * a DerivedCache the caller owns (a panel state, the lesson values), keyed by what they read:
+ * the trace's generation and the positions, or the model and the token id. A cache is plain data: zero it to start (derived_cache_init).
+ */
+#ifndef LLMSCOPE_ANALYSIS_DERIVED_H
+#define LLMSCOPE_ANALYSIS_DERIVED_H
+#include <stdbool.h>
+#include "analysis/sampling.h"
+#include "trace/trace.h"
+
+#define DERIVED_PCA_MAX 128   /* tokens on the embeddings map: the last ones up to the cursor */
+#define DERIVED_NN 12         /* nearest neighbours kept */
+
+typedef struct {
+    /* embedding PCA of positions [pca_t0, pca_t0 + pca_n) */
+    unsigned long pca_gen;              /* trace_generation when computed (0: never) */
+    int pca_t0, pca_n;
+    bool pca_ok;
+    float pca_xy[2 * DERIVED_PCA_MAX];
+    double pca_expl[2];                 /* share of the variance on PC1, PC2 */
+    /* nearest vocabulary tokens to nn_id by cosine of tok_emb rows */
+    const void *nn_model;
+    char nn_path[512];                  /* with the pointer: a new model may reuse the address */
+    int nn_id, nn_n;
+    int nn_ids[DERIVED_NN];
+    float nn_sim[DERIVED_NN];
+} DerivedCache;
+
+void derived_cache_init(DerivedCache *dc);
+
+/* The positions on the embeddings map for a cursor: the last DERIVED_PCA_MAX up to it. */
+void derived_pca_window(int cursor, int *t0, int *n);
+/* 2-D PCA of the token embeddings at the window of `cursor` (cached). NULL when there are
+ * fewer than two tokens or the SVD fails; else dc->pca_xy / dc->pca_expl hold the map. */
+const DerivedCache *derived_embed_pca(DerivedCache *dc, const Trace *tr, int cursor);
+/* Nearest tokens to `id` (itself excluded) by cosine similarity of the embedding rows
+ * (cached). Returns how many (0: no embedding table). dc->nn_ids / nn_sim, best first. */
+int derived_neighbours(DerivedCache *dc, const Model *m, int id);
+/* Entropy in bits of query pos's attention row at (layer, head): H = -sum p log2 p. */
+double derived_attn_entropy(const Trace *tr, int pos, int layer, int head);
+/* Next-token probabilities at a position over the recorded top-K (exact at T = 1 without
+ * filters: p_i = exp(l_i - lse)); see sampling_preview for the tail bounds. */
+int derived_next_probs(const Trace *tr, int pos, SamplePreviewCfg cfg, float probs[TRACE_TOPK], double *tail_t1, double *tail_bound);
+/* The whole-vocabulary distribution at temperature T, recomputed from the position's final
+ * residual through the final norm and unembedding (the logit lens of the last layer, which is
+ * the model's own output). pr[vocab]. Returns the argmax id, or -1 (e filled). */
+int derived_full_probs(const Model *m, const Trace *tr, int pos, double T, double *pr, Err *e);
+/* Tokens kept by nucleus sampling with top-p = p (smallest set whose mass reaches p) and
+ * that mass; with k > 0 instead the mass of the k most likely tokens. pr is consumed. */
+long derived_top_set(double *pr, int V, double p, long k, double *mass);
+/* Mean next-token loss (nats) of ids[n] under the model, scored in windows of the engine's
+ * context overlapping by one token (every token after the first is scored once). */
+bool derived_eval_loss(const Model *m, const int *ids, int n, double *loss, long *scored, Err *e);
+#endif
