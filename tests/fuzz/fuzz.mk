@@ -20,9 +20,11 @@ FUZZ_SAN_EXTRA ?=
 FUZZ_ALL      := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 FUZZ_BINS     := $(FUZZ_ALL:%=$(FUZZ_DIR)/fuzz_%)
-# Only the layers the targets exercise (no curses, no GSL); the archive pulls what is used.
+# Only the layers the targets exercise (no curses, no GSL; of tui/ only the curses-free canvas,
+# theme and contrast scanner); the archive pulls what is used.
 FUZZ_LIB_SRCS := $(filter src/core/% src/model/% src/engine/% src/tokenizer/% src/template/% src/trace/% src/session/% src/lesson/%,\
-                   $(shell find src -name '*.c' | sort))
+                   $(shell find src -name '*.c' | sort)) \
+                 src/tui/canvas.c src/tui/theme.c src/tui/contrast.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIBA     := $(FUZZ_DIR)/libllmscope-fuzz.a
 # Their flags (FUZZ_PKG_CFLAGS/LIBS) come from build/pkg.mk, written after `deps` (Makefile).

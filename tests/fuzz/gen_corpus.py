@@ -342,3 +342,24 @@ lesson = {
     ]}
 out("lesson", "all_actions.json", json.dumps(lesson, ensure_ascii=False, indent=1))
 out("lesson", "minimal.json", '{"id":"m","lang":"en","title":"t","summary":"s","model":"m","prompt":"p","steps":[{"text":"x"}]}')
+
+
+# ---- contrast: one selector byte (theme, colour mode, ASCII), then a screen dump -----------------
+def contrast_seeds():
+    esc = "\x1b"
+    dumps = {
+        "plain": "hello world\nsecond line",
+        "truecolor": esc + "[0;1;38;2;255;200;60;48;2;28;58;105mllmscope" + esc + "[0m ok\n",
+        "c256": esc + "[38;5;16;48;5;16mx" + esc + "[7;38;5;231my" + esc + "[0;30;47mz",
+        "c16_bright": esc + "[90;107mgrey" + esc + "[39;49m def",
+        "colon": esc + "[38:2::255:255:255;48:2::0:0:0mw" + esc + "[m",
+        "osc_cursor": esc + "]4;17;rgb:00/00/00" + esc + "\\" + esc + "[2;5Hmoved" + esc + "(B",
+        "unicode": "\u2502query 7 \u2423was  \u4f60\u597d \u2580\u2588\u28ff e\u0301\n",
+        "truncated": esc + "[38;2;1",
+    }
+    for i, (name, text) in enumerate(sorted(dumps.items())):
+        out("contrast", name, bytes([i * 37 % 256]) + text.encode("utf-8"))
+
+
+contrast_seeds()
+
