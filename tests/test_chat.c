@@ -301,3 +301,87 @@ TEST(chat_limits_and_hostile_templates) {
     CHECK_MSG(strstr(e.msg, "nesting") || strstr(e.msg, "nested"), "%s", e.msg);
     free(out);
 }
+
+static int parse_ids(const char *json, int *ids, int cap) {
+    cJSON *j = cJSON_Parse(json);
+    if (!j) return -1;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "ids"), *it;
+    int n = 0;
+    cJSON_ArrayForEach(it, a) if (n < cap) ids[n++] = it->valueint;
+    cJSON_Delete(j);
+    return n;
+}
+
+TEST(chat_run_feeds_the_template_ids) {
+    char cmd[2048], *out = NULL;
+    /* the real Qwen3 tokenizer: tokenize --chat (the path run --chat takes) gives transformers' ids */
+    const char *sd = test_shared_data();
+    cJSON *exp = load_expected();
+    if (sd && exp) {
+        const cJSON *c;
+        int ncase = 0;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(exp, "chat_ids")) {
+            const char *prompt = str_or_null(c, "prompt");
+            bool nothink = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "set")) > 0;
+            /* the prompt goes through a file: it has newlines and quotes */
+            FILE *f = fopen("/tmp/llmscope_chat_prompt.txt", "w");
+            REQUIRE(f);
+            fputs(prompt, f);
+            fclose(f);
+            snprintf(cmd, sizeof cmd, "%s tokenize --model %s/tokenizers/qwen3 --chat --text-file /tmp/llmscope_chat_prompt.txt %s --json",
+                     test_bin(), sd, nothink ? "--set enable_thinking=false" : "");
+            int rc = test_run(cmd, &out, 0);
+            CHECK_EQ_INT(rc, 0);
+            int got[256], want[256], ng = out ? parse_ids(out, got, 256) : -1, nw = 0;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(c, "ids")) if (nw < 256) want[nw++] = it->valueint;
+            CHECK_EQ_INT(ng, nw);
+            CHECK_MSG(ng == nw && !memcmp(got, want, sizeof(int) * (size_t)nw), "ids differ for prompt '%s'", prompt);
+            free(out);
+            ncase++;
+        }
+        CHECK_EQ_INT(ncase, 6);
+        /* a model whose vocabulary cannot hold the template's ids: a clear error, not a crash */
+        snprintf(cmd, sizeof cmd, "%s run --model tests/fixtures/models/qwen3 --tokenizer %s/tokenizers/qwen3/tokenizer.json --chat --prompt hi -n 1 2>&1",
+                 test_bin(), sd);
+        int rc = test_run(cmd, &out, 1);
+        CHECK(rc != 0 && out && strstr(out, "outside the model's vocabulary"));
+        free(out);
+    }
+    cJSON_Delete(exp);
+    /* run --chat feeds exactly those ids: its text is the rendered prompt and then what greedy
+     * `generate` gives on the ids of `tokenize --chat` (bundled model, a template of our own) */
+    FILE *f = fopen("/tmp/llmscope_chat_t.jinja", "w");
+    REQUIRE(f);
+    fputs("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s tokenize --chat --template /tmp/llmscope_chat_t.jinja --text 'Once upon a time' --json", test_bin());
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    int ids[256];
+    int n = parse_ids(out, ids, 256);
+    free(out);
+    REQUIRE(n > 5);
+    char idl[2048];
+    size_t k = 0;
+    for (int i = 0; i < n; i++) k += (size_t)snprintf(idl + k, sizeof idl - k, i ? ",%d" : "%d", ids[i]);
+    snprintf(cmd, sizeof cmd, "%s generate --ids %s -n 6 --greedy --ignore-eos --json", test_bin(), idl);
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    int gen[16];
+    int ng = parse_ids(out, gen, 16);
+    free(out);
+    REQUIRE(ng == 6);
+    k = 0;
+    for (int i = 0; i < ng; i++) k += (size_t)snprintf(idl + k, sizeof idl - k, i ? ",%d" : "%d", gen[i]);
+    snprintf(cmd, sizeof cmd, "%s detokenize --ids %s --json", test_bin(), idl);
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    cJSON *dj = cJSON_Parse(out);
+    free(out);
+    REQUIRE(dj);
+    char want[1024];
+    snprintf(want, sizeof want, "<|user|>Once upon a time\n<|assistant|>%s\n", cJSON_GetObjectItemCaseSensitive(dj, "text")->valuestring);
+    cJSON_Delete(dj);
+    snprintf(cmd, sizeof cmd, "%s run --chat --template /tmp/llmscope_chat_t.jinja --prompt 'Once upon a time' -n 6 --greedy --ignore-eos", test_bin());
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    CHECK_STR(out, want);
+    free(out);
+}

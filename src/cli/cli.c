@@ -161,7 +161,7 @@ int cli_check(int argc, char **argv, const CliCmd *c) {
             return 2;
         }
         for (int k = 0; k < nseen; k++)
-            if (seen[k] == o && o->kind != CLI_FLAG) return cli_bad(c, "%s given twice%s", o->name, "");
+            if (seen[k] == o && o->kind != CLI_FLAG && o->kind != CLI_STRS) return cli_bad(c, "%s given twice%s", o->name, "");
         if (nseen < 64) seen[nseen++] = o;
         const char *eq = strchr(a, '=');
         if (o->kind == CLI_FLAG) {

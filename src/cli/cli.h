@@ -16,7 +16,7 @@ struct Tokenizer;
  * unknown option, a missing or malformed value, a value out of range, an option given twice or
  * an unexpected positional argument is an error naming the option (exit 2). After cli_check,
  * cli_opt/cli_flag skip option values, so `--prompt --json` reads "--json" as the prompt. */
-typedef enum { CLI_FLAG, CLI_STR, CLI_INT, CLI_NUM } CliKind;
+typedef enum { CLI_FLAG, CLI_STR, CLI_INT, CLI_NUM, CLI_STRS /* a string that may be given several times */ } CliKind;
 typedef struct {
     const char *name;      /* "--max-new" */
     const char *alias;     /* "-n", or NULL */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/cli_chat.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -20,6 +21,13 @@ static const CliOpt k_run_opts[] = {
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to the prompt (by default they are added as the tokenizer's "
      "config says: <|begin_of_text|> or <s> for Llama, nothing for Qwen3 and GPT-2)", 0, 0},
+    {"--chat", NULL, CLI_FLAG, NULL, "apply the model's chat template: the prompt becomes one user message, rendered with "
+     "add_generation_prompt and tokenized without adding special tokens again (the ids transformers' "
+     "apply_chat_template(tokenize=True) gives); the rendered prompt is printed before the reply", 0, 0},
+    {"--template", NULL, CLI_STR, "FILE", "with --chat: a Jinja chat template instead of the model's", 0, 0},
+    {"--set", NULL, CLI_STRS, "NAME=JSON", "with --chat: a template variable, e.g. --set enable_thinking=false (repeatable)", 0, 0},
+    {"--bos-token", NULL, CLI_STR, "S", "with --chat: bos_token for the template (default: tokenizer_config.json's)", 0, 0},
+    {"--eos-token", NULL, CLI_STR, "S", "with --chat: eos_token for the template (default: tokenizer_config.json's)", 0, 0},
     {"--ignore-eos", NULL, CLI_FLAG, NULL, "go on past an end-of-sequence token (by default any eos_token_id of config.json "
      "or generation_config.json stops)", 0, 0},
     {0}};
@@ -43,10 +51,21 @@ int cmd_run(int argc, char **argv) {
     Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);
     if (!tok) { model_free(m); return cli_fail(&e); }
     int *ids = NULL;
-    int n = session_encode(tok, m, prompt, !cli_flag(argc, argv, "--no-bos"), &ids, &e);
+    char *chat_text = NULL;   /* --chat: the rendered prompt */
+    int n = cli_flag(argc, argv, "--chat") ? cli_chat_encode(argc, argv, cli_opt(argc, argv, "--tokenizer") ? cli_opt(argc, argv, "--tokenizer") : m->path, tok, prompt, &ids, &chat_text, &e)
+                                           : session_encode(tok, m, prompt, !cli_flag(argc, argv, "--no-bos"), &ids, &e);
+    if (n > 0 && chat_text) {
+        for (int i = 0; i < n; i++)
+            if (ids[i] < 0 || ids[i] >= m->spec.vocab_size) {
+                err_set(&e, ERR_ARG, "--chat: the rendered prompt has token id %d, outside the model's vocabulary of %d "
+                        "(is the tokenizer the model's?)", ids[i], m->spec.vocab_size);
+                n = -1;
+                break;
+            }
+    }
     if (n <= 0) {
         if (n == 0) err_set(&e, ERR_ARG, "the prompt is empty and the model has no BOS token to start from");
-        tokenizer_free(tok); model_free(m); free(ids);
+        tokenizer_free(tok); model_free(m); free(ids); free(chat_text);
         return cli_fail(&e);
     }
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
@@ -65,7 +84,7 @@ int cmd_run(int argc, char **argv) {
     float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);
     if (!lg) rc = 1;
     if (!rc) {
-        fputs(prompt, stdout);
+        fputs(chat_text ? chat_text : prompt, stdout);
         fflush(stdout);
     }
     /* print by decoding the whole generated run so multi-byte characters come out whole */
@@ -87,7 +106,7 @@ int cmd_run(int argc, char **argv) {
     }
     printf("\n");
     if (rc) fprintf(stderr, "llmscope: %s\n", e.msg);
-    free(gen); free(ids); sampler_free(sm); engine_free(en); tokenizer_free(tok); model_free(m);
+    free(gen); free(ids); free(chat_text); sampler_free(sm); engine_free(en); tokenizer_free(tok); model_free(m);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/cli_chat.h"
 #include "tokenizer/tokenizer.h"
 
 /* From the model module (model/hfcache.c), when linked: resolves HF cache repo ids. */
@@ -108,6 +109,12 @@ static const CliOpt k_tokenize_opts[] = {
     {"--text", NULL, CLI_STR, "TEXT", "the text to tokenize", 0, 0},
     {"--text-file", NULL, CLI_STR, "FILE", "read the text from FILE", 0, 0},
     {"--raw", NULL, CLI_FLAG, NULL, "the text's own tokens only: no special tokens from the tokenizer's post-processor or config", 0, 0},
+    {"--chat", NULL, CLI_FLAG, NULL, "the ids `run --chat` feeds: the text as one user message through the model's chat template "
+     "(add_generation_prompt), tokenized without adding special tokens again", 0, 0},
+    {"--template", NULL, CLI_STR, "FILE", "with --chat: a Jinja chat template instead of the model's", 0, 0},
+    {"--set", NULL, CLI_STRS, "NAME=JSON", "with --chat: a template variable, e.g. --set enable_thinking=false (repeatable)", 0, 0},
+    {"--bos-token", NULL, CLI_STR, "S", "with --chat: bos_token for the template", 0, 0},
+    {"--eos-token", NULL, CLI_STR, "S", "with --chat: eos_token for the template", 0, 0},
     {0}};
 static const CliOpt k_detokenize_opts[] = {
     {"--ids", NULL, CLI_STR, "1,2,3", "the ids to turn into text (required)", 0, 0},
@@ -146,7 +153,12 @@ int cmd_tokenize(int argc, char **argv) {
     Tokenizer *t = open_tokenizer(argc, argv, &e);
     if (!t) { free(owned); return cli_fail(&e); }
     int *ids = NULL;
-    int n = tokenizer_encode(t, text, len, !cli_flag(argc, argv, "--raw"), &ids, &e);
+    int n;
+    if (cli_flag(argc, argv, "--chat")) {
+        const char *mp = cli_opt(argc, argv, "--model"), *tp = cli_opt(argc, argv, "--tokenizer");
+        char dflt[4096];
+        n = cli_chat_encode(argc, argv, mp ? mp : tp ? tp : cli_default_model(dflt, sizeof dflt), t, text, &ids, NULL, &e);
+    } else n = tokenizer_encode(t, text, len, !cli_flag(argc, argv, "--raw"), &ids, &e);
     free(owned);
     if (n < 0) { tokenizer_free(t); return cli_fail(&e); }
     char disp[1024];
