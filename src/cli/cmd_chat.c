@@ -46,7 +46,29 @@ static bool now_arg(int argc, char **argv, JinjaOptions *opt, Err *e) {
     return true;
 }
 
+static const CliOpt k_chat_opts[] = {
+    {"--model", NULL, CLI_STR, "DIR", "a model directory: its chat_template.jinja or tokenizer_config.json's chat_template, bos_token, eos_token", 0, 0},
+    {"--template", NULL, CLI_STR, "FILE", "a Jinja chat template file (instead of, or overriding, the model's)", 0, 0},
+    {"--messages", NULL, CLI_STR, "FILE.json", "the messages: a JSON list, or an object {\"messages\": [...], \"tools\": [...], ...} (required)", 0, 0},
+    {"--add-generation-prompt", NULL, CLI_FLAG, NULL, "end with the header of an assistant turn (add_generation_prompt=true)", 0, 0},
+    {"--set", NULL, CLI_STRS, "NAME=JSON", "a template variable, e.g. --set enable_thinking=false (repeatable)", 0, 0},
+    {"--bos-token", NULL, CLI_STR, "S", "bos_token (default: the model's; none with --template alone)", 0, 0},
+    {"--eos-token", NULL, CLI_STR, "S", "eos_token (default: the model's; none with --template alone)", 0, 0},
+    {"--now", NULL, CLI_STR, "EPOCH", "seconds since 1970 (UTC) that strftime_now() shows (default $LLMSCOPE_NOW, else the local time)", 0, 0},
+    {0}};
+static const CliOpt *const k_chat_groups[] = {k_chat_opts, NULL};
+static const CliCmd k_chat_cmd = {
+    "chat-template",
+    "chat-template (--model DIR | --template FILE) --messages FILE.json [--add-generation-prompt] [--set NAME=JSON]... "
+    "[--bos-token S] [--eos-token S]",
+    "Renders a chat template over a list of messages as Hugging Face transformers'\n"
+    "apply_chat_template(..., tokenize=False) does, and prints the text and nothing else.\n"
+    "A template that raises or does not parse is an error with its line and column (exit 1).",
+    k_chat_groups, 0, NULL, false};
+
 int cmd_chat_template(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_chat_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     const char *model = cli_opt(argc, argv, "--model"), *tfile = cli_opt(argc, argv, "--template");
     const char *mfile = cli_opt(argc, argv, "--messages");
