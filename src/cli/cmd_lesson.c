@@ -1,12 +1,15 @@
 /* `llmscope lesson`: list, play (TUI with a narration pane), print, or check lessons. */
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cli/cli.h"
 #include "lesson/lesson.h"
 #include "session/session.h"
 #include "tui/app.h"
+#include "tui/export.h"
 #include "tui/lesson_check.h"
 #include "tui/lesson_pane.h"
 #include "tui/term.h"
@@ -16,7 +19,10 @@ static void usage(FILE *f) {
             "usage: llmscope lesson list [--lang en|zh]\n"
             "       llmscope lesson NAME [--lang en|zh] [--step N]      play in the terminal UI\n"
             "       llmscope lesson NAME --script [--lang en|zh]        print every step with its live values\n"
-            "       llmscope lesson NAME --frame N [--size WxH] [--reveal]  print the screen of step N\n"
+            "       llmscope lesson NAME --frame N [--size WxH] [--reveal] [--format text|ansi|svg|html]\n"
+            "                                                        print the screen of step N\n"
+            "       llmscope lesson NAME --frames DIR [--size WxH] [--format F]  write every step's screen\n"
+            "                                                        (and its revealed answer) to DIR/NN.EXT\n"
             "       llmscope lesson --check [FILES...] [--lang en|zh] [--size WxH] [--verbose]\n"
             "       llmscope lesson --placeholders                    the live values a lesson may quote\n"
             "NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
@@ -163,6 +169,8 @@ static const CliOpt k_lesson_opts[] = {
     {"--size", NULL, CLI_STR, "WxH", "screen size of --frame and --check (default 120x36)", 0, 0},
     {"--reveal", NULL, CLI_FLAG, NULL, "with --frame: show the answer", 0, 0},
     {"--ascii", NULL, CLI_FLAG, NULL, "with --frame: ASCII only", 0, 0},
+    {"--format", NULL, CLI_STR, "FMT", "with --frame or --frames: text (default), ansi, svg or html", 0, 0},
+    {"--frames", NULL, CLI_STR, "DIR", "write every step's screen (and revealed answer) to DIR/NN.EXT, for slides", 0, 0},
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length of the lesson's model", 0, 2147483647.0},
     {"--check", NULL, CLI_FLAG, NULL, "validate lessons (all, or the FILES given)", 0, 0},
     {"--verbose", NULL, CLI_FLAG, NULL, "with --check: say what was checked", 0, 0},
@@ -175,6 +183,48 @@ static const CliCmd k_lesson_cmd = {
     "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
     "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.",
     k_lesson_groups, 1000, "environment: LLMSCOPE_ROOT (where lessons/ and assets/ are), LLMSCOPE_LANG.", false};
+
+/* Every step's screen (and, for a step with a question, the screen with its answer shown)
+ * written to dir/NN.ext and dir/NN-answer.ext, NN the 1-based step. */
+static int write_frames(const char *root, const char *lang, const char *path, int ctx, const char *dir,
+                        ExportFormat fmt, int w, int h, bool unicode) {
+    Err e = {0};
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "llmscope: --frames: cannot create directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    App *a = open_app(root, lang, path, 0, ctx, &e);
+    if (!a) return cli_fail(&e);
+    LessonPlayer *p = lesson_ui_player(a);
+    Canvas *c = canvas_new(w, h);
+    int rc = p && c ? 0 : 1;
+    for (int k = 0; !rc && k < p->lesson->n_steps; k++) {
+        if (k > 0 && !lesson_ui_next(a)) { rc = 1; break; }
+        if (lesson_ui_error(a)[0]) { fprintf(stderr, "llmscope: %s\n", lesson_ui_error(a)); rc = 1; break; }
+        for (int reveal = 0; reveal <= (p->lesson->steps[k].question ? 1 : 0) && !rc; reveal++) {
+            lesson_ui_reveal(a, reveal);
+            c->unicode = unicode;
+            c->mono = fmt == EXPORT_TEXT;
+            app_render(a, c);
+            char title[256], file[1400];
+            snprintf(title, sizeof title, "%s %d/%d", p->lesson->title, k + 1, p->lesson->n_steps);
+            snprintf(file, sizeof file, "%s/%02d%s.%s", dir, k + 1, reveal ? "-answer" : "", export_format_ext(fmt));
+            char *out = canvas_export(c, fmt, title);
+            FILE *f = out ? fopen(file, "wb") : NULL;
+            if (!f || fputs(out, f) < 0 || fclose(f) != 0) {
+                fprintf(stderr, "llmscope: --frames: cannot write %s: %s\n", file, out ? strerror(errno) : "out of memory");
+                rc = 1;
+            } else {
+                printf("%s\n", file);
+            }
+            free(out);
+        }
+        lesson_ui_reveal(a, false);
+    }
+    canvas_free(c);
+    app_free(a);
+    return rc;
+}
 
 int cmd_lesson(int argc, char **argv) {
     setlocale(LC_ALL, "");
@@ -194,7 +244,8 @@ int cmd_lesson(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {
             if (!strcmp(argv[i], "--lang") || !strcmp(argv[i], "--size") || !strcmp(argv[i], "--step") ||
-                !strcmp(argv[i], "--frame") || !strcmp(argv[i], "--ctx")) i++;
+                !strcmp(argv[i], "--frame") || !strcmp(argv[i], "--ctx") || !strcmp(argv[i], "--frames") ||
+                !strcmp(argv[i], "--format")) i++;
             continue;
         }
         name = argv[i];
@@ -246,6 +297,14 @@ int cmd_lesson(int argc, char **argv) {
     }
 
     const char *frame = cli_opt(argc, argv, "--frame");
+    const char *frames = cli_opt(argc, argv, "--frames");
+    ExportFormat fmt = EXPORT_TEXT;
+    const char *fmt_name = cli_opt(argc, argv, "--format");
+    if (fmt_name && !export_format_parse(fmt_name, &fmt)) {
+        fprintf(stderr, "llmscope: --format: expected text, ansi, svg or html, got '%s'\n", fmt_name);
+        return 2;
+    }
+    if (frames) return write_frames(root, lang, path, ctx, frames, fmt, w, h, !cli_flag(argc, argv, "--ascii"));
     int step = frame ? atoi(frame) - 1 : cli_opt_int(argc, argv, "--step", 1) - 1;
     if (step < 0) step = 0;
     App *a = open_app(root, lang, path, step, ctx, &e);
@@ -254,10 +313,10 @@ int cmd_lesson(int argc, char **argv) {
         Canvas *c = canvas_new(w, h);
         if (!c) { app_free(a); return 1; }
         c->unicode = !cli_flag(argc, argv, "--ascii");
-        c->mono = true;
+        c->mono = fmt == EXPORT_TEXT;
         if (cli_flag(argc, argv, "--reveal")) lesson_ui_reveal(a, true);
         app_render(a, c);
-        char *txt = canvas_to_text(c);
+        char *txt = canvas_export(c, fmt, "llmscope lesson");
         if (txt) fputs(txt, stdout);
         free(txt);
         canvas_free(c);

@@ -7,6 +7,7 @@
 #include "tui/app.h"
 #include "scene/keys.h"
 #include "tui/contrast.h"
+#include "tui/export.h"
 #include "tui/term.h"
 #include "tui/theme.h"
 
@@ -145,7 +146,8 @@ static const CliOpt k_tui_opts[] = {
 static const CliOpt k_shot_opts[] = {
     {"--full", NULL, CLI_FLAG, NULL, "the whole UI instead of one panel", 0, 0},
     {"--size", NULL, CLI_STR, "WxH", "screen size (default 120x40)", 0, 0},
-    {"--ansi", NULL, CLI_FLAG, NULL, "ANSI colour escapes (with --color true|256|16|none)", 0, 0},
+    {"--format", NULL, CLI_STR, "FMT", "text (default), ansi, svg or html: svg and html keep the colours, for slides", 0, 0},
+    {"--ansi", NULL, CLI_FLAG, NULL, "ANSI colour escapes (with --color true|256|16|none); = --format ansi", 0, 0},
     {"--color", NULL, CLI_STR, "MODE", "colour depth with --ansi: true 256 16 none", 0, 0},
     {"--mono", NULL, CLI_FLAG, NULL, "no colours", 0, 0},
     {"--ascii", NULL, CLI_FLAG, NULL, "ASCII only, no Unicode block or line characters", 0, 0},
@@ -166,7 +168,7 @@ static const CliCmd k_tui_cmd = {
     "Opens the terminal UI (the default command).", k_tui_groups, 0, k_tui_env, true};
 static const CliCmd k_shot_cmd = {
     "screenshot", "screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N] [--panel NAME] [--full] [--size WxH] ...",
-    "Renders a panel (or with --full the whole UI) without a terminal, as text or ANSI.", k_shot_groups, 0, NULL, true};
+    "Renders a panel (or with --full the whole UI) without a terminal, as text, ANSI, SVG or HTML.", k_shot_groups, 0, NULL, true};
 
 int cmd_tui(int argc, char **argv) {
     setlocale(LC_ALL, "");
@@ -251,11 +253,18 @@ int cmd_screenshot(int argc, char **argv) {
         if (!scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
         a->sc->msg[0] = 0;
     }
+    ExportFormat fmt = cli_flag(argc, argv, "--svg") ? EXPORT_SVG : cli_flag(argc, argv, "--ansi") ? EXPORT_ANSI : EXPORT_TEXT;
+    const char *fmt_name = cli_opt(argc, argv, "--format");
+    if (fmt_name && !export_format_parse(fmt_name, &fmt)) {
+        fprintf(stderr, "llmscope: --format: expected text, ansi, svg or html, got '%s'\n", fmt_name);
+        app_free(a);
+        return 2;
+    }
     Canvas *c = canvas_new(w, h);
     if (!c) { app_free(a); return 1; }
-    bool ansi = cli_flag(argc, argv, "--ansi");
+    bool ansi = fmt != EXPORT_TEXT;
     c->unicode = !cli_flag(argc, argv, "--ascii");
-    c->mono = !(ansi || cli_flag(argc, argv, "--svg")) || cli_flag(argc, argv, "--mono");
+    c->mono = !ansi || cli_flag(argc, argv, "--mono");
     bool full = cli_flag(argc, argv, "--full") || cmp;
     a->hint = cli_flag(argc, argv, "--hint");     /* the first screen's key hint (--full) */
     /* keys act on the full UI's layout (hits), so render it once first */
@@ -268,8 +277,7 @@ int cmd_screenshot(int argc, char **argv) {
     if (col && !strcmp(col, "256")) mode = CMODE_256;
     else if (col && !strcmp(col, "16")) mode = CMODE_16;
     else if (col && (!strcmp(col, "none") || !strcmp(col, "mono"))) mode = CMODE_NONE;
-    char *out = cli_flag(argc, argv, "--svg") ? canvas_to_svg(c)
-              : ansi ? canvas_to_ansi(c, c->mono ? CMODE_NONE : mode) : canvas_to_text(c);
+    char *out = fmt == EXPORT_ANSI ? canvas_to_ansi(c, c->mono ? CMODE_NONE : mode) : canvas_export(c, fmt, "llmscope");
     if (out) fputs(out, stdout);
     if (cli_flag(argc, argv, "--bench")) fprintf(stderr, "frame %.2f ms\n", a->frame_ms);
     free(out);

@@ -111,10 +111,7 @@ char *canvas_to_text(const Canvas *c);
  * modes CR_DEFAULT colours are written as the theme's text / background (theme_resolve). */
 char *canvas_to_ansi(const Canvas *c, ColorMode mode);
 
-/* An SVG picture of the canvas in 24-bit colour with the current theme (docs, slides): 9x18
- * pixel cells, backgrounds as rectangles, the half and full blocks of heatmaps and bars as
- * rectangles, other glyphs as monospace text placed cell by cell. */
-char *canvas_to_svg(const Canvas *c);
+/* SVG and HTML pictures of a canvas (slides): tui/export.h. */
 
 /* Nearest xterm-256 palette index (cube 16..231 or grey ramp 232..255). */
 int color_to_256(uint8_t r, uint8_t g, uint8_t b);

@@ -1,0 +1,385 @@
+/* Slides export: `screenshot --format svg|html` and `lesson --frame(s) --format svg`.
+ * Every SVG must be well-formed XML (checked by a small parser here, and by xmllint when it is
+ * installed) and carry the same text as the screen: the text of its <text> elements, put back
+ * on the cell grid from their x/y, equals the plain screenshot (monochrome) or the text of
+ * the ANSI screenshot (colour), and every block or box-drawing cell has its rectangle or
+ * stroke at that cell. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "tui/canvas.h"
+#include "tui/export.h"
+
+/* ---- a minimal XML well-formedness check ------------------------------------------------- */
+
+static bool utf8_ok(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')) return false;
+        p++;
+        for (int i = 0; i < n; i++, p++) if ((*p & 0xc0) != 0x80) return false;
+    }
+    return true;
+}
+
+static bool name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == ':' || c == '.'; }
+
+/* an entity reference at p ('&'): &amp; &lt; &gt; &quot; &apos; &#N; &#xH; */
+static const char *entity_end(const char *p) {
+    static const char *E[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
+    for (int i = 0; i < 5; i++) if (!strncmp(p, E[i], strlen(E[i]))) return p + strlen(E[i]);
+    if (p[1] == '#') {
+        const char *q = p + 2;
+        bool hexa = *q == 'x';
+        if (hexa) q++;
+        const char *d = q;
+        while (hexa ? strchr("0123456789abcdefABCDEF", *q) && *q : (*q >= '0' && *q <= '9')) q++;
+        if (q > d && *q == ';' && strtol(d, NULL, hexa ? 16 : 10) >= 0x20) return q + 1;
+    }
+    return NULL;
+}
+
+/* NULL when well-formed, else what is wrong. */
+static const char *xml_check(const char *s) {
+    if (!utf8_ok(s)) return "invalid UTF-8 or a control character";
+    const char *p = s;
+    if (!strncmp(p, "<?xml", 5)) {
+        p = strstr(p, "?>");
+        if (!p) return "unterminated XML declaration";
+        p += 2;
+    }
+    char stack[64][32];
+    int depth = 0, roots = 0;
+    while (*p) {
+        if (*p == '<') {
+            if (p[1] == '/') {
+                const char *n = p + 2, *q = n;
+                while (name_char(*q)) q++;
+                if (!depth) return "closing tag without an open element";
+                if ((size_t)(q - n) != strlen(stack[depth - 1]) || strncmp(n, stack[depth - 1], (size_t)(q - n))) return "mismatched closing tag";
+                while (*q == ' ') q++;
+                if (*q != '>') return "bad closing tag";
+                depth--;
+                p = q + 1;
+                continue;
+            }
+            const char *n = p + 1, *q = n;
+            while (name_char(*q)) q++;
+            if (q == n) return "element without a name";
+            if (!depth && roots++) return "more than one root element";
+            if (depth >= 64 || q - n >= 32) return "too deep or too long a name";
+            memcpy(stack[depth], n, (size_t)(q - n));
+            stack[depth][q - n] = 0;
+            /* attributes: name="value" with no '<' and valid entities */
+            char seen[32][32];
+            int n_seen = 0;
+            for (;;) {
+                while (*q == ' ' || *q == '\n' || *q == '\t') q++;
+                if (*q == '>' || (*q == '/' && q[1] == '>')) break;
+                const char *an = q;
+                while (name_char(*q)) q++;
+                if (q == an || q - an >= 32 || *q != '=' || (q[1] != '"' && q[1] != '\'')) return "bad attribute";
+                for (int i = 0; i < n_seen; i++)
+                    if (strlen(seen[i]) == (size_t)(q - an) && !strncmp(seen[i], an, (size_t)(q - an))) return "duplicate attribute";
+                if (n_seen < 32) { memcpy(seen[n_seen], an, (size_t)(q - an)); seen[n_seen++][q - an] = 0; }
+                char quote = q[1];
+                q += 2;
+                while (*q && *q != quote) {
+                    if (*q == '<') return "'<' in an attribute value";
+                    if (*q == '&') { const char *e = entity_end(q); if (!e) return "bad entity in an attribute"; q = e; continue; }
+                    q++;
+                }
+                if (!*q) return "unterminated attribute value";
+                q++;
+            }
+            if (*q == '/') { q += 2; if (!depth && roots > 1) return "more than one root element"; }
+            else { depth++; q++; }
+            p = q;
+            continue;
+        }
+        if (*p == '&') {
+            const char *e = entity_end(p);
+            if (!e) return "bad entity in text";
+            p = e;
+            continue;
+        }
+        if (*p == '>') return "stray '>'";   /* allowed by XML, but our writer escapes it */
+        if (!depth && *p != '\n' && *p != ' ') return "text outside the root element";
+        p++;
+    }
+    if (depth) return "unclosed element";
+    if (!roots) return "no root element";
+    return NULL;
+}
+
+/* ---- text back from the SVG -------------------------------------------------------------- */
+
+static void unescape(const char *s, size_t n, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < cap;) {
+        if (s[i] == '&') {
+            static const char *E[][2] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&apos;", "'"}};
+            bool done = false;
+            for (int k = 0; k < 6 && !done; k++)
+                if (!strncmp(s + i, E[k][0], strlen(E[k][0]))) { out[o++] = E[k][1][0]; i += strlen(E[k][0]); done = true; }
+            if (done) continue;
+        }
+        out[o++] = s[i++];
+    }
+    out[o] = 0;
+}
+
+typedef struct { int w, h; char **cell; unsigned char *mark; } Grid;   /* cell: grapheme or NULL */
+
+static void grid_free(Grid *g) {
+    for (int i = 0; i < g->w * g->h; i++) free(g->cell[i]);
+    free(g->cell);
+    free(g->mark);
+}
+
+static double attr_num(const char *tag, const char *name) {
+    char key[32];
+    snprintf(key, sizeof key, " %s=\"", name);
+    const char *a = strstr(tag, key);
+    return a ? strtod(a + strlen(key), NULL) : -1;
+}
+
+/* Cells from <text> runs; marks from class="b" rects and class="l" paths. */
+static bool grid_from_svg(const char *svg, Grid *g) {
+    double W = attr_num(svg, "width"), H = attr_num(strstr(svg, "<svg"), "height");
+    g->w = (int)(W / EXPORT_CELL_W + 0.5);
+    g->h = (int)(H / EXPORT_CELL_H + 0.5);
+    if (g->w <= 0 || g->h <= 0) return false;
+    g->cell = calloc((size_t)(g->w * g->h), sizeof *g->cell);
+    g->mark = calloc((size_t)(g->w * g->h), 1);
+    for (const char *p = strstr(svg, "<text "); p; p = strstr(p + 1, "<text ")) {
+        const char *gt = strchr(p, '>'), *end = strstr(p, "</text>");
+        if (!gt || !end) return false;
+        char tag[512];
+        snprintf(tag, sizeof tag, "%.*s", (int)(gt - p), p);
+        int x = (int)(attr_num(tag, "x") / EXPORT_CELL_W + 0.5), y = (int)((attr_num(tag, "y") - 13) / EXPORT_CELL_H + 0.5);
+        char txt[8192];
+        unescape(gt + 1, (size_t)(end - gt - 1), txt, sizeof txt);
+        for (const char *t = txt; *t && y >= 0 && y < g->h;) {
+            size_t n = text_next_grapheme(t);
+            char gr[16];
+            snprintf(gr, sizeof gr, "%.*s", (int)n, t);
+            int wd = text_width(gr, true);
+            if (x >= 0 && x < g->w) g->cell[y * g->w + x] = strdup(gr);
+            x += wd > 0 ? wd : 1;
+            t += n;
+        }
+    }
+    const char *marks[2] = {"<rect class=\"b\"", "<path class=\"l\""};
+    for (int k = 0; k < 2; k++)
+        for (const char *p = strstr(svg, marks[k]); p; p = strstr(p + 1, marks[k])) {
+            double x, y;
+            if (k == 0) { x = attr_num(p, "x"); y = attr_num(p, "y"); }
+            else {
+                const char *d = strstr(p, " d=\"M");
+                if (!d || sscanf(d + 5, "%lf %lf", &x, &y) != 2) return false;
+            }
+            int cx = (int)(x / EXPORT_CELL_W + 1e-6), cy = (int)(y / EXPORT_CELL_H + 1e-6);
+            if (cx >= 0 && cx < g->w && cy >= 0 && cy < g->h) g->mark[cy * g->w + cx] = 1;
+        }
+    return true;
+}
+
+/* Compares the SVG's grid with text (rows of graphemes, as canvas_to_text prints them). */
+static void check_same_text(TestCtx *T_, const char *what, const char *svg, const char *text) {
+    const char *err = xml_check(svg);
+    CHECK_MSG(!err, "%s: SVG not well-formed: %s", what, err ? err : "");
+    if (err) return;
+    Grid g = {0};
+    REQUIRE(grid_from_svg(svg, &g));
+    int row = 0, bad = 0;
+    for (const char *line = text; *line && row < g.h; row++) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        int x = 0;
+        for (size_t i = 0; i < len && bad < 5;) {
+            size_t n = text_next_grapheme(line + i);
+            char gr[16];
+            snprintf(gr, sizeof gr, "%.*s", (int)n, line + i);
+            int wd = text_width(gr, true);
+            const char *got = x < g.w ? g.cell[row * g.w + x] : NULL;
+            bool ok;
+            if (!strcmp(gr, " ")) ok = !got || !strcmp(got, " ");
+            else {
+                const unsigned char *u = (const unsigned char *)gr;
+                bool drawn = strlen(gr) == 3 && u[0] == 0xe2 && (u[1] == 0x94 || (u[1] == 0x96 && (u[2] <= 0x90 || u[2] == 0x94 || u[2] == 0x95)));
+                /* box and block glyphs become strokes and rectangles; others stay text */
+                if (drawn && x < g.w && g.mark[row * g.w + x]) ok = !got;
+                else ok = got && !strcmp(got, gr);
+            }
+            if (!ok) { bad++; FAILF("%s: row %d col %d: screen has '%s', SVG has '%s'", what, row, x, gr, got ? got : "(nothing)"); }
+            x += wd > 0 ? wd : 1;
+            i += n;
+        }
+        for (int k = x; k < g.w && bad < 5; k++) {
+            const char *got = g.cell[row * g.w + k];
+            if (got && strcmp(got, " ")) { bad++; FAILF("%s: row %d col %d: SVG has '%s' beyond the screen's text", what, row, k, got); }
+        }
+        line += len + (nl ? 1 : 0);
+    }
+    T_->checks++;
+    CHECK_EQ_INT(row, g.h);
+    grid_free(&g);
+}
+
+/* ANSI screenshot -> its text: escapes dropped, trailing blanks trimmed. */
+static char *ansi_text(const char *a) {
+    char *out = malloc(strlen(a) + 1);
+    size_t o = 0;
+    for (const char *p = a; *p;) {
+        if (*p == '\x1b') { p = strchr(p, 'm'); if (!p) break; p++; continue; }
+        if (*p == '\n') { while (o && out[o - 1] == ' ') o--; }
+        out[o++] = *p++;
+    }
+    out[o] = 0;
+    return out;
+}
+
+static char *run(const char *args) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s", test_bin(), args);
+    int rc = test_run(cmd, &out, 0);
+    if (rc != 0) { free(out); return NULL; }
+    return out;
+}
+
+TEST(export_xml_checker_rejects_bad_xml) {
+    /* the checker must be able to fail */
+    CHECK(xml_check("<svg><text>a &amp; b</text></svg>") == NULL);
+    CHECK(xml_check("<svg><text>a & b</text></svg>") != NULL);
+    CHECK(xml_check("<svg><text>a</svg></text>") != NULL);
+    CHECK(xml_check("<svg a=\"1\" a=\"2\"/>") != NULL);
+    CHECK(xml_check("<svg a=\"<\"/>") != NULL);
+    CHECK(xml_check("<svg>") != NULL);
+    CHECK(xml_check("<a/><b/>") != NULL);
+    CHECK(xml_check("<svg>\x01</svg>") != NULL);
+}
+
+TEST(export_canvas_svg_escapes_and_aligns) {
+    /* a hand-made canvas: markup characters, CJK, a block, a box corner, reverse video */
+    Canvas *c = canvas_new(12, 3);
+    REQUIRE(c);
+    c->unicode = true;
+    Style st = {{222, 222, 222, CR_TEXT}, {0, 0, 0, CR_DEFAULT}, 0};
+    canvas_text(c, 0, 0, "a<b>&\"c'", st);
+    canvas_text(c, 0, 1, "\xe4\xb8\xad\xe6\x96\x87 x", st);           /* 中文 x */
+    canvas_text(c, 0, 2, "\xe2\x94\x8c\xe2\x96\x80", st);              /* ┌▀ */
+    Style rv = st;
+    rv.attr = ATTR_REVERSE;
+    canvas_text(c, 6, 2, "rv", rv);
+    char *svg = canvas_to_svg_colors(c, (Color){200, 200, 200, CR_TEXT}, (Color){10, 10, 10, CR_DATA});
+    char *txt = canvas_to_text(c);
+    REQUIRE(svg && txt);
+    check_same_text(T_, "canvas", svg, txt);
+    CHECK(strstr(svg, "a&lt;b&gt;&amp;&quot;c&#39;"));
+    CHECK(strstr(svg, "textLength=\"16.8\""));        /* 中 spans two columns */
+    CHECK(strstr(svg, "fill=\"#0a0a0a\">rv</text>"));  /* reversed: the page colour on ... */
+    CHECK(strstr(svg, "fill=\"#dedede\"/>"));          /* ... a rectangle of the text colour */
+    char *html = canvas_to_html(c, (Color){200, 200, 200, CR_TEXT}, (Color){10, 10, 10, CR_DATA}, "t<1>");
+    REQUIRE(html);
+    CHECK(strstr(html, "<title>t&lt;1&gt;</title>"));
+    CHECK(strstr(html, "a&lt;b&gt;&amp;&quot;c&#39;"));
+    free(html);
+    free(svg);
+    free(txt);
+    canvas_free(c);
+}
+
+TEST(export_every_panel_svg_matches_screenshot) {
+    static const char *P[] = {"attention", "kv", "residual", "norms", "position", "embeddings", "ffn", "output"};
+    bool lint = system("command -v xmllint >/dev/null 2>&1") == 0;
+    int done = 0;
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
+        char a[512];
+        /* monochrome: the SVG carries the plain screenshot's text */
+        snprintf(a, sizeof a, "screenshot --panel %s --size 100x30 --steps 3", P[i]);
+        char *plain = run(a);
+        snprintf(a, sizeof a, "screenshot --panel %s --size 100x30 --steps 3 --format svg --mono", P[i]);
+        char *svgm = run(a);
+        /* colour: the SVG carries the ANSI screenshot's text */
+        snprintf(a, sizeof a, "screenshot --panel %s --size 100x30 --steps 3 --ansi", P[i]);
+        char *ansi = run(a);
+        snprintf(a, sizeof a, "screenshot --panel %s --size 100x30 --steps 3 --format svg", P[i]);
+        char *svg = run(a);
+        if (!plain || !svgm || !ansi || !svg) { free(plain); free(svgm); free(ansi); free(svg); SKIP("screenshot failed (no bundled model?)"); }
+        char what[64];
+        snprintf(what, sizeof what, "%s (mono)", P[i]);
+        check_same_text(T_, what, svgm, plain);
+        char *at = ansi_text(ansi);
+        snprintf(what, sizeof what, "%s (colour)", P[i]);
+        check_same_text(T_, what, svg, at);
+        if (lint) {
+            char path[] = "/tmp/llmscope-svg-XXXXXX";
+            int fd = mkstemp(path);
+            REQUIRE(fd >= 0);
+            CHECK(write(fd, svg, strlen(svg)) == (ssize_t)strlen(svg));
+            close(fd);
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>&1", path);
+            CHECK_MSG(system(cmd) == 0, "%s: xmllint rejects the SVG", P[i]);
+            unlink(path);
+        }
+        free(at);
+        free(plain);
+        free(svgm);
+        free(ansi);
+        free(svg);
+        done++;
+    }
+    CHECK_EQ_INT(done, 8);
+}
+
+TEST(export_lesson_frames_svg) {
+    /* the Chinese narration (wide characters) of a lesson frame, and --frames for a lesson */
+    char *ansi = run("lesson 12 --lang zh --frame 4 --reveal --format ansi");
+    char *svg = run("lesson 12 --lang zh --frame 4 --reveal --format svg");
+    if (!ansi || !svg) { free(ansi); free(svg); SKIP("lesson frame failed (no bundled model?)"); }
+    char *at = ansi_text(ansi);
+    check_same_text(T_, "lesson 12 zh step 4", svg, at);
+    CHECK(strstr(svg, "\xe7\xad\x94"));   /* 答 */
+    free(at);
+    free(ansi);
+    free(svg);
+    char dir[] = "/tmp/llmscope-frames-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char a[256];
+    snprintf(a, sizeof a, "lesson 12 --frames %s/f --format svg", dir);
+    char *out = run(a);
+    REQUIRE(out);
+    /* 4 steps, one question: 5 files, each well-formed */
+    static const char *F[] = {"01", "02", "03", "04", "04-answer"};
+    for (int i = 0; i < 5; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/f/%s.svg", dir, F[i]);
+        CHECK_MSG(strstr(out, path), "--frames did not list %s", path);
+        FILE *f = fopen(path, "rb");
+        CHECK_MSG(f, "%s missing", path);
+        if (!f) continue;
+        char *buf = malloc(1 << 20);
+        size_t n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        const char *err = xml_check(buf);
+        CHECK_MSG(!err, "%s: %s", path, err ? err : "");
+        free(buf);
+        unlink(path);
+    }
+    char d2[300];
+    snprintf(d2, sizeof d2, "%s/f", dir);
+    rmdir(d2);
+    rmdir(dir);
+    free(out);
+    /* a bad format is refused with a clear message */
+    char cmd[512], *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s screenshot --panel kv --format png", test_bin());
+    CHECK(test_run(cmd, &err, 1) == 2);
+    CHECK(err && strstr(err, "--format: expected text, ansi, svg or html"));
+    free(err);
+}
