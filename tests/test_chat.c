@@ -3,6 +3,7 @@
  * that raise must fail with their message, and the CLI must print exactly the rendering. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "harness.h"
 #include "template/jinja.h"
@@ -384,4 +385,54 @@ TEST(chat_run_feeds_the_template_ids) {
     REQUIRE(test_run(cmd, &out, 0) == 0);
     CHECK_STR(out, want);
     free(out);
+}
+
+/* The TUI's chat mode: key 'u' (action chat.toggle) puts the prompt through the model's template,
+ * giving the ids `tokenize --chat` gives; a model without a template refuses and stays off. */
+#include "scene/scene.h"
+#include "scene/keys.h"
+#include "session/session.h"
+TEST(chat_scene_mode_key) {
+    char dir[] = "/tmp/llmscope_chatmodelXXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cwd[2048], cmd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd));
+    snprintf(cmd, sizeof cmd, "for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json; do "
+             "ln -s %s/assets/models/story-gqa/$f %s/$f; done && cp /tmp/llmscope_chat_t.jinja %s/chat_template.jinja 2>/dev/null || "
+             "printf '%%s' '{%% for m in messages %%}<|{{ m.role }}|>{{ m.content }}\n{%% endfor %%}{%% if add_generation_prompt %%}<|assistant|>{%% endif %%}' "
+             "> %s/chat_template.jinja", cwd, dir, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    Err e = {0};
+    Scene *sc = scene_new();
+    REQUIRE(sc);
+    REQUIRE(scene_load_model(sc, 0, dir, &e));
+    REQUIRE(scene_set_prompt(sc, "Once upon a time", false, &e));
+    int plain = sc->ses[0]->n_prompt;
+    CHECK_MSG(scene_key(sc, 'u', &e), "%s", e.msg);
+    CHECK(sc->chat);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s --chat --text 'Once upon a time' --json", test_bin(), dir);
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    int ids[256];
+    int n = parse_ids(out, ids, 256);
+    free(out);
+    CHECK_EQ_INT(sc->ses[0]->n_prompt, n);
+    CHECK(n > plain && !memcmp(sc->ses[0]->prompt_ids, ids, sizeof(int) * (size_t)n));
+    CHECK_STR(sc->ses[0]->prompt, "Once upon a time");
+    /* a new prompt in chat mode goes through the template too; 'u' again turns it off */
+    REQUIRE(scene_set_prompt(sc, "Once upon a time", true, &e));
+    CHECK_EQ_INT(sc->ses[0]->n_prompt, n);
+    CHECK(scene_key(sc, 'u', &e) && !sc->chat);
+    CHECK_EQ_INT(sc->ses[0]->n_prompt, plain);
+    scene_free(sc);
+    /* the bundled model has no chat template: refused with a message, mode stays off */
+    sc = scene_new();
+    REQUIRE(sc && scene_load_model(sc, 0, "assets/models/story-gqa", &e));
+    REQUIRE(scene_set_prompt(sc, "Once", false, &e));
+    Err e2 = {0};
+    CHECK(!scene_key(sc, 'u', &e2) && !sc->chat);
+    CHECK(strstr(e2.msg, "no chat template") != NULL);
+    scene_free(sc);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
 }

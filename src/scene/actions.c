@@ -131,6 +131,8 @@ static bool a_out(Scene *sc, int arg, Err *e) { scene_note(sc, "output.preview")
     }
 }
 
+static bool a_chat_toggle(Scene *sc, int arg, Err *e) { (void)arg; return scene_set_chat(sc, !sc->chat, e); }
+
 static const SceneAction ACTIONS[] = {
     {"step", a_step, "next token (the first step runs the prefill)"},
     {"back", a_back, "previous token (nothing is recomputed)"},
@@ -143,6 +145,7 @@ static const SceneAction ACTIONS[] = {
     {"head.prev", a_head_prev, "previous head"},
     {"head.next", a_head_next, "next head"},
     {"ablate.toggle", a_ablate_toggle, "zero the selected head's output (hook_z) and recompute; again to undo"},
+    {"chat.toggle", a_chat_toggle, "chat mode: the prompt as a user message through the model's chat template (as run --chat)"},
     {"run.toggle", a_run_toggle, "run: step on a timer until the end of text"},
     {"side.toggle", a_side_toggle, "side panel on/off"},
     {"panel", a_panel, "show panel ARG"},

@@ -204,13 +204,33 @@ bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
         Session *s = sc->ses[i];
-        if (!session_set_prompt(s, text, &e2) || (prefill && !session_step(s, &e2)))
+        bool set = sc->chat ? session_set_chat_prompt(s, text, &e2) : session_set_prompt(s, text, &e2);
+        if (!set || (prefill && !session_step(s, &e2)))
             return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot set the prompt");
     }
     sc->sel.stage = STAGE_EMBED;
     sc->sel.key = -1;
     sc->view.emb_sel = -1;
     scene_status(sc, false, "prompt set: %d tokens", sc->ses[0]->n_prompt);
+    return true;
+}
+
+bool scene_set_chat(Scene *sc, bool on, Err *e) {
+    scene_note(sc, "set_chat");
+    if (!need_model(sc, e)) return false;
+    bool was = sc->chat;
+    sc->chat = on;
+    char text[sizeof sc->ses[0]->prompt];
+    snprintf(text, sizeof text, "%s", sc->ses[0]->prompt);
+    Err e2 = {0};
+    if (!scene_set_prompt(sc, text, false, &e2)) {
+        sc->chat = was;
+        Err e3 = {0};
+        scene_set_prompt(sc, text, false, &e3);
+        return fail(sc, e, "chat mode: %s", e2.msg);
+    }
+    scene_status(sc, false, on ? "chat mode: the prompt is a user message through the model's chat template (%d tokens)"
+                               : "chat mode off: the prompt is plain text (%d tokens)", sc->ses[0]->n_prompt);
     return true;
 }
 

@@ -64,6 +64,7 @@ typedef struct Scene {
     bool stage_follow;        /* step-into shows the stage's panel */
     SceneView view;
     SamplerCfg scfg;          /* sampler of new sessions (and of A) */
+    bool chat;                /* prompts go through the model's chat template (scene_set_chat) */
     bool running;             /* run mode: the app's timer steps */
     int max_ctx;              /* context of sessions the scene loads (0 = the model's) */
     char msg[SCENE_MSG_CAP];  /* status line: errors, hints */
@@ -78,6 +79,9 @@ typedef struct Scene {
 } Scene;
 
 Scene *scene_new(void);
+/* Chat mode on/off: the prompt (now and later ones) becomes a user message through the model's
+ * chat template, as `run --chat`. Turning it on fails (and stays off) when the model has no template. */
+bool scene_set_chat(Scene *sc, bool on, Err *e);
 void scene_free(Scene *sc);
 /* Back to the defaults a fresh scene has (compare off, panels, views, sampler, selection,
  * run mode, status); the main session stays loaded. */

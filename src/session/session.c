@@ -1,6 +1,7 @@
 /* The controller: the only code that drives the engine. Keys, lessons and the CLI all act
  * through these functions; the trace records what panels show. */
 #include "session/session.h"
+#include "template/jinja.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,20 @@ bool session_set_prompt(Session *s, const char *text, Err *e) {
     bool ok = session_set_ids(s, ids, n, e);
     free(ids);
     if (ok) snprintf(s->prompt, sizeof s->prompt, "%s", text);
+    return ok;
+}
+
+bool session_set_chat_prompt(Session *s, const char *text, Err *e) {
+    if (!s->tok) return err_set(e, ERR_ARG, "%s: cannot encode text (%s); use token ids", s->model->path, s->tok_error);
+    char *tmpl = NULL, *bos = NULL, *eos = NULL, *out = NULL;
+    size_t olen = 0;
+    int *ids = NULL;
+    bool ok = chat_template_load_for_model(s->model->path, &tmpl, &bos, &eos, e) &&
+              chat_template_apply_prompt(tmpl, text, bos, eos, NULL, 0, &out, &olen, e);
+    int n = ok ? tokenizer_encode(s->tok, out, olen, false, &ids, e) : -1;
+    ok = n >= 0 && session_set_ids(s, ids, n, e);
+    if (ok) snprintf(s->prompt, sizeof s->prompt, "%s", text);
+    free(tmpl); free(bos); free(eos); free(out); free(ids);
     return ok;
 }
 

@@ -49,6 +49,9 @@ typedef struct Session {
 Session *session_new(const char *model_path, int max_ctx, Err *e);
 void session_free(Session *s);
 bool session_set_prompt(Session *s, const char *text, Err *e);     /* tokenize + reset */
+/* The same with the model's chat template (docs/chat.md): text becomes one user message rendered
+ * with add_generation_prompt and tokenized without adding special tokens, as `run --chat`. */
+bool session_set_chat_prompt(Session *s, const char *text, Err *e);
 bool session_set_ids(Session *s, const int *ids, int n, Err *e);   /* reset with ids */
 bool session_step(Session *s, Err *e);       /* prefill, or advance cursor, or decode one */
 bool session_back(Session *s);               /* cursor - 1 (no recompute) */

@@ -84,6 +84,7 @@ static Val list_from(J *j, Val *items, size_t n) {
 
 static Args args_shift(const Args *a, int k) {
     Args r = *a;
+    if (!r.pos) { r.npos = 0; return r; }
     if (r.npos >= k) { r.pos += k; r.npos -= k; } else { r.pos += r.npos; r.npos = 0; }
     return r;
 }
