@@ -1377,3 +1377,35 @@ TEST(malformed_output_entropy_full_vocab) {
     free(lg);
     rm_rf(f.dir);
 }
+
+/* ---- F3/F6 list the model the UI started with and the --compare model ------------------------ */
+
+TEST(malformed_model_menus_list_user_models) {
+    NEED_CLI();
+    char dir[512], cmd[4096], *out = NULL;
+    REQUIRE(make_tmpdir(dir, sizeof dir));
+    snprintf(cmd, sizeof cmd, "cp -r tests/fixtures/models/qwen3 '%s/my-own-model' && cp -r tests/fixtures/models/qwen2 '%s/my-other-model'", dir, dir);
+    if (system(cmd) != 0) { rm_rf(dir); SKIP("fixtures not found from here"); }
+    /* F3 on the model started with: listed first and marked loaded, beside the bundled ones */
+    snprintf(cmd, sizeof cmd, "%s%s screenshot --model '%s/my-own-model' --ids 1,2,3 --full --size 100x30 --keys '{f3}'",
+             timeout_prefix(), test_bin(), dir);
+    int rc = test_run(cmd, &out, 0);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(out && strstr(out, "* my-own-model") && strstr(out, "story-gqa"), "F3 does not list the --model: %.2000s", out ? out : "");
+    free(out);
+    /* after loading a bundled model from F3, F3 still offers the way back */
+    snprintf(cmd, sizeof cmd, "%s%s screenshot --model '%s/my-own-model' --ids 1,2,3 --full --size 100x30 --keys '{f3}{down}{enter}{f3}'",
+             timeout_prefix(), test_bin(), dir);
+    rc = test_run(cmd, &out, 0);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(out && strstr(out, "  my-own-model") && !strstr(out, "* my-own-model"), "F3 lost the --model after another load: %.2000s", out ? out : "");
+    free(out);
+    /* F6 (compare) lists the --compare model */
+    snprintf(cmd, sizeof cmd, "%s%s screenshot --model '%s/my-own-model' --compare '%s/my-other-model' --ids 1,2,3 --full --size 120x30 --keys '{f6}{f6}'",
+             timeout_prefix(), test_bin(), dir, dir);
+    rc = test_run(cmd, &out, 0);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(out && strstr(out, "my-other-model") && strstr(out, "my-own-model"), "F6 does not list the user's models: %.2000s", out ? out : "");
+    free(out);
+    rm_rf(dir);
+}

@@ -190,13 +190,15 @@ int cmd_tui(int argc, char **argv) {
     char dir[1024], buf[1024];
     models_dir_of(cli_default_model(buf, sizeof buf), dir, sizeof dir);
     app_scan_models(a, dir);
+    const char *cmp = cli_opt(argc, argv, "--compare");
+    if (cmp) app_add_model(a, cmp);
+    app_add_model(a, s->model_path);   /* F3/F6 can always go back to the model started with */
     const char *panel = cli_opt(argc, argv, "--panel");
     if (panel && !app_select_panel(a, panel)) {
         fprintf(stderr, "llmscope: unknown panel '%s'\n", panel);
         app_free(a);
         return 2;
     }
-    const char *cmp = cli_opt(argc, argv, "--compare");
     if (cmp && !scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
     a->sc->msg[0] = 0;
     if (!app_run(a, &e)) {
@@ -248,7 +250,12 @@ int cmd_screenshot(int argc, char **argv) {
     a->sc->max_ctx = s->max_ctx;
     scene_show_panel(a->sc, pid, &e);
     select_from_args(a->sc, argc, argv);
+    char mdir[1024], mbuf[1024];
+    models_dir_of(cli_default_model(mbuf, sizeof mbuf), mdir, sizeof mdir);
+    app_scan_models(a, mdir);   /* the F3/F6 menus as `tui` builds them */
     const char *cmp = cli_opt(argc, argv, "--compare");
+    if (cmp) app_add_model(a, cmp);
+    app_add_model(a, s->model_path);
     if (cmp) {
         if (!scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
         a->sc->msg[0] = 0;

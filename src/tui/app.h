@@ -66,6 +66,9 @@ void app_set_session(App *a, int slot, Session *s, bool own);
 bool app_select_panel(App *a, const char *name);
 /* Lists the bundled models (directories under models_dir with a config.json, and *.bin). */
 void app_scan_models(App *a, const char *models_dir);
+/* Puts a model the user gave (--model, --compare) first in the F3/F6 menus, unless the scan
+ * already lists it (same file or directory). */
+void app_add_model(App *a, const char *path);
 
 /* Draws the whole UI for a w x h canvas (resizes the canvas). */
 void app_render(App *a, Canvas *c);

@@ -38,6 +38,23 @@ void app_scan_models(App *a, const char *dir) {
     qsort(a->models, (size_t)a->n_models, sizeof a->models[0], cmp_str);
 }
 
+/* Same model when both paths resolve to the same file or directory (or are equal strings). */
+static bool same_model_path(const char *x, const char *y) {
+    if (!strcmp(x, y)) return true;
+    struct stat sx, sy;
+    return stat(x, &sx) == 0 && stat(y, &sy) == 0 && sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+}
+
+void app_add_model(App *a, const char *path) {
+    if (!path || !*path) return;
+    for (int i = 0; i < a->n_models; i++)
+        if (same_model_path(a->models[i], path)) return;
+    if (a->n_models == APP_MAX_MODELS) a->n_models--;   /* the user's model matters more than the last bundled one */
+    memmove(a->models[1], a->models[0], sizeof a->models[0] * (size_t)a->n_models);
+    snprintf(a->models[0], sizeof a->models[0], "%s", path);
+    a->n_models++;
+}
+
 /* ---- line editor ------------------------------------------------------------------ */
 
 void lineedit_set(LineEdit *le, const char *text) {
