@@ -129,8 +129,8 @@ long derived_top_set(double *pr, int V, double p, long k, double *mass) {
     return count;
 }
 
-bool derived_eval_loss(const Model *m, const int *ids, int N, double *loss, long *scored_out, Err *e) {
-    Engine *en = engine_new((Model *)m, 0, e);
+bool derived_eval_loss(const Model *m, const int *ids, int N, int max_ctx, double *loss, long *scored_out, Err *e) {
+    Engine *en = engine_new((Model *)m, max_ctx, e);
     if (!en) return false;
     const int V = m->spec.vocab_size, C = engine_max_ctx(en);
     double nll = 0;

@@ -53,6 +53,8 @@ int derived_full_probs(const Model *m, const Trace *tr, int pos, double T, doubl
  * that mass; with k > 0 instead the mass of the k most likely tokens. pr is consumed. */
 long derived_top_set(double *pr, int V, double p, long k, double *mass);
 /* Mean next-token loss (nats) of ids[n] under the model, scored in windows of the engine's
- * context overlapping by one token (every token after the first is scored once). */
-bool derived_eval_loss(const Model *m, const int *ids, int n, double *loss, long *scored, Err *e);
+ * context (max_ctx; 0 = the model's) overlapping by one token, so every token after the first
+ * is scored once: loss = mean over t of logsumexp(l_t) - l_t[ids[t+1]]. `llmscope eval` and
+ * the {eval.*} placeholders both call it. */
+bool derived_eval_loss(const Model *m, const int *ids, int n, int max_ctx, double *loss, long *scored, Err *e);
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "analysis/derived.h"
 #include "cli/cli.h"
 #include "cli/cli_chat.h"
 #include "engine/engine.h"
@@ -148,39 +149,17 @@ int cmd_eval(int argc, char **argv) {
         for (int i = 0; i < n; i++) ids[N++] = raw[i];
         if (N < 2) { err_set(&e, ERR_ARG, "%s: too little text to evaluate", file); rc = cli_fail(&e); }
     }
-    Engine *en = rc ? NULL : engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
-    if (!rc && !en) rc = cli_fail(&e);
-    double nll = 0;
+    double loss = 0;
     long scored = 0;
-    const int V = m->spec.vocab_size;
+    if (!rc && !derived_eval_loss(m, ids, N, cli_opt_int(argc, argv, "--ctx", 0), &loss, &scored, &e)) rc = cli_fail(&e);
     if (!rc) {
-        int C = engine_max_ctx(en);
-        /* windows of C tokens overlapping by one: every token after the first is scored once */
-        for (int s0 = 0; s0 < N - 1 && !rc; s0 += C - 1) {
-            int w = N - s0 < C ? N - s0 : C;
-            engine_truncate(en, 0);
-            float *lg = engine_forward(en, ids + s0, w, true, &e);
-            if (!lg) { rc = cli_fail(&e); break; }
-            for (int t = 0; t < w - 1; t++) {
-                const float *r = lg + (size_t)t * V;
-                float mx = r[0];
-                for (int i = 1; i < V; i++) if (r[i] > mx) mx = r[i];
-                double se = 0;
-                for (int i = 0; i < V; i++) se += exp((double)(r[i] - mx));
-                nll += (double)mx + log(se) - (double)r[ids[s0 + t + 1]];
-                scored++;
-            }
-        }
-    }
-    if (!rc) {
-        double loss = nll / (double)scored;
-        double bpb = nll / (log(2.0) * (double)len);
+        double bpb = loss * (double)scored / (log(2.0) * (double)len);
         if (cli_flag(argc, argv, "--json"))
             printf("{\"tokens\": %ld, \"loss\": %.6f, \"ppl\": %.4f, \"bytes\": %zu, \"bits_per_byte\": %.4f}\n", scored, loss, exp(loss), len, bpb);
         else
             printf("%ld tokens, loss %.4f nats/token, perplexity %.3f, %.4f bits/byte\n", scored, loss, exp(loss), bpb);
     }
-    free(ids); free(raw); free(text); engine_free(en); tokenizer_free(tok); model_free(m);
+    free(ids); free(raw); free(text); tokenizer_free(tok); model_free(m);
     return rc;
 }
 

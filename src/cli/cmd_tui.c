@@ -57,6 +57,7 @@ static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
     int ctx = cli_opt_int(argc, argv, "--ctx", 0);
     Session *s = session_new(model, ctx, e);
     if (!s) return NULL;
+    if (s->model->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", s->model->warning);   /* before curses owns the screen */
     const char *ids = cli_opt(argc, argv, "--ids");
     bool ok;
     if (ids) {
