@@ -15,7 +15,10 @@ struct LessonUi {
     char lang[8];
     char err[1024];            /* why the last step could not be played ("" = fine) */
     Rect pane;                 /* where the pane was last drawn (w = 0: not drawn) */
-    bool overflow;             /* the last drawn narration did not fit the pane */
+    bool overflow;             /* the last drawn narration did not fit the pane unscrolled */
+    int scroll;                /* narration rows scrolled away (paging a long step) */
+    bool more;                 /* rows below the pane's view: next pages instead of stepping */
+    int page;                  /* rows one page moves */
     /* menu */
     bool menu;
     int menu_sel;
@@ -66,6 +69,8 @@ void lesson_ui_close(App *a) {
 static bool goto_step(App *a, int k) {
     LessonUi *u = a->lesson;
     Err e = {0};
+    u->scroll = 0;
+    u->more = false;
     bool ok = lesson_player_goto(u->player, k, &e);
     if (ok) u->err[0] = 0;
     else snprintf(u->err, sizeof u->err, "%s", e.msg);
@@ -93,6 +98,9 @@ bool lesson_ui_next(App *a) {
     LessonPlayer *p = lesson_ui_player(a);
     if (!p) return false;
     const LessonStep *st = p->step >= 0 ? &p->lesson->steps[p->step] : NULL;
+    LessonUi *u = a->lesson;
+    /* a long step pages first: the narration is never cut without a way to read the rest */
+    if (u->more) { u->scroll += u->page > 0 ? u->page : 1; return true; }
     if (st && st->question && !p->revealed) { p->revealed = true; return true; }
     if (p->step + 1 >= p->lesson->n_steps) return false;
     return goto_step(a, p->step + 1);
@@ -100,7 +108,10 @@ bool lesson_ui_next(App *a) {
 
 bool lesson_ui_prev(App *a) {
     LessonPlayer *p = lesson_ui_player(a);
-    if (!p || p->step <= 0) return false;
+    if (!p) return false;
+    LessonUi *u = a->lesson;
+    if (u->scroll > 0) { u->scroll -= u->page > 0 ? u->page : 1; if (u->scroll < 0) u->scroll = 0; return true; }
+    if (p->step <= 0) return false;
     return goto_step(a, p->step - 1);
 }
 
@@ -265,7 +276,13 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     for (int i = 0; i < l->n_steps && x < in.x + in.w; i++)
         x = canvas_text(c, x, in.y, c->unicode ? (i <= k ? "\xe2\x97\x8f" : "\xe2\x97\x8b") : (i <= k ? "*" : "."),
                         sty(i == k ? CR_ACCENT : i < k ? CR_TEXT : CR_DIM));
-    int y = in.y + 2;
+    /* the narration scrolls in the rows between the progress line and the key line */
+    Rect view = rect_make(in.x, in.y + 1, in.w, in.h - 2);
+    int sc = u->scroll;
+    Rect full = in;
+    in = rect_make(in.x, in.y - sc, in.w, in.h + sc + 1000);
+    canvas_push_clip(c, view);
+    int y = full.y + 2 - sc;
     Style tx = sty(CR_TEXT), vs = sty_attr(CR_ACCENT, ATTR_BOLD);
     if (st && st->title) {
         char *t = lesson_player_expand(p, st->title, true, NULL);
@@ -311,8 +328,22 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     const char *keys = zh ? "\xe2\x86\x90 \xe2\x86\x92 \xe7\xbf\xbb\xe9\xa1\xb5  a \xe7\xad\x94\xe6\xa1\x88  q \xe9\x80\x80\xe5\x87\xba  L \xe8\xaf\xbe\xe7\xa8\x8b"
                           : "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L menu";
     if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L menu" : "<- -> step  a answer  q leave  L menu";
-    u->overflow = y > in.y + in.h - 1;
-    if (y < in.y + in.h) canvas_text_fit(c, in.x, in.y + in.h - 1, keys, in.w, sty(CR_DIM));
+    canvas_pop_clip(c);
+    in = full;
+    int end = y + sc;                       /* where the content ends, unscrolled */
+    u->overflow = end > in.y + in.h - 1;
+    u->more = y > in.y + in.h - 1;
+    u->page = in.h - 3 > 1 ? in.h - 3 : 1;
+    char more[160];
+    if (u->more || sc > 0) {
+        /* the key line says that the step pages: ▼ more below, ▲ above */
+        snprintf(more, sizeof more, "%s%s  %s", u->more ? (c->unicode ? "\xe2\x96\xbc " : "v ") : "",
+                 u->more ? (zh ? "\xe2\x86\x92 \xe4\xb8\x8b\xe4\xb8\x80\xe9\xa1\xb5" : "\xe2\x86\x92 more") : (zh ? "\xe2\x86\x90 \xe4\xb8\x8a\xe4\xb8\x80\xe9\xa1\xb5" : "\xe2\x86\x90 back"),
+                 keys);
+        if (!c->unicode) snprintf(more, sizeof more, "%s  %s", u->more ? "-> more" : "<- back", keys);
+        keys = more;
+    }
+    canvas_text_fit(c, in.x, in.y + in.h - 1, keys, in.w, sty_attr(u->more ? CR_ACCENT : CR_DIM, u->more ? ATTR_BOLD : 0));
     canvas_pop_clip(c);
     return rest;
 }
