@@ -90,3 +90,19 @@ void path_join(char *out, size_t cap, const char *dir, const char *name) {
     if (n && dir[n - 1] == '/') snprintf(out, cap, "%s%s", dir, name);
     else snprintf(out, cap, "%s/%s", dir, name);
 }
+
+char *file_read_head(const char *path, size_t n, size_t *len, Err *e) {
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) { err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); err_set(e, ERR_IO, "%s: not a regular file", path); return NULL; }
+    char *b = malloc(n + 1);
+    if (!b) { close(fd); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    ssize_t r = read(fd, b, n);
+    close(fd);
+    if (r < 0) { free(b); err_set(e, ERR_IO, "%s: read failed", path); return NULL; }
+    *len = (size_t)r;
+    b[r] = 0;
+    return b;
+}

@@ -27,6 +27,9 @@ void *xcalloc(size_t n, size_t size, Err *e);
 
 /* Reads a whole file (NUL-terminated, *len excludes the NUL). Caller frees. max_bytes caps the size. */
 char *file_read_all(const char *path, size_t *len, size_t max_bytes, Err *e);
+/* The first (up to) n bytes of a regular file (NULL for anything else, e.g. a FIFO, which is
+ * opened without blocking); *len gets the count. Caller frees. */
+char *file_read_head(const char *path, size_t n, size_t *len, Err *e);
 bool file_exists(const char *path);
 bool dir_exists(const char *path);
 /* Joins a directory and a name into out (size cap). */

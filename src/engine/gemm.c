@@ -9,6 +9,7 @@
 #include <string.h>
 #include "engine/ops.h"
 #include "engine/pool.h"
+#include "engine/quant.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define GEMM_X86 1
@@ -58,6 +59,7 @@ static void widen_f16(const uint16_t *p, int n, float *out) {
 #endif
 
 static void widen(const void *base, DType dt, size_t off, int n, float *out) {
+    if (dtype_is_quant(dt)) { quant_row_f32(dt, base, off, n, out); return; }   /* blocks -> f32 */
     if (dt == DT_F32) { memcpy(out, (const float *)base + off, sizeof(float) * (size_t)n); return; }
     const uint16_t *p = (const uint16_t *)base + off;
     if (dt == DT_BF16) {
@@ -187,7 +189,9 @@ void gemm_rows(const GemmB *B, int r0, int r1, const float *X, size_t ldx, int n
                 double s = 0;
                 for (int c = 0; c < k; c++) {
                     size_t at = B->by_cols ? (size_t)c * B->ld + (size_t)r : (size_t)r * B->ld + (size_t)c;
-                    float w = B->dtype == DT_F32 ? ((const float *)B->data)[at]
+                    float w;
+                    if (dtype_is_quant(B->dtype)) { quant_row_f32(B->dtype, B->data, at, 1, &w); s += (double)w * X[(size_t)t * ldx + (size_t)c]; continue; }
+                    w = B->dtype == DT_F32 ? ((const float *)B->data)[at]
                             : B->dtype == DT_BF16 ? bf16_to_f32(((const uint16_t *)B->data)[at]) : f16_to_f32(((const uint16_t *)B->data)[at]);
                     s += (double)w * X[(size_t)t * ldx + (size_t)c];
                 }

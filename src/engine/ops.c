@@ -1,6 +1,7 @@
 #include "engine/ops.h"
 #include "engine/gemm.h"
 #include "engine/pool.h"
+#include "engine/quant.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #endif
 
 void tensor_row_f32(const Tensor *t, size_t off, int n, float *out) {
+    if (dtype_is_quant(t->dtype)) { quant_row_f32(t->dtype, t->data, off, n, out); return; }
     if (t->dtype == DT_F32) { memcpy(out, (const float *)t->data + off, sizeof(float) * (size_t)n); return; }
     const uint16_t *p = (const uint16_t *)t->data + off;
     if (t->dtype == DT_BF16) bf16_row_f32(p, n, out);
@@ -16,6 +18,7 @@ void tensor_row_f32(const Tensor *t, size_t off, int n, float *out) {
 }
 
 float tensor_get(const Tensor *t, size_t i) {
+    if (dtype_is_quant(t->dtype)) { float v; quant_row_f32(t->dtype, t->data, i, 1, &v); return v; }
     if (t->dtype == DT_F32) return ((const float *)t->data)[i];
     uint16_t h = ((const uint16_t *)t->data)[i];
     return t->dtype == DT_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
@@ -227,6 +230,7 @@ static void matvec_task(void *ctx, int task, int thread) {
 }
 
 void matvec(const Tensor *W, const float *x, float *y) {
+    if (dtype_is_quant(W->dtype)) { quant_matvec(W, x, y); return; }
     const int rows = W->rows, cols = W->cols;
     const float *xp = NULL;
 #ifdef __AVX2__

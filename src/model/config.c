@@ -17,7 +17,17 @@
 #define CAP_POS (1 << 24)
 
 size_t dtype_size(DType t) { return t == DT_F32 ? 4 : 2; }
-const char *dtype_name(DType t) { return t == DT_F32 ? "F32" : t == DT_F16 ? "F16" : "BF16"; }
+
+static const struct { const char *name; int block, bytes; } k_dtype_info[DT_COUNT] = {
+    [DT_F32] = {"F32", 1, 4},     [DT_F16] = {"F16", 1, 2},     [DT_BF16] = {"BF16", 1, 2},
+    [DT_Q4_0] = {"Q4_0", 32, 18}, [DT_Q4_1] = {"Q4_1", 32, 20}, [DT_Q5_0] = {"Q5_0", 32, 22},
+    [DT_Q5_1] = {"Q5_1", 32, 24}, [DT_Q8_0] = {"Q8_0", 32, 34}, [DT_Q2_K] = {"Q2_K", 256, 84},
+    [DT_Q3_K] = {"Q3_K", 256, 110}, [DT_Q4_K] = {"Q4_K", 256, 144}, [DT_Q5_K] = {"Q5_K", 256, 176},
+    [DT_Q6_K] = {"Q6_K", 256, 210}, [DT_Q8_K] = {"Q8_K", 256, 292},
+};
+const char *dtype_name(DType t) { return (unsigned)t < DT_COUNT ? k_dtype_info[t].name : "?"; }
+int dtype_block(DType t) { return (unsigned)t < DT_COUNT ? k_dtype_info[t].block : 1; }
+int dtype_block_bytes(DType t) { return (unsigned)t < DT_COUNT ? k_dtype_info[t].bytes : 4; }
 const char *attn_kind_name(AttnKind k) {
     static const char *n[] = {"MHA", "GQA", "MQA", "MLA"};
     return (unsigned)k < 4 ? n[k] : "?";

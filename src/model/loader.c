@@ -325,7 +325,7 @@ static void load_gpt2(Ld *L) {
     m->w.lnf_b = ld_tensor(L, "ln_f.bias", 0, d, true);
 }
 
-static size_t tbytes(const Tensor *t) { return t->data ? (size_t)t->rows * (size_t)t->cols * dtype_size(t->dtype) : 0; }
+static size_t tbytes(const Tensor *t) { return t->data ? (size_t)t->rows * dtype_row_bytes(t->dtype, (size_t)t->cols) : 0; }
 static long long tnum(const Tensor *t) { return t->data ? (long long)t->rows * t->cols : 0; }
 
 /* Parameters, bytes read per decoded token (embedding row + every matrix used + top-k
@@ -334,7 +334,7 @@ static void model_account(Model *m) {
     const ModelSpec *s = &m->spec;
     Weights *w = &m->w;
     long long np = tnum(&w->tok_emb) + tnum(&w->pos_emb) + tnum(&w->lnf_w) + tnum(&w->lnf_b);
-    size_t rb = (size_t)s->d_model * dtype_size(w->tok_emb.dtype);
+    size_t rb = dtype_row_bytes(w->tok_emb.dtype, (size_t)s->d_model);
     if (!s->tied_embeddings) np += tnum(&w->lm_head);
     rb += tbytes(&w->lm_head);
     for (int l = 0; l < s->n_layers; l++) {
@@ -358,7 +358,24 @@ static bool tensor_scan_nonfinite(const Tensor *t, long long *count) {
     if (!t->data) return false;
     size_t n = (size_t)t->rows * (size_t)t->cols;
     long long c = 0;
-    if (t->dtype == DT_F32) { const float *p = t->data; for (size_t i = 0; i < n; i++) c += !isfinite(p[i]); }
+    if (dtype_is_quant(t->dtype)) {
+        /* quants are integers: only the f16 scales (f32 for Q8_K) can be NaN/Inf; counts blocks */
+        static const int off[DT_COUNT][2] = {
+            [DT_Q4_0] = {0, -1}, [DT_Q4_1] = {0, 2}, [DT_Q5_0] = {0, -1}, [DT_Q5_1] = {0, 2}, [DT_Q8_0] = {0, -1},
+            [DT_Q2_K] = {80, 82}, [DT_Q3_K] = {108, -1}, [DT_Q4_K] = {0, 2}, [DT_Q5_K] = {0, 2}, [DT_Q6_K] = {208, -1},
+        };
+        const uint8_t *p = t->data;
+        size_t nb = n / (size_t)dtype_block(t->dtype), bb = (size_t)dtype_block_bytes(t->dtype);
+        for (size_t i = 0; i < nb; i++, p += bb) {
+            if (t->dtype == DT_Q8_K) { float f; memcpy(&f, p, 4); c += !isfinite(f); continue; }
+            bool bad = false;
+            for (int k = 0; k < 2; k++) {
+                int o = off[t->dtype][k];
+                if (o >= 0 && (((p[o] | p[o + 1] << 8) & 0x7c00) == 0x7c00)) bad = true;
+            }
+            c += bad;
+        }
+    } else if (t->dtype == DT_F32) { const float *p = t->data; for (size_t i = 0; i < n; i++) c += !isfinite(p[i]); }
     else {
         /* bf16/f16: exponent all ones = Inf/NaN */
         const uint16_t *p = t->data;
@@ -541,9 +558,8 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
         }
         break;
     case MODEL_FMT_GGUF:
-        err_set(e, ERR_UNSUPPORTED, "%s: GGUF file (%s): not supported by this build; use the Hugging Face "
-                "checkpoint (config.json + safetensors) of the same model", resolved, what);
-        return NULL;
+        m = gguf_load(resolved, e);
+        break;
     case MODEL_FMT_PYTORCH:
         err_set(e, ERR_UNSUPPORTED, "%s: PyTorch checkpoint (%s): not supported (it is Python pickle code, not plain "
                 "data); save the model as safetensors (save_pretrained(..., safe_serialization=True))", resolved, what);

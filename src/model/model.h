@@ -16,9 +16,21 @@
 #include <stdint.h>
 #include "core/err.h"
 
-typedef enum { DT_F32 = 0, DT_F16, DT_BF16 } DType;
+/* Storage types. F32/F16/BF16 are dense; the rest are ggml's block-quantized types (GGUF
+ * files), kept quantized in memory: a row of n elements is n/dtype_block(t) blocks of
+ * dtype_block_bytes(t) bytes (layouts in docs/formats.md, kernels in engine/quant.c). */
+typedef enum { DT_F32 = 0, DT_F16, DT_BF16,
+               DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0,
+               DT_Q2_K, DT_Q3_K, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q8_K, DT_COUNT } DType;
+/* Bytes per element of a dense type. For a quantized type: 2, the f16 element a KV cache
+ * of such a model is usually held in (use dtype_row_bytes for weights). */
 size_t dtype_size(DType t);
 const char *dtype_name(DType t);
+static inline bool dtype_is_quant(DType t) { return t >= DT_Q4_0; }
+int dtype_block(DType t);              /* elements per block (1 for dense types) */
+int dtype_block_bytes(DType t);        /* bytes per block */
+/* Bytes of n elements (n a multiple of the block). */
+static inline size_t dtype_row_bytes(DType t, size_t n) { return n / (size_t)dtype_block(t) * (size_t)dtype_block_bytes(t); }
 
 /* A weight matrix [rows, cols] (row-major, y[r] = sum_c W[r,c] x[c]) or vector (rows=1). */
 typedef struct {

