@@ -1312,6 +1312,8 @@ TEST(malformed_bos_as_the_tokenizer_says) {
     CHECK_EQ_INT(parse_ids(out, v, 16), 2);
     free(out);
     rm_rf(g.dir);
+}
+
 /* ---- GGUF container --------------------------------------------------------------------------
  * A tiny llama GGUF (d=32, 2 heads / 1 KV head, ff 64, vocab 260, F32) written here byte by
  * byte; each case patches one field (positions recorded while writing) or cuts the file. */

@@ -12,10 +12,15 @@
  * BOS: tokenizer.ggml.add_bos_token when present, else llama.cpp's default (sentencepiece
  * and llama3 BPE add it, other BPE does not). */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "model/tensorfile.h"
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/gguf.h"
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/tokenizer.h"
 
@@ -149,10 +154,21 @@ static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const char *pa
 }
 
 Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
-    Mapped *mp = mapped_open(path, e);
-    if (!mp) return NULL;
-    GgufFile *g = gguf_parse(mapped_data(mp), mapped_size(mp), path, e);
-    if (!g) { mapped_close(mp); return NULL; }
+    /* mapped read-only: the metadata is read in place, tensor data pages are never touched */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) { err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+        close(fd);
+        err_set(e, ERR_IO, "%s: not a regular, non-empty file", path);
+        return NULL;
+    }
+    size_t size = (size_t)st.st_size;
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) { err_set(e, ERR_IO, "%s: mmap failed: %s", path, strerror(errno)); return NULL; }
+    GgufFile *g = gguf_parse(map, size, path, e);
+    if (!g) { munmap(map, size); return NULL; }
     Tokenizer *t = NULL;
     char kind[32] = "";
     const GgufKV *toks = gguf_find(g, "tokenizer.ggml.tokens");
@@ -189,6 +205,6 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
     snprintf(t->name, sizeof t->name, "%s", path);
 done:
     gguf_free(g);
-    mapped_close(mp);
+    munmap(map, size);
     return t;
 }

@@ -1,4 +1,4 @@
-/* Fuzzes the GGUF reader (model/gguf.c) on arbitrary bytes, then what is built on it: the
+/* Fuzzes the GGUF reader (core/gguf.c) on arbitrary bytes, then what is built on it: the
  * dequantization of every tensor of a type we compute with (engine/quant.c), the model
  * mapping (model/gguf_load.c) with a short forward pass, and the tokenizer read from the
  * file (tokenizer/gguf_tok.c) encoding a short text. A parse that succeeds must describe

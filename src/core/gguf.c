@@ -3,7 +3,7 @@
  * A cursor walks the buffer; every read first checks the bytes left, every count is checked
  * against the bytes its smallest possible encoding would need before anything is allocated,
  * so a hostile header cannot make us allocate or loop beyond what the file holds. */
-#include "model/tensorfile.h"
+#include "core/gguf.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
