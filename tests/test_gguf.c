@@ -68,9 +68,9 @@ TEST(gguf_parse_fixture_metadata) {
 
 /* Every tensor of every kept file, dequantized by us, hashes as llama.cpp's F32 twin. */
 TEST(gguf_dequant_bit_exact_vs_llama_cpp) {
-    const char *models[] = {"qwen2", "llama", "gpt2", "stories260K"};
+    const char *models[] = {"qwen2", "llama", "gpt2", "stories260K", "mixtral"};
     int files = 0, tensors = 0;
-    for (size_t mi = 0; mi < 4; mi++) {
+    for (size_t mi = 0; mi < 5; mi++) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s/twins.json", models[mi]);
         cJSON *tw = read_json(p);
@@ -231,7 +231,7 @@ TEST(gguf_quantized_decode_equals_dequantized) {
     const char *files[] = {"qwen2/qwen2-BF16.gguf", "qwen2/qwen2-Q8_0.gguf", "qwen2/qwen2-Q4_0.gguf", "qwen2/qwen2-Q5_0.gguf",
                            "qwen2/qwen2-Q4_K_M.gguf", "qwen2/qwen2-Q5_K_M.gguf", "qwen2/qwen2-Q6_K.gguf",
                            "qwen2/qwen2-Q2_K.gguf", "llama/llama-Q4_K_M.gguf", "gpt2/gpt2-Q4_K_M.gguf",
-                           "stories260K/stories260K-F16.gguf"};
+                           "stories260K/stories260K-F16.gguf", "mixtral/mixtral-Q4_K_M.gguf"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s", files[i]);
@@ -246,13 +246,15 @@ TEST(gguf_quantized_decode_equals_dequantized) {
  * logits of the F32-equivalent prefill equal llama.cpp's twin and the model computes what
  * the HF checkpoint computes up to quantization: checked through the llama model's greedy
  * continuation being stable and its prefill being close to transformers' (Q4_K_M error). */
-TEST(gguf_llama_rows_unpermuted) {
+static void check_close_to_hf(TestCtx *T_, const char *model, const char *file) {
     int *ids, *gp, *gr, np, ng, V;
     float *ref;
-    int n = ref_load("llama", &ids, &ref, &V, &gp, &np, &gr, &ng);
-    if (!n) SKIP("llama reference missing");
+    int n = ref_load(model, &ids, &ref, &V, &gp, &np, &gr, &ng);
+    REQUIRE(n);
     Err e = {0};
-    Model *m = model_load(FX "/llama/llama-Q4_K_M.gguf", false, &e);
+    char p[512];
+    snprintf(p, sizeof p, FX "/%s", file);
+    Model *m = model_load(p, false, &e);
     REQUIRE(m);
     CHECK_EQ_INT(m->spec.rope_style, ROPE_HALF);
     Engine *en = engine_new(m, 64, &e);
@@ -264,10 +266,21 @@ TEST(gguf_llama_rows_unpermuted) {
     double sxy = 0, sxx = 0, syy = 0;
     for (size_t i = 0; i < (size_t)n * (size_t)V; i++) { sxy += lg[i] * ref[i]; sxx += lg[i] * lg[i]; syy += ref[i] * ref[i]; }
     double corr = sxy / sqrt(sxx * syy);
-    CHECK_MSG(corr > 0.97, "Q4_K_M llama vs transformers: correlation %.4f", corr);
+    CHECK_MSG(corr > 0.97, "%s vs transformers: correlation %.4f", file, corr);
     engine_free(en);
     model_free(m);
     free(ids); free(ref); free(gp); free(gr);
+}
+
+TEST(gguf_llama_rows_unpermuted) {
+    if (!file_exists(FX "/llama/reference.json")) SKIP("llama reference missing");
+    check_close_to_hf(T_, "llama", "llama/llama-Q4_K_M.gguf");
+}
+
+/* llama with experts (Mixtral): 3-D expert tensors sliced per expert, quantized */
+TEST(gguf_llama_moe_close_to_hf) {
+    if (!file_exists(FX "/mixtral/reference.json")) SKIP("mixtral reference missing");
+    check_close_to_hf(T_, "mixtral", "mixtral/mixtral-Q4_K_M.gguf");
 }
 
 /* The tokenizer read from the GGUF against llama-tokenize on the same file. */
