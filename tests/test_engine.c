@@ -421,3 +421,100 @@ TEST(bundled_models_match_their_training_time_references) {
     if (!found) SKIP("no bundled models in assets/models");
     CHECK_EQ_INT(found, 6);
 }
+
+/* ---- family.json: the measured architecture family (assets/models/train/train.py) -------- */
+
+static const cJSON *family_seed(const cJSON *variant, int seed) {
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(variant, "seeds"))
+        if (cJSON_GetObjectItem(s, "seed") && cJSON_GetObjectItem(s, "seed")->valueint == seed) return s;
+    return NULL;
+}
+
+/* Every bundled checkpoint is one seed of a family.json variant. The training script measured all
+ * of valid.txt on the GPU, and transformers measured it again at bundling time (reference.json:
+ * valid); both must agree within 0.005 bits/byte. The C engine then re-measures a prefix of
+ * valid.txt here (the whole file takes minutes on two cores; docs/models.md has that run) and must
+ * give transformers' loss on it. */
+TEST(bundled_models_match_family_json) {
+    cJSON *fam = load_json("assets/models/family.json");
+    if (!fam) SKIP("no assets/models/family.json");
+    const cJSON *vars = cJSON_GetObjectItem(fam, "variants");
+    REQUIRE(cJSON_IsArray(vars));
+    CHECK_MSG(cJSON_GetArraySize(vars) >= 10, "family.json has %d variants, want >= 10", cJSON_GetArraySize(vars));
+    const char *sd = test_shared_data();
+    int bundled = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, vars) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(v, "name"));
+        REQUIRE(name);
+        /* intervals: the seed mean sits inside both of its intervals, with >= 3 seeds */
+        const cJSON *seeds = cJSON_GetObjectItem(v, "seeds");
+        CHECK_MSG(cJSON_GetArraySize(seeds) >= 3, "%s: %d seeds", name, cJSON_GetArraySize(seeds));
+        double mean = cJSON_GetObjectItem(v, "bits_per_byte_mean")->valuedouble, sum = 0;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, seeds) sum += cJSON_GetObjectItem(s, "bits_per_byte")->valuedouble;
+        CHECK_NEAR(mean, sum / cJSON_GetArraySize(seeds), 1e-4);
+        const char *ivs[] = {"ci95", "ci95_stories"};
+        for (int k = 0; k < 2; k++) {
+            const cJSON *ci = cJSON_GetObjectItem(v, ivs[k]);
+            CHECK_MSG(cJSON_GetArraySize(ci) == 2 && cJSON_GetArrayItem(ci, 0)->valuedouble <= mean &&
+                      mean <= cJSON_GetArrayItem(ci, 1)->valuedouble, "%s: %s does not hold the mean", name, ivs[k]);
+        }
+        const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(v, "bundled"));
+        if (!b) continue;
+        bundled++;
+        char dir[256], rp[320];
+        snprintf(dir, sizeof dir, "assets/models/%s", b);
+        snprintf(rp, sizeof rp, "%s/reference.json", dir);
+        cJSON *ref = load_json(rp);
+        CHECK_MSG(ref != NULL, "%s: no reference.json", dir);
+        if (!ref) continue;
+        const cJSON *fv = cJSON_GetObjectItem(ref, "family");
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(fv, "variant")), name);
+        const cJSON *fs = family_seed(v, cJSON_GetObjectItem(fv, "seed") ? cJSON_GetObjectItem(fv, "seed")->valueint : -1);
+        const cJSON *valid = cJSON_GetObjectItem(ref, "valid");
+        CHECK_MSG(fs && valid, "%s: no family seed or valid entry", b);
+        if (fs && valid)
+            CHECK_MSG(fabs(cJSON_GetObjectItem(fs, "bits_per_byte")->valuedouble -
+                           cJSON_GetObjectItem(valid, "bits_per_byte")->valuedouble) < 0.005,
+                      "%s: family.json %.5f vs transformers %.5f bits/byte", b,
+                      cJSON_GetObjectItem(fs, "bits_per_byte")->valuedouble, cJSON_GetObjectItem(valid, "bits_per_byte")->valuedouble);
+        const cJSON *pre = cJSON_GetObjectItem(ref, "valid_prefix");
+        if (sd && pre) {
+            char vp[512], tp[] = "/tmp/llmscope-prefix-XXXXXX";
+            snprintf(vp, sizeof vp, "%s/tinystories/valid.txt", sd);
+            Err e = {0};
+            size_t len;
+            char *text = file_read_all(vp, &len, 16u << 20, &e);
+            int nb = cJSON_GetObjectItem(pre, "bytes")->valueint;
+            int fd = text ? mkstemp(tp) : -1;
+            FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+            if (f && (size_t)nb <= len) {
+                fwrite(text, 1, (size_t)nb, f);
+                fclose(f);
+                char cmd[1024], *out = NULL;
+                snprintf(cmd, sizeof cmd, "%s eval --model %s --text-file %s --json", test_bin(), dir, tp);
+                CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+                cJSON *j = out ? cJSON_Parse(out) : NULL;
+                CHECK_MSG(j != NULL, "%s: eval printed no JSON: %s", b, out ? out : "");
+                if (j) {
+                    CHECK_EQ_INT(cJSON_GetObjectItem(j, "tokens")->valueint, cJSON_GetObjectItem(pre, "tokens")->valueint);
+                    CHECK_MSG(fabs(cJSON_GetObjectItem(j, "loss")->valuedouble - cJSON_GetObjectItem(pre, "loss")->valuedouble) < 1e-3,
+                              "%s: C loss %.6f on the valid.txt prefix, transformers %.6f", b,
+                              cJSON_GetObjectItem(j, "loss")->valuedouble, cJSON_GetObjectItem(pre, "loss")->valuedouble);
+                    cJSON_Delete(j);
+                }
+                free(out);
+            } else {
+                CHECK_MSG(0, "%s: could not write the valid.txt prefix", b);
+                if (f) fclose(f);
+            }
+            if (fd >= 0) remove(tp);
+            free(text);
+        }
+        cJSON_Delete(ref);
+    }
+    CHECK_MSG(bundled >= 6, "%d bundled variants in family.json, want >= 6", bundled);
+    cJSON_Delete(fam);
+}

@@ -1,35 +1,33 @@
 #!/usr/bin/env python3
-"""Train the bundled lesson models (the story-* family) for llmscope.
+"""Train and measure the llmscope story family: the bundled lesson models and the architecture sweep.
 
-Six tiny causal LMs, identical in width, depth, data, steps, batch and seed, differing only in
-what each is meant to show:
+One command trains every variant of the family with several seeds, on one or more CUDA GPUs, measures
+each run on all of valid.txt exactly as the C engine's `llmscope eval` does, and writes
+assets/models/family.json with intervals.  The variants share width (192), depth (6), 8 query heads of
+24 dims, vocabulary, context (512), data, steps, batch and schedule; each differs only in the part it
+is about:
 
-  story-mha   Llama, multi-head attention (8 KV heads)
-  story-gqa   Llama, grouped-query attention (2 KV heads)
-  story-mqa   Llama, multi-query attention (1 KV head)
-  story-mla   DeepSeek-V3 architecture, multi-head latent attention, all layers dense
-  story-gpt2  GPT-2 (learned positions, LayerNorm, GELU)
-  story-moe   Mixtral (Llama with a routed mixture-of-experts FFN), GQA
+  mha          Llama, 8 KV heads                    gqa4 / gqa2   Llama, 4 / 2 KV heads
+  mqa          Llama, 1 KV head                     mqa-ffn432    MQA with the FFN widened to MHA's parameters
+  mla32..128   DeepSeek-V3 MLA, latent d_c 32/64/96/128 + a shared 8-dim RoPE key
+  gpt2         GPT-2 (learned positions, LayerNorm, GELU MLP)
+  moe          Mixtral: GQA (2 KV heads) + 8 experts, top-2
 
-All share one byte-level BPE tokenizer trained here.  Runs on one CUDA GPU with PyTorch and HF
-transformers (written against transformers 5.17, tokenizers 0.23).  By default the six models train
-in one process, in lockstep on the same batches (one optimizer step of each model per batch), so
-they get exactly the same steps, batches and schedule; --workers 2/3/6 spreads them over processes
-that agree on the step count (measured no faster on one H100: the step loop is launch-bound).
-From the repository root:
+Training uses compact PyTorch modules written here (the whole optimizer step of each run is captured
+as one CUDA graph, since these models are far too small to keep a GPU busy launch by launch).  The
+weights are written under transformers' names, so every checkpoint loads with AutoModelForCausalLM;
+`finalize` reloads the bundled ones with transformers, checks that its logits and its valid.txt loss
+equal ours, and writes their reference.json from transformers.  From the repository root:
 
-  # 1. tokenizer (seconds); kept outside the repository until the models are written
-  python3 assets/models/train/train.py tokenizer --data ../shared/data/tinystories \
-      --out .data/story-tokenizer.json
-  # 2. train: as many steps as fit in --time-limit seconds (or --steps N), keep the best checkpoint
-  #    by loss on a slice of valid.txt, then write each model's reference.json
-  python3 assets/models/train/train.py all --data ../shared/data/tinystories \
-      --tokenizer .data/story-tokenizer.json --steps 1611
-  # 3. reload every model with transformers' Auto classes and compare with its reference.json
-  python3 assets/models/train/train.py check
+  # on a CUDA machine with torch, transformers 5.17, tokenizers 0.23 (the tokenizer is the bundled one)
+  python3 assets/models/train/train.py family --data ../shared/data/tinystories \\
+      --tokenizer assets/models/story-gqa/tokenizer.json --out family-out --budget 560
+  # writes family-out/{family.json, runs.json, bundle-*.tar, log.txt}; then, on any machine:
+  python3 assets/models/train/train.py install --from family-out    # untar into assets/models
+  python3 assets/models/train/train.py assemble --runs family-out/runs.json   # rewrite family.json
+  python3 assets/models/train/train.py check                         # needs transformers
 
-Outputs assets/models/story-<kind>/{config.json, model.safetensors, generation_config.json,
-tokenizer.json, tokenizer_config.json, reference.json}.  See README.md beside this file.
+See README.md beside this file.
 """
 import argparse
 import gzip
@@ -39,8 +37,10 @@ import os
 import random
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -48,9 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS_DIR = os.path.dirname(HERE)
 REPO = os.path.dirname(os.path.dirname(MODELS_DIR))
 EVAL_TXT = os.path.join(MODELS_DIR, "eval.txt")
-KINDS = ["mha", "gqa", "mqa", "mla", "gpt2", "moe"]
 
-SPECIAL = "<|endoftext|>"   # BOS and EOS, id 0; stories are separated by it
+SPECIAL = "<|endoftext|>"   # BOS and EOS, id 0
 VOCAB = 2048
 SEED = 1337
 
@@ -62,15 +61,49 @@ HEAD_DIM = D_MODEL // N_HEADS          # 24
 FFN = 320                              # SwiGLU hidden size (GPT-2: n_inner 480, same parameter count)
 CTX = 512
 ROPE_THETA = 10000.0
-# MLA: per layer and token it caches kv_lora_rank + qk_rope_head_dim elements
-MLA_KV_RANK = 64
+EPS = 1e-5
 MLA_ROPE_DIM = 8
 MLA_NOPE_DIM = 16
-# MoE: 8 experts, top-2
 MOE_EXPERTS = 8
 MOE_TOPK = 2
 MOE_FFN = 112
 MOE_AUX_COEF = 0.01
+JOIN_P = 0.5          # chance that a training story continues the previous one after a blank line
+VALID_PREFIX_BYTES = 20000   # the slice of valid.txt that `make test` re-checks against the C engine
+
+# the family; `ffn` is the SwiGLU hidden size of the dense models
+VARIANTS = [
+    dict(name="mha", arch="llama", attention="MHA", kv_heads=8, ffn=FFN, label="MHA, 8 KV heads"),
+    dict(name="gqa4", arch="llama", attention="GQA", kv_heads=4, ffn=FFN, label="GQA, 4 KV heads"),
+    dict(name="gqa2", arch="llama", attention="GQA", kv_heads=2, ffn=FFN, label="GQA, 2 KV heads"),
+    dict(name="mqa", arch="llama", attention="MQA", kv_heads=1, ffn=FFN, label="MQA, 1 KV head"),
+    dict(name="mqa-ffn432", arch="llama", attention="MQA", kv_heads=1, ffn=432,
+         label="MQA, FFN 432 (MHA's parameter count)"),
+    dict(name="mla32", arch="mla", attention="MLA", kv_latent=32, ffn=FFN, label="MLA, latent 32"),
+    dict(name="mla64", arch="mla", attention="MLA", kv_latent=64, ffn=FFN, label="MLA, latent 64"),
+    dict(name="mla96", arch="mla", attention="MLA", kv_latent=96, ffn=FFN, label="MLA, latent 96"),
+    dict(name="mla128", arch="mla", attention="MLA", kv_latent=128, ffn=FFN, label="MLA, latent 128"),
+    dict(name="gpt2", arch="gpt2", attention="MHA", kv_heads=8, ffn=FFN * 3 // 2, label="GPT-2 (MHA, learned positions)"),
+    dict(name="moe", arch="moe", attention="GQA", kv_heads=2, ffn=MOE_FFN, label="MoE: GQA 2 + 8 experts top-2"),
+]
+VBYNAME = {v["name"]: v for v in VARIANTS}
+SEEDS = [0, 1, 2]
+BUNDLE_SEED = 0        # the seed that is bundled, fixed before training
+# bundled directory -> variant ("mla" is decided after the run: the MLA latent with the best mean)
+BUNDLE = {"story-mha": "mha", "story-gqa": "gqa2", "story-mqa": "mqa", "story-mla": "@best-mla",
+          "story-mla64": "mla64", "story-gpt2": "gpt2", "story-moe": "moe"}
+RELATIVE_COST = {"moe": 1.7, "gpt2": 1.0}   # GPU time per step against a dense Llama, for balancing
+
+
+def kv_elems(v):
+    """Elements cached per token and layer (K and V, or MLA's latent + shared RoPE key)."""
+    if v["arch"] == "mla":
+        return v["kv_latent"] + MLA_ROPE_DIM
+    return 2 * v["kv_heads"] * HEAD_DIM
+
+
+def kv_bytes_per_token(v):
+    return kv_elems(v) * N_LAYERS * 2          # bf16, all layers
 
 
 # --------------------------------------------------------------------------
@@ -140,6 +173,7 @@ def byte_lengths(tok):
 
 
 def prepare(data_dir, tok_path, cache):
+    """Tokenise the training mix and valid.txt once; workers load the cache."""
     import torch
     from tokenizers import Tokenizer
     t0 = time.time()
@@ -148,7 +182,17 @@ def prepare(data_dir, tok_path, cache):
     samp = sampled_stories(os.path.join(data_dir, "sampled-stories260K.txt.gz"))
     stories = real * 2 + samp          # the real stories count twice
     random.Random(SEED).shuffle(stories)
-    enc = tok.encode_batch(stories)
+    # Documents of one or more stories joined by a blank line, as valid.txt joins them (it separates
+    # stories and paragraphs alike by a blank line); every document starts with <|endoftext|>.
+    rng = random.Random(SEED + 1)
+    docs, i = [], 0
+    while i < len(stories):
+        k = 1
+        while i + k < len(stories) and rng.random() < JOIN_P:
+            k += 1
+        docs.append("\n\n".join(stories[i:i + k]))
+        i += k
+    enc = tok.encode_batch(docs, add_special_tokens=False)   # BOS is placed by hand below
     eos = tok.token_to_id(SPECIAL)
     stream, starts = [], []
     for e in enc:
@@ -156,126 +200,429 @@ def prepare(data_dir, tok_path, cache):
         stream.append(eos)
         stream.extend(e.ids)
     valid_text = open(os.path.join(data_dir, "valid.txt"), encoding="utf-8").read()
-    vids = tok.encode(valid_text).ids
+    vids = tok.encode(valid_text, add_special_tokens=False).ids
     blen = byte_lengths(tok)
     vbytes = len(valid_text.encode("utf-8"))
     assert sum(blen[i] for i in vids) == vbytes, "byte accounting mismatch"
+    unit_starts = valid_units(valid_text)
+    tok_unit = token_units(vids, blen, unit_starts)
     torch.save({"train": torch.tensor(stream, dtype=torch.int32),
                 "starts": torch.tensor(starts, dtype=torch.int64),
-                "valid": torch.tensor(vids, dtype=torch.int32),
-                "byte_len": torch.tensor(blen, dtype=torch.int64),
+                "valid": torch.tensor([eos] + vids, dtype=torch.int64),     # [BOS] + text, as the C engine builds it
+                "valid_unit": torch.tensor(tok_unit, dtype=torch.int64),   # unit of each scored token
+                "unit_bytes": unit_bytes(unit_starts, vbytes),
                 "valid_bytes": vbytes}, cache)
-    print("data: %d stories (%d real x2, %d sampled), %d train tokens, valid %d tokens / %d bytes, %.1f s"
-          % (len(stories), len(real), len(samp), len(stream), len(vids), vbytes, time.time() - t0), flush=True)
+    print("data: %d stories (%d real x2, %d sampled) in %d documents, %d train tokens; valid %d tokens, "
+          "%d bytes, %d units; %.1f s" % (len(stories), len(real), len(samp), len(docs), len(stream), len(vids),
+                                          vbytes, len(unit_starts), time.time() - t0), flush=True)
+
+
+def valid_units(text):
+    """Byte offsets where the bootstrap units of valid.txt start.  valid.txt separates stories by a
+    blank line like paragraphs (a single newline in a few places), so a unit starts at the text's
+    start, after each single newline, and at each paragraph that opens with "Once upon a time":
+    one story, or a few where a story opens differently; spans over 3,000 bytes are cut at blank lines
+    into blocks of about 1,500 bytes."""
+    b = text.encode("utf-8")
+    starts = {0}
+    for m in re.finditer(rb"(?<!\n)\n(?!\n)", b):
+        starts.add(m.end())
+    for m in re.finditer(rb"\n\nOnce upon a time", b):
+        starts.add(m.start() + 2)
+    starts = sorted(s for s in starts if s < len(b))
+    # a few long spans hold many stories without that opening: cut them at blank lines, ~1,500 bytes a block
+    out = []
+    for i, s in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(b)
+        out.append(s)
+        if end - s > 3000:
+            p = s
+            while True:
+                q = b.find(b"\n\n", p + 1500, end)
+                if q < 0 or end - (q + 2) < 750:
+                    break
+                out.append(q + 2)
+                p = q + 2
+    return out
+
+
+def unit_bytes(starts, nbytes):
+    return [(starts[i + 1] if i + 1 < len(starts) else nbytes) - starts[i] for i in range(len(starts))]
+
+
+def token_units(ids, blen, starts):
+    """The unit of each token: the one holding the token's first byte."""
+    import bisect
+    out, pos = [], 0
+    for t in ids:
+        out.append(bisect.bisect_right(starts, pos) - 1)
+        pos += blen[t]
+    return out
 
 
 # --------------------------------------------------------------------------
-# models
+# models: compact PyTorch modules with transformers' semantics
 # --------------------------------------------------------------------------
 
-def make_config(kind, vocab):
-    from transformers import AutoConfig
-    common = dict(vocab_size=vocab, bos_token_id=0, eos_token_id=0, pad_token_id=None, tie_word_embeddings=True)
-    rope = {"rope_type": "default", "rope_theta": ROPE_THETA}
-    llama = dict(hidden_size=D_MODEL, intermediate_size=FFN, num_hidden_layers=N_LAYERS,
-                 num_attention_heads=N_HEADS, max_position_embeddings=CTX, rms_norm_eps=1e-5,
-                 hidden_act="silu", attention_bias=False, rope_parameters=rope, **common)
-    if kind in ("mha", "gqa", "mqa"):
-        kv = {"mha": N_HEADS, "gqa": N_HEADS // 4, "mqa": 1}[kind]
-        return AutoConfig.for_model("llama", num_key_value_heads=kv, mlp_bias=False, **llama)
-    if kind == "moe":
-        l2 = dict(llama, intermediate_size=MOE_FFN)
-        return AutoConfig.for_model("mixtral", num_key_value_heads=N_HEADS // 4, num_local_experts=MOE_EXPERTS,
-                                    num_experts_per_tok=MOE_TOPK, router_aux_loss_coef=MOE_AUX_COEF,
-                                    router_jitter_noise=0.0, sliding_window=None, output_router_logits=False,
-                                    **l2)
-    if kind == "mla":
-        return AutoConfig.for_model(
-            "deepseek_v3", num_key_value_heads=N_HEADS, q_lora_rank=None, kv_lora_rank=MLA_KV_RANK,
-            qk_rope_head_dim=MLA_ROPE_DIM, qk_nope_head_dim=MLA_NOPE_DIM, v_head_dim=HEAD_DIM,
-            first_k_dense_replace=N_LAYERS, n_routed_experts=MOE_EXPERTS, n_shared_experts=1,
-            num_experts_per_tok=MOE_TOPK, moe_intermediate_size=MOE_FFN, n_group=1, topk_group=1,
-            norm_topk_prob=True, routed_scaling_factor=1.0, rope_interleave=True, **llama)
-    if kind == "gpt2":
-        return AutoConfig.for_model(
-            "gpt2", n_positions=CTX, n_embd=D_MODEL, n_layer=N_LAYERS, n_head=N_HEADS, n_inner=FFN * 3 // 2,
-            activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-            layer_norm_epsilon=1e-5, **common)
-    raise ValueError(kind)
+_NN = {}
 
 
-def build_model(cfg, attn, dtype):
-    from transformers import AutoModelForCausalLM
-    try:
-        return AutoModelForCausalLM.from_config(cfg, attn_implementation=attn, dtype=dtype)
-    except TypeError:
-        return AutoModelForCausalLM.from_config(cfg, attn_implementation=attn, torch_dtype=dtype)
-
-
-def kv_cache_elems(cfg, kind):
-    """Elements cached per token and layer (K and V, or MLA's latent + shared RoPE key)."""
-    if kind == "mla":
-        return cfg.kv_lora_rank + cfg.qk_rope_head_dim
-    if kind == "gpt2":
-        return 2 * cfg.n_embd
-    return 2 * cfg.num_key_value_heads * (cfg.hidden_size // cfg.num_attention_heads)
-
-
-# --------------------------------------------------------------------------
-# training (one model per process)
-# --------------------------------------------------------------------------
-
-def moe_training_patch(model):
-    """Training-time speed-up for the Mixtral experts, numerically the same function.
-
-    transformers' default expert loop synchronises with the GPU once per expert and layer, which
-    is slow when six training processes share one GPU.  Here every expert runs on every token in
-    two batched matmuls and the outputs are mixed with the (sparse) top-k routing weights, which
-    are zero for the experts not chosen, so forward and gradients equal the top-k computation.
-    Also returns a list that collects each layer's router logits for the load-balancing loss.
-    Only the training copy is patched; saved checkpoints and references use transformers' own code.
-    """
-    import types
+def nn_lib():
+    """The model classes (built on first use, so that `assemble` runs without torch)."""
+    if _NN:
+        return _NN
     import torch
-    from transformers.models.mixtral import modeling_mixtral as mm
+    import torch.nn as nn
+    import torch.nn.functional as F
 
-    def dense_experts(self, hidden_states, top_k_index, top_k_weights):
-        w = torch.zeros(hidden_states.shape[0], self.num_experts, device=hidden_states.device,
-                        dtype=top_k_weights.dtype).scatter(1, top_k_index, top_k_weights)
-        gu = torch.matmul(hidden_states, self.gate_up_proj.transpose(1, 2))      # [E, N, 2I]
-        gate, up = gu.chunk(2, dim=-1)
-        act = self.act_fn(gate) * up
-        out = torch.matmul(act, self.down_proj.transpose(1, 2))                  # [E, N, d]
-        return (out * w.t().unsqueeze(-1).to(out.dtype)).sum(0).to(hidden_states.dtype)
+    def rms(x, w):
+        if hasattr(F, "rms_norm"):      # in float32, as transformers' RMSNorm computes it
+            return F.rms_norm(x.float(), (x.shape[-1],), w.float(), EPS)
+        xf = x.float()
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + EPS)).to(x.dtype) * w
 
-    router_logits = []
+    def attend(q, k, v, scale):
+        """Causal attention; q, k, v: [B, H, T, d] (k and v already repeated to H heads)."""
+        if hasattr(F, "scaled_dot_product_attention"):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        T = q.shape[-2]
+        s = torch.matmul(q, k.transpose(-1, -2)) * scale
+        s = s.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+        return torch.matmul(torch.softmax(s.float(), -1).to(v.dtype), v)
 
-    def hook(mod, inp, out):
-        if mod.training:
-            router_logits.append(out[0])
+    def rope_table(dim):
+        inv = 1.0 / (ROPE_THETA ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+        f = torch.outer(torch.arange(CTX, dtype=torch.int64).float(), inv)
+        emb = torch.cat([f, f], -1)
+        return emb.cos(), emb.sin()
 
-    n = 0
-    for m in model.modules():
-        if isinstance(m, mm.MixtralExperts):
-            m.forward = types.MethodType(dense_experts, m)
-            n += 1
-        elif isinstance(m, mm.MixtralTopKRouter):
-            m.register_forward_hook(hook)
-    assert n == N_LAYERS, "expected one MixtralExperts per layer"
-    return router_logits
+    def rope(x, cos, sin):
+        """transformers' rotate-half RoPE; x: [B, H, T, d], cos/sin: [T, d]."""
+        h = x.shape[-1] // 2
+        rot = torch.cat((-x[..., h:], x[..., :h]), -1)
+        return x * cos.to(x.dtype) + rot * sin.to(x.dtype)
+
+    def deinterleave(x):
+        """DeepSeek-V3 with rope_interleave: pairs (0,1),(2,3).. become halves, as transformers does."""
+        b, h, s, d = x.shape
+        return x.reshape(b, h, s, d // 2, 2).transpose(4, 3).reshape(b, h, s, d)
+
+    def lin(i, o):
+        return nn.Linear(i, o, bias=False)
+
+    class Block(nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.arch = v["arch"]
+            D, H, hd = D_MODEL, N_HEADS, HEAD_DIM
+            if self.arch == "gpt2":
+                self.ln1_w, self.ln1_b = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
+                self.ln2_w, self.ln2_b = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
+                # Conv1D layout: weight [in, out]
+                self.c_attn_w, self.c_attn_b = nn.Parameter(torch.empty(D, 3 * D)), nn.Parameter(torch.zeros(3 * D))
+                self.c_proj_w, self.c_proj_b = nn.Parameter(torch.empty(D, D)), nn.Parameter(torch.zeros(D))
+                self.c_fc_w, self.c_fc_b = nn.Parameter(torch.empty(D, v["ffn"])), nn.Parameter(torch.zeros(v["ffn"]))
+                self.c_fcp_w, self.c_fcp_b = nn.Parameter(torch.empty(v["ffn"], D)), nn.Parameter(torch.zeros(D))
+                return
+            self.ln1, self.ln2 = nn.Parameter(torch.ones(D)), nn.Parameter(torch.ones(D))
+            if self.arch == "mla":
+                self.dc = v["kv_latent"]
+                self.q = lin(D, H * (MLA_NOPE_DIM + MLA_ROPE_DIM))
+                self.kv_a = lin(D, self.dc + MLA_ROPE_DIM)
+                self.kv_norm = nn.Parameter(torch.ones(self.dc))
+                self.kv_b = lin(self.dc, H * (MLA_NOPE_DIM + hd))
+            else:
+                self.kv = v["kv_heads"]
+                self.q, self.k, self.v = lin(D, H * hd), lin(D, self.kv * hd), lin(D, self.kv * hd)
+            self.o = lin(H * hd, D)
+            if self.arch == "moe":
+                E, I = MOE_EXPERTS, v["ffn"]
+                self.router = lin(D, E)
+                self.w1 = nn.Parameter(torch.empty(E, I, D))
+                self.w3 = nn.Parameter(torch.empty(E, I, D))
+                self.w2 = nn.Parameter(torch.empty(E, D, I))
+            else:
+                self.gate, self.up, self.down = lin(D, v["ffn"]), lin(D, v["ffn"]), lin(v["ffn"], D)
+
+        def forward(self, x, cos, sin):
+            B, T, D = x.shape
+            H, hd = N_HEADS, HEAD_DIM
+            aux = None
+            if self.arch == "gpt2":
+                h = F.layer_norm(x, (D,), self.ln1_w, self.ln1_b, EPS)
+                qkv = F.linear(h, self.c_attn_w.t(), self.c_attn_b)
+                q, k, v = qkv.view(B, T, 3, H, hd).permute(2, 0, 3, 1, 4).unbind(0)
+                a = attend(q, k, v, hd ** -0.5)
+                x = x + F.linear(a.transpose(1, 2).reshape(B, T, D), self.c_proj_w.t(), self.c_proj_b)
+                h = F.layer_norm(x, (D,), self.ln2_w, self.ln2_b, EPS)
+                h = F.gelu(F.linear(h, self.c_fc_w.t(), self.c_fc_b), approximate="tanh")
+                return x + F.linear(h, self.c_fcp_w.t(), self.c_fcp_b), aux
+            h = rms(x, self.ln1)
+            if self.arch == "mla":
+                R, N = MLA_ROPE_DIM, MLA_NOPE_DIM
+                q = self.q(h).view(B, T, H, N + R).transpose(1, 2)
+                q_nope, q_pe = q.split([N, R], -1)
+                c, k_pe = self.kv_a(h).split([self.dc, R], -1)
+                kv = self.kv_b(rms(c, self.kv_norm)).view(B, T, H, N + hd).transpose(1, 2)
+                k_nope, val = kv.split([N, hd], -1)
+                q_pe = rope(deinterleave(q_pe), cos, sin)
+                k_pe = rope(deinterleave(k_pe.reshape(B, 1, T, R)), cos, sin)
+                qq = torch.cat([q_nope, q_pe], -1)
+                kk = torch.cat([k_nope, k_pe.expand(B, H, T, R)], -1)
+                a = attend(qq, kk, val, (N + R) ** -0.5)
+            else:
+                q = rope(self.q(h).view(B, T, H, hd).transpose(1, 2), cos, sin)
+                k = rope(self.k(h).view(B, T, self.kv, hd).transpose(1, 2), cos, sin)
+                val = self.v(h).view(B, T, self.kv, hd).transpose(1, 2)
+                if self.kv < H:      # transformers' repeat_kv: KV head j serves query heads j*r .. j*r+r-1
+                    k = k.repeat_interleave(H // self.kv, dim=1)
+                    val = val.repeat_interleave(H // self.kv, dim=1)
+                a = attend(q, k, val, hd ** -0.5)
+            x = x + self.o(a.transpose(1, 2).reshape(B, T, H * hd))
+            h = rms(x, self.ln2)
+            if self.arch == "moe":
+                y, aux = self.moe(h.reshape(B * T, D))
+                return x + y.view(B, T, D), aux
+            return x + self.down(F.silu(self.gate(h)) * self.up(h)), aux
+
+        def moe(self, x):
+            """Mixtral routing (softmax, top-2, renormalised).  Every expert runs on every token and
+            the outputs are mixed by the routing weights, which are zero for experts not chosen: the
+            same function as the top-k loop, in a fixed number of kernels."""
+            logits = self.router(x)
+            p = torch.softmax(logits.float(), -1)
+            topv, topi = torch.topk(p, MOE_TOPK, -1)
+            topv = topv / topv.sum(-1, keepdim=True)
+            w = torch.zeros_like(p).scatter(1, topi, topv)
+            g = torch.matmul(x, self.w1.transpose(1, 2))
+            u = torch.matmul(x, self.w3.transpose(1, 2))
+            out = torch.matmul(F.silu(g) * u, self.w2.transpose(1, 2))          # [E, N, D]
+            y = (out * w.t().unsqueeze(-1).to(out.dtype)).sum(0)
+            frac = torch.zeros_like(p).scatter(1, topi, 1.0).mean(0) / MOE_TOPK
+            aux = MOE_EXPERTS * (frac * p.mean(0)).sum()                     # Switch balance loss
+            return y.to(x.dtype), aux
+
+    class Fam(nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.variant = v
+            self.arch = v["arch"]
+            self.embed = nn.Embedding(VOCAB, D_MODEL)
+            if self.arch == "gpt2":
+                self.wpe = nn.Parameter(torch.empty(CTX, D_MODEL))
+                self.lnf_w, self.lnf_b = nn.Parameter(torch.ones(D_MODEL)), nn.Parameter(torch.zeros(D_MODEL))
+            else:
+                self.norm = nn.Parameter(torch.ones(D_MODEL))
+            self.blocks = nn.ModuleList([Block(v) for _ in range(N_LAYERS)])
+            cos, sin = rope_table(MLA_ROPE_DIM if self.arch == "mla" else HEAD_DIM)
+            self.register_buffer("cos", cos, persistent=False)
+            self.register_buffer("sin", sin, persistent=False)
+            # init: N(0, 0.02); projections into the residual stream N(0, 0.02/sqrt(2 L)); norms 1, biases 0
+            for n, p in self.named_parameters():
+                if p.ndim >= 2:
+                    out_proj = n.endswith(("o.weight", "down.weight", "w2", "c_proj_w", "c_fcp_w"))
+                    nn.init.normal_(p, 0.0, 0.02 / (math.sqrt(2 * N_LAYERS) if out_proj else 1.0))
+
+        def forward(self, ids):
+            T = ids.shape[1]
+            x = self.embed(ids)
+            if self.arch == "gpt2":
+                x = x + self.wpe[:T]
+            cos, sin = self.cos[:T], self.sin[:T]
+            aux = 0.0
+            for b in self.blocks:
+                x, a = b(x, cos, sin)
+                if a is not None:
+                    aux = aux + a
+            if self.arch == "gpt2":
+                x = F.layer_norm(x, (D_MODEL,), self.lnf_w, self.lnf_b, EPS)
+            else:
+                x = rms(x, self.norm)
+            return F.linear(x, self.embed.weight), aux / N_LAYERS
+
+    _NN.update(Fam=Fam, torch=torch, F=F)
+    return _NN
 
 
-def load_balance_loss(logits_list, k):
-    """Switch-Transformer balance loss, averaged over layers (1.0 when perfectly balanced)."""
+def hf_state(model):
+    """The model's weights under transformers' names, in bf16 (the layout of the bundled files)."""
     import torch
-    tot = 0.0
-    for lg in logits_list:
-        p = torch.softmax(lg.float(), dim=-1)
-        idx = torch.topk(p, k, dim=-1).indices
-        frac = torch.zeros_like(p).scatter_(1, idx, 1.0).mean(0) / k
-        tot = tot + p.shape[-1] * (frac * p.mean(0)).sum()
-    return tot / len(logits_list)
+    sd, arch = {}, model.arch
 
+    def put(k, t):
+        sd[k] = t.detach().to("cpu", torch.bfloat16).contiguous()
+    if arch == "gpt2":
+        put("transformer.wte.weight", model.embed.weight)
+        put("transformer.wpe.weight", model.wpe)
+        put("transformer.ln_f.weight", model.lnf_w)
+        put("transformer.ln_f.bias", model.lnf_b)
+        for i, b in enumerate(model.blocks):
+            p = "transformer.h.%d." % i
+            for a, w in (("ln_1.weight", b.ln1_w), ("ln_1.bias", b.ln1_b), ("ln_2.weight", b.ln2_w),
+                         ("ln_2.bias", b.ln2_b), ("attn.c_attn.weight", b.c_attn_w), ("attn.c_attn.bias", b.c_attn_b),
+                         ("attn.c_proj.weight", b.c_proj_w), ("attn.c_proj.bias", b.c_proj_b),
+                         ("mlp.c_fc.weight", b.c_fc_w), ("mlp.c_fc.bias", b.c_fc_b),
+                         ("mlp.c_proj.weight", b.c_fcp_w), ("mlp.c_proj.bias", b.c_fcp_b)):
+                put(p + a, w)
+        return sd
+    put("model.embed_tokens.weight", model.embed.weight)
+    put("model.norm.weight", model.norm)
+    for i, b in enumerate(model.blocks):
+        p = "model.layers.%d." % i
+        put(p + "input_layernorm.weight", b.ln1)
+        put(p + "post_attention_layernorm.weight", b.ln2)
+        put(p + "self_attn.q_proj.weight", b.q.weight)
+        put(p + "self_attn.o_proj.weight", b.o.weight)
+        if arch == "mla":
+            put(p + "self_attn.kv_a_proj_with_mqa.weight", b.kv_a.weight)
+            put(p + "self_attn.kv_a_layernorm.weight", b.kv_norm)
+            put(p + "self_attn.kv_b_proj.weight", b.kv_b.weight)
+        else:
+            put(p + "self_attn.k_proj.weight", b.k.weight)
+            put(p + "self_attn.v_proj.weight", b.v.weight)
+        if arch == "moe":
+            q = p + "block_sparse_moe."
+            put(q + "gate.weight", b.router.weight)
+            for e in range(MOE_EXPERTS):
+                put(q + "experts.%d.w1.weight" % e, b.w1[e])
+                put(q + "experts.%d.w2.weight" % e, b.w2[e])
+                put(q + "experts.%d.w3.weight" % e, b.w3[e])
+        else:
+            put(p + "mlp.gate_proj.weight", b.gate.weight)
+            put(p + "mlp.up_proj.weight", b.up.weight)
+            put(p + "mlp.down_proj.weight", b.down.weight)
+    return sd
+
+
+def write_safetensors(path, sd):
+    """A safetensors file (bf16 tensors, names sorted), written without the safetensors package."""
+    import torch
+    header, blobs, off = {}, [], 0
+    for k in sorted(sd):
+        t = sd[k]
+        assert t.dtype == torch.bfloat16
+        raw = t.view(torch.int16).numpy().tobytes()
+        header[k] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def hf_config(v):
+    """config.json for transformers 5.17 (the keys it writes itself)."""
+    common = {"bos_token_id": 0, "dtype": "bfloat16", "eos_token_id": 0, "pad_token_id": None,
+              "tie_word_embeddings": True, "transformers_version": "5.17.0", "use_cache": True, "vocab_size": VOCAB}
+    rope = {"rope_theta": ROPE_THETA, "rope_type": "default"}
+    llama = {"attention_bias": False, "attention_dropout": 0.0, "hidden_act": "silu", "hidden_size": D_MODEL,
+             "initializer_range": 0.02, "intermediate_size": v["ffn"], "max_position_embeddings": CTX,
+             "num_attention_heads": N_HEADS, "num_hidden_layers": N_LAYERS, "rms_norm_eps": EPS,
+             "rope_parameters": rope}
+    if v["arch"] == "llama":
+        c = dict(llama, architectures=["LlamaForCausalLM"], model_type="llama", head_dim=HEAD_DIM, mlp_bias=False,
+                 num_key_value_heads=v["kv_heads"], pretraining_tp=1)
+    elif v["arch"] == "moe":
+        c = dict(llama, architectures=["MixtralForCausalLM"], model_type="mixtral", head_dim=None,
+                 num_key_value_heads=v["kv_heads"], num_local_experts=MOE_EXPERTS, num_experts_per_tok=MOE_TOPK,
+                 output_router_logits=False, router_aux_loss_coef=MOE_AUX_COEF, router_jitter_noise=0.0,
+                 sliding_window=None)
+    elif v["arch"] == "mla":
+        c = dict(llama, architectures=["DeepseekV3ForCausalLM"], model_type="deepseek_v3", first_k_dense_replace=N_LAYERS,
+                 head_dim=MLA_ROPE_DIM, kv_lora_rank=v["kv_latent"], moe_intermediate_size=MOE_FFN, n_group=1,
+                 n_routed_experts=MOE_EXPERTS, n_shared_experts=1, norm_topk_prob=True, num_experts_per_tok=MOE_TOPK,
+                 num_key_value_heads=N_HEADS, num_nextn_predict_layers=1, pretraining_tp=1, q_lora_rank=None,
+                 qk_head_dim=MLA_NOPE_DIM + MLA_ROPE_DIM, qk_nope_head_dim=MLA_NOPE_DIM,
+                 qk_rope_head_dim=MLA_ROPE_DIM, rope_interleave=True, routed_scaling_factor=1.0, topk_group=1,
+                 v_head_dim=HEAD_DIM)
+    else:
+        c = {"activation_function": "gelu_new", "add_cross_attention": False, "architectures": ["GPT2LMHeadModel"],
+             "attn_pdrop": 0.0, "embd_pdrop": 0.0, "initializer_range": 0.02, "layer_norm_epsilon": EPS,
+             "model_type": "gpt2", "n_embd": D_MODEL, "n_head": N_HEADS, "n_inner": v["ffn"], "n_layer": N_LAYERS,
+             "n_positions": CTX, "reorder_and_upcast_attn": False, "resid_pdrop": 0.0,
+             "scale_attn_by_inverse_layer_idx": False, "scale_attn_weights": True, "summary_activation": None,
+             "summary_first_dropout": 0.1, "summary_proj_to_labels": True, "summary_type": "cls_index",
+             "summary_use_proj": True}
+    c.update(common)
+    return dict(sorted(c.items()))
+
+
+def save_checkpoint(model, out_dir, tok_path):
+    os.makedirs(out_dir, exist_ok=True)
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), hf_state(model))
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(hf_config(model.variant), f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
+        json.dump({"bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0, "transformers_version": "5.17.0"}, f, indent=2)
+        f.write("\n")
+    if tok_path:
+        # The models are trained with <|endoftext|> before every story, so the shipped tokenizer adds it
+        # in front of a text (add_special_tokens=True): a TemplateProcessing post-processor in
+        # tokenizer.json (for the tokenizers library) and add_bos_token in tokenizer_config.json.
+        j = json.load(open(tok_path, encoding="utf-8"))
+        j["post_processor"] = {"type": "TemplateProcessing",
+                               "single": [{"SpecialToken": {"id": SPECIAL, "type_id": 0}},
+                                          {"Sequence": {"id": "A", "type_id": 0}}],
+                               "pair": [{"SpecialToken": {"id": SPECIAL, "type_id": 0}},
+                                        {"Sequence": {"id": "A", "type_id": 0}},
+                                        {"SpecialToken": {"id": SPECIAL, "type_id": 1}},
+                                        {"Sequence": {"id": "B", "type_id": 1}}],
+                               "special_tokens": {SPECIAL: {"id": SPECIAL, "ids": [0], "tokens": [SPECIAL]}}}
+        with open(os.path.join(out_dir, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(j, f, ensure_ascii=False, separators=(",", ":"))
+        with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": SPECIAL, "eos_token": SPECIAL,
+                       "pad_token": SPECIAL, "model_max_length": CTX, "add_bos_token": True,
+                       "clean_up_tokenization_spaces": False}, f, indent=1)
+            f.write("\n")
+
+
+def c_windows(n):
+    """`llmscope eval`'s windows over ids = [BOS] + text (n ids): windows of CTX ids that overlap by
+    one, starting at 0, CTX-1, 2(CTX-1), ...; window [s, s+w) predicts ids s+1 .. s+w-1, so every id
+    after the first is scored once."""
+    out, s0 = [], 0
+    while s0 < n - 1:
+        w = min(CTX, n - s0)
+        out.append((s0, w))
+        s0 += CTX - 1
+    return out
+
+
+def eval_nats(forward, ids, device, batch=32):
+    """Per-token nats of ids[1:] under the C engine's protocol, in float32.  forward(x) -> logits."""
+    import torch
+    import torch.nn.functional as F
+    ids = ids.to(device)
+    wins = c_windows(ids.numel())
+    out = torch.empty(ids.numel() - 1, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        full = [w for w in wins if w[1] == CTX]
+        rest = [w for w in wins if w[1] != CTX]
+        for i in range(0, len(full), batch):
+            grp = full[i:i + batch]
+            x = torch.stack([ids[s:s + w] for s, w in grp])
+            lg = forward(x).float()
+            nll = F.cross_entropy(lg[:, :-1].reshape(-1, lg.shape[-1]), x[:, 1:].reshape(-1), reduction="none")
+            nll = nll.view(len(grp), -1)
+            for j, (s, w) in enumerate(grp):
+                out[s:s + w - 1] = nll[j]
+        for s, w in rest:
+            x = ids[s:s + w][None]
+            lg = forward(x).float()
+            out[s:s + w - 1] = F.cross_entropy(lg[0, :-1], x[0, 1:], reduction="none")
+    return out
+
+
+# --------------------------------------------------------------------------
+# training: runs in lockstep per worker process, each step of each run one CUDA graph replay
+# --------------------------------------------------------------------------
 
 def lr_at(step, steps, peak, warmup):
     if step < warmup:
@@ -284,312 +631,431 @@ def lr_at(step, steps, peak, warmup):
     return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
-# --------------------------------------------------------------------------
-# evaluation
-# --------------------------------------------------------------------------
-
-def eval_windows(ids, bos, stride, limit=None):
-    """Cut a token stream into windows [BOS] + up to CTX-1 tokens.  Each window scores `stride` new
-    tokens; the tokens before them in the window are context only.  stride = CTX-1 gives plain
-    non-overlapping windows; a smaller stride gives each scored token at least CTX-1-stride tokens of
-    context.  Returns (window tensor, number of context-only tokens) pairs and the tokens scored."""
-    import torch
-    w = CTX - 1
-    n = ids.numel() if limit is None else min(limit, ids.numel())
-    out, done = [], 0
-    while done < n:
-        end = min(n, done + stride)
-        start = max(0, end - w)
-        x = torch.cat([torch.tensor([bos], dtype=ids.dtype), ids[start:end]])
-        out.append((x, done - start))
-        done = end
-    return out, n
-
-
-def eval_nats(model, windows, device, autocast, batch=16):
-    """Sum of nats over the scored tokens of every window, and their count."""
-    import torch
-    import torch.nn.functional as F
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(windows), batch):
-            group = windows[i:i + batch]
-            L = max(x.numel() for x, _ in group)
-            x = torch.zeros((len(group), L), dtype=torch.long)
-            m = torch.zeros((len(group), L - 1), dtype=torch.bool)
-            for j, (w, k) in enumerate(group):
-                x[j, :w.numel()] = w.long()
-                m[j, k:w.numel() - 1] = True
-            x, m = x.to(device), m.to(device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                logits = model(input_ids=x[:, :-1]).logits
-            nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
-                                  reduction="none").view(len(group), -1)
-            total += float((nll * m).sum())
-            count += int(m.sum())
-    if was_training:
-        model.train()
-    return total, count
-
-
-# --------------------------------------------------------------------------
-# training: all models in one process, in lockstep on the same batches
-# --------------------------------------------------------------------------
-
 class Run:
-    """One model of the family with its optimizer and best-checkpoint bookkeeping."""
+    """One (variant, seed) with its optimizer and its captured training step."""
 
-    def __init__(self, kind, vocab, args):
-        import torch
-        from transformers import GenerationConfig
-        self.kind = kind
-        self.args = args
-        cfg = make_config(kind, vocab)
-        torch.manual_seed(SEED)
-        self.model = build_model(cfg, "sdpa", torch.float32).to("cuda")
+    def __init__(self, name, seed, args, device):
+        lib = nn_lib()
+        torch = lib["torch"]
+        self.name, self.seed, self.args, self.device = name, seed, args, device
+        self.v = VBYNAME[name]
+        torch.manual_seed(SEED + 1000 * seed)
+        self.model = lib["Fam"](self.v).to(device)
         self.model.train()
-        self.router_logits = moe_training_patch(self.model) if kind == "moe" else None
         self.params = sum(p.numel() for p in self.model.parameters())
-        decay = [p for p in self.model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.model.parameters() if p.ndim < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
-                                      {"params": no_decay, "weight_decay": 0.0}],
-                                     lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
-        self.out_dir = os.path.join(MODELS_DIR, "story-" + kind)
-        self.shadow = build_model(cfg, "eager", torch.bfloat16)      # bf16 copy written to disk
-        self.shadow.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=0, pad_token_id=0)
-        self.best = (float("inf"), -1)
-        self.log = []
-        self.loss = None
+        ps = list(self.model.parameters())
 
-    def train_step(self, x, y, lr):
-        import torch
-        import torch.nn.functional as F
-        for grp in self.opt.param_groups:
-            grp["lr"] = lr
-        if self.router_logits is not None:
-            self.router_logits.clear()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = self.model(input_ids=x).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-        total = loss
-        if self.router_logits is not None:
-            total = loss + MOE_AUX_COEF * load_balance_loss(self.router_logits, MOE_TOPK)
-        self.opt.zero_grad(set_to_none=True)
+        def groups():
+            return [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": args.wd},
+                    {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0}]
+        self.graphable = device != "cpu" and not args.no_graph
+        self.lr_t = torch.tensor(float(args.lr), device=device)
+        kw = dict(lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+        self.opt = None
+        if self.graphable:
+            for extra in (dict(fused=True, capturable=True), dict(foreach=True, capturable=True)):
+                try:
+                    self.opt = torch.optim.AdamW(groups(), **kw, **extra)
+                    self.opt_kind = ",".join(k for k in extra)
+                    break
+                except Exception as e:  # noqa: BLE001 - try the next form
+                    print("[%s] AdamW(%s) refused: %s" % (self.label(), extra, e), flush=True)
+        if self.opt is None:
+            self.opt = torch.optim.AdamW(groups(), **kw)
+            self.opt_kind = "default"
+            self.graphable = False
+        if self.graphable:
+            for g in self.opt.param_groups:
+                g["lr"] = self.lr_t
+        self.x = torch.zeros(args.batch, CTX, dtype=torch.long, device=device)
+        self.y = torch.zeros(args.batch, CTX, dtype=torch.long, device=device)
+        self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        self.graph = None
+        self.mode = "eager"
+        self.log = []
+
+    def label(self):
+        return "%s/s%d" % (self.name, self.seed)
+
+    def body(self):
+        torch, F = nn_lib()["torch"], nn_lib()["F"]
+        with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.device != "cpu",
+                            cache_enabled=False):
+            logits, aux = self.model(self.x)
+        loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), self.y.reshape(-1))
+        total = loss + MOE_AUX_COEF * aux if self.v["arch"] == "moe" else loss
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
-        self.loss = loss.detach()
+        self.loss_sum += loss.detach()
 
-    def evaluate(self, step, windows, nbytes, elapsed):
-        import torch
-        nats, n = eval_nats(self.model, windows, "cuda", autocast=True)
-        vloss, bpb = nats / n, nats / (math.log(2) * nbytes)
-        improved = vloss < self.best[0]
-        if improved:
-            self.best = (vloss, step)
-            sd = {k: v.detach().to("cpu", torch.bfloat16) for k, v in self.model.state_dict().items()}
-            r = self.shadow.load_state_dict(sd, strict=False)
-            if r.missing_keys or r.unexpected_keys:
-                print("[%s] state-dict mismatch: %s" % (self.kind, r), flush=True)
-            self.shadow.save_pretrained(self.out_dir)
-        tl = float(self.loss) if self.loss is not None else float("nan")
-        self.log.append({"step": step, "train_loss": round(tl, 4), "val_loss": round(vloss, 4),
-                         "val_bpb": round(bpb, 4), "seconds": round(elapsed, 1)})
-        print("[%-4s] step %5d  train %.4f  val %.4f  slice-bpb %.4f  %6.1f s%s"
-              % (self.kind, step, tl, vloss, bpb, elapsed, "  *" if improved else ""), flush=True)
+    def capture(self, pool):
+        """Capture one whole step (forward, backward, clipping, AdamW) as a CUDA graph.  The warm-up
+        steps that capturing needs are undone afterwards, so the run starts from its initial state.
+        The graphs of one worker share a memory pool: they are replayed in the order captured, and
+        what one graph keeps between replays (gradients, optimizer state) is never freed."""
+        torch = nn_lib()["torch"]
+        if not self.graphable:
+            return
+        saved = [p.detach().clone() for p in self.model.parameters()]
+        try:
+            st = torch.cuda.Stream()
+            st.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(st):
+                for _ in range(2):
+                    self.opt.zero_grad(set_to_none=True)
+                    self.body()
+            torch.cuda.current_stream().wait_stream(st)
+            self.opt.zero_grad(set_to_none=True)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g, pool=pool):
+                self.body()
+            self.graph = g
+            self.mode = "cuda-graph (%s)" % self.opt_kind
+        except Exception as e:  # noqa: BLE001 - fall back to plain steps
+            print("[%s] graph capture failed, training eagerly: %s: %s" % (self.label(), type(e).__name__, e),
+                  flush=True)
+            self.graph = None
+            torch.cuda.synchronize()
+        with torch.no_grad():
+            for p, s in zip(self.model.parameters(), saved):
+                p.copy_(s)
+            for st_ in self.opt.state.values():
+                for k, t in st_.items():
+                    if torch.is_tensor(t):
+                        t.zero_()
+            self.loss_sum.zero_()
+        if self.graph is None:
+            self.opt.state.clear()
+
+    def step(self, lr):
+        self.lr_t.fill_(lr)
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            if not self.graphable:
+                for g in self.opt.param_groups:
+                    g["lr"] = lr
+            self.opt.zero_grad(set_to_none=True)
+            self.body()
 
 
-# groups of models trained in lockstep by one worker process each, balanced by measured CPU cost
-GROUPS = {1: [KINDS], 2: [["moe", "mqa", "mha"], ["mla", "gqa", "gpt2"]],
-          3: [["moe", "mqa"], ["mla", "gqa"], ["gpt2", "mha"]], 6: [[k] for k in KINDS]}
+def balance(runs, n_bins):
+    """Greedy bin packing of (variant, seed) runs by estimated GPU cost."""
+    bins = [[] for _ in range(n_bins)]
+    cost = [0.0] * n_bins
+    for r in sorted(runs, key=lambda r: -RELATIVE_COST.get(r[0], 1.0)):
+        i = cost.index(min(cost))
+        bins[i].append(r)
+        cost[i] += RELATIVE_COST.get(r[0], 1.0)
+    return [b for b in bins if b]
 
 
-def train_group(args):
-    """Worker: train the models in args.kinds in lockstep on the shared batch stream.
-
-    With several workers, each measures its speed over steps 5..45, and all of them take the same
-    step count from the slowest worker and the shared deadline, so every model of the family gets
-    exactly the same steps, batches and schedule."""
+def worker(args):
+    """Train a group of runs in lockstep, then save and evaluate each."""
     import gc
-    import torch
+    torch = nn_lib()["torch"]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     data = torch.load(args.cache)
-    train = data["train"].to("cuda").long()
+    train = data["train"].to(device).long()
     starts = data["starts"]
-    byte_len = data["byte_len"]
-    vocab = int(byte_len.numel())
-    windows, n_scored = eval_windows(data["valid"], 0, args.stride, limit=args.val_tokens)
-    nbytes = int(byte_len[data["valid"][:n_scored].long()].sum())
-    kinds = args.kinds.split(",")
-    runs = [Run(k, vocab, args) for k in kinds]
-    print("worker %d: %s" % (args.group, ", ".join("%s %d params" % (r.kind, r.params) for r in runs)), flush=True)
-    gc.collect()
-    gc.freeze()                                  # keep the collector off the long-lived model objects
-
-    g = torch.Generator().manual_seed(SEED)       # the same batch stream in every worker
-    ar = torch.arange(CTX + 1, device="cuda")
     n_tok = train.numel()
-    half = args.batch // 2
-    steps = args.steps if args.steps > 0 else 10**9
+    runs_spec = [(s.split(":")[0], int(s.split(":")[1])) for s in args.runs.split(",")]
     t0 = time.time()
-    t_probe = None
-    stopped_early = False
-    step = 0
-    while step < steps:
-        if time.time() > args.deadline + 30:
-            stopped_early = True
-            break
-        # half of the rows start at a story boundary (BOS at position 0, as at inference), half anywhere
+    runs = [Run(n, s, args, device) for n, s in runs_spec]
+    pool = torch.cuda.graph_pool_handle() if device == "cuda" else None
+    for r in runs:
+        r.capture(pool)
+    print("worker %d (%s): %s; set up in %.1f s" % (args.group, device, ", ".join(
+        "%s %d params %s" % (r.label(), r.params, r.mode) for r in runs), time.time() - t0), flush=True)
+    gc.collect()
+    gc.freeze()
+    seeds = sorted({r.seed for r in runs})
+    gens = {s: torch.Generator().manual_seed(SEED + 7919 * s) for s in seeds}   # one batch stream per seed
+    ar = torch.arange(CTX + 1, device=device)
+    half = args.batch // 2
+
+    def batch_for(s):
+        g = gens[s]
         si = torch.randint(0, starts.numel(), (half,), generator=g)
         s1 = starts[si].clamp(max=n_tok - CTX - 2)
         s2 = torch.randint(0, n_tok - CTX - 2, (args.batch - half,), generator=g)
-        off = torch.cat([s1, s2]).to("cuda")
-        batch = train[off[:, None] + ar[None, :]]
-        x, y = batch[:, :-1], batch[:, 1:]
-        lr = lr_at(step, steps if steps < 10**9 else 10**6, args.lr, args.warmup)
+        off = torch.cat([s1, s2]).to(device)
+        b = train[off[:, None] + ar[None, :]]
+        return b[:, :-1], b[:, 1:]
+
+    steps = args.steps
+    plan_file = os.path.join(args.workdir, "plan.json")
+    t_train = time.time()
+    t_probe = None
+    stopped_early = False
+    step = 0
+    last_log = 0
+    while steps <= 0 or step < steps:
+        if time.time() > args.hard_deadline:
+            stopped_early = True
+            print("worker %d: hard deadline at step %d, stopping" % (args.group, step), flush=True)
+            break
+        total = steps if steps > 0 else 10 ** 6
+        lr = lr_at(step, total, args.lr, args.warmup)
+        bs = {s: batch_for(s) for s in seeds}
         for r in runs:
-            r.train_step(x, y, lr)
+            x, y = bs[r.seed]
+            r.x.copy_(x)
+            r.y.copy_(y)
+            r.step(lr)
         step += 1
-        if args.steps <= 0 and step == 5:
-            torch.cuda.synchronize()
+        if steps <= 0 and step == args.probe_from:
+            if device == "cuda":
+                torch.cuda.synchronize()
             t_probe = time.time()
-        if args.steps <= 0 and step == 45:
-            torch.cuda.synchronize()
-            per_step = (time.time() - t_probe) / 40
+        if steps <= 0 and step == args.probe_to:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            per_step = (time.time() - t_probe) / (args.probe_to - args.probe_from)
             tmp = os.path.join(args.workdir, "tmp-speed-%d.json" % args.group)
             with open(tmp, "w") as f:
-                json.dump({"per_step": per_step, "left": args.deadline - time.time()}, f)
+                json.dump({"per_step": per_step, "at": time.time(), "step": step}, f)
             os.replace(tmp, os.path.join(args.workdir, "speed-%d.json" % args.group))
-            speeds, waited = [], time.time()
-            while len(speeds) < args.n_groups and time.time() - waited < 120:
-                time.sleep(0.2)
-                speeds = [json.load(open(os.path.join(args.workdir, fn))) for fn in os.listdir(args.workdir)
-                          if fn.startswith("speed-")]
-            slowest = max(sp["per_step"] for sp in speeds)
-            left = min(sp["left"] for sp in speeds)
-            steps = max(step + 1, step + int(0.9 * left / slowest))
-            print("worker %d: %.1f ms per step here, slowest worker %.1f ms -> %d steps"
-                  % (args.group, 1000 * per_step, 1000 * slowest, steps), flush=True)
-        if step % args.eval_every == 0 or step == steps:
-            el = time.time() - t0
+            waited = time.time()
+            while not os.path.exists(plan_file) and time.time() - waited < 90:
+                time.sleep(0.05)
+            if os.path.exists(plan_file):
+                steps = json.load(open(plan_file))["steps"]
+            else:   # no plan: decide alone
+                steps = step + int(0.9 * (args.train_deadline - time.time()) / per_step)
+            steps = max(steps, step + 1)
+            print("worker %d: %.1f ms per step here -> %d steps" % (args.group, 1000 * per_step, steps), flush=True)
+        if step - last_log >= args.log_every or step == steps:
+            n = step - last_log
+            last_log = step
+            el = time.time() - t_train
             for r in runs:
-                r.evaluate(step, windows, nbytes, el)
-    seconds = time.time() - t0
+                tl = float(r.loss_sum) / n
+                r.loss_sum.zero_()
+                r.log.append({"step": step, "train_loss": round(tl, 4), "seconds": round(el, 1)})
+            print("worker %d: step %5d  %6.1f s  %s" % (args.group, step, el, "  ".join(
+                "%s %.3f" % (r.label(), r.log[-1]["train_loss"]) for r in runs)), flush=True)
+    seconds = time.time() - t_train
+    print("worker %d: %d steps of %dx%d tokens in %.1f s, peak GPU memory %.1f GB" % (
+        args.group, step, args.batch, CTX, seconds,
+        torch.cuda.max_memory_allocated() / 2 ** 30 if device == "cuda" else 0.0), flush=True)
+    # save and evaluate each run: bf16 weights, evaluated in float32 as the C engine runs them
     for r in runs:
-        res = {"kind": r.kind, "params": r.params, "steps": steps if not stopped_early else step,
-               "steps_done": step, "batch": args.batch, "seconds": round(seconds, 1), "lr": args.lr,
-               "best_val_loss": r.best[0], "best_step": r.best[1], "stopped_early": stopped_early,
-               "workers": args.n_groups, "log": r.log,
-               "slice": {"tokens": n_scored, "bytes": nbytes, "stride": args.stride}}
-        with open(os.path.join(args.workdir, "result-%s.json" % r.kind), "w") as f:
-            json.dump(res, f, indent=1)
-    print("worker %d: %d steps of %dx%d tokens in %.1f s (%.2f steps/s), peak GPU memory %.1f GB"
-          % (args.group, step, args.batch, CTX, seconds, step / seconds,
-             torch.cuda.max_memory_allocated() / 2**30), flush=True)
+        r.graph = None
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    valid, vunit = data["valid"], data["valid_unit"]
+    n_units = len(data["unit_bytes"])
+    for r in runs:
+        t1 = time.time()
+        out_dir = os.path.join(args.workdir, "ckpt", "%s-s%d" % (r.name, r.seed))
+        save_checkpoint(r.model, out_dir, args.tokenizer)
+        r.model.eval()
+        with torch.no_grad():
+            for p in r.model.parameters():
+                p.copy_(p.to(torch.bfloat16).float())
+        nats = eval_nats(lambda x: r.model(x)[0], valid, device).cpu()
+        unit_nats = torch.zeros(n_units, dtype=torch.float64).index_add_(0, vunit, nats)
+        tot = float(nats.sum())
+        res = {"name": r.name, "seed": r.seed, "params": r.params, "kv_bytes_per_token": kv_bytes_per_token(r.v),
+               "steps": step, "planned_steps": steps, "stopped_early": stopped_early, "batch": args.batch,
+               "seq_len": CTX, "train_seconds": round(seconds, 1), "lr": args.lr, "warmup": args.warmup,
+               "mode": r.mode, "worker": args.group, "runs_in_worker": len(runs), "log": r.log,
+               "eval_tokens": int(nats.numel()), "eval_bytes": int(data["valid_bytes"]),
+               "nats": tot, "loss": tot / nats.numel(), "bits_per_byte": tot / (math.log(2) * data["valid_bytes"]),
+               "unit_nats": [round(float(u), 4) for u in unit_nats], "checkpoint": out_dir}
+        with open(os.path.join(args.workdir, "result-%s-s%d.json" % (r.name, r.seed)), "w") as f:
+            json.dump(res, f)
+        print("[%s] valid.txt %.4f bits/byte, loss %.4f (%d tokens), eval %.1f s" % (
+            r.label(), res["bits_per_byte"], res["loss"], res["eval_tokens"], time.time() - t1), flush=True)
+        r.model = None
+        r.opt = None
+        if device == "cuda":
+            torch.cuda.empty_cache()
 
 
-def train_all(args):
+# --------------------------------------------------------------------------
+# the whole family in one command
+# --------------------------------------------------------------------------
+
+def family(args):
+    t_start = time.time()
+    deadline = t_start + args.budget
+    train_deadline = deadline - args.reserve
+    os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.workdir, exist_ok=True)
     for fn in os.listdir(args.workdir):
-        if fn.startswith(("speed-", "result-")):
+        if fn.startswith(("speed-", "result-", "plan", "tmp-")):
             os.remove(os.path.join(args.workdir, fn))
-    cache = os.path.join(args.workdir, "story-data.pt")
+    cache = os.path.join(args.workdir, "family-data.pt")
     prepare(args.data, args.tokenizer, cache)
-    groups = GROUPS[args.workers]
-    deadline = time.time() + args.time_limit
-    common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir,
-              "--steps", str(args.steps), "--batch", str(args.batch), "--lr", str(args.lr), "--wd", str(args.wd),
-              "--warmup", str(args.warmup), "--eval-every", str(args.eval_every),
-              "--val-tokens", str(args.val_tokens), "--stride", str(args.stride),
-              "--deadline", str(deadline), "--n-groups", str(len(groups))]
-    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "worker", "--group", str(i),
-                               "--kinds", ",".join(grp)] + common) for i, grp in enumerate(groups)]
-    rc = 0
+    import torch
+    n_gpu = torch.cuda.device_count()
+    names = args.variants.split(",") if args.variants else [v["name"] for v in VARIANTS]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs = [(n, s) for n in names for s in seeds]
+    groups = balance(runs, args.workers_per_gpu * max(1, n_gpu))
+    print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
+        len(runs), n_gpu, len(groups), train_deadline - t_start), flush=True)
+    common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir, "--steps", str(args.steps),
+              "--batch", str(args.batch), "--lr", str(args.lr), "--wd", str(args.wd), "--warmup", str(args.warmup),
+              "--train-deadline", str(train_deadline), "--hard-deadline", str(deadline - args.reserve + 35),
+              "--probe-from", str(args.probe_from), "--probe-to", str(args.probe_to), "--log-every", str(args.log_every)]
+    if args.no_graph:
+        common.append("--no-graph")
+    procs = []
+    for i, grp in enumerate(groups):
+        env = dict(os.environ)
+        if n_gpu:
+            env["CUDA_VISIBLE_DEVICES"] = str(i % n_gpu)
+        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "worker", "--group", str(i),
+                                       "--runs", ",".join("%s:%d" % r for r in grp)] + common, env=env))
+    # one step count for every run: from the slowest worker's measured speed, all running at once
+    if args.steps <= 0:
+        plan_by = time.time() + 150
+        speeds = {}
+        while time.time() < plan_by:
+            for i in range(len(groups)):
+                fn = os.path.join(args.workdir, "speed-%d.json" % i)
+                if i not in speeds and os.path.exists(fn):
+                    speeds[i] = json.load(open(fn))
+            alive = [i for i, p in enumerate(procs) if p.poll() is None]
+            if speeds and all(i in speeds for i in alive):
+                break
+            time.sleep(0.1)
+        if speeds:
+            steps = min(sp["step"] + int(0.93 * (train_deadline - sp["at"]) / sp["per_step"]) for sp in speeds.values())
+            with open(os.path.join(args.workdir, "plan-tmp.json"), "w") as f:
+                json.dump({"steps": steps, "speeds": speeds}, f)
+            os.replace(os.path.join(args.workdir, "plan-tmp.json"), os.path.join(args.workdir, "plan.json"))
+            print("family: plan %d steps (%s ms per step per worker)" % (steps, ", ".join(
+                "%.0f" % (1000 * speeds[i]["per_step"]) for i in sorted(speeds))), flush=True)
     for p in procs:
-        rc |= p.wait()
-    kinds = [k for grp in groups for k in grp]
-    # references, one process per model (GPU for the validation pass, CPU for the rest)
-    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "finalize", "--kind", k, "--cache", cache,
-                               "--tokenizer", args.tokenizer, "--workdir", args.workdir,
-                               "--stride", str(args.stride)]) for k in kinds]
-    for p in procs:
-        rc |= p.wait()
-    rows = [json.load(open(os.path.join(args.workdir, "result-%s.json" % k))) for k in KINDS if k in kinds]
-    print("\nkind   params     steps  best_step  slice_val  valid_bpb  (no overlap)  eval_loss  kv_B/token")
+        try:
+            p.wait(timeout=max(1.0, deadline - 55 - time.time()))
+        except subprocess.TimeoutExpired:
+            print("family: a worker is still running at the deadline; stopping it", flush=True)
+            p.kill()
+    rows = []
+    for n, s in runs:
+        fn = os.path.join(args.workdir, "result-%s-s%d.json" % (n, s))
+        if os.path.exists(fn):
+            rows.append(json.load(open(fn)))
+        else:
+            print("family: no result for %s seed %d" % (n, s), flush=True)
+    data = torch.load(cache)
+    units = {"bytes": data["unit_bytes"]}
+    # bundle one seed of the main variants; story-mla takes the MLA latent with the best mean
+    means = {}
     for r in rows:
-        print("%-5s  %-9d  %-5d  %-9d  %-9.4f  %-9s  %-12s  %-9s  %s" % (
-            r["kind"], r["params"], r["steps_done"], r["best_step"], r["best_val_loss"], r.get("valid_bpb", "-"),
-            r.get("valid_bpb_nonoverlap", "-"), r.get("eval_loss", "-"), r.get("kv_bytes_per_token", "-")))
-    with open(os.path.join(args.workdir, "results.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-    return rc
+        means.setdefault(r["name"], []).append(r["bits_per_byte"])
+    mla = [n for n in means if VBYNAME[n]["arch"] == "mla"]
+    best_mla = min(mla, key=lambda n: sum(means[n]) / len(means[n])) if mla else None
+    bundles = {}
+    for d, n in BUNDLE.items():
+        n = best_mla if n == "@best-mla" else n
+        if n is None or (d == "story-mla64" and n == best_mla):
+            continue
+        if any(r["name"] == n and r["seed"] == BUNDLE_SEED for r in rows):
+            bundles[d] = n
+    bdir = os.path.join(args.workdir, "bundle")
+    shutil.rmtree(bdir, ignore_errors=True)
+    fprocs = []
+    for d, n in bundles.items():
+        r = next(r for r in rows if r["name"] == n and r["seed"] == BUNDLE_SEED)
+        shutil.copytree(r["checkpoint"], os.path.join(bdir, d))
+        rp = os.path.join(args.workdir, "result-%s-s%d.json" % (n, BUNDLE_SEED))
+        fprocs.append((d, subprocess.Popen([sys.executable, os.path.abspath(__file__), "finalize", "--dir",
+                                            os.path.join(bdir, d), "--cache", cache, "--result", rp,
+                                            "--data", args.data])))
+    for d, p in fprocs:
+        try:
+            p.wait(timeout=max(1.0, deadline - 15 - time.time()))
+        except subprocess.TimeoutExpired:
+            print("family: finalize of %s ran out of time" % d, flush=True)
+            p.kill()
+    hf = {}
+    for d in bundles:
+        fn = os.path.join(bdir, d, "reference.json")
+        if os.path.exists(fn):
+            hf[d] = json.load(open(fn)).get("valid", {})
+    doc = {"units": units, "bundles": bundles, "transformers_check": hf,
+           "hardware": "%d x %s" % (n_gpu, torch.cuda.get_device_name(0) if n_gpu else "CPU"),
+           "torch": torch.__version__, "wall_seconds": round(time.time() - t_start, 1), "runs": rows}
+    with open(os.path.join(args.out, "runs.json"), "w") as f:
+        json.dump(doc, f)
+    fam = assemble_family(doc)
+    with open(os.path.join(args.out, "family.json"), "w") as f:
+        json.dump(fam, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    # the bundled checkpoints, in tar files of at most 15.5 MiB
+    packs, cur, size = [], [], 0
+    for d in sorted(bundles):
+        p = os.path.join(bdir, d)
+        s = sum(os.path.getsize(os.path.join(p, f)) for f in os.listdir(p))
+        if cur and size + s > 15.5 * 2 ** 20:
+            packs.append(cur)
+            cur, size = [], 0
+        cur.append(d)
+        size += s
+    if cur:
+        packs.append(cur)
+    for i, pk in enumerate(packs):
+        with tarfile.open(os.path.join(args.out, "bundle-%d.tar" % (i + 1)), "w") as t:
+            for d in pk:
+                t.add(os.path.join(bdir, d), arcname=d)
+    print_table(fam)
+    print("family: done in %.1f s" % (time.time() - t_start), flush=True)
+    return 0
 
 
 def finalize(args):
-    """Reload the best checkpoint (bf16 on disk) in float32 and write reference.json."""
+    """Reload one bundled checkpoint with transformers and write its reference.json."""
     import torch
     import torch.nn.functional as F
     from tokenizers import Tokenizer
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(2)
-    kind = args.kind
-    out_dir = os.path.join(MODELS_DIR, "story-" + kind)
-    res_path = os.path.join(args.workdir, "result-%s.json" % kind)
-    res = json.load(open(res_path))
+    d = args.dir
+    res = json.load(open(args.result))
     data = torch.load(args.cache)
-    # The models were trained with <|endoftext|> before every story, so the shipped tokenizer
-    # adds it in front of a text (add_special_tokens=True), both in tokenizer.json (a
-    # TemplateProcessing post-processor, for the tokenizers library) and in tokenizer_config.json.
-    from tokenizers.processors import TemplateProcessing
-    shipped = Tokenizer.from_file(args.tokenizer)
-    shipped.post_processor = TemplateProcessing(single=SPECIAL + " $A", pair=SPECIAL + " $A " + SPECIAL + ":1 $B:1",
-                                                special_tokens=[(SPECIAL, shipped.token_to_id(SPECIAL))])
-    shipped.save(os.path.join(out_dir, "tokenizer.json"))
-    with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as f:
-        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": SPECIAL, "eos_token": SPECIAL,
-                   "pad_token": SPECIAL, "model_max_length": CTX, "add_bos_token": True,
-                   "clean_up_tokenization_spaces": False}, f, indent=1)
-        f.write("\n")
-    tok = Tokenizer.from_file(args.tokenizer)   # the trained tokenizer, without the template
+    tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
     bos = tok.token_to_id(SPECIAL)
-
-    # bits per byte on all of valid.txt, float32 from the bf16 weights (GPU, eager attention)
-    m_gpu = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32, attn_implementation="eager").cuda()
+    v = VBYNAME[res["name"]]
     vbytes = int(data["valid_bytes"])
-    bpb = {}
-    for stride in (args.stride, CTX - 1):
-        wins, n = eval_windows(data["valid"], bos, stride)
-        nats, cnt = eval_nats(m_gpu, wins, "cuda", autocast=False)
-        assert cnt == n
-        bpb[stride] = nats / (math.log(2) * vbytes)
-    del m_gpu
+    # all of valid.txt with transformers (GPU, float32, eager attention), the C engine's windows
+    torch.backends.cuda.matmul.allow_tf32 = False
+    m = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").cuda().eval()
+    nats = eval_nats(lambda x: m(input_ids=x).logits, data["valid"], "cuda", batch=16).cpu()
+    hf_bpb = float(nats.sum()) / (math.log(2) * vbytes)
+    del m
     torch.cuda.empty_cache()
-
-    # the rest on the CPU in float32, eager attention
-    model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
     n_params = sum(p.numel() for p in model.parameters())
-    ev_text = open(EVAL_TXT, encoding="utf-8").read()
-    ev_ids = [bos] + tok.encode(ev_text).ids
-    assert len(ev_ids) <= CTX, "eval.txt is longer than the context"
-    with torch.no_grad():
-        x = torch.tensor([ev_ids])
-        logits = model(input_ids=x[:, :-1]).logits[0].float()
-        ev_loss = float(F.cross_entropy(logits, x[0, 1:]))
 
+    def text_loss(text):
+        ids = torch.tensor([bos] + tok.encode(text, add_special_tokens=False).ids)
+        n = eval_nats(lambda x: model(input_ids=x).logits, ids, "cpu", batch=4)
+        return ids.numel() - 1, float(n.sum())
+    ev_text = open(EVAL_TXT, encoding="utf-8").read()
+    ev_n, ev_nats = text_loss(ev_text)
+    vb = open(os.path.join(args.data, "valid.txt"), "rb").read()
+    cut = vb.find(b"\n\n", VALID_PREFIX_BYTES) + 2
+    pre_n, pre_nats = text_loss(vb[:cut].decode("utf-8"))
     prompt = "Once upon a time"
-    p_ids = [bos] + tok.encode(prompt).ids
+    p_ids = [bos] + tok.encode(prompt, add_special_tokens=False).ids
     x = torch.tensor([p_ids])
     gc = model.generation_config
-    gc.eos_token_id = None          # exactly 48 tokens, not stopping at EOS
+    gc.eos_token_id = None
     gc.pad_token_id = bos
     with torch.no_grad():
         g_out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=48,
                                do_sample=False, num_beams=1, use_cache=True)
-    greedy = g_out[0, len(p_ids):].tolist()
-    # smallest top-1/top-2 logit gap along the greedy path (full recomputation, no cache)
-    with torch.no_grad():
+        greedy = g_out[0, len(p_ids):].tolist()
         full = torch.tensor([p_ids + greedy])
         lg = model(input_ids=full).logits[0, len(p_ids) - 1:-1].float()
         top2 = torch.topk(lg, 2, dim=-1).values
@@ -602,8 +1068,8 @@ def finalize(args):
             s_out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=300,
                                    do_sample=True, temperature=0.8, top_k=0, top_p=1.0, num_beams=1, use_cache=True)
             s_note = "temperature 0.8, no top-k/top-p"
-        except Exception as e:  # validation rules for top_k=0 differ between versions
-            print("[%s] sampling with top_k=0 failed (%s); using the defaults" % (kind, e), flush=True)
+        except Exception as e:  # noqa: BLE001
+            print("[%s] sampling with top_k=0 failed (%s); using the defaults" % (d, e), flush=True)
             torch.manual_seed(SEED)
             s_out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=300,
                                    do_sample=True, temperature=0.8, num_beams=1, use_cache=True)
@@ -611,11 +1077,8 @@ def finalize(args):
     s_ids = s_out[0, len(p_ids):].tolist()
     if bos in s_ids:
         s_ids = s_ids[:s_ids.index(bos)]
-    elems = kv_cache_elems(model.config, kind)
     ref = {
-        "prompt": prompt,
-        "prompt_ids": p_ids,
-        "greedy_ids": greedy,
+        "prompt": prompt, "prompt_ids": p_ids, "greedy_ids": greedy,
         "greedy_text": tok.decode(greedy, skip_special_tokens=False),
         "greedy_note": "model.generate(do_sample=False, use_cache=True), 48 new tokens, not stopped at EOS; "
                        "float32 from the bf16 weights, eager attention, CPU",
@@ -623,31 +1086,150 @@ def finalize(args):
         "greedy_matches_full_recompute": recomputed == greedy,
         "sample_text": prompt + tok.decode(s_ids, skip_special_tokens=False),
         "sample_note": s_note + ", torch seed %d, stopped at EOS" % SEED,
-        "eval": {"file": "assets/models/eval.txt", "tokens": len(ev_ids) - 1, "loss": round(ev_loss, 6)},
-        "valid_bpb": round(bpb[args.stride], 4),
-        "valid_bpb_nonoverlap": round(bpb[CTX - 1], 4),
-        "valid_note": "all of valid.txt as one token stream, float32 from the bf16 weights; valid_bpb: windows of "
-                      "[BOS] + up to 511 tokens advancing %d tokens, each token scored once with at least %d "
-                      "tokens of context; valid_bpb_nonoverlap: plain [BOS] + 511-token windows"
-                      % (args.stride, CTX - 1 - args.stride),
+        "eval": {"file": "assets/models/eval.txt", "tokens": ev_n, "loss": round(ev_nats / ev_n, 6)},
+        "valid": {"file": "../shared/data/tinystories/valid.txt", "tokens": int(nats.numel()), "bytes": vbytes,
+                  "loss": round(float(nats.sum()) / nats.numel(), 6), "bits_per_byte": round(hf_bpb, 6),
+                  "bits_per_byte_training_script": round(res["bits_per_byte"], 6),
+                  "note": "transformers, float32 from the bf16 weights, llmscope eval's windows"},
+        "valid_prefix": {"file": "../shared/data/tinystories/valid.txt", "bytes": cut, "tokens": pre_n,
+                         "loss": round(pre_nats / pre_n, 6),
+                         "bits_per_byte": round(pre_nats / (math.log(2) * cut), 6),
+                         "note": "the first %d bytes of valid.txt (up to a blank line), for a fast check in make test" % cut},
+        "family": {"variant": res["name"], "seed": res["seed"]},
         "params": n_params,
-        "kv_cache": {"elements_per_token_per_layer": elems, "layers": N_LAYERS,
-                     "bytes_per_token_bf16": elems * N_LAYERS * 2},
-        "train": {"steps": res["steps"], "batch": res["batch"], "seq_len": CTX, "seconds": res["seconds"],
-                  "best_step": res["best_step"], "lr": res["lr"], "seed": SEED,
-                  "stopped_early": res["stopped_early"]},
+        "kv_cache": {"elements_per_token_per_layer": kv_elems(v), "layers": N_LAYERS,
+                     "bytes_per_token_bf16": kv_bytes_per_token(v)},
+        "train": {"steps": res["steps"], "batch": res["batch"], "seq_len": CTX, "seconds": res["train_seconds"],
+                  "lr": res["lr"], "warmup": res["warmup"], "seed": res["seed"], "stopped_early": res["stopped_early"],
+                  "checkpoint": "final step"},
     }
-    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+    with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1, ensure_ascii=False)
         f.write("\n")
-    res.update(valid_bpb=ref["valid_bpb"], valid_bpb_nonoverlap=ref["valid_bpb_nonoverlap"],
-               eval_loss=ref["eval"]["loss"], params=n_params, kv_bytes_per_token=elems * N_LAYERS * 2,
-               greedy_text=ref["greedy_text"], sample_text=ref["sample_text"], greedy_min_gap=min_gap)
-    with open(res_path, "w") as f:
-        json.dump(res, f, indent=1)
-    print("[%s] valid %.4f bpb (no overlap %.4f), eval loss %.4f, params %d\n[%s] greedy: %s"
-          % (kind, bpb[args.stride], bpb[CTX - 1], ev_loss, n_params, kind,
-             ref["greedy_text"].replace("\n", "\\n")), flush=True)
+    print("[%s] transformers: valid %.4f bits/byte (script %.4f), eval.txt loss %.4f, params %d; greedy: %s" % (
+        os.path.basename(d), hf_bpb, res["bits_per_byte"], ev_nats / ev_n, n_params,
+        ref["greedy_text"].replace("\n", "\\n")), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# family.json (standard library only)
+# --------------------------------------------------------------------------
+
+T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.3646, 8: 2.3060, 9: 2.2622}
+BOOTSTRAP = 2000
+
+
+def assemble_family(doc):
+    rows = doc["runs"]
+    ub = doc["units"]["bytes"]
+    U = len(ub)
+    by = {}
+    for r in rows:
+        by.setdefault(r["name"], []).append(r)
+    names = [v["name"] for v in VARIANTS if v["name"] in by]
+    rng = random.Random(SEED)
+    draws = [[rng.randrange(U) for _ in range(U)] for _ in range(BOOTSTRAP)]
+    draw_bytes = [sum(ub[i] for i in d) for d in draws]
+    ln2 = math.log(2)
+    boot = {}
+    for n in names:
+        rs = by[n]
+        un = [sum(r["unit_nats"][i] for r in rs) / len(rs) for i in range(U)]
+        boot[n] = [sum(un[i] for i in d) / (ln2 * b) for d, b in zip(draws, draw_bytes)]
+
+    def pct(xs, q):
+        s = sorted(xs)
+        k = (len(s) - 1) * q
+        lo = int(math.floor(k))
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+    def tint(xs):
+        m = sum(xs) / len(xs)
+        if len(xs) < 2:
+            return m, [m, m]
+        sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+        h = T975.get(len(xs) - 1, 1.96) * sd / math.sqrt(len(xs))
+        return m, [m - h, m + h]
+
+    r0 = rows[0] if rows else {}
+    bundled = {n: d for d, n in doc["bundles"].items()}
+    out = {
+        "eval": {"text": "../shared/data/tinystories/valid.txt", "tokens": r0.get("eval_tokens"),
+                 "bytes": r0.get("eval_bytes"),
+                 "protocol": "as `llmscope eval`: ids = [BOS] + the whole file's tokens; windows of %d ids overlapping "
+                             "by one, so every token after BOS is scored once; bits/byte = nats / (ln 2 * bytes)" % CTX},
+        "evaluated_by": "every run on the GPU by the training script (its PyTorch modules in float32 from the bf16 "
+                        "weights, the C engine's windows); bundled runs also by transformers "
+                        "(reference.json, valid.bits_per_byte) and by the C engine (make test: a prefix of valid.txt; "
+                        "docs/models.md: the whole file)",
+        "intervals": {"ci95": "95% t-interval of the mean over the seeds (t quantile for n-1 degrees of freedom); "
+                              "seeds change the initialisation and the order of the batches",
+                      "ci95_stories": "95%% percentile bootstrap over %d units of valid.txt (%d resamples) of the "
+                                      "bits/byte of the per-unit nats averaged over the seeds; a unit is a story, or "
+                                      "a few where a story does not open with \"Once upon a time\" (spans over 3,000 bytes "
+                                      "cut at blank lines into blocks of about 1,500 bytes)" % (U, BOOTSTRAP),
+                      "delta_vs_mha": "bits/byte minus MHA's: mean over seeds with a paired t-interval (same seed = "
+                                      "same batches) and a paired bootstrap over the same units"},
+        "training": {},
+        "variants": [],
+    }
+    if r0:
+        out["training"] = {"steps": r0["steps"], "batch": r0["batch"], "seq_len": r0["seq_len"],
+                           "tokens_per_run": r0["steps"] * r0["batch"] * r0["seq_len"], "lr": r0["lr"],
+                           "warmup": r0["warmup"], "seeds": sorted({r["seed"] for r in rows}),
+                           "hardware": doc.get("hardware"), "wall_seconds": doc.get("wall_seconds"),
+                           "checkpoint": "the last step of every run (no selection on validation data)",
+                           "stopped_early": any(r["stopped_early"] for r in rows)}
+    mha = by.get("mha")
+    for n in names:
+        v = VBYNAME[n]
+        rs = sorted(by[n], key=lambda r: r["seed"])
+        m, ci = tint([r["bits_per_byte"] for r in rs])
+        e = {"name": n, "label": v["label"], "attention": v["attention"],
+             "kv_heads": v.get("kv_heads", N_HEADS) if v["arch"] != "mla" else N_HEADS,
+             "kv_latent": v.get("kv_latent"), "ffn": v["ffn"], "arch": v["arch"], "params": rs[0]["params"],
+             "kv_bytes_per_token": rs[0]["kv_bytes_per_token"],
+             "seeds": [{"seed": r["seed"], "bits_per_byte": round(r["bits_per_byte"], 5), "loss": round(r["loss"], 5)}
+                       for r in rs],
+             "bits_per_byte_mean": round(m, 5), "ci95": [round(ci[0], 5), round(ci[1], 5)],
+             "ci95_stories": [round(pct(boot[n], 0.025), 5), round(pct(boot[n], 0.975), 5)],
+             "loss_mean": round(sum(r["loss"] for r in rs) / len(rs), 5),
+             "bundled": bundled.get(n)}
+        if mha and n != "mha":
+            ms = {r["seed"]: r["bits_per_byte"] for r in mha}
+            diffs = [r["bits_per_byte"] - ms[r["seed"]] for r in rs if r["seed"] in ms]
+            if diffs:
+                dm, dci = tint(diffs)
+                db = [a - b for a, b in zip(boot[n], boot["mha"])]
+                e["delta_vs_mha"] = {"mean": round(dm, 5), "ci95": [round(dci[0], 5), round(dci[1], 5)],
+                                     "ci95_stories": [round(pct(db, 0.025), 5), round(pct(db, 0.975), 5)]}
+        out["variants"].append(e)
+    return out
+
+
+def print_table(fam):
+    print("\n%-11s %-4s %9s %6s  %-8s %-19s %-19s %s" % ("variant", "attn", "params", "KV B", "bpb", "ci95 (seeds)",
+                                                         "ci95 (stories)", "seeds"))
+    for e in fam["variants"]:
+        print("%-11s %-4s %9d %6d  %.4f  [%.4f, %.4f]   [%.4f, %.4f]   %s %s" % (
+            e["name"], e["attention"], e["params"], e["kv_bytes_per_token"], e["bits_per_byte_mean"], e["ci95"][0],
+            e["ci95"][1], e["ci95_stories"][0], e["ci95_stories"][1],
+            " ".join("%.4f" % s["bits_per_byte"] for s in e["seeds"]), e["bundled"] or ""))
+
+
+def install(args):
+    """Unpack the bundle tars into assets/models (replacing those directories) and copy family.json."""
+    for fn in sorted(os.listdir(args.source)):
+        if fn.startswith("bundle-") and fn.endswith(".tar"):
+            with tarfile.open(os.path.join(args.source, fn)) as t:
+                for d in sorted({m.name.split("/")[0] for m in t.getmembers()}):
+                    assert d.startswith("story-"), d
+                    shutil.rmtree(os.path.join(MODELS_DIR, d), ignore_errors=True)
+                t.extractall(MODELS_DIR)
+    shutil.copyfile(os.path.join(args.source, "family.json"), os.path.join(MODELS_DIR, "family.json"))
+    return 0
 
 
 def check(kinds):
@@ -686,49 +1268,66 @@ def main():
     t = sub.add_parser("tokenizer", help="train the shared byte-level BPE")
     t.add_argument("--data", default=default_data)
     t.add_argument("--out", required=True)
-    a = sub.add_parser("all", help="train the family, then write the references")
-    w = sub.add_parser("worker", help="(internal) train a group of models in lockstep")
+    a = sub.add_parser("family", help="train, evaluate and bundle the whole family")
+    w = sub.add_parser("worker", help="(internal) train a group of runs in lockstep")
     for p_ in (a, w):
         p_.add_argument("--tokenizer", required=True)
-        p_.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "story-train"))
+        p_.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "story-family"))
         p_.add_argument("--steps", type=int, default=0, help="optimizer steps; 0: as many as fit in the time")
         p_.add_argument("--batch", type=int, default=64)
         p_.add_argument("--lr", type=float, default=2.5e-3)
         p_.add_argument("--wd", type=float, default=0.1)
         p_.add_argument("--warmup", type=int, default=150)
-        p_.add_argument("--eval-every", type=int, default=200)
-        p_.add_argument("--val-tokens", type=int, default=24576, help="validation slice scored during training")
-        p_.add_argument("--stride", type=int, default=256)
+        p_.add_argument("--probe-from", type=int, default=20)
+        p_.add_argument("--probe-to", type=int, default=70)
+        p_.add_argument("--log-every", type=int, default=250)
+        p_.add_argument("--no-graph", action="store_true", help="plain steps instead of CUDA graphs")
     a.add_argument("--data", default=default_data)
-    a.add_argument("--time-limit", type=float, default=420.0, help="training time budget and guard (s)")
-    a.add_argument("--workers", type=int, default=1, choices=sorted(GROUPS),
-                   help="processes; the models of one process train in lockstep")
-    w.add_argument("--kinds", required=True)
+    a.add_argument("--out", required=True)
+    a.add_argument("--budget", type=float, default=560.0, help="wall-clock seconds for everything")
+    a.add_argument("--reserve", type=float, default=130.0, help="seconds kept for evaluation and references")
+    a.add_argument("--workers-per-gpu", type=int, default=3)
+    a.add_argument("--variants", default="", help="comma-separated subset (default: all)")
+    a.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
+    w.add_argument("--runs", required=True)
     w.add_argument("--group", type=int, required=True)
-    w.add_argument("--n-groups", type=int, required=True)
     w.add_argument("--cache", required=True)
-    w.add_argument("--deadline", type=float, required=True)
-    f = sub.add_parser("finalize", help="(internal) write one model's reference.json")
-    f.add_argument("--kind", required=True, choices=KINDS)
+    w.add_argument("--train-deadline", type=float, required=True)
+    w.add_argument("--hard-deadline", type=float, required=True)
+    f = sub.add_parser("finalize", help="(internal) write one bundled model's reference.json")
+    f.add_argument("--dir", required=True)
     f.add_argument("--cache", required=True)
-    f.add_argument("--tokenizer", required=True)
-    f.add_argument("--workdir", required=True)
-    f.add_argument("--stride", type=int, default=256)
-    c = sub.add_parser("check", help="load the written models with transformers and compare with references")
+    f.add_argument("--result", required=True)
+    f.add_argument("--data", default=default_data)
+    s = sub.add_parser("assemble", help="rewrite family.json from runs.json (standard library only)")
+    s.add_argument("--runs", required=True)
+    s.add_argument("--out", default=os.path.join(MODELS_DIR, "family.json"))
+    i = sub.add_parser("install", help="unpack bundle-*.tar and family.json from a family run into assets/models")
+    i.add_argument("--from", dest="source", required=True)
+    c = sub.add_parser("check", help="load the bundled models with transformers and compare with references")
     c.add_argument("--kinds", default="all")
     args = ap.parse_args()
     if args.cmd == "tokenizer":
         train_tokenizer(args.data, args.out)
         return 0
     if args.cmd == "check":
-        return check(KINDS if args.kinds == "all" else args.kinds.split(","))
+        return check(sorted(d[6:] for d in os.listdir(MODELS_DIR) if d.startswith("story-"))
+                     if args.kinds == "all" else args.kinds.split(","))
     if args.cmd == "finalize":
-        finalize(args)
-        return 0
+        return finalize(args)
     if args.cmd == "worker":
-        train_group(args)
+        worker(args)
         return 0
-    return train_all(args)
+    if args.cmd == "assemble":
+        fam = assemble_family(json.load(open(args.runs)))
+        with open(args.out, "w") as fo:
+            json.dump(fam, fo, indent=1, ensure_ascii=False)
+            fo.write("\n")
+        print_table(fam)
+        return 0
+    if args.cmd == "install":
+        return install(args)
+    return family(args)
 
 
 if __name__ == "__main__":
