@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
         {"logits", cmd_logits, "prefill logits for --ids (--json)"},
         {"info", cmd_info, "architecture, dims, parameters, KV-cache bytes (--json)"},
         {"eval", cmd_eval, "loss and perplexity on --text-file (--json)"},
+        {"compare", cmd_compare, "two models on one text: per-token loss and KL(A||B) (--json)"},
         {"tokenize", cmd_tokenize, "ids and tokens of --text (--json)"},
         {"detokenize", cmd_detokenize, "text of --ids (--json)"},
         {"chat-template", cmd_chat_template, "render a chat template over --messages FILE.json"},

@@ -1,0 +1,26 @@
+/* Two models on the same text, position by position, teacher-forced:
+ *   loss_X(t)    = -ln p_X(x_{t+1} | x_0..x_t)                      (nats)
+ *   KL(A||B)(t)  = sum_v p_A(v | x_0..x_t) (ln p_A(v | ...) - ln p_B(v | ...))   >= 0
+ * with the windows `llmscope eval` uses: ids = [BOS] + the text's tokens, windows of C ids that
+ * overlap by one (C = the smaller of the two engines' contexts), so every id after the first is
+ * scored once and, for models of equal context, the mean losses equal eval's. Both models must
+ * share the vocabulary (the caller checks that their tokenizers agree). */
+#ifndef LLMSCOPE_COMPARE_H
+#define LLMSCOPE_COMPARE_H
+#include <stdbool.h>
+#include "core/err.h"
+#include "engine/engine.h"
+
+typedef struct {
+    int n;                        /* scored positions: ids - 1 */
+    double *loss_a, *loss_b;      /* [n] nats of id t+1 */
+    double *kl_ab;                /* [n] KL(A||B) of the distributions over id t+1, nats */
+    double mean_loss_a, mean_loss_b, mean_kl_ab;
+} CompareResult;
+
+/* One position: rows of V logits from A and B, and the id that came next. */
+void compare_row(const float *la, const float *lb, int V, int target, double *loss_a, double *loss_b, double *kl_ab);
+/* Runs both engines over ids[n] (their caches are reset). false + message on failure. */
+bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e);
+void compare_result_free(CompareResult *r);
+#endif

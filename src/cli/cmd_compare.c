@@ -1,0 +1,136 @@
+/* llmscope compare: two models on one text, per position: teacher-forced loss of each and
+ * KL(A||B) of their next-token distributions (src/analysis/compare.h has the definitions). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analysis/compare.h"
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: llmscope compare --model A --model B (--text T | --text-file F) [--json] [--threads N]\n"
+               "  The models must share a tokenizer. Per position t: loss_a, loss_b = -ln p(next id) in nats,\n"
+               "  kl_ab = KL(A||B) of the two next-token distributions; windows as in `llmscope eval`.\n");
+}
+
+/* The values of every "--model X" / "--model=X" in argv, in order. */
+static int model_args(int argc, char **argv, const char **out, int cap) {
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) v = argv[++i];
+        else if (!strncmp(argv[i], "--model=", 8)) v = argv[i] + 8;
+        if (v && n < cap) out[n] = v;
+        if (v) n++;
+    }
+    return n;
+}
+
+static void print_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p == '\n') fputs("\\n", stdout);
+        else if (*p == '\t') fputs("\\t", stdout);
+        else if (*p == '\r') fputs("\\r", stdout);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
+
+static void print_doubles(const double *x, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf("%s%.6f", i ? ", " : "", x[i]);
+    putchar(']');
+}
+
+int cmd_compare(int argc, char **argv) {
+    if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage(stdout); return 0; }
+    const char *paths[2];
+    int nm = model_args(argc, argv, paths, 2);
+    const char *text_arg = cli_opt(argc, argv, "--text"), *file = cli_opt(argc, argv, "--text-file");
+    if (nm != 2 || (!text_arg) == (!file)) {
+        fprintf(stderr, "llmscope: compare needs exactly two --model and one of --text or --text-file (got %d --model)\n", nm);
+        usage(stderr);
+        return 2;
+    }
+    Err e = {0};
+    cli_threads_arg(argc, argv);
+    size_t len = 0;
+    char *text = NULL;
+    if (file) {
+        text = file_read_all(file, &len, 256u << 20, &e);
+        if (!text) return cli_fail(&e);
+    } else {
+        len = strlen(text_arg);
+        text = malloc(len + 1);
+        if (!text) { err_set(&e, ERR_MEMORY, "compare: out of memory"); return cli_fail(&e); }
+        memcpy(text, text_arg, len + 1);
+    }
+    Model *m[2] = {NULL, NULL};
+    Tokenizer *tok[2] = {NULL, NULL};
+    int *ids[2] = {NULL, NULL}, nid[2] = {0, 0};
+    Engine *en[2] = {NULL, NULL};
+    CompareResult r = {0};
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        m[k] = model_load(paths[k], false, &e);
+        if (!m[k]) { err_prefix(&e, "--model %s", paths[k]); rc = cli_fail(&e); break; }
+        tok[k] = tokenizer_load_for_model(paths[k], m[k]->spec.vocab_size, &e);
+        if (!tok[k]) { err_prefix(&e, "--model %s", paths[k]); rc = cli_fail(&e); break; }
+        int *raw = NULL;
+        int n = tokenizer_encode(tok[k], text, len, false, &raw, &e);
+        if (n < 0) { rc = cli_fail(&e); break; }
+        int bos = m[k]->spec.bos_id >= 0 ? m[k]->spec.bos_id : tokenizer_bos_id(tok[k]);
+        ids[k] = malloc(sizeof(int) * (size_t)(n + 1));
+        if (!ids[k]) { free(raw); err_set(&e, ERR_MEMORY, "compare: out of memory"); rc = cli_fail(&e); break; }
+        if (bos >= 0) ids[k][nid[k]++] = bos;
+        for (int i = 0; i < n; i++) ids[k][nid[k]++] = raw[i];
+        free(raw);
+    }
+    if (!rc && (m[0]->spec.vocab_size != m[1]->spec.vocab_size || nid[0] != nid[1] ||
+                memcmp(ids[0], ids[1], sizeof(int) * (size_t)nid[0]) != 0)) {
+        err_set(&e, ERR_ARG, "%s and %s do not share a tokenizer (vocabularies of %d and %d, or different ids for this text); "
+                "compare two models trained with the same tokenizer", paths[0], paths[1], m[0]->spec.vocab_size, m[1]->spec.vocab_size);
+        rc = cli_fail(&e);
+    }
+    if (!rc && nid[0] < 2) { err_set(&e, ERR_ARG, "the text is too short to score: it needs at least one token"); rc = cli_fail(&e); }
+    for (int k = 0; k < 2 && !rc; k++) {
+        en[k] = engine_new(m[k], 0, &e);
+        if (!en[k]) rc = cli_fail(&e);
+    }
+    if (!rc && !compare_run(en[0], en[1], ids[0], nid[0], &r, &e)) rc = cli_fail(&e);
+    if (!rc) {
+        if (cli_flag(argc, argv, "--json")) {
+            printf("{\"model_a\": ");
+            print_json_string(paths[0]);
+            printf(", \"model_b\": ");
+            print_json_string(paths[1]);
+            printf(", \"tokens\": [");
+            for (int t = 1; t < nid[0]; t++) {
+                char *piece = tokenizer_decode(tok[0], ids[0] + t, 1, false);
+                if (t > 1) printf(", ");
+                print_json_string(piece ? piece : "");
+                free(piece);
+            }
+            printf("], \"ids\": [");
+            for (int t = 1; t < nid[0]; t++) printf("%s%d", t > 1 ? ", " : "", ids[0][t]);
+            printf("],\n \"loss_a\": ");
+            print_doubles(r.loss_a, r.n);
+            printf(",\n \"loss_b\": ");
+            print_doubles(r.loss_b, r.n);
+            printf(",\n \"kl_ab\": ");
+            print_doubles(r.kl_ab, r.n);
+            printf(",\n \"mean_loss_a\": %.6f, \"mean_loss_b\": %.6f, \"mean_kl_ab\": %.6f}\n", r.mean_loss_a, r.mean_loss_b, r.mean_kl_ab);
+        } else {
+            printf("%d positions: mean loss A %.4f, B %.4f nats/token (B - A %+.4f); mean KL(A||B) %.4f nats\n",
+                   r.n, r.mean_loss_a, r.mean_loss_b, r.mean_loss_b - r.mean_loss_a, r.mean_kl_ab);
+        }
+    }
+    compare_result_free(&r);
+    for (int k = 0; k < 2; k++) { engine_free(en[k]); free(ids[k]); tokenizer_free(tok[k]); model_free(m[k]); }
+    free(text);
+    return rc;
+}

@@ -1,0 +1,195 @@
+/* llmscope compare: per-token loss of two models and KL(A||B), against llmscope eval, against a
+ * direct computation from llmscope logits, and its invariants (src/analysis/compare.h). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "analysis/compare.h"
+#include "core/err.h"
+
+#define MA "assets/models/story-gqa"
+#define MB "assets/models/story-mqa"
+
+static cJSON *run_json(const char *cmd, int *rc) {
+    char *out = NULL;
+    *rc = test_run(cmd, &out, 0);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    return j;
+}
+
+static double num(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(j, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static int have_models(void) { return file_exists(MA "/model.safetensors") && file_exists(MB "/model.safetensors"); }
+
+TEST(compare_row_matches_a_hand_computed_kl) {
+    /* V = 3: p_A = softmax(0,1,2), p_B = softmax(2,1,0); KL = sum p_A ln(p_A/p_B) = (2-0)(p_A2 - p_A0) */
+    const float la[3] = {0, 1, 2}, lb[3] = {2, 1, 0};
+    double a, b, kl;
+    compare_row(la, lb, 3, 1, &a, &b, &kl);
+    double z = exp(0.0) + exp(1.0) + exp(2.0);
+    double p0 = 1 / z, p2 = exp(2.0) / z;
+    CHECK_NEAR(kl, 2 * (p2 - p0), 1e-12);
+    CHECK_NEAR(a, log(z) - 1, 1e-12);
+    CHECK_NEAR(b, log(z) - 1, 1e-12);
+    compare_row(la, la, 3, 2, &a, &b, &kl);
+    CHECK(kl == 0.0);
+    CHECK(a == b);
+}
+
+TEST(compare_same_model_twice_gives_zero_kl_and_equal_losses) {
+    if (!have_models()) SKIP("bundled models missing");
+    char cmd[1024];
+    int rc;
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text-file assets/models/eval.txt --json", test_bin(), MA, MA);
+    cJSON *j = run_json(cmd, &rc);
+    CHECK_EQ_INT(rc, 0);
+    REQUIRE(j);
+    const cJSON *a = cJSON_GetObjectItem(j, "loss_a"), *b = cJSON_GetObjectItem(j, "loss_b"), *k = cJSON_GetObjectItem(j, "kl_ab");
+    int n = cJSON_GetArraySize(a);
+    CHECK(n > 400);
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tokens")), n);
+    for (int i = 0; i < n; i++) {
+        CHECK(cJSON_GetArrayItem(a, i)->valuedouble == cJSON_GetArrayItem(b, i)->valuedouble);
+        CHECK(cJSON_GetArrayItem(k, i)->valuedouble == 0.0);
+    }
+    CHECK(num(j, "mean_kl_ab") == 0.0);
+    CHECK(num(j, "mean_loss_a") == num(j, "mean_loss_b"));
+    cJSON_Delete(j);
+}
+
+/* Over a text of three windows (eval.txt three times, about 1,350 tokens), the mean losses equal
+ * llmscope eval's for each model, and KL >= 0 everywhere. */
+TEST(compare_mean_losses_equal_eval) {
+    if (!have_models()) SKIP("bundled models missing");
+    Err e = {0};
+    size_t len;
+    char *t = file_read_all("assets/models/eval.txt", &len, 1u << 20, &e);
+    REQUIRE(t);
+    char path[] = "/tmp/llmscope-compare-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    FILE *f = fdopen(fd, "wb");
+    REQUIRE(f);
+    for (int i = 0; i < 3; i++) { fwrite(t, 1, len, f); fputs("\n\n", f); }
+    fclose(f);
+    free(t);
+    char cmd[1024];
+    int rc;
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text-file %s --json", test_bin(), MA, MB, path);
+    cJSON *c = run_json(cmd, &rc);
+    CHECK_EQ_INT(rc, 0);
+    const char *models[2] = {MA, MB}, *keys[2] = {"mean_loss_a", "mean_loss_b"};
+    for (int m = 0; m < 2 && c; m++) {
+        snprintf(cmd, sizeof cmd, "%s eval --model %s --text-file %s --json", test_bin(), models[m], path);
+        cJSON *ev = run_json(cmd, &rc);
+        CHECK_EQ_INT(rc, 0);
+        if (!ev) { CHECK(0); continue; }
+        CHECK_EQ_INT((int)num(ev, "tokens"), cJSON_GetArraySize(cJSON_GetObjectItem(c, "loss_a")));
+        CHECK(num(ev, "tokens") > 1100);
+        CHECK_NEAR(num(c, keys[m]), num(ev, "loss"), 2e-6);
+        cJSON_Delete(ev);
+    }
+    if (c) {
+        const cJSON *k;
+        int neg = 0, pos = 0;
+        cJSON_ArrayForEach(k, cJSON_GetObjectItem(c, "kl_ab")) { if (k->valuedouble < 0) neg++; if (k->valuedouble > 0) pos++; }
+        CHECK_EQ_INT(neg, 0);
+        CHECK(pos > 0);   /* two different models do differ */
+    }
+    cJSON_Delete(c);
+    remove(path);
+}
+
+/* KL and losses from compare equal the same quantities computed here from llmscope logits. */
+TEST(compare_kl_equals_direct_computation_from_logits) {
+    if (!have_models()) SKIP("bundled models missing");
+    char cmd[1024];
+    int rc;
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text \"Once upon a time, a cat sat.\" --json", test_bin(), MA, MB);
+    cJSON *c = run_json(cmd, &rc);
+    CHECK_EQ_INT(rc, 0);
+    REQUIRE(c);
+    const cJSON *ids = cJSON_GetObjectItem(c, "ids"), *it;
+    int n = cJSON_GetArraySize(ids);
+    REQUIRE(n >= 5 && n < 60);
+    char list[1024] = "0";   /* BOS = 0 for the story models */
+    cJSON_ArrayForEach(it, ids) { char b[16]; snprintf(b, sizeof b, ",%d", it->valueint); strncat(list, b, sizeof list - strlen(list) - 1); }
+    cJSON *lg[2];
+    const char *models[2] = {MA, MB};
+    for (int m = 0; m < 2; m++) {
+        snprintf(cmd, sizeof cmd, "%s logits --model %s --ids %s --json", test_bin(), models[m], list);
+        lg[m] = run_json(cmd, &rc);
+        CHECK_EQ_INT(rc, 0);
+    }
+    if (lg[0] && lg[1]) {
+        for (int t = 0; t < n; t++) {
+            const cJSON *ra = cJSON_GetArrayItem(cJSON_GetObjectItem(lg[0], "logits"), t);
+            const cJSON *rb = cJSON_GetArrayItem(cJSON_GetObjectItem(lg[1], "logits"), t);
+            int V = cJSON_GetArraySize(ra);
+            double ma = -INFINITY, mb = -INFINITY, sa = 0, sb = 0;
+            for (int v = 0; v < V; v++) {
+                ma = fmax(ma, cJSON_GetArrayItem(ra, v)->valuedouble);
+                mb = fmax(mb, cJSON_GetArrayItem(rb, v)->valuedouble);
+            }
+            for (int v = 0; v < V; v++) {
+                sa += exp(cJSON_GetArrayItem(ra, v)->valuedouble - ma);
+                sb += exp(cJSON_GetArrayItem(rb, v)->valuedouble - mb);
+            }
+            double kl = 0;
+            for (int v = 0; v < V; v++) {
+                double pa = exp(cJSON_GetArrayItem(ra, v)->valuedouble - ma) / sa;
+                double pb = exp(cJSON_GetArrayItem(rb, v)->valuedouble - mb) / sb;
+                if (pa > 0) kl += pa * log(pa / pb);
+            }
+            int next = cJSON_GetArrayItem(ids, t)->valueint;
+            double la = -(cJSON_GetArrayItem(ra, next)->valuedouble - ma - log(sa));
+            CHECK_NEAR(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "kl_ab"), t)->valuedouble, kl, 2e-6);
+            CHECK_NEAR(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "loss_a"), t)->valuedouble, la, 2e-6);
+        }
+    }
+    cJSON_Delete(lg[0]);
+    cJSON_Delete(lg[1]);
+    cJSON_Delete(c);
+}
+
+TEST(compare_refuses_models_without_a_shared_tokenizer_and_bad_arguments) {
+    if (!have_models()) SKIP("bundled models missing");
+    char dir[] = "/tmp/llmscope-cmptok-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char cmd[2048], *out = NULL;
+    /* the same model with two token ids swapped in its tokenizer.json: "Once" (387) and " upon" (388) */
+    snprintf(cmd, sizeof cmd, "cp " MA "/config.json " MA "/model.safetensors %s/ && "
+             "sed -e 's/\"Once\": 387/\"Once\": 99999/' -e 's/\"\\xc4\\xa0upon\": 388/\"\\xc4\\xa0upon\": 387/' "
+             "-e 's/\"Once\": 99999/\"Once\": 388/' " MA "/tokenizer.json > %s/tokenizer.json && "
+             "! cmp -s " MA "/tokenizer.json %s/tokenizer.json", dir, dir, dir);
+    int prep = test_run(cmd, &out, 1);
+    free(out);
+    out = NULL;
+    CHECK_MSG(prep == 0, "could not build the swapped tokenizer");
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text \"Once upon a time\" --json", test_bin(), MA, dir);
+    int rc = test_run(cmd, &out, 1);
+    CHECK(rc != 0);
+    CHECK_MSG(out && strstr(out, "share a tokenizer"), "message: %s", out ? out : "");
+    free(out);
+    out = NULL;
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --text hi", test_bin(), MA);
+    rc = test_run(cmd, &out, 1);
+    CHECK_EQ_INT(rc, 2);
+    CHECK(out && strstr(out, "two --model"));
+    free(out);
+    out = NULL;
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text-file /nonexistent/x.txt", test_bin(), MA, MA);
+    rc = test_run(cmd, &out, 1);
+    CHECK_EQ_INT(rc, 1);
+    CHECK(out && strstr(out, "/nonexistent/x.txt"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    out = NULL;
+    test_run(cmd, &out, 1);
+    free(out);
+}
