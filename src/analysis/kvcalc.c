@@ -60,6 +60,20 @@ double kv_bytes(long long elems, int layers, long long tokens, int elem_bytes) {
     return (double)elems * layers * (double)tokens * elem_bytes;
 }
 
+int kv_prec_bits(KvPrec p) {
+    static const int bits[KVP_COUNT] = {32, 16, 8, 4};
+    return p >= 0 && p < KVP_COUNT ? bits[p] : 32;
+}
+
+const char *kv_prec_name(KvPrec p) {
+    static const char *names[KVP_COUNT] = {"f32", "bf16", "fp8", "int4"};
+    return p >= 0 && p < KVP_COUNT ? names[p] : "f32";
+}
+
+double kv_bytes_bits(long long elems, int layers, long long tokens, int bits) {
+    return (double)elems * layers * (double)tokens * bits / 8.0;
+}
+
 void kv_fmt_bytes(double b, char *buf, int cap) {
     static const char *U[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;

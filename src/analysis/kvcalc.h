@@ -25,6 +25,15 @@ void kv_variants(const ModelSpec *s, KvVariant out[KVA_COUNT]);
 long long kv_elems_actual(const ModelSpec *s);
 /* Bytes for tokens x layers at elem_bytes per element. */
 double kv_bytes(long long elems, int layers, long long tokens, int elem_bytes);
+/* What-if precision of the cached elements: f32 (what this engine stores), bf16 (what the
+ * checkpoints and most servers store), fp8 (e4m3/e5m2) and int4. Only the elements are counted:
+ * real fp8/int4 caches also keep a scale per block of elements (e.g. one f16 per 32 int4 values,
+ * +0.5 bit/element), which these figures leave out. */
+typedef enum { KVP_F32 = 0, KVP_BF16, KVP_FP8, KVP_INT4, KVP_COUNT } KvPrec;
+int kv_prec_bits(KvPrec p);
+const char *kv_prec_name(KvPrec p);
+/* Bytes for tokens x layers at bits per element (int4: 4 bits, so half a byte). */
+double kv_bytes_bits(long long elems, int layers, long long tokens, int bits);
 /* "1.5 KiB", "12.0 MiB" */
 void kv_fmt_bytes(double b, char *buf, int cap);
 #endif

@@ -83,6 +83,7 @@ static long long kv_cur(const Scene *sc) {
 static bool a_kv_more(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.more"); (void)arg; (void)e; long long c = kv_cur(sc); if (c < (1LL << 21)) sc->view.kv_ctx = c * 2; return true; }
 static bool a_kv_less(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.less"); (void)arg; (void)e; long long c = kv_cur(sc); if (c > 16) sc->view.kv_ctx = c / 2; return true; }
 static bool a_kv_reset(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.reset"); (void)arg; (void)e; sc->view.kv_ctx = 0; return true; }
+static bool a_kv_prec(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.prec"); (void)arg; (void)e; sc->view.kv_prec = (sc->view.kv_prec + 1) % 4; return true; }
 
 /* norms: which norm is shown */
 int scene_norms_which(const Scene *sc) {
@@ -161,6 +162,7 @@ static const SceneAction ACTIONS[] = {
     {"kv.more", a_kv_more, "kv: what-if context x2"},
     {"kv.less", a_kv_less, "kv: what-if context /2"},
     {"kv.reset", a_kv_reset, "kv: the session's context"},
+    {"kv.prec", a_kv_prec, "kv: next what-if precision of the cache (f32, bf16, fp8, int4)"},
     {"norms.next", a_norms_next, "norms: ln1 / ln2 / final"},
     {"norms.follow", a_norms_follow, "norms: follow the stage"},
     {"position.view", a_pos_view, "position: sinusoid / scaling view"},

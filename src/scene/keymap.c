@@ -19,6 +19,7 @@ static const KeyBinding KEYMAP[] = {
     {'+', PANEL_KV, "kv.more", 0}, {'=', PANEL_KV, "kv.more", 0},
     {'-', PANEL_KV, "kv.less", 0}, {'_', PANEL_KV, "kv.less", 0},
     {'0', PANEL_KV, "kv.reset", 0},
+    {'p', PANEL_KV, "kv.prec", 0},
     {'v', PANEL_NORMS, "norms.next", 0}, {'a', PANEL_NORMS, "norms.follow", 0},
     {'v', PANEL_POSITION, "position.view", 0},
     {',', PANEL_POSITION, "position.prev", 0}, {'<', PANEL_POSITION, "position.prev", 0},

@@ -44,6 +44,7 @@ typedef struct {
     bool attn_scores;         /* attention: pre-softmax scores instead of the pattern */
     int emb_sel;              /* embeddings: selected position, -1 = the cursor */
     long long kv_ctx;         /* kv: what-if context length, 0 = the session's context */
+    int kv_prec;              /* kv: what-if element precision (KvPrec: f32, bf16, fp8, int4), 0 = f32 */
     int norms_which;          /* norms: -1 follow the stage, 0 ln1, 1 ln2, 2 final */
     int pos_view;             /* position: bottom-right 0 sinusoid, 1 scaling */
     int pos_pair0;            /* position: first RoPE pair shown when zoomed, -1 spread */

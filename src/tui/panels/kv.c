@@ -26,8 +26,11 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     const ModelSpec *sp = &s->model->spec;
     long long ctxlen = ctx->sc->view.kv_ctx > 0 ? ctx->sc->view.kv_ctx : (s->max_ctx > 0 ? s->max_ctx : sp->max_pos);
     char title[128];
-    snprintf(title, sizeof title, "KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld", attn_kind_name(sp->attn_kind), ctxlen);
-    Rect in = panel_frame(ctx, title, "+/- context");
+    const KvPrec prec = (KvPrec)(ctx->sc->view.kv_prec % KVP_COUNT);
+    const int pbits = kv_prec_bits(prec);
+    snprintf(title, sizeof title, "KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld \xc2\xb7 %s", attn_kind_name(sp->attn_kind), ctxlen,
+             kv_prec_name(prec));
+    Rect in = panel_frame(ctx, title, "+/- context  p precision");
     if (in.w < 20 || in.h < 4) return;
     KvVariant v[KVA_COUNT];
     kv_variants(sp, v);
@@ -98,16 +101,20 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
 
     /* comparison table */
     if (in.y + in.h - y >= 3) {
-        static const TableCol cols[] = {{"attention", 10, false}, {"elems/tok/layer", 0, false},
-                                        {"B/token", 9, true}, {"now", 9, true}, {"@context", 10, true}};
+        char hb[24], hn[24], hc[24];
+        snprintf(hb, sizeof hb, "B/tok %s", kv_prec_name(prec));
+        snprintf(hn, sizeof hn, "now %s", kv_prec_name(prec));
+        snprintf(hc, sizeof hc, "@ctx %s", kv_prec_name(prec));
+        const TableCol cols[] = {{"attention", 10, false}, {"elems/tok/layer", 0, false},
+                                 {hb, 10, true}, {hn, 10, true}, {hc, 11, true}};
         char cells[KVA_COUNT][5][96];
         const char *cp[KVA_COUNT * 5];
         for (int i = 0; i < KVA_COUNT; i++) {
             snprintf(cells[i][0], 96, "%s%s", v[i].name, v[i].actual ? " *" : "");
             snprintf(cells[i][1], 96, "%lld = %s", v[i].elems, v[i].formula);
-            kv_fmt_bytes(kv_bytes(v[i].elems, L, 1, KV_ELEM_BYTES), cells[i][2], 96);
-            kv_fmt_bytes(kv_bytes(v[i].elems, L, ntok, KV_ELEM_BYTES), cells[i][3], 96);
-            kv_fmt_bytes(kv_bytes(v[i].elems, L, ctxlen, KV_ELEM_BYTES), cells[i][4], 96);
+            kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, 1, pbits), cells[i][2], 96);
+            kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ntok, pbits), cells[i][3], 96);
+            kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ctxlen, pbits), cells[i][4], 96);
             for (int j = 0; j < 5; j++) cp[i * 5 + j] = cells[i][j];
         }
         int sel = -1;
@@ -128,10 +135,10 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         Series ser[KVA_COUNT];
         for (int i = 0; i < KVA_COUNT; i++) {
             for (int k = 0; k < npts; k++)
-                ys[i][k] = (float)kv_bytes(v[i].elems, L, (long long)((double)ctxlen * k / (npts - 1)), KV_ELEM_BYTES);
+                ys[i][k] = (float)kv_bytes_bits(v[i].elems, L, (long long)((double)ctxlen * k / (npts - 1)), pbits);
             ser[i] = (Series){ys[i], npts, VCOL(i), v[i].name};
         }
-        double top = kv_bytes(v[KVA_MHA].elems > v[KVA_MLA].elems ? v[KVA_MHA].elems : v[KVA_MLA].elems, L, ctxlen, KV_ELEM_BYTES);
+        double top = kv_bytes_bits(v[KVA_MHA].elems > v[KVA_MLA].elems ? v[KVA_MHA].elems : v[KVA_MLA].elems, L, ctxlen, pbits);
         w_lineplot(c, rect_make(in.x, y, in.w - 8, ch), ser, KVA_COUNT, 0, (double)ctxlen, 0, top, 10, fmt_mib, fmt_tok);
         /* each name beside the end of its line (the row w_lineplot put the last point on),
          * nudged apart when two lines end on the same text row */
@@ -173,9 +180,11 @@ const PanelClass panel_kv = {
     .name = "kv", .title = "KV cache", .tab = "KV",
     .create = NULL, .destroy = NULL, .draw = kv_draw, .click = NULL,
     .help = "+ -      double / halve the what-if context length (0 resets)\n"
+            "p        what-if precision of the cached elements: f32, bf16, fp8, int4\n"
+            "         (table and chart; fp8/int4 caches also keep block scales, not counted)\n"
             "Per token per layer the cache holds (DeepSeek-V2, Table 1):\n"
             "  MHA 2*n_h*d_h   GQA 2*n_g*d_h   MQA 2*d_h   MLA d_c + d_h^R\n"
             "Rows not matching this model use assumed n_g / d_c (shown in the formula).\n"
             "The engine caches f32; 'engine' is the byte count it reported.",
-    .hint = "+/- context",
+    .hint = "+/- context  p precision",
 };
