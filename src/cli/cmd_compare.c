@@ -8,24 +8,22 @@
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: llmscope compare --model A --model B (--text T | --text-file F) [--json] [--threads N]\n"
-               "  The models must share a tokenizer. Per position t: loss_a, loss_b = -ln p(next id) in nats,\n"
-               "  kl_ab = KL(A||B) of the two next-token distributions; windows as in `llmscope eval`.\n");
-}
-
-/* The values of every "--model X" / "--model=X" in argv, in order. */
-static int model_args(int argc, char **argv, const char **out, int cap) {
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        if (!strcmp(argv[i], "--model") && i + 1 < argc) v = argv[++i];
-        else if (!strncmp(argv[i], "--model=", 8)) v = argv[i] + 8;
-        if (v && n < cap) out[n] = v;
-        if (v) n++;
-    }
-    return n;
-}
+static const CliOpt k_compare_opts[] = {
+    {"--model", NULL, CLI_STR, "A", "model A (a model directory, as for every command); give --model twice: A, then B", 0, 0},
+    {"--model-b", NULL, CLI_STR, "B", "model B (the same as a second --model); it must share A's tokenizer", 0, 0},
+    {"--text", NULL, CLI_STR, "TEXT", "the text to score", 0, 0},
+    {"--text-file", NULL, CLI_STR, "FILE", "the text to score, from a file", 0, 0},
+    {"--threads", NULL, CLI_INT, "N", "worker threads (default: $LLMSCOPE_THREADS, else 2; 0 = the default)", 0, 2147483647.0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"ids\", \"loss_a\", \"loss_b\", \"kl_ab\", \"mean_loss_a\", \"mean_loss_b\", \"mean_kl_ab\"}", 0, 0},
+    {0}};
+static const CliOpt *const k_compare_groups[] = {k_compare_opts, NULL};
+static const CliCmd k_compare_cmd = {
+    "compare", "compare --model A --model B (--text TEXT | --text-file FILE) [--json]",
+    "Two models on one text, position by position (teacher forcing): each model's loss -ln p(next id)\n"
+    "in nats, and KL(A||B) of the two next-token distributions, over the windows `llmscope eval` uses\n"
+    "([BOS] + the text's tokens, windows of the context overlapping by one), so each mean loss equals\n"
+    "eval's. The models must share a tokenizer.",
+    k_compare_groups, 0, NULL, true};
 
 static void print_json_string(const char *s) {
     putchar('"');
@@ -47,17 +45,28 @@ static void print_doubles(const double *x, int n) {
 }
 
 int cmd_compare(int argc, char **argv) {
-    if (cli_flag(argc, argv, "--help") || cli_flag(argc, argv, "-h")) { usage(stdout); return 0; }
-    const char *paths[2];
-    int nm = model_args(argc, argv, paths, 2);
-    const char *text_arg = cli_opt(argc, argv, "--text"), *file = cli_opt(argc, argv, "--text-file");
-    if (nm != 2 || (!text_arg) == (!file)) {
-        fprintf(stderr, "llmscope: compare needs exactly two --model and one of --text or --text-file (got %d --model)\n", nm);
-        usage(stderr);
+    /* a second --model is model B: rename it so that the option table sees each once */
+    char **av = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!av) { fprintf(stderr, "llmscope: compare: out of memory\n"); return 1; }
+    static char model_b[] = "--model-b";
+    int nm = 0;
+    for (int i = 0; i < argc; i++) {
+        av[i] = argv[i];
+        if (i > 0 && !strcmp(argv[i], "--model") && nm++ == 1) av[i] = model_b;
+    }
+    av[argc] = NULL;
+    int crc = cli_check(argc, av, &k_compare_cmd);
+    if (crc >= 0) { free(av); return crc; }
+    const char *paths[2] = {cli_opt(argc, av, "--model"), cli_opt(argc, av, "--model-b")};
+    const char *text_arg = cli_opt(argc, av, "--text"), *file = cli_opt(argc, av, "--text-file");
+    bool json = cli_flag(argc, av, "--json");
+    cli_threads_arg(argc, av);
+    free(av);
+    if (!paths[0] || !paths[1] || (!text_arg) == (!file)) {
+        fprintf(stderr, "llmscope: compare: needs two --model and one of --text or --text-file (see `llmscope compare --help`)\n");
         return 2;
     }
     Err e = {0};
-    cli_threads_arg(argc, argv);
     size_t len = 0;
     char *text = NULL;
     if (file) {
@@ -103,7 +112,7 @@ int cmd_compare(int argc, char **argv) {
     }
     if (!rc && !compare_run(en[0], en[1], ids[0], nid[0], &r, &e)) rc = cli_fail(&e);
     if (!rc) {
-        if (cli_flag(argc, argv, "--json")) {
+        if (json) {
             printf("{\"model_a\": ");
             print_json_string(paths[0]);
             printf(", \"model_b\": ");
