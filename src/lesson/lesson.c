@@ -39,7 +39,7 @@ const char *lesson_stage_keyword(int stage) { return stage >= 0 && stage < STAGE
 /* ---- templates -------------------------------------------------------------------------- */
 
 static bool key_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'; }
-static bool arg_char(char c) { return (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ',' || c == '+' || c == 'e'; }
+static bool arg_char(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '.' || c == ',' || c == '+'; }
 static bool ref_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
 
 bool lesson_template_scan(const char *tpl, LessonPhFn cb, void *ud, Err *e) {

@@ -129,6 +129,7 @@ typedef enum {
     PHN_WEIGHTS,        /* the model's weights (refs that have them, or the session) */
     PHN_SESSION,        /* the session (prompt, selection) */
     PHN_TOKEN,          /* a computed token at the cursor (the trace) */
+    PHN_FAMILY,         /* assets/models/family.json (the measured family); no model needed */
 } PhNeed;
 
 typedef enum {
@@ -137,6 +138,7 @@ typedef enum {
     PHA_INT,            /* required integer */
     PHA_NUM,            /* required number */
     PHA_INT2,           /* required "i,j" */
+    PHA_NAME,           /* required name: lowercase letters, digits, '-' (a family.json variant) */
 } PhArgKind;
 
 typedef struct {
@@ -181,6 +183,8 @@ void lesson_values_done(LessonValues *v);
 /* One value as text. False (e filled: what is missing and why) when it cannot be computed
  * now, e.g. attention before any token was computed or moe.* on a dense layer. */
 bool lesson_value(LessonValues *v, const LessonPh *ph, char *out, size_t cap, Err *e);
+/* {family.*}: a value of assets/models/family.json under root (family.c). */
+bool lesson_family_value(const char *root, const LessonPh *ph, char *out, size_t cap, Err *e);
 /* Expands a template into a malloc'd string (NULL only when out of memory). A value that
  * cannot be computed reads "?" and the first such error goes to e (e->code stays 0 when
  * all values were computed). With marks, each value is wrapped in LESSON_MARK_ON/OFF. */

@@ -60,6 +60,12 @@ bool lesson_ph_validate(const LessonPh *ph, const Lesson *l, Err *e) {
         if (!parse_num_str(ph->arg))
             return err_set(e, ERR_FORMAT, "placeholder {%s}: needs a number argument, like {%s:0.7}", ph->key, ph->key);
         break;
+    case PHA_NAME: {
+        bool ok = ph->arg[0] != 0;
+        for (const char *q = ph->arg; *q; q++) if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-')) ok = false;
+        if (!ok) return err_set(e, ERR_FORMAT, "placeholder {%s}: needs a variant name, like {%s:mha}", ph->key, ph->key);
+        break;
+    }
     case PHA_INT2: {
         char a[48];
         snprintf(a, sizeof a, "%s", ph->arg);

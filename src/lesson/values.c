@@ -322,6 +322,7 @@ bool lesson_value(LessonValues *v, const LessonPh *ph, char *out, size_t cap, Er
     c.e = e;
     c.sp = lesson_ph_find(ph->key);
     if (!c.sp) return err_set(e, ERR_ARG, "unknown placeholder {%s}", ph->key);
+    if (c.sp->need == PHN_FAMILY) return lesson_family_value(v->root, ph, out, cap, e);   /* no model needed */
     bool is_ref = ph->ref[0] && strcmp(ph->ref, "A") && strcmp(ph->ref, "B");
     if (is_ref) {
         if (c.sp->need == PHN_SESSION || c.sp->need == PHN_TOKEN)

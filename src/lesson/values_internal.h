@@ -67,6 +67,7 @@ bool lv_layer_is_moe_spec(const ModelSpec *s, int l);
 bool v_spec(VC *c);
 bool v_session(VC *c);
 bool v_weights(VC *c);
+bool v_family(VC *c);   /* family.c: assets/models/family.json */
 bool v_tok_kv(VC *c);
 bool v_tok_tokens(VC *c);
 bool v_tok_attn(VC *c);

@@ -1,0 +1,91 @@
+/* {family.*} placeholders: values of assets/models/family.json, the measured architecture family
+ * written by assets/models/train/train.py (docs/models.md). Read on each use (a few KB), so a
+ * lesson always quotes the file as it is; nothing is typed into the lesson. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lesson/lesson.h"
+#include "lesson/values_internal.h"
+
+static void fmt_short(double x, char *out, size_t cap) {
+    if (x >= 1e9) snprintf(out, cap, "%.2fB", x / 1e9);
+    else if (x >= 1e6) snprintf(out, cap, "%.2fM", x / 1e6);
+    else if (x >= 1e3) snprintf(out, cap, "%.1fK", x / 1e3);
+    else snprintf(out, cap, "%.0f", x);
+}
+
+static void fmt_thousands(long long x, char *out, size_t cap) {
+    char d[32];
+    snprintf(d, sizeof d, "%lld", x < 0 ? -x : x);
+    size_t n = strlen(d), o = 0;
+    if (x < 0 && o + 1 < cap) out[o++] = '-';
+    for (size_t i = 0; i < n && o + 2 < cap; i++) {
+        if (i && (n - i) % 3 == 0) out[o++] = ',';
+        out[o++] = d[i];
+    }
+    if (cap) out[o < cap ? o : cap - 1] = 0;
+}
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static double arr(const cJSON *o, const char *k, int i) {
+    const cJSON *a = cJSON_GetObjectItem(o, k);
+    const cJSON *v = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, i) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+bool lesson_family_value(const char *root, const LessonPh *ph, char *out, size_t cap, Err *e) {
+    char path[2048];
+    lesson_path(root, "assets/models/family.json", path, sizeof path);
+    size_t len;
+    Err fe = {0};
+    char *txt = file_read_all(path, &len, 16u << 20, &fe);
+    if (!txt) return err_set(e, ERR_IO, "{%s}: %s (written by assets/models/train/train.py)", ph->key, fe.msg);
+    cJSON *j = cJSON_ParseWithLength(txt, len);
+    free(txt);
+    if (!j) return err_set(e, ERR_FORMAT, "{%s}: %s is not valid JSON", ph->key, path);
+    const char *k = ph->key + 7;          /* after "family." */
+    const cJSON *vars = cJSON_GetObjectItem(j, "variants"), *tr = cJSON_GetObjectItem(j, "training");
+    bool ok = true;
+    double x = NAN;
+    if (!strcmp(k, "variants")) snprintf(out, cap, "%d", cJSON_GetArraySize(vars));
+    else if (!strcmp(k, "steps")) x = num(tr, "steps"), snprintf(out, cap, "%.0f", x);
+    else if (!strcmp(k, "tokens")) { x = num(tr, "tokens_per_run"); fmt_short(x, out, cap); }
+    else if (!strcmp(k, "eval_tokens")) { x = num(cJSON_GetObjectItem(j, "eval"), "tokens"); fmt_thousands((long long)x, out, cap); }
+    else {
+        const cJSON *v = NULL, *it;
+        cJSON_ArrayForEach(it, vars) {
+            const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+            if (n && !strcmp(n, ph->arg)) v = it;
+        }
+        if (!v) {
+            cJSON_Delete(j);
+            return err_set(e, ERR_ARG, "{%s:%s}: no variant '%s' in %s", ph->key, ph->arg, ph->arg, path);
+        }
+        const cJSON *d = cJSON_GetObjectItem(v, "delta_vs_mha");
+        if (!strcmp(k, "bpb")) x = num(v, "bits_per_byte_mean"), snprintf(out, cap, "%.4f", x);
+        else if (!strcmp(k, "ci_lo")) x = arr(v, "ci95", 0), snprintf(out, cap, "%.4f", x);
+        else if (!strcmp(k, "ci_hi")) x = arr(v, "ci95", 1), snprintf(out, cap, "%.4f", x);
+        else if (!strcmp(k, "story_lo")) x = arr(v, "ci95_stories", 0), snprintf(out, cap, "%.4f", x);
+        else if (!strcmp(k, "story_hi")) x = arr(v, "ci95_stories", 1), snprintf(out, cap, "%.4f", x);
+        else if (!strcmp(k, "delta")) x = d ? num(d, "mean") : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (!strcmp(k, "delta_lo")) x = d ? arr(d, "ci95", 0) : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (!strcmp(k, "delta_hi")) x = d ? arr(d, "ci95", 1) : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (!strcmp(k, "params")) { x = num(v, "params"); fmt_short(x, out, cap); }
+        else if (!strcmp(k, "params_exact")) { x = num(v, "params"); fmt_thousands((long long)x, out, cap); }
+        else if (!strcmp(k, "kv_bytes")) { x = num(v, "kv_bytes_per_token"); fmt_thousands((long long)x, out, cap); }
+        else if (!strcmp(k, "seeds")) { x = cJSON_GetArraySize(cJSON_GetObjectItem(v, "seeds")); snprintf(out, cap, "%.0f", x); }
+        else ok = false;
+    }
+    cJSON_Delete(j);
+    if (!ok) return err_set(e, ERR_ARG, "{%s}: unknown family value", ph->key);
+    if (x != x && strcmp(k, "variants")) return err_set(e, ERR_FORMAT, "{%s%s%s}: missing in %s", ph->key, ph->arg[0] ? ":" : "", ph->arg, path);
+    return true;
+}
+
+bool v_family(VC *c) { return lesson_family_value(c->v->root, c->ph, c->out, c->cap, c->e); }

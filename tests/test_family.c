@@ -1,0 +1,71 @@
+/* {family.*} lesson placeholders read assets/models/family.json (src/lesson/family.c): each value
+ * equals the file's, formatted; names and arguments are validated. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "lesson/lesson.h"
+
+static bool value(const char *key, const char *arg, char *out, size_t cap, Err *e) {
+    LessonPh ph;
+    memset(&ph, 0, sizeof ph);
+    snprintf(ph.key, sizeof ph.key, "%s", key);
+    snprintf(ph.arg, sizeof ph.arg, "%s", arg);
+    return lesson_family_value(".", &ph, out, cap, e);
+}
+
+TEST(family_placeholders_quote_family_json) {
+    Err e = {0};
+    size_t len;
+    char *txt = file_read_all("assets/models/family.json", &len, 16u << 20, &e);
+    if (!txt) SKIP("no assets/models/family.json");
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    REQUIRE(j);
+    const cJSON *v;
+    int n = 0;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(j, "variants")) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(v, "name"));
+        char out[64], want[64];
+        CHECK_MSG(value("family.bpb", name, out, sizeof out, &e), "%s: %s", name, e.msg);
+        snprintf(want, sizeof want, "%.4f", cJSON_GetObjectItem(v, "bits_per_byte_mean")->valuedouble);
+        CHECK_STR(out, want);
+        CHECK(value("family.ci_hi", name, out, sizeof out, &e));
+        snprintf(want, sizeof want, "%.4f", cJSON_GetArrayItem(cJSON_GetObjectItem(v, "ci95"), 1)->valuedouble);
+        CHECK_STR(out, want);
+        CHECK(value("family.kv_bytes", name, out, sizeof out, &e));
+        CHECK_EQ_INT(strtol(out, NULL, 10) * (strchr(out, ',') ? 1000 : 1) + (strchr(out, ',') ? strtol(strchr(out, ',') + 1, NULL, 10) : 0),
+                     cJSON_GetObjectItem(v, "kv_bytes_per_token")->valueint);
+        CHECK(value("family.seeds", name, out, sizeof out, &e));
+        CHECK_EQ_INT(strtol(out, NULL, 10), cJSON_GetArraySize(cJSON_GetObjectItem(v, "seeds")));
+        n++;
+    }
+    CHECK(n >= 10);
+    char out[64];
+    CHECK(value("family.params_exact", "mha", out, sizeof out, &e));
+    char want[32];
+    long long p = (long long)cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "variants"), 0), "params")->valuedouble;
+    snprintf(want, sizeof want, "%lld,%03lld,%03lld", p / 1000000, p / 1000 % 1000, p % 1000);
+    CHECK_STR(out, want);
+    CHECK(value("family.delta", "mha", out, sizeof out, &e));
+    CHECK_STR(out, "+0.0000");
+    CHECK(value("family.variants", "", out, sizeof out, &e));
+    CHECK_EQ_INT(strtol(out, NULL, 10), n);
+    /* an unknown variant is an error naming it */
+    CHECK(!value("family.bpb", "nope", out, sizeof out, &e));
+    CHECK(strstr(e.msg, "nope") != NULL);
+    cJSON_Delete(j);
+}
+
+TEST(family_placeholders_validate_their_argument) {
+    Err e = {0};
+    LessonPh ph;
+    memset(&ph, 0, sizeof ph);
+    snprintf(ph.key, sizeof ph.key, "family.bpb");
+    CHECK(!lesson_ph_validate(&ph, NULL, &e));                  /* needs a name */
+    snprintf(ph.arg, sizeof ph.arg, "mqa-ffn432");
+    CHECK(lesson_ph_validate(&ph, NULL, &e));
+    snprintf(ph.key, sizeof ph.key, "family.steps");
+    CHECK(!lesson_ph_validate(&ph, NULL, &e));                  /* takes none */
+}
