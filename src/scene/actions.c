@@ -75,6 +75,21 @@ static bool a_emb_off(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.o
     return true;
 }
 
+/* embeddings: the residual layer shown (0 = token embedding .. n_layers = after the final norm) */
+static bool emb_set_layer(Scene *sc, int l, Err *e) {
+    if (!sc->ses[0]) return nothing(e, "no model loaded");
+    int L = sc->ses[0]->model->spec.n_layers;
+    if (l < 0) l = 0;
+    if (l > L) l = L;
+    if (l == sc->view.emb_layer) return nothing(e, l == 0 ? "already at the token embedding (layer 0)" : "already after the final norm");
+    sc->view.emb_layer = l;
+    return true;
+}
+static bool a_emb_layer(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.layer"); return emb_set_layer(sc, arg, e); }
+static bool a_emb_layer_next(Scene *sc, int arg, Err *e) { (void)arg; scene_note(sc, "embeddings.layer"); return emb_set_layer(sc, sc->view.emb_layer + 1, e); }
+static bool a_emb_layer_prev(Scene *sc, int arg, Err *e) { (void)arg; scene_note(sc, "embeddings.layer"); return emb_set_layer(sc, sc->view.emb_layer - 1, e); }
+static bool a_emb_map(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.map"); (void)arg; (void)e; sc->view.emb_map = !sc->view.emb_map; return true; }
+
 /* kv: the what-if context length */
 static long long kv_cur(const Scene *sc) {
     int own = sc->ses[0] && sc->ses[0]->max_ctx > 0 ? sc->ses[0]->max_ctx : 512;
@@ -159,6 +174,10 @@ static const SceneAction ACTIONS[] = {
     {"embeddings.prev", a_emb_prev, "embeddings: select the previous token"},
     {"embeddings.next", a_emb_next, "embeddings: select the next token"},
     {"embeddings.off", a_emb_off, "embeddings: back to the cursor"},
+    {"embeddings.layer", a_emb_layer, "embeddings: show residual layer ARG (0 = token embedding .. n_layers = after the final norm)"},
+    {"embeddings.layer_next", a_emb_layer_next, "embeddings: one residual layer up"},
+    {"embeddings.layer_prev", a_emb_layer_prev, "embeddings: one residual layer down"},
+    {"embeddings.map", a_emb_map, "embeddings: the prompt's tokens / the vocabulary map"},
     {"kv.more", a_kv_more, "kv: what-if context x2"},
     {"kv.less", a_kv_less, "kv: what-if context /2"},
     {"kv.reset", a_kv_reset, "kv: the session's context"},

@@ -49,7 +49,7 @@ static void defaults(Scene *sc) {
     sc->side_panel = PANEL_OUTPUT;
     sc->side_on = true;
     sc->stage_follow = true;
-    sc->view = (SceneView){.attn_scores = false, .emb_sel = -1, .kv_ctx = 0, .norms_which = -1, .pos_view = 0,
+    sc->view = (SceneView){.attn_scores = false, .emb_sel = -1, .emb_layer = 0, .emb_map = 0, .kv_ctx = 0, .norms_which = -1, .pos_view = 0,
                            .pos_pair0 = -1, .preview = {.temperature = 0.7f, .top_k = 0, .top_p = 1.0f, .greedy = false}};
     sc->scfg = (SamplerCfg){.greedy = true, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
     sc->running = false;

@@ -43,6 +43,8 @@ typedef struct {
 typedef struct {
     bool attn_scores;         /* attention: pre-softmax scores instead of the pattern */
     int emb_sel;              /* embeddings: selected position, -1 = the cursor */
+    int emb_layer;            /* embeddings: residual layer shown, 0 = token embedding .. n_layers = final norm */
+    int emb_map;              /* embeddings: 0 the prompt's tokens (PCA at emb_layer), 1 the vocabulary map */
     long long kv_ctx;         /* kv: what-if context length, 0 = the session's context */
     int kv_prec;              /* kv: what-if element precision (KvPrec: f32, bf16, fp8, int4), 0 = f32 */
     int norms_which;          /* norms: -1 follow the stage, 0 ln1, 1 ln2, 2 final */

@@ -1,129 +1,283 @@
-/* Embeddings panel: the prompt's token embeddings (hook_embed) projected to 2-D by PCA
- * (derived_embed_pca: GSL SVD) on a braille scatter with token labels, their cosine
- * similarity matrix, and the nearest vocabulary neighbours of the selected token
- * (derived_neighbours: cosine over the rows of tok_emb). The lesson placeholders embed.*
- * read the same functions (analysis/derived.h). */
+/* Embeddings panel: the prompt's tokens as vectors at one residual layer (0 = the token
+ * embedding, context-free; 1..L-1 = after that many blocks; L = after the final norm), shown
+ * three ways:
+ *   left   PCA of the prompt's vectors at that layer on axes fitted once on the prompt
+ *          (analysis/embctx.c: decoded tokens are projected onto the same axes, so points
+ *          stay put while stepping); or, with `v`, the vocabulary map: PCA of the first rows
+ *          of tok_emb with the prompt's tokens placed on it;
+ *   right  the vocabulary rows nearest (cosine) to the selected token's vector, and the
+ *          labelled cosine matrix of the last tokens at that layer, with the value of the
+ *          selected pair (row = the selected token, column = the cursor) written out.
+ * Everything is read from the trace; the neighbour search and the maps are analysis/ code. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/derived.h"
-#include "analysis/stats.h"
+#include "analysis/embctx.h"
+#include "analysis/embedmap.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
-#define EMB_MAX_PTS DERIVED_PCA_MAX
-#define EMB_NN DERIVED_NN
+#define EMB_MAX_PTS 256
+#define EMB_NN 12
+#define EMB_MAP_FIT 8192      /* vocabulary map: PCA of the first 8192 ids (all of a small vocabulary) */
+#define EMB_MAP_DOTS 400      /* vocabulary points drawn (every k-th of the fitted ids) */
 
 typedef struct {
-    DerivedCache dc;           /* PCA map and neighbours */
-    /* cosine matrix source */
-    const Session *cs;
-    int c0;
+    EmbCtxPca pca[2];          /* per side */
+    /* vocabulary index and map, per side's model */
+    const void *vi_model[2];
+    VocabIndex *vi[2];
+    PcaAxes map[2];
+    bool map_ok[2], map_tried[2];
+    /* neighbour cache */
+    const void *nn_trace[2];
+    int nn_pos[2], nn_layer[2], nn_step[2], nn_n[2];
+    int nn_ids[2][EMB_NN];
+    float nn_sim[2][EMB_NN];
 } EmbState;
 
-static void *emb_create(void) { EmbState *s = calloc(1, sizeof *s); if (s) derived_cache_init(&s->dc); return s; }
-static void emb_destroy(void *st) { free(st); }
+static void *emb_create(void) {
+    EmbState *s = calloc(1, sizeof *s);
+    if (s) for (int i = 0; i < 2; i++) { s->pca[i].layer = -1; s->nn_pos[i] = -1; }
+    return s;
+}
 
-static float cos_get(void *ud, int r, int c) {
-    const EmbState *st = ud;
-    const TraceTok *a = trace_tok(st->cs->trace, st->c0 + r), *b = trace_tok(st->cs->trace, st->c0 + c);
-    if (!a || !b || !a->embed || !b->embed) return NAN;
-    return stats_cosine(a->embed, b->embed, trace_dims(st->cs->trace)->d_model);
+static void emb_destroy(void *vst) {
+    EmbState *s = vst;
+    if (!s) return;
+    for (int i = 0; i < 2; i++) { embctx_done(&s->pca[i]); vocab_index_free(s->vi[i]); pca_axes_done(&s->map[i]); }
+    free(s);
+}
+
+static VocabIndex *get_index(EmbState *st, int side, const Model *m) {
+    if (st->vi_model[side] != (const void *)m) {
+        vocab_index_free(st->vi[side]);
+        pca_axes_done(&st->map[side]);
+        st->vi[side] = NULL;
+        st->map_ok[side] = st->map_tried[side] = false;
+        st->nn_trace[side] = NULL;
+        st->vi_model[side] = m;
+        Err e = {0};
+        st->vi[side] = vocab_index_new(&m->w.tok_emb, &e);
+    }
+    return st->vi[side];
+}
+
+/* The vector whose neighbours are listed: the token's own embedding row at layer 0 (so the
+ * neighbours are about the token, not token + position), the residual row above it. */
+static const float *nn_query(const Session *s, int pos, int layer) {
+    const TraceTok *t = trace_tok(s->trace, pos);
+    if (!t) return NULL;
+    if (layer == 0 && t->embed) return t->embed;
+    return embctx_row(s->trace, pos, layer);
+}
+
+static void update_nn(EmbState *st, int side, const Session *s, int pos, int layer) {
+    const TraceTok *t = trace_tok(s->trace, pos);
+    int step = t ? t->step : -1;
+    if (st->nn_trace[side] == (const void *)s->trace && st->nn_pos[side] == pos && st->nn_layer[side] == layer &&
+        st->nn_step[side] == step)
+        return;
+    st->nn_trace[side] = s->trace; st->nn_pos[side] = pos; st->nn_layer[side] = layer; st->nn_step[side] = step;
+    st->nn_n[side] = 0;
+    VocabIndex *vi = get_index(st, side, s->model);
+    const float *q = nn_query(s, pos, layer);
+    if (!vi || !q || !t) return;
+    st->nn_n[side] = vocab_neighbours(vi, q, layer == 0 ? t->id : -1, EMB_NN, st->nn_ids[side], st->nn_sim[side]);
+}
+
+static Color pt_color(const TraceTok *t) {
+    Color c = {0, 0, 0, (uint8_t)(t && t->phase == PHASE_PREFILL ? CR_PREFILL : CR_DECODE)};
+    return c;
+}
+
+/* Left: the prompt's tokens at the layer on the fitted axes. */
+static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int sel) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const int L = s->model->spec.n_layers, q = s->cursor;
+    EmbCtxPca *p = &st->pca[ctx->side];
+    embctx_update(p, s, layer);
+    char lname[48], hdr[160];
+    embctx_layer_name(layer, L, lname, sizeof lname);
+    snprintf(hdr, sizeof hdr, "layer %d of %d: %s", layer, L, lname);
+    canvas_text_fit(c, r.x, r.y, hdr, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    if (!p->ok) {
+        panel_message(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), "PCA needs at least two prompt tokens (BOS not counted)");
+        return;
+    }
+    snprintf(hdr, sizeof hdr, "PC1 %.1f%%  PC2 %.1f%%  axes fitted on %d prompt token%s%s", 100 * p->ax.explained[0],
+             100 * p->ax.explained[1], p->n_fit - p->first, p->n_fit - p->first == 1 ? "" : "s", p->first ? ", BOS left out" : "");
+    canvas_text_fit(c, r.x, r.y + 1, hdr, r.w, sty(CR_DIM));
+    int t0 = p->first;
+    int n = q + 1 - t0;
+    if (n > EMB_MAX_PTS) { t0 = q + 1 - EMB_MAX_PTS; n = EMB_MAX_PTS; }
+    ScatterPt pts[EMB_MAX_PTS];
+    char labels[EMB_MAX_PTS][24];
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int pos = t0 + i;
+        float xy[2];
+        if (!embctx_project(p, s, pos, xy)) continue;
+        const TraceTok *ti = trace_tok(s->trace, pos);
+        panel_tok_label(s, ti ? ti->id : -1, labels[m], sizeof labels[m], 10, c->unicode);
+        pts[m] = (ScatterPt){xy[0], xy[1], labels[m], pt_color(ti), pos == sel};
+        m++;
+    }
+    w_scatter(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m, true);
+}
+
+/* Left, map mode: vocabulary rows on the map's axes (dim dots) and the prompt's tokens. */
+static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const int side = ctx->side;
+    VocabIndex *vi = get_index(st, side, s->model);
+    if (vi && !st->map_tried[side]) {
+        Err e = {0};
+        st->map_tried[side] = true;
+        st->map_ok[side] = vocab_map_fit(vi, EMB_MAP_FIT, &st->map[side], &e);
+    }
+    if (!vi || !st->map_ok[side]) { panel_message(c, r, "no vocabulary map (no token-embedding matrix)"); return; }
+    const PcaAxes *ax = &st->map[side];
+    char hdr[160];
+    snprintf(hdr, sizeof hdr, "vocabulary map: PCA of the first %d rows of tok_emb", ax->n_fit);
+    canvas_text_fit(c, r.x, r.y, hdr, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    snprintf(hdr, sizeof hdr, "PC1 %.1f%%  PC2 %.1f%%  dots: vocabulary, labels: the prompt", 100 * ax->explained[0], 100 * ax->explained[1]);
+    canvas_text_fit(c, r.x, r.y + 1, hdr, r.w, sty(CR_DIM));
+    static ScatterPt pts[EMB_MAP_DOTS + EMB_MAX_PTS];
+    static char labels[EMB_MAX_PTS][24];
+    int m = 0, stride = ax->n_fit / EMB_MAP_DOTS > 1 ? ax->n_fit / EMB_MAP_DOTS : 1;
+    float *row = malloc(sizeof(float) * (size_t)ax->d);
+    if (!row) return;
+    Color dot = {0, 0, 0, CR_DIM};
+    for (int v = 0; v < ax->n_fit && m < EMB_MAP_DOTS; v += stride) {
+        float xy[2];
+        vocab_row(vi, v, row);
+        pca_axes_project(ax, row, xy);
+        pts[m++] = (ScatterPt){xy[0], xy[1], NULL, dot, false};
+    }
+    free(row);
+    int q = s->cursor, t0 = q + 1 > EMB_MAX_PTS ? q + 1 - EMB_MAX_PTS : 0;
+    for (int pos = t0, k = 0; pos <= q; pos++, k++) {
+        const TraceTok *ti = trace_tok(s->trace, pos);
+        if (!ti || !ti->embed) continue;
+        float xy[2];
+        pca_axes_project(ax, ti->embed, xy);
+        panel_tok_label(s, ti->id, labels[k], sizeof labels[k], 10, c->unicode);
+        pts[m++] = (ScatterPt){xy[0], xy[1], labels[k], pt_color(ti), pos == sel};
+    }
+    w_scatter(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m, true);
+}
+
+/* The labelled cosine matrix of the last m tokens at the layer. */
+static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const int q = s->cursor;
+    const int lab_w = 9;                       /* "12 token " */
+    const int cw = 2;                          /* columns per cell */
+    int m = (r.w - lab_w) / cw;
+    if (m > r.h - 3) m = r.h - 3;
+    if (m > q + 1) m = q + 1;
+    if (m < 2) return;
+    int c0 = q + 1 - m;
+    if (sel < c0) sel = c0;
+    char line[160], ta[32], tb[32];
+    const TraceTok *a = trace_tok(s->trace, sel), *b = trace_tok(s->trace, q);
+    panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, 10, c->unicode);
+    panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, 10, c->unicode);
+    float v = embctx_cosine(s, layer, sel, q);
+    snprintf(line, sizeof line, "cos(%s@%d, %s@%d) = %.3f at layer %d", ta, sel, tb, q, (double)v, layer);
+    canvas_text_fit(c, r.x, r.y, line, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    /* column header: position numbers, last digit under each cell (tens shown at multiples of 10) */
+    int y = r.y + 1;
+    canvas_text_fit(c, r.x, y, "pos", lab_w, sty(CR_DIM));
+    for (int j = 0; j < m; j++) {
+        char d[4];
+        int pos = c0 + j;
+        snprintf(d, sizeof d, "%d", pos % 10 == 0 ? (pos / 10) % 10 : pos % 10);
+        canvas_text(c, r.x + lab_w + j * cw, y, d, pos == q ? sty_attr(CR_ACCENT, ATTR_BOLD) : pos % 10 == 0 ? sty_attr(CR_TEXT, ATTR_UNDERLINE) : sty(CR_DIM));
+    }
+    y++;
+    for (int i = 0; i < m; i++, y++) {
+        int pi = c0 + i;
+        const TraceTok *ti = trace_tok(s->trace, pi);
+        char tl[24], lab[40];
+        panel_tok_label(s, ti ? ti->id : -1, tl, sizeof tl, 5, c->unicode);
+        snprintf(lab, sizeof lab, "%2d %s", pi % 100, tl);
+        canvas_text_fit(c, r.x, y, lab, lab_w - 1, pi == sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_TEXT));
+        for (int j = 0; j < m; j++) {
+            float cv = embctx_cosine(s, layer, pi, c0 + j);
+            const char *g = NULL;
+            Style st = w_ramp_style(c, isnan(cv) ? 0 : cv, true, &g);
+            bool mark = pi == sel && c0 + j == q;
+            if (mark) st.attr |= ATTR_REVERSE;
+            for (int k = 0; k < cw; k++) canvas_text(c, r.x + lab_w + j * cw + k, y, mark && k == 0 && (c->mono || !c->unicode) ? "&" : g, st);
+        }
+    }
+    if (y < r.y + r.h) w_legend(c, r.x + lab_w, y, r.w - lab_w < 30 ? r.w - lab_w : 30, -1, 1, true);
 }
 
 static void emb_draw(void *vst, PanelCtx *ctx) {
     EmbState *st = vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    Rect in = panel_frame(ctx, "Embeddings \xc2\xb7 PCA of the tokens' embeddings, similarity, neighbours", ", . select token");
+    const Scene *sc = ctx->sc;
+    Rect in = panel_frame(ctx, "Embeddings \xc2\xb7 the prompt's vectors at a layer, neighbours, similarity",
+                          ", . token  - + layer  v map");
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
-    if (in.w < 24 || in.h < 5) return;
-    const int q = s->cursor;
-    int n, t0;
-    derived_pca_window(q, &t0, &n);
-    int sel = ctx->sc->view.emb_sel >= 0 && ctx->sc->view.emb_sel <= q ? ctx->sc->view.emb_sel : q;
-    if (sel < t0) sel = t0;
-    const TraceTok *ts = trace_tok(s->trace, sel);
+    if (in.w < 24 || in.h < 6) return;
+    const int L = s->model->spec.n_layers, q = s->cursor;
+    int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
+    int sel = sc->view.emb_sel >= 0 && sc->view.emb_sel <= q ? sc->view.emb_sel : q;
 
-    int lw = in.w >= 70 ? in.w * 55 / 100 : in.w;
+    int lw = in.w >= 70 ? in.w * 52 / 100 : in.w;
     Rect left = rect_make(in.x, in.y, lw, in.h);
     Rect right = rect_make(in.x + lw + 1, in.y, in.w - lw - 1, in.h);
+    if (sc->view.emb_map) draw_vocab_map(st, ctx, left, sel);
+    else draw_tokens_pca(st, ctx, left, layer, sel);
+    if (right.w < 18) return;
 
-    /* PCA scatter */
-    if (n >= 2) {
-        const DerivedCache *pca = derived_embed_pca(&st->dc, s->trace, q);
-        char hdr[128];
-        snprintf(hdr, sizeof hdr, "PC1 %.0f%%  PC2 %.0f%% of the variance (%d tokens)", 100 * st->dc.pca_expl[0], 100 * st->dc.pca_expl[1], n);
-        canvas_text_fit(c, left.x, left.y, hdr, left.w, sty(CR_DIM));
-        if (pca) {
-            ScatterPt pts[EMB_MAX_PTS];
-            char labels[EMB_MAX_PTS][24];
-            for (int i = 0; i < n; i++) {
-                const TraceTok *ti = trace_tok(s->trace, t0 + i);
-                int id = ti ? ti->id : -1;
-                bool dup = false;
-                for (int j = 0; j < i && !dup; j++) { const TraceTok *tj = trace_tok(s->trace, t0 + j); dup = tj && tj->id == id; }
-                panel_tok_label(s, id, labels[i], sizeof labels[i], 10, c->unicode);
-                bool is_sel = t0 + i == sel;
-                Color col = ti && ti->phase == PHASE_PREFILL ? theme_color(CR_PT_PREFILL) : theme_color(CR_PT_DECODE);
-                pts[i] = (ScatterPt){pca->pca_xy[2 * i], pca->pca_xy[2 * i + 1], dup && !is_sel ? NULL : labels[i], col, is_sel};
-            }
-            w_scatter(c, rect_make(left.x, left.y + 1, left.w, left.h - 1), pts, n, true);
-        }
-    } else {
-        panel_message(c, left, "PCA needs at least two tokens");
-    }
-    if (right.w < 16) return;
-
-    /* neighbours of the selected token */
+    /* neighbours of the selected token's vector */
     int y = right.y;
-    if (ts) {
-        derived_neighbours(&st->dc, s->model, ts->id);
-        char tl[40], hdr[96];
-        panel_tok_label(s, ts->id, tl, sizeof tl, 14, c->unicode);
-        snprintf(hdr, sizeof hdr, "nearest to '%s' (id %d) in tok_emb", tl, ts->id);
-        canvas_text_fit(c, right.x, y++, hdr, right.w, sty_attr(CR_TITLE, ATTR_BOLD));
-        int rows = right.h / 2 - 1;
-        if (rows > st->dc.nn_n) rows = st->dc.nn_n;
-        Bar bars[EMB_NN];
-        char labels[EMB_NN][32], notes[EMB_NN][12];
-        for (int i = 0; i < rows; i++) {
-            panel_tok_label(s, st->dc.nn_ids[i], labels[i], sizeof labels[i], 12, c->unicode);
-            snprintf(notes[i], sizeof notes[i], "%.3f", (double)st->dc.nn_sim[i]);
-            bars[i] = (Bar){labels[i], st->dc.nn_sim[i] > 0 ? st->dc.nn_sim[i] : 0, notes[i], sty(CR_TITLE), false};
-        }
-        if (!st->dc.nn_n) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
-        w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
-        y += rows + 1;
+    update_nn(st, ctx->side, s, sel, layer);
+    const TraceTok *ts = trace_tok(s->trace, sel);
+    char tl[40], hdr[120];
+    panel_tok_label(s, ts ? ts->id : -1, tl, sizeof tl, 14, c->unicode);
+    if (layer == 0) snprintf(hdr, sizeof hdr, "tok_emb rows nearest to '%s' (id %d)", tl, ts ? ts->id : -1);
+    else snprintf(hdr, sizeof hdr, "tok_emb rows nearest to '%s'@%d at layer %d", tl, sel, layer);
+    canvas_text_fit(c, right.x, y++, hdr, right.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    int rows = (right.h - 1) / 2 - 1;
+    if (rows > st->nn_n[ctx->side]) rows = st->nn_n[ctx->side];
+    if (rows < 0) rows = 0;
+    Bar bars[EMB_NN];
+    char labels[EMB_NN][32], notes[EMB_NN][12];
+    for (int i = 0; i < rows; i++) {
+        float v = st->nn_sim[ctx->side][i];
+        panel_tok_label(s, st->nn_ids[ctx->side][i], labels[i], sizeof labels[i], 12, c->unicode);
+        snprintf(notes[i], sizeof notes[i], "%.3f", (double)v);
+        bars[i] = (Bar){labels[i], v > 0 ? v : 0, notes[i], sty(CR_TITLE), false};
     }
-    /* cosine similarity of the tokens' embeddings */
-    int hh = right.y + right.h - y;
-    if (hh >= 3) {
-        int cap = c->mono || !c->unicode ? hh - 2 : 2 * (hh - 2);
-        int m = n < cap ? n : cap;
-        if (m > right.w) m = right.w;
-        st->cs = s;
-        st->c0 = q + 1 - m;
-        canvas_text_fit(c, right.x, y, "cos(embed_i, embed_j), last tokens", right.w, sty(CR_DIM));
-        int sr = sel - st->c0;
-        HeatSpec hs = {.rows = m, .cols = m, .get = cos_get, .ud = st, .lo = -1, .hi = 1, .diverging = true,
-                       .sel_r = sr >= 0 ? sr : -1, .sel_c = sr >= 0 ? sr : -1, .max_cell = 2};
-        HeatLayout hl = w_heatmap(c, rect_make(right.x, y + 1, right.w, hh - 2), &hs);
-        int ly = hl.used.h > 0 ? hl.used.y + hl.used.h : y + hh - 1;     /* right under the map */
-        if (ly > y + hh - 1) ly = y + hh - 1;
-        w_legend(c, right.x, ly, right.w < 30 ? right.w : 30, hl.lo, hl.hi, true);
-    }
+    if (!st->nn_n[ctx->side]) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
+    w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
+    y += rows + 1;
+    if (right.y + right.h - y >= 5) draw_cosines(ctx, rect_make(right.x, y, right.w, right.y + right.h - y), layer, sel);
 }
 
 const PanelClass panel_embeddings = {
     .name = "embeddings", .title = "Embeddings", .tab = "Embed",
     .create = emb_create, .destroy = emb_destroy, .draw = emb_draw, .click = NULL,
     .help = ", .      select a token (Esc: follow the cursor)\n"
-            "Left: each token's embedding row (hook_embed, d_model numbers) projected onto\n"
-            "its two main directions of variation (PCA). Tokens used in similar ways\n"
-            "land close together. Right: the vocabulary rows most similar (cosine) to the\n"
-            "selected token, and the similarity of every pair of prompt tokens.",
-    .hint = ", . select",
+            "- +      residual layer down / up (0 = token embedding, L = after the final norm)\n"
+            "0        back to layer 0\n"
+            "v        the prompt's tokens / the vocabulary map\n"
+            "Left: each token's vector at the chosen layer projected onto the prompt's two main\n"
+            "directions of variation (PCA, axes fitted once on the prompt; new tokens are placed\n"
+            "on the same axes). At layer 0 a token always lands on the same point; higher up,\n"
+            "its context moves it. Right: the vocabulary rows closest (cosine) to the selected\n"
+            "vector, and the cosine of every pair of the last tokens at that layer.",
+    .hint = ", . token  - + layer  v map",
 };
