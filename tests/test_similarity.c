@@ -148,3 +148,108 @@ TEST(similarity_math) {
     CHECK(embed_layer_point(6, 6, &p, &blk) && p == HP_LNF_NORMALIZED);
     CHECK(!embed_layer_point(6, 7, &p, &blk) && !embed_layer_point(6, -1, &p, &blk));
 }
+
+/* ---- contextual embeddings: the panel's PCA equals one computed here from exported residuals ---- */
+#include <gsl/gsl_eigen.h>
+#include "analysis/embctx.h"
+#include "session/session.h"
+
+/* PCA by eigen-decomposition of the covariance (independent of the SVD path the code uses),
+ * signs by the same documented rule: the largest-magnitude coefficient positive. */
+static void cov_pca(const float *X, int n, int d, double *mean, double *comp, double *expl) {
+    for (int j = 0; j < d; j++) { mean[j] = 0; for (int i = 0; i < n; i++) mean[j] += X[(size_t)i * d + j]; mean[j] /= n; }
+    gsl_matrix *C = gsl_matrix_calloc((size_t)d, (size_t)d), *Z = gsl_matrix_alloc((size_t)d, (size_t)d);
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b < d; b++)
+                *gsl_matrix_ptr(C, (size_t)a, (size_t)b) += (X[(size_t)i * d + a] - mean[a]) * (X[(size_t)i * d + b] - mean[b]);
+    double tr = 0;
+    for (int a = 0; a < d; a++) tr += gsl_matrix_get(C, (size_t)a, (size_t)a);
+    gsl_vector *ev = gsl_vector_alloc((size_t)d);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc((size_t)d);
+    gsl_eigen_symmv(C, ev, Z, w);
+    gsl_eigen_symmv_sort(ev, Z, GSL_EIGEN_SORT_VAL_DESC);
+    for (int k = 0; k < 2; k++) {
+        expl[k] = gsl_vector_get(ev, (size_t)k) / tr;
+        int am = 0;
+        for (int j = 0; j < d; j++) {
+            comp[k * d + j] = gsl_matrix_get(Z, (size_t)j, (size_t)k);
+            if (fabs(comp[k * d + j]) > fabs(comp[k * d + am])) am = j;
+        }
+        if (comp[k * d + am] < 0) for (int j = 0; j < d; j++) comp[k * d + j] = -comp[k * d + j];
+    }
+    gsl_eigen_symmv_free(w); gsl_vector_free(ev); gsl_matrix_free(C); gsl_matrix_free(Z);
+}
+
+TEST(embeddings_layer_pca_matches_exported_residuals) {
+    const char *model = "assets/models/story-gqa";
+    if (access(model, R_OK)) SKIP("bundled model missing");
+    const char *prompt = "The bank of the river was wet. She went to the bank to get money.";
+    const int layer = 3, max_new = 3;
+    char dir[] = "/tmp/llmscope-emb-XXXXXX", cmd[2048], path[512];
+    REQUIRE(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s trace --model %s --prompt '%s' --max-new %d --greedy --hooks hook_embed --emb-layer %d --npy %s 2>/dev/null",
+             test_bin(), model, prompt, max_new, layer, dir);
+    REQUIRE(system(cmd) == 0);
+    int T = 0, d = 0, pn = 0, pc = 0;
+    snprintf(path, sizeof path, "%s/blocks.%d.hook_resid_post.npy", dir, layer - 1);
+    float *rows = npy_read(path, &T, &d);
+    snprintf(path, sizeof path, "%s/embeddings.layer%d.pca.npy", dir, layer);
+    float *pca = npy_read(path, &pn, &pc);
+    REQUIRE(rows && pca && d <= 1024);
+    int n_prompt = T - max_new, first = 1;            /* the story models put BOS in front */
+    CHECK_EQ_INT(pn, T - first);
+    CHECK_EQ_INT(pc, 2);
+    static double mean[1024], comp[2 * 1024];
+    double expl[2];
+    cov_pca(rows + (size_t)first * d, n_prompt - first, d, mean, comp, expl);
+    double scale = 0;
+    for (int t = first; t < T; t++)
+        for (int k = 0; k < 2; k++) {
+            double s = 0;
+            for (int j = 0; j < d; j++) s += (rows[(size_t)t * d + j] - mean[j]) * comp[k * d + j];
+            if (fabs(s) > scale) scale = fabs(s);
+            CHECK_NEAR(pca[2 * (t - first) + k], s, 1e-4 * (1 + fabs(s)));
+        }
+    CHECK(scale > 0);
+    /* the panel, stepped the same way, fits the same axes and shows the same numbers */
+    Err e = {0};
+    Session *s = session_new(model, 0, &e);
+    REQUIRE(s);
+    SamplerCfg g = {0};
+    g.greedy = true;
+    session_set_sampler(s, g);
+    REQUIRE(session_set_prompt(s, prompt, &e));
+    REQUIRE(session_step(s, &e));                      /* prefill */
+    EmbCtxPca p;
+    memset(&p, 0, sizeof p);
+    REQUIRE(embctx_update(&p, s, layer));
+    CHECK_NEAR(p.ax.explained[0], expl[0], 1e-5);
+    CHECK_NEAR(p.ax.explained[1], expl[1], 1e-5);
+    float before[2], after[2];
+    REQUIRE(embctx_project(&p, s, 5, before));
+    for (int k = 0; k < max_new; k++) REQUIRE(session_step(s, &e));
+    REQUIRE(embctx_update(&p, s, layer));              /* decoding does not refit: the axes stay */
+    REQUIRE(embctx_project(&p, s, 5, after));
+    CHECK(before[0] == after[0] && before[1] == after[1]);
+    CHECK_EQ_INT(trace_len(s->trace), T);
+    for (int t = first; t < T; t++) {
+        float xy[2];
+        REQUIRE(embctx_project(&p, s, t, xy));
+        CHECK_NEAR(xy[0], pca[2 * (t - first)], 1e-4 * (1 + fabs(pca[2 * (t - first)])));
+        CHECK_NEAR(xy[1], pca[2 * (t - first) + 1], 1e-4 * (1 + fabs(pca[2 * (t - first) + 1])));
+    }
+    /* and the screen says so */
+    char want[64];
+    snprintf(want, sizeof want, "PC1 %.1f%%  PC2 %.1f%%", 100 * expl[0], 100 * expl[1]);
+    snprintf(cmd, sizeof cmd, "%s screenshot --model %s --prompt '%s' --panel embeddings --keys '+++' --size 120x34", test_bin(), model, prompt);
+    char *out = NULL;
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    CHECK_MSG(out && strstr(out, want) && strstr(out, "layer 3 of 6"), "screen lacks \"%s\"", want);
+    free(out);
+    embctx_done(&p);
+    session_free(s);
+    free(rows); free(pca);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}

@@ -8,6 +8,57 @@
 #include "session/session.h"
 #include "tokenizer/tokenizer.h"
 #include "trace/export.h"
+#include "analysis/embctx.h"
+#include "analysis/similarity.h"
+#include "analysis/stats.h"
+
+/* --emb-layer: the PCA points, cosine matrix and explained variance the Embeddings panel shows,
+ * computed with the same functions (analysis/embctx.c) from the exported residual rows. */
+typedef struct { int T, d, first; float *pca; float *cos; double expl[2]; } EmbOut;
+
+static bool emb_compute(const Export *x, const char *hook, int n_prompt, int first, EmbOut *o, Err *e) {
+    int nd, sh[4];
+    const float *rows = export_get(x, hook, &nd, sh);
+    if (!rows || nd != 2) return err_set(e, ERR_ARG, "--emb-layer: no rows were recorded at %s", hook);
+    o->T = sh[0]; o->d = sh[1]; o->first = first;
+    PcaAxes ax;
+    if (!embctx_fit_rows(&ax, rows, first, n_prompt, o->d))
+        return err_set(e, ERR_ARG, "--emb-layer: the prompt has too few tokens for a PCA (%d, BOS not counted)", n_prompt - first);
+    o->pca = malloc(sizeof(float) * 2 * (size_t)o->T);
+    o->cos = malloc(sizeof(float) * (size_t)o->T * (size_t)o->T);
+    if (!o->pca || !o->cos) { pca_axes_done(&ax); return err_set(e, ERR_MEMORY, "out of memory"); }
+    for (int t = first; t < o->T; t++) pca_axes_project(&ax, rows + (size_t)t * (size_t)o->d, o->pca + 2 * (size_t)(t - first));
+    for (int i = 0; i < o->T; i++)
+        for (int j = 0; j < o->T; j++)
+            o->cos[(size_t)i * (size_t)o->T + (size_t)j] = stats_cosine(rows + (size_t)i * (size_t)o->d, rows + (size_t)j * (size_t)o->d, o->d);
+    o->expl[0] = ax.explained[0]; o->expl[1] = ax.explained[1];
+    pca_axes_done(&ax);
+    return true;
+}
+
+static bool emb_write_npy(const EmbOut *o, int layer, const char *dir, Err *e) {
+    char path[4096];
+    int sp[2] = {o->T - o->first, 2}, sc[2] = {o->T, o->T}, se[1] = {2};
+    float ex[2] = {(float)o->expl[0], (float)o->expl[1]};
+    snprintf(path, sizeof path, "%s/embeddings.layer%d.pca.npy", dir, layer);
+    if (!npy_write(path, o->pca, 2, sp, e)) return false;
+    snprintf(path, sizeof path, "%s/embeddings.layer%d.cosine.npy", dir, layer);
+    if (!npy_write(path, o->cos, 2, sc, e)) return false;
+    snprintf(path, sizeof path, "%s/embeddings.layer%d.explained.npy", dir, layer);
+    return npy_write(path, ex, 1, se, e);
+}
+
+static void emb_write_json(const EmbOut *o, int layer, FILE *f) {
+    fprintf(f, "\"embeddings\": {\"layer\": %d, \"first\": %d, \"explained\": [%.9g, %.9g], \"pca\": [", layer, o->first, o->expl[0], o->expl[1]);
+    for (int t = 0; t < o->T - o->first; t++) fprintf(f, "%s[%.9g, %.9g]", t ? ", " : "", (double)o->pca[2 * t], (double)o->pca[2 * t + 1]);
+    fprintf(f, "], \"cosine\": [");
+    for (int i = 0; i < o->T; i++) {
+        fprintf(f, "%s[", i ? ", " : "");
+        for (int j = 0; j < o->T; j++) fprintf(f, "%s%.9g", j ? ", " : "", (double)o->cos[(size_t)i * (size_t)o->T + (size_t)j]);
+        fputc(']', f);
+    }
+    fprintf(f, "]}");
+}
 
 
 static const CliOpt k_trace_opts[] = {
@@ -20,6 +71,9 @@ static const CliOpt k_trace_opts[] = {
     {"--npy", NULL, CLI_STR, "DIR", "write one .npy file per hook point into DIR", 0, 0},
     {"--all-logits", NULL, CLI_FLAG, NULL, "compute the logits of every prefill position (default: the last)", 0, 0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to --prompt", 0, 0},
+    {"--emb-layer", NULL, CLI_INT, "L", "also export the contextual embeddings at residual layer L (0 = token embedding .. "
+     "n_layers = after the final norm) as the Embeddings panel shows them: embeddings.layerL.pca (PCA points, axes fitted on the "
+     "prompt, a leading BOS left out), .cosine (all positions) and .explained", 0, 2147483647.0},
     {0}};
 static const CliOpt *const k_trace_groups[] = {k_trace_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
 static const CliCmd k_trace_cmd = {
@@ -55,8 +109,22 @@ int cmd_trace(int argc, char **argv) {
         if (n <= 0) { if (!n) err_set(&e, ERR_ARG, "empty prompt"); model_free(m); free(ids); return cli_fail(&e); }
     }
     int n_ran = n;   /* prompt ids, then each generated id */
+    /* --emb-layer L: the residual hook of that layer joins the export */
+    int emb_layer = cli_opt_int(argc, argv, "--emb-layer", -1);
+    char emb_hook[128] = "", *patterns = NULL;
+    if (emb_layer >= 0) {
+        HookPoint hp; int blk;
+        if (!embed_layer_point(m->spec.n_layers, emb_layer, &hp, &blk)) {
+            err_set(&e, ERR_ARG, "--emb-layer %d: this model has residual layers 0..%d", emb_layer, m->spec.n_layers);
+            model_free(m); free(ids); return cli_fail(&e);
+        }
+        hook_point_name(hp, blk, emb_hook, sizeof emb_hook);
+        size_t pl = strlen(hooks_s) + strlen(emb_hook) + 2;
+        patterns = malloc(pl);
+        if (patterns) snprintf(patterns, pl, "%s,%s", hooks_s, emb_hook);
+    }
     Hooks *h = hooks_new();
-    Export *x = export_new(h, hooks_s, &e);
+    Export *x = export_new(h, patterns ? patterns : hooks_s, &e);
     Engine *en = x ? engine_new(m, n + max_new, &e) : NULL;
     int rc = 0;
     if (!x || !en) rc = 1;
@@ -75,10 +143,30 @@ int cmd_trace(int argc, char **argv) {
         }
         if (!lg) rc = 1;
     }
-    if (!rc) {
-        if (npy) { if (!export_write_npy(x, npy, &e)) rc = 1; else fprintf(stderr, "llmscope: wrote %d .npy files to %s\n", export_count(x), npy); }
-        else export_write_json(x, stdout, ids, n_ran);
+    EmbOut eo = {0};
+    if (!rc && emb_layer >= 0) {
+        int bos = m->spec.bos_id;
+        int first = n > 1 && bos >= 0 && ids[0] == bos ? 1 : 0;   /* as embctx_first */
+        if (!emb_compute(x, emb_hook, n, first, &eo, &e)) rc = 1;
     }
+    if (!rc) {
+        if (npy) {
+            if (!export_write_npy(x, npy, &e) || (emb_layer >= 0 && !emb_write_npy(&eo, emb_layer, npy, &e))) rc = 1;
+            else fprintf(stderr, "llmscope: wrote %d .npy files to %s\n", export_count(x) + (emb_layer >= 0 ? 3 : 0), npy);
+        } else if (emb_layer < 0) {
+            export_write_json(x, stdout, ids, n_ran);
+        } else {
+            /* the export's object with one more key: "embeddings" */
+            char *buf = NULL; size_t len = 0;
+            FILE *ms = open_memstream(&buf, &len);
+            if (ms) { export_write_json(x, ms, ids, n_ran); fclose(ms); }
+            while (buf && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '}')) { bool brace = buf[len - 1] == '}'; buf[--len] = 0; if (brace) break; }
+            if (buf) { fputs(buf, stdout); fputs(",\n", stdout); emb_write_json(&eo, emb_layer, stdout); fputs("}\n", stdout); }
+            else { rc = 1; err_set(&e, ERR_MEMORY, "out of memory"); }
+            free(buf);
+        }
+    }
+    free(eo.pca); free(eo.cos); free(patterns);
     if (rc) cli_fail(&e);
     sampler_free(sm); engine_free(en); export_free(x); hooks_free(h); model_free(m); free(ids);
     return rc;

@@ -107,8 +107,8 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
         panel_message(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), "PCA needs at least two prompt tokens (BOS not counted)");
         return;
     }
-    snprintf(hdr, sizeof hdr, "PC1 %.1f%%  PC2 %.1f%%  axes fitted on %d prompt token%s%s", 100 * p->ax.explained[0],
-             100 * p->ax.explained[1], p->n_fit - p->first, p->n_fit - p->first == 1 ? "" : "s", p->first ? ", BOS left out" : "");
+    snprintf(hdr, sizeof hdr, "PC1 %.1f%%  PC2 %.1f%%  fit on %d prompt tokens", 100 * p->ax.explained[0],
+             100 * p->ax.explained[1], p->n_fit - p->first);
     canvas_text_fit(c, r.x, r.y + 1, hdr, r.w, sty(CR_DIM));
     int t0 = p->first;
     int n = q + 1 - t0;
@@ -184,12 +184,19 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
     if (m < 2) return;
     int c0 = q + 1 - m;
     if (sel < c0) sel = c0;
+    /* the pair written out: the selected token against the cursor, or, when they are the same
+     * token, against the most similar other token in view */
+    int col = q;
+    if (sel == q) {
+        float best = -2;
+        for (int j = c0; j < q; j++) { float v = embctx_cosine(s, layer, sel, j); if (!isnan(v) && v > best) { best = v; col = j; } }
+    }
     char line[160], ta[32], tb[32];
-    const TraceTok *a = trace_tok(s->trace, sel), *b = trace_tok(s->trace, q);
+    const TraceTok *a = trace_tok(s->trace, sel), *b = trace_tok(s->trace, col);
     panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, 10, c->unicode);
     panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, 10, c->unicode);
-    float v = embctx_cosine(s, layer, sel, q);
-    snprintf(line, sizeof line, "cos(%s@%d, %s@%d) = %.3f at layer %d", ta, sel, tb, q, (double)v, layer);
+    float v = embctx_cosine(s, layer, sel, col);
+    snprintf(line, sizeof line, "cos(%s@%d, %s@%d) = %.3f%s", ta, sel, tb, col, (double)v, col != q ? " (most similar)" : "");
     canvas_text_fit(c, r.x, r.y, line, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     /* column header: position numbers, last digit under each cell (tens shown at multiples of 10) */
     int y = r.y + 1;
@@ -212,7 +219,7 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
             float cv = embctx_cosine(s, layer, pi, c0 + j);
             const char *g = NULL;
             Style st = w_ramp_style(c, isnan(cv) ? 0 : cv, true, &g);
-            bool mark = pi == sel && c0 + j == q;
+            bool mark = pi == sel && c0 + j == col;
             if (mark) st.attr |= ATTR_REVERSE;
             for (int k = 0; k < cw; k++) canvas_text(c, r.x + lab_w + j * cw + k, y, mark && k == 0 && (c->mono || !c->unicode) ? "&" : g, st);
         }
@@ -274,10 +281,11 @@ const PanelClass panel_embeddings = {
             "- +      residual layer down / up (0 = token embedding, L = after the final norm)\n"
             "0        back to layer 0\n"
             "v        the prompt's tokens / the vocabulary map\n"
-            "Left: each token's vector at the chosen layer projected onto the prompt's two main\n"
-            "directions of variation (PCA, axes fitted once on the prompt; new tokens are placed\n"
-            "on the same axes). At layer 0 a token always lands on the same point; higher up,\n"
-            "its context moves it. Right: the vocabulary rows closest (cosine) to the selected\n"
-            "vector, and the cosine of every pair of the last tokens at that layer.",
+            "Left: each token's vector at the chosen layer projected onto the prompt's two\n"
+            "main directions of variation (PCA). The axes are fitted once on the prompt (a\n"
+            "leading BOS left out); new tokens are placed on the same axes. At layer 0 a\n"
+            "token always lands on the same point; higher up, its context moves it.\n"
+            "Right: the vocabulary rows closest (cosine) to the selected vector, and the\n"
+            "cosine of every pair of the last tokens at that layer.",
     .hint = ", . token  - + layer  v map",
 };
