@@ -13,69 +13,53 @@
 void derived_cache_init(DerivedCache *dc) {
     memset(dc, 0, sizeof *dc);
     dc->nn_id = -1;
+    dc->pca.layer = -1;
 }
 
-void derived_pca_window(int cursor, int *t0, int *n) {
-    int m = cursor + 1 < DERIVED_PCA_MAX ? cursor + 1 : DERIVED_PCA_MAX;
-    if (m < 0) m = 0;
-    *n = m;
-    *t0 = cursor + 1 - m;
+void derived_cache_done(DerivedCache *dc) {
+    embctx_done(&dc->pca);
+    vocab_index_free(dc->vi);
+    derived_cache_init(dc);
 }
 
-const DerivedCache *derived_embed_pca(DerivedCache *dc, const Trace *tr, int cursor) {
-    int t0, n;
-    derived_pca_window(cursor, &t0, &n);
-    if (n < 2) return NULL;
-    unsigned long gen = trace_generation(tr);
-    if (!(dc->pca_gen == gen && dc->pca_t0 == t0 && dc->pca_n == n)) {
-        dc->pca_gen = gen;
-        dc->pca_t0 = t0;
-        dc->pca_n = n;
-        dc->pca_ok = false;
-        dc->pca_expl[0] = dc->pca_expl[1] = 0;
-        const int D = trace_dims(tr)->d_model;
-        float *X = malloc(sizeof(float) * (size_t)n * (size_t)D);
-        if (!X) return NULL;
-        for (int i = 0; i < n; i++) {
-            const TraceTok *t = trace_tok(tr, t0 + i);
-            if (t && t->embed) memcpy(X + (size_t)i * D, t->embed, sizeof(float) * (size_t)D);
-            else memset(X + (size_t)i * D, 0, sizeof(float) * (size_t)D);
-        }
-        dc->pca_ok = pca_project2(X, n, D, dc->pca_xy, dc->pca_expl);
-        free(X);
+const EmbCtxPca *derived_embed_pca(DerivedCache *dc, const Session *s, int layer) {
+    return embctx_update(&dc->pca, s, layer) ? &dc->pca : NULL;
+}
+
+static VocabIndex *nn_index(DerivedCache *dc, const Model *m) {
+    if (dc->nn_model != (const void *)m || strcmp(dc->nn_path, m->path)) {
+        vocab_index_free(dc->vi);
+        dc->vi = NULL;
+        dc->nn_model = m;
+        snprintf(dc->nn_path, sizeof dc->nn_path, "%s", m->path);
+        dc->nn_id = -1;
+        dc->nn_n = 0;
+        Err e = {0};
+        if (tensor_present(&m->w.tok_emb) && m->w.tok_emb.cols == m->spec.d_model) dc->vi = vocab_index_new(&m->w.tok_emb, &e);
     }
-    return dc->pca_ok ? dc : NULL;
+    return dc->vi;
 }
+
+VocabIndex *derived_vocab(DerivedCache *dc, const Model *m) { return nn_index(dc, m); }
 
 int derived_neighbours(DerivedCache *dc, const Model *m, int id) {
-    if (dc->nn_model == (const void *)m && dc->nn_id == id && !strcmp(dc->nn_path, m->path)) return dc->nn_n;
-    dc->nn_model = m;
-    snprintf(dc->nn_path, sizeof dc->nn_path, "%s", m->path);
+    VocabIndex *vi = nn_index(dc, m);
+    if (dc->nn_id == id && id >= 0) return dc->nn_n;
     dc->nn_id = id;
     dc->nn_n = 0;
-    const Tensor *E = &m->w.tok_emb;
-    const int D = m->spec.d_model, V = E->rows;
-    if (!tensor_present(E) || E->cols != D || id < 0 || id >= V) return 0;
-    float *row = malloc(sizeof(float) * (size_t)D * 2);
-    float *sims = malloc(sizeof(float) * (size_t)V);
-    if (row && sims) {
-        float *q = row + D;
-        tensor_row_f32(E, (size_t)id * D, D, q);
-        for (int v = 0; v < V; v++) {
-            tensor_row_f32(E, (size_t)v * D, D, row);
-            sims[v] = v == id ? -INFINITY : stats_cosine(q, row, D);
-        }
-        int k = DERIVED_NN < V - 1 ? DERIVED_NN : V - 1;
-        int idx[DERIVED_NN];
-        stats_topk(sims, V, k, idx);
-        for (int i = 0; i < k; i++) {
-            if (idx[i] < 0) break;
-            dc->nn_ids[dc->nn_n] = idx[i];
-            dc->nn_sim[dc->nn_n++] = sims[idx[i]];
-        }
-    }
-    free(row);
-    free(sims);
+    if (!vi || id < 0 || id >= vocab_index_size(vi)) return 0;
+    float *q = malloc(sizeof(float) * (size_t)m->spec.d_model);
+    if (!q) return 0;
+    vocab_row(vi, id, q);
+    dc->nn_n = vocab_neighbours(vi, q, id, DERIVED_NN, dc->nn_ids, dc->nn_sim);
+    free(q);
+    return dc->nn_n;
+}
+
+int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int skip) {
+    VocabIndex *vi = nn_index(dc, m);
+    dc->nn_id = -2;
+    dc->nn_n = vi && q ? vocab_neighbours(vi, q, skip, DERIVED_NN, dc->nn_ids, dc->nn_sim) : 0;
     return dc->nn_n;
 }
 

@@ -8,6 +8,7 @@
  */
 #ifndef LLMSCOPE_ANALYSIS_DERIVED_H
 #define LLMSCOPE_ANALYSIS_DERIVED_H
+#include "analysis/embctx.h"
 #include <stdbool.h>
 #include "analysis/sampling.h"
 #include "trace/trace.h"
@@ -16,30 +17,33 @@
 #define DERIVED_NN 12         /* nearest neighbours kept */
 
 typedef struct {
-    /* embedding PCA of positions [pca_t0, pca_t0 + pca_n) */
-    unsigned long pca_gen;              /* trace_generation when computed (0: never) */
-    int pca_t0, pca_n;
-    bool pca_ok;
-    float pca_xy[2 * DERIVED_PCA_MAX];
-    double pca_expl[2];                 /* share of the variance on PC1, PC2 */
-    /* nearest vocabulary tokens to nn_id by cosine of tok_emb rows */
+    /* the Embeddings panel's PCA at one residual layer (axes fitted on the prompt, kept while
+     * stepping: analysis/embctx.h) */
+    EmbCtxPca pca;
+    /* the vocabulary index of nn_model (1/|E_v| cached) and the neighbours last asked for */
+    VocabIndex *vi;
     const void *nn_model;
     char nn_path[512];                  /* with the pointer: a new model may reuse the address */
-    int nn_id, nn_n;
+    int nn_id, nn_n;                    /* nn_id: the token (or -2 for a vector query) */
     int nn_ids[DERIVED_NN];
     float nn_sim[DERIVED_NN];
 } DerivedCache;
 
 void derived_cache_init(DerivedCache *dc);
+/* Frees what the cache holds (the vocabulary index, the PCA axes). */
+void derived_cache_done(DerivedCache *dc);
 
-/* The positions on the embeddings map for a cursor: the last DERIVED_PCA_MAX up to it. */
-void derived_pca_window(int cursor, int *t0, int *n);
-/* 2-D PCA of the token embeddings at the window of `cursor` (cached). NULL when there are
- * fewer than two tokens or the SVD fails; else dc->pca_xy / dc->pca_expl hold the map. */
-const DerivedCache *derived_embed_pca(DerivedCache *dc, const Trace *tr, int cursor);
+/* The Embeddings panel's PCA of the prompt at residual layer `layer` (0 = token embedding ..
+ * n_layers = after the final norm), cached; NULL when it cannot be fitted (fewer than two
+ * prompt tokens besides a BOS). */
+const EmbCtxPca *derived_embed_pca(DerivedCache *dc, const Session *s, int layer);
 /* Nearest tokens to `id` (itself excluded) by cosine similarity of the embedding rows
  * (cached). Returns how many (0: no embedding table). dc->nn_ids / nn_sim, best first. */
 int derived_neighbours(DerivedCache *dc, const Model *m, int id);
+/* The vocabulary index of m kept in the cache (NULL: no embedding table). */
+VocabIndex *derived_vocab(DerivedCache *dc, const Model *m);
+/* Nearest tokens to a vector q[d_model] (skip: an id left out, -1 none); not cached. */
+int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int skip);
 /* Entropy in bits of query pos's attention row at (layer, head): H = -sum p log2 p. */
 double derived_attn_entropy(const Trace *tr, int pos, int layer, int head);
 /* Next-token probabilities at a position over the recorded top-K (exact at T = 1 without

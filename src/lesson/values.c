@@ -26,6 +26,7 @@ void lesson_values_done(LessonValues *v) {
     memset(v->ref_model, 0, sizeof v->ref_model);
     memset(v->ref_tried, 0, sizeof v->ref_tried);
     v->n_eval = 0;
+    derived_cache_done(&v->dc);
 }
 
 /* ---- formatting ------------------------------------------------------------------------- */

@@ -421,12 +421,24 @@ bool v_tok_embed(VC *c) {
         lv_fmt_tok(s, c->v->dc.nn_ids[0], c->out, c->cap, zh);
         return true;
     }
-    if (IS("embed.pca_explained")) {
-        /* the embeddings panel's map: the tokens up to the cursor (at most DERIVED_PCA_MAX) */
-        if (pos + 1 < 3) return err_set(c->e, ERR_ARG, "a PCA map needs at least 3 tokens");
-        const DerivedCache *pca = derived_embed_pca(&c->v->dc, s->trace, pos);
-        if (!pca) return err_set(c->e, ERR_ARG, "PCA failed");
-        OUT_PCT(pca->pca_expl[0] + pca->pca_expl[1]);
+    if (IS("embed.pca_explained") || IS("embed.layer_cos")) {
+        /* the embeddings panel at its current layer (the scene's view) */
+        int layer = c->v->sc ? c->v->sc->view.emb_layer : 0;
+        if (layer < 0) layer = 0;
+        if (layer > c->m->spec.n_layers) layer = c->m->spec.n_layers;
+        if (IS("embed.layer_cos")) {
+            char a[48];
+            snprintf(a, sizeof a, "%s", c->ph->arg);
+            char *comma = strchr(a, ',');
+            if (!comma) return err_set(c->e, ERR_ARG, "embed.layer_cos needs i,j");
+            *comma = 0;
+            int i = 0, j = 0;
+            if (!lv_arg_pos(c, a, &i) || !lv_arg_pos(c, comma + 1, &j)) return false;
+            OUT_NUM(embctx_cosine(s, layer, i, j));
+        }
+        const EmbCtxPca *pca = derived_embed_pca(&c->v->dc, s, layer);
+        if (!pca) return err_set(c->e, ERR_ARG, "a PCA map needs at least two prompt tokens besides BOS");
+        OUT_PCT(pca->ax.explained[0] + pca->ax.explained[1]);
     }
     if (!strncmp(k, "pos.", 4)) {
         if (IS("pos.sin_cos")) {

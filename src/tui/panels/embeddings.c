@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/embctx.h"
+#include "analysis/derived.h"
 #include "analysis/embedmap.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -24,67 +25,32 @@
 #define EMB_MAP_DOTS 400      /* vocabulary points drawn (every k-th of the fitted ids) */
 
 typedef struct {
-    EmbCtxPca pca[2];          /* per side */
-    /* vocabulary index and map, per side's model */
-    const void *vi_model[2];
-    VocabIndex *vi[2];
-    PcaAxes map[2];
+    DerivedCache dc[2];        /* per side: the PCA at the layer, the vocabulary index, neighbours */
+    PcaAxes map[2];            /* vocabulary map per side */
+    const void *map_model[2];
     bool map_ok[2], map_tried[2];
-    /* neighbour cache */
-    const void *nn_trace[2];
-    int nn_pos[2], nn_layer[2], nn_step[2], nn_n[2];
-    int nn_ids[2][EMB_NN];
-    float nn_sim[2][EMB_NN];
 } EmbState;
 
 static void *emb_create(void) {
     EmbState *s = calloc(1, sizeof *s);
-    if (s) for (int i = 0; i < 2; i++) { s->pca[i].layer = -1; s->nn_pos[i] = -1; }
+    if (s) for (int i = 0; i < 2; i++) derived_cache_init(&s->dc[i]);
     return s;
 }
 
 static void emb_destroy(void *vst) {
     EmbState *s = vst;
     if (!s) return;
-    for (int i = 0; i < 2; i++) { embctx_done(&s->pca[i]); vocab_index_free(s->vi[i]); pca_axes_done(&s->map[i]); }
+    for (int i = 0; i < 2; i++) { derived_cache_done(&s->dc[i]); pca_axes_done(&s->map[i]); }
     free(s);
 }
 
-static VocabIndex *get_index(EmbState *st, int side, const Model *m) {
-    if (st->vi_model[side] != (const void *)m) {
-        vocab_index_free(st->vi[side]);
-        pca_axes_done(&st->map[side]);
-        st->vi[side] = NULL;
-        st->map_ok[side] = st->map_tried[side] = false;
-        st->nn_trace[side] = NULL;
-        st->vi_model[side] = m;
-        Err e = {0};
-        st->vi[side] = vocab_index_new(&m->w.tok_emb, &e);
-    }
-    return st->vi[side];
-}
-
-/* The vector whose neighbours are listed: the token's own embedding row at layer 0 (so the
- * neighbours are about the token, not token + position), the residual row above it. */
-static const float *nn_query(const Session *s, int pos, int layer) {
+/* The neighbours listed: of the token itself at layer 0 (its embedding row, as the lesson's
+ * embed.nearest quotes), of the residual vector above it. */
+static int update_nn(EmbState *st, int side, const Session *s, int pos, int layer) {
     const TraceTok *t = trace_tok(s->trace, pos);
-    if (!t) return NULL;
-    if (layer == 0 && t->embed) return t->embed;
-    return embctx_row(s->trace, pos, layer);
-}
-
-static void update_nn(EmbState *st, int side, const Session *s, int pos, int layer) {
-    const TraceTok *t = trace_tok(s->trace, pos);
-    int step = t ? t->step : -1;
-    if (st->nn_trace[side] == (const void *)s->trace && st->nn_pos[side] == pos && st->nn_layer[side] == layer &&
-        st->nn_step[side] == step)
-        return;
-    st->nn_trace[side] = s->trace; st->nn_pos[side] = pos; st->nn_layer[side] = layer; st->nn_step[side] = step;
-    st->nn_n[side] = 0;
-    VocabIndex *vi = get_index(st, side, s->model);
-    const float *q = nn_query(s, pos, layer);
-    if (!vi || !q || !t) return;
-    st->nn_n[side] = vocab_neighbours(vi, q, layer == 0 ? t->id : -1, EMB_NN, st->nn_ids[side], st->nn_sim[side]);
+    if (!t) return 0;
+    if (layer == 0) return derived_neighbours(&st->dc[side], s->model, t->id);
+    return derived_neighbours_vec(&st->dc[side], s->model, embctx_row(s->trace, pos, layer), -1);
 }
 
 static Color pt_color(const TraceTok *t) {
@@ -97,8 +63,8 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const int L = s->model->spec.n_layers, q = s->cursor;
-    EmbCtxPca *p = &st->pca[ctx->side];
-    embctx_update(p, s, layer);
+    const EmbCtxPca *p = derived_embed_pca(&st->dc[ctx->side], s, layer);
+    if (!p) p = &st->dc[ctx->side].pca;
     char lname[48], hdr[160];
     embctx_layer_name(layer, L, lname, sizeof lname);
     snprintf(hdr, sizeof hdr, "layer %d of %d: %s", layer, L, lname);
@@ -133,7 +99,12 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const int side = ctx->side;
-    VocabIndex *vi = get_index(st, side, s->model);
+    VocabIndex *vi = derived_vocab(&st->dc[side], s->model);
+    if (st->map_model[side] != (const void *)s->model) {
+        pca_axes_done(&st->map[side]);
+        st->map_model[side] = s->model;
+        st->map_ok[side] = st->map_tried[side] = false;
+    }
     if (vi && !st->map_tried[side]) {
         Err e = {0};
         st->map_tried[side] = true;
@@ -250,7 +221,8 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
 
     /* neighbours of the selected token's vector */
     int y = right.y;
-    update_nn(st, ctx->side, s, sel, layer);
+    int nn_n = update_nn(st, ctx->side, s, sel, layer);
+    const DerivedCache *dc = &st->dc[ctx->side];
     const TraceTok *ts = trace_tok(s->trace, sel);
     char tl[40], hdr[120];
     panel_tok_label(s, ts ? ts->id : -1, tl, sizeof tl, 14, c->unicode);
@@ -258,17 +230,17 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     else snprintf(hdr, sizeof hdr, "tok_emb rows nearest to '%s'@%d at layer %d", tl, sel, layer);
     canvas_text_fit(c, right.x, y++, hdr, right.w, sty_attr(CR_TITLE, ATTR_BOLD));
     int rows = (right.h - 1) / 2 - 1;
-    if (rows > st->nn_n[ctx->side]) rows = st->nn_n[ctx->side];
+    if (rows > nn_n) rows = nn_n;
     if (rows < 0) rows = 0;
     Bar bars[EMB_NN];
     char labels[EMB_NN][32], notes[EMB_NN][12];
     for (int i = 0; i < rows; i++) {
-        float v = st->nn_sim[ctx->side][i];
-        panel_tok_label(s, st->nn_ids[ctx->side][i], labels[i], sizeof labels[i], 12, c->unicode);
+        float v = dc->nn_sim[i];
+        panel_tok_label(s, dc->nn_ids[i], labels[i], sizeof labels[i], 12, c->unicode);
         snprintf(notes[i], sizeof notes[i], "%.3f", (double)v);
         bars[i] = (Bar){labels[i], v > 0 ? v : 0, notes[i], sty(CR_TITLE), false};
     }
-    if (!st->nn_n[ctx->side]) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
+    if (!nn_n) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
     w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
     y += rows + 1;
     if (right.y + right.h - y >= 5) draw_cosines(ctx, rect_make(right.x, y, right.w, right.y + right.h - y), layer, sel);
