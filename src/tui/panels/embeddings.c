@@ -54,8 +54,7 @@ static int update_nn(EmbState *st, int side, const Session *s, int pos, int laye
 }
 
 static Color pt_color(const TraceTok *t) {
-    Color c = {0, 0, 0, (uint8_t)(t && t->phase == PHASE_PREFILL ? CR_PREFILL : CR_DECODE)};
-    return c;
+    return theme_color(t && t->phase == PHASE_PREFILL ? CR_PT_PREFILL : CR_PT_DECODE);
 }
 
 /* Left: the prompt's tokens at the layer on the fitted axes. */
@@ -122,7 +121,7 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     int m = 0, stride = ax->n_fit / EMB_MAP_DOTS > 1 ? ax->n_fit / EMB_MAP_DOTS : 1;
     float *row = malloc(sizeof(float) * (size_t)ax->d);
     if (!row) return;
-    Color dot = {0, 0, 0, CR_DIM};
+    Color dot = theme_color(CR_DIM);
     for (int v = 0; v < ax->n_fit && m < EMB_MAP_DOTS; v += stride) {
         float xy[2];
         vocab_row(vi, v, row);
