@@ -32,6 +32,20 @@ static void cap_observe(void *ud, HookEvent *ev) {
     c->got += rows;
 }
 
+static const CliOpt k_sim_opts[] = {
+    {"--layer", NULL, CLI_INT, "L", "residual layer: 0 = token embedding, 1..n_layers-1 = after that many blocks, n_layers = after the final norm", 0, 2147483647.0},
+    {"--pool", NULL, CLI_STR, "mean|last", "mean: the average of the text's rows (a leading BOS left out, the default); last: the last token's row", 0, 0},
+    {"--text", NULL, CLI_STRS, "TEXT", "a text to compare (give several)", 0, 0},
+    {"--texts-file", NULL, CLI_STR, "FILE", "one text per line (empty lines skipped)", 0, 0},
+    {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to the texts", 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"layer\", \"pool\", \"texts\", \"cosine\", ...}", 0, 0},
+    {0}};
+static const CliOpt *const k_sim_groups[] = {k_sim_opts, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
+static const CliCmd k_sim_cmd = {
+    "similarity", "similarity [--model M] --layer L [--pool mean|last] (--text A --text B ... | --texts-file F) [--json]",
+    "Cosine similarity of the texts' sentence vectors at one residual layer: each text runs alone, its rows at the layer "
+    "are pooled, and every pair is compared (the retrieval step of RAG).", k_sim_groups, 0, NULL, true};
+
 static const char *const USAGE =
     "usage: llmscope similarity [--model M] --layer L [--pool mean|last] (--text A --text B ... | --texts-file F) [--json] [--no-bos] [--threads N]\n"
     "  Cosine similarity of the texts' sentence vectors at residual layer L (0 = token embedding,\n"
@@ -84,6 +98,8 @@ static void json_string(FILE *f, const char *s) {
 }
 
 int cmd_similarity(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_sim_cmd);
+    if (crc >= 0) return crc;
     Err e = {0};
     char **texts = NULL; int nt = 0, capt = 0;
     const char *layer_s = NULL, *pool_s = "mean";
