@@ -72,3 +72,31 @@ int main(int argc, char **argv) {
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }
+
+#include <gsl/gsl_eigen.h>
+#include <math.h>
+
+void test_cov_pca(const float *X, int n, int d, double *mean, double *comp, double *expl) {
+    for (int j = 0; j < d; j++) { mean[j] = 0; for (int i = 0; i < n; i++) mean[j] += X[(size_t)i * d + j]; mean[j] /= n; }
+    gsl_matrix *C = gsl_matrix_calloc((size_t)d, (size_t)d), *Z = gsl_matrix_alloc((size_t)d, (size_t)d);
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b < d; b++)
+                *gsl_matrix_ptr(C, (size_t)a, (size_t)b) += (X[(size_t)i * d + a] - mean[a]) * (X[(size_t)i * d + b] - mean[b]);
+    double tr = 0;
+    for (int a = 0; a < d; a++) tr += gsl_matrix_get(C, (size_t)a, (size_t)a);
+    gsl_vector *ev = gsl_vector_alloc((size_t)d);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc((size_t)d);
+    gsl_eigen_symmv(C, ev, Z, w);
+    gsl_eigen_symmv_sort(ev, Z, GSL_EIGEN_SORT_VAL_DESC);
+    for (int k = 0; k < 2; k++) {
+        expl[k] = gsl_vector_get(ev, (size_t)k) / tr;
+        int am = 0;
+        for (int j = 0; j < d; j++) {
+            comp[k * d + j] = gsl_matrix_get(Z, (size_t)j, (size_t)k);
+            if (fabs(comp[k * d + j]) > fabs(comp[k * d + am])) am = j;
+        }
+        if (comp[k * d + am] < 0) for (int j = 0; j < d; j++) comp[k * d + j] = -comp[k * d + j];
+    }
+    gsl_eigen_symmv_free(w); gsl_vector_free(ev); gsl_matrix_free(C); gsl_matrix_free(Z);
+}

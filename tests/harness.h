@@ -38,4 +38,8 @@ const char *test_bin(void);           /* path of build/llmscope ($LLMSCOPE_BIN) 
 /* Runs a shell command, captures stdout (and stderr when merge) into a malloc'd buffer.
  * Returns the exit status (or -1). */
 int test_run(const char *cmd, char **out, int merge_stderr);
+/* Reference PCA for tests: eigenvectors of the covariance of X[n][d] (GSL's symmetric eigensolver),
+ * the two largest first, each signed so its largest-magnitude coefficient is positive;
+ * mean[d], comp[2][d], expl[2] = eigenvalue / trace. An independent path from the SVD the code uses. */
+void test_cov_pca(const float *X, int n, int d, double *mean, double *comp, double *expl);
 #endif

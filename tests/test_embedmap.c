@@ -1,7 +1,6 @@
 /* analysis/embedmap: PCA axes and the vocabulary map against an independent computation (the
  * covariance matrix eigen-decomposed by GSL's symmetric eigensolver), and the vocabulary
  * neighbour search against a brute-force cosine scan. */
-#include <gsl/gsl_eigen.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "analysis/embedmap.h"
@@ -30,31 +29,9 @@ static float *make_rows(int n, int d) {
     return X;
 }
 
-/* Reference: eigenvectors of the covariance, sorted by eigenvalue; explained = lambda / trace. */
-static void reference_pca(const float *X, int n, int d, double *comp, double *expl) {
-    double *mean = calloc((size_t)d, sizeof(double));
-    for (int i = 0; i < n; i++) for (int j = 0; j < d; j++) mean[j] += X[(size_t)i * d + j] / (double)n;
-    gsl_matrix *C = gsl_matrix_calloc((size_t)d, (size_t)d), *Z = gsl_matrix_alloc((size_t)d, (size_t)d);
-    for (int i = 0; i < n; i++)
-        for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++)
-                *gsl_matrix_ptr(C, (size_t)a, (size_t)b) += (X[(size_t)i * d + a] - mean[a]) * (X[(size_t)i * d + b] - mean[b]);
-    double tr = 0;
-    for (int a = 0; a < d; a++) tr += gsl_matrix_get(C, (size_t)a, (size_t)a);
-    gsl_vector *ev = gsl_vector_alloc((size_t)d);
-    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc((size_t)d);
-    gsl_eigen_symmv(C, ev, Z, w);
-    gsl_eigen_symmv_sort(ev, Z, GSL_EIGEN_SORT_VAL_DESC);
-    for (int k = 0; k < 2; k++) {
-        expl[k] = gsl_vector_get(ev, (size_t)k) / tr;
-        for (int j = 0; j < d; j++) comp[k * d + j] = gsl_matrix_get(Z, (size_t)j, (size_t)k);
-    }
-    gsl_eigen_symmv_free(w); gsl_vector_free(ev); gsl_matrix_free(C); gsl_matrix_free(Z); free(mean);
-}
-
 static void check_axes(TestCtx *T_, const PcaAxes *ax, const float *X, int n, int d, double tol) {
-    double comp[2 * 64], expl[2];
-    reference_pca(X, n, d, comp, expl);
+    double mean[64], comp[2 * 64], expl[2];
+    test_cov_pca(X, n, d, mean, comp, expl);
     for (int k = 0; k < 2; k++) {
         CHECK_NEAR(ax->explained[k], expl[k], tol);
         double dot = 0, amax = 0; int am = 0;

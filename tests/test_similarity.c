@@ -150,36 +150,8 @@ TEST(similarity_math) {
 }
 
 /* ---- contextual embeddings: the panel's PCA equals one computed here from exported residuals ---- */
-#include <gsl/gsl_eigen.h>
 #include "analysis/embctx.h"
 #include "session/session.h"
-
-/* PCA by eigen-decomposition of the covariance (independent of the SVD path the code uses),
- * signs by the same documented rule: the largest-magnitude coefficient positive. */
-static void cov_pca(const float *X, int n, int d, double *mean, double *comp, double *expl) {
-    for (int j = 0; j < d; j++) { mean[j] = 0; for (int i = 0; i < n; i++) mean[j] += X[(size_t)i * d + j]; mean[j] /= n; }
-    gsl_matrix *C = gsl_matrix_calloc((size_t)d, (size_t)d), *Z = gsl_matrix_alloc((size_t)d, (size_t)d);
-    for (int i = 0; i < n; i++)
-        for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++)
-                *gsl_matrix_ptr(C, (size_t)a, (size_t)b) += (X[(size_t)i * d + a] - mean[a]) * (X[(size_t)i * d + b] - mean[b]);
-    double tr = 0;
-    for (int a = 0; a < d; a++) tr += gsl_matrix_get(C, (size_t)a, (size_t)a);
-    gsl_vector *ev = gsl_vector_alloc((size_t)d);
-    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc((size_t)d);
-    gsl_eigen_symmv(C, ev, Z, w);
-    gsl_eigen_symmv_sort(ev, Z, GSL_EIGEN_SORT_VAL_DESC);
-    for (int k = 0; k < 2; k++) {
-        expl[k] = gsl_vector_get(ev, (size_t)k) / tr;
-        int am = 0;
-        for (int j = 0; j < d; j++) {
-            comp[k * d + j] = gsl_matrix_get(Z, (size_t)j, (size_t)k);
-            if (fabs(comp[k * d + j]) > fabs(comp[k * d + am])) am = j;
-        }
-        if (comp[k * d + am] < 0) for (int j = 0; j < d; j++) comp[k * d + j] = -comp[k * d + j];
-    }
-    gsl_eigen_symmv_free(w); gsl_vector_free(ev); gsl_matrix_free(C); gsl_matrix_free(Z);
-}
 
 TEST(embeddings_layer_pca_matches_exported_residuals) {
     const char *model = "assets/models/story-gqa";
@@ -202,7 +174,7 @@ TEST(embeddings_layer_pca_matches_exported_residuals) {
     CHECK_EQ_INT(pc, 2);
     static double mean[1024], comp[2 * 1024];
     double expl[2];
-    cov_pca(rows + (size_t)first * d, n_prompt - first, d, mean, comp, expl);
+    test_cov_pca(rows + (size_t)first * d, n_prompt - first, d, mean, comp, expl);
     double scale = 0;
     for (int t = first; t < T; t++)
         for (int k = 0; k < 2; k++) {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "analysis/kvcalc.h"
-#include "analysis/pca.h"
+#include "analysis/embedmap.h"
 #include "analysis/sampling.h"
 #include "analysis/stats.h"
 #include "harness.h"
@@ -516,15 +516,21 @@ TEST(tui_analysis_stats_pca) {
     /* points on a line in 3-D: the first component explains everything */
     float X[4 * 3];
     for (int i = 0; i < 4; i++) { X[i * 3] = (float)i; X[i * 3 + 1] = 2.0f * (float)i; X[i * 3 + 2] = -(float)i; }
-    float xy[8];
-    double ex[2];
-    CHECK(pca_project2(X, 4, 3, xy, ex));
-    CHECK_NEAR(ex[0], 1.0, 1e-6);
-    CHECK_NEAR(fabs(xy[2] - xy[0]), sqrt(6.0), 1e-4);      /* consecutive points sqrt(1+4+1) apart */
+    float a[2], b[2];
+    PcaAxes ax;
+    CHECK(pca_axes_fit(&ax, X, 4, 3));
+    CHECK_NEAR(ax.explained[0], 1.0, 1e-6);
+    pca_axes_project(&ax, X, a);
+    pca_axes_project(&ax, X + 3, b);
+    CHECK_NEAR(fabs(b[0] - a[0]), sqrt(6.0), 1e-4);        /* consecutive points sqrt(1+4+1) apart */
+    pca_axes_done(&ax);
     /* n < d path (SVD of X^T) */
     float Y[2 * 5] = {1, 0, 0, 0, 0, 0, 1, 0, 0, 0};
-    CHECK(pca_project2(Y, 2, 5, xy, ex));
-    CHECK_NEAR(fabs(xy[0] - xy[2]), sqrt(2.0), 1e-4);
+    CHECK(pca_axes_fit(&ax, Y, 2, 5));
+    pca_axes_project(&ax, Y, a);
+    pca_axes_project(&ax, Y + 5, b);
+    CHECK_NEAR(fabs(a[0] - b[0]), sqrt(2.0), 1e-4);
+    pca_axes_done(&ax);
     int idx[2];
     float v[5] = {3, 9, 1, 7, 5};
     stats_topk(v, 5, 2, idx);

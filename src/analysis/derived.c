@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/logitlens.h"
-#include "analysis/pca.h"
 #include "analysis/stats.h"
 #include "engine/engine.h"
 #include "engine/ops.h"

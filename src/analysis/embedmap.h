@@ -5,7 +5,7 @@
  * to project any further vector, so points do not jump while the cursor moves or new tokens
  * are decoded (a refit would rotate and flip the whole picture). Signs are fixed by the data
  * alone: each direction is flipped so that its largest-magnitude coefficient is positive.
- * fit: Xc = X - mean; directions = right singular vectors of Xc (GSL SVD, as pca.c);
+ * fit: Xc = X - mean; directions = right singular vectors of Xc (GSL SVD);
  * explained[k] = S_k^2 / sum S^2.
  *
  * VocabIndex: the embedding matrix E[V, d] (in its stored dtype) with 1/|E_v| precomputed, so
