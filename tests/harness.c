@@ -54,6 +54,9 @@ static int matches(const char *filter, const Entry *t) {
 
 int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0;
+    /* golden screens and screenshots are English unless a test asks (--lang zh): a zh_* locale
+     * on the machine must not change them */
+    setenv("LLMSCOPE_LANG", "en", 1);
     const char *filter = argc > 1 ? argv[1] : NULL;
     for (int i = 0; i < g_ntests; i++) {
         Entry *t = &g_tests[i];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "core/i18n.h"
 #include "cli/cli.h"
 #include "lesson/lesson.h"
 #include "session/session.h"
@@ -162,7 +163,7 @@ static App *open_app(const char *root, const char *lang, const char *path, int s
 }
 
 static const CliOpt k_lesson_opts[] = {
-    {"--lang", NULL, CLI_STR, "en|zh", "lesson language (default: $LLMSCOPE_LANG, else en)", 0, 0},
+    {"--lang", NULL, CLI_STR, "en|zh", "lesson and UI language (default: $LLMSCOPE_LANG, else zh when $LC_ALL, $LC_MESSAGES or $LANG is zh_*, else en)", 0, 0},
     {"--step", NULL, CLI_INT, "N", "start at step N", 1, 2147483647.0},
     {"--script", NULL, CLI_FLAG, NULL, "print every step with its live values", 0, 0},
     {"--frame", NULL, CLI_INT, "N", "print the screen of step N", 1, 2147483647.0},
@@ -237,9 +238,14 @@ int cmd_lesson(int argc, char **argv) {
     lesson_find_root(root, sizeof root);
     const char *lang = lang_arg(argc, argv, &e);
     if (e.code) return cli_fail(&e);
+    /* the UI speaks the lesson's language (--lang, else the environment); English without Unicode */
+    UiLang ul = i18n_lang_from_env();
+    if (lang) i18n_parse_lang(lang, &ul);
+    i18n_set_lang(cli_flag(argc, argv, "--ascii") ? LANG_EN : ul);
     int w = 120, h = 36;
     if (!size_arg(argc, argv, &w, &h)) { fprintf(stderr, "llmscope: --size: expected WxH, at least 40x12\n"); return 2; }
     if (cli_flag(argc, argv, "--check")) return cmd_check(argc, argv, root, lang, w, h);
+    if (!lang && ul == LANG_ZH) lang = "zh";     /* LANG=zh_CN: the Chinese lessons too */
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {

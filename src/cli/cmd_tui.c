@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "core/i18n.h"
 #include "tui/app.h"
 #include "scene/keys.h"
 #include "tui/contrast.h"
@@ -121,6 +122,20 @@ static bool theme_args(int argc, char **argv) {
     return true;
 }
 
+/* --lang en|zh, else the environment (core/i18n.h). Without Unicode (--ascii, a non-UTF-8
+ * locale) Chinese cannot be drawn, so the UI stays English. false (message printed) on an
+ * unknown name. */
+static bool lang_args(int argc, char **argv, bool unicode) {
+    UiLang l = i18n_lang_from_env();
+    const char *name = cli_opt(argc, argv, "--lang");
+    if (name && !i18n_parse_lang(name, &l)) {
+        fprintf(stderr, "llmscope: --lang '%s': expected en or zh\n", name);
+        return false;
+    }
+    i18n_set_lang(unicode ? l : LANG_EN);
+    return true;
+}
+
 static void feed_keys(App *a, const char *keys) {
     for (const char *p = keys; p && *p && !a->quit;) {
         TuiEvent ev = {0};
@@ -143,6 +158,7 @@ static const CliOpt k_tui_opts[] = {
     {"--pos", NULL, CLI_INT, "P", "the selected position (default: the last)", 0, 2147483647.0},
     {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row", 0, 2147483647.0},
     {"--theme", NULL, CLI_STR, "NAME", "colours: dark (default), light (projector on a white wall), contrast", 0, 0},
+    {"--lang", NULL, CLI_STR, "en|zh", "language of the UI and the lesson menu (default: $LLMSCOPE_LANG, else zh when $LC_ALL, $LC_MESSAGES or $LANG is zh_*, else en)", 0, 0},
     {0}};
 static const CliOpt k_shot_opts[] = {
     {"--full", NULL, CLI_FLAG, NULL, "the whole UI instead of one panel", 0, 0},
@@ -163,7 +179,7 @@ static const char k_tui_env[] =
     "Keys: ? in the UI; C cycles the colour theme.\n"
     "environment: LLMSCOPE_COLOR (true 256 16 none, or palette: redefine palette slots, opt-in),\n"
     "NO_COLOR, LLMSCOPE_THEME (dark light contrast), LLMSCOPE_ASCII=1 (no Unicode drawing),\n"
-    "LLMSCOPE_LANG (en zh: lesson language).";
+    "LLMSCOPE_LANG (en zh: UI and lesson language; else LC_ALL, LC_MESSAGES, LANG zh_* mean zh).";
 static const CliCmd k_tui_cmd = {
     "tui", "[tui] [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME] [--compare MODEL2] [--run]",
     "Opens the terminal UI (the default command).", k_tui_groups, 0, k_tui_env, true};
@@ -177,6 +193,9 @@ int cmd_tui(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_tui_cmd);
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
+    bool uni_env;
+    term_detect_env(&uni_env, NULL);
+    if (!lang_args(argc, argv, uni_env)) return 2;
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
@@ -229,6 +248,7 @@ int cmd_screenshot(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_shot_cmd);
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
+    if (!lang_args(argc, argv, !cli_flag(argc, argv, "--ascii"))) return 2;
     const char *size = cli_opt(argc, argv, "--size");
     int w = 120, h = 40;
     if (size && (sscanf(size, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 1000)) {

@@ -1,5 +1,6 @@
 /* The scene and its named actions (see scene.h). Every change to what the class sees goes
  * through one of these functions; the keymap (keymap.c) and the lesson player call them. */
+#include "core/i18n.h"
 #include "scene/scene.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ void scene_note(Scene *sc, const char *action) {
 void scene_status(Scene *sc, bool error, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sc->msg, sizeof sc->msg, fmt, ap);
+    vsnprintf(sc->msg, sizeof sc->msg, tr(fmt), ap);   /* the catalogue keeps fmt's conversions */
     va_end(ap);
     sc->msg_error = error;
 }
@@ -432,7 +433,7 @@ bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e) {
     if (slot <= 0) sc->scfg = cfg;
     for (int i = 0; i < sc->n_ses; i++)
         if (slot < 0 || slot == i) session_set_sampler(sc->ses[i], cfg);
-    scene_status(sc, false, "sampling: %s", cfg.greedy ? "greedy" : "temperature / top-k / top-p");
+    scene_status(sc, false, "sampling: %s", cfg.greedy ? tr("greedy") : tr("temperature / top-k / top-p"));
     return true;
 }
 

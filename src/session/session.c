@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "tokenizer/tokenizer.h"
 
+/* English; the UI shows them through tr() (core/i18n.h) */
 static const char *const STAGE_NAMES[STAGE_COUNT] = {
-    "embed", "+position", "norm", "Q/K/V", "RoPE", "scores", "softmax", "attention out", "add",
-    "norm", "FFN", "add", "final norm", "logits", "sample"};
+    N_("embed"), N_("+position"), N_("norm"), "Q/K/V", "RoPE", N_("scores"), "softmax", N_("attention out"), N_("add"),
+    N_("norm"), "FFN", N_("add"), N_("final norm"), "logits", N_("sample")};
 
 const char *stage_name(Stage s) { return (unsigned)s < STAGE_COUNT ? STAGE_NAMES[s] : "?"; }
 bool stage_is_per_layer(Stage s) { return s >= STAGE_NORM1 && s <= STAGE_ADD2; }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/i18n.h"
 #include "tui/lesson_pane.h"
 #include "tui/first_hint.h"
 #include "tui/theme.h"
@@ -73,10 +74,10 @@ bool app_select_panel(App *a, const char *name) {
 /* ---- drawing: header, tabs, tokens, function bar ---------------------------------- */
 
 static const char *phase_name(const Session *s) {
-    if (!s || s->cursor < 0) return "ready";
+    if (!s || s->cursor < 0) return tr("ready");
     const TraceTok *t = trace_tok(s->trace, s->cursor);
-    if (!t) return "ready";
-    return t->phase == PHASE_PREFILL ? "prefill" : "decode";
+    if (!t) return tr("ready");
+    return t->phase == PHASE_PREFILL ? tr("prefill") : tr("decode");
 }
 
 static void draw_header(App *a, Canvas *c, Rect r) {
@@ -92,15 +93,15 @@ static void draw_header(App *a, Canvas *c, Rect r) {
                  app_model_basename(s->model_path, nm, sizeof nm), "", ml);
         x = canvas_text(c, x, r.y, buf, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
     }
-    if (!a->sc->n_ses) canvas_text(c, x, r.y, "  no model", hs);
+    if (!a->sc->n_ses) canvas_text(c, x, r.y, tr("  no model"), hs);
     Session *s = a->sc->ses[0];
     if (s) {
         char st[64];
         Selection sel = scene_sel(a->sc, 0);
-        if (stage_is_per_layer(sel.stage)) snprintf(st, sizeof st, "L%d %s", sel.layer, stage_name(sel.stage));
-        else snprintf(st, sizeof st, "%s", stage_name(sel.stage));
+        if (stage_is_per_layer(sel.stage)) snprintf(st, sizeof st, tr("L%d %s"), sel.layer, tr(stage_name(sel.stage)));
+        else snprintf(st, sizeof st, "%s", tr(stage_name(sel.stage)));
         int len = session_len(s);
-        snprintf(buf, sizeof buf, "%s%s \xe2\x94\x82 pos %d/%d \xe2\x94\x82 %s ", a->sc->running ? "\xe2\x96\xb6 run \xe2\x94\x82 " : "",
+        snprintf(buf, sizeof buf, tr("%s%s \xe2\x94\x82 pos %d/%d \xe2\x94\x82 %s "), a->sc->running ? tr("\xe2\x96\xb6 run \xe2\x94\x82 ") : "",
                  phase_name(s), s->cursor < 0 ? 0 : s->cursor, len ? len - 1 : 0, st);
         if (!c->unicode) {
             snprintf(buf, sizeof buf, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(s),
@@ -121,7 +122,7 @@ static void draw_tabs(App *a, Canvas *c, Rect r) {
     canvas_fill(c, r, " ", sty(CR_TEXT));
     canvas_push_clip(c, r);
     int total_long = 0;
-    for (int i = 0; i < PANEL_COUNT; i++) total_long += text_width(panel_class((PanelId)i)->title, true) + 4;
+    for (int i = 0; i < PANEL_COUNT; i++) total_long += text_width(tr(panel_class((PanelId)i)->title), true) + 4;
     /* a status message (an error like "context is full") needs room: short names then */
     int msg_w = a->sc->msg[0] ? text_width(a->sc->msg, c->unicode) + 2 : 0;
     bool longn = total_long + msg_w <= r.w;
@@ -129,7 +130,7 @@ static void draw_tabs(App *a, Canvas *c, Rect r) {
     for (int i = 0; i < PANEL_COUNT; i++) {
         const PanelClass *pc = panel_class((PanelId)i);
         char t[64];
-        snprintf(t, sizeof t, " %d %s ", i + 1, longn ? pc->title : pc->tab);
+        snprintf(t, sizeof t, " %d %s ", i + 1, longn ? tr(pc->title) : tr(pc->tab));
         bool cur = i == a->sc->panel;
         Style st = cur ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_DIM);
         int x0 = x;
@@ -157,7 +158,7 @@ static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
     if (!s) return;
     int len = session_len(s);
     int n = s->n_ids > len ? s->n_ids : len;
-    if (n <= 0) { canvas_text_fit(c, r.x, r.y, "no prompt: press e to type one", r.w, sty(CR_DIM)); return; }
+    if (n <= 0) { canvas_text_fit(c, r.x, r.y, tr("no prompt: press e to type one"), r.w, sty(CR_DIM)); return; }
     if (n > 8192) n = 8192;
     Chip *chips = calloc((size_t)n, sizeof(Chip));
     Rect *hits = calloc((size_t)n, sizeof(Rect));
@@ -184,20 +185,24 @@ typedef struct { int key; const char *num, *label; } FKey;
 
 static void draw_fbar(App *a, Canvas *c, Rect r) {
     static const FKey F[] = {
-        {TK_F1, "F1", "Help"}, {TK_F2, "F2", "Prompt"}, {TK_F3, "F3", "Model"}, {TK_F4, "F4", "Sample"},
-        {TK_F5, "F5", "Run"}, {TK_F6, "F6", "Compar"}, {TK_F7, "F7", "Layer-"}, {TK_F8, "F8", "Layer+"},
-        {TK_F9, "F9", "Panel"}, {TK_F10, "F10", "Quit"}};
+        {TK_F1, "F1", N_("Help")}, {TK_F2, "F2", N_("Prompt")}, {TK_F3, "F3", N_("Model")}, {TK_F4, "F4", N_("Sample")},
+        {TK_F5, "F5", N_("Run")}, {TK_F6, "F6", N_("Compar")}, {TK_F7, "F7", N_("Layer-")}, {TK_F8, "F8", N_("Layer+")},
+        {TK_F9, "F9", N_("Panel")}, {TK_F10, "F10", N_("Quit")}};
     canvas_fill(c, r, " ", sty(CR_TEXT));
     canvas_push_clip(c, r);
     int x = r.x;
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
         const char *label = F[i].label;
-        if (F[i].key == TK_F5 && a->sc->running) label = "Pause";
-        if (F[i].key == TK_F6 && a->sc->n_ses == 2) label = "Single";
+        if (F[i].key == TK_F5 && a->sc->running) label = N_("Pause");
+        if (F[i].key == TK_F6 && a->sc->n_ses == 2) label = N_("Single");
+        label = tr(label);
         int x0 = x;
         x = canvas_text(c, x, r.y, F[i].num, sty_attr(CR_FKEY, ATTR_BOLD));
-        char lb[16];
-        snprintf(lb, sizeof lb, "%-6s", label);
+        /* the label padded (or cut) to 6 display columns: a CJK character is 2 */
+        char lb[64];
+        int lw;
+        size_t nb = text_fit_bytes(label, 6, c->unicode, &lw);
+        snprintf(lb, sizeof lb, "%.*s%*s", (int)nb, label, 6 - lw, "");
         x = canvas_text(c, x, r.y, lb, sty2(CR_DEFAULT, CR_FLABEL, 0));
         Style ls = sty2(CR_DEFAULT, CR_FLABEL, 0);
         ls.fg = theme_color(CR_ON_FLABEL);
@@ -209,20 +214,24 @@ static void draw_fbar(App *a, Canvas *c, Rect r) {
 
 static void draw_too_small(App *a, Canvas *c) {
     canvas_clear(c, (Style){color_default(), color_default(), 0});
-    char l2[64];
-    snprintf(l2, sizeof l2, "need %dx%d, have %dx%d", APP_MIN_W, APP_MIN_H, c->w, c->h);
-    const char *src[3] = {"terminal too small", l2, "enlarge it, or q to quit"};
-    /* word-wrap each line to the width (the notice must stay readable in a tiny window) */
-    char out[12][64];
-    int role[12], n = 0;
+    char l2[128];
+    snprintf(l2, sizeof l2, tr("need %dx%d, have %dx%d"), APP_MIN_W, APP_MIN_H, c->w, c->h);
+    const char *src[3] = {tr("terminal too small"), l2, tr("enlarge it, or q to quit")};
+    /* word-wrap each line to the width (the notice must stay readable in a tiny window):
+     * at the last space that fits, else at the last whole character (CJK has no spaces) */
+    char out[16][128];
+    int role[16], n = 0;
+    int maxw = c->w > 0 ? c->w : 1;
     for (int i = 0; i < 3; i++) {
         const char *p = src[i];
-        while (*p && n < 12) {
-            size_t len = strlen(p), cut = len;
-            if ((int)len > c->w) {          /* ASCII text: bytes = columns */
-                cut = 0;
-                for (size_t j = 1; j < len && (int)j <= c->w; j++) if (p[j] == ' ') cut = j;
-                if (cut == 0) cut = (size_t)(c->w > 0 ? c->w : 1);
+        while (*p && n < 16) {
+            int fw;
+            size_t len = strlen(p), cut = text_fit_bytes(p, maxw, c->unicode, &fw);
+            if (cut < len) {
+                size_t sp = 0;
+                for (size_t j = 1; j <= cut && j < len; j++) if (p[j] == ' ') sp = j;
+                if (sp) cut = sp;
+                if (cut == 0) cut = text_next_grapheme(p);   /* a wide character in a 1-column window */
             }
             snprintf(out[n], sizeof out[n], "%.*s", (int)cut, p);
             role[n++] = i;
@@ -247,8 +256,8 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
     if (!pc || r.w <= 0 || r.h <= 0) return;
     canvas_push_clip(c, r);
     if (!s) {
-        Rect in = w_frame(c, r, pc->title, focus);
-        panel_message(c, in, "no model loaded: press m to choose one");
+        Rect in = w_frame(c, r, tr(pc->title), focus);
+        panel_message(c, in, tr("no model loaded: press m to choose one"));
     } else {
         PanelCtx ctx = {a->sc, scene_sel(a->sc, side), s, c, r, side, focus};
         pc->draw(a->pst[panel], &ctx);

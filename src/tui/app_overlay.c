@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "core/i18n.h"
 #include "tui/app.h"
 #include "tui/theme.h"
 #include "tui/widgets/widgets.h"
@@ -123,7 +124,7 @@ static Rect center_box(const Canvas *c, int w, int h) {
     return rect_make((c->w - w) / 2, (c->h - h) / 2, w, h);
 }
 
-static const char HELP_GLOBAL[] =
+static const char HELP_GLOBAL[] = N_(
     "n Space \xe2\x86\x92  next token (prefill first, then decode one)\n"
     "b \xe2\x86\x90        back one token (no recompute)\n"
     "Home End   first / last recorded token\n"
@@ -137,25 +138,27 @@ static const char HELP_GLOBAL[] =
     "L          lessons: guided tours (\xe2\x86\x90 \xe2\x86\x92 step, q leaves)\n"   /* [lesson] */
     "C          colour theme: dark / light (projector) / contrast\n"
     "? F1       this help          q F10 quit\n"
-    "mouse      click tokens, tabs, F-keys and panel cells";
+    "mouse      click tokens, tabs, F-keys and panel cells");
 
 static void draw_help(App *a, Canvas *c) {
     /* the global keys, then the main panel's own (its rows of the scene keymap) */
     const PanelClass *pc = panel_class((PanelId)a->sc->panel);
     char text[4096];
-    snprintf(text, sizeof text, "%s\n\n%s panel:\n%s", HELP_GLOBAL, pc->title, pc->help ? pc->help : "");
+    char head[128];
+    snprintf(head, sizeof head, tr("%s panel:"), tr(pc->title));
+    snprintf(text, sizeof text, "%s\n\n%s\n%s", tr(HELP_GLOBAL), head, pc->help ? tr(pc->help) : "");
     int inner_w = 62;
     int rows = w_text_rows(text, inner_w, c->unicode);
     Rect b = center_box(c, inner_w + 4, rows + 2);
     canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, "Help \xc2\xb7 Esc closes", true);
+    Rect in = w_frame(c, b, tr("Help \xc2\xb7 Esc closes"), true);
     w_text(c, rect_make(in.x + 1, in.y, in.w - 1, in.h), text, sty(CR_TEXT));
 }
 
 static void draw_prompt(App *a, Canvas *c) {
     Rect b = center_box(c, c->w - 4 > 100 ? 100 : c->w - 4, 5);
     canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, "Prompt \xc2\xb7 Enter runs it, Esc cancels", true);
+    Rect in = w_frame(c, b, tr("Prompt \xc2\xb7 Enter runs it, Esc cancels"), true);
     if (in.w <= 2 || in.h <= 0) return;
     LineEdit *le = &a->edit;
     /* scroll so the cursor stays visible */
@@ -179,7 +182,7 @@ static void draw_prompt(App *a, Canvas *c) {
     canvas_fill(c, rect_make(in.x + in.w - 1, in.y + 1, 1, 1), " ", sty(CR_TEXT));
     if (in.h > 2) {
         char info[128];
-        snprintf(info, sizeof info, "%zu bytes  \xc2\xb7  Ctrl-U clears  \xc2\xb7  \xe2\x86\x90 \xe2\x86\x92 Home End move", le->len);
+        snprintf(info, sizeof info, tr("%zu bytes  \xc2\xb7  Ctrl-U clears  \xc2\xb7  \xe2\x86\x90 \xe2\x86\x92 Home End move"), le->len);
         canvas_text_fit(c, in.x + 1, in.y + 2, info, in.w - 2, sty(CR_DIM));
     }
 }
@@ -188,8 +191,8 @@ static void draw_model_menu(App *a, Canvas *c) {
     int n = a->n_models;
     Rect b = center_box(c, 60, (n ? n : 1) + 4);
     canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, a->menu_target ? "Compare with \xc2\xb7 Enter loads" : "Model \xc2\xb7 Enter loads", true);
-    if (!n) { canvas_text_fit(c, in.x + 1, in.y, "no bundled models found (assets/models)", in.w - 2, sty(CR_WARN)); return; }
+    Rect in = w_frame(c, b, a->menu_target ? tr("Compare with \xc2\xb7 Enter loads") : tr("Model \xc2\xb7 Enter loads"), true);
+    if (!n) { canvas_text_fit(c, in.x + 1, in.y, tr("no bundled models found (assets/models)"), in.w - 2, sty(CR_WARN)); return; }
     int first = a->menu_sel >= in.h - 1 ? a->menu_sel - (in.h - 2) : 0;
     for (int i = 0; i < in.h - 1 && first + i < n; i++) {
         int k = first + i;
@@ -204,19 +207,19 @@ static void draw_model_menu(App *a, Canvas *c) {
         canvas_text_fit(c, in.x, in.y + i, line, in.w, st);
         app_add_hit(a, row, HIT_MENU, k, 0);
     }
-    canvas_text_fit(c, in.x + 1, in.y + in.h - 1, "\xe2\x86\x91\xe2\x86\x93 choose  Enter load  Esc cancel", in.w - 2, sty(CR_DIM));
+    canvas_text_fit(c, in.x + 1, in.y + in.h - 1, tr("\xe2\x86\x91\xe2\x86\x93 choose  Enter load  Esc cancel"), in.w - 2, sty(CR_DIM));
 }
 
 static void draw_sampler(App *a, Canvas *c) {
     Rect b = center_box(c, 52, 10);
     canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, "Sampling \xc2\xb7 Enter applies", true);
+    Rect in = w_frame(c, b, tr("Sampling \xc2\xb7 Enter applies"), true);
     char v[5][64];
-    snprintf(v[0], sizeof v[0], "greedy       [%s]", a->scfg.greedy ? "x" : " ");
-    snprintf(v[1], sizeof v[1], "temperature  %.2f", (double)a->scfg.temperature);
-    snprintf(v[2], sizeof v[2], "top-k        %d%s", a->scfg.top_k, a->scfg.top_k ? "" : " (off)");
-    snprintf(v[3], sizeof v[3], "top-p        %.2f%s", (double)a->scfg.top_p, a->scfg.top_p >= 1 ? " (off)" : "");
-    snprintf(v[4], sizeof v[4], "seed         %llu", (unsigned long long)a->scfg.seed);
+    snprintf(v[0], sizeof v[0], tr("greedy       [%s]"), a->scfg.greedy ? "x" : " ");
+    snprintf(v[1], sizeof v[1], tr("temperature  %.2f"), (double)a->scfg.temperature);
+    snprintf(v[2], sizeof v[2], tr("top-k        %d%s"), a->scfg.top_k, a->scfg.top_k ? "" : tr(" (off)"));
+    snprintf(v[3], sizeof v[3], tr("top-p        %.2f%s"), (double)a->scfg.top_p, a->scfg.top_p >= 1 ? tr(" (off)") : "");
+    snprintf(v[4], sizeof v[4], tr("seed         %llu"), (unsigned long long)a->scfg.seed);
     for (int i = 0; i < 5 && i < in.h; i++) {
         Style st = i == a->sfield ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
         Rect row = rect_make(in.x, in.y + i, in.w, 1);
@@ -225,7 +228,7 @@ static void draw_sampler(App *a, Canvas *c) {
     }
     if (in.h > 6)
         w_text(c, rect_make(in.x + 1, in.y + 6, in.w - 2, in.h - 6),
-               "\xe2\x86\x91\xe2\x86\x93 field  \xe2\x86\x90\xe2\x86\x92 -/+ change  Space greedy  Enter apply  Esc cancel",
+               tr("\xe2\x86\x91\xe2\x86\x93 field  \xe2\x86\x90\xe2\x86\x92 -/+ change  Space greedy  Enter apply  Esc cancel"),
                sty(CR_DIM));
 }
 

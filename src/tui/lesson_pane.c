@@ -1,5 +1,6 @@
 /* Lesson pane, presenter keys and lesson menu (see lesson_pane.h). */
 #include "tui/lesson_pane.h"
+#include "core/i18n.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +36,7 @@ LessonUi *lesson_ui_get(App *a, const char *root, const char *lang) {
     if (!u) return NULL;
     if (root && *root) snprintf(u->root, sizeof u->root, "%s", root);
     else lesson_find_root(u->root, sizeof u->root);
-    if (!lang || !*lang) {
-        const char *l = getenv("LLMSCOPE_LANG");
-        if (!l || !*l) { l = getenv("LANG"); l = l && !strncmp(l, "zh", 2) ? "zh" : "en"; }
-        lang = l;
-    }
+    if (!lang || !*lang) lang = i18n_lang_name(i18n_lang());   /* the UI's (--lang, else the environment) */
     snprintf(u->lang, sizeof u->lang, "%s", !strcmp(lang, "zh") ? "zh" : "en");
     a->lesson = u;
     return u;

@@ -21,7 +21,8 @@
 typedef struct LessonUi LessonUi;
 
 /* The app's LessonUi, created if needed with the lessons under root (NULL: found from the
- * binary) in lang ("en"/"zh"; NULL: $LLMSCOPE_LANG, else $LANG starting "zh", else en). */
+ * binary) in lang ("en"/"zh"; NULL: the UI's language, core/i18n.h: --lang, else
+ * $LLMSCOPE_LANG, else $LC_ALL / $LC_MESSAGES / $LANG starting "zh", else en). */
 LessonUi *lesson_ui_get(App *a, const char *root, const char *lang);
 void lesson_ui_free(LessonUi *u);
 /* Opens a lesson file and shows step `step` (0-based). False with e filled on a bad file or

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/derived.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
@@ -258,12 +259,12 @@ static int attn_click(void *vst, Scene *sc, int side, int x, int y, int button) 
 }
 
 const PanelClass panel_attention = {
-    .name = "attention", .title = "Attention", .tab = "Attn",
+    .name = "attention", .title = N_("Attention"), .tab = N_("Attn"),
     .create = attn_create, .destroy = attn_destroy, .draw = attn_draw, .click = attn_click,
-    .help = ", .      select the key column (Esc clears)\n"
+    .help = N_(", .      select the key column (Esc clears)\n"
             "v        pattern (softmax) / raw scores q\xc2\xb7k/sqrt(d)\n"
             "[ ] { }  layer / head; click a cell: query row + key, click a head tile: select it\n"
             "Hatched cells are masked: a query never sees later keys (causal mask).\n"
-            "GQA: query heads that share one KV head are drawn on one row (kvN).",
-    .hint = "v ,/. [ ] { }",
+            "GQA: query heads that share one KV head are drawn on one row (kvN)."),
+    .hint = N_("v ,/. [ ] { }"),
 };

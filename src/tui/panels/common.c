@@ -1,6 +1,7 @@
 /* Panel registry and helpers shared by the panels. */
 #include <stdio.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
@@ -16,6 +17,7 @@ int panel_find(const char *name) { return scene_panel_find(name); }
 
 Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
     Rect in = w_frame(ctx->c, ctx->r, title, ctx->focus);
+    hint = tr(hint);               /* a panel's hint is its class's N_() .hint string */
     if (hint && *hint && ctx->r.h >= 3 && ctx->r.w > 12) {
         char t[256];
         snprintf(t, sizeof t, " %s ", hint);

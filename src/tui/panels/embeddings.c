@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/embctx.h"
 #include "analysis/derived.h"
 #include "analysis/embedmap.h"
@@ -246,9 +247,9 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
 }
 
 const PanelClass panel_embeddings = {
-    .name = "embeddings", .title = "Embeddings", .tab = "Embed",
+    .name = "embeddings", .title = N_("Embeddings"), .tab = N_("Embed"),
     .create = emb_create, .destroy = emb_destroy, .draw = emb_draw, .click = NULL,
-    .help = ", .      select a token (Esc: follow the cursor)\n"
+    .help = N_(", .      select a token (Esc: follow the cursor)\n"
             "- +      residual layer down / up (0 = token embedding, L = after the final norm)\n"
             "0        back to layer 0\n"
             "v        the prompt's tokens / the vocabulary map\n"
@@ -257,6 +258,6 @@ const PanelClass panel_embeddings = {
             "leading BOS left out); new tokens are placed on the same axes. At layer 0 a\n"
             "token always lands on the same point; higher up, its context moves it.\n"
             "Right: the vocabulary rows closest (cosine) to the selected vector, and the\n"
-            "cosine of every pair of the last tokens at that layer.",
-    .hint = ", . token  - + layer  v map",
+            "cosine of every pair of the last tokens at that layer."),
+    .hint = N_(", . token  - + layer  v map"),
 };

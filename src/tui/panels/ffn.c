@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -235,12 +236,12 @@ static int ffn_click(void *vst, Scene *sc, int side, int x, int y, int button) {
 }
 
 const PanelClass panel_ffn = {
-    .name = "ffn", .title = "FFN", .tab = "FFN",
+    .name = "ffn", .title = N_("FFN"), .tab = N_("FFN"),
     .create = ffn_create, .destroy = ffn_destroy, .draw = ffn_draw, .click = ffn_click,
-    .help = "[ ]      layer\n"
+    .help = N_("[ ]      layer\n"
             "Dense: h is the vector the down projection reads (hook_post): most neurons\n"
             "are near zero for a given token; a few fire strongly.\n"
             "MoE: the router scores every expert; only the top-k run for each token, and\n"
-            "their outputs are mixed with the shown weights.",
-    .hint = "[ ] layer",
+            "their outputs are mixed with the shown weights."),
+    .hint = N_("[ ] layer"),
 };

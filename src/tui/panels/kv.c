@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/kvcalc.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -177,14 +178,14 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
 }
 
 const PanelClass panel_kv = {
-    .name = "kv", .title = "KV cache", .tab = "KV",
+    .name = "kv", .title = N_("KV cache"), .tab = N_("KV"),
     .create = NULL, .destroy = NULL, .draw = kv_draw, .click = NULL,
-    .help = "+ -      double / halve the what-if context length (0 resets)\n"
+    .help = N_("+ -      double / halve the what-if context length (0 resets)\n"
             "p        what-if precision of the cached elements: f32, bf16, fp8, int4\n"
             "         (table and chart; fp8/int4 caches also keep block scales, not counted)\n"
             "Per token per layer the cache holds (DeepSeek-V2, Table 1):\n"
             "  MHA 2*n_h*d_h   GQA 2*n_g*d_h   MQA 2*d_h   MLA d_c + d_h^R\n"
             "Rows not matching this model use assumed n_g / d_c (shown in the formula).\n"
-            "The engine caches f32; 'engine' is the byte count it reported.",
-    .hint = "+/- context  p precision",
+            "The engine caches f32; 'engine' is the byte count it reported."),
+    .hint = N_("+/- context  p precision"),
 };

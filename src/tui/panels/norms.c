@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/stats.h"
 #include "engine/ops.h"
 #include "tui/panel.h"
@@ -109,12 +110,12 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
 }
 
 const PanelClass panel_norms = {
-    .name = "norms", .title = "Norms", .tab = "Norm",
+    .name = "norms", .title = N_("Norms"), .tab = N_("Norm"),
     .create = NULL, .destroy = NULL, .draw = norms_draw, .click = NULL,
-    .help = "v        ln1 -> ln2 -> final norm (a: follow the step-into stage again)\n"
+    .help = N_("v        ln1 -> ln2 -> final norm (a: follow the step-into stage again)\n"
             "[ ]      layer\n"
             "The histograms show the d_model values of the vector before and after the\n"
             "norm: after RMSNorm the mean square is 1 (times gamma); LayerNorm also\n"
-            "centres it. 'scale' is what the model multiplied by (hook_scale).",
-    .hint = "v which  [ ] layer",
+            "centres it. 'scale' is what the model multiplied by (hook_scale)."),
+    .hint = N_("v which  [ ] layer"),
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/derived.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
@@ -83,14 +84,14 @@ static void out_draw(void *vst, PanelCtx *ctx) {
 }
 
 const PanelClass panel_output = {
-    .name = "output", .title = "Output", .tab = "Out",
+    .name = "output", .title = N_("Output"), .tab = N_("Out"),
     .create = NULL, .destroy = NULL, .draw = out_draw, .click = NULL,
-    .help = "t T      preview temperature - / +     k K  top-k halve / double (0 = off)\n"
+    .help = N_("t T      preview temperature - / +     k K  top-k halve / double (0 = off)\n"
             "p P      preview top-p - / +            g    greedy      0  copy the sampler\n"
             "Left: p = exp(logit - logsumexp), exactly what the model computed.\n"
             "Right: the same logits at another temperature, cut by top-k / top-p and\n"
             "renormalised. Only the recorded top-64 logits are known; the bound says how\n"
             "much probability the other tokens could hold at that temperature.\n"
-            "s opens the real sampler settings.",
-    .hint = "t/T k/K p/P g",
+            "s opens the real sampler settings."),
+    .hint = N_("t/T k/K p/P g"),
 };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/stats.h"
 #include "engine/ops.h"
 #include "engine/rope.h"
@@ -231,12 +232,12 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
 }
 
 const PanelClass panel_position = {
-    .name = "position", .title = "Position", .tab = "Pos",
+    .name = "position", .title = N_("Position"), .tab = N_("Pos"),
     .create = pos_create, .destroy = pos_destroy, .draw = pos_draw, .click = NULL,
-    .help = ", .      consecutive pairs from i (',' before pair 0: spread over all pairs)\n"
+    .help = N_(", .      consecutive pairs from i (',' before pair 0: spread over all pairs)\n"
             "v        bottom right: sinusoidal encodings / effect of RoPE scaling\n"
             "[ ] { }  layer / head of the q pairs shown\n"
             "RoPE rotates each pair (q_a, q_b) by pos*theta_i: fast pairs (small i) spin,\n"
-            "slow pairs barely move, so q.k depends on the distance between tokens.",
-    .hint = ", . v",
+            "slow pairs barely move, so q.k depends on the distance between tokens."),
+    .hint = N_(", . v"),
 };

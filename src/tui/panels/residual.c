@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "analysis/logitlens.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
@@ -184,12 +185,12 @@ static int resid_click(void *vst, Scene *sc, int side, int x, int y, int button)
 }
 
 const PanelClass panel_residual = {
-    .name = "residual", .title = "Residual", .tab = "Resid",
+    .name = "residual", .title = N_("Residual"), .tab = N_("Resid"),
     .create = resid_create, .destroy = resid_destroy, .draw = resid_draw, .click = resid_click,
-    .help = "Rows: the residual stream entering each layer (hook_resid_pre) and the final\n"
+    .help = N_("Rows: the residual stream entering each layer (hook_resid_pre) and the final\n"
             "resid_post; columns: tokens. Bars: ||hook_attn_out|| and ||hook_mlp_out||,\n"
             "what each sublayer added at the current token.\n"
             "Logit lens: W_U norm_f(x) of each layer's residual: the token the model\n"
-            "would predict if it stopped there (the 'out' row is the real prediction).",
-    .hint = "[ ] layer",
+            "would predict if it stopped there (the 'out' row is the real prediction)."),
+    .hint = N_("[ ] layer"),
 };

@@ -1,0 +1,293 @@
+/* The UI's message catalogue (core/i18n): lookup and fallback, the language from the
+ * environment, every translation keeps its format conversions, every catalogue entry is a
+ * string the source marks (tr, N_, tr_lang, scene_status), and the list of marked strings
+ * that have no Chinese yet (printed, not a failure: other work adds UI text). */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "core/i18n.h"
+#include "harness.h"
+
+/* ---- format conversions --------------------------------------------------------------- */
+
+/* The conversions of a printf format as "d,lld,s,.*f,..." (flags and widths dropped: a
+ * translation may pad differently; '*' kept: it consumes an argument). */
+static void fmt_convs(const char *f, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (const char *p = f; *p; p++) {
+        if (*p != '%') continue;
+        p++;
+        if (*p == '%') continue;
+        char conv[16];
+        size_t k = 0;
+        while (*p && strchr("-+ #0", *p)) p++;
+        while (*p && (strchr("0123456789", *p) || *p == '*')) { if (*p == '*' && k < 8) conv[k++] = '*'; p++; }
+        if (*p == '.') {
+            p++;
+            while (*p && (strchr("0123456789", *p) || *p == '*')) { if (*p == '*' && k < 8) conv[k++] = '*'; p++; }
+        }
+        while (*p && strchr("hlLqjzt", *p)) { if (k < 12) conv[k++] = *p; p++; }
+        if (!*p) break;
+        conv[k++] = *p;
+        conv[k] = 0;
+        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s,", conv);
+    }
+}
+
+/* ---- the marked strings of the source ----------------------------------------------- */
+
+typedef struct { char **v; int n, cap; } StrSet;
+
+static void set_add(StrSet *s, const char *t) {
+    for (int i = 0; i < s->n; i++) if (!strcmp(s->v[i], t)) return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->v = realloc(s->v, sizeof *s->v * (size_t)s->cap);
+    }
+    s->v[s->n++] = strdup(t);
+}
+
+static bool set_has(const StrSet *s, const char *t) {
+    for (int i = 0; i < s->n; i++) if (!strcmp(s->v[i], t)) return true;
+    return false;
+}
+
+static void set_free(StrSet *s) {
+    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+}
+
+static const char *skip_space_comments(const char *p) {
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (p[0] == '/' && p[1] == '/') { while (*p && *p != '\n') p++; continue; }
+        if (p[0] == '/' && p[1] == '*') { const char *e = strstr(p + 2, "*/"); p = e ? e + 2 : p + strlen(p); continue; }
+        return p;
+    }
+}
+
+static int hexv(char ch) {
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* One "..." literal at p (decoded, appended to out); returns the position after it. */
+static const char *read_literal(const char *p, char *out, size_t cap, size_t *n) {
+    p++;
+    while (*p && *p != '"') {
+        char ch = *p++;
+        if (ch == '\\') {
+            char e = *p++;
+            switch (e) {
+            case 'n': ch = '\n'; break;
+            case 't': ch = '\t'; break;
+            case 'r': ch = '\r'; break;
+            case '0': ch = 0; break;
+            case 'x': {
+                int v = 0, d;
+                while ((d = hexv(*p)) >= 0) { v = v * 16 + d; p++; }
+                ch = (char)v;
+                break;
+            }
+            default: ch = e; break;
+            }
+        }
+        if (*n + 1 < cap) out[(*n)++] = ch;
+    }
+    out[*n] = 0;
+    return *p ? p + 1 : p;
+}
+
+/* After the '(' of a marker call: the string-literal groups of argument `arg` (adjacent
+ * literals concatenate; a ternary gives one group per branch). Returns the end of the scan. */
+static const char *collect_arg(const char *p, int arg, StrSet *out) {
+    int depth = 0, cur = 0;
+    char buf[8192];
+    size_t n = 0;
+    bool in_group = false;
+    while (*p) {
+        p = skip_space_comments(p);
+        if (*p == '"') {
+            if (!in_group) n = 0;
+            p = read_literal(p, buf, sizeof buf, &n);
+            in_group = true;
+            continue;
+        }
+        if (in_group) { if (cur == arg) set_add(out, buf); in_group = false; }
+        if (*p == '\'') { p++; if (*p == '\\') p++; if (*p) p++; if (*p == '\'') p++; continue; }
+        if (*p == '(' || *p == '[' || *p == '{') depth++;
+        else if (*p == ')' || *p == ']' || *p == '}') { if (depth-- == 0) return p + 1; }
+        else if (*p == ',' && depth == 0) { if (++cur > arg) { /* past it */ } }
+        if (*p) p++;
+    }
+    return p;
+}
+
+typedef struct { const char *name; int arg; } Marker;
+static const Marker k_markers[] = {{"tr", 0}, {"N_", 0}, {"tr_lang", 1}, {"scene_status", 2}};
+
+static void scan_text(const char *text, StrSet *out) {
+    const char *p = text;
+    while (*p) {
+        if (p[0] == '/' && (p[1] == '/' || p[1] == '*')) { p = skip_space_comments(p); continue; }
+        if (*p == '"') { char tmp[8192]; size_t n = 0; p = read_literal(p, tmp, sizeof tmp, &n); continue; }
+        if (*p == '\'') { p++; if (*p == '\\') p++; if (*p) p++; if (*p == '\'') p++; continue; }
+        bool ident_start = (p == text || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
+                                           (p[-1] >= '0' && p[-1] <= '9')));
+        bool hit = false;
+        for (size_t m = 0; ident_start && m < sizeof k_markers / sizeof k_markers[0]; m++) {
+            size_t L = strlen(k_markers[m].name);
+            if (strncmp(p, k_markers[m].name, L)) continue;
+            const char *q = skip_space_comments(p + L);
+            if (*q != '(') continue;
+            collect_arg(q + 1, k_markers[m].arg, out);
+            p = q + 1;               /* go on inside the call: a marker may nest (scene_status(.., tr("x"))) */
+            hit = true;
+            break;
+        }
+        if (!hit) p++;
+    }
+}
+
+static void scan_dir(const char *dir, StrSet *out, int *files) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) { scan_dir(path, out, files); continue; }
+        size_t n = strlen(de->d_name);
+        if (n < 3 || (strcmp(de->d_name + n - 2, ".c") && strcmp(de->d_name + n - 2, ".h"))) continue;
+        if (!strcmp(de->d_name, "i18n.h") || !strcmp(de->d_name, "i18n.c")) continue;   /* its own examples */
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        char *text = malloc((size_t)st.st_size + 1);
+        size_t got = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
+        fclose(f);
+        if (!text) continue;
+        text[got] = 0;
+        scan_text(text, out);
+        free(text);
+        (*files)++;
+    }
+    closedir(d);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+TEST(i18n_lookup_and_fallback) {
+    UiLang saved = i18n_lang();
+    size_t n;
+    const I18nEntry *cat = i18n_catalogue(&n);
+    REQUIRE(n > 0);
+    i18n_set_lang(LANG_ZH);
+    CHECK_STR(tr(cat[0].en), cat[0].zh);
+    CHECK_STR(tr(cat[n - 1].en), cat[n - 1].zh);
+    const char *un = "no such UI string, surely";
+    CHECK(tr(un) == un);                        /* untranslated: the English itself */
+    CHECK(tr("") != NULL && !tr("")[0]);
+    i18n_set_lang(LANG_EN);
+    CHECK(tr(cat[0].en) == cat[0].en);
+    CHECK_STR(i18n_tr_lang(LANG_ZH, cat[0].en), cat[0].zh);
+    i18n_set_lang(saved);
+}
+
+TEST(i18n_catalogue_entries_are_sound) {
+    size_t n;
+    const I18nEntry *cat = i18n_catalogue(&n);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_MSG(cat[i].en && cat[i].en[0], "entry %zu: empty English", i);
+        CHECK_MSG(cat[i].zh && cat[i].zh[0], "entry %zu (\"%s\"): empty Chinese", i, cat[i].en);
+        if (!cat[i].en || !cat[i].zh) continue;
+        char a[512], b[512];
+        fmt_convs(cat[i].en, a, sizeof a);
+        fmt_convs(cat[i].zh, b, sizeof b);
+        CHECK_MSG(!strcmp(a, b), "\"%s\": conversions %s in English, %s in Chinese", cat[i].en, a, b);
+        for (size_t j = 0; j < i; j++) CHECK_MSG(strcmp(cat[i].en, cat[j].en) != 0, "\"%s\" is in the catalogue twice", cat[i].en);
+        /* no 0-based ordinals in Chinese (第 0 ...): layers and heads are "N 号层" */
+        CHECK_MSG(!strstr(cat[i].zh, "\xe7\xac\xac 0") && !strstr(cat[i].zh, "\xe7\xac\xac %d"), "\"%s\": ordinal 第 0 / 第 %%d", cat[i].zh);
+    }
+    /* the checker itself */
+    char a[64], b[64];
+    fmt_convs("%d of %-6s %.2f%% %lld %*d", a, sizeof a);
+    CHECK_STR(a, "d,s,f,lld,*d,");
+    fmt_convs("%lld %d", b, sizeof b);
+    CHECK(strcmp(b, "d,lld,") != 0);
+}
+
+TEST(i18n_language_from_env) {
+    static const char *const vars[] = {"LLMSCOPE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"};
+    char *saved[4];
+    for (int i = 0; i < 4; i++) { const char *v = getenv(vars[i]); saved[i] = v ? strdup(v) : NULL; unsetenv(vars[i]); }
+    CHECK_EQ_INT(i18n_lang_from_env(), LANG_EN);
+    setenv("LANG", "zh_CN.UTF-8", 1);
+    CHECK_EQ_INT(i18n_lang_from_env(), LANG_ZH);
+    setenv("LC_MESSAGES", "en_US.UTF-8", 1);      /* LC_MESSAGES before LANG */
+    CHECK_EQ_INT(i18n_lang_from_env(), LANG_EN);
+    setenv("LC_ALL", "zh_TW.UTF-8", 1);           /* LC_ALL before both */
+    CHECK_EQ_INT(i18n_lang_from_env(), LANG_ZH);
+    setenv("LC_ALL", "", 1);                      /* empty: the next one decides */
+    CHECK_EQ_INT(i18n_lang_from_env(), LANG_EN);
+    setenv("LLMSCOPE_LANG", "zh", 1);             /* ours first */
+    CHECK_EQ_INT(i18n_lang_from_env(), LANG_ZH);
+    UiLang l = LANG_EN;
+    CHECK(i18n_parse_lang("zh", &l) && l == LANG_ZH);
+    CHECK(i18n_parse_lang("en", &l) && l == LANG_EN);
+    CHECK(i18n_parse_lang("zh_CN.UTF-8", &l) && l == LANG_ZH);
+    CHECK(!i18n_parse_lang("fr", &l) && !i18n_parse_lang("zhx", &l) && !i18n_parse_lang(NULL, &l));
+    for (int i = 0; i < 4; i++) {
+        if (saved[i]) setenv(vars[i], saved[i], 1);
+        else unsetenv(vars[i]);
+        free(saved[i]);
+    }
+}
+
+TEST(i18n_scanner_reads_c_literals) {
+    StrSet s = {0};
+    scan_text("x = tr(\"a\\xc2\\xb7 b\" \"c\\n\"); /* tr(\"comment\") */ y = N_(\"d\");\n"
+              "scene_status(sc, f(1, 2), on ? \"e %d\" : \"f\", 3); str(\"no\"); tr(p->title);\n"
+              "tr_lang(L, \"g\"); q = '\"'; z = tr(\"h\");", &s);
+    CHECK_EQ_INT(s.n, 6);
+    CHECK(set_has(&s, "a\xc2\xb7 bc\n") && set_has(&s, "d") && set_has(&s, "e %d") && set_has(&s, "f") && set_has(&s, "g") &&
+          set_has(&s, "h"));
+    CHECK(!set_has(&s, "comment") && !set_has(&s, "no"));
+    set_free(&s);
+}
+
+TEST(i18n_catalogue_matches_the_source) {
+    StrSet marked = {0};
+    int files = 0;
+    scan_dir("src", &marked, &files);
+    if (!files) SKIP("src/ not found (run from the repository root)");
+    size_t n;
+    const I18nEntry *cat = i18n_catalogue(&n);
+    for (size_t i = 0; i < n; i++)
+        CHECK_MSG(set_has(&marked, cat[i].en),
+                  "catalogue entry \"%s\" is not a tr()/N_()/scene_status() string in src/ any more: the English changed? "
+                  "change src/core/i18n_zh.def too", cat[i].en);
+    int missing = 0;
+    for (int i = 0; i < marked.n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++) found = !strcmp(cat[j].en, marked.v[i]);
+        if (found || !marked.v[i][0]) continue;
+        /* a string of only a format or symbols needs no translation */
+        bool letters = false;
+        for (const char *p = marked.v[i]; *p && !letters; p++) {
+            if (*p == '%') { p++; while (*p && !strchr("diouxXeEfgGsc%", *p)) p++; if (!*p) break; continue; }
+            letters = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        }
+        if (!letters) continue;
+        if (!missing++) printf("    untranslated UI strings (add TR(\"English\", \"中文\") to src/core/i18n_zh.def):\n");
+        printf("      \"");
+        for (const char *p = marked.v[i]; *p; p++) { if (*p == '\n') printf("\\n"); else putchar(*p); }
+        printf("\"\n");
+    }
+    printf("    %d marked strings in %d files, %zu translated, %d untranslated\n", marked.n, files, n, missing);
+    CHECK(marked.n > 0);
+    set_free(&marked);
+}
