@@ -11,6 +11,7 @@
 #include "engine/pool.h"
 #include "engine/quant.h"
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define GEMM_X86 1
 #endif
@@ -50,6 +51,20 @@ bool gemm_set_isa(int isa) {
 /* ---- packing: out[c][j] = B[r0 + j][c0 + c] for j < nr (zero for nr <= j < NR) ---------- */
 
 #ifdef GEMM_X86
+/* F16C and AVX usable: CPUID.1:ECX bits 29 (F16C), 28 (AVX), 27 (OSXSAVE), and the OS saves
+ * the YMM state (XCR0 bits 1 and 2). Asked through cpuid directly: clang's
+ * __builtin_cpu_supports does not know "f16c". */
+static bool cpu_f16c_usable(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned need = 1u << 29 | 1u << 28 | 1u << 27;
+    if ((c & need) != need) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 6u) == 6u;
+}
+
 __attribute__((target("f16c,avx")))
 static void widen_f16(const uint16_t *p, int n, float *out) {
     int i = 0;
@@ -68,7 +83,7 @@ static void widen(const void *base, DType dt, size_t off, int n, float *out) {
     }
 #ifdef GEMM_X86
     static int f16c = -1;
-    if (f16c < 0) { __builtin_cpu_init(); f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"); }
+    if (f16c < 0) f16c = cpu_f16c_usable();
     if (f16c) { widen_f16(p, n, out); return; }
 #endif
     for (int i = 0; i < n; i++) out[i] = f16_to_f32(p[i]);
