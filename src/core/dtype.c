@@ -22,6 +22,29 @@ float f16_to_f32(uint16_t h) {
     return f;
 }
 
+uint16_t f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00);      /* NaN */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);     /* >= 65520 rounds to infinity */
+    if (a <= 0x33000000u) return sign;                          /* <= 2^-25: zero (the tie is even) */
+    uint32_t h, rem, half;
+    if (a < 0x38800000u) {                                      /* below 2^-14: a subnormal half */
+        const uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126 - e;   /* 14..23 */
+        h = m >> shift;
+        rem = m & ((1u << shift) - 1);
+        half = 1u << (shift - 1);
+    } else {
+        h = ((a >> 23) - 112) << 10 | (a & 0x7fffffu) >> 13;
+        rem = a & 0x1fffu;
+        half = 0x1000u;
+    }
+    if (rem > half || (rem == half && (h & 1))) h++;           /* a carry into the exponent is right */
+    return (uint16_t)(sign | h);
+}
+
 void bf16_row_f32(const uint16_t *p, int n, float *out) {
     for (int i = 0; i < n; i++) out[i] = bf16_to_f32(p[i]);
 }

@@ -16,6 +16,9 @@ static inline float bf16_to_f32(uint16_t h) {
     return f;
 }
 float f16_to_f32(uint16_t h);
+/* f32 -> IEEE half, rounded to nearest even (as F16C's vcvtps2ph and ggml's GGML_FP32_TO_FP16):
+ * subnormal halves kept, overflow to infinity, NaN -> sign | 0x7E00. */
+uint16_t f32_to_f16(float f);
 /* out[i] = widen(p[i]) for i < n (F16C when the compiler targets it). */
 void bf16_row_f32(const uint16_t *p, int n, float *out);
 void f16_row_f32(const uint16_t *p, int n, float *out);

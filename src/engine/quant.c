@@ -13,7 +13,9 @@
  *   Q8_K 256 el,292 B: f32 d, i8 qs[256], i16 bsums[16]
  * The element order inside each block is spelled out in the functions below. */
 #include "engine/quant.h"
+#include <math.h>
 #include <string.h>
+#include "core/dtype.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
 #ifdef __AVX2__
@@ -216,6 +218,166 @@ void quant_row_f32(DType t, const void *base, size_t off, int n, float *out) {
         else { f(p + blk * bb, tmp); memcpy(out + (i - off), tmp + in, take * sizeof(float)); }
         i += take;
     }
+}
+
+/* ---- quantization (llama.cpp's reference quantizers, no importance matrix) ---------------
+ * Every step is the reference's f32 arithmetic in the reference's order, so the bytes are the
+ * same; a fused multiply-add would change roundings, hence no contraction here (GCC contracts
+ * nothing in ISO C mode; clang is told below). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+static inline void put_f16(uint8_t *p, float f) {
+    uint16_t h = f32_to_f16(f);
+    p[0] = (uint8_t)(h & 0xFF);
+    p[1] = (uint8_t)(h >> 8);
+}
+
+/* Round to nearest (ties to even) through the mantissa of 1.5·2^23, as ggml's nearest_int;
+ * valid for |v| <= 4194303. */
+static inline int nearest_int(float v) {
+    float t = v + 12582912.f;
+    int32_t i;
+    memcpy(&i, &t, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+static void q_q8_0(const float *x, uint8_t *b) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) { float a = fabsf(x[j]); amax = amax > a ? amax : a; }
+    const float d = amax / 127.f, id = d != 0 ? 1.0f / d : 0.0f;
+    put_f16(b, d);
+    for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+}
+
+static void q_q4_0(const float *x, uint8_t *b) {
+    float amax = 0, max = 0;   /* the element of largest magnitude, the first one on ties */
+    for (int j = 0; j < 32; j++)
+        if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+    const float d = max / -8, id = d != 0 ? 1.0f / d : 0.0f;
+    put_f16(b, d);
+    for (int j = 0; j < 16; j++) {
+        int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
+        q0 = q0 < 15 ? q0 : 15;
+        q1 = q1 < 15 ? q1 : 15;
+        b[2 + j] = (uint8_t)(q0 | q1 << 4);
+    }
+}
+
+/* ggml make_qkx2_quants: scale and min of n values on levels 0..nmax, minimising the weighted
+ * squared error over nstep+1 trial scales around nmax/(max - min). Returns the scale; *neg_min
+ * receives -min (>= 0). */
+static float qkx2_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
+                            uint8_t *Laux, float rmin, float rdelta, int nstep) {
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < n; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        for (int i = 0; i < n; i++) L[i] = 0;
+        *neg_min = -min;
+        return 0.f;
+    }
+    float iscale = (float)nmax / (max - min), scale = 1 / iscale, best = 0;
+    for (int i = 0; i < n; i++) {
+        int l = nearest_int(iscale * (x[i] - min));
+        l = l < 0 ? 0 : l > nmax ? nmax : l;
+        L[i] = (uint8_t)l;
+        float diff = scale * (float)L[i] + min - x[i];
+        best += w[i] * (diff * diff);
+    }
+    for (int is = 0; is <= nstep; is++) {
+        iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; i++) {
+            int l = nearest_int(iscale * (x[i] - min));
+            l = l < 0 ? 0 : l > nmax ? nmax : l;
+            Laux[i] = (uint8_t)l;
+            const float wl = w[i] * (float)l;
+            sum_l += wl;
+            sum_l2 += wl * (float)l;
+            sum_xl += wl * x[i];
+        }
+        const float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) { this_min = 0; this_scale = sum_xl / sum_l2; }
+            float err = 0;
+            for (int i = 0; i < n; i++) {
+                float diff = this_scale * (float)Laux[i] + this_min - x[i];
+                err += w[i] * (diff * diff);
+            }
+            if (err < best) {
+                memcpy(L, Laux, (size_t)n);
+                best = err;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *neg_min = -min;
+    return scale;
+}
+
+static void q_q4_k(const float *x, uint8_t *b) {
+    uint8_t L[256], Laux[32], *sc = b + 4, *q = b + 16;
+    float w[32], mins[8], scales[8], max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; j++) {
+        const float *xj = x + 32 * j;
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) sum_x2 += xj[l] * xj[l];
+        const float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xj[l]);
+        scales[j] = qkx2_scale_min(32, 15, xj, w, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    memset(sc, 0, 12);
+    for (int j = 0; j < 8; j++) {
+        uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]), lm = (uint8_t)nearest_int(inv_min * mins[j]);
+        ls = ls < 63 ? ls : 63;
+        lm = lm < 63 ? lm : 63;
+        if (j < 4) { sc[j] = ls; sc[j + 4] = lm; }
+        else {
+            sc[j + 4] = (uint8_t)((ls & 0xF) | (lm & 0xF) << 4);
+            sc[j - 4] = (uint8_t)(sc[j - 4] | (ls >> 4) << 6);
+            sc[j] = (uint8_t)(sc[j] | (lm >> 4) << 6);
+        }
+    }
+    put_f16(b, max_scale / 63.f);
+    put_f16(b + 2, max_min / 63.f);
+    const float D = h2f(b), M = h2f(b + 2);
+    for (int j = 0; j < 8; j++) {
+        uint8_t s, m;
+        scale_min_k4(j, sc, &s, &m);
+        const float d = D * (float)s;
+        if (d == 0) continue;   /* the levels of the first pass stay */
+        const float dm = M * (float)m;
+        for (int i = 0; i < 32; i++) {
+            int l = nearest_int((x[32 * j + i] + dm) / d);
+            L[32 * j + i] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
+        }
+    }
+    for (int j = 0; j < 256; j += 64, q += 32)
+        for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | L[j + l + 32] << 4);
+}
+
+bool quant_can_quantize(DType t) { return t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q4_K; }
+
+bool quant_quantize(DType t, const float *x, size_t n, void *out) {
+    void (*f)(const float *, uint8_t *) = t == DT_Q8_0 ? q_q8_0 : t == DT_Q4_0 ? q_q4_0 : t == DT_Q4_K ? q_q4_k : NULL;
+    if (!f) return false;
+    const size_t qk = (size_t)dtype_block(t), bb = (size_t)dtype_block_bytes(t);
+    uint8_t *p = out;
+    for (size_t i = 0; i < n / qk; i++) f(x + i * qk, p + i * bb);
+    return true;
 }
 
 /* ---- dot products: row (quantized) · x (f32) ------------------------------------------ */

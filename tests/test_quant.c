@@ -1,0 +1,163 @@
+/* Quantizers (engine/quant.c quant_quantize) against llama.cpp's own output: every tensor that
+ * llama-quantize (no imatrix) wrote as Q8_0, Q4_0 or Q4_K into the qwen2 fixtures must come out
+ * byte for byte the same when we quantize the same tensor of the BF16 file (which holds the F32
+ * conversion's values exactly; tests/fixtures/gguf/README.md). f32 -> f16 rounding is checked
+ * against the processor's own conversion (F16C) where the build targets it. */
+#include "harness.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "core/dtype.h"
+#include "core/gguf.h"
+#include "engine/ops.h"
+#include "engine/quant.h"
+#include "model/tensorfile.h"
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
+#define FX "tests/fixtures/gguf"
+
+TEST(quant_f32_to_f16_rounding) {
+    /* hand-checked cases: ties to even, subnormals, overflow */
+    struct { float f; uint16_t h; } c[] = {
+        {0.0f, 0x0000}, {-0.0f, 0x8000}, {1.0f, 0x3c00}, {-2.0f, 0xc000}, {65504.0f, 0x7bff},
+        {65519.996f, 0x7bff}, {65520.0f, 0x7c00}, {1e9f, 0x7c00}, {0x1p-24f, 0x0001}, {0x1p-25f, 0x0000},
+        {0x1.000002p-25f, 0x0001}, {0x1.8p-24f, 0x0002}, {0x1p-14f, 0x0400}, {0x1.ff8p-15f, 0x03ff}, {0x1.ffcp-15f, 0x0400},
+        {1.0f + 0x1p-11f, 0x3c00}, {1.0f + 0x1.8p-11f, 0x3c01}, {1.0f + 0x1p-10f + 0x1p-11f, 0x3c02},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        CHECK_MSG(f32_to_f16(c[i].f) == c[i].h, "f32_to_f16(%a) = %04x, want %04x", (double)c[i].f, f32_to_f16(c[i].f), c[i].h);
+    CHECK((f32_to_f16(NAN) & 0x7c00) == 0x7c00 && (f32_to_f16(NAN) & 0x3ff) != 0);
+    /* round trip of every half */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;   /* NaN */
+        if (f32_to_f16(f16_to_f32((uint16_t)h)) != h) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+#ifdef __F16C__
+    uint32_t s = 12345;
+    int diff = 0;
+    for (int i = 0; i < 2000000; i++) {
+        s = s * 1664525u + 1013904223u;
+        uint32_t u = s;
+        if ((u & 0x7f800000u) == 0x7f800000u) continue;   /* inf/NaN */
+        float f;
+        memcpy(&f, &u, 4);
+        if (f32_to_f16(f) != (uint16_t)_cvtss_sh(f, 0)) diff++;
+    }
+    CHECK_EQ_INT(diff, 0);
+#endif
+}
+
+static bool dtype_from_ggml(uint32_t type, DType *out) {
+    const char *tn = "?";
+    if (!ggml_type_info(type, &tn, NULL, NULL)) return false;
+    for (int k = 0; k < DT_COUNT; k++)
+        if (!strcmp(dtype_name((DType)k), tn)) { *out = (DType)k; return true; }
+    return false;
+}
+
+/* Each Q8_0/Q4_0/Q4_K tensor of file q, quantized by us from the same tensor of src. */
+static int check_same_bytes(TestCtx *T_, const char *src, const char *q, int *by_type) {
+    Err e = {0};
+    Mapped *ms = mapped_open(src, &e), *mq = mapped_open(q, &e);
+    if (!ms || !mq) { mapped_close(ms); mapped_close(mq); return -1; }
+    GgufFile *gs = gguf_parse(mapped_data(ms), mapped_size(ms), src, &e);
+    GgufFile *gq = gguf_parse(mapped_data(mq), mapped_size(mq), q, &e);
+    int n_checked = 0;
+    if (!gs || !gq) { CHECK_MSG(0, "%s", e.msg); goto out; }
+    for (int64_t i = 0; i < gq->n_tensors; i++) {
+        const GgufTensor *t = &gq->tensors[i];
+        DType dt, ds;
+        if (!dtype_from_ggml(t->type, &dt) || !quant_can_quantize(dt)) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.s);
+        const GgufTensor *s = gguf_find_tensor(gs, name);
+        CHECK_MSG(s && dtype_from_ggml(s->type, &ds), "%s: %s missing", src, name);
+        if (!s || !dtype_from_ggml(s->type, &ds)) continue;
+        const size_t n = (size_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+        float *x = malloc(n * sizeof(float));
+        uint8_t *out = malloc(t->nbytes);
+        if (!x || !out) { CHECK(0); free(x); free(out); break; }
+        Tensor ts = {s->data, ds, 1, (int)n};
+        tensor_row_f32(&ts, 0, (int)n, x);
+        CHECK(quant_quantize(dt, x, n, out));
+        size_t first = t->nbytes;
+        for (size_t b = 0; b < t->nbytes; b++) if (out[b] != t->data[b]) { first = b; break; }
+        CHECK_MSG(first == t->nbytes, "%s: %s (%s): byte %zu of %zu differs from llama-quantize's (%02x vs %02x)",
+                  q, name, dtype_name(dt), first, t->nbytes, first < t->nbytes ? out[first] : 0,
+                  first < t->nbytes ? t->data[first] : 0);
+        n_checked++;
+        by_type[dt]++;
+        free(x);
+        free(out);
+    }
+out:
+    gguf_free(gs);
+    gguf_free(gq);
+    mapped_close(ms);
+    mapped_close(mq);
+    return n_checked;
+}
+
+TEST(quant_quantize_bytes_equal_llama_quantize) {
+    const char *files[] = {"qwen2-Q8_0.gguf", "qwen2-Q4_0.gguf", "qwen2-Q4_K_M.gguf"};
+    int by_type[DT_COUNT] = {0}, total = 0;
+    for (size_t i = 0; i < 3; i++) {
+        char q[256];
+        snprintf(q, sizeof q, FX "/qwen2/%s", files[i]);
+        int n = check_same_bytes(T_, FX "/qwen2/qwen2-BF16.gguf", q, by_type);
+        if (n < 0) SKIP("%s or the BF16 fixture missing", q);
+        total += n;
+    }
+    CHECK_MSG(by_type[DT_Q8_0] >= 7 && by_type[DT_Q4_0] >= 6 && by_type[DT_Q4_K] >= 4,
+              "tensors compared: Q8_0 %d, Q4_0 %d, Q4_K %d", by_type[DT_Q8_0], by_type[DT_Q4_0], by_type[DT_Q4_K]);
+    fprintf(stderr, "    %d tensors byte-equal (Q8_0 %d, Q4_0 %d, Q4_K %d)\n", total, by_type[DT_Q8_0],
+            by_type[DT_Q4_0], by_type[DT_Q4_K]);
+}
+
+/* quantize -> dequantize: the error bound of each format (a round trip of exact grid values). */
+TEST(quant_quantize_roundtrip_bounds) {
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+    uint8_t *b = malloc(N * 2);
+    REQUIRE(x && y && b);
+    uint32_t s = 7;
+    for (int i = 0; i < N; i++) {   /* roughly normal: sum of 4 uniforms */
+        float a = 0;
+        for (int k = 0; k < 4; k++) { s = s * 1664525u + 1013904223u; a += (float)(s >> 8) / 16777216.0f - 0.5f; }
+        x[i] = a * 0.05f;
+    }
+    DType ts[] = {DT_Q8_0, DT_Q4_0, DT_Q4_K};
+    for (int k = 0; k < 3; k++) {
+        REQUIRE(quant_quantize(ts[k], x, N, b));
+        quant_dequant(ts[k], b, N / (size_t)dtype_block(ts[k]), y);
+        double num = 0, den = 0, worst = 0;
+        for (int i = 0; i < N; i++) {
+            num += (double)(x[i] - y[i]) * (x[i] - y[i]);
+            den += (double)x[i] * x[i];
+        }
+        /* per block of 32 (d rounded to f16, relative error <= 2^-11): Q8_0 |x - y| <= d/2 with
+         * d = amax/127; Q4_0 d = amax/8 and levels -8..7, so the side opposite the largest
+         * element is clipped at 7·d: |x - y| <= d */
+        for (int blk = 0; blk < N / 32; blk++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[blk * 32 + i]));
+            for (int i = 0; i < 32; i++) {
+                double r = fabs((double)x[blk * 32 + i] - y[blk * 32 + i]) / amax;
+                if (r > worst) worst = r;
+            }
+        }
+        double rel = sqrt(num / den);
+        if (ts[k] == DT_Q8_0) { CHECK(worst <= 0.5 / 127 + 1.0 / 1024); CHECK(rel > 0.001 && rel < 0.01); }
+        if (ts[k] == DT_Q4_0) { CHECK(worst <= 1.0 / 8 * 1.01); CHECK(rel > 0.05 && rel < 0.15); }
+        if (ts[k] == DT_Q4_K) CHECK(rel > 0.03 && rel < 0.12);
+        fprintf(stderr, "    %s: relative error %.4f, worst |x-q|/amax %.4f\n", dtype_name(ts[k]), rel, worst);
+    }
+    CHECK(!quant_quantize(DT_Q6_K, x, N, b));
+    free(x);
+    free(y);
+    free(b);
+}
