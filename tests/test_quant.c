@@ -1,5 +1,5 @@
 /* Quantizers (engine/quant.c quant_quantize) against llama.cpp's own output: every tensor that
- * llama-quantize (no imatrix) wrote as Q8_0, Q4_0 or Q4_K into the qwen2 fixtures must come out
+ * llama-quantize (no imatrix) wrote as Q8_0, Q4_0, Q5_0 or Q4_K into the qwen2 fixtures must come out
  * byte for byte the same when we quantize the same tensor of the BF16 file (which holds the F32
  * conversion's values exactly; tests/fixtures/gguf/README.md). f32 -> f16 rounding is checked
  * against the processor's own conversion (F16C) where the build targets it. */
@@ -103,19 +103,19 @@ out:
 }
 
 TEST(quant_quantize_bytes_equal_llama_quantize) {
-    const char *files[] = {"qwen2-Q8_0.gguf", "qwen2-Q4_0.gguf", "qwen2-Q4_K_M.gguf"};
+    const char *files[] = {"qwen2-Q8_0.gguf", "qwen2-Q4_0.gguf", "qwen2-Q5_0.gguf", "qwen2-Q4_K_M.gguf"};
     int by_type[DT_COUNT] = {0}, total = 0;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         char q[256];
         snprintf(q, sizeof q, FX "/qwen2/%s", files[i]);
         int n = check_same_bytes(T_, FX "/qwen2/qwen2-BF16.gguf", q, by_type);
         if (n < 0) SKIP("%s or the BF16 fixture missing", q);
         total += n;
     }
-    CHECK_MSG(by_type[DT_Q8_0] >= 7 && by_type[DT_Q4_0] >= 6 && by_type[DT_Q4_K] >= 4,
-              "tensors compared: Q8_0 %d, Q4_0 %d, Q4_K %d", by_type[DT_Q8_0], by_type[DT_Q4_0], by_type[DT_Q4_K]);
-    fprintf(stderr, "    %d tensors byte-equal (Q8_0 %d, Q4_0 %d, Q4_K %d)\n", total, by_type[DT_Q8_0],
-            by_type[DT_Q4_0], by_type[DT_Q4_K]);
+    CHECK_MSG(by_type[DT_Q8_0] >= 7 && by_type[DT_Q4_0] >= 6 && by_type[DT_Q5_0] >= 6 && by_type[DT_Q4_K] >= 4,
+              "tensors compared: Q8_0 %d, Q4_0 %d, Q5_0 %d, Q4_K %d", by_type[DT_Q8_0], by_type[DT_Q4_0], by_type[DT_Q5_0], by_type[DT_Q4_K]);
+    fprintf(stderr, "    %d tensors byte-equal (Q8_0 %d, Q4_0 %d, Q5_0 %d, Q4_K %d)\n", total, by_type[DT_Q8_0],
+            by_type[DT_Q4_0], by_type[DT_Q5_0], by_type[DT_Q4_K]);
 }
 
 /* quantize -> dequantize: the error bound of each format (a round trip of exact grid values). */

@@ -265,6 +265,23 @@ static void q_q4_0(const float *x, uint8_t *b) {
     }
 }
 
+static void q_q5_0(const float *x, uint8_t *b) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; j++)
+        if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+    const float d = max / -16, id = d != 0 ? 1.0f / d : 0.0f;
+    put_f16(b, d);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) {
+        int q0 = (int)(x[j] * id + 16.5f), q1 = (int)(x[j + 16] * id + 16.5f);
+        q0 = q0 < 31 ? q0 : 31;
+        q1 = q1 < 31 ? q1 : 31;
+        b[6 + j] = (uint8_t)((q0 & 0xF) | (q1 & 0xF) << 4);
+        qh |= (uint32_t)(q0 >> 4 & 1) << j | (uint32_t)(q1 >> 4 & 1) << (j + 16);
+    }
+    for (int k = 0; k < 4; k++) b[2 + k] = (uint8_t)(qh >> (8 * k));
+}
+
 /* ggml make_qkx2_quants: scale and min of n values on levels 0..nmax, minimising the weighted
  * squared error over nstep+1 trial scales around nmax/(max - min). Returns the scale; *neg_min
  * receives -min (>= 0). */
@@ -369,10 +386,10 @@ static void q_q4_k(const float *x, uint8_t *b) {
         for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | L[j + l + 32] << 4);
 }
 
-bool quant_can_quantize(DType t) { return t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q4_K; }
+bool quant_can_quantize(DType t) { return t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_Q4_K; }
 
 bool quant_quantize(DType t, const float *x, size_t n, void *out) {
-    void (*f)(const float *, uint8_t *) = t == DT_Q8_0 ? q_q8_0 : t == DT_Q4_0 ? q_q4_0 : t == DT_Q4_K ? q_q4_k : NULL;
+    void (*f)(const float *, uint8_t *) = t == DT_Q8_0 ? q_q8_0 : t == DT_Q4_0 ? q_q4_0 : t == DT_Q5_0 ? q_q5_0 : t == DT_Q4_K ? q_q4_k : NULL;
     if (!f) return false;
     const size_t qk = (size_t)dtype_block(t), bb = (size_t)dtype_block_bytes(t);
     uint8_t *p = out;

@@ -17,11 +17,11 @@ void quant_dequant(DType t, const void *blocks, size_t nblocks, float *out);
 /* Elements [off, off+n) of a quantized tensor whose data starts at base (any range: partial
  * blocks at either end are dequantized whole and cut). */
 void quant_row_f32(DType t, const void *base, size_t off, int n, float *out);
-/* Types quant_quantize can write: Q8_0, Q4_0 and Q4_K. */
+/* Types quant_quantize can write: Q8_0, Q4_0, Q5_0 and Q4_K. */
 bool quant_can_quantize(DType t);
 /* Quantizes x[0..n) (n a multiple of dtype_block(t)) into n/dtype_block(t) blocks at out, as
  * llama.cpp's reference quantizers without an importance matrix do (ggml-quants.c
- * quantize_row_q8_0_ref, quantize_row_q4_0_ref, quantize_row_q4_K_ref; llama-quantize calls these
+ * quantize_row_q8_0_ref, quantize_row_q4_0_ref, quantize_row_q5_0_ref, quantize_row_q4_K_ref; llama-quantize calls these
  * when no imatrix is given): the same bytes, operation by operation in f32. False for another type. */
 bool quant_quantize(DType t, const float *x, size_t n, void *out);
 /* y[rows] = W x for a quantized W (rows split across the engine's pool like matvec). */
