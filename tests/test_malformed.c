@@ -996,7 +996,7 @@ TEST(malformed_prompt_non_utf8_and_huge) {
 /* ---- a CLI people trust (issue 13): help, unknown options, file types ---------------------- */
 
 static const char *k_subcommands[] = {"tui", "run", "generate", "logits", "info", "eval", "tokenize", "detokenize",
-                                      "trace", "screenshot", "lesson", "bench", "contrast", "chat-template", "similarity", "compare"};
+                                      "trace", "screenshot", "lesson", "bench", "contrast", "chat-template", "similarity", "compare", "quant-lens"};
 
 /* `CMD --help` prints usage on stdout, exits 0 and does nothing else: `run --help` used to
  * generate text, `info --help` to print a model, `bench --help` to run the benchmark. */

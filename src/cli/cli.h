@@ -83,4 +83,5 @@ int cmd_contrast(int argc, char **argv);
 int cmd_lesson(int argc, char **argv);
 int cmd_list_models(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
+int cmd_quantlens(int argc, char **argv);
 #endif

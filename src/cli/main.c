@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
         {"screenshot", cmd_screenshot, "render a panel without a terminal"},
         {"contrast", cmd_contrast, "check text/background contrast of a screen dump with colours"},
         {"similarity", cmd_similarity, "cosine similarity of texts' vectors at a residual layer (--json)"},
+        {"quant-lens", cmd_quantlens, "one layer quantized (Q8_0/Q4_0/Q4_K): bits, weight error, next-token KL (--json)"},
         {"lesson", cmd_lesson, "list, play or --check guided lessons"},
         {"bench", cmd_bench, "decode/prefill speed against measured memory bandwidth"},
     };
