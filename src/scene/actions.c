@@ -147,6 +147,14 @@ static bool a_out(Scene *sc, int arg, Err *e) { scene_note(sc, "output.preview")
     }
 }
 
+/* output: the quantization lens (analysis/quantlens.h) of the selected layer at the cursor.
+ * ARG 0 cycles off -> Q8_0 -> Q4_K -> Q4_0 -> as loaded -> off; 1..4 picks one; -1 turns it off. */
+static bool a_out_quant(Scene *sc, int arg, Err *e) { scene_note(sc, "output.quant");
+    if (arg < -1 || arg > 4) return nothing(e, "quantization lens: ARG is 0 (next), 1..4 (Q8_0, Q4_K, Q4_0, as loaded) or -1 (off)");
+    sc->view.quant_lens = arg == 0 ? (sc->view.quant_lens + 1) % 5 : arg < 0 ? 0 : arg;
+    return true;
+}
+
 static bool a_chat_toggle(Scene *sc, int arg, Err *e) { (void)arg; return scene_set_chat(sc, !sc->chat, e); }
 
 static const SceneAction ACTIONS[] = {
@@ -188,6 +196,7 @@ static const SceneAction ACTIONS[] = {
     {"position.prev", a_pos_prev, "position: previous RoPE pairs"},
     {"position.next", a_pos_next, "position: next RoPE pairs"},
     {"output.preview", a_out, "output: preview change ARG (0 T-, 1 T+, 2 k/2, 3 k*2, 4 p-, 5 p+, 6 greedy, 7 = sampler)"},
+    {"output.quant", a_out_quant, "output: quantization lens of the selected layer, ARG 0 next type (off, Q8_0, Q4_K, Q4_0, as loaded), 1..4 one, -1 off"},
 };
 
 const SceneAction *scene_action_table(int *n) {

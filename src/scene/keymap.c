@@ -31,6 +31,7 @@ static const KeyBinding KEYMAP[] = {
     {'k', PANEL_OUTPUT, "output.preview", 2}, {'K', PANEL_OUTPUT, "output.preview", 3},
     {'p', PANEL_OUTPUT, "output.preview", 4}, {'P', PANEL_OUTPUT, "output.preview", 5},
     {'g', PANEL_OUTPUT, "output.preview", 6}, {'0', PANEL_OUTPUT, "output.preview", 7},
+    {'w', PANEL_OUTPUT, "output.quant", 0},
     /* everywhere */
     {'n', -1, "step", 0}, {' ', -1, "step", 0}, {TK_RIGHT, -1, "step", 0},
     {'b', -1, "back", 0}, {TK_LEFT, -1, "back", 0},

@@ -51,6 +51,7 @@ typedef struct {
     int pos_view;             /* position: bottom-right 0 sinusoid, 1 scaling */
     int pos_pair0;            /* position: first RoPE pair shown when zoomed, -1 spread */
     SamplePreviewCfg preview; /* output: the sampling preview */
+    int quant_lens;           /* output: the quantization lens, 0 off, 1 Q8_0, 2 Q4_K, 3 Q4_0, 4 as loaded */
 } SceneView;
 
 #define SCENE_MSG_CAP 256

@@ -1,20 +1,111 @@
 /* Output panel: the top-k next-token probabilities at the current position as bars (from
  * the recorded top logits and the log-sum-exp, exact), the token that was sampled, and a
  * preview of the same distribution under other settings (temperature, top-k, top-p,
- * greedy) recomputed by analysis/sampling.c from the same recorded numbers. */
+ * greedy) recomputed by analysis/sampling.c from the same recorded numbers. With `w` it shows the
+ * quantization lens instead (analysis/quantlens.h): the selected layer quantized, measured at the
+ * cursor. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/i18n.h"
 #include "analysis/derived.h"
+#include "analysis/quantlens.h"
 #include "analysis/stats.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
 
+typedef struct { QuantLensCache ql; } OutState;
+
+static void *out_new(void) { return calloc(1, sizeof(OutState)); }
+static void out_free(void *st) {
+    if (!st) return;
+    quantlens_cache_done(&((OutState *)st)->ql);
+    free(st);
+}
+
+static const DType k_lens_types[5] = {DT_F32, DT_Q8_0, DT_Q4_K, DT_Q4_0, QL_AS_LOADED};
+
+/* The quantization lens: the selected layer's matrices quantized, the next-token distribution at
+ * the cursor compared with the model as loaded (one layer, one position: said on screen). */
+static void lens_draw(OutState *st, PanelCtx *ctx) {
+    Canvas *c = ctx->c;
+    const Session *s = ctx->s;
+    const DType to = k_lens_types[ctx->sc->view.quant_lens];
+    const int L = ctx->sel.layer;
+    char title[160], line[256];
+    snprintf(title, sizeof title, tr("Output \xc2\xb7 quantization lens \xc2\xb7 layer %d \xe2\x86\x92 %s"), L,
+             to == QL_AS_LOADED ? tr("as loaded") : dtype_name(to));
+    Rect in = panel_frame(ctx, title, N_("w next type (then off)  [ ] layer"));
+    if (!panel_tok(s)) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
+    if (in.w < 20 || in.h < 6) return;
+    Err e = {0};
+    const QuantLens *q = st ? quantlens_cached(&st->ql, s->model, s->ids, s->n_ids, s->cursor, L, to, &e) : NULL;
+    if (!q) { panel_message(c, in, st ? e.msg : tr("out of memory")); return; }
+    char cur[40], tl[40], tq[40];
+    panel_tok_label(s, s->ids[s->cursor], cur, sizeof cur, 14, c->unicode);
+    panel_tok_label(s, q->top_loaded, tl, sizeof tl, 14, c->unicode);
+    panel_tok_label(s, q->top_quant, tq, sizeof tq, 14, c->unicode);
+    snprintf(line, sizeof line, tr("Measured: only layer %d's weight matrices quantized; only the next token after pos %d ('%s') compared."),
+             L, s->cursor, cur);
+    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_WARN));
+    canvas_text_fit(c, in.x, in.y + 1, tr("Everything else (other layers, embeddings, norms, activations) stays as loaded."), in.w, sty(CR_DIM));
+    int y = in.y + 3;
+    /* one fixed axis (0 .. 12 %, wider if needed) so that switching types shows the change */
+    double emax = 0.12;
+    for (int i = 0; i < q->n_mat; i++) if (q->mat[i].rel_err > emax) emax = q->mat[i].rel_err;
+    /* header: each label at its column (translated labels are not padded with %-Ns) */
+    const Style hs = sty_attr(CR_TITLE, ATTR_UNDERLINE);
+    canvas_text_fit(c, in.x, y, tr("matrix"), 16, hs);
+    canvas_text_fit(c, in.x + 17, y, tr("loaded"), 6, hs);
+    canvas_text_fit(c, in.x + 24, y, tr("now"), 6, hs);
+    canvas_text_fit(c, in.x + 31, y, tr("weights"), 10, hs);
+    snprintf(line, sizeof line, tr("relative error |W-Q(W)|/|W|, bar 0 .. %.0f %%"), 100 * emax);
+    if (in.w > 43) canvas_text_fit(c, in.x + 42, y, line, in.w - 42, hs);
+    y++;
+    const int bar_x = in.x + 42, bar_w = in.w - 42 - 10;
+    for (int i = 0; i < q->n_mat && y < in.y + in.h - 4; i++, y++) {
+        const QlMatrix *m = &q->mat[i];
+        char nm[32];
+        if (m->count > 1) snprintf(nm, sizeof nm, "%s x%d", m->name, m->count);
+        else snprintf(nm, sizeof nm, "%s", m->name);
+        snprintf(line, sizeof line, "%-16s %-6s %-6s %10lld", nm, dtype_name(m->from), dtype_name(m->to), m->n);
+        canvas_text_fit(c, in.x, y, line, 41, sty(m->kept ? CR_DIM : CR_TEXT));
+        if (m->kept) { canvas_text_fit(c, bar_x, y, tr("kept: width not a multiple of 32"), in.w - 42, sty(CR_DIM)); continue; }
+        char note[48];
+        snprintf(note, sizeof note, "%.4f%s", m->rel_err, m->fallback ? " Q5_0*" : "");
+        if (bar_w >= 8) {
+            Bar b = {NULL, (float)m->rel_err, note, sty(CR_ACCENT), false};
+            w_bars(c, rect_make(bar_x, y, bar_w + 10, 1), &b, 1, (float)emax, 0, 12);
+        } else canvas_text_fit(c, bar_x, y, note, in.w - 42, sty(CR_TEXT));
+    }
+    y++;
+    snprintf(line, sizeof line, tr("layer %d: %.2f \xe2\x86\x92 %.2f bits per weight \xc2\xb7 relative error %.4f"), L, q->bpw_loaded,
+             q->bpw, q->rel_err);
+    if (q->n_fallback) {
+        size_t k = strlen(line);
+        snprintf(line + k, sizeof line - k, " \xc2\xb7 %s", tr("*Q4_K needs widths of 256: Q5_0 as llama-quantize"));
+    }
+    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
+    snprintf(line, sizeof line, tr("KL(as loaded \xe2\x80\x96 layer %d quantized) = %.3g nats \xc2\xb7 max |\xce\x94logit| %.3g"), L, q->kl,
+             q->max_dlogit);
+    canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    if (q->top_quant == q->top_loaded)
+        snprintf(line, sizeof line, tr("top token '%s': p %.4f as loaded, %.4f quantized (still the top)"), tl, q->p_top_loaded, q->p_top_quant);
+    else
+        snprintf(line, sizeof line, tr("top token '%s': p %.4f as loaded, %.4f quantized; the top is now '%s'"), tl, q->p_top_loaded,
+                 q->p_top_quant, tq);
+    canvas_text_fit(c, in.x, y++, line, in.w, sty(q->top_quant == q->top_loaded ? CR_GOOD : CR_WARN));
+    if (y < in.y + in.h) {
+        snprintf(line, sizeof line, tr("quantizing and one forward pass of %d tokens: %.0f ms (cached per layer, type and position)"),
+                 s->cursor + 1, q->ms);
+        canvas_text_fit(c, in.x, y, line, in.w, sty(CR_DIM));
+    }
+}
+
 static void out_draw(void *vst, PanelCtx *ctx) {
-    (void)vst;
+    if (ctx->sc->view.quant_lens > 0 && ctx->sc->view.quant_lens < 5) { lens_draw(vst, ctx); return; }
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     Rect in = panel_frame(ctx, "Output \xc2\xb7 next-token probabilities", "t/T temp  k/K top-k  p/P top-p  g greedy");
@@ -85,13 +176,14 @@ static void out_draw(void *vst, PanelCtx *ctx) {
 
 const PanelClass panel_output = {
     .name = "output", .title = N_("Output"), .tab = N_("Out"),
-    .create = NULL, .destroy = NULL, .draw = out_draw, .click = NULL,
+    .create = out_new, .destroy = out_free, .draw = out_draw, .click = NULL,
     .help = N_("t T      preview temperature - / +     k K  top-k halve / double (0 = off)\n"
             "p P      preview top-p - / +            g    greedy      0  copy the sampler\n"
+            "w        quantization lens: the selected layer as Q8_0, Q4_K, Q4_0, as loaded, off\n"
             "Left: p = exp(logit - logsumexp), exactly what the model computed.\n"
             "Right: the same logits at another temperature, cut by top-k / top-p and\n"
             "renormalised. Only the recorded top-64 logits are known; the bound says how\n"
             "much probability the other tokens could hold at that temperature.\n"
             "s opens the real sampler settings."),
-    .hint = N_("t/T k/K p/P g"),
+    .hint = N_("t/T k/K p/P g  w quant"),
 };
