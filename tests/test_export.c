@@ -336,6 +336,58 @@ TEST(export_every_panel_svg_matches_screenshot) {
     CHECK_EQ_INT(done, 8);
 }
 
+TEST(export_zh_screens_svg_match_screenshot) {
+    /* the Chinese UI (--lang zh) at 80x24: each panel's SVG is well-formed XML and carries the
+     * plain screenshot's text cell for cell (wide characters included), with the Chinese title */
+    static const struct { const char *panel, *title; } P[] = {
+        {"attention", "\xe6\xb3\xa8\xe6\x84\x8f\xe5\x8a\x9b \xc2\xb7 0 \xe5\x8f\xb7\xe5\xb1\x82"},   /* 注意力 · 0 号层 */
+        {"kv", "KV \xe7\xbc\x93\xe5\xad\x98"},                                                   /* KV 缓存 */
+        {"residual", "\xe6\xae\x8b\xe5\xb7\xae\xe6\xb5\x81"},                                   /* 残差流 */
+        {"norms", "\xe5\xbd\x92\xe4\xb8\x80\xe5\x8c\x96"},                                      /* 归一化 */
+        {"position", "\xe4\xbd\x8d\xe7\xbd\xae\xe7\xbc\x96\xe7\xa0\x81"},                    /* 位置编码 */
+        {"embeddings", "\xe5\xb5\x8c\xe5\x85\xa5 \xc2\xb7"},                                     /* 嵌入 · */
+        {"ffn", "\xe5\x89\x8d\xe9\xa6\x88\xe7\xbd\x91\xe7\xbb\x9c"},                         /* 前馈网络 */
+        {"output", "\xe8\xbe\x93\xe5\x87\xba \xc2\xb7"}};                                        /* 输出 · */
+    int done = 0;
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
+        char a[512];
+        snprintf(a, sizeof a, "screenshot --lang zh --panel %s --size 80x24 --steps 3", P[i].panel);
+        char *plain = run(a);
+        snprintf(a, sizeof a, "screenshot --lang zh --panel %s --size 80x24 --steps 3 --format svg --mono", P[i].panel);
+        char *svg = run(a);
+        if (!plain || !svg) { free(plain); free(svg); SKIP("screenshot failed (no bundled model?)"); }
+        char what[64];
+        snprintf(what, sizeof what, "%s (zh)", P[i].panel);
+        const char *err = xml_check(svg);
+        CHECK_MSG(!err, "%s: %s", what, err ? err : "");
+        check_same_text(T_, what, svg, plain);
+        CHECK_MSG(strstr(plain, P[i].title), "%s: no Chinese title \"%s\" in the screenshot", what, P[i].title);
+        /* (the SVG has the same text as the screenshot, so the title too; its runs split wide
+         * characters from narrow ones, so a whole title is not one string in it) */
+        const char *cjk = P[i].title;
+        while (*cjk && (unsigned char)*cjk < 0xe0) cjk++;
+        char elem[16];
+        snprintf(elem, sizeof elem, ">%.3s</text>", cjk);       /* its first CJK character, a text element */
+        CHECK_MSG(*cjk && strstr(svg, elem), "%s: no %s in the SVG", what, elem);
+        free(plain);
+        free(svg);
+        done++;
+    }
+    CHECK_EQ_INT(done, 8);
+    /* the whole UI with the help open, in colour: key bar and help are Chinese in both */
+    char *ansi = run("screenshot --lang zh --full --size 80x24 --steps 3 --keys '?' --ansi");
+    char *svg = run("screenshot --lang zh --full --size 80x24 --steps 3 --keys '?' --format svg");
+    REQUIRE(ansi && svg);
+    char *at = ansi_text(ansi);
+    check_same_text(T_, "full zh help (colour)", svg, at);
+    CHECK(xml_check(svg) == NULL);
+    CHECK(strstr(at, "\xe5\xb8\xae\xe5\x8a\xa9 \xc2\xb7 Esc"));    /* 帮助 · Esc (the help's title) */
+    CHECK(strstr(at, "F10\xe9\x80\x80\xe5\x87\xba"));                /* F10退出 (key bar) */
+    free(at);
+    free(ansi);
+    free(svg);
+}
+
 TEST(export_lesson_frames_svg) {
     /* the Chinese narration (wide characters) of a lesson frame, and --frames for a lesson */
     char *ansi = run("lesson 12 --lang zh --frame 4 --reveal --format ansi");

@@ -209,8 +209,11 @@ TEST(i18n_catalogue_entries_are_sound) {
         fmt_convs(cat[i].zh, b, sizeof b);
         CHECK_MSG(!strcmp(a, b), "\"%s\": conversions %s in English, %s in Chinese", cat[i].en, a, b);
         for (size_t j = 0; j < i; j++) CHECK_MSG(strcmp(cat[i].en, cat[j].en) != 0, "\"%s\" is in the catalogue twice", cat[i].en);
-        /* no 0-based ordinals in Chinese (第 0 ...): layers and heads are "N 号层" */
-        CHECK_MSG(!strstr(cat[i].zh, "\xe7\xac\xac 0") && !strstr(cat[i].zh, "\xe7\xac\xac %d"), "\"%s\": ordinal 第 0 / 第 %%d", cat[i].zh);
+        /* no 0-based ordinals in Chinese (第 0 层): layers and heads are "N 号层"; an index the
+         * engine counts from 0 is never written after 第 (only "第 %d/%d 步" with k + 1) */
+        CHECK_MSG(!strstr(cat[i].zh, "\xe7\xac\xac 0"), "\"%s\": ordinal 第 0", cat[i].zh);
+        if (strstr(cat[i].zh, "\xe7\xac\xac %d")) CHECK_STR(cat[i].en, "step %d/%d  ");
+        if (strstr(cat[i].en, "L%d")) CHECK_MSG(strstr(cat[i].zh, "%d \xe5\x8f\xb7\xe5\xb1\x82"), "\"%s\": L%%d is \"%%d 号层\"", cat[i].zh);
     }
     /* the checker itself */
     char a[64], b[64];
@@ -290,4 +293,102 @@ TEST(i18n_catalogue_matches_the_source) {
     printf("    %d marked strings in %d files, %zu translated, %d untranslated\n", marked.n, files, n, missing);
     CHECK(marked.n > 0);
     set_free(&marked);
+}
+
+/* ---- the Chinese UI on screen ----------------------------------------------------------- */
+
+#include "tui/app.h"
+#include "tui/canvas.h"
+#include "tui_fake.h"
+
+/* Wide characters whole (a width-2 cell followed by its continuation, a continuation only
+ * after a width-2 cell) and every text row within the canvas. Returns the first bad spot. */
+static bool canvas_cells_whole(const Canvas *c, int *bx, int *by) {
+    for (int y = 0; y < c->h; y++)
+        for (int x = 0; x < c->w; x++) {
+            const Cell *cl = canvas_cell(c, x, y), *nx = canvas_cell(c, x + 1, y), *pv = canvas_cell(c, x - 1, y);
+            bool ok = cl->width == 2 ? nx && nx->width == 0 : cl->width == 0 ? pv && pv->width == 2 : cl->width == 1;
+            if (!ok) { *bx = x; *by = y; return false; }
+        }
+    char *t = canvas_to_text(c);
+    bool fits = t != NULL;
+    for (char *line = t; fits && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        fits = text_width(line, true) <= c->w;
+        line = nl ? nl + 1 : NULL;
+    }
+    free(t);
+    *bx = *by = -1;
+    return fits;
+}
+
+static bool canvas_has(const Canvas *c, const char *s) {
+    char *t = canvas_to_text(c);
+    bool r = t && strstr(t, s);
+    free(t);
+    return r;
+}
+
+TEST(i18n_zh_screens_whole_at_odd_sizes) {
+    static const char *const KINDS[] = {"gqa", "mha", "mla"};
+    static const int SZ[][2] = {{80, 24}, {61, 17}, {97, 31}, {133, 41}, {60, 16}, {59, 15}, {81, 25}};
+    UiLang saved = i18n_lang();
+    i18n_set_lang(LANG_ZH);
+    int screens = 0;
+    for (int k = 0; k < 3; k++) {
+        Session *s = tui_fake_session(KINDS[k], 12, 8);
+        REQUIRE(s);
+        App *a = app_new();
+        REQUIRE(a);
+        app_set_session(a, 0, s, false);
+        for (size_t z = 0; z < sizeof SZ / sizeof SZ[0]; z++) {
+            Canvas *c = canvas_new(SZ[z][0], SZ[z][1]);
+            REQUIRE(c);
+            c->unicode = true;
+            c->mono = true;
+            for (int p = 0; p < PANEL_COUNT; p++) {
+                const char *title = tr(panel_class((PanelId)p)->title);
+                int bx, by;
+                app_render_panel(a, c, p);
+                CHECK_MSG(canvas_cells_whole(c, &bx, &by), "%s panel %d at %dx%d: a wide character cut at (%d,%d)", KINDS[k], p,
+                          SZ[z][0], SZ[z][1], bx, by);
+                CHECK_MSG(canvas_has(c, title), "%s panel %d at %dx%d: no Chinese title %s", KINDS[k], p, SZ[z][0], SZ[z][1], title);
+                a->sc->panel = p;
+                for (int help = 0; help < 2; help++) {
+                    a->overlay = help ? OV_HELP : OV_NONE;
+                    app_render(a, c);
+                    CHECK_MSG(canvas_cells_whole(c, &bx, &by), "%s full UI, panel %d%s at %dx%d: a wide character cut at (%d,%d)",
+                              KINDS[k], p, help ? " + help" : "", SZ[z][0], SZ[z][1], bx, by);
+                    screens++;
+                }
+                a->overlay = OV_NONE;
+            }
+            app_render(a, c);
+            if (SZ[z][0] >= 80 && SZ[z][1] >= 24) {
+                /* the key bar whole: every label, the last one included */
+                CHECK_MSG(canvas_has(c, "F1\xe5\xb8\xae\xe5\x8a\xa9") && canvas_has(c, "F10\xe9\x80\x80\xe5\x87\xba"),
+                          "%s at %dx%d: key bar F1帮助 ... F10退出", KINDS[k], SZ[z][0], SZ[z][1]);
+            } else if (SZ[z][0] < APP_MIN_W || SZ[z][1] < APP_MIN_H) {
+                CHECK_MSG(canvas_has(c, tr("terminal too small")), "%s at %dx%d: the too-small notice in Chinese", KINDS[k], SZ[z][0], SZ[z][1]);
+            }
+            canvas_free(c);
+        }
+        app_free(a);
+        tui_fake_free(s);
+    }
+    /* a tiny window: the too-small notice wraps at whole characters */
+    Canvas *c = canvas_new(9, 6);
+    REQUIRE(c);
+    c->unicode = true;
+    App *a = app_new();
+    REQUIRE(a);
+    app_render(a, c);
+    int bx, by;
+    CHECK(canvas_cells_whole(c, &bx, &by));
+    CHECK(canvas_has(c, "\xe7\xbb\x88\xe7\xab\xaf"));     /* 终端 */
+    app_free(a);
+    canvas_free(c);
+    CHECK(screens > 300);
+    i18n_set_lang(saved);
 }

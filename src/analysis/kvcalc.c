@@ -1,4 +1,5 @@
 /* KV-cache formulas from the model's dimensions. */
+#include "core/i18n.h"
 #include "analysis/kvcalc.h"
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +22,7 @@ void kv_variants(const ModelSpec *s, KvVariant out[KVA_COUNT]) {
         if (ng > nh) ng = nh;
         snprintf(f, sizeof f, "n_h(d_qk+d_v) = %d*(%d+%d)", nh, dqk, dv);
         set(&out[KVA_MHA], KVA_MHA, "MHA", (long long)nh * (dqk + dv), f);
-        snprintf(f, sizeof f, "n_g(d_qk+d_v) = %d*(%d+%d), n_g assumed", ng, dqk, dv);
+        snprintf(f, sizeof f, tr("n_g(d_qk+d_v) = %d*(%d+%d), n_g assumed"), ng, dqk, dv);
         set(&out[KVA_GQA], KVA_GQA, "GQA", (long long)ng * (dqk + dv), f);
         snprintf(f, sizeof f, "d_qk+d_v = %d+%d", dqk, dv);
         set(&out[KVA_MQA], KVA_MQA, "MQA", (long long)(dqk + dv), f);
@@ -35,7 +36,7 @@ void kv_variants(const ModelSpec *s, KvVariant out[KVA_COUNT]) {
     if (ng > nh) ng = nh;
     snprintf(f, sizeof f, "2*n_h*d_h = 2*%d*%d", nh, dh);
     set(&out[KVA_MHA], KVA_MHA, "MHA", 2LL * nh * dh, f);
-    snprintf(f, sizeof f, "2*n_g*d_h = 2*%d*%d%s", ng, dh, s->attn_kind == ATTN_GQA ? "" : ", n_g assumed");
+    snprintf(f, sizeof f, "2*n_g*d_h = 2*%d*%d%s", ng, dh, s->attn_kind == ATTN_GQA ? "" : tr(", n_g assumed"));
     set(&out[KVA_GQA], KVA_GQA, "GQA", 2LL * ng * dh, f);
     snprintf(f, sizeof f, "2*d_h = 2*%d", dh);
     set(&out[KVA_MQA], KVA_MQA, "MQA", 2LL * dh, f);

@@ -41,5 +41,6 @@ const char *i18n_tr_lang(UiLang lang, const char *en);
 const I18nEntry *i18n_catalogue(size_t *n);
 
 #define tr(en) i18n_tr(en)
+#define tr_lang(lang, en) i18n_tr_lang(lang, en)
 #define N_(en) (en)
 #endif

@@ -230,8 +230,7 @@ static void token_label(const Session *s, int pos, char *out, size_t cap, bool z
     if (!t) { snprintf(out, cap, "%d", pos); return; }
     session_token_text(s, t->id, raw, sizeof raw);
     tok_visible(raw, vis, sizeof vis, unicode);     /* "␣Once", as in the token strip */
-    if (zh) snprintf(out, cap, "%s\xef\xbc\x88%d\xef\xbc\x89", vis, pos);
-    else snprintf(out, cap, "%s (%d)", vis, pos);
+    snprintf(out, cap, tr_lang(zh ? LANG_ZH : LANG_EN, "%s (%d)"), vis, pos);
 }
 
 Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
@@ -240,6 +239,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     if (u) { u->pane = rect_make(0, 0, 0, 0); u->overflow = false; }
     if (!p || main.w < 20 || main.h < 6) return main;
     bool zh = is_zh(u);
+    const UiLang L = zh ? LANG_ZH : LANG_EN;     /* the pane's chrome speaks the lesson's language */
     Rect pane, rest;
     if (c->w >= 120) {
         int pw = c->w * 32 / 100;
@@ -267,8 +267,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     const LessonStep *st = k >= 0 ? &l->steps[k] : NULL;
     /* progress: step k of n, with dots */
     char prog[96];
-    if (zh) snprintf(prog, sizeof prog, "\xe7\xac\xac %d/%d \xe6\xad\xa5  ", k + 1, l->n_steps);
-    else snprintf(prog, sizeof prog, "step %d/%d  ", k + 1, l->n_steps);
+    snprintf(prog, sizeof prog, tr_lang(L, "step %d/%d  "), k + 1, l->n_steps);
     int x = canvas_text(c, in.x, in.y, prog, sty(CR_DIM));
     for (int i = 0; i < l->n_steps && x < in.x + in.w; i++)
         x = canvas_text(c, x, in.y, c->unicode ? (i <= k ? "\xe2\x97\x8f" : "\xe2\x97\x8b") : (i <= k ? "*" : "."),
@@ -297,33 +296,29 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         token_label(s, p->hl_token, q, sizeof q, zh, c->unicode);
         if (p->hl_key >= 0) token_label(s, p->hl_key, kk, sizeof kk, zh, c->unicode);
         const char *arrow = c->unicode ? "\xe2\x96\xb6 " : "> ";
-        if (zh) {
-            if (p->hl_key >= 0) snprintf(line, sizeof line, "%s\xe7\x9c\x8b\xef\xbc\x9a\xe6\x9f\xa5\xe8\xaf\xa2 %s \xe2\x86\x92 \xe9\x94\xae %s \xc2\xb7 L%d H%d", arrow, q, kk, p->hl_layer, p->hl_head);
-            else snprintf(line, sizeof line, "%s\xe7\x9c\x8b\xef\xbc\x9a\xe8\xaf\x8d\xe5\x85\x83 %s \xc2\xb7 L%d H%d", arrow, q, p->hl_layer, p->hl_head);
-        } else {
-            if (p->hl_key >= 0) snprintf(line, sizeof line, "%slook at: query %s %s key %s, L%d H%d", arrow, q, c->unicode ? "\xe2\x86\x92" : "->", kk, p->hl_layer, p->hl_head);
-            else snprintf(line, sizeof line, "%slook at: token %s, L%d H%d", arrow, q, p->hl_layer, p->hl_head);
-        }
+        if (p->hl_key >= 0)
+            snprintf(line, sizeof line, tr_lang(L, "%slook at: query %s %s key %s, L%d H%d"), arrow, q, c->unicode ? "\xe2\x86\x92" : "->", kk,
+                     p->hl_layer, p->hl_head);
+        else snprintf(line, sizeof line, tr_lang(L, "%slook at: token %s, L%d H%d"), arrow, q, p->hl_layer, p->hl_head);
         y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + 1;
     }
     if (st && st->question) {
         char *q = lesson_player_expand(p, st->question, true, NULL);
         char buf[LESSON_MAX_TEXT + 64];
-        snprintf(buf, sizeof buf, "%s%s", zh ? "\xe9\x97\xae\xef\xbc\x9a" : "Q: ", q ? q : st->question);
+        snprintf(buf, sizeof buf, "%s%s", tr_lang(L, "Q: "), q ? q : st->question);
         y = draw_block(c, in, y, buf, sty_attr(CR_WARN, ATTR_BOLD), vs);
         free(q);
         if (p->revealed) {
             char *an = lesson_player_expand(p, st->answer, true, NULL);
-            snprintf(buf, sizeof buf, "%s%s", zh ? "\xe7\xad\x94\xef\xbc\x9a" : "A: ", an ? an : st->answer);
+            snprintf(buf, sizeof buf, "%s%s", tr_lang(L, "A: "), an ? an : st->answer);
             y = draw_block(c, in, y, buf, sty(CR_GOOD), vs) + 1;
             free(an);
         } else {
-            y = draw_block(c, in, y, zh ? "\xef\xbc\x88\xe6\x8c\x89 a \xe6\x88\x96 \xe2\x86\x92 \xe6\x98\xbe\xe7\xa4\xba\xe7\xad\x94\xe6\xa1\x88\xef\xbc\x89" : "(a or \xe2\x86\x92 shows the answer)", sty(CR_DIM), vs) + 1;
+            y = draw_block(c, in, y, tr_lang(L, "(a or \xe2\x86\x92 shows the answer)"), sty(CR_DIM), vs) + 1;
         }
     }
     if (u->err[0]) y = draw_block(c, in, y, u->err, sty_attr(CR_ERROR, ATTR_BOLD), vs) + 1;
-    const char *keys = zh ? "\xe2\x86\x90 \xe2\x86\x92 \xe7\xbf\xbb\xe9\xa1\xb5  a \xe7\xad\x94\xe6\xa1\x88  q \xe9\x80\x80\xe5\x87\xba  L \xe8\xaf\xbe\xe7\xa8\x8b"
-                          : "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L menu";
+    const char *keys = tr_lang(L, "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L menu");
     if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L menu" : "<- -> step  a answer  q leave  L menu";
     canvas_pop_clip(c);
     in = full;
@@ -335,7 +330,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     if (u->more || sc > 0) {
         /* the key line says that the step pages: ▼ more below, ▲ above */
         snprintf(more, sizeof more, "%s%s  %s", u->more ? (c->unicode ? "\xe2\x96\xbc " : "v ") : "",
-                 u->more ? (zh ? "\xe2\x86\x92 \xe4\xb8\x8b\xe4\xb8\x80\xe9\xa1\xb5" : "\xe2\x86\x92 more") : (zh ? "\xe2\x86\x90 \xe4\xb8\x8a\xe4\xb8\x80\xe9\xa1\xb5" : "\xe2\x86\x90 back"),
+                 u->more ? tr_lang(L, "\xe2\x86\x92 more") : tr_lang(L, "\xe2\x86\x90 back"),
                  keys);
         if (!c->unicode) snprintf(more, sizeof more, "%s  %s", u->more ? "-> more" : "<- back", keys);
         keys = more;
@@ -371,19 +366,19 @@ static void menu_scan(LessonUi *u) {
 void lesson_ui_draw_menu(App *a, Canvas *c) {
     LessonUi *u = a->lesson;
     if (!u || !u->menu) return;
-    bool zh = is_zh(u);
+    const UiLang L = is_zh(u) ? LANG_ZH : LANG_EN;   /* the menu lists the lessons of u->lang */
     int n = u->n_items;
     int w = c->w - 4 < 76 ? c->w - 4 : 76, h = (n ? n : 1) + 4;
     if (h > c->h - 2) h = c->h - 2;
     Rect b = rect_make((c->w - w) / 2, (c->h - h) / 2, w, h);
     canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, zh ? "\xe8\xaf\xbe\xe7\xa8\x8b \xc2\xb7 Enter \xe6\x89\x93\xe5\xbc\x80 \xc2\xb7 Tab English" : "Lessons \xc2\xb7 Enter opens \xc2\xb7 Tab \xe4\xb8\xad\xe6\x96\x87", true);
+    Rect in = w_frame(c, b, tr_lang(L, "Lessons \xc2\xb7 Enter opens \xc2\xb7 Tab \xe4\xb8\xad\xe6\x96\x87"), true);
     if (in.w <= 2 || in.h <= 1) return;
     if (!n) {
         char msg[1300];
         char dir[1200];
         lesson_dir(u->root, u->lang, dir, sizeof dir);
-        snprintf(msg, sizeof msg, "no lessons in %s", dir);
+        snprintf(msg, sizeof msg, tr_lang(L, "no lessons in %s"), dir);
         canvas_text_fit(c, in.x + 1, in.y, msg, in.w - 2, sty(CR_WARN));
         return;
     }
@@ -400,8 +395,7 @@ void lesson_ui_draw_menu(App *a, Canvas *c) {
         canvas_text_fit(c, in.x, in.y + i, line, in.w, st);
     }
     canvas_text_fit(c, in.x + 1, in.y + in.h - 1,
-                    zh ? "\xe2\x86\x91\xe2\x86\x93 \xe9\x80\x89\xe6\x8b\xa9  Enter \xe6\x89\x93\xe5\xbc\x80  Esc \xe5\x8f\x96\xe6\xb6\x88"
-                       : "\xe2\x86\x91\xe2\x86\x93 choose  Enter open  Esc cancel",
+                    tr_lang(L, "\xe2\x86\x91\xe2\x86\x93 choose  Enter open  Esc cancel"),
                     in.w - 2, sty(CR_DIM));
 }
 

@@ -9,6 +9,7 @@ BIN=${1:-${LLMSCOPE_BIN:-build/llmscope}}
 # The same environment as tests/test_golden.c: one matvec thread, no model override.
 unset LLMSCOPE_MODEL
 export LLMSCOPE_THREADS=1
+export LLMSCOPE_LANG=en      # English unless a case says --lang zh (as tests/harness.c)
 n=0
 while read -r name args; do
     case "$name" in ''|'#'*) continue ;; esac

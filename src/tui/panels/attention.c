@@ -119,7 +119,7 @@ static void draw_mla(PanelCtx *ctx, Rect r, const TraceTok *t, int layer) {
     if (r.h > 1 && t->k_rot && d->rot_dim > 0) {
         const float *kr = t->k_rot + (size_t)layer * d->rot_dim;
         char lab[64];
-        snprintf(lab, sizeof lab, "k_rope[%d] (shared by all heads) ", d->rot_dim);
+        snprintf(lab, sizeof lab, tr("k_rope[%d] (shared by all heads) "), d->rot_dim);
         int x = canvas_text(c, r.x, r.y + 1, lab, sty_attr(CR_TITLE, ATTR_BOLD));
         w_sparkline(c, x, r.y + 1, r.x + r.w - x, kr, d->rot_dim, 0, 0, sty(CR_ACCENT));
     }
@@ -134,15 +134,15 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     const int KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = d->n_heads / KV > 0 ? d->n_heads / KV : 1;
     char title[160];
     bool mla = s->model->spec.attn_kind == ATTN_MLA;
-    if (mla) snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 MLA (latent KV)", layer, head);
-    else if (KV == d->n_heads) snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA", layer, head);
-    else snprintf(title, sizeof title, "Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d",
+    if (mla) snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MLA (latent KV)"), layer, head);
+    else if (KV == d->n_heads) snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA"), layer, head);
+    else snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d"),
                   layer, head, KV == 1 ? "MQA" : "GQA", head / G, (head / G) * G, (head / G) * G + G - 1);
-    Rect in = panel_frame(ctx, title, ctx->sc->view.attn_scores ? "v pattern  ,/. key  [ ] { }" : "v scores  ,/. key  [ ] { }");
+    Rect in = panel_frame(ctx, title, ctx->sc->view.attn_scores ? tr("v pattern  ,/. key  [ ] { }") : tr("v scores  ,/. key  [ ] { }"));
     st->n_tiles[ctx->side] = 0;
     st->main[ctx->side] = (HeatLayout){0};
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n (or Space) to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n (or Space) to run the prompt")); return; }
     if (in.w < 10 || in.h < 4) return;
     const int q = s->cursor;
     int sk = ctx->sel.key >= 0 && ctx->sel.key <= q ? ctx->sel.key : -1;
@@ -151,13 +151,13 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     char qt[48], kt[48], info[256];
     panel_tok_label(s, t->id, qt, sizeof qt, 12, c->unicode);
     double ent = derived_attn_entropy(s->trace, q, layer, head);
-    int n = snprintf(info, sizeof info, "query %d '%s'  H=%.2f bits (max %.2f)", q, qt, ent, log2((double)(q + 1)));
+    int n = snprintf(info, sizeof info, tr("query %d '%s'  H=%.2f bits (max %.2f)"), q, qt, ent, log2((double)(q + 1)));
     const float *row = t->attn + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
     const float *srow = t->scores + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
     if (sk >= 0) {
         const TraceTok *kt_ = trace_tok(s->trace, sk);
         panel_tok_label(s, kt_ ? kt_->id : -1, kt, sizeof kt, 10, c->unicode);
-        snprintf(info + n, sizeof info - (size_t)n, "  \xc2\xb7 key %d '%s': p=%.3f score=%.2f", sk, kt, (double)row[sk], (double)srow[sk]);
+        snprintf(info + n, sizeof info - (size_t)n, tr("  \xc2\xb7 key %d '%s': p=%.3f score=%.2f"), sk, kt, (double)row[sk], (double)srow[sk]);
     }
     canvas_text_fit(c, in.x, in.y, info, in.w, sty(CR_TEXT));
 
@@ -232,7 +232,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         }
     }
     char leg[64];
-    snprintf(leg, sizeof leg, "keys 0..%d%s", q, q0 ? " (last queries)" : "");
+    snprintf(leg, sizeof leg, tr("keys 0..%d%s"), q, q0 ? tr(" (last queries)") : "");
     int ly = hm.y + hm.h - 1;
     int lx = canvas_text(c, hm.x, ly, leg, sty(CR_DIM));
     if (hm.x + hm.w - lx > 16) w_legend(c, lx + 1, ly, hm.x + hm.w - lx - 1, hl.lo, hl.hi, false);

@@ -66,14 +66,17 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
     const EmbCtxPca *p = derived_embed_pca(&st->dc[ctx->side], s, layer);
     if (!p) p = &st->dc[ctx->side].pca;
     char lname[48], hdr[160];
-    embctx_layer_name(layer, L, lname, sizeof lname);
-    snprintf(hdr, sizeof hdr, "layer %d of %d: %s", layer, L, lname);
+    /* embctx_layer_name's words, in the UI's language */
+    if (layer <= 0) snprintf(lname, sizeof lname, "%s", tr("token embedding"));
+    else if (layer >= L) snprintf(lname, sizeof lname, "%s", tr("after the final norm"));
+    else snprintf(lname, sizeof lname, tr("after block %d"), layer - 1);
+    snprintf(hdr, sizeof hdr, tr("layer %d of %d: %s"), layer, L, lname);
     canvas_text_fit(c, r.x, r.y, hdr, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     if (!p->ok) {
-        panel_message(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), "PCA needs at least two prompt tokens (BOS not counted)");
+        panel_message(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), tr("PCA needs at least two prompt tokens (BOS not counted)"));
         return;
     }
-    snprintf(hdr, sizeof hdr, "PC1 %.1f%%  PC2 %.1f%%  fit on %d prompt tokens", 100 * p->ax.explained[0],
+    snprintf(hdr, sizeof hdr, tr("PC1 %.1f%%  PC2 %.1f%%  fit on %d prompt tokens"), 100 * p->ax.explained[0],
              100 * p->ax.explained[1], p->n_fit - p->first);
     canvas_text_fit(c, r.x, r.y + 1, hdr, r.w, sty(CR_DIM));
     int t0 = p->first;
@@ -110,12 +113,12 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
         st->map_tried[side] = true;
         st->map_ok[side] = vocab_map_fit(vi, EMB_MAP_FIT, &st->map[side], &e);
     }
-    if (!vi || !st->map_ok[side]) { panel_message(c, r, "no vocabulary map (no token-embedding matrix)"); return; }
+    if (!vi || !st->map_ok[side]) { panel_message(c, r, tr("no vocabulary map (no token-embedding matrix)")); return; }
     const PcaAxes *ax = &st->map[side];
     char hdr[160];
-    snprintf(hdr, sizeof hdr, "vocabulary map: PCA of the first %d rows of tok_emb", ax->n_fit);
+    snprintf(hdr, sizeof hdr, tr("vocabulary map: PCA of the first %d rows of tok_emb"), ax->n_fit);
     canvas_text_fit(c, r.x, r.y, hdr, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
-    snprintf(hdr, sizeof hdr, "PC1 %.1f%%  PC2 %.1f%%  dots: vocabulary, labels: the prompt", 100 * ax->explained[0], 100 * ax->explained[1]);
+    snprintf(hdr, sizeof hdr, tr("PC1 %.1f%%  PC2 %.1f%%  dots: vocabulary, labels: the prompt"), 100 * ax->explained[0], 100 * ax->explained[1]);
     canvas_text_fit(c, r.x, r.y + 1, hdr, r.w, sty(CR_DIM));
     static ScatterPt pts[EMB_MAP_DOTS + EMB_MAX_PTS];
     static char labels[EMB_MAX_PTS][24];
@@ -167,11 +170,11 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
     panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, 10, c->unicode);
     panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, 10, c->unicode);
     float v = embctx_cosine(s, layer, sel, col);
-    snprintf(line, sizeof line, "cos(%s@%d, %s@%d) = %.3f%s", ta, sel, tb, col, (double)v, col != q ? " (most similar)" : "");
+    snprintf(line, sizeof line, "cos(%s@%d, %s@%d) = %.3f%s", ta, sel, tb, col, (double)v, col != q ? tr(" (most similar)") : "");
     canvas_text_fit(c, r.x, r.y, line, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     /* column header: position numbers, last digit under each cell (tens shown at multiples of 10) */
     int y = r.y + 1;
-    canvas_text_fit(c, r.x, y, "pos", lab_w, sty(CR_DIM));
+    canvas_text_fit(c, r.x, y, tr("pos"), lab_w, sty(CR_DIM));
     for (int j = 0; j < m; j++) {
         char d[4];
         int pos = c0 + j;
@@ -203,10 +206,10 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const Scene *sc = ctx->sc;
-    Rect in = panel_frame(ctx, "Embeddings \xc2\xb7 the prompt's vectors at a layer, neighbours, similarity",
-                          ", . token  - + layer  v map");
+    Rect in = panel_frame(ctx, tr("Embeddings \xc2\xb7 the prompt's vectors at a layer, neighbours, similarity"),
+                          tr(", . token  - + layer  v map"));
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 24 || in.h < 6) return;
     const int L = s->model->spec.n_layers, q = s->cursor;
     int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
@@ -226,8 +229,8 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     const TraceTok *ts = trace_tok(s->trace, sel);
     char tl[40], hdr[120];
     panel_tok_label(s, ts ? ts->id : -1, tl, sizeof tl, 14, c->unicode);
-    if (layer == 0) snprintf(hdr, sizeof hdr, "tok_emb rows nearest to '%s' (id %d)", tl, ts ? ts->id : -1);
-    else snprintf(hdr, sizeof hdr, "tok_emb rows nearest to '%s'@%d at layer %d", tl, sel, layer);
+    if (layer == 0) snprintf(hdr, sizeof hdr, tr("tok_emb rows nearest to '%s' (id %d)"), tl, ts ? ts->id : -1);
+    else snprintf(hdr, sizeof hdr, tr("tok_emb rows nearest to '%s'@%d at layer %d"), tl, sel, layer);
     canvas_text_fit(c, right.x, y++, hdr, right.w, sty_attr(CR_TITLE, ATTR_BOLD));
     int rows = (right.h - 1) / 2 - 1;
     if (rows > nn_n) rows = nn_n;
@@ -240,7 +243,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
         snprintf(notes[i], sizeof notes[i], "%.3f", (double)v);
         bars[i] = (Bar){labels[i], v > 0 ? v : 0, notes[i], sty(CR_TITLE), false};
     }
-    if (!nn_n) canvas_text_fit(c, right.x, y, "(no embedding table)", right.w, sty(CR_DIM));
+    if (!nn_n) canvas_text_fit(c, right.x, y, tr("(no embedding table)"), right.w, sty(CR_DIM));
     w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
     y += rows + 1;
     if (right.y + right.h - y >= 5) draw_cosines(ctx, rect_make(right.x, y, right.w, right.y + right.h - y), layer, sel);

@@ -60,13 +60,13 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     const TraceDims *d = trace_dims(s->trace);
     const int F = layer_width(s, l);
     const float *h = t->mlp_post ? t->mlp_post + (size_t)l * d->d_ff : NULL;
-    if (!h || F <= 0) { panel_message(c, in, "no MLP activation recorded for this layer"); return; }
+    if (!h || F <= 0) { panel_message(c, in, tr("no MLP activation recorded for this layer")); return; }
     static const char *AN[] = {"GELU(tanh)", "GELU", "SiLU", "ReLU"};
     float pos;
     float act = active_share(h, F, &pos);
     char line[256];
-    snprintf(line, sizeof line, "%sh = %s%s  F=%d  active (|h|>0.1 max): %.1f%%  h>0: %.1f%%",
-             shared ? "shared experts: " : "", sp->gated_ffn ? "act(W_gate x) * W_up x, act=" : "act(W_in x), act=",
+    snprintf(line, sizeof line, tr("%sh = %s%s  F=%d  active (|h|>0.1 max): %.1f%%  h>0: %.1f%%"),
+             shared ? tr("shared experts: ") : "", sp->gated_ffn ? "act(W_gate x) * W_up x, act=" : "act(W_in x), act=",
              AN[sp->act < 4 ? sp->act : 0], F, 100 * (double)act, 100 * (double)pos);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     int y = in.y + 1, rest = in.h - 1;
@@ -76,7 +76,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     if (body_h >= 3) {
         int bins = lw < 60 ? lw : 60;
         double counts[64], lo = 0, hi = 0;
-        canvas_text_fit(c, in.x, y, "histogram of h (log counts)", lw, sty(CR_DIM));
+        canvas_text_fit(c, in.x, y, tr("histogram of h (log counts)"), lw, sty(CR_DIM));
         if (stats_hist(h, F, bins, &lo, &hi, counts))
             w_hist(c, rect_make(in.x, y + 1, lw, body_h - 1), counts, bins, lo, hi, true, sty(CR_WARN));
         /* top neurons by |h| */
@@ -97,7 +97,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
                 nb++;
             }
             Rect br = rect_make(in.x + lw + 2, y, in.w - lw - 2, body_h);
-            canvas_text_fit(c, br.x, br.y, "top neurons |h|", br.w, sty(CR_DIM));
+            canvas_text_fit(c, br.x, br.y, tr("top neurons |h|"), br.w, sty(CR_DIM));
             w_bars(c, rect_make(br.x, br.y + 1, br.w, br.h - 1), bars, nb, nb ? bars[0].value : 1, 7, 8);
             free(ab);
         }
@@ -106,7 +106,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
         float sh[512];
         int L = d->n_layers < 512 ? d->n_layers : 512;
         for (int k = 0; k < L; k++) sh[k] = active_share(t->mlp_post + (size_t)k * d->d_ff, layer_width(s, k), NULL);
-        int x = canvas_text(c, in.x, in.y + in.h - 1, "active share by layer: ", sty(CR_DIM));
+        int x = canvas_text(c, in.x, in.y + in.h - 1, tr("active share by layer: "), sty(CR_DIM));
         w_sparkline(c, x, in.y + in.h - 1, L < in.x + in.w - x ? L : in.x + in.w - x, sh, L, 0, 1, sty(CR_WARN));
     }
 }
@@ -117,13 +117,13 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     const TraceDims *d = trace_dims(s->trace);
     const int E = d->n_experts, K = d->top_k, q = s->cursor;
     char line[256];
-    snprintf(line, sizeof line, "MoE: %d experts, top-%d per token, %s routing%s", E, K,
+    snprintf(line, sizeof line, tr("MoE: %d experts, top-%d per token, %s routing%s"), E, K,
              s->model->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax",
-             s->model->spec.n_shared_experts ? " + shared experts" : "");
+             s->model->spec.n_shared_experts ? tr(" + shared experts") : "");
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     int lw = in.w * 6 / 10;
     Rect hm = rect_make(in.x, in.y + 1, lw, in.h - 1);
-    canvas_text_fit(c, hm.x, hm.y, "router p(expert) per token (rows) x expert (columns)", hm.w, sty(CR_DIM));
+    canvas_text_fit(c, hm.x, hm.y, tr("router p(expert) per token (rows) x expert (columns)"), hm.w, sty(CR_DIM));
     /* rows: title, expert numbers, map, legend */
     bool half = !c->mono && c->unicode;
     int map_h = hm.h - 3;
@@ -156,7 +156,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
             next = canvas_text(c, ex, hm.y + 1, en, sty(CR_DIM)) + 1;
         }
     } else {
-        canvas_text_fit(c, area.x, hm.y + 1, "experts 0..", area.w, sty(CR_DIM));
+        canvas_text_fit(c, area.x, hm.y + 1, tr("experts 0.."), area.w, sty(CR_DIM));
     }
     if (lab_w && hl.k > 0 && hl.units_y == n && !(hl.half && (hl.k & 1))) {
         int rows_per = hl.half ? hl.k / 2 : (hl.k / 2 > 1 ? hl.k / 2 : 1);
@@ -176,14 +176,14 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     /* chosen experts of this token */
     Rect rr = rect_make(in.x + lw + 2, in.y + 1, in.w - lw - 2, in.h - 1);
     if (rr.w < 12) return;
-    canvas_text_fit(c, rr.x, rr.y, "chosen for this token", rr.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    canvas_text_fit(c, rr.x, rr.y, tr("chosen for this token"), rr.w, sty_attr(CR_TITLE, ATTR_BOLD));
     Bar bars[16];
     char labels[16][16], notes[16][16];
     int nb = 0;
     for (int k = 0; k < K && k < 16 && k < rr.h - 3; k++) {
         int e = t->expert_idx[(size_t)l * K + k];
         float w = t->expert_w[(size_t)l * K + k];
-        snprintf(labels[nb], sizeof labels[nb], "expert %d", e);
+        snprintf(labels[nb], sizeof labels[nb], tr("expert %d"), e);
         snprintf(notes[nb], sizeof notes[nb], "%.3f", (double)w);
         bars[nb] = (Bar){labels[nb], w, notes[nb], sty(CR_GOOD), false};
         nb++;
@@ -204,7 +204,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
                     if (e >= 0 && e < E) load[e] += 1;
                 }
             }
-            canvas_text_fit(c, rr.x, y, "load so far (tokens per expert)", rr.w, sty(CR_DIM));
+            canvas_text_fit(c, rr.x, y, tr("load so far (tokens per expert)"), rr.w, sty(CR_DIM));
             w_sparkline(c, rr.x, y + 1, E < rr.w ? E : rr.w, load, E < rr.w ? E : rr.w, 0, 0, sty(CR_GOOD));
             free(load);
         }
@@ -218,11 +218,11 @@ static void ffn_draw(void *vst, PanelCtx *ctx) {
     const int l = ctx->sel.layer;
     bool moe = s->model->w.layers && s->model->w.layers[l].is_moe && trace_dims(s->trace)->n_experts > 0;
     char title[96];
-    snprintf(title, sizeof title, "FFN \xc2\xb7 L%d \xc2\xb7 %s", l, moe ? "mixture of experts" : "dense MLP");
+    snprintf(title, sizeof title, tr("FFN \xc2\xb7 L%d \xc2\xb7 %s"), l, moe ? tr("mixture of experts") : tr("dense MLP"));
     Rect in = panel_frame(ctx, title, "[ ] layer");
     st->hl[ctx->side] = (HeatLayout){0};
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 24 || in.h < 4) return;
     if (moe && t->router) draw_moe(st, ctx, in, t, l);
     else draw_dense(ctx, in, t, l, false);

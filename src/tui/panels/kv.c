@@ -29,9 +29,9 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     char title[128];
     const KvPrec prec = (KvPrec)(ctx->sc->view.kv_prec % KVP_COUNT);
     const int pbits = kv_prec_bits(prec);
-    snprintf(title, sizeof title, "KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld \xc2\xb7 %s", attn_kind_name(sp->attn_kind), ctxlen,
+    snprintf(title, sizeof title, tr("KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld \xc2\xb7 %s"), attn_kind_name(sp->attn_kind), ctxlen,
              kv_prec_name(prec));
-    Rect in = panel_frame(ctx, title, "+/- context  p precision");
+    Rect in = panel_frame(ctx, title, tr("+/- context  p precision"));
     if (in.w < 20 || in.h < 4) return;
     KvVariant v[KVA_COUNT];
     kv_variants(sp, v);
@@ -44,20 +44,22 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
 
     /* what this model stores */
     if (sp->attn_kind == ATTN_MLA)
-        snprintf(line, sizeof line, "stores c_kv (%d) + k_rope (%d) = %lld elems/token/layer x %d B = %lld B",
+        snprintf(line, sizeof line, tr("stores c_kv (%d) + k_rope (%d) = %lld elems/token/layer x %d B = %lld B"),
                  sp->kv_lora_rank, sp->qk_rope_head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
     else
-        snprintf(line, sizeof line, "stores K,V: %d kv head%s x %d dims x 2 = %lld elems/token/layer x %d B = %lld B",
-                 sp->n_kv_heads, sp->n_kv_heads == 1 ? "" : "s", sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
+        snprintf(line, sizeof line,
+                 sp->n_kv_heads == 1 ? tr("stores K,V: %d kv head x %d dims x 2 = %lld elems/token/layer x %d B = %lld B")
+                                     : tr("stores K,V: %d kv heads x %d dims x 2 = %lld elems/token/layer x %d B = %lld B"),
+                 sp->n_kv_heads, sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
     kv_fmt_bytes(kv_bytes(own, L, ntok, KV_ELEM_BYTES), b1, sizeof b1);
     kv_fmt_bytes(kv_bytes(own, L, ctxlen, KV_ELEM_BYTES), b2, sizeof b2);
-    int n = snprintf(line, sizeof line, "%d layers x %lld tokens = %s now", L, ntok, b1);
+    int n = snprintf(line, sizeof line, tr("%d layers x %lld tokens = %s now"), L, ntok, b1);
     if (t && t->kv_bytes) {
         kv_fmt_bytes((double)t->kv_bytes, b3, sizeof b3);
-        n += snprintf(line + n, sizeof line - (size_t)n, " (engine: %s)", b3);
+        n += snprintf(line + n, sizeof line - (size_t)n, tr(" (engine: %s)"), b3);
     }
-    snprintf(line + n, sizeof line - (size_t)n, "  \xc2\xb7 at %lld tokens: %s", ctxlen, b2);
+    snprintf(line + n, sizeof line - (size_t)n, tr("  \xc2\xb7 at %lld tokens: %s"), ctxlen, b2);
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
 
     /* per-layer slots */
@@ -68,7 +70,14 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     if (layer_rows > L) layer_rows = L;
     if (layer_rows < 1 && rest >= table_h + 2) layer_rows = 1;
     if (layer_rows > 0) {
-        int lab = 5, cells = in.w - lab - 14;
+        int lab = 5;             /* the widest layer label and a space ("L5", "5 号层") */
+        for (int k = 0; k < 2; k++) {
+            char t0[32];
+            snprintf(t0, sizeof t0, k ? tr("..%d") : tr("L%d"), L - 1);
+            int tw = text_width(t0, c->unicode) + 1;
+            if (tw > lab) lab = tw;
+        }
+        int cells = in.w - lab - 14;
         if (cells < 4) cells = 4;
         long long per = (ctxlen + cells - 1) / cells;
         if (per < 1) per = 1;
@@ -78,8 +87,8 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
             int ly = y + l;
             bool more = l == layer_rows - 1 && layer_rows < L;
             char lb[16];
-            if (more) snprintf(lb, sizeof lb, "..%d", L - 1);
-            else snprintf(lb, sizeof lb, "L%d", l);
+            if (more) snprintf(lb, sizeof lb, tr("..%d"), L - 1);
+            else snprintf(lb, sizeof lb, tr("L%d"), l);
             canvas_text_fit(c, in.x, ly, lb, lab, l == ctx->sel.layer ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
             for (int k = 0; k < cells && k < in.w - lab; k++) {
                 bool full = k < filled, is_cur = k == cur;
@@ -94,7 +103,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         }
         y += layer_rows;
         if (per > 1 && y < in.y + in.h) {
-            snprintf(line, sizeof line, "one cell = %lld tokens", per);
+            snprintf(line, sizeof line, tr("one cell = %lld tokens"), per);
             canvas_text_fit(c, in.x + lab, y, line, in.w - lab, sty(CR_DIM));
         }
         y++;
@@ -104,9 +113,9 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     if (in.y + in.h - y >= 3) {
         char hb[24], hn[24], hc[24];
         snprintf(hb, sizeof hb, "B/tok %s", kv_prec_name(prec));
-        snprintf(hn, sizeof hn, "now %s", kv_prec_name(prec));
-        snprintf(hc, sizeof hc, "@ctx %s", kv_prec_name(prec));
-        const TableCol cols[] = {{"attention", 10, false}, {"elems/tok/layer", 0, false},
+        snprintf(hn, sizeof hn, tr("now %s"), kv_prec_name(prec));
+        snprintf(hc, sizeof hc, tr("@ctx %s"), kv_prec_name(prec));
+        const TableCol cols[] = {{tr("attention"), 10, false}, {tr("elems/tok/layer"), 0, false},
                                  {hb, 10, true}, {hn, 10, true}, {hc, 11, true}};
         char cells[KVA_COUNT][5][96];
         const char *cp[KVA_COUNT * 5];

@@ -17,7 +17,7 @@
 static void hist_box(Canvas *c, Rect r, const char *title, const float *x, int n, Style st) {
     if (r.h < 3 || r.w < 8) return;
     canvas_text_fit(c, r.x, r.y, title, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
-    if (!x) { w_text(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), "not recorded at this hook", sty(CR_DIM)); return; }
+    if (!x) { w_text(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), tr("not recorded at this hook"), sty(CR_DIM)); return; }
     int bins = r.w < 48 ? r.w : 48;
     double counts[64], lo = 0, hi = 0;
     if (!stats_hist(x, n, bins, &lo, &hi, counts)) return;
@@ -33,12 +33,12 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     const int l = ctx->sel.layer, D = d->d_model, which = scene_norms_which(ctx->sc);
     bool rms = sp->norm == NORM_RMSNORM;
     char title[128];
-    static const char *WN[3] = {"ln1 (before attention)", "ln2 (before the MLP)", "final norm (before the unembedding)"};
-    if (which == 2) snprintf(title, sizeof title, "Norms \xc2\xb7 %s \xc2\xb7 %s", WN[2], rms ? "RMSNorm" : "LayerNorm");
-    else snprintf(title, sizeof title, "Norms \xc2\xb7 L%d %s \xc2\xb7 %s", l, WN[which], rms ? "RMSNorm" : "LayerNorm");
-    Rect in = panel_frame(ctx, title, ctx->sc->view.norms_which < 0 ? "v ln1/ln2/final (following stage)" : "v ln1/ln2/final");
+    const char *WN[3] = {tr("ln1 (before attention)"), tr("ln2 (before the MLP)"), tr("final norm (before the unembedding)")};
+    if (which == 2) snprintf(title, sizeof title, tr("Norms \xc2\xb7 %s \xc2\xb7 %s"), WN[2], rms ? tr("RMSNorm") : tr("LayerNorm"));
+    else snprintf(title, sizeof title, tr("Norms \xc2\xb7 L%d %s \xc2\xb7 %s"), l, WN[which], rms ? tr("RMSNorm") : tr("LayerNorm"));
+    Rect in = panel_frame(ctx, title, ctx->sc->view.norms_which < 0 ? tr("v ln1/ln2/final (following stage)") : tr("v ln1/ln2/final"));
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 20 || in.h < 4) return;
 
     const NormStat *ns = which == 0 ? &t->ln1[l] : which == 1 ? &t->ln2[l] : &t->lnf;
@@ -52,13 +52,13 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     else canvas_text_fit(c, in.x, y++, "y = (x - mean) / sqrt(var + eps) * gamma + beta   scale = 1/sqrt(var+eps)", in.w, sty(CR_TITLE));
     char line[256];
     if (xin || which == 0) {
-        snprintf(line, sizeof line, "input x: mean %.4g  var %.4g  rms %.4g  min %.3g  max %.3g  (d=%d)",
+        snprintf(line, sizeof line, tr("input x: mean %.4g  var %.4g  rms %.4g  min %.3g  max %.3g  (d=%d)"),
                  (double)ns->mean, (double)ns->var, (double)ns->rms, (double)ns->min, (double)ns->max, D);
     } else {
-        snprintf(line, sizeof line, "input x (hook_resid_mid) is not in the trace: only the scale is");
+        snprintf(line, sizeof line, tr("input x (hook_resid_mid) is not in the trace: only the scale is"));
     }
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
-    snprintf(line, sizeof line, "scale applied: %.5g   eps %.3g", (double)ns->scale, (double)sp->norm_eps);
+    snprintf(line, sizeof line, tr("scale applied: %.5g   eps %.3g"), (double)ns->scale, (double)sp->norm_eps);
     canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
 
     float *gamma = NULL, *beta = NULL;
@@ -75,13 +75,13 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
         float mn, mx;
         stats_moments(gamma, D, &m, &v);
         stats_minmax(gamma, D, &mn, &mx);
-        int n = snprintf(line, sizeof line, "gamma: mean %.4g  min %.3g  max %.3g", m, (double)mn, (double)mx);
+        int n = snprintf(line, sizeof line, tr("gamma: mean %.4g  min %.3g  max %.3g"), m, (double)mn, (double)mx);
         if (beta) {
             stats_moments(beta, D, &m, &v);
-            snprintf(line + n, sizeof line - (size_t)n, "   beta: mean %.4g  sd %.3g", m, sqrt(v));
+            snprintf(line + n, sizeof line - (size_t)n, tr("   beta: mean %.4g  sd %.3g"), m, sqrt(v));
         }
     } else {
-        snprintf(line, sizeof line, "gamma: none (weight 1)");
+        snprintf(line, sizeof line, tr("gamma: none (weight 1)"));
     }
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
 
@@ -93,7 +93,7 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
         int L = d->n_layers < 511 ? d->n_layers : 511;
         for (int k = 0; k < L; k++) rv[k] = t->ln1[k].rms;
         rv[L] = t->lnf.rms;
-        int x = canvas_text(c, in.x, y, "rms(x) by layer: ", sty(CR_DIM));
+        int x = canvas_text(c, in.x, y, tr("rms(x) by layer: "), sty(CR_DIM));
         w_sparkline(c, x, y, L + 1 < in.x + in.w - x ? L + 1 : in.x + in.w - x, rv, L + 1, 0, 0, sty(CR_TITLE));
         y++;
     }
@@ -101,8 +101,8 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     if (rest >= 3) {
         int nbox = gamma && in.w >= 90 ? 3 : 2;
         int bw = (in.w - (nbox - 1) * 2) / nbox;
-        hist_box(c, rect_make(in.x, y, bw, rest), "before: x", xin, D, sty(CR_TITLE));
-        hist_box(c, rect_make(in.x + bw + 2, y, bw, rest), "after: y = norm(x)", xout, D, sty(CR_GOOD));
+        hist_box(c, rect_make(in.x, y, bw, rest), tr("before: x"), xin, D, sty(CR_TITLE));
+        hist_box(c, rect_make(in.x + bw + 2, y, bw, rest), tr("after: y = norm(x)"), xout, D, sty(CR_GOOD));
         if (nbox == 3) hist_box(c, rect_make(in.x + 2 * (bw + 2), y, bw, rest), "gamma", gamma, D, sty(CR_WARN));
     }
     free(gamma);

@@ -108,9 +108,9 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     if (ctx->sc->view.quant_lens > 0 && ctx->sc->view.quant_lens < 5) { lens_draw(vst, ctx); return; }
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    Rect in = panel_frame(ctx, "Output \xc2\xb7 next-token probabilities", "t/T temp  k/K top-k  p/P top-p  g greedy");
+    Rect in = panel_frame(ctx, tr("Output \xc2\xb7 next-token probabilities"), tr("t/T temp  k/K top-k  p/P top-p  g greedy"));
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 20 || in.h < 4) return;
     float p1[TRACE_TOPK], p2[TRACE_TOPK];
     SamplePreviewCfg one = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .greedy = false};
@@ -123,23 +123,24 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     else snprintf(nxt, sizeof nxt, "-");
     SamplerCfg sc = s->sampler ? sampler_cfg(s->sampler) : (SamplerCfg){.greedy = true};
     char samp[64];
-    if (sc.greedy) snprintf(samp, sizeof samp, "greedy");
+    if (sc.greedy) snprintf(samp, sizeof samp, "%s", tr("greedy"));
     else snprintf(samp, sizeof samp, "T=%.2f k=%d p=%.2f seed %llu", (double)sc.temperature, sc.top_k, (double)sc.top_p, (unsigned long long)sc.seed);
-    snprintf(line, sizeof line, "after '%s' (pos %d): next = '%s'%s  \xc2\xb7  sampler: %s", cur, s->cursor, nxt,
-             t->next_id >= 0 ? "" : " (not chosen yet)", samp);
+    snprintf(line, sizeof line, tr("after '%s' (pos %d): next = '%s'%s  \xc2\xb7  sampler: %s"), cur, s->cursor, nxt,
+             t->next_id >= 0 ? "" : tr(" (not chosen yet)"), samp);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     double ent = t->logit_entropy;   /* over the whole vocabulary, computed when recorded */
-    char pvs[96];
-    if (ctx->sc->view.preview.greedy) snprintf(pvs, sizeof pvs, "preview: greedy");
+    char pvb[96], pvs[128];        /* the preview's settings, and with "preview: " before them */
+    if (ctx->sc->view.preview.greedy) snprintf(pvb, sizeof pvb, "%s", tr("greedy"));
     else {
-        int m = snprintf(pvs, sizeof pvs, "preview: T=%.2f", (double)ctx->sc->view.preview.temperature);
-        if (ctx->sc->view.preview.top_k) m += snprintf(pvs + m, sizeof pvs - (size_t)m, " top-k %d", ctx->sc->view.preview.top_k);
-        if (ctx->sc->view.preview.top_p < 1) snprintf(pvs + m, sizeof pvs - (size_t)m, " top-p %.2f", (double)ctx->sc->view.preview.top_p);
+        int m = snprintf(pvb, sizeof pvb, "T=%.2f", (double)ctx->sc->view.preview.temperature);
+        if (ctx->sc->view.preview.top_k) m += snprintf(pvb + m, sizeof pvb - (size_t)m, " top-k %d", ctx->sc->view.preview.top_k);
+        if (ctx->sc->view.preview.top_p < 1) snprintf(pvb + m, sizeof pvb - (size_t)m, " top-p %.2f", (double)ctx->sc->view.preview.top_p);
     }
+    snprintf(pvs, sizeof pvs, tr("preview: %s"), pvb);
     char hold[16], tb[16];
     panel_fmt_prob(1 - tail1, hold, sizeof hold);
     panel_fmt_prob(tailb, tb, sizeof tb);
-    snprintf(line, sizeof line, "entropy %.2f bits  \xc2\xb7  top-%d hold %s  \xc2\xb7  %s (tail <= %s)", ent, n1, hold, pvs, tb);
+    snprintf(line, sizeof line, tr("entropy %.2f bits  \xc2\xb7  top-%d hold %s  \xc2\xb7  %s (tail <= %s)"), ent, n1, hold, pvs, tb);
     canvas_text_fit(c, in.x, in.y + 1, line, in.w, sty(CR_DIM));
 
     int rows = in.h - 3;
@@ -148,8 +149,8 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     bool two = in.w >= 56;
     int lab_w = 16;
     int colw = two ? (in.w - lab_w) / 2 : in.w - lab_w;
-    canvas_text_fit(c, in.x + lab_w, in.y + 2, "T=1 (as computed)", colw - 1, sty_attr(CR_TITLE, ATTR_UNDERLINE));
-    if (two) canvas_text_fit(c, in.x + lab_w + colw, in.y + 2, pvs + 9, colw, sty_attr(CR_WARN, ATTR_UNDERLINE));
+    canvas_text_fit(c, in.x + lab_w, in.y + 2, tr("T=1 (as computed)"), colw - 1, sty_attr(CR_TITLE, ATTR_UNDERLINE));
+    if (two) canvas_text_fit(c, in.x + lab_w + colw, in.y + 2, pvb, colw, sty_attr(CR_WARN, ATTR_UNDERLINE));
     for (int i = 0; i < rows; i++) {
         int y = in.y + 3 + i, id = t->top_ids[i];
         bool chosen = id == t->next_id;
@@ -170,7 +171,7 @@ static void out_draw(void *vst, PanelCtx *ctx) {
         bool in_top = false;
         for (int i = 0; i < n1; i++) in_top |= t->top_ids[i] == t->next_id;
         if (!in_top && in.h > rows + 3)
-            canvas_text_fit(c, in.x, in.y + 3 + rows, "the sampled token is outside the recorded top-64", in.w, sty(CR_WARN));
+            canvas_text_fit(c, in.x, in.y + 3 + rows, tr("the sampled token is outside the recorded top-64"), in.w, sty(CR_WARN));
     }
 }
 

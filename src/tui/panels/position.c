@@ -48,18 +48,18 @@ static float sim_get(void *ud, int r, int c) {
 
 static void draw_sinusoid(Canvas *c, Rect r, int d) {
     if (r.h < 3 || r.w < 10) return;
-    static const char *CAP[] = {"sinusoidal PE[pos, dim] (Vaswani 2017), for contrast",
-                                "sinusoidal PE[pos, dim] (Vaswani 2017)", "sinusoidal PE"};
+    static const char *const CAP[] = {N_("sinusoidal PE[pos, dim] (Vaswani 2017), for contrast"),
+                                      N_("sinusoidal PE[pos, dim] (Vaswani 2017)"), N_("sinusoidal PE")};
     int ci = 0;
-    while (ci < 2 && text_width(CAP[ci], c->unicode) > r.w) ci++;
-    canvas_text_fit(c, r.x, r.y, CAP[ci], r.w, sty(CR_DIM));
+    while (ci < 2 && text_width(tr(CAP[ci]), c->unicode) > r.w) ci++;
+    canvas_text_fit(c, r.x, r.y, tr(CAP[ci]), r.w, sty(CR_DIM));
     SinSrc src = {d > 0 ? d : 64};
     int rows = c->mono || !c->unicode ? r.h - 2 : 2 * (r.h - 2);
     HeatSpec hs = {.rows = rows, .cols = r.w < src.d ? r.w : src.d, .get = sin_get, .ud = &src,
                    .lo = -1, .hi = 1, .diverging = true, .sel_r = -1, .sel_c = -1, .max_cell = 1};
     HeatLayout hl = w_heatmap(c, rect_make(r.x, r.y + 1, r.w, r.h - 2), &hs);
     char leg[64];
-    snprintf(leg, sizeof leg, "pos 0..%d down, dims across", rows - 1);
+    snprintf(leg, sizeof leg, tr("pos 0..%d down, dims across"), rows - 1);
     int x = canvas_text(c, r.x, r.y + r.h - 1, leg, sty(CR_DIM));
     if (r.x + r.w - x > 14) w_legend(c, x + 1, r.y + r.h - 1, r.x + r.w - x - 1, hl.lo, hl.hi, true);
 }
@@ -76,9 +76,9 @@ static void draw_scaling(Canvas *c, Rect r, const ModelSpec *sp, int seq_len) {
     plain.rope_scaling = ROPE_SCALE_NONE;
     rope_inv_freq(&plain, seq_len, inv0);
     for (int i = 0; i < P; i++) { la[i] = log10f(inv0[i]); lb[i] = log10f(inv[i]); }
-    static const char *SN[] = {"none", "linear", "dynamic NTK", "llama3", "YaRN"};
+    static const char *const SN[] = {N_("none"), N_("linear"), N_("dynamic NTK"), "llama3", "YaRN"};
     char t[128];
-    snprintf(t, sizeof t, "log10 theta_i by pair: scaling %s (factor %.3g)", SN[sp->rope_scaling], (double)sp->rope_factor);
+    snprintf(t, sizeof t, tr("log10 theta_i by pair: scaling %s (factor %.3g)"), tr(SN[sp->rope_scaling]), (double)sp->rope_factor);
     canvas_text_fit(c, r.x, r.y, t, r.w, sty(CR_DIM));
     Series s[2] = {{la, P, theme_color(CR_DIM), "unscaled"}, {lb, P, theme_color(CR_ACCENT), "model"}};
     w_lineplot(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), s, 2, 0, P - 1, 0, 0, 6, NULL, NULL);
@@ -92,7 +92,7 @@ static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t
     const int D = m->spec.d_model;
     char line[200];
     double ne = t->embed ? stats_norm(t->embed, D) : 0, np = t->pos_embed ? stats_norm(t->pos_embed, D) : 0;
-    snprintf(line, sizeof line, "learned positions: x0 = tok_emb[id] + pos_emb[%d]   ||tok|| %.3g  ||pos|| %.3g  cos %.3f",
+    snprintf(line, sizeof line, tr("learned positions: x0 = tok_emb[id] + pos_emb[%d]   ||tok|| %.3g  ||pos|| %.3g  cos %.3f"),
              s->cursor, ne, np, t->embed && t->pos_embed ? (double)stats_cosine(t->embed, t->pos_embed, D) : 0.0);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     Rect body = rect_make(in.x, in.y + 1, in.w, in.h - 1);
@@ -121,7 +121,7 @@ static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t
             w_legend(c, body.x, body.y + body.h - 1, lw - 1, hl.lo, hl.hi, true);
         }
     } else {
-        panel_message(c, rect_make(body.x, body.y, lw - 1, body.h), "no position embedding table in the weights");
+        panel_message(c, rect_make(body.x, body.y, lw - 1, body.h), tr("no position embedding table in the weights"));
     }
     draw_sinusoid(c, rect_make(body.x + lw, body.y, body.w - lw, body.h), D);
 }
@@ -135,11 +135,11 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     const int l = ctx->sel.layer, h = ctx->sel.head;
     bool rope = sp->pos == POS_ROPE && d->rot_dim > 0;
     char title[128];
-    if (rope) snprintf(title, sizeof title, "Position \xc2\xb7 RoPE \xc2\xb7 L%d head %d \xc2\xb7 pos %d", l, h, s->cursor < 0 ? 0 : s->cursor);
-    else snprintf(title, sizeof title, "Position \xc2\xb7 learned position embeddings");
-    Rect in = panel_frame(ctx, title, rope ? ", . pairs  v sinusoid/scaling  { } head" : "");
+    if (rope) snprintf(title, sizeof title, tr("Position \xc2\xb7 RoPE \xc2\xb7 L%d head %d \xc2\xb7 pos %d"), l, h, s->cursor < 0 ? 0 : s->cursor);
+    else snprintf(title, sizeof title, tr("Position \xc2\xb7 learned position embeddings"));
+    Rect in = panel_frame(ctx, title, rope ? tr(", . pairs  v sinusoid/scaling  { } head") : "");
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 24 || in.h < 6) return;
     if (!rope) { draw_learned(st, ctx, in, t); return; }
 
@@ -150,8 +150,8 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     spr.rotary_dim = R;
     float attn_factor = rope_inv_freq(&spr, pos + 1, inv);
     char line[256];
-    snprintf(line, sizeof line, "theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i  q_rot = R(pos*theta_i) q%s",
-             (double)sp->rope_theta, R, P, sp->rope_style == ROPE_HALF ? "rotate-half: (x_i, x_i+d/2)" : "interleaved: (x_2i, x_2i+1)",
+    snprintf(line, sizeof line, tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i  q_rot = R(pos*theta_i) q%s"),
+             (double)sp->rope_theta, R, P, sp->rope_style == ROPE_HALF ? tr("rotate-half: (x_i, x_i+d/2)") : tr("interleaved: (x_2i, x_2i+1)"),
              attn_factor != 1.0f ? " * mscale" : "");
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
 
@@ -189,7 +189,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
         canvas_text_fit(c, x, yd + dial_h + 1, line, tile_w, sty(CR_ACCENT));
     }
     int y = yd + dial_h + 2;
-    canvas_text_fit(c, in.x, y, c->unicode ? "hand: angle pos\xc2\xb7\xce\xb8_i   blue: q pair before   green: after rotation"
+    canvas_text_fit(c, in.x, y, c->unicode ? tr("hand: angle pos\xc2\xb7\xce\xb8_i   blue: q pair before   green: after rotation")
                                            : "hand: angle pos*theta_i   blue: q before   green: after", in.w, sty(CR_DIM));
     y++;
 
@@ -214,12 +214,12 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
             for (int k = 0; k <= pos; k++) if (isfinite(srow[k])) mx = fmaxf(mx, fabsf(srow[k]));
             for (int k = 0; k <= pos && pos - k < M; k++)
                 if (isfinite(srow[k]) && mx > 0) rec[pos - k] = srow[k] / mx;
-            static const char *CAP[] = {"decay: mean cos(m theta_i) vs distance m; dots: scores/max",
-                                        "mean cos(m theta_i) by distance m; dots: scores/max",
-                                        "mean cos(m theta_i); dots: scores"};
+            static const char *const CAP[] = {N_("decay: mean cos(m theta_i) vs distance m; dots: scores/max"),
+                                              N_("mean cos(m theta_i) by distance m; dots: scores/max"),
+                                              N_("mean cos(m theta_i); dots: scores")};
             int ci = 0;
-            while (ci < 2 && text_width(CAP[ci], c->unicode) > lw - 1) ci++;
-            canvas_text_fit(c, in.x, y, CAP[ci], lw - 1, sty(CR_DIM));
+            while (ci < 2 && text_width(tr(CAP[ci]), c->unicode) > lw - 1) ci++;
+            canvas_text_fit(c, in.x, y, tr(CAP[ci]), lw - 1, sty(CR_DIM));
             Series ser[2] = {{theory, M, theme_color(CR_ACCENT), "theory"}, {rec, M, theme_color(CR_GOOD), "scores"}};
             w_lineplot(c, rect_make(in.x, y + 1, lw - 1, bh - 1), ser, pos > 0 ? 2 : 1, 0, M - 1, -1, 1, 5, NULL, NULL);
             free(theory);

@@ -71,10 +71,10 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
     const Session *s = ctx->s;
     const TraceDims *d = trace_dims(s->trace);
     const int L = d->n_layers, sel = ctx->sel.layer;
-    Rect in = panel_frame(ctx, "Residual stream \xc2\xb7 ||x|| per layer x token, writes, logit lens", "[ ] layer  click: token/layer");
+    Rect in = panel_frame(ctx, tr("Residual stream \xc2\xb7 ||x|| per layer x token, writes, logit lens"), tr("[ ] layer  click: token/layer"));
     st->hl[ctx->side] = (HeatLayout){0};
     const TraceTok *t = panel_tok(s);
-    if (!t) { panel_message(c, in, "no tokens yet: press n to run the prompt"); return; }
+    if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 20 || in.h < 5) return;
     const int q = s->cursor;
 
@@ -92,15 +92,18 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
     }
 
     /* heatmap: rows = resid_pre of each layer + final, cols = tokens (last ones that fit) */
+    char lmax[32];                 /* the widest row label: "L5" (English), "5 号层" */
+    snprintf(lmax, sizeof lmax, tr("L%d"), L - 1);
+    const int lab_need = text_width(lmax, c->unicode) + 1;
     if (hm.h >= 3) {
-        int lab = 4;
+        int lab = lab_need > 4 ? lab_need : 4;
         int avail = hm.w - lab;
         int ncols = q + 1;
         int t0 = ncols > avail ? ncols - avail : 0;
         NormSrc src = {s, t0};
         HeatSpec hs = {.rows = L + 1, .cols = ncols - t0, .get = norm_get, .ud = &src, .lo = 0, .hi = 0,
                        .sel_r = sel, .sel_c = q - t0, .max_cell = 8};
-        canvas_text_fit(c, hm.x, hm.y, "||x|| entering each layer (rows) at each token (columns)", hm.w, sty(CR_DIM));
+        canvas_text_fit(c, hm.x, hm.y, tr("||x|| entering each layer (rows) at each token (columns)"), hm.w, sty(CR_DIM));
         Rect area = rect_make(hm.x + lab, hm.y + 1, avail, hm.h - 2);
         HeatLayout hl = w_heatmap(c, area, &hs);
         st->hl[ctx->side] = hl;
@@ -113,9 +116,9 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 if (y >= area.y + area.h) break;
                 if (y == prev) continue;            /* two layers share a text row */
                 prev = y;
-                char lb[8];
-                if (l == L) snprintf(lb, sizeof lb, "out");
-                else snprintf(lb, sizeof lb, "L%d", l);
+                char lb[32];
+                if (l == L) snprintf(lb, sizeof lb, "%s", tr("out"));
+                else snprintf(lb, sizeof lb, tr("L%d"), l);
                 canvas_text_fit(c, hm.x, y, lb, lab - 1, l == sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
             }
         }
@@ -130,19 +133,19 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         const LensRow *lr = &st->lens[ctx->side];
         float mx = 0;
         for (int l = 0; l < L; l++) mx = fmaxf(mx, fmaxf(t->attn_out_norm[l], t->mlp_out_norm[l]));
-        int lw = 5, bw = (tab.w - lw - 22) / 2;
+        int lw = lab_need > 5 ? lab_need : 5, bw = (tab.w - lw - 22) / 2;
         if (bw < 4) bw = 4;
         char hdr[128];
-        snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, "||attn_out||", bw + 1, "||mlp_out||", "logit lens top-1");
+        snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, "||attn_out||", bw + 1, "||mlp_out||", tr("logit lens top-1"));
         canvas_text_fit(c, tab.x, tab.y, hdr, tab.w, sty_attr(CR_TITLE, ATTR_UNDERLINE));
         int shown = tab.h - 1;
         int l0 = 0;
         if (L + 1 > shown) { l0 = sel - shown / 2; if (l0 < 0) l0 = 0; if (l0 > L + 1 - shown) l0 = L + 1 - shown; }
         for (int i = 0; i < shown && l0 + i <= L; i++) {
             int l = l0 + i, y = tab.y + 1 + i;
-            char lb[8];
-            if (l == L) snprintf(lb, sizeof lb, "out");
-            else snprintf(lb, sizeof lb, "L%d", l);
+            char lb[32];
+            if (l == L) snprintf(lb, sizeof lb, "%s", tr("out"));
+            else snprintf(lb, sizeof lb, tr("L%d"), l);
             bool is_sel = l == sel;
             canvas_text(c, tab.x, y, lb, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
             if (l < L) {
@@ -166,7 +169,7 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 int pw = text_width(pr, c->unicode);   /* right-aligned in 6 columns */
                 if (room > 17) canvas_text_fit(c, x0 + 11 + 6 - pw, y, pr, pw, ts);
             } else if (l == l0) {
-                canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, "(no unembedding)", tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
+                canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, tr("(no unembedding)"), tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
             }
         }
     }
