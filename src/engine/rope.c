@@ -23,6 +23,8 @@ float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq) {
         float expo = (float)(2 * i) / (float)dim;
         inv_freq[i] = 1.0f / powf((float)base, expo);
     }
+    /* GGUF rope_freqs.weight (llama.cpp divides each frequency by its factor before any scaling) */
+    for (int i = 0; i < half && i < s->n_rope_factors; i++) inv_freq[i] /= s->rope_factors[i];
     switch (s->rope_scaling) {
     case ROPE_SCALE_LINEAR:
         for (int i = 0; i < half; i++) inv_freq[i] /= s->rope_factor;

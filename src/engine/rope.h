@@ -5,6 +5,9 @@
  *   dynamic  theta' = theta * (factor*L/L0 - (factor-1))^(dim/(dim-2)) when L > L0 (NTK)
  *   llama3   per-wavelength blend of inv_freq and inv_freq/factor (Llama 3.1)
  *   yarn     ramp between interpolation and extrapolation + attention factor (Peng et al. 2023)
+ *   factors  inv_freq_i / factor_i from a GGUF file's rope_freqs.weight (llama.cpp's converter
+ *            writes Llama 3.1's llama3 scaling this way: factor_i = 1 / ((1-s)/f + s) in the
+ *            band, f below it, 1 above it, so inv_freq_i / factor_i is the llama3 blend)
  * The rotated vector is multiplied by the attention factor (1 except YaRN), as HF scales
  * cos and sin. Two layouts: ROPE_HALF rotates (x_i, x_{i+dim/2}) (HF rotate_half),
  * ROPE_INTERLEAVED rotates (x_{2i}, x_{2i+1}) (llama2.c, DeepSeek). */

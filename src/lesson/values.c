@@ -216,7 +216,7 @@ bool lv_rope_freqs(const ModelSpec *s, int seq_len, bool scaled, double *fmin, d
     if (dim < 2 || dim > 4096) return false;
     ModelSpec tmp = *s;
     if (tmp.attn_kind == ATTN_MLA) tmp.rotary_dim = dim;
-    if (!scaled) tmp.rope_scaling = ROPE_SCALE_NONE;
+    if (!scaled) { tmp.rope_scaling = ROPE_SCALE_NONE; tmp.n_rope_factors = 0; }
     float inv[2048];
     float af = rope_inv_freq(&tmp, seq_len, inv);
     double lo = inv[0], hi = inv[0];

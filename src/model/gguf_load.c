@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/dtype.h"
 #include "model/model.h"
 #include "model/tensorfile.h"
 
@@ -361,10 +362,26 @@ static void spec_from_meta(GL *L) {
             return;
         }
     }
-    if (gguf_find_tensor(L->g, "rope_freqs.weight")) {
-        err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"rope_freqs.weight\" (per-frequency RoPE factors, Llama 3.1 scaling) is not supported yet", L->path);
-        L->bad = true;
-        return;
+    const GgufTensor *rf = gguf_find_tensor(L->g, "rope_freqs.weight");
+    if (rf) {   /* Llama 3.1: one divisor per rotary pair, F32 [rope.dimension_count / 2] */
+        const int nf = s->rotary_dim / 2;
+        if (rf->type != 0 || rf->n_dims != 1 || rf->ne[0] != nf || nf > ROPE_MAX_FACTORS) {
+            err_set(L->e, ERR_SHAPE, "%s: tensor \"rope_freqs.weight\" must be F32 with %d elements (rope.dimension_count / 2)",
+                    L->path, nf);
+            L->bad = true;
+            return;
+        }
+        for (int i = 0; i < nf; i++) {
+            float f;
+            memcpy(&f, rf->data + 4 * (size_t)i, 4);
+            if (!(f > 0) || !isfinite(f)) {
+                err_set(L->e, ERR_FORMAT, "%s: rope_freqs.weight[%d] = %g: a RoPE factor must be positive and finite", L->path, i, (double)f);
+                L->bad = true;
+                return;
+            }
+            s->rope_factors[i] = f;
+        }
+        s->n_rope_factors = nf;
     }
     int qk_dim = ds ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
     s->softmax_scale = 1.0f / sqrtf((float)qk_dim);
@@ -425,6 +442,61 @@ static bool layer_is_moe(const ModelSpec *s, int l) {
     return true;
 }
 
+/* Element i of a dense tensor as f32. */
+static float dense_at(const GgufTensor *t, size_t i) {
+    if (t->type == 0) { float f; memcpy(&f, t->data + 4 * i, 4); return f; }
+    const uint16_t h = (uint16_t)(t->data[2 * i] | t->data[2 * i + 1] << 8);
+    return t->type == 1 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
+/* Newer llama.cpp converters split DeepSeek's kv_b [H·(nope+v), kv_lora] for MLA's absorbed form:
+ * attn_k_b = the first nope rows of each head transposed, ne {nope, kv_lora, H}; attn_v_b = the
+ * other v rows, ne {kv_lora, v, H} (convert_hf_to_gguf.py DeepseekV2Model.modify_tensors). The
+ * two are joined back into kv_b as F32 (owned by the model). F32, F16 and BF16 only. */
+static Tensor join_kv_b(GL *L, int l) {
+    const ModelSpec *s = &L->m->spec;
+    const int H = s->n_heads, nope = s->qk_nope_head_dim, v = s->v_head_dim, r = s->kv_lora_rank;
+    char nk[96], nv[96];
+    snprintf(nk, sizeof nk, "blk.%d.attn_k_b.weight", l);
+    snprintf(nv, sizeof nv, "blk.%d.attn_v_b.weight", l);
+    const GgufTensor *kb = gguf_find_tensor(L->g, nk), *vb = gguf_find_tensor(L->g, nv);
+    Tensor none = {0};
+    if (!kb || !vb) {
+        err_set(L->e, ERR_FORMAT, "%s: tensor \"blk.%d.attn_kv_b.weight\" is missing, and so is its split form (%s and %s)", L->path, l, nk, nv);
+        L->bad = true;
+        return none;
+    }
+    const GgufTensor *ts[2] = {kb, vb};
+    const int64_t want[2][3] = {{nope, r, H}, {r, v, H}};
+    for (int k = 0; k < 2; k++) {
+        const GgufTensor *t = ts[k];
+        if (t->n_dims != 3 || t->ne[0] != want[k][0] || t->ne[1] != want[k][1] || t->ne[2] != want[k][2]) {
+            err_set(L->e, ERR_SHAPE, "%s: tensor \"%s\" must have ne {%" PRId64 ", %" PRId64 ", %" PRId64 "} (kv_lora_rank %d, %d heads)",
+                    L->path, k ? nv : nk, want[k][0], want[k][1], want[k][2], r, H);
+            L->bad = true;
+            return none;
+        }
+        if (t->type != 0 && t->type != 1 && t->type != 30) {
+            const char *tn = "?";
+            ggml_type_info(t->type, &tn, NULL, NULL);
+            err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"%s\" is %s; a split attn_k_b/attn_v_b is read only as F32, F16 or BF16 (it is joined back into attn_kv_b)",
+                    L->path, k ? nv : nk, tn);
+            L->bad = true;
+            return none;
+        }
+    }
+    float *out = model_alloc(L->m, sizeof(float) * (size_t)H * (size_t)(nope + v) * (size_t)r, L->e);
+    if (!out) { L->bad = true; return none; }
+    for (int h = 0; h < H; h++)
+        for (int c = 0; c < r; c++) {
+            for (int j = 0; j < nope; j++)
+                out[((size_t)h * (size_t)(nope + v) + (size_t)j) * (size_t)r + (size_t)c] = dense_at(kb, ((size_t)h * (size_t)r + (size_t)c) * (size_t)nope + (size_t)j);
+            for (int j = 0; j < v; j++)
+                out[((size_t)h * (size_t)(nope + v) + (size_t)(nope + j)) * (size_t)r + (size_t)c] = dense_at(vb, ((size_t)h * (size_t)v + (size_t)j) * (size_t)r + (size_t)c);
+        }
+    return (Tensor){out, DT_F32, H * (nope + v), r};
+}
+
 static void load_llama_like(GL *L) {
     Model *m = L->m;
     ModelSpec *s = &m->spec;
@@ -448,12 +520,9 @@ static void load_llama_like(GL *L) {
             snprintf(n, sizeof n, "blk.%d.attn_kv_a_mqa.weight", l); lw->wkv_a = gl_tensor(L, n, s->kv_lora_rank + s->qk_rope_head_dim, d, true);
             snprintf(n, sizeof n, "blk.%d.attn_kv_a_norm.weight", l); lw->kv_a_norm = gl_tensor(L, n, 0, s->kv_lora_rank, true);
             snprintf(n, sizeof n, "blk.%d.attn_kv_b.weight", l);
-            if (!L->bad && !gguf_find_tensor(L->g, n)) {
-                err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"%s\" is missing (files that split it into attn_k_b/attn_v_b are not supported yet)", L->path, n);
-                L->bad = true;
-                return;
-            }
-            lw->wkv_b = gl_tensor(L, n, H * (s->qk_nope_head_dim + s->v_head_dim), s->kv_lora_rank, true);
+            if (L->bad) return;
+            if (gguf_find_tensor(L->g, n)) lw->wkv_b = gl_tensor(L, n, H * (s->qk_nope_head_dim + s->v_head_dim), s->kv_lora_rank, true);
+            else lw->wkv_b = join_kv_b(L, l);
             snprintf(n, sizeof n, "blk.%d.attn_output.weight", l); lw->wo = gl_tensor(L, n, d, H * s->v_head_dim, true);
         } else {
             snprintf(n, sizeof n, "blk.%d.attn_q.weight", l); lw->wq = gl_tensor(L, n, H * hd, d, true);

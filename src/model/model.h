@@ -50,7 +50,8 @@ typedef enum { ROPE_SCALE_NONE = 0, ROPE_SCALE_LINEAR, ROPE_SCALE_DYNAMIC, ROPE_
                ROPE_SCALE_YARN } RopeScaling;
 typedef enum { ATTN_MHA = 0, ATTN_GQA, ATTN_MQA, ATTN_MLA } AttnKind;
 typedef enum { ROUTE_SOFTMAX = 0, ROUTE_SIGMOID } RouteScoring;
-#define ROUTE_MAX_EXPERTS 4096   /* routed experts per layer (DeepSeek-V3 has 256) */
+#define ROUTE_MAX_EXPERTS 4096
+#define ROPE_MAX_FACTORS 512     /* rotary pairs that rope_freqs.weight may hold (head_dim <= 1024) */   /* routed experts per layer (DeepSeek-V3 has 256) */
 
 typedef struct {
     char model_type[64];       /* as in config.json ("llama", "qwen3", "gpt2", "llama2c", ...) */
@@ -70,6 +71,10 @@ typedef struct {
     float rope_low_freq_factor, rope_high_freq_factor;        /* llama3 */
     float yarn_beta_fast, yarn_beta_slow, yarn_mscale, yarn_mscale_all_dim, rope_attn_factor;
     bool yarn_truncate;
+    /* Per-frequency divisors of the inverse frequencies (a GGUF file's rope_freqs.weight: Llama
+     * 3.1's "llama3" scaling as llama.cpp's converter stores it); n_rope_factors = 0: none. */
+    int n_rope_factors;
+    float rope_factors[ROPE_MAX_FACTORS];
 
     /* MLA (DeepSeek-V2/V3) */
     int q_lora_rank;                   /* 0 = no q compression */

@@ -74,6 +74,7 @@ static void draw_scaling(Canvas *c, Rect r, const ModelSpec *sp, int seq_len) {
     rope_inv_freq(sp, seq_len, inv);
     ModelSpec plain = *sp;
     plain.rope_scaling = ROPE_SCALE_NONE;
+    plain.n_rope_factors = 0;
     rope_inv_freq(&plain, seq_len, inv0);
     for (int i = 0; i < P; i++) { la[i] = log10f(inv0[i]); lb[i] = log10f(inv[i]); }
     static const char *const SN[] = {N_("none"), N_("linear"), N_("dynamic NTK"), "llama3", "YaRN"};
