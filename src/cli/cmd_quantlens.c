@@ -79,7 +79,7 @@ static void print_text(const QuantLens *q, const Model *m, const char *cur, cons
     }
     printf("  layer: %lld weights, %.2f -> %.2f bits per weight, relative error %.4g\n", q->n_weights, q->bpw_loaded, q->bpw, q->rel_err);
     printf("  KL(as loaded || layer %d quantized) = %.4g nats; max |dlogit| %.4g\n", q->layer, q->kl, q->max_dlogit);
-    printf("  top token '%s': p %.4f as loaded, %.4f quantized%s%s%s\n", top_l, q->p_top_loaded, q->p_top_quant,
+    printf("  top token '%s': p %.4g as loaded, %.4g quantized%s%s%s\n", top_l, q->p_top_loaded, q->p_top_quant,
            q->top_quant == q->top_loaded ? " (still the top)" : "; the top is now '", q->top_quant == q->top_loaded ? "" : top_q,
            q->top_quant == q->top_loaded ? "" : "'");
 }

@@ -92,9 +92,9 @@ static void lens_draw(OutState *st, PanelCtx *ctx) {
              q->max_dlogit);
     canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_TITLE, ATTR_BOLD));
     if (q->top_quant == q->top_loaded)
-        snprintf(line, sizeof line, tr("top token '%s': p %.4f as loaded, %.4f quantized (still the top)"), tl, q->p_top_loaded, q->p_top_quant);
+        snprintf(line, sizeof line, tr("top token '%s': p %.4g as loaded, %.4g quantized (still the top)"), tl, q->p_top_loaded, q->p_top_quant);
     else
-        snprintf(line, sizeof line, tr("top token '%s': p %.4f as loaded, %.4f quantized; the top is now '%s'"), tl, q->p_top_loaded,
+        snprintf(line, sizeof line, tr("top token '%s': p %.4g as loaded, %.4g quantized; the top is now '%s'"), tl, q->p_top_loaded,
                  q->p_top_quant, tq);
     canvas_text_fit(c, in.x, y++, line, in.w, sty(q->top_quant == q->top_loaded ? CR_GOOD : CR_WARN));
     if (y < in.y + in.h) {
