@@ -111,6 +111,18 @@ TEST(lesson_parse_rejects_malformed) {
         {HEAD ",\"refs\":{\"A\":\"x\"},\"steps\":[{\"text\":\"a\"}]}", "bad name \"A\""},
         {HEAD ",\"refs\":{\"r\":5},\"steps\":[{\"text\":\"a\"}]}", "refs.r must be a path"},
         {HEAD ",\"steps\":[{\"text\":\"a\",\"answer\":\"{logits.top1_prob}\",\"question\":\"{attn.wat}\"}]}", "steps[0].question: unknown placeholder {attn.wat}"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"target\":\"attention.nose\"}]}", "steps[0].target: unknown target \"attention.nose\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"target\":\"output.row\"}]}", "needs a number"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"target\":\"kv.row:xyz\"}]}", "mha, gqa, mqa or mla"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"target\":\"kv.stores:1\"}]}", "takes no argument"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"target\":[]}]}", "target must name 1 to 4"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"target\":5}]}", "target must be a name"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"predict\":{\"kind\":\"guess\",\"ask\":\"?\",\"value\":\"1\",\"try\":\"1\"}}]}", "predict.kind must be"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"predict\":{\"kind\":\"number\",\"ask\":\"?\",\"value\":\"1\"}}]}", "predict.try is missing"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"predict\":{\"kind\":\"choice\",\"ask\":\"?\",\"value\":\"a\",\"try\":\"1\",\"choices\":[\"a\"]}}]}", "choices must be an array of 2 to 9"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"predict\":{\"kind\":\"number\",\"ask\":\"?\",\"value\":\"1\",\"try\":\"1\",\"choices\":[\"a\",\"b\"]}}]}", "only for \"kind\": \"choice\""},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"predict\":{\"kind\":\"number\",\"ask\":\"{kv.nope}\",\"value\":\"1\",\"try\":\"1\"}}]}", "steps[0].predict.ask: unknown placeholder"},
+        {HEAD ",\"steps\":[{\"text\":\"a\",\"question\":\"q\",\"answer\":\"a\",\"predict\":{\"kind\":\"number\",\"ask\":\"?\",\"value\":\"1\",\"try\":\"1\"}}]}", "not both"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Err e = {0};
@@ -372,7 +384,16 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
         {"[{\"text\":\"{pos.cos_tok_pos}\"}]", "has no learned position vectors"},
         {"[{\"text\":\"{logits.top1@B}\"}]", "compare mode is off"},
         {"[{\"text\":\"a\"},{\"text\":\"b\"}]", "step 2/2 changes nothing on screen"},
-        {"LONG", "does not fit the pane"},
+        /* targets must land on something drawn */
+        {"[{\"text\":\"a\",\"target\":\"kv.row\"}]", "target \"kv.row\" is not drawn on this step's screen (the panel is not on screen)"},
+        {"[{\"text\":\"a\",\"target\":\"attention.cell\"}]", "target \"attention.cell\" is not drawn on this step's screen (drawn there: attention"},
+        {"[{\"text\":\"a\",\"target\":\"tokens.pos:40\"}]", "target \"tokens.pos:40\" is not drawn"},
+        {"[{\"text\":\"a\",\"target\":\"output.row:3\",\"actions\":[{\"do\":\"panel\",\"panel\":\"kv\"}]}]", "target \"output.row:3\" is not drawn"},
+        /* predictions: the live value must fit the kind, the scripted answer must score */
+        {"[{\"text\":\"a\",\"predict\":{\"kind\":\"number\",\"ask\":\"?\",\"value\":\"{token.text}\",\"try\":\"1\"}}]", "predict.value: the live value"},
+        {"[{\"text\":\"a\",\"predict\":{\"kind\":\"number\",\"ask\":\"?\",\"value\":\"{attn.keys}\",\"try\":\"many\"}}]", "typing the scripted answer \"many\" did not score: \xe2\x9c\x97 \"many\" is not a number"},
+        {"[{\"text\":\"a\",\"predict\":{\"kind\":\"choice\",\"ask\":\"?\",\"value\":\"{model.attention}\",\"choices\":[\"x\",\"y\"],\"try\":\"1\"}}]", "is none of the choices"},
+        {"[{\"text\":\"a\",\"predict\":{\"kind\":\"choice\",\"ask\":\"?\",\"value\":\"y\",\"choices\":[\"x\",\"y\"],\"try\":\"7\"}}]", "is not one of the 2 choices"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out = NULL, *long_text = NULL;
@@ -393,7 +414,8 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
         free(out);
     }
     /* and a good one passes: every action applies, every value computes, every step shows something new */
-    char model[1024], real[4096], steps[8192];
+    char model[1024], real[4096], steps[8192], long_words[2100] = "";
+    for (int w = 0; w < 400; w++) strcat(long_words, "word ");   /* 400 words page at 120x36 and 80x24, none cut */
     snprintf(model, sizeof model, "%s/stories260K/stories260K.bin", test_shared_data());
     REQUIRE(realpath(model, real));
     snprintf(steps, sizeof steps,
@@ -402,8 +424,15 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
              "\"question\":\"q {attn.sel_weight}\",\"answer\":\"{attn.max_key_text}\"},"
              "{\"text\":\"B says {logits.top1@B}\",\"actions\":[{\"do\":\"compare\",\"model\":\"%s\"},{\"do\":\"stage\",\"stage\":\"softmax\",\"layer\":1},"
              "{\"do\":\"ablate\",\"layer\":1,\"head\":2,\"slot\":\"A\"}]},"
-             "{\"text\":\"c\",\"actions\":[{\"do\":\"compare\",\"off\":true},{\"do\":\"sampler\",\"temperature\":0.8,\"top_p\":0.9,\"seed\":3},{\"do\":\"step\",\"n\":3},{\"do\":\"keys\",\"keys\":\"v\"}]}]",
-             real);
+             "{\"text\":\"c\",\"actions\":[{\"do\":\"compare\",\"off\":true},{\"do\":\"sampler\",\"temperature\":0.8,\"top_p\":0.9,\"seed\":3},{\"do\":\"step\",\"n\":3},{\"do\":\"keys\",\"keys\":\"v\"}],"
+             "\"target\":[\"attention.row\",\"attention.tile:2\",\"tokens.cursor\",\"keys.F5\"]},"
+             "{\"text\":\"d\",\"actions\":[{\"do\":\"key\",\"pos\":1}],\"target\":\"attention.cell\","
+             "\"predict\":{\"kind\":\"number\",\"ask\":\"how many keys?\",\"value\":\"{attn.keys}\",\"try\":\"2\"}},"
+             "{\"text\":\"e\",\"actions\":[{\"do\":\"panel\",\"panel\":\"kv\"}],\"target\":[\"kv.row\",\"kv.row:mla\",\"kv.stores\"],"
+             "\"predict\":{\"kind\":\"choice\",\"ask\":\"which?\",\"value\":\"{model.attention}\",\"choices\":[\"MHA\",\"GQA\",\"MQA\",\"MLA\"],\"try\":\"2\"}},"
+             "{\"text\":\"%s\",\"actions\":[{\"do\":\"panel\",\"panel\":\"output\"}],\"target\":\"output.row:0\","
+             "\"predict\":{\"kind\":\"token\",\"ask\":\"next?\",\"value\":\"{logits.top1}\",\"try\":\"the\"}}]",
+             real, long_words);
     char *out = NULL;
     int n = check_lesson(steps, &out);
     CHECK_MSG(n == 0, "a good lesson failed the check:\n%s", out ? out : "");
@@ -534,4 +563,39 @@ TEST(lesson_long_step_pages_at_80x24) {
     free(full);
     canvas_free(c);
     app_free(a);
+}
+
+TEST(lesson_predict_scoring) {
+    LessonPredict num = {.kind = LP_NUMBER};
+    LessonScore s;
+    Err e = {0};
+    double v;
+    CHECK(lesson_parse_number("1,536 B", &v) && v == 1536);
+    CHECK(lesson_parse_number("\x01" "12.5%\x02", &v) && v == 12.5);
+    CHECK(lesson_parse_number("-3.2e-4", &v) && v == -3.2e-4);
+    CHECK(!lesson_parse_number("about ten", &v));
+    REQUIRE(lesson_predict_score(&num, "1,536", "1000", false, &s, &e));
+    CHECK(fabs(s.abs_err - 536) < 1e-12);
+    CHECK(fabs(s.rel_err - 536.0 / 1536) < 1e-12);
+    CHECK(!s.right);
+    CHECK(has(s.text, "off by 536 (34.9%)"));
+    REQUIRE(lesson_predict_score(&num, "1,536", "1500", true, &s, &e));
+    CHECK(s.right);                                   /* within 5% */
+    CHECK(has(s.text, "\xe7\x9b\xb8\xe5\xb7\xae 36"));   /* 相差 36 */
+    CHECK(!lesson_predict_score(&num, "n/a", "1", false, &s, &e));
+    CHECK(has(e.msg, "is not a number"));
+    char *ch[3] = {"MHA", "GQA", "MLA"};
+    LessonPredict cho = {.kind = LP_CHOICE, .n_choices = 3};
+    for (int i = 0; i < 3; i++) cho.choices[i] = ch[i];
+    REQUIRE(lesson_predict_score(&cho, "gqa", "2", false, &s, &e));
+    CHECK(s.right && s.choice == 1);
+    REQUIRE(lesson_predict_score(&cho, "GQA", "mla", false, &s, &e));
+    CHECK(!s.right);
+    CHECK(has(s.text, "you chose MLA; the answer is GQA"));
+    CHECK(!lesson_predict_score(&cho, "MQA", "1", false, &s, &e));
+    LessonPredict tok = {.kind = LP_TOKEN};
+    REQUIRE(lesson_predict_score(&tok, "\xe2\x90\xa3" "Ball", " ball ", false, &s, &e));   /* "␣Ball" as the strip shows it */
+    CHECK(s.right);
+    REQUIRE(lesson_predict_score(&tok, " ball", "cat", false, &s, &e));
+    CHECK(!s.right && has(s.text, "the model's token is \"ball\""));
 }

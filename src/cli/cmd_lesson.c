@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "                                                        (and its revealed answer) to DIR/NN.EXT\n"
             "       llmscope lesson --check [FILES...] [--lang en|zh] [--size WxH] [--verbose]\n"
             "       llmscope lesson --placeholders                    the live values a lesson may quote\n"
+            "       llmscope lesson --targets                         the screen elements a step may point at\n"
             "NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
             "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
             "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.\n");
@@ -84,6 +85,51 @@ static void print_plain(const char *label, const char *s) {
     putchar('\n');
 }
 
+static const CliOpt k_lesson_opts[] = {
+    {"--targets", NULL, CLI_FLAG, NULL, "list the screen elements a step may point at (\"target\")", 0, 0},
+    {"--lang", NULL, CLI_STR, "en|zh", "lesson and UI language (default: $LLMSCOPE_LANG, else zh when $LC_ALL, $LC_MESSAGES or $LANG is zh_*, else en)", 0, 0},
+    {"--step", NULL, CLI_INT, "N", "start at step N", 1, 2147483647.0},
+    {"--script", NULL, CLI_FLAG, NULL, "print every step with its live values", 0, 0},
+    {"--frame", NULL, CLI_INT, "N", "print the screen of step N", 1, 2147483647.0},
+    {"--size", NULL, CLI_STR, "WxH", "screen size of --frame and --check (default 120x36)", 0, 0},
+    {"--reveal", NULL, CLI_FLAG, NULL, "with --frame: show the answer", 0, 0},
+    {"--ascii", NULL, CLI_FLAG, NULL, "with --frame: ASCII only", 0, 0},
+    {"--format", NULL, CLI_STR, "FMT", "with --frame or --frames: text (default), ansi, svg or html", 0, 0},
+    {"--frames", NULL, CLI_STR, "DIR", "write every step's screen (and revealed answer) to DIR/NN.EXT, for slides", 0, 0},
+    {"--ctx", NULL, CLI_INT, "N", "KV-cache length of the lesson's model", 0, 2147483647.0},
+    {"--check", NULL, CLI_FLAG, NULL, "validate lessons (all, or the FILES given)", 0, 0},
+    {"--verbose", NULL, CLI_FLAG, NULL, "with --check: say what was checked", 0, 0},
+    {"--placeholders", NULL, CLI_FLAG, NULL, "list the live values a lesson may quote", 0, 0},
+    {0}};
+static const CliOpt *const k_lesson_groups[] = {k_lesson_opts, NULL};
+static const CliCmd k_lesson_cmd = {
+    "lesson", "lesson (list | NAME | --check [FILES...] | --placeholders | --targets) [options]",
+    "Guided lessons. NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
+    "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
+    "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.",
+    k_lesson_groups, 1000, "environment: LLMSCOPE_ROOT (where lessons/ and assets/ are), LLMSCOPE_LANG.", false};
+
+/* Whether an option of `lesson` takes a value (from the declared table, so a new option
+ * cannot be mistaken for a lesson file). */
+static bool cli_opt_takes_value(const char *arg) {
+    if (strchr(arg, '=')) return false;
+    for (const CliOpt *o = k_lesson_opts; o->name; o++)
+        if (!strcmp(o->name, arg)) return o->kind != CLI_FLAG;
+    return false;
+}
+
+static int cmd_targets(void) {
+    int n;
+    const TargetSpec *t = lesson_target_table(&n);
+    static const char *ARG[] = {"", "[:N]", ":N", "[:mha|gqa|mqa|mla]"};
+    for (int i = 0; i < n; i++) {
+        char nm[80];
+        snprintf(nm, sizeof nm, "%s%s", t[i].name, ARG[t[i].arg]);
+        printf("%-30s %s\n", nm, t[i].doc);
+    }
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv, const char *root, const char *lang, int w, int h) {
     LessonCheckOpts o = {.w = w, .h = h, .verbose = cli_flag(argc, argv, "--verbose"), .out = stdout};
     int problems = 0, files = 0;
@@ -91,7 +137,7 @@ static int cmd_check(int argc, char **argv, const char *root, const char *lang, 
     bool explicit = false;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {
-            if (!strcmp(argv[i], "--lang") || !strcmp(argv[i], "--size")) i++;
+            if (cli_opt_takes_value(argv[i])) i++;      /* "--ctx 64" is an option, not a file */
             continue;
         }
         explicit = true;
@@ -162,31 +208,10 @@ static App *open_app(const char *root, const char *lang, const char *path, int s
     return a;
 }
 
-static const CliOpt k_lesson_opts[] = {
-    {"--lang", NULL, CLI_STR, "en|zh", "lesson and UI language (default: $LLMSCOPE_LANG, else zh when $LC_ALL, $LC_MESSAGES or $LANG is zh_*, else en)", 0, 0},
-    {"--step", NULL, CLI_INT, "N", "start at step N", 1, 2147483647.0},
-    {"--script", NULL, CLI_FLAG, NULL, "print every step with its live values", 0, 0},
-    {"--frame", NULL, CLI_INT, "N", "print the screen of step N", 1, 2147483647.0},
-    {"--size", NULL, CLI_STR, "WxH", "screen size of --frame and --check (default 120x36)", 0, 0},
-    {"--reveal", NULL, CLI_FLAG, NULL, "with --frame: show the answer", 0, 0},
-    {"--ascii", NULL, CLI_FLAG, NULL, "with --frame: ASCII only", 0, 0},
-    {"--format", NULL, CLI_STR, "FMT", "with --frame or --frames: text (default), ansi, svg or html", 0, 0},
-    {"--frames", NULL, CLI_STR, "DIR", "write every step's screen (and revealed answer) to DIR/NN.EXT, for slides", 0, 0},
-    {"--ctx", NULL, CLI_INT, "N", "KV-cache length of the lesson's model", 0, 2147483647.0},
-    {"--check", NULL, CLI_FLAG, NULL, "validate lessons (all, or the FILES given)", 0, 0},
-    {"--verbose", NULL, CLI_FLAG, NULL, "with --check: say what was checked", 0, 0},
-    {"--placeholders", NULL, CLI_FLAG, NULL, "list the live values a lesson may quote", 0, 0},
-    {0}};
-static const CliOpt *const k_lesson_groups[] = {k_lesson_opts, NULL};
-static const CliCmd k_lesson_cmd = {
-    "lesson", "lesson (list | NAME | --check [FILES...] | --placeholders) [options]",
-    "Guided lessons. NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
-    "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
-    "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.",
-    k_lesson_groups, 1000, "environment: LLMSCOPE_ROOT (where lessons/ and assets/ are), LLMSCOPE_LANG.", false};
 
-/* Every step's screen (and, for a step with a question, the screen with its answer shown)
- * written to dir/NN.ext and dir/NN-answer.ext, NN the 1-based step. */
+/* Every step's screen (and, for a step with a question or a prediction, the screen with its
+ * answer shown or its scripted answer scored) written to dir/NN.ext and dir/NN-answer.ext,
+ * NN the 1-based step; a long step's further pages to NN-p2.ext, NN-answer-p2.ext, ... */
 static int write_frames(const char *root, const char *lang, const char *path, int ctx, const char *dir,
                         ExportFormat fmt, int w, int h, bool unicode) {
     Err e = {0};
@@ -202,23 +227,39 @@ static int write_frames(const char *root, const char *lang, const char *path, in
     for (int k = 0; !rc && k < p->lesson->n_steps; k++) {
         if (k > 0 && !lesson_ui_next(a)) { rc = 1; break; }
         if (lesson_ui_error(a)[0]) { fprintf(stderr, "llmscope: %s\n", lesson_ui_error(a)); rc = 1; break; }
-        for (int reveal = 0; reveal <= (p->lesson->steps[k].question ? 1 : 0) && !rc; reveal++) {
-            lesson_ui_reveal(a, reveal);
-            c->unicode = unicode;
-            c->mono = fmt == EXPORT_TEXT;
-            app_render(a, c);
-            char title[256], file[1400];
-            snprintf(title, sizeof title, "%s %d/%d", p->lesson->title, k + 1, p->lesson->n_steps);
-            snprintf(file, sizeof file, "%s/%02d%s.%s", dir, k + 1, reveal ? "-answer" : "", export_format_ext(fmt));
-            char *out = canvas_export(c, fmt, title);
-            FILE *f = out ? fopen(file, "wb") : NULL;
-            if (!f || fputs(out, f) < 0 || fclose(f) != 0) {
-                fprintf(stderr, "llmscope: --frames: cannot write %s: %s\n", file, out ? strerror(errno) : "out of memory");
+        const LessonStep *st = &p->lesson->steps[k];
+        bool has_answer = st->question || st->predict.kind != LP_NONE;
+        for (int reveal = 0; reveal <= (has_answer ? 1 : 0) && !rc; reveal++) {
+            if (st->question) lesson_ui_reveal(a, reveal);
+            if (reveal && st->predict.kind != LP_NONE && !lesson_ui_answer(a, st->predict.try_answer)) {
+                fprintf(stderr, "llmscope: --frames: step %d: the scripted answer \"%s\" did not score: %s\n", k + 1,
+                        st->predict.try_answer, lesson_ui_input_error(a));
                 rc = 1;
-            } else {
-                printf("%s\n", file);
+                break;
             }
-            free(out);
+            lesson_ui_page_reset(a);
+            /* every page of a long step: NN.ext, NN-p2.ext, ... */
+            for (int page = 1; page <= 64 && !rc; page++) {
+                if (page > 1) lesson_ui_next(a);
+                c->unicode = unicode;
+                c->mono = fmt == EXPORT_TEXT;
+                app_render(a, c);
+                char title[256], file[1400], pg[16] = "";
+                if (page > 1) snprintf(pg, sizeof pg, "-p%d", page);
+                snprintf(title, sizeof title, "%s %d/%d", p->lesson->title, k + 1, p->lesson->n_steps);
+                snprintf(file, sizeof file, "%s/%02d%s%s.%s", dir, k + 1, reveal ? "-answer" : "", pg, export_format_ext(fmt));
+                char *out = canvas_export(c, fmt, title);
+                FILE *f = out ? fopen(file, "wb") : NULL;
+                if (!f || fputs(out, f) < 0 || fclose(f) != 0) {
+                    fprintf(stderr, "llmscope: --frames: cannot write %s: %s\n", file, out ? strerror(errno) : "out of memory");
+                    rc = 1;
+                } else {
+                    printf("%s\n", file);
+                }
+                free(out);
+                if (!lesson_ui_more(a)) break;
+            }
+            lesson_ui_page_reset(a);
         }
         lesson_ui_reveal(a, false);
     }
@@ -234,6 +275,7 @@ int cmd_lesson(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_lesson_cmd);
     if (crc >= 0) return crc;
     if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
+    if (cli_flag(argc, argv, "--targets")) return cmd_targets();
     char root[1024];
     lesson_find_root(root, sizeof root);
     const char *lang = lang_arg(argc, argv, &e);
@@ -249,9 +291,7 @@ int cmd_lesson(int argc, char **argv) {
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {
-            if (!strcmp(argv[i], "--lang") || !strcmp(argv[i], "--size") || !strcmp(argv[i], "--step") ||
-                !strcmp(argv[i], "--frame") || !strcmp(argv[i], "--ctx") || !strcmp(argv[i], "--frames") ||
-                !strcmp(argv[i], "--format")) i++;
+            if (cli_opt_takes_value(argv[i])) i++;
             continue;
         }
         name = argv[i];

@@ -297,11 +297,71 @@ static bool check_template(P *p, const char *tpl, const char *path) {
     return true;
 }
 
+/* "target": "panel.element[:arg]" or an array of 1..LESSON_MAX_TARGETS of them. */
+static bool parse_targets(P *p, const cJSON *o, const char *path, LessonStep *s) {
+    const cJSON *t = get(o, "target");
+    if (!t) return true;
+    const cJSON *one[1] = {t};
+    int n = cJSON_IsArray(t) ? cJSON_GetArraySize(t) : 1;
+    if (cJSON_IsArray(t) && (n < 1 || n > LESSON_MAX_TARGETS))
+        return err_set(p->e, ERR_FORMAT, "%s: %s.target must name 1 to %d elements", p->file, path, LESSON_MAX_TARGETS);
+    const cJSON *c = cJSON_IsArray(t) ? t->child : one[0];
+    for (int k = 0; k < n && c; k++, c = c->next) {
+        if (!cJSON_IsString(c) || !c->valuestring || !c->valuestring[0] || strlen(c->valuestring) > 40)
+            return err_set(p->e, ERR_FORMAT, "%s: %s.target must be a name like \"attention.cell\" (or an array of them)", p->file, path);
+        Err e2 = {0};
+        if (!lesson_target_validate(c->valuestring, &e2)) return err_set(p->e, ERR_FORMAT, "%s: %s.target: %s", p->file, path, e2.msg);
+        if (!(s->target[k] = dupstr(c->valuestring, p->e))) return false;
+        s->n_targets = k + 1;
+        if (!cJSON_IsArray(t)) break;
+    }
+    return true;
+}
+
+/* "predict": {"kind", "ask", "value", "choices", "explain", "try"} (docs/lessons.md). */
+static bool parse_predict(P *p, const cJSON *o, const char *path, LessonStep *s) {
+    const cJSON *pr = get(o, "predict");
+    if (!pr) return true;
+    char pp[96];
+    snprintf(pp, sizeof pp, "%s.predict", path);
+    if (!cJSON_IsObject(pr)) return err_set(p->e, ERR_FORMAT, "%s: %s must be an object {\"kind\", \"ask\", \"value\", \"try\"}", p->file, pp);
+    if (!only_fields(p, pr, "kind ask value choices explain try", pp)) return false;
+    LessonPredict *d = &s->predict;
+    char *kind = NULL;
+    if (!get_str(p, pr, "kind", pp, true, 16, &kind)) return false;
+    d->kind = !strcmp(kind, "number") ? LP_NUMBER : !strcmp(kind, "choice") ? LP_CHOICE : !strcmp(kind, "token") ? LP_TOKEN : LP_NONE;
+    if (d->kind == LP_NONE) {
+        err_set(p->e, ERR_FORMAT, "%s: %s.kind must be \"number\", \"choice\" or \"token\" (got \"%.20s\")", p->file, pp, kind);
+        free(kind);
+        return false;
+    }
+    free(kind);
+    if (!get_str(p, pr, "ask", pp, true, LESSON_MAX_TEXT, &d->ask) || !get_str(p, pr, "value", pp, true, 400, &d->value) ||
+        !get_str(p, pr, "explain", pp, false, LESSON_MAX_TEXT, &d->explain) || !get_str(p, pr, "try", pp, true, 100, &d->try_answer))
+        return false;
+    const cJSON *ch = get(pr, "choices");
+    if (d->kind == LP_CHOICE) {
+        int n = ch && cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;
+        if (n < 2 || n > LESSON_MAX_CHOICES)
+            return err_set(p->e, ERR_FORMAT, "%s: %s.choices must be an array of 2 to %d strings", p->file, pp, LESSON_MAX_CHOICES);
+        int k = 0;
+        for (const cJSON *c = ch->child; c; c = c->next, k++) {
+            if (!cJSON_IsString(c) || !c->valuestring[0] || strlen(c->valuestring) > 80)
+                return err_set(p->e, ERR_FORMAT, "%s: %s.choices[%d] must be a non-empty string of at most 80 bytes", p->file, pp, k);
+            if (!(d->choices[k] = dupstr(c->valuestring, p->e))) return false;
+            d->n_choices = k + 1;
+        }
+    } else if (ch) {
+        return err_set(p->e, ERR_FORMAT, "%s: %s.choices is only for \"kind\": \"choice\"", p->file, pp);
+    }
+    return true;
+}
+
 static bool parse_step(P *p, const cJSON *o, int i, LessonStep *s) {
     char path[64];
     snprintf(path, sizeof path, "steps[%d]", i);
     if (!cJSON_IsObject(o)) return err_set(p->e, ERR_FORMAT, "%s: %s must be an object", p->file, path);
-    if (!only_fields(p, o, "title text actions question answer sources", path)) return false;
+    if (!only_fields(p, o, "title text actions question answer sources target predict", path)) return false;
     /* sources: where a subtle claim of the step comes from (papers, code), for the reviewer;
      * not shown on screen */
     const cJSON *src = get(o, "sources");
@@ -336,6 +396,9 @@ static bool parse_step(P *p, const cJSON *o, int i, LessonStep *s) {
             if (!parse_action(p, a, ap, &s->actions[k])) return false;
         }
     }
+    if (!parse_targets(p, o, path, s) || !parse_predict(p, o, path, s)) return false;
+    if (s->question && s->predict.kind != LP_NONE)
+        return err_set(p->e, ERR_FORMAT, "%s: %s: a step has \"question\" or \"predict\", not both", p->file, path);
     char tp[96];
     snprintf(tp, sizeof tp, "%s.text", path);
     if (!check_template(p, s->text, tp)) return false;
@@ -343,6 +406,15 @@ static bool parse_step(P *p, const cJSON *o, int i, LessonStep *s) {
     if (!check_template(p, s->question, tp)) return false;
     snprintf(tp, sizeof tp, "%s.answer", path);
     if (!check_template(p, s->answer, tp)) return false;
+    const LessonPredict *pr = &s->predict;
+    if (pr->kind != LP_NONE) {
+        snprintf(tp, sizeof tp, "%s.predict.ask", path);
+        if (!check_template(p, pr->ask, tp)) return false;
+        snprintf(tp, sizeof tp, "%s.predict.value", path);
+        if (!check_template(p, pr->value, tp)) return false;
+        snprintf(tp, sizeof tp, "%s.predict.explain", path);
+        if (!check_template(p, pr->explain, tp)) return false;
+    }
     if (s->title) {
         snprintf(tp, sizeof tp, "%s.title", path);
         if (!check_template(p, s->title, tp)) return false;
@@ -447,6 +519,10 @@ void lesson_free(Lesson *l) {
         free(s->title); free(s->text); free(s->question); free(s->answer);
         for (int k = 0; k < s->n_actions; k++) free(s->actions[k].str);
         free(s->actions);
+        for (int k = 0; k < s->n_targets; k++) free(s->target[k]);
+        LessonPredict *pr = &s->predict;
+        free(pr->ask); free(pr->value); free(pr->explain); free(pr->try_answer);
+        for (int k = 0; k < pr->n_choices; k++) free(pr->choices[k]);
     }
     free(l->steps);
     for (int i = 0; i < l->n_refs; i++) free(l->refs[i].path);

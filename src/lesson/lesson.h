@@ -77,6 +77,22 @@ typedef struct {
     SamplerCfg sampler; /* LA_SAMPLER (fields not given keep greedy/1.0/0/1.0/42) */
 } LessonAction;
 
+#define LESSON_MAX_TARGETS 4
+#define LESSON_MAX_CHOICES 9
+
+/* Predict, then reveal: the student commits an answer before the live value is shown. */
+typedef enum { LP_NONE = 0, LP_NUMBER, LP_CHOICE, LP_TOKEN } LessonPredKind;
+
+typedef struct {
+    LessonPredKind kind;        /* LP_NONE: the step has no prediction */
+    char *ask;                  /* question template */
+    char *value;                /* template of the live answer (a number, one of choices, a token) */
+    char *explain;              /* template shown with the score (may be NULL) */
+    char *try_answer;           /* what `lesson --check` types in */
+    char *choices[LESSON_MAX_CHOICES];
+    int n_choices;
+} LessonPredict;
+
 typedef struct {
     char *title;        /* short heading (may be NULL) */
     char *text;         /* narration template */
@@ -84,6 +100,9 @@ typedef struct {
     char *answer;       /* answer template (present iff question) */
     LessonAction *actions;
     int n_actions;
+    char *target[LESSON_MAX_TARGETS];   /* named screen elements to look at ("attention.cell") */
+    int n_targets;
+    LessonPredict predict;
 } LessonStep;
 
 typedef struct { char name[32]; char *path; } LessonRef;
@@ -108,6 +127,39 @@ void lesson_free(Lesson *l);
 /* Stage keyword ("softmax", "norm1", ...) -> Stage, or -1. */
 int lesson_stage_find(const char *name);
 const char *lesson_stage_keyword(int stage);
+
+/* ---- targets (targets.c) ------------------------------------------------------------------ */
+
+/* Named screen elements a step points at. The TUI's panels register these names with the
+ * rectangle they drew them in (tui/canvas.h, canvas_target); the lesson pane highlights
+ * them and `lesson --check` verifies each landed on something drawn. */
+typedef enum { TGA_NONE = 0, TGA_OPT_INT, TGA_INT, TGA_KV } TargetArg;
+typedef struct { const char *name; TargetArg arg; const char *doc; } TargetSpec;
+const TargetSpec *lesson_target_table(int *n);
+/* Checks "panel.element[:arg]" against the table (e is filled with what is wrong). */
+bool lesson_target_validate(const char *name, Err *e);
+/* The panel (or "tokens", "keys", "header") a target belongs to: the text before the first '.'
+ * or ':' (into out). */
+void lesson_target_owner(const char *name, char *out, size_t cap);
+
+/* ---- predictions (predict.c) -------------------------------------------------------------- */
+
+/* Reads a number as lessons print it: "1,536", "12.5%", "-3.2e-4", "2.00 MiB" (the unit is
+ * ignored). False when s holds no number. */
+bool lesson_parse_number(const char *s, double *out);
+
+typedef struct {
+    bool right;                 /* choice/token: equal; number: within 5% (or exact for 0) */
+    double live, given;         /* number: the values compared */
+    double abs_err, rel_err;    /* number: |given - live| and that over |live| (NAN if live is 0) */
+    int choice;                 /* choice: the index of the live value in choices (-1 = none) */
+    char text[640];             /* what the pane says */
+} LessonScore;
+
+/* Scores `given` against the live value `live` (the expanded value template) for pred.
+ * False (e filled) when the live value does not fit the kind (not a number, not one of the
+ * choices, empty) or when given is empty / not a number for a number prediction. */
+bool lesson_predict_score(const LessonPredict *pred, const char *live, const char *given, bool zh, LessonScore *out, Err *e);
 
 /* ---- templates ------------------------------------------------------------------------ */
 
@@ -208,6 +260,9 @@ typedef struct LessonPlayer {
     char root[1024];
     int step;                   /* step shown (-1 before the first) */
     bool revealed;              /* the answer of the step's question is shown */
+    bool pred_done;             /* the step's prediction was answered (score in pred_score) */
+    char pred_given[128];       /* what the student answered */
+    LessonScore pred_score;
     bool hl_on;                 /* a highlight action marked a cell in this step */
     int hl_token, hl_key, hl_layer, hl_head;
     char prompt[8192];          /* the prompt now */
@@ -221,6 +276,10 @@ void lesson_player_free(LessonPlayer *p);
 bool lesson_player_goto(LessonPlayer *p, int k, Err *e);
 /* Applies one action now (used by goto; exposed for tests). */
 bool lesson_player_apply(LessonPlayer *p, const LessonAction *a, Err *e);
+/* Commits an answer to the current step's prediction: expands its value live, scores it
+ * (p->pred_score, p->pred_done). False (e filled) when the step has no prediction or the
+ * value cannot be computed / scored. */
+bool lesson_player_predict(LessonPlayer *p, const char *given, Err *e);
 /* Expands a template against the scene's current sessions (see lesson_expand). */
 char *lesson_player_expand(LessonPlayer *p, const char *tpl, bool marks, Err *e);
 

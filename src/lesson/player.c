@@ -216,6 +216,8 @@ static bool start(LessonPlayer *p, Err *e) {
     snprintf(p->prompt, sizeof p->prompt, "%s", l->prompt);
     p->hl_on = false;
     p->revealed = false;
+    p->pred_done = false;
+    p->pred_given[0] = 0;
     p->step = -1;
     Err e2 = {0};
     if (!do_load(p, l->model, 0, &e2)) return err_set(e, e2.code ? e2.code : ERR_IO, "%s: model: %s", l->file, e2.msg);
@@ -230,6 +232,8 @@ static bool play_step(LessonPlayer *p, int k, Err *e) {
     const LessonStep *st = &l->steps[k];
     p->hl_on = false;
     p->revealed = false;
+    p->pred_done = false;
+    p->pred_given[0] = 0;
     for (int i = 0; i < st->n_actions; i++) {
         Err e2 = {0};
         if (!lesson_player_apply(p, &st->actions[i], &e2)) {
@@ -253,6 +257,23 @@ bool lesson_player_goto(LessonPlayer *p, int k, Err *e) {
     }
     while (p->step < k)
         if (!play_step(p, p->step + 1, e)) return false;
+    return true;
+}
+
+bool lesson_player_predict(LessonPlayer *p, const char *given, Err *e) {
+    const LessonStep *st = p->step >= 0 ? &p->lesson->steps[p->step] : NULL;
+    if (!st || st->predict.kind == LP_NONE) return err_set(e, ERR_ARG, "this step asks for no prediction");
+    Err e2 = {0};
+    char *live = lesson_player_expand(p, st->predict.value, false, &e2);
+    if (!live) return err_set(e, ERR_MEMORY, "out of memory");
+    if (e2.code) { free(live); return err_set(e, e2.code, "%s: step %d: predict.value: %s", p->lesson->file, p->step + 1, e2.msg); }
+    LessonScore sc;
+    bool ok = lesson_predict_score(&st->predict, live, given, !strcmp(p->lesson->lang, "zh"), &sc, e);
+    free(live);
+    if (!ok) return false;
+    p->pred_score = sc;
+    p->pred_done = true;
+    snprintf(p->pred_given, sizeof p->pred_given, "%s", given);
     return true;
 }
 

@@ -83,6 +83,9 @@ static const char *phase_name(const Session *s) {
 static void draw_header(App *a, Canvas *c, Rect r) {
     Style hs = sty2(CR_TEXT, CR_HEADER, 0);
     canvas_fill(c, r, " ", hs);
+    snprintf(c->owner, sizeof c->owner, "header");
+    canvas_target(c, r, "header");
+    c->owner[0] = 0;
     canvas_push_clip(c, r);
     int x = canvas_text(c, r.x + 1, r.y, "llmscope", sty2(CR_ACCENT, CR_HEADER, ATTR_BOLD));
     char buf[512], nm[128], ml[256];
@@ -175,6 +178,13 @@ static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
         }
         w_tokstrip(c, r, chips, n, hits);
         for (int i = 0; i < n; i++) if (hits[i].w) app_add_hit(a, hits[i], HIT_TOKEN, i, side);
+        snprintf(c->owner, sizeof c->owner, "tokens");
+        for (int i = 0; i < n; i++) {
+            if (!hits[i].w) continue;
+            canvas_target(c, hits[i], "tokens.pos:%d", i);
+            if (i == s->cursor) canvas_target(c, hits[i], "tokens.cursor");
+        }
+        c->owner[0] = 0;
     }
     free(chips);
     free(hits);
@@ -208,6 +218,9 @@ static void draw_fbar(App *a, Canvas *c, Rect r) {
         ls.fg = theme_color(CR_ON_FLABEL);
         canvas_restyle(c, rect_make(x - 6, r.y, 6, 1), ls);
         app_add_hit(a, rect_make(x0, r.y, x - x0, 1), HIT_FKEY, F[i].key, 0);
+        snprintf(c->owner, sizeof c->owner, "keys");
+        canvas_target(c, rect_make(x0, r.y, x - x0, 1), "keys.%s", F[i].num);
+        c->owner[0] = 0;
     }
     canvas_pop_clip(c);
 }
@@ -255,6 +268,7 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
     const PanelClass *pc = panel_class((PanelId)panel);
     if (!pc || r.w <= 0 || r.h <= 0) return;
     canvas_push_clip(c, r);
+    snprintf(c->owner, sizeof c->owner, "%s", pc->name);   /* targets drawn now belong to this panel */
     if (!s) {
         Rect in = w_frame(c, r, tr(pc->title), focus);
         panel_message(c, in, tr("no model loaded: press m to choose one"));
@@ -263,6 +277,7 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
         pc->draw(a->pst[panel], &ctx);
     }
     canvas_pop_clip(c);
+    c->owner[0] = 0;
     app_add_hit(a, r, HIT_PANEL, panel, side);
 }
 
@@ -307,6 +322,7 @@ void app_render(App *a, Canvas *c) {
         draw_panel(a, c, a->sc->panel, main, a->sc->ses[0], 0, true);
     }
     draw_fbar(a, c, rect_make(0, c->h - 1, c->w, 1));
+    lesson_ui_draw_targets(a, c);        /* the step's targets, highlighted over what the panels drew */
     if (a->hint && a->overlay == OV_NONE) first_hint_draw(c, main);
     app_draw_overlay(a, c);
     lesson_ui_draw_menu(a, c);

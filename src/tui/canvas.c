@@ -130,6 +130,7 @@ Canvas *canvas_new(int w, int h) {
 void canvas_free(Canvas *c) {
     if (!c) return;
     free(c->cells);
+    free(c->targets);
     free(c);
 }
 
@@ -152,6 +153,7 @@ bool canvas_resize(Canvas *c, int w, int h) {
 }
 
 void canvas_clear(Canvas *c, Style st) {
+    c->n_targets = 0;
     for (int i = 0; i < c->w * c->h; i++) cell_blank(&c->cells[i], st);
 }
 
@@ -273,6 +275,28 @@ void canvas_fill(Canvas *c, Rect r, const char *glyph, Style st) {
     if (!graph_next(glyph ? glyph : " ", c->unicode, &g) || g.width == 0) graph_set(&g, " ", 1);
     for (int y = r.y; y < r.y + r.h; y++)
         for (int x = r.x; x + g.width <= r.x + r.w; x += g.width) put_graph(c, x, y, g.b, g.len, g.width, st);
+}
+
+void canvas_target(Canvas *c, Rect r, const char *fmt, ...) {
+    if (!c->targets) c->targets = calloc(CANVAS_MAX_TARGETS, sizeof *c->targets);
+    if (!c->targets || c->n_targets >= CANVAS_MAX_TARGETS) return;
+    CanvasTarget *t = &c->targets[c->n_targets++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    snprintf(t->owner, sizeof t->owner, "%s", c->owner);
+    t->r = rect_intersect(r, c->clip);
+    if (t->r.w <= 0 || t->r.h <= 0) t->r = rect_make(r.x, r.y, 0, 0);
+}
+
+const CanvasTarget *canvas_target_find(const Canvas *c, const char *name, int *from) {
+    for (int i = from ? *from : 0; i < c->n_targets; i++)
+        if (!strcmp(c->targets[i].name, name)) {
+            if (from) *from = i + 1;
+            return &c->targets[i];
+        }
+    return NULL;
 }
 
 void canvas_restyle(Canvas *c, Rect r, Style st) {

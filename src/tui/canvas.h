@@ -58,6 +58,15 @@ typedef struct {
 
 #define CANVAS_CLIP_DEPTH 16
 
+/* A named element drawn this frame (lesson targets, lesson/lesson.h): panels register what
+ * they drew under a name ("attention.cell") with its rectangle, clipped to what was visible. */
+#define CANVAS_MAX_TARGETS 768
+typedef struct {
+    char name[40];
+    char owner[16];    /* the panel (or "tokens", "keys", "header") that drew it */
+    Rect r;
+} CanvasTarget;
+
 typedef struct Canvas {
     int w, h;
     Cell *cells;       /* [h][w] */
@@ -66,6 +75,9 @@ typedef struct Canvas {
     int n_clip;
     bool unicode;      /* UTF-8 glyphs allowed */
     bool mono;         /* no colour: widgets use glyph ramps */
+    CanvasTarget *targets;   /* registered this frame (canvas_clear empties the list) */
+    int n_targets;
+    char owner[16];          /* set by the App around each panel's draw */
 } Canvas;
 
 Canvas *canvas_new(int w, int h);
@@ -97,6 +109,14 @@ void canvas_fill(Canvas *c, Rect r, const char *glyph, Style st);
 /* Sets only the style of cells in r (keeps glyphs). */
 void canvas_restyle(Canvas *c, Rect r, Style st);
 const Cell *canvas_cell(const Canvas *c, int x, int y);   /* NULL outside */
+
+/* Registers a named element drawn at r (intersected with the current clip; an element clipped
+ * away is registered with an empty rectangle, so a check can tell "drawn but not visible").
+ * The owner is c->owner. Names are printf-formatted. Silently ignored past the capacity. */
+void canvas_target(Canvas *c, Rect r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The i-th registration of name at or after index *from (pass 0, then the returned index
+ * + 1 for the next); NULL when none is left. */
+const CanvasTarget *canvas_target_find(const Canvas *c, const char *name, int *from);
 
 /* Display width of UTF-8 text (utf8proc widths; ASCII-only counting when !unicode). */
 int text_width(const char *s, bool unicode);

@@ -20,6 +20,10 @@ struct LessonUi {
     int scroll;                /* narration rows scrolled away (paging a long step) */
     bool more;                 /* rows below the pane's view: next pages instead of stepping */
     int page;                  /* rows one page moves */
+    /* predict, then reveal: the answer field of a prediction step */
+    bool input;                /* the field is open: every key goes to it */
+    LineEdit edit;
+    char input_err[300];       /* why the last answer was refused ("" = none) */
     /* menu */
     bool menu;
     int menu_sel;
@@ -68,6 +72,9 @@ static bool goto_step(App *a, int k) {
     Err e = {0};
     u->scroll = 0;
     u->more = false;
+    u->input = false;
+    u->input_err[0] = 0;
+    lineedit_set(&u->edit, "");
     bool ok = lesson_player_goto(u->player, k, &e);
     if (ok) u->err[0] = 0;
     else snprintf(u->err, sizeof u->err, "%s", e.msg);
@@ -99,6 +106,8 @@ bool lesson_ui_next(App *a) {
     /* a long step pages first: the narration is never cut without a way to read the rest */
     if (u->more) { u->scroll += u->page > 0 ? u->page : 1; return true; }
     if (st && st->question && !p->revealed) { p->revealed = true; return true; }
+    /* a prediction is answered before the lesson goes on: the first press opens the field */
+    if (st && st->predict.kind != LP_NONE && !p->pred_done) { u->input = true; return true; }
     if (p->step + 1 >= p->lesson->n_steps) return false;
     return goto_step(a, p->step + 1);
 }
@@ -233,6 +242,82 @@ static void token_label(const Session *s, int pos, char *out, size_t cap, bool z
     snprintf(out, cap, tr_lang(zh ? LANG_ZH : LANG_EN, "%s (%d)"), vis, pos);
 }
 
+/* A target's name as the pane says it: the element without its panel ("cell", "row:mla"),
+ * since the highlight on screen shows where it is. */
+static const char *target_label(const char *name, bool zh) {
+    (void)zh;
+    const char *dot = strchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+/* The prediction block: the question, the choices, then the answer field or the score. */
+static int draw_predict(LessonUi *u, Canvas *c, Rect in, int y, const LessonStep *st, bool zh, Style vs) {
+    LessonPlayer *p = u->player;
+    const LessonPredict *pr = &st->predict;
+    char buf[LESSON_MAX_TEXT + 128];
+    char *q = lesson_player_expand(p, pr->ask, true, NULL);
+    snprintf(buf, sizeof buf, "%s%s", zh ? "\xe9\xa2\x84\xe6\xb5\x8b\xef\xbc\x9a" : "Predict: ", q ? q : pr->ask);   /* 预测： */
+    free(q);
+    y = draw_block(c, in, y, buf, sty_attr(CR_WARN, ATTR_BOLD), vs);
+    if (pr->kind == LP_CHOICE) {
+        int n = 0;
+        buf[0] = 0;
+        for (int i = 0; i < pr->n_choices && (size_t)n < sizeof buf; i++)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%d %s", i ? "   " : "", i + 1, pr->choices[i]);
+        y = draw_block(c, in, y, buf, sty(CR_TEXT), vs);
+    }
+    if (p->pred_done) {
+        y = draw_block(c, in, y, p->pred_score.text, sty_attr(p->pred_score.right ? CR_GOOD : CR_WARN, ATTR_BOLD), vs);
+        if (pr->explain) {
+            char *ex = lesson_player_expand(p, pr->explain, true, NULL);
+            y = draw_block(c, in, y, ex ? ex : pr->explain, sty(CR_GOOD), vs);
+            free(ex);
+        }
+        return y + 1;
+    }
+    if (u->input) {
+        const char *hint = pr->kind == LP_CHOICE ? (zh ? "\xef\xbc\x88\xe6\x8c\x89\xe6\x95\xb0\xe5\xad\x97\xe9\x80\x89\xe6\x8b\xa9\xef\xbc\x89" : "(press its number)")   /* （按数字选择） */
+                                                 : (zh ? "\xef\xbc\x88" "Enter \xe6\x8f\x90\xe4\xba\xa4\xef\xbc\x8c" "Esc \xe5\x8f\x96\xe6\xb6\x88\xef\xbc\x89" : "(Enter commits, Esc closes)");   /* （Enter 提交，Esc 取消） */
+        snprintf(buf, sizeof buf, "%s%s%s  %s", zh ? "\xe4\xbd\xa0\xe7\x9a\x84\xe7\xad\x94\xe6\xa1\x88\xef\xbc\x9a" : "Your answer: ", u->edit.buf,   /* 你的答案： */
+                 c->unicode ? "\xe2\x96\x8f" : "_", hint);
+        y = draw_block(c, in, y, buf, sty_attr(CR_ACCENT, ATTR_BOLD), vs);
+        if (u->input_err[0]) y = draw_block(c, in, y, u->input_err, sty(CR_ERROR), vs);
+        return y + 1;
+    }
+    y = draw_block(c, in, y, zh ? "\xef\xbc\x88\xe5\x85\x88\xe7\x8c\x9c\xe4\xb8\x80\xe4\xb8\x8b\xef\xbc\x9a\xe6\x8c\x89 \xe2\x86\x92 \xe6\x88\x96 a \xe4\xbd\x9c\xe7\xad\x94\xef\xbc\x89"   /* （先猜一下：按 → 或 a 作答） */
+                                   : "(guess first: \xe2\x86\x92 or a to answer)", sty(CR_DIM), vs);
+    return y + 1;
+}
+
+/* Highlights the current step's targets over what the panels drew (called by app_render). */
+void lesson_ui_draw_targets(App *a, Canvas *c) {
+    LessonPlayer *p = lesson_ui_player(a);
+    if (!p || p->step < 0 || a->lesson->menu) return;
+    const LessonStep *st = &p->lesson->steps[p->step];
+    for (int i = 0; i < st->n_targets; i++) {
+        int from = 0;
+        for (const CanvasTarget *t; (t = canvas_target_find(c, st->target[i], &from));) {
+            Rect r = rect_intersect(t->r, rect_make(0, 0, c->w, c->h));
+            if (r.w <= 0 || r.h <= 0) continue;
+            bool small = r.h <= 2 || (long)r.w * r.h <= 120;
+            if (small) {
+                for (int y = r.y; y < r.y + r.h; y++)
+                    for (int x = r.x; x < r.x + r.w; x++) c->cells[y * c->w + x].attr |= ATTR_REVERSE | ATTR_BOLD;
+            } else {
+                /* a large element: accent corners just outside it (or on it, at the screen edge) */
+                int x0 = r.x > 0 ? r.x - 1 : r.x, y0 = r.y > 0 ? r.y - 1 : r.y;
+                int x1 = r.x + r.w < c->w ? r.x + r.w : r.x + r.w - 1, y1 = r.y + r.h < c->h ? r.y + r.h : r.y + r.h - 1;
+                Style ms = sty_attr(CR_ACCENT, ATTR_BOLD);
+                bool u8 = c->unicode;
+                canvas_glyph(c, x0, y0, u8 ? "\xe2\x94\x8f" : "+", ms);
+                canvas_glyph(c, x1, y0, u8 ? "\xe2\x94\x93" : "+", ms);
+                canvas_glyph(c, x0, y1, u8 ? "\xe2\x94\x97" : "+", ms);
+                canvas_glyph(c, x1, y1, u8 ? "\xe2\x94\x9b" : "+", ms);
+            }
+        }
+    }
+}
+
 Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     LessonUi *u = a->lesson;
     LessonPlayer *p = u ? u->player : NULL;
@@ -291,6 +376,14 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         free(t);
     }
     Session *s = a->sc->ses[0];
+    if (st && st->n_targets) {
+        char line[300];
+        int n = snprintf(line, sizeof line, "%s%s", c->unicode ? "\xe2\x96\xb6 " : "> ",
+                         zh ? "\xe7\x9c\x8b\xe9\xab\x98\xe4\xba\xae\xe5\xa4\x84\xef\xbc\x9a" : "look at the highlight: ");   /* 看高亮处： */
+        for (int i = 0; i < st->n_targets && n > 0 && (size_t)n < sizeof line; i++)
+            n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", i ? ", " : "", target_label(st->target[i], zh));
+        y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + 1;
+    }
     if (p->hl_on && s) {
         char q[160], kk[160], line[512];
         token_label(s, p->hl_token, q, sizeof q, zh, c->unicode);
@@ -317,6 +410,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
             y = draw_block(c, in, y, tr_lang(L, "(a or \xe2\x86\x92 shows the answer)"), sty(CR_DIM), vs) + 1;
         }
     }
+    if (st && st->predict.kind != LP_NONE) y = draw_predict(u, c, in, y, st, zh, vs);
     if (u->err[0]) y = draw_block(c, in, y, u->err, sty_attr(CR_ERROR, ATTR_BOLD), vs) + 1;
     const char *keys = tr_lang(L, "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L menu");
     if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L menu" : "<- -> step  a answer  q leave  L menu";
@@ -424,6 +518,34 @@ static int menu_key(App *a, int key) {
     return KR_ALL;
 }
 
+/* A key while the answer field is open: it takes every key (Esc closes it). */
+static int input_key(LessonUi *u, const LessonStep *st, int key) {
+    LessonPlayer *p = u->player;
+    bool zh = is_zh(u);
+    if (key == TK_ESC) { u->input = false; u->input_err[0] = 0; return KR_ALL; }
+    bool commit = key == TK_ENTER;
+    if (st->predict.kind == LP_CHOICE && key >= '1' && key <= '9') {
+        char d[2] = {(char)key, 0};
+        lineedit_set(&u->edit, d);
+        commit = true;
+    } else if (!commit) {
+        if (key == TK_LEFT || key == TK_RIGHT || key == TK_BACKSPACE || key == TK_DELETE || key == TK_HOME || key == TK_END ||
+            (key >= 0x20 && key < TK_BASE)) {
+            lineedit_key(&u->edit, key);
+            u->input_err[0] = 0;
+        }
+        return KR_ALL;
+    }
+    Err e = {0};
+    if (!lesson_player_predict(p, u->edit.buf, &e)) {
+        snprintf(u->input_err, sizeof u->input_err, "%s%s", zh ? "\xe2\x9c\x97 " : "\xe2\x9c\x97 ", e.msg);
+        return KR_ALL;
+    }
+    u->input = false;
+    u->input_err[0] = 0;
+    return KR_ALL;
+}
+
 int lesson_ui_key(App *a, int key) {
     LessonUi *u = a->lesson;
     if (u && u->menu) return menu_key(a, key);
@@ -438,6 +560,10 @@ int lesson_ui_key(App *a, int key) {
         return KR_ALL;
     }
     if (!u || !u->player) return KR_IGNORED;
+    LessonPlayer *pl = u->player;
+    const LessonStep *cur = pl->step >= 0 ? &pl->lesson->steps[pl->step] : NULL;
+    if (u->input && cur && cur->predict.kind != LP_NONE && !pl->pred_done) return input_key(u, cur, key);
+    if (cur && cur->predict.kind != LP_NONE && !pl->pred_done && (key == 'a' || key == TK_ENTER)) { u->input = true; return KR_ALL; }
     switch (key) {
     case ' ': case TK_RIGHT: case TK_PGDN: lesson_ui_next(a); return KR_ALL;
     case TK_LEFT: case TK_PGUP: case TK_BACKSPACE: lesson_ui_prev(a); return KR_ALL;
@@ -450,4 +576,29 @@ int lesson_ui_key(App *a, int key) {
     case 'q': lesson_ui_close(a); return KR_ALL;
     default: return KR_IGNORED;
     }
+}
+
+bool lesson_ui_input_open(App *a) { return a->lesson && a->lesson->player && a->lesson->input; }
+
+bool lesson_ui_more(App *a) { return a->lesson && a->lesson->player && a->lesson->more; }
+void lesson_ui_page_reset(App *a) { if (a->lesson) { a->lesson->scroll = 0; a->lesson->more = false; } }
+const char *lesson_ui_input_error(App *a) { return a->lesson ? a->lesson->input_err : ""; }
+
+bool lesson_ui_answer(App *a, const char *text) {
+    LessonPlayer *p = lesson_ui_player(a);
+    if (!p || p->step < 0 || p->lesson->steps[p->step].predict.kind == LP_NONE) return false;
+    if (p->pred_done) return true;
+    if (!a->lesson->input) lesson_ui_key(a, 'a');            /* opens the answer field */
+    for (const unsigned char *u = (const unsigned char *)text; *u && !p->pred_done;) {
+        int len = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+        int cp = len == 1 ? u[0] : u[0] & (0x3f >> (len - 1));
+        for (int i = 1; i < len; i++) {
+            if ((u[i] & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (u[i] & 0x3f);
+        }
+        lesson_ui_key(a, cp);
+        u += len;
+    }
+    if (!p->pred_done) lesson_ui_key(a, TK_ENTER);
+    return p->pred_done;
 }

@@ -40,6 +40,21 @@ Rect lesson_ui_pane_rect(App *a, bool *overflow);
 /* Called by app_render: draws the pane when a lesson is open and returns the area left for
  * the panels (main itself otherwise). */
 Rect lesson_ui_draw(App *a, Canvas *c, Rect main);
+/* Called by app_render after the panels: highlights the current step's targets (names the
+ * panels registered with canvas_target): small elements in reverse video, large ones by
+ * accent corners. */
+void lesson_ui_draw_targets(App *a, Canvas *c);
+/* True while a prediction's answer field is open (keys go to it). */
+bool lesson_ui_input_open(App *a);
+/* Paging of a long step: whether rows are left below the pane's view (after the last
+ * render), and back to the first page. lesson_ui_next pages while more is true. */
+bool lesson_ui_more(App *a);
+void lesson_ui_page_reset(App *a);
+/* Types an answer into the current step's prediction through the pane's keys (a opens the
+ * field, the characters, Enter; a digit picks a choice). True when it was scored. */
+bool lesson_ui_answer(App *a, const char *text);
+/* Why the last answer typed into a prediction was refused ("" = not refused). */
+const char *lesson_ui_input_error(App *a);
 /* Called by app_render last: the lesson menu when it is open. */
 void lesson_ui_draw_menu(App *a, Canvas *c);
 /* Called by app_handle before the global keys: menu keys, 'L', and presenter keys while a

@@ -88,6 +88,8 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
             canvas_text_fit(c, r.x, ty + 1 + (used - 1) / 2, g, label_w, sty(CR_DIM));
         }
         st->tiles[ctx->side][st->n_tiles[ctx->side]++] = rect_make(tx, ty, tile_w, tile_h);
+        canvas_target(c, rect_make(tx, ty, tile_w, tile_h), "attention.tile:%d", h);
+        if (is_sel) canvas_target(c, rect_make(tx, ty, tile_w, tile_h), "attention.tile");
     }
 }
 
@@ -159,7 +161,8 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         panel_tok_label(s, kt_ ? kt_->id : -1, kt, sizeof kt, 10, c->unicode);
         snprintf(info + n, sizeof info - (size_t)n, tr("  \xc2\xb7 key %d '%s': p=%.3f score=%.2f"), sk, kt, (double)row[sk], (double)srow[sk]);
     }
-    canvas_text_fit(c, in.x, in.y, info, in.w, sty(CR_TEXT));
+    int info_w = canvas_text_fit(c, in.x, in.y, info, in.w, sty(CR_TEXT));
+    canvas_target(c, rect_make(in.x, in.y, info_w, 1), "attention.info");
 
     /* bottom: where the current query looks (top keys) */
     int bottom_h = in.h >= 14 ? 3 : (in.h >= 10 ? 2 : 0);
@@ -185,8 +188,12 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
             nb++;
         }
         w_bars(c, br, bars, nb, 1.0f, 18, 7);
+        canvas_target(c, rect_make(br.x, br.y, br.w, nb), "attention.topk");
     }
-    if (mla_h) draw_mla(ctx, rect_make(in.x, body.y + body.h, in.w, mla_h), t, layer);
+    if (mla_h) {
+        draw_mla(ctx, rect_make(in.x, body.y + body.h, in.w, mla_h), t, layer);
+        canvas_target(c, rect_make(in.x, body.y + body.h, in.w, mla_h), "attention.mla");
+    }
 
     /* main heatmap (left) and small multiples (right) */
     int tiles_w = body.w >= 60 ? body.w * 2 / 5 : 0;
@@ -218,6 +225,12 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     HeatLayout hl = w_heatmap(c, area, &hs);
     st->main[ctx->side] = hl;
     st->main_q0[ctx->side] = q0;
+    canvas_target(c, hl.used, "attention.map");
+    canvas_target(c, w_heatmap_cell_rect(&hl, q - q0, -1), "attention.row");
+    if (sk >= 0) {
+        canvas_target(c, w_heatmap_cell_rect(&hl, -1, sk), "attention.col");
+        canvas_target(c, w_heatmap_cell_rect(&hl, q - q0, sk), "attention.cell");
+    }
     if (labels && hl.k > 0 && !(hl.half && (hl.k & 1))) {
         int rows_per = hl.half ? hl.k / 2 : (hl.k / 2 > 1 ? hl.k / 2 : 1);
         if (rows_per < 1) rows_per = 1;

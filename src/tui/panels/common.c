@@ -18,6 +18,14 @@ int panel_find(const char *name) { return scene_panel_find(name); }
 Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
     Rect in = w_frame(ctx->c, ctx->r, title, ctx->focus);
     hint = tr(hint);               /* a panel's hint is its class's N_() .hint string */
+    const char *nm = ctx->c->owner;            /* the panel's name (set by the App) */
+    if (*nm) {
+        canvas_target(ctx->c, in, "%s", nm);
+        if (title && *title && ctx->r.w > 6) {
+            int tw = text_width(title, ctx->c->unicode) + 2;
+            canvas_target(ctx->c, rect_make(ctx->r.x + 2, ctx->r.y, tw < ctx->r.w - 4 ? tw : ctx->r.w - 4, 1), "%s.title", nm);
+        }
+    }
     if (hint && *hint && ctx->r.h >= 3 && ctx->r.w > 12) {
         char t[256];
         snprintf(t, sizeof t, " %s ", hint);
@@ -26,6 +34,7 @@ Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
         int x = ctx->r.x + ctx->r.w - 2 - (tw < maxw ? tw : maxw);
         canvas_push_clip(ctx->c, ctx->r);
         canvas_text_fit(ctx->c, x, ctx->r.y + ctx->r.h - 1, t, maxw, sty(CR_DIM));
+        if (*nm) canvas_target(ctx->c, rect_make(x, ctx->r.y + ctx->r.h - 1, tw < maxw ? tw : maxw, 1), "%s.hint", nm);
         canvas_pop_clip(ctx->c);
     }
     return in;

@@ -95,6 +95,7 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
         m++;
     }
     w_scatter(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m, true);
+    canvas_target(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), "embeddings.map");
 }
 
 /* Left, map mode: vocabulary rows on the map's axes (dim dots) and the prompt's tokens. */
@@ -143,6 +144,7 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
         pts[m++] = (ScatterPt){xy[0], xy[1], labels[k], pt_color(ti), pos == sel};
     }
     w_scatter(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m, true);
+    canvas_target(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), "embeddings.map");
 }
 
 /* The labelled cosine matrix of the last m tokens at the layer. */
@@ -195,9 +197,11 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
             Style st = w_ramp_style(c, isnan(cv) ? 0 : cv, true, &g);
             bool mark = pi == sel && c0 + j == col;
             if (mark) st.attr |= ATTR_REVERSE;
+            if (mark) canvas_target(c, rect_make(r.x + lab_w + j * cw, y, cw, 1), "embeddings.cell");
             for (int k = 0; k < cw; k++) canvas_text(c, r.x + lab_w + j * cw + k, y, mark && k == 0 && (c->mono || !c->unicode) ? "&" : g, st);
         }
     }
+    canvas_target(c, rect_make(r.x, r.y, r.w, y - r.y), "embeddings.matrix");
     if (y < r.y + r.h) w_legend(c, r.x + lab_w, y, r.w - lab_w < 30 ? r.w - lab_w : 30, -1, 1, true);
 }
 
@@ -245,6 +249,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     }
     if (!nn_n) canvas_text_fit(c, right.x, y, tr("(no embedding table)"), right.w, sty(CR_DIM));
     w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
+    canvas_target(c, rect_make(right.x, y - 1, right.w, rows + 1), "embeddings.neighbours");
     y += rows + 1;
     if (right.y + right.h - y >= 5) draw_cosines(ctx, rect_make(right.x, y, right.w, right.y + right.h - y), layer, sel);
 }

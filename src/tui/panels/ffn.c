@@ -69,6 +69,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
              shared ? tr("shared experts: ") : "", sp->gated_ffn ? "act(W_gate x) * W_up x, act=" : "act(W_in x), act=",
              AN[sp->act < 4 ? sp->act : 0], F, 100 * (double)act, 100 * (double)pos);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    canvas_target(c, rect_make(in.x, in.y, in.w, 1), "ffn.info");
     int y = in.y + 1, rest = in.h - 1;
     bool spark = rest >= 8;
     int body_h = rest - (spark ? 1 : 0);
@@ -79,6 +80,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
         canvas_text_fit(c, in.x, y, tr("histogram of h (log counts)"), lw, sty(CR_DIM));
         if (stats_hist(h, F, bins, &lo, &hi, counts))
             w_hist(c, rect_make(in.x, y + 1, lw, body_h - 1), counts, bins, lo, hi, true, sty(CR_WARN));
+        canvas_target(c, rect_make(in.x, y, lw, body_h), "ffn.hist");
         /* top neurons by |h| */
         float *ab = malloc(sizeof(float) * (size_t)F);
         if (ab) {
@@ -99,6 +101,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
             Rect br = rect_make(in.x + lw + 2, y, in.w - lw - 2, body_h);
             canvas_text_fit(c, br.x, br.y, tr("top neurons |h|"), br.w, sty(CR_DIM));
             w_bars(c, rect_make(br.x, br.y + 1, br.w, br.h - 1), bars, nb, nb ? bars[0].value : 1, 7, 8);
+            canvas_target(c, rect_make(br.x, br.y, br.w, nb + 1), "ffn.bars");
             free(ab);
         }
     }
@@ -121,6 +124,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
              s->model->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax",
              s->model->spec.n_shared_experts ? tr(" + shared experts") : "");
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    canvas_target(c, rect_make(in.x, in.y, in.w, 1), "ffn.info");
     int lw = in.w * 6 / 10;
     Rect hm = rect_make(in.x, in.y + 1, lw, in.h - 1);
     canvas_text_fit(c, hm.x, hm.y, tr("router p(expert) per token (rows) x expert (columns)"), hm.w, sty(CR_DIM));
@@ -146,6 +150,8 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     HeatLayout hl = w_heatmap(c, area, &hs);
     st->hl[ctx->side] = hl;
     st->t0[ctx->side] = src.t0;
+    canvas_target(c, hl.used, "ffn.map");
+    canvas_target(c, w_heatmap_cell_rect(&hl, n - 1, -1), "ffn.map_row");
     if (hl.k > 0 && hl.units_x == E) {         /* expert numbers over their columns */
         int next = area.x;
         for (int e = 0; e < E; e++) {
@@ -191,6 +197,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     float wmax = 0;
     for (int i = 0; i < nb; i++) wmax = fmaxf(wmax, bars[i].value);
     w_bars(c, rect_make(rr.x, rr.y + 1, rr.w, nb), bars, nb, wmax > 0 ? wmax : 1, 10, 6);
+    canvas_target(c, rect_make(rr.x, rr.y, rr.w, nb + 1), "ffn.router");
     /* load: how often each expert was chosen so far at this layer */
     int y = rr.y + 2 + nb;
     if (rr.y + rr.h - y >= 2) {
@@ -206,6 +213,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
             }
             canvas_text_fit(c, rr.x, y, tr("load so far (tokens per expert)"), rr.w, sty(CR_DIM));
             w_sparkline(c, rr.x, y + 1, E < rr.w ? E : rr.w, load, E < rr.w ? E : rr.w, 0, 0, sty(CR_GOOD));
+            canvas_target(c, rect_make(rr.x, y, rr.w, 2), "ffn.load");
             free(load);
         }
     }

@@ -51,7 +51,8 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
                  sp->n_kv_heads == 1 ? tr("stores K,V: %d kv head x %d dims x 2 = %lld elems/token/layer x %d B = %lld B")
                                      : tr("stores K,V: %d kv heads x %d dims x 2 = %lld elems/token/layer x %d B = %lld B"),
                  sp->n_kv_heads, sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
-    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
+    canvas_target(c, rect_make(in.x, y, canvas_text_fit(c, in.x, y, line, in.w, sty(CR_TEXT)), 1), "kv.stores");
+    y++;
     kv_fmt_bytes(kv_bytes(own, L, ntok, KV_ELEM_BYTES), b1, sizeof b1);
     kv_fmt_bytes(kv_bytes(own, L, ctxlen, KV_ELEM_BYTES), b2, sizeof b2);
     int n = snprintf(line, sizeof line, tr("%d layers x %lld tokens = %s now"), L, ntok, b1);
@@ -60,7 +61,8 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         n += snprintf(line + n, sizeof line - (size_t)n, tr(" (engine: %s)"), b3);
     }
     snprintf(line + n, sizeof line - (size_t)n, tr("  \xc2\xb7 at %lld tokens: %s"), ctxlen, b2);
-    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
+    canvas_target(c, rect_make(in.x, y, canvas_text_fit(c, in.x, y, line, in.w, sty(CR_DIM)), 1), "kv.total");
+    y++;
 
     /* per-layer slots */
     int rest = in.y + in.h - y;
@@ -100,6 +102,10 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
             }
             kv_fmt_bytes(kv_bytes(own, more ? L - l : 1, ntok, KV_ELEM_BYTES), b1, sizeof b1);
             canvas_text_fit(c, in.x + lab + cells + 1, ly, b1, 13, sty(CR_DIM));
+            if (!more) {
+                canvas_target(c, rect_make(in.x, ly, in.w, 1), "kv.layer:%d", l);
+                if (l == ctx->sel.layer) canvas_target(c, rect_make(in.x, ly, in.w, 1), "kv.layer");
+            }
         }
         y += layer_rows;
         if (per > 1 && y < in.y + in.h) {
@@ -131,6 +137,12 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         for (int i = 0; i < KVA_COUNT; i++) if (v[i].actual) sel = i;
         int th = in.y + in.h - y < 5 ? in.y + in.h - y : 5;
         w_table(c, rect_make(in.x, y, in.w, th), cols, 5, cp, KVA_COUNT, sel);
+        canvas_target(c, rect_make(in.x, y, in.w, th), "kv.table");
+        static const char *const ROW[KVA_COUNT] = {"mha", "gqa", "mqa", "mla"};
+        for (int i = 0; i < KVA_COUNT && i + 1 < th; i++) {
+            canvas_target(c, rect_make(in.x, y + 1 + i, in.w, 1), "kv.row:%s", ROW[i]);
+            if (i == sel) canvas_target(c, rect_make(in.x, y + 1 + i, in.w, 1), "kv.row");
+        }
         if (!c->mono)
             for (int i = 0; i < KVA_COUNT && i + 1 < th; i++)
                 canvas_restyle(c, rect_make(in.x, y + 1 + i, 3, 1), (Style){VCOL(i), i == sel ? theme_color(CR_SELECT) : color_default(), ATTR_BOLD});
@@ -150,6 +162,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         }
         double top = kv_bytes_bits(v[KVA_MHA].elems > v[KVA_MLA].elems ? v[KVA_MHA].elems : v[KVA_MLA].elems, L, ctxlen, pbits);
         w_lineplot(c, rect_make(in.x, y, in.w - 8, ch), ser, KVA_COUNT, 0, (double)ctxlen, 0, top, 10, fmt_mib, fmt_tok);
+        canvas_target(c, rect_make(in.x, y, in.w, ch), "kv.chart");
         /* each name beside the end of its line (the row w_lineplot put the last point on),
          * nudged apart when two lines end on the same text row */
         int lrow[KVA_COUNT], ord[KVA_COUNT];

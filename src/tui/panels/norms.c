@@ -48,6 +48,7 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     const Tensor *gb = which == 2 ? &s->model->w.lnf_b : which == 0 ? &s->model->w.layers[l].ln1_b : &s->model->w.layers[l].ln2_b;
 
     int y = in.y;
+    canvas_target(c, rect_make(in.x, y, in.w, 1), "norms.formula");
     if (rms) canvas_text_fit(c, in.x, y++, "y = x / sqrt(mean(x^2) + eps) * gamma        scale = 1/sqrt(mean(x^2)+eps)", in.w, sty(CR_TITLE));
     else canvas_text_fit(c, in.x, y++, "y = (x - mean) / sqrt(var + eps) * gamma + beta   scale = 1/sqrt(var+eps)", in.w, sty(CR_TITLE));
     char line[256];
@@ -57,6 +58,7 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     } else {
         snprintf(line, sizeof line, tr("input x (hook_resid_mid) is not in the trace: only the scale is"));
     }
+    canvas_target(c, rect_make(in.x, y, in.w, 2), "norms.info");
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
     snprintf(line, sizeof line, tr("scale applied: %.5g   eps %.3g"), (double)ns->scale, (double)sp->norm_eps);
     canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
@@ -83,6 +85,7 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     } else {
         snprintf(line, sizeof line, tr("gamma: none (weight 1)"));
     }
+    canvas_target(c, rect_make(in.x, y, in.w, 1), "norms.gamma");
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
 
     /* rms of the residual entering each layer, this token */
@@ -95,6 +98,7 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
         rv[L] = t->lnf.rms;
         int x = canvas_text(c, in.x, y, tr("rms(x) by layer: "), sty(CR_DIM));
         w_sparkline(c, x, y, L + 1 < in.x + in.w - x ? L + 1 : in.x + in.w - x, rv, L + 1, 0, 0, sty(CR_TITLE));
+        canvas_target(c, rect_make(in.x, y, x - in.x + (L + 1 < in.x + in.w - x ? L + 1 : in.x + in.w - x), 1), "norms.rms");
         y++;
     }
     rest = in.y + in.h - y;
@@ -103,6 +107,8 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
         int bw = (in.w - (nbox - 1) * 2) / nbox;
         hist_box(c, rect_make(in.x, y, bw, rest), tr("before: x"), xin, D, sty(CR_TITLE));
         hist_box(c, rect_make(in.x + bw + 2, y, bw, rest), tr("after: y = norm(x)"), xout, D, sty(CR_GOOD));
+        canvas_target(c, rect_make(in.x, y, bw, rest), "norms.before");
+        canvas_target(c, rect_make(in.x + bw + 2, y, bw, rest), "norms.after");
         if (nbox == 3) hist_box(c, rect_make(in.x + 2 * (bw + 2), y, bw, rest), "gamma", gamma, D, sty(CR_WARN));
     }
     free(gamma);

@@ -128,6 +128,7 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     snprintf(line, sizeof line, tr("after '%s' (pos %d): next = '%s'%s  \xc2\xb7  sampler: %s"), cur, s->cursor, nxt,
              t->next_id >= 0 ? "" : tr(" (not chosen yet)"), samp);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    canvas_target(c, rect_make(in.x, in.y, in.w, 2), "output.info");
     double ent = t->logit_entropy;   /* over the whole vocabulary, computed when recorded */
     char pvb[96], pvs[128];        /* the preview's settings, and with "preview: " before them */
     if (ctx->sc->view.preview.greedy) snprintf(pvb, sizeof pvb, "%s", tr("greedy"));
@@ -166,7 +167,9 @@ static void out_draw(void *vst, PanelCtx *ctx) {
             Bar b = {NULL, p2[i], n_b, sty(CR_WARN), chosen};
             w_bars(c, rect_make(in.x + lab_w + colw, y, colw, 1), &b, 1, p2[0] > 0 ? p2[0] : 1, 0, 6);
         }
+        canvas_target(c, rect_make(in.x, y, in.w, 1), "output.row:%d", i);
     }
+    canvas_target(c, rect_make(in.x, in.y + 2, in.w, rows + 1), "output.list");
     if (t->next_id >= 0) {
         bool in_top = false;
         for (int i = 0; i < n1; i++) in_top |= t->top_ids[i] == t->next_id;

@@ -120,11 +120,13 @@ static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t
                            .diverging = true, .sel_r = sel, .sel_c = sel, .max_cell = 2};
             HeatLayout hl = w_heatmap(c, rect_make(body.x, body.y + 1, lw - 1, body.h - 2), &hs);
             w_legend(c, body.x, body.y + body.h - 1, lw - 1, hl.lo, hl.hi, true);
+            canvas_target(c, hl.used, "position.map");
         }
     } else {
         panel_message(c, rect_make(body.x, body.y, lw - 1, body.h), tr("no position embedding table in the weights"));
     }
     draw_sinusoid(c, rect_make(body.x + lw, body.y, body.w - lw, body.h), D);
+    canvas_target(c, rect_make(body.x + lw, body.y, body.w - lw, body.h), "position.plot");
 }
 
 static void pos_draw(void *vst, PanelCtx *ctx) {
@@ -188,7 +190,10 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
         canvas_text_fit(c, x, yd + dial_h, line, tile_w, sty(CR_DIM));
         snprintf(line, sizeof line, "%.0f\xc2\xb0", wrapped * 180 / M_PI);
         canvas_text_fit(c, x, yd + dial_h + 1, line, tile_w, sty(CR_ACCENT));
+        canvas_target(c, rect_make(x, yd, tile_w, dial_h + 2), "position.pair:%d", i);
+        if (k == 0) canvas_target(c, rect_make(x, yd, tile_w, dial_h + 2), "position.pair");
     }
+    canvas_target(c, rect_make(in.x, yd, in.w, dial_h + 2), "position.dials");
     int y = yd + dial_h + 2;
     canvas_text_fit(c, in.x, y, c->unicode ? tr("hand: angle pos\xc2\xb7\xce\xb8_i   blue: q pair before   green: after rotation")
                                            : "hand: angle pos*theta_i   blue: q before   green: after", in.w, sty(CR_DIM));
@@ -223,11 +228,13 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
             canvas_text_fit(c, in.x, y, tr(CAP[ci]), lw - 1, sty(CR_DIM));
             Series ser[2] = {{theory, M, theme_color(CR_ACCENT), "theory"}, {rec, M, theme_color(CR_GOOD), "scores"}};
             w_lineplot(c, rect_make(in.x, y + 1, lw - 1, bh - 1), ser, pos > 0 ? 2 : 1, 0, M - 1, -1, 1, 5, NULL, NULL);
+            canvas_target(c, rect_make(in.x, y, lw - 1, bh), "position.decay");
             free(theory);
         }
         Rect rr = rect_make(in.x + lw, y, in.w - lw, bh);
         if (ctx->sc->view.pos_view == 1) draw_scaling(c, rr, &spr, pos + 1);
         else draw_sinusoid(c, rr, sp->d_model);
+        canvas_target(c, rr, "position.plot");
     }
     free(inv);
 }

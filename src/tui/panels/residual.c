@@ -108,6 +108,8 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         HeatLayout hl = w_heatmap(c, area, &hs);
         st->hl[ctx->side] = hl;
         st->t0[ctx->side] = t0;
+        canvas_target(c, hl.used, "residual.map");
+        canvas_target(c, w_heatmap_cell_rect(&hl, sel, q - t0), "residual.cell");
         /* row labels: unit l starts at half-row l*k (colour) or row l*k' (mono) */
         if (hl.k > 0 && hl.units_y == L + 1) {
             int prev = -1;
@@ -139,6 +141,7 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, "||attn_out||", bw + 1, "||mlp_out||", tr("logit lens top-1"));
         canvas_text_fit(c, tab.x, tab.y, hdr, tab.w, sty_attr(CR_TITLE, ATTR_UNDERLINE));
         int shown = tab.h - 1;
+        canvas_target(c, tab, "residual.lens");
         int l0 = 0;
         if (L + 1 > shown) { l0 = sel - shown / 2; if (l0 < 0) l0 = 0; if (l0 > L + 1 - shown) l0 = L + 1 - shown; }
         for (int i = 0; i < shown && l0 + i <= L; i++) {
@@ -148,6 +151,8 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
             else snprintf(lb, sizeof lb, tr("L%d"), l);
             bool is_sel = l == sel;
             canvas_text(c, tab.x, y, lb, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+            canvas_target(c, rect_make(tab.x, y, tab.w, 1), "residual.lens_row:%d", l);
+            if (is_sel) canvas_target(c, rect_make(tab.x, y, tab.w, 1), "residual.lens_row");
             if (l < L) {
                 char na[16], nm[16];
                 snprintf(na, sizeof na, "%.3g", (double)t->attn_out_norm[l]);

@@ -110,6 +110,7 @@ void w_scatter(Canvas *c, Rect r, const ScatterPt *pts, int n, bool keep_aspect)
         int cx = px[2 * i] / 2, cy = px[2 * i + 1] / 4;
         d.busy[cy * d.w + cx] = 1;
         canvas_glyph(c, r.x + cx, r.y + cy, c->unicode ? "\xe2\x97\x86" : "@", sty_attr(CR_ACCENT, ATTR_BOLD));
+        if (c->owner[0]) canvas_target(c, rect_make(r.x + cx, r.y + cy, 1, 1), "%s.point", c->owner);   /* lesson target */
     }
     dots_blit(c, &d, r.x, r.y);
     for (int pass = 0; pass < 2; pass++)

@@ -177,3 +177,37 @@ void w_legend(Canvas *c, int x, int y, int w, float lo, float hi, bool diverging
     canvas_text(c, cx + n, y, b, sty(CR_DIM));
     canvas_pop_clip(c);
 }
+
+/* The screen unit that shows data index i of n, over `units` units (the inverse of the
+ * pooling in w_heatmap_hit: unit u shows data u*n/units ..). */
+static int unit_of(int i, int n, int units) {
+    int u = 0;
+    while (u + 1 < units && (long)(u + 1) * n / units <= i) u++;
+    return u;
+}
+
+Rect w_heatmap_cell_rect(const HeatLayout *hl, int row, int col) {
+    if (hl->k <= 0 || hl->units_x <= 0 || hl->units_y <= 0 || hl->used.w <= 0 || row >= hl->rows || col >= hl->cols)
+        return rect_make(0, 0, 0, 0);
+    Rect r = hl->used;
+    if (col >= 0) {
+        int ui = unit_of(col, hl->cols, hl->units_x);
+        r.x = hl->used.x + ui * hl->k;
+        r.w = hl->k;
+    } else {
+        r.w = hl->units_x * hl->k;
+    }
+    if (row >= 0) {
+        int uj = unit_of(row, hl->rows, hl->units_y);
+        if (hl->half) {
+            int y0 = (uj * hl->k) / 2, y1 = ((uj + 1) * hl->k - 1) / 2;
+            r.y = hl->used.y + y0;
+            r.h = y1 - y0 + 1;
+        } else {
+            int per = hl->k / 2 > 1 ? hl->k / 2 : 1;
+            r.y = hl->used.y + uj * per;
+            r.h = per;
+        }
+    }
+    return rect_intersect(r, hl->used);
+}

@@ -51,6 +51,9 @@ typedef struct {
 HeatLayout w_heatmap(Canvas *c, Rect r, const HeatSpec *hs);
 /* Maps a screen cell back to a data cell (the first of its bin). */
 bool w_heatmap_hit(const HeatLayout *hl, int x, int y, int *row, int *col);
+/* Where data cell (row, col) landed (the screen unit showing it); row < 0: the whole column,
+ * col < 0: the whole row. Empty when outside the data or nothing was drawn. */
+Rect w_heatmap_cell_rect(const HeatLayout *hl, int row, int col);
 /* Colour legend "lo ▮▮▮▮▮ hi" in w columns. */
 void w_legend(Canvas *c, int x, int y, int w, float lo, float hi, bool diverging);
 /* Colour (or glyph) for a value already scaled to t in [0,1] / [-1,1]. */
