@@ -63,10 +63,8 @@ int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int
 }
 
 double derived_attn_entropy(const Trace *tr, int pos, int layer, int head) {
-    const TraceTok *t = trace_tok(tr, pos);
-    if (!t || !t->attn) return 0;
-    const TraceDims *d = trace_dims(tr);
-    return stats_entropy_bits(t->attn + ((size_t)layer * d->n_heads + head) * (size_t)(pos + 1), pos + 1);
+    const float *row = trace_attn_row(tr, pos, layer, head, false);
+    return row ? stats_entropy_bits(row, pos + 1) : 0;
 }
 
 int derived_next_probs(const Trace *tr, int pos, SamplePreviewCfg cfg, float probs[TRACE_TOPK], double *tail_t1, double *tail_bound) {

@@ -34,6 +34,20 @@ size_t engine_kv_bytes_per_token(const Engine *en);  /* all layers, as stored (f
 size_t engine_kv_bytes(const Engine *en);      /* bytes held for engine_pos() tokens */
 int engine_step_count(const Engine *en);
 
+/* Every row's logits to the hooks: with on, a forward pass whose caller wants only the last
+ * row still computes every row's logits when a hook wants hook_logits, in blocks of 64 rows
+ * fired as [rows, vocab] and dropped (the trace keeps the top-k of each; nothing of size
+ * [n, vocab] is held). Off (the default): hook_logits sees the rows the caller asked for. */
+void engine_set_hook_all_logits(Engine *en, bool on);
+
+/* One attention row recomputed from the KV cache: query position pos of layer l, query head
+ * h, q = that head's query as the attention consumed it (hook_rot_q, or hook_q without RoPE;
+ * MLA: [qk_nope + qk_rope] with the rope part rotated). Writes scores (scaled, masked keys
+ * -inf) and pattern (softmax; masked keys 0), pos + 1 values each, with the same formula
+ * the engine's decode path uses (for prefill rows computed through the GEMM the results agree
+ * within float rounding, ~1e-6). pos must be < engine_pos(). False if out of range. */
+bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, float *scores, float *pattern);
+
 #define ENGINE_MAX_THREADS 256
 /* Threads of the engine's worker pool (engine/pool.h): n < 1 = the default, clamped to
  * [1, ENGINE_MAX_THREADS]. The default is the number of cores this process may run on

@@ -26,6 +26,7 @@
 #define CHUNK 256
 #define CHUNK_ATT 64
 #define ATT_TB 64         /* query rows per attention task in prefill */
+#define LOGIT_BLK 64      /* rows of logits computed at once for the hooks (hook_all_logits) */
 #define MLA_LATENT_EPS 1e-6f   /* HF DeepSeek q_a/kv_a RMSNorm eps (module default) */
 
 struct Engine {
@@ -43,6 +44,8 @@ struct Engine {
     float *router, *ew, *inv_freq, *logits_last, *scale_buf, *hookbuf;
     int *eidx;
     float *logits_all; size_t logits_all_cap;
+    float *logits_blk;              /* [LOGIT_BLK, vocab] rows for the hooks (hook_all_logits), lazily */
+    bool hook_all_logits;
     float attn_factor;
 };
 
@@ -63,6 +66,7 @@ int engine_step_count(const Engine *en) { return en->steps; }
 void engine_truncate(Engine *en, int pos) { if (pos >= 0 && pos < en->pos) en->pos = pos; }
 size_t engine_kv_bytes_per_token(const Engine *en) { return en->kv_elems_per_token * sizeof(float); }
 size_t engine_kv_bytes(const Engine *en) { return engine_kv_bytes_per_token(en) * (size_t)en->pos; }
+void engine_set_hook_all_logits(Engine *en, bool on) { en->hook_all_logits = on; }
 
 void engine_set_hooks(Engine *en, Hooks *h) {
     en->hooks = h;
@@ -76,7 +80,7 @@ void engine_free(Engine *en) {
     free(en->kc); free(en->vc);
     float *bufs[] = {en->x, en->xn, en->tmp, en->q, en->k, en->v, en->z, en->att, en->ff1, en->ff2, en->ff3, en->lat,
                      en->qlat, en->qabs, en->olat, en->router, en->ew, en->inv_freq, en->logits_last, en->scale_buf,
-                     en->hookbuf, en->logits_all};
+                     en->hookbuf, en->logits_all, en->logits_blk};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(en->eidx);
     free(en);
@@ -714,6 +718,20 @@ static void forward_chunk(Engine *en, const int *tokens, int n, int p0, float *l
         if (WANT(HP_RESID_POST, l)) fire(en, HP_RESID_POST, l, en->x, 2, n, d, 0, p0, n, 0);
     }
     norm_rows(en, en->xn, en->x, &w->lnf_w, &w->lnf_b, n, HP_LNF_SCALE, HP_LNF_NORMALIZED, -1, p0);
+    if (!all && en->hook_all_logits && WANT(HP_LOGITS, -1) && n > 1) {
+        /* every row to the hooks, LOGIT_BLK rows at a time; the caller gets the last row */
+        if (!en->logits_blk) en->logits_blk = malloc(sizeof(float) * LOGIT_BLK * (size_t)s->vocab_size);
+        if (en->logits_blk) {
+            for (int b = 0; b < n; b += LOGIT_BLK) {
+                int nb = n - b < LOGIT_BLK ? n - b : LOGIT_BLK;
+                linear(en, &w->lm_head, NULL, en->xn + (size_t)b * d, nb, en->logits_blk);
+                fire(en, HP_LOGITS, -1, en->logits_blk, 2, nb, s->vocab_size, 0, p0 + b, nb, 0);
+                if (logits_out && b + nb == n)
+                    memcpy(logits_out, en->logits_blk + (size_t)(nb - 1) * s->vocab_size, sizeof(float) * (size_t)s->vocab_size);
+            }
+            return;
+        }
+    }
     if (!logits_out) return;   /* a prefill chunk before the last: no logits needed */
     if (all) {
         linear(en, &w->lm_head, NULL, en->xn, n, logits_out);
@@ -760,11 +778,50 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
         int c = n - done < chunk ? n - done : chunk;
         bool last = done + c == n;
         float *lo = all_logits ? out + (size_t)done * s->vocab_size : out;
-        if (all_logits || last) forward_chunk(en, tokens + done, c, en->pos, lo, all_logits);
+        if (all_logits || last || en->hook_all_logits) forward_chunk(en, tokens + done, c, en->pos, all_logits || last ? lo : NULL, all_logits);
         else forward_chunk(en, tokens + done, c, en->pos, NULL, false);
         en->pos += c;
         done += c;
     }
     en->steps++;
     return out;
+}
+
+bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, float *scores, float *pattern) {
+    const ModelSpec *s = en->s;
+    if (l < 0 || l >= s->n_layers || h < 0 || h >= s->n_heads || pos < 0 || pos >= en->pos || !q) return false;
+    const int lo = attn_lo(en, pos);
+    for (int j = 0; j < lo; j++) scores[j] = -INFINITY;
+    if (s->attn_kind == ATTN_MLA) {
+        /* the absorbed form, as attention_mla: (W_UK_h^T q_nope) . c_kv_j + q_pe . k_pe_j */
+        const int nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
+        const Tensor *wb = &en->m->w.layers[l].wkv_b;
+        float *qa = calloc((size_t)R + 1024, sizeof(float));
+        if (!qa) return false;
+        float *rowbuf = qa + R;
+        for (int i = 0; i < nope; i++) {
+            size_t off = ((size_t)h * (nope + dv) + (size_t)i) * (size_t)R;
+            for (int r0 = 0; r0 < R; r0 += 1024) {
+                int nr = R - r0 < 1024 ? R - r0 : 1024;
+                tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
+                for (int r = 0; r < nr; r++) qa[r0 + r] += q[i] * rowbuf[r];
+            }
+        }
+        const float *cc = en->kc[l], *pc = en->vc[l];
+        for (int j = lo; j <= pos; j++)
+            scores[j] = (ops_dot(qa, cc + (size_t)j * R, R) + ops_dot(q + nope, pc + (size_t)j * rope, rope)) * s->softmax_scale;
+        free(qa);
+    } else {
+        const int hd = s->head_dim, kd = s->n_kv_heads * hd, kh = h / (s->n_heads / s->n_kv_heads);
+        const float *kc = en->kc[l] + (size_t)kh * hd;
+        for (int j = lo; j <= pos; j++) scores[j] = ops_dot(q, kc + (size_t)j * kd, hd) * s->softmax_scale;
+    }
+    if (pattern) {
+        float m = -INFINITY;
+        for (int j = lo; j <= pos; j++) { pattern[j] = scores[j]; if (scores[j] > m) m = scores[j]; }
+        for (int j = 0; j < lo; j++) pattern[j] = 0;
+        float inv = 1.0f / ops_exp_sum(pattern + lo, pos + 1 - lo, m);
+        for (int j = lo; j <= pos; j++) pattern[j] *= inv;
+    }
+    return true;
 }

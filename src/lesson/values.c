@@ -194,12 +194,13 @@ bool lv_arg_pos(VC *c, const char *a, int *pos) {
 }
 
 const float *lv_attn_row(const VC *c, const TraceTok *t, int pos, int layer, int head) {
-    if (!t->attn) return NULL;
-    return t->attn + ((size_t)layer * (size_t)c->dims->n_heads + (size_t)head) * (size_t)(pos + 1);
+    (void)t;
+    return trace_attn_row(c->s->trace, pos, layer, head, false);
 }
 
 int lv_argmaxf(const float *x, int n) {
     int b = 0;
+    if (!x) return 0;
     for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
     return b;
 }

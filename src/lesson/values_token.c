@@ -100,7 +100,8 @@ bool v_tok_attn(VC *c) {
         if (IS("attn.entropy")) OUT_NUM(derived_attn_entropy(s->trace, pos, l, h));   /* as the attention panel */
         if (IS("attn.entropy_max")) OUT_NUM(log2((double)n));
         if (IS("attn.score_max") || IS("attn.score_min")) {
-            const float *sc = t->scores + ((size_t)l * (size_t)H + (size_t)h) * (size_t)n;
+            const float *sc = trace_attn_row(s->trace, pos, l, h, true);
+            if (!sc) return err_set(c->e, ERR_ARG, "no attention row at position %d", pos);
             float mn, mx;
             stats_minmax(sc, n, &mn, &mx);
             OUT_NUM(IS("attn.score_max") ? mx : mn);

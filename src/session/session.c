@@ -63,6 +63,8 @@ Session *session_new(const char *model_path, int max_ctx, Err *e) {
     s->cap_ids = s->max_ctx + 1;
     s->ids = calloc((size_t)s->cap_ids, sizeof(int));
     if (!s->hooks || !s->trace || !s->sampler || !s->ids) { if (!e->code) err_set(e, ERR_MEMORY, "out of memory"); session_free(s); return NULL; }
+    trace_bind_engine(s->trace, s->engine);
+    engine_set_hook_all_logits(s->engine, true);   /* top-k of every prompt row, none held */
     trace_attach(s->trace, s->hooks);
     hooks_add(s->hooks, "blocks.*.attn.hook_z", NULL, ablate_observe, s);
     engine_set_hooks(s->engine, s->hooks);
@@ -89,6 +91,8 @@ static void session_reset(Session *s) {
     if (s->n_prompt) memcpy(s->ids, s->prompt_ids, sizeof(int) * (size_t)s->n_prompt);
     s->cursor = -1;
     s->prefilled = false;
+    s->n_prefilled = 0;
+    s->prefill_logits = NULL;
 }
 
 bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
@@ -131,29 +135,79 @@ bool session_set_chat_prompt(Session *s, const char *text, Err *e) {
     return ok;
 }
 
-/* Runs tokens through the engine, records ids, samples the next token. */
-static bool run_tokens(Session *s, const int *ids, int n, Phase ph, int forced_next, Err *e) {
+/* Runs tokens through the engine (the last row's logits only: the recorder sees every row
+ * through the hook), records ids; returns the last row's logits or NULL. A prefill in chunks
+ * counts as one forward call (step). */
+static const float *forward_ids(Session *s, const int *ids, int n, Phase ph, int step, Err *e) {
     int p0 = engine_pos(s->engine);
-    trace_begin_step(s->trace, ph, engine_step_count(s->engine));
-    float *lg = engine_forward(s->engine, ids, n, ph == PHASE_PREFILL, e);
-    if (!lg) return false;
+    trace_begin_step(s->trace, ph, step);
+    const float *lg = engine_forward(s->engine, ids, n, false, e);
+    if (!lg) return NULL;
     for (int i = 0; i < n; i++) {
         TraceTok *k = trace_tok_mut(s->trace, p0 + i);
         if (k) { k->id = ids[i]; k->phase = ph; if (i + 1 < n) k->next_id = ids[i + 1]; }
     }
-    const float *last = ph == PHASE_PREFILL ? lg + (size_t)(n - 1) * (size_t)s->model->spec.vocab_size : lg;
-    int next = forced_next >= 0 ? forced_next : sampler_sample(s->sampler, last, NULL);
-    TraceTok *k = trace_tok_mut(s->trace, p0 + n - 1);
+    return lg;
+}
+
+/* The next token after the last recorded position: forced, or sampled from lg. */
+static void choose_next(Session *s, const float *lg, int forced_next) {
+    int next = forced_next >= 0 ? forced_next : sampler_sample(s->sampler, lg, NULL);
+    TraceTok *k = trace_tok_mut(s->trace, trace_len(s->trace) - 1);
     if (k) k->next_id = next;
+}
+
+static bool run_tokens(Session *s, const int *ids, int n, Phase ph, int forced_next, Err *e) {
+    const float *lg = forward_ids(s, ids, n, ph, s->n_calls++, e);
+    if (!lg) return false;
+    choose_next(s, lg, forced_next);
     return true;
+}
+
+int session_prefill_some(Session *s, int max_tokens, Err *e) {
+    if (!s->n_prompt) { err_set(e, ERR_ARG, "no prompt set"); return -1; }
+    if (s->prefilled) return 0;
+    if (s->n_prefilled == 0) s->prefill_step = s->n_calls++;
+    int n = s->n_prompt - s->n_prefilled;
+    if (max_tokens > 0 && n > max_tokens) n = max_tokens;
+    const float *lg = forward_ids(s, s->prompt_ids + s->n_prefilled, n, PHASE_PREFILL, s->prefill_step, e);
+    if (!lg) return -1;
+    if (s->n_prefilled + n < s->n_prompt) {   /* a chunk's last token: the prompt goes on */
+        TraceTok *k = trace_tok_mut(s->trace, s->n_prefilled + n - 1);
+        if (k) k->next_id = s->prompt_ids[s->n_prefilled + n];
+    }
+    s->prefill_logits = lg;
+    s->n_prefilled += n;
+    if (s->n_prefilled == s->n_prompt) {
+        choose_next(s, lg, -1);
+        s->prefilled = true;
+        s->cursor = s->n_prompt - 1;
+    }
+    return n;
+}
+
+int session_prefill_stop(Session *s, Err *e) {
+    if (s->prefilled || !s->n_prefilled) return s->prefilled ? s->n_prompt : 0;
+    int n = s->n_prefilled;
+    if (s->tok) {   /* the prompt text becomes the text of the tokens kept */
+        char *txt = tokenizer_decode(s->tok, s->prompt_ids, n, false);
+        if (txt) { snprintf(s->prompt, sizeof s->prompt, "%s", txt); free(txt); }
+        else s->prompt[0] = 0;
+    } else s->prompt[0] = 0;
+    s->n_prompt = n;
+    s->n_ids = n;
+    choose_next(s, s->prefill_logits, -1);
+    s->prefilled = true;
+    s->cursor = n - 1;
+    (void)e;
+    return n;
 }
 
 bool session_step(Session *s, Err *e) {
     if (!s->n_prompt) return err_set(e, ERR_ARG, "no prompt set");
     if (!s->prefilled) {
-        if (!run_tokens(s, s->prompt_ids, s->n_prompt, PHASE_PREFILL, -1, e)) return false;
-        s->prefilled = true;
-        s->cursor = s->n_prompt - 1;
+        while (!s->prefilled)
+            if (session_prefill_some(s, 0, e) < 0) return false;
         return true;
     }
     int len = trace_len(s->trace);

@@ -42,6 +42,10 @@ typedef struct Session {
     int *ids; int n_ids, cap_ids;   /* prompt + generated */
     int cursor;                  /* position shown (0..trace_len-1), -1 before any step */
     bool prefilled;
+    int n_prefilled;             /* prompt tokens run so far (a prefill in chunks) */
+    int n_calls;                 /* forward calls so far (a prefill in chunks is one) */
+    int prefill_step;            /* the call the prefill counts as */
+    const float *prefill_logits; /* last row of the last chunk run (the engine's buffer) */
     int ablate_layer, ablate_head;  /* write-hook demo: -1 = none */
     int max_ctx;
 } Session;
@@ -54,6 +58,16 @@ bool session_set_prompt(Session *s, const char *text, Err *e);     /* tokenize +
 bool session_set_chat_prompt(Session *s, const char *text, Err *e);
 bool session_set_ids(Session *s, const int *ids, int n, Err *e);   /* reset with ids */
 bool session_step(Session *s, Err *e);       /* prefill, or advance cursor, or decode one */
+/* The prefill in pieces (a UI that must not freeze): runs up to max_tokens more prompt tokens
+ * and returns how many ran (-1 on error); when the last prompt token has run, the prefill is
+ * complete exactly as session_step would leave it (next token chosen, cursor at the end).
+ * The recorded tokens are those session_step records; the trace counts the chunks as one
+ * forward call. */
+int session_prefill_some(Session *s, int max_tokens, Err *e);
+/* Stops a prefill in pieces: the prompt becomes the tokens already run (their text, when a
+ * tokenizer decodes them) and the prefill is complete on them; with none run, the prompt
+ * stays as it was, not prefilled. Returns the tokens kept. */
+int session_prefill_stop(Session *s, Err *e);
 bool session_back(Session *s);               /* cursor - 1 (no recompute) */
 bool session_goto(Session *s, int pos);      /* cursor = pos if recorded */
 void session_set_sampler(Session *s, SamplerCfg cfg);

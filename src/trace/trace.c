@@ -17,6 +17,12 @@ struct Trace {
     unsigned long gen;      /* trace_generation */
     bool mla;
     int rope_off;           /* offset of the roped dims inside a q head (MLA: nope) */
+    bool q_rot_is_qa;       /* q_rot and qa are the same numbers (RoPE over the whole head) */
+    const Engine *en;       /* attention rows are recomputed from its KV cache */
+    /* recomputed attention rows: a direct-mapped cache, n_slots rows of 2 x max_tokens floats */
+    struct RowSlot { int pos, layer, head; unsigned long epoch; float *row; } *slots;
+    int n_slots;
+    unsigned long epoch;    /* changes when recorded positions are forgotten (truncate) */
 };
 
 const TraceDims *trace_dims(const Trace *t) { return &t->dims; }
@@ -27,6 +33,7 @@ size_t trace_bytes(const Trace *t) { return t->bytes; }
 /* One counter for every trace of the process, so a generation is never shared by two traces
  * (a new trace may reuse a freed one's address). */
 static unsigned long g_trace_gen;
+void trace_bind_engine(Trace *t, const Engine *en) { t->en = en; t->epoch++; }
 void trace_begin_step(Trace *t, Phase ph, int step) { t->phase = ph; t->step = step; t->gen = ++g_trace_gen; }
 unsigned long trace_generation(const Trace *t) { return t->gen; }
 
@@ -35,6 +42,7 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     Trace *t = calloc(1, sizeof *t);
     if (!t) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     t->max_tokens = max_tokens;
+    t->epoch = 1;
     t->toks = calloc((size_t)max_tokens, sizeof(TraceTok));
     t->blocks = calloc((size_t)max_tokens, sizeof(void *));
     t->block_bytes = calloc((size_t)max_tokens, sizeof(size_t));
@@ -56,6 +64,14 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     d->q_lora = t->mla ? s->q_lora_rank : 0;
     d->vocab = s->vocab_size;
     t->rope_off = t->mla ? s->qk_nope_head_dim : 0;
+    d->q_dim = d->head_dim;
+    t->q_rot_is_qa = !t->mla && d->rot_dim == d->head_dim;
+    /* as many cached rows as fit TRACE_ROW_CACHE_BYTES at the longest row (16..4096) */
+    size_t row_bytes = 2 * sizeof(float) * (size_t)max_tokens;
+    size_t ns = TRACE_ROW_CACHE_BYTES / (row_bytes ? row_bytes : 1);
+    t->n_slots = ns < 16 ? 16 : (ns > 4096 ? 4096 : (int)ns);
+    t->slots = calloc((size_t)t->n_slots, sizeof *t->slots);
+    if (!t->slots) { trace_free(t); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     return t;
 }
 
@@ -65,12 +81,15 @@ void trace_free(Trace *t) {
     free(t->blocks);
     free(t->block_bytes);
     free(t->toks);
+    if (t->slots) for (int i = 0; i < t->n_slots; i++) free(t->slots[i].row);
+    free(t->slots);
     free(t);
 }
 
 void trace_truncate(Trace *t, int len) {
     if (len < 0) len = 0;
     t->gen = ++g_trace_gen;
+    t->epoch++;
     for (int i = len; i < t->max_tokens && i < t->len; i++) {
         /* keep the block allocated for reuse is simpler to reason about: free it */
         free(t->blocks[i]);
@@ -88,12 +107,14 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     if (t->blocks[pos]) return &t->toks[pos];
     const TraceDims *d = &t->dims;
     const size_t L = (size_t)d->n_layers, H = (size_t)d->n_heads, KV = (size_t)d->n_kv_heads, D = (size_t)d->d_model;
-    const size_t R = (size_t)d->rot_dim, T = (size_t)pos + 1;
-    size_t nf = 2 * L * H * T            /* attn, scores */
+    const size_t R = (size_t)d->rot_dim, T = (size_t)pos + 1, QD = (size_t)d->q_dim;
+    const bool rows = !t->en;            /* no engine to recompute from: keep the fired rows */
+    size_t nf = (rows ? 2 * L * H * T : 0)   /* attn, scores */
+              + L * H * QD               /* qa */
               + (L + 1) * D              /* resid */
               + 2 * L                    /* attn/mlp out norms */
               + 3 * L * D + D            /* ln1_out, ln2_out, resid_mid, lnf_out */
-              + 2 * L * H * R + 2 * L * KV * R   /* q, q_rot, k, k_rot */
+              + (t->q_rot_is_qa ? 1 : 2) * L * H * R + 2 * L * KV * R   /* q, q_rot, k, k_rot */
               + 2 * D                    /* embed, pos_embed */
               + L * (size_t)d->d_ff      /* mlp_post */
               + L * (size_t)d->n_experts + L * (size_t)d->top_k   /* router, expert_w */
@@ -108,8 +129,8 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     memset(k, 0, sizeof *k);
     float *f = (float *)blk;
 #define TAKE(n) (f += (n), f - (n))
-    k->attn = TAKE(L * H * T);
-    k->scores = TAKE(L * H * T);
+    if (rows) { k->attn = TAKE(L * H * T); k->scores = TAKE(L * H * T); }
+    k->qa = TAKE(L * H * QD);
     k->resid = TAKE((L + 1) * D);
     k->attn_out_norm = TAKE(L);
     k->mlp_out_norm = TAKE(L);
@@ -118,7 +139,7 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     k->resid_mid = TAKE(L * D);
     k->lnf_out = TAKE(D);
     if (R) {
-        k->q = TAKE(L * H * R); k->q_rot = TAKE(L * H * R);
+        k->q = TAKE(L * H * R); k->q_rot = t->q_rot_is_qa ? k->qa : TAKE(L * H * R);
         k->k = TAKE(L * KV * R); k->k_rot = TAKE(L * KV * R);
     }
     k->embed = TAKE(D);
@@ -162,8 +183,9 @@ static bool rec_ask(void *ud, HookPoint p, int layer) {
     /* MLA keeps only the latent and the rope key (HP_K_ROPE); asking for HP_K would make the
      * engine decompress K/V in every layer for every token just to be dropped. */
     case HP_K: case HP_ROT_K: return !t->mla;
+    case HP_ATTN_SCORES: case HP_PATTERN: return !t->en;   /* else recomputed on demand */
     case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_LN1_NORMALIZED:
-    case HP_Q: case HP_ROT_Q: case HP_ATTN_SCORES: case HP_PATTERN:
+    case HP_Q: case HP_ROT_Q:
     case HP_ATTN_OUT: case HP_RESID_MID: case HP_LNF_NORMALIZED: case HP_LN2_SCALE: case HP_LN2_NORMALIZED: case HP_MLP_POST: case HP_MLP_OUT:
     case HP_RESID_POST: case HP_LNF_SCALE: case HP_LOGITS: case HP_Q_LATENT: case HP_KV_LATENT:
     case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS: case HP_KV_APPEND:
@@ -256,7 +278,14 @@ static void rec_observe(void *ud, HookEvent *ev) {
             break;
         }
         case HP_Q: case HP_ROT_Q: {
-            if (!R) break;
+            /* the query attention reads: after RoPE, or hook_q when there is no RoPE */
+            if (ev->point == HP_ROT_Q || !R) {
+                const int hs = ev->shape[2] < d->q_dim ? ev->shape[2] : d->q_dim;
+                float *qa = k->qa + (size_t)l * H * d->q_dim;
+                for (int h = 0; h < H; h++)
+                    memcpy(qa + (size_t)h * d->q_dim, ev->data + ((size_t)i * H + h) * ev->shape[2], sizeof(float) * (size_t)hs);
+            }
+            if (!R || (ev->point == HP_ROT_Q && t->q_rot_is_qa)) break;
             float *dst = (ev->point == HP_Q ? k->q : k->q_rot) + (size_t)l * H * R;
             const int hs = ev->shape[2];
             for (int h = 0; h < H; h++)
@@ -291,3 +320,24 @@ static void rec_observe(void *ud, HookEvent *ev) {
 }
 
 void trace_attach(Trace *t, Hooks *h) { hooks_add(h, "*", rec_ask, rec_observe, t); }
+
+const float *trace_attn_row(const Trace *tc, int pos, int layer, int head, bool scores) {
+    const TraceTok *k = trace_tok(tc, pos);
+    const TraceDims *d = &tc->dims;
+    if (!k || layer < 0 || layer >= d->n_layers || head < 0 || head >= d->n_heads) return NULL;
+    size_t off = ((size_t)layer * d->n_heads + (size_t)head) * (size_t)(pos + 1);
+    if (k->attn) return (scores ? k->scores : k->attn) + off;   /* rows kept (no engine) */
+    if (!tc->en) return NULL;
+    Trace *t = (Trace *)tc;   /* the row cache changes; the recorded contents do not */
+    unsigned h = (unsigned)pos * 2654435761u ^ (unsigned)layer * 40503u ^ (unsigned)head * 97u;
+    struct RowSlot *sl = &t->slots[h % (unsigned)t->n_slots];
+    if (!(sl->row && sl->pos == pos && sl->layer == layer && sl->head == head && sl->epoch == t->epoch)) {
+        if (!sl->row) sl->row = malloc(2 * sizeof(float) * (size_t)t->max_tokens);
+        if (!sl->row) return NULL;
+        const float *q = k->qa + ((size_t)layer * d->n_heads + (size_t)head) * (size_t)d->q_dim;
+        sl->epoch = 0;
+        if (!engine_attn_row(t->en, layer, pos, head, q, sl->row, sl->row + t->max_tokens)) return NULL;
+        sl->pos = pos; sl->layer = layer; sl->head = head; sl->epoch = t->epoch;
+    }
+    return sl->row + (scores ? 0 : t->max_tokens);
+}

@@ -4,8 +4,10 @@
  *
  * Per token position t (0-based) the trace keeps (L layers, H query heads, KV kv heads,
  * hd head dim, d model dim, F ffn width, E experts, K top-k):
- *   attn     [L][H][t+1]   attention pattern row of query t (stored once per query)
- *   scores   [L][H][t+1]   pre-softmax scaled scores of query t
+ *   qa       [L][H][dq]    each head's query as attention consumed it (after RoPE; MLA:
+ *                          [qk_nope + qk_rope]); attention rows are not stored: trace_attn_row
+ *                          recomputes query t's scores and pattern from it and the engine's
+ *                          KV cache, so memory per token does not grow with the context
  *   resid    [L+1][d]      residual stream entering layer l (resid_pre), [L] = final resid_post
  *   attn_out_norm, mlp_out_norm [L]   ||hook_attn_out||, ||hook_mlp_out||
  *   ln1, ln2 [L] NormStat  statistics of the norm input/output; lnf: final norm
@@ -35,7 +37,9 @@ typedef struct {
     int id;                 /* token id at this position */
     Phase phase;
     int step;               /* forward call that computed it */
-    float *attn, *scores;   /* [L][H][t+1] */
+    float *qa;              /* [L][H][dq] attention queries (see trace_attn_row) */
+    float *attn, *scores;   /* [L][H][t+1] only in a trace with no engine bound (tests' fake
+                             * traces fire rows themselves); else NULL: use trace_attn_row */
     float *resid;           /* [L+1][d] */
     float *attn_out_norm, *mlp_out_norm;   /* [L] */
     NormStat *ln1, *ln2;    /* [L] */
@@ -62,10 +66,22 @@ typedef struct Trace Trace;
 /* Dims the trace was laid out for (copied from the model). */
 typedef struct {
     int n_layers, n_heads, n_kv_heads, d_model, head_dim, rot_dim, d_ff, n_experts, top_k;
+    int q_dim;              /* per head of qa: head_dim (MLA: qk_nope + qk_rope) */
     int kv_lora, q_lora, vocab;
 } TraceDims;
 
 Trace *trace_new(const Model *m, int max_tokens, Err *e);
+/* The engine whose KV cache the attention rows are recomputed from (the one that ran the
+ * recorded tokens; the session binds it). */
+void trace_bind_engine(Trace *t, const Engine *en);
+/* Query pos's attention row of (layer, head): scores (pre-softmax, scaled, masked keys
+ * -inf) or the pattern (softmax, masked keys 0), pos + 1 values. Recomputed on demand from
+ * the recorded query and the bound engine's cache by the engine's own formula
+ * (engine_attn_row), kept in a small cache of rows (bounded: TRACE_ROW_CACHE_BYTES). The
+ * pointer is valid until the next trace_attn_row call or change of the trace. NULL when the
+ * position is not recorded or no engine is bound. */
+#define TRACE_ROW_CACHE_BYTES (32u << 20)
+const float *trace_attn_row(const Trace *t, int pos, int layer, int head, bool scores);
 void trace_free(Trace *t);
 /* Registers the recorder's observers on h. */
 void trace_attach(Trace *t, Hooks *h);

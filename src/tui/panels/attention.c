@@ -3,8 +3,8 @@
  * n_heads / n_kv_heads query heads per KV head), per-head entropy of the current query's
  * row, the selected cell's value, and for MLA the cached latent c_kv and rope key.
  *
- * Everything drawn is a recorded hook_pattern / hook_attn_scores row: query t's row lives
- * in trace_tok(t)->attn[(layer*H + head)*(t+1) + key]. */
+ * Everything drawn is query t's hook_pattern / hook_attn_scores row as the engine computes it:
+ * trace_attn_row (recomputed from the recorded query and the KV cache, cached). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +34,8 @@ static float attn_get(void *ud, int r, int c) {
     const AttnSrc *a = ud;
     int q = a->q0 + r;
     if (c > q) return NAN;                          /* causal mask: key after query */
-    const TraceTok *t = trace_tok(a->s->trace, q);
-    if (!t) return NAN;
-    const TraceDims *d = trace_dims(a->s->trace);
-    const float *row = (a->scores ? t->scores : t->attn) + ((size_t)a->layer * d->n_heads + a->head) * (size_t)(q + 1);
+    const float *row = trace_attn_row(a->s->trace, q, a->layer, a->head, a->scores);
+    if (!row) return NAN;
     float v = row[c];
     return isfinite(v) ? v : NAN;
 }
@@ -154,8 +152,12 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     panel_tok_label(s, t->id, qt, sizeof qt, 12, c->unicode);
     double ent = derived_attn_entropy(s->trace, q, layer, head);
     int n = snprintf(info, sizeof info, tr("query %d '%s'  H=%.2f bits (max %.2f)"), q, qt, ent, log2((double)(q + 1)));
-    const float *row = t->attn + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
-    const float *srow = t->scores + ((size_t)layer * d->n_heads + head) * (size_t)(q + 1);
+    /* the row and its scores, copied: later rows (heatmap, tiles) reuse the trace's row cache */
+    float *row = malloc(sizeof(float) * 2 * (size_t)(q + 1));
+    if (!row) return;
+    float *srow = row + q + 1;
+    const float *pr = trace_attn_row(s->trace, q, layer, head, false), *sr = trace_attn_row(s->trace, q, layer, head, true);
+    for (int j = 0; j <= q; j++) { row[j] = pr ? pr[j] : 0; srow[j] = sr ? sr[j] : -INFINITY; }
     if (sk >= 0) {
         const TraceTok *kt_ = trace_tok(s->trace, sk);
         panel_tok_label(s, kt_ ? kt_->id : -1, kt, sizeof kt, 10, c->unicode);
@@ -253,6 +255,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         for (int y = body.y; y < body.y + body.h; y++) canvas_glyph(c, hm.x + hm.w, y, glyph_vline(c), sty(CR_FRAME));
         draw_tiles(st, ctx, rect_make(hm.x + hm.w + 1, body.y, tiles_w, body.h), layer, q0);
     }
+    free(row);
 }
 
 static int attn_click(void *vst, Scene *sc, int side, int x, int y, int button) {

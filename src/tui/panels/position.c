@@ -215,7 +215,8 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
                 rec[m] = NAN;
             }
             /* recorded scores of the current query by distance m = pos - key, scaled to max |.| */
-            const float *srow = t->scores + ((size_t)l * d->n_heads + h) * (size_t)(pos + 1);
+            const float *srow = trace_attn_row(s->trace, pos, l, h, true);
+            if (!srow) srow = theory + M;   /* NAN: nothing to plot */
             float mx = 0;
             for (int k = 0; k <= pos; k++) if (isfinite(srow[k])) mx = fmaxf(mx, fabsf(srow[k]));
             for (int k = 0; k <= pos && pos - k < M; k++)

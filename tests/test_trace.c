@@ -1,0 +1,137 @@
+/* The trace's memory bound: attention rows are not stored but recomputed from the recorded
+ * query and the KV cache (trace_attn_row), so they must equal what the engine computed and
+ * fired to hook_pattern / hook_attn_scores; a prefill run in pieces records what one whole
+ * prefill records; stopping it midway leaves a consistent session. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "engine/engine.h"
+#include "session/session.h"
+#include "trace/export.h"
+
+static const char *const FIXTURES[] = {"qwen3", "gpt2", "mistral", "deepseek_v2", "llama-f16-mqa", "qwen3_moe"};
+
+/* worst |a - b| over visible keys, with -inf equal to -inf; masked must agree */
+static double row_diff(const float *a, const float *b, int n, bool *mask_ok) {
+    double w = 0;
+    for (int j = 0; j < n; j++) {
+        if (isinf(a[j]) || isinf(b[j])) { if (a[j] != b[j]) *mask_ok = false; continue; }
+        double d = fabs((double)a[j] - (double)b[j]) / (1.0 + fabs((double)b[j]));
+        if (d > w) w = d;
+    }
+    return w;
+}
+
+TEST(trace_attn_rows_equal_engine_hooks) {
+    int tried = 0;
+    for (size_t f = 0; f < sizeof FIXTURES / sizeof FIXTURES[0]; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/models/%s", FIXTURES[f]);
+        Err e = {0};
+        Session *s = session_new(path, 32, &e);
+        if (!s) continue;
+        tried++;
+        const int V = s->model->spec.vocab_size, NP = 12, ND = 3;
+        int ids[16];
+        for (int i = 0; i < NP; i++) ids[i] = (1 + 7 * i) % V;
+        REQUIRE(session_set_ids(s, ids, NP, &e));
+        for (int i = 0; i <= ND; i++) REQUIRE(session_step(s, &e));
+        const int T = session_len(s);
+        CHECK_EQ_INT(T, NP + ND);
+        /* the same tokens through a fresh engine whose hooks keep every row */
+        Model *m = model_load(path, false, &e);
+        REQUIRE(m);
+        Hooks *h = hooks_new();
+        Export *x = export_new(h, "blocks.*.attn.hook_pattern,blocks.*.attn.hook_attn_scores", &e);
+        Engine *en = engine_new(m, 32, &e);
+        REQUIRE(h && x && en);
+        engine_set_hooks(en, h);
+        REQUIRE(engine_forward(en, s->ids, NP, false, &e));
+        for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &s->ids[i], 1, false, &e));
+        const TraceDims *d = trace_dims(s->trace);
+        double worst_p = 0, worst_s = 0;
+        bool mask_ok = true, shapes_ok = true;
+        for (int l = 0; l < d->n_layers; l++)
+            for (int which = 0; which < 2; which++) {
+                char nm[96];
+                snprintf(nm, sizeof nm, "blocks.%d.attn.%s", l, which ? "hook_attn_scores" : "hook_pattern");
+                int nd, sh[4];
+                const float *ref = export_get(x, nm, &nd, sh);
+                if (!ref || sh[1] != T || sh[2] != T) { shapes_ok = false; continue; }
+                for (int hh = 0; hh < d->n_heads; hh++)
+                    for (int q = 0; q < T; q++) {
+                        const float *row = trace_attn_row(s->trace, q, l, hh, which == 1);
+                        if (!row) { shapes_ok = false; continue; }
+                        double w = row_diff(row, ref + ((size_t)hh * T + q) * T, q + 1, &mask_ok);
+                        if (which) worst_s = fmax(worst_s, w); else worst_p = fmax(worst_p, w);
+                    }
+            }
+        CHECK_MSG(shapes_ok, "%s: a row or an exported matrix is missing", FIXTURES[f]);
+        CHECK_MSG(mask_ok, "%s: masked keys differ", FIXTURES[f]);
+        CHECK_MSG(worst_p < 1e-5, "%s: recomputed pattern differs by %g", FIXTURES[f], worst_p);
+        CHECK_MSG(worst_s < 1e-5, "%s: recomputed scores differ by %g (relative)", FIXTURES[f], worst_s);
+        printf("    %s: worst pattern %.2g, scores %.2g (relative)\n", FIXTURES[f], worst_p, worst_s);
+        /* nothing of size [t] per token is kept by a trace bound to an engine */
+        CHECK(trace_tok(s->trace, T - 1)->attn == NULL);
+        engine_free(en); export_free(x); hooks_free(h); model_free(m);
+        session_free(s);
+    }
+    if (!tried) SKIP("tests/fixtures/models not generated");
+}
+
+TEST(session_prefill_in_pieces_equals_whole_and_stops_cleanly) {
+    Err e = {0};
+    Session *a = session_new("tests/fixtures/models/qwen3", 64, &e);
+    if (!a) SKIP("tests/fixtures/models/qwen3 not generated");
+    Session *b = session_new("tests/fixtures/models/qwen3", 64, &e);
+    Session *c = session_new("tests/fixtures/models/qwen3", 64, &e);
+    REQUIRE(b && c);
+    const int V = a->model->spec.vocab_size, NP = 23;
+    int ids[32];
+    for (int i = 0; i < NP; i++) ids[i] = (3 + 11 * i) % V;
+    REQUIRE(session_set_ids(a, ids, NP, &e) && session_set_ids(b, ids, NP, &e) && session_set_ids(c, ids, NP, &e));
+    REQUIRE(session_step(a, &e));
+    int runs = 0, n;
+    while ((n = session_prefill_some(b, 5, &e)) > 0) { runs++; CHECK(n <= 5); CHECK_EQ_INT(session_len(b), b->n_prefilled); }
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(runs, 5);
+    CHECK(b->prefilled);
+    CHECK_EQ_INT(b->cursor, NP - 1);
+    CHECK_EQ_INT(session_len(b), session_len(a));
+    double worst = 0;
+    bool same_ids = true;
+    const int D = a->model->spec.d_model, L = a->model->spec.n_layers;
+    for (int p = 0; p < NP; p++) {
+        const TraceTok *x = trace_tok(a->trace, p), *y = trace_tok(b->trace, p);
+        same_ids &= x->id == y->id && x->next_id == y->next_id && x->top_ids[0] == y->top_ids[0] && x->step == y->step && y->phase == PHASE_PREFILL;
+        for (int i = 0; i < (L + 1) * D; i++) worst = fmax(worst, fabs((double)x->resid[i] - (double)y->resid[i]));
+    }
+    CHECK_MSG(same_ids, "ids, next ids, top-1 or the forward call differ between the whole and the pieces");
+    CHECK_MSG(worst < 1e-4, "residuals differ by %g", worst);
+    /* the next step decodes the same token */
+    REQUIRE(session_step(a, &e) && session_step(b, &e));
+    CHECK_EQ_INT(a->ids[NP], b->ids[NP]);
+    CHECK_EQ_INT(trace_tok(b->trace, NP)->step, trace_tok(b->trace, 0)->step + 1);
+
+    /* stopped after 10 of 23: the prompt is those 10 tokens, prefilled, the cursor on the last */
+    CHECK_EQ_INT(session_prefill_some(c, 10, &e), 10);
+    CHECK(!c->prefilled);
+    CHECK_EQ_INT(session_prefill_stop(c, &e), 10);
+    CHECK(c->prefilled);
+    CHECK_EQ_INT(c->n_prompt, 10);
+    CHECK_EQ_INT(c->n_ids, 10);
+    CHECK_EQ_INT(c->cursor, 9);
+    CHECK_EQ_INT(session_len(c), 10);
+    CHECK(trace_tok(c->trace, 9)->next_id >= 0);
+    CHECK_EQ_INT(engine_pos(c->engine), 10);
+    REQUIRE(session_step(c, &e));
+    CHECK_EQ_INT(session_len(c), 11);
+    CHECK_EQ_INT(trace_tok(c->trace, 10)->phase, PHASE_DECODE);
+    /* stopped before anything ran: the prompt stays, not prefilled */
+    REQUIRE(session_set_ids(c, ids, NP, &e));
+    CHECK_EQ_INT(session_prefill_stop(c, &e), 0);
+    CHECK(!c->prefilled);
+    CHECK_EQ_INT(c->n_prompt, NP);
+    session_free(a); session_free(b); session_free(c);
+}
