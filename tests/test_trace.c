@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "session/session.h"
 #include "trace/export.h"
+#include "scene/scene.h"
 
 static const char *const FIXTURES[] = {"qwen3", "gpt2", "mistral", "deepseek_v2", "llama-f16-mqa", "qwen3_moe"};
 
@@ -134,4 +135,61 @@ TEST(session_prefill_in_pieces_equals_whole_and_stops_cleanly) {
     CHECK(!c->prefilled);
     CHECK_EQ_INT(c->n_prompt, NP);
     session_free(a); session_free(b); session_free(c);
+}
+
+/* The TUI's path: with a chunked scene, setting a prompt only starts the prefill; ticks run
+ * pieces with progress on the status line; Esc (scene_prefill_stop) midway keeps what ran as
+ * the prompt; an action that reads tokens finishes a pending prefill first. */
+TEST(scene_prefill_in_pieces_cancels_cleanly) {
+    Err e = {0};
+    Session *s = session_new("assets/models/story-gqa", 0, &e);
+    if (!s) SKIP("assets/models/story-gqa not available");
+    Scene *sc = scene_new();
+    REQUIRE(sc);
+    scene_set_session(sc, 0, s, true);
+    sc->chunked = true;
+    const char *text = "Once upon a time there was a little girl named Lily. She loved to play outside in the sun with her dog. "
+                       "One day she found a big red ball under a tree and ran home to show her mother.";
+    REQUIRE(scene_set_prompt(sc, text, true, &e));
+    const int total = s->n_prompt;
+    CHECK(total > 30);
+    CHECK(scene_busy(sc));
+    CHECK(!s->prefilled);
+    CHECK_EQ_INT(session_len(s), 0);
+    REQUIRE(scene_prefill_tick(sc, 8, &e));
+    REQUIRE(scene_prefill_tick(sc, 8, &e));
+    CHECK(scene_busy(sc));
+    CHECK_EQ_INT(s->n_prefilled, 16);
+    CHECK_EQ_INT(session_len(s), 16);
+    CHECK_MSG(strstr(sc->msg, "prefill 16/") && strstr(sc->msg, "tok/s"), "status line: %s", sc->msg);
+    scene_prefill_stop(sc);
+    CHECK(!scene_busy(sc));
+    CHECK(s->prefilled);
+    CHECK_EQ_INT(s->n_prompt, 16);
+    CHECK_EQ_INT(s->cursor, 15);
+    CHECK_EQ_INT(session_len(s), 16);
+    CHECK_MSG(strstr(sc->msg, "first 16 of"), "status line: %s", sc->msg);
+    /* the prompt text is the text of the tokens kept */
+    int *ids = NULL;
+    int n = session_encode(s->tok, s->model, s->prompt, true, &ids, &e);
+    CHECK_EQ_INT(n, 16);
+    free(ids);
+    REQUIRE(scene_step(sc, &e));   /* decodes the 17th token */
+    CHECK_EQ_INT(session_len(s), 17);
+    CHECK_EQ_INT(trace_tok(s->trace, 16)->phase, PHASE_DECODE);
+
+    /* a pending prefill is finished by an action that reads tokens (a lesson's next action) */
+    REQUIRE(scene_set_prompt(sc, text, true, &e));
+    CHECK(scene_busy(sc));
+    REQUIRE(scene_goto(sc, 0, 3, &e));
+    CHECK(!scene_busy(sc));
+    CHECK(s->prefilled);
+    CHECK_EQ_INT(session_len(s), total);
+    CHECK_EQ_INT(s->cursor, 3);
+    /* a headless scene runs it at once, as before */
+    sc->chunked = false;
+    REQUIRE(scene_set_prompt(sc, "Once upon a time", true, &e));
+    CHECK(!scene_busy(sc));
+    CHECK(s->prefilled);
+    scene_free(sc);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const PANEL_NAMES[PANEL_COUNT] = {
     "attention", "kv", "residual", "norms", "position", "embeddings", "ffn", "output"};
@@ -126,6 +127,90 @@ static bool fail(Scene *sc, Err *e, const char *fmt, ...) {
 
 static const char *tag(const Scene *sc, int i) { return sc->n_ses > 1 ? (i ? "B: " : "A: ") : ""; }
 
+/* ---- the prefill in pieces --------------------------------------------------------------------- */
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+bool scene_busy(const Scene *sc) { return sc->prefill.on; }
+
+/* Starts the prefill of every session whose prompt is not prefilled: in pieces when the scene
+ * is chunked, else at once. */
+static bool begin_prefill(Scene *sc, Err *e) {
+    bool any = false;
+    for (int i = 0; i < sc->n_ses; i++) any |= sc->ses[i]->n_prompt > 0 && !sc->ses[i]->prefilled;
+    if (!any) return true;
+    if (sc->chunked) {
+        sc->prefill.on = true;
+        sc->prefill.t0 = now_ms();
+        if (sc->prefill.chunk <= 0) sc->prefill.chunk = 32;
+        scene_status(sc, false, "prefill 0/%d tokens: Esc stops", sc->ses[0]->n_prompt);
+        return true;
+    }
+    for (int i = 0; i < sc->n_ses; i++) {
+        Err e2 = {0};
+        if (!sc->ses[i]->prefilled && sc->ses[i]->n_prompt && !session_step(sc->ses[i], &e2))
+            return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot run the prefill");
+    }
+    return true;
+}
+
+bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e) {
+    if (!sc->prefill.on) return false;
+    int n = max_tokens > 0 ? max_tokens : sc->prefill.chunk;
+    double t = now_ms();
+    for (int i = 0; i < sc->n_ses; i++) {
+        Err e2 = {0};
+        if (sc->ses[i]->prefilled) continue;
+        if (session_prefill_some(sc->ses[i], n, &e2) < 0) {
+            sc->prefill.on = false;
+            return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot run the prefill");
+        }
+    }
+    double dt = now_ms() - t;
+    sc->prefill.last_ms = dt;
+    if (max_tokens <= 0 && dt > 0) {   /* the next piece: about a quarter of a second */
+        double c = (double)n * 250.0 / dt;
+        sc->prefill.chunk = c < 16 ? 16 : c > 256 ? 256 : (int)c;
+    }
+    bool done = true;
+    for (int i = 0; i < sc->n_ses; i++) done &= sc->ses[i]->prefilled;
+    const Session *s = sc->ses[0];
+    if (done) {
+        sc->prefill.on = false;
+        scene_status(sc, false, "prompt set: %d tokens", s->n_prompt);
+    } else {
+        double secs = (now_ms() - sc->prefill.t0) / 1e3;
+        scene_status(sc, false, "prefill %d/%d tokens, %.0f tok/s: Esc stops", s->n_prefilled, s->n_prompt,
+                     secs > 0 ? s->n_prefilled / secs : 0.0);
+    }
+    return true;
+}
+
+void scene_prefill_stop(Scene *sc) {
+    scene_note(sc, "prefill_stop");
+    if (!sc->prefill.on) return;
+    sc->prefill.on = false;
+    int total = sc->ses[0]->n_prompt, kept = 0;
+    for (int i = 0; i < sc->n_ses; i++) {
+        Err e2 = {0};
+        int k = session_prefill_stop(sc->ses[i], &e2);
+        if (i == 0) kept = k;
+    }
+    if (kept) scene_status(sc, false, "prefill stopped: the prompt is now its first %d of %d tokens", kept, total);
+    else scene_status(sc, false, "prefill stopped before any token ran: n runs it");
+}
+
+/* Finishes a pending prefill (an action that reads tokens needs them all). */
+static bool settle(Scene *sc, Err *e) {
+    while (sc->prefill.on)
+        if (!scene_prefill_tick(sc, 256, e)) return false;
+    return true;
+}
+
 static bool need_model(Scene *sc, Err *e) {
     if (sc->ses[0]) return true;
     return fail(sc, e, "no model loaded: press m to choose one");
@@ -163,6 +248,8 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     scene_note(sc, "load_model");
     if (slot < 0 || slot > 1) return fail(sc, e, "no slot %d (0 = A, 1 = B)", slot);
     if (slot == 1 && !sc->ses[0]) return fail(sc, e, "compare mode needs a model in slot A first");
+    if (slot == 1 && !settle(sc, e)) return false;
+    bool prefill = false;
     scene_status(sc, false, "loading model...");
     if (sc->busy_cb) sc->busy_cb(sc->busy_ud);
     Err e2 = {0};
@@ -178,8 +265,8 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
         session_set_sampler(s, sc->scfg);
         bool ok = ref->prompt[0] ? session_set_prompt(s, ref->prompt, &e2)
                                  : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, &e2) : true);
-        if (ok && ref->n_prompt && ref->prefilled) ok = session_step(s, &e2);
         if (!ok) { session_free(s); return fail(sc, e, "%s", e2.msg); }
+        prefill = ref->n_prompt && (ref->prefilled || sc->prefill.on);   /* begun below */
     }
     SamplerCfg keep = sc->scfg;
     scene_set_session(sc, slot, s, true);
@@ -187,6 +274,8 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     if (slot == 0) session_set_sampler(s, keep);
     if (slot == 0 && sc->ses[1] && !follow(sc->ses[1], s, &e2)) return fail(sc, e, "B: %s", e2.msg);
     sc->running = false;
+    sc->prefill.on = false;
+    if (prefill && !begin_prefill(sc, e)) return false;
     char nm[256];
     if (s->model->warning[0]) scene_status(sc, true, "%s", s->model->warning);
     else scene_status(sc, false, "loaded %s", base_name(path, nm, sizeof nm));
@@ -206,14 +295,14 @@ bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
         Err e2 = {0};
         Session *s = sc->ses[i];
         bool set = sc->chat ? session_set_chat_prompt(s, text, &e2) : session_set_prompt(s, text, &e2);
-        if (!set || (prefill && !session_step(s, &e2)))
-            return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot set the prompt");
+        if (!set) return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot set the prompt");
     }
+    sc->prefill.on = false;   /* a prefill of the previous prompt is dropped with it */
     sc->sel.stage = STAGE_EMBED;
     sc->sel.key = -1;
     sc->view.emb_sel = -1;
     scene_status(sc, false, "prompt set: %d tokens", sc->ses[0]->n_prompt);
-    return true;
+    return !prefill || begin_prefill(sc, e);
 }
 
 bool scene_set_chat(Scene *sc, bool on, Err *e) {
@@ -240,6 +329,8 @@ bool scene_set_chat(Scene *sc, bool on, Err *e) {
 bool scene_step(Scene *sc, Err *e) {
     scene_note(sc, "step");
     if (!need_model(sc, e)) return false;
+    if (sc->prefill.on) return settle(sc, e);
+    if (sc->chunked && !sc->ses[0]->prefilled && sc->ses[0]->n_prompt) return begin_prefill(sc, e);
     bool ok = true;
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
@@ -254,7 +345,7 @@ bool scene_step(Scene *sc, Err *e) {
 
 bool scene_step_back(Scene *sc, Err *e) {
     scene_note(sc, "step_back");
-    if (!need_model(sc, e)) return false;
+    if (!need_model(sc, e) || !settle(sc, e)) return false;
     bool any = false;
     for (int i = 0; i < sc->n_ses; i++) any |= session_back(sc->ses[i]);
     sc->msg[0] = 0;
@@ -265,7 +356,7 @@ bool scene_step_back(Scene *sc, Err *e) {
 
 bool scene_goto(Scene *sc, int side, int pos, Err *e) {
     scene_note(sc, "goto");
-    if (!need_model(sc, e)) return false;
+    if (!need_model(sc, e) || !settle(sc, e)) return false;
     if (side < 0 || side >= sc->n_ses) return fail(sc, e, "no side %d", side);
     Session *s = sc->ses[side];
     int len = session_len(s);
@@ -328,7 +419,7 @@ static bool step_into_once(Scene *sc, int dir, Err *e) {
 
 bool scene_step_into(Scene *sc, int dir, Err *e) {
     scene_note(sc, "step_into");
-    if (!need_model(sc, e)) return false;
+    if (!need_model(sc, e) || !settle(sc, e)) return false;
     bool ok = step_into_once(sc, dir, e);
     if (sc->sel.key > sc->ses[0]->cursor) sc->sel.key = -1;
     if (sc->stage_follow) sc->panel = scene_panel_for_stage(sc->sel.stage);
@@ -411,7 +502,7 @@ bool scene_show_side(Scene *sc, int panel, Err *e) {
 
 bool scene_set_ablation(Scene *sc, int slot, int layer, int head, Err *e) {
     scene_note(sc, "set_ablation");
-    if (!need_model(sc, e)) return false;
+    if (!need_model(sc, e) || !settle(sc, e)) return false;
     if (slot >= sc->n_ses) return fail(sc, e, "slot B: compare mode is off");
     for (int i = 0; i < sc->n_ses; i++) {
         if (slot >= 0 && slot != i) continue;

@@ -77,6 +77,14 @@ typedef struct Scene {
      * all): how tests see that a key and a lesson step took the same path. */
     const char *trail[SCENE_TRAIL];
     int n_trail;
+    /* A prefill in pieces, so an interactive UI never freezes: with chunked set (the TUI),
+     * the actions that would run a prompt's prefill (set_prompt, step on a new prompt,
+     * load_model) only start it; scene_prefill_tick runs the next piece and puts the progress
+     * on the status line; scene_prefill_stop ends it (the prompt becomes what ran). Every
+     * action that reads tokens finishes a pending prefill first. Without chunked (screenshot,
+     * lesson --check, tests) the same actions run it to the end at once. */
+    bool chunked;
+    struct { bool on; int chunk; double t0, last_ms; } prefill;
     /* Called before a long action (model load) so a UI can show the status line first. */
     void (*busy_cb)(void *ud);
     void *busy_ud;
@@ -134,6 +142,13 @@ bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e);
 bool scene_set_running(Scene *sc, bool on, Err *e);
 /* One run-mode tick: steps, and stops at the end of text or on an error. */
 bool scene_tick(Scene *sc, Err *e);
+/* The prefill in pieces (see Scene.chunked): is one pending; run the next piece (max_tokens
+ * per session, <= 0: sized to take about a quarter of a second); stop it. scene_prefill_stop
+ * keeps what ran as the prompt (the prompt text becomes those tokens' text; the first step
+ * after it decodes); with nothing run yet the prompt stays, not prefilled. */
+bool scene_busy(const Scene *sc);
+bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e);
+void scene_prefill_stop(Scene *sc);
 
 /* ---- actions by name (the keymap's and the lessons' vocabulary) ---------------------------- */
 

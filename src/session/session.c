@@ -190,7 +190,7 @@ int session_prefill_stop(Session *s, Err *e) {
     if (s->prefilled || !s->n_prefilled) return s->prefilled ? s->n_prompt : 0;
     int n = s->n_prefilled;
     if (s->tok) {   /* the prompt text becomes the text of the tokens kept */
-        char *txt = tokenizer_decode(s->tok, s->prompt_ids, n, false);
+        char *txt = tokenizer_decode(s->tok, s->prompt_ids, n, true);
         if (txt) { snprintf(s->prompt, sizeof s->prompt, "%s", txt); free(txt); }
         else s->prompt[0] = 0;
     } else s->prompt[0] = 0;

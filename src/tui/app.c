@@ -423,13 +423,25 @@ int app_handle(App *a, const TuiEvent *ev) {
     case TK_NONE: return KR_IGNORED;
     case TK_RESIZE: return KR_ALL;
     case TK_INTERRUPT: a->quit = true; return KR_ALL;
-    case TK_MOUSE: return handle_mouse(a, ev);
+    case TK_MOUSE: if (scene_busy(a->sc)) return KR_IGNORED; return handle_mouse(a, ev);
     case TK_TICK: {
         if (!a->sc->running || a->overlay != OV_NONE || a->too_small) return KR_IGNORED;
         Err e = {0};
         scene_tick(a->sc, &e);
         return KR_ALL;
     }
-    default: return handle_key(a, ev->key);
+    default:
+        if (scene_busy(a->sc)) {
+            /* a prefill is running in pieces: Esc stops it, q stops it and quits; other keys
+             * wait for its end (app_run hands them over then) */
+            if (ev->key == TK_ESC || ev->key == 'q' || ev->key == TK_F10) {
+                scene_prefill_stop(a->sc);
+                if (ev->key != TK_ESC) a->quit = true;
+                return KR_ALL;
+            }
+            if (a->n_typed < (int)(sizeof a->typed / sizeof a->typed[0])) a->typed[a->n_typed++] = ev->key;
+            return KR_IGNORED;
+        }
+        return handle_key(a, ev->key);
     }
 }

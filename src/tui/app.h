@@ -48,6 +48,7 @@ typedef struct App {
     int sfield;
     int run_ms;                /* run-mode timer period */
     bool quit;
+    int typed[32], n_typed;    /* keys typed during a prefill in pieces, handled after it */
     int w, h;
     bool too_small;
     Hit hits[APP_MAX_HITS];

@@ -36,17 +36,37 @@ bool app_run(App *a, Err *e) {
     RunCtx rc = {t, c, a};
     a->sc->busy_cb = on_busy;
     a->sc->busy_ud = &rc;
+    a->sc->chunked = true;   /* prefills run in pieces between frames: the UI never waits */
     double next_tick = mono_ms() + a->run_ms;
     bool dirty = true;
     while (!a->quit) {
+        if (!scene_busy(a->sc) && a->n_typed) {   /* keys typed during a prefill, in order */
+            int n = a->n_typed;
+            a->n_typed = 0;
+            for (int k = 0; k < n && !a->quit; k++) {
+                TuiEvent kev = {.key = a->typed[k]};
+                if (app_handle(a, &kev) != KR_IGNORED) dirty = true;
+                if (scene_busy(a->sc)) {   /* that key started another prefill: keep the rest */
+                    for (int j = k + 1; j < n; j++) a->typed[a->n_typed++] = a->typed[j];
+                    break;
+                }
+            }
+        }
         if (dirty) { frame(a, &rc); dirty = false; }
         int timeout = -1;
-        if (a->sc->running) {
+        if (scene_busy(a->sc)) timeout = 0;
+        else if (a->sc->running) {
             double left = next_tick - mono_ms();
             timeout = left > 0 ? (int)left : 0;
         }
         TuiEvent ev;
         if (!term_poll(t, timeout, &ev)) {
+            if (scene_busy(a->sc)) {   /* the next piece of the prefill, then a frame */
+                Err e2 = {0};
+                scene_prefill_tick(a->sc, 0, &e2);
+                dirty = true;
+                continue;
+            }
             if (a->sc->running && mono_ms() >= next_tick) {
                 TuiEvent tick = {.key = TK_TICK};
                 if (app_handle(a, &tick)) dirty = true;
@@ -65,6 +85,8 @@ bool app_run(App *a, Err *e) {
     }
     a->sc->busy_cb = NULL;
     a->sc->busy_ud = NULL;
+    if (scene_busy(a->sc)) scene_prefill_stop(a->sc);
+    a->sc->chunked = false;
     canvas_free(c);
     term_close(t);
     return true;
