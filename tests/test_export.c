@@ -388,6 +388,27 @@ TEST(export_zh_screens_svg_match_screenshot) {
     free(svg);
 }
 
+static char *read_file_str(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* s without spaces, newlines and the frame's vertical bars (a sentence wrapped over rows). */
+static void squeeze(char *s) {
+    char *w = s;
+    for (char *r = s; *r;) {
+        if (*r == ' ' || *r == '\n') { r++; continue; }
+        if (!strncmp(r, "\xe2\x94\x82", 3)) { r += 3; continue; }
+        *w++ = *r++;
+    }
+    *w = 0;
+}
+
 TEST(export_lesson_frames_svg) {
     /* the Chinese narration (wide characters) of a lesson frame, and --frames for a lesson */
     char *ansi = run("lesson 12 --lang zh --frame 4 --reveal --format ansi");
@@ -405,9 +426,9 @@ TEST(export_lesson_frames_svg) {
     snprintf(a, sizeof a, "lesson 12 --frames %s/f --format svg", dir);
     char *out = run(a);
     REQUIRE(out);
-    /* 4 steps, one question: 5 files, each well-formed */
-    static const char *F[] = {"01", "02", "03", "04", "04-answer"};
-    for (int i = 0; i < 5; i++) {
+    /* 4 steps, one question, one prediction: 6 files, each well-formed */
+    static const char *F[] = {"01", "02", "02-answer", "03", "04", "04-answer"};
+    for (int i = 0; i < 6; i++) {
         char path[256];
         snprintf(path, sizeof path, "%s/f/%s.svg", dir, F[i]);
         CHECK_MSG(strstr(out, path), "--frames did not list %s", path);
@@ -426,8 +447,39 @@ TEST(export_lesson_frames_svg) {
     char d2[300];
     snprintf(d2, sizeof d2, "%s/f", dir);
     rmdir(d2);
-    rmdir(dir);
     free(out);
+    /* at 80x24 a long step pages: --frames writes every page (NN-p2 ...), and the scored
+     * prediction (NN-answer); together the pages hold the whole narration */
+    snprintf(a, sizeof a, "lesson 5 --frames %s/g --size 80x24", dir);
+    out = run(a);
+    REQUIRE(out);
+    char path[300], *pages = calloc(1, 1 << 16);
+    REQUIRE(pages);
+    snprintf(path, sizeof path, "%s/g/04-p2.txt", dir);
+    CHECK_MSG(strstr(out, path), "--frames wrote no second page of step 4 at 80x24:\n%s", out);
+    snprintf(path, sizeof path, "%s/g/03-answer.txt", dir);
+    CHECK_MSG(strstr(out, path), "--frames wrote no scored prediction of step 3:\n%s", out);
+    char *scored = calloc(1, 1 << 16);
+    REQUIRE(scored);
+    for (char *line = out, *nl; *line; line = nl + 1) {   /* join step 4's pages and step 3's scored ones, remove every file */
+        nl = strchr(line, '\n');
+        if (!nl) break;
+        *nl = 0;
+        char *dst = strstr(line, "/g/04") ? pages : strstr(line, "/g/03-answer") ? scored : NULL;
+        if (dst) { char *t = read_file_str(line); if (t) { strncat(dst, t, (1 << 16) - strlen(dst) - 1); free(t); } }
+        unlink(line);
+    }
+    squeeze(scored);
+    CHECK_MSG(strstr(scored, "offby"), "the scored prediction's pages do not say how far off it was");
+    free(scored);
+    /* the last words of step 4 (cut at 80x24 before paging existed) are on a page */
+    squeeze(pages);
+    CHECK_MSG(strstr(pages, "cachedkeyandvalue(step3)."), "step 4's last sentence is on none of its pages");
+    free(pages);
+    free(out);
+    snprintf(d2, sizeof d2, "%s/g", dir);
+    rmdir(d2);
+    rmdir(dir);
     /* a bad format is refused with a clear message */
     char cmd[512], *err = NULL;
     snprintf(cmd, sizeof cmd, "%s screenshot --panel kv --format png", test_bin());

@@ -385,6 +385,8 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
         {"[{\"text\":\"{logits.top1@B}\"}]", "compare mode is off"},
         {"[{\"text\":\"a\"},{\"text\":\"b\"}]", "step 2/2 changes nothing on screen"},
         /* targets must land on something drawn */
+        {"[{\"text\":\"a\"}]", "step 1/1 has no \"target\""},
+        {"[{\"text\":\"a\",\"target\":\"attention.row\"}]", "no step asks for a prediction"},
         {"[{\"text\":\"a\",\"target\":\"kv.row\"}]", "target \"kv.row\" is not drawn on this step's screen (the panel is not on screen)"},
         {"[{\"text\":\"a\",\"target\":\"attention.cell\"}]", "target \"attention.cell\" is not drawn on this step's screen (drawn there: attention"},
         {"[{\"text\":\"a\",\"target\":\"tokens.pos:40\"}]", "target \"tokens.pos:40\" is not drawn"},
@@ -419,11 +421,11 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
     snprintf(model, sizeof model, "%s/stories260K/stories260K.bin", test_shared_data());
     REQUIRE(realpath(model, real));
     snprintf(steps, sizeof steps,
-             "[{\"text\":\"{prompt.tokens} tokens, next {logits.top1}\",\"actions\":[{\"do\":\"panel\",\"panel\":\"output\"}]},"
+             "[{\"text\":\"{prompt.tokens} tokens, next {logits.top1}\",\"actions\":[{\"do\":\"panel\",\"panel\":\"output\"}],\"target\":\"output.list\"},"
              "{\"text\":\"{kv.grew} bytes\",\"actions\":[{\"do\":\"step\",\"n\":2},{\"do\":\"highlight\",\"token\":-1,\"key\":0,\"layer\":\"last\",\"head\":1}],"
-             "\"question\":\"q {attn.sel_weight}\",\"answer\":\"{attn.max_key_text}\"},"
+             "\"question\":\"q {attn.sel_weight}\",\"answer\":\"{attn.max_key_text}\",\"target\":\"output.row:1\"},"
              "{\"text\":\"B says {logits.top1@B}\",\"actions\":[{\"do\":\"compare\",\"model\":\"%s\"},{\"do\":\"stage\",\"stage\":\"softmax\",\"layer\":1},"
-             "{\"do\":\"ablate\",\"layer\":1,\"head\":2,\"slot\":\"A\"}]},"
+             "{\"do\":\"ablate\",\"layer\":1,\"head\":2,\"slot\":\"A\"}],\"target\":\"attention.row\"},"
              "{\"text\":\"c\",\"actions\":[{\"do\":\"compare\",\"off\":true},{\"do\":\"sampler\",\"temperature\":0.8,\"top_p\":0.9,\"seed\":3},{\"do\":\"step\",\"n\":3},{\"do\":\"keys\",\"keys\":\"v\"}],"
              "\"target\":[\"attention.row\",\"attention.tile:2\",\"tokens.cursor\",\"keys.F5\"]},"
              "{\"text\":\"d\",\"actions\":[{\"do\":\"key\",\"pos\":1}],\"target\":\"attention.cell\","

@@ -37,7 +37,8 @@ static void norm_token(const char *s, char *out, size_t cap) {
     size_t n = 0;
     for (const char *p = s; *p && n + 1 < cap; p++) {
         if (*p == LESSON_MARK_ON || *p == LESSON_MARK_OFF) continue;
-        if (!strncmp(p, "\xe2\x90\xa3", 3)) { out[n++] = ' '; p += 2; continue; }
+        if (!strncmp(p, "\xe2\x90\xa3", 3)) { out[n++] = ' '; p += 2; continue; }                 /* ␣ */
+        if (!strncmp(p, "\xe2\x80\x9c", 3) || !strncmp(p, "\xe2\x80\x9d", 3)) { out[n++] = '"'; p += 2; continue; }   /* “ ” */
         out[n++] = (char)tolower((unsigned char)*p);
     }
     out[n] = 0;
@@ -136,13 +137,25 @@ bool lesson_predict_score(const LessonPredict *pr, const char *live, const char 
         if (!*want) return err_set(e, ERR_FORMAT, "the live token is empty");
         if (!*got) return err_set(e, ERR_ARG, "no answer typed");
         o->right = !strcmp(want, got);
+        char shown[512];                        /* the model's token as written (case kept) */
+        strip_marks(lv, shown, sizeof shown);
+        size_t a = strspn(shown, " \"");
+        memmove(shown, shown + a, strlen(shown + a) + 1);
+        size_t L = strlen(shown);
+        while (L && (shown[L - 1] == ' ' || shown[L - 1] == '"')) shown[--L] = 0;
+        if (!strncmp(shown, "\xe2\x80\x9c", 3)) memmove(shown, shown + 3, strlen(shown + 3) + 1);
+        L = strlen(shown);
+        if (L >= 3 && !strcmp(shown + L - 3, "\xe2\x80\x9d")) shown[L - 3] = 0;
+        a = strspn(shown, " ");
+        memmove(shown, shown + a, strlen(shown + a) + 1);
+        if (!*shown) snprintf(shown, sizeof shown, "%s", want);
         if (zh)   /* 答对了 / 不对：你猜 …，模型给出 … */
             snprintf(o->text, sizeof o->text, o->right ? "\xe2\x9c\x93 \xe7\xad\x94\xe5\xaf\xb9\xe4\xba\x86\xef\xbc\x9a\xe2\x80\x9c%s\xe2\x80\x9d" : "\xe2\x9c\x97 \xe4\xb8\x8d\xe5\xaf\xb9\xef\xbc\x9a\xe4\xbd\xa0\xe7\x8c\x9c\xe2\x80\x9c%s\xe2\x80\x9d\xef\xbc\x8c\xe6\xa8\xa1\xe5\x9e\x8b\xe7\xbb\x99\xe5\x87\xba\xe2\x80\x9c%s\xe2\x80\x9d",
-                     o->right ? want : got, want);
+                     o->right ? shown : gv, shown);
         else if (o->right)
-            snprintf(o->text, sizeof o->text, "\xe2\x9c\x93 Right: \"%s\".", want);
+            snprintf(o->text, sizeof o->text, "\xe2\x9c\x93 Right: \"%s\".", shown);
         else
-            snprintf(o->text, sizeof o->text, "\xe2\x9c\x97 Not quite: you said \"%s\"; the model's token is \"%s\".", got, want);
+            snprintf(o->text, sizeof o->text, "\xe2\x9c\x97 Not quite: you said \"%s\"; the model's token is \"%s\".", gv, shown);
         return true;
     }
     default:

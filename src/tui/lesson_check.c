@@ -11,8 +11,8 @@
 
 /* Until every lesson has them (issue 15): a step without a target, a lesson without a
  * prediction are problems. */
-#define LESSON_CHECK_REQUIRE_TARGETS 0
-#define LESSON_CHECK_REQUIRE_PREDICT 0
+#define LESSON_CHECK_REQUIRE_TARGETS 1
+#define LESSON_CHECK_REQUIRE_PREDICT 1
 
 #define PROBLEM(...) do { fprintf(out, "  " __VA_ARGS__); fputc('\n', out); problems++; } while (0)
 
