@@ -1,6 +1,7 @@
 /* Per-position loss and KL(A||B) of two models on one text (see compare.h). */
 #include "analysis/compare.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,4 +70,35 @@ bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out
     out->mean_loss_b = sb / out->n;
     out->mean_kl_ab = sk / out->n;
     return true;
+}
+
+void compare_cache_free(CompareCache *cc) {
+    if (!cc) return;
+    compare_result_free(&cc->r);
+    free(cc->ids);
+    memset(cc, 0, sizeof *cc);
+}
+
+const CompareResult *compare_cached(CompareCache *cc, Model *a, Model *b, const int *ids, int n, Err *e) {
+    bool same = cc->ma == a && cc->mb == b && cc->n == n && !strcmp(cc->pa, a->path) && !strcmp(cc->pb, b->path) &&
+                (n == 0 || (cc->ids && !memcmp(cc->ids, ids, sizeof(int) * (size_t)n)));
+    if (!same) {
+        compare_cache_free(cc);
+        cc->ma = a;
+        cc->mb = b;
+        snprintf(cc->pa, sizeof cc->pa, "%s", a->path);
+        snprintf(cc->pb, sizeof cc->pb, "%s", b->path);
+        cc->n = n;
+        cc->ids = n > 0 ? malloc(sizeof(int) * (size_t)n) : NULL;
+        if (n > 0 && !cc->ids) { cc->n = -1; return err_set(e, ERR_MEMORY, "compare: out of memory for %d ids", n), NULL; }
+        if (n > 0) memcpy(cc->ids, ids, sizeof(int) * (size_t)n);
+        Err e2 = {0};
+        Engine *ea = engine_new(a, n > 2 ? n : 2, &e2), *eb = ea ? engine_new(b, n > 2 ? n : 2, &e2) : NULL;
+        cc->ok = ea && eb && compare_run(ea, eb, ids, n, &cc->r, &e2);
+        engine_free(ea);
+        engine_free(eb);
+        snprintf(cc->err, sizeof cc->err, "%s", e2.msg);
+    }
+    if (!cc->ok) return err_set(e, ERR_ARG, "%s", cc->err), NULL;
+    return &cc->r;
 }

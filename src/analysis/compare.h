@@ -23,4 +23,20 @@ void compare_row(const float *la, const float *lb, int V, int target, double *lo
 /* Runs both engines over ids[n] (their caches are reset). false + message on failure. */
 bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e);
 void compare_result_free(CompareResult *r);
+
+/* compare_run for a UI that redraws often: the result for (model A, model B, ids) is kept and
+ * recomputed only when one of them changes. Each run uses two fresh engines sized to the text
+ * (no hooks), so the sessions' caches and traces are never touched. Zero the struct to start;
+ * compare_cache_free releases it. */
+typedef struct {
+    const void *ma, *mb;          /* the models of the last run, with their paths (an address may be reused) */
+    char pa[512], pb[512];
+    int *ids, n;
+    bool ok;
+    char err[256];
+    CompareResult r;
+} CompareCache;
+/* The result for ids[n] under models a and b (NULL with e filled when it cannot be computed). */
+const CompareResult *compare_cached(CompareCache *cc, Model *a, Model *b, const int *ids, int n, Err *e);
+void compare_cache_free(CompareCache *cc);
 #endif
