@@ -108,7 +108,7 @@ TEST(theme_contrast_scanner) {
 }
 
 /* Renders every panel and the whole UI (first-screen hint, help overlay, compare) of the
- * fake sessions and scans each in each mode. Returns the number of failing screens. */
+ * fake sessions (and the trade-off view in compare mode) and scans each in each mode. Returns the number of failing screens. */
 static int scan_screens(TestCtx *T_, ThemeId th, ColorMode mode, long *cells) {
     static const char *KINDS[] = {"gqa", "mha", "mla"};
     int bad = 0;
@@ -122,12 +122,13 @@ static int scan_screens(TestCtx *T_, ThemeId th, ColorMode mode, long *cells) {
         if (!s || !s2 || !a || !c) { CHECK(0); tui_fake_free(s); tui_fake_free(s2); app_free(a); canvas_free(c); return 1; }
         c->mono = mode == CMODE_NONE;
         app_set_session(a, 0, s, false);
-        for (int screen = 0; screen < PANEL_COUNT + 4; screen++) {
+        for (int screen = 0; screen < PANEL_COUNT + 5; screen++) {
             a->hint = screen == PANEL_COUNT;
             a->overlay = OV_NONE;
             if (screen == PANEL_COUNT + 1) app_open_overlay(a, OV_HELP);
             if (screen == PANEL_COUNT + 2) app_open_overlay(a, OV_SAMPLER);
             if (screen == PANEL_COUNT + 3) app_set_session(a, 1, s2, false);
+            if (screen == PANEL_COUNT + 4) a->sc->view.tradeoff = true;   /* the trade-off view, compare mode */
             if (screen < PANEL_COUNT) { Err e = {0}; scene_show_panel(a->sc, screen, &e); app_render_panel(a, c, screen); }
             else app_render(a, c);
             char *ansi = canvas_to_ansi(c, mode);

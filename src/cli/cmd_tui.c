@@ -149,7 +149,7 @@ static const CliOpt k_tui_opts[] = {
     {"--prompt", NULL, CLI_STR, "TEXT", "the prompt (default \"" DEFAULT_PROMPT "\"); special tokens added as `tokenize` shows", 0, 0},
     {"--ids", NULL, CLI_STR, "1,2,3", "the prompt as token ids, instead of --prompt", 0, 0},
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
-    {"--panel", NULL, CLI_STR, "NAME", "attention kv residual norms position embeddings ffn output", 0, 0},
+    {"--panel", NULL, CLI_STR, "NAME", "attention kv residual norms position embeddings ffn output, or tradeoff (the trade-off view)", 0, 0},
     {"--compare", NULL, CLI_STR, "MODEL2", "a second model run side by side on the same prompt", 0, 0},
     {"--run", NULL, CLI_FLAG, NULL, "prefill and take --steps steps before showing", 0, 0},
     {"--steps", NULL, CLI_INT, "N", "steps taken with --run (default 1)", 0, 2147483647.0},
@@ -256,9 +256,10 @@ int cmd_screenshot(int argc, char **argv) {
         return 2;
     }
     const char *panel = cli_opt(argc, argv, "--panel");
-    int pid = panel ? panel_find(panel) : PANEL_ATTENTION;
+    const bool tradeoff = panel && !strcmp(panel, "tradeoff");
+    int pid = tradeoff ? PANEL_KV : panel ? panel_find(panel) : PANEL_ATTENTION;
     if (pid < 0) {
-        fprintf(stderr, "llmscope: unknown panel '%s' (attention kv residual norms position embeddings ffn output)\n", panel);
+        fprintf(stderr, "llmscope: unknown panel '%s' (attention kv residual norms position embeddings ffn output tradeoff)\n", panel);
         return 2;
     }
     cli_threads_arg(argc, argv);
@@ -270,6 +271,7 @@ int cmd_screenshot(int argc, char **argv) {
     app_set_session(a, 0, s, true);
     a->sc->max_ctx = s->max_ctx;
     scene_show_panel(a->sc, pid, &e);
+    if (tradeoff) scene_do(a->sc, "tradeoff.toggle", 0, &e);
     select_from_args(a->sc, argc, argv);
     char mdir[1024], mbuf[1024];
     models_dir_of(cli_default_model(mbuf, sizeof mbuf), mdir, sizeof mdir);

@@ -154,6 +154,8 @@ static bool a_out_quant(Scene *sc, int arg, Err *e) { scene_note(sc, "output.qua
     sc->view.quant_lens = arg == 0 ? (sc->view.quant_lens + 1) % 5 : arg < 0 ? 0 : arg;
     return true;
 }
+/* the trade-off view: quality against KV bytes of the measured family, over the panels */
+static bool a_tradeoff(Scene *sc, int arg, Err *e) { scene_note(sc, "tradeoff.toggle"); (void)arg; (void)e; sc->view.tradeoff = !sc->view.tradeoff; return true; }
 
 static bool a_chat_toggle(Scene *sc, int arg, Err *e) { (void)arg; return scene_set_chat(sc, !sc->chat, e); }
 
@@ -195,6 +197,7 @@ static const SceneAction ACTIONS[] = {
     {"position.view", a_pos_view, "position: sinusoid / scaling view"},
     {"position.prev", a_pos_prev, "position: previous RoPE pairs"},
     {"position.next", a_pos_next, "position: next RoPE pairs"},
+    {"tradeoff.toggle", a_tradeoff, "trade-off view on/off: bits/byte against KV bytes per token of the family (family.json), loaded model(s) marked"},
     {"output.preview", a_out, "output: preview change ARG (0 T-, 1 T+, 2 k/2, 3 k*2, 4 p-, 5 p+, 6 greedy, 7 = sampler)"},
     {"output.quant", a_out_quant, "output: quantization lens of the selected layer, ARG 0 next type (off, Q8_0, Q4_K, Q4_0, as loaded), 1..4 one, -1 off"},
 };

@@ -42,6 +42,7 @@ static const KeyBinding KEYMAP[] = {
     {'{', -1, "head.prev", 0}, {'}', -1, "head.next", 0},
     {'x', -1, "ablate.toggle", 0},
     {'u', -1, "chat.toggle", 0},
+    {'f', -1, "tradeoff.toggle", 0},
     {'r', -1, "run.toggle", 0}, {TK_F5, -1, "run.toggle", 0},
     {TK_TAB, -1, "side.toggle", 0},
     {TK_F9, -1, "panel.next", 0}, {TK_BTAB, -1, "panel.prev", 0},

@@ -486,6 +486,7 @@ bool scene_show_panel(Scene *sc, int panel, Err *e) {
     scene_note(sc, "show_panel");
     if (panel < 0 || panel >= PANEL_COUNT) return fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
     sc->panel = panel;
+    sc->view.tradeoff = false;      /* choosing a panel leaves the trade-off view */
     return true;
 }
 

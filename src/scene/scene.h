@@ -52,6 +52,7 @@ typedef struct {
     int pos_pair0;            /* position: first RoPE pair shown when zoomed, -1 spread */
     SamplePreviewCfg preview; /* output: the sampling preview */
     int quant_lens;           /* output: the quantization lens, 0 off, 1 Q8_0, 2 Q4_K, 3 Q4_0, 4 as loaded */
+    bool tradeoff;            /* the trade-off view (quality against KV bytes of the family) over the panels */
 } SceneView;
 
 #define SCENE_MSG_CAP 256

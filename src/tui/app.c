@@ -47,6 +47,7 @@ App *app_new(void) {
         const PanelClass *pc = panel_class((PanelId)i);
         a->pst[i] = pc && pc->create ? pc->create() : NULL;
     }
+    a->pst_tradeoff = panel_tradeoff.create();
     a->run_ms = 350;
     a->scfg = a->sc->scfg;
     return a;
@@ -58,6 +59,8 @@ void app_free(App *a) {
         const PanelClass *pc = panel_class((PanelId)i);
         if (pc && pc->destroy) pc->destroy(a->pst[i]);
     }
+    panel_tradeoff.destroy(a->pst_tradeoff);
+    compare_cache_free(&a->cmp);
     lesson_ui_free(a->lesson);
     scene_free(a->sc);
     free(a);
@@ -67,6 +70,8 @@ void app_set_session(App *a, int slot, Session *s, bool own) { scene_set_session
 
 bool app_select_panel(App *a, const char *name) {
     Err e = {0};
+    if (name && !strcmp(name, "tradeoff"))     /* the trade-off view, over the KV panel */
+        return scene_show_panel(a->sc, PANEL_KV, &e) && scene_do(a->sc, "tradeoff.toggle", 0, &e);
     int p = scene_panel_find(name);
     return p >= 0 && scene_show_panel(a->sc, p, &e);
 }
@@ -281,6 +286,14 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
     app_add_hit(a, r, HIT_PANEL, panel, side);
 }
 
+static void draw_tradeoff(App *a, Canvas *c, Rect r) {
+    if (r.w <= 0 || r.h <= 0) return;
+    canvas_push_clip(c, r);
+    PanelCtx ctx = {a->sc, scene_sel(a->sc, 0), a->sc->ses[0], c, r, 0, true};
+    panel_tradeoff.draw(a->pst_tradeoff, &ctx);
+    canvas_pop_clip(c);
+}
+
 void app_render(App *a, Canvas *c) {
     double t0 = now_ms();
     a->n_hits = 0;
@@ -302,9 +315,14 @@ void app_render(App *a, Canvas *c) {
         draw_tokens(a, c, rect_make(1, y, c->w - 2, tok_h), a->sc->ses[0], 0);
     }
     y += tok_h;
+    y += compare_band_draw(a, c, rect_make(0, y, c->w, c->h - y - 1));
     Rect main = rect_make(0, y, c->w, c->h - y - 1);
     main = lesson_ui_draw(a, c, main);   /* the lesson pane is an overlay of the App; panels get the rest */
-    if (a->sc->n_ses == 2) {
+    if (a->sc->view.tradeoff) {         /* the trade-off view takes the whole width (both models marked) */
+        a->main_r[0] = main;
+        a->main_r[1] = rect_make(0, 0, 0, 0);
+        draw_tradeoff(a, c, main);
+    } else if (a->sc->n_ses == 2) {
         int hw = main.w / 2;
         a->main_r[0] = rect_make(main.x, main.y, hw, main.h);
         a->main_r[1] = rect_make(main.x + hw, main.y, main.w - hw, main.h);
@@ -332,7 +350,8 @@ void app_render(App *a, Canvas *c) {
 void app_render_panel(App *a, Canvas *c, int panel) {
     a->n_hits = 0;
     canvas_clear(c, (Style){color_default(), color_default(), 0});
-    draw_panel(a, c, panel, rect_make(0, 0, c->w, c->h), a->sc->ses[0], 0, true);
+    if (a->sc->view.tradeoff) draw_tradeoff(a, c, rect_make(0, 0, c->w, c->h));
+    else draw_panel(a, c, panel, rect_make(0, 0, c->w, c->h), a->sc->ses[0], 0, true);
 }
 
 /* ---- input -------------------------------------------------------------------------- */

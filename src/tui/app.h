@@ -17,6 +17,7 @@
  */
 #ifndef LLMSCOPE_TUI_APP_H
 #define LLMSCOPE_TUI_APP_H
+#include "analysis/compare.h"
 #include "scene/keys.h"
 #include "scene/scene.h"
 #include "tui/canvas.h"
@@ -40,6 +41,7 @@ typedef struct {
 typedef struct App {
     Scene *sc;                 /* owned: everything the panels show */
     void *pst[PANEL_COUNT];    /* panel states (layout of the last frame, caches) */
+    void *pst_tradeoff;        /* the trade-off view's state (family.json cache) */
     Overlay overlay;
     LineEdit edit;
     char models[APP_MAX_MODELS][512];
@@ -58,6 +60,7 @@ typedef struct App {
     /* guided lesson + lesson menu (tui/lesson_pane.c); NULL until L or `lesson` opens one */
     struct LessonUi *lesson;
     bool hint;                 /* first-screen key hint (tui/first_hint.h); any key hides it */
+    CompareCache cmp;          /* compare mode's loss / KL band (tui/compare_band.c) */
 } App;
 
 App *app_new(void);
@@ -73,6 +76,11 @@ void app_add_model(App *a, const char *path);
 
 /* Draws the whole UI for a w x h canvas (resizes the canvas). */
 void app_render(App *a, Canvas *c);
+/* Compare mode's band under the token strips (tui/compare_band.c): per-token loss of A and B
+ * on A's text, B - A, KL(A||B), means in its header. Rows it takes (0 outside compare mode);
+ * draw returns the rows drawn. */
+int compare_band_rows(const App *a, const Canvas *c);
+int compare_band_draw(App *a, Canvas *c, Rect r);
 /* Draws one panel filling the canvas (screenshot). */
 void app_render_panel(App *a, Canvas *c, int panel);
 /* Handles one event; returns KR_*. Sets a->quit on q/F10/interrupt. */

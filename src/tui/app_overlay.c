@@ -135,6 +135,7 @@ static const char HELP_GLOBAL[] = N_(
     "r F5       run / pause        e F2  edit the prompt\n"
     "m F3       switch model       s F4  sampling settings\n"
     "c F6       compare two models side by side\n"
+    "f          trade-off: bits/byte against KV bytes of the family\n"
     "L          lessons: guided tours (\xe2\x86\x90 \xe2\x86\x92 step, q leaves)\n"   /* [lesson] */
     "C          colour theme: dark / light (projector) / contrast\n"
     "? F1       this help          q F10 quit\n"
@@ -142,10 +143,10 @@ static const char HELP_GLOBAL[] = N_(
 
 static void draw_help(App *a, Canvas *c) {
     /* the global keys, then the main panel's own (its rows of the scene keymap) */
-    const PanelClass *pc = panel_class((PanelId)a->sc->panel);
+    const PanelClass *pc = a->sc->view.tradeoff ? &panel_tradeoff : panel_class((PanelId)a->sc->panel);
     char text[4096];
     char head[128];
-    snprintf(head, sizeof head, tr("%s panel:"), tr(pc->title));
+    snprintf(head, sizeof head, a->sc->view.tradeoff ? tr("%s view:") : tr("%s panel:"), tr(pc->title));
     snprintf(text, sizeof text, "%s\n\n%s\n%s", tr(HELP_GLOBAL), head, pc->help ? tr(pc->help) : "");
     int inner_w = 62;
     int rows = w_text_rows(text, inner_w, c->unicode);

@@ -43,6 +43,8 @@ typedef struct PanelClass {
 
 extern const PanelClass panel_attention, panel_kv, panel_residual, panel_norms, panel_position,
     panel_embeddings, panel_ffn, panel_output;
+/* The trade-off view (not a tab: drawn over the panels while the scene's view.tradeoff is on). */
+extern const PanelClass panel_tradeoff;
 const PanelClass *panel_class(PanelId id);
 int panel_find(const char *name);              /* PanelId or -1 (scene_panel_find) */
 

@@ -1,0 +1,120 @@
+/* Compare mode's measures, under the token strips: on A's text (the prompt and what A
+ * generated, as A's token strip shows it), each model's teacher-forced loss per token, their
+ * difference B - A and KL(A||B) of the two next-token distributions, with the means in the
+ * band's header line. The numbers are analysis/compare.c's compare_run, the same function
+ * `llmscope compare` prints (tests/test_tui.c checks the header against `compare --json`).
+ * Token t's cell holds the loss of t given the tokens before it, and the KL of the two
+ * distributions over t; the first token (nothing before it) has none. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/i18n.h"
+#include "tui/app.h"
+#include "tui/lesson_pane.h"
+#include "tui/widgets/widgets.h"
+
+int compare_band_rows(const App *a, const Canvas *c) {
+    if (a->sc->n_ses != 2 || !a->sc->ses[0] || !a->sc->ses[1]) return 0;
+    if (lesson_ui_player((App *)a)) return 0;      /* a lesson's pane keeps its room */
+    if (a->sc->view.tradeoff) return 0;             /* the trade-off view is about the family, not this text */
+    return c->h >= 30 ? 5 : 3;
+}
+
+typedef struct { const char *name; const double *v; bool diverging; double scale; int side; } Strip;
+
+#define BAND_LABEL_W 8          /* "KL(A‖B) " */
+#define BAND_VALUE_W 8          /* " +0.123" at the cursor's token */
+
+static void draw_strip(Canvas *c, int x, int y, int w, const Strip *s, int n_tok, int p0, int cursor) {
+    const int lw = BAND_LABEL_W;
+    canvas_text_fit(c, x, y, s->name, lw - 1, sty_attr(s->side ? CR_WARN : CR_TITLE, ATTR_BOLD));
+    if (cursor >= 1 && cursor < n_tok) {
+        char v[32];
+        snprintf(v, sizeof v, s->diverging ? "%+.3f" : "%.3f", s->v[cursor - 1]);
+        int vw = text_width(v, c->unicode);
+        canvas_text(c, x + w - vw, y, v, sty(CR_TEXT));
+    }
+    w -= BAND_VALUE_W;
+    for (int k = 0; k < w - lw; k++) {
+        int t = p0 + k;                 /* token position */
+        if (t >= n_tok) break;
+        int cx = x + lw + k;
+        if (t == cursor) { canvas_glyph(c, cx, y, " ", sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE)); continue; }
+        if (t == 0) { canvas_glyph(c, cx, y, c->unicode ? "\xc2\xb7" : ".", sty(CR_DIM)); continue; }
+        double v = s->v[t - 1];
+        float tt = s->scale > 0 ? (float)(v / s->scale) : 0.0f;
+        if (s->diverging) tt = tt < -1 ? -1 : tt > 1 ? 1 : tt;
+        else tt = tt < 0 ? 0 : tt > 1 ? 1 : tt;
+        const char *g = NULL;
+        Style st = w_ramp_style(c, tt, s->diverging, &g);
+        canvas_glyph(c, cx, y, g ? g : "#", st);
+    }
+}
+
+int compare_band_draw(App *a, Canvas *c, Rect r) {
+    int rows = compare_band_rows(a, c);
+    if (!rows || r.h < rows) return 0;
+    Session *A = a->sc->ses[0], *B = a->sc->ses[1];
+    int n = A->n_ids;
+    Rect band = rect_make(r.x, r.y, r.w, rows);
+    canvas_fill(c, band, " ", sty(CR_TEXT));
+    canvas_push_clip(c, band);
+    Err e = {0};
+    const bool engines = A->engine && B->engine;     /* a session without an engine (tests' fakes) has nothing to run */
+    if (!engines) err_set(&e, ERR_ARG, "%s", tr("no engine to run the models"));
+    const CompareResult *cr = n >= 2 && engines ? compare_cached(&a->cmp, A->model, B->model, A->ids, n, &e) : NULL;
+    char line[512];
+    if (!cr) {
+        snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: %s"), n < 2 ? tr("the text needs two tokens") : e.msg);
+        canvas_text_fit(c, r.x + 1, r.y, line, r.w - 2, sty(CR_WARN));
+        canvas_pop_clip(c);
+        return rows;
+    }
+    int cur = A->cursor < 0 ? 0 : A->cursor;
+    int n_tok = cr->n + 1;
+    /* header: the means; each strip ends with its value at the cursor's token */
+    int ln = snprintf(line, sizeof line, tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B\xe2\x88\x92" "A %+.4f  KL(A\xe2\x80\x96" "B) %.4f"),
+                      n_tok, cr->mean_loss_a, cr->mean_loss_b, cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
+    if (!c->unicode)        /* the same words without the math symbols */
+        ln = snprintf(line, sizeof line, tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B-A %+.4f  KL(A||B) %.4f"),
+                      n_tok, cr->mean_loss_a, cr->mean_loss_b, cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
+    if (text_width(line, c->unicode) > r.w - 2)      /* narrow: the same numbers, fewer words */
+        ln = snprintf(line, sizeof line, tr("on A's text (%d tok), mean nats: A %.4f B %.4f %s %+.4f KL %.4f"), n_tok, cr->mean_loss_a,
+                      cr->mean_loss_b, c->unicode ? "B\xe2\x88\x92" "A" : "B-A", cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
+    if (cur >= 1 && cur < n_tok) {
+        char tk[64], vis[96];
+        panel_tok_text(A, A->ids[cur], tk, sizeof tk);
+        tok_visible(tk, vis, sizeof vis, c->unicode);
+        snprintf(line + ln, sizeof line - (size_t)ln, tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", vis, cur);
+    }
+    canvas_text_fit(c, r.x + 1, r.y, line, r.w - 2, sty(CR_TEXT));
+    /* scales: one for both losses (so their colours compare), one for the difference, one for KL */
+    double lmax = 0, dmax = 0, kmax = 0;
+    int m = cr->n;
+    double *diff = malloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
+    if (!diff) { canvas_pop_clip(c); return rows; }
+    for (int i = 0; i < m; i++) {
+        lmax = fmax(lmax, fmax(cr->loss_a[i], cr->loss_b[i]));
+        diff[i] = cr->loss_b[i] - cr->loss_a[i];
+        dmax = fmax(dmax, fabs(diff[i]));
+        kmax = fmax(kmax, cr->kl_ab[i]);
+    }
+    Strip s[4] = {{tr("loss A"), cr->loss_a, false, lmax, 0}, {tr("loss B"), cr->loss_b, false, lmax, 1},
+                  {c->unicode ? "B\xe2\x88\x92" "A" : "B-A", diff, true, dmax, 0}, {c->unicode ? "KL(A\xe2\x80\x96" "B)" : "KL(A|B)", cr->kl_ab, false, kmax, 0}};
+    int cols = rows == 5 ? 1 : 2, sw = (r.w - 2) / cols - (cols > 1 ? 1 : 0);
+    int cells = sw - BAND_LABEL_W - BAND_VALUE_W;
+    int p0 = 0;
+    if (cells > 0 && n_tok > cells) {
+        p0 = cur - cells * 3 / 4;
+        if (p0 > n_tok - cells) p0 = n_tok - cells;
+        if (p0 < 0) p0 = 0;
+    }
+    for (int k = 0; k < 4; k++) {
+        int row = cols == 1 ? k : k / 2, col = cols == 1 ? 0 : k % 2;
+        draw_strip(c, r.x + 1 + col * (sw + 2), r.y + 1 + row, sw, &s[k], n_tok, p0, cur);
+    }
+    free(diff);
+    canvas_pop_clip(c);
+    return rows;
+}

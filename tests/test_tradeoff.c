@@ -1,0 +1,300 @@
+/* The trade-off view (tui/panels/tradeoff.c, analysis/tradeoff.c) and compare mode's loss / KL
+ * band (tui/compare_band.c): the plotted points come from family.json (a changed copy moves
+ * them), the config-only models' bytes follow their config.json, the loaded model is found by
+ * name and by shape, a missing file gives a message, and the band's means are the numbers
+ * `llmscope compare --json` prints for the same text. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "analysis/tradeoff.h"
+#include "core/err.h"
+#include "tui/app.h"
+
+#define FAMILY "assets/models/family.json"
+#define GQA "assets/models/story-gqa"
+
+static bool have_bundle(void) { return file_exists(FAMILY) && file_exists(GQA "/model.safetensors"); }
+
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static cJSON *read_json(const char *path) {
+    Err e = {0};
+    size_t len;
+    char *txt = file_read_all(path, &len, 16u << 20, &e);
+    cJSON *j = txt ? cJSON_ParseWithLength(txt, len) : NULL;
+    free(txt);
+    return j;
+}
+
+static const cJSON *variant(const cJSON *j, const char *name) {
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(j, "variants")) {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(v, "name"));
+        if (n && !strcmp(n, name)) return v;
+    }
+    return NULL;
+}
+
+/* a scratch folder holding a link to the bundled story-gqa (under `as`) and, when j is given,
+ * family.json written from j */
+static bool scratch(char *dir, size_t cap, const char *as, const cJSON *j) {
+    snprintf(dir, cap, "/tmp/llmscope-tradeoff-XXXXXX");
+    if (!mkdtemp(dir)) return false;
+    char link[1200], cwd[1024], target[1200];
+    if (!getcwd(cwd, sizeof cwd)) return false;
+    snprintf(link, sizeof link, "%s/%s", dir, as);
+    snprintf(target, sizeof target, "%s/" GQA, cwd);
+    if (symlink(target, link) != 0) return false;
+    if (j) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/family.json", dir);
+        char *txt = cJSON_Print(j);
+        FILE *f = fopen(path, "w");
+        if (!f || !txt) { free(txt); if (f) fclose(f); return false; }
+        fputs(txt, f);
+        fclose(f);
+        free(txt);
+    }
+    return true;
+}
+
+static void scratch_rm(const char *dir) {
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "    could not remove %s\n", dir);
+}
+
+static char *shot(const char *model, const char *extra, const char *cd) {
+    char cmd[3000], *out = NULL;
+    char bin[1024], cwd[1024];
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    const char *b = test_bin();
+    snprintf(bin, sizeof bin, "%s%s%s", b[0] == '/' ? "" : cwd, b[0] == '/' ? "" : "/", b);
+    snprintf(cmd, sizeof cmd, "%s%s%s'%s' screenshot --model '%s' --prompt 'Once upon a time' --steps 1 --size 120x40 %s", cd ? "cd '" : "",
+             cd ? cd : "", cd ? "' && " : "", bin, model, extra);
+    int rc = test_run(cmd, &out, 1);
+    if (rc != 0) { free(out); return NULL; }
+    return out;
+}
+
+/* the row (0-based) of the first line holding s, or -1 */
+static int row_of(const char *text, const char *s) {
+    const char *p = strstr(text, s);
+    if (!p) return -1;
+    int r = 0;
+    for (const char *q = text; q < p; q++) r += *q == '\n';
+    return r;
+}
+
+TEST(tradeoff_reads_every_variant_of_family_json) {
+    if (!file_exists(FAMILY)) SKIP("no " FAMILY);
+    cJSON *j = read_json(FAMILY);
+    REQUIRE(j);
+    Err e = {0};
+    Tradeoff *t = malloc(sizeof *t);
+    REQUIRE(t);
+    CHECK_MSG(tradeoff_load(FAMILY, "assets/configs", t, &e), "%s", e.msg);
+    CHECK_EQ_INT(t->n, cJSON_GetArraySize(cJSON_GetObjectItem(j, "variants")));
+    CHECK(t->n >= 10);
+    for (int i = 0; i < t->n; i++) {
+        const cJSON *v = variant(j, t->v[i].name);
+        REQUIRE(v);
+        CHECK(t->v[i].bpb == jnum(v, "bits_per_byte_mean"));
+        CHECK(t->v[i].kv_bytes == jnum(v, "kv_bytes_per_token"));
+        const cJSON *ci = cJSON_GetObjectItem(v, "ci95");
+        CHECK(t->v[i].lo == cJSON_GetArrayItem(ci, 0)->valuedouble && t->v[i].hi == cJSON_GetArrayItem(ci, 1)->valuedouble);
+        /* the front: on it exactly when no other variant is at least as good on both axes and better on one */
+        bool dom = false;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, cJSON_GetObjectItem(j, "variants")) {
+            double ob = jnum(o, "bits_per_byte_mean"), ok = jnum(o, "kv_bytes_per_token");
+            double vb = jnum(v, "bits_per_byte_mean"), vk = jnum(v, "kv_bytes_per_token");
+            if (ok <= vk && ob <= vb && (ok < vk || ob < vb)) dom = true;
+        }
+        CHECK_MSG(t->v[i].pareto == !dom, "%s: pareto %d", t->v[i].name, t->v[i].pareto);
+    }
+    /* config-only models: bytes per token in bf16 from the config's own fields */
+    static const char *const DIRS[3] = {"llama-3-8b", "qwen3-8b", "deepseek-v3"};
+    CHECK_EQ_INT(t->n_cfg, 3);
+    for (int k = 0; k < 3 && k < t->n_cfg; k++) {
+        char p[256];
+        snprintf(p, sizeof p, "assets/configs/%s/config.json", DIRS[k]);
+        cJSON *cj = read_json(p);
+        REQUIRE(cj);
+        double L = jnum(cj, "num_hidden_layers"), want;
+        if (!isnan(jnum(cj, "kv_lora_rank")))      /* MLA: latent + shared rope key */
+            want = (jnum(cj, "kv_lora_rank") + jnum(cj, "qk_rope_head_dim")) * L * 2;
+        else {
+            double hd = !isnan(jnum(cj, "head_dim")) ? jnum(cj, "head_dim") : jnum(cj, "hidden_size") / jnum(cj, "num_attention_heads");
+            want = 2 * jnum(cj, "num_key_value_heads") * hd * L * 2;
+        }
+        CHECK_STR(t->cfg[k].dir, DIRS[k]);
+        CHECK_MSG(t->cfg[k].kv_bytes == want, "%s: %g B/token, config gives %g", DIRS[k], t->cfg[k].kv_bytes, want);
+        cJSON_Delete(cj);
+    }
+    /* each bundled model is its variant by name */
+    for (int i = 0; i < t->n; i++) {
+        if (!t->v[i].bundled[0]) continue;
+        char p[256];
+        snprintf(p, sizeof p, "assets/models/%s", t->v[i].bundled);
+        CHECK_EQ_INT(tradeoff_match(t, p, NULL), i);
+    }
+    free(t);
+    cJSON_Delete(j);
+}
+
+TEST(tradeoff_malformed_family_json_is_named) {
+    Tradeoff *t = malloc(sizeof *t);
+    REQUIRE(t);
+    Err e = {0};
+    const char *bad1 = "{\"variants\": [{\"name\": \"x\", \"attention\": \"GQA\", \"kv_bytes_per_token\": 10, \"ci95\": [1, 2]}]}";
+    CHECK(!tradeoff_parse(bad1, strlen(bad1), "f.json", NULL, t, &e));
+    CHECK(strstr(e.msg, "f.json") && strstr(e.msg, "bits_per_byte_mean") && strstr(e.msg, "variants[0]"));
+    e = (Err){0};
+    const char *bad2 = "{\"variants\": []}";
+    CHECK(!tradeoff_parse(bad2, strlen(bad2), "f.json", NULL, t, &e));
+    CHECK(strstr(e.msg, "variants") != NULL);
+    e = (Err){0};
+    CHECK(!tradeoff_parse("{", 1, "f.json", NULL, t, &e));
+    CHECK(strstr(e.msg, "not valid JSON") != NULL);
+    free(t);
+}
+
+TEST(tradeoff_view_plots_what_family_json_says) {
+    if (!have_bundle()) SKIP("bundled models or family.json missing");
+    cJSON *j = read_json(FAMILY);
+    REQUIRE(j);
+    /* the bundled file: gqa2 is the loaded point, with its own numbers */
+    char *base = shot(GQA, "--panel tradeoff", NULL);
+    REQUIRE(base);
+    const cJSON *g = variant(j, "gqa2");
+    REQUIRE(g);
+    char want[160];
+    const cJSON *ci = cJSON_GetObjectItem(g, "ci95");
+    snprintf(want, sizeof want, "story-gqa = gqa2 (GQA, 2 KV heads): %.4f bits/byte [%.4f, %.4f]", jnum(g, "bits_per_byte_mean"),
+             cJSON_GetArrayItem(ci, 0)->valuedouble, cJSON_GetArrayItem(ci, 1)->valuedouble);
+    CHECK_MSG(strstr(base, want) != NULL, "missing '%s' in\n%s", want, base);
+    CHECK(strstr(base, "Llama-3-8B 131,072") && strstr(base, "DeepSeek-V3 70,272") && strstr(base, "Qwen3-8B 147,456"));
+    /* a changed copy beside the model: gqa2 worst by far, mla96 renamed */
+    cJSON *gm = (cJSON *)variant(j, "gqa2");
+    cJSON_ReplaceItemInObject(gm, "bits_per_byte_mean", cJSON_CreateNumber(1.0500));
+    cJSON *nci = cJSON_CreateArray();
+    cJSON_AddItemToArray(nci, cJSON_CreateNumber(1.0450));
+    cJSON_AddItemToArray(nci, cJSON_CreateNumber(1.0550));
+    cJSON_ReplaceItemInObject(gm, "ci95", nci);
+    cJSON *m96 = (cJSON *)variant(j, "mla96");
+    REQUIRE(m96);
+    cJSON_ReplaceItemInObject(m96, "name", cJSON_CreateString("zz96"));
+    char dir[256];
+    REQUIRE(scratch(dir, sizeof dir, "story-gqa", j));
+    char model[400];
+    snprintf(model, sizeof model, "%s/story-gqa", dir);
+    char *chg = shot(model, "--panel tradeoff", NULL);
+    REQUIRE(chg);
+    CHECK_MSG(strstr(chg, "story-gqa = gqa2 (GQA, 2 KV heads): 1.0500 bits/byte [1.0450, 1.0550]") != NULL, "%s", chg);
+    CHECK(strstr(chg, "zz96") != NULL && strstr(base, "zz96") == NULL);
+    CHECK(strstr(chg, "mla96") == NULL);
+    /* the y axis now reaches above 1.055, and the loaded marker is the highest point */
+    int top_d = row_of(chg, "\xe2\x97\x86"), top_o = row_of(chg, "\xe2\x97\x8f");
+    CHECK_MSG(top_d >= 0 && top_o >= 0 && top_d < top_o, "loaded marker at row %d, first other point at row %d", top_d, top_o);
+    CHECK(row_of(base, "\xe2\x97\x86") > row_of(base, "\xe2\x97\x8f"));
+    /* the same model under another name is found by its shape */
+    char dir2[256];
+    REQUIRE(scratch(dir2, sizeof dir2, "my-model", NULL));
+    snprintf(model, sizeof model, "%s/my-model", dir2);
+    char *shp = shot(model, "--panel tradeoff", ".");
+    REQUIRE(shp);
+    CHECK_MSG(strstr(shp, "my-model = gqa2 by shape (GQA, 2 KV heads)") != NULL, "%s", shp);
+    /* no family.json beside the model nor under the current folder: a message, no plot */
+    char *none = shot(model, "--panel tradeoff", dir2);
+    REQUIRE(none);
+    CHECK_MSG(strstr(none, "no family.json") && strstr(none, "train.py"), "%s", none);
+    free(base); free(chg); free(shp); free(none);
+    scratch_rm(dir);
+    scratch_rm(dir2);
+    cJSON_Delete(j);
+}
+
+TEST(tradeoff_key_and_action) {
+    Scene *sc = scene_new();
+    REQUIRE(sc);
+    const KeyBinding *b = scene_key_binding(sc, 'f');
+    REQUIRE(b);
+    CHECK_STR(b->action, "tradeoff.toggle");
+    Err e = {0};
+    CHECK(scene_do(sc, "tradeoff.toggle", 0, &e));
+    CHECK(sc->view.tradeoff);
+    CHECK(scene_show_panel(sc, PANEL_KV, &e));   /* a panel key leaves the view */
+    CHECK(!sc->view.tradeoff);
+    scene_free(sc);
+}
+
+/* the compare band's header: "... mean nats/token: loss A x  B y  B−A d  KL(A‖B) k" */
+static bool band_means(const Canvas *c, double *a, double *b, double *k) {
+    char *d = canvas_to_text(c);
+    const char *p = d ? strstr(d, "mean nats/token: loss A ") : NULL;
+    bool ok = p && sscanf(p, "mean nats/token: loss A %lf  B %lf", a, b) == 2;
+    const char *q = p ? strstr(p, "B) ") : NULL;
+    ok = ok && q && sscanf(q, "B) %lf", k) == 1;
+    free(d);
+    return ok;
+}
+
+TEST(compare_band_means_equal_compare_json) {
+    if (!have_bundle() || !file_exists("assets/models/story-mqa/model.safetensors")) SKIP("bundled models missing");
+    const char *text = "One day, a little dog found a red ball in the park. He";
+    Err e = {0};
+    Session *s1 = session_new(GQA, 0, &e), *s2 = session_new("assets/models/story-mqa", 0, &e);
+    if (!s1 || !s2) { session_free(s1); session_free(s2); REQUIRE(0); }
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s1, true);
+    app_set_session(a, 1, s2, true);
+    CHECK(scene_set_prompt(a->sc, text, true, &e));
+    Canvas *c = canvas_new(140, 40);
+    REQUIRE(c);
+    c->unicode = true;
+    c->mono = true;
+    app_render(a, c);
+    double ma = NAN, mb = NAN, mk = NAN;
+    REQUIRE(band_means(c, &ma, &mb, &mk));
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model assets/models/story-mqa --text '%s' --json", test_bin(), GQA, text);
+    CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    REQUIRE(j);
+    CHECK_NEAR(ma, jnum(j, "mean_loss_a"), 5.1e-5);
+    CHECK_NEAR(mb, jnum(j, "mean_loss_b"), 5.1e-5);
+    CHECK_NEAR(mk, jnum(j, "mean_kl_ab"), 5.1e-5);
+    /* the same token count: the band scores A's ids, compare scores [BOS] + the text's tokens */
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "loss_a")), a->cmp.r.n);
+    /* each strip ends with its value at the cursor's token (the last one) */
+    int last = a->cmp.r.n - 1;
+    char want[64];
+    snprintf(want, sizeof want, "%.3f", cJSON_GetArrayItem(cJSON_GetObjectItem(j, "loss_b"), last)->valuedouble);
+    char *d = canvas_to_text(c);
+    const char *lb = d ? strstr(d, "loss B") : NULL;
+    const char *eol = lb ? strchr(lb, '\n') : NULL;
+    CHECK_MSG(lb && eol && strstr(lb, want) && strstr(lb, want) < eol, "loss B at the cursor should read %s", want);
+    free(d);
+    /* A and B the same model: KL 0 and equal means */
+    Session *s3 = session_new(GQA, 0, &e);
+    REQUIRE(s3);
+    app_set_session(a, 1, s3, true);
+    CHECK(scene_set_prompt(a->sc, text, true, &e));
+    app_render(a, c);
+    REQUIRE(band_means(c, &ma, &mb, &mk));
+    CHECK(ma == mb);
+    CHECK(mk == 0.0);
+    cJSON_Delete(j);
+    canvas_free(c);
+    app_free(a);
+}
