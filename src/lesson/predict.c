@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/i18n.h"
 #include "lesson/lesson.h"
 
 bool lesson_parse_number(const char *s, double *out) {
@@ -67,6 +68,7 @@ static void fmt_num(double v, char *buf, size_t cap) {
 bool lesson_predict_score(const LessonPredict *pr, const char *live, const char *given, bool zh, LessonScore *o, Err *e) {
     memset(o, 0, sizeof *o);
     o->choice = -1;
+    const UiLang UL = zh ? LANG_ZH : LANG_EN;   /* the score speaks the lesson's language */
     char lv[512], gv[128];
     strip_marks(live ? live : "", lv, sizeof lv);
     strip_marks(given ? given : "", gv, sizeof gv);
@@ -82,12 +84,7 @@ bool lesson_predict_score(const LessonPredict *pr, const char *live, const char 
         fmt_num(o->abs_err, a, sizeof a);
         if (isnan(o->rel_err)) snprintf(rel, sizeof rel, "-");
         else snprintf(rel, sizeof rel, "%.1f%%", 100 * o->rel_err);
-        if (zh)   /* 你的答案 … 实际值 … 相差 …（相对误差 …） */
-            snprintf(o->text, sizeof o->text, "%s\xe4\xbd\xa0\xe7\x9a\x84\xe7\xad\x94\xe6\xa1\x88 %s\xef\xbc\x8c\xe5\xae\x9e\xe9\x99\x85\xe5\x80\xbc %s\xef\xbc\x9a"
-                     "\xe7\x9b\xb8\xe5\xb7\xae %s\xef\xbc\x88\xe7\x9b\xb8\xe5\xaf\xb9\xe8\xaf\xaf\xe5\xb7\xae %s\xef\xbc\x89",
-                     o->right ? "\xe2\x9c\x93 " : "", g, lv, a, rel);
-        else
-            snprintf(o->text, sizeof o->text, "%sYou said %s; the model's value is %s: off by %s (%s).", o->right ? "\xe2\x9c\x93 " : "", g, lv, a, rel);
+        snprintf(o->text, sizeof o->text, tr_lang(UL, "%sYou said %s; the model's value is %s: off by %s (%s)."), o->right ? "\xe2\x9c\x93 " : "", g, lv, a, rel);
         return true;
     }
     case LP_CHOICE: {
@@ -121,13 +118,10 @@ bool lesson_predict_score(const LessonPredict *pr, const char *live, const char 
         o->given = gi + 1;
         o->live = o->choice + 1;
         const char *ans = pr->choices[o->choice];
-        if (zh)   /* 答对了 / 不对：你选了 …，答案是 … */
-            snprintf(o->text, sizeof o->text, o->right ? "\xe2\x9c\x93 \xe7\xad\x94\xe5\xaf\xb9\xe4\xba\x86\xef\xbc\x9a%s" : "\xe2\x9c\x97 \xe4\xb8\x8d\xe5\xaf\xb9\xef\xbc\x9a\xe4\xbd\xa0\xe9\x80\x89\xe4\xba\x86 %s\xef\xbc\x8c\xe7\xad\x94\xe6\xa1\x88\xe6\x98\xaf %s",
-                     o->right ? ans : pr->choices[gi], ans);
-        else if (o->right)
-            snprintf(o->text, sizeof o->text, "\xe2\x9c\x93 Right: %s.", ans);
+        if (o->right)
+            snprintf(o->text, sizeof o->text, tr_lang(UL, "\xe2\x9c\x93 Right: %s."), ans);
         else
-            snprintf(o->text, sizeof o->text, "\xe2\x9c\x97 Not quite: you chose %s; the answer is %s.", pr->choices[gi], ans);
+            snprintf(o->text, sizeof o->text, tr_lang(UL, "\xe2\x9c\x97 Not quite: you chose %s; the answer is %s."), pr->choices[gi], ans);
         return true;
     }
     case LP_TOKEN: {
@@ -149,13 +143,10 @@ bool lesson_predict_score(const LessonPredict *pr, const char *live, const char 
         a = strspn(shown, " ");
         memmove(shown, shown + a, strlen(shown + a) + 1);
         if (!*shown) snprintf(shown, sizeof shown, "%s", want);
-        if (zh)   /* 答对了 / 不对：你猜 …，模型给出 … */
-            snprintf(o->text, sizeof o->text, o->right ? "\xe2\x9c\x93 \xe7\xad\x94\xe5\xaf\xb9\xe4\xba\x86\xef\xbc\x9a\xe2\x80\x9c%s\xe2\x80\x9d" : "\xe2\x9c\x97 \xe4\xb8\x8d\xe5\xaf\xb9\xef\xbc\x9a\xe4\xbd\xa0\xe7\x8c\x9c\xe2\x80\x9c%s\xe2\x80\x9d\xef\xbc\x8c\xe6\xa8\xa1\xe5\x9e\x8b\xe7\xbb\x99\xe5\x87\xba\xe2\x80\x9c%s\xe2\x80\x9d",
-                     o->right ? shown : gv, shown);
-        else if (o->right)
-            snprintf(o->text, sizeof o->text, "\xe2\x9c\x93 Right: \"%s\".", shown);
+        if (o->right)
+            snprintf(o->text, sizeof o->text, tr_lang(UL, "\xe2\x9c\x93 Right: \"%s\"."), shown);
         else
-            snprintf(o->text, sizeof o->text, "\xe2\x9c\x97 Not quite: you said \"%s\"; the model's token is \"%s\".", gv, shown);
+            snprintf(o->text, sizeof o->text, tr_lang(UL, "\xe2\x9c\x97 Not quite: you said \"%s\"; the model's token is \"%s\"."), gv, shown);
         return true;
     }
     default:

@@ -253,10 +253,11 @@ static const char *target_label(const char *name, bool zh) {
 /* The prediction block: the question, the choices, then the answer field or the score. */
 static int draw_predict(LessonUi *u, Canvas *c, Rect in, int y, const LessonStep *st, bool zh, Style vs) {
     LessonPlayer *p = u->player;
+    const UiLang L = zh ? LANG_ZH : LANG_EN;
     const LessonPredict *pr = &st->predict;
     char buf[LESSON_MAX_TEXT + 128];
     char *q = lesson_player_expand(p, pr->ask, true, NULL);
-    snprintf(buf, sizeof buf, "%s%s", zh ? "\xe9\xa2\x84\xe6\xb5\x8b\xef\xbc\x9a" : "Predict: ", q ? q : pr->ask);   /* 预测： */
+    snprintf(buf, sizeof buf, "%s%s", tr_lang(L, "Predict: "), q ? q : pr->ask);
     free(q);
     y = draw_block(c, in, y, buf, sty_attr(CR_WARN, ATTR_BOLD), vs);
     if (pr->kind == LP_CHOICE) {
@@ -276,16 +277,13 @@ static int draw_predict(LessonUi *u, Canvas *c, Rect in, int y, const LessonStep
         return y + 1;
     }
     if (u->input) {
-        const char *hint = pr->kind == LP_CHOICE ? (zh ? "\xef\xbc\x88\xe6\x8c\x89\xe6\x95\xb0\xe5\xad\x97\xe9\x80\x89\xe6\x8b\xa9\xef\xbc\x89" : "(press its number)")   /* （按数字选择） */
-                                                 : (zh ? "\xef\xbc\x88" "Enter \xe6\x8f\x90\xe4\xba\xa4\xef\xbc\x8c" "Esc \xe5\x8f\x96\xe6\xb6\x88\xef\xbc\x89" : "(Enter commits, Esc closes)");   /* （Enter 提交，Esc 取消） */
-        snprintf(buf, sizeof buf, "%s%s%s  %s", zh ? "\xe4\xbd\xa0\xe7\x9a\x84\xe7\xad\x94\xe6\xa1\x88\xef\xbc\x9a" : "Your answer: ", u->edit.buf,   /* 你的答案： */
-                 c->unicode ? "\xe2\x96\x8f" : "_", hint);
+        const char *hint = pr->kind == LP_CHOICE ? tr_lang(L, "(press its number)") : tr_lang(L, "(Enter commits, Esc closes)");
+        snprintf(buf, sizeof buf, "%s%s%s  %s", tr_lang(L, "Your answer: "), u->edit.buf, c->unicode ? "\xe2\x96\x8f" : "_", hint);
         y = draw_block(c, in, y, buf, sty_attr(CR_ACCENT, ATTR_BOLD), vs);
         if (u->input_err[0]) y = draw_block(c, in, y, u->input_err, sty(CR_ERROR), vs);
         return y + 1;
     }
-    y = draw_block(c, in, y, zh ? "\xef\xbc\x88\xe5\x85\x88\xe7\x8c\x9c\xe4\xb8\x80\xe4\xb8\x8b\xef\xbc\x9a\xe6\x8c\x89 \xe2\x86\x92 \xe6\x88\x96 a \xe4\xbd\x9c\xe7\xad\x94\xef\xbc\x89"   /* （先猜一下：按 → 或 a 作答） */
-                                   : "(guess first: \xe2\x86\x92 or a to answer)", sty(CR_DIM), vs);
+    y = draw_block(c, in, y, tr_lang(L, "(guess first: \xe2\x86\x92 or a to answer)"), sty(CR_DIM), vs);
     return y + 1;
 }
 
@@ -378,8 +376,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     Session *s = a->sc->ses[0];
     if (st && st->n_targets) {
         char line[300];
-        int n = snprintf(line, sizeof line, "%s%s", c->unicode ? "\xe2\x96\xb6 " : "> ",
-                         zh ? "\xe7\x9c\x8b\xe9\xab\x98\xe4\xba\xae\xe5\xa4\x84\xef\xbc\x9a" : "look at the highlight: ");   /* 看高亮处： */
+        int n = snprintf(line, sizeof line, "%s%s", c->unicode ? "\xe2\x96\xb6 " : "> ", tr_lang(L, "look at the highlight: "));
         for (int i = 0; i < st->n_targets && n > 0 && (size_t)n < sizeof line; i++)
             n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", i ? ", " : "", target_label(st->target[i], zh));
         y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + 1;
@@ -521,7 +518,6 @@ static int menu_key(App *a, int key) {
 /* A key while the answer field is open: it takes every key (Esc closes it). */
 static int input_key(LessonUi *u, const LessonStep *st, int key) {
     LessonPlayer *p = u->player;
-    bool zh = is_zh(u);
     if (key == TK_ESC) { u->input = false; u->input_err[0] = 0; return KR_ALL; }
     bool commit = key == TK_ENTER;
     if (st->predict.kind == LP_CHOICE && key >= '1' && key <= '9') {
@@ -538,7 +534,7 @@ static int input_key(LessonUi *u, const LessonStep *st, int key) {
     }
     Err e = {0};
     if (!lesson_player_predict(p, u->edit.buf, &e)) {
-        snprintf(u->input_err, sizeof u->input_err, "%s%s", zh ? "\xe2\x9c\x97 " : "\xe2\x9c\x97 ", e.msg);
+        snprintf(u->input_err, sizeof u->input_err, "\xe2\x9c\x97 %s", e.msg);
         return KR_ALL;
     }
     u->input = false;
