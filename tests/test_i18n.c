@@ -125,10 +125,12 @@ static const char *collect_arg(const char *p, int arg, StrSet *out) {
     return p;
 }
 
-typedef struct { const char *name; int arg; } Marker;
-static const Marker k_markers[] = {{"tr", 0}, {"N_", 0}, {"tr_lang", 1}, {"scene_status", 2}};
+/* scene.c's own fail(sc, e, fmt, ...) translates its format too (only in that file) */
+typedef struct { const char *name; int arg; bool scene_only; } Marker;
+static const Marker k_markers[] = {{"tr", 0, false}, {"N_", 0, false}, {"tr_lang", 1, false}, {"scene_status", 2, false},
+                                   {"fail", 2, true}};
 
-static void scan_text(const char *text, StrSet *out) {
+static void scan_text(const char *text, StrSet *out, bool scene_file) {
     const char *p = text;
     while (*p) {
         if (p[0] == '/' && (p[1] == '/' || p[1] == '*')) { p = skip_space_comments(p); continue; }
@@ -138,6 +140,7 @@ static void scan_text(const char *text, StrSet *out) {
                                            (p[-1] >= '0' && p[-1] <= '9')));
         bool hit = false;
         for (size_t m = 0; ident_start && m < sizeof k_markers / sizeof k_markers[0]; m++) {
+            if (k_markers[m].scene_only && !scene_file) continue;
             size_t L = strlen(k_markers[m].name);
             if (strncmp(p, k_markers[m].name, L)) continue;
             const char *q = skip_space_comments(p + L);
@@ -172,7 +175,8 @@ static void scan_dir(const char *dir, StrSet *out, int *files) {
         fclose(f);
         if (!text) continue;
         text[got] = 0;
-        scan_text(text, out);
+        size_t pl = strlen(path);
+        scan_text(text, out, pl >= 13 && !strcmp(path + pl - 13, "scene/scene.c"));
         free(text);
         (*files)++;
     }
@@ -255,7 +259,7 @@ TEST(i18n_scanner_reads_c_literals) {
     StrSet s = {0};
     scan_text("x = tr(\"a\\xc2\\xb7 b\" \"c\\n\"); /* tr(\"comment\") */ y = N_(\"d\");\n"
               "scene_status(sc, f(1, 2), on ? \"e %d\" : \"f\", 3); str(\"no\"); tr(p->title);\n"
-              "tr_lang(L, \"g\"); q = '\"'; z = tr(\"h\");", &s);
+              "tr_lang(L, \"g\"); q = '\"'; z = tr(\"h\"); fail(sc, e, \"i\");", &s, false);
     CHECK_EQ_INT(s.n, 6);
     CHECK(set_has(&s, "a\xc2\xb7 bc\n") && set_has(&s, "d") && set_has(&s, "e %d") && set_has(&s, "f") && set_has(&s, "g") &&
           set_has(&s, "h"));

@@ -119,7 +119,7 @@ static bool fail(Scene *sc, Err *e, const char *fmt, ...) __attribute__((format(
 static bool fail(Scene *sc, Err *e, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sc->msg, sizeof sc->msg, fmt, ap);
+    vsnprintf(sc->msg, sizeof sc->msg, tr(fmt), ap);   /* the status line speaks the UI's language */
     va_end(ap);
     sc->msg_error = true;
     return err_set(e, e && e->code ? e->code : ERR_ARG, "%s", sc->msg);
@@ -255,7 +255,7 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     Err e2 = {0};
     int max_ctx = sc->max_ctx ? sc->max_ctx : (sc->ses[0] ? sc->ses[0]->max_ctx : 0);
     Session *s = session_new(path, max_ctx, &e2);
-    if (!s) return fail(sc, e, "%s", e2.msg[0] ? e2.msg : "cannot load the model");
+    if (!s) return fail(sc, e, "%s", e2.msg[0] ? e2.msg : tr("cannot load the model"));
     const Session *ref = sc->ses[0];
     if (slot == 1) {
         session_set_sampler(s, sampler_cfg(ref->sampler));
@@ -295,7 +295,7 @@ bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
         Err e2 = {0};
         Session *s = sc->ses[i];
         bool set = sc->chat ? session_set_chat_prompt(s, text, &e2) : session_set_prompt(s, text, &e2);
-        if (!set) return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot set the prompt");
+        if (!set) return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : tr("cannot set the prompt"));
     }
     sc->prefill.on = false;   /* a prefill of the previous prompt is dropped with it */
     sc->sel.stage = STAGE_EMBED;
@@ -336,7 +336,7 @@ bool scene_step(Scene *sc, Err *e) {
         Err e2 = {0};
         if (!session_step(sc->ses[i], &e2)) {
             ok = false;
-            fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot step");
+            fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : tr("cannot step"));
         }
     }
     if (ok) sc->msg[0] = 0, sc->msg_error = false;
