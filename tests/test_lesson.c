@@ -46,6 +46,19 @@ TEST(lesson_check_all_lessons) {
     free(out);
 }
 
+TEST(lesson_check_files_with_options) {
+    /* the value of an option that takes one (--ctx 64, --size 120x36) is not a lesson file */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s lesson --check lessons/12-bert-vs-gpt.json --ctx 64 --size 120x36", test_bin());
+    char *out = NULL;
+    int rc = test_run(cmd, &out, 1);
+    if (!out || !has(out, "12-bert-vs-gpt")) { free(out); SKIP("lesson --check could not run"); }
+    CHECK_MSG(rc == 0, "rc %d:\n%s", rc, out);
+    CHECK_MSG(has(out, "1 lesson file checked, 0 problems"), "%s", out);
+    CHECK(!has(out, "FAIL 64"));
+    free(out);
+}
+
 TEST(lesson_list_both_languages) {
     char cmd[512], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s lesson list", test_bin());

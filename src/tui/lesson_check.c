@@ -73,7 +73,8 @@ static int check_targets(const Canvas *c, Rect pane, const Lesson *l, int k, FIL
             if (strcmp(t->owner, want)) { snprintf(why, sizeof why, "it was drawn by \"%s\", not by the %s panel", t->owner, want); continue; }
             if (r.w <= 0 || r.h <= 0) { snprintf(why, sizeof why, "it is drawn with an empty rectangle (clipped away or no room)"); continue; }
             if (r.x < 0 || r.y < 0 || r.x + r.w > c->w || r.y + r.h > c->h) { snprintf(why, sizeof why, "it lies off the %dx%d screen", c->w, c->h); continue; }
-            if (pane.w > 0 && rect_intersect(r, pane).w > 0) { snprintf(why, sizeof why, "it lies under the lesson pane"); continue; }
+            Rect ov = rect_intersect(r, pane);
+            if (pane.w > 0 && ov.w > 0 && ov.h > 0) { snprintf(why, sizeof why, "it lies under the lesson pane"); continue; }
             good++;
         }
         if (!n) {
