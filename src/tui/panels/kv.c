@@ -31,7 +31,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     const int pbits = kv_prec_bits(prec);
     snprintf(title, sizeof title, tr("KV cache \xc2\xb7 %s \xc2\xb7 what-if context %lld \xc2\xb7 %s"), attn_kind_name(sp->attn_kind), ctxlen,
              kv_prec_name(prec));
-    Rect in = panel_frame(ctx, title, tr("+/- context  p precision"));
+    Rect in = panel_frame(ctx, title, tr("+/- context  p precision  f trade-off"));
     if (in.w < 20 || in.h < 4) return;
     KvVariant v[KVA_COUNT];
     kv_variants(sp, v);
@@ -208,6 +208,7 @@ const PanelClass panel_kv = {
             "Per token per layer the cache holds (DeepSeek-V2, Table 1):\n"
             "  MHA 2*n_h*d_h   GQA 2*n_g*d_h   MQA 2*d_h   MLA d_c + d_h^R\n"
             "Rows not matching this model use assumed n_g / d_c (shown in the formula).\n"
-            "The engine caches f32; 'engine' is the byte count it reported."),
-    .hint = N_("+/- context  p precision"),
+            "The engine caches f32; 'engine' is the byte count it reported.\n"
+            "f        the trade-off view: measured bits/byte against these bytes for the family"),
+    .hint = N_("+/- context  p precision  f trade-off"),
 };
