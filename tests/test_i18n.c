@@ -21,6 +21,8 @@ static void fmt_convs(const char *f, char *out, size_t cap) {
         if (*p != '%') continue;
         p++;
         if (*p == '%') continue;
+        if (*p == ' ' || !*p) { if (!*p) break; continue; }   /* "95% interval" in a help text: not a conversion
+                                                                   (the space flag is never used here) */
         char conv[16];
         size_t k = 0;
         while (*p && strchr("-+ #0", *p)) p++;
@@ -226,6 +228,8 @@ TEST(i18n_catalogue_entries_are_sound) {
     CHECK_STR(a, "d,s,f,lld,*d,");
     fmt_convs("%lld %d", b, sizeof b);
     CHECK(strcmp(b, "d,lld,") != 0);
+    fmt_convs("95% interval, %d seeds", a, sizeof a);
+    CHECK_STR(a, "d,");
 }
 
 TEST(i18n_language_from_env) {
