@@ -21,8 +21,9 @@ equal ours, and writes their reference.json from transformers.  From the reposit
 
   # on a CUDA machine with torch, transformers 5.17, tokenizers 0.23 (the tokenizer is the bundled one)
   python3 assets/models/train/train.py family --data ../shared/data/tinystories \\
-      --tokenizer assets/models/story-gqa/tokenizer.json --out family-out --budget 560
-  # writes family-out/{family.json, runs.json, bundle-*.tar, log.txt}; then, on any machine:
+      --tokenizer assets/models/story-gqa/tokenizer.json --out family-out --budget 565 --reserve 95
+  # first samples fresh stories from ../shared/data/stories260K (--gen-stories, on the GPUs), then trains;
+  # writes family-out/{family.json, runs.json, bundle-*.tar}; then, on any machine:
   python3 assets/models/train/train.py install --from family-out    # untar into assets/models
   python3 assets/models/train/train.py assemble --runs family-out/runs.json   # rewrite family.json
   python3 assets/models/train/train.py check                         # needs transformers
@@ -89,9 +90,17 @@ VARIANTS = [
 VBYNAME = {v["name"]: v for v in VARIANTS}
 SEEDS = [0, 1, 2]
 BUNDLE_SEED = 0        # the seed that is bundled, fixed before training
-# bundled directory -> variant ("mla" is decided after the run: the MLA latent with the best mean)
-BUNDLE = {"story-mha": "mha", "story-gqa": "gqa2", "story-mqa": "mqa", "story-mla": "@best-mla",
-          "story-mla64": "mla64", "story-gpt2": "gpt2", "story-moe": "moe"}
+# bundled directory -> variant, fixed before training (story-mla is d_c 64; the family before this one
+# found the four latents within 0.001 bits/byte of each other, so none is selected on valid.txt)
+BUNDLE = {"story-mha": "mha", "story-gqa": "gqa2", "story-mqa": "mqa", "story-mla": "mla64",
+          "story-gpt2": "gpt2", "story-moe": "moe"}
+# The training recipe (data mix and schedule).  `real`: share of each batch's rows drawn from train.txt
+# (the rest from the stories260K samples); `gen`: add the fresh samples of `train.py generate` to those;
+# `anneal_frac`/`anneal_real`: for the last fraction of the steps, draw this share from train.txt instead;
+# cosine from `lr` to `min_lr`·lr after `warmup` steps; AdamW weight decay `wd` on matrices.
+# Chosen from recipes-explore.json (MHA, seed 0, 1,200 steps): fresh samples and a peak LR of 5e-3 helped,
+# a larger share of train.txt or a real-heavy anneal overfit its 267k tokens.
+RECIPE = dict(lr=5e-3, wd=0.1, warmup=150, min_lr=0.1, real=0.07, gen=True, anneal_frac=0.0, anneal_real=0.0)
 RELATIVE_COST = {"moe": 1.7, "gpt2": 1.0}   # GPU time per step against a dense Llama, for balancing
 
 
@@ -172,19 +181,76 @@ def byte_lengths(tok):
     return lens
 
 
-def prepare(data_dir, tok_path, cache):
-    """Tokenise the training mix and valid.txt once; workers load the cache."""
+def teacher_pieces(tok_bin):
+    """The byte string of every stories260K token, from llama2.c's tokenizer file (max length, then per
+    token: float score, int length, bytes); byte tokens are written <0xNN>."""
+    raw = open(tok_bin, "rb").read()
+    off, out = 4, []
+    while off < len(raw):
+        _, n = struct.unpack_from("<fi", raw, off)
+        piece = raw[off + 8:off + 8 + n]
+        off += 8 + n
+        m = re.fullmatch(rb"<0x([0-9A-Fa-f]{2})>", piece)
+        out.append(bytes([int(m.group(1), 16)]) if m else piece)
+    return out
+
+
+def generate(args):
+    """Fresh stories from stories260K, sampled as sampled-stories260K.txt.gz was: temperature 1.0 from
+    BOS, cut at BOS/EOS, stories over 40 tokens kept (one that fills the 512-token context without
+    ending is dropped); paragraphs one newline apart, stories a blank line apart, gzip."""
     import torch
-    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
     t0 = time.time()
-    tok = Tokenizer.from_file(tok_path)
-    real = real_stories(os.path.join(data_dir, "train.txt"))
-    samp = sampled_stories(os.path.join(data_dir, "sampled-stories260K.txt.gz"))
-    stories = real * 2 + samp          # the real stories count twice
-    random.Random(SEED).shuffle(stories)
-    # Documents of one or more stories joined by a blank line, as valid.txt joins them (it separates
-    # stories and paragraphs alike by a blank line); every document starts with <|endoftext|>.
-    rng = random.Random(SEED + 1)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    model = AutoModelForCausalLM.from_pretrained(args.teacher, dtype=torch.float32).to(dev).eval()
+    pieces = teacher_pieces(args.teacher_tokenizer)
+    bos, eos, ctx = 1, 2, model.config.max_position_embeddings
+    g = torch.Generator(device=dev).manual_seed(args.seed)
+    stories, drawn = [], 0
+    with torch.no_grad():
+        while drawn < args.n:
+            b = min(args.batch, args.n - drawn)
+            drawn += b
+            x = torch.full((b, 1), bos, dtype=torch.long, device=dev)
+            out = model(input_ids=x, use_cache=True)
+            pkv, toks = out.past_key_values, []
+            done = torch.zeros(b, dtype=torch.bool, device=dev)
+            for _ in range(ctx - 1):
+                p = torch.softmax(out.logits[:, -1].float(), -1)
+                nxt = torch.multinomial(p, 1, generator=g)
+                toks.append(nxt)
+                done |= (nxt[:, 0] == bos) | (nxt[:, 0] == eos)
+                if bool(done.all()):
+                    break
+                out = model(input_ids=nxt, past_key_values=pkv, use_cache=True)
+                pkv = out.past_key_values
+            ids = torch.cat(toks, 1).cpu().tolist()
+            for row in ids:
+                end = next((i for i, t in enumerate(row) if t in (bos, eos)), None)
+                if end is None or end <= 40:
+                    continue
+                text = b"".join(pieces[t] for t in row[:end]).decode("utf-8", "ignore").strip()
+                text = re.sub(r"\n+", "\n", text)
+                if text:
+                    stories.append(text)
+            print("generate: %d drawn, %d kept, %.1f s" % (drawn, len(stories), time.time() - t0), flush=True)
+    with gzip.open(args.out, "wt", encoding="utf-8") as f:
+        f.write("\n\n".join(stories) + "\n")
+    print("generate: %d stories, %d bytes -> %s in %.1f s" % (
+        len(stories), sum(len(t.encode()) + 2 for t in stories), args.out, time.time() - t0), flush=True)
+    return 0
+
+
+def make_stream(tok, stories, seed):
+    """Shuffle stories (seed) into documents of one or more stories joined by a blank line, as valid.txt
+    joins them (it separates stories and paragraphs alike by a blank line); every document starts with
+    <|endoftext|>.  Returns the token stream and the offsets where documents start."""
+    import torch
+    stories = list(stories)
+    random.Random(seed).shuffle(stories)
+    rng = random.Random(seed + 1)
     docs, i = [], 0
     while i < len(stories):
         k = 1
@@ -199,6 +265,24 @@ def prepare(data_dir, tok_path, cache):
         starts.append(len(stream))
         stream.append(eos)
         stream.extend(e.ids)
+    return torch.tensor(stream, dtype=torch.int32), torch.tensor(starts, dtype=torch.int64)
+
+
+def prepare(data_dir, tok_path, cache, gen_path=None):
+    """Tokenise the training streams and valid.txt once; workers load the cache.  Three streams:
+    `real` (train.txt), `samp` (sampled-stories260K) and `gen` (fresh stories260K samples written by
+    `train.py generate`, if any); a recipe says which share of each batch comes from `real`."""
+    import torch
+    from tokenizers import Tokenizer
+    t0 = time.time()
+    tok = Tokenizer.from_file(tok_path)
+    eos = tok.token_to_id(SPECIAL)
+    real = real_stories(os.path.join(data_dir, "train.txt"))
+    samp = sampled_stories(os.path.join(data_dir, "sampled-stories260K.txt.gz"))
+    gen = [t for g in (gen_path or []) for t in sampled_stories(g)]
+    streams = {"real": make_stream(tok, real, SEED), "samp": make_stream(tok, samp, SEED + 2)}
+    if gen:
+        streams["gen"] = make_stream(tok, gen, SEED + 4)
     valid_text = open(os.path.join(data_dir, "valid.txt"), encoding="utf-8").read()
     vids = tok.encode(valid_text, add_special_tokens=False).ids
     blen = byte_lengths(tok)
@@ -206,15 +290,15 @@ def prepare(data_dir, tok_path, cache):
     assert sum(blen[i] for i in vids) == vbytes, "byte accounting mismatch"
     unit_starts = valid_units(valid_text)
     tok_unit = token_units(vids, blen, unit_starts)
-    torch.save({"train": torch.tensor(stream, dtype=torch.int32),
-                "starts": torch.tensor(starts, dtype=torch.int64),
+    torch.save({"streams": streams,
+                "stories": {"real": len(real), "samp": len(samp), "gen": len(gen)},
                 "valid": torch.tensor([eos] + vids, dtype=torch.int64),     # [BOS] + text, as the C engine builds it
                 "valid_unit": torch.tensor(tok_unit, dtype=torch.int64),   # unit of each scored token
                 "unit_bytes": unit_bytes(unit_starts, vbytes),
                 "valid_bytes": vbytes}, cache)
-    print("data: %d stories (%d real x2, %d sampled) in %d documents, %d train tokens; valid %d tokens, "
-          "%d bytes, %d units; %.1f s" % (len(stories), len(real), len(samp), len(docs), len(stream), len(vids),
-                                          vbytes, len(unit_starts), time.time() - t0), flush=True)
+    print("data: stories real %d, sampled %d, generated %d; tokens %s; valid %d tokens, %d bytes, %d units; "
+          "%.1f s" % (len(real), len(samp), len(gen), ", ".join("%s %d" % (k, v[0].numel()) for k, v in streams.items()),
+                      len(vids), vbytes, len(unit_starts), time.time() - t0), flush=True)
 
 
 def valid_units(text):
@@ -624,20 +708,27 @@ def eval_nats(forward, ids, device, batch=32):
 # training: runs in lockstep per worker process, each step of each run one CUDA graph replay
 # --------------------------------------------------------------------------
 
-def lr_at(step, steps, peak, warmup):
+def lr_at(step, steps, peak, warmup, floor=0.1):
     if step < warmup:
         return peak * (step + 1) / warmup
     p = min(1.0, (step - warmup) / max(1, steps - warmup))
-    return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * p)))
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+def real_share(rec, step, steps):
+    if rec["anneal_frac"] > 0 and steps > 0 and step >= steps * (1.0 - rec["anneal_frac"]):
+        return rec["anneal_real"]
+    return rec["real"]
 
 
 class Run:
     """One (variant, seed) with its optimizer and its captured training step."""
 
-    def __init__(self, name, seed, args, device):
+    def __init__(self, name, seed, tag, rec, args, device):
         lib = nn_lib()
         torch = lib["torch"]
         self.name, self.seed, self.args, self.device = name, seed, args, device
+        self.tag, self.rec = tag, rec
         self.v = VBYNAME[name]
         torch.manual_seed(SEED + 1000 * seed)
         self.model = lib["Fam"](self.v).to(device)
@@ -646,11 +737,11 @@ class Run:
         ps = list(self.model.parameters())
 
         def groups():
-            return [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": args.wd},
+            return [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": rec["wd"]},
                     {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0}]
         self.graphable = device != "cpu" and not args.no_graph
-        self.lr_t = torch.tensor(float(args.lr), device=device)
-        kw = dict(lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+        self.lr_t = torch.tensor(float(rec["lr"]), device=device)
+        kw = dict(lr=rec["lr"], betas=(0.9, 0.95), eps=1e-8)
         self.opt = None
         if self.graphable:
             for extra in (dict(fused=True, capturable=True), dict(foreach=True, capturable=True)):
@@ -675,7 +766,10 @@ class Run:
         self.log = []
 
     def label(self):
-        return "%s/s%d" % (self.name, self.seed)
+        return "%s/s%d%s" % (self.name, self.seed, "" if self.tag == "main" else "/" + self.tag)
+
+    def key(self):
+        return "%s-s%d%s" % (self.name, self.seed, "" if self.tag == "main" else "-" + self.tag)
 
     def body(self):
         torch, F = nn_lib()["torch"], nn_lib()["F"]
@@ -760,12 +854,15 @@ def worker(args):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     data = torch.load(args.cache)
-    train = data["train"].to(device).long()
-    starts = data["starts"]
-    n_tok = train.numel()
-    runs_spec = [(s.split(":")[0], int(s.split(":")[1])) for s in args.runs.split(",")]
+    recipes = json.loads(args.recipes)
+    streams = {k: (v[0].to(device).long(), v[1]) for k, v in data["streams"].items()}
+    if "gen" in streams:
+        n0 = streams["samp"][0].numel()
+        streams["samp+gen"] = (torch.cat([streams["samp"][0], streams["gen"][0]]),
+                               torch.cat([streams["samp"][1], streams["gen"][1] + n0]))
+    runs_spec = [(s.split(":")[0], int(s.split(":")[1]), s.split(":")[2]) for s in args.runs.split(",")]
     t0 = time.time()
-    runs = [Run(n, s, args, device) for n, s in runs_spec]
+    runs = [Run(n, s, t, recipes[t], args, device) for n, s, t in runs_spec]
     pool = torch.cuda.graph_pool_handle() if device == "cuda" else None
     for r in runs:
         r.capture(pool)
@@ -773,18 +870,31 @@ def worker(args):
         "%s %d params %s" % (r.label(), r.params, r.mode) for r in runs), time.time() - t0), flush=True)
     gc.collect()
     gc.freeze()
-    seeds = sorted({r.seed for r in runs})
-    gens = {s: torch.Generator().manual_seed(SEED + 7919 * s) for s in seeds}   # one batch stream per seed
+    # one batch stream per (seed, recipe): the variants of a family share their batches seed by seed
+    keys = sorted({(r.seed, r.tag) for r in runs})
+    gens = {k: torch.Generator().manual_seed(SEED + 7919 * k[0]) for k in keys}
     ar = torch.arange(CTX + 1, device=device)
-    half = args.batch // 2
 
-    def batch_for(s):
-        g = gens[s]
-        si = torch.randint(0, starts.numel(), (half,), generator=g)
+    def rows(stream, n, g):
+        """n windows of CTX+1 ids: half start at a document start (BOS first, as at inference), half anywhere."""
+        toks, starts = stream
+        n_tok = toks.numel()
+        h = n // 2
+        si = torch.randint(0, starts.numel(), (h,), generator=g)
         s1 = starts[si].clamp(max=n_tok - CTX - 2)
-        s2 = torch.randint(0, n_tok - CTX - 2, (args.batch - half,), generator=g)
+        s2 = torch.randint(0, n_tok - CTX - 2, (n - h,), generator=g)
         off = torch.cat([s1, s2]).to(device)
-        b = train[off[:, None] + ar[None, :]]
+        return toks[off[:, None] + ar[None, :]]
+
+    def batch_for(k, step, total):
+        rec = recipes[k[1]]
+        g = gens[k]
+        nr = int(round(real_share(rec, step, total) * args.batch))
+        synth = streams["samp+gen" if rec["gen"] and "gen" in streams else "samp"]
+        parts = [rows(streams["real"], nr, g)] if nr else []
+        if args.batch - nr:
+            parts.append(rows(synth, args.batch - nr, g))
+        b = torch.cat(parts) if len(parts) > 1 else parts[0]
         return b[:, :-1], b[:, 1:]
 
     steps = args.steps
@@ -800,13 +910,12 @@ def worker(args):
             print("worker %d: hard deadline at step %d, stopping" % (args.group, step), flush=True)
             break
         total = steps if steps > 0 else 10 ** 6
-        lr = lr_at(step, total, args.lr, args.warmup)
-        bs = {s: batch_for(s) for s in seeds}
+        bs = {k: batch_for(k, step, steps) for k in keys}
         for r in runs:
-            x, y = bs[r.seed]
+            x, y = bs[(r.seed, r.tag)]
             r.x.copy_(x)
             r.y.copy_(y)
-            r.step(lr)
+            r.step(lr_at(step, total, r.rec["lr"], r.rec["warmup"], r.rec["min_lr"]))
         step += 1
         if steps <= 0 and step == args.probe_from:
             if device == "cuda":
@@ -852,7 +961,7 @@ def worker(args):
     n_units = len(data["unit_bytes"])
     for r in runs:
         t1 = time.time()
-        out_dir = os.path.join(args.workdir, "ckpt", "%s-s%d" % (r.name, r.seed))
+        out_dir = os.path.join(args.workdir, "ckpt", r.key())
         save_checkpoint(r.model, out_dir, args.tokenizer)
         r.model.eval()
         with torch.no_grad():
@@ -863,12 +972,13 @@ def worker(args):
         tot = float(nats.sum())
         res = {"name": r.name, "seed": r.seed, "params": r.params, "kv_bytes_per_token": kv_bytes_per_token(r.v),
                "steps": step, "planned_steps": steps, "stopped_early": stopped_early, "batch": args.batch,
-               "seq_len": CTX, "train_seconds": round(seconds, 1), "lr": args.lr, "warmup": args.warmup,
+               "seq_len": CTX, "train_seconds": round(seconds, 1), "lr": r.rec["lr"], "warmup": r.rec["warmup"],
+               "tag": r.tag, "recipe": r.rec,
                "mode": r.mode, "worker": args.group, "runs_in_worker": len(runs), "log": r.log,
                "eval_tokens": int(nats.numel()), "eval_bytes": int(data["valid_bytes"]),
                "nats": tot, "loss": tot / nats.numel(), "bits_per_byte": tot / (math.log(2) * data["valid_bytes"]),
                "unit_nats": [round(float(u), 4) for u in unit_nats], "checkpoint": out_dir}
-        with open(os.path.join(args.workdir, "result-%s-s%d.json" % (r.name, r.seed)), "w") as f:
+        with open(os.path.join(args.workdir, "result-%s.json" % r.key()), "w") as f:
             json.dump(res, f)
         print("[%s] valid.txt %.4f bits/byte, loss %.4f (%d tokens), eval %.1f s" % (
             r.label(), res["bits_per_byte"], res["loss"], res["eval_tokens"], time.time() - t1), flush=True)
@@ -892,17 +1002,42 @@ def family(args):
         if fn.startswith(("speed-", "result-", "plan", "tmp-")):
             os.remove(os.path.join(args.workdir, fn))
     cache = os.path.join(args.workdir, "family-data.pt")
-    prepare(args.data, args.tokenizer, cache)
     import torch
     n_gpu = torch.cuda.device_count()
+    gen_paths = []
+    if args.gen_stories > 0:
+        # fresh stories260K samples, one generating process per GPU
+        gp = []
+        k = max(1, n_gpu)
+        for i in range(k):
+            fn = os.path.join(args.workdir, "gen-%d.txt.gz" % i)
+            env = dict(os.environ)
+            if n_gpu:
+                env["CUDA_VISIBLE_DEVICES"] = str(i)
+            gp.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "generate", "--teacher", args.teacher,
+                                        "--teacher-tokenizer", args.teacher_tokenizer, "--n", str(args.gen_stories // k),
+                                        "--seed", str(args.gen_seed + i), "--out", fn], env=env))
+            gen_paths.append(fn)
+        for p_ in gp:
+            p_.wait()
+        if any(p_.returncode != 0 for p_ in gp):
+            print("family: generate failed; training without fresh samples", flush=True)
+            gen_paths = []
+    prepare(args.data, args.tokenizer, cache, gen_paths)
+    base = dict(RECIPE, **json.loads(args.recipe))
+    if args.recipes:
+        recipes = {t: dict(base, **o) for t, o in json.loads(args.recipes).items()}
+    else:
+        recipes = {"main": base}
+    explore = len(recipes) > 1 or "main" not in recipes
     names = args.variants.split(",") if args.variants else [v["name"] for v in VARIANTS]
     seeds = [int(s) for s in args.seeds.split(",")]
-    runs = [(n, s) for n in names for s in seeds]
+    runs = [(n, s, t) for n in names for s in seeds for t in recipes]
     groups = balance(runs, args.workers_per_gpu * max(1, n_gpu))
     print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
         len(runs), n_gpu, len(groups), train_deadline - t_start), flush=True)
     common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir, "--steps", str(args.steps),
-              "--batch", str(args.batch), "--lr", str(args.lr), "--wd", str(args.wd), "--warmup", str(args.warmup),
+              "--batch", str(args.batch), "--recipes", json.dumps(recipes),
               "--train-deadline", str(train_deadline), "--hard-deadline", str(deadline - args.reserve + 35),
               "--probe-from", str(args.probe_from), "--probe-to", str(args.probe_to), "--log-every", str(args.log_every)]
     if args.no_graph:
@@ -913,7 +1048,7 @@ def family(args):
         if n_gpu:
             env["CUDA_VISIBLE_DEVICES"] = str(i % n_gpu)
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "worker", "--group", str(i),
-                                       "--runs", ",".join("%s:%d" % r for r in grp)] + common, env=env))
+                                       "--runs", ",".join("%s:%d:%s" % r for r in grp)] + common, env=env))
     # one step count for every run: from the slowest worker's measured speed, all running at once
     if args.steps <= 0:
         plan_by = time.time() + 150
@@ -941,13 +1076,27 @@ def family(args):
             print("family: a worker is still running at the deadline; stopping it", flush=True)
             p.kill()
     rows = []
-    for n, s in runs:
-        fn = os.path.join(args.workdir, "result-%s-s%d.json" % (n, s))
+    for n, s, t in runs:
+        fn = os.path.join(args.workdir, "result-%s-s%d%s.json" % (n, s, "" if t == "main" else "-" + t))
         if os.path.exists(fn):
             rows.append(json.load(open(fn)))
         else:
-            print("family: no result for %s seed %d" % (n, s), flush=True)
+            print("family: no result for %s seed %d recipe %s" % (n, s, t), flush=True)
     data = torch.load(cache)
+    data_note = {"stories": data["stories"], "tokens": {k: int(v[0].numel()) for k, v in data["streams"].items()},
+                 "generated": {"stories": args.gen_stories, "seed": args.gen_seed} if args.gen_stories > 0 else None}
+    if explore:
+        for r in rows:
+            r.pop("unit_nats", None)
+        with open(os.path.join(args.out, "explore.json"), "w") as f:
+            json.dump({"recipes": recipes, "data": data_note, "rows": rows,
+                       "wall_seconds": round(time.time() - t_start, 1)}, f, indent=1)
+        print("\n%-8s %-10s %-7s %-8s %s" % ("variant", "recipe", "steps", "bpb", "recipe"))
+        for r in sorted(rows, key=lambda r: r["bits_per_byte"]):
+            print("%-8s %-10s %-7d %.4f  %s" % (r["name"], r["tag"], r["steps"], r["bits_per_byte"],
+                                               json.dumps(recipes[r["tag"]], sort_keys=True)))
+        print("family: explore done in %.1f s" % (time.time() - t_start), flush=True)
+        return 0
     units = {"bytes": data["unit_bytes"]}
     # bundle one seed of the main variants; story-mla takes the MLA latent with the best mean
     means = {}
@@ -983,7 +1132,7 @@ def family(args):
         fn = os.path.join(bdir, d, "reference.json")
         if os.path.exists(fn):
             hf[d] = json.load(open(fn)).get("valid", {})
-    doc = {"units": units, "bundles": bundles, "transformers_check": hf,
+    doc = {"units": units, "bundles": bundles, "transformers_check": hf, "data": data_note, "recipe": base,
            "hardware": "%d x %s" % (n_gpu, torch.cuda.get_device_name(0) if n_gpu else "CPU"),
            "torch": torch.__version__, "wall_seconds": round(time.time() - t_start, 1), "runs": rows}
     with open(os.path.join(args.out, "runs.json"), "w") as f:
@@ -1182,6 +1331,10 @@ def assemble_family(doc):
                            "hardware": doc.get("hardware"), "wall_seconds": doc.get("wall_seconds"),
                            "checkpoint": "the last step of every run (no selection on validation data)",
                            "stopped_early": any(r["stopped_early"] for r in rows)}
+        if doc.get("recipe"):
+            out["training"]["recipe"] = doc["recipe"]
+        if doc.get("data"):
+            out["training"]["data"] = doc["data"]
     mha = by.get("mha")
     for n in names:
         v = VBYNAME[n]
@@ -1275,9 +1428,6 @@ def main():
         p_.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "story-family"))
         p_.add_argument("--steps", type=int, default=0, help="optimizer steps; 0: as many as fit in the time")
         p_.add_argument("--batch", type=int, default=64)
-        p_.add_argument("--lr", type=float, default=2.5e-3)
-        p_.add_argument("--wd", type=float, default=0.1)
-        p_.add_argument("--warmup", type=int, default=150)
         p_.add_argument("--probe-from", type=int, default=20)
         p_.add_argument("--probe-to", type=int, default=70)
         p_.add_argument("--log-every", type=int, default=250)
@@ -1289,6 +1439,20 @@ def main():
     a.add_argument("--workers-per-gpu", type=int, default=3)
     a.add_argument("--variants", default="", help="comma-separated subset (default: all)")
     a.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
+    a.add_argument("--recipe", default="{}", help="JSON: changes to RECIPE for every run")
+    a.add_argument("--recipes", default="", help="JSON {tag: changes}: compare recipes (no bundling, explore.json)")
+    a.add_argument("--gen-stories", type=int, default=131072, help="fresh stories260K samples to draw first (0: none)")
+    a.add_argument("--gen-seed", type=int, default=SEED)
+    a.add_argument("--teacher", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "hf"))
+    a.add_argument("--teacher-tokenizer", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "tok512.bin"))
+    w.add_argument("--recipes", required=True)
+    gn = sub.add_parser("generate", help="(internal) sample fresh stories from stories260K")
+    gn.add_argument("--teacher", required=True)
+    gn.add_argument("--teacher-tokenizer", required=True)
+    gn.add_argument("--n", type=int, required=True)
+    gn.add_argument("--seed", type=int, required=True)
+    gn.add_argument("--batch", type=int, default=32768)
+    gn.add_argument("--out", required=True)
     w.add_argument("--runs", required=True)
     w.add_argument("--group", type=int, required=True)
     w.add_argument("--cache", required=True)
@@ -1315,6 +1479,8 @@ def main():
                      if args.kinds == "all" else args.kinds.split(","))
     if args.cmd == "finalize":
         return finalize(args)
+    if args.cmd == "generate":
+        return generate(args)
     if args.cmd == "worker":
         worker(args)
         return 0
