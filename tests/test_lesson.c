@@ -38,11 +38,12 @@ TEST(lesson_check_all_lessons) {
     int rc = test_run(cmd, &out, 1);
     CHECK_MSG(rc == 0, "llmscope lesson --check failed (rc %d):\n%s", rc, out ? out : "");
     CHECK(has(out, " 0 problems"));
-    /* at least the 14 lessons of issue 8, in both languages */
+    /* at least the 14 lessons of issue 8 and the MLA lesson of issue 15, in both languages */
     int ok = 0;
     for (const char *p = out; p && (p = strstr(p, "ok   ")); p += 5) ok++;
-    CHECK_MSG(ok >= 28, "only %d lesson files passed", ok);
+    CHECK_MSG(ok >= 30, "only %d lesson files passed", ok);
     CHECK(has(out, "lessons/zh/06-attention-variants.json"));
+    CHECK(has(out, "lessons/15-mla.json") && has(out, "lessons/zh/15-mla.json"));
     free(out);
 }
 

@@ -77,4 +77,5 @@ bool v_tok_ffn(VC *c);
 bool v_tok_moe(VC *c);
 bool v_tok_logits(VC *c);
 bool v_tok_embed(VC *c);
+bool v_tok_mla(VC *c);   /* values_mla.c: naive vs absorbed MLA scores */
 #endif
