@@ -13,42 +13,32 @@ void mla_scores_free(MlaScores *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* y = W[row0 .. row0+nrows) x, W row-major [rows][in] */
-static void rows_times(const Tensor *w, int row0, int nrows, int in, const float *x, float *y, float *buf) {
-    for (int i = 0; i < nrows; i++) {
-        tensor_row_f32(w, (size_t)(row0 + i) * (size_t)in, in, buf);
-        float acc = 0;
-        for (int k = 0; k < in; k++) acc += buf[k] * x[k];
-        y[i] = acc;
-    }
-}
-
 bool mla_head_scores(const Model *m, const Trace *tr, int layer, int head, int pos, MlaScores *out, Err *e) {
     memset(out, 0, sizeof *out);
     const ModelSpec *s = &m->spec;
     if (s->attn_kind != ATTN_MLA)
         return err_set(e, ERR_ARG, "mla: the model uses %s attention, not MLA (load an MLA model, e.g. assets/models/story-mla)",
                        attn_kind_name(s->attn_kind));
-    const TraceDims *d = trace_dims(tr);
     if (layer < 0 || layer >= s->n_layers) return err_set(e, ERR_ARG, "mla: layer %d out of range 0..%d", layer, s->n_layers - 1);
     if (head < 0 || head >= s->n_heads) return err_set(e, ERR_ARG, "mla: head %d out of range 0..%d", head, s->n_heads - 1);
     if (pos < 0 || pos >= trace_len(tr)) return err_set(e, ERR_ARG, "mla: position %d not computed (0..%d)", pos, trace_len(tr) - 1);
     if (!m->w.layers) return err_set(e, ERR_ARG, "mla: the model has no weights (config only)");
     const int H = s->n_heads, nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, dv = s->v_head_dim;
-    const int R = s->kv_lora_rank, dq = nope + rope, D = s->d_model, n = pos + 1;
+    const int R = s->kv_lora_rank, dq = nope + rope, n = pos + 1;
     const LayerWeights *lw = &m->w.layers[layer];
     const TraceTok *tq = trace_tok(tr, pos);
-    if (!tq || !tq->scores || !tq->q_rot || !tq->kv_latent || !tq->ln1_out)
-        return err_set(e, ERR_ARG, "mla: the trace at position %d lacks scores, queries or latents", pos);
-    int in = s->q_lora_rank ? s->q_lora_rank : D;
-    float *buf = malloc(sizeof(float) * (size_t)(in > R ? in : R));
-    float *qn = malloc(sizeof(float) * (size_t)nope), *qa = calloc((size_t)R, sizeof(float));
+    if (!tq || !tq->qa || !tq->kv_latent || !tq->k_rot)
+        return err_set(e, ERR_ARG, "mla: the trace at position %d lacks the queries or latents", pos);
+    const float *eng = trace_attn_row(tr, pos, layer, head, true);   /* the engine's own scores */
+    if (!eng) return err_set(e, ERR_ARG, "mla: no attention row at position %d (no engine bound to the trace)", pos);
+    float *buf = malloc(sizeof(float) * (size_t)R);
+    float *qa = calloc((size_t)R, sizeof(float));
     float *kn = malloc(sizeof(float) * (size_t)nope);
     out->naive = malloc(sizeof(float) * (size_t)n);
     out->absorbed = malloc(sizeof(float) * (size_t)n);
     out->engine = malloc(sizeof(float) * (size_t)n);
-    if (!buf || !qn || !qa || !kn || !out->naive || !out->absorbed || !out->engine) {
-        free(buf); free(qn); free(qa); free(kn);
+    if (!buf || !qa || !kn || !out->naive || !out->absorbed || !out->engine) {
+        free(buf); free(qa); free(kn);
         mla_scores_free(out);
         return err_set(e, ERR_MEMORY, "mla: out of memory for %d keys", n);
     }
@@ -56,13 +46,9 @@ bool mla_head_scores(const Model *m, const Trace *tr, int layer, int head, int p
     out->head = head;
     out->pos = pos;
     out->n_keys = n;
-    /* q_nope of this head: the query projection's rows h*dq .. h*dq+nope-1 applied to the
-     * attention input (ln1 output, or the normalized query latent when q_lora_rank > 0) */
-    if (s->q_lora_rank)
-        rows_times(&lw->wq_b, head * dq, nope, in, tq->q_latent + (size_t)layer * (size_t)d->q_lora, qn, buf);
-    else
-        rows_times(&lw->wq, head * dq, nope, in, tq->ln1_out + (size_t)layer * (size_t)D, qn, buf);
-    const float *qp = tq->q_rot + ((size_t)layer * (size_t)H + (size_t)head) * (size_t)rope;   /* rotated q_pe */
+    /* this head's query as attention consumed it: [q_nope | q_pe rotated] */
+    const float *qn = tq->qa + ((size_t)layer * (size_t)H + (size_t)head) * (size_t)dq;
+    const float *qp = qn + nope;
     const size_t uk0 = (size_t)head * (size_t)(nope + dv);   /* W_UK_h: rows uk0 .. uk0+nope-1 of kv_b [H*(nope+dv)][R] */
     /* absorbed query: q_abs[r] = sum_i q_nope[i] W_UK[i][r] */
     for (int i = 0; i < nope; i++) {
@@ -70,7 +56,6 @@ bool mla_head_scores(const Model *m, const Trace *tr, int layer, int head, int p
         for (int r = 0; r < R; r++) qa[r] += qn[i] * buf[r];
     }
     const float scale = s->softmax_scale;
-    const float *eng = tq->scores + ((size_t)layer * (size_t)H + (size_t)head) * (size_t)n;
     out->max_key = 0;
     for (int j = 0; j < n; j++) {
         const TraceTok *tk = trace_tok(tr, j);
@@ -98,7 +83,7 @@ bool mla_head_scores(const Model *m, const Trace *tr, int layer, int head, int p
         if (de > out->max_diff_engine) out->max_diff_engine = de;
         if (eng[j] > eng[out->max_key]) out->max_key = j;
     }
-    free(buf); free(qn); free(qa); free(kn);
+    free(buf); free(qa); free(kn);
     out->elems_latent = (long long)(R + rope) * s->n_layers;
     out->elems_full = ((long long)H * dq + (long long)H * dv) * s->n_layers;
     out->flops_naive = (double)n * (2.0 * nope * R + 2.0 * dq);

@@ -13,9 +13,10 @@
  * no position-dependent rotation sits between q_nope and W_UK: RoPE lives in the separate
  * d_h^R dims, applied to q_pe and the shared k_pe (the "decoupled" key).
  *
- * mla_head_scores recomputes one row of scores both ways from what the trace recorded (the
- * attention input ln1_out or the query latent, the cached latents and rope keys) and the
- * model's weights, and returns the engine's own scores (hook_attn_scores) beside them. */
+ * mla_head_scores recomputes one row of scores both ways from what the trace recorded (each
+ * head's query as attention consumed it, the cached latents and rope keys) and the model's
+ * weights, and returns the engine's own scores (trace_attn_row: the engine's formula on its
+ * cache, equal to hook_attn_scores) beside them. */
 #ifndef LLMSCOPE_ANALYSIS_MLA_H
 #define LLMSCOPE_ANALYSIS_MLA_H
 #include <stdbool.h>
