@@ -387,18 +387,30 @@ TEST(tui_frame_time) {
     app_set_session(a, 0, s, false);
     Canvas *c = mk(160, 50, true, false);
     REQUIRE(c);
+    /* the frame's own CPU time (this thread), median of 5 renders per panel: a busy machine
+     * delays a frame but does not make it cost more work */
     double worst = 0;
     for (int p = 0; p < PANEL_COUNT; p++) {
         a->sc->panel = p;
         app_render(a, c);                            /* warm caches (PCA, lens) */
-        app_render(a, c);
-        if (a->frame_ms > worst) worst = a->frame_ms;
+        double ms[5];
+        for (int r = 0; r < 5; r++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+            app_render(a, c);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+            double v = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            int i = r;
+            for (; i > 0 && ms[i - 1] > v; i--) ms[i] = ms[i - 1];
+            ms[i] = v;
+        }
+        if (ms[2] > worst) worst = ms[2];
     }
     canvas_free(c);
     app_free(a);
     tui_fake_free(s);
     if (getenv("LLMSCOPE_VALGRIND") || getenv("LLMSCOPE_SLOW")) SKIP("timing is meaningless under valgrind");
-    CHECK_MSG(worst < 10.0, "slowest frame %.2f ms (budget 10 ms)", worst);
+    CHECK_MSG(worst < 10.0, "slowest panel: median frame %.2f ms of CPU (budget 10 ms)", worst);
 }
 
 TEST(tui_panel_keys_fake) {
