@@ -1,6 +1,8 @@
 /* Sampling preview from the recorded top logits (see sampling.h for the bounds). */
 #include "analysis/sampling.h"
 #include <math.h>
+#include "engine/sampler.h"
+#include <stddef.h>
 
 int sampling_preview(const float *lg, int K, float lse, int vocab, SamplePreviewCfg cfg,
                      float *probs, double *tail_t1, double *tail_bound) {
@@ -36,21 +38,15 @@ int sampling_preview(const float *lg, int K, float lse, int vocab, SamplePreview
         if (tail_bound) *tail_bound = t1;
         return n;
     }
-    int keep = n;
-    if (cfg.top_k > 0 && cfg.top_k < keep) keep = cfg.top_k;
+    /* tempered weights in probs, then the sampler's own top-k / top-p rule; the unrecorded
+     * tokens count in top-p's normaliser (unless top-k cut them): exactly at T = 1, by
+     * their upper bound otherwise, so the kept set shown is never smaller than the real one */
+    for (int i = 0; i < n; i++) probs[i] = (float)exp(((double)lg[i] - m) * inv);
+    double unrec = fabs(T - 1.0) < 1e-6 ? tail_mass_t1 : tb;
+    int keep = sampler_keep_count(probs, NULL, n, unrec, cfg.top_k, cfg.top_p);
     double z = 0;
     for (int i = 0; i < keep; i++) z += exp(((double)lg[i] - m) * inv);
-    if (cfg.top_p > 0 && cfg.top_p < 1) {
-        double c = 0;
-        int k2 = keep;
-        for (int i = 0; i < keep; i++) {
-            c += exp(((double)lg[i] - m) * inv) / z;
-            if (c >= cfg.top_p) { k2 = i + 1; break; }
-        }
-        keep = k2;
-        z = 0;
-        for (int i = 0; i < keep; i++) z += exp(((double)lg[i] - m) * inv);
-    }
+    for (int i = keep; i < n; i++) probs[i] = 0;
     for (int i = 0; i < keep; i++) probs[i] = (float)(exp(((double)lg[i] - m) * inv) / z);
     return keep;
 }

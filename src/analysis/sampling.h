@@ -10,7 +10,10 @@
  *   T < 1:  sum_j e^{l_j/T} <= e^{l_K (1/T - 1)} sum_j e^{l_j}          (convexity)
  *   T > 1:  sum_j e^{l_j/T} <= (V-K)^{1-1/T} (sum_j e^{l_j})^{1/T}      (power mean)
  * `tail_bound` reports that bound as a probability; the shown probabilities are exact
- * when top-k <= K or when the tail is negligible. */
+ * when top-k <= K or when the tail is negligible. Top-p counts the unrecorded mass in its
+ * normaliser (exact at T = 1, the bound otherwise), so the kept set is exact at T = 1 or
+ * with top-k <= K, and never smaller than the real one. The rule is the sampler's
+ * (sampler_keep_count). */
 #ifndef LLMSCOPE_SAMPLING_PREVIEW_H
 #define LLMSCOPE_SAMPLING_PREVIEW_H
 #include <stdbool.h>

@@ -50,6 +50,19 @@ void sampler_set(Sampler *s, SamplerCfg cfg) {
 
 SamplerCfg sampler_cfg(const Sampler *s) { return s->cfg; }
 
+int sampler_keep_count(const float *w, const int *order, int n, double rest, int top_k, float top_p) {
+    if (n <= 0) return 0;
+    int keep = top_k > 0 && top_k < n ? top_k : n;
+    if (top_p > 0 && top_p < 1 && keep > 1) {
+        double z = keep < n || (top_k > 0 && top_k <= n) ? 0 : rest, c = 0;
+        for (int i = 0; i < keep; i++) z += w[order ? order[i] : i];
+        int k = 0;
+        while (k < keep) { c += w[order ? order[k] : k] / z; k++; if (c >= top_p) break; }
+        keep = k;
+    }
+    return keep;
+}
+
 static const float *g_sort_p;
 static int cmp_desc(const void *a, const void *b) {
     float x = g_sort_p[*(const int *)a], y = g_sort_p[*(const int *)b];
@@ -74,13 +87,7 @@ int sampler_sample(Sampler *s, const float *logits, float *probs_out) {
         for (int i = 0; i < V; i++) s->order[i] = i;
         g_sort_p = p;
         qsort(s->order, (size_t)V, sizeof(int), cmp_desc);
-        if (s->cfg.top_k > 0 && s->cfg.top_k < keep) keep = s->cfg.top_k;
-        if (s->cfg.top_p < 1) {
-            double c = 0;
-            int k = 0;
-            while (k < keep) { c += p[s->order[k]]; k++; if (c >= s->cfg.top_p) break; }
-            keep = k;
-        }
+        keep = sampler_keep_count(p, s->order, V, 0, s->cfg.top_k, s->cfg.top_p);
         double ks = 0;
         for (int i = 0; i < keep; i++) ks += p[s->order[i]];
         for (int i = keep; i < V; i++) p[s->order[i]] = 0;
