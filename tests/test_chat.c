@@ -407,7 +407,7 @@ TEST(chat_scene_mode_key) {
     REQUIRE(sc);
     REQUIRE(scene_load_model(sc, 0, dir, &e));
     REQUIRE(scene_set_prompt(sc, "Once upon a time", false, &e));
-    int plain = sc->ses[0]->n_prompt;
+    int plain = session_n_prompt(sc->ses[0]);
     CHECK_MSG(scene_key(sc, 'u', &e), "%s", e.msg);
     CHECK(sc->chat);
     char *out = NULL;
@@ -416,14 +416,14 @@ TEST(chat_scene_mode_key) {
     int ids[256];
     int n = parse_ids(out, ids, 256);
     free(out);
-    CHECK_EQ_INT(sc->ses[0]->n_prompt, n);
-    CHECK(n > plain && !memcmp(sc->ses[0]->prompt_ids, ids, sizeof(int) * (size_t)n));
-    CHECK_STR(sc->ses[0]->prompt, "Once upon a time");
+    CHECK_EQ_INT(session_n_prompt(sc->ses[0]), n);
+    CHECK(n > plain && !memcmp(session_prompt_ids(sc->ses[0]), ids, sizeof(int) * (size_t)n));
+    CHECK_STR(session_prompt(sc->ses[0]), "Once upon a time");
     /* a new prompt in chat mode goes through the template too; 'u' again turns it off */
     REQUIRE(scene_set_prompt(sc, "Once upon a time", true, &e));
-    CHECK_EQ_INT(sc->ses[0]->n_prompt, n);
+    CHECK_EQ_INT(session_n_prompt(sc->ses[0]), n);
     CHECK(scene_key(sc, 'u', &e) && !sc->chat);
-    CHECK_EQ_INT(sc->ses[0]->n_prompt, plain);
+    CHECK_EQ_INT(session_n_prompt(sc->ses[0]), plain);
     scene_free(sc);
     /* the bundled model has no chat template: refused with a message, mode stays off */
     sc = scene_new();

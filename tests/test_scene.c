@@ -19,7 +19,7 @@
 #define PROMPT "Once upon a time"
 
 static bool same_trace_at_cursor(const Session *a, const Session *b) {
-    const TraceTok *x = trace_tok(a->trace, a->cursor), *y = trace_tok(b->trace, b->cursor);
+    const TraceTok *x = trace_tok(session_trace(a), session_cursor(a)), *y = trace_tok(session_trace(b), session_cursor(b));
     if (!x || !y) return false;
     return x->id == y->id && x->next_id == y->next_id && !memcmp(x->top_ids, y->top_ids, sizeof x->top_ids) &&
            !memcmp(x->top_logits, y->top_logits, sizeof x->top_logits);
@@ -77,10 +77,10 @@ TEST(scene_same_path_keys_and_lesson) {
     CHECK_EQ_INT(k->panel, PANEL_KV);
     CHECK(k->view.kv_ctx > 0 && k->view.kv_ctx == s->view.kv_ctx);
     CHECK_EQ_INT(k->n_ses, s->n_ses);
-    CHECK_EQ_INT(k->ses[0]->cursor, s->ses[0]->cursor);
+    CHECK_EQ_INT(session_cursor(k->ses[0]), session_cursor(s->ses[0]));
     CHECK_EQ_INT(session_len(k->ses[0]), session_len(s->ses[0]));
-    CHECK_EQ_INT(k->ses[0]->n_ids, s->ses[0]->n_ids);
-    CHECK(!memcmp(k->ses[0]->ids, s->ses[0]->ids, sizeof(int) * (size_t)k->ses[0]->n_ids));
+    CHECK_EQ_INT(session_n_ids(k->ses[0]), session_n_ids(s->ses[0]));
+    CHECK(!memcmp(session_ids(k->ses[0]), session_ids(s->ses[0]), sizeof(int) * (size_t)session_n_ids(k->ses[0])));
     CHECK(same_trace_at_cursor(k->ses[0], s->ses[0]));
     lesson_player_free(p);
     scene_free(s);

@@ -204,7 +204,7 @@ TEST(embeddings_layer_pca_matches_exported_residuals) {
     REQUIRE(embctx_update(&p, s, layer));              /* decoding does not refit: the axes stay */
     REQUIRE(embctx_project(&p, s, 5, after));
     CHECK(before[0] == after[0] && before[1] == after[1]);
-    CHECK_EQ_INT(trace_len(s->trace), T);
+    CHECK_EQ_INT(trace_len(session_trace(s)), T);
     for (int t = first; t < T; t++) {
         float xy[2];
         REQUIRE(embctx_project(&p, s, t, xy));

@@ -33,7 +33,7 @@ TEST(trace_attn_rows_equal_engine_hooks) {
         Session *s = session_new(path, 32, &e);
         if (!s) continue;
         tried++;
-        const int V = s->model->spec.vocab_size, NP = 12, ND = 3;
+        const int V = session_model(s)->spec.vocab_size, NP = 12, ND = 3;
         int ids[16];
         for (int i = 0; i < NP; i++) ids[i] = (1 + 7 * i) % V;
         REQUIRE(session_set_ids(s, ids, NP, &e));
@@ -48,9 +48,9 @@ TEST(trace_attn_rows_equal_engine_hooks) {
         Engine *en = engine_new(m, 32, &e);
         REQUIRE(h && x && en);
         engine_set_hooks(en, h);
-        REQUIRE(engine_forward(en, s->ids, NP, false, &e));
-        for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &s->ids[i], 1, false, &e));
-        const TraceDims *d = trace_dims(s->trace);
+        REQUIRE(engine_forward(en, session_ids(s), NP, false, &e));
+        for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &session_ids(s)[i], 1, false, &e));
+        const TraceDims *d = trace_dims(session_trace(s));
         double worst_p = 0, worst_s = 0;
         bool mask_ok = true, shapes_ok = true;
         for (int l = 0; l < d->n_layers; l++)
@@ -62,7 +62,7 @@ TEST(trace_attn_rows_equal_engine_hooks) {
                 if (!ref || sh[1] != T || sh[2] != T) { shapes_ok = false; continue; }
                 for (int hh = 0; hh < d->n_heads; hh++)
                     for (int q = 0; q < T; q++) {
-                        const float *row = trace_attn_row(s->trace, q, l, hh, which == 1);
+                        const float *row = trace_attn_row(session_trace(s), q, l, hh, which == 1);
                         if (!row) { shapes_ok = false; continue; }
                         double w = row_diff(row, ref + ((size_t)hh * T + q) * T, q + 1, &mask_ok);
                         if (which) worst_s = fmax(worst_s, w); else worst_p = fmax(worst_p, w);
@@ -74,7 +74,7 @@ TEST(trace_attn_rows_equal_engine_hooks) {
         CHECK_MSG(worst_s < 1e-5, "%s: recomputed scores differ by %g (relative)", FIXTURES[f], worst_s);
         printf("    %s: worst pattern %.2g, scores %.2g (relative)\n", FIXTURES[f], worst_p, worst_s);
         /* nothing of size [t] per token is kept by a trace bound to an engine */
-        CHECK(trace_tok(s->trace, T - 1)->attn == NULL);
+        CHECK(trace_tok(session_trace(s), T - 1)->attn == NULL);
         engine_free(en); export_free(x); hooks_free(h); model_free(m);
         session_free(s);
     }
@@ -88,23 +88,23 @@ TEST(session_prefill_in_pieces_equals_whole_and_stops_cleanly) {
     Session *b = session_new("tests/fixtures/models/qwen3", 64, &e);
     Session *c = session_new("tests/fixtures/models/qwen3", 64, &e);
     REQUIRE(b && c);
-    const int V = a->model->spec.vocab_size, NP = 23;
+    const int V = session_model(a)->spec.vocab_size, NP = 23;
     int ids[32];
     for (int i = 0; i < NP; i++) ids[i] = (3 + 11 * i) % V;
     REQUIRE(session_set_ids(a, ids, NP, &e) && session_set_ids(b, ids, NP, &e) && session_set_ids(c, ids, NP, &e));
     REQUIRE(session_step(a, &e));
     int runs = 0, n;
-    while ((n = session_prefill_some(b, 5, &e)) > 0) { runs++; CHECK(n <= 5); CHECK_EQ_INT(session_len(b), b->n_prefilled); }
+    while ((n = session_prefill_some(b, 5, &e)) > 0) { runs++; CHECK(n <= 5); CHECK_EQ_INT(session_len(b), session_n_prefilled(b)); }
     CHECK_EQ_INT(n, 0);
     CHECK_EQ_INT(runs, 5);
-    CHECK(b->prefilled);
-    CHECK_EQ_INT(b->cursor, NP - 1);
+    CHECK(session_prefilled(b));
+    CHECK_EQ_INT(session_cursor(b), NP - 1);
     CHECK_EQ_INT(session_len(b), session_len(a));
     double worst = 0;
     bool same_ids = true;
-    const int D = a->model->spec.d_model, L = a->model->spec.n_layers;
+    const int D = session_model(a)->spec.d_model, L = session_model(a)->spec.n_layers;
     for (int p = 0; p < NP; p++) {
-        const TraceTok *x = trace_tok(a->trace, p), *y = trace_tok(b->trace, p);
+        const TraceTok *x = trace_tok(session_trace(a), p), *y = trace_tok(session_trace(b), p);
         same_ids &= x->id == y->id && x->next_id == y->next_id && x->top_ids[0] == y->top_ids[0] && x->step == y->step && y->phase == PHASE_PREFILL;
         for (int i = 0; i < (L + 1) * D; i++) worst = fmax(worst, fabs((double)x->resid[i] - (double)y->resid[i]));
     }
@@ -112,28 +112,28 @@ TEST(session_prefill_in_pieces_equals_whole_and_stops_cleanly) {
     CHECK_MSG(worst < 1e-4, "residuals differ by %g", worst);
     /* the next step decodes the same token */
     REQUIRE(session_step(a, &e) && session_step(b, &e));
-    CHECK_EQ_INT(a->ids[NP], b->ids[NP]);
-    CHECK_EQ_INT(trace_tok(b->trace, NP)->step, trace_tok(b->trace, 0)->step + 1);
+    CHECK_EQ_INT(session_ids(a)[NP], session_ids(b)[NP]);
+    CHECK_EQ_INT(trace_tok(session_trace(b), NP)->step, trace_tok(session_trace(b), 0)->step + 1);
 
     /* stopped after 10 of 23: the prompt is those 10 tokens, prefilled, the cursor on the last */
     CHECK_EQ_INT(session_prefill_some(c, 10, &e), 10);
-    CHECK(!c->prefilled);
+    CHECK(!session_prefilled(c));
     CHECK_EQ_INT(session_prefill_stop(c, &e), 10);
-    CHECK(c->prefilled);
-    CHECK_EQ_INT(c->n_prompt, 10);
-    CHECK_EQ_INT(c->n_ids, 10);
-    CHECK_EQ_INT(c->cursor, 9);
+    CHECK(session_prefilled(c));
+    CHECK_EQ_INT(session_n_prompt(c), 10);
+    CHECK_EQ_INT(session_n_ids(c), 10);
+    CHECK_EQ_INT(session_cursor(c), 9);
     CHECK_EQ_INT(session_len(c), 10);
-    CHECK(trace_tok(c->trace, 9)->next_id >= 0);
-    CHECK_EQ_INT(engine_pos(c->engine), 10);
+    CHECK(trace_tok(session_trace(c), 9)->next_id >= 0);
+    CHECK_EQ_INT(engine_pos(session_engine(c)), 10);
     REQUIRE(session_step(c, &e));
     CHECK_EQ_INT(session_len(c), 11);
-    CHECK_EQ_INT(trace_tok(c->trace, 10)->phase, PHASE_DECODE);
+    CHECK_EQ_INT(trace_tok(session_trace(c), 10)->phase, PHASE_DECODE);
     /* stopped before anything ran: the prompt stays, not prefilled */
     REQUIRE(session_set_ids(c, ids, NP, &e));
     CHECK_EQ_INT(session_prefill_stop(c, &e), 0);
-    CHECK(!c->prefilled);
-    CHECK_EQ_INT(c->n_prompt, NP);
+    CHECK(!session_prefilled(c));
+    CHECK_EQ_INT(session_n_prompt(c), NP);
     session_free(a); session_free(b); session_free(c);
 }
 
@@ -151,45 +151,45 @@ TEST(scene_prefill_in_pieces_cancels_cleanly) {
     const char *text = "Once upon a time there was a little girl named Lily. She loved to play outside in the sun with her dog. "
                        "One day she found a big red ball under a tree and ran home to show her mother.";
     REQUIRE(scene_set_prompt(sc, text, true, &e));
-    const int total = s->n_prompt;
+    const int total = session_n_prompt(s);
     CHECK(total > 30);
     CHECK(scene_busy(sc));
-    CHECK(!s->prefilled);
+    CHECK(!session_prefilled(s));
     CHECK_EQ_INT(session_len(s), 0);
     REQUIRE(scene_prefill_tick(sc, 8, &e));
     REQUIRE(scene_prefill_tick(sc, 8, &e));
     CHECK(scene_busy(sc));
-    CHECK_EQ_INT(s->n_prefilled, 16);
+    CHECK_EQ_INT(session_n_prefilled(s), 16);
     CHECK_EQ_INT(session_len(s), 16);
     CHECK_MSG(strstr(sc->msg, "prefill 16/") && strstr(sc->msg, "tok/s"), "status line: %s", sc->msg);
     scene_prefill_stop(sc);
     CHECK(!scene_busy(sc));
-    CHECK(s->prefilled);
-    CHECK_EQ_INT(s->n_prompt, 16);
-    CHECK_EQ_INT(s->cursor, 15);
+    CHECK(session_prefilled(s));
+    CHECK_EQ_INT(session_n_prompt(s), 16);
+    CHECK_EQ_INT(session_cursor(s), 15);
     CHECK_EQ_INT(session_len(s), 16);
     CHECK_MSG(strstr(sc->msg, "first 16 of"), "status line: %s", sc->msg);
     /* the prompt text is the text of the tokens kept */
     int *ids = NULL;
-    int n = session_encode(s->tok, s->model, s->prompt, true, &ids, &e);
+    int n = session_encode(session_tokenizer(s), session_model(s), session_prompt(s), true, &ids, &e);
     CHECK_EQ_INT(n, 16);
     free(ids);
     REQUIRE(scene_step(sc, &e));   /* decodes the 17th token */
     CHECK_EQ_INT(session_len(s), 17);
-    CHECK_EQ_INT(trace_tok(s->trace, 16)->phase, PHASE_DECODE);
+    CHECK_EQ_INT(trace_tok(session_trace(s), 16)->phase, PHASE_DECODE);
 
     /* a pending prefill is finished by an action that reads tokens (a lesson's next action) */
     REQUIRE(scene_set_prompt(sc, text, true, &e));
     CHECK(scene_busy(sc));
     REQUIRE(scene_goto(sc, 0, 3, &e));
     CHECK(!scene_busy(sc));
-    CHECK(s->prefilled);
+    CHECK(session_prefilled(s));
     CHECK_EQ_INT(session_len(s), total);
-    CHECK_EQ_INT(s->cursor, 3);
+    CHECK_EQ_INT(session_cursor(s), 3);
     /* a headless scene runs it at once, as before */
     sc->chunked = false;
     REQUIRE(scene_set_prompt(sc, "Once upon a time", true, &e));
     CHECK(!scene_busy(sc));
-    CHECK(s->prefilled);
+    CHECK(session_prefilled(s));
     scene_free(sc);
 }

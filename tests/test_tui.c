@@ -450,7 +450,7 @@ TEST(tui_panel_keys_fake) {
     REQUIRE(tok_hit >= 0);
     TuiEvent m = {.key = TK_MOUSE, .mx = a->hits[tok_hit].r.x, .my = a->hits[tok_hit].r.y, .button = MB_LEFT};
     app_handle(a, &m);
-    CHECK_EQ_INT(s->cursor, 3);
+    CHECK_EQ_INT(session_cursor(s), 3);
     canvas_free(c);
     app_free(a);
     tui_fake_free(s);
@@ -575,23 +575,23 @@ TEST(tui_app_keys_real_model) {
     CHECK(contains(c, "no tokens yet"));
     TuiEvent ev = {.key = 'n'};
     app_handle(a, &ev);                              /* prefill */
-    int np = s->n_prompt;
-    CHECK_EQ_INT(s->cursor, np - 1);
+    int np = session_n_prompt(s);
+    CHECK_EQ_INT(session_cursor(s), np - 1);
     ev.key = ' ';
     app_handle(a, &ev);                              /* decode one */
     ev.key = TK_RIGHT;
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->cursor, np + 1);
+    CHECK_EQ_INT(session_cursor(s), np + 1);
     CHECK_EQ_INT(session_len(s), np + 2);
     ev.key = 'b';
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->cursor, np);
+    CHECK_EQ_INT(session_cursor(s), np);
     ev.key = TK_HOME;
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->cursor, 0);
+    CHECK_EQ_INT(session_cursor(s), 0);
     ev.key = TK_END;
     app_handle(a, &ev);
-    CHECK_EQ_INT(s->cursor, np + 1);
+    CHECK_EQ_INT(session_cursor(s), np + 1);
     /* step into: the stage cursor moves and the panel follows it */
     ev.key = 'i';
     app_handle(a, &ev);
@@ -625,8 +625,8 @@ TEST(tui_app_keys_real_model) {
     for (const char *p = txt; *p; p++) { ev.key = *p; app_handle(a, &ev); }
     ev.key = TK_ENTER;
     app_handle(a, &ev);
-    CHECK_STR(s->prompt, "The cat");
-    CHECK_EQ_INT(s->cursor, s->n_prompt - 1);
+    CHECK_STR(session_prompt(s), "The cat");
+    CHECK_EQ_INT(session_cursor(s), session_n_prompt(s) - 1);
     /* run mode: ticks decode */
     ev.key = 'r';
     app_handle(a, &ev);
@@ -652,7 +652,7 @@ TEST(tui_compare_real_model) {
     TuiEvent ev = {.key = 'n'};
     app_handle(a, &ev);
     app_handle(a, &ev);
-    CHECK_EQ_INT(s1->cursor, s2->cursor);
+    CHECK_EQ_INT(session_cursor(s1), session_cursor(s2));
     CHECK_EQ_INT(session_len(s1), session_len(s2));
     ev.key = ']';
     app_handle(a, &ev);

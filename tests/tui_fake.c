@@ -1,5 +1,6 @@
 /* Synthetic sessions for TUI tests (see tui_fake.h). */
 #include "tui_fake.h"
+#include "session/session_impl.h"
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>

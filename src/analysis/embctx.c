@@ -15,10 +15,10 @@ const float *embctx_row(const Trace *t, int pos, int layer) {
 }
 
 int embctx_first(const Session *s) {
-    if (!s || trace_len(s->trace) < 2) return 0;
-    int bos = s->model->spec.bos_id;
-    if (bos < 0 && s->tok) bos = tokenizer_bos_id(s->tok);
-    const TraceTok *t0 = trace_tok(s->trace, 0);
+    if (!s || trace_len(session_trace(s)) < 2) return 0;
+    int bos = session_model(s)->spec.bos_id;
+    if (bos < 0 && session_tokenizer(s)) bos = tokenizer_bos_id(session_tokenizer(s));
+    const TraceTok *t0 = trace_tok(session_trace(s), 0);
     return bos >= 0 && t0 && t0->id == bos ? 1 : 0;
 }
 
@@ -41,24 +41,24 @@ static int prefill_len(const Trace *t) {
 }
 
 bool embctx_update(EmbCtxPca *p, const Session *s, int layer) {
-    if (!s || !s->trace) { embctx_done(p); return false; }
-    const TraceDims *dm = trace_dims(s->trace);
-    int n_fit = prefill_len(s->trace);
-    if (n_fit == 0) n_fit = trace_len(s->trace);      /* no prefill recorded (ids stepped one by one) */
-    const TraceTok *t0 = trace_tok(s->trace, 0);
+    if (!s || !session_trace(s)) { embctx_done(p); return false; }
+    const TraceDims *dm = trace_dims(session_trace(s));
+    int n_fit = prefill_len(session_trace(s));
+    if (n_fit == 0) n_fit = trace_len(session_trace(s));      /* no prefill recorded (ids stepped one by one) */
+    const TraceTok *t0 = trace_tok(session_trace(s), 0);
     int step0 = t0 ? t0->step : -1, id0 = t0 ? t0->id : -1;
     int first = embctx_first(s);
-    if (p->trace == (const void *)s->trace && p->layer == layer && p->n_fit == n_fit && p->step0 == step0 &&
+    if (p->trace == (const void *)session_trace(s) && p->layer == layer && p->n_fit == n_fit && p->step0 == step0 &&
         p->id0 == id0 && p->first == first && (p->ok || p->n_fit == n_fit))
         return p->ok;
     embctx_done(p);
-    p->trace = s->trace; p->layer = layer; p->n_fit = n_fit; p->step0 = step0; p->id0 = id0; p->first = first;
+    p->trace = session_trace(s); p->layer = layer; p->n_fit = n_fit; p->step0 = step0; p->id0 = id0; p->first = first;
     const int D = dm->d_model;
     float *X = malloc(sizeof(float) * (size_t)(n_fit > 0 ? n_fit : 1) * (size_t)D);
     if (!X) return false;
     bool have = true;
     for (int i = 0; i < n_fit && have; i++) {
-        const float *r = embctx_row(s->trace, i, layer);
+        const float *r = embctx_row(session_trace(s), i, layer);
         if (r) memcpy(X + (size_t)i * D, r, sizeof(float) * (size_t)D);
         else have = false;
     }
@@ -69,7 +69,7 @@ bool embctx_update(EmbCtxPca *p, const Session *s, int layer) {
 
 bool embctx_project(const EmbCtxPca *p, const Session *s, int pos, float xy[2]) {
     if (!p->ok) return false;
-    const float *r = embctx_row(s->trace, pos, p->layer);
+    const float *r = embctx_row(session_trace(s), pos, p->layer);
     if (!r) return false;
     pca_axes_project(&p->ax, r, xy);
     return true;
@@ -82,7 +82,7 @@ void embctx_done(EmbCtxPca *p) {
 }
 
 float embctx_cosine(const Session *s, int layer, int i, int j) {
-    const float *a = embctx_row(s->trace, i, layer), *b = embctx_row(s->trace, j, layer);
+    const float *a = embctx_row(session_trace(s), i, layer), *b = embctx_row(session_trace(s), j, layer);
     if (!a || !b) return NAN;
-    return stats_cosine(a, b, trace_dims(s->trace)->d_model);
+    return stats_cosine(a, b, trace_dims(session_trace(s))->d_model);
 }

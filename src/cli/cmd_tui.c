@@ -58,7 +58,7 @@ static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
     int ctx = cli_opt_int(argc, argv, "--ctx", 0);
     Session *s = session_new(model, ctx, e);
     if (!s) return NULL;
-    if (s->model->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", s->model->warning);   /* before curses owns the screen */
+    if (session_model(s)->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", session_model(s)->warning);   /* before curses owns the screen */
     const char *ids = cli_opt(argc, argv, "--ids");
     bool ok;
     if (ids) {
@@ -86,14 +86,14 @@ static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
  * values are clamped, as before). */
 static void select_from_args(Scene *sc, int argc, char **argv) {
     Err e = {0};
-    const ModelSpec *sp = &sc->ses[0]->model->spec;
+    const ModelSpec *sp = &session_model(sc->ses[0])->spec;
     int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
     scene_select_layer(sc, layer < 0 ? 0 : layer >= sp->n_layers ? sp->n_layers - 1 : layer, &e);
     scene_select_head(sc, head < 0 ? 0 : head >= sp->n_heads ? sp->n_heads - 1 : head, &e);
     int pos = cli_opt_int(argc, argv, "--pos", -1);
     if (pos >= 0 && pos < session_len(sc->ses[0])) scene_goto(sc, 0, pos, &e);
     int key = cli_opt_int(argc, argv, "--key", -1);
-    if (key >= 0 && key <= sc->ses[0]->cursor) scene_select_key(sc, key, &e);
+    if (key >= 0 && key <= session_cursor(sc->ses[0])) scene_select_key(sc, key, &e);
     sc->msg[0] = 0;
     sc->msg_error = false;
 }
@@ -205,14 +205,14 @@ int cmd_tui(int argc, char **argv) {
     if (!a) { session_free(s); fprintf(stderr, "llmscope: out of memory\n"); return 1; }
     app_set_session(a, 0, s, true);
     a->hint = true;                 /* the first screen says which keys matter */
-    a->sc->max_ctx = s->max_ctx;
+    a->sc->max_ctx = session_max_ctx(s);
     select_from_args(a->sc, argc, argv);
     char dir[1024], buf[1024];
     models_dir_of(cli_default_model(buf, sizeof buf), dir, sizeof dir);
     app_scan_models(a, dir);
     const char *cmp = cli_opt(argc, argv, "--compare");
     if (cmp) app_add_model(a, cmp);
-    app_add_model(a, s->model_path);   /* F3/F6 can always go back to the model started with */
+    app_add_model(a, session_model_path(s));   /* F3/F6 can always go back to the model started with */
     const char *panel = cli_opt(argc, argv, "--panel");
     if (panel && !app_select_panel(a, panel)) {
         fprintf(stderr, "llmscope: unknown panel '%s'\n", panel);
@@ -224,7 +224,7 @@ int cmd_tui(int argc, char **argv) {
     if (!app_run(a, &e)) {
         /* no usable terminal: print one frame as text so the user still sees something */
         fprintf(stderr, "llmscope: %s\n", e.msg);
-        if (!s->prefilled) { Err e3 = {0}; session_step(s, &e3); }
+        if (!session_prefilled(s)) { Err e3 = {0}; session_step(s, &e3); }
         Canvas *c = canvas_new(80, 24);
         if (c) {
             bool uni;
@@ -269,7 +269,7 @@ int cmd_screenshot(int argc, char **argv) {
     App *a = app_new();
     if (!a) { session_free(s); return 1; }
     app_set_session(a, 0, s, true);
-    a->sc->max_ctx = s->max_ctx;
+    a->sc->max_ctx = session_max_ctx(s);
     scene_show_panel(a->sc, pid, &e);
     if (tradeoff) scene_do(a->sc, "tradeoff.toggle", 0, &e);
     select_from_args(a->sc, argc, argv);
@@ -278,7 +278,7 @@ int cmd_screenshot(int argc, char **argv) {
     app_scan_models(a, mdir);   /* the F3/F6 menus as `tui` builds them */
     const char *cmp = cli_opt(argc, argv, "--compare");
     if (cmp) app_add_model(a, cmp);
-    app_add_model(a, s->model_path);
+    app_add_model(a, session_model_path(s));
     if (cmp) {
         if (!scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
         a->sc->msg[0] = 0;

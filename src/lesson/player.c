@@ -38,17 +38,17 @@ static bool resolve_pos(int pos, int len, int *out, Err *e) {
 }
 
 static bool resolve_layer(const Session *s, int layer, int *out, Err *e) {
-    int L = s->model->spec.n_layers;
+    int L = session_model(s)->spec.n_layers;
     int l = layer == LESSON_LAST ? L - 1 : layer;
-    if (l < 0 || l >= L) return err_set(e, ERR_ARG, "layer %d does not exist: %s has %d layers (0..%d)", layer, s->model_path, L, L - 1);
+    if (l < 0 || l >= L) return err_set(e, ERR_ARG, "layer %d does not exist: %s has %d layers (0..%d)", layer, session_model_path(s), L, L - 1);
     *out = l;
     return true;
 }
 
 static bool resolve_head(const Session *s, int head, int *out, Err *e) {
-    int H = s->model->spec.n_heads;
+    int H = session_model(s)->spec.n_heads;
     int h = head == LESSON_LAST ? H - 1 : head;
-    if (h < 0 || h >= H) return err_set(e, ERR_ARG, "head %d does not exist: %s has %d query heads per layer (0..%d)", head, s->model_path, H, H - 1);
+    if (h < 0 || h >= H) return err_set(e, ERR_ARG, "head %d does not exist: %s has %d query heads per layer (0..%d)", head, session_model_path(s), H, H - 1);
     *out = h;
     return true;
 }
@@ -138,14 +138,14 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
         return true;
     case LA_BACK:
         for (int k = 0; k < ac->n; k++)
-            if (!scene_step_back(sc, &e2)) return err_set(e, ERR_ARG, "cannot go back %d tokens from position %d", ac->n, s0->cursor + k);
+            if (!scene_step_back(sc, &e2)) return err_set(e, ERR_ARG, "cannot go back %d tokens from position %d", ac->n, session_cursor(s0) + k);
         return true;
     case LA_TOKEN:
         if (!resolve_pos(ac->pos, session_len(s0), &tmp, e)) return err_prefix(e, "token");
         return scene_goto(sc, 0, tmp, &e2) || fwd(e, &e2);
     case LA_KEY:
         if (ac->off) { scene_key_off(sc, &e2); return true; }
-        if (!resolve_pos(ac->pos, s0->cursor + 1, &tmp, e)) return err_prefix(e, "key (keys run from 0 to the cursor %d)", s0->cursor);
+        if (!resolve_pos(ac->pos, session_cursor(s0) + 1, &tmp, e)) return err_prefix(e, "key (keys run from 0 to the cursor %d)", session_cursor(s0));
         return scene_select_key(sc, tmp, &e2) || fwd(e, &e2);
     case LA_HIGHLIGHT:
         if (ac->layer != LESSON_UNSET) { if (!resolve_layer(s0, ac->layer, &tmp, e) || !scene_select_layer(sc, tmp, &e2)) return e->code ? false : fwd(e, &e2); }
@@ -155,11 +155,11 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
             if (!scene_goto(sc, 0, tmp, &e2)) return fwd(e, &e2);
         }
         if (ac->key != LESSON_UNSET) {
-            if (!resolve_pos(ac->key, s0->cursor + 1, &tmp, e)) return err_prefix(e, "highlight key (keys run from 0 to the query %d)", s0->cursor);
+            if (!resolve_pos(ac->key, session_cursor(s0) + 1, &tmp, e)) return err_prefix(e, "highlight key (keys run from 0 to the query %d)", session_cursor(s0));
             if (!scene_select_key(sc, tmp, &e2)) return fwd(e, &e2);
         }
         p->hl_on = true;
-        p->hl_token = s0->cursor;
+        p->hl_token = session_cursor(s0);
         p->hl_key = ac->key != LESSON_UNSET ? sc->sel.key : -1;
         p->hl_layer = scene_sel(sc, 0).layer;
         p->hl_head = scene_sel(sc, 0).head;

@@ -195,7 +195,7 @@ bool lv_arg_pos(VC *c, const char *a, int *pos) {
 
 const float *lv_attn_row(const VC *c, const TraceTok *t, int pos, int layer, int head) {
     (void)t;
-    return trace_attn_row(c->s->trace, pos, layer, head, false);
+    return trace_attn_row(session_trace(c->s), pos, layer, head, false);
 }
 
 int lv_argmaxf(const float *x, int n) {
@@ -264,7 +264,7 @@ static bool eval_loss(VC *c, double *loss, long *tokens) {
     size_t len = 0;
     char *text = NULL;
     Tokenizer *own_tok = NULL;
-    const Tokenizer *tok = c->s ? c->s->tok : NULL;
+    const Tokenizer *tok = c->s ? session_tokenizer(c->s) : NULL;
     int *raw = NULL, *ids = NULL;
     bool ok = false;
     if (m->config_only) { err_set(&e, ERR_ARG, "%s has no weights (config only): no loss to measure", m->path); goto done; }
@@ -337,19 +337,19 @@ bool lesson_value(LessonValues *v, const LessonPh *ph, char *out, size_t cap, Er
         c.s = v->sc ? v->sc->ses[side] : NULL;
         if (!c.s) return err_set(e, ERR_ARG, "{%s%s%s}: %s", ph->key, ph->ref[0] ? "@" : "", ph->ref,
                                  !strcmp(ph->ref, "B") ? "compare mode is off (no session B)" : "no model is loaded");
-        c.m = c.s->model;
+        c.m = session_model(c.s);
         Selection sel = scene_sel(v->sc, side);
         c.layer = sel.layer;
         c.head = sel.head;
         c.key = sel.key;
-        c.cursor = c.s->cursor;
-        c.dims = trace_dims(c.s->trace);
+        c.cursor = session_cursor(c.s);
+        c.dims = trace_dims(session_trace(c.s));
     }
     c.sp_m = &c.m->spec;
     if (c.layer < 0 || c.layer >= c.sp_m->n_layers) c.layer = 0;
     if (c.head < 0 || c.head >= c.sp_m->n_heads) c.head = 0;
     if (c.sp->need == PHN_TOKEN) {
-        c.t = c.cursor >= 0 ? trace_tok(c.s->trace, c.cursor) : NULL;
+        c.t = c.cursor >= 0 ? trace_tok(session_trace(c.s), c.cursor) : NULL;
         if (!c.t) return err_set(e, ERR_ARG, "{%s}: no token has been computed yet (step first)", ph->key);
     }
     /* the row's value function: the same row of placeholders.def the parser validated */

@@ -187,10 +187,10 @@ bool v_spec(VC *c) {
 bool v_session(VC *c) {
     const char *k = c->ph->key;
     Session *s = c->s;
-    if (IS("kv.engine_bytes_per_token")) OUT_INT(engine_kv_bytes_per_token(s->engine));
-    if (IS("prompt.text")) OUT_STR(s->prompt);
-    if (IS("prompt.tokens")) OUT_INT(s->n_prompt);
-    if (IS("prompt.chars")) OUT_INT(strlen(s->prompt));
+    if (IS("kv.engine_bytes_per_token")) OUT_INT(engine_kv_bytes_per_token(session_engine(s)));
+    if (IS("prompt.text")) OUT_STR(session_prompt(s));
+    if (IS("prompt.tokens")) OUT_INT(session_n_prompt(s));
+    if (IS("prompt.chars")) OUT_INT(strlen(session_prompt(s)));
     if (IS("attn.layer")) OUT_INT(c->layer);
     if (IS("attn.head")) OUT_INT(c->head);
     if (IS("attn.kv_head")) {

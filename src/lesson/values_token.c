@@ -17,7 +17,7 @@ bool v_tok_kv(VC *c) {
     if (IS("kv.bytes_total")) { lv_fmt_bytes((double)t->kv_bytes, c->out, c->cap); return true; }
     if (IS("kv.bytes_total_exact")) OUT_INT(t->kv_bytes);
     if (IS("kv.grew")) {
-        const TraceTok *p = pos > 0 ? trace_tok(s->trace, pos - 1) : NULL;
+        const TraceTok *p = pos > 0 ? trace_tok(session_trace(s), pos - 1) : NULL;
         OUT_INT(p ? t->kv_bytes - p->kv_bytes : t->kv_bytes);
     }
     if (IS("kv.tokens")) OUT_INT(pos + 1);
@@ -45,7 +45,7 @@ bool v_tok_tokens(VC *c) {
     }
     if (IS("token.forward")) {
         /* counted from the prefill of this prompt: the prefill is call 1 */
-        const TraceTok *t0 = trace_tok(s->trace, 0);
+        const TraceTok *t0 = trace_tok(session_trace(s), 0);
         OUT_INT(t->step - (t0 ? t0->step : 0) + 1);
     }
     if (IS("token.next")) {
@@ -56,12 +56,12 @@ bool v_tok_tokens(VC *c) {
     if (IS("token.at")) {
         int p = 0;
         if (!lv_arg_pos(c, c->ph->arg, &p)) return false;
-        lv_fmt_tok(s, trace_tok(s->trace, p)->id, c->out, c->cap, zh);
+        lv_fmt_tok(s, trace_tok(session_trace(s), p)->id, c->out, c->cap, zh);
         return true;
     }
     if (IS("tokens.prefill") || IS("tokens.decoded")) {
         int np = 0;
-        for (int i = 0; i < len; i++) np += trace_tok(s->trace, i)->phase == PHASE_PREFILL;
+        for (int i = 0; i < len; i++) np += trace_tok(session_trace(s), i)->phase == PHASE_PREFILL;
         OUT_INT(IS("tokens.prefill") ? np : len - np);
     }
     return err_set(c->e, ERR_ARG, "{%s} is not a token value", k);
@@ -89,7 +89,7 @@ bool v_tok_attn(VC *c) {
         if (IS("attn.masked")) OUT_INT(len - n);
         int mk = lv_argmaxf(row, n);
         if (IS("attn.max_key")) OUT_INT(mk);
-        if (IS("attn.max_key_text")) { lv_fmt_tok(s, trace_tok(s->trace, mk)->id, c->out, c->cap, zh); return true; }
+        if (IS("attn.max_key_text")) { lv_fmt_tok(s, trace_tok(session_trace(s), mk)->id, c->out, c->cap, zh); return true; }
         if (IS("attn.max_weight")) OUT_PCT(row[mk]);
         if (IS("attn.self_weight")) OUT_PCT(row[pos]);
         if (IS("attn.first_weight")) OUT_PCT(row[0]);
@@ -97,10 +97,10 @@ bool v_tok_attn(VC *c) {
             if (c->key < 0 || c->key > pos) return err_set(c->e, ERR_ARG, "no key column selected (use a highlight or key action)");
             OUT_PCT(row[c->key]);
         }
-        if (IS("attn.entropy")) OUT_NUM(derived_attn_entropy(s->trace, pos, l, h));   /* as the attention panel */
+        if (IS("attn.entropy")) OUT_NUM(derived_attn_entropy(session_trace(s), pos, l, h));   /* as the attention panel */
         if (IS("attn.entropy_max")) OUT_NUM(log2((double)n));
         if (IS("attn.score_max") || IS("attn.score_min")) {
-            const float *sc = trace_attn_row(s->trace, pos, l, h, true);
+            const float *sc = trace_attn_row(session_trace(s), pos, l, h, true);
             if (!sc) return err_set(c->e, ERR_ARG, "no attention row at position %d", pos);
             float mn, mx;
             stats_minmax(sc, n, &mn, &mx);
@@ -122,7 +122,7 @@ bool v_tok_attn(VC *c) {
             if (hh < 0 || hh >= H) return err_set(c->e, ERR_ARG, "head %ld does not exist (the model has %d heads: 0..%d)", hh, H, H - 1);
             int a = lv_argmaxf(lv_attn_row(c, t, pos, l, (int)hh), n);
             if (IS("attn.head_max_key")) OUT_INT(a);
-            lv_fmt_tok(s, trace_tok(s->trace, a)->id, c->out, c->cap, zh);
+            lv_fmt_tok(s, trace_tok(session_trace(s), a)->id, c->out, c->cap, zh);
             return true;
         }
         if (IS("attn.prev_heads") || IS("attn.bos_heads")) {
@@ -226,7 +226,7 @@ bool v_tok_norm(VC *c) {
         if (IS("norm.rms_min") || IS("norm.rms_max") || IS("norm.rms_spread")) {
             double mn = INFINITY, mx = 0;
             for (int i = 0; i < len; i++) {
-                double r = trace_tok(s->trace, i)->ln1[l].rms;
+                double r = trace_tok(session_trace(s), i)->ln1[l].rms;
                 if (r < mn) mn = r;
                 if (r > mx) mx = r;
             }
@@ -323,7 +323,7 @@ bool v_tok_moe(VC *c) {
         int *load = calloc((size_t)E, sizeof(int));
         if (!load) return err_set(c->e, ERR_MEMORY, "out of memory");
         for (int i = 0; i < len; i++) {
-            const TraceTok *ti = trace_tok(s->trace, i);
+            const TraceTok *ti = trace_tok(session_trace(s), i);
             for (int j = 0; j < K; j++) {
                 int x = ti->expert_idx[(size_t)l * K + j];
                 if (x >= 0 && x < E) load[x]++;
@@ -363,7 +363,7 @@ bool v_tok_logits(VC *c) {
         float p1[TRACE_TOPK];
         SamplePreviewCfg t1 = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .greedy = false};
         double tail, tb1;
-        derived_next_probs(s->trace, pos, t1, p1, &tail, &tb1);
+        derived_next_probs(session_trace(s), pos, t1, p1, &tail, &tb1);
         if (IS("logits.top5_mass")) OUT_PCT((double)p1[0] + p1[1] + p1[2] + p1[3] + p1[4]);
         if (IS("logits.top1_logit")) OUT_NUM(t->top_logits[0]);
         if (strstr(k, "_prob")) OUT_PCT(p1[rank]);
@@ -382,7 +382,7 @@ bool v_tok_logits(VC *c) {
         if (IS("sample.topp_count") && !(a > 0 && a <= 1)) return err_set(c->e, ERR_ARG, "top-p %s must be in (0, 1]", c->ph->arg);
         double *pr = malloc(sizeof(double) * (size_t)V);
         if (!pr) return err_set(c->e, ERR_MEMORY, "out of memory");
-        int id1 = derived_full_probs(c->m, s->trace, pos, T, pr, c->e);
+        int id1 = derived_full_probs(c->m, session_trace(s), pos, T, pr, c->e);
         if (id1 < 0) { free(pr); return false; }
         if (IS("sample.top1_prob_at")) { double p = pr[id1]; free(pr); OUT_PCT(p); }
         long count = derived_top_set(pr, V, a, kk, &mass);
@@ -413,7 +413,7 @@ bool v_tok_embed(VC *c) {
         *comma = 0;
         int i = 0, j = 0;
         if (!lv_arg_pos(c, a, &i) || !lv_arg_pos(c, comma + 1, &j)) return false;
-        OUT_NUM(stats_cosine(trace_tok(s->trace, i)->embed, trace_tok(s->trace, j)->embed, D));
+        OUT_NUM(stats_cosine(trace_tok(session_trace(s), i)->embed, trace_tok(session_trace(s), j)->embed, D));
     }
     if (IS("embed.nearest") || IS("embed.nearest_cos")) {
         /* the embeddings panel's first neighbour */
@@ -470,7 +470,7 @@ bool v_tok_embed(VC *c) {
         if (IS("pos.mean_abs_cos")) {
             double acc = 0;
             for (int i = 0; i < len; i++) {
-                const TraceTok *ti = trace_tok(s->trace, i);
+                const TraceTok *ti = trace_tok(session_trace(s), i);
                 acc += fabs((double)stats_cosine(ti->embed, ti->pos_embed, D));
             }
             OUT_NUM(acc / len);

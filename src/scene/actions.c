@@ -18,7 +18,7 @@ static bool a_stage_prev(Scene *sc, int arg, Err *e) { (void)arg; return scene_s
 
 static bool clamp_sel(Scene *sc, int v, bool layer, Err *e) {
     if (!sc->ses[0]) return nothing(e, "no model loaded");
-    int n = layer ? sc->ses[0]->model->spec.n_layers : sc->ses[0]->model->spec.n_heads;
+    int n = layer ? session_model(sc->ses[0])->spec.n_layers : session_model(sc->ses[0])->spec.n_heads;
     v = v < 0 ? 0 : v >= n ? n - 1 : v;
     return layer ? scene_select_layer(sc, v, e) : scene_select_head(sc, v, e);
 }
@@ -32,7 +32,7 @@ static bool a_ablate_toggle(Scene *sc, int arg, Err *e) {
     if (!sc->ses[0]) return nothing(e, "no model loaded");
     const Session *s = sc->ses[0];
     Selection sel = scene_sel(sc, 0);
-    bool on = s->ablate_layer == sel.layer && s->ablate_head == sel.head;
+    bool on = session_ablate_layer(s) == sel.layer && session_ablate_head(s) == sel.head;
     return scene_set_ablation(sc, -1, on ? -1 : sel.layer, sel.head, e);
 }
 static bool a_run_toggle(Scene *sc, int arg, Err *e) { (void)arg; return scene_set_running(sc, !sc->running, e); }
@@ -44,14 +44,14 @@ static bool a_panel_prev(Scene *sc, int arg, Err *e) { (void)arg; return scene_s
 /* attention: key column and view */
 static bool a_key_prev(Scene *sc, int arg, Err *e) {
     (void)arg;
-    if (!sc->ses[0] || sc->ses[0]->cursor < 0) return nothing(e, "no token computed yet");
-    int k = sc->sel.key, q = sc->ses[0]->cursor;
+    if (!sc->ses[0] || session_cursor(sc->ses[0]) < 0) return nothing(e, "no token computed yet");
+    int k = sc->sel.key, q = session_cursor(sc->ses[0]);
     return scene_select_key(sc, k < 0 || k > q ? q : (k > 0 ? k - 1 : 0), e);
 }
 static bool a_key_next(Scene *sc, int arg, Err *e) {
     (void)arg;
-    if (!sc->ses[0] || sc->ses[0]->cursor < 0) return nothing(e, "no token computed yet");
-    int k = sc->sel.key, q = sc->ses[0]->cursor;
+    if (!sc->ses[0] || session_cursor(sc->ses[0]) < 0) return nothing(e, "no token computed yet");
+    int k = sc->sel.key, q = session_cursor(sc->ses[0]);
     return scene_select_key(sc, k < 0 || k > q ? 0 : (k < q ? k + 1 : q), e);
 }
 static bool a_key_off(Scene *sc, int arg, Err *e) { (void)arg; return scene_key_off(sc, e); }
@@ -59,8 +59,8 @@ static bool a_attn_scores(Scene *sc, int arg, Err *e) { scene_note(sc, "attentio
 
 /* embeddings: the selected token */
 static bool emb_move(Scene *sc, int d, Err *e) { scene_note(sc, "embeddings.move");
-    if (!sc->ses[0] || sc->ses[0]->cursor < 0) return nothing(e, "no token computed yet");
-    int q = sc->ses[0]->cursor, v = sc->view.emb_sel;
+    if (!sc->ses[0] || session_cursor(sc->ses[0]) < 0) return nothing(e, "no token computed yet");
+    int q = session_cursor(sc->ses[0]), v = sc->view.emb_sel;
     int sel = v >= 0 && v <= q ? v : q;
     sel += d;
     sc->view.emb_sel = sel < 0 ? 0 : sel > q ? q : sel;
@@ -78,7 +78,7 @@ static bool a_emb_off(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.o
 /* embeddings: the residual layer shown (0 = token embedding .. n_layers = after the final norm) */
 static bool emb_set_layer(Scene *sc, int l, Err *e) {
     if (!sc->ses[0]) return nothing(e, "no model loaded");
-    int L = sc->ses[0]->model->spec.n_layers;
+    int L = session_model(sc->ses[0])->spec.n_layers;
     if (l < 0) l = 0;
     if (l > L) l = L;
     if (l == sc->view.emb_layer) return nothing(e, l == 0 ? "already at the token embedding (layer 0)" : "already after the final norm");
@@ -92,7 +92,7 @@ static bool a_emb_map(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.m
 
 /* kv: the what-if context length */
 static long long kv_cur(const Scene *sc) {
-    int own = sc->ses[0] && sc->ses[0]->max_ctx > 0 ? sc->ses[0]->max_ctx : 512;
+    int own = sc->ses[0] && session_max_ctx(sc->ses[0]) > 0 ? session_max_ctx(sc->ses[0]) : 512;
     return sc->view.kv_ctx > 0 ? sc->view.kv_ctx : own;
 }
 static bool a_kv_more(Scene *sc, int arg, Err *e) { scene_note(sc, "kv.more"); (void)arg; (void)e; long long c = kv_cur(sc); if (c < (1LL << 21)) sc->view.kv_ctx = c * 2; return true; }
@@ -121,7 +121,7 @@ static bool a_pos_prev(Scene *sc, int arg, Err *e) { scene_note(sc, "position.pr
 static bool a_pos_next(Scene *sc, int arg, Err *e) { scene_note(sc, "position.next");
     (void)arg;
     if (!sc->ses[0]) return nothing(e, "no model loaded");
-    int P = trace_dims(sc->ses[0]->trace)->rot_dim / 2, p = sc->view.pos_pair0;
+    int P = trace_dims(session_trace(sc->ses[0]))->rot_dim / 2, p = sc->view.pos_pair0;
     sc->view.pos_pair0 = p < 0 ? 0 : (p + 1 < P ? p + 1 : p);
     return true;
 }
@@ -138,8 +138,8 @@ static bool a_out(Scene *sc, int arg, Err *e) { scene_note(sc, "output.preview")
     case 5: p->top_p = fminf(1.0f, p->top_p + 0.05f); return true;
     case 6: p->greedy = !p->greedy; return true;
     case 7: {
-        if (!sc->ses[0] || !sc->ses[0]->sampler) return nothing(e, "no sampler");
-        SamplerCfg c = sampler_cfg(sc->ses[0]->sampler);
+        if (!sc->ses[0] || !session_sampler(sc->ses[0])) return nothing(e, "no sampler");
+        SamplerCfg c = sampler_cfg(session_sampler(sc->ses[0]));
         *p = (SamplePreviewCfg){c.temperature, c.top_k, c.top_p, c.greedy};
         return true;
     }

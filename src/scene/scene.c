@@ -79,7 +79,7 @@ void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
     sc->own[slot] = own;
     if (slot == 0 && !s && sc->ses[1]) scene_set_session(sc, 1, NULL, false);
     sc->n_ses = sc->ses[1] ? 2 : (sc->ses[0] ? 1 : 0);
-    if (s && slot == 0 && s->sampler) sc->scfg = sampler_cfg(s->sampler);
+    if (s && slot == 0 && session_sampler(s)) sc->scfg = sampler_cfg(session_sampler(s));
 }
 
 void scene_reset(Scene *sc) {
@@ -91,10 +91,10 @@ Selection scene_sel(const Scene *sc, int side) {
     Selection s = sc->sel;
     const Session *ses = side >= 0 && side < 2 ? sc->ses[side] : NULL;
     if (!ses) return s;
-    const ModelSpec *sp = &ses->model->spec;
+    const ModelSpec *sp = &session_model(ses)->spec;
     s.layer = s.layer < 0 ? 0 : s.layer >= sp->n_layers ? sp->n_layers - 1 : s.layer;
     s.head = s.head < 0 ? 0 : s.head >= sp->n_heads ? sp->n_heads - 1 : s.head;
-    if (s.key > ses->cursor) s.key = -1;
+    if (s.key > session_cursor(ses)) s.key = -1;
     return s;
 }
 
@@ -141,18 +141,18 @@ bool scene_busy(const Scene *sc) { return sc->prefill.on; }
  * is chunked, else at once. */
 static bool begin_prefill(Scene *sc, Err *e) {
     bool any = false;
-    for (int i = 0; i < sc->n_ses; i++) any |= sc->ses[i]->n_prompt > 0 && !sc->ses[i]->prefilled;
+    for (int i = 0; i < sc->n_ses; i++) any |= session_n_prompt(sc->ses[i]) > 0 && !session_prefilled(sc->ses[i]);
     if (!any) return true;
     if (sc->chunked) {
         sc->prefill.on = true;
         sc->prefill.t0 = now_ms();
         if (sc->prefill.chunk <= 0) sc->prefill.chunk = 32;
-        scene_status(sc, false, "prefill 0/%d tokens: Esc stops", sc->ses[0]->n_prompt);
+        scene_status(sc, false, "prefill 0/%d tokens: Esc stops", session_n_prompt(sc->ses[0]));
         return true;
     }
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
-        if (!sc->ses[i]->prefilled && sc->ses[i]->n_prompt && !session_step(sc->ses[i], &e2))
+        if (!session_prefilled(sc->ses[i]) && session_n_prompt(sc->ses[i]) && !session_step(sc->ses[i], &e2))
             return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot run the prefill");
     }
     return true;
@@ -164,7 +164,7 @@ bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e) {
     double t = now_ms();
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
-        if (sc->ses[i]->prefilled) continue;
+        if (session_prefilled(sc->ses[i])) continue;
         if (session_prefill_some(sc->ses[i], n, &e2) < 0) {
             sc->prefill.on = false;
             return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot run the prefill");
@@ -177,15 +177,15 @@ bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e) {
         sc->prefill.chunk = c < 16 ? 16 : c > 256 ? 256 : (int)c;
     }
     bool done = true;
-    for (int i = 0; i < sc->n_ses; i++) done &= sc->ses[i]->prefilled;
+    for (int i = 0; i < sc->n_ses; i++) done &= session_prefilled(sc->ses[i]);
     const Session *s = sc->ses[0];
     if (done) {
         sc->prefill.on = false;
-        scene_status(sc, false, "prompt set: %d tokens", s->n_prompt);
+        scene_status(sc, false, "prompt set: %d tokens", session_n_prompt(s));
     } else {
         double secs = (now_ms() - sc->prefill.t0) / 1e3;
-        scene_status(sc, false, "prefill %d/%d tokens, %.0f tok/s: Esc stops", s->n_prefilled, s->n_prompt,
-                     secs > 0 ? s->n_prefilled / secs : 0.0);
+        scene_status(sc, false, "prefill %d/%d tokens, %.0f tok/s: Esc stops", session_n_prefilled(s), session_n_prompt(s),
+                     secs > 0 ? session_n_prefilled(s) / secs : 0.0);
     }
     return true;
 }
@@ -194,7 +194,7 @@ void scene_prefill_stop(Scene *sc) {
     scene_note(sc, "prefill_stop");
     if (!sc->prefill.on) return;
     sc->prefill.on = false;
-    int total = sc->ses[0]->n_prompt, kept = 0;
+    int total = session_n_prompt(sc->ses[0]), kept = 0;
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
         int k = session_prefill_stop(sc->ses[i], &e2);
@@ -220,14 +220,14 @@ static bool need_model(Scene *sc, Err *e) {
 
 /* Brings s to ref's prompt, length and cursor (compare mode). */
 static bool follow(Session *s, const Session *ref, Err *e) {
-    bool ok = ref->prompt[0] ? session_set_prompt(s, ref->prompt, e)
-                             : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, e) : true);
+    bool ok = session_prompt(ref)[0] ? session_set_prompt(s, session_prompt(ref), e)
+                             : (session_n_prompt(ref) ? session_set_ids(s, session_prompt_ids(ref), session_n_prompt(ref), e) : true);
     if (!ok) return false;
-    if (ref->prefilled) {
+    if (session_prefilled(ref)) {
         if (!session_step(s, e)) return false;
         while (session_len(s) < session_len(ref))
             if (!session_step(s, e)) return false;
-        session_goto(s, ref->cursor < session_len(s) ? ref->cursor : session_len(s) - 1);
+        session_goto(s, session_cursor(ref) < session_len(s) ? session_cursor(ref) : session_len(s) - 1);
     }
     return true;
 }
@@ -253,20 +253,20 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     scene_status(sc, false, "loading model...");
     if (sc->busy_cb) sc->busy_cb(sc->busy_ud);
     Err e2 = {0};
-    int max_ctx = sc->max_ctx ? sc->max_ctx : (sc->ses[0] ? sc->ses[0]->max_ctx : 0);
+    int max_ctx = sc->max_ctx ? sc->max_ctx : (sc->ses[0] ? session_max_ctx(sc->ses[0]) : 0);
     Session *s = session_new(path, max_ctx, &e2);
     if (!s) return fail(sc, e, "%s", e2.msg[0] ? e2.msg : tr("cannot load the model"));
     const Session *ref = sc->ses[0];
     if (slot == 1) {
-        session_set_sampler(s, sampler_cfg(ref->sampler));
+        session_set_sampler(s, sampler_cfg(session_sampler(ref)));
         if (!follow(s, ref, &e2)) { session_free(s); return fail(sc, e, "B: %s", e2.msg); }
     } else if (ref) {
         /* the new model reads the same prompt, prefilled; the selection stays */
         session_set_sampler(s, sc->scfg);
-        bool ok = ref->prompt[0] ? session_set_prompt(s, ref->prompt, &e2)
-                                 : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, &e2) : true);
+        bool ok = session_prompt(ref)[0] ? session_set_prompt(s, session_prompt(ref), &e2)
+                                 : (session_n_prompt(ref) ? session_set_ids(s, session_prompt_ids(ref), session_n_prompt(ref), &e2) : true);
         if (!ok) { session_free(s); return fail(sc, e, "%s", e2.msg); }
-        prefill = ref->n_prompt && (ref->prefilled || sc->prefill.on);   /* begun below */
+        prefill = session_n_prompt(ref) && (session_prefilled(ref) || sc->prefill.on);   /* begun below */
     }
     SamplerCfg keep = sc->scfg;
     scene_set_session(sc, slot, s, true);
@@ -277,7 +277,7 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     sc->prefill.on = false;
     if (prefill && !begin_prefill(sc, e)) return false;
     char nm[256];
-    if (s->model->warning[0]) scene_status(sc, true, "%s", s->model->warning);
+    if (session_model(s)->warning[0]) scene_status(sc, true, "%s", session_model(s)->warning);
     else scene_status(sc, false, "loaded %s", base_name(path, nm, sizeof nm));
     return true;
 }
@@ -301,7 +301,7 @@ bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
     sc->sel.stage = STAGE_EMBED;
     sc->sel.key = -1;
     sc->view.emb_sel = -1;
-    scene_status(sc, false, "prompt set: %d tokens", sc->ses[0]->n_prompt);
+    scene_status(sc, false, "prompt set: %d tokens", session_n_prompt(sc->ses[0]));
     return !prefill || begin_prefill(sc, e);
 }
 
@@ -310,8 +310,8 @@ bool scene_set_chat(Scene *sc, bool on, Err *e) {
     if (!need_model(sc, e)) return false;
     bool was = sc->chat;
     sc->chat = on;
-    char text[sizeof sc->ses[0]->prompt];
-    snprintf(text, sizeof text, "%s", sc->ses[0]->prompt);
+    char text[SESSION_PROMPT_MAX];
+    snprintf(text, sizeof text, "%s", session_prompt(sc->ses[0]));
     Err e2 = {0};
     if (!scene_set_prompt(sc, text, false, &e2)) {
         sc->chat = was;
@@ -320,7 +320,7 @@ bool scene_set_chat(Scene *sc, bool on, Err *e) {
         return fail(sc, e, "chat mode: %s", e2.msg);
     }
     scene_status(sc, false, on ? "chat mode: the prompt is a user message through the model's chat template (%d tokens)"
-                               : "chat mode off: the prompt is plain text (%d tokens)", sc->ses[0]->n_prompt);
+                               : "chat mode off: the prompt is plain text (%d tokens)", session_n_prompt(sc->ses[0]));
     return true;
 }
 
@@ -330,7 +330,7 @@ bool scene_step(Scene *sc, Err *e) {
     scene_note(sc, "step");
     if (!need_model(sc, e)) return false;
     if (sc->prefill.on) return settle(sc, e);
-    if (sc->chunked && !sc->ses[0]->prefilled && sc->ses[0]->n_prompt) return begin_prefill(sc, e);
+    if (sc->chunked && !session_prefilled(sc->ses[0]) && session_n_prompt(sc->ses[0])) return begin_prefill(sc, e);
     bool ok = true;
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
@@ -363,18 +363,18 @@ bool scene_goto(Scene *sc, int side, int pos, Err *e) {
     if (len <= 0) return fail(sc, e, "no token has been computed yet (step first)");
     int p = pos < 0 ? len + pos : pos;
     if (p < 0 || p >= len) return fail(sc, e, "%sposition %d is outside the %d computed tokens", tag(sc, side), pos, len);
-    int delta = p - s->cursor;
+    int delta = p - session_cursor(s);
     for (int k = 0; k < sc->n_ses; k++) {
         Session *o = sc->ses[k];
-        int want = k == side ? p : o->cursor + delta, n = session_len(o);
+        int want = k == side ? p : session_cursor(o) + delta, n = session_len(o);
         session_goto(o, want < 0 ? 0 : want >= n ? n - 1 : want);
     }
-    if (sc->sel.key > sc->ses[0]->cursor) sc->sel.key = -1;
+    if (sc->sel.key > session_cursor(sc->ses[0])) sc->sel.key = -1;
     return true;
 }
 
 static bool stage_applies(const Session *s, Stage st) {
-    const ModelSpec *sp = &s->model->spec;
+    const ModelSpec *sp = &session_model(s)->spec;
     if (st == STAGE_POS) return sp->pos == POS_LEARNED;
     if (st == STAGE_ROPE) return sp->pos == POS_ROPE;
     return true;
@@ -384,8 +384,8 @@ static bool stage_applies(const Session *s, Stage st) {
  * session to the next/previous token (decoding when at the end). */
 static bool step_into_once(Scene *sc, int dir, Err *e) {
     Session *s0 = sc->ses[0];
-    if (s0->cursor < 0) return fail(sc, e, "no token computed yet: step first");
-    const int L = s0->model->spec.n_layers;
+    if (session_cursor(s0) < 0) return fail(sc, e, "no token computed yet: step first");
+    const int L = session_model(s0)->spec.n_layers;
     Selection *sel = &sc->sel;
     if (sel->layer >= L) sel->layer = L - 1;
     for (int guard = 0; guard < STAGE_COUNT * 2; guard++) {
@@ -393,10 +393,10 @@ static bool step_into_once(Scene *sc, int dir, Err *e) {
         if (dir > 0) {
             if (sel->stage == STAGE_ADD2 && sel->layer < L - 1) { sel->layer++; st = STAGE_NORM1; }
             if (st >= STAGE_COUNT) {        /* past "sample": the next token */
-                if (s0->cursor + 1 >= session_len(s0)) {
+                if (session_cursor(s0) + 1 >= session_len(s0)) {
                     if (!scene_step(sc, e)) return false;
                 } else
-                    for (int i = 0; i < sc->n_ses; i++) session_goto(sc->ses[i], sc->ses[i]->cursor + 1);
+                    for (int i = 0; i < sc->n_ses; i++) session_goto(sc->ses[i], session_cursor(sc->ses[i]) + 1);
                 sel->stage = STAGE_EMBED;
                 sel->layer = 0;
                 return true;
@@ -404,7 +404,7 @@ static bool step_into_once(Scene *sc, int dir, Err *e) {
         } else {
             if (sel->stage == STAGE_NORM1 && sel->layer > 0) { sel->layer--; st = STAGE_ADD2; }
             if (st < 0) {
-                if (s0->cursor == 0) return fail(sc, e, "already at the first stage of the first token");
+                if (session_cursor(s0) == 0) return fail(sc, e, "already at the first stage of the first token");
                 for (int i = 0; i < sc->n_ses; i++) session_back(sc->ses[i]);
                 sel->stage = STAGE_SAMPLE;
                 sel->layer = L - 1;
@@ -421,7 +421,7 @@ bool scene_step_into(Scene *sc, int dir, Err *e) {
     scene_note(sc, "step_into");
     if (!need_model(sc, e) || !settle(sc, e)) return false;
     bool ok = step_into_once(sc, dir, e);
-    if (sc->sel.key > sc->ses[0]->cursor) sc->sel.key = -1;
+    if (sc->sel.key > session_cursor(sc->ses[0])) sc->sel.key = -1;
     if (sc->stage_follow) sc->panel = scene_panel_for_stage(sc->sel.stage);
     return ok;
 }
@@ -431,13 +431,13 @@ bool scene_set_stage(Scene *sc, Stage st, int layer, Err *e) {
     if (!need_model(sc, e)) return false;
     if ((unsigned)st >= STAGE_COUNT) return fail(sc, e, "no stage %d", (int)st);
     const Session *s0 = sc->ses[0];
-    const ModelSpec *sp = &s0->model->spec;
+    const ModelSpec *sp = &session_model(s0)->spec;
     if (st == STAGE_POS && sp->pos != POS_LEARNED)
-        return fail(sc, e, "stage \"position\" applies to learned positions; %s uses RoPE (stage \"rope\")", s0->model_path);
+        return fail(sc, e, "stage \"position\" applies to learned positions; %s uses RoPE (stage \"rope\")", session_model_path(s0));
     if (st == STAGE_ROPE && sp->pos != POS_ROPE)
-        return fail(sc, e, "stage \"rope\" applies to RoPE models; %s adds learned positions (stage \"position\")", s0->model_path);
+        return fail(sc, e, "stage \"rope\" applies to RoPE models; %s adds learned positions (stage \"position\")", session_model_path(s0));
     for (int i = 0; i < sc->n_ses; i++)
-        if (sc->ses[i]->cursor < 0) return fail(sc, e, "%sno token computed yet: step first", tag(sc, i));
+        if (session_cursor(sc->ses[i]) < 0) return fail(sc, e, "%sno token computed yet: step first", tag(sc, i));
     if (layer >= 0 && !scene_select_layer(sc, layer, e)) return false;
     sc->sel.stage = st;
     if (sc->stage_follow) sc->panel = scene_panel_for_stage(st);
@@ -449,7 +449,7 @@ bool scene_set_stage(Scene *sc, Stage st, int layer, Err *e) {
 bool scene_select_layer(Scene *sc, int layer, Err *e) {
     scene_note(sc, "select_layer");
     if (!need_model(sc, e)) return false;
-    int L = sc->ses[0]->model->spec.n_layers;
+    int L = session_model(sc->ses[0])->spec.n_layers;
     if (layer < 0 || layer >= L) return fail(sc, e, "no layer %d (the model has %d)", layer, L);
     sc->sel.layer = layer;
     return true;
@@ -458,7 +458,7 @@ bool scene_select_layer(Scene *sc, int layer, Err *e) {
 bool scene_select_head(Scene *sc, int head, Err *e) {
     scene_note(sc, "select_head");
     if (!need_model(sc, e)) return false;
-    int H = sc->ses[0]->model->spec.n_heads;
+    int H = session_model(sc->ses[0])->spec.n_heads;
     if (head < 0 || head >= H) return fail(sc, e, "no head %d (the model has %d)", head, H);
     sc->sel.head = head;
     return true;
@@ -467,7 +467,7 @@ bool scene_select_head(Scene *sc, int head, Err *e) {
 bool scene_select_key(Scene *sc, int key, Err *e) {
     scene_note(sc, "select_key");
     if (!need_model(sc, e)) return false;
-    int q = sc->ses[0]->cursor;
+    int q = session_cursor(sc->ses[0]);
     if (q < 0) return fail(sc, e, "no token computed yet: step first");
     int k = key < 0 ? q + 1 + key : key;
     if (k < 0 || k > q) return fail(sc, e, "key %d: keys run from 0 to the query %d", key, q);
@@ -541,8 +541,8 @@ bool scene_tick(Scene *sc, Err *e) {
     scene_note(sc, "tick");
     if (!sc->running || !sc->ses[0]) return false;
     Session *s = sc->ses[0];
-    const TraceTok *t = trace_tok(s->trace, s->cursor);
-    bool at_eos = t && spec_is_eos(&s->model->spec, t->next_id) && s->cursor == session_len(s) - 1;
+    const TraceTok *t = trace_tok(session_trace(s), session_cursor(s));
+    bool at_eos = t && spec_is_eos(&session_model(s)->spec, t->next_id) && session_cursor(s) == session_len(s) - 1;
     if (at_eos || !scene_step(sc, e)) {
         sc->running = false;
         if (!sc->msg_error) scene_status(sc, false, "stopped");

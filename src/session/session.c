@@ -1,6 +1,7 @@
 /* The controller: the only code that drives the engine. Keys, lessons and the CLI all act
  * through these functions; the trace records what panels show. */
 #include "session/session.h"
+#include "session/session_impl.h"
 #include "template/jinja.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,3 +266,23 @@ const char *session_token_text(const Session *s, int id, char *buf, size_t cap) 
 }
 
 int session_len(const Session *s) { return trace_len(s->trace); }
+
+Model *session_model(const Session *s) { return s->model; }
+struct Tokenizer *session_tokenizer(const Session *s) { return s->tok; }
+const char *session_tokenizer_error(const Session *s) { return s->tok_error; }
+Engine *session_engine(const Session *s) { return s->engine; }
+Hooks *session_hooks(const Session *s) { return s->hooks; }
+Trace *session_trace(const Session *s) { return s->trace; }
+Sampler *session_sampler(const Session *s) { return s->sampler; }
+const char *session_model_path(const Session *s) { return s->model_path; }
+const char *session_prompt(const Session *s) { return s->prompt; }
+const int *session_prompt_ids(const Session *s) { return s->prompt_ids; }
+int session_n_prompt(const Session *s) { return s->n_prompt; }
+const int *session_ids(const Session *s) { return s->ids; }
+int session_n_ids(const Session *s) { return s->n_ids; }
+int session_cursor(const Session *s) { return s->cursor; }
+bool session_prefilled(const Session *s) { return s->prefilled; }
+int session_n_prefilled(const Session *s) { return s->n_prefilled; }
+int session_ablate_layer(const Session *s) { return s->ablate_layer; }
+int session_ablate_head(const Session *s) { return s->ablate_head; }
+int session_max_ctx(const Session *s) { return s->max_ctx; }

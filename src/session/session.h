@@ -28,27 +28,29 @@ typedef enum {
 const char *stage_name(Stage s);
 bool stage_is_per_layer(Stage s);
 
-typedef struct Session {
-    Model *model;
-    struct Tokenizer *tok;       /* may be NULL (ids only); then tok_error says why */
-    char tok_error[300];
-    Engine *engine;
-    Hooks *hooks;
-    Trace *trace;
-    Sampler *sampler;
-    char model_path[1024];
-    char prompt[8192];
-    int *prompt_ids; int n_prompt;
-    int *ids; int n_ids, cap_ids;   /* prompt + generated */
-    int cursor;                  /* position shown (0..trace_len-1), -1 before any step */
-    bool prefilled;
-    int n_prefilled;             /* prompt tokens run so far (a prefill in chunks) */
-    int n_calls;                 /* forward calls so far (a prefill in chunks is one) */
-    int prefill_step;            /* the call the prefill counts as */
-    const float *prefill_logits; /* last row of the last chunk run (the engine's buffer) */
-    int ablate_layer, ablate_head;  /* write-hook demo: -1 = none */
-    int max_ctx;
-} Session;
+/* A session is opaque: its fields live in session_impl.h (session.c and the test fakes only).
+ * Everything above the session floor reads it through these accessors. */
+typedef struct Session Session;
+enum { SESSION_PROMPT_MAX = 8192 };                 /* bytes of prompt text kept, with the NUL */
+Model *session_model(const Session *s);
+struct Tokenizer *session_tokenizer(const Session *s);   /* NULL: ids only, see session_tokenizer_error */
+const char *session_tokenizer_error(const Session *s);
+Engine *session_engine(const Session *s);
+Hooks *session_hooks(const Session *s);
+Trace *session_trace(const Session *s);
+Sampler *session_sampler(const Session *s);
+const char *session_model_path(const Session *s);
+const char *session_prompt(const Session *s);
+const int *session_prompt_ids(const Session *s);
+int session_n_prompt(const Session *s);
+const int *session_ids(const Session *s);          /* prompt + generated */
+int session_n_ids(const Session *s);
+int session_cursor(const Session *s);              /* position shown, -1 before any step */
+bool session_prefilled(const Session *s);
+int session_n_prefilled(const Session *s);         /* prompt tokens run so far (prefill in pieces) */
+int session_ablate_layer(const Session *s);        /* write-hook demo: -1 = none */
+int session_ablate_head(const Session *s);
+int session_max_ctx(const Session *s);
 
 Session *session_new(const char *model_path, int max_ctx, Err *e);
 void session_free(Session *s);

@@ -79,8 +79,8 @@ bool app_select_panel(App *a, const char *name) {
 /* ---- drawing: header, tabs, tokens, function bar ---------------------------------- */
 
 static const char *phase_name(const Session *s) {
-    if (!s || s->cursor < 0) return tr("ready");
-    const TraceTok *t = trace_tok(s->trace, s->cursor);
+    if (!s || session_cursor(s) < 0) return tr("ready");
+    const TraceTok *t = trace_tok(session_trace(s), session_cursor(s));
     if (!t) return tr("ready");
     return t->phase == PHASE_PREFILL ? tr("prefill") : tr("decode");
 }
@@ -98,7 +98,7 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         Session *s = a->sc->ses[i];
         panel_model_line(s, ml, sizeof ml);
         snprintf(buf, sizeof buf, "%s%s%s  %s", i ? "  B: " : (a->sc->n_ses > 1 ? "  A: " : "  "),
-                 app_model_basename(s->model_path, nm, sizeof nm), "", ml);
+                 app_model_basename(session_model_path(s), nm, sizeof nm), "", ml);
         x = canvas_text(c, x, r.y, buf, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
     }
     if (!a->sc->n_ses) canvas_text(c, x, r.y, tr("  no model"), hs);
@@ -110,10 +110,10 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         else snprintf(st, sizeof st, "%s", tr(stage_name(sel.stage)));
         int len = session_len(s);
         snprintf(buf, sizeof buf, tr("%s%s \xe2\x94\x82 pos %d/%d \xe2\x94\x82 %s "), a->sc->running ? tr("\xe2\x96\xb6 run \xe2\x94\x82 ") : "",
-                 phase_name(s), s->cursor < 0 ? 0 : s->cursor, len ? len - 1 : 0, st);
+                 phase_name(s), session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         if (!c->unicode) {
             snprintf(buf, sizeof buf, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(s),
-                     s->cursor < 0 ? 0 : s->cursor, len ? len - 1 : 0, st);
+                     session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         }
         int bw = text_width(buf, c->unicode);
         int bx = r.x + r.w - bw;
@@ -165,7 +165,7 @@ static void draw_tabs(App *a, Canvas *c, Rect r) {
 static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
     if (!s) return;
     int len = session_len(s);
-    int n = s->n_ids > len ? s->n_ids : len;
+    int n = session_n_ids(s) > len ? session_n_ids(s) : len;
     if (n <= 0) { canvas_text_fit(c, r.x, r.y, tr("no prompt: press e to type one"), r.w, sty(CR_DIM)); return; }
     if (n > 8192) n = 8192;
     Chip *chips = calloc((size_t)n, sizeof(Chip));
@@ -173,13 +173,13 @@ static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
     char (*texts)[64] = calloc((size_t)n, 64);
     if (chips && hits && texts) {
         for (int i = 0; i < n; i++) {
-            const TraceTok *tk = i < len ? trace_tok(s->trace, i) : NULL;
-            int id = tk ? tk->id : (i < s->n_ids ? s->ids[i] : -1);
+            const TraceTok *tk = i < len ? trace_tok(session_trace(s), i) : NULL;
+            int id = tk ? tk->id : (i < session_n_ids(s) ? session_ids(s)[i] : -1);
             panel_tok_text(s, id, texts[i], 64);
             chips[i].text = texts[i];
-            chips[i].prefill = tk ? tk->phase == PHASE_PREFILL : i < s->n_prompt;
-            chips[i].current = i == s->cursor;
-            chips[i].dim = i > s->cursor;
+            chips[i].prefill = tk ? tk->phase == PHASE_PREFILL : i < session_n_prompt(s);
+            chips[i].current = i == session_cursor(s);
+            chips[i].dim = i > session_cursor(s);
         }
         w_tokstrip(c, r, chips, n, hits);
         for (int i = 0; i < n; i++) if (hits[i].w) app_add_hit(a, hits[i], HIT_TOKEN, i, side);
@@ -187,7 +187,7 @@ static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
         for (int i = 0; i < n; i++) {
             if (!hits[i].w) continue;
             canvas_target(c, hits[i], "tokens.pos:%d", i);
-            if (i == s->cursor) canvas_target(c, hits[i], "tokens.cursor");
+            if (i == session_cursor(s)) canvas_target(c, hits[i], "tokens.cursor");
         }
         c->owner[0] = 0;
     }

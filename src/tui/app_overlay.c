@@ -200,7 +200,7 @@ static void draw_model_menu(App *a, Canvas *c) {
         char nm[256], line[300];
         app_model_basename(a->models[k], nm, sizeof nm);     /* always: nm is printed below */
         const Session *ts = a->sc->ses[a->menu_target ? 1 : 0];
-        bool loaded = ts && strstr(ts->model_path, nm);
+        bool loaded = ts && strstr(session_model_path(ts), nm);
         snprintf(line, sizeof line, " %s %s", loaded ? "*" : " ", nm);
         Style st = k == a->menu_sel ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
         Rect row = rect_make(in.x, in.y + i, in.w, 1);
@@ -292,10 +292,10 @@ void app_open_overlay(App *a, Overlay ov) {
     Scene *sc = a->sc;
     const Session *s = sc->ses[0];
     a->overlay = ov;
-    if (ov == OV_PROMPT) lineedit_set(&a->edit, s ? s->prompt : "");
-    if (ov == OV_SAMPLER) { a->scfg = s && s->sampler ? sampler_cfg(s->sampler) : sc->scfg; a->sfield = 0; }
+    if (ov == OV_PROMPT) lineedit_set(&a->edit, s ? session_prompt(s) : "");
+    if (ov == OV_SAMPLER) { a->scfg = s && session_sampler(s) ? sampler_cfg(session_sampler(s)) : sc->scfg; a->sfield = 0; }
     if (ov == OV_MODEL && !a->menu_target && s)
-        for (int i = 0; i < a->n_models; i++) if (!strcmp(a->models[i], s->model_path)) a->menu_sel = i;
+        for (int i = 0; i < a->n_models; i++) if (!strcmp(a->models[i], session_model_path(s))) a->menu_sel = i;
 }
 
 void app_draw_overlay(App *a, Canvas *c) {

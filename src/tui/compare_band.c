@@ -56,14 +56,14 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
     int rows = compare_band_rows(a, c);
     if (!rows || r.h < rows) return 0;
     Session *A = a->sc->ses[0], *B = a->sc->ses[1];
-    int n = A->n_ids;
+    int n = session_n_ids(A);
     Rect band = rect_make(r.x, r.y, r.w, rows);
     canvas_fill(c, band, " ", sty(CR_TEXT));
     canvas_push_clip(c, band);
     Err e = {0};
-    const bool engines = A->engine && B->engine;     /* a session without an engine (tests' fakes) has nothing to run */
+    const bool engines = session_engine(A) && session_engine(B);     /* a session without an engine (tests' fakes) has nothing to run */
     if (!engines) err_set(&e, ERR_ARG, "%s", tr("no engine to run the models"));
-    const CompareResult *cr = n >= 2 && engines ? compare_cached(&a->cmp, A->model, B->model, A->ids, n, &e) : NULL;
+    const CompareResult *cr = n >= 2 && engines ? compare_cached(&a->cmp, session_model(A), session_model(B), session_ids(A), n, &e) : NULL;
     char line[512];
     if (!cr) {
         snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: %s"), n < 2 ? tr("the text needs two tokens") : e.msg);
@@ -71,7 +71,7 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
         canvas_pop_clip(c);
         return rows;
     }
-    int cur = A->cursor < 0 ? 0 : A->cursor;
+    int cur = session_cursor(A) < 0 ? 0 : session_cursor(A);
     int n_tok = cr->n + 1;
     /* header: the means; each strip ends with its value at the cursor's token */
     int ln = snprintf(line, sizeof line, tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B\xe2\x88\x92" "A %+.4f  KL(A\xe2\x80\x96" "B) %.4f"),
@@ -84,7 +84,7 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
                       cr->mean_loss_b, c->unicode ? "B\xe2\x88\x92" "A" : "B-A", cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
     if (cur >= 1 && cur < n_tok) {
         char tk[64], vis[96];
-        panel_tok_text(A, A->ids[cur], tk, sizeof tk);
+        panel_tok_text(A, session_ids(A)[cur], tk, sizeof tk);
         tok_visible(tk, vis, sizeof vis, c->unicode);
         snprintf(line + ln, sizeof line - (size_t)ln, tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", vis, cur);
     }

@@ -234,7 +234,7 @@ static int draw_block(Canvas *c, Rect in, int y, const char *text, Style st, Sty
 }
 
 static void token_label(const Session *s, int pos, char *out, size_t cap, bool zh, bool unicode) {
-    const TraceTok *t = trace_tok(s->trace, pos);
+    const TraceTok *t = trace_tok(session_trace(s), pos);
     char raw[96], vis[160];
     if (!t) { snprintf(out, cap, "%d", pos); return; }
     session_token_text(s, t->id, raw, sizeof raw);

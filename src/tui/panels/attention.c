@@ -34,7 +34,7 @@ static float attn_get(void *ud, int r, int c) {
     const AttnSrc *a = ud;
     int q = a->q0 + r;
     if (c > q) return NAN;                          /* causal mask: key after query */
-    const float *row = trace_attn_row(a->s->trace, q, a->layer, a->head, a->scores);
+    const float *row = trace_attn_row(session_trace(a->s), q, a->layer, a->head, a->scores);
     if (!row) return NAN;
     float v = row[c];
     return isfinite(v) ? v : NAN;
@@ -47,9 +47,9 @@ static void attn_destroy(void *st) { free(st); }
 static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const TraceDims *d = trace_dims(s->trace);
+    const TraceDims *d = trace_dims(session_trace(s));
     const int H = d->n_heads, KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = H / KV > 0 ? H / KV : 1;
-    const int sel = ctx->sel.head, q = s->cursor;
+    const int sel = ctx->sel.head, q = session_cursor(s);
     st->n_tiles[ctx->side] = 0;
     if (r.w < 8 || r.h < 3) return;
     bool grouped = KV > 1 && KV < H;
@@ -69,7 +69,7 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
         int ty = y + row * tile_h, tx = r.x + label_w + col * (tile_w + 1);
         if (ty + tile_h > r.y + r.h) break;
         char lab[32];
-        double hb = derived_attn_entropy(s->trace, q, layer, h);     /* shortest form that fits the tile */
+        double hb = derived_attn_entropy(session_trace(s), q, layer, h);     /* shortest form that fits the tile */
         snprintf(lab, sizeof lab, "h%d %.1fb", h, hb);
         if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d %.1f", h, hb);
         if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d", h);
@@ -93,7 +93,7 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
 
 static void draw_mla(PanelCtx *ctx, Rect r, const TraceTok *t, int layer) {
     Canvas *c = ctx->c;
-    const TraceDims *d = trace_dims(ctx->s->trace);
+    const TraceDims *d = trace_dims(session_trace(ctx->s));
     if (r.h <= 0) return;
     if (t->kv_latent && d->kv_lora > 0) {
         const float *lat = t->kv_latent + (size_t)layer * d->kv_lora;
@@ -129,11 +129,11 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     AttnState *st = vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const TraceDims *d = trace_dims(s->trace);
+    const TraceDims *d = trace_dims(session_trace(s));
     const int layer = ctx->sel.layer, head = ctx->sel.head;
     const int KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = d->n_heads / KV > 0 ? d->n_heads / KV : 1;
     char title[160];
-    bool mla = s->model->spec.attn_kind == ATTN_MLA;
+    bool mla = session_model(s)->spec.attn_kind == ATTN_MLA;
     if (mla) snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MLA (latent KV)"), layer, head);
     else if (KV == d->n_heads) snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA"), layer, head);
     else snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d"),
@@ -144,22 +144,22 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, tr("no tokens yet: press n (or Space) to run the prompt")); return; }
     if (in.w < 10 || in.h < 4) return;
-    const int q = s->cursor;
+    const int q = session_cursor(s);
     int sk = ctx->sel.key >= 0 && ctx->sel.key <= q ? ctx->sel.key : -1;
 
     /* info line: current query, entropy, selected cell */
     char qt[48], kt[48], info[256];
     panel_tok_label(s, t->id, qt, sizeof qt, 12, c->unicode);
-    double ent = derived_attn_entropy(s->trace, q, layer, head);
+    double ent = derived_attn_entropy(session_trace(s), q, layer, head);
     int n = snprintf(info, sizeof info, tr("query %d '%s'  H=%.2f bits (max %.2f)"), q, qt, ent, log2((double)(q + 1)));
     /* the row and its scores, copied: later rows (heatmap, tiles) reuse the trace's row cache */
     float *row = malloc(sizeof(float) * 2 * (size_t)(q + 1));
     if (!row) return;
     float *srow = row + q + 1;
-    const float *pr = trace_attn_row(s->trace, q, layer, head, false), *sr = trace_attn_row(s->trace, q, layer, head, true);
+    const float *pr = trace_attn_row(session_trace(s), q, layer, head, false), *sr = trace_attn_row(session_trace(s), q, layer, head, true);
     for (int j = 0; j <= q; j++) { row[j] = pr ? pr[j] : 0; srow[j] = sr ? sr[j] : -INFINITY; }
     if (sk >= 0) {
-        const TraceTok *kt_ = trace_tok(s->trace, sk);
+        const TraceTok *kt_ = trace_tok(session_trace(s), sk);
         panel_tok_label(s, kt_ ? kt_->id : -1, kt, sizeof kt, 10, c->unicode);
         snprintf(info + n, sizeof info - (size_t)n, tr("  \xc2\xb7 key %d '%s': p=%.3f score=%.2f"), sk, kt, (double)row[sk], (double)srow[sk]);
     }
@@ -180,7 +180,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         int nb = 0;
         for (int i = 0; i < topn && i < q + 1; i++) {
             if (idx[i] < 0) continue;
-            const TraceTok *kt_ = trace_tok(s->trace, idx[i]);
+            const TraceTok *kt_ = trace_tok(session_trace(s), idx[i]);
             char tl[32];
             panel_tok_label(s, kt_ ? kt_->id : -1, tl, sizeof tl, 10, c->unicode);
             snprintf(labels[nb], sizeof labels[nb], "k%-3d %s", idx[i], tl);
@@ -239,7 +239,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         for (int r = 0; r < nq - q0; r++) {
             int y = hm.y + r * rows_per;
             if (y >= area.y + area.h) break;
-            const TraceTok *tq = trace_tok(s->trace, q0 + r);
+            const TraceTok *tq = trace_tok(session_trace(s), q0 + r);
             char tl[32];
             panel_tok_label(s, tq ? tq->id : -1, tl, sizeof tl, lab_w - 1, c->unicode);
             int tw = text_width(tl, c->unicode);

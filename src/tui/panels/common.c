@@ -50,8 +50,8 @@ void panel_message(Canvas *c, Rect r, const char *msg) {
 }
 
 const TraceTok *panel_tok(const Session *s) {
-    if (!s || !s->trace || s->cursor < 0) return NULL;
-    return trace_tok(s->trace, s->cursor);
+    if (!s || !session_trace(s) || session_cursor(s) < 0) return NULL;
+    return trace_tok(session_trace(s), session_cursor(s));
 }
 
 const char *panel_tok_text(const Session *s, int id, char *buf, size_t cap) {
@@ -100,8 +100,8 @@ const char *panel_fmt_prob(double p, char *buf, size_t cap) {
 }
 
 void panel_model_line(const Session *s, char *buf, size_t cap) {
-    if (!s || !s->model) { snprintf(buf, cap, "-"); return; }
-    const ModelSpec *m = &s->model->spec;
+    if (!s || !session_model(s)) { snprintf(buf, cap, "-"); return; }
+    const ModelSpec *m = &session_model(s)->spec;
     char att[64], moe[64] = "";
     if (m->attn_kind == ATTN_MLA)
         snprintf(att, sizeof att, "MLA %dh c_kv=%d", m->n_heads, m->kv_lora_rank);

@@ -48,10 +48,10 @@ static void emb_destroy(void *vst) {
 /* The neighbours listed: of the token itself at layer 0 (its embedding row, as the lesson's
  * embed.nearest quotes), of the residual vector above it. */
 static int update_nn(EmbState *st, int side, const Session *s, int pos, int layer) {
-    const TraceTok *t = trace_tok(s->trace, pos);
+    const TraceTok *t = trace_tok(session_trace(s), pos);
     if (!t) return 0;
-    if (layer == 0) return derived_neighbours(&st->dc[side], s->model, t->id);
-    return derived_neighbours_vec(&st->dc[side], s->model, embctx_row(s->trace, pos, layer), -1);
+    if (layer == 0) return derived_neighbours(&st->dc[side], session_model(s), t->id);
+    return derived_neighbours_vec(&st->dc[side], session_model(s), embctx_row(session_trace(s), pos, layer), -1);
 }
 
 static Color pt_color(const TraceTok *t) {
@@ -62,7 +62,7 @@ static Color pt_color(const TraceTok *t) {
 static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int sel) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const int L = s->model->spec.n_layers, q = s->cursor;
+    const int L = session_model(s)->spec.n_layers, q = session_cursor(s);
     const EmbCtxPca *p = derived_embed_pca(&st->dc[ctx->side], s, layer);
     if (!p) p = &st->dc[ctx->side].pca;
     char lname[48], hdr[160];
@@ -89,7 +89,7 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
         int pos = t0 + i;
         float xy[2];
         if (!embctx_project(p, s, pos, xy)) continue;
-        const TraceTok *ti = trace_tok(s->trace, pos);
+        const TraceTok *ti = trace_tok(session_trace(s), pos);
         panel_tok_label(s, ti ? ti->id : -1, labels[m], sizeof labels[m], 10, c->unicode);
         pts[m] = (ScatterPt){xy[0], xy[1], labels[m], pt_color(ti), pos == sel};
         m++;
@@ -103,10 +103,10 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const int side = ctx->side;
-    VocabIndex *vi = derived_vocab(&st->dc[side], s->model);
-    if (st->map_model[side] != (const void *)s->model) {
+    VocabIndex *vi = derived_vocab(&st->dc[side], session_model(s));
+    if (st->map_model[side] != (const void *)session_model(s)) {
         pca_axes_done(&st->map[side]);
-        st->map_model[side] = s->model;
+        st->map_model[side] = session_model(s);
         st->map_ok[side] = st->map_tried[side] = false;
     }
     if (vi && !st->map_tried[side]) {
@@ -134,9 +134,9 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
         pts[m++] = (ScatterPt){xy[0], xy[1], NULL, dot, false};
     }
     free(row);
-    int q = s->cursor, t0 = q + 1 > EMB_MAX_PTS ? q + 1 - EMB_MAX_PTS : 0;
+    int q = session_cursor(s), t0 = q + 1 > EMB_MAX_PTS ? q + 1 - EMB_MAX_PTS : 0;
     for (int pos = t0, k = 0; pos <= q; pos++, k++) {
-        const TraceTok *ti = trace_tok(s->trace, pos);
+        const TraceTok *ti = trace_tok(session_trace(s), pos);
         if (!ti || !ti->embed) continue;
         float xy[2];
         pca_axes_project(ax, ti->embed, xy);
@@ -151,7 +151,7 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
 static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const int q = s->cursor;
+    const int q = session_cursor(s);
     const int lab_w = 9;                       /* "12 token " */
     const int cw = 2;                          /* columns per cell */
     int m = (r.w - lab_w) / cw;
@@ -168,7 +168,7 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
         for (int j = c0; j < q; j++) { float v = embctx_cosine(s, layer, sel, j); if (!isnan(v) && v > best) { best = v; col = j; } }
     }
     char line[160], ta[32], tb[32];
-    const TraceTok *a = trace_tok(s->trace, sel), *b = trace_tok(s->trace, col);
+    const TraceTok *a = trace_tok(session_trace(s), sel), *b = trace_tok(session_trace(s), col);
     panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, 10, c->unicode);
     panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, 10, c->unicode);
     float v = embctx_cosine(s, layer, sel, col);
@@ -186,7 +186,7 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
     y++;
     for (int i = 0; i < m; i++, y++) {
         int pi = c0 + i;
-        const TraceTok *ti = trace_tok(s->trace, pi);
+        const TraceTok *ti = trace_tok(session_trace(s), pi);
         char tl[24], lab[40];
         panel_tok_label(s, ti ? ti->id : -1, tl, sizeof tl, 5, c->unicode);
         snprintf(lab, sizeof lab, "%2d %s", pi % 100, tl);
@@ -215,7 +215,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 24 || in.h < 6) return;
-    const int L = s->model->spec.n_layers, q = s->cursor;
+    const int L = session_model(s)->spec.n_layers, q = session_cursor(s);
     int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
     int sel = sc->view.emb_sel >= 0 && sc->view.emb_sel <= q ? sc->view.emb_sel : q;
 
@@ -230,7 +230,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     int y = right.y;
     int nn_n = update_nn(st, ctx->side, s, sel, layer);
     const DerivedCache *dc = &st->dc[ctx->side];
-    const TraceTok *ts = trace_tok(s->trace, sel);
+    const TraceTok *ts = trace_tok(session_trace(s), sel);
     char tl[40], hdr[120];
     panel_tok_label(s, ts ? ts->id : -1, tl, sizeof tl, 14, c->unicode);
     if (layer == 0) snprintf(hdr, sizeof hdr, tr("tok_emb rows nearest to '%s' (id %d)"), tl, ts ? ts->id : -1);

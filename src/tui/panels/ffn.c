@@ -22,8 +22,8 @@ static void *ffn_create(void) { return calloc(1, sizeof(FfnState)); }
 static void ffn_destroy(void *st) { free(st); }
 
 static int layer_width(const Session *s, int l) {
-    const TraceDims *d = trace_dims(s->trace);
-    int w = s->model->w.layers ? s->model->w.layers[l].d_ff : 0;
+    const TraceDims *d = trace_dims(session_trace(s));
+    int w = session_model(s)->w.layers ? session_model(s)->w.layers[l].d_ff : 0;
     return w > 0 && w <= d->d_ff ? w : d->d_ff;
 }
 
@@ -41,11 +41,11 @@ typedef struct { const Session *s; int layer, t0; } RouteSrc;
 
 static float route_get(void *ud, int r, int c) {
     const RouteSrc *rs = ud;
-    const TraceTok *t = trace_tok(rs->s->trace, rs->t0 + r);
-    const TraceDims *d = trace_dims(rs->s->trace);
+    const TraceTok *t = trace_tok(session_trace(rs->s), rs->t0 + r);
+    const TraceDims *d = trace_dims(session_trace(rs->s));
     if (!t || !t->router) return NAN;
     const float *lg = t->router + (size_t)rs->layer * d->n_experts;
-    if (rs->s->model->spec.route_scoring == ROUTE_SIGMOID) return 1.0f / (1.0f + expf(-lg[c]));
+    if (session_model(rs->s)->spec.route_scoring == ROUTE_SIGMOID) return 1.0f / (1.0f + expf(-lg[c]));
     float mx = lg[0];
     for (int e = 1; e < d->n_experts; e++) mx = fmaxf(mx, lg[e]);
     double z = 0;
@@ -56,8 +56,8 @@ static float route_get(void *ud, int r, int c) {
 static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool shared) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const ModelSpec *sp = &s->model->spec;
-    const TraceDims *d = trace_dims(s->trace);
+    const ModelSpec *sp = &session_model(s)->spec;
+    const TraceDims *d = trace_dims(session_trace(s));
     const int F = layer_width(s, l);
     const float *h = t->mlp_post ? t->mlp_post + (size_t)l * d->d_ff : NULL;
     if (!h || F <= 0) { panel_message(c, in, tr("no MLP activation recorded for this layer")); return; }
@@ -117,12 +117,12 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
 static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, int l) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const TraceDims *d = trace_dims(s->trace);
-    const int E = d->n_experts, K = d->top_k, q = s->cursor;
+    const TraceDims *d = trace_dims(session_trace(s));
+    const int E = d->n_experts, K = d->top_k, q = session_cursor(s);
     char line[256];
     snprintf(line, sizeof line, tr("MoE: %d experts, top-%d per token, %s routing%s"), E, K,
-             s->model->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax",
-             s->model->spec.n_shared_experts ? tr(" + shared experts") : "");
+             session_model(s)->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax",
+             session_model(s)->spec.n_shared_experts ? tr(" + shared experts") : "");
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     canvas_target(c, rect_make(in.x, in.y, in.w, 1), "ffn.info");
     int lw = in.w * 6 / 10;
@@ -169,7 +169,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
         for (int r = 0; r < n; r++) {
             int y = area.y + r * rows_per;
             if (y >= area.y + area.h) break;
-            const TraceTok *tr = trace_tok(s->trace, src.t0 + r);
+            const TraceTok *tr = trace_tok(session_trace(s), src.t0 + r);
             char tl[32];
             panel_tok_label(s, tr ? tr->id : -1, tl, sizeof tl, lab_w - 1, c->unicode);
             int tw = text_width(tl, c->unicode);
@@ -204,7 +204,7 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
         float *load = calloc((size_t)E, sizeof(float));
         if (load) {
             for (int p = 0; p <= q; p++) {
-                const TraceTok *tp = trace_tok(s->trace, p);
+                const TraceTok *tp = trace_tok(session_trace(s), p);
                 if (!tp || !tp->expert_idx) continue;
                 for (int k = 0; k < K; k++) {
                     int e = tp->expert_idx[(size_t)l * K + k];
@@ -224,7 +224,7 @@ static void ffn_draw(void *vst, PanelCtx *ctx) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const int l = ctx->sel.layer;
-    bool moe = s->model->w.layers && s->model->w.layers[l].is_moe && trace_dims(s->trace)->n_experts > 0;
+    bool moe = session_model(s)->w.layers && session_model(s)->w.layers[l].is_moe && trace_dims(session_trace(s))->n_experts > 0;
     char title[96];
     snprintf(title, sizeof title, tr("FFN \xc2\xb7 L%d \xc2\xb7 %s"), l, moe ? tr("mixture of experts") : tr("dense MLP"));
     Rect in = panel_frame(ctx, title, "[ ] layer");

@@ -24,8 +24,8 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     (void)vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const ModelSpec *sp = &s->model->spec;
-    long long ctxlen = ctx->sc->view.kv_ctx > 0 ? ctx->sc->view.kv_ctx : (s->max_ctx > 0 ? s->max_ctx : sp->max_pos);
+    const ModelSpec *sp = &session_model(s)->spec;
+    long long ctxlen = ctx->sc->view.kv_ctx > 0 ? ctx->sc->view.kv_ctx : (session_max_ctx(s) > 0 ? session_max_ctx(s) : sp->max_pos);
     char title[128];
     const KvPrec prec = (KvPrec)(ctx->sc->view.kv_prec % KVP_COUNT);
     const int pbits = kv_prec_bits(prec);
@@ -38,7 +38,7 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     long long own = kv_elems_actual(sp);
     const int L = sp->n_layers;
     const TraceTok *t = panel_tok(s);
-    long long ntok = t ? s->cursor + 1 : 0;
+    long long ntok = t ? session_cursor(s) + 1 : 0;
     char b1[32], b2[32], b3[32], line[256];
     int y = in.y;
 

@@ -28,8 +28,8 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     (void)vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const ModelSpec *sp = &s->model->spec;
-    const TraceDims *d = trace_dims(s->trace);
+    const ModelSpec *sp = &session_model(s)->spec;
+    const TraceDims *d = trace_dims(session_trace(s));
     const int l = ctx->sel.layer, D = d->d_model, which = scene_norms_which(ctx->sc);
     bool rms = sp->norm == NORM_RMSNORM;
     char title[128];
@@ -44,8 +44,8 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     const NormStat *ns = which == 0 ? &t->ln1[l] : which == 1 ? &t->ln2[l] : &t->lnf;
     const float *xin = which == 0 ? t->resid + (size_t)l * D : which == 2 ? t->resid + (size_t)d->n_layers * D : t->resid_mid + (size_t)l * D;
     const float *xout = which == 0 ? t->ln1_out + (size_t)l * D : which == 1 ? t->ln2_out + (size_t)l * D : t->lnf_out;
-    const Tensor *gw = which == 2 ? &s->model->w.lnf_w : which == 0 ? &s->model->w.layers[l].ln1_w : &s->model->w.layers[l].ln2_w;
-    const Tensor *gb = which == 2 ? &s->model->w.lnf_b : which == 0 ? &s->model->w.layers[l].ln1_b : &s->model->w.layers[l].ln2_b;
+    const Tensor *gw = which == 2 ? &session_model(s)->w.lnf_w : which == 0 ? &session_model(s)->w.layers[l].ln1_w : &session_model(s)->w.layers[l].ln2_w;
+    const Tensor *gb = which == 2 ? &session_model(s)->w.lnf_b : which == 0 ? &session_model(s)->w.layers[l].ln1_b : &session_model(s)->w.layers[l].ln2_b;
 
     int y = in.y;
     canvas_target(c, rect_make(in.x, y, in.w, 1), "norms.formula");

@@ -41,14 +41,14 @@ static void lens_draw(OutState *st, PanelCtx *ctx) {
     if (!panel_tok(s)) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 20 || in.h < 6) return;
     Err e = {0};
-    const QuantLens *q = st ? quantlens_cached(&st->ql, s->model, s->ids, s->n_ids, s->cursor, L, to, &e) : NULL;
+    const QuantLens *q = st ? quantlens_cached(&st->ql, session_model(s), session_ids(s), session_n_ids(s), session_cursor(s), L, to, &e) : NULL;
     if (!q) { panel_message(c, in, st ? e.msg : tr("out of memory")); return; }
     char cur[40], tl[40], tq[40];
-    panel_tok_label(s, s->ids[s->cursor], cur, sizeof cur, 14, c->unicode);
+    panel_tok_label(s, session_ids(s)[session_cursor(s)], cur, sizeof cur, 14, c->unicode);
     panel_tok_label(s, q->top_loaded, tl, sizeof tl, 14, c->unicode);
     panel_tok_label(s, q->top_quant, tq, sizeof tq, 14, c->unicode);
     snprintf(line, sizeof line, tr("Measured: only layer %d's weight matrices quantized; only the next token after pos %d ('%s') compared."),
-             L, s->cursor, cur);
+             L, session_cursor(s), cur);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_WARN));
     canvas_text_fit(c, in.x, in.y + 1, tr("Everything else (other layers, embeddings, norms, activations) stays as loaded."), in.w, sty(CR_DIM));
     int y = in.y + 3;
@@ -99,7 +99,7 @@ static void lens_draw(OutState *st, PanelCtx *ctx) {
     canvas_text_fit(c, in.x, y++, line, in.w, sty(q->top_quant == q->top_loaded ? CR_GOOD : CR_WARN));
     if (y < in.y + in.h) {
         snprintf(line, sizeof line, tr("quantizing and one forward pass of %d tokens: %.0f ms (cached per layer, type and position)"),
-                 s->cursor + 1, q->ms);
+                 session_cursor(s) + 1, q->ms);
         canvas_text_fit(c, in.x, y, line, in.w, sty(CR_DIM));
     }
 }
@@ -115,17 +115,17 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     float p1[TRACE_TOPK], p2[TRACE_TOPK];
     SamplePreviewCfg one = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .greedy = false};
     double tail1 = 0, tailb = 0, dummy;
-    int n1 = derived_next_probs(s->trace, s->cursor, one, p1, &tail1, &dummy);
-    int n2 = derived_next_probs(s->trace, s->cursor, ctx->sc->view.preview, p2, NULL, &tailb);
+    int n1 = derived_next_probs(session_trace(s), session_cursor(s), one, p1, &tail1, &dummy);
+    int n2 = derived_next_probs(session_trace(s), session_cursor(s), ctx->sc->view.preview, p2, NULL, &tailb);
     char cur[40], nxt[40], line[256];
     panel_tok_label(s, t->id, cur, sizeof cur, 14, c->unicode);
     if (t->next_id >= 0) panel_tok_label(s, t->next_id, nxt, sizeof nxt, 14, c->unicode);
     else snprintf(nxt, sizeof nxt, "-");
-    SamplerCfg sc = s->sampler ? sampler_cfg(s->sampler) : (SamplerCfg){.greedy = true};
+    SamplerCfg sc = session_sampler(s) ? sampler_cfg(session_sampler(s)) : (SamplerCfg){.greedy = true};
     char samp[64];
     if (sc.greedy) snprintf(samp, sizeof samp, "%s", tr("greedy"));
     else snprintf(samp, sizeof samp, "T=%.2f k=%d p=%.2f seed %llu", (double)sc.temperature, sc.top_k, (double)sc.top_p, (unsigned long long)sc.seed);
-    snprintf(line, sizeof line, tr("after '%s' (pos %d): next = '%s'%s  \xc2\xb7  sampler: %s"), cur, s->cursor, nxt,
+    snprintf(line, sizeof line, tr("after '%s' (pos %d): next = '%s'%s  \xc2\xb7  sampler: %s"), cur, session_cursor(s), nxt,
              t->next_id >= 0 ? "" : tr(" (not chosen yet)"), samp);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     canvas_target(c, rect_make(in.x, in.y, in.w, 2), "output.info");

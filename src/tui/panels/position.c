@@ -89,12 +89,12 @@ static void draw_scaling(Canvas *c, Rect r, const ModelSpec *sp, int seq_len) {
 static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const Model *m = s->model;
+    const Model *m = session_model(s);
     const int D = m->spec.d_model;
     char line[200];
     double ne = t->embed ? stats_norm(t->embed, D) : 0, np = t->pos_embed ? stats_norm(t->pos_embed, D) : 0;
     snprintf(line, sizeof line, tr("learned positions: x0 = tok_emb[id] + pos_emb[%d]   ||tok|| %.3g  ||pos|| %.3g  cos %.3f"),
-             s->cursor, ne, np, t->embed && t->pos_embed ? (double)stats_cosine(t->embed, t->pos_embed, D) : 0.0);
+             session_cursor(s), ne, np, t->embed && t->pos_embed ? (double)stats_cosine(t->embed, t->pos_embed, D) : 0.0);
     canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
     Rect body = rect_make(in.x, in.y + 1, in.w, in.h - 1);
     int lw = body.w / 2;
@@ -115,7 +115,7 @@ static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t
         }
         if (st->sim_n) {
             canvas_text_fit(c, body.x, body.y, "cos(pos_emb[i], pos_emb[j]), i,j < 64", lw - 1, sty(CR_DIM));
-            int sel = s->cursor < st->sim_n ? s->cursor : -1;
+            int sel = session_cursor(s) < st->sim_n ? session_cursor(s) : -1;
             HeatSpec hs = {.rows = st->sim_n, .cols = st->sim_n, .get = sim_get, .ud = st, .lo = -1, .hi = 1,
                            .diverging = true, .sel_r = sel, .sel_c = sel, .max_cell = 2};
             HeatLayout hl = w_heatmap(c, rect_make(body.x, body.y + 1, lw - 1, body.h - 2), &hs);
@@ -133,12 +133,12 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     PosState *st = vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const ModelSpec *sp = &s->model->spec;
-    const TraceDims *d = trace_dims(s->trace);
+    const ModelSpec *sp = &session_model(s)->spec;
+    const TraceDims *d = trace_dims(session_trace(s));
     const int l = ctx->sel.layer, h = ctx->sel.head;
     bool rope = sp->pos == POS_ROPE && d->rot_dim > 0;
     char title[128];
-    if (rope) snprintf(title, sizeof title, tr("Position \xc2\xb7 RoPE \xc2\xb7 L%d head %d \xc2\xb7 pos %d"), l, h, s->cursor < 0 ? 0 : s->cursor);
+    if (rope) snprintf(title, sizeof title, tr("Position \xc2\xb7 RoPE \xc2\xb7 L%d head %d \xc2\xb7 pos %d"), l, h, session_cursor(s) < 0 ? 0 : session_cursor(s));
     else snprintf(title, sizeof title, tr("Position \xc2\xb7 learned position embeddings"));
     Rect in = panel_frame(ctx, title, rope ? tr(", . pairs  v sinusoid/scaling  { } head") : "");
     const TraceTok *t = panel_tok(s);
@@ -146,7 +146,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     if (in.w < 24 || in.h < 6) return;
     if (!rope) { draw_learned(st, ctx, in, t); return; }
 
-    const int R = d->rot_dim, P = R / 2, pos = s->cursor;
+    const int R = d->rot_dim, P = R / 2, pos = session_cursor(s);
     float *inv = malloc(sizeof(float) * (size_t)(P > 0 ? P : 1));
     if (!inv) return;
     ModelSpec spr = *sp;
@@ -215,7 +215,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
                 rec[m] = NAN;
             }
             /* recorded scores of the current query by distance m = pos - key, scaled to max |.| */
-            const float *srow = trace_attn_row(s->trace, pos, l, h, true);
+            const float *srow = trace_attn_row(session_trace(s), pos, l, h, true);
             if (!srow) srow = theory + M;   /* NAN: nothing to plot */
             float mx = 0;
             for (int k = 0; k <= pos; k++) if (isfinite(srow[k])) mx = fmaxf(mx, fabsf(srow[k]));

@@ -37,30 +37,30 @@ typedef struct { const Session *s; int t0; } NormSrc;
 
 static float norm_get(void *ud, int r, int c) {
     const NormSrc *ns = ud;
-    const TraceTok *t = trace_tok(ns->s->trace, ns->t0 + c);
+    const TraceTok *t = trace_tok(session_trace(ns->s), ns->t0 + c);
     if (!t) return NAN;
-    const TraceDims *d = trace_dims(ns->s->trace);
+    const TraceDims *d = trace_dims(session_trace(ns->s));
     return (float)stats_norm(t->resid + (size_t)r * d->d_model, d->d_model);
 }
 
 static void lens_update(LensRow *lr, const Session *s, const TraceTok *t) {
-    const TraceDims *d = trace_dims(s->trace);
+    const TraceDims *d = trace_dims(session_trace(s));
     int L = d->n_layers < LENS_MAX_LAYERS ? d->n_layers : LENS_MAX_LAYERS;
-    if (lr->trace == (const void *)s->trace && lr->pos == s->cursor && lr->step == t->step &&
-        lr->len == trace_len(s->trace) && lr->n == L + 1)
+    if (lr->trace == (const void *)session_trace(s) && lr->pos == session_cursor(s) && lr->step == t->step &&
+        lr->len == trace_len(session_trace(s)) && lr->n == L + 1)
         return;
-    lr->trace = s->trace;
-    lr->pos = s->cursor;
+    lr->trace = session_trace(s);
+    lr->pos = session_cursor(s);
     lr->step = t->step;
-    lr->len = trace_len(s->trace);
+    lr->len = trace_len(session_trace(s));
     lr->n = L + 1;
     lr->ok = false;
-    float *scratch = malloc(sizeof(float) * ((size_t)s->model->spec.vocab_size + (size_t)d->d_model));
+    float *scratch = malloc(sizeof(float) * ((size_t)session_model(s)->spec.vocab_size + (size_t)d->d_model));
     if (!scratch) return;
     lr->ok = true;
     for (int l = 0; l <= L && lr->ok; l++) {
         int rl = l == L ? d->n_layers : l;
-        lr->ok = logitlens_topk(s->model, t->resid + (size_t)rl * d->d_model, 1, &lr->ids[l], &lr->probs[l], scratch);
+        lr->ok = logitlens_topk(session_model(s), t->resid + (size_t)rl * d->d_model, 1, &lr->ids[l], &lr->probs[l], scratch);
     }
     free(scratch);
 }
@@ -69,14 +69,14 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
     ResidState *st = vst;
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
-    const TraceDims *d = trace_dims(s->trace);
+    const TraceDims *d = trace_dims(session_trace(s));
     const int L = d->n_layers, sel = ctx->sel.layer;
     Rect in = panel_frame(ctx, tr("Residual stream \xc2\xb7 ||x|| per layer x token, writes, logit lens"), tr("[ ] layer  click: token/layer"));
     st->hl[ctx->side] = (HeatLayout){0};
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 20 || in.h < 5) return;
-    const int q = s->cursor;
+    const int q = session_cursor(s);
 
     /* split: heatmap on top (or left when wide), per-layer table below */
     int rows_tab = L + 2 <= in.h / 2 + 2 ? L + 2 : in.h / 2;
@@ -186,7 +186,7 @@ static int resid_click(void *vst, Scene *sc, int side, int x, int y, int button)
     if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) {
         Err e = {0};
         scene_goto(sc, side, st->t0[side] + c, &e);
-        if (r < sc->ses[side]->model->spec.n_layers) scene_select_layer(sc, r, &e);
+        if (r < session_model(sc->ses[side])->spec.n_layers) scene_select_layer(sc, r, &e);
         return KR_ALL;
     }
     return KR_IGNORED;

@@ -114,7 +114,7 @@ typedef struct { int col, row, top, bot; bool hl; } Placed;
 /* the loaded model's folder name ("story-gqa") */
 static void model_dir_name(const Session *s, char *buf, size_t cap) {
     char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", s->model_path);
+    snprintf(tmp, sizeof tmp, "%s", session_model_path(s));
     size_t n = strlen(tmp);
     while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
     const char *b = strrchr(tmp, '/');
@@ -128,14 +128,14 @@ static void to_draw(void *vst, PanelCtx *ctx) {
     Rect in = panel_frame(ctx, tr("Trade-off \xc2\xb7 quality against KV-cache memory"), panel_tradeoff.hint);
     if (in.w < 30 || in.h < 8) { panel_message(c, in, tr("the trade-off view needs at least 32x10")); return; }
     char err[1024];
-    const Tradeoff *t = st ? to_data(st, sc->ses[0] ? sc->ses[0]->model_path : NULL, err, sizeof err) : NULL;
+    const Tradeoff *t = st ? to_data(st, sc->ses[0] ? session_model_path(sc->ses[0]) : NULL, err, sizeof err) : NULL;
     if (!t) { panel_message(c, in, st ? err : tr("out of memory")); return; }
     const bool uni = c->unicode;
 
     /* which variants are loaded (A, and B in compare mode) */
     int hl[2] = {-1, -1};
     for (int i = 0; i < sc->n_ses && i < 2; i++)
-        if (sc->ses[i]) hl[i] = tradeoff_match(t, sc->ses[i]->model_path, &sc->ses[i]->model->spec);
+        if (sc->ses[i]) hl[i] = tradeoff_match(t, session_model_path(sc->ses[i]), &session_model(sc->ses[i])->spec);
 
     /* ranges: y over the intervals, x (log10) over the variants and the configs */
     double ylo = INFINITY, yhi = -INFINITY, xlo = INFINITY, xhi = -INFINITY;
@@ -340,7 +340,7 @@ static void to_draw(void *vst, PanelCtx *ctx) {
         if (s >= sc->n_ses || !sc->ses[s]) continue;
         const char *tagn = sc->n_ses > 1 ? (s ? "B: " : "A: ") : "";
         if (hl[s] < 0) {
-            fmt_thousands(tradeoff_kv_bytes(&sc->ses[s]->model->spec), b1, sizeof b1);
+            fmt_thousands(tradeoff_kv_bytes(&session_model(sc->ses[s])->spec), b1, sizeof b1);
             snprintf(line, sizeof line, tr("%sthe loaded model is not in the family (by name or shape); it caches %s B/token in bf16"), tagn, b1);
         } else {
             const TradeoffVariant *v = &t->v[hl[s]];
