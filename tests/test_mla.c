@@ -31,7 +31,7 @@ TEST(mla_naive_and_absorbed_scores_agree_with_the_engine) {
     Err e = {0};
     Session *s = session_new(MLA_DIR, 0, &e);
     if (!s) SKIP("%s: %s", MLA_DIR, e.msg);
-    const ModelSpec *sp = &s->model->spec;
+    const ModelSpec *sp = &session_model(s)->spec;
     REQUIRE(sp->attn_kind == ATTN_MLA);
     SamplerCfg g = {0};
     g.greedy = true;
@@ -39,7 +39,7 @@ TEST(mla_naive_and_absorbed_scores_agree_with_the_engine) {
     REQUIRE(session_set_prompt(s, PROMPT, &e));
     REQUIRE(session_step(s, &e));                        /* prefill */
     for (int i = 0; i < 3; i++) REQUIRE(session_step(s, &e));   /* and decode: positions from both paths */
-    const int T = trace_len(s->trace), L = sp->n_layers, H = sp->n_heads;
+    const int T = trace_len(session_trace(s)), L = sp->n_layers, H = sp->n_heads;
     const int nope = sp->qk_nope_head_dim, rope = sp->qk_rope_head_dim, dq = nope + rope, R = sp->kv_lora_rank;
     REQUIRE(T > 8);
     const int layers[] = {0, L - 1}, heads[] = {0, H - 1}, poss[] = {0, T / 2, T - 1};
@@ -54,15 +54,15 @@ TEST(mla_naive_and_absorbed_scores_agree_with_the_engine) {
         REQUIRE(hooks_add(hk, name, NULL, grab_observe, &gr) >= 0);
         snprintf(name, sizeof name, "blocks.%d.attn.hook_k", l);
         REQUIRE(hooks_add(hk, name, NULL, grab_observe, &gr) >= 0);
-        Engine *en = engine_new(s->model, T + 1, &e);
+        Engine *en = engine_new(session_model(s), T + 1, &e);
         REQUIRE(en);
         engine_set_hooks(en, hk);
-        REQUIRE(engine_forward(en, s->ids, T, false, &e) != NULL);
+        REQUIRE(engine_forward(en, session_ids(s), T, false, &e) != NULL);
         for (int hi = 0; hi < 2; hi++)
             for (int pi = 0; pi < 3; pi++) {
                 const int h = heads[hi], pos = poss[pi];
                 MlaScores r;
-                REQUIRE(mla_head_scores(s->model, s->trace, l, h, pos, &r, &e));
+                REQUIRE(mla_head_scores(session_model(s), session_trace(s), l, h, pos, &r, &e));
                 CHECK_EQ_INT(r.n_keys, pos + 1);
                 double mx = 0;
                 for (int j = 0; j <= pos; j++) if (fabs(r.engine[j]) > mx) mx = fabs(r.engine[j]);
@@ -93,16 +93,16 @@ TEST(mla_naive_and_absorbed_scores_agree_with_the_engine) {
     }
     /* bad arguments are refused with a message, not a crash */
     MlaScores r;
-    CHECK(!mla_head_scores(s->model, s->trace, L, 0, 0, &r, &e) && strstr(e.msg, "layer"));
-    CHECK(!mla_head_scores(s->model, s->trace, 0, H, 0, &r, &e) && strstr(e.msg, "head"));
-    CHECK(!mla_head_scores(s->model, s->trace, 0, 0, T, &r, &e) && strstr(e.msg, "position"));
+    CHECK(!mla_head_scores(session_model(s), session_trace(s), L, 0, 0, &r, &e) && strstr(e.msg, "layer"));
+    CHECK(!mla_head_scores(session_model(s), session_trace(s), 0, H, 0, &r, &e) && strstr(e.msg, "head"));
+    CHECK(!mla_head_scores(session_model(s), session_trace(s), 0, 0, T, &r, &e) && strstr(e.msg, "position"));
     session_free(s);
     /* a model that is not MLA */
     Session *g2 = session_new("assets/models/story-gqa", 0, &e);
     if (g2) {
         REQUIRE(session_set_prompt(g2, PROMPT, &e));
         REQUIRE(session_step(g2, &e));
-        CHECK(!mla_head_scores(g2->model, g2->trace, 0, 0, 1, &r, &e) && strstr(e.msg, "not MLA"));
+        CHECK(!mla_head_scores(session_model(g2), session_trace(g2), 0, 0, 1, &r, &e) && strstr(e.msg, "not MLA"));
         session_free(g2);
     }
 }

@@ -8,12 +8,12 @@ bool v_tok_mla(VC *c) {
     const char *k = c->ph->key;
     MlaScores r;
     if (!c->s || !c->m) return err_set(c->e, ERR_ARG, "{%s} needs a loaded MLA model", k);
-    if (!mla_head_scores(c->m, c->s->trace, c->layer, c->head, c->cursor, &r, c->e)) return false;
+    if (!mla_head_scores(c->m, session_trace(c->s), c->layer, c->head, c->cursor, &r, c->e)) return false;
     const int key = c->key >= 0 && c->key <= c->cursor ? c->key : r.max_key;
     const ModelSpec *s = c->sp_m;
     bool ok = true;
     if (IS("mla.key")) lv_fmt_int(key, c->out, c->cap);
-    else if (IS("mla.key_text")) lv_fmt_tok(c->s, trace_tok(c->s->trace, key)->id, c->out, c->cap, c->v->zh);
+    else if (IS("mla.key_text")) lv_fmt_tok(c->s, trace_tok(session_trace(c->s), key)->id, c->out, c->cap, c->v->zh);
     else if (IS("mla.keys")) lv_fmt_int(r.n_keys, c->out, c->cap);
     else if (IS("mla.naive")) lv_put(c->out, c->cap, "%.4f", (double)r.naive[key]);
     else if (IS("mla.absorbed")) lv_put(c->out, c->cap, "%.4f", (double)r.absorbed[key]);
