@@ -1,6 +1,7 @@
 /* The engine's numeric kernels against plain reference loops: the packed GEMM (every kernel
  * set this CPU runs, f32/bf16/f16, B by rows and by columns, odd sizes and tails), the
- * four-row matvec, the vectorised exp, the worker pool, and the three attention paths
+ * four-row matvec, the row kernels of decode attention (scores over a run of keys, a pattern
+ * row times a run of values), the vectorised exp, the worker pool, and the three attention paths
  * (fused prefill, fused decode, materialised pattern) against each other on a real model. */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -128,6 +129,44 @@ TEST(matvec_four_rows_matches_reference_loop) {
                 }
     }
     engine_set_threads(prev);
+}
+
+/* ops_rows_dot / ops_rows_axpy / ops_axpy (decode attention over a run of cached keys and
+ * values, rows ld apart) against double loops, on run lengths around the four-row step and
+ * widths around the vector width. */
+TEST(attention_row_kernels_match_reference_loops) {
+    const int rs[] = {1, 3, 4, 5, 8, 255, 257}, ns[] = {1, 7, 8, 9, 64, 128, 130};
+    for (int ri = 0; ri < 7; ri++)
+        for (int ni = 0; ni < 7; ni++) {
+            const int rows = rs[ri], n = ns[ni];
+            const size_t ld = (size_t)n + 3;   /* rows are not packed */
+            float *W = malloc(sizeof(float) * (size_t)rows * ld), *x = malloc(sizeof(float) * (size_t)n);
+            float *y = malloc(sizeof(float) * (size_t)rows), *p = malloc(sizeof(float) * (size_t)rows);
+            float *z = malloc(sizeof(float) * (size_t)n), *z0 = malloc(sizeof(float) * (size_t)n), *z1 = malloc(sizeof(float) * (size_t)n);
+            for (size_t i = 0; i < (size_t)rows * ld; i++) W[i] = urand();
+            for (int i = 0; i < n; i++) { x[i] = urand(); z0[i] = z[i] = z1[i] = urand(); }
+            for (int r = 0; r < rows; r++) p[r] = 0.5f * (urand() + 1.0f);
+            ops_rows_dot(W, ld, rows, x, n, y);
+            ops_rows_axpy(z, p, W, ld, rows, n);
+            ops_axpy(z1, p[0], W, n);
+            double worst = 0, worst_ax = 0, worst1 = 0;
+            for (int r = 0; r < rows; r++) {
+                double s = 0, mag = 0;
+                for (int i = 0; i < n; i++) { double t = (double)W[(size_t)r * ld + i] * x[i]; s += t; mag += fabs(t); }
+                worst = fmax(worst, fabs(y[r] - s) / (mag + 1e-30));
+            }
+            for (int i = 0; i < n; i++) {
+                double s = z0[i], mag = fabs(z0[i]);
+                for (int r = 0; r < rows; r++) { double t = (double)p[r] * W[(size_t)r * ld + i]; s += t; mag += fabs(t); }
+                worst_ax = fmax(worst_ax, fabs(z[i] - s) / (mag + 1e-30));
+                double s1 = (double)z0[i] + (double)p[0] * W[i];
+                worst1 = fmax(worst1, fabs(z1[i] - s1) / (fabs(z0[i]) + fabs((double)p[0] * W[i]) + 1e-30));
+            }
+            CHECK_MSG(worst < 1e-6, "ops_rows_dot rows %d n %d: relative error %g", rows, n, worst);
+            CHECK_MSG(worst_ax < 1e-6, "ops_rows_axpy rows %d n %d: relative error %g", rows, n, worst_ax);
+            CHECK_MSG(worst1 < 1e-6, "ops_axpy n %d: relative error %g", n, worst1);
+            free(W); free(x); free(y); free(p); free(z); free(z0); free(z1);
+        }
 }
 
 TEST(vectorised_exp_matches_libm) {

@@ -28,6 +28,9 @@
 #define ATT_TB 64         /* query rows per attention task in prefill */
 #define LOGIT_BLK 64      /* rows of logits computed at once for the hooks (hook_all_logits) */
 #define MLA_LATENT_EPS 1e-6f   /* HF DeepSeek q_a/kv_a RMSNorm eps (module default) */
+#define DEC_ROWS 3        /* up to this many query rows take the decode path */
+#define DEC_SPLIT 256     /* keys per decode task (at least) */
+#define DEC_MAX_SPLIT 32  /* key splits per KV head in decode (at most) */
 
 struct Engine {
     Model *m;
@@ -35,9 +38,14 @@ struct Engine {
     Hooks *hooks;
     int max_ctx, pos, steps;
     int dq, dv, ff_max;
-    /* KV cache, per layer: standard [max_ctx][KV*hd] keys and [max_ctx][KV*dv] values;
-     * MLA [max_ctx][kv_lora] latents and [max_ctx][rope] rope keys. */
+    /* KV cache, per layer: standard [KV][max_ctx][hd] keys and values (head-major: each KV
+     * head's keys are one contiguous stream, which decode reads at full memory speed; a
+     * token-major layout puts consecutive keys of a head 4 KB apart for Qwen3-0.6B, a new
+     * page per key); MLA [max_ctx][kv_lora] latents and [max_ctx][rope] rope keys. */
     float **kc, **vc;
+    /* decode partials: per (query row, head, key split) the unnormalised z, the max and the
+     * exp-sum (see attn_decode_task) */
+    float *dpart;
     size_t kv_elems_per_token;      /* all layers */
     /* run state for one chunk */
     float *x, *xn, *tmp, *q, *k, *v, *z, *att, *ff1, *ff2, *ff3, *lat, *qlat, *qabs, *olat;
@@ -80,7 +88,7 @@ void engine_free(Engine *en) {
     free(en->kc); free(en->vc);
     float *bufs[] = {en->x, en->xn, en->tmp, en->q, en->k, en->v, en->z, en->att, en->ff1, en->ff2, en->ff3, en->lat,
                      en->qlat, en->qabs, en->olat, en->router, en->ew, en->inv_freq, en->logits_last, en->scale_buf,
-                     en->hookbuf, en->logits_all, en->logits_blk};
+                     en->hookbuf, en->logits_all, en->logits_blk, en->dpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(en->eidx);
     free(en);
@@ -167,6 +175,7 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     size_t hb = kdim + vdim;
     if ((size_t)s->n_experts_per_tok > hb) hb = (size_t)s->n_experts_per_tok;
     en->hookbuf = falloc(B * hb, &ok);
+    if (!mla) en->dpart = falloc((size_t)DEC_ROWS * (size_t)H * DEC_MAX_SPLIT * ((size_t)en->dv + 2), &ok);
     if (!ok) {
         engine_free(en);
         err_set(e, ERR_MEMORY, "out of memory creating the run state (context %d)", max_ctx);
@@ -238,9 +247,14 @@ static void attn_softmax_rows(Engine *en, int H, int n, int p0, int T) {
  * query rows); the fields used depend on the task function. */
 typedef struct {
     Engine *en;
-    int l, n, p0, T, H, hd, qd, kd, grp, nblk;
+    int l, n, p0, T, H, hd, qd, kd, grp, nblk, nsplit, split;
     float scale;
 } AttnTask;
+
+/* Keys of KV head kh in layer l: [max_ctx][hd] from there (values likewise). */
+static inline float *kv_head(const Engine *en, float *const *c, int l, int kh) {
+    return c[l] + (size_t)kh * (size_t)en->max_ctx * (size_t)en->s->head_dim;
+}
 
 static void softmax_task(void *ctx, int task, int thread) {
     (void)thread;
@@ -268,7 +282,7 @@ static void scores_task(void *ctx, int h, int thread) {
     const AttnTask *a = ctx;
     Engine *en = a->en;
     const int kh = h / a->grp;
-    GemmB K = {en->kc[a->l] + (size_t)kh * a->hd, DT_F32, (size_t)a->kd, false};
+    GemmB K = {kv_head(en, en->kc, a->l, kh), DT_F32, (size_t)a->hd, false};
     float *S = en->att + (size_t)h * a->n * (size_t)a->T;
     gemm_rows(&K, 0, a->T, en->q + (size_t)h * a->hd, (size_t)a->qd, a->n, a->hd, S, (size_t)a->T, false, thread);
     for (size_t i = 0; i < (size_t)a->n * (size_t)a->T; i++) S[i] *= a->scale;
@@ -278,45 +292,81 @@ static void pv_task(void *ctx, int h, int thread) {
     const AttnTask *a = ctx;
     Engine *en = a->en;
     const int kh = h / a->grp;
-    GemmB V = {en->vc[a->l] + (size_t)kh * a->hd, DT_F32, (size_t)a->kd, true};
+    GemmB V = {kv_head(en, en->vc, a->l, kh), DT_F32, (size_t)a->hd, true};
     gemm_rows(&V, 0, a->hd, en->att + (size_t)h * a->n * (size_t)a->T, (size_t)a->T, a->n, a->T,
               en->z + (size_t)h * a->hd, (size_t)a->qd, false, thread);
 }
 
-/* Fused path, few query rows (decode): one task per KV head; each cached key and value is
- * read once for all the query heads that share it. */
-static void attn_decode_task(void *ctx, int kh, int thread) {
+/* Fused path, few query rows (decode). The keys are cut into nsplit ranges of `split` keys
+ * and each task takes one (KV head, range): the grp query heads sharing that KV head read
+ * each key and value once, from one contiguous stream. A task leaves, per query head, the
+ * unnormalised z = sum_j exp(s_j - m) v_j, its max m and exp-sum l; attn_decode_combine
+ * merges the ranges (z = sum_r e^(m_r - M) z_r / sum_r e^(m_r - M) l_r, M = max m_r). The
+ * split depends only on the context length, never on the thread count, so results do not
+ * change with --threads. */
+static void attn_decode_task(void *ctx, int task, int thread) {
     const AttnTask *a = ctx;
     Engine *en = a->en;
-    const int hd = a->hd, grp = a->grp, T = a->T;
-    const float *kc = en->kc[a->l], *vc = en->vc[a->l];
-    float *sc = pool_scratch(thread, 1, (size_t)grp * (size_t)T);
+    const int hd = a->hd, grp = a->grp, kh = task / a->nsplit, r = task % a->nsplit, S = a->nsplit;
+    const float *kc = kv_head(en, en->kc, a->l, kh), *vc = kv_head(en, en->vc, a->l, kh);
+    float *sc = pool_scratch(thread, 1, (size_t)grp * (size_t)a->split + (size_t)hd);
     if (!sc) return;   /* 4 bytes per key and head: checked by engine_new's budget */
     for (int t = 0; t < a->n; t++) {
-        const int last = a->p0 + t, lo = attn_lo(en, last), nv = last + 1 - lo;
+        const int last = a->p0 + t;
+        int lo = attn_lo(en, last), hi = last;   /* keys [lo, hi] of this range */
+        if (lo < r * a->split) lo = r * a->split;
+        if (hi > (r + 1) * a->split - 1) hi = (r + 1) * a->split - 1;
+        const int nv = hi + 1 - lo;
         const float *q0 = en->q + (size_t)t * a->qd + (size_t)kh * grp * hd;
-        for (int j = lo; j <= last; j++) {
-            const float *kv = kc + (size_t)j * a->kd + (size_t)kh * hd;
-            for (int g = 0; g < grp; g++) sc[(size_t)g * T + (j - lo)] = ops_dot(q0 + (size_t)g * hd, kv, hd) * a->scale;
+        for (int g = 0; g < grp; g++) {
+            float *part = en->dpart + (((size_t)t * a->H + (size_t)(kh * grp + g)) * (size_t)S + (size_t)r) * ((size_t)hd + 2);
+            for (int i = 0; i < hd; i++) part[i] = 0;
+            part[hd] = -INFINITY;
+            part[hd + 1] = 0;
+        }
+        if (nv <= 0) continue;
+        for (int g = 0; g < grp; g++) {
+            float *row = sc + (size_t)g * a->split;
+            ops_rows_dot(kc + (size_t)lo * hd, (size_t)hd, nv, q0 + (size_t)g * hd, hd, row);
+            float m = -INFINITY;
+            for (int j = 0; j < nv; j++) { row[j] *= a->scale; if (row[j] > m) m = row[j]; }
+            float *part = en->dpart + (((size_t)t * a->H + (size_t)(kh * grp + g)) * (size_t)S + (size_t)r) * ((size_t)hd + 2);
+            part[hd] = m;
+            part[hd + 1] = ops_exp_sum(row, nv, m);
         }
         for (int g = 0; g < grp; g++) {
-            float *row = sc + (size_t)g * T;
-            float m = -INFINITY;
-            for (int j = 0; j < nv; j++) if (row[j] > m) m = row[j];
-            float inv = 1.0f / ops_exp_sum(row, nv, m);
-            for (int j = 0; j < nv; j++) row[j] *= inv;
-            float *zo = en->z + (size_t)t * a->qd + (size_t)(kh * grp + g) * hd;
-            for (int i = 0; i < hd; i++) zo[i] = 0;
-        }
-        for (int j = lo; j <= last; j++) {
-            const float *vv = vc + (size_t)j * a->kd + (size_t)kh * hd;
-            for (int g = 0; g < grp; g++) {
-                const float p = sc[(size_t)g * T + (j - lo)];
-                float *zo = en->z + (size_t)t * a->qd + (size_t)(kh * grp + g) * hd;
-                for (int i = 0; i < hd; i++) zo[i] += p * vv[i];
-            }
+            float *zo = en->dpart + (((size_t)t * a->H + (size_t)(kh * grp + g)) * (size_t)S + (size_t)r) * ((size_t)hd + 2);
+            ops_rows_axpy(zo, sc + (size_t)g * a->split, vc + (size_t)lo * hd, (size_t)hd, nv, hd);
         }
     }
+}
+
+static void attn_decode_combine(const AttnTask *a) {
+    Engine *en = a->en;
+    const int hd = a->hd, S = a->nsplit;
+    for (int t = 0; t < a->n; t++)
+        for (int h = 0; h < a->H; h++) {
+            const float *part = en->dpart + ((size_t)t * a->H + (size_t)h) * (size_t)S * ((size_t)hd + 2);
+            float *zo = en->z + (size_t)t * a->qd + (size_t)h * hd;
+            float M = -INFINITY;
+            for (int r = 0; r < S; r++) if (part[(size_t)r * (hd + 2) + hd] > M) M = part[(size_t)r * (hd + 2) + hd];
+            if (S == 1) {   /* one range: exactly z / l */
+                const float inv = 1.0f / part[hd + 1];
+                for (int i = 0; i < hd; i++) zo[i] = part[i] * inv;
+                continue;
+            }
+            float l = 0;
+            for (int i = 0; i < hd; i++) zo[i] = 0;
+            for (int r = 0; r < S; r++) {
+                const float *pr = part + (size_t)r * (hd + 2);
+                if (pr[hd] == -INFINITY) continue;   /* a range this query cannot see */
+                const float w = expf(pr[hd] - M);
+                l += w * pr[hd + 1];
+                ops_axpy(zo, w, pr, hd);
+            }
+            const float inv = 1.0f / l;
+            for (int i = 0; i < hd; i++) zo[i] *= inv;
+        }
 }
 
 /* Fused path, prefill: one task per (head, block of ATT_TB query rows): S = Q K^T over the
@@ -331,7 +381,7 @@ static void attn_prefill_task(void *ctx, int task, int thread) {
     const int nk = last_max + 1 - lo_min;
     float *S = pool_scratch(thread, 1, (size_t)ATT_TB * (size_t)nk);
     if (!S) return;
-    GemmB K = {en->kc[a->l] + (size_t)lo_min * a->kd + (size_t)kh * hd, DT_F32, (size_t)a->kd, false};
+    GemmB K = {kv_head(en, en->kc, a->l, kh) + (size_t)lo_min * hd, DT_F32, (size_t)hd, false};
     gemm_rows(&K, 0, nk, en->q + (size_t)t0 * a->qd + (size_t)h * hd, (size_t)a->qd, tb, hd, S, (size_t)nk, false, thread);
     for (int t = 0; t < tb; t++) {
         float *row = S + (size_t)t * nk;
@@ -343,7 +393,7 @@ static void attn_prefill_task(void *ctx, int task, int thread) {
         float inv = 1.0f / ops_exp_sum(row + lo, hi + 1 - lo, m);
         for (int j = lo; j <= hi; j++) row[j] *= inv;
     }
-    GemmB V = {en->vc[a->l] + (size_t)lo_min * a->kd + (size_t)kh * hd, DT_F32, (size_t)a->kd, true};
+    GemmB V = {kv_head(en, en->vc, a->l, kh) + (size_t)lo_min * hd, DT_F32, (size_t)hd, true};
     gemm_rows(&V, 0, hd, S, (size_t)nk, tb, nk, en->z + (size_t)t0 * a->qd + (size_t)h * hd, (size_t)a->qd, false, thread);
 }
 
@@ -380,9 +430,13 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
         if (WANT(HP_ROT_K, l)) fire(en, HP_ROT_K, l, en->k, 3, n, KV, hd, p0, n, 0);
     }
     /* append to the cache */
-    float *kc = en->kc[l], *vc = en->vc[l];
-    memcpy(kc + (size_t)p0 * kd, en->k, sizeof(float) * (size_t)n * kd);
-    memcpy(vc + (size_t)p0 * kd, en->v, sizeof(float) * (size_t)n * kd);
+    for (int h = 0; h < KV; h++) {
+        float *kc = kv_head(en, en->kc, l, h), *vc = kv_head(en, en->vc, l, h);
+        for (int t = 0; t < n; t++) {
+            memcpy(kc + (size_t)(p0 + t) * hd, en->k + (size_t)t * kd + (size_t)h * hd, sizeof(float) * (size_t)hd);
+            memcpy(vc + (size_t)(p0 + t) * hd, en->v + (size_t)t * kd + (size_t)h * hd, sizeof(float) * (size_t)hd);
+        }
+    }
     if (WANT(HP_KV_APPEND, l)) {
         /* what entered the cache: [n, 2*KV*hd] (keys then values per token) */
         float *hb = en->hookbuf;
@@ -400,8 +454,13 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
         attn_softmax_rows(en, H, n, p0, T);
         attn_pattern(en, l, H, n, p0, T);
         pool_run(pv_task, &a, H);   /* z = pattern · v */
-    } else if (n < 4) {
-        pool_run(attn_decode_task, &a, KV);
+    } else if (n <= DEC_ROWS) {
+        /* ranges of at least DEC_SPLIT keys, at most DEC_MAX_SPLIT of them */
+        a.nsplit = (T + DEC_SPLIT - 1) / DEC_SPLIT;
+        if (a.nsplit > DEC_MAX_SPLIT) a.nsplit = DEC_MAX_SPLIT;
+        a.split = (T + a.nsplit - 1) / a.nsplit;
+        pool_run(attn_decode_task, &a, KV * a.nsplit);
+        attn_decode_combine(&a);
     } else {
         pool_run(attn_prefill_task, &a, H * a.nblk);
     }
@@ -812,9 +871,10 @@ bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, fl
             scores[j] = (ops_dot(qa, cc + (size_t)j * R, R) + ops_dot(q + nope, pc + (size_t)j * rope, rope)) * s->softmax_scale;
         free(qa);
     } else {
-        const int hd = s->head_dim, kd = s->n_kv_heads * hd, kh = h / (s->n_heads / s->n_kv_heads);
-        const float *kc = en->kc[l] + (size_t)kh * hd;
-        for (int j = lo; j <= pos; j++) scores[j] = ops_dot(q, kc + (size_t)j * kd, hd) * s->softmax_scale;
+        const int hd = s->head_dim, kh = h / (s->n_heads / s->n_kv_heads);
+        const float *kc = kv_head(en, en->kc, l, kh);
+        ops_rows_dot(kc + (size_t)lo * hd, (size_t)hd, pos + 1 - lo, q, hd, scores + lo);
+        for (int j = lo; j <= pos; j++) scores[j] *= s->softmax_scale;
     }
     if (pattern) {
         float m = -INFINITY;

@@ -54,6 +54,19 @@ static inline float dot_f32(const float *w, const float *x, int n) {
 
 float ops_dot(const float *a, const float *b, int n) { return dot_f32(a, b, n); }
 
+void ops_axpy(float *restrict y, float a, const float *restrict x, int n) {
+    int i = 0;
+#ifdef __AVX2__
+    const __m256 av = _mm256_set1_ps(a);
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 #ifdef __AVX2__
 static inline __m256 load_bf16x8(const uint16_t *p) {
     __m128i h = _mm_loadu_si128((const __m128i *)p);
@@ -198,6 +211,35 @@ static void dot4_f16(const uint16_t *w, size_t ld, const float *x, int n, float 
 }
 #endif
 #endif
+
+void ops_rows_dot(const float *W, size_t ld, int rows, const float *x, int n, float *y) {
+    int r = 0;
+#ifdef __AVX2__
+    for (; r + 4 <= rows; r += 4) dot4_f32(W + (size_t)r * ld, ld, x, n, y + r);
+#endif
+    for (; r < rows; r++) y[r] = dot_f32(W + (size_t)r * ld, x, n);
+}
+
+void ops_rows_axpy(float *restrict z, const float *p, const float *W, size_t ld, int rows, int n) {
+    int r = 0;
+#ifdef __AVX2__
+    for (; r + 4 <= rows; r += 4) {
+        const float *w0 = W + (size_t)r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;
+        const __m256 p0 = _mm256_set1_ps(p[r]), p1 = _mm256_set1_ps(p[r + 1]), p2 = _mm256_set1_ps(p[r + 2]), p3 = _mm256_set1_ps(p[r + 3]);
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 a = _mm256_loadu_ps(z + i);
+            a = _mm256_fmadd_ps(p0, _mm256_loadu_ps(w0 + i), a);
+            a = _mm256_fmadd_ps(p1, _mm256_loadu_ps(w1 + i), a);
+            a = _mm256_fmadd_ps(p2, _mm256_loadu_ps(w2 + i), a);
+            a = _mm256_fmadd_ps(p3, _mm256_loadu_ps(w3 + i), a);
+            _mm256_storeu_ps(z + i, a);
+        }
+        for (; i < n; i++) z[i] += p[r] * w0[i] + p[r + 1] * w1[i] + p[r + 2] * w2[i] + p[r + 3] * w3[i];
+    }
+#endif
+    for (; r < rows; r++) ops_axpy(z, p[r], W + (size_t)r * ld, n);
+}
 
 typedef struct { const Tensor *W; const float *x, *xp; float *y; int per; } MatvecTask;
 

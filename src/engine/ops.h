@@ -15,6 +15,14 @@ float tensor_get(const Tensor *t, size_t i);
 
 /* sum_i a[i] b[i] (AVX2 when available) */
 float ops_dot(const float *a, const float *b, int n);
+/* y[i] += a x[i] for i < n (vectorised) */
+void ops_axpy(float *restrict y, float a, const float *restrict x, int n);
+/* y[r] = sum_i W[r*ld + i] x[i] for r < rows, on the calling thread (four rows per step):
+ * the scores of one query against a run of cached keys. */
+void ops_rows_dot(const float *W, size_t ld, int rows, const float *x, int n, float *y);
+/* z[i] += sum_r p[r] W[r*ld + i] for i < n, on the calling thread (four rows per step): a
+ * pattern row times a run of cached values. */
+void ops_rows_axpy(float *restrict z, const float *p, const float *W, size_t ld, int rows, int n);
 /* y[rows] = W[rows, cols] x[cols]  (on the pool, four rows per kernel call) */
 void matvec(const Tensor *W, const float *x, float *y);
 /* Y[n, rows] = X[n, cols] W^T: matvec for n = 1, else the packed GEMM (gemm.h). */
