@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "analysis/logitlens.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
 #include "engine/ops.h"
@@ -290,5 +291,43 @@ TEST(attention_paths_agree_past_chunk_and_block_edges) {
     CHECK_MSG(d2 < 1e-4, "fused prefill vs token-by-token decode: %g", d2);
     CHECK_MSG(d3 < 1e-4, "2 threads vs 1: %g", d3);
     free(fused); free(hooked); free(decode); free(single);
+    model_free(m);
+}
+
+/* The logit lens of several rows in one GEMM pass (the Residual panel) and of one row
+ * (logitlens_topk) against a plain reference: final RMSNorm, W_U x and the softmax in double. */
+TEST(logit_lens_rows_match_reference) {
+    Err e = {0};
+    Model *m = model_load("assets/models/story-gqa", false, &e);
+    if (!m) SKIP("bundled story-gqa not found: %s", e.msg);
+    const int d = m->spec.d_model, V = m->spec.vocab_size, n = 7;
+    REQUIRE(m->spec.norm == NORM_RMSNORM);
+    float *X = malloc(sizeof(float) * (size_t)n * d), *scratch = malloc(sizeof(float) * (size_t)(V + d));
+    double *lg = malloc(sizeof(double) * (size_t)V), *xn = malloc(sizeof(double) * (size_t)d);
+    int ids[7], id1;
+    float probs[7], p1;
+    for (int i = 0; i < n * d; i++) X[i] = 3.0f * urand();
+    REQUIRE(logitlens_top1_rows(m, X, n, ids, probs));
+    for (int r = 0; r < n; r++) {
+        const float *x = X + (size_t)r * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) ss += (double)x[i] * x[i];
+        double sc = 1.0 / sqrt(ss / d + m->spec.norm_eps);
+        for (int i = 0; i < d; i++) xn[i] = (double)tensor_get(&m->w.lnf_w, (size_t)i) * (double)(float)(x[i] * (float)sc);
+        int best = 0;
+        for (int v = 0; v < V; v++) {
+            double acc = 0;
+            for (int i = 0; i < d; i++) acc += (double)tensor_get(&m->w.lm_head, (size_t)v * d + i) * xn[i];
+            lg[v] = acc;
+            if (acc > lg[best]) best = v;
+        }
+        double se = 0;
+        for (int v = 0; v < V; v++) se += exp(lg[v] - lg[best]);
+        CHECK_MSG(ids[r] == best, "row %d: lens top-1 %d, reference %d", r, ids[r], best);
+        CHECK_MSG(fabs(probs[r] - 1.0 / se) < 1e-5 * (1.0 / se) + 1e-7, "row %d: p %.9g, reference %.9g", r, probs[r], 1.0 / se);
+        REQUIRE(logitlens_topk(m, x, 1, &id1, &p1, scratch));
+        CHECK_MSG(id1 == best && fabs(p1 - 1.0 / se) < 1e-5 * (1.0 / se) + 1e-7, "row %d single: %d %.9g, reference %d %.9g", r, id1, p1, best, 1.0 / se);
+    }
+    free(X); free(scratch); free(lg); free(xn);
     model_free(m);
 }

@@ -11,4 +11,9 @@
 /* Top-k ids and probabilities of x[d_model]. scratch must hold vocab + d_model floats.
  * Returns false when the model has no unembedding (config only). */
 bool logitlens_topk(const Model *m, const float *x, int k, int *ids, float *probs, float *scratch);
+/* Top-1 id and probability of each of the n rows X[n][d_model], with one pass over the
+ * unembedding (the packed GEMM) instead of n matvecs: the Residual panel's lens over every
+ * layer. Allocates n x (vocab + d_model) floats. False when the model has no unembedding or
+ * out of memory. */
+bool logitlens_top1_rows(const Model *m, const float *X, int n, int *ids, float *probs);
 #endif
