@@ -9,7 +9,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "analysis/embedmap.h"
 #include "cli/cli.h"
+#include "session/session.h"
+#include "tui/app.h"
+#include "tui/canvas.h"
+#include "tui/panel.h"
 #include "engine/gemm.h"
 #include "engine/pool.h"
 #include "engine/engine.h"
@@ -246,6 +251,85 @@ static double time_prefill(Engine *en, const int *ids, int n, Err *e) {
     return lg ? n / (now() - t0) : 0;
 }
 
+/* The vocabulary index behind the Embeddings panel on this model's token embeddings: building
+ * it (1/|E_v| for every row), one nearest-neighbour query (median of 7) and the vocabulary
+ * map's fit on the first 8192 ids (the panel's EMB_MAP_FIT). Prints one JSON member. */
+static void bench_vocab(const Model *m) {
+    Err e = {0};
+    if (!tensor_present(&m->w.tok_emb) || m->w.tok_emb.cols != m->spec.d_model) return;
+    double t0 = now();
+    VocabIndex *vi = vocab_index_new(&m->w.tok_emb, &e);
+    double t_index = now() - t0;
+    if (!vi) return;
+    const int d = m->spec.d_model;
+    float *q = malloc(sizeof(float) * (size_t)d);
+    double nn[7];
+    int ids[12];
+    float sims[12];
+    for (int r = 0; r < 7 && q; r++) {
+        vocab_row(vi, (r * 7919 + 13) % m->spec.vocab_size, q);
+        t0 = now();
+        vocab_neighbours(vi, q, -1, 12, ids, sims);
+        nn[r] = now() - t0;
+    }
+    PcaAxes ax = {0};
+    t0 = now();
+    bool fit = vocab_map_fit(vi, 8192, &ax, &e);
+    double t_map = now() - t0;
+    if (fit) pca_axes_done(&ax);
+    printf("  \"vocabulary\": {\"rows\": %d, \"index_build_ms\": %.1f, \"neighbours_ms\": %.1f, \"map_fit_8192_ms\": %.1f},\n",
+           m->spec.vocab_size, 1e3 * t_index, q ? 1e3 * median(nn, 7) : 0.0, fit ? 1e3 * t_map : -1.0);
+    free(q);
+    vocab_index_free(vi);
+}
+
+/* Per-panel step time as the TUI sees it: a session (engine + trace recorder) prefilled with
+ * `ctx` tokens, then for each round and each panel one decode step followed by that panel's
+ * first frame (120x40), so every panel pays for its own per-step work (logit lens,
+ * neighbours, ...) on a fresh token; medians over rounds. Prints one JSON member. */
+static bool bench_panels(const char *path, int ctx, int rounds, Err *e) {
+    Session *s = session_new(path, ctx + rounds * PANEL_COUNT + 8, e);
+    if (!s) return false;
+    int *ids = malloc(sizeof(int) * (size_t)ctx);
+    if (!ids) { session_free(s); return err_set(e, ERR_MEMORY, "out of memory"); }
+    for (int i = 0; i < ctx; i++) ids[i] = (int)((i * 7919L + 13) % s->model->spec.vocab_size);
+    double t0 = now();
+    bool ok = session_set_ids(s, ids, ctx, e) && session_step(s, e);
+    double t_prefill = now() - t0;
+    free(ids);
+    if (!ok) { session_free(s); return false; }
+    App *a = app_new();
+    Canvas *c = canvas_new(120, 40);
+    if (!a || !c) { if (a) app_free(a); canvas_free(c); session_free(s); return err_set(e, ERR_MEMORY, "out of memory"); }
+    app_set_session(a, 0, s, true);
+    a->sc->max_ctx = s->max_ctx;
+    c->unicode = true;
+    enum { MAXR = 99 };
+    static double t_step[PANEL_COUNT][MAXR], t_draw[PANEL_COUNT][MAXR];
+    for (int r = 0; r < rounds && ok; r++)
+        for (int p = 0; p < PANEL_COUNT && ok; p++) {
+            t0 = now();
+            ok = session_step(s, e);
+            double t1 = now();
+            app_render_panel(a, c, p);
+            t_draw[p][r] = now() - t1;
+            t_step[p][r] = t1 - t0;
+        }
+    if (ok) {
+        double all[PANEL_COUNT * MAXR];
+        int na = 0;
+        for (int p = 0; p < PANEL_COUNT; p++) for (int r = 0; r < rounds; r++) all[na++] = t_step[p][r];
+        printf("  \"tui_panel_step_ms\": {\"context\": %d, \"rounds\": %d, \"traced_prefill_s\": %.1f, \"decode_step_with_trace_ms\": %.1f, \"panel_frame_after_step_ms\": {",
+               ctx, rounds, t_prefill, 1e3 * median(all, na));
+        for (int p = 0; p < PANEL_COUNT; p++)
+            printf("%s\"%s\": %.1f", p ? ", " : "", panel_class((PanelId)p)->name, 1e3 * median(t_draw[p], rounds));
+        printf("}},\n");
+    }
+    canvas_free(c);
+    app_free(a);
+    return ok;
+}
+
 /* llmscope bench --model M: speed and memory on a real checkpoint, in one run, rounds
  * alternating the measurements, medians reported. */
 static int bench_model(int argc, char **argv) {
@@ -256,6 +340,7 @@ static int bench_model(int argc, char **argv) {
     int n_pre = cli_opt_int(argc, argv, "--prefill", 512);
     int far = cli_opt_int(argc, argv, "--far", 1000);
     bool busy = cli_flag(argc, argv, "--busy");
+    bool panels = cli_flag(argc, argv, "--panels");
     if (rounds < 1 || rounds > 99 || n_dec < 1 || n_pre < 1 || far < 16) {
         fprintf(stderr, "llmscope: bench: --rounds 1..99, --decode >= 1, --prefill >= 1, --far >= 16\n");
         return 2;
@@ -304,6 +389,9 @@ static int bench_model(int argc, char **argv) {
     printf("], \"prefill\": [");
     for (int r = 0; r < nr; r++) printf("%s%.1f", r ? ", " : "", pre[r]);
     printf("]},\n");
+    bench_vocab(m);
+    fflush(stdout);
+    if (panels && !bench_panels(m->path, far, rounds, &e)) { free(ids); engine_free(en); model_free(m); return cli_fail(&e); }
     printf("  \"peak_rss_bytes\": %zu, \"peak_rss_note\": \"VmHWM after prefilling %d tokens (weights mapped + KV cache + run state)\"\n}\n",
            hwm, far);
     free(ids);
@@ -325,15 +413,17 @@ static const CliOpt k_bench_opts[] = {
     {"--rounds", NULL, CLI_INT, "N", "with --model: rounds of alternating measurements, medians reported (default 3)", 1, 99},
     {"--far", NULL, CLI_INT, "N", "with --model: the far decode position (default 1000)", 16, 1000000},
     {"--busy", NULL, CLI_FLAG, NULL, "with --model: also measure decode with one busy process beside it", 0, 0},
+    {"--panels", NULL, CLI_FLAG, NULL, "with --model: also time each TUI panel's frame after a decode step at --far tokens", 0, 0},
     {0}};
 static const CliOpt *const k_bench_groups[] = {k_bench_opts, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_bench_cmd = {
     "bench", "bench [--decode N] [--prefill N] [--only decode] [--compare-bin BIN] [--text FILE]\n"
     "       llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]\n"
-    "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy]",
+    "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels]",
     "Decode and prefill speed of random-weight models shaped like GPT-2 124M and a 110M Llama, against\n"
     "the memory bandwidth measured in the same run; hook overhead; tokenizer throughput. Prints JSON.\n"
-    "With --model: decode at positions 10 and --far, prefill, peak memory on that checkpoint (medians).",
+    "With --model: decode at positions 10 and --far, prefill, peak memory on that checkpoint (medians),\n"
+    "the vocabulary index's build, neighbour query and map fit; --panels: each TUI panel's frame after a step.",
     k_bench_groups, 0, NULL, false};
 
 int cmd_bench(int argc, char **argv) {
