@@ -158,8 +158,17 @@ $(NOHOOKS_DIR)/llmscope: $(LIB_SRCS) src/cli/main.c $(FLAGS_STAMP)
 	@mkdir -p $(NOHOOKS_DIR)
 	$(Q)$(CC) $(CFLAGS_ALL) -DLLMSCOPE_NO_HOOKS $(LDFLAGS_ALL) -o $@ src/cli/main.c $(LIB_SRCS) $(LIBS)
 
-bench: $(BIN) $(NOHOOKS_DIR)/llmscope
+# The Qwen3-0.6B-shaped random checkpoint (1.19 GB, written in a few seconds; git-ignored
+# under build/) for decode at positions 10 and 1000, prefill 512, the vocabulary index and
+# each TUI panel's frame after a step at 1000 tokens (medians of 3 alternating rounds).
+QWEN_BENCH := $(BUILD)/bench-qwen3-0.6b
+QWEN_TOK   := ../shared/data/tokenizers/qwen3
+$(QWEN_BENCH)/model.safetensors: | $(BIN)
+	./$(BIN) bench --gen qwen3-0.6b --out $(QWEN_BENCH) $(if $(wildcard $(QWEN_TOK)/tokenizer.json),--tokenizer-dir $(QWEN_TOK))
+
+bench: $(BIN) $(NOHOOKS_DIR)/llmscope $(QWEN_BENCH)/model.safetensors
 	./$(BIN) bench --compare-bin $(NOHOOKS_DIR)/llmscope $(BENCH_ARGS)
+	./$(BIN) bench --model $(QWEN_BENCH) --rounds 3 --decode 16 --prefill 512 --far 1000 --panels
 
 valgrind:
 	$(MAKE) OPT=-O1 NATIVE=0 $(BUILD)/llmscope-tests $(BIN)
