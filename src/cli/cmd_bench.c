@@ -292,7 +292,7 @@ static bool bench_panels(const char *path, int ctx, int rounds, Err *e) {
     if (!s) return false;
     int *ids = malloc(sizeof(int) * (size_t)ctx);
     if (!ids) { session_free(s); return err_set(e, ERR_MEMORY, "out of memory"); }
-    for (int i = 0; i < ctx; i++) ids[i] = (int)((i * 7919L + 13) % s->model->spec.vocab_size);
+    for (int i = 0; i < ctx; i++) ids[i] = (int)((i * 7919L + 13) % session_model(s)->spec.vocab_size);
     double t0 = now();
     bool ok = session_set_ids(s, ids, ctx, e) && session_step(s, e);
     double t_prefill = now() - t0;
@@ -302,7 +302,7 @@ static bool bench_panels(const char *path, int ctx, int rounds, Err *e) {
     Canvas *c = canvas_new(120, 40);
     if (!a || !c) { if (a) app_free(a); canvas_free(c); session_free(s); return err_set(e, ERR_MEMORY, "out of memory"); }
     app_set_session(a, 0, s, true);
-    a->sc->max_ctx = s->max_ctx;
+    a->sc->max_ctx = session_max_ctx(s);
     c->unicode = true;
     enum { MAXR = 99 };
     static double t_step[PANEL_COUNT][MAXR], t_draw[PANEL_COUNT][MAXR];
