@@ -193,3 +193,79 @@ TEST(scene_prefill_in_pieces_cancels_cleanly) {
     CHECK(session_prefilled(s));
     scene_free(sc);
 }
+
+/* ln1/ln2 outputs, q before RoPE and (dense models) the FFN activation are computed on demand from what the
+ * trace keeps: they must equal what the engine fired to its hooks. */
+TEST(trace_norm_and_mlp_on_demand_equal_engine_hooks) {
+    static const char *const F2[] = {"qwen3", "gpt2", "mistral", "llama-f16-mqa"};
+    int tried = 0;
+    for (size_t f = 0; f < sizeof F2 / sizeof F2[0]; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/models/%s", F2[f]);
+        Err e = {0};
+        Session *s = session_new(path, 32, &e);
+        if (!s) continue;
+        tried++;
+        const int V = session_model(s)->spec.vocab_size, NP = 9;
+        int ids[16];
+        for (int i = 0; i < NP; i++) ids[i] = (5 + 13 * i) % V;
+        REQUIRE(session_set_ids(s, ids, NP, &e));
+        REQUIRE(session_step(s, &e) && session_step(s, &e));
+        const int T = session_len(s);
+        Model *m = model_load(path, false, &e);
+        Hooks *h = hooks_new();
+        Export *x = export_new(h, "blocks.*.ln1.hook_normalized,blocks.*.ln2.hook_normalized,blocks.*.mlp.hook_post,blocks.*.attn.hook_q", &e);
+        Engine *en = m ? engine_new(m, 32, &e) : NULL;
+        REQUIRE(m && h && x && en);
+        engine_set_hooks(en, h);
+        REQUIRE(engine_forward(en, session_ids(s), NP, false, &e));
+        for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &session_ids(s)[i], 1, false, &e));
+        const TraceDims *d = trace_dims(session_trace(s));
+        const int D = d->d_model;
+        double wn = 0, wm = 0, wq = 0;
+        bool all = true;
+        CHECK(trace_tok(session_trace(s), 0)->mlp_post == NULL && trace_tok(session_trace(s), 0)->ln1_out == NULL && trace_tok(session_trace(s), 0)->k == NULL && trace_tok(session_trace(s), 0)->q == NULL);
+        for (int l = 0; l < d->n_layers; l++) {
+            char nm[96];
+            int nd, sh[4];
+            for (int which = 0; which < 2; which++) {
+                snprintf(nm, sizeof nm, "blocks.%d.ln%d.hook_normalized", l, which + 1);
+                const float *ref = export_get(x, nm, &nd, sh);
+                if (!ref || sh[0] != T) { all = false; continue; }
+                for (int p = 0; p < T; p++) {
+                    const float *o = trace_norm_out(session_trace(s), p, which, l);
+                    if (!o) { all = false; continue; }
+                    for (int i = 0; i < D; i++) wn = fmax(wn, fabs((double)o[i] - (double)ref[(size_t)p * D + i]));
+                }
+            }
+            snprintf(nm, sizeof nm, "blocks.%d.attn.hook_q", l);
+            const float *rq = export_get(x, nm, &nd, sh);
+            if (d->rot_dim && rq && sh[0] == T) {
+                for (int p = 0; p < T; p++) {
+                    const float *q = trace_q_pre(session_trace(s), p, l);
+                    if (!q) { all = false; continue; }
+                    for (int hh = 0; hh < d->n_heads; hh++)
+                        for (int i = 0; i < d->rot_dim; i++)
+                            wq = fmax(wq, fabs((double)q[hh * d->rot_dim + i] - (double)rq[((size_t)p * d->n_heads + hh) * sh[2] + i]));
+                }
+            } else if (d->rot_dim) all = false;
+            snprintf(nm, sizeof nm, "blocks.%d.mlp.hook_post", l);
+            const float *ref = export_get(x, nm, &nd, sh);
+            if (!ref || sh[0] != T) { all = false; continue; }
+            for (int p = 0; p < T; p++) {
+                const float *a = trace_mlp_post(session_trace(s), p, l);
+                if (!a) { all = false; continue; }
+                for (int i = 0; i < sh[1]; i++)
+                    wm = fmax(wm, fabs((double)a[i] - (double)ref[(size_t)p * sh[1] + i]) / (1.0 + fabs((double)ref[(size_t)p * sh[1] + i])));
+            }
+        }
+        printf("    %s: norm outputs differ by %.2g, FFN activations by %.2g (relative), q before RoPE by %.2g\n", F2[f], wn, wm, wq);
+        CHECK_MSG(wq < 1e-5, "%s: q before RoPE differs by %g", F2[f], wq);
+        CHECK_MSG(all, "%s: a value or an exported hook is missing", F2[f]);
+        CHECK_MSG(wn < 1e-5, "%s: norm outputs differ by %g", F2[f], wn);
+        CHECK_MSG(wm < 1e-5, "%s: FFN activations differ by %g", F2[f], wm);
+        engine_free(en); export_free(x); hooks_free(h); model_free(m);
+        session_free(s);
+    }
+    if (!tried) SKIP("tests/fixtures/models not generated");
+}

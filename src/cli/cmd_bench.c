@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,6 +220,33 @@ static size_t vm_hwm(void) {
     return kb * 1024;
 }
 
+/* The TUI on n tokens: `screenshot --ids ... --panel attention` in a child process (the
+ * interactive UI's prefill, trace and first frame); its peak RSS in bytes (0 if it failed) and
+ * wall seconds. */
+static size_t tui_peak_rss(const char *model, const int *ids, int n, int threads, double *secs) {
+    size_t cap = (size_t)n * 12 + 16;
+    char *list = malloc(cap), th[16];
+    if (!list) return 0;
+    size_t o = 0;
+    for (int i = 0; i < n; i++) o += (size_t)snprintf(list + o, cap - o, "%s%d", i ? "," : "", ids[i]);
+    snprintf(th, sizeof th, "%d", threads);
+    double t0 = now();
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        char *argv[] = {"llmscope", "screenshot", "--model", (char *)model, "--ids", list, "--panel", "attention", "--threads", th, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    free(list);
+    int st = 0;
+    struct rusage ru;
+    if (p < 0 || wait4(p, &st, 0, &ru) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 0;
+    *secs = now() - t0;
+    return (size_t)ru.ru_maxrss * 1024;
+}
+
 /* A process that keeps one core busy (like `yes > /dev/null`), for the shared-machine test. */
 static pid_t busy_start(void) {
     pid_t p = fork();
@@ -369,6 +397,9 @@ static int bench_model(int argc, char **argv) {
     }
     if (e.code) { free(ids); engine_free(en); model_free(m); return cli_fail(&e); }
     size_t hwm = vm_hwm();   /* before the bandwidth pass allocates its 1 GiB */
+    double tui_s = 0;
+    const char *mpath = cli_opt(argc, argv, "--model");
+    size_t tui_rss = mpath ? tui_peak_rss(mpath, ids, far, threads, &tui_s) : 0;
     double bw = measure_bandwidth(threads);
     double md10 = median(d10, nr), mfar = median(dfar, nr), mpre = median(pre, nr);
     double bound = bw * 1e9 / (double)m->weight_bytes;
@@ -392,6 +423,9 @@ static int bench_model(int argc, char **argv) {
     bench_vocab(m);
     fflush(stdout);
     if (panels && !bench_panels(m->path, far, rounds, &e)) { free(ids); engine_free(en); model_free(m); return cli_fail(&e); }
+    if (tui_rss)
+        printf("  \"tui_peak_rss_bytes\": %zu, \"tui_seconds\": %.1f, \"tui_note\": \"screenshot --panel attention on %d tokens (prefill, trace, one frame), its own process\",\n",
+               tui_rss, tui_s, far);
     printf("  \"peak_rss_bytes\": %zu, \"peak_rss_note\": \"VmHWM after prefilling %d tokens (weights mapped + KV cache + run state)\"\n}\n",
            hwm, far);
     free(ids);

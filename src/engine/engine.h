@@ -47,6 +47,13 @@ void engine_set_hook_all_logits(Engine *en, bool on);
  * the engine's decode path uses (for prefill rows computed through the GEMM the results agree
  * within float rounding, ~1e-6). pos must be < engine_pos(). False if out of range. */
 bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, float *scores, float *pattern);
+/* A dense layer's FFN activation (hook_post: act(W_gate x + b) * (W_up x + b), or act(W_up x
+ * + b) ungated) for one normalized input row x_norm [d_model], as decode computes it. out and
+ * tmp hold the layer's d_ff floats. False for a mixture-of-experts layer. */
+bool engine_mlp_post(const Engine *en, int l, const float *x_norm, float *out, float *tmp);
+/* The query projection of one normalized input row (hook_q: W_Q x + b, Qwen3's per-head
+ * q_norm), n_heads * head_dim floats, as decode computes it. False for MLA. */
+bool engine_q_proj(const Engine *en, int l, const float *x_norm, float *out);
 
 #define ENGINE_MAX_THREADS 256
 /* Threads of the engine's worker pool (engine/pool.h): n < 1 = the default, clamped to

@@ -885,3 +885,34 @@ bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, fl
     }
     return true;
 }
+
+bool engine_mlp_post(const Engine *en, int l, const float *x_norm, float *out, float *tmp) {
+    const ModelSpec *s = en->s;
+    if (l < 0 || l >= s->n_layers) return false;
+    const LayerWeights *lw = &en->m->w.layers[l];
+    if (lw->is_moe) return false;
+    const int ff = lw->d_ff;
+    if (s->gated_ffn) {
+        matmul(&lw->w_gate, x_norm, 1, out);
+        if (lw->b_gate.data) add_bias(&lw->b_gate, out, 1, lw->w_gate.rows);
+        matmul(&lw->w_up, x_norm, 1, tmp);
+        if (lw->b_up.data) add_bias(&lw->b_up, tmp, 1, lw->w_up.rows);
+        for (int i = 0; i < ff; i++) out[i] = act_apply(s->act, out[i]) * tmp[i];
+    } else {
+        matmul(&lw->w_up, x_norm, 1, out);
+        if (lw->b_up.data) add_bias(&lw->b_up, out, 1, lw->w_up.rows);
+        for (int i = 0; i < ff; i++) out[i] = act_apply(s->act, out[i]);
+    }
+    return true;
+}
+
+bool engine_q_proj(const Engine *en, int l, const float *x_norm, float *out) {
+    const ModelSpec *s = en->s;
+    if (l < 0 || l >= s->n_layers || s->attn_kind == ATTN_MLA) return false;
+    const LayerWeights *lw = &en->m->w.layers[l];
+    matmul(&lw->wq, x_norm, 1, out);
+    if (lw->bq.data) add_bias(&lw->bq, out, 1, lw->wq.rows);
+    if (s->qk_norm)
+        for (int h = 0; h < s->n_heads; h++) head_rms(out + (size_t)h * s->head_dim, &lw->q_norm, s->head_dim, s->norm_eps);
+    return true;
+}

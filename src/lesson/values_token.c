@@ -216,7 +216,8 @@ bool v_tok_norm(VC *c) {
         if (IS("norm.max")) OUT_NUM(ns->max);
         if (IS("norm.final_rms")) OUT_NUM(t->lnf.rms);
         if (IS("norm.out_mean") || IS("norm.out_std") || IS("norm.out_rms")) {
-            const float *o = t->ln1_out + (size_t)l * D;
+            const float *o = trace_norm_out(session_trace(s), pos, 0, l);
+            if (!o) return err_set(c->e, ERR_ARG, "no norm output at position %d", pos);
             double mean, var;
             stats_moments(o, D, &mean, &var);
             if (IS("norm.out_mean")) OUT_NUM(mean);
@@ -255,7 +256,8 @@ bool v_tok_ffn(VC *c) {
             return err_set(c->e, ERR_ARG, "layer %d is a mixture of experts: its activations are per expert and not recorded", l);
         int F = c->m->w.layers && c->m->w.layers[l].d_ff ? c->m->w.layers[l].d_ff : sp->d_ff;
         if (F > d->d_ff) F = d->d_ff;
-        const float *a = t->mlp_post + (size_t)l * (size_t)d->d_ff;
+        const float *a = trace_mlp_post(session_trace(s), pos, l);
+        if (!a) return err_set(c->e, ERR_ARG, "no FFN activation recorded at position %d, layer %d", pos, l);
         float amax = 0;
         int top = 0, neg = 0, zero = 0;
         for (int i = 0; i < F; i++) {
@@ -477,9 +479,10 @@ bool v_tok_embed(VC *c) {
         }
     }
     if (!strncmp(k, "rope.", 5)) {
-        if (sp->pos != POS_ROPE || !t->q || d->rot_dim < 2) return err_set(c->e, ERR_ARG, "%s does not use RoPE", c->m->path);
+        const float *ql = trace_q_pre(session_trace(s), pos, l);
+        if (sp->pos != POS_ROPE || !ql || d->rot_dim < 2) return err_set(c->e, ERR_ARG, "%s does not use RoPE", c->m->path);
         const int R = d->rot_dim;
-        const float *q0 = t->q + ((size_t)l * H + (size_t)h) * (size_t)R, *q1 = t->q_rot + ((size_t)l * H + (size_t)h) * (size_t)R;
+        const float *q0 = ql + (size_t)h * (size_t)R, *q1 = t->q_rot + ((size_t)l * H + (size_t)h) * (size_t)R;
         double n0 = stats_norm(q0, R), n1 = stats_norm(q1, R);
         if (IS("rope.q_norm")) OUT_NUM(n0);
         if (IS("rope.q_rot_norm")) OUT_NUM(n1);

@@ -1,6 +1,7 @@
 /* Trace recorder: an ordinary hook observer that keeps, per token position, what the UI
  * shows (see trace.h for the layout and docs/hooks.md for the memory bound). */
 #include "trace/trace.h"
+#include "engine/ops.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,12 @@ struct Trace {
     int rope_off;           /* offset of the roped dims inside a q head (MLA: nope) */
     bool q_rot_is_qa;       /* q_rot and qa are the same numbers (RoPE over the whole head) */
     const Engine *en;       /* attention rows are recomputed from its KV cache */
+    const Model *m;         /* weights of the norms (trace_norm_out) */
+    bool moe;               /* some layer is a mixture of experts: mlp_post is stored */
+    float *norm_buf;        /* [d] trace_norm_out */
+    float *q_buf;           /* [H*dq + d + H*R] trace_q_pre */
+    float *mlp_buf;         /* [L][F + 1]: trace_mlp_post of mlp_pos; slot F = 1 when filled */
+    int mlp_pos; unsigned long mlp_epoch;
     /* recomputed attention rows: a direct-mapped cache, n_slots rows of 2 x max_tokens floats */
     struct RowSlot { int pos, layer, head; unsigned long epoch; float *row; } *slots;
     int n_slots;
@@ -43,6 +50,8 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     if (!t) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     t->max_tokens = max_tokens;
     t->epoch = 1;
+    t->m = m;
+    for (int l = 0; l < s->n_layers && m->w.layers; l++) t->moe |= m->w.layers[l].is_moe;
     t->toks = calloc((size_t)max_tokens, sizeof(TraceTok));
     t->blocks = calloc((size_t)max_tokens, sizeof(void *));
     t->block_bytes = calloc((size_t)max_tokens, sizeof(size_t));
@@ -71,7 +80,11 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     size_t ns = TRACE_ROW_CACHE_BYTES / (row_bytes ? row_bytes : 1);
     t->n_slots = ns < 16 ? 16 : (ns > 4096 ? 4096 : (int)ns);
     t->slots = calloc((size_t)t->n_slots, sizeof *t->slots);
-    if (!t->slots) { trace_free(t); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    t->norm_buf = calloc((size_t)d->d_model, sizeof(float));
+    t->q_buf = calloc((size_t)d->n_heads * ((size_t)d->q_dim + (size_t)d->rot_dim) + (size_t)d->d_model + 1, sizeof(float));
+    t->mlp_buf = calloc((size_t)d->n_layers * ((size_t)d->d_ff + 1) + 1, sizeof(float));
+    t->mlp_pos = -1;
+    if (!t->slots || !t->norm_buf || !t->mlp_buf || !t->q_buf) { trace_free(t); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     return t;
 }
 
@@ -83,6 +96,9 @@ void trace_free(Trace *t) {
     free(t->toks);
     if (t->slots) for (int i = 0; i < t->n_slots; i++) free(t->slots[i].row);
     free(t->slots);
+    free(t->norm_buf);
+    free(t->q_buf);
+    free(t->mlp_buf);
     free(t);
 }
 
@@ -109,14 +125,15 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     const size_t L = (size_t)d->n_layers, H = (size_t)d->n_heads, KV = (size_t)d->n_kv_heads, D = (size_t)d->d_model;
     const size_t R = (size_t)d->rot_dim, T = (size_t)pos + 1, QD = (size_t)d->q_dim;
     const bool rows = !t->en;            /* no engine to recompute from: keep the fired rows */
+    const bool keep_k = !t->en || t->mla, keep_mlp = !t->en || t->moe, keep_q = !t->en || t->mla;
     size_t nf = (rows ? 2 * L * H * T : 0)   /* attn, scores */
               + L * H * QD               /* qa */
               + (L + 1) * D              /* resid */
               + 2 * L                    /* attn/mlp out norms */
-              + 3 * L * D + D            /* ln1_out, ln2_out, resid_mid, lnf_out */
-              + (t->q_rot_is_qa ? 1 : 2) * L * H * R + 2 * L * KV * R   /* q, q_rot, k, k_rot */
+              + (rows ? 2 * L * D : 0) + L * D + D   /* ln1_out, ln2_out, resid_mid, lnf_out */
+              + (keep_q ? 1 : 0) * L * H * R + (t->q_rot_is_qa ? 0 : 1) * L * H * R + (keep_k ? 2 * L * KV * R : 0)   /* q, q_rot, k, k_rot */
               + 2 * D                    /* embed, pos_embed */
-              + L * (size_t)d->d_ff      /* mlp_post */
+              + (keep_mlp ? L * (size_t)d->d_ff : 0)   /* mlp_post */
               + L * (size_t)d->n_experts + L * (size_t)d->top_k   /* router, expert_w */
               + L * (size_t)d->kv_lora + L * (size_t)d->q_lora;
     size_t bytes = nf * sizeof(float) + 2 * L * sizeof(NormStat) + L * (size_t)d->top_k * sizeof(int);
@@ -134,17 +151,17 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     k->resid = TAKE((L + 1) * D);
     k->attn_out_norm = TAKE(L);
     k->mlp_out_norm = TAKE(L);
-    k->ln1_out = TAKE(L * D);
-    k->ln2_out = TAKE(L * D);
+    if (rows) { k->ln1_out = TAKE(L * D); k->ln2_out = TAKE(L * D); }
     k->resid_mid = TAKE(L * D);
     k->lnf_out = TAKE(D);
     if (R) {
-        k->q = TAKE(L * H * R); k->q_rot = t->q_rot_is_qa ? k->qa : TAKE(L * H * R);
-        k->k = TAKE(L * KV * R); k->k_rot = TAKE(L * KV * R);
+        if (keep_q) k->q = TAKE(L * H * R);
+        k->q_rot = t->q_rot_is_qa ? k->qa : TAKE(L * H * R);
+        if (keep_k) { k->k = TAKE(L * KV * R); k->k_rot = TAKE(L * KV * R); }
     }
     k->embed = TAKE(D);
     k->pos_embed = TAKE(D);
-    k->mlp_post = TAKE(L * (size_t)d->d_ff);
+    if (keep_mlp) k->mlp_post = TAKE(L * (size_t)d->d_ff);
     if (d->n_experts) { k->router = TAKE(L * (size_t)d->n_experts); k->expert_w = TAKE(L * (size_t)d->top_k); }
     if (d->kv_lora) k->kv_latent = TAKE(L * (size_t)d->kv_lora);
     if (d->q_lora) k->q_latent = TAKE(L * (size_t)d->q_lora);
@@ -182,11 +199,13 @@ static bool rec_ask(void *ud, HookPoint p, int layer) {
     switch (p) {
     /* MLA keeps only the latent and the rope key (HP_K_ROPE); asking for HP_K would make the
      * engine decompress K/V in every layer for every token just to be dropped. */
-    case HP_K: case HP_ROT_K: return !t->mla;
-    case HP_ATTN_SCORES: case HP_PATTERN: return !t->en;   /* else recomputed on demand */
-    case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_LN1_NORMALIZED:
-    case HP_Q: case HP_ROT_Q:
-    case HP_ATTN_OUT: case HP_RESID_MID: case HP_LNF_NORMALIZED: case HP_LN2_SCALE: case HP_LN2_NORMALIZED: case HP_MLP_POST: case HP_MLP_OUT:
+    case HP_K: case HP_ROT_K: return !t->mla && !t->en;   /* unused with an engine (the cache has k) */
+    /* recomputed on demand when an engine is bound (trace_attn_row, trace_norm_out, ...) */
+    case HP_ATTN_SCORES: case HP_PATTERN: case HP_LN1_NORMALIZED: case HP_LN2_NORMALIZED: return !t->en;
+    case HP_MLP_POST: return !t->en || t->moe;
+    case HP_Q: return !t->en || t->mla || !t->dims.rot_dim;   /* else hook_rot_q is the query kept */
+    case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_ROT_Q:
+    case HP_ATTN_OUT: case HP_RESID_MID: case HP_LNF_NORMALIZED: case HP_LN2_SCALE: case HP_MLP_OUT:
     case HP_RESID_POST: case HP_LNF_SCALE: case HP_LOGITS: case HP_Q_LATENT: case HP_KV_LATENT:
     case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS: case HP_KV_APPEND:
         return true;
@@ -256,7 +275,7 @@ static void rec_observe(void *ud, HookEvent *ev) {
             stat_of(&k->ln1[l], row, D);
             break;
         case HP_LN1_SCALE: k->ln1[l].scale = ev->data[i]; break;
-        case HP_LN1_NORMALIZED: memcpy(k->ln1_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_LN1_NORMALIZED: if (k->ln1_out) memcpy(k->ln1_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
         case HP_RESID_MID:
             row = ev->data + (size_t)i * D;
             memcpy(k->resid_mid + (size_t)l * D, row, sizeof(float) * (size_t)D);
@@ -264,7 +283,7 @@ static void rec_observe(void *ud, HookEvent *ev) {
             break;
         case HP_LNF_NORMALIZED: memcpy(k->lnf_out, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
         case HP_LN2_SCALE: k->ln2[l].scale = ev->data[i]; break;
-        case HP_LN2_NORMALIZED: memcpy(k->ln2_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+        case HP_LN2_NORMALIZED: if (k->ln2_out) memcpy(k->ln2_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
         case HP_ATTN_OUT: k->attn_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
         case HP_MLP_OUT: k->mlp_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
         case HP_RESID_POST:
@@ -285,7 +304,7 @@ static void rec_observe(void *ud, HookEvent *ev) {
                 for (int h = 0; h < H; h++)
                     memcpy(qa + (size_t)h * d->q_dim, ev->data + ((size_t)i * H + h) * ev->shape[2], sizeof(float) * (size_t)hs);
             }
-            if (!R || (ev->point == HP_ROT_Q && t->q_rot_is_qa)) break;
+            if (!R || (ev->point == HP_ROT_Q && t->q_rot_is_qa) || (ev->point == HP_Q && !k->q)) break;
             float *dst = (ev->point == HP_Q ? k->q : k->q_rot) + (size_t)l * H * R;
             const int hs = ev->shape[2];
             for (int h = 0; h < H; h++)
@@ -293,7 +312,7 @@ static void rec_observe(void *ud, HookEvent *ev) {
             break;
         }
         case HP_K: case HP_ROT_K: {
-            if (!R || t->mla) break;
+            if (!R || t->mla || !k->k) break;
             const int KV = d->n_kv_heads, hs = ev->shape[2];
             float *dst = (ev->point == HP_K ? k->k : k->k_rot) + (size_t)l * KV * R;
             for (int h = 0; h < KV; h++) memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * KV + h) * hs, sizeof(float) * (size_t)R);
@@ -303,6 +322,7 @@ static void rec_observe(void *ud, HookEvent *ev) {
         case HP_KV_LATENT: memcpy(k->kv_latent + (size_t)l * d->kv_lora, ev->data + (size_t)i * d->kv_lora, sizeof(float) * (size_t)d->kv_lora); break;
         case HP_Q_LATENT: memcpy(k->q_latent + (size_t)l * d->q_lora, ev->data + (size_t)i * d->q_lora, sizeof(float) * (size_t)d->q_lora); break;
         case HP_MLP_POST: {
+            if (!k->mlp_post) break;
             int w = ev->shape[1] < d->d_ff ? ev->shape[1] : d->d_ff;
             memcpy(k->mlp_post + (size_t)l * d->d_ff, ev->data + (size_t)i * ev->shape[1], sizeof(float) * (size_t)w);
             break;
@@ -340,4 +360,68 @@ const float *trace_attn_row(const Trace *tc, int pos, int layer, int head, bool 
         sl->pos = pos; sl->layer = layer; sl->head = head; sl->epoch = t->epoch;
     }
     return sl->row + (scores ? 0 : t->max_tokens);
+}
+
+/* the engine's norm, as norm_rows applies it */
+static void norm_row(const Trace *t, float *out, const float *x, int which, int layer) {
+    const ModelSpec *s = &t->m->spec;
+    const Weights *w = &t->m->w;
+    const Tensor *g = which == 2 ? &w->lnf_w : which == 0 ? &w->layers[layer].ln1_w : &w->layers[layer].ln2_w;
+    const Tensor *b = which == 2 ? &w->lnf_b : which == 0 ? &w->layers[layer].ln1_b : &w->layers[layer].ln2_b;
+    if (s->norm == NORM_RMSNORM) rmsnorm(out, x, g, s->d_model, s->norm_eps, NULL);
+    else layernorm(out, x, g, b, s->d_model, s->norm_eps, NULL, NULL);
+}
+
+const float *trace_norm_out(const Trace *tc, int pos, int which, int layer) {
+    const TraceTok *k = trace_tok(tc, pos);
+    const TraceDims *d = &tc->dims;
+    if (!k || which < 0 || which > 2 || (which < 2 && (layer < 0 || layer >= d->n_layers))) return NULL;
+    const size_t D = (size_t)d->d_model;
+    if (which == 2) return k->lnf_out;
+    if (k->ln1_out) return (which == 0 ? k->ln1_out : k->ln2_out) + (size_t)layer * D;   /* stored */
+    if (!tc->m->w.layers) return NULL;
+    Trace *t = (Trace *)tc;   /* scratch only */
+    norm_row(t, t->norm_buf, which == 0 ? k->resid + (size_t)layer * D : k->resid_mid + (size_t)layer * D, which, layer);
+    return t->norm_buf;
+}
+
+const float *trace_mlp_post(const Trace *tc, int pos, int layer) {
+    const TraceTok *k = trace_tok(tc, pos);
+    const TraceDims *d = &tc->dims;
+    if (!k || layer < 0 || layer >= d->n_layers) return NULL;
+    const size_t F = (size_t)d->d_ff;
+    if (k->mlp_post) return k->mlp_post + (size_t)layer * F;   /* stored */
+    if (!tc->en) return NULL;
+    Trace *t = (Trace *)tc;   /* the per-position cache changes; the recording does not */
+    if (t->mlp_pos != pos || t->mlp_epoch != t->epoch) {
+        for (int l = 0; l < d->n_layers; l++) t->mlp_buf[(size_t)l * (F + 1) + F] = 0;
+        t->mlp_pos = pos;
+        t->mlp_epoch = t->epoch;
+    }
+    float *row = t->mlp_buf + (size_t)layer * (F + 1);
+    if (row[F] == 0) {
+        float *xn = malloc(sizeof(float) * ((size_t)d->d_model + F));
+        if (!xn) return NULL;
+        norm_row(t, xn, k->resid_mid + (size_t)layer * (size_t)d->d_model, 1, layer);
+        bool ok = engine_mlp_post(t->en, layer, xn, row, xn + d->d_model);
+        free(xn);
+        if (!ok) return NULL;
+        row[F] = 1;
+    }
+    return row;
+}
+
+const float *trace_q_pre(const Trace *tc, int pos, int layer) {
+    const TraceTok *k = trace_tok(tc, pos);
+    const TraceDims *d = &tc->dims;
+    const int H = d->n_heads, R = d->rot_dim, QD = d->q_dim;
+    if (!k || layer < 0 || layer >= d->n_layers || !R) return NULL;
+    if (k->q) return k->q + (size_t)layer * H * R;   /* stored */
+    if (!tc->en || !tc->m->w.layers) return NULL;
+    Trace *t = (Trace *)tc;   /* scratch only */
+    float *full = t->q_buf, *xn = full + (size_t)H * QD, *out = xn + d->d_model;
+    norm_row(t, xn, k->resid + (size_t)layer * (size_t)d->d_model, 0, layer);
+    if (!engine_q_proj(t->en, layer, xn, full)) return NULL;
+    for (int h = 0; h < H; h++) memcpy(out + (size_t)h * R, full + (size_t)h * QD + t->rope_off, sizeof(float) * (size_t)R);
+    return out;
 }

@@ -12,7 +12,10 @@
  *   attn_out_norm, mlp_out_norm [L]   ||hook_attn_out||, ||hook_mlp_out||
  *   ln1, ln2 [L] NormStat  statistics of the norm input/output; lnf: final norm
  *   ln1_out, ln2_out [L][d] normalized outputs (after gamma/beta)
- *   q, q_rot [L][H*hd], k, k_rot [L][KV*hd]   before/after RoPE (MLA: rope part only, see mla_*)
+ *   q, q_rot [L][H*hd], k, k_rot [L][KV*hd]   before/after RoPE (MLA: rope part only, see mla_*);
+ *                          k and k_rot only for MLA (k_rot = the cached rope key) or without an
+ *                          engine; ln1_out/ln2_out and (dense models) mlp_post are computed on
+ *                          demand: trace_norm_out, trace_mlp_post
  *   embed [d], pos_embed [d] (learned positions only, else NULL)
  *   mlp_post [L][F]        FFN activation (input of down projection); MoE: the routed mix is not stored
  *   router [L][E], expert_idx [L][k], expert_w [L][k]   (MoE layers; else NULL)
@@ -44,12 +47,13 @@ typedef struct {
     float *attn_out_norm, *mlp_out_norm;   /* [L] */
     NormStat *ln1, *ln2;    /* [L] */
     NormStat lnf;
-    float *ln1_out, *ln2_out;             /* [L][d] */
+    float *ln1_out, *ln2_out;             /* [L][d] (no engine bound only: use trace_norm_out) */
     float *resid_mid;                     /* [L][d] input of ln2 (resid_pre + attn_out) */
     float *lnf_out;                       /* [d] final norm output */
     float *q, *q_rot, *k, *k_rot;         /* [L][H*hd_r], [L][KV*hd_r] (hd_r: roped dims per head) */
     float *embed, *pos_embed;             /* [d] */
-    float *mlp_post;                      /* [L][F] (F = max ffn width over layers) */
+    float *mlp_post;                      /* [L][F] (F = max ffn width over layers); NULL for a
+                                           * dense model with an engine: use trace_mlp_post */
     float *router, *expert_w;             /* [L][E], [L][topk] */
     int *expert_idx;                      /* [L][topk] */
     float *kv_latent, *q_latent;          /* [L][kv_lora], [L][q_lora] */
@@ -82,6 +86,21 @@ void trace_bind_engine(Trace *t, const Engine *en);
  * position is not recorded or no engine is bound. */
 #define TRACE_ROW_CACHE_BYTES (32u << 20)
 const float *trace_attn_row(const Trace *t, int pos, int layer, int head, bool scores);
+/* Output of a norm at position pos: which 0 = ln1 of layer (of resid_pre), 1 = ln2 (of
+ * resid_mid), 2 = the final norm. ln1/ln2 are not stored when an engine is bound: they are
+ * computed from the recorded input with the engine's own norm function and the model's gamma
+ * (and beta), which gives the same floats. d_model values, valid until the next call. */
+const float *trace_norm_out(const Trace *t, int pos, int which, int layer);
+/* FFN activation (hook_post) of a layer at pos, d_ff values. For a dense model with an engine
+ * bound it is not stored but computed from the ln2 output by engine_mlp_post (equal to the
+ * prefill's within float rounding); a model with mixture-of-experts layers stores it. The
+ * values of one position are kept for all its layers until another position is asked. NULL
+ * when not available. */
+const float *trace_mlp_post(const Trace *t, int pos, int layer);
+/* The query before RoPE of a layer at pos in q's layout ([H][R], the roped dims of each head).
+ * Not stored for standard attention with an engine bound: computed from the ln1 output by
+ * engine_q_proj (equal to hook_q within float rounding). Valid until the next call. */
+const float *trace_q_pre(const Trace *t, int pos, int layer);
 void trace_free(Trace *t);
 /* Registers the recorder's observers on h. */
 void trace_attach(Trace *t, Hooks *h);

@@ -59,7 +59,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     const ModelSpec *sp = &session_model(s)->spec;
     const TraceDims *d = trace_dims(session_trace(s));
     const int F = layer_width(s, l);
-    const float *h = t->mlp_post ? t->mlp_post + (size_t)l * d->d_ff : NULL;
+    const float *h = trace_mlp_post(session_trace(s), session_cursor(s), l);
     if (!h || F <= 0) { panel_message(c, in, tr("no MLP activation recorded for this layer")); return; }
     static const char *AN[] = {"GELU(tanh)", "GELU", "SiLU", "ReLU"};
     float pos;
@@ -108,7 +108,10 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     if (spark) {
         float sh[512];
         int L = d->n_layers < 512 ? d->n_layers : 512;
-        for (int k = 0; k < L; k++) sh[k] = active_share(t->mlp_post + (size_t)k * d->d_ff, layer_width(s, k), NULL);
+        for (int k = 0; k < L; k++) {
+            const float *hk = trace_mlp_post(session_trace(s), session_cursor(s), k);
+            sh[k] = hk ? active_share(hk, layer_width(s, k), NULL) : 0;
+        }
         int x = canvas_text(c, in.x, in.y + in.h - 1, tr("active share by layer: "), sty(CR_DIM));
         w_sparkline(c, x, in.y + in.h - 1, L < in.x + in.w - x ? L : in.x + in.w - x, sh, L, 0, 1, sty(CR_WARN));
     }

@@ -43,7 +43,7 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
 
     const NormStat *ns = which == 0 ? &t->ln1[l] : which == 1 ? &t->ln2[l] : &t->lnf;
     const float *xin = which == 0 ? t->resid + (size_t)l * D : which == 2 ? t->resid + (size_t)d->n_layers * D : t->resid_mid + (size_t)l * D;
-    const float *xout = which == 0 ? t->ln1_out + (size_t)l * D : which == 1 ? t->ln2_out + (size_t)l * D : t->lnf_out;
+    const float *xout = trace_norm_out(session_trace(s), session_cursor(s), which, l);
     const Tensor *gw = which == 2 ? &session_model(s)->w.lnf_w : which == 0 ? &session_model(s)->w.layers[l].ln1_w : &session_model(s)->w.layers[l].ln2_w;
     const Tensor *gb = which == 2 ? &session_model(s)->w.lnf_b : which == 0 ? &session_model(s)->w.layers[l].ln1_b : &session_model(s)->w.layers[l].ln2_b;
 

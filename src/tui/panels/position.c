@@ -165,7 +165,7 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     int nd = in.w / (tile_w + 1);
     if (nd > P) nd = P;
     if (nd < 1) nd = 1;
-    const float *q = t->q ? t->q + ((size_t)l * d->n_heads + h) * R : NULL;
+    const float *ql = trace_q_pre(session_trace(s), session_cursor(s), l), *q = ql ? ql + (size_t)h * R : NULL;
     const float *qr = t->q_rot ? t->q_rot + ((size_t)l * d->n_heads + h) * R : NULL;
     int yd = in.y + 1;
     for (int k = 0; k < nd; k++) {
