@@ -778,7 +778,6 @@ static void forward_chunk(Engine *en, const int *tokens, int n, int p0, float *l
     }
     norm_rows(en, en->xn, en->x, &w->lnf_w, &w->lnf_b, n, HP_LNF_SCALE, HP_LNF_NORMALIZED, -1, p0);
     if (!all && en->hook_all_logits && WANT(HP_LOGITS, -1) && n > 1) {
-        /* every row to the hooks, LOGIT_BLK rows at a time; the caller gets the last row */
         if (!en->logits_blk) en->logits_blk = malloc(sizeof(float) * LOGIT_BLK * (size_t)s->vocab_size);
         if (en->logits_blk) {
             for (int b = 0; b < n; b += LOGIT_BLK) {
@@ -845,19 +844,16 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
     en->steps++;
     return out;
 }
-
 bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, float *scores, float *pattern) {
     const ModelSpec *s = en->s;
     if (l < 0 || l >= s->n_layers || h < 0 || h >= s->n_heads || pos < 0 || pos >= en->pos || !q) return false;
     const int lo = attn_lo(en, pos);
     for (int j = 0; j < lo; j++) scores[j] = -INFINITY;
     if (s->attn_kind == ATTN_MLA) {
-        /* the absorbed form, as attention_mla: (W_UK_h^T q_nope) . c_kv_j + q_pe . k_pe_j */
         const int nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
         const Tensor *wb = &en->m->w.layers[l].wkv_b;
-        float *qa = calloc((size_t)R + 1024, sizeof(float));
+        float *qa = calloc((size_t)R + 1024, sizeof(float)), *rowbuf = qa ? qa + R : NULL;
         if (!qa) return false;
-        float *rowbuf = qa + R;
         for (int i = 0; i < nope; i++) {
             size_t off = ((size_t)h * (nope + dv) + (size_t)i) * (size_t)R;
             for (int r0 = 0; r0 < R; r0 += 1024) {
@@ -866,9 +862,8 @@ bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, fl
                 for (int r = 0; r < nr; r++) qa[r0 + r] += q[i] * rowbuf[r];
             }
         }
-        const float *cc = en->kc[l], *pc = en->vc[l];
         for (int j = lo; j <= pos; j++)
-            scores[j] = (ops_dot(qa, cc + (size_t)j * R, R) + ops_dot(q + nope, pc + (size_t)j * rope, rope)) * s->softmax_scale;
+            scores[j] = (ops_dot(qa, en->kc[l] + (size_t)j * R, R) + ops_dot(q + nope, en->vc[l] + (size_t)j * rope, rope)) * s->softmax_scale;
         free(qa);
     } else {
         const int hd = s->head_dim, kh = h / (s->n_heads / s->n_kv_heads);
@@ -876,43 +871,30 @@ bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, fl
         ops_rows_dot(kc + (size_t)lo * hd, (size_t)hd, pos + 1 - lo, q, hd, scores + lo);
         for (int j = lo; j <= pos; j++) scores[j] *= s->softmax_scale;
     }
-    if (pattern) {
-        float m = -INFINITY;
-        for (int j = lo; j <= pos; j++) { pattern[j] = scores[j]; if (scores[j] > m) m = scores[j]; }
-        for (int j = 0; j < lo; j++) pattern[j] = 0;
-        float inv = 1.0f / ops_exp_sum(pattern + lo, pos + 1 - lo, m);
-        for (int j = lo; j <= pos; j++) pattern[j] *= inv;
-    }
+    if (!pattern) return true;
+    float m = -INFINITY;
+    for (int j = 0; j <= pos; j++) { pattern[j] = j < lo ? 0 : scores[j]; if (j >= lo && scores[j] > m) m = scores[j]; }
+    float inv = 1.0f / ops_exp_sum(pattern + lo, pos + 1 - lo, m);
+    for (int j = lo; j <= pos; j++) pattern[j] *= inv;
     return true;
 }
-
 bool engine_mlp_post(const Engine *en, int l, const float *x_norm, float *out, float *tmp) {
     const ModelSpec *s = en->s;
-    if (l < 0 || l >= s->n_layers) return false;
-    const LayerWeights *lw = &en->m->w.layers[l];
-    if (lw->is_moe) return false;
-    const int ff = lw->d_ff;
-    if (s->gated_ffn) {
-        matmul(&lw->w_gate, x_norm, 1, out);
-        if (lw->b_gate.data) add_bias(&lw->b_gate, out, 1, lw->w_gate.rows);
-        matmul(&lw->w_up, x_norm, 1, tmp);
-        if (lw->b_up.data) add_bias(&lw->b_up, tmp, 1, lw->w_up.rows);
-        for (int i = 0; i < ff; i++) out[i] = act_apply(s->act, out[i]) * tmp[i];
-    } else {
-        matmul(&lw->w_up, x_norm, 1, out);
-        if (lw->b_up.data) add_bias(&lw->b_up, out, 1, lw->w_up.rows);
-        for (int i = 0; i < ff; i++) out[i] = act_apply(s->act, out[i]);
-    }
+    const LayerWeights *lw = l >= 0 && l < s->n_layers ? &en->m->w.layers[l] : NULL;
+    if (!lw || lw->is_moe) return false;
+    const Tensor *first = s->gated_ffn ? &lw->w_gate : &lw->w_up, *fb = s->gated_ffn ? &lw->b_gate : &lw->b_up;
+    matmul(first, x_norm, 1, out);
+    if (fb->data) add_bias(fb, out, 1, first->rows);
+    if (s->gated_ffn) { matmul(&lw->w_up, x_norm, 1, tmp); if (lw->b_up.data) add_bias(&lw->b_up, tmp, 1, lw->w_up.rows); }
+    for (int i = 0; i < lw->d_ff; i++) out[i] = s->gated_ffn ? act_apply(s->act, out[i]) * tmp[i] : act_apply(s->act, out[i]);
     return true;
 }
-
 bool engine_q_proj(const Engine *en, int l, const float *x_norm, float *out) {
     const ModelSpec *s = en->s;
     if (l < 0 || l >= s->n_layers || s->attn_kind == ATTN_MLA) return false;
-    const LayerWeights *lw = &en->m->w.layers[l];
+    const LayerWeights *lw = &en->m->w.layers[l];   /* then as attention_standard: */
     matmul(&lw->wq, x_norm, 1, out);
     if (lw->bq.data) add_bias(&lw->bq, out, 1, lw->wq.rows);
-    if (s->qk_norm)
-        for (int h = 0; h < s->n_heads; h++) head_rms(out + (size_t)h * s->head_dim, &lw->q_norm, s->head_dim, s->norm_eps);
+    for (int h = 0; s->qk_norm && h < s->n_heads; h++) head_rms(out + (size_t)h * s->head_dim, &lw->q_norm, s->head_dim, s->norm_eps);
     return true;
 }
