@@ -225,3 +225,47 @@ TEST(embeddings_layer_pca_matches_exported_residuals) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
+
+/* ---- the cached path the TUI and the lessons use: simtexts_matrix ---- */
+#include "analysis/simtexts.h"
+
+TEST(simtexts_cache_reuses_runs_and_matches_a_fresh_run) {
+    const char *model = "assets/models/story-gqa";
+    if (access(model, R_OK)) SKIP("bundled model missing");
+    Err e = {0};
+    Session *s = session_new(model, 0, &e);
+    REQUIRE(s && s->tok);
+    const int L = s->model->spec.n_layers;
+    SimCache *c = simcache_new(3);
+    REQUIRE(c);
+    double m1[NT * NT], m2[NT * NT];
+    SimTextInfo info[NT];
+    /* 4 texts (two identical) do not fit a cache of 3: refused with a message */
+    CHECK(!simtexts_matrix(c, s->model, s->tok, TEXTS, NT, true, 3, POOL_MEAN, m1, info, NULL, &e) && strstr(e.msg, "1 to 3"));
+    e = (Err){0};
+    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 3, true, 3, POOL_MEAN, m1, info, NULL, &e));
+    CHECK_EQ_INT(simcache_runs(c), 2);            /* texts 0 and 2 are the same text: one run */
+    CHECK(m1[0 * 3 + 2] == 1.0 && m1[1 * 3 + 1] == 1.0);
+    CHECK(m1[0 * 3 + 1] == m1[1 * 3 + 0]);
+    CHECK_EQ_INT(info[0].pooled_from, 1);
+    /* another layer, the other pooling, the final norm: no new run */
+    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 3, true, 0, POOL_LAST, m2, NULL, NULL, &e));
+    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 3, true, L, POOL_MEAN, m2, info, NULL, &e));
+    CHECK_EQ_INT(simcache_runs(c), 2);
+    CHECK_EQ_INT(info[1].pooled_from, 1);
+    /* a fresh cache gives the same numbers bit for bit */
+    SimCache *f = simcache_new(0);
+    double m3[9];
+    REQUIRE(simtexts_matrix(f, s->model, s->tok, TEXTS, 3, true, 3, POOL_MEAN, m3, NULL, NULL, &e));
+    for (int i = 0; i < 9; i++) CHECK(m3[i] == m1[i]);
+    /* a new text evicts the least recently used one (the cache holds 3) */
+    const char *more[] = {TEXTS[3], "Tom saw a big fish.", TEXTS[1]};
+    REQUIRE(simtexts_matrix(c, s->model, s->tok, more, 3, true, 2, POOL_MEAN, m2, NULL, NULL, &e));
+    CHECK_EQ_INT(simcache_runs(c), 4);
+    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 1, true, 2, POOL_MEAN, m2, NULL, NULL, &e));
+    CHECK_EQ_INT(simcache_runs(c), 5);           /* TEXTS[0] was the oldest: run again */
+    CHECK(!simtexts_matrix(c, s->model, s->tok, TEXTS, 2, true, L + 1, POOL_MEAN, m2, NULL, NULL, &e) && strstr(e.msg, "layer"));
+    simcache_free(c);
+    simcache_free(f);
+    session_free(s);
+}

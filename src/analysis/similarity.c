@@ -46,8 +46,11 @@ double similarity_cosine(const double *a, const double *b, int d) {
 void similarity_matrix(const double *vecs, int n, int d, double *out) {
     for (int i = 0; i < n; i++) {
         for (int k = i; k < n; k++) {
-            double c = similarity_cosine(vecs + (size_t)i * (size_t)d, vecs + (size_t)k * (size_t)d, d);
-            if (i == k && c != 0.0) c = 1.0;   /* exactly 1 for a nonzero vector (not 1 - 1e-16) */
+            const double *a = vecs + (size_t)i * (size_t)d, *b = vecs + (size_t)k * (size_t)d;
+            double c = similarity_cosine(a, b, d);
+            /* exactly 1 for a nonzero vector against itself or an identical copy (identical
+             * texts), not 1 - 1e-16 */
+            if (c != 0.0 && (i == k || !memcmp(a, b, sizeof(double) * (size_t)d))) c = 1.0;
             out[(size_t)i * (size_t)n + (size_t)k] = c;
             out[(size_t)k * (size_t)n + (size_t)i] = c;
         }

@@ -35,7 +35,8 @@ bool similarity_pool(const float *rows, int n, int d, int first, PoolKind pool, 
 /* Cosine of two d-vectors; 0 when either has zero norm. */
 double similarity_cosine(const double *a, const double *b, int d);
 
-/* out[n][n] cosine matrix of vecs[n][d] (symmetric, diagonal 1 for nonzero vectors). */
+/* out[n][n] cosine matrix of vecs[n][d] (symmetric; exactly 1 on the diagonal and between
+ * identical rows, for nonzero vectors). */
 void similarity_matrix(const double *vecs, int n, int d, double *out);
 
 /* Indices of the other rows of a cosine matrix, most similar first (row `q` of out[n][n]);

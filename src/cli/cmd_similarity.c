@@ -6,31 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/similarity.h"
+#include "analysis/simtexts.h"
 #include "cli/cli.h"
-#include "engine/engine.h"
-#include "session/session.h"
 #include "tokenizer/tokenizer.h"
-
-typedef struct {
-    HookPoint point; int block;
-    float *rows; int n, d;      /* rows[n][d] of the text being run */
-    int got;                    /* rows filled */
-} Capture;
-
-static bool cap_ask(void *ud, HookPoint p, int layer) {
-    const Capture *c = ud;
-    return p == c->point && (c->block < 0 || layer == c->block);
-}
-
-static void cap_observe(void *ud, HookEvent *ev) {
-    Capture *c = ud;
-    if (ev->point != c->point || (c->block >= 0 && ev->layer != c->block)) return;
-    int rows = ev->shape[0], d = ev->shape[1];
-    if (d != c->d || ev->pos0 < 0 || ev->pos0 + rows > c->n) return;
-    memcpy(c->rows + (size_t)ev->pos0 * (size_t)d, ev->data, sizeof(float) * (size_t)rows * (size_t)d);
-    c->got += rows;
-}
 
 static const CliOpt k_sim_opts[] = {
     {"--layer", NULL, CLI_INT, "L", "residual layer: 0 = token embedding, 1..n_layers-1 = after that many blocks, n_layers = after the final norm", 0, 2147483647.0},
@@ -148,50 +126,27 @@ int cmd_similarity(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) goto fail;
-    int L = m->spec.n_layers, d = m->spec.d_model;
-    Capture cap = {0};
-    if (layer < 0 || layer > L || !embed_layer_point(L, (int)layer, &cap.point, &cap.block)) {
+    int L = m->spec.n_layers;
+    if (layer < 0 || layer > L) {
         err_set(&e, ERR_ARG, "--layer %ld: this model has layers 0..%d (0 = token embedding, %d = after the final norm)", layer, L, L);
         model_free(m); goto fail;
     }
     Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);
     if (!tok) { model_free(m); goto fail; }
-    int **ids = calloc((size_t)nt, sizeof *ids), *nids = calloc((size_t)nt, sizeof *nids), *first = calloc((size_t)nt, sizeof *first);
-    double *vecs = malloc(sizeof(double) * (size_t)nt * (size_t)d), *mat = malloc(sizeof(double) * (size_t)nt * (size_t)nt);
-    int maxn = 0, rc = 1;
-    Engine *en = NULL; Hooks *h = NULL;
-    if (!ids || !nids || !first || !vecs || !mat) { err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
-    int bos = m->spec.bos_id >= 0 ? m->spec.bos_id : tokenizer_bos_id(tok);
-    for (int t = 0; t < nt; t++) {
-        nids[t] = session_encode(tok, m, texts[t], !no_bos, &ids[t], &e);
-        if (nids[t] < 0) goto cleanup;
-        if (nids[t] == 0) { err_set(&e, ERR_ARG, "--text %d is empty and the model has no BOS token", t + 1); goto cleanup; }
-        first[t] = (nids[t] > 1 && bos >= 0 && ids[t][0] == bos) ? 1 : 0;
-        if (nids[t] > maxn) maxn = nids[t];
-    }
-    en = engine_new(m, maxn, &e);
-    h = hooks_new();
-    if (!en || !h) { if (!en) goto cleanup; err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
-    cap.d = d;
-    cap.rows = malloc(sizeof(float) * (size_t)maxn * (size_t)d);
-    if (!cap.rows) { err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
-    if (hooks_add(h, "*", cap_ask, cap_observe, &cap) < 0) { err_set(&e, ERR_ARG, "cannot register the residual hook"); goto cleanup; }
-    engine_set_hooks(en, h);
-    for (int t = 0; t < nt; t++) {
-        engine_truncate(en, 0);
-        cap.n = nids[t]; cap.got = 0;
-        if (!engine_forward(en, ids[t], nids[t], false, &e)) goto cleanup;
-        if (cap.got != nids[t]) { err_set(&e, ERR_UNSUPPORTED, "residual layer %ld: captured %d of %d rows", layer, cap.got, nids[t]); goto cleanup; }
-        similarity_pool(cap.rows, nids[t], d, first[t], pool, vecs + (size_t)t * (size_t)d);
-    }
-    similarity_matrix(vecs, nt, d, mat);
+    /* the same function as the Embeddings panel's texts view and the {sim.*} placeholders */
+    SimCache *sc = simcache_new(nt);
+    SimTextInfo *info = calloc((size_t)nt, sizeof *info);
+    double *mat = malloc(sizeof(double) * (size_t)nt * (size_t)nt);
+    int rc = 1;
+    if (!sc || !info || !mat) { err_set(&e, ERR_MEMORY, "out of memory"); goto cleanup; }
+    if (!simtexts_matrix(sc, m, tok, (const char *const *)texts, nt, !no_bos, (int)layer, pool, mat, info, NULL, &e)) goto cleanup;
     if (json) {
         printf("{\"layer\": %ld, \"pool\": \"%s\", \"n_layers\": %d, \"texts\": [", layer, pool_name(pool), L);
         for (int t = 0; t < nt; t++) { if (t) fputs(", ", stdout); json_string(stdout, texts[t]); }
         printf("], \"n_tokens\": [");
-        for (int t = 0; t < nt; t++) printf("%s%d", t ? ", " : "", nids[t]);
+        for (int t = 0; t < nt; t++) printf("%s%d", t ? ", " : "", info[t].n_tokens);
         printf("], \"pooled_from\": [");
-        for (int t = 0; t < nt; t++) printf("%s%d", t ? ", " : "", pool == POOL_LAST ? nids[t] - 1 : first[t]);
+        for (int t = 0; t < nt; t++) printf("%s%d", t ? ", " : "", info[t].pooled_from);
         printf("], \"cosine\": [");
         for (int i = 0; i < nt; i++) {
             printf("%s[", i ? ", " : "");
@@ -223,10 +178,8 @@ int cmd_similarity(int argc, char **argv) {
     rc = 0;
 cleanup:
     if (rc) cli_fail(&e);
-    free(cap.rows);
-    engine_free(en); hooks_free(h);
-    for (int t = 0; ids && t < nt; t++) free(ids[t]);
-    free(ids); free(nids); free(first); free(vecs); free(mat);
+    simcache_free(sc);
+    free(info); free(mat);
     tokenizer_free(tok); model_free(m);
     for (int t = 0; t < nt; t++) free(texts[t]);
     free(texts);
