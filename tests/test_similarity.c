@@ -234,38 +234,125 @@ TEST(simtexts_cache_reuses_runs_and_matches_a_fresh_run) {
     if (access(model, R_OK)) SKIP("bundled model missing");
     Err e = {0};
     Session *s = session_new(model, 0, &e);
-    REQUIRE(s && s->tok);
-    const int L = s->model->spec.n_layers;
+    REQUIRE(s && session_tokenizer(s));
+    const int L = session_model(s)->spec.n_layers;
     SimCache *c = simcache_new(3);
     REQUIRE(c);
     double m1[NT * NT], m2[NT * NT];
     SimTextInfo info[NT];
     /* 4 texts (two identical) do not fit a cache of 3: refused with a message */
-    CHECK(!simtexts_matrix(c, s->model, s->tok, TEXTS, NT, true, 3, POOL_MEAN, m1, info, NULL, &e) && strstr(e.msg, "1 to 3"));
+    CHECK(!simtexts_matrix(c, session_model(s), session_tokenizer(s), TEXTS, NT, true, 3, POOL_MEAN, m1, info, NULL, &e) && strstr(e.msg, "1 to 3"));
     e = (Err){0};
-    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 3, true, 3, POOL_MEAN, m1, info, NULL, &e));
+    REQUIRE(simtexts_matrix(c, session_model(s), session_tokenizer(s), TEXTS, 3, true, 3, POOL_MEAN, m1, info, NULL, &e));
     CHECK_EQ_INT(simcache_runs(c), 2);            /* texts 0 and 2 are the same text: one run */
     CHECK(m1[0 * 3 + 2] == 1.0 && m1[1 * 3 + 1] == 1.0);
     CHECK(m1[0 * 3 + 1] == m1[1 * 3 + 0]);
     CHECK_EQ_INT(info[0].pooled_from, 1);
     /* another layer, the other pooling, the final norm: no new run */
-    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 3, true, 0, POOL_LAST, m2, NULL, NULL, &e));
-    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 3, true, L, POOL_MEAN, m2, info, NULL, &e));
+    REQUIRE(simtexts_matrix(c, session_model(s), session_tokenizer(s), TEXTS, 3, true, 0, POOL_LAST, m2, NULL, NULL, &e));
+    REQUIRE(simtexts_matrix(c, session_model(s), session_tokenizer(s), TEXTS, 3, true, L, POOL_MEAN, m2, info, NULL, &e));
     CHECK_EQ_INT(simcache_runs(c), 2);
     CHECK_EQ_INT(info[1].pooled_from, 1);
     /* a fresh cache gives the same numbers bit for bit */
     SimCache *f = simcache_new(0);
     double m3[9];
-    REQUIRE(simtexts_matrix(f, s->model, s->tok, TEXTS, 3, true, 3, POOL_MEAN, m3, NULL, NULL, &e));
+    REQUIRE(simtexts_matrix(f, session_model(s), session_tokenizer(s), TEXTS, 3, true, 3, POOL_MEAN, m3, NULL, NULL, &e));
     for (int i = 0; i < 9; i++) CHECK(m3[i] == m1[i]);
     /* a new text evicts the least recently used one (the cache holds 3) */
     const char *more[] = {TEXTS[3], "Tom saw a big fish.", TEXTS[1]};
-    REQUIRE(simtexts_matrix(c, s->model, s->tok, more, 3, true, 2, POOL_MEAN, m2, NULL, NULL, &e));
+    REQUIRE(simtexts_matrix(c, session_model(s), session_tokenizer(s), more, 3, true, 2, POOL_MEAN, m2, NULL, NULL, &e));
     CHECK_EQ_INT(simcache_runs(c), 4);
-    REQUIRE(simtexts_matrix(c, s->model, s->tok, TEXTS, 1, true, 2, POOL_MEAN, m2, NULL, NULL, &e));
+    REQUIRE(simtexts_matrix(c, session_model(s), session_tokenizer(s), TEXTS, 1, true, 2, POOL_MEAN, m2, NULL, NULL, &e));
     CHECK_EQ_INT(simcache_runs(c), 5);           /* TEXTS[0] was the oldest: run again */
-    CHECK(!simtexts_matrix(c, s->model, s->tok, TEXTS, 2, true, L + 1, POOL_MEAN, m2, NULL, NULL, &e) && strstr(e.msg, "layer"));
+    CHECK(!simtexts_matrix(c, session_model(s), session_tokenizer(s), TEXTS, 2, true, L + 1, POOL_MEAN, m2, NULL, NULL, &e) && strstr(e.msg, "layer"));
     simcache_free(c);
     simcache_free(f);
     session_free(s);
+}
+
+/* ---- the Embeddings panel's texts view shows what `llmscope similarity --json` prints ---- */
+
+static const char *SCREEN_TEXTS[] = {"Lily went to the beach.", "She swam in the sea and built a sandcastle.",
+                                     "Lily went to the store.", "He played with his red car."};
+enum { NS = 4 };
+
+/* cosines[NS][NS] from the CLI at (layer, pool) */
+static bool cli_matrix(TestCtx *T_, int layer, const char *pool, double *mat) {
+    char cmd[4096];
+    int k = snprintf(cmd, sizeof cmd, "%s similarity --model assets/models/story-gqa --layer %d --pool %s --json", test_bin(), layer, pool);
+    for (int t = 0; t < NS; t++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --text '%s'", SCREEN_TEXTS[t]);
+    char *out = NULL;
+    if (test_run(cmd, &out, 0) != 0) { free(out); return false; }
+    cJSON *j = cJSON_Parse(out);
+    free(out);
+    if (!j) return false;
+    cJSON *cos = cJSON_GetObjectItem(j, "cosine");
+    bool ok = cJSON_GetArraySize(cos) == NS;
+    for (int i = 0; ok && i < NS; i++)
+        for (int c = 0; c < NS; c++) mat[i * NS + c] = cJSON_GetArrayItem(cJSON_GetArrayItem(cos, i), c)->valuedouble;
+    cJSON_Delete(j);
+    CHECK(ok);
+    return ok;
+}
+
+static void check_screen(TestCtx *T_, const char *keys, int layer, const char *pool, int query) {
+    double mat[NS * NS], mat0[NS * NS];
+    REQUIRE(cli_matrix(T_, layer, pool, mat) && cli_matrix(T_, 0, pool, mat0));
+    char cmd[4096];
+    int k = snprintf(cmd, sizeof cmd, "%s screenshot --model assets/models/story-gqa --panel embeddings --size 110x30 --ascii --keys '%s'", test_bin(), keys);
+    for (int t = 0; t < NS; t++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --text '%s'", SCREEN_TEXTS[t]);
+    char *out = NULL;
+    REQUIRE(test_run(cmd, &out, 0) == 0);
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "texts at layer %d of 6", layer);
+    CHECK_MSG(strstr(out, hdr) != NULL, "screen lacks \"%s\"", hdr);
+    snprintf(hdr, sizeof hdr, "pool %s", pool);
+    CHECK_MSG(strstr(out, hdr) != NULL, "screen lacks \"%s\"", hdr);
+    int rows = 0, ranked = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char *p = line;
+        if (*p == '|') p++;
+        /* matrix row: "> 1    1.000  0.665 ..." or "  2    0.665 ..." */
+        if ((p[0] == '>' || p[0] == ' ') && p[1] == ' ' && p[2] >= '0' && p[2] <= '9') {
+            char *end;
+            long i = strtol(p + 1, &end, 10) - 1;
+            if (i < 0 || i >= NS || end[0] != ' ') continue;
+            CHECK_EQ_INT(p[0] == '>', i == query);
+            for (int c = 0; c < NS; c++) {
+                double v = strtod(end, &end);
+                CHECK_MSG(fabs(v - mat[i * NS + c]) <= 0.0005 + 1e-9, "layer %d %s: screen cos(%ld,%d) = %.3f, CLI %.6f", layer, pool, i + 1, c + 1, v, mat[i * NS + c]);
+            }
+            CHECK(strstr(end, SCREEN_TEXTS[i]) != NULL);
+            rows++;
+            continue;
+        }
+        /* ranking row: "1.  0.969 ############ layer 0  0.900 1st     3 Lily went to the store." */
+        int r; double v;
+        if (sscanf(p, "%d. %lf", &r, &v) == 2 && r >= 1 && r < NS) {
+            char *l0 = strstr(p, "layer 0");
+            REQUIRE(l0);
+            double v0 = strtod(l0 + 7, &l0);
+            while (*l0 == ' ') l0++;
+            while (*l0 && *l0 != ' ') l0++;             /* the ordinal */
+            long t = strtol(l0, NULL, 10) - 1;
+            REQUIRE(t >= 0 && t < NS && t != query);
+            CHECK_MSG(fabs(v - mat[query * NS + t]) <= 0.0005 + 1e-9, "rank %d: %.3f vs CLI %.6f", r, v, mat[query * NS + t]);
+            CHECK_MSG(fabs(v0 - mat0[query * NS + t]) <= 0.0005 + 1e-9, "rank %d at layer 0: %.3f vs CLI %.6f", r, v0, mat0[query * NS + t]);
+            /* the rank is the CLI's: texts with a larger cosine to the query come first */
+            int better = 0;
+            for (int o = 0; o < NS; o++) if (o != query && mat[query * NS + o] > mat[query * NS + t]) better++;
+            CHECK_EQ_INT(r, better + 1);
+            ranked++;
+        }
+    }
+    CHECK_EQ_INT(rows, NS);
+    CHECK_EQ_INT(ranked, NS - 1);
+    free(out);
+}
+
+TEST(texts_view_equals_similarity_cli) {
+    if (access("assets/models/story-gqa", R_OK)) SKIP("bundled model missing");
+    check_screen(T_, "++++", 4, "mean", 0);
+    check_screen(T_, "++p.", 2, "last", 1);        /* p: last-token pooling; . : text 2 is the query */
+    check_screen(T_, "++++++", 6, "mean", 0);      /* after the final norm */
 }

@@ -18,12 +18,25 @@ void derived_cache_init(DerivedCache *dc) {
 void derived_cache_done(DerivedCache *dc) {
     embctx_done(&dc->pca);
     vocab_index_free(dc->vi);
+    simcache_free(dc->sim);
     derived_cache_init(dc);
 }
 
 const EmbCtxPca *derived_embed_pca(DerivedCache *dc, const Session *s, int layer) {
     return embctx_update(&dc->pca, s, layer) ? &dc->pca : NULL;
 }
+
+bool derived_similarity(DerivedCache *dc, const Session *s, const SimTexts *tx, int layer, PoolKind pool,
+                        double *mat, SimTextInfo *info, Err *e) {
+    if (!s || !session_model(s)) return err_set(e, ERR_ARG, "no model loaded");
+    if (!tx || tx->n < 1) return err_set(e, ERR_ARG, "no texts to compare: press E to enter two or more");
+    if (!dc->sim && !(dc->sim = simcache_new(SIMCACHE_MAX))) return err_set(e, ERR_MEMORY, "out of memory");
+    const char *p[SIM_TEXTS_MAX];
+    for (int i = 0; i < tx->n && i < SIM_TEXTS_MAX; i++) p[i] = tx->text[i];
+    return simtexts_matrix(dc->sim, session_model(s), session_tokenizer(s), p, tx->n, true, layer, pool, mat, info, NULL, e);
+}
+
+void derived_similarity_rank(const double *mat, int n, int q, int *order) { similarity_rank(mat, n, q, order); }
 
 static VocabIndex *nn_index(DerivedCache *dc, const Model *m) {
     if (dc->nn_model != (const void *)m || strcmp(dc->nn_path, m->path)) {

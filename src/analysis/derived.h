@@ -11,6 +11,7 @@
 #include "analysis/embctx.h"
 #include <stdbool.h>
 #include "analysis/sampling.h"
+#include "analysis/simtexts.h"
 #include "trace/trace.h"
 
 #define DERIVED_PCA_MAX 128   /* tokens on the embeddings map: the last ones up to the cursor */
@@ -27,6 +28,8 @@ typedef struct {
     int nn_id, nn_n;                    /* nn_id: the token (or -2 for a vector query) */
     int nn_ids[DERIVED_NN];
     float nn_sim[DERIVED_NN];
+    /* sentence vectors of the texts view (prompt vs prompt), made on first use */
+    SimCache *sim;
 } DerivedCache;
 
 void derived_cache_init(DerivedCache *dc);
@@ -44,6 +47,14 @@ int derived_neighbours(DerivedCache *dc, const Model *m, int id);
 VocabIndex *derived_vocab(DerivedCache *dc, const Model *m);
 /* Nearest tokens to a vector q[d_model] (skip: an id left out, -1 none); not cached. */
 int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int skip);
+/* The Embeddings panel's texts view: the cosine matrix mat[n][n] of the texts' sentence
+ * vectors at residual layer `layer` with pooling `pool` (each text run alone from position 0,
+ * special tokens added as `run` does: the same simtexts_matrix as `llmscope similarity`),
+ * cached per text in dc. info[n] may be NULL. False (e filled) when the texts cannot be run. */
+bool derived_similarity(DerivedCache *dc, const Session *s, const SimTexts *tx, int layer, PoolKind pool,
+                        double *mat, SimTextInfo *info, Err *e);
+/* Texts ranked against text q by the matrix (q left out): order[n-1], most similar first. */
+void derived_similarity_rank(const double *mat, int n, int q, int *order);
 /* Entropy in bits of query pos's attention row at (layer, head): H = -sum p log2 p. */
 double derived_attn_entropy(const Trace *tr, int pos, int layer, int head);
 /* Next-token probabilities at a position over the recorded top-K (exact at T = 1 without

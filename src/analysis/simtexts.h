@@ -22,6 +22,14 @@
 #include "session/session.h"
 
 #define SIMCACHE_MAX 16
+#define SIM_TEXTS_MAX 8       /* texts the TUI and the lessons compare at once */
+#define SIM_TEXT_CAP 160      /* bytes of one such text, with the NUL */
+
+/* The texts compared in the TUI (plain data: the scene keeps one, copied by value). */
+typedef struct {
+    int n;
+    char text[SIM_TEXTS_MAX][SIM_TEXT_CAP];
+} SimTexts;
 
 typedef struct SimCache SimCache;
 /* A cache of at most max_texts texts (< 1: SIMCACHE_MAX); one call compares at most that many. */

@@ -98,6 +98,46 @@ static void select_from_args(Scene *sc, int argc, char **argv) {
     sc->msg_error = false;
 }
 
+/* --text TEXT (repeatable) and --texts-file FILE (one text per line, empty lines skipped): the
+ * texts the Embeddings panel compares (scene_set_texts, which turns its texts view on). */
+static bool texts_from_args(Scene *sc, int argc, char **argv, Err *e) {
+    static char buf[SIM_TEXTS_MAX][SIM_TEXT_CAP + 2];
+    const char *tx[SIM_TEXTS_MAX + 1];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        bool file = false;
+        if (!strcmp(a, "--text") || !strcmp(a, "--texts-file")) { file = a[7] == 's'; val = i + 1 < argc ? argv[++i] : NULL; }
+        else if (!strncmp(a, "--text=", 7)) val = a + 7;
+        else if (!strncmp(a, "--texts-file=", 13)) { file = true; val = a + 13; }
+        else continue;
+        if (!val) return err_set(e, ERR_ARG, "%s needs a value", a);
+        if (!file) {
+            if (n > SIM_TEXTS_MAX) break;
+            tx[n++] = val;
+            continue;
+        }
+        FILE *f = fopen(val, "r");
+        if (!f) return err_set(e, ERR_IO, "--texts-file %s: cannot open (one text per line)", val);
+        char line[4096];
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (!line[0]) continue;
+            if (n > SIM_TEXTS_MAX) break;
+            if (strlen(line) >= SIM_TEXT_CAP) { fclose(f); return err_set(e, ERR_ARG, "--texts-file %s: text %d has %zu bytes; at most %d fit", val, n + 1, strlen(line), SIM_TEXT_CAP - 1); }
+            snprintf(buf[n], sizeof buf[n], "%s", line);
+            tx[n] = buf[n];
+            n++;
+        }
+        fclose(f);
+    }
+    if (!n) return true;
+    if (n > SIM_TEXTS_MAX) return err_set(e, ERR_ARG, "--text/--texts-file: at most %d texts are compared at once", SIM_TEXTS_MAX);
+    if (!scene_set_texts(sc, tx, n, e)) return false;
+    sc->msg[0] = 0;
+    return true;
+}
+
 /* --theme NAME, else $LLMSCOPE_THEME, else dark; and a known $LLMSCOPE_COLOR. false (message
  * printed) on an unknown name. */
 static bool theme_args(int argc, char **argv) {
@@ -159,6 +199,8 @@ static const CliOpt k_tui_opts[] = {
     {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row", 0, 2147483647.0},
     {"--theme", NULL, CLI_STR, "NAME", "colours: dark (default), light (projector on a white wall), contrast", 0, 0},
     {"--lang", NULL, CLI_STR, "en|zh", "language of the UI and the lesson menu (default: $LLMSCOPE_LANG, else zh when $LC_ALL, $LC_MESSAGES or $LANG is zh_*, else en)", 0, 0},
+    {"--text", NULL, CLI_STRS, "TEXT", "a text for the Embeddings panel's texts view (prompt vs prompt; give several, at most 8)", 0, 0},
+    {"--texts-file", NULL, CLI_STR, "FILE", "the same, one text per line (empty lines skipped)", 0, 0},
     {0}};
 static const CliOpt k_shot_opts[] = {
     {"--full", NULL, CLI_FLAG, NULL, "the whole UI instead of one panel", 0, 0},
@@ -207,6 +249,7 @@ int cmd_tui(int argc, char **argv) {
     a->hint = true;                 /* the first screen says which keys matter */
     a->sc->max_ctx = session_max_ctx(s);
     select_from_args(a->sc, argc, argv);
+    if (!texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
     char dir[1024], buf[1024];
     models_dir_of(cli_default_model(buf, sizeof buf), dir, sizeof dir);
     app_scan_models(a, dir);
@@ -273,6 +316,7 @@ int cmd_screenshot(int argc, char **argv) {
     scene_show_panel(a->sc, pid, &e);
     if (tradeoff) scene_do(a->sc, "tradeoff.toggle", 0, &e);
     select_from_args(a->sc, argc, argv);
+    if (!texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
     char mdir[1024], mbuf[1024];
     models_dir_of(cli_default_model(mbuf, sizeof mbuf), mdir, sizeof mdir);
     app_scan_models(a, mdir);   /* the F3/F6 menus as `tui` builds them */

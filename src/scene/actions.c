@@ -59,6 +59,12 @@ static bool a_attn_scores(Scene *sc, int arg, Err *e) { scene_note(sc, "attentio
 
 /* embeddings: the selected token */
 static bool emb_move(Scene *sc, int d, Err *e) { scene_note(sc, "embeddings.move");
+    if (sc->view.emb_texts) {   /* texts view: the query text */
+        int n = sc->view.texts.n, qy = sc->view.emb_query + d;
+        if (n < 2) return nothing(e, "fewer than two texts: press E to enter more");
+        sc->view.emb_query = (qy + n) % n;
+        return true;
+    }
     if (!sc->ses[0] || session_cursor(sc->ses[0]) < 0) return nothing(e, "no token computed yet");
     int q = session_cursor(sc->ses[0]), v = sc->view.emb_sel;
     int sel = v >= 0 && v <= q ? v : q;
@@ -88,6 +94,12 @@ static bool emb_set_layer(Scene *sc, int l, Err *e) {
 static bool a_emb_layer(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.layer"); return emb_set_layer(sc, arg, e); }
 static bool a_emb_layer_next(Scene *sc, int arg, Err *e) { (void)arg; scene_note(sc, "embeddings.layer"); return emb_set_layer(sc, sc->view.emb_layer + 1, e); }
 static bool a_emb_layer_prev(Scene *sc, int arg, Err *e) { (void)arg; scene_note(sc, "embeddings.layer"); return emb_set_layer(sc, sc->view.emb_layer - 1, e); }
+static bool a_emb_texts(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.texts"); (void)arg; (void)e; sc->view.emb_texts = !sc->view.emb_texts; return true; }
+static bool a_emb_pool(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.pool"); (void)arg;
+    if (!sc->view.emb_texts) return nothing(e, "pooling applies to the texts view (t)");
+    sc->view.emb_pool = sc->view.emb_pool == POOL_LAST ? POOL_MEAN : POOL_LAST;
+    return true;
+}
 static bool a_emb_map(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.map"); (void)arg; (void)e; sc->view.emb_map = !sc->view.emb_map; return true; }
 
 /* kv: the what-if context length */
@@ -181,13 +193,15 @@ static const SceneAction ACTIONS[] = {
     {"key.next", a_key_next, "attention: key column to the right"},
     {"key.off", a_key_off, "attention: no key column"},
     {"attention.scores", a_attn_scores, "attention: pre-softmax scores / pattern"},
-    {"embeddings.prev", a_emb_prev, "embeddings: select the previous token"},
-    {"embeddings.next", a_emb_next, "embeddings: select the next token"},
+    {"embeddings.prev", a_emb_prev, "embeddings: select the previous token (texts view: the previous query text)"},
+    {"embeddings.next", a_emb_next, "embeddings: select the next token (texts view: the next query text)"},
     {"embeddings.off", a_emb_off, "embeddings: back to the cursor"},
     {"embeddings.layer", a_emb_layer, "embeddings: show residual layer ARG (0 = token embedding .. n_layers = after the final norm)"},
     {"embeddings.layer_next", a_emb_layer_next, "embeddings: one residual layer up"},
     {"embeddings.layer_prev", a_emb_layer_prev, "embeddings: one residual layer down"},
     {"embeddings.map", a_emb_map, "embeddings: the prompt's tokens / the vocabulary map"},
+    {"embeddings.texts", a_emb_texts, "embeddings: the texts view (prompt vs prompt: sentence vectors, cosine matrix, ranking) on/off"},
+    {"embeddings.pool", a_emb_pool, "embeddings texts view: mean / last-token pooling"},
     {"kv.more", a_kv_more, "kv: what-if context x2"},
     {"kv.less", a_kv_less, "kv: what-if context /2"},
     {"kv.reset", a_kv_reset, "kv: the session's context"},

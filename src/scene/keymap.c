@@ -19,6 +19,7 @@ static const KeyBinding KEYMAP[] = {
     {'+', PANEL_EMBEDDINGS, "embeddings.layer_next", 0}, {'=', PANEL_EMBEDDINGS, "embeddings.layer_next", 0},
     {'-', PANEL_EMBEDDINGS, "embeddings.layer_prev", 0}, {'_', PANEL_EMBEDDINGS, "embeddings.layer_prev", 0},
     {'0', PANEL_EMBEDDINGS, "embeddings.layer", 0}, {'v', PANEL_EMBEDDINGS, "embeddings.map", 0},
+    {'t', PANEL_EMBEDDINGS, "embeddings.texts", 0}, {'p', PANEL_EMBEDDINGS, "embeddings.pool", 0},
     {'+', PANEL_KV, "kv.more", 0}, {'=', PANEL_KV, "kv.more", 0},
     {'-', PANEL_KV, "kv.less", 0}, {'_', PANEL_KV, "kv.less", 0},
     {'0', PANEL_KV, "kv.reset", 0},

@@ -305,6 +305,24 @@ bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
     return !prefill || begin_prefill(sc, e);
 }
 
+bool scene_set_texts(Scene *sc, const char *const *texts, int n, Err *e) {
+    scene_note(sc, "set_texts");
+    if (n < 1 || n > SIM_TEXTS_MAX) return fail(sc, e, "texts: give 1 to %d texts (got %d)", SIM_TEXTS_MAX, n);
+    for (int i = 0; i < n; i++) {
+        size_t len = texts[i] ? strlen(texts[i]) : 0;
+        if (!len) return fail(sc, e, "texts: text %d is empty", i + 1);
+        if (len >= SIM_TEXT_CAP) return fail(sc, e, "texts: text %d has %zu bytes; at most %d fit", i + 1, len, SIM_TEXT_CAP - 1);
+        if (strpbrk(texts[i], "\n\r")) return fail(sc, e, "texts: text %d holds a line break; give one text per line", i + 1);
+    }
+    sc->view.texts.n = n;
+    for (int i = 0; i < n; i++) snprintf(sc->view.texts.text[i], SIM_TEXT_CAP, "%s", texts[i]);
+    sc->view.emb_texts = true;
+    sc->view.emb_query = 0;
+    if (n == 1) scene_status(sc, false, "%d text to compare", n);
+    else scene_status(sc, false, "%d texts to compare", n);
+    return true;
+}
+
 bool scene_set_chat(Scene *sc, bool on, Err *e) {
     scene_note(sc, "set_chat");
     if (!need_model(sc, e)) return false;

@@ -18,6 +18,7 @@
 #ifndef LLMSCOPE_SCENE_H
 #define LLMSCOPE_SCENE_H
 #include "analysis/sampling.h"
+#include "analysis/simtexts.h"
 #include "session/session.h"
 
 /* Panels the scene can show (their drawing lives in tui/panels/). */
@@ -45,6 +46,10 @@ typedef struct {
     int emb_sel;              /* embeddings: selected position, -1 = the cursor */
     int emb_layer;            /* embeddings: residual layer shown, 0 = token embedding .. n_layers = final norm */
     int emb_map;              /* embeddings: 0 the prompt's tokens (PCA at emb_layer), 1 the vocabulary map */
+    bool emb_texts;           /* embeddings: the texts view (prompt vs prompt) instead of the tokens */
+    int emb_pool;             /* embeddings texts view: PoolKind (mean / last) */
+    int emb_query;            /* embeddings texts view: the query text (0-based) the list is ranked against */
+    SimTexts texts;           /* embeddings texts view: the texts compared (scene_set_texts) */
     long long kv_ctx;         /* kv: what-if context length, 0 = the session's context */
     int kv_prec;              /* kv: what-if element precision (KvPrec: f32, bf16, fp8, int4), 0 = f32 */
     int norms_which;          /* norms: -1 follow the stage, 0 ln1, 1 ln2, 2 final */
@@ -120,6 +125,10 @@ void scene_status(Scene *sc, bool error, const char *fmt, ...) __attribute__((fo
  * slot 1 (compare mode on: brought to A's prompt, length and cursor). */
 bool scene_load_model(Scene *sc, int slot, const char *path, Err *e);
 void scene_compare_off(Scene *sc);
+/* The texts the Embeddings panel compares as sentence vectors (prompt vs prompt): n in
+ * 1..SIM_TEXTS_MAX, each non-empty, one line, shorter than SIM_TEXT_CAP bytes. Turns the
+ * panel's texts view on and makes text 0 the query. */
+bool scene_set_texts(Scene *sc, const char *const *texts, int n, Err *e);
 /* Tokenizes text for every session (prefill: and runs the prefill). */
 bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e);
 bool scene_step(Scene *sc, Err *e);              /* prefill, or next token (decoding at the end) */

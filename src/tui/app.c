@@ -370,6 +370,7 @@ static int app_own_key(App *a, int key) {
     if (!sc->n_ses) return KR_IGNORED;
     switch (key) {
     case 'e': case TK_F2: app_open_overlay(a, OV_PROMPT); return KR_ALL;
+    case 'E': app_open_overlay(a, OV_TEXTS); return KR_ALL;
     case 's': case TK_F4: app_open_overlay(a, OV_SAMPLER); return KR_ALL;
     case 'c': case TK_F6:
         if (sc->n_ses == 2) { scene_compare_off(sc); return KR_ALL; }

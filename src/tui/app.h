@@ -28,7 +28,7 @@
 #define APP_MAX_MODELS 32
 #define APP_MAX_HITS 512
 
-typedef enum { OV_NONE = 0, OV_HELP, OV_PROMPT, OV_MODEL, OV_SAMPLER } Overlay;
+typedef enum { OV_NONE = 0, OV_HELP, OV_PROMPT, OV_MODEL, OV_SAMPLER, OV_TEXTS } Overlay;
 
 typedef enum { HIT_NONE = 0, HIT_TOKEN, HIT_TAB, HIT_FKEY, HIT_PANEL, HIT_MENU } HitKind;
 typedef struct { Rect r; HitKind kind; int arg, side; } Hit;
@@ -47,6 +47,8 @@ typedef struct App {
     char models[APP_MAX_MODELS][512];
     int n_models, menu_sel, menu_target;
     SamplerCfg scfg;           /* the sampler form's working copy (applied on Enter) */
+    SimTexts tedit;            /* the texts editor's working copy (E; applied with F2 / Ctrl-X) */
+    int tline;                 /* its line being edited (in `edit`) */
     int sfield;
     int run_ms;                /* run-mode timer period */
     bool quit;

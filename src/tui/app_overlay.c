@@ -134,7 +134,7 @@ static const char HELP_GLOBAL[] = N_(
     "x          zero the selected head (ablation) / undo\n"
     "r F5       run / pause        e F2  edit the prompt\n"
     "m F3       switch model       s F4  sampling settings\n"
-    "c F6       compare two models side by side\n"
+    "c F6       compare two models     E     texts to compare\n"
     "f          trade-off: bits/byte against KV bytes of the family\n"
     "L          lessons: guided tours (\xe2\x86\x90 \xe2\x86\x92 step, q leaves)\n"   /* [lesson] */
     "C          colour theme: dark / light (projector) / contrast\n"
@@ -156,14 +156,9 @@ static void draw_help(App *a, Canvas *c) {
     w_text(c, rect_make(in.x + 1, in.y, in.w - 1, in.h), text, sty(CR_TEXT));
 }
 
-static void draw_prompt(App *a, Canvas *c) {
-    Rect b = center_box(c, c->w - 4 > 100 ? 100 : c->w - 4, 5);
-    canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, tr("Prompt \xc2\xb7 Enter runs it, Esc cancels"), true);
-    if (in.w <= 2 || in.h <= 0) return;
-    LineEdit *le = &a->edit;
-    /* scroll so the cursor stays visible */
-    int avail = in.w - 2;
+/* One line of a LineEdit at (x, y), w columns, scrolled so the cursor stays visible. */
+static void draw_lineedit(Canvas *c, const LineEdit *le, int x, int y, int w, bool cursor) {
+    int avail = w - 1;
     size_t start = 0;
     char pre[8192];
     for (;;) {
@@ -173,19 +168,105 @@ static void draw_prompt(App *a, Canvas *c) {
         if (text_width(pre, c->unicode) < avail || start >= le->cur) break;
         start += text_next_grapheme(le->buf + start);
     }
-    int cx = canvas_text(c, in.x + 1, in.y + 1, pre, sty(CR_TEXT));
+    int cx = canvas_text(c, x, y, pre, sty(CR_TEXT));
     size_t g = text_next_grapheme(le->buf + le->cur);
     char cur[16] = " ";
     if (g && g < sizeof cur) { memcpy(cur, le->buf + le->cur, g); cur[g] = 0; }
-    canvas_text(c, cx, in.y + 1, cur, sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE));
+    canvas_text(c, cx, y, cur, cursor ? sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE) : sty(CR_TEXT));
     int cw = text_width(cur, c->unicode);
-    canvas_text(c, cx + (cw ? cw : 1), in.y + 1, le->buf + le->cur + g, sty(CR_TEXT));
-    canvas_fill(c, rect_make(in.x + in.w - 1, in.y + 1, 1, 1), " ", sty(CR_TEXT));
+    canvas_text(c, cx + (cw ? cw : 1), y, le->buf + le->cur + g, sty(CR_TEXT));
+    canvas_fill(c, rect_make(x + w, y, 1, 1), " ", sty(CR_TEXT));
+}
+
+static void draw_prompt(App *a, Canvas *c) {
+    Rect b = center_box(c, c->w - 4 > 100 ? 100 : c->w - 4, 5);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, tr("Prompt \xc2\xb7 Enter runs it, Esc cancels"), true);
+    if (in.w <= 2 || in.h <= 0) return;
+    LineEdit *le = &a->edit;
+    draw_lineedit(c, le, in.x + 1, in.y + 1, in.w - 2, true);
     if (in.h > 2) {
         char info[128];
         snprintf(info, sizeof info, tr("%zu bytes  \xc2\xb7  Ctrl-U clears  \xc2\xb7  \xe2\x86\x90 \xe2\x86\x92 Home End move"), le->len);
         canvas_text_fit(c, in.x + 1, in.y + 2, info, in.w - 2, sty(CR_DIM));
     }
+}
+
+/* The texts editor (E): the texts the Embeddings panel compares, one per line. */
+static void draw_texts(App *a, Canvas *c) {
+    const SimTexts *t = &a->tedit;
+    Rect b = center_box(c, c->w - 4 > 100 ? 100 : c->w - 4, t->n + 5);
+    canvas_fill(c, b, " ", sty(CR_TEXT));
+    Rect in = w_frame(c, b, tr("Texts to compare \xc2\xb7 F2 or Ctrl-X applies, Esc cancels"), true);
+    if (in.w <= 6 || in.h <= 0) return;
+    for (int i = 0; i < t->n && 1 + i < in.h; i++) {
+        char lab[8];
+        snprintf(lab, sizeof lab, "%d", i + 1);
+        int y = in.y + 1 + i;
+        canvas_text(c, in.x + 1, y, lab, i == a->tline ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_DIM));
+        if (i == a->tline) draw_lineedit(c, &a->edit, in.x + 4, y, in.w - 6, true);
+        else canvas_text_fit(c, in.x + 4, y, t->text[i], in.w - 6, sty(CR_TEXT));
+    }
+    if (in.h > t->n + 2)
+        canvas_text_fit(c, in.x + 1, in.y + t->n + 2,
+                        tr("\xe2\x86\x91\xe2\x86\x93 line  \xc2\xb7  Enter new line  \xc2\xb7  Ctrl-K delete line  \xc2\xb7  at most 8 texts"),
+                        in.w - 2, sty(CR_DIM));
+}
+
+/* Keeps the line being edited in the working copy. */
+static void texts_store(App *a) {
+    if (a->tline >= 0 && a->tline < a->tedit.n) snprintf(a->tedit.text[a->tline], SIM_TEXT_CAP, "%s", a->edit.buf);
+}
+
+static void texts_goto(App *a, int line) {
+    texts_store(a);
+    a->tline = line < 0 ? 0 : line >= a->tedit.n ? a->tedit.n - 1 : line;
+    lineedit_set(&a->edit, a->tedit.text[a->tline]);
+}
+
+static int texts_key(App *a, int key) {
+    SimTexts *t = &a->tedit;
+    if (key == TK_ESC) { a->overlay = OV_NONE; return KR_ALL; }
+    if (key == TK_UP) { texts_goto(a, a->tline - 1); return KR_ALL; }
+    if (key == TK_DOWN) { texts_goto(a, a->tline + 1); return KR_ALL; }
+    if (key == TK_ENTER) {
+        texts_store(a);
+        if (t->n >= SIM_TEXTS_MAX) { scene_status(a->sc, true, "at most %d texts are compared at once", SIM_TEXTS_MAX); return KR_ALL; }
+        memmove(t->text[a->tline + 2], t->text[a->tline + 1], (size_t)(t->n - a->tline - 1) * SIM_TEXT_CAP);
+        t->text[a->tline + 1][0] = 0;
+        t->n++;
+        a->tline++;
+        lineedit_set(&a->edit, "");
+        return KR_ALL;
+    }
+    if (key == TK_CTRL('k')) {
+        if (t->n <= 1) { t->text[0][0] = 0; lineedit_set(&a->edit, ""); return KR_ALL; }
+        memmove(t->text[a->tline], t->text[a->tline + 1], (size_t)(t->n - a->tline - 1) * SIM_TEXT_CAP);
+        t->n--;
+        if (a->tline >= t->n) a->tline = t->n - 1;
+        lineedit_set(&a->edit, t->text[a->tline]);
+        return KR_ALL;
+    }
+    if (key == TK_F2 || key == TK_CTRL('x')) {
+        texts_store(a);
+        const char *v[SIM_TEXTS_MAX];
+        int n = 0;
+        for (int i = 0; i < t->n; i++) if (t->text[i][0]) v[n++] = t->text[i];
+        if (!n) { scene_status(a->sc, true, "no texts: type at least one line"); return KR_ALL; }
+        Err e = {0};
+        if (scene_set_texts(a->sc, v, n, &e)) {
+            a->overlay = OV_NONE;
+            scene_show_panel(a->sc, PANEL_EMBEDDINGS, &e);
+        }
+        return KR_ALL;
+    }
+    /* a printable key past the capacity of one text is refused (the rest edits as usual) */
+    if (key >= 32 && key != 127 && key < 0x110000 && a->edit.len + 4 >= SIM_TEXT_CAP) {
+        scene_status(a->sc, true, "a text holds at most %d bytes", SIM_TEXT_CAP - 1);
+        return KR_ALL;
+    }
+    lineedit_key(&a->edit, key);
+    return KR_ALL;
 }
 
 static void draw_model_menu(App *a, Canvas *c) {
@@ -249,6 +330,7 @@ int app_overlay_key(App *a, int key) {
         }
         lineedit_key(&a->edit, key);
         return KR_ALL;
+    case OV_TEXTS: return texts_key(a, key);
     case OV_MODEL:
         if (key == TK_ESC || key == 'q') { a->overlay = OV_NONE; return KR_ALL; }
         if (key == TK_UP || key == 'k') { if (a->menu_sel > 0) a->menu_sel--; return KR_ALL; }
@@ -293,6 +375,18 @@ void app_open_overlay(App *a, Overlay ov) {
     const Session *s = sc->ses[0];
     a->overlay = ov;
     if (ov == OV_PROMPT) lineedit_set(&a->edit, s ? session_prompt(s) : "");
+    if (ov == OV_TEXTS) {
+        /* the scene's texts, or the prompt as the first text and an empty second line */
+        a->tedit = sc->view.texts;
+        a->tline = 0;
+        if (a->tedit.n == 0) {
+            a->tedit.n = 2;
+            snprintf(a->tedit.text[0], SIM_TEXT_CAP, "%s", s && strlen(session_prompt(s)) < SIM_TEXT_CAP ? session_prompt(s) : "");
+            a->tedit.text[1][0] = 0;
+            a->tline = a->tedit.text[0][0] ? 1 : 0;
+        }
+        lineedit_set(&a->edit, a->tedit.text[a->tline]);
+    }
     if (ov == OV_SAMPLER) { a->scfg = s && session_sampler(s) ? sampler_cfg(session_sampler(s)) : sc->scfg; a->sfield = 0; }
     if (ov == OV_MODEL && !a->menu_target && s)
         for (int i = 0; i < a->n_models; i++) if (!strcmp(a->models[i], session_model_path(s))) a->menu_sel = i;
@@ -304,6 +398,7 @@ void app_draw_overlay(App *a, Canvas *c) {
     case OV_PROMPT: draw_prompt(a, c); break;
     case OV_MODEL: draw_model_menu(a, c); break;
     case OV_SAMPLER: draw_sampler(a, c); break;
+    case OV_TEXTS: draw_texts(a, c); break;
     default: break;
     }
 }

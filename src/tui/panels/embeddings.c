@@ -18,6 +18,7 @@
 #include "analysis/derived.h"
 #include "analysis/embedmap.h"
 #include "tui/panel.h"
+#include "tui/panels/emb_texts.h"
 #include "tui/widgets/widgets.h"
 
 #define EMB_MAX_PTS 256
@@ -210,14 +211,16 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const Scene *sc = ctx->sc;
-    Rect in = panel_frame(ctx, tr("Embeddings \xc2\xb7 the prompt's vectors at a layer, neighbours, similarity"),
-                          tr(", . token  - + layer  v map"));
+    Rect in = panel_frame(ctx, sc->view.emb_texts ? tr("Embeddings \xc2\xb7 texts compared as sentence vectors (retrieval)")
+                                                  : tr("Embeddings \xc2\xb7 the prompt's vectors at a layer, neighbours, similarity"),
+                          sc->view.emb_texts ? tr(", . query  - + layer  p pool  t tokens  E edit") : tr(", . token  - + layer  v map  t texts"));
     const TraceTok *t = panel_tok(s);
     if (!t) { panel_message(c, in, tr("no tokens yet: press n to run the prompt")); return; }
     if (in.w < 24 || in.h < 6) return;
     const int L = session_model(s)->spec.n_layers, q = session_cursor(s);
     int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
     int sel = sc->view.emb_sel >= 0 && sc->view.emb_sel <= q ? sc->view.emb_sel : q;
+    if (sc->view.emb_texts) { emb_texts_draw(&st->dc[ctx->side], ctx, in, layer); return; }
 
     int lw = in.w >= 70 ? in.w * 52 / 100 : in.w;
     Rect left = rect_make(in.x, in.y, lw, in.h);
@@ -261,11 +264,16 @@ const PanelClass panel_embeddings = {
             "- +      residual layer down / up (0 = token embedding, L = after the final norm)\n"
             "0        back to layer 0\n"
             "v        the prompt's tokens / the vocabulary map\n"
+            "t        texts view: texts compared as sentence vectors (E edits them)\n"
+            "p        texts view: mean / last-token pooling; , . choose the query\n"
             "Left: each token's vector at the chosen layer projected onto the prompt's two\n"
             "main directions of variation (PCA). The axes are fitted once on the prompt (a\n"
             "leading BOS left out); new tokens are placed on the same axes. At layer 0 a\n"
             "token always lands on the same point; higher up, its context moves it.\n"
             "Right: the vocabulary rows closest (cosine) to the selected vector, and the\n"
-            "cosine of every pair of the last tokens at that layer."),
-    .hint = N_(", . token  - + layer  v map"),
+            "cosine of every pair of the last tokens at that layer.\n"
+            "Texts view: each text runs alone; its vectors at the layer are pooled into one\n"
+            "sentence vector; the matrix is their cosines and the list ranks the texts\n"
+            "against the query, as retrieval (RAG) does, with layer 0 beside it."),
+    .hint = N_(", . token  - + layer  v map  t texts"),
 };
