@@ -13,13 +13,13 @@
 
 static const char *const ACT_NAMES[LA_COUNT] = {
     "load", "prompt", "step", "back", "token", "key", "highlight", "stage", "step_into", "panel",
-    "side", "layer", "head", "compare", "ablate", "sampler", "keys"};
+    "side", "layer", "head", "compare", "ablate", "sampler", "keys", "texts"};
 
 /* Fields each verb accepts besides "do" (space-separated). */
 static const char *const ACT_FIELDS[LA_COUNT] = {
     "model slot", "text prefill", "n", "n", "pos", "pos off", "token key layer head", "stage layer",
     "n", "panel", "panel off", "layer", "head", "model off", "layer head off slot",
-    "greedy temperature top_k top_p seed slot", "keys"};
+    "greedy temperature top_k top_p seed slot", "keys", "texts"};
 
 const char *lesson_action_name(LessonActKind k) { return (unsigned)k < LA_COUNT ? ACT_NAMES[k] : "?"; }
 
@@ -181,7 +181,7 @@ static bool parse_action(P *p, const cJSON *o, const char *path, LessonAction *a
     for (int i = 0; i < LA_COUNT; i++) if (!strcmp(d->valuestring, ACT_NAMES[i])) kind = i;
     if (kind < 0)
         return err_set(p->e, ERR_FORMAT, "%s: %s.do: unknown action \"%.40s\" (one of: load prompt step back token key "
-                       "highlight stage step_into panel side layer head compare ablate sampler keys)", p->file, path, d->valuestring);
+                       "highlight stage step_into panel side layer head compare ablate sampler keys texts)", p->file, path, d->valuestring);
     a->kind = (LessonActKind)kind;
     char allowed[128];
     snprintf(allowed, sizeof allowed, "do %s", ACT_FIELDS[kind]);
@@ -272,6 +272,31 @@ static bool parse_action(P *p, const cJSON *o, const char *path, LessonAction *a
     }
     case LA_KEYS:
         return get_str(p, o, "keys", path, true, 64, &a->str);
+    case LA_TEXTS: {
+        /* 1..SIM_TEXTS_MAX one-line strings, each shorter than SIM_TEXT_CAP bytes, kept joined by '\n' */
+        const cJSON *arr = get(o, "texts");
+        int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+        if (n < 1 || n > SIM_TEXTS_MAX)
+            return err_set(p->e, ERR_FORMAT, "%s: %s.texts must be an array of 1 to %d strings", p->file, path, SIM_TEXTS_MAX);
+        size_t total = 0;
+        for (int i = 0; i < n; i++) {
+            const cJSON *t = cJSON_GetArrayItem(arr, i);
+            size_t len = cJSON_IsString(t) ? strlen(t->valuestring) : 0;
+            if (!len || len >= SIM_TEXT_CAP || strpbrk(t->valuestring, "\n\r"))
+                return err_set(p->e, ERR_FORMAT, "%s: %s.texts[%d] must be a non-empty one-line string of at most %d bytes",
+                               p->file, path, i, SIM_TEXT_CAP - 1);
+            total += len + 1;
+        }
+        a->str = malloc(total);
+        if (!a->str) return err_set(p->e, ERR_MEMORY, "out of memory");
+        a->str[0] = 0;
+        for (int i = 0; i < n; i++) {
+            if (i) strcat(a->str, "\n");
+            strcat(a->str, cJSON_GetArrayItem(arr, i)->valuestring);
+        }
+        a->n = n;
+        return true;
+    }
     default: return err_set(p->e, ERR_FORMAT, "%s: %s: unhandled action", p->file, path);
     }
 }

@@ -59,6 +59,7 @@ typedef enum {
     LA_ABLATE,       /* {"do":"ablate","layer":L,"head":H,"slot":"A"} or {"do":"ablate","off":true} */
     LA_SAMPLER,      /* {"do":"sampler","greedy":b,"temperature":t,"top_k":k,"top_p":p,"seed":s,"slot":"B"} */
     LA_KEYS,         /* {"do":"keys","keys":"v"}: keys sent to the TUI (panel options) */
+    LA_TEXTS,        /* {"do":"texts","texts":["A","B",...]}: the Embeddings panel's texts (scene_set_texts) */
     LA_COUNT
 } LessonActKind;
 
@@ -73,7 +74,7 @@ typedef struct {
     int slot;           /* LA_LOAD: 0 = A, 1 = B; ablate/sampler: 0 A, 1 B, -1 both */
     bool off;           /* compare / ablate / side / key: turn off */
     bool prefill;       /* LA_PROMPT */
-    char *str;          /* model path, prompt text, panel name or keys */
+    char *str;          /* model path, prompt text, panel name, keys, or the texts joined by '\n' */
     SamplerCfg sampler; /* LA_SAMPLER (fields not given keep greedy/1.0/0/1.0/42) */
 } LessonAction;
 

@@ -201,6 +201,21 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
         return scene_set_sampler(sc, ac->slot, ac->sampler, &e2) || fwd(e, &e2);
     case LA_KEYS:
         return do_keys(p, ac->str, e);
+    case LA_TEXTS: {
+        static char buf[SIM_TEXTS_MAX][SIM_TEXT_CAP];
+        const char *v[SIM_TEXTS_MAX];
+        int n = 0;
+        for (const char *q = ac->str; q && n < SIM_TEXTS_MAX; n++) {
+            const char *nl = strchr(q, '\n');
+            size_t len = nl ? (size_t)(nl - q) : strlen(q);
+            if (len >= SIM_TEXT_CAP) len = SIM_TEXT_CAP - 1;
+            memcpy(buf[n], q, len);
+            buf[n][len] = 0;
+            v[n] = buf[n];
+            q = nl ? nl + 1 : NULL;
+        }
+        return scene_set_texts(sc, v, n, &e2) || fwd(e, &e2);
+    }
     default:
         return err_set(e, ERR_ARG, "unknown action");
     }

@@ -184,9 +184,51 @@ bool v_spec(VC *c) {
     return err_set(c->e, ERR_ARG, "{%s} is not computed from the config", k);
 }
 
+/* The Embeddings panel's texts view, as the panel computes it (derived_similarity). */
+static bool v_sim(VC *c, const char *k, Session *s) {
+    const Scene *sc = c->v->sc;
+    if (!sc || sc->view.texts.n < 1) return err_set(c->e, ERR_ARG, "{%s}: no texts to compare (a \"texts\" action first)", k);
+    const SimTexts *tx = &sc->view.texts;
+    const int n = tx->n, L = c->m->spec.n_layers;
+    int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
+    bool zero = IS("sim.cos0") || IS("sim.rank0") || IS("sim.top0");
+    if (zero) layer = 0;
+    double mat[SIM_TEXTS_MAX * SIM_TEXTS_MAX];
+    if (!derived_similarity(&c->v->dc, s, tx, layer, sc->view.emb_pool == POOL_LAST ? POOL_LAST : POOL_MEAN, mat, NULL, c->e)) return false;
+    int q = sc->view.emb_query >= 0 && sc->view.emb_query < n ? sc->view.emb_query : 0;
+    if (IS("sim.query")) {
+        if (c->v->zh) lv_put(c->out, c->cap, "\xe2\x80\x9c%s\xe2\x80\x9d", tx->text[q]);
+        else lv_put(c->out, c->cap, "\"%s\"", tx->text[q]);
+        return true;
+    }
+    if (IS("sim.cos") || IS("sim.cos0")) {
+        int i = 0, j = 0;
+        if (sscanf(c->ph->arg, "%d,%d", &i, &j) != 2 || i < 1 || j < 1 || i > n || j > n)
+            return err_set(c->e, ERR_ARG, "{%s:%s}: texts are numbered 1..%d", k, c->ph->arg, n);
+        OUT_NUM(mat[(i - 1) * n + (j - 1)]);
+    }
+    if (n < 2) return err_set(c->e, ERR_ARG, "{%s}: a ranking needs two texts or more", k);
+    int order[SIM_TEXTS_MAX];
+    derived_similarity_rank(mat, n, q, order);
+    if (IS("sim.top") || IS("sim.top0")) {
+        if (c->v->zh) lv_put(c->out, c->cap, "\xe2\x80\x9c%s\xe2\x80\x9d", tx->text[order[0]]);
+        else lv_put(c->out, c->cap, "\"%s\"", tx->text[order[0]]);
+        return true;
+    }
+    long t = lv_arg_int(c->ph->arg);
+    if (t < 1 || t > n || t - 1 == q) return err_set(c->e, ERR_ARG, "{%s:%s}: a text 1..%d other than the query (%d)", k, c->ph->arg, n, q + 1);
+    for (int r = 0; r < n - 1; r++) if (order[r] == t - 1) OUT_INT(r + 1);
+    return err_set(c->e, ERR_ARG, "{%s}: text %ld not ranked", k, t);
+}
+
 bool v_session(VC *c) {
     const char *k = c->ph->key;
     Session *s = c->s;
+    if (!strncmp(k, "sim.", 4)) return v_sim(c, k, s);
+    if (IS("embed.layer")) {
+        int L = c->m->spec.n_layers, l = c->v->sc ? c->v->sc->view.emb_layer : 0;
+        OUT_INT(l < 0 ? 0 : l > L ? L : l);
+    }
     if (IS("kv.engine_bytes_per_token")) OUT_INT(engine_kv_bytes_per_token(session_engine(s)));
     if (IS("prompt.text")) OUT_STR(session_prompt(s));
     if (IS("prompt.tokens")) OUT_INT(session_n_prompt(s));

@@ -39,6 +39,7 @@ void emb_texts_draw(DerivedCache *dc, PanelCtx *ctx, Rect r, int layer) {
                     pool == POOL_MEAN ? tr("each text runs alone; its vector = the mean of its tokens' vectors (BOS left out)")
                                       : tr("each text runs alone; its vector = its last token's vector (the only one that saw it all)"),
                     r.w, sty(CR_DIM));
+    canvas_target(c, rect_make(r.x, r.y, r.w, 2), "embeddings.texts_info");
     if (tx->n < 1) {
         panel_message(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), tr("no texts yet: press E to enter two or more (or start with --texts-file FILE)"));
         return;
@@ -77,7 +78,10 @@ void emb_texts_draw(DerivedCache *dc, PanelCtx *ctx, Rect r, int layer) {
             canvas_text(c, x + 1, y, line, i == j ? sty(CR_DIM) : (i == q ? sty_attr(CR_TEXT, ATTR_BOLD) : sty(CR_TEXT)));
         }
         if (tx_x < r.x + r.w - 4) canvas_text_fit(c, tx_x, y, tx->text[i], r.x + r.w - tx_x, i == q ? sty_attr(CR_ACCENT, ATTR_BOLD) : sty(CR_TEXT));
+        canvas_target(c, rect_make(r.x, y, r.w, 1), "embeddings.text:%d", i + 1);
+        if (i == q) canvas_target(c, rect_make(r.x, y, r.w, 1), "embeddings.text");
     }
+    canvas_target(c, rect_make(r.x, r.y + 2, r.w, y - r.y - 2), "embeddings.texts");
     if (n < 2 || y + 2 >= r.y + r.h) return;
 
     /* the ranking against the query, with layer 0 beside it */
@@ -88,6 +92,7 @@ void emb_texts_draw(DerivedCache *dc, PanelCtx *ctx, Rect r, int layer) {
     int order[SIM_TEXTS_MAX];
     similarity_rank(mat, n, q, order);
     const int bar_w = r.w >= 90 ? 12 : 6;
+    const int y_rank = y - 1;
     const int l0_w = layer ? 22 : 0;
     for (int k = 0; k < n - 1 && y < r.y + r.h; k++, y++) {
         int t = order[k];
@@ -107,7 +112,9 @@ void emb_texts_draw(DerivedCache *dc, PanelCtx *ctx, Rect r, int layer) {
         }
         snprintf(line, sizeof line, "%d %s", t + 1, tx->text[t]);
         if (x < r.x + r.w - 4) canvas_text_fit(c, x, y, line, r.x + r.w - x, sty(CR_TEXT));
+        canvas_target(c, rect_make(r.x, y, r.w, 1), "embeddings.rank:%d", k + 1);
     }
+    canvas_target(c, rect_make(r.x, y_rank, r.w, y - y_rank), "embeddings.ranking");
     if (y + 1 < r.y + r.h) {
         y++;
         canvas_text_fit(c, r.x, y++, tr("Retrieval (RAG) ranks documents by this cosine to the query and hands the closest to the model."), r.w, sty(CR_DIM));
