@@ -49,14 +49,15 @@ bool lesson_family_value(const char *root, const LessonPh *ph, char *out, size_t
     cJSON *j = cJSON_ParseWithLength(txt, len);
     free(txt);
     if (!j) return err_set(e, ERR_FORMAT, "{%s}: %s is not valid JSON", ph->key, path);
-    const char *k = ph->key + 7;          /* after "family." */
+    const PhSpec *row = lesson_ph_find(ph->key);
+    const PhId id = row ? row->id : PH_COUNT;
     const cJSON *vars = cJSON_GetObjectItem(j, "variants"), *tr = cJSON_GetObjectItem(j, "training");
     bool ok = true;
     double x = NAN;
-    if (!strcmp(k, "variants")) snprintf(out, cap, "%d", cJSON_GetArraySize(vars));
-    else if (!strcmp(k, "steps")) x = num(tr, "steps"), snprintf(out, cap, "%.0f", x);
-    else if (!strcmp(k, "tokens")) { x = num(tr, "tokens_per_run"); fmt_short(x, out, cap); }
-    else if (!strcmp(k, "eval_tokens")) { x = num(cJSON_GetObjectItem(j, "eval"), "tokens"); fmt_thousands((long long)x, out, cap); }
+    if (id == PH_family_variants) snprintf(out, cap, "%d", cJSON_GetArraySize(vars));
+    else if (id == PH_family_steps) x = num(tr, "steps"), snprintf(out, cap, "%.0f", x);
+    else if (id == PH_family_tokens) { x = num(tr, "tokens_per_run"); fmt_short(x, out, cap); }
+    else if (id == PH_family_eval_tokens) { x = num(cJSON_GetObjectItem(j, "eval"), "tokens"); fmt_thousands((long long)x, out, cap); }
     else {
         const cJSON *v = NULL, *it;
         cJSON_ArrayForEach(it, vars) {
@@ -68,23 +69,23 @@ bool lesson_family_value(const char *root, const LessonPh *ph, char *out, size_t
             return err_set(e, ERR_ARG, "{%s:%s}: no variant '%s' in %s", ph->key, ph->arg, ph->arg, path);
         }
         const cJSON *d = cJSON_GetObjectItem(v, "delta_vs_mha");
-        if (!strcmp(k, "bpb")) x = num(v, "bits_per_byte_mean"), snprintf(out, cap, "%.4f", x);
-        else if (!strcmp(k, "ci_lo")) x = arr(v, "ci95", 0), snprintf(out, cap, "%.4f", x);
-        else if (!strcmp(k, "ci_hi")) x = arr(v, "ci95", 1), snprintf(out, cap, "%.4f", x);
-        else if (!strcmp(k, "story_lo")) x = arr(v, "ci95_stories", 0), snprintf(out, cap, "%.4f", x);
-        else if (!strcmp(k, "story_hi")) x = arr(v, "ci95_stories", 1), snprintf(out, cap, "%.4f", x);
-        else if (!strcmp(k, "delta")) x = d ? num(d, "mean") : 0.0, snprintf(out, cap, "%+.4f", x);
-        else if (!strcmp(k, "delta_lo")) x = d ? arr(d, "ci95", 0) : 0.0, snprintf(out, cap, "%+.4f", x);
-        else if (!strcmp(k, "delta_hi")) x = d ? arr(d, "ci95", 1) : 0.0, snprintf(out, cap, "%+.4f", x);
-        else if (!strcmp(k, "params")) { x = num(v, "params"); fmt_short(x, out, cap); }
-        else if (!strcmp(k, "params_exact")) { x = num(v, "params"); fmt_thousands((long long)x, out, cap); }
-        else if (!strcmp(k, "kv_bytes")) { x = num(v, "kv_bytes_per_token"); fmt_thousands((long long)x, out, cap); }
-        else if (!strcmp(k, "seeds")) { x = cJSON_GetArraySize(cJSON_GetObjectItem(v, "seeds")); snprintf(out, cap, "%.0f", x); }
+        if (id == PH_family_bpb) x = num(v, "bits_per_byte_mean"), snprintf(out, cap, "%.4f", x);
+        else if (id == PH_family_ci_lo) x = arr(v, "ci95", 0), snprintf(out, cap, "%.4f", x);
+        else if (id == PH_family_ci_hi) x = arr(v, "ci95", 1), snprintf(out, cap, "%.4f", x);
+        else if (id == PH_family_story_lo) x = arr(v, "ci95_stories", 0), snprintf(out, cap, "%.4f", x);
+        else if (id == PH_family_story_hi) x = arr(v, "ci95_stories", 1), snprintf(out, cap, "%.4f", x);
+        else if (id == PH_family_delta) x = d ? num(d, "mean") : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (id == PH_family_delta_lo) x = d ? arr(d, "ci95", 0) : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (id == PH_family_delta_hi) x = d ? arr(d, "ci95", 1) : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (id == PH_family_params) { x = num(v, "params"); fmt_short(x, out, cap); }
+        else if (id == PH_family_params_exact) { x = num(v, "params"); fmt_thousands((long long)x, out, cap); }
+        else if (id == PH_family_kv_bytes) { x = num(v, "kv_bytes_per_token"); fmt_thousands((long long)x, out, cap); }
+        else if (id == PH_family_seeds) { x = cJSON_GetArraySize(cJSON_GetObjectItem(v, "seeds")); snprintf(out, cap, "%.0f", x); }
         else ok = false;
     }
     cJSON_Delete(j);
     if (!ok) return err_set(e, ERR_ARG, "{%s}: unknown family value", ph->key);
-    if (x != x && strcmp(k, "variants")) return err_set(e, ERR_FORMAT, "{%s%s%s}: missing in %s", ph->key, ph->arg[0] ? ":" : "", ph->arg, path);
+    if (x != x && id != PH_family_variants) return err_set(e, ERR_FORMAT, "{%s%s%s}: missing in %s", ph->key, ph->arg[0] ? ":" : "", ph->arg, path);
     return true;
 }
 

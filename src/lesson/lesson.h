@@ -194,7 +194,17 @@ typedef enum {
     PHA_NAME,           /* required name: lowercase letters, digits, '-' (a family.json variant) */
 } PhArgKind;
 
+/* Every row of placeholders.def by identifier ("model.name" is PH_model_name): value
+ * functions pick their row with IS(model_name), an integer compare, never by the name. */
+typedef enum {
+#define PH(id, name, need, arg, fn, doc) PH_##id,
+#include "lesson/placeholders.def"
+#undef PH
+    PH_COUNT
+} PhId;
+
 typedef struct {
+    PhId id;
     const char *name;
     PhNeed need;
     PhArgKind arg;

@@ -7,7 +7,7 @@
 #include "lesson/lesson.h"
 
 static const PhSpec PH[] = {
-#define PH(name, need, arg, fn, doc) {name, need, arg, doc},
+#define PH(id, name, need, arg, fn, doc) {PH_##id, name, need, arg, doc},
 #include "lesson/placeholders.def"
 #undef PH
 };

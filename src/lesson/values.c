@@ -8,7 +8,7 @@
 
 /* The value function of every row of placeholders.def, in the table's order. */
 static const PhValueFn PH_FN[] = {
-#define PH(name, need, arg, fn, doc) fn,
+#define PH(id, name, need, arg, fn, doc) fn,
 #include "lesson/placeholders.def"
 #undef PH
 };
@@ -304,12 +304,11 @@ done:
 }
 
 bool v_weights(VC *c) {
-    const char *k = c->ph->key;
     double loss;
     long tokens;
     if (!eval_loss(c, &loss, &tokens)) return false;
-    if (IS("eval.loss")) { lv_put(c->out, c->cap, "%.3f", loss); return true; }
-    if (IS("eval.ppl")) OUT_NUM(exp(loss));
+    if (IS(eval_loss)) { lv_put(c->out, c->cap, "%.3f", loss); return true; }
+    if (IS(eval_ppl)) OUT_NUM(exp(loss));
     OUT_INT(tokens);
 }
 

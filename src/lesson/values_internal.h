@@ -58,7 +58,8 @@ bool lv_rope_freqs(const ModelSpec *s, int seq_len, bool scaled, double *fmin, d
 bool lv_rope_mid_wavelength(const ModelSpec *s, int seq_len, double *wl);
 bool lv_layer_is_moe_spec(const ModelSpec *s, int l);
 
-#define IS(name) (!strcmp(k, name))
+/* Is this the row PH_<id> of placeholders.def? (c->sp is the row being computed) */
+#define IS(row) (c->sp->id == PH_##row)
 #define OUT_INT(x) do { lv_fmt_int((long long)(x), c->out, c->cap); return true; } while (0)
 #define OUT_NUM(x) do { lv_fmt_num((double)(x), c->out, c->cap); return true; } while (0)
 #define OUT_PCT(x) do { lv_fmt_pct((double)(x), c->out, c->cap); return true; } while (0)

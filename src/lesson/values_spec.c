@@ -7,7 +7,7 @@ bool v_spec(VC *c) {
     const ModelSpec *s = c->sp_m;
     const Model *m = c->m;
     bool zh = c->v->zh;
-    if (IS("model.name")) {
+    if (IS(model_name)) {
         char tmp[1024];
         snprintf(tmp, sizeof tmp, "%s", m->path);
         size_t n = strlen(tmp);
@@ -15,73 +15,73 @@ bool v_spec(VC *c) {
         const char *b = strrchr(tmp, '/');
         OUT_STR(b ? b + 1 : tmp);
     }
-    if (IS("model.type")) OUT_STR(s->model_type);
-    if (IS("model.attention")) OUT_STR(attn_kind_name(s->attn_kind));
-    if (IS("model.layers")) OUT_INT(s->n_layers);
-    if (IS("model.d_model")) OUT_INT(s->d_model);
-    if (IS("model.heads")) OUT_INT(s->n_heads);
-    if (IS("model.kv_heads")) OUT_INT(s->attn_kind == ATTN_MLA ? s->n_heads : s->n_kv_heads);
-    if (IS("model.q_per_kv")) OUT_INT(s->n_kv_heads > 0 ? s->n_heads / s->n_kv_heads : 0);
-    if (IS("model.head_dim")) OUT_INT(s->attn_kind == ATTN_MLA ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim);
-    if (IS("model.d_ff") || IS("ffn.width")) {
-        if (IS("ffn.width") && m->w.layers && m->w.layers[c->layer].is_moe) OUT_INT(s->moe_d_ff);
+    if (IS(model_type)) OUT_STR(s->model_type);
+    if (IS(model_attention)) OUT_STR(attn_kind_name(s->attn_kind));
+    if (IS(model_layers)) OUT_INT(s->n_layers);
+    if (IS(model_d_model)) OUT_INT(s->d_model);
+    if (IS(model_heads)) OUT_INT(s->n_heads);
+    if (IS(model_kv_heads)) OUT_INT(s->attn_kind == ATTN_MLA ? s->n_heads : s->n_kv_heads);
+    if (IS(model_q_per_kv)) OUT_INT(s->n_kv_heads > 0 ? s->n_heads / s->n_kv_heads : 0);
+    if (IS(model_head_dim)) OUT_INT(s->attn_kind == ATTN_MLA ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim);
+    if (IS(model_d_ff) || IS(ffn_width)) {
+        if (IS(ffn_width) && m->w.layers && m->w.layers[c->layer].is_moe) OUT_INT(s->moe_d_ff);
         OUT_INT(s->d_ff);
     }
-    if (IS("model.ffn_ratio")) OUT_NUM((double)s->d_ff / s->d_model);
-    if (IS("model.vocab")) OUT_INT(s->vocab_size);
-    if (IS("model.context")) OUT_INT(s->max_pos);
-    if (IS("model.norm")) OUT_STR(s->norm == NORM_RMSNORM ? "RMSNorm" : "LayerNorm");
-    if (IS("model.norm_eps")) { lv_put(c->out, c->cap, "%g", (double)s->norm_eps); return true; }
-    if (IS("model.act")) OUT_STR(s->act == ACT_SILU ? "SiLU" : s->act == ACT_RELU ? "ReLU" : "GELU");
-    if (IS("model.ffn")) {
+    if (IS(model_ffn_ratio)) OUT_NUM((double)s->d_ff / s->d_model);
+    if (IS(model_vocab)) OUT_INT(s->vocab_size);
+    if (IS(model_context)) OUT_INT(s->max_pos);
+    if (IS(model_norm)) OUT_STR(s->norm == NORM_RMSNORM ? "RMSNorm" : "LayerNorm");
+    if (IS(model_norm_eps)) { lv_put(c->out, c->cap, "%g", (double)s->norm_eps); return true; }
+    if (IS(model_act)) OUT_STR(s->act == ACT_SILU ? "SiLU" : s->act == ACT_RELU ? "ReLU" : "GELU");
+    if (IS(model_ffn)) {
         if (s->gated_ffn) OUT_STR(s->act == ACT_SILU ? "SwiGLU" : s->act == ACT_RELU ? "ReGLU" : "GeGLU");
         OUT_STR(s->act == ACT_RELU ? "ReLU MLP" : s->act == ACT_SILU ? "SiLU MLP" : "GELU MLP");
     }
-    if (IS("model.position")) OUT_STR(s->pos == POS_ROPE ? "RoPE" : (zh ? "\xe5\xad\xa6\xe4\xb9\xa0\xe5\xbc\x8f\xe4\xbd\x8d\xe7\xbd\xae\xe5\x90\x91\xe9\x87\x8f" : "learned"));
-    if (IS("model.qk_norm")) OUT_STR(lv_yesno(s->qk_norm, zh));
-    if (IS("model.tied")) OUT_STR(lv_yesno(s->tied_embeddings, zh));
-    if (IS("model.params") || IS("model.params_exact") || IS("model.active_params") || IS("model.active_share")) {
+    if (IS(model_position)) OUT_STR(s->pos == POS_ROPE ? "RoPE" : (zh ? "\xe5\xad\xa6\xe4\xb9\xa0\xe5\xbc\x8f\xe4\xbd\x8d\xe7\xbd\xae\xe5\x90\x91\xe9\x87\x8f" : "learned"));
+    if (IS(model_qk_norm)) OUT_STR(lv_yesno(s->qk_norm, zh));
+    if (IS(model_tied)) OUT_STR(lv_yesno(s->tied_embeddings, zh));
+    if (IS(model_params) || IS(model_params_exact) || IS(model_active_params) || IS(model_active_share)) {
         long long act = 0, tot = lesson_spec_params(m, &act);
         if (!m->config_only && m->n_params > 0 && !s->n_experts) tot = act = m->n_params;
-        if (IS("model.params")) { lv_fmt_short((double)tot, c->out, c->cap); return true; }
-        if (IS("model.params_exact")) OUT_INT(tot);
-        if (IS("model.active_params")) { lv_fmt_short((double)act, c->out, c->cap); return true; }
+        if (IS(model_params)) { lv_fmt_short((double)tot, c->out, c->cap); return true; }
+        if (IS(model_params_exact)) OUT_INT(tot);
+        if (IS(model_active_params)) { lv_fmt_short((double)act, c->out, c->cap); return true; }
         OUT_PCT(tot ? (double)act / (double)tot : 0);
     }
-    if (IS("model.experts")) OUT_INT(s->n_experts);
-    if (IS("model.experts_per_tok")) OUT_INT(s->n_experts ? s->n_experts_per_tok : 0);
-    if (IS("model.shared_experts")) OUT_INT(s->n_shared_experts);
-    if (IS("model.expert_ff")) OUT_INT(s->n_experts ? s->moe_d_ff : 0);
-    if (IS("model.moe_layers")) {
+    if (IS(model_experts)) OUT_INT(s->n_experts);
+    if (IS(model_experts_per_tok)) OUT_INT(s->n_experts ? s->n_experts_per_tok : 0);
+    if (IS(model_shared_experts)) OUT_INT(s->n_shared_experts);
+    if (IS(model_expert_ff)) OUT_INT(s->n_experts ? s->moe_d_ff : 0);
+    if (IS(model_moe_layers)) {
         int n = 0;
         for (int l = 0; l < s->n_layers; l++) n += lv_layer_is_moe_spec(s, l);
         OUT_INT(n);
     }
-    if (IS("model.kv_lora_rank")) OUT_INT(s->kv_lora_rank);
-    if (IS("model.q_lora_rank")) OUT_INT(s->q_lora_rank);
-    if (IS("model.rope_head_dim")) OUT_INT(s->qk_rope_head_dim);
-    if (IS("model.nope_head_dim")) OUT_INT(s->qk_nope_head_dim);
-    if (IS("model.v_head_dim")) OUT_INT(s->v_head_dim);
-    if (IS("model.dtype")) OUT_STR(dtype_name(s->dtype));
+    if (IS(model_kv_lora_rank)) OUT_INT(s->kv_lora_rank);
+    if (IS(model_q_lora_rank)) OUT_INT(s->q_lora_rank);
+    if (IS(model_rope_head_dim)) OUT_INT(s->qk_rope_head_dim);
+    if (IS(model_nope_head_dim)) OUT_INT(s->qk_nope_head_dim);
+    if (IS(model_v_head_dim)) OUT_INT(s->v_head_dim);
+    if (IS(model_dtype)) OUT_STR(dtype_name(s->dtype));
 
     /* RoPE from the config */
     if (!strncmp(k, "rope.", 5) && s->pos != POS_ROPE && strcmp(k, "rope.scaling"))
         return err_set(c->e, ERR_ARG, "%s uses learned positions, not RoPE", m->path);
-    if (IS("rope.theta")) {
+    if (IS(rope_theta)) {
         if (s->rope_theta >= 1 && s->rope_theta < 1e15 && s->rope_theta == floorf(s->rope_theta)) OUT_INT(llround(s->rope_theta));
         lv_put(c->out, c->cap, "%g", (double)s->rope_theta);
         return true;
     }
-    if (IS("rope.dims")) OUT_INT(s->attn_kind == ATTN_MLA ? s->qk_rope_head_dim : s->rotary_dim);
-    if (IS("rope.pairs")) OUT_INT((s->attn_kind == ATTN_MLA ? s->qk_rope_head_dim : s->rotary_dim) / 2);
-    if (IS("rope.scaling")) {
+    if (IS(rope_dims)) OUT_INT(s->attn_kind == ATTN_MLA ? s->qk_rope_head_dim : s->rotary_dim);
+    if (IS(rope_pairs)) OUT_INT((s->attn_kind == ATTN_MLA ? s->qk_rope_head_dim : s->rotary_dim) / 2);
+    if (IS(rope_scaling)) {
         static const char *N[] = {"none", "linear", "dynamic (NTK)", "llama3", "yarn"};
         if (s->pos != POS_ROPE) OUT_STR(zh ? "\xe6\x97\xa0" : "none");
         OUT_STR((unsigned)s->rope_scaling < 5 ? N[s->rope_scaling] : "?");
     }
-    if (IS("rope.factor")) OUT_NUM(s->rope_scaling == ROPE_SCALE_NONE ? 1.0 : (double)s->rope_factor);
-    if (IS("rope.orig_context")) OUT_INT(s->rope_orig_max_pos > 0 ? s->rope_orig_max_pos : s->max_pos);
-    if (IS("rope.mid_wl")) {
+    if (IS(rope_factor)) OUT_NUM(s->rope_scaling == ROPE_SCALE_NONE ? 1.0 : (double)s->rope_factor);
+    if (IS(rope_orig_context)) OUT_INT(s->rope_orig_max_pos > 0 ? s->rope_orig_max_pos : s->max_pos);
+    if (IS(rope_mid_wl)) {
         double w;
         if (!lv_rope_mid_wavelength(s, s->max_pos, &w)) return err_set(c->e, ERR_ARG, "%s: no rotary dims", m->path);
         lv_fmt_int(llround(w), c->out, c->cap);
@@ -122,17 +122,17 @@ bool v_spec(VC *c) {
         lv_fmt_int(llround(2 * M_PI / fmin), c->out, c->cap);
         return true;
     }
-    if (IS("rope.wavelength_min") || IS("rope.wavelength_max") || IS("rope.wavelength_max_unscaled") || IS("rope.attn_factor") ||
-        IS("rope.slowest_turns") || IS("rope.slowest_turns_unscaled")) {
+    if (IS(rope_wavelength_min) || IS(rope_wavelength_max) || IS(rope_wavelength_max_unscaled) || IS(rope_attn_factor) ||
+        IS(rope_slowest_turns) || IS(rope_slowest_turns_unscaled)) {
         int L = s->max_pos;
-        if ((IS("rope.wavelength_min") || IS("rope.wavelength_max")) && c->ph->arg[0]) L = (int)lv_arg_int(c->ph->arg);
+        if ((IS(rope_wavelength_min) || IS(rope_wavelength_max)) && c->ph->arg[0]) L = (int)lv_arg_int(c->ph->arg);
         if (L < 1) return err_set(c->e, ERR_ARG, "sequence length must be >= 1");
         bool scaled = !strstr(k, "unscaled");
         double fmin, fmax;
         float af = 1;
         if (!lv_rope_freqs(s, L, scaled, &fmin, &fmax, &af)) return err_set(c->e, ERR_ARG, "%s: no rotary dims", m->path);
-        if (IS("rope.attn_factor")) OUT_NUM(af);
-        if (IS("rope.wavelength_min")) OUT_NUM(2 * M_PI / fmax);
+        if (IS(rope_attn_factor)) OUT_NUM(af);
+        if (IS(rope_wavelength_min)) OUT_NUM(2 * M_PI / fmax);
         if (strstr(k, "wavelength_max")) { lv_fmt_int(llround(2 * M_PI / fmin), c->out, c->cap); return true; }
         double n = (double)lv_arg_int(c->ph->arg);
         OUT_NUM(n * fmin / (2 * M_PI));
@@ -144,43 +144,41 @@ bool v_spec(VC *c) {
         kv_variants(s, var);
         long long per_layer = (long long)spec_kv_elems_per_token_layer(s);
         long long eb = (long long)dtype_size(s->dtype);
-        if (IS("kv.elems_layer")) OUT_INT(per_layer);
-        if (IS("kv.elems")) OUT_INT(per_layer * s->n_layers);
-        if (IS("kv.dtype_bytes")) OUT_INT(eb);
-        if (IS("kv.bytes_per_token")) OUT_INT(per_layer * s->n_layers * eb);
-        if (IS("kv.bytes_per_token_h")) { lv_fmt_bytes((double)(per_layer * s->n_layers * eb), c->out, c->cap); return true; }
-        if (IS("kv.bytes_at")) {
+        if (IS(kv_elems_layer)) OUT_INT(per_layer);
+        if (IS(kv_elems)) OUT_INT(per_layer * s->n_layers);
+        if (IS(kv_dtype_bytes)) OUT_INT(eb);
+        if (IS(kv_bytes_per_token)) OUT_INT(per_layer * s->n_layers * eb);
+        if (IS(kv_bytes_per_token_h)) { lv_fmt_bytes((double)(per_layer * s->n_layers * eb), c->out, c->cap); return true; }
+        if (IS(kv_bytes_at)) {
             long n = c->ph->arg[0] ? lv_arg_int(c->ph->arg) : s->max_pos;
             lv_fmt_bytes(kv_bytes(per_layer, s->n_layers, n, (int)eb), c->out, c->cap);
             return true;
         }
-        if (IS("kv.formula")) {
+        if (IS(kv_formula)) {
             for (int i = 0; i < KVA_COUNT; i++) if (var[i].actual) OUT_STR(var[i].formula);
             OUT_STR("?");
         }
-        static const char *const AS[KVA_COUNT] = {"mha", "gqa", "mqa", "mla"};
+        static const PhId AS[KVA_COUNT] = {PH_kv_as_mha, PH_kv_as_gqa, PH_kv_as_mqa, PH_kv_as_mla};
+        static const PhId FORMULA[KVA_COUNT] = {PH_kv_formula_mha, PH_kv_formula_gqa, PH_kv_formula_mqa, PH_kv_formula_mla};
         for (int i = 0; i < KVA_COUNT; i++) {
-            char nm[40];
-            snprintf(nm, sizeof nm, "kv.as_%s", AS[i]);
-            if (IS(nm)) OUT_INT(var[i].elems);
-            snprintf(nm, sizeof nm, "kv.formula_%s", AS[i]);
-            if (IS(nm)) OUT_STR(var[i].formula);
+            if (c->sp->id == AS[i]) OUT_INT(var[i].elems);
+            if (c->sp->id == FORMULA[i]) OUT_STR(var[i].formula);
         }
-        if (IS("kv.mha_bytes_per_token")) OUT_INT(var[KVA_MHA].elems * s->n_layers * eb);
-        if (IS("kv.saving_vs_mha")) {
+        if (IS(kv_mha_bytes_per_token)) OUT_INT(var[KVA_MHA].elems * s->n_layers * eb);
+        if (IS(kv_saving_vs_mha)) {
             lv_put(c->out, c->cap, "%.1f", per_layer ? (double)var[KVA_MHA].elems / (double)per_layer : 0.0);
             return true;
         }
-        if (IS("kv.no_cache_tokens")) {
+        if (IS(kv_no_cache_tokens)) {
             long long n = lv_arg_int(c->ph->arg);
             if (n < 1) return err_set(c->e, ERR_ARG, "{kv.no_cache_tokens:N} needs N >= 1");
             OUT_INT(n * (n + 1) / 2);
         }
     }
-    if (IS("attn.scale")) OUT_NUM(s->softmax_scale > 0 ? s->softmax_scale : 1.0 / sqrt((double)s->head_dim));
-    if (IS("attn.total_heads")) OUT_INT(s->n_layers * s->n_heads);
-    if (IS("pos.learned")) OUT_STR(lv_yesno(s->pos == POS_LEARNED, zh));
-    if (IS("pos.random_cos")) OUT_NUM(sqrt(2.0 / (M_PI * s->d_model)));
+    if (IS(attn_scale)) OUT_NUM(s->softmax_scale > 0 ? s->softmax_scale : 1.0 / sqrt((double)s->head_dim));
+    if (IS(attn_total_heads)) OUT_INT(s->n_layers * s->n_heads);
+    if (IS(pos_learned)) OUT_STR(lv_yesno(s->pos == POS_LEARNED, zh));
+    if (IS(pos_random_cos)) OUT_NUM(sqrt(2.0 / (M_PI * s->d_model)));
     return err_set(c->e, ERR_ARG, "{%s} is not computed from the config", k);
 }
 
@@ -191,17 +189,17 @@ static bool v_sim(VC *c, const char *k, Session *s) {
     const SimTexts *tx = &sc->view.texts;
     const int n = tx->n, L = c->m->spec.n_layers;
     int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
-    bool zero = IS("sim.cos0") || IS("sim.rank0") || IS("sim.top0");
+    bool zero = IS(sim_cos0) || IS(sim_rank0) || IS(sim_top0);
     if (zero) layer = 0;
     double mat[SIM_TEXTS_MAX * SIM_TEXTS_MAX];
     if (!derived_similarity(&c->v->dc, s, tx, layer, sc->view.emb_pool == POOL_LAST ? POOL_LAST : POOL_MEAN, mat, NULL, c->e)) return false;
     int q = sc->view.emb_query >= 0 && sc->view.emb_query < n ? sc->view.emb_query : 0;
-    if (IS("sim.query")) {
+    if (IS(sim_query)) {
         if (c->v->zh) lv_put(c->out, c->cap, "\xe2\x80\x9c%s\xe2\x80\x9d", tx->text[q]);
         else lv_put(c->out, c->cap, "\"%s\"", tx->text[q]);
         return true;
     }
-    if (IS("sim.cos") || IS("sim.cos0")) {
+    if (IS(sim_cos) || IS(sim_cos0)) {
         int i = 0, j = 0;
         if (sscanf(c->ph->arg, "%d,%d", &i, &j) != 2 || i < 1 || j < 1 || i > n || j > n)
             return err_set(c->e, ERR_ARG, "{%s:%s}: texts are numbered 1..%d", k, c->ph->arg, n);
@@ -210,7 +208,7 @@ static bool v_sim(VC *c, const char *k, Session *s) {
     if (n < 2) return err_set(c->e, ERR_ARG, "{%s}: a ranking needs two texts or more", k);
     int order[SIM_TEXTS_MAX];
     derived_similarity_rank(mat, n, q, order);
-    if (IS("sim.top") || IS("sim.top0")) {
+    if (IS(sim_top) || IS(sim_top0)) {
         if (c->v->zh) lv_put(c->out, c->cap, "\xe2\x80\x9c%s\xe2\x80\x9d", tx->text[order[0]]);
         else lv_put(c->out, c->cap, "\"%s\"", tx->text[order[0]]);
         return true;
@@ -225,17 +223,17 @@ bool v_session(VC *c) {
     const char *k = c->ph->key;
     Session *s = c->s;
     if (!strncmp(k, "sim.", 4)) return v_sim(c, k, s);
-    if (IS("embed.layer")) {
+    if (IS(embed_layer)) {
         int L = c->m->spec.n_layers, l = c->v->sc ? c->v->sc->view.emb_layer : 0;
         OUT_INT(l < 0 ? 0 : l > L ? L : l);
     }
-    if (IS("kv.engine_bytes_per_token")) OUT_INT(engine_kv_bytes_per_token(session_engine(s)));
-    if (IS("prompt.text")) OUT_STR(session_prompt(s));
-    if (IS("prompt.tokens")) OUT_INT(session_n_prompt(s));
-    if (IS("prompt.chars")) OUT_INT(strlen(session_prompt(s)));
-    if (IS("attn.layer")) OUT_INT(c->layer);
-    if (IS("attn.head")) OUT_INT(c->head);
-    if (IS("attn.kv_head")) {
+    if (IS(kv_engine_bytes_per_token)) OUT_INT(engine_kv_bytes_per_token(session_engine(s)));
+    if (IS(prompt_text)) OUT_STR(session_prompt(s));
+    if (IS(prompt_tokens)) OUT_INT(session_n_prompt(s));
+    if (IS(prompt_chars)) OUT_INT(strlen(session_prompt(s)));
+    if (IS(attn_layer)) OUT_INT(c->layer);
+    if (IS(attn_head)) OUT_INT(c->head);
+    if (IS(attn_kv_head)) {
         int kvh = c->sp_m->attn_kind == ATTN_MLA ? c->head : c->head / (c->sp_m->n_heads / (c->sp_m->n_kv_heads ? c->sp_m->n_kv_heads : 1));
         OUT_INT(kvh);
     }
