@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "engine/engine.h"
+#include "core/dtype.h"
 #include "engine/ops.h"
+#include "engine/quant.h"
 #include "model/tensorfile.h"
 
 #define FXM "tests/fixtures/models"
@@ -39,7 +41,7 @@ static void wb_u32(Wb *b, uint32_t v) { uint8_t x[4]; for (int i = 0; i < 4; i++
 static void wb_u64(Wb *b, uint64_t v) { uint8_t x[8]; for (int i = 0; i < 8; i++) x[i] = (uint8_t)(v >> (8 * i)); wb_add(b, x, 8); }
 static void wb_str(Wb *b, const char *s) { wb_u64(b, strlen(s)); wb_add(b, s, strlen(s)); }
 
-typedef struct { char name[96]; int nd; int64_t ne[3]; float *data; } Wt;
+typedef struct { char name[96]; int nd; int64_t ne[3]; float *data; uint32_t type; uint8_t *raw; size_t nbytes; } Wt;
 typedef struct { char arch[32]; Wb kv; int n_kv; Wt *t; int nt; } Gw;
 
 static void kv_key(Gw *g, const char *key, uint32_t type) {
@@ -66,6 +68,7 @@ static void gw_init(Gw *g, const char *arch) {
 static float *gw_tensor(Gw *g, const char *name, int64_t n0, int64_t n1, int64_t n2) {
     g->t = realloc(g->t, sizeof(Wt) * (size_t)(g->nt + 1));
     Wt *t = &g->t[g->nt++];
+    memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ne[0] = n0; t->ne[1] = n1 ? n1 : 1; t->ne[2] = n2 ? n2 : 1;
     t->nd = n2 ? 3 : n1 ? 2 : 1;
@@ -91,6 +94,22 @@ static void gw_vector(Gw *g, const char *name, const Tensor *w, int n) {
     tensor_row_f32(w, 0, n, d);
 }
 
+/* The last tensor added, stored as ggml type `type` (1 F16 or 8 Q8_0) instead of F32. */
+static void gw_retype(Gw *g, uint32_t type) {
+    Wt *t = &g->t[g->nt - 1];
+    const size_t n = (size_t)(t->ne[0] * t->ne[1] * t->ne[2]);
+    t->type = type;
+    if (type == 1) {
+        t->nbytes = 2 * n;
+        t->raw = malloc(t->nbytes);
+        for (size_t i = 0; i < n; i++) { uint16_t h = f32_to_f16(t->data[i]); t->raw[2 * i] = (uint8_t)h; t->raw[2 * i + 1] = (uint8_t)(h >> 8); }
+    } else {
+        t->nbytes = dtype_row_bytes(DT_Q8_0, n);
+        t->raw = malloc(t->nbytes);
+        quant_quantize(DT_Q8_0, t->data, n, t->raw);
+    }
+}
+
 static bool gw_write(Gw *g, const char *path) {
     Wb b = {0};
     wb_add(&b, "GGUF", 4);
@@ -104,17 +123,17 @@ static bool gw_write(Gw *g, const char *path) {
         wb_str(&b, t->name);
         wb_u32(&b, (uint32_t)t->nd);
         for (int k = 0; k < t->nd; k++) wb_u64(&b, (uint64_t)t->ne[k]);
-        wb_u32(&b, 0);   /* F32 */
+        wb_u32(&b, t->type);
         wb_u64(&b, off);
-        off += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2]) * 4;
+        off += t->raw ? (uint64_t)t->nbytes : (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2]) * 4;
         off = (off + 31) / 32 * 32;
     }
     static const uint8_t zero[32] = {0};
     wb_add(&b, zero, (32 - b.n % 32) % 32);
     for (int i = 0; i < g->nt; i++) {
         Wt *t = &g->t[i];
-        size_t n = (size_t)(t->ne[0] * t->ne[1] * t->ne[2]) * 4;
-        wb_add(&b, t->data, n);
+        size_t n = t->raw ? t->nbytes : (size_t)(t->ne[0] * t->ne[1] * t->ne[2]) * 4;
+        wb_add(&b, t->raw ? (const void *)t->raw : (const void *)t->data, n);
         wb_add(&b, zero, (32 - n % 32) % 32);
     }
     FILE *f = fopen(path, "wb");
@@ -124,7 +143,7 @@ static bool gw_write(Gw *g, const char *path) {
     return ok;
 }
 static void gw_free(Gw *g) {
-    for (int i = 0; i < g->nt; i++) free(g->t[i].data);
+    for (int i = 0; i < g->nt; i++) { free(g->t[i].data); free(g->t[i].raw); }
     free(g->t);
     free(g->kv.p);
 }
@@ -190,7 +209,8 @@ static void llama3_factors(const ModelSpec *s, float *out) {
     }
 }
 
-/* split_kv_b: 0 attn_kv_b, 1 attn_k_b + attn_v_b, 2 neither (a broken file) */
+/* split_kv_b: 0 attn_kv_b, 1 attn_k_b + attn_v_b, 2 neither (a broken file), 3 the split with
+ * k_b in F16 and v_b in Q8_0, 4 attn_kv_b in F32 holding exactly the values of 3 */
 static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
     const ModelSpec *s = &m->spec;
     char n[96];
@@ -223,12 +243,30 @@ static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
         gw_matrix(g, BLK("attn_kv_a_mqa.weight"), &w->wkv_a, 0);
         gw_vector(g, BLK("attn_kv_a_norm.weight"), &w->kv_a_norm, r);
         if (split_kv_b == 0) gw_matrix(g, BLK("attn_kv_b.weight"), &w->wkv_b, 0);
-        else if (split_kv_b == 1) {
+        else if (split_kv_b == 4) {   /* k rows rounded to f16, v rows through Q8_0 */
+            float *kv = gw_tensor(g, BLK("attn_kv_b.weight"), r, H * (nope + v), 0);
+            float *q = malloc(sizeof(float) * (size_t)r);
+            uint8_t *blk = malloc(dtype_row_bytes(DT_Q8_0, (size_t)r));
+            for (int row = 0; row < H * (nope + v); row++) {
+                float *o = kv + (size_t)row * (size_t)r;
+                tensor_row_f32(&w->wkv_b, (size_t)row * (size_t)r, r, o);
+                if (row % (nope + v) < nope) for (int c = 0; c < r; c++) o[c] = f16_to_f32(f32_to_f16(o[c]));
+                else {
+                    quant_quantize(DT_Q8_0, o, (size_t)r, blk);
+                    quant_dequant(DT_Q8_0, blk, (size_t)r / 32, q);
+                    memcpy(o, q, sizeof(float) * (size_t)r);
+                }
+            }
+            free(q);
+            free(blk);
+        } else if (split_kv_b == 1 || split_kv_b == 3) {
             /* kv_b viewed [H, nope + v, r]: k_b = its first nope rows per head, transposed to
              * [H, r, nope]; v_b = the other v rows, [H, v, r] */
             float *row = malloc(sizeof(float) * (size_t)r);
             float *kb = gw_tensor(g, BLK("attn_k_b.weight"), nope, r, H);
+            if (split_kv_b == 3) gw_retype(g, 1);
             float *vb = gw_tensor(g, BLK("attn_v_b.weight"), r, v, H);
+            const int vb_index = g->nt - 1;
             for (int h = 0; h < H; h++)
                 for (int j = 0; j < nope + v; j++) {
                     tensor_row_f32(&w->wkv_b, ((size_t)h * (size_t)(nope + v) + (size_t)j) * (size_t)r, r, row);
@@ -238,6 +276,15 @@ static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
                     }
                 }
             free(row);
+            if (split_kv_b == 3) {   /* both filled: now store them in their types */
+                Wt *tk = &g->t[vb_index - 1];
+                for (size_t i = 0; i < (size_t)(nope * r * H); i++) {
+                    uint16_t hh = f32_to_f16(tk->data[i]);
+                    tk->raw[2 * i] = (uint8_t)hh;
+                    tk->raw[2 * i + 1] = (uint8_t)(hh >> 8);
+                }
+                gw_retype(g, 8);
+            }
         }
         gw_matrix(g, BLK("attn_output.weight"), &w->wo, 0);
         if (!w->is_moe) {
@@ -438,5 +485,47 @@ TEST(gguf_layout_deepseek2_missing_kv_b) {
     CHECK(!model_load(path, false, &e));
     CHECK_MSG(strstr(e.msg, "blk.0.attn_kv_b.weight") && strstr(e.msg, "attn_k_b") && strstr(e.msg, "attn_v_b"), "%s", e.msg);
     unlink(path);
+    model_free(hf);
+}
+
+/* Quantized halves (k_b F16, v_b Q8_0) are joined into what an F32 kv_b of the same values gives. */
+TEST(gguf_layout_deepseek2_split_quantized) {
+    Err e = {0};
+    Model *hf = model_load(FXM "/deepseek_v3", false, &e);
+    if (!hf) SKIP("deepseek_v3 fixture missing");
+    char p3[512], p4[512];
+    const char *t = getenv("TMPDIR");
+    Model *m[2] = {NULL, NULL};
+    char *paths[2] = {p3, p4};
+    for (int k = 0; k < 2; k++) {
+        snprintf(paths[k], 512, "%s/llmscope-layout-XXXXXX", t && *t ? t : "/tmp");
+        int fd = mkstemp(paths[k]);
+        REQUIRE(fd >= 0);
+        close(fd);
+        Gw g;
+        gw_init(&g, "deepseek2");
+        make_ds(&g, hf, 3 + k);
+        REQUIRE(gw_write(&g, paths[k]));
+        gw_free(&g);
+        m[k] = model_load(paths[k], false, &e);
+        CHECK_MSG(m[k], "%s", e.msg);
+    }
+    if (m[0] && m[1]) {
+        int ids[12] = {25, 33, 5, 88, 31, 75, 46, 51, 61, 60, 5, 12};
+        float *a = all_logits(m[0], ids, 12), *b = all_logits(m[1], ids, 12), *c = all_logits(hf, ids, 12);
+        REQUIRE(a && b && c);
+        double d = 0, dq = 0;
+        for (int i = 0; i < 12 * hf->spec.vocab_size; i++) {
+            d = fmax(d, fabs((double)a[i] - b[i]));
+            dq = fmax(dq, fabs((double)a[i] - c[i]));
+        }
+        CHECK_MSG(d == 0, "split F16/Q8_0 halves vs the same values whole: max |dlogit| %g", d);
+        CHECK_MSG(dq > 0 && dq < 0.5, "F16/Q8_0 kv_b vs the F32 checkpoint: max |dlogit| %g", dq);
+        fprintf(stderr, "    deepseek_v3, attn_k_b F16 + attn_v_b Q8_0: equal to the joined values (0), %.2e from the F32 checkpoint\n", dq);
+        free(a);
+        free(b);
+        free(c);
+    }
+    for (int k = 0; k < 2; k++) { model_free(m[k]); unlink(paths[k]); }
     model_free(hf);
 }

@@ -157,6 +157,10 @@ TEST(quant_quantize_roundtrip_bounds) {
         fprintf(stderr, "    %s: relative error %.4f, worst |x-q|/amax %.4f\n", dtype_name(ts[k]), rel, worst);
     }
     CHECK(!quant_quantize(DT_Q6_K, x, N, b));
+    /* non-finite weights (a broken checkpoint loads with a warning): no undefined float->int
+     * conversion (UBSan would stop here), finite blocks elsewhere unchanged */
+    x[3] = NAN; x[40] = INFINITY; x[300] = -INFINITY;
+    for (int k = 0; k < 3; k++) CHECK(quant_quantize(ts[k], x, N, b));
     free(x);
     free(y);
     free(b);

@@ -1,17 +1,4 @@
-/* Dequantization and dot-product kernels for ggml's block types. Layouts (ggml-common.h;
- * all little-endian, "f16" an IEEE half):
- *   Q4_0  32 el, 18 B: f16 d, u8 qs[16]            x = (nibble - 8)·d   (low nibbles el 0..15)
- *   Q4_1  32 el, 20 B: f16 d, f16 m, u8 qs[16]     x = nibble·d + m
- *   Q5_0  32 el, 22 B: f16 d, u32 qh, u8 qs[16]    x = ((nibble | bit<<4) - 16)·d
- *   Q5_1  32 el, 24 B: f16 d, f16 m, u32 qh, qs[16] x = (nibble | bit<<4)·d + m
- *   Q8_0  32 el, 34 B: f16 d, i8 qs[32]            x = q·d
- *   Q2_K 256 el, 84 B: u8 scales[16], u8 qs[64], f16 d, f16 dmin
- *   Q3_K 256 el,110 B: u8 hmask[32], u8 qs[64], u8 scales[12], f16 d
- *   Q4_K 256 el,144 B: f16 d, f16 dmin, u8 scales[12] (8 6-bit scales + 8 6-bit mins), u8 qs[128]
- *   Q5_K 256 el,176 B: f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
- *   Q6_K 256 el,210 B: u8 ql[128], u8 qh[64], i8 scales[16], f16 d
- *   Q8_K 256 el,292 B: f32 d, i8 qs[256], i16 bsums[16]
- * The element order inside each block is spelled out in the functions below. */
+/* Dot-product kernels for ggml's block types (layouts: model/dequant.c), and quantizers. */
 #include "engine/quant.h"
 #include <math.h>
 #include <string.h>
@@ -21,204 +8,6 @@
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
-
-static inline float h2f(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
-
-/* ggml get_scale_min_k4: the j-th 6-bit scale and min of a Q4_K/Q5_K block. */
-static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) { *d = q[j] & 63; *m = q[j + 4] & 63; }
-    else { *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4)); *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4)); }
-}
-
-/* ---- one block -> floats (the reference order of operations) ----------------------- */
-
-static void dq_q4_0(const uint8_t *b, float *y) {
-    const float d = h2f(b);
-    const uint8_t *qs = b + 2;
-    for (int j = 0; j < 16; j++) {
-        y[j] = (float)((qs[j] & 0x0F) - 8) * d;
-        y[j + 16] = (float)((qs[j] >> 4) - 8) * d;
-    }
-}
-
-static void dq_q4_1(const uint8_t *b, float *y) {
-    const float d = h2f(b), m = h2f(b + 2);
-    const uint8_t *qs = b + 4;
-    for (int j = 0; j < 16; j++) {
-        float p0 = (float)(qs[j] & 0x0F) * d, p1 = (float)(qs[j] >> 4) * d;
-        y[j] = p0 + m;
-        y[j + 16] = p1 + m;
-    }
-}
-
-static void dq_q5_0(const uint8_t *b, float *y) {
-    const float d = h2f(b);
-    uint32_t qh = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
-    const uint8_t *qs = b + 6;
-    for (int j = 0; j < 16; j++) {
-        int h0 = (int)(((qh >> j) << 4) & 0x10), h1 = (int)((qh >> (j + 12)) & 0x10);
-        y[j] = (float)(((qs[j] & 0x0F) | h0) - 16) * d;
-        y[j + 16] = (float)(((qs[j] >> 4) | h1) - 16) * d;
-    }
-}
-
-static void dq_q5_1(const uint8_t *b, float *y) {
-    const float d = h2f(b), m = h2f(b + 2);
-    uint32_t qh = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
-    const uint8_t *qs = b + 8;
-    for (int j = 0; j < 16; j++) {
-        int h0 = (int)(((qh >> j) << 4) & 0x10), h1 = (int)((qh >> (j + 12)) & 0x10);
-        float p0 = (float)((qs[j] & 0x0F) | h0) * d, p1 = (float)((qs[j] >> 4) | h1) * d;
-        y[j] = p0 + m;
-        y[j + 16] = p1 + m;
-    }
-}
-
-static void dq_q8_0(const uint8_t *b, float *y) {
-    const float d = h2f(b);
-    const int8_t *qs = (const int8_t *)(b + 2);
-    for (int j = 0; j < 32; j++) y[j] = (float)qs[j] * d;
-}
-
-static void dq_q2_k(const uint8_t *b, float *y) {
-    const uint8_t *sc = b, *q = b + 16;
-    const float d = h2f(b + 80), mn = h2f(b + 82);
-    int is = 0;
-    for (int n = 0; n < 256; n += 128) {
-        for (int shift = 0; shift < 8; shift += 2) {
-            for (int half = 0; half < 2; half++) {
-                uint8_t s = sc[is++];
-                float dl = d * (float)(s & 0xF), ml = mn * (float)(s >> 4);
-                for (int l = 0; l < 16; l++) { float p = dl * (float)((q[l + 16 * half] >> shift) & 3); *y++ = p - ml; }
-            }
-        }
-        q += 32;
-    }
-}
-
-static void dq_q3_k(const uint8_t *b, float *y) {
-    const uint8_t *hm = b, *q = b + 32, *s12 = b + 96;
-    const float d = h2f(b + 108);
-    /* 16 6-bit scales: low 4 bits from s12[0..7], high 2 bits from s12[8..11] */
-    int8_t sc[16];
-    for (int i = 0; i < 16; i++) {
-        int lo = i < 8 ? (s12[i] & 0xF) : (s12[i - 8] >> 4);
-        int hi = (s12[8 + (i % 4)] >> (2 * (i / 4))) & 3;
-        sc[i] = (int8_t)((lo | hi << 4) - 32);
-    }
-    uint8_t m = 1;
-    int is = 0;
-    for (int n = 0; n < 256; n += 128) {
-        for (int shift = 0; shift < 8; shift += 2) {
-            for (int half = 0; half < 2; half++) {
-                float dl = d * (float)sc[is++];
-                for (int l = 0; l < 16; l++) {
-                    int qq = ((q[l + 16 * half] >> shift) & 3) - ((hm[l + 16 * half] & m) ? 0 : 4);
-                    *y++ = dl * (float)qq;
-                }
-            }
-            m = (uint8_t)(m << 1);
-        }
-        q += 32;
-    }
-}
-
-static void dq_q4_k(const uint8_t *b, float *y) {
-    const float d = h2f(b), mn = h2f(b + 2);
-    const uint8_t *sc = b + 4, *q = b + 16;
-    for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
-        uint8_t s, m;
-        scale_min_k4(is, sc, &s, &m);
-        const float d1 = d * (float)s, m1 = mn * (float)m;
-        scale_min_k4(is + 1, sc, &s, &m);
-        const float d2 = d * (float)s, m2 = mn * (float)m;
-        for (int l = 0; l < 32; l++) { float p = d1 * (float)(q[l] & 0xF); *y++ = p - m1; }
-        for (int l = 0; l < 32; l++) { float p = d2 * (float)(q[l] >> 4); *y++ = p - m2; }
-    }
-}
-
-static void dq_q5_k(const uint8_t *b, float *y) {
-    const float d = h2f(b), mn = h2f(b + 2);
-    const uint8_t *sc = b + 4, *qh = b + 16, *ql = b + 48;
-    uint8_t u1 = 1, u2 = 2;
-    for (int j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32) {
-        uint8_t s, m;
-        scale_min_k4(is, sc, &s, &m);
-        const float d1 = d * (float)s, m1 = mn * (float)m;
-        scale_min_k4(is + 1, sc, &s, &m);
-        const float d2 = d * (float)s, m2 = mn * (float)m;
-        for (int l = 0; l < 32; l++) { float p = d1 * (float)((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)); *y++ = p - m1; }
-        for (int l = 0; l < 32; l++) { float p = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)); *y++ = p - m2; }
-        u1 = (uint8_t)(u1 << 2);
-        u2 = (uint8_t)(u2 << 2);
-    }
-}
-
-static void dq_q6_k(const uint8_t *b, float *y) {
-    const uint8_t *ql = b, *qh = b + 128;
-    const int8_t *sc = (const int8_t *)(b + 192);
-    const float d = h2f(b + 208);
-    for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
-        for (int l = 0; l < 32; l++) {
-            int is = l / 16;
-            int q1 = (int)((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32;
-            int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-            int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-            int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-            y[l] = d * (float)sc[is] * (float)q1;
-            y[l + 32] = d * (float)sc[is + 2] * (float)q2;
-            y[l + 64] = d * (float)sc[is + 4] * (float)q3;
-            y[l + 96] = d * (float)sc[is + 6] * (float)q4;
-        }
-    }
-}
-
-static void dq_q8_k(const uint8_t *b, float *y) {
-    float d;
-    memcpy(&d, b, 4);
-    const int8_t *qs = (const int8_t *)(b + 4);
-    for (int j = 0; j < 256; j++) y[j] = d * (float)qs[j];
-}
-
-typedef void (*DqFn)(const uint8_t *, float *);
-static DqFn dq_fn(DType t) {
-    switch (t) {
-    case DT_Q4_0: return dq_q4_0;
-    case DT_Q4_1: return dq_q4_1;
-    case DT_Q5_0: return dq_q5_0;
-    case DT_Q5_1: return dq_q5_1;
-    case DT_Q8_0: return dq_q8_0;
-    case DT_Q2_K: return dq_q2_k;
-    case DT_Q3_K: return dq_q3_k;
-    case DT_Q4_K: return dq_q4_k;
-    case DT_Q5_K: return dq_q5_k;
-    case DT_Q6_K: return dq_q6_k;
-    case DT_Q8_K: return dq_q8_k;
-    default: return NULL;
-    }
-}
-
-void quant_dequant(DType t, const void *blocks, size_t nblocks, float *out) {
-    DqFn f = dq_fn(t);
-    const int qk = dtype_block(t), bb = dtype_block_bytes(t);
-    const uint8_t *p = blocks;
-    for (size_t i = 0; i < nblocks; i++) f(p + i * (size_t)bb, out + i * (size_t)qk);
-}
-
-void quant_row_f32(DType t, const void *base, size_t off, int n, float *out) {
-    const size_t qk = (size_t)dtype_block(t), bb = (size_t)dtype_block_bytes(t);
-    const uint8_t *p = base;
-    DqFn f = dq_fn(t);
-    float tmp[256];
-    size_t i = off, end = off + (size_t)n;
-    while (i < end) {
-        size_t blk = i / qk, in = i % qk;
-        size_t take = qk - in < end - i ? qk - in : end - i;
-        if (in == 0 && take == qk) f(p + blk * bb, out + (i - off));
-        else { f(p + blk * bb, tmp); memcpy(out + (i - off), tmp + in, take * sizeof(float)); }
-        i += take;
-    }
-}
 
 /* ---- quantization (llama.cpp's reference quantizers, no importance matrix) ---------------
  * Every step is the reference's f32 arithmetic in the reference's order, so the bytes are the
@@ -243,12 +32,17 @@ static inline int nearest_int(float v) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* (int)v for lo < v < hi; lo or hi outside, NaN -> lo. For finite weights the reference's values
+ * never leave the range (so the bytes are the reference's); NaN or infinite ones would make the
+ * plain cast undefined. */
+static inline int trunc_clamp(float v, int lo, int hi) { return v > (float)lo ? (v < (float)hi ? (int)v : hi) : lo; }
+
 static void q_q8_0(const float *x, uint8_t *b) {
     float amax = 0;
     for (int j = 0; j < 32; j++) { float a = fabsf(x[j]); amax = amax > a ? amax : a; }
     const float d = amax / 127.f, id = d != 0 ? 1.0f / d : 0.0f;
     put_f16(b, d);
-    for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+    for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)trunc_clamp(roundf(x[j] * id), -128, 127);
 }
 
 static void q_q4_0(const float *x, uint8_t *b) {
@@ -258,9 +52,7 @@ static void q_q4_0(const float *x, uint8_t *b) {
     const float d = max / -8, id = d != 0 ? 1.0f / d : 0.0f;
     put_f16(b, d);
     for (int j = 0; j < 16; j++) {
-        int q0 = (int)(x[j] * id + 8.5f), q1 = (int)(x[j + 16] * id + 8.5f);
-        q0 = q0 < 15 ? q0 : 15;
-        q1 = q1 < 15 ? q1 : 15;
+        int q0 = trunc_clamp(x[j] * id + 8.5f, 0, 15), q1 = trunc_clamp(x[j + 16] * id + 8.5f, 0, 15);
         b[2 + j] = (uint8_t)(q0 | q1 << 4);
     }
 }
@@ -273,9 +65,7 @@ static void q_q5_0(const float *x, uint8_t *b) {
     put_f16(b, d);
     uint32_t qh = 0;
     for (int j = 0; j < 16; j++) {
-        int q0 = (int)(x[j] * id + 16.5f), q1 = (int)(x[j + 16] * id + 16.5f);
-        q0 = q0 < 31 ? q0 : 31;
-        q1 = q1 < 31 ? q1 : 31;
+        int q0 = trunc_clamp(x[j] * id + 16.5f, 0, 31), q1 = trunc_clamp(x[j + 16] * id + 16.5f, 0, 31);
         b[6 + j] = (uint8_t)((q0 & 0xF) | (q1 & 0xF) << 4);
         qh |= (uint32_t)(q0 >> 4 & 1) << j | (uint32_t)(q1 >> 4 & 1) << (j + 16);
     }
@@ -500,11 +290,10 @@ static float dot_q6_k(const uint8_t *b, const float *x, int nb) {
 
 /* Any type: dequantize one block at a time onto the stack and dot it with x. */
 static float dot_generic(DType t, const uint8_t *b, const float *x, int nb) {
-    DqFn f = dq_fn(t);
     const int qk = dtype_block(t), bb = dtype_block_bytes(t);
     float tmp[256], r = 0;
     for (int i = 0; i < nb; i++) {
-        f(b + (size_t)i * (size_t)bb, tmp);
+        quant_dequant(t, b + (size_t)i * (size_t)bb, 1, tmp);
         r += ops_dot(tmp, x + (size_t)i * (size_t)qk, qk);
     }
     return r;

@@ -1,7 +1,7 @@
 /* Block-quantized weights (ggml's types, from GGUF files) kept quantized in memory.
  *
- * Dequantization follows ggml's reference C (ggml-quants.c dequantize_row_*) operation by
- * operation, so quant_dequant gives bit-identical floats (checked in the tests against F32
+ * Dequantization (model/dequant.h) follows ggml's reference C (ggml-quants.c dequantize_row_*)
+ * operation by operation, so quant_dequant gives bit-identical floats (checked in the tests against F32
  * files written by llama.cpp's llama-quantize). Decode reads the quantized rows directly:
  * quant_matvec computes each row's dot product from the blocks (scale times the sum of
  * quant·x, minus min times the sum of x), so only the quantized bytes cross the memory bus;
@@ -10,13 +10,10 @@
 #ifndef LLMSCOPE_QUANT_H
 #define LLMSCOPE_QUANT_H
 #include <stddef.h>
+#include "model/dequant.h"
 #include "model/model.h"
 
-/* Dequantizes nblocks whole blocks starting at blocks into out (nblocks*dtype_block(t) floats). */
-void quant_dequant(DType t, const void *blocks, size_t nblocks, float *out);
-/* Elements [off, off+n) of a quantized tensor whose data starts at base (any range: partial
- * blocks at either end are dequantized whole and cut). */
-void quant_row_f32(DType t, const void *base, size_t off, int n, float *out);
+/* quant_dequant and quant_row_f32 (dequantization) are in model/dequant.h, included here. */
 /* Types quant_quantize can write: Q8_0, Q4_0, Q5_0 and Q4_K. */
 bool quant_can_quantize(DType t);
 /* Quantizes x[0..n) (n a multiple of dtype_block(t)) into n/dtype_block(t) blocks at out, as

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/dtype.h"
+#include "model/dequant.h"
 #include "model/model.h"
 #include "model/tensorfile.h"
 
@@ -442,17 +443,22 @@ static bool layer_is_moe(const ModelSpec *s, int l) {
     return true;
 }
 
-/* Element i of a dense tensor as f32. */
-static float dense_at(const GgufTensor *t, size_t i) {
-    if (t->type == 0) { float f; memcpy(&f, t->data + 4 * i, 4); return f; }
-    const uint16_t h = (uint16_t)(t->data[2 * i] | t->data[2 * i + 1] << 8);
-    return t->type == 1 ? f16_to_f32(h) : bf16_to_f32(h);
+/* Elements [off, off+n) of a tensor as f32, whatever its type (quantized: n and off whole blocks). */
+static void gguf_row_f32(const GgufTensor *t, DType dt, size_t off, int n, float *out) {
+    if (dtype_is_quant(dt)) { quant_row_f32(dt, t->data, off, n, out); return; }
+    for (int i = 0; i < n; i++) {
+        const size_t k = off + (size_t)i;
+        if (dt == DT_F32) { memcpy(&out[i], t->data + 4 * k, 4); continue; }
+        const uint16_t h = (uint16_t)(t->data[2 * k] | t->data[2 * k + 1] << 8);
+        out[i] = dt == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
 }
 
 /* Newer llama.cpp converters split DeepSeek's kv_b [H·(nope+v), kv_lora] for MLA's absorbed form:
  * attn_k_b = the first nope rows of each head transposed, ne {nope, kv_lora, H}; attn_v_b = the
  * other v rows, ne {kv_lora, v, H} (convert_hf_to_gguf.py DeepseekV2Model.modify_tensors). The
- * two are joined back into kv_b as F32 (owned by the model). F32, F16 and BF16 only. */
+ * two are joined back into kv_b as F32 (owned by the model; quantized halves are dequantized
+ * exactly as the engine would read them). */
 static Tensor join_kv_b(GL *L, int l) {
     const ModelSpec *s = &L->m->spec;
     const int H = s->n_heads, nope = s->qk_nope_head_dim, v = s->v_head_dim, r = s->kv_lora_rank;
@@ -467,6 +473,7 @@ static Tensor join_kv_b(GL *L, int l) {
         return none;
     }
     const GgufTensor *ts[2] = {kb, vb};
+    DType dts[2];
     const int64_t want[2][3] = {{nope, r, H}, {r, v, H}};
     for (int k = 0; k < 2; k++) {
         const GgufTensor *t = ts[k];
@@ -476,24 +483,27 @@ static Tensor join_kv_b(GL *L, int l) {
             L->bad = true;
             return none;
         }
-        if (t->type != 0 && t->type != 1 && t->type != 30) {
+        if (!ggml_to_dtype(t->type, &dts[k])) {
             const char *tn = "?";
             ggml_type_info(t->type, &tn, NULL, NULL);
-            err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"%s\" is %s; a split attn_k_b/attn_v_b is read only as F32, F16 or BF16 (it is joined back into attn_kv_b)",
-                    L->path, k ? nv : nk, tn);
+            err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"%s\" has ggml type %s, which is not supported", L->path, k ? nv : nk, tn);
             L->bad = true;
             return none;
         }
     }
     float *out = model_alloc(L->m, sizeof(float) * (size_t)H * (size_t)(nope + v) * (size_t)r, L->e);
-    if (!out) { L->bad = true; return none; }
-    for (int h = 0; h < H; h++)
-        for (int c = 0; c < r; c++) {
-            for (int j = 0; j < nope; j++)
-                out[((size_t)h * (size_t)(nope + v) + (size_t)j) * (size_t)r + (size_t)c] = dense_at(kb, ((size_t)h * (size_t)r + (size_t)c) * (size_t)nope + (size_t)j);
-            for (int j = 0; j < v; j++)
-                out[((size_t)h * (size_t)(nope + v) + (size_t)(nope + j)) * (size_t)r + (size_t)c] = dense_at(vb, ((size_t)h * (size_t)v + (size_t)j) * (size_t)r + (size_t)c);
+    float *row = malloc(sizeof(float) * (size_t)(nope > r ? nope : r));
+    if (!out || !row) { free(row); if (out) err_set(L->e, ERR_MEMORY, "out of memory"); L->bad = true; return none; }
+    const size_t R = (size_t)r, NV = (size_t)(nope + v);
+    for (size_t h = 0; h < (size_t)H; h++) {
+        for (size_t c = 0; c < R; c++) {   /* k_b row (h, c) holds kv_b[h·(nope+v) + j][c], j < nope */
+            gguf_row_f32(kb, dts[0], (h * R + c) * (size_t)nope, nope, row);
+            for (size_t j = 0; j < (size_t)nope; j++) out[(h * NV + j) * R + c] = row[j];
         }
+        for (size_t j = 0; j < (size_t)v; j++)   /* v_b row (h, j) is kv_b row h·(nope+v) + nope + j */
+            gguf_row_f32(vb, dts[1], (h * (size_t)v + j) * R, r, out + (h * NV + (size_t)nope + j) * R);
+    }
+    free(row);
     return (Tensor){out, DT_F32, H * (nope + v), r};
 }
 
