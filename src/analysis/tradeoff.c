@@ -1,4 +1,5 @@
 /* Quality against KV-cache memory: family.json and config-only models (see tradeoff.h). */
+#include "core/path.h"
 #include "analysis/tradeoff.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -170,19 +171,10 @@ void tradeoff_pareto(Tradeoff *t) {
     }
 }
 
-static const char *base_name(const char *path, char *buf, size_t cap) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path ? path : "");
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
-    const char *b = strrchr(tmp, '/');
-    snprintf(buf, cap, "%s", b ? b + 1 : tmp);
-    return buf;
-}
 
 int tradeoff_match(const Tradeoff *t, const char *model_path, const ModelSpec *sp) {
     char nm[256];
-    base_name(model_path, nm, sizeof nm);
+    path_base_name(model_path, false, nm, sizeof nm);
     for (int i = 0; i < t->n; i++)
         if (t->v[i].bundled[0] && !strcmp(t->v[i].bundled, nm)) return i;
     if (!sp) return -1;

@@ -1,5 +1,6 @@
 /* The scene and its named actions (see scene.h). Every change to what the class sees goes
  * through one of these functions; the keymap (keymap.c) and the lesson player call them. */
+#include "core/path.h"
 #include "core/i18n.h"
 #include "scene/scene.h"
 #include <stdarg.h>
@@ -232,17 +233,6 @@ static bool follow(Session *s, const Session *ref, Err *e) {
     return true;
 }
 
-static const char *base_name(const char *path, char *buf, size_t cap) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path ? path : "");
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
-    const char *b = strrchr(tmp, '/');
-    snprintf(buf, cap, "%s", b ? b + 1 : tmp);
-    char *dot = strrchr(buf, '.');
-    if (dot && !strcmp(dot, ".bin")) *dot = 0;
-    return buf;
-}
 
 bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     scene_note(sc, "load_model");
@@ -278,7 +268,7 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     if (prefill && !begin_prefill(sc, e)) return false;
     char nm[256];
     if (session_model(s)->warning[0]) scene_status(sc, true, "%s", session_model(s)->warning);
-    else scene_status(sc, false, "loaded %s", base_name(path, nm, sizeof nm));
+    else scene_status(sc, false, "loaded %s", path_base_name(path, true, nm, sizeof nm));
     return true;
 }
 

@@ -1,5 +1,6 @@
 /* App: layout, header, tabs, token strip, function bar, and the way in for keys and the
  * mouse (see app.h for the path of a key). Overlays are in app_overlay.c. */
+#include "core/path.h"
 #include "tui/app.h"
 #include <math.h>
 #include <stdio.h>
@@ -23,18 +24,7 @@ void app_add_hit(App *a, Rect r, HitKind kind, int arg, int side) {
     a->hits[a->n_hits++] = (Hit){r, kind, arg, side};
 }
 
-const char *app_model_basename(const char *path, char *buf, size_t cap) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path ? path : "");
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
-    const char *b = strrchr(tmp, '/');
-    b = b ? b + 1 : tmp;
-    snprintf(buf, cap, "%s", b);
-    char *dot = strrchr(buf, '.');
-    if (dot && !strcmp(dot, ".bin")) *dot = 0;
-    return buf;
-}
+const char *app_model_basename(const char *path, char *buf, size_t cap) { return path_base_name(path, true, buf, cap); }
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * the config-only real models on the memory axis. Drawn over the whole panel area when the
  * scene's view.tradeoff is on (key f, from any panel and in compare mode). Every number comes
  * from family.json or a config.json; nothing is typed in here. */
+#include "core/path.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,14 +113,7 @@ static void fmt_si(double b, char *buf, size_t cap) {
 typedef struct { int col, row, top, bot; bool hl; } Placed;
 
 /* the loaded model's folder name ("story-gqa") */
-static void model_dir_name(const Session *s, char *buf, size_t cap) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", session_model_path(s));
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
-    const char *b = strrchr(tmp, '/');
-    snprintf(buf, cap, "%s", b ? b + 1 : tmp);
-}
+static void model_dir_name(const Session *s, char *buf, size_t cap) { path_base_name(session_model_path(s), false, buf, cap); }
 
 static void to_draw(void *vst, PanelCtx *ctx) {
     TradeoffState *st = vst;
