@@ -112,7 +112,10 @@ TEST(stories260K_hf_logits_match_reference) {
 
 typedef struct { int checked, failed; } Tally;
 
+static double g_fixture_logit_diff;   /* of the last fixture checked, for the summary line */
+
 static void check_fixture(TestCtx *T_, const char *dir) {
+    g_fixture_logit_diff = NAN;
     char rp[1024];
     snprintf(rp, sizeof rp, "%s/reference.json", dir);
     cJSON *ref = load_json(rp);
@@ -140,6 +143,7 @@ static void check_fixture(TestCtx *T_, const char *dir) {
     CHECK_MSG(got == N, "%s: reference logits have %zu values, expected %zu", dir, got, N);
     double rmax, diff = max_abs_diff(lg, want, N, &rmax);
     CHECK_MSG(diff < 1e-3, "%s: max |logit diff| = %g (max |logit| %g)", dir, diff, rmax);
+    g_fixture_logit_diff = diff;
     free(want);
     /* hidden states: HF [0] = embeddings = resid_pre[0]; [i] = resid_pre[i]; [L] = after final norm */
     const cJSON *hs = cJSON_GetObjectItem(ref, "hidden_states");
@@ -231,7 +235,7 @@ TEST(hf_fixtures_match_transformers) {
         snprintf(p, sizeof p, "tests/fixtures/models/%s", names[i]);
         int before = T_->failed;
         check_fixture(T_, p);
-        printf("      %-24s %s\n", names[i], T_->failed == before ? "ok" : "MISMATCH");
+        printf("      %-24s %-8s max |logit diff| %.3g\n", names[i], T_->failed == before ? "ok" : "MISMATCH", g_fixture_logit_diff);
     }
     CHECK(count > 0);
 }

@@ -70,17 +70,26 @@ static double cfg_num(Cfg *c, const cJSON *o, const char *k, double dflt) {
     return v->valuedouble;
 }
 
-static bool cfg_bool(const cJSON *o, const char *k, bool dflt) {
+/* Boolean field: true/false (or a number, nonzero = true); anything else is an error
+ * rather than a silent default (a string "false" would otherwise read as the default). */
+static bool cfg_bool(Cfg *c, const cJSON *o, const char *k, bool dflt) {
     const cJSON *v = cfg_get(o, k);
     if (!v) return dflt;
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
     if (cJSON_IsNumber(v)) return v->valuedouble != 0;
+    if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"%s\" must be true or false", c->file, k);
+    c->bad = true;
     return dflt;
 }
 
-static const char *cfg_str(const cJSON *o, const char *k) {
+/* String field: absent or null -> NULL; present but not a string -> error. */
+static const char *cfg_str(Cfg *c, const cJSON *o, const char *k) {
     const cJSON *v = cfg_get(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    if (!v) return NULL;
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"%s\" must be a string", c->file, k);
+    c->bad = true;
+    return NULL;
 }
 
 /* bos/eos may be an int or a list of ints (first is used). */
@@ -143,14 +152,17 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
         if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"partial_rotary_factor\" = %g must be in (0, 1]", c->file, (double)prf);
         c->bad = true;
     }
-    s->rotary_dim = prf > 0 && prf <= 1 ? (int)((float)s->head_dim * prf) : 0;   /* no UB cast on a bad factor */
+    /* The value is checked, then not used: transformers 5.17's Llama/Mistral/Qwen rotary embedding
+     * rotates the whole head whatever partial_rotary_factor says (inv_freq has head_dim/2
+     * entries with a factor of 0.5), and DeepSeek's rotary part is qk_rope_head_dim. */
+    s->rotary_dim = s->head_dim;
     s->rope_scaling = ROPE_SCALE_NONE;
     s->rope_factor = 1.0f;
     s->rope_orig_max_pos = max_pos_cfg;
     s->rope_attn_factor = 1.0f;
     if (!params) return;
-    const char *type = cfg_str(params, "rope_type");
-    if (!type) type = cfg_str(params, "type");
+    const char *type = cfg_str(c, params, "rope_type");
+    if (!type) type = cfg_str(c, params, "type");
     if (!type || !strcmp(type, "default")) return;
     s->rope_factor = (float)cfg_num(c, params, "factor", 1.0);
     if (!(s->rope_factor > 0)) {
@@ -174,7 +186,7 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
         s->yarn_beta_slow = (float)cfg_num(c, params, "beta_slow", 1.0);
         s->yarn_mscale = (float)cfg_num(c, params, "mscale", 0.0);
         s->yarn_mscale_all_dim = (float)cfg_num(c, params, "mscale_all_dim", 0.0);
-        s->yarn_truncate = cfg_bool(params, "truncate", true);
+        s->yarn_truncate = cfg_bool(c, params, "truncate", true);
         s->rope_attn_factor = (float)cfg_num(c, params, "attention_factor", -1.0);
         /* Models that enlarge max_position_embeddings and keep the pretrained length in
          * original_max_position_embeddings use their ratio as the factor (HF rope utils). */
@@ -182,6 +194,56 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
             s->rope_factor = (float)max_pos_cfg / (float)s->rope_orig_max_pos;
     } else {
         if (!c->bad) err_set(c->e, ERR_UNSUPPORTED, "%s: rope type \"%s\" is not supported (supported: default, linear, dynamic, llama3, yarn)", c->file, type);
+        c->bad = true;
+    }
+}
+
+/* Sliding-window attention as transformers 5 decides it: Mistral and Mixtral slide in every layer
+ * when sliding_window is set; Qwen2/Qwen3 only with use_sliding_window, and then per layer
+ * (layer_types, or the layers from max_window_layers on); Llama ignores the field. The engine
+ * has one window for all layers, so a model that slides in some layers only is refused. */
+static void parse_window(Cfg *c, const cJSON *root, ModelSpec *s, const char *mt) {
+    s->sliding_window = 0;
+    bool qwen = !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe");
+    if (!strcmp(mt, "mistral") || !strcmp(mt, "mixtral")) {
+        s->sliding_window = cfg_int(c, root, "sliding_window", 0, 0, CAP_POS);
+        return;
+    }
+    if (!qwen || !cfg_bool(c, root, "use_sliding_window", false)) return;
+    int W = cfg_int(c, root, "sliding_window", 0, 0, CAP_POS);
+    if (!W || c->bad) return;
+    if (!strcmp(mt, "qwen3_moe")) {
+        err_set(c->e, ERR_UNSUPPORTED, "%s: field \"use_sliding_window\" = true is not supported for qwen3_moe", c->file);
+        c->bad = true;
+        return;
+    }
+    const int L = s->n_layers;
+    int n_slide = 0;
+    const cJSON *lt = cfg_get(root, "layer_types");
+    if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) < L) {
+            err_set(c->e, ERR_FORMAT, "%s: field \"layer_types\" must be a list of %d strings", c->file, L);
+            c->bad = true;
+            return;
+        }
+        for (int l = 0; l < L; l++) {
+            const cJSON *it = cJSON_GetArrayItem(lt, l);
+            bool slide = cJSON_IsString(it) && !strcmp(it->valuestring, "sliding_attention");
+            if (!slide && !(cJSON_IsString(it) && !strcmp(it->valuestring, "full_attention"))) {
+                err_set(c->e, ERR_UNSUPPORTED, "%s: field \"layer_types\"[%d] is not \"full_attention\" or \"sliding_attention\"", c->file, l);
+                c->bad = true;
+                return;
+            }
+            n_slide += slide;
+        }
+    } else {
+        int mwl = cfg_int(c, root, "max_window_layers", 28, 0, CAP_LAYERS);
+        n_slide = mwl < L ? L - mwl : 0;
+    }
+    if (n_slide == L) s->sliding_window = W;
+    else if (n_slide > 0) {
+        err_set(c->e, ERR_UNSUPPORTED, "%s: a sliding window in %d of %d layers (\"%s\") is not supported, only in all or none",
+                c->file, n_slide, L, lt ? "layer_types" : "max_window_layers");
         c->bad = true;
     }
 }
@@ -201,25 +263,29 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
     }
     if (!cJSON_IsObject(root)) { cJSON_Delete(root); return err_set(e, ERR_FORMAT, "%s: top level must be a JSON object", name); }
     Cfg c = {root, name, e, false};
-    const char *mt = cfg_str(root, "model_type");
-    if (!mt) { cJSON_Delete(root); return err_set(e, ERR_FORMAT, "%s: field \"model_type\" is missing", name); }
+    const char *mt = cfg_str(&c, root, "model_type");
+    if (!mt) { cJSON_Delete(root); return c.bad ? false : err_set(e, ERR_FORMAT, "%s: field \"model_type\" is missing", name); }
     snprintf(s->model_type, sizeof s->model_type, "%s", mt);
     s->bos_id = cfg_token_id(root, "bos_token_id");
     s->eos_id = -1;
     s->n_eos = 0;
     cfg_eos_ids(root, s);
     s->pad_id = cfg_token_id(root, "pad_token_id");
-    const char *dt = cfg_str(root, "torch_dtype");
-    if (!dt) dt = cfg_str(root, "dtype");
+    const char *dt = cfg_str(&c, root, "torch_dtype");
+    if (!dt) dt = cfg_str(&c, root, "dtype");
     s->dtype = (dt && !strcmp(dt, "bfloat16")) ? DT_BF16 : (dt && !strcmp(dt, "float16")) ? DT_F16 : DT_F32;
     s->rope_theta = 10000.0f;
     s->rope_style = ROPE_HALF;
 
-    bool is_gpt2 = !strcmp(mt, "gpt2");
+    bool is_gpt2 = !strcmp(mt, "gpt2"), unscaled = false;
     bool is_llama_like = !strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2") ||
                          !strcmp(mt, "qwen3") || !strcmp(mt, "mixtral") || !strcmp(mt, "qwen3_moe") ||
-                         !strcmp(mt, "smollm3") || !strcmp(mt, "qwen2_moe");
+                         !strcmp(mt, "qwen2_moe");
     bool is_ds = !strcmp(mt, "deepseek_v2") || !strcmp(mt, "deepseek_v3");
+    if (!strcmp(mt, "smollm3")) {   /* every 4th layer without RoPE (no_rope_layers): running it as llama would be wrong */
+        cJSON_Delete(root);
+        return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"smollm3\" (layers without RoPE, \"no_rope_layers\") is not supported", name);
+    }
     if (!is_gpt2 && !is_llama_like && !is_ds) {
         err_set(e, ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3)", name, mt);   /* before the delete: the message quotes a string in root */
         cJSON_Delete(root);
@@ -236,7 +302,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->max_pos = cfg_int(&c, root, "n_positions", 1024, 1, CAP_POS);
         s->norm = NORM_LAYERNORM;
         s->norm_eps = (float)cfg_num(&c, root, "layer_norm_epsilon", 1e-5);
-        const char *act = cfg_str(root, "activation_function");
+        const char *act = cfg_str(&c, root, "activation_function");
         if (!act) act = "gelu_new";
         if (!parse_act(act, &s->act)) {
             err_set(e, ERR_UNSUPPORTED, "%s: activation_function \"%s\" is not supported", name, act);   /* before the delete: the message quotes a string in root */
@@ -246,7 +312,14 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->gated_ffn = false;
         s->pos = POS_LEARNED;
         s->qkv_bias = s->o_bias = s->mlp_bias = true;
-        s->tied_embeddings = cfg_bool(root, "tie_word_embeddings", true);
+        s->tied_embeddings = cfg_bool(&c, root, "tie_word_embeddings", true);
+        /* scale_attn_weights false: scores not divided by sqrt(head_dim) (set after the generic
+         * scale below); a per-layer 1/(layer+1) factor is not something the engine computes */
+        unscaled = !cfg_bool(&c, root, "scale_attn_weights", true);
+        if (cfg_bool(&c, root, "scale_attn_by_inverse_layer_idx", false) && !c.bad) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_UNSUPPORTED, "%s: field \"scale_attn_by_inverse_layer_idx\" = true is not supported", name);
+        }
         if (s->bos_id < 0) s->bos_id = 50256 < s->vocab_size ? 50256 : -1;
         if (s->eos_id < 0) spec_add_eos(s, s->bos_id);
     } else {
@@ -260,7 +333,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->max_pos = cfg_int(&c, root, "max_position_embeddings", 2048, 1, CAP_POS);
         s->norm = NORM_RMSNORM;
         s->norm_eps = (float)cfg_num(&c, root, "rms_norm_eps", 1e-6);
-        const char *act = cfg_str(root, "hidden_act");
+        const char *act = cfg_str(&c, root, "hidden_act");
         if (!act) act = "silu";
         if (!parse_act(act, &s->act)) {
             err_set(e, ERR_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported", name, act);   /* before the delete: the message quotes a string in root */
@@ -271,16 +344,17 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->pos = POS_ROPE;
         int hd_default = s->n_heads > 0 ? s->d_model / s->n_heads : 0;
         s->head_dim = cfg_int(&c, root, "head_dim", hd_default, 1, CAP_DIM);
-        bool attn_bias = cfg_bool(root, "attention_bias", false);
-        s->qkv_bias = attn_bias || !strcmp(mt, "qwen2") || !strcmp(mt, "qwen2_moe");
+        /* Biases as transformers builds each class: Mistral/Mixtral never have any; Qwen2 always
+         * has q/k/v (never o); attention_bias adds q/k/v/o on Llama and Qwen3; mlp_bias is Llama's. */
+        bool mistral_like = !strcmp(mt, "mistral") || !strcmp(mt, "mixtral");
+        bool qwen2_like = !strcmp(mt, "qwen2") || !strcmp(mt, "qwen2_moe");
+        bool attn_bias = !mistral_like && !qwen2_like && cfg_bool(&c, root, "attention_bias", false);
+        s->qkv_bias = attn_bias || qwen2_like;
         s->o_bias = attn_bias;
-        s->mlp_bias = cfg_bool(root, "mlp_bias", false);
+        s->mlp_bias = !strcmp(mt, "llama") && cfg_bool(&c, root, "mlp_bias", false);
         s->qk_norm = !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe");
-        s->tied_embeddings = cfg_bool(root, "tie_word_embeddings", false);
-        bool use_sw = true;
-        if (!strcmp(mt, "qwen2") || !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe"))
-            use_sw = cfg_bool(root, "use_sliding_window", false);
-        if (use_sw) s->sliding_window = cfg_int(&c, root, "sliding_window", 0, 0, CAP_POS);
+        s->tied_embeddings = cfg_bool(&c, root, "tie_word_embeddings", false);
+        parse_window(&c, root, s, mt);
 
         if (!strcmp(mt, "mixtral")) {
             s->n_experts = cfg_int(&c, root, "num_local_experts", 8, 1, ROUTE_MAX_EXPERTS);
@@ -296,7 +370,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
             s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", s->d_ff, 1, CAP_DIM);
             s->route_scoring = ROUTE_SOFTMAX;
-            s->norm_topk_prob = cfg_bool(root, "norm_topk_prob", !strcmp(mt, "qwen3_moe"));
+            s->norm_topk_prob = cfg_bool(&c, root, "norm_topk_prob", false);   /* transformers' default for both */
             s->routed_scaling_factor = 1.0f;
             s->moe_layer_freq = cfg_int(&c, root, "decoder_sparse_step", 1, 1, CAP_LAYERS);
             const cJSON *mo = cfg_get(root, "mlp_only_layers");
@@ -318,18 +392,18 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             s->n_experts_per_tok = cfg_int(&c, root, "num_experts_per_tok", 1, 1, 65536);
             s->moe_d_ff = cfg_int(&c, root, "moe_intermediate_size", 1, 1, CAP_DIM);
             s->n_shared_experts = cfg_int(&c, root, "n_shared_experts", 0, 0, 65536);
-            s->first_k_dense_replace = cfg_int(&c, root, "first_k_dense_replace", 0, 0, CAP_LAYERS + 1);
+            bool v3 = !strcmp(mt, "deepseek_v3");   /* absent keys take transformers' defaults of each class */
+            s->first_k_dense_replace = cfg_int(&c, root, "first_k_dense_replace", v3 ? 3 : 0, 0, CAP_LAYERS + 1);
             s->moe_layer_freq = cfg_int(&c, root, "moe_layer_freq", 1, 1, CAP_LAYERS);
-            s->routed_scaling_factor = (float)cfg_num(&c, root, "routed_scaling_factor", 1.0);
-            s->n_group = cfg_int(&c, root, "n_group", 1, 1, ROUTE_MAX_EXPERTS);
-            s->topk_group = cfg_int(&c, root, "topk_group", 1, 1, ROUTE_MAX_EXPERTS);
-            bool v3 = !strcmp(mt, "deepseek_v3");
-            const char *sf = cfg_str(root, "scoring_func");
+            s->routed_scaling_factor = (float)cfg_num(&c, root, "routed_scaling_factor", v3 ? 2.5 : 1.0);
+            s->n_group = cfg_int(&c, root, "n_group", v3 && !cJSON_GetObjectItemCaseSensitive(root, "n_group") ? 8 : 1, 1, ROUTE_MAX_EXPERTS);
+            s->topk_group = cfg_int(&c, root, "topk_group", v3 && !cJSON_GetObjectItemCaseSensitive(root, "topk_group") ? 4 : 1, 1, ROUTE_MAX_EXPERTS);
+            const char *sf = cfg_str(&c, root, "scoring_func");
             s->route_scoring = (sf && !strcmp(sf, "sigmoid")) || (!sf && v3) ? ROUTE_SIGMOID : ROUTE_SOFTMAX;
             s->has_score_bias = v3;
-            s->norm_topk_prob = v3 ? cfg_bool(root, "norm_topk_prob", true) : false;
+            s->norm_topk_prob = v3 ? cfg_bool(&c, root, "norm_topk_prob", true) : false;
             if (!v3) {
-                const char *tm = cfg_str(root, "topk_method");
+                const char *tm = cfg_str(&c, root, "topk_method");
                 if (!tm || !strcmp(tm, "greedy")) { s->n_group = 1; s->topk_group = 1; }
                 else if (strcmp(tm, "group_limited_greedy") != 0) {
                     err_set(e, ERR_UNSUPPORTED, "%s: topk_method \"%s\" is not supported", name, tm);   /* before the delete: the message quotes a string in root */
@@ -339,7 +413,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             }
             /* DeepSeek-V3 applies rope to pairs (2i, 2i+1) when rope_interleave; HF's V2 code
              * always uses the complex (interleaved) form. */
-            s->rope_style = (!v3 || cfg_bool(root, "rope_interleave", true)) ? ROPE_INTERLEAVED : ROPE_HALF;
+            s->rope_style = (!v3 || cfg_bool(&c, root, "rope_interleave", true)) ? ROPE_INTERLEAVED : ROPE_HALF;
             s->v3_yarn_softmax_mscale = true;
         }
     }
@@ -370,7 +444,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         if (c.bad) { cJSON_Delete(root); return false; }
         if (s->rotary_dim % 2 || s->rotary_dim <= 0) {
             cJSON_Delete(root);
-            return err_set(e, ERR_SHAPE, "%s: rotary dimension %d (head_dim x partial_rotary_factor) must be even and positive", name, s->rotary_dim);
+            return err_set(e, ERR_SHAPE, "%s: rotary dimension %d (head_dim) must be even and positive", name, s->rotary_dim);
         }
     }
     if (s->n_group < 1) { s->n_group = 1; s->topk_group = 1; }
@@ -395,7 +469,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
     /* Softmax scale. DeepSeek-V2/V3 multiply 1/sqrt(d) by mscale(factor, mscale_all_dim)^2
      * under YaRN (DeepSeek's own code and HF's). */
     int qk_dim = s->family == ARCH_DEEPSEEK ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
-    s->softmax_scale = 1.0f / sqrtf((float)qk_dim);
+    s->softmax_scale = unscaled ? 1.0f : 1.0f / sqrtf((float)qk_dim);
     if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f) {
         float ms = yarn_get_mscale(s->rope_factor, s->yarn_mscale_all_dim);
         s->softmax_scale *= ms * ms;
