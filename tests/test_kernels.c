@@ -1,13 +1,15 @@
 /* The engine's numeric kernels against plain reference loops: the packed GEMM (every kernel
  * set this CPU runs, f32/bf16/f16, B by rows and by columns, odd sizes and tails), the
  * four-row matvec, the row kernels of decode attention (scores over a run of keys, a pattern
- * row times a run of values), the vectorised exp, the worker pool, and the three attention paths
- * (fused prefill, fused decode, materialised pattern) against each other on a real model. */
+ * row times a run of values), decode attention (attn_decode) against softmax in double, the
+ * vectorised exp, the worker pool, and the three attention paths (fused prefill, fused decode,
+ * materialised pattern) against each other on real models (standard and MLA). */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/logitlens.h"
+#include "engine/attn.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
 #include "engine/ops.h"
@@ -170,6 +172,67 @@ TEST(attention_row_kernels_match_reference_loops) {
         }
 }
 
+/* attn_decode (key ranges, pipelined blocks, online softmax, merged partials) against the
+ * softmax computed in double, on head sizes of every code path (AVX-512 registers for 64 and
+ * 128, the any-width AVX-512 kernel for 16 and 48, the portable one for 24 and 144), group
+ * sizes 1, 2, 3 and 8, contexts around the block (32) and range (256) edges, up to 3 query
+ * rows, with and without a sliding window, at 1 and 2 threads; attn_row_scores against the
+ * double dot. */
+TEST(decode_attention_matches_softmax_in_double) {
+    static const int shapes[][3] = {{16, 8, 128}, {4, 4, 64}, {6, 2, 16}, {3, 1, 48}, {8, 1, 24}, {2, 2, 144}, {16, 2, 128}};
+    static const int ctxs[] = {1, 31, 33, 256, 257, 1000};
+    const int prev = engine_get_threads();
+    double worst = 0, worst_row = 0;
+    int cases = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t ci = 0; ci < sizeof ctxs / sizeof ctxs[0]; ci++)
+            for (int variant = 0; variant < 2; variant++) {
+                const int H = shapes[si][0], KV = shapes[si][1], hd = shapes[si][2], T = ctxs[ci];
+                const int n = 1 + (int)((si + ci) % 3) < T ? 1 + (int)((si + ci) % 3) : T, p0 = T - n;
+                const int window = variant ? 50 : 0, cap = T + 5;
+                engine_set_threads(variant ? 1 : 2);
+                const size_t ldkv = (size_t)cap * hd;
+                float *k = malloc(sizeof(float) * ldkv * KV), *v = malloc(sizeof(float) * ldkv * KV);
+                float *q = malloc(sizeof(float) * (size_t)n * H * hd), *z = malloc(sizeof(float) * (size_t)n * H * hd);
+                float *part = malloc(sizeof(float) * attn_decode_floats(n, H, hd)), *row = malloc(sizeof(float) * (size_t)T);
+                double *p = malloc(sizeof(double) * (size_t)T);
+                REQUIRE(k && v && q && z && part && row && p);
+                for (size_t i = 0; i < ldkv * KV; i++) { k[i] = urand(); v[i] = urand(); }
+                for (int i = 0; i < n * H * hd; i++) q[i] = 3.0f * urand();
+                const float scale = 1.0f / sqrtf((float)hd);
+                AttnArgs a = {.q = q, .ldq = (size_t)H * hd, .k = k, .v = v, .ldkv = ldkv, .z = z, .ldz = (size_t)H * hd,
+                              .n = n, .p0 = p0, .H = H, .KV = KV, .hd = hd, .window = window, .scale = scale};
+                attn_decode(&a, part);
+                for (int t = 0; t < n; t++)
+                    for (int h = 0; h < H; h++) {
+                        const int pos = p0 + t, lo = attn_lo(window, pos), kh = h / (H / KV);
+                        const float *qh = q + ((size_t)t * H + h) * hd, *kk = k + (size_t)kh * ldkv, *vv = v + (size_t)kh * ldkv;
+                        double m = -INFINITY, l = 0;
+                        for (int j = lo; j <= pos; j++) {
+                            double s = 0;
+                            for (int i = 0; i < hd; i++) s += (double)qh[i] * kk[(size_t)j * hd + i];
+                            p[j] = s * scale;
+                            if (p[j] > m) m = p[j];
+                        }
+                        attn_row_scores(kk, hd, lo, pos, qh, scale, row);
+                        for (int j = lo; j <= pos; j++) worst_row = fmax(worst_row, fabs(row[j - lo] - p[j]) / (1.0 + fabs(p[j])));
+                        for (int j = lo; j <= pos; j++) { p[j] = exp(p[j] - m); l += p[j]; }
+                        for (int i = 0; i < hd; i++) {
+                            double acc = 0;
+                            for (int j = lo; j <= pos; j++) acc += p[j] * vv[(size_t)j * hd + i];
+                            worst = fmax(worst, fabs(z[((size_t)t * H + h) * hd + i] - acc / l));
+                        }
+                    }
+                cases++;
+                free(k); free(v); free(q); free(z); free(part); free(row); free(p);
+            }
+    engine_set_threads(prev);
+    printf("      %d cases, worst |z - z_double| %.2g, worst score %.2g (relative)\n", cases, worst, worst_row);
+    CHECK_EQ_INT(cases, 84);
+    CHECK_MSG(worst < 2e-6, "decode attention differs from softmax in double by %g", worst);
+    CHECK_MSG(worst_row < 2e-6, "attn_row_scores differs from the double dot by %g", worst_row);
+}
+
 TEST(vectorised_exp_matches_libm) {
     enum { N = 4099 };
     static float x[N];
@@ -266,32 +329,37 @@ static float *run_logits(Model *m, const int *ids, int n, bool pattern_hook, boo
 }
 
 TEST(attention_paths_agree_past_chunk_and_block_edges) {
-    Err e = {0};
-    Model *m = model_load("assets/models/story-gqa", false, &e);
-    if (!m) SKIP("bundled story-gqa not found: %s", e.msg);
-    enum { N = 300 };   /* > one 256-token chunk, > four 64-row attention blocks */
-    int ids[N];
-    for (int i = 0; i < N; i++) ids[i] = (i * 7919 + 3) % m->spec.vocab_size;
-    const int prev = engine_get_threads();
-    float *fused = run_logits(m, ids, N, false, false, 2);
-    float *hooked = run_logits(m, ids, N, true, false, 2);
-    float *decode = run_logits(m, ids, N, false, true, 2);
-    float *single = run_logits(m, ids, N, false, false, 1);
-    engine_set_threads(prev);
-    REQUIRE(fused && hooked && decode && single);
-    double d1 = 0, d2 = 0, d3 = 0, mag = 0;
-    for (int i = 0; i < m->spec.vocab_size; i++) {
-        d1 = fmax(d1, fabs(fused[i] - hooked[i]));
-        d2 = fmax(d2, fabs(fused[i] - decode[i]));
-        d3 = fmax(d3, fabs(fused[i] - single[i]));
-        mag = fmax(mag, fabs(fused[i]));
+    static const char *const models[] = {"assets/models/story-gqa", "assets/models/story-mla"};
+    for (int mi = 0; mi < 2; mi++) {
+        Err e = {0};
+        Model *m = model_load(models[mi], false, &e);
+        if (!m) SKIP("bundled %s not found: %s", models[mi], e.msg);
+        enum { N = 300 };   /* > one 256-token chunk, > four 64-row attention blocks */
+        int ids[N];
+        for (int i = 0; i < N; i++) ids[i] = (i * 7919 + 3) % m->spec.vocab_size;
+        const int prev = engine_get_threads();
+        float *fused = run_logits(m, ids, N, false, false, 2);
+        float *hooked = run_logits(m, ids, N, true, false, 2);
+        float *decode = run_logits(m, ids, N, false, true, 2);
+        float *single = run_logits(m, ids, N, false, false, 1);
+        engine_set_threads(prev);
+        REQUIRE(fused && hooked && decode && single);
+        double d1 = 0, d2 = 0, d3 = 0, mag = 0;
+        for (int i = 0; i < m->spec.vocab_size; i++) {
+            d1 = fmax(d1, fabs(fused[i] - hooked[i]));
+            d2 = fmax(d2, fabs(fused[i] - decode[i]));
+            d3 = fmax(d3, fabs(fused[i] - single[i]));
+            mag = fmax(mag, fabs(fused[i]));
+        }
+        printf("      %s: fused vs materialised %.2g, vs decode %.2g, 2 vs 1 threads %.2g (logits up to %.2g)\n",
+               models[mi], d1, d2, d3, mag);
+        CHECK(mag > 0.1);
+        CHECK_MSG(d1 < 1e-4, "%s: fused prefill vs materialised pattern path: %g", models[mi], d1);
+        CHECK_MSG(d2 < 1e-4, "%s: fused prefill vs token-by-token decode: %g", models[mi], d2);
+        CHECK_MSG(d3 < 1e-4, "%s: 2 threads vs 1: %g", models[mi], d3);
+        free(fused); free(hooked); free(decode); free(single);
+        model_free(m);
     }
-    CHECK(mag > 0.1);
-    CHECK_MSG(d1 < 1e-4, "fused prefill vs materialised pattern path: %g", d1);
-    CHECK_MSG(d2 < 1e-4, "fused prefill vs token-by-token decode: %g", d2);
-    CHECK_MSG(d3 < 1e-4, "2 threads vs 1: %g", d3);
-    free(fused); free(hooked); free(decode); free(single);
-    model_free(m);
 }
 
 /* The logit lens of several rows in one GEMM pass (the Residual panel) and of one row

@@ -15,22 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/engine.h"
+#include "engine/attn.h"
 #include "engine/gemm.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
 #include "engine/rope.h"
 
 /* Prefill tokens processed together: 256, so each weight panel is widened once per 256
- * tokens; 64 when a hook wants the attention scores or pattern (or for MLA), whose
+ * tokens; 64 when a hook wants the attention scores or pattern, whose
  * [heads, chunk, context] buffer is sized for 64 rows. */
 #define CHUNK 256
 #define CHUNK_ATT 64
-#define ATT_TB 64         /* query rows per attention task in prefill */
 #define LOGIT_BLK 64      /* rows of logits computed at once for the hooks (hook_all_logits) */
 #define MLA_LATENT_EPS 1e-6f   /* HF DeepSeek q_a/kv_a RMSNorm eps (module default) */
 #define DEC_ROWS 3        /* up to this many query rows take the decode path */
-#define DEC_SPLIT 256     /* keys per decode task (at least) */
-#define DEC_MAX_SPLIT 32  /* key splits per KV head in decode (at most) */
 
 struct Engine {
     Model *m;
@@ -43,9 +41,7 @@ struct Engine {
      * token-major layout puts consecutive keys of a head 4 KB apart for Qwen3-0.6B, a new
      * page per key); MLA [max_ctx][kv_lora] latents and [max_ctx][rope] rope keys. */
     float **kc, **vc;
-    /* decode partials: per (query row, head, key split) the unnormalised z, the max and the
-     * exp-sum (see attn_decode_task) */
-    float *dpart;
+    float *dpart;                   /* decode partials (attn_decode) */
     size_t kv_elems_per_token;      /* all layers */
     /* run state for one chunk */
     float *x, *xn, *tmp, *q, *k, *v, *z, *att, *ff1, *ff2, *ff3, *lat, *qlat, *qabs, *olat;
@@ -175,7 +171,7 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     size_t hb = kdim + vdim;
     if ((size_t)s->n_experts_per_tok > hb) hb = (size_t)s->n_experts_per_tok;
     en->hookbuf = falloc(B * hb, &ok);
-    if (!mla) en->dpart = falloc((size_t)DEC_ROWS * (size_t)H * DEC_MAX_SPLIT * ((size_t)en->dv + 2), &ok);
+    if (!mla) en->dpart = falloc(attn_decode_floats(DEC_ROWS, H, en->dv), &ok);
     if (!ok) {
         engine_free(en);
         err_set(e, ERR_MEMORY, "out of memory creating the run state (context %d)", max_ctx);
@@ -243,158 +239,26 @@ static void attn_softmax_rows(Engine *en, int H, int n, int p0, int T) {
         }
 }
 
-/* Attention work handed to the pool: one task per head (or KV head), or per (head, block of
- * query rows); the fields used depend on the task function. */
-typedef struct {
-    Engine *en;
-    int l, n, p0, T, H, hd, qd, kd, grp, nblk, nsplit, split;
-    float scale;
-} AttnTask;
-
 /* Keys of KV head kh in layer l: [max_ctx][hd] from there (values likewise). */
 static inline float *kv_head(const Engine *en, float *const *c, int l, int kh) {
     return c[l] + (size_t)kh * (size_t)en->max_ctx * (size_t)en->s->head_dim;
 }
 
+typedef struct { Engine *en; int n, T; } SoftmaxTask;
+
 static void softmax_task(void *ctx, int task, int thread) {
     (void)thread;
-    const AttnTask *a = ctx;
+    const SoftmaxTask *a = ctx;
     for (int t = 0; t < a->n; t++) softmax_inplace(a->en->att + ((size_t)task * a->n + t) * (size_t)a->T, a->T);
 }
 
+/* The materialised path's scores to the hooks, softmax, pattern to the hooks. */
 static void attn_pattern(Engine *en, int layer, int H, int n, int p0, int T) {
     if (WANT(HP_ATTN_SCORES, layer)) fire(en, HP_ATTN_SCORES, layer, en->att, 3, H, n, T, p0, n, 0);
-    AttnTask a = {.en = en, .n = n, .T = T};
+    SoftmaxTask a = {en, n, T};
     if ((size_t)H * (size_t)n * (size_t)T > 16384) pool_run(softmax_task, &a, H);
     else for (int h = 0; h < H; h++) softmax_task(&a, h, 0);
     if (WANT(HP_PATTERN, layer)) fire(en, HP_PATTERN, layer, en->att, 3, H, n, T, p0, n, 0);
-}
-
-/* Visible keys for the query at position qpos: [lo, qpos] (sliding window, causal). */
-static inline int attn_lo(const Engine *en, int qpos) {
-    const int W = en->s->sliding_window;
-    return (W > 0 && qpos - W + 1 > 0) ? qpos - W + 1 : 0;
-}
-
-/* Materialised path (a hook wants scores or pattern): per head, S = Q_h K^T over every
- * cached key into att[h] (GEMM), then Z_h = P_h V after the softmax. */
-static void scores_task(void *ctx, int h, int thread) {
-    const AttnTask *a = ctx;
-    Engine *en = a->en;
-    const int kh = h / a->grp;
-    GemmB K = {kv_head(en, en->kc, a->l, kh), DT_F32, (size_t)a->hd, false};
-    float *S = en->att + (size_t)h * a->n * (size_t)a->T;
-    gemm_rows(&K, 0, a->T, en->q + (size_t)h * a->hd, (size_t)a->qd, a->n, a->hd, S, (size_t)a->T, false, thread);
-    for (size_t i = 0; i < (size_t)a->n * (size_t)a->T; i++) S[i] *= a->scale;
-}
-
-static void pv_task(void *ctx, int h, int thread) {
-    const AttnTask *a = ctx;
-    Engine *en = a->en;
-    const int kh = h / a->grp;
-    GemmB V = {kv_head(en, en->vc, a->l, kh), DT_F32, (size_t)a->hd, true};
-    gemm_rows(&V, 0, a->hd, en->att + (size_t)h * a->n * (size_t)a->T, (size_t)a->T, a->n, a->T,
-              en->z + (size_t)h * a->hd, (size_t)a->qd, false, thread);
-}
-
-/* Fused path, few query rows (decode). The keys are cut into nsplit ranges of `split` keys
- * and each task takes one (KV head, range): the grp query heads sharing that KV head read
- * each key and value once, from one contiguous stream. A task leaves, per query head, the
- * unnormalised z = sum_j exp(s_j - m) v_j, its max m and exp-sum l; attn_decode_combine
- * merges the ranges (z = sum_r e^(m_r - M) z_r / sum_r e^(m_r - M) l_r, M = max m_r). The
- * split depends only on the context length, never on the thread count, so results do not
- * change with --threads. */
-static void attn_decode_task(void *ctx, int task, int thread) {
-    const AttnTask *a = ctx;
-    Engine *en = a->en;
-    const int hd = a->hd, grp = a->grp, kh = task / a->nsplit, r = task % a->nsplit, S = a->nsplit;
-    const float *kc = kv_head(en, en->kc, a->l, kh), *vc = kv_head(en, en->vc, a->l, kh);
-    float *sc = pool_scratch(thread, 1, (size_t)grp * (size_t)a->split + (size_t)hd);
-    if (!sc) return;   /* 4 bytes per key and head: checked by engine_new's budget */
-    for (int t = 0; t < a->n; t++) {
-        const int last = a->p0 + t;
-        int lo = attn_lo(en, last), hi = last;   /* keys [lo, hi] of this range */
-        if (lo < r * a->split) lo = r * a->split;
-        if (hi > (r + 1) * a->split - 1) hi = (r + 1) * a->split - 1;
-        const int nv = hi + 1 - lo;
-        const float *q0 = en->q + (size_t)t * a->qd + (size_t)kh * grp * hd;
-        for (int g = 0; g < grp; g++) {
-            float *part = en->dpart + (((size_t)t * a->H + (size_t)(kh * grp + g)) * (size_t)S + (size_t)r) * ((size_t)hd + 2);
-            for (int i = 0; i < hd; i++) part[i] = 0;
-            part[hd] = -INFINITY;
-            part[hd + 1] = 0;
-        }
-        if (nv <= 0) continue;
-        for (int g = 0; g < grp; g++) {
-            float *row = sc + (size_t)g * a->split;
-            ops_rows_dot(kc + (size_t)lo * hd, (size_t)hd, nv, q0 + (size_t)g * hd, hd, row);
-            float m = -INFINITY;
-            for (int j = 0; j < nv; j++) { row[j] *= a->scale; if (row[j] > m) m = row[j]; }
-            float *part = en->dpart + (((size_t)t * a->H + (size_t)(kh * grp + g)) * (size_t)S + (size_t)r) * ((size_t)hd + 2);
-            part[hd] = m;
-            part[hd + 1] = ops_exp_sum(row, nv, m);
-        }
-        for (int g = 0; g < grp; g++) {
-            float *zo = en->dpart + (((size_t)t * a->H + (size_t)(kh * grp + g)) * (size_t)S + (size_t)r) * ((size_t)hd + 2);
-            ops_rows_axpy(zo, sc + (size_t)g * a->split, vc + (size_t)lo * hd, (size_t)hd, nv, hd);
-        }
-    }
-}
-
-static void attn_decode_combine(const AttnTask *a) {
-    Engine *en = a->en;
-    const int hd = a->hd, S = a->nsplit;
-    for (int t = 0; t < a->n; t++)
-        for (int h = 0; h < a->H; h++) {
-            const float *part = en->dpart + ((size_t)t * a->H + (size_t)h) * (size_t)S * ((size_t)hd + 2);
-            float *zo = en->z + (size_t)t * a->qd + (size_t)h * hd;
-            float M = -INFINITY;
-            for (int r = 0; r < S; r++) if (part[(size_t)r * (hd + 2) + hd] > M) M = part[(size_t)r * (hd + 2) + hd];
-            if (S == 1) {   /* one range: exactly z / l */
-                const float inv = 1.0f / part[hd + 1];
-                for (int i = 0; i < hd; i++) zo[i] = part[i] * inv;
-                continue;
-            }
-            float l = 0;
-            for (int i = 0; i < hd; i++) zo[i] = 0;
-            for (int r = 0; r < S; r++) {
-                const float *pr = part + (size_t)r * (hd + 2);
-                if (pr[hd] == -INFINITY) continue;   /* a range this query cannot see */
-                const float w = expf(pr[hd] - M);
-                l += w * pr[hd + 1];
-                ops_axpy(zo, w, pr, hd);
-            }
-            const float inv = 1.0f / l;
-            for (int i = 0; i < hd; i++) zo[i] *= inv;
-        }
-}
-
-/* Fused path, prefill: one task per (head, block of ATT_TB query rows): S = Q K^T over the
- * keys the block can see (GEMM), masked softmax per row, Z = P V (GEMM). Nothing of size
- * [heads, n, context] is kept. */
-static void attn_prefill_task(void *ctx, int task, int thread) {
-    const AttnTask *a = ctx;
-    Engine *en = a->en;
-    const int h = task / a->nblk, b = task % a->nblk, kh = h / a->grp, hd = a->hd;
-    const int t0 = b * ATT_TB, tb = a->n - t0 < ATT_TB ? a->n - t0 : ATT_TB;
-    const int last_max = a->p0 + t0 + tb - 1, lo_min = attn_lo(en, a->p0 + t0);
-    const int nk = last_max + 1 - lo_min;
-    float *S = pool_scratch(thread, 1, (size_t)ATT_TB * (size_t)nk);
-    if (!S) return;
-    GemmB K = {kv_head(en, en->kc, a->l, kh) + (size_t)lo_min * hd, DT_F32, (size_t)hd, false};
-    gemm_rows(&K, 0, nk, en->q + (size_t)t0 * a->qd + (size_t)h * hd, (size_t)a->qd, tb, hd, S, (size_t)nk, false, thread);
-    for (int t = 0; t < tb; t++) {
-        float *row = S + (size_t)t * nk;
-        const int qpos = a->p0 + t0 + t, lo = attn_lo(en, qpos) - lo_min, hi = qpos - lo_min;
-        float m = -INFINITY;
-        for (int j = lo; j <= hi; j++) { row[j] *= a->scale; if (row[j] > m) m = row[j]; }
-        for (int j = 0; j < lo; j++) row[j] = 0;
-        for (int j = hi + 1; j < nk; j++) row[j] = 0;
-        float inv = 1.0f / ops_exp_sum(row + lo, hi + 1 - lo, m);
-        for (int j = lo; j <= hi; j++) row[j] *= inv;
-    }
-    GemmB V = {kv_head(en, en->vc, a->l, kh) + (size_t)lo_min * hd, DT_F32, (size_t)hd, true};
-    gemm_rows(&V, 0, hd, S, (size_t)nk, tb, nk, en->z + (size_t)t0 * a->qd + (size_t)h * hd, (size_t)a->qd, false, thread);
 }
 
 /* Does any hook want this layer's attention scores or pattern (the materialised path)? */
@@ -407,7 +271,7 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
     const ModelSpec *s = en->s;
     const LayerWeights *lw = &en->m->w.layers[l];
     const int d = s->d_model, H = s->n_heads, KV = s->n_kv_heads, hd = s->head_dim, T = p0 + n;
-    const int qd = H * hd, kd = KV * hd, grp = H / KV;
+    const int qd = H * hd, kd = KV * hd;
     (void)d;
     linear(en, &lw->wq, &lw->bq, en->xn, n, en->q);
     linear(en, &lw->wk, &lw->bk, en->xn, n, en->k);
@@ -446,106 +310,22 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
         }
         fire(en, HP_KV_APPEND, l, hb, 2, n, 2 * kd, 0, p0, n, (size_t)n * 2 * (size_t)kd * sizeof(float));
     }
-    /* scores = q·k / sqrt(d_head) over every cached key (GQA: head h reads kv head h/grp) */
-    AttnTask a = {.en = en, .l = l, .n = n, .p0 = p0, .T = T, .H = H, .hd = hd, .qd = qd, .kd = kd, .grp = grp,
-                  .nblk = (n + ATT_TB - 1) / ATT_TB, .scale = s->softmax_scale};
+    /* z = softmax(q·k * scale) v over the visible cached keys (GQA: head h reads KV head h/grp) */
+    AttnArgs a = {.q = en->q, .ldq = (size_t)qd, .k = en->kc[l], .v = en->vc[l], .ldkv = (size_t)en->max_ctx * (size_t)hd,
+                  .z = en->z, .ldz = (size_t)qd, .n = n, .p0 = p0, .H = H, .KV = KV, .hd = hd,
+                  .window = s->sliding_window, .scale = s->softmax_scale};
     if (wants_pattern(en, l)) {
-        pool_run(scores_task, &a, H);
+        attn_scores_all(&a, en->att);
         attn_softmax_rows(en, H, n, p0, T);
         attn_pattern(en, l, H, n, p0, T);
-        pool_run(pv_task, &a, H);   /* z = pattern · v */
+        attn_values_all(&a, en->att);   /* z = pattern · v */
     } else if (n <= DEC_ROWS) {
-        /* ranges of at least DEC_SPLIT keys, at most DEC_MAX_SPLIT of them */
-        a.nsplit = (T + DEC_SPLIT - 1) / DEC_SPLIT;
-        if (a.nsplit > DEC_MAX_SPLIT) a.nsplit = DEC_MAX_SPLIT;
-        a.split = (T + a.nsplit - 1) / a.nsplit;
-        pool_run(attn_decode_task, &a, KV * a.nsplit);
-        attn_decode_combine(&a);
+        attn_decode(&a, en->dpart);
     } else {
-        pool_run(attn_prefill_task, &a, H * a.nblk);
+        attn_prefill(&a);
     }
     if (WANT(HP_Z, l)) fire(en, HP_Z, l, en->z, 3, n, H, hd, p0, n, 0);
     linear(en, &lw->wo, &lw->bo, en->z, n, en->tmp);
-}
-
-typedef struct {
-    Engine *en;
-    const LayerWeights *lw;
-    int n, p0, T;
-    const float *cc, *pc;   /* this layer's cached latents c_kv [T][R] and rope keys [T][rope] */
-} MlaTask;
-
-/* qabs[t,h,r] = sum_i q_nope[t,h,i] * W_UK[h,i,r] */
-static void mla_absorb_task(void *ctx, int h, int thread) {
-    (void)thread;
-    const MlaTask *m = ctx;
-    const ModelSpec *s = m->en->s;
-    const int H = s->n_heads, nope = s->qk_nope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
-    const int dq = nope + s->qk_rope_head_dim, qd = H * dq;
-    const Tensor *wb = &m->lw->wkv_b;   /* [H*(nope+dv), R] */
-    float rowbuf[1024];
-    for (int t = 0; t < m->n; t++) {
-        float *qa = m->en->qabs + ((size_t)t * H + h) * R;
-        const float *qn = m->en->q + (size_t)t * qd + (size_t)h * dq;
-        for (int r = 0; r < R; r++) qa[r] = 0;
-        for (int i = 0; i < nope; i++) {
-            size_t off = ((size_t)h * (nope + dv) + (size_t)i) * (size_t)R;
-            for (int r0 = 0; r0 < R; r0 += 1024) {
-                int nr = R - r0 < 1024 ? R - r0 : 1024;
-                tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
-                for (int r = 0; r < nr; r++) qa[r0 + r] += qn[i] * rowbuf[r];
-            }
-        }
-    }
-}
-
-static void mla_scores_task(void *ctx, int h, int thread) {
-    (void)thread;
-    const MlaTask *m = ctx;
-    const ModelSpec *s = m->en->s;
-    const int H = s->n_heads, nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, R = s->kv_lora_rank;
-    const int dq = nope + rope, qd = H * dq;
-    for (int t = 0; t < m->n; t++) {
-        const float *qa = m->en->qabs + ((size_t)t * H + h) * R;
-        const float *qp = m->en->q + (size_t)t * qd + (size_t)h * dq + nope;
-        float *row = m->en->att + ((size_t)h * m->n + t) * (size_t)m->T;
-        for (int j = 0; j <= m->p0 + t; j++) {
-            const float *c = m->cc + (size_t)j * R, *kp = m->pc + (size_t)j * rope;
-            row[j] = (ops_dot(qa, c, R) + ops_dot(qp, kp, rope)) * s->softmax_scale;
-        }
-    }
-}
-
-/* olat[t,h] = sum_j p_j c_kv_j ; z[t,h,:] = W_UV_h olat[t,h] */
-static void mla_values_task(void *ctx, int h, int thread) {
-    (void)thread;
-    const MlaTask *m = ctx;
-    const ModelSpec *s = m->en->s;
-    const int H = s->n_heads, nope = s->qk_nope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
-    const Tensor *wb = &m->lw->wkv_b;
-    float rowbuf[1024];
-    for (int t = 0; t < m->n; t++) {
-        float *ol = m->en->olat + ((size_t)t * H + h) * R;
-        const float *row = m->en->att + ((size_t)h * m->n + t) * (size_t)m->T;
-        for (int r = 0; r < R; r++) ol[r] = 0;
-        for (int j = 0; j <= m->p0 + t; j++) {
-            float p = row[j];
-            if (p == 0) continue;
-            const float *c = m->cc + (size_t)j * R;
-            for (int r = 0; r < R; r++) ol[r] += p * c[r];
-        }
-        float *zo = m->en->z + (size_t)t * H * dv + (size_t)h * dv;
-        for (int i = 0; i < dv; i++) {
-            size_t off = ((size_t)h * (nope + dv) + (size_t)(nope + i)) * (size_t)R;
-            float acc = 0;
-            for (int r0 = 0; r0 < R; r0 += 1024) {
-                int nr = R - r0 < 1024 ? R - r0 : 1024;
-                tensor_row_f32(wb, off + (size_t)r0, nr, rowbuf);
-                for (int r = 0; r < nr; r++) acc += rowbuf[r] * ol[r0 + r];
-            }
-            zo[i] = acc;
-        }
-    }
 }
 
 /* Multi-head latent attention (DeepSeek-V2 §2.1). The cache holds, per token, the
@@ -609,13 +389,18 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
         if (WANT(HP_K, l)) fire(en, HP_K, l, en->k, 3, n, H, dq, p0, n, 0);
         if (WANT(HP_V, l)) fire(en, HP_V, l, en->v, 3, n, H, dv, p0, n, 0);
     }
-    /* absorb W_UK into the query, scores, then (after the softmax) values: one task per head */
-    MlaTask mt = {en, lw, n, p0, T, cc, pc};
-    pool_run(mla_absorb_task, &mt, H);
-    pool_run(mla_scores_task, &mt, H);
-    attn_softmax_rows(en, H, n, p0, T);
-    attn_pattern(en, l, H, n, p0, T);
-    pool_run(mla_values_task, &mt, H);
+    /* absorb W_UK into the query, then scores, softmax and values per head (attn.c) */
+    MlaArgs ma = {.wkv_b = &lw->wkv_b, .q = en->q, .qabs = en->qabs, .olat = en->olat, .c = cc, .kpe = pc, .z = en->z,
+                  .n = n, .p0 = p0, .H = H, .nope = nope, .rope = rope, .dv = dv, .R = R, .scale = s->softmax_scale};
+    attn_mla_absorb(&ma);
+    if (wants_pattern(en, l)) {
+        attn_mla_scores_all(&ma, en->att);
+        attn_softmax_rows(en, H, n, p0, T);
+        attn_pattern(en, l, H, n, p0, T);
+        attn_mla_values_all(&ma, en->att);
+    } else {
+        attn_mla_fused(&ma);
+    }
     if (WANT(HP_Z, l)) fire(en, HP_Z, l, en->z, 3, n, H, dv, p0, n, 0);
     linear(en, &lw->wo, &lw->bo, en->z, n, en->tmp);
 }
@@ -828,7 +613,6 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
     const int seq_len = en->pos + n;
     if (s->pos == POS_ROPE) en->attn_factor = rope_inv_freq(s, seq_len, en->inv_freq);
     int chunk = CHUNK;
-    if (s->attn_kind == ATTN_MLA) chunk = CHUNK_ATT;
     for (int l = 0; l < s->n_layers && chunk > CHUNK_ATT; l++)
         if (wants_pattern(en, l)) chunk = CHUNK_ATT;
     int done = 0;
@@ -847,7 +631,7 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
 bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, float *scores, float *pattern) {
     const ModelSpec *s = en->s;
     if (l < 0 || l >= s->n_layers || h < 0 || h >= s->n_heads || pos < 0 || pos >= en->pos || !q) return false;
-    const int lo = attn_lo(en, pos);
+    const int lo = attn_lo(s->sliding_window, pos);
     for (int j = 0; j < lo; j++) scores[j] = -INFINITY;
     if (s->attn_kind == ATTN_MLA) {
         const int nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
@@ -867,9 +651,7 @@ bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, fl
         free(qa);
     } else {
         const int hd = s->head_dim, kh = h / (s->n_heads / s->n_kv_heads);
-        const float *kc = kv_head(en, en->kc, l, kh);
-        ops_rows_dot(kc + (size_t)lo * hd, (size_t)hd, pos + 1 - lo, q, hd, scores + lo);
-        for (int j = lo; j <= pos; j++) scores[j] *= s->softmax_scale;
+        attn_row_scores(kv_head(en, en->kc, l, kh), hd, lo, pos, q, s->softmax_scale, scores + lo);
     }
     if (!pattern) return true;
     float m = -INFINITY;
