@@ -133,6 +133,7 @@ static void check_fixture(TestCtx *T_, const char *dir) {
     Engine *en = engine_new(m, n + 32, &e);
     CHECK_MSG(en && x, "%s: %s", dir, e.msg);
     if (!en || !x) goto done;
+    export_set_positions(x, n);
     engine_set_hooks(en, h);
     float *lg = engine_forward(en, ids, n, true, &e);
     CHECK_MSG(lg != NULL, "%s: %s", dir, e.msg);
@@ -262,6 +263,8 @@ TEST(pattern_rows_sum_to_one_causal_and_decode_equals_prefill) {
     Export *x2 = export_new(h2, "blocks.0.attn.hook_pattern", &e);
     Engine *a = engine_new(m, 16, &e), *b = engine_new(m, 16, &e);
     REQUIRE(a && b && x1 && x2);
+    export_set_positions(x1, 10);
+    export_set_positions(x2, 10);
     engine_set_hooks(a, h1);
     engine_set_hooks(b, h2);
     REQUIRE(engine_forward(a, ids, 10, false, &e));

@@ -312,6 +312,7 @@ static float *run_logits(Model *m, const int *ids, int n, bool pattern_hook, boo
     if (pattern_hook) {
         h = hooks_new();
         x = export_new(h, "blocks.1.attn.hook_pattern", &e);
+        if (x) export_set_positions(x, n);
         engine_set_hooks(en, h);
     }
     float *lg = NULL;

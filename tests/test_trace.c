@@ -47,6 +47,7 @@ TEST(trace_attn_rows_equal_engine_hooks) {
         Export *x = export_new(h, "blocks.*.attn.hook_pattern,blocks.*.attn.hook_attn_scores", &e);
         Engine *en = engine_new(m, 32, &e);
         REQUIRE(h && x && en);
+        export_set_positions(x, T);
         engine_set_hooks(en, h);
         REQUIRE(engine_forward(en, session_ids(s), NP, false, &e));
         for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &session_ids(s)[i], 1, false, &e));

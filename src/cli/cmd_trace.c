@@ -14,13 +14,13 @@
 
 /* --emb-layer: the PCA points, cosine matrix and explained variance the Embeddings panel shows,
  * computed with the same functions (analysis/embctx.c) from the exported residual rows. */
-typedef struct { int T, d, first; float *pca; float *cos; double expl[2]; } EmbOut;
+typedef struct { int T, d, first, layer; float *pca; float *cos; double expl[2]; } EmbOut;
 
-static bool emb_compute(const Export *x, const char *hook, int n_prompt, int first, EmbOut *o, Err *e) {
+static bool emb_compute(Export *x, const char *hook, int layer, int n_prompt, int first, EmbOut *o, Err *e) {
     int nd, sh[4];
     const float *rows = export_get(x, hook, &nd, sh);
     if (!rows || nd != 2) return err_set(e, ERR_ARG, "--emb-layer: no rows were recorded at %s", hook);
-    o->T = sh[0]; o->d = sh[1]; o->first = first;
+    o->T = sh[0]; o->d = sh[1]; o->first = first; o->layer = layer;
     PcaAxes ax;
     if (!embctx_fit_rows(&ax, rows, first, n_prompt, o->d))
         return err_set(e, ERR_ARG, "--emb-layer: the prompt has too few tokens for a PCA (%d, BOS not counted)", n_prompt - first);
@@ -48,8 +48,10 @@ static bool emb_write_npy(const EmbOut *o, int layer, const char *dir, Err *e) {
     return npy_write(path, ex, 1, se, e);
 }
 
-static void emb_write_json(const EmbOut *o, int layer, FILE *f) {
-    fprintf(f, "\"embeddings\": {\"layer\": %d, \"first\": %d, \"explained\": [%.9g, %.9g], \"pca\": [", layer, o->first, o->expl[0], o->expl[1]);
+/* the JSON export's extra member: ,"embeddings": {...} */
+static void emb_write_json(void *ud, FILE *f) {
+    const EmbOut *o = ud;
+    fprintf(f, ",\n\"embeddings\": {\"layer\": %d, \"first\": %d, \"explained\": [%.9g, %.9g], \"pca\": [", o->layer, o->first, o->expl[0], o->expl[1]);
     for (int t = 0; t < o->T - o->first; t++) fprintf(f, "%s[%.9g, %.9g]", t ? ", " : "", (double)o->pca[2 * t], (double)o->pca[2 * t + 1]);
     fprintf(f, "], \"cosine\": [");
     for (int i = 0; i < o->T; i++) {
@@ -124,22 +126,29 @@ int cmd_trace(int argc, char **argv) {
         if (patterns) snprintf(patterns, pl, "%s,%s", hooks_s, emb_hook);
     }
     Hooks *h = hooks_new();
-    Export *x = export_new(h, patterns ? patterns : hooks_s, &e);
-    Engine *en = x ? engine_new(m, n + max_new, &e) : NULL;
+    Export *x = h ? export_new(h, patterns ? patterns : hooks_s, &e) : NULL;
     int rc = 0;
-    if (!x || !en) rc = 1;
+    if (!x || !export_check_layers(x, m->spec.n_layers, &e) || (npy && !export_set_dir(x, npy, &e))) rc = 1;
+    Engine *en = rc ? NULL : engine_new(m, n + max_new, &e);
+    if (!en) rc = 1;
     Sampler *sm = rc ? NULL : sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
     if (!rc) {
         engine_set_hooks(en, h);
-        /* room for the generated ids, reported with the prompt's by --json */
+        /* the values stream to disk as they are produced: attention is [heads, T, T] */
+        export_set_positions(x, n + max_new);
+        /* --all-logits: every prompt row reaches the export 64 rows at a time (no [T, vocab] buffer) */
+        engine_set_hook_all_logits(en, cli_flag(argc, argv, "--all-logits"));
+        /* room for the generated ids, reported with the prompt's */
         int *grown = realloc(ids, sizeof(int) * ((size_t)n + (size_t)max_new + 1));
         if (!grown) { rc = 1; err_set(&e, ERR_MEMORY, "out of memory"); }
         else ids = grown;
-        float *lg = rc ? NULL : engine_forward(en, ids, n, cli_flag(argc, argv, "--all-logits"), &e);
+        float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);
+        if (lg && export_failed(x, &e)) lg = NULL;
         for (int k = 0; lg && k < max_new; k++) {
             int next = sampler_sample(sm, lg, NULL);
             ids[n_ran++] = next;
             lg = engine_forward(en, &next, 1, false, &e);
+            if (lg && export_failed(x, &e)) lg = NULL;
         }
         if (!lg) rc = 1;
     }
@@ -147,24 +156,16 @@ int cmd_trace(int argc, char **argv) {
     if (!rc && emb_layer >= 0) {
         int bos = m->spec.bos_id;
         int first = n > 1 && bos >= 0 && ids[0] == bos ? 1 : 0;   /* as embctx_first */
-        if (!emb_compute(x, emb_hook, n, first, &eo, &e)) rc = 1;
+        if (!emb_compute(x, emb_hook, emb_layer, n, first, &eo, &e)) rc = 1;
     }
     if (!rc) {
+        for (int i = 0; export_unmatched(x, i); i++)
+            fprintf(stderr, "llmscope: trace: --hooks \"%s\": this model computes no such value (nothing exported)\n", export_unmatched(x, i));
         if (npy) {
-            if (!export_write_npy(x, npy, &e) || (emb_layer >= 0 && !emb_write_npy(&eo, emb_layer, npy, &e))) rc = 1;
-            else fprintf(stderr, "llmscope: wrote %d .npy files to %s\n", export_count(x) + (emb_layer >= 0 ? 3 : 0), npy);
-        } else if (emb_layer < 0) {
-            export_write_json(x, stdout, ids, n_ran);
-        } else {
-            /* the export's object with one more key: "embeddings" */
-            char *buf = NULL; size_t len = 0;
-            FILE *ms = open_memstream(&buf, &len);
-            if (ms) { export_write_json(x, ms, ids, n_ran); fclose(ms); }
-            while (buf && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '}')) { bool brace = buf[len - 1] == '}'; buf[--len] = 0; if (brace) break; }
-            if (buf) { fputs(buf, stdout); fputs(",\n", stdout); emb_write_json(&eo, emb_layer, stdout); fputs("}\n", stdout); }
-            else { rc = 1; err_set(&e, ERR_MEMORY, "out of memory"); }
-            free(buf);
-        }
+            if (!export_finish(x, ids, n_ran, &e) || (emb_layer >= 0 && !emb_write_npy(&eo, emb_layer, npy, &e))) rc = 1;
+            else fprintf(stderr, "llmscope: wrote %d .npy files and ids.npy to %s\n", export_count(x) + (emb_layer >= 0 ? 3 : 0), npy);
+        } else if (!export_finish(x, NULL, 0, &e) ||
+                   !export_write_json(x, stdout, ids, n_ran, emb_layer >= 0 ? emb_write_json : NULL, &eo, &e)) rc = 1;
     }
     free(eo.pca); free(eo.cos); free(patterns);
     if (rc) cli_fail(&e);
