@@ -18,7 +18,16 @@
 struct Frame { Frame *parent; size_t n, cap; const Str **k; Val *v; };
 
 typedef struct Macro { const Str *name; Node *def; Frame *closure; } Macro;
-typedef struct Loop { int64_t index0, length; List *items; int64_t cycle; } Loop;
+/* One for loop: shared by its iterations. rec/f: the node and frame a recursive loop calls
+ * again with loop(items); last: the arguments of the previous loop.changed(...). */
+typedef struct Loop {
+    int64_t index0, length, depth0;
+    List *items;
+    Node *rec;
+    Frame *f;
+    Val last;
+    bool has_last;
+} Loop;
 
 static Frame *frame_new(J *j, Frame *parent) {
     Frame *f = jalloc(j, sizeof(Frame));
@@ -225,7 +234,10 @@ static Val call_macro(J *j, Macro *m, const Args *a) {
         bool known = false;
         for (size_t i = 0; i < d->nnames; i++)
             if (a->kwn[k]->n == d->names[i]->n && !memcmp(a->kwn[k]->p, d->names[i]->p, d->names[i]->n)) known = true;
-        if (!known) dict_set(j, kwargs.u.d, v_str(a->kwn[k]), a->kwv[k]);
+        if (known) continue;
+        /* {% call %} passes its body as `caller`, a variable of the macro, not one of kwargs */
+        if (!strcmp(a->kwn[k]->p, "caller") && a->kwv[k].t == V_MACRO) frame_set(j, f, a->kwn[k], a->kwv[k]);
+        else dict_set(j, kwargs.u.d, v_str(a->kwn[k]), a->kwv[k]);
     }
     frame_set(j, f, jstrz(j, "varargs"), varargs);
     frame_set(j, f, jstrz(j, "kwargs"), kwargs);
@@ -238,9 +250,37 @@ static Val call_macro(J *j, Macro *m, const Args *a) {
     return v_strn(j, out.p ? out.p : "", out.n);
 }
 
+static void run_for(J *j, Frame *f, Node *n, Val src, int64_t depth0, Buf *out);
+
+/* loop(items) inside a `for ... recursive` loop: the loop's body over items, one level deeper */
+static Val call_loop(J *j, Loop *lp, const Args *a) {
+    if (!lp->rec) jfailv(j, "The loop must have the 'recursive' marker to be called recursively.");
+    if (a->npos != 1 || a->nkw) jfailv(j, "loop() takes exactly one argument, the items of the next level");
+    if (++j->depth > j->max_depth) jfailv(j, "recursive loop nested deeper than %d", j->max_depth);
+    Buf b = {0};
+    int saved_line = j->line, saved_col = j->col;
+    run_for(j, lp->f, lp->rec, a->pos[0], lp->depth0 + 1, &b);
+    j->line = saved_line;
+    j->col = saved_col;
+    j->depth--;
+    return v_strn(j, b.p ? b.p : "", b.n);
+}
+
+/* A macro's own attributes, as jinja2's Macro object has them. */
+static Val macro_attr(J *j, Macro *m, const char *nm) {
+    if (!strcmp(nm, "name")) return v_str(m->name);
+    if (!strcmp(nm, "arguments")) {
+        Val r = v_list(j, m->def->nnames, true);
+        for (size_t i = 0; i < m->def->nnames; i++) r.u.l->v[i] = v_str(m->def->names[i]);
+        return r;
+    }
+    jfailv(j, "the macro attribute '%s' is not supported (only name and arguments)", nm);
+}
+
 Val call_value(J *j, Val fn, const Args *a) {
     switch (fn.t) {
     case V_MACRO: return call_macro(j, fn.u.m, a);
+    case V_LOOP: return call_loop(j, fn.u.lp, a);
     case V_FUNC: return call_builtin(j, fn.u.fn, a);
     case V_METHOD: return call_method(j, fn.u.me, a);
     case V_UNDEF: jfailv(j, "%s", fn.u.un ? fn.u.un : "an undefined value cannot be called");
@@ -256,11 +296,12 @@ static Val loop_attr(J *j, Loop *lp, const char *nm) {
     if (!strcmp(nm, "first")) return v_bool(lp->index0 == 0);
     if (!strcmp(nm, "last")) return v_bool(lp->index0 == lp->length - 1);
     if (!strcmp(nm, "length")) return v_int(lp->length);
-    if (!strcmp(nm, "depth")) return v_int(1);
-    if (!strcmp(nm, "depth0")) return v_int(0);
+    if (!strcmp(nm, "depth")) return v_int(lp->depth0 + 1);
+    if (!strcmp(nm, "depth0")) return v_int(lp->depth0);
     if (!strcmp(nm, "previtem")) return lp->index0 > 0 ? lp->items->v[lp->index0 - 1] : v_undef("there is no previous item");
     if (!strcmp(nm, "nextitem")) return lp->index0 + 1 < lp->length ? lp->items->v[lp->index0 + 1] : v_undef("there is no next item");
     if (!strcmp(nm, "cycle")) { Val v = {.t = V_FUNC}; v.u.fn = FN_CYCLE; return v; }
+    if (!strcmp(nm, "changed")) { Val v = {.t = V_FUNC}; v.u.fn = FN_CHANGED; return v; }
     char msg[200];
     snprintf(msg, sizeof msg, "'LoopContext' object has no attribute '%s'", nm);
     return v_undef(jstrz(j, msg)->p);
@@ -290,6 +331,7 @@ static Val eval(J *j, Frame *f, Node *n) {
         Val o = eval(j, f, n->a);
         at(j, n);
         if (o.t == V_LOOP) return loop_attr(j, o.u.lp, n->name->p);
+        if (o.t == V_MACRO) return macro_attr(j, o.u.m, n->name->p);
         return get_attr(j, o, n->name->p, n->name->n);
     }
     case E_ITEM: {
@@ -310,12 +352,24 @@ static Val eval(J *j, Frame *f, Node *n) {
         Args a;
         eval_args(j, f, n, &a);
         at(j, n);
-        if (fn.t == V_FUNC && fn.u.fn == FN_CYCLE) {
-            /* loop.cycle(...): the loop is the callee's object */
-            if (n->a->k != E_ATTR) jfailv(j, "cycle() can only be called as loop.cycle(...)");
+        if (fn.t == V_FUNC && (fn.u.fn == FN_CYCLE || fn.u.fn == FN_CHANGED)) {
+            /* loop.cycle(...), loop.changed(...): the loop is the callee's object */
+            const char *what = fn.u.fn == FN_CYCLE ? "cycle" : "changed";
+            if (n->a->k != E_ATTR) jfailv(j, "%s() can only be called as loop.%s(...)", what, what);
             Val lo = eval(j, f, n->a->a);
-            if (lo.t != V_LOOP || !a.npos) jfailv(j, "loop.cycle needs at least one argument");
-            return a.pos[lo.u.lp->index0 % a.npos];
+            at(j, n);
+            if (lo.t != V_LOOP) jfailv(j, "%s() can only be called as loop.%s(...)", what, what);
+            Loop *lp = lo.u.lp;
+            if (fn.u.fn == FN_CYCLE) {
+                if (!a.npos) jfailv(j, "loop.cycle needs at least one argument");
+                return a.pos[lp->index0 % a.npos];
+            }
+            Val now = v_list(j, (size_t)a.npos, true);
+            for (int i = 0; i < a.npos; i++) now.u.l->v[i] = a.pos[i];
+            bool changed = !lp->has_last || !val_eq(j, now, lp->last);
+            lp->last = now;
+            lp->has_last = true;
+            return v_bool(changed);
         }
         return call_value(j, fn, &a);
     }
@@ -411,6 +465,48 @@ static void assign_targets(J *j, Frame *f, Node *n, Val v) {
     for (size_t i = 0; i < n->nnames; i++) frame_set(j, f, n->names[i], it.u.l->v[i]);
 }
 
+/* A for loop over src (depth0 > 0: a level of a recursive loop). */
+static void run_for(J *j, Frame *f, Node *n, Val src, int64_t depth0, Buf *out) {
+    at(j, n);
+    Val it = make_iterable(j, src);
+    List *items = it.u.l;
+    if (n->b) {
+        /* `for x in xs if cond`: filter first, so loop.length counts the kept items */
+        Val kept = v_list(j, 0, false);
+        kept.u.l->v = jalloc(j, (items->n + 1) * sizeof(Val));
+        for (size_t i = 0; i < items->n; i++) {
+            Frame *tf = frame_new(j, f);
+            assign_targets(j, tf, n, items->v[i]);
+            if (truthy(j, eval(j, tf, n->b))) kept.u.l->v[kept.u.l->n++] = items->v[i];
+            step(j);
+        }
+        items = kept.u.l;
+    }
+    if (!items->n) {
+        if (n->d) render(j, f, n->d, out);
+        return;
+    }
+    Loop *lp = jalloc(j, sizeof(Loop));
+    lp->items = items;
+    lp->length = (int64_t)items->n;
+    lp->depth0 = depth0;
+    if (n->flag2) { lp->rec = n; lp->f = f; }
+    Val lv = {.t = V_LOOP};
+    lv.u.lp = lp;
+    Str *ln = jstrz(j, "loop");
+    for (size_t i = 0; i < items->n; i++) {
+        step(j);
+        lp->index0 = (int64_t)i;
+        Frame *it_f = frame_new(j, f);
+        frame_set(j, it_f, ln, lv);
+        at(j, n);
+        assign_targets(j, it_f, n, items->v[i]);
+        render(j, it_f, n->c, out);
+        if (j->brk == 1) { j->brk = 0; break; }
+        if (j->brk == 2) j->brk = 0;
+    }
+}
+
 static void render(J *j, Frame *f, Node *n, Buf *out) {
     switch (n->k) {
     case S_BODY:
@@ -433,44 +529,7 @@ static void render(J *j, Frame *f, Node *n, Buf *out) {
     }
     case S_FOR: {
         Val src = eval(j, f, n->a);
-        at(j, n);
-        Val it = make_iterable(j, src);
-        List *items = it.u.l;
-        if (n->b) {
-            /* `for x in xs if cond`: filter first, so loop.length counts the kept items */
-            Val kept = v_list(j, 0, false);
-            kept.u.l->v = jalloc(j, (items->n + 1) * sizeof(Val));
-            for (size_t i = 0; i < items->n; i++) {
-                Frame *tf = frame_new(j, f);
-                assign_targets(j, tf, n, items->v[i]);
-                if (truthy(j, eval(j, tf, n->b))) kept.u.l->v[kept.u.l->n++] = items->v[i];
-                step(j);
-            }
-            items = kept.u.l;
-        }
-        if (!items->n) {
-            if (n->d) render(j, f, n->d, out);
-            return;
-        }
-        Loop *lp = jalloc(j, sizeof(Loop));
-        lp->items = items;
-        lp->length = (int64_t)items->n;
-        Val lv = {.t = V_LOOP};
-        lv.u.lp = lp;
-        static Str *loop_name;
-        Str *ln = jstrz(j, "loop");
-        (void)loop_name;
-        for (size_t i = 0; i < items->n; i++) {
-            step(j);
-            lp->index0 = (int64_t)i;
-            Frame *it_f = frame_new(j, f);
-            frame_set(j, it_f, ln, lv);
-            at(j, n);
-            assign_targets(j, it_f, n, items->v[i]);
-            render(j, it_f, n->c, out);
-            if (j->brk == 1) { j->brk = 0; break; }
-            if (j->brk == 2) j->brk = 0;
-        }
+        run_for(j, f, n, src, 0, out);
         return;
     }
     case S_SET: {
@@ -526,6 +585,31 @@ static void render(J *j, Frame *f, Node *n, Buf *out) {
         Frame *wf = frame_new(j, f);
         for (size_t i = 0; i < n->nnames; i++) frame_set(j, wf, n->names[i], eval(j, f, n->ys[i]));
         render(j, wf, n->c, out);
+        return;
+    }
+    case S_CALLBLK: {
+        /* {% call(params) m(args) %}body{% endcall %}: m is called with caller = the body as a macro */
+        Macro *cm = jalloc(j, sizeof(Macro));
+        cm->name = n->name;
+        cm->def = n;
+        cm->closure = f;
+        Node *call = n->a;
+        Val fn = eval(j, f, call->a);
+        Args a;
+        eval_args(j, f, call, &a);
+        Args b = a;
+        b.nkw = a.nkw + 1;
+        b.kwn = jalloc(j, (size_t)b.nkw * sizeof(Str *));
+        b.kwv = jalloc(j, (size_t)b.nkw * sizeof(Val));
+        for (int i = 0; i < a.nkw; i++) { b.kwn[i] = a.kwn[i]; b.kwv[i] = a.kwv[i]; }
+        b.kwn[a.nkw] = n->name;
+        b.kwv[a.nkw].t = V_MACRO;
+        b.kwv[a.nkw].u.m = cm;
+        at(j, n);
+        Val r = call_value(j, fn, &b);
+        Buf o = {0};
+        val_str(j, &o, r);
+        out_put(j, out, o.p ? o.p : "", o.n);
         return;
     }
     case S_BREAK: j->brk = 1; return;

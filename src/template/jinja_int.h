@@ -114,7 +114,7 @@ Val call_value(J *j, Val fn, const Args *a);   /* jinja.c: macros, builtins, met
 Val make_iterable(J *j, Val v);                /* a V_LIST to iterate (dict: keys; str: chars) */
 Val slice_val(J *j, Val obj, Val start, Val stop, Val stepv);
 
-enum { FN_RANGE = 1, FN_NAMESPACE, FN_DICT, FN_RAISE, FN_STRFTIME, FN_CYCLE, FN_LIST_ITEMS };
+enum { FN_RANGE = 1, FN_NAMESPACE, FN_DICT, FN_RAISE, FN_STRFTIME, FN_CYCLE, FN_LIST_ITEMS, FN_CHANGED };
 
 /* ---- helpers shared by jinja_value.c, jinja_str.c, jinja_filters.c ---- */
 double num_f(Val v);
@@ -177,14 +177,14 @@ void lx_run(Lx *lx);
 enum {
     E_CONST, E_NAME, E_LIST, E_TUPLE, E_DICT, E_ATTR, E_ITEM, E_SLICE, E_CALL, E_FILTER, E_TEST, E_NEG, E_POS, E_NOT,
     E_BIN, E_CMP, E_AND, E_OR, E_COND, E_CONCAT,
-    S_BODY, S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_MACRO, S_FILTERBLK, S_BREAK, S_CONTINUE, S_WITH
+    S_BODY, S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_MACRO, S_FILTERBLK, S_BREAK, S_CONTINUE, S_WITH, S_CALLBLK
 };
 enum { OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW,
        C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE, C_IN, C_NOTIN };
 
 struct Node {
     int k, line, col, op;
-    bool flag;
+    bool flag, flag2;         /* flag2: a recursive for loop */
     Node *a, *b, *c, *d;
     Node **xs; size_t nx;     /* children: args, items, body statements, compare operands */
     Node **ys; size_t ny;     /* keyword values, dict values, macro defaults, with values */

@@ -540,7 +540,7 @@ static Node *parse_for(Ps *p, Tok *at) {
     p->i++;
     n->a = parse_tuple(p, false, false, false, "recursive");
     if (is_name(cur(p), "if")) { p->i++; n->b = parse_expr(p, true); }
-    if (is_name(cur(p), "recursive")) pfail(p, cur(p), "recursive for loops are not supported");
+    if (is_name(cur(p), "recursive")) { p->i++; n->flag2 = true; }
     expect_bend(p);
     p->j->loop_depth++;
     static const char *const ends[] = {"endfor", "else", NULL};
@@ -619,13 +619,8 @@ static Node *parse_set(Ps *p, Tok *at) {
     return n;
 }
 
-static Node *parse_macro(Ps *p, Tok *at) {
-    Node *n = node(p, S_MACRO, at);
-    Tok *t = cur(p);
-    if (t->t != T_NAME) pfail(p, t, "expected the macro name");
-    n->name = tok_name(p, t);
-    p->i++;
-    expect_op(p, "(");
+/* (a, b=default, ...) of a macro or of a call block's caller; the "(" already consumed */
+static void parse_params(Ps *p, Node *n) {
     SList params = {0};
     NList dfl = {0};
     while (!is_op(cur(p), ")")) {
@@ -642,17 +637,46 @@ static Node *parse_macro(Ps *p, Tok *at) {
         }
     }
     expect_op(p, ")");
-    expect_bend(p);
     n->names = params.v;
     n->nnames = params.n;
     n->ys = dfl.v;
     n->ny = dfl.n;
+}
+
+/* a macro body, or a call block's: its own scope, outside any loop */
+static Node *parse_macro_body(Ps *p, const char *end) {
     int saved = p->j->loop_depth;
     p->j->loop_depth = 0;
-    static const char *const ends[] = {"endmacro", NULL};
+    const char *const ends[] = {end, NULL};
     const char *which;
-    n->c = parse_body(p, ends, &which);
+    Node *b = parse_body(p, ends, &which);
     p->j->loop_depth = saved;
+    return b;
+}
+
+static Node *parse_macro(Ps *p, Tok *at) {
+    Node *n = node(p, S_MACRO, at);
+    Tok *t = cur(p);
+    if (t->t != T_NAME) pfail(p, t, "expected the macro name");
+    n->name = tok_name(p, t);
+    p->i++;
+    expect_op(p, "(");
+    parse_params(p, n);
+    expect_bend(p);
+    n->c = parse_macro_body(p, "endmacro");
+    return n;
+}
+
+/* {% call [(params)] macro(args) %}body{% endcall %} */
+static Node *parse_call_block(Ps *p, Tok *at) {
+    Node *n = node(p, S_CALLBLK, at);
+    if (is_op(cur(p), "(")) { p->i++; parse_params(p, n); }
+    n->name = jstrz(p->j, "caller");
+    Tok *t = cur(p);
+    n->a = parse_expr(p, true);
+    if (n->a->k != E_CALL) pfail(p, t, "expected a macro call after {%% call %%}");
+    expect_bend(p);
+    n->c = parse_macro_body(p, "endcall");
     return n;
 }
 
@@ -667,6 +691,7 @@ static Node *parse_statement(Ps *p) {
     if (is_name(t, "if")) return parse_if(p, t);
     if (is_name(t, "set")) return parse_set(p, t);
     if (is_name(t, "macro")) return parse_macro(p, t);
+    if (is_name(t, "call")) return parse_call_block(p, t);
     if (is_name(t, "break") || is_name(t, "continue")) {
         if (!p->j->loop_depth) pfail(p, t, "'%.*s' outside of a for loop", (int)t->n, t->p);
         Node *n = node(p, is_name(t, "break") ? S_BREAK : S_CONTINUE, t);

@@ -216,38 +216,6 @@ Val py_replace(J *j, const Str *s, const Str *old, const Str *nw, int64_t count)
     return v_strn(j, b.p ? b.p : "", b.n);
 }
 
-Val py_case(J *j, const Str *s, int mode) {  /* 0 lower 1 upper 2 capitalize 3 str.title 4 swapcase */
-    size_t n;
-    uint32_t *a = u32_of(j, s, &n);
-    bool prev_cased = false;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = a[i];
-        switch (mode) {
-        case 0: a[i] = u_lower(c); break;
-        case 1: a[i] = u_upper(c); break;
-        case 2: a[i] = i == 0 ? u_upper(c) : u_lower(c); break;
-        case 3: a[i] = prev_cased ? u_lower(c) : u_upper(c); prev_cased = u_iscased_letter(c); break;
-        default: a[i] = u_upper(c) != c ? u_upper(c) : u_lower(c); break;
-        }
-    }
-    return str_of_u32(j, a, n);
-}
-
-/* jinja's title filter: words start after whitespace or one of - ( { [ < */
-Val jinja_title(J *j, const Str *s) {
-    size_t n;
-    uint32_t *a = u32_of(j, s, &n);
-    bool start = true;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = a[i];
-        bool sep = u_isspace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
-        if (sep) { start = true; continue; }
-        a[i] = start ? u_upper(c) : u_lower(c);
-        start = false;
-    }
-    return str_of_u32(j, a, n);
-}
-
 bool str_starts(const Str *s, const Str *p) { return p->n <= s->n && !memcmp(s->p, p->p, p->n); }
 bool str_ends(const Str *s, const Str *p) { return p->n <= s->n && !memcmp(s->p + s->n - p->n, p->p, p->n); }
 
@@ -479,7 +447,8 @@ Val call_method(J *j, Method *m, const Args *a) {
             if (!o || !n) jfailv(j, "replace() takes at least 2 arguments");
             return py_replace(j, s, o, n, arg_int(j, a, 2, "count", -1, nm));
         }
-        if (!strcmp(nm, "lower") || !strcmp(nm, "casefold")) return py_case(j, s, 0);
+        if (!strcmp(nm, "lower")) return py_case(j, s, 0);
+        if (!strcmp(nm, "casefold")) return py_case(j, s, 5);
         if (!strcmp(nm, "upper")) return py_case(j, s, 1);
         if (!strcmp(nm, "capitalize")) return py_case(j, s, 2);
         if (!strcmp(nm, "title")) return py_case(j, s, 3);

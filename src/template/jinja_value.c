@@ -322,7 +322,6 @@ bool u_isalpha(uint32_t c) {
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
     return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
 }
-bool u_iscased_letter(uint32_t c) { return u_upper(c) != c || u_lower(c) != c || u_isalpha(c); }
 
 int str_cmp_lower(J *j, const Str *a, const Str *b) {
     size_t na, nb;
