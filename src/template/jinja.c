@@ -112,14 +112,7 @@ static Val arith(J *j, int op, Val a, Val b) {
         return r;
     }
     if (op == OP_MUL && (b.t == V_STR || b.t == V_LIST) && (a.t == V_INT || a.t == V_BOOL)) return arith(j, op, b, a);
-    if (op == OP_MOD && a.t == V_STR) {
-        /* printf-style formatting with %s/%d */
-        Args ar = {0};
-        Val one = b;
-        if (b.t == V_LIST && b.u.l->tuple) { ar.pos = b.u.l->v; ar.npos = (int)b.u.l->n; }
-        else { ar.pos = &one; ar.npos = 1; }
-        return apply_filter(j, "format", a, &ar);
-    }
+    if (op == OP_MOD && a.t == V_STR) return py_percent(j, a.u.s, b);   /* printf-style formatting */
     bool an = a.t == V_INT || a.t == V_BOOL || a.t == V_FLOAT, bn = b.t == V_INT || b.t == V_BOOL || b.t == V_FLOAT;
     static const char *const opn[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     if (!an || !bn) jfailv(j, "unsupported operand type(s) for %s: '%s' and '%s'", opn[op], type_name(a), type_name(b));

@@ -13,7 +13,8 @@
 static const char *const FILTERS[] = {"abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort",
     "e", "escape", "first", "float", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map",
     "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string",
-    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount", "forceescape", "striptags", "truncate", NULL};
+    "sum", "title", "tojson", "trim", "unique", "upper", "wordcount", "forceescape", "striptags", "truncate", "groupby", "slice",
+    "urlencode", "filesizeformat", "xmlattr", "wordwrap", "pprint", "random", "urlize", NULL};
 static const char *const TESTS[] = {"boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even",
     "false", "filter", "float", "ge", "gt", "greaterthan", "in", "integer", "iterable", "le", "lower", "lessthan", "lt",
     "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined", "upper",
@@ -306,7 +307,17 @@ Val apply_filter(J *j, const char *name, Val v, const Args *a) {
         Val acc = arg_get(a, 1, "start", v_int(0));
         for (size_t i = 0; i < it.u.l->n; i++) {
             Val x = at.t == V_STR ? attr_path(j, it.u.l->v[i], at.u.s) : it.u.l->v[i];
-            if (!is_num(x) || !is_num(acc)) jfailv(j, "sum: unsupported operand types");
+            if (!is_num(x) || !is_num(acc)) {   /* sum(start=[]) of lists: + as Python */
+                if (acc.t == V_LIST && x.t == V_LIST && acc.u.l->tuple == x.u.l->tuple) {
+                    Val r = v_list(j, acc.u.l->n + x.u.l->n, acc.u.l->tuple);
+                    if (acc.u.l->n) memcpy(r.u.l->v, acc.u.l->v, acc.u.l->n * sizeof(Val));
+                    if (x.u.l->n) memcpy(r.u.l->v + acc.u.l->n, x.u.l->v, x.u.l->n * sizeof(Val));
+                    acc = r;
+                    step(j);
+                    continue;
+                }
+                jfailv(j, "unsupported operand type(s) for +: '%s' and '%s'", type_name(acc), type_name(x));
+            }
             if (acc.t == V_FLOAT || x.t == V_FLOAT) acc = v_float(num_f(acc) + num_f(x));
             else {
                 int64_t r;
@@ -418,23 +429,22 @@ Val apply_filter(J *j, const char *name, Val v, const Args *a) {
         return v_strn(j, b.p ? b.p : "", b.n);
     }
     if (!strcmp(name, "format")) {
-        /* printf-style: only %s and %d and %% */
-        Str *s = to_str(j, v);
-        Buf b = {0};
-        int ai = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            if (s->p[i] != '%' || i + 1 >= s->n) { buf_putc(j, &b, s->p[i]); continue; }
-            char c = s->p[++i];
-            if (c == '%') { buf_putc(j, &b, '%'); continue; }
-            if (c != 's' && c != 'd') jfailv(j, "format filter: only %%s and %%d are supported");
-            Val x = arg_get(a, ai++, NULL, v_undef(NULL));
-            if (x.t == V_UNDEF) jfailv(j, "not enough arguments for format string");
-            if (c == 'd') x = to_int(j, x, x, 10);
-            val_str(j, &b, x);
+        /* jinja2: value % (kwargs or args), both at once refused */
+        if (a->npos && a->nkw) jfailv(j, "format: can't handle positional and keyword arguments at the same time");
+        Val args;
+        if (a->nkw) {
+            args = v_dict(j);
+            for (int k = 0; k < a->nkw; k++) dict_set(j, args.u.d, v_str(a->kwn[k]), a->kwv[k]);
+        } else {
+            args = v_list(j, (size_t)a->npos, true);
+            for (int k = 0; k < a->npos; k++) args.u.l->v[k] = a->pos[k];
         }
-        return v_strn(j, b.p ? b.p : "", b.n);
+        return py_percent(j, to_str(j, v), args);
     }
-    if (!strcmp(name, "striptags") || !strcmp(name, "truncate"))
+    Val more;
+    if (apply_filter_more(j, name, v, a, &more)) return more;
+    if (!strcmp(name, "striptags") || !strcmp(name, "wordwrap") || !strcmp(name, "pprint") || !strcmp(name, "random") ||
+        !strcmp(name, "urlize"))
         jfailv(j, "the filter '%s' is not supported", name);
     jfailv(j, "No filter named '%s'.", name);
 }

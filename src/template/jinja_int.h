@@ -31,7 +31,7 @@ typedef struct Val {
     } u;
 } Val;
 
-typedef struct List { size_t n; bool tuple; Val *v; } List;
+typedef struct List { size_t n; bool tuple, group; Val *v; } List;   /* group: a groupby result (.grouper, .list) */
 typedef struct Dict { size_t n, cap; Val *k, *v; } Dict;
 typedef struct Method { Val self; const char *name; } Method;
 
@@ -148,6 +148,8 @@ Val html_escape(J *j, Val v);
 Val attr_path(J *j, Val v, const Str *path);
 Val to_int(J *j, Val v, Val dflt, int64_t base);
 Val to_float(J *j, Val v, Val dflt);
+Val py_percent(J *j, const Str *fmt, Val args);   /* jinja_fmt.c */
+bool apply_filter_more(J *j, const char *name, Val v, const Args *a, Val *out);
 
 /* ---- lexer (jinja_lex.c) ---- */
 enum { T_DATA, T_VBEGIN, T_VEND, T_BBEGIN, T_BEND, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };

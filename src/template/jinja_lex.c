@@ -103,6 +103,7 @@ static Str *lx_unescape(Lx *lx, size_t at, const char *p, size_t n) {
         case 'r': buf_putc(j, &b, '\r'); break;
         case 't': buf_putc(j, &b, '\t'); break;
         case 'v': buf_putc(j, &b, '\v'); break;
+        case 'N': lx_fail(lx, at, "named Unicode escapes (\\N{...}) are not supported: write the character or \\u");
         case 'x': case 'u': case 'U': {
             int nd = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             uint32_t cp = 0;

@@ -145,9 +145,7 @@ Val py_split(J *j, const Str *s, const Str *sep, int64_t maxsplit, bool right) {
                 while (i < nc && u_isspace(a[i])) i++;
                 if (i >= nc) break;
                 if (maxsplit >= 0 && done >= maxsplit) {
-                    size_t hi = nc;
-                    while (hi > i && u_isspace(a[hi - 1])) hi--;
-                    Val v = str_of_u32(j, a + i, hi - i);
+                    Val v = str_of_u32(j, a + i, nc - i);   /* the rest keeps its trailing whitespace */
                     PUSH(v.u.s->p, v.u.s->n);
                     break;
                 }
@@ -164,9 +162,7 @@ Val py_split(J *j, const Str *s, const Str *sep, int64_t maxsplit, bool right) {
                 while (i > 0 && u_isspace(a[i - 1])) i--;
                 if (i == 0) break;
                 if (maxsplit >= 0 && done >= maxsplit) {
-                    size_t lo = 0;
-                    while (lo < i && u_isspace(a[lo])) lo++;
-                    Val v = str_of_u32(j, a + lo, i - lo);
+                    Val v = str_of_u32(j, a, i);   /* the rest keeps its leading whitespace */
                     PUSH(v.u.s->p, v.u.s->n);
                     break;
                 }
@@ -292,6 +288,8 @@ Val get_attr(J *j, Val obj, const char *name, size_t n) {
     switch (obj.t) {
     case V_STR: if (in_names(STR_METHODS, name)) return bind_method(j, obj, name); break;
     case V_LIST:
+        if (obj.u.l->group && !strcmp(name, "grouper")) return obj.u.l->v[0];
+        if (obj.u.l->group && !strcmp(name, "list")) return obj.u.l->v[1];
         if (in_names(LIST_METHODS, name)) return bind_method(j, obj, name);
         if (!obj.u.l->tuple && in_names(UNSAFE_METHODS, name))
             return undef_msg(j, "access to attribute '%s' of '%s' object is unsafe (the sandbox forbids changing values)", name, "list");
@@ -434,8 +432,21 @@ Val call_method(J *j, Method *m, const Args *a) {
         if (!strcmp(nm, "split") || !strcmp(nm, "rsplit"))
             return py_split(j, s, arg_str(j, a, 0, "sep", NULL, nm), arg_int(j, a, 1, "maxsplit", -1, nm), nm[0] == 'r');
         if (!strcmp(nm, "splitlines")) {
-            Val r = py_split(j, s, jstrz(j, "\n"), -1, false);
-            if (r.u.l->n && r.u.l->v[r.u.l->n - 1].u.s->n == 0) r.u.l->n--;
+            /* Python's line boundaries: \n \r \r\n \v \f \x1c-\x1e \x85 \u2028 \u2029 */
+            bool keep = truthy(j, arg_get(a, 0, "keepends", v_bool(false)));
+            Val r = v_list(j, 0, false);
+            r.u.l->v = jalloc(j, (s->n + 1) * sizeof(Val));
+            size_t st = 0;
+            for (size_t i = 0; i < s->n;) {
+                size_t k = i;
+                uint32_t c = u8_dec(s->p, s->n, &k);
+                bool br = c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e) || c == 0x85 || c == 0x2028 || c == 0x2029;
+                if (!br) { i = k; continue; }
+                if (c == '\r' && k < s->n && s->p[k] == '\n') k++;
+                r.u.l->v[r.u.l->n++] = v_strn(j, s->p + st, (keep ? k : i) - st);
+                st = i = k;
+            }
+            if (st < s->n) r.u.l->v[r.u.l->n++] = v_strn(j, s->p + st, s->n - st);
             return r;
         }
         if (!strcmp(nm, "startswith") || !strcmp(nm, "endswith")) {
@@ -512,6 +523,13 @@ Val call_method(J *j, Method *m, const Args *a) {
             if (w <= len) return self;
             int64_t pad = w - len, left = !strcmp(nm, "rjust") || !strcmp(nm, "zfill") ? pad : !strcmp(nm, "ljust") ? 0 : pad / 2 + (pad & w & 1);
             Buf b = {0};
+            if (!strcmp(nm, "zfill") && s->n && (s->p[0] == '-' || s->p[0] == '+')) {
+                /* the sign stays in front: '-42'.zfill(5) == '-0042' */
+                buf_putc(j, &b, s->p[0]);
+                for (int64_t k = 0; k < left; k++) buf_putc(j, &b, '0');
+                buf_put(j, &b, s->p + 1, s->n - 1);
+                return v_strn(j, b.p, b.n);
+            }
             for (int64_t k = 0; k < left; k++) buf_put(j, &b, fc->p, fc->n);
             buf_put(j, &b, s->p, s->n);
             for (int64_t k = 0; k < pad - left; k++) buf_put(j, &b, fc->p, fc->n);

@@ -166,7 +166,12 @@ bool truthy(J *j, Val v) {
 bool is_num(Val v) { return v.t == V_INT || v.t == V_FLOAT || v.t == V_BOOL; }
 double num_f(Val v) { return v.t == V_FLOAT ? v.u.f : v.t == V_INT ? (double)v.u.i : (double)v.u.b; }
 
-bool val_eq(J *j, Val a, Val b) {
+/* Comparisons recurse into lists and dicts: a bound keeps a template-built nesting of
+ * millions of levels from exhausting the C stack (Python stops at its recursion limit too). */
+#define CMP_MAX_DEPTH 500
+
+static bool val_eq_d(J *j, Val a, Val b, int depth) {
+    if (depth > CMP_MAX_DEPTH) jfailv(j, "values nested too deeply to compare");
     if (is_num(a) && is_num(b)) {
         if (a.t != V_FLOAT && b.t != V_FLOAT) return (a.t == V_INT ? a.u.i : a.u.b) == (b.t == V_INT ? b.u.i : b.u.b);
         return num_f(a) == num_f(b);
@@ -177,13 +182,13 @@ bool val_eq(J *j, Val a, Val b) {
     case V_STR: return a.u.s->n == b.u.s->n && !memcmp(a.u.s->p, b.u.s->p, a.u.s->n);
     case V_LIST:
         if (a.u.l->tuple != b.u.l->tuple || a.u.l->n != b.u.l->n) return false;
-        for (size_t i = 0; i < a.u.l->n; i++) if (!val_eq(j, a.u.l->v[i], b.u.l->v[i])) return false;
+        for (size_t i = 0; i < a.u.l->n; i++) if (!val_eq_d(j, a.u.l->v[i], b.u.l->v[i], depth + 1)) return false;
         return true;
     case V_DICT:
         if (a.u.d->n != b.u.d->n) return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
             Val *o = dict_get(b.u.d, a.u.d->k[i]);
-            if (!o || !val_eq(j, a.u.d->v[i], *o)) return false;
+            if (!o || !val_eq_d(j, a.u.d->v[i], *o, depth + 1)) return false;
         }
         return true;
     case V_NS: return a.u.d == b.u.d;
@@ -193,8 +198,10 @@ bool val_eq(J *j, Val a, Val b) {
     }
 }
 
+bool val_eq(J *j, Val a, Val b) { return val_eq_d(j, a, b, 0); }
 
-int val_cmp(J *j, Val a, Val b, bool insensitive) {
+static int val_cmp_d(J *j, Val a, Val b, bool insensitive, int depth) {
+    if (depth > CMP_MAX_DEPTH) jfailv(j, "values nested too deeply to compare");
     if (is_num(a) && is_num(b)) {
         if (a.t != V_FLOAT && b.t != V_FLOAT) {
             int64_t x = a.t == V_INT ? a.u.i : a.u.b, y = b.t == V_INT ? b.u.i : b.u.b;
@@ -212,14 +219,16 @@ int val_cmp(J *j, Val a, Val b, bool insensitive) {
     }
     if (a.t == V_LIST && b.t == V_LIST) {
         for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++) {
-            if (val_eq(j, a.u.l->v[i], b.u.l->v[i])) continue;
-            return val_cmp(j, a.u.l->v[i], b.u.l->v[i], insensitive);
+            if (val_eq_d(j, a.u.l->v[i], b.u.l->v[i], depth + 1)) continue;
+            return val_cmp_d(j, a.u.l->v[i], b.u.l->v[i], insensitive, depth + 1);
         }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
     if (a.t == V_UNDEF || b.t == V_UNDEF) jfailv(j, "%s", a.t == V_UNDEF ? a.u.un : b.u.un);
     jfailv(j, "'<' not supported between instances of '%s' and '%s'", type_name(a), type_name(b));
 }
+
+int val_cmp(J *j, Val a, Val b, bool insensitive) { return val_cmp_d(j, a, b, insensitive, 0); }
 
 /* ------------------------------------------------------------------ buffers, UTF-8 */
 
