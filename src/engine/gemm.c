@@ -3,7 +3,9 @@
  * Loop order inside gemm_rows: for each panel of NR rows of B, for each KC block of the
  * inner dimension, B's block is packed (widened, transposed to [KC][NR]) once, then every
  * MR-row block of X runs the micro-kernel over it. The packed panel (KC*NR floats = 32 KiB)
- * stays in L1/L2; X's KC block for a 256-token chunk (256 KiB) stays in L2. */
+ * stays in L1/L2; X's KC block for a 256-token chunk (256 KiB) stays in L2. With AVX-512 the
+ * pack widens and transposes 16 x 16 blocks in registers, and while the micro-kernel runs over
+ * one pack the weights of the next are prefetched (spread over the micro-kernel calls). */
 #include "engine/gemm.h"
 #include <stdint.h>
 #include <string.h>
@@ -89,6 +91,70 @@ static void widen(const void *base, DType dt, size_t off, int n, float *out) {
     for (int i = 0; i < n; i++) out[i] = f16_to_f32(p[i]);
 }
 
+#ifdef GEMM_X86
+/* 16 rows of 16 floats, transposed in registers: on return r[j] holds column j. Unpacks of
+ * 32-bit then 64-bit elements within 128-bit lanes, then a 4 x 4 transpose of the lanes. */
+__attribute__((target("avx512f")))
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    __m512d u[16];   /* u[4g + c], lane L: rows 4g..4g+3 of column 4L + c */
+    for (int g = 0; g < 4; g++) {
+        __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g + 0] = _mm512_unpacklo_pd(a, c);
+        u[4 * g + 1] = _mm512_unpackhi_pd(a, c);
+        u[4 * g + 2] = _mm512_unpacklo_pd(b, d);
+        u[4 * g + 3] = _mm512_unpackhi_pd(b, d);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 a = _mm512_castpd_ps(u[c]), b = _mm512_castpd_ps(u[4 + c]);
+        __m512 e = _mm512_castpd_ps(u[8 + c]), f = _mm512_castpd_ps(u[12 + c]);
+        __m512 v0 = _mm512_shuffle_f32x4(a, b, 0x44), v1 = _mm512_shuffle_f32x4(a, b, 0xEE);
+        __m512 v2 = _mm512_shuffle_f32x4(e, f, 0x44), v3 = _mm512_shuffle_f32x4(e, f, 0xEE);
+        r[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+/* Row-major B (f32, bf16 or f16), NR = 32: packs every whole group of 16 rows, widening and
+ * transposing 16 x 16 blocks in registers (the scalar path stores one float per cycle at a
+ * 128-byte stride, which cost as much as a quarter of the micro-kernel's time at 256 rows).
+ * Returns the number of rows packed (a multiple of 16). */
+__attribute__((target("avx512f")))
+static int pack_rows_avx512(const GemmB *B, int r0, int nr, int c0, int kc, float *out) {
+    const int kc16 = kc / 16 * 16;
+    int jb = 0;
+    for (; jb + 16 <= nr; jb += 16) {
+        for (int cb = 0; cb < kc16; cb += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                size_t at = (size_t)(r0 + jb + i) * B->ld + (size_t)(c0 + cb);
+                if (B->dtype == DT_F32) r[i] = _mm512_loadu_ps((const float *)B->data + at);
+                else {
+                    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)B->data + at));
+                    r[i] = B->dtype == DT_BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+                                               : _mm512_cvtph_ps(h);
+                }
+            }
+            transpose16(r);
+            for (int i = 0; i < 16; i++) _mm512_store_ps(out + (size_t)(cb + i) * 32 + jb, r[i]);
+        }
+        for (int j = jb; j < jb + 16 && kc16 < kc; j++) {
+            float v[16];
+            widen(B->data, B->dtype, (size_t)(r0 + j) * B->ld + (size_t)(c0 + kc16), kc - kc16, v);
+            for (int c = kc16; c < kc; c++) out[(size_t)c * 32 + j] = v[c - kc16];
+        }
+    }
+    return jb;
+}
+#endif
+
 static void pack_panel(const GemmB *B, int r0, int nr, int c0, int kc, int NR, float *out, float *row) {
     if (nr < NR)
         for (int c = 0; c < kc; c++) memset(out + (size_t)c * NR + nr, 0, sizeof(float) * (size_t)(NR - nr));
@@ -96,7 +162,12 @@ static void pack_panel(const GemmB *B, int r0, int nr, int c0, int kc, int NR, f
         for (int c = 0; c < kc; c++) widen(B->data, B->dtype, (size_t)(c0 + c) * B->ld + (size_t)r0, nr, out + (size_t)c * NR);
         return;
     }
-    for (int j = 0; j < nr; j++) {
+    int j0 = 0;
+#ifdef GEMM_X86
+    if (NR == 32 && gemm_isa() == GEMM_ISA_AVX512 && (B->dtype == DT_F32 || B->dtype == DT_BF16 || B->dtype == DT_F16))
+        j0 = pack_rows_avx512(B, r0, nr, c0, kc, out);
+#endif
+    for (int j = j0; j < nr; j++) {
         const float *src;
         if (B->dtype == DT_F32) src = (const float *)B->data + (size_t)(r0 + j) * B->ld + (size_t)c0;
         else { widen(B->data, B->dtype, (size_t)(r0 + j) * B->ld + (size_t)c0, kc, row); src = row; }
@@ -217,6 +288,8 @@ void gemm_rows(const GemmB *B, int r0, int r1, const float *X, size_t ldx, int n
         return;
     }
     float *row = pack + (size_t)KC * NR_MAX;
+    /* bytes per element for prefetching row-major B (0: none) */
+    const size_t pf_es = B->by_cols ? 0 : B->dtype == DT_F32 ? 4 : B->dtype == DT_BF16 || B->dtype == DT_F16 ? 2 : 0;
     float tile[MR_MAX * NR_MAX] __attribute__((aligned(64)));
     const float *ap[MR_MAX];
     for (int rp = r0; rp < r1; rp += NR) {
@@ -225,8 +298,17 @@ void gemm_rows(const GemmB *B, int r0, int r1, const float *X, size_t ldx, int n
             const int kc = k - c0 < KC ? k - c0 : KC;
             const bool acc = accumulate || c0 > 0;
             pack_panel(B, rp, nr, c0, kc, NR, pack, row);
-            for (int t0 = 0; t0 < n; t0 += MR) {
+            /* the weights of the next pack, fetched into cache while this one is used */
+            int pr = rp, pc = c0 + KC;
+            if (pc >= k) { pr = rp + NR; pc = 0; }
+            const int pn = pr < r1 && pf_es ? (r1 - pr < NR ? r1 - pr : NR) : 0;
+            const int pkc = k - pc < KC ? k - pc : KC, calls = (n + MR - 1) / MR, per = (pn + calls - 1) / calls;
+            for (int t0 = 0, q = 0; t0 < n; t0 += MR, q++) {
                 const int mr = n - t0 < MR ? n - t0 : MR;
+                for (int j = q * per; j < (q + 1) * per && j < pn; j++) {
+                    const char *src = (const char *)B->data + ((size_t)(pr + j) * B->ld + (size_t)pc) * pf_es;
+                    for (size_t off = 0; off < (size_t)pkc * pf_es; off += 64) __builtin_prefetch(src + off, 0, 2);
+                }
                 for (int i = 0; i < MR; i++) ap[i] = i < mr ? X + (size_t)(t0 + i) * ldx + c0 : k_zeros;
                 float *cy = Y + (size_t)t0 * ldy + rp;
                 if (mr == MR && nr == NR) { ukr(kc, ap, pack, cy, ldy, acc); continue; }
