@@ -287,8 +287,8 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
     if (WANT(HP_V, l)) fire(en, HP_V, l, en->v, 3, n, KV, hd, p0, n, 0);
     if (s->pos == POS_ROPE) {
         for (int t = 0; t < n; t++) {
-            for (int h = 0; h < H; h++) rope_apply(en->q + (size_t)t * qd + (size_t)h * hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
-            for (int h = 0; h < KV; h++) rope_apply(en->k + (size_t)t * kd + (size_t)h * hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
+            rope_apply_heads(en->q + (size_t)t * qd, H, hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
+            rope_apply_heads(en->k + (size_t)t * kd, KV, hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
         }
         if (WANT(HP_ROT_Q, l)) fire(en, HP_ROT_Q, l, en->q, 3, n, H, hd, p0, n, 0);
         if (WANT(HP_ROT_K, l)) fire(en, HP_ROT_K, l, en->k, 3, n, KV, hd, p0, n, 0);
@@ -416,12 +416,12 @@ static void ffn_dense(Engine *en, int l, const Tensor *g, const Tensor *u, const
         if (fire_hooks && WANT(HP_MLP_PRE, l)) fire(en, HP_MLP_PRE, l, en->ff1, 2, n, ff, 0, p0, n, 0);
         if (fire_hooks && WANT(HP_MLP_PRE_LINEAR, l)) fire(en, HP_MLP_PRE_LINEAR, l, en->ff2, 2, n, ff, 0, p0, n, 0);
         size_t N = (size_t)n * (size_t)ff;
-        for (size_t i = 0; i < N; i++) en->ff1[i] = act_apply(s->act, en->ff1[i]) * en->ff2[i];
+        ops_act_mul(s->act, en->ff1, en->ff2, N);
     } else {
         linear(en, u, bu, X, n, en->ff1);
         if (fire_hooks && WANT(HP_MLP_PRE, l)) fire(en, HP_MLP_PRE, l, en->ff1, 2, n, ff, 0, p0, n, 0);
         size_t N = (size_t)n * (size_t)ff;
-        for (size_t i = 0; i < N; i++) en->ff1[i] = act_apply(s->act, en->ff1[i]);
+        ops_act_mul(s->act, en->ff1, NULL, N);
     }
     if (fire_hooks && WANT(HP_MLP_POST, l)) fire(en, HP_MLP_POST, l, en->ff1, 2, n, ff, 0, p0, n, 0);
     linear(en, dn, bd, en->ff1, n, out);
@@ -668,7 +668,7 @@ bool engine_mlp_post(const Engine *en, int l, const float *x_norm, float *out, f
     matmul(first, x_norm, 1, out);
     if (fb->data) add_bias(fb, out, 1, first->rows);
     if (s->gated_ffn) { matmul(&lw->w_up, x_norm, 1, tmp); if (lw->b_up.data) add_bias(&lw->b_up, tmp, 1, lw->w_up.rows); }
-    for (int i = 0; i < lw->d_ff; i++) out[i] = s->gated_ffn ? act_apply(s->act, out[i]) * tmp[i] : act_apply(s->act, out[i]);
+    ops_act_mul(s->act, out, s->gated_ffn ? tmp : NULL, (size_t)lw->d_ff);
     return true;
 }
 bool engine_q_proj(const Engine *en, int l, const float *x_norm, float *out) {

@@ -39,5 +39,13 @@ void softmax_inplace(float *x, int n);
 /* x[i] = exp(x[i] - m) (vectorised, about 1 ulp; -inf gives 0); returns the sum. */
 float ops_exp_sum(float *x, int n, float m);
 float act_apply(int act, float x);     /* ActKind */
+/* a[i] = act(a[i]) * b[i] (b NULL: act(a[i])) for i < n; SiLU vectorised (the 8-lane exp). */
+void ops_act_mul(int act, float *a, const float *b, size_t n);
+/* One row of logits: its max, sum_i e^{x_i - max} and sum_i e^{x_i - max} (x_i - max)
+ * (vectorised; -inf entries add nothing). */
+void ops_logit_stats(const float *x, int n, float *max, double *sum_exp, double *sum_wd);
+/* The k largest of x[0..n) in descending order (ties: the lower index first), values and
+ * indices; returns how many (NaN entries are never chosen). */
+int ops_top_k(const float *x, int n, int k, int *ids, float *vals);
 
 #endif

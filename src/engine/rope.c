@@ -84,3 +84,29 @@ void rope_apply(float *x, int rotary_dim, RopeStyle style, const float *inv_freq
         x[b] = x1 * c + x0 * s;
     }
 }
+
+void rope_apply_heads(float *x, int n_heads, int stride, int rotary_dim, RopeStyle style, const float *inv_freq,
+                      float attn_factor, int pos) {
+    enum { MAX_HALF = 512 };
+    const int half = rotary_dim / 2;
+    if (half > MAX_HALF) {
+        for (int h = 0; h < n_heads; h++) rope_apply(x + (size_t)h * stride, rotary_dim, style, inv_freq, attn_factor, pos);
+        return;
+    }
+    float cs[MAX_HALF], sn[MAX_HALF];
+    for (int i = 0; i < half; i++) {   /* as rope_apply, once for every head */
+        float ang = inv_freq[i] * (float)pos;
+        cs[i] = cosf(ang) * attn_factor;
+        sn[i] = sinf(ang) * attn_factor;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * stride;
+        for (int i = 0; i < half; i++) {
+            int a = style == ROPE_HALF ? i : 2 * i;
+            int b = style == ROPE_HALF ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * cs[i] - x1 * sn[i];
+            v[b] = x1 * cs[i] + x0 * sn[i];
+        }
+    }
+}

@@ -20,4 +20,8 @@
 float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq);
 /* Rotates x[0..rotary_dim) of one head vector in place at position pos. */
 void rope_apply(float *x, int rotary_dim, RopeStyle style, const float *inv_freq, float attn_factor, int pos);
+/* The same on n_heads head vectors stride floats apart, all at position pos (cos and sin
+ * computed once; results equal to rope_apply on each). */
+void rope_apply_heads(float *x, int n_heads, int stride, int rotary_dim, RopeStyle style, const float *inv_freq,
+                      float attn_factor, int pos);
 #endif

@@ -2,6 +2,7 @@
  * shows (see trace.h for the layout and docs/hooks.md for the memory bound). */
 #include "trace/trace.h"
 #include "engine/ops.h"
+#include "engine/pool.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,28 +215,23 @@ static bool rec_ask(void *ud, HookPoint p, int layer) {
 }
 
 static void top_logits(TraceTok *k, const float *r, int V) {
-    float mx = r[0];
-    for (int i = 1; i < V; i++) if (r[i] > mx) mx = r[i];
     /* with d_i = l_i - max, w_i = e^{d_i}, S = sum w_i:  p_i = w_i / S, lse = max + ln S,
      * H = -sum p_i ln p_i = ln S - (sum w_i d_i) / S  (nats; / ln 2 for bits) */
-    double se = 0, sd = 0;
-    for (int i = 0; i < V; i++) {
-        double di = (double)(r[i] - mx), w = exp(di);
-        se += w;
-        if (w > 0) sd += w * di;   /* a -inf logit adds nothing (0 * -inf would be NaN) */
-    }
+    float mx;
+    double se, sd;
+    ops_logit_stats(r, V, &mx, &se, &sd);
     k->logit_lse = mx + (float)log(se);
     k->logit_entropy = (float)((log(se) - sd / se) / log(2.0));
-    int K = TRACE_TOPK < V ? TRACE_TOPK : V, n = 0;
-    for (int i = 0; i < V; i++) {
-        float v = r[i];
-        if (n == K && v <= k->top_logits[n - 1]) continue;
-        int j = n < K ? n++ : K - 1;
-        while (j > 0 && k->top_logits[j - 1] < v) { k->top_logits[j] = k->top_logits[j - 1]; k->top_ids[j] = k->top_ids[j - 1]; j--; }
-        k->top_logits[j] = v;
-        k->top_ids[j] = i;
-    }
+    int n = ops_top_k(r, V, TRACE_TOPK < V ? TRACE_TOPK : V, k->top_ids, k->top_logits);
     for (int i = n; i < TRACE_TOPK; i++) { k->top_ids[i] = -1; k->top_logits[i] = -INFINITY; }
+}
+
+/* The prompt rows of one HP_LOGITS event, shared out over the pool (a row is ~152k logits). */
+typedef struct { TraceTok **toks; const float *data; int vocab; } TopTask;
+static void top_task(void *ctx, int i, int thread) {
+    (void)thread;
+    const TopTask *a = ctx;
+    if (a->toks[i]) top_logits(a->toks[i], a->data + (size_t)i * a->vocab, a->vocab);
 }
 
 static void rec_observe(void *ud, HookEvent *ev) {
@@ -244,9 +240,13 @@ static void rec_observe(void *ud, HookEvent *ev) {
     const int D = d->d_model, H = d->n_heads, l = ev->layer, R = d->rot_dim;
     const int n = ev->n_tokens;
     if (ev->point == HP_LOGITS) {
-        for (int i = 0; i < ev->shape[0]; i++) {
-            TraceTok *k = tok_alloc(t, ev->pos0 + i);
-            if (k) top_logits(k, ev->data + (size_t)i * d->vocab, d->vocab);
+        TraceTok *toks[64];
+        for (int i0 = 0; i0 < ev->shape[0]; i0 += 64) {
+            const int nb = ev->shape[0] - i0 < 64 ? ev->shape[0] - i0 : 64;
+            for (int i = 0; i < nb; i++) toks[i] = tok_alloc(t, ev->pos0 + i0 + i);
+            TopTask a = {toks, ev->data + (size_t)i0 * d->vocab, d->vocab};
+            if (nb > 1) pool_run(top_task, &a, nb);
+            else top_task(&a, 0, 0);
         }
         return;
     }
