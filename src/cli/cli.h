@@ -66,6 +66,7 @@ Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
 SamplerCfg cli_sampler_args(int argc, char **argv);
 /* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
 struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
+struct Tokenizer *cli_tokenizer_file(const char *path, int vocab_size, Err *e);   /* a --tokenizer FILE, read by its bytes */
 
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

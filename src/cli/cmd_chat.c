@@ -108,7 +108,9 @@ int cmd_chat_template(int argc, char **argv) {
         size_t olen = 0;
         if (!chat_template_apply(tmpl, strlen(tmpl), &rq, &out, &olen, &e)) {
             char ctx[600];
-            snprintf(ctx, sizeof ctx, "%s", tfile ? tfile : model);
+            /* a fault in the messages file is named by that file, not by the template */
+            bool in_messages = !strncmp(e.msg, "chat template: messages: ", 25);
+            snprintf(ctx, sizeof ctx, "%s", in_messages ? mfile : tfile ? tfile : model);
             err_prefix(&e, "%s", ctx);
             rc = cli_fail(&e);
         } else {

@@ -12,9 +12,53 @@
 #include "tokenizer/tokenizer.h"
 #include "session/session.h"
 
+/* The file given with --tokenizer, whatever its name: a directory is searched as a model's;
+ * a file is read by its first bytes (GGUF magic, a JSON object, else a llama2.c tokenizer.bin),
+ * never by looking for other files beside it. */
+Tokenizer *cli_tokenizer_file(const char *path, int vocab_size, Err *e) {
+    if (dir_exists(path)) return tokenizer_load_for_model(path, vocab_size, e);
+    size_t hl = 0;
+    char *head = file_read_head(path, 64, &hl, e);
+    if (!head) return NULL;
+    size_t i = hl >= 3 && !memcmp(head, "\xEF\xBB\xBF", 3) ? 3 : 0;   /* a UTF-8 BOM */
+    while (i < hl && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) i++;
+    bool gguf = hl >= 4 && !memcmp(head, "GGUF", 4), json = i < hl && head[i] == '{';
+    free(head);
+    if (gguf) return tokenizer_load_gguf(path, e);
+    if (json) return tokenizer_load_json(path, e);
+    Err le = {0};
+    Tokenizer *t = tokenizer_load_llama2c(path, vocab_size, &le);
+    if (!t) err_set(e, ERR_FORMAT, "--tokenizer %s: not a tokenizer.json (no JSON object), not a GGUF file, and not a "
+                    "llama2.c tokenizer.bin (%s)", path, le.msg);
+    return t;
+}
+
+/* Writes s with each maximal invalid UTF-8 subsequence as U+FFFD: the text the tokenizer
+ * encodes (it replaces them the same way), never raw bytes a terminal would garble. */
+static void put_lossy(const char *str, FILE *f) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, n = strlen(str);
+    while (i < n) {
+        unsigned b = s[i];
+        int need = 0;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (b < 0x80) need = 0;
+        else if (b >= 0xC2 && b <= 0xDF) need = 1;
+        else if (b >= 0xE0 && b <= 0xEF) { need = 2; if (b == 0xE0) lo = 0xA0; if (b == 0xED) hi = 0x9F; }
+        else if (b >= 0xF0 && b <= 0xF4) { need = 3; if (b == 0xF0) lo = 0x90; if (b == 0xF4) hi = 0x8F; }
+        else need = -1;
+        size_t k = 0;
+        if (need > 0)
+            while ((int)k < need && i + 1 + k < n && s[i + 1 + k] >= (k ? 0x80u : lo) && s[i + 1 + k] <= (k ? 0xBFu : hi)) k++;
+        if (need >= 0 && (int)k == need) fwrite(s + i, 1, k + 1, f);
+        else fputs("\xEF\xBF\xBD", f);
+        i += k + 1;
+    }
+}
+
 Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
     const char *tf = cli_opt(argc, argv, "--tokenizer");
-    return tokenizer_load_for_model(tf ? tf : m->path, m->spec.vocab_size, e);
+    return tf ? cli_tokenizer_file(tf, m->spec.vocab_size, e) : tokenizer_load_for_model(m->path, m->spec.vocab_size, e);
 }
 static const CliOpt k_run_opts[] = {
     {"--prompt", NULL, CLI_STR, "TEXT", "the text to continue (default: empty, starting from the BOS token)", 0, 0},
@@ -85,7 +129,7 @@ int cmd_run(int argc, char **argv) {
     float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);
     if (!lg) rc = 1;
     if (!rc) {
-        fputs(chat_text ? chat_text : prompt, stdout);
+        put_lossy(chat_text ? chat_text : prompt, stdout);
         fflush(stdout);
     }
     /* print by decoding the whole generated run so multi-byte characters come out whole */

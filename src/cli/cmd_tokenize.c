@@ -48,10 +48,7 @@ static int llama2c_vocab_from_header(const char *path) {
 
 static Tokenizer *open_tokenizer(int argc, char **argv, Err *e) {
     const char *tf = cli_opt(argc, argv, "--tokenizer");
-    if (tf) {
-        if (ends_with(tf, ".json")) return tokenizer_load_json(tf, e);
-        return tokenizer_load_for_model(tf, cli_opt_int(argc, argv, "--vocab-size", 0), e);
-    }
+    if (tf) return cli_tokenizer_file(tf, cli_opt_int(argc, argv, "--vocab-size", 0), e);
     char dflt[2048], resolved[4096];
     const char *m = cli_model_arg(argc, argv, dflt, sizeof dflt);
     if (model_resolve_path) {

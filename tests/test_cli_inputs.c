@@ -1,0 +1,180 @@
+/* What a new user types and feeds, table-driven: every subcommand with an unknown option,
+ * numeric options out of range, files that are not what their option says (a tokenizer.json
+ * under another name, garbage as --tokenizer, empty and non-UTF-8 text files), config.json
+ * fields of the wrong type, invalid UTF-8 prompts. Each row: the exit status wanted and what
+ * the output must (and must not) contain. Under `make test SANITIZER=address` the CLI runs
+ * are the sanitized binary and any sanitizer report fails the row. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+
+#define MODEL "assets/models/story-gqa"
+
+typedef struct {
+    const char *args;    /* after the binary; %D is the scratch directory */
+    int rc;              /* wanted exit status */
+    const char *want;    /* substring of stdout+stderr (NULL: none) */
+    const char *want2;   /* a second one */
+    const char *never;   /* must not appear (NULL: none) */
+} CliRow;
+
+static char g_dir[256];
+
+static bool sanitizer_output(const char *s) {
+    return strstr(s, "Sanitizer") || strstr(s, "runtime error:") || strstr(s, "Segmentation") ||
+           strstr(s, "Aborted") || strstr(s, "core dumped");
+}
+
+/* Expands %D, runs with a timeout, returns the status; *out gets stdout and stderr. */
+static int run_row(const char *args, char **out) {
+    char expanded[4096], cmd[8192];
+    size_t o = 0;
+    for (const char *p = args; *p && o + 300 < sizeof expanded; p++) {
+        if (p[0] == '%' && p[1] == 'D') { o += (size_t)snprintf(expanded + o, sizeof expanded - o, "%s", g_dir); p++; }
+        else expanded[o++] = *p;
+    }
+    expanded[o] = 0;
+    snprintf(cmd, sizeof cmd, "timeout -k 5 120 %s %s </dev/null", test_bin(), expanded);
+    return test_run(cmd, out, 1);
+}
+
+static void run_table(TestCtx *T_, const CliRow *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char *out = NULL;
+        int rc = run_row(rows[i].args, &out);
+        const char *s = out ? out : "";
+        CHECK_MSG(rc == rows[i].rc, "`%s`: exit status %d, wanted %d: %.500s", rows[i].args, rc, rows[i].rc, s);
+        CHECK_MSG(!sanitizer_output(s), "`%s`: sanitizer or crash: %.800s", rows[i].args, s);
+        CHECK_MSG(!rows[i].want || strstr(s, rows[i].want), "`%s`: no \"%s\" in: %.500s", rows[i].args, rows[i].want, s);
+        CHECK_MSG(!rows[i].want2 || strstr(s, rows[i].want2), "`%s`: no \"%s\" in: %.500s", rows[i].args, rows[i].want2, s);
+        CHECK_MSG(!rows[i].never || !strstr(s, rows[i].never), "`%s`: \"%s\" in: %.500s", rows[i].args, rows[i].never, s);
+        free(out);
+    }
+}
+
+static bool scratch(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/llmscope-cli-XXXXXX");
+    if (!mkdtemp(g_dir)) return false;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cp " MODEL "/tokenizer.json '%s/tok.txt' && cp -r " MODEL " '%s/m' && cd '%s' && "
+             "printf 'The cat \\377\\376 sat.\\303' > bad.txt && : > empty.txt && printf 'not a tokenizer at all' > garbage.bin && "
+             "echo '[{\"role\": \"user\", \"content\": \"hi\"}]' > ok.json && echo '{{ messages[0].content }}' > ok.jinja",
+             g_dir, g_dir, g_dir);
+    return system(cmd) == 0;
+}
+
+static void scratch_free(void) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "    could not remove %s\n", g_dir);
+}
+
+#define NEED_MODEL() do { if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL); } while (0)
+
+/* Every subcommand refuses an option it does not have, by name, with status 2. */
+TEST(cli_unknown_option_every_subcommand) {
+    NEED_MODEL();
+    static const char *cmds[] = {"tui", "run", "generate", "logits", "info", "eval", "tokenize", "detokenize", "trace",
+                                 "screenshot", "lesson", "bench", "contrast", "chat-template", "similarity", "compare",
+                                 "quant-lens"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s --no-such-option 3", cmds[i]);
+        CliRow r = {args, 2, "--no-such-option", "llmscope", NULL};
+        run_table(T_, &r, 1);
+    }
+}
+
+TEST(cli_numbers_out_of_range) {
+    NEED_MODEL();
+    static const CliRow rows[] = {
+        {"screenshot --model " MODEL " --size 0x0", 2, "--size", "0x0", NULL},
+        {"screenshot --model " MODEL " --size 100000x100000", 2, "--size", NULL, NULL},
+        {"screenshot --model " MODEL " --size 80", 2, "--size", NULL, NULL},
+        {"quant-lens --model " MODEL " --prompt hi --layer 0 --pos -3", 2, "--pos", "-3", NULL},
+        {"quant-lens --model " MODEL " --prompt hi --layer 99", 1, "layer 99", NULL, NULL},
+        {"quant-lens --model " MODEL " --prompt hi --layer 0 --pos 99", 1, "--pos 99", NULL, NULL},
+        {"similarity --model " MODEL " --layer -1 --text a --text b", 2, "--layer", "-1", NULL},
+        {"similarity --model " MODEL " --layer 99 --text a --text b", 1, "--layer 99", NULL, NULL},
+        {"lesson 1 --frame -1", 2, "--frame", "-1", NULL},
+        {"info --model " MODEL " --context -1", 2, "--context", "-1", NULL},
+        {"run --model " MODEL " --prompt hi --top-k -1", 2, "--top-k", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --top-p 1.01", 2, "--top-p", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --temp nan", 2, "--temp", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --ctx 2 -n 5", 1, "context full", "--ctx", NULL},
+        {"generate --model " MODEL " --ids 1 --max-new 1x", 2, "--max-new", "1x", NULL},
+        {"generate --model " MODEL " --ids 1,99999", 1, "99999", NULL, NULL},
+        {"trace --model " MODEL " --ids 1 --hooks '*' --json -n -1", 2, "--max-new", NULL, NULL},
+        {"tui --model " MODEL " --theme purple", 2, "--theme", "purple", NULL},
+        {"tui --model " MODEL " --lang xx", 2, "--lang", "xx", NULL},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
+TEST(cli_files_that_are_not_what_the_option_says) {
+    NEED_MODEL();
+    if (!scratch()) SKIP("no scratch directory");
+    static const CliRow rows[] = {
+        /* a tokenizer.json under another name is read by its bytes, not its name */
+        {"tokenize --tokenizer %D/tok.txt --text hi", 0, "hf-bpe", NULL, NULL},
+        {"run --model " MODEL " --tokenizer %D/tok.txt --prompt hi -n 2 --greedy", 0, "hi", NULL, NULL},
+        /* garbage as --tokenizer: named as such, not "no tokenizer beside this model" */
+        {"tokenize --tokenizer %D/garbage.bin --text hi", 1, "--tokenizer", "not a tokenizer.json", "beside"},
+        {"run --model " MODEL " --tokenizer %D/garbage.bin --prompt hi", 1, "--tokenizer", "garbage.bin", "beside"},
+        {"tokenize --tokenizer %D/nothing-here.json --text hi", 1, "nothing-here.json", NULL, NULL},
+        /* empty and non-UTF-8 text files */
+        {"eval --model " MODEL " --text-file %D/empty.txt", 1, "empty.txt", NULL, NULL},
+        {"eval --model " MODEL " --text-file %D/bad.txt", 0, "tokens", NULL, NULL},
+        {"eval --model " MODEL " --text-file %D", 1, "not a regular file", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --texts-file %D/empty.txt", 2, "--text", NULL, NULL},
+        {"compare --model " MODEL " --model " MODEL " --text ''", 1, "too short", NULL, NULL},
+        {"tokenize --model " MODEL " --text-file %D/bad.txt", 0, "<0xEF>", NULL, NULL},
+        {"chat-template --template %D/bad.txt --messages %D/ok.json", 1, "bad.txt", "UTF-8", NULL},
+        {"chat-template --template %D/ok.jinja --messages %D/tok.txt", 1, "tok.txt: chat template: messages:", NULL, "ok.jinja"},
+        {"chat-template --template %D/ok.jinja --messages %D/bad.txt", 1, "bad.txt", "messages", "ok.jinja"},
+        {"lesson --check %D/bad.txt", 1, "bad.txt", "JSON", NULL},
+        {"contrast %D/empty.txt", 1, "no letters", NULL, NULL},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    scratch_free();
+}
+
+/* An invalid UTF-8 prompt runs (the tokenizer sees U+FFFD, as from_utf8_lossy gives it) and
+ * `run` echoes that text, not the raw bytes. */
+TEST(cli_invalid_utf8_prompt) {
+    NEED_MODEL();
+    static const CliRow rows[] = {
+        {"run --model " MODEL " --prompt \"$(printf 'a\\377b\\342\\202c')\" -n 1 --greedy", 0,
+         "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c", NULL, "\xFF"},
+        {"trace --model " MODEL " --prompt \"$(printf 'a\\377b')\" --hooks blocks.0.hook_resid_post --json", 0,
+         "\"ids\": [0, 65, 172, 124, 122, 66]", NULL, NULL},
+        {"run --model " MODEL " --prompt '' -n 2 --greedy", 0, NULL, NULL, "llmscope:"},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* config.json fields of the wrong type, in a copy of a working model: the CLI names file and field. */
+TEST(cli_config_wrong_types) {
+    NEED_MODEL();
+    if (!scratch()) SKIP("no scratch directory");
+    static const struct { const char *sed, *field; } cases[] = {
+        {"s/\"tie_word_embeddings\": [a-z]*/\"tie_word_embeddings\": \"false\"/", "\"tie_word_embeddings\" must be true or false"},
+        {"s/\"model_type\": \"[a-z_0-9]*\"/\"model_type\": 7/", "\"model_type\" must be a string"},
+        {"s/\"model_type\": \"[a-z_0-9]*\"/\"model_type\": \"smollm3\"/", "no_rope_layers"},
+        {"s/\"hidden_act\": \"[a-z]*\"/\"hidden_act\": [1]/", "\"hidden_act\" must be a string"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "cp " MODEL "/config.json '%s/m/config.json' && sed -i '%s' '%s/m/config.json' && "
+                 "! cmp -s " MODEL "/config.json '%s/m/config.json'", g_dir, cases[i].sed, g_dir, g_dir);
+        if (system(cmd) != 0) { CHECK_MSG(0, "could not make case %zu (%s)", i, cases[i].sed); continue; }
+        CliRow r = {"info --model %D/m", 1, "config.json", cases[i].field, NULL};
+        run_table(T_, &r, 1);
+        CliRow r2 = {"generate --model %D/m --ids 1 -n 1", 1, "config.json", cases[i].field, NULL};
+        run_table(T_, &r2, 1);
+    }
+    scratch_free();
+}
