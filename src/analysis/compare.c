@@ -32,7 +32,8 @@ void compare_result_free(CompareResult *r) {
     memset(r, 0, sizeof *r);
 }
 
-bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e) {
+bool compare_begin(CompareRun *st, Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e) {
+    memset(st, 0, sizeof *st);
     memset(out, 0, sizeof *out);
     const int Va = engine_model(a)->spec.vocab_size, Vb = engine_model(b)->spec.vocab_size;
     if (Va != Vb)
@@ -47,58 +48,121 @@ bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out
     out->loss_b = malloc(sizeof(double) * (size_t)out->n);
     out->kl_ab = malloc(sizeof(double) * (size_t)out->n);
     if (!out->loss_a || !out->loss_b || !out->kl_ab) { compare_result_free(out); return err_set(e, ERR_MEMORY, "compare: out of memory for %d positions", n); }
-    float *rowa = malloc(sizeof(float) * (size_t)C * (size_t)Va);
-    if (!rowa) { compare_result_free(out); return err_set(e, ERR_MEMORY, "compare: out of memory for %d x %d logits", C, Va); }
-    double sa = 0, sb = 0, sk = 0;
-    for (int s0 = 0; s0 < n - 1; s0 += C - 1) {
-        int w = n - s0 < C ? n - s0 : C;
-        engine_truncate(a, 0);
-        engine_truncate(b, 0);
-        const float *la = engine_forward(a, ids + s0, w, true, e);
-        if (!la) { free(rowa); compare_result_free(out); return false; }
-        memcpy(rowa, la, sizeof(float) * (size_t)w * (size_t)Va);   /* A's buffer may be reused */
-        const float *lb = engine_forward(b, ids + s0, w, true, e);
-        if (!lb) { free(rowa); compare_result_free(out); return false; }
-        for (int t = 0; t < w - 1; t++) {
-            int k = s0 + t;
-            compare_row(rowa + (size_t)t * Va, lb + (size_t)t * Va, Va, ids[k + 1], &out->loss_a[k], &out->loss_b[k], &out->kl_ab[k]);
-            sa += out->loss_a[k]; sb += out->loss_b[k]; sk += out->kl_ab[k];
+    *st = (CompareRun){.a = a, .b = b, .ids = ids, .n = n, .C = C, .V = Va, .out = out};
+    return true;
+}
+
+int compare_some(CompareRun *st, int max_tokens, Err *e) {
+    CompareResult *out = st->out;
+    int ran = 0;
+    while (!st->done && (max_tokens <= 0 || ran < max_tokens)) {
+        const int s0 = st->s0, w = st->n - s0 < st->C ? st->n - s0 : st->C, V = st->V;
+        if (st->p == 0) { engine_truncate(st->a, 0); engine_truncate(st->b, 0); }
+        int k = w - st->p;
+        if (max_tokens > 0 && k > max_tokens - ran) k = max_tokens - ran;
+        if ((size_t)k * (size_t)V > st->cap) {
+            free(st->rowa);
+            st->rowa = malloc(sizeof(float) * (size_t)k * (size_t)V);
+            st->cap = st->rowa ? (size_t)k * (size_t)V : 0;
+            if (!st->rowa) { err_set(e, ERR_MEMORY, "compare: out of memory for %d x %d logits", k, V); return -1; }
+        }
+        const float *la = engine_forward(st->a, st->ids + s0 + st->p, k, true, e);
+        if (!la) return -1;
+        memcpy(st->rowa, la, sizeof(float) * (size_t)k * (size_t)V);   /* A's buffer may be reused */
+        const float *lb = engine_forward(st->b, st->ids + s0 + st->p, k, true, e);
+        if (!lb) return -1;
+        for (int t = st->p; t < st->p + k && t < w - 1; t++) {   /* row t scores the id after it */
+            int q = s0 + t, r = t - st->p;
+            compare_row(st->rowa + (size_t)r * V, lb + (size_t)r * V, V, st->ids[q + 1], &out->loss_a[q], &out->loss_b[q], &out->kl_ab[q]);
+            st->sa += out->loss_a[q]; st->sb += out->loss_b[q]; st->sk += out->kl_ab[q];
+            st->scored++;
+        }
+        st->p += k;
+        ran += k;
+        if (st->p == w) {   /* next window, overlapping by one */
+            st->p = 0;
+            st->s0 += st->C - 1;
+            if (st->s0 >= st->n - 1) {
+                st->done = true;
+                out->mean_loss_a = st->sa / out->n;
+                out->mean_loss_b = st->sb / out->n;
+                out->mean_kl_ab = st->sk / out->n;
+            }
         }
     }
-    free(rowa);
-    out->mean_loss_a = sa / out->n;
-    out->mean_loss_b = sb / out->n;
-    out->mean_kl_ab = sk / out->n;
-    return true;
+    return ran;
+}
+
+void compare_end(CompareRun *st) {
+    free(st->rowa);
+    st->rowa = NULL;
+    st->cap = 0;
+}
+
+bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e) {
+    CompareRun st;
+    if (!compare_begin(&st, a, b, ids, n, out, e)) return false;
+    bool ok = compare_some(&st, 0, e) >= 0;
+    compare_end(&st);
+    if (!ok) compare_result_free(out);
+    return ok;
 }
 
 void compare_cache_free(CompareCache *cc) {
     if (!cc) return;
+    compare_end(&cc->run);
+    engine_free(cc->ea);
+    engine_free(cc->eb);
     compare_result_free(&cc->r);
     free(cc->ids);
     memset(cc, 0, sizeof *cc);
 }
 
-const CompareResult *compare_cached(CompareCache *cc, Model *a, Model *b, const int *ids, int n, Err *e) {
+/* Sets the cache up for (a, b, ids): nothing to do when they are those of the cache. */
+static void cache_start(CompareCache *cc, Model *a, Model *b, const int *ids, int n) {
     bool same = cc->ma == a && cc->mb == b && cc->n == n && !strcmp(cc->pa, a->path) && !strcmp(cc->pb, b->path) &&
                 (n == 0 || (cc->ids && !memcmp(cc->ids, ids, sizeof(int) * (size_t)n)));
-    if (!same) {
-        compare_cache_free(cc);
-        cc->ma = a;
-        cc->mb = b;
-        snprintf(cc->pa, sizeof cc->pa, "%s", a->path);
-        snprintf(cc->pb, sizeof cc->pb, "%s", b->path);
-        cc->n = n;
-        cc->ids = n > 0 ? malloc(sizeof(int) * (size_t)n) : NULL;
-        if (n > 0 && !cc->ids) { cc->n = -1; return err_set(e, ERR_MEMORY, "compare: out of memory for %d ids", n), NULL; }
+    if (same) return;
+    compare_cache_free(cc);
+    cc->ma = a;
+    cc->mb = b;
+    snprintf(cc->pa, sizeof cc->pa, "%s", a->path);
+    snprintf(cc->pb, sizeof cc->pb, "%s", b->path);
+    cc->n = n;
+    cc->ids = n > 0 ? malloc(sizeof(int) * (size_t)n) : NULL;
+    Err e2 = {0};
+    if (n > 0 && !cc->ids) err_set(&e2, ERR_MEMORY, "compare: out of memory for %d ids", n);
+    else {
         if (n > 0) memcpy(cc->ids, ids, sizeof(int) * (size_t)n);
-        Err e2 = {0};
-        Engine *ea = engine_new(a, n > 2 ? n : 2, &e2), *eb = ea ? engine_new(b, n > 2 ? n : 2, &e2) : NULL;
-        cc->ok = ea && eb && compare_run(ea, eb, ids, n, &cc->r, &e2);
-        engine_free(ea);
-        engine_free(eb);
-        snprintf(cc->err, sizeof cc->err, "%s", e2.msg);
+        cc->ea = engine_new(a, n > 2 ? n : 2, &e2);
+        cc->eb = cc->ea ? engine_new(b, n > 2 ? n : 2, &e2) : NULL;
+        cc->running = cc->ea && cc->eb && compare_begin(&cc->run, cc->ea, cc->eb, cc->ids, n, &cc->r, &e2);
     }
+    if (!cc->running) { cc->ok = false; snprintf(cc->err, sizeof cc->err, "%s", e2.msg); }
+}
+
+static void cache_finish(CompareCache *cc, bool ok, const Err *e2) {
+    cc->running = false;
+    cc->ok = ok;
+    compare_end(&cc->run);
+    engine_free(cc->ea);
+    engine_free(cc->eb);
+    cc->ea = cc->eb = NULL;
+    if (!ok) { compare_result_free(&cc->r); snprintf(cc->err, sizeof cc->err, "%s", e2->msg); }
+}
+
+const CompareResult *compare_cached_some(CompareCache *cc, Model *a, Model *b, const int *ids, int n, int max_tokens, Err *e) {
+    cache_start(cc, a, b, ids, n);
+    if (cc->running && max_tokens >= 0) {
+        Err e2 = {0};
+        int k = compare_some(&cc->run, max_tokens, &e2);
+        if (k < 0 || cc->run.done) cache_finish(cc, k >= 0, &e2);
+    }
+    if (cc->running) return NULL;
     if (!cc->ok) return err_set(e, ERR_ARG, "%s", cc->err), NULL;
     return &cc->r;
+}
+
+const CompareResult *compare_cached(CompareCache *cc, Model *a, Model *b, const int *ids, int n, Err *e) {
+    return compare_cached_some(cc, a, b, ids, n, 0, e);
 }

@@ -22,6 +22,25 @@ typedef struct {
 void compare_row(const float *la, const float *lb, int V, int target, double *loss_a, double *loss_b, double *kl_ab);
 /* Runs both engines over ids[n] (their caches are reset). false + message on failure. */
 bool compare_run(Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e);
+/* compare_run in pieces (a UI that must not freeze): compare_begin checks and sets up,
+ * compare_some runs up to max_tokens more positions through both engines (<= 0: all; a window
+ * in forward calls of that many tokens) and returns how many ran, -1 on error (out then is
+ * incomplete: free it). Done when st->done; st->scored positions are filled so far, in order.
+ * compare_end frees the state (not out). compare_run is begin + some(all) + end. */
+typedef struct {
+    Engine *a, *b;
+    const int *ids;
+    int n, C, V;
+    int s0, p;                    /* window start, tokens of the window run */
+    int scored;
+    bool done;
+    float *rowa; size_t cap;      /* A's logits of the piece */
+    double sa, sb, sk;
+    CompareResult *out;
+} CompareRun;
+bool compare_begin(CompareRun *st, Engine *a, Engine *b, const int *ids, int n, CompareResult *out, Err *e);
+int compare_some(CompareRun *st, int max_tokens, Err *e);
+void compare_end(CompareRun *st);
 void compare_result_free(CompareResult *r);
 
 /* compare_run for a UI that redraws often: the result for (model A, model B, ids) is kept and
@@ -35,8 +54,16 @@ typedef struct {
     bool ok;
     char err[256];
     CompareResult r;
+    bool running;                 /* a run in pieces under way (compare_cached_some) */
+    Engine *ea, *eb;              /* its engines */
+    CompareRun run;
 } CompareCache;
 /* The result for ids[n] under models a and b (NULL with e filled when it cannot be computed). */
 const CompareResult *compare_cached(CompareCache *cc, Model *a, Model *b, const int *ids, int n, Err *e);
+/* The same in pieces: (re)starts the run when a, b or ids changed, runs up to max_tokens more
+ * positions (0: to the end; < 0: none, only look) and returns the result once complete. NULL
+ * with e untouched while cc->running (progress: cc->run.scored of cc->n - 1), NULL with e
+ * filled on failure. Pieces and one run give the same numbers (tests/test_compare.c). */
+const CompareResult *compare_cached_some(CompareCache *cc, Model *a, Model *b, const int *ids, int n, int max_tokens, Err *e);
 void compare_cache_free(CompareCache *cc);
 #endif

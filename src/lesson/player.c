@@ -64,7 +64,8 @@ static bool do_load(LessonPlayer *p, const char *model, int slot, Err *e) {
     char path[2048];
     if (!model_path(p, model, path, sizeof path, e)) return false;
     Err e2 = {0};
-    if (!scene_load_model(p->sc, slot, path, &e2)) return err_set(e, e2.code ? e2.code : ERR_IO, "cannot load %s: %s", model, e2.msg);
+    /* a lesson's next action needs the model: in the TUI the load runs on a worker, wait for it */
+    if (!scene_load_model(p->sc, slot, path, &e2) || !scene_settle(p->sc, &e2)) return err_set(e, e2.code ? e2.code : ERR_IO, "cannot load %s: %s", model, e2.msg);
     return true;
 }
 

@@ -2,7 +2,7 @@
  * through one of these functions; the keymap (keymap.c) and the lesson player call them. */
 #include "core/path.h"
 #include "core/i18n.h"
-#include "scene/scene.h"
+#include "scene/scene_int.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +68,7 @@ Scene *scene_new(void) {
 
 void scene_free(Scene *sc) {
     if (!sc) return;
+    scene_load_abandon(sc);
     for (int i = 0; i < 2; i++)
         if (sc->own[i]) session_free(sc->ses[i]);
     free(sc);
@@ -84,6 +85,8 @@ void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
 }
 
 void scene_reset(Scene *sc) {
+    scene_load_abandon(sc);
+    sc->job.kind = SCENE_JOB_NONE;
     scene_set_session(sc, 1, NULL, false);
     defaults(sc);
 }
@@ -115,9 +118,7 @@ void scene_status(Scene *sc, bool error, const char *fmt, ...) {
     sc->msg_error = error;
 }
 
-/* Fails the action: the message goes to e and to the status line. */
-static bool fail(Scene *sc, Err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(Scene *sc, Err *e, const char *fmt, ...) {
+bool scene_fail(Scene *sc, Err *e, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(sc->msg, sizeof sc->msg, tr(fmt), ap);   /* the status line speaks the UI's language */
@@ -126,183 +127,104 @@ static bool fail(Scene *sc, Err *e, const char *fmt, ...) {
     return err_set(e, e && e->code ? e->code : ERR_ARG, "%s", sc->msg);
 }
 
-static const char *tag(const Scene *sc, int i) { return sc->n_ses > 1 ? (i ? "B: " : "A: ") : ""; }
+const char *scene_tag(const Scene *sc, int i) { return sc->n_ses > 1 ? (i ? "B: " : "A: ") : ""; }
 
-/* ---- the prefill in pieces --------------------------------------------------------------------- */
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-bool scene_busy(const Scene *sc) { return sc->prefill.on; }
-
-/* Starts the prefill of every session whose prompt is not prefilled: in pieces when the scene
- * is chunked, else at once. */
-static bool begin_prefill(Scene *sc, Err *e) {
-    bool any = false;
-    for (int i = 0; i < sc->n_ses; i++) any |= session_n_prompt(sc->ses[i]) > 0 && !session_prefilled(sc->ses[i]);
-    if (!any) return true;
-    if (sc->chunked) {
-        sc->prefill.on = true;
-        sc->prefill.t0 = now_ms();
-        if (sc->prefill.chunk <= 0) sc->prefill.chunk = 32;
-        scene_status(sc, false, "prefill 0/%d tokens: Esc stops", session_n_prompt(sc->ses[0]));
-        return true;
-    }
-    for (int i = 0; i < sc->n_ses; i++) {
-        Err e2 = {0};
-        if (!session_prefilled(sc->ses[i]) && session_n_prompt(sc->ses[i]) && !session_step(sc->ses[i], &e2))
-            return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot run the prefill");
-    }
-    return true;
-}
-
-bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e) {
-    if (!sc->prefill.on) return false;
-    int n = max_tokens > 0 ? max_tokens : sc->prefill.chunk;
-    double t = now_ms();
-    for (int i = 0; i < sc->n_ses; i++) {
-        Err e2 = {0};
-        if (session_prefilled(sc->ses[i])) continue;
-        if (session_prefill_some(sc->ses[i], n, &e2) < 0) {
-            sc->prefill.on = false;
-            return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : "cannot run the prefill");
-        }
-    }
-    double dt = now_ms() - t;
-    sc->prefill.last_ms = dt;
-    if (max_tokens <= 0 && dt > 0) {   /* the next piece: about a quarter of a second */
-        double c = (double)n * 250.0 / dt;
-        sc->prefill.chunk = c < 16 ? 16 : c > 256 ? 256 : (int)c;
-    }
-    bool done = true;
-    for (int i = 0; i < sc->n_ses; i++) done &= session_prefilled(sc->ses[i]);
-    const Session *s = sc->ses[0];
-    if (done) {
-        sc->prefill.on = false;
-        scene_status(sc, false, "prompt set: %d tokens", session_n_prompt(s));
-    } else {
-        double secs = (now_ms() - sc->prefill.t0) / 1e3;
-        scene_status(sc, false, "prefill %d/%d tokens, %.0f tok/s: Esc stops", session_n_prefilled(s), session_n_prompt(s),
-                     secs > 0 ? session_n_prefilled(s) / secs : 0.0);
-    }
-    return true;
-}
-
-void scene_prefill_stop(Scene *sc) {
-    scene_note(sc, "prefill_stop");
-    if (!sc->prefill.on) return;
-    sc->prefill.on = false;
-    int total = session_n_prompt(sc->ses[0]), kept = 0;
-    for (int i = 0; i < sc->n_ses; i++) {
-        Err e2 = {0};
-        int k = session_prefill_stop(sc->ses[i], &e2);
-        if (i == 0) kept = k;
-    }
-    if (kept) scene_status(sc, false, "prefill stopped: the prompt is now its first %d of %d tokens", kept, total);
-    else scene_status(sc, false, "prefill stopped before any token ran: n runs it");
-}
-
-/* Finishes a pending prefill (an action that reads tokens needs them all). */
-static bool settle(Scene *sc, Err *e) {
-    while (sc->prefill.on)
-        if (!scene_prefill_tick(sc, 256, e)) return false;
-    return true;
-}
+/* Finishes pending work (an action that reads tokens needs them all). */
+static bool settle(Scene *sc, Err *e) { return scene_settle(sc, e); }
 
 static bool need_model(Scene *sc, Err *e) {
     if (sc->ses[0]) return true;
-    return fail(sc, e, "no model loaded: press m to choose one");
+    return scene_fail(sc, e, "no model loaded: press m to choose one");
 }
 
 /* ---- sessions: load, follow, prompt ------------------------------------------------------------ */
 
-/* Brings s to ref's prompt, length and cursor (compare mode). */
-static bool follow(Session *s, const Session *ref, Err *e) {
-    bool ok = session_prompt(ref)[0] ? session_set_prompt(s, session_prompt(ref), e)
-                             : (session_n_prompt(ref) ? session_set_ids(s, session_prompt_ids(ref), session_n_prompt(ref), e) : true);
-    if (!ok) return false;
-    if (session_prefilled(ref)) {
-        if (!session_step(s, e)) return false;
-        while (session_len(s) < session_len(ref))
-            if (!session_step(s, e)) return false;
-        session_goto(s, session_cursor(ref) < session_len(s) ? session_cursor(ref) : session_len(s) - 1);
-    }
-    return true;
-}
-
-
 bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     scene_note(sc, "load_model");
-    if (slot < 0 || slot > 1) return fail(sc, e, "no slot %d (0 = A, 1 = B)", slot);
-    if (slot == 1 && !sc->ses[0]) return fail(sc, e, "compare mode needs a model in slot A first");
-    if (slot == 1 && !settle(sc, e)) return false;
-    bool prefill = false;
+    if (slot < 0 || slot > 1) return scene_fail(sc, e, "no slot %d (0 = A, 1 = B)", slot);
+    if (slot == 1 && !sc->ses[0]) return scene_fail(sc, e, "compare mode needs a model in slot A first");
+    /* pending work ends first; a prefill of A's prompt is begun again on the new model */
+    bool reprefill = slot == 0 && sc->job.kind == SCENE_JOB_PREFILL;
+    if (sc->job.kind && !reprefill && !settle(sc, e)) return false;
+    sc->job.kind = SCENE_JOB_NONE;
+    sc->job.reprefill = reprefill;
+    int max_ctx = sc->max_ctx ? sc->max_ctx : (sc->ses[0] ? session_max_ctx(sc->ses[0]) : 0);
+    if (sc->chunked) return scene_load_start(sc, slot, path, max_ctx, e);   /* on a worker; the UI goes on */
     scene_status(sc, false, "loading model...");
     if (sc->busy_cb) sc->busy_cb(sc->busy_ud);
     Err e2 = {0};
-    int max_ctx = sc->max_ctx ? sc->max_ctx : (sc->ses[0] ? session_max_ctx(sc->ses[0]) : 0);
     Session *s = session_new(path, max_ctx, &e2);
-    if (!s) return fail(sc, e, "%s", e2.msg[0] ? e2.msg : tr("cannot load the model"));
+    if (!s) return scene_fail(sc, e, "%s", e2.msg[0] ? e2.msg : tr("cannot load the model"));
+    return scene_load_finish(sc, slot, path, s, e);
+}
+
+bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e) {
+    Err e2 = {0};
     const Session *ref = sc->ses[0];
+    bool prefill = false;
     if (slot == 1) {
         session_set_sampler(s, sampler_cfg(session_sampler(ref)));
-        if (!follow(s, ref, &e2)) { session_free(s); return fail(sc, e, "B: %s", e2.msg); }
+        if (!session_follow_begin(s, ref, &e2)) { session_free(s); return scene_fail(sc, e, "B: %s", e2.msg); }
     } else if (ref) {
         /* the new model reads the same prompt, prefilled; the selection stays */
         session_set_sampler(s, sc->scfg);
         bool ok = session_prompt(ref)[0] ? session_set_prompt(s, session_prompt(ref), &e2)
                                  : (session_n_prompt(ref) ? session_set_ids(s, session_prompt_ids(ref), session_n_prompt(ref), &e2) : true);
-        if (!ok) { session_free(s); return fail(sc, e, "%s", e2.msg); }
-        prefill = session_n_prompt(ref) && (session_prefilled(ref) || sc->prefill.on);   /* begun below */
+        if (!ok) { session_free(s); return scene_fail(sc, e, "%s", e2.msg); }
+        prefill = session_n_prompt(ref) && (session_prefilled(ref) || sc->job.reprefill);
     }
     SamplerCfg keep = sc->scfg;
     scene_set_session(sc, slot, s, true);
     sc->scfg = keep;
     if (slot == 0) session_set_sampler(s, keep);
-    if (slot == 0 && sc->ses[1] && !follow(sc->ses[1], s, &e2)) return fail(sc, e, "B: %s", e2.msg);
+    if (slot == 0 && sc->ses[1] && !session_follow_begin(sc->ses[1], s, &e2)) return scene_fail(sc, e, "B: %s", e2.msg);
     sc->running = false;
-    sc->prefill.on = false;
-    if (prefill && !begin_prefill(sc, e)) return false;
-    char nm[256];
-    if (session_model(s)->warning[0]) scene_status(sc, true, "%s", session_model(s)->warning);
-    else scene_status(sc, false, "loaded %s", path_base_name(path, true, nm, sizeof nm));
+    sc->job.kind = SCENE_JOB_NONE;
+    sc->job.reprefill = false;
+    char nm[256], msg[SCENE_MSG_CAP];
+    bool warn = session_model(s)->warning[0] != 0;
+    if (warn) snprintf(msg, sizeof msg, "%s", session_model(s)->warning);
+    else snprintf(msg, sizeof msg, tr("loaded %s"), path_base_name(path, true, nm, sizeof nm));
+    if (slot == 1) {
+        if (!scene_begin_work(sc, SCENE_JOB_FOLLOW, msg, e)) { scene_set_session(sc, 1, NULL, false); return false; }
+    } else if (prefill && !scene_begin_work(sc, SCENE_JOB_PREFILL, msg, e)) return false;
+    if (!sc->job.kind) scene_status(sc, warn, "%s", msg);
     return true;
 }
 
 void scene_compare_off(Scene *sc) {
     scene_note(sc, "compare_off");
+    if (sc->job.kind == SCENE_JOB_FOLLOW) sc->job.kind = SCENE_JOB_NONE;
     scene_set_session(sc, 1, NULL, false);
     scene_status(sc, false, "compare mode off");
 }
 
 bool scene_set_prompt(Scene *sc, const char *text, bool prefill, Err *e) {
     scene_note(sc, "set_prompt");
+    if (sc->job.kind == SCENE_JOB_LOAD && !settle(sc, e)) return false;
     if (!need_model(sc, e)) return false;
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
         Session *s = sc->ses[i];
         bool set = sc->chat ? session_set_chat_prompt(s, text, &e2) : session_set_prompt(s, text, &e2);
-        if (!set) return fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : tr("cannot set the prompt"));
+        if (!set) return scene_fail(sc, e, "%s%s", scene_tag(sc, i), e2.msg[0] ? e2.msg : tr("cannot set the prompt"));
     }
-    sc->prefill.on = false;   /* a prefill of the previous prompt is dropped with it */
+    sc->job.kind = SCENE_JOB_NONE;   /* work on the previous prompt is dropped with it */
     sc->sel.stage = STAGE_EMBED;
     sc->sel.key = -1;
     sc->view.emb_sel = -1;
     scene_status(sc, false, "prompt set: %d tokens", session_n_prompt(sc->ses[0]));
-    return !prefill || begin_prefill(sc, e);
+    return !prefill || scene_begin_work(sc, SCENE_JOB_PREFILL, NULL, e);
 }
 
 bool scene_set_texts(Scene *sc, const char *const *texts, int n, Err *e) {
     scene_note(sc, "set_texts");
-    if (n < 1 || n > SIM_TEXTS_MAX) return fail(sc, e, "texts: give 1 to %d texts (got %d)", SIM_TEXTS_MAX, n);
+    if (n < 1 || n > SIM_TEXTS_MAX) return scene_fail(sc, e, "texts: give 1 to %d texts (got %d)", SIM_TEXTS_MAX, n);
     for (int i = 0; i < n; i++) {
         size_t len = texts[i] ? strlen(texts[i]) : 0;
-        if (!len) return fail(sc, e, "texts: text %d is empty", i + 1);
-        if (len >= SIM_TEXT_CAP) return fail(sc, e, "texts: text %d has %zu bytes; at most %d fit", i + 1, len, SIM_TEXT_CAP - 1);
-        if (strpbrk(texts[i], "\n\r")) return fail(sc, e, "texts: text %d holds a line break; give one text per line", i + 1);
+        if (!len) return scene_fail(sc, e, "texts: text %d is empty", i + 1);
+        if (len >= SIM_TEXT_CAP) return scene_fail(sc, e, "texts: text %d has %zu bytes; at most %d fit", i + 1, len, SIM_TEXT_CAP - 1);
+        if (strpbrk(texts[i], "\n\r")) return scene_fail(sc, e, "texts: text %d holds a line break; give one text per line", i + 1);
     }
     sc->view.texts.n = n;
     for (int i = 0; i < n; i++) snprintf(sc->view.texts.text[i], SIM_TEXT_CAP, "%s", texts[i]);
@@ -325,7 +247,7 @@ bool scene_set_chat(Scene *sc, bool on, Err *e) {
         sc->chat = was;
         Err e3 = {0};
         scene_set_prompt(sc, text, false, &e3);
-        return fail(sc, e, "chat mode: %s", e2.msg);
+        return scene_fail(sc, e, "chat mode: %s", e2.msg);
     }
     scene_status(sc, false, on ? "chat mode: the prompt is a user message through the model's chat template (%d tokens)"
                                : "chat mode off: the prompt is plain text (%d tokens)", session_n_prompt(sc->ses[0]));
@@ -337,14 +259,14 @@ bool scene_set_chat(Scene *sc, bool on, Err *e) {
 bool scene_step(Scene *sc, Err *e) {
     scene_note(sc, "step");
     if (!need_model(sc, e)) return false;
-    if (sc->prefill.on) return settle(sc, e);
-    if (sc->chunked && !session_prefilled(sc->ses[0]) && session_n_prompt(sc->ses[0])) return begin_prefill(sc, e);
+    if (sc->job.kind) return settle(sc, e);
+    if (sc->chunked && !session_prefilled(sc->ses[0]) && session_n_prompt(sc->ses[0])) return scene_begin_work(sc, SCENE_JOB_PREFILL, NULL, e);
     bool ok = true;
     for (int i = 0; i < sc->n_ses; i++) {
         Err e2 = {0};
         if (!session_step(sc->ses[i], &e2)) {
             ok = false;
-            fail(sc, e, "%s%s", tag(sc, i), e2.msg[0] ? e2.msg : tr("cannot step"));
+            scene_fail(sc, e, "%s%s", scene_tag(sc, i), e2.msg[0] ? e2.msg : tr("cannot step"));
         }
     }
     if (ok) sc->msg[0] = 0, sc->msg_error = false;
@@ -365,12 +287,12 @@ bool scene_step_back(Scene *sc, Err *e) {
 bool scene_goto(Scene *sc, int side, int pos, Err *e) {
     scene_note(sc, "goto");
     if (!need_model(sc, e) || !settle(sc, e)) return false;
-    if (side < 0 || side >= sc->n_ses) return fail(sc, e, "no side %d", side);
+    if (side < 0 || side >= sc->n_ses) return scene_fail(sc, e, "no side %d", side);
     Session *s = sc->ses[side];
     int len = session_len(s);
-    if (len <= 0) return fail(sc, e, "no token has been computed yet (step first)");
+    if (len <= 0) return scene_fail(sc, e, "no token has been computed yet (step first)");
     int p = pos < 0 ? len + pos : pos;
-    if (p < 0 || p >= len) return fail(sc, e, "%sposition %d is outside the %d computed tokens", tag(sc, side), pos, len);
+    if (p < 0 || p >= len) return scene_fail(sc, e, "%sposition %d is outside the %d computed tokens", scene_tag(sc, side), pos, len);
     int delta = p - session_cursor(s);
     for (int k = 0; k < sc->n_ses; k++) {
         Session *o = sc->ses[k];
@@ -392,7 +314,7 @@ static bool stage_applies(const Session *s, Stage st) {
  * session to the next/previous token (decoding when at the end). */
 static bool step_into_once(Scene *sc, int dir, Err *e) {
     Session *s0 = sc->ses[0];
-    if (session_cursor(s0) < 0) return fail(sc, e, "no token computed yet: step first");
+    if (session_cursor(s0) < 0) return scene_fail(sc, e, "no token computed yet: step first");
     const int L = session_model(s0)->spec.n_layers;
     Selection *sel = &sc->sel;
     if (sel->layer >= L) sel->layer = L - 1;
@@ -412,7 +334,7 @@ static bool step_into_once(Scene *sc, int dir, Err *e) {
         } else {
             if (sel->stage == STAGE_NORM1 && sel->layer > 0) { sel->layer--; st = STAGE_ADD2; }
             if (st < 0) {
-                if (session_cursor(s0) == 0) return fail(sc, e, "already at the first stage of the first token");
+                if (session_cursor(s0) == 0) return scene_fail(sc, e, "already at the first stage of the first token");
                 for (int i = 0; i < sc->n_ses; i++) session_back(sc->ses[i]);
                 sel->stage = STAGE_SAMPLE;
                 sel->layer = L - 1;
@@ -437,15 +359,15 @@ bool scene_step_into(Scene *sc, int dir, Err *e) {
 bool scene_set_stage(Scene *sc, Stage st, int layer, Err *e) {
     scene_note(sc, "set_stage");
     if (!need_model(sc, e)) return false;
-    if ((unsigned)st >= STAGE_COUNT) return fail(sc, e, "no stage %d", (int)st);
+    if ((unsigned)st >= STAGE_COUNT) return scene_fail(sc, e, "no stage %d", (int)st);
     const Session *s0 = sc->ses[0];
     const ModelSpec *sp = &session_model(s0)->spec;
     if (st == STAGE_POS && sp->pos != POS_LEARNED)
-        return fail(sc, e, "stage \"position\" applies to learned positions; %s uses RoPE (stage \"rope\")", session_model_path(s0));
+        return scene_fail(sc, e, "stage \"position\" applies to learned positions; %s uses RoPE (stage \"rope\")", session_model_path(s0));
     if (st == STAGE_ROPE && sp->pos != POS_ROPE)
-        return fail(sc, e, "stage \"rope\" applies to RoPE models; %s adds learned positions (stage \"position\")", session_model_path(s0));
+        return scene_fail(sc, e, "stage \"rope\" applies to RoPE models; %s adds learned positions (stage \"position\")", session_model_path(s0));
     for (int i = 0; i < sc->n_ses; i++)
-        if (session_cursor(sc->ses[i]) < 0) return fail(sc, e, "%sno token computed yet: step first", tag(sc, i));
+        if (session_cursor(sc->ses[i]) < 0) return scene_fail(sc, e, "%sno token computed yet: step first", scene_tag(sc, i));
     if (layer >= 0 && !scene_select_layer(sc, layer, e)) return false;
     sc->sel.stage = st;
     if (sc->stage_follow) sc->panel = scene_panel_for_stage(st);
@@ -458,7 +380,7 @@ bool scene_select_layer(Scene *sc, int layer, Err *e) {
     scene_note(sc, "select_layer");
     if (!need_model(sc, e)) return false;
     int L = session_model(sc->ses[0])->spec.n_layers;
-    if (layer < 0 || layer >= L) return fail(sc, e, "no layer %d (the model has %d)", layer, L);
+    if (layer < 0 || layer >= L) return scene_fail(sc, e, "no layer %d (the model has %d)", layer, L);
     sc->sel.layer = layer;
     return true;
 }
@@ -467,7 +389,7 @@ bool scene_select_head(Scene *sc, int head, Err *e) {
     scene_note(sc, "select_head");
     if (!need_model(sc, e)) return false;
     int H = session_model(sc->ses[0])->spec.n_heads;
-    if (head < 0 || head >= H) return fail(sc, e, "no head %d (the model has %d)", head, H);
+    if (head < 0 || head >= H) return scene_fail(sc, e, "no head %d (the model has %d)", head, H);
     sc->sel.head = head;
     return true;
 }
@@ -476,9 +398,9 @@ bool scene_select_key(Scene *sc, int key, Err *e) {
     scene_note(sc, "select_key");
     if (!need_model(sc, e)) return false;
     int q = session_cursor(sc->ses[0]);
-    if (q < 0) return fail(sc, e, "no token computed yet: step first");
+    if (q < 0) return scene_fail(sc, e, "no token computed yet: step first");
     int k = key < 0 ? q + 1 + key : key;
-    if (k < 0 || k > q) return fail(sc, e, "key %d: keys run from 0 to the query %d", key, q);
+    if (k < 0 || k > q) return scene_fail(sc, e, "key %d: keys run from 0 to the query %d", key, q);
     sc->sel.key = k;
     return true;
 }
@@ -492,7 +414,7 @@ bool scene_key_off(Scene *sc, Err *e) {
 
 bool scene_show_panel(Scene *sc, int panel, Err *e) {
     scene_note(sc, "show_panel");
-    if (panel < 0 || panel >= PANEL_COUNT) return fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
+    if (panel < 0 || panel >= PANEL_COUNT) return scene_fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
     sc->panel = panel;
     sc->view.tradeoff = false;      /* choosing a panel leaves the trade-off view */
     return true;
@@ -501,7 +423,7 @@ bool scene_show_panel(Scene *sc, int panel, Err *e) {
 bool scene_show_side(Scene *sc, int panel, Err *e) {
     scene_note(sc, "show_side");
     if (panel < 0) { sc->side_on = false; return true; }
-    if (panel >= PANEL_COUNT) return fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
+    if (panel >= PANEL_COUNT) return scene_fail(sc, e, "no panel %d (%s)", panel, scene_panel_names());
     sc->side_panel = panel;
     sc->side_on = true;
     return true;
@@ -512,24 +434,28 @@ bool scene_show_side(Scene *sc, int panel, Err *e) {
 bool scene_set_ablation(Scene *sc, int slot, int layer, int head, Err *e) {
     scene_note(sc, "set_ablation");
     if (!need_model(sc, e) || !settle(sc, e)) return false;
-    if (slot >= sc->n_ses) return fail(sc, e, "slot B: compare mode is off");
+    if (slot >= sc->n_ses) return scene_fail(sc, e, "slot B: compare mode is off");
     for (int i = 0; i < sc->n_ses; i++) {
         if (slot >= 0 && slot != i) continue;
         Err e2 = {0};
-        if (!session_set_ablation(sc->ses[i], layer < 0 ? -1 : layer, layer < 0 ? -1 : head, &e2))
-            return fail(sc, e, "%s%s", tag(sc, i), e2.msg);
+        if (!session_set_ablation_begin(sc->ses[i], layer < 0 ? -1 : layer, layer < 0 ? -1 : head, &e2))
+            return scene_fail(sc, e, "%s%s", scene_tag(sc, i), e2.msg);
     }
+    char msg[SCENE_MSG_CAP];
     if (layer >= 0) {
         sc->sel.layer = layer;
         sc->sel.head = head;
-        scene_status(sc, false, "head %d of layer %d zeroed (hook_z); tokens recomputed", head, layer);
-    } else scene_status(sc, false, "ablation cleared");
+        snprintf(msg, sizeof msg, tr("head %d of layer %d zeroed (hook_z); tokens recomputed"), head, layer);
+    } else snprintf(msg, sizeof msg, "%s", tr("ablation cleared"));
+    /* the recomputation (in pieces when chunked) */
+    if (!scene_begin_work(sc, SCENE_JOB_RERUN, msg, e)) return false;
+    if (!sc->job.kind) scene_status(sc, false, "%s", msg);
     return true;
 }
 
 bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e) {
     scene_note(sc, "set_sampler");
-    if (slot >= 1 && sc->n_ses < 2) return fail(sc, e, "slot B: compare mode is off");
+    if (slot >= 1 && sc->n_ses < 2) return scene_fail(sc, e, "slot B: compare mode is off");
     if (slot <= 0) sc->scfg = cfg;
     for (int i = 0; i < sc->n_ses; i++)
         if (slot < 0 || slot == i) session_set_sampler(sc->ses[i], cfg);

@@ -83,18 +83,32 @@ typedef struct Scene {
      * all): how tests see that a key and a lesson step took the same path. */
     const char *trail[SCENE_TRAIL];
     int n_trail;
-    /* A prefill in pieces, so an interactive UI never freezes: with chunked set (the TUI),
-     * the actions that would run a prompt's prefill (set_prompt, step on a new prompt,
-     * load_model) only start it; scene_prefill_tick runs the next piece and puts the progress
-     * on the status line; scene_prefill_stop ends it (the prompt becomes what ran). Every
-     * action that reads tokens finishes a pending prefill first. Without chunked (screenshot,
-     * lesson --check, tests) the same actions run it to the end at once. */
+    /* Work in pieces, so an interactive UI never freezes: with chunked set (the TUI), the
+     * actions that would compute for long only start it: a prompt's prefill (set_prompt, step
+     * on a new prompt, load_model), the re-run after an ablation (set_ablation), compare slot
+     * B catching up with A (load_model into slot 1), and the model load itself (on a worker
+     * thread: session_new touches nothing the UI reads). scene_prefill_tick runs the next piece
+     * and puts the progress on the status line; scene_prefill_stop ends it leaving a consistent
+     * scene (what each job keeps: scene_prefill_stop below). Every action that reads tokens
+     * finishes pending work first (scene_settle). Without chunked (screenshot, lesson --check,
+     * tests) the same actions run it to the end at once. */
     bool chunked;
-    struct { bool on; int chunk; double t0, last_ms; } prefill;
+    struct {
+        int kind;             /* SceneJob; 0 = none (scene_busy is false) */
+        int chunk, dchunk;    /* tokens per piece: prefill, decode steps (sized to ~0.25 s) */
+        double t0, last_ms;
+        int ran;              /* tokens run so far (for tok/s) */
+        bool reprefill;       /* a model loading into slot A takes over A's prefill under way */
+        char done_msg[SCENE_MSG_CAP];   /* the status line when it ends */
+    } job;
+    struct SceneLoad *load;   /* a model being loaded on a worker thread (job SCENE_JOB_LOAD) */
     /* Called before a long action (model load) so a UI can show the status line first. */
     void (*busy_cb)(void *ud);
     void *busy_ud;
 } Scene;
+
+/* Work in pieces (Scene.job.kind). */
+typedef enum { SCENE_JOB_NONE = 0, SCENE_JOB_PREFILL, SCENE_JOB_RERUN, SCENE_JOB_FOLLOW, SCENE_JOB_LOAD } SceneJob;
 
 Scene *scene_new(void);
 /* Chat mode on/off: the prompt (now and later ones) becomes a user message through the model's
@@ -152,13 +166,22 @@ bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e);
 bool scene_set_running(Scene *sc, bool on, Err *e);
 /* One run-mode tick: steps, and stops at the end of text or on an error. */
 bool scene_tick(Scene *sc, Err *e);
-/* The prefill in pieces (see Scene.chunked): is one pending; run the next piece (max_tokens
- * per session, <= 0: sized to take about a quarter of a second); stop it. scene_prefill_stop
- * keeps what ran as the prompt (the prompt text becomes those tokens' text; the first step
- * after it decodes); with nothing run yet the prompt stays, not prefilled. */
+/* Work in pieces (see Scene.chunked): is any pending; run the next piece (max_tokens per
+ * session, <= 0: sized to take about a quarter of a second; a load only checks whether the
+ * worker is done); stop it. What scene_prefill_stop leaves:
+ *   prefill: the prompt becomes the tokens that ran (text = their text; the first step after
+ *     it decodes); with none run, the prompt stays, not prefilled;
+ *   re-run after an ablation: the ablation stays; the tokens recomputed so far are kept, those
+ *     after them dropped (in the prompt: as a stopped prefill);
+ *   compare B catching up, or a model still loading: as if it had not been asked (B removed,
+ *     compare mode off; a load's result is thrown away when the worker ends).
+ * scene_settle runs what is pending to the end (waits for a load). */
 bool scene_busy(const Scene *sc);
 bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e);
 void scene_prefill_stop(Scene *sc);
+bool scene_settle(Scene *sc, Err *e);
+/* Model loads still running on worker threads, abandoned ones included (tests wait for 0). */
+int scene_loads_running(void);
 
 /* ---- actions by name (the keymap's and the lessons' vocabulary) ---------------------------- */
 

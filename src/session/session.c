@@ -93,7 +93,8 @@ static void session_reset(Session *s) {
     s->cursor = -1;
     s->prefilled = false;
     s->n_prefilled = 0;
-    s->prefill_logits = NULL;
+    s->last_logits = NULL;
+    s->work_len = 0;
 }
 
 bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
@@ -144,6 +145,7 @@ static const float *forward_ids(Session *s, const int *ids, int n, Phase ph, int
     trace_begin_step(s->trace, ph, step);
     const float *lg = engine_forward(s->engine, ids, n, false, e);
     if (!lg) return NULL;
+    s->last_logits = lg;
     for (int i = 0; i < n; i++) {
         TraceTok *k = trace_tok_mut(s->trace, p0 + i);
         if (k) { k->id = ids[i]; k->phase = ph; if (i + 1 < n) k->next_id = ids[i + 1]; }
@@ -165,6 +167,11 @@ static bool run_tokens(Session *s, const int *ids, int n, Phase ph, int forced_n
     return true;
 }
 
+/* The id that follows the prompt in a teacher-forced re-run (-1: sample it). */
+static int forced_after_prompt(const Session *s) {
+    return s->work_forced && s->work_len > s->n_prompt && s->n_ids > s->n_prompt ? s->ids[s->n_prompt] : -1;
+}
+
 int session_prefill_some(Session *s, int max_tokens, Err *e) {
     if (!s->n_prompt) { err_set(e, ERR_ARG, "no prompt set"); return -1; }
     if (s->prefilled) return 0;
@@ -177,38 +184,103 @@ int session_prefill_some(Session *s, int max_tokens, Err *e) {
         TraceTok *k = trace_tok_mut(s->trace, s->n_prefilled + n - 1);
         if (k) k->next_id = s->prompt_ids[s->n_prefilled + n];
     }
-    s->prefill_logits = lg;
     s->n_prefilled += n;
     if (s->n_prefilled == s->n_prompt) {
-        choose_next(s, lg, -1);
+        choose_next(s, lg, forced_after_prompt(s));
         s->prefilled = true;
         s->cursor = s->n_prompt - 1;
+        if (s->work_len > 0 && s->work_len <= s->n_prompt) {   /* the work ends with the prompt */
+            if (s->work_cursor >= 0 && s->work_cursor < s->n_prompt) s->cursor = s->work_cursor;
+            s->work_len = 0;
+        }
     }
     return n;
 }
 
-int session_prefill_stop(Session *s, Err *e) {
-    if (s->prefilled || !s->n_prefilled) return s->prefilled ? s->n_prompt : 0;
-    int n = s->n_prefilled;
-    if (s->tok) {   /* the prompt text becomes the text of the tokens kept */
-        char *txt = tokenizer_decode(s->tok, s->prompt_ids, n, true);
-        if (txt) { snprintf(s->prompt, sizeof s->prompt, "%s", txt); free(txt); }
-        else s->prompt[0] = 0;
-    } else s->prompt[0] = 0;
-    s->n_prompt = n;
-    s->n_ids = n;
-    choose_next(s, s->prefill_logits, -1);
-    s->prefilled = true;
-    s->cursor = n - 1;
-    (void)e;
-    return n;
+/* The work after the prompt: decode steps up to work_len (ids[] forced, or sampled). */
+static int work_decode(Session *s, int max_tokens, Err *e) {
+    int k = 0;
+    while (trace_len(s->trace) < s->work_len && (max_tokens <= 0 || k < max_tokens)) {
+        int i = trace_len(s->trace);
+        if (s->work_forced) {
+            if (i >= s->n_ids) break;
+            if (!run_tokens(s, &s->ids[i], 1, PHASE_DECODE, i + 1 < s->work_len && i + 1 < s->n_ids ? s->ids[i + 1] : -1, e)) return -1;
+        } else {   /* as session_step decodes: the next token chosen after the last one */
+            const TraceTok *last = trace_tok(s->trace, i - 1);
+            int next = last ? last->next_id : -1;
+            if (next < 0 || i >= s->max_ctx) break;
+            if (!run_tokens(s, &next, 1, PHASE_DECODE, -1, e)) return -1;
+            if (s->n_ids < s->cap_ids) s->ids[s->n_ids++] = next;
+        }
+        k++;
+    }
+    int len = trace_len(s->trace);
+    if (k < max_tokens || max_tokens <= 0 || len >= s->work_len) {   /* reached, or nothing more to run */
+        s->cursor = s->work_cursor >= 0 && s->work_cursor < len ? s->work_cursor : len - 1;
+        s->work_len = 0;
+    } else s->cursor = len - 1;
+    return k;
 }
+
+bool session_pending(const Session *s) { return (s->n_prompt > 0 && !s->prefilled) || s->work_len > 0; }
+
+void session_work_progress(const Session *s, int *done, int *total) {
+    int len = trace_len(s->trace);
+    *total = s->work_len > s->n_prompt ? s->work_len : s->n_prompt;
+    *done = s->prefilled ? len : s->n_prefilled;
+}
+
+int session_work_some(Session *s, int max_tokens, Err *e) {
+    if (!s->prefilled) return s->n_prompt ? session_prefill_some(s, max_tokens, e) : 0;
+    return s->work_len > 0 ? work_decode(s, max_tokens, e) : 0;
+}
+
+bool session_follow_begin(Session *s, const Session *ref, Err *e) {
+    bool ok = session_prompt(ref)[0] ? session_set_prompt(s, session_prompt(ref), e)
+                                     : (ref->n_prompt ? session_set_ids(s, ref->prompt_ids, ref->n_prompt, e) : true);
+    if (!ok) return false;
+    if (!ref->prefilled) return true;
+    s->work_forced = false;
+    s->work_len = trace_len(ref->trace);
+    s->work_cursor = ref->cursor;
+    return true;
+}
+
+int session_work_stop(Session *s, Err *e) {
+    (void)e;
+    if (!s->prefilled) {
+        int n = s->n_prefilled;
+        s->work_len = 0;
+        if (!n) return 0;
+        if (s->tok) {   /* the prompt text becomes the text of the tokens kept */
+            char *txt = tokenizer_decode(s->tok, s->prompt_ids, n, true);
+            if (txt) { snprintf(s->prompt, sizeof s->prompt, "%s", txt); free(txt); }
+            else s->prompt[0] = 0;
+        } else s->prompt[0] = 0;
+        s->n_prompt = n;
+        s->n_ids = n;
+        choose_next(s, s->last_logits, -1);
+        s->prefilled = true;
+        s->cursor = n - 1;
+        return n;
+    }
+    int len = trace_len(s->trace);
+    if (s->work_len > 0) {   /* decoding after the prompt: keep what ran, choose its next token afresh */
+        s->work_len = 0;
+        if (s->n_ids > len) s->n_ids = len;
+        if (s->work_forced && s->last_logits) choose_next(s, s->last_logits, -1);   /* not the old run's */
+        s->cursor = s->work_cursor >= 0 && s->work_cursor < len ? s->work_cursor : len - 1;
+    }
+    return len;
+}
+
+int session_prefill_stop(Session *s, Err *e) { return session_work_stop(s, e); }
 
 bool session_step(Session *s, Err *e) {
     if (!s->n_prompt) return err_set(e, ERR_ARG, "no prompt set");
-    if (!s->prefilled) {
-        while (!s->prefilled)
-            if (session_prefill_some(s, 0, e) < 0) return false;
+    if (session_pending(s)) {
+        while (session_pending(s))
+            if (session_work_some(s, 0, e) < 0) return false;
         return true;
     }
     int len = trace_len(s->trace);
@@ -236,27 +308,36 @@ bool session_goto(Session *s, int pos) {
 
 void session_set_sampler(Session *s, SamplerCfg cfg) { sampler_set(s->sampler, cfg); }
 
-/* Recomputes the recorded tokens with the same ids (teacher-forced), e.g. after an
- * ablation changed the model's internals. */
-static bool session_replay(Session *s, Err *e) {
-    int len = trace_len(s->trace);
-    int cursor = s->cursor;
-    if (!s->prefilled) return true;
-    int n = s->n_ids;
+/* Recomputes the recorded tokens with the same ids (teacher-forced), e.g. after an ablation
+ * changed the model's internals: only sets the work up; session_work_some runs it. */
+static bool replay_begin(Session *s) {
+    if (!s->prefilled && !s->n_prefilled) return false;   /* nothing ran yet: the prefill will see the change */
+    int len = trace_len(s->trace), cursor = s->cursor;
+    if (!s->prefilled) len = s->n_prompt;            /* a prefill under way: run it again, whole */
     engine_truncate(s->engine, 0);
     trace_truncate(s->trace, 0);
-    if (!run_tokens(s, s->prompt_ids, s->n_prompt, PHASE_PREFILL, n > s->n_prompt ? s->ids[s->n_prompt] : -1, e)) return false;
-    for (int i = s->n_prompt; i < n && i < len; i++)
-        if (!run_tokens(s, &s->ids[i], 1, PHASE_DECODE, i + 1 < n ? s->ids[i + 1] : -1, e)) return false;
-    s->cursor = cursor < trace_len(s->trace) ? cursor : trace_len(s->trace) - 1;
+    s->prefilled = false;
+    s->n_prefilled = 0;
+    s->work_forced = true;
+    s->work_len = len;
+    s->work_cursor = cursor;
+    return true;
+}
+
+bool session_set_ablation_begin(Session *s, int layer, int head, Err *e) {
+    if (layer >= s->model->spec.n_layers || head >= s->model->spec.n_heads) return err_set(e, ERR_ARG, "no head %d in layer %d", head, layer);
+    s->ablate_layer = layer;
+    s->ablate_head = head;
+    replay_begin(s);
     return true;
 }
 
 bool session_set_ablation(Session *s, int layer, int head, Err *e) {
-    if (layer >= s->model->spec.n_layers || head >= s->model->spec.n_heads) return err_set(e, ERR_ARG, "no head %d in layer %d", head, layer);
-    s->ablate_layer = layer;
-    s->ablate_head = head;
-    return session_replay(s, e);
+    bool ran = s->prefilled || s->n_prefilled;
+    if (!session_set_ablation_begin(s, layer, head, e)) return false;
+    while (ran && session_pending(s))
+        if (session_work_some(s, 0, e) < 0) return false;
+    return true;
 }
 
 const char *session_token_text(const Session *s, int id, char *buf, size_t cap) {

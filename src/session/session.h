@@ -68,12 +68,31 @@ bool session_step(Session *s, Err *e);       /* prefill, or advance cursor, or d
 int session_prefill_some(Session *s, int max_tokens, Err *e);
 /* Stops a prefill in pieces: the prompt becomes the tokens already run (their text, when a
  * tokenizer decodes them) and the prefill is complete on them; with none run, the prompt
- * stays as it was, not prefilled. Returns the tokens kept. */
+ * stays as it was, not prefilled. Returns the tokens kept. Same as session_work_stop. */
 int session_prefill_stop(Session *s, Err *e);
+/* Work in pieces, the general case (a UI that must not freeze). Besides a prompt's prefill a
+ * session may have to re-run its recorded tokens (after an ablation, teacher-forced: the same
+ * ids, recomputed) or catch up with another session (compare mode: B brought to A's prompt,
+ * length and cursor, sampling its own tokens). session_pending: is any of it left;
+ * session_work_some runs up to max_tokens more (<= 0: all; a prompt's prefill in one forward
+ * call, decode steps one each) and returns how many ran, -1 on error; progress counts
+ * recorded positions (done of total). session_work_stop ends it where it is: a prefill as
+ * session_prefill_stop; after the prompt, the tokens not yet recomputed are dropped, the next
+ * token is chosen from what ran, and the cursor returns where it was (or to the last token).
+ * Running the work in pieces or at once gives the same trace (tests/test_scene.c). */
+bool session_pending(const Session *s);
+int session_work_some(Session *s, int max_tokens, Err *e);
+void session_work_progress(const Session *s, int *done, int *total);
+int session_work_stop(Session *s, Err *e);
+/* Sets s to ref's prompt and leaves the rest (prefill, decode to ref's length, ref's cursor)
+ * as work for session_work_some. */
+bool session_follow_begin(Session *s, const Session *ref, Err *e);
 bool session_back(Session *s);               /* cursor - 1 (no recompute) */
 bool session_goto(Session *s, int pos);      /* cursor = pos if recorded */
 void session_set_sampler(Session *s, SamplerCfg cfg);
 bool session_set_ablation(Session *s, int layer, int head, Err *e); /* -1,-1 clears; recomputes */
+/* The same, leaving the recomputation as work in pieces (session_work_some). */
+bool session_set_ablation_begin(Session *s, int layer, int head, Err *e);
 /* Text of a token id (decoded piece, for display); writes into buf. */
 const char *session_token_text(const Session *s, int id, char *buf, size_t cap);
 int session_len(const Session *s);           /* recorded positions */

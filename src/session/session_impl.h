@@ -21,7 +21,12 @@ struct Session {
     int n_prefilled;             /* prompt tokens run so far (a prefill in chunks) */
     int n_calls;                 /* forward calls so far (a prefill in chunks is one) */
     int prefill_step;            /* the call the prefill counts as */
-    const float *prefill_logits; /* last row of the last chunk run (the engine's buffer) */
+    const float *last_logits;    /* last row of the last forward call (the engine's buffer) */
+    /* Work in pieces beyond the prompt (session_work_some): recorded positions to reach, the
+     * cursor to show then, and whether the tokens are ids[] (a re-run, teacher-forced) or
+     * sampled as they come (a compare session catching up with A). work_len 0: none. */
+    int work_len, work_cursor;
+    bool work_forced;
     int ablate_layer, ablate_head;  /* write-hook demo: -1 = none */
     int max_ctx;
 };

@@ -83,6 +83,11 @@ void app_render(App *a, Canvas *c);
  * draw returns the rows drawn. */
 int compare_band_rows(const App *a, const Canvas *c);
 int compare_band_draw(App *a, Canvas *c, Rect r);
+/* The band's numbers are computed in pieces between frames (a 0.6B model takes a minute for
+ * 500 tokens): true while some are left (the loop calls compare_band_work when idle, which
+ * runs about a quarter of a second of it and returns true when it did). */
+bool compare_band_pending(const App *a);
+bool compare_band_work(App *a);
 /* Draws one panel filling the canvas (screenshot). */
 void app_render_panel(App *a, Canvas *c, int panel);
 /* Handles one event; returns KR_*. Sets a->quit on q/F10/interrupt. */

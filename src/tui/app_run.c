@@ -54,7 +54,8 @@ bool app_run(App *a, Err *e) {
         }
         if (dirty) { frame(a, &rc); dirty = false; }
         int timeout = -1;
-        if (scene_busy(a->sc)) timeout = 0;
+        if (scene_busy(a->sc)) timeout = a->sc->job.kind == SCENE_JOB_LOAD ? 100 : 0;   /* a load: the worker computes */
+        else if (compare_band_pending(a)) timeout = 0;
         else if (a->sc->running) {
             double left = next_tick - mono_ms();
             timeout = left > 0 ? (int)left : 0;
@@ -71,7 +72,7 @@ bool app_run(App *a, Err *e) {
                 TuiEvent tick = {.key = TK_TICK};
                 if (app_handle(a, &tick)) dirty = true;
                 next_tick = mono_ms() + a->run_ms;
-            }
+            } else if (compare_band_work(a)) dirty = true;   /* compare mode's loss/KL, a piece */
             continue;
         }
         if (app_handle(a, &ev) != KR_IGNORED) dirty = true;

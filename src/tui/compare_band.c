@@ -9,16 +9,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "core/i18n.h"
 #include "tui/app.h"
 #include "tui/lesson_pane.h"
 #include "tui/widgets/widgets.h"
 
-int compare_band_rows(const App *a, const Canvas *c) {
-    if (a->sc->n_ses != 2 || !a->sc->ses[0] || !a->sc->ses[1]) return 0;
-    if (lesson_ui_player((App *)a)) return 0;      /* a lesson's pane keeps its room */
-    if (a->sc->view.tradeoff) return 0;             /* the trade-off view is about the family, not this text */
-    return c->h >= 30 ? 5 : 3;
+static bool band_shown(const App *a) {
+    if (a->sc->n_ses != 2 || !a->sc->ses[0] || !a->sc->ses[1]) return false;
+    if (lesson_ui_player((App *)a)) return false;  /* a lesson's pane keeps its room */
+    if (a->sc->view.tradeoff) return false;         /* the trade-off view is about the family, not this text */
+    return true;
+}
+
+int compare_band_rows(const App *a, const Canvas *c) { return band_shown(a) ? (c->h >= 30 ? 5 : 3) : 0; }
+
+bool compare_band_pending(const App *a) { return a->cmp.running && band_shown(a) && !scene_busy(a->sc); }
+
+static double band_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+bool compare_band_work(App *a) {
+    if (!compare_band_pending(a)) return false;
+    static int chunk = 8;               /* positions per piece, sized to about a quarter of a second */
+    Session *A = a->sc->ses[0], *B = a->sc->ses[1];
+    int before = a->cmp.run.scored;
+    double t = band_ms();
+    Err e = {0};
+    compare_cached_some(&a->cmp, session_model(A), session_model(B), session_ids(A), session_n_ids(A), chunk, &e);
+    double dt = band_ms() - t;
+    int ran = a->cmp.running ? a->cmp.run.scored - before : chunk;
+    if (dt > 0 && ran > 0) {
+        double c = (double)ran * 250.0 / dt;
+        chunk = c < 1 ? 1 : c > 256 ? 256 : (int)c;
+    }
+    return true;
 }
 
 typedef struct { const char *name; const double *v; bool diverging; double scale; int side; } Strip;
@@ -63,8 +91,17 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
     Err e = {0};
     const bool engines = session_engine(A) && session_engine(B);     /* a session without an engine (tests' fakes) has nothing to run */
     if (!engines) err_set(&e, ERR_ARG, "%s", tr("no engine to run the models"));
-    const CompareResult *cr = n >= 2 && engines ? compare_cached(&a->cmp, session_model(A), session_model(B), session_ids(A), n, &e) : NULL;
+    /* only look: the numbers are computed between frames (compare_band_work), or here at once
+     * when no loop runs them (screenshot) */
+    const CompareResult *cr = n >= 2 && engines ? compare_cached_some(&a->cmp, session_model(A), session_model(B), session_ids(A), n,
+                                                                       a->sc->chunked ? -1 : 0, &e) : NULL;
     char line[512];
+    if (!cr && a->cmp.running) {
+        snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: computing %d/%d positions..."), a->cmp.run.scored, a->cmp.n - 1);
+        canvas_text_fit(c, r.x + 1, r.y, line, r.w - 2, sty(CR_DIM));
+        canvas_pop_clip(c);
+        return rows;
+    }
     if (!cr) {
         snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: %s"), n < 2 ? tr("the text needs two tokens") : e.msg);
         canvas_text_fit(c, r.x + 1, r.y, line, r.w - 2, sty(CR_WARN));
