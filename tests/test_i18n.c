@@ -127,10 +127,11 @@ static const char *collect_arg(const char *p, int arg, StrSet *out) {
     return p;
 }
 
-/* scene.c's own fail(sc, e, fmt, ...) translates its format too (only in that file) */
+/* scene.c's own fail(sc, e, fmt, ...) translates its format too (only in that file), and so does
+ * scene_fail (scene/scene_int.h), which the scene's files share */
 typedef struct { const char *name; int arg; bool scene_only; } Marker;
 static const Marker k_markers[] = {{"tr", 0, false}, {"N_", 0, false}, {"tr_lang", 1, false}, {"scene_status", 2, false},
-                                   {"fail", 2, true}};
+                                   {"fail", 2, true}, {"scene_fail", 2, false}};
 
 static void scan_text(const char *text, StrSet *out, bool scene_file) {
     const char *p = text;
