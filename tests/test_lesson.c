@@ -615,3 +615,63 @@ TEST(lesson_predict_scoring) {
     REQUIRE(lesson_predict_score(&tok, " ball", "cat", false, &s, &e));
     CHECK(!s.right && has(s.text, "the model's token is \"ball\""));
 }
+
+/* Rows of the pane (between its borders) that hold text, the progress line aside. */
+static int pane_text_rows(const Canvas *c, Rect pane) {
+    int rows = 0;
+    for (int y = pane.y + 2; y < pane.y + pane.h - 1; y++) {
+        bool any = false;
+        for (int x = pane.x + 1; x < pane.x + pane.w - 1 && !any; x++) {
+            const Cell *cl = canvas_cell(c, x, y);
+            any = cl && cl->len && !(cl->len == 1 && cl->ch[0] == ' ');
+        }
+        rows += any;
+    }
+    return rows;
+}
+
+/* At 80x24 (a projector's resolution) a lesson reads several lines per page, its targets are
+ * drawn (the pane at the bottom makes room for them) or the pane says they are not on screen at
+ * this size; lesson --check asks the same of every step of every lesson (check_targets_small). */
+TEST(lesson_pane_at_80x24_reads_and_shows_its_targets) {
+    if (!file_exists("lessons/05-kv-cache.json") || !file_exists("assets/models/story-gqa/model.safetensors")) SKIP("lessons or story models not present");
+    static const struct { const char *file; int step; const char *target; bool shown; } C[] = {
+        {"lessons/05-kv-cache.json", 3, "kv.layer", false},            /* the panel has no room for it: said so */
+        {"lessons/02-embeddings.json", 2, "embeddings.cell", true},    /* the pane shrinks for it */
+        {"lessons/zh/02-embeddings.json", 2, "embeddings.cell", true},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        App *a = app_new();
+        Canvas *c = canvas_new(80, 24), *big = canvas_new(120, 36);
+        REQUIRE(a && c && big);
+        c->unicode = big->unicode = true;
+        c->mono = big->mono = true;
+        lesson_ui_get(a, ".", strstr(C[i].file, "/zh/") ? "zh" : "en");
+        Err e = {0};
+        REQUIRE(lesson_ui_open(a, C[i].file, C[i].step, &e));
+        app_render(a, c);
+        Rect pane = lesson_ui_pane_rect(a, NULL);
+        int from = 0;
+        const CanvasTarget *t = canvas_target_find(c, C[i].target, &from);
+        bool shown = t && t->r.w > 0 && t->r.h > 0 && t->r.y + t->r.h <= pane.y;
+        CHECK_MSG(shown == C[i].shown, "%s step %d: %s %s at 80x24", C[i].file, C[i].step + 1, C[i].target, shown ? "drawn" : "not drawn");
+        CHECK(lesson_ui_targets_off_screen(a) == !C[i].shown);
+        char *txt = canvas_to_text(c);
+        if (!C[i].shown) CHECK_MSG(has(txt, "80x24"), "the pane does not say that %s is off screen:\n%s", C[i].target, txt);
+        if (C[i].shown) CHECK(pane.h < 8);                         /* it made room */
+        else CHECK_MSG(pane_text_rows(c, pane) >= 4, "only %d narration rows at 80x24:\n%s", pane_text_rows(c, pane), txt);
+        free(txt);
+        /* the same step at 120x36: the pane beside the panels, the target drawn, nothing said */
+        app_render(a, big);
+        from = 0;
+        t = canvas_target_find(big, C[i].target, &from);
+        CHECK(t && t->r.w > 0);
+        CHECK(!lesson_ui_targets_off_screen(a));
+        /* and back at 80x24: decided again, the same */
+        app_render(a, c);
+        CHECK(lesson_ui_targets_off_screen(a) == !C[i].shown);
+        canvas_free(c);
+        canvas_free(big);
+        app_free(a);
+    }
+}

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "core/err.h"
+#include "core/i18n.h"
 #include "analysis/derived.h"
 #include "engine/sampler.h"
 
@@ -135,8 +136,14 @@ const char *lesson_stage_keyword(int stage);
  * rectangle they drew them in (tui/canvas.h, canvas_target); the lesson pane highlights
  * them and `lesson --check` verifies each landed on something drawn. */
 typedef enum { TGA_NONE = 0, TGA_OPT_INT, TGA_INT, TGA_KV } TargetArg;
-typedef struct { const char *name; TargetArg arg; const char *doc; } TargetSpec;
+typedef struct {
+    const char *name; TargetArg arg; const char *doc;
+    const char *label;        /* what the lesson pane calls it ("growth chart"; English, N_: shown through tr) */
+} TargetSpec;
 const TargetSpec *lesson_target_table(int *n);
+/* A step target's name as the pane says it, in lang: its label with the argument
+ * ("layer row 2"); a key of the key bar is its key ("F6"). Writes into out. */
+const char *lesson_target_label(const char *name, UiLang lang, char *out, size_t cap);
 /* Checks "panel.element[:arg]" against the table (e is filled with what is wrong). */
 bool lesson_target_validate(const char *name, Err *e);
 /* The panel (or "tokens", "keys", "header") a target belongs to: the text before the first '.'

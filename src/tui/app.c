@@ -284,7 +284,15 @@ static void draw_tradeoff(App *a, Canvas *c, Rect r) {
     canvas_pop_clip(c);
 }
 
+static void render_once(App *a, Canvas *c);
+
 void app_render(App *a, Canvas *c) {
+    render_once(a, c);
+    /* a lesson step whose targets did not fit: the pane makes room (a few renders, once per step) */
+    for (int i = 0; i < 4 && lesson_ui_refit(a, c); i++) render_once(a, c);
+}
+
+static void render_once(App *a, Canvas *c) {
     double t0 = now_ms();
     a->n_hits = 0;
     a->w = c->w;

@@ -94,6 +94,40 @@ static int check_targets(const Canvas *c, Rect pane, const Lesson *l, int k, FIL
     return problems;
 }
 
+static char *pane_text(const Canvas *c, Rect pane);
+
+/* At the smallest classroom terminal (80x24) every target is drawn too, the pane making room
+ * for it (lesson_ui_refit), or the pane says on screen that it is not there at this size. */
+static int check_targets_small(App *a, Canvas *small, const Lesson *l, int k, FILE *out, bool verbose) {
+    const LessonStep *st = &l->steps[k];
+    int problems = 0;
+    if (!st->n_targets) return 0;
+    app_render(a, small);
+    Rect pane = lesson_ui_pane_rect(a, NULL);
+    int off = 0;
+    for (int i = 0; i < st->n_targets; i++) {
+        int from = 0;
+        bool good = false;
+        for (const CanvasTarget *t; !good && (t = canvas_target_find(small, st->target[i], &from));) {
+            Rect r = t->r, ov = rect_intersect(r, pane);
+            good = r.w > 0 && r.h > 0 && r.x >= 0 && r.y >= 0 && r.x + r.w <= small->w && r.y + r.h <= small->h && !(ov.w > 0 && ov.h > 0);
+        }
+        if (good) continue;
+        off++;
+        if (verbose) fprintf(out, "    [%d] at %dx%d target \"%s\" is off screen\n", k + 1, small->w, small->h, st->target[i]);
+    }
+    if (!off) return 0;
+    /* then the pane must say so, in words a reader sees on the first page */
+    char *t = pane_text(small, pane);
+    char want[64];
+    snprintf(want, sizeof want, "%dx%d", small->w, small->h);
+    if (!lesson_ui_targets_off_screen(a) || !t || !strstr(t, want))
+        PROBLEM("%s: step %d/%d: at %dx%d %d target%s not drawn and the pane does not say so", l->file, k + 1, l->n_steps, small->w,
+                small->h, off, off == 1 ? " is" : "s are");
+    free(t);
+    return problems;
+}
+
 /* ---- text: nothing cut -------------------------------------------------------------------- */
 
 static char *pane_text(const Canvas *c, Rect pane) {
@@ -368,6 +402,7 @@ int lesson_check_file(const char *path, const char *root, const LessonCheckOpts 
             Rect pane = lesson_ui_pane_rect(a, NULL);
             if (!pane.w) PROBLEM("%s: step %d: the narration pane was not drawn", pl->file, k + 1);
             problems += check_targets(c, pane, pl, k, out, verbose);
+            if (nsizes == 2) { problems += check_targets_small(a, small, pl, k, out, verbose); app_render(a, c); }
             problems += check_fits(a, sizes, nsizes, p, k, "", out, verbose);
             if (pl->steps[k].question) {
                 p->revealed = true;

@@ -20,6 +20,13 @@ struct LessonUi {
     int scroll;                /* narration rows scrolled away (paging a long step) */
     bool more;                 /* rows below the pane's view: next pages instead of stepping */
     int page;                  /* rows one page moves */
+    /* Fitting the step's targets on a short screen (lesson_ui_refit): the pane at the bottom
+     * shrinks (squeeze 1: 30 % of the rows, 2: five rows) until they are drawn; if none helps
+     * it keeps its size and says which are off screen. Worked out once per step and size. */
+    int squeeze;
+    bool fitted, off_screen;
+    int fit_step, fit_w, fit_h;
+    bool bottom;               /* the pane was drawn below the panels (not beside them) */
     /* predict, then reveal: the answer field of a prediction step */
     bool input;                /* the field is open: every key goes to it */
     LineEdit edit;
@@ -242,13 +249,49 @@ static void token_label(const Session *s, int pos, char *out, size_t cap, bool z
     snprintf(out, cap, tr_lang(zh ? LANG_ZH : LANG_EN, "%s (%d)"), vis, pos);
 }
 
-/* A target's name as the pane says it: the element without its panel ("cell", "row:mla"),
- * since the highlight on screen shows where it is. */
-static const char *target_label(const char *name, bool zh) {
-    (void)zh;
-    const char *dot = strchr(name, '.');
-    return dot ? dot + 1 : name;
+/* "▶ look at the highlight: growth chart, layer row 2" (labels in the lesson's language); when
+ * they are not on screen at this size, the line says so instead of pointing at nothing. */
+static void look_at_line(const LessonUi *u, const LessonStep *st, UiLang L, bool unicode, bool brief, char *line, size_t cap) {
+    int n = snprintf(line, cap, "%s%s", unicode ? "\xe2\x96\xb6 " : "> ",
+                     brief ? "" : tr_lang(L, u->off_screen ? "look at: " : "look at the highlight: "));
+    for (int i = 0; i < st->n_targets && n > 0 && (size_t)n < cap; i++) {
+        char lab[96];
+        n += snprintf(line + n, cap - (size_t)n, "%s%s", i ? ", " : "", lesson_target_label(st->target[i], L, lab, sizeof lab));
+    }
+    if (u->off_screen && n > 0 && (size_t)n < cap)
+        snprintf(line + n, cap - (size_t)n, tr_lang(L, " (not on screen at %dx%d: a taller window shows it)"), u->fit_w, u->fit_h);
 }
+
+/* Is the target drawn where it can be seen: registered with a rectangle on screen, not under
+ * the pane (what lesson --check asks too). */
+static bool target_shown(const Canvas *c, const char *name, Rect pane) {
+    int from = 0;
+    for (const CanvasTarget *t; (t = canvas_target_find(c, name, &from));) {
+        Rect r = t->r;
+        if (r.w <= 0 || r.h <= 0 || r.x < 0 || r.y < 0 || r.x + r.w > c->w || r.y + r.h > c->h) continue;
+        Rect ov = rect_intersect(r, pane);
+        if (ov.w > 0 && ov.h > 0) continue;
+        return true;
+    }
+    return false;
+}
+
+bool lesson_ui_refit(App *a, Canvas *c) {
+    LessonUi *u = a->lesson;
+    LessonPlayer *p = u ? u->player : NULL;
+    if (!p || p->step < 0 || u->menu || !u->pane.w || u->fitted) return false;
+    const LessonStep *st = &p->lesson->steps[p->step];
+    bool missing = false;
+    for (int i = 0; i < st->n_targets; i++) missing |= !target_shown(c, st->target[i], u->pane);
+    if (missing && u->bottom && u->squeeze < 2) { u->squeeze++; return true; }   /* the panels get more rows */
+    u->fitted = true;
+    if (!missing) return false;
+    u->squeeze = 0;                 /* no size helps: the pane as it was, saying so */
+    u->off_screen = true;
+    return true;
+}
+
+bool lesson_ui_targets_off_screen(App *a) { return a->lesson && a->lesson->player && a->lesson->off_screen; }
 
 /* The prediction block: the question, the choices, then the answer field or the score. */
 static int draw_predict(LessonUi *u, Canvas *c, Rect in, int y, const LessonStep *st, bool zh, Style vs) {
@@ -323,7 +366,15 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     if (!p || main.w < 20 || main.h < 6) return main;
     bool zh = is_zh(u);
     const UiLang L = zh ? LANG_ZH : LANG_EN;     /* the pane's chrome speaks the lesson's language */
+    if (p->step != u->fit_step || c->w != u->fit_w || c->h != u->fit_h) {   /* a new step or size: fit again */
+        u->fit_step = p->step;
+        u->fit_w = c->w;
+        u->fit_h = c->h;
+        u->squeeze = 0;
+        u->fitted = u->off_screen = false;
+    }
     Rect pane, rest;
+    u->bottom = c->w < 120;
     if (c->w >= 120) {
         int pw = c->w * 32 / 100;
         if (pw < 38) pw = 38;
@@ -331,55 +382,64 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         pane = rect_make(main.x + main.w - pw, main.y, pw, main.h);
         rest = rect_make(main.x, main.y, main.w - pw, main.h);
     } else {
-        int ph = main.h * 45 / 100;
-        if (ph < 8) ph = 8;
+        int ph = main.h * 45 / 100, lo = c->h < 30 ? 5 : 8;
+        if (u->squeeze == 1) ph = main.h * 30 / 100;
+        if (u->squeeze >= 2) ph = 5;
+        if (ph < lo) ph = lo;
         if (ph > main.h - 4) ph = main.h - 4;
         pane = rect_make(main.x, main.y + main.h - ph, main.w, ph);
         rest = rect_make(main.x, main.y, main.w, main.h - ph);
     }
     const Lesson *l = p->lesson;
     u->pane = pane;
+    /* compact on a short screen: no blank rows, the target on the progress line, the keys on the
+     * bottom border, so a 24-row terminal reads five lines per page instead of one or two */
+    const bool compact = u->bottom && (c->h < 30 || pane.h < 8);
+    const int gap = compact ? 0 : 1;
     canvas_fill(c, pane, " ", sty(CR_TEXT));
     char title[300];
     snprintf(title, sizeof title, "%s", l->title);
     Rect in = w_frame(c, pane, title, true);
     in = rect_make(in.x + 1, in.y, in.w - 2, in.h);
-    if (in.w < 8 || in.h < 3) return rest;
+    if (in.w < 8 || in.h < (compact ? 2 : 3)) return rest;
     canvas_push_clip(c, in);
     int k = p->step;
     const LessonStep *st = k >= 0 ? &l->steps[k] : NULL;
     /* progress: step k of n, with dots */
     char prog[96];
-    snprintf(prog, sizeof prog, tr_lang(L, "step %d/%d  "), k + 1, l->n_steps);
+    if (compact) snprintf(prog, sizeof prog, "%d/%d ", k + 1, l->n_steps);
+    else snprintf(prog, sizeof prog, tr_lang(L, "step %d/%d  "), k + 1, l->n_steps);
     int x = canvas_text(c, in.x, in.y, prog, sty(CR_DIM));
     for (int i = 0; i < l->n_steps && x < in.x + in.w; i++)
         x = canvas_text(c, x, in.y, c->unicode ? (i <= k ? "\xe2\x97\x8f" : "\xe2\x97\x8b") : (i <= k ? "*" : "."),
                         sty(i == k ? CR_ACCENT : i < k ? CR_TEXT : CR_DIM));
+    char look[400];
+    if (compact && st && st->n_targets) {   /* always in sight, whatever page */
+        look_at_line(u, st, L, c->unicode, !u->off_screen, look, sizeof look);
+        canvas_text_fit(c, x + 2, in.y, look, in.x + in.w - x - 2, sty_attr(u->off_screen ? CR_WARN : CR_ACCENT, ATTR_BOLD));
+    }
     /* the narration scrolls in the rows between the progress line and the key line */
-    Rect view = rect_make(in.x, in.y + 1, in.w, in.h - 2);
+    Rect view = compact ? rect_make(in.x, in.y + 1, in.w, in.h - 1) : rect_make(in.x, in.y + 1, in.w, in.h - 2);
     int sc = u->scroll;
     Rect full = in;
     in = rect_make(in.x, in.y - sc, in.w, in.h + sc + 1000);
     canvas_push_clip(c, view);
-    int y = full.y + 2 - sc;
+    int y = full.y + (compact ? 1 : 2) - sc;
     Style tx = sty(CR_TEXT), vs = sty_attr(CR_ACCENT, ATTR_BOLD);
     if (st && st->title) {
         char *t = lesson_player_expand(p, st->title, true, NULL);
-        y = draw_block(c, in, y, t ? t : st->title, sty_attr(CR_TITLE, ATTR_BOLD), sty_attr(CR_ACCENT, ATTR_BOLD)) + 1;
+        y = draw_block(c, in, y, t ? t : st->title, sty_attr(CR_TITLE, ATTR_BOLD), sty_attr(CR_ACCENT, ATTR_BOLD)) + gap;
         free(t);
     }
     if (st) {
         char *t = lesson_player_expand(p, st->text, true, NULL);
-        y = draw_block(c, in, y, t ? t : st->text, tx, vs) + 1;
+        y = draw_block(c, in, y, t ? t : st->text, tx, vs) + gap;
         free(t);
     }
     Session *s = a->sc->ses[0];
-    if (st && st->n_targets) {
-        char line[300];
-        int n = snprintf(line, sizeof line, "%s%s", c->unicode ? "\xe2\x96\xb6 " : "> ", tr_lang(L, "look at the highlight: "));
-        for (int i = 0; i < st->n_targets && n > 0 && (size_t)n < sizeof line; i++)
-            n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", i ? ", " : "", target_label(st->target[i], zh));
-        y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + 1;
+    if (st && st->n_targets && (!compact || u->off_screen)) {
+        look_at_line(u, st, L, c->unicode, false, look, sizeof look);
+        y = draw_block(c, in, y, look, sty_attr(u->off_screen ? CR_WARN : CR_ACCENT, ATTR_BOLD), vs) + gap;
     }
     if (p->hl_on && s) {
         char q[160], kk[160], line[512];
@@ -390,7 +450,7 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
             snprintf(line, sizeof line, tr_lang(L, "%slook at: query %s %s key %s, L%d H%d"), arrow, q, c->unicode ? "\xe2\x86\x92" : "->", kk,
                      p->hl_layer, p->hl_head);
         else snprintf(line, sizeof line, tr_lang(L, "%slook at: token %s, L%d H%d"), arrow, q, p->hl_layer, p->hl_head);
-        y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + 1;
+        y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + gap;
     }
     if (st && st->question) {
         char *q = lesson_player_expand(p, st->question, true, NULL);
@@ -401,22 +461,23 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         if (p->revealed) {
             char *an = lesson_player_expand(p, st->answer, true, NULL);
             snprintf(buf, sizeof buf, "%s%s", tr_lang(L, "A: "), an ? an : st->answer);
-            y = draw_block(c, in, y, buf, sty(CR_GOOD), vs) + 1;
+            y = draw_block(c, in, y, buf, sty(CR_GOOD), vs) + gap;
             free(an);
         } else {
-            y = draw_block(c, in, y, tr_lang(L, "(a or \xe2\x86\x92 shows the answer)"), sty(CR_DIM), vs) + 1;
+            y = draw_block(c, in, y, tr_lang(L, "(a or \xe2\x86\x92 shows the answer)"), sty(CR_DIM), vs) + gap;
         }
     }
-    if (st && st->predict.kind != LP_NONE) y = draw_predict(u, c, in, y, st, zh, vs);
-    if (u->err[0]) y = draw_block(c, in, y, u->err, sty_attr(CR_ERROR, ATTR_BOLD), vs) + 1;
+    if (st && st->predict.kind != LP_NONE) y = draw_predict(u, c, in, y, st, zh, vs) - 1 + gap;
+    if (u->err[0]) y = draw_block(c, in, y, u->err, sty_attr(CR_ERROR, ATTR_BOLD), vs) + gap;
     const char *keys = tr_lang(L, "\xe2\x86\x90 \xe2\x86\x92 step  a answer  q leave  L menu");
     if (!c->unicode) keys = zh ? "<- -> page  a answer  q leave  L menu" : "<- -> step  a answer  q leave  L menu";
     canvas_pop_clip(c);
     in = full;
+    int last = view.y + view.h;             /* the first row below the narration */
     int end = y + sc;                       /* where the content ends, unscrolled */
-    u->overflow = end > in.y + in.h - 1;
-    u->more = y > in.y + in.h - 1;
-    u->page = in.h - 3 > 1 ? in.h - 3 : 1;
+    u->overflow = end > last;
+    u->more = y > last;
+    u->page = compact ? (view.h - 1 > 1 ? view.h - 1 : 1) : (in.h - 3 > 1 ? in.h - 3 : 1);
     char more[160];
     if (u->more || sc > 0) {
         /* the key line says that the step pages: ▼ more below, ▲ above */
@@ -426,7 +487,15 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         if (!c->unicode) snprintf(more, sizeof more, "%s  %s", u->more ? "-> more" : "<- back", keys);
         keys = more;
     }
-    canvas_text_fit(c, in.x, in.y + in.h - 1, keys, in.w, sty_attr(u->more ? CR_ACCENT : CR_DIM, u->more ? ATTR_BOLD : 0));
+    Style ks = sty_attr(u->more ? CR_ACCENT : CR_DIM, u->more ? ATTR_BOLD : 0);
+    if (compact) {                          /* on the bottom border, as the panels' key hints */
+        canvas_pop_clip(c);
+        char kb[200];
+        snprintf(kb, sizeof kb, " %s ", keys);
+        canvas_text_fit(c, pane.x + 2, pane.y + pane.h - 1, kb, pane.w - 4, ks);
+        return rest;
+    }
+    canvas_text_fit(c, in.x, in.y + in.h - 1, keys, in.w, ks);
     canvas_pop_clip(c);
     return rest;
 }

@@ -44,6 +44,12 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main);
  * panels registered with canvas_target): small elements in reverse video, large ones by
  * accent corners. */
 void lesson_ui_draw_targets(App *a, Canvas *c);
+/* After a render: when the step's targets are not all on screen and a shorter pane (at the
+ * bottom) may make room, shrinks it and returns true (render again); when none helps, returns
+ * true once more with the pane as it was, saying which are off screen at this size. Decided
+ * once per step and screen size. */
+bool lesson_ui_refit(App *a, Canvas *c);
+bool lesson_ui_targets_off_screen(App *a);
 /* True while a prediction's answer field is open (keys go to it). */
 bool lesson_ui_input_open(App *a);
 /* Paging of a long step: whether rows are left below the pane's view (after the last
