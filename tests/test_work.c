@@ -7,6 +7,8 @@
 #include <time.h>
 #include "harness.h"
 #include "analysis/compare.h"
+#include "analysis/derived.h"
+#include "model/model.h"
 #include "scene/scene.h"
 
 #define MA "assets/models/story-gqa"
@@ -241,4 +243,35 @@ TEST(compare_in_pieces_equals_one_run) {
     compare_cache_free(&whole);
     compare_cache_free(&pieces);
     session_free(a); session_free(b);
+}
+
+/* The Embeddings panel's vocabulary index built on a worker: the same neighbours as built at once. */
+TEST(vocab_index_on_a_worker_gives_the_same_neighbours) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    Model *m = model_load(MA, false, &e);
+    REQUIRE(m);
+    DerivedCache a, b;
+    derived_cache_init(&a);
+    derived_cache_init(&b);
+    int na = derived_neighbours(&a, m, 42);
+    CHECK(na > 0);
+    CHECK(derived_vocab_prepare(&a, m));             /* built at once above: ready */
+    bool ready = derived_vocab_prepare(&b, m);
+    CHECK(!ready);                                   /* started on a worker */
+    for (int i = 0; i < 4000 && !ready; i++) { sleep_ms(2); ready = derived_vocab_prepare(&b, m); }
+    REQUIRE(ready);
+    CHECK(!derived_background_busy());
+    int nb = derived_neighbours(&b, m, 42);
+    CHECK_EQ_INT(nb, na);
+    for (int i = 0; i < na && i < nb; i++) { CHECK_EQ_INT(b.nn_ids[i], a.nn_ids[i]); CHECK_NEAR(b.nn_sim[i], a.nn_sim[i], 1e-6); }
+    /* a cache dropped while its build runs waits for it (nothing leaks) */
+    DerivedCache c;
+    derived_cache_init(&c);
+    CHECK(!derived_vocab_prepare(&c, m));
+    derived_cache_done(&c);
+    CHECK(!derived_background_busy());
+    derived_cache_done(&a);
+    derived_cache_done(&b);
+    model_free(m);
 }

@@ -8,6 +8,8 @@
 #include "analysis/stats.h"
 #include "engine/engine.h"
 #include "engine/ops.h"
+#include <pthread.h>
+#include <stdatomic.h>
 
 void derived_cache_init(DerivedCache *dc) {
     memset(dc, 0, sizeof *dc);
@@ -15,7 +17,71 @@ void derived_cache_init(DerivedCache *dc) {
     dc->pca.layer = -1;
 }
 
+/* ---- the vocabulary index on a worker thread -------------------------------------------------- */
+
+typedef struct DerivedVocabJob {
+    pthread_t th;
+    atomic_bool done;
+    const Tensor *emb;            /* the model's, read only */
+    const void *model;
+    char path[512];
+    VocabIndex *vi;
+} DerivedVocabJob;
+
+static atomic_int g_busy;        /* builds running */
+
+bool derived_background_busy(void) { return atomic_load(&g_busy) > 0; }
+
+static void *vocab_job_main(void *arg) {
+    DerivedVocabJob *j = arg;
+    Err e = {0};
+    j->vi = vocab_index_new(j->emb, &e);
+    atomic_store(&j->done, true);
+    atomic_fetch_sub(&g_busy, 1);
+    return NULL;
+}
+
+/* Waits for the build and takes its index when it was for m (else frees it). */
+static void vocab_job_finish(DerivedCache *dc, const Model *m) {
+    DerivedVocabJob *j = dc->job;
+    if (!j) return;
+    pthread_join(j->th, NULL);
+    dc->job = NULL;
+    if (m && j->model == (const void *)m && !strcmp(j->path, m->path)) {
+        vocab_index_free(dc->vi);
+        dc->vi = j->vi;
+        dc->nn_model = m;
+        snprintf(dc->nn_path, sizeof dc->nn_path, "%s", m->path);
+        dc->nn_id = -1;
+        dc->nn_n = 0;
+    } else vocab_index_free(j->vi);
+    free(j);
+}
+
+static bool has_vocab(const Model *m) { return tensor_present(&m->w.tok_emb) && m->w.tok_emb.cols == m->spec.d_model; }
+
+bool derived_vocab_prepare(DerivedCache *dc, const Model *m) {
+    if (dc->job && atomic_load(&dc->job->done)) vocab_job_finish(dc, m);
+    if (dc->nn_model == (const void *)m && !strcmp(dc->nn_path, m->path)) return true;   /* built */
+    if (!has_vocab(m)) return true;
+    if (dc->job) {
+        if (dc->job->model == (const void *)m && !strcmp(dc->job->path, m->path)) return false;   /* under way */
+        vocab_job_finish(dc, NULL);
+    }
+    DerivedVocabJob *j = calloc(1, sizeof *j);
+    if (!j) return true;                                   /* the caller builds it at once */
+    j->emb = &m->w.tok_emb;
+    j->model = m;
+    snprintf(j->path, sizeof j->path, "%s", m->path);
+    atomic_init(&j->done, false);
+    atomic_fetch_add(&g_busy, 1);
+    if (pthread_create(&j->th, NULL, vocab_job_main, j)) { atomic_fetch_sub(&g_busy, 1); free(j); return true; }
+    dc->job = j;
+    return false;
+}
+
 void derived_cache_done(DerivedCache *dc) {
+    vocab_job_finish(dc, NULL);
     embctx_done(&dc->pca);
     vocab_index_free(dc->vi);
     simcache_free(dc->sim);
@@ -39,6 +105,7 @@ bool derived_similarity(DerivedCache *dc, const Session *s, const SimTexts *tx, 
 void derived_similarity_rank(const double *mat, int n, int q, int *order) { similarity_rank(mat, n, q, order); }
 
 static VocabIndex *nn_index(DerivedCache *dc, const Model *m) {
+    if (dc->job) vocab_job_finish(dc, m);                  /* a build under way: wait for it */
     if (dc->nn_model != (const void *)m || strcmp(dc->nn_path, m->path)) {
         vocab_index_free(dc->vi);
         dc->vi = NULL;
@@ -47,7 +114,7 @@ static VocabIndex *nn_index(DerivedCache *dc, const Model *m) {
         dc->nn_id = -1;
         dc->nn_n = 0;
         Err e = {0};
-        if (tensor_present(&m->w.tok_emb) && m->w.tok_emb.cols == m->spec.d_model) dc->vi = vocab_index_new(&m->w.tok_emb, &e);
+        if (has_vocab(m)) dc->vi = vocab_index_new(&m->w.tok_emb, &e);
     }
     return dc->vi;
 }

@@ -30,6 +30,8 @@ typedef struct {
     float nn_sim[DERIVED_NN];
     /* sentence vectors of the texts view (prompt vs prompt), made on first use */
     SimCache *sim;
+    /* the vocabulary index being built on a worker thread (derived_vocab_prepare) */
+    struct DerivedVocabJob *job;
 } DerivedCache;
 
 void derived_cache_init(DerivedCache *dc);
@@ -45,6 +47,12 @@ const EmbCtxPca *derived_embed_pca(DerivedCache *dc, const Session *s, int layer
 int derived_neighbours(DerivedCache *dc, const Model *m, int id);
 /* The vocabulary index of m kept in the cache (NULL: no embedding table). */
 VocabIndex *derived_vocab(DerivedCache *dc, const Model *m);
+/* For a UI that must not freeze (a 152k vocabulary takes seconds under load): true when m's
+ * index is ready (or m has none), else starts building it on a worker thread (once) and returns
+ * false; the UI redraws while derived_background_busy() and asks again. The other functions
+ * wait for a build under way. */
+bool derived_vocab_prepare(DerivedCache *dc, const Model *m);
+bool derived_background_busy(void);
 /* Nearest tokens to a vector q[d_model] (skip: an id left out, -1 none); not cached. */
 int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int skip);
 /* The Embeddings panel's texts view: the cosine matrix mat[n][n] of the texts' sentence

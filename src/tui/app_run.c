@@ -2,6 +2,7 @@
 #include <time.h>
 #include "tui/app.h"
 #include "tui/term.h"
+#include "analysis/derived.h"
 
 typedef struct { Term *t; Canvas *c; App *a; } RunCtx;
 
@@ -60,8 +61,11 @@ bool app_run(App *a, Err *e) {
             double left = next_tick - mono_ms();
             timeout = left > 0 ? (int)left : 0;
         }
+        const bool bg = derived_background_busy();   /* a panel's index built on a worker: redraw until it is done */
+        if (bg && (timeout < 0 || timeout > 100)) timeout = 100;
         TuiEvent ev;
         if (!term_poll(t, timeout, &ev)) {
+            if (bg) dirty = true;
             if (scene_busy(a->sc)) {   /* the next piece of the prefill, then a frame */
                 Err e2 = {0};
                 scene_prefill_tick(a->sc, 0, &e2);

@@ -221,6 +221,14 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
     int sel = sc->view.emb_sel >= 0 && sc->view.emb_sel <= q ? sc->view.emb_sel : q;
     if (sc->view.emb_texts) { emb_texts_draw(&st->dc[ctx->side], ctx, in, layer); return; }
+    /* the interactive UI never waits for the vocabulary index: built on a worker the first time */
+    if (sc->chunked && !derived_vocab_prepare(&st->dc[ctx->side], session_model(s))) {
+        char msg[200];
+        snprintf(msg, sizeof msg, tr("indexing the vocabulary for the neighbours and the map (%d tokens, once per model)..."),
+                 session_model(s)->spec.vocab_size);
+        panel_message(c, in, msg);
+        return;
+    }
 
     int lw = in.w >= 70 ? in.w * 52 / 100 : in.w;
     Rect left = rect_make(in.x, in.y, lw, in.h);
