@@ -1,7 +1,8 @@
 /* GGUF files made by llama.cpp's own tools (tests/fixtures/gguf, README.md there):
  *  - dequantization bit for bit equal to llama.cpp's (hashes of the F32 files that
  *    llama-quantize --allow-requantize wrote from each quantized file: twins.json);
- *  - BF16/F16 files give the Hugging Face checkpoint's logits (reference.json, transformers);
+ *  - F32/BF16/F16 files give the Hugging Face checkpoint's logits and greedy ids (reference.json,
+ *    transformers): qwen2, qwen3, qwen3moe (every layer MoE), deepseek2 (MLA + shared expert);
  *  - on quantized files, decode (dot products on the quantized blocks) gives the logits of
  *    prefill (rows dequantized into sgemm, i.e. the F32 twin's weights) within 1e-4 of the
  *    largest logit, and greedy generation picks the same ids;
@@ -70,7 +71,7 @@ TEST(gguf_parse_fixture_metadata) {
 TEST(gguf_dequant_bit_exact_vs_llama_cpp) {
     const char *models[] = {"qwen2", "llama", "gpt2", "stories260K", "mixtral"};
     int files = 0, tensors = 0;
-    for (size_t mi = 0; mi < 5; mi++) {
+    for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s/twins.json", models[mi]);
         cJSON *tw = read_json(p);
@@ -159,36 +160,57 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
-/* BF16 GGUF (weights exactly the checkpoint's, which was rounded to bf16) against
+/* F32/BF16/F16 GGUF (weights exactly the checkpoint's, which was rounded to bf16) against
  * transformers: prefill logits within 1e-4 of the largest and the greedy continuation. */
-TEST(gguf_bf16_equals_hf_checkpoint) {
+static void check_equals_hf(TestCtx *T_, const char *model, const char *file, DType want) {
     int *ids, *gp, *gr, np, ng, V;
     float *ref;
-    int n = ref_load("qwen2", &ids, &ref, &V, &gp, &np, &gr, &ng);
-    if (!n) SKIP("qwen2 reference missing");
+    int n = ref_load(model, &ids, &ref, &V, &gp, &np, &gr, &ng);
+    CHECK_MSG(n, "%s reference missing", model);
+    if (!n) return;
     Err e = {0};
-    Model *m = model_load(FX "/qwen2/qwen2-BF16.gguf", false, &e);
-    REQUIRE(m);
-    CHECK_EQ_INT(m->spec.dtype, DT_BF16);
+    char p[512];
+    snprintf(p, sizeof p, FX "/%s", file);
+    Model *m = model_load(p, false, &e);
+    CHECK_MSG(m, "%s: %s", p, e.msg);
+    if (!m) { free(ids); free(ref); free(gp); free(gr); return; }
+    CHECK_EQ_INT(m->spec.dtype, want);
     Engine *en = engine_new(m, 64, &e);
     REQUIRE(en);
     const float *lg = engine_forward(en, ids, n, true, &e);
     REQUIRE(lg);
     float mx = max_abs(ref, (size_t)n * (size_t)V), md = 0;
     for (size_t i = 0; i < (size_t)n * (size_t)V; i++) md = fabsf(lg[i] - ref[i]) > md ? fabsf(lg[i] - ref[i]) : md;
-    CHECK_MSG(md <= 1e-4f * mx, "BF16 GGUF vs transformers: max diff %g, largest logit %g", md, mx);
+    CHECK_MSG(md <= 1e-4f * mx, "%s vs transformers: max diff %g, largest logit %g", file, md, mx);
+    fprintf(stderr, "    %-34s vs transformers: max|diff| %.2e, max|logit| %.3g (%.1e)\n", file, md, mx, md / mx);
     engine_truncate(en, 0);
     int seq[64];
     memcpy(seq, gp, sizeof(int) * (size_t)np);
     const float *l = engine_forward(en, seq, np, false, &e);
     for (int i = 0; i < ng && l; i++) {
         seq[np + i] = argmax(l, V);
-        CHECK_EQ_INT(seq[np + i], gr[i]);
+        CHECK_MSG(seq[np + i] == gr[i], "%s: greedy step %d: %d, transformers %d", file, i, seq[np + i], gr[i]);
         l = engine_forward(en, &seq[np + i], 1, false, &e);
     }
     engine_free(en);
     model_free(m);
     free(ids); free(ref); free(gp); free(gr);
+}
+
+TEST(gguf_bf16_equals_hf_checkpoint) {
+    if (!file_exists(FX "/qwen2/reference.json")) SKIP("qwen2 reference missing");
+    check_equals_hf(T_, "qwen2", "qwen2/qwen2-BF16.gguf", DT_BF16);
+}
+
+/* Files written by llama.cpp's own converter of June 2026 (d8a24cc): qwen3 (q/k norms), qwen3moe
+ * with every layer MoE and deepseek2 with attn_k_b/attn_v_b and key_length_mla. */
+TEST(gguf_converter_files_equal_hf_checkpoint) {
+    if (!file_exists(FX "/qwen3/reference.json")) SKIP("qwen3 reference missing");
+    static const struct { const char *model, *file; DType dt; } cases[] = {
+        {"qwen3", "qwen3/qwen3-F32.gguf", DT_F32}, {"qwen3", "qwen3/qwen3-F16.gguf", DT_F16},
+        {"qwen3", "qwen3/qwen3-BF16.gguf", DT_BF16}, {"qwen3moe", "qwen3moe/qwen3moe-BF16.gguf", DT_BF16},
+        {"deepseek2", "deepseek2/deepseek2-BF16.gguf", DT_BF16}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_equals_hf(T_, cases[i].model, cases[i].file, cases[i].dt);
 }
 
 /* Decode (matvec on the quantized blocks) against prefill (rows dequantized exactly as
@@ -216,6 +238,8 @@ static void check_decode_vs_prefill(TestCtx *T_, const char *path, const int *id
         same += argmax(l, V) == argmax(pre + (size_t)t * (size_t)V, V);
     }
     CHECK_MSG(md <= 1e-4f * mx, "%s: decode vs prefill max diff %g (largest logit %g)", path, md, mx);
+    fprintf(stderr, "    %-44s decode vs dequantized prefill: max|diff| %.2e, max|logit| %.3g (%.1e)\n",
+            path + sizeof FX, md, mx, md / mx);
     CHECK_MSG(same == n, "%s: greedy picks differ at %d of %d positions", path, n - same, n);
     engine_set_threads(1);
     engine_free(a);
@@ -231,7 +255,10 @@ TEST(gguf_quantized_decode_equals_dequantized) {
     const char *files[] = {"qwen2/qwen2-BF16.gguf", "qwen2/qwen2-Q8_0.gguf", "qwen2/qwen2-Q4_0.gguf", "qwen2/qwen2-Q5_0.gguf",
                            "qwen2/qwen2-Q4_K_M.gguf", "qwen2/qwen2-Q5_K_M.gguf", "qwen2/qwen2-Q6_K.gguf",
                            "qwen2/qwen2-Q2_K.gguf", "llama/llama-Q4_K_M.gguf", "gpt2/gpt2-Q4_K_M.gguf",
-                           "stories260K/stories260K-F16.gguf", "mixtral/mixtral-Q4_K_M.gguf"};
+                           "stories260K/stories260K-F16.gguf", "mixtral/mixtral-Q4_K_M.gguf",
+                           "qwen3/qwen3-F16.gguf", "qwen3/qwen3-BF16.gguf", "qwen3/qwen3-Q8_0.gguf",
+                           "qwen3moe/qwen3moe-BF16.gguf", "qwen3moe/qwen3moe-Q8_0.gguf",
+                           "deepseek2/deepseek2-BF16.gguf", "deepseek2/deepseek2-Q8_0.gguf"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s", files[i]);
@@ -246,7 +273,7 @@ TEST(gguf_quantized_decode_equals_dequantized) {
  * logits of the F32-equivalent prefill equal llama.cpp's twin and the model computes what
  * the HF checkpoint computes up to quantization: checked through the llama model's greedy
  * continuation being stable and its prefill being close to transformers' (Q4_K_M error). */
-static void check_close_to_hf(TestCtx *T_, const char *model, const char *file) {
+static void check_close_to_hf(TestCtx *T_, const char *model, const char *file, RopeStyle rope) {
     int *ids, *gp, *gr, np, ng, V;
     float *ref;
     int n = ref_load(model, &ids, &ref, &V, &gp, &np, &gr, &ng);
@@ -256,7 +283,7 @@ static void check_close_to_hf(TestCtx *T_, const char *model, const char *file) 
     snprintf(p, sizeof p, FX "/%s", file);
     Model *m = model_load(p, false, &e);
     REQUIRE(m);
-    CHECK_EQ_INT(m->spec.rope_style, ROPE_HALF);
+    CHECK_EQ_INT(m->spec.rope_style, rope);
     Engine *en = engine_new(m, 64, &e);
     REQUIRE(en);
     const float *lg = engine_forward(en, ids, n, true, &e);
@@ -274,26 +301,28 @@ static void check_close_to_hf(TestCtx *T_, const char *model, const char *file) 
 
 TEST(gguf_llama_rows_unpermuted) {
     if (!file_exists(FX "/llama/reference.json")) SKIP("llama reference missing");
-    check_close_to_hf(T_, "llama", "llama/llama-Q4_K_M.gguf");
+    check_close_to_hf(T_, "llama", "llama/llama-Q4_K_M.gguf", ROPE_HALF);
 }
 
 /* llama with experts (Mixtral): 3-D expert tensors sliced per expert, quantized */
 TEST(gguf_llama_moe_close_to_hf) {
     if (!file_exists(FX "/mixtral/reference.json")) SKIP("mixtral reference missing");
-    check_close_to_hf(T_, "mixtral", "mixtral/mixtral-Q4_K_M.gguf");
+    check_close_to_hf(T_, "mixtral", "mixtral/mixtral-Q4_K_M.gguf", ROPE_HALF);
 }
 
 /* The tokenizer read from the GGUF against llama-tokenize on the same file. */
 TEST(gguf_tokenizer_matches_llama_tokenize) {
-    cJSON *j = read_json(FX "/tokenize.json");
-    if (!j) SKIP("tokenize.json missing");
+    /* tokenize.json: llama.cpp c392e50's llama-tokenize; tokenize2.json: d8a24cc's (qwen3, qwen3moe,
+     * deepseek2) and c392e50's on the deepseek2 file it converted */
+    cJSON *jf[2] = {read_json(FX "/tokenize.json"), read_json(FX "/tokenize2.json")};
+    if (!jf[0]) { cJSON_Delete(jf[1]); SKIP("tokenize.json missing"); }
     Err e = {0};
     size_t tl;
     char *texts = file_read_all(FX "/texts.txt", &tl, 1 << 20, &e);
     REQUIRE(texts);
     cJSON *file;
     int checked = 0;
-    cJSON_ArrayForEach(file, j) {
+    for (int fi = 0; fi < 2; fi++) if (jf[fi]) cJSON_ArrayForEach(file, jf[fi]) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s", file->string);
         Tokenizer *tk = tokenizer_load_for_model(p, 0, &e);
@@ -334,5 +363,6 @@ TEST(gguf_tokenizer_matches_llama_tokenize) {
     }
     CHECK(checked >= 32);
     free(texts);
-    cJSON_Delete(j);
+    cJSON_Delete(jf[0]);
+    cJSON_Delete(jf[1]);
 }

@@ -217,8 +217,15 @@ static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
     const int H = s->n_heads, nope = s->qk_nope_head_dim, v = s->v_head_dim, r = s->kv_lora_rank;
     kv_u32(g, "attention.q_lora_rank", (uint32_t)s->q_lora_rank);
     kv_u32(g, "attention.kv_lora_rank", (uint32_t)r);
-    kv_u32(g, "attention.key_length", (uint32_t)(nope + s->qk_rope_head_dim));
-    kv_u32(g, "attention.value_length", (uint32_t)v);
+    if (split_kv_b == 1 || split_kv_b == 3) {   /* as llama.cpp writes the split form: the compressed sizes, */
+        kv_u32(g, "attention.key_length", (uint32_t)(r + s->qk_rope_head_dim));   /* per-head ones as *_mla */
+        kv_u32(g, "attention.value_length", (uint32_t)r);
+        kv_u32(g, "attention.key_length_mla", (uint32_t)(nope + s->qk_rope_head_dim));
+        kv_u32(g, "attention.value_length_mla", (uint32_t)v);
+    } else {
+        kv_u32(g, "attention.key_length", (uint32_t)(nope + s->qk_rope_head_dim));
+        kv_u32(g, "attention.value_length", (uint32_t)v);
+    }
     kv_u32(g, "rope.dimension_count", (uint32_t)s->qk_rope_head_dim);
     kv_u32(g, "leading_dense_block_count", (uint32_t)s->first_k_dense_replace);
     kv_u32(g, "expert_feed_forward_length", (uint32_t)s->moe_d_ff);

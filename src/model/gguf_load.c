@@ -297,9 +297,19 @@ static void spec_from_meta(GL *L) {
         s->q_lora_rank = meta_int(L, "attention.q_lora_rank", 0, 0, CAP_DIM, false);
         s->kv_lora_rank = meta_int(L, "attention.kv_lora_rank", 0, 1, CAP_DIM, true);
         s->qk_rope_head_dim = meta_int(L, "rope.dimension_count", 64, 2, CAP_DIM, false);
-        int kl = meta_int(L, "attention.key_length", 192, 3, CAP_DIM, false);
+        /* llama.cpp since its MLA rework (split attn_k_b/attn_v_b) writes the per-head sizes as
+         * key_length_mla / value_length_mla and keeps key_length = kv_lora_rank + rope dims and
+         * value_length = kv_lora_rank (the compressed "MQA" view, with head_count_kv 1); older
+         * files have only key_length / value_length, the per-head sizes */
+        int kl = meta_int(L, "attention.key_length_mla", 0, 0, CAP_DIM, false);
+        int vl = meta_int(L, "attention.value_length_mla", 0, 0, CAP_DIM, false);
+        if (!kl || !vl) {
+            kl = meta_int(L, "attention.key_length", 192, 3, CAP_DIM, false);
+            vl = meta_int(L, "attention.value_length", 128, 1, CAP_DIM, false);
+        }
         s->qk_nope_head_dim = kl - s->qk_rope_head_dim;
-        s->v_head_dim = meta_int(L, "attention.value_length", 128, 1, CAP_DIM, false);
+        s->v_head_dim = vl;
+        s->n_kv_heads = s->n_heads;   /* MLA: every head has its own k and v after kv_b */
         if (s->qk_nope_head_dim < 0) { err_set(L->e, ERR_SHAPE, "%s: key_length %d is smaller than rope.dimension_count %d", L->path, kl, s->qk_rope_head_dim); L->bad = true; return; }
         s->head_dim = kl;
         s->rope_style = ROPE_INTERLEAVED;   /* as HF's DeepSeek-V2 code and llama.cpp */
