@@ -200,6 +200,66 @@ static const cJSON *find_case(const cJSON *exp, const char *t, const char *m, bo
     return NULL;
 }
 
+/* s in single quotes for the shell, appended to cmd */
+static void sh_quote_cat(char *cmd, size_t cap, const char *s) {
+    size_t k = strlen(cmd);
+    if (k + 1 < cap) cmd[k++] = '\'';
+    for (; *s && k + 5 < cap; s++) {
+        if (*s == '\'') { memcpy(cmd + k, "'\\''", 4); k += 4; }
+        else cmd[k++] = *s;
+    }
+    if (k + 1 < cap) cmd[k++] = '\'';
+    cmd[k] = 0;
+}
+
+/* Through the CLI: every case with extra variables (--set) and every case where a template raises
+ * (add_generation_prompt true): the same bytes on stdout, or exit 1 with the raised message. */
+TEST(chat_cli_cases_with_variables_and_raises) {
+    cJSON *exp = load_expected();
+    if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
+    const cJSON *c;
+    int n_set = 0, n_raise = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(exp, "cases")) {
+        const cJSON *set = cJSON_GetObjectItemCaseSensitive(c, "set");
+        const char *err = str_or_null(c, "error"), *want = str_or_null(c, "output");
+        bool raises = err && !strncmp(err, "TemplateError: ", 15);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt"))) continue;
+        if (!raises && !(want && cJSON_GetArraySize(set) > 0)) continue;
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s chat-template --template " FIX "/templates/%s.jinja --messages " FIX "/messages/%s.json "
+                 "--add-generation-prompt --now %d", test_bin(), str_or_null(c, "template"), str_or_null(c, "messages"), FROZEN_NOW);
+        const char *bos = str_or_null(c, "bos_token"), *eos = str_or_null(c, "eos_token");
+        if (bos) { strcat(cmd, " --bos-token "); sh_quote_cat(cmd, sizeof cmd, bos); }
+        if (eos) { strcat(cmd, " --eos-token "); sh_quote_cat(cmd, sizeof cmd, eos); }
+        const cJSON *it;
+        cJSON_ArrayForEach(it, set) {
+            char *js = cJSON_PrintUnformatted(it);
+            char nv[512];
+            snprintf(nv, sizeof nv, "%s=%s", it->string, js ? js : "null");
+            free(js);
+            strcat(cmd, " --set ");
+            sh_quote_cat(cmd, sizeof cmd, nv);
+        }
+        if (raises) strcat(cmd, " 2>&1");
+        char *out = NULL;
+        int rc = test_run(cmd, &out, raises ? 1 : 0);
+        if (raises) {
+            CHECK_MSG(rc == 1 && out && strstr(out, err + 15), "%s + %s: exit %d, '%s' lacks '%s'", str_or_null(c, "template"),
+                      str_or_null(c, "messages"), rc, out ? out : "", err + 15);
+            n_raise++;
+        } else {
+            CHECK_MSG(rc == 0 && out && !strcmp(out, want), "%s + %s: the CLI's text differs (exit %d)", str_or_null(c, "template"),
+                      str_or_null(c, "messages"), rc);
+            n_set++;
+        }
+        free(out);
+    }
+    CHECK(n_set >= 20);
+    CHECK(n_raise >= 10);
+    printf("    %d renderings with --set, %d raising templates, through the CLI\n", n_set, n_raise);
+    cJSON_Delete(exp);
+}
+
 TEST(chat_cli_prints_only_the_rendering) {
     cJSON *exp = load_expected();
     if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
