@@ -339,6 +339,10 @@ TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
     rc = test_run(cmd, &out, 1);
     CHECK_MSG(rc != 0 && strstr(out, "blocks.99.hook_resid_post") && strstr(out, "no point of this model"), "rc %d: %s", rc, out);
     free(out);
+    snprintf(cmd, sizeof cmd, "%s %s --hooks hook_embed --json --npy %s/o3", test_bin(), base, dir);
+    rc = test_run(cmd, &out, 1);
+    CHECK_MSG(rc == 2 && strstr(out, "not both"), "rc %d: %s", rc, out);
+    free(out);
     /* a write that fails midway (file size limit: EFBIG, as a full disk gives ENOSPC) */
     snprintf(cmd, sizeof cmd, "(trap '' XFSZ; ulimit -f 4; exec %s %s --hooks '*' --npy %s/o2)", test_bin(), base, dir);
     rc = test_run(cmd, &out, 1);

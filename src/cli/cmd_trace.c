@@ -69,9 +69,9 @@ static const CliOpt k_trace_opts[] = {
     {"--prompt", NULL, CLI_STR, "TEXT", "the text to run (tokenized as `run` does)", 0, 0},
     {"--ids", NULL, CLI_STR, "1,2,3", "the token ids to run, instead of --prompt", 0, 0},
     {"--max-new", "-n", CLI_INT, "N", "decode N more tokens after the prefill (default 0)", 0, 2147483647.0},
-    {"--json", NULL, CLI_FLAG, NULL, "write the values as JSON to stdout", 0, 0},
-    {"--npy", NULL, CLI_STR, "DIR", "write one .npy file per hook point into DIR", 0, 0},
-    {"--all-logits", NULL, CLI_FLAG, NULL, "compute the logits of every prefill position (default: the last)", 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, "write the ids that ran and the values as JSON to stdout (staged on disk under $TMPDIR; meant for small runs)", 0, 0},
+    {"--npy", NULL, CLI_STR, "DIR", "stream one NAME.npy per hook point into DIR as it is computed (exact shapes: attention [heads, T, T]; NAME.npy.part until complete) and ids.npy, the ids that ran (int32)", 0, 0},
+    {"--all-logits", NULL, CLI_FLAG, NULL, "export the logits of every prefill position (default: the last), 64 rows at a time", 0, 0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to --prompt", 0, 0},
     {"--emb-layer", NULL, CLI_INT, "L", "also export the contextual embeddings at residual layer L (0 = token embedding .. "
      "n_layers = after the final norm) as the Embeddings panel shows them: embeddings.layerL.pca (PCA points, axes fitted on the "
@@ -92,7 +92,8 @@ int cmd_trace(int argc, char **argv) {
     const char *npy = cli_opt(argc, argv, "--npy");
     const char *missing = !hooks_s ? "--hooks is required" : !ids_s && !prompt ? "give --prompt TEXT or --ids 1,2,3"
                         : ids_s && prompt ? "give --prompt or --ids, not both"
-                        : !npy && !cli_flag(argc, argv, "--json") ? "give --json or --npy DIR" : NULL;
+                        : !npy && !cli_flag(argc, argv, "--json") ? "give --json or --npy DIR"
+                        : npy && cli_flag(argc, argv, "--json") ? "give --json or --npy DIR, not both" : NULL;
     if (missing) {
         fprintf(stderr, "llmscope: trace: %s (see `llmscope trace --help`)\n", missing);
         return 2;
