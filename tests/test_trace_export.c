@@ -356,5 +356,14 @@ TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
     rc = test_run(cmd, &out, 1);
     CHECK_MSG(rc != 0 && strstr(out, "stdout: write failed"), "rc %d: %s", rc, out);
     free(out);
+    /* a reader that stops early: the staged files in $TMPDIR are removed */
+    snprintf(cmd, sizeof cmd, "{ TMPDIR=%s %s %s --hooks 'blocks.*.hook_resid_post' --json | head -c 10 >/dev/null; }", dir, test_bin(), base);
+    rc = test_run(cmd, &out, 1);
+    CHECK_MSG(strstr(out, "Broken pipe"), "rc %d: %s", rc, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls -d %s/llmscope-trace-* 2>/dev/null | wc -l", dir);
+    rc = test_run(cmd, &out, 0);
+    CHECK_MSG(rc == 0 && atoi(out) == 0, "a staging directory was left: %s", out);
+    free(out);
     rm_dir(dir);
 }

@@ -1,4 +1,5 @@
 /* llmscope trace: run a prompt (prefill + greedy/sampled decode) and export hook values. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,9 @@ int cmd_trace(int argc, char **argv) {
         fprintf(stderr, "llmscope: trace: %s (see `llmscope trace --help`)\n", missing);
         return 2;
     }
+    /* `trace --json | head`: a closed pipe is a write error (the staged files are removed),
+     * not a SIGPIPE that would leave them in $TMPDIR */
+    if (!npy) signal(SIGPIPE, SIG_IGN);
     int max_new = cli_opt_int(argc, argv, "--max-new", 0);
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
