@@ -87,7 +87,11 @@ VARIANTS = [
     dict(name="gpt2", arch="gpt2", attention="MHA", kv_heads=8, ffn=FFN * 3 // 2, label="GPT-2 (MHA, learned positions)"),
     dict(name="moe", arch="moe", attention="GQA", kv_heads=2, ffn=MOE_FFN, label="MoE: GQA 2 + 8 experts top-2"),
 ]
-VBYNAME = {v["name"]: v for v in VARIANTS}
+# The distillation teacher (recipes with `kd` > 0): a larger Llama with the family's tokenizer, trained on the
+# same data first; never bundled.
+TEACHER = dict(name="teacher", arch="llama", attention="MHA", kv_heads=12, ffn=1024, d=384, layers=8, heads=12,
+               label="teacher (Llama, d 384, 8 layers)")
+VBYNAME = {v["name"]: v for v in VARIANTS + [TEACHER]}
 SEEDS = [0, 1, 2]
 BUNDLE_SEED = 0        # the seed that is bundled, fixed before training
 # bundled directory -> variant, fixed before training (story-mla is d_c 64; the family before this one
@@ -100,7 +104,14 @@ BUNDLE = {"story-mha": "mha", "story-gqa": "gqa2", "story-mqa": "mqa", "story-ml
 # cosine from `lr` to `min_lr`·lr after `warmup` steps; AdamW weight decay `wd` on matrices.
 # Chosen from recipes-explore.json (MHA, seed 0, 1,200 steps): fresh samples and a peak LR of 5e-3 helped,
 # a larger share of train.txt or a real-heavy anneal overfit its 267k tokens.
-RECIPE = dict(lr=5e-3, wd=0.1, warmup=150, min_lr=0.1, real=0.07, gen=True, anneal_frac=0.0, anneal_real=0.0)
+# `kd`: weight of distillation from the teacher in the rows not drawn from train.txt (`kd_real`: in those rows);
+# `drop`: dropout in the real rows; `ema`: decays of moving averages of the weights, `keep`: the weights saved.
+# Distillation and a short moving average were chosen by recipes-explore.json (MHA and GPT-2, 1,000 steps,
+# measured on 120 stories held out of train.txt; valid.txt was not read).
+RECIPE = dict(lr=5e-3, wd=0.1, warmup=150, min_lr=0.1, real=0.07, gen=True, anneal_frac=0.0, anneal_real=0.0,
+              kd=1.0, kd_real=0.0, drop=0.0, ema=[0.99], keep="ema0.99")
+# the teacher's recipe (on top of RECIPE): a larger model, so a lower peak LR, and dropout in the real rows
+TEACHER_RECIPE = dict(lr=2e-3, drop=0.1, kd=0.0, kd_real=0.0, ema=[], keep="final")
 RELATIVE_COST = {"moe": 1.7, "gpt2": 1.0}   # GPU time per step against a dense Llama, for balancing
 
 
@@ -268,7 +279,7 @@ def make_stream(tok, stories, seed):
     return torch.tensor(stream, dtype=torch.int32), torch.tensor(starts, dtype=torch.int64)
 
 
-def prepare(data_dir, tok_path, cache, gen_path=None):
+def prepare(data_dir, tok_path, cache, gen_path=None, holdout=0):
     """Tokenise the training streams and valid.txt once; workers load the cache.  Three streams:
     `real` (train.txt), `samp` (sampled-stories260K) and `gen` (fresh stories260K samples written by
     `train.py generate`, if any); a recipe says which share of each batch comes from `real`."""
@@ -278,12 +289,25 @@ def prepare(data_dir, tok_path, cache, gen_path=None):
     tok = Tokenizer.from_file(tok_path)
     eos = tok.token_to_id(SPECIAL)
     real = real_stories(os.path.join(data_dir, "train.txt"))
+    held = []
+    if holdout > 0:
+        # choosing recipes: every k-th real story is held out of training and is the evaluation text instead
+        # of valid.txt, which is then not read at all
+        k = max(2, len(real) // holdout)
+        held = [t for i, t in enumerate(real) if i % k == k // 2][:holdout]
+        hs = set(held)
+        real = [t for t in real if t not in hs]
     samp = sampled_stories(os.path.join(data_dir, "sampled-stories260K.txt.gz"))
     gen = [t for g in (gen_path or []) for t in sampled_stories(g)]
     streams = {"real": make_stream(tok, real, SEED), "samp": make_stream(tok, samp, SEED + 2)}
     if gen:
         streams["gen"] = make_stream(tok, gen, SEED + 4)
-    valid_text = open(os.path.join(data_dir, "valid.txt"), encoding="utf-8").read()
+    if held:
+        valid_text = "\n\n".join(held) + "\n"      # valid.txt's layout: stories a blank line apart
+        eval_name = "train.txt held out (%d stories)" % len(held)
+    else:
+        valid_text = open(os.path.join(data_dir, "valid.txt"), encoding="utf-8").read()
+        eval_name = "valid.txt"
     vids = tok.encode(valid_text, add_special_tokens=False).ids
     blen = byte_lengths(tok)
     vbytes = len(valid_text.encode("utf-8"))
@@ -295,10 +319,11 @@ def prepare(data_dir, tok_path, cache, gen_path=None):
                 "valid": torch.tensor([eos] + vids, dtype=torch.int64),     # [BOS] + text, as the C engine builds it
                 "valid_unit": torch.tensor(tok_unit, dtype=torch.int64),   # unit of each scored token
                 "unit_bytes": unit_bytes(unit_starts, vbytes),
+                "eval_name": eval_name,
                 "valid_bytes": vbytes}, cache)
-    print("data: stories real %d, sampled %d, generated %d; tokens %s; valid %d tokens, %d bytes, %d units; "
+    print("data: stories real %d, sampled %d, generated %d; tokens %s; eval on %s: %d tokens, %d bytes, %d units; "
           "%.1f s" % (len(real), len(samp), len(gen), ", ".join("%s %d" % (k, v[0].numel()) for k, v in streams.items()),
-                      len(vids), vbytes, len(unit_starts), time.time() - t0), flush=True)
+                      eval_name, len(vids), vbytes, len(unit_starts), time.time() - t0), flush=True)
 
 
 def valid_units(text):
@@ -394,11 +419,19 @@ def nn_lib():
     def lin(i, o):
         return nn.Linear(i, o, bias=False)
 
+    def dropout_rows(t, rate):
+        """Dropout with a rate per batch row (rate: [B, 1, 1]; 0 leaves a row unchanged): the recipes drop
+        only in the rows drawn from the real stories, the data that is repeated and overfits."""
+        keep = (torch.rand_like(t, dtype=torch.float32) >= rate).to(t.dtype)
+        return t * keep / (1.0 - rate).to(t.dtype)
+
     class Block(nn.Module):
         def __init__(self, v):
             super().__init__()
             self.arch = v["arch"]
-            D, H, hd = D_MODEL, N_HEADS, HEAD_DIM
+            D, H = v.get("d", D_MODEL), v.get("heads", N_HEADS)
+            hd = D // H
+            self.D, self.H, self.hd = D, H, hd
             if self.arch == "gpt2":
                 self.ln1_w, self.ln1_b = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
                 self.ln2_w, self.ln2_b = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
@@ -428,19 +461,20 @@ def nn_lib():
             else:
                 self.gate, self.up, self.down = lin(D, v["ffn"]), lin(D, v["ffn"]), lin(v["ffn"], D)
 
-        def forward(self, x, cos, sin):
+        def forward(self, x, cos, sin, drop=None):
             B, T, D = x.shape
-            H, hd = N_HEADS, HEAD_DIM
+            H, hd = self.H, self.hd
             aux = None
+            dr = (lambda t: t) if drop is None else (lambda t: dropout_rows(t, drop))
             if self.arch == "gpt2":
                 h = F.layer_norm(x, (D,), self.ln1_w, self.ln1_b, EPS)
                 qkv = F.linear(h, self.c_attn_w.t(), self.c_attn_b)
                 q, k, v = qkv.view(B, T, 3, H, hd).permute(2, 0, 3, 1, 4).unbind(0)
                 a = attend(q, k, v, hd ** -0.5)
-                x = x + F.linear(a.transpose(1, 2).reshape(B, T, D), self.c_proj_w.t(), self.c_proj_b)
+                x = x + dr(F.linear(a.transpose(1, 2).reshape(B, T, D), self.c_proj_w.t(), self.c_proj_b))
                 h = F.layer_norm(x, (D,), self.ln2_w, self.ln2_b, EPS)
                 h = F.gelu(F.linear(h, self.c_fc_w.t(), self.c_fc_b), approximate="tanh")
-                return x + F.linear(h, self.c_fcp_w.t(), self.c_fcp_b), aux
+                return x + dr(F.linear(h, self.c_fcp_w.t(), self.c_fcp_b)), aux
             h = rms(x, self.ln1)
             if self.arch == "mla":
                 R, N = MLA_ROPE_DIM, MLA_NOPE_DIM
@@ -462,12 +496,12 @@ def nn_lib():
                     k = k.repeat_interleave(H // self.kv, dim=1)
                     val = val.repeat_interleave(H // self.kv, dim=1)
                 a = attend(q, k, val, hd ** -0.5)
-            x = x + self.o(a.transpose(1, 2).reshape(B, T, H * hd))
+            x = x + dr(self.o(a.transpose(1, 2).reshape(B, T, H * hd)))
             h = rms(x, self.ln2)
             if self.arch == "moe":
                 y, aux = self.moe(h.reshape(B * T, D))
-                return x + y.view(B, T, D), aux
-            return x + self.down(F.silu(self.gate(h)) * self.up(h)), aux
+                return x + dr(y.view(B, T, D)), aux
+            return x + dr(self.down(F.silu(self.gate(h)) * self.up(h))), aux
 
         def moe(self, x):
             """Mixtral routing (softmax, top-2, renormalised).  Every expert runs on every token and
@@ -491,38 +525,41 @@ def nn_lib():
             super().__init__()
             self.variant = v
             self.arch = v["arch"]
-            self.embed = nn.Embedding(VOCAB, D_MODEL)
+            self.D, L = v.get("d", D_MODEL), v.get("layers", N_LAYERS)
+            self.embed = nn.Embedding(VOCAB, self.D)
             if self.arch == "gpt2":
-                self.wpe = nn.Parameter(torch.empty(CTX, D_MODEL))
-                self.lnf_w, self.lnf_b = nn.Parameter(torch.ones(D_MODEL)), nn.Parameter(torch.zeros(D_MODEL))
+                self.wpe = nn.Parameter(torch.empty(CTX, self.D))
+                self.lnf_w, self.lnf_b = nn.Parameter(torch.ones(self.D)), nn.Parameter(torch.zeros(self.D))
             else:
-                self.norm = nn.Parameter(torch.ones(D_MODEL))
-            self.blocks = nn.ModuleList([Block(v) for _ in range(N_LAYERS)])
-            cos, sin = rope_table(MLA_ROPE_DIM if self.arch == "mla" else HEAD_DIM)
+                self.norm = nn.Parameter(torch.ones(self.D))
+            self.blocks = nn.ModuleList([Block(v) for _ in range(L)])
+            cos, sin = rope_table(MLA_ROPE_DIM if self.arch == "mla" else self.D // v.get("heads", N_HEADS))
             self.register_buffer("cos", cos, persistent=False)
             self.register_buffer("sin", sin, persistent=False)
             # init: N(0, 0.02); projections into the residual stream N(0, 0.02/sqrt(2 L)); norms 1, biases 0
             for n, p in self.named_parameters():
                 if p.ndim >= 2:
                     out_proj = n.endswith(("o.weight", "down.weight", "w2", "c_proj_w", "c_fcp_w"))
-                    nn.init.normal_(p, 0.0, 0.02 / (math.sqrt(2 * N_LAYERS) if out_proj else 1.0))
+                    nn.init.normal_(p, 0.0, 0.02 / (math.sqrt(2 * L) if out_proj else 1.0))
 
-        def forward(self, ids):
+        def forward(self, ids, drop=None):
             T = ids.shape[1]
             x = self.embed(ids)
             if self.arch == "gpt2":
                 x = x + self.wpe[:T]
+            if drop is not None:
+                x = dropout_rows(x, drop)
             cos, sin = self.cos[:T], self.sin[:T]
             aux = 0.0
             for b in self.blocks:
-                x, a = b(x, cos, sin)
+                x, a = b(x, cos, sin, drop)
                 if a is not None:
                     aux = aux + a
             if self.arch == "gpt2":
-                x = F.layer_norm(x, (D_MODEL,), self.lnf_w, self.lnf_b, EPS)
+                x = F.layer_norm(x, (self.D,), self.lnf_w, self.lnf_b, EPS)
             else:
                 x = rms(x, self.norm)
-            return F.linear(x, self.embed.weight), aux / N_LAYERS
+            return F.linear(x, self.embed.weight), aux / len(self.blocks)
 
     _NN.update(Fam=Fam, torch=torch, F=F)
     return _NN
@@ -761,7 +798,23 @@ class Run:
         self.x = torch.zeros(args.batch, CTX, dtype=torch.long, device=device)
         self.y = torch.zeros(args.batch, CTX, dtype=torch.long, device=device)
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        # rows 0..nr-1 of every batch come from the real stories (batch_for puts them first)
+        nr = int(round(rec["real"] * args.batch))
+        if rec.get("drop", 0) > 0 or rec.get("kd", 0) > 0 or rec.get("kd_real", 0) > 0:
+            assert rec.get("anneal_frac", 0) == 0, "drop/kd assume a fixed share of real rows"
+        self.drop = None
+        if rec.get("drop", 0) > 0:
+            self.drop = torch.zeros(args.batch, 1, 1, device=device)
+            self.drop[:nr] = float(rec["drop"])
+        self.kd = rec.get("kd", 0) > 0 or rec.get("kd_real", 0) > 0
+        self.t = None     # the teacher's logits for this run's batch (set by the worker)
+        if self.kd:
+            self.kdw = torch.full((args.batch, 1), float(rec.get("kd", 0)), device=device)
+            self.kdw[:nr] = float(rec.get("kd_real", 0))
+        # exponential moving averages of the weights, one per decay
+        self.emas = [(float(d), [p.detach().clone() for p in ps]) for d in rec.get("ema", [])]
         self.graph = None
+        self.last_step = None
         self.mode = "eager"
         self.log = []
 
@@ -775,12 +828,32 @@ class Run:
         torch, F = nn_lib()["torch"], nn_lib()["F"]
         with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.device != "cpu",
                             cache_enabled=False):
-            logits, aux = self.model(self.x)
-        loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), self.y.reshape(-1))
-        total = loss + MOE_AUX_COEF * aux if self.v["arch"] == "moe" else loss
+            logits, aux = self.model(self.x, self.drop)
+        if self.kd:
+            # distillation: per row, (1 - w) * cross-entropy on the sampled token + w * cross-entropy on the
+            # teacher's whole next-token distribution (= KL to it + the teacher's entropy)
+            logp = F.log_softmax(logits.float(), -1)
+            hard = -logp.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
+            soft = -(F.softmax(self.t.float(), -1) * logp).sum(-1)
+            loss = hard.mean()
+            total = ((1.0 - self.kdw) * hard + self.kdw * soft).mean()
+        else:
+            loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), self.y.reshape(-1))
+            total = loss
+        if self.v["arch"] == "moe":
+            total = total + MOE_AUX_COEF * aux
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
+        if self.emas:
+            with torch.no_grad():
+                ps = list(self.model.parameters())
+                for d, e in self.emas:
+                    if hasattr(torch, "_foreach_lerp_"):
+                        torch._foreach_lerp_(e, ps, 1.0 - d)
+                    else:
+                        for q, p in zip(e, ps):
+                            q.lerp_(p, 1.0 - d)
         self.loss_sum += loss.detach()
 
     def capture(self, pool):
@@ -814,6 +887,9 @@ class Run:
         with torch.no_grad():
             for p, s in zip(self.model.parameters(), saved):
                 p.copy_(s)
+            for _, e in self.emas:
+                for q, s in zip(e, saved):
+                    q.copy_(s)
             for st_ in self.opt.state.values():
                 for k, t in st_.items():
                     if torch.is_tensor(t):
@@ -845,6 +921,17 @@ def balance(runs, n_bins):
     return [b for b in bins if b]
 
 
+def balance_by_key(runs, n_bins):
+    """Workers for distillation: each holds runs of one (seed, recipe) batch stream only, so that it computes
+    the teacher's logits once per step for all of them; a stream's runs are split over n_bins / streams workers."""
+    keys = sorted({(s, t) for _, s, t in runs})
+    per = max(1, int(round(n_bins / len(keys))))
+    out = []
+    for k in keys:
+        out.extend(balance([r for r in runs if (r[1], r[2]) == k], per))
+    return out
+
+
 def worker(args):
     """Train a group of runs in lockstep, then save and evaluate each."""
     import gc
@@ -863,6 +950,19 @@ def worker(args):
     runs_spec = [(s.split(":")[0], int(s.split(":")[1]), s.split(":")[2]) for s in args.runs.split(",")]
     t0 = time.time()
     runs = [Run(n, s, t, recipes[t], args, device) for n, s, t in runs_spec]
+    # distillation: the teacher's logits for each (seed, recipe) batch, computed once per step and read by the
+    # captured steps of every run on that batch stream
+    teacher, tbuf = None, {}
+    if any(r.kd for r in runs):
+        teacher = nn_lib()["Fam"](TEACHER).to(device)
+        teacher.load_state_dict({k: v.float() for k, v in torch.load(args.teacher_ckpt).items()})
+        teacher.eval()
+        for r in runs:
+            if r.kd:
+                k = (r.seed, r.tag)
+                if k not in tbuf:
+                    tbuf[k] = torch.zeros(args.batch, CTX, VOCAB, dtype=torch.bfloat16, device=device)
+                r.t = tbuf[k]
     pool = torch.cuda.graph_pool_handle() if device == "cuda" else None
     for r in runs:
         r.capture(pool)
@@ -904,6 +1004,11 @@ def worker(args):
     stopped_early = False
     step = 0
     last_log = 0
+    # a recipe may fix its own step count (explore: the same recipe trained longer); such a run stops there
+    own = [r.rec.get("steps", 0) for r in runs if r.rec.get("steps", 0) > 0]
+    base_steps = steps
+    if steps > 0 and own:
+        steps = max([steps] + own)
     while steps <= 0 or step < steps:
         if time.time() > args.hard_deadline:
             stopped_early = True
@@ -911,11 +1016,20 @@ def worker(args):
             break
         total = steps if steps > 0 else 10 ** 6
         bs = {k: batch_for(k, step, steps) for k in keys}
+        if teacher is not None:
+            with torch.no_grad(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device != "cpu"):
+                for k, buf in tbuf.items():
+                    buf.copy_(teacher(bs[k][0])[0])
         for r in runs:
+            t_r = r.rec.get("steps", 0) or (base_steps if base_steps > 0 else total)
+            if step >= t_r or r.last_step is not None:
+                if r.last_step is None:
+                    r.last_step = step
+                continue
             x, y = bs[(r.seed, r.tag)]
             r.x.copy_(x)
             r.y.copy_(y)
-            r.step(lr_at(step, total, r.rec["lr"], r.rec["warmup"], r.rec["min_lr"]))
+            r.step(lr_at(step, t_r, r.rec["lr"], r.rec["warmup"], r.rec["min_lr"]))
         step += 1
         if steps <= 0 and step == args.probe_from:
             if device == "cuda":
@@ -930,9 +1044,9 @@ def worker(args):
                 json.dump({"per_step": per_step, "at": time.time(), "step": step}, f)
             os.replace(tmp, os.path.join(args.workdir, "speed-%d.json" % args.group))
             waited = time.time()
-            while not os.path.exists(plan_file) and time.time() - waited < 90:
+            while not args.solo and not os.path.exists(plan_file) and time.time() - waited < 90:
                 time.sleep(0.05)
-            if os.path.exists(plan_file):
+            if os.path.exists(plan_file) and not args.solo:
                 steps = json.load(open(plan_file))["steps"]
             else:   # no plan: decide alone
                 steps = step + int(0.9 * (args.train_deadline - time.time()) / per_step)
@@ -943,6 +1057,8 @@ def worker(args):
             last_log = step
             el = time.time() - t_train
             for r in runs:
+                if r.last_step is not None and r.last_step < step - n:
+                    continue
                 tl = float(r.loss_sum) / n
                 r.loss_sum.zero_()
                 r.log.append({"step": step, "train_loss": round(tl, 4), "seconds": round(el, 1)})
@@ -959,31 +1075,54 @@ def worker(args):
         torch.cuda.empty_cache()
     valid, vunit = data["valid"], data["valid_unit"]
     n_units = len(data["unit_bytes"])
+    teacher = None
+    tbuf.clear()
     for r in runs:
         t1 = time.time()
-        out_dir = os.path.join(args.workdir, "ckpt", r.key())
-        save_checkpoint(r.model, out_dir, args.tokenizer)
         r.model.eval()
-        with torch.no_grad():
-            for p in r.model.parameters():
-                p.copy_(p.to(torch.bfloat16).float())
-        nats = eval_nats(lambda x: r.model(x)[0], valid, device).cpu()
+        # the weights measured: the last step's, and each moving average; `keep` names the one saved
+        sets = [("final", None)] + [("ema%g" % d, e) for d, e in r.emas]
+        keep = r.rec.get("keep", "final")
+        if not args.eval_all:
+            sets = [x for x in sets if x[0] == keep]
+        last = [p.detach().clone() for p in r.model.parameters()]
+        evals, kept = {}, None
+        for nm, ws in sets:
+            with torch.no_grad():
+                for p, w in zip(r.model.parameters(), ws if ws is not None else last):
+                    p.copy_(w.to(torch.bfloat16).float())     # evaluated as saved: bf16 weights, float32 compute
+            nats = eval_nats(lambda x: r.model(x)[0], valid, device).cpu()
+            evals[nm] = float(nats.sum()) / (math.log(2) * data["valid_bytes"])
+            if nm == keep:
+                kept = nats
+                out_dir = os.path.join(args.workdir, "ckpt", r.key())
+                if r.name == "teacher":
+                    os.makedirs(os.path.dirname(args.save_teacher) or ".", exist_ok=True)
+                    torch.save({k: v.detach().to("cpu", torch.bfloat16) for k, v in r.model.state_dict().items()},
+                               args.save_teacher)
+                else:
+                    save_checkpoint(r.model, out_dir, args.tokenizer)
+        nats = kept
         unit_nats = torch.zeros(n_units, dtype=torch.float64).index_add_(0, vunit, nats)
         tot = float(nats.sum())
         res = {"name": r.name, "seed": r.seed, "params": r.params, "kv_bytes_per_token": kv_bytes_per_token(r.v),
-               "steps": step, "planned_steps": steps, "stopped_early": stopped_early, "batch": args.batch,
+               "steps": r.last_step if r.last_step is not None else step, "planned_steps": steps, "stopped_early": stopped_early, "batch": args.batch,
                "seq_len": CTX, "train_seconds": round(seconds, 1), "lr": r.rec["lr"], "warmup": r.rec["warmup"],
-               "tag": r.tag, "recipe": r.rec,
+               "tag": r.tag, "recipe": r.rec, "eval_text": data.get("eval_name", "valid.txt"),
+               "evals": {k: round(v, 5) for k, v in evals.items()}, "kept": keep,
                "mode": r.mode, "worker": args.group, "runs_in_worker": len(runs), "log": r.log,
                "eval_tokens": int(nats.numel()), "eval_bytes": int(data["valid_bytes"]),
                "nats": tot, "loss": tot / nats.numel(), "bits_per_byte": tot / (math.log(2) * data["valid_bytes"]),
-               "unit_nats": [round(float(u), 4) for u in unit_nats], "checkpoint": out_dir}
+               "unit_nats": [round(float(u), 4) for u in unit_nats],
+               "checkpoint": os.path.join(args.workdir, "ckpt", r.key())}
         with open(os.path.join(args.workdir, "result-%s.json" % r.key()), "w") as f:
             json.dump(res, f)
-        print("[%s] valid.txt %.4f bits/byte, loss %.4f (%d tokens), eval %.1f s" % (
-            r.label(), res["bits_per_byte"], res["loss"], res["eval_tokens"], time.time() - t1), flush=True)
+        print("[%s] %s %.4f bits/byte (%s), loss %.4f (%d tokens), eval %.1f s" % (
+            r.label(), res["eval_text"], res["bits_per_byte"], ", ".join("%s %.4f" % kv for kv in evals.items()),
+            res["loss"], res["eval_tokens"], time.time() - t1), flush=True)
         r.model = None
         r.opt = None
+        r.emas = []
         if device == "cuda":
             torch.cuda.empty_cache()
 
@@ -1023,7 +1162,7 @@ def family(args):
         if any(p_.returncode != 0 for p_ in gp):
             print("family: generate failed; training without fresh samples", flush=True)
             gen_paths = []
-    prepare(args.data, args.tokenizer, cache, gen_paths)
+    prepare(args.data, args.tokenizer, cache, gen_paths, args.holdout)
     base = dict(RECIPE, **json.loads(args.recipe))
     if args.recipes:
         recipes = {t: dict(base, **o) for t, o in json.loads(args.recipes).items()}
@@ -1033,32 +1172,69 @@ def family(args):
     names = args.variants.split(",") if args.variants else [v["name"] for v in VARIANTS]
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(n, s, t) for n in names for s in seeds for t in recipes]
-    groups = balance(runs, args.workers_per_gpu * max(1, n_gpu))
-    print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
-        len(runs), n_gpu, len(groups), train_deadline - t_start), flush=True)
-    common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir, "--steps", str(args.steps),
-              "--batch", str(args.batch), "--recipes", json.dumps(recipes),
-              "--train-deadline", str(train_deadline), "--hard-deadline", str(deadline - args.reserve + 35),
+    kd_tags = {t for t, r in recipes.items() if r.get("kd", 0) > 0 or r.get("kd_real", 0) > 0}
+    teacher_rec = dict(base, **TEACHER_RECIPE, **json.loads(args.teacher_recipe))
+    all_recipes = dict(recipes, teach=teacher_rec)
+    common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir,
+              "--batch", str(args.batch), "--recipes", json.dumps(all_recipes),
               "--probe-from", str(args.probe_from), "--probe-to", str(args.probe_to), "--log-every", str(args.log_every)]
     if args.no_graph:
         common.append("--no-graph")
-    procs = []
-    for i, grp in enumerate(groups):
+    if explore:
+        common.append("--eval-all")
+    procs, gid = [], [0]
+
+    def launch(grp, gpu, extra):
         env = dict(os.environ)
         if n_gpu:
-            env["CUDA_VISIBLE_DEVICES"] = str(i % n_gpu)
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        i = gid[0]
+        gid[0] += 1
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "worker", "--group", str(i),
-                                       "--runs", ",".join("%s:%d:%s" % r for r in grp)] + common, env=env))
+                                       "--runs", ",".join("%s:%d:%s" % r for r in grp)] + common + extra, env=env))
+        return i
+    teacher_ckpt = os.path.join(args.workdir, "teacher.pt")
+    tproc = None
+    plain = [r for r in runs if r[2] not in kd_tags]
+    kd_runs = [r for r in runs if r[2] in kd_tags]
+    if kd_runs:
+        # first the teacher, alone on GPU 0 for --teacher-seconds; runs without distillation use the other GPUs
+        if os.path.exists(teacher_ckpt):
+            os.remove(teacher_ckpt)
+        t_end = time.time() + args.teacher_seconds
+        launch([("teacher", 0, "teach")], 0, ["--steps", "0", "--solo", "--save-teacher", teacher_ckpt,
+                                              "--train-deadline", str(t_end), "--hard-deadline", str(t_end + 20)])
+        tproc = procs[-1]
+        print("family: teacher %s on GPU 0 until +%.0f s" % (json.dumps(teacher_rec, sort_keys=True),
+                                                           t_end - t_start), flush=True)
+    if plain and kd_runs and args.steps <= 0:
+        raise SystemExit("family: recipes with and without distillation in one run need a fixed --steps")
+    timing = ["--steps", str(args.steps), "--train-deadline", str(train_deadline),
+              "--hard-deadline", str(deadline - args.reserve + 35)]
+    planned = []
+    if plain:
+        gpus = list(range(1, n_gpu)) if (kd_runs and n_gpu > 1) else list(range(max(1, n_gpu)))
+        for j, grp in enumerate(balance(plain, args.workers_per_gpu * len(gpus))):
+            planned.append(launch(grp, gpus[j % len(gpus)], timing))
+    if kd_runs:
+        tproc.wait()
+        if not os.path.exists(teacher_ckpt):
+            raise SystemExit("family: the teacher did not finish")
+        print("family: teacher done at +%.0f s" % (time.time() - t_start), flush=True)
+        for j, grp in enumerate(balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))):
+            planned.append(launch(grp, j % max(1, n_gpu), timing + ["--teacher-ckpt", teacher_ckpt]))
+    print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
+        len(runs), n_gpu, len(planned), train_deadline - t_start), flush=True)
     # one step count for every run: from the slowest worker's measured speed, all running at once
     if args.steps <= 0:
         plan_by = time.time() + 150
         speeds = {}
         while time.time() < plan_by:
-            for i in range(len(groups)):
+            for i in planned:
                 fn = os.path.join(args.workdir, "speed-%d.json" % i)
                 if i not in speeds and os.path.exists(fn):
                     speeds[i] = json.load(open(fn))
-            alive = [i for i, p in enumerate(procs) if p.poll() is None]
+            alive = [i for i in planned if procs[i].poll() is None]
             if speeds and all(i in speeds for i in alive):
                 break
             time.sleep(0.1)
@@ -1069,6 +1245,8 @@ def family(args):
             os.replace(os.path.join(args.workdir, "plan-tmp.json"), os.path.join(args.workdir, "plan.json"))
             print("family: plan %d steps (%s ms per step per worker)" % (steps, ", ".join(
                 "%.0f" % (1000 * speeds[i]["per_step"]) for i in sorted(speeds))), flush=True)
+    if kd_runs:
+        runs = runs + [("teacher", 0, "teach")]
     for p in procs:
         try:
             p.wait(timeout=max(1.0, deadline - 55 - time.time()))
@@ -1089,12 +1267,15 @@ def family(args):
         for r in rows:
             r.pop("unit_nats", None)
         with open(os.path.join(args.out, "explore.json"), "w") as f:
-            json.dump({"recipes": recipes, "data": data_note, "rows": rows,
+            json.dump({"recipes": all_recipes, "data": data_note, "rows": rows,
+                       "eval_text": data.get("eval_name", "valid.txt"),
+                       "hardware": "%d x %s" % (n_gpu, torch.cuda.get_device_name(0) if n_gpu else "CPU"),
                        "wall_seconds": round(time.time() - t_start, 1)}, f, indent=1)
-        print("\n%-8s %-10s %-7s %-8s %s" % ("variant", "recipe", "steps", "bpb", "recipe"))
+        print("\nevaluated on %s" % data.get("eval_name", "valid.txt"))
+        print("%-8s %-10s %-7s %-8s %s" % ("variant", "recipe", "steps", "bpb", "weights"))
         for r in sorted(rows, key=lambda r: r["bits_per_byte"]):
             print("%-8s %-10s %-7d %.4f  %s" % (r["name"], r["tag"], r["steps"], r["bits_per_byte"],
-                                               json.dumps(recipes[r["tag"]], sort_keys=True)))
+                                               " ".join("%s %.4f" % kv for kv in sorted(r["evals"].items()))))
         print("family: explore done in %.1f s" % (time.time() - t_start), flush=True)
         return 0
     units = {"bytes": data["unit_bytes"]}
@@ -1132,6 +1313,12 @@ def family(args):
         fn = os.path.join(bdir, d, "reference.json")
         if os.path.exists(fn):
             hf[d] = json.load(open(fn)).get("valid", {})
+    tr = [r for r in rows if r["name"] == "teacher"]
+    if tr:
+        data_note["teacher"] = {"variant": TEACHER, "params": tr[0]["params"], "steps": tr[0]["steps"],
+                                "train_seconds": tr[0]["train_seconds"], "recipe": teacher_rec,
+                                "bits_per_byte": round(tr[0]["bits_per_byte"], 5), "eval_text": tr[0]["eval_text"]}
+        rows = [r for r in rows if r["name"] != "teacher"]
     doc = {"units": units, "bundles": bundles, "transformers_check": hf, "data": data_note, "recipe": base,
            "hardware": "%d x %s" % (n_gpu, torch.cuda.get_device_name(0) if n_gpu else "CPU"),
            "torch": torch.__version__, "wall_seconds": round(time.time() - t_start, 1), "runs": rows}
@@ -1329,7 +1516,10 @@ def assemble_family(doc):
                            "tokens_per_run": r0["steps"] * r0["batch"] * r0["seq_len"], "lr": r0["lr"],
                            "warmup": r0["warmup"], "seeds": sorted({r["seed"] for r in rows}),
                            "hardware": doc.get("hardware"), "wall_seconds": doc.get("wall_seconds"),
-                           "checkpoint": "the last step of every run (no selection on validation data)",
+                           "checkpoint": ("the last step of every run (no selection on validation data)"
+                                          if doc.get("recipe", {}).get("keep", "final") == "final" else
+                                          "the moving average of the weights (decay %s) at the last step of every run "
+                                          "(no selection on validation data)" % doc["recipe"]["keep"][3:]),
                            "stopped_early": any(r["stopped_early"] for r in rows)}
         if doc.get("recipe"):
             out["training"]["recipe"] = doc["recipe"]
@@ -1441,11 +1631,19 @@ def main():
     a.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
     a.add_argument("--recipe", default="{}", help="JSON: changes to RECIPE for every run")
     a.add_argument("--recipes", default="", help="JSON {tag: changes}: compare recipes (no bundling, explore.json)")
-    a.add_argument("--gen-stories", type=int, default=131072, help="fresh stories260K samples to draw first (0: none)")
+    a.add_argument("--holdout", type=int, default=0,
+                   help="hold this many real stories out of training and evaluate on them instead of valid.txt")
+    a.add_argument("--teacher-seconds", type=float, default=100.0, help="training time of the distillation teacher")
+    a.add_argument("--teacher-recipe", default="{}", help="JSON: changes to TEACHER_RECIPE")
+    a.add_argument("--gen-stories", type=int, default=65536, help="fresh stories260K samples to draw first (0: none)")
     a.add_argument("--gen-seed", type=int, default=SEED)
     a.add_argument("--teacher", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "hf"))
     a.add_argument("--teacher-tokenizer", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "tok512.bin"))
     w.add_argument("--recipes", required=True)
+    w.add_argument("--solo", action="store_true", help="plan the step count alone (the teacher)")
+    w.add_argument("--teacher-ckpt", default="")
+    w.add_argument("--save-teacher", default="")
+    w.add_argument("--eval-all", action="store_true", help="measure every moving average, not only the kept weights")
     gn = sub.add_parser("generate", help="(internal) sample fresh stories from stories260K")
     gn.add_argument("--teacher", required=True)
     gn.add_argument("--teacher-tokenizer", required=True)
