@@ -21,8 +21,9 @@ equal ours, and writes their reference.json from transformers.  From the reposit
 
   # on a CUDA machine with torch, transformers 5.17, tokenizers 0.23 (the tokenizer is the bundled one)
   python3 assets/models/train/train.py family --data ../shared/data/tinystories \\
-      --tokenizer assets/models/story-gqa/tokenizer.json --out family-out --budget 565 --reserve 95
-  # first samples fresh stories from ../shared/data/stories260K (--gen-stories, on the GPUs), then trains;
+      --tokenizer assets/models/story-gqa/tokenizer.json --out family-out --teacher-seconds 90 --budget 510 --reserve 80
+  # first samples fresh stories from ../shared/data/stories260K (--gen-stories, on the GPUs), then trains a
+  # larger teacher with our tokenizer (GPU 0), then the students, distilled from it (RECIPE's kd);
   # writes family-out/{family.json, runs.json, bundle-*.tar}; then, on any machine:
   python3 assets/models/train/train.py install --from family-out    # untar into assets/models
   python3 assets/models/train/train.py assemble --runs family-out/runs.json   # rewrite family.json
@@ -1437,7 +1438,8 @@ def finalize(args):
                      "bytes_per_token_bf16": kv_bytes_per_token(v)},
         "train": {"steps": res["steps"], "batch": res["batch"], "seq_len": CTX, "seconds": res["train_seconds"],
                   "lr": res["lr"], "warmup": res["warmup"], "seed": res["seed"], "stopped_early": res["stopped_early"],
-                  "checkpoint": "final step"},
+                  "checkpoint": "final step" if res.get("kept", "final") == "final" else
+                  "moving average of the weights (decay %s) at the final step" % res["kept"][3:]},
     }
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1, ensure_ascii=False)
