@@ -103,11 +103,11 @@ BUNDLE = {"story-mha": "mha", "story-gqa": "gqa2", "story-mqa": "mqa", "story-ml
 # (the rest from the stories260K samples); `gen`: add the fresh samples of `train.py generate` to those;
 # `anneal_frac`/`anneal_real`: for the last fraction of the steps, draw this share from train.txt instead;
 # cosine from `lr` to `min_lr`·lr after `warmup` steps; AdamW weight decay `wd` on matrices.
-# Chosen from recipes-explore.json (MHA, seed 0, 1,200 steps): fresh samples and a peak LR of 5e-3 helped,
+# Chosen from recipes-explore.json (second entry: MHA, seed 0, 1,200 steps): fresh samples and a peak LR of 5e-3 helped,
 # a larger share of train.txt or a real-heavy anneal overfit its 267k tokens.
 # `kd`: weight of distillation from the teacher in the rows not drawn from train.txt (`kd_real`: in those rows);
 # `drop`: dropout in the real rows; `ema`: decays of moving averages of the weights, `keep`: the weights saved.
-# Distillation and a short moving average were chosen by recipes-explore.json (MHA and GPT-2, 1,000 steps,
+# Distillation and a short moving average were chosen by its first entry (MHA and GPT-2, 1,000 steps,
 # measured on 120 stories held out of train.txt; valid.txt was not read).
 RECIPE = dict(lr=5e-3, wd=0.1, warmup=150, min_lr=0.1, real=0.07, gen=True, anneal_frac=0.0, anneal_real=0.0,
               kd=1.0, kd_real=0.0, drop=0.0, ema=[0.99], keep="ema0.99")
