@@ -6,6 +6,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* With an engine bound every position's block has the same size; they are then carved from
+ * slabs of SLAB_TOKS blocks, mapped with transparent huge pages where the kernel offers them:
+ * a 1,000-token prompt on a 0.6B model records ~470 MB, ~115,000 page faults in 4 KiB pages
+ * (a tenth of the traced prefill's time on a virtual machine), a few hundred in 2 MiB pages. */
+enum { SLAB_TOKS = 64 };
 
 struct Trace {
     TraceDims dims;
@@ -14,6 +21,10 @@ struct Trace {
     void **blocks;          /* one allocation per recorded position */
     size_t *block_bytes;
     size_t bytes;
+    char **slabs;           /* [max_tokens / SLAB_TOKS + 1], mapped on first use */
+    int *slab_hw;           /* blocks of each slab handed out since it was mapped (reuse: zeroed) */
+    size_t slab_blk;        /* bytes of a block in the slabs (0 before the first) */
+    unsigned char *in_slab; /* [max_tokens]: the position's block lies in a slab */
     Phase phase;
     int step;
     unsigned long gen;      /* trace_generation */
@@ -56,7 +67,10 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     t->toks = calloc((size_t)max_tokens, sizeof(TraceTok));
     t->blocks = calloc((size_t)max_tokens, sizeof(void *));
     t->block_bytes = calloc((size_t)max_tokens, sizeof(size_t));
-    if (!t->toks || !t->blocks || !t->block_bytes) { trace_free(t); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    t->slabs = calloc((size_t)max_tokens / SLAB_TOKS + 1, sizeof(char *));
+    t->slab_hw = calloc((size_t)max_tokens / SLAB_TOKS + 1, sizeof(int));
+    t->in_slab = calloc((size_t)max_tokens, 1);
+    if (!t->toks || !t->blocks || !t->block_bytes || !t->slabs || !t->slab_hw || !t->in_slab) { trace_free(t); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     t->mla = s->attn_kind == ATTN_MLA;
     TraceDims *d = &t->dims;
     d->n_layers = s->n_layers;
@@ -89,11 +103,49 @@ Trace *trace_new(const Model *m, int max_tokens, Err *e) {
     return t;
 }
 
+static void slab_unmap(Trace *t, int i) {
+    if (!t->slabs[i]) return;
+    munmap(t->slabs[i], SLAB_TOKS * t->slab_blk);
+    t->slabs[i] = NULL;
+    t->slab_hw[i] = 0;
+}
+
+/* A zeroed block of `bytes` for position pos: from a slab when every block has this size
+ * (fixed = true), else calloc. */
+static char *block_get(Trace *t, int pos, size_t bytes, bool fixed) {
+    const int si = pos / SLAB_TOKS, at = pos % SLAB_TOKS;
+    if (fixed && (!t->slab_blk || t->slab_blk == bytes)) {
+        if (!t->slabs[si]) {
+            void *p = mmap(NULL, SLAB_TOKS * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+                madvise(p, SLAB_TOKS * bytes, MADV_HUGEPAGE);
+#endif
+                t->slabs[si] = p;
+                t->slab_hw[si] = 0;
+                t->slab_blk = bytes;
+            }
+        }
+        if (t->slabs[si]) {
+            char *blk = t->slabs[si] + (size_t)at * bytes;
+            if (at < t->slab_hw[si]) memset(blk, 0, bytes);   /* handed out before: not zero */
+            else t->slab_hw[si] = at + 1;
+            t->in_slab[pos] = 1;
+            return blk;
+        }
+    }
+    return calloc(1, bytes);
+}
+
 void trace_free(Trace *t) {
     if (!t) return;
-    if (t->blocks) for (int i = 0; i < t->max_tokens; i++) free(t->blocks[i]);
+    if (t->blocks) for (int i = 0; i < t->max_tokens; i++) if (!t->in_slab || !t->in_slab[i]) free(t->blocks[i]);
+    if (t->slabs) for (int i = 0; i <= t->max_tokens / SLAB_TOKS; i++) slab_unmap(t, i);
     free(t->blocks);
     free(t->block_bytes);
+    free(t->slabs);
+    free(t->slab_hw);
+    free(t->in_slab);
     free(t->toks);
     if (t->slots) for (int i = 0; i < t->n_slots; i++) free(t->slots[i].row);
     free(t->slots);
@@ -108,14 +160,16 @@ void trace_truncate(Trace *t, int len) {
     t->gen = ++g_trace_gen;
     t->epoch++;
     for (int i = len; i < t->max_tokens && i < t->len; i++) {
-        /* keep the block allocated for reuse is simpler to reason about: free it */
-        free(t->blocks[i]);
+        /* a block of its own is freed; a slab's stays mapped while a kept position shares it */
+        if (!t->in_slab[i]) free(t->blocks[i]);
+        t->in_slab[i] = 0;
         t->blocks[i] = NULL;
         t->bytes -= t->block_bytes[i];
         t->block_bytes[i] = 0;
         memset(&t->toks[i], 0, sizeof(TraceTok));
     }
     if (len < t->len) t->len = len;
+    for (int i = (len + SLAB_TOKS - 1) / SLAB_TOKS; i <= t->max_tokens / SLAB_TOKS; i++) slab_unmap(t, i);
 }
 
 /* Lays out one position's storage in a single block. */
@@ -138,7 +192,7 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
               + L * (size_t)d->n_experts + L * (size_t)d->top_k   /* router, expert_w */
               + L * (size_t)d->kv_lora + L * (size_t)d->q_lora;
     size_t bytes = nf * sizeof(float) + 2 * L * sizeof(NormStat) + L * (size_t)d->top_k * sizeof(int);
-    char *blk = calloc(1, bytes);
+    char *blk = block_get(t, pos, bytes, !rows);
     if (!blk) return NULL;
     t->blocks[pos] = blk;
     t->block_bytes[pos] = bytes;
