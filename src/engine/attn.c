@@ -77,7 +77,7 @@ static inline void rescale(float *M, float *L, float bm, float *c) {
 #if defined(__AVX512F__)
 static inline void prefetch_row(const float *p, int hd) {
     const char *c = (const char *)p;
-    for (int b = 0; b < hd * 4; b += 64) _mm_prefetch(c + b, _MM_HINT_T0);
+    for (int b = 0; b < hd * 4; b += 64) __builtin_prefetch(c + b, 0, 3);   /* read, keep in all levels */
 }
 
 /* G (1 or 2) heads of hd = 16*nv over keys [lo, hi]; q: the G heads' queries, hd apart. */
@@ -102,10 +102,26 @@ static inline __attribute__((always_inline)) void dec512_body(const int nv, cons
             if (j < nb) {
                 const float *kr = k + (size_t)(j0 + j) * hd;
                 prefetch_row(kr + (size_t)pf * hd, hd);
+                /* dot_acc512 for the G heads at once: each chunk of the key loaded once */
+                __m512 A0[2], A1[2], x = _mm512_loadu_ps(kr);
+                for (int g = 0; g < G; g++) A0[g] = _mm512_mul_ps(x, Q[g][0]);
+                if (nv > 1) {
+                    x = _mm512_loadu_ps(kr + 16);
+                    for (int g = 0; g < G; g++) A1[g] = _mm512_mul_ps(x, Q[g][1]);
+                } else {
+                    for (int g = 0; g < G; g++) A1[g] = _mm512_setzero_ps();
+                }
+                for (int i = 2; i < nv; i++) {
+                    x = _mm512_loadu_ps(kr + 16 * i);
+                    for (int g = 0; g < G; g++) {
+                        if (i & 1) A1[g] = _mm512_fmadd_ps(x, Q[g][i], A1[g]);
+                        else A0[g] = _mm512_fmadd_ps(x, Q[g][i], A0[g]);
+                    }
+                }
                 for (int g = 0; g < G; g++) {
-                    const float x = _mm512_reduce_add_ps(dot_acc512(Q[g], kr, nv));
-                    s[cur][g][j] = x;
-                    if (x > bm[g]) bm[g] = x;
+                    const float sc = _mm512_reduce_add_ps(_mm512_add_ps(A0[g], A1[g]));
+                    s[cur][g][j] = sc;
+                    if (sc > bm[g]) bm[g] = sc;
                 }
             }
             if (j < pn) {
