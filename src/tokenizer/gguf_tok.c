@@ -24,16 +24,52 @@
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/tokenizer.h"
 
-/* llama.cpp's split regexes by tokenizer.ggml.pre (the ones written by convert_hf_to_gguf) */
-static const char *RE_GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-static const char *RE_LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char *RE_QWEN2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/* llama.cpp's split regexes by tokenizer.ggml.pre (the ones written by convert_hf_to_gguf). A
+ * list of several is applied in sequence, each splitting the pieces the previous one left
+ * (matches and the text between them both become pieces), as llama.cpp's unicode_regex_split. */
+static const char *const RE_GPT2[] = {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", NULL};
+static const char *const RE_LLAMA3[] = {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL};
+static const char *const RE_QWEN2[] = {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL};
+/* DeepSeek LLM / V2 ("deepseek-llm"): newlines alone; letters of cased scripts (Latin, Greek,
+ * Cyrillic, Armenian, Georgian, ..., full-width A-Z) with one optional space before; ASCII,
+ * full-width and quote/ideographic punctuation runs; trailing spaces; CJK/Hangul runs; numbers.
+ * llama.cpp runs the ones without \p{..} through std::wregex, where $ is the end of the piece
+ * (hence \z here: PCRE2_MULTILINE's $ also matches before a newline). */
+static const char *const RE_DEEPSEEK_LLM[] = {
+    "[\\r\\n]",
+    "\\s?[A-Za-z\\x{b5}\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{1ba}\\x{1bc}-\\x{1bf}\\x{1c4}-\\x{293}\\x{295}-\\x{2af}\\x{370}-\\x{373}"
+    "\\x{376}\\x{377}\\x{37b}-\\x{37d}\\x{37f}\\x{386}\\x{388}-\\x{38a}\\x{38c}\\x{38e}-\\x{3a1}\\x{3a3}-\\x{3f5}\\x{3f7}-\\x{481}"
+    "\\x{48a}-\\x{52f}\\x{531}-\\x{556}\\x{10a0}-\\x{10c5}\\x{13a0}-\\x{13f5}\\x{13f8}-\\x{13fd}\\x{1c90}-\\x{1cba}\\x{1cbd}-\\x{1cbf}"
+    "\\x{1d00}-\\x{1d2b}\\x{1d6b}-\\x{1d77}\\x{1d79}-\\x{1d9a}\\x{1e00}-\\x{1f15}\\x{1f18}-\\x{1f1d}\\x{1f20}-\\x{1f45}\\x{1f48}-\\x{1f4d}"
+    "\\x{1f50}-\\x{1f57}\\x{1f59}\\x{1f5b}\\x{1f5d}\\x{1f5f}-\\x{1f7d}\\x{1f80}-\\x{1fb4}\\x{1fb6}-\\x{1fbc}\\x{1fbe}\\x{1fc2}-\\x{1fc4}"
+    "\\x{1fc6}-\\x{1fcc}\\x{1fd0}-\\x{1fd3}\\x{1fd6}-\\x{1fdb}\\x{1fe0}-\\x{1fec}\\x{1ff2}-\\x{1ff4}\\x{1ff6}-\\x{1ffc}\\x{2102}\\x{2107}"
+    "\\x{210a}-\\x{2113}\\x{2115}\\x{2119}-\\x{211d}\\x{2124}\\x{2126}\\x{2128}\\x{212a}-\\x{212d}\\x{212f}-\\x{2134}\\x{2139}"
+    "\\x{213c}-\\x{213f}\\x{2145}-\\x{2149}\\x{214e}\\x{2183}\\x{2184}\\x{2c00}-\\x{2c7b}\\x{2c7e}-\\x{2ce4}\\x{2ceb}-\\x{2cee}\\x{2cf2}"
+    "\\x{2cf3}\\x{a640}-\\x{a66d}\\x{a680}-\\x{a69b}\\x{a722}-\\x{a76f}\\x{a771}-\\x{a787}\\x{a78b}-\\x{a78e}\\x{ab70}-\\x{abbf}"
+    "\\x{fb00}-\\x{fb06}\\x{fb13}-\\x{fb17}\\x{ff21}-\\x{ff3a}\\x{ff41}-\\x{ff5a}\\x{10400}-\\x{1044f}\\x{104b0}-\\x{104d3}"
+    "\\x{104d8}-\\x{104fb}\\x{10c80}-\\x{10cb2}\\x{10cc0}-\\x{10cf2}\\x{118a0}-\\x{118df}\\x{1e900}-\\x{1e943}]+",
+    "\\s?[!-/:-~\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff5e}\\x{2018}-\\x{201f}\\x{3000}-\\x{3002}]+",
+    "\\s+\\z",
+    "[\\x{4e00}-\\x{9fa5}\\x{800}-\\x{4e00}\\x{ac00}-\\x{d7ff}]+",
+    "\\p{N}+",
+    NULL};
+/* DeepSeek V3 / R1 ("deepseek-v3"): 1-3 digit groups, CJK/kana runs, then a llama3-like split
+ * with marks joined to letters. llama.cpp matches its \p{..} classes on a text where ASCII is kept
+ * and each other code point is replaced by its category, with ASCII \p{S} written as $+<=>^`|:
+ * '~' (Unicode Sm) is in no class there, so it is kept out of \p{S} here the same way. */
+static const char *const RE_DEEPSEEK_V3[] = {
+    "\\p{N}{1,3}",
+    "[\\x{4e00}-\\x{9fa5}\\x{3040}-\\x{309f}\\x{30a0}-\\x{30ff}]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|(?:~|[^\\r\\n\\p{L}\\p{P}\\p{S}])?[\\p{L}\\p{M}]+|"
+    " ?(?:(?!~)[\\p{P}\\p{S}])+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
 
-static const struct { const char *pre; const char **re; bool ignore_merges, add_bos; } k_pre[] = {
-    {"default", &RE_GPT2, false, false}, {"gpt-2", &RE_GPT2, false, false}, {"gpt2", &RE_GPT2, false, false},
-    {"llama-bpe", &RE_LLAMA3, true, true}, {"llama3", &RE_LLAMA3, true, true}, {"llama-v3", &RE_LLAMA3, true, true},
-    {"qwen2", &RE_QWEN2, false, false}, {"deepseek-r1-qwen", &RE_QWEN2, false, false},
-    {"smollm", &RE_GPT2, false, false}, {"stablelm2", &RE_QWEN2, false, false},
+static const struct { const char *pre; const char *const *re; bool ignore_merges, add_bos; } k_pre[] = {
+    {"default", RE_GPT2, false, false}, {"gpt-2", RE_GPT2, false, false}, {"gpt2", RE_GPT2, false, false},
+    {"llama-bpe", RE_LLAMA3, true, true}, {"llama3", RE_LLAMA3, true, true}, {"llama-v3", RE_LLAMA3, true, true},
+    {"qwen2", RE_QWEN2, false, false}, {"deepseek-r1-qwen", RE_QWEN2, false, false},
+    {"smollm", RE_GPT2, false, false}, {"stablelm2", RE_QWEN2, false, false},
+    {"deepseek-llm", RE_DEEPSEEK_LLM, false, false}, {"deepseek-v3", RE_DEEPSEEK_V3, false, false},
 };
 
 static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, bool *default_bos, Err *e) {
@@ -44,7 +80,7 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
         if (!strcmp(pre, k_pre[i].pre)) pi = (int)i;
     if (pi < 0) {
         err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported (supported: default, gpt-2, llama-bpe, qwen2, smollm, "
-                "deepseek-r1-qwen, stablelm2)", path, pre);
+                "deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-v3)", path, pre);
         return NULL;
     }
     *default_bos = k_pre[pi].add_bos;
@@ -92,12 +128,14 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
     cJSON *pt = cJSON_AddObjectToObject(root, "pre_tokenizer");
     cJSON_AddStringToObject(pt, "type", "Sequence");
     cJSON *pts = cJSON_AddArrayToObject(pt, "pretokenizers");
-    cJSON *split = cJSON_CreateObject();
-    cJSON_AddStringToObject(split, "type", "Split");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(split, "pattern"), "Regex", *k_pre[pi].re);
-    cJSON_AddStringToObject(split, "behavior", "Isolated");
-    cJSON_AddBoolToObject(split, "invert", false);
-    cJSON_AddItemToArray(pts, split);
+    for (const char *const *re = k_pre[pi].re; *re; re++) {
+        cJSON *split = cJSON_CreateObject();
+        cJSON_AddStringToObject(split, "type", "Split");
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(split, "pattern"), "Regex", *re);
+        cJSON_AddStringToObject(split, "behavior", "Isolated");
+        cJSON_AddBoolToObject(split, "invert", false);
+        cJSON_AddItemToArray(pts, split);
+    }
     cJSON *bl = cJSON_CreateObject();
     cJSON_AddStringToObject(bl, "type", "ByteLevel");
     cJSON_AddBoolToObject(bl, "add_prefix_space", false);
