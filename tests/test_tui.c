@@ -36,6 +36,18 @@ TEST(tui_canvas_ascii) {
     canvas_free(c);
 }
 
+/* In a non-UTF-8 locale the UI's own punctuation keeps its meaning in ASCII: the title
+ * "Attention Â· L0" showed as "Attention ? L0" under LANG=C. Text stays '?'. */
+TEST(tui_canvas_ascii_stand_ins) {
+    Canvas *c = mk(40, 1, false, true);
+    REQUIRE(c);
+    canvas_text(c, 0, 0, "a\xc2\xb7" "b\xe2\x86\x92" "c\xe2\x80\xa6" "\xe2\x94\x80\xe2\x94\x82\xe2\x94\x8c"
+                "\xe2\x96\x88\xe2\x88\x92\xe2\x80\x9cq\xe2\x80\x9d\xe2\x96\xb2\xe2\x96\xbc\xc3\x97\xe2\x90\xa3" "d\xe6\x97\xa5\xc3\xa9", plain());
+    CHECK_DUMP(c, "a.b>c~-|+#-\"q\"^vx_d??\n");
+    CHECK_EQ_INT(text_width("a\xc2\xb7" "b", false), 3);
+    canvas_free(c);
+}
+
 TEST(tui_canvas_cjk_width) {
     Canvas *c = mk(6, 1, true, true);
     REQUIRE(c);

@@ -41,6 +41,40 @@ static void graph_set(Graph *g, const char *bytes, int width) {
     g->width = width;
 }
 
+/* The ASCII stand-in for a character the UI's own strings use (separators, arrows, quotes,
+ * lines, blocks) when the terminal cannot show Unicode; '?' for anything else (text, CJK). */
+static char ascii_of(utf8proc_int32_t cp) {
+    switch (cp) {
+    case 0x00B7: case 0x2022: case 0x2219: case 0x22C5: return '.';   /* middle dots, bullet */
+    case 0x2026: case 0x2248: case 0x223C: return '~';                 /* ellipsis, approx */
+    case 0x2192: case 0x25B6: case 0x25B8: case 0x25BA: case 0x2265: case 0x00BB: return '>';
+    case 0x2190: case 0x25C0: case 0x25C2: case 0x2264: case 0x00AB: return '<';
+    case 0x2191: case 0x25B2: return '^';
+    case 0x2193: case 0x25BC: return 'v';
+    case 0x2212: case 0x2013: case 0x2014: case 0x2010: case 0x2011: return '-';
+    case 0x2016: return '|';
+    case 0x00D7: case 0x2717: case 0x2715: return 'x';
+    case 0x201C: case 0x201D: case 0x201E: return '"';
+    case 0x2018: case 0x2019: case 0x201A: return '\'';
+    case 0x2423: return '_';
+    case 0x25CF: case 0x25C6: case 0x2605: return '*';
+    case 0x25CB: case 0x25C7: return 'o';
+    case 0x00A0: case 0x2002: case 0x2003: case 0x2009: case 0x202F: return ' ';
+    default: break;
+    }
+    if (cp >= 0x2500 && cp <= 0x257F) {                               /* box drawing */
+        switch (cp) {
+        case 0x2500: case 0x2501: case 0x2504: case 0x2505: case 0x2508: case 0x2509:
+        case 0x254C: case 0x254D: case 0x2550: case 0x2574: case 0x2576: case 0x2578: case 0x257A: return '-';
+        case 0x2502: case 0x2503: case 0x2506: case 0x2507: case 0x250A: case 0x250B:
+        case 0x254E: case 0x254F: case 0x2551: case 0x2575: case 0x2577: case 0x2579: case 0x257B: return '|';
+        default: return '+';
+        }
+    }
+    if (cp >= 0x2580 && cp <= 0x259F) return '#';                     /* block elements */
+    return '?';
+}
+
 /* Reads one grapheme cluster from s; returns the bytes consumed (0 at the end). */
 static size_t graph_next(const char *s, bool unicode, Graph *g) {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
@@ -74,7 +108,7 @@ static size_t graph_next(const char *s, bool unicode, Graph *g) {
         prev = c2;
     }
     if (!unicode) {
-        if (cp >= 0x80) graph_set(g, "?", 1);
+        if (cp >= 0x80) { char a1[2] = {ascii_of(cp), 0}; graph_set(g, a1, 1); }
         else g->width = 1;
         return used;
     }
