@@ -132,5 +132,19 @@ check "TERM=dumb prints one frame" "Attention"
 check "TERM=dumb exits with status 1" "EXIT=1"
 HIST=0
 
+# ---- a lesson at 80x24 (a projector): arrows typed in a burst, while the lesson's prefill runs,
+# page through the step before the answer field opens (each key sees the pane it acts on)
+if [ -e lessons/05-kv-cache.json ]; then
+    cleanup
+    $T -f "$CONF" new-session -d -s e2e -x 80 -y 24 "env LANG=C.UTF-8 LC_ALL=C.UTF-8 '$BIN' lesson 05; echo EXIT=\$?; sleep 30"
+    check "lesson at 80x24: compact pane" "1/6"
+    keys Right Right Right
+    check "lesson at 80x24: a burst of arrows pages instead of skipping a page" "cache grow?"
+    keys Right
+    check "lesson at 80x24: then the answer field opens" "Your answer:"
+    keys Escape q q
+    check "lesson at 80x24 quits" "EXIT=0"
+fi
+
 if [ "$FAILS" -ne 0 ]; then echo "tui_e2e: $FAILS failed"; exit 1; fi
 echo "tui_e2e: all passed"

@@ -2,6 +2,7 @@
 #include <time.h>
 #include "tui/app.h"
 #include "tui/term.h"
+#include "tui/lesson_pane.h"
 #include "analysis/derived.h"
 
 typedef struct { Term *t; Canvas *c; App *a; } RunCtx;
@@ -45,6 +46,7 @@ bool app_run(App *a, Err *e) {
             int n = a->n_typed;
             a->n_typed = 0;
             for (int k = 0; k < n && !a->quit; k++) {
+                if (dirty && lesson_ui_player(a)) { frame(a, &rc); dirty = false; }   /* see below */
                 TuiEvent kev = {.key = a->typed[k]};
                 if (app_handle(a, &kev) != KR_IGNORED) dirty = true;
                 if (scene_busy(a->sc)) {   /* that key started another prefill: keep the rest */
@@ -85,6 +87,9 @@ bool app_run(App *a, Err *e) {
          * drawing, but never more than a few events per frame */
         for (int k = 0; k < 16 && !a->quit; k++) {
             if (!term_poll(t, 0, &ev)) break;
+            /* a lesson's arrow pages or steps by what the pane showed last: lay the pane out
+             * after each key (else → → → skips a page and opens the answer field) */
+            if (dirty && lesson_ui_player(a)) { frame(a, &rc); dirty = false; }
             if (app_handle(a, &ev) != KR_IGNORED) dirty = true;
         }
     }
