@@ -22,40 +22,14 @@ else
     MODEL_NAME=story-gqa
 fi
 
-# tmux itself wants a usable TERM even for detached sessions (CI has none, or "dumb").
-case "${TERM:-}" in ''|dumb|unknown) export TERM=xterm-256color ;; esac
-unset TMUX TMUX_PANE
-# The panes' TERM (tmux's default-terminal) must be a terminfo entry this machine has, and
-# the pane keeps it: tmux's key sequences must match the terminfo in use.
-PANE_TERM=screen
-for t in tmux-256color screen-256color; do
-    if infocmp "$t" >/dev/null 2>&1; then PANE_TERM=$t; break; fi
-done
 CONF=$(mktemp "${TMPDIR:-/tmp}/llmscope-e2e.XXXXXX") || exit 1
-printf 'set -g default-terminal "%s"\nset -g status off\n' "$PANE_TERM" > "$CONF"
-
-SOCK="llmscope-e2e-$$"
-T="tmux -L $SOCK"
+. tests/tmux_lib.sh
+tmux_setup llmscope-e2e "$CONF"
 FAILS=0
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    local i
-    for ((i = 0; i < 50; i++)); do $T list-sessions >/dev/null 2>&1 || break; sleep 0.1; done
-}
-SOCK_PATH="${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK"
 trap 'cleanup; rm -f "$CONF" "$SOCK_PATH"' EXIT
 
 HIST=0      # 1: include the pane's scrollback (plain-text output that scrolled)
 pane() { if [ "$HIST" = 1 ]; then $T capture-pane -p -S -200 -t e2e 2>/dev/null; else $T capture-pane -p -t e2e 2>/dev/null; fi; }
-# wait_for TEXT [seconds]: poll the pane until TEXT appears
-wait_for() {
-    local want=$1 secs=${2:-10} i
-    for ((i = 0; i < secs * 10; i++)); do
-        if pane | grep -qF -- "$want"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 check() {   # check NAME TEXT [seconds]
     if wait_for "$2" "${3:-10}"; then echo "ok    e2e: $1"
     else echo "FAIL  e2e: $1 (no '$2' in the pane)"; pane | sed 's/^/      | /'; FAILS=$((FAILS + 1)); fi

@@ -13,33 +13,13 @@ cd "$(dirname "$0")/.." || exit 1
 command -v tmux >/dev/null 2>&1 || { echo "skip: tmux not installed"; exit 77; }
 [ -x "$BIN" ] || { echo "skip: $BIN not built"; exit 77; }
 [ -e assets/models/story-gqa/config.json ] || { echo "skip: assets/models/story-gqa not found"; exit 77; }
-case "${TERM:-}" in ''|dumb|unknown) export TERM=xterm-256color ;; esac
-unset TMUX TMUX_PANE
-PANE_TERM=screen
-for t in tmux-256color screen-256color; do
-    if infocmp "$t" >/dev/null 2>&1; then PANE_TERM=$t; break; fi
-done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/llmscope-sizes.XXXXXX") || exit 1
-printf 'set -g default-terminal "%s"\nset -g status off\n' "$PANE_TERM" > "$WORK/conf"
-SOCK="llmscope-sizes-$$"
-T="tmux -L $SOCK"
+. tests/tmux_lib.sh
+tmux_setup llmscope-sizes "$WORK/conf"
 FAILS=0
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    local i
-    for ((i = 0; i < 50; i++)); do $T list-sessions >/dev/null 2>&1 || break; sleep 0.1; done
-}
-trap 'cleanup; rm -rf "$WORK" "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK"' EXIT
+trap 'cleanup; rm -rf "$WORK" "$SOCK_PATH"' EXIT
 
 pane() { $T capture-pane -p -t s 2>/dev/null; }
-wait_for() {   # wait_for TEXT [seconds]
-    local i
-    for ((i = 0; i < ${2:-10} * 10; i++)); do
-        if pane | grep -qF -- "$1"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 wait_gone() {   # wait_gone TEXT [seconds]: until TEXT is no longer in the pane
     local i
     for ((i = 0; i < ${2:-10} * 10; i++)); do
