@@ -442,7 +442,10 @@ TEST(export_lesson_frames_svg) {
         const char *err = xml_check(buf);
         CHECK_MSG(!err, "%s: %s", path, err ? err : "");
         free(buf);
-        unlink(path);
+    }
+    for (char *line = out, *nl; (nl = strchr(line, '\n')); line = nl + 1) {   /* remove every file it listed */
+        *nl = 0;
+        unlink(line);
     }
     char d2[300];
     snprintf(d2, sizeof d2, "%s/f", dir);

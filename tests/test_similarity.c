@@ -76,6 +76,8 @@ static void check_layer(TestCtx *T_, const char *model, int layer, int n_layers,
         free(x);
         snprintf(path, sizeof path, "%s/t%d/%s.npy", dir, t, hook);
         unlink(path);
+        snprintf(path, sizeof path, "%s/t%d/ids.npy", dir, t);   /* trace --npy also writes the ids */
+        unlink(path);
         snprintf(path, sizeof path, "%s/t%d", dir, t);
         rmdir(path);
     }
