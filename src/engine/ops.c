@@ -1,6 +1,7 @@
 #include "engine/ops.h"
 #include "engine/gemm.h"
 #include "engine/pool.h"
+#include "engine/simd.h"
 #include "engine/quant.h"
 #include <math.h>
 #include <stdlib.h>
@@ -38,10 +39,7 @@ static inline float dot_f32(const float *w, const float *x, int n) {
     }
     for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
     __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float r = _mm_cvtss_f32(h);
+    float r = simd_hsum8(s);
     for (; i < n; i++) r += w[i] * x[i];
     return r;
 #else
@@ -99,10 +97,7 @@ static inline float dot_bf16(const uint16_t *w, const float *x, const float *xp,
             a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v0, hi)), _mm256_loadu_ps(xp + i + 8), a1);
         }
         __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_movehdup_ps(h));
-        r = _mm_cvtss_f32(h);
+        r = simd_hsum8(s);
     } else {
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         for (; i + 16 <= n; i += 16) {
@@ -110,10 +105,7 @@ static inline float dot_bf16(const uint16_t *w, const float *x, const float *xp,
             a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
         }
         __m256 s = _mm256_add_ps(a0, a1);
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_movehdup_ps(h));
-        r = _mm_cvtss_f32(h);
+        r = simd_hsum8(s);
     }
 #else
     (void)xp;
@@ -134,10 +126,7 @@ static inline float dot_f16(const uint16_t *w, const float *x, int n) {
     for (; i + 8 <= n; i += 8)
         a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), a0);
     __m256 s = _mm256_add_ps(a0, a1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    r = _mm_cvtss_f32(h);
+    r = simd_hsum8(s);
 #endif
     for (; i < n; i++) r += f16_to_f32(w[i]) * x[i];
     return r;
@@ -146,12 +135,6 @@ static inline float dot_f16(const uint16_t *w, const float *x, int n) {
 /* ---- four rows at once: four weight streams in flight, x loaded once per block ---------- */
 
 #ifdef __AVX2__
-static inline float hsum8(__m256 s) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
 
 static void dot4_f32(const float *w, size_t ld, const float *x, int n, float *y) {
     const float *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld;
@@ -164,8 +147,8 @@ static void dot4_f32(const float *w, size_t ld, const float *x, int n, float *y)
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), x0, a2); b2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i + 8), x1, b2);
         a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), x0, a3); b3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i + 8), x1, b3);
     }
-    y[0] = hsum8(_mm256_add_ps(a0, b0)); y[1] = hsum8(_mm256_add_ps(a1, b1));
-    y[2] = hsum8(_mm256_add_ps(a2, b2)); y[3] = hsum8(_mm256_add_ps(a3, b3));
+    y[0] = simd_hsum8(_mm256_add_ps(a0, b0)); y[1] = simd_hsum8(_mm256_add_ps(a1, b1));
+    y[2] = simd_hsum8(_mm256_add_ps(a2, b2)); y[3] = simd_hsum8(_mm256_add_ps(a3, b3));
     for (; i < n; i++) { y[0] += w0[i] * x[i]; y[1] += w1[i] * x[i]; y[2] += w2[i] * x[i]; y[3] += w3[i] * x[i]; }
 }
 
@@ -183,8 +166,8 @@ static void dot4_bf16(const uint16_t *w, size_t ld, const float *x, const float 
         BF_STEP(w0, a0, b0); BF_STEP(w1, a1, b1); BF_STEP(w2, a2, b2); BF_STEP(w3, a3, b3);
     }
 #undef BF_STEP
-    y[0] = hsum8(_mm256_add_ps(a0, b0)); y[1] = hsum8(_mm256_add_ps(a1, b1));
-    y[2] = hsum8(_mm256_add_ps(a2, b2)); y[3] = hsum8(_mm256_add_ps(a3, b3));
+    y[0] = simd_hsum8(_mm256_add_ps(a0, b0)); y[1] = simd_hsum8(_mm256_add_ps(a1, b1));
+    y[2] = simd_hsum8(_mm256_add_ps(a2, b2)); y[3] = simd_hsum8(_mm256_add_ps(a3, b3));
     for (; i < n; i++) {
         y[0] += bf16_to_f32(w0[i]) * x[i]; y[1] += bf16_to_f32(w1[i]) * x[i];
         y[2] += bf16_to_f32(w2[i]) * x[i]; y[3] += bf16_to_f32(w3[i]) * x[i];
@@ -203,7 +186,7 @@ static void dot4_f16(const uint16_t *w, size_t ld, const float *x, int n, float 
         a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w2 + i))), x0, a2);
         a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w3 + i))), x0, a3);
     }
-    y[0] = hsum8(a0); y[1] = hsum8(a1); y[2] = hsum8(a2); y[3] = hsum8(a3);
+    y[0] = simd_hsum8(a0); y[1] = simd_hsum8(a1); y[2] = simd_hsum8(a2); y[3] = simd_hsum8(a3);
     for (; i < n; i++) {
         y[0] += f16_to_f32(w0[i]) * x[i]; y[1] += f16_to_f32(w1[i]) * x[i];
         y[2] += f16_to_f32(w2[i]) * x[i]; y[3] += f16_to_f32(w3[i]) * x[i];
@@ -423,7 +406,7 @@ float ops_exp_sum(float *x, int n, float m) {
         _mm256_storeu_ps(x + i, v);
         acc = _mm256_add_ps(acc, v);
     }
-    s = hsum8(acc);
+    s = simd_hsum8(acc);
     if (i < n) {   /* the tail through the same kernel, so every element rounds alike */
         float buf[8];
         int r = n - i;

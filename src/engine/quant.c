@@ -5,6 +5,7 @@
 #include "core/dtype.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
+#include "engine/simd.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -190,12 +191,6 @@ bool quant_quantize(DType t, const float *x, size_t n, void *out) {
 /* ---- dot products: row (quantized) · x (f32) ------------------------------------------ */
 
 #ifdef __AVX2__
-static inline float hsum8(__m256 s) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
 /* 8 signed bytes (low 64 bits of v) -> 8 floats */
 static inline __m256 i8x8_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
 /* sum over 32 elements of q[i]·x[i], q 32 signed bytes */
@@ -220,7 +215,7 @@ static float dot_q8_0(const uint8_t *b, const float *x, int nb) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), dot32_i8(q, x), acc);
     }
-    return hsum8(acc);
+    return simd_hsum8(acc);
 }
 
 /* Q4_0: low nibbles are elements 0..15, high nibbles 16..31; q - 8 fits a signed byte */
@@ -234,7 +229,7 @@ static float dot_q4_0(const uint8_t *b, const float *x, int nb) {
         __m256 s = _mm256_add_ps(dot16_i8(lo, x), dot16_i8(hi, x + 16));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, acc);
     }
-    return hsum8(acc);
+    return simd_hsum8(acc);
 }
 
 /* Q4_K: per 32-element group g, x = d·sc_g·q - dmin·m_g, so the group contributes
@@ -257,7 +252,7 @@ static float dot_q4_k(const uint8_t *b, const float *x, const float *xs, int nb)
             accm += mn * (float)m0 * xs[2 * j] + mn * (float)m1 * xs[2 * j + 1];
         }
     }
-    return hsum8(acc) - accm;
+    return simd_hsum8(acc) - accm;
 }
 
 /* Q6_K: 4 interleaved 32-element groups per 128; scale per 16 elements */
@@ -284,7 +279,7 @@ static float dot_q6_k(const uint8_t *b, const float *x, int nb) {
             }
         }
     }
-    return hsum8(acc);
+    return simd_hsum8(acc);
 }
 #endif
 
