@@ -148,6 +148,29 @@ static void gw_free(Gw *g) {
     free(g->kv.p);
 }
 
+/* Writes g into a new file under $TMPDIR (its name in path, 512 bytes; the caller unlinks it;
+ * on failure there is no file). */
+static bool gw_write_tmp(Gw *g, char *path) {
+    const char *t = getenv("TMPDIR");
+    snprintf(path, 512, "%s/llmscope-layout-XXXXXX", t && *t ? t : "/tmp");
+    const int fd = mkstemp(path);
+    if (fd < 0) return false;
+    close(fd);
+    if (gw_write(g, path)) return true;
+    unlink(path);
+    return false;
+}
+
+/* The GGUF file `make` writes of model m for arch, as gw_write_tmp. */
+static bool write_made(const char *arch, void (*make)(Gw *, const Model *, int), const Model *m, int variant, char *path) {
+    Gw g;
+    gw_init(&g, arch);
+    make(&g, m, variant);
+    const bool ok = gw_write_tmp(&g, path);
+    gw_free(&g);
+    return ok;
+}
+
 /* ---- HF model (loaded from safetensors) -> GGUF ---------------------------------------------- */
 
 static void common_keys(Gw *g, const ModelSpec *s) {
@@ -355,16 +378,7 @@ static void check_layout(TestCtx *T_, const char *fixture, const char *arch, int
     Err e = {0};
     Model *hf = model_load(dir, false, &e);
     REQUIRE(hf);
-    Gw g;
-    gw_init(&g, arch);
-    make(&g, hf, variant);
-    const char *t = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/llmscope-layout-XXXXXX", t && *t ? t : "/tmp");
-    int fd = mkstemp(path);
-    REQUIRE(fd >= 0);
-    close(fd);
-    REQUIRE(gw_write(&g, path));
-    gw_free(&g);
+    REQUIRE(write_made(arch, make, hf, variant, path));
     Model *gm = model_load(path, false, &e);
     CHECK_MSG(gm, "%s as %s: %s", fixture, arch, e.msg);
     if (gm) {
@@ -442,16 +456,7 @@ TEST(gguf_layout_rope_freqs_matter_and_are_checked) {
     Model *hf = model_load(FXM "/rope-llama3", false, &e);
     if (!hf) SKIP("rope-llama3 fixture missing");
     char path[512];
-    const char *t = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/llmscope-layout-XXXXXX", t && *t ? t : "/tmp");
-    int fd = mkstemp(path);
-    REQUIRE(fd >= 0);
-    close(fd);
-    Gw g;
-    gw_init(&g, "llama");
-    make_llama3(&g, hf, 0);
-    REQUIRE(gw_write(&g, path));
-    gw_free(&g);
+    REQUIRE(write_made("llama", make_llama3, hf, 0, path));
     Model *plain = model_load(path, false, &e);
     REQUIRE(plain);
     int ids[12] = {25, 33, 5, 88, 31, 75, 46, 51, 61, 60, 5, 12};
@@ -463,6 +468,7 @@ TEST(gguf_layout_rope_freqs_matter_and_are_checked) {
     free(b);
     model_free(plain);
     /* a factor tensor of the wrong length */
+    Gw g;
     gw_init(&g, "llama");
     make_llama3(&g, hf, 0);
     gw_tensor(&g, "rope_freqs.weight", 3, 0, 0)[0] = 1;
@@ -479,16 +485,7 @@ TEST(gguf_layout_deepseek2_missing_kv_b) {
     Model *hf = model_load(FXM "/deepseek_v3", false, &e);
     if (!hf) SKIP("deepseek_v3 fixture missing");
     char path[512];
-    const char *t = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/llmscope-layout-XXXXXX", t && *t ? t : "/tmp");
-    int fd = mkstemp(path);
-    REQUIRE(fd >= 0);
-    close(fd);
-    Gw g;
-    gw_init(&g, "deepseek2");
-    make_ds(&g, hf, 2);
-    REQUIRE(gw_write(&g, path));
-    gw_free(&g);
+    REQUIRE(write_made("deepseek2", make_ds, hf, 2, path));
     CHECK(!model_load(path, false, &e));
     CHECK_MSG(strstr(e.msg, "blk.0.attn_kv_b.weight") && strstr(e.msg, "attn_k_b") && strstr(e.msg, "attn_v_b"), "%s", e.msg);
     unlink(path);
@@ -500,20 +497,10 @@ TEST(gguf_layout_deepseek2_split_quantized) {
     Err e = {0};
     Model *hf = model_load(FXM "/deepseek_v3", false, &e);
     if (!hf) SKIP("deepseek_v3 fixture missing");
-    char p3[512], p4[512];
-    const char *t = getenv("TMPDIR");
+    char paths[2][512];
     Model *m[2] = {NULL, NULL};
-    char *paths[2] = {p3, p4};
     for (int k = 0; k < 2; k++) {
-        snprintf(paths[k], 512, "%s/llmscope-layout-XXXXXX", t && *t ? t : "/tmp");
-        int fd = mkstemp(paths[k]);
-        REQUIRE(fd >= 0);
-        close(fd);
-        Gw g;
-        gw_init(&g, "deepseek2");
-        make_ds(&g, hf, 3 + k);
-        REQUIRE(gw_write(&g, paths[k]));
-        gw_free(&g);
+        REQUIRE(write_made("deepseek2", make_ds, hf, 3 + k, paths[k]));
         m[k] = model_load(paths[k], false, &e);
         CHECK_MSG(m[k], "%s", e.msg);
     }

@@ -24,33 +24,52 @@ static double row_diff(const float *a, const float *b, int n, bool *mask_ok) {
     return w;
 }
 
+/* A session on a fixture model, stepped after a prompt, beside a fresh engine that ran the
+ * same tokens with an Export keeping every row of the hooks asked for (the reference). */
+typedef struct { Session *s; Model *m; Hooks *h; Export *x; Engine *en; int T; } Twin;
+
+static void twin_free(Twin *w) {
+    engine_free(w->en); export_free(w->x); hooks_free(w->h); model_free(w->m);
+    session_free(w->s);
+}
+
+/* Prompt ids (a + b*i) % vocab for i < np (at most 32), then `steps` session steps. false: the
+ * fixture is not there. A failed setup step fails a check and leaves w->en NULL. */
+static bool twin_open(TestCtx *T_, Twin *w, const char *name, int np, int a, int b, int steps, const char *hooks) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/models/%s", name);
+    Err e = {0};
+    *w = (Twin){.s = session_new(path, 32, &e)};
+    if (!w->s) return false;
+    int ids[32];
+    for (int i = 0; i < np && i < 32; i++) ids[i] = (a + b * i) % session_model(w->s)->spec.vocab_size;
+    bool ok = np <= 32 && session_set_ids(w->s, ids, np, &e);
+    for (int i = 0; ok && i < steps; i++) ok = session_step(w->s, &e);
+    w->T = session_len(w->s);
+    if (ok && (w->m = model_load(path, false, &e)) && (w->h = hooks_new()) && (w->x = export_new(w->h, hooks, &e))) {
+        export_set_positions(w->x, w->T);
+        w->en = engine_new(w->m, 32, &e);
+        if (w->en) engine_set_hooks(w->en, w->h);
+        ok = w->en && engine_forward(w->en, session_ids(w->s), np, false, &e);
+        for (int i = np; ok && i < w->T; i++) ok = engine_forward(w->en, &session_ids(w->s)[i], 1, false, &e);
+    } else ok = false;
+    CHECK_MSG(ok, "%s: setting up the session and its reference engine: %s", name, e.msg);
+    if (!ok && w->en) { engine_free(w->en); w->en = NULL; }
+    return true;
+}
+
 TEST(trace_attn_rows_equal_engine_hooks) {
     int tried = 0;
     for (size_t f = 0; f < sizeof FIXTURES / sizeof FIXTURES[0]; f++) {
-        char path[256];
-        snprintf(path, sizeof path, "tests/fixtures/models/%s", FIXTURES[f]);
-        Err e = {0};
-        Session *s = session_new(path, 32, &e);
-        if (!s) continue;
+        const int NP = 12, ND = 3;
+        Twin tw;
+        if (!twin_open(T_, &tw, FIXTURES[f], NP, 1, 7, ND + 1, "blocks.*.attn.hook_pattern,blocks.*.attn.hook_attn_scores")) continue;
         tried++;
-        const int V = session_model(s)->spec.vocab_size, NP = 12, ND = 3;
-        int ids[16];
-        for (int i = 0; i < NP; i++) ids[i] = (1 + 7 * i) % V;
-        REQUIRE(session_set_ids(s, ids, NP, &e));
-        for (int i = 0; i <= ND; i++) REQUIRE(session_step(s, &e));
-        const int T = session_len(s);
+        if (!tw.en) { twin_free(&tw); continue; }
+        Session *s = tw.s;
+        Export *x = tw.x;
+        const int T = tw.T;
         CHECK_EQ_INT(T, NP + ND);
-        /* the same tokens through a fresh engine whose hooks keep every row */
-        Model *m = model_load(path, false, &e);
-        REQUIRE(m);
-        Hooks *h = hooks_new();
-        Export *x = export_new(h, "blocks.*.attn.hook_pattern,blocks.*.attn.hook_attn_scores", &e);
-        Engine *en = engine_new(m, 32, &e);
-        REQUIRE(h && x && en);
-        export_set_positions(x, T);
-        engine_set_hooks(en, h);
-        REQUIRE(engine_forward(en, session_ids(s), NP, false, &e));
-        for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &session_ids(s)[i], 1, false, &e));
         const TraceDims *d = trace_dims(session_trace(s));
         double worst_p = 0, worst_s = 0;
         bool mask_ok = true, shapes_ok = true;
@@ -76,8 +95,7 @@ TEST(trace_attn_rows_equal_engine_hooks) {
         printf("    %s: worst pattern %.2g, scores %.2g (relative)\n", FIXTURES[f], worst_p, worst_s);
         /* nothing of size [t] per token is kept by a trace bound to an engine */
         CHECK(trace_tok(session_trace(s), T - 1)->attn == NULL);
-        engine_free(en); export_free(x); hooks_free(h); model_free(m);
-        session_free(s);
+        twin_free(&tw);
     }
     if (!tried) SKIP("tests/fixtures/models not generated");
 }
@@ -201,26 +219,14 @@ TEST(trace_norm_and_mlp_on_demand_equal_engine_hooks) {
     static const char *const F2[] = {"qwen3", "gpt2", "mistral", "llama-f16-mqa"};
     int tried = 0;
     for (size_t f = 0; f < sizeof F2 / sizeof F2[0]; f++) {
-        char path[256];
-        snprintf(path, sizeof path, "tests/fixtures/models/%s", F2[f]);
-        Err e = {0};
-        Session *s = session_new(path, 32, &e);
-        if (!s) continue;
+        Twin tw;
+        if (!twin_open(T_, &tw, F2[f], 9, 5, 13, 2,
+                       "blocks.*.ln1.hook_normalized,blocks.*.ln2.hook_normalized,blocks.*.mlp.hook_post,blocks.*.attn.hook_q")) continue;
         tried++;
-        const int V = session_model(s)->spec.vocab_size, NP = 9;
-        int ids[16];
-        for (int i = 0; i < NP; i++) ids[i] = (5 + 13 * i) % V;
-        REQUIRE(session_set_ids(s, ids, NP, &e));
-        REQUIRE(session_step(s, &e) && session_step(s, &e));
-        const int T = session_len(s);
-        Model *m = model_load(path, false, &e);
-        Hooks *h = hooks_new();
-        Export *x = export_new(h, "blocks.*.ln1.hook_normalized,blocks.*.ln2.hook_normalized,blocks.*.mlp.hook_post,blocks.*.attn.hook_q", &e);
-        Engine *en = m ? engine_new(m, 32, &e) : NULL;
-        REQUIRE(m && h && x && en);
-        engine_set_hooks(en, h);
-        REQUIRE(engine_forward(en, session_ids(s), NP, false, &e));
-        for (int i = NP; i < T; i++) REQUIRE(engine_forward(en, &session_ids(s)[i], 1, false, &e));
+        if (!tw.en) { twin_free(&tw); continue; }
+        Session *s = tw.s;
+        Export *x = tw.x;
+        const int T = tw.T;
         const TraceDims *d = trace_dims(session_trace(s));
         const int D = d->d_model;
         double wn = 0, wm = 0, wq = 0;
@@ -265,8 +271,7 @@ TEST(trace_norm_and_mlp_on_demand_equal_engine_hooks) {
         CHECK_MSG(all, "%s: a value or an exported hook is missing", F2[f]);
         CHECK_MSG(wn < 1e-5, "%s: norm outputs differ by %g", F2[f], wn);
         CHECK_MSG(wm < 1e-5, "%s: FFN activations differ by %g", F2[f], wm);
-        engine_free(en); export_free(x); hooks_free(h); model_free(m);
-        session_free(s);
+        twin_free(&tw);
     }
     if (!tried) SKIP("tests/fixtures/models not generated");
 }
