@@ -114,6 +114,54 @@ TEST(cli_numbers_out_of_range) {
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
 }
 
+/* An index whose range depends on the model, the text or the lesson (--layer, --head, --pos,
+ * --key, --frame, --step, --emb-layer, ids) is an error naming the option, the value and the
+ * range in every subcommand (story-gqa: 6 layers, 8 heads); none clamps. The last valid value
+ * of each still works, so an off-by-one either way fails a row. */
+TEST(cli_indices_out_of_range_same_everywhere) {
+    NEED_MODEL();
+    static const CliRow rows[] = {
+        {"screenshot --model " MODEL " --prompt hi --layer 99", 1, "--layer 99 is out of range", "layers 0..5", NULL},
+        {"screenshot --model " MODEL " --prompt hi --layer 6", 1, "--layer 6 is out of range", "layers 0..5", NULL},
+        {"screenshot --model " MODEL " --prompt hi --head 8", 1, "--head 8 is out of range", "heads 0..7", NULL},
+        {"screenshot --model " MODEL " --prompt hi --layer 5 --head 7", 0, "L5 head 7", NULL, "llmscope:"},
+        {"screenshot --model " MODEL " --prompt hi --pos 3", 1, "--pos 3 is out of range", "positions 0..2", NULL},
+        {"screenshot --model " MODEL " --prompt hi --pos 1 --key 2", 1, "--key 2 is out of range", "position 1 attends to keys 0..1", NULL},
+        {"screenshot --model " MODEL " --prompt hi --pos 2 --key 2", 0, NULL, NULL, "llmscope:"},
+        {"screenshot --model " MODEL " --ids 5,99999", 1, "99999", "(0..2047)", NULL},
+        {"tui --model " MODEL " --prompt hi --run --layer 6", 1, "--layer 6 is out of range", "layers 0..5", NULL},
+        {"tui --model " MODEL " --prompt hi --pos 1", 2, "--pos needs --run", NULL, NULL},
+        {"tui --model " MODEL " --prompt hi --key 0", 2, "--key needs --run", NULL, NULL},
+        {"tui --model " MODEL " --prompt hi --steps 3", 2, "--steps needs --run", NULL, NULL},
+        {"similarity --model " MODEL " --layer 7 --text a --text b", 1, "--layer 7 is out of range", "residual layers 0..6", NULL},
+        {"similarity --model " MODEL " --layer 6 --text a --text b --json", 0, "\"layer\": 6", NULL, "llmscope:"},
+        {"quant-lens --model " MODEL " --prompt hi --layer 6", 1, "--layer 6 is out of range", "layers 0..5", NULL},
+        {"quant-lens --model " MODEL " --ids 5,6,7 --layer 0 --pos 3", 1, "--pos 3 is out of range", "positions 0..2", NULL},
+        {"quant-lens --model " MODEL " --ids 5,6,7 --layer 5 --pos 2 --type q8_0 --json", 0, "\"layer\": 5", NULL, "llmscope:"},
+        {"trace --model " MODEL " --prompt hi --emb-layer 7 --hooks hook_logits --json", 1, "--emb-layer 7 is out of range", "residual layers 0..6", NULL},
+        {"lesson 1 --frame 99", 1, "--frame 99 is out of range", "steps 1..", NULL},
+        {"lesson 1 --step 99", 1, "--step 99 is out of range", "steps 1..", NULL},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* An empty prompt with --no-bos has no token to condition on: an error naming both options in
+ * every command that takes them (without --no-bos it starts from BOS, the row in
+ * cli_invalid_utf8_prompt). */
+TEST(cli_empty_prompt_with_no_bos) {
+    NEED_MODEL();
+    static const CliRow rows[] = {
+        {"run --model " MODEL " --prompt '' --no-bos -n 2 --greedy", 2, "--prompt is empty", "--no-bos", NULL},
+        {"run --model " MODEL " --no-bos -n 2 --greedy", 2, "no --prompt", "--no-bos", NULL},
+        {"trace --model " MODEL " --prompt '' --no-bos --hooks hook_logits --json", 2, "--prompt is empty", "--no-bos", "\"ids\""},
+        {"quant-lens --model " MODEL " --prompt '' --no-bos --layer 0", 2, "--prompt is empty", "--no-bos", "KL"},
+        {"similarity --model " MODEL " --layer 1 --text a --text '' --no-bos", 2, "text 2 (--text) is empty", "--no-bos", NULL},
+        {"trace --model " MODEL " --prompt '' --hooks hook_logits --json", 0, "\"ids\": [0]", NULL, "llmscope:"},
+        {"run --model " MODEL " --prompt hi --no-bos -n 1 --greedy", 0, "hi", NULL, "llmscope:"},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
 TEST(cli_files_that_are_not_what_the_option_says) {
     NEED_MODEL();
     if (!scratch()) SKIP("no scratch directory");

@@ -156,7 +156,12 @@ bool simtexts_matrix(SimCache *c, Model *m, const struct Tokenizer *tok, const c
         int *ids = NULL;
         int nt = session_encode(tok, m, texts[t], add_bos, &ids, e);
         if (nt < 0) { ok = false; break; }
-        if (nt == 0) { free(ids); ok = err_set(e, ERR_ARG, "similarity: text %d is empty and the model has no BOS token", t + 1); break; }
+        if (nt == 0) {
+            free(ids);
+            ok = add_bos ? err_set(e, ERR_ARG, "similarity: text %d is empty and the model has no BOS token", t + 1)
+                         : err_set(e, ERR_ARG, "similarity: text %d is empty and no special tokens are added (--no-bos): nothing to run", t + 1);
+            break;
+        }
         if (!en || engine_max_ctx(en) < nt) {
             engine_free(en);
             en = engine_new(m, nt > 64 ? nt : 64, e);

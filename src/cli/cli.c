@@ -278,6 +278,18 @@ bool cli_parse_ids(const char *s, int **ids, int *n, Err *e) {
     return true;
 }
 
+bool cli_check_index(const char *opt, long v, long lo, long hi, const char *what, Err *e) {
+    if (v >= lo && v <= hi) return true;
+    if (hi < lo) return err_set(e, ERR_ARG, "%s %ld is out of range: %s none", opt, v, what);
+    return err_set(e, ERR_ARG, "%s %ld is out of range: %s %ld..%ld", opt, v, what, lo, hi);
+}
+
+int cli_empty_no_bos(const char *cmd, const char *what) {
+    fprintf(stderr, "llmscope: %s: %s and --no-bos adds no BOS token: there is no token to condition on "
+                    "(give some text, or leave out --no-bos to start from the BOS token)\n", cmd, what);
+    return 2;
+}
+
 int cli_fail(const Err *e) {
     fprintf(stderr, "llmscope: %s\n", e->msg[0] ? e->msg : "error");
     return 1;

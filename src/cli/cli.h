@@ -48,6 +48,14 @@ int cli_opt_int(int argc, char **argv, const char *name, int dflt);
 double cli_opt_double(int argc, char **argv, const char *name, double dflt);
 /* Parses "5,17,42" into a malloc'd int array. false + message on bad input. */
 bool cli_parse_ids(const char *s, int **ids, int *n, Err *e);
+/* An index whose range depends on the model or the text (--layer, --head, --pos, --key,
+ * --frame...): false with "OPT V is out of range: WHAT LO..HI" in e when v is outside [lo, hi]
+ * (e.g. "--layer 99 is out of range: this model has layers 0..5"). Every subcommand checks such
+ * indices this way (exit 1); none clamps them. */
+bool cli_check_index(const char *opt, long v, long lo, long hi, const char *what, Err *e);
+/* An empty text with --no-bos has no token to condition on: says so naming both (what: "--prompt
+ * is empty") and returns 2. */
+int cli_empty_no_bos(const char *cmd, const char *what);
 /* Prints "llmscope: <msg>" to stderr and returns 1. */
 int cli_fail(const Err *e);
 /* Default model path: $LLMSCOPE_MODEL, else the bundled default (assets/models/story-gqa

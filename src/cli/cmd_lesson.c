@@ -352,7 +352,15 @@ int cmd_lesson(int argc, char **argv) {
     }
     if (frames) return write_frames(root, lang, path, ctx, frames, fmt, w, h, !cli_flag(argc, argv, "--ascii"));
     int step = frame ? atoi(frame) - 1 : cli_opt_int(argc, argv, "--step", 1) - 1;
-    if (step < 0) step = 0;
+    if (frame || cli_opt(argc, argv, "--step")) {   /* a step the lesson does not have: an error, never the last one */
+        Lesson *l = lesson_load(path, &e);
+        if (!l) return cli_fail(&e);
+        char what[300];
+        snprintf(what, sizeof what, "lesson %s has steps", l->id ? l->id : name);
+        bool ok = cli_check_index(frame ? "--frame" : "--step", step + 1, 1, l->n_steps, what, &e);
+        lesson_free(l);
+        if (!ok) return cli_fail(&e);
+    }
     App *a = open_app(root, lang, path, step, ctx, &e);
     if (!a) return cli_fail(&e);
     if (frame) {

@@ -103,6 +103,7 @@ int cmd_quantlens(int argc, char **argv) {
     }
     if (!layer_s) { fprintf(stderr, "llmscope quant-lens: --layer is required (try --help)\n"); return 2; }
     if (!prompt == !ids_s) { fprintf(stderr, "llmscope quant-lens: give --prompt or --ids (one of them)\n"); return 2; }
+    if (prompt && !*prompt && cli_flag(argc, argv, "--no-bos")) return cli_empty_no_bos("quant-lens", "--prompt is empty");
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) return cli_fail(&e);
@@ -118,9 +119,10 @@ int cmd_quantlens(int argc, char **argv) {
         tok = cli_load_tokenizer(argc, argv, m, &e);   /* only for the token texts; ids work without */
         if (!tok) e = (Err){0};
     }
-    if (n < 1) { err_set(&e, ERR_ARG, "--prompt gave no tokens"); goto done; }
+    if (n < 1) { err_set(&e, ERR_ARG, "--prompt gave no tokens%s", cli_flag(argc, argv, "--no-bos") ? " and --no-bos adds none: nothing to condition on" : ""); goto done; }
     const int pos = cli_opt_int(argc, argv, "--pos", n - 1), layer = cli_opt_int(argc, argv, "--layer", 0);
-    if (pos >= n) { err_set(&e, ERR_ARG, "--pos %d: the text has %d tokens (positions 0..%d)", pos, n, n - 1); goto done; }
+    if (!cli_check_index("--layer", layer, 0, m->spec.n_layers - 1, "this model has layers", &e) ||
+        !cli_check_index("--pos", pos, 0, n - 1, prompt ? "the prompt has positions" : "the ids have positions", &e)) goto done;
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= m->spec.vocab_size) { err_set(&e, ERR_ARG, "--ids: id %d is outside the vocabulary (0..%d)", ids[i], m->spec.vocab_size - 1); goto done; }
     for (int k = 0; k < nt; k++) {

@@ -120,6 +120,14 @@ int cmd_similarity(int argc, char **argv) {
     if (!pool_parse(pool_s, &pool)) { err_set(&e, ERR_ARG, "--pool: '%s' is neither 'mean' nor 'last'", pool_s); goto usage_fail; }
     if (!layer_s) { err_set(&e, ERR_ARG, "--layer is required"); goto usage_fail; }
     if (nt < 1) { err_set(&e, ERR_ARG, "give at least one --text (or --texts-file)"); goto usage_fail; }
+    for (int t = 0; no_bos && t < nt; t++)
+        if (!texts[t][0]) {
+            char what[64];
+            snprintf(what, sizeof what, "text %d (--text) is empty", t + 1);
+            for (int k = 0; k < nt; k++) free(texts[k]);
+            free(texts);
+            return cli_empty_no_bos("similarity", what);
+        }
     char *end; long layer = strtol(layer_s, &end, 10);
     if (end == layer_s || *end) { err_set(&e, ERR_ARG, "--layer: '%s' is not an integer", layer_s); goto usage_fail; }
 
@@ -127,8 +135,9 @@ int cmd_similarity(int argc, char **argv) {
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) goto fail;
     int L = m->spec.n_layers;
-    if (layer < 0 || layer > L) {
-        err_set(&e, ERR_ARG, "--layer %ld: this model has layers 0..%d (0 = token embedding, %d = after the final norm)", layer, L, L);
+    if (!cli_check_index("--layer", layer, 0, L, "this model has residual layers", &e)) {
+        size_t k = strlen(e.msg);
+        snprintf(e.msg + k, sizeof e.msg - k, " (0 = token embedding, %d = after the final norm)", L);
         model_free(m); goto fail;
     }
     Tokenizer *tok = cli_load_tokenizer(argc, argv, m, &e);

@@ -61,7 +61,7 @@ Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
     return tf ? cli_tokenizer_file(tf, m->spec.vocab_size, e) : tokenizer_load_for_model(m->path, m->spec.vocab_size, e);
 }
 static const CliOpt k_run_opts[] = {
-    {"--prompt", NULL, CLI_STR, "TEXT", "the text to continue (default: empty, starting from the BOS token)", 0, 0},
+    {"--prompt", NULL, CLI_STR, "TEXT", "the text to continue (default: empty, starting from the BOS token; empty with --no-bos is an error)", 0, 0},
     {"--max-new", "-n", CLI_INT, "N", "new tokens at most (default 64)", 0, 2147483647.0},
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to the prompt (by default they are added as the tokenizer's "
@@ -89,6 +89,8 @@ int cmd_run(int argc, char **argv) {
     Err e = {0};
     const char *prompt = cli_opt(argc, argv, "--prompt");
     if (!prompt) prompt = "";
+    if (!*prompt && cli_flag(argc, argv, "--no-bos") && !cli_flag(argc, argv, "--chat"))
+        return cli_empty_no_bos("run", cli_opt(argc, argv, "--prompt") ? "--prompt is empty" : "no --prompt is given");
     int max_new = cli_opt_int(argc, argv, "-n", cli_opt_int(argc, argv, "--max-new", 64));
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
@@ -109,7 +111,8 @@ int cmd_run(int argc, char **argv) {
             }
     }
     if (n <= 0) {
-        if (n == 0) err_set(&e, ERR_ARG, "the prompt is empty and the model has no BOS token to start from");
+        if (n == 0) err_set(&e, ERR_ARG, cli_flag(argc, argv, "--no-bos") ? "--prompt gives no token and --no-bos adds none: nothing to condition on"
+                                                                         : "the prompt is empty and the model has no BOS token to start from");
         tokenizer_free(tok); model_free(m); free(ids); free(chat_text);
         return cli_fail(&e);
     }

@@ -99,6 +99,7 @@ int cmd_trace(int argc, char **argv) {
         fprintf(stderr, "llmscope: trace: %s (see `llmscope trace --help`)\n", missing);
         return 2;
     }
+    if (prompt && !*prompt && cli_flag(argc, argv, "--no-bos")) return cli_empty_no_bos("trace", "--prompt is empty");
     /* `trace --json | head`: a closed pipe is a write error (the staged files are removed),
      * not a SIGPIPE that would leave them in $TMPDIR */
     if (!npy) signal(SIGPIPE, SIG_IGN);
@@ -113,7 +114,11 @@ int cmd_trace(int argc, char **argv) {
         if (!tok) { model_free(m); return cli_fail(&e); }
         n = session_encode(tok, m, prompt, !cli_flag(argc, argv, "--no-bos"), &ids, &e);
         tokenizer_free(tok);
-        if (n <= 0) { if (!n) err_set(&e, ERR_ARG, "empty prompt"); model_free(m); free(ids); return cli_fail(&e); }
+        if (n <= 0) {
+            if (!n) err_set(&e, ERR_ARG, cli_flag(argc, argv, "--no-bos") ? "--prompt gives no token and --no-bos adds none: nothing to condition on"
+                                                                          : "--prompt is empty and the model has no BOS token to start from");
+            model_free(m); free(ids); return cli_fail(&e);
+        }
     }
     int n_ran = n;   /* prompt ids, then each generated id */
     /* --emb-layer L: the residual hook of that layer joins the export */
@@ -121,8 +126,9 @@ int cmd_trace(int argc, char **argv) {
     char emb_hook[128] = "", *patterns = NULL;
     if (emb_layer >= 0) {
         HookPoint hp; int blk;
-        if (!embed_layer_point(m->spec.n_layers, emb_layer, &hp, &blk)) {
-            err_set(&e, ERR_ARG, "--emb-layer %d: this model has residual layers 0..%d", emb_layer, m->spec.n_layers);
+        if (!cli_check_index("--emb-layer", emb_layer, 0, m->spec.n_layers, "this model has residual layers", &e) ||
+            !embed_layer_point(m->spec.n_layers, emb_layer, &hp, &blk)) {
+            if (!e.msg[0]) err_set(&e, ERR_ARG, "--emb-layer %d: no residual point of this model", emb_layer);
             model_free(m); free(ids); return cli_fail(&e);
         }
         hook_point_name(hp, blk, emb_hook, sizeof emb_hook);

@@ -82,20 +82,35 @@ static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
     return s;
 }
 
-/* --layer --head --pos --key: the same scene actions keys and lessons use (out-of-range
- * values are clamped, as before). */
-static void select_from_args(Scene *sc, int argc, char **argv) {
-    Err e = {0};
+/* --layer --head --pos --key: the same scene actions keys and lessons use. A value outside what
+ * the model (layers, heads) or the run (positions, the keys of the selected position) has is an
+ * error naming the option, the value and the range, as in every subcommand. --pos and --key
+ * need computed tokens: `screenshot` always runs, `tui` refuses them without --run. */
+static bool select_from_args(Scene *sc, int argc, char **argv, Err *e) {
     const ModelSpec *sp = &session_model(sc->ses[0])->spec;
+    const char *ls = cli_opt(argc, argv, "--layer"), *hs = cli_opt(argc, argv, "--head");
+    const char *ps = cli_opt(argc, argv, "--pos"), *ks = cli_opt(argc, argv, "--key");
     int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
-    scene_select_layer(sc, layer < 0 ? 0 : layer >= sp->n_layers ? sp->n_layers - 1 : layer, &e);
-    scene_select_head(sc, head < 0 ? 0 : head >= sp->n_heads ? sp->n_heads - 1 : head, &e);
-    int pos = cli_opt_int(argc, argv, "--pos", -1);
-    if (pos >= 0 && pos < session_len(sc->ses[0])) scene_goto(sc, 0, pos, &e);
-    int key = cli_opt_int(argc, argv, "--key", -1);
-    if (key >= 0 && key <= session_cursor(sc->ses[0])) scene_select_key(sc, key, &e);
+    if (ls && !cli_check_index("--layer", layer, 0, sp->n_layers - 1, "this model has layers", e)) return false;
+    if (hs && !cli_check_index("--head", head, 0, sp->n_heads - 1, "this model has heads", e)) return false;
+    Err ign = {0};
+    scene_select_layer(sc, layer, &ign);
+    scene_select_head(sc, head, &ign);
+    if (ps) {
+        int pos = cli_opt_int(argc, argv, "--pos", 0);
+        if (!cli_check_index("--pos", pos, 0, session_len(sc->ses[0]) - 1, "the run has positions", e)) return false;
+        scene_goto(sc, 0, pos, &ign);
+    }
+    if (ks) {
+        int key = cli_opt_int(argc, argv, "--key", 0), q = session_cursor(sc->ses[0]);
+        char what[64];
+        snprintf(what, sizeof what, "position %d attends to keys", q);
+        if (!cli_check_index("--key", key, 0, q, what, e)) return false;
+        scene_select_key(sc, key, &ign);
+    }
     sc->msg[0] = 0;
     sc->msg_error = false;
+    return true;
 }
 
 /* --text TEXT (repeatable) and --texts-file FILE (one text per line, empty lines skipped): the
@@ -192,11 +207,11 @@ static const CliOpt k_tui_opts[] = {
     {"--panel", NULL, CLI_STR, "NAME", "attention kv residual norms position embeddings ffn output, or tradeoff (the trade-off view)", 0, 0},
     {"--compare", NULL, CLI_STR, "MODEL2", "a second model run side by side on the same prompt", 0, 0},
     {"--run", NULL, CLI_FLAG, NULL, "prefill and take --steps steps before showing", 0, 0},
-    {"--steps", NULL, CLI_INT, "N", "steps taken with --run (default 1)", 0, 2147483647.0},
-    {"--layer", NULL, CLI_INT, "L", "the selected layer (default 0)", 0, 2147483647.0},
-    {"--head", NULL, CLI_INT, "H", "the selected head (default 0)", 0, 2147483647.0},
-    {"--pos", NULL, CLI_INT, "P", "the selected position (default: the last)", 0, 2147483647.0},
-    {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row", 0, 2147483647.0},
+    {"--steps", NULL, CLI_INT, "N", "steps taken with --run (default 1; `tui` needs --run for it, `screenshot` always runs)", 0, 2147483647.0},
+    {"--layer", NULL, CLI_INT, "L", "the selected layer, 0..n_layers-1 (default 0)", 0, 2147483647.0},
+    {"--head", NULL, CLI_INT, "H", "the selected query head, 0..n_heads-1 (default 0)", 0, 2147483647.0},
+    {"--pos", NULL, CLI_INT, "P", "the selected position, 0..the last computed (default: the last; `tui` needs --run)", 0, 2147483647.0},
+    {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row, 0..the selected position (`tui` needs --run)", 0, 2147483647.0},
     {"--theme", NULL, CLI_STR, "NAME", "colours: dark (default), light (projector on a white wall), contrast", 0, 0},
     {"--lang", NULL, CLI_STR, "en|zh", "language of the UI and the lesson menu (default: $LLMSCOPE_LANG, else zh when $LC_ALL, $LC_MESSAGES or $LANG is zh_*, else en)", 0, 0},
     {"--text", NULL, CLI_STRS, "TEXT", "a text for the Embeddings panel's texts view (prompt vs prompt; give several, at most 8)", 0, 0},
@@ -241,6 +256,14 @@ int cmd_tui(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
+    /* options that act on computed tokens: without --run the UI starts before the first step */
+    static const char *const need_run[] = {"--steps", "--pos", "--key"};
+    for (size_t i = 0; !run && i < sizeof need_run / sizeof need_run[0]; i++)
+        if (cli_opt(argc, argv, need_run[i])) {
+            fprintf(stderr, "llmscope: tui: %s needs --run (without it the UI starts before the first step; "
+                            "see `llmscope tui --help`)\n", need_run[i]);
+            return 2;
+        }
     Session *s = open_session(argc, argv, run, &e);
     if (!s) return cli_fail(&e);
     App *a = app_new();
@@ -248,8 +271,7 @@ int cmd_tui(int argc, char **argv) {
     app_set_session(a, 0, s, true);
     a->hint = true;                 /* the first screen says which keys matter */
     a->sc->max_ctx = session_max_ctx(s);
-    select_from_args(a->sc, argc, argv);
-    if (!texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
+    if (!select_from_args(a->sc, argc, argv, &e) || !texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
     char dir[1024], buf[1024];
     models_dir_of(cli_default_model(buf, sizeof buf), dir, sizeof dir);
     app_scan_models(a, dir);
@@ -315,8 +337,7 @@ int cmd_screenshot(int argc, char **argv) {
     a->sc->max_ctx = session_max_ctx(s);
     scene_show_panel(a->sc, pid, &e);
     if (tradeoff) scene_do(a->sc, "tradeoff.toggle", 0, &e);
-    select_from_args(a->sc, argc, argv);
-    if (!texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
+    if (!select_from_args(a->sc, argc, argv, &e) || !texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
     char mdir[1024], mbuf[1024];
     models_dir_of(cli_default_model(mbuf, sizeof mbuf), mdir, sizeof mdir);
     app_scan_models(a, mdir);   /* the F3/F6 menus as `tui` builds them */

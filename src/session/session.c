@@ -22,7 +22,7 @@ int session_encode(const struct Tokenizer *tok, const Model *m, const char *text
     int n = tokenizer_encode(tok, text, strlen(text), add_special, &raw, e);
     if (n < 0) return -1;
     int bos = m->spec.bos_id >= 0 ? m->spec.bos_id : tokenizer_bos_id(tok);
-    if (n == 0 && bos >= 0) {   /* nothing to start from: the BOS id, as generate() does without input */
+    if (n == 0 && add_special && bos >= 0) {   /* nothing to start from: the BOS id, as generate() does without input */
         int *r2 = malloc(sizeof(int));
         if (!r2) { free(raw); err_set(e, ERR_MEMORY, "out of memory"); return -1; }
         r2[0] = bos;
@@ -101,7 +101,7 @@ bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
     if (n <= 0) return err_set(e, ERR_ARG, "the prompt has no tokens");
     if (n >= s->max_ctx) return err_set(e, ERR_ARG, "the prompt has %d tokens; the context holds %d", n, s->max_ctx);
     for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= s->model->spec.vocab_size) return err_set(e, ERR_ARG, "token id %d is outside the vocabulary", ids[i]);
+        if (ids[i] < 0 || ids[i] >= s->model->spec.vocab_size) return err_set(e, ERR_ARG, "token id %d at position %d is outside the vocabulary (0..%d)", ids[i], i, s->model->spec.vocab_size - 1);
     int *p = malloc(sizeof(int) * (size_t)n);
     if (!p) return err_set(e, ERR_MEMORY, "out of memory");
     memcpy(p, ids, sizeof(int) * (size_t)n);

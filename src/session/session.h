@@ -99,8 +99,9 @@ int session_len(const Session *s);           /* recorded positions */
 /* Prompt text -> ids as the model sees them, exactly as HF tokenizers encode with
  * add_special_tokens=True: the special tokens of the tokenizer's post-processor template and of
  * add_bos_token/add_eos_token in tokenizer_config.json, nothing else (Llama: <|begin_of_text|>
- * or <s> first; Qwen3 and GPT-2: nothing). add_special = false: the text's own tokens. An empty
- * result becomes [BOS] (bos_token_id of the config, else the tokenizer's), as transformers'
- * generate() starts without input ids. Returns n or -1; *ids malloc'd. */
+ * or <s> first; Qwen3 and GPT-2: nothing). add_special = false: the text's own tokens. With
+ * add_special, an empty result becomes [BOS] (bos_token_id of the config, else the tokenizer's),
+ * as transformers' generate() starts without input ids; without it (--no-bos) an empty text stays
+ * empty (0: nothing to condition on, the caller says so). Returns n or -1; *ids malloc'd. */
 int session_encode(const struct Tokenizer *tok, const Model *m, const char *text, bool add_special, int **ids, Err *e);
 #endif
