@@ -225,6 +225,14 @@ void term_close(Term *t) {
     if (!t) return;
     if (t->scr) {
         if (t->impl == TERM_COLOR_PALETTE) reset_color_pairs();
+        /* leave a blank screen behind: tmux, when the window grew while the UI ran, keeps
+         * the alternate screen's lines that do not fit the restored main screen (cropped to
+         * its old width) above it, so a few lines of the last frame stayed on the terminal
+         * after quitting; on a terminal without an alternate screen the frame would stay */
+        werase(stdscr);
+        clearok(curscr, TRUE);
+        wnoutrefresh(stdscr);
+        doupdate();
         curs_set(1);
         endwin();
         delscreen(t->scr);
