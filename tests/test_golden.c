@@ -8,7 +8,8 @@
  * every attention row is one thread's serial sum). After an intended change of a panel:
  * tests/golden/regen.sh, then read `git diff tests/golden` before committing it.
  *
- * tui_e2e_tmux: tests/tui_e2e.sh drives the real binary in tmux (skipped without tmux). */
+ * tui_e2e_tmux, tui_sizes_tmux: tests/tui_e2e.sh and tests/tui_sizes.sh drive the real binary
+ * in tmux (skipped without tmux). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,12 +134,14 @@ TEST(golden_screens) { golden_run(T_, 1); }
 
 TEST(golden_threads_2) { golden_run(T_, 2); }
 
-TEST(tui_e2e_tmux) {
+/* Runs a tmux-driven script with the binary; 77 from it = skipped (no tmux, no model).
+ * budget_s: a run longer than this fails (0: no limit; the script's own waits end a hang). */
+static void tmux_script(TestCtx *T_, const char *script, double budget_s) {
     if (getenv("LLMSCOPE_VALGRIND")) SKIP("not under valgrind (drives the binary in tmux)");
     if (test_run("command -v tmux", NULL, 0) != 0) SKIP("tmux not installed");
-    if (access("tests/tui_e2e.sh", R_OK) != 0) SKIP("tests/tui_e2e.sh not found (run from the repository root)");
+    if (access(script, R_OK) != 0) SKIP("%s not found (run from the repository root)", script);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "bash tests/tui_e2e.sh '%s' </dev/null", test_bin());
+    snprintf(cmd, sizeof cmd, "bash %s '%s' </dev/null", script, test_bin());
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *out = NULL;
@@ -152,8 +155,15 @@ TEST(tui_e2e_tmux) {
         free(out);
         SKIP("%s", reason);
     }
-    CHECK_MSG(rc == 0, "tests/tui_e2e.sh exited %d after %.1f s", rc, secs);
-    CHECK_MSG(secs < 30.0, "tests/tui_e2e.sh took %.1f s (budget 30 s)", secs);
+    CHECK_MSG(rc == 0, "%s exited %d after %.1f s", script, rc, secs);
+    if (budget_s > 0) CHECK_MSG(secs < budget_s, "%s took %.1f s (budget %.0f s)", script, secs, budget_s);
     if (rc != 0 && out) fprintf(stderr, "%s", out);
     free(out);
 }
+
+TEST(tui_e2e_tmux) { tmux_script(T_, "tests/tui_e2e.sh", 30.0); }
+
+/* tests/tui_sizes.sh: odd sizes (1x1 ... 300x80), resizes during a prefill, nothing of the
+ * frame left after quitting a grown window, TERM vt100/linux/xterm/xterm-256color, NO_COLOR,
+ * LANG=C. ~10 s quiet; it waits for what the pane must show (60 s each), so no time budget. */
+TEST(tui_sizes_tmux) { tmux_script(T_, "tests/tui_sizes.sh", 0.0); }

@@ -3,7 +3,7 @@
 # (tmux's default-terminal) set to a terminfo entry this machine has (tmux's key sequences must
 # match the terminfo in use), CONF written, a private server socket in $SOCK / $SOCK_PATH,
 # $T the tmux command on it, and cleanup() that stops the server and waits until it is gone.
-# wait_for TEXT [seconds] polls the caller's pane() until TEXT appears.
+# wait_for TEXT [seconds] polls the caller's pane() until TEXT appears (or the seconds pass).
 tmux_setup() {
     case "${TERM:-}" in ''|dumb|unknown) export TERM=xterm-256color ;; esac
     unset TMUX TMUX_PANE
@@ -19,14 +19,16 @@ tmux_setup() {
 }
 cleanup() {
     $T kill-server >/dev/null 2>&1
-    local i
-    for ((i = 0; i < 50; i++)); do $T list-sessions >/dev/null 2>&1 || break; sleep 0.1; done
+    local end=$((SECONDS + 30))
+    while ((SECONDS < end)); do $T list-sessions >/dev/null 2>&1 || break; sleep 0.1; done
 }
+# Waits are deadlines in seconds (bash's SECONDS), not counts of polls: on a loaded machine
+# each poll (a tmux client and a grep) can take far longer than its 0.1 s sleep.
 wait_for() {
-    local want=$1 secs=${2:-10} i
-    for ((i = 0; i < secs * 10; i++)); do
+    local want=$1 end=$((SECONDS + ${2:-10}))
+    while :; do
         if pane | grep -qF -- "$want"; then return 0; fi
+        ((SECONDS <= end)) || return 1
         sleep 0.1
     done
-    return 1
 }
