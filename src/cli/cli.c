@@ -1,9 +1,9 @@
 #include "cli/cli.h"
+#include "core/path.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- declared options ------------------------------------------------------------------------ */
 
@@ -298,23 +298,10 @@ int cli_fail(const Err *e) {
 const char *cli_default_model(char *out, size_t cap) {
     const char *env = getenv("LLMSCOPE_MODEL");
     if (env && *env) { snprintf(out, cap, "%s", env); return out; }
-    /* The bundled models live in assets/models of the source tree; the binary sits in
-     * build/ (or build/<sanitizer>/) of that tree. */
-    char exe[2048];
-    ssize_t r = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (r > 0) {
-        exe[r] = 0;
-        for (int up = 0; up < 4; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = 0;
-            char probe[2200];
-            snprintf(probe, sizeof probe, "%s/assets/models/story-gqa/config.json", exe);
-            if (access(probe, R_OK) == 0) {
-                snprintf(out, cap, "%s/assets/models/story-gqa", exe);
-                return out;
-            }
-        }
+    char root[4096];
+    if (path_find_above_exe("assets/models/story-gqa/config.json", 3, root, sizeof root)) {
+        snprintf(out, cap, "%s/assets/models/story-gqa", root);
+        return out;
     }
     snprintf(out, cap, "assets/models/story-gqa");
     return out;

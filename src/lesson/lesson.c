@@ -7,8 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "core/path.h"
 #include "session/session.h"
 
 static const char *const ACT_NAMES[LA_COUNT] = {
@@ -557,28 +556,10 @@ void lesson_free(Lesson *l) {
 
 /* ---- where lessons live ---------------------------------------------------------------------- */
 
-static bool has_lessons(const char *dir) {
-    char p[1200];
-    snprintf(p, sizeof p, "%s/lessons", dir);
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 const char *lesson_find_root(char *out, size_t cap) {
     const char *env = getenv("LLMSCOPE_ROOT");
     if (env && *env) { snprintf(out, cap, "%s", env); return out; }
-    char exe[1024];
-    ssize_t r = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (r > 0) {
-        exe[r] = 0;
-        for (int up = 0; up < 5; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = 0;
-            if (has_lessons(exe)) { snprintf(out, cap, "%s", exe); return out; }
-        }
-    }
-    snprintf(out, cap, ".");
+    if (!path_find_above_exe("lessons/", 4, out, cap)) snprintf(out, cap, ".");
     return out;
 }
 
