@@ -47,6 +47,16 @@ int test_run(const char *cmd, char **out, int merge_stderr) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+bool test_run_skipped(TestCtx *T_, int rc, char **out) {
+    if (rc != 77) return false;
+    const char *why = *out && **out ? *out : "skipped";
+    T_->skipped = 1;
+    snprintf(T_->skip_reason, sizeof T_->skip_reason, "%.*s", (int)strcspn(why, "\n"), why);
+    free(*out);
+    *out = NULL;
+    return true;
+}
+
 static int matches(const char *filter, const Entry *t) {
     if (!filter) return 1;
     return strstr(t->name, filter) || strstr(t->file, filter);

@@ -5,6 +5,7 @@
 #ifndef LLMSCOPE_HARNESS_H
 #define LLMSCOPE_HARNESS_H
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@ const char *test_bin(void);           /* path of build/llmscope ($LLMSCOPE_BIN) 
 /* Runs a shell command, captures stdout (and stderr when merge) into a malloc'd buffer.
  * Returns the exit status (or -1). */
 int test_run(const char *cmd, char **out, int merge_stderr);
+/* A script's exit status 77 means "skipped", its first output line saying why: marks the test
+ * skipped with that reason, frees *out and returns true (the test returns); else false. */
+bool test_run_skipped(TestCtx *T_, int rc, char **out);
 /* Reference PCA for tests: eigenvectors of the covariance of X[n][d] (GSL's symmetric eigensolver),
  * the two largest first, each signed so its largest-magnitude coefficient is positive;
  * mean[d], comp[2][d], expl[2] = eigenvalue / trace. An independent path from the SVD the code uses. */

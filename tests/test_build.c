@@ -24,13 +24,7 @@ TEST(deps_one_make) {
     int rc = test_run("bash tests/deps_shim.sh </dev/null", &out, 1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (rc == 77) {
-        const char *why = out && *out ? out : "skipped";
-        char reason[200];
-        snprintf(reason, sizeof reason, "%.*s", (int)strcspn(why, "\n"), why);
-        free(out);
-        SKIP("%s", reason);
-    }
+    if (test_run_skipped(T_, rc, &out)) return;
     /* each "ok" / "FAIL" line of the script is one check */
     for (const char *p = out ? out : ""; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] ? 1 : 0)) {
         int n = (int)strcspn(p, "\n");

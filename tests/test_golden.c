@@ -148,13 +148,7 @@ static void tmux_script(TestCtx *T_, const char *script, double budget_s) {
     int rc = test_run(cmd, &out, 1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (rc == 77) {
-        const char *why = out && *out ? out : "skipped";
-        char reason[200];
-        snprintf(reason, sizeof reason, "%.*s", (int)strcspn(why, "\n"), why);
-        free(out);
-        SKIP("%s", reason);
-    }
+    if (test_run_skipped(T_, rc, &out)) return;
     CHECK_MSG(rc == 0, "%s exited %d after %.1f s", script, rc, secs);
     if (budget_s > 0) CHECK_MSG(secs < budget_s, "%s took %.1f s (budget %.0f s)", script, secs, budget_s);
     if (rc != 0 && out) fprintf(stderr, "%s", out);

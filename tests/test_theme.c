@@ -255,13 +255,7 @@ TEST(theme_contrast_tmux) {
     snprintf(cmd, sizeof cmd, "bash tests/contrast_tmux.sh '%s'%s </dev/null", test_bin(), san && *san ? " --quick" : "");
     char *out = NULL;
     int rc = test_run(cmd, &out, 1);
-    if (rc == 77) {
-        const char *why = out && *out ? out : "skipped";
-        char reason[200];
-        snprintf(reason, sizeof reason, "%.*s", (int)strcspn(why, "\n"), why);
-        free(out);
-        SKIP("%s", reason);
-    }
+    if (test_run_skipped(T_, rc, &out)) return;
     for (const char *p = out ? out : ""; *p;) {
         int n = (int)strcspn(p, "\n");
         if (!strncmp(p, "ok    ", 6)) CHECK(1);
