@@ -94,6 +94,8 @@ TEST(cli_numbers_out_of_range) {
         {"screenshot --model " MODEL " --size 0x0", 2, "--size", "0x0", NULL},
         {"screenshot --model " MODEL " --size 100000x100000", 2, "--size", NULL, NULL},
         {"screenshot --model " MODEL " --size 80", 2, "--size", NULL, NULL},
+        {"screenshot --model " MODEL " --keys 'i{rigth}'", 2, "--keys", "{rigth}", NULL},
+        {"screenshot --model " MODEL " --keys '{right'", 2, "--keys", "{right", NULL},
         {"quant-lens --model " MODEL " --prompt hi --layer 0 --pos -3", 2, "--pos", "-3", NULL},
         {"quant-lens --model " MODEL " --prompt hi --layer 99", 1, "layer 99", NULL, NULL},
         {"quant-lens --model " MODEL " --prompt hi --layer 0 --pos 99", 1, "--pos 99", NULL, NULL},

@@ -25,32 +25,6 @@ static void models_dir_of(const char *model, char *out, size_t cap) {
     else snprintf(out, cap, ".");
 }
 
-/* Parses one key of a --keys string: a UTF-8 character or {name}. Returns bytes used. */
-static size_t parse_key(const char *s, int *key) {
-    static const struct { const char *name; int key; } N[] = {
-        {"right", TK_RIGHT}, {"left", TK_LEFT}, {"up", TK_UP}, {"down", TK_DOWN}, {"home", TK_HOME},
-        {"end", TK_END}, {"enter", TK_ENTER}, {"esc", TK_ESC}, {"tab", TK_TAB}, {"btab", TK_BTAB},
-        {"bs", TK_BACKSPACE}, {"del", TK_DELETE}, {"pgup", TK_PGUP}, {"pgdn", TK_PGDN}, {"space", ' '},
-        {"f1", TK_F1}, {"f2", TK_F2}, {"f3", TK_F3}, {"f4", TK_F4}, {"f5", TK_F5}, {"f6", TK_F6},
-        {"f7", TK_F7}, {"f8", TK_F8}, {"f9", TK_F9}, {"f10", TK_F10}, {"tick", TK_TICK}};
-    if (s[0] == '{') {
-        const char *end = strchr(s, '}');
-        if (end) {
-            size_t n = (size_t)(end - s - 1);
-            for (size_t i = 0; i < sizeof N / sizeof N[0]; i++)
-                if (strlen(N[i].name) == n && !strncmp(s + 1, N[i].name, n)) { *key = N[i].key; return n + 2; }
-        }
-    }
-    const unsigned char *u = (const unsigned char *)s;
-    int len = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
-    int cp = len == 1 ? u[0] : u[0] & (0x3f >> (len - 1));
-    for (int i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) { *key = '?'; return (size_t)i; }
-        cp = (cp << 6) | (u[i] & 0x3f);
-    }
-    *key = cp;
-    return (size_t)len;
-}
 
 static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
     char buf[1024];
@@ -191,10 +165,25 @@ static bool lang_args(int argc, char **argv, bool unicode) {
     return true;
 }
 
+/* --keys before anything runs: false (and the spot named) when a key cannot be read. */
+static bool keys_readable(const char *keys) {
+    int key;
+    for (const char *p = keys; p && *p;) {
+        const char *at = p;
+        p += scene_parse_key(p, &key);
+        if (key < 0) {
+            fprintf(stderr, "llmscope: --keys: cannot read the key at \"%.12s\" (a character or {right}, {enter}, {f1} ...; "
+                            "see `llmscope screenshot --help`)\n", at);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void feed_keys(App *a, const char *keys) {
     for (const char *p = keys; p && *p && !a->quit;) {
         TuiEvent ev = {0};
-        p += parse_key(p, &ev.key);
+        p += scene_parse_key(p, &ev.key);
         app_handle(a, &ev);
     }
 }
@@ -320,6 +309,7 @@ int cmd_screenshot(int argc, char **argv) {
         fprintf(stderr, "llmscope: --size: expected WxH like 120x40, got '%s'\n", size);
         return 2;
     }
+    if (!keys_readable(cli_opt(argc, argv, "--keys"))) return 2;
     const char *panel = cli_opt(argc, argv, "--panel");
     const bool tradeoff = panel && !strcmp(panel, "tradeoff");
     int pid = tradeoff ? PANEL_KV : panel ? panel_find(panel) : PANEL_ATTENTION;

@@ -69,35 +69,6 @@ static bool do_load(LessonPlayer *p, const char *model, int slot, Err *e) {
     return true;
 }
 
-/* A --keys string: UTF-8 characters or {name} (right left up down home end enter esc tab
- * btab bs del pgup pgdn space f1..f10). */
-static size_t parse_key(const char *s, int *key) {
-    static const struct { const char *name; int key; } N[] = {
-        {"right", TK_RIGHT}, {"left", TK_LEFT}, {"up", TK_UP}, {"down", TK_DOWN}, {"home", TK_HOME},
-        {"end", TK_END}, {"enter", TK_ENTER}, {"esc", TK_ESC}, {"tab", TK_TAB}, {"btab", TK_BTAB},
-        {"bs", TK_BACKSPACE}, {"del", TK_DELETE}, {"pgup", TK_PGUP}, {"pgdn", TK_PGDN}, {"space", ' '},
-        {"f1", TK_F1}, {"f2", TK_F2}, {"f3", TK_F3}, {"f4", TK_F4}, {"f5", TK_F5}, {"f6", TK_F6},
-        {"f7", TK_F7}, {"f8", TK_F8}, {"f9", TK_F9}, {"f10", TK_F10}};
-    if (s[0] == '{') {
-        const char *end = strchr(s, '}');
-        if (end) {
-            size_t n = (size_t)(end - s - 1);
-            for (size_t i = 0; i < sizeof N / sizeof N[0]; i++)
-                if (strlen(N[i].name) == n && !strncmp(s + 1, N[i].name, n)) { *key = N[i].key; return n + 2; }
-        }
-        *key = -1;
-        return end ? (size_t)(end - s + 1) : strlen(s);
-    }
-    const unsigned char *u = (const unsigned char *)s;
-    int len = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
-    int cp = len == 1 ? u[0] : u[0] & (0x3f >> (len - 1));
-    for (int i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) { *key = -1; return (size_t)i; }
-        cp = (cp << 6) | (u[i] & 0x3f);
-    }
-    *key = cp;
-    return (size_t)len;
-}
 
 /* Keys go through the scene's keymap (the rows a panel binds), never into the App. */
 static bool do_keys(LessonPlayer *p, const char *keys, Err *e) {
@@ -105,7 +76,7 @@ static bool do_keys(LessonPlayer *p, const char *keys, Err *e) {
     for (const char *k = keys; *k;) {
         int key;
         const char *at = k;
-        k += parse_key(k, &key);
+        k += scene_parse_key(k, &key);
         if (key < 0) return err_set(e, ERR_ARG, "keys: cannot read the key at \"%.12s\"", at);
         if (key == 'q' || key == TK_F10 || key == TK_CTRL('c'))
             return err_set(e, ERR_ARG, "keys: \"%.*s\" would quit; a lesson may not send it", (int)(k - at), at);

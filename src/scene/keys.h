@@ -3,6 +3,7 @@
  * above the Unicode range. */
 #ifndef LLMSCOPE_SCENE_KEYS_H
 #define LLMSCOPE_SCENE_KEYS_H
+#include <stddef.h>
 
 #define TK_BASE 0x110000
 enum {
@@ -16,6 +17,12 @@ enum {
     TK_TICK,        /* timer (run mode) */
 };
 #define TK_CTRL(c) ((c) & 0x1f)
+
+/* One key of a key string (screenshot --keys, a lesson's "keys" action): a UTF-8 character or
+ * {name}, name one of right left up down home end enter esc tab btab bs del pgup pgdn space
+ * f1..f10 tick. Returns the bytes read (at least 1 while s is not empty); *key = -1 when they
+ * are not a key (an unknown name, an unclosed brace, bad UTF-8). scene/keymap.c. */
+size_t scene_parse_key(const char *s, int *key);
 
 enum { MB_NONE = 0, MB_LEFT = 1, MB_MIDDLE = 2, MB_RIGHT = 3, MB_WHEEL_UP = 4, MB_WHEEL_DOWN = 5 };
 
