@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -59,6 +60,16 @@ static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One turn of a bounded spin (spins and t0 start at 0): true once SPIN_NS have passed since the
+ * first clock reading (read every 64 turns), when the waiter should sleep instead. */
+static inline bool spin_expired(unsigned *spins, uint64_t *t0) {
+    cpu_relax();
+    if (++*spins % 64) return false;
+    const uint64_t t = now_ns();
+    if (!*t0) { *t0 = t; return false; }
+    return t - *t0 > SPIN_NS;
 }
 
 int pool_default_threads(void) {
@@ -118,11 +129,7 @@ static void *worker_main(void *arg) {
         unsigned spins = 0;
         uint32_t gen;
         while ((gen = (uint32_t)(atomic_load(&P.state) >> 32)) == seen && !atomic_load(&P.quit)) {
-            cpu_relax();
-            if (++spins % 64) continue;
-            uint64_t t = now_ns();
-            if (!t0) t0 = t;
-            else if (t - t0 > SPIN_NS) {
+            if (spin_expired(&spins, &t0)) {
                 pthread_mutex_lock(&P.mu);
                 atomic_fetch_add(&P.sleepers, 1);
                 while ((uint32_t)(atomic_load(&P.state) >> 32) == seen && !atomic_load(&P.quit))
@@ -198,11 +205,7 @@ void pool_run(PoolFn fn, void *ctx, int n_tasks) {
     uint64_t t0 = 0;
     unsigned spins = 0;
     while (atomic_load(&P.done) < n_tasks) {
-        cpu_relax();
-        if (++spins % 64) continue;
-        uint64_t t = now_ns();
-        if (!t0) t0 = t;
-        else if (t - t0 > SPIN_NS) {
+        if (spin_expired(&spins, &t0)) {
             pthread_mutex_lock(&P.mu);
             atomic_store(&P.caller_waiting, 1);
             while (atomic_load(&P.done) < n_tasks) pthread_cond_wait(&P.cv_done, &P.mu);
