@@ -16,14 +16,14 @@
 
 #define PROBLEM(...) do { fprintf(out, "  " __VA_ARGS__); fputc('\n', out); problems++; } while (0)
 
-/* The screen outside the narration pane, as text (what "this step shows" means). */
-static char *screen_outside(const Canvas *c, Rect pane) {
-    size_t cap = (size_t)c->w * (size_t)c->h * 8 + (size_t)c->h + 1, n = 0;
+/* The text of the cells of `area` that lie outside `skip`, a line per row of area. */
+static char *area_text(const Canvas *c, Rect area, Rect skip) {
+    size_t cap = (size_t)(area.w > 0 ? area.w : 1) * (size_t)(area.h > 0 ? area.h : 1) * 8 + (size_t)(area.h > 0 ? area.h : 0) + 1, n = 0;
     char *s = malloc(cap);
     if (!s) return NULL;
-    for (int y = 0; y < c->h; y++) {
-        for (int x = 0; x < c->w; x++) {
-            if (rect_contains(pane, x, y)) continue;
+    for (int y = area.y; y < area.y + area.h; y++) {
+        for (int x = area.x; x < area.x + area.w; x++) {
+            if (rect_contains(skip, x, y)) continue;
             const Cell *cl = canvas_cell(c, x, y);
             if (!cl || !cl->len) continue;
             memcpy(s + n, cl->ch, cl->len);
@@ -34,6 +34,12 @@ static char *screen_outside(const Canvas *c, Rect pane) {
     s[n] = 0;
     return s;
 }
+
+/* The screen outside the narration pane, as text (what "this step shows" means). */
+static char *screen_outside(const Canvas *c, Rect pane) { return area_text(c, rect_make(0, 0, c->w, c->h), pane); }
+
+/* The narration pane's own text. */
+static char *pane_text(const Canvas *c, Rect pane) { return area_text(c, pane, rect_make(0, 0, 0, 0)); }
 
 static int check_templates(LessonPlayer *p, int k, FILE *out, bool verbose) {
     const Lesson *l = p->lesson;
@@ -94,7 +100,6 @@ static int check_targets(const Canvas *c, Rect pane, const Lesson *l, int k, FIL
     return problems;
 }
 
-static char *pane_text(const Canvas *c, Rect pane);
 
 /* At the smallest classroom terminal (80x24) every target is drawn too, the pane making room
  * for it (lesson_ui_refit), or the pane says on screen that it is not there at this size. */
@@ -130,22 +135,6 @@ static int check_targets_small(App *a, Canvas *small, const Lesson *l, int k, FI
 
 /* ---- text: nothing cut -------------------------------------------------------------------- */
 
-static char *pane_text(const Canvas *c, Rect pane) {
-    size_t cap = (size_t)(pane.w > 0 ? pane.w : 1) * (size_t)(pane.h > 0 ? pane.h : 1) * 8 + (size_t)pane.h + 1, n = 0;
-    char *s = malloc(cap);
-    if (!s) return NULL;
-    for (int y = pane.y; y < pane.y + pane.h; y++) {
-        for (int x = pane.x; x < pane.x + pane.w; x++) {
-            const Cell *cl = canvas_cell(c, x, y);
-            if (!cl || !cl->len) continue;
-            memcpy(s + n, cl->ch, cl->len);
-            n += cl->len;
-        }
-        s[n++] = '\n';
-    }
-    s[n] = 0;
-    return s;
-}
 
 /* Every page of the step's narration pane (renders, pages forward, then back to page 1). */
 static char *all_pages(App *a, Canvas *c, int *pages) {
