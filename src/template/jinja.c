@@ -674,8 +674,10 @@ static void set_var(J *j, const JinjaVar *v) {
     frame_set(j, j->vars, jstrz(j, v->name), val);
 }
 
-bool jinja_render(const char *tmpl, size_t tmpl_len, const JinjaVar *vars, int nvars, const JinjaOptions *opt, char **out,
-                  size_t *out_len, Err *e) {
+/* Renders tmpl with the variables `setup` puts into j->vars. An error anywhere, setup included,
+ * long-jumps back here: false, *out NULL, e filled. */
+static bool j_render_with(const char *tmpl, size_t tmpl_len, const JinjaOptions *opt, void (*setup)(J *, const void *),
+                          const void *ctx, char **out, size_t *out_len, Err *e) {
     J *j = calloc(1, sizeof(J));
     if (!j) return err_set(e, ERR_MEMORY, "out of memory");
     Err local = {0};
@@ -684,7 +686,7 @@ bool jinja_render(const char *tmpl, size_t tmpl_len, const JinjaVar *vars, int n
     bool ok = false;
     if (setjmp(j->jb) == 0) {
         j->vars = frame_new(j, NULL);
-        for (int i = 0; i < nvars; i++) set_var(j, &vars[i]);
+        setup(j, ctx);
         ok = j_run(j, tmpl, tmpl_len, out, out_len);
     } else {
         free(*out);
@@ -695,52 +697,56 @@ bool jinja_render(const char *tmpl, size_t tmpl_len, const JinjaVar *vars, int n
     return ok;
 }
 
-bool chat_template_apply(const char *tmpl, size_t tmpl_len, const ChatRequest *rq, char **out, size_t *out_len, Err *e) {
-    J *j = calloc(1, sizeof(J));
-    if (!j) return err_set(e, ERR_MEMORY, "out of memory");
-    Err local = {0};
-    j_init(j, &rq->opt, e ? e : &local);
-    *out = NULL;
-    bool ok = false;
-    if (setjmp(j->jb) == 0) {
-        j->vars = frame_new(j, NULL);
-        Val msgs = json_parse(j, rq->messages_json ? rq->messages_json : "[]", rq->messages_json ? strlen(rq->messages_json) : 2, "messages");
-        Val tools = v_none(), docs = v_none();
-        Frame *extra = frame_new(j, NULL);
-        if (msgs.t == V_DICT) {
-            Dict *d = msgs.u.d;
-            Val *m = dict_gets(d, "messages", 8);
-            if (!m) jfail(j, 0, 0, "messages: the JSON object has no \"messages\" list");
-            for (size_t i = 0; i < d->n; i++) {
-                if (d->k[i].t != V_STR) continue;
-                const Str *k = d->k[i].u.s;
-                if (!strcmp(k->p, "messages")) continue;
-                if (!strcmp(k->p, "tools")) tools = d->v[i];
-                else if (!strcmp(k->p, "documents")) docs = d->v[i];
-                else frame_set(j, extra, k, d->v[i]);
-            }
-            msgs = *m;
+typedef struct { const JinjaVar *vars; int n; } VarList;
+
+static void setup_vars(J *j, const void *ctx) {
+    const VarList *l = ctx;
+    for (int i = 0; i < l->n; i++) set_var(j, &l->vars[i]);
+}
+
+bool jinja_render(const char *tmpl, size_t tmpl_len, const JinjaVar *vars, int nvars, const JinjaOptions *opt, char **out,
+                  size_t *out_len, Err *e) {
+    const VarList l = {vars, nvars};
+    return j_render_with(tmpl, tmpl_len, opt, setup_vars, &l, out, out_len, e);
+}
+
+/* The chat request's messages (a JSON list, or an object whose other keys become variables),
+ * tools, documents, special tokens and extra variables. */
+static void setup_chat(J *j, const void *ctx) {
+    const ChatRequest *rq = ctx;
+    Val msgs = json_parse(j, rq->messages_json ? rq->messages_json : "[]", rq->messages_json ? strlen(rq->messages_json) : 2, "messages");
+    Val tools = v_none(), docs = v_none();
+    Frame *extra = frame_new(j, NULL);
+    if (msgs.t == V_DICT) {
+        Dict *d = msgs.u.d;
+        Val *m = dict_gets(d, "messages", 8);
+        if (!m) jfail(j, 0, 0, "messages: the JSON object has no \"messages\" list");
+        for (size_t i = 0; i < d->n; i++) {
+            if (d->k[i].t != V_STR) continue;
+            const Str *k = d->k[i].u.s;
+            if (!strcmp(k->p, "messages")) continue;
+            if (!strcmp(k->p, "tools")) tools = d->v[i];
+            else if (!strcmp(k->p, "documents")) docs = d->v[i];
+            else frame_set(j, extra, k, d->v[i]);
         }
-        if (msgs.t != V_LIST) jfail(j, 0, 0, "messages: expected a JSON list of messages (or an object with a \"messages\" list)");
-        for (size_t i = 0; i < msgs.u.l->n; i++)
-            if (msgs.u.l->v[i].t != V_DICT) jfail(j, 0, 0, "messages: message %zu is not a JSON object", i);
-        Frame *vf = j->vars;
-        frame_set(j, vf, jstrz(j, "messages"), msgs);
-        frame_set(j, vf, jstrz(j, "tools"), tools);
-        frame_set(j, vf, jstrz(j, "documents"), docs);
-        frame_set(j, vf, jstrz(j, "add_generation_prompt"), v_bool(rq->add_generation_prompt));
-        if (rq->bos_token) frame_set(j, vf, jstrz(j, "bos_token"), v_strz(j, rq->bos_token));
-        if (rq->eos_token) frame_set(j, vf, jstrz(j, "eos_token"), v_strz(j, rq->eos_token));
-        for (size_t i = 0; i < extra->n; i++) frame_set(j, vf, extra->k[i], extra->v[i]);
-        for (int i = 0; i < rq->nextra; i++) set_var(j, &rq->extra[i]);
-        ok = j_run(j, tmpl, tmpl_len, out, out_len);
-    } else {
-        free(*out);
-        *out = NULL;
+        msgs = *m;
     }
-    j_free(j);
-    free(j);
-    return ok;
+    if (msgs.t != V_LIST) jfail(j, 0, 0, "messages: expected a JSON list of messages (or an object with a \"messages\" list)");
+    for (size_t i = 0; i < msgs.u.l->n; i++)
+        if (msgs.u.l->v[i].t != V_DICT) jfail(j, 0, 0, "messages: message %zu is not a JSON object", i);
+    Frame *vf = j->vars;
+    frame_set(j, vf, jstrz(j, "messages"), msgs);
+    frame_set(j, vf, jstrz(j, "tools"), tools);
+    frame_set(j, vf, jstrz(j, "documents"), docs);
+    frame_set(j, vf, jstrz(j, "add_generation_prompt"), v_bool(rq->add_generation_prompt));
+    if (rq->bos_token) frame_set(j, vf, jstrz(j, "bos_token"), v_strz(j, rq->bos_token));
+    if (rq->eos_token) frame_set(j, vf, jstrz(j, "eos_token"), v_strz(j, rq->eos_token));
+    for (size_t i = 0; i < extra->n; i++) frame_set(j, vf, extra->k[i], extra->v[i]);
+    for (int i = 0; i < rq->nextra; i++) set_var(j, &rq->extra[i]);
+}
+
+bool chat_template_apply(const char *tmpl, size_t tmpl_len, const ChatRequest *rq, char **out, size_t *out_len, Err *e) {
+    return j_render_with(tmpl, tmpl_len, &rq->opt, setup_chat, rq, out, out_len, e);
 }
 
 char *chat_json_quote(const char *s) {
