@@ -49,32 +49,14 @@ static bool json_size(const cJSON *j, const char *key, size_t dflt, size_t *out,
 }
 
 Decoder *decoder_parse(const cJSON *j, const char *where, Err *e) {
-    if (!cJSON_IsObject(j)) {
-        err_set(e, ERR_FORMAT, "%s: expected an object", where);
-        return NULL;
-    }
-    const char *type = tj_type(j);
-    if (!type) {
-        err_set(e, ERR_FORMAT, "%s: missing \"type\"", where);
-        return NULL;
-    }
-    Decoder *d = calloc(1, sizeof *d);
-    if (!d) {
-        err_set(e, ERR_MEMORY, "out of memory");
-        return NULL;
-    }
+    const char *type = tj_component(j, where, e);
+    Decoder *d = type ? tj_calloc(1, sizeof *d, e) : NULL;
+    if (!d) return NULL;
     char w[512];
     if (!strcmp(type, "Sequence")) {
         d->type = DEC_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "decoders");
-        if (!cJSON_IsArray(arr)) {
-            err_set(e, ERR_FORMAT, "%s.decoders: missing or not an array", where);
-            goto fail;
-        }
-        int k = cJSON_GetArraySize(arr);
-        d->kids = calloc((size_t)(k ? k : 1), sizeof *d->kids);
-        if (!d->kids) { err_set(e, ERR_MEMORY, "out of memory"); goto fail; }
-        const cJSON *it;
+        const cJSON *arr = tj_list(j, "decoders", where, e), *it;
+        if (!arr || !(d->kids = tj_calloc((size_t)cJSON_GetArraySize(arr), sizeof *d->kids, e))) goto fail;
         cJSON_ArrayForEach(it, arr) {
             snprintf(w, sizeof w, "%s.decoders[%d]", where, d->nkids);
             if (cJSON_IsNull(it)) continue;

@@ -25,32 +25,14 @@ static char *dup_str(const char *s, size_t *len) {
 }
 
 Normalizer *normalizer_parse(const cJSON *j, const char *where, Err *e) {
-    if (!cJSON_IsObject(j)) {
-        err_set(e, ERR_FORMAT, "%s: expected an object", where);
-        return NULL;
-    }
-    const char *type = tj_type(j);
-    if (!type) {
-        err_set(e, ERR_FORMAT, "%s: missing \"type\"", where);
-        return NULL;
-    }
-    Normalizer *n = calloc(1, sizeof *n);
-    if (!n) {
-        err_set(e, ERR_MEMORY, "out of memory");
-        return NULL;
-    }
+    const char *type = tj_component(j, where, e);
+    Normalizer *n = type ? tj_calloc(1, sizeof *n, e) : NULL;
+    if (!n) return NULL;
     char w[512];
     if (!strcmp(type, "Sequence")) {
         n->type = NORM_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "normalizers");
-        if (!cJSON_IsArray(arr)) {
-            err_set(e, ERR_FORMAT, "%s.normalizers: missing or not an array", where);
-            goto fail;
-        }
-        int k = cJSON_GetArraySize(arr);
-        n->kids = calloc((size_t)(k ? k : 1), sizeof *n->kids);
-        if (!n->kids) { err_set(e, ERR_MEMORY, "out of memory"); goto fail; }
-        const cJSON *it;
+        const cJSON *arr = tj_list(j, "normalizers", where, e), *it;
+        if (!arr || !(n->kids = tj_calloc((size_t)cJSON_GetArraySize(arr), sizeof *n->kids, e))) goto fail;
         cJSON_ArrayForEach(it, arr) {
             snprintf(w, sizeof w, "%s.normalizers[%d]", where, n->nkids);
             if (cJSON_IsNull(it)) continue;

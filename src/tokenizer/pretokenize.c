@@ -89,32 +89,14 @@ static bool parse_prepend_scheme(const cJSON *j, int *out, const char *where, Er
 }
 
 PreTok *pretok_parse(const cJSON *j, const char *where, Err *e) {
-    if (!cJSON_IsObject(j)) {
-        err_set(e, ERR_FORMAT, "%s: expected an object", where);
-        return NULL;
-    }
-    const char *type = tj_type(j);
-    if (!type) {
-        err_set(e, ERR_FORMAT, "%s: missing \"type\"", where);
-        return NULL;
-    }
-    PreTok *p = calloc(1, sizeof *p);
-    if (!p) {
-        err_set(e, ERR_MEMORY, "out of memory");
-        return NULL;
-    }
+    const char *type = tj_component(j, where, e);
+    PreTok *p = type ? tj_calloc(1, sizeof *p, e) : NULL;
+    if (!p) return NULL;
     char w[512];
     if (!strcmp(type, "Sequence")) {
         p->type = PRE_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "pretokenizers");
-        if (!cJSON_IsArray(arr)) {
-            err_set(e, ERR_FORMAT, "%s.pretokenizers: missing or not an array", where);
-            goto fail;
-        }
-        int k = cJSON_GetArraySize(arr);
-        p->kids = calloc((size_t)(k ? k : 1), sizeof *p->kids);
-        if (!p->kids) { err_set(e, ERR_MEMORY, "out of memory"); goto fail; }
-        const cJSON *it;
+        const cJSON *arr = tj_list(j, "pretokenizers", where, e), *it;
+        if (!arr || !(p->kids = tj_calloc((size_t)cJSON_GetArraySize(arr), sizeof *p->kids, e))) goto fail;
         cJSON_ArrayForEach(it, arr) {
             snprintf(w, sizeof w, "%s.pretokenizers[%d]", where, p->nkids);
             if (cJSON_IsNull(it)) continue;

@@ -116,6 +116,13 @@ bool rangevec_push(RangeVec *r, size_t a, size_t b);
 const char *tj_str(const struct cJSON *o, const char *key); /* NULL if absent or not a string */
 bool tj_bool(const struct cJSON *o, const char *key, bool dflt);
 const char *tj_type(const struct cJSON *o); /* "type" field or NULL */
+/* A pipeline component (normalizer, pre-tokenizer, decoder): its "type", or NULL with e filled
+ * when o is not an object or has no "type". */
+const char *tj_component(const struct cJSON *o, const char *where, Err *e);
+/* o[key] when it is a list (a Sequence's items), else NULL with e filled. */
+const struct cJSON *tj_list(const struct cJSON *o, const char *key, const char *where, Err *e);
+/* calloc of n (at least 1) items of size bytes; NULL with e filled when memory is short. */
+void *tj_calloc(size_t n, size_t size, Err *e);
 /* Reads one Unicode scalar from a JSON string field that must hold exactly one character. */
 bool tj_char(const struct cJSON *o, const char *key, uint32_t dflt, uint32_t *out, const char *where, Err *e);
 /* Pattern object {"String": s} or {"Regex": r}: compiles into r. */

@@ -518,6 +518,29 @@ bool tj_bool(const cJSON *o, const char *key, bool dflt) {
 
 const char *tj_type(const cJSON *o) { return tj_str(o, "type"); }
 
+const char *tj_component(const cJSON *o, const char *where, Err *e) {
+    if (!cJSON_IsObject(o)) {
+        err_set(e, ERR_FORMAT, "%s: expected an object", where);
+        return NULL;
+    }
+    const char *type = tj_type(o);
+    if (!type) err_set(e, ERR_FORMAT, "%s: missing \"type\"", where);
+    return type;
+}
+
+const cJSON *tj_list(const cJSON *o, const char *key, const char *where, Err *e) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsArray(a)) return a;
+    err_set(e, ERR_FORMAT, "%s.%s: missing or not an array", where, key);
+    return NULL;
+}
+
+void *tj_calloc(size_t n, size_t size, Err *e) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) err_set(e, ERR_MEMORY, "out of memory");
+    return p;
+}
+
 bool tj_char(const cJSON *o, const char *key, uint32_t dflt, uint32_t *out, const char *where, Err *e) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v)) { *out = dflt; return true; }
