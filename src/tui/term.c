@@ -390,6 +390,16 @@ static void sgr_style(Term *t, const Cell *cell) {
     out_put(t, b, (size_t)n);
 }
 
+/* Whether the cell at (x, y) is drawn this frame: it changed since the last frame (its shadow
+ * now holds it) or the frame is drawn whole; never the right half of a wide char. */
+static bool cell_changed(Term *t, const Canvas *c, int x, int y) {
+    const Cell *cell = &c->cells[y * c->w + x];
+    Cell *sh = t->shadow ? &t->shadow[y * c->w + x] : NULL;
+    if (!t->full && sh && cell_eq(cell, sh)) return false;
+    if (sh) *sh = *cell;
+    return cell->width != 0;
+}
+
 static void sgr_draw(Term *t, const Canvas *c) {
     if (t->full) {                     /* curses clears the screen (and knows it is blank) */
         werase(stdscr);
@@ -402,11 +412,8 @@ static void sgr_draw(Term *t, const Canvas *c) {
     const Cell *last = NULL;           /* style of the last SGR written */
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
+            if (!cell_changed(t, c, x, y)) continue;
             const Cell *cell = &c->cells[y * c->w + x];
-            Cell *sh = t->shadow ? &t->shadow[y * c->w + x] : NULL;
-            if (!t->full && sh && cell_eq(cell, sh)) continue;
-            if (sh) *sh = *cell;
-            if (cell->width == 0) continue;              /* right half of a wide char */
             if (y == t->h - 1 && x == t->w - 1 && !t->xenl) continue;   /* would scroll */
             Cell one = *cell;
             if (one.width == 2 && x + 1 >= w) { one.ch[0] = ' '; one.len = 1; one.width = 1; }
@@ -448,11 +455,8 @@ void term_draw(Term *t, const Canvas *c) {
     int w = c->w < t->w ? c->w : t->w, h = c->h < t->h ? c->h : t->h;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
+            if (!cell_changed(t, c, x, y)) continue;
             const Cell *cell = &c->cells[y * c->w + x];
-            Cell *sh = t->shadow ? &t->shadow[y * c->w + x] : NULL;
-            if (!t->full && sh && cell_eq(cell, sh)) continue;
-            if (sh) *sh = *cell;
-            if (cell->width == 0) continue;              /* right half of a wide char */
             if (cell->width == 2 && x + 1 >= w) {
                 Cell sp = *cell;
                 sp.ch[0] = ' '; sp.len = 1; sp.width = 1;
