@@ -1,4 +1,5 @@
 #include "harness.h"
+#include <ftw.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,17 @@ bool test_run_skipped(TestCtx *T_, int rc, char **out) {
     free(*out);
     *out = NULL;
     return true;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st; (void)flag; (void)ftw;
+    return remove(path) == 0 ? 0 : -1;
+}
+
+bool test_rm_tree(const char *dir) {
+    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0) return true;
+    fprintf(stderr, "    could not remove %s\n", dir);
+    return false;
 }
 
 static int matches(const char *filter, const Entry *t) {

@@ -42,6 +42,9 @@ int test_run(const char *cmd, char **out, int merge_stderr);
 /* A script's exit status 77 means "skipped", its first output line saying why: marks the test
  * skipped with that reason, frees *out and returns true (the test returns); else false. */
 bool test_run_skipped(TestCtx *T_, int rc, char **out);
+/* Removes dir and everything under it (links are removed, not followed); false, with a note on
+ * stderr, when something could not be removed. */
+bool test_rm_tree(const char *dir);
 /* Reference PCA for tests: eigenvectors of the covariance of X[n][d] (GSL's symmetric eigensolver),
  * the two largest first, each signed so its largest-magnitude coefficient is positive;
  * mean[d], comp[2][d], expl[2] = eigenvalue / trace. An independent path from the SVD the code uses. */

@@ -312,7 +312,7 @@ TEST(chat_template_from_model_dir) {
     /* chat_template.jinja wins over tokenizer_config.json; a list of named templates gives "default" */
     char dir[] = "/tmp/llmscope_chatXXXXXX";
     REQUIRE(mkdtemp(dir));
-    char p[256], cmd[600];
+    char p[256];
     snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
     FILE *f = fopen(p, "w");
     REQUIRE(f);
@@ -337,8 +337,7 @@ TEST(chat_template_from_model_dir) {
     REQUIRE(chat_template_apply_prompt(tmpl, "hi", bos, eos, NULL, 0, &out, &n, &e));
     CHECK_STR(out, "J1");
     free(out); free(tmpl); free(bos); free(eos);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    CHECK(test_rm_tree(dir));
     /* no template at all: a clear error */
     CHECK(!chat_template_load_for_model("/nonexistent-dir/x", &tmpl, &bos, &eos, &e));
     CHECK(strstr(e.msg, "no chat template") != NULL);
@@ -585,6 +584,5 @@ TEST(chat_scene_mode_key) {
     CHECK(!scene_key(sc, 'u', &e2) && !sc->chat);
     CHECK(strstr(e2.msg, "no chat template") != NULL);
     scene_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    CHECK(test_rm_tree(dir));
 }

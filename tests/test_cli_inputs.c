@@ -67,9 +67,7 @@ static bool scratch(void) {
 }
 
 static void scratch_free(void) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "    could not remove %s\n", g_dir);
+    test_rm_tree(g_dir);
 }
 
 #define NEED_MODEL() do { if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL); } while (0)

@@ -188,8 +188,5 @@ TEST(compare_refuses_models_without_a_shared_tokenizer_and_bad_arguments) {
     CHECK_EQ_INT(rc, 1);
     CHECK(out && strstr(out, "/nonexistent/x.txt"));
     free(out);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    out = NULL;
-    test_run(cmd, &out, 1);
-    free(out);
+    test_rm_tree(dir);
 }

@@ -224,8 +224,7 @@ TEST(embeddings_layer_pca_matches_exported_residuals) {
     embctx_done(&p);
     session_free(s);
     free(rows); free(pca);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    CHECK(test_rm_tree(dir));
 }
 
 /* ---- the cached path the TUI and the lessons use: simtexts_matrix ---- */

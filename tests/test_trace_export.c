@@ -97,12 +97,6 @@ static int count_files(const char *dir, const char *suffix) {
     return n;
 }
 
-static void rm_dir(const char *dir) {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "    could not remove %s\n", dir);
-}
-
 static void check_model(TestCtx *T_, const char *path, int NP, int ND) {
     Err e = {0};
     Model *m = model_load(path, false, &e);
@@ -195,7 +189,7 @@ static void check_model(TestCtx *T_, const char *path, int NP, int ND) {
     free(c.att[0]); free(c.att[1]); free(c.rot_q); free(c.logits);
     engine_free(en); export_free(x); hooks_free(h); model_free(m);
     CHECK_EQ_INT(count_files(dir, ".npy"), 3 * L + 2);  /* finished files stay */
-    rm_dir(dir);
+    test_rm_tree(dir);
 }
 
 TEST(trace_export_streams_what_the_engine_computes) {
@@ -234,7 +228,7 @@ TEST(trace_export_incomplete_run_is_an_error_and_leaves_no_file) {
     CHECK_MSG(strstr(e.msg, "4 positions announced"), "%s", e.msg);
     engine_free(en); export_free(x); hooks_free(h); model_free(m);
     CHECK_EQ_INT(count_files(dir, ".npy") + count_files(dir, ".part"), 0);
-    rm_dir(dir);
+    test_rm_tree(dir);
 }
 
 /* The python that has numpy (PATH's python3 may be a pyenv shim without it). */
@@ -313,7 +307,7 @@ TEST(trace_npy_loads_in_numpy_and_equals_json) {
     if (rc == 0) printf("    %s", out);
     free(out);
     model_free(m);
-    rm_dir(dir);
+    test_rm_tree(dir);
 }
 
 TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
@@ -365,5 +359,5 @@ TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
     rc = test_run(cmd, &out, 0);
     CHECK_MSG(rc == 0 && atoi(out) == 0, "a staging directory was left: %s", out);
     free(out);
-    rm_dir(dir);
+    test_rm_tree(dir);
 }

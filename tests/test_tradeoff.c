@@ -65,12 +65,6 @@ static bool scratch(char *dir, size_t cap, const char *as, const cJSON *j) {
     return true;
 }
 
-static void scratch_rm(const char *dir) {
-    char cmd[1300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "    could not remove %s\n", dir);
-}
-
 static char *shot(const char *model, const char *extra, const char *cd) {
     char cmd[3000], *out = NULL;
     char bin[1024], cwd[1024];
@@ -217,8 +211,8 @@ TEST(tradeoff_view_plots_what_family_json_says) {
     REQUIRE(none);
     CHECK_MSG(strstr(none, "no family.json") && strstr(none, "train.py"), "%s", none);
     free(base); free(chg); free(shp); free(none);
-    scratch_rm(dir);
-    scratch_rm(dir2);
+    test_rm_tree(dir);
+    test_rm_tree(dir2);
     cJSON_Delete(j);
 }
 
