@@ -64,12 +64,25 @@ static const char *const RE_DEEPSEEK_V3[] = {
     " ?(?:(?!~)[\\p{P}\\p{S}])+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
     NULL};
 
+/* DeepSeek Coder ("deepseek-coder"): newlines alone; letter runs and punctuation runs, each with
+ * one optional whitespace before; CJK/Hangul runs; single digits. What no regex matches (symbols
+ * such as $+<=>^`|~, spaces before another space) stays a piece of its own. */
+static const char *const RE_DEEPSEEK_CODER[] = {
+    "[\\r\\n]",
+    "\\s?\\p{L}+",
+    "\\s?\\p{P}+",
+    "[\\x{4e00}-\\x{9fa5}\\x{800}-\\x{4e00}\\x{ac00}-\\x{d7ff}]+",
+    "\\p{N}",
+    NULL};
+
 static const struct { const char *pre; const char *const *re; bool ignore_merges, add_bos; } k_pre[] = {
     {"default", RE_GPT2, false, false}, {"gpt-2", RE_GPT2, false, false}, {"gpt2", RE_GPT2, false, false},
     {"llama-bpe", RE_LLAMA3, true, true}, {"llama3", RE_LLAMA3, true, true}, {"llama-v3", RE_LLAMA3, true, true},
     {"qwen2", RE_QWEN2, false, false}, {"deepseek-r1-qwen", RE_QWEN2, false, false},
     {"smollm", RE_GPT2, false, false}, {"stablelm2", RE_QWEN2, false, false},
     {"deepseek-llm", RE_DEEPSEEK_LLM, false, false}, {"deepseek-v3", RE_DEEPSEEK_V3, false, false},
+    {"deepseek-coder", RE_DEEPSEEK_CODER, false, false},
+    {"falcon3", RE_LLAMA3, true, true},   /* Falcon3: llama3's split, merges ignored, BOS by default */
 };
 
 static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, bool *default_bos, Err *e) {
@@ -80,7 +93,7 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
         if (!strcmp(pre, k_pre[i].pre)) pi = (int)i;
     if (pi < 0) {
         err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported (supported: default, gpt-2, llama-bpe, qwen2, smollm, "
-                "deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-v3)", path, pre);
+                "deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-v3, deepseek-coder, falcon3)", path, pre);
         return NULL;
     }
     *default_bos = k_pre[pi].add_bos;
