@@ -209,8 +209,61 @@ TEST(gguf_converter_files_equal_hf_checkpoint) {
     static const struct { const char *model, *file; DType dt; } cases[] = {
         {"qwen3", "qwen3/qwen3-F32.gguf", DT_F32}, {"qwen3", "qwen3/qwen3-F16.gguf", DT_F16},
         {"qwen3", "qwen3/qwen3-BF16.gguf", DT_BF16}, {"qwen3moe", "qwen3moe/qwen3moe-BF16.gguf", DT_BF16},
-        {"deepseek2", "deepseek2/deepseek2-BF16.gguf", DT_BF16}};
+        {"deepseek2", "deepseek2/deepseek2-BF16.gguf", DT_BF16}, {"deepseek2", "deepseek2/deepseek2-fused-BF16.gguf", DT_BF16}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_equals_hf(T_, cases[i].model, cases[i].file, cases[i].dt);
+}
+
+/* The converter's --fuse-gate-up-exps writes the experts' gate and up as one ffn_gate_up_exps
+ * (deepseek2-fused-*: the same checkpoint, see README.md): read as views into it, the model is
+ * the separate-tensor file's to the bit (same logits, same expert bytes), in BF16 and Q4_K_M. */
+TEST(gguf_fused_gate_up_exps_equal_separate) {
+    int *ids, *gp, *gr, np, ng, V;
+    float *ref;
+    int n = ref_load("deepseek2", &ids, &ref, &V, &gp, &np, &gr, &ng);
+    if (!n) SKIP("deepseek2 reference missing");
+    static const char *pairs[2][2] = {{"deepseek2/deepseek2-BF16.gguf", "deepseek2/deepseek2-fused-BF16.gguf"},
+                                      {"deepseek2/deepseek2-Q4_K_M.gguf", "deepseek2/deepseek2-fused-Q4_K_M.gguf"}};
+    for (int k = 0; k < 2; k++) {
+        Model *m[2];
+        float *lg[2];
+        for (int j = 0; j < 2; j++) {
+            char p[512];
+            snprintf(p, sizeof p, FX "/%s", pairs[k][j]);
+            Err e = {0};
+            m[j] = model_load(p, false, &e);
+            CHECK_MSG(m[j], "%s: %s", p, e.msg);
+            REQUIRE(m[j]);
+            Engine *en = engine_new(m[j], 64, &e);
+            REQUIRE(en);
+            const float *l = engine_forward(en, ids, n, true, &e);
+            REQUIRE(l);
+            lg[j] = malloc(sizeof(float) * (size_t)n * (size_t)V);
+            REQUIRE(lg[j]);
+            memcpy(lg[j], l, sizeof(float) * (size_t)n * (size_t)V);
+            engine_free(en);
+        }
+        double d = 0;
+        for (size_t i = 0; i < (size_t)n * (size_t)V; i++) d = fmax(d, fabs((double)lg[0][i] - lg[1][i]));
+        CHECK_MSG(d == 0, "%s vs %s: max |dlogit| %g", pairs[k][0], pairs[k][1], d);
+        const ModelSpec *s = &m[1]->spec;
+        int moe_layers = 0;
+        for (int l = 0; l < s->n_layers; l++) {
+            const LayerWeights *a = &m[0]->w.layers[l], *b = &m[1]->w.layers[l];
+            if (!b->is_moe) continue;
+            moe_layers++;
+            for (int x = 0; x < s->n_experts; x++) {
+                const Tensor *ga = &a->experts[x].gate, *ua = &a->experts[x].up, *gb = &b->experts[x].gate, *ub = &b->experts[x].up;
+                const size_t bytes = (size_t)s->moe_d_ff * dtype_row_bytes(gb->dtype, (size_t)gb->cols);
+                CHECK(gb->rows == s->moe_d_ff && ub->rows == s->moe_d_ff && gb->cols == s->d_model && gb->dtype == ga->dtype);
+                CHECK((const char *)ub->data == (const char *)gb->data + bytes);   /* views, up right after gate */
+                CHECK(!memcmp(ga->data, gb->data, bytes) && !memcmp(ua->data, ub->data, bytes));
+            }
+        }
+        CHECK_EQ_INT(moe_layers, 1);
+        fprintf(stderr, "    %-36s = %s: max |dlogit| %g, experts' gate/up bytes equal\n", pairs[k][1], pairs[k][0], d);
+        for (int j = 0; j < 2; j++) { free(lg[j]); model_free(m[j]); }
+    }
+    free(ids); free(ref); free(gp); free(gr);
 }
 
 /* Decode (matvec on the quantized blocks) against prefill (rows dequantized exactly as
@@ -261,7 +314,8 @@ TEST(gguf_quantized_decode_equals_dequantized) {
                            "qwen3moe/qwen3moe-BF16.gguf", "qwen3moe/qwen3moe-Q8_0.gguf", "qwen3moe/qwen3moe-Q4_0.gguf",
                            "qwen3moe/qwen3moe-Q4_K_M.gguf", "qwen3moe/qwen3moe-Q5_K_M.gguf", "qwen3moe/qwen3moe-Q6_K.gguf",
                            "deepseek2/deepseek2-BF16.gguf", "deepseek2/deepseek2-Q8_0.gguf", "deepseek2/deepseek2-Q4_0.gguf",
-                           "deepseek2/deepseek2-Q4_K_M.gguf", "deepseek2/deepseek2-Q5_K_M.gguf", "deepseek2/deepseek2-Q6_K.gguf"};
+                           "deepseek2/deepseek2-Q4_K_M.gguf", "deepseek2/deepseek2-Q5_K_M.gguf", "deepseek2/deepseek2-Q6_K.gguf",
+                           "deepseek2/deepseek2-fused-Q4_K_M.gguf"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s", files[i]);

@@ -234,7 +234,13 @@ static void llama3_factors(const ModelSpec *s, float *out) {
 
 /* split_kv_b: 0 attn_kv_b, 1 attn_k_b + attn_v_b, 2 neither (a broken file), 3 the split with
  * k_b in F16 and v_b in Q8_0, 4 attn_kv_b in F32 holding exactly the values of 3 */
+/* split_kv_b: 0 whole attn_kv_b, 1 split, 2 neither, 3 split F16/Q8_0, 4 whole with F16/Q8_0 values;
+ * 5-7 split with the experts' gate and up fused into ffn_gate_up_exps (as convert_hf_to_gguf
+ * --fuse-gate-up-exps writes it): 5 as it should be, 6 with one row too many per expert, 7 with
+ * neither the fused tensor nor ffn_gate_exps */
 static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
+    const int fused = split_kv_b >= 5 ? split_kv_b : 0;
+    if (fused) split_kv_b = 1;
     const ModelSpec *s = &m->spec;
     char n[96];
     const int H = s->n_heads, nope = s->qk_nope_head_dim, v = s->v_head_dim, r = s->kv_lora_rank;
@@ -326,13 +332,26 @@ static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
         const int E = s->n_experts, I = s->moe_d_ff, d = s->d_model;
         gw_matrix(g, BLK("ffn_gate_inp.weight"), &w->router, 0);
         if (tensor_present(&w->router_bias)) gw_vector(g, BLK("exp_probs_b.bias"), &w->router_bias, E);
-        float *ge = gw_tensor(g, BLK("ffn_gate_exps.weight"), d, I, E);
-        float *ue = gw_tensor(g, BLK("ffn_up_exps.weight"), d, I, E);
         float *de = gw_tensor(g, BLK("ffn_down_exps.weight"), I, d, E);
-        for (int e = 0; e < E; e++) {
-            tensor_row_f32(&w->experts[e].gate, 0, I * d, ge + (size_t)e * (size_t)(I * d));
-            tensor_row_f32(&w->experts[e].up, 0, I * d, ue + (size_t)e * (size_t)(I * d));
-            tensor_row_f32(&w->experts[e].down, 0, I * d, de + (size_t)e * (size_t)(I * d));
+        if (fused) {   /* per expert: its I gate rows, then its I up rows (fused == 6: one spare row) */
+            const int R = 2 * I + (fused == 6);
+            float *gu = fused == 7 ? NULL : gw_tensor(g, BLK("ffn_gate_up_exps.weight"), d, R, E);
+            float *ue = fused == 7 ? gw_tensor(g, BLK("ffn_up_exps.weight"), d, I, E) : NULL;
+            for (int e = 0; e < E; e++) {
+                if (gu) {
+                    tensor_row_f32(&w->experts[e].gate, 0, I * d, gu + (size_t)e * (size_t)(R * d));
+                    tensor_row_f32(&w->experts[e].up, 0, I * d, gu + (size_t)e * (size_t)(R * d) + (size_t)(I * d));
+                } else tensor_row_f32(&w->experts[e].up, 0, I * d, ue + (size_t)e * (size_t)(I * d));
+                tensor_row_f32(&w->experts[e].down, 0, I * d, de + (size_t)e * (size_t)(I * d));
+            }
+        } else {
+            float *ge = gw_tensor(g, BLK("ffn_gate_exps.weight"), d, I, E);
+            float *ue = gw_tensor(g, BLK("ffn_up_exps.weight"), d, I, E);
+            for (int e = 0; e < E; e++) {
+                tensor_row_f32(&w->experts[e].gate, 0, I * d, ge + (size_t)e * (size_t)(I * d));
+                tensor_row_f32(&w->experts[e].up, 0, I * d, ue + (size_t)e * (size_t)(I * d));
+                tensor_row_f32(&w->experts[e].down, 0, I * d, de + (size_t)e * (size_t)(I * d));
+            }
         }
         gw_matrix(g, BLK("ffn_gate_shexp.weight"), &w->sh_gate, 0);
         gw_matrix(g, BLK("ffn_up_shexp.weight"), &w->sh_up, 0);
@@ -447,6 +466,32 @@ TEST(gguf_layout_qwen3) {
 TEST(gguf_layout_deepseek2_kv_b_whole_and_split) {
     check_layout(T_, "deepseek_v3", "deepseek2", 0, make_ds, "deepseek_v2");
     check_layout(T_, "deepseek_v3", "deepseek2", 1, make_ds, "deepseek_v2");
+}
+
+/* Experts' gate and up fused into one ffn_gate_up_exps (each expert's I gate rows, then its I up
+ * rows) compute what the checkpoint computes; a fused tensor of the wrong shape, and a file with
+ * neither form, are errors naming the tensors. */
+TEST(gguf_layout_deepseek2_fused_gate_up_exps) {
+    check_layout(T_, "deepseek_v3", "deepseek2", 5, make_ds, "deepseek_v2");
+    if (T_->skipped) return;
+    Err e = {0};
+    Model *hf = model_load(FXM "/deepseek_v3", false, &e);
+    REQUIRE(hf);
+    for (int variant = 6; variant <= 7; variant++) {
+        char path[512];
+        if (!write_made("deepseek2", make_ds, hf, variant, path)) { CHECK_MSG(0, "writing variant %d failed", variant); continue; }
+        e = (Err){0};
+        Model *m = model_load(path, false, &e);
+        unlink(path);
+        CHECK(!m);
+        model_free(m);
+        const int l = hf->spec.first_k_dense_replace;   /* the first MoE layer */
+        char want[64];
+        snprintf(want, sizeof want, "blk.%d.ffn_gate_up_exps.weight", l);
+        if (variant == 6) CHECK_MSG(strstr(e.msg, want) && strstr(e.msg, "expected"), "%s", e.msg);
+        else CHECK_MSG(strstr(e.msg, want) && strstr(e.msg, "ffn_gate_exps.weight") && strstr(e.msg, "missing"), "%s", e.msg);
+    }
+    model_free(hf);
 }
 
 /* Without its rope_freqs the same llama file is a different model (the factors matter here:

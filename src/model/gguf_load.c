@@ -581,15 +581,38 @@ static void load_llama_like(GL *L) {
             lw->d_ff = s->n_shared_experts * I;
             snprintf(n, sizeof n, "blk.%d.ffn_gate_inp.weight", l); lw->router = gl_tensor(L, n, E, d, true);
             if (s->has_score_bias) { snprintf(n, sizeof n, "blk.%d.exp_probs_b.bias", l); lw->router_bias = gl_tensor(L, n, 0, E, true); }
-            snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l); const GgufTensor *g = gl_3d(L, n, E, I, d);
-            snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l); const GgufTensor *u = gl_3d(L, n, E, I, d);
+            /* gate and up are either two tensors or, from convert_hf_to_gguf --fuse-gate-up-exps, one
+             * ffn_gate_up_exps of ne {d, 2I, E}: each expert's first I rows are its gate, the next I
+             * its up (llama.cpp splits the product the same way); both become views, nothing copied */
+            const GgufTensor *g = NULL, *u = NULL, *gu = NULL;
+            char nf[128];
+            snprintf(nf, sizeof nf, "blk.%d.ffn_gate_up_exps.weight", l);
+            snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l);
+            if (gguf_find_tensor(L->g, nf)) gu = gl_3d(L, nf, E, 2 * I, d);
+            else if (!gguf_find_tensor(L->g, n)) {
+                err_set(L->e, ERR_FORMAT, "%s: tensor \"%s\" is missing, and so is its fused form \"%s\" (general.architecture \"%s\")",
+                        L->path, n, nf, L->arch);
+                L->bad = true;
+                return;
+            } else {
+                g = gl_3d(L, n, E, I, d);
+                snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l); u = gl_3d(L, n, E, I, d);
+            }
             snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l); const GgufTensor *dn = gl_3d(L, n, E, d, I);
             if (L->bad) return;
             lw->experts = calloc((size_t)E, sizeof(Expert));
             if (!lw->experts) { err_set(L->e, ERR_MEMORY, "out of memory"); L->bad = true; return; }
             for (int e = 0; e < E; e++) {
-                lw->experts[e].gate = expert_of(g, e);
-                lw->experts[e].up = expert_of(u, e);
+                if (gu) {
+                    Tensor t = expert_of(gu, e);
+                    t.rows = I;
+                    lw->experts[e].gate = t;
+                    t.data = (const char *)t.data + (size_t)I * dtype_row_bytes(t.dtype, (size_t)t.cols);
+                    lw->experts[e].up = t;
+                } else {
+                    lw->experts[e].gate = expert_of(g, e);
+                    lw->experts[e].up = expert_of(u, e);
+                }
                 lw->experts[e].down = expert_of(dn, e);
             }
             if (s->n_shared_experts) {
