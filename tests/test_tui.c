@@ -306,6 +306,76 @@ TEST(tui_too_small) {
     app_free(a);
 }
 
+/* Row y of the canvas as text (no trailing newline). */
+static char *row_text(const Canvas *c, int y) {
+    char *d = dump(c), *p = d;
+    for (int i = 0; i < y && p; i++) { p = strchr(p, '\n'); if (p) p++; }
+    char *out = strdup(p ? p : "");
+    if (out) out[strcspn(out, "\n")] = 0;
+    free(d);
+    return out;
+}
+
+/* A status message never hides a tab: beside the tabs when it fits there whole, else on the
+ * bottom row in place of the function keys that do not fit before it (cut with an ellipsis
+ * when wider than the row); the tabs' clickable cells stay where the tabs are drawn. */
+TEST(tui_status_message_keeps_the_tabs) {
+    App *a = app_new();
+    REQUIRE(a);
+    static const char *tab_short[PANEL_COUNT] = {"1 Attn", "2 KV", "3 Resid", "4 Norm", "5 Pos", "6 Embed", "7 FFN", "8 Out"};
+    static const char *tab_long[PANEL_COUNT] = {"1 Attention", "2 KV cache", "3 Residual", "4 Norms", "5 Position", "6 Embeddings", "7 FFN", "8 Output"};
+    char longmsg[160];
+    snprintf(longmsg, sizeof longmsg, "%s", "chat mode: the prompt is a user message through the model's chat template (12 tokens)");
+    struct { int w; const char *msg; bool longn, beside; } C[] = {
+        {80, "prompt set: 5 tokens", false, false},     /* the case that covered "8 Out" */
+        {120, "prompt set: 5 tokens", true, true},      /* the case that covered "8 Output" */
+        {100, "prompt set: 5 tokens", false, true},
+        {80, "ok", false, true},
+        {80, longmsg, false, false},
+        {200, longmsg, true, true},
+        {100, longmsg, true, false},
+    };
+    for (size_t k = 0; k < sizeof C / sizeof C[0]; k++) {
+        Canvas *c = mk(C[k].w, 24, true, true);
+        REQUIRE(c);
+        scene_status(a->sc, false, "%s", C[k].msg);
+        app_render(a, c);
+        char *tabs = row_text(c, 1), *bottom = row_text(c, 23);
+        for (int i = 0; i < PANEL_COUNT; i++)
+            CHECK_MSG(strstr(tabs, C[k].longn ? tab_long[i] : tab_short[i]) != NULL, "%dx24 '%s': tab %d missing: %s", C[k].w, C[k].msg, i + 1, tabs);
+        CHECK_MSG((strstr(tabs, C[k].msg) != NULL) == C[k].beside, "%dx24 '%s': tabs row: %s", C[k].w, C[k].msg, tabs);
+        const size_t n = strlen(C[k].msg);
+        if (C[k].beside) {
+            CHECK(strstr(bottom, "F10Quit") != NULL);
+        } else if ((int)n + 2 <= C[k].w) {
+            /* whole, right-aligned, after the keys that fit */
+            CHECK_MSG(strstr(bottom, C[k].msg) != NULL, "%dx24: bottom row: %s", C[k].w, bottom);
+            CHECK(strncmp(bottom, "F1Help", 6) == 0);
+            CHECK(strstr(bottom, "F10Quit") == NULL);
+        } else {
+            /* wider than the row: its start and an ellipsis, nothing else on the row */
+            CHECK_MSG(strncmp(bottom + 1, C[k].msg, 20) == 0, "%dx24: bottom row: %s", C[k].w, bottom);
+            CHECK(strstr(bottom, "\xe2\x80\xa6") != NULL);
+            CHECK(strstr(bottom, "F1") == NULL);
+        }
+        free(tabs);
+        free(bottom);
+        /* clicking where a tab is drawn selects it (the hit list matches the drawing) */
+        a->sc->panel = 0;
+        TuiEvent click = {.key = TK_MOUSE, .button = MB_LEFT, .my = 1};
+        char *row = row_text(c, 1);
+        const char *at = strstr(row, C[k].longn ? tab_long[7] : tab_short[7]);
+        if (at) {
+            click.mx = text_width(row, true) - text_width(at, true);   /* the column of "8 ..." */
+            app_handle(a, &click);
+            CHECK_EQ_INT(a->sc->panel, 7);
+        }
+        free(row);
+        canvas_free(c);
+    }
+    app_free(a);
+}
+
 static const char *KINDS[3] = {"gqa", "mha", "mla"};
 
 TEST(tui_panels_fake_all_sizes) {

@@ -116,14 +116,26 @@ static void draw_header(App *a, Canvas *c, Rect r) {
     canvas_pop_clip(c);
 }
 
-static void draw_tabs(App *a, Canvas *c, Rect r) {
+/* Columns the tab row takes: " N name " per panel and a space after each. */
+static int tabs_width(bool longn) {
+    int w = 0;
+    for (int i = 0; i < PANEL_COUNT; i++) {
+        const PanelClass *pc = panel_class((PanelId)i);
+        w += text_width(tr(longn ? pc->title : pc->tab), true) + 5;
+    }
+    return w;
+}
+
+/* The tabs, and the status message beside them when it fits there whole (long names, else
+ * the short ones). Returns false when it does not: then it goes on the bottom row, so a
+ * message never hides a tab. */
+static bool draw_tabs(App *a, Canvas *c, Rect r) {
     canvas_fill(c, r, " ", sty(CR_TEXT));
     canvas_push_clip(c, r);
-    int total_long = 0;
-    for (int i = 0; i < PANEL_COUNT; i++) total_long += text_width(tr(panel_class((PanelId)i)->title), true) + 4;
-    /* a status message (an error like "context is full") needs room: short names then */
-    int msg_w = a->sc->msg[0] ? text_width(a->sc->msg, c->unicode) + 2 : 0;
-    bool longn = total_long + msg_w <= r.w;
+    const int msg_w = a->sc->msg[0] ? text_width(a->sc->msg, c->unicode) + 1 : 0;
+    const int long_w = tabs_width(true), short_w = tabs_width(false);
+    const bool beside = !msg_w || short_w + msg_w <= r.w;
+    const bool longn = long_w + msg_w <= r.w || (!beside && long_w <= r.w);
     int x = r.x;
     for (int i = 0; i < PANEL_COUNT; i++) {
         const PanelClass *pc = panel_class((PanelId)i);
@@ -136,20 +148,10 @@ static void draw_tabs(App *a, Canvas *c, Rect r) {
         app_add_hit(a, rect_make(x0, r.y, x - x0, 1), HIT_TAB, i, 0);
         x++;
     }
-    if (a->sc->msg[0]) {
-        int tw = text_width(a->sc->msg, c->unicode);
-        int mw = r.x + r.w - x - 1;
-        Style ms = sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD);
-        if (tw <= mw) {
-            canvas_text(c, r.x + r.w - tw - 1, r.y, a->sc->msg, ms);
-        } else {                /* no room beside the tabs: the message covers their right end */
-            int mx = r.x + r.w - 1 - (tw < r.w - 2 ? tw : r.w - 2);
-            if (mx < r.x + 1) mx = r.x + 1;
-            canvas_fill(c, rect_make(mx - 1, r.y, r.x + r.w - mx + 1, 1), " ", sty(CR_TEXT));
-            canvas_text_fit(c, mx, r.y, a->sc->msg, r.x + r.w - 1 - mx, ms);
-        }
-    }
+    if (msg_w && beside)
+        canvas_text(c, r.x + r.w - msg_w, r.y, a->sc->msg, sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
     canvas_pop_clip(c);
+    return beside;
 }
 
 static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
@@ -188,15 +190,26 @@ static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
 
 typedef struct { int key; const char *num, *label; } FKey;
 
-static void draw_fbar(App *a, Canvas *c, Rect r) {
+/* The function keys; with msg, the status message at the right end of the row (cut with an
+ * ellipsis if it is wider than the row) and only the keys that fit whole before it. */
+static void draw_fbar(App *a, Canvas *c, Rect r, bool msg) {
     static const FKey F[] = {
         {TK_F1, "F1", N_("Help")}, {TK_F2, "F2", N_("Prompt")}, {TK_F3, "F3", N_("Model")}, {TK_F4, "F4", N_("Sample")},
         {TK_F5, "F5", N_("Run")}, {TK_F6, "F6", N_("Compar")}, {TK_F7, "F7", N_("Layer-")}, {TK_F8, "F8", N_("Layer+")},
         {TK_F9, "F9", N_("Panel")}, {TK_F10, "F10", N_("Quit")}};
     canvas_fill(c, r, " ", sty(CR_TEXT));
     canvas_push_clip(c, r);
+    int end = r.x + r.w;                /* the keys end before this column */
+    if (msg) {
+        int tw = text_width(a->sc->msg, c->unicode), room = r.w - 2;
+        int mx = r.x + r.w - 1 - (tw < room ? tw : room);
+        if (mx < r.x) mx = r.x;
+        canvas_text_fit(c, mx, r.y, a->sc->msg, r.x + r.w - 1 - mx, sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
+        end = mx - 1;
+    }
     int x = r.x;
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
+        if (msg && x + (int)strlen(F[i].num) + 6 > end) break;
         const char *label = F[i].label;
         if (F[i].key == TK_F5 && a->sc->running) label = N_("Pause");
         if (F[i].key == TK_F6 && a->sc->n_ses == 2) label = N_("Single");
@@ -302,7 +315,7 @@ static void render_once(App *a, Canvas *c) {
     if (a->too_small) { draw_too_small(a, c); a->frame_ms = now_ms() - t0; return; }
     int y = 0;
     draw_header(a, c, rect_make(0, y++, c->w, 1));
-    draw_tabs(a, c, rect_make(0, y++, c->w, 1));
+    const bool msg_beside_tabs = draw_tabs(a, c, rect_make(0, y++, c->w, 1));
     int tok_h = c->h >= 40 ? 4 : c->h >= 30 ? 3 : 2;
     if (a->sc->n_ses == 2) {
         int hw = c->w / 2;
@@ -337,7 +350,7 @@ static void render_once(App *a, Canvas *c) {
         a->main_r[1] = rect_make(0, 0, 0, 0);
         draw_panel(a, c, a->sc->panel, main, a->sc->ses[0], 0, true);
     }
-    draw_fbar(a, c, rect_make(0, c->h - 1, c->w, 1));
+    draw_fbar(a, c, rect_make(0, c->h - 1, c->w, 1), !msg_beside_tabs);
     lesson_ui_draw_targets(a, c);        /* the step's targets, highlighted over what the panels drew */
     if (a->hint && a->overlay == OV_NONE) first_hint_draw(c, main);
     app_draw_overlay(a, c);
