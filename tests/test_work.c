@@ -10,6 +10,8 @@
 #include "analysis/derived.h"
 #include "model/model.h"
 #include "scene/scene.h"
+#include "tui/app.h"
+#include "tui/canvas.h"
 
 #define MA "assets/models/story-gqa"
 #define MB "assets/models/story-mha"
@@ -274,4 +276,110 @@ TEST(vocab_index_on_a_worker_gives_the_same_neighbours) {
     derived_cache_done(&a);
     derived_cache_done(&b);
     model_free(m);
+}
+
+/* Bit-equal PCA axes (the worker runs the same code on the same rows). */
+static bool axes_equal(const PcaAxes *a, const PcaAxes *b) {
+    if (!a || !b || a->d != b->d || a->n_fit != b->n_fit) return false;
+    if (memcmp(a->explained, b->explained, sizeof a->explained)) return false;
+    return !memcmp(a->mean, b->mean, sizeof(double) * (size_t)a->d) && !memcmp(a->comp, b->comp, sizeof(double) * 2 * (size_t)a->d);
+}
+
+/* The Embeddings panel's vocabulary map (key v) fitted on a worker thread: it equals the one
+ * fitted at once and the one vocab_map_fit gives; a cache dropped during the fit waits for it;
+ * a model may be freed once derived_wait_model_readers returns (the worker only reads its copy
+ * of the rows then; ASan would see a read of the freed model); in the App the panel says what
+ * it is doing, a key is answered meanwhile, and the map is drawn once the fit ends. */
+TEST(vocab_map_on_a_worker_equals_one_fit) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    Model *m = model_load(MA, false, &e);
+    REQUIRE(m);
+    const int n_fit = 1000;                          /* fewer than the vocabulary: the first rows */
+    VocabIndex *vi = vocab_index_new(&m->w.tok_emb, &e);
+    REQUIRE(vi);
+    PcaAxes ref;
+    REQUIRE(vocab_map_fit(vi, n_fit, &ref, &e));
+    CHECK_EQ_INT(ref.n_fit, n_fit);
+    DerivedCache a, b;
+    derived_cache_init(&a);
+    derived_cache_init(&b);
+    const PcaAxes *pa = derived_vocab_map(&a, m, n_fit);   /* at once */
+    CHECK(pa && axes_equal(pa, &ref));
+    CHECK(derived_vocab_map_prepare(&a, m, n_fit));        /* ready */
+    bool ready = derived_vocab_map_prepare(&b, m, n_fit);
+    CHECK(!ready);                                         /* the index, then the fit, on workers */
+    int polls = 0;
+    for (; polls < 20000 && !ready; polls++) { sleep_ms(1); ready = derived_vocab_map_prepare(&b, m, n_fit); }
+    REQUIRE(ready);
+    CHECK(!derived_background_busy());
+    CHECK(b.map_job == NULL && b.map_done && b.map_ok);
+    const PcaAxes *pb = derived_vocab_map(&b, m, n_fit);
+    CHECK(pb == &b.map);
+    CHECK(pb && axes_equal(pb, &ref));
+    /* another n_fit is another map (the whole vocabulary here) */
+    const PcaAxes *pall = derived_vocab_map(&b, m, 0);
+    CHECK(pall && pall->n_fit == m->spec.vocab_size);
+    /* dropped while the index or the fit runs: waits for them, nothing leaks */
+    for (int stage = 0; stage < 2; stage++) {
+        DerivedCache c;
+        derived_cache_init(&c);
+        if (stage == 1) { CHECK(derived_vocab(&c, m) != NULL); }   /* index ready: the fit starts at once */
+        CHECK(!derived_vocab_map_prepare(&c, m, n_fit));
+        if (stage == 1) CHECK(c.map_job != NULL);
+        derived_cache_done(&c);
+        CHECK(!derived_background_busy());
+    }
+    /* a second copy of the model, freed while the fit may still run */
+    Model *m2 = model_load(MA, false, &e);
+    REQUIRE(m2);
+    DerivedCache d;
+    derived_cache_init(&d);
+    CHECK(derived_vocab(&d, m2) != NULL);
+    CHECK(!derived_vocab_map_prepare(&d, m2, 0));          /* the whole vocabulary: the longest fit */
+    derived_wait_model_readers();
+    model_free(m2);
+    for (int i = 0; i < 20000 && derived_background_busy(); i++) sleep_ms(1);
+    CHECK(!derived_background_busy());
+    CHECK(d.map_job != NULL);                              /* finished, not yet joined */
+    derived_cache_done(&d);                                /* joins; the map (for a freed model) is dropped */
+    derived_cache_done(&a);
+    derived_cache_done(&b);
+    pca_axes_done(&ref);
+    vocab_index_free(vi);
+    model_free(m);
+
+    /* in the App, as the terminal UI runs it (chunked) */
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    app_set_session(app, 0, s, true);
+    REQUIRE(session_set_prompt(s, TEXT, &e) && session_step(s, &e));
+    app->sc->chunked = true;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    REQUIRE(scene_show_panel(app->sc, PANEL_EMBEDDINGS, &e));
+    TuiEvent v = {.key = 'v'};
+    app_handle(app, &v);
+    CHECK_EQ_INT(app->sc->view.emb_map, 1);
+    app_render(app, cv);
+    char *txt = canvas_to_text(cv);
+    CHECK_MSG(txt && (strstr(txt, "indexing the vocabulary") || strstr(txt, "fitting the vocabulary map")), "first frame:\n%s", txt ? txt : "");
+    free(txt);
+    TuiEvent esc = {.key = TK_ESC};
+    app_handle(app, &esc);                                 /* answered while the work runs */
+    CHECK(!app->quit);
+    bool drawn = false;
+    for (int i = 0; i < 20000 && !drawn; i++) {
+        app_render(app, cv);
+        txt = canvas_to_text(cv);
+        drawn = txt && strstr(txt, "vocabulary map: PCA of the first");
+        free(txt);
+        if (!drawn) sleep_ms(1);
+    }
+    CHECK(drawn);
+    CHECK(!derived_background_busy());
+    canvas_free(cv);
+    app_free(app);
 }

@@ -10,12 +10,15 @@
 #include "engine/ops.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 void derived_cache_init(DerivedCache *dc) {
     memset(dc, 0, sizeof *dc);
     dc->nn_id = -1;
     dc->pca.layer = -1;
 }
+
+static void map_job_finish(DerivedCache *dc, const Model *m);
 
 /* ---- the vocabulary index on a worker thread -------------------------------------------------- */
 
@@ -29,13 +32,20 @@ typedef struct DerivedVocabJob {
 } DerivedVocabJob;
 
 static atomic_int g_busy;        /* builds running */
+static atomic_int g_reading;     /* of them, those still reading a model's weights */
 
 bool derived_background_busy(void) { return atomic_load(&g_busy) > 0; }
+
+void derived_wait_model_readers(void) {
+    struct timespec ms = {0, 1000000};
+    while (atomic_load(&g_reading) > 0) nanosleep(&ms, NULL);
+}
 
 static void *vocab_job_main(void *arg) {
     DerivedVocabJob *j = arg;
     Err e = {0};
     j->vi = vocab_index_new(j->emb, &e);
+    atomic_fetch_sub(&g_reading, 1);
     atomic_store(&j->done, true);
     atomic_fetch_sub(&g_busy, 1);
     return NULL;
@@ -48,6 +58,7 @@ static void vocab_job_finish(DerivedCache *dc, const Model *m) {
     pthread_join(j->th, NULL);
     dc->job = NULL;
     if (m && j->model == (const void *)m && !strcmp(j->path, m->path)) {
+        map_job_finish(dc, NULL);                          /* a fit reading the old index */
         vocab_index_free(dc->vi);
         dc->vi = j->vi;
         dc->nn_model = m;
@@ -75,12 +86,106 @@ bool derived_vocab_prepare(DerivedCache *dc, const Model *m) {
     snprintf(j->path, sizeof j->path, "%s", m->path);
     atomic_init(&j->done, false);
     atomic_fetch_add(&g_busy, 1);
-    if (pthread_create(&j->th, NULL, vocab_job_main, j)) { atomic_fetch_sub(&g_busy, 1); free(j); return true; }
+    atomic_fetch_add(&g_reading, 1);
+    if (pthread_create(&j->th, NULL, vocab_job_main, j)) { atomic_fetch_sub(&g_busy, 1); atomic_fetch_sub(&g_reading, 1); free(j); return true; }
     dc->job = j;
     return false;
 }
 
+/* ---- the vocabulary map, fitted on a worker thread ---------------------------------------------- */
+
+typedef struct DerivedMapJob {
+    pthread_t th;
+    atomic_bool done;
+    const VocabIndex *vi;         /* the cache's; read (with the model) only while copying the rows */
+    int n_fit;
+    PcaAxes ax;
+    bool ok;
+    const void *model;
+    char path[512];
+} DerivedMapJob;
+
+static bool same_model(const void *p, const char *path, const Model *m) { return p == (const void *)m && !strcmp(path, m->path); }
+
+static void *map_job_main(void *arg) {
+    DerivedMapJob *j = arg;
+    Err e = {0};
+    int n = 0;
+    float *X = vocab_map_rows(j->vi, j->n_fit, &n, &e);   /* a fresh 32 MB on a 1024-wide model: 0.3 s of page faults under load */
+    atomic_fetch_sub(&g_reading, 1);                        /* from here on only X */
+    j->ok = X && vocab_map_fit_rows(X, n, vocab_index_dim(j->vi), &j->ax, &e);
+    free(X);
+    atomic_store(&j->done, true);
+    atomic_fetch_sub(&g_busy, 1);
+    return NULL;
+}
+
+/* The cache's map becomes ax (taken over) or, when !ok, none; for (m, n_fit). */
+static void map_set(DerivedCache *dc, const Model *m, int n_fit, PcaAxes *ax, bool ok) {
+    pca_axes_done(&dc->map);
+    if (ok) dc->map = *ax;
+    else memset(&dc->map, 0, sizeof dc->map);
+    dc->map_ok = ok;
+    dc->map_done = true;
+    dc->map_model = m;
+    snprintf(dc->map_path, sizeof dc->map_path, "%s", m->path);
+    dc->map_n = n_fit;
+}
+
+/* Waits for the fit and keeps it when it was for m (else drops it). */
+static void map_job_finish(DerivedCache *dc, const Model *m) {
+    DerivedMapJob *j = dc->map_job;
+    if (!j) return;
+    pthread_join(j->th, NULL);
+    dc->map_job = NULL;
+    if (m && same_model(j->model, j->path, m)) map_set(dc, m, j->n_fit, &j->ax, j->ok);
+    else if (j->ok) pca_axes_done(&j->ax);
+    free(j);
+}
+
+static bool map_ready(const DerivedCache *dc, const Model *m, int n_fit) {
+    return dc->map_done && dc->map_n == n_fit && same_model(dc->map_model, dc->map_path, m);
+}
+
+bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit) {
+    if (dc->map_job && atomic_load(&dc->map_job->done)) map_job_finish(dc, m);
+    if (map_ready(dc, m, n_fit) || !has_vocab(m)) return true;
+    if (!derived_vocab_prepare(dc, m)) return false;       /* the index first, on its worker */
+    if (dc->map_job) {
+        if (same_model(dc->map_job->model, dc->map_job->path, m) && dc->map_job->n_fit == n_fit) return false;   /* under way */
+        map_job_finish(dc, NULL);
+    }
+    VocabIndex *vi = derived_vocab(dc, m);
+    if (!vi) return true;
+    DerivedMapJob *j = calloc(1, sizeof *j);
+    if (!j) return true;                                   /* the caller fits it at once */
+    j->vi = vi;
+    j->n_fit = n_fit;
+    j->model = m;
+    snprintf(j->path, sizeof j->path, "%s", m->path);
+    atomic_init(&j->done, false);
+    atomic_fetch_add(&g_busy, 1);
+    atomic_fetch_add(&g_reading, 1);
+    if (pthread_create(&j->th, NULL, map_job_main, j)) { atomic_fetch_sub(&g_busy, 1); atomic_fetch_sub(&g_reading, 1); free(j); return true; }
+    dc->map_job = j;
+    return false;
+}
+
+const PcaAxes *derived_vocab_map(DerivedCache *dc, const Model *m, int n_fit) {
+    if (dc->map_job) map_job_finish(dc, m);                /* a fit under way: wait for it */
+    if (!map_ready(dc, m, n_fit)) {
+        VocabIndex *vi = derived_vocab(dc, m);
+        PcaAxes ax;
+        Err e = {0};
+        bool ok = vi && vocab_map_fit(vi, n_fit, &ax, &e);
+        map_set(dc, m, n_fit, &ax, ok);
+    }
+    return dc->map_ok ? &dc->map : NULL;
+}
+
 void derived_cache_done(DerivedCache *dc) {
+    map_job_finish(dc, NULL);
+    pca_axes_done(&dc->map);
     vocab_job_finish(dc, NULL);
     embctx_done(&dc->pca);
     vocab_index_free(dc->vi);
@@ -107,6 +212,7 @@ void derived_similarity_rank(const double *mat, int n, int q, int *order) { simi
 static VocabIndex *nn_index(DerivedCache *dc, const Model *m) {
     if (dc->job) vocab_job_finish(dc, m);                  /* a build under way: wait for it */
     if (dc->nn_model != (const void *)m || strcmp(dc->nn_path, m->path)) {
+        map_job_finish(dc, NULL);                          /* a fit reading the old index */
         vocab_index_free(dc->vi);
         dc->vi = NULL;
         dc->nn_model = m;

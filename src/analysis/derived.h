@@ -32,6 +32,14 @@ typedef struct {
     SimCache *sim;
     /* the vocabulary index being built on a worker thread (derived_vocab_prepare) */
     struct DerivedVocabJob *job;
+    /* the vocabulary map of map_model (PCA of its first map_n rows of tok_emb) once map_done;
+     * map_ok false: none could be fitted. map_job: the fit under way on a worker thread */
+    PcaAxes map;
+    const void *map_model;
+    char map_path[512];
+    int map_n;
+    bool map_ok, map_done;
+    struct DerivedMapJob *map_job;
 } DerivedCache;
 
 void derived_cache_init(DerivedCache *dc);
@@ -53,6 +61,18 @@ VocabIndex *derived_vocab(DerivedCache *dc, const Model *m);
  * wait for a build under way. */
 bool derived_vocab_prepare(DerivedCache *dc, const Model *m);
 bool derived_background_busy(void);
+/* Waits until no worker thread reads a model's weights (the index build, the map fit's copy
+ * of the rows). Call before freeing a model that a cache may have started a job on. */
+void derived_wait_model_readers(void);
+/* The vocabulary map of m: PCA axes of the first n_fit rows of tok_emb (vocab_map_fit; all
+ * rows when n_fit <= 0 or >= V), cached per (model, n_fit). NULL when m has no embedding table
+ * or the fit failed. Waits for a fit under way, or fits at once. */
+const PcaAxes *derived_vocab_map(DerivedCache *dc, const Model *m, int n_fit);
+/* For a UI that must not freeze (0.5 s on a 0.6B model, more under load): true when the map
+ * is ready (or cannot be made), else starts the fit on a worker thread (after the vocabulary
+ * index, itself on a worker: derived_vocab_prepare) and returns false. Ask again while
+ * derived_background_busy(). */
+bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit);
 /* Nearest tokens to a vector q[d_model] (skip: an id left out, -1 none); not cached. */
 int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int skip);
 /* The Embeddings panel's texts view: the cosine matrix mat[n][n] of the texts' sentence

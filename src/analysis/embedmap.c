@@ -130,6 +130,7 @@ void vocab_index_free(VocabIndex *vi) {
 }
 
 int vocab_index_size(const VocabIndex *vi) { return vi ? vi->V : 0; }
+int vocab_index_dim(const VocabIndex *vi) { return vi ? vi->d : 0; }
 
 void vocab_row(const VocabIndex *vi, int v, float *out) {
     tensor_row_f32(vi->E, (size_t)v * (size_t)vi->d, vi->d, out);
@@ -181,11 +182,30 @@ static void orthonormalise(double *Q, int d, int b) {   /* columns Q[:, k] store
     }
 }
 
+float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, Err *e) {
+    *n = 0;
+    if (!vi) { err_set(e, ERR_ARG, "vocabulary map: no index"); return NULL; }
+    const int N = (n_fit <= 0 || n_fit > vi->V) ? vi->V : n_fit;
+    float *X = malloc(sizeof(float) * (size_t)N * (size_t)vi->d);
+    if (!X) { err_set(e, ERR_MEMORY, "vocabulary map: out of memory for %d x %d rows", N, vi->d); return NULL; }
+    for (int v = 0; v < N; v++) vocab_row(vi, v, X + (size_t)v * (size_t)vi->d);
+    *n = N;
+    return X;
+}
+
 bool vocab_map_fit(const VocabIndex *vi, int n_fit, PcaAxes *ax, Err *e) {
     memset(ax, 0, sizeof *ax);
-    if (!vi) return err_set(e, ERR_ARG, "vocabulary map: no index");
-    const int d = vi->d;
-    const int N = (n_fit <= 0 || n_fit > vi->V) ? vi->V : n_fit;
+    int N = 0;
+    float *X = vocab_map_rows(vi, n_fit, &N, e);
+    if (!X) return false;
+    bool ok = vocab_map_fit_rows(X, N, vi->d, ax, e);
+    free(X);
+    return ok;
+}
+
+bool vocab_map_fit_rows(float *Xc, int N, int d, PcaAxes *ax, Err *e) {
+    memset(ax, 0, sizeof *ax);
+    if (!Xc || d < 1) return err_set(e, ERR_ARG, "vocabulary map: no rows");
     if (N < 3) return err_set(e, ERR_ARG, "vocabulary map: %d rows are too few", N);
     int b = 16;
     if (b > d) b = d;
@@ -193,20 +213,18 @@ bool vocab_map_fit(const VocabIndex *vi, int n_fit, PcaAxes *ax, Err *e) {
     ax->d = d; ax->n_fit = N;
     ax->mean = calloc((size_t)d, sizeof(double));
     ax->comp = calloc((size_t)2 * (size_t)d, sizeof(double));
-    float *Xc = malloc(sizeof(float) * (size_t)N * (size_t)d);
     double *Q = calloc((size_t)b * (size_t)d, sizeof(double));
     float *Qf = malloc(sizeof(float) * (size_t)b * (size_t)d), *B = malloc(sizeof(float) * (size_t)N * (size_t)b);
     float *Y = malloc(sizeof(float) * (size_t)b * (size_t)d);
     gsl_matrix *H = gsl_matrix_alloc((size_t)b, (size_t)b), *Z = gsl_matrix_alloc((size_t)b, (size_t)b);
     gsl_vector *ev = gsl_vector_alloc((size_t)b);
     gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc((size_t)b);
-    bool ok = ax->mean && ax->comp && Xc && Q && Qf && B && Y && H && Z && ev && ws;
+    bool ok = ax->mean && ax->comp && Q && Qf && B && Y && H && Z && ev && ws;
     if (!ok) err_set(e, ERR_MEMORY, "vocabulary map: out of memory for %d x %d rows", N, d);
     double total = 0;
     if (ok) {
         for (int v = 0; v < N; v++) {
-            float *r = Xc + (size_t)v * (size_t)d;
-            vocab_row(vi, v, r);
+            const float *r = Xc + (size_t)v * (size_t)d;
             for (int j = 0; j < d; j++) ax->mean[j] += r[j];
         }
         for (int j = 0; j < d; j++) ax->mean[j] /= N;
@@ -260,7 +278,7 @@ bool vocab_map_fit(const VocabIndex *vi, int n_fit, PcaAxes *ax, Err *e) {
             ax->explained[k] = total > 0 ? gsl_vector_get(ev, (size_t)k) / total : 0;
         }
     }
-    free(Xc); free(Q); free(Qf); free(B); free(Y);
+    free(Q); free(Qf); free(B); free(Y);
     if (H) gsl_matrix_free(H);
     if (Z) gsl_matrix_free(Z);
     if (ev) gsl_vector_free(ev);

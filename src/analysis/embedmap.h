@@ -45,11 +45,18 @@ typedef struct VocabIndex VocabIndex;
 VocabIndex *vocab_index_new(const Tensor *E, Err *e);
 void vocab_index_free(VocabIndex *vi);
 int vocab_index_size(const VocabIndex *vi);
+int vocab_index_dim(const VocabIndex *vi);
 /* The k most cosine-similar rows to q[d] (excluding id `skip`, -1 for none), best first.
  * Returns the number written (<= k). */
 int vocab_neighbours(const VocabIndex *vi, const float *q, int skip, int k, int *ids, float *sims);
-/* Fits the vocabulary map on the first n_fit ids (all when n_fit <= 0 or >= V). */
+/* Fits the vocabulary map on the first n_fit ids (all when n_fit <= 0 or >= V):
+ * vocab_map_rows then vocab_map_fit_rows. */
 bool vocab_map_fit(const VocabIndex *vi, int n_fit, PcaAxes *ax, Err *e);
+/* The two halves, so the costly one can run where the model is not read (a worker thread):
+ * the first n_fit rows of E widened to f32, malloc'd X[*n][d] (NULL + e on failure) ... */
+float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, Err *e);
+/* ... and the fit on them (X is centred in place; the caller still owns and frees it). */
+bool vocab_map_fit_rows(float *X, int n, int d, PcaAxes *ax, Err *e);
 /* Row v of E widened to f32 (d floats). */
 void vocab_row(const VocabIndex *vi, int v, float *out);
 #endif

@@ -3,6 +3,7 @@
 #include "core/path.h"
 #include "core/i18n.h"
 #include "scene/scene_int.h"
+#include "analysis/derived.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ Scene *scene_new(void) {
 void scene_free(Scene *sc) {
     if (!sc) return;
     scene_load_abandon(sc);
+    derived_wait_model_readers();   /* a panel's index or map job may still read a model */
     for (int i = 0; i < 2; i++)
         if (sc->own[i]) session_free(sc->ses[i]);
     free(sc);
@@ -76,7 +78,10 @@ void scene_free(Scene *sc) {
 
 void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
     if (slot < 0 || slot > 1) return;
-    if (sc->ses[slot] && sc->own[slot] && sc->ses[slot] != s) session_free(sc->ses[slot]);
+    if (sc->ses[slot] && sc->own[slot] && sc->ses[slot] != s) {
+        derived_wait_model_readers();   /* a panel's index or map job may still read its model */
+        session_free(sc->ses[slot]);
+    }
     sc->ses[slot] = s;
     sc->own[slot] = own;
     if (slot == 0 && !s && sc->ses[1]) scene_set_session(sc, 1, NULL, false);

@@ -27,10 +27,7 @@
 #define EMB_MAP_DOTS 400      /* vocabulary points drawn (every k-th of the fitted ids) */
 
 typedef struct {
-    DerivedCache dc[2];        /* per side: the PCA at the layer, the vocabulary index, neighbours */
-    PcaAxes map[2];            /* vocabulary map per side */
-    const void *map_model[2];
-    bool map_ok[2], map_tried[2];
+    DerivedCache dc[2];        /* per side: the PCA at the layer, the vocabulary index and map, neighbours */
 } EmbState;
 
 static void *emb_create(void) {
@@ -42,7 +39,7 @@ static void *emb_create(void) {
 static void emb_destroy(void *vst) {
     EmbState *s = vst;
     if (!s) return;
-    for (int i = 0; i < 2; i++) { derived_cache_done(&s->dc[i]); pca_axes_done(&s->map[i]); }
+    for (int i = 0; i < 2; i++) derived_cache_done(&s->dc[i]);
     free(s);
 }
 
@@ -104,19 +101,17 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const int side = ctx->side;
+    /* the interactive UI never waits for the fit: on a worker the first time (once per model) */
+    if (ctx->sc->chunked && !derived_vocab_map_prepare(&st->dc[side], session_model(s), EMB_MAP_FIT)) {
+        char msg[200];
+        int n = session_model(s)->spec.vocab_size < EMB_MAP_FIT ? session_model(s)->spec.vocab_size : EMB_MAP_FIT;
+        snprintf(msg, sizeof msg, tr("fitting the vocabulary map (PCA of %d rows of tok_emb, once per model)..."), n);
+        panel_message(c, r, msg);
+        return;
+    }
     VocabIndex *vi = derived_vocab(&st->dc[side], session_model(s));
-    if (st->map_model[side] != (const void *)session_model(s)) {
-        pca_axes_done(&st->map[side]);
-        st->map_model[side] = session_model(s);
-        st->map_ok[side] = st->map_tried[side] = false;
-    }
-    if (vi && !st->map_tried[side]) {
-        Err e = {0};
-        st->map_tried[side] = true;
-        st->map_ok[side] = vocab_map_fit(vi, EMB_MAP_FIT, &st->map[side], &e);
-    }
-    if (!vi || !st->map_ok[side]) { panel_message(c, r, tr("no vocabulary map (no token-embedding matrix)")); return; }
-    const PcaAxes *ax = &st->map[side];
+    const PcaAxes *ax = derived_vocab_map(&st->dc[side], session_model(s), EMB_MAP_FIT);
+    if (!vi || !ax) { panel_message(c, r, tr("no vocabulary map (no token-embedding matrix)")); return; }
     char hdr[160];
     snprintf(hdr, sizeof hdr, tr("vocabulary map: PCA of the first %d rows of tok_emb"), ax->n_fit);
     canvas_text_fit(c, r.x, r.y, hdr, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
