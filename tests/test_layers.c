@@ -1,4 +1,4 @@
-/* The floors of src/ point one way, and no source file grows past a page budget.
+/* The floors of src/ point one way, and no source file (src/ and tests/) grows past a page budget.
  *
  * Every `#include "dir/x.h"` line under src/ is an edge from the including file's directory
  * to dir. Directories have floors:
@@ -122,4 +122,37 @@ TEST(layers_include_graph_points_down) {
     w.T_ = T_;
     walk(&w, "src", NULL);
     CHECK_MSG(w.files > 80 && w.edges > 150, "scanned only %d files, %d edges", w.files, w.edges);
+}
+
+/* Lines of every .c and .h below dir (no include rule: tests sit on no floor). */
+static void walk_lengths(TestCtx *T_, const char *dir, int *files, int *long_files) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0) continue;
+        const size_t n = strlen(de->d_name);
+        if (S_ISDIR(st.st_mode)) { walk_lengths(T_, p, files, long_files); continue; }
+        if (n < 3 || (strcmp(de->d_name + n - 2, ".c") && strcmp(de->d_name + n - 2, ".h"))) continue;
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        int lines = 0, c;
+        while ((c = fgetc(f)) != EOF) lines += c == '\n';
+        fclose(f);
+        (*files)++;
+        if (lines > MAX_LINES) { (*long_files)++; FAILF("%s has %d lines (at most %d: split it by what it does)", p, lines, MAX_LINES); }
+    }
+    closedir(d);
+}
+
+TEST(layers_test_files_within_the_page_budget) {
+    if (access("tests/harness.h", R_OK) != 0) SKIP("tests/ not found (run from the repository root)");
+    int files = 0, long_files = 0;
+    walk_lengths(T_, "tests", &files, &long_files);
+    CHECK_MSG(files > 50, "scanned only %d files", files);
+    CHECK_EQ_INT(long_files, 0);
 }
