@@ -5,7 +5,9 @@
  * apt-get "installs" them; it passes when that make succeeds, the binary runs and apt-get
  * install ran once, through sudo, with exactly libcjson-dev libgsl-dev libutf8proc-dev.
  * Skipped in the sanitizer and valgrind runs (the plain run covers it; the clone is built
- * without sanitizers either way). */
+ * without sanitizers either way).
+ *
+ * prefetches_in_object_code: the software prefetches the kernels ask for are in the objects. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,4 +36,28 @@ TEST(deps_one_make) {
     }
     CHECK_MSG(rc == 0, "tests/deps_shim.sh exited %d after %.1f s", rc, secs);
     free(out);
+}
+
+/* Software prefetches survive into the object code. GCC 12 deleted every _mm_prefetch of the
+ * decode attention kernel (its helper was found side-effect free and its calls removed as
+ * dead code); __builtin_prefetch is kept. Checks the plain build's objects with objdump: the
+ * GEMM's next-pack prefetch always, the decode kernel's key/value prefetches when it was
+ * built for AVX-512 (zmm registers in attn.o). */
+TEST(prefetches_in_object_code) {
+    const char *san = getenv("LLMSCOPE_SANITIZER");
+    if (san && *san) SKIP("the plain `make test` runs it (this is the %s build)", san);
+    if (test_run("command -v objdump", NULL, 0) != 0) SKIP("objdump not installed");
+    static const char *const objs[] = {"build/obj/src/engine/gemm.o", "build/obj/src/engine/attn.o"};
+    for (int i = 0; i < 2; i++) {
+        if (access(objs[i], R_OK) != 0) SKIP("%s not built", objs[i]);
+        char cmd[512], *out = NULL;
+        snprintf(cmd, sizeof cmd, "objdump -d %s | grep -c prefetch; objdump -d %s | grep -c zmm", objs[i], objs[i]);
+        REQUIRE(test_run(cmd, &out, 0) >= 0 && out);
+        long pf = 0, zmm = 0;
+        sscanf(out, "%ld %ld", &pf, &zmm);
+        free(out);
+        if (i == 1 && zmm == 0) continue;               /* no AVX-512 kernel: no prefetches there */
+        CHECK_MSG(pf > 0, "%s: no prefetch instruction in the object code (%ld AVX-512 instructions)", objs[i], zmm);
+        printf("    %s: %ld prefetch instructions\n", objs[i], pf);
+    }
 }
