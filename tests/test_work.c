@@ -383,3 +383,85 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
     canvas_free(cv);
     app_free(app);
 }
+
+/* Largest difference between two compare results (per-token arrays and means); -1 when their
+ * lengths differ. */
+static double result_diff(const CompareResult *p, const CompareResult *q) {
+    if (p->n != q->n) return -1;
+    double worst = fmax(fabs(p->mean_loss_a - q->mean_loss_a), fmax(fabs(p->mean_loss_b - q->mean_loss_b), fabs(p->mean_kl_ab - q->mean_kl_ab)));
+    for (int i = 0; i < p->n; i++)
+        worst = fmax(worst, fmax(fabs(p->loss_a[i] - q->loss_a[i]), fmax(fabs(p->loss_b[i] - q->loss_b[i]), fabs(p->kl_ab[i] - q->kl_ab[i]))));
+    return worst;
+}
+
+/* compare_run on fresh engines sized to the text (what `llmscope compare` does). */
+static bool reference_run(Model *ma, Model *mb, const int *ids, int n, CompareResult *out, Err *e) {
+    Engine *ea = engine_new(ma, n, e), *eb = ea ? engine_new(mb, n, e) : NULL;
+    bool ok = ea && eb && compare_run(ea, eb, ids, n, out, e);
+    engine_free(ea);
+    engine_free(eb);
+    return ok;
+}
+
+/* Compare mode's band after a decode step goes on from what it has instead of starting over:
+ * the rows of the shorter text are kept, only the last row again and the new ones run, and the
+ * result equals a from-scratch compare_run on the longer text; a text that grows while a run is
+ * under way is taken into that run; a text that is not an extension starts over. */
+TEST(compare_band_extends_what_it_has) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(MB "/model.safetensors")) SKIP("story models not available");
+    Session *a = ready(MA, 6, 0, &e), *b = ready(MB, 0, 0, &e);
+    REQUIRE(a && b);
+    Model *ma = session_model(a), *mb = session_model(b);
+    const int *ids = session_ids(a);
+    const int n = session_n_ids(a), n0 = n - 6;
+    CompareCache cc = {0};
+    REQUIRE(compare_cached(&cc, ma, mb, ids, n0, &e));
+    double worst = 0;
+    for (int m = n0 + 1; m <= n; m++) {                   /* one decode step at a time */
+        CHECK(!compare_cached_some(&cc, ma, mb, ids, m, -1, &e));
+        CHECK(cc.running && cc.grown);
+        CHECK_EQ_INT(cc.run.scored, m - 2);              /* the shorter text's rows are kept */
+        const CompareResult *r = compare_cached_some(&cc, ma, mb, ids, m, 2, &e);   /* two tokens finish it */
+        REQUIRE(r);
+        CompareResult ref;
+        REQUIRE(reference_run(ma, mb, ids, m, &ref, &e));
+        double d = result_diff(r, &ref);
+        CHECK_MSG(d >= 0 && d < 1e-5, "extended to %d ids: differs from a fresh run by %g", m, d);
+        worst = fmax(worst, d);
+        CHECK(ref.mean_kl_ab > 1e-3);                    /* two different models: the check means something */
+        compare_result_free(&ref);
+    }
+    fprintf(stderr, "    extended %d times by one token: worst difference from a fresh run %.3g\n", n - n0, worst);
+    /* the text grows in the middle of a run in pieces */
+    CompareCache mid = {0};
+    CHECK(!compare_cached_some(&mid, ma, mb, ids, n0, 3, &e));
+    REQUIRE(mid.running && !mid.run.done && mid.run.scored == 3);
+    CHECK(!compare_cached_some(&mid, ma, mb, ids, n, -1, &e));
+    CHECK(mid.running && mid.grown);
+    CHECK_EQ_INT(mid.run.scored, 3);                     /* nothing recomputed */
+    const CompareResult *q = NULL;
+    for (int calls = 0; !q && calls < 1000; calls++) q = compare_cached_some(&mid, ma, mb, ids, n, 4, &e);
+    REQUIRE(q);
+    CompareResult ref;
+    REQUIRE(reference_run(ma, mb, ids, n, &ref, &e));
+    double d = result_diff(q, &ref);
+    CHECK_MSG(d >= 0 && d < 1e-5, "grown mid-run: differs from a fresh run by %g", d);
+    compare_result_free(&ref);
+    /* not an extension (the last id changed): starts over */
+    int *other = malloc(sizeof(int) * (size_t)n);
+    REQUIRE(other);
+    memcpy(other, ids, sizeof(int) * (size_t)n);
+    other[n - 2] = other[n - 2] == 1 ? 2 : 1;
+    CHECK(!compare_cached_some(&mid, ma, mb, other, n, -1, &e));
+    CHECK(mid.running && !mid.grown);
+    CHECK_EQ_INT(mid.run.scored, 0);
+    /* nor is a shorter text */
+    CHECK(!compare_cached_some(&cc, ma, mb, ids, n - 1, -1, &e));
+    CHECK(cc.running && !cc.grown && cc.run.scored == 0);
+    free(other);
+    compare_cache_free(&cc);
+    compare_cache_free(&mid);
+    session_free(a);
+    session_free(b);
+}

@@ -118,11 +118,65 @@ void compare_cache_free(CompareCache *cc) {
     memset(cc, 0, sizeof *cc);
 }
 
-/* Sets the cache up for (a, b, ids): nothing to do when they are those of the cache. */
+/* The cache's run goes on over ids[n] that extend its text (same models, its ids a prefix of
+ * these) when the text still fits one window of its engines: a from-scratch run on ids[n]
+ * would also run them as one window, so the rows already scored are the rows it would score
+ * and the sums go on in the same order. A finished run first takes back its last token (whose
+ * row had no next id to score). False: start over. */
+static bool cache_extend(CompareCache *cc, const Model *a, const Model *b, const int *ids, int n) {
+    CompareRun *st = &cc->run;
+    if (cc->ma != a || cc->mb != b || strcmp(cc->pa, a->path) || strcmp(cc->pb, b->path)) return false;
+    if (n <= cc->n || cc->n < 2 || !cc->ids || memcmp(cc->ids, ids, sizeof(int) * (size_t)cc->n)) return false;
+    if (!cc->ea || !cc->eb || !(cc->running || cc->ok) || st->out != &cc->r) return false;
+    if (n > st->C || (st->done ? st->s0 != st->C - 1 : st->s0 != 0)) return false;   /* one window, before and after */
+    for (int i = cc->n; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= st->V) return false;    /* compare_begin will say why */
+    int *nid = realloc(cc->ids, sizeof(int) * (size_t)n);
+    if (!nid) return false;
+    cc->ids = nid;
+    memcpy(cc->ids + cc->n, ids + cc->n, sizeof(int) * (size_t)(n - cc->n));
+    CompareResult *r = &cc->r;
+    double *la = realloc(r->loss_a, sizeof(double) * (size_t)(n - 1));
+    if (la) r->loss_a = la;
+    double *lb = la ? realloc(r->loss_b, sizeof(double) * (size_t)(n - 1)) : NULL;
+    if (lb) r->loss_b = lb;
+    double *kl = lb ? realloc(r->kl_ab, sizeof(double) * (size_t)(n - 1)) : NULL;
+    if (kl) r->kl_ab = kl;
+    if (!kl) return false;                  /* the arrays kept their old sizes: start over */
+    if (st->done) {                         /* its last row again, now with a next id */
+        st->done = false;
+        st->s0 = 0;
+        st->p = cc->n - 1;
+        engine_truncate(st->a, st->p);
+        engine_truncate(st->b, st->p);
+    }
+    st->ids = cc->ids;
+    st->n = n;
+    r->n = n - 1;
+    r->mean_loss_a = r->mean_loss_b = r->mean_kl_ab = 0;
+    cc->n = n;
+    cc->running = true;
+    cc->grown = true;
+    cc->ok = false;
+    return true;
+}
+
+/* Engines for a text of n ids, with room to grow (a decode step extends the text): twice
+ * that, or just n when twice would not fit in memory. */
+static Engine *cache_engine(Model *m, int n, Err *e) {
+    int want = n > 32 ? 2 * n : 64;
+    Err e2 = {0};
+    Engine *en = engine_new(m, want, &e2);
+    if (!en) en = engine_new(m, n > 2 ? n : 2, e);
+    return en;
+}
+
+/* Sets the cache up for (a, b, ids): nothing to do when they are those of the cache, the run
+ * goes on when they extend its text (cache_extend), else it starts over. */
 static void cache_start(CompareCache *cc, Model *a, Model *b, const int *ids, int n) {
     bool same = cc->ma == a && cc->mb == b && cc->n == n && !strcmp(cc->pa, a->path) && !strcmp(cc->pb, b->path) &&
                 (n == 0 || (cc->ids && !memcmp(cc->ids, ids, sizeof(int) * (size_t)n)));
-    if (same) return;
+    if (same || cache_extend(cc, a, b, ids, n)) return;
     compare_cache_free(cc);
     cc->ma = a;
     cc->mb = b;
@@ -134,21 +188,25 @@ static void cache_start(CompareCache *cc, Model *a, Model *b, const int *ids, in
     if (n > 0 && !cc->ids) err_set(&e2, ERR_MEMORY, "compare: out of memory for %d ids", n);
     else {
         if (n > 0) memcpy(cc->ids, ids, sizeof(int) * (size_t)n);
-        cc->ea = engine_new(a, n > 2 ? n : 2, &e2);
-        cc->eb = cc->ea ? engine_new(b, n > 2 ? n : 2, &e2) : NULL;
+        cc->ea = cache_engine(a, n, &e2);
+        cc->eb = cc->ea ? cache_engine(b, n, &e2) : NULL;
         cc->running = cc->ea && cc->eb && compare_begin(&cc->run, cc->ea, cc->eb, cc->ids, n, &cc->r, &e2);
     }
     if (!cc->running) { cc->ok = false; snprintf(cc->err, sizeof cc->err, "%s", e2.msg); }
 }
 
+/* A finished run keeps its engines (their caches hold the text) so that a longer text goes on
+ * from where it ended; a failed one frees them. */
 static void cache_finish(CompareCache *cc, bool ok, const Err *e2) {
     cc->running = false;
     cc->ok = ok;
     compare_end(&cc->run);
+    if (ok) return;
     engine_free(cc->ea);
     engine_free(cc->eb);
     cc->ea = cc->eb = NULL;
-    if (!ok) { compare_result_free(&cc->r); snprintf(cc->err, sizeof cc->err, "%s", e2->msg); }
+    compare_result_free(&cc->r);
+    snprintf(cc->err, sizeof cc->err, "%s", e2->msg);
 }
 
 const CompareResult *compare_cached_some(CompareCache *cc, Model *a, Model *b, const int *ids, int n, int max_tokens, Err *e) {

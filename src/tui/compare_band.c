@@ -95,6 +95,18 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
      * when no loop runs them (screenshot) */
     const CompareResult *cr = n >= 2 && engines ? compare_cached_some(&a->cmp, session_model(A), session_model(B), session_ids(A), n,
                                                                        a->sc->chunked ? -1 : 0, &e) : NULL;
+    /* a run going on from the last text's result (a decode step): what is scored so far, so
+     * the band does not flash "computing" at every step */
+    CompareResult part;
+    if (!cr && a->cmp.running && a->cmp.grown && a->cmp.run.scored >= 1) {
+        const int k = a->cmp.run.scored;
+        part = a->cmp.r;
+        part.n = k;
+        part.mean_loss_a = a->cmp.run.sa / k;
+        part.mean_loss_b = a->cmp.run.sb / k;
+        part.mean_kl_ab = a->cmp.run.sk / k;
+        cr = &part;
+    }
     char line[512];
     if (!cr && a->cmp.running) {
         snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: computing %d/%d positions..."), a->cmp.run.scored, a->cmp.n - 1);
