@@ -33,7 +33,7 @@ void emb_texts_draw(DerivedCache *dc, PanelCtx *ctx, Rect r, int layer) {
     if (layer <= 0) snprintf(lname, sizeof lname, "%s", tr("token embedding"));
     else if (layer >= L) snprintf(lname, sizeof lname, "%s", tr("after the final norm"));
     else snprintf(lname, sizeof lname, tr("after block %d"), layer - 1);
-    snprintf(line, sizeof line, tr("texts at layer %d of %d (%s) \xc2\xb7 pool %s \xc2\xb7 cosine of sentence vectors"), layer, L, lname, pool_name(pool));
+    snprintf(line, sizeof line, tr("texts at layer %d of %d (%s) \xc2\xb7 pool %s \xc2\xb7 cosine of sentence vectors"), layer, L, lname, pool == POOL_MEAN ? tr("mean") : tr("last"));
     canvas_text_fit(c, r.x, r.y, line, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     canvas_text_fit(c, r.x, r.y + 1,
                     pool == POOL_MEAN ? tr("each text runs alone; its vector = the mean of its tokens' vectors (BOS left out)")
