@@ -44,7 +44,7 @@ $(FUZZ_DIR)/obj/%.o: %.c tests/fuzz/fuzz.mk
 $(FUZZ_LIBA): $(FUZZ_LIB_OBJS)
 	@rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIBA)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/fuzz_tok.h $(FUZZ_LIBA)
 	@echo "  LD (fuzz)  $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIBA) $(FUZZ_LIBS) -o $@
 

@@ -2,28 +2,7 @@
  * Input: int32 vocab_size (as the model would pass; <= 0 reads to the end of the file), then
  * the tokenizer.bin bytes. A tokenizer that loads then encodes fixed texts (ASCII, multi-byte
  * UTF-8, invalid UTF-8) and a slice of the input itself, and decodes the ids back. */
-#include "fuzz_common.h"
-#include "tokenizer/tokenizer.h"
-
-static void exercise(const Tokenizer *t, const char *text, size_t len) {
-    Err e = {0};
-    int *ids = NULL;
-    int n = tokenizer_encode(t, text, len, true, &ids, &e);
-    if (n < 0) { fuzz_check_err(&e, NULL, "tokenizer_encode"); free(ids); return; }
-    if (!ids) fuzz_fail("encode returned NULL ids for %d tokens", n);
-    int V = tokenizer_vocab_size(t);
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= V) fuzz_fail("id %d outside the vocabulary of %d", ids[i], V);
-    char *s = tokenizer_decode(t, ids, n, false);
-    if (s) fuzz_touch(s, strlen(s));
-    free(s);
-    char disp[64];
-    for (int i = 0; i < n && i < 64; i++) {
-        const char *d = tokenizer_token_display(t, ids[i], disp, sizeof disp);
-        if (d) fuzz_touch(d, strlen(d));
-    }
-    free(ids);
-}
+#include "fuzz_tok.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4) return 0;
@@ -38,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (V <= 0 || (vs > 0 && V < vs)) fuzz_fail("vocab size %d for requested %d", V, (int)vs);
     static const char *texts[] = {"hello the world", "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80",
                                   "\xff\xfe\xc3\x28 bad \xe2\x82", "", "   ", "<s></s><unk>"};
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) exercise(t, texts[i], strlen(texts[i]));
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) free(fuzz_tok_check(t, texts[i], strlen(texts[i]), true, false));
     size_t tl = size - 4 < 512 ? size - 4 : 512;
-    exercise(t, (const char *)data + 4, tl);
+    free(fuzz_tok_check(t, (const char *)data + 4, tl, true, false));
     for (int id = -2; id < V + 2 && id < 300; id++) {
         const char *r = tokenizer_token_raw(t, id);
         if (r) { fuzz_touch(r, strlen(r)); (void)tokenizer_token_id(t, r); }
