@@ -953,11 +953,16 @@ def worker(args):
     runs = [Run(n, s, t, recipes[t], args, device) for n, s, t in runs_spec]
     # distillation: the teacher's logits for each (seed, recipe) batch, computed once per step and read by the
     # captured steps of every run on that batch stream
+    # with several teachers the target is their ensemble: the mean of their next-token probabilities,
+    # kept as log-probabilities (softmax of the buffer gives the mean back)
     teacher, tbuf = None, {}
     if any(r.kd for r in runs):
-        teacher = nn_lib()["Fam"](TEACHER).to(device)
-        teacher.load_state_dict({k: v.float() for k, v in torch.load(args.teacher_ckpt).items()})
-        teacher.eval()
+        teacher = []
+        for fn in args.teacher_ckpt.split(","):
+            tm = nn_lib()["Fam"](TEACHER).to(device)
+            tm.load_state_dict({k: v.float() for k, v in torch.load(fn).items()})
+            tm.eval()
+            teacher.append(tm)
         for r in runs:
             if r.kd:
                 k = (r.seed, r.tag)
@@ -1020,7 +1025,12 @@ def worker(args):
         if teacher is not None:
             with torch.no_grad(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device != "cpu"):
                 for k, buf in tbuf.items():
-                    buf.copy_(teacher(bs[k][0])[0])
+                    if len(teacher) == 1:
+                        buf.copy_(teacher[0](bs[k][0])[0])
+                    else:
+                        lp = torch.stack([torch.log_softmax(tm(bs[k][0])[0].float(), -1) for tm in teacher])
+                        buf.copy_(torch.logsumexp(lp, 0) - math.log(len(teacher)))
+                        del lp
         for r in runs:
             t_r = r.rec.get("steps", 0) or (base_steps if base_steps > 0 else total)
             if step >= t_r or r.last_step is not None:
@@ -1070,6 +1080,8 @@ def worker(args):
         args.group, step, args.batch, CTX, seconds,
         torch.cuda.max_memory_allocated() / 2 ** 30 if device == "cuda" else 0.0), flush=True)
     # save and evaluate each run: bf16 weights, evaluated in float32 as the C engine runs them
+    if device == "cuda":
+        torch.cuda.synchronize()
     for r in runs:
         r.graph = None
     if device == "cuda":
@@ -1145,7 +1157,13 @@ def family(args):
     import torch
     n_gpu = torch.cuda.device_count()
     gen_paths = []
-    if args.gen_stories > 0:
+    if args.gen_files:
+        # samples drawn by an earlier stage (--teachers-only), so that teachers and students read the same text
+        gen_paths = args.gen_files.split(",")
+        for fn in gen_paths:
+            if not os.path.exists(fn):
+                raise SystemExit("family: --gen-files: %s not found" % fn)
+    elif args.gen_stories > 0:
         # fresh stories260K samples, one generating process per GPU
         gp = []
         k = max(1, n_gpu)
@@ -1194,36 +1212,64 @@ def family(args):
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "worker", "--group", str(i),
                                        "--runs", ",".join("%s:%d:%s" % r for r in grp)] + common + extra, env=env))
         return i
-    teacher_ckpt = os.path.join(args.workdir, "teacher.pt")
-    tproc = None
+    tseeds = list(range(max(1, args.teachers)))
+    teacher_ckpts = [os.path.join(args.workdir, "teacher-s%d.pt" % s) for s in tseeds]
+    given = args.teacher_ckpts.split(",") if args.teacher_ckpts else []
+    tprocs = []
     plain = [r for r in runs if r[2] not in kd_tags]
     kd_runs = [r for r in runs if r[2] in kd_tags]
-    if kd_runs:
-        # first the teacher, alone on GPU 0 for --teacher-seconds; runs without distillation use the other GPUs
-        if os.path.exists(teacher_ckpt):
-            os.remove(teacher_ckpt)
+    if args.teachers_only:
+        plain, kd_runs, runs = [], [], []
+    if given:
+        # teachers trained by an earlier stage: their weights and their results (teachers.json beside them)
+        teacher_ckpts = given
+        for fn in given:
+            if not os.path.exists(fn):
+                raise SystemExit("family: --teacher-ckpts: %s not found" % fn)
+    elif kd_runs or args.teachers_only:
+        # first the teachers, one per GPU (seed s on GPU s mod n) for --teacher-seconds; runs without
+        # distillation use the other GPUs
+        for fn in teacher_ckpts:
+            if os.path.exists(fn):
+                os.remove(fn)
         t_end = time.time() + args.teacher_seconds
-        launch([("teacher", 0, "teach")], 0, ["--steps", "0", "--solo", "--save-teacher", teacher_ckpt,
-                                              "--train-deadline", str(t_end), "--hard-deadline", str(t_end + 20)])
-        tproc = procs[-1]
-        print("family: teacher %s on GPU 0 until +%.0f s" % (json.dumps(teacher_rec, sort_keys=True),
-                                                           t_end - t_start), flush=True)
+        for s_, fn in zip(tseeds, teacher_ckpts):
+            launch([("teacher", s_, "teach")], s_ % max(1, n_gpu),
+                   ["--steps", "0", "--solo", "--save-teacher", fn,
+                    "--train-deadline", str(t_end), "--hard-deadline", str(t_end + 20)])
+            tprocs.append(procs[-1])
+        print("family: %d teacher(s) %s until +%.0f s" % (len(tseeds), json.dumps(teacher_rec, sort_keys=True),
+                                                       t_end - t_start), flush=True)
     if plain and kd_runs and args.steps <= 0:
         raise SystemExit("family: recipes with and without distillation in one run need a fixed --steps")
     timing = ["--steps", str(args.steps), "--train-deadline", str(train_deadline),
               "--hard-deadline", str(deadline - args.reserve + 35)]
     planned = []
     if plain:
-        gpus = list(range(1, n_gpu)) if (kd_runs and n_gpu > 1) else list(range(max(1, n_gpu)))
+        gpus = list(range(len(tprocs), n_gpu)) if (tprocs and n_gpu > len(tprocs)) else list(range(max(1, n_gpu)))
         for j, grp in enumerate(balance(plain, args.workers_per_gpu * len(gpus))):
             planned.append(launch(grp, gpus[j % len(gpus)], timing))
+    for p_ in tprocs:
+        p_.wait()
+    if tprocs:
+        missing = [fn for fn in teacher_ckpts if not os.path.exists(fn)]
+        if missing:
+            raise SystemExit("family: a teacher did not finish (%s)" % ", ".join(missing))
+        print("family: teachers done at +%.0f s" % (time.time() - t_start), flush=True)
+        trows = [json.load(open(os.path.join(args.workdir, "result-teacher-s%d-teach.json" % s))) for s in tseeds]
+        for r in trows:
+            r.pop("unit_nats", None)
+        with open(os.path.join(args.workdir, "teachers.json"), "w") as f:
+            json.dump(trows, f)
+    if args.teachers_only:
+        # the first stage of a two-stage run: teachers, their results and the samples go to --out
+        for fn in teacher_ckpts + gen_paths + [os.path.join(args.workdir, "teachers.json")]:
+            shutil.copy(fn, os.path.join(args.out, os.path.basename(fn)))
+        print("family: teachers and samples in %s after %.1f s" % (args.out, time.time() - t_start), flush=True)
+        return 0
     if kd_runs:
-        tproc.wait()
-        if not os.path.exists(teacher_ckpt):
-            raise SystemExit("family: the teacher did not finish")
-        print("family: teacher done at +%.0f s" % (time.time() - t_start), flush=True)
         for j, grp in enumerate(balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))):
-            planned.append(launch(grp, j % max(1, n_gpu), timing + ["--teacher-ckpt", teacher_ckpt]))
+            planned.append(launch(grp, j % max(1, n_gpu), timing + ["--teacher-ckpt", ",".join(teacher_ckpts)]))
     print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
         len(runs), n_gpu, len(planned), train_deadline - t_start), flush=True)
     # one step count for every run: from the slowest worker's measured speed, all running at once
@@ -1240,14 +1286,12 @@ def family(args):
                 break
             time.sleep(0.1)
         if speeds:
-            steps = min(sp["step"] + int(0.93 * (train_deadline - sp["at"]) / sp["per_step"]) for sp in speeds.values())
+            steps = min(sp["step"] + int(0.95 * (train_deadline - sp["at"]) / sp["per_step"]) for sp in speeds.values())
             with open(os.path.join(args.workdir, "plan-tmp.json"), "w") as f:
                 json.dump({"steps": steps, "speeds": speeds}, f)
             os.replace(os.path.join(args.workdir, "plan-tmp.json"), os.path.join(args.workdir, "plan.json"))
             print("family: plan %d steps (%s ms per step per worker)" % (steps, ", ".join(
                 "%.0f" % (1000 * speeds[i]["per_step"]) for i in sorted(speeds))), flush=True)
-    if kd_runs:
-        runs = runs + [("teacher", 0, "teach")]
     for p in procs:
         try:
             p.wait(timeout=max(1.0, deadline - 55 - time.time()))
@@ -1314,12 +1358,14 @@ def family(args):
         fn = os.path.join(bdir, d, "reference.json")
         if os.path.exists(fn):
             hf[d] = json.load(open(fn)).get("valid", {})
-    tr = [r for r in rows if r["name"] == "teacher"]
-    if tr:
-        data_note["teacher"] = {"variant": TEACHER, "params": tr[0]["params"], "steps": tr[0]["steps"],
-                                "train_seconds": tr[0]["train_seconds"], "recipe": teacher_rec,
-                                "bits_per_byte": round(tr[0]["bits_per_byte"], 5), "eval_text": tr[0]["eval_text"]}
-        rows = [r for r in rows if r["name"] != "teacher"]
+    tinfo = os.path.join(os.path.dirname(teacher_ckpts[0]), "teachers.json") if kd_runs else ""
+    if tinfo and os.path.exists(tinfo):
+        tr = json.load(open(tinfo))
+        note = [{"seed": r["seed"], "params": r["params"], "steps": r["steps"], "train_seconds": r["train_seconds"],
+                 "bits_per_byte": round(r["bits_per_byte"], 5), "eval_text": r["eval_text"]} for r in tr]
+        data_note["teacher"] = {"variant": TEACHER, "recipe": tr[0]["recipe"], "teachers": note,
+                                "target": "the teacher's next-token distribution" if len(tr) == 1 else
+                                          "the mean of the %d teachers' next-token probabilities" % len(tr)}
     doc = {"units": units, "bundles": bundles, "transformers_check": hf, "data": data_note, "recipe": base,
            "hardware": "%d x %s" % (n_gpu, torch.cuda.get_device_name(0) if n_gpu else "CPU"),
            "torch": torch.__version__, "wall_seconds": round(time.time() - t_start, 1), "runs": rows}
@@ -1637,6 +1683,12 @@ def main():
                    help="hold this many real stories out of training and evaluate on them instead of valid.txt")
     a.add_argument("--teacher-seconds", type=float, default=100.0, help="training time of the distillation teacher")
     a.add_argument("--teacher-recipe", default="{}", help="JSON: changes to TEACHER_RECIPE")
+    a.add_argument("--teachers", type=int, default=1, help="teachers (seeds 0..N-1, one per GPU); the target is their ensemble")
+    a.add_argument("--teachers-only", action="store_true",
+                   help="stage 1: sample, train the teachers, copy them, teachers.json and the samples to --out")
+    a.add_argument("--teacher-ckpts", default="", help="stage 2: comma-separated teacher weights from stage 1 "
+                   "(teachers.json beside the first); no teacher is trained")
+    a.add_argument("--gen-files", default="", help="stage 2: comma-separated samples from stage 1; none are drawn")
     a.add_argument("--gen-stories", type=int, default=65536, help="fresh stories260K samples to draw first (0: none)")
     a.add_argument("--gen-seed", type=int, default=SEED)
     a.add_argument("--teacher", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "hf"))
