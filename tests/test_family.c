@@ -50,6 +50,18 @@ TEST(family_placeholders_quote_family_json) {
     CHECK_STR(out, want);
     CHECK(value("family.delta", "mha", out, sizeof out, &e));
     CHECK_STR(out, "+0.0000");
+    CHECK(value("family.cmp", "mha", out, sizeof out, &e));
+    CHECK_STR(out, "=");
+    /* the verdict follows the paired interval of each variant */
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(j, "variants")) {
+        const cJSON *d = cJSON_GetObjectItem(v, "delta_vs_mha");
+        if (!d) continue;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(v, "name"));
+        const double lo = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "ci95"), 0)->valuedouble;
+        const double hi = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "ci95"), 1)->valuedouble;
+        CHECK(value("family.cmp", name, out, sizeof out, &e));
+        CHECK_STR(out, hi < 0 ? "<" : lo > 0 ? ">" : "≈");
+    }
     CHECK(value("family.variants", "", out, sizeof out, &e));
     CHECK_EQ_INT(strtol(out, NULL, 10), n);
     /* an unknown variant is an error naming it */

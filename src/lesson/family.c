@@ -77,6 +77,16 @@ bool lesson_family_value(const char *root, const LessonPh *ph, char *out, size_t
         else if (id == PH_family_delta) x = d ? num(d, "mean") : 0.0, snprintf(out, cap, "%+.4f", x);
         else if (id == PH_family_delta_lo) x = d ? arr(d, "ci95", 0) : 0.0, snprintf(out, cap, "%+.4f", x);
         else if (id == PH_family_delta_hi) x = d ? arr(d, "ci95", 1) : 0.0, snprintf(out, cap, "%+.4f", x);
+        else if (id == PH_family_cmp) {
+            /* the verdict of the paired t-interval over seeds: "<" (fewer bits than MHA, interval below 0),
+             * ">" (above 0), "≈" (it holds 0: not told apart by these seeds), "=" for MHA itself */
+            if (!d) x = 0.0, snprintf(out, cap, "=");
+            else {
+                const double lo = arr(d, "ci95", 0), hi = arr(d, "ci95", 1);
+                x = lo + hi;
+                snprintf(out, cap, "%s", hi < 0.0 ? "<" : lo > 0.0 ? ">" : "≈");
+            }
+        }
         else if (id == PH_family_params) { x = num(v, "params"); fmt_short(x, out, cap); }
         else if (id == PH_family_params_exact) { x = num(v, "params"); fmt_thousands((long long)x, out, cap); }
         else if (id == PH_family_kv_bytes) { x = num(v, "kv_bytes_per_token"); fmt_thousands((long long)x, out, cap); }
