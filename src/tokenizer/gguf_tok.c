@@ -64,6 +64,9 @@ static const char *const RE_DEEPSEEK_V3[] = {
     " ?(?:(?!~)[\\p{P}\\p{S}])+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
     NULL};
 
+/* SmolLM ("smollm", llama.cpp's STARCODER group): every digit alone first, then GPT-2's split */
+static const char *const RE_STARCODER[] = {
+    "\\p{N}", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", NULL};
 /* DeepSeek Coder ("deepseek-coder"): newlines alone; letter runs and punctuation runs, each with
  * one optional whitespace before; CJK/Hangul runs; single digits. What no regex matches (symbols
  * such as $+<=>^`|~, spaces before another space) stays a piece of its own. */
@@ -79,7 +82,7 @@ static const struct { const char *pre; const char *const *re; bool ignore_merges
     {"default", RE_GPT2, false, false}, {"gpt-2", RE_GPT2, false, false}, {"gpt2", RE_GPT2, false, false},
     {"llama-bpe", RE_LLAMA3, true, true}, {"llama3", RE_LLAMA3, true, true}, {"llama-v3", RE_LLAMA3, true, true},
     {"qwen2", RE_QWEN2, false, false}, {"deepseek-r1-qwen", RE_QWEN2, false, false},
-    {"smollm", RE_GPT2, false, false}, {"stablelm2", RE_QWEN2, false, false},
+    {"smollm", RE_STARCODER, false, false}, {"stablelm2", RE_QWEN2, false, false},
     {"deepseek-llm", RE_DEEPSEEK_LLM, false, false}, {"deepseek-v3", RE_DEEPSEEK_V3, false, false},
     {"deepseek-coder", RE_DEEPSEEK_CODER, false, false},
     {"falcon3", RE_LLAMA3, true, true},   /* Falcon3: llama3's split, merges ignored, BOS by default */
