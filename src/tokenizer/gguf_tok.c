@@ -67,6 +67,23 @@ static const char *const RE_DEEPSEEK_V3[] = {
 /* SmolLM ("smollm", llama.cpp's STARCODER group): every digit alone first, then GPT-2's split */
 static const char *const RE_STARCODER[] = {
     "\\p{N}", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", NULL};
+/* Mistral's Tekken ("tekken"): words split at lower-to-upper case changes, single digits, '/'
+ * kept after punctuation runs */
+static const char *const RE_TEKKEN[] = {
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+"
+    "((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
+/* o200k ("gpt-4o", "llama4"): tekken's case split with contractions kept on the word, 1-3 digit groups */
+static const char *const RE_GPT4O[] = {
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?"
+    "|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?"
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
+/* Qwen3.5 ("qwen35"): qwen2's split with combining marks joined to letters */
+static const char *const RE_QWEN35[] = {
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*"
+    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
 /* DeepSeek Coder ("deepseek-coder"): newlines alone; letter runs and punctuation runs, each with
  * one optional whitespace before; CJK/Hangul runs; single digits. What no regex matches (symbols
  * such as $+<=>^`|~, spaces before another space) stays a piece of its own. */
@@ -86,6 +103,9 @@ static const struct { const char *pre; const char *const *re; bool ignore_merges
     {"deepseek-llm", RE_DEEPSEEK_LLM, false, false}, {"deepseek-v3", RE_DEEPSEEK_V3, false, false},
     {"deepseek-coder", RE_DEEPSEEK_CODER, false, false},
     {"falcon3", RE_LLAMA3, true, true},   /* Falcon3: llama3's split, merges ignored, BOS by default */
+    {"dbrx", RE_LLAMA3, false, false}, {"smaug-bpe", RE_LLAMA3, false, false},   /* llama3's split, merges used */
+    {"tekken", RE_TEKKEN, true, true}, {"gpt-4o", RE_GPT4O, false, false}, {"llama4", RE_GPT4O, false, false},
+    {"qwen35", RE_QWEN35, false, false}, {"command-r", RE_STARCODER, false, false}, {"starcoder", RE_STARCODER, false, false},
 };
 
 static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, bool *default_bos, Err *e) {
@@ -96,7 +116,8 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
         if (!strcmp(pre, k_pre[i].pre)) pi = (int)i;
     if (pi < 0) {
         err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported (supported: default, gpt-2, llama-bpe, qwen2, smollm, "
-                "deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-v3, deepseek-coder, falcon3)", path, pre);
+                "deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-v3, deepseek-coder, falcon3, dbrx, smaug-bpe, tekken, gpt-4o, "
+                "llama4, qwen35, command-r, starcoder)", path, pre);
         return NULL;
     }
     *default_bos = k_pre[pi].add_bos;
