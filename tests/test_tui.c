@@ -744,9 +744,18 @@ TEST(tui_compare_real_model) {
     for (int p = 0; p < PANEL_COUNT; p++) { a->sc->panel = p; app_render(a, c); }
     CHECK(contains(c, "A: stories260K"));
     CHECK(contains(c, "B: stories260K"));
+    CHECK(a->cmp.ea && a->cmp.eb && !a->cmp.running);   /* the finished band keeps its engines */
+    /* as the UI runs it: one more token, the band's run goes on from its result (not run yet) */
+    a->sc->chunked = true;
+    ev.key = ' ';
+    app_handle(a, &ev);
+    app_render(a, c);
+    CHECK(a->cmp.running && a->cmp.grown);
+    CHECK(contains(c, "A vs B on A's text"));         /* the shorter result, not "computing" */
     ev.key = 'c';
-    app_handle(a, &ev);                              /* leaves compare mode */
+    app_handle(a, &ev);                              /* leaves compare mode: B's model is freed */
     CHECK_EQ_INT(a->sc->n_ses, 1);
+    CHECK(!a->cmp.ea && !a->cmp.eb && !a->cmp.running);   /* its engines went first (ASan: no use after free) */
     canvas_free(c);
     app_free(a);
 }

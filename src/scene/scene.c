@@ -72,7 +72,10 @@ void scene_free(Scene *sc) {
     scene_load_abandon(sc);
     derived_wait_model_readers();   /* a panel's index or map job may still read a model */
     for (int i = 0; i < 2; i++)
-        if (sc->own[i]) session_free(sc->ses[i]);
+        if (sc->own[i] && sc->ses[i]) {
+            if (sc->release_cb) sc->release_cb(sc->release_ud, sc->ses[i]);
+            session_free(sc->ses[i]);
+        }
     free(sc);
 }
 
@@ -80,6 +83,7 @@ void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
     if (slot < 0 || slot > 1) return;
     if (sc->ses[slot] && sc->own[slot] && sc->ses[slot] != s) {
         derived_wait_model_readers();   /* a panel's index or map job may still read its model */
+        if (sc->release_cb) sc->release_cb(sc->release_ud, sc->ses[slot]);
         session_free(sc->ses[slot]);
     }
     sc->ses[slot] = s;

@@ -105,6 +105,10 @@ typedef struct Scene {
     /* Called before a long action (model load) so a UI can show the status line first. */
     void (*busy_cb)(void *ud);
     void *busy_ud;
+    /* called before the scene frees a session it owns, so that what was made with its model
+     * (the App's compare band engines, which borrow the model) goes first */
+    void (*release_cb)(void *ud, const Session *s);
+    void *release_ud;
 } Scene;
 
 /* Work in pieces (Scene.job.kind). */

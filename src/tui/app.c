@@ -28,11 +28,21 @@ const char *app_model_basename(const char *path, char *buf, size_t cap) { return
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
+/* A session is about to be freed: the compare band's engines borrow its model (a finished
+ * band keeps them to extend its result), so they go first. */
+static void app_on_release(void *ud, const Session *s) {
+    App *a = ud;
+    const void *m = session_model(s);
+    if (m && (a->cmp.ma == m || a->cmp.mb == m)) compare_cache_free(&a->cmp);
+}
+
 App *app_new(void) {
     App *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->sc = scene_new();
     if (!a->sc) { free(a); return NULL; }
+    a->sc->release_cb = app_on_release;
+    a->sc->release_ud = a;
     for (int i = 0; i < PANEL_COUNT; i++) {
         const PanelClass *pc = panel_class((PanelId)i);
         a->pst[i] = pc && pc->create ? pc->create() : NULL;
