@@ -465,3 +465,34 @@ TEST(compare_band_extends_what_it_has) {
     session_free(a);
     session_free(b);
 }
+
+/* The band's cache keeps its engines after a run, so B's model can be freed under it (compare
+ * switched off) and another loaded from the same path, maybe at the same address. The cache must
+ * not take the new model for the old one (its engines point at the old weights: extending would
+ * read freed memory), and frees engines whose model is gone without reading it (the ASan run of
+ * make test checks the reads). */
+TEST(compare_cache_outlives_its_models) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(MB "/model.safetensors")) SKIP("story models not available");
+    Session *a = ready(MA, 2, 0, &e);
+    Model *mb = model_load(MB, false, &e);
+    REQUIRE(a && mb);
+    Model *ma = session_model(a);
+    const int *ids = session_ids(a);
+    const int n = session_n_ids(a);
+    CompareCache cc = {0};
+    REQUIRE(compare_cached(&cc, ma, mb, ids, n - 1, &e));
+    REQUIRE(cc.ea && cc.eb);                             /* kept for the next step */
+    const unsigned long long old_serial = mb->serial;
+    const void *old_at = mb;
+    model_free(mb);
+    Model *mb2 = model_load(MB, false, &e);
+    REQUIRE(mb2);
+    CHECK(old_serial != 0 && mb2->serial != old_serial);
+    CHECK(!compare_cached_some(&cc, ma, mb2, ids, n, -1, &e));
+    CHECK(cc.running && !cc.grown && cc.run.scored == 0);    /* started over */
+    fprintf(stderr, "    the reloaded model %s at the freed one's address\n", (const void *)mb2 == old_at ? "sits" : "does not sit");
+    model_free(mb2);
+    compare_cache_free(&cc);                             /* engines of a freed model */
+    session_free(a);
+}

@@ -125,7 +125,8 @@ void compare_cache_free(CompareCache *cc) {
  * row had no next id to score). False: start over. */
 static bool cache_extend(CompareCache *cc, const Model *a, const Model *b, const int *ids, int n) {
     CompareRun *st = &cc->run;
-    if (cc->ma != a || cc->mb != b || strcmp(cc->pa, a->path) || strcmp(cc->pb, b->path)) return false;
+    if (cc->ma != a || cc->mb != b || cc->ser_a != a->serial || cc->ser_b != b->serial || strcmp(cc->pa, a->path) || strcmp(cc->pb, b->path))
+        return false;
     if (n <= cc->n || cc->n < 2 || !cc->ids || memcmp(cc->ids, ids, sizeof(int) * (size_t)cc->n)) return false;
     if (!cc->ea || !cc->eb || !(cc->running || cc->ok) || st->out != &cc->r) return false;
     if (n > st->C || (st->done ? st->s0 != st->C - 1 : st->s0 != 0)) return false;   /* one window, before and after */
@@ -174,12 +175,15 @@ static Engine *cache_engine(Model *m, int n, Err *e) {
 /* Sets the cache up for (a, b, ids): nothing to do when they are those of the cache, the run
  * goes on when they extend its text (cache_extend), else it starts over. */
 static void cache_start(CompareCache *cc, Model *a, Model *b, const int *ids, int n) {
-    bool same = cc->ma == a && cc->mb == b && cc->n == n && !strcmp(cc->pa, a->path) && !strcmp(cc->pb, b->path) &&
+    bool same = cc->ma == a && cc->mb == b && cc->ser_a == a->serial && cc->ser_b == b->serial && cc->n == n && !strcmp(cc->pa, a->path) &&
+                !strcmp(cc->pb, b->path) &&
                 (n == 0 || (cc->ids && !memcmp(cc->ids, ids, sizeof(int) * (size_t)n)));
     if (same || cache_extend(cc, a, b, ids, n)) return;
     compare_cache_free(cc);
     cc->ma = a;
     cc->mb = b;
+    cc->ser_a = a->serial;
+    cc->ser_b = b->serial;
     snprintf(cc->pa, sizeof cc->pa, "%s", a->path);
     snprintf(cc->pb, sizeof cc->pb, "%s", b->path);
     cc->n = n;

@@ -48,7 +48,8 @@ void compare_result_free(CompareResult *r);
  * (no hooks), so the sessions' caches and traces are never touched. Zero the struct to start;
  * compare_cache_free releases it. */
 typedef struct {
-    const void *ma, *mb;          /* the models of the last run, with their paths (an address may be reused) */
+    const void *ma, *mb;          /* the models of the last run, with their paths and serials (an address may be reused) */
+    unsigned long long ser_a, ser_b;
     char pa[512], pb[512];
     int *ids, n;
     bool ok;

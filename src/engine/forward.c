@@ -41,6 +41,7 @@ struct Engine {
      * token-major layout puts consecutive keys of a head 4 KB apart for Qwen3-0.6B, a new
      * page per key); MLA [max_ctx][kv_lora] latents and [max_ctx][rope] rope keys. */
     float **kc, **vc;
+    int n_kc;                       /* layers of kc and vc (engine_free reads no model: it may be gone) */
     float *dpart;                   /* decode partials (attn_decode) */
     size_t kv_elems_per_token;      /* all layers */
     /* run state for one chunk */
@@ -79,8 +80,8 @@ void engine_set_hooks(Engine *en, Hooks *h) {
 
 void engine_free(Engine *en) {
     if (!en) return;
-    if (en->kc) for (int l = 0; l < en->s->n_layers; l++) free(en->kc[l]);
-    if (en->vc) for (int l = 0; l < en->s->n_layers; l++) free(en->vc[l]);
+    if (en->kc) for (int l = 0; l < en->n_kc; l++) free(en->kc[l]);
+    if (en->vc) for (int l = 0; l < en->n_kc; l++) free(en->vc[l]);
     free(en->kc); free(en->vc);
     float *bufs[] = {en->x, en->xn, en->tmp, en->q, en->k, en->v, en->z, en->att, en->ff1, en->ff2, en->ff3, en->lat,
                      en->qlat, en->qabs, en->olat, en->router, en->ew, en->inv_freq, en->logits_last, en->scale_buf,
@@ -132,6 +133,7 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     en->kc = calloc((size_t)L, sizeof(float *));
     en->vc = calloc((size_t)L, sizeof(float *));
     if (!en->kc || !en->vc) ok = false;
+    else en->n_kc = L;
     for (int l = 0; ok && l < L; l++) {
         en->kc[l] = falloc((size_t)max_ctx * kdim, &ok);
         en->vc[l] = falloc((size_t)max_ctx * vdim, &ok);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include "model/model.h"
 #include "model/tensorfile.h"
@@ -585,5 +586,7 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
             snprintf(m->warning, sizeof m->warning, "%s: %d weights are NaN or Inf (first in %s); outputs may be NaN",
                      resolved, m->n_nonfinite, m->nonfinite_first);
     }
+    static atomic_ullong serials;
+    m->serial = atomic_fetch_add(&serials, 1) + 1;
     return m;
 }

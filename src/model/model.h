@@ -152,6 +152,9 @@ typedef struct Model {
     char nonfinite_first[64];          /* where the first one is ("layers.0.wq", "lm_head"); "" if none */
     char warning[512];                 /* what the loader noticed but accepted ("" if nothing): the
                                           loader prints nothing; the CLI prints it, the TUI shows it */
+    unsigned long long serial;         /* model_load: a number no other model of this process had, so a
+                                          reload at a freed model's address is not taken for it (0: not
+                                          from model_load) */
 } Model;
 
 /* Loads a HF directory (config.json + safetensors), a HF cache repo id ("Qwen/Qwen3-0.6B"),
