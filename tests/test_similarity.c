@@ -78,6 +78,8 @@ static void check_layer(TestCtx *T_, const char *model, int layer, int n_layers,
         unlink(path);
         snprintf(path, sizeof path, "%s/t%d/ids.npy", dir, t);   /* trace --npy also writes the ids */
         unlink(path);
+        snprintf(path, sizeof path, "%s/t%d/llmscope-export.txt", dir, t);   /* and its manifest */
+        unlink(path);
         snprintf(path, sizeof path, "%s/t%d", dir, t);
         rmdir(path);
     }

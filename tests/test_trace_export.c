@@ -4,13 +4,18 @@
  * shapes are exact ([H, T, T], file size = header + data), numpy loads the files with the
  * documented shapes and dtypes and they equal the JSON export, and bad output (an unwritable
  * directory, a write that fails midway, a full stdout, an unknown hook) is a clear error that
- * leaves no file looking complete. The HF reference checks of exported values are in
+ * leaves no file looking complete; Ctrl-C/kill mid-export removes the files the run had not
+ * finished, and an export into a directory holding an earlier one replaces it through the
+ * manifest, touching no file it did not write. The HF reference checks of exported values are in
  * test_engine.c (hidden states, attentions, router logits read back through this export). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "harness.h"
 #include "engine/engine.h"
@@ -343,8 +348,8 @@ TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
     CHECK_MSG(rc != 0 && strstr(out, ".npy.part: write failed") && strstr(out, "o2/"), "rc %d: %s", rc, out);
     free(out);
     snprintf(file, sizeof file, "%s/o2", dir);
-    CHECK_EQ_INT(count_files(file, ".npy"), 0);
-    CHECK_EQ_INT(count_files(file, ".part"), 0);
+    CHECK_MSG(access(file, F_OK) != 0, "%s: the directory the failed export made is still there (%d .npy, %d .part)", file,
+              count_files(file, ".npy"), count_files(file, ".part"));
     /* JSON to a full device */
     snprintf(cmd, sizeof cmd, "{ %s %s --hooks 'blocks.*.hook_resid_post' --json >/dev/full; }", test_bin(), base);
     rc = test_run(cmd, &out, 1);
@@ -359,5 +364,222 @@ TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
     rc = test_run(cmd, &out, 0);
     CHECK_MSG(rc == 0 && atoi(out) == 0, "a staging directory was left: %s", out);
     free(out);
+    test_rm_tree(dir);
+}
+
+/* ---- a run stopped by a signal, and a directory that holds an earlier export ---- */
+
+/* .part files in dir and in the llmscope-trace-* staging directories under it (--json). */
+static int count_parts(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (l > 5 && !strcmp(de->d_name + l - 5, ".part")) n++;
+        else if (!strncmp(de->d_name, "llmscope-trace-", 15)) n += count_parts(p);
+    }
+    closedir(d);
+    return n;
+}
+
+static void list_files(const char *dir, const char *suffix, char *out, size_t cap) {
+    DIR *d = opendir(dir);
+    size_t k = 0;
+    if (!d) return;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t l = strlen(de->d_name), sl = strlen(suffix);
+        if (l >= sl && !strcmp(de->d_name + l - sl, suffix) && k + l + 2 < cap) k += (size_t)snprintf(out + k, cap - k, "%s ", de->d_name);
+    }
+    closedir(d);
+}
+
+static int count_prefix(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *de; (de = readdir(d));) n += !strncmp(de->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
+}
+
+/* Runs `llmscope ARGS` (stdout to /dev/null, stderr to errfile, TMPDIR=tmpdir when given) with
+ * the signals at their defaults, stops it (SIGSTOP) as soon as a .part file shows under watch,
+ * sends sig while it is stopped mid-export, lets it go on (SIGCONT) and waits. Returns the wait
+ * status; -1 when the run ended before it could be caught mid-export (the caller runs it
+ * again), -2 on a failure of the test itself. */
+static int run_signalled(const char *const *args, const char *watch, const char *tmpdir, int sig, const char *errfile) {
+    pid_t pid = fork();
+    if (pid < 0) return -2;
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int o = open("/dev/null", O_WRONLY), er = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || er < 0 || dup2(o, 1) < 0 || dup2(er, 2) < 0) _exit(126);
+        if (tmpdir) setenv("TMPDIR", tmpdir, 1);
+        char *argv[40];
+        int k = 0;
+        argv[k++] = (char *)test_bin();
+        for (int i = 0; args[i] && k < 39; i++) argv[k++] = (char *)args[i];
+        argv[k] = NULL;
+        execv(test_bin(), argv);
+        _exit(127);
+    }
+    int st = 0;
+    for (int t = 0; t < 120000; t++) {   /* 2 minutes at most, polling every 0.5 ms */
+        if (waitpid(pid, &st, WNOHANG) == pid) return -1;
+        if (count_parts(watch) > 0) {
+            kill(pid, SIGSTOP);
+            if (waitpid(pid, &st, WUNTRACED) != pid) return -2;
+            if (!WIFSTOPPED(st)) return -1;
+            bool mid = count_parts(watch) > 0;   /* not already past the last rename */
+            if (mid) kill(pid, sig);
+            kill(pid, SIGCONT);
+            if (waitpid(pid, &st, 0) != pid) return -2;
+            return mid ? st : -1;
+        }
+        usleep(500);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -2;
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = calloc(1, 1 << 16);
+    if (b && fread(b, 1, (1 << 16) - 1, f) == 0) b[0] = 0;
+    fclose(f);
+    return b;
+}
+
+static bool exists(const char *dir, const char *name) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* Ctrl-C (SIGINT) or kill (SIGTERM) in the middle of an export: the .part files it created are
+ * removed and nothing else (an earlier export in the directory and a user's file stay as they
+ * were), a message on stderr, exit status 128 + signal. The same for the --json staging
+ * directory under $TMPDIR. Fails without the handler: the default action kills the process
+ * by the signal and leaves the .part files. */
+TEST(trace_signal_mid_export_removes_its_unfinished_files) {
+    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
+    char dir[] = "/tmp/llmscope-texp-XXXXXX", out[1200], err[1200], cmd[4096], *o = NULL;
+    REQUIRE(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(err, sizeof err, "%s/stderr.txt", dir);
+    /* an earlier, complete export and a file of the user's */
+    snprintf(cmd, sizeof cmd, "{ %s trace --model assets/models/story-gqa --ids 0,5,6 --hooks blocks.0.hook_resid_post --npy %s && echo mine > %s/notes.txt; }",
+             test_bin(), out, out);
+    REQUIRE(test_run(cmd, &o, 1) == 0);
+    free(o);
+    char man[1200];
+    snprintf(man, sizeof man, "%s/llmscope-export.txt", out);
+    char *before = read_text(man);
+    REQUIRE(before && strstr(before, "blocks.0.hook_resid_post.npy"));
+    const char *args[] = {"trace", "--model", "assets/models/story-gqa", "--ids", "0", "-n", "400", "--greedy", "--hooks", "*",
+                          "--npy", out, NULL};
+    int st = -1;
+    for (int tries = 0; tries < 5 && st == -1; tries++) st = run_signalled(args, out, NULL, SIGINT, err);
+    REQUIRE(st >= 0);
+    char *msg = read_text(err);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 130, "wait status %#x (killed by signal %d): %s", st, WIFSIGNALED(st) ? WTERMSIG(st) : 0, msg ? msg : "");
+    CHECK_MSG(msg && strstr(msg, "interrupted (SIGINT)") && strstr(msg, "removed"), "stderr: %s", msg ? msg : "(none)");
+    free(msg);
+    char left[600] = "";
+    list_files(out, ".part", left, sizeof left);
+    CHECK_MSG(count_files(out, ".part") == 0, "left: %s", left);
+    CHECK_EQ_INT(count_files(out, ".npy"), 2);   /* the earlier export's ids.npy and resid_post */
+    CHECK(exists(out, "ids.npy") && exists(out, "blocks.0.hook_resid_post.npy") && exists(out, "notes.txt"));
+    char *after = read_text(man);
+    CHECK_MSG(after && !strcmp(after, before), "the earlier manifest changed:\n%s", after ? after : "(gone)");
+    free(after);
+    free(before);
+    /* --json stages its files under $TMPDIR: SIGTERM removes them and the staging directory */
+    const char *jargs[] = {"trace", "--model", "assets/models/story-gqa", "--ids", "0", "-n", "400", "--greedy", "--hooks", "*",
+                           "--json", NULL};
+    st = -1;
+    for (int tries = 0; tries < 5 && st == -1; tries++) st = run_signalled(jargs, dir, dir, SIGTERM, err);
+    REQUIRE(st >= 0);
+    msg = read_text(err);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 143, "wait status %#x: %s", st, msg ? msg : "");
+    CHECK_MSG(msg && strstr(msg, "terminated (SIGTERM)"), "stderr: %s", msg ? msg : "(none)");
+    free(msg);
+    CHECK_EQ_INT(count_prefix(dir, "llmscope-trace-"), 0);
+    test_rm_tree(dir);
+}
+
+/* `--npy DIR` into a directory that holds an earlier export: the new export replaces it (the
+ * files the old manifest lists and the new run does not write are removed once the new run is
+ * complete); files no manifest lists are never touched, and .npy files among them make the
+ * export refuse the directory, naming them; a manifest that names paths outside the directory
+ * removes nothing there; a run that fails leaves the earlier export as it was. */
+TEST(trace_npy_replaces_its_previous_export_and_nothing_else) {
+    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
+    char dir[] = "/tmp/llmscope-texp-XXXXXX", out[1200], man[1200], cmd[4096], *o = NULL;
+    REQUIRE(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(man, sizeof man, "%s/llmscope-export.txt", out);
+    const char *base = "trace --model assets/models/story-gqa --prompt 'Once upon a time there was a cat' --greedy";
+    snprintf(cmd, sizeof cmd, "{ mkdir %s && echo notes > %s/notes.txt && echo keep > %s/victim.npy && "
+             "%s %s --hooks blocks.0.hook_resid_post,hook_logits --npy %s; }", out, out, dir, test_bin(), base, out);
+    int rc = test_run(cmd, &o, 1);
+    CHECK_MSG(rc == 0 && strstr(o, "llmscope-export.txt"), "rc %d: %s", rc, o);
+    free(o);
+    char *m = read_text(man);
+    CHECK_MSG(m && strstr(m, "# status: complete\nids.npy\nblocks.0.hook_resid_post.npy\nhook_logits.npy\n"), "manifest:\n%s", m ? m : "(none)");
+    free(m);
+    /* a second export: blocks.0 (not written again) goes, the rest is the new run's */
+    snprintf(cmd, sizeof cmd, "%s %s --hooks blocks.1.hook_resid_post,hook_logits --emb-layer 2 --npy %s", test_bin(), base, out);
+    rc = test_run(cmd, &o, 1);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, o);
+    free(o);
+    CHECK(!exists(out, "blocks.0.hook_resid_post.npy"));
+    CHECK(exists(out, "blocks.1.hook_resid_post.npy") && exists(out, "hook_logits.npy") && exists(out, "embeddings.layer2.pca.npy"));
+    CHECK(exists(out, "notes.txt"));
+    CHECK_EQ_INT(count_files(out, ".npy"), 6);
+    m = read_text(man);
+    CHECK_MSG(m && strstr(m, "\nids.npy\nblocks.1.hook_resid_post.npy\nhook_logits.npy\nembeddings.layer2.pca.npy\n"
+                              "embeddings.layer2.cosine.npy\nembeddings.layer2.explained.npy\n") && !strstr(m, "blocks.0"),
+              "manifest:\n%s", m ? m : "(none)");
+    free(m);
+    /* a manifest edited to name files outside the directory, or not .npy: they are never removed */
+    snprintf(cmd, sizeof cmd, "{ printf '../victim.npy\\n%s/victim.npy\\nnotes.txt\\n' >> %s && %s %s --hooks hook_logits --npy %s; }",
+             dir, man, test_bin(), base, out);
+    rc = test_run(cmd, &o, 1);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, o);
+    free(o);
+    CHECK(exists(dir, "victim.npy") && exists(out, "notes.txt"));
+    CHECK(!exists(out, "blocks.1.hook_resid_post.npy") && !exists(out, "embeddings.layer2.pca.npy"));
+    CHECK_EQ_INT(count_files(out, ".npy"), 2);   /* ids and hook_logits */
+    /* a .npy file no manifest lists: refused before the run, named; nothing changes */
+    char *m0 = read_text(man);
+    snprintf(cmd, sizeof cmd, "{ echo mine > %s/mine.npy && %s %s --hooks blocks.2.hook_resid_post --npy %s; }", out, test_bin(), base, out);
+    rc = test_run(cmd, &o, 1);
+    CHECK_MSG(rc == 1 && strstr(o, "mine.npy") && strstr(o, "no llmscope export manifest") && strstr(o, out), "rc %d: %s", rc, o);
+    free(o);
+    CHECK(exists(out, "mine.npy") && exists(out, "hook_logits.npy") && !exists(out, "blocks.2.hook_resid_post.npy"));
+    snprintf(cmd, sizeof cmd, "%s/mine.npy", out);
+    unlink(cmd);
+    /* a run that fails midway (file size limit) leaves the earlier export as it was */
+    snprintf(cmd, sizeof cmd, "(trap '' XFSZ; ulimit -f 4; exec %s %s --hooks '*' --npy %s)", test_bin(), base, out);
+    rc = test_run(cmd, &o, 1);
+    CHECK_MSG(rc != 0 && strstr(o, "write failed"), "rc %d: %s", rc, o);
+    free(o);
+    char *m1 = read_text(man);
+    CHECK_MSG(m0 && m1 && !strcmp(m0, m1), "the manifest changed:\n%s", m1 ? m1 : "(gone)");
+    free(m0);
+    free(m1);
+    CHECK(exists(out, "hook_logits.npy") && exists(out, "ids.npy"));
+    CHECK_EQ_INT(count_files(out, ".part"), 0);
     test_rm_tree(dir);
 }

@@ -1,8 +1,10 @@
 /* llmscope trace: run a prompt (prefill + greedy/sampled decode) and export hook values. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
@@ -37,16 +39,54 @@ static bool emb_compute(Export *x, const char *hook, int layer, int n_prompt, in
     return true;
 }
 
-static bool emb_write_npy(const EmbOut *o, int layer, const char *dir, Err *e) {
-    char path[4096];
+/* the three arrays join the export (written with its other files, listed in its manifest) */
+static bool emb_add_npy(const EmbOut *o, int layer, Export *x, Err *e) {
+    char name[96];
     int sp[2] = {o->T - o->first, 2}, sc[2] = {o->T, o->T}, se[1] = {2};
     float ex[2] = {(float)o->expl[0], (float)o->expl[1]};
-    snprintf(path, sizeof path, "%s/embeddings.layer%d.pca.npy", dir, layer);
-    if (!npy_write(path, o->pca, 2, sp, e)) return false;
-    snprintf(path, sizeof path, "%s/embeddings.layer%d.cosine.npy", dir, layer);
-    if (!npy_write(path, o->cos, 2, sc, e)) return false;
-    snprintf(path, sizeof path, "%s/embeddings.layer%d.explained.npy", dir, layer);
-    return npy_write(path, ex, 1, se, e);
+    snprintf(name, sizeof name, "embeddings.layer%d.pca", layer);
+    if (!export_add_array(x, name, o->pca, 2, sp, e)) return false;
+    snprintf(name, sizeof name, "embeddings.layer%d.cosine", layer);
+    if (!export_add_array(x, name, o->cos, 2, sc, e)) return false;
+    snprintf(name, sizeof name, "embeddings.layer%d.explained", layer);
+    return export_add_array(x, name, ex, 1, se, e);
+}
+
+/* Ctrl-C, kill or a closed terminal during the run: the files this export created and has not
+ * finished are removed (export_remove_unfinished is async-signal-safe), then the conventional
+ * 128 + signal exit status (130 for SIGINT). A signal the parent ignores (a background job's
+ * SIGINT, nohup's SIGHUP) stays ignored. */
+static pthread_t g_main_thread;
+
+static void trace_on_signal(int sig) {
+    /* a process signal may land on any thread that does not block it (a library's, e.g. the
+     * BLAS's, started before main): it is passed on to the thread that runs the export, which
+     * then cannot be creating a file while the handler removes them */
+    if (!pthread_equal(pthread_self(), g_main_thread)) {
+        pthread_kill(g_main_thread, sig);
+        return;
+    }
+    export_remove_unfinished();
+    const char *m = sig == SIGINT ? "\nllmscope: trace: interrupted (SIGINT); the files this export had not finished were removed\n"
+                  : sig == SIGTERM ? "\nllmscope: trace: terminated (SIGTERM); the files this export had not finished were removed\n"
+                                   : "\nllmscope: trace: hung up (SIGHUP); the files this export had not finished were removed\n";
+    if (write(STDERR_FILENO, m, strlen(m)) < 0) { /* nothing more can be said */ }
+    _exit(128 + sig);
+}
+
+static void trace_catch_signals(void) {
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    g_main_thread = pthread_self();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = trace_on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&sa.sa_mask, sigs[i]);   /* one cleanup at a time */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 /* the JSON export's extra member: ,"embeddings": {...} */
@@ -71,7 +111,7 @@ static const CliOpt k_trace_opts[] = {
     {"--ids", NULL, CLI_STR, "1,2,3", "the token ids to run, instead of --prompt", 0, 0},
     {"--max-new", "-n", CLI_INT, "N", "decode N more tokens after the prefill (default 0)", 0, 2147483647.0},
     {"--json", NULL, CLI_FLAG, NULL, "write the ids that ran and the values as JSON to stdout (staged on disk under $TMPDIR; meant for small runs)", 0, 0},
-    {"--npy", NULL, CLI_STR, "DIR", "stream one NAME.npy per hook point into DIR as it is computed (exact shapes: attention [heads, T, T]; NAME.npy.part until complete) and ids.npy, the ids that ran (int32)", 0, 0},
+    {"--npy", NULL, CLI_STR, "DIR", "stream one NAME.npy per hook point into DIR as it is computed (exact shapes: attention [heads, T, T]; NAME.npy.part until complete), ids.npy (the ids that ran, int32) and the manifest llmscope-export.txt; an earlier export in DIR is replaced, .npy files no manifest lists are refused (docs/hooks.md)", 0, 0},
     {"--all-logits", NULL, CLI_FLAG, NULL, "export the logits of every prefill position (default: the last), 64 rows at a time", 0, 0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to --prompt", 0, 0},
     {"--emb-layer", NULL, CLI_INT, "L", "also export the contextual embeddings at residual layer L (0 = token embedding .. "
@@ -136,6 +176,7 @@ int cmd_trace(int argc, char **argv) {
         patterns = malloc(pl);
         if (patterns) snprintf(patterns, pl, "%s,%s", hooks_s, emb_hook);
     }
+    trace_catch_signals();
     Hooks *h = hooks_new();
     Export *x = h ? export_new(h, patterns ? patterns : hooks_s, &e) : NULL;
     int rc = 0;
@@ -173,8 +214,11 @@ int cmd_trace(int argc, char **argv) {
         for (int i = 0; export_unmatched(x, i); i++)
             fprintf(stderr, "llmscope: trace: --hooks \"%s\": this model computes no such value (nothing exported)\n", export_unmatched(x, i));
         if (npy) {
-            if (!export_finish(x, ids, n_ran, &e) || (emb_layer >= 0 && !emb_write_npy(&eo, emb_layer, npy, &e))) rc = 1;
-            else fprintf(stderr, "llmscope: wrote %d .npy files and ids.npy to %s\n", export_count(x) + (emb_layer >= 0 ? 3 : 0), npy);
+            if ((emb_layer >= 0 && !emb_add_npy(&eo, emb_layer, x, &e)) || !export_finish(x, ids, n_ran, &e)) rc = 1;
+            else {
+                int nf = export_count(x) + (emb_layer >= 0 ? 3 : 0);
+                fprintf(stderr, "llmscope: wrote %d .npy file%s, ids.npy and the manifest %s/llmscope-export.txt\n", nf, nf == 1 ? "" : "s", npy);
+            }
         } else if (!export_finish(x, NULL, 0, &e) ||
                    !export_write_json(x, stdout, ids, n_ran, emb_layer >= 0 ? emb_write_json : NULL, &eo, &e)) rc = 1;
     }

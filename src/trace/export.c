@@ -4,10 +4,12 @@
  * [H, T, T] array. What is held in memory: the item table and one [n, T] block for an
  * attention event (n <= 64 query rows of a prefill chunk). */
 #include "trace/export.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,18 @@
 
 #define NPY_HDR 128        /* bytes before the data of every file we write (a multiple of 64) */
 #define EXPORT_PATH 4096
+#define EXPORT_MANIFEST "llmscope-export.txt"
+#define EXTRA_MAX 16       /* whole arrays added with export_add_array */
+#define REG_N 64           /* names per registry block */
+
+/* The names of the files an export creates (relative to its directory), for
+ * export_remove_unfinished in a signal handler: blocks that never move once linked, each name
+ * written before the count that publishes it. */
+typedef struct RegBlock {
+    struct RegBlock *_Atomic next;
+    atomic_int n;
+    char name[REG_N][176];
+} RegBlock;
 
 typedef struct {
     char name[160];
@@ -51,8 +65,69 @@ struct Export {
     float *got;
     bool failed;
     Err err;
+    RegBlock *_Atomic reg_head;
+    RegBlock *reg_tail;
+    int live;              /* slot in g_live, -1 when not registered */
+    char extra[EXTRA_MAX][160];   /* export_add_array names, NAME.npy.part until export_finish */
+    int n_extra;
+    bool extra_final;
+    char **old;            /* the files a previous export's manifest lists (export_set_dir) */
+    int n_old;
+    bool had_manifest;
+    bool made_dir;         /* export_set_dir created the directory: removed again unless the export completes */
+    bool done;             /* export_finish completed (manifest written) */
 };
 
+/* The exports that have a directory, for export_remove_unfinished. */
+#define EXPORT_LIVE 8
+static Export *_Atomic g_live[EXPORT_LIVE];
+
+static void live_add(Export *x) {
+    for (int i = 0; i < EXPORT_LIVE && x->live < 0; i++) {
+        Export *none = NULL;
+        if (atomic_compare_exchange_strong(&g_live[i], &none, x)) x->live = i;
+    }
+}
+
+/* Records that file (a name in x->dir) is about to be created; false when out of memory. */
+static bool reg_add(Export *x, const char *file) {
+    RegBlock *b = x->reg_tail;
+    if (!b || atomic_load(&b->n) == REG_N) {
+        RegBlock *nb = calloc(1, sizeof *nb);
+        if (!nb) return false;
+        if (b) atomic_store(&b->next, nb);
+        else atomic_store(&x->reg_head, nb);
+        x->reg_tail = b = nb;
+    }
+    int i = atomic_load(&b->n);
+    snprintf(b->name[i], sizeof b->name[i], "%s", file);
+    atomic_store(&b->n, i + 1);
+    return true;
+}
+
+/* Async-signal-safe: only strlen, memcpy, unlink and rmdir. */
+void export_remove_unfinished(void) {
+    char p[EXPORT_PATH];
+    for (int s = 0; s < EXPORT_LIVE; s++) {
+        Export *x = atomic_load(&g_live[s]);
+        if (!x) continue;
+        size_t dl = strlen(x->dir);
+        for (RegBlock *b = atomic_load(&x->reg_head); b; b = atomic_load(&b->next)) {
+            int n = atomic_load(&b->n);
+            for (int i = 0; i < n; i++) {
+                size_t nl = strlen(b->name[i]);
+                if (dl + 1 + nl >= sizeof p) continue;
+                memcpy(p, x->dir, dl);
+                p[dl] = '/';
+                memcpy(p + dl + 1, b->name[i], nl + 1);
+                unlink(p);
+            }
+        }
+        if (x->tmpdir || x->made_dir) rmdir(x->dir);   /* only when empty */
+    }
+}
+
+static bool npy_write_raw(const char *path, bool via_part, const char *descr, const void *data, size_t esize, int ndim, const int *shape, Err *e);
 static bool fail(Export *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool fail(Export *x, const char *fmt, ...) {
     if (x->failed) return false;
@@ -119,6 +194,7 @@ static bool ensure_dir(Export *x) {
     snprintf(x->dir, sizeof x->dir, "%s/llmscope-trace-XXXXXX", t && *t ? t : "/tmp");
     if (!mkdtemp(x->dir)) return fail(x, "%s: cannot create a temporary directory for the export: %s", x->dir, strerror(errno));
     x->have_dir = x->tmpdir = true;
+    live_add(x);
     return true;
 }
 
@@ -174,6 +250,9 @@ static Item *item_get(Export *x, const HookEvent *ev) {
     it->point = ev->point;
     it->layer = ev->layer;
     it->fd = -1;
+    char part[200];
+    snprintf(part, sizeof part, "%s.npy.part", it->name);
+    if (!reg_add(x, part)) { fail(x, "out of memory"); return NULL; }
     if (item_fd(x, it, true) < 0) return NULL;
     *slot = x->n++;
     return it;
@@ -266,6 +345,7 @@ static bool glob_any(const Export *x, int g, int n_layers) {
 
 Export *export_new(Hooks *h, const char *patterns, Err *e) {
     Export *x = calloc(1, sizeof *x);
+    if (x) x->live = -1;
     char *dup = x ? strdup(patterns ? patterns : "") : NULL;
     int cnt = 1;
     for (const char *p = patterns ? patterns : ""; *p; p++) cnt += *p == ',';
@@ -312,21 +392,89 @@ bool export_check_layers(const Export *x, int n_layers, Err *e) {
     return true;
 }
 
+/* A name a manifest may list and an export may remove: a plain NAME.npy in the directory. */
+static bool manifest_name_ok(const char *nm) {
+    size_t n = strlen(nm);
+    return n > 4 && n < 160 && !strchr(nm, '/') && nm[0] != '.' && !strcmp(nm + n - 4, ".npy");
+}
+
+/* The names DIR/llmscope-export.txt lists (lines that are not comments and are plain NAME.npy
+ * names; anything else is ignored, never removed). */
+static bool manifest_read(Export *x, const char *dir, Err *e) {
+    char p[EXPORT_PATH];
+    snprintf(p, sizeof p, "%s/%s", dir, EXPORT_MANIFEST);
+    FILE *f = fopen(p, "r");
+    if (!f) return true;
+    x->had_manifest = true;
+    char line[512];
+    int cap = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0] == '#' || !manifest_name_ok(line)) continue;
+        if (x->n_old == cap) {
+            if (cap >= 1 << 20) { ok = err_set(e, ERR_FORMAT, "%s: more than %d names", p, cap); break; }
+            int nc = cap ? 2 * cap : 64;
+            char **no = realloc(x->old, sizeof(char *) * (size_t)nc);
+            if (!no) { ok = err_set(e, ERR_MEMORY, "out of memory"); break; }
+            x->old = no;
+            cap = nc;
+        }
+        if (!(x->old[x->n_old] = strdup(line))) ok = err_set(e, ERR_MEMORY, "out of memory");
+        else x->n_old++;
+    }
+    fclose(f);
+    return ok;
+}
+
+static bool old_listed(const Export *x, const char *nm) {
+    for (int i = 0; i < x->n_old; i++)
+        if (!strcmp(x->old[i], nm)) return true;
+    return false;
+}
+
 bool export_set_dir(Export *x, const char *dir, Err *e) {
     if (x->n) return err_set(e, ERR_ARG, "export: the directory must be set before the run");
     if (strlen(dir) + 200 >= sizeof x->dir) return err_set(e, ERR_ARG, "--npy %s: path too long", dir);
     struct stat st;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return err_set(e, ERR_IO, "--npy %s: cannot create the directory: %s", dir, strerror(errno));
+    bool made = mkdir(dir, 0777) == 0;
+    if (!made && errno != EEXIST) return err_set(e, ERR_IO, "--npy %s: cannot create the directory: %s", dir, strerror(errno));
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return err_set(e, ERR_IO, "--npy %s: exists and is not a directory", dir);
     char probe[EXPORT_PATH];
     snprintf(probe, sizeof probe, "%s/.llmscope-write-test-%ld", dir, (long)getpid());
     int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return err_set(e, ERR_IO, "--npy %s: cannot write files there: %s", dir, strerror(errno));
+    if (fd < 0) { if (made) rmdir(dir); return err_set(e, ERR_IO, "--npy %s: cannot write files there: %s", dir, strerror(errno)); }
     close(fd);
     unlink(probe);
+    /* A previous export's files (its manifest lists them) are replaced when this one completes;
+     * .npy files no manifest lists were not written by an export of ours: refused, never
+     * overwritten or left to mix with this run. */
+    if (!manifest_read(x, dir, e)) return false;
+    DIR *d = opendir(dir);
+    if (!d) return err_set(e, ERR_IO, "--npy %s: cannot list the directory: %s", dir, strerror(errno));
+    char names[600] = "";
+    size_t k = 0;
+    int foreign = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *nm = de->d_name;
+        size_t n = strlen(nm);
+        bool npy = (n > 4 && !strcmp(nm + n - 4, ".npy")) || (n > 9 && !strcmp(nm + n - 9, ".npy.part"));
+        if (!npy || old_listed(x, nm)) continue;
+        if (foreign++ < 4 && k < sizeof names - 200) k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "", nm);
+    }
+    closedir(d);
+    if (foreign) {
+        char more[48] = "";
+        if (foreign > 4) snprintf(more, sizeof more, " and %d more", foreign - 4);
+        return err_set(e, ERR_ARG, "--npy %s: the directory holds %d .npy file%s that no llmscope export manifest (%s) lists: "
+                       "%s%s (they would mix with this export: move or remove them, or choose an empty or new directory)",
+                       dir, foreign, foreign == 1 ? "" : "s", EXPORT_MANIFEST, names, more);
+    }
     snprintf(x->dir, sizeof x->dir, "%s", dir);
     x->have_dir = true;
     x->tmpdir = false;
+    x->made_dir = made;
+    live_add(x);
     return true;
 }
 
@@ -335,6 +483,44 @@ void export_set_positions(Export *x, int n_positions) { x->T = n_positions; }
 bool export_failed(const Export *x, Err *e) {
     if (!x->failed) return false;
     if (e) *e = x->err;
+    return true;
+}
+
+static bool is_new_file(const Export *x, const char *nm, bool ids) {
+    char b[200];
+    if (ids && !strcmp(nm, "ids.npy")) return true;
+    for (int i = 0; i < x->n; i++) {
+        snprintf(b, sizeof b, "%s.npy", x->items[i].name);
+        if (!strcmp(b, nm)) return true;
+    }
+    for (int i = 0; i < x->n_extra; i++) {
+        snprintf(b, sizeof b, "%s.npy", x->extra[i]);
+        if (!strcmp(b, nm)) return true;
+    }
+    return false;
+}
+
+/* DIR/llmscope-export.txt, written whole through a .part name: the files of this export; while
+ * they replace a previous export's (replacing), also the previous files still there, so that
+ * every file of ours in the directory is always listed by the manifest. */
+static bool manifest_write(Export *x, bool ids, bool replacing) {
+    char p[EXPORT_PATH], part[EXPORT_PATH];
+    snprintf(p, sizeof p, "%s/%s", x->dir, EXPORT_MANIFEST);
+    snprintf(part, sizeof part, "%s.part", p);
+    FILE *f = fopen(part, "w");
+    if (!f) return fail(x, "%s: cannot write: %s", part, strerror(errno));
+    fprintf(f, "# llmscope trace --npy: the files of one export (docs/hooks.md, \"Exporting\"). The next export into\n"
+               "# this directory replaces them; files not listed here are never touched.\n%s\n",
+            replacing ? "# status: replacing a previous export (not complete)" : "# status: complete");
+    if (ids) fprintf(f, "ids.npy\n");
+    for (int i = 0; i < x->n; i++) fprintf(f, "%s.npy\n", x->items[i].name);
+    for (int i = 0; i < x->n_extra; i++) fprintf(f, "%s.npy\n", x->extra[i]);
+    for (int i = 0; replacing && i < x->n_old; i++)
+        if (!is_new_file(x, x->old[i], ids)) fprintf(f, "%s\n", x->old[i]);
+    bool ok = !ferror(f);
+    if (fclose(f) != 0) ok = false;
+    if (!ok) { unlink(part); return fail(x, "%s: write failed: %s", part, strerror(errno)); }
+    if (rename(part, p) != 0) { unlink(part); return fail(x, "%s: cannot rename to %s: %s", part, p, strerror(errno)); }
     return true;
 }
 
@@ -347,6 +533,10 @@ bool export_finish(Export *x, const int *ids, int n_ids, Err *e) {
             item_close(x, it);
     }
     if (!x->failed && !x->tmpdir) {
+        /* the manifest first lists the old and the new files, then the files change, then it lists
+         * only the new ones: a directory never holds a file of ours that its manifest omits */
+        if (!reg_add(x, EXPORT_MANIFEST ".part")) fail(x, "out of memory");
+        else manifest_write(x, ids != NULL, true);
         for (int i = 0; i < x->n && !x->failed; i++) {
             char a[EXPORT_PATH], b[EXPORT_PATH];
             item_path(x, &x->items[i], true, a, sizeof a);
@@ -354,15 +544,48 @@ bool export_finish(Export *x, const int *ids, int n_ids, Err *e) {
             if (rename(a, b) != 0) fail(x, "%s: cannot rename to %s: %s", a, b, strerror(errno));
             else x->items[i].final = true;
         }
+        for (int i = 0; i < x->n_extra && !x->failed; i++) {
+            char a[EXPORT_PATH], b[EXPORT_PATH];
+            snprintf(b, sizeof b, "%s/%s.npy", x->dir, x->extra[i]);
+            snprintf(a, sizeof a, "%s.part", b);
+            if (rename(a, b) != 0) fail(x, "%s: cannot rename to %s: %s", a, b, strerror(errno));
+        }
+        x->extra_final = !x->failed;
         if (!x->failed && ids) {
             char p[EXPORT_PATH];
             snprintf(p, sizeof p, "%s/ids.npy", x->dir);
             int sh[1] = {n_ids};
             Err we = {0};
-            if (!npy_write_i32(p, ids, 1, sh, &we)) fail(x, "%s", we.msg);
+            if (!reg_add(x, "ids.npy.part")) fail(x, "out of memory");
+            else if (!npy_write_i32(p, ids, 1, sh, &we)) fail(x, "%s", we.msg);
         }
+        /* the previous export's files that this one did not write again */
+        for (int i = 0; i < x->n_old && !x->failed; i++) {
+            if (is_new_file(x, x->old[i], ids != NULL)) continue;
+            char p[EXPORT_PATH];
+            struct stat st;
+            snprintf(p, sizeof p, "%s/%s", x->dir, x->old[i]);
+            if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && unlink(p) != 0)
+                fail(x, "%s: cannot remove this file of the previous export: %s", p, strerror(errno));
+        }
+        if (!x->failed) manifest_write(x, ids != NULL, false);
     }
+    x->done = !x->failed;
     return !export_failed(x, e);
+}
+
+bool export_add_array(Export *x, const char *name, const float *data, int ndim, const int *shape, Err *e) {
+    if (x->failed) return !export_failed(x, e);
+    if (x->n_extra == EXTRA_MAX || strlen(name) >= sizeof x->extra[0]) return err_set(e, ERR_ARG, "export: too many arrays or a name too long (%s)", name);
+    if (!ensure_dir(x)) return !export_failed(x, e);
+    char part[200], p[EXPORT_PATH];
+    snprintf(part, sizeof part, "%s.npy.part", name);
+    if (!reg_add(x, part)) return err_set(e, ERR_MEMORY, "out of memory");
+    snprintf(x->extra[x->n_extra++], sizeof x->extra[0], "%s", name);
+    snprintf(p, sizeof p, "%s/%s", x->dir, part);
+    Err we = {0};
+    if (!npy_write_raw(p, false, "<f4", data, sizeof(float), ndim, shape, &we)) { fail(x, "%s", we.msg); return !export_failed(x, e); }
+    return true;
 }
 
 int export_count(const Export *x) { return x->n; }
@@ -392,7 +615,18 @@ void export_free(Export *x) {
             unlink(p);
         }
     }
-    if (x->tmpdir) rmdir(x->dir);
+    for (int i = 0; i < x->n_extra; i++) {
+        if (x->extra_final && !x->tmpdir) continue;
+        char p[EXPORT_PATH];
+        snprintf(p, sizeof p, "%s/%s.npy%s", x->dir, x->extra[i], x->extra_final ? "" : ".part");
+        unlink(p);
+    }
+    if (x->tmpdir || (x->made_dir && !x->done)) rmdir(x->dir);   /* a directory this export made, when empty */
+    /* a signal handler (on this thread) walks x until here: the files above are gone by now */
+    if (x->live >= 0) atomic_store(&g_live[x->live], NULL);
+    for (RegBlock *b = atomic_load(&x->reg_head), *nb; b; b = nb) { nb = atomic_load(&b->next); free(b); }
+    for (int i = 0; i < x->n_old; i++) free(x->old[i]);
+    free(x->old);
     free(x->items);
     for (int i = 0; i < x->nglobs; i++) free(x->globs[i]);
     free(x->globs);
@@ -492,28 +726,29 @@ bool export_write_json(const Export *x, FILE *f, const int *ids, int n_ids,
 
 /* ---- whole arrays ---- */
 
-static bool npy_write_raw(const char *path, const char *descr, const void *data, size_t esize, int ndim, const int *shape, Err *e) {
+/* Writes the whole file: via_part, to PATH.part renamed to PATH at the end; else to PATH itself. */
+static bool npy_write_raw(const char *path, bool via_part, const char *descr, const void *data, size_t esize, int ndim, const int *shape, Err *e) {
     long long sh[8];
     size_t tot = 1;
     if (ndim < 1 || ndim > 8) return err_set(e, ERR_ARG, "%s: %d dimensions", path, ndim);
     for (int d = 0; d < ndim; d++) { sh[d] = shape[d]; tot *= (size_t)(shape[d] > 0 ? shape[d] : 0); }
     char hdr[NPY_HDR], part[EXPORT_PATH];
     if (!npy_header(hdr, descr, ndim, sh)) return err_set(e, ERR_ARG, "%s: shape too large for a .npy header", path);
-    snprintf(part, sizeof part, "%s.part", path);
+    snprintf(part, sizeof part, "%s%s", path, via_part ? ".part" : "");
     int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) return err_set(e, ERR_IO, "%s: cannot write: %s", part, strerror(errno));
     bool ok = write_all(fd, hdr, NPY_HDR, 0, part, e) && write_all(fd, data, tot * esize, NPY_HDR, part, e);
     if (close(fd) != 0 && ok) ok = err_set(e, ERR_IO, "%s: %s", part, strerror(errno));
-    if (ok && rename(part, path) != 0) ok = err_set(e, ERR_IO, "%s: cannot rename to %s: %s", part, path, strerror(errno));
+    if (ok && via_part && rename(part, path) != 0) ok = err_set(e, ERR_IO, "%s: cannot rename to %s: %s", part, path, strerror(errno));
     if (!ok) unlink(part);
     return ok;
 }
 
 bool npy_write(const char *path, const float *data, int ndim, const int *shape, Err *e) {
-    return npy_write_raw(path, "<f4", data, sizeof(float), ndim, shape, e);
+    return npy_write_raw(path, true, "<f4", data, sizeof(float), ndim, shape, e);
 }
 
 bool npy_write_i32(const char *path, const int *data, int ndim, const int *shape, Err *e) {
     _Static_assert(sizeof(int) == 4, "int is 32 bits");
-    return npy_write_raw(path, "<i4", data, sizeof(int), ndim, shape, e);
+    return npy_write_raw(path, true, "<i4", data, sizeof(int), ndim, shape, e);
 }

@@ -10,10 +10,15 @@
  * 0 in the pattern, so decode-time rows and a prefill-time matrix give the same file.
  *
  * Files are written as NAME.npy.part and renamed to NAME.npy by export_finish only when every
- * write succeeded and the tensor is complete; export_free removes what was not finished. Without
- * export_set_dir the files go to a private temporary directory (for --json and tests) that
- * export_free removes. The first write error stops the export (export_failed) and names the
- * file. */
+ * write succeeded and the tensor is complete; export_free removes what was not finished, and
+ * export_remove_unfinished does the same from a signal handler. Without export_set_dir the files
+ * go to a private temporary directory (for --json and tests) that export_free removes. The first
+ * write error stops the export (export_failed) and names the file.
+ *
+ * A directory export ends with DIR/llmscope-export.txt, the manifest: the names of its files.
+ * The next export into DIR replaces them (files the old manifest lists and the new export does
+ * not write are removed once the new one is complete); a .npy file in DIR that no manifest lists
+ * was not written by an export and makes export_set_dir refuse the directory, naming it. */
 #ifndef LLMSCOPE_EXPORT_H
 #define LLMSCOPE_EXPORT_H
 #include <stdio.h>
@@ -28,7 +33,9 @@ void export_free(Export *x);
 /* Every pattern must name a point of a model with n_layers blocks ("blocks.40.*" on 28 layers
  * is an error naming the pattern). */
 bool export_check_layers(const Export *x, int n_layers, Err *e);
-/* Write NAME.npy files into dir (created if missing; checked writable now). Before any event. */
+/* Write NAME.npy files into dir (created if missing; checked writable now; refused, naming
+ * them, when it holds .npy or .npy.part files that no manifest of a previous export lists).
+ * Before any event. */
 bool export_set_dir(Export *x, const char *dir, Err *e);
 /* Positions the run will have (prompt + generated): attention points are [H, n, n]. Before any
  * event; needed only when an attention point is exported. */
@@ -36,8 +43,17 @@ void export_set_positions(Export *x, int n_positions);
 /* True once a write (or a shape check) failed; e gets the message. */
 bool export_failed(const Export *x, Err *e);
 /* Completes every file (final shape in the header) and, with export_set_dir, renames
- * NAME.npy.part to NAME.npy and writes ids.npy ('<i4', [n_ids]: the ids that ran). */
+ * NAME.npy.part to NAME.npy (and the arrays of export_add_array), writes ids.npy ('<i4',
+ * [n_ids]: the ids that ran; none when ids is NULL), removes the previous export's files that
+ * were not written again, and writes the manifest. */
 bool export_finish(Export *x, const int *ids, int n_ids, Err *e);
+/* A whole array that joins the export as NAME.npy ('<f4'), written now as NAME.npy.part and
+ * renamed by export_finish with the rest. At most 16. */
+bool export_add_array(Export *x, const char *name, const float *data, int ndim, const int *shape, Err *e);
+/* Async-signal-safe (unlink and rmdir only): removes every file the live exports of this process
+ * have created and not finished, and their private temporary directories. For a SIGINT/SIGTERM
+ * handler that then exits. */
+void export_remove_unfinished(void);
 int export_count(const Export *x);
 /* Patterns that matched no value this model computed (e.g. hook_pos_embed on a RoPE model):
  * the i-th of them, NULL past the end. */
