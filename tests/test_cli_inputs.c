@@ -130,9 +130,9 @@ TEST(cli_indices_out_of_range_same_everywhere) {
         {"screenshot --model " MODEL " --prompt hi --pos 2 --key 2", 0, NULL, NULL, "llmscope:"},
         {"screenshot --model " MODEL " --ids 5,99999", 1, "99999", "(0..2047)", NULL},
         {"tui --model " MODEL " --prompt hi --run --layer 6", 1, "--layer 6 is out of range", "layers 0..5", NULL},
-        {"tui --model " MODEL " --prompt hi --pos 1", 2, "--pos needs --run", NULL, NULL},
-        {"tui --model " MODEL " --prompt hi --key 0", 2, "--key needs --run", NULL, NULL},
-        {"tui --model " MODEL " --prompt hi --steps 3", 2, "--steps needs --run", NULL, NULL},
+        {"tui --model " MODEL " --prompt hi --pos 1", 2, "--pos is used only with --run", NULL, NULL},
+        {"tui --model " MODEL " --prompt hi --key 0", 2, "--key is used only with --run", NULL, NULL},
+        {"tui --model " MODEL " --prompt hi --steps 3", 2, "--steps is used only with --run", NULL, NULL},
         {"similarity --model " MODEL " --layer 7 --text a --text b", 1, "--layer 7 is out of range", "residual layers 0..6", NULL},
         {"similarity --model " MODEL " --layer 6 --text a --text b --json", 0, "\"layer\": 6", NULL, "llmscope:"},
         {"quant-lens --model " MODEL " --prompt hi --layer 6", 1, "--layer 6 is out of range", "layers 0..5", NULL},
@@ -160,6 +160,52 @@ TEST(cli_empty_prompt_with_no_bos) {
         {"run --model " MODEL " --prompt hi --no-bos -n 1 --greedy", 0, "hi", NULL, "llmscope:"},
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* An option that would be accepted and do nothing (it acts only with another option, or another
+ * one overrides it) is an error naming both, exit 2, in every command; each row's working
+ * counterpart still runs. */
+TEST(cli_options_that_would_do_nothing) {
+    NEED_MODEL();
+    static const CliRow rows[] = {
+        {"run --model " MODEL " --prompt hi --template x.jinja -n 1", 2, "--template is used only with --chat", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --set a=1 -n 1", 2, "--set is used only with --chat", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --chat --no-bos -n 1", 2, "--no-bos and --chat do not go together", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --greedy --temp 0.7 -n 1", 2, "--greedy and --temp do not go together", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --temp 0.7 --temperature 0.5 -n 1", 2, "--temp and --temperature", NULL, NULL},
+        {"run --model " MODEL " --prompt hi --temp 0 --seed 3 -n 1", 0, "hi", NULL, "llmscope:"},
+        {"generate --model " MODEL " --ids 1 --greedy --top-k 5", 2, "--greedy and --top-k", NULL, NULL},
+        {"generate --model " MODEL " --ids 1 --ignore-eos --stop-eos", 2, "--ignore-eos and --stop-eos do not go together", NULL, NULL},
+        {"tokenize --model " MODEL " --text hi --bos-token x", 2, "--bos-token is used only with --chat", NULL, NULL},
+        {"tokenize --model " MODEL " --text hi --chat --raw", 2, "--raw and --chat do not go together", NULL, NULL},
+        {"trace --model " MODEL " --ids 1 --no-bos --hooks hook_logits --json", 2, "--no-bos is used only with --prompt", NULL, NULL},
+        {"trace --model " MODEL " --ids 1 --greedy --top-p 0.5 -n 2 --hooks hook_logits --json", 2, "--greedy and --top-p", NULL, NULL},
+        {"trace --model " MODEL " --ids 1,2 --all-logits --hooks blocks.0.hook_resid_post --json", 2, "--all-logits is used only when --hooks selects hook_logits", NULL, NULL},
+        {"trace --model " MODEL " --ids 1,2 --all-logits --hooks 'blocks.0.hook_resid_post, hook_l*' --json", 0, "\"hook_logits\", \"shape\": [2, 2048]", NULL, "llmscope:"},
+        {"quant-lens --model " MODEL " --ids 1,2 --no-bos --layer 0", 2, "--no-bos is used only with --prompt", NULL, NULL},
+        {"screenshot --model " MODEL " --prompt hi --svg --format html", 2, "--svg and --format", NULL, NULL},
+        {"screenshot --model " MODEL " --prompt hi --ansi --format svg", 2, "--ansi and --format", NULL, NULL},
+        {"screenshot --model " MODEL " --prompt hi --color 256", 2, "--color is used only with --ansi or --format", NULL, NULL},
+        {"screenshot --model " MODEL " --prompt hi --format svg --color 256", 2, "--color is used only with --ansi or --format ansi", NULL, NULL},
+        {"screenshot --model " MODEL " --prompt hi --ansi --color purple", 2, "--color", "purple", NULL},
+        {"screenshot --model " MODEL " --prompt hi --format ansi --color 16", 0, "\x1b[", NULL, "llmscope:"},
+        {"screenshot --model " MODEL " --prompt hi --hint", 2, "--hint is used only with --full or --compare", NULL, NULL},
+        {"lesson 1 --verbose", 2, "--verbose is used only with --check", NULL, NULL},
+        {"lesson 1 --reveal", 2, "--reveal is used only with --frame", NULL, NULL},
+        {"lesson 1 --format svg", 2, "--format is used only with --frame or --frames", NULL, NULL},
+        {"lesson 1 --size 80x24", 2, "--size is used only with --frame, --frames or --check", NULL, NULL},
+        {"lesson 1 --frame 2 --step 3", 2, "--step and --frame", NULL, NULL},
+        {"lesson 1 --script --frame 2", 2, "--frame and --script do not go together", NULL, NULL},
+        {"lesson 1 --frame 2 --reveal --size 80x24 --format html", 0, "<pre", NULL, "llmscope:"},
+        {"bench --out %D/x", 2, "--out is used only with --gen", NULL, NULL},
+        {"bench --rounds 2", 2, "--rounds is used only with --model", NULL, NULL},
+        {"bench --gen stories110m --model " MODEL, 2, "--gen and --model do not go together", NULL, NULL},
+        {"bench --only prefill", 2, "--only", "'decode'", NULL},
+        {"bench --model " MODEL " --only decode", 2, "--only and --model do not go together", NULL, NULL},
+    };
+    if (!scratch()) SKIP("no scratch directory");
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    scratch_free();
 }
 
 TEST(cli_files_that_are_not_what_the_option_says) {

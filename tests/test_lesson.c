@@ -48,15 +48,15 @@ TEST(lesson_check_all_lessons) {
 }
 
 TEST(lesson_check_files_with_options) {
-    /* the value of an option that takes one (--ctx 64, --size 120x36) is not a lesson file */
+    /* the value of an option that takes one (--lang en, --size 120x36) is not a lesson file */
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s lesson --check lessons/12-bert-vs-gpt.json --ctx 64 --size 120x36", test_bin());
+    snprintf(cmd, sizeof cmd, "%s lesson --check lessons/12-bert-vs-gpt.json --lang en --size 120x36", test_bin());
     char *out = NULL;
     int rc = test_run(cmd, &out, 1);
     if (!out || !has(out, "12-bert-vs-gpt")) { free(out); SKIP("lesson --check could not run"); }
     CHECK_MSG(rc == 0, "rc %d:\n%s", rc, out);
     CHECK_MSG(has(out, "1 lesson file checked, 0 problems"), "%s", out);
-    CHECK(!has(out, "FAIL 64"));
+    CHECK(!has(out, "FAIL en"));
     free(out);
 }
 

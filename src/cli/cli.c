@@ -179,6 +179,47 @@ int cli_check(int argc, char **argv, const CliCmd *c) {
     return -1;
 }
 
+/* ---- rules between options ------------------------------------------------------------------- */
+
+const CliRule CLI_RULES_SAMPLING[] = {
+    {"--greedy", CLI_NOT_WITH, "--temp", "--greedy always takes the most likely token (--temp 0 is the same)"},
+    {"--greedy", CLI_NOT_WITH, "--temperature", "--greedy always takes the most likely token (--temperature 0 is the same)"},
+    {"--greedy", CLI_NOT_WITH, "--top-k", "--greedy always takes the most likely token"},
+    {"--greedy", CLI_NOT_WITH, "--top-p", "--greedy always takes the most likely token"},
+    {"--temp", CLI_NOT_WITH, "--temperature", "they are one option"},
+    {0}};
+
+static bool cli_given(int argc, char **argv, const char *name) {
+    const CliOpt *o = g_cmd ? cli_find(g_cmd, name) : NULL;
+    return o && o->kind == CLI_FLAG ? cli_flag(argc, argv, name) : cli_opt(argc, argv, name) != NULL;
+}
+
+int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules) {
+    for (const CliRule *r = rules; r && r->opt; r++) {
+        if (!cli_given(argc, argv, r->opt)) continue;
+        char alts[160] = "", given[48] = "";
+        size_t k = 0;
+        for (const char *p = r->other; *p;) {   /* "--frame|--frames" */
+            size_t n = strcspn(p, "|");
+            char nm[48];
+            snprintf(nm, sizeof nm, "%.*s", (int)(n < sizeof nm ? n : sizeof nm - 1), p);
+            if (!given[0] && cli_given(argc, argv, nm)) snprintf(given, sizeof given, "%s", nm);
+            if (k < sizeof alts)
+                k += (size_t)snprintf(alts + k, sizeof alts - k, "%s%s", k ? (p[n] ? ", " : " or ") : "", nm);
+            p += n + (p[n] == '|');
+        }
+        if (r->kind == CLI_NEEDS && !given[0])
+            fprintf(stderr, "llmscope: %s: %s is used only with %s%s%s (see `llmscope %s --help`)\n", c->name, r->opt, alts,
+                    r->why ? ": " : "", r->why ? r->why : "", c->name);
+        else if (r->kind == CLI_NOT_WITH && given[0])
+            fprintf(stderr, "llmscope: %s: %s and %s do not go together%s%s (see `llmscope %s --help`)\n", c->name, r->opt, given,
+                    r->why ? ": " : "", r->why ? r->why : "", c->name);
+        else continue;
+        return 2;
+    }
+    return -1;
+}
+
 /* ---- lookups ---------------------------------------------------------------------------------- */
 
 /* With a checked command, the index of the value of option token i (i + 1 for "--x v"), so

@@ -36,6 +36,15 @@ typedef struct {
 } CliCmd;
 /* Returns -1 when the command should go on, else the exit status (0 after --help). */
 int cli_check(int argc, char **argv, const CliCmd *c);
+/* Options that act only together with another, or not with another: without such a rule an
+ * option would be accepted and silently do nothing. CLI_NEEDS: opt is used only when one of
+ * `other` ("--frame|--frames") is given; CLI_NOT_WITH: opt and other do not go together. The
+ * message names both and adds `why` when given (exit 2). */
+typedef enum { CLI_NEEDS, CLI_NOT_WITH } CliRuleKind;
+typedef struct { const char *opt; CliRuleKind kind; const char *other; const char *why; } CliRule;
+/* After cli_check: -1 when every rule holds, else 2 (message printed). rules ends with {0}. */
+int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules);
+extern const CliRule CLI_RULES_SAMPLING[];  /* --greedy with --temp/--top-k/--top-p; --temp with --temperature */
 /* Shared option groups. */
 extern const CliOpt CLI_OPTS_MODEL[];      /* --model --threads */
 extern const CliOpt CLI_OPTS_TOKENIZER[];  /* --tokenizer */

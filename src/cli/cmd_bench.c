@@ -533,9 +533,33 @@ static const CliCmd k_bench_cmd = {
     "the vocabulary index's build, neighbour query and map fit; --panels: each TUI panel's frame after a step.",
     k_bench_groups, 0, NULL, false};
 
+/* three modes (the built-in models, --gen, --model): each reads its own options */
+static const CliRule k_bench_rules[] = {
+    {"--gen", CLI_NOT_WITH, "--model", NULL},
+    {"--out", CLI_NEEDS, "--gen", NULL},
+    {"--dtype", CLI_NEEDS, "--gen", NULL},
+    {"--tokenizer-dir", CLI_NEEDS, "--gen", NULL},
+    {"--seed", CLI_NEEDS, "--gen", NULL},
+    {"--rounds", CLI_NEEDS, "--model", NULL},
+    {"--far", CLI_NEEDS, "--model", NULL},
+    {"--busy", CLI_NEEDS, "--model", NULL},
+    {"--panels", CLI_NEEDS, "--model", NULL},
+    {"--decode", CLI_NOT_WITH, "--gen", NULL},
+    {"--prefill", CLI_NOT_WITH, "--gen|--only", NULL},
+    {"--only", CLI_NOT_WITH, "--gen|--model", NULL},
+    {"--compare-bin", CLI_NOT_WITH, "--gen|--model|--only", NULL},
+    {"--text", CLI_NOT_WITH, "--gen|--model|--only", NULL},
+    {0}};
+
 int cmd_bench(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_bench_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_bench_cmd, k_bench_rules);
     if (crc >= 0) return crc;
+    const char *only_s = cli_opt(argc, argv, "--only");
+    if (only_s && strcmp(only_s, "decode")) {
+        fprintf(stderr, "llmscope: bench: --only: the one choice is 'decode', got '%s'\n", only_s);
+        return 2;
+    }
     if (cli_opt(argc, argv, "--gen")) return bench_gen_main(argc, argv);
     if (cli_opt(argc, argv, "--model")) return bench_model(argc, argv);
     int n_decode = cli_opt_int(argc, argv, "--decode", 24);

@@ -109,6 +109,20 @@ static const CliCmd k_lesson_cmd = {
     "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.",
     k_lesson_groups, 1000, "environment: LLMSCOPE_ROOT (where lessons/ and assets/ are), LLMSCOPE_LANG.", false};
 
+/* Each mode (--check, --script, --frame N, --frames DIR, playing NAME) reads its own options. */
+static const CliRule k_lesson_rules[] = {
+    {"--verbose", CLI_NEEDS, "--check", NULL},
+    {"--reveal", CLI_NEEDS, "--frame", "--frames writes every answer anyway"},
+    {"--format", CLI_NEEDS, "--frame|--frames", NULL},
+    {"--ascii", CLI_NEEDS, "--frame|--frames", "the interactive player draws what the terminal can show"},
+    {"--size", CLI_NEEDS, "--frame|--frames|--check", "the interactive player takes the terminal's size"},
+    {"--step", CLI_NOT_WITH, "--frame|--frames|--script|--check", "--step N starts the interactive player at step N"},
+    {"--frame", CLI_NOT_WITH, "--frames|--script|--check", NULL},
+    {"--frames", CLI_NOT_WITH, "--script|--check", NULL},
+    {"--script", CLI_NOT_WITH, "--check", NULL},
+    {"--ctx", CLI_NOT_WITH, "--check", "--check renders every step with each lesson's own settings"},
+    {0}};
+
 /* Whether an option of `lesson` takes a value (from the declared table, so a new option
  * cannot be mistaken for a lesson file). */
 static bool cli_opt_takes_value(const char *arg) {
@@ -273,6 +287,7 @@ int cmd_lesson(int argc, char **argv) {
     setlocale(LC_NUMERIC, "C");   /* numbers in narration always use a decimal point */
     Err e = {0};
     int crc = cli_check(argc, argv, &k_lesson_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_lesson_cmd, k_lesson_rules);
     if (crc >= 0) return crc;
     if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
     if (cli_flag(argc, argv, "--targets")) return cmd_targets();

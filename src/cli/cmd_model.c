@@ -106,8 +106,14 @@ static const CliCmd k_generate_cmd = {
     "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids.",
     k_generate_groups, 0, NULL, true};
 
+static const CliRule k_generate_rules[] = {
+    {"--ignore-eos", CLI_NOT_WITH, "--stop-eos", NULL},
+    {0}};
+
 int cmd_generate(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_generate_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_generate_cmd, k_generate_rules);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_generate_cmd, CLI_RULES_SAMPLING);
     if (crc >= 0) return crc;
     Err e = {0};
     const char *ids_s = cli_opt(argc, argv, "--ids");

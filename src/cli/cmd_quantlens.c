@@ -84,8 +84,13 @@ static void print_text(const QuantLens *q, const Model *m, const char *cur, cons
            q->top_quant == q->top_loaded ? "" : "'");
 }
 
+static const CliRule k_ql_rules[] = {
+    {"--no-bos", CLI_NEEDS, "--prompt", "--ids run as given"},
+    {0}};
+
 int cmd_quantlens(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_ql_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_ql_cmd, k_ql_rules);
     if (crc >= 0) return crc;
     Err e = {0};
     const char *prompt = cli_opt(argc, argv, "--prompt"), *ids_s = cli_opt(argc, argv, "--ids");

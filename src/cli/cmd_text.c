@@ -83,8 +83,18 @@ static const CliCmd k_run_cmd = {
     "generation_config.json decides (do_sample, temperature, top_k, top_p); without one, sampling at T = 1.",
     k_run_groups, 0, NULL, true};
 
+static const CliRule k_run_rules[] = {
+    {"--template", CLI_NEEDS, "--chat", NULL},
+    {"--set", CLI_NEEDS, "--chat", NULL},
+    {"--bos-token", CLI_NEEDS, "--chat", NULL},
+    {"--eos-token", CLI_NEEDS, "--chat", NULL},
+    {"--no-bos", CLI_NOT_WITH, "--chat", "the rendered template is tokenized without adding special tokens (the template writes its own)"},
+    {0}};
+
 int cmd_run(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_run_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_run_cmd, k_run_rules);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_run_cmd, CLI_RULES_SAMPLING);
     if (crc >= 0) return crc;
     Err e = {0};
     const char *prompt = cli_opt(argc, argv, "--prompt");

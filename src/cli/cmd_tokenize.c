@@ -129,8 +129,17 @@ static const CliCmd k_detokenize_cmd = {
     "detokenize", "detokenize [--model M | --tokenizer FILE] --ids 1,2,3 [--skip-special] [--json]",
     "The text of a list of ids (--json: {\"text\": ...}).", k_detokenize_groups, 0, NULL, false};
 
+static const CliRule k_tokenize_rules[] = {
+    {"--template", CLI_NEEDS, "--chat", NULL},
+    {"--set", CLI_NEEDS, "--chat", NULL},
+    {"--bos-token", CLI_NEEDS, "--chat", NULL},
+    {"--eos-token", CLI_NEEDS, "--chat", NULL},
+    {"--raw", CLI_NOT_WITH, "--chat", "--chat adds no special tokens either (the template writes its own)"},
+    {0}};
+
 int cmd_tokenize(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_tokenize_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_tokenize_cmd, k_tokenize_rules);
     if (crc >= 0) return crc;
     const char *text = cli_opt(argc, argv, "--text");
     const char *tfile = cli_opt(argc, argv, "--text-file");

@@ -124,8 +124,14 @@ static const CliCmd k_trace_cmd = {
     "Runs a prompt (prefill, then greedy or sampled decode) and exports the values seen at hook points.",
     k_trace_groups, 0, NULL, true};
 
+static const CliRule k_trace_rules[] = {
+    {"--no-bos", CLI_NEEDS, "--prompt", "--ids run as given"},
+    {0}};
+
 int cmd_trace(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_trace_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_trace_cmd, k_trace_rules);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_trace_cmd, CLI_RULES_SAMPLING);
     if (crc >= 0) return crc;
     Err e = {0};
     const char *hooks_s = cli_opt(argc, argv, "--hooks");
@@ -140,6 +146,23 @@ int cmd_trace(int argc, char **argv) {
         return 2;
     }
     if (prompt && !*prompt && cli_flag(argc, argv, "--no-bos")) return cli_empty_no_bos("trace", "--prompt is empty");
+    if (cli_flag(argc, argv, "--all-logits")) {   /* it shapes hook_logits: without it, it would do nothing */
+        bool logits = false;
+        char pat[256];
+        for (const char *p = hooks_s; *p && !logits; p += *p == ',') {
+            size_t n = strcspn(p, ",");
+            snprintf(pat, sizeof pat, "%.*s", (int)(n < sizeof pat ? n : sizeof pat - 1), p);
+            char *a = pat, *z = pat + strlen(pat);
+            while (*a == ' ') a++;
+            while (z > a && z[-1] == ' ') *--z = 0;
+            logits = hook_glob_match(a, "hook_logits");
+            p += n;
+        }
+        if (!logits) {
+            fprintf(stderr, "llmscope: trace: --all-logits is used only when --hooks selects hook_logits (see `llmscope trace --help`)\n");
+            return 2;
+        }
+    }
     /* `trace --json | head`: a closed pipe is a write error (the staged files are removed),
      * not a SIGPIPE that would leave them in $TMPDIR */
     if (!npy) signal(SIGPIPE, SIG_IGN);

@@ -233,10 +233,24 @@ static const CliCmd k_shot_cmd = {
     "screenshot", "screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N] [--panel NAME] [--full] [--size WxH] ...",
     "Renders a panel (or with --full the whole UI) without a terminal, as text, ANSI, SVG or HTML.", k_shot_groups, 0, NULL, true};
 
+/* options that act on computed tokens: without --run the UI starts before the first step */
+static const CliRule k_tui_rules[] = {
+    {"--steps", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
+    {"--pos", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
+    {"--key", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
+    {0}};
+static const CliRule k_shot_rules[] = {
+    {"--svg", CLI_NOT_WITH, "--format|--ansi", "--svg is --format svg"},
+    {"--ansi", CLI_NOT_WITH, "--format", "--ansi is --format ansi"},
+    {"--color", CLI_NEEDS, "--ansi|--format", "it sets the colour depth of --format ansi"},
+    {"--hint", CLI_NEEDS, "--full|--compare", "the key hint is part of the whole UI"},
+    {0}};
+
 int cmd_tui(int argc, char **argv) {
     setlocale(LC_ALL, "");
     setlocale(LC_NUMERIC, "C");     /* numbers read like the formulas beside them: 0.5, not 0,5 */
     int crc = cli_check(argc, argv, &k_tui_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_tui_cmd, k_tui_rules);
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
     bool uni_env;
@@ -245,14 +259,6 @@ int cmd_tui(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
-    /* options that act on computed tokens: without --run the UI starts before the first step */
-    static const char *const need_run[] = {"--steps", "--pos", "--key"};
-    for (size_t i = 0; !run && i < sizeof need_run / sizeof need_run[0]; i++)
-        if (cli_opt(argc, argv, need_run[i])) {
-            fprintf(stderr, "llmscope: tui: %s needs --run (without it the UI starts before the first step; "
-                            "see `llmscope tui --help`)\n", need_run[i]);
-            return 2;
-        }
     Session *s = open_session(argc, argv, run, &e);
     if (!s) return cli_fail(&e);
     App *a = app_new();
@@ -300,6 +306,7 @@ int cmd_tui(int argc, char **argv) {
 
 int cmd_screenshot(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_shot_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_shot_cmd, k_shot_rules);
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
     if (!lang_args(argc, argv, !cli_flag(argc, argv, "--ascii"))) return 2;
@@ -310,6 +317,26 @@ int cmd_screenshot(int argc, char **argv) {
         return 2;
     }
     if (!keys_readable(cli_opt(argc, argv, "--keys"))) return 2;
+    /* the output format and colour depth, checked before the model runs */
+    ExportFormat fmt = cli_flag(argc, argv, "--svg") ? EXPORT_SVG : cli_flag(argc, argv, "--ansi") ? EXPORT_ANSI : EXPORT_TEXT;
+    const char *fmt_name = cli_opt(argc, argv, "--format");
+    if (fmt_name && !export_format_parse(fmt_name, &fmt)) {
+        fprintf(stderr, "llmscope: --format: expected text, ansi, svg or html, got '%s'\n", fmt_name);
+        return 2;
+    }
+    ColorMode mode = CMODE_TRUE;
+    const char *col = cli_opt(argc, argv, "--color");
+    if (col && !strcmp(col, "256")) mode = CMODE_256;
+    else if (col && !strcmp(col, "16")) mode = CMODE_16;
+    else if (col && (!strcmp(col, "none") || !strcmp(col, "mono"))) mode = CMODE_NONE;
+    else if (col && strcmp(col, "true")) {
+        fprintf(stderr, "llmscope: screenshot: --color: expected true, 256, 16 or none, got '%s'\n", col);
+        return 2;
+    }
+    if (col && fmt != EXPORT_ANSI) {
+        fprintf(stderr, "llmscope: screenshot: --color is used only with --ansi or --format ansi (svg and html keep 24-bit colour)\n");
+        return 2;
+    }
     const char *panel = cli_opt(argc, argv, "--panel");
     const bool tradeoff = panel && !strcmp(panel, "tradeoff");
     int pid = tradeoff ? PANEL_KV : panel ? panel_find(panel) : PANEL_ATTENTION;
@@ -338,13 +365,6 @@ int cmd_screenshot(int argc, char **argv) {
         if (!scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
         a->sc->msg[0] = 0;
     }
-    ExportFormat fmt = cli_flag(argc, argv, "--svg") ? EXPORT_SVG : cli_flag(argc, argv, "--ansi") ? EXPORT_ANSI : EXPORT_TEXT;
-    const char *fmt_name = cli_opt(argc, argv, "--format");
-    if (fmt_name && !export_format_parse(fmt_name, &fmt)) {
-        fprintf(stderr, "llmscope: --format: expected text, ansi, svg or html, got '%s'\n", fmt_name);
-        app_free(a);
-        return 2;
-    }
     Canvas *c = canvas_new(w, h);
     if (!c) { app_free(a); return 1; }
     bool ansi = fmt != EXPORT_TEXT;
@@ -357,11 +377,6 @@ int cmd_screenshot(int argc, char **argv) {
     if (keys) { app_render(a, c); feed_keys(a, keys); }
     if (full) app_render(a, c);
     else app_render_panel(a, c, a->sc->panel);
-    ColorMode mode = CMODE_TRUE;
-    const char *col = cli_opt(argc, argv, "--color");
-    if (col && !strcmp(col, "256")) mode = CMODE_256;
-    else if (col && !strcmp(col, "16")) mode = CMODE_16;
-    else if (col && (!strcmp(col, "none") || !strcmp(col, "mono"))) mode = CMODE_NONE;
     char *out = fmt == EXPORT_ANSI ? canvas_to_ansi(c, c->mono ? CMODE_NONE : mode) : canvas_export(c, fmt, "llmscope");
     if (out) fputs(out, stdout);
     if (cli_flag(argc, argv, "--bench")) fprintf(stderr, "frame %.2f ms\n", a->frame_ms);
