@@ -65,6 +65,10 @@ bool app_run(App *a, Err *e) {
         }
         const bool bg = derived_background_busy();   /* a panel's index built on a worker: redraw until it is done */
         if (bg && (timeout < 0 || timeout > 100)) timeout = 100;
+        /* never block for good: a SIGWINCH that lands just before curses blocks in its read can
+         * wait there for the next key, with the old frame on a resized terminal (tmux, under
+         * load); curses reports the resize at the next wait, so wake up four times a second */
+        if (timeout < 0 || timeout > 250) timeout = 250;
         TuiEvent ev;
         if (!term_poll(t, timeout, &ev)) {
             if (bg) dirty = true;
