@@ -41,6 +41,17 @@ void derived_wait_model_readers(void) {
     while (atomic_load(&g_reading) > 0) nanosleep(&ms, NULL);
 }
 
+/* starts a build on its own thread, counted as running and as reading a model (the thread
+ * takes itself off both counts); false when no thread could be started */
+static bool job_start(pthread_t *th, void *(*fn)(void *), void *arg) {
+    atomic_fetch_add(&g_busy, 1);
+    atomic_fetch_add(&g_reading, 1);
+    if (!pthread_create(th, NULL, fn, arg)) return true;
+    atomic_fetch_sub(&g_busy, 1);
+    atomic_fetch_sub(&g_reading, 1);
+    return false;
+}
+
 static void *vocab_job_main(void *arg) {
     DerivedVocabJob *j = arg;
     Err e = {0};
@@ -85,9 +96,7 @@ bool derived_vocab_prepare(DerivedCache *dc, const Model *m) {
     j->model = m;
     snprintf(j->path, sizeof j->path, "%s", m->path);
     atomic_init(&j->done, false);
-    atomic_fetch_add(&g_busy, 1);
-    atomic_fetch_add(&g_reading, 1);
-    if (pthread_create(&j->th, NULL, vocab_job_main, j)) { atomic_fetch_sub(&g_busy, 1); atomic_fetch_sub(&g_reading, 1); free(j); return true; }
+    if (!job_start(&j->th, vocab_job_main, j)) { free(j); return true; }
     dc->job = j;
     return false;
 }
@@ -164,9 +173,7 @@ bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit) {
     j->model = m;
     snprintf(j->path, sizeof j->path, "%s", m->path);
     atomic_init(&j->done, false);
-    atomic_fetch_add(&g_busy, 1);
-    atomic_fetch_add(&g_reading, 1);
-    if (pthread_create(&j->th, NULL, map_job_main, j)) { atomic_fetch_sub(&g_busy, 1); atomic_fetch_sub(&g_reading, 1); free(j); return true; }
+    if (!job_start(&j->th, map_job_main, j)) { free(j); return true; }
     dc->map_job = j;
     return false;
 }
