@@ -272,3 +272,59 @@ TEST(cli_config_wrong_types) {
     }
     scratch_free();
 }
+
+/* The ids `generate` (or `run`'s text, or `trace`'s "ids") gives for ARGS on model dir %D/g. */
+static char *gen_out(TestCtx *T_, const char *cmd, const char *args) {
+    char row[1024], *out = NULL;
+    snprintf(row, sizeof row, "%s --model %%D/g %s", cmd, args);
+    int rc = run_row(row, &out);
+    CHECK_MSG(rc == 0 && out && !strstr(out, "llmscope:"), "`%s`: status %d: %.400s", row, rc, out ? out : "");
+    return out ? out : strdup("");
+}
+
+/* Without sampling options, run, generate and trace all sample as the model's
+ * generation_config.json says (no do_sample: greedy; do_sample with temperature/top_k/top_p),
+ * and at temperature 1 without that file: each default equals the explicit options it stands
+ * for, and differs from the other choice over these 40 tokens (so a command that ignored the
+ * file fails a row). */
+TEST(cli_sampling_defaults_from_generation_config) {
+    NEED_MODEL();
+    if (!scratch()) SKIP("no scratch directory");
+    static const struct { const char *gcfg, *same, *other; } cases[] = {
+        {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", "--greedy", "--temp 1"},   /* the bundled models' file */
+        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 50, \"top_p\": 0.95}", "--temp 1.5 --top-k 50 --top-p 0.95", "--greedy"},
+        {NULL, "--temp 1", "--greedy"},   /* no generation_config.json */
+    };
+    static const char *const cmds[][2] = {
+        {"generate", "--ids 0,1 -n 40 --ignore-eos --json"},
+        {"run", "--prompt 'Once upon a time' -n 40 --ignore-eos"},
+        {"trace", "--ids 0,1 -n 40 --hooks hook_logits --json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/g' && mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json "
+                 "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", g_dir, g_dir, g_dir);
+        REQUIRE(system(cmd) == 0);
+        if (cases[i].gcfg) {
+            snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", g_dir);
+            FILE *f = fopen(cmd, "w");
+            REQUIRE(f);
+            fputs(cases[i].gcfg, f);
+            fclose(f);
+        }
+        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+            char args[512];
+            char *dflt = gen_out(T_, cmds[c][0], cmds[c][1]);
+            snprintf(args, sizeof args, "%s %s", cmds[c][1], cases[i].same);
+            char *same = gen_out(T_, cmds[c][0], args);
+            snprintf(args, sizeof args, "%s %s", cmds[c][1], cases[i].other);
+            char *other = gen_out(T_, cmds[c][0], args);
+            const char *g = cases[i].gcfg ? cases[i].gcfg : "(none)";
+            CHECK_MSG(!strcmp(dflt, same), "%s, generation_config %s: the default is not `%s`:\n%.300s\nvs\n%.300s",
+                      cmds[c][0], g, cases[i].same, dflt, same);
+            CHECK_MSG(strcmp(dflt, other), "%s, generation_config %s: `%s` gives the same output: the case cannot fail", cmds[c][0], g, cases[i].other);
+            free(dflt); free(same); free(other);
+        }
+    }
+    scratch_free();
+}

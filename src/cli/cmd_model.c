@@ -79,7 +79,7 @@ int cmd_logits(int argc, char **argv) {
     return 0;
 }
 
-SamplerCfg cli_sampler_args(int argc, char **argv) {
+static SamplerCfg cli_sampler_args(int argc, char **argv) {
     SamplerCfg c = {0};
     c.greedy = cli_flag(argc, argv, "--greedy");
     c.temperature = (float)cli_opt_double(argc, argv, "--temp", 1.0);
@@ -88,6 +88,19 @@ SamplerCfg cli_sampler_args(int argc, char **argv) {
     c.top_p = (float)cli_opt_double(argc, argv, "--top-p", 1.0);
     c.seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
     if (c.temperature == 0) c.greedy = true;
+    return c;
+}
+
+SamplerCfg cli_sampler_for_model(int argc, char **argv, const ModelSpec *s) {
+    SamplerCfg c = cli_sampler_args(argc, argv);
+    bool given = cli_flag(argc, argv, "--greedy") || cli_opt(argc, argv, "--temp") || cli_opt(argc, argv, "--temperature") ||
+                 cli_opt(argc, argv, "--top-k") || cli_opt(argc, argv, "--top-p");
+    if (!given && s->has_gen_config) {   /* the model's generation_config.json */
+        c.greedy = !s->gen_do_sample;
+        c.temperature = s->gen_temperature;
+        c.top_k = s->gen_top_k;
+        c.top_p = s->gen_top_p;
+    }
     return c;
 }
 
@@ -103,7 +116,9 @@ static const CliOpt k_generate_opts[] = {
 static const CliOpt *const k_generate_groups[] = {k_generate_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_generate_cmd = {
     "generate", "generate [--model M] --ids 5,17,42 [--max-new N] [--greedy | --temp T ...] [--json]",
-    "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids.",
+    "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids. Without\n"
+    "sampling options the model's generation_config.json decides (do_sample, temperature, top_k, top_p;\n"
+    "no do_sample means greedy), as for `run`; without one, sampling at T = 1.",
     k_generate_groups, 0, NULL, true};
 
 static const CliRule k_generate_rules[] = {
@@ -128,7 +143,7 @@ int cmd_generate(int argc, char **argv) {
     warn_past_context(m, n);
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
     int rc = 0, k = 0;
-    Sampler *sm = sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
+    Sampler *sm = sampler_new(cli_sampler_for_model(argc, argv, &m->spec), m->spec.vocab_size);
     /* At most max_ctx tokens can be generated (the cache fills up): size the buffer by that,
      * not by --max-new, which may be INT_MAX. */
     int cap_new = !en ? 0 : max_new > engine_max_ctx(en) ? engine_max_ctx(en) : max_new;

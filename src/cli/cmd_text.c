@@ -80,7 +80,8 @@ static const CliOpt *const k_run_groups[] = {k_run_opts, CLI_OPTS_SAMPLING, CLI_
 static const CliCmd k_run_cmd = {
     "run", "run [--model M] --prompt TEXT [-n N] [--greedy | --temp T --top-k K --top-p P --seed S]",
     "Generates a continuation of TEXT and prints it as text. Without sampling options the model's\n"
-    "generation_config.json decides (do_sample, temperature, top_k, top_p); without one, sampling at T = 1.",
+    "generation_config.json decides (do_sample, temperature, top_k, top_p; no do_sample means greedy);\n"
+    "without one, sampling at T = 1.",
     k_run_groups, 0, NULL, true};
 
 static const CliRule k_run_rules[] = {
@@ -127,16 +128,7 @@ int cmd_run(int argc, char **argv) {
         return cli_fail(&e);
     }
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
-    SamplerCfg scfg = cli_sampler_args(argc, argv);
-    bool explicit_sampling = cli_flag(argc, argv, "--greedy") || cli_opt(argc, argv, "--temp") || cli_opt(argc, argv, "--temperature") ||
-                             cli_opt(argc, argv, "--top-k") || cli_opt(argc, argv, "--top-p");
-    if (!explicit_sampling && m->spec.has_gen_config) {   /* the model's generation_config.json */
-        scfg.greedy = !m->spec.gen_do_sample;
-        scfg.temperature = m->spec.gen_temperature;
-        scfg.top_k = m->spec.gen_top_k;
-        scfg.top_p = m->spec.gen_top_p;
-    }
-    Sampler *sm = sampler_new(scfg, m->spec.vocab_size);
+    Sampler *sm = sampler_new(cli_sampler_for_model(argc, argv, &m->spec), m->spec.vocab_size);
     int rc = 0;
     if (!en || !sm) rc = 1;
     float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);

@@ -121,7 +121,8 @@ static const CliOpt k_trace_opts[] = {
 static const CliOpt *const k_trace_groups[] = {k_trace_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
 static const CliCmd k_trace_cmd = {
     "trace", "trace [--model M] (--prompt TEXT | --ids 1,2,3) --hooks P1,P2 (--json | --npy DIR) [--max-new N]",
-    "Runs a prompt (prefill, then greedy or sampled decode) and exports the values seen at hook points.",
+    "Runs a prompt (prefill, then greedy or sampled decode) and exports the values seen at hook points.\n"
+    "The decode samples as `run` does: without sampling options as the model's generation_config.json says.",
     k_trace_groups, 0, NULL, true};
 
 static const CliRule k_trace_rules[] = {
@@ -206,7 +207,7 @@ int cmd_trace(int argc, char **argv) {
     if (!x || !export_check_layers(x, m->spec.n_layers, &e) || (npy && !export_set_dir(x, npy, &e))) rc = 1;
     Engine *en = rc ? NULL : engine_new(m, n + max_new, &e);
     if (!en) rc = 1;
-    Sampler *sm = rc ? NULL : sampler_new(cli_sampler_args(argc, argv), m->spec.vocab_size);
+    Sampler *sm = rc ? NULL : sampler_new(cli_sampler_for_model(argc, argv, &m->spec), m->spec.vocab_size);
     if (!rc) {
         engine_set_hooks(en, h);
         /* the values stream to disk as they are produced: attention is [heads, T, T] */
