@@ -2,12 +2,14 @@
  * after an ablation, compare slot B catching up with A, a model load on a worker thread, compare
  * mode's loss/KL — gives what one run gives, and a stop (Esc) leaves a consistent scene. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "harness.h"
 #include "analysis/compare.h"
 #include "analysis/derived.h"
+#include "analysis/embedmap.h"
 #include "model/model.h"
 #include "scene/scene.h"
 #include "tui/app.h"
@@ -367,8 +369,9 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
     char *txt = canvas_to_text(cv);
     CHECK_MSG(txt && (strstr(txt, "indexing the vocabulary") || strstr(txt, "fitting the vocabulary map")), "first frame:\n%s", txt ? txt : "");
     free(txt);
-    TuiEvent esc = {.key = TK_ESC};
-    app_handle(app, &esc);                                 /* answered while the work runs */
+    TuiEvent prev = {.key = ','};
+    app_handle(app, &prev);                                /* answered while the work runs */
+    CHECK(app->sc->view.emb_sel >= 0);
     CHECK(!app->quit);
     bool drawn = false;
     for (int i = 0; i < 20000 && !drawn; i++) {
@@ -382,6 +385,183 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
     CHECK(!derived_background_busy());
     canvas_free(cv);
     app_free(app);
+}
+
+/* Waits (up to 20 s) until no job runs on a worker thread. */
+static bool background_idle(void) {
+    for (int i = 0; i < 20000 && derived_background_busy(); i++) sleep_ms(1);
+    return !derived_background_busy();
+}
+
+static const char *last_action(const Scene *sc) {
+    int k = sc->n_trail < SCENE_TRAIL ? sc->n_trail : SCENE_TRAIL;
+    return k > 0 ? sc->trail[k - 1] : "";
+}
+
+/* The screen of the App as text contains s. */
+static bool screen_has(App *app, Canvas *cv, const char *s) {
+    app_render(app, cv);
+    char *txt = canvas_to_text(cv);
+    bool has = txt && strstr(txt, s);
+    free(txt);
+    return has;
+}
+
+/* Cancelling the vocabulary index and the map fit: the worker stops at its next check and keeps
+ * nothing (ASan sees a leak), the cache is as before the job, and the next prepare starts it
+ * again and gives what a run to the end gives. derived_background_pause holds a job at its
+ * start so that the cancel surely finds it running. */
+TEST(vocab_work_cancelled_starts_again) {
+    Err e = {0};
+    /* the analysis functions themselves, told to stop from the start */
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    Model *m = model_load(MA, false, &e);
+    REQUIRE(m);
+    atomic_bool stop;
+    atomic_init(&stop, true);
+    CHECK(vocab_index_build(&m->w.tok_emb, &stop, &e) == NULL && strstr(e.msg, "cancelled"));
+    err_clear(&e);
+    VocabIndex *vi = vocab_index_new(&m->w.tok_emb, &e);
+    REQUIRE(vi);
+    int n = 0;
+    CHECK(vocab_map_rows(vi, 1000, &n, &stop, &e) == NULL && n == 0 && strstr(e.msg, "cancelled"));
+    err_clear(&e);
+    float *X = vocab_map_rows(vi, 1000, &n, NULL, &e);
+    REQUIRE(X);
+    PcaAxes ax;
+    CHECK(!vocab_map_fit_rows(X, n, vocab_index_dim(vi), &ax, &stop, &e) && strstr(e.msg, "cancelled"));
+    CHECK(ax.mean == NULL && ax.comp == NULL);
+    free(X);
+    PcaAxes ref;
+    REQUIRE(vocab_map_fit(vi, 1000, &ref, &e));
+    vocab_index_free(vi);
+
+    /* the index build, held at its start, cancelled */
+    DerivedCache c;
+    derived_cache_init(&c);
+    int want = derived_neighbours(&c, m, 42), want_ids[DERIVED_NN];
+    memcpy(want_ids, c.nn_ids, sizeof want_ids);
+    derived_cache_done(&c);
+    derived_cache_init(&c);
+    derived_background_pause(true);
+    CHECK(!derived_vocab_prepare(&c, m));
+    CHECK(derived_background_busy());
+    CHECK_EQ_INT(derived_background_cancel(), 1);
+    CHECK_EQ_INT(derived_background_cancel(), 0);        /* already stopping */
+    CHECK(background_idle());
+    CHECK(!derived_vocab_ready(&c, m));                   /* nothing kept, nothing started */
+    CHECK(c.job == NULL && c.vi == NULL && c.nn_model == NULL);
+    CHECK(!derived_background_busy());
+    derived_background_pause(false);
+    bool ready = derived_vocab_prepare(&c, m);            /* started again */
+    CHECK(!ready);
+    for (int i = 0; i < 4000 && !ready; i++) { sleep_ms(2); ready = derived_vocab_prepare(&c, m); }
+    REQUIRE(ready);
+    CHECK_EQ_INT(derived_neighbours(&c, m, 42), want);
+    CHECK(!memcmp(c.nn_ids, want_ids, sizeof(int) * (size_t)want));
+    /* the map fit (the index is ready), held, cancelled, started again */
+    derived_background_pause(true);
+    CHECK(!derived_vocab_map_prepare(&c, m, 1000));
+    CHECK(c.map_job != NULL);
+    CHECK_EQ_INT(derived_background_cancel(), 1);
+    CHECK(background_idle());
+    CHECK(!derived_vocab_map_ready(&c, m, 1000));
+    CHECK(c.map_job == NULL && !c.map_done);
+    CHECK(c.vi != NULL);                                  /* the index stays */
+    derived_background_pause(false);
+    ready = derived_vocab_map_prepare(&c, m, 1000);
+    CHECK(!ready);
+    for (int i = 0; i < 20000 && !ready; i++) { sleep_ms(1); ready = derived_vocab_map_prepare(&c, m, 1000); }
+    REQUIRE(ready);
+    const PcaAxes *got = derived_vocab_map(&c, m, 1000);
+    CHECK(got && axes_equal(got, &ref));
+    /* a cache dropped while its job is held: the job is told to stop, the drop does not wait for the pause */
+    DerivedCache d;
+    derived_cache_init(&d);
+    derived_background_pause(true);
+    CHECK(!derived_vocab_prepare(&d, m));
+    derived_cache_done(&d);
+    CHECK(!derived_background_busy());
+    derived_background_pause(false);
+    derived_cache_done(&c);
+    pca_axes_done(&ref);
+    model_free(m);
+}
+
+/* Esc while the Embeddings panel's work runs (the App, chunked as in the terminal): the keymap's
+ * KEYMAP_WORKING row makes it work.cancel, the status line says what was cancelled, the panel
+ * starts nothing more (and shows what needs no index), and v starts it again; with nothing
+ * running Esc is the panel's own (embeddings.off). Both phases: the index build, the map fit. */
+TEST(esc_cancels_the_embeddings_work) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    app_set_session(app, 0, s, true);
+    REQUIRE(session_set_prompt(s, TEXT, &e) && session_step(s, &e));
+    Scene *sc = app->sc;
+    sc->chunked = true;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    REQUIRE(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
+    TuiEvent v = {.key = 'v'}, esc = {.key = TK_ESC};
+    /* 1. the index build (the map asked for) */
+    derived_background_pause(true);
+    app_handle(app, &v);
+    CHECK(screen_has(app, cv, "indexing the vocabulary"));
+    CHECK(screen_has(app, cv, "Esc cancels"));
+    CHECK(derived_background_busy());
+    CHECK_STR(scene_key_binding(sc, TK_ESC)->action, "work.cancel");
+    app_handle(app, &esc);
+    CHECK_STR(last_action(sc), "work.cancel");
+    CHECK(!app->quit && sc->view.emb_map == 0 && sc->view.emb_hold);
+    CHECK_MSG(strstr(sc->msg, "vocabulary map fit cancelled"), "status: %s", sc->msg);
+    CHECK(background_idle());
+    CHECK(screen_has(app, cv, "(vocabulary indexing cancelled"));   /* the tokens' PCA, no neighbours */
+    CHECK(screen_has(app, cv, "PC1"));
+    CHECK(!derived_background_busy());                    /* nothing started again */
+    CHECK_STR(scene_key_binding(sc, TK_ESC)->action, "embeddings.off");
+    /* 2. v again: the index, then the fit, held at its start and cancelled */
+    derived_background_pause(false);
+    app_handle(app, &v);
+    CHECK(!sc->view.emb_hold);
+    app_render(app, cv);                                  /* starts the index build */
+    CHECK(background_idle());
+    derived_background_pause(true);
+    CHECK(screen_has(app, cv, "fitting the vocabulary map"));   /* takes the index, starts the fit */
+    CHECK(derived_background_busy());
+    app_handle(app, &esc);
+    CHECK_MSG(strstr(sc->msg, "vocabulary map fit cancelled"), "status: %s", sc->msg);
+    CHECK(background_idle());
+    CHECK(screen_has(app, cv, "tok_emb rows nearest"));
+    CHECK(!screen_has(app, cv, "(vocabulary indexing cancelled"));   /* the index is kept: neighbours shown */
+    CHECK(!derived_background_busy());
+    /* 3. v once more: the map is drawn */
+    derived_background_pause(false);
+    app_handle(app, &v);
+    bool drawn = false;
+    for (int i = 0; i < 20000 && !drawn; i++) { drawn = screen_has(app, cv, "vocabulary map: PCA of the first"); if (!drawn) sleep_ms(1); }
+    CHECK(drawn);
+    CHECK(!derived_background_busy());
+    /* nothing running: Esc is the panel's own */
+    sc->view.emb_sel = 0;
+    app_handle(app, &esc);
+    CHECK_STR(last_action(sc), "embeddings.off");
+    CHECK(sc->view.emb_sel == -1 && sc->view.emb_map == 1);
+    /* quitting while a job is held: the App is freed at once (the job is told to stop) */
+    Session *s2 = session_new(MA, 0, &e);
+    REQUIRE(s2);
+    app_set_session(app, 0, s2, true);                    /* a new model: its index to build */
+    REQUIRE(session_set_prompt(s2, TEXT, &e) && session_step(s2, &e));
+    derived_background_pause(true);
+    app_render(app, cv);
+    CHECK(derived_background_busy());
+    canvas_free(cv);
+    app_free(app);
+    CHECK(!derived_background_busy());
+    derived_background_pause(false);
 }
 
 /* Largest difference between two compare results (per-token arrays and means); -1 when their

@@ -20,19 +20,22 @@ void derived_cache_init(DerivedCache *dc) {
 
 static void map_job_finish(DerivedCache *dc, const Model *m);
 
-/* ---- the vocabulary index on a worker thread -------------------------------------------------- */
+/* ---- work on worker threads: the vocabulary index, the vocabulary map ------------------------ */
 
-typedef struct DerivedVocabJob {
+/* What every job has: its thread, done (set by the worker last), stop (set by a cancel or by an
+ * owner that drops the result; the worker checks it between rows or rounds), and its place in
+ * the list of running jobs that derived_background_cancel walks. */
+typedef struct JobHead {
     pthread_t th;
-    atomic_bool done;
-    const Tensor *emb;            /* the model's, read only */
-    const void *model;
-    char path[512];
-    VocabIndex *vi;
-} DerivedVocabJob;
+    atomic_bool done, stop;
+    struct JobHead *next;
+} JobHead;
 
-static atomic_int g_busy;        /* builds running */
+static atomic_int g_busy;        /* jobs running */
 static atomic_int g_reading;     /* of them, those still reading a model's weights */
+static atomic_bool g_paused;     /* tests: jobs wait at their start (derived_background_pause) */
+static pthread_mutex_t g_jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static JobHead *g_jobs;          /* the running jobs (under g_jobs_mu) */
 
 bool derived_background_busy(void) { return atomic_load(&g_busy) > 0; }
 
@@ -41,34 +44,89 @@ void derived_wait_model_readers(void) {
     while (atomic_load(&g_reading) > 0) nanosleep(&ms, NULL);
 }
 
-/* starts a build on its own thread, counted as running and as reading a model (the thread
- * takes itself off both counts); false when no thread could be started */
-static bool job_start(pthread_t *th, void *(*fn)(void *), void *arg) {
+void derived_background_pause(bool on) { atomic_store(&g_paused, on); }
+
+int derived_background_cancel(void) {
+    int n = 0;
+    pthread_mutex_lock(&g_jobs_mu);
+    for (JobHead *h = g_jobs; h; h = h->next)
+        if (!atomic_exchange(&h->stop, true)) n++;
+    pthread_mutex_unlock(&g_jobs_mu);
+    return n;
+}
+
+static void jobs_unlink(JobHead *h) {
+    pthread_mutex_lock(&g_jobs_mu);
+    for (JobHead **p = &g_jobs; *p; p = &(*p)->next)
+        if (*p == h) { *p = h->next; break; }
+    pthread_mutex_unlock(&g_jobs_mu);
+}
+
+/* starts a job on its own thread, listed and counted as running and as reading a model (the
+ * thread takes itself off: job_read_done, job_end); false when no thread could be started */
+static bool job_start(JobHead *h, void *(*fn)(void *), void *arg) {
+    atomic_init(&h->done, false);
+    atomic_init(&h->stop, false);
     atomic_fetch_add(&g_busy, 1);
     atomic_fetch_add(&g_reading, 1);
-    if (!pthread_create(th, NULL, fn, arg)) return true;
+    pthread_mutex_lock(&g_jobs_mu);
+    h->next = g_jobs;
+    g_jobs = h;
+    pthread_mutex_unlock(&g_jobs_mu);
+    if (!pthread_create(&h->th, NULL, fn, arg)) return true;
+    jobs_unlink(h);
     atomic_fetch_sub(&g_busy, 1);
     atomic_fetch_sub(&g_reading, 1);
     return false;
 }
 
+/* the worker, first: waits while the tests pause the jobs (or until a cancel) */
+static void job_begin(JobHead *h) {
+    struct timespec ms = {0, 1000000};
+    while (atomic_load(&g_paused) && !atomic_load(&h->stop)) nanosleep(&ms, NULL);
+}
+static void job_read_done(void) { atomic_fetch_sub(&g_reading, 1); }
+/* the worker, last: off the list, done, no longer running (the owner frees h after joining) */
+static void job_end(JobHead *h) {
+    jobs_unlink(h);
+    atomic_store(&h->done, true);
+    atomic_fetch_sub(&g_busy, 1);
+}
+/* the owner: waits for the thread; with drop, the result is not wanted: it is told to stop first */
+static void job_join(JobHead *h, bool drop) {
+    if (drop) atomic_store(&h->stop, true);
+    pthread_join(h->th, NULL);
+}
+
+typedef struct DerivedVocabJob {
+    JobHead h;
+    const Tensor *emb;            /* the model's, read only */
+    const void *model;
+    char path[512];
+    VocabIndex *vi;               /* NULL: failed, or cancelled (h.stop) */
+} DerivedVocabJob;
+
 static void *vocab_job_main(void *arg) {
     DerivedVocabJob *j = arg;
     Err e = {0};
-    j->vi = vocab_index_new(j->emb, &e);
-    atomic_fetch_sub(&g_reading, 1);
-    atomic_store(&j->done, true);
-    atomic_fetch_sub(&g_busy, 1);
+    job_begin(&j->h);
+    j->vi = vocab_index_build(j->emb, &j->h.stop, &e);
+    job_read_done();
+    job_end(&j->h);
     return NULL;
 }
 
-/* Waits for the build and takes its index when it was for m (else frees it). */
+static bool same_model(const void *p, const char *path, const Model *m) { return p == (const void *)m && !strcmp(path, m->path); }
+
+/* Waits for the build and takes its index when it was for m (else frees it). A cancelled build
+ * leaves the cache as it was: the next prepare starts another. */
 static void vocab_job_finish(DerivedCache *dc, const Model *m) {
     DerivedVocabJob *j = dc->job;
     if (!j) return;
-    pthread_join(j->th, NULL);
+    bool want = m && same_model(j->model, j->path, m);
+    job_join(&j->h, !want);
     dc->job = NULL;
-    if (m && j->model == (const void *)m && !strcmp(j->path, m->path)) {
+    if (want && (j->vi || !atomic_load(&j->h.stop))) {
         map_job_finish(dc, NULL);                          /* a fit reading the old index */
         vocab_index_free(dc->vi);
         dc->vi = j->vi;
@@ -82,12 +140,15 @@ static void vocab_job_finish(DerivedCache *dc, const Model *m) {
 
 static bool has_vocab(const Model *m) { return tensor_present(&m->w.tok_emb) && m->w.tok_emb.cols == m->spec.d_model; }
 
+bool derived_vocab_ready(DerivedCache *dc, const Model *m) {
+    if (dc->job && atomic_load(&dc->job->h.done)) vocab_job_finish(dc, m);
+    return same_model(dc->nn_model, dc->nn_path, m) || !has_vocab(m);
+}
+
 bool derived_vocab_prepare(DerivedCache *dc, const Model *m) {
-    if (dc->job && atomic_load(&dc->job->done)) vocab_job_finish(dc, m);
-    if (dc->nn_model == (const void *)m && !strcmp(dc->nn_path, m->path)) return true;   /* built */
-    if (!has_vocab(m)) return true;
+    if (derived_vocab_ready(dc, m)) return true;
     if (dc->job) {
-        if (dc->job->model == (const void *)m && !strcmp(dc->job->path, m->path)) return false;   /* under way */
+        if (same_model(dc->job->model, dc->job->path, m)) return false;   /* under way */
         vocab_job_finish(dc, NULL);
     }
     DerivedVocabJob *j = calloc(1, sizeof *j);
@@ -95,37 +156,31 @@ bool derived_vocab_prepare(DerivedCache *dc, const Model *m) {
     j->emb = &m->w.tok_emb;
     j->model = m;
     snprintf(j->path, sizeof j->path, "%s", m->path);
-    atomic_init(&j->done, false);
-    if (!job_start(&j->th, vocab_job_main, j)) { free(j); return true; }
+    if (!job_start(&j->h, vocab_job_main, j)) { free(j); return true; }
     dc->job = j;
     return false;
 }
 
-/* ---- the vocabulary map, fitted on a worker thread ---------------------------------------------- */
-
 typedef struct DerivedMapJob {
-    pthread_t th;
-    atomic_bool done;
+    JobHead h;
     const VocabIndex *vi;         /* the cache's; read (with the model) only while copying the rows */
     int n_fit;
     PcaAxes ax;
-    bool ok;
+    bool ok;                      /* false: failed, or cancelled (h.stop) */
     const void *model;
     char path[512];
 } DerivedMapJob;
-
-static bool same_model(const void *p, const char *path, const Model *m) { return p == (const void *)m && !strcmp(path, m->path); }
 
 static void *map_job_main(void *arg) {
     DerivedMapJob *j = arg;
     Err e = {0};
     int n = 0;
-    float *X = vocab_map_rows(j->vi, j->n_fit, &n, &e);   /* a fresh 32 MB on a 1024-wide model: 0.3 s of page faults under load */
-    atomic_fetch_sub(&g_reading, 1);                        /* from here on only X */
-    j->ok = X && vocab_map_fit_rows(X, n, vocab_index_dim(j->vi), &j->ax, &e);
+    job_begin(&j->h);
+    float *X = vocab_map_rows(j->vi, j->n_fit, &n, &j->h.stop, &e);   /* a fresh 32 MB on a 1024-wide model: 0.3 s of page faults under load */
+    job_read_done();                                       /* from here on only X */
+    j->ok = X && vocab_map_fit_rows(X, n, vocab_index_dim(j->vi), &j->ax, &j->h.stop, &e);
     free(X);
-    atomic_store(&j->done, true);
-    atomic_fetch_sub(&g_busy, 1);
+    job_end(&j->h);
     return NULL;
 }
 
@@ -141,13 +196,15 @@ static void map_set(DerivedCache *dc, const Model *m, int n_fit, PcaAxes *ax, bo
     dc->map_n = n_fit;
 }
 
-/* Waits for the fit and keeps it when it was for m (else drops it). */
+/* Waits for the fit and keeps it when it was for m (else drops it); a cancelled fit leaves the
+ * cache as it was. */
 static void map_job_finish(DerivedCache *dc, const Model *m) {
     DerivedMapJob *j = dc->map_job;
     if (!j) return;
-    pthread_join(j->th, NULL);
+    bool want = m && same_model(j->model, j->path, m);
+    job_join(&j->h, !want);
     dc->map_job = NULL;
-    if (m && same_model(j->model, j->path, m)) map_set(dc, m, j->n_fit, &j->ax, j->ok);
+    if (want && (j->ok || !atomic_load(&j->h.stop))) map_set(dc, m, j->n_fit, &j->ax, j->ok);
     else if (j->ok) pca_axes_done(&j->ax);
     free(j);
 }
@@ -156,9 +213,13 @@ static bool map_ready(const DerivedCache *dc, const Model *m, int n_fit) {
     return dc->map_done && dc->map_n == n_fit && same_model(dc->map_model, dc->map_path, m);
 }
 
+bool derived_vocab_map_ready(DerivedCache *dc, const Model *m, int n_fit) {
+    if (dc->map_job && atomic_load(&dc->map_job->h.done)) map_job_finish(dc, m);
+    return map_ready(dc, m, n_fit) || !has_vocab(m);
+}
+
 bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit) {
-    if (dc->map_job && atomic_load(&dc->map_job->done)) map_job_finish(dc, m);
-    if (map_ready(dc, m, n_fit) || !has_vocab(m)) return true;
+    if (derived_vocab_map_ready(dc, m, n_fit)) return true;
     if (!derived_vocab_prepare(dc, m)) return false;       /* the index first, on its worker */
     if (dc->map_job) {
         if (same_model(dc->map_job->model, dc->map_job->path, m) && dc->map_job->n_fit == n_fit) return false;   /* under way */
@@ -172,8 +233,7 @@ bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit) {
     j->n_fit = n_fit;
     j->model = m;
     snprintf(j->path, sizeof j->path, "%s", m->path);
-    atomic_init(&j->done, false);
-    if (!job_start(&j->th, map_job_main, j)) { free(j); return true; }
+    if (!job_start(&j->h, map_job_main, j)) { free(j); return true; }
     dc->map_job = j;
     return false;
 }
@@ -218,7 +278,7 @@ void derived_similarity_rank(const double *mat, int n, int q, int *order) { simi
 
 static VocabIndex *nn_index(DerivedCache *dc, const Model *m) {
     if (dc->job) vocab_job_finish(dc, m);                  /* a build under way: wait for it */
-    if (dc->nn_model != (const void *)m || strcmp(dc->nn_path, m->path)) {
+    if (!same_model(dc->nn_model, dc->nn_path, m)) {
         map_job_finish(dc, NULL);                          /* a fit reading the old index */
         vocab_index_free(dc->vi);
         dc->vi = NULL;

@@ -60,7 +60,18 @@ VocabIndex *derived_vocab(DerivedCache *dc, const Model *m);
  * false; the UI redraws while derived_background_busy() and asks again. The other functions
  * wait for a build under way. */
 bool derived_vocab_prepare(DerivedCache *dc, const Model *m);
+/* The same without starting anything: true when m's index is ready (or m has none); takes
+ * over a build that has ended. */
+bool derived_vocab_ready(DerivedCache *dc, const Model *m);
 bool derived_background_busy(void);
+/* Asks every job running on a worker (index builds, map fits, of every cache) to stop: each
+ * checks between rows or rounds, frees what it made and ends (within milliseconds); its cache
+ * stays as before the job, and the next prepare starts it again. Returns how many were asked
+ * (0: none running, or all already stopping). */
+int derived_background_cancel(void);
+/* Tests: while on, a job started on a worker waits at its start (until off, or cancelled), so
+ * that a test can act while it is surely running. */
+void derived_background_pause(bool on);
 /* Waits until no worker thread reads a model's weights (the index build, the map fit's copy
  * of the rows). Call before freeing a model that a cache may have started a job on. */
 void derived_wait_model_readers(void);
@@ -73,6 +84,8 @@ const PcaAxes *derived_vocab_map(DerivedCache *dc, const Model *m, int n_fit);
  * index, itself on a worker: derived_vocab_prepare) and returns false. Ask again while
  * derived_background_busy(). */
 bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit);
+/* The same without starting anything (a fit that has ended is taken over). */
+bool derived_vocab_map_ready(DerivedCache *dc, const Model *m, int n_fit);
 /* Nearest tokens to a vector q[d_model] (skip: an id left out, -1 none); not cached. */
 int derived_neighbours_vec(DerivedCache *dc, const Model *m, const float *q, int skip);
 /* The Embeddings panel's texts view: the cosine matrix mat[n][n] of the texts' sentence

@@ -89,7 +89,11 @@ struct VocabIndex {
     float *dots;       /* [V] scratch for E q */
 };
 
-VocabIndex *vocab_index_new(const Tensor *E, Err *e) {
+VocabIndex *vocab_index_new(const Tensor *E, Err *e) { return vocab_index_build(E, NULL, e); }
+
+static bool stopped(const atomic_bool *stop) { return stop && atomic_load_explicit(stop, memory_order_relaxed); }
+
+VocabIndex *vocab_index_build(const Tensor *E, const atomic_bool *stop, Err *e) {
     if (!E || !tensor_present(E) || E->rows <= 0 || E->cols <= 0) {
         err_set(e, ERR_ARG, "vocabulary index: the model has no token-embedding matrix");
         return NULL;
@@ -111,6 +115,7 @@ VocabIndex *vocab_index_new(const Tensor *E, Err *e) {
         } else {
             #pragma omp for schedule(static)
             for (int v = 0; v < V; v++) {
+                if (stopped(stop)) continue;   /* the rest of this thread's rows, unread */
                 tensor_row_f32(E, (size_t)v * (size_t)d, d, row);
                 double nn = stats_norm(row, d);
                 vi->inv_norm[v] = nn > 0 ? (float)(1.0 / nn) : 0.0f;
@@ -119,6 +124,7 @@ VocabIndex *vocab_index_new(const Tensor *E, Err *e) {
         free(row);
     }
     if (oom) { vocab_index_free(vi); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    if (stopped(stop)) { vocab_index_free(vi); err_set(e, ERR_ARG, "vocabulary index: cancelled"); return NULL; }
     return vi;
 }
 
@@ -182,13 +188,16 @@ static void orthonormalise(double *Q, int d, int b) {   /* columns Q[:, k] store
     }
 }
 
-float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, Err *e) {
+float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, const atomic_bool *stop, Err *e) {
     *n = 0;
     if (!vi) { err_set(e, ERR_ARG, "vocabulary map: no index"); return NULL; }
     const int N = (n_fit <= 0 || n_fit > vi->V) ? vi->V : n_fit;
     float *X = malloc(sizeof(float) * (size_t)N * (size_t)vi->d);
     if (!X) { err_set(e, ERR_MEMORY, "vocabulary map: out of memory for %d x %d rows", N, vi->d); return NULL; }
-    for (int v = 0; v < N; v++) vocab_row(vi, v, X + (size_t)v * (size_t)vi->d);
+    for (int v = 0; v < N; v++) {
+        if ((v & 255) == 0 && stopped(stop)) { free(X); err_set(e, ERR_ARG, "vocabulary map: cancelled"); return NULL; }
+        vocab_row(vi, v, X + (size_t)v * (size_t)vi->d);
+    }
     *n = N;
     return X;
 }
@@ -196,14 +205,14 @@ float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, Err *e) {
 bool vocab_map_fit(const VocabIndex *vi, int n_fit, PcaAxes *ax, Err *e) {
     memset(ax, 0, sizeof *ax);
     int N = 0;
-    float *X = vocab_map_rows(vi, n_fit, &N, e);
+    float *X = vocab_map_rows(vi, n_fit, &N, NULL, e);
     if (!X) return false;
-    bool ok = vocab_map_fit_rows(X, N, vi->d, ax, e);
+    bool ok = vocab_map_fit_rows(X, N, vi->d, ax, NULL, e);
     free(X);
     return ok;
 }
 
-bool vocab_map_fit_rows(float *Xc, int N, int d, PcaAxes *ax, Err *e) {
+bool vocab_map_fit_rows(float *Xc, int N, int d, PcaAxes *ax, const atomic_bool *stop, Err *e) {
     memset(ax, 0, sizeof *ax);
     if (!Xc || d < 1) return err_set(e, ERR_ARG, "vocabulary map: no rows");
     if (N < 3) return err_set(e, ERR_ARG, "vocabulary map: %d rows are too few", N);
@@ -240,6 +249,7 @@ bool vocab_map_fit_rows(float *Xc, int N, int d, PcaAxes *ax, Err *e) {
         orthonormalise(Q, d, b);
         double prev[2] = {0, 0};
         for (int it = 0; it < 40; it++) {
+            if (stopped(stop)) { ok = false; break; }
             for (size_t i = 0; i < (size_t)b * (size_t)d; i++) Qf[i] = (float)Q[i];
             /* B[N,b] = Xc[N,d] Qf^T ; Y[b,d] = B^T Xc */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, b, d, 1.0f, Xc, d, Qf, d, 0.0f, B, b);
@@ -254,6 +264,10 @@ bool vocab_map_fit_rows(float *Xc, int N, int d, PcaAxes *ax, Err *e) {
             if (it > 2 && fabs(r0 - prev[0]) <= 1e-6 * fabs(r0) && fabs(r1 - prev[1]) <= 1e-6 * fabs(r0)) break;
             prev[0] = r0; prev[1] = r1;
         }
+        if (stopped(stop)) ok = false;   /* also when it came after the last round */
+    }
+    if (!ok && stopped(stop)) err_set(e, ERR_ARG, "vocabulary map: cancelled");
+    if (ok) {
         /* Rayleigh-Ritz */
         for (size_t i = 0; i < (size_t)b * (size_t)d; i++) Qf[i] = (float)Q[i];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, b, d, 1.0f, Xc, d, Qf, d, 0.0f, B, b);

@@ -22,6 +22,7 @@
  */
 #ifndef LLMSCOPE_EMBEDMAP_H
 #define LLMSCOPE_EMBEDMAP_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "core/err.h"
 #include "model/model.h"
@@ -43,6 +44,9 @@ void pca_axes_done(PcaAxes *ax);
 typedef struct VocabIndex VocabIndex;
 /* Builds the index over E (rows = vocabulary). NULL + message on failure. */
 VocabIndex *vocab_index_new(const Tensor *E, Err *e);
+/* The same, stopping early when *stop becomes true (checked every row; NULL: never): then
+ * nothing is kept and the result is NULL with "cancelled" in e. */
+VocabIndex *vocab_index_build(const Tensor *E, const atomic_bool *stop, Err *e);
 void vocab_index_free(VocabIndex *vi);
 int vocab_index_size(const VocabIndex *vi);
 int vocab_index_dim(const VocabIndex *vi);
@@ -54,9 +58,11 @@ int vocab_neighbours(const VocabIndex *vi, const float *q, int skip, int k, int 
 bool vocab_map_fit(const VocabIndex *vi, int n_fit, PcaAxes *ax, Err *e);
 /* The two halves, so the costly one can run where the model is not read (a worker thread):
  * the first n_fit rows of E widened to f32, malloc'd X[*n][d] (NULL + e on failure) ... */
-float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, Err *e);
-/* ... and the fit on them (X is centred in place; the caller still owns and frees it). */
-bool vocab_map_fit_rows(float *X, int n, int d, PcaAxes *ax, Err *e);
+float *vocab_map_rows(const VocabIndex *vi, int n_fit, int *n, const atomic_bool *stop, Err *e);
+/* ... and the fit on them (X is centred in place; the caller still owns and frees it).
+ * stop (NULL: never) is checked between rounds: once true, the fit ends with nothing kept,
+ * false and "cancelled" in e (as do the rows above, returning NULL). */
+bool vocab_map_fit_rows(float *X, int n, int d, PcaAxes *ax, const atomic_bool *stop, Err *e);
 /* Row v of E widened to f32 (d floats). */
 void vocab_row(const VocabIndex *vi, int v, float *out);
 #endif

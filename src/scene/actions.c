@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "analysis/derived.h"
 #include "scene/scene.h"
 
 static bool nothing(Err *e, const char *why) { return err_set(e, ERR_ARG, "%s", why); }
@@ -100,7 +101,23 @@ static bool a_emb_pool(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.
     sc->view.emb_pool = sc->view.emb_pool == POOL_LAST ? POOL_MEAN : POOL_LAST;
     return true;
 }
-static bool a_emb_map(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.map"); (void)arg; (void)e; sc->view.emb_map = !sc->view.emb_map; return true; }
+static bool a_emb_map(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.map"); (void)arg; (void)e;
+    sc->view.emb_map = !sc->view.emb_map;
+    sc->view.emb_hold = false;              /* asked for again: the index and the fit may start */
+    return true;
+}
+
+/* work on worker threads (the Embeddings panel's vocabulary index and map fit): stop it; the
+ * panel starts nothing more until the map is asked for again (v) */
+static bool a_work_cancel(Scene *sc, int arg, Err *e) { scene_note(sc, "work.cancel"); (void)arg;
+    if (!derived_background_cancel()) return nothing(e, "no work to cancel");
+    bool map = sc->view.emb_map;
+    sc->view.emb_map = 0;
+    sc->view.emb_hold = true;
+    if (map) scene_status(sc, false, "vocabulary map fit cancelled: v starts it again");
+    else scene_status(sc, false, "vocabulary indexing cancelled: v starts it again");
+    return true;
+}
 
 /* kv: the what-if context length */
 static long long kv_cur(const Scene *sc) {
@@ -200,6 +217,7 @@ static const SceneAction ACTIONS[] = {
     {"embeddings.layer_next", a_emb_layer_next, "embeddings: one residual layer up"},
     {"embeddings.layer_prev", a_emb_layer_prev, "embeddings: one residual layer down"},
     {"embeddings.map", a_emb_map, "embeddings: the prompt's tokens / the vocabulary map"},
+    {"work.cancel", a_work_cancel, "stop the work running on a worker thread (the Embeddings panel's vocabulary index or map; v starts it again)"},
     {"embeddings.texts", a_emb_texts, "embeddings: the texts view (prompt vs prompt: sentence vectors, cosine matrix, ranking) on/off"},
     {"embeddings.pool", a_emb_pool, "embeddings texts view: mean / last-token pooling"},
     {"kv.more", a_kv_more, "kv: what-if context x2"},

@@ -2,13 +2,17 @@
  * A panel's rows apply only while that panel is the main one and are looked up first, so
  * ',' means "key column left" on attention and "previous token" on embeddings. The App
  * handles its own overlays (prompt editor, model menu, sampler form, help) and quitting
- * before it asks the scene; everything else a key does is one row here. To bind a key:
+ * before it asks the scene; everything else a key does is one row here. Rows marked
+ * KEYMAP_WORKING come first while work runs on a worker thread (Esc cancels it). To bind a key:
  * add a row (a new action goes into actions.c first). */
 #include "scene/keys.h"
 #include <string.h>
+#include "analysis/derived.h"
 #include "scene/scene.h"
 
 static const KeyBinding KEYMAP[] = {
+    /* while work runs on a worker thread (the vocabulary index or map of the Embeddings panel) */
+    {TK_ESC, KEYMAP_WORKING, "work.cancel", 0},
     /* panel keys */
     {'v', PANEL_ATTENTION, "attention.scores", 0},
     {',', PANEL_ATTENTION, "key.prev", 0}, {'<', PANEL_ATTENTION, "key.prev", 0},
@@ -60,6 +64,9 @@ const KeyBinding *scene_keymap(int *n) {
 
 const KeyBinding *scene_key_binding(const Scene *sc, int key) {
     const int n = (int)(sizeof KEYMAP / sizeof KEYMAP[0]);
+    if (derived_background_busy())
+        for (int i = 0; i < n; i++)
+            if (KEYMAP[i].key == key && KEYMAP[i].panel == KEYMAP_WORKING) return &KEYMAP[i];
     for (int i = 0; i < n; i++)
         if (KEYMAP[i].key == key && KEYMAP[i].panel == sc->panel) return &KEYMAP[i];
     for (int i = 0; i < n; i++)

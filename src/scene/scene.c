@@ -86,6 +86,7 @@ void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
         if (sc->release_cb) sc->release_cb(sc->release_ud, sc->ses[slot]);
         session_free(sc->ses[slot]);
     }
+    if (s && s != sc->ses[slot]) sc->view.emb_hold = false;   /* a new model: its panels' work may start */
     sc->ses[slot] = s;
     sc->own[slot] = own;
     if (slot == 0 && !s && sc->ses[1]) scene_set_session(sc, 1, NULL, false);

@@ -46,6 +46,8 @@ typedef struct {
     int emb_sel;              /* embeddings: selected position, -1 = the cursor */
     int emb_layer;            /* embeddings: residual layer shown, 0 = token embedding .. n_layers = final norm */
     int emb_map;              /* embeddings: 0 the prompt's tokens (PCA at emb_layer), 1 the vocabulary map */
+    bool emb_hold;            /* embeddings: the vocabulary index / map work was cancelled (work.cancel): the panel
+                               * starts none until the map is asked for again (embeddings.map) or a model is loaded */
     bool emb_texts;           /* embeddings: the texts view (prompt vs prompt) instead of the tokens */
     int emb_pool;             /* embeddings texts view: PoolKind (mean / last) */
     int emb_query;            /* embeddings texts view: the query text (0-based) the list is ranked against */
@@ -202,14 +204,18 @@ bool scene_do(Scene *sc, const char *name, int arg, Err *e);
 
 /* ---- the keymap (keymap.c): keys -> named actions --------------------------------------------- */
 
+/* KeyBinding.panel of the rows that apply, before all others, while work runs on worker
+ * threads (the Embeddings panel's vocabulary index or map fit: analysis/derived.h) */
+#define KEYMAP_WORKING (-2)
 typedef struct {
     int key;                  /* TK_* or a code point (scene/keys.h) */
-    int panel;                /* -1: any panel; else only while this panel is the main one */
+    int panel;                /* -1: any panel; KEYMAP_WORKING: any, while work runs on a worker thread; else only while this panel is the main one */
     const char *action;       /* a SceneAction name */
     int arg;
 } KeyBinding;
 const KeyBinding *scene_keymap(int *n);
-/* The binding of key on the current main panel (panel bindings first), or NULL. */
+/* The binding of key: while work runs on a worker thread the KEYMAP_WORKING rows, then the
+ * current main panel's, then the global ones; NULL when none. */
 const KeyBinding *scene_key_binding(const Scene *sc, int key);
 /* Runs the key's action. Returns false when the key is not bound or did nothing (e says which). */
 bool scene_key(Scene *sc, int key, Err *e);

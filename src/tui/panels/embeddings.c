@@ -101,11 +101,15 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     Canvas *c = ctx->c;
     const Session *s = ctx->s;
     const int side = ctx->side;
-    /* the interactive UI never waits for the fit: on a worker the first time (once per model) */
-    if (ctx->sc->chunked && !derived_vocab_map_prepare(&st->dc[side], session_model(s), EMB_MAP_FIT)) {
+    /* the interactive UI never waits for the fit: on a worker the first time (once per model),
+     * and none is started once Esc cancelled one (work.cancel) until v asks again */
+    const bool hold = ctx->sc->view.emb_hold;
+    if (ctx->sc->chunked && !(hold ? derived_vocab_map_ready(&st->dc[side], session_model(s), EMB_MAP_FIT)
+                                   : derived_vocab_map_prepare(&st->dc[side], session_model(s), EMB_MAP_FIT))) {
         char msg[200];
         int n = session_model(s)->spec.vocab_size < EMB_MAP_FIT ? session_model(s)->spec.vocab_size : EMB_MAP_FIT;
-        snprintf(msg, sizeof msg, tr("fitting the vocabulary map (PCA of %d rows of tok_emb, once per model)..."), n);
+        if (hold) snprintf(msg, sizeof msg, "%s", tr("vocabulary map fit cancelled: v starts it again"));
+        else snprintf(msg, sizeof msg, tr("fitting the vocabulary map (PCA of %d rows of tok_emb, once per model): Esc cancels"), n);
         panel_message(c, r, msg);
         return;
     }
@@ -216,10 +220,14 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     int layer = sc->view.emb_layer < 0 ? 0 : sc->view.emb_layer > L ? L : sc->view.emb_layer;
     int sel = sc->view.emb_sel >= 0 && sc->view.emb_sel <= q ? sc->view.emb_sel : q;
     if (sc->view.emb_texts) { emb_texts_draw(&st->dc[ctx->side], ctx, in, layer); return; }
-    /* the interactive UI never waits for the vocabulary index: built on a worker the first time */
-    if (sc->chunked && !derived_vocab_prepare(&st->dc[ctx->side], session_model(s))) {
+    /* the interactive UI never waits for the vocabulary index: built on a worker the first time;
+     * once Esc cancelled it (work.cancel) none is started until v asks again, and the panel
+     * shows what needs no index */
+    bool have_index = true;
+    if (sc->chunked && sc->view.emb_hold) have_index = derived_vocab_ready(&st->dc[ctx->side], session_model(s));
+    else if (sc->chunked && !derived_vocab_prepare(&st->dc[ctx->side], session_model(s))) {
         char msg[200];
-        snprintf(msg, sizeof msg, tr("indexing the vocabulary for the neighbours and the map (%d tokens, once per model)..."),
+        snprintf(msg, sizeof msg, tr("indexing the vocabulary for the neighbours and the map (%d tokens, once per model): Esc cancels"),
                  session_model(s)->spec.vocab_size);
         panel_message(c, in, msg);
         return;
@@ -234,7 +242,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
 
     /* neighbours of the selected token's vector */
     int y = right.y;
-    int nn_n = update_nn(st, ctx->side, s, sel, layer);
+    int nn_n = have_index ? update_nn(st, ctx->side, s, sel, layer) : 0;
     const DerivedCache *dc = &st->dc[ctx->side];
     const TraceTok *ts = trace_tok(session_trace(s), sel);
     char tl[40], hdr[120];
@@ -253,7 +261,8 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
         snprintf(notes[i], sizeof notes[i], "%.3f", (double)v);
         bars[i] = (Bar){labels[i], v > 0 ? v : 0, notes[i], sty(CR_TITLE), false};
     }
-    if (!nn_n) canvas_text_fit(c, right.x, y, tr("(no embedding table)"), right.w, sty(CR_DIM));
+    if (!have_index) canvas_text_fit(c, right.x, y, tr("(vocabulary indexing cancelled: v starts it again)"), right.w, sty(CR_DIM));
+    else if (!nn_n) canvas_text_fit(c, right.x, y, tr("(no embedding table)"), right.w, sty(CR_DIM));
     w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
     canvas_target(c, rect_make(right.x, y - 1, right.w, rows + 1), "embeddings.neighbours");
     y += rows + 1;
@@ -267,6 +276,7 @@ const PanelClass panel_embeddings = {
             "- +      residual layer down / up (0 = token embedding, L = after the final norm)\n"
             "0        back to layer 0\n"
             "v        the prompt's tokens / the vocabulary map\n"
+            "Esc      while the vocabulary is indexed or its map fitted: cancel (v again)\n"
             "t        texts view: texts compared as sentence vectors (E edits them)\n"
             "p        texts view: mean / last-token pooling; , . choose the query\n"
             "Left: each token's vector at the chosen layer projected onto the prompt's two\n"
