@@ -103,6 +103,7 @@ static bool a_emb_pool(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.
 }
 static bool a_emb_map(Scene *sc, int arg, Err *e) { scene_note(sc, "embeddings.map"); (void)arg; (void)e;
     sc->view.emb_map = !sc->view.emb_map;
+    if (sc->view.emb_hold && sc->msg[0] && !sc->msg_error) sc->msg[0] = 0;   /* "... cancelled: v starts it again" is done */
     sc->view.emb_hold = false;              /* asked for again: the index and the fit may start */
     return true;
 }
