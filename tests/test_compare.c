@@ -2,11 +2,14 @@
  * direct computation from llmscope logits, and its invariants (src/analysis/compare.h). */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
 #include "analysis/compare.h"
 #include "core/err.h"
+#include "engine/engine.h"
+#include "model/model.h"
 
 #define MA "assets/models/story-gqa"
 #define MB "assets/models/story-mqa"
@@ -189,4 +192,57 @@ TEST(compare_refuses_models_without_a_shared_tokenizer_and_bad_arguments) {
     CHECK(out && strstr(out, "/nonexistent/x.txt"));
     free(out);
     test_rm_tree(dir);
+}
+
+/* engine_grow (the band's engines when the text outgrows them): the cached tokens are kept, and
+ * the logits after growing are bit for bit those of an engine created with the larger context
+ * and given the same calls; for standard (head-major K/V), MLA (token-major latents) and learned
+ * positions (clamped to max_pos). */
+TEST(engine_grow_keeps_the_cache) {
+    const char *models[] = {"assets/models/story-gqa", "assets/models/story-mla", "assets/models/story-gpt2"};
+    int ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % 2000;
+    for (int k = 0; k < 3; k++) {
+        char f[256];
+        snprintf(f, sizeof f, "%s/model.safetensors", models[k]);
+        if (!file_exists(f)) { fprintf(stderr, "    %s not available\n", models[k]); continue; }
+        Err e = {0};
+        Model *m = model_load(models[k], false, &e);
+        REQUIRE(m);
+        const int V = m->spec.vocab_size;
+        Engine *g = engine_new(m, 16, &e), *ref = engine_new(m, 48, &e);
+        REQUIRE(g && ref);
+        float *lg = engine_forward(g, ids, 10, true, &e), *lr = engine_forward(ref, ids, 10, true, &e);
+        REQUIRE(lg && lr);
+        CHECK(!engine_forward(g, ids, 7, false, &e));       /* 10 + 7 > 16: full */
+        err_clear(&e);
+        CHECK(engine_grow(g, 8, &e) && engine_max_ctx(g) == 16);   /* not larger: unchanged */
+        REQUIRE(engine_grow(g, 48, &e));
+        CHECK_EQ_INT(engine_max_ctx(g), 48);
+        CHECK_EQ_INT(engine_pos(g), 10);
+        lg = engine_forward(g, ids + 10, 30, true, &e);
+        float *keep = lg ? malloc(sizeof(float) * 30 * (size_t)V) : NULL;
+        REQUIRE(keep);
+        memcpy(keep, lg, sizeof(float) * 30 * (size_t)V);
+        lr = engine_forward(ref, ids + 10, 30, true, &e);
+        REQUIRE(lr);
+        CHECK_MSG(!memcmp(keep, lr, sizeof(float) * 30 * (size_t)V), "%s: the grown engine's logits differ", models[k]);
+        free(keep);
+        /* and decoding one token at a time after a second growth */
+        engine_truncate(g, 20);
+        engine_truncate(ref, 20);
+        REQUIRE(engine_grow(g, 600, &e));
+        CHECK_EQ_INT(engine_max_ctx(g), m->spec.pos == POS_LEARNED ? m->spec.max_pos : 600);
+        for (int t = 20; t < 40; t++) {
+            lg = engine_forward(g, ids + t, 1, false, &e);
+            REQUIRE(lg);
+            float first = lg[0], mid = lg[V / 2];
+            lr = engine_forward(ref, ids + t, 1, false, &e);
+            REQUIRE(lr);
+            CHECK(first == lr[0] && mid == lr[V / 2]);
+        }
+        engine_free(g);
+        engine_free(ref);
+        model_free(m);
+    }
 }

@@ -17,6 +17,7 @@
 
 #define MA "assets/models/story-gqa"
 #define MB "assets/models/story-mha"
+#define MG "assets/models/story-gpt2"
 #define TEXT "Once upon a time there was a little girl named Lily. She loved to play outside in the sun."
 
 /* Largest difference of the recorded residuals of two sessions over positions [0, n); -1 when
@@ -527,6 +528,7 @@ TEST(esc_cancels_the_embeddings_work) {
     derived_background_pause(false);
     app_handle(app, &v);
     CHECK(!sc->view.emb_hold);
+    CHECK_MSG(!strstr(sc->msg, "cancelled"), "status: %s", sc->msg);   /* the hint is done */
     app_render(app, cv);                                  /* starts the index build */
     CHECK(background_idle());
     derived_background_pause(true);
@@ -674,5 +676,61 @@ TEST(compare_cache_outlives_its_models) {
     fprintf(stderr, "    the reloaded model %s at the freed one's address\n", (const void *)mb2 == old_at ? "sits" : "does not sit");
     model_free(mb2);
     compare_cache_free(&cc);                             /* engines of a freed model */
+    session_free(a);
+}
+
+/* The band goes on across windows: a text that outgrows the band's engines (they were sized
+ * for the text when the run began) makes them grow instead of starting over, and a text longer
+ * than a model's own context (story-gpt2's learned positions end at 512) goes on into the next
+ * window; in both, each step keeps every row scored so far and the result equals a fresh run's
+ * (the same windows: C = the smaller context, overlapping by one). */
+TEST(compare_band_extends_across_windows) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(MB "/model.safetensors") || !file_exists(MG "/model.safetensors"))
+        SKIP("story models not available");
+    Session *a = ready(MA, 0, 0, &e);
+    Model *mb = model_load(MB, false, &e), *mg = model_load(MG, false, &e);
+    REQUIRE(a && mb && mg);
+    Model *ma = session_model(a);
+    const int N = 700, n_text = session_n_ids(a);
+    int *ids = malloc(sizeof(int) * N);
+    REQUIRE(ids);
+    for (int i = 0; i < N; i++) ids[i] = i < n_text ? session_ids(a)[i] : session_ids(a)[1 + (i - 1) % (n_text - 1)];   /* the text again and again */
+    struct { Model *x, *y; int n0, n1, checks[6]; } runs[2] = {
+        {ma, mb, 20, 150, {63, 64, 65, 66, 131, 150}},   /* engines of 64 ids, then 132: they grow twice */
+        {mg, ma, 500, 700, {511, 512, 513, 514, 530, 700}},   /* C = 512 (gpt2): the second window from id 511 */
+    };
+    for (int r = 0; r < 2; r++) {
+        CompareCache cc = {0};
+        REQUIRE(compare_cached(&cc, runs[r].x, runs[r].y, ids, runs[r].n0, &e));
+        double worst = 0;
+        int restarts = 0, compared = 0;
+        for (int prev = runs[r].n0, m; prev < runs[r].n1; prev = m) {
+            m = prev < runs[r].checks[4] ? prev + 1 : runs[r].n1;   /* one token at a time, then a jump */
+            CHECK(!compare_cached_some(&cc, runs[r].x, runs[r].y, ids, m, -1, &e));
+            if (!cc.running || !cc.grown || cc.run.scored != prev - 1) restarts++;   /* every row so far kept */
+            const CompareResult *q = compare_cached(&cc, runs[r].x, runs[r].y, ids, m, &e);
+            REQUIRE(q);
+            bool check = false;
+            for (int k = 0; k < 6; k++) check |= runs[r].checks[k] == m;
+            if (!check) continue;
+            CompareResult ref;
+            REQUIRE(reference_run(runs[r].x, runs[r].y, ids, m, &ref, &e));
+            double d = result_diff(q, &ref);
+            CHECK_MSG(d >= 0 && d < 1e-5, "run %d, %d ids: differs from a fresh run by %g", r, m, d);
+            worst = fmax(worst, d);
+            compared++;
+            compare_result_free(&ref);
+        }
+        CHECK_EQ_INT(restarts, 0);
+        CHECK_EQ_INT(compared, 6);
+        CHECK(engine_max_ctx(cc.ea) >= (r == 0 ? 150 : 512));
+        fprintf(stderr, "    %d to %d ids: %d restarts, worst difference from a fresh run %.3g (%d checked)\n", runs[r].n0, runs[r].n1, restarts, worst,
+                compared);
+        compare_cache_free(&cc);
+    }
+    free(ids);
+    model_free(mb);
+    model_free(mg);
     session_free(a);
 }

@@ -118,20 +118,44 @@ void compare_cache_free(CompareCache *cc) {
     memset(cc, 0, sizeof *cc);
 }
 
+/* The context of the band's engines for a text of n ids, with room to grow (a decode step
+ * extends the text): twice that (engine_new and engine_grow clamp a learned-position model to
+ * its max_pos). */
+static int cache_ctx(int n) { return n > 32 ? 2 * n : 64; }
+
+/* Engines for a text of n ids: cache_ctx(n), or just n when that would not fit in memory. */
+static Engine *cache_engine(Model *m, int n, Err *e) {
+    Err e2 = {0};
+    Engine *en = engine_new(m, cache_ctx(n), &e2);
+    if (!en) en = engine_new(m, n > 2 ? n : 2, e);
+    return en;
+}
+
 /* The cache's run goes on over ids[n] that extend its text (same models, its ids a prefix of
- * these) when the text still fits one window of its engines: a from-scratch run on ids[n]
- * would also run them as one window, so the rows already scored are the rows it would score
- * and the sums go on in the same order. A finished run first takes back its last token (whose
- * row had no next id to score). False: start over. */
+ * these): the rows already scored are the rows a from-scratch run on ids[n] would score, so
+ * they are kept and the sums go on in the same order. A from-scratch run would take engines
+ * of cache_ctx(n) and windows of C = the smaller context, overlapping by one (the rows of a
+ * window depend only on the ids from its start). So: while the run is one window and the text
+ * outgrows it, both engines grow to cache_ctx(n) keeping their caches (the window becomes a
+ * fresh run's first one); past a model's own limit (learned positions) the windows are a fresh
+ * run's and the text goes on into the next one. A finished run first takes back its last
+ * token (whose row had no next id to score), or, when its last window was full, begins the
+ * next window. False: start over. */
 static bool cache_extend(CompareCache *cc, const Model *a, const Model *b, const int *ids, int n) {
     CompareRun *st = &cc->run;
     if (cc->ma != a || cc->mb != b || cc->ser_a != a->serial || cc->ser_b != b->serial || strcmp(cc->pa, a->path) || strcmp(cc->pb, b->path))
         return false;
     if (n <= cc->n || cc->n < 2 || !cc->ids || memcmp(cc->ids, ids, sizeof(int) * (size_t)cc->n)) return false;
     if (!cc->ea || !cc->eb || !(cc->running || cc->ok) || st->out != &cc->r) return false;
-    if (n > st->C || (st->done ? st->s0 != st->C - 1 : st->s0 != 0)) return false;   /* one window, before and after */
     for (int i = cc->n; i < n; i++)
         if (ids[i] < 0 || ids[i] >= st->V) return false;    /* compare_begin will say why */
+    const int s0 = st->done ? st->s0 - (st->C - 1) : st->s0;   /* the window the run is in (finished: its last) */
+    if (n > st->C && s0 == 0) {                                /* one window so far: as a fresh run's first */
+        Err e2 = {0};
+        if (!engine_grow(st->a, cache_ctx(n), &e2) || !engine_grow(st->b, cache_ctx(n), &e2)) return false;
+        const int ca = engine_max_ctx(st->a), cb = engine_max_ctx(st->b);
+        st->C = ca < cb ? ca : cb;
+    }
     int *nid = realloc(cc->ids, sizeof(int) * (size_t)n);
     if (!nid) return false;
     cc->ids = nid;
@@ -144,12 +168,14 @@ static bool cache_extend(CompareCache *cc, const Model *a, const Model *b, const
     double *kl = lb ? realloc(r->kl_ab, sizeof(double) * (size_t)(n - 1)) : NULL;
     if (kl) r->kl_ab = kl;
     if (!kl) return false;                  /* the arrays kept their old sizes: start over */
-    if (st->done) {                         /* its last row again, now with a next id */
+    if (st->done) {
         st->done = false;
-        st->s0 = 0;
-        st->p = cc->n - 1;
-        engine_truncate(st->a, st->p);
-        engine_truncate(st->b, st->p);
+        if (cc->n - s0 < st->C) {           /* its last window had room: that window's last row again, now with a next id */
+            st->s0 = s0;
+            st->p = cc->n - 1 - s0;
+            engine_truncate(st->a, st->p);
+            engine_truncate(st->b, st->p);
+        } else st->p = 0;                   /* it was full: the next window (at st->s0) begins */
     }
     st->ids = cc->ids;
     st->n = n;
@@ -160,16 +186,6 @@ static bool cache_extend(CompareCache *cc, const Model *a, const Model *b, const
     cc->grown = true;
     cc->ok = false;
     return true;
-}
-
-/* Engines for a text of n ids, with room to grow (a decode step extends the text): twice
- * that, or just n when twice would not fit in memory. */
-static Engine *cache_engine(Model *m, int n, Err *e) {
-    int want = n > 32 ? 2 * n : 64;
-    Err e2 = {0};
-    Engine *en = engine_new(m, want, &e2);
-    if (!en) en = engine_new(m, n > 2 ? n : 2, e);
-    return en;
 }
 
 /* Sets the cache up for (a, b, ids): nothing to do when they are those of the cache, the run

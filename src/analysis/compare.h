@@ -63,8 +63,9 @@ typedef struct {
 /* The result for ids[n] under models a and b (NULL with e filled when it cannot be computed). */
 const CompareResult *compare_cached(CompareCache *cc, Model *a, Model *b, const int *ids, int n, Err *e);
 /* The same in pieces: (re)starts the run when a, b or ids changed (or, when ids extend the
- * last text and still fit one window, goes on from its result: the rows already scored are
- * kept and the sums go on, as a from-scratch run would compute them), runs up to max_tokens more
+ * last text, goes on from its result: the rows already scored are kept and the sums go on, as
+ * a from-scratch run would compute them; engines the text outgrows grow (engine_grow), and past
+ * a model's own context the run goes on into the next window), runs up to max_tokens more
  * positions (0: to the end; < 0: none, only look) and returns the result once complete. NULL
  * with e untouched while cc->running (progress: cc->run.scored of cc->n - 1), NULL with e
  * filled on failure. Pieces and one run give the same numbers (tests/test_compare.c). */

@@ -27,6 +27,11 @@ const Model *engine_model(const Engine *en);
  * [n, vocab] rows (valid until the next call). NULL on error (bad id, context full). */
 float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err *e);
 
+/* Enlarges the context to max_ctx (a learned-position model: at most its max_pos), keeping
+ * the cached tokens: later steps give what an engine created with that context gives. Nothing
+ * changes when max_ctx is not larger; false (e filled, the engine as it was) when out of
+ * memory. */
+bool engine_grow(Engine *en, int max_ctx, Err *e);
 int engine_pos(const Engine *en);              /* tokens in the cache */
 int engine_max_ctx(const Engine *en);
 void engine_truncate(Engine *en, int pos);     /* forget cache entries >= pos */

@@ -182,6 +182,53 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
     return en;
 }
 
+bool engine_grow(Engine *en, int max_ctx, Err *e) {
+    const ModelSpec *s = en->s;
+    if (s->pos == POS_LEARNED && max_ctx > s->max_pos) max_ctx = s->max_pos;
+    if (max_ctx <= en->max_ctx) return true;
+    if ((double)en->kv_elems_per_token * 4.0 * (double)max_ctx > 64e9)
+        return err_set(e, ERR_MEMORY, "a KV cache of %d tokens would need %.1f GB", max_ctx, (double)en->kv_elems_per_token * 4.0 * max_ctx / 1e9);
+    const bool mla = s->attn_kind == ATTN_MLA;
+    const int L = en->n_kc, KV = s->n_kv_heads, old = en->max_ctx;
+    const size_t kdim = mla ? (size_t)s->kv_lora_rank : (size_t)KV * (size_t)s->head_dim;
+    const size_t vdim = mla ? (size_t)s->qk_rope_head_dim : (size_t)KV * (size_t)en->dv;
+    float **kc = calloc((size_t)L, sizeof(float *)), **vc = calloc((size_t)L, sizeof(float *));
+    bool ok = kc && vc;
+    for (int l = 0; ok && l < L; l++) {
+        kc[l] = falloc((size_t)max_ctx * kdim, &ok);
+        vc[l] = falloc((size_t)max_ctx * vdim, &ok);
+    }
+    float *att = ok ? falloc((size_t)s->n_heads * CHUNK_ATT * (size_t)max_ctx, &ok) : NULL;
+    if (!ok) {
+        for (int l = 0; kc && vc && l < L; l++) { free(kc[l]); free(vc[l]); }
+        free(kc); free(vc); free(att);
+        return err_set(e, ERR_MEMORY, "out of memory growing the KV cache to %d tokens", max_ctx);
+    }
+    /* the cached positions [0, pos) move: MLA rows are token-major (a prefix); standard K/V
+     * are head-major, each KV head's block [max_ctx][hd] now max_ctx rows apart */
+    const size_t used = (size_t)en->pos;
+    for (int l = 0; l < L; l++) {
+        if (mla) {
+            memcpy(kc[l], en->kc[l], sizeof(float) * used * kdim);
+            memcpy(vc[l], en->vc[l], sizeof(float) * used * vdim);
+        } else {
+            const size_t hk = (size_t)s->head_dim, hv = (size_t)en->dv;
+            for (int kh = 0; kh < KV; kh++) {
+                memcpy(kc[l] + (size_t)kh * (size_t)max_ctx * hk, en->kc[l] + (size_t)kh * (size_t)old * hk, sizeof(float) * used * hk);
+                memcpy(vc[l] + (size_t)kh * (size_t)max_ctx * hv, en->vc[l] + (size_t)kh * (size_t)old * hv, sizeof(float) * used * hv);
+            }
+        }
+        free(en->kc[l]);
+        free(en->vc[l]);
+    }
+    free(en->kc); free(en->vc); free(en->att);
+    en->kc = kc;
+    en->vc = vc;
+    en->att = att;
+    en->max_ctx = max_ctx;
+    return true;
+}
+
 /* ---- hooks --------------------------------------------------------------------------- */
 
 static void fire(Engine *en, HookPoint p, int layer, float *data, int ndim, int s0, int s1, int s2,
