@@ -309,12 +309,9 @@ def prepare(data_dir, tok_path, cache, gen_path=None, holdout=0):
     else:
         valid_text = open(os.path.join(data_dir, "valid.txt"), encoding="utf-8").read()
         eval_name = "valid.txt"
-    vids = tok.encode(valid_text, add_special_tokens=False).ids
-    blen = byte_lengths(tok)
-    vbytes = len(valid_text.encode("utf-8"))
-    assert sum(blen[i] for i in vids) == vbytes, "byte accounting mismatch"
+    vids, vbytes = text_ids(tok, valid_text)
     unit_starts = valid_units(valid_text)
-    tok_unit = token_units(vids, blen, unit_starts)
+    tok_unit = token_units(vids, byte_lengths(tok), unit_starts)
     torch.save({"streams": streams,
                 "stories": {"real": len(real), "samp": len(samp), "gen": len(gen)},
                 "valid": torch.tensor([eos] + vids, dtype=torch.int64),     # [BOS] + text, as the C engine builds it
@@ -325,6 +322,15 @@ def prepare(data_dir, tok_path, cache, gen_path=None, holdout=0):
     print("data: stories real %d, sampled %d, generated %d; tokens %s; eval on %s: %d tokens, %d bytes, %d units; "
           "%.1f s" % (len(real), len(samp), len(gen), ", ".join("%s %d" % (k, v[0].numel()) for k, v in streams.items()),
                       eval_name, len(vids), vbytes, len(unit_starts), time.time() - t0), flush=True)
+
+
+def text_ids(tok, text):
+    """The ids of a text (no BOS) and its length in bytes, checked against the tokens' byte lengths."""
+    ids = tok.encode(text, add_special_tokens=False).ids
+    nbytes = len(text.encode("utf-8"))
+    blen = byte_lengths(tok)
+    assert sum(blen[i] for i in ids) == nbytes, "byte accounting mismatch"
+    return ids, nbytes
 
 
 def valid_units(text):
@@ -1003,6 +1009,35 @@ def worker(args):
         b = torch.cat(parts) if len(parts) > 1 else parts[0]
         return b[:, :-1], b[:, 1:]
 
+    def select(r, step):
+        """--select-every: measure the current weights and each moving average on the evaluation text (the
+        stories held out of train.txt: selection refuses to run on valid.txt) as they would be saved, and
+        keep a copy of the best so far; training goes on from the weights as they were."""
+        now = [p.detach().clone() for p in r.model.parameters()]
+        row = {"step": step}
+        for nm, ws in [("final", now)] + [("ema%g" % d, e) for d, e in r.emas]:
+            with torch.no_grad():
+                for p, w in zip(r.model.parameters(), ws):
+                    p.copy_(w.to(torch.bfloat16).float())
+            row[nm] = float(eval_nats(lambda x: r.model(x)[0], data["valid"], device).sum()) / (
+                math.log(2) * data["valid_bytes"])
+            if r.best is None or row[nm] < r.best["bits_per_byte"]:
+                r.best = {"step": step, "weights": nm, "bits_per_byte": row[nm]}
+                r.best_ws = [w.detach().clone() for w in ws]
+        with torch.no_grad():
+            for p, w in zip(r.model.parameters(), now):
+                p.copy_(w)
+        r.selection.append({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
+        print("worker %d: [%s] step %d on %s: %s; best step %d %s %.5f" % (
+            args.group, r.label(), step, data["eval_name"], " ".join(
+                "%s %.5f" % (k, v) for k, v in row.items() if k != "step"),
+            r.best["step"], r.best["weights"], r.best["bits_per_byte"]), flush=True)
+
+    if args.select_every > 0:
+        if data.get("eval_name", "valid.txt") == "valid.txt":
+            raise SystemExit("worker: --select-every chooses weights on held-out stories; give family --holdout")
+        for r in runs:
+            r.best, r.best_ws, r.selection = None, None, []
     steps = args.steps
     plan_file = os.path.join(args.workdir, "plan.json")
     t_train = time.time()
@@ -1042,6 +1077,10 @@ def worker(args):
             r.y.copy_(y)
             r.step(lr_at(step, t_r, r.rec["lr"], r.rec["warmup"], r.rec["min_lr"]))
         step += 1
+        if args.select_every > 0 and step % args.select_every == 0:
+            for r in runs:
+                if r.last_step is None:
+                    select(r, step)
         if steps <= 0 and step == args.probe_from:
             if device == "cuda":
                 torch.cuda.synchronize()
@@ -1076,6 +1115,11 @@ def worker(args):
             print("worker %d: step %5d  %6.1f s  %s" % (args.group, step, el, "  ".join(
                 "%s %.3f" % (r.label(), r.log[-1]["train_loss"]) for r in runs)), flush=True)
     seconds = time.time() - t_train
+    if args.select_every > 0:
+        for r in runs:
+            last = r.last_step if r.last_step is not None else step
+            if not r.selection or r.selection[-1]["step"] != last:
+                select(r, last)
     print("worker %d: %d steps of %dx%d tokens in %.1f s, peak GPU memory %.1f GB" % (
         args.group, step, args.batch, CTX, seconds,
         torch.cuda.max_memory_allocated() / 2 ** 30 if device == "cuda" else 0.0), flush=True)
@@ -1096,6 +1140,9 @@ def worker(args):
         # the weights measured: the last step's, and each moving average; `keep` names the one saved
         sets = [("final", None)] + [("ema%g" % d, e) for d, e in r.emas]
         keep = r.rec.get("keep", "final")
+        if args.select_every > 0:
+            # the weights chosen on the held-out stories
+            sets, keep = [("selected", r.best_ws)], "selected"
         if not args.eval_all:
             sets = [x for x in sets if x[0] == keep]
         last = [p.detach().clone() for p in r.model.parameters()]
@@ -1123,6 +1170,9 @@ def worker(args):
                "seq_len": CTX, "train_seconds": round(seconds, 1), "lr": r.rec["lr"], "warmup": r.rec["warmup"],
                "tag": r.tag, "recipe": r.rec, "eval_text": data.get("eval_name", "valid.txt"),
                "evals": {k: round(v, 5) for k, v in evals.items()}, "kept": keep,
+               "selected": ({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.best.items()}
+                            if args.select_every > 0 else None),
+               "selection": r.selection if args.select_every > 0 else None,
                "mode": r.mode, "worker": args.group, "runs_in_worker": len(runs), "log": r.log,
                "eval_tokens": int(nats.numel()), "eval_bytes": int(data["valid_bytes"]),
                "nats": tot, "loss": tot / nats.numel(), "bits_per_byte": tot / (math.log(2) * data["valid_bytes"]),
@@ -1136,6 +1186,7 @@ def worker(args):
         r.model = None
         r.opt = None
         r.emas = []
+        r.best_ws = None
         if device == "cuda":
             torch.cuda.empty_cache()
 
@@ -1153,6 +1204,8 @@ def family(args):
     for fn in os.listdir(args.workdir):
         if fn.startswith(("speed-", "result-", "plan", "tmp-")):
             os.remove(os.path.join(args.workdir, fn))
+    if (args.teacher_select > 0 or args.keep_teachers > 0) and args.holdout <= 0:
+        raise SystemExit("family: --teacher-select and --keep-teachers choose on held-out stories: give --holdout")
     cache = os.path.join(args.workdir, "family-data.pt")
     import torch
     n_gpu = torch.cuda.device_count()
@@ -1192,7 +1245,7 @@ def family(args):
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(n, s, t) for n in names for s in seeds for t in recipes]
     kd_tags = {t for t, r in recipes.items() if r.get("kd", 0) > 0 or r.get("kd_real", 0) > 0}
-    teacher_rec = dict(base, **TEACHER_RECIPE, **json.loads(args.teacher_recipe))
+    teacher_rec = dict(dict(base, **TEACHER_RECIPE), **json.loads(args.teacher_recipe))
     all_recipes = dict(recipes, teach=teacher_rec)
     common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir,
               "--batch", str(args.batch), "--recipes", json.dumps(all_recipes),
@@ -1235,7 +1288,7 @@ def family(args):
         t_end = time.time() + args.teacher_seconds
         for s_, fn in zip(tseeds, teacher_ckpts):
             launch([("teacher", s_, "teach")], s_ % max(1, n_gpu),
-                   ["--steps", "0", "--solo", "--save-teacher", fn,
+                   ["--steps", "0", "--solo", "--save-teacher", fn, "--select-every", str(args.teacher_select),
                     "--train-deadline", str(t_end), "--hard-deadline", str(t_end + 20)])
             tprocs.append(procs[-1])
         print("family: %d teacher(s) %s until +%.0f s" % (len(tseeds), json.dumps(teacher_rec, sort_keys=True),
@@ -1257,10 +1310,20 @@ def family(args):
             raise SystemExit("family: a teacher did not finish (%s)" % ", ".join(missing))
         print("family: teachers done at +%.0f s" % (time.time() - t_start), flush=True)
         trows = [json.load(open(os.path.join(args.workdir, "result-teacher-s%d-teach.json" % s))) for s in tseeds]
-        for r in trows:
+        for r, fn in zip(trows, teacher_ckpts):
             r.pop("unit_nats", None)
+            r["file"] = os.path.basename(fn)
+        # --keep-teachers K: the K teachers best on the evaluation text (held-out stories with --holdout)
+        order = sorted(range(len(trows)), key=lambda i: trows[i]["bits_per_byte"])
+        kept = sorted(order[:args.keep_teachers] if 0 < args.keep_teachers < len(trows) else order)
+        for i, r in enumerate(trows):
+            r["kept"] = i in kept
+        teacher_ckpts = [teacher_ckpts[i] for i in kept]
+        if args.holdout > 0:
+            report_teachers_on_valid(args, trows, teacher_ckpts)
         with open(os.path.join(args.workdir, "teachers.json"), "w") as f:
             json.dump(trows, f)
+        print("family: teachers kept: %s" % ", ".join(os.path.basename(fn) for fn in teacher_ckpts), flush=True)
     if args.teachers_only:
         # the first stage of a two-stage run: teachers, their results and the samples go to --out
         for fn in teacher_ckpts + gen_paths + [os.path.join(args.workdir, "teachers.json")]:
@@ -1361,11 +1424,20 @@ def family(args):
     tinfo = os.path.join(os.path.dirname(teacher_ckpts[0]), "teachers.json") if kd_runs else ""
     if tinfo and os.path.exists(tinfo):
         tr = json.load(open(tinfo))
-        note = [{"seed": r["seed"], "params": r["params"], "steps": r["steps"], "train_seconds": r["train_seconds"],
-                 "bits_per_byte": round(r["bits_per_byte"], 5), "eval_text": r["eval_text"]} for r in tr]
+        note = []
+        for r in tr:
+            n_ = {"seed": r["seed"], "params": r["params"], "steps": r["steps"], "train_seconds": r["train_seconds"],
+                  "bits_per_byte": round(r["bits_per_byte"], 5), "eval_text": r["eval_text"],
+                  "used": r.get("kept", True)}
+            for k in ("selected", "valid_bits_per_byte"):
+                if r.get(k) is not None:
+                    n_[k] = r[k]
+            note.append(n_)
         data_note["teacher"] = {"variant": TEACHER, "recipe": tr[0]["recipe"], "teachers": note,
-                                "target": "the teacher's next-token distribution" if len(tr) == 1 else
-                                          "the mean of the %d teachers' next-token probabilities" % len(tr)}
+                                "target": "the teacher's next-token distribution" if len(teacher_ckpts) == 1 else
+                                          "the mean of the %d teachers' next-token probabilities" % len(teacher_ckpts)}
+        if tr[0].get("ensemble_valid_bits_per_byte") is not None:
+            data_note["teacher"]["target_valid_bits_per_byte"] = tr[0]["ensemble_valid_bits_per_byte"]
     doc = {"units": units, "bundles": bundles, "transformers_check": hf, "data": data_note, "recipe": base,
            "hardware": "%d x %s" % (n_gpu, torch.cuda.get_device_name(0) if n_gpu else "CPU"),
            "torch": torch.__version__, "wall_seconds": round(time.time() - t_start, 1), "runs": rows}
@@ -1394,6 +1466,41 @@ def family(args):
     print_table(fam)
     print("family: done in %.1f s" % (time.time() - t_start), flush=True)
     return 0
+
+
+def report_teachers_on_valid(args, trows, kept_ckpts):
+    """Teachers chosen on held-out stories: measure each, and the mean distribution of the kept ones, on
+    valid.txt for the record (after every choice is made; nothing reads these numbers to choose)."""
+    lib = nn_lib()
+    torch = lib["torch"]
+    from tokenizers import Tokenizer
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tok = Tokenizer.from_file(args.tokenizer)
+    text = open(os.path.join(args.data, "valid.txt"), encoding="utf-8").read()
+    vids, vbytes = text_ids(tok, text)
+    ids = torch.tensor([tok.token_to_id(SPECIAL)] + vids, dtype=torch.int64)
+    models = {}
+    for r in trows:
+        m = lib["Fam"](TEACHER).to(device)
+        fn = os.path.join(args.workdir, r["file"])
+        m.load_state_dict({k: v.float() for k, v in torch.load(fn).items()})
+        models[fn] = m.eval()
+        nats = eval_nats(lambda x: m(x)[0], ids, device)
+        r["valid_bits_per_byte"] = round(float(nats.sum()) / (math.log(2) * vbytes), 5)
+    ms = [models[fn] for fn in kept_ckpts]
+
+    def mean_dist(x):
+        lp = torch.stack([torch.log_softmax(m(x)[0].float(), -1) for m in ms])
+        return torch.logsumexp(lp, 0) - math.log(len(ms))
+    ens = round(float(eval_nats(mean_dist, ids, device).sum()) / (math.log(2) * vbytes), 5)
+    for r in trows:
+        r["ensemble_valid_bits_per_byte"] = ens
+    print("family: teachers on valid.txt (reported, not used to choose): %s; mean distribution of the kept: %.5f" % (
+        ", ".join("s%d %.5f%s" % (r["seed"], r["valid_bits_per_byte"], " (kept)" if r["kept"] else "") for r in trows),
+        ens), flush=True)
+    del models, ms
+    if device == "cuda":
+        torch.cuda.empty_cache()
 
 
 def finalize(args):
@@ -1684,6 +1791,10 @@ def main():
     a.add_argument("--teacher-seconds", type=float, default=100.0, help="training time of the distillation teacher")
     a.add_argument("--teacher-recipe", default="{}", help="JSON: changes to TEACHER_RECIPE")
     a.add_argument("--teachers", type=int, default=1, help="teachers (seeds 0..N-1, one per GPU); the target is their ensemble")
+    a.add_argument("--teacher-select", type=int, default=0,
+                   help="every N teacher steps measure it on the --holdout stories and keep its best weights")
+    a.add_argument("--keep-teachers", type=int, default=0,
+                   help="keep the K teachers best on the --holdout stories (0: all); the target is their ensemble")
     a.add_argument("--teachers-only", action="store_true",
                    help="stage 1: sample, train the teachers, copy them, teachers.json and the samples to --out")
     a.add_argument("--teacher-ckpts", default="", help="stage 2: comma-separated teacher weights from stage 1 "
@@ -1698,6 +1809,8 @@ def main():
     w.add_argument("--teacher-ckpt", default="")
     w.add_argument("--save-teacher", default="")
     w.add_argument("--eval-all", action="store_true", help="measure every moving average, not only the kept weights")
+    w.add_argument("--select-every", type=int, default=0,
+                   help="every N steps measure the weights on the held-out stories and keep the best (teachers)")
     gn = sub.add_parser("generate", help="(internal) sample fresh stories from stories260K")
     gn.add_argument("--teacher", required=True)
     gn.add_argument("--teacher-tokenizer", required=True)
