@@ -529,7 +529,7 @@ TEST(trace_npy_replaces_its_previous_export_and_nothing_else) {
     REQUIRE(mkdtemp(dir));
     snprintf(out, sizeof out, "%s/out", dir);
     snprintf(man, sizeof man, "%s/llmscope-export.txt", out);
-    const char *base = "trace --model assets/models/story-gqa --prompt 'Once upon a time there was a cat' --greedy";
+    const char *base = "trace --model assets/models/story-gqa --prompt 'Once upon a time there was a cat'";
     snprintf(cmd, sizeof cmd, "{ mkdir %s && echo notes > %s/notes.txt && echo keep > %s/victim.npy && "
              "%s %s --hooks blocks.0.hook_resid_post,hook_logits --npy %s; }", out, out, dir, test_bin(), base, out);
     int rc = test_run(cmd, &o, 1);

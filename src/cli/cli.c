@@ -208,7 +208,16 @@ int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules) {
                 k += (size_t)snprintf(alts + k, sizeof alts - k, "%s%s", k ? (p[n] ? ", " : " or ") : "", nm);
             p += n + (p[n] == '|');
         }
-        if (r->kind == CLI_NEEDS && !given[0])
+        if (r->kind == CLI_NEEDS_ABOVE_0) {
+            const char *v = cli_opt(argc, argv, r->other);
+            char *end = NULL;
+            double x = v ? strtod(v, &end) : 0;
+            if (v && end != v && x > 0) continue;
+            char got[80] = "";
+            if (v) snprintf(got, sizeof got, " (it is %.40s)", v);
+            fprintf(stderr, "llmscope: %s: %s is used only with %s above 0%s%s%s (see `llmscope %s --help`)\n", c->name, r->opt,
+                    r->other, got, r->why ? ": " : "", r->why ? r->why : "", c->name);
+        } else if (r->kind == CLI_NEEDS && !given[0])
             fprintf(stderr, "llmscope: %s: %s is used only with %s%s%s (see `llmscope %s --help`)\n", c->name, r->opt, alts,
                     r->why ? ": " : "", r->why ? r->why : "", c->name);
         else if (r->kind == CLI_NOT_WITH && given[0])

@@ -38,9 +38,11 @@ typedef struct {
 int cli_check(int argc, char **argv, const CliCmd *c);
 /* Options that act only together with another, or not with another: without such a rule an
  * option would be accepted and silently do nothing. CLI_NEEDS: opt is used only when one of
- * `other` ("--frame|--frames") is given; CLI_NOT_WITH: opt and other do not go together. The
- * message names both and adds `why` when given (exit 2). */
-typedef enum { CLI_NEEDS, CLI_NOT_WITH } CliRuleKind;
+ * `other` ("--frame|--frames") is given; CLI_NEEDS_ABOVE_0: only when `other` (one numeric
+ * option) is given with a value above 0 (trace's sampling options need -n/--max-new, whose
+ * default is 0); CLI_NOT_WITH: opt and other do not go together. The message names both and
+ * adds `why` when given (exit 2). */
+typedef enum { CLI_NEEDS, CLI_NOT_WITH, CLI_NEEDS_ABOVE_0 } CliRuleKind;
 typedef struct { const char *opt; CliRuleKind kind; const char *other; const char *why; } CliRule;
 /* After cli_check: -1 when every rule holds, else 2 (message printed). rules ends with {0}. */
 int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules);
