@@ -100,7 +100,12 @@ TEST(cli_numbers_out_of_range) {
         {"similarity --model " MODEL " --layer -1 --text a --text b", 2, "--layer", "-1", NULL},
         {"similarity --model " MODEL " --layer 99 --text a --text b", 1, "--layer 99", NULL, NULL},
         {"lesson 1 --frame -1", 2, "--frame", "-1", NULL},
-        {"info --model " MODEL " --context -1", 2, "--context", "-1", NULL},
+        {"info --model " MODEL " --ctx -1", 2, "--ctx", "-1", NULL},
+        {"info --model " MODEL " --context -1", 2, "--ctx", "-1", NULL},   /* the older spelling of --ctx */
+        {"info --model " MODEL " --ctx 100", 0, "at 100 tokens", NULL, "llmscope:"},
+        {"info --model " MODEL " --context 100", 0, "at 100 tokens", NULL, "llmscope:"},
+        {"info --model " MODEL " --ctx 100 --context 200", 2, "--ctx given twice", NULL, NULL},
+        {"info --model " MODEL " --contxt 100", 2, "did you mean --context?", NULL, NULL},
         {"run --model " MODEL " --prompt hi --top-k -1", 2, "--top-k", NULL, NULL},
         {"run --model " MODEL " --prompt hi --top-p 1.01", 2, "--top-p", NULL, NULL},
         {"run --model " MODEL " --prompt hi --temp nan", 2, "--temp", NULL, NULL},

@@ -55,18 +55,23 @@ TEST(malformed_cli_options_documented_in_readme) {
         for (char *line = out; line && *line;) {
             char *nl = strchr(line, '\n');
             if (nl) *nl = 0;
-            /* option lines: "  --name ARG   help" or "  -n, --name ARG   help" */
+            /* option lines: "  --name ARG   help", "  -n, --name ARG   help" or "  --name, --alias ARG   help"
+             * (each long name is checked) */
             char *p = line;
             if (p[0] == ' ' && p[1] == ' ' && p[2] == '-') {
                 p += 2;
                 if (p[1] != '-') { char *c = strstr(p, ", "); if (c) p = c + 2; }
-                char name[64];
-                size_t n = strcspn(p, " ");
-                if (n < sizeof name) {
-                    memcpy(name, p, n);
-                    name[n] = 0;
-                    options++;
-                    CHECK_MSG(strstr(readme, name), "`%s --help` lists %s, README.md does not", k_subcommands[i], name);
+                for (bool more = true; more;) {
+                    char name[64];
+                    size_t n = strcspn(p, " ,");
+                    more = p[n] == ',' && p[n + 1] == ' ' && p[n + 2] == '-';
+                    if (n < sizeof name) {
+                        memcpy(name, p, n);
+                        name[n] = 0;
+                        options++;
+                        CHECK_MSG(strstr(readme, name), "`%s --help` lists %s, README.md does not", k_subcommands[i], name);
+                    }
+                    p += n + 2;
                 }
             }
             line = nl ? nl + 1 : NULL;

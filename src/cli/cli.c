@@ -66,7 +66,10 @@ static void cli_usage(FILE *f, const CliCmd *c) {
     for (int g = -1; g < 0 || c->groups[g]; g++)
         for (const CliOpt *o = g < 0 ? k_help_opt : c->groups[g]; o->name; o++) {
             char left[64];
-            int k = snprintf(left, sizeof left, "%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->name);
+            /* a short alias before the name (-n, --max-new), a long one after it (--ctx, --context) */
+            bool long_alias = o->alias && !strncmp(o->alias, "--", 2);
+            int k = long_alias ? snprintf(left, sizeof left, "%s, %s", o->name, o->alias)
+                               : snprintf(left, sizeof left, "%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->name);
             if (o->kind != CLI_FLAG && k > 0 && (size_t)k < sizeof left) snprintf(left + k, sizeof left - (size_t)k, " %s", o->arg ? o->arg : "X");
             if (strlen(left) > 24) fprintf(f, "  %s\n  %-24s  ", left, "");
             else fprintf(f, "  %-24s  ", left);
@@ -150,11 +153,14 @@ int cli_check(int argc, char **argv, const CliCmd *c) {
             const char *best = NULL;
             int bd = 3;
             for (int g = 0; c->groups[g]; g++)
-                for (const CliOpt *q = c->groups[g]; q->name; q++) {
-                    int dd = cli_distance(a, n, q->name);
-                    if (n >= 4 && !strncmp(q->name, a, n)) dd = 1;   /* a prefix: --vocab for --vocab-size */
-                    if (dd < bd) { bd = dd; best = q->name; }
-                }
+                for (const CliOpt *q = c->groups[g]; q->name; q++)
+                    for (int k = 0; k < 2; k++) {   /* the name, then a long alias (--context) */
+                        const char *nm = k ? q->alias : q->name;
+                        if (!nm || strncmp(nm, "--", 2)) continue;
+                        int dd = cli_distance(a, n, nm);
+                        if (n >= 4 && !strncmp(nm, a, n)) dd = 1;   /* a prefix: --vocab for --vocab-size */
+                        if (dd < bd) { bd = dd; best = nm; }
+                    }
             char sugg[96] = "";
             if (best) snprintf(sugg, sizeof sugg, "; did you mean %s?", best);
             fprintf(stderr, "llmscope: %s: unknown option '%.*s'%s (see `llmscope %s --help`)\n", c->name, (int)n, a, sugg, c->name);

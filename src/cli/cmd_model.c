@@ -185,12 +185,13 @@ static void json_str(FILE *f, const char *s) {
 }
 
 static const CliOpt k_info_opts[] = {
-    {"--context", NULL, CLI_INT, "N", "tokens at which to size the KV cache (default: the model's context)", 0, 2147483647.0},
+    {"--ctx", "--context", CLI_INT, "N", "tokens at which to size the KV cache (default: the model's context); "
+     "--context is the older spelling of the same option", 0, 2147483647.0},
     {"--json", NULL, CLI_FLAG, NULL, "print every field as JSON", 0, 0},
     {0}};
 static const CliOpt *const k_info_groups[] = {k_info_opts, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_info_cmd = {
-    "info", "info [--model M] [--context N] [--json]",
+    "info", "info [--model M] [--ctx N] [--json]",
     "Architecture, dimensions, parameters and KV-cache bytes of a model. A directory with only a\n"
     "config.json works too (no weights are needed).",
     k_info_groups, 0, NULL, true};
@@ -202,7 +203,7 @@ int cmd_info(int argc, char **argv) {
     Model *m = cli_load_model(argc, argv, true, &e);
     if (!m) return cli_fail(&e);
     const ModelSpec *s = &m->spec;
-    int ctx = cli_opt_int(argc, argv, "--context", s->max_pos);
+    int ctx = cli_opt_int(argc, argv, "--ctx", s->max_pos);
     if (ctx <= 0) ctx = s->max_pos;
     size_t per_layer = spec_kv_elems_per_token_layer(s);
     size_t eb = dtype_size(s->dtype);
