@@ -337,3 +337,36 @@ TEST(cli_sampling_defaults_from_generation_config) {
     }
     scratch_free();
 }
+
+/* The lines --help prints for option opt (up to the next option line), malloc'd; "" if absent. */
+static char *help_block(const char *cmd, const char *opt) {
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "%s --help", cmd);
+    run_row(args, &out);
+    char key[64];
+    snprintf(key, sizeof key, "\n  %s ", opt);
+    const char *a = out ? strstr(out, key) : NULL;
+    char *r = NULL;
+    if (a) {
+        const char *z = a + 1;
+        while ((z = strchr(z + 1, '\n')) && !strncmp(z, "\n    ", 5)) {}   /* continuation lines */
+        r = strndup(a, z ? (size_t)(z - a) : strlen(a));
+    }
+    free(out);
+    return r ? r : strdup("");
+}
+
+/* Every command that computes takes --threads with one default (the cores this process may
+ * use): compare's --help said 2. */
+TEST(cli_threads_same_default_everywhere) {
+    NEED_MODEL();
+    char *ref = help_block("run", "--threads");
+    CHECK_MSG(strstr(ref, "the cores this process") != NULL, "run --help: %s", ref);
+    static const char *cmds[] = {"compare", "generate", "trace", "eval", "similarity", "quant-lens", "tui", "screenshot"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *b = help_block(cmds[i], "--threads");
+        CHECK_MSG(!strcmp(b, ref), "%s --help says of --threads:%s\nrun --help:%s", cmds[i], b, ref);
+        free(b);
+    }
+    free(ref);
+}

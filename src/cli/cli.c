@@ -7,12 +7,16 @@
 
 /* ---- declared options ------------------------------------------------------------------------ */
 
+/* cli_threads_arg reads it: every command that computes has the same default */
+#define CLI_OPT_THREADS \
+    {"--threads", NULL, CLI_INT, "N", "worker threads (default: $LLMSCOPE_THREADS, else the cores this process may use; 0 = the default)", 0, 2147483647.0}
 const CliOpt CLI_OPTS_MODEL[] = {
     {"--model", NULL, CLI_STR, "DIR|FILE|REPO",
      "a Hugging Face model directory (or its .safetensors or config.json), a llama2.c .bin file, or an "
      "owner/name repo id in the Hugging Face cache (default: $LLMSCOPE_MODEL, else the bundled story-gqa)", 0, 0},
-    {"--threads", NULL, CLI_INT, "N", "worker threads (default: $LLMSCOPE_THREADS, else the cores this process may use; 0 = the default)", 0, 2147483647.0},
+    CLI_OPT_THREADS,
     {0}};
+const CliOpt CLI_OPTS_THREADS[] = {CLI_OPT_THREADS, {0}};
 const CliOpt CLI_OPTS_TOKENIZER[] = {
     {"--tokenizer", NULL, CLI_STR, "FILE", "a tokenizer.json or llama2.c tokenizer.bin instead of the model's own", 0, 0},
     {0}};

@@ -49,6 +49,7 @@ int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules);
 extern const CliRule CLI_RULES_SAMPLING[];  /* --greedy with --temp/--top-k/--top-p; --temp with --temperature */
 /* Shared option groups. */
 extern const CliOpt CLI_OPTS_MODEL[];      /* --model --threads */
+extern const CliOpt CLI_OPTS_THREADS[];    /* --threads alone (compare has its own --model) */
 extern const CliOpt CLI_OPTS_TOKENIZER[];  /* --tokenizer */
 extern const CliOpt CLI_OPTS_SAMPLING[];   /* --greedy --temp --temperature --top-k --top-p --seed */
 

@@ -13,10 +13,9 @@ static const CliOpt k_compare_opts[] = {
     {"--model-b", NULL, CLI_STR, "B", "model B (the same as a second --model); it must share A's tokenizer", 0, 0},
     {"--text", NULL, CLI_STR, "TEXT", "the text to score", 0, 0},
     {"--text-file", NULL, CLI_STR, "FILE", "the text to score, from a file", 0, 0},
-    {"--threads", NULL, CLI_INT, "N", "worker threads (default: $LLMSCOPE_THREADS, else 2; 0 = the default)", 0, 2147483647.0},
     {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"ids\", \"loss_a\", \"loss_b\", \"kl_ab\", \"mean_loss_a\", \"mean_loss_b\", \"mean_kl_ab\"}", 0, 0},
     {0}};
-static const CliOpt *const k_compare_groups[] = {k_compare_opts, NULL};
+static const CliOpt *const k_compare_groups[] = {k_compare_opts, CLI_OPTS_THREADS, NULL};
 static const CliCmd k_compare_cmd = {
     "compare", "compare --model A --model B (--text TEXT | --text-file FILE) [--json]",
     "Two models on one text, position by position (teacher forcing): each model's loss -ln p(next id)\n"
