@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #define MODEL "assets/models/story-gqa"
+#define FX_B "tests/fixtures/models/qwen3"   /* 2 layers, 4 heads, 96 ids: a --compare model smaller than MODEL */
 
 typedef struct {
     const char *args;    /* after the binary; %D is the scratch directory */
@@ -135,6 +136,13 @@ TEST(cli_indices_out_of_range_same_everywhere) {
         {"screenshot --model " MODEL " --prompt hi --pos 2 --key 2", 0, NULL, NULL, "llmscope:"},
         {"screenshot --model " MODEL " --ids 5,99999", 1, "99999", "(0..2047)", NULL},
         {"tui --model " MODEL " --prompt hi --run --layer 6", 1, "--layer 6 is out of range", "layers 0..5", NULL},
+        /* with --compare, each model's range: B (2 layers, 4 heads) is named when only it is exceeded */
+        {"screenshot --model " MODEL " --ids 5,6 --compare " FX_B " --layer 2", 1, "--layer 2 is out of range", "model B (--compare " FX_B ") has layers 0..1", NULL},
+        {"screenshot --model " MODEL " --ids 5,6 --compare " FX_B " --head 4", 1, "--head 4 is out of range", "model B (--compare " FX_B ") has heads 0..3", NULL},
+        {"screenshot --model " MODEL " --ids 5,6 --compare " FX_B " --layer 6", 1, "--layer 6 is out of range", "model A (--model " MODEL ") has layers 0..5", NULL},
+        {"screenshot --model " FX_B " --ids 5,6 --compare " MODEL " --head 7", 1, "--head 7 is out of range", "model A (--model " FX_B ") has heads 0..3", NULL},
+        {"screenshot --model " MODEL " --ids 5,6 --compare " FX_B " --layer 1 --head 3", 0, "L1 head 3", NULL, "llmscope:"},
+        {"tui --model " MODEL " --ids 5,6 --compare " FX_B " --layer 3", 1, "--layer 3 is out of range", "model B (--compare " FX_B ") has layers 0..1", NULL},
         {"tui --model " MODEL " --prompt hi --pos 1", 2, "--pos is used only with --run", NULL, NULL},
         {"tui --model " MODEL " --prompt hi --key 0", 2, "--key is used only with --run", NULL, NULL},
         {"tui --model " MODEL " --prompt hi --steps 3", 2, "--steps is used only with --run", NULL, NULL},

@@ -60,13 +60,25 @@ static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
  * the model (layers, heads) or the run (positions, the keys of the selected position) has is an
  * error naming the option, the value and the range, as in every subcommand. --pos and --key
  * need computed tokens: `screenshot` always runs, `tui` refuses them without --run. */
+/* --layer and --head against one model's layers and heads; with --compare each of A and B is
+ * checked and the message names the model whose range is exceeded. */
+static bool check_layer_head(const Session *s, int slot, int argc, char **argv, Err *e) {
+    const ModelSpec *sp = &session_model(s)->spec;
+    char lw[1200] = "this model has layers", hw[1200] = "this model has heads";
+    if (cli_opt(argc, argv, "--compare")) {
+        const char *role = slot ? "model B (--compare" : "model A (--model";
+        snprintf(lw, sizeof lw, "%s %s) has layers", role, session_model_path(s));
+        snprintf(hw, sizeof hw, "%s %s) has heads", role, session_model_path(s));
+    }
+    if (cli_opt(argc, argv, "--layer") && !cli_check_index("--layer", cli_opt_int(argc, argv, "--layer", 0), 0, sp->n_layers - 1, lw, e))
+        return false;
+    return !cli_opt(argc, argv, "--head") || cli_check_index("--head", cli_opt_int(argc, argv, "--head", 0), 0, sp->n_heads - 1, hw, e);
+}
+
 static bool select_from_args(Scene *sc, int argc, char **argv, Err *e) {
-    const ModelSpec *sp = &session_model(sc->ses[0])->spec;
-    const char *ls = cli_opt(argc, argv, "--layer"), *hs = cli_opt(argc, argv, "--head");
     const char *ps = cli_opt(argc, argv, "--pos"), *ks = cli_opt(argc, argv, "--key");
     int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
-    if (ls && !cli_check_index("--layer", layer, 0, sp->n_layers - 1, "this model has layers", e)) return false;
-    if (hs && !cli_check_index("--head", head, 0, sp->n_heads - 1, "this model has heads", e)) return false;
+    if (!check_layer_head(sc->ses[0], 0, argc, argv, e)) return false;
     Err ign = {0};
     scene_select_layer(sc, layer, &ign);
     scene_select_head(sc, head, &ign);
@@ -197,8 +209,8 @@ static const CliOpt k_tui_opts[] = {
     {"--compare", NULL, CLI_STR, "MODEL2", "a second model run side by side on the same prompt", 0, 0},
     {"--run", NULL, CLI_FLAG, NULL, "prefill and take --steps steps before showing", 0, 0},
     {"--steps", NULL, CLI_INT, "N", "steps taken with --run (default 1; `tui` needs --run for it, `screenshot` always runs)", 0, 2147483647.0},
-    {"--layer", NULL, CLI_INT, "L", "the selected layer, 0..n_layers-1 (default 0)", 0, 2147483647.0},
-    {"--head", NULL, CLI_INT, "H", "the selected query head, 0..n_heads-1 (default 0)", 0, 2147483647.0},
+    {"--layer", NULL, CLI_INT, "L", "the selected layer, 0..n_layers-1 (default 0; with --compare, of both models)", 0, 2147483647.0},
+    {"--head", NULL, CLI_INT, "H", "the selected query head, 0..n_heads-1 (default 0; with --compare, of both models)", 0, 2147483647.0},
     {"--pos", NULL, CLI_INT, "P", "the selected position, 0..the last computed (default: the last; `tui` needs --run)", 0, 2147483647.0},
     {"--key", NULL, CLI_INT, "K", "the selected key position of the attention row, 0..the selected position (`tui` needs --run)", 0, 2147483647.0},
     {"--theme", NULL, CLI_STR, "NAME", "colours: dark (default), light (projector on a white wall), contrast", 0, 0},
@@ -279,7 +291,7 @@ int cmd_tui(int argc, char **argv) {
         app_free(a);
         return 2;
     }
-    if (cmp && !scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
+    if (cmp && (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e))) { app_free(a); return cli_fail(&e); }
     a->sc->msg[0] = 0;
     if (!app_run(a, &e)) {
         /* no usable terminal: print one frame as text so the user still sees something */
@@ -362,7 +374,7 @@ int cmd_screenshot(int argc, char **argv) {
     if (cmp) app_add_model(a, cmp);
     app_add_model(a, session_model_path(s));
     if (cmp) {
-        if (!scene_load_model(a->sc, 1, cmp, &e)) { app_free(a); return cli_fail(&e); }
+        if (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
         a->sc->msg[0] = 0;
     }
     Canvas *c = canvas_new(w, h);
