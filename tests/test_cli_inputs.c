@@ -62,7 +62,8 @@ static bool scratch(void) {
     snprintf(cmd, sizeof cmd,
              "cp " MODEL "/tokenizer.json '%s/tok.txt' && cp -r " MODEL " '%s/m' && cd '%s' && "
              "printf 'The cat \\377\\376 sat.\\303' > bad.txt && : > empty.txt && printf 'not a tokenizer at all' > garbage.bin && "
-             "echo '[{\"role\": \"user\", \"content\": \"hi\"}]' > ok.json && echo '{{ messages[0].content }}' > ok.jinja",
+             "echo '[{\"role\": \"user\", \"content\": \"hi\"}]' > ok.json && echo '{{ messages[0].content }}' > ok.jinja && "
+             "printf 'x y\\n\\nz w\\n' > two.txt",
              g_dir, g_dir, g_dir);
     return system(cmd) == 0;
 }
@@ -377,4 +378,31 @@ TEST(cli_threads_same_default_everywhere) {
         free(b);
     }
     free(ref);
+}
+
+/* similarity reads its options like every command: typos, missing or malformed values, an option
+ * given twice are the same errors (exit 2, naming the option, pointing at --help), and the texts
+ * keep the order given (each --text, and --texts-file's lines where it stands). */
+TEST(cli_similarity_shared_options) {
+    NEED_MODEL();
+    if (!scratch()) SKIP("no scratch directory");
+    static const CliRow rows[] = {
+        {"similarity --model " MODEL " --layr 1 --text a", 2, "unknown option '--layr'; did you mean --layer?", "similarity --help", NULL},
+        {"similarity --model " MODEL " --layer 1 --txt a", 2, "unknown option '--txt'; did you mean --text?", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --text a --texts-fil %D/two.txt", 2, "did you mean --texts-file?", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --text a --jsn", 2, "did you mean --json?", NULL, NULL},
+        {"similarity --model " MODEL " --layer x --text a", 2, "--layer: 'x' is not an integer", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --layer 2 --text a", 2, "--layer given twice", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --text a --json=yes", 2, "--json takes no value", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --text", 2, "--text needs a value", NULL, NULL},
+        {"similarity --model " MODEL " --text a", 2, "similarity: --layer is required", "similarity --help", NULL},
+        {"similarity --model " MODEL " --layer 1", 2, "give at least one --text", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --text a --pool median", 2, "--pool: 'median' is neither 'mean' nor 'last'", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --texts-file %D/nothing.txt", 1, "nothing.txt", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --text A --texts-file=%D/two.txt --text=B --pool last --no-bos --json", 0,
+         "\"texts\": [\"A\", \"x y\", \"z w\", \"B\"]", "\"pool\": \"last\"", "llmscope:"},
+        {"similarity --model " MODEL " --text --json --layer 1 --text b --json", 0, "\"texts\": [\"--json\", \"b\"]", NULL, "llmscope:"},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    scratch_free();
 }

@@ -281,6 +281,22 @@ const char *cli_opt(int argc, char **argv, const char *name) {
     return NULL;
 }
 
+const char *cli_opt_next(int argc, char **argv, const char *const *names, int *i, const char **name) {
+    for (int j = *i + 1; j < argc; j++) {
+        for (int k = 0; names[k]; k++) {
+            bool hit;
+            const char *v = cli_match(argv, argc, j, names[k], NULL, &hit);
+            if (!hit) continue;
+            *i = strchr(argv[j], '=') ? j : j + 1;
+            if (name) *name = names[k];
+            return v;
+        }
+        j = cli_skip_value(argv, argc, j);
+    }
+    *i = argc;
+    return NULL;
+}
+
 bool cli_flag(int argc, char **argv, const char *name) {
     const char *alt = cli_other_name(name);
     for (int i = 1; i < argc; i++) {

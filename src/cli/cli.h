@@ -56,6 +56,10 @@ extern const CliOpt CLI_OPTS_SAMPLING[];   /* --greedy --temp --temperature --to
 /* Option lookup over argv: "--name value" or "--name=value". */
 const char *cli_opt(int argc, char **argv, const char *name);
 bool cli_flag(int argc, char **argv, const char *name);
+/* The values of the options in `names` (NULL-terminated, e.g. a repeatable --text and
+ * --texts-file) in the order given, other options' values skipped: start with *i = 0; each call
+ * returns the next value and its option in *name (may be NULL), then NULL at the end. */
+const char *cli_opt_next(int argc, char **argv, const char *const *names, int *i, const char **name);
 int cli_opt_int(int argc, char **argv, const char *name, int dflt);
 double cli_opt_double(int argc, char **argv, const char *name, double dflt);
 /* Parses "5,17,42" into a malloc'd int array. false + message on bad input. */

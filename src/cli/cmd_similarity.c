@@ -24,14 +24,6 @@ static const CliCmd k_sim_cmd = {
     "Cosine similarity of the texts' sentence vectors at one residual layer: each text runs alone, its rows at the layer "
     "are pooled, and every pair is compared (the retrieval step of RAG).", k_sim_groups, 0, NULL, true};
 
-static const char *const USAGE =
-    "usage: llmscope similarity [--model M] --layer L [--pool mean|last] (--text A --text B ... | --texts-file F) [--json] [--no-bos] [--threads N]\n"
-    "  Cosine similarity of the texts' sentence vectors at residual layer L (0 = token embedding,\n"
-    "  1..n_layers-1 = after that many blocks, n_layers = after the final norm).\n"
-    "  --pool mean   average of the text's rows (a leading BOS is left out), the default\n"
-    "  --pool last   the last token's row (the only one that has seen the whole text)\n"
-    "  --texts-file  one text per line (empty lines skipped)\n";
-
 /* Appends a copy of s to the list. */
 static bool push_text(char ***v, int *n, int *cap, const char *s) {
     if (*n == *cap) {
@@ -75,51 +67,37 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* A usage error (exit 2) in the words every command uses. */
+static int sim_usage(const char *msg, char **texts, int nt) {
+    fprintf(stderr, "llmscope: similarity: %s (see `llmscope similarity --help`)\n", msg);
+    for (int t = 0; t < nt; t++) free(texts[t]);
+    free(texts);
+    return 2;
+}
+
 int cmd_similarity(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_sim_cmd);
     if (crc >= 0) return crc;
     Err e = {0};
     char **texts = NULL; int nt = 0, capt = 0;
-    const char *layer_s = NULL, *pool_s = "mean";
-    bool json = false, no_bos = false;
-    /* strict option scan: every argument must be known */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        const char *eq = strchr(a, '=');
-        char name[64];
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof name) nl = sizeof name - 1;
-        memcpy(name, a, nl); name[nl] = 0;
-        bool takes = !strcmp(name, "--model") || !strcmp(name, "--layer") || !strcmp(name, "--pool") ||
-                     !strcmp(name, "--text") || !strcmp(name, "--texts-file") || !strcmp(name, "--threads") ||
-                     !strcmp(name, "--tokenizer");
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(USAGE, stdout); goto done_ok; }
-        if (!strcmp(a, "--json")) { json = true; continue; }
-        if (!strcmp(a, "--no-bos")) { no_bos = true; continue; }
-        if (!takes) {
-            fprintf(stderr, "llmscope similarity: unknown option '%s'\n%s", a, USAGE);
-            for (int k = 0; k < nt; k++) free(texts[k]);
-            free(texts);
-            return 2;
-        }
-        if (eq) val = eq + 1;
-        else if (i + 1 < argc) val = argv[++i];
-        else {
-            fprintf(stderr, "llmscope similarity: %s needs a value\n%s", name, USAGE);
-            for (int k = 0; k < nt; k++) free(texts[k]);
-            free(texts);
-            return 2;
-        }
-        if (!strcmp(name, "--layer")) layer_s = val;
-        else if (!strcmp(name, "--pool")) pool_s = val;
-        else if (!strcmp(name, "--text")) { if (!push_text(&texts, &nt, &capt, val)) { err_set(&e, ERR_MEMORY, "out of memory"); goto fail; } }
-        else if (!strcmp(name, "--texts-file")) { if (!read_texts_file(val, &texts, &nt, &capt, &e)) goto fail; }
+    const char *pool_s = cli_opt(argc, argv, "--pool");
+    bool json = cli_flag(argc, argv, "--json"), no_bos = cli_flag(argc, argv, "--no-bos");
+    /* the texts in the order given: each --text, and the lines of --texts-file where it stands */
+    static const char *const text_opts[] = {"--text", "--texts-file", NULL};
+    const char *val, *which;
+    for (int i = 0; (val = cli_opt_next(argc, argv, text_opts, &i, &which));) {
+        bool ok = !strcmp(which, "--text") ? push_text(&texts, &nt, &capt, val) || err_set(&e, ERR_MEMORY, "out of memory")
+                                           : read_texts_file(val, &texts, &nt, &capt, &e);
+        if (!ok) goto fail;
     }
-    PoolKind pool;
-    if (!pool_parse(pool_s, &pool)) { err_set(&e, ERR_ARG, "--pool: '%s' is neither 'mean' nor 'last'", pool_s); goto usage_fail; }
-    if (!layer_s) { err_set(&e, ERR_ARG, "--layer is required"); goto usage_fail; }
-    if (nt < 1) { err_set(&e, ERR_ARG, "give at least one --text (or --texts-file)"); goto usage_fail; }
+    PoolKind pool = POOL_MEAN;
+    if (pool_s && !pool_parse(pool_s, &pool)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "--pool: '%.64s' is neither 'mean' nor 'last'", pool_s);
+        return sim_usage(msg, texts, nt);
+    }
+    if (!cli_opt(argc, argv, "--layer")) return sim_usage("--layer is required", texts, nt);
+    if (nt < 1) return sim_usage("give at least one --text (or --texts-file)", texts, nt);
     for (int t = 0; no_bos && t < nt; t++)
         if (!texts[t][0]) {
             char what[64];
@@ -128,8 +106,7 @@ int cmd_similarity(int argc, char **argv) {
             free(texts);
             return cli_empty_no_bos("similarity", what);
         }
-    char *end; long layer = strtol(layer_s, &end, 10);
-    if (end == layer_s || *end) { err_set(&e, ERR_ARG, "--layer: '%s' is not an integer", layer_s); goto usage_fail; }
+    long layer = cli_opt_int(argc, argv, "--layer", 0);
 
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
@@ -193,18 +170,9 @@ cleanup:
     for (int t = 0; t < nt; t++) free(texts[t]);
     free(texts);
     return rc;
-usage_fail:
-    fprintf(stderr, "llmscope similarity: %s\n%s", e.msg, USAGE);
-    for (int t = 0; t < nt; t++) free(texts[t]);
-    free(texts);
-    return 2;
 fail:
     cli_fail(&e);
     for (int t = 0; t < nt; t++) free(texts[t]);
     free(texts);
     return 1;
-done_ok:
-    for (int t = 0; t < nt; t++) free(texts[t]);
-    free(texts);
-    return 0;
 }

@@ -105,15 +105,10 @@ static bool texts_from_args(Scene *sc, int argc, char **argv, Err *e) {
     static char buf[SIM_TEXTS_MAX][SIM_TEXT_CAP + 2];
     const char *tx[SIM_TEXTS_MAX + 1];
     int n = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        bool file = false;
-        if (!strcmp(a, "--text") || !strcmp(a, "--texts-file")) { file = a[7] == 's'; val = i + 1 < argc ? argv[++i] : NULL; }
-        else if (!strncmp(a, "--text=", 7)) val = a + 7;
-        else if (!strncmp(a, "--texts-file=", 13)) { file = true; val = a + 13; }
-        else continue;
-        if (!val) return err_set(e, ERR_ARG, "%s needs a value", a);
-        if (!file) {
+    static const char *const opts[] = {"--text", "--texts-file", NULL};
+    const char *val, *which;
+    for (int i = 0; (val = cli_opt_next(argc, argv, opts, &i, &which));) {
+        if (!strcmp(which, "--text")) {
             if (n > SIM_TEXTS_MAX) break;
             tx[n++] = val;
             continue;
