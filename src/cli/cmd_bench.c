@@ -282,12 +282,36 @@ static double time_decode(Engine *en, const Model *m, const int *ids, int at, in
     return lg ? n / (now() - t0) : 0;
 }
 
-static double time_prefill(Engine *en, const int *ids, int n, Err *e) {
-    engine_truncate(en, 0);
-    double t0 = now();
-    float *lg = engine_forward(en, ids, n, false, e);
-    return lg ? n / (now() - t0) : 0;
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* Prefill of n tokens, tok/s (wall); *cpu_s (if not NULL) gets the process's CPU seconds.
+ * With a trace, it is bound to the engine and attached through h as the TUI's session does
+ * (session_new: every prompt row's logits go to it), from an empty trace, then unbound. */
+static double time_prefill_ex(Engine *en, Hooks *h, Trace *tr, const int *ids, int n, double *cpu_s, Err *e) {
+    engine_truncate(en, 0);
+    if (tr) {
+        trace_truncate(tr, 0);
+        trace_bind_engine(tr, en);
+        engine_set_hook_all_logits(en, true);
+        engine_set_hooks(en, h);
+        trace_begin_step(tr, PHASE_PREFILL, 0);
+    }
+    double c0 = cpu_now(), t0 = now();
+    float *lg = engine_forward(en, ids, n, false, e);
+    double dt = now() - t0;
+    if (cpu_s) *cpu_s = cpu_now() - c0;
+    if (tr) {
+        engine_set_hooks(en, NULL);
+        engine_set_hook_all_logits(en, false);
+        trace_bind_engine(tr, NULL);
+    }
+    return lg ? n / dt : 0;
+}
+static double time_prefill(Engine *en, const int *ids, int n, Err *e) { return time_prefill_ex(en, NULL, NULL, ids, n, NULL, e); }
 
 /* The vocabulary index behind the Embeddings panel on this model's token embeddings: building
  * it (1/|E_v| for every row), one nearest-neighbour query (median of 7) and the vocabulary
@@ -441,6 +465,7 @@ static int bench_model(int argc, char **argv) {
     int far = cli_opt_int(argc, argv, "--far", 1000);
     bool busy = cli_flag(argc, argv, "--busy");
     bool panels = cli_flag(argc, argv, "--panels");
+    bool traced = cli_flag(argc, argv, "--traced");
     if (rounds < 1 || rounds > 99 || n_dec < 1 || n_pre < 1 || far < 16) {
         fprintf(stderr, "llmscope: bench: --rounds 1..99, --decode >= 1, --prefill >= 1, --far >= 16\n");
         return 2;
@@ -454,8 +479,20 @@ static int bench_model(int argc, char **argv) {
     for (int i = 0; i < ctx; i++) ids[i] = (int)((i * 7919L + 13) % m->spec.vocab_size);
     enum { MAXR = 99 };
     double d10[MAXR], dfar[MAXR], pre[MAXR], d10b[MAXR], dfarb[MAXR];
+    double pu[MAXR], pt[MAXR], cu[MAXR], ct[MAXR];   /* --traced: untraced / traced prefill, tok/s and CPU s */
+    Hooks *th = traced ? hooks_new() : NULL;
+    Trace *tr = traced ? trace_new(m, ctx, &e) : NULL;
+    if (traced && (!th || !tr)) { trace_free(tr); hooks_free(th); free(ids); engine_free(en); model_free(m); return cli_fail(&e); }
+    if (tr) trace_attach(tr, th);
     int nr = 0;
     for (int r = 0; r < rounds; r++, nr++) {
+        if (traced) {   /* alternating, the order swapped every round */
+            for (int k = 0; k < 2; k++) {
+                bool with = (k + r) % 2 == 1;
+                double *tps = with ? &pt[r] : &pu[r], *cpu = with ? &ct[r] : &cu[r];
+                *tps = time_prefill_ex(en, th, with ? tr : NULL, ids, n_pre, cpu, &e);
+            }
+        }
         d10[r] = time_decode(en, m, ids, 10, n_dec, &e);
         pre[r] = time_prefill(en, ids, n_pre, &e);
         dfar[r] = time_decode(en, m, ids, far, n_dec, &e);
@@ -467,6 +504,8 @@ static int bench_model(int argc, char **argv) {
         }
         if (e.code) break;
     }
+    trace_free(tr);   /* before the peak below, which is the engine's alone */
+    hooks_free(th);
     if (e.code) { free(ids); engine_free(en); model_free(m); return cli_fail(&e); }
     size_t hwm = vm_hwm();   /* before the bandwidth pass allocates its 1 GiB */
     double tui_s = 0;
@@ -486,6 +525,16 @@ static int bench_model(int argc, char **argv) {
         double mb10 = median(d10b, nr), mbfar = median(dfarb, nr);
         printf("  \"busy_neighbour\": {\"decode_tok_s_at_10\": %.2f, \"decode_tok_s_at_%d\": %.2f, \"over_quiet_at_10\": %.3f},\n",
                mb10, far, mbfar, mb10 / md10);
+    }
+    if (traced) {
+        double mu = median(pu, nr), mt = median(pt, nr), rc[MAXR];
+        for (int r = 0; r < nr; r++) rc[r] = ct[r] / cu[r];
+        printf("  \"traced_prefill\": {\"tokens\": %d, \"untraced_tok_s\": %.1f, \"traced_tok_s\": %.1f, \"traced_over_untraced_time\": %.3f, "
+               "\"traced_over_untraced_cpu_median\": %.3f, \"untraced_runs\": [", n_pre, mu, mt, mu / mt, median(rc, nr));
+        for (int r = 0; r < nr; r++) printf("%s%.1f", r ? ", " : "", pu[r]);
+        printf("], \"traced_runs\": [");
+        for (int r = 0; r < nr; r++) printf("%s%.1f", r ? ", " : "", pt[r]);
+        printf("], \"note\": \"trace recorder bound to the engine as the TUI session runs it (top-64 of every prompt row), alternating with the untraced prefill\"},\n");
     }
     printf("  \"runs\": {\"decode_at_10\": [");
     for (int r = 0; r < nr; r++) printf("%s%.2f", r ? ", " : "", d10[r]);
@@ -521,16 +570,18 @@ static const CliOpt k_bench_opts[] = {
     {"--far", NULL, CLI_INT, "N", "with --model: the far decode position (default 1000)", 16, 1000000},
     {"--busy", NULL, CLI_FLAG, NULL, "with --model: also measure decode with one busy process beside it", 0, 0},
     {"--panels", NULL, CLI_FLAG, NULL, "with --model: also time each TUI panel's frame after a decode step at --far tokens", 0, 0},
+    {"--traced", NULL, CLI_FLAG, NULL, "with --model: also time the --prefill with the trace recorder as the TUI runs it, alternating with the untraced one", 0, 0},
     {0}};
 static const CliOpt *const k_bench_groups[] = {k_bench_opts, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_bench_cmd = {
     "bench", "bench [--decode N] [--prefill N] [--only decode] [--compare-bin BIN] [--text FILE]\n"
     "       llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]\n"
-    "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels]",
+    "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels] [--traced]",
     "Decode and prefill speed of random-weight models shaped like GPT-2 124M and a 110M Llama, against\n"
     "the memory bandwidth measured in the same run; hook overhead; tokenizer throughput. Prints JSON.\n"
     "With --model: decode at positions 10 and --far, prefill, peak memory on that checkpoint (medians),\n"
-    "the vocabulary index's build, neighbour query and map fit; --panels: each TUI panel's frame after a step.",
+    "the vocabulary index's build, neighbour query and map fit; --panels: each TUI panel's frame after a step;\n"
+    "--traced: the prefill with the trace recorder against the untraced one.",
     k_bench_groups, 0, NULL, false};
 
 /* three modes (the built-in models, --gen, --model): each reads its own options */
@@ -544,6 +595,7 @@ static const CliRule k_bench_rules[] = {
     {"--far", CLI_NEEDS, "--model", NULL},
     {"--busy", CLI_NEEDS, "--model", NULL},
     {"--panels", CLI_NEEDS, "--model", NULL},
+    {"--traced", CLI_NEEDS, "--model", NULL},
     {"--decode", CLI_NOT_WITH, "--gen", NULL},
     {"--prefill", CLI_NOT_WITH, "--gen|--only", NULL},
     {"--only", CLI_NOT_WITH, "--gen|--model", NULL},
