@@ -225,6 +225,7 @@ static TraceTok *tok_alloc(Trace *t, int pos) {
     k->ln1 = (NormStat *)c; c += L * sizeof(NormStat);
     k->ln2 = (NormStat *)c; c += L * sizeof(NormStat);
     if (d->top_k) k->expert_idx = (int *)c;
+    if (t->en) k->kv_bytes = (size_t)(pos + 1) * engine_kv_bytes_per_token(t->en);   /* as kv.hook_append gives it */
     k->id = -1;
     k->next_id = -1;
     k->phase = t->phase;
@@ -262,8 +263,11 @@ static bool rec_ask(void *ud, HookPoint p, int layer) {
     case HP_EMBED: case HP_POS_EMBED: case HP_RESID_PRE: case HP_LN1_SCALE: case HP_ROT_Q:
     case HP_ATTN_OUT: case HP_RESID_MID: case HP_LNF_NORMALIZED: case HP_LN2_SCALE: case HP_MLP_OUT:
     case HP_RESID_POST: case HP_LNF_SCALE: case HP_LOGITS: case HP_Q_LATENT: case HP_KV_LATENT:
-    case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS: case HP_KV_APPEND:
+    case HP_K_ROPE: case HP_ROUTER_LOGITS: case HP_EXPERT_INDICES: case HP_EXPERT_WEIGHTS:
         return true;
+    /* only its size is kept: with an engine it is known beforehand (tok_alloc), so the engine
+     * need not copy each layer's keys and values into one block for the event */
+    case HP_KV_APPEND: return !t->en;
     default: return false;
     }
 }
@@ -288,11 +292,101 @@ static void top_task(void *ctx, int i, int thread) {
     if (a->toks[i]) top_logits(a->toks[i], a->data + (size_t)i * a->vocab, a->vocab);
 }
 
-static void rec_observe(void *ud, HookEvent *ev) {
-    Trace *t = ud;
+/* One row (position pos0 + i) of a per-position event into its block k. Touches nothing of
+ * the trace but k, so rows can be recorded in parallel. */
+static void rec_row(const Trace *t, const HookEvent *ev, int i, TraceTok *k) {
     const TraceDims *d = &t->dims;
     const int D = d->d_model, H = d->n_heads, l = ev->layer, R = d->rot_dim;
     const int n = ev->n_tokens;
+    const float *row;
+    switch (ev->point) {
+    case HP_EMBED: memcpy(k->embed, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+    case HP_POS_EMBED: memcpy(k->pos_embed, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+    case HP_RESID_PRE:
+        row = ev->data + (size_t)i * D;
+        memcpy(k->resid + (size_t)l * D, row, sizeof(float) * (size_t)D);
+        stat_of(&k->ln1[l], row, D);
+        break;
+    case HP_LN1_SCALE: k->ln1[l].scale = ev->data[i]; break;
+    case HP_LN1_NORMALIZED: if (k->ln1_out) memcpy(k->ln1_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+    case HP_RESID_MID:
+        row = ev->data + (size_t)i * D;
+        memcpy(k->resid_mid + (size_t)l * D, row, sizeof(float) * (size_t)D);
+        stat_of(&k->ln2[l], row, D);
+        break;
+    case HP_LNF_NORMALIZED: memcpy(k->lnf_out, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+    case HP_LN2_SCALE: k->ln2[l].scale = ev->data[i]; break;
+    case HP_LN2_NORMALIZED: if (k->ln2_out) memcpy(k->ln2_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
+    case HP_ATTN_OUT: k->attn_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
+    case HP_MLP_OUT: k->mlp_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
+    case HP_RESID_POST:
+        /* resid_mid = resid_pre + attn_out is implied; keep the ln2 input stats */
+        if (l == d->n_layers - 1) memcpy(k->resid + (size_t)d->n_layers * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D);
+        break;
+    case HP_LNF_SCALE: {
+        const float *x = k->resid + (size_t)d->n_layers * D;
+        stat_of(&k->lnf, x, D);
+        k->lnf.scale = ev->data[i];
+        break;
+    }
+    case HP_Q: case HP_ROT_Q: {
+        /* the query attention reads: after RoPE, or hook_q when there is no RoPE */
+        if (ev->point == HP_ROT_Q || !R) {
+            const int hs = ev->shape[2] < d->q_dim ? ev->shape[2] : d->q_dim;
+            float *qa = k->qa + (size_t)l * H * d->q_dim;
+            for (int h = 0; h < H; h++)
+                memcpy(qa + (size_t)h * d->q_dim, ev->data + ((size_t)i * H + h) * ev->shape[2], sizeof(float) * (size_t)hs);
+        }
+        if (!R || (ev->point == HP_ROT_Q && t->q_rot_is_qa) || (ev->point == HP_Q && !k->q)) break;
+        float *dst = (ev->point == HP_Q ? k->q : k->q_rot) + (size_t)l * H * R;
+        const int hs = ev->shape[2];
+        for (int h = 0; h < H; h++)
+            memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * H + h) * hs + t->rope_off, sizeof(float) * (size_t)R);
+        break;
+    }
+    case HP_K: case HP_ROT_K: {
+        if (!R || t->mla || !k->k) break;
+        const int KV = d->n_kv_heads, hs = ev->shape[2];
+        float *dst = (ev->point == HP_K ? k->k : k->k_rot) + (size_t)l * KV * R;
+        for (int h = 0; h < KV; h++) memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * KV + h) * hs, sizeof(float) * (size_t)R);
+        break;
+    }
+    case HP_K_ROPE: if (R) memcpy(k->k_rot + (size_t)l * R, ev->data + (size_t)i * R, sizeof(float) * (size_t)R); break;
+    case HP_KV_LATENT: memcpy(k->kv_latent + (size_t)l * d->kv_lora, ev->data + (size_t)i * d->kv_lora, sizeof(float) * (size_t)d->kv_lora); break;
+    case HP_Q_LATENT: memcpy(k->q_latent + (size_t)l * d->q_lora, ev->data + (size_t)i * d->q_lora, sizeof(float) * (size_t)d->q_lora); break;
+    case HP_MLP_POST: {
+        if (!k->mlp_post) break;
+        int w = ev->shape[1] < d->d_ff ? ev->shape[1] : d->d_ff;
+        memcpy(k->mlp_post + (size_t)l * d->d_ff, ev->data + (size_t)i * ev->shape[1], sizeof(float) * (size_t)w);
+        break;
+    }
+    case HP_ROUTER_LOGITS: memcpy(k->router + (size_t)l * d->n_experts, ev->data + (size_t)i * d->n_experts, sizeof(float) * (size_t)d->n_experts); break;
+    case HP_EXPERT_INDICES: for (int j = 0; j < d->top_k; j++) k->expert_idx[(size_t)l * d->top_k + j] = (int)ev->data[(size_t)i * d->top_k + j]; break;
+    case HP_EXPERT_WEIGHTS: memcpy(k->expert_w + (size_t)l * d->top_k, ev->data + (size_t)i * d->top_k, sizeof(float) * (size_t)d->top_k); break;
+    case HP_KV_APPEND:
+        /* bytes in the cache after this token: (pos+1) tokens x all layers; filled per layer */
+        k->kv_bytes = (size_t)(ev->pos0 + i + 1) * (ev->bytes / (size_t)n) * (size_t)d->n_layers;
+        break;
+    default: break;
+    }
+}
+
+/* The rows of a prefill event are shared out over the pool, REC_ROWS per task: the copies and
+ * norm statistics of 256 positions, and the first touch of their blocks, would otherwise run
+ * on one thread while the others wait. Each row is recorded exactly as alone. */
+enum { REC_ROWS = 16, REC_BATCH = 256 };
+typedef struct { const Trace *t; const HookEvent *ev; TraceTok **toks; int i0, n; } RowTask;
+static void row_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const RowTask *a = ctx;
+    for (int j = task * REC_ROWS; j < a->n && j < (task + 1) * REC_ROWS; j++)
+        if (a->toks[j]) rec_row(a->t, a->ev, a->i0 + j, a->toks[j]);
+}
+
+static void rec_observe(void *ud, HookEvent *ev) {
+    Trace *t = ud;
+    const TraceDims *d = &t->dims;
+    const int H = d->n_heads, l = ev->layer, n = ev->n_tokens;
     if (ev->point == HP_LOGITS) {
         TraceTok *toks[64];
         for (int i0 = 0; i0 < ev->shape[0]; i0 += 64) {
@@ -316,80 +410,13 @@ static void rec_observe(void *ud, HookEvent *ev) {
         }
         return;
     }
-    for (int i = 0; i < n; i++) {
-        TraceTok *k = tok_alloc(t, ev->pos0 + i);
-        if (!k) continue;
-        const float *row;
-        switch (ev->point) {
-        case HP_EMBED: memcpy(k->embed, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
-        case HP_POS_EMBED: memcpy(k->pos_embed, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
-        case HP_RESID_PRE:
-            row = ev->data + (size_t)i * D;
-            memcpy(k->resid + (size_t)l * D, row, sizeof(float) * (size_t)D);
-            stat_of(&k->ln1[l], row, D);
-            break;
-        case HP_LN1_SCALE: k->ln1[l].scale = ev->data[i]; break;
-        case HP_LN1_NORMALIZED: if (k->ln1_out) memcpy(k->ln1_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
-        case HP_RESID_MID:
-            row = ev->data + (size_t)i * D;
-            memcpy(k->resid_mid + (size_t)l * D, row, sizeof(float) * (size_t)D);
-            stat_of(&k->ln2[l], row, D);
-            break;
-        case HP_LNF_NORMALIZED: memcpy(k->lnf_out, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
-        case HP_LN2_SCALE: k->ln2[l].scale = ev->data[i]; break;
-        case HP_LN2_NORMALIZED: if (k->ln2_out) memcpy(k->ln2_out + (size_t)l * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D); break;
-        case HP_ATTN_OUT: k->attn_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
-        case HP_MLP_OUT: k->mlp_out_norm[l] = l2(ev->data + (size_t)i * D, D); break;
-        case HP_RESID_POST:
-            /* resid_mid = resid_pre + attn_out is implied; keep the ln2 input stats */
-            if (l == d->n_layers - 1) memcpy(k->resid + (size_t)d->n_layers * D, ev->data + (size_t)i * D, sizeof(float) * (size_t)D);
-            break;
-        case HP_LNF_SCALE: {
-            const float *x = k->resid + (size_t)d->n_layers * D;
-            stat_of(&k->lnf, x, D);
-            k->lnf.scale = ev->data[i];
-            break;
-        }
-        case HP_Q: case HP_ROT_Q: {
-            /* the query attention reads: after RoPE, or hook_q when there is no RoPE */
-            if (ev->point == HP_ROT_Q || !R) {
-                const int hs = ev->shape[2] < d->q_dim ? ev->shape[2] : d->q_dim;
-                float *qa = k->qa + (size_t)l * H * d->q_dim;
-                for (int h = 0; h < H; h++)
-                    memcpy(qa + (size_t)h * d->q_dim, ev->data + ((size_t)i * H + h) * ev->shape[2], sizeof(float) * (size_t)hs);
-            }
-            if (!R || (ev->point == HP_ROT_Q && t->q_rot_is_qa) || (ev->point == HP_Q && !k->q)) break;
-            float *dst = (ev->point == HP_Q ? k->q : k->q_rot) + (size_t)l * H * R;
-            const int hs = ev->shape[2];
-            for (int h = 0; h < H; h++)
-                memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * H + h) * hs + t->rope_off, sizeof(float) * (size_t)R);
-            break;
-        }
-        case HP_K: case HP_ROT_K: {
-            if (!R || t->mla || !k->k) break;
-            const int KV = d->n_kv_heads, hs = ev->shape[2];
-            float *dst = (ev->point == HP_K ? k->k : k->k_rot) + (size_t)l * KV * R;
-            for (int h = 0; h < KV; h++) memcpy(dst + (size_t)h * R, ev->data + ((size_t)i * KV + h) * hs, sizeof(float) * (size_t)R);
-            break;
-        }
-        case HP_K_ROPE: if (R) memcpy(k->k_rot + (size_t)l * R, ev->data + (size_t)i * R, sizeof(float) * (size_t)R); break;
-        case HP_KV_LATENT: memcpy(k->kv_latent + (size_t)l * d->kv_lora, ev->data + (size_t)i * d->kv_lora, sizeof(float) * (size_t)d->kv_lora); break;
-        case HP_Q_LATENT: memcpy(k->q_latent + (size_t)l * d->q_lora, ev->data + (size_t)i * d->q_lora, sizeof(float) * (size_t)d->q_lora); break;
-        case HP_MLP_POST: {
-            if (!k->mlp_post) break;
-            int w = ev->shape[1] < d->d_ff ? ev->shape[1] : d->d_ff;
-            memcpy(k->mlp_post + (size_t)l * d->d_ff, ev->data + (size_t)i * ev->shape[1], sizeof(float) * (size_t)w);
-            break;
-        }
-        case HP_ROUTER_LOGITS: memcpy(k->router + (size_t)l * d->n_experts, ev->data + (size_t)i * d->n_experts, sizeof(float) * (size_t)d->n_experts); break;
-        case HP_EXPERT_INDICES: for (int j = 0; j < d->top_k; j++) k->expert_idx[(size_t)l * d->top_k + j] = (int)ev->data[(size_t)i * d->top_k + j]; break;
-        case HP_EXPERT_WEIGHTS: memcpy(k->expert_w + (size_t)l * d->top_k, ev->data + (size_t)i * d->top_k, sizeof(float) * (size_t)d->top_k); break;
-        case HP_KV_APPEND:
-            /* bytes in the cache after this token: (pos+1) tokens x all layers; filled per layer */
-            k->kv_bytes = (size_t)(ev->pos0 + i + 1) * (ev->bytes / (size_t)n) * (size_t)d->n_layers;
-            break;
-        default: break;
-        }
+    TraceTok *toks[REC_BATCH];
+    for (int i0 = 0; i0 < n; i0 += REC_BATCH) {
+        const int nb = n - i0 < REC_BATCH ? n - i0 : REC_BATCH;
+        for (int j = 0; j < nb; j++) toks[j] = tok_alloc(t, ev->pos0 + i0 + j);   /* serial: it maps slabs */
+        RowTask a = {t, ev, toks, i0, nb};
+        if (nb > REC_ROWS) pool_run(row_task, &a, (nb + REC_ROWS - 1) / REC_ROWS);
+        else row_task(&a, 0, 0);
     }
 }
 
