@@ -1038,6 +1038,7 @@ def worker(args):
             raise SystemExit("worker: --select-every chooses weights on held-out stories; give family --holdout")
         for r in runs:
             r.best, r.best_ws, r.selection = None, None, []
+    spent, lap_t = {}, [0.0]
     steps = args.steps
     plan_file = os.path.join(args.workdir, "plan.json")
     t_train = time.time()
@@ -1056,7 +1057,20 @@ def worker(args):
             print("worker %d: hard deadline at step %d, stopping" % (args.group, step), flush=True)
             break
         total = steps if steps > 0 else 10 ** 6
+        prof = args.profile_steps > 0 and args.probe_to <= step < args.probe_to + args.profile_steps
+
+        def lap(name):
+            """--profile-steps: wait for the GPU and charge the time since the last lap to name."""
+            if device == "cuda":
+                torch.cuda.synchronize()
+            now = time.perf_counter()
+            spent[name] = spent.get(name, 0.0) + now - lap_t[0]
+            lap_t[0] = now
+        if prof:
+            lap_t[0] = time.perf_counter()
         bs = {k: batch_for(k, step, steps) for k in keys}
+        if prof:
+            lap("batches")
         if teacher is not None:
             with torch.no_grad(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device != "cpu"):
                 for k, buf in tbuf.items():
@@ -1066,6 +1080,8 @@ def worker(args):
                         lp = torch.stack([torch.log_softmax(tm(bs[k][0])[0].float(), -1) for tm in teacher])
                         buf.copy_(torch.logsumexp(lp, 0) - math.log(len(teacher)))
                         del lp
+            if prof:
+                lap("teacher")
         for r in runs:
             t_r = r.rec.get("steps", 0) or (base_steps if base_steps > 0 else total)
             if step >= t_r or r.last_step is not None:
@@ -1076,7 +1092,14 @@ def worker(args):
             r.x.copy_(x)
             r.y.copy_(y)
             r.step(lr_at(step, t_r, r.rec["lr"], r.rec["warmup"], r.rec["min_lr"]))
+            if prof:
+                lap(r.label())
         step += 1
+        if prof and step == args.probe_to + args.profile_steps:
+            tot = sum(spent.values())
+            print("worker %d: profile of steps %d..%d (each phase waited for): %.1f ms per step: %s" % (
+                args.group, args.probe_to, step - 1, 1000 * tot / args.profile_steps, ", ".join(
+                    "%s %.1f" % (k, 1000 * v / args.profile_steps) for k, v in spent.items())), flush=True)
         if args.select_every > 0 and step % args.select_every == 0:
             for r in runs:
                 if r.last_step is None:
@@ -1249,7 +1272,8 @@ def family(args):
     all_recipes = dict(recipes, teach=teacher_rec)
     common = ["--cache", cache, "--tokenizer", args.tokenizer, "--workdir", args.workdir,
               "--batch", str(args.batch), "--recipes", json.dumps(all_recipes),
-              "--probe-from", str(args.probe_from), "--probe-to", str(args.probe_to), "--log-every", str(args.log_every)]
+              "--probe-from", str(args.probe_from), "--probe-to", str(args.probe_to), "--log-every", str(args.log_every),
+              "--profile-steps", str(args.profile_steps)]
     if args.no_graph:
         common.append("--no-graph")
     if explore:
@@ -1777,6 +1801,8 @@ def main():
         p_.add_argument("--probe-to", type=int, default=70)
         p_.add_argument("--log-every", type=int, default=250)
         p_.add_argument("--no-graph", action="store_true", help="plain steps instead of CUDA graphs")
+        p_.add_argument("--profile-steps", type=int, default=0,
+                        help="time the phases of this many steps after --probe-to (batches, teachers, each run)")
     a.add_argument("--data", default=default_data)
     a.add_argument("--out", required=True)
     a.add_argument("--budget", type=float, default=560.0, help="wall-clock seconds for everything")
