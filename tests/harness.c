@@ -69,6 +69,19 @@ bool test_rm_tree(const char *dir) {
     return false;
 }
 
+bool test_tmpdir(char *out, size_t cap, const char *tag) {
+    const char *t = getenv("TMPDIR");
+    int k = snprintf(out, cap, "%s/llmscope-%s-XXXXXX", t && *t ? t : "/tmp", tag);
+    return k > 0 && (size_t)k < cap && mkdtemp(out) != NULL;
+}
+
+void test_in_tmpdir(TestCtx *T_, const char *tag, void (*body)(TestCtx *T_, const char *dir)) {
+    char dir[1024];
+    if (!test_tmpdir(dir, sizeof dir, tag)) { FAILF("cannot make a temporary directory for %s", tag); return; }
+    body(T_, dir);
+    if (!test_rm_tree(dir)) FAILF("cannot remove %s", dir);
+}
+
 static int matches(const char *filter, const Entry *t) {
     if (!filter) return 1;
     return strstr(t->name, filter) || strstr(t->file, filter);

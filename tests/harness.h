@@ -45,6 +45,13 @@ bool test_run_skipped(TestCtx *T_, int rc, char **out);
 /* Removes dir and everything under it (links are removed, not followed); false, with a note on
  * stderr, when something could not be removed. */
 bool test_rm_tree(const char *dir);
+/* A new private directory $TMPDIR/llmscope-TAG-XXXXXX (/tmp without TMPDIR), its path in out;
+ * false when it cannot be made. Tests write their files there, never at fixed /tmp paths, so
+ * two suites at once cannot collide; remove it with test_rm_tree. */
+bool test_tmpdir(char *out, size_t cap, const char *tag);
+/* Runs body in a new test_tmpdir and removes the directory afterwards, also when body returns
+ * early (REQUIRE). Fails the test when the directory cannot be made or removed. */
+void test_in_tmpdir(TestCtx *T_, const char *tag, void (*body)(TestCtx *T_, const char *dir));
 /* Reference PCA for tests: eigenvectors of the covariance of X[n][d] (GSL's symmetric eigensolver),
  * the two largest first, each signed so its largest-magnitude coefficient is positive;
  * mean[d], comp[2][d], expl[2] = eigenvalue / trace. An independent path from the SVD the code uses. */

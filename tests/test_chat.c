@@ -281,12 +281,15 @@ TEST(chat_cli_prints_only_the_rendering) {
     CHECK(out && strstr(out, "Conversation roles must alternate user/assistant/user/assistant/...") && strstr(out, "line 15"));
     free(out);
     /* a template that does not parse: line and column */
-    snprintf(cmd, sizeof cmd, "printf '{%%%% if x %%%%}\\nab{{ 1 + }}' > /tmp/llmscope_bad.jinja && %s chat-template --template /tmp/llmscope_bad.jinja "
-             "--messages " FIX "/messages/user_only.json 2>&1", test_bin());
+    char tmp[1024];
+    REQUIRE(test_tmpdir(tmp, sizeof tmp, "chat"));
+    snprintf(cmd, sizeof cmd, "printf '{%%%% if x %%%%}\\nab{{ 1 + }}' > '%s/bad.jinja' && %s chat-template --template '%s/bad.jinja' "
+             "--messages " FIX "/messages/user_only.json 2>&1", tmp, test_bin(), tmp);
     rc = test_run(cmd, &out, 1);
     CHECK(rc != 0);
     CHECK_MSG(out && strstr(out, "line 2, column 10"), "got: %s", out ? out : "");
     free(out);
+    CHECK(test_rm_tree(tmp));
     /* bad --set JSON */
     snprintf(cmd, sizeof cmd, "%s chat-template --template " FIX "/templates/qwen3.jinja --messages " FIX "/messages/user_only.json --set 'x={' 2>&1",
              test_bin());
@@ -308,11 +311,9 @@ TEST(chat_cli_prints_only_the_rendering) {
     cJSON_Delete(exp);
 }
 
-TEST(chat_template_from_model_dir) {
-    /* chat_template.jinja wins over tokenizer_config.json; a list of named templates gives "default" */
-    char dir[] = "/tmp/llmscope_chatXXXXXX";
-    REQUIRE(mkdtemp(dir));
-    char p[256];
+/* chat_template.jinja wins over tokenizer_config.json; a list of named templates gives "default" */
+static void template_from_model_dir(TestCtx *T_, const char *dir) {
+    char p[1200];
     snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
     FILE *f = fopen(p, "w");
     REQUIRE(f);
@@ -337,7 +338,12 @@ TEST(chat_template_from_model_dir) {
     REQUIRE(chat_template_apply_prompt(tmpl, "hi", bos, eos, NULL, 0, &out, &n, &e));
     CHECK_STR(out, "J1");
     free(out); free(tmpl); free(bos); free(eos);
-    CHECK(test_rm_tree(dir));
+}
+
+TEST(chat_template_from_model_dir) {
+    test_in_tmpdir(T_, "chat", template_from_model_dir);
+    char *tmpl = NULL, *bos = NULL, *eos = NULL;
+    Err e = {0};
     /* no template at all: a clear error */
     CHECK(!chat_template_load_for_model("/nonexistent-dir/x", &tmpl, &bos, &eos, &e));
     CHECK(strstr(e.msg, "no chat template") != NULL);
@@ -454,6 +460,10 @@ TEST(chat_limits_and_hostile_templates) {
     free(out);
 }
 
+/* a chat template of our own for the bundled model (it has none) */
+static const char k_test_template[] =
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+
 static int parse_ids(const char *json, int *ids, int cap) {
     cJSON *j = cJSON_Parse(json);
     if (!j) return -1;
@@ -464,8 +474,10 @@ static int parse_ids(const char *json, int *ids, int cap) {
     return n;
 }
 
-TEST(chat_run_feeds_the_template_ids) {
-    char cmd[2048], *out = NULL;
+static void run_feeds_the_template_ids(TestCtx *T_, const char *dir) {
+    char cmd[4096], *out = NULL, prompt_file[1100], tmpl_file[1100];
+    snprintf(prompt_file, sizeof prompt_file, "%s/prompt.txt", dir);
+    snprintf(tmpl_file, sizeof tmpl_file, "%s/t.jinja", dir);
     /* the real Qwen3 tokenizer: tokenize --chat (the path run --chat takes) gives transformers' ids */
     const char *sd = test_shared_data();
     cJSON *exp = load_expected();
@@ -476,12 +488,12 @@ TEST(chat_run_feeds_the_template_ids) {
             const char *prompt = str_or_null(c, "prompt");
             bool nothink = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "set")) > 0;
             /* the prompt goes through a file: it has newlines and quotes */
-            FILE *f = fopen("/tmp/llmscope_chat_prompt.txt", "w");
+            FILE *f = fopen(prompt_file, "w");
             REQUIRE(f);
             fputs(prompt, f);
             fclose(f);
-            snprintf(cmd, sizeof cmd, "%s tokenize --model %s/tokenizers/qwen3 --chat --text-file /tmp/llmscope_chat_prompt.txt %s --json",
-                     test_bin(), sd, nothink ? "--set enable_thinking=false" : "");
+            snprintf(cmd, sizeof cmd, "%s tokenize --model %s/tokenizers/qwen3 --chat --text-file '%s' %s --json",
+                     test_bin(), sd, prompt_file, nothink ? "--set enable_thinking=false" : "");
             int rc = test_run(cmd, &out, 0);
             CHECK_EQ_INT(rc, 0);
             int got[256], want[256], ng = out ? parse_ids(out, got, 256) : -1, nw = 0;
@@ -503,11 +515,11 @@ TEST(chat_run_feeds_the_template_ids) {
     cJSON_Delete(exp);
     /* run --chat feeds exactly those ids: its text is the rendered prompt and then what greedy
      * `generate` gives on the ids of `tokenize --chat` (bundled model, a template of our own) */
-    FILE *f = fopen("/tmp/llmscope_chat_t.jinja", "w");
+    FILE *f = fopen(tmpl_file, "w");
     REQUIRE(f);
-    fputs("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}", f);
+    fputs(k_test_template, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s tokenize --chat --template /tmp/llmscope_chat_t.jinja --text 'Once upon a time' --json", test_bin());
+    snprintf(cmd, sizeof cmd, "%s tokenize --chat --template '%s' --text 'Once upon a time' --json", test_bin(), tmpl_file);
     REQUIRE(test_run(cmd, &out, 0) == 0);
     int ids[256];
     int n = parse_ids(out, ids, 256);
@@ -532,10 +544,14 @@ TEST(chat_run_feeds_the_template_ids) {
     char want[1024];
     snprintf(want, sizeof want, "<|user|>Once upon a time\n<|assistant|>%s\n", cJSON_GetObjectItemCaseSensitive(dj, "text")->valuestring);
     cJSON_Delete(dj);
-    snprintf(cmd, sizeof cmd, "%s run --chat --template /tmp/llmscope_chat_t.jinja --prompt 'Once upon a time' -n 6 --greedy --ignore-eos", test_bin());
+    snprintf(cmd, sizeof cmd, "%s run --chat --template '%s' --prompt 'Once upon a time' -n 6 --greedy --ignore-eos", test_bin(), tmpl_file);
     REQUIRE(test_run(cmd, &out, 0) == 0);
     CHECK_STR(out, want);
     free(out);
+}
+
+TEST(chat_run_feeds_the_template_ids) {
+    test_in_tmpdir(T_, "chat", run_feeds_the_template_ids);
 }
 
 /* The TUI's chat mode: key 'u' (action chat.toggle) puts the prompt through the model's template,
@@ -543,16 +559,17 @@ TEST(chat_run_feeds_the_template_ids) {
 #include "scene/scene.h"
 #include "scene/keys.h"
 #include "session/session.h"
-TEST(chat_scene_mode_key) {
-    char dir[] = "/tmp/llmscope_chatmodelXXXXXX";
-    REQUIRE(mkdtemp(dir));
-    char cwd[2048], cmd[4096];
+static void scene_mode_key(TestCtx *T_, const char *dir) {
+    char cwd[2048], cmd[8192];
     REQUIRE(getcwd(cwd, sizeof cwd));
     snprintf(cmd, sizeof cmd, "for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json; do "
-             "ln -s %s/assets/models/story-gqa/$f %s/$f; done && cp /tmp/llmscope_chat_t.jinja %s/chat_template.jinja 2>/dev/null || "
-             "printf '%%s' '{%% for m in messages %%}<|{{ m.role }}|>{{ m.content }}\n{%% endfor %%}{%% if add_generation_prompt %%}<|assistant|>{%% endif %%}' "
-             "> %s/chat_template.jinja", cwd, dir, dir, dir);
+             "ln -s '%s'/assets/models/story-gqa/$f '%s'/$f; done", cwd, dir);
     REQUIRE(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s/chat_template.jinja", dir);
+    FILE *f = fopen(cmd, "w");
+    REQUIRE(f);
+    fputs(k_test_template, f);
+    fclose(f);
     Err e = {0};
     Scene *sc = scene_new();
     REQUIRE(sc);
@@ -584,5 +601,8 @@ TEST(chat_scene_mode_key) {
     CHECK(!scene_key(sc, 'u', &e2) && !sc->chat);
     CHECK(strstr(e2.msg, "no chat template") != NULL);
     scene_free(sc);
-    CHECK(test_rm_tree(dir));
+}
+
+TEST(chat_scene_mode_key) {
+    test_in_tmpdir(T_, "chat", scene_mode_key);
 }

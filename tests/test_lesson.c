@@ -356,9 +356,11 @@ static bool write_lesson(char *path, size_t cap, const char *steps) {
     if (!file_exists(model)) return false;
     char real[4096];
     if (!realpath(model, real)) return false;
-    snprintf(path, cap, "/tmp/llmscope-test-lesson-%d.json", (int)getpid());
-    FILE *f = fopen(path, "w");
-    if (!f) return false;
+    const char *t = getenv("TMPDIR");   /* a new file each time: suites at once never share it */
+    snprintf(path, cap, "%s/llmscope-lesson-XXXXXX.json", t && *t ? t : "/tmp");
+    int fd = mkstemps(path, 5);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) { if (fd >= 0) { close(fd); remove(path); } return false; }
     fprintf(f, "{\"id\":\"t\",\"lang\":\"en\",\"title\":\"Test lesson\",\"summary\":\"s\",\"model\":\"%s\","
                "\"prompt\":\"Once upon a time\",\"steps\":%s}", real, steps);
     fclose(f);
@@ -366,7 +368,7 @@ static bool write_lesson(char *path, size_t cap, const char *steps) {
 }
 
 static int check_lesson(const char *steps, char **out) {
-    char path[256];
+    char path[1024];
     if (!write_lesson(path, sizeof path, steps)) return -1;
     char *buf = NULL;
     size_t len = 0;
@@ -456,7 +458,7 @@ TEST(lesson_check_reports_actions_that_do_not_apply) {
 }
 
 TEST(lesson_presenter_keys) {
-    char path[256];
+    char path[1024];
     if (!write_lesson(path, sizeof path,
                       "[{\"title\":\"First\",\"text\":\"{prompt.tokens} tokens\",\"actions\":[{\"do\":\"panel\",\"panel\":\"output\"}]},"
                       "{\"title\":\"Second\",\"text\":\"now {token.text}\",\"actions\":[{\"do\":\"step\"},{\"do\":\"layer\",\"layer\":2}],"
