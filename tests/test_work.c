@@ -520,7 +520,7 @@ TEST(esc_cancels_the_embeddings_work) {
     CHECK(!app->quit && sc->view.emb_map == 0 && sc->view.emb_hold);
     CHECK_MSG(strstr(sc->msg, "vocabulary map fit cancelled"), "status: %s", sc->msg);
     CHECK(background_idle());
-    CHECK(screen_has(app, cv, "(vocabulary indexing cancelled"));   /* the tokens' PCA, no neighbours */
+    CHECK(screen_has(app, cv, "(indexing cancelled"));   /* the tokens' PCA, no neighbours */
     CHECK(screen_has(app, cv, "PC1"));
     CHECK(!derived_background_busy());                    /* nothing started again */
     CHECK_STR(scene_key_binding(sc, TK_ESC)->action, "embeddings.off");
@@ -538,7 +538,7 @@ TEST(esc_cancels_the_embeddings_work) {
     CHECK_MSG(strstr(sc->msg, "vocabulary map fit cancelled"), "status: %s", sc->msg);
     CHECK(background_idle());
     CHECK(screen_has(app, cv, "tok_emb rows nearest"));
-    CHECK(!screen_has(app, cv, "(vocabulary indexing cancelled"));   /* the index is kept: neighbours shown */
+    CHECK(!screen_has(app, cv, "(indexing cancelled"));   /* the index is kept: neighbours shown */
     CHECK(!derived_background_busy());
     /* 3. v once more: the map is drawn */
     derived_background_pause(false);

@@ -261,7 +261,7 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
         snprintf(notes[i], sizeof notes[i], "%.3f", (double)v);
         bars[i] = (Bar){labels[i], v > 0 ? v : 0, notes[i], sty(CR_TITLE), false};
     }
-    if (!have_index) canvas_text_fit(c, right.x, y, tr("(vocabulary indexing cancelled: v starts it again)"), right.w, sty(CR_DIM));
+    if (!have_index) canvas_text_fit(c, right.x, y, tr("(indexing cancelled: v starts it)"), right.w, sty(CR_DIM));
     else if (!nn_n) canvas_text_fit(c, right.x, y, tr("(no embedding table)"), right.w, sty(CR_DIM));
     w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
     canvas_target(c, rect_make(right.x, y - 1, right.w, rows + 1), "embeddings.neighbours");
