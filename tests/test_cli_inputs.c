@@ -406,3 +406,18 @@ TEST(cli_similarity_shared_options) {
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
     scratch_free();
 }
+
+/* A repeatable option (--set) is read with the other options' values skipped: a prompt or text
+ * that reads "--set" is text, as for every other option. */
+TEST(cli_repeated_option_values_skip_other_values) {
+    NEED_MODEL();
+    if (!scratch()) SKIP("no scratch directory");
+    static const CliRow rows[] = {
+        {"tokenize --model " MODEL " --text --set --chat --template %D/ok.jinja --json", 0, "\"tokens\": [\"-\", \"-\", \"set\"", NULL, "llmscope:"},
+        {"run --model " MODEL " --prompt --set --chat --template %D/ok.jinja -n 1 --greedy", 0, "--set", NULL, "llmscope:"},
+        {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x=1 --set=y=2", 0, "hi", NULL, "llmscope:"},
+        {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x", 1, "--set 'x': expected NAME=JSON", NULL, NULL},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    scratch_free();
+}

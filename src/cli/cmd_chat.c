@@ -11,14 +11,13 @@
 #include "template/jinja.h"
 #include "tokenizer/tokenizer.h"
 
-/* --set NAME=JSON (repeatable) into vars; the texts point into argv. */
+/* --set NAME=JSON (repeatable) into vars; the texts point into argv. Other options' values are
+ * skipped (a --prompt or --text that reads "--set" is text). */
 static int collect_sets(int argc, char **argv, JinjaVar *vars, char **names, int cap, Err *e) {
+    static const char *const set_opt[] = {"--set", NULL};
     int n = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        if (!strcmp(argv[i], "--set") && i + 1 < argc) v = argv[++i];
-        else if (!strncmp(argv[i], "--set=", 6)) v = argv[i] + 6;
-        else continue;
+    const char *v;
+    for (int i = 0; (v = cli_opt_next(argc, argv, set_opt, &i, NULL));) {
         const char *eq = strchr(v, '=');
         if (!eq || eq == v) { err_set(e, ERR_ARG, "--set '%s': expected NAME=JSON, e.g. --set enable_thinking=false", v); return -1; }
         if (n == cap) { err_set(e, ERR_ARG, "--set: at most %d variables", cap); return -1; }
