@@ -112,7 +112,7 @@ static const CliOpt k_trace_opts[] = {
     {"--max-new", "-n", CLI_INT, "N", "decode N more tokens after the prefill (default 0)", 0, 2147483647.0},
     {"--json", NULL, CLI_FLAG, NULL, "write the ids that ran and the values as JSON to stdout (staged on disk under $TMPDIR; meant for small runs)", 0, 0},
     {"--npy", NULL, CLI_STR, "DIR", "stream one NAME.npy per hook point into DIR as it is computed (exact shapes: attention [heads, T, T]; NAME.npy.part until complete), ids.npy (the ids that ran, int32) and the manifest llmscope-export.txt; an earlier export in DIR is replaced, .npy files no manifest lists are refused (docs/hooks.md)", 0, 0},
-    {"--all-logits", NULL, CLI_FLAG, NULL, "export the logits of every prefill position (default: the last), 64 rows at a time", 0, 0},
+    {"--all-logits", NULL, CLI_FLAG, NULL, "export the logits of every prefill position (default: the last), 128 rows at a time", 0, 0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to --prompt", 0, 0},
     {"--emb-layer", NULL, CLI_INT, "L", "also export the contextual embeddings at residual layer L (0 = token embedding .. "
      "n_layers = after the final norm) as the Embeddings panel shows them: embeddings.layerL.pca (PCA points, axes fitted on the "
@@ -219,7 +219,7 @@ int cmd_trace(int argc, char **argv) {
         engine_set_hooks(en, h);
         /* the values stream to disk as they are produced: attention is [heads, T, T] */
         export_set_positions(x, n + max_new);
-        /* --all-logits: every prompt row reaches the export 64 rows at a time (no [T, vocab] buffer) */
+        /* --all-logits: every prompt row reaches the export 128 rows at a time (no [T, vocab] buffer) */
         engine_set_hook_all_logits(en, cli_flag(argc, argv, "--all-logits"));
         /* room for the generated ids, reported with the prompt's */
         int *grown = realloc(ids, sizeof(int) * ((size_t)n + (size_t)max_new + 1));

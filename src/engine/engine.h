@@ -40,7 +40,7 @@ size_t engine_kv_bytes(const Engine *en);      /* bytes held for engine_pos() to
 int engine_step_count(const Engine *en);
 
 /* Every row's logits to the hooks: with on, a forward pass whose caller wants only the last
- * row still computes every row's logits when a hook wants hook_logits, in blocks of 64 rows
+ * row still computes every row's logits when a hook wants hook_logits, in blocks of 128 rows
  * fired as [rows, vocab] and dropped (the trace keeps the top-k of each; nothing of size
  * [n, vocab] is held). Off (the default): hook_logits sees the rows the caller asked for. */
 void engine_set_hook_all_logits(Engine *en, bool on);
