@@ -363,9 +363,10 @@ long derived_top_set(double *pr, int V, double p, long k, double *mass) {
     return count;
 }
 
-bool derived_eval_loss(const Model *m, const int *ids, int N, int max_ctx, double *loss, long *scored_out, Err *e) {
+bool derived_eval_loss(const Model *m, const int *ids, int N, int max_ctx, DType kv_round, double *loss, long *scored_out, Err *e) {
     Engine *en = engine_new((Model *)m, max_ctx, e);
     if (!en) return false;
+    if (!engine_set_kv_round(en, kv_round, e)) { engine_free(en); return false; }
     const int V = m->spec.vocab_size, C = engine_max_ctx(en);
     double nll = 0;
     long scored = 0;

@@ -111,6 +111,7 @@ long derived_top_set(double *pr, int V, double p, long k, double *mass);
 /* Mean next-token loss (nats) of ids[n] under the model, scored in windows of the engine's
  * context (max_ctx; 0 = the model's) overlapping by one token, so every token after the first
  * is scored once: loss = mean over t of logsumexp(l_t) - l_t[ids[t+1]]. `llmscope eval` and
- * the {eval.*} placeholders both call it. */
-bool derived_eval_loss(const Model *m, const int *ids, int n, int max_ctx, double *loss, long *scored, Err *e);
+ * the {eval.*} placeholders both call it. kv_round: DT_F32, or the type every key and value
+ * entering the cache is rounded through (engine_set_kv_round). */
+bool derived_eval_loss(const Model *m, const int *ids, int n, int max_ctx, DType kv_round, double *loss, long *scored, Err *e);
 #endif

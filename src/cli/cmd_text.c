@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/cli_chat.h"
 #include "engine/engine.h"
+#include "engine/kvround.h"
 #include "engine/sampler.h"
 #include "tokenizer/tokenizer.h"
 #include "session/session.h"
@@ -163,11 +164,12 @@ int cmd_run(int argc, char **argv) {
 static const CliOpt k_eval_opts[] = {
     {"--text-file", NULL, CLI_STR, "FILE", "the text to score (required)", 0, 0},
     {"--ctx", NULL, CLI_INT, "N", "window length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
-    {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"loss\", \"ppl\", \"bytes\", \"bits_per_byte\"}", 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"loss\", \"ppl\", \"bytes\", \"bits_per_byte\"} (and \"kv_round\" with --kv-round)", 0, 0},
+    {"--kv-round", NULL, CLI_STR, "TYPE", "round every key and value entering the KV cache through f16, bf16, q8_0 or q4_0, as a cache of that type would hold them (the cache stays f32 in memory; default f32: no rounding)", 0, 0},
     {0}};
 static const CliOpt *const k_eval_groups[] = {k_eval_opts, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
 static const CliCmd k_eval_cmd = {
-    "eval", "eval [--model M] --text-file FILE [--ctx N] [--json]",
+    "eval", "eval [--model M] --text-file FILE [--ctx N] [--kv-round TYPE] [--json]",
     "Loss (nats/token), perplexity and bits per byte of a text: [BOS] + its tokens, in windows of the\n"
     "context length overlapping by one token, so every token after the first is scored once.",
     k_eval_groups, 0, NULL, true};
@@ -178,6 +180,12 @@ int cmd_eval(int argc, char **argv) {
     Err e = {0};
     const char *file = cli_opt(argc, argv, "--text-file");
     if (!file) { fprintf(stderr, "llmscope: eval: --text-file is required (see `llmscope eval --help`)\n"); return 2; }
+    const char *kvr = cli_opt(argc, argv, "--kv-round");
+    DType kv_round = DT_F32;
+    if (kvr && !kv_round_parse(kvr, &kv_round)) {
+        fprintf(stderr, "llmscope: eval: --kv-round: unknown type '%s' (f32, f16, bf16, q8_0 or q4_0)\n", kvr);
+        return 2;
+    }
     cli_threads_arg(argc, argv);
     size_t len;
     char *text = file_read_all(file, &len, 256u << 20, &e);
@@ -200,13 +208,17 @@ int cmd_eval(int argc, char **argv) {
     }
     double loss = 0;
     long scored = 0;
-    if (!rc && !derived_eval_loss(m, ids, N, cli_opt_int(argc, argv, "--ctx", 0), &loss, &scored, &e)) rc = cli_fail(&e);
+    if (!rc && !derived_eval_loss(m, ids, N, cli_opt_int(argc, argv, "--ctx", 0), kv_round, &loss, &scored, &e)) rc = cli_fail(&e);
     if (!rc) {
         double bpb = loss * (double)scored / (log(2.0) * (double)len);
-        if (cli_flag(argc, argv, "--json"))
-            printf("{\"tokens\": %ld, \"loss\": %.6f, \"ppl\": %.4f, \"bytes\": %zu, \"bits_per_byte\": %.4f}\n", scored, loss, exp(loss), len, bpb);
-        else
-            printf("%ld tokens, loss %.4f nats/token, perplexity %.3f, %.4f bits/byte\n", scored, loss, exp(loss), bpb);
+        if (cli_flag(argc, argv, "--json")) {
+            printf("{\"tokens\": %ld, \"loss\": %.6f, \"ppl\": %.4f, \"bytes\": %zu, \"bits_per_byte\": %.4f", scored, loss, exp(loss), len, bpb);
+            if (kvr) printf(", \"kv_round\": \"%s\"", kv_round_name(kv_round));
+            printf("}\n");
+        } else
+            printf("%ld tokens, loss %.4f nats/token, perplexity %.3f, %.4f bits/byte%s%s\n", scored, loss, exp(loss), bpb,
+                   kv_round != DT_F32 ? ", KV cache rounded through " : "",
+                   kv_round != DT_F32 ? kv_round_name(kv_round) : "");
     }
     free(ids); free(raw); free(text); tokenizer_free(tok); model_free(m);
     return rc;

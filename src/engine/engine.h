@@ -32,6 +32,11 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
  * changes when max_ctx is not larger; false (e filled, the engine as it was) when out of
  * memory. */
 bool engine_grow(Engine *en, int max_ctx, Err *e);
+/* Rounds every key and value entering the cache through t (f16, bf16, q8_0, q4_0; DT_F32 = off,
+ * the default): attention then reads what a cache of that type would hold (engine/kvround.h).
+ * Tokens already cached stay as they are. False (e filled) for another type. */
+bool engine_set_kv_round(Engine *en, DType t, Err *e);
+DType engine_kv_round(const Engine *en);
 int engine_pos(const Engine *en);              /* tokens in the cache */
 int engine_max_ctx(const Engine *en);
 void engine_truncate(Engine *en, int pos);     /* forget cache entries >= pos */

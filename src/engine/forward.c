@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/attn.h"
 #include "engine/gemm.h"
+#include "engine/kvround.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
 #include "engine/rope.h"
@@ -56,6 +57,7 @@ struct Engine {
     float *logits_blk;              /* [LOGIT_BLK, vocab] rows for the hooks (hook_all_logits), lazily */
     bool hook_all_logits;
     float attn_factor;
+    DType kv_round;                 /* DT_F32: none; else what enters the cache is rounded through it (kvround.h) */
 };
 
 /* The thread count lives in the pool (pool.h); OpenBLAS (used by GSL in the analyses) is
@@ -71,6 +73,12 @@ int engine_default_threads(void) { return pool_default_threads(); }
 const Model *engine_model(const Engine *en) { return en->m; }
 int engine_pos(const Engine *en) { return en->pos; }
 int engine_max_ctx(const Engine *en) { return en->max_ctx; }
+bool engine_set_kv_round(Engine *en, DType t, Err *e) {
+    if (!kv_round_supported(t)) return err_set(e, ERR_ARG, "the KV cache cannot be rounded through %s (f32, f16, bf16, q8_0 or q4_0)", dtype_name(t));
+    en->kv_round = t;
+    return true;
+}
+DType engine_kv_round(const Engine *en) { return en->kv_round; }
 int engine_step_count(const Engine *en) { return en->steps; }
 void engine_truncate(Engine *en, int pos) { if (pos >= 0 && pos < en->pos) en->pos = pos; }
 size_t engine_kv_bytes_per_token(const Engine *en) { return en->kv_elems_per_token * sizeof(float); }
@@ -346,7 +354,13 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
         if (WANT(HP_ROT_Q, l)) fire(en, HP_ROT_Q, l, en->q, 3, n, H, hd, p0, n, 0);
         if (WANT(HP_ROT_K, l)) fire(en, HP_ROT_K, l, en->k, 3, n, KV, hd, p0, n, 0);
     }
-    /* append to the cache */
+    /* append to the cache (rounded first when the cache plays a smaller type) */
+    if (en->kv_round != DT_F32)
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < KV; h++) {
+                kv_round_vec(en->kv_round, en->k + (size_t)t * kd + (size_t)h * hd, hd);
+                kv_round_vec(en->kv_round, en->v + (size_t)t * kd + (size_t)h * hd, hd);
+            }
     for (int h = 0; h < KV; h++) {
         float *kc = kv_head(en, en->kc, l, h), *vc = kv_head(en, en->vc, l, h);
         for (int t = 0; t < n; t++) {
@@ -414,6 +428,10 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
     if (WANT(HP_ROT_Q, l)) fire(en, HP_ROT_Q, l, en->q, 3, n, H, dq, p0, n, 0);
     float *cc = en->kc[l], *pc = en->vc[l];
     for (int t = 0; t < n; t++) {
+        if (en->kv_round != DT_F32) {
+            kv_round_vec(en->kv_round, en->lat + (size_t)t * la, R);
+            kv_round_vec(en->kv_round, en->lat + (size_t)t * la + R, rope);
+        }
         memcpy(cc + (size_t)(p0 + t) * R, en->lat + (size_t)t * la, sizeof(float) * (size_t)R);
         memcpy(pc + (size_t)(p0 + t) * rope, en->lat + (size_t)t * la + R, sizeof(float) * (size_t)rope);
     }

@@ -284,7 +284,7 @@ static bool eval_loss(VC *c, double *loss, long *tokens) {
     for (int i = 0; i < n; i++) ids[N++] = raw[i];
     double loss_v;
     long scored;
-    if (!derived_eval_loss(m, ids, N, 0, &loss_v, &scored, &e)) goto done;
+    if (!derived_eval_loss(m, ids, N, 0, DT_F32, &loss_v, &scored, &e)) goto done;
     v->eval[slot].loss = loss_v;
     v->eval[slot].tokens = scored;
     ok = true;
