@@ -8,7 +8,7 @@
  * every attention row is one thread's serial sum). After an intended change of a panel:
  * tests/golden/regen.sh, then read `git diff tests/golden` before committing it.
  *
- * tui_e2e_tmux, tui_sizes_tmux: tests/tui_e2e.sh and tests/tui_sizes.sh drive the real binary
+ * tui_e2e_tmux, tui_sizes_tmux, tui_cancel_tmux: tests/tui_e2e.sh, tui_sizes.sh and tui_cancel.sh drive the real binary
  * in tmux (skipped without tmux). */
 #include <stdbool.h>
 #include <stdio.h>
@@ -161,3 +161,8 @@ TEST(tui_e2e_tmux) { tmux_script(T_, "tests/tui_e2e.sh", 30.0); }
  * frame left after quitting a grown window, TERM vt100/linux/xterm/xterm-256color, NO_COLOR,
  * LANG=C. ~10 s quiet; it waits for what the pane must show (60 s each), so no time budget. */
 TEST(tui_sizes_tmux) { tmux_script(T_, "tests/tui_sizes.sh", 0.0); }
+
+/* tests/tui_cancel.sh: Esc during the Embeddings map fit on a real-size model, the fit started
+ * again, a resize meanwhile. Skipped unless $LLMSCOPE_BIG_MODEL names a Qwen3-0.6B-shaped
+ * directory (~11 s then); test_work.c covers the same on the bundled models. */
+TEST(tui_cancel_tmux) { tmux_script(T_, "tests/tui_cancel.sh", 0.0); }
