@@ -1,9 +1,11 @@
-/* KV-cache what-if precision (analysis/kvcalc.h, KV panel key p): bytes at f32 / bf16 / fp8 / int4. */
+/* KV-cache precision: the what-if bytes (analysis/kvcalc.h, KV panel key p) at f32 / bf16 / fp8 / int4, and
+ * the cache rounded through f16 / bf16 / q8_0 / q4_0 (engine/kvround.h: eval --kv-round, compare --kv-round-a/-b). */
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
 #include "analysis/kvcalc.h"
 #include <math.h>
+#include <cjson/cJSON.h>
 #include "analysis/derived.h"
 #include "core/dtype.h"
 #include "engine/engine.h"
@@ -170,4 +172,41 @@ TEST(eval_kv_round_option) {
     CHECK(test_run(cmd, &out, 1) != 0);
     CHECK_MSG(out && strstr(out, "--kv-round") && strstr(out, "q4_k"), "%s", out ? out : "");
     free(out);
+}
+
+TEST(compare_kv_round_b_measures_the_rounded_cache) {
+    if (!file_exists("assets/models/story-mla/model.safetensors")) SKIP("bundled models missing");
+    const char *M = "assets/models/story-mla";
+    char cmd[768], *out = NULL;
+    double loss_eval = -1, mean_b = -2, mean_a = -3, kl = -1, kl0 = -1;
+    snprintf(cmd, sizeof cmd, "%s eval --model %s --text-file assets/models/eval.txt --kv-round q4_0 --json", test_bin(), M);
+    CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    if (j) loss_eval = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "loss"));
+    cJSON_Delete(j);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text-file assets/models/eval.txt --kv-round-b q4_0 --json",
+             test_bin(), M, M);
+    CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    if (j) {
+        mean_a = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mean_loss_a"));
+        mean_b = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mean_loss_b"));
+        kl = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mean_kl_ab"));
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kv_round_b")), "q4_0");
+        CHECK(cJSON_GetObjectItem(j, "kv_round_a") == NULL);
+    }
+    cJSON_Delete(j);
+    free(out);
+    /* B's mean loss is eval's with the same rounding (same windows); A is the f32 cache */
+    CHECK_MSG(fabs(mean_b - loss_eval) < 2e-6, "compare B %.6f, eval --kv-round q4_0 %.6f", mean_b, loss_eval);
+    CHECK_MSG(kl > 1e-3 && mean_b > mean_a, "KL %.6f, losses %.6f %.6f", kl, mean_a, mean_b);
+    snprintf(cmd, sizeof cmd, "%s compare --model %s --model %s --text-file assets/models/eval.txt --kv-round-a f32 --json",
+             test_bin(), M, M);
+    CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    if (j) kl0 = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mean_kl_ab"));
+    cJSON_Delete(j);
+    free(out);
+    CHECK_NEAR(kl0, 0.0, 0);
 }

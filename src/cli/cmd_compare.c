@@ -6,6 +6,7 @@
 #include "analysis/compare.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "engine/kvround.h"
 #include "tokenizer/tokenizer.h"
 
 static const CliOpt k_compare_opts[] = {
@@ -13,11 +14,13 @@ static const CliOpt k_compare_opts[] = {
     {"--model-b", NULL, CLI_STR, "B", "model B (the same as a second --model); it must share A's tokenizer", 0, 0},
     {"--text", NULL, CLI_STR, "TEXT", "the text to score", 0, 0},
     {"--text-file", NULL, CLI_STR, "FILE", "the text to score, from a file", 0, 0},
-    {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"ids\", \"loss_a\", \"loss_b\", \"kl_ab\", \"mean_loss_a\", \"mean_loss_b\", \"mean_kl_ab\"}", 0, 0},
+    {"--json", NULL, CLI_FLAG, NULL, "print {\"tokens\", \"ids\", \"loss_a\", \"loss_b\", \"kl_ab\", \"mean_loss_a\", \"mean_loss_b\", \"mean_kl_ab\"} (and \"kv_round_a\"/\"kv_round_b\" when given)", 0, 0},
+    {"--kv-round-a", NULL, CLI_STR, "TYPE", "model A's KV cache rounded through f16, bf16, q8_0 or q4_0 (as `eval --kv-round`)", 0, 0},
+    {"--kv-round-b", NULL, CLI_STR, "TYPE", "model B's KV cache rounded through f16, bf16, q8_0 or q4_0: --model M --model M --kv-round-b q4_0 shows, token by token, what a 4-bit cache costs", 0, 0},
     {0}};
 static const CliOpt *const k_compare_groups[] = {k_compare_opts, CLI_OPTS_THREADS, NULL};
 static const CliCmd k_compare_cmd = {
-    "compare", "compare --model A --model B (--text TEXT | --text-file FILE) [--json]",
+    "compare", "compare --model A --model B (--text TEXT | --text-file FILE) [--kv-round-a T] [--kv-round-b T] [--json]",
     "Two models on one text, position by position (teacher forcing): each model's loss -ln p(next id)\n"
     "in nats, and KL(A||B) of the two next-token distributions, over the windows `llmscope eval` uses\n"
     "([BOS] + the text's tokens, windows of the context overlapping by one), so each mean loss equals\n"
@@ -59,6 +62,14 @@ int cmd_compare(int argc, char **argv) {
     const char *paths[2] = {cli_opt(argc, av, "--model"), cli_opt(argc, av, "--model-b")};
     const char *text_arg = cli_opt(argc, av, "--text"), *file = cli_opt(argc, av, "--text-file");
     bool json = cli_flag(argc, av, "--json");
+    const char *kvr[2] = {cli_opt(argc, av, "--kv-round-a"), cli_opt(argc, av, "--kv-round-b")};
+    DType kvt[2] = {DT_F32, DT_F32};
+    for (int k = 0; k < 2; k++)
+        if (kvr[k] && !kv_round_parse(kvr[k], &kvt[k])) {
+            fprintf(stderr, "llmscope: compare: --kv-round-%c: unknown type '%s' (f32, f16, bf16, q8_0 or q4_0)\n", "ab"[k], kvr[k]);
+            free(av);
+            return 2;
+        }
     cli_threads_arg(argc, av);
     free(av);
     if (!paths[0] || !paths[1] || (!text_arg) == (!file)) {
@@ -107,7 +118,7 @@ int cmd_compare(int argc, char **argv) {
     if (!rc && nid[0] < 2) { err_set(&e, ERR_ARG, "the text is too short to score: it needs at least one token"); rc = cli_fail(&e); }
     for (int k = 0; k < 2 && !rc; k++) {
         en[k] = engine_new(m[k], 0, &e);
-        if (!en[k]) rc = cli_fail(&e);
+        if (!en[k] || !engine_set_kv_round(en[k], kvt[k], &e)) rc = cli_fail(&e);
     }
     if (!rc && !compare_run(en[0], en[1], ids[0], nid[0], &r, &e)) rc = cli_fail(&e);
     if (!rc) {
@@ -116,6 +127,8 @@ int cmd_compare(int argc, char **argv) {
             print_json_string(paths[0]);
             printf(", \"model_b\": ");
             print_json_string(paths[1]);
+            for (int k = 0; k < 2; k++)
+                if (kvr[k]) printf(", \"kv_round_%c\": \"%s\"", "ab"[k], kv_round_name(kvt[k]));
             printf(", \"tokens\": [");
             for (int t = 1; t < nid[0]; t++) {
                 char *piece = tokenizer_decode(tok[0], ids[0] + t, 1, false);
@@ -133,8 +146,11 @@ int cmd_compare(int argc, char **argv) {
             print_doubles(r.kl_ab, r.n);
             printf(",\n \"mean_loss_a\": %.6f, \"mean_loss_b\": %.6f, \"mean_kl_ab\": %.6f}\n", r.mean_loss_a, r.mean_loss_b, r.mean_kl_ab);
         } else {
-            printf("%d positions: mean loss A %.4f, B %.4f nats/token (B - A %+.4f); mean KL(A||B) %.4f nats\n",
+            printf("%d positions: mean loss A %.4f, B %.4f nats/token (B - A %+.4f); mean KL(A||B) %.4f nats",
                    r.n, r.mean_loss_a, r.mean_loss_b, r.mean_loss_b - r.mean_loss_a, r.mean_kl_ab);
+            for (int k = 0; k < 2; k++)
+                if (kvt[k] != DT_F32) printf("; %c's KV cache rounded through %s", "AB"[k], kv_round_name(kvt[k]));
+            printf("\n");
         }
     }
     compare_result_free(&r);
