@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 #include "core/path.h"
+#include "engine/kvround.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -397,4 +398,12 @@ void cli_print_floats(FILE *f, const float *x, int n) {
         else fputs("null", f);
     }
     fputc(']', f);
+}
+
+bool cli_kv_round_opt(int argc, char **argv, const char *cmd, const char *opt, DType *out) {
+    const char *v = cli_opt(argc, argv, opt);
+    *out = DT_F32;
+    if (!v || kv_round_parse(v, out)) return true;
+    fprintf(stderr, "llmscope: %s: %s: unknown type '%s' (" KV_ROUND_TYPES ")\n", cmd, opt, v);
+    return false;
 }

@@ -82,6 +82,9 @@ const char *cli_model_arg(int argc, char **argv, char *buf, size_t cap);
 /* JSON helper: prints a float array with enough digits to round-trip (%.9g); nan/inf as null. */
 void cli_print_floats(FILE *f, const float *x, int n);
 
+/* Option opt (eval --kv-round, compare --kv-round-a/-b) as a KV-cache rounding type (engine/kvround.h)
+ * in *out, DT_F32 when absent; false after printing "llmscope: CMD: OPT: unknown type ..." (exit 2). */
+bool cli_kv_round_opt(int argc, char **argv, const char *cmd, const char *opt, DType *out);
 /* --threads N or $LLMSCOPE_THREADS (default: the cores this process may use), applied to the engine; returns it. */
 int cli_threads_arg(int argc, char **argv);
 /* --model (or the bundled default) loaded; config-only directories only when allowed. */

@@ -62,14 +62,10 @@ int cmd_compare(int argc, char **argv) {
     const char *paths[2] = {cli_opt(argc, av, "--model"), cli_opt(argc, av, "--model-b")};
     const char *text_arg = cli_opt(argc, av, "--text"), *file = cli_opt(argc, av, "--text-file");
     bool json = cli_flag(argc, av, "--json");
-    const char *kvr[2] = {cli_opt(argc, av, "--kv-round-a"), cli_opt(argc, av, "--kv-round-b")};
-    DType kvt[2] = {DT_F32, DT_F32};
-    for (int k = 0; k < 2; k++)
-        if (kvr[k] && !kv_round_parse(kvr[k], &kvt[k])) {
-            fprintf(stderr, "llmscope: compare: --kv-round-%c: unknown type '%s' (f32, f16, bf16, q8_0 or q4_0)\n", "ab"[k], kvr[k]);
-            free(av);
-            return 2;
-        }
+    const bool kvr[2] = {cli_opt(argc, av, "--kv-round-a") != NULL, cli_opt(argc, av, "--kv-round-b") != NULL};
+    DType kvt[2];
+    if (!cli_kv_round_opt(argc, av, "compare", "--kv-round-a", &kvt[0]) ||
+        !cli_kv_round_opt(argc, av, "compare", "--kv-round-b", &kvt[1])) { free(av); return 2; }
     cli_threads_arg(argc, av);
     free(av);
     if (!paths[0] || !paths[1] || (!text_arg) == (!file)) {

@@ -180,12 +180,9 @@ int cmd_eval(int argc, char **argv) {
     Err e = {0};
     const char *file = cli_opt(argc, argv, "--text-file");
     if (!file) { fprintf(stderr, "llmscope: eval: --text-file is required (see `llmscope eval --help`)\n"); return 2; }
-    const char *kvr = cli_opt(argc, argv, "--kv-round");
-    DType kv_round = DT_F32;
-    if (kvr && !kv_round_parse(kvr, &kv_round)) {
-        fprintf(stderr, "llmscope: eval: --kv-round: unknown type '%s' (f32, f16, bf16, q8_0 or q4_0)\n", kvr);
-        return 2;
-    }
+    const bool kvr = cli_opt(argc, argv, "--kv-round") != NULL;
+    DType kv_round;
+    if (!cli_kv_round_opt(argc, argv, "eval", "--kv-round", &kv_round)) return 2;
     cli_threads_arg(argc, argv);
     size_t len;
     char *text = file_read_all(file, &len, 256u << 20, &e);

@@ -74,7 +74,7 @@ const Model *engine_model(const Engine *en) { return en->m; }
 int engine_pos(const Engine *en) { return en->pos; }
 int engine_max_ctx(const Engine *en) { return en->max_ctx; }
 bool engine_set_kv_round(Engine *en, DType t, Err *e) {
-    if (!kv_round_supported(t)) return err_set(e, ERR_ARG, "the KV cache cannot be rounded through %s (f32, f16, bf16, q8_0 or q4_0)", dtype_name(t));
+    if (!kv_round_supported(t)) return err_set(e, ERR_ARG, "the KV cache cannot be rounded through %s (" KV_ROUND_TYPES ")", dtype_name(t));
     en->kv_round = t;
     return true;
 }

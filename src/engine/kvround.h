@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include "model/model.h"
 
+#define KV_ROUND_TYPES "f32, f16, bf16, q8_0 or q4_0"   /* for messages */
 bool kv_round_supported(DType t);          /* F32 (no rounding), F16, BF16, Q8_0, Q4_0 */
 /* "f32", "f16", "bf16", "q8_0", "q4_0" (case-insensitive) -> type; false if unknown. */
 bool kv_round_parse(const char *name, DType *out);

@@ -1039,6 +1039,15 @@ def worker(args):
         for r in runs:
             r.best, r.best_ws, r.selection = None, None, []
     spent, lap_t = {}, [0.0]
+
+    def lap(name):
+        """--profile-steps: wait for the GPU and charge the time since the last lap to name."""
+        if device == "cuda":
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        spent[name] = spent.get(name, 0.0) + now - lap_t[0]
+        lap_t[0] = now
+
     steps = args.steps
     plan_file = os.path.join(args.workdir, "plan.json")
     t_train = time.time()
@@ -1058,14 +1067,6 @@ def worker(args):
             break
         total = steps if steps > 0 else 10 ** 6
         prof = args.profile_steps > 0 and args.probe_to <= step < args.probe_to + args.profile_steps
-
-        def lap(name):
-            """--profile-steps: wait for the GPU and charge the time since the last lap to name."""
-            if device == "cuda":
-                torch.cuda.synchronize()
-            now = time.perf_counter()
-            spent[name] = spent.get(name, 0.0) + now - lap_t[0]
-            lap_t[0] = now
         if prof:
             lap_t[0] = time.perf_counter()
         bs = {k: batch_for(k, step, steps) for k in keys}
