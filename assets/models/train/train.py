@@ -784,6 +784,13 @@ class Run:
             return [{"params": [p for p in ps if p.ndim >= 2], "weight_decay": rec["wd"]},
                     {"params": [p for p in ps if p.ndim < 2], "weight_decay": 0.0}]
         self.graphable = device != "cpu" and not args.no_graph
+        # --compile: the forward pass and the loss through torch.compile (kernels fused; the step is still
+        # captured as one CUDA graph).  Students only: the teacher's rows are dropped out at random.
+        self.loss_fn = self.loss_terms
+        self.compiled = False
+        if getattr(args, "compile", False) and device != "cpu" and hasattr(torch, "compile") and name != "teacher":
+            self.loss_fn = torch.compile(self.loss_terms, dynamic=False)
+            self.compiled = True
         self.lr_t = torch.tensor(float(rec["lr"]), device=device)
         kw = dict(lr=rec["lr"], betas=(0.9, 0.95), eps=1e-8)
         self.opt = None
@@ -831,24 +838,31 @@ class Run:
     def key(self):
         return "%s-s%d%s" % (self.name, self.seed, "" if self.tag == "main" else "-" + self.tag)
 
-    def body(self):
+    def loss_terms(self, x, y, t, kdw, drop):
+        """The forward pass and the loss: (cross-entropy on the data, the loss that is minimised)."""
         torch, F = nn_lib()["torch"], nn_lib()["F"]
         with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.device != "cpu",
                             cache_enabled=False):
-            logits, aux = self.model(self.x, self.drop)
-        if self.kd:
+            logits, aux = self.model(x, drop)
+        if t is not None:
             # distillation: per row, (1 - w) * cross-entropy on the sampled token + w * cross-entropy on the
             # teacher's whole next-token distribution (= KL to it + the teacher's entropy)
             logp = F.log_softmax(logits.float(), -1)
-            hard = -logp.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
-            soft = -(F.softmax(self.t.float(), -1) * logp).sum(-1)
+            hard = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+            soft = -(F.softmax(t.float(), -1) * logp).sum(-1)
             loss = hard.mean()
-            total = ((1.0 - self.kdw) * hard + self.kdw * soft).mean()
+            total = ((1.0 - kdw) * hard + kdw * soft).mean()
         else:
-            loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), self.y.reshape(-1))
+            loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), y.reshape(-1))
             total = loss
         if self.v["arch"] == "moe":
             total = total + MOE_AUX_COEF * aux
+        return loss, total
+
+    def body(self):
+        torch = nn_lib()["torch"]
+        loss, total = self.loss_fn(self.x, self.y, self.t if self.kd else None, self.kdw if self.kd else None,
+                                   self.drop)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
@@ -872,25 +886,32 @@ class Run:
         if not self.graphable:
             return
         saved = [p.detach().clone() for p in self.model.parameters()]
-        try:
-            st = torch.cuda.Stream()
-            st.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(st):
-                for _ in range(2):
-                    self.opt.zero_grad(set_to_none=True)
+        t0 = time.time()
+        for attempt in ("compiled", "plain") if self.compiled else ("plain",):
+            try:
+                st = torch.cuda.Stream()
+                st.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(st):
+                    for _ in range(3 if attempt == "compiled" else 2):   # compiled: the first call compiles
+                        self.opt.zero_grad(set_to_none=True)
+                        self.body()
+                torch.cuda.current_stream().wait_stream(st)
+                self.opt.zero_grad(set_to_none=True)
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(g, pool=pool):
                     self.body()
-            torch.cuda.current_stream().wait_stream(st)
-            self.opt.zero_grad(set_to_none=True)
-            g = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(g, pool=pool):
-                self.body()
-            self.graph = g
-            self.mode = "cuda-graph (%s)" % self.opt_kind
-        except Exception as e:  # noqa: BLE001 - fall back to plain steps
-            print("[%s] graph capture failed, training eagerly: %s: %s" % (self.label(), type(e).__name__, e),
-                  flush=True)
-            self.graph = None
-            torch.cuda.synchronize()
+                self.graph = g
+                self.mode = "cuda-graph (%s%s)" % (self.opt_kind, ", compiled" if attempt == "compiled" else "")
+                break
+            except Exception as e:  # noqa: BLE001 - without compiling, then plain steps
+                print("[%s] %s graph capture failed: %s: %s" % (self.label(), attempt, type(e).__name__, e),
+                      flush=True)
+                self.graph = None
+                torch.cuda.synchronize()
+                self.loss_fn = self.loss_terms
+        if self.graph is None:
+            print("[%s] training eagerly" % self.label(), flush=True)
+        self.capture_seconds = round(time.time() - t0, 1)
         with torch.no_grad():
             for p, s in zip(self.model.parameters(), saved):
                 p.copy_(s)
@@ -934,8 +955,12 @@ def balance_by_key(runs, n_bins):
     keys = sorted({(s, t) for _, s, t in runs})
     per = max(1, int(round(n_bins / len(keys))))
     out = []
-    for k in keys:
-        out.extend(balance([r for r in runs if (r[1], r[2]) == k], per))
+    for ki, k in enumerate(keys):
+        for b in balance([r for r in runs if (r[1], r[2]) == k], per):
+            # the streams' workers hold the same variants; each starts compiling at another one, so that
+            # most of its variants are already in torch.compile's cache when it comes to them
+            off = (ki * max(1, len(b) // len(keys))) % len(b)
+            out.append(b[off:] + b[:off])
     return out
 
 
@@ -961,25 +986,75 @@ def worker(args):
     # captured steps of every run on that batch stream
     # with several teachers the target is their ensemble: the mean of their next-token probabilities,
     # kept as log-probabilities (softmax of the buffer gives the mean back)
-    teacher, tbuf = None, {}
+    teacher, tbuf, tin, tgraph = None, {}, {}, {}
     if any(r.kd for r in runs):
-        teacher = []
-        for fn in args.teacher_ckpt.split(","):
-            tm = nn_lib()["Fam"](TEACHER).to(device)
-            tm.load_state_dict({k: v.float() for k, v in torch.load(fn).items()})
-            tm.eval()
-            teacher.append(tm)
+        # the teachers are built now and their weights loaded in place later (--wait-teachers: they may
+        # still be training), so that their forward pass can be captured beforehand
+        n_t = len(args.teacher_ckpt.split(",")) if args.teacher_ckpt else args.wait_teachers_n
+        teacher = [nn_lib()["Fam"](TEACHER).to(device).eval() for _ in range(n_t)]
         for r in runs:
             if r.kd:
                 k = (r.seed, r.tag)
                 if k not in tbuf:
                     tbuf[k] = torch.zeros(args.batch, CTX, VOCAB, dtype=torch.bfloat16, device=device)
+                    tin[k] = torch.zeros(args.batch, CTX, dtype=torch.long, device=device)
                 r.t = tbuf[k]
+
+    def teacher_logits(x):
+        with torch.no_grad(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device != "cpu"):
+            if len(teacher) == 1:
+                return teacher[0](x)[0]
+            lp = torch.stack([torch.log_softmax(tm(x)[0].float(), -1) for tm in teacher])
+            return torch.logsumexp(lp, 0) - math.log(len(teacher))
     pool = torch.cuda.graph_pool_handle() if device == "cuda" else None
     for r in runs:
         r.capture(pool)
+    t_mode = "eager"
+    if teacher is not None and device == "cuda" and not args.no_graph:
+        # the teachers' forward pass for each batch stream as one CUDA graph (compiled with --compile)
+        t1 = time.time()
+        for attempt in ("compiled", "plain") if args.compile and hasattr(torch, "compile") else ("plain",):
+            fn = torch.compile(teacher_logits, dynamic=False) if attempt == "compiled" else teacher_logits
+            try:
+                st = torch.cuda.Stream()
+                st.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(st):
+                    for k in tin:
+                        for _ in range(2):
+                            tbuf[k].copy_(fn(tin[k]))
+                torch.cuda.current_stream().wait_stream(st)
+                tpool = torch.cuda.graph_pool_handle()
+                for k in tin:
+                    g = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(g, pool=tpool):
+                        tbuf[k].copy_(fn(tin[k]))
+                    tgraph[k] = g
+                t_mode = "cuda-graph" + (", compiled" if attempt == "compiled" else "")
+                break
+            except Exception as e:  # noqa: BLE001 - without compiling, then eagerly
+                print("worker %d: teacher %s graph capture failed: %s: %s" % (args.group, attempt, type(e).__name__, e),
+                      flush=True)
+                tgraph.clear()
+                torch.cuda.synchronize()
+        print("worker %d: teachers' forward pass %s (%.1f s)" % (args.group, t_mode, time.time() - t1), flush=True)
     print("worker %d (%s): %s; set up in %.1f s" % (args.group, device, ", ".join(
-        "%s %d params %s" % (r.label(), r.params, r.mode) for r in runs), time.time() - t0), flush=True)
+        "%s %d params %s %.0f s" % (r.label(), r.params, r.mode, getattr(r, "capture_seconds", 0)) for r in runs),
+        time.time() - t0), flush=True)
+    if teacher is not None:
+        ckpts = args.teacher_ckpt.split(",") if args.teacher_ckpt else []
+        if args.wait_teachers:
+            # the family writes this file when its teachers are trained (and chosen): their weights' paths
+            t1 = time.time()
+            while not os.path.exists(args.wait_teachers):
+                if time.time() > args.hard_deadline:
+                    raise SystemExit("worker %d: the teachers never came (%s)" % (args.group, args.wait_teachers))
+                time.sleep(0.2)
+            ckpts = json.load(open(args.wait_teachers))["teachers"]
+            print("worker %d: waited %.1f s for the teachers" % (args.group, time.time() - t1), flush=True)
+        if len(ckpts) != len(teacher):
+            raise SystemExit("worker %d: %d teachers built, %d given" % (args.group, len(teacher), len(ckpts)))
+        for tm, fn in zip(teacher, ckpts):
+            tm.load_state_dict({k: v.float() for k, v in torch.load(fn).items()})     # in place: graphs stay valid
     gc.collect()
     gc.freeze()
     # one batch stream per (seed, recipe): the variants of a family share their batches seed by seed
@@ -1073,14 +1148,12 @@ def worker(args):
         if prof:
             lap("batches")
         if teacher is not None:
-            with torch.no_grad(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device != "cpu"):
-                for k, buf in tbuf.items():
-                    if len(teacher) == 1:
-                        buf.copy_(teacher[0](bs[k][0])[0])
-                    else:
-                        lp = torch.stack([torch.log_softmax(tm(bs[k][0])[0].float(), -1) for tm in teacher])
-                        buf.copy_(torch.logsumexp(lp, 0) - math.log(len(teacher)))
-                        del lp
+            for k, buf in tbuf.items():
+                if k in tgraph:
+                    tin[k].copy_(bs[k][0])
+                    tgraph[k].replay()
+                else:
+                    buf.copy_(teacher_logits(bs[k][0]))
             if prof:
                 lap("teacher")
         for r in runs:
@@ -1277,6 +1350,8 @@ def family(args):
               "--profile-steps", str(args.profile_steps)]
     if args.no_graph:
         common.append("--no-graph")
+    if args.compile:
+        common.append("--compile")
     if explore:
         common.append("--eval-all")
     procs, gid = [], [0]
@@ -1323,6 +1398,17 @@ def family(args):
     timing = ["--steps", str(args.steps), "--train-deadline", str(train_deadline),
               "--hard-deadline", str(deadline - args.reserve + 35)]
     planned = []
+    ready = os.path.join(args.workdir, "teachers-ready.json")
+    if os.path.exists(ready):
+        os.remove(ready)
+    early = bool(kd_runs and tprocs)
+    if early:
+        # the students' workers start now: they build, compile and capture their steps while the teachers
+        # train, then wait for `ready` (the teachers kept) before their first step
+        n_keep = args.keep_teachers if 0 < args.keep_teachers < len(teacher_ckpts) else len(teacher_ckpts)
+        for j, grp in enumerate(balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))):
+            planned.append(launch(grp, j % max(1, n_gpu), timing + ["--wait-teachers", ready,
+                                                                   "--wait-teachers-n", str(n_keep)]))
     if plain:
         gpus = list(range(len(tprocs), n_gpu)) if (tprocs and n_gpu > len(tprocs)) else list(range(max(1, n_gpu)))
         for j, grp in enumerate(balance(plain, args.workers_per_gpu * len(gpus))):
@@ -1332,6 +1418,8 @@ def family(args):
     if tprocs:
         missing = [fn for fn in teacher_ckpts if not os.path.exists(fn)]
         if missing:
+            for i in planned:
+                procs[i].kill()
             raise SystemExit("family: a teacher did not finish (%s)" % ", ".join(missing))
         print("family: teachers done at +%.0f s" % (time.time() - t_start), flush=True)
         trows = [json.load(open(os.path.join(args.workdir, "result-teacher-s%d-teach.json" % s))) for s in tseeds]
@@ -1349,13 +1437,16 @@ def family(args):
         with open(os.path.join(args.workdir, "teachers.json"), "w") as f:
             json.dump(trows, f)
         print("family: teachers kept: %s" % ", ".join(os.path.basename(fn) for fn in teacher_ckpts), flush=True)
+        with open(ready + ".tmp", "w") as f:
+            json.dump({"teachers": teacher_ckpts}, f)
+        os.replace(ready + ".tmp", ready)
     if args.teachers_only:
         # the first stage of a two-stage run: teachers, their results and the samples go to --out
         for fn in teacher_ckpts + gen_paths + [os.path.join(args.workdir, "teachers.json")]:
             shutil.copy(fn, os.path.join(args.out, os.path.basename(fn)))
         print("family: teachers and samples in %s after %.1f s" % (args.out, time.time() - t_start), flush=True)
         return 0
-    if kd_runs:
+    if kd_runs and not early:
         for j, grp in enumerate(balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))):
             planned.append(launch(grp, j % max(1, n_gpu), timing + ["--teacher-ckpt", ",".join(teacher_ckpts)]))
     print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
@@ -1802,6 +1893,8 @@ def main():
         p_.add_argument("--probe-to", type=int, default=70)
         p_.add_argument("--log-every", type=int, default=250)
         p_.add_argument("--no-graph", action="store_true", help="plain steps instead of CUDA graphs")
+        p_.add_argument("--compile", action="store_true",
+                        help="students' forward pass and loss through torch.compile (inside the CUDA graph)")
         p_.add_argument("--profile-steps", type=int, default=0,
                         help="time the phases of this many steps after --probe-to (batches, teachers, each run)")
     a.add_argument("--data", default=default_data)
@@ -1834,6 +1927,9 @@ def main():
     w.add_argument("--recipes", required=True)
     w.add_argument("--solo", action="store_true", help="plan the step count alone (the teacher)")
     w.add_argument("--teacher-ckpt", default="")
+    w.add_argument("--wait-teachers", default="",
+                   help="set up first, then wait for this JSON file ({\"teachers\": [paths]}) and load them")
+    w.add_argument("--wait-teachers-n", type=int, default=1, help="how many teachers --wait-teachers will name")
     w.add_argument("--save-teacher", default="")
     w.add_argument("--eval-all", action="store_true", help="measure every moving average, not only the kept weights")
     w.add_argument("--select-every", type=int, default=0,
