@@ -967,6 +967,7 @@ def balance_by_key(runs, n_bins):
 def worker(args):
     """Train a group of runs in lockstep, then save and evaluate each."""
     import gc
+    parent = os.getppid()     # --wait-teachers gives up when the family that started it is gone
     torch = nn_lib()["torch"]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
@@ -1046,7 +1047,7 @@ def worker(args):
             # the family writes this file when its teachers are trained (and chosen): their weights' paths
             t1 = time.time()
             while not os.path.exists(args.wait_teachers):
-                if time.time() > args.hard_deadline:
+                if time.time() > args.hard_deadline or os.getppid() != parent:
                     raise SystemExit("worker %d: the teachers never came (%s)" % (args.group, args.wait_teachers))
                 time.sleep(0.2)
             ckpts = json.load(open(args.wait_teachers))["teachers"]
@@ -1301,8 +1302,9 @@ def family(args):
     for fn in os.listdir(args.workdir):
         if fn.startswith(("speed-", "result-", "plan", "tmp-")):
             os.remove(os.path.join(args.workdir, fn))
-    if (args.teacher_select > 0 or args.keep_teachers > 0) and args.holdout <= 0:
-        raise SystemExit("family: --teacher-select and --keep-teachers choose on held-out stories: give --holdout")
+    if (args.teacher_select > 0 or args.keep_teachers > 0 or args.student_select > 0) and args.holdout <= 0:
+        raise SystemExit("family: --teacher-select, --keep-teachers and --student-select choose on held-out stories: "
+                         "give --holdout")
     cache = os.path.join(args.workdir, "family-data.pt")
     import torch
     n_gpu = torch.cuda.device_count()
@@ -1397,6 +1399,8 @@ def family(args):
         raise SystemExit("family: recipes with and without distillation in one run need a fixed --steps")
     timing = ["--steps", str(args.steps), "--train-deadline", str(train_deadline),
               "--hard-deadline", str(deadline - args.reserve + 35)]
+    if args.student_select > 0:
+        timing += ["--select-every", str(args.student_select)]
     planned = []
     ready = os.path.join(args.workdir, "teachers-ready.json")
     if os.path.exists(ready):
@@ -1913,6 +1917,9 @@ def main():
     a.add_argument("--teachers", type=int, default=1, help="teachers (seeds 0..N-1, one per GPU); the target is their ensemble")
     a.add_argument("--teacher-select", type=int, default=0,
                    help="every N teacher steps measure it on the --holdout stories and keep its best weights")
+    a.add_argument("--student-select", type=int, default=0,
+                   help="every N student steps measure each run on the --holdout stories (its weights and moving "
+                        "averages: the curve goes to results) and keep its best weights")
     a.add_argument("--keep-teachers", type=int, default=0,
                    help="keep the K teachers best on the --holdout stories (0: all); the target is their ensemble")
     a.add_argument("--teachers-only", action="store_true",
