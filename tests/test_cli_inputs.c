@@ -302,16 +302,21 @@ static char *gen_out(TestCtx *T_, const char *cmd, const char *args) {
 
 /* Without sampling options, run, generate and trace all sample as the model's
  * generation_config.json says (no do_sample: greedy; do_sample with temperature/top_k/top_p),
- * and at temperature 1 without that file: each default equals the explicit options it stands
- * for, and differs from the other choice over these 40 tokens (so a command that ignored the
- * file fails a row). */
+ * a field it leaves out and a model without the file taking transformers' GenerationConfig
+ * default (do_sample false, temperature 1, top_k 50, top_p 1; null switches a filter off): each
+ * default equals the explicit options it stands for, and differs from the other choice over these
+ * 40 tokens (so a command that ignored the file, or a default that differs, fails a row). */
 TEST(cli_sampling_defaults_from_generation_config) {
     NEED_MODEL();
     if (!scratch()) SKIP("no scratch directory");
-    static const struct { const char *gcfg, *same, *other; } cases[] = {
-        {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", "--greedy", "--temp 1"},   /* the bundled models' file */
-        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 50, \"top_p\": 0.95}", "--temp 1.5 --top-k 50 --top-p 0.95", "--greedy"},
-        {NULL, "--temp 1", "--greedy"},   /* no generation_config.json */
+    static const struct { const char *gcfg, *same, *other, *file; } cases[] = {
+        {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", "--greedy", "--temp 1", NULL},   /* the bundled models' file */
+        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 50, \"top_p\": 0.95}", "--temp 1.5 --top-k 50 --top-p 0.95", "--greedy", NULL},
+        {"{\"do_sample\": true, \"temperature\": 1.5}", "--temp 1.5 --top-k 50 --top-p 1", "--temp 1.5", NULL},   /* top_k left out: 50 */
+        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": null}", "--temp 1.5", "--temp 1.5 --top-k 50", NULL},
+        {"{\"temperature\": 1.5, \"top_k\": 5}", "--greedy", "--temp 1.5 --top-k 5", NULL},   /* no do_sample: greedy */
+        {NULL, "--greedy", "--temp 1", NULL},   /* no generation_config.json: greedy, as transformers */
+        {NULL, "--greedy", "--temp 1", "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"},   /* a GGUF file has none */
     };
     static const char *const cmds[][2] = {
         {"generate", "--ids 0,1 -n 40 --ignore-eos --json"},
@@ -320,8 +325,11 @@ TEST(cli_sampling_defaults_from_generation_config) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s/g' && mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json "
-                 "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", g_dir, g_dir, g_dir);
+        if (cases[i].file)
+            snprintf(cmd, sizeof cmd, "rm -rf '%s/g' && ln -s \"$PWD/%s\" '%s/g'", g_dir, cases[i].file, g_dir);
+        else
+            snprintf(cmd, sizeof cmd, "rm -rf '%s/g' && mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json "
+                     "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", g_dir, g_dir, g_dir);
         REQUIRE(system(cmd) == 0);
         if (cases[i].gcfg) {
             snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", g_dir);
@@ -337,7 +345,7 @@ TEST(cli_sampling_defaults_from_generation_config) {
             char *same = gen_out(T_, cmds[c][0], args);
             snprintf(args, sizeof args, "%s %s", cmds[c][1], cases[i].other);
             char *other = gen_out(T_, cmds[c][0], args);
-            const char *g = cases[i].gcfg ? cases[i].gcfg : "(none)";
+            const char *g = cases[i].gcfg ? cases[i].gcfg : cases[i].file ? cases[i].file : "(none)";
             CHECK_MSG(!strcmp(dflt, same), "%s, generation_config %s: the default is not `%s`:\n%.300s\nvs\n%.300s",
                       cmds[c][0], g, cases[i].same, dflt, same);
             CHECK_MSG(strcmp(dflt, other), "%s, generation_config %s: `%s` gives the same output: the case cannot fail", cmds[c][0], g, cases[i].other);

@@ -23,10 +23,10 @@ const CliOpt CLI_OPTS_TOKENIZER[] = {
     {0}};
 const CliOpt CLI_OPTS_SAMPLING[] = {
     {"--greedy", NULL, CLI_FLAG, NULL, "always take the most likely token (same as --temp 0)", 0, 0},
-    {"--temp", NULL, CLI_NUM, "T", "sampling temperature (default 1; 0 = greedy)", 0, 1000},
+    {"--temp", NULL, CLI_NUM, "T", "sampling temperature (0 = greedy; 1 when not given but --top-k or --top-p is)", 0, 1000},
     {"--temperature", NULL, CLI_NUM, "T", "same as --temp", 0, 1000},
-    {"--top-k", NULL, CLI_INT, "K", "sample among the K most likely tokens (0 = all)", 0, 2147483647.0},
-    {"--top-p", NULL, CLI_NUM, "P", "sample among the most likely tokens whose probabilities add up to P (1 = all)", 0, 1},
+    {"--top-k", NULL, CLI_INT, "K", "sample among the K most likely tokens (0 = all, also when not given but --temp or --top-p is)", 0, 2147483647.0},
+    {"--top-p", NULL, CLI_NUM, "P", "sample among the most likely tokens whose probabilities add up to P (1 = all, also when not given but --temp or --top-k is)", 0, 1},
     {"--seed", NULL, CLI_INT, "S", "random seed of the sampler (default 42)", 0, 2147483647.0},
     {0}};
 

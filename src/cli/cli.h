@@ -90,9 +90,9 @@ int cli_threads_arg(int argc, char **argv);
 /* --model (or the bundled default) loaded; config-only directories only when allowed. */
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
 /* --greedy / --temp / --top-k / --top-p / --seed: what run, generate and trace sample with: the options above when any of --greedy, --temp,
- * --temperature, --top-k, --top-p is given; else the model's generation_config.json (do_sample,
- * temperature, top_k, top_p, as transformers' generate() reads it: no do_sample = greedy) where
- * it has one; else sampling at temperature 1. --seed applies either way. */
+ * --temperature, --top-k, --top-p is given; else the model's default (ModelSpec gen_*: its
+ * generation_config.json's do_sample, temperature, top_k, top_p as transformers' generate() reads
+ * them, transformers' defaults for what it leaves out or without the file: greedy). --seed applies either way. */
 SamplerCfg cli_sampler_for_model(int argc, char **argv, const ModelSpec *s);
 /* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
 struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);

@@ -95,7 +95,7 @@ SamplerCfg cli_sampler_for_model(int argc, char **argv, const ModelSpec *s) {
     SamplerCfg c = cli_sampler_args(argc, argv);
     bool given = cli_flag(argc, argv, "--greedy") || cli_opt(argc, argv, "--temp") || cli_opt(argc, argv, "--temperature") ||
                  cli_opt(argc, argv, "--top-k") || cli_opt(argc, argv, "--top-p");
-    if (!given && s->has_gen_config) {   /* the model's generation_config.json */
+    if (!given) {   /* the model's generation_config.json, or transformers' defaults without one (greedy) */
         c.greedy = !s->gen_do_sample;
         c.temperature = s->gen_temperature;
         c.top_k = s->gen_top_k;
@@ -117,8 +117,9 @@ static const CliOpt *const k_generate_groups[] = {k_generate_opts, CLI_OPTS_SAMP
 static const CliCmd k_generate_cmd = {
     "generate", "generate [--model M] --ids 5,17,42 [--max-new N] [--greedy | --temp T ...] [--json]",
     "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids. Without\n"
-    "sampling options the model's generation_config.json decides (do_sample, temperature, top_k, top_p;\n"
-    "no do_sample means greedy), as for `run`; without one, sampling at T = 1.",
+    "sampling options the model's generation_config.json decides (do_sample, temperature, top_k, top_p),\n"
+    "as for `run`; what it leaves out, or a model without one (GGUF, llama2.c), takes transformers'\n"
+    "GenerationConfig defaults: do_sample false (greedy), temperature 1, top_k 50, top_p 1.",
     k_generate_groups, 0, NULL, true};
 
 static const CliRule k_generate_rules[] = {

@@ -81,8 +81,9 @@ static const CliOpt *const k_run_groups[] = {k_run_opts, CLI_OPTS_SAMPLING, CLI_
 static const CliCmd k_run_cmd = {
     "run", "run [--model M] --prompt TEXT [-n N] [--greedy | --temp T --top-k K --top-p P --seed S]",
     "Generates a continuation of TEXT and prints it as text. Without sampling options the model's\n"
-    "generation_config.json decides (do_sample, temperature, top_k, top_p; no do_sample means greedy);\n"
-    "without one, sampling at T = 1.",
+    "generation_config.json decides (do_sample, temperature, top_k, top_p); what it leaves out, or a\n"
+    "model without one (GGUF, llama2.c), takes transformers' GenerationConfig defaults: do_sample\n"
+    "false (greedy), temperature 1, top_k 50, top_p 1.",
     k_run_groups, 0, NULL, true};
 
 static const CliRule k_run_rules[] = {

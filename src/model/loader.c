@@ -449,13 +449,19 @@ static void load_generation_config(Model *m, const char *dir) {
     v = cJSON_GetObjectItemCaseSensitive(root, "bos_token_id");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->bos_id = (int)v->valuedouble;
     s->has_gen_config = true;
+    spec_gen_defaults(s);
+    /* a field the file leaves out keeps transformers' default: do_sample true without top_k samples
+     * among the 50 most likely, as generate() does; null switches a filter off, as None does there */
     s->gen_do_sample = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "do_sample"));
     v = cJSON_GetObjectItemCaseSensitive(root, "temperature");
-    s->gen_temperature = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 100 ? (float)v->valuedouble : 1.0f;
+    if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 100) s->gen_temperature = (float)v->valuedouble;
+    else if (cJSON_IsNull(v)) s->gen_temperature = 1.0f;
     v = cJSON_GetObjectItemCaseSensitive(root, "top_p");
-    s->gen_top_p = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 1 ? (float)v->valuedouble : 1.0f;
+    if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 1) s->gen_top_p = (float)v->valuedouble;
+    else if (cJSON_IsNull(v)) s->gen_top_p = 1.0f;
     v = cJSON_GetObjectItemCaseSensitive(root, "top_k");
-    s->gen_top_k = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9 ? (int)v->valuedouble : 0;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9) s->gen_top_k = (int)v->valuedouble;
+    else if (cJSON_IsNull(v)) s->gen_top_k = 0;
     cJSON_Delete(root);
 }
 
@@ -571,6 +577,9 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
         return NULL;
     }
     if (!m) return NULL;
+    /* no generation_config.json (none beside config.json; a GGUF or llama2.c file has none):
+     * transformers' GenerationConfig defaults, greedy */
+    if (!m->spec.has_gen_config) spec_gen_defaults(&m->spec);
     if (!m->config_only) {
         model_account(m);
         /* refuse a model whose weights cannot fit in physical memory */

@@ -90,7 +90,8 @@ typedef struct {
     float routed_scaling_factor;
     int n_group, topk_group;
     unsigned char mlp_only[1024];      /* qwen3_moe mlp_only_layers: layer stays dense */
-    /* generation_config.json (when present): default sampling */
+    /* Default sampling: generation_config.json's fields where it has them, else transformers'
+     * GenerationConfig defaults (spec_gen_defaults); every model, file or not, has them set. */
     bool has_gen_config, gen_do_sample;
     float gen_temperature, gen_top_p;
     int gen_top_k;
@@ -185,6 +186,11 @@ bool spec_is_eos(const ModelSpec *s, int id);
 /* Adds an end-of-sequence id (ignored when negative, already there or the list is full) and
  * keeps eos_id = eos_ids[0]. */
 void spec_add_eos(ModelSpec *s, int id);
+
+/* transformers' GenerationConfig defaults, what generate() uses for a field generation_config.json
+ * leaves out and for a model without that file (a GGUF or llama2.c file has none): do_sample
+ * false (greedy), temperature 1.0, top_k 50, top_p 1.0. */
+void spec_gen_defaults(ModelSpec *s);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);
