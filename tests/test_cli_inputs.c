@@ -194,10 +194,21 @@ TEST(cli_options_that_would_do_nothing) {
         {"tokenize --model " MODEL " --text hi --chat --raw", 2, "--raw and --chat do not go together", NULL, NULL},
         {"trace --model " MODEL " --ids 1 --no-bos --hooks hook_logits --json", 2, "--no-bos is used only with --prompt", NULL, NULL},
         {"trace --model " MODEL " --ids 1 --greedy --top-p 0.5 -n 2 --hooks hook_logits --json", 2, "--greedy and --top-p", NULL, NULL},
-        {"trace --model " MODEL " --ids 1 --temp 0.5 --hooks hook_logits --json", 2, "--temp is used only with --max-new above 0", "-n", "\"ids\""},
+        {"trace --model " MODEL " --ids 1 --temp 0.5 --hooks hook_logits --json", 2, "--temp is used only with --max-new above 0 (it is 0 by default)", "-n", "\"ids\""},
         {"trace --model " MODEL " --ids 1 -n 0 --seed 3 --hooks hook_logits --json", 2, "--seed is used only with --max-new above 0 (it is 0)", NULL, "\"ids\""},
         {"trace --model " MODEL " --ids 1 --max-new=0 --greedy --hooks hook_logits --json", 2, "--greedy is used only with --max-new above 0", NULL, NULL},
         {"trace --model " MODEL " --ids 1 --top-k 3 --top-p 0.9 --temperature 0.7 -n 2 --hooks hook_logits --json", 0, "\"ids\": [1, ", NULL, "llmscope:"},
+        /* run and generate as trace: -n 0 decodes nothing, so a sampling option would do nothing */
+        {"run --model " MODEL " --prompt hi -n 0 --temp 0.5", 2, "run: --temp is used only with --max-new above 0 (it is 0)", "-n", NULL},
+        {"run --model " MODEL " --prompt hi --max-new=0 --greedy", 2, "--greedy is used only with --max-new above 0", NULL, NULL},
+        {"run --model " MODEL " --prompt hi -n 0 --top-p 0.9 --seed 4", 2, "--top-p is used only with --max-new above 0", NULL, NULL},
+        {"generate --model " MODEL " --ids 1 -n 0 --seed 3", 2, "generate: --seed is used only with --max-new above 0 (it is 0)", NULL, "\"ids\""},
+        {"generate --model " MODEL " --ids 1 --max-new 0 --top-k 5 --json", 2, "--top-k is used only with --max-new above 0", NULL, "\"ids\""},
+        {"generate --model " MODEL " --ids 1 -n 0 --temperature 0.7", 2, "--temperature is used only with --max-new above 0", NULL, NULL},
+        {"generate --model " MODEL " --ids 1 -n 0 --json", 0, "{\"ids\": []}", NULL, "llmscope:"},
+        {"run --model " MODEL " --prompt hi -n 0", 0, "hi", NULL, "llmscope:"},
+        {"generate --model " MODEL " --ids 1 --seed 3 --json", 0, "{\"ids\": [", NULL, "llmscope:"},   /* -n's default 16 */
+        {"run --model " MODEL " --prompt hi --temp 0.5 --seed 3", 0, "hi", NULL, "llmscope:"},          /* -n's default 64 */
         {"trace --model " MODEL " --ids 1,2 --all-logits --hooks blocks.0.hook_resid_post --json", 2, "--all-logits is used only when --hooks selects hook_logits", NULL, NULL},
         {"trace --model " MODEL " --ids 1,2 --all-logits --hooks 'blocks.0.hook_resid_post, hook_l*' --json", 0, "\"hook_logits\", \"shape\": [2, 2048]", NULL, "llmscope:"},
         {"quant-lens --model " MODEL " --ids 1,2 --no-bos --layer 0", 2, "--no-bos is used only with --prompt", NULL, NULL},

@@ -205,6 +205,22 @@ static bool cli_given(int argc, char **argv, const char *name) {
     return o && o->kind == CLI_FLAG ? cli_flag(argc, argv, name) : cli_opt(argc, argv, name) != NULL;
 }
 
+int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default) {
+    int rc = cli_rules(argc, argv, c, CLI_RULES_SAMPLING);
+    if (rc >= 0) return rc;
+    const char *v = cli_opt(argc, argv, "--max-new");   /* or -n; cli_check made it an integer >= 0 */
+    if ((v ? strtod(v, NULL) : max_new_default) > 0) return -1;
+    static const char *const opts[] = {"--greedy", "--temp", "--temperature", "--top-k", "--top-p", "--seed", NULL};
+    for (const char *const *o = opts; *o; o++) {
+        if (!cli_given(argc, argv, *o)) continue;
+        fprintf(stderr, "llmscope: %s: %s is used only with --max-new above 0 (it is %.40s%s): only the tokens -n/--max-new "
+                "decodes after the prompt are sampled (see `llmscope %s --help`)\n", c->name, *o, v ? v : "0",
+                v ? "" : " by default", c->name);
+        return 2;
+    }
+    return -1;
+}
+
 int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules) {
     for (const CliRule *r = rules; r && r->opt; r++) {
         if (!cli_given(argc, argv, r->opt)) continue;
@@ -219,16 +235,7 @@ int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules) {
                 k += (size_t)snprintf(alts + k, sizeof alts - k, "%s%s", k ? (p[n] ? ", " : " or ") : "", nm);
             p += n + (p[n] == '|');
         }
-        if (r->kind == CLI_NEEDS_ABOVE_0) {
-            const char *v = cli_opt(argc, argv, r->other);
-            char *end = NULL;
-            double x = v ? strtod(v, &end) : 0;
-            if (v && end != v && x > 0) continue;
-            char got[80] = "";
-            if (v) snprintf(got, sizeof got, " (it is %.40s)", v);
-            fprintf(stderr, "llmscope: %s: %s is used only with %s above 0%s%s%s (see `llmscope %s --help`)\n", c->name, r->opt,
-                    r->other, got, r->why ? ": " : "", r->why ? r->why : "", c->name);
-        } else if (r->kind == CLI_NEEDS && !given[0])
+        if (r->kind == CLI_NEEDS && !given[0])
             fprintf(stderr, "llmscope: %s: %s is used only with %s%s%s (see `llmscope %s --help`)\n", c->name, r->opt, alts,
                     r->why ? ": " : "", r->why ? r->why : "", c->name);
         else if (r->kind == CLI_NOT_WITH && given[0])

@@ -38,15 +38,18 @@ typedef struct {
 int cli_check(int argc, char **argv, const CliCmd *c);
 /* Options that act only together with another, or not with another: without such a rule an
  * option would be accepted and silently do nothing. CLI_NEEDS: opt is used only when one of
- * `other` ("--frame|--frames") is given; CLI_NEEDS_ABOVE_0: only when `other` (one numeric
- * option) is given with a value above 0 (trace's sampling options need -n/--max-new, whose
- * default is 0); CLI_NOT_WITH: opt and other do not go together. The message names both and
- * adds `why` when given (exit 2). */
-typedef enum { CLI_NEEDS, CLI_NOT_WITH, CLI_NEEDS_ABOVE_0 } CliRuleKind;
+ * `other` ("--frame|--frames") is given; CLI_NOT_WITH: opt and other do not go together. The
+ * message names both and adds `why` when given (exit 2). */
+typedef enum { CLI_NEEDS, CLI_NOT_WITH } CliRuleKind;
 typedef struct { const char *opt; CliRuleKind kind; const char *other; const char *why; } CliRule;
 /* After cli_check: -1 when every rule holds, else 2 (message printed). rules ends with {0}. */
 int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules);
 extern const CliRule CLI_RULES_SAMPLING[];  /* --greedy with --temp/--top-k/--top-p; --temp with --temperature */
+/* The sampling options' rules of run, generate and trace: CLI_RULES_SAMPLING, then any of
+ * --greedy --temp --temperature --top-k --top-p --seed with -n/--max-new not above 0 (given, or
+ * the command's default max_new_default when not) is an error naming it: nothing is decoded, so
+ * nothing is sampled. -1 when they hold, else 2 (message printed). */
+int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default);
 /* Shared option groups. */
 extern const CliOpt CLI_OPTS_MODEL[];      /* --model --threads */
 extern const CliOpt CLI_OPTS_THREADS[];    /* --threads alone (compare has its own --model) */

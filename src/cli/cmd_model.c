@@ -104,6 +104,7 @@ SamplerCfg cli_sampler_for_model(int argc, char **argv, const ModelSpec *s) {
     return c;
 }
 
+#define GENERATE_MAX_NEW 16   /* -n/--max-new's default */
 static const CliOpt k_generate_opts[] = {
     {"--ids", NULL, CLI_STR, "5,17,42", "the prompt as token ids (required)", 0, 0},
     {"--max-new", "-n", CLI_INT, "N", "new ids at most (default 16)", 0, 2147483647.0},
@@ -129,14 +130,14 @@ static const CliRule k_generate_rules[] = {
 int cmd_generate(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_generate_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_generate_cmd, k_generate_rules);
-    if (crc < 0) crc = cli_rules(argc, argv, &k_generate_cmd, CLI_RULES_SAMPLING);
+    if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_generate_cmd, GENERATE_MAX_NEW);
     if (crc >= 0) return crc;
     Err e = {0};
     const char *ids_s = cli_opt(argc, argv, "--ids");
     if (!ids_s) { fprintf(stderr, "llmscope: generate: --ids is required (see `llmscope generate --help`)\n"); return 2; }
     int *ids, n;
     if (!cli_parse_ids(ids_s, &ids, &n, &e)) return cli_fail(&e);
-    int max_new = cli_opt_int(argc, argv, "--max-new", 16);
+    int max_new = cli_opt_int(argc, argv, "--max-new", GENERATE_MAX_NEW);
     if (max_new < 0) { free(ids); fprintf(stderr, "llmscope: --max-new must be >= 0\n"); return 2; }
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);

@@ -61,6 +61,7 @@ Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
     const char *tf = cli_opt(argc, argv, "--tokenizer");
     return tf ? cli_tokenizer_file(tf, m->spec.vocab_size, e) : tokenizer_load_for_model(m->path, m->spec.vocab_size, e);
 }
+#define RUN_MAX_NEW 64   /* -n/--max-new's default */
 static const CliOpt k_run_opts[] = {
     {"--prompt", NULL, CLI_STR, "TEXT", "the text to continue (default: empty, starting from the BOS token; empty with --no-bos is an error)", 0, 0},
     {"--max-new", "-n", CLI_INT, "N", "new tokens at most (default 64)", 0, 2147483647.0},
@@ -97,14 +98,14 @@ static const CliRule k_run_rules[] = {
 int cmd_run(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_run_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_run_cmd, k_run_rules);
-    if (crc < 0) crc = cli_rules(argc, argv, &k_run_cmd, CLI_RULES_SAMPLING);
+    if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_run_cmd, RUN_MAX_NEW);
     if (crc >= 0) return crc;
     Err e = {0};
     const char *prompt = cli_opt(argc, argv, "--prompt");
     if (!prompt) prompt = "";
     if (!*prompt && cli_flag(argc, argv, "--no-bos") && !cli_flag(argc, argv, "--chat"))
         return cli_empty_no_bos("run", cli_opt(argc, argv, "--prompt") ? "--prompt is empty" : "no --prompt is given");
-    int max_new = cli_opt_int(argc, argv, "-n", cli_opt_int(argc, argv, "--max-new", 64));
+    int max_new = cli_opt_int(argc, argv, "--max-new", RUN_MAX_NEW);   /* or -n */
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) return cli_fail(&e);

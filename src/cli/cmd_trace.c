@@ -125,21 +125,14 @@ static const CliCmd k_trace_cmd = {
     "The decode samples as `run` does: without sampling options as the model's generation_config.json says.",
     k_trace_groups, 0, NULL, true};
 
-#define TRACE_SAMPLES "only the tokens -n/--max-new decodes after the prefill are sampled (default 0)"
 static const CliRule k_trace_rules[] = {
     {"--no-bos", CLI_NEEDS, "--prompt", "--ids run as given"},
-    {"--greedy", CLI_NEEDS_ABOVE_0, "--max-new", TRACE_SAMPLES},
-    {"--temp", CLI_NEEDS_ABOVE_0, "--max-new", TRACE_SAMPLES},
-    {"--temperature", CLI_NEEDS_ABOVE_0, "--max-new", TRACE_SAMPLES},
-    {"--top-k", CLI_NEEDS_ABOVE_0, "--max-new", TRACE_SAMPLES},
-    {"--top-p", CLI_NEEDS_ABOVE_0, "--max-new", TRACE_SAMPLES},
-    {"--seed", CLI_NEEDS_ABOVE_0, "--max-new", TRACE_SAMPLES},
     {0}};
 
 int cmd_trace(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_trace_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_trace_cmd, k_trace_rules);
-    if (crc < 0) crc = cli_rules(argc, argv, &k_trace_cmd, CLI_RULES_SAMPLING);
+    if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_trace_cmd, 0);   /* -n/--max-new defaults to 0 */
     if (crc >= 0) return crc;
     Err e = {0};
     const char *hooks_s = cli_opt(argc, argv, "--hooks");
