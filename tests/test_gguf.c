@@ -369,20 +369,20 @@ TEST(gguf_llama_moe_close_to_hf) {
 
 /* Each file of a {"file": [[ids of line k], ...]} JSON against llama-tokenize's ids for the lines
  * of TEXTS (printf %b escapes \n, \t, \r); adds the texts compared to *checked. */
-static void check_llama_tokenize_ids(TestCtx *T_, const cJSON *files, const char *texts_path, int *checked) {
+/* the ids of the file at p for each text of texts_path (escapes \n \t \r) against file's lists;
+ * p NULL: FX/file's name */
+static void check_file_ids(TestCtx *T_, const char *path, const cJSON *file, const char *texts, const char *texts_path,
+                           int *checked) {
     Err e = {0};
-    size_t tl;
-    char *texts = file_read_all(texts_path, &tl, 1 << 20, &e);
-    REQUIRE(texts);
-    const cJSON *file;
-    cJSON_ArrayForEach(file, files) {
+    {
         char p[512];
-        snprintf(p, sizeof p, FX "/%s", file->string);
+        if (path) snprintf(p, sizeof p, "%s", path);
+        else snprintf(p, sizeof p, FX "/%s", file->string);
         Tokenizer *tk = tokenizer_load_for_model(p, 0, &e);
         CHECK_MSG(tk, "%s: %s", p, e.msg);
-        if (!tk) continue;
+        if (!tk) return;
         char *dup = strdup(texts), *save = NULL;
-        if (!dup) { tokenizer_free(tk); break; }
+        if (!dup) { tokenizer_free(tk); return; }
         int k = 0;
         for (char *ln = strtok_r(dup, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), k++) {
             char text[1024];
@@ -416,6 +416,15 @@ static void check_llama_tokenize_ids(TestCtx *T_, const cJSON *files, const char
         free(dup);
         tokenizer_free(tk);
     }
+}
+
+static void check_llama_tokenize_ids(TestCtx *T_, const cJSON *files, const char *texts_path, int *checked) {
+    Err e = {0};
+    size_t tl;
+    char *texts = file_read_all(texts_path, &tl, 1 << 20, &e);
+    REQUIRE(texts);
+    const cJSON *file;
+    cJSON_ArrayForEach(file, files) check_file_ids(T_, NULL, file, texts, texts_path, checked);
     free(texts);
 }
 
@@ -432,15 +441,109 @@ TEST(gguf_tokenizer_matches_llama_tokenize) {
     cJSON_Delete(jf[1]);
 }
 
-/* tokenizer.ggml.pre "deepseek-llm", "deepseek-v3", "deepseek-coder", "smollm" (lists of split
- * regexes applied in sequence) and "falcon3" (llama3's split, BOS by default: its file does not say)
- * against llama.cpp's llama-tokenize (pretok.json, make_pretok.py): a vocabulary whose merges
- * cross every place the regexes may cut, so a piece cut differently gives different ids */
+/* tokenizer.ggml.pre "deepseek-llm", "deepseek-v3", "deepseek-coder", "smollm", "default", "falcon",
+ * "viking" (lists of split regexes applied in sequence), "falcon3" (llama3's split, BOS by default:
+ * its file does not say), "bloom", "jais", ... against llama.cpp's llama-tokenize (pretok.json,
+ * make_pretok.py): a vocabulary whose merges cross every place the regexes may cut, so a piece cut
+ * differently gives different ids */
 TEST(gguf_tokenizer_deepseek_pretok_matches_llama_tokenize) {
     cJSON *j = read_json(FX "/pretok.json");
     if (!j) SKIP("pretok.json missing");
     int checked = 0;
     check_llama_tokenize_ids(T_, j, FX "/pretok_texts.txt", &checked);
-    CHECK(checked == 9 * 22);
+    CHECK(checked == 15 * 22);
     cJSON_Delete(j);
+}
+
+/* a copy of the GGUF at src with tokenizer.ggml.pre set to pre (the key must be there, a string),
+ * padded to 32 bytes; false when it cannot be written */
+static bool write_with_pre(const char *src, const char *dst, const char *pre) {
+    Err e = {0};
+    size_t n;
+    char *b = file_read_all(src, &n, 1 << 20, &e);
+    if (!b) return false;
+    static const char key[] = "\x12\0\0\0\0\0\0\0tokenizer.ggml.pre\x08\0\0\0";
+    size_t kl = sizeof key - 1, at = 0;
+    bool found = false;
+    for (size_t i = 0; i + kl + 8 <= n && !found; i++)
+        if (!memcmp(b + i, key, kl)) { at = i + kl; found = true; }
+    uint64_t old = 0;
+    if (found) memcpy(&old, b + at, 8);
+    FILE *f = found && old <= n - at - 8 ? fopen(dst, "wb") : NULL;
+    bool ok = f != NULL;
+    if (f) {
+        uint64_t len = strlen(pre);
+        size_t total = at + 8 + len + (n - at - 8 - old);
+        ok = fwrite(b, 1, at, f) == at && fwrite(&len, 8, 1, f) == 1 && fwrite(pre, 1, len, f) == len &&
+             fwrite(b + at + 8 + old, 1, n - at - 8 - old, f) == n - at - 8 - old;
+        for (; ok && total % 32; total++) ok = fputc(0, f) != EOF;
+        ok = fclose(f) == 0 && ok;
+    }
+    free(b);
+    return ok;
+}
+
+static cJSON *g_pretok, *g_aliases;
+
+static void pretok_aliases_body(TestCtx *T_, const char *dir) {
+    Err e = {0};
+    size_t tl;
+    char *texts = file_read_all(FX "/pretok_texts.txt", &tl, 1 << 20, &e);
+    REQUIRE(texts);
+    int checked = 0, names = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, g_aliases) {
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(g_pretok, cJSON_GetStringValue(a));
+        CHECK_MSG(file, "pretok_aliases.json: %s: no ids for %s in pretok.json", a->string, cJSON_GetStringValue(a));
+        if (!file) continue;
+        char src[512], dst[600];
+        snprintf(src, sizeof src, FX "/%s", file->string);
+        snprintf(dst, sizeof dst, "%s/alias.gguf", dir);
+        CHECK_MSG(write_with_pre(src, dst, a->string), "cannot write %s from %s", dst, src);
+        check_file_ids(T_, dst, file, texts, FX "/pretok_texts.txt", &checked);
+        names++;
+    }
+    CHECK(names >= 40);
+    CHECK(checked == names * 22);
+    free(texts);
+}
+
+/* the other names of those pre-types (pretok_aliases.json: make_pretok.py got llama-tokenize's ids
+ * for a file of each name, add_bos_token left out, and found them equal to the named file's) */
+TEST(gguf_tokenizer_pretok_aliases_match_llama_tokenize) {
+    g_pretok = read_json(FX "/pretok.json");
+    g_aliases = read_json(FX "/pretok_aliases.json");
+    if (!g_pretok || !g_aliases) {
+        cJSON_Delete(g_pretok);
+        cJSON_Delete(g_aliases);
+        SKIP("pretok.json or pretok_aliases.json missing");
+    }
+    test_in_tmpdir(T_, "pretok", pretok_aliases_body);
+    cJSON_Delete(g_pretok);
+    cJSON_Delete(g_aliases);
+    g_pretok = g_aliases = NULL;
+}
+
+static void pretok_refused_body(TestCtx *T_, const char *dir) {
+    static const struct { const char *pre, *want; } cases[] = {
+        {"youtu", "\\p{Lu}"}, {"roberta-bpe", "SEP"}, {"gemma4", "U+2581"}, {"no-such-pre", "does not know it"}};
+    char dst[600];
+    snprintf(dst, sizeof dst, "%s/refused.gguf", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        REQUIRE(write_with_pre(FX "/pretok/jais.gguf", dst, cases[i].pre));
+        Err e = {0};
+        Tokenizer *tk = tokenizer_load_for_model(dst, 0, &e);
+        CHECK_MSG(!tk, "%s: loaded", cases[i].pre);
+        tokenizer_free(tk);
+        char quoted[80];
+        snprintf(quoted, sizeof quoted, "tokenizer.ggml.pre \"%s\" is not supported", cases[i].pre);
+        CHECK_MSG(strstr(e.msg, quoted) && strstr(e.msg, cases[i].want) && strstr(e.msg, "viking") &&
+                  strstr(e.msg, "chatglm-bpe"), "%s: %s", cases[i].pre, e.msg);
+    }
+}
+
+/* a pre-type llama.cpp knows but this tokenizer cannot reproduce, or one nobody knows, is refused
+ * with why and the supported names */
+TEST(gguf_tokenizer_pretok_refused_says_why) {
+    test_in_tmpdir(T_, "pretok", pretok_refused_body);
 }

@@ -9,8 +9,8 @@
  *    tokenizer: dummy-prefix space, characters, byte fallback <0xNN>, then the merge of the
  *    adjacent pair with the highest score (leftmost on ties) until none is in the vocabulary,
  *    which is llama.cpp's llm_tokenizer_spm.
- * BOS: tokenizer.ggml.add_bos_token when present, else llama.cpp's default (sentencepiece
- * and llama3 BPE add it, other BPE does not). */
+ * BOS: tokenizer.ggml.add_bos_token when present, else llama.cpp's default (sentencepiece,
+ * llama3 BPE with ignore_merges and tekken add it, other BPE does not). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -95,18 +95,88 @@ static const char *const RE_DEEPSEEK_CODER[] = {
     "\\p{N}",
     NULL};
 
+/* the default pre-type (also a file without tokenizer.ggml.pre): punctuation runs, GPT-2's split,
+ * number runs, then 3-digit groups from the left */
+static const char *const RE_DEFAULT[] = {
+    "[\\p{P}\\$\\+<=>\\^~\\|]+", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", "\\p{N}+",
+    "[0-9][0-9][0-9]", NULL};
+/* Falcon ("falcon"): punctuation runs (with `), GPT-2's split, 3-digit groups from the left */
+static const char *const RE_FALCON[] = {
+    "[\\p{P}\\$\\+<=>\\^~\\|`]+", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+    "[0-9][0-9][0-9]", NULL};
+/* BLOOM, Poro, GPT-3 Finnish ("bloom", "poro-chat", "gpt3-finnish"): runs of anything but whitespace,
+ * ( ) | and the sentence punctuation . , ! ? … 。 ， 、 । ۔ ، with one optional space before (each of
+ * those characters stays a piece of its own); Viking ("viking") then cuts out each digit */
+#define PORO_SPLIT " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{ff0c}\\x{3001}\\x{964}\\x{6d4}\\x{60c})]+"
+static const char *const RE_PORO[] = {PORO_SPLIT, NULL};
+static const char *const RE_VIKING[] = {PORO_SPLIT, "\\p{N}", NULL};
+
+/* tokenizer.ggml.pre -> split, llama.cpp's ignore_merges and its default BOS. The names of one
+ * line are one pre-type in llama.cpp (llama-vocab.cpp); make_pretok.py checks each against
+ * llama-tokenize (one file per line, the other names through pretok_aliases.json). */
 static const struct { const char *pre; const char *const *re; bool ignore_merges, add_bos; } k_pre[] = {
-    {"default", RE_GPT2, false, false}, {"gpt-2", RE_GPT2, false, false}, {"gpt2", RE_GPT2, false, false},
-    {"llama-bpe", RE_LLAMA3, true, true}, {"llama3", RE_LLAMA3, true, true}, {"llama-v3", RE_LLAMA3, true, true},
-    {"qwen2", RE_QWEN2, false, false}, {"deepseek-r1-qwen", RE_QWEN2, false, false},
-    {"smollm", RE_STARCODER, false, false}, {"stablelm2", RE_QWEN2, false, false},
-    {"deepseek-llm", RE_DEEPSEEK_LLM, false, false}, {"deepseek-v3", RE_DEEPSEEK_V3, false, false},
+    {"default", RE_DEFAULT, false, false},
+    {"falcon", RE_FALCON, false, false},
+    {"gpt2", RE_GPT2, false, false},   /* not a llama.cpp name; kept for files that wrote it */
+    {"jais", RE_GPT2, false, false}, {"gpt-2", RE_GPT2, false, false}, {"phi-2", RE_GPT2, false, false},
+    {"jina-es", RE_GPT2, false, false}, {"jina-de", RE_GPT2, false, false}, {"gigachat", RE_GPT2, false, false},
+    {"jina-v2-es", RE_GPT2, false, false}, {"jina-v2-de", RE_GPT2, false, false}, {"a.x-4.0", RE_GPT2, false, false},
+    {"mellum", RE_GPT2, false, false}, {"modern-bert", RE_GPT2, false, false}, {"exaone4", RE_GPT2, false, false},
+    {"mpt", RE_GPT2, false, false}, {"olmo", RE_GPT2, false, false}, {"trillion", RE_GPT2, false, false},
+    {"granite-docling", RE_GPT2, false, false},
+    {"falcon3", RE_LLAMA3, true, true}, {"llama-bpe", RE_LLAMA3, true, true}, {"llama3", RE_LLAMA3, true, true},
+    {"llama-v3", RE_LLAMA3, true, true}, {"falcon-h1", RE_LLAMA3, true, true}, {"pixtral", RE_LLAMA3, true, true},
+    {"midm-2.0", RE_LLAMA3, true, true}, {"lfm2", RE_LLAMA3, true, true}, {"jina-v5-nano", RE_LLAMA3, true, true},
+    /* llama3's split, merges used, no BOS by default (chatglm-bpe/glm4: llama.cpp has no default BOS id
+     * for them; [gMASK]<sop> belongs to the chat template, not to the tokenizer) */
+    {"dbrx", RE_LLAMA3, false, false}, {"smaug-bpe", RE_LLAMA3, false, false},
+    {"chatglm-bpe", RE_LLAMA3, false, false}, {"glm4", RE_LLAMA3, false, false},
+    {"qwen2", RE_QWEN2, false, false}, {"deepseek-r1-qwen", RE_QWEN2, false, false}, {"stablelm2", RE_QWEN2, false, false},
+    {"kormo", RE_QWEN2, false, false}, {"f2llmv2", RE_QWEN2, false, false}, {"megrez", RE_QWEN2, false, false},
+    {"hunyuan", RE_QWEN2, false, false}, {"solar-open", RE_QWEN2, false, false}, {"grok-2", RE_QWEN2, false, false},
+    {"smollm", RE_STARCODER, false, false}, {"starcoder", RE_STARCODER, false, false}, {"command-r", RE_STARCODER, false, false},
+    {"refact", RE_STARCODER, false, false}, {"codeshell", RE_STARCODER, false, false}, {"exaone", RE_STARCODER, false, false},
+    {"minerva-7b", RE_STARCODER, false, false}, {"mellum2", RE_STARCODER, false, false},
+    {"deepseek-llm", RE_DEEPSEEK_LLM, false, false},
+    {"deepseek-v3", RE_DEEPSEEK_V3, false, false}, {"hunyuan-dense", RE_DEEPSEEK_V3, false, false},
+    {"joyai-llm", RE_DEEPSEEK_V3, false, false},
     {"deepseek-coder", RE_DEEPSEEK_CODER, false, false},
-    {"falcon3", RE_LLAMA3, true, true},   /* Falcon3: llama3's split, merges ignored, BOS by default */
-    {"dbrx", RE_LLAMA3, false, false}, {"smaug-bpe", RE_LLAMA3, false, false},   /* llama3's split, merges used */
-    {"tekken", RE_TEKKEN, true, true}, {"gpt-4o", RE_GPT4O, false, false}, {"llama4", RE_GPT4O, false, false},
-    {"qwen35", RE_QWEN35, false, false}, {"command-r", RE_STARCODER, false, false}, {"starcoder", RE_STARCODER, false, false},
+    {"tekken", RE_TEKKEN, true, true},
+    {"llama4", RE_GPT4O, false, false}, {"gpt-4o", RE_GPT4O, false, false}, {"kanana2", RE_GPT4O, false, false},
+    {"talkie", RE_GPT4O, false, false}, {"minimax-m2", RE_GPT4O, false, false},
+    {"qwen35", RE_QWEN35, false, false},
+    {"bloom", RE_PORO, false, false}, {"poro-chat", RE_PORO, false, false}, {"gpt3-finnish", RE_PORO, false, false},
+    {"viking", RE_VIKING, false, false},
 };
+
+/* pre-types llama.cpp knows for byte-level BPE that are refused here, and why */
+static const struct { const char *pre, *why; } k_pre_refused[] = {
+    {"jina-v1-en", "llama.cpp appends a SEP token to the text (add_sep), which this tokenizer does not"},
+    {"jina-v2-code", "llama.cpp appends a SEP token to the text (add_sep), which this tokenizer does not"},
+    {"roberta-bpe", "llama.cpp appends a SEP token to the text (add_sep), which this tokenizer does not"},
+    {"gemma4", "it is BPE on raw UTF-8 with spaces written as U+2581, not byte-level BPE"},
+    {"granite-embed-multi-311m", "it is BPE on raw UTF-8 with spaces written as U+2581, not byte-level BPE"},
+    {"sarvam-moe", "it is BPE on raw UTF-8 with spaces written as U+2581, not byte-level BPE"},
+    {"whitespace", "it splits at whitespace without byte-level encoding"},
+    {"kimi-k2", "llama.cpp splits it with hand-written code, not a regex"},
+    {"afmoe", "llama.cpp groups its digits with hand-written code, not a regex"},
+    {"tiny_aya", "llama.cpp groups its digits with hand-written code, not a regex"},
+    {"youtu", "llama.cpp matches its \\p{Lu}/\\p{Ll} classes as any letter; not reproduced here"},
+#define NOT_CHECKED "its split is not checked against llama.cpp's llama-tokenize here yet"
+    {"minicpm5", NOT_CHECKED}, {"jais-2", NOT_CHECKED}, {"chameleon", NOT_CHECKED}, {"granite-embed-multi-97m", NOT_CHECKED},
+    {"superbpe", NOT_CHECKED}, {"bailingmoe", NOT_CHECKED}, {"bailingmoe2", NOT_CHECKED}, {"llada-moe", NOT_CHECKED},
+    {"seed-coder", NOT_CHECKED}, {"exaone-moe", NOT_CHECKED},
+};
+
+static void pre_supported_list(char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof k_pre / sizeof k_pre[0] && o + 1 < cap; i++) {
+        int n = snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", k_pre[i].pre);
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+}
 
 static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, bool *default_bos, Err *e) {
     char pre[64] = "default";
@@ -115,9 +185,12 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
     for (size_t i = 0; i < sizeof k_pre / sizeof k_pre[0]; i++)
         if (!strcmp(pre, k_pre[i].pre)) pi = (int)i;
     if (pi < 0) {
-        err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported (supported: default, gpt-2, llama-bpe, qwen2, smollm, "
-                "deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-v3, deepseek-coder, falcon3, dbrx, smaug-bpe, tekken, gpt-4o, "
-                "llama4, qwen35, command-r, starcoder)", path, pre);
+        const char *why = "llmscope does not know it; it is not one of llama.cpp's either, or newer than this list";
+        for (size_t i = 0; i < sizeof k_pre_refused / sizeof k_pre_refused[0]; i++)
+            if (!strcmp(pre, k_pre_refused[i].pre)) why = k_pre_refused[i].why;
+        char list[2048];
+        pre_supported_list(list, sizeof list);
+        err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported: %s (supported: %s)", path, pre, why, list);
         return NULL;
     }
     *default_bos = k_pre[pi].add_bos;
