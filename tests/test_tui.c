@@ -759,3 +759,42 @@ TEST(tui_compare_real_model) {
     canvas_free(c);
     app_free(a);
 }
+
+/* The Embeddings cosine header ("cos(a@i, b@j) = v (most similar)") is not cut at 80x24 and
+ * 100x30, in English and Chinese, UTF-8 and ASCII: a narrower form is chosen (the short
+ * note, shorter labels, no positions) before anything is cut with an ellipsis. */
+TEST(tui_embeddings_cosine_header_fits) {
+    static const char *const SIZES[] = {"80x24", "100x30"};
+    static const char *const MODES[] = {"--lang en", "--lang zh", "--lang en --ascii", "--lang zh --ascii"};
+    int seen = 0;
+    for (int z = 0; z < 2; z++)
+        for (int k = 0; k < 4; k++) {
+            char cmd[1024], *out = NULL;
+            snprintf(cmd, sizeof cmd, "LLMSCOPE_THREADS=1 '%s' screenshot --model assets/models/story-gqa --prompt 'Once upon a time'"
+                     " --full --keys 6 --size %s %s", test_bin(), SIZES[z], MODES[k]);
+            int rc = test_run(cmd, &out, 0);
+            CHECK_MSG(rc == 0 && out, "%s: exit %d", cmd, rc);
+            const char *p = out ? strstr(out, "cos(") : NULL;
+            CHECK_MSG(p, "%s: no cosine header in\n%s", cmd, out ? out : "");
+            if (p) {
+                const char *eol = strchr(p, '\n');
+                size_t n = eol ? (size_t)(eol - p) : strlen(p);
+                char line[512];
+                snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), p);
+                const char *edge = k < 2 ? "\xe2\x94\x82" : "|";   /* the frame's right edge: the last one on the line */
+                char *bar = NULL;
+                for (char *f = strstr(line, edge); f; f = strstr(f + 1, edge)) bar = f;
+                if (bar) *bar = 0;
+                size_t l = strlen(line);
+                while (l && line[l - 1] == ' ') line[--l] = 0;
+                bool cut = (l >= 3 && !strcmp(line + l - 3, "\xe2\x80\xa6")) || (l && line[l - 1] == '~');
+                CHECK_MSG(bar && strstr(line, ") = ") && !cut, "%s: header cut or malformed: \"%s\"", cmd, line);
+                /* the pair shown is the selected (last) token with its most similar other token: the note
+                 * says so ("（" in Chinese; --ascii draws the English) */
+                CHECK_MSG(strstr(line, " (") || strstr(line, "\xef\xbc\x88"), "%s: no note in \"%s\"", cmd, line);
+                seen++;
+            }
+            free(out);
+        }
+    CHECK_EQ_INT(seen, 8);
+}

@@ -167,12 +167,22 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
         float best = -2;
         for (int j = c0; j < q; j++) { float v = embctx_cosine(s, layer, sel, j); if (!isnan(v) && v > best) { best = v; col = j; } }
     }
-    char line[160], ta[32], tb[32];
+    /* the widest form that fits the column: the short "(max)" before shorter token labels,
+     * the positions (the row labels show them) next, the note last; only then is it cut */
+    static const struct { int lab_w; bool pos; int note; } forms[] = {
+        {10, true, 2}, {10, true, 1}, {6, true, 1}, {6, false, 1}, {6, false, 0}, {3, false, 0}};
     const TraceTok *a = trace_tok(session_trace(s), sel), *b = trace_tok(session_trace(s), col);
-    panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, 10, c->unicode);
-    panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, 10, c->unicode);
     float v = embctx_cosine(s, layer, sel, col);
-    snprintf(line, sizeof line, "cos(%s@%d, %s@%d) = %.3f%s", ta, sel, tb, col, (double)v, col != q ? tr(" (most similar)") : "");
+    char line[160];
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        char ta[32], tb[32], pa[16] = "", pb[16] = "";
+        panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, forms[f].lab_w, c->unicode);
+        panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, forms[f].lab_w, c->unicode);
+        if (forms[f].pos) { snprintf(pa, sizeof pa, "@%d", sel); snprintf(pb, sizeof pb, "@%d", col); }
+        const char *note = col == q || !forms[f].note ? "" : forms[f].note == 2 ? tr(" (most similar)") : tr(" (max)");
+        snprintf(line, sizeof line, "cos(%s%s, %s%s) = %.3f%s", ta, pa, tb, pb, (double)v, note);
+        if (text_width(line, c->unicode) <= r.w) break;
+    }
     canvas_text_fit(c, r.x, r.y, line, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     /* column header: position numbers, last digit under each cell (tens shown at multiples of 10) */
     int y = r.y + 1;
