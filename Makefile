@@ -168,7 +168,7 @@ $(QWEN_BENCH)/model.safetensors: | $(BIN)
 
 bench: $(BIN) $(NOHOOKS_DIR)/llmscope $(QWEN_BENCH)/model.safetensors
 	./$(BIN) bench --compare-bin $(NOHOOKS_DIR)/llmscope $(BENCH_ARGS)
-	./$(BIN) bench --model $(QWEN_BENCH) --rounds 3 --decode 16 --prefill 512 --far 1000 --panels
+	./$(BIN) bench --model $(QWEN_BENCH) --rounds 3 --decode 16 --prefill 512 --far 1000 --full --panels
 
 valgrind:
 	$(MAKE) OPT=-O1 NATIVE=0 $(BUILD)/llmscope-tests $(BIN)

@@ -231,6 +231,13 @@ TEST(cli_options_that_would_do_nothing) {
         {"bench --gen stories110m --model " MODEL, 2, "--gen and --model do not go together", NULL, NULL},
         {"bench --only prefill", 2, "--only", "'decode'", NULL},
         {"bench --model " MODEL " --only decode", 2, "--only and --model do not go together", NULL, NULL},
+        /* bench --model: an option that no selected section reads is refused, naming it */
+        {"bench --model " MODEL " --traced --far 100", 2, "--far does nothing with --traced alone", "--full", "\"model\""},
+        {"bench --model " MODEL " --traced --decode 3", 2, "--decode does nothing with --traced alone", NULL, "\"model\""},
+        {"bench --model " MODEL " --panels --busy --prefill 8", 2, "--prefill does nothing with --busy and --panels alone", NULL, "\"model\""},
+        {"bench --model " MODEL " --full", 2, "--full is used only with --busy, --panels or --traced", NULL, "\"model\""},
+        {"bench --full --traced", 2, "--traced is used only with --model", NULL, NULL},
+        {"bench --model " MODEL " --trace", 2, "unknown option '--trace'", "--traced", "\"model\""},
     };
     if (!scratch()) SKIP("no scratch directory");
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
@@ -439,4 +446,38 @@ TEST(cli_repeated_option_values_skip_other_values) {
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
     scratch_free();
+}
+
+/* bench --model runs only the sections asked for: --traced alone no bandwidth pass, vocabulary
+ * index, attention step or screenshot child; the default (no section option) all of them;
+ * --full adds them to a section. Tiny sizes on the bundled model. The JSON must close without
+ * a dangling comma whichever members were printed. */
+TEST(cli_bench_model_sections) {
+    NEED_MODEL();
+    static const char *const DEFAULT_MEMBERS[] = {"\"memory_bandwidth_gbs\"", "\"vocabulary\"", "\"attention_step\"",
+                                                  "\"tui_peak_rss_bytes\"", "\"peak_rss_bytes\"", "\"prefill_8_tok_s\""};
+    static const struct { const char *args, *sections; bool dflt; const char *has[2]; } rows[] = {
+        {"--traced --rounds 1 --prefill 8", "[\"traced\"]", false, {"\"traced_prefill\"", NULL}},
+        {"--panels --rounds 1 --far 16", "[\"panels\"]", false, {"\"tui_panel_step_ms\"", NULL}},
+        {"--busy --rounds 1 --decode 2 --far 16", "[\"busy\"]", false, {"\"busy_neighbour\"", "\"decode_tok_s_at_16\""}},
+        {"--traced --panels --rounds 1 --prefill 8 --far 16", "[\"panels\", \"traced\"]", false, {"\"traced_prefill\"", "\"tui_panel_step_ms\""}},
+        {"--rounds 1 --decode 2 --prefill 8 --far 16", "[\"default\"]", true, {"\"decode_tok_s_at_10\"", NULL}},
+        {"--full --traced --rounds 1 --decode 2 --prefill 8 --far 16", "[\"default\", \"traced\"]", true, {"\"traced_prefill\"", NULL}},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char args[512], *out = NULL;
+        snprintf(args, sizeof args, "bench --model " MODEL " --threads 1 %s", rows[i].args);
+        int rc = run_row(args, &out);
+        const char *s = out ? out : "";
+        CHECK_MSG(rc == 0, "`%s`: exit %d: %.500s", args, rc, s);
+        const char *sec = strstr(s, "\"sections\": ");
+        CHECK_MSG(sec && !strncmp(sec + 12, rows[i].sections, strlen(rows[i].sections)), "`%s`: sections not %s in %.800s", args, rows[i].sections, s);
+        for (int k = 0; k < 2; k++)
+            CHECK_MSG(!rows[i].has[k] || strstr(s, rows[i].has[k]), "`%s`: no %s in %.800s", args, rows[i].has[k], s);
+        for (size_t k = 0; k < sizeof DEFAULT_MEMBERS / sizeof DEFAULT_MEMBERS[0]; k++)
+            CHECK_MSG(!strstr(s, DEFAULT_MEMBERS[k]) == !rows[i].dflt, "`%s`: %s %s", args, DEFAULT_MEMBERS[k],
+                      rows[i].dflt ? "missing from the default run" : "measured though not asked for");
+        CHECK_MSG(s[0] == '{' && strstr(s, "\"wall_seconds\": ") && !strstr(s, ",\n}") && strstr(s, "\n}\n"), "`%s`: JSON not closed cleanly: %.800s", args, s);
+        free(out);
+    }
 }

@@ -454,8 +454,34 @@ static void bench_attn_step(const ModelSpec *s, int far, int rounds) {
     free(k); free(v); free(q); free(z); free(part);
 }
 
+/* The sections of `bench --model`: without --busy, --panels or --traced the default run
+ * (full); with any of them only those, unless --full adds the default run. An option that
+ * only an unselected section reads is refused, naming it, as cli_rules does. */
+static bool bench_model_sections(int argc, char **argv, bool *full, bool *busy, bool *panels, bool *traced) {
+    *busy = cli_flag(argc, argv, "--busy");
+    *panels = cli_flag(argc, argv, "--panels");
+    *traced = cli_flag(argc, argv, "--traced");
+    *full = cli_flag(argc, argv, "--full") || !(*busy || *panels || *traced);
+    static const struct { const char *opt; int used_by; const char *what; } k_reads[] = {   /* 1 busy, 2 panels, 4 traced */
+        {"--decode", 1, "the decode runs of the default run and --busy"},
+        {"--prefill", 4, "the prefill of the default run and --traced"},
+        {"--far", 1 | 2, "the far decode position of the default run and --busy, the context of --panels"}};
+    const int sel = (*busy ? 1 : 0) | (*panels ? 2 : 0) | (*traced ? 4 : 0);
+    for (size_t i = 0; !*full && i < sizeof k_reads / sizeof k_reads[0]; i++) {
+        if (!cli_opt(argc, argv, k_reads[i].opt) || (sel & k_reads[i].used_by)) continue;
+        char names[64] = "";
+        if (*busy) strcat(names, "--busy");
+        if (*panels) strcat(strcat(names, names[0] ? " and " : ""), "--panels");
+        if (*traced) strcat(strcat(names, names[0] ? " and " : ""), "--traced");
+        fprintf(stderr, "llmscope: bench: %s does nothing with %s alone: it sets %s (add --full for the default run as well; "
+                "see `llmscope bench --help`)\n", k_reads[i].opt, names, k_reads[i].what);
+        return false;
+    }
+    return true;
+}
+
 /* llmscope bench --model M: speed and memory on a real checkpoint, in one run, rounds
- * alternating the measurements, medians reported. */
+ * alternating the measurements, medians reported; the sections asked for (see above). */
 static int bench_model(int argc, char **argv) {
     Err e = {0};
     int threads = cli_threads_arg(argc, argv);
@@ -463,18 +489,19 @@ static int bench_model(int argc, char **argv) {
     int n_dec = cli_opt_int(argc, argv, "--decode", 16);
     int n_pre = cli_opt_int(argc, argv, "--prefill", 512);
     int far = cli_opt_int(argc, argv, "--far", 1000);
-    bool busy = cli_flag(argc, argv, "--busy");
-    bool panels = cli_flag(argc, argv, "--panels");
-    bool traced = cli_flag(argc, argv, "--traced");
+    bool full, busy, panels, traced;
+    if (!bench_model_sections(argc, argv, &full, &busy, &panels, &traced)) return 2;
     if (rounds < 1 || rounds > 99 || n_dec < 1 || n_pre < 1 || far < 16) {
         fprintf(stderr, "llmscope: bench: --rounds 1..99, --decode >= 1, --prefill >= 1, --far >= 16\n");
         return 2;
     }
+    const bool decode = full || busy;   /* the quiet decode runs: the default run's, and --busy's baseline */
+    const double t_start = now();
     Model *m = cli_load_model(argc, argv, false, &e);
     if (!m) return cli_fail(&e);
     int ctx = (far > n_pre ? far : n_pre) + n_dec + 1;
-    Engine *en = engine_new(m, ctx, &e);
-    if (!en) { model_free(m); return cli_fail(&e); }
+    Engine *en = NULL;
+    if ((full || busy || traced) && !(en = engine_new(m, ctx, &e))) { model_free(m); return cli_fail(&e); }
     int *ids = malloc(sizeof(int) * (size_t)ctx);
     for (int i = 0; i < ctx; i++) ids[i] = (int)((i * 7919L + 13) % m->spec.vocab_size);
     enum { MAXR = 99 };
@@ -493,9 +520,9 @@ static int bench_model(int argc, char **argv) {
                 *tps = time_prefill_ex(en, th, with ? tr : NULL, ids, n_pre, cpu, &e);
             }
         }
-        d10[r] = time_decode(en, m, ids, 10, n_dec, &e);
-        pre[r] = time_prefill(en, ids, n_pre, &e);
-        dfar[r] = time_decode(en, m, ids, far, n_dec, &e);
+        if (decode) d10[r] = time_decode(en, m, ids, 10, n_dec, &e);
+        if (full) pre[r] = time_prefill(en, ids, n_pre, &e);
+        if (decode) dfar[r] = time_decode(en, m, ids, far, n_dec, &e);
         if (busy) {   /* the same with one busy process beside it, alternating */
             pid_t p = busy_start();
             d10b[r] = time_decode(en, m, ids, 10, n_dec, &e);
@@ -510,17 +537,23 @@ static int bench_model(int argc, char **argv) {
     size_t hwm = vm_hwm();   /* before the bandwidth pass allocates its 1 GiB */
     double tui_s = 0;
     const char *mpath = cli_opt(argc, argv, "--model");
-    size_t tui_rss = mpath ? tui_peak_rss(mpath, ids, far, threads, &tui_s) : 0;
-    double bw = measure_bandwidth(threads);
-    double md10 = median(d10, nr), mfar = median(dfar, nr), mpre = median(pre, nr);
+    size_t tui_rss = full && mpath ? tui_peak_rss(mpath, ids, far, threads, &tui_s) : 0;
+    double bw = full ? measure_bandwidth(threads) : 0;
+    double md10 = decode ? median(d10, nr) : 0, mfar = decode ? median(dfar, nr) : 0, mpre = full ? median(pre, nr) : 0;
     double bound = bw * 1e9 / (double)m->weight_bytes;
     printf("{\n  \"model\": \"%s\", \"params\": %lld, \"dtype\": \"%s\", \"threads\": %d, \"rounds\": %d,\n",
            m->path, m->n_params, dtype_name(m->spec.dtype), threads, nr);
-    printf("  \"gemm_kernels\": \"%s\", \"memory_bandwidth_gbs\": %.2f, \"weight_bytes_per_token\": %zu, \"bandwidth_bound_tok_s\": %.2f,\n",
-           gemm_isa_name(gemm_isa()), bw, m->weight_bytes, bound);
-    printf("  \"decode_tok_s_at_10\": %.2f, \"decode_tok_s_at_%d\": %.2f, \"far_over_near\": %.3f, \"decode_fraction_of_bound\": %.3f,\n",
-           md10, far, mfar, mfar / md10, md10 / bound);
-    printf("  \"prefill_%d_tok_s\": %.1f, \"prefill_over_decode\": %.2f,\n", n_pre, mpre, mpre / md10);
+    printf("  \"sections\": [%s%s%s%s],\n", full ? "\"default\"" : "", busy ? (full ? ", \"busy\"" : "\"busy\"") : "",
+           panels ? (full || busy ? ", \"panels\"" : "\"panels\"") : "", traced ? (full || busy || panels ? ", \"traced\"" : "\"traced\"") : "");
+    if (full)
+        printf("  \"gemm_kernels\": \"%s\", \"memory_bandwidth_gbs\": %.2f, \"weight_bytes_per_token\": %zu, \"bandwidth_bound_tok_s\": %.2f,\n",
+               gemm_isa_name(gemm_isa()), bw, m->weight_bytes, bound);
+    if (decode) {
+        printf("  \"decode_tok_s_at_10\": %.2f, \"decode_tok_s_at_%d\": %.2f, \"far_over_near\": %.3f", md10, far, mfar, mfar / md10);
+        if (full) printf(", \"decode_fraction_of_bound\": %.3f", md10 / bound);
+        printf(",\n");
+    }
+    if (full) printf("  \"prefill_%d_tok_s\": %.1f, \"prefill_over_decode\": %.2f,\n", n_pre, mpre, mpre / md10);
     if (busy) {
         double mb10 = median(d10b, nr), mbfar = median(dfarb, nr);
         printf("  \"busy_neighbour\": {\"decode_tok_s_at_10\": %.2f, \"decode_tok_s_at_%d\": %.2f, \"over_quiet_at_10\": %.3f},\n",
@@ -536,20 +569,28 @@ static int bench_model(int argc, char **argv) {
         for (int r = 0; r < nr; r++) printf("%s%.1f", r ? ", " : "", pt[r]);
         printf("], \"note\": \"trace recorder bound to the engine as the TUI session runs it (top-64 of every prompt row), alternating with the untraced prefill\"},\n");
     }
-    printf("  \"runs\": {\"decode_at_10\": [");
-    for (int r = 0; r < nr; r++) printf("%s%.2f", r ? ", " : "", d10[r]);
-    printf("], \"prefill\": [");
-    for (int r = 0; r < nr; r++) printf("%s%.1f", r ? ", " : "", pre[r]);
-    printf("]},\n");
-    bench_vocab(m);
-    bench_attn_step(&m->spec, far, rounds);
+    if (decode) {
+        printf("  \"runs\": {\"decode_at_10\": [");
+        for (int r = 0; r < nr; r++) printf("%s%.2f", r ? ", " : "", d10[r]);
+        if (full) {
+            printf("], \"prefill\": [");
+            for (int r = 0; r < nr; r++) printf("%s%.1f", r ? ", " : "", pre[r]);
+        }
+        printf("]},\n");
+    }
+    if (full) {
+        bench_vocab(m);
+        bench_attn_step(&m->spec, far, rounds);
+    }
     fflush(stdout);
     if (panels && !bench_panels(m->path, far, rounds, &e)) { free(ids); engine_free(en); model_free(m); return cli_fail(&e); }
     if (tui_rss)
         printf("  \"tui_peak_rss_bytes\": %zu, \"tui_seconds\": %.1f, \"tui_note\": \"screenshot --panel attention on %d tokens (prefill, trace, one frame), its own process\",\n",
                tui_rss, tui_s, far);
-    printf("  \"peak_rss_bytes\": %zu, \"peak_rss_note\": \"VmHWM after prefilling %d tokens (weights mapped + KV cache + run state)\"\n}\n",
-           hwm, far);
+    if (full)
+        printf("  \"peak_rss_bytes\": %zu, \"peak_rss_note\": \"VmHWM after prefilling %d tokens (weights mapped + KV cache + run state)\",\n",
+               hwm, far);
+    printf("  \"wall_seconds\": %.1f\n}\n", now() - t_start);
     free(ids);
     engine_free(en);
     model_free(m);
@@ -568,19 +609,23 @@ static const CliOpt k_bench_opts[] = {
     {"--seed", NULL, CLI_INT, "N", "with --gen: the weights' seed (default 13)", 0, 2147483647.0},
     {"--rounds", NULL, CLI_INT, "N", "with --model: rounds of alternating measurements, medians reported (default 3)", 1, 99},
     {"--far", NULL, CLI_INT, "N", "with --model: the far decode position (default 1000)", 16, 1000000},
-    {"--busy", NULL, CLI_FLAG, NULL, "with --model: also measure decode with one busy process beside it", 0, 0},
-    {"--panels", NULL, CLI_FLAG, NULL, "with --model: also time each TUI panel's frame after a decode step at --far tokens", 0, 0},
-    {"--traced", NULL, CLI_FLAG, NULL, "with --model: also time the --prefill with the trace recorder as the TUI runs it, alternating with the untraced one", 0, 0},
+    {"--busy", NULL, CLI_FLAG, NULL, "with --model: decode at 10 and --far with one busy process beside it, alternating with the quiet runs", 0, 0},
+    {"--panels", NULL, CLI_FLAG, NULL, "with --model: time each TUI panel's frame after a decode step at --far tokens", 0, 0},
+    {"--traced", NULL, CLI_FLAG, NULL, "with --model: time the --prefill with the trace recorder as the TUI runs it, alternating with the untraced one", 0, 0},
+    {"--full", NULL, CLI_FLAG, NULL, "with --busy, --panels or --traced: the default run as well", 0, 0},
     {0}};
 static const CliOpt *const k_bench_groups[] = {k_bench_opts, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_bench_cmd = {
     "bench", "bench [--decode N] [--prefill N] [--only decode] [--compare-bin BIN] [--text FILE]\n"
     "       llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]\n"
-    "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels] [--traced]",
+    "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels] [--traced] [--full]",
     "Decode and prefill speed of random-weight models shaped like GPT-2 124M and a 110M Llama, against\n"
     "the memory bandwidth measured in the same run; hook overhead; tokenizer throughput. Prints JSON.\n"
-    "With --model: decode at positions 10 and --far, prefill, peak memory on that checkpoint (medians),\n"
-    "the vocabulary index's build, neighbour query and map fit; --panels: each TUI panel's frame after a step;\n"
+    "With --model, by default: decode at positions 10 and --far, prefill, memory bandwidth, the vocabulary\n"
+    "index's build, neighbour query and map fit, the attention step, the TUI's peak memory (a screenshot\n"
+    "child) and this process's peak memory on that checkpoint (medians). With --busy, --panels or --traced\n"
+    "only those run (--busy with the quiet decode it is compared to); --full adds the default run:\n"
+    "--busy: decode with a busy process beside it; --panels: each TUI panel's frame after a step;\n"
     "--traced: the prefill with the trace recorder against the untraced one.",
     k_bench_groups, 0, NULL, false};
 
@@ -596,6 +641,7 @@ static const CliRule k_bench_rules[] = {
     {"--busy", CLI_NEEDS, "--model", NULL},
     {"--panels", CLI_NEEDS, "--model", NULL},
     {"--traced", CLI_NEEDS, "--model", NULL},
+    {"--full", CLI_NEEDS, "--busy|--panels|--traced", "the default run is what runs without them"},
     {"--decode", CLI_NOT_WITH, "--gen", NULL},
     {"--prefill", CLI_NOT_WITH, "--gen|--only", NULL},
     {"--only", CLI_NOT_WITH, "--gen|--model", NULL},
