@@ -111,6 +111,31 @@ static const char *const RE_FALCON[] = {
 static const char *const RE_PORO[] = {PORO_SPLIT, NULL};
 static const char *const RE_VIKING[] = {PORO_SPLIT, "\\p{N}", NULL};
 
+/* Jais 2 ("jais-2"): llama3's split with whitespace runs cut into 512, 256, ..., 4, then 1-2 */
+static const char *const RE_JAIS2[] = {
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+    "|\\s*[\\r\\n]+|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|\\s{32}(?!\\S)|\\s{16}(?!\\S)|\\s{8}(?!\\S)"
+    "|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}",
+    NULL};
+/* EXAONE MoE ("exaone-moe"): words joined across single spaces (letters with their marks), single
+ * digits, punctuation runs with one newline or '/' after, one newline with the spaces before it */
+static const char *const RE_EXAONE_MOE[] = {
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}"
+    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+",
+    NULL};
+/* Granite multilingual embedding 97M ("granite-embed-multi-97m"): o200k's split with marks counted
+ * as letters in the case lookaheads */
+static const char *const RE_GRANITE_EMB[] = {
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}\\p{M}])([^a-z]))*((?=[\\p{L}\\p{M}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?"
+    "|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}\\p{M}])([^a-z]))+((?=[\\p{L}\\p{M}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?"
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL};
+/* Chameleon ("chameleon"): its sentinel and image tokens, tabs/newlines and runs of 2 or 4 spaces,
+ * each digit, each punctuation or ASCII symbol character, then GPT-2's split */
+static const char *const RE_CHAMELEON[] = {
+    "<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )", "\\p{N}", "[\\p{P}!-/:-@\\[-`{-~]",
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", NULL};
+
 /* tokenizer.ggml.pre -> split, llama.cpp's ignore_merges and its default BOS. The names of one
  * line are one pre-type in llama.cpp (llama-vocab.cpp); make_pretok.py checks each against
  * llama-tokenize (one file per line, the other names through pretok_aliases.json). */
@@ -147,6 +172,8 @@ static const struct { const char *pre; const char *const *re; bool ignore_merges
     {"qwen35", RE_QWEN35, false, false},
     {"bloom", RE_PORO, false, false}, {"poro-chat", RE_PORO, false, false}, {"gpt3-finnish", RE_PORO, false, false},
     {"viking", RE_VIKING, false, false},
+    {"jais-2", RE_JAIS2, false, false}, {"exaone-moe", RE_EXAONE_MOE, false, false},
+    {"granite-embed-multi-97m", RE_GRANITE_EMB, true, false}, {"chameleon", RE_CHAMELEON, false, true},
 };
 
 /* pre-types llama.cpp knows for byte-level BPE that are refused here, and why */
@@ -163,9 +190,8 @@ static const struct { const char *pre, *why; } k_pre_refused[] = {
     {"tiny_aya", "llama.cpp groups its digits with hand-written code, not a regex"},
     {"youtu", "llama.cpp matches its \\p{Lu}/\\p{Ll} classes as any letter; not reproduced here"},
 #define NOT_CHECKED "its split is not checked against llama.cpp's llama-tokenize here yet"
-    {"minicpm5", NOT_CHECKED}, {"jais-2", NOT_CHECKED}, {"chameleon", NOT_CHECKED}, {"granite-embed-multi-97m", NOT_CHECKED},
-    {"superbpe", NOT_CHECKED}, {"bailingmoe", NOT_CHECKED}, {"bailingmoe2", NOT_CHECKED}, {"llada-moe", NOT_CHECKED},
-    {"seed-coder", NOT_CHECKED}, {"exaone-moe", NOT_CHECKED},
+    {"minicpm5", NOT_CHECKED}, {"superbpe", NOT_CHECKED}, {"bailingmoe", NOT_CHECKED}, {"bailingmoe2", NOT_CHECKED},
+    {"llada-moe", NOT_CHECKED}, {"seed-coder", NOT_CHECKED},
 };
 
 static void pre_supported_list(char *buf, size_t cap) {
