@@ -108,9 +108,7 @@ int mf_write_str(const char *dir, const char *name, const char *s) {
 }
 
 int mf_make_tmpdir(char *out, size_t cap) {
-    const char *t = getenv("TMPDIR");
-    snprintf(out, cap, "%s/llmscope-malformed-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(out) != NULL;
+    return test_tmpdir(out, cap, "malformed");
 }
 
 void mf_buf_add(Buf *b, const void *d, size_t n) {

@@ -21,7 +21,7 @@ typedef struct {
     const char *never;   /* must not appear (NULL: none) */
 } CliRow;
 
-static char g_dir[256];
+static char g_dir[1024];
 
 static bool sanitizer_output(const char *s) {
     return strstr(s, "Sanitizer") || strstr(s, "runtime error:") || strstr(s, "Segmentation") ||
@@ -55,10 +55,9 @@ static void run_table(TestCtx *T_, const CliRow *rows, size_t n) {
     }
 }
 
-static bool scratch(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/llmscope-cli-XXXXXX");
-    if (!mkdtemp(g_dir)) return false;
-    char cmd[2048];
+/* g_dir's files the rows name with %D */
+static bool scratch_fill(void) {
+    char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "cp " MODEL "/tokenizer.json '%s/tok.txt' && cp -r " MODEL " '%s/m' && cd '%s' && "
              "printf 'The cat \\377\\376 sat.\\303' > bad.txt && : > empty.txt && printf 'not a tokenizer at all' > garbage.bin && "
@@ -68,8 +67,18 @@ static bool scratch(void) {
     return system(cmd) == 0;
 }
 
-static void scratch_free(void) {
-    test_rm_tree(g_dir);
+static void (*g_body)(TestCtx *T_);
+static void scratch_body(TestCtx *T_, const char *dir) {
+    snprintf(g_dir, sizeof g_dir, "%s", dir);
+    if (!scratch_fill()) { FAILF("cannot fill the scratch directory %s", dir); return; }
+    g_body(T_);
+}
+
+/* Runs body with g_dir (%D) a new scratch directory (test_in_tmpdir: under $TMPDIR, removed
+ * afterwards, also when body returns early). */
+static void with_scratch(TestCtx *T_, void (*body)(TestCtx *T_)) {
+    g_body = body;
+    test_in_tmpdir(T_, "cli", scratch_body);
 }
 
 #define NEED_MODEL() do { if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL); } while (0)
@@ -179,8 +188,7 @@ TEST(cli_empty_prompt_with_no_bos) {
 /* An option that would be accepted and do nothing (it acts only with another option, or another
  * one overrides it) is an error naming both, exit 2, in every command; each row's working
  * counterpart still runs. */
-TEST(cli_options_that_would_do_nothing) {
-    NEED_MODEL();
+static void cli_options_that_would_do_nothing_body(TestCtx *T_) {
     static const CliRow rows[] = {
         {"run --model " MODEL " --prompt hi --template x.jinja -n 1", 2, "--template is used only with --chat", NULL, NULL},
         {"run --model " MODEL " --prompt hi --set a=1 -n 1", 2, "--set is used only with --chat", NULL, NULL},
@@ -239,14 +247,15 @@ TEST(cli_options_that_would_do_nothing) {
         {"bench --full --traced", 2, "--traced is used only with --model", NULL, NULL},
         {"bench --model " MODEL " --trace", 2, "unknown option '--trace'", "--traced", "\"model\""},
     };
-    if (!scratch()) SKIP("no scratch directory");
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
-    scratch_free();
 }
 
-TEST(cli_files_that_are_not_what_the_option_says) {
+TEST(cli_options_that_would_do_nothing) {
     NEED_MODEL();
-    if (!scratch()) SKIP("no scratch directory");
+    with_scratch(T_, cli_options_that_would_do_nothing_body);
+}
+
+static void cli_files_that_are_not_what_the_option_says_body(TestCtx *T_) {
     static const CliRow rows[] = {
         /* a tokenizer.json under another name is read by its bytes, not its name */
         {"tokenize --tokenizer %D/tok.txt --text hi", 0, "hf-bpe", NULL, NULL},
@@ -269,7 +278,11 @@ TEST(cli_files_that_are_not_what_the_option_says) {
         {"contrast %D/empty.txt", 1, "no letters", NULL, NULL},
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
-    scratch_free();
+}
+
+TEST(cli_files_that_are_not_what_the_option_says) {
+    NEED_MODEL();
+    with_scratch(T_, cli_files_that_are_not_what_the_option_says_body);
 }
 
 /* An invalid UTF-8 prompt runs (the tokenizer sees U+FFFD, as from_utf8_lossy gives it) and
@@ -287,9 +300,7 @@ TEST(cli_invalid_utf8_prompt) {
 }
 
 /* config.json fields of the wrong type, in a copy of a working model: the CLI names file and field. */
-TEST(cli_config_wrong_types) {
-    NEED_MODEL();
-    if (!scratch()) SKIP("no scratch directory");
+static void cli_config_wrong_types_body(TestCtx *T_) {
     static const struct { const char *sed, *field; } cases[] = {
         {"s/\"tie_word_embeddings\": [a-z]*/\"tie_word_embeddings\": \"false\"/", "\"tie_word_embeddings\" must be true or false"},
         {"s/\"model_type\": \"[a-z_0-9]*\"/\"model_type\": 7/", "\"model_type\" must be a string"},
@@ -306,7 +317,11 @@ TEST(cli_config_wrong_types) {
         CliRow r2 = {"generate --model %D/m --ids 1 -n 1", 1, "config.json", cases[i].field, NULL};
         run_table(T_, &r2, 1);
     }
-    scratch_free();
+}
+
+TEST(cli_config_wrong_types) {
+    NEED_MODEL();
+    with_scratch(T_, cli_config_wrong_types_body);
 }
 
 /* The ids `generate` (or `run`'s text, or `trace`'s "ids") gives for ARGS on model dir %D/g. */
@@ -324,9 +339,7 @@ static char *gen_out(TestCtx *T_, const char *cmd, const char *args) {
  * default (do_sample false, temperature 1, top_k 50, top_p 1; null switches a filter off): each
  * default equals the explicit options it stands for, and differs from the other choice over these
  * 40 tokens (so a command that ignored the file, or a default that differs, fails a row). */
-TEST(cli_sampling_defaults_from_generation_config) {
-    NEED_MODEL();
-    if (!scratch()) SKIP("no scratch directory");
+static void cli_sampling_defaults_from_generation_config_body(TestCtx *T_) {
     static const struct { const char *gcfg, *same, *other, *file; } cases[] = {
         {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", "--greedy", "--temp 1", NULL},   /* the bundled models' file */
         {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 50, \"top_p\": 0.95}", "--temp 1.5 --top-k 50 --top-p 0.95", "--greedy", NULL},
@@ -370,7 +383,11 @@ TEST(cli_sampling_defaults_from_generation_config) {
             free(dflt); free(same); free(other);
         }
     }
-    scratch_free();
+}
+
+TEST(cli_sampling_defaults_from_generation_config) {
+    NEED_MODEL();
+    with_scratch(T_, cli_sampling_defaults_from_generation_config_body);
 }
 
 /* The lines --help prints for option opt (up to the next option line), malloc'd; "" if absent. */
@@ -409,9 +426,7 @@ TEST(cli_threads_same_default_everywhere) {
 /* similarity reads its options like every command: typos, missing or malformed values, an option
  * given twice are the same errors (exit 2, naming the option, pointing at --help), and the texts
  * keep the order given (each --text, and --texts-file's lines where it stands). */
-TEST(cli_similarity_shared_options) {
-    NEED_MODEL();
-    if (!scratch()) SKIP("no scratch directory");
+static void cli_similarity_shared_options_body(TestCtx *T_) {
     static const CliRow rows[] = {
         {"similarity --model " MODEL " --layr 1 --text a", 2, "unknown option '--layr'; did you mean --layer?", "similarity --help", NULL},
         {"similarity --model " MODEL " --layer 1 --txt a", 2, "unknown option '--txt'; did you mean --text?", NULL, NULL},
@@ -430,14 +445,16 @@ TEST(cli_similarity_shared_options) {
         {"similarity --model " MODEL " --text --json --layer 1 --text b --json", 0, "\"texts\": [\"--json\", \"b\"]", NULL, "llmscope:"},
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
-    scratch_free();
+}
+
+TEST(cli_similarity_shared_options) {
+    NEED_MODEL();
+    with_scratch(T_, cli_similarity_shared_options_body);
 }
 
 /* A repeatable option (--set) is read with the other options' values skipped: a prompt or text
  * that reads "--set" is text, as for every other option. */
-TEST(cli_repeated_option_values_skip_other_values) {
-    NEED_MODEL();
-    if (!scratch()) SKIP("no scratch directory");
+static void cli_repeated_option_values_skip_other_values_body(TestCtx *T_) {
     static const CliRow rows[] = {
         {"tokenize --model " MODEL " --text --set --chat --template %D/ok.jinja --json", 0, "\"tokens\": [\"-\", \"-\", \"set\"", NULL, "llmscope:"},
         {"run --model " MODEL " --prompt --set --chat --template %D/ok.jinja -n 1 --greedy", 0, "--set", NULL, "llmscope:"},
@@ -445,7 +462,11 @@ TEST(cli_repeated_option_values_skip_other_values) {
         {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x", 1, "--set 'x': expected NAME=JSON", NULL, NULL},
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
-    scratch_free();
+}
+
+TEST(cli_repeated_option_values_skip_other_values) {
+    NEED_MODEL();
+    with_scratch(T_, cli_repeated_option_values_skip_other_values_body);
 }
 
 /* bench --model runs only the sections asked for: --traced alone no bandwidth pass, vocabulary

@@ -67,16 +67,15 @@ TEST(compare_same_model_twice_gives_zero_kl_and_equal_losses) {
 
 /* Over a text of three windows (eval.txt three times, about 1,350 tokens), the mean losses equal
  * llmscope eval's for each model, and KL >= 0 everywhere. */
-TEST(compare_mean_losses_equal_eval) {
-    if (!have_models()) SKIP("bundled models missing");
+static void mean_losses_equal_eval(TestCtx *T_, const char *dir) {
     Err e = {0};
     size_t len;
     char *t = file_read_all("assets/models/eval.txt", &len, 1u << 20, &e);
     REQUIRE(t);
-    char path[] = "/tmp/llmscope-compare-XXXXXX";
-    int fd = mkstemp(path);
-    REQUIRE(fd >= 0);
-    FILE *f = fdopen(fd, "wb");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/text.txt", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f) free(t);
     REQUIRE(f);
     for (int i = 0; i < 3; i++) { fwrite(t, 1, len, f); fputs("\n\n", f); }
     fclose(f);
@@ -105,7 +104,11 @@ TEST(compare_mean_losses_equal_eval) {
         CHECK(pos > 0);   /* two different models do differ */
     }
     cJSON_Delete(c);
-    remove(path);
+}
+
+TEST(compare_mean_losses_equal_eval) {
+    if (!have_models()) SKIP("bundled models missing");
+    test_in_tmpdir(T_, "compare", mean_losses_equal_eval);
 }
 
 /* KL and losses from compare equal the same quantities computed here from llmscope logits. */
@@ -160,10 +163,7 @@ TEST(compare_kl_equals_direct_computation_from_logits) {
     cJSON_Delete(c);
 }
 
-TEST(compare_refuses_models_without_a_shared_tokenizer_and_bad_arguments) {
-    if (!have_models()) SKIP("bundled models missing");
-    char dir[] = "/tmp/llmscope-cmptok-XXXXXX";
-    REQUIRE(mkdtemp(dir));
+static void refuses_without_shared_tokenizer(TestCtx *T_, const char *dir) {
     char cmd[2048], *out = NULL;
     /* the same model with two token ids swapped in its tokenizer.json: "Once" (387) and " upon" (388) */
     snprintf(cmd, sizeof cmd, "cp " MA "/config.json " MA "/model.safetensors %s/ && "
@@ -191,7 +191,11 @@ TEST(compare_refuses_models_without_a_shared_tokenizer_and_bad_arguments) {
     CHECK_EQ_INT(rc, 1);
     CHECK(out && strstr(out, "/nonexistent/x.txt"));
     free(out);
-    test_rm_tree(dir);
+}
+
+TEST(compare_refuses_models_without_a_shared_tokenizer_and_bad_arguments) {
+    if (!have_models()) SKIP("bundled models missing");
+    test_in_tmpdir(T_, "cmptok", refuses_without_shared_tokenizer);
 }
 
 /* engine_grow (the band's engines when the text outgrows them): the cached tokens are kept, and

@@ -489,14 +489,15 @@ TEST(bundled_models_match_family_json) {
                       cJSON_GetObjectItem(fs, "bits_per_byte")->valuedouble, cJSON_GetObjectItem(valid, "bits_per_byte")->valuedouble);
         const cJSON *pre = cJSON_GetObjectItem(ref, "valid_prefix");
         if (sd && pre) {
-            char vp[512], tp[] = "/tmp/llmscope-prefix-XXXXXX";
+            char vp[512], td[1024], tp[1100];
             snprintf(vp, sizeof vp, "%s/tinystories/valid.txt", sd);
             Err e = {0};
             size_t len;
             char *text = file_read_all(vp, &len, 16u << 20, &e);
             int nb = cJSON_GetObjectItem(pre, "bytes")->valueint;
-            int fd = text ? mkstemp(tp) : -1;
-            FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+            bool made = text && test_tmpdir(td, sizeof td, "prefix");
+            snprintf(tp, sizeof tp, "%s/valid-prefix.txt", made ? td : "");
+            FILE *f = made ? fopen(tp, "wb") : NULL;
             if (f && (size_t)nb <= len) {
                 fwrite(text, 1, (size_t)nb, f);
                 fclose(f);
@@ -517,7 +518,7 @@ TEST(bundled_models_match_family_json) {
                 CHECK_MSG(0, "%s: could not write the valid.txt prefix", b);
                 if (f) fclose(f);
             }
-            if (fd >= 0) remove(tp);
+            if (made && !test_rm_tree(td)) FAILF("cannot remove %s", td);
             free(text);
         }
         cJSON_Delete(ref);

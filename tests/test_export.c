@@ -315,17 +315,17 @@ TEST(export_every_panel_svg_matches_screenshot) {
         char *at = ansi_text(ansi);
         snprintf(what, sizeof what, "%s (colour)", P[i]);
         check_same_text(T_, what, svg, at);
-        if (lint) {
-            char path[] = "/tmp/llmscope-svg-XXXXXX";
-            int fd = mkstemp(path);
-            REQUIRE(fd >= 0);
-            CHECK(write(fd, svg, strlen(svg)) == (ssize_t)strlen(svg));
-            close(fd);
-            char cmd[128];
-            snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>&1", path);
+        char td[1024], path[1100];
+        if (lint && test_tmpdir(td, sizeof td, "svg")) {
+            snprintf(path, sizeof path, "%s/screen.svg", td);
+            FILE *f = fopen(path, "wb");
+            CHECK(f && fwrite(svg, 1, strlen(svg), f) == strlen(svg));
+            if (f) fclose(f);
+            char cmd[1300];
+            snprintf(cmd, sizeof cmd, "xmllint --noout '%s' 2>&1", path);
             CHECK_MSG(system(cmd) == 0, "%s: xmllint rejects the SVG", P[i]);
-            unlink(path);
-        }
+            CHECK_MSG(test_rm_tree(td), "cannot remove %s", td);
+        } else if (lint) CHECK_MSG(0, "cannot make a temporary directory");
         free(at);
         free(plain);
         free(svgm);
@@ -409,6 +409,8 @@ static void squeeze(char *s) {
     *w = 0;
 }
 
+static void lesson_frames_in(TestCtx *T_, const char *dir);
+
 TEST(export_lesson_frames_svg) {
     /* the Chinese narration (wide characters) of a lesson frame, and --frames for a lesson */
     char *ansi = run("lesson 12 --lang zh --frame 4 --reveal --format ansi");
@@ -420,8 +422,17 @@ TEST(export_lesson_frames_svg) {
     free(at);
     free(ansi);
     free(svg);
-    char dir[] = "/tmp/llmscope-frames-XXXXXX";
-    REQUIRE(mkdtemp(dir));
+    test_in_tmpdir(T_, "frames", lesson_frames_in);
+    /* a bad format is refused with a clear message */
+    char cmd[512], *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s screenshot --panel kv --format png", test_bin());
+    CHECK(test_run(cmd, &err, 1) == 2);
+    CHECK(err && strstr(err, "--format: expected text, ansi, svg or html"));
+    free(err);
+}
+
+/* lesson --frames into dir: the files it lists, well-formed, every page of a long step */
+static void lesson_frames_in(TestCtx *T_, const char *dir) {
     char a[256];
     snprintf(a, sizeof a, "lesson 12 --frames %s/f --format svg", dir);
     char *out = run(a);
@@ -480,13 +491,4 @@ TEST(export_lesson_frames_svg) {
     CHECK_MSG(strstr(pages, "cachedkeyandvalue(step3)."), "step 4's last sentence is on none of its pages");
     free(pages);
     free(out);
-    snprintf(d2, sizeof d2, "%s/g", dir);
-    rmdir(d2);
-    rmdir(dir);
-    /* a bad format is refused with a clear message */
-    char cmd[512], *err = NULL;
-    snprintf(cmd, sizeof cmd, "%s screenshot --panel kv --format png", test_bin());
-    CHECK(test_run(cmd, &err, 1) == 2);
-    CHECK(err && strstr(err, "--format: expected text, ansi, svg or html"));
-    free(err);
 }

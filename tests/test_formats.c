@@ -19,9 +19,7 @@ static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHY
 
 /* A fresh temp directory (under $TMPDIR or /tmp) in out. */
 static int make_tmpdir(char *out, size_t cap) {
-    const char *t = getenv("TMPDIR");
-    snprintf(out, cap, "%s/llmscope-formats-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(out) != NULL;
+    return test_tmpdir(out, cap, "formats");
 }
 
 static int write_file(const char *path, const void *data, size_t n) {

@@ -33,9 +33,9 @@ static const char *TEXTS[] = {"Once upon a time there was a little cat.", "The d
                               "Once upon a time there was a little cat.", "Lily had a red ball."};
 enum { NT = 4 };
 
-static void check_layer(TestCtx *T_, const char *model, int layer, int n_layers, const char *pool) {
-    char cmd[4096], dir[] = "/tmp/llmscope-sim-XXXXXX";
-    REQUIRE(mkdtemp(dir));
+/* dir: a scratch directory for trace's exports (test_in_tmpdir removes it) */
+static void check_layer(TestCtx *T_, const char *dir, const char *model, int layer, int n_layers, const char *pool) {
+    char cmd[4096];
     int k = snprintf(cmd, sizeof cmd, "%s similarity --model %s --layer %d --pool %s --json", test_bin(), model, layer, pool);
     for (int t = 0; t < NT; t++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --text '%s'", TEXTS[t]);
     char *out = NULL;
@@ -74,16 +74,7 @@ static void check_layer(TestCtx *T_, const char *model, int layer, int n_layers,
         }
         memcpy(vec[t], acc, sizeof(double) * (size_t)d);
         free(x);
-        snprintf(path, sizeof path, "%s/t%d/%s.npy", dir, t, hook);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/t%d/ids.npy", dir, t);   /* trace --npy also writes the ids */
-        unlink(path);
-        snprintf(path, sizeof path, "%s/t%d/llmscope-export.txt", dir, t);   /* and its manifest */
-        unlink(path);
-        snprintf(path, sizeof path, "%s/t%d", dir, t);
-        rmdir(path);
     }
-    rmdir(dir);
     for (int a = 0; a < NT; a++)
         for (int b = 0; b < NT; b++) {
             double ab = 0, aa = 0, bb = 0;
@@ -99,14 +90,19 @@ static void check_layer(TestCtx *T_, const char *model, int layer, int n_layers,
     cJSON_Delete(j);
 }
 
+static void check_layers(TestCtx *T_, const char *dir) {
+    const char *model = "assets/models/story-gqa";
+    int L = 6;
+    check_layer(T_, dir, model, 0, L, "mean");
+    check_layer(T_, dir, model, 3, L, "mean");
+    check_layer(T_, dir, model, 3, L, "last");
+    check_layer(T_, dir, model, L, L, "mean");
+}
+
 TEST(similarity_matches_trace_residuals) {
     const char *model = "assets/models/story-gqa";
     if (access(model, R_OK)) SKIP("bundled model missing");
-    int L = 6;
-    check_layer(T_, model, 0, L, "mean");
-    check_layer(T_, model, 3, L, "mean");
-    check_layer(T_, model, 3, L, "last");
-    check_layer(T_, model, L, L, "mean");
+    test_in_tmpdir(T_, "sim", check_layers);
 }
 
 TEST(similarity_cli_errors) {
@@ -157,13 +153,11 @@ TEST(similarity_math) {
 #include "analysis/embctx.h"
 #include "session/session.h"
 
-TEST(embeddings_layer_pca_matches_exported_residuals) {
+static void emb_layer_pca(TestCtx *T_, const char *dir) {
     const char *model = "assets/models/story-gqa";
-    if (access(model, R_OK)) SKIP("bundled model missing");
     const char *prompt = "The bank of the river was wet. She went to the bank to get money.";
     const int layer = 3, max_new = 3;
-    char dir[] = "/tmp/llmscope-emb-XXXXXX", cmd[2048], path[512];
-    REQUIRE(mkdtemp(dir));
+    char cmd[2048], path[512];
     snprintf(cmd, sizeof cmd, "%s trace --model %s --prompt '%s' --max-new %d --greedy --hooks hook_embed --emb-layer %d --npy %s 2>/dev/null",
              test_bin(), model, prompt, max_new, layer, dir);
     REQUIRE(system(cmd) == 0);
@@ -226,7 +220,11 @@ TEST(embeddings_layer_pca_matches_exported_residuals) {
     embctx_done(&p);
     session_free(s);
     free(rows); free(pca);
-    CHECK(test_rm_tree(dir));
+}
+
+TEST(embeddings_layer_pca_matches_exported_residuals) {
+    if (access("assets/models/story-gqa", R_OK)) SKIP("bundled model missing");
+    test_in_tmpdir(T_, "emb", emb_layer_pca);
 }
 
 /* ---- the cached path the TUI and the lessons use: simtexts_matrix ---- */

@@ -102,14 +102,13 @@ static int count_files(const char *dir, const char *suffix) {
     return n;
 }
 
-static void check_model(TestCtx *T_, const char *path, int NP, int ND) {
+/* dir: where the export goes (test_in_tmpdir makes and removes it) */
+static void check_model(TestCtx *T_, const char *dir, const char *path, int NP, int ND) {
     Err e = {0};
     Model *m = model_load(path, false, &e);
     REQUIRE(m);
     const ModelSpec *s = &m->spec;
     const int T = NP + ND, L = s->n_layers, H = s->n_heads, V = s->vocab_size, dh = s->head_dim;
-    char dir[] = "/tmp/llmscope-texp-XXXXXX";
-    REQUIRE(mkdtemp(dir));
     Collect c = {.T = T, .L = L, .H = H, .V = V};
     c.att[0] = calloc((size_t)L, sizeof(float *));
     c.att[1] = calloc((size_t)L, sizeof(float *));
@@ -194,20 +193,20 @@ static void check_model(TestCtx *T_, const char *path, int NP, int ND) {
     free(c.att[0]); free(c.att[1]); free(c.rot_q); free(c.logits);
     engine_free(en); export_free(x); hooks_free(h); model_free(m);
     CHECK_EQ_INT(count_files(dir, ".npy"), 3 * L + 2);  /* finished files stay */
-    test_rm_tree(dir);
 }
+
+static void check_gqa(TestCtx *T_, const char *dir) { check_model(T_, dir, "assets/models/story-gqa", 70, 4); }
+static void check_mistral(TestCtx *T_, const char *dir) { check_model(T_, dir, "tests/fixtures/models/mistral", 20, 3); }
 
 TEST(trace_export_streams_what_the_engine_computes) {
-    check_model(T_, "assets/models/story-gqa", 70, 4);
-    if (access("tests/fixtures/models/mistral", F_OK) == 0) check_model(T_, "tests/fixtures/models/mistral", 20, 3);
+    test_in_tmpdir(T_, "texp", check_gqa);
+    if (access("tests/fixtures/models/mistral", F_OK) == 0) test_in_tmpdir(T_, "texp", check_mistral);
 }
 
-TEST(trace_export_incomplete_run_is_an_error_and_leaves_no_file) {
+static void incomplete_run_in(TestCtx *T_, const char *dir) {
     Err e = {0};
     Model *m = model_load("assets/models/story-gqa", false, &e);
     REQUIRE(m);
-    char dir[] = "/tmp/llmscope-texp-XXXXXX";
-    REQUIRE(mkdtemp(dir));
     Hooks *h = hooks_new();
     Export *x = export_new(h, "blocks.0.attn.hook_pattern,blocks.0.hook_resid_post", &e);
     REQUIRE(x && export_set_dir(x, dir, &e));
@@ -233,7 +232,10 @@ TEST(trace_export_incomplete_run_is_an_error_and_leaves_no_file) {
     CHECK_MSG(strstr(e.msg, "4 positions announced"), "%s", e.msg);
     engine_free(en); export_free(x); hooks_free(h); model_free(m);
     CHECK_EQ_INT(count_files(dir, ".npy") + count_files(dir, ".part"), 0);
-    test_rm_tree(dir);
+}
+
+TEST(trace_export_incomplete_run_is_an_error_and_leaves_no_file) {
+    test_in_tmpdir(T_, "texp", incomplete_run_in);
 }
 
 /* The python that has numpy (PATH's python3 may be a pyenv shim without it). */
@@ -271,14 +273,13 @@ static const char NUMPY_CHECK[] =
     "        assert np.all(np.isfinite(a[:, np.tril_indices(T)[0], np.tril_indices(T)[1]]))\n"
     "print('numpy ok', len(j['hooks']), 'hooks')\n";
 
-TEST(trace_npy_loads_in_numpy_and_equals_json) {
-    const char *py = numpy_python();
-    if (!py) SKIP("no python3 with numpy");
+static const char *g_py;   /* numpy_python(), for npy_loads_in */
+
+static void npy_loads_in(TestCtx *T_, const char *dir) {
+    const char *py = g_py;
     Err e = {0};
     Model *m = model_load("assets/models/story-gqa", false, &e);
     REQUIRE(m);
-    char dir[] = "/tmp/llmscope-texp-XXXXXX";
-    REQUIRE(mkdtemp(dir));
     const char *hooks = "blocks.*.attn.hook_pattern,blocks.0.attn.hook_attn_scores,blocks.1.hook_resid_post,"
                         "blocks.0.ln1.hook_scale,hook_logits,blocks.0.attn.hook_q";
     const char *prompt = "Once upon a time there was a little cat who liked to play in the park with her friends";
@@ -312,12 +313,15 @@ TEST(trace_npy_loads_in_numpy_and_equals_json) {
     if (rc == 0) printf("    %s", out);
     free(out);
     model_free(m);
-    test_rm_tree(dir);
 }
 
-TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
-    char dir[] = "/tmp/llmscope-texp-XXXXXX";
-    REQUIRE(mkdtemp(dir));
+TEST(trace_npy_loads_in_numpy_and_equals_json) {
+    g_py = numpy_python();
+    if (!g_py) SKIP("no python3 with numpy");
+    test_in_tmpdir(T_, "texp", npy_loads_in);
+}
+
+static void bad_output_in(TestCtx *T_, const char *dir) {
     char cmd[4096], file[1200], *out = NULL;
     const char *base = "trace --model assets/models/story-gqa --prompt 'Once upon a time there was a cat' -n 2 --greedy";
     /* an output directory that cannot be created: a path under a regular file */
@@ -364,7 +368,10 @@ TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
     rc = test_run(cmd, &out, 0);
     CHECK_MSG(rc == 0 && atoi(out) == 0, "a staging directory was left: %s", out);
     free(out);
-    test_rm_tree(dir);
+}
+
+TEST(trace_bad_output_is_a_clear_error_and_leaves_no_npy) {
+    test_in_tmpdir(T_, "texp", bad_output_in);
 }
 
 /* ---- a run stopped by a signal, and a directory that holds an earlier export ---- */
@@ -471,10 +478,8 @@ static bool exists(const char *dir, const char *name) {
  * were), a message on stderr, exit status 128 + signal. The same for the --json staging
  * directory under $TMPDIR. Fails without the handler: the default action kills the process
  * by the signal and leaves the .part files. */
-TEST(trace_signal_mid_export_removes_its_unfinished_files) {
-    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
-    char dir[] = "/tmp/llmscope-texp-XXXXXX", out[1200], err[1200], cmd[4096], *o = NULL;
-    REQUIRE(mkdtemp(dir));
+static void signal_mid_export_in(TestCtx *T_, const char *dir) {
+    char out[1200], err[1200], cmd[4096], *o = NULL;
     snprintf(out, sizeof out, "%s/out", dir);
     snprintf(err, sizeof err, "%s/stderr.txt", dir);
     /* an earlier, complete export and a file of the user's */
@@ -515,7 +520,11 @@ TEST(trace_signal_mid_export_removes_its_unfinished_files) {
     CHECK_MSG(msg && strstr(msg, "terminated (SIGTERM)"), "stderr: %s", msg ? msg : "(none)");
     free(msg);
     CHECK_EQ_INT(count_prefix(dir, "llmscope-trace-"), 0);
-    test_rm_tree(dir);
+}
+
+TEST(trace_signal_mid_export_removes_its_unfinished_files) {
+    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
+    test_in_tmpdir(T_, "texp", signal_mid_export_in);
 }
 
 /* `--npy DIR` into a directory that holds an earlier export: the new export replaces it (the
@@ -523,10 +532,8 @@ TEST(trace_signal_mid_export_removes_its_unfinished_files) {
  * complete); files no manifest lists are never touched, and .npy files among them make the
  * export refuse the directory, naming them; a manifest that names paths outside the directory
  * removes nothing there; a run that fails leaves the earlier export as it was. */
-TEST(trace_npy_replaces_its_previous_export_and_nothing_else) {
-    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
-    char dir[] = "/tmp/llmscope-texp-XXXXXX", out[1200], man[1200], cmd[4096], *o = NULL;
-    REQUIRE(mkdtemp(dir));
+static void npy_replaces_in(TestCtx *T_, const char *dir) {
+    char out[1200], man[1200], cmd[4096], *o = NULL;
     snprintf(out, sizeof out, "%s/out", dir);
     snprintf(man, sizeof man, "%s/llmscope-export.txt", out);
     const char *base = "trace --model assets/models/story-gqa --prompt 'Once upon a time there was a cat'";
@@ -581,5 +588,9 @@ TEST(trace_npy_replaces_its_previous_export_and_nothing_else) {
     free(m1);
     CHECK(exists(out, "hook_logits.npy") && exists(out, "ids.npy"));
     CHECK_EQ_INT(count_files(out, ".part"), 0);
-    test_rm_tree(dir);
+}
+
+TEST(trace_npy_replaces_its_previous_export_and_nothing_else) {
+    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
+    test_in_tmpdir(T_, "texp", npy_replaces_in);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
 #include "analysis/tradeoff.h"
@@ -42,11 +43,10 @@ static const cJSON *variant(const cJSON *j, const char *name) {
     return NULL;
 }
 
-/* a scratch folder holding a link to the bundled story-gqa (under `as`) and, when j is given,
+/* a new folder dir holding a link to the bundled story-gqa (under `as`) and, when j is given,
  * family.json written from j */
-static bool scratch(char *dir, size_t cap, const char *as, const cJSON *j) {
-    snprintf(dir, cap, "/tmp/llmscope-tradeoff-XXXXXX");
-    if (!mkdtemp(dir)) return false;
+static bool scratch(const char *dir, const char *as, const cJSON *j) {
+    if (mkdir(dir, 0700) != 0) return false;
     char link[1200], cwd[1024], target[1200];
     if (!getcwd(cwd, sizeof cwd)) return false;
     snprintf(link, sizeof link, "%s/%s", dir, as);
@@ -161,8 +161,8 @@ TEST(tradeoff_malformed_family_json_is_named) {
     free(t);
 }
 
-TEST(tradeoff_view_plots_what_family_json_says) {
-    if (!have_bundle()) SKIP("bundled models or family.json missing");
+/* tmp: a scratch folder (test_in_tmpdir) for the two model folders */
+static void view_plots_in(TestCtx *T_, const char *tmp) {
     cJSON *j = read_json(FAMILY);
     REQUIRE(j);
     /* the bundled file: gqa2 is the loaded point, with its own numbers */
@@ -186,9 +186,10 @@ TEST(tradeoff_view_plots_what_family_json_says) {
     cJSON *m96 = (cJSON *)variant(j, "mla96");
     REQUIRE(m96);
     cJSON_ReplaceItemInObject(m96, "name", cJSON_CreateString("zz96"));
-    char dir[256];
-    REQUIRE(scratch(dir, sizeof dir, "story-gqa", j));
-    char model[400];
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/a", tmp);
+    REQUIRE(scratch(dir, "story-gqa", j));
+    char model[1200];
     snprintf(model, sizeof model, "%s/story-gqa", dir);
     char *chg = shot(model, "--panel tradeoff", NULL);
     REQUIRE(chg);
@@ -200,8 +201,9 @@ TEST(tradeoff_view_plots_what_family_json_says) {
     CHECK_MSG(top_d >= 0 && top_o >= 0 && top_d < top_o, "loaded marker at row %d, first other point at row %d", top_d, top_o);
     CHECK(row_of(base, "\xe2\x97\x86") > row_of(base, "\xe2\x97\x8f"));
     /* the same model under another name is found by its shape */
-    char dir2[256];
-    REQUIRE(scratch(dir2, sizeof dir2, "my-model", NULL));
+    char dir2[1100];
+    snprintf(dir2, sizeof dir2, "%s/b", tmp);
+    REQUIRE(scratch(dir2, "my-model", NULL));
     snprintf(model, sizeof model, "%s/my-model", dir2);
     char *shp = shot(model, "--panel tradeoff", ".");
     REQUIRE(shp);
@@ -211,9 +213,12 @@ TEST(tradeoff_view_plots_what_family_json_says) {
     REQUIRE(none);
     CHECK_MSG(strstr(none, "no family.json") && strstr(none, "train.py"), "%s", none);
     free(base); free(chg); free(shp); free(none);
-    test_rm_tree(dir);
-    test_rm_tree(dir2);
     cJSON_Delete(j);
+}
+
+TEST(tradeoff_view_plots_what_family_json_says) {
+    if (!have_bundle()) SKIP("bundled models or family.json missing");
+    test_in_tmpdir(T_, "tradeoff", view_plots_in);
 }
 
 TEST(tradeoff_key_and_action) {
