@@ -485,6 +485,78 @@ static bool write_with_pre(const char *src, const char *dst, const char *pre) {
 
 static cJSON *g_pretok, *g_aliases;
 
+/* a copy of the GGUF at src with the bool keys add_eos_token and add_bos_token (true) put first,
+ * padded to 32 bytes */
+static bool write_with_bos_eos(const char *src, const char *dst) {
+    Err e = {0};
+    size_t n;
+    char *b = file_read_all(src, &n, 1 << 20, &e);
+    if (!b || n < 24) { free(b); return false; }
+    uint64_t nkv;
+    memcpy(&nkv, b + 16, 8);
+    nkv += 2;
+    FILE *f = fopen(dst, "wb");
+    bool ok = f != NULL;
+    if (f) {
+        size_t total = n;
+        ok = fwrite(b, 1, 16, f) == 16 && fwrite(&nkv, 8, 1, f) == 1;
+        static const char *const keys[] = {"tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_bos_token"};
+        for (int k = 0; k < 2 && ok; k++) {
+            uint64_t kl = strlen(keys[k]);
+            uint32_t type = 7;   /* BOOL */
+            ok = fwrite(&kl, 8, 1, f) == 1 && fwrite(keys[k], 1, kl, f) == kl && fwrite(&type, 4, 1, f) == 1 && fputc(1, f) != EOF;
+            total += 8 + kl + 4 + 1;
+        }
+        ok = ok && fwrite(b + 24, 1, n - 24, f) == n - 24;
+        for (; ok && total % 32; total++) ok = fputc(0, f) != EOF;
+        ok = fclose(f) == 0 && ok;
+    }
+    free(b);
+    return ok;
+}
+
+static void pretok_eos_body(TestCtx *T_, const char *dir) {
+    char dst[600];
+    snprintf(dst, sizeof dst, "%s/eos.gguf", dir);
+    REQUIRE(write_with_bos_eos(FX "/pretok/jais.gguf", dst));
+    Err e = {0};
+    size_t tl;
+    char *texts = file_read_all(FX "/pretok_texts.txt", &tl, 1 << 20, &e);
+    REQUIRE(texts);
+    Tokenizer *tk = tokenizer_load_for_model(FX "/pretok/jais.gguf", 0, &e);
+    REQUIRE(tk);
+    int bos = tokenizer_token_id(tk, "<|begin|>"), eos = tokenizer_token_id(tk, "<|end|>");
+    tokenizer_free(tk);
+    REQUIRE(bos >= 0 && eos >= 0);
+    cJSON *want = cJSON_CreateArray();
+    const cJSON *ids;
+    cJSON_ArrayForEach(ids, cJSON_GetObjectItemCaseSensitive(g_pretok, "pretok/jais.gguf")) {
+        cJSON *w = cJSON_Duplicate(ids, 1);
+        cJSON_InsertItemInArray(w, 0, cJSON_CreateNumber(bos));
+        cJSON_AddItemToArray(w, cJSON_CreateNumber(eos));
+        cJSON_AddItemToArray(want, w);
+    }
+    want->string = (char *)"eos.gguf";
+    int checked = 0;
+    check_file_ids(T_, dst, want, texts, FX "/pretok_texts.txt", &checked);
+    want->string = NULL;
+    CHECK(checked == 22);
+    cJSON_Delete(want);
+    free(texts);
+}
+
+/* tokenizer.ggml.add_eos_token true puts EOS after the text (make_pretok.py checked llama-tokenize
+ * gives BOS, jais's ids, EOS for this file) */
+TEST(gguf_tokenizer_add_eos_token) {
+    g_pretok = read_json(FX "/pretok.json");
+    if (!g_pretok) SKIP("pretok.json missing");
+    test_in_tmpdir(T_, "pretok", pretok_eos_body);
+    cJSON_Delete(g_pretok);
+    g_pretok = NULL;
+}
+
+
+
 static void pretok_aliases_body(TestCtx *T_, const char *dir) {
     Err e = {0};
     size_t tl;
@@ -526,7 +598,7 @@ TEST(gguf_tokenizer_pretok_aliases_match_llama_tokenize) {
 
 static void pretok_refused_body(TestCtx *T_, const char *dir) {
     static const struct { const char *pre, *want; } cases[] = {
-        {"youtu", "\\p{Lu}"}, {"roberta-bpe", "SEP"}, {"gemma4", "U+2581"}, {"no-such-pre", "does not know it"}};
+        {"youtu", "\\p{Lu}"}, {"kimi-k2", "hand-written"}, {"minicpm5", "not checked"}, {"gemma4", "U+2581"}, {"no-such-pre", "does not know it"}};
     char dst[600];
     snprintf(dst, sizeof dst, "%s/refused.gguf", dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

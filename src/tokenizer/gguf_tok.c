@@ -10,7 +10,8 @@
  *    adjacent pair with the highest score (leftmost on ties) until none is in the vocabulary,
  *    which is llama.cpp's llm_tokenizer_spm.
  * BOS: tokenizer.ggml.add_bos_token when present, else llama.cpp's default (sentencepiece,
- * llama3 BPE with ignore_merges and tekken add it, other BPE does not). */
+ * llama3 BPE with ignore_merges and tekken add it, other BPE does not); for BPE, EOS after the
+ * text when tokenizer.ggml.add_eos_token is true. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,8 @@ static const struct { const char *pre; const char *const *re; bool ignore_merges
     {"mellum", RE_GPT2, false, false}, {"modern-bert", RE_GPT2, false, false}, {"exaone4", RE_GPT2, false, false},
     {"mpt", RE_GPT2, false, false}, {"olmo", RE_GPT2, false, false}, {"trillion", RE_GPT2, false, false},
     {"granite-docling", RE_GPT2, false, false},
+    /* llama.cpp's add_sep for these is read by its embedding and rerank code, not by llama_tokenize */
+    {"jina-v1-en", RE_GPT2, false, false}, {"jina-v2-code", RE_GPT2, false, false}, {"roberta-bpe", RE_GPT2, false, false},
     {"falcon3", RE_LLAMA3, true, true}, {"llama-bpe", RE_LLAMA3, true, true}, {"llama3", RE_LLAMA3, true, true},
     {"llama-v3", RE_LLAMA3, true, true}, {"falcon-h1", RE_LLAMA3, true, true}, {"pixtral", RE_LLAMA3, true, true},
     {"midm-2.0", RE_LLAMA3, true, true}, {"lfm2", RE_LLAMA3, true, true}, {"jina-v5-nano", RE_LLAMA3, true, true},
@@ -178,9 +181,6 @@ static const struct { const char *pre; const char *const *re; bool ignore_merges
 
 /* pre-types llama.cpp knows for byte-level BPE that are refused here, and why */
 static const struct { const char *pre, *why; } k_pre_refused[] = {
-    {"jina-v1-en", "llama.cpp appends a SEP token to the text (add_sep), which this tokenizer does not"},
-    {"jina-v2-code", "llama.cpp appends a SEP token to the text (add_sep), which this tokenizer does not"},
-    {"roberta-bpe", "llama.cpp appends a SEP token to the text (add_sep), which this tokenizer does not"},
     {"gemma4", "it is BPE on raw UTF-8 with spaces written as U+2581, not byte-level BPE"},
     {"granite-embed-multi-311m", "it is BPE on raw UTF-8 with spaces written as U+2581, not byte-level BPE"},
     {"sarvam-moe", "it is BPE on raw UTF-8 with spaces written as U+2581, not byte-level BPE"},
@@ -363,18 +363,25 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
     int n = t->nids;
     t->bos_id = gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : -1;
     t->eos_id = gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : -1;
-    bool add_bos = default_bos;
+    bool add_bos = default_bos, add_eos = false;
     gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos);
-    if (t->kind == TOK_HF) {
+    gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &add_eos);
+    if (t->kind == TOK_HF) {   /* BOS before the text, EOS after it, as llama.cpp's BPE tokenize */
         free(t->prefix_ids);
-        t->prefix_ids = NULL;
-        t->nprefix = 0;
-        if (add_bos && t->bos_id >= 0) {
-            t->prefix_ids = malloc(sizeof(int32_t));
-            if (!t->prefix_ids) { tokenizer_free(t); t = NULL; err_set(e, ERR_MEMORY, "out of memory"); goto done; }
-            t->prefix_ids[0] = t->bos_id;
-            t->nprefix = 1;
+        free(t->suffix_ids);
+        t->prefix_ids = t->suffix_ids = NULL;
+        t->nprefix = t->nsuffix = 0;
+        bool bos = add_bos && t->bos_id >= 0, eos = add_eos && t->eos_id >= 0;
+        t->prefix_ids = bos ? malloc(sizeof(int32_t)) : NULL;
+        t->suffix_ids = eos ? malloc(sizeof(int32_t)) : NULL;
+        if ((bos && !t->prefix_ids) || (eos && !t->suffix_ids)) {
+            tokenizer_free(t);
+            t = NULL;
+            err_set(e, ERR_MEMORY, "out of memory");
+            goto done;
         }
+        if (bos) { t->prefix_ids[0] = t->bos_id; t->nprefix = 1; }
+        if (eos) { t->suffix_ids[0] = t->eos_id; t->nsuffix = 1; }
     }
     snprintf(t->name, sizeof t->name, "%s", path);
 done:
