@@ -760,41 +760,69 @@ TEST(tui_compare_real_model) {
     app_free(a);
 }
 
-/* The Embeddings cosine header ("cos(a@i, b@j) = v (most similar)") is not cut at 80x24 and
- * 100x30, in English and Chinese, UTF-8 and ASCII: a narrower form is chosen (the short
- * note, shorter labels, no positions) before anything is cut with an ellipsis. */
+/* From `p` to the frame's right edge (the last one on that line), trailing blanks dropped;
+ * whether it ends cut with an ellipsis ("…", or "~" in ASCII). */
+static bool emb_header_line(const char *p, bool utf8, char *line, size_t cap, bool *edge_found) {
+    const char *eol = strchr(p, '\n');
+    size_t n = eol ? (size_t)(eol - p) : strlen(p);
+    snprintf(line, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), p);
+    const char *edge = utf8 ? "\xe2\x94\x82" : "|";
+    char *bar = NULL;
+    for (char *f = strstr(line, edge); f; f = strstr(f + 1, edge)) bar = f;
+    if (bar) *bar = 0;
+    *edge_found = bar != NULL;
+    size_t l = strlen(line);
+    while (l && line[l - 1] == ' ') line[--l] = 0;
+    return (l >= 3 && !strcmp(line + l - 3, "\xe2\x80\xa6")) || (l && line[l - 1] == '~');
+}
+
+/* The Embeddings headers are not cut at 80x24 and 100x30, in English and Chinese, UTF-8 and
+ * ASCII: a narrower wording is chosen before anything is cut with an ellipsis. The cosine
+ * header ("cos(a@i, b@j) = v (most similar)": the short note, shorter labels, no positions),
+ * the neighbours' header ("tok_emb rows nearest to '␣time' (id 366)") and the PCA's second
+ * line ("PC1 ..%  PC2 ..%  fit on 4 prompt tokens"). */
 TEST(tui_embeddings_cosine_header_fits) {
     static const char *const SIZES[] = {"80x24", "100x30"};
     static const char *const MODES[] = {"--lang en", "--lang zh", "--lang en --ascii", "--lang zh --ascii"};
     int seen = 0;
     for (int z = 0; z < 2; z++)
         for (int k = 0; k < 4; k++) {
-            char cmd[1024], *out = NULL;
+            char cmd[1024], *out = NULL, line[512];
+            bool edge = false, cut;
             snprintf(cmd, sizeof cmd, "LLMSCOPE_THREADS=1 '%s' screenshot --model assets/models/story-gqa --prompt 'Once upon a time'"
                      " --full --keys 6 --size %s %s", test_bin(), SIZES[z], MODES[k]);
             int rc = test_run(cmd, &out, 0);
             CHECK_MSG(rc == 0 && out, "%s: exit %d", cmd, rc);
+            const bool utf8 = k < 2, zh = k == 1;   /* --ascii draws the English */
             const char *p = out ? strstr(out, "cos(") : NULL;
             CHECK_MSG(p, "%s: no cosine header in\n%s", cmd, out ? out : "");
             if (p) {
-                const char *eol = strchr(p, '\n');
-                size_t n = eol ? (size_t)(eol - p) : strlen(p);
-                char line[512];
-                snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), p);
-                const char *edge = k < 2 ? "\xe2\x94\x82" : "|";   /* the frame's right edge: the last one on the line */
-                char *bar = NULL;
-                for (char *f = strstr(line, edge); f; f = strstr(f + 1, edge)) bar = f;
-                if (bar) *bar = 0;
-                size_t l = strlen(line);
-                while (l && line[l - 1] == ' ') line[--l] = 0;
-                bool cut = (l >= 3 && !strcmp(line + l - 3, "\xe2\x80\xa6")) || (l && line[l - 1] == '~');
-                CHECK_MSG(bar && strstr(line, ") = ") && !cut, "%s: header cut or malformed: \"%s\"", cmd, line);
+                cut = emb_header_line(p, utf8, line, sizeof line, &edge);
+                CHECK_MSG(edge && strstr(line, ") = ") && !cut, "%s: header cut or malformed: \"%s\"", cmd, line);
                 /* the pair shown is the selected (last) token with its most similar other token: the note
                  * says so ("（" in Chinese; --ascii draws the English) */
                 CHECK_MSG(strstr(line, " (") || strstr(line, "\xef\xbc\x88"), "%s: no note in \"%s\"", cmd, line);
                 seen++;
             }
+            /* the neighbours of the selected token '␣time' (id 366) at layer 0 */
+            p = out ? strstr(out, zh ? "\xe4\xb8\x8e '" : "tok_emb ") : NULL;   /* "与 '" */
+            CHECK_MSG(p, "%s: no neighbours header in\n%s", cmd, out ? out : "");
+            if (p) {
+                cut = emb_header_line(p, utf8, line, sizeof line, &edge);
+                CHECK_MSG(edge && strstr(line, "time'") && !cut, "%s: neighbours header cut or malformed: \"%s\"", cmd, line);
+                seen++;
+            }
+            /* the PCA is fitted on the 4 prompt tokens after BOS: the count and its noun are whole */
+            p = out ? strstr(out, "PC1 ") : NULL;
+            CHECK_MSG(p, "%s: no PCA line in\n%s", cmd, out ? out : "");
+            if (p) {
+                emb_header_line(p, utf8, line, sizeof line, &edge);
+                CHECK_MSG(strstr(line, zh ? "\xe6\x8b\x9f\xe5\x90\x88\xe8\x87\xaa 4 \xe4\xb8\xaa token " : " 4 tokens ")
+                              || (!zh && strstr(line, " 4 prompt tokens ")),
+                          "%s: PCA line cut: \"%s\"", cmd, line);   /* "拟合自 4 个 token" */
+                seen++;
+            }
             free(out);
         }
-    CHECK_EQ_INT(seen, 8);
+    CHECK_EQ_INT(seen, 24);
 }

@@ -56,6 +56,15 @@ static Color pt_color(const TraceTok *t) {
     return theme_color(t && t->phase == PHASE_PREFILL ? CR_PT_PREFILL : CR_PT_DECODE);
 }
 
+/* A header line in a narrow column: of the n candidate wordings (widest first), the index of
+ * the first that fits w columns, or the last one (then drawn cut) when none does. */
+#define EMB_HDR 160
+static int emb_hdr_pick(char (*cand)[EMB_HDR], int n, int w, bool unicode) {
+    for (int f = 0; f < n; f++)
+        if (text_width(cand[f], unicode) <= w) return f;
+    return n - 1;
+}
+
 /* Left: the prompt's tokens at the layer on the fitted axes. */
 static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int sel) {
     Canvas *c = ctx->c;
@@ -74,9 +83,14 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
         panel_message(c, rect_make(r.x, r.y + 1, r.w, r.h - 1), tr("PCA needs at least two prompt tokens (BOS not counted)"));
         return;
     }
-    snprintf(hdr, sizeof hdr, tr("PC1 %.1f%%  PC2 %.1f%%  fit on %d prompt tokens"), 100 * p->ax.explained[0],
-             100 * p->ax.explained[1], p->n_fit - p->first);
-    canvas_text_fit(c, r.x, r.y + 1, hdr, r.w, sty(CR_DIM));
+    /* "prompt" goes first, then the token count (the points show it) */
+    const double e1 = 100 * (double)p->ax.explained[0], e2 = 100 * (double)p->ax.explained[1];
+    const int nfit = p->n_fit - p->first;
+    char pc[3][EMB_HDR];
+    snprintf(pc[0], EMB_HDR, tr("PC1 %.1f%%  PC2 %.1f%%  fit on %d prompt tokens"), e1, e2, nfit);
+    snprintf(pc[1], EMB_HDR, tr("PC1 %.1f%%  PC2 %.1f%%  fit on %d tokens"), e1, e2, nfit);
+    snprintf(pc[2], EMB_HDR, "PC1 %.1f%%  PC2 %.1f%%", e1, e2);
+    canvas_text_fit(c, r.x, r.y + 1, pc[emb_hdr_pick(pc, 3, r.w, c->unicode)], r.w, sty(CR_DIM));
     int t0 = p->first;
     int n = q + 1 - t0;
     if (n > EMB_MAX_PTS) { t0 = q + 1 - EMB_MAX_PTS; n = EMB_MAX_PTS; }
@@ -173,17 +187,17 @@ static void draw_cosines(PanelCtx *ctx, Rect r, int layer, int sel) {
         {10, true, 2}, {10, true, 1}, {6, true, 1}, {6, false, 1}, {6, false, 0}, {3, false, 0}};
     const TraceTok *a = trace_tok(session_trace(s), sel), *b = trace_tok(session_trace(s), col);
     float v = embctx_cosine(s, layer, sel, col);
-    char line[160];
-    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+    enum { NF = sizeof forms / sizeof forms[0] };
+    char line[NF][EMB_HDR];
+    for (int f = 0; f < NF; f++) {
         char ta[32], tb[32], pa[16] = "", pb[16] = "";
         panel_tok_label(s, a ? a->id : -1, ta, sizeof ta, forms[f].lab_w, c->unicode);
         panel_tok_label(s, b ? b->id : -1, tb, sizeof tb, forms[f].lab_w, c->unicode);
         if (forms[f].pos) { snprintf(pa, sizeof pa, "@%d", sel); snprintf(pb, sizeof pb, "@%d", col); }
         const char *note = col == q || !forms[f].note ? "" : forms[f].note == 2 ? tr(" (most similar)") : tr(" (max)");
-        snprintf(line, sizeof line, "cos(%s%s, %s%s) = %.3f%s", ta, pa, tb, pb, (double)v, note);
-        if (text_width(line, c->unicode) <= r.w) break;
+        snprintf(line[f], EMB_HDR, "cos(%s%s, %s%s) = %.3f%s", ta, pa, tb, pb, (double)v, note);
     }
-    canvas_text_fit(c, r.x, r.y, line, r.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    canvas_text_fit(c, r.x, r.y, line[emb_hdr_pick(line, NF, r.w, c->unicode)], r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     /* column header: position numbers, last digit under each cell (tens shown at multiples of 10) */
     int y = r.y + 1;
     canvas_text_fit(c, r.x, y, tr("pos"), lab_w, sty(CR_DIM));
@@ -255,11 +269,21 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     int nn_n = have_index ? update_nn(st, ctx->side, s, sel, layer) : 0;
     const DerivedCache *dc = &st->dc[ctx->side];
     const TraceTok *ts = trace_tok(session_trace(s), sel);
-    char tl[40], hdr[120];
-    panel_tok_label(s, ts ? ts->id : -1, tl, sizeof tl, 14, c->unicode);
-    if (layer == 0) snprintf(hdr, sizeof hdr, tr("tok_emb rows nearest to '%s' (id %d)"), tl, ts ? ts->id : -1);
-    else snprintf(hdr, sizeof hdr, tr("tok_emb rows nearest to '%s'@%d at layer %d"), tl, sel, layer);
-    canvas_text_fit(c, right.x, y++, hdr, right.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    /* the widest wording that fits: "rows" goes first, then the layer (the left header shows
+     * it) or the id, then the token label shortens; only then is it cut */
+    char hdr[4][EMB_HDR];
+    const int tid = ts ? ts->id : -1;
+    for (int f = 0; f < 4; f++) {
+        char tl[40];
+        panel_tok_label(s, tid, tl, sizeof tl, f < 3 ? 14 : 8, c->unicode);
+        if (f == 0 && layer == 0) snprintf(hdr[f], EMB_HDR, tr("tok_emb rows nearest to '%s' (id %d)"), tl, tid);
+        else if (f == 0) snprintf(hdr[f], EMB_HDR, tr("tok_emb rows nearest to '%s'@%d at layer %d"), tl, sel, layer);
+        else if (f == 1 && layer == 0) snprintf(hdr[f], EMB_HDR, tr("tok_emb nearest to '%s' (id %d)"), tl, tid);
+        else if (f == 1) snprintf(hdr[f], EMB_HDR, tr("tok_emb nearest to '%s'@%d at layer %d"), tl, sel, layer);
+        else if (layer == 0) snprintf(hdr[f], EMB_HDR, tr("tok_emb nearest to '%s'"), tl);
+        else snprintf(hdr[f], EMB_HDR, tr("tok_emb nearest to '%s'@%d"), tl, sel);
+    }
+    canvas_text_fit(c, right.x, y++, hdr[emb_hdr_pick(hdr, 4, right.w, c->unicode)], right.w, sty_attr(CR_TITLE, ATTR_BOLD));
     int rows = (right.h - 1) / 2 - 1;
     if (rows > nn_n) rows = nn_n;
     if (rows < 0) rows = 0;
