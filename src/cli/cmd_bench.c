@@ -597,7 +597,7 @@ static int bench_model(int argc, char **argv) {
     return 0;
 }
 static const CliOpt k_bench_opts[] = {
-    {"--decode", NULL, CLI_INT, "N", "tokens per decode run (default 24)", 1, 2147483647.0},
+    {"--decode", NULL, CLI_INT, "N", "tokens per decode run (default 24; with --model 16)", 1, 2147483647.0},
     {"--prefill", NULL, CLI_INT, "N", "prompt tokens of the prefill run (default 512)", 1, 2147483647.0},
     {"--only", NULL, CLI_STR, "decode", "print only the llama f32 decode tok/s at 2 threads (to compare builds)", 0, 0},
     {"--compare-bin", NULL, CLI_STR, "BIN", "another llmscope binary whose `bench --only decode` is compared", 0, 0},
