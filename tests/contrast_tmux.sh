@@ -14,6 +14,8 @@
 #          (100%), with colour codes of that kind only (none: no colour at all).
 # The raw output of every run is recorded (tmux pipe-pane): no run may redefine the palette
 # (OSC 4), except LLMSCOPE_COLOR=palette, the opt-in, which must.
+# First, the C key from dark to light and to contrast must repaint every cell: the screen must
+# equal, colour for colour, the same screen started in that theme (switched, below).
 #
 #   tests/contrast_tmux.sh [path/to/llmscope] [--report] [--quick]
 #     --report  print only the table of percentages (and failures)
@@ -47,7 +49,7 @@ cleanup() {
     local i
     for ((i = 0; i < 50; i++)); do $T list-sessions >/dev/null 2>&1 || break; sleep 0.1; done
 }
-trap 'cleanup; rm -rf "$WORK" "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK"' EXIT
+trap 'cleanup; [ -n "${KEEP:-}" ] || rm -rf "$WORK" "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK"' EXIT
 
 FAILS=0
 ok() { [ "$REPORT" = 1 ] || echo "ok    contrast: $*"; }
@@ -119,6 +121,81 @@ run() {
     if grep -q $'\e]4;' "$WORK/$name.raw" 2>/dev/null; then fail "$name: the palette was redefined (OSC 4)"
     else ok "$name: palette left alone"; fi
 }
+
+# switched THEME KEYS: the C key must repaint every cell in the new theme. The screen reached by
+# switching from dark (the status line aside) must equal, colour for
+# colour (CELLS_AWK: each character with its colours), the same screen started in that theme:
+# the terminal's copy of the last frame holds
+# cells before their theme colours are resolved, and a cell that did not change kept the old
+# theme's colours (light: black gaps between the white text cells) until this was checked.
+settled() {    # settled FILE: capture until two captures 0.3 s apart agree (10 s), all but the last line
+    local i a b
+    a=$($T capture-pane -e -p -t c | sed '$d')
+    for ((i = 0; i < 33; i++)); do
+        sleep 0.3
+        b=$($T capture-pane -e -p -t c | sed '$d')
+        [ "$a" = "$b" ] && break
+        a=$b
+    done
+    printf '%s\n' "$b" > "$1"
+}
+CELLS_AWK='
+# each character of a tmux capture-pane -e dump with its background (and its foreground unless a space);
+# trailing spaces dropped (tmux leaves out cleared cells at the end of a line, whatever their colour)
+function sgr(p,    n, a, i, v) {
+    if (p == "") p = "0"
+    n = split(p, a, ";")
+    for (i = 1; i <= n; i++) {
+        v = a[i]
+        if (v == "0") { fg = "d"; bg = "d"; at = "" }
+        else if (v == "39") fg = "d"
+        else if (v == "49") bg = "d"
+        else if ((v == "38" || v == "48") && a[i + 1] == "5") { if (v == "38") fg = "x" a[i + 2]; else bg = "x" a[i + 2]; i += 2 }
+        else if ((v == "38" || v == "48") && a[i + 1] == "2") { if (v == "38") fg = a[i + 2] "," a[i + 3] "," a[i + 4]; else bg = a[i + 2] "," a[i + 3] "," a[i + 4]; i += 4 }
+        else if (v ~ /^(3[0-7]|9[0-7])$/) fg = v
+        else if (v ~ /^(4[0-7]|10[0-7])$/) bg = v
+        else at = at "+" v
+    }
+}
+BEGIN { fg = "d"; bg = "d"; at = "" }
+{
+    s = $0; out = ""; keep = ""
+    while (length(s) > 0) {
+        if (substr(s, 1, 1) == "\033") {
+            if (match(s, /^\033\[[0-9;]*m/)) { sgr(substr(s, 3, RLENGTH - 3)); s = substr(s, RLENGTH + 1) }
+            else s = substr(s, 2)
+            continue
+        }
+        c = substr(s, 1, 1); s = substr(s, 2)
+        out = out " " c "/" bg (c == " " ? "" : "/" fg at)
+        if (c != " ") keep = out
+    }
+    print keep
+}
+'
+switched() {
+    local th=$1 presses=$2 env="TERM=xterm-256color COLORTERM=truecolor" launch
+    for launch in switched fresh; do
+        cleanup
+        $T -f "$WORK/tmux.conf" new-session -d -s c -x 100 -y 30 \
+            "sleep 0.3; env LANG=C.UTF-8 LC_ALL=C.UTF-8 $env '$BIN' tui --prompt 'Once upon a time' --ctx 64 \
+             $([ $launch = fresh ] && echo "--theme $th"); echo EXIT=\$?; sleep 30"
+        wait_for "First steps" || { fail "switch to $th ($launch): no first screen"; return; }
+        keys x; keys n; wait_for "pos 5/5" || { fail "switch to $th ($launch): the prompt did not run"; return; }
+        keys 6
+        [ $launch = switched ] && { keys $presses; wait_for "theme: $th" || { fail "switch to $th: no 'theme: $th'"; return; }; }
+        keys n     # a step clears the status message, so both screens hold the same text
+        wait_for "pos 6/6" || { fail "switch to $th ($launch): no second step"; return; }
+        settled "$WORK/switch.$th.$launch"
+        keys q
+    done
+    local l
+    for l in switched fresh; do awk "$CELLS_AWK" "$WORK/switch.$th.$l" > "$WORK/switch.$th.$l.cells"; done
+    if cmp -s "$WORK/switch.$th.switched.cells" "$WORK/switch.$th.fresh.cells"; then ok "dark -> $th: every cell repainted"
+    else fail "dark -> $th: $(diff "$WORK/switch.$th.switched.cells" "$WORK/switch.$th.fresh.cells" | grep -c '^<') lines differ in colour from the screen started in $th"; fi
+}
+switched light C
+switched contrast "C C"
 
 run auto 97 TERM=xterm-256color COLORTERM=truecolor
 run true 100 TERM=xterm-256color LLMSCOPE_COLOR=true

@@ -28,6 +28,9 @@ struct Term {
     Cell *shadow;          /* what the screen shows: [h][w] */
     int sw, sh;
     bool full;             /* repaint every cell on the next draw */
+    int theme;             /* the theme the screen was drawn in: the shadow holds cells before
+                            * theme_resolve, so a cell that is the same in the new theme's frame
+                            * still shows the old theme's colours until every cell is repainted */
     int saved_stderr;
     FILE *held;
     /* palette mode: RGB (6 bits per channel) -> slot */
@@ -218,6 +221,7 @@ Term *term_open(Err *e) {
     g_interrupted = 0;
     getmaxyx(stdscr, t->h, t->w);
     t->full = true;
+    t->theme = (int)theme_current();
     return t;
 }
 
@@ -436,6 +440,10 @@ static void sgr_draw(Term *t, const Canvas *c) {
 }
 
 void term_draw(Term *t, const Canvas *c) {
+    if ((int)theme_current() != t->theme) {
+        t->theme = (int)theme_current();
+        t->full = true;
+    }
     if (t->sw != c->w || t->sh != c->h || !t->shadow) {
         free(t->shadow);
         t->shadow = calloc((size_t)c->w * (size_t)c->h, sizeof(Cell));
