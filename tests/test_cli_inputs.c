@@ -213,6 +213,11 @@ static void cli_options_that_would_do_nothing_body(TestCtx *T_) {
         {"generate --model " MODEL " --ids 1 -n 0 --seed 3", 2, "generate: --seed is used only with --max-new above 0 (it is 0)", NULL, "\"ids\""},
         {"generate --model " MODEL " --ids 1 --max-new 0 --top-k 5 --json", 2, "--top-k is used only with --max-new above 0", NULL, "\"ids\""},
         {"generate --model " MODEL " --ids 1 -n 0 --temperature 0.7", 2, "--temperature is used only with --max-new above 0", NULL, NULL},
+        {"run --model " MODEL " --prompt hi -n 0 --ignore-eos", 2, "run: --ignore-eos is used only with --max-new above 0 (it is 0): only a token decoded", NULL, NULL},
+        {"generate --model " MODEL " --ids 1 --max-new=0 --ignore-eos --json", 2, "generate: --ignore-eos is used only with --max-new above 0", NULL, "\"ids\""},
+        {"generate --model " MODEL " --ids 1 -n 0 --stop-eos", 2, "generate: --stop-eos is used only with --max-new above 0", NULL, NULL},
+        {"run --model " MODEL " --prompt hi -n 2 --ignore-eos", 0, "hi", NULL, "llmscope:"},
+        {"generate --model " MODEL " --ids 1 --ignore-eos --json", 0, "{\"ids\": [", NULL, "llmscope:"},   /* -n's default 16 */
         {"generate --model " MODEL " --ids 1 -n 0 --json", 0, "{\"ids\": []}", NULL, "llmscope:"},
         {"run --model " MODEL " --prompt hi -n 0", 0, "hi", NULL, "llmscope:"},
         {"generate --model " MODEL " --ids 1 --seed 3 --json", 0, "{\"ids\": [", NULL, "llmscope:"},   /* -n's default 16 */

@@ -210,12 +210,15 @@ int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_defau
     if (rc >= 0) return rc;
     const char *v = cli_opt(argc, argv, "--max-new");   /* or -n; cli_check made it an integer >= 0 */
     if ((v ? strtod(v, NULL) : max_new_default) > 0) return -1;
-    static const char *const opts[] = {"--greedy", "--temp", "--temperature", "--top-k", "--top-p", "--seed", NULL};
-    for (const char *const *o = opts; *o; o++) {
-        if (!cli_given(argc, argv, *o)) continue;
-        fprintf(stderr, "llmscope: %s: %s is used only with --max-new above 0 (it is %.40s%s): only the tokens -n/--max-new "
-                "decodes after the prompt are sampled (see `llmscope %s --help`)\n", c->name, *o, v ? v : "0",
-                v ? "" : " by default", c->name);
+    static const char k_sampled[] = "only the tokens -n/--max-new decodes after the prompt are sampled";
+    static const char k_eos[] = "only a token decoded after the prompt can be an end-of-sequence that stops";
+    static const struct { const char *opt, *why; } opts[] = {
+        {"--greedy", k_sampled}, {"--temp", k_sampled}, {"--temperature", k_sampled}, {"--top-k", k_sampled},
+        {"--top-p", k_sampled}, {"--seed", k_sampled}, {"--ignore-eos", k_eos}, {"--stop-eos", k_eos}};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        if (!cli_given(argc, argv, opts[i].opt)) continue;   /* an option the command lacks is never given */
+        fprintf(stderr, "llmscope: %s: %s is used only with --max-new above 0 (it is %.40s%s): %s (see `llmscope %s --help`)\n",
+                c->name, opts[i].opt, v ? v : "0", v ? "" : " by default", opts[i].why, c->name);
         return 2;
     }
     return -1;

@@ -46,9 +46,10 @@ typedef struct { const char *opt; CliRuleKind kind; const char *other; const cha
 int cli_rules(int argc, char **argv, const CliCmd *c, const CliRule *rules);
 extern const CliRule CLI_RULES_SAMPLING[];  /* --greedy with --temp/--top-k/--top-p; --temp with --temperature */
 /* The sampling options' rules of run, generate and trace: CLI_RULES_SAMPLING, then any of
- * --greedy --temp --temperature --top-k --top-p --seed with -n/--max-new not above 0 (given, or
- * the command's default max_new_default when not) is an error naming it: nothing is decoded, so
- * nothing is sampled. -1 when they hold, else 2 (message printed). */
+ * --greedy --temp --temperature --top-k --top-p --seed --ignore-eos --stop-eos (those the command has)
+ * with -n/--max-new not above 0 (given, or the command's default max_new_default when not) is an
+ * error naming it: nothing is decoded, so nothing is sampled and no end-of-sequence can stop.
+ * -1 when they hold, else 2 (message printed). */
 int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default);
 /* Shared option groups. */
 extern const CliOpt CLI_OPTS_MODEL[];      /* --model --threads */
