@@ -780,7 +780,8 @@ static bool emb_header_line(const char *p, bool utf8, char *line, size_t cap, bo
  * ASCII: a narrower wording is chosen before anything is cut with an ellipsis. The cosine
  * header ("cos(a@i, b@j) = v (most similar)": the short note, shorter labels, no positions),
  * the neighbours' header ("tok_emb rows nearest to '␣time' (id 366)") and the PCA's second
- * line ("PC1 ..%  PC2 ..%  fit on 4 prompt tokens"). */
+ * line ("PC1 ..%  PC2 ..%  fit on 4 prompt tokens"); in the vocabulary map (v) its header ("vocabulary
+ * map: PCA of the first 2048 rows of tok_emb") and PCA line ("PC1 ..  dots: vocabulary, labels: ..."). */
 TEST(tui_embeddings_cosine_header_fits) {
     static const char *const SIZES[] = {"80x24", "100x30"};
     static const char *const MODES[] = {"--lang en", "--lang zh", "--lang en --ascii", "--lang zh --ascii"};
@@ -823,6 +824,30 @@ TEST(tui_embeddings_cosine_header_fits) {
                 seen++;
             }
             free(out);
+            /* the vocabulary map (v): its two header lines, each beside a neighbours' line, are whole,
+             * and the PCA line keeps its legend for the dots (80x24: "dots: vocabulary") */
+            out = NULL;
+            snprintf(cmd, sizeof cmd, "LLMSCOPE_THREADS=1 '%s' screenshot --model assets/models/story-gqa --prompt 'Once upon a time'"
+                     " --full --keys 6v --size %s %s", test_bin(), SIZES[z], MODES[k]);
+            rc = test_run(cmd, &out, 0);
+            CHECK_MSG(rc == 0 && out, "%s: exit %d", cmd, rc);
+            const char *ell = utf8 ? "\xe2\x80\xa6" : "~";
+            p = out ? strstr(out, zh ? "\xe8\xaf\x8d\xe8\xa1\xa8\xe5\x9b\xbe" : "vocabulary map") : NULL;   /* "词表图" */
+            CHECK_MSG(p, "%s: no vocabulary map header in\n%s", cmd, out ? out : "");
+            if (p) {
+                emb_header_line(p, utf8, line, sizeof line, &edge);
+                CHECK_MSG(edge && !strstr(line, ell) && strstr(line, "2048"), "%s: map header cut or malformed: \"%s\"", cmd, line);
+                seen++;
+            }
+            p = out ? strstr(out, "PC1 ") : NULL;
+            CHECK_MSG(p, "%s: no map PCA line in\n%s", cmd, out ? out : "");
+            if (p) {
+                emb_header_line(p, utf8, line, sizeof line, &edge);
+                CHECK_MSG(edge && !strstr(line, ell) && strstr(line, zh ? "\xe7\x82\xb9\xef\xbc\x9a\xe8\xaf\x8d\xe8\xa1\xa8" : "dots: vocabulary"),
+                          "%s: map PCA line cut or without its legend: \"%s\"", cmd, line);   /* "点：词表" */
+                seen++;
+            }
+            free(out);
         }
-    CHECK_EQ_INT(seen, 24);
+    CHECK_EQ_INT(seen, 40);
 }

@@ -53,7 +53,7 @@ fi
 $T send-keys -t s v
 check "v again: the fit starts again" "fitting the vocabulary map"
 $T resize-window -t s -x 80 -y 24
-check "resized during the fit, the map is drawn" "vocabulary map: PCA of the first"
+check "resized during the fit, the map is drawn" "vocabulary map: PCA of "
 if pane | grep -q "cancelled"; then bad "the cancel message outlived the new fit"; else ok "the cancel message is gone"; fi
 $T send-keys -t s q
 check "quits with status 0" "EXIT=0"
