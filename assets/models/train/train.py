@@ -1367,9 +1367,17 @@ def family(args):
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "worker", "--group", str(i),
                                        "--runs", ",".join("%s:%d:%s" % r for r in grp)] + common + extra, env=env))
         return i
-    tseeds = list(range(max(1, args.teachers)))
+    tseeds = list(range(args.teacher_seed0, args.teacher_seed0 + max(1, args.teachers)))
     teacher_ckpts = [os.path.join(args.workdir, "teacher-s%d.pt" % s) for s in tseeds]
     given = args.teacher_ckpts.split(",") if args.teacher_ckpts else []
+    # --add-teacher-ckpts: teachers trained by an earlier call, joined to the ones trained in this call
+    added = args.add_teacher_ckpts.split(",") if args.add_teacher_ckpts else []
+    if added and (given or args.teachers_only):
+        raise SystemExit("family: --add-teacher-ckpts joins the teachers trained in this call: "
+                         "not with --teacher-ckpts or --teachers-only")
+    for fn in added + [os.path.join(os.path.dirname(added[0]), "teachers.json")] if added else []:
+        if not os.path.exists(fn):
+            raise SystemExit("family: --add-teacher-ckpts: %s not found" % fn)
     tprocs = []
     plain = [r for r in runs if r[2] not in kd_tags]
     kd_runs = [r for r in runs if r[2] in kd_tags]
@@ -1410,6 +1418,7 @@ def family(args):
         # the students' workers start now: they build, compile and capture their steps while the teachers
         # train, then wait for `ready` (the teachers kept) before their first step
         n_keep = args.keep_teachers if 0 < args.keep_teachers < len(teacher_ckpts) else len(teacher_ckpts)
+        n_keep += len(added)
         for j, grp in enumerate(balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))):
             planned.append(launch(grp, j % max(1, n_gpu), timing + ["--wait-teachers", ready,
                                                                    "--wait-teachers-n", str(n_keep)]))
@@ -1436,6 +1445,18 @@ def family(args):
         for i, r in enumerate(trows):
             r["kept"] = i in kept
         teacher_ckpts = [teacher_ckpts[i] for i in kept]
+        if added:
+            # their rows from the teachers.json beside them, marked as trained earlier
+            arows = [r for r in json.load(open(os.path.join(os.path.dirname(added[0]), "teachers.json")))
+                     if r.get("kept", True)]
+            if len(arows) != len(added):
+                raise SystemExit("family: --add-teacher-ckpts: %d files, %d kept teachers in the teachers.json "
+                                 "beside them" % (len(added), len(arows)))
+            for r, fn in zip(arows, added):
+                r.pop("unit_nats", None)
+                r["file"], r["kept"], r["earlier_call"] = os.path.basename(fn), True, True
+            trows += arows
+            teacher_ckpts = teacher_ckpts + added
         if args.holdout > 0:
             report_teachers_on_valid(args, trows, teacher_ckpts)
         with open(os.path.join(args.workdir, "teachers.json"), "w") as f:
@@ -1549,7 +1570,7 @@ def family(args):
             n_ = {"seed": r["seed"], "params": r["params"], "steps": r["steps"], "train_seconds": r["train_seconds"],
                   "bits_per_byte": round(r["bits_per_byte"], 5), "eval_text": r["eval_text"],
                   "used": r.get("kept", True)}
-            for k in ("selected", "valid_bits_per_byte"):
+            for k in ("selected", "valid_bits_per_byte", "earlier_call"):
                 if r.get(k) is not None:
                     n_[k] = r[k]
             note.append(n_)
@@ -1926,6 +1947,11 @@ def main():
                    help="stage 1: sample, train the teachers, copy them, teachers.json and the samples to --out")
     a.add_argument("--teacher-ckpts", default="", help="stage 2: comma-separated teacher weights from stage 1 "
                    "(teachers.json beside the first); no teacher is trained")
+    a.add_argument("--add-teacher-ckpts", default="",
+                   help="comma-separated weights of teachers trained by an earlier call (--teachers-only; teachers.json "
+                        "beside the first), joined to the --teachers trained in this call: the target is the mean of all")
+    a.add_argument("--teacher-seed0", type=int, default=0,
+                   help="the seeds of the teachers trained in this call start here (so that they differ from added ones)")
     a.add_argument("--gen-files", default="", help="stage 2: comma-separated samples from stage 1; none are drawn")
     a.add_argument("--gen-stories", type=int, default=65536, help="fresh stories260K samples to draw first (0: none)")
     a.add_argument("--gen-seed", type=int, default=SEED)
