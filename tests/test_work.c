@@ -10,6 +10,7 @@
 #include "analysis/compare.h"
 #include "analysis/derived.h"
 #include "analysis/embedmap.h"
+#include "lesson/lesson.h"
 #include "model/model.h"
 #include "scene/scene.h"
 #include "tui/app.h"
@@ -564,6 +565,51 @@ TEST(esc_cancels_the_embeddings_work) {
     app_free(app);
     CHECK(!derived_background_busy());
     derived_background_pause(false);
+}
+
+/* A lesson's {esc} while the Embeddings panel's work runs is the panel's Esc (follow the
+ * cursor), as in lessons/02-embeddings.json's neighbours step, which waits for that very index:
+ * the work goes on and nothing is held. The user's own Esc still cancels it. */
+TEST(lesson_esc_leaves_the_embeddings_work_running) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    app_set_session(app, 0, s, true);
+    REQUIRE(session_set_prompt(s, TEXT, &e) && session_step(s, &e));
+    Scene *sc = app->sc;
+    sc->chunked = true;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    REQUIRE(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
+    static const char json[] = "{\"id\":\"x\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"S\",\"model\":\"m\","
+                               "\"prompt\":\"p\",\"steps\":[{\"text\":\"x\"}]}";
+    Lesson *l = lesson_parse(json, strlen(json), "esc.json", &e);
+    REQUIRE(l);
+    LessonPlayer *p = lesson_player_new(sc, l, ".", &e);
+    REQUIRE(p);
+    derived_background_pause(true);
+    TuiEvent v = {.key = 'v'}, esc = {.key = TK_ESC};
+    app_handle(app, &v);
+    CHECK(screen_has(app, cv, "indexing the vocabulary"));
+    CHECK(derived_background_busy());
+    sc->view.emb_sel = 3;
+    LessonAction ac = {.kind = LA_KEYS, .str = (char *)"{esc}"};
+    CHECK_MSG(lesson_player_apply(p, &ac, &e), "%s", e.msg);
+    CHECK_STR(last_action(sc), "embeddings.off");
+    CHECK(sc->view.emb_sel == -1 && sc->view.emb_map == 1 && !sc->view.emb_hold);
+    CHECK(derived_background_busy());                     /* still building the index */
+    CHECK_MSG(!strstr(sc->msg, "cancelled"), "status: %s", sc->msg);
+    app_handle(app, &esc);                                /* the user's Esc: cancels */
+    CHECK_STR(last_action(sc), "work.cancel");
+    CHECK(sc->view.emb_hold);
+    CHECK(background_idle());
+    derived_background_pause(false);
+    lesson_player_free(p);
+    canvas_free(cv);
+    app_free(app);
 }
 
 /* Largest difference between two compare results (per-token arrays and means); -1 when their

@@ -70,7 +70,8 @@ static bool do_load(LessonPlayer *p, const char *model, int slot, Err *e) {
 }
 
 
-/* Keys go through the scene's keymap (the rows a panel binds), never into the App. */
+/* Keys go through the scene's keymap (the rows a panel binds), never into the App, and never
+ * cancel the work of a worker thread (scene_key_scripted). */
 static bool do_keys(LessonPlayer *p, const char *keys, Err *e) {
     Scene *sc = p->sc;
     for (const char *k = keys; *k;) {
@@ -81,7 +82,7 @@ static bool do_keys(LessonPlayer *p, const char *keys, Err *e) {
         if (key == 'q' || key == TK_F10 || key == TK_CTRL('c'))
             return err_set(e, ERR_ARG, "keys: \"%.*s\" would quit; a lesson may not send it", (int)(k - at), at);
         Err e2 = {0};
-        if (!scene_key(sc, key, &e2))
+        if (!scene_key_scripted(sc, key, &e2))
             return err_set(e, ERR_ARG, "keys: \"%.*s\" did nothing on the %s panel (%s)", (int)(k - at), at, scene_panel_name(sc->panel), e2.msg);
     }
     return true;

@@ -62,23 +62,31 @@ const KeyBinding *scene_keymap(int *n) {
     return KEYMAP;
 }
 
-const KeyBinding *scene_key_binding(const Scene *sc, int key) {
+/* The panel's row for key, then the global one (the WORKING rows only when working). */
+static const KeyBinding *binding_find(const Scene *sc, int key, bool working) {
     const int n = (int)(sizeof KEYMAP / sizeof KEYMAP[0]);
-    if (derived_background_busy())
+    if (working)
         for (int i = 0; i < n; i++)
             if (KEYMAP[i].key == key && KEYMAP[i].panel == KEYMAP_WORKING) return &KEYMAP[i];
     for (int i = 0; i < n; i++)
         if (KEYMAP[i].key == key && KEYMAP[i].panel == sc->panel) return &KEYMAP[i];
     for (int i = 0; i < n; i++)
-        if (KEYMAP[i].key == key && KEYMAP[i].panel < 0) return &KEYMAP[i];
+        if (KEYMAP[i].key == key && KEYMAP[i].panel < 0 && KEYMAP[i].panel != KEYMAP_WORKING) return &KEYMAP[i];
     return NULL;
 }
 
-bool scene_key(Scene *sc, int key, Err *e) {
-    const KeyBinding *b = scene_key_binding(sc, key);
+const KeyBinding *scene_key_binding(const Scene *sc, int key) {
+    return binding_find(sc, key, derived_background_busy());
+}
+
+static bool key_run(Scene *sc, const KeyBinding *b, Err *e) {
     if (!b) return err_set(e, ERR_ARG, "no action is bound to this key on the %s panel", scene_panel_name(sc->panel));
     return scene_do(sc, b->action, b->arg, e);
 }
+
+bool scene_key(Scene *sc, int key, Err *e) { return key_run(sc, scene_key_binding(sc, key), e); }
+
+bool scene_key_scripted(Scene *sc, int key, Err *e) { return key_run(sc, binding_find(sc, key, false), e); }
 
 size_t scene_parse_key(const char *s, int *key) {
     static const struct { const char *name; int key; } N[] = {

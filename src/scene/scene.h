@@ -219,4 +219,9 @@ const KeyBinding *scene_keymap(int *n);
 const KeyBinding *scene_key_binding(const Scene *sc, int key);
 /* Runs the key's action. Returns false when the key is not bound or did nothing (e says which). */
 bool scene_key(Scene *sc, int key, Err *e);
+/* A key a lesson sends ({"do":"keys"}): the panel's and the global rows only, never the
+ * KEYMAP_WORKING ones. A lesson's {esc} means the panel's Esc (the Embeddings panel: follow the
+ * cursor); the work on a worker thread is what the step waits to show, and only the user's own
+ * Esc stops it. */
+bool scene_key_scripted(Scene *sc, int key, Err *e);
 #endif
