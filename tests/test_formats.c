@@ -1,7 +1,6 @@
 /* Checkpoint file layer: mmap, safetensors (single and sharded), llama2.c .bin, HF cache. */
 #include "harness.h"
 #include "model/tensorfile.h"
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,18 +8,6 @@
 #include <unistd.h>
 
 /* ---- helpers ----------------------------------------------------------------------------- */
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* A fresh temp directory (under $TMPDIR or /tmp) in out. */
-static int make_tmpdir(char *out, size_t cap) {
-    return test_tmpdir(out, cap, "formats");
-}
 
 static int write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -245,9 +232,8 @@ TEST(safetensors_mutations) {
 
 /* ---- mmap ------------------------------------------------------------------------------------ */
 
-TEST(mapped_open_kinds) {
-    char dir[512], p[700];
-    REQUIRE(make_tmpdir(dir, sizeof dir));
+static void mapped_open_kinds_in(TestCtx *T_, const char *dir) {
+    char p[700];
     Err e = {0};
     snprintf(p, sizeof p, "%s/empty.bin", dir);
     REQUIRE(write_file(p, "", 0));
@@ -272,8 +258,8 @@ TEST(mapped_open_kinds) {
     CHECK_STR(mapped_path(m), p);
     mapped_close(m);
     mapped_close(NULL);
-    rm_rf(dir);
 }
+TEST(mapped_open_kinds) { test_in_tmpdir(T_, "formats", mapped_open_kinds_in); }
 
 /* ---- tensor sets ----------------------------------------------------------------------------- */
 
@@ -302,9 +288,7 @@ static void set_expect_err(TestCtx *T_, const char *dir, const char *index, cons
     tensorset_free(s);
 }
 
-TEST(tensorset_sharded) {
-    char dir[512];
-    REQUIRE(make_tmpdir(dir, sizeof dir));
+static void tensorset_sharded_in(TestCtx *T_, const char *dir) {
     Err e = {0};
     CHECK(tensorset_open_dir(dir, &e) == NULL);
     CHECK_MSG(strstr(e.msg, "no model.safetensors or model.safetensors.index.json in") &&
@@ -383,8 +367,8 @@ TEST(tensorset_sharded) {
     snprintf(p, sizeof p, "%s/nodir", dir);
     CHECK(tensorset_open_dir(p, &e) == NULL);
     CHECK_MSG(strstr(e.msg, "not a directory") != NULL, "%s", e.msg);
-    rm_rf(dir);
 }
+TEST(tensorset_sharded) { test_in_tmpdir(T_, "formats", tensorset_sharded_in); }
 
 /* ---- llama2.c ---------------------------------------------------------------------------------- */
 
@@ -595,9 +579,8 @@ TEST(llama2c_synthetic) {
     }
 }
 
-TEST(llama2c_load_errors) {
-    char dir[512], p[700];
-    REQUIRE(make_tmpdir(dir, sizeof dir));
+static void llama2c_load_errors_in(TestCtx *T_, const char *dir) {
+    char p[700];
     Err e = {0};
     snprintf(p, sizeof p, "%s/none.bin", dir);
     CHECK(llama2c_load(p, &e) == NULL);
@@ -620,8 +603,8 @@ TEST(llama2c_load_errors) {
     }
     l2_free(m);
     free(b);
-    rm_rf(dir);
 }
+TEST(llama2c_load_errors) { test_in_tmpdir(T_, "formats", llama2c_load_errors_in); }
 
 /* ---- HF cache ------------------------------------------------------------------------------------ */
 
@@ -656,11 +639,10 @@ static void set_mtime(const char *path, time_t t) {
     utimes(path, tv);
 }
 
-TEST(hf_cache_resolve) {
+static void hf_cache_resolve_in(TestCtx *T_, const char *dir) {
     SavedEnv env[] = {{"HF_HUB_CACHE", NULL}, {"HF_HOME", NULL}, {"XDG_CACHE_HOME", NULL}, {"HOME", NULL}};
     int ne = (int)(sizeof env / sizeof env[0]);
-    char dir[512], hub[700], p[1400], out[2048];
-    REQUIRE(make_tmpdir(dir, sizeof dir));
+    char hub[700], p[1400], out[2048];
     env_save(env, ne);
     Err e = {0};
 
@@ -740,5 +722,5 @@ TEST(hf_cache_resolve) {
     CHECK(!model_resolve_path("", out, sizeof out, &e));
 
     env_restore(env, ne);
-    rm_rf(dir);
 }
+TEST(hf_cache_resolve) { test_in_tmpdir(T_, "formats", hf_cache_resolve_in); }
