@@ -781,7 +781,8 @@ static bool emb_header_line(const char *p, bool utf8, char *line, size_t cap, bo
  * header ("cos(a@i, b@j) = v (most similar)": the short note, shorter labels, no positions),
  * the neighbours' header ("tok_emb rows nearest to '␣time' (id 366)") and the PCA's second
  * line ("PC1 ..%  PC2 ..%  fit on 4 prompt tokens"); in the vocabulary map (v) its header ("vocabulary
- * map: PCA of the first 2048 rows of tok_emb") and PCA line ("PC1 ..  dots: vocabulary, labels: ..."). */
+ * map: PCA of the first 2048 rows of tok_emb", two blanks at least from the neighbours' header beside it)
+ * and PCA line ("PC1 ..  dots: vocabulary, labels: ..."). */
 TEST(tui_embeddings_cosine_header_fits) {
     static const char *const SIZES[] = {"80x24", "100x30"};
     static const char *const MODES[] = {"--lang en", "--lang zh", "--lang en --ascii", "--lang zh --ascii"};
@@ -837,6 +838,11 @@ TEST(tui_embeddings_cosine_header_fits) {
             if (p) {
                 emb_header_line(p, utf8, line, sizeof line, &edge);
                 CHECK_MSG(edge && !strstr(line, ell) && strstr(line, "2048"), "%s: map header cut or malformed: \"%s\"", cmd, line);
+                /* two blanks at least before the neighbours' header beside it (80x24 had one) */
+                const char *nb = zh ? strstr(line, "\xe4\xb8\x8e '") : strstr(line, "tok_emb nearest");
+                if (!nb && !zh) nb = strstr(line, "tok_emb rows nearest");
+                CHECK_MSG(nb && nb - line >= 2 && nb[-1] == ' ' && nb[-2] == ' ',
+                          "%s: map header not two blanks from the neighbours' header: \"%s\"", cmd, line);
                 seen++;
             }
             p = out ? strstr(out, "PC1 ") : NULL;

@@ -130,16 +130,19 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     VocabIndex *vi = derived_vocab(&st->dc[side], session_model(s));
     const PcaAxes *ax = derived_vocab_map(&st->dc[side], session_model(s), EMB_MAP_FIT);
     if (!vi || !ax) { panel_message(c, r, tr("no vocabulary map (no token-embedding matrix)")); return; }
-    char hdr[3][EMB_HDR];   /* the widest wording that fits the column (80x24: the shorter ones) */
+    /* the widest wording that fits the column and leaves two blanks before the neighbours' header
+     * beside it (80x24: one of the shorter ones) */
+    char hdr[4][EMB_HDR];
     snprintf(hdr[0], EMB_HDR, tr("vocabulary map: PCA of the first %d rows of tok_emb"), ax->n_fit);
     snprintf(hdr[1], EMB_HDR, tr("vocabulary map: PCA of %d tok_emb rows"), ax->n_fit);
-    snprintf(hdr[2], EMB_HDR, "%s", tr("vocabulary map"));
-    canvas_text_fit(c, r.x, r.y, hdr[emb_hdr_pick(hdr, 3, r.w, c->unicode)], r.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    snprintf(hdr[2], EMB_HDR, tr("vocabulary map: PCA of %d rows"), ax->n_fit);
+    snprintf(hdr[3], EMB_HDR, "%s", tr("vocabulary map"));
+    canvas_text_fit(c, r.x, r.y, hdr[emb_hdr_pick(hdr, 4, r.w - 1, c->unicode)], r.w, sty_attr(CR_TITLE, ATTR_BOLD));
     const double e1 = 100 * ax->explained[0], e2 = 100 * ax->explained[1];
     snprintf(hdr[0], EMB_HDR, tr("PC1 %.1f%%  PC2 %.1f%%  dots: vocabulary, labels: the prompt"), e1, e2);
     snprintf(hdr[1], EMB_HDR, tr("PC1 %.1f%%  PC2 %.1f%%  dots: vocabulary"), e1, e2);
     snprintf(hdr[2], EMB_HDR, "PC1 %.1f%%  PC2 %.1f%%", e1, e2);
-    canvas_text_fit(c, r.x, r.y + 1, hdr[emb_hdr_pick(hdr, 3, r.w, c->unicode)], r.w, sty(CR_DIM));
+    canvas_text_fit(c, r.x, r.y + 1, hdr[emb_hdr_pick(hdr, 3, r.w - 1, c->unicode)], r.w, sty(CR_DIM));
     static ScatterPt pts[EMB_MAP_DOTS + EMB_MAX_PTS];
     static char labels[EMB_MAX_PTS][24];
     int m = 0, stride = ax->n_fit / EMB_MAP_DOTS > 1 ? ax->n_fit / EMB_MAP_DOTS : 1;
