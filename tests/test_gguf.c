@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include "engine/engine.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
@@ -618,4 +620,151 @@ static void pretok_refused_body(TestCtx *T_, const char *dir) {
  * with why and the supported names */
 TEST(gguf_tokenizer_pretok_refused_says_why) {
     test_in_tmpdir(T_, "pretok", pretok_refused_body);
+}
+
+/* ---- BOS/EOS and detokenization as llama.cpp's library (tokfix.json, make_tokfix.py) ---------- */
+static cJSON *g_tokfix;
+
+/* the k-th line (from 0) of tokfix_texts.txt with \n and \t unescaped, into out; false when absent */
+static bool tokfix_text(const char *texts, int k, char *out, size_t cap) {
+    const char *p = texts;
+    for (int i = 0; i < k && p; i++) { p = strchr(p, '\n'); if (p) p++; }
+    if (!p || !*p) return false;
+    size_t o = 0;
+    for (; *p && *p != '\n' && o + 1 < cap; p++) {
+        if (p[0] == '\\' && p[1] == 'n') { out[o++] = '\n'; p++; }
+        else if (p[0] == '\\' && p[1] == 't') { out[o++] = '\t'; p++; }
+        else out[o++] = *p;
+    }
+    out[o] = 0;
+    return true;
+}
+
+static int *json_ids(const cJSON *a, int *n) {
+    *n = cJSON_GetArraySize(a);
+    int *ids = malloc(sizeof(int) * (size_t)(*n ? *n : 1));
+    for (int i = 0; ids && i < *n; i++) ids[i] = cJSON_GetArrayItem(a, i)->valueint;
+    return ids;
+}
+
+/* BOS/EOS ids (llama.cpp's defaults where the file names none: 1/2 sentencepiece, 11/11 BPE),
+ * add_bos_token/add_eos_token for sentencepiece and BPE, the ids of llama_tokenize(add_special),
+ * and llama_detokenize's text with and without special tokens: the space after BOS kept
+ * (sentencepiece), spaces before punctuation and apostrophes cleaned up (pre "gpt-2", not "qwen2") */
+TEST(gguf_tokenizer_bos_eos_detokenize_match_llama_cpp) {
+    g_tokfix = read_json(FX "/tokfix.json");
+    if (!g_tokfix) SKIP("tokfix.json missing");
+    Err e = {0};
+    size_t tl;
+    char *texts = file_read_all(FX "/tokfix_texts.txt", &tl, 1 << 20, &e);
+    REQUIRE(texts);
+    int files = 0, checked = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, g_tokfix) {
+        if (!strcmp(f->string, "clean_spaces")) continue;
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s", f->string);
+        Tokenizer *tk = tokenizer_load_for_model(p, 0, &e);
+        CHECK_MSG(tk, "%s: %s", p, e.msg);
+        if (!tk) continue;
+        files++;
+        int bos = cJSON_GetObjectItemCaseSensitive(f, "bos")->valueint, eos = cJSON_GetObjectItemCaseSensitive(f, "eos")->valueint;
+        CHECK_MSG(tokenizer_bos_id(tk) == bos && tokenizer_eos_id(tk) == eos, "%s: BOS %d EOS %d, llama.cpp %d %d", p,
+                  tokenizer_bos_id(tk), tokenizer_eos_id(tk), bos, eos);
+        const cJSON *want;
+        int k = 0;
+        cJSON_ArrayForEach(want, cJSON_GetObjectItemCaseSensitive(f, "texts")) {
+            char text[512];
+            CHECK_MSG(tokfix_text(texts, k, text, sizeof text), "tokfix_texts.txt: no line %d", k + 1);
+            k++;
+            int nw, *w = json_ids(cJSON_GetObjectItemCaseSensitive(want, "ids"), &nw), *ids = NULL;
+            int n = tokenizer_encode(tk, text, strlen(text), true, &ids, &e);
+            bool same = w && n == nw;
+            for (int i = 0; same && i < n; i++) same = ids[i] == w[i];
+            CHECK_MSG(same, "%s: \"%s\": %d ids, llama.cpp's %d (or different ids)", p, text, n, nw);
+            static const char *const keys[2] = {"text", "text_special"};
+            for (int sk = 0; w && sk < 2; sk++) {
+                char *got = tokenizer_detokenize(tk, w, nw, sk == 0);
+                const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, keys[sk]));
+                CHECK_MSG(got && ref && !strcmp(got, ref), "%s: \"%s\": detokenized %s \"%s\", llama.cpp \"%s\"", p, text,
+                          sk ? "with special tokens" : "", got ? got : "(null)", ref ? ref : "(null)");
+                free(got);
+            }
+            free(w);
+            free(ids);
+            checked++;
+        }
+        tokenizer_free(tk);
+    }
+    CHECK(files == 5 && checked == 5 * 11);
+    free(texts);
+    cJSON_Delete(g_tokfix);
+    g_tokfix = NULL;
+}
+
+static void clean_spaces_body(TestCtx *T_, const char *dir) {
+    const cJSON *gpt2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g_tokfix, "tokfix/bpe-gpt2.gguf"), "texts"), 0);
+    const cJSON *qwen2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g_tokfix, "tokfix/bpe-qwen2.gguf"), "texts"), 0);
+    REQUIRE(gpt2 && qwen2);
+    int n, *ids = json_ids(cJSON_GetObjectItemCaseSensitive(gpt2, "ids"), &n);
+    REQUIRE(ids);
+    const char *cleaned = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(gpt2, "text"));
+    const char *kept = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(qwen2, "text"));
+    REQUIRE(cleaned && kept && strcmp(cleaned, kept));
+    char dst[600];
+    snprintf(dst, sizeof dst, "%s/pre.gguf", dir);
+    int names = 0, clean = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(g_tokfix, "clean_spaces")) {
+        CHECK_MSG(write_with_pre(FX "/tokfix/bpe-gpt2.gguf", dst, c->string), "cannot write %s", dst);
+        Err e = {0};
+        Tokenizer *tk = tokenizer_load_for_model(dst, 0, &e);
+        CHECK_MSG(tk, "%s: %s", c->string, e.msg);
+        if (!tk) continue;
+        char *got = tokenizer_detokenize(tk, ids, n, true);
+        const char *want = cJSON_IsTrue(c) ? cleaned : kept;
+        CHECK_MSG(got && !strcmp(got, want), "pre \"%s\": detokenized \"%s\", llama.cpp \"%s\"", c->string, got ? got : "(null)", want);
+        free(got);
+        tokenizer_free(tk);
+        names++;
+        clean += cJSON_IsTrue(c);
+    }
+    CHECK_MSG(names >= 70 && clean > 20 && clean < names - 20, "%d names, %d clean", names, clean);
+    free(ids);
+}
+
+/* which tokenizer.ggml.pre names clean up spaces when detokenizing, each as llama.cpp does
+ * (make_tokfix.py asked llama_detokenize for every name supported) */
+TEST(gguf_tokenizer_clean_spaces_by_pre_match_llama_cpp) {
+    g_tokfix = read_json(FX "/tokfix.json");
+    if (!g_tokfix) SKIP("tokfix.json missing");
+    test_in_tmpdir(T_, "tokfix", clean_spaces_body);
+    cJSON_Delete(g_tokfix);
+    g_tokfix = NULL;
+}
+
+/* a refused tokenizer.ggml.pre in a file with a long path: the message names the file (its start
+ * and its name), the field and the value, and the list of supported names stays whole */
+static void refused_long_path_body(TestCtx *T_, const char *dir) {
+    char path[4096];
+    int o = snprintf(path, sizeof path, "%s", dir);
+    for (int depth = 0; depth < 6; depth++) {   /* 6 folders of 200 characters: a path of about 1,250 */
+        o += snprintf(path + o, sizeof path - (size_t)o, "/%0200d", depth);
+        REQUIRE(mkdir(path, 0700) == 0);
+        snprintf(path + o, sizeof path - (size_t)o, "/refused-here.gguf");
+        REQUIRE(write_with_pre(FX "/tokfix/bpe-gpt2.gguf", path, "no-such-pre"));
+        Err e = {0};
+        Tokenizer *tk = tokenizer_load_for_model(path, 0, &e);
+        CHECK(!tk);
+        tokenizer_free(tk);
+        size_t len = strlen(e.msg);
+        CHECK_MSG(strstr(e.msg, "refused-here.gguf: tokenizer.ggml.pre \"no-such-pre\" is not supported") &&
+                  !strncmp(e.msg, dir, 8) && len > 12 && !strcmp(e.msg + len - 12, ", chameleon)"),
+                  "path of %zu characters: %s", strlen(path), e.msg);
+        path[o] = 0;
+    }
+}
+
+TEST(gguf_tokenizer_refused_pre_long_path_keeps_list) {
+    test_in_tmpdir(T_, "tokfix", refused_long_path_body);
 }

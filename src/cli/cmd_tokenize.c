@@ -218,7 +218,7 @@ int cmd_detokenize(int argc, char **argv) {
             tokenizer_free(t);
             return 1;
         }
-    char *text = tokenizer_decode(t, ids, n, cli_flag(argc, argv, "--skip-special"));
+    char *text = tokenizer_detokenize(t, ids, n, cli_flag(argc, argv, "--skip-special"));
     free(ids);
     tokenizer_free(t);
     if (!text) { fprintf(stderr, "llmscope: out of memory\n"); return 1; }

@@ -9,9 +9,12 @@
  *    tokenizer: dummy-prefix space, characters, byte fallback <0xNN>, then the merge of the
  *    adjacent pair with the highest score (leftmost on ties) until none is in the vocabulary,
  *    which is llama.cpp's llm_tokenizer_spm.
- * BOS: tokenizer.ggml.add_bos_token when present, else llama.cpp's default (sentencepiece,
- * llama3 BPE with ignore_merges and tekken add it, other BPE does not); for BPE, EOS after the
- * text when tokenizer.ggml.add_eos_token is true. */
+ * BOS before the text: tokenizer.ggml.add_bos_token when present, else llama.cpp's default
+ * (sentencepiece, llama3 BPE with ignore_merges, tekken and chameleon add it, other BPE does not);
+ * EOS after it when tokenizer.ggml.add_eos_token is true. The BOS/EOS ids are
+ * tokenizer.ggml.bos_token_id / eos_token_id, or, where a file names none (or one outside the
+ * vocabulary), llama.cpp's defaults: 1 and 2 for sentencepiece, 11 and 11 for BPE (no BOS for
+ * chatglm-bpe/glm4). tokenizer_detokenize gives llama_detokenize's text (gguf_detok below). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +197,16 @@ static const struct { const char *pre, *why; } k_pre_refused[] = {
     {"llada-moe", NOT_CHECKED}, {"seed-coder", NOT_CHECKED},
 };
 
+/* the supported names for which llama.cpp's detokenizer does NOT clean up spaces before punctuation
+ * (llama-vocab.cpp sets clean_spaces false for them; every other BPE pre-type cleans; make_tokfix.py
+ * checks each name against llama_detokenize) */
+static const char *const k_pre_no_clean[] = {
+    "deepseek-llm", "deepseek-coder", "deepseek-v3", "hunyuan-dense", "joyai-llm", "command-r", "qwen2",
+    "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2", "qwen35", "poro-chat", "viking",
+    "tekken", "smollm", "chameleon", "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
+    "granite-embed-multi-97m", "trillion", "granite-docling",
+};
+
 static void pre_supported_list(char *buf, size_t cap) {
     size_t o = 0;
     buf[0] = 0;
@@ -204,7 +217,26 @@ static void pre_supported_list(char *buf, size_t cap) {
     }
 }
 
-static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, bool *default_bos, Err *e) {
+/* path into out, at most max bytes: when longer, its start and its end (the file name) around
+ * "...", cut at UTF-8 character boundaries */
+static void path_fit(const char *path, size_t max, char *out, size_t cap) {
+    size_t n = strlen(path);
+    if (max + 1 > cap) max = cap - 1;
+    if (n <= max || max < 16) { snprintf(out, cap, "%.*s", (int)(n <= max ? n : max), path); return; }
+    size_t head = (max - 3) / 4, tail = n - (max - 3 - head);
+    while (head > 0 && ((unsigned char)path[head] & 0xC0) == 0x80) head--;
+    while (tail < n && ((unsigned char)path[tail] & 0xC0) == 0x80) tail++;
+    snprintf(out, cap, "%.*s...%s", (int)head, path, path + tail);
+}
+
+/* What llama.cpp's BPE pre-type gives besides the split */
+typedef struct {
+    bool add_bos;   /* BOS added by default */
+    bool no_bos;    /* no default BOS id (chatglm-bpe, glm4) */
+    bool clean;     /* llama_detokenize's clean_spaces */
+} PreDefaults;
+
+static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, PreDefaults *d, Err *e) {
     char pre[64] = "default";
     gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
     int pi = -1;
@@ -214,12 +246,20 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
         const char *why = "llmscope does not know it; it is not one of llama.cpp's either, or newer than this list";
         for (size_t i = 0; i < sizeof k_pre_refused / sizeof k_pre_refused[0]; i++)
             if (!strcmp(pre, k_pre_refused[i].pre)) why = k_pre_refused[i].why;
-        char list[2048];
+        char list[1024], msg[sizeof e->msg], shown[sizeof e->msg];
         pre_supported_list(list, sizeof list);
-        err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%s\" is not supported: %s (supported: %s)", path, pre, why, list);
+        /* the whole reason and list always; the path gets what is left (its start and file name) */
+        int fixed = snprintf(msg, sizeof msg, "tokenizer.ggml.pre \"%s\" is not supported: %s (supported: %s)", pre, why, list);
+        size_t room = fixed > 0 && (size_t)fixed + 2 < sizeof msg ? sizeof msg - 1 - (size_t)fixed - 2 : 0;
+        path_fit(path, room, shown, sizeof shown);
+        err_set(e, ERR_UNSUPPORTED, "%s: %s", shown, msg);
         return NULL;
     }
-    *default_bos = k_pre[pi].add_bos;
+    d->add_bos = k_pre[pi].add_bos;
+    d->no_bos = !strcmp(pre, "chatglm-bpe") || !strcmp(pre, "glm4");
+    d->clean = true;
+    for (size_t i = 0; i < sizeof k_pre_no_clean / sizeof k_pre_no_clean[0]; i++)
+        if (!strcmp(pre, k_pre_no_clean[i])) d->clean = false;
     const GgufKV *merges = gguf_find(g, "tokenizer.ggml.merges");
     const GgufKV *types = gguf_find(g, "tokenizer.ggml.token_type");
     if (!merges || merges->type != GGUF_ARRAY || merges->arr_type != GGUF_STRING) {
@@ -351,38 +391,41 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
         err_set(e, ERR_FORMAT, "%s: no tokenizer in this GGUF file (tokenizer.ggml.model and tokenizer.ggml.tokens are needed)", path);
         goto done;
     }
-    bool default_bos = true;
-    if (!strcmp(kind, "gpt2")) t = load_bpe(g, toks, path, &default_bos, e);
-    else if (!strcmp(kind, "llama")) t = load_spm(g, toks, path, e);
+    PreDefaults d = {.add_bos = true};   /* sentencepiece: BOS by default, no clean-up */
+    bool spm = !strcmp(kind, "llama");
+    if (!strcmp(kind, "gpt2")) t = load_bpe(g, toks, path, &d, e);
+    else if (spm) t = load_spm(g, toks, path, e);
     else {
         err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.model \"%s\" is not supported (supported: gpt2, llama)", path, kind);
         goto done;
     }
     if (!t) goto done;
+    /* llama.cpp's ids: the file's when inside the vocabulary, else its defaults (when inside) */
     int64_t v;
-    int n = t->nids;
-    t->bos_id = gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : -1;
-    t->eos_id = gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : -1;
-    bool add_bos = default_bos, add_eos = false;
+    int n = t->nids, dbos = spm ? 1 : d.no_bos ? -1 : 11, deos = spm ? 2 : 11;
+    t->bos_id = gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : dbos < n ? dbos : -1;
+    t->eos_id = gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : deos < n ? deos : -1;
+    bool add_bos = d.add_bos, add_eos = false;
     gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos);
     gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &add_eos);
-    if (t->kind == TOK_HF) {   /* BOS before the text, EOS after it, as llama.cpp's BPE tokenize */
-        free(t->prefix_ids);
-        free(t->suffix_ids);
-        t->prefix_ids = t->suffix_ids = NULL;
-        t->nprefix = t->nsuffix = 0;
-        bool bos = add_bos && t->bos_id >= 0, eos = add_eos && t->eos_id >= 0;
-        t->prefix_ids = bos ? malloc(sizeof(int32_t)) : NULL;
-        t->suffix_ids = eos ? malloc(sizeof(int32_t)) : NULL;
-        if ((bos && !t->prefix_ids) || (eos && !t->suffix_ids)) {
-            tokenizer_free(t);
-            t = NULL;
-            err_set(e, ERR_MEMORY, "out of memory");
-            goto done;
-        }
-        if (bos) { t->prefix_ids[0] = t->bos_id; t->nprefix = 1; }
-        if (eos) { t->suffix_ids[0] = t->eos_id; t->nsuffix = 1; }
+    t->clean_spaces = !spm && d.clean;
+    t->spm_first_space = spm;
+    /* BOS before the text, EOS after it, as llama.cpp's tokenize with add_special */
+    free(t->prefix_ids);
+    free(t->suffix_ids);
+    t->prefix_ids = t->suffix_ids = NULL;
+    t->nprefix = t->nsuffix = 0;
+    bool bos = add_bos && t->bos_id >= 0, eos = add_eos && t->eos_id >= 0;
+    t->prefix_ids = bos ? malloc(sizeof(int32_t)) : NULL;
+    t->suffix_ids = eos ? malloc(sizeof(int32_t)) : NULL;
+    if ((bos && !t->prefix_ids) || (eos && !t->suffix_ids)) {
+        tokenizer_free(t);
+        t = NULL;
+        err_set(e, ERR_MEMORY, "out of memory");
+        goto done;
     }
+    if (bos) { t->prefix_ids[0] = t->bos_id; t->nprefix = 1; }
+    if (eos) { t->suffix_ids[0] = t->eos_id; t->nsuffix = 1; }
     snprintf(t->name, sizeof t->name, "%s", path);
 done:
     gguf_free(g);

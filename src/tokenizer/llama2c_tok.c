@@ -94,6 +94,13 @@ Tokenizer *tokenizer_load_llama2c_buf(const unsigned char *buf, size_t len, int 
         t->bos_id = 1;
         t->eos_id = 2;
         for (int i = 0; i < 3; i++) t->id_flags[i] |= 1;
+        if (!(t->prefix_ids = malloc(sizeof *t->prefix_ids))) {
+            err_set(e, ERR_MEMORY, "out of memory");
+            tokenizer_free(t);
+            return NULL;
+        }
+        t->prefix_ids[0] = t->bos_id;
+        t->nprefix = 1;
     }
     return t;
 }
@@ -230,14 +237,14 @@ static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_a
     return true;
 }
 
-int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_bos, int **ids_out, Err *e) {
+int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, int **ids_out, Err *e) {
     L2Scratch sc = {0};
     int32_t *ids = NULL;
     size_t nids = 0, cap = 0;
     char *v = malloc(len + 2);
     WordCache *wc = wordcache_new();
     bool ok = v && wc;
-    if (ok && add_bos && t->bos_id >= 0) ok = ids_push(&ids, &nids, &cap, t->bos_id);
+    for (int i = 0; ok && add_special && i < t->nprefix; i++) ok = ids_push(&ids, &nids, &cap, t->prefix_ids[i]);
     if (ok && len) {
         /* sentencepiece's dummy prefix: " " + text. Where no piece holds a space other than at
          * its start, merges never cross the position before a space: encode the parts between
@@ -258,6 +265,7 @@ int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_bo
             a = i;
         }
     }
+    for (int i = 0; ok && add_special && i < t->nsuffix; i++) ok = ids_push(&ids, &nids, &cap, t->suffix_ids[i]);
     if (ok && !ids) ok = (ids = malloc(sizeof *ids)) != NULL;
     free(v);
     free(sc.sy);
@@ -298,7 +306,7 @@ void llama2c_piece(const Tokenizer *t, int id, const char **s, size_t *n, char *
     }
 }
 
-char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_special) {
+char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_special, bool first_only) {
     TokBuf raw = {0}, out = {0};
     bool ok = tokbuf_reserve(&raw, 16), at_start = true;
     for (int i = 0; ok && i < n; i++) {
@@ -306,7 +314,7 @@ char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_specia
         if (id < 0 || id >= t->nids) continue;
         bool special = t->id_flags[id] & 1;
         if (special && skip_special) {
-            if (id == t->bos_id) at_start = true;
+            at_start = first_only ? false : at_start || id == t->bos_id;
             continue;
         }
         const char *s;
@@ -315,7 +323,7 @@ char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_specia
         llama2c_piece(t, id, &s, &len, one);
         if (special) {
             ok = tokbuf_add(&raw, s, len);
-            at_start = id == t->bos_id;
+            at_start = !first_only && id == t->bos_id;
             continue;
         }
         /* sentencepiece drops the dummy-prefix space at the start and after BOS */

@@ -284,6 +284,10 @@ struct Tokenizer {
     int nprefix, nsuffix;
     int32_t bos_id, eos_id;
     bool bytelevel; /* decoder contains ByteLevel */
+    /* GGUF: tokenizer_detokenize as llama.cpp's llama_detokenize: clean_spaces (its clean-up of
+     * spaces before punctuation, for the pre-types that set it); spm_first_space (sentencepiece: the
+     * dummy-prefix space dropped from the first id only, kept after BOS) */
+    bool clean_spaces, spm_first_space;
     /* llama2.c */
     float *scores;
     int max_token_length;
@@ -303,8 +307,11 @@ bool bpe_tokenize(const Tokenizer *t, const char *s, size_t n, WordCache *cache,
                   size_t *nids, size_t *cap, Err *e);
 
 /* llama2c_tok.c */
-int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_bos, int **ids, Err *e);
-char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_special);
+/* add_special: prefix_ids before the text (BOS), suffix_ids after it (EOS of a GGUF file) */
+int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, int **ids, Err *e);
+/* first_only: drop the leading space of ids[0] only (llama.cpp); else at the start and after BOS
+ * (llama2.c, sentencepiece) */
+char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_special, bool first_only);
 /* Bytes one piece stands for (<0xNN> -> that byte, "\n<s>\n" -> "<s>"); one: 1-byte scratch. */
 void llama2c_piece(const Tokenizer *t, int id, const char **s, size_t *n, char *one);
 

@@ -746,7 +746,7 @@ static const char *decode_str(const Tokenizer *t, int id, size_t *len) {
 
 char *tokenizer_decode(const Tokenizer *t, const int *ids, int n, bool skip_special) {
     if (!t) return NULL;
-    if (t->kind == TOK_LLAMA2C) return llama2c_decode(t, ids, ids ? n : 0, skip_special);
+    if (t->kind == TOK_LLAMA2C) return llama2c_decode(t, ids, ids ? n : 0, skip_special, false);
     TokBuf buf = {0}, joined = {0}, out = {0};
     TokList in = {0}, res = {0};
     bool ok = tokbuf_reserve(&buf, 64);

@@ -35,8 +35,14 @@ void tokenizer_free(Tokenizer *t);
  * Returns the count, *ids malloc'd (caller frees; non-NULL even for 0 ids); -1 on error. */
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, int **ids,
                      Err *e);
-/* malloc'd, NUL-terminated UTF-8; NULL only when out of memory. Out-of-range ids are skipped. */
+/* malloc'd, NUL-terminated UTF-8; NULL only when out of memory. Out-of-range ids are skipped.
+ * The pieces joined (what a stream of generated tokens shows). */
 char *tokenizer_decode(const Tokenizer *t, const int *ids, int n, bool skip_special);
+/* The text the tokenizer's own library gives (`detokenize`): tokenizer_decode, except for a GGUF
+ * tokenizer, where it is llama.cpp's llama_detokenize(remove_special false, unparse_special
+ * !skip_special): sentencepiece keeps the space after a leading BOS, and most byte-level BPE
+ * pre-types clean up spaces before punctuation and apostrophes (tokenizer/detok.c). */
+char *tokenizer_detokenize(const Tokenizer *t, const int *ids, int n, bool skip_special);
 /* Display text of one token for a UI token strip: decoded bytes of that token alone, made valid
  * UTF-8 (bytes that do not form a whole character are shown as <0xNN>); writes into buf
  * (truncated at a character boundary to fit cap) and returns buf. */
