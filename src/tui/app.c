@@ -419,7 +419,7 @@ static int handle_key(App *a, int key) {
 static int handle_mouse(App *a, const TuiEvent *ev) {
     Scene *sc = a->sc;
     if (ev->button == MB_WHEEL_UP || ev->button == MB_WHEEL_DOWN) {
-        if (a->overlay == OV_MODEL) return handle_key(a, ev->button == MB_WHEEL_UP ? TK_UP : TK_DOWN);
+        if (a->overlay == OV_MODEL || a->overlay == OV_HELP) return handle_key(a, ev->button == MB_WHEEL_UP ? TK_UP : TK_DOWN);
         if (a->overlay != OV_NONE) return KR_IGNORED;
         return handle_key(a, ev->button == MB_WHEEL_UP ? 'b' : 'n');
     }

@@ -50,6 +50,7 @@ typedef struct App {
     SimTexts tedit;            /* the texts editor's working copy (E; applied with F2 / Ctrl-X) */
     int tline;                 /* its line being edited (in `edit`) */
     int sfield;
+    int help_top, help_page;   /* the help's first row shown, rows in view (the last frame) */
     int run_ms;                /* run-mode timer period */
     bool quit;
     int typed[32], n_typed;    /* keys typed during a prefill in pieces, handled after it */

@@ -141,19 +141,80 @@ static const char HELP_GLOBAL[] = N_(
     "? F1       this help          q F10 quit\n"
     "mouse      click tokens, tabs, F-keys and panel cells");
 
+/* A help line that starts a line of its own: a key row ("v        what v does": two blanks
+ * early), an indented row, or one that opens with a label ("Left: ...", "左：..."). Key rows
+ * and indented rows also end theirs; a labelled line is a paragraph's first. */
+static bool help_key_row(const char *l, size_t n) {
+    if (n == 0 || l[0] == ' ') return true;
+    size_t k = n < 16 ? n : 16;
+    for (size_t i = 0; i + 1 < k; i++) if (l[i] == ' ' && l[i + 1] == ' ') return true;
+    return false;
+}
+
+static bool help_line_own(const char *l, size_t n) {
+    if (help_key_row(l, n)) return true;
+    size_t k = n < 16 ? n : 16;
+    if (l[0] >= 'A' && l[0] <= 'Z')
+        for (size_t i = 1; i + 1 < k; i++) if (l[i] == ':' && l[i + 1] == ' ') return true;
+    for (size_t i = 0; i + 2 < k; i++) if (!memcmp(l + i, "\xef\xbc\x9a", 3)) return true;   /* "：" */
+    return false;
+}
+
+/* The help's sentences were broken at about 80 columns in the source; the box is narrower, so
+ * a line break inside an English paragraph becomes a blank and the box wraps the paragraph
+ * once. Key rows, indented rows, labelled lines and breaks next to a non-ASCII character (the
+ * Chinese text, which has no blanks to wrap at) keep their breaks. */
+static void help_reflow(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    const char *l = in;
+    while (*l && o + 1 < cap) {
+        size_t n = strcspn(l, "\n");
+        if (o + n + 2 >= cap) break;
+        memcpy(out + o, l, n);
+        o += n;
+        if (!l[n]) break;
+        const char *next = l + n + 1;
+        size_t nn = strcspn(next, "\n");
+        const bool join = n && nn && !help_key_row(l, n) && l[n - 1] != ':' && !help_line_own(next, nn)
+                          && (unsigned char)l[n - 1] < 0x80 && (unsigned char)next[0] < 0x80;
+        out[o++] = join ? ' ' : '\n';
+        l = next;
+    }
+    out[o] = 0;
+}
+
+/* The help: the main panel's own keys and what it shows first (what `?` on a panel asks),
+ * then the keys of every panel. Taller than the screen (80x24 already), it scrolls: the frame's
+ * bottom says which way there is more. */
 static void draw_help(App *a, Canvas *c) {
-    /* the global keys, then the main panel's own (its rows of the scene keymap) */
     const PanelClass *pc = a->sc->view.tradeoff ? &panel_tradeoff : panel_class((PanelId)a->sc->panel);
     char text[4096];
     char head[128];
     snprintf(head, sizeof head, a->sc->view.tradeoff ? tr("%s view:") : tr("%s panel:"), tr(pc->title));
-    snprintf(text, sizeof text, "%s\n\n%s\n%s", tr(HELP_GLOBAL), head, pc->help ? tr(pc->help) : "");
-    int inner_w = 62;
-    int rows = w_text_rows(text, inner_w, c->unicode);
-    Rect b = center_box(c, inner_w + 4, rows + 2);
+    char raw[4096];
+    snprintf(raw, sizeof raw, "%s\n%s\n\n%s\n%s", head, pc->help ? tr(pc->help) : "", tr("Every panel:"), tr(HELP_GLOBAL));
+    help_reflow(raw, text, sizeof text);
+    const int bw = c->w - 2 < 66 ? c->w - 2 : 66;         /* the text: a blank, then bw - 3 columns */
+    int rows = w_text_rows(text, bw - 3, c->unicode);
+    Rect b = center_box(c, bw, rows + 2);
     canvas_fill(c, b, " ", sty(CR_TEXT));
     Rect in = w_frame(c, b, tr("Help \xc2\xb7 Esc closes"), true);
-    w_text(c, rect_make(in.x + 1, in.y, in.w - 1, in.h), text, sty(CR_TEXT));
+    if (in.w <= 1 || in.h <= 0) return;
+    int top_max = rows > in.h ? rows - in.h : 0;
+    if (a->help_top > top_max) a->help_top = top_max;
+    if (a->help_top < 0) a->help_top = 0;
+    a->help_page = in.h;
+    canvas_push_clip(c, in);
+    w_text(c, rect_make(in.x + 1, in.y - a->help_top, in.w - 1, rows), text, sty(CR_TEXT));
+    canvas_pop_clip(c);
+    if (top_max > 0) {      /* which way there is more, on the bottom border */
+        const bool up = a->help_top > 0, down = a->help_top < top_max;
+        char more[96];
+        snprintf(more, sizeof more, " %s%s %s ", up ? (c->unicode ? "\xe2\x86\x91" : "^") : "",
+                 down ? (c->unicode ? "\xe2\x86\x93" : "v") : "", tr("PgUp PgDn: more"));
+        int mw = text_width(more, c->unicode);
+        if (mw < b.w - 4) canvas_text(c, b.x + b.w - 2 - mw, b.y + b.h - 1, more, sty_attr(CR_ACCENT, ATTR_BOLD));
+    }
 }
 
 /* One line of a LineEdit at (x, y), w columns, scrolled so the cursor stays visible. */
@@ -317,9 +378,18 @@ static void draw_sampler(App *a, Canvas *c) {
 
 int app_overlay_key(App *a, int key) {
     switch (a->overlay) {
-    case OV_HELP:
+    case OV_HELP: {
+        const int page = a->help_page > 1 ? a->help_page - 1 : 1;   /* draw_help clamps */
         if (key == TK_ESC || key == '?' || key == 'q' || key == TK_F1 || key == TK_ENTER) a->overlay = OV_NONE;
+        else if (key == TK_DOWN || key == 'j') a->help_top++;
+        else if (key == TK_UP || key == 'k') a->help_top--;
+        else if (key == TK_PGDN || key == ' ') a->help_top += page;
+        else if (key == TK_PGUP || key == 'b') a->help_top -= page;
+        else if (key == TK_HOME) a->help_top = 0;
+        else if (key == TK_END) a->help_top = 1 << 20;
+        if (a->help_top < 0) a->help_top = 0;
         return KR_ALL;
+    }
     case OV_PROMPT:
         if (key == TK_ESC) { a->overlay = OV_NONE; return KR_ALL; }
         if (key == TK_ENTER) {
@@ -374,6 +444,7 @@ void app_open_overlay(App *a, Overlay ov) {
     Scene *sc = a->sc;
     const Session *s = sc->ses[0];
     a->overlay = ov;
+    if (ov == OV_HELP) a->help_top = 0;
     if (ov == OV_PROMPT) lineedit_set(&a->edit, s ? session_prompt(s) : "");
     if (ov == OV_TEXTS) {
         /* the scene's texts, or the prompt as the first text and an empty second line */

@@ -1,0 +1,105 @@
+/* The help overlay (? / F1): every panel's help can be read whole at the sizes a class projects
+ * (80x24) and at the smallest the UI draws (60x16), in English and Chinese. At 80x24 the help
+ * used to be cut after the first lines of the panel's own section, with no way to see the rest. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/i18n.h"
+#include "harness.h"
+#include "scene/keys.h"
+#include "tui/app.h"
+#include "tui/canvas.h"
+#include "tui/panel.h"
+#include "tui_fake.h"
+
+/* s without its blanks and line breaks (the box wraps text anywhere there is one). */
+static void squeeze(const char *s, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *s && o + 1 < cap; s++)
+        if (!isspace((unsigned char)*s)) out[o++] = *s;
+    out[o] = 0;
+}
+
+/* Row y of the canvas from column x, w columns, appended without blanks. */
+static void grab_row(const Canvas *c, int x, int y, int w, char *out, size_t cap) {
+    size_t o = strlen(out);
+    for (int i = x; i < x + w; i++) {
+        const Cell *cell = canvas_cell(c, i, y);
+        if (!cell || !cell->len) continue;
+        for (int k = 0; k < cell->len && o + 1 < cap; k++)
+            if (!isspace((unsigned char)cell->ch[k])) out[o++] = cell->ch[k];
+    }
+    out[o] = 0;
+}
+
+/* Opens the help over panel p (or the trade-off view), scrolls it down one row at a time and
+ * collects what was shown, in order, without blanks. Returns the rows scrolled. */
+static int read_help(App *a, Canvas *c, int p, bool tradeoff, char *out, size_t cap) {
+    TuiEvent esc = {.key = TK_ESC}, help = {.key = '?'}, down = {.key = TK_DOWN};
+    app_handle(a, &esc);
+    a->sc->panel = p;
+    a->sc->view.tradeoff = tradeoff;
+    app_handle(a, &help);
+    out[0] = 0;
+    const int bw = c->w - 2 < 66 ? c->w - 2 : 66;
+    int top = -1, scrolled = 0;
+    for (int i = 0; i < 400; i++) {
+        app_render(a, c);
+        if (a->help_top == top) break;        /* the last row is in view */
+        top = a->help_top;
+        const int bh = a->help_page + 2, x = (c->w - bw) / 2 + 2, y = (c->h - bh) / 2 + 1;
+        grab_row(c, x, y, bw - 3, out, cap);  /* the first row in view */
+        scrolled = i;
+        app_handle(a, &down);
+    }
+    const int bh = a->help_page + 2, x = (c->w - bw) / 2 + 2, y = (c->h - bh) / 2 + 1;
+    for (int r = 1; r < a->help_page; r++) grab_row(c, x, y + r, bw - 3, out, cap);
+    return scrolled;
+}
+
+TEST(tui_help_whole_at_80x24) {
+    static const int SZ[][2] = {{80, 24}, {60, 16}};
+    Session *s = tui_fake_session("gqa", 12, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    a->hint = false;
+    static char got[16384], want[8192];
+    for (int lang = 0; lang < 2; lang++) {
+        i18n_set_lang(lang ? LANG_ZH : LANG_EN);
+        for (size_t z = 0; z < sizeof SZ / sizeof SZ[0]; z++) {
+            Canvas *c = canvas_new(SZ[z][0], SZ[z][1]);
+            REQUIRE(c);
+            for (int p = 0; p <= PANEL_COUNT; p++) {
+                const bool tradeoff = p == PANEL_COUNT;
+                const PanelClass *pc = tradeoff ? &panel_tradeoff : panel_class((PanelId)p);
+                int n = read_help(a, c, tradeoff ? 0 : p, tradeoff, got, sizeof got);
+                CHECK(n > 0);                     /* none of these fits without scrolling */
+                squeeze(tr(pc->help), want, sizeof want);
+                CHECK_MSG(strstr(got, want), "%s %dx%d: the %s help is not shown whole:\n%s\nwant\n%s",
+                          lang ? "zh" : "en", SZ[z][0], SZ[z][1], pc->name, got, want);
+                squeeze(tr("Every panel:"), want, sizeof want);
+                CHECK_MSG(strstr(got, want), "%s: no \"Every panel:\" in %s", pc->name, got);
+                /* the panel's own keys come first: its heading is the first row */
+                char head[128];
+                snprintf(head, sizeof head, tradeoff ? tr("%s view:") : tr("%s panel:"), tr(pc->title));
+                squeeze(head, want, sizeof want);
+                CHECK_MSG(!strncmp(got, want, strlen(want)), "%s: help starts \"%.40s\"", pc->name, got);
+                if (!lang) CHECK_MSG(strstr(got, "mouseclicktokens,tabs,F-keysandpanelcells"), "%s: global keys cut", pc->name);
+                /* Home goes back to the top; the mouse wheel scrolls too */
+                TuiEvent home = {.key = TK_HOME}, wheel = {.key = TK_MOUSE, .button = MB_WHEEL_DOWN};
+                app_handle(a, &home);
+                CHECK_EQ_INT(a->help_top, 0);
+                app_handle(a, &wheel);
+                CHECK_EQ_INT(a->help_top, 1);
+                CHECK_EQ_INT(a->overlay, OV_HELP);
+            }
+            canvas_free(c);
+        }
+    }
+    i18n_set_lang(LANG_EN);
+    a->sc->view.tradeoff = false;
+    app_free(a);
+    tui_fake_free(s);
+}
