@@ -103,3 +103,33 @@ TEST(tui_help_whole_at_80x24) {
     app_free(a);
     tui_fake_free(s);
 }
+
+/* The Embeddings help says what the marked cell of the cosine matrix is (reverse video, '&' in
+ * ASCII), in English and Chinese; the panel draws that mark where the help says. */
+TEST(tui_help_embeddings_names_the_marked_cell) {
+    Session *s = tui_fake_session("gqa", 12, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    Canvas *c = canvas_new(100, 30);
+    REQUIRE(c);
+    c->unicode = false;
+    app_render_panel(a, c, PANEL_EMBEDDINGS);
+    int from = 0;
+    const CanvasTarget *t = canvas_target_find(c, "embeddings.cell", &from);
+    REQUIRE(t);
+    const Cell *cell = canvas_cell(c, t->r.x, t->r.y);
+    CHECK(cell && cell->len == 1 && cell->ch[0] == '&' && (cell->attr & ATTR_REVERSE));
+    const char *help = panel_class(PANEL_EMBEDDINGS)->help;
+    char flat[8192];
+    squeeze(help, flat, sizeof flat);
+    CHECK_MSG(strstr(flat, "reversevideo('&'") && strstr(flat, "thepairwrittenoutaboveit"), "%s", help);
+    i18n_set_lang(LANG_ZH);
+    squeeze(tr(help), flat, sizeof flat);
+    CHECK_MSG(strstr(flat, "\xe5\x8f\x8d\xe8\x89\xb2") && strstr(flat, "'&'"), "%s", flat);   /* "反色" */
+    i18n_set_lang(LANG_EN);
+    canvas_free(c);
+    app_free(a);
+    tui_fake_free(s);
+}

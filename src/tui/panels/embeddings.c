@@ -327,6 +327,9 @@ const PanelClass panel_embeddings = {
             "token always lands on the same point; higher up, its context moves it.\n"
             "Right: the vocabulary rows closest (cosine) to the selected vector, and the\n"
             "cosine of every pair of the last tokens at that layer.\n"
+            "The matrix's cell in reverse video ('&' in ASCII or without colour) is the pair\n"
+            "written out above it: the selected token's row against the cursor's column, or,\n"
+            "when the cursor's own token is selected, against its most similar token in view.\n"
             "Texts view: each text runs alone; its vectors at the layer are pooled into one\n"
             "sentence vector; the matrix is their cosines and the list ranks the texts\n"
             "against the query, as retrieval (RAG) does, with layer 0 beside it."),
