@@ -13,8 +13,8 @@
     {"--threads", NULL, CLI_INT, "N", "worker threads (default: $LLMSCOPE_THREADS, else the cores this process may use; 0 = the default)", 0, 2147483647.0}
 const CliOpt CLI_OPTS_MODEL[] = {
     {"--model", NULL, CLI_STR, "DIR|FILE|REPO",
-     "a Hugging Face model directory (or its .safetensors or config.json), a llama2.c .bin file, or an "
-     "owner/name repo id in the Hugging Face cache (default: $LLMSCOPE_MODEL, else the bundled story-gqa)", 0, 0},
+     "a Hugging Face model directory (or its .safetensors or config.json), a GGUF file, a llama2.c .bin file, or "
+     "an owner/name repo id in the Hugging Face cache (default: $LLMSCOPE_MODEL, else the bundled story-gqa)", 0, 0},
     CLI_OPT_THREADS,
     {0}};
 const CliOpt CLI_OPTS_THREADS[] = {CLI_OPT_THREADS, {0}};

@@ -224,7 +224,7 @@ static const CliOpt k_shot_opts[] = {
     {"--keys", NULL, CLI_STR, "KEYS", "keystrokes fed first: characters, or {right} {enter} {esc} {f1} ...", 0, 0},
     {"--bench", NULL, CLI_FLAG, NULL, "print the frame time to stderr", 0, 0},
     {"--svg", NULL, CLI_FLAG, NULL, "an SVG picture in 24-bit colour (the --theme's colours)", 0, 0},
-    {"--hint", NULL, CLI_FLAG, NULL, "show the first screen's key hint (with --full)", 0, 0},
+    {"--hint", NULL, CLI_FLAG, NULL, "show the first screen's key hint (with --full or --compare)", 0, 0},
     {0}};
 static const CliOpt *const k_tui_groups[] = {k_tui_opts, CLI_OPTS_MODEL, NULL};
 static const CliOpt *const k_shot_groups[] = {k_shot_opts, k_tui_opts, CLI_OPTS_MODEL, NULL};

@@ -13,7 +13,7 @@ static void usage(FILE *f, const Cmd *cmds, int n) {
     fprintf(f, "usage: llmscope [COMMAND] [--model DIR|FILE|REPO_ID] [options]\n\n"
                "With no command, opens the terminal UI on the bundled default model.\n\ncommands:\n");
     for (int i = 0; i < n; i++)
-        fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+        fprintf(f, "  %-13s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f, "\n  --list-models  list the bundled models\n  --help         this text\n");
 }
 
