@@ -422,6 +422,13 @@ TEST(export_lesson_frames_svg) {
     free(at);
     free(ansi);
     free(svg);
+    /* --reveal on a prediction step shows its scripted answer scored (lesson 12 step 2) */
+    char *pred = run("lesson 12 --frame 2 --reveal");
+    char *plain = run("lesson 12 --frame 2");
+    CHECK_MSG(pred && strstr(pred, "off by "), "lesson 12 --frame 2 --reveal: no scored answer:\n%s", pred ? pred : "(failed)");
+    CHECK_MSG(plain && !strstr(plain, "off by"), "lesson 12 --frame 2 without --reveal shows a score");
+    free(pred);
+    free(plain);
     test_in_tmpdir(T_, "frames", lesson_frames_in);
     /* a bad format is refused with a clear message */
     char cmd[512], *err = NULL;
@@ -475,14 +482,25 @@ static void lesson_frames_in(TestCtx *T_, const char *dir) {
     CHECK_MSG(strstr(out, path), "--frames wrote no scored prediction of step 3:\n%s", out);
     char *scored = calloc(1, 1 << 16);
     REQUIRE(scored);
+    int files = 0;
     for (char *line = out, *nl; *line; line = nl + 1) {   /* join step 4's pages and step 3's scored ones, remove every file */
         nl = strchr(line, '\n');
         if (!nl) break;
         *nl = 0;
         char *dst = strstr(line, "/g/04") ? pages : strstr(line, "/g/03-answer") ? scored : NULL;
-        if (dst) { char *t = read_file_str(line); if (t) { strncat(dst, t, (1 << 16) - strlen(dst) - 1); free(t); } }
+        char *t = read_file_str(line);
+        /* each file shows the step its name says (NN.txt: "N/6" in the pane), also after step 5's
+         * question: 06.txt once held step 5 again, its answer shown */
+        const char *base = strrchr(line, '/');
+        char want[16];
+        snprintf(want, sizeof want, "%d/6", base ? atoi(base + 1) : 0);
+        CHECK_MSG(t && strstr(t, want), "%s does not show step %s", line, want);
+        files++;
+        if (dst && t) strncat(dst, t, (1 << 16) - strlen(dst) - 1);
+        free(t);
         unlink(line);
     }
+    CHECK_MSG(files >= 7, "--frames listed %d files for 6 steps", files);
     squeeze(scored);
     CHECK_MSG(strstr(scored, "offby"), "the scored prediction's pages do not say how far off it was");
     free(scored);

@@ -92,7 +92,7 @@ static const CliOpt k_lesson_opts[] = {
     {"--script", NULL, CLI_FLAG, NULL, "print every step with its live values", 0, 0},
     {"--frame", NULL, CLI_INT, "N", "print the screen of step N", 1, 2147483647.0},
     {"--size", NULL, CLI_STR, "WxH", "screen size of --frame, --frames and --check (default 120x36)", 0, 0},
-    {"--reveal", NULL, CLI_FLAG, NULL, "with --frame: show the answer", 0, 0},
+    {"--reveal", NULL, CLI_FLAG, NULL, "with --frame: show the answer (a prediction step: its scripted answer scored, as --frames writes it)", 0, 0},
     {"--ascii", NULL, CLI_FLAG, NULL, "with --frame or --frames: ASCII only", 0, 0},
     {"--format", NULL, CLI_STR, "FMT", "with --frame or --frames: text (default), ansi, svg or html", 0, 0},
     {"--frames", NULL, CLI_STR, "DIR", "write every step's screen (and revealed answer) to DIR/NN.EXT, for slides", 0, 0},
@@ -239,7 +239,7 @@ static int write_frames(const char *root, const char *lang, const char *path, in
     Canvas *c = canvas_new(w, h);
     int rc = p && c ? 0 : 1;
     for (int k = 0; !rc && k < p->lesson->n_steps; k++) {
-        if (k > 0 && !lesson_ui_next(a)) { rc = 1; break; }
+        if (k > 0 && !lesson_ui_goto(a, k)) { fprintf(stderr, "llmscope: %s\n", lesson_ui_error(a)); rc = 1; break; }
         if (lesson_ui_error(a)[0]) { fprintf(stderr, "llmscope: %s\n", lesson_ui_error(a)); rc = 1; break; }
         const LessonStep *st = &p->lesson->steps[k];
         bool has_answer = st->question || st->predict.kind != LP_NONE;
@@ -383,7 +383,18 @@ int cmd_lesson(int argc, char **argv) {
         if (!c) { app_free(a); return 1; }
         c->unicode = !cli_flag(argc, argv, "--ascii");
         c->mono = fmt == EXPORT_TEXT;
-        if (cli_flag(argc, argv, "--reveal")) lesson_ui_reveal(a, true);
+        if (cli_flag(argc, argv, "--reveal")) {   /* a question's answer shown; a prediction scored as --frames does */
+            lesson_ui_reveal(a, true);
+            const LessonPlayer *p = lesson_ui_player(a);
+            const LessonStep *st = p && p->step >= 0 ? &p->lesson->steps[p->step] : NULL;
+            if (st && st->predict.kind != LP_NONE && !lesson_ui_answer(a, st->predict.try_answer)) {
+                fprintf(stderr, "llmscope: --reveal: step %d: the scripted answer \"%s\" did not score: %s\n", step + 1,
+                        st->predict.try_answer, lesson_ui_input_error(a));
+                canvas_free(c);
+                app_free(a);
+                return 1;
+            }
+        }
         app_render(a, c);
         char *txt = canvas_export(c, fmt, "llmscope lesson");
         if (txt) fputs(txt, stdout);

@@ -119,6 +119,11 @@ bool lesson_ui_next(App *a) {
     return goto_step(a, p->step + 1);
 }
 
+bool lesson_ui_goto(App *a, int step) {
+    if (!lesson_ui_player(a)) return false;
+    return goto_step(a, step);
+}
+
 bool lesson_ui_prev(App *a) {
     LessonPlayer *p = lesson_ui_player(a);
     if (!p) return false;

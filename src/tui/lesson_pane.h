@@ -32,6 +32,7 @@ void lesson_ui_close(App *a);
 LessonPlayer *lesson_ui_player(App *a);     /* NULL when no lesson is open */
 bool lesson_ui_next(App *a);                 /* presenter actions (also bound to keys) */
 bool lesson_ui_prev(App *a);
+bool lesson_ui_goto(App *a, int step);       /* step k (0-based) from its start, whatever the current one showed */
 void lesson_ui_reveal(App *a, bool on);
 const char *lesson_ui_error(App *a);         /* "" when the last step played cleanly */
 /* Where the pane was last drawn (w = 0 if not) and whether its text overflowed. */
