@@ -77,6 +77,25 @@ TEST(lesson_list_both_languages) {
     free(out);
 }
 
+/* lesson --placeholders names every placeholder with its argument and what it needs: the
+ * family.json ones (argument a variant name, needing no model) were printed through indices
+ * past both tables ("{family.bpb(null)}", an empty column) */
+TEST(lesson_placeholders_list_every_kind) {
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s lesson --placeholders", test_bin());
+    CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
+    REQUIRE(out);
+    CHECK_MSG(!has(out, "(null)") && !has(out, ":?}") && !has(out, " ? "), "a placeholder printed without its argument or need:\n%s", out);
+    CHECK_MSG(has(out, "{family.bpb:NAME}") && has(out, " family "), "the family.json placeholders are not listed as {family.bpb:NAME}, family");
+    CHECK(has(out, "{sim.cos:I,J}") && has(out, "{kv.bytes_at[:N]}") && has(out, "{model.name}"));
+    int n = 0;
+    for (const char *p = out; (p = strchr(p, '\n')); p++) n++;
+    int nt = 0;
+    lesson_ph_table(&nt);
+    CHECK_EQ_INT(n, nt);
+    free(out);
+}
+
 /* ---- malformed files ---------------------------------------------------------------------- */
 
 #define HEAD "{\"id\":\"x\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"S\",\"model\":\"m\",\"prompt\":\"p\""

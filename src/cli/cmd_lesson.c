@@ -67,12 +67,17 @@ static int cmd_list(const char *root, const char *lang) {
 static int cmd_placeholders(void) {
     int n;
     const PhSpec *t = lesson_ph_table(&n);
-    static const char *NEED[] = {"config", "weights", "session", "token"};
-    static const char *ARG[] = {"", "[:N]", ":N", ":X", ":I,J"};
+    static const char *const NEED[] = {[PHN_SPEC] = "config", [PHN_WEIGHTS] = "weights", [PHN_SESSION] = "session",
+                                       [PHN_TOKEN] = "token", [PHN_FAMILY] = "family"};
+    static const char *const ARG[] = {[PHA_NONE] = "", [PHA_INT_OPT] = "[:N]", [PHA_INT] = ":N", [PHA_NUM] = ":X",
+                                      [PHA_INT2] = ":I,J", [PHA_NAME] = ":NAME"};
     for (int i = 0; i < n; i++) {
         char nm[80];
-        snprintf(nm, sizeof nm, "{%s%s}", t[i].name, ARG[t[i].arg]);
-        printf("%-32s %-8s %s\n", nm, NEED[t[i].need], t[i].doc);
+        unsigned a = (unsigned)t[i].arg, nd = (unsigned)t[i].need;
+        const char *as = a < sizeof ARG / sizeof *ARG && ARG[a] ? ARG[a] : ":?";
+        const char *ns = nd < sizeof NEED / sizeof *NEED && NEED[nd] ? NEED[nd] : "?";
+        snprintf(nm, sizeof nm, "{%s%s}", t[i].name, as);
+        printf("%-32s %-8s %s\n", nm, ns, t[i].doc);
     }
     return 0;
 }
