@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness.h"
+#include "tokenizer/tokenizer.h"
 
 #define MODEL "assets/models/story-gqa"
 #define FX_B "tests/fixtures/models/qwen3"   /* 2 layers, 4 heads, 96 ids: a --compare model smaller than MODEL */
@@ -506,4 +507,44 @@ TEST(cli_bench_model_sections) {
         CHECK_MSG(s[0] == '{' && strstr(s, "\"wall_seconds\": ") && !strstr(s, ",\n}") && strstr(s, "\n}\n"), "`%s`: JSON not closed cleanly: %.800s", args, s);
         free(out);
     }
+}
+
+/* run prints the prompt, then the new tokens' pieces joined, as llama.cpp prints them: the ids of
+ * `generate` on the prompt's ids, each token's own text (a sentencepiece piece keeps its leading
+ * space: "Once upon a" + " time"; decoding the new ids alone dropped it: "Once upon atime"). -n at
+ * the int limit ends at the full context with an error, not a crash (its buffer was -n + 1 ids). */
+TEST(cli_run_prints_new_pieces_after_prompt) {
+    static const char F[] = "tests/fixtures/gguf/stories260K/stories260K-F16.gguf", P[] = "Once upon a";
+    Err e = {0};
+    Tokenizer *tk = tokenizer_load_gguf(F, &e);
+    REQUIRE(tk);
+    int *ids = NULL, n = tokenizer_encode(tk, P, strlen(P), true, &ids, &e);
+    REQUIRE(n > 1);
+    char row[1024], want[1024], piece[64];
+    int o = snprintf(row, sizeof row, "generate --model %s -n 8 --json --ids ", F);
+    for (int i = 0; i < n; i++) o += snprintf(row + o, sizeof row - (size_t)o, i ? ",%d" : "%d", ids[i]);
+    char *out = NULL;
+    CHECK_MSG(run_row(row, &out) == 0 && out && strstr(out, "{\"ids\": ["), "`%s`: %s", row, out ? out : "");
+    o = snprintf(want, sizeof want, "%s", P);
+    int got = 0;
+    for (char *p = out ? strchr(out, '[') : NULL; p && *p && *p != ']'; got++) {
+        char *end;
+        long id = strtol(p + 1, &end, 10);
+        if (end == p + 1) break;
+        o += snprintf(want + o, sizeof want - (size_t)o, "%s", tokenizer_token_display(tk, (int)id, piece, sizeof piece));
+        p = end;
+    }
+    snprintf(want + o, sizeof want - (size_t)o, "\n");
+    CHECK_MSG(got == 8 && strstr(want, "upon a time"), "%d new ids: %s", got, want);
+    free(out);
+    snprintf(row, sizeof row, "run --model %s --prompt '%s' -n 8", F, P);
+    int rc = run_row(row, &out);
+    CHECK_MSG(rc == 0 && out && !strcmp(out, want), "`%s`: status %d:\n%s\nwanted:\n%s", row, rc, out ? out : "", want);
+    free(out);
+    snprintf(row, sizeof row, "run --model %s --prompt '%s' -n 2147483647", F, P);
+    rc = run_row(row, &out);
+    CHECK_MSG(rc == 1 && out && strstr(out, "exceed the context") && !sanitizer_output(out), "`%s`: status %d: %.600s", row, rc, out ? out : "");
+    free(out);
+    free(ids);
+    tokenizer_free(tk);
 }

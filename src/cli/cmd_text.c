@@ -1,5 +1,6 @@
 /* Text subcommands: run (generate text from a prompt) and eval (loss, perplexity and bits
  * per byte of a text file), both through the model's tokenizer. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,26 +141,45 @@ int cmd_run(int argc, char **argv) {
         put_lossy(chat_text ? chat_text : prompt, stdout);
         fflush(stdout);
     }
-    /* print by decoding the whole generated run so multi-byte characters come out whole */
-    int *gen = malloc(sizeof(int) * (size_t)(max_new + 1));
-    size_t printed = 0;
+    /* print the prompt's ids and the generated run decoded together, less the prompt's own text:
+     * multi-byte characters come out whole, and the first new token keeps its leading space
+     * (sentencepiece drops that space at the start of a text: "Once upon a" + "time") */
+    size_t cap = (size_t)n + 64, nall = (size_t)n, printed = 0, plen = 0;
+    int *all = rc ? NULL : malloc(sizeof(int) * cap);
+    char *ptxt = all ? tokenizer_decode(tok, ids, n, true) : NULL;
+    if (all) memcpy(all, ids, sizeof(int) * (size_t)n);
+    if (!rc && (!all || !ptxt)) rc = !err_set(&e, ERR_MEMORY, "out of memory");
+    if (ptxt) plen = strlen(ptxt);
+    bool with_prompt = true;   /* false: the prompt's text is not the start of the whole (decode the run alone) */
     for (int k = 0; !rc && k < max_new; k++) {
         int next = sampler_sample(sm, lg, NULL);
         if (spec_is_eos(&m->spec, next) && !cli_flag(argc, argv, "--ignore-eos")) break;
-        gen[k] = next;
-        char *txt = tokenizer_decode(tok, gen, k + 1, true);
-        if (txt) {
-            size_t L = strlen(txt);
-            /* hold back a trailing incomplete UTF-8 sequence (shown as U+FFFD) */
-            if (L >= 3 && !memcmp(txt + L - 3, "\xEF\xBF\xBD", 3) && k + 1 < max_new) L -= 3;
-            if (L > printed) { fwrite(txt + printed, 1, L - printed, stdout); printed = L; fflush(stdout); }
-            free(txt);
+        if (nall == cap) {
+            int *na = cap < (size_t)INT_MAX / 2 ? realloc(all, sizeof(int) * cap * 2) : NULL;
+            if (!na) { rc = !err_set(&e, ERR_MEMORY, "out of memory after %d new tokens", k); break; }
+            all = na;
+            cap *= 2;
         }
+        all[nall++] = next;
+        char *txt = tokenizer_decode(tok, with_prompt ? all : all + n, with_prompt ? (int)nall : (int)nall - n, true);
+        if (txt && k == 0 && (strlen(txt) < plen || memcmp(txt, ptxt, plen))) {
+            with_prompt = false;
+            free(txt);
+            txt = tokenizer_decode(tok, all + n, 1, true);
+        }
+        size_t skip = with_prompt ? plen : 0;
+        if (txt && strlen(txt) >= skip && (!with_prompt || !memcmp(txt, ptxt, plen))) {
+            size_t L = strlen(txt) - skip;
+            /* hold back a trailing incomplete UTF-8 sequence (shown as U+FFFD) */
+            if (L >= 3 && !memcmp(txt + skip + L - 3, "\xEF\xBF\xBD", 3) && k + 1 < max_new) L -= 3;
+            if (L > printed) { fwrite(txt + skip + printed, 1, L - printed, stdout); printed = L; fflush(stdout); }
+        }
+        free(txt);
         if (k + 1 < max_new) { lg = engine_forward(en, &next, 1, false, &e); if (!lg) rc = 1; }
     }
     printf("\n");
     if (rc) fprintf(stderr, "llmscope: %s\n", e.msg);
-    free(gen); free(ids); free(chat_text); sampler_free(sm); engine_free(en); tokenizer_free(tok); model_free(m);
+    free(all); free(ptxt); free(ids); free(chat_text); sampler_free(sm); engine_free(en); tokenizer_free(tok); model_free(m);
     return rc;
 }
 
