@@ -364,6 +364,47 @@ TEST(lesson_wrap_cjk_and_values) {
     canvas_free(c);
 }
 
+/* The English / Chinese pair check: a translation quotes the same placeholders, each as often
+ * (the Chinese lesson 3 once wrote one of them out as text). */
+static void pair_placeholders_in(TestCtx *T_, const char *dir) {
+    static const char *const fmt =
+        "{\"id\":\"t\",\"lang\":\"%s\",\"title\":\"T\",\"summary\":\"s\",\"model\":\"assets/models/story-gqa\","
+        "\"prompt\":\"Once upon a time\",\"steps\":[{\"text\":\"%s\",\"target\":\"kv\","
+        "\"predict\":{\"kind\":\"number\",\"ask\":\"%s\",\"value\":\"{model.layers}\",\"try\":\"3\"}}]}";
+    static const struct { const char *zh_text, *zh_ask, *want; } cases[] = {
+        {"{model.layers} \u5c42 {model.d_model}", "{model.heads}?", NULL},                    /* the same: no problem */
+        {"6 \u5c42 {model.d_model}", "{model.heads}?", "step 1 text: placeholder {model.layers} (1 in English, 0 here)"},
+        {"{model.layers} {model.layers} {model.d_model}", "{model.heads}?", "{model.layers} (1 in English, 2 here)"},
+        {"{model.layers} \u5c42 {model.d_model}", "{model.kv_heads}?", "step 1 predict.ask: placeholder {model.heads}"},
+    };
+    char en[600], zh[600];
+    snprintf(en, sizeof en, "%s/en.json", dir);
+    snprintf(zh, sizeof zh, "%s/zh.json", dir);
+    FILE *f = fopen(en, "w");
+    REQUIRE(f);
+    fprintf(f, fmt, "en", "{model.layers} layers of {model.d_model}", "{model.heads} heads?");
+    fclose(f);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        f = fopen(zh, "w");
+        REQUIRE(f);
+        fprintf(f, fmt, "zh", cases[i].zh_text, cases[i].zh_ask);
+        fclose(f);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        REQUIRE(mem);
+        int n = lesson_check_pair(en, zh, mem);
+        fclose(mem);
+        if (!cases[i].want) CHECK_MSG(n == 0, "case %zu: %s", i, buf ? buf : "");
+        else CHECK_MSG(n >= 1 && has(buf, cases[i].want), "case %zu: expected \"%s\" in:\n%s", i, cases[i].want, buf ? buf : "");
+        free(buf);
+    }
+    unlink(en);
+    unlink(zh);
+}
+
+TEST(lesson_pair_same_placeholders) { test_in_tmpdir(T_, "pair", pair_placeholders_in); }
+
 /* ---- playing: actions that do not apply, presenter keys --------------------------------- */
 
 /* A lesson file on stories260K (llama2.c, with its tokenizer beside it) in a temp dir. */

@@ -449,6 +449,25 @@ static bool action_eq(const LessonAction *x, const LessonAction *y) {
            x->sampler.top_k == y->sampler.top_k && x->sampler.top_p == y->sampler.top_p && x->sampler.seed == y->sampler.seed;
 }
 
+/* The first placeholder ("{...}") that one template uses more often than the other, into
+ * `which` (empty when both use the same ones, each as often): a translation quotes the same
+ * live values as the original. */
+static void placeholder_diff(const char *x, const char *y, char *which, size_t cap) {
+    which[0] = 0;
+    const char *t[2] = {x ? x : "", y ? y : ""};
+    for (int side = 0; side < 2 && !which[0]; side++)
+        for (const char *p = strchr(t[side], '{'); p && !which[0]; p = strchr(p + 1, '{')) {
+            const char *q = strchr(p, '}');
+            if (!q) break;
+            size_t len = (size_t)(q - p) + 1;
+            int n[2] = {0, 0};
+            for (int s = 0; s < 2; s++)
+                for (const char *r = strstr(t[s], "{"); r; r = strstr(r + 1, "{"))
+                    if (!strncmp(r, p, len)) n[s]++;
+            if (n[0] != n[1]) snprintf(which, cap, "%.*s (%d in English, %d here)", (int)len, p, n[0], n[1]);
+        }
+}
+
 int lesson_check_pair(const char *en_path, const char *zh_path, FILE *out) {
     if (!out) out = stderr;
     int problems = 0;
@@ -477,6 +496,14 @@ int lesson_check_pair(const char *en_path, const char *zh_path, FILE *out) {
             else
                 for (int i = 0; i < x->n_targets; i++)
                     if (strcmp(x->target[i], y->target[i])) PROBLEM("%s: step %d: target \"%s\" differs from %s's \"%s\"", zh_path, k + 1, y->target[i], en_path, x->target[i]);
+            const char *fx[] = {x->title, x->text, x->question, x->answer, x->predict.ask, x->predict.value, x->predict.explain};
+            const char *fy[] = {y->title, y->text, y->question, y->answer, y->predict.ask, y->predict.value, y->predict.explain};
+            static const char *const fname[] = {"title", "text", "question", "answer", "predict.ask", "predict.value", "predict.explain"};
+            for (size_t f = 0; f < sizeof fx / sizeof *fx; f++) {
+                char which[160];
+                placeholder_diff(fx[f], fy[f], which, sizeof which);
+                if (which[0]) PROBLEM("%s: step %d %s: placeholder %s: a translation quotes the same live values as %s", zh_path, k + 1, fname[f], which, en_path);
+            }
             if (x->n_actions != y->n_actions) { PROBLEM("%s: step %d: %d actions, %s has %d", zh_path, k + 1, y->n_actions, en_path, x->n_actions); continue; }
             for (int i = 0; i < x->n_actions; i++)
                 if (!action_eq(&x->actions[i], &y->actions[i]))
