@@ -222,7 +222,7 @@ static void cli_options_that_would_do_nothing_body(TestCtx *T_) {
         {"generate --model " MODEL " --ids 1 -n 0 --json", 0, "{\"ids\": []}", NULL, "llmscope:"},
         {"run --model " MODEL " --prompt hi -n 0", 0, "hi", NULL, "llmscope:"},
         {"generate --model " MODEL " --ids 1 --seed 3 --json", 0, "{\"ids\": [", NULL, "llmscope:"},   /* -n's default 16 */
-        {"run --model " MODEL " --prompt hi --temp 0.5 --seed 3", 0, "hi", NULL, "llmscope:"},          /* -n's default 64 */
+        {"run --model " MODEL " --prompt hi --temp 0.5 --seed 3", 0, "hi", "llmscope: run: sampling with temperature 0.5 (--temp)", "error"},   /* -n's default 64 */
         {"trace --model " MODEL " --ids 1,2 --all-logits --hooks blocks.0.hook_resid_post --json", 2, "--all-logits is used only when --hooks selects hook_logits", NULL, NULL},
         {"trace --model " MODEL " --ids 1,2 --all-logits --hooks 'blocks.0.hook_resid_post, hook_l*' --json", 0, "\"hook_logits\", \"shape\": [2, 2048]", NULL, "llmscope:"},
         {"quant-lens --model " MODEL " --ids 1,2 --no-bos --layer 0", 2, "--no-bos is used only with --prompt", NULL, NULL},
@@ -344,16 +344,17 @@ static char *gen_out(TestCtx *T_, const char *cmd, const char *args) {
  * a field it leaves out and a model without the file taking transformers' GenerationConfig
  * default (do_sample false, temperature 1, top_k 50, top_p 1; null switches a filter off): each
  * default equals the explicit options it stands for, and differs from the other choice over these
- * 40 tokens (so a command that ignored the file, or a default that differs, fails a row). */
+ * 40 tokens (so a command that ignored the file, or a default that differs, fails a row). Options
+ * given alone merge with these defaults: tests/test_gencfg.c. */
 static void cli_sampling_defaults_from_generation_config_body(TestCtx *T_) {
     static const struct { const char *gcfg, *same, *other, *file; } cases[] = {
-        {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", "--greedy", "--temp 1", NULL},   /* the bundled models' file */
+        {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", "--greedy", "--temp 1 --top-k 50 --top-p 1", NULL},   /* the bundled models' file */
         {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 50, \"top_p\": 0.95}", "--temp 1.5 --top-k 50 --top-p 0.95", "--greedy", NULL},
-        {"{\"do_sample\": true, \"temperature\": 1.5}", "--temp 1.5 --top-k 50 --top-p 1", "--temp 1.5", NULL},   /* top_k left out: 50 */
-        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": null}", "--temp 1.5", "--temp 1.5 --top-k 50", NULL},
-        {"{\"temperature\": 1.5, \"top_k\": 5}", "--greedy", "--temp 1.5 --top-k 5", NULL},   /* no do_sample: greedy */
-        {NULL, "--greedy", "--temp 1", NULL},   /* no generation_config.json: greedy, as transformers */
-        {NULL, "--greedy", "--temp 1", "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"},   /* a GGUF file has none */
+        {"{\"do_sample\": true, \"temperature\": 1.5}", "--temp 1.5 --top-k 50 --top-p 1", "--temp 1.5 --top-k 0 --top-p 1", NULL},   /* top_k left out: 50 */
+        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": null}", "--temp 1.5 --top-k 0 --top-p 1", "--temp 1.5 --top-k 50 --top-p 1", NULL},
+        {"{\"temperature\": 1.5, \"top_k\": 5}", "--greedy", "--temp 1.5 --top-k 5 --top-p 1", NULL},   /* no do_sample: greedy */
+        {NULL, "--greedy", "--temp 1 --top-k 50 --top-p 1", NULL},   /* no generation_config.json: greedy, as transformers */
+        {NULL, "--greedy", "--temp 1 --top-k 50 --top-p 1", "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"},   /* no general.sampling.* keys */
     };
     static const char *const cmds[][2] = {
         {"generate", "--ids 0,1 -n 40 --ignore-eos --json"},

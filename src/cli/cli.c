@@ -23,10 +23,12 @@ const CliOpt CLI_OPTS_TOKENIZER[] = {
     {0}};
 const CliOpt CLI_OPTS_SAMPLING[] = {
     {"--greedy", NULL, CLI_FLAG, NULL, "always take the most likely token (same as --temp 0)", 0, 0},
-    {"--temp", NULL, CLI_NUM, "T", "sampling temperature (0 = greedy; 1 when not given but --top-k or --top-p is)", 0, 1000},
+    {"--temp", NULL, CLI_NUM, "T", "sampling temperature (0 = greedy); when not given, the model's (its "
+     "generation_config.json or GGUF file; else 1)", 0, 1000},
     {"--temperature", NULL, CLI_NUM, "T", "same as --temp", 0, 1000},
-    {"--top-k", NULL, CLI_INT, "K", "sample among the K most likely tokens (0 = all, also when not given but --temp or --top-p is)", 0, 2147483647.0},
-    {"--top-p", NULL, CLI_NUM, "P", "sample among the most likely tokens whose probabilities add up to P (1 = all, also when not given but --temp or --top-k is)", 0, 1},
+    {"--top-k", NULL, CLI_INT, "K", "sample among the K most likely tokens (0 = all); when not given, the model's (else 50)", 0, 2147483647.0},
+    {"--top-p", NULL, CLI_NUM, "P", "sample among the most likely tokens whose probabilities add up to P (above 0; 1 = all); "
+     "when not given, the model's (else 1)", 0, 1},
     {"--seed", NULL, CLI_INT, "S", "random seed of the sampler (default 42)", 0, 2147483647.0},
     {0}};
 
@@ -208,6 +210,12 @@ static bool cli_given(int argc, char **argv, const char *name) {
 int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default) {
     int rc = cli_rules(argc, argv, c, CLI_RULES_SAMPLING);
     if (rc >= 0) return rc;
+    const char *tp = cli_opt(argc, argv, "--top-p");   /* cli_check made it a number from 0 to 1 */
+    if (tp && strtod(tp, NULL) == 0) {
+        fprintf(stderr, "llmscope: %s: --top-p: %s is out of range: it must be above 0 and at most 1 (1 = all tokens; "
+                        "for the most likely token alone, give --greedy) (see `llmscope %s --help`)\n", c->name, tp, c->name);
+        return 2;
+    }
     const char *v = cli_opt(argc, argv, "--max-new");   /* or -n; cli_check made it an integer >= 0 */
     if ((v ? strtod(v, NULL) : max_new_default) > 0) return -1;
     static const char k_sampled[] = "only the tokens -n/--max-new decodes after the prompt are sampled";

@@ -93,11 +93,13 @@ bool cli_kv_round_opt(int argc, char **argv, const char *cmd, const char *opt, D
 int cli_threads_arg(int argc, char **argv);
 /* --model (or the bundled default) loaded; config-only directories only when allowed. */
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
-/* --greedy / --temp / --top-k / --top-p / --seed: what run, generate and trace sample with: the options above when any of --greedy, --temp,
- * --temperature, --top-k, --top-p is given; else the model's default (ModelSpec gen_*: its
- * generation_config.json's do_sample, temperature, top_k, top_p as transformers' generate() reads
- * them, transformers' defaults for what it leaves out or without the file: greedy). --seed applies either way. */
-SamplerCfg cli_sampler_for_model(int argc, char **argv, const ModelSpec *s);
+/* What run, generate and trace (command cmd) decode with: the model's sampling defaults (ModelSpec.gen:
+ * generation_config.json or GGUF general.sampling.*, transformers' defaults for what they leave out),
+ * each of --greedy / --temp / --top-k / --top-p overriding only its own field (engine/gencfg.h); --seed
+ * (42). When some settings come from options and some from the model, one line on stderr says which.
+ * used false (nothing decoded): greedy, nothing checked. False with e filled when a model field that
+ * is needed has a wrong type or value (naming the file, the field and the option that replaces it). */
+bool cli_sampler_for_model(int argc, char **argv, const char *cmd, const ModelSpec *s, bool used, SamplerCfg *out, Err *e);
 /* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
 struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
 struct Tokenizer *cli_tokenizer_file(const char *path, int vocab_size, Err *e);   /* a --tokenizer FILE, read by its bytes */

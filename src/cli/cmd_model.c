@@ -7,6 +7,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "engine/gencfg.h"
 #include "engine/sampler.h"
 
 int cli_threads_arg(int argc, char **argv) {
@@ -79,29 +80,30 @@ int cmd_logits(int argc, char **argv) {
     return 0;
 }
 
-static SamplerCfg cli_sampler_args(int argc, char **argv) {
-    SamplerCfg c = {0};
-    c.greedy = cli_flag(argc, argv, "--greedy");
-    c.temperature = (float)cli_opt_double(argc, argv, "--temp", 1.0);
-    if (cli_opt(argc, argv, "--temperature")) c.temperature = (float)cli_opt_double(argc, argv, "--temperature", 1.0);
-    c.top_k = cli_opt_int(argc, argv, "--top-k", 0);
-    c.top_p = (float)cli_opt_double(argc, argv, "--top-p", 1.0);
-    c.seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
-    if (c.temperature == 0) c.greedy = true;
-    return c;
-}
-
-SamplerCfg cli_sampler_for_model(int argc, char **argv, const ModelSpec *s) {
-    SamplerCfg c = cli_sampler_args(argc, argv);
-    bool given = cli_flag(argc, argv, "--greedy") || cli_opt(argc, argv, "--temp") || cli_opt(argc, argv, "--temperature") ||
-                 cli_opt(argc, argv, "--top-k") || cli_opt(argc, argv, "--top-p");
-    if (!given) {   /* the model's generation_config.json, or transformers' defaults without one (greedy) */
-        c.greedy = !s->gen_do_sample;
-        c.temperature = s->gen_temperature;
-        c.top_k = s->gen_top_k;
-        c.top_p = s->gen_top_p;
+bool cli_sampler_for_model(int argc, char **argv, const char *cmd, const ModelSpec *s, bool used, SamplerCfg *out, Err *e) {
+    GenOverride o = {0};
+    o.seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
+    if (!used) {   /* nothing is decoded: no model field is needed */
+        *out = (SamplerCfg){.greedy = true, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = o.seed};
+        return true;
     }
-    return c;
+    o.greedy = cli_flag(argc, argv, "--greedy");
+    o.temp_name = cli_opt(argc, argv, "--temperature") ? "--temperature" : "--temp";
+    o.has_temp = cli_opt(argc, argv, o.temp_name) != NULL;
+    o.temperature = (float)cli_opt_double(argc, argv, o.temp_name, 1.0);
+    o.has_top_k = cli_opt(argc, argv, "--top-k") != NULL;
+    o.top_k = cli_opt_int(argc, argv, "--top-k", 0);
+    o.has_top_p = cli_opt(argc, argv, "--top-p") != NULL;
+    o.top_p = (float)cli_opt_double(argc, argv, "--top-p", 1.0);
+    GenChoice c;
+    if (!gen_choose(s, &o, &c, e)) return false;
+    if (c.merged) {   /* some settings are the model's: say which, so the options given are not taken for all of them */
+        char d[320];
+        gen_describe(&c, true, d, sizeof d);
+        fprintf(stderr, "llmscope: %s: %s\n", cmd, d);
+    }
+    *out = c.cfg;
+    return true;
 }
 
 #define GENERATE_MAX_NEW 16   /* -n/--max-new's default */
@@ -117,10 +119,10 @@ static const CliOpt k_generate_opts[] = {
 static const CliOpt *const k_generate_groups[] = {k_generate_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_generate_cmd = {
     "generate", "generate [--model M] --ids 5,17,42 [--max-new N] [--greedy | --temp T ...] [--json]",
-    "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids. Without\n"
-    "sampling options the model's generation_config.json decides (do_sample, temperature, top_k, top_p),\n"
-    "as for `run`; what it leaves out, or a model without one (GGUF, llama2.c), takes transformers'\n"
-    "GenerationConfig defaults: do_sample false (greedy), temperature 1, top_k 50, top_p 1.",
+    "Prefills the ids, then decodes one id at a time on the KV cache and prints the new ids. Sampling\n"
+    "as for `run`: the model's defaults (generation_config.json, or a GGUF file's general.sampling.*;\n"
+    "else transformers' GenerationConfig defaults: do_sample false (greedy), temperature 1, top_k 50,\n"
+    "top_p 1), each sampling option replacing only its own field (see `llmscope run --help`).",
     k_generate_groups, 0, NULL, true};
 
 static const CliRule k_generate_rules[] = {
@@ -145,7 +147,12 @@ int cmd_generate(int argc, char **argv) {
     warn_past_context(m, n);
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
     int rc = 0, k = 0;
-    Sampler *sm = sampler_new(cli_sampler_for_model(argc, argv, &m->spec), m->spec.vocab_size);
+    SamplerCfg scfg;
+    if (!cli_sampler_for_model(argc, argv, "generate", &m->spec, max_new > 0, &scfg, &e)) {
+        engine_free(en); model_free(m); free(ids);
+        return cli_fail(&e);
+    }
+    Sampler *sm = sampler_new(scfg, m->spec.vocab_size);
     /* At most max_ctx tokens can be generated (the cache fills up): size the buffer by that,
      * not by --max-new, which may be INT_MAX. */
     int cap_new = !en ? 0 : max_new > engine_max_ctx(en) ? engine_max_ctx(en) : max_new;
@@ -235,6 +242,15 @@ int cmd_info(int argc, char **argv) {
         printf(", \"as_if\": {\"MHA\": %zu, \"GQA\": %zu, \"MQA\": %zu, \"MLA\": %zu}}",
                kv_elems_as(s, ATTN_MHA, 0) * (size_t)s->n_layers * eb, kv_elems_as(s, ATTN_GQA, s->n_kv_heads) * (size_t)s->n_layers * eb,
                kv_elems_as(s, ATTN_MQA, 0) * (size_t)s->n_layers * eb, kv_elems_as(s, ATTN_MLA, 0) * (size_t)s->n_layers * eb);
+                const GenDefaults *g = &s->gen;   /* the model's sampling defaults (engine/gencfg.h merges options over them) */
+        printf(", \"generation_defaults\": {\"source\": ");
+        if (g->source == GEN_SRC_NONE) printf("null");
+        else json_str(stdout, g->file);
+        printf(", \"do_sample\": %s, \"temperature\": %g, \"top_k\": %d, \"top_p\": %g, \"problems\": [",
+               g->do_sample ? "true" : "false", (double)g->temperature, g->top_k, (double)g->top_p);
+        for (int f = 0, k = 0; f < GEN_NFIELDS; f++)
+            if (g->bad[f][0]) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
+        printf("]}");
         printf("}\n");
     } else {
         printf("%s  (%s, %s)\n", m->path, s->model_type, m->config_only ? "config only" : "weights loaded");
@@ -244,6 +260,15 @@ int cmd_info(int argc, char **argv) {
         printf("  attention       %s\n", attn_kind_name(s->attn_kind));
         printf("  KV cache        %zu elements/token/layer, %zu bytes/token (%s), %.1f MB at %d tokens\n",
                per_layer, bpt, dtype_name(s->dtype), (double)bpt * ctx / 1e6, ctx);
+        /* what run/generate/trace decode with when no sampling option is given */
+        GenOverride none = {0};
+        GenChoice gc;
+        Err ge = {0};
+        char d[400] = "(see the problem below)";
+        if (gen_choose(s, &none, &gc, &ge)) gen_describe(&gc, false, d, sizeof d);
+        printf("  sampling        %s\n", d);
+        for (int f = 0; f < GEN_NFIELDS; f++)
+            if (s->gen.bad[f][0]) printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
     }
     model_free(m);
     return 0;

@@ -82,10 +82,15 @@ static const CliOpt k_run_opts[] = {
 static const CliOpt *const k_run_groups[] = {k_run_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
 static const CliCmd k_run_cmd = {
     "run", "run [--model M] --prompt TEXT [-n N] [--greedy | --temp T --top-k K --top-p P --seed S]",
-    "Generates a continuation of TEXT and prints it as text. Without sampling options the model's\n"
-    "generation_config.json decides (do_sample, temperature, top_k, top_p); what it leaves out, or a\n"
-    "model without one (GGUF, llama2.c), takes transformers' GenerationConfig defaults: do_sample\n"
-    "false (greedy), temperature 1, top_k 50, top_p 1.",
+    "Generates a continuation of TEXT and prints it as text. The model's own sampling defaults come\n"
+    "first: its generation_config.json (do_sample, temperature, top_k, top_p) or a GGUF file's\n"
+    "general.sampling.temp/top_k/top_p (any of them means sampling); what they leave out, or a model\n"
+    "with neither (llama2.c too), takes transformers' GenerationConfig defaults: do_sample false\n"
+    "(greedy), temperature 1, top_k 50, top_p 1. Each sampling option replaces only its own field, as\n"
+    "transformers' generate(temperature=0.7) keeps the file's top_k and top_p, and --temp, --top-k or\n"
+    "--top-p samples even where the model's do_sample is false; when some settings come from options\n"
+    "and some from the model, a line on stderr says which came from where. A field of the wrong type\n"
+    "or value is an error naming the file and field (exit 1) when the decode uses it.",
     k_run_groups, 0, NULL, true};
 
 static const CliRule k_run_rules[] = {
@@ -131,8 +136,13 @@ int cmd_run(int argc, char **argv) {
         tokenizer_free(tok); model_free(m); free(ids); free(chat_text);
         return cli_fail(&e);
     }
+    SamplerCfg scfg;
+    if (!cli_sampler_for_model(argc, argv, "run", &m->spec, max_new > 0, &scfg, &e)) {
+        tokenizer_free(tok); model_free(m); free(ids); free(chat_text);
+        return cli_fail(&e);
+    }
     Engine *en = engine_new(m, cli_opt_int(argc, argv, "--ctx", 0), &e);
-    Sampler *sm = sampler_new(cli_sampler_for_model(argc, argv, &m->spec), m->spec.vocab_size);
+    Sampler *sm = sampler_new(scfg, m->spec.vocab_size);
     int rc = 0;
     if (!en || !sm) rc = 1;
     float *lg = rc ? NULL : engine_forward(en, ids, n, false, &e);

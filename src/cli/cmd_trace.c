@@ -122,7 +122,8 @@ static const CliOpt *const k_trace_groups[] = {k_trace_opts, CLI_OPTS_SAMPLING, 
 static const CliCmd k_trace_cmd = {
     "trace", "trace [--model M] (--prompt TEXT | --ids 1,2,3) --hooks P1,P2 (--json | --npy DIR) [--max-new N]",
     "Runs a prompt (prefill, then greedy or sampled decode) and exports the values seen at hook points.\n"
-    "The decode samples as `run` does: without sampling options as the model's generation_config.json says.",
+    "The decode samples as `run` does: the model's defaults (generation_config.json or GGUF\n"
+    "general.sampling.*), each sampling option replacing only its own field.",
     k_trace_groups, 0, NULL, true};
 
 static const CliRule k_trace_rules[] = {
@@ -207,7 +208,9 @@ int cmd_trace(int argc, char **argv) {
     if (!x || !export_check_layers(x, m->spec.n_layers, &e) || (npy && !export_set_dir(x, npy, &e))) rc = 1;
     Engine *en = rc ? NULL : engine_new(m, n + max_new, &e);
     if (!en) rc = 1;
-    Sampler *sm = rc ? NULL : sampler_new(cli_sampler_for_model(argc, argv, &m->spec), m->spec.vocab_size);
+    SamplerCfg scfg;
+    if (!rc && !cli_sampler_for_model(argc, argv, "trace", &m->spec, max_new > 0, &scfg, &e)) rc = 1;
+    Sampler *sm = rc ? NULL : sampler_new(scfg, m->spec.vocab_size);
     if (!rc) {
         engine_set_hooks(en, h);
         /* the values stream to disk as they are produced: attention is [heads, T, T] */

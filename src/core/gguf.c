@@ -38,6 +38,10 @@ static const char *const k_vtype_names[] = {"u8", "i8", "u16", "i16", "u32", "i3
                                             "string", "array", "u64", "i64", "f64"};
 static const size_t k_vtype_size[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 
+const char *gguf_value_type_name(GgufValueType t) {
+    return (unsigned)t < sizeof k_vtype_names / sizeof k_vtype_names[0] ? k_vtype_names[t] : "unknown";
+}
+
 typedef struct {
     const uint8_t *buf;
     size_t len, pos;

@@ -59,7 +59,7 @@ typedef struct {
     const uint8_t *data;       /* buf + data_start + offset */
 } GgufTensor;
 
-typedef struct {
+typedef struct GgufFile {
     uint32_t version;
     uint32_t alignment;
     size_t data_start;         /* byte offset of the data section in the file */
@@ -89,6 +89,8 @@ bool gguf_get_str(const GgufFile *g, const char *key, char *out, size_t cap);
 /* Element i of a numeric array as a double / int64 (false if out of range or not numeric). */
 bool gguf_arr_float(const GgufKV *kv, uint64_t i, double *out);
 bool gguf_arr_int(const GgufKV *kv, uint64_t i, int64_t *out);
+/* "u8", "i32", "f32", "bool", "string", "array", ... (gguf-py's short names), for messages. */
+const char *gguf_value_type_name(GgufValueType t);
 /* True when the buffer starts with the GGUF magic. */
 bool gguf_sniff(const uint8_t *buf, size_t len);
 #endif

@@ -113,13 +113,6 @@ void spec_add_eos(ModelSpec *s, int id) {
     s->eos_id = s->eos_ids[0];
 }
 
-void spec_gen_defaults(ModelSpec *s) {
-    s->gen_do_sample = false;
-    s->gen_temperature = 1.0f;
-    s->gen_top_k = 50;
-    s->gen_top_p = 1.0f;
-}
-
 /* eos_token_id: an int or a list of ints, every one kept. */
 static void cfg_eos_ids(const cJSON *o, ModelSpec *s) {
     const cJSON *v = cfg_get(o, "eos_token_id");

@@ -659,6 +659,8 @@ Model *gguf_load(const char *path, Err *e) {
         return NULL;
     }
     spec_from_meta(&L);
+    /* llama.cpp's general.sampling.* keys: the model's sampling defaults (model/gendefaults.c) */
+    if (!L.bad) gen_defaults_from_gguf(&m->spec.gen, g, L.path, m->warning, sizeof m->warning);
     if (!L.bad) {
         m->w.layers = calloc((size_t)m->spec.n_layers, sizeof(LayerWeights));
         if (!m->w.layers) { err_set(e, ERR_MEMORY, "out of memory"); L.bad = true; }

@@ -430,10 +430,10 @@ static void load_generation_config(Model *m, const char *dir) {
     char *js = file_read_all(p, &len, 1u << 20, &e);
     if (!js) return;
     cJSON *root = cJSON_ParseWithLength(js, len);
-    free(js);
     if (!cJSON_IsObject(root)) {
         snprintf(m->warning, sizeof m->warning, "%s is not a JSON object; ignored", p);
         cJSON_Delete(root);
+        free(js);
         return;
     }
     ModelSpec *s = &m->spec;
@@ -448,21 +448,11 @@ static void load_generation_config(Model *m, const char *dir) {
     } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) spec_add_eos(s, (int)v->valuedouble);
     v = cJSON_GetObjectItemCaseSensitive(root, "bos_token_id");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->bos_id = (int)v->valuedouble;
-    s->has_gen_config = true;
-    spec_gen_defaults(s);
-    /* a field the file leaves out keeps transformers' default: do_sample true without top_k samples
-     * among the 50 most likely, as generate() does; null switches a filter off, as None does there */
-    s->gen_do_sample = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "do_sample"));
-    v = cJSON_GetObjectItemCaseSensitive(root, "temperature");
-    if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 100) s->gen_temperature = (float)v->valuedouble;
-    else if (cJSON_IsNull(v)) s->gen_temperature = 1.0f;
-    v = cJSON_GetObjectItemCaseSensitive(root, "top_p");
-    if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 1) s->gen_top_p = (float)v->valuedouble;
-    else if (cJSON_IsNull(v)) s->gen_top_p = 1.0f;
-    v = cJSON_GetObjectItemCaseSensitive(root, "top_k");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9) s->gen_top_k = (int)v->valuedouble;
-    else if (cJSON_IsNull(v)) s->gen_top_k = 0;
     cJSON_Delete(root);
+    /* do_sample, temperature, top_k, top_p: a field of the wrong type or value is kept as a message
+     * that a command sampling with it reports (model/gendefaults.c) */
+    gen_defaults_from_json(&s->gen, js, len, p);
+    free(js);
 }
 
 static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
@@ -577,9 +567,9 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
         return NULL;
     }
     if (!m) return NULL;
-    /* no generation_config.json (none beside config.json; a GGUF or llama2.c file has none):
-     * transformers' GenerationConfig defaults, greedy */
-    if (!m->spec.has_gen_config) spec_gen_defaults(&m->spec);
+    /* no generation_config.json (none beside config.json), no GGUF sampling keys, a llama2.c
+     * file: transformers' GenerationConfig defaults, greedy */
+    if (m->spec.gen.source == GEN_SRC_NONE) gen_defaults_reset(&m->spec.gen);
     if (!m->config_only) {
         model_account(m);
         /* refuse a model whose weights cannot fit in physical memory */
@@ -591,9 +581,11 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
             return NULL;
         }
         model_scan(m);
-        if (m->n_nonfinite)
-            snprintf(m->warning, sizeof m->warning, "%s: %d weights are NaN or Inf (first in %s); outputs may be NaN",
-                     resolved, m->n_nonfinite, m->nonfinite_first);
+        if (m->n_nonfinite) {   /* after what the loader noted, if anything */
+            size_t k = strlen(m->warning);
+            snprintf(m->warning + k, sizeof m->warning - k, "%s%s: %d weights are NaN or Inf (first in %s); outputs may be NaN",
+                     k ? "; " : "", resolved, m->n_nonfinite, m->nonfinite_first);
+        }
     }
     static atomic_ullong serials;
     m->serial = atomic_fetch_add(&serials, 1) + 1;

@@ -53,6 +53,28 @@ typedef enum { ROUTE_SOFTMAX = 0, ROUTE_SIGMOID } RouteScoring;
 #define ROUTE_MAX_EXPERTS 4096
 #define ROPE_MAX_FACTORS 512     /* rotary pairs that rope_freqs.weight may hold (head_dim <= 1024) */   /* routed experts per layer (DeepSeek-V3 has 256) */
 
+/* A model's own sampling defaults, as transformers' generate() and llama.cpp read them:
+ * generation_config.json beside config.json (do_sample, temperature, top_k, top_p), or a GGUF
+ * file's general.sampling.temp / top_k / top_p (llama.cpp's keys; any of them present means
+ * sampling, as llama.cpp samples). What the source leaves out, and a model without one, takes
+ * transformers' GenerationConfig default: do_sample false (greedy), temperature 1, top_k 50,
+ * top_p 1. model/gendefaults.c reads them; engine/gencfg.c merges them with a command's options. */
+typedef enum { GEN_SRC_NONE = 0, GEN_SRC_JSON, GEN_SRC_GGUF } GenSource;
+typedef enum { GEN_DO_SAMPLE = 0, GEN_TEMPERATURE, GEN_TOP_K, GEN_TOP_P, GEN_NFIELDS } GenField;
+typedef struct {
+    GenSource source;
+    char file[24];                     /* "generation_config.json" or "the GGUF file"; "" without a source */
+    bool do_sample;
+    float temperature;                 /* >= 0; 0 = greedy (as --temp 0 and llama.cpp) */
+    int top_k;                         /* 0 = off (null in the file) */
+    float top_p;                       /* (0, 1]; 1 = off */
+    bool given[GEN_NFIELDS];           /* the source set this field (null included) */
+    /* A field the source gives with a wrong type or value: the whole message (file, field, value,
+     * what is expected), "" when fine. The model still loads; a command that would use the field
+     * fails with it, as transformers' generate() fails only when sampling uses the value. */
+    char bad[GEN_NFIELDS][320];
+} GenDefaults;
+
 typedef struct {
     char model_type[64];       /* as in config.json ("llama", "qwen3", "gpt2", "llama2c", ...) */
     ArchFamily family;
@@ -90,11 +112,9 @@ typedef struct {
     float routed_scaling_factor;
     int n_group, topk_group;
     unsigned char mlp_only[1024];      /* qwen3_moe mlp_only_layers: layer stays dense */
-    /* Default sampling: generation_config.json's fields where it has them, else transformers'
-     * GenerationConfig defaults (spec_gen_defaults); every model, file or not, has them set. */
-    bool has_gen_config, gen_do_sample;
-    float gen_temperature, gen_top_p;
-    int gen_top_k;
+    /* The model's own sampling defaults (generation_config.json, or GGUF general.sampling.*;
+     * transformers' GenerationConfig defaults for what the source leaves out). */
+    GenDefaults gen;
 
     /* tokens */
     int bos_id, eos_id, pad_id;        /* -1 when unknown; eos_id = eos_ids[0] */
@@ -188,9 +208,20 @@ bool spec_is_eos(const ModelSpec *s, int id);
 void spec_add_eos(ModelSpec *s, int id);
 
 /* transformers' GenerationConfig defaults, what generate() uses for a field generation_config.json
- * leaves out and for a model without that file (a GGUF or llama2.c file has none): do_sample
- * false (greedy), temperature 1.0, top_k 50, top_p 1.0. */
-void spec_gen_defaults(ModelSpec *s);
+ * leaves out and for a model without that file: do_sample false (greedy), temperature 1.0,
+ * top_k 50, top_p 1.0; no source, nothing given, nothing bad. */
+void gen_defaults_reset(GenDefaults *g);
+/* generation_config.json text (model/gendefaults.c): eos/bos ids are read by the loader; this
+ * reads do_sample, temperature, top_k, top_p into g (on top of gen_defaults_reset), recording a
+ * field of the wrong type or value in g->bad (named with `path`). False only when the text is
+ * not a JSON object (transformers then ignores the file; so does the loader, with a warning). */
+bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path);
+struct GgufFile;
+/* GGUF general.sampling.temp / top_k / top_p into g (on top of gen_defaults_reset); any of them
+ * present means do_sample. Keys llama.cpp would apply that llmscope does not (min_p,
+ * penalty_repeat, mirostat, xtc_probability) at a value that does something are listed in
+ * `warn` (cap bytes, "" if none). */
+void gen_defaults_from_gguf(GenDefaults *g, const struct GgufFile *f, const char *path, char *warn, size_t cap);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);

@@ -1,0 +1,89 @@
+/* The sampler settings of a decode: the model's defaults, field by field overridden by the
+ * caller's options (transformers' generate(**kwargs) updates a copy of the model's
+ * generation_config with the fields passed and keeps the rest). */
+#include "engine/gencfg.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char k_default[] = "transformers' default";
+
+/* Where field f of the model's defaults comes from. */
+static const char *gen_src(const GenDefaults *g, GenField f) {
+    if (g->source == GEN_SRC_GGUF && f == GEN_DO_SAMPLE) return g->file;   /* the keys' presence says sample */
+    return g->given[f] ? g->file : k_default;
+}
+
+static const char *nm(const char *name, const char *dflt) { return name ? name : dflt; }
+
+/* The model's value of field f, or an error when the source gave it wrong. */
+static bool gen_need(const GenDefaults *g, GenField f, const char *opt, Err *e) {
+    if (!g->bad[f][0]) return true;
+    return err_set(e, ERR_FORMAT, "%s; fix the file, or give %s to replace it", g->bad[f], opt);
+}
+
+bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e) {
+    const GenDefaults *g = &s->gen;
+    memset(out, 0, sizeof *out);
+    SamplerCfg *c = &out->cfg;
+    c->seed = o->seed;
+    c->temperature = 1.0f;
+    c->top_p = 1.0f;
+    const char *tn = nm(o->temp_name, "--temp"), *kn = nm(o->top_k_name, "--top-k"), *pn = nm(o->top_p_name, "--top-p");
+    if (o->greedy || (o->has_temp && o->temperature == 0)) {
+        c->greedy = true;
+        out->src_mode = o->greedy ? nm(o->greedy_name, "--greedy") : tn;
+        out->by_temp = !o->greedy;
+        return true;
+    }
+    bool user_sample = o->has_temp || o->has_top_k || o->has_top_p;
+    if (user_sample) out->src_mode = o->has_temp ? tn : o->has_top_k ? kn : pn;
+    else {
+        if (g->bad[GEN_DO_SAMPLE][0])
+            return err_set(e, ERR_FORMAT, "%s; fix the file, or give --greedy or a sampling option (%s, %s, %s)",
+                           g->bad[GEN_DO_SAMPLE], tn, kn, pn);
+        out->src_mode = gen_src(g, GEN_DO_SAMPLE);
+        if (!g->do_sample) { c->greedy = true; return true; }
+    }
+    if (o->has_temp) { c->temperature = o->temperature; out->src_temp = tn; }
+    else if (!gen_need(g, GEN_TEMPERATURE, tn, e)) return false;
+    else { c->temperature = g->temperature; out->src_temp = gen_src(g, GEN_TEMPERATURE); }
+    if (o->has_top_k) { c->top_k = o->top_k; out->src_top_k = kn; }
+    else if (!gen_need(g, GEN_TOP_K, kn, e)) return false;
+    else { c->top_k = g->top_k; out->src_top_k = gen_src(g, GEN_TOP_K); }
+    if (o->has_top_p) { c->top_p = o->top_p; out->src_top_p = pn; }
+    else if (!gen_need(g, GEN_TOP_P, pn, e)) return false;
+    else { c->top_p = g->top_p; out->src_top_p = gen_src(g, GEN_TOP_P); }
+    if (c->temperature == 0) {   /* the model's temperature 0: greedy, as --temp 0 and llama.cpp */
+        c->greedy = true;
+        c->temperature = 1.0f;
+        out->by_temp = true;
+        out->src_mode = out->src_temp;
+        out->src_temp = out->src_top_k = out->src_top_p = NULL;
+        return true;
+    }
+    out->merged = user_sample && !(o->has_temp && o->has_top_k && o->has_top_p);
+    return true;
+}
+
+void gen_describe(const GenChoice *c, bool with_seed, char *out, size_t cap) {
+    if (!cap) return;
+    if (c->cfg.greedy) {
+        const char *m = c->src_mode ? c->src_mode : k_default;
+        if (!strncmp(m, "--", 2)) snprintf(out, cap, "greedy (%s%s)", m, c->by_temp ? " 0" : "");
+        else snprintf(out, cap, "greedy (%s: %s)", m, c->by_temp ? "temperature 0" : "do_sample false");
+        return;
+    }
+    char v[3][32];
+    snprintf(v[0], sizeof v[0], "temperature %g", (double)c->cfg.temperature);
+    if (c->cfg.top_k > 0) snprintf(v[1], sizeof v[1], "top_k %d", c->cfg.top_k);
+    else snprintf(v[1], sizeof v[1], "no top_k");
+    snprintf(v[2], sizeof v[2], "top_p %g", (double)c->cfg.top_p);
+    const char *src[3] = {c->src_temp, c->src_top_k, c->src_top_p};
+    size_t k = (size_t)snprintf(out, cap, "sampling with ");
+    for (int i = 0; i < 3 && k < cap; i++) {
+        bool same_next = i < 2 && src[i] && src[i + 1] && !strcmp(src[i], src[i + 1]);
+        k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? ", " : "", v[i]);
+        if (!same_next && k < cap) k += (size_t)snprintf(out + k, cap - k, " (%s)", src[i] ? src[i] : k_default);
+    }
+    if (with_seed && k < cap) snprintf(out + k, cap - k, ", seed %llu", (unsigned long long)c->cfg.seed);
+}

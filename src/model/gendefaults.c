@@ -1,0 +1,141 @@
+/* A model's own sampling defaults: generation_config.json (transformers) or GGUF
+ * general.sampling.* (llama.cpp), over transformers' GenerationConfig defaults.
+ *
+ * A field of the wrong type or value is not dropped silently: it is recorded with a message
+ * naming the file, the field and the value (GenDefaults.bad), and a command that would sample
+ * with it fails (engine/gencfg.c). transformers behaves alike: GenerationConfig keeps any value
+ * and generate() fails on it only when sampling builds its warpers from it.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/gguf.h"
+#include "model/model.h"
+
+void gen_defaults_reset(GenDefaults *g) {
+    memset(g, 0, sizeof *g);
+    g->do_sample = false;
+    g->temperature = 1.0f;
+    g->top_k = 50;
+    g->top_p = 1.0f;
+}
+
+/* What a JSON value is, for messages: `the string "50"`, `an array`, `null`, `the number 1.5`. */
+static void json_what(const cJSON *v, char *out, size_t cap) {
+    if (cJSON_IsString(v)) snprintf(out, cap, "the string \"%.40s\"%s", v->valuestring, strlen(v->valuestring) > 40 ? "..." : "");
+    else if (cJSON_IsNumber(v)) snprintf(out, cap, "the number %g", v->valuedouble);
+    else if (cJSON_IsBool(v)) snprintf(out, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNull(v)) snprintf(out, cap, "null");
+    else if (cJSON_IsArray(v)) snprintf(out, cap, "an array");
+    else snprintf(out, cap, "an object");
+}
+
+static const char *const k_json_names[GEN_NFIELDS] = {"do_sample", "temperature", "top_k", "top_p"};
+
+/* Checks a number for field f (finite, in range; top_k whole); "" when fine, else why. */
+static void gen_check_number(GenField f, double x, char *why, size_t cap) {
+    why[0] = 0;
+    if (!isfinite(x)) snprintf(why, cap, "it must be a finite number");
+    else if (f == GEN_TEMPERATURE && x < 0) snprintf(why, cap, "it must be at least 0 (0 = greedy)");
+    else if (f == GEN_TOP_K && x < 0) snprintf(why, cap, "it must be at least 0 (0 = no top-k filter)");
+    else if (f == GEN_TOP_K && x != floor(x)) snprintf(why, cap, "it must be a whole number");
+    else if (f == GEN_TOP_P && !(x > 0 && x <= 1)) snprintf(why, cap, "it must be above 0 and at most 1 (1 = all tokens)");
+}
+
+static void gen_set_number(GenDefaults *g, GenField f, double x) {
+    g->given[f] = true;
+    if (f == GEN_TEMPERATURE) g->temperature = (float)x;
+    else if (f == GEN_TOP_K) g->top_k = x > 2147483647.0 ? 2147483647 : (int)x;
+    else if (f == GEN_TOP_P) g->top_p = (float)x;
+}
+
+bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path) {
+    gen_defaults_reset(g);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(root)) { cJSON_Delete(root); return false; }
+    g->source = GEN_SRC_JSON;
+    snprintf(g->file, sizeof g->file, "generation_config.json");
+    for (int f = 0; f < GEN_NFIELDS; f++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, k_json_names[f]);
+        if (!v) continue;   /* left out: transformers' default */
+        char what[80], why[96];
+        json_what(v, what, sizeof what);
+        if (f == GEN_DO_SAMPLE) {
+            if (cJSON_IsBool(v)) { g->given[f] = true; g->do_sample = cJSON_IsTrue(v); }
+            else snprintf(g->bad[f], sizeof g->bad[f], "%s: \"do_sample\" must be true or false, not %s", path, what);
+            continue;
+        }
+        if (cJSON_IsNull(v)) {   /* None: transformers adds no warper for the field */
+            g->given[f] = true;
+            if (f == GEN_TEMPERATURE) g->temperature = 1.0f;
+            else if (f == GEN_TOP_K) g->top_k = 0;
+            else g->top_p = 1.0f;
+            continue;
+        }
+        if (!cJSON_IsNumber(v)) {
+            snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" must be %s or null, not %s", path, k_json_names[f],
+                     f == GEN_TOP_K ? "a whole number" : "a number", what);
+            continue;
+        }
+        gen_check_number((GenField)f, v->valuedouble, why, sizeof why);
+        if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" is %g: %s", path, k_json_names[f], v->valuedouble, why);
+        else gen_set_number(g, (GenField)f, v->valuedouble);
+    }
+    cJSON_Delete(root);
+    return true;
+}
+
+/* llama.cpp's keys (gguf-py constants Keys.General.SAMPLING_*; common.cpp reads them as the
+ * model's defaults where the user did not set the option). */
+static const char *const k_gguf_keys[GEN_NFIELDS] = {NULL, "general.sampling.temp", "general.sampling.top_k", "general.sampling.top_p"};
+
+void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *path, char *warn, size_t cap) {
+    gen_defaults_reset(g);
+    if (warn && cap) warn[0] = 0;
+    bool any = false;
+    for (int f = GEN_TEMPERATURE; f < GEN_NFIELDS; f++) {
+        const GgufKV *kv = gguf_find(file, k_gguf_keys[f]);
+        if (!kv) continue;
+        any = true;
+        double x = 0;
+        int64_t i = 0;
+        bool ok = f == GEN_TOP_K ? gguf_get_int(file, k_gguf_keys[f], &i) : gguf_get_float(file, k_gguf_keys[f], &x);
+        if (f == GEN_TOP_K) x = (double)i;
+        if (!ok || kv->type == GGUF_BOOL) {
+            snprintf(g->bad[f], sizeof g->bad[f], "%s: GGUF key \"%s\" must be %s (llama.cpp writes %s), not of type %s", path,
+                     k_gguf_keys[f], f == GEN_TOP_K ? "an integer" : "a number", f == GEN_TOP_K ? "an i32" : "an f32",
+                     gguf_value_type_name(kv->type));
+            continue;
+        }
+        char why[96];
+        gen_check_number((GenField)f, x, why, sizeof why);
+        if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: GGUF key \"%s\" is %g: %s", path, k_gguf_keys[f], x, why);
+        else gen_set_number(g, (GenField)f, x);
+    }
+    if (any) {   /* llama.cpp samples whenever the temperature is above 0 */
+        g->source = GEN_SRC_GGUF;
+        snprintf(g->file, sizeof g->file, "the GGUF file");
+        g->do_sample = true;
+    }
+    /* what llama.cpp would also apply and our sampler does not: say so rather than drop it silently */
+    static const struct { const char *key; double off; } others[] = {
+        {"general.sampling.min_p", 0}, {"general.sampling.penalty_repeat", 1}, {"general.sampling.mirostat", 0},
+        {"general.sampling.xtc_probability", 0}};
+    char list[256] = "";
+    size_t k = 0;
+    for (size_t j = 0; j < sizeof others / sizeof others[0]; j++) {
+        double x;
+        const GgufKV *kv = gguf_find(file, others[j].key);
+        if (!kv) continue;
+        bool num = kv->type != GGUF_BOOL && gguf_get_float(file, others[j].key, &x);
+        if (num && x == others[j].off) continue;
+        char val[32];
+        if (num) snprintf(val, sizeof val, "%g", x);
+        else snprintf(val, sizeof val, "(of type %s)", gguf_value_type_name(kv->type));
+        if (k < sizeof list) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s %s", k ? ", " : "", others[j].key, val);
+    }
+    if (k && warn && cap)
+        snprintf(warn, cap, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; llama.cpp "
+                 "would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
+}

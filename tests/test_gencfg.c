@@ -1,0 +1,543 @@
+/* Generation defaults as transformers and llama.cpp read them, and options over them:
+ *  - generation_config.json's do_sample / temperature / top_k / top_p, each field the file leaves
+ *    out taking transformers' GenerationConfig default (do_sample false, 1, 50, 1), null switching
+ *    a filter off; a field of the wrong type or value recorded with file, field and value;
+ *  - GGUF general.sampling.temp / top_k / top_p (gguf-py's Keys.General.SAMPLING_*, written by
+ *    gguf-py's metadata from generation_config.json; llama.cpp's common.cpp takes them as the
+ *    model's defaults), any of them meaning do_sample;
+ *  - each option overriding only its own field, as generate(temperature=0.7) keeps the file's
+ *    top_k and top_p (GenerationConfig.update on a copy of the model's config);
+ *  - the CLI: the settings each combination decodes with (outputs compared with the explicit
+ *    options they stand for), the note naming where each setting came from, the error and exit
+ *    status for a bad field a command needs. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "core/gguf.h"
+#include "core/path.h"
+#include "engine/gencfg.h"
+#include "model/model.h"
+
+static bool from_json(GenDefaults *g, const char *json) {
+    return gen_defaults_from_json(g, json, strlen(json), "m/generation_config.json");
+}
+
+TEST(gencfg_generation_config_fields_as_transformers) {
+    static const struct {
+        const char *json;
+        bool do_sample;
+        float temp;
+        int top_k;
+        float top_p;
+        int bad;                 /* GenField with a message, -1: none */
+        const char *msg;         /* substring of that message */
+    } cases[] = {
+        {"{}", false, 1, 50, 1, -1, NULL},
+        {"{\"bos_token_id\": 0, \"eos_token_id\": 0}", false, 1, 50, 1, -1, NULL},
+        {"{\"do_sample\": true}", true, 1, 50, 1, -1, NULL},   /* top_k left out: 50, as generate() */
+        {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", true, 0.6f, 20, 0.95f, -1, NULL},
+        {"{\"do_sample\": true, \"temperature\": null, \"top_k\": null, \"top_p\": null}", true, 1, 0, 1, -1, NULL},
+        {"{\"do_sample\": false, \"temperature\": 0}", false, 0, 50, 1, -1, NULL},
+        {"{\"top_k\": 0}", false, 1, 0, 1, -1, NULL},
+        {"{\"top_k\": 1e12}", false, 1, 2147483647, 1, -1, NULL},
+        {"{\"top_p\": 1}", false, 1, 50, 1, -1, NULL},
+        /* wrong types: kept out of the values, each named with the file, the field and the value */
+        {"{\"do_sample\": true, \"top_k\": \"50\"}", true, 1, 50, 1, GEN_TOP_K,
+         "m/generation_config.json: \"top_k\" must be a whole number or null, not the string \"50\""},
+        {"{\"do_sample\": true, \"temperature\": [1]}", true, 1, 50, 1, GEN_TEMPERATURE,
+         "m/generation_config.json: \"temperature\" must be a number or null, not an array"},
+        {"{\"do_sample\": \"true\"}", false, 1, 50, 1, GEN_DO_SAMPLE, "\"do_sample\" must be true or false, not the string \"true\""},
+        {"{\"do_sample\": 1}", false, 1, 50, 1, GEN_DO_SAMPLE, "\"do_sample\" must be true or false, not the number 1"},
+        {"{\"do_sample\": null}", false, 1, 50, 1, GEN_DO_SAMPLE, "\"do_sample\" must be true or false, not null"},
+        {"{\"top_p\": {\"a\": 1}}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" must be a number or null, not an object"},
+        {"{\"top_k\": true}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" must be a whole number or null, not true"},
+        /* bad values */
+        {"{\"top_k\": -1}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is -1: it must be at least 0"},
+        {"{\"top_k\": 20.5}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is 20.5: it must be a whole number"},
+        {"{\"top_p\": 0}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is 0: it must be above 0 and at most 1"},
+        {"{\"top_p\": 1.5}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is 1.5: it must be above 0 and at most 1"},
+        {"{\"top_p\": -0.1}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is -0.1"},
+        {"{\"temperature\": -0.5}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -0.5: it must be at least 0 (0 = greedy)"},
+        {"{\"temperature\": 1e999}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is inf: it must be a finite number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        GenDefaults g;
+        REQUIRE(from_json(&g, cases[i].json));
+        CHECK_MSG(g.source == GEN_SRC_JSON && !strcmp(g.file, "generation_config.json"), "%s: source %d", cases[i].json, g.source);
+        CHECK_MSG(g.do_sample == cases[i].do_sample, "%s: do_sample %d", cases[i].json, g.do_sample);
+        CHECK_MSG(g.temperature == cases[i].temp, "%s: temperature %g", cases[i].json, (double)g.temperature);
+        CHECK_MSG(g.top_k == cases[i].top_k, "%s: top_k %d", cases[i].json, g.top_k);
+        CHECK_MSG(g.top_p == cases[i].top_p, "%s: top_p %g", cases[i].json, (double)g.top_p);
+        for (int f = 0; f < GEN_NFIELDS; f++) {
+            if (f == cases[i].bad)
+                CHECK_MSG(strstr(g.bad[f], cases[i].msg), "%s: field %d: message \"%s\", wanted \"%s\"", cases[i].json, f, g.bad[f], cases[i].msg);
+            else CHECK_MSG(!g.bad[f][0], "%s: field %d: unexpected message \"%s\"", cases[i].json, f, g.bad[f]);
+        }
+    }
+    GenDefaults g;
+    CHECK(!from_json(&g, "[1, 2]"));   /* not an object: the loader warns and ignores the file, as transformers */
+    CHECK(!from_json(&g, "{\"top_k\": "));
+    CHECK(g.source == GEN_SRC_NONE && g.top_k == 50 && !g.do_sample);
+}
+
+/* What each combination of options decodes with, over the model's defaults. */
+TEST(gencfg_options_override_only_their_field) {
+    typedef struct { bool greedy, ht, hk, hp; float t; int k; float p; } Ov;
+    static const struct {
+        const char *json;        /* NULL: no generation_config.json */
+        Ov o;
+        bool greedy;             /* the result */
+        float t;
+        int k;
+        float p;
+        bool merged;
+        const char *desc;        /* gen_describe with the seed (NULL: not checked) */
+    } cases[] = {
+        /* no options: the file (or transformers' defaults) alone */
+        {NULL, {0}, true, 1, 0, 1, false, "greedy (transformers' default: do_sample false)"},
+        {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", {0}, false, 0.6f, 20, 0.95f, false,
+         "sampling with temperature 0.6, top_k 20, top_p 0.95 (generation_config.json), seed 42"},
+        {"{\"do_sample\": false, \"temperature\": 0.6}", {0}, true, 1, 0, 1, false, "greedy (generation_config.json: do_sample false)"},
+        {"{\"do_sample\": true, \"temperature\": 0}", {0}, true, 1, 0, 1, false, "greedy (generation_config.json: temperature 0)"},
+        /* one option: that field only, the rest from the file; transformers' default for what it lacks */
+        {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", {.ht = true, .t = 0.7f}, false, 0.7f, 20, 0.95f, true,
+         "sampling with temperature 0.7 (--temp), top_k 20, top_p 0.95 (generation_config.json), seed 42"},
+        {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", {.hk = true, .k = 0}, false, 0.6f, 0, 0.95f, true,
+         "sampling with temperature 0.6 (generation_config.json), no top_k (--top-k), top_p 0.95 (generation_config.json), seed 42"},
+        {"{\"do_sample\": true, \"temperature\": 0.6}", {.hp = true, .p = 0.5f}, false, 0.6f, 50, 0.5f, true,
+         "sampling with temperature 0.6 (generation_config.json), top_k 50 (transformers' default), top_p 0.5 (--top-p), seed 42"},
+        /* an option on a greedy model samples (transformers would warn and stay greedy), with the file's other fields */
+        {"{\"do_sample\": false, \"temperature\": 0.6, \"top_p\": 0.9}", {.hk = true, .k = 5}, false, 0.6f, 5, 0.9f, true, NULL},
+        {NULL, {.ht = true, .t = 0.8f}, false, 0.8f, 50, 1, true,
+         "sampling with temperature 0.8 (--temp), top_k 50, top_p 1 (transformers' default), seed 42"},
+        /* all three given: nothing from the model, no note */
+        {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}",
+         {.ht = true, .t = 1, .hk = true, .k = 0, .hp = true, .p = 1}, false, 1, 0, 1, false, NULL},
+        /* greedy: --greedy, --temp 0 */
+        {"{\"do_sample\": true, \"temperature\": 0.6}", {.greedy = true}, true, 1, 0, 1, false, "greedy (--greedy)"},
+        {"{\"do_sample\": true, \"temperature\": 0.6}", {.ht = true, .t = 0, .hk = true, .k = 3}, true, 1, 0, 1, false, "greedy (--temp 0)"},
+        /* the model's temperature 0 with a top_k option: greedy, as --temp 0 */
+        {"{\"temperature\": 0}", {.hk = true, .k = 3}, true, 1, 0, 1, false, "greedy (generation_config.json: temperature 0)"},
+        /* a bad field that is not used: no error */
+        {"{\"do_sample\": \"yes\"}", {.ht = true, .t = 0.5f}, false, 0.5f, 50, 1, true, NULL},
+        {"{\"top_k\": \"50\"}", {0}, true, 1, 0, 1, false, NULL},
+        {"{\"do_sample\": true, \"top_k\": \"50\"}", {.hk = true, .k = 7}, false, 1, 7, 1, true, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ModelSpec s;
+        memset(&s, 0, sizeof s);
+        if (cases[i].json) REQUIRE(from_json(&s.gen, cases[i].json));
+        else gen_defaults_reset(&s.gen);
+        const Ov *v = &cases[i].o;
+        GenOverride o = {.greedy = v->greedy, .has_temp = v->ht, .has_top_k = v->hk, .has_top_p = v->hp,
+                         .temperature = v->t, .top_k = v->k, .top_p = v->p, .seed = 42};
+        GenChoice c;
+        Err e = {0};
+        const char *j = cases[i].json ? cases[i].json : "(none)";
+        REQUIRE(gen_choose(&s, &o, &c, &e));
+        CHECK_MSG(c.cfg.greedy == cases[i].greedy, "case %zu %s: greedy %d", i, j, c.cfg.greedy);
+        if (!cases[i].greedy) {
+            CHECK_MSG(c.cfg.temperature == cases[i].t && c.cfg.top_k == cases[i].k && c.cfg.top_p == cases[i].p,
+                      "case %zu %s: T %g k %d p %g, wanted %g %d %g", i, j, (double)c.cfg.temperature, c.cfg.top_k,
+                      (double)c.cfg.top_p, (double)cases[i].t, cases[i].k, (double)cases[i].p);
+        }
+        CHECK_MSG(c.cfg.seed == 42, "case %zu: seed", i);
+        CHECK_MSG(c.merged == cases[i].merged, "case %zu %s: merged %d", i, j, c.merged);
+        if (cases[i].desc) {
+            char d[400];
+            gen_describe(&c, true, d, sizeof d);
+            CHECK_MSG(!strcmp(d, cases[i].desc), "case %zu %s: \"%s\", wanted \"%s\"", i, j, d, cases[i].desc);
+        }
+    }
+}
+
+/* A bad field the choice needs: an error naming the file, the field and the option that replaces it. */
+TEST(gencfg_bad_field_used_is_an_error) {
+    static const struct { const char *json; bool ht; float t; const char *a, *b; } cases[] = {
+        {"{\"do_sample\": \"yes\"}", false, 0, "\"do_sample\" must be true or false", "give --greedy or a sampling option"},
+        {"{\"do_sample\": true, \"top_k\": \"50\"}", false, 0, "\"top_k\" must be a whole number or null, not the string \"50\"", "give --top-k"},
+        {"{\"top_k\": \"50\"}", true, 0.5f, "\"top_k\" must be a whole number", "give --top-k"},   /* --temp samples: top_k needed */
+        {"{\"do_sample\": true, \"temperature\": -1}", false, 0, "\"temperature\" is -1", "give --temp"},
+        {"{\"do_sample\": true, \"top_p\": 2}", false, 0, "\"top_p\" is 2", "give --top-p"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ModelSpec s;
+        memset(&s, 0, sizeof s);
+        REQUIRE(from_json(&s.gen, cases[i].json));
+        GenOverride o = {.has_temp = cases[i].ht, .temperature = cases[i].t, .seed = 1};
+        GenChoice c;
+        Err e = {0};
+        CHECK_MSG(!gen_choose(&s, &o, &c, &e), "%s: accepted", cases[i].json);
+        CHECK_MSG(strstr(e.msg, "m/generation_config.json: ") && strstr(e.msg, cases[i].a) && strstr(e.msg, cases[i].b),
+                  "%s: \"%s\"", cases[i].json, e.msg);
+    }
+}
+
+/* ---- GGUF ------------------------------------------------------------------------------------ */
+
+typedef struct { unsigned char *p; size_t n, cap; } Bytes;
+static void b_add(Bytes *b, const void *d, size_t n) {
+    if (b->n + n > b->cap) {
+        size_t cap = (b->n + n) * 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) abort();
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void b_u32(Bytes *b, uint32_t v) { b_add(b, &v, 4); }   /* little-endian hosts only, as the parser */
+static void b_u64(Bytes *b, uint64_t v) { b_add(b, &v, 8); }
+static void b_str(Bytes *b, const char *s) { b_u64(b, strlen(s)); b_add(b, s, strlen(s)); }
+
+/* One metadata entry: key, GGUF value type, value as text ("20", "0.9", "x" for a string). */
+typedef struct { const char *key; GgufValueType type; const char *val; } Kv;
+
+static void b_kv(Bytes *b, const Kv *kv) {
+    b_str(b, kv->key);
+    b_u32(b, (uint32_t)kv->type);
+    switch (kv->type) {
+    case GGUF_INT32: { int32_t x = (int32_t)strtol(kv->val, NULL, 10); b_add(b, &x, 4); break; }
+    case GGUF_UINT32: { uint32_t x = (uint32_t)strtoul(kv->val, NULL, 10); b_add(b, &x, 4); break; }
+    case GGUF_FLOAT32: { float x = strtof(kv->val, NULL); b_add(b, &x, 4); break; }
+    case GGUF_FLOAT64: { double x = strtod(kv->val, NULL); b_add(b, &x, 8); break; }
+    case GGUF_BOOL: { uint8_t x = kv->val[0] == 't'; b_add(b, &x, 1); break; }
+    case GGUF_STRING: b_str(b, kv->val); break;
+    default: abort();
+    }
+}
+
+/* The sampling defaults a GGUF holding only these keys gives (parsed from bytes). */
+static void gguf_defaults(const Kv *kvs, int n, GenDefaults *g, char *warn, size_t cap) {
+    Bytes b = {0};
+    b_add(&b, "GGUF", 4);
+    b_u32(&b, 3);
+    b_u64(&b, 0);
+    b_u64(&b, (uint64_t)n);
+    for (int i = 0; i < n; i++) b_kv(&b, &kvs[i]);
+    while (b.n % 32) b_add(&b, "", 1);
+    Err e = {0};
+    GgufFile *f = gguf_parse(b.p, b.n, "x.gguf", &e);
+    if (!f) { fprintf(stderr, "gguf_parse: %s\n", e.msg); abort(); }
+    gen_defaults_from_gguf(g, f, "x.gguf", warn, cap);
+    gguf_free(f);
+    free(b.p);
+}
+
+TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
+    GenDefaults g;
+    char warn[512];
+    /* no key: transformers' defaults, greedy (no source) */
+    Kv arch = {"general.architecture", GGUF_STRING, "llama"};
+    gguf_defaults(&arch, 1, &g, warn, sizeof warn);
+    CHECK(g.source == GEN_SRC_NONE && !g.do_sample && g.temperature == 1 && g.top_k == 50 && g.top_p == 1 && !warn[0]);
+    /* the three, as gguf-py's writer types them (i32 top_k, f32 temp and top_p): sample with them */
+    Kv all[] = {{"general.sampling.top_k", GGUF_INT32, "20"}, {"general.sampling.top_p", GGUF_FLOAT32, "0.8"},
+                {"general.sampling.temp", GGUF_FLOAT32, "0.7"}};
+    gguf_defaults(all, 3, &g, warn, sizeof warn);
+    CHECK(g.source == GEN_SRC_GGUF && g.do_sample && g.top_k == 20 && g.top_p == 0.8f && g.temperature == 0.7f);
+    CHECK(!strcmp(g.file, "the GGUF file") && !warn[0]);
+    /* one key: the others transformers' defaults (as generation_config.json with only that field) */
+    gguf_defaults(&all[2], 1, &g, warn, sizeof warn);
+    CHECK(g.do_sample && g.temperature == 0.7f && g.top_k == 50 && g.top_p == 1);
+    CHECK(g.given[GEN_TEMPERATURE] && !g.given[GEN_TOP_K] && !g.given[GEN_TOP_P]);
+    /* other integer and float widths convert; temp 0 stays 0 (greedy when chosen) */
+    Kv widths[] = {{"general.sampling.top_k", GGUF_UINT32, "40"}, {"general.sampling.temp", GGUF_FLOAT64, "0"}};
+    gguf_defaults(widths, 2, &g, warn, sizeof warn);
+    CHECK(g.top_k == 40 && g.temperature == 0 && g.do_sample);
+    ModelSpec s;
+    memset(&s, 0, sizeof s);
+    s.gen = g;
+    GenOverride none = {.seed = 42};
+    GenChoice c;
+    Err e = {0};
+    CHECK(gen_choose(&s, &none, &c, &e) && c.cfg.greedy);
+    char d[300];
+    gen_describe(&c, false, d, sizeof d);
+    CHECK_MSG(!strcmp(d, "greedy (the GGUF file: temperature 0)"), "%s", d);
+    /* wrong types and bad values: named with the file and the key */
+    static const struct { Kv kv; GenField f; const char *msg; } bad[] = {
+        {{"general.sampling.top_k", GGUF_STRING, "40"}, GEN_TOP_K,
+         "x.gguf: GGUF key \"general.sampling.top_k\" must be an integer (llama.cpp writes an i32), not of type string"},
+        {{"general.sampling.top_k", GGUF_FLOAT32, "40"}, GEN_TOP_K, "must be an integer (llama.cpp writes an i32), not of type f32"},
+        {{"general.sampling.temp", GGUF_BOOL, "true"}, GEN_TEMPERATURE, "\"general.sampling.temp\" must be a number (llama.cpp writes an f32), not of type bool"},
+        {{"general.sampling.top_k", GGUF_INT32, "-1"}, GEN_TOP_K, "\"general.sampling.top_k\" is -1: it must be at least 0"},
+        {{"general.sampling.top_p", GGUF_FLOAT32, "0"}, GEN_TOP_P, "\"general.sampling.top_p\" is 0: it must be above 0 and at most 1"},
+        {{"general.sampling.top_p", GGUF_FLOAT32, "1.5"}, GEN_TOP_P, "is 1.5: it must be above 0 and at most 1"},
+        {{"general.sampling.temp", GGUF_FLOAT32, "-0.5"}, GEN_TEMPERATURE, "\"general.sampling.temp\" is -0.5: it must be at least 0"},
+        {{"general.sampling.temp", GGUF_FLOAT32, "nan"}, GEN_TEMPERATURE, "\"general.sampling.temp\" is nan: it must be a finite number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gguf_defaults(&bad[i].kv, 1, &g, warn, sizeof warn);
+        CHECK_MSG(strstr(g.bad[bad[i].f], bad[i].msg), "%s %s: \"%s\"", bad[i].kv.key, bad[i].kv.val, g.bad[bad[i].f]);
+        CHECK_MSG(g.source == GEN_SRC_GGUF && g.do_sample, "%s: a key present means sampling", bad[i].kv.key);
+        memset(&s, 0, sizeof s);
+        s.gen = g;
+        CHECK_MSG(!gen_choose(&s, &none, &c, &e) && strstr(e.msg, bad[i].msg), "%s: not refused: %s", bad[i].kv.key, e.msg);
+    }
+    /* keys llama.cpp would apply and we do not: a warning naming them; at their "off" values: none */
+    Kv others[] = {{"general.sampling.min_p", GGUF_FLOAT32, "0.05"}, {"general.sampling.penalty_repeat", GGUF_FLOAT32, "1.1"},
+                   {"general.sampling.mirostat", GGUF_INT32, "0"}, {"general.sampling.xtc_probability", GGUF_FLOAT32, "0"}};
+    gguf_defaults(others, 4, &g, warn, sizeof warn);
+    CHECK_MSG(strstr(warn, "x.gguf: GGUF general.sampling.min_p 0.05, general.sampling.penalty_repeat 1.1: not applied") &&
+              !strstr(warn, "mirostat") && !strstr(warn, "xtc"), "%s", warn);
+    CHECK(g.source == GEN_SRC_NONE && !g.do_sample);   /* none of temp/top_k/top_p: greedy */
+    gguf_defaults(&others[2], 2, &g, warn, sizeof warn);
+    CHECK_MSG(!warn[0], "%s", warn);
+}
+
+/* ---- through the CLI ------------------------------------------------------------------------- */
+
+#define MODEL "assets/models/story-gqa"
+#define GGUF_FX "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"
+
+static char g_tmp[1024];
+
+/* Runs `llmscope ARGS` (%D = g_tmp); returns the status, *out stdout, *err stderr. */
+static int cli(const char *args, char **out, char **err) {
+    char expanded[2048], cmd[4096], errf[1200];
+    size_t o = 0;
+    for (const char *p = args; *p && o + 1100 < sizeof expanded; p++) {
+        if (p[0] == '%' && p[1] == 'D') { o += (size_t)snprintf(expanded + o, sizeof expanded - o, "%s", g_tmp); p++; }
+        else expanded[o++] = *p;
+    }
+    expanded[o] = 0;
+    snprintf(errf, sizeof errf, "%s/stderr.txt", g_tmp);
+    snprintf(cmd, sizeof cmd, "( timeout -k 5 120 %s %s </dev/null 2>'%s' )", test_bin(), expanded, errf);
+    int rc = test_run(cmd, out, 0);
+    snprintf(cmd, sizeof cmd, "cat '%s'", errf);
+    test_run(cmd, err, 0);
+    if (!*out) *out = strdup("");
+    if (!*err) *err = strdup("");
+    return rc;
+}
+
+/* A copy of the GGUF at src with these metadata entries put first; a padding string entry keeps
+ * the tensor data at the file's alignment (the inserted bytes are a multiple of it). */
+static bool gguf_with(const char *src, const char *dst, const Kv *kvs, int n) {
+    Err e = {0};
+    size_t len;
+    char *buf = file_read_all(src, &len, 16u << 20, &e);
+    if (!buf) return false;
+    GgufFile *f = gguf_parse((const uint8_t *)buf, len, src, &e);
+    uint32_t align = f ? f->alignment : 0;
+    gguf_free(f);
+    Bytes b = {0};
+    for (int i = 0; i < n; i++) b_kv(&b, &kvs[i]);
+    static const char pad_key[] = "llmscope.test.padding";
+    size_t fixed = b.n + 8 + strlen(pad_key) + 4 + 8, pad = align ? (align - fixed % align) % align : 0;
+    char *padv = calloc(1, pad + 1);
+    memset(padv, 'x', pad);
+    Kv p = {pad_key, GGUF_STRING, padv};
+    b_kv(&b, &p);
+    free(padv);
+    uint64_t nkv;
+    memcpy(&nkv, buf + 16, 8);
+    nkv += (uint64_t)n + 1;
+    FILE *o = align ? fopen(dst, "wb") : NULL;
+    bool ok = o && fwrite(buf, 1, 16, o) == 16 && fwrite(&nkv, 8, 1, o) == 1 && fwrite(b.p, 1, b.n, o) == b.n &&
+              fwrite(buf + 24, 1, len - 24, o) == len - 24;
+    if (o) ok = fclose(o) == 0 && ok;
+    free(b.p);
+    free(buf);
+    return ok;
+}
+
+/* The ids `generate` gives on model M with ARGS (40 ids past eos), "" on failure (checked). */
+static char *ids_of(TestCtx *T_, const char *model, const char *args, char **note) {
+    char a[1024], *out, *err;
+    snprintf(a, sizeof a, "generate --model '%s' --ids 0,1 -n 40 --ignore-eos --json %s", model, args);
+    int rc = cli(a, &out, &err);
+    CHECK_MSG(rc == 0 && strstr(out, "\"ids\""), "`%s`: status %d: %.300s %.300s", a, rc, out, err);
+    if (note) *note = err;
+    else {   /* no note (every setting given) and no error; a loader warning is fine */
+        CHECK_MSG(!strstr(err, "llmscope: generate:"), "`%s`: stderr %.300s", a, err);
+        free(err);
+    }
+    return out;
+}
+
+/* With generation_config.json (or the GGUF's keys) giving some settings and options giving others,
+ * the ids are exactly those of the explicit options for every setting, and differ from the old
+ * reading (the options alone, the rest temperature 1 / every token), and a note says which came
+ * from where. */
+static void merge_body(TestCtx *T_, const char *dir) {
+    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
+             "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", dir, dir);
+    REQUIRE(system(cmd) == 0);
+    char model[1100], gguf[1100];
+    snprintf(model, sizeof model, "%s/g", dir);
+    snprintf(gguf, sizeof gguf, "%s/sampling.gguf", dir);
+    static const Kv keys[] = {{"general.sampling.temp", GGUF_FLOAT32, "1.5"}, {"general.sampling.top_k", GGUF_INT32, "5"},
+                              {"general.sampling.top_p", GGUF_FLOAT32, "0.9"}, {"general.sampling.min_p", GGUF_FLOAT32, "0.05"}};
+    REQUIRE(gguf_with(GGUF_FX, gguf, keys, 4));
+    static const struct {
+        const char *gcfg;        /* generation_config.json; NULL: the GGUF with general.sampling.* */
+        const char *dflt_same;   /* what no options stand for */
+        const char *args, *same, *old, *note;
+    } cases[] = {
+        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}", "--temp 1.5 --top-k 5 --top-p 0.9",
+         "--top-k 20", "--temp 1.5 --top-k 20 --top-p 0.9", "--top-k 20 --temp 1 --top-p 1",
+         "generate: sampling with temperature 1.5 (generation_config.json), top_k 20 (--top-k), top_p 0.9 (generation_config.json), seed 42"},
+        {"{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}", NULL,
+         "--temperature 0.8 --seed 7", "--temp 0.8 --top-k 5 --top-p 0.9 --seed 7", "--temp 0.8 --top-k 0 --top-p 1 --seed 7",
+         "sampling with temperature 0.8 (--temperature), top_k 5, top_p 0.9 (generation_config.json), seed 7"},
+        /* greedy by default (no do_sample): an option samples, with the file's other fields */
+        {"{\"temperature\": 1.5, \"top_k\": 5}", "--greedy", "--top-p 0.9", "--temp 1.5 --top-k 5 --top-p 0.9", "--top-p 0.9 --temp 1 --top-k 0",
+         "temperature 1.5, top_k 5 (generation_config.json), top_p 0.9 (--top-p)"},
+        /* what the file leaves out is transformers' default: top_k 50 */
+        {"{\"do_sample\": true}", "--temp 1 --top-k 50 --top-p 1", "--temp 1.5", "--temp 1.5 --top-k 50 --top-p 1", "--temp 1.5 --top-k 0 --top-p 1",
+         "temperature 1.5 (--temp), top_k 50, top_p 1 (transformers' default)"},
+        /* a GGUF's general.sampling.*: the model's defaults, as llama.cpp reads them */
+        {NULL, "--temp 1.5 --top-k 5 --top-p 0.9", "--top-k 40", "--temp 1.5 --top-k 40 --top-p 0.9", "--top-k 40 --temp 1 --top-p 1",
+         "temperature 1.5 (the GGUF file), top_k 40 (--top-k), top_p 0.9 (the GGUF file)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *m = cases[i].gcfg ? model : gguf;
+        if (cases[i].gcfg) {
+            snprintf(cmd, sizeof cmd, "%s/generation_config.json", model);
+            FILE *f = fopen(cmd, "w");
+            REQUIRE(f);
+            fputs(cases[i].gcfg, f);
+            fclose(f);
+        }
+        char *note = NULL, *dnote = NULL;
+        char *got = ids_of(T_, m, cases[i].args, &note);
+        char *same = ids_of(T_, m, cases[i].same, NULL);
+        char *old = ids_of(T_, m, cases[i].old, NULL);
+        CHECK_MSG(!strcmp(got, same), "%s / `%s`: not the ids of `%s`:\n%s\nvs\n%s", cases[i].gcfg ? cases[i].gcfg : "GGUF",
+                  cases[i].args, cases[i].same, got, same);
+        CHECK_MSG(strcmp(got, old), "%s / `%s`: the same ids as `%s`: the case cannot fail", cases[i].gcfg ? cases[i].gcfg : "GGUF",
+                  cases[i].args, cases[i].old);
+        CHECK_MSG(strstr(note, cases[i].note) && strstr(note, "llmscope: generate: sampling with"), "`%s`: note \"%s\", wanted \"%s\"",
+                  cases[i].args, note, cases[i].note);
+        if (cases[i].dflt_same) {   /* no options: the model's defaults, silently (the GGUF's min_p warned) */
+            char *dflt = ids_of(T_, m, "", &dnote);
+            char *ref = ids_of(T_, m, cases[i].dflt_same, NULL);
+            CHECK_MSG(!strcmp(dflt, ref), "%s: the default is not `%s`", cases[i].gcfg ? cases[i].gcfg : "GGUF", cases[i].dflt_same);
+            CHECK_MSG(cases[i].gcfg ? !dnote[0] : !!strstr(dnote, "general.sampling.min_p 0.05: not applied"), "default: stderr \"%s\"", dnote);
+            free(dflt); free(ref); free(dnote);
+        }
+        free(got); free(same); free(old); free(note);
+    }
+    /* the default differs from greedy on this GGUF: the keys are read (else the case above cannot fail) */
+    char *gnote = NULL;
+    char *dflt = ids_of(T_, gguf, "", &gnote), *greedy = ids_of(T_, gguf, "--greedy", NULL);
+    CHECK_MSG(strcmp(dflt, greedy), "the GGUF's sampling keys change nothing");
+    free(dflt); free(greedy); free(gnote);
+    /* run and trace take the same settings as generate (one code path; checked once each) */
+    char *out, *err;
+    snprintf(cmd, sizeof cmd, "run --model '%s' --prompt 'Once upon a time' -n 5 --top-k 40", gguf);
+    CHECK_MSG(cli(cmd, &out, &err) == 0 && strstr(err, "llmscope: run: sampling with temperature 1.5 (the GGUF file), top_k 40"), "run: %s", err);
+    free(out); free(err);
+    snprintf(cmd, sizeof cmd, "trace --model '%s' --ids 0,1 -n 3 --hooks hook_logits --json --top-p 0.5", gguf);
+    CHECK_MSG(cli(cmd, &out, &err) == 0 && strstr(err, "llmscope: trace: sampling with temperature 1.5, top_k 5 (the GGUF file), top_p 0.5 (--top-p)"),
+              "trace: %s", err);
+    free(out); free(err);
+    /* info shows the defaults */
+    snprintf(cmd, sizeof cmd, "info --model '%s'", gguf);
+    CHECK_MSG(cli(cmd, &out, &err) == 0 && strstr(out, "sampling        sampling with temperature 1.5, top_k 5, top_p 0.9 (the GGUF file)\n"),
+              "info: %s", out);
+    free(out); free(err);
+}
+
+TEST(gencfg_cli_options_merge_with_model_defaults) {
+    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK) || access(GGUF_FX, R_OK)) SKIP("needs %s, %s and %s", test_bin(), MODEL, GGUF_FX);
+    test_in_tmpdir(T_, "gencfg", merge_body);
+}
+
+/* A field of the wrong type or value: the commands that would sample with it fail (exit 1) naming
+ * the file, the field and the option that replaces it; with that option, with --greedy, or in a
+ * command that samples nothing, they run; info names the problem. */
+static void bad_body(TestCtx *T_, const char *dir) {
+    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
+             "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done && printf 'Once upon a time there was a cat.' > '%s/t.txt'", dir, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    static const struct {
+        const char *gcfg, *msg;
+        const char *fix;          /* options that replace the bad field */
+        bool greedy_default;      /* the default decode needs no bad field */
+    } cases[] = {
+        {"{\"do_sample\": true, \"top_k\": \"50\"}", "generation_config.json: \"top_k\" must be a whole number or null, not the string \"50\"; fix the file, or give --top-k to replace it", "--top-k 50", false},
+        {"{\"do_sample\": true, \"temperature\": [1]}", "generation_config.json: \"temperature\" must be a number or null, not an array; fix the file, or give --temp", "--temp 1", false},
+        {"{\"do_sample\": \"true\"}", "generation_config.json: \"do_sample\" must be true or false, not the string \"true\"", "--temp 1", false},
+        {"{\"do_sample\": true, \"top_p\": 1.5}", "generation_config.json: \"top_p\" is 1.5: it must be above 0 and at most 1", "--top-p 1", false},
+        {"{\"do_sample\": true, \"top_k\": -1}", "generation_config.json: \"top_k\" is -1: it must be at least 0", "--top-k 0", false},
+        {"{\"do_sample\": true, \"temperature\": -0.5}", "generation_config.json: \"temperature\" is -0.5: it must be at least 0 (0 = greedy)", "--temp 0.5", false},
+        /* greedy by default: the bad top_k is not used until an option samples */
+        {"{\"top_k\": 20.5}", "generation_config.json: \"top_k\" is 20.5: it must be a whole number", "--top-k 3 --temp 1", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
+        FILE *f = fopen(cmd, "w");
+        REQUIRE(f);
+        fputs(cases[i].gcfg, f);
+        fclose(f);
+        char *out, *err;
+        /* the commands that sample */
+        static const char *const cmds[] = {"generate --model %D/g --ids 0,1 -n 4 %s", "run --model %D/g --prompt hi -n 4 %s",
+                                           "trace --model %D/g --ids 0,1 -n 4 --hooks hook_logits --json %s"};
+        for (size_t c = 0; c < 3; c++) {
+            snprintf(cmd, sizeof cmd, cmds[c], cases[i].greedy_default ? "--temp 0.9" : "");
+            int rc = cli(cmd, &out, &err);
+            CHECK_MSG(rc == 1 && strstr(err, cases[i].msg) && strstr(err, "/g/generation_config.json"),
+                      "%s: `%s`: status %d, stderr \"%s\"", cases[i].gcfg, cmd, rc, err);
+            free(out); free(err);
+            /* the option that replaces the field; --greedy */
+            snprintf(cmd, sizeof cmd, cmds[c], cases[i].fix);
+            int rc2 = cli(cmd, &out, &err);
+            CHECK_MSG(rc2 == 0 && !strstr(err, "must"), "%s: `%s`: status %d: %s", cases[i].gcfg, cmd, rc2, err);
+            free(out); free(err);
+            snprintf(cmd, sizeof cmd, cmds[c], "--greedy");
+            rc2 = cli(cmd, &out, &err);
+            CHECK_MSG(rc2 == 0 && !err[0], "%s: `%s`: status %d: %s", cases[i].gcfg, cmd, rc2, err);
+            free(out); free(err);
+        }
+        /* the default decode: fails when it needs the field, else runs greedy */
+        int rc = cli("generate --model %D/g --ids 0,1 -n 4", &out, &err);
+        CHECK_MSG(cases[i].greedy_default ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: default: status %d, %s",
+                  cases[i].gcfg, rc, err);
+        free(out); free(err);
+        /* nothing sampled: trace without -n, eval; info names the problem */
+        CHECK_MSG(cli("trace --model %D/g --ids 0,1 --hooks hook_logits --json", &out, &err) == 0, "%s: trace -n 0: %s", cases[i].gcfg, err);
+        free(out); free(err);
+        CHECK_MSG(cli("eval --model %D/g --text-file %D/t.txt", &out, &err) == 0, "%s: eval: %s", cases[i].gcfg, err);
+        free(out); free(err);
+        char what[300];   /* the message without the remedy */
+        snprintf(what, sizeof what, "%s", cases[i].msg);
+        if (strstr(what, "; fix")) *strstr(what, "; fix") = 0;
+        CHECK_MSG(cli("info --model %D/g", &out, &err) == 0 && strstr(out, "  problem ") && strstr(out, what),
+                  "%s: info: %s", cases[i].gcfg, out);
+        free(out); free(err);
+    }
+    /* a GGUF key of the wrong type: the same, naming the file and the key */
+    char gguf[1100];
+    snprintf(gguf, sizeof gguf, "%s/bad.gguf", dir);
+    Kv k = {"general.sampling.top_k", GGUF_STRING, "40"};
+    REQUIRE(gguf_with(GGUF_FX, gguf, &k, 1));
+    char *out, *err;
+    int rc = cli("generate --model %D/bad.gguf --ids 0,1 -n 4", &out, &err);
+    CHECK_MSG(rc == 1 && strstr(err, "bad.gguf: GGUF key \"general.sampling.top_k\" must be an integer (llama.cpp writes an i32), not of type string; "
+                                "fix the file, or give --top-k"), "GGUF: status %d: %s", rc, err);
+    free(out); free(err);
+    CHECK_MSG(cli("generate --model %D/bad.gguf --ids 0,1 -n 4 --top-k 3", &out, &err) == 0, "GGUF --top-k: %s", err);
+    free(out); free(err);
+    /* --top-p 0 is refused as an option too (exit 2): it meant every token before */
+    rc = cli("generate --model %D/g --ids 0,1 -n 4 --top-p 0", &out, &err);
+    CHECK_MSG(rc == 2 && strstr(err, "--top-p: 0 is out of range: it must be above 0 and at most 1"), "--top-p 0: %d %s", rc, err);
+    free(out); free(err);
+}
+
+TEST(gencfg_cli_bad_fields_named) {
+    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK) || access(GGUF_FX, R_OK)) SKIP("needs %s, %s and %s", test_bin(), MODEL, GGUF_FX);
+    test_in_tmpdir(T_, "gencfg", bad_body);
+}
