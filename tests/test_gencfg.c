@@ -63,6 +63,7 @@ TEST(gencfg_generation_config_fields_as_transformers) {
         {"{\"top_p\": -0.1}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is -0.1"},
         {"{\"temperature\": -0.5}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -0.5: it must be at least 0 (0 = greedy)"},
         {"{\"temperature\": 1e999}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is inf: it must be a finite number"},
+        {"{\"temperature\": 1e300}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is 1e+300: it must be a finite number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         GenDefaults g;

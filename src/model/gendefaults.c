@@ -7,6 +7,7 @@
  * and generate() fails on it only when sampling builds its warpers from it.
  */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static const char *const k_json_names[GEN_NFIELDS] = {"do_sample", "temperature"
 /* Checks a number for field f (finite, in range; top_k whole); "" when fine, else why. */
 static void gen_check_number(GenField f, double x, char *why, size_t cap) {
     why[0] = 0;
-    if (!isfinite(x)) snprintf(why, cap, "it must be a finite number");
+    if (!isfinite(x) || fabs(x) > FLT_MAX) snprintf(why, cap, "it must be a finite number");
     else if (f == GEN_TEMPERATURE && x < 0) snprintf(why, cap, "it must be at least 0 (0 = greedy)");
     else if (f == GEN_TOP_K && x < 0) snprintf(why, cap, "it must be at least 0 (0 = no top-k filter)");
     else if (f == GEN_TOP_K && x != floor(x)) snprintf(why, cap, "it must be a whole number");
