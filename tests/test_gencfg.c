@@ -23,7 +23,30 @@
 #include "model/model.h"
 
 static bool from_json(GenDefaults *g, const char *json) {
-    return gen_defaults_from_json(g, json, strlen(json), "m/generation_config.json");
+    char warn[512];
+    return gen_defaults_from_json(g, json, strlen(json), "m/generation_config.json", warn, sizeof warn);
+}
+
+/* generation_config.json fields transformers applies and our sampler lacks: a warning naming them
+ * (Qwen2.5-Instruct's file sets repetition_penalty 1.05), none at their neutral values */
+TEST(gencfg_generation_config_unapplied_fields_warned) {
+    static const struct { const char *json, *warn; } cases[] = {
+        {"{\"do_sample\": true, \"repetition_penalty\": 1.05, \"temperature\": 0.7, \"top_p\": 0.8, \"top_k\": 20}",
+         "m/generation_config.json: \"repetition_penalty\" 1.05: not applied (llmscope samples with temperature, top_k and top_p only; "
+         "transformers' generate() would apply it)"},
+        {"{\"do_sample\": true, \"min_p\": 0.05, \"no_repeat_ngram_size\": 3, \"typical_p\": \"x\"}",
+         "\"no_repeat_ngram_size\" 3, \"min_p\" 0.05, \"typical_p\" the string \"x\": not applied"},
+        {"{\"min_p\": 0.05, \"typical_p\": 0.9}", ""},   /* greedy: transformers applies neither */
+        {"{\"do_sample\": true, \"repetition_penalty\": 1.0, \"min_p\": null, \"typical_p\": 1, \"epsilon_cutoff\": 0, "
+         "\"eta_cutoff\": 0, \"no_repeat_ngram_size\": 0}", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        GenDefaults g;
+        char warn[512];
+        REQUIRE(gen_defaults_from_json(&g, cases[i].json, strlen(cases[i].json), "m/generation_config.json", warn, sizeof warn));
+        CHECK_MSG(cases[i].warn[0] ? strstr(warn, cases[i].warn) != NULL : !warn[0], "%s: warning \"%s\", wanted \"%s\"",
+                  cases[i].json, warn, cases[i].warn);
+    }
 }
 
 TEST(gencfg_generation_config_fields_as_transformers) {

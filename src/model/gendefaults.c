@@ -51,8 +51,9 @@ static void gen_set_number(GenDefaults *g, GenField f, double x) {
     else if (f == GEN_TOP_P) g->top_p = (float)x;
 }
 
-bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path) {
+bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path, char *warn, size_t cap) {
     gen_defaults_reset(g);
+    if (warn && cap) warn[0] = 0;
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!cJSON_IsObject(root)) { cJSON_Delete(root); return false; }
     g->source = GEN_SRC_JSON;
@@ -83,6 +84,27 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
         if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" is %g: %s", path, k_json_names[f], v->valuedouble, why);
         else gen_set_number(g, (GenField)f, v->valuedouble);
     }
+    /* what generate() would also apply and our sampler does not have: named, not dropped silently
+     * (repetition_penalty and no_repeat_ngram_size act in greedy decoding too; the others only
+     * when sampling) */
+    static const struct { const char *key; double off; bool sampling_only; } others[] = {
+        {"repetition_penalty", 1, false}, {"no_repeat_ngram_size", 0, false}, {"min_p", 0, true},
+        {"typical_p", 1, true}, {"epsilon_cutoff", 0, true}, {"eta_cutoff", 0, true}};
+    char list[256] = "";
+    size_t k = 0;
+    for (size_t j = 0; j < sizeof others / sizeof others[0]; j++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, others[j].key);
+        if (!v || cJSON_IsNull(v) || (others[j].sampling_only && !g->do_sample)) continue;
+        if (cJSON_IsNumber(v) && v->valuedouble == others[j].off) continue;
+        char what[80];
+        json_what(v, what, sizeof what);
+        if (k < sizeof list)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s\"%s\" %s", k ? ", " : "", others[j].key,
+                                  cJSON_IsNumber(v) ? what + strlen("the number ") : what);
+    }
+    if (k && warn && cap)
+        snprintf(warn, cap, "%s: %s: not applied (llmscope samples with temperature, top_k and top_p only; transformers' "
+                 "generate() would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
     cJSON_Delete(root);
     return true;
 }

@@ -451,7 +451,7 @@ static void load_generation_config(Model *m, const char *dir) {
     cJSON_Delete(root);
     /* do_sample, temperature, top_k, top_p: a field of the wrong type or value is kept as a message
      * that a command sampling with it reports (model/gendefaults.c) */
-    gen_defaults_from_json(&s->gen, js, len, p);
+    gen_defaults_from_json(&s->gen, js, len, p, m->warning, sizeof m->warning);
     free(js);
 }
 

@@ -213,9 +213,12 @@ void spec_add_eos(ModelSpec *s, int id);
 void gen_defaults_reset(GenDefaults *g);
 /* generation_config.json text (model/gendefaults.c): eos/bos ids are read by the loader; this
  * reads do_sample, temperature, top_k, top_p into g (on top of gen_defaults_reset), recording a
- * field of the wrong type or value in g->bad (named with `path`). False only when the text is
- * not a JSON object (transformers then ignores the file; so does the loader, with a warning). */
-bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path);
+ * field of the wrong type or value in g->bad (named with `path`). Fields transformers' generate()
+ * would apply and llmscope does not (repetition_penalty, no_repeat_ngram_size; with do_sample
+ * min_p, typical_p, epsilon_cutoff, eta_cutoff) at a value that acts are listed in `warn` (cap
+ * bytes, "" if none). False only when the text is not a JSON object (transformers then ignores
+ * the file; so does the loader, with a warning). */
+bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path, char *warn, size_t cap);
 struct GgufFile;
 /* GGUF general.sampling.temp / top_k / top_p into g (on top of gen_defaults_reset); any of them
  * present means do_sample. Keys llama.cpp would apply that llmscope does not (min_p,
