@@ -508,8 +508,9 @@ static void bad_body(TestCtx *T_, const char *dir) {
         fclose(f);
         char *out, *err;
         /* the commands that sample */
-        static const char *const cmds[] = {"generate --model %D/g --ids 0,1 -n 4 %s", "run --model %D/g --prompt hi -n 4 %s",
-                                           "trace --model %D/g --ids 0,1 -n 4 --hooks hook_logits --json %s"};
+        /* formats: %%D becomes the %D that cli() expands */
+        static const char *const cmds[] = {"generate --model %%D/g --ids 0,1 -n 4 %s", "run --model %%D/g --prompt hi -n 4 %s",
+                                           "trace --model %%D/g --ids 0,1 -n 4 --hooks hook_logits --json %s"};
         for (size_t c = 0; c < 3; c++) {
             snprintf(cmd, sizeof cmd, cmds[c], cases[i].greedy_default ? "--temp 0.9" : "");
             int rc = cli(cmd, &out, &err);
