@@ -549,3 +549,35 @@ TEST(cli_run_prints_new_pieces_after_prompt) {
     free(ids);
     tokenizer_free(tk);
 }
+
+/* Typos in a command or a panel name: the message suggests the closest name (and lists the
+ * panels); --panel is checked before the model loads (a missing model is not what is reported).
+ * A prompt longer than the context says which option enlarges it, or that learned positions end. */
+TEST(cli_typos_in_names_and_long_prompts) {
+    NEED_MODEL();
+    static const CliRow rows[] = {
+        {"tokenise --model " MODEL " --text hi", 2, "unknown command 'tokenise'; did you mean tokenize?", "commands:", NULL},
+        {"screnshot --panel kv", 2, "did you mean screenshot?", NULL, NULL},
+        {"frobnicate", 2, "unknown command 'frobnicate'\n", NULL, "did you mean"},
+        {"screenshot --model " MODEL " --panel embedings", 2, "--panel 'embedings': unknown panel; did you mean embeddings?",
+         "attention kv residual norms position embeddings ffn output tradeoff, or 1-8", NULL},
+        {"screenshot --model " MODEL " --panel tradof", 2, "did you mean tradeoff?", NULL, NULL},
+        {"--model no-such-model-dir --panel atention", 2, "did you mean attention?", NULL, "no-such-model-dir"},
+        {"tui --model no-such-model-dir --panel qqq", 2, "--panel 'qqq': unknown panel (attention", NULL, "did you mean"},
+        {"screenshot --model " MODEL " --panel embed --steps 1 --size 80x24", 0, "Embeddings", NULL, NULL},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    /* 600 words are more than story-gqa's 512 positions (RoPE: --ctx enlarges it); story-gpt2's
+     * learned positions end at its 512 */
+    char *words = malloc(600 * 5 + 64), args[4096];
+    REQUIRE(words);
+    words[0] = 0;
+    for (int i = 0; i < 600; i++) strcat(words, " dog");
+    snprintf(args, sizeof args, "screenshot --model " MODEL " --prompt '%s'", words);
+    CliRow r1 = {args, 1, "the context holds 512 (use --ctx to enlarge it)", NULL, NULL};
+    run_table(T_, &r1, 1);
+    snprintf(args, sizeof args, "screenshot --model assets/models/story-gpt2 --prompt '%s'", words);
+    CliRow r2 = {args, 1, "(learned positions cannot go further)", NULL, NULL};
+    run_table(T_, &r2, 1);
+    free(words);
+}

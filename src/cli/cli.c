@@ -66,6 +66,18 @@ static int cli_distance(const char *a, size_t na, const char *b) {
     return d[na][nb];
 }
 
+const char *cli_suggest(const char *given, const char *const *names, int n) {
+    const size_t ng = strlen(given);
+    const char *best = NULL;
+    int bd = 3;
+    for (int i = 0; i < n; i++) {
+        int dd = cli_distance(given, ng, names[i]);
+        if (ng >= 4 && !strncmp(names[i], given, ng)) dd = 1;   /* a prefix: "embed" for "embeddings" */
+        if (dd < bd) { bd = dd; best = names[i]; }
+    }
+    return best;
+}
+
 static void cli_usage(FILE *f, const CliCmd *c) {
     fprintf(f, "usage: llmscope %s\n", c->synopsis);
     if (c->about) fprintf(f, "\n%s\n", c->about);

@@ -59,6 +59,9 @@ extern const CliOpt CLI_OPTS_SAMPLING[];   /* --greedy --temp --temperature --to
 
 /* Option lookup over argv: "--name value" or "--name=value". */
 const char *cli_opt(int argc, char **argv, const char *name);
+/* Of the n names, the one closest to what was typed (edit distance at most 2, or a name that
+ * starts with the 4 or more characters typed), for "did you mean ...?"; NULL when none is. */
+const char *cli_suggest(const char *given, const char *const *names, int n);
 bool cli_flag(int argc, char **argv, const char *name);
 /* The values of the options in `names` (NULL-terminated, e.g. a repeatable --text and
  * --texts-file) in the order given, other options' values skipped: start with *i = 0; each call

@@ -172,6 +172,21 @@ static bool lang_args(int argc, char **argv, bool unicode) {
     return true;
 }
 
+/* --panel NAME before the model loads (a real-size model takes seconds): false (message
+ * printed, naming the panels and the closest one) when no panel has that name. */
+static bool panel_arg_ok(int argc, char **argv) {
+    const char *panel = cli_opt(argc, argv, "--panel");
+    if (!panel || !strcmp(panel, "tradeoff") || scene_panel_find(panel) >= 0) return true;
+    const char *names[PANEL_COUNT + 1];
+    for (int i = 0; i < PANEL_COUNT; i++) names[i] = scene_panel_name(i);
+    names[PANEL_COUNT] = "tradeoff";
+    const char *best = cli_suggest(panel, names, PANEL_COUNT + 1);
+    char sugg[64] = "";
+    if (best) snprintf(sugg, sizeof sugg, "; did you mean %s?", best);
+    fprintf(stderr, "llmscope: --panel '%s': unknown panel%s (%s tradeoff, or 1-%d)\n", panel, sugg, scene_panel_names(), PANEL_COUNT);
+    return false;
+}
+
 /* --keys before anything runs: false (and the spot named) when a key cannot be read. */
 static bool keys_readable(const char *keys) {
     int key;
@@ -262,7 +277,7 @@ int cmd_tui(int argc, char **argv) {
     if (!theme_args(argc, argv)) return 2;
     bool uni_env;
     term_detect_env(&uni_env, NULL);
-    if (!lang_args(argc, argv, uni_env)) return 2;
+    if (!lang_args(argc, argv, uni_env) || !panel_arg_ok(argc, argv)) return 2;
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
@@ -316,7 +331,7 @@ int cmd_screenshot(int argc, char **argv) {
     if (crc < 0) crc = cli_rules(argc, argv, &k_shot_cmd, k_shot_rules);
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
-    if (!lang_args(argc, argv, !cli_flag(argc, argv, "--ascii"))) return 2;
+    if (!lang_args(argc, argv, !cli_flag(argc, argv, "--ascii")) || !panel_arg_ok(argc, argv)) return 2;
     const char *size = cli_opt(argc, argv, "--size");
     int w = 120, h = 40;
     if (size && (sscanf(size, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 1000)) {

@@ -48,7 +48,11 @@ int main(int argc, char **argv) {
     if (argc >= 2 && argv[1][0] != '-') {
         for (int i = 0; i < n; i++)
             if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-        fprintf(stderr, "llmscope: unknown command '%s'\n\n", argv[1]);
+        const char *names[sizeof cmds / sizeof cmds[0]];
+        for (int i = 0; i < n; i++) names[i] = cmds[i].name;
+        const char *best = cli_suggest(argv[1], names, n);
+        if (best) fprintf(stderr, "llmscope: unknown command '%s'; did you mean %s?\n\n", argv[1], best);
+        else fprintf(stderr, "llmscope: unknown command '%s'\n\n", argv[1]);
         usage(stderr, cmds, n);
         return 2;
     }

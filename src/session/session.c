@@ -99,7 +99,11 @@ static void session_reset(Session *s) {
 
 bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
     if (n <= 0) return err_set(e, ERR_ARG, "the prompt has no tokens");
-    if (n >= s->max_ctx) return err_set(e, ERR_ARG, "the prompt has %d tokens; the context holds %d", n, s->max_ctx);
+    if (n >= s->max_ctx) {
+        const ModelSpec *sp = &s->model->spec;
+        return err_set(e, ERR_ARG, "the prompt has %d tokens; the context holds %d%s", n, s->max_ctx,
+                       sp->pos == POS_LEARNED && s->max_ctx >= sp->max_pos ? " (learned positions cannot go further)" : " (use --ctx to enlarge it)");
+    }
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= s->model->spec.vocab_size) return err_set(e, ERR_ARG, "token id %d at position %d is outside the vocabulary (0..%d)", ids[i], i, s->model->spec.vocab_size - 1);
     int *p = malloc(sizeof(int) * (size_t)n);
