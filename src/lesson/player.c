@@ -98,6 +98,12 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
     if (ac->kind != LA_LOAD && !s0) return err_set(e, ERR_ARG, "no model loaded");
     int tmp = 0;
     Err e2 = {0};
+    /* In the TUI a prompt (the lesson's own at its start, or a prompt action) only starts its
+     * prefill, run in pieces between frames; an action after it reads the tokens (a token, a
+     * key, a stage, a step...), so it waits for the end, as a load is waited for. A step of a
+     * prompt and a panel alone still shows the prefill running. */
+    if (ac->kind != LA_LOAD && ac->kind != LA_PROMPT && ac->kind != LA_PANEL && ac->kind != LA_SIDE &&
+        ac->kind != LA_TEXTS && scene_busy(sc) && !scene_settle(sc, &e2)) return fwd(e, &e2);
     switch (ac->kind) {
     case LA_LOAD:
         return do_load(p, ac->str, ac->slot, e);
