@@ -133,3 +133,64 @@ TEST(tui_help_embeddings_names_the_marked_cell) {
     app_free(a);
     tui_fake_free(s);
 }
+
+/* The header's model text (A and B in compare mode) before the position part: whole, or short
+ * of whole " · " parts, or cut with an ellipsis, never mid-part (80x24 in Chinese showed
+ * "6L d1" for "6L d192"); with two models B's name is shown at 80 columns. */
+static bool header_model_ok(const char *row, const char *full) {
+    if (strstr(row, full)) return true;
+    char pre[256];
+    snprintf(pre, sizeof pre, "%s", full);
+    for (char *cut = strrchr(pre, '\xb7'); cut && cut - pre >= 2; cut = strrchr(pre, '\xb7')) {
+        cut[-2] = 0;                          /* drop " · " (0xc2 0xb7) and the part after it */
+        const char *at = strstr(row, pre);
+        if (at) return strncmp(at + strlen(pre), " \xc2\xb7", 3) != 0;   /* no partial part after it */
+    }
+    /* the attention part alone ("GQA 4q/2kv"), the model type dropped before it */
+    const char *p1 = strstr(full, " \xc2\xb7 ");
+    if (p1) {
+        snprintf(pre, sizeof pre, "  %s", p1 + 4);
+        char *p2 = strstr(pre, " \xc2\xb7 ");
+        if (p2) *p2 = 0;
+        const char *at = strstr(row, pre);
+        if (at) return strncmp(at + strlen(pre), " \xc2\xb7", 3) != 0;
+    }
+    return strstr(row, "\xe2\x80\xa6") != NULL;
+}
+
+TEST(tui_header_model_text_cut_at_parts) {
+    Session *s = tui_fake_session("gqa", 12, 8), *s2 = tui_fake_session("mla", 12, 8);
+    REQUIRE(s && s2);
+    char ml[256], ml2[256];
+    panel_model_line(s, ml, sizeof ml);
+    panel_model_line(s2, ml2, sizeof ml2);
+    int seen = 0;
+    for (int two = 0; two < 2; two++) {
+        App *a = app_new();
+        REQUIRE(a);
+        app_set_session(a, 0, s, false);
+        if (two) app_set_session(a, 1, s2, false);
+        for (int lang = 0; lang < 2; lang++) {
+            i18n_set_lang(lang ? LANG_ZH : LANG_EN);
+            for (int w = 60; w <= 140; w += 4) {
+                Canvas *c = canvas_new(w, 24);
+                REQUIRE(c);
+                app_render(a, c);
+                char *t = canvas_to_text(c);
+                REQUIRE(t);
+                t[strcspn(t, "\n")] = 0;
+                CHECK_MSG(header_model_ok(t, ml), "%s %d cols: \"%s\" cuts \"%s\" inside a part", lang ? "zh" : "en", w, t, ml);
+                if (two && w >= 80) CHECK_MSG(strstr(t, "B: "), "%d cols: no B in \"%s\"", w, t);
+                if (two && strstr(t, "B: ")) CHECK_MSG(header_model_ok(strstr(t, "B: "), ml2), "%d cols: B cut inside a part: \"%s\"", w, t);
+                seen++;
+                free(t);
+                canvas_free(c);
+            }
+        }
+        i18n_set_lang(LANG_EN);
+        app_free(a);
+    }
+    CHECK_EQ_INT(seen, 84);
+    tui_fake_free(s);
+    tui_fake_free(s2);
+}

@@ -93,15 +93,7 @@ static void draw_header(App *a, Canvas *c, Rect r) {
     c->owner[0] = 0;
     canvas_push_clip(c, r);
     int x = canvas_text(c, r.x + 1, r.y, "llmscope", sty2(CR_ACCENT, CR_HEADER, ATTR_BOLD));
-    char buf[512], nm[128], ml[256];
-    for (int i = 0; i < a->sc->n_ses; i++) {
-        Session *s = a->sc->ses[i];
-        panel_model_line(s, ml, sizeof ml);
-        snprintf(buf, sizeof buf, "%s%s%s  %s", i ? "  B: " : (a->sc->n_ses > 1 ? "  A: " : "  "),
-                 app_model_basename(session_model_path(s), nm, sizeof nm), "", ml);
-        x = canvas_text(c, x, r.y, buf, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
-    }
-    if (!a->sc->n_ses) canvas_text(c, x, r.y, tr("  no model"), hs);
+    char nm[128], right[256] = "";
     Session *s = a->sc->ses[0];
     if (s) {
         char st[64];
@@ -109,20 +101,48 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         if (stage_is_per_layer(sel.stage)) snprintf(st, sizeof st, tr("L%d %s"), sel.layer, tr(stage_name(sel.stage)));
         else snprintf(st, sizeof st, "%s", tr(stage_name(sel.stage)));
         int len = session_len(s);
-        snprintf(buf, sizeof buf, tr("%s%s \xe2\x94\x82 pos %d/%d \xe2\x94\x82 %s "), a->sc->running ? tr("\xe2\x96\xb6 run \xe2\x94\x82 ") : "",
+        snprintf(right, sizeof right, tr("%s%s \xe2\x94\x82 pos %d/%d \xe2\x94\x82 %s "), a->sc->running ? tr("\xe2\x96\xb6 run \xe2\x94\x82 ") : "",
                  phase_name(s), session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         if (!c->unicode) {
-            snprintf(buf, sizeof buf, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(s),
+            snprintf(right, sizeof right, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(s),
                      session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         }
-        int bw = text_width(buf, c->unicode);
-        int bx = r.x + r.w - bw;
-        if (bx < x + 1) {       /* not enough room: right part wins, model text is cut */
-            canvas_fill(c, rect_make(bx - 1, r.y, r.w, 1), " ", hs);
-            if (bx < r.x) bx = r.x;
-        }
-        canvas_text(c, bx, r.y, buf, sty2(CR_TEXT, CR_HEADER, ATTR_BOLD));
     }
+    /* the right part wins; the models' text before it keeps one blank and loses whole " · "
+     * parts ("6L d192" is never cut to "6L d1"), then is cut with an ellipsis */
+    const int bw = text_width(right, c->unicode);
+    const int end = *right ? r.x + r.w - bw - 1 : r.x + r.w;
+    const char *sep = " \xc2\xb7 ";                    /* panel_model_line's (drawn as '.' in ASCII) */
+    char name[2][160], part[2][256], line[2][420];
+    const int n = a->sc->n_ses < 2 ? a->sc->n_ses : 2;
+    for (int i = 0; i < n; i++) {
+        Session *si = a->sc->ses[i];
+        panel_model_line(si, part[i], sizeof part[i]);
+        snprintf(name[i], sizeof name[i], "%s%s  ", i ? "  B: " : (n > 1 ? "  A: " : "  "),
+                 app_model_basename(session_model_path(si), nm, sizeof nm));
+    }
+    /* too wide: the wider line (A and B in compare mode) loses a part, the last ones first
+     * ("6L d192"), then the model type before the attention kind ("GQA 8q/2kv" stays) */
+    for (;;) {
+        int tw = 0, wi = -1, ww = -1;
+        for (int i = 0; i < n; i++) {
+            snprintf(line[i], sizeof line[i], "%s%s", name[i], part[i]);
+            int w = text_width(line[i], c->unicode);
+            tw += w;
+            if (strstr(part[i], sep) && w > ww) { ww = w; wi = i; }
+        }
+        if (x + tw <= end || wi < 0) break;
+        char *first = strstr(part[wi], sep), *last = first, *cut;
+        while ((cut = strstr(last + 1, sep)) != NULL) last = cut;
+        if (last != first) *last = 0;
+        else memmove(part[wi], first + strlen(sep), strlen(first + strlen(sep)) + 1);
+    }
+    for (int i = 0; i < n; i++) {
+        const int lim = i + 1 < n ? x + text_width(line[i], c->unicode) : end;   /* an ellipsis only at the end */
+        if (x < lim) x += canvas_text_fit(c, x, r.y, line[i], (lim < end ? lim : end) - x, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
+    }
+    if (!a->sc->n_ses) canvas_text(c, x, r.y, tr("  no model"), hs);
+    if (s) canvas_text(c, r.x + r.w - bw < r.x ? r.x : r.x + r.w - bw, r.y, right, sty2(CR_TEXT, CR_HEADER, ATTR_BOLD));
     canvas_pop_clip(c);
 }
 
