@@ -658,7 +658,7 @@ TEST(gguf_tokenizer_bos_eos_detokenize_match_llama_cpp) {
     size_t tl;
     char *texts = file_read_all(FX "/tokfix_texts.txt", &tl, 1 << 20, &e);
     REQUIRE(texts);
-    int files = 0, checked = 0;
+    int files = 0, checked = 0, ctl = 0;
     const cJSON *f;
     cJSON_ArrayForEach(f, g_tokfix) {
         if (!strcmp(f->string, "clean_spaces")) continue;
@@ -694,9 +694,33 @@ TEST(gguf_tokenizer_bos_eos_detokenize_match_llama_cpp) {
             free(ids);
             checked++;
         }
+        /* sentencepiece files: texts with CONTROL, UNKNOWN and USER_DEFINED tokens written in them
+         * (llama.cpp matches them, then encodes each text fragment with its own dummy-prefix space) */
+        cJSON_ArrayForEach(want, cJSON_GetObjectItemCaseSensitive(f, "ctl")) {
+            const char *in = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, "in"));
+            CHECK_MSG(in, "%s: ctl entry without \"in\"", p);
+            if (!in) continue;
+            int nw, *w = json_ids(cJSON_GetObjectItemCaseSensitive(want, "ids"), &nw), *ids = NULL;
+            int n = tokenizer_encode(tk, in, strlen(in), true, &ids, &e);
+            bool same = w && n == nw;
+            for (int i = 0; same && i < n; i++) same = ids[i] == w[i];
+            CHECK_MSG(same, "%s: \"%s\": %d ids, llama.cpp's %d (or different ids)", p, in, n, nw);
+            static const char *const keys[2] = {"text", "text_special"};
+            for (int sk = 0; w && sk < 2; sk++) {
+                char *got = tokenizer_detokenize(tk, w, nw, sk == 0);
+                const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, keys[sk]));
+                CHECK_MSG(got && ref && !strcmp(got, ref), "%s: \"%s\": detokenized %s \"%s\", llama.cpp \"%s\"", p, in,
+                          sk ? "with special tokens" : "", got ? got : "(null)", ref ? ref : "(null)");
+                free(got);
+            }
+            free(w);
+            free(ids);
+            ctl++;
+        }
         tokenizer_free(tk);
     }
     CHECK(files == 5 && checked == 5 * 11);
+    CHECK_MSG(ctl == 3 * 5, "%d texts with control tokens checked, 15 expected", ctl);
     free(texts);
     cJSON_Delete(g_tokfix);
     g_tokfix = NULL;

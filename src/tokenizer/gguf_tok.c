@@ -328,6 +328,59 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
     return t;
 }
 
+static const Tokenizer *g_sp_sort;   /* qsort has no context argument */
+static int sp_cmp(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    uint64_t lx = g_sp_sort->sp_len[x], ly = g_sp_sort->sp_len[y];
+    return lx != ly ? (lx > ly ? -1 : 1) : (x > y) - (x < y);
+}
+
+/* The tokens that llama.cpp finds in the text before encoding (its cache_special_tokens): token_type
+ * UNKNOWN (2), CONTROL (3) or USER_DEFINED (4), longest first. CONTROL tokens are marked special
+ * (left out by --skip-special); USER_DEFINED ones are text, as llama.cpp detokenizes them. */
+static bool spm_load_special(Tokenizer *t, const GgufFile *g, const GgufKV *toks) {
+    const GgufKV *types = gguf_find(g, "tokenizer.ggml.token_type");
+    if (!types || types->type != GGUF_ARRAY) return true;
+    int n = 0;
+    for (uint64_t i = 0; i < toks->arr_n && i < types->arr_n; i++) {
+        int64_t ty = 1;
+        if (gguf_arr_int(types, i, &ty) && ty >= 2 && ty <= 4 && toks->arr_strs[i].len) n++;
+    }
+    if (!n) return true;
+    int32_t *order = malloc(sizeof *order * (size_t)n);
+    t->sp_str = calloc((size_t)n, sizeof *t->sp_str);
+    t->sp_len = malloc(sizeof *t->sp_len * (size_t)n);
+    t->sp_id = malloc(sizeof *t->sp_id * (size_t)n);
+    if (!order || !t->sp_str || !t->sp_len || !t->sp_id) { free(order); return false; }
+    for (uint64_t i = 0; i < toks->arr_n && i < types->arr_n; i++) {
+        int64_t ty = 1;
+        const GgufStr *s = &toks->arr_strs[i];
+        if (!gguf_arr_int(types, i, &ty) || ty < 2 || ty > 4 || !s->len) continue;
+        int k = t->nsp;
+        if (!(t->sp_str[k] = malloc(s->len + 1))) { free(order); return false; }
+        memcpy(t->sp_str[k], s->s, s->len);
+        t->sp_str[k][s->len] = 0;
+        t->sp_len[k] = (uint32_t)s->len;
+        t->sp_id[k] = (int32_t)i;
+        order[k] = k;
+        t->nsp++;
+        if (ty == 3) t->id_flags[i] |= 1;
+    }
+    g_sp_sort = t;
+    qsort(order, (size_t)n, sizeof *order, sp_cmp);
+    char **ss = malloc(sizeof *ss * (size_t)n);
+    uint32_t *sl = malloc(sizeof *sl * (size_t)n);
+    int32_t *si = malloc(sizeof *si * (size_t)n);
+    bool ok = ss && sl && si;
+    for (int k = 0; ok && k < n; k++) { ss[k] = t->sp_str[order[k]]; sl[k] = t->sp_len[order[k]]; si[k] = t->sp_id[order[k]]; }
+    if (ok) {
+        free(t->sp_str); free(t->sp_len); free(t->sp_id);
+        t->sp_str = ss; t->sp_len = sl; t->sp_id = si;
+    } else { free(ss); free(sl); free(si); }
+    free(order);
+    return ok;
+}
+
 /* sentencepiece vocabulary -> a llama2.c tokenizer.bin image in memory */
 static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const char *path, Err *e) {
     const GgufKV *scores = gguf_find(g, "tokenizer.ggml.scores");
@@ -364,6 +417,11 @@ static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const char *pa
     memcpy(buf, &maxlen, 4);
     Tokenizer *t = tokenizer_load_llama2c_buf(buf, p, (int)toks->arr_n, path, e);
     free(buf);
+    if (t && !spm_load_special(t, g, toks)) {
+        tokenizer_free(t);
+        err_set(e, ERR_MEMORY, "out of memory reading the special tokens of %s", path);
+        return NULL;
+    }
     return t;
 }
 

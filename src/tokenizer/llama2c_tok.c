@@ -237,6 +237,69 @@ static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_a
     return true;
 }
 
+/* One text with sentencepiece's dummy prefix: " " + text. Where no piece holds a space other than
+ * at its start, merges never cross the position before a space: encode the parts between spaces
+ * separately (same result as one pass) and cache repeated parts. v holds len + 1 bytes. */
+static bool l2_encode_text(const Tokenizer *t, const char *text, size_t len, char *v, L2Scratch *sc, WordCache *wc,
+                           int32_t **ids, size_t *nids, size_t *cap) {
+    v[0] = ' ';
+    memcpy(v + 1, text, len);
+    size_t n = len + 1, a = 0;
+    bool split = t->seg_len == 1 && t->seg_char[0] == ' ', ok = true;
+    for (size_t i = 1; ok && i <= n; i++) {
+        if (i < n && (!split || v[i] != ' ')) continue;
+        size_t first = *nids;
+        bool hit = false;
+        if (a > 0) ok = wordcache_get(wc, v + a, i - a, ids, nids, cap, &hit);
+        if (ok && !hit) {
+            ok = l2_segment(t, v + a, i - a, a == 0, sc, ids, nids, cap);
+            if (ok && a > 0) wordcache_put(wc, v + a, i - a, *ids + first, *nids - first);
+        }
+        a = i;
+    }
+    return ok;
+}
+
+typedef struct { size_t off, len; int32_t id; } L2Frag;   /* id -1: text */
+
+/* llama.cpp's tokenizer_st_partition: for each special token, longest first, every occurrence in
+ * every text fragment splits it into text, token, text. Returns the fragment count, -1 out of memory. */
+static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Frag **out) {
+    size_t n = 1, cap = 8;
+    L2Frag *f = malloc(cap * sizeof *f);
+    if (!f) return -1;
+    f[0] = (L2Frag){0, len, -1};
+    for (int s = 0; s < t->nsp; s++) {
+        const char *tok = t->sp_str[s];
+        size_t tl = t->sp_len[s];
+        for (size_t i = 0; i < n; i++) {
+            if (f[i].id >= 0 || f[i].len < tl) continue;
+            const char *base = text + f[i].off, *m = NULL;
+            for (size_t k = 0; k + tl <= f[i].len; k++)
+                if (base[k] == tok[0] && !memcmp(base + k, tok, tl)) { m = base + k; break; }
+            if (!m) continue;
+            if (n + 2 > cap) {
+                L2Frag *nf = realloc(f, (cap *= 2) * sizeof *nf);
+                if (!nf) { free(f); return -1; }
+                f = nf;
+            }
+            /* [left text] token [right text]: the right part is searched next (i advances to it) */
+            size_t mo = (size_t)(m - text), end = f[i].off + f[i].len, lefts = mo > f[i].off;
+            size_t rights = mo + tl < end, add = lefts + rights;
+            memmove(f + i + 1 + add, f + i + 1, (n - i - 1) * sizeof *f);
+            L2Frag left = {f[i].off, mo - f[i].off, -1}, right = {mo + tl, end - mo - tl, -1};
+            size_t j = i;
+            if (lefts) f[j++] = left;
+            f[j++] = (L2Frag){mo, tl, t->sp_id[s]};
+            if (rights) f[j] = right;
+            n += add;
+            i = j - 1;   /* loop's i++ moves to the right part (or past the token) */
+        }
+    }
+    *out = f;
+    return (long)n;
+}
+
 int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, int **ids_out, Err *e) {
     L2Scratch sc = {0};
     int32_t *ids = NULL;
@@ -245,26 +308,16 @@ int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_sp
     WordCache *wc = wordcache_new();
     bool ok = v && wc;
     for (int i = 0; ok && add_special && i < t->nprefix; i++) ok = ids_push(&ids, &nids, &cap, t->prefix_ids[i]);
-    if (ok && len) {
-        /* sentencepiece's dummy prefix: " " + text. Where no piece holds a space other than at
-         * its start, merges never cross the position before a space: encode the parts between
-         * spaces separately (same result as one pass) and cache repeated parts. */
-        v[0] = ' ';
-        memcpy(v + 1, text, len);
-        size_t n = len + 1, a = 0;
-        bool split = t->seg_len == 1 && t->seg_char[0] == ' ';
-        for (size_t i = 1; ok && i <= n; i++) {
-            if (i < n && (!split || v[i] != ' ')) continue;
-            size_t first = nids;
-            bool hit = false;
-            if (a > 0) ok = wordcache_get(wc, v + a, i - a, &ids, &nids, &cap, &hit);
-            if (ok && !hit) {
-                ok = l2_segment(t, v + a, i - a, a == 0, &sc, &ids, &nids, &cap);
-                if (ok && a > 0) wordcache_put(wc, v + a, i - a, ids + first, nids - first);
-            }
-            a = i;
-        }
-    }
+    if (ok && len && t->nsp) {
+        /* as llama.cpp's tokenize for sentencepiece: each text fragment gets its dummy prefix */
+        L2Frag *f = NULL;
+        long nf = l2_partition(t, text, len, &f);
+        ok = nf >= 0;
+        for (long i = 0; ok && i < nf; i++)
+            ok = f[i].id >= 0 ? ids_push(&ids, &nids, &cap, f[i].id)
+                              : l2_encode_text(t, text + f[i].off, f[i].len, v, &sc, wc, &ids, &nids, &cap);
+        free(f);
+    } else if (ok && len) ok = l2_encode_text(t, text, len, v, &sc, wc, &ids, &nids, &cap);
     for (int i = 0; ok && add_special && i < t->nsuffix; i++) ok = ids_push(&ids, &nids, &cap, t->suffix_ids[i]);
     if (ok && !ids) ok = (ids = malloc(sizeof *ids)) != NULL;
     free(v);

@@ -288,6 +288,13 @@ struct Tokenizer {
      * spaces before punctuation, for the pre-types that set it); spm_first_space (sentencepiece: the
      * dummy-prefix space dropped from the first id only, kept after BOS) */
     bool clean_spaces, spm_first_space;
+    /* GGUF sentencepiece: the UNKNOWN, CONTROL and USER_DEFINED tokens (token_type 2, 3, 4) found in
+     * the text before encoding, longest first, as llama.cpp's tokenizer_st_partition (the file's own
+     * strings, U+2581 kept); each other fragment is encoded with its own dummy-prefix space */
+    char **sp_str;
+    uint32_t *sp_len;
+    int32_t *sp_id;
+    int nsp;
     /* llama2.c */
     float *scores;
     int max_token_length;

@@ -151,6 +151,10 @@ void tokenizer_free(Tokenizer *t) {
     }
     free(t->added);
     strmap_free(&t->added_map);
+    for (int i = 0; i < t->nsp; i++) free(t->sp_str[i]);
+    free(t->sp_str);
+    free(t->sp_len);
+    free(t->sp_id);
     trie_free(&t->trie_raw);
     trie_free(&t->trie_norm);
     normalizer_free(t->norm);
