@@ -186,13 +186,24 @@ switched() {
         [ $launch = switched ] && { keys $presses; wait_for "theme: $th" || { fail "switch to $th: no 'theme: $th'"; return; }; }
         keys n     # a step clears the status message, so both screens hold the same text
         wait_for "pos 6/6" || { fail "switch to $th ($launch): no second step"; return; }
+        # the Embeddings panel builds its vocabulary index on a worker the first time and shows a
+        # message until then (steady for seconds on a loaded machine): compare the finished panels
+        wait_for "nearest to" || { fail "switch to $th ($launch): the Embeddings panel did not finish"; return; }
         settled "$WORK/switch.$th.$launch"
         keys q
     done
     local l
     for l in switched fresh; do awk "$CELLS_AWK" "$WORK/switch.$th.$l" > "$WORK/switch.$th.$l.cells"; done
     if cmp -s "$WORK/switch.$th.switched.cells" "$WORK/switch.$th.fresh.cells"; then ok "dark -> $th: every cell repainted"
-    else fail "dark -> $th: $(diff "$WORK/switch.$th.switched.cells" "$WORK/switch.$th.fresh.cells" | grep -c '^<') lines differ in colour from the screen started in $th"; fi
+    else
+        # what differs, as text: the first differing line of each screen (characters only)
+        local n what=""
+        n=$(cmp "$WORK/switch.$th.switched.cells" "$WORK/switch.$th.fresh.cells" 2>/dev/null | sed -n 's/.* line \([0-9]*\).*/\1/p')
+        for l in switched fresh; do
+            what="$what; $l line ${n:-?}: '$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/switch.$th.$l" | sed -n "${n:-1}p" | cut -c1-90)'"
+        done
+        fail "dark -> $th: $(diff "$WORK/switch.$th.switched.cells" "$WORK/switch.$th.fresh.cells" | grep -c '^<') lines differ in colour from the screen started in $th$what"
+    fi
 }
 switched light C
 switched contrast "C C"
