@@ -112,7 +112,8 @@ static const CliOpt k_generate_opts[] = {
     {"--max-new", "-n", CLI_INT, "N", "new ids at most (default 16)", 0, 2147483647.0},
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
     {"--ignore-eos", NULL, CLI_FLAG, NULL, "go on past an end-of-sequence id (by default any eos_token_id of config.json or "
-     "generation_config.json stops, and is the last id printed, as in transformers)", 0, 0},
+     "generation_config.json stops, and is the last id printed, as in transformers; for a GGUF file, every id "
+     "llama.cpp's llama_vocab_is_eog accepts)", 0, 0},
     {"--stop-eos", NULL, CLI_FLAG, NULL, "stop at an end-of-sequence id (the default; kept for old scripts)", 0, 0},
     {"--json", NULL, CLI_FLAG, NULL, "print {\"ids\": [...]}", 0, 0},
     {0}};

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/dtype.h"
+#include "core/gguf_vocab.h"
 #include "model/dequant.h"
 #include "model/model.h"
 #include "model/tensorfile.h"
@@ -255,10 +256,25 @@ static void spec_from_meta(GL *L) {
     s->n_kv_heads = meta_int(L, "attention.head_count_kv", s->n_heads, 1, CAP_DIM, false);
     s->d_ff = meta_int(L, "feed_forward_length", 4 * s->d_model, 1, CAP_DIM, false);
     s->max_pos = meta_int(L, "context_length", 2048, 1, CAP_POS, false);
-    s->bos_id = tok_id(L, "tokenizer.ggml.bos_token_id", s->vocab_size);
-    s->eos_id = tok_id(L, "tokenizer.ggml.eos_token_id", s->vocab_size);
     s->pad_id = tok_id(L, "tokenizer.ggml.padding_token_id", s->vocab_size);
     if (L->bad) return;
+    /* BOS and the ids that end generation as llama.cpp's library has them (llama_vocab_is_eog: EOS,
+     * EOT, EOM and the end-of-turn tokens it knows by their text; its default ids where the file
+     * names none), so run/generate stop where llama.cpp's would */
+    s->bos_id = s->eos_id = -1;
+    s->n_eos = 0;
+    if (gguf_find(L->g, "tokenizer.ggml.tokens")) {
+        GgufVocab gv;
+        if (!gguf_vocab_read(L->g, &gv, L->e)) { L->bad = true; return; }
+        s->bos_id = gv.bos >= 0 && gv.bos < s->vocab_size ? gv.bos : -1;
+        if (gv.eos >= 0 && gv.eos < s->vocab_size) spec_add_eos(s, gv.eos);   /* eos_id = eos_ids[0] */
+        for (int i = 0; i < gv.n_eog; i++)
+            if (gv.eog[i] < s->vocab_size) spec_add_eos(s, gv.eog[i]);
+        gguf_vocab_done(&gv);
+    } else {
+        s->bos_id = tok_id(L, "tokenizer.ggml.bos_token_id", s->vocab_size);
+        spec_add_eos(s, tok_id(L, "tokenizer.ggml.eos_token_id", s->vocab_size));
+    }
     if (s->d_model != emb->ne[0]) {
         err_set(L->e, ERR_SHAPE, "%s: %s.embedding_length is %d but token_embd.weight has width %" PRId64, L->path, a, s->d_model, emb->ne[0]);
         L->bad = true;

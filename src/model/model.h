@@ -120,8 +120,9 @@ typedef struct {
     int bos_id, eos_id, pad_id;        /* -1 when unknown; eos_id = eos_ids[0] */
     /* Every end-of-sequence id: eos_token_id of config.json and of generation_config.json, each
      * an int or a list (Qwen3 lists <|endoftext|> and <|im_end|>, Llama-3-Instruct three), in
-     * that order without repeats. Generation stops at any of them (spec_is_eos). */
-    int eos_ids[8], n_eos;
+     * that order without repeats; for a GGUF file the EOS id, then every id llama.cpp's
+     * llama_vocab_is_eog accepts (core/gguf_vocab.h). Generation stops at any of them (spec_is_eos). */
+    int eos_ids[32], n_eos;
     DType dtype;                       /* dtype of the bulk of the weights */
 } ModelSpec;
 

@@ -1,0 +1,109 @@
+/* A GGUF vocabulary's special tokens as llama.cpp's library has them (core/gguf_vocab.c), checked
+ * against that library's own answers (tests/fixtures/gguf/tokvocab.json, written by
+ * make_tokvocab.py with llama_probe.c): the ids that end generation (llama_vocab_is_eog), each
+ * token's attributes, and what the model loader makes of them (run/generate stop there). */
+#include "harness.h"
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/gguf_vocab.h"
+#include "model/model.h"
+#include "model/tensorfile.h"
+#include "tokenizer/tokenizer.h"
+
+#define FX "tests/fixtures/gguf"
+
+static cJSON *read_json(const char *path) {
+    Err e = {0};
+    size_t len;
+    char *s = file_read_all(path, &len, 16u << 20, &e);
+    if (!s) return NULL;
+    cJSON *j = cJSON_Parse(s);
+    free(s);
+    return j;
+}
+
+static int jint(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k)->valueint; }
+
+/* EOG ids and attributes of every file, read by gguf_vocab_read */
+TEST(gguf_vocab_eog_and_attrs_match_llama_cpp) {
+    cJSON *j = read_json(FX "/tokvocab.json");
+    if (!j) SKIP("tokvocab.json missing");
+    int files = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, j) {
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s", f->string);
+        Err e = {0};
+        Mapped *mp = mapped_open(p, &e);
+        CHECK_MSG(mp, "%s", e.msg);
+        if (!mp) continue;
+        GgufFile *g = gguf_parse(mapped_data(mp), mapped_size(mp), p, &e);
+        GgufVocab v;
+        bool ok = g && gguf_vocab_read(g, &v, &e);
+        CHECK_MSG(ok, "%s: %s", p, e.msg);
+        if (ok) {
+            files++;
+            CHECK_MSG(v.n_tokens == jint(f, "n") && v.bos == jint(f, "bos") && v.eos == jint(f, "eos"),
+                      "%s: %d tokens, BOS %d, EOS %d; llama.cpp %d %d %d", p, v.n_tokens, v.bos, v.eos, jint(f, "n"),
+                      jint(f, "bos"), jint(f, "eos"));
+            const cJSON *eog = cJSON_GetObjectItemCaseSensitive(f, "eog"), *x;
+            bool same = cJSON_GetArraySize(eog) == v.n_eog;
+            int k = 0;
+            cJSON_ArrayForEach(x, eog) same = same && k < v.n_eog && v.eog[k++] == x->valueint;
+            char got[256] = "";
+            for (int i = 0; i < v.n_eog; i++) snprintf(got + strlen(got), sizeof got - strlen(got), " %d", v.eog[i]);
+            CHECK_MSG(same, "%s: end-of-generation ids%s differ from llama.cpp's", p, got);
+            /* attributes: the listed ones, every other token NORMAL */
+            uint16_t *want = malloc(sizeof *want * (size_t)v.n_tokens);
+            REQUIRE(want);
+            for (int i = 0; i < v.n_tokens; i++) want[i] = GV_NORMAL;
+            cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(f, "attr")) {
+                int id = cJSON_GetArrayItem(x, 0)->valueint;
+                if (id >= 0 && id < v.n_tokens) want[id] = (uint16_t)cJSON_GetArrayItem(x, 1)->valueint;
+            }
+            int bad = 0;
+            for (int i = 0; i < v.n_tokens; i++)
+                if (v.attr[i] != want[i] && bad++ < 4) FAILF("%s: token %d: attributes %d, llama.cpp %d", p, i, v.attr[i], want[i]);
+            T_->checks++;
+            free(want);
+            gguf_vocab_done(&v);
+        }
+        gguf_free(g);
+        mapped_close(mp);
+    }
+    CHECK_MSG(files == 12, "%d files checked, 12 expected", files);
+    cJSON_Delete(j);
+}
+
+/* The model loader: generation stops at every id llama.cpp's llama_vocab_is_eog accepts and at no
+ * other (before, a GGUF model had no end-of-sequence id at all: n_eos 0) */
+TEST(gguf_model_stops_where_llama_cpp_does) {
+    cJSON *j = read_json(FX "/tokvocab.json");
+    if (!j) SKIP("tokvocab.json missing");
+    static const char *const files[] = {"qwen3/qwen3-Q4_K_M.gguf", "stories260K/stories260K-F16.gguf"};
+    for (int fi = 0; fi < 2; fi++) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, files[fi]);
+        REQUIRE(f);
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s", files[fi]);
+        Err e = {0};
+        Model *m = model_load(p, false, &e);
+        CHECK_MSG(m, "%s: %s", p, e.msg);
+        if (!m) continue;
+        const cJSON *eog = cJSON_GetObjectItemCaseSensitive(f, "eog"), *x;
+        CHECK(cJSON_GetArraySize(eog) > 0);
+        int n_eog = 0;
+        for (int id = 0; id < m->spec.vocab_size; id++) {
+            bool want = false;
+            cJSON_ArrayForEach(x, eog) want = want || x->valueint == id;
+            n_eog += want;
+            CHECK_MSG(spec_is_eos(&m->spec, id) == want, "%s: id %d: stops %d, llama.cpp %d", p, id, spec_is_eos(&m->spec, id), want);
+        }
+        CHECK_EQ_INT(m->spec.n_eos, n_eog);
+        CHECK_EQ_INT(m->spec.eos_id, jint(f, "eos"));
+        CHECK_EQ_INT(m->spec.bos_id, jint(f, "bos"));
+        model_free(m);
+    }
+    cJSON_Delete(j);
+}
