@@ -66,7 +66,22 @@ TEST(gencfg_generation_config_fields_as_transformers) {
         {"{\"do_sample\": true, \"temperature\": null, \"top_k\": null, \"top_p\": null}", true, 1, 0, 1, -1, NULL},
         {"{\"do_sample\": false, \"temperature\": 0}", false, 0, 50, 1, -1, NULL},
         {"{\"top_k\": 0}", false, 1, 0, 1, -1, NULL},
-        {"{\"top_k\": 1e12}", false, 1, 2147483647, 1, -1, NULL},
+        {"{\"top_k\": 1000000000000}", false, 1, 2147483647, 1, -1, NULL},
+        /* the number's Python type, as transformers' warpers check it: a temperature written as an int
+         * other than 1 (or 0, greedy here) and a top_k written as a float other than 0 are refused */
+        {"{\"do_sample\": true, \"temperature\": 1, \"top_k\": 0.0}", true, 1, 0, 1, -1, NULL},
+        {"{\"temperature\": 2.0, \"top_k\": 40}", false, 2, 40, 1, -1, NULL},
+        {"{\"temperature\": 2e0}", false, 2, 50, 1, -1, NULL},
+        {"{\"do_sample\": true, \"temperature\": 2}", true, 1, 50, 1, GEN_TEMPERATURE,
+         "m/generation_config.json: \"temperature\" is 2: an integer, and transformers' generate() takes a float only (write 2.0)"},
+        {"{ \"temperature\" :\n -3 }", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -3: it must be at least 0"},
+        {"{\"top_k\": 50.0}", false, 1, 50, 1, GEN_TOP_K,
+         "m/generation_config.json: \"top_k\" is 50.0: a float, and transformers' generate() takes an integer only (write 50)"},
+        {"{\"top_k\": 5E1}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is 5E1: a float"},
+        {"{\"top_k\": 1e12}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is 1e12: a float, and transformers' generate() takes an integer only (write 1000000000000)"},
+        /* the top-level member only, the first one as cJSON reads it */
+        {"{\"a\": {\"top_k\": 5.0, \"b\": [1, {\"temperature\": 3}]}, \"s\": \"\\\"top_k\\\": 6.0\", \"top_k\": 7, \"temperature\": 3.5}",
+         false, 3.5f, 7, 1, -1, NULL},
         {"{\"top_p\": 1}", false, 1, 50, 1, -1, NULL},
         /* wrong types: kept out of the values, each named with the file, the field and the value */
         {"{\"do_sample\": true, \"top_k\": \"50\"}", true, 1, 50, 1, GEN_TOP_K,
@@ -198,6 +213,56 @@ TEST(gencfg_bad_field_used_is_an_error) {
         CHECK_MSG(!gen_choose(&s, &o, &c, &e), "%s: accepted", cases[i].json);
         CHECK_MSG(strstr(e.msg, "m/generation_config.json: ") && strstr(e.msg, cases[i].a) && strstr(e.msg, cases[i].b),
                   "%s: \"%s\"", cases[i].json, e.msg);
+    }
+}
+
+/* Every bad field the choice needs is named at once, one line each with the option replacing it;
+ * an option given for a field takes it off the list; fields the choice does not need are not named. */
+TEST(gencfg_every_bad_field_named_at_once) {
+    static const struct {
+        const char *json;
+        bool ht, hk, greedy_ok;
+        const char *head;            /* first line; NULL: accepted */
+        const char *lines[4];        /* the lines after it, in order */
+    } cases[] = {
+        {"{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0, \"top_p\": 2}", false, false, false,
+         "3 sampling fields of generation_config.json are wrong; fix the file, or give the options named:",
+         {"  m/generation_config.json: \"temperature\" is 2: an integer, and transformers' generate() takes a float only (write 2.0); --temp replaces it",
+          "  m/generation_config.json: \"top_k\" is 50.0: a float, and transformers' generate() takes an integer only (write 50); --top-k replaces it",
+          "  m/generation_config.json: \"top_p\" is 2: it must be above 0 and at most 1 (1 = all tokens); --top-p replaces it"}},
+        {"{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0, \"top_p\": 2}", true, false, false,
+         "2 sampling fields of generation_config.json are wrong", {"\"top_k\" is 50.0", "\"top_p\" is 2"}},
+        {"{\"do_sample\": \"yes\", \"top_k\": \"x\"}", false, false, false, "2 sampling fields",
+         {"\"do_sample\" must be true or false, not the string \"yes\"; --greedy or a sampling option (--temp, --top-k, --top-p) replaces it",
+          "\"top_k\" must be a whole number or null, not the string \"x\"; --top-k replaces it"}},
+        {"{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}", true, true, false, NULL, {NULL}},
+        /* greedy: nothing needed */
+        {"{\"temperature\": 2, \"top_k\": 50.0, \"top_p\": 2}", false, false, true, NULL, {NULL}},
+        /* the model's temperature 0 is greedy: its bad top_k and top_p are not needed */
+        {"{\"do_sample\": true, \"temperature\": 0, \"top_k\": -4, \"top_p\": 7}", false, false, true, NULL, {NULL}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ModelSpec s;
+        memset(&s, 0, sizeof s);
+        REQUIRE(from_json(&s.gen, cases[i].json));
+        GenOverride o = {.has_temp = cases[i].ht, .temperature = 0.5f, .has_top_k = cases[i].hk, .top_k = 3, .seed = 1};
+        GenChoice c;
+        Err e = {0};
+        bool ok = gen_choose(&s, &o, &c, &e);
+        if (!cases[i].head) {
+            CHECK_MSG(ok && c.cfg.greedy == cases[i].greedy_ok, "%s: %d %s", cases[i].json, ok, e.msg);
+            continue;
+        }
+        CHECK_MSG(!ok && !strncmp(e.msg, cases[i].head, strlen(cases[i].head)), "%s: \"%s\"", cases[i].json, e.msg);
+        char lines[8][400];   /* the message's lines after the first */
+        int nl = 0;
+        for (const char *p = strchr(e.msg, '\n'); p && nl < 8; p = strchr(p + 1, '\n'), nl++)
+            snprintf(lines[nl], sizeof lines[nl], "%.*s", (int)strcspn(p + 1, "\n"), p + 1);
+        int n = 0;
+        while (n < 4 && cases[i].lines[n]) n++;
+        CHECK_MSG(nl == n, "%s: %d lines after the first, wanted %d: \"%s\"", cases[i].json, nl, n, e.msg);
+        for (int l = 0; l < n && l < nl; l++)
+            CHECK_MSG(strstr(lines[l], cases[i].lines[l]), "%s: line %d \"%s\", wanted \"%s\"", cases[i].json, l + 1, lines[l], cases[i].lines[l]);
     }
 }
 
@@ -542,6 +607,25 @@ static void bad_body(TestCtx *T_, const char *dir) {
         if (strstr(what, "; fix")) *strstr(what, "; fix") = 0;
         CHECK_MSG(cli("info --model %D/g", &out, &err) == 0 && strstr(out, "  problem ") && strstr(out, what),
                   "%s: info: %s", cases[i].gcfg, out);
+        free(out); free(err);
+    }
+    /* several bad fields: all named in one error, one line each with the option replacing it; with
+     * those options it runs */
+    {
+        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
+        FILE *f = fopen(cmd, "w");
+        REQUIRE(f);
+        fputs("{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}", f);
+        fclose(f);
+        char *out, *err;
+        int rc = cli("run --model %D/g --prompt hi -n 4", &out, &err);
+        CHECK_MSG(rc == 1 && strstr(err, "llmscope: 2 sampling fields of generation_config.json are wrong; fix the file, or give the options named:\n") &&
+                  strstr(err, "/g/generation_config.json: \"temperature\" is 2: an integer, and transformers' generate() takes a float only (write 2.0); --temp replaces it\n") &&
+                  strstr(err, "/g/generation_config.json: \"top_k\" is 50.0: a float, and transformers' generate() takes an integer only (write 50); --top-k replaces it\n"),
+                  "two bad fields: status %d: %s", rc, err);
+        free(out); free(err);
+        rc = cli("run --model %D/g --prompt hi -n 4 --temp 2.0 --top-k 50", &out, &err);
+        CHECK_MSG(rc == 0, "two bad fields replaced: status %d: %s", rc, err);
         free(out); free(err);
     }
     /* a GGUF key of the wrong type: the same, naming the file and the key */

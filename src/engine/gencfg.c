@@ -15,10 +15,23 @@ static const char *gen_src(const GenDefaults *g, GenField f) {
 
 static const char *nm(const char *name, const char *dflt) { return name ? name : dflt; }
 
-/* The model's value of field f, or an error when the source gave it wrong. */
-static bool gen_need(const GenDefaults *g, GenField f, const char *opt, Err *e) {
-    if (!g->bad[f][0]) return true;
-    return err_set(e, ERR_FORMAT, "%s; fix the file, or give %s to replace it", g->bad[f], opt);
+/* The bad fields a choice needs, gathered so that one message names them all. */
+typedef struct { int n; GenField f[GEN_NFIELDS]; const char *opt[GEN_NFIELDS]; } GenNeed;
+
+static void need_add(GenNeed *nd, const GenDefaults *g, GenField f, const char *opt) {
+    if (g->bad[f][0]) { nd->f[nd->n] = f; nd->opt[nd->n] = opt; nd->n++; }
+}
+
+/* One bad field: "<what>; fix the file, or give --top-k to replace it". Several: a line saying how
+ * many, then one line each, "  <what>; --top-k replaces it". */
+static bool need_fail(const GenNeed *nd, const GenDefaults *g, Err *e) {
+    if (nd->n == 1) return err_set(e, ERR_FORMAT, "%s; fix the file, or give %s to replace it", g->bad[nd->f[0]], nd->opt[0]);
+    char msg[sizeof e->msg];
+    size_t k = (size_t)snprintf(msg, sizeof msg, "%d sampling fields of %s are wrong; fix the file, or give the options named:",
+                                nd->n, g->file);
+    for (int i = 0; i < nd->n && k < sizeof msg; i++)
+        k += (size_t)snprintf(msg + k, sizeof msg - k, "\n  %s; %s replaces it", g->bad[nd->f[i]], nd->opt[i]);
+    return err_set(e, ERR_FORMAT, "%s", msg);
 }
 
 bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e) {
@@ -35,32 +48,33 @@ bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e
         out->by_temp = !o->greedy;
         return true;
     }
+    GenNeed nd = {0};
+    char any[96];
+    snprintf(any, sizeof any, "--greedy or a sampling option (%s, %s, %s)", tn, kn, pn);
     bool user_sample = o->has_temp || o->has_top_k || o->has_top_p;
     if (user_sample) out->src_mode = o->has_temp ? tn : o->has_top_k ? kn : pn;
+    else if (g->bad[GEN_DO_SAMPLE][0]) need_add(&nd, g, GEN_DO_SAMPLE, any);   /* with the fields sampling would need */
     else {
-        if (g->bad[GEN_DO_SAMPLE][0])
-            return err_set(e, ERR_FORMAT, "%s; fix the file, or give --greedy or a sampling option (%s, %s, %s)",
-                           g->bad[GEN_DO_SAMPLE], tn, kn, pn);
         out->src_mode = gen_src(g, GEN_DO_SAMPLE);
         if (!g->do_sample) { c->greedy = true; return true; }
     }
-    if (o->has_temp) { c->temperature = o->temperature; out->src_temp = tn; }
-    else if (!gen_need(g, GEN_TEMPERATURE, tn, e)) return false;
-    else { c->temperature = g->temperature; out->src_temp = gen_src(g, GEN_TEMPERATURE); }
-    if (o->has_top_k) { c->top_k = o->top_k; out->src_top_k = kn; }
-    else if (!gen_need(g, GEN_TOP_K, kn, e)) return false;
-    else { c->top_k = g->top_k; out->src_top_k = gen_src(g, GEN_TOP_K); }
-    if (o->has_top_p) { c->top_p = o->top_p; out->src_top_p = pn; }
-    else if (!gen_need(g, GEN_TOP_P, pn, e)) return false;
-    else { c->top_p = g->top_p; out->src_top_p = gen_src(g, GEN_TOP_P); }
-    if (c->temperature == 0) {   /* the model's temperature 0: greedy, as --temp 0 and llama.cpp */
+    /* the model's temperature 0 is greedy (as --temp 0 and llama.cpp): nothing else is needed */
+    if (!o->has_temp && !g->bad[GEN_TEMPERATURE][0] && g->temperature == 0 && !nd.n) {
         c->greedy = true;
-        c->temperature = 1.0f;
         out->by_temp = true;
-        out->src_mode = out->src_temp;
-        out->src_temp = out->src_top_k = out->src_top_p = NULL;
+        out->src_mode = gen_src(g, GEN_TEMPERATURE);
         return true;
     }
+    if (!o->has_temp) need_add(&nd, g, GEN_TEMPERATURE, tn);
+    if (!o->has_top_k) need_add(&nd, g, GEN_TOP_K, kn);
+    if (!o->has_top_p) need_add(&nd, g, GEN_TOP_P, pn);
+    if (nd.n) return need_fail(&nd, g, e);
+    if (o->has_temp) { c->temperature = o->temperature; out->src_temp = tn; }
+    else { c->temperature = g->temperature; out->src_temp = gen_src(g, GEN_TEMPERATURE); }
+    if (o->has_top_k) { c->top_k = o->top_k; out->src_top_k = kn; }
+    else { c->top_k = g->top_k; out->src_top_k = gen_src(g, GEN_TOP_K); }
+    if (o->has_top_p) { c->top_p = o->top_p; out->src_top_p = pn; }
+    else { c->top_p = g->top_p; out->src_top_p = gen_src(g, GEN_TOP_P); }
     out->merged = user_sample && !(o->has_temp && o->has_top_k && o->has_top_p);
     return true;
 }

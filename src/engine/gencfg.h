@@ -32,9 +32,10 @@ typedef struct {
     bool merged;                       /* sampling, with some fields from options and some from the model */
 } GenChoice;
 
-/* The settings for spec's model under o. False (e filled, naming the file, the field and the
- * option that would replace it) when a field the choice needs is one the model's source gives
- * with a wrong type or value (GenDefaults.bad). */
+/* The settings for spec's model under o. False when fields the choice needs are ones the model's
+ * source gives with a wrong type or value (GenDefaults.bad): e names every such field at once,
+ * each with the file, the value and the option that would replace it (one line each when there
+ * are several). The model's temperature 0 is greedy and needs no other field. */
 bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e);
 /* One line saying what c samples with and where each setting came from:
  * "sampling with temperature 0.7 (--temp), top_k 20 and top_p 0.8 (generation_config.json), seed 42",

@@ -34,6 +34,67 @@ static void json_what(const cJSON *v, char *out, size_t cap) {
 
 static const char *const k_json_names[GEN_NFIELDS] = {"do_sample", "temperature", "top_k", "top_p"};
 
+/* ---- a number's text: cJSON keeps one double, Python's json an int or a float ----------------- */
+
+static const char *ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* Past the string starting at p (the opening quote). */
+static const char *skip_string(const char *p, const char *end) {
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\') p++;
+    return p < end ? p + 1 : end;
+}
+
+/* Past the value starting at p (valid JSON: cJSON parsed it already). */
+static const char *skip_value(const char *p, const char *end) {
+    if (p < end && *p == '"') return skip_string(p, end);
+    if (p < end && (*p == '{' || *p == '[')) {
+        int depth = 0;
+        while (p < end) {
+            if (*p == '"') { p = skip_string(p, end); continue; }
+            if (*p == '{' || *p == '[') depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0) return p + 1;
+            p++;
+        }
+        return end;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+    return p;
+}
+
+/* The text of the first top-level member `key` of the JSON object in [json, json+len) (the one
+ * cJSON_GetObjectItemCaseSensitive returns) into out; false when absent. A key written with escapes
+ * is compared as written. */
+static bool json_member_text(const char *json, size_t len, const char *key, char *out, size_t cap) {
+    const char *p = json, *end = json + len;
+    const size_t kl = strlen(key);
+    p = ws(p, end);
+    if (p >= end || *p != '{') return false;
+    p = ws(p + 1, end);
+    while (p < end && *p == '"') {
+        const char *k0 = p + 1, *k1 = skip_string(p, end) - 1;
+        p = ws(k1 + 1, end);
+        if (p >= end || *p != ':') return false;
+        p = ws(p + 1, end);
+        const char *v0 = p;
+        p = skip_value(p, end);
+        if ((size_t)(k1 - k0) == kl && !memcmp(k0, key, kl)) {
+            snprintf(out, cap, "%.*s", (int)(p - v0), v0);
+            return true;
+        }
+        p = ws(p, end);
+        if (p < end && *p == ',') p = ws(p + 1, end);
+    }
+    return false;
+}
+
+/* Whether a JSON number's text is what Python's json.loads makes a float (a fraction or an
+ * exponent: "50.0", "1e3"), not an int ("50"). */
+static bool json_number_is_float(const char *text) { return strpbrk(text, ".eE") != NULL; }
+
 /* Checks a number for field f (finite, in range; top_k whole); "" when fine, else why. */
 static void gen_check_number(GenField f, double x, char *why, size_t cap) {
     why[0] = 0;
@@ -81,6 +142,23 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
             continue;
         }
         gen_check_number((GenField)f, v->valuedouble, why, sizeof why);
+        /* transformers' warpers check the Python type the file's text gives: TemperatureLogitsWarper
+         * raises on an int (`isinstance(temperature, float)`), built when the temperature is not 1;
+         * TopKLogitsWarper on a float (`isinstance(top_k, int)`), built when top_k is not 0. A
+         * temperature of 0 (either type) is greedy here, as --temp 0 and llama.cpp (transformers raises
+         * on 0 and 0.0 when sampling) */
+        char text[40];
+        if (!why[0] && (f == GEN_TEMPERATURE || f == GEN_TOP_K) && json_member_text(json, len, k_json_names[f], text, sizeof text)) {
+            bool is_float = json_number_is_float(text);
+            if (f == GEN_TEMPERATURE && !is_float && v->valuedouble != 1 && v->valuedouble != 0)   /* 0: greedy, below */
+                snprintf(why, sizeof why, "an integer, and transformers' generate() takes a float only (write %s.0)", text);
+            else if (f == GEN_TOP_K && is_float && v->valuedouble != 0)
+                snprintf(why, sizeof why, "a float, and transformers' generate() takes an integer only (write %.0f)", v->valuedouble);
+            if (why[0]) {
+                snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" is %s: %s", path, k_json_names[f], text, why);
+                continue;
+            }
+        }
         if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" is %g: %s", path, k_json_names[f], v->valuedouble, why);
         else gen_set_number(g, (GenField)f, v->valuedouble);
     }
