@@ -23,8 +23,7 @@
 #include "model/model.h"
 
 static bool from_json(GenDefaults *g, const char *json) {
-    char warn[512];
-    return gen_defaults_from_json(g, json, strlen(json), "m/generation_config.json", warn, sizeof warn);
+    return gen_defaults_from_json(g, json, strlen(json), "m/generation_config.json");
 }
 
 /* generation_config.json fields transformers applies and our sampler lacks: a warning naming them
@@ -42,10 +41,9 @@ TEST(gencfg_generation_config_unapplied_fields_warned) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         GenDefaults g;
-        char warn[512];
-        REQUIRE(gen_defaults_from_json(&g, cases[i].json, strlen(cases[i].json), "m/generation_config.json", warn, sizeof warn));
-        CHECK_MSG(cases[i].warn[0] ? strstr(warn, cases[i].warn) != NULL : !warn[0], "%s: warning \"%s\", wanted \"%s\"",
-                  cases[i].json, warn, cases[i].warn);
+        REQUIRE(from_json(&g, cases[i].json));
+        CHECK_MSG(cases[i].warn[0] ? strstr(g.unapplied, cases[i].warn) != NULL : !g.unapplied[0], "%s: note \"%s\", wanted \"%s\"",
+                  cases[i].json, g.unapplied, cases[i].warn);
     }
 }
 
@@ -302,7 +300,7 @@ static void b_kv(Bytes *b, const Kv *kv) {
 }
 
 /* The sampling defaults a GGUF holding only these keys gives (parsed from bytes). */
-static void gguf_defaults(const Kv *kvs, int n, GenDefaults *g, char *warn, size_t cap) {
+static void gguf_defaults(const Kv *kvs, int n, GenDefaults *g) {
     Bytes b = {0};
     b_add(&b, "GGUF", 4);
     b_u32(&b, 3);
@@ -313,31 +311,30 @@ static void gguf_defaults(const Kv *kvs, int n, GenDefaults *g, char *warn, size
     Err e = {0};
     GgufFile *f = gguf_parse(b.p, b.n, "x.gguf", &e);
     if (!f) { fprintf(stderr, "gguf_parse: %s\n", e.msg); abort(); }
-    gen_defaults_from_gguf(g, f, "x.gguf", warn, cap);
+    gen_defaults_from_gguf(g, f, "x.gguf");
     gguf_free(f);
     free(b.p);
 }
 
 TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
     GenDefaults g;
-    char warn[512];
     /* no key: transformers' defaults, greedy (no source) */
     Kv arch = {"general.architecture", GGUF_STRING, "llama"};
-    gguf_defaults(&arch, 1, &g, warn, sizeof warn);
-    CHECK(g.source == GEN_SRC_NONE && !g.do_sample && g.temperature == 1 && g.top_k == 50 && g.top_p == 1 && !warn[0]);
+    gguf_defaults(&arch, 1, &g);
+    CHECK(g.source == GEN_SRC_NONE && !g.do_sample && g.temperature == 1 && g.top_k == 50 && g.top_p == 1 && !g.unapplied[0]);
     /* the three, as gguf-py's writer types them (i32 top_k, f32 temp and top_p): sample with them */
     Kv all[] = {{"general.sampling.top_k", GGUF_INT32, "20"}, {"general.sampling.top_p", GGUF_FLOAT32, "0.8"},
                 {"general.sampling.temp", GGUF_FLOAT32, "0.7"}};
-    gguf_defaults(all, 3, &g, warn, sizeof warn);
+    gguf_defaults(all, 3, &g);
     CHECK(g.source == GEN_SRC_GGUF && g.do_sample && g.top_k == 20 && g.top_p == 0.8f && g.temperature == 0.7f);
-    CHECK(!strcmp(g.file, "the GGUF file") && !warn[0]);
+    CHECK(!strcmp(g.file, "the GGUF file") && !g.unapplied[0]);
     /* one key: the others transformers' defaults (as generation_config.json with only that field) */
-    gguf_defaults(&all[2], 1, &g, warn, sizeof warn);
+    gguf_defaults(&all[2], 1, &g);
     CHECK(g.do_sample && g.temperature == 0.7f && g.top_k == 50 && g.top_p == 1);
     CHECK(g.given[GEN_TEMPERATURE] && !g.given[GEN_TOP_K] && !g.given[GEN_TOP_P]);
     /* other integer and float widths convert; temp 0 stays 0 (greedy when chosen) */
     Kv widths[] = {{"general.sampling.top_k", GGUF_UINT32, "40"}, {"general.sampling.temp", GGUF_FLOAT64, "0"}};
-    gguf_defaults(widths, 2, &g, warn, sizeof warn);
+    gguf_defaults(widths, 2, &g);
     CHECK(g.top_k == 40 && g.temperature == 0 && g.do_sample);
     ModelSpec s;
     memset(&s, 0, sizeof s);
@@ -362,7 +359,7 @@ TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
         {{"general.sampling.temp", GGUF_FLOAT32, "nan"}, GEN_TEMPERATURE, "\"general.sampling.temp\" is nan: it must be a finite number"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        gguf_defaults(&bad[i].kv, 1, &g, warn, sizeof warn);
+        gguf_defaults(&bad[i].kv, 1, &g);
         CHECK_MSG(strstr(g.bad[bad[i].f], bad[i].msg), "%s %s: \"%s\"", bad[i].kv.key, bad[i].kv.val, g.bad[bad[i].f]);
         CHECK_MSG(g.source == GEN_SRC_GGUF && g.do_sample, "%s: a key present means sampling", bad[i].kv.key);
         memset(&s, 0, sizeof s);
@@ -372,12 +369,12 @@ TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
     /* keys llama.cpp would apply and we do not: a warning naming them; at their "off" values: none */
     Kv others[] = {{"general.sampling.min_p", GGUF_FLOAT32, "0.05"}, {"general.sampling.penalty_repeat", GGUF_FLOAT32, "1.1"},
                    {"general.sampling.mirostat", GGUF_INT32, "0"}, {"general.sampling.xtc_probability", GGUF_FLOAT32, "0"}};
-    gguf_defaults(others, 4, &g, warn, sizeof warn);
-    CHECK_MSG(strstr(warn, "x.gguf: GGUF general.sampling.min_p 0.05, general.sampling.penalty_repeat 1.1: not applied") &&
-              !strstr(warn, "mirostat") && !strstr(warn, "xtc"), "%s", warn);
+    gguf_defaults(others, 4, &g);
+    CHECK_MSG(strstr(g.unapplied, "x.gguf: GGUF general.sampling.min_p 0.05, general.sampling.penalty_repeat 1.1: not applied") &&
+              !strstr(g.unapplied, "mirostat") && !strstr(g.unapplied, "xtc"), "%s", g.unapplied);
     CHECK(g.source == GEN_SRC_NONE && !g.do_sample);   /* none of temp/top_k/top_p: greedy */
-    gguf_defaults(&others[2], 2, &g, warn, sizeof warn);
-    CHECK_MSG(!warn[0], "%s", warn);
+    gguf_defaults(&others[2], 2, &g);
+    CHECK_MSG(!g.unapplied[0], "%s", g.unapplied);
 }
 
 /* ---- through the CLI ------------------------------------------------------------------------- */
@@ -649,4 +646,126 @@ static void bad_body(TestCtx *T_, const char *dir) {
 TEST(gencfg_cli_bad_fields_named) {
     if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK) || access(GGUF_FX, R_OK)) SKIP("needs %s, %s and %s", test_bin(), MODEL, GGUF_FX);
     test_in_tmpdir(T_, "gencfg", bad_body);
+}
+
+/* Fields our sampler lacks (repetition_penalty here) are said by the commands that decode (run,
+ * generate, trace -n N, and the TUI's screenshot, which decodes with the same settings), on
+ * stderr; info lists them as information on stdout (text and --json); eval, trace without -n
+ * and info print no warning. */
+static void note_body(TestCtx *T_, const char *dir) {
+    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
+             "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done && printf 'Once upon a time there was a cat.' > '%s/t.txt' && "
+             "printf '{\"repetition_penalty\": 1.05, \"bos_token_id\": 0}' > '%s/g/generation_config.json'", dir, dir, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    static const char note[] = "/g/generation_config.json: \"repetition_penalty\" 1.05: not applied (llmscope samples with temperature, "
+                               "top_k and top_p only; transformers' generate() would apply it)";
+    static const struct { const char *args; bool warns; } cases[] = {
+        {"generate --model %D/g --ids 0,1 -n 2", true},
+        {"run --model %D/g --prompt hi -n 2", true},
+        {"trace --model %D/g --ids 0,1 -n 2 --hooks hook_logits --json", true},
+        {"screenshot --model %D/g --prompt hi --size 80x24", true},
+        {"trace --model %D/g --ids 0,1 --hooks hook_logits --json", false},
+        {"eval --model %D/g --text-file %D/t.txt", false},
+        {"info --model %D/g", false},
+        {"info --model %D/g --json", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out, *err;
+        int rc = cli(cases[i].args, &out, &err);
+        const char *w = strstr(err, "llmscope: warning: ");
+        CHECK_MSG(rc == 0, "`%s`: status %d: %s", cases[i].args, rc, err);
+        if (cases[i].warns) CHECK_MSG(w && strstr(w, note) && strstr(w, note) < strchr(w, '\n'), "`%s`: no note: %s", cases[i].args, err);
+        else CHECK_MSG(!strstr(err, "not applied"), "`%s`: note on stderr: %s", cases[i].args, err);
+        if (!strncmp(cases[i].args, "info", 4) && !strstr(cases[i].args, "--json"))
+            CHECK_MSG(strstr(out, "\n  note            ") && strstr(out, note), "info: %s", out);
+        if (strstr(cases[i].args, "--json") && !strncmp(cases[i].args, "info", 4))
+            CHECK_MSG(strstr(out, "\"not_applied\": \"") && strstr(out, "\\\"repetition_penalty\\\" 1.05: not applied"), "info --json: %s", out);
+        free(out); free(err);
+    }
+    /* without such a field: null */
+    char *out, *err;
+    CHECK_MSG(cli("info --model " MODEL " --json", &out, &err) == 0 && strstr(out, "\"not_applied\": null"), "info --json: %s", out);
+    free(out); free(err);
+}
+
+TEST(gencfg_cli_unapplied_note_only_when_decoding) {
+    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL);
+    test_in_tmpdir(T_, "gencfg", note_body);
+}
+
+/* The TUI samples as `run` does (screenshot renders it without a terminal): the model's defaults,
+ * each option over its own field; the token strip holds run's text, the header the settings; a
+ * wrong field the decode needs stops it as it stops run. */
+static char *strip_text(const char *screen) {   /* the token strip (row 3) as text: chips joined, ␣ a space */
+    const char *l = screen;
+    for (int i = 0; i < 2 && l; i++) l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL;
+    char *t = calloc(1, 2048);
+    if (!l || !t) return t;
+    size_t n = 0;
+    const char *p = strstr(l, "<|endoftext|>");
+    p = p ? p + strlen("<|endoftext|>") : l;
+    for (; *p && *p != '\n' && n + 2 < 2048; p++) {
+        if (*p == ' ') continue;
+        if (!strncmp(p, "\xe2\x90\xa3", 3)) { t[n++] = ' '; p += 2; continue; }
+        t[n++] = *p;
+    }
+    return t;
+}
+
+static void tui_body(TestCtx *T_, const char *dir) {
+    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
+             "ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done && "
+             "printf '{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}' > '%s/g/generation_config.json' && "
+             "printf '{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}' > '%s/b/generation_config.json'", dir, dir, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    static const char shot[] = "screenshot --model %D/g --prompt 'Once upon a time' --steps 8 --full --size 160x30 ";
+    static const struct { const char *args, *same, *header; } cases[] = {
+        {"", "--temp 1.5 --top-k 5 --top-p 0.9", "T1.5 k5 p0.9 \xe2\x94\x82 decode"},
+        {"--top-k 40", "--temp 1.5 --top-k 40 --top-p 0.9", "T1.5 k40 p0.9 \xe2\x94\x82 decode"},
+        {"--temperature 1.2 --seed 5", "--temp 1.2 --top-k 5 --top-p 0.9 --seed 5", "T1.2 k5 p0.9 \xe2\x94\x82 decode"},
+    };
+    char *greedy_out, *err;
+    snprintf(cmd, sizeof cmd, "%s--greedy", shot);
+    REQUIRE(cli(cmd, &greedy_out, &err) == 0);
+    free(err);
+    char *greedy = strip_text(greedy_out);
+    const char *nl = strchr(greedy_out, '\n'), *t15 = strstr(greedy_out, "T1.5");
+    CHECK_MSG(nl && (!t15 || t15 > nl) && strstr(greedy_out, "decode"), "--greedy: the header names a sampler: %.200s", greedy_out);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *o1, *o2, *o3, *e1, *e2, *e3, run[512];
+        snprintf(cmd, sizeof cmd, "%s%s", shot, cases[i].args);
+        int rc = cli(cmd, &o1, &e1);
+        snprintf(cmd, sizeof cmd, "%s%s", shot, cases[i].same);
+        int rc2 = cli(cmd, &o2, &e2);
+        snprintf(run, sizeof run, "run --model %%D/g --prompt 'Once upon a time' -n 7 %s", cases[i].args);
+        int rc3 = cli(run, &o3, &e3);
+        CHECK_MSG(rc == 0 && rc2 == 0 && rc3 == 0, "`%s`: %d %d %d: %s %s", cases[i].args, rc, rc2, rc3, e1, e3);
+        char *s1 = strip_text(o1), *s2 = strip_text(o2);
+        CHECK_MSG(!strcmp(s1, s2), "`%s`: strip \"%s\", with every option \"%s\"", cases[i].args, s1, s2);
+        CHECK_MSG(strcmp(s1, greedy), "`%s`: the greedy strip \"%s\" (the case cannot fail)", cases[i].args, s1);
+        o3[strcspn(o3, "\n")] = 0;
+        CHECK_MSG(!strcmp(s1, o3), "`%s`: the strip \"%s\" is not run's text \"%s\"", cases[i].args, s1, o3);
+        CHECK_MSG(strstr(o1, cases[i].header) && strstr(o1, cases[i].header) < strchr(o1, '\n'), "`%s`: header %.170s", cases[i].args, o1);
+        free(s1); free(s2); free(o1); free(o2); free(o3); free(e1); free(e2); free(e3);
+    }
+    free(greedy); free(greedy_out);
+    /* wrong fields the decode needs: refused as run refuses them; the options replacing them, or --greedy, run */
+    char *out;
+    int rc = cli("screenshot --model %D/b --steps 2", &out, &err);
+    CHECK_MSG(rc == 1 && strstr(err, "2 sampling fields of generation_config.json are wrong") && strstr(err, "--top-k replaces it"),
+              "bad: status %d: %s", rc, err);
+    free(out); free(err);
+    CHECK(cli("screenshot --model %D/b --steps 2 --temp 2.0 --top-k 50", &out, &err) == 0);
+    free(out); free(err);
+    CHECK(cli("screenshot --model %D/b --steps 2 --greedy", &out, &err) == 0);
+    free(out); free(err);
+}
+
+TEST(gencfg_tui_samples_as_run) {
+    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL);
+    test_in_tmpdir(T_, "gencfg", tui_body);
 }

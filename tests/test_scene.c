@@ -226,3 +226,96 @@ TEST(scene_placeholder_rows_reach_their_function) {
     }
     CHECK_MSG(computed > 300, "only %d values computed", computed);
 }
+
+/* ---- the sampler: the model's defaults as `run` takes them, lessons greedy -------------------- */
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) { fputs(text, f); fclose(f); }
+}
+
+static bool cfg_is(SamplerCfg c, bool greedy, float t, int k, float p) {
+    return c.greedy == greedy && (greedy || (c.temperature == t && c.top_k == k && c.top_p == p));
+}
+
+/* A scene following the model's defaults (the TUI's start, scene_sampler_model with `tui`'s options):
+ * each model loaded into A samples as `run` would (options over its generation_config.json); wrong
+ * fields leave it greedy with the reason on the status line; a sampler set by hand ends the following;
+ * a lesson starts greedy whatever the TUI was given, and plays the same as on a bare scene. */
+static void follow_body(TestCtx *T_, const char *dir) {
+    char cmd[2048], g[1100], b[1100];
+    snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json "
+             "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done", dir, dir);
+    REQUIRE(system(cmd) == 0);
+    snprintf(g, sizeof g, "%s/g", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(cmd, sizeof cmd, "%s/generation_config.json", g);
+    write_file(cmd, "{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}");
+    snprintf(cmd, sizeof cmd, "%s/generation_config.json", b);
+    write_file(cmd, "{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}");
+    Err e = {0};
+    Scene *sc = scene_new();
+    REQUIRE(sc);
+    REQUIRE(scene_load_model(sc, 0, MODEL, &e));
+    CHECK(cfg_is(sampler_cfg(session_sampler(sc->ses[0])), true, 0, 0, 0) && !sc->gen_follow);   /* a bare scene: greedy */
+    /* `tui --top-k 40` on story-gqa (greedy by default): the option samples, the rest transformers' defaults */
+    GenOverride o = {.has_top_k = true, .top_k = 40, .seed = 3};
+    REQUIRE(scene_sampler_model(sc, &o, true, &e));
+    SamplerCfg c = sampler_cfg(session_sampler(sc->ses[0]));
+    CHECK_MSG(cfg_is(c, false, 1, 40, 1) && c.seed == 3 && sc->gen_follow, "T %g k %d p %g", (double)c.temperature, c.top_k, (double)c.top_p);
+    CHECK_MSG(strstr(sc->gen_desc, "top_k 40 (--top-k)") && strstr(sc->msg, "top_k 40"), "%s / %s", sc->gen_desc, sc->msg);
+    /* another model: its file's fields, the option still over them */
+    REQUIRE(scene_load_model(sc, 0, g, &e));
+    c = sampler_cfg(session_sampler(sc->ses[0]));
+    CHECK_MSG(cfg_is(c, false, 1.5f, 40, 0.9f), "g: greedy %d T %g k %d p %g", c.greedy, (double)c.temperature, c.top_k, (double)c.top_p);
+    CHECK(cfg_is(sc->scfg, false, 1.5f, 40, 0.9f));
+    /* a model whose needed fields are wrong: greedy, the status line names the problem */
+    REQUIRE(scene_load_model(sc, 0, b, &e));
+    CHECK(sampler_cfg(session_sampler(sc->ses[0])).greedy);
+    CHECK_MSG(sc->msg_error && strstr(sc->msg, "\"temperature\" is 2") && strstr(sc->msg, "greedy (s: sampling settings)"), "%s", sc->msg);
+    GenOverride none = {.seed = 42};
+    CHECK(!scene_sampler_model(sc, &none, true, &e) && strstr(e.msg, "2 sampling fields") && strstr(e.msg, "--top-k replaces it"));
+    CHECK(sampler_cfg(session_sampler(sc->ses[0])).greedy);
+    /* by hand: kept across loads */
+    SamplerCfg hand = {.greedy = false, .temperature = 0.5f, .top_k = 3, .top_p = 1, .seed = 9};
+    REQUIRE(scene_set_sampler(sc, -1, hand, &e));
+    CHECK(!sc->gen_follow);
+    REQUIRE(scene_load_model(sc, 0, g, &e));
+    CHECK(cfg_is(sampler_cfg(session_sampler(sc->ses[0])), false, 0.5f, 3, 1));
+    /* following again (the s form's d): g's own defaults */
+    REQUIRE(scene_sampler_model(sc, &none, true, &e));
+    CHECK(cfg_is(sampler_cfg(session_sampler(sc->ses[0])), false, 1.5f, 5, 0.9f));
+    /* a lesson on g (which samples by default), on this scene and on a bare one: greedy, the same tokens */
+    const char *json =
+        "{\"id\":\"t\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"s\",\"model\":\"g\",\"prompt\":\"" PROMPT "\","
+        "\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"step\",\"n\":8}]}]}";
+    Scene *bare = scene_new();
+    REQUIRE(bare);
+    Scene *scs[2] = {sc, bare};
+    LessonPlayer *p[2];
+    for (int i = 0; i < 2; i++) {
+        Lesson *l = lesson_parse(json, strlen(json), "inline", &e);
+        REQUIRE(l);
+        p[i] = lesson_player_new(scs[i], l, dir, &e);
+        REQUIRE(p[i]);
+        CHECK_MSG(lesson_player_goto(p[i], 0, &e), "lesson %d: %s", i, e.msg);
+        CHECK_MSG(sampler_cfg(session_sampler(scs[i]->ses[0])).greedy && !scs[i]->gen_follow, "lesson %d: not greedy", i);
+    }
+    const Session *x = sc->ses[0], *y = bare->ses[0];
+    CHECK(session_len(x) == session_len(y) && session_len(x) > 8 && !memcmp(session_ids(x), session_ids(y), sizeof(int) * (size_t)session_len(x)));
+    CHECK(same_trace_at_cursor(x, y));
+    /* the lesson's greedy tokens differ from g's sampled ones (else the check above cannot fail) */
+    Scene *smp = scene_new();
+    REQUIRE(smp && scene_load_model(smp, 0, g, &e) && scene_sampler_model(smp, &none, true, &e) && scene_set_prompt(smp, PROMPT, true, &e));
+    for (int i = 0; i < 8; i++) REQUIRE(scene_step(smp, &e));
+    CHECK(session_len(smp->ses[0]) == session_len(x) && memcmp(session_ids(smp->ses[0]), session_ids(x), sizeof(int) * (size_t)session_len(x)));
+    for (int i = 0; i < 2; i++) lesson_player_free(p[i]);
+    scene_free(smp);
+    scene_free(bare);
+    scene_free(sc);
+}
+
+TEST(scene_sampler_follows_model_defaults_lessons_greedy) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", follow_body);
+}

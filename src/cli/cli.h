@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "core/err.h"
+#include "engine/gencfg.h"
 #include "engine/sampler.h"
 #include "model/model.h"
 
@@ -103,6 +104,9 @@ Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e);
  * used false (nothing decoded): greedy, nothing checked. False with e filled when a model field that
  * is needed has a wrong type or value (naming the file, the field and the option that replaces it). */
 bool cli_sampler_for_model(int argc, char **argv, const char *cmd, const ModelSpec *s, bool used, SamplerCfg *out, Err *e);
+/* The sampling options given (--greedy --temp/--temperature --top-k --top-p --seed) as an override of
+ * the model's defaults (engine/gencfg.h); the names point into argv or are literals. */
+void cli_gen_override(int argc, char **argv, GenOverride *o);
 /* The model's tokenizer, or --tokenizer FILE (tokenizer.json or a llama2.c tokenizer.bin). */
 struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
 struct Tokenizer *cli_tokenizer_file(const char *path, int vocab_size, Err *e);   /* a --tokenizer FILE, read by its bytes */

@@ -80,23 +80,30 @@ int cmd_logits(int argc, char **argv) {
     return 0;
 }
 
+void cli_gen_override(int argc, char **argv, GenOverride *o) {
+    memset(o, 0, sizeof *o);
+    o->seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
+    o->greedy = cli_flag(argc, argv, "--greedy");
+    o->temp_name = cli_opt(argc, argv, "--temperature") ? "--temperature" : "--temp";
+    o->has_temp = cli_opt(argc, argv, o->temp_name) != NULL;
+    o->temperature = (float)cli_opt_double(argc, argv, o->temp_name, 1.0);
+    o->has_top_k = cli_opt(argc, argv, "--top-k") != NULL;
+    o->top_k = cli_opt_int(argc, argv, "--top-k", 0);
+    o->has_top_p = cli_opt(argc, argv, "--top-p") != NULL;
+    o->top_p = (float)cli_opt_double(argc, argv, "--top-p", 1.0);
+}
+
 bool cli_sampler_for_model(int argc, char **argv, const char *cmd, const ModelSpec *s, bool used, SamplerCfg *out, Err *e) {
-    GenOverride o = {0};
-    o.seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
+    GenOverride o;
+    cli_gen_override(argc, argv, &o);
     if (!used) {   /* nothing is decoded: no model field is needed */
         *out = (SamplerCfg){.greedy = true, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = o.seed};
         return true;
     }
-    o.greedy = cli_flag(argc, argv, "--greedy");
-    o.temp_name = cli_opt(argc, argv, "--temperature") ? "--temperature" : "--temp";
-    o.has_temp = cli_opt(argc, argv, o.temp_name) != NULL;
-    o.temperature = (float)cli_opt_double(argc, argv, o.temp_name, 1.0);
-    o.has_top_k = cli_opt(argc, argv, "--top-k") != NULL;
-    o.top_k = cli_opt_int(argc, argv, "--top-k", 0);
-    o.has_top_p = cli_opt(argc, argv, "--top-p") != NULL;
-    o.top_p = (float)cli_opt_double(argc, argv, "--top-p", 1.0);
     GenChoice c;
     if (!gen_choose(s, &o, &c, e)) return false;
+    /* fields the model's source sets that our sampler lacks: said by the commands that decode only */
+    if (s->gen.unapplied[0]) fprintf(stderr, "llmscope: warning: %s\n", s->gen.unapplied);
     if (c.merged) {   /* some settings are the model's: say which, so the options given are not taken for all of them */
         char d[320];
         gen_describe(&c, true, d, sizeof d);
@@ -251,7 +258,10 @@ int cmd_info(int argc, char **argv) {
                g->do_sample ? "true" : "false", (double)g->temperature, g->top_k, (double)g->top_p);
         for (int f = 0, k = 0; f < GEN_NFIELDS; f++)
             if (g->bad[f][0]) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
-        printf("]}");
+        printf("], \"not_applied\": ");
+        if (g->unapplied[0]) json_str(stdout, g->unapplied);
+        else printf("null");
+        printf("}");
         printf("}\n");
     } else {
         printf("%s  (%s, %s)\n", m->path, s->model_type, m->config_only ? "config only" : "weights loaded");
@@ -270,6 +280,7 @@ int cmd_info(int argc, char **argv) {
         printf("  sampling        %s\n", d);
         for (int f = 0; f < GEN_NFIELDS; f++)
             if (s->gen.bad[f][0]) printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
+        if (s->gen.unapplied[0]) printf("  note            %s\n", s->gen.unapplied);
     }
     model_free(m);
     return 0;

@@ -26,13 +26,20 @@ static void models_dir_of(const char *model, char *out, size_t cap) {
 }
 
 
-static Session *open_session(int argc, char **argv, bool run_steps, Err *e) {
+/* The session of --model, sampling as `run` would with the same options (the model's defaults,
+ * each option replacing its own field: engine/gencfg.h), prefilled and stepped with run_steps. */
+static Session *open_session(int argc, char **argv, bool run_steps, const GenOverride *go, Err *e) {
     char buf[1024];
     const char *model = cli_model_arg(argc, argv, buf, sizeof buf);
     int ctx = cli_opt_int(argc, argv, "--ctx", 0);
     Session *s = session_new(model, ctx, e);
     if (!s) return NULL;
-    if (session_model(s)->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", session_model(s)->warning);   /* before curses owns the screen */
+    const Model *m = session_model(s);
+    if (m->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", m->warning);   /* before curses owns the screen */
+    GenChoice gc;
+    if (!gen_choose(&m->spec, go, &gc, e)) { session_free(s); return NULL; }
+    if (m->spec.gen.unapplied[0]) fprintf(stderr, "llmscope: warning: %s\n", m->spec.gen.unapplied);   /* the UI decodes */
+    session_set_sampler(s, gc.cfg);
     const char *ids = cli_opt(argc, argv, "--ids");
     bool ok;
     if (ids) {
@@ -241,8 +248,8 @@ static const CliOpt k_shot_opts[] = {
     {"--svg", NULL, CLI_FLAG, NULL, "an SVG picture in 24-bit colour (the --theme's colours)", 0, 0},
     {"--hint", NULL, CLI_FLAG, NULL, "show the first screen's key hint (with --full or --compare)", 0, 0},
     {0}};
-static const CliOpt *const k_tui_groups[] = {k_tui_opts, CLI_OPTS_MODEL, NULL};
-static const CliOpt *const k_shot_groups[] = {k_shot_opts, k_tui_opts, CLI_OPTS_MODEL, NULL};
+static const CliOpt *const k_tui_groups[] = {k_tui_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, NULL};
+static const CliOpt *const k_shot_groups[] = {k_shot_opts, k_tui_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, NULL};
 static const char k_tui_env[] =
     "Keys: ? in the UI; C cycles the colour theme.\n"
     "environment: LLMSCOPE_COLOR (true 256 16 none, or palette: redefine palette slots, opt-in),\n"
@@ -250,7 +257,10 @@ static const char k_tui_env[] =
     "LLMSCOPE_LANG (en zh: UI and lesson language; else LC_ALL, LC_MESSAGES, LANG zh_* mean zh).";
 static const CliCmd k_tui_cmd = {
     "tui", "[tui] [--model M] [--prompt TEXT | --ids 1,2] [--ctx N] [--panel NAME] [--compare MODEL2] [--run]",
-    "Opens the terminal UI (the default command).", k_tui_groups, 0, k_tui_env, true};
+    "Opens the terminal UI (the default command). It samples as `run` would: the model's defaults\n"
+    "(generation_config.json, or a GGUF file's general.sampling.*; else greedy), each sampling option\n"
+    "replacing only its own field; s (F4) changes them, d there goes back to them. Lessons decode\n"
+    "greedily unless a step sets a sampler.", k_tui_groups, 0, k_tui_env, true};
 static const CliCmd k_shot_cmd = {
     "screenshot", "screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N] [--panel NAME] [--full] [--size WxH] ...",
     "Renders a panel (or with --full the whole UI) without a terminal, as text, ANSI, SVG or HTML.", k_shot_groups, 0, NULL, true};
@@ -281,11 +291,14 @@ int cmd_tui(int argc, char **argv) {
     cli_threads_arg(argc, argv);
     Err e = {0};
     bool run = cli_flag(argc, argv, "--run");
-    Session *s = open_session(argc, argv, run, &e);
+    GenOverride go;
+    cli_gen_override(argc, argv, &go);
+    Session *s = open_session(argc, argv, run, &go, &e);
     if (!s) return cli_fail(&e);
     App *a = app_new();
     if (!a) { session_free(s); fprintf(stderr, "llmscope: out of memory\n"); return 1; }
     app_set_session(a, 0, s, true);
+    scene_sampler_model(a->sc, &go, false, &e);   /* models loaded later sample with their own defaults too */
     a->hint = true;                 /* the first screen says which keys matter */
     a->sc->max_ctx = session_max_ctx(s);
     if (!select_from_args(a->sc, argc, argv, &e) || !texts_from_args(a->sc, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
@@ -368,11 +381,14 @@ int cmd_screenshot(int argc, char **argv) {
     }
     cli_threads_arg(argc, argv);
     Err e = {0};
-    Session *s = open_session(argc, argv, true, &e);
+    GenOverride go;
+    cli_gen_override(argc, argv, &go);
+    Session *s = open_session(argc, argv, true, &go, &e);
     if (!s) return cli_fail(&e);
     App *a = app_new();
     if (!a) { session_free(s); return 1; }
     app_set_session(a, 0, s, true);
+    scene_sampler_model(a->sc, &go, false, &e);
     a->sc->max_ctx = session_max_ctx(s);
     scene_show_panel(a->sc, pid, &e);
     if (tradeoff) scene_do(a->sc, "tradeoff.toggle", 0, &e);

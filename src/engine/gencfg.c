@@ -34,13 +34,22 @@ static bool need_fail(const GenNeed *nd, const GenDefaults *g, Err *e) {
     return err_set(e, ERR_FORMAT, "%s", msg);
 }
 
+/* What a greedy choice's sampling fields hold: the values sampling would take (an option, else the
+ * model's field when it is fine, else transformers' default), so a UI that turns greedy off starts
+ * from them; greedy decoding reads none of them. */
+static void fill_sampling(const GenDefaults *g, const GenOverride *o, SamplerCfg *c) {
+    c->temperature = o->has_temp && o->temperature > 0 ? o->temperature
+                     : !g->bad[GEN_TEMPERATURE][0] && g->temperature > 0 ? g->temperature : 1.0f;
+    c->top_k = o->has_top_k ? o->top_k : !g->bad[GEN_TOP_K][0] ? g->top_k : 50;
+    c->top_p = o->has_top_p ? o->top_p : !g->bad[GEN_TOP_P][0] ? g->top_p : 1.0f;
+}
+
 bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e) {
     const GenDefaults *g = &s->gen;
     memset(out, 0, sizeof *out);
     SamplerCfg *c = &out->cfg;
     c->seed = o->seed;
-    c->temperature = 1.0f;
-    c->top_p = 1.0f;
+    fill_sampling(g, o, c);
     const char *tn = nm(o->temp_name, "--temp"), *kn = nm(o->top_k_name, "--top-k"), *pn = nm(o->top_p_name, "--top-p");
     if (o->greedy || (o->has_temp && o->temperature == 0)) {
         c->greedy = true;

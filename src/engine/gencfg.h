@@ -26,7 +26,7 @@ typedef struct {
 /* The settings chosen, and where each came from: an option name, the model's file
  * ("generation_config.json", "the GGUF file") or "transformers' default". */
 typedef struct {
-    SamplerCfg cfg;
+    SamplerCfg cfg;                    /* greedy: temperature, top_k and top_p hold what sampling would take */
     const char *src_mode, *src_temp, *src_top_k, *src_top_p;   /* src_temp.. NULL when greedy */
     bool by_temp;                      /* greedy because the temperature is 0 */
     bool merged;                       /* sampling, with some fields from options and some from the model */

@@ -112,9 +112,8 @@ static void gen_set_number(GenDefaults *g, GenField f, double x) {
     else if (f == GEN_TOP_P) g->top_p = (float)x;
 }
 
-bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path, char *warn, size_t cap) {
+bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path) {
     gen_defaults_reset(g);
-    if (warn && cap) warn[0] = 0;
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!cJSON_IsObject(root)) { cJSON_Delete(root); return false; }
     g->source = GEN_SRC_JSON;
@@ -180,8 +179,8 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
             k += (size_t)snprintf(list + k, sizeof list - k, "%s\"%s\" %s", k ? ", " : "", others[j].key,
                                   cJSON_IsNumber(v) ? what + strlen("the number ") : what);
     }
-    if (k && warn && cap)
-        snprintf(warn, cap, "%s: %s: not applied (llmscope samples with temperature, top_k and top_p only; transformers' "
+    if (k)
+        snprintf(g->unapplied, sizeof g->unapplied, "%s: %s: not applied (llmscope samples with temperature, top_k and top_p only; transformers' "
                  "generate() would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
     cJSON_Delete(root);
     return true;
@@ -191,9 +190,8 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
  * model's defaults where the user did not set the option). */
 static const char *const k_gguf_keys[GEN_NFIELDS] = {NULL, "general.sampling.temp", "general.sampling.top_k", "general.sampling.top_p"};
 
-void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *path, char *warn, size_t cap) {
+void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *path) {
     gen_defaults_reset(g);
-    if (warn && cap) warn[0] = 0;
     bool any = false;
     for (int f = GEN_TEMPERATURE; f < GEN_NFIELDS; f++) {
         const GgufKV *kv = gguf_find(file, k_gguf_keys[f]);
@@ -236,7 +234,7 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
         else snprintf(val, sizeof val, "(of type %s)", gguf_value_type_name(kv->type));
         if (k < sizeof list) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s %s", k ? ", " : "", others[j].key, val);
     }
-    if (k && warn && cap)
-        snprintf(warn, cap, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; llama.cpp "
+    if (k)
+        snprintf(g->unapplied, sizeof g->unapplied, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; llama.cpp "
                  "would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
 }

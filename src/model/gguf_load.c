@@ -676,7 +676,7 @@ Model *gguf_load(const char *path, Err *e) {
     }
     spec_from_meta(&L);
     /* llama.cpp's general.sampling.* keys: the model's sampling defaults (model/gendefaults.c) */
-    if (!L.bad) gen_defaults_from_gguf(&m->spec.gen, g, L.path, m->warning, sizeof m->warning);
+    if (!L.bad) gen_defaults_from_gguf(&m->spec.gen, g, L.path);
     if (!L.bad) {
         m->w.layers = calloc((size_t)m->spec.n_layers, sizeof(LayerWeights));
         if (!m->w.layers) { err_set(e, ERR_MEMORY, "out of memory"); L.bad = true; }

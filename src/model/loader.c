@@ -450,8 +450,9 @@ static void load_generation_config(Model *m, const char *dir) {
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < s->vocab_size) s->bos_id = (int)v->valuedouble;
     cJSON_Delete(root);
     /* do_sample, temperature, top_k, top_p: a field of the wrong type or value is kept as a message
-     * that a command sampling with it reports (model/gendefaults.c) */
-    gen_defaults_from_json(&s->gen, js, len, p, m->warning, sizeof m->warning);
+     * that a command sampling with it reports, and fields our sampler lacks as a note that commands
+     * decoding print (model/gendefaults.c) */
+    gen_defaults_from_json(&s->gen, js, len, p);
     free(js);
 }
 
@@ -569,7 +570,7 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
     if (!m) return NULL;
     /* no generation_config.json (none beside config.json), no GGUF sampling keys, a llama2.c
      * file: transformers' GenerationConfig defaults, greedy */
-    if (m->spec.gen.source == GEN_SRC_NONE) gen_defaults_reset(&m->spec.gen);
+    if (m->spec.gen.source == GEN_SRC_NONE && !m->spec.gen.unapplied[0]) gen_defaults_reset(&m->spec.gen);   /* (a note: read, and reset already) */
     if (!m->config_only) {
         model_account(m);
         /* refuse a model whose weights cannot fit in physical memory */

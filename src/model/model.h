@@ -73,6 +73,11 @@ typedef struct {
      * what is expected), "" when fine. The model still loads; a command that would use the field
      * fails with it, as transformers' generate() fails only when sampling uses the value. */
     char bad[GEN_NFIELDS][320];
+    /* Fields the source sets that its own tool would apply and our sampler lacks (transformers'
+     * repetition_penalty, min_p, ...; llama.cpp's general.sampling.min_p, ...): the whole note,
+     * naming the file and each field with its value ("" if none). Only commands that decode print it
+     * (run, generate, trace -n N, tui); info lists it. */
+    char unapplied[400];
 } GenDefaults;
 
 typedef struct {
@@ -216,16 +221,16 @@ void gen_defaults_reset(GenDefaults *g);
  * reads do_sample, temperature, top_k, top_p into g (on top of gen_defaults_reset), recording a
  * field of the wrong type or value in g->bad (named with `path`). Fields transformers' generate()
  * would apply and llmscope does not (repetition_penalty, no_repeat_ngram_size; with do_sample
- * min_p, typical_p, epsilon_cutoff, eta_cutoff) at a value that acts are listed in `warn` (cap
- * bytes, "" if none). False only when the text is not a JSON object (transformers then ignores
- * the file; so does the loader, with a warning). */
-bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path, char *warn, size_t cap);
+ * min_p, typical_p, epsilon_cutoff, eta_cutoff) at a value that acts are listed in g->unapplied.
+ * False only when the text is not a JSON object (transformers then ignores the file; so does the
+ * loader, with a warning). */
+bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path);
 struct GgufFile;
 /* GGUF general.sampling.temp / top_k / top_p into g (on top of gen_defaults_reset); any of them
  * present means do_sample. Keys llama.cpp would apply that llmscope does not (min_p,
  * penalty_repeat, mirostat, xtc_probability) at a value that does something are listed in
- * `warn` (cap bytes, "" if none). */
-void gen_defaults_from_gguf(GenDefaults *g, const struct GgufFile *f, const char *path, char *warn, size_t cap);
+ * g->unapplied. */
+void gen_defaults_from_gguf(GenDefaults *g, const struct GgufFile *f, const char *path);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);

@@ -56,6 +56,7 @@ static void defaults(Scene *sc) {
     sc->view = (SceneView){.attn_scores = false, .emb_sel = -1, .emb_layer = 0, .emb_map = 0, .kv_ctx = 0, .norms_which = -1, .pos_view = 0,
                            .pos_pair0 = -1, .preview = {.temperature = 0.7f, .top_k = 0, .top_p = 1.0f, .greedy = false}};
     sc->scfg = (SamplerCfg){.greedy = true, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
+    sc->gen_follow = false;   /* greedy until asked (a lesson's start comes here); gen_opts stay */
     sc->running = false;
     sc->msg[0] = 0;
     sc->msg_error = false;
@@ -147,6 +148,17 @@ static bool need_model(Scene *sc, Err *e) {
     return scene_fail(sc, e, "no model loaded: press m to choose one");
 }
 
+/* The model's defaults under the recorded options for session s: the choice and gen_desc. */
+static bool model_choice(Scene *sc, const Session *s, GenChoice *c, Err *e) {
+    Err e2 = {0};
+    if (!gen_choose(&session_model(s)->spec, &sc->gen_opts, c, &e2)) {
+        snprintf(sc->gen_desc, sizeof sc->gen_desc, "%.*s", (int)strcspn(e2.msg, "\n"), e2.msg);
+        return err_set(e, e2.code, "%s", e2.msg);
+    }
+    gen_describe(c, true, sc->gen_desc, sizeof sc->gen_desc);
+    return true;
+}
+
 /* ---- sessions: load, follow, prompt ------------------------------------------------------------ */
 
 bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
@@ -184,6 +196,18 @@ bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e
         prefill = session_n_prompt(ref) && (session_prefilled(ref) || sc->job.reprefill);
     }
     SamplerCfg keep = sc->scfg;
+    /* following the model's defaults (the TUI's start): the new model's, as `run` would take them;
+     * when they are wrong, greedy and the status line says why */
+    Err ge = {0};
+    GenChoice gc;
+    bool gen_bad = false;
+    if (slot == 0 && sc->gen_follow) {
+        if (model_choice(sc, s, &gc, &ge)) keep = gc.cfg;
+        else {
+            gen_bad = true;
+            keep.greedy = true;
+        }
+    }
     scene_set_session(sc, slot, s, true);
     sc->scfg = keep;
     if (slot == 0) session_set_sampler(s, keep);
@@ -192,8 +216,11 @@ bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e
     sc->job.kind = SCENE_JOB_NONE;
     sc->job.reprefill = false;
     char nm[256], msg[SCENE_MSG_CAP];
-    bool warn = session_model(s)->warning[0] != 0;
-    if (warn) snprintf(msg, sizeof msg, "%s", session_model(s)->warning);
+    const Model *mdl = session_model(s);
+    bool warn = mdl->warning[0] || gen_bad || mdl->spec.gen.unapplied[0];
+    if (mdl->warning[0]) snprintf(msg, sizeof msg, "%s", mdl->warning);
+    else if (gen_bad) snprintf(msg, sizeof msg, tr("%s; greedy (s: sampling settings)"), sc->gen_desc);
+    else if (mdl->spec.gen.unapplied[0]) snprintf(msg, sizeof msg, "%s", mdl->spec.gen.unapplied);
     else snprintf(msg, sizeof msg, tr("loaded %s"), path_base_name(path, true, nm, sizeof nm));
     if (slot == 1) {
         if (!scene_begin_work(sc, SCENE_JOB_FOLLOW, msg, e)) { scene_set_session(sc, 1, NULL, false); return false; }
@@ -467,9 +494,28 @@ bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e) {
     scene_note(sc, "set_sampler");
     if (slot >= 1 && sc->n_ses < 2) return scene_fail(sc, e, "slot B: compare mode is off");
     if (slot <= 0) sc->scfg = cfg;
+    sc->gen_follow = false;
     for (int i = 0; i < sc->n_ses; i++)
         if (slot < 0 || slot == i) session_set_sampler(sc->ses[i], cfg);
     scene_status(sc, false, "sampling: %s", cfg.greedy ? tr("greedy") : tr("temperature / top-k / top-p"));
+    return true;
+}
+
+bool scene_sampler_model(Scene *sc, const GenOverride *o, bool apply, Err *e) {
+    scene_note(sc, "sampler_model");
+    if (o) sc->gen_opts = *o;
+    if (!need_model(sc, e)) return false;
+    GenChoice c;
+    Err e2 = {0};
+    if (!model_choice(sc, sc->ses[0], &c, &e2)) {
+        scene_status(sc, true, "%s", sc->gen_desc);
+        return err_set(e, e2.code, "%s", e2.msg);
+    }
+    sc->gen_follow = true;
+    if (!apply) return true;
+    sc->scfg = c.cfg;
+    for (int i = 0; i < sc->n_ses; i++) session_set_sampler(sc->ses[i], c.cfg);
+    scene_status(sc, false, "%s", sc->gen_desc);
     return true;
 }
 

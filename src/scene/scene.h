@@ -19,6 +19,7 @@
 #define LLMSCOPE_SCENE_H
 #include "analysis/sampling.h"
 #include "analysis/simtexts.h"
+#include "engine/gencfg.h"
 #include "session/session.h"
 
 /* Panels the scene can show (their drawing lives in tui/panels/). */
@@ -76,6 +77,15 @@ typedef struct Scene {
     bool stage_follow;        /* step-into shows the stage's panel */
     SceneView view;
     SamplerCfg scfg;          /* sampler of new sessions (and of A) */
+    /* The model's sampling defaults as `run` reads them (engine/gencfg.h), under gen_opts (the
+     * sampling options `tui` was given): while gen_follow is on, each model loaded into slot A
+     * samples with them (scene_sampler_model turns it on; setting a sampler by hand, or a lesson's
+     * start, turns it off: lessons decode greedily unless a step sets a sampler). gen_desc says
+     * what the defaults are for A's model ("sampling with temperature 0.6, ... (generation_config.json)"
+     * or the error that keeps them from use). */
+    GenOverride gen_opts;
+    bool gen_follow;
+    char gen_desc[SCENE_MSG_CAP];
     bool chat;                /* prompts go through the model's chat template (scene_set_chat) */
     bool running;             /* run mode: the app's timer steps */
     int max_ctx;              /* context of sessions the scene loads (0 = the model's) */
@@ -167,8 +177,14 @@ bool scene_show_panel(Scene *sc, int panel, Err *e);
 bool scene_show_side(Scene *sc, int panel, Err *e);  /* -1: side panel off */
 /* Zeroes one head's hook_z in slot (-1 both) and recomputes; layer < 0 clears. */
 bool scene_set_ablation(Scene *sc, int slot, int layer, int head, Err *e);
-/* Sampler for slot (-1 both, 0 A, 1 B); slot <= 0 also sets the scene's default. */
+/* Sampler for slot (-1 both, 0 A, 1 B); slot <= 0 also sets the scene's default. Ends
+ * gen_follow: a sampler set by hand (or by a lesson) stays when another model is loaded. */
 bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e);
+/* The model's sampling defaults (of A's model) under o (NULL: the options recorded before), as
+ * `run` merges them: recorded, gen_follow on, gen_desc set; with apply, every session samples with
+ * them (reseeded) and the status line says so. False (e and the status line naming every bad field,
+ * the sampler unchanged) when the defaults the choice needs are wrong. */
+bool scene_sampler_model(Scene *sc, const GenOverride *o, bool apply, Err *e);
 bool scene_set_running(Scene *sc, bool on, Err *e);
 /* One run-mode tick: steps, and stops at the end of text or on an error. */
 bool scene_tick(Scene *sc, Err *e);

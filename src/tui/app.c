@@ -107,6 +107,18 @@ static void draw_header(App *a, Canvas *c, Rect r) {
             snprintf(right, sizeof right, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(s),
                      session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         }
+        /* A's sampler when it samples ("T0.7 k20 p0.95"; greedy, the lessons' default, says nothing
+         * here: the Output panel and the s form show it), first of the right part, while at least
+         * 24 columns stay for the model's name */
+        SamplerCfg f = session_sampler(s) ? sampler_cfg(session_sampler(s)) : (SamplerCfg){.greedy = true};
+        if (!f.greedy) {
+            char smp[64], both[320];
+            int k = snprintf(smp, sizeof smp, "T%g", (double)f.temperature);
+            if (f.top_k > 0) k += snprintf(smp + k, sizeof smp - (size_t)k, " k%d", f.top_k);
+            if (f.top_p < 1) snprintf(smp + k, sizeof smp - (size_t)k, " p%g", (double)f.top_p);
+            snprintf(both, sizeof both, "%s%s%s", smp, c->unicode ? " \xe2\x94\x82 " : " | ", right);
+            if (x + 24 + text_width(both, c->unicode) <= r.x + r.w) snprintf(right, sizeof right, "%s", both);
+        }
     }
     /* the right part wins; the models' text before it keeps one blank and loses whole " · "
      * parts ("6L d192" is never cut to "6L d1"), then is cut with an ellipsis */

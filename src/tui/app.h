@@ -50,6 +50,8 @@ typedef struct App {
     SimTexts tedit;            /* the texts editor's working copy (E; applied with F2 / Ctrl-X) */
     int tline;                 /* its line being edited (in `edit`) */
     int sfield;
+    bool sdefaults;            /* the form holds the model's defaults ('d'): Enter follows them again */
+    char sdesc[256];           /* those defaults described (or why they cannot be used), for the form */
     int help_top, help_page;   /* the help's first row shown, rows in view (the last frame) */
     int run_ms;                /* run-mode timer period */
     bool quit;

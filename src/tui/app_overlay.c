@@ -354,7 +354,7 @@ static void draw_model_menu(App *a, Canvas *c) {
 }
 
 static void draw_sampler(App *a, Canvas *c) {
-    Rect b = center_box(c, 52, 10);
+    Rect b = center_box(c, 60, 13);
     canvas_fill(c, b, " ", sty(CR_TEXT));
     Rect in = w_frame(c, b, tr("Sampling \xc2\xb7 Enter applies"), true);
     char v[5][64];
@@ -369,9 +369,16 @@ static void draw_sampler(App *a, Canvas *c) {
         canvas_fill(c, row, " ", st);
         canvas_text_fit(c, in.x + 1, in.y + i, v[i], in.w - 2, st);
     }
-    if (in.h > 6)
-        w_text(c, rect_make(in.x + 1, in.y + 6, in.w - 2, in.h - 6),
-               tr("\xe2\x86\x91\xe2\x86\x93 field  \xe2\x86\x90\xe2\x86\x92 -/+ change  Space greedy  Enter apply  Esc cancel"),
+    /* the model's defaults under the options `tui` was given (what `run` would decode with), and
+     * whether the settings are still those */
+    if (in.h > 6 && a->sdesc[0]) {
+        char md[sizeof a->sdesc + 64];
+        snprintf(md, sizeof md, tr("d  the model's defaults%s: %s"), a->sc->gen_follow ? tr(" (in use)") : "", a->sdesc);
+        w_text(c, rect_make(in.x + 1, in.y + 6, in.w - 2, 3), md, sty(CR_TEXT));
+    }
+    if (in.h > 9)
+        w_text(c, rect_make(in.x + 1, in.y + 9, in.w - 2, in.h - 9),
+               tr("\xe2\x86\x91\xe2\x86\x93 field  \xe2\x86\x90\xe2\x86\x92 -/+ change  Space greedy  d defaults  Enter apply  Esc cancel"),
                sty(CR_DIM));
 }
 
@@ -417,13 +424,22 @@ int app_overlay_key(App *a, int key) {
         if (key == TK_ESC) { a->overlay = OV_NONE; return KR_ALL; }
         if (key == TK_UP) { a->sfield = (a->sfield + 4) % 5; return KR_ALL; }
         if (key == TK_DOWN || key == TK_TAB) { a->sfield = (a->sfield + 1) % 5; return KR_ALL; }
-        if (key == ' ' && a->sfield == 0) { s->greedy = !s->greedy; return KR_ALL; }
+        if (key == ' ' && a->sfield == 0) { s->greedy = !s->greedy; a->sdefaults = false; return KR_ALL; }
+        if (key == 'd') {   /* the model's defaults (as `run` would take them), applied with Enter */
+            Err e = {0};
+            const Session *s0 = a->sc->ses[0];
+            GenChoice gc;
+            if (s0 && gen_choose(&session_model(s0)->spec, &a->sc->gen_opts, &gc, &e)) { *s = gc.cfg; a->sdefaults = true; }
+            return KR_ALL;
+        }
         if (key == TK_ENTER) {
             a->overlay = OV_NONE;
             Err e = {0};
-            scene_set_sampler(a->sc, -1, *s, &e);
+            if (a->sdefaults) scene_sampler_model(a->sc, NULL, true, &e);   /* and models loaded later take theirs */
+            else scene_set_sampler(a->sc, -1, *s, &e);
             return KR_ALL;
         }
+        if (d) a->sdefaults = false;
         if (d) {
             switch (a->sfield) {
             case 0: s->greedy = !s->greedy; break;
@@ -458,7 +474,18 @@ void app_open_overlay(App *a, Overlay ov) {
         }
         lineedit_set(&a->edit, a->tedit.text[a->tline]);
     }
-    if (ov == OV_SAMPLER) { a->scfg = s && session_sampler(s) ? sampler_cfg(session_sampler(s)) : sc->scfg; a->sfield = 0; }
+    if (ov == OV_SAMPLER) {
+        a->scfg = s && session_sampler(s) ? sampler_cfg(session_sampler(s)) : sc->scfg;
+        a->sfield = 0;
+        a->sdefaults = false;
+        a->sdesc[0] = 0;
+        if (s) {   /* what `run` would decode this model with, under the options `tui` was given */
+            GenChoice gc;
+            Err e = {0};
+            if (gen_choose(&session_model(s)->spec, &sc->gen_opts, &gc, &e)) gen_describe(&gc, true, a->sdesc, sizeof a->sdesc);
+            else snprintf(a->sdesc, sizeof a->sdesc, "%.*s", (int)strcspn(e.msg, "\n"), e.msg);
+        }
+    }
     if (ov == OV_MODEL && !a->menu_target && s)
         for (int i = 0; i < a->n_models; i++) if (!strcmp(a->models[i], session_model_path(s))) a->menu_sel = i;
 }
