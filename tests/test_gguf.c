@@ -726,6 +726,23 @@ TEST(gguf_tokenizer_bos_eos_detokenize_match_llama_cpp) {
     g_tokfix = NULL;
 }
 
+/* sets the bool key tokenizer.ggml.add_bos_token of the GGUF at path to v (in place) */
+static bool set_add_bos(const char *path, bool v) {
+    Err e = {0};
+    size_t n;
+    char *b = file_read_all(path, &n, 1 << 20, &e);
+    static const char key[] = "tokenizer.ggml.add_bos_token\x07\0\0\0";
+    size_t kl = sizeof key - 1;
+    bool ok = false;
+    for (size_t i = 0; b && i + kl < n && !ok; i++)
+        if (!memcmp(b + i, key, kl)) { b[i + kl] = v; ok = true; }
+    FILE *f = ok ? fopen(path, "wb") : NULL;
+    ok = f && fwrite(b, 1, n, f) == n;
+    if (f) ok = fclose(f) == 0 && ok;
+    free(b);
+    return ok;
+}
+
 static void clean_spaces_body(TestCtx *T_, const char *dir) {
     const cJSON *gpt2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g_tokfix, "tokfix/bpe-gpt2.gguf"), "texts"), 0);
     const cJSON *qwen2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g_tokfix, "tokfix/bpe-qwen2.gguf"), "texts"), 0);
@@ -742,7 +759,16 @@ static void clean_spaces_body(TestCtx *T_, const char *dir) {
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(g_tokfix, "clean_spaces")) {
         CHECK_MSG(write_with_pre(FX "/tokfix/bpe-gpt2.gguf", dst, c->string), "cannot write %s", dst);
         Err e = {0};
-        Tokenizer *tk = tokenizer_load_for_model(dst, 0, &e);
+        Tokenizer *tk;
+        if (!strcmp(c->string, "chatglm-bpe") || !strcmp(c->string, "glm4")) {
+            /* no default BOS in llama.cpp, which asserts when asked to add one: refused, saying so */
+            tk = tokenizer_load_for_model(dst, 0, &e);
+            CHECK_MSG(!tk && strstr(e.msg, dst) && strstr(e.msg, "add_bos_token is true") && strstr(e.msg, "bos_token_id") &&
+                      strstr(e.msg, c->string), "%s with add_bos_token and no BOS id: %s", c->string, tk ? "loaded" : e.msg);
+            tokenizer_free(tk);
+            CHECK(set_add_bos(dst, false));   /* as make_tokfix.py asked llama.cpp */
+        }
+        tk = tokenizer_load_for_model(dst, 0, &e);
         CHECK_MSG(tk, "%s: %s", c->string, e.msg);
         if (!tk) continue;
         char *got = tokenizer_detokenize(tk, ids, n, true);

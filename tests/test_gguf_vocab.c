@@ -107,3 +107,71 @@ TEST(gguf_model_stops_where_llama_cpp_does) {
     }
     cJSON_Delete(j);
 }
+
+static int *json_ids(const cJSON *a, int *n) {
+    *n = cJSON_GetArraySize(a);
+    int *ids = malloc(sizeof(int) * (size_t)(*n ? *n : 1));
+    for (int i = 0; ids && i < *n; i++) ids[i] = cJSON_GetArrayItem(a, i)->valueint;
+    return ids;
+}
+
+static void check_detok(TestCtx *T_, const char *p, const Tokenizer *tk, const int *w, int nw, const cJSON *want, const char *what) {
+    static const char *const keys[2] = {"text", "text_special"};
+    for (int sk = 0; sk < 2; sk++) {
+        char *got = tokenizer_detokenize(tk, w, nw, sk == 0);
+        const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, keys[sk]));
+        CHECK_MSG(got && ref && !strcmp(got, ref), "%s: %s: detokenized %s\"%s\", llama.cpp \"%s\"", p, what,
+                  sk ? "with special tokens " : "", got ? got : "(null)", ref ? ref : "(null)");
+        free(got);
+    }
+}
+
+/* The tokenizer of each vocab-*.gguf: llama_tokenize's ids for texts with special tokens in them
+ * (attributes by llama.cpp's rules: <|im_end|> written NORMAL is found as CONTROL, Gemma 4's </s> is
+ * text, Phi-3's RSTRIP, add_space_prefix false, a character found only inside longer pieces merged)
+ * and llama_detokenize's text of those and of chosen ids (UNUSED and undefined tokens show nothing,
+ * USER_DEFINED ones their own text with U+2581) */
+TEST(gguf_vocab_tokenizer_matches_llama_cpp) {
+    cJSON *j = read_json(FX "/tokvocab.json");
+    if (!j) SKIP("tokvocab.json missing");
+    int files = 0, texts = 0, idsets = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, j) {
+        if (!cJSON_GetObjectItemCaseSensitive(f, "texts")) continue;
+        char p[512];
+        snprintf(p, sizeof p, FX "/%s", f->string);
+        Err e = {0};
+        Tokenizer *tk = tokenizer_load_for_model(p, 0, &e);
+        CHECK_MSG(tk, "%s: %s", p, e.msg);
+        if (!tk) continue;
+        files++;
+        const cJSON *want;
+        cJSON_ArrayForEach(want, cJSON_GetObjectItemCaseSensitive(f, "texts")) {
+            const char *in = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, "in"));
+            REQUIRE(in);
+            int nw, *w = json_ids(cJSON_GetObjectItemCaseSensitive(want, "ids"), &nw), *ids = NULL;
+            REQUIRE(w);
+            int n = tokenizer_encode(tk, in, strlen(in), true, &ids, &e);
+            bool same = n == nw;
+            for (int i = 0; same && i < n; i++) same = ids[i] == w[i];
+            char got[512] = "";
+            for (int i = 0; i < n && strlen(got) < 480; i++) snprintf(got + strlen(got), sizeof got - strlen(got), " %d", ids[i]);
+            CHECK_MSG(same, "%s: \"%s\": ids%s differ from llama.cpp's", p, in, got);
+            check_detok(T_, p, tk, w, nw, want, in);
+            free(w);
+            free(ids);
+            texts++;
+        }
+        cJSON_ArrayForEach(want, cJSON_GetObjectItemCaseSensitive(f, "ids")) {
+            int nw, *w = json_ids(cJSON_GetObjectItemCaseSensitive(want, "ids"), &nw);
+            REQUIRE(w);
+            check_detok(T_, p, tk, w, nw, want, "ids");
+            free(w);
+            idsets++;
+        }
+        tokenizer_free(tk);
+    }
+    CHECK_MSG(files == 5 && texts == 18 && idsets == 7, "%d files, %d texts, %d id lists checked; 5, 18, 7 expected", files, texts,
+              idsets);
+    cJSON_Delete(j);
+}

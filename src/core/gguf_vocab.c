@@ -144,7 +144,9 @@ bool gguf_vocab_read(const GgufFile *g, GgufVocab *v, Err *e) {
     v->attr = malloc(sizeof *v->attr * (size_t)n);
     if (!v->attr) { err_set(e, ERR_MEMORY, "out of memory reading the vocabulary of %s", g->fname); return false; }
     const GgufKV *types = gguf_find(g, "tokenizer.ggml.token_type");
-    if (types && (types->type != GGUF_ARRAY || types->arr_n < toks->arr_n)) {
+    if (types && (types->type != GGUF_ARRAY || types->arr_n < toks->arr_n || types->arr_type == GGUF_STRING ||
+                  types->arr_type == GGUF_ARRAY || types->arr_type == GGUF_FLOAT32 || types->arr_type == GGUF_FLOAT64 ||
+                  types->arr_type == GGUF_BOOL)) {
         err_set(e, ERR_FORMAT, "%s: tokenizer.ggml.token_type must be an integer array with one entry per token (%u tokens)",
                 g->fname, (unsigned)n);
         gguf_vocab_done(v);

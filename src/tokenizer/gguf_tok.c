@@ -4,11 +4,13 @@
  *  - "gpt2" (byte-level BPE): tokens + merges become a tokenizer.json pipeline: the split
  *    regex that llama.cpp uses for tokenizer.ggml.pre (llama-vocab.cpp), then ByteLevel
  *    without its own regex; BPE with the merges (ignore_merges for llama3's "llama-bpe", as
- *    llama.cpp does); tokens of type CONTROL (3) / USER_DEFINED (4) become added tokens.
+ *    llama.cpp does); the tokens llama.cpp finds in the text first (core/gguf_vocab.h: attributes
+ *    UNKNOWN, CONTROL, USER_DEFINED) become added tokens.
  *  - "llama" (sentencepiece with scores): the tokens (▁ as space) and scores become a llama2.c
- *    tokenizer: dummy-prefix space, characters, byte fallback <0xNN>, then the merge of the
- *    adjacent pair with the highest score (leftmost on ties) until none is in the vocabulary,
- *    which is llama.cpp's llm_tokenizer_spm.
+ *    tokenizer in llama.cpp's mode: dummy-prefix space (add_space_prefix), characters, then the
+ *    merge of the adjacent pair whose text is a token with the highest score (leftmost on ties),
+ *    bytes for what is left and is no token, which is llama.cpp's llm_tokenizer_spm; special
+ *    tokens found first with their LSTRIP/RSTRIP, each id shown as its attribute says.
  * BOS before the text: tokenizer.ggml.add_bos_token when present, else llama.cpp's default
  * (sentencepiece, llama3 BPE with ignore_merges, tekken and chameleon add it, other BPE does not);
  * EOS after it when tokenizer.ggml.add_eos_token is true. The BOS/EOS ids are
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/gguf.h"
+#include "core/gguf_vocab.h"
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/tokenizer.h"
 
@@ -232,11 +235,10 @@ static void path_fit(const char *path, size_t max, char *out, size_t cap) {
 /* What llama.cpp's BPE pre-type gives besides the split */
 typedef struct {
     bool add_bos;   /* BOS added by default */
-    bool no_bos;    /* no default BOS id (chatglm-bpe, glm4) */
     bool clean;     /* llama_detokenize's clean_spaces */
 } PreDefaults;
 
-static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *path, PreDefaults *d, Err *e) {
+static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const GgufVocab *gv, const char *path, PreDefaults *d, Err *e) {
     char pre[64] = "default";
     gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
     int pi = -1;
@@ -256,12 +258,10 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
         return NULL;
     }
     d->add_bos = k_pre[pi].add_bos;
-    d->no_bos = !strcmp(pre, "chatglm-bpe") || !strcmp(pre, "glm4");
     d->clean = true;
     for (size_t i = 0; i < sizeof k_pre_no_clean / sizeof k_pre_no_clean[0]; i++)
         if (!strcmp(pre, k_pre_no_clean[i])) d->clean = false;
     const GgufKV *merges = gguf_find(g, "tokenizer.ggml.merges");
-    const GgufKV *types = gguf_find(g, "tokenizer.ggml.token_type");
     if (!merges || merges->type != GGUF_ARRAY || merges->arr_type != GGUF_STRING) {
         err_set(e, ERR_FORMAT, "%s: tokenizer.ggml.merges (an array of strings) is missing for a \"gpt2\" tokenizer", path);
         return NULL;
@@ -280,14 +280,17 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const char *pa
         memcpy(s, t->s, t->len);
         s[t->len] = 0;
         if (strlen(s) != t->len) continue;   /* NUL inside: not representable, never produced */
-        int64_t ty = 1;
-        if (types) gguf_arr_int(types, i, &ty);
-        if (ty == 3 || ty == 4) {
+        /* llama.cpp's special tokens (its attributes: the token type, then its rules by text) are
+         * found in the text first; UNKNOWN and CONTROL ones are special (left out by --skip-special) */
+        uint16_t at = gv->attr[i];
+        if (at & (GV_UNKNOWN | GV_CONTROL | GV_USER_DEFINED)) {
             cJSON *a = cJSON_CreateObject();
             cJSON_AddNumberToObject(a, "id", (double)i);
             cJSON_AddStringToObject(a, "content", s);
-            cJSON_AddBoolToObject(a, "special", ty == 3);
+            cJSON_AddBoolToObject(a, "special", (at & (GV_UNKNOWN | GV_CONTROL)) != 0);
             cJSON_AddBoolToObject(a, "normalized", false);
+            cJSON_AddBoolToObject(a, "lstrip", (at & GV_LSTRIP) != 0);
+            cJSON_AddBoolToObject(a, "rstrip", (at & GV_RSTRIP) != 0);
             cJSON_AddItemToArray(added, a);
         }
         if (!cJSON_GetObjectItemCaseSensitive(vocab, s)) cJSON_AddNumberToObject(vocab, s, (double)i);
@@ -335,54 +338,79 @@ static int sp_cmp(const void *a, const void *b) {
     return lx != ly ? (lx > ly ? -1 : 1) : (x > y) - (x < y);
 }
 
-/* The tokens that llama.cpp finds in the text before encoding (its cache_special_tokens): token_type
- * UNKNOWN (2), CONTROL (3) or USER_DEFINED (4), longest first. CONTROL tokens are marked special
- * (left out by --skip-special); USER_DEFINED ones are text, as llama.cpp detokenizes them. */
-static bool spm_load_special(Tokenizer *t, const GgufFile *g, const GgufKV *toks) {
-    const GgufKV *types = gguf_find(g, "tokenizer.ggml.token_type");
-    if (!types || types->type != GGUF_ARRAY) return true;
+/* llama.cpp's view of a sentencepiece vocabulary on top of the llama2.c tokenizer: the tokens it finds
+ * in the text before encoding (its cache_special_tokens: attributes UNKNOWN, CONTROL or USER_DEFINED,
+ * longest first, with their LSTRIP/RSTRIP), which ids are special (UNKNOWN, CONTROL: left out by
+ * --skip-special; USER_DEFINED ones are text, as llama.cpp detokenizes them), how each id shows
+ * (gguf_attr), its text-to-id map (the last of equal texts), its byte fallback ("<0xNN>", else the
+ * one-byte text) and its merges by text. */
+static bool spm_load_special(Tokenizer *t, const GgufKV *toks, const GgufVocab *gv) {
+    int32_t nt = t->nids;
+    t->gguf_attr = malloc(sizeof *t->gguf_attr * (size_t)nt);
+    t->sp_of_id = malloc(sizeof *t->sp_of_id * (size_t)nt);
+    if (!t->gguf_attr || !t->sp_of_id) return false;
     int n = 0;
-    for (uint64_t i = 0; i < toks->arr_n && i < types->arr_n; i++) {
-        int64_t ty = 1;
-        if (gguf_arr_int(types, i, &ty) && ty >= 2 && ty <= 4 && toks->arr_strs[i].len) n++;
+    for (int32_t i = 0; i < nt; i++) {
+        uint16_t a = i < gv->n_tokens ? gv->attr[i] : GV_NORMAL;
+        t->gguf_attr[i] = a;
+        t->sp_of_id[i] = -1;
+        t->id_flags[i] = (uint8_t)((t->id_flags[i] & ~1) | ((a & (GV_UNKNOWN | GV_CONTROL)) ? 1 : 0));
+        if ((a & (GV_UNKNOWN | GV_CONTROL | GV_USER_DEFINED)) && toks->arr_strs[i].len) n++;
+        size_t len;
+        const char *s = tok_str(t, (int)i, &len);
+        if (strmap_put(&t->vocab, s, len, i, true, NULL) < 0) return false;
     }
+    for (int b = 0; b < 256; b++) {
+        char hex[8];
+        snprintf(hex, sizeof hex, "<0x%02X>", b);
+        char one = (char)b;
+        int32_t id;
+        t->byte_ids[b] = strmap_get(&t->vocab, hex, 6, &id) || strmap_get(&t->vocab, &one, 1, &id) ? id : -1;
+    }
+    t->spm_text_merge = true;
     if (!n) return true;
     int32_t *order = malloc(sizeof *order * (size_t)n);
     t->sp_str = calloc((size_t)n, sizeof *t->sp_str);
     t->sp_len = malloc(sizeof *t->sp_len * (size_t)n);
     t->sp_id = malloc(sizeof *t->sp_id * (size_t)n);
     if (!order || !t->sp_str || !t->sp_len || !t->sp_id) { free(order); return false; }
-    for (uint64_t i = 0; i < toks->arr_n && i < types->arr_n; i++) {
-        int64_t ty = 1;
+    for (int32_t i = 0; i < nt; i++) {
         const GgufStr *s = &toks->arr_strs[i];
-        if (!gguf_arr_int(types, i, &ty) || ty < 2 || ty > 4 || !s->len) continue;
+        if (!(t->gguf_attr[i] & (GV_UNKNOWN | GV_CONTROL | GV_USER_DEFINED)) || !s->len) continue;
         int k = t->nsp;
         if (!(t->sp_str[k] = malloc(s->len + 1))) { free(order); return false; }
         memcpy(t->sp_str[k], s->s, s->len);
         t->sp_str[k][s->len] = 0;
         t->sp_len[k] = (uint32_t)s->len;
-        t->sp_id[k] = (int32_t)i;
+        t->sp_id[k] = i;
         order[k] = k;
         t->nsp++;
-        if (ty == 3) t->id_flags[i] |= 1;
     }
     g_sp_sort = t;
     qsort(order, (size_t)n, sizeof *order, sp_cmp);
     char **ss = malloc(sizeof *ss * (size_t)n);
     uint32_t *sl = malloc(sizeof *sl * (size_t)n);
     int32_t *si = malloc(sizeof *si * (size_t)n);
-    bool ok = ss && sl && si;
-    for (int k = 0; ok && k < n; k++) { ss[k] = t->sp_str[order[k]]; sl[k] = t->sp_len[order[k]]; si[k] = t->sp_id[order[k]]; }
+    uint8_t *st = malloc((size_t)n);
+    bool ok = ss && sl && si && st;
+    for (int k = 0; ok && k < n; k++) {
+        ss[k] = t->sp_str[order[k]];
+        sl[k] = t->sp_len[order[k]];
+        si[k] = t->sp_id[order[k]];
+        uint16_t a = t->gguf_attr[si[k]];
+        st[k] = (uint8_t)(((a & GV_LSTRIP) ? 1 : 0) | ((a & GV_RSTRIP) ? 2 : 0));
+        t->sp_of_id[si[k]] = k;
+    }
     if (ok) {
         free(t->sp_str); free(t->sp_len); free(t->sp_id);
-        t->sp_str = ss; t->sp_len = sl; t->sp_id = si;
-    } else { free(ss); free(sl); free(si); }
+        t->sp_str = ss; t->sp_len = sl; t->sp_id = si; t->sp_strip = st;
+    } else { free(ss); free(sl); free(si); free(st); }
     free(order);
     return ok;
 }
 
 /* sentencepiece vocabulary -> a llama2.c tokenizer.bin image in memory */
-static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const char *path, Err *e) {
+static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const GgufVocab *gv, const char *path, Err *e) {
     const GgufKV *scores = gguf_find(g, "tokenizer.ggml.scores");
     if (!scores || scores->type != GGUF_ARRAY || scores->arr_n != toks->arr_n ||
         (scores->arr_type != GGUF_FLOAT32 && scores->arr_type != GGUF_FLOAT64)) {
@@ -417,7 +445,7 @@ static Tokenizer *load_spm(const GgufFile *g, const GgufKV *toks, const char *pa
     memcpy(buf, &maxlen, 4);
     Tokenizer *t = tokenizer_load_llama2c_buf(buf, p, (int)toks->arr_n, path, e);
     free(buf);
-    if (t && !spm_load_special(t, g, toks)) {
+    if (t && !spm_load_special(t, toks, gv)) {
         tokenizer_free(t);
         err_set(e, ERR_MEMORY, "out of memory reading the special tokens of %s", path);
         return NULL;
@@ -442,6 +470,7 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
     GgufFile *g = gguf_parse(map, size, path, e);
     if (!g) { munmap(map, size); return NULL; }
     Tokenizer *t = NULL;
+    GgufVocab gv = {0};
     char kind[32] = "";
     const GgufKV *toks = gguf_find(g, "tokenizer.ggml.tokens");
     if (!gguf_get_str(g, "tokenizer.ggml.model", kind, sizeof kind) || !toks || toks->type != GGUF_ARRAY ||
@@ -451,23 +480,33 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
     }
     PreDefaults d = {.add_bos = true};   /* sentencepiece: BOS by default, no clean-up */
     bool spm = !strcmp(kind, "llama");
-    if (!strcmp(kind, "gpt2")) t = load_bpe(g, toks, path, &d, e);
-    else if (spm) t = load_spm(g, toks, path, e);
-    else {
+    if (strcmp(kind, "gpt2") && !spm) {
         err_set(e, ERR_UNSUPPORTED, "%s: tokenizer.ggml.model \"%s\" is not supported (supported: gpt2, llama)", path, kind);
         goto done;
     }
+    if (!gguf_vocab_read(g, &gv, e)) goto done;
+    t = spm ? load_spm(g, toks, &gv, path, e) : load_bpe(g, toks, &gv, path, &d, e);
     if (!t) goto done;
     /* llama.cpp's ids: the file's when inside the vocabulary, else its defaults (when inside) */
-    int64_t v;
-    int n = t->nids, dbos = spm ? 1 : d.no_bos ? -1 : 11, deos = spm ? 2 : 11;
-    t->bos_id = gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : dbos < n ? dbos : -1;
-    t->eos_id = gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v) && v >= 0 && v < n ? (int32_t)v : deos < n ? deos : -1;
+    int n = t->nids;
+    t->bos_id = gv.bos < n ? gv.bos : -1;
+    t->eos_id = gv.eos < n ? gv.eos : -1;
     bool add_bos = d.add_bos, add_eos = false;
     gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos);
     gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &add_eos);
+    if (add_bos && gv.bos < 0) {   /* llama.cpp asserts (GGML_ASSERT) when it tokenizes with such a file */
+        char pre[64] = "";
+        gguf_get_str(g, "tokenizer.ggml.pre", pre, sizeof pre);
+        err_set(e, ERR_FORMAT, "%s: tokenizer.ggml.add_bos_token is true but the file has no tokenizer.ggml.bos_token_id, and "
+                "tokenizer.ggml.pre \"%s\" has no default BOS in llama.cpp (its library stops on this file); "
+                "set add_bos_token to false or name the BOS id", path, pre);
+        tokenizer_free(t);
+        t = NULL;
+        goto done;
+    }
     t->clean_spaces = !spm && d.clean;
     t->spm_first_space = spm;
+    t->spm_prefix = !spm || gv.add_space_prefix;
     /* BOS before the text, EOS after it, as llama.cpp's tokenize with add_special */
     free(t->prefix_ids);
     free(t->suffix_ids);
@@ -486,6 +525,7 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
     if (eos) { t->suffix_ids[0] = t->eos_id; t->nsuffix = 1; }
     snprintf(t->name, sizeof t->name, "%s", path);
 done:
+    gguf_vocab_done(&gv);
     gguf_free(g);
     munmap(map, size);
     return t;

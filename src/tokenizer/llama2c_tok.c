@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/gguf_vocab.h"
 #include "tokenizer/tok_internal.h"
 
 #define MAX_PIECE 65536
@@ -25,6 +26,7 @@ Tokenizer *tokenizer_load_llama2c_buf(const unsigned char *buf, size_t len, int 
     snprintf(t->name, sizeof t->name, "%s", name);
     t->bos_id = t->eos_id = -1;
     t->unk_id = -1;
+    t->spm_prefix = true;
     if (!buf || len < 4) return l2c_fail(t, e, ERR_FORMAT, "%s: too short for a llama2.c tokenizer (%ld bytes)%.0ld", name, (long)len, 0);
     int32_t mtl;
     memcpy(&mtl, buf, 4);
@@ -164,13 +166,18 @@ static L2Cand l2_pop(L2Heap *h) {
 }
 
 typedef struct {
-    int32_t id, prev, next;
+    int32_t id, prev, next;   /* id -1: a character that is no token (text merges only) */
+    uint32_t off, len;        /* its bytes in the segment */
     bool alive;
 } L2Sym;
 
-static bool l2_candidate(const Tokenizer *t, L2Sym *sy, int32_t a, int32_t b, L2Heap *h) {
+static bool l2_candidate(const Tokenizer *t, const char *s, L2Sym *sy, int32_t a, int32_t b, L2Heap *h) {
     uint32_t unused;
     int32_t id;
+    if (t->spm_text_merge) {   /* llama.cpp: the two pieces' text is a token (adjacent symbols are adjacent bytes) */
+        if (!strmap_get(&t->vocab, s + sy[a].off, (size_t)sy[a].len + sy[b].len, &id)) return true;
+        return l2_push(h, (L2Cand){t->scores[id], a, b, sy[a].id, sy[b].id, id});
+    }
     if (!pairmap_get(&t->merges, sy[a].id, sy[b].id, &unused, &id)) return true;
     float sc = t->scores[id];
     if (!(sc > -1e10f)) return true; /* llama2.c starts its search at -1e10 */
@@ -185,7 +192,9 @@ typedef struct {
 
 /* llama2.c's encode of s[0..n): characters (any byte plus up to 3 continuation bytes; with
  * first_alone the first byte -- the dummy-prefix space -- stands alone), byte fallback, then the
- * best-score merges. Appends the ids. */
+ * best-score merges. Appends the ids. With spm_text_merge (GGUF), llama.cpp's llm_tokenizer_spm:
+ * characters by their lead byte, merged by text, and only what is left unmerged and is no token
+ * falls back to bytes. */
 static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_alone, L2Scratch *sc, int32_t **ids,
                        size_t *nids, size_t *cap) {
     if (n > sc->cap) {
@@ -199,18 +208,22 @@ static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_a
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         size_t k = 1;
-        if (!(first_alone && i == 0))
+        if (t->spm_text_merge) {   /* llama.cpp's unicode_len_utf8 */
+            k = u[i] < 0x80 ? 1 : (u[i] & 0xE0) == 0xC0 ? 2 : (u[i] & 0xF0) == 0xE0 ? 3 : (u[i] & 0xF8) == 0xF0 ? 4 : 1;
+            if (k > n - i) k = n - i;
+        } else if (!(first_alone && i == 0))
             while (k < 4 && i + k < n && (u[i + k] & 0xC0) == 0x80) k++;
         int32_t id;
-        if (strmap_get(&t->vocab, s + i, k, &id)) {
+        if (strmap_get(&t->vocab, s + i, k, &id) || t->spm_text_merge) {
+            if (!strmap_get(&t->vocab, s + i, k, &id)) id = -1;
             int32_t at = (int32_t)ns;
-            sy[ns++] = (L2Sym){id, at - 1, at + 1, true};
+            sy[ns++] = (L2Sym){id, at - 1, at + 1, (uint32_t)i, (uint32_t)k, true};
         } else {
             for (size_t j = 0; j < k; j++) {
                 int32_t bid = t->byte_ids[u[i + j]];
                 if (bid < 0) bid = 0;
                 int32_t at = (int32_t)ns;
-                sy[ns++] = (L2Sym){bid, at - 1, at + 1, true};
+                sy[ns++] = (L2Sym){bid, at - 1, at + 1, (uint32_t)(i + j), 1, true};
             }
         }
         i += k;
@@ -219,21 +232,28 @@ static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_a
     L2Heap *h = &sc->h;
     h->n = 0;
     for (size_t i = 0; i + 1 < ns; i++)
-        if (!l2_candidate(t, sy, (int32_t)i, (int32_t)i + 1, h)) return false;
+        if (!l2_candidate(t, s, sy, (int32_t)i, (int32_t)i + 1, h)) return false;
     while (h->n) {
         L2Cand c = l2_pop(h);
         L2Sym *a = &sy[c.left];
         if (!a->alive || a->next != c.right || !sy[c.right].alive || a->id != c.lid || sy[c.right].id != c.rid) continue;
         L2Sym *b = &sy[c.right];
         a->id = c.newid;
+        a->len += b->len;
         a->next = b->next;
         b->alive = false;
         if (b->next >= 0) sy[b->next].prev = c.left;
-        if (a->prev >= 0 && !l2_candidate(t, sy, a->prev, c.left, h)) return false;
-        if (sy[c.left].next >= 0 && !l2_candidate(t, sy, c.left, sy[c.left].next, h)) return false;
+        if (a->prev >= 0 && !l2_candidate(t, s, sy, a->prev, c.left, h)) return false;
+        if (sy[c.left].next >= 0 && !l2_candidate(t, s, sy, c.left, sy[c.left].next, h)) return false;
     }
-    for (size_t i = 0; i < ns; i++)
-        if (sy[i].alive && !ids_push(ids, nids, cap, sy[i].id)) return false;
+    for (size_t i = 0; i < ns; i++) {
+        if (!sy[i].alive) continue;
+        if (sy[i].id >= 0) { if (!ids_push(ids, nids, cap, sy[i].id)) return false; continue; }
+        for (uint32_t j = 0; j < sy[i].len; j++) {   /* a character that is no token and merged with nothing */
+            int32_t bid = t->byte_ids[u[sy[i].off + j]];
+            if (!ids_push(ids, nids, cap, bid < 0 ? 0 : bid)) return false;
+        }
+    }
     return true;
 }
 
@@ -242,9 +262,11 @@ static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_a
  * separately (same result as one pass) and cache repeated parts. v holds len + 1 bytes. */
 static bool l2_encode_text(const Tokenizer *t, const char *text, size_t len, char *v, L2Scratch *sc, WordCache *wc,
                            int32_t **ids, size_t *nids, size_t *cap) {
+    size_t p = t->spm_prefix ? 1 : 0;   /* GGUF tokenizer.ggml.add_space_prefix false: no dummy prefix */
     v[0] = ' ';
-    memcpy(v + 1, text, len);
-    size_t n = len + 1, a = 0;
+    memcpy(v + p, text, len);
+    size_t n = len + p, a = 0;
+    if (!n) return true;
     bool split = t->seg_len == 1 && t->seg_char[0] == ' ', ok = true;
     for (size_t i = 1; ok && i <= n; i++) {
         if (i < n && (!split || v[i] != ' ')) continue;
@@ -252,7 +274,7 @@ static bool l2_encode_text(const Tokenizer *t, const char *text, size_t len, cha
         bool hit = false;
         if (a > 0) ok = wordcache_get(wc, v + a, i - a, ids, nids, cap, &hit);
         if (ok && !hit) {
-            ok = l2_segment(t, v + a, i - a, a == 0, sc, ids, nids, cap);
+            ok = l2_segment(t, v + a, i - a, a == 0 && p, sc, ids, nids, cap);
             if (ok && a > 0) wordcache_put(wc, v + a, i - a, *ids + first, *nids - first);
         }
         a = i;
@@ -262,8 +284,12 @@ static bool l2_encode_text(const Tokenizer *t, const char *text, size_t len, cha
 
 typedef struct { size_t off, len; int32_t id; } L2Frag;   /* id -1: text */
 
+static bool c_isspace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 /* llama.cpp's tokenizer_st_partition: for each special token, longest first, every occurrence in
- * every text fragment splits it into text, token, text. Returns the fragment count, -1 out of memory. */
+ * every text fragment splits it into text, token, text; a token with LSTRIP takes the whitespace
+ * (C isspace) at the end of the text before it, one with RSTRIP the whitespace after it, and what
+ * is left empty is no fragment. Returns the fragment count, -1 out of memory. */
 static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Frag **out) {
     size_t n = 1, cap = 8;
     L2Frag *f = malloc(cap * sizeof *f);
@@ -284,10 +310,13 @@ static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Fra
                 f = nf;
             }
             /* [left text] token [right text]: the right part is searched next (i advances to it) */
-            size_t mo = (size_t)(m - text), end = f[i].off + f[i].len, lefts = mo > f[i].off;
-            size_t rights = mo + tl < end, add = lefts + rights;
+            size_t mo = (size_t)(m - text), end = f[i].off + f[i].len, ll = mo - f[i].off, ro = mo + tl;
+            uint8_t strip = t->sp_strip ? t->sp_strip[s] : 0;
+            if (strip & 1) while (ll > 0 && c_isspace(text[f[i].off + ll - 1])) ll--;
+            if (strip & 2) while (ro < end && c_isspace(text[ro])) ro++;
+            size_t lefts = ll > 0, rights = ro < end, add = lefts + rights;
             memmove(f + i + 1 + add, f + i + 1, (n - i - 1) * sizeof *f);
-            L2Frag left = {f[i].off, mo - f[i].off, -1}, right = {mo + tl, end - mo - tl, -1};
+            L2Frag left = {f[i].off, ll, -1}, right = {ro, end - ro, -1};
             size_t j = i;
             if (lefts) f[j++] = left;
             f[j++] = (L2Frag){mo, tl, t->sp_id[s]};
@@ -342,6 +371,19 @@ static int hexval(char c) {
 void llama2c_piece(const Tokenizer *t, int id, const char **s, size_t *n, char *one) {
     *s = tok_str(t, id, n);
     const char *p = *s;
+    if (t->gguf_attr) {   /* llama.cpp's token_to_piece for sentencepiece, by the token's attributes */
+        uint16_t a = t->gguf_attr[id];
+        if (a & (GV_UNKNOWN | GV_CONTROL | GV_USER_DEFINED)) {
+            int32_t k = t->sp_of_id[id];
+            if (k >= 0) { *s = t->sp_str[k]; *n = t->sp_len[k]; }
+        } else if (a & GV_BYTE) {   /* strtol of the two characters after "<0x" */
+            int hi = *n > 3 ? hexval(p[3]) : -1, lo = *n > 4 ? hexval(p[4]) : -1;
+            one[0] = (char)(hi < 0 ? 0 : lo < 0 ? hi : hi * 16 + lo);
+            *s = one;
+            *n = 1;
+        } else if (!(a & GV_NORMAL)) *n = 0;   /* UNUSED, undefined: nothing */
+        return;
+    }
     int hi = -1, lo = -1;
     if (*n == 6 && !memcmp(p, "<0x", 3) && p[5] == '>') {
         hi = hexval(p[3]);
@@ -366,6 +408,9 @@ char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_specia
         int id = ids[i];
         if (id < 0 || id >= t->nids) continue;
         bool special = t->id_flags[id] & 1;
+        /* sentencepiece drops the dummy-prefix space at the start and after BOS; llama.cpp from
+         * whatever the first id shows, only where the file adds the prefix */
+        bool strip = t->spm_prefix && (first_only ? i == 0 : at_start && !special);
         if (special && skip_special) {
             at_start = first_only ? false : at_start || id == t->bos_id;
             continue;
@@ -374,14 +419,8 @@ char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_specia
         size_t len;
         char one[1];
         llama2c_piece(t, id, &s, &len, one);
-        if (special) {
-            ok = tokbuf_add(&raw, s, len);
-            at_start = !first_only && id == t->bos_id;
-            continue;
-        }
-        /* sentencepiece drops the dummy-prefix space at the start and after BOS */
-        if (at_start && len && s[0] == ' ') { s++; len--; }
-        at_start = false;
+        if (strip && len && s[0] == ' ') { s++; len--; }
+        at_start = !first_only && special && id == t->bos_id;
         ok = tokbuf_add(&raw, s, len);
     }
     ok = ok && utf8_lossy(raw.p ? raw.p : "", raw.n, &out) && tokbuf_reserve(&out, 1);

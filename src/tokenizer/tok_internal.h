@@ -294,7 +294,20 @@ struct Tokenizer {
     char **sp_str;
     uint32_t *sp_len;
     int32_t *sp_id;
+    uint8_t *sp_strip;   /* per special token: bit0 LSTRIP (whitespace before it dropped), bit1 RSTRIP (after) */
     int nsp;
+    /* GGUF sentencepiece, as llama.cpp's library (NULL / false for llama2.c files): gguf_attr, each
+     * id's llama.cpp token attributes (core/gguf_vocab.h), which decide how it shows (UNKNOWN, CONTROL,
+     * USER_DEFINED: the file's own text, sp_of_id its index in sp_str; NORMAL: the text, U+2581 as a
+     * space; BYTE: the byte; UNUSED and undefined: nothing) and which ids are special (UNKNOWN,
+     * CONTROL); spm_text_merge: two adjacent pieces merge whenever their text is a token, even where a
+     * part is not one (a character found only inside longer pieces) */
+    uint16_t *gguf_attr;
+    int32_t *sp_of_id;
+    bool spm_text_merge;
+    /* sentencepiece: the dummy-prefix space before the text (llama2.c always; GGUF
+     * tokenizer.ggml.add_space_prefix) */
+    bool spm_prefix;
     /* llama2.c */
     float *scores;
     int max_token_length;

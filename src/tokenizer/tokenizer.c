@@ -155,6 +155,9 @@ void tokenizer_free(Tokenizer *t) {
     free(t->sp_str);
     free(t->sp_len);
     free(t->sp_id);
+    free(t->sp_strip);
+    free(t->gguf_attr);
+    free(t->sp_of_id);
     trie_free(&t->trie_raw);
     trie_free(&t->trie_norm);
     normalizer_free(t->norm);
