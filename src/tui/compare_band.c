@@ -122,22 +122,38 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
     }
     int cur = session_cursor(A) < 0 ? 0 : session_cursor(A);
     int n_tok = cr->n + 1;
-    /* header: the means; each strip ends with its value at the cursor's token */
-    int ln = snprintf(line, sizeof line, tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B\xe2\x88\x92" "A %+.4f  KL(A\xe2\x80\x96" "B) %.4f"),
-                      n_tok, cr->mean_loss_a, cr->mean_loss_b, cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
-    if (!c->unicode)        /* the same words without the math symbols */
-        ln = snprintf(line, sizeof line, tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B-A %+.4f  KL(A||B) %.4f"),
-                      n_tok, cr->mean_loss_a, cr->mean_loss_b, cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
-    if (text_width(line, c->unicode) > r.w - 2)      /* narrow: the same numbers, fewer words */
-        ln = snprintf(line, sizeof line, tr("on A's text (%d tok), mean nats: A %.4f B %.4f %s %+.4f KL %.4f"), n_tok, cr->mean_loss_a,
-                      cr->mean_loss_b, c->unicode ? "B\xe2\x88\x92" "A" : "B-A", cr->mean_loss_b - cr->mean_loss_a, cr->mean_kl_ab);
+    /* header: the means; each strip ends with its value at the cursor's token, which the header
+     * names. The widest wording that fits (80x24: the shortest means with the token): fewer words
+     * around the means, then the cursor's token text (its position stays), then the cursor */
+    const char *bma = c->unicode ? "B\xe2\x88\x92" "A" : "B-A";
+    const double la = cr->mean_loss_a, lb = cr->mean_loss_b, kl = cr->mean_kl_ab;
+    char mean[4][256], at[2][160] = {"", ""};
+    if (c->unicode)
+        snprintf(mean[0], sizeof mean[0], tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B\xe2\x88\x92" "A %+.4f  KL(A\xe2\x80\x96" "B) %.4f"),
+                 n_tok, la, lb, lb - la, kl);
+    else        /* the same words without the math symbols */
+        snprintf(mean[0], sizeof mean[0], tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B-A %+.4f  KL(A||B) %.4f"),
+                 n_tok, la, lb, lb - la, kl);
+    snprintf(mean[1], sizeof mean[1], tr("on A's text (%d tok), mean nats: A %.4f B %.4f %s %+.4f KL %.4f"), n_tok, la, lb, bma, lb - la, kl);
+    snprintf(mean[2], sizeof mean[2], tr("mean nats (%d tok): A %.4f B %.4f %s %+.4f KL %.4f"), n_tok, la, lb, bma, lb - la, kl);
+    snprintf(mean[3], sizeof mean[3], tr("mean: A %.4f B %.4f %s %+.4f KL %.4f"), la, lb, bma, lb - la, kl);
     if (cur >= 1 && cur < n_tok) {
         char tk[64], vis[96];
         panel_tok_text(A, session_ids(A)[cur], tk, sizeof tk);
         tok_visible(tk, vis, sizeof vis, c->unicode);
-        snprintf(line + ln, sizeof line - (size_t)ln, tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", vis, cur);
+        snprintf(at[0], sizeof at[0], tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", vis, cur);
+        snprintf(at[1], sizeof at[1], tr("  %s pos %d"), c->unicode ? "\xe2\x94\x82" : "|", cur);
     }
-    canvas_text_fit(c, r.x + 1, r.y, line, r.w - 2, sty(CR_TEXT));
+    /* (means, cursor) pairs, widest first */
+    static const int ORDER[][2] = {{0, 0}, {1, 0}, {1, 1}, {2, 0}, {2, 1}, {3, 1}, {3, -1}};
+    enum { NW = (int)(sizeof ORDER / sizeof ORDER[0]) };
+    char words[NW][420];
+    const char *wc[NW];
+    for (int k = 0; k < NW; k++) {
+        snprintf(words[k], sizeof words[k], "%s%s", mean[ORDER[k][0]], ORDER[k][1] >= 0 ? at[ORDER[k][1]] : "");
+        wc[k] = words[k];
+    }
+    panel_text_pick(c, r.x + 1, r.y, wc, NW, r.w - 2, sty(CR_TEXT));
     /* scales: one for both losses (so their colours compare), one for the difference, one for KL */
     double lmax = 0, dmax = 0, kmax = 0;
     int m = cr->n;

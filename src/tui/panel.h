@@ -64,6 +64,12 @@ const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int
  * "42.1%", "3.14%", "0.012%", "5e-5%"; "0%" only for 0 and "100%" only for 1, so a nonzero
  * top token never reads 0.0% and a tail bound near 1 never reads 1e+02%. */
 const char *panel_fmt_prob(double p, char *buf, size_t cap);
+/* Of n wordings of one line (widest first), the index of the first that fits w columns, or the
+ * last one (then drawn cut) when none does: a narrow panel says less, never half a number. */
+int panel_pick_fit(const char *const *cand, int n, int w, bool unicode);
+/* Draws the widest of the n wordings that fits w columns at (x, y) (canvas_text_fit); returns
+ * the columns drawn. */
+int panel_text_pick(Canvas *c, int x, int y, const char *const *cand, int n, int w, Style st);
 /* Short model description: "llama · GQA 8q/4kv · 5L · d64". */
 void panel_model_line(const Session *s, char *buf, size_t cap);
 #endif

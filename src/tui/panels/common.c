@@ -99,6 +99,17 @@ const char *panel_fmt_prob(double p, char *buf, size_t cap) {
     return buf;
 }
 
+int panel_pick_fit(const char *const *cand, int n, int w, bool unicode) {
+    for (int f = 0; f < n; f++)
+        if (text_width(cand[f], unicode) <= w) return f;
+    return n > 0 ? n - 1 : 0;
+}
+
+int panel_text_pick(Canvas *c, int x, int y, const char *const *cand, int n, int w, Style st) {
+    if (n <= 0) return 0;
+    return canvas_text_fit(c, x, y, cand[panel_pick_fit(cand, n, w, c->unicode)], w, st);
+}
+
 void panel_model_line(const Session *s, char *buf, size_t cap) {
     if (!s || !session_model(s)) { snprintf(buf, cap, "-"); return; }
     const ModelSpec *m = &session_model(s)->spec;

@@ -60,9 +60,10 @@ static Color pt_color(const TraceTok *t) {
  * the first that fits w columns, or the last one (then drawn cut) when none does. */
 #define EMB_HDR 160
 static int emb_hdr_pick(char (*cand)[EMB_HDR], int n, int w, bool unicode) {
-    for (int f = 0; f < n; f++)
-        if (text_width(cand[f], unicode) <= w) return f;
-    return n - 1;
+    const char *p[8];
+    if (n > 8) n = 8;
+    for (int f = 0; f < n; f++) p[f] = cand[f];
+    return panel_pick_fit(p, n, w, unicode);
 }
 
 /* Left: the prompt's tokens at the layer on the fitted axes. */

@@ -64,11 +64,19 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     static const char *AN[] = {"GELU(tanh)", "GELU", "SiLU", "ReLU"};
     float pos;
     float act = active_share(h, F, &pos);
-    char line[256];
-    snprintf(line, sizeof line, tr("%sh = %s%s  F=%d  active (|h|>0.1 max): %.1f%%  h>0: %.1f%%"),
-             shared ? tr("shared experts: ") : "", sp->gated_ffn ? "act(W_gate x) * W_up x, act=" : "act(W_in x), act=",
-             AN[sp->act < 4 ? sp->act : 0], F, 100 * (double)act, 100 * (double)pos);
-    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    /* the widest wording that fits: the share of positive h goes first, then the formula (the
+     * activation's name stays), then the definition of "active" (the help gives it) */
+    const char *pre = shared ? tr("shared experts: ") : "", *an = AN[sp->act < 4 ? sp->act : 0];
+    const char *form = sp->gated_ffn ? "act(W_gate x) * W_up x, act=" : "act(W_in x), act=";
+    char ln[5][256];
+    snprintf(ln[0], sizeof ln[0], tr("%sh = %s%s  F=%d  active (|h|>0.1 max): %.1f%%  h>0: %.1f%%"), pre, form, an, F, 100 * (double)act,
+             100 * (double)pos);
+    snprintf(ln[1], sizeof ln[1], tr("%sh = %s%s  F=%d  active (|h|>0.1 max): %.1f%%"), pre, form, an, F, 100 * (double)act);
+    snprintf(ln[2], sizeof ln[2], tr("%s%s  F=%d  active (|h|>0.1 max): %.1f%%"), pre, an, F, 100 * (double)act);
+    snprintf(ln[3], sizeof ln[3], tr("%s%s  F=%d  active %.1f%%"), pre, an, F, 100 * (double)act);
+    snprintf(ln[4], sizeof ln[4], "%s%s  F=%d", pre, an, F);
+    const char *lnc[5] = {ln[0], ln[1], ln[2], ln[3], ln[4]};
+    panel_text_pick(c, in.x, in.y, lnc, 5, in.w, sty(CR_TEXT));
     canvas_target(c, rect_make(in.x, in.y, in.w, 1), "ffn.info");
     int y = in.y + 1, rest = in.h - 1;
     bool spark = rest >= 8;
@@ -77,7 +85,8 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     if (body_h >= 3) {
         int bins = lw < 60 ? lw : 60;
         double counts[64], lo = 0, hi = 0;
-        canvas_text_fit(c, in.x, y, tr("histogram of h (log counts)"), lw, sty(CR_DIM));
+        const char *hc[3] = {tr("histogram of h (log counts)"), tr("histogram of h (log)"), tr("histogram of h")};
+        panel_text_pick(c, in.x, y, hc, 3, lw, sty(CR_DIM));
         if (stats_hist(h, F, bins, &lo, &hi, counts))
             w_hist(c, rect_make(in.x, y + 1, lw, body_h - 1), counts, bins, lo, hi, true, sty(CR_WARN));
         canvas_target(c, rect_make(in.x, y, lw, body_h), "ffn.hist");
@@ -99,7 +108,8 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
                 nb++;
             }
             Rect br = rect_make(in.x + lw + 2, y, in.w - lw - 2, body_h);
-            canvas_text_fit(c, br.x, br.y, tr("top neurons |h|"), br.w, sty(CR_DIM));
+            const char *tc[2] = {tr("top neurons |h|"), tr("top |h|")};
+            panel_text_pick(c, br.x, br.y, tc, 2, br.w, sty(CR_DIM));
             w_bars(c, rect_make(br.x, br.y + 1, br.w, br.h - 1), bars, nb, nb ? bars[0].value : 1, 7, 8);
             canvas_target(c, rect_make(br.x, br.y, br.w, nb + 1), "ffn.bars");
             free(ab);
@@ -122,15 +132,20 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     const Session *s = ctx->s;
     const TraceDims *d = trace_dims(session_trace(s));
     const int E = d->n_experts, K = d->top_k, q = session_cursor(s);
-    char line[256];
-    snprintf(line, sizeof line, tr("MoE: %d experts, top-%d per token, %s routing%s"), E, K,
-             session_model(s)->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax",
-             session_model(s)->spec.n_shared_experts ? tr(" + shared experts") : "");
-    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    char mo[3][256];
+    const char *rs = session_model(s)->spec.route_scoring == ROUTE_SIGMOID ? "sigmoid" : "softmax";
+    const char *shx = session_model(s)->spec.n_shared_experts ? tr(" + shared experts") : "";
+    snprintf(mo[0], sizeof mo[0], tr("MoE: %d experts, top-%d per token, %s routing%s"), E, K, rs, shx);
+    snprintf(mo[1], sizeof mo[1], tr("MoE: %d experts, top-%d, %s%s"), E, K, rs, shx);
+    snprintf(mo[2], sizeof mo[2], tr("MoE: %d experts, top-%d"), E, K);
+    const char *moc[3] = {mo[0], mo[1], mo[2]};
+    panel_text_pick(c, in.x, in.y, moc, 3, in.w, sty(CR_TEXT));
     canvas_target(c, rect_make(in.x, in.y, in.w, 1), "ffn.info");
     int lw = in.w * 6 / 10;
     Rect hm = rect_make(in.x, in.y + 1, lw, in.h - 1);
-    canvas_text_fit(c, hm.x, hm.y, tr("router p(expert) per token (rows) x expert (columns)"), hm.w, sty(CR_DIM));
+    const char *rc[4] = {tr("router p(expert) per token (rows) x expert (columns)"), tr("router p(expert): token x expert"), tr("router p(expert)"),
+                         "p(expert)"};
+    panel_text_pick(c, hm.x, hm.y, rc, 4, hm.w, sty(CR_DIM));
     /* rows: title, expert numbers, map, legend */
     bool half = !c->mono && c->unicode;
     int map_h = hm.h - 3;
@@ -185,7 +200,8 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
     /* chosen experts of this token */
     Rect rr = rect_make(in.x + lw + 2, in.y + 1, in.w - lw - 2, in.h - 1);
     if (rr.w < 12) return;
-    canvas_text_fit(c, rr.x, rr.y, tr("chosen for this token"), rr.w, sty_attr(CR_TITLE, ATTR_BOLD));
+    const char *cc[3] = {tr("chosen for this token"), tr("chosen experts"), tr("chosen")};
+    panel_text_pick(c, rr.x, rr.y, cc, 3, rr.w, sty_attr(CR_TITLE, ATTR_BOLD));
     Bar bars[16];
     char labels[16][16], notes[16][16];
     int nb = 0;

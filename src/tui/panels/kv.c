@@ -42,26 +42,42 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     char b1[32], b2[32], b3[32], line[256];
     int y = in.y;
 
-    /* what this model stores */
-    if (sp->attn_kind == ATTN_MLA)
-        snprintf(line, sizeof line, tr("stores c_kv (%d) + k_rope (%d) = %lld elems/token/layer x %d B = %lld B"),
+    /* what this model stores; narrower: the sum's terms go, then the element count */
+    char sto[4][256];
+    const bool mla = sp->attn_kind == ATTN_MLA;
+    if (mla)
+        snprintf(sto[0], sizeof sto[0], tr("stores c_kv (%d) + k_rope (%d) = %lld elems/token/layer x %d B = %lld B"),
                  sp->kv_lora_rank, sp->qk_rope_head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
     else
-        snprintf(line, sizeof line,
+        snprintf(sto[0], sizeof sto[0],
                  sp->n_kv_heads == 1 ? tr("stores K,V: %d kv head x %d dims x 2 = %lld elems/token/layer x %d B = %lld B")
                                      : tr("stores K,V: %d kv heads x %d dims x 2 = %lld elems/token/layer x %d B = %lld B"),
                  sp->n_kv_heads, sp->head_dim, own, KV_ELEM_BYTES, own * KV_ELEM_BYTES);
-    canvas_target(c, rect_make(in.x, y, canvas_text_fit(c, in.x, y, line, in.w, sty(CR_TEXT)), 1), "kv.stores");
+    snprintf(sto[1], sizeof sto[1], mla ? tr("stores c_kv + k_rope: %lld elems/token/layer = %lld B") : tr("stores K,V: %lld elems/token/layer = %lld B"),
+             own, own * KV_ELEM_BYTES);
+    snprintf(sto[2], sizeof sto[2], mla ? tr("c_kv + k_rope per token, layer: %lld B") : tr("K,V per token, layer: %lld B"), own * KV_ELEM_BYTES);
+    snprintf(sto[3], sizeof sto[3], mla ? tr("c_kv+k_rope: %lld B") : tr("K,V: %lld B"), own * KV_ELEM_BYTES);
+    const char *stc[4] = {sto[0], sto[1], sto[2], sto[3]};
+    canvas_target(c, rect_make(in.x, y, panel_text_pick(c, in.x, y, stc, 4, in.w, sty(CR_TEXT)), 1), "kv.stores");
     y++;
     kv_fmt_bytes(kv_bytes(own, L, ntok, KV_ELEM_BYTES), b1, sizeof b1);
     kv_fmt_bytes(kv_bytes(own, L, ctxlen, KV_ELEM_BYTES), b2, sizeof b2);
-    int n = snprintf(line, sizeof line, tr("%d layers x %lld tokens = %s now"), L, ntok, b1);
+    /* the widest wording that fits: the engine's own count goes first when it says the same
+     * number, then the words around the numbers (80x24: "... now  · at 512 tokens: 1.12 MiB") */
+    char tot[6][256], eng[64] = "", engs[64] = "";
     if (t && t->kv_bytes) {
         kv_fmt_bytes((double)t->kv_bytes, b3, sizeof b3);
-        n += snprintf(line + n, sizeof line - (size_t)n, tr(" (engine: %s)"), b3);
+        snprintf(eng, sizeof eng, tr(" (engine: %s)"), b3);
+        if (strcmp(b3, b1)) snprintf(engs, sizeof engs, "%s", eng);   /* kept while it differs */
     }
-    snprintf(line + n, sizeof line - (size_t)n, tr("  \xc2\xb7 at %lld tokens: %s"), ctxlen, b2);
-    canvas_target(c, rect_make(in.x, y, canvas_text_fit(c, in.x, y, line, in.w, sty(CR_DIM)), 1), "kv.total");
+    snprintf(tot[0], sizeof tot[0], tr("%d layers x %lld tokens = %s now%s  \xc2\xb7 at %lld tokens: %s"), L, ntok, b1, eng, ctxlen, b2);
+    snprintf(tot[1], sizeof tot[1], tr("%d layers x %lld tokens = %s now%s  \xc2\xb7 at %lld tokens: %s"), L, ntok, b1, engs, ctxlen, b2);
+    snprintf(tot[2], sizeof tot[2], tr("%d layers x %lld tok = %s now%s \xc2\xb7 %lld tok: %s"), L, ntok, b1, engs, ctxlen, b2);
+    snprintf(tot[3], sizeof tot[3], tr("%s now%s \xc2\xb7 %lld tok: %s"), b1, engs, ctxlen, b2);
+    snprintf(tot[4], sizeof tot[4], tr("%s now \xc2\xb7 %lld tok: %s"), b1, ctxlen, b2);
+    snprintf(tot[5], sizeof tot[5], tr("%s now"), b1);
+    const char *tc[6] = {tot[0], tot[1], tot[2], tot[3], tot[4], tot[5]};
+    canvas_target(c, rect_make(in.x, y, panel_text_pick(c, in.x, y, tc, 6, in.w, sty(CR_DIM)), 1), "kv.total");
     y++;
 
     /* per-layer slots */

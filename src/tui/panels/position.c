@@ -91,11 +91,18 @@ static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t
     const Session *s = ctx->s;
     const Model *m = session_model(s);
     const int D = m->spec.d_model;
-    char line[200];
     double ne = t->embed ? stats_norm(t->embed, D) : 0, np = t->pos_embed ? stats_norm(t->pos_embed, D) : 0;
-    snprintf(line, sizeof line, tr("learned positions: x0 = tok_emb[id] + pos_emb[%d]   ||tok|| %.3g  ||pos|| %.3g  cos %.3f"),
-             session_cursor(s), ne, np, t->embed && t->pos_embed ? (double)stats_cosine(t->embed, t->pos_embed, D) : 0.0);
-    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    const double cs = t->embed && t->pos_embed ? (double)stats_cosine(t->embed, t->pos_embed, D) : 0.0;
+    /* the widest wording that fits: the words before the formula go first, then the formula */
+    char ln[5][200];
+    snprintf(ln[0], sizeof ln[0], tr("learned positions: x0 = tok_emb[id] + pos_emb[%d]   ||tok|| %.3g  ||pos|| %.3g  cos %.3f"),
+             session_cursor(s), ne, np, cs);
+    snprintf(ln[1], sizeof ln[1], tr("x0 = tok_emb[id] + pos_emb[%d]  ||tok|| %.3g  ||pos|| %.3g  cos %.3f"), session_cursor(s), ne, np, cs);
+    snprintf(ln[2], sizeof ln[2], "||tok|| %.3g  ||pos[%d]|| %.3g  cos %.3f", ne, session_cursor(s), np, cs);
+    snprintf(ln[3], sizeof ln[3], "||tok|| %.3g ||pos|| %.3g cos %.3f", ne, np, cs);
+    snprintf(ln[4], sizeof ln[4], "cos(tok, pos) %.3f", cs);
+    const char *lnc[5] = {ln[0], ln[1], ln[2], ln[3], ln[4]};
+    panel_text_pick(c, in.x, in.y, lnc, 5, in.w, sty(CR_TEXT));
     Rect body = rect_make(in.x, in.y + 1, in.w, in.h - 1);
     int lw = body.w / 2;
     /* cosine similarity between position embedding rows 0..n-1 (from the weights) */
@@ -153,10 +160,21 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     spr.rotary_dim = R;
     float attn_factor = rope_inv_freq(&spr, pos + 1, inv);
     char line[256];
-    snprintf(line, sizeof line, tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i  q_rot = R(pos*theta_i) q%s"),
-             (double)sp->rope_theta, R, P, sp->rope_style == ROPE_HALF ? tr("rotate-half: (x_i, x_i+d/2)") : tr("interleaved: (x_2i, x_2i+1)"),
-             attn_factor != 1.0f ? " * mscale" : "");
-    canvas_text_fit(c, in.x, in.y, line, in.w, sty(CR_TEXT));
+    /* the widest wording that fits: q_rot's formula goes first, then the pairing's indices, then
+     * the angle's formula (80x24: "... 12 pairs (rotate-half)  angle_i = pos*theta_i") */
+    const bool half = sp->rope_style == ROPE_HALF;
+    const char *pairs = half ? tr("rotate-half: (x_i, x_i+d/2)") : tr("interleaved: (x_2i, x_2i+1)");
+    const char *pairs_short = half ? tr("rotate-half") : tr("interleaved");
+    char th[6][256];
+    snprintf(th[0], sizeof th[0], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i  q_rot = R(pos*theta_i) q%s"),
+             (double)sp->rope_theta, R, P, pairs, attn_factor != 1.0f ? " * mscale" : "");
+    snprintf(th[1], sizeof th[1], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i"), (double)sp->rope_theta, R, P, pairs);
+    snprintf(th[2], sizeof th[2], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i"), (double)sp->rope_theta, R, P, pairs_short);
+    snprintf(th[3], sizeof th[3], tr("theta_i = %g^(-2i/%d), %d pairs (%s)"), (double)sp->rope_theta, R, P, pairs_short);
+    snprintf(th[4], sizeof th[4], tr("theta_i = %g^(-2i/%d), %d pairs"), (double)sp->rope_theta, R, P);
+    snprintf(th[5], sizeof th[5], "theta_i = %g^(-2i/%d)", (double)sp->rope_theta, R);
+    const char *thc[6] = {th[0], th[1], th[2], th[3], th[4], th[5]};
+    panel_text_pick(c, in.x, in.y, thc, 6, in.w, sty(CR_TEXT));
 
     /* dials */
     int dial_h = in.h >= 18 ? 7 : in.h >= 12 ? 5 : 4;

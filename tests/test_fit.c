@@ -1,0 +1,175 @@
+/* Lines that fit: at a small terminal a panel's line takes a shorter wording (the widest that
+ * fits, panel_pick_fit), never half a number. Drawn in process with the bundled story models at
+ * the sizes a class uses (80x24 on a projector, 100x30, 60x20, 200x60), English and Chinese,
+ * UTF-8 and ASCII, one model and compare mode. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "core/err.h"
+#include "core/i18n.h"
+#include "tui/app.h"
+#include "tui/panel.h"
+
+#define STORY(n) "assets/models/story-" n
+
+static bool have_story(const char *dir) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    FILE *f = fopen(p, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* Row y of the canvas as text (trailing blanks trimmed) into out. */
+static void row_text(const Canvas *c, int y, char *out, size_t cap) {
+    char *t = canvas_to_text(c);
+    const char *p = t;
+    for (int i = 0; p && i < y; i++) {
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    size_t n = p ? strcspn(p, "\n") : 0;
+    if (n >= cap) n = cap - 1;
+    if (p) memcpy(out, p, n);
+    out[n] = 0;
+    free(t);
+}
+
+/* Is row y cut inside one of the first n frames on it: an ellipsis ("…", ASCII "~") in a cell
+ * between a frame's left and right edges? */
+static bool row_cut_in_frames(const Canvas *c, int top, int y, int n) {
+    const char *ell = c->unicode ? "\xe2\x80\xa6" : "~";
+    int x = 0;
+    for (int f = 0; f < n && x < c->w; f++) {
+        int x1 = x + 1;                         /* the frame's top-right corner: "┐" or '+' */
+        while (x1 < c->w) {
+            const Cell *k = canvas_cell(c, x1, top);
+            if (k && k->len && (!memcmp(k->ch, "\xe2\x94\x90", 3) || k->ch[0] == '+')) break;
+            x1++;
+        }
+        for (int i = x + 1; i < x1; i++) {
+            const Cell *k = canvas_cell(c, i, y);
+            if (k && k->len == strlen(ell) && !memcmp(k->ch, ell, k->len)) return true;
+        }
+        x = x1 + 1;
+    }
+    return false;
+}
+
+/* The first row at or below y0 that holds a frame's top-left corner. */
+static int frame_top(const Canvas *c, int y0) {
+    for (int y = y0; y < c->h; y++) {
+        const Cell *cl = canvas_cell(c, 0, y);
+        if (cl && cl->len && (!memcmp(cl->ch, "\xe2\x94\x8c", 3) || cl->ch[0] == '+')) return y;
+    }
+    return -1;
+}
+
+/* An app with the story model(s), the prompt run and three tokens decoded. */
+static App *fit_app(TestCtx *T_, const char *a_dir, const char *b_dir) {
+    Err e = {0};
+    Session *s1 = session_new(a_dir, 0, &e), *s2 = b_dir ? session_new(b_dir, 0, &e) : NULL;
+    if (!s1 || (b_dir && !s2)) {
+        FAILF("session_new: %s", e.msg);
+        session_free(s1);
+        session_free(s2);
+        return NULL;
+    }
+    App *a = app_new();
+    if (!a) { session_free(s1); session_free(s2); return NULL; }
+    app_set_session(a, 0, s1, true);
+    if (s2) app_set_session(a, 1, s2, true);
+    bool ok = scene_set_prompt(a->sc, "Once upon a time", true, &e);
+    for (int i = 0; ok && i < 3; i++) ok = scene_step(a->sc, &e);
+    CHECK_MSG(ok, "prompt: %s", e.msg);
+    return a;
+}
+
+/* The first lines of the KV, Position and FFN panels (the KV panel's second, "... now · at 512
+ * tokens: 1.12 MiB", too) are never cut: at 80x24 they were ("at 512 tokens: 1.12 …",
+ * "angle_i = p…", "h>0…"). Every story model's kind (GQA, MLA, learned positions, MoE), alone and
+ * in compare mode, 60 to 200 columns. */
+TEST(tui_panel_first_lines_fit) {
+    static const char *const MODELS[] = {STORY("gqa"), STORY("mla"), STORY("gpt2"), STORY("moe")};
+    static const struct { int panel, rows; } PANELS[] = {{PANEL_KV, 2}, {PANEL_POSITION, 1}, {PANEL_FFN, 2}};
+    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    for (int m = 0; m < 4; m++)
+        if (!have_story(MODELS[m])) SKIP("bundled story models missing");
+    int seen = 0;
+    for (int m = 0; m < 4; m++)
+        for (int two = 0; two < 2; two++) {
+            App *a = fit_app(T_, two ? STORY("gqa") : MODELS[m], two ? MODELS[m] : NULL);
+            REQUIRE(a);
+            for (int p = 0; p < 3; p++) {
+                Err e = {0};
+                REQUIRE(scene_show_panel(a->sc, PANELS[p].panel, &e));
+                for (int z = 0; z < 5; z++)
+                    for (int mode = 0; mode < 3; mode++) {   /* en UTF-8, zh UTF-8, en ASCII */
+                        i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                        REQUIRE(c);
+                        c->unicode = mode < 2;
+                        app_render(a, c);
+                        int top = frame_top(c, 1);
+                        CHECK_MSG(top > 0, "%s %s %dx%d: no panel frame", MODELS[m], two ? "compare" : "", SIZES[z][0], SIZES[z][1]);
+                        /* the second rows: KV's bytes line; FFN's captions (histogram, top neurons; the
+                         * MoE's router map and chosen experts) */
+                        for (int k = 1; top > 0 && k <= PANELS[p].rows; k++) {
+                            char row[1024];
+                            row_text(c, top + k, row, sizeof row);
+                            CHECK_MSG(!row_cut_in_frames(c, top, top + k, two ? 2 : 1), "%s%s panel %d at %dx%d (%s): row %d cut: \"%s\"",
+                                      MODELS[m], two ? " (compare)" : "", PANELS[p].panel, SIZES[z][0], SIZES[z][1],
+                                      mode == 1 ? "zh" : mode ? "ascii" : "en", k, row);
+                            seen++;
+                        }
+                        canvas_free(c);
+                    }
+            }
+            i18n_set_lang(LANG_EN);
+            app_free(a);
+        }
+    CHECK_EQ_INT(seen, 4 * 2 * 5 * 3 * (2 + 1 + 2));
+}
+
+/* The compare band's header ("mean nats (8 tok): A .. B .. B−A .. KL ..  │ at ␣was (pos 7)"):
+ * every mean whole at 60 to 200 columns, and the cursor's position named from 70 columns (at
+ * 80x24 it read "KL 0.0009  │ at…"). */
+TEST(tui_compare_band_header_fits) {
+    if (!have_story(STORY("gqa")) || !have_story(STORY("mla"))) SKIP("bundled story models missing");
+    App *a = fit_app(T_, STORY("gqa"), STORY("mla"));
+    REQUIRE(a);
+    int seen = 0;
+    for (int w = 60; w <= 200; w += 4)
+        for (int mode = 0; mode < 3; mode++) {
+            i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+            Canvas *c = canvas_new(w, w >= 100 ? 30 : 24);
+            REQUIRE(c);
+            c->unicode = mode < 2;
+            app_render(a, c);
+            char *t = canvas_to_text(c);
+            REQUIRE(t);
+            char *h = strstr(t, "KL");
+            while (h && h > t && h[-1] != '\n') h--;     /* the header's row */
+            CHECK_MSG(h, "%d cols: no band header in\n%s", w, t);
+            if (h) {
+                h[strcspn(h, "\n")] = 0;
+                size_t n = strlen(h);
+                const char *ell = c->unicode ? "\xe2\x80\xa6" : "~";
+                CHECK_MSG(!strstr(h, ell), "%d cols (%s): band header cut: \"%s\"", w, mode == 1 ? "zh" : mode ? "ascii" : "en", h);
+                /* the four means, the KL's last: "KL 0.0009" (or "KL(A‖B) 0.0009") with its digits */
+                const char *kl = strstr(h, "KL");
+                const char *num = kl ? strpbrk(kl, " ") : NULL;
+                CHECK_MSG(num && num[1] >= '0' && num[1] <= '9' && strchr(num + 1, '.'), "%d cols: no KL value in \"%s\"", w, h);
+                if (w >= 70)
+                    CHECK_MSG(strstr(h, mode == 1 ? "\xe4\xbd\x8d\xe7\xbd\xae 7" : "pos 7"), "%d cols: the cursor's position missing: \"%s\"", w, h);
+                CHECK(n > 0);
+                seen++;
+            }
+            free(t);
+            canvas_free(c);
+        }
+    i18n_set_lang(LANG_EN);
+    CHECK_EQ_INT(seen, 36 * 3);
+    app_free(a);
+}
