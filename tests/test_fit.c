@@ -2,6 +2,7 @@
  * fits, panel_pick_fit), never half a number. Drawn in process with the bundled story models at
  * the sizes a class uses (80x24 on a projector, 100x30, 60x20, 200x60), English and Chinese,
  * UTF-8 and ASCII, one model and compare mode. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,5 +172,77 @@ TEST(tui_compare_band_header_fits) {
         }
     i18n_set_lang(LANG_EN);
     CHECK_EQ_INT(seen, 36 * 3);
+    app_free(a);
+}
+
+/* One format for probabilities, from the top token to the tail (the Output panel mixed "0.013%"
+ * and "1e-2%"): fixed decimals, "<0.001%" below 0.0005%, never an exponent; at most 7 columns;
+ * the digits shown are the value rounded; smaller p never reads larger. */
+TEST(tui_prob_format_one_style) {
+    char buf[32], prev[32] = "";
+    double prev_v = 1e9;
+    int n = 0;
+    for (int k = 0; k <= 1200; k++) {
+        const double p = pow(10.0, -k / 100.0);     /* 1 down to 1e-12 */
+        panel_fmt_prob(p, buf, sizeof buf);
+        CHECK_MSG(!strpbrk(buf, "eE"), "p=%g: \"%s\" has an exponent", p, buf);
+        CHECK_MSG(text_width(buf, true) <= 7, "p=%g: \"%s\" wider than 7 columns", p, buf);
+        const size_t len = strlen(buf);
+        CHECK_MSG(len >= 2 && buf[len - 1] == '%', "p=%g: \"%s\"", p, buf);
+        const double pct = 100 * p;
+        double v = NAN;
+        if (!strcmp(buf, "<0.001%")) {
+            CHECK_MSG(pct < 0.0005 && pct > 0, "p=%g: \"%s\" for a value 3 decimals show", p, buf);
+            v = 0;
+        } else if (!strcmp(buf, ">99.9%")) {
+            CHECK_MSG(pct >= 99.95 && p < 1, "p=%g: \"%s\"", p, buf);
+            v = 99.95;
+        } else {
+            CHECK_MSG(sscanf(buf, "%lf", &v) == 1, "p=%g: \"%s\" is no number", p, buf);
+            const char *dot = strchr(buf, '.');
+            const int dec = dot ? (int)(len - 1 - (size_t)(dot - buf) - 1) : 0;
+            CHECK_MSG(fabs(v - pct) <= 0.5 * pow(10.0, -dec) + 1e-12, "p=%g: \"%s\" is not %g%% rounded", p, buf, pct);
+            CHECK_MSG(v > 0, "p=%g: a nonzero probability reads \"%s\"", p, buf);
+        }
+        CHECK_MSG(v <= prev_v, "p=%g: \"%s\" reads larger than \"%s\" before it", p, buf, prev);
+        prev_v = v;
+        snprintf(prev, sizeof prev, "%s", buf);
+        n++;
+    }
+    CHECK_EQ_INT(n, 1201);
+    panel_fmt_prob(0, buf, sizeof buf);
+    CHECK_STR(buf, "0%");
+    panel_fmt_prob(1, buf, sizeof buf);
+    CHECK_STR(buf, "100%");
+    panel_fmt_prob(0.00009, buf, sizeof buf);      /* 0.009%: as 0.013%, not 9e-3% */
+    CHECK_STR(buf, "0.009%");
+    panel_fmt_prob(1.3e-4, buf, sizeof buf);
+    CHECK_STR(buf, "0.013%");
+}
+
+/* The Output panel's two columns and its tail bound use that format: no "e-" anywhere in the
+ * panel, and the bound reads "(tail < 0.001%)" rather than "<= <0.001%". */
+TEST(tui_output_panel_probabilities_one_style) {
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    App *a = fit_app(T_, STORY("gqa"), NULL);
+    REQUIRE(a);
+    Err e = {0};
+    REQUIRE(scene_show_panel(a->sc, PANEL_OUTPUT, &e));
+    static const int SIZES[][2] = {{80, 24}, {100, 32}, {200, 60}};
+    for (int z = 0; z < 3; z++) {
+        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+        REQUIRE(c);
+        c->unicode = true;
+        app_render(a, c);
+        char *t = canvas_to_text(c);
+        REQUIRE(t);
+        const char *o = strstr(t, "Output");
+        CHECK_MSG(o, "%dx%d: no Output panel", SIZES[z][0], SIZES[z][1]);
+        CHECK_MSG(o && !strstr(o, "e-"), "%dx%d: an exponent in the Output panel:\n%s", SIZES[z][0], SIZES[z][1], t);
+        CHECK_MSG(o && !strstr(o, "<= <"), "%dx%d: \"<= <\" in the tail bound", SIZES[z][0], SIZES[z][1]);
+        CHECK_MSG(o && strstr(o, "0.0"), "%dx%d: no small probability in the list", SIZES[z][0], SIZES[z][1]);
+        free(t);
+        canvas_free(c);
+    }
     app_free(a);
 }

@@ -60,9 +60,9 @@ const TraceTok *panel_tok(const Session *s);
 const char *panel_tok_text(const Session *s, int id, char *buf, size_t cap);
 /* Visible (escaped, "␣" for space) token text clipped to max_w columns into buf. */
 const char *panel_tok_label(const Session *s, int id, char *buf, size_t cap, int max_w, bool unicode);
-/* A probability p in [0, 1] as a percentage in at most 6 columns, with the digits it needs:
- * "42.1%", "3.14%", "0.012%", "5e-5%"; "0%" only for 0 and "100%" only for 1, so a nonzero
- * top token never reads 0.0% and a tail bound near 1 never reads 1e+02%. */
+/* A probability p in [0, 1] as a percentage in at most 7 columns, one format from the top to
+ * the tail: "42.1%", "3.14%", "0.012%", "0.009%", and "<0.001%" below 0.0005%; "0%" only for 0,
+ * "100%" only for 1 and ">99.9%" just below, so a nonzero token never reads 0.000%. */
 const char *panel_fmt_prob(double p, char *buf, size_t cap);
 /* Of n wordings of one line (widest first), the index of the first that fits w columns, or the
  * last one (then drawn cut) when none does: a narrow panel says less, never half a number. */

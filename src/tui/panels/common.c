@@ -85,17 +85,8 @@ const char *panel_fmt_prob(double p, char *buf, size_t cap) {
     else if (pct >= 99.95) snprintf(buf, cap, ">99.9%%");
     else if (pct >= 9.995) snprintf(buf, cap, "%.1f%%", pct);
     else if (pct >= 0.9995) snprintf(buf, cap, "%.2f%%", pct);
-    else if (pct >= 0.009995) snprintf(buf, cap, "%.3f%%", pct);
-    else {   /* "7e-3%": one digit, the exponent without its padding zero */
-        char t[32];
-        snprintf(t, sizeof t, "%.0e", pct);
-        char *e = strchr(t, 'e');
-        if (e && (e[1] == '-' || e[1] == '+')) {
-            char *d = e + 2;
-            while (d[0] == '0' && d[1]) memmove(d, d + 1, strlen(d));
-        }
-        snprintf(buf, cap, "%s%%", t);
-    }
+    else if (pct >= 0.0005) snprintf(buf, cap, "%.3f%%", pct);
+    else snprintf(buf, cap, "<0.001%%");       /* as ">99.9%" at the other end: below what 3 decimals show */
     return buf;
 }
 

@@ -141,8 +141,15 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     char hold[16], tb[16];
     panel_fmt_prob(1 - tail1, hold, sizeof hold);
     panel_fmt_prob(tailb, tb, sizeof tb);
-    snprintf(line, sizeof line, tr("entropy %.2f bits  \xc2\xb7  top-%d hold %s  \xc2\xb7  %s (tail <= %s)"), ent, n1, hold, pvs, tb);
-    canvas_text_fit(c, in.x, in.y + 1, line, in.w, sty(CR_DIM));
+    /* the tail's bound: "<= 0.012%", or "< 0.001%" below what the format shows; narrower, the
+     * preview's part goes, then the top-k's share */
+    char el[3][256];
+    if (tb[0] == '<') snprintf(el[0], sizeof el[0], tr("entropy %.2f bits  \xc2\xb7  top-%d hold %s  \xc2\xb7  %s (tail < %s)"), ent, n1, hold, pvs, tb + 1);
+    else snprintf(el[0], sizeof el[0], tr("entropy %.2f bits  \xc2\xb7  top-%d hold %s  \xc2\xb7  %s (tail <= %s)"), ent, n1, hold, pvs, tb);
+    snprintf(el[1], sizeof el[1], tr("entropy %.2f bits  \xc2\xb7  top-%d hold %s"), ent, n1, hold);
+    snprintf(el[2], sizeof el[2], tr("entropy %.2f bits"), ent);
+    const char *elc[3] = {el[0], el[1], el[2]};
+    panel_text_pick(c, in.x, in.y + 1, elc, 3, in.w, sty(CR_DIM));
 
     int rows = in.h - 3;
     if (rows > n1) rows = n1;
@@ -160,12 +167,12 @@ static void out_draw(void *vst, PanelCtx *ctx) {
         snprintf(lab, sizeof lab, "%s%s", chosen ? (c->unicode ? "\xe2\x96\xb6 " : "> ") : "  ", tl);
         panel_fmt_prob((double)p1[i], n_a, sizeof n_a);
         Bar a = {lab, p1[i], n_a, sty(CR_TITLE), chosen};
-        w_bars(c, rect_make(in.x, y, lab_w + colw - 1, 1), &a, 1, p1[0] > 0 ? p1[0] : 1, lab_w, 6);
+        w_bars(c, rect_make(in.x, y, lab_w + colw - 1, 1), &a, 1, p1[0] > 0 ? p1[0] : 1, lab_w, 7);
         if (two) {
             if (i < n2 && p2[i] > 0) panel_fmt_prob((double)p2[i], n_b, sizeof n_b);
             else snprintf(n_b, sizeof n_b, "  -");
             Bar b = {NULL, p2[i], n_b, sty(CR_WARN), chosen};
-            w_bars(c, rect_make(in.x + lab_w + colw, y, colw, 1), &b, 1, p2[0] > 0 ? p2[0] : 1, 0, 6);
+            w_bars(c, rect_make(in.x + lab_w + colw, y, colw, 1), &b, 1, p2[0] > 0 ? p2[0] : 1, 0, 7);
         }
         canvas_target(c, rect_make(in.x, y, in.w, 1), "output.row:%d", i);
     }

@@ -176,8 +176,8 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 Style ts = l == L ? sty_attr(CR_GOOD, ATTR_BOLD) : sty(CR_TEXT);
                 int x0 = tab.x + lw + 2 * (bw + 1), room = tab.w - lw - 2 * (bw + 1);
                 canvas_text_fit(c, x0, y, tl, room < 10 ? room : 10, ts);
-                int pw = text_width(pr, c->unicode);   /* right-aligned in 6 columns */
-                if (room > 17) canvas_text_fit(c, x0 + 11 + 6 - pw, y, pr, pw, ts);
+                int pw = text_width(pr, c->unicode);   /* right-aligned in 7 columns ("<0.001%") */
+                if (room > 18) canvas_text_fit(c, x0 + 11 + 7 - pw, y, pr, pw, ts);
             } else if (l == l0) {
                 canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, tr("(no unembedding)"), tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
             }
