@@ -246,3 +246,36 @@ TEST(tui_output_panel_probabilities_one_style) {
     }
     app_free(a);
 }
+
+/* Compare mode's header at 60 to 100 columns: both models' names whole ("A: story-gqa",
+ * "B: story-mla"; at 60-70 columns B's was cut: "B: sto…"): the attention kinds go first, then
+ * the "llmscope" before them; the position part stays. */
+TEST(tui_compare_header_names_whole) {
+    if (!have_story(STORY("gqa")) || !have_story(STORY("mla"))) SKIP("bundled story models missing");
+    App *a = fit_app(T_, STORY("gqa"), STORY("mla"));
+    REQUIRE(a);
+    int seen = 0;
+    for (int w = 60; w <= 100; w += 2)
+        for (int mode = 0; mode < 3; mode++) {
+            i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+            Canvas *c = canvas_new(w, 24);
+            REQUIRE(c);
+            c->unicode = mode < 2;
+            app_render(a, c);
+            char row[1024];
+            row_text(c, 0, row, sizeof row);
+            const char *ell = c->unicode ? "\xe2\x80\xa6" : "~";
+            const char *b = strstr(row, "B: story-mla");
+            CHECK_MSG(strstr(row, "A: story-gqa") && b && (b[12] == ' ' || b[12] == 0), "%d cols (%s): a name cut: \"%s\"", w,
+                      mode == 1 ? "zh" : mode ? "ascii" : "en", row);
+            CHECK_MSG(!strstr(row, ell), "%d cols: the header cut: \"%s\"", w, row);
+            CHECK_MSG(strstr(row, "7/7"), "%d cols: no position in \"%s\"", w, row);
+            /* the brand goes only when the names and the position leave no room for it */
+            if (w >= 80) CHECK_MSG(strstr(row, "llmscope"), "%d cols: no llmscope in \"%s\"", w, row);
+            seen++;
+            canvas_free(c);
+        }
+    i18n_set_lang(LANG_EN);
+    CHECK_EQ_INT(seen, 21 * 3);
+    app_free(a);
+}

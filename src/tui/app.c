@@ -92,7 +92,6 @@ static void draw_header(App *a, Canvas *c, Rect r) {
     canvas_target(c, r, "header");
     c->owner[0] = 0;
     canvas_push_clip(c, r);
-    int x = canvas_text(c, r.x + 1, r.y, "llmscope", sty2(CR_ACCENT, CR_HEADER, ATTR_BOLD));
     char nm[128], right[256] = "";
     Session *s = a->sc->ses[0];
     if (s) {
@@ -117,7 +116,8 @@ static void draw_header(App *a, Canvas *c, Rect r) {
             if (f.top_k > 0) k += snprintf(smp + k, sizeof smp - (size_t)k, " k%d", f.top_k);
             if (f.top_p < 1) snprintf(smp + k, sizeof smp - (size_t)k, " p%g", (double)f.top_p);
             snprintf(both, sizeof both, "%s%s%s", smp, c->unicode ? " \xe2\x94\x82 " : " | ", right);
-            if (x + 24 + text_width(both, c->unicode) <= r.x + r.w) snprintf(right, sizeof right, "%s", both);
+            if (r.x + 1 + text_width("llmscope", c->unicode) + 24 + text_width(both, c->unicode) <= r.x + r.w)   /* after "llmscope" */
+                snprintf(right, sizeof right, "%s", both);
         }
     }
     /* the right part wins; the models' text before it keeps one blank and loses whole " · "
@@ -134,21 +134,44 @@ static void draw_header(App *a, Canvas *c, Rect r) {
                  app_model_basename(session_model_path(si), nm, sizeof nm));
     }
     /* too wide: the wider line (A and B in compare mode) loses a part, the last ones first
-     * ("6L d192"), then the model type before the attention kind ("GQA 8q/2kv" stays) */
+     * ("6L d192"), then the model type before the attention kind ("GQA 8q/2kv" stays); then
+     * the wider line's attention kind, then the other's (the names stay: "A: story-gqa  B:
+     * story-mla" at 70 columns), then the "llmscope" before them; only then is the rest cut */
+    bool brand = true;
+    int x = r.x + 1 + text_width("llmscope", c->unicode);
     for (;;) {
-        int tw = 0, wi = -1, ww = -1;
+        int tw = 0, wi = -1, ww = -1, wp = -1, wpw = -1;
         for (int i = 0; i < n; i++) {
-            snprintf(line[i], sizeof line[i], "%s%s", name[i], part[i]);
+            size_t nl = strlen(name[i]);
+            if (!*part[i] && nl >= 2) nl -= 2;          /* no part: no blanks before the next name */
+            snprintf(line[i], sizeof line[i], "%.*s%s", (int)nl, name[i], part[i]);
             int w = text_width(line[i], c->unicode);
             tw += w;
             if (strstr(part[i], sep) && w > ww) { ww = w; wi = i; }
+            if (*part[i] && w > wpw) { wpw = w; wp = i; }
         }
-        if (x + tw <= end || wi < 0) break;
-        char *first = strstr(part[wi], sep), *last = first, *cut;
-        while ((cut = strstr(last + 1, sep)) != NULL) last = cut;
-        if (last != first) *last = 0;
-        else memmove(part[wi], first + strlen(sep), strlen(first + strlen(sep)) + 1);
+        if (x + tw <= end) break;
+        if (wi >= 0) {
+            char *first = strstr(part[wi], sep), *last = first, *cut;
+            while ((cut = strstr(last + 1, sep)) != NULL) last = cut;
+            if (last != first) *last = 0;
+            else memmove(part[wi], first + strlen(sep), strlen(first + strlen(sep)) + 1);
+        } else if (wp >= 0) {
+            /* the narrower part whose going is enough (the most text stays), else the wider one */
+            int drop = wp, best = -1;
+            for (int i = 0; i < n; i++) {
+                int pw = text_width(part[i], c->unicode) + 2;
+                if (*part[i] && x + tw - pw <= end && (best < 0 || pw < best)) { best = pw; drop = i; }
+            }
+            part[drop][0] = 0;
+        } else if (brand) {
+            brand = false;
+            x = r.x - 1;                                /* the names' first blank is the line's */
+        } else {
+            break;
+        }
     }
+    if (brand) canvas_text(c, r.x + 1, r.y, "llmscope", sty2(CR_ACCENT, CR_HEADER, ATTR_BOLD));
     for (int i = 0; i < n; i++) {
         const int lim = i + 1 < n ? x + text_width(line[i], c->unicode) : end;   /* an ellipsis only at the end */
         if (x < lim) x += canvas_text_fit(c, x, r.y, line[i], (lim < end ? lim : end) - x, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
