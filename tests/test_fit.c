@@ -279,3 +279,53 @@ TEST(tui_compare_header_names_whole) {
     CHECK_EQ_INT(seen, 21 * 3);
     app_free(a);
 }
+
+/* The Embeddings panel's maps (the vocabulary map, v, and the prompt's PCA) sit right under
+ * their two caption rows: at 200x60 the vocabulary map's points began 18 rows below them, the
+ * area's middle, with as many blank rows under it. The map's rectangle (lesson target
+ * "embeddings.map") starts under the captions and its first and last rows hold points. */
+TEST(tui_embeddings_map_under_its_caption) {
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    App *a = fit_app(T_, STORY("gqa"), NULL);
+    REQUIRE(a);
+    Err e = {0};
+    REQUIRE(scene_show_panel(a->sc, PANEL_EMBEDDINGS, &e));
+    static const int SIZES[][2] = {{200, 60}, {100, 30}, {80, 24}, {140, 50}};
+    int seen = 0;
+    for (int v = 0; v < 2; v++) {
+        if (v) REQUIRE(scene_do(a->sc, "embeddings.map", 0, &e));
+        for (int z = 0; z < 4; z++) {
+            Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+            REQUIRE(c);
+            c->unicode = true;
+            app_render(a, c);
+            int from = 0;
+            const CanvasTarget *t = canvas_target_find(c, "embeddings.map", &from);
+            CHECK_MSG(t && t->r.h > 0, "%dx%d: no map drawn", SIZES[z][0], SIZES[z][1]);
+            if (t && t->r.h > 0) {
+                const int top = frame_top(c, 1);
+                CHECK_MSG(t->r.y == top + 3, "%dx%d %s: the map starts at row %d, its captions end at row %d", SIZES[z][0], SIZES[z][1],
+                          v ? "vocabulary" : "prompt", t->r.y, top + 2);
+                /* braille dots in its first and last two rows (one is kept for labels): the
+                 * rectangle is the map's own */
+                for (int k = 0; k < 2; k++) {
+                    const int y = k ? t->r.y + t->r.h - 2 : t->r.y;
+                    bool dots = false;
+                    for (int i = 0; i < 2 * t->r.w; i++) {
+                        const int x = t->r.x + i % t->r.w, yy = y + i / t->r.w;
+                        const Cell *cl = canvas_cell(c, x, yy);
+                        dots |= cl && cl->len == 3 && !memcmp(cl->ch, "\xe2", 1) && (unsigned char)cl->ch[1] >= 0xa0 &&
+                                (unsigned char)cl->ch[1] <= 0xa3;
+                        dots |= cl && cl->len == 3 && !memcmp(cl->ch, "\xe2\x97\x86", 3);   /* the selected point */
+                    }
+                    CHECK_MSG(dots, "%dx%d %s: no point in the map's %s row %d", SIZES[z][0], SIZES[z][1], v ? "vocabulary" : "prompt",
+                              k ? "last" : "first", y);
+                }
+                seen++;
+            }
+            canvas_free(c);
+        }
+    }
+    CHECK_EQ_INT(seen, 8);
+    app_free(a);
+}

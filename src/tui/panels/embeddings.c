@@ -107,8 +107,9 @@ static void draw_tokens_pca(EmbState *st, PanelCtx *ctx, Rect r, int layer, int 
         pts[m] = (ScatterPt){xy[0], xy[1], labels[m], pt_color(ti), pos == sel};
         m++;
     }
-    w_scatter(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m, true);
-    canvas_target(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), "embeddings.map");
+    const Rect mr = w_scatter_fit(rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m);   /* under the caption */
+    w_scatter(c, mr, pts, m, true);
+    canvas_target(c, mr, "embeddings.map");
 }
 
 /* Left, map mode: vocabulary rows on the map's axes (dim dots) and the prompt's tokens. */
@@ -166,8 +167,9 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
         panel_tok_label(s, ti->id, labels[k], sizeof labels[k], 10, c->unicode);
         pts[m++] = (ScatterPt){xy[0], xy[1], labels[k], pt_color(ti), pos == sel};
     }
-    w_scatter(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m, true);
-    canvas_target(c, rect_make(r.x, r.y + 2, r.w, r.h - 2), "embeddings.map");
+    const Rect mr = w_scatter_fit(rect_make(r.x, r.y + 2, r.w, r.h - 2), pts, m);   /* under the caption */
+    w_scatter(c, mr, pts, m, true);
+    canvas_target(c, mr, "embeddings.map");
 }
 
 /* The labelled cosine matrix of the last m tokens at the layer. */

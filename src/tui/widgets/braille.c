@@ -74,6 +74,23 @@ static bool try_label(Canvas *c, Dots *d, int ox, int oy, int cx, int cy, const 
     return true;
 }
 
+Rect w_scatter_fit(Rect r, const ScatterPt *pts, int n) {
+    float x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(pts[i].x) || !isfinite(pts[i].y)) continue;
+        x0 = fminf(x0, pts[i].x); x1 = fmaxf(x1, pts[i].x);
+        y0 = fminf(y0, pts[i].y); y1 = fmaxf(y1, pts[i].y);
+    }
+    if (!(x0 <= x1) || r.w <= 0 || r.h <= 0) return r;
+    /* the scale w_scatter picks (one dot is as wide as it is tall), and the dot rows it needs */
+    float xr = x1 - x0 > 1e-12f ? x1 - x0 : 1, yr = y1 - y0 > 1e-12f ? y1 - y0 : 1;
+    float W = (float)(2 * r.w - 1), H = (float)(4 * r.h - 1);
+    float s = fminf(W / xr, H / yr);
+    int rows = (int)ceilf((yr * s + 1) / 4) + 2;    /* a row above and below for the labels */
+    if (rows < r.h) r.h = rows;
+    return r;
+}
+
 void w_scatter(Canvas *c, Rect r, const ScatterPt *pts, int n, bool keep_aspect) {
     if (r.w <= 0 || r.h <= 0 || n <= 0) return;
     Dots d;

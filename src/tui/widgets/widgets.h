@@ -89,6 +89,11 @@ typedef struct {
 /* Braille scatter plot (2x4 dots per cell) with labels; '*' per cell in ASCII. Points
  * are scaled to fit the rectangle (aspect kept equal on both axes when keep_aspect). */
 void w_scatter(Canvas *c, Rect r, const ScatterPt *pts, int n, bool keep_aspect);
+/* The top of r that w_scatter(..., keep_aspect) fills with these points: all of r's width and
+ * the rows the points need, with one more above and below for labels, when they are wider than
+ * r's shape (all of r otherwise), so a map sits right under its caption instead of in the
+ * middle of a tall area. */
+Rect w_scatter_fit(Rect r, const ScatterPt *pts, int n);
 
 typedef struct {
     const float *y;        /* n values at x = x0 + i*(x1-x0)/(n-1) */
