@@ -10,6 +10,7 @@
 #include "tui/app.h"
 #include "tui/canvas.h"
 #include "tui/panel.h"
+#include "tui/widgets/widgets.h"
 #include "tui_fake.h"
 
 /* s without its blanks and line breaks (the box wraps text anywhere there is one). */
@@ -206,4 +207,93 @@ TEST(tui_header_model_text_cut_at_parts) {
     CHECK_EQ_INT(seen, 84);
     tui_fake_free(s);
     tui_fake_free(s2);
+}
+
+/* Display width of row y from column x over w columns, up to its last non-blank cell; the first
+ * grapheme of the row into first. */
+static int row_used(const Canvas *c, int x, int y, int w, char *first, size_t cap) {
+    int used = 0;
+    first[0] = 0;
+    for (int i = x; i < x + w; i++) {
+        const Cell *cell = canvas_cell(c, i, y);
+        if (!cell || !cell->len || (cell->len == 1 && cell->ch[0] == ' ')) continue;
+        if (!first[0] && cell->len < cap) { memcpy(first, cell->ch, cell->len); first[cell->len] = 0; }
+        used = i - x + cell->width;
+    }
+    return used;
+}
+
+/* Punctuation a Chinese line must not start with (，。、；：！？）」』》). */
+static bool closing_punct(const char *g) {
+    static const char *const P[] = {"\xef\xbc\x8c", "\xe3\x80\x82", "\xe3\x80\x81", "\xef\xbc\x9b", "\xef\xbc\x9a",
+                                    "\xef\xbc\x81", "\xef\xbc\x9f", "\xef\xbc\x89", "\xe3\x80\x8d", "\xe3\x80\x8f", "\xe3\x80\x8b"};
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) if (!strcmp(g, P[i])) return true;
+    return false;
+}
+
+/* Chinese prose wraps between any two characters (never before closing punctuation), Latin
+ * words stay whole: the help's Chinese paragraphs fill their rows. They wrapped only at blanks
+ * ("左：每个 token" alone on a row, then "在所选层的向量…"), and the source's line breaks stayed. */
+TEST(tui_help_chinese_prose_wraps_between_characters) {
+    /* w_text alone: 30 columns, a paragraph mixing Chinese and Latin words */
+    const char *zh = "\xe5\xb7\xa6\xef\xbc\x9a\xe6\xaf\x8f\xe4\xb8\xaa token \xe5\x9c\xa8\xe6\x89\x80\xe9\x80\x89\xe5\xb1\x82\xe7\x9a\x84"
+                     "\xe5\x90\x91\xe9\x87\x8f\xef\xbc\x8c\xe6\x8a\x95\xe5\xbd\xb1\xe5\x88\xb0\xe6\x8f\x90\xe7\xa4\xba\xe8\xaf\x8d\xe5\x8f\x98"
+                     "\xe5\x8c\x96\xe6\x9c\x80\xe5\xa4\xa7\xe7\x9a\x84\xe4\xb8\xa4\xe4\xb8\xaa\xe6\x96\xb9\xe5\x90\x91\xe4\xb8\x8a\xef\xbc\x88"
+                     "PCA\xef\xbc\x89\xe3\x80\x82\xe5\x9d\x90\xe6\xa0\x87\xe8\xbd\xb4\xe5\x8f\xaa\xe5\x9c\xa8 token \xe4\xb8\x8a\xe6\x8b\x9f"
+                     "\xe5\x90\x88\xe4\xb8\x80\xe6\xac\xa1\xe3\x80\x82";
+    Canvas *c = canvas_new(40, 12);
+    REQUIRE(c);
+    const int W = 30;
+    int rows = w_text(c, rect_make(0, 0, W, 12), zh, sty(CR_TEXT));
+    CHECK_EQ_INT(rows, w_text_rows(zh, W, true));
+    CHECK(rows >= 3);
+    char first[16];
+    for (int y = 0; y < rows; y++) {
+        int used = row_used(c, 0, y, 40, first, sizeof first);
+        CHECK_MSG(used <= W, "row %d: %d columns in a %d-column box", y, used, W);
+        if (y + 1 < rows) CHECK_MSG(used >= W - 6, "row %d ragged: %d of %d columns", y, used, W);
+        CHECK_MSG(!closing_punct(first), "row %d starts with closing punctuation \"%s\"", y, first);
+    }
+    char *t = canvas_to_text(c);
+    CHECK_MSG(t && strstr(t, "token") && strstr(t, "PCA"), "a Latin word split:\n%s", t ? t : "");
+    free(t);
+    canvas_free(c);
+
+    /* the Embeddings help in Chinese: each paragraph's rows but its last are full */
+    Session *s = tui_fake_session("gqa", 12, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    a->hint = false;
+    i18n_set_lang(LANG_ZH);
+    c = canvas_new(80, 90);
+    REQUIRE(c);
+    a->sc->panel = PANEL_EMBEDDINGS;
+    TuiEvent help = {.key = '?'};
+    app_handle(a, &help);
+    app_render(a, c);
+    const int bw = 66, x = (c->w - bw) / 2 + 2, tw = bw - 3;
+    int y0 = -1, y1 = -1, checked = 0;
+    for (int y = 0; y < c->h; y++) {
+        row_used(c, x, y, tw, first, sizeof first);
+        if (y0 < 0 && !strcmp(first, "\xe5\xb7\xa6")) y0 = y;                                  /* "左：" */
+        if (y0 >= 0 && y > y0 && !first[0]) { y1 = y; break; }                              /* the blank row before "所有面板：" */
+    }
+    CHECK_MSG(y0 > 0 && y1 > y0, "no Chinese prose found in the help (rows %d..%d)", y0, y1);
+    for (int y = y0; y0 > 0 && y < y1; y++) {
+        char next[16];
+        int used = row_used(c, x, y, tw, first, sizeof first);
+        row_used(c, x, y + 1, tw, next, sizeof next);
+        /* a paragraph ends before "右：" and "文本视图：" and at the blank row */
+        const bool last = y + 1 == y1 || !strcmp(next, "\xe5\x8f\xb3") || !strcmp(next, "\xe6\x96\x87");
+        CHECK_MSG(!closing_punct(first), "help row %d starts with closing punctuation", y);
+        if (!last) CHECK_MSG(used >= tw - 6, "help row %d ragged: %d of %d columns", y, used, tw);
+        checked++;
+    }
+    CHECK(checked >= 8);
+    i18n_set_lang(LANG_EN);
+    canvas_free(c);
+    app_free(a);
+    tui_fake_free(s);
 }

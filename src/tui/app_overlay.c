@@ -160,10 +160,21 @@ static bool help_line_own(const char *l, size_t n) {
     return false;
 }
 
+/* Is the character at or ending before s (a line's last, or the next line's first) Chinese
+ * (U+2E80 and up: CJK, fullwidth punctuation)? */
+static bool help_cjk(const char *s, bool last, const char *start) {
+    if (last) {
+        if (s <= start) return false;
+        do s--; while (s > start && ((unsigned char)*s & 0xc0) == 0x80);
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    return u[0] >= 0xe2 && !(u[0] == 0xe2 && u[1] < 0xba);     /* U+2E80 = e2 ba 80 */
+}
+
 /* The help's sentences were broken at about 80 columns in the source; the box is narrower, so
- * a line break inside an English paragraph becomes a blank and the box wraps the paragraph
- * once. Key rows, indented rows, labelled lines and breaks next to a non-ASCII character (the
- * Chinese text, which has no blanks to wrap at) keep their breaks. */
+ * a line break inside a paragraph becomes a blank (English, or Chinese beside a Latin word) or
+ * nothing (between two Chinese characters) and the box wraps the paragraph once. Key rows,
+ * indented rows, labelled lines and breaks next to another non-ASCII character keep them. */
 static void help_reflow(const char *in, char *out, size_t cap) {
     size_t o = 0;
     const char *l = in;
@@ -175,9 +186,12 @@ static void help_reflow(const char *in, char *out, size_t cap) {
         if (!l[n]) break;
         const char *next = l + n + 1;
         size_t nn = strcspn(next, "\n");
+        const bool ca = n && help_cjk(l + n, true, l), cb = nn && help_cjk(next, false, next);
         const bool join = n && nn && !help_key_row(l, n) && l[n - 1] != ':' && !help_line_own(next, nn)
-                          && (unsigned char)l[n - 1] < 0x80 && (unsigned char)next[0] < 0x80;
-        out[o++] = join ? ' ' : '\n';
+                          && (n < 3 || memcmp(l + n - 3, "\xef\xbc\x9a", 3))          /* "：" */
+                          && ((unsigned char)l[n - 1] < 0x80 || ca) && ((unsigned char)next[0] < 0x80 || cb);
+        if (!join) out[o++] = '\n';
+        else if (!(ca && cb)) out[o++] = ' ';         /* two Chinese characters join without a blank */
         l = next;
     }
     out[o] = 0;

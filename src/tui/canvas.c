@@ -431,6 +431,27 @@ int color_to_16(uint8_t r, uint8_t g, uint8_t b) {
     return best;
 }
 
+int text_break_class(const char *g) {
+    static const utf8proc_int32_t CLOSE[] = {0xff0c, 0x3002, 0x3001, 0xff1b, 0xff1a, 0xff01, 0xff1f, 0xff09, 0x300d, 0x300f,
+                                             0x3011, 0x300b, 0x3009, 0x201d, 0x2019, 0x2026, 0xff05, 0xff0e, 0x00b7};
+    static const utf8proc_int32_t OPEN[] = {0xff08, 0x300c, 0x300e, 0x3010, 0x300a, 0x3008, 0x201c, 0x2018};
+    utf8proc_int32_t cp;
+    if (!g || !*g || utf8proc_iterate((const utf8proc_uint8_t *)g, -1, &cp) <= 0) return TB_TEXT;
+    if (cp == ' ') return TB_SPACE;
+    if (cp == '\n') return TB_NL;
+    for (size_t i = 0; i < sizeof CLOSE / sizeof CLOSE[0]; i++) if (cp == CLOSE[i]) return TB_CLOSE;
+    for (size_t i = 0; i < sizeof OPEN / sizeof OPEN[0]; i++) if (cp == OPEN[i]) return TB_OPEN;
+    if ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
+        (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef) || cp >= 0x20000)
+        return TB_CJK;
+    return TB_TEXT;
+}
+
+bool text_break_between(int a, int b) {
+    if (b == TB_CLOSE || a == TB_OPEN) return false;
+    return b == TB_CJK || b == TB_OPEN || a == TB_CJK || a == TB_CLOSE;
+}
+
 int text_char_class(int cp) {
     if (cp <= 0x20 || cp == 0x7f || cp == 0xa0 || cp == 0x3000) return 0;
     if (cp >= 0x2500 && cp <= 0x259f) return 0;       /* box drawing, block elements */

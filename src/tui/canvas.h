@@ -147,6 +147,13 @@ void color_cell_indexes(ColorMode mode, Color fg, Color bg, bool text, int *fi, 
 /* 0 blank or graphics (box drawing U+2500-257F, blocks U+2580-259F, braille U+2800-28FF),
  * 1 text, 2 a letter (Unicode category L*). */
 int text_char_class(int codepoint);
+/* Line breaking (w_text, the lesson pane): the class of a grapheme by its first character, and
+ * whether a line may break between two neighbours that are not blanks. Chinese (and Japanese,
+ * Korean) text breaks between any two characters, but never before closing punctuation
+ * (，。、；：！？）」 …) nor after opening punctuation (（「 “); Latin words stay whole. */
+enum { TB_TEXT = 0, TB_SPACE, TB_NL, TB_CJK, TB_CLOSE, TB_OPEN };
+int text_break_class(const char *g);
+bool text_break_between(int before, int after);
 /* A cell that holds text (class > 0 for its first character). */
 bool cell_is_text(const Cell *cell);
 /* Attributes a cell needs in monochrome: its own attrs plus reverse for selected/header

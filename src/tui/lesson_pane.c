@@ -140,41 +140,14 @@ void lesson_ui_reveal(App *a, bool on) {
 
 /* ---- wrapping ---------------------------------------------------------------------------- */
 
-enum { GC_TEXT = 0, GC_SPACE, GC_NL, GC_CJK, GC_CLOSE, GC_OPEN };
-
+/* the break classes are the canvas's (text_break_class), so the help and the lesson wrap alike */
 typedef struct { const char *s; uint8_t n, w, val, cls; } G;
 
-static uint32_t first_cp(const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    if (u[0] < 0x80) return u[0];
-    int len = u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
-    if ((size_t)len > n) return 0xfffd;
-    uint32_t cp = u[0] & (0x3fu >> (len - 1));
-    for (int i = 1; i < len; i++) cp = (cp << 6) | (u[i] & 0x3fu);
-    return cp;
-}
-
-static int classify(uint32_t cp) {
-    static const uint32_t CLOSE[] = {0xff0c, 0x3002, 0x3001, 0xff1b, 0xff1a, 0xff01, 0xff1f, 0xff09, 0x300d, 0x300f,
-                                     0x3011, 0x300b, 0x3009, 0x201d, 0x2019, 0x2026, 0xff05, 0xff0e, 0x00b7};
-    static const uint32_t OPEN[] = {0xff08, 0x300c, 0x300e, 0x3010, 0x300a, 0x3008, 0x201c, 0x2018};
-    if (cp == ' ') return GC_SPACE;
-    if (cp == '\n') return GC_NL;
-    for (size_t i = 0; i < sizeof CLOSE / sizeof CLOSE[0]; i++) if (cp == CLOSE[i]) return GC_CLOSE;
-    for (size_t i = 0; i < sizeof OPEN / sizeof OPEN[0]; i++) if (cp == OPEN[i]) return GC_OPEN;
-    if ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
-        (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef) || cp >= 0x20000)
-        return GC_CJK;
-    return GC_TEXT;
-}
-
-/* May a line break fall between g[i-1] and g[i] (neither a space)? */
+/* May a line break fall between g[i-1] and g[i] (neither a space)? Never inside a live value. */
 static bool can_break(const G *g, int i) {
     const G *a = &g[i - 1], *b = &g[i];
     if (a->val && b->val) return false;
-    if (b->cls == GC_CLOSE || a->cls == GC_OPEN) return false;
-    if (b->cls == GC_CJK || b->cls == GC_OPEN || a->cls == GC_CJK || a->cls == GC_CLOSE) return true;
-    return false;
+    return text_break_between(a->cls, b->cls);
 }
 
 int lesson_wrap(Canvas *c, Rect r, const char *text, Style normal, Style val, bool unicode) {
@@ -194,8 +167,8 @@ int lesson_wrap(Canvas *c, Rect r, const char *text, Style normal, Style val, bo
         x->s = p;
         x->n = (uint8_t)nb;
         x->val = in_val;
-        x->cls = (uint8_t)classify(first_cp(p, nb));
-        if (x->cls == GC_NL || x->cls == GC_SPACE) x->w = x->cls == GC_SPACE;
+        x->cls = (uint8_t)(*p == '\n' ? TB_NL : text_break_class(p));
+        if (x->cls == TB_NL || x->cls == TB_SPACE) x->w = x->cls == TB_SPACE;
         else {
             char tmp[256];
             memcpy(tmp, p, nb);
@@ -210,11 +183,11 @@ int lesson_wrap(Canvas *c, Rect r, const char *text, Style normal, Style val, bo
     int i = 0;
     bool space_pending = false;
     while (i < n) {
-        if (g[i].cls == GC_NL) { row++; col = 0; space_pending = false; i++; continue; }
-        if (g[i].cls == GC_SPACE && !g[i].val) { space_pending = col > 0; i++; continue; }
+        if (g[i].cls == TB_NL) { row++; col = 0; space_pending = false; i++; continue; }
+        if (g[i].cls == TB_SPACE && !g[i].val) { space_pending = col > 0; i++; continue; }
         /* a unit: graphemes up to the next break opportunity */
         int j = i + 1, uw = g[i].w;
-        while (j < n && g[j].cls != GC_NL && !(g[j].cls == GC_SPACE && !g[j].val) && !can_break(g, j)) { uw += g[j].w; j++; }
+        while (j < n && g[j].cls != TB_NL && !(g[j].cls == TB_SPACE && !g[j].val) && !can_break(g, j)) { uw += g[j].w; j++; }
         int need = uw + (space_pending ? 1 : 0);
         if (col > 0 && col + need > r.w) { row++; col = 0; space_pending = false; need = uw; }
         if (space_pending) col++;

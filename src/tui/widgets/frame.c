@@ -38,6 +38,23 @@ void w_rule(Canvas *c, int x, int y, int w, const char *label, Style st) {
     canvas_pop_clip(c);
 }
 
+/* Bytes of the unit that starts at p: graphemes up to a blank, a newline or a break
+ * opportunity (between two Chinese characters; text_break_between), so a Latin word stays
+ * whole and Chinese text breaks anywhere but before closing punctuation. */
+static size_t wrap_unit(const char *p) {
+    size_t n = 0;
+    int prev = -1;
+    while (p[n] && p[n] != ' ' && p[n] != '\n') {
+        size_t g = text_next_grapheme(p + n);
+        if (!g) break;
+        int cls = text_break_class(p + n);
+        if (prev >= 0 && text_break_between(prev, cls)) break;
+        prev = cls;
+        n += g;
+    }
+    return n ? n : 1;
+}
+
 /* Greedy word wrap; draws when c is non-NULL. Returns rows needed. */
 static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode) {
     if (!text || r.w <= 0) return 0;
@@ -55,7 +72,7 @@ static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode) 
             p++;
             continue;
         }
-        size_t wl = strcspn(p, " \n");
+        size_t wl = wrap_unit(p);
         size_t cl = wl < sizeof word - 1 ? wl : sizeof word - 1;
         memcpy(word, p, cl);
         word[cl] = 0;
