@@ -775,3 +775,45 @@ TEST(lesson_every_step_plays_in_the_chunked_scene) {
     }
     CHECK_MSG(played > 100, "%d steps played", played);
 }
+
+/* The compact lesson pane (80x24) starts a step at its first line: lesson 9's first step shows
+ * its title right under the progress line, and the progress line's pointer names what to look
+ * at. It read "1/5 ●○○○○  ▶ first line", which looked like a pane scrolled to a "first line":
+ * a target's label names the element (ffn.info: "FFN info line"), never its place ("first",
+ * "second"), in both languages. */
+TEST(lesson_compact_pane_starts_at_the_step_and_names_the_target) {
+    int n = 0;
+    const TargetSpec *t = lesson_target_table(&n);
+    for (int i = 0; i < n; i++) {
+        if (!t[i].label) continue;
+        for (int zh = 0; zh < 2; zh++) {
+            char lab[96];
+            lesson_target_label(t[i].name, zh ? LANG_ZH : LANG_EN, lab, sizeof lab);
+            CHECK_MSG(!strstr(lab, "first") && !strstr(lab, "second") && !strstr(lab, "\xe7\xac\xac"),   /* "第" */
+                      "%s: the label \"%s\" names a place, not the element", t[i].name, lab);
+        }
+    }
+    if (!file_exists("assets/models/story-gqa/model.safetensors")) SKIP("bundled story models missing");
+    static const char *const LANG[] = {"en", "zh"};
+    static const char *const TITLE[] = {"Up, activate, down", "\xe5\x8d\x87\xe7\xbb\xb4"};   /* "升维" */
+    for (int zh = 0; zh < 2; zh++) {
+        char cmd[512], *out = NULL;
+        snprintf(cmd, sizeof cmd, "LLMSCOPE_THREADS=1 '%s' lesson 9 --lang %s --frame 1 --size 80x24", test_bin(), LANG[zh]);
+        CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+        REQUIRE(out);
+        const char *prog = strstr(out, "1/5 ");
+        CHECK_MSG(prog, "%s: no progress line in\n%s", LANG[zh], out);
+        if (prog) {
+            const char *eol = strchr(prog, '\n');
+            const char *next = eol ? eol + 1 : NULL;
+            char lab[96];
+            lesson_target_label("ffn.info", zh ? LANG_ZH : LANG_EN, lab, sizeof lab);
+            const char *ptr = strstr(prog, lab);
+            CHECK_MSG(ptr && eol && ptr < eol, "%s: the progress line does not point at \"%s\":\n%s", LANG[zh], lab, out);
+            /* the row under it is the step's title: nothing scrolled away */
+            CHECK_MSG(next && strstr(next, TITLE[zh]) && strstr(next, TITLE[zh]) < strchr(next, '\n'),
+                      "%s: the narration does not start with the title:\n%s", LANG[zh], out);
+        }
+        free(out);
+    }
+}

@@ -68,7 +68,7 @@ static const TargetSpec TARGETS[] = {
     {"embeddings.ranking", TGA_NONE, "texts view: the other texts ranked against the query, layer 0 beside", N_("ranking")},
     {"embeddings.rank", TGA_INT, "texts view: rank R of that list (:R, 1 = the closest to the query)", N_("rank")},
     PANEL_TARGETS("ffn", "FFN / MoE"),
-    {"ffn.info", TGA_NONE, "the first line: the FFN's formula and activity (or the MoE's routing)", N_("first line")},
+    {"ffn.info", TGA_NONE, "the first line: the FFN's formula and activity (or the MoE's routing)", N_("FFN info line")},
     {"ffn.hist", TGA_NONE, "dense FFN: the histogram of the hidden activations h", N_("activation histogram")},
     {"ffn.bars", TGA_NONE, "dense FFN: the most active neurons of the cursor token", N_("active neurons")},
     {"ffn.map", TGA_NONE, "MoE: the token x expert router map", N_("router map")},
