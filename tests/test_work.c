@@ -490,24 +490,39 @@ TEST(vocab_work_cancelled_starts_again) {
     model_free(m);
 }
 
+/* The two Embeddings-work tests' start: the App with MA's session, the prompt's first step run,
+ * chunked as in the terminal, on the Embeddings panel, and a 100x30 canvas in *cv. NULL (the test
+ * failed, nothing left allocated) when one of them could not be made. */
+static App *emb_work_app(TestCtx *T_, Canvas **cv) {
+    Err e = {0};
+    App *app = app_new();
+    Session *s = app ? session_new(MA, 0, &e) : NULL;
+    if (s) app_set_session(app, 0, s, true);        /* the App owns it from here */
+    bool ok = s && session_set_prompt(s, TEXT, &e) && session_step(s, &e);
+    if (ok) app->sc->chunked = true;
+    *cv = ok ? canvas_new(100, 30) : NULL;
+    ok = ok && *cv && scene_show_panel(app->sc, PANEL_EMBEDDINGS, &e);
+    if (!ok) {
+        FAILF("the Embeddings panel on %s: %s", MA, e.msg[0] ? e.msg : "out of memory");
+        canvas_free(*cv);
+        *cv = NULL;
+        app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
 /* Esc while the Embeddings panel's work runs (the App, chunked as in the terminal): the keymap's
  * KEYMAP_WORKING row makes it work.cancel, the status line says what was cancelled, the panel
  * starts nothing more (and shows what needs no index), and v starts it again; with nothing
  * running Esc is the panel's own (embeddings.off). Both phases: the index build, the map fit. */
 TEST(esc_cancels_the_embeddings_work) {
-    Err e = {0};
     if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
-    App *app = app_new();
+    Err e = {0};
+    Canvas *cv = NULL;
+    App *app = emb_work_app(T_, &cv);
     REQUIRE(app);
-    Session *s = session_new(MA, 0, &e);
-    REQUIRE(s);
-    app_set_session(app, 0, s, true);
-    REQUIRE(session_set_prompt(s, TEXT, &e) && session_step(s, &e));
     Scene *sc = app->sc;
-    sc->chunked = true;
-    Canvas *cv = canvas_new(100, 30);
-    REQUIRE(cv);
-    REQUIRE(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
     TuiEvent v = {.key = 'v'}, esc = {.key = TK_ESC};
     /* 1. the index build (the map asked for) */
     derived_background_pause(true);
@@ -571,19 +586,12 @@ TEST(esc_cancels_the_embeddings_work) {
  * cursor), as in lessons/02-embeddings.json's neighbours step, which waits for that very index:
  * the work goes on and nothing is held. The user's own Esc still cancels it. */
 TEST(lesson_esc_leaves_the_embeddings_work_running) {
-    Err e = {0};
     if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
-    App *app = app_new();
+    Err e = {0};
+    Canvas *cv = NULL;
+    App *app = emb_work_app(T_, &cv);
     REQUIRE(app);
-    Session *s = session_new(MA, 0, &e);
-    REQUIRE(s);
-    app_set_session(app, 0, s, true);
-    REQUIRE(session_set_prompt(s, TEXT, &e) && session_step(s, &e));
     Scene *sc = app->sc;
-    sc->chunked = true;
-    Canvas *cv = canvas_new(100, 30);
-    REQUIRE(cv);
-    REQUIRE(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
     static const char json[] = "{\"id\":\"x\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"S\",\"model\":\"m\","
                                "\"prompt\":\"p\",\"steps\":[{\"text\":\"x\"}]}";
     Lesson *l = lesson_parse(json, strlen(json), "esc.json", &e);
