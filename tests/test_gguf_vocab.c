@@ -72,7 +72,7 @@ TEST(gguf_vocab_eog_and_attrs_match_llama_cpp) {
         gguf_free(g);
         mapped_close(mp);
     }
-    CHECK_MSG(files == 12, "%d files checked, 12 expected", files);
+    CHECK_MSG(files == 13, "%d files checked, 13 expected", files);
     cJSON_Delete(j);
 }
 
@@ -171,7 +171,7 @@ TEST(gguf_vocab_tokenizer_matches_llama_cpp) {
         }
         tokenizer_free(tk);
     }
-    CHECK_MSG(files == 5 && texts == 18 && idsets == 7, "%d files, %d texts, %d id lists checked; 5, 18, 7 expected", files, texts,
+    CHECK_MSG(files == 6 && texts == 21 && idsets == 8, "%d files, %d texts, %d id lists checked; 6, 21, 8 expected", files, texts,
               idsets);
     cJSON_Delete(j);
 }

@@ -406,6 +406,13 @@ static bool spm_load_special(Tokenizer *t, const GgufKV *toks, const GgufVocab *
         t->sp_str = ss; t->sp_len = sl; t->sp_id = si; t->sp_strip = st;
     } else { free(ss); free(sl); free(si); free(st); }
     free(order);
+    ok = ok && (t->sp_rep = malloc(sizeof *t->sp_rep * (size_t)n)) != NULL;
+    for (int k = 0; ok && k < n; k++) ok = trie_add(&t->sp_trie, t->sp_str[k], t->sp_len[k], k);
+    for (int k = 0; ok && k < n; k++) {   /* the entry the trie names for k's string */
+        int32_t node = 0;
+        for (uint32_t i = 0; i < t->sp_len[k]; i++) node = trie_child(&t->sp_trie, node, (unsigned char)t->sp_str[k][i]);
+        t->sp_rep[k] = t->sp_trie.term[node];
+    }
     return ok;
 }
 

@@ -293,9 +293,20 @@ static bool c_isspace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Frag **out) {
     size_t n = 1, cap = 8;
     L2Frag *f = malloc(cap * sizeof *f);
-    if (!f) return -1;
+    /* which special tokens occur in the text at all (a fragment is part of the text, so no other can
+     * match): one pass with the trie instead of one search of the text per special token */
+    uint8_t *seen = t->sp_rep ? calloc((size_t)t->nsp, 1) : NULL;
+    if (!f || (t->sp_rep && !seen)) { free(f); free(seen); return -1; }
+    const unsigned char *u = (const unsigned char *)text;
+    for (size_t i = 0; seen && i < len; i++) {
+        if (!t->sp_trie.first_byte[u[i]]) continue;
+        int32_t node = 0;
+        for (size_t j = i; j < len && (node = trie_child(&t->sp_trie, node, u[j])) >= 0; j++)
+            if (t->sp_trie.term[node] >= 0) seen[t->sp_trie.term[node]] = 1;
+    }
     f[0] = (L2Frag){0, len, -1};
     for (int s = 0; s < t->nsp; s++) {
+        if (seen && !seen[t->sp_rep[s]]) continue;
         const char *tok = t->sp_str[s];
         size_t tl = t->sp_len[s];
         for (size_t i = 0; i < n; i++) {
@@ -306,7 +317,7 @@ static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Fra
             if (!m) continue;
             if (n + 2 > cap) {
                 L2Frag *nf = realloc(f, (cap *= 2) * sizeof *nf);
-                if (!nf) { free(f); return -1; }
+                if (!nf) { free(f); free(seen); return -1; }
                 f = nf;
             }
             /* [left text] token [right text]: the right part is searched next (i advances to it) */
@@ -325,6 +336,7 @@ static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Fra
             i = j - 1;   /* loop's i++ moves to the right part (or past the token) */
         }
     }
+    free(seen);
     *out = f;
     return (long)n;
 }

@@ -249,6 +249,11 @@ typedef struct {
     size_t nnodes, nedges, cap_nodes, cap_edges;
     uint8_t first_byte[256];
 } AddedTrie;
+/* (tokenizer.c) the child of node by byte b, -1 when none; add s[0..n) with value (the last value
+ * given for a string is kept); free */
+int32_t trie_child(const AddedTrie *tr, int32_t node, unsigned char b);
+bool trie_add(AddedTrie *tr, const char *s, size_t n, int32_t value);
+void trie_free(AddedTrie *tr);
 
 enum { TOK_HF = 1, TOK_LLAMA2C = 2 };
 
@@ -295,6 +300,10 @@ struct Tokenizer {
     uint32_t *sp_len;
     int32_t *sp_id;
     uint8_t *sp_strip;   /* per special token: bit0 LSTRIP (whitespace before it dropped), bit1 RSTRIP (after) */
+    /* the special tokens' strings in a trie (value: the index of one entry with that string, sp_rep[k]
+     * for entry k), so that an encode looks only for the special tokens that occur in its text */
+    AddedTrie sp_trie;
+    int32_t *sp_rep;
     int nsp;
     /* GGUF sentencepiece, as llama.cpp's library (NULL / false for llama2.c files): gguf_attr, each
      * id's llama.cpp token attributes (core/gguf_vocab.h), which decide how it shows (UNKNOWN, CONTROL,

@@ -71,13 +71,13 @@ static int32_t trie_node(AddedTrie *tr) {
     return (int32_t)tr->nnodes++;
 }
 
-static int32_t trie_child(const AddedTrie *tr, int32_t node, unsigned char b) {
+int32_t trie_child(const AddedTrie *tr, int32_t node, unsigned char b) {
     for (int32_t ed = tr->child_first[node]; ed >= 0; ed = tr->edges[ed].next_sibling)
         if (tr->edges[ed].byte == b) return tr->edges[ed].node;
     return -1;
 }
 
-static bool trie_add(AddedTrie *tr, const char *s, size_t n, int32_t value) {
+bool trie_add(AddedTrie *tr, const char *s, size_t n, int32_t value) {
     if (!tr->nnodes && trie_node(tr) < 0) return false;
     int32_t node = 0;
     for (size_t i = 0; i < n; i++) {
@@ -103,7 +103,7 @@ static bool trie_add(AddedTrie *tr, const char *s, size_t n, int32_t value) {
     return true;
 }
 
-static void trie_free(AddedTrie *tr) {
+void trie_free(AddedTrie *tr) {
     free(tr->child_first);
     free(tr->edges);
     free(tr->term);
@@ -156,6 +156,8 @@ void tokenizer_free(Tokenizer *t) {
     free(t->sp_len);
     free(t->sp_id);
     free(t->sp_strip);
+    free(t->sp_rep);
+    trie_free(&t->sp_trie);
     free(t->gguf_attr);
     free(t->sp_of_id);
     trie_free(&t->trie_raw);
