@@ -9,6 +9,7 @@
 #include "core/gguf_vocab.h"
 #include "model/model.h"
 #include "model/tensorfile.h"
+#include "template/jinja.h"
 #include "tokenizer/tokenizer.h"
 
 #define FX "tests/fixtures/gguf"
@@ -174,4 +175,61 @@ TEST(gguf_vocab_tokenizer_matches_llama_cpp) {
     CHECK_MSG(files == 6 && texts == 21 && idsets == 8, "%d files, %d texts, %d id lists checked; 6, 21, 8 expected", files, texts,
               idsets);
     cJSON_Delete(j);
+}
+
+/* `tokenize --chat` on a GGUF file carrying tokenizer.chat_template (Qwen2.5's): the template is the
+ * file's, bos_token/eos_token the text of its BOS/EOS tokens, the rendered prompt is transformers'
+ * apply_chat_template output for that template (tests/fixtures/chat/expected.json) and the ids are
+ * that text encoded by the file's tokenizer without adding special tokens (as run --chat feeds) */
+TEST(gguf_tokenize_chat_uses_the_files_template) {
+    cJSON *exp = read_json("tests/fixtures/chat/expected.json");
+    if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
+    const char *want = NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(exp, "cases")) {
+        const char *tn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "template"));
+        const char *mn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "messages"));
+        if (tn && mn && !strcmp(tn, "qwen2.5") && !strcmp(mn, "user_only") &&
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt")) &&
+            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "set")) == 0)
+            want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "output"));
+    }
+    REQUIRE(want);
+    const char *gguf = FX "/tokfix/vocab-bpe-qwen.gguf";
+    Err e = {0};
+    char *tmpl = NULL, *bos = NULL, *eos = NULL, *out = NULL;
+    size_t olen = 0, tl = 0;
+    REQUIRE(chat_template_load_for_model(gguf, &tmpl, &bos, &eos, &e));
+    char *file_tmpl = file_read_all("tests/fixtures/chat/templates/qwen2.5.jinja", &tl, 1 << 20, &e);
+    CHECK(file_tmpl && !strcmp(tmpl, file_tmpl));
+    CHECK(bos && !strcmp(bos, "<|endoftext|>") && eos && !strcmp(eos, "<|endoftext|>"));
+    CHECK(chat_template_apply_prompt(tmpl, "  Hello there!  ", bos, eos, NULL, 0, &out, &olen, &e));
+    CHECK_MSG(out && !strcmp(out, want), "rendered \"%s\", transformers \"%s\"", out ? out : e.msg, want);
+    /* the CLI end to end */
+    Tokenizer *tk = tokenizer_load_for_model(gguf, 0, &e);
+    REQUIRE(tk);
+    int *wids = NULL, nw = tokenizer_encode(tk, want, strlen(want), false, &wids, &e);
+    REQUIRE(nw > 0);
+    int im_start = 0;
+    for (int i = 0; i < nw; i++) im_start += wids[i] == 378;   /* <|im_start|>, one id each */
+    CHECK_EQ_INT(im_start, 3);
+    char cmd[1024], *res = NULL;
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s --chat --text '  Hello there!  ' --json", test_bin(), gguf);
+    CHECK_EQ_INT(test_run(cmd, &res, 0), 0);
+    cJSON *j = res ? cJSON_Parse(res) : NULL;
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "ids"), *x;
+    bool same = cJSON_GetArraySize(ids) == nw;
+    int k = 0;
+    cJSON_ArrayForEach(x, ids) same = same && k < nw && x->valueint == wids[k++];
+    CHECK_MSG(same, "tokenize --chat on %s: %s", gguf, res ? res : "(no output)");
+    cJSON_Delete(j);
+    free(res);
+    /* a GGUF file without a template: the file and the key named */
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s/tokfix/spm.gguf --chat --text hi 2>&1", test_bin(), FX);
+    CHECK(test_run(cmd, &res, 1) != 0 && res && strstr(res, "spm.gguf") && strstr(res, "tokenizer.chat_template"));
+    free(res);
+    free(wids);
+    tokenizer_free(tk);
+    free(file_tmpl); free(tmpl); free(bos); free(eos); free(out);
+    cJSON_Delete(exp);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "core/gguf.h"
 #include "template/jinja.h"
 
 static char *token_string(const cJSON *v) {
@@ -20,6 +21,14 @@ bool chat_template_load_for_model(const char *model_path, char **tmpl, char **bo
     *tmpl = NULL;
     if (bos) *bos = NULL;
     if (eos) *eos = NULL;
+    if (!dir_exists(model_path)) {   /* a GGUF file carries its own template */
+        size_t hl = 0;
+        Err he = {0};
+        char *head = file_read_head(model_path, 4, &hl, &he);
+        bool gguf = head && gguf_sniff((const uint8_t *)head, hl);
+        free(head);
+        if (gguf) return chat_template_load_gguf(model_path, tmpl, bos, eos, e);
+    }
     char dir[4096];
     if (dir_exists(model_path)) snprintf(dir, sizeof dir, "%s", model_path);
     else {
