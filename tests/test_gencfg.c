@@ -684,6 +684,21 @@ static void note_body(TestCtx *T_, const char *dir) {
             CHECK_MSG(strstr(out, "\"not_applied\": \"") && strstr(out, "\\\"repetition_penalty\\\" 1.05: not applied"), "info --json: %s", out);
         free(out); free(err);
     }
+    /* a generation_config.json beside a GGUF file: not read (llama.cpp reads none), and info says so */
+    snprintf(cmd, sizeof cmd, "mkdir '%s/q' && ln -s \"$PWD/" GGUF_FX "\" '%s/q/m.gguf'", dir, dir);
+    REQUIRE(system(cmd) == 0);
+    for (int with = 0; with < 2; with++) {
+        if (with) {
+            snprintf(cmd, sizeof cmd, "printf '{\"do_sample\": true, \"temperature\": 1.5}' > '%s/q/generation_config.json'", dir);
+            REQUIRE(system(cmd) == 0);
+        }
+        char *o, *er;
+        CHECK(cli("info --model %D/q/m.gguf", &o, &er) == 0);
+        const char *n = strstr(o, "/q/generation_config.json is not read: a GGUF file's sampling defaults are its own general.sampling.* keys");
+        CHECK_MSG(with ? n != NULL : n == NULL, "GGUF %s generation_config.json: %s", with ? "with" : "without", o);
+        CHECK_MSG(strstr(o, "  sampling        greedy (transformers' default: do_sample false)"), "GGUF: %s", o);
+        free(o); free(er);
+    }
     /* without such a field: null */
     char *out, *err;
     CHECK_MSG(cli("info --model " MODEL " --json", &out, &err) == 0 && strstr(out, "\"not_applied\": null"), "info --json: %s", out);
@@ -691,7 +706,7 @@ static void note_body(TestCtx *T_, const char *dir) {
 }
 
 TEST(gencfg_cli_unapplied_note_only_when_decoding) {
-    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL);
+    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK) || access(GGUF_FX, R_OK)) SKIP("needs %s, %s and %s", test_bin(), MODEL, GGUF_FX);
     test_in_tmpdir(T_, "gencfg", note_body);
 }
 

@@ -281,6 +281,12 @@ int cmd_info(int argc, char **argv) {
         for (int f = 0; f < GEN_NFIELDS; f++)
             if (s->gen.bad[f][0]) printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
         if (s->gen.unapplied[0]) printf("  note            %s\n", s->gen.unapplied);
+        /* a generation_config.json beside a GGUF file is not read, as llama.cpp reads none (docs/formats.md) */
+        char gj[2100];
+        path_join(gj, sizeof gj, m->dir, "generation_config.json");
+        if (model_detect_format(m->path, NULL, 0) == MODEL_FMT_GGUF && file_exists(gj))
+            printf("  note            %s is not read: a GGUF file's sampling defaults are its own general.sampling.* keys, as "
+                   "llama.cpp reads them; give --temp, --top-k, --top-p to sample as that file says\n", gj);
     }
     model_free(m);
     return 0;
