@@ -788,3 +788,32 @@ TEST(compare_band_extends_across_windows) {
     model_free(mg);
     session_free(a);
 }
+
+/* The size of the next piece on a machine where a piece of n prompt tokens costs a + b*n ms (a:
+ * every weight read once, as a decode step; b: the compute per token). On a slow or loaded
+ * machine (a 1 s, b 60 ms: Qwen3-0.6B at load 8 on 2 cores) cutting pieces to a quarter of a
+ * second can only shrink them toward one token, where the prefill runs at decode speed: it
+ * measured 3 tok/s in the terminal against 9-13 with pieces of at least 16. On a fast machine the
+ * pieces take about a quarter of a second. */
+TEST(work_piece_size_keeps_prefill_pieces_efficient) {
+    const struct { double a, b; } m[] = {{1000, 60}, {50, 7}, {5, 0.5}};
+    for (int k = 0; k < 3; k++) {
+        int n = SCENE_PREFILL_PIECE_MIN, tokens = 0;
+        double ms = 0, last = 0;
+        for (int piece = 0; piece < 40; piece++) {
+            last = m[k].a + m[k].b * n;
+            tokens += n;
+            ms += last;
+            n = scene_piece_size(n, last, false);
+            CHECK_MSG(n >= SCENE_PREFILL_PIECE_MIN && n <= 256, "machine %d: piece of %d tokens", k, n);
+        }
+        const double rate = tokens / ms, best16 = SCENE_PREFILL_PIECE_MIN / (m[k].a + m[k].b * SCENE_PREFILL_PIECE_MIN);
+        CHECK_MSG(rate >= 0.99 * best16, "machine %d: %.2f tok/s, pieces of %d tokens give %.2f", k, rate * 1e3, SCENE_PREFILL_PIECE_MIN, best16 * 1e3);
+        if (m[k].a + m[k].b * SCENE_PREFILL_PIECE_MIN < 200 && m[k].a + m[k].b * 256 > 300)
+            CHECK_MSG(last > 200 && last < 300, "machine %d: a piece takes %.0f ms, not about 250", k, last);
+    }
+    /* decode steps: one at a time on a slow machine, at most 64 */
+    CHECK_EQ_INT(scene_piece_size(1, 1000, true), 1);
+    CHECK_EQ_INT(scene_piece_size(4, 10, true), 64);
+    CHECK_EQ_INT(scene_piece_size(16, 0, false), 256);
+}

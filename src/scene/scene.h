@@ -107,7 +107,7 @@ typedef struct Scene {
     bool chunked;
     struct {
         int kind;             /* SceneJob; 0 = none (scene_busy is false) */
-        int chunk, dchunk;    /* tokens per piece: prefill, decode steps (sized to ~0.25 s) */
+        int chunk, dchunk;    /* tokens per piece: prefill, decode steps (scene_piece_size) */
         double t0, last_ms;
         int ran;              /* tokens run so far (for tok/s) */
         bool reprefill;       /* a model loading into slot A takes over A's prefill under way */
@@ -202,6 +202,10 @@ bool scene_busy(const Scene *sc);
 bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e);
 void scene_prefill_stop(Scene *sc);
 bool scene_settle(Scene *sc, Err *e);
+/* The size of the next piece after one of `ran` tokens took `ms` milliseconds (work.c says why
+ * a prefill piece never goes below SCENE_PREFILL_PIECE_MIN tokens). */
+#define SCENE_PREFILL_PIECE_MIN 16
+int scene_piece_size(int ran, double ms, bool decode);
 /* Model loads still running on worker threads, abandoned ones included (tests wait for 0). */
 int scene_loads_running(void);
 

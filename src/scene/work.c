@@ -31,7 +31,7 @@ bool scene_begin_work(Scene *sc, SceneJob kind, const char *done_msg, Err *e) {
         sc->job.kind = kind;
         sc->job.t0 = now_ms();
         sc->job.ran = 0;
-        if (sc->job.chunk <= 0) sc->job.chunk = 16;
+        if (sc->job.chunk <= 0) sc->job.chunk = SCENE_PREFILL_PIECE_MIN;
         if (sc->job.dchunk <= 0) sc->job.dchunk = 1;
         snprintf(sc->job.done_msg, sizeof sc->job.done_msg, "%s", done_msg ? done_msg : "");
         return scene_prefill_tick(sc, -1, e);   /* -1: no piece yet, only the status line */
@@ -44,6 +44,20 @@ bool scene_begin_work(Scene *sc, SceneJob kind, const char *done_msg, Err *e) {
     }
     if (done_msg) scene_status(sc, false, "%s", done_msg);
     return true;
+}
+
+/* The next piece after one of `ran` tokens took `ms`: about a quarter of a second, so keys are
+ * read and Esc is answered that often. Decode steps: 1 to 64. Prompt tokens: 16 to 256, never
+ * fewer than the first piece: a prefill piece costs a fixed part (every weight matrix is read
+ * once, as in a decode step) plus a part per token, so a piece cut below ~16 tokens on a slow
+ * or loaded machine runs at decode speed, takes as long, and the next is cut again (Qwen3-0.6B
+ * at load 8 on 2 cores: 17 tok/s on the first piece, 3 tok/s once the pieces had shrunk to 1-2
+ * tokens, 9-13 tok/s with this floor; a traced prefill in one call ran at 27 tok/s). There a
+ * piece takes longer than 0.25 s and Esc waits for its end. */
+int scene_piece_size(int ran, double ms, bool decode) {
+    const int lo = decode ? 1 : SCENE_PREFILL_PIECE_MIN, hi = decode ? 64 : 256;
+    double c = ms > 0 ? (double)ran * 250.0 / ms : hi;
+    return c < lo ? lo : c > hi ? hi : (int)c;
 }
 
 static void progress(Scene *sc) {
@@ -89,9 +103,8 @@ bool scene_prefill_tick(Scene *sc, int max_tokens, Err *e) {
     double dt = now_ms() - t;
     sc->job.last_ms = dt;
     if (max_tokens <= 0 && dt > 0 && ran > 0) {   /* the next piece: about a quarter of a second */
-        double c = (double)ran * 250.0 / dt;
-        if (decode) sc->job.dchunk = c < 1 ? 1 : c > 64 ? 64 : (int)c;
-        else sc->job.chunk = c < 1 ? 1 : c > 256 ? 256 : (int)c;   /* a loaded machine: Esc stays quick */
+        if (decode) sc->job.dchunk = scene_piece_size(ran, dt, true);
+        else sc->job.chunk = scene_piece_size(ran, dt, false);
     }
     if (any_pending(sc)) { progress(sc); return true; }
     SceneJob kind = (SceneJob)sc->job.kind;
