@@ -606,3 +606,93 @@ static void scene_mode_key(TestCtx *T_, const char *dir) {
 TEST(chat_scene_mode_key) {
     test_in_tmpdir(T_, "chat", scene_mode_key);
 }
+
+/* docs/chat.md's example messages: each ```json block after a "<!-- renders with: T ... -->" line
+ * renders with those fixture templates (exit 0, the first user text in the output), and with those
+ * of a "<!-- raises with: T ... -->" line fails (exit 1), through the CLI, with the bos/eos tokens
+ * the fixtures give each template. (The page once showed content parts and a tool call together,
+ * which Qwen2.5's and Qwen3's templates refuse.) */
+static void docs_examples(TestCtx *T_, const char *dir) {
+    cJSON *exp = load_expected();
+    REQUIRE(exp);
+    Err e = {0};
+    size_t len;
+    char *doc = file_read_all("docs/chat.md", &len, 1u << 20, &e);
+    REQUIRE(doc);
+    int n_blocks = 0, n_render = 0, n_raise = 0;
+    bool qwen25 = false, qwen3 = false;
+    for (const char *p = strstr(doc, "<!-- renders with:"); p; p = strstr(p + 1, "<!-- renders with:")) {
+        const char *ren = p + strlen("<!-- renders with:"), *ren_end = strstr(ren, "-->");
+        const char *blk = strstr(ren, "```json\n");
+        REQUIRE(ren_end && blk);
+        const char *ras = strstr(ren_end, "<!-- raises with:"), *ras_end = ras ? strstr(ras, "-->") : NULL;
+        if (ras && ras > blk) ras = NULL;
+        blk += strlen("```json\n");
+        const char *blk_end = strstr(blk, "```");
+        REQUIRE(blk_end);
+        char path[1100];
+        snprintf(path, sizeof path, "%s/example%d.json", dir, n_blocks);
+        FILE *f = fopen(path, "w");
+        REQUIRE(f);
+        fwrite(blk, 1, (size_t)(blk_end - blk), f);
+        fclose(f);
+        /* the first user text: a string content, or the first text part */
+        cJSON *js = cJSON_ParseWithLength(blk, (size_t)(blk_end - blk));
+        REQUIRE(js);
+        const cJSON *msgs = cJSON_IsArray(js) ? js : cJSON_GetObjectItemCaseSensitive(js, "messages"), *m;
+        const char *user = NULL;
+        cJSON_ArrayForEach(m, msgs) {
+            if (user || strcmp(str_or_null(m, "role") ? str_or_null(m, "role") : "", "user")) continue;
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content"), *part;
+            if (cJSON_IsString(c)) user = c->valuestring;
+            else cJSON_ArrayForEach(part, c) if (!user && str_or_null(part, "text")) user = str_or_null(part, "text");
+        }
+        REQUIRE(user);
+        for (int pass = 0; pass < 2; pass++) {
+            const char *s = pass ? ras : ren, *end = pass ? ras_end : ren_end;
+            if (!s) continue;
+            if (pass) s += strlen("<!-- raises with:");
+            while (s < end) {
+                while (s < end && *s == ' ') s++;
+                int k = 0;
+                char name[64];
+                while (s < end && *s != ' ' && k < 63) name[k++] = *s++;
+                name[k] = 0;
+                if (!k) continue;
+                const cJSON *c = NULL, *it;
+                cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(exp, "cases"))
+                    if (!c && !strcmp(str_or_null(it, "template"), name)) c = it;
+                CHECK_MSG(c != NULL, "docs/chat.md names template '%s', which tests/fixtures/chat lacks", name);
+                if (!c) continue;
+                char cmd[4096];
+                snprintf(cmd, sizeof cmd, "%s chat-template --template " FIX "/templates/%s.jinja --messages %s --add-generation-prompt --now %d",
+                         test_bin(), name, path, FROZEN_NOW);
+                const char *bos = str_or_null(c, "bos_token"), *eos = str_or_null(c, "eos_token");
+                if (bos) { strcat(cmd, " --bos-token "); sh_quote_cat(cmd, sizeof cmd, bos); }
+                if (eos) { strcat(cmd, " --eos-token "); sh_quote_cat(cmd, sizeof cmd, eos); }
+                char *out = NULL;
+                int rc = test_run(cmd, &out, pass);
+                if (pass) {
+                    CHECK_MSG(rc == 1, "docs/chat.md example %d: %s should raise, exit %d", n_blocks + 1, name, rc);
+                    n_raise++;
+                } else {
+                    CHECK_MSG(rc == 0 && out && strstr(out, user), "docs/chat.md example %d with %s: exit %d, '%s' %s in the text",
+                              n_blocks + 1, name, rc, user, out && strstr(out, user) ? "is" : "is not");
+                    n_render++;
+                    qwen25 |= !strcmp(name, "qwen2.5");
+                    qwen3 |= !strcmp(name, "qwen3");
+                }
+                free(out);
+            }
+        }
+        cJSON_Delete(js);
+        n_blocks++;
+    }
+    CHECK(n_blocks >= 2 && n_render >= 20 && n_raise >= 4);
+    CHECK_MSG(qwen25 && qwen3, "an example rendered with Qwen2.5's and Qwen3's templates");
+    printf("    %d examples: %d renderings, %d raising\n", n_blocks, n_render, n_raise);
+    free(doc);
+    cJSON_Delete(exp);
+}
+
+TEST(chat_docs_examples_render) { test_in_tmpdir(T_, "chatdoc", docs_examples); }
