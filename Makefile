@@ -83,7 +83,7 @@ all: $(BIN)
 # reads the makefiles again, so the compile and link flags are read only after the install
 # (even with -j). The file is rewritten only when the flags change (no restart otherwise).
 DEPS_SH = missing=""; \
-	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"; \
+	command -v pkg-config >/dev/null 2>&1 || missing=" pkg-config"; \
 	set -- $(DEB_PKGS); shift; \
 	for m in $(PKGS); do \
 	  if ! pkg-config --exists $$m 2>/dev/null; then missing="$$missing $$1"; fi; shift; \

@@ -3,7 +3,10 @@
  * deps_one_make: tests/deps_shim.sh builds a scratch clone of the repository with a single
  * `make -j2` behind shims that report libcjson, gsl and libutf8proc missing until a fake
  * apt-get "installs" them; it passes when that make succeeds, the binary runs and apt-get
- * install ran once, through sudo, with exactly libcjson-dev libgsl-dev libutf8proc-dev.
+ * install ran once, through sudo, with exactly libcjson-dev libgsl-dev libutf8proc-dev; then
+ * five more makes in that clone: every package and pkg-config itself missing (root), only
+ * pkg-config missing, no sudo, apt-get failing, no apt-get (the script's header says what each
+ * must do). Each "ok"/"FAIL" line of the script is one check.
  * Skipped in the sanitizer and valgrind runs (the plain run covers it; the clone is built
  * without sanitizers either way).
  *
