@@ -15,6 +15,7 @@
 #include "scene/scene.h"
 #include "tui/app.h"
 #include "tui/canvas.h"
+#include "tui/theme.h"
 
 #define MA "assets/models/story-gqa"
 #define MB "assets/models/story-mha"
@@ -816,4 +817,56 @@ TEST(work_piece_size_keeps_prefill_pieces_efficient) {
     CHECK_EQ_INT(scene_piece_size(1, 1000, true), 1);
     CHECK_EQ_INT(scene_piece_size(4, 10, true), 64);
     CHECK_EQ_INT(scene_piece_size(16, 0, false), 256);
+}
+
+/* A prompt's prefill in the App as the terminal runs it (chunked), between two pieces: the panel
+ * says the prompt is running (it said "no tokens yet: press n", the key just pressed) and the
+ * header says prefill; ? opens the help at once and Esc there closes it without stopping the
+ * prefill, q there closes it without quitting; C changes the theme; other keys wait for the end;
+ * Esc then stops the prefill. */
+TEST(work_app_keys_during_prefill) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    REQUIRE(session_set_prompt(s, TEXT, &e));
+    app_set_session(app, 0, s, true);
+    app->sc->chunked = true;
+    app->hint = false;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    TuiEvent n = {.key = 'n'};
+    app_handle(app, &n);
+    REQUIRE(scene_busy(app->sc));
+    REQUIRE(scene_prefill_tick(app->sc, 4, &e));          /* one piece of 4 tokens, more to run */
+    REQUIRE(scene_busy(app->sc));
+    CHECK(screen_has(app, cv, "running the prompt"));
+    CHECK(!screen_has(app, cv, "press n"));
+    CHECK(screen_has(app, cv, "prefill │"));
+    TuiEvent help = {.key = '?'}, esc = {.key = TK_ESC}, q = {.key = 'q'}, th = {.key = 'C'}, two = {.key = '2'};
+    app_handle(app, &help);
+    CHECK_EQ_INT(app->overlay, OV_HELP);
+    CHECK(screen_has(app, cv, "Help · Esc closes"));
+    app_handle(app, &esc);
+    CHECK_EQ_INT(app->overlay, OV_NONE);
+    CHECK(scene_busy(app->sc));                            /* the prefill goes on */
+    app_handle(app, &help);
+    app_handle(app, &q);
+    CHECK_EQ_INT(app->overlay, OV_NONE);
+    CHECK(!app->quit && scene_busy(app->sc));
+    const ThemeId t0 = theme_current();
+    app_handle(app, &th);
+    CHECK(theme_current() != t0);
+    while (theme_current() != t0) app_handle(app, &th);    /* back to the theme the other tests use */
+    const int panel = app->sc->panel;
+    app_handle(app, &two);                                 /* a panel key waits for the end */
+    CHECK_EQ_INT(app->sc->panel, panel);
+    CHECK_EQ_INT(app->n_typed, 1);
+    app_handle(app, &esc);
+    CHECK(!scene_busy(app->sc));
+    CHECK(strstr(app->sc->msg, "prefill stopped") != NULL);
+    canvas_free(cv);
+    app_free(app);
 }

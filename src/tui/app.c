@@ -78,7 +78,8 @@ bool app_select_panel(App *a, const char *name) {
 
 /* ---- drawing: header, tabs, tokens, function bar ---------------------------------- */
 
-static const char *phase_name(const Session *s) {
+static const char *phase_name(const Scene *sc, const Session *s) {
+    if (s && session_cursor(s) < 0 && scene_busy(sc) && session_pending(s)) return tr("prefill");   /* running in pieces */
     if (!s || session_cursor(s) < 0) return tr("ready");
     const TraceTok *t = trace_tok(session_trace(s), session_cursor(s));
     if (!t) return tr("ready");
@@ -101,9 +102,9 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         else snprintf(st, sizeof st, "%s", tr(stage_name(sel.stage)));
         int len = session_len(s);
         snprintf(right, sizeof right, tr("%s%s \xe2\x94\x82 pos %d/%d \xe2\x94\x82 %s "), a->sc->running ? tr("\xe2\x96\xb6 run \xe2\x94\x82 ") : "",
-                 phase_name(s), session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
+                 phase_name(a->sc, s), session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         if (!c->unicode) {
-            snprintf(right, sizeof right, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(s),
+            snprintf(right, sizeof right, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(a->sc, s),
                      session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         }
         /* A's sampler when it samples ("T0.7 k20 p0.95"; greedy, the lessons' default, says nothing
@@ -345,6 +346,9 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
     if (!s) {
         Rect in = w_frame(c, r, tr(pc->title), focus);
         panel_message(c, in, tr("no model loaded: press m to choose one"));
+    } else if (session_cursor(s) < 0 && scene_busy(a->sc) && session_pending(s)) {   /* the prompt's prefill runs in pieces */
+        Rect in = w_frame(c, r, tr(pc->title), focus);
+        panel_message(c, in, tr("running the prompt: the panels fill when it is done (Esc stops it)"));
     } else {
         PanelCtx ctx = {a->sc, scene_sel(a->sc, side), s, c, r, side, focus};
         pc->draw(a->pst[panel], &ctx);
@@ -528,8 +532,14 @@ int app_handle(App *a, const TuiEvent *ev) {
     }
     default:
         if (scene_busy(a->sc)) {
-            /* a prefill is running in pieces: Esc stops it, q stops it and quits; other keys
-             * wait for its end (app_run hands them over then) */
+            /* a prefill is running in pieces: the help (? F1, and its own keys while open; Esc
+             * there closes it) and the colour theme (C) are answered at once, as they touch no
+             * session; Esc stops the work, q stops it and quits; other keys wait for its end
+             * (app_run hands them over then) */
+            if (a->overlay == OV_HELP) return app_overlay_key(a, ev->key);
+            if (a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a) &&
+                (ev->key == '?' || ev->key == TK_F1 || ev->key == 'C'))
+                return app_own_key(a, ev->key);
             if (ev->key == TK_ESC || ev->key == 'q' || ev->key == TK_F10) {
                 scene_prefill_stop(a->sc);
                 if (ev->key != TK_ESC) a->quit = true;

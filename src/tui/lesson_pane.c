@@ -622,6 +622,7 @@ int lesson_ui_key(App *a, int key) {
 }
 
 bool lesson_ui_input_open(App *a) { return a->lesson && a->lesson->player && a->lesson->input; }
+bool lesson_ui_menu_open(App *a) { return a->lesson && a->lesson->menu; }
 
 bool lesson_ui_more(App *a) { return a->lesson && a->lesson->player && a->lesson->more; }
 void lesson_ui_page_reset(App *a) { if (a->lesson) { a->lesson->scroll = 0; a->lesson->more = false; } }

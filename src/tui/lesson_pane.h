@@ -53,6 +53,7 @@ bool lesson_ui_refit(App *a, Canvas *c);
 bool lesson_ui_targets_off_screen(App *a);
 /* True while a prediction's answer field is open (keys go to it). */
 bool lesson_ui_input_open(App *a);
+bool lesson_ui_menu_open(App *a);             /* the lesson menu (L) is open */
 /* Paging of a long step: whether rows are left below the pane's view (after the last
  * render), and back to the first page. lesson_ui_next pages while more is true. */
 bool lesson_ui_more(App *a);
