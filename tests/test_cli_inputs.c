@@ -63,7 +63,7 @@ static bool scratch_fill(void) {
              "cp " MODEL "/tokenizer.json '%s/tok.txt' && cp -r " MODEL " '%s/m' && cd '%s' && "
              "printf 'The cat \\377\\376 sat.\\303' > bad.txt && : > empty.txt && printf 'not a tokenizer at all' > garbage.bin && "
              "echo '[{\"role\": \"user\", \"content\": \"hi\"}]' > ok.json && echo '{{ messages[0].content }}' > ok.jinja && "
-             "printf 'x y\\n\\nz w\\n' > two.txt",
+             "printf 'x y\\n\\nz w\\n' > two.txt && printf 'Once upon a time, a cat' > prompt.txt",
              g_dir, g_dir, g_dir);
     return system(cmd) == 0;
 }
@@ -580,4 +580,45 @@ TEST(cli_typos_in_names_and_long_prompts) {
     CliRow r2 = {args, 1, "(learned positions cannot go further)", NULL, NULL};
     run_table(T_, &r2, 1);
     free(words);
+}
+
+/* --prompt-file (tui, screenshot, run, trace): the file's text is the prompt, exactly as --prompt
+ * with the same text (the same screen, continuation and exported values); a file that cannot be
+ * read is an error naming the option and the file before the model loads; with --prompt or --ids
+ * it is refused; `--text-file` (how tokenize, eval and compare read a file) suggests it. */
+static void prompt_file_body(TestCtx *T_) {
+    static const char *const same[][2] = {
+        {"run --model " MODEL " --prompt-file %D/prompt.txt -n 4 --greedy", "run --model " MODEL " --prompt 'Once upon a time, a cat' -n 4 --greedy"},
+        {"screenshot --model " MODEL " --prompt-file %D/prompt.txt --steps 2 --full --size 100x30",
+         "screenshot --model " MODEL " --prompt 'Once upon a time, a cat' --steps 2 --full --size 100x30"},
+        {"trace --model " MODEL " --prompt-file %D/prompt.txt --hooks hook_embed,hook_logits -n 1 --json",
+         "trace --model " MODEL " --prompt 'Once upon a time, a cat' --hooks hook_embed,hook_logits -n 1 --json"},
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        char *a = NULL, *b = NULL;
+        int ra = run_row(same[i][0], &a), rb = run_row(same[i][1], &b);
+        CHECK_MSG(ra == 0 && rb == 0, "`%s`: exit %d / %d: %.300s", same[i][0], ra, rb, a ? a : "");
+        CHECK_MSG(a && b && !strcmp(a, b) && strlen(a) > 20, "`%s` and `%s` differ", same[i][0], same[i][1]);
+        free(a);
+        free(b);
+    }
+    static const CliRow rows[] = {
+        {"tui --model " MODEL " --prompt-file %D/nope.txt", 1, "--prompt-file: ", "nope.txt: cannot open", NULL},
+        {"tui --model no-such-model --prompt-file %D/nope.txt", 1, "nope.txt: cannot open", NULL, "no-such-model"},
+        {"run --model " MODEL " --prompt-file %D/nope.txt", 1, "--prompt-file: ", "nope.txt: cannot open", NULL},
+        {"trace --model " MODEL " --prompt-file %D --hooks hook_embed --json", 1, "--prompt-file: ", "not a regular file", NULL},
+        {"run --model " MODEL " --prompt-file %D/prompt.txt --prompt hi", 2, "--prompt-file", "--prompt", NULL},
+        {"screenshot --model " MODEL " --prompt-file %D/prompt.txt --ids 1,2", 2, "--prompt-file", "--ids", NULL},
+        {"run --model " MODEL " --prompt-file %D/empty.txt --no-bos", 2, "--prompt-file is empty", NULL, NULL},
+        {"trace --model " MODEL " --prompt-file %D/prompt.txt --no-bos --hooks hook_embed --json", 0, "\"ids\"", NULL, NULL},
+        {"tui --text-file %D/prompt.txt", 2, "did you mean --prompt-file or --texts-file?", NULL, NULL},
+        {"run --text-file %D/prompt.txt", 2, "did you mean --prompt-file?", NULL, NULL},
+        {"run --help", 0, "--prompt-file FILE", NULL, NULL},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
+TEST(cli_prompt_file) {
+    NEED_MODEL();
+    with_scratch(T_, prompt_file_body);
 }

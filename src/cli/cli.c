@@ -182,6 +182,10 @@ int cli_check(int argc, char **argv, const CliCmd *c) {
                     }
             char sugg[96] = "";
             if (best) snprintf(sugg, sizeof sugg, "; did you mean %s?", best);
+            /* --text-file is how tokenize, eval and compare read a file: where the text is a
+             * prompt the option is --prompt-file (in tui, --texts-file is something else) */
+            if (n == strlen("--text-file") && !strncmp(a, "--text-file", n) && cli_find(c, "--prompt-file"))
+                snprintf(sugg, sizeof sugg, "; did you mean --prompt-file%s%s?", best ? " or " : "", best ? best : "");
             fprintf(stderr, "llmscope: %s: unknown option '%.*s'%s (see `llmscope %s --help`)\n", c->name, (int)n, a, sugg, c->name);
             return 2;
         }
@@ -310,6 +314,22 @@ const char *cli_opt(int argc, char **argv, const char *name) {
         i = cli_skip_value(argv, argc, i);
     }
     return NULL;
+}
+
+const char *cli_prompt(int argc, char **argv, char **owned, Err *e) {
+    *owned = NULL;
+    const char *file = cli_opt(argc, argv, "--prompt-file");
+    if (!file) return cli_opt(argc, argv, "--prompt");
+    size_t len;
+    *owned = file_read_all(file, &len, (size_t)64 << 20, e);
+    if (!*owned) { err_prefix(e, "--prompt-file: "); return NULL; }
+    if (strlen(*owned) != len) {
+        err_set(e, ERR_FORMAT, "--prompt-file %s: a NUL byte at offset %zu (a text file is expected)", file, strlen(*owned));
+        free(*owned);
+        *owned = NULL;
+        return NULL;
+    }
+    return *owned;
 }
 
 const char *cli_opt_next(int argc, char **argv, const char *const *names, int *i, const char **name) {

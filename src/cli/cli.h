@@ -69,6 +69,15 @@ bool cli_flag(int argc, char **argv, const char *name);
  * returns the next value and its option in *name (may be NULL), then NULL at the end. */
 const char *cli_opt_next(int argc, char **argv, const char *const *names, int *i, const char **name);
 int cli_opt_int(int argc, char **argv, const char *name, int dflt);
+/* The prompt: --prompt's text, or the whole of --prompt-file's file (final newline included, as
+ * `tokenize --text-file` reads it; *owned holds it, the caller frees it); NULL with neither, or
+ * with e set when the file cannot be read. CLI_OPT_PROMPT_FILE is the option's row and
+ * CLI_RULES_PROMPT_FILE its rules (not with --prompt or --ids). */
+const char *cli_prompt(int argc, char **argv, char **owned, Err *e);
+#define CLI_OPT_PROMPT_FILE {"--prompt-file", NULL, CLI_STR, "FILE", "the prompt read from FILE (all of it, a final newline included), instead of --prompt", 0, 0}
+#define CLI_RULES_PROMPT_FILE \
+    {"--prompt-file", CLI_NOT_WITH, "--prompt", "give the prompt once"}, \
+    {"--prompt-file", CLI_NOT_WITH, "--ids", "the prompt is the text or the ids"}
 double cli_opt_double(int argc, char **argv, const char *name, double dflt);
 /* Parses "5,17,42" into a malloc'd int array. false + message on bad input. */
 bool cli_parse_ids(const char *s, int **ids, int *n, Err *e);

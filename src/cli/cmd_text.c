@@ -65,6 +65,7 @@ Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e) {
 #define RUN_MAX_NEW 64   /* -n/--max-new's default */
 static const CliOpt k_run_opts[] = {
     {"--prompt", NULL, CLI_STR, "TEXT", "the text to continue (default: empty, starting from the BOS token; empty with --no-bos is an error)", 0, 0},
+    CLI_OPT_PROMPT_FILE,
     {"--max-new", "-n", CLI_INT, "N", "new tokens at most (default 64)", 0, 2147483647.0},
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
     {"--no-bos", NULL, CLI_FLAG, NULL, "add no special tokens to the prompt (by default they are added as the tokenizer's "
@@ -81,7 +82,7 @@ static const CliOpt k_run_opts[] = {
     {0}};
 static const CliOpt *const k_run_groups[] = {k_run_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
 static const CliCmd k_run_cmd = {
-    "run", "run [--model M] --prompt TEXT [-n N] [--greedy | --temp T --top-k K --top-p P --seed S]",
+    "run", "run [--model M] --prompt TEXT|--prompt-file FILE [-n N] [--greedy | --temp T --top-k K --top-p P --seed S]",
     "Generates a continuation of TEXT and prints it as text. The model's own sampling defaults come\n"
     "first: its generation_config.json (do_sample, temperature, top_k, top_p) or a GGUF file's\n"
     "general.sampling.temp/top_k/top_p (any of them means sampling); what they leave out, or a model\n"
@@ -99,18 +100,14 @@ static const CliRule k_run_rules[] = {
     {"--bos-token", CLI_NEEDS, "--chat", NULL},
     {"--eos-token", CLI_NEEDS, "--chat", NULL},
     {"--no-bos", CLI_NOT_WITH, "--chat", "the rendered template is tokenized without adding special tokens (the template writes its own)"},
+    {"--prompt-file", CLI_NOT_WITH, "--prompt", "give the prompt once"},
     {0}};
 
-int cmd_run(int argc, char **argv) {
-    int crc = cli_check(argc, argv, &k_run_cmd);
-    if (crc < 0) crc = cli_rules(argc, argv, &k_run_cmd, k_run_rules);
-    if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_run_cmd, RUN_MAX_NEW);
-    if (crc >= 0) return crc;
+static int run_prompt(int argc, char **argv, const char *prompt) {
     Err e = {0};
-    const char *prompt = cli_opt(argc, argv, "--prompt");
-    if (!prompt) prompt = "";
     if (!*prompt && cli_flag(argc, argv, "--no-bos") && !cli_flag(argc, argv, "--chat"))
-        return cli_empty_no_bos("run", cli_opt(argc, argv, "--prompt") ? "--prompt is empty" : "no --prompt is given");
+        return cli_empty_no_bos("run", cli_opt(argc, argv, "--prompt") ? "--prompt is empty"
+                                       : cli_opt(argc, argv, "--prompt-file") ? "--prompt-file is empty" : "no --prompt is given");
     int max_new = cli_opt_int(argc, argv, "--max-new", RUN_MAX_NEW);   /* or -n */
     cli_threads_arg(argc, argv);
     Model *m = cli_load_model(argc, argv, false, &e);
@@ -190,6 +187,20 @@ int cmd_run(int argc, char **argv) {
     printf("\n");
     if (rc) fprintf(stderr, "llmscope: %s\n", e.msg);
     free(all); free(ptxt); free(ids); free(chat_text); sampler_free(sm); engine_free(en); tokenizer_free(tok); model_free(m);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv) {
+    int crc = cli_check(argc, argv, &k_run_cmd);
+    if (crc < 0) crc = cli_rules(argc, argv, &k_run_cmd, k_run_rules);
+    if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_run_cmd, RUN_MAX_NEW);
+    if (crc >= 0) return crc;
+    Err e = {0};
+    char *owned = NULL;
+    const char *prompt = cli_prompt(argc, argv, &owned, &e);
+    if (!prompt && e.msg[0]) return cli_fail(&e);
+    int rc = run_prompt(argc, argv, prompt ? prompt : "");
+    free(owned);
     return rc;
 }
 

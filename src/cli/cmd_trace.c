@@ -108,6 +108,7 @@ static const CliOpt k_trace_opts[] = {
     {"--hooks", NULL, CLI_STR, "P1,P2", "hook points to export, TransformerLens names with * wildcards "
      "(blocks.0.attn.hook_pattern, blocks.*.hook_resid_post, '*'); docs/hooks.md lists them", 0, 0},
     {"--prompt", NULL, CLI_STR, "TEXT", "the text to run (tokenized as `run` does)", 0, 0},
+    CLI_OPT_PROMPT_FILE,
     {"--ids", NULL, CLI_STR, "1,2,3", "the token ids to run, instead of --prompt", 0, 0},
     {"--max-new", "-n", CLI_INT, "N", "decode N more tokens after the prefill (default 0)", 0, 2147483647.0},
     {"--json", NULL, CLI_FLAG, NULL, "write the ids that ran and the values as JSON to stdout (staged on disk under $TMPDIR; meant for small runs)", 0, 0},
@@ -120,15 +121,18 @@ static const CliOpt k_trace_opts[] = {
     {0}};
 static const CliOpt *const k_trace_groups[] = {k_trace_opts, CLI_OPTS_SAMPLING, CLI_OPTS_MODEL, CLI_OPTS_TOKENIZER, NULL};
 static const CliCmd k_trace_cmd = {
-    "trace", "trace [--model M] (--prompt TEXT | --ids 1,2,3) --hooks P1,P2 (--json | --npy DIR) [--max-new N]",
+    "trace", "trace [--model M] (--prompt TEXT | --prompt-file FILE | --ids 1,2,3) --hooks P1,P2 (--json | --npy DIR) [--max-new N]",
     "Runs a prompt (prefill, then greedy or sampled decode) and exports the values seen at hook points.\n"
     "The decode samples as `run` does: the model's defaults (generation_config.json or GGUF\n"
     "general.sampling.*), each sampling option replacing only its own field.",
     k_trace_groups, 0, NULL, true};
 
 static const CliRule k_trace_rules[] = {
-    {"--no-bos", CLI_NEEDS, "--prompt", "--ids run as given"},
+    {"--no-bos", CLI_NEEDS, "--prompt|--prompt-file", "--ids run as given"},
+    CLI_RULES_PROMPT_FILE,
     {0}};
+
+static int trace_prompt(int argc, char **argv, const char *prompt);
 
 int cmd_trace(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_trace_cmd);
@@ -136,10 +140,20 @@ int cmd_trace(int argc, char **argv) {
     if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_trace_cmd, 0);   /* -n/--max-new defaults to 0 */
     if (crc >= 0) return crc;
     Err e = {0};
+    char *owned = NULL;
+    const char *prompt = cli_prompt(argc, argv, &owned, &e);
+    if (!prompt && e.msg[0]) return cli_fail(&e);
+    int rc = trace_prompt(argc, argv, prompt);
+    free(owned);
+    return rc;
+}
+
+static int trace_prompt(int argc, char **argv, const char *prompt) {
+    Err e = {0};
     const char *hooks_s = cli_opt(argc, argv, "--hooks");
-    const char *ids_s = cli_opt(argc, argv, "--ids"), *prompt = cli_opt(argc, argv, "--prompt");
+    const char *ids_s = cli_opt(argc, argv, "--ids");
     const char *npy = cli_opt(argc, argv, "--npy");
-    const char *missing = !hooks_s ? "--hooks is required" : !ids_s && !prompt ? "give --prompt TEXT or --ids 1,2,3"
+    const char *missing = !hooks_s ? "--hooks is required" : !ids_s && !prompt ? "give --prompt TEXT, --prompt-file FILE or --ids 1,2,3"
                         : ids_s && prompt ? "give --prompt or --ids, not both"
                         : !npy && !cli_flag(argc, argv, "--json") ? "give --json or --npy DIR"
                         : npy && cli_flag(argc, argv, "--json") ? "give --json or --npy DIR, not both" : NULL;
@@ -147,7 +161,8 @@ int cmd_trace(int argc, char **argv) {
         fprintf(stderr, "llmscope: trace: %s (see `llmscope trace --help`)\n", missing);
         return 2;
     }
-    if (prompt && !*prompt && cli_flag(argc, argv, "--no-bos")) return cli_empty_no_bos("trace", "--prompt is empty");
+    if (prompt && !*prompt && cli_flag(argc, argv, "--no-bos"))
+        return cli_empty_no_bos("trace", cli_opt(argc, argv, "--prompt-file") ? "--prompt-file is empty" : "--prompt is empty");
     if (cli_flag(argc, argv, "--all-logits")) {   /* it shapes hook_logits: without it, it would do nothing */
         bool logits = false;
         char pat[256];

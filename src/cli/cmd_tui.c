@@ -29,15 +29,17 @@ static void models_dir_of(const char *model, char *out, size_t cap) {
 /* The session of --model, sampling as `run` would with the same options (the model's defaults,
  * each option replacing its own field: engine/gencfg.h), prefilled and stepped with run_steps. */
 static Session *open_session(int argc, char **argv, bool run_steps, const GenOverride *go, Err *e) {
-    char buf[1024];
+    char buf[1024], *owned = NULL;
+    const char *p = cli_prompt(argc, argv, &owned, e);   /* a file that cannot be read: before the model loads */
+    if (!p && e->msg[0]) return NULL;
     const char *model = cli_model_arg(argc, argv, buf, sizeof buf);
     int ctx = cli_opt_int(argc, argv, "--ctx", 0);
     Session *s = session_new(model, ctx, e);
-    if (!s) return NULL;
+    if (!s) { free(owned); return NULL; }
     const Model *m = session_model(s);
     if (m->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", m->warning);   /* before curses owns the screen */
     GenChoice gc;
-    if (!gen_choose(&m->spec, go, &gc, e)) { session_free(s); return NULL; }
+    if (!gen_choose(&m->spec, go, &gc, e)) { session_free(s); free(owned); return NULL; }
     if (m->spec.gen.unapplied[0]) fprintf(stderr, "llmscope: warning: %s\n", m->spec.gen.unapplied);   /* the UI decodes */
     session_set_sampler(s, gc.cfg);
     const char *ids = cli_opt(argc, argv, "--ids");
@@ -47,9 +49,9 @@ static Session *open_session(int argc, char **argv, bool run_steps, const GenOve
         ok = cli_parse_ids(ids, &v, &n, e) && session_set_ids(s, v, n, e);
         free(v);
     } else {
-        const char *p = cli_opt(argc, argv, "--prompt");
         ok = session_set_prompt(s, p ? p : DEFAULT_PROMPT, e);
     }
+    free(owned);
     if (!ok) { session_free(s); return NULL; }
     if (run_steps) {
         int steps = cli_opt_int(argc, argv, "--steps", 1);
@@ -220,6 +222,7 @@ static void feed_keys(App *a, const char *keys) {
 /* Options of both commands; screenshot adds its own. */
 static const CliOpt k_tui_opts[] = {
     {"--prompt", NULL, CLI_STR, "TEXT", "the prompt (default \"" DEFAULT_PROMPT "\"); special tokens added as `tokenize` shows", 0, 0},
+    CLI_OPT_PROMPT_FILE,
     {"--ids", NULL, CLI_STR, "1,2,3", "the prompt as token ids, instead of --prompt", 0, 0},
     {"--ctx", NULL, CLI_INT, "N", "KV-cache length in tokens (default: the model's context, at most 2048; at least 512 with RoPE)", 0, 2147483647.0},
     {"--panel", NULL, CLI_STR, "NAME", "attention kv residual norms position embeddings ffn output, or tradeoff (the trade-off view)", 0, 0},
@@ -270,12 +273,14 @@ static const CliRule k_tui_rules[] = {
     {"--steps", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
     {"--pos", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
     {"--key", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
+    CLI_RULES_PROMPT_FILE,
     {0}};
 static const CliRule k_shot_rules[] = {
     {"--svg", CLI_NOT_WITH, "--format|--ansi", "--svg is --format svg"},
     {"--ansi", CLI_NOT_WITH, "--format", "--ansi is --format ansi"},
     {"--color", CLI_NEEDS, "--ansi|--format", "it sets the colour depth of --format ansi"},
     {"--hint", CLI_NEEDS, "--full|--compare", "the key hint is part of the whole UI"},
+    CLI_RULES_PROMPT_FILE,
     {0}};
 
 int cmd_tui(int argc, char **argv) {
