@@ -286,6 +286,9 @@ TEST(malformed_cfg_structure) {
     WRITE(f, 0);
     mf_write_str(f.dir, "config.json", "{\"model_type\": \"llama\", \"hidden_size\": 8,");
     mf_expect_fail(T_, f.dir, "config.json", "not valid JSON");
+    /* a missing comma, as an editor leaves it: the line where the next key starts is named */
+    mf_write_str(f.dir, "config.json", "{\n  \"model_type\": \"llama\",\n  \"hidden_size\": 8\n  \"vocab_size\": 260\n}\n");
+    mf_expect_fail(T_, f.dir, "config.json", "not valid JSON (near byte 48, line 4)");
     mf_write_str(f.dir, "config.json", "[1, 2, 3]");
     mf_expect_fail(T_, f.dir, "config.json", "top level must be a JSON object");
     mf_write_str(f.dir, "config.json", "\xff\xfe{\"model_type\": \"\xc3\x28\"}");

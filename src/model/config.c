@@ -259,7 +259,9 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
     if (!root) {
         const char *ep = cJSON_GetErrorPtr();
         long off = (ep && ep >= json && ep <= json + len) ? (long)(ep - json) : -1;
-        return err_set(e, ERR_FORMAT, "%s: not valid JSON (near byte %ld)", name, off);
+        int line = 1;   /* an editor shows lines: count them up to the byte cJSON stopped at */
+        for (long i = 0; i < off; i++) line += json[i] == '\n';
+        return err_set(e, ERR_FORMAT, "%s: not valid JSON (near byte %ld, line %d)", name, off, line);
     }
     if (!cJSON_IsObject(root)) { cJSON_Delete(root); return err_set(e, ERR_FORMAT, "%s: top level must be a JSON object", name); }
     Cfg c = {root, name, e, false};

@@ -446,7 +446,9 @@ static Tokenizer *load_json_impl(const char *buf, size_t len, const char *name, 
     if (!root) {
         const char *ep = cJSON_GetErrorPtr();
         long at = (ep && ep >= buf && ep <= buf + len) ? (long)(ep - buf) : -1;
-        err_set(e, ERR_FORMAT, "%s: not valid JSON (near byte %ld)", name, at);
+        int line = 1;
+        for (long i = 0; i < at; i++) line += buf[i] == '\n';
+        err_set(e, ERR_FORMAT, "%s: not valid JSON (near byte %ld, line %d)", name, at, line);
         goto fail;
     }
     if (!cJSON_IsObject(root)) { err_set(e, ERR_FORMAT, "%s: the top level is not a JSON object", name); goto fail; }
