@@ -18,6 +18,7 @@
 #include "engine/ops.h"
 #include "engine/quant.h"
 #include "model/tensorfile.h"
+#include "session/session.h"
 #include "tokenizer/tokenizer.h"
 
 #define FX "tests/fixtures/gguf"
@@ -156,7 +157,7 @@ static int ref_load(const char *model, int **ids, float **logits, int *V, int **
     return n;
 }
 
-static int argmax(const float *x, int n) {
+static int fx_argmax(const float *x, int n) {
     int b = 0;
     for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
     return b;
@@ -190,7 +191,7 @@ static void check_equals_hf(TestCtx *T_, const char *model, const char *file, DT
     memcpy(seq, gp, sizeof(int) * (size_t)np);
     const float *l = engine_forward(en, seq, np, false, &e);
     for (int i = 0; i < ng && l; i++) {
-        seq[np + i] = argmax(l, V);
+        seq[np + i] = fx_argmax(l, V);
         CHECK_MSG(seq[np + i] == gr[i], "%s: greedy step %d: %d, transformers %d", file, i, seq[np + i], gr[i]);
         l = engine_forward(en, &seq[np + i], 1, false, &e);
     }
@@ -290,7 +291,7 @@ static void check_decode_vs_prefill(TestCtx *T_, const char *path, const int *id
             float d = fabsf(l[v] - pre[(size_t)t * (size_t)V + (size_t)v]);
             md = d > md ? d : md;
         }
-        same += argmax(l, V) == argmax(pre + (size_t)t * (size_t)V, V);
+        same += fx_argmax(l, V) == fx_argmax(pre + (size_t)t * (size_t)V, V);
     }
     CHECK_MSG(md <= 1e-4f * mx, "%s: decode vs prefill max diff %g (largest logit %g)", path, md, mx);
     fprintf(stderr, "    %-44s decode vs dequantized prefill: max|diff| %.2e, max|logit| %.3g (%.1e)\n",
@@ -811,6 +812,22 @@ static void refused_long_path_body(TestCtx *T_, const char *dir) {
         CHECK_MSG(strstr(e.msg, "refused-here.gguf: tokenizer.ggml.pre \"no-such-pre\" is not supported") &&
                   !strncmp(e.msg, dir, 8) && len > 12 && !strcmp(e.msg + len - 12, ", chameleon)"),
                   "path of %zu characters: %s", strlen(path), e.msg);
+        /* a model whose tokenizer is refused: the session (run, trace, the terminal UI) keeps the
+         * tokenizer's whole message when asked to encode text (it used to cut it at 300 bytes) */
+        snprintf(path + o, sizeof path - (size_t)o, "/model-refused.gguf");
+        REQUIRE(write_with_pre(FX "/qwen3/qwen3-Q4_K_M.gguf", path, "no-such-pre"));
+        Session *se = depth == 0 || depth == 3 ? session_new(path, 64, &e) : NULL;
+        if (depth == 0 || depth == 3) {   /* model paths are at most 1,023 bytes */
+            CHECK_MSG(se, "%s", e.msg);
+            if (se) {
+                CHECK(!session_set_prompt(se, "hi", &e));
+                len = strlen(e.msg);
+                CHECK_MSG(!strncmp(e.msg, "cannot encode text (use token ids): ", 36) && strstr(e.msg, "model-refused.gguf: ") &&
+                          len > 12 && !strcmp(e.msg + len - 12, ", chameleon)"), "session, path of %zu characters: %s",
+                          strlen(path), e.msg);
+            }
+            session_free(se);
+        }
         path[o] = 0;
     }
 }

@@ -53,7 +53,8 @@ Session *session_new(const char *model_path, int max_ctx, Err *e) {
     if (!s->model) { free(s); return NULL; }
     Err te = {0};
     s->tok = tokenizer_load_for_model(s->model->path, s->model->spec.vocab_size, &te);
-    if (!s->tok) snprintf(s->tok_error, sizeof s->tok_error, "%s", te.msg[0] ? te.msg : "no tokenizer found next to the model");
+    if (!s->tok && te.msg[0]) snprintf(s->tok_error, sizeof s->tok_error, "%s", te.msg);
+    else if (!s->tok) snprintf(s->tok_error, sizeof s->tok_error, "no tokenizer found next to %s", s->model->path);
     s->engine = engine_new(s->model, max_ctx, e);
     if (!s->engine) { session_free(s); return NULL; }
     s->max_ctx = engine_max_ctx(s->engine);
@@ -117,7 +118,7 @@ bool session_set_ids(Session *s, const int *ids, int n, Err *e) {
 }
 
 bool session_set_prompt(Session *s, const char *text, Err *e) {
-    if (!s->tok) return err_set(e, ERR_ARG, "%s: cannot encode text (%s); use token ids", s->model->path, s->tok_error);
+    if (!s->tok) return err_set(e, ERR_ARG, "cannot encode text (use token ids): %s", s->tok_error);
     int *ids = NULL;
     int n = session_encode(s->tok, s->model, text, true, &ids, e);
     if (n < 0) return false;
@@ -128,7 +129,7 @@ bool session_set_prompt(Session *s, const char *text, Err *e) {
 }
 
 bool session_set_chat_prompt(Session *s, const char *text, Err *e) {
-    if (!s->tok) return err_set(e, ERR_ARG, "%s: cannot encode text (%s); use token ids", s->model->path, s->tok_error);
+    if (!s->tok) return err_set(e, ERR_ARG, "cannot encode text (use token ids): %s", s->tok_error);
     char *tmpl = NULL, *bos = NULL, *eos = NULL, *out = NULL;
     size_t olen = 0;
     int *ids = NULL;

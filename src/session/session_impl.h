@@ -7,7 +7,7 @@
 struct Session {
     Model *model;
     struct Tokenizer *tok;       /* may be NULL (ids only); then tok_error says why */
-    char tok_error[300];
+    char tok_error[1024];        /* the tokenizer's whole message (an Err's), never cut */
     Engine *engine;
     Hooks *hooks;
     Trace *trace;

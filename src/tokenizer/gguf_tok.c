@@ -250,9 +250,10 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const GgufVoca
             if (!strcmp(pre, k_pre_refused[i].pre)) why = k_pre_refused[i].why;
         char list[1024], msg[sizeof e->msg], shown[sizeof e->msg];
         pre_supported_list(list, sizeof list);
-        /* the whole reason and list always; the path gets what is left (its start and file name) */
+        /* the whole reason and list always; the path gets what is left (its start and file name) but
+         * 64 bytes, so that a caller's prefix ("cannot encode text (use token ids): ") fits too */
         int fixed = snprintf(msg, sizeof msg, "tokenizer.ggml.pre \"%s\" is not supported: %s (supported: %s)", pre, why, list);
-        size_t room = fixed > 0 && (size_t)fixed + 2 < sizeof msg ? sizeof msg - 1 - (size_t)fixed - 2 : 0;
+        size_t room = fixed > 0 && (size_t)fixed + 2 + 64 < sizeof msg ? sizeof msg - 1 - (size_t)fixed - 2 - 64 : 0;
         path_fit(path, room, shown, sizeof shown);
         err_set(e, ERR_UNSUPPORTED, "%s: %s", shown, msg);
         return NULL;
