@@ -133,6 +133,45 @@ TEST(tui_panel_first_lines_fit) {
     CHECK_EQ_INT(seen, 4 * 2 * 5 * 3 * (2 + 1 + 2));
 }
 
+/* Every panel's title (the frame's top row) is whole or short of whole " · " parts, never cut:
+ * in compare mode at 80 columns the KV panel read "KV cache · GQA · what-if context 1…" (512)
+ * and the Attention panel "... GQA: kv he…". All panels, alone and in compare mode, 60 to 200
+ * columns, en/zh/ASCII. */
+TEST(tui_panel_titles_whole) {
+    static const char *const MODELS[] = {STORY("gqa"), STORY("mla"), STORY("gpt2"), STORY("moe")};
+    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    for (int m = 0; m < 4; m++)
+        if (!have_story(MODELS[m])) SKIP("bundled story models missing");
+    int seen = 0;
+    for (int m = 0; m < 4; m++)
+        for (int two = 0; two < 2; two++) {
+            App *a = fit_app(T_, two ? STORY("gqa") : MODELS[m], two ? MODELS[m] : NULL);
+            REQUIRE(a);
+            for (int p = 0; p < PANEL_COUNT; p++) {
+                Err e = {0};
+                REQUIRE(scene_show_panel(a->sc, p, &e));
+                for (int z = 0; z < 5; z++)
+                    for (int mode = 0; mode < 3; mode++) {
+                        i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                        REQUIRE(c);
+                        c->unicode = mode < 2;
+                        app_render(a, c);
+                        int top = frame_top(c, 1);
+                        char row[1024];
+                        row_text(c, top > 0 ? top : 0, row, sizeof row);
+                        CHECK_MSG(top > 0 && !row_cut_in_frames(c, top, top, 4), "%s%s panel %d at %dx%d (%s): title cut: \"%s\"", MODELS[m],
+                                  two ? " (compare)" : "", p, SIZES[z][0], SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en", row);
+                        seen++;
+                        canvas_free(c);
+                    }
+            }
+            i18n_set_lang(LANG_EN);
+            app_free(a);
+        }
+    CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
+}
+
 /* The compare band's header ("mean nats (8 tok): A .. B .. B−A .. KL ..  │ at ␣was (pos 7)"):
  * every mean whole at 60 to 200 columns, and the cursor's position named from 70 columns (at
  * 80x24 it read "KL 0.0009  │ at…"). */

@@ -132,12 +132,19 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     const TraceDims *d = trace_dims(session_trace(s));
     const int layer = ctx->sel.layer, head = ctx->sel.head;
     const int KV = d->n_kv_heads > 0 ? d->n_kv_heads : 1, G = d->n_heads / KV > 0 ? d->n_heads / KV : 1;
-    char title[160];
+    char ttl[3][160];
     bool mla = session_model(s)->spec.attn_kind == ATTN_MLA;
-    if (mla) snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MLA (latent KV)"), layer, head);
-    else if (KV == d->n_heads) snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA"), layer, head);
-    else snprintf(title, sizeof title, tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d"),
-                  layer, head, KV == 1 ? "MQA" : "GQA", head / G, (head / G) * G, (head / G) * G + G - 1);
+    const char *kind = mla ? "MLA" : KV == d->n_heads ? "MHA" : KV == 1 ? "MQA" : "GQA";
+    if (mla) snprintf(ttl[0], sizeof ttl[0], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MLA (latent KV)"), layer, head);
+    else if (KV == d->n_heads) snprintf(ttl[0], sizeof ttl[0], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 MHA"), layer, head);
+    else snprintf(ttl[0], sizeof ttl[0], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s: kv head %d serves q %d-%d"),
+                  layer, head, kind, head / G, (head / G) * G, (head / G) * G + G - 1);
+    /* narrower (compare mode): the kv head the query head reads, then the kind alone */
+    if (!mla && KV != d->n_heads) snprintf(ttl[1], sizeof ttl[1], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s kv head %d"), layer, head, kind, head / G);
+    else snprintf(ttl[1], sizeof ttl[1], "%s", ttl[0]);
+    snprintf(ttl[2], sizeof ttl[2], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s"), layer, head, kind);
+    const char *tc[3] = {ttl[0], ttl[1], ttl[2]};
+    const char *title = tc[panel_pick_fit(tc, 3, ctx->r.w - 6, c->unicode)];
     Rect in = panel_frame(ctx, title, ctx->sc->view.attn_scores ? tr("v pattern  ,/. key  [ ] { }") : tr("v scores  ,/. key  [ ] { }"));
     st->n_tiles[ctx->side] = 0;
     st->main[ctx->side] = (HeatLayout){0};

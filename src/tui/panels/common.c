@@ -16,6 +16,20 @@ const PanelClass *panel_class(PanelId id) {
 int panel_find(const char *name) { return scene_panel_find(name); }
 
 Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
+    /* a title too wide for the frame loses whole " · " parts from its end ("KV cache · MLA ·
+     * what-if context 128 · f32" -> "KV cache · MLA" in compare mode at 80 columns, not
+     * "... context 1…"); only its first part is ever cut */
+    char tt[256];
+    if (title) {
+        snprintf(tt, sizeof tt, "%s", title);
+        while (text_width(tt, ctx->c->unicode) + 2 > ctx->r.w - 4) {
+            char *last = NULL;                  /* the last " · " (its 0xb7 byte also ends "号") */
+            for (char *f = strstr(tt, " \xc2\xb7 "); f; f = strstr(f + 1, " \xc2\xb7 ")) last = f;
+            if (!last) break;
+            *last = 0;
+        }
+        title = tt;
+    }
     Rect in = w_frame(ctx->c, ctx->r, title, ctx->focus);
     hint = tr(hint);               /* a panel's hint is its class's N_() .hint string */
     const char *nm = ctx->c->owner;            /* the panel's name (set by the App) */
