@@ -172,6 +172,72 @@ TEST(tui_panel_titles_whole) {
     CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
 }
 
+/* A cut number: an ellipsis right after a digit, or one or two cells after one ("(d=19…",
+ * "0.0002…", "(d_c=4d…", "context 1…"); words and token labels ("␣the…") may be cut. */
+static bool row_cuts_a_number(const Canvas *c, int y, char *what, size_t cap) {
+    const char *ell = c->unicode ? "\xe2\x80\xa6" : "~";
+    for (int x = 1; x < c->w; x++) {
+        const Cell *k = canvas_cell(c, x, y);
+        if (!k || k->len != strlen(ell) || memcmp(k->ch, ell, k->len)) continue;
+        for (int b = 1; b <= 3 && x - b >= 0; b++) {
+            const Cell *p = canvas_cell(c, x - b, y);
+            if (!p || p->len != 1) break;
+            if (p->ch[0] >= '0' && p->ch[0] <= '9') {
+                int x0 = x - 12 < 0 ? 0 : x - 12;
+                size_t o = 0;
+                for (int i = x0; i <= x && o + 8 < cap; i++) {
+                    const Cell *q = canvas_cell(c, i, y);
+                    if (q && q->len) { memcpy(what + o, q->ch, q->len); o += q->len; }
+                }
+                what[o] = 0;
+                return true;
+            }
+            if (p->ch[0] == ' ') break;
+        }
+    }
+    return false;
+}
+
+/* No panel line cuts a number, on any panel, story model, size, language, alone or in compare
+ * mode (the Norms panel's "(d=19…", the Position dials' "i=11 0.0002…", the KV table's
+ * "(d_c=4d…" at 80x24 before). */
+TEST(tui_no_number_cut) {
+    static const char *const MODELS[] = {STORY("gqa"), STORY("mla"), STORY("gpt2"), STORY("moe")};
+    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    for (int m = 0; m < 4; m++)
+        if (!have_story(MODELS[m])) SKIP("bundled story models missing");
+    int seen = 0, bad = 0;
+    for (int m = 0; m < 4; m++)
+        for (int two = 0; two < 2; two++) {
+            App *a = fit_app(T_, two ? STORY("gqa") : MODELS[m], two ? MODELS[m] : NULL);
+            REQUIRE(a);
+            for (int p = 0; p < PANEL_COUNT; p++) {
+                Err e = {0};
+                REQUIRE(scene_show_panel(a->sc, p, &e));
+                for (int z = 0; z < 5; z++)
+                    for (int mode = 0; mode < 3; mode++) {
+                        i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                        REQUIRE(c);
+                        c->unicode = mode < 2;
+                        app_render(a, c);
+                        for (int y = 0; y < c->h - 1; y++) {     /* the function bar's labels are cut by design */
+                            char what[128];
+                            if (row_cuts_a_number(c, y, what, sizeof what) && bad++ < 400)
+                                FAILF("%s%s panel %d at %dx%d (%s), row %d: \"%s\"", MODELS[m], two ? " (compare)" : "", p, SIZES[z][0],
+                                      SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en", y, what);
+                        }
+                        seen++;
+                        canvas_free(c);
+                    }
+            }
+            i18n_set_lang(LANG_EN);
+            app_free(a);
+        }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
+}
+
 /* The compare band's header ("mean nats (8 tok): A .. B .. B−A .. KL ..  │ at ␣was (pos 7)"):
  * every mean whole at 60 to 200 columns, and the cursor's position named from 70 columns (at
  * 80x24 it read "KL 0.0009  │ at…"). */

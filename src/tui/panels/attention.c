@@ -170,7 +170,12 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         panel_tok_label(s, kt_ ? kt_->id : -1, kt, sizeof kt, 10, c->unicode);
         snprintf(info + n, sizeof info - (size_t)n, tr("  \xc2\xb7 key %d '%s': p=%.3f score=%.2f"), sk, kt, (double)row[sk], (double)srow[sk]);
     }
-    int info_w = canvas_text_fit(c, in.x, in.y, info, in.w, sty(CR_TEXT));
+    /* narrower: the selected key's part goes, then the entropy's maximum */
+    char inf2[160], inf3[160];
+    snprintf(inf2, sizeof inf2, tr("query %d '%s'  H=%.2f bits (max %.2f)"), q, qt, ent, log2((double)(q + 1)));
+    snprintf(inf3, sizeof inf3, tr("query %d '%s'  H=%.2f bits"), q, qt, ent);
+    const char *ic[3] = {info, inf2, inf3};
+    int info_w = panel_text_pick(c, in.x, in.y, ic, 3, in.w, sty(CR_TEXT));
     canvas_target(c, rect_make(in.x, in.y, info_w, 1), "attention.info");
 
     /* bottom: where the current query looks (top keys) */

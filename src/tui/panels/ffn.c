@@ -230,7 +230,8 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
                     if (e >= 0 && e < E) load[e] += 1;
                 }
             }
-            canvas_text_fit(c, rr.x, y, tr("load so far (tokens per expert)"), rr.w, sty(CR_DIM));
+            const char *lc[3] = {tr("load so far (tokens per expert)"), tr("load so far"), tr("load")};
+            panel_text_pick(c, rr.x, y, lc, 3, rr.w, sty(CR_DIM));
             w_sparkline(c, rr.x, y + 1, E < rr.w ? E : rr.w, load, E < rr.w ? E : rr.w, 0, 0, sty(CR_GOOD));
             canvas_target(c, rect_make(rr.x, y, rr.w, 2), "ffn.load");
             free(load);

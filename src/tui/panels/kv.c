@@ -20,6 +20,26 @@
 static void fmt_mib(double v, char *buf, int cap) { kv_fmt_bytes(v, buf, cap); }
 static void fmt_tok(double v, char *buf, int cap) { snprintf(buf, (size_t)cap, "%.0f tok", v); }
 
+/* A table cell "108 = d_c+d_h^R = 96+12 (d_c=4d_h, d_h^R=d_h/2)" in w columns: the assumption
+ * in brackets (or after ", ") goes first (the help says the rows use assumed sizes), then the
+ * symbols ("108 = 96+12"), then all but the count. */
+static void kv_formula_cell(char *out, size_t cap, long long elems, const char *formula, int w, bool unicode) {
+    char f[4][160], base[128];
+    snprintf(f[0], sizeof f[0], "%lld = %s", elems, formula);
+    snprintf(base, sizeof base, "%s", formula);
+    char *q = strstr(base, " (");
+    if (!q) q = strstr(base, ", ");
+    if (q) *q = 0;
+    snprintf(f[1], sizeof f[1], "%lld = %s", elems, base);
+    const char *num = base, *eq;
+    while ((eq = strstr(num, " = ")) != NULL) num = eq + 3;
+    snprintf(f[2], sizeof f[2], "%lld = %s", elems, num);
+    snprintf(f[3], sizeof f[3], "%lld", elems);
+    const char *fc[4] = {f[0], f[1], f[2], f[3]};
+    const int k = panel_pick_fit(fc, 4, w, unicode);
+    snprintf(out, cap, "%s", text_width(fc[k], unicode) <= w ? fc[k] : "");   /* no room even for the count: nothing */
+}
+
 static void kv_draw(void *vst, PanelCtx *ctx) {
     (void)vst;
     Canvas *c = ctx->c;
@@ -139,16 +159,20 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         snprintf(hc, sizeof hc, tr("@ctx %s"), kv_prec_name(prec));
         const TableCol cols[] = {{tr("attention"), 10, false}, {tr("elems/tok/layer"), 0, false},
                                  {hb, 10, true}, {hn, 10, true}, {hc, 11, true}};
+        const int flexw = in.w - (10 + 1) - (10 + 1) * 2 - (11 + 1) - 1;   /* the formula column (w_table) */
         char cells[KVA_COUNT][5][96];
         const char *cp[KVA_COUNT * 5];
         for (int i = 0; i < KVA_COUNT; i++) {
             snprintf(cells[i][0], 96, "%s%s", v[i].name, v[i].actual ? " *" : "");
-            snprintf(cells[i][1], 96, "%lld = %s", v[i].elems, v[i].formula);
+            kv_formula_cell(cells[i][1], 96, v[i].elems, v[i].formula, flexw, c->unicode);
             kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, 1, pbits), cells[i][2], 96);
             kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ntok, pbits), cells[i][3], 96);
             kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ctxlen, pbits), cells[i][4], 96);
             for (int j = 0; j < 5; j++) cp[i * 5 + j] = cells[i][j];
         }
+        bool blank = false;                     /* a count that does not fit: the column says nothing */
+        for (int i = 0; i < KVA_COUNT; i++) blank |= !cells[i][1][0];
+        for (int i = 0; i < KVA_COUNT && blank; i++) cells[i][1][0] = 0;
         int sel = -1;
         for (int i = 0; i < KVA_COUNT; i++) if (v[i].actual) sel = i;
         int th = in.y + in.h - y < 5 ? in.y + in.h - y : 5;

@@ -49,17 +49,27 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
 
     int y = in.y;
     canvas_target(c, rect_make(in.x, y, in.w, 1), "norms.formula");
-    if (rms) canvas_text_fit(c, in.x, y++, "y = x / sqrt(mean(x^2) + eps) * gamma        scale = 1/sqrt(mean(x^2)+eps)", in.w, sty(CR_TITLE));
-    else canvas_text_fit(c, in.x, y++, "y = (x - mean) / sqrt(var + eps) * gamma + beta   scale = 1/sqrt(var+eps)", in.w, sty(CR_TITLE));
-    char line[256];
-    if (xin || which == 0) {
-        snprintf(line, sizeof line, tr("input x: mean %.4g  var %.4g  rms %.4g  min %.3g  max %.3g  (d=%d)"),
-                 (double)ns->mean, (double)ns->var, (double)ns->rms, (double)ns->min, (double)ns->max, D);
+    static const char *const FR[2][3] = {
+        {"y = (x - mean) / sqrt(var + eps) * gamma + beta   scale = 1/sqrt(var+eps)", "y = (x - mean) / sqrt(var + eps) * gamma + beta",
+         "y = (x - mean) * scale * gamma + beta"},
+        {"y = x / sqrt(mean(x^2) + eps) * gamma        scale = 1/sqrt(mean(x^2)+eps)", "y = x / sqrt(mean(x^2) + eps) * gamma",
+         "y = x * scale * gamma"}};
+    panel_text_pick(c, in.x, y++, FR[rms ? 1 : 0], 3, in.w, sty(CR_TITLE));
+    char line[256], xs[4][256];
+    int nx = 1;
+    if (xin || which == 0) {   /* narrower: the width goes, then min/max, then digits */
+        const double mn = ns->mean, va = ns->var, rm = ns->rms, lo = ns->min, hi = ns->max;
+        snprintf(xs[0], sizeof xs[0], tr("input x: mean %.4g  var %.4g  rms %.4g  min %.3g  max %.3g  (d=%d)"), mn, va, rm, lo, hi, D);
+        snprintf(xs[1], sizeof xs[1], tr("input x: mean %.4g  var %.4g  rms %.4g  min %.3g  max %.3g"), mn, va, rm, lo, hi);
+        snprintf(xs[2], sizeof xs[2], tr("input x: mean %.3g  var %.3g  rms %.3g"), mn, va, rm);
+        snprintf(xs[3], sizeof xs[3], tr("x: rms %.3g"), rm);
+        nx = 4;
     } else {
-        snprintf(line, sizeof line, tr("input x (hook_resid_mid) is not in the trace: only the scale is"));
+        snprintf(xs[0], sizeof xs[0], "%s", tr("input x (hook_resid_mid) is not in the trace: only the scale is"));
     }
+    const char *xc[4] = {xs[0], xs[1], xs[2], xs[3]};
     canvas_target(c, rect_make(in.x, y, in.w, 2), "norms.info");
-    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
+    panel_text_pick(c, in.x, y++, xc, nx, in.w, sty(CR_TEXT));
     snprintf(line, sizeof line, tr("scale applied: %.5g   eps %.3g"), (double)ns->scale, (double)sp->norm_eps);
     canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
 
@@ -72,21 +82,27 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
         beta = malloc(sizeof(float) * (size_t)D);
         if (beta) tensor_row_f32(gb, 0, D, beta);
     }
-    if (gamma) {
+    char gl[3][256];
+    int ng = 1;
+    if (gamma) {   /* narrower: beta's part goes, then gamma's range */
         double m, v;
         float mn, mx;
         stats_moments(gamma, D, &m, &v);
         stats_minmax(gamma, D, &mn, &mx);
-        int n = snprintf(line, sizeof line, tr("gamma: mean %.4g  min %.3g  max %.3g"), m, (double)mn, (double)mx);
+        int n = snprintf(gl[0], sizeof gl[0], tr("gamma: mean %.4g  min %.3g  max %.3g"), m, (double)mn, (double)mx);
+        snprintf(gl[1], sizeof gl[1], "%s", gl[0]);
+        snprintf(gl[2], sizeof gl[2], tr("gamma: mean %.4g"), m);
+        ng = 3;
         if (beta) {
             stats_moments(beta, D, &m, &v);
-            snprintf(line + n, sizeof line - (size_t)n, tr("   beta: mean %.4g  sd %.3g"), m, sqrt(v));
+            snprintf(gl[0] + n, sizeof gl[0] - (size_t)n, tr("   beta: mean %.4g  sd %.3g"), m, sqrt(v));
         }
     } else {
-        snprintf(line, sizeof line, tr("gamma: none (weight 1)"));
+        snprintf(gl[0], sizeof gl[0], "%s", tr("gamma: none (weight 1)"));
     }
+    const char *gc[3] = {gl[0], gl[1], gl[2]};
     canvas_target(c, rect_make(in.x, y, in.w, 1), "norms.gamma");
-    canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
+    panel_text_pick(c, in.x, y++, gc, ng, in.w, sty(CR_DIM));
 
     /* rms of the residual entering each layer, this token */
     int rest = in.y + in.h - y;

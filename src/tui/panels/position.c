@@ -204,8 +204,13 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
         int x = in.x + k * (tile_w + 1);
         w_dial(c, rect_make(x, yd, tile_w, dial_h), hands, nh);
         double wrapped = fmod((double)ang, 2 * M_PI);
-        snprintf(line, sizeof line, "i=%d %.3g", i, (double)inv[i]);
-        canvas_text_fit(c, x, yd + dial_h, line, tile_w, sty(CR_DIM));
+        char il[4][40];                         /* theta_i with fewer digits before it is cut */
+        snprintf(il[0], sizeof il[0], "i=%d %.3g", i, (double)inv[i]);
+        snprintf(il[1], sizeof il[1], "i=%d %.2g", i, (double)inv[i]);
+        snprintf(il[2], sizeof il[2], "i=%d %.1g", i, (double)inv[i]);
+        snprintf(il[3], sizeof il[3], "i=%d", i);
+        const char *ilc[4] = {il[0], il[1], il[2], il[3]};
+        panel_text_pick(c, x, yd + dial_h, ilc, 4, tile_w, sty(CR_DIM));
         snprintf(line, sizeof line, "%.0f\xc2\xb0", wrapped * 180 / M_PI);
         canvas_text_fit(c, x, yd + dial_h + 1, line, tile_w, sty(CR_ACCENT));
         canvas_target(c, rect_make(x, yd, tile_w, dial_h + 2), "position.pair:%d", i);
