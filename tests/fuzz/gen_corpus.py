@@ -443,3 +443,14 @@ out("gguf", "k_quants", gguf([("general.architecture", 8, "llama")],
                               [(f"t{t}", [256, 1], t) for t in (10, 11, 12, 13, 14, 15)] + [("q51", [32, 2], 7), ("q41", [64], 3)]))
 out("gguf", "kv_only", gguf([("general.architecture", 8, "gpt2"), ("a", 9, (0, [1, 2, 3])), ("b", 7, 1)], []))
 out("gguf", "empty", gguf([], []))
+
+
+# ---- generation_config.json: sampling defaults, numbers as ints and floats, unapplied fields -------
+out("gencfg", "qwen3.json", '{"bos_token_id": 151643, "do_sample": true, "eos_token_id": [151645, 151643], '
+    '"pad_token_id": 151643, "temperature": 0.6, "top_k": 20, "top_p": 0.95, "transformers_version": "4.51.0"}')
+out("gencfg", "types.json", '{"do_sample": true, "temperature": 2, "top_k": 50.0, "top_p": 1, "repetition_penalty": 1.05}')
+out("gencfg", "nested.json", '{"a": {"top_k": 5.0, "b": [1, {"temperature": 3}]}, "s": "\\"top_k\\": 6.0", '
+    '"top_k": 7, "temperature": 3.5e0, "min_p": 0.05, "do_sample": true}')
+out("gencfg", "bad.json", '{"do_sample": "yes", "temperature": [1], "top_k": -1, "top_p": 0, "typical_p": "x", '
+    '"no_repeat_ngram_size": 3}')
+out("gencfg", "nulls.json", '{"do_sample": null, "temperature": null, "top_k": null, "top_p": null, "epsilon_cutoff": null}')
