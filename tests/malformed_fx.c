@@ -9,7 +9,8 @@
 /* ---- fixture: a tiny llama ------------------------------------------------------------------ */
 
 
-static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+#define MF_RNG_SEED 0x9e3779b97f4a7c15ull
+static uint64_t g_rng = MF_RNG_SEED;
 float mf_rnd_weight(void) {
     g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((g_rng >> 40) & 0xffff) / 65536.0f - 0.5f;
@@ -61,6 +62,7 @@ void mf_del_t(Fixture *f, const char *name) {
 
 void mf_fixture_init(Fixture *f) {
     memset(f, 0, sizeof *f);
+    g_rng = MF_RNG_SEED;     /* every fixture's weights the same, whichever tests ran before */
     mf_cfg_set(f, "model_type", "\"llama\"");
     mf_cfg_set(f, "architectures", "[\"LlamaForCausalLM\"]");
     mf_cfg_set(f, "vocab_size", "260");
