@@ -87,81 +87,44 @@ static App *fit_app(TestCtx *T_, const char *a_dir, const char *b_dir) {
     return a;
 }
 
-/* The first lines of the KV, Position and FFN panels (the KV panel's second, "... now · at 512
- * tokens: 1.12 MiB", too) are never cut: at 80x24 they were ("at 512 tokens: 1.12 …",
- * "angle_i = p…", "h>0…"). Every story model's kind (GQA, MLA, learned positions, MoE), alone and
- * in compare mode, 60 to 200 columns. */
-TEST(tui_panel_first_lines_fit) {
-    static const char *const MODELS[] = {STORY("gqa"), STORY("mla"), STORY("gpt2"), STORY("moe")};
-    static const struct { int panel, rows; } PANELS[] = {{PANEL_KV, 2}, {PANEL_POSITION, 1}, {PANEL_FFN, 2}};
-    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
-    for (int m = 0; m < 4; m++)
-        if (!have_story(MODELS[m])) SKIP("bundled story models missing");
-    int seen = 0;
-    for (int m = 0; m < 4; m++)
-        for (int two = 0; two < 2; two++) {
-            App *a = fit_app(T_, two ? STORY("gqa") : MODELS[m], two ? MODELS[m] : NULL);
-            REQUIRE(a);
-            for (int p = 0; p < 3; p++) {
-                Err e = {0};
-                REQUIRE(scene_show_panel(a->sc, PANELS[p].panel, &e));
-                for (int z = 0; z < 5; z++)
-                    for (int mode = 0; mode < 3; mode++) {   /* en UTF-8, zh UTF-8, en ASCII */
-                        i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
-                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
-                        REQUIRE(c);
-                        c->unicode = mode < 2;
-                        app_render(a, c);
-                        int top = frame_top(c, 1);
-                        CHECK_MSG(top > 0, "%s %s %dx%d: no panel frame", MODELS[m], two ? "compare" : "", SIZES[z][0], SIZES[z][1]);
-                        /* the second rows: KV's bytes line; FFN's captions (histogram, top neurons; the
-                         * MoE's router map and chosen experts) */
-                        for (int k = 1; top > 0 && k <= PANELS[p].rows; k++) {
-                            char row[1024];
-                            row_text(c, top + k, row, sizeof row);
-                            CHECK_MSG(!row_cut_in_frames(c, top, top + k, two ? 2 : 1), "%s%s panel %d at %dx%d (%s): row %d cut: \"%s\"",
-                                      MODELS[m], two ? " (compare)" : "", PANELS[p].panel, SIZES[z][0], SIZES[z][1],
-                                      mode == 1 ? "zh" : mode ? "ascii" : "en", k, row);
-                            seen++;
-                        }
-                        canvas_free(c);
-                    }
-            }
-            i18n_set_lang(LANG_EN);
-            app_free(a);
-        }
-    CHECK_EQ_INT(seen, 4 * 2 * 5 * 3 * (2 + 1 + 2));
-}
+/* One drawn screen of fit_each_screen: which model(s), panel, size and language. */
+typedef struct {
+    const char *model;      /* the story model (B in compare mode, beside story-gqa as A) */
+    bool two;               /* compare mode */
+    int panel, w, h;
+    const char *mode;       /* "en", "zh" (UTF-8) or "ascii" */
+} FitScreen;
+typedef void (*FitFn)(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud);
 
-/* Every panel's title (the frame's top row) is whole or short of whole " · " parts, never cut:
- * in compare mode at 80 columns the KV panel read "KV cache · GQA · what-if context 1…" (512)
- * and the Attention panel "... GQA: kv he…". All panels, alone and in compare mode, 60 to 200
- * columns, en/zh/ASCII. */
-TEST(tui_panel_titles_whole) {
+/* Draws every panel of panels[0..n) (all panels when panels is NULL) for each bundled story model
+ * kind (GQA, MLA, learned positions, MoE), alone and in compare mode, at 80x24, 100x30, 60x20,
+ * 70x22 and 200x60, in English and Chinese UTF-8 and English ASCII, and hands each screen to fn.
+ * Returns how many screens were drawn; -1 skipped (story models missing). */
+static int fit_each_screen(TestCtx *T_, const int *panels, int n, FitFn fn, void *ud) {
     static const char *const MODELS[] = {STORY("gqa"), STORY("mla"), STORY("gpt2"), STORY("moe")};
     static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    static const char *const MODES[] = {"en", "zh", "ascii"};
     for (int m = 0; m < 4; m++)
-        if (!have_story(MODELS[m])) SKIP("bundled story models missing");
+        if (!have_story(MODELS[m])) return -1;
+    if (!panels) n = PANEL_COUNT;
     int seen = 0;
     for (int m = 0; m < 4; m++)
         for (int two = 0; two < 2; two++) {
             App *a = fit_app(T_, two ? STORY("gqa") : MODELS[m], two ? MODELS[m] : NULL);
-            REQUIRE(a);
-            for (int p = 0; p < PANEL_COUNT; p++) {
+            if (!a) return seen;
+            for (int p = 0; p < n; p++) {
                 Err e = {0};
-                REQUIRE(scene_show_panel(a->sc, p, &e));
+                int panel = panels ? panels[p] : p;
+                if (!scene_show_panel(a->sc, panel, &e)) { FAILF("panel %d: %s", panel, e.msg); break; }
                 for (int z = 0; z < 5; z++)
                     for (int mode = 0; mode < 3; mode++) {
                         i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
                         Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
-                        REQUIRE(c);
+                        if (!c) continue;
                         c->unicode = mode < 2;
                         app_render(a, c);
-                        int top = frame_top(c, 1);
-                        char row[1024];
-                        row_text(c, top > 0 ? top : 0, row, sizeof row);
-                        CHECK_MSG(top > 0 && !row_cut_in_frames(c, top, top, 4), "%s%s panel %d at %dx%d (%s): title cut: \"%s\"", MODELS[m],
-                                  two ? " (compare)" : "", p, SIZES[z][0], SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en", row);
+                        FitScreen f = {MODELS[m], two != 0, panel, SIZES[z][0], SIZES[z][1], MODES[mode]};
+                        fn(T_, c, &f, ud);
                         seen++;
                         canvas_free(c);
                     }
@@ -169,6 +132,48 @@ TEST(tui_panel_titles_whole) {
             i18n_set_lang(LANG_EN);
             app_free(a);
         }
+    return seen;
+}
+
+/* The first lines of the KV, Position and FFN panels (the KV panel's second, "... now · at 512
+ * tokens: 1.12 MiB", too) are never cut: at 80x24 they were ("at 512 tokens: 1.12 …",
+ * "angle_i = p…", "h>0…"). The second rows: KV's bytes line; FFN's captions (histogram, top
+ * neurons; the MoE's router map and chosen experts). */
+static void first_lines_fit(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    int top = frame_top(c, 1), rows = f->panel == PANEL_POSITION ? 1 : 2;
+    CHECK_MSG(top > 0, "%s%s %dx%d: no panel frame", f->model, f->two ? " (compare)" : "", f->w, f->h);
+    for (int k = 1; top > 0 && k <= rows; k++) {
+        char row[1024];
+        row_text(c, top + k, row, sizeof row);
+        CHECK_MSG(!row_cut_in_frames(c, top, top + k, f->two ? 2 : 1), "%s%s panel %d at %dx%d (%s): row %d cut: \"%s\"",
+                  f->model, f->two ? " (compare)" : "", f->panel, f->w, f->h, f->mode, k, row);
+        ++*(int *)ud;
+    }
+}
+TEST(tui_panel_first_lines_fit) {
+    static const int PANELS[] = {PANEL_KV, PANEL_POSITION, PANEL_FFN};
+    int rows = 0;
+    int seen = fit_each_screen(T_, PANELS, 3, first_lines_fit, &rows);
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(seen, 4 * 2 * 3 * 5 * 3);
+    CHECK_EQ_INT(rows, 4 * 2 * 5 * 3 * (2 + 1 + 2));
+}
+
+/* Every panel's title (the frame's top row) is whole or short of whole " · " parts, never cut:
+ * in compare mode at 80 columns the KV panel read "KV cache · GQA · what-if context 1…" (512)
+ * and the Attention panel "... GQA: kv he…". All panels, alone and in compare mode, 60 to 200
+ * columns, en/zh/ASCII. */
+static void title_whole(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    (void)ud;
+    int top = frame_top(c, 1);
+    char row[1024];
+    row_text(c, top > 0 ? top : 0, row, sizeof row);
+    CHECK_MSG(top > 0 && !row_cut_in_frames(c, top, top, 4), "%s%s panel %d at %dx%d (%s): title cut: \"%s\"", f->model,
+              f->two ? " (compare)" : "", f->panel, f->w, f->h, f->mode, row);
+}
+TEST(tui_panel_titles_whole) {
+    int seen = fit_each_screen(T_, NULL, 0, title_whole, NULL);
+    if (seen < 0) SKIP("bundled story models missing");
     CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
 }
 
@@ -201,39 +206,19 @@ static bool row_cuts_a_number(const Canvas *c, int y, char *what, size_t cap) {
 /* No panel line cuts a number, on any panel, story model, size, language, alone or in compare
  * mode (the Norms panel's "(d=19…", the Position dials' "i=11 0.0002…", the KV table's
  * "(d_c=4d…" at 80x24 before). */
+static void no_number_cut(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    int *bad = ud;
+    for (int y = 0; y < c->h - 1; y++) {     /* the function bar's labels are cut by design */
+        char what[128];
+        if (row_cuts_a_number(c, y, what, sizeof what) && (*bad)++ < 400)
+            FAILF("%s%s panel %d at %dx%d (%s), row %d: \"%s\"", f->model, f->two ? " (compare)" : "", f->panel, f->w, f->h,
+                  f->mode, y, what);
+    }
+}
 TEST(tui_no_number_cut) {
-    static const char *const MODELS[] = {STORY("gqa"), STORY("mla"), STORY("gpt2"), STORY("moe")};
-    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
-    for (int m = 0; m < 4; m++)
-        if (!have_story(MODELS[m])) SKIP("bundled story models missing");
-    int seen = 0, bad = 0;
-    for (int m = 0; m < 4; m++)
-        for (int two = 0; two < 2; two++) {
-            App *a = fit_app(T_, two ? STORY("gqa") : MODELS[m], two ? MODELS[m] : NULL);
-            REQUIRE(a);
-            for (int p = 0; p < PANEL_COUNT; p++) {
-                Err e = {0};
-                REQUIRE(scene_show_panel(a->sc, p, &e));
-                for (int z = 0; z < 5; z++)
-                    for (int mode = 0; mode < 3; mode++) {
-                        i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
-                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
-                        REQUIRE(c);
-                        c->unicode = mode < 2;
-                        app_render(a, c);
-                        for (int y = 0; y < c->h - 1; y++) {     /* the function bar's labels are cut by design */
-                            char what[128];
-                            if (row_cuts_a_number(c, y, what, sizeof what) && bad++ < 400)
-                                FAILF("%s%s panel %d at %dx%d (%s), row %d: \"%s\"", MODELS[m], two ? " (compare)" : "", p, SIZES[z][0],
-                                      SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en", y, what);
-                        }
-                        seen++;
-                        canvas_free(c);
-                    }
-            }
-            i18n_set_lang(LANG_EN);
-            app_free(a);
-        }
+    int bad = 0;
+    int seen = fit_each_screen(T_, NULL, 0, no_number_cut, &bad);
+    if (seen < 0) SKIP("bundled story models missing");
     CHECK_EQ_INT(bad, 0);
     CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
 }
