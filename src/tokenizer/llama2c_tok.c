@@ -214,8 +214,9 @@ static bool l2_segment(const Tokenizer *t, const char *s, size_t n, bool first_a
         } else if (!(first_alone && i == 0))
             while (k < 4 && i + k < n && (u[i + k] & 0xC0) == 0x80) k++;
         int32_t id;
-        if (strmap_get(&t->vocab, s + i, k, &id) || t->spm_text_merge) {
-            if (!strmap_get(&t->vocab, s + i, k, &id)) id = -1;
+        bool known = strmap_get(&t->vocab, s + i, k, &id);
+        if (known || t->spm_text_merge) {
+            if (!known) id = -1;
             int32_t at = (int32_t)ns;
             sy[ns++] = (L2Sym){id, at - 1, at + 1, (uint32_t)i, (uint32_t)k, true};
         } else {

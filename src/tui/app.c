@@ -78,8 +78,13 @@ bool app_select_panel(App *a, const char *name) {
 
 /* ---- drawing: header, tabs, tokens, function bar ---------------------------------- */
 
+/* The prompt's prefill runs in pieces (nothing computed yet to show). */
+static bool prefilling(const Scene *sc, const Session *s) {
+    return s && session_cursor(s) < 0 && scene_busy(sc) && session_pending(s);
+}
+
 static const char *phase_name(const Scene *sc, const Session *s) {
-    if (s && session_cursor(s) < 0 && scene_busy(sc) && session_pending(s)) return tr("prefill");   /* running in pieces */
+    if (prefilling(sc, s)) return tr("prefill");
     if (!s || session_cursor(s) < 0) return tr("ready");
     const TraceTok *t = trace_tok(session_trace(s), session_cursor(s));
     if (!t) return tr("ready");
@@ -346,7 +351,7 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
     if (!s) {
         Rect in = w_frame(c, r, tr(pc->title), focus);
         panel_message(c, in, tr("no model loaded: press m to choose one"));
-    } else if (session_cursor(s) < 0 && scene_busy(a->sc) && session_pending(s)) {   /* the prompt's prefill runs in pieces */
+    } else if (prefilling(a->sc, s)) {
         Rect in = w_frame(c, r, tr(pc->title), focus);
         panel_message(c, in, tr("running the prompt: the panels fill when it is done (Esc stops it)"));
     } else {
