@@ -789,6 +789,12 @@ class Run:
         self.loss_fn = self.loss_terms
         self.compiled = False
         if getattr(args, "compile", False) and device != "cpu" and hasattr(torch, "compile") and name != "teacher":
+            # one worker may hold all eleven variants: each is a recompile of loss_terms, and past dynamo's
+            # default limit (8) the rest would silently run uncompiled
+            import torch._dynamo
+            for k in ("recompile_limit", "cache_size_limit"):
+                if hasattr(torch._dynamo.config, k):
+                    setattr(torch._dynamo.config, k, max(64, getattr(torch._dynamo.config, k)))
             self.loss_fn = torch.compile(self.loss_terms, dynamic=False)
             self.compiled = True
         self.lr_t = torch.tensor(float(rec["lr"]), device=device)
@@ -1056,6 +1062,15 @@ def worker(args):
             raise SystemExit("worker %d: %d teachers built, %d given" % (args.group, len(teacher), len(ckpts)))
         for tm, fn in zip(teacher, ckpts):
             tm.load_state_dict({k: v.float() for k, v in torch.load(fn).items()})     # in place: graphs stay valid
+    if args.barrier > 1:
+        with open(os.path.join(args.workdir, "barrier-%d" % args.group), "w") as f:
+            f.write("ready")
+        t1 = time.time()
+        while len([fn for fn in os.listdir(args.workdir) if fn.startswith("barrier-")]) < args.barrier:
+            if time.time() > args.hard_deadline or os.getppid() != parent:
+                raise SystemExit("worker %d: the other workers never became ready" % args.group)
+            time.sleep(0.1)
+        print("worker %d: waited %.1f s for the other workers" % (args.group, time.time() - t1), flush=True)
     gc.collect()
     gc.freeze()
     # one batch stream per (seed, recipe): the variants of a family share their batches seed by seed
@@ -1300,7 +1315,7 @@ def family(args):
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.workdir, exist_ok=True)
     for fn in os.listdir(args.workdir):
-        if fn.startswith(("speed-", "result-", "plan", "tmp-")):
+        if fn.startswith(("speed-", "result-", "plan", "tmp-", "barrier-")):
             os.remove(os.path.join(args.workdir, fn))
     if (args.teacher_select > 0 or args.keep_teachers > 0 or args.student_select > 0) and args.holdout <= 0:
         raise SystemExit("family: --teacher-select, --keep-teachers and --student-select choose on held-out stories: "
@@ -1316,14 +1331,17 @@ def family(args):
             if not os.path.exists(fn):
                 raise SystemExit("family: --gen-files: %s not found" % fn)
     elif args.gen_stories > 0:
-        # fresh stories260K samples, one generating process per GPU
+        # fresh stories260K samples, one generating process per GPU (--gen-procs: that many, spread over the
+        # GPUs; each process draws its share with seed gen_seed + i, so the samples depend on the process count)
         gp = []
-        k = max(1, n_gpu)
+        k = args.gen_procs if args.gen_procs > 0 else max(1, n_gpu)
         for i in range(k):
             fn = os.path.join(args.workdir, "gen-%d.txt.gz" % i)
             env = dict(os.environ)
             if n_gpu:
-                env["CUDA_VISIBLE_DEVICES"] = str(i)
+                env["CUDA_VISIBLE_DEVICES"] = str(i % n_gpu)
+            if n_gpu and i >= n_gpu:
+                gp[i - n_gpu].wait()    # one generating process per GPU at a time: two do not fit in its memory
             gp.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), "generate", "--teacher", args.teacher,
                                         "--teacher-tokenizer", args.teacher_tokenizer, "--n", str(args.gen_stories // k),
                                         "--seed", str(args.gen_seed + i), "--out", fn], env=env))
@@ -1331,8 +1349,8 @@ def family(args):
         for p_ in gp:
             p_.wait()
         if any(p_.returncode != 0 for p_ in gp):
-            print("family: generate failed; training without fresh samples", flush=True)
-            gen_paths = []
+            # never train on other data than asked: a family without its samples is another family
+            raise SystemExit("family: generate failed (--gen-stories %d in %d processes)" % (args.gen_stories, k))
     prepare(args.data, args.tokenizer, cache, gen_paths, args.holdout)
     base = dict(RECIPE, **json.loads(args.recipe))
     if args.recipes:
@@ -1472,13 +1490,17 @@ def family(args):
         print("family: teachers and samples in %s after %.1f s" % (args.out, time.time() - t_start), flush=True)
         return 0
     if kd_runs and not early:
-        for j, grp in enumerate(balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))):
-            planned.append(launch(grp, j % max(1, n_gpu), timing + ["--teacher-ckpt", ",".join(teacher_ckpts)]))
+        # the workers start their first step together (--barrier), so that the speed each measures for the
+        # plan is the speed with all of them running, not that of one alone while the others still compile
+        groups_ = balance_by_key(kd_runs, args.workers_per_gpu * max(1, n_gpu))
+        for j, grp in enumerate(groups_):
+            planned.append(launch(grp, j % max(1, n_gpu), timing + ["--teacher-ckpt", ",".join(teacher_ckpts),
+                                                                   "--barrier", str(len(groups_))]))
     print("family: %d runs on %d GPU(s) in %d workers; training until +%.0f s" % (
         len(runs), n_gpu, len(planned), train_deadline - t_start), flush=True)
     # one step count for every run: from the slowest worker's measured speed, all running at once
     if args.steps <= 0:
-        plan_by = time.time() + 150
+        plan_by = time.time() + 300
         speeds = {}
         while time.time() < plan_by:
             for i in planned:
@@ -1491,6 +1513,8 @@ def family(args):
             time.sleep(0.1)
         if speeds:
             steps = min(sp["step"] + int(0.95 * (train_deadline - sp["at"]) / sp["per_step"]) for sp in speeds.values())
+            if args.max_steps > 0:
+                steps = min(steps, args.max_steps)
             with open(os.path.join(args.workdir, "plan-tmp.json"), "w") as f:
                 json.dump({"steps": steps, "speeds": speeds}, f)
             os.replace(os.path.join(args.workdir, "plan-tmp.json"), os.path.join(args.workdir, "plan.json"))
@@ -1498,7 +1522,9 @@ def family(args):
                 "%.0f" % (1000 * speeds[i]["per_step"]) for i in sorted(speeds))), flush=True)
     for p in procs:
         try:
-            p.wait(timeout=max(1.0, deadline - 55 - time.time()))
+            # 55 s are kept for bundling and the references, but never at the cost of the runs' evaluation
+            # (about 20 s after the training deadline): with a small --reserve they were stopped mid-way
+            p.wait(timeout=max(1.0, max(deadline - 55, train_deadline + 20) - time.time()))
         except subprocess.TimeoutExpired:
             print("family: a worker is still running at the deadline; stopping it", flush=True)
             p.kill()
@@ -1511,7 +1537,8 @@ def family(args):
             print("family: no result for %s seed %d recipe %s" % (n, s, t), flush=True)
     data = torch.load(cache)
     data_note = {"stories": data["stories"], "tokens": {k: int(v[0].numel()) for k, v in data["streams"].items()},
-                 "generated": {"stories": args.gen_stories, "seed": args.gen_seed} if args.gen_stories > 0 else None}
+                 "generated": {"stories": args.gen_stories, "seed": args.gen_seed,
+                               "processes": args.gen_procs if args.gen_procs > 0 else max(1, n_gpu)} if args.gen_stories > 0 else None}
     if explore:
         for r in rows:
             r.pop("unit_nats", None)
@@ -1927,6 +1954,8 @@ def main():
     a.add_argument("--budget", type=float, default=560.0, help="wall-clock seconds for everything")
     a.add_argument("--reserve", type=float, default=130.0, help="seconds kept for evaluation and references")
     a.add_argument("--workers-per-gpu", type=int, default=3)
+    a.add_argument("--max-steps", type=int, default=0,
+                   help="with --steps 0: at most this many steps, fewer if the measured speed cannot reach them in time")
     a.add_argument("--variants", default="", help="comma-separated subset (default: all)")
     a.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
     a.add_argument("--recipe", default="{}", help="JSON: changes to RECIPE for every run")
@@ -1955,10 +1984,13 @@ def main():
     a.add_argument("--gen-files", default="", help="stage 2: comma-separated samples from stage 1; none are drawn")
     a.add_argument("--gen-stories", type=int, default=65536, help="fresh stories260K samples to draw first (0: none)")
     a.add_argument("--gen-seed", type=int, default=SEED)
+    a.add_argument("--gen-procs", type=int, default=0,
+                   help="generating processes (0: one per GPU); the bundled family's samples came from 2")
     a.add_argument("--teacher", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "hf"))
     a.add_argument("--teacher-tokenizer", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "tok512.bin"))
     w.add_argument("--recipes", required=True)
     w.add_argument("--solo", action="store_true", help="plan the step count alone (the teacher)")
+    w.add_argument("--barrier", type=int, default=0, help="wait until this many workers are set up, then start")
     w.add_argument("--teacher-ckpt", default="")
     w.add_argument("--wait-teachers", default="",
                    help="set up first, then wait for this JSON file ({\"teachers\": [paths]}) and load them")
