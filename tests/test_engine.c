@@ -526,3 +526,78 @@ TEST(bundled_models_match_family_json) {
     CHECK_MSG(bundled >= 6, "%d bundled variants in family.json, want >= 6", bundled);
     cJSON_Delete(fam);
 }
+
+/* family.json is what `train.py assemble` makes from the per-run results kept beside the script
+ * (nothing in it is typed in), and a family trained in two calls (some seeds in each, a GPU too
+ * small for all of them at once) assembles to the same variants as one trained in one call; a run
+ * found in both calls is refused. */
+static bool write_json(const char *path, const cJSON *j) {
+    char *s = cJSON_Print(j);
+    FILE *f = s ? fopen(path, "wb") : NULL;
+    bool ok = f && fputs(s, f) >= 0;
+    if (f) ok = (fclose(f) == 0) && ok;
+    free(s);
+    return ok;
+}
+
+static cJSON *runs_of_seeds(const cJSON *doc, int seed, bool keep_seed, bool keep_bundles) {
+    cJSON *d = cJSON_Duplicate(doc, true);
+    cJSON *runs = cJSON_CreateArray();
+    const cJSON *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItem(doc, "runs"))
+        if ((cJSON_GetObjectItem(r, "seed")->valueint == seed) == keep_seed)
+            cJSON_AddItemToArray(runs, cJSON_Duplicate(r, true));
+    cJSON_ReplaceItemInObject(d, "runs", runs);
+    if (!keep_bundles) cJSON_ReplaceItemInObject(d, "bundles", cJSON_CreateObject());
+    return d;
+}
+
+static void family_assembled_body(TestCtx *T_, const char *dir) {
+    const char *runs = "assets/models/train/family-runs.json";
+    cJSON *doc = load_json(runs), *fam = load_json("assets/models/family.json");
+    char cmd[2048], a[1024], b[1024], f1[1024], f2[1024], *out = NULL;
+    if (!doc || !fam || test_run("python3 -c 'import json, random, math' 2>/dev/null", &out, 0) != 0) {
+        free(out);
+        cJSON_Delete(doc);
+        cJSON_Delete(fam);
+        SKIP(!doc || !fam ? "no family-runs.json or family.json" : "no python3");
+    }
+    free(out);
+    out = NULL;
+    snprintf(f1, sizeof f1, "%s/one.json", dir);
+    snprintf(f2, sizeof f2, "%s/two.json", dir);
+    snprintf(a, sizeof a, "%s/a.json", dir);
+    snprintf(b, sizeof b, "%s/b.json", dir);
+    snprintf(cmd, sizeof cmd, "python3 assets/models/train/train.py assemble --runs %s --out %s", runs, f1);
+    CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
+    free(out);
+    out = NULL;
+    cJSON *one = load_json(f1);
+    REQUIRE(one != NULL);
+    CHECK_MSG(cJSON_Compare(one, fam, true), "assets/models/family.json differs from train.py assemble --runs %s", runs);
+    /* seeds 0 and 1 in one call (with the bundles), seed 2 in another */
+    cJSON *da = runs_of_seeds(doc, 2, false, true), *db = runs_of_seeds(doc, 2, true, false);
+    REQUIRE(cJSON_GetArraySize(cJSON_GetObjectItem(db, "runs")) >= 10);
+    REQUIRE(write_json(a, da) && write_json(b, db));
+    snprintf(cmd, sizeof cmd, "python3 assets/models/train/train.py assemble --runs %s,%s --out %s", a, b, f2);
+    CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
+    free(out);
+    out = NULL;
+    cJSON *two = load_json(f2);
+    REQUIRE(two != NULL);
+    CHECK_MSG(cJSON_Compare(cJSON_GetObjectItem(one, "variants"), cJSON_GetObjectItem(two, "variants"), true),
+              "the variants assembled from two calls differ from those of one");
+    CHECK_MSG(cJSON_Compare(cJSON_GetObjectItem(cJSON_GetObjectItem(one, "training"), "seeds"),
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(two, "training"), "seeds"), true), "seeds differ");
+    snprintf(cmd, sizeof cmd, "python3 assets/models/train/train.py assemble --runs %s,%s --out %s", a, a, f2);
+    CHECK_MSG(test_run(cmd, &out, 1) != 0 && out && strstr(out, "in both"), "a run given twice: %s", out ? out : "");
+    free(out);
+    cJSON_Delete(one);
+    cJSON_Delete(two);
+    cJSON_Delete(da);
+    cJSON_Delete(db);
+    cJSON_Delete(doc);
+    cJSON_Delete(fam);
+}
+
+TEST(family_json_is_assembled_from_its_runs) { test_in_tmpdir(T_, "family", family_assembled_body); }

@@ -1779,6 +1779,37 @@ T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.
 BOOTSTRAP = 2000
 
 
+def merge_runs(docs, names):
+    """One runs.json from several calls that trained other seeds of one family (a GPU too small for all the
+    seeds in one call): the same valid.txt units, recipe, data and step count, no run twice."""
+    if len(docs) == 1:
+        return docs[0]
+    first = docs[0]
+    seen = {}
+    for d, fn in zip(docs, names):
+        for key in ("units", "recipe", "data"):
+            if d.get(key) != first.get(key):
+                raise SystemExit("assemble: %s: its %s differ from %s's" % (fn, key, names[0]))
+        for r in d["runs"]:
+            for key in ("steps", "batch", "seq_len", "lr", "warmup", "eval_tokens", "eval_bytes"):
+                if r.get(key) != first["runs"][0].get(key):
+                    raise SystemExit("assemble: %s: run %s seed %d has %s %s, not %s" % (
+                        fn, r["name"], r["seed"], key, r.get(key), first["runs"][0].get(key)))
+            k = (r["name"], r["seed"], r.get("tag", "main"))
+            if k in seen:
+                raise SystemExit("assemble: run %s seed %d is in both %s and %s" % (r["name"], r["seed"], seen[k], fn))
+            seen[k] = fn
+    out = dict(first)
+    out["runs"] = [r for d in docs for r in d["runs"]]
+    out["bundles"] = {}
+    for d in docs:
+        out["bundles"].update(d.get("bundles", {}))
+    out["hardware"] = " + ".join(str(d.get("hardware")) for d in docs)
+    out["wall_seconds"] = round(sum(d.get("wall_seconds") or 0 for d in docs), 1)
+    out["calls"] = len(docs)
+    return out
+
+
 def assemble_family(doc):
     rows = doc["runs"]
     ub = doc["units"]["bytes"]
@@ -2017,7 +2048,9 @@ def main():
     f.add_argument("--result", required=True)
     f.add_argument("--data", default=default_data)
     s = sub.add_parser("assemble", help="rewrite family.json from runs.json (standard library only)")
-    s.add_argument("--runs", required=True)
+    s.add_argument("--runs", required=True,
+                   help="runs.json, or several (comma-separated) from calls that trained other seeds of the same family")
+    s.add_argument("--out-runs", default="", help="write the merged runs.json here")
     s.add_argument("--out", default=os.path.join(MODELS_DIR, "family.json"))
     i = sub.add_parser("install", help="unpack bundle-*.tar and family.json from a family run into assets/models")
     i.add_argument("--from", dest="source", required=True)
@@ -2038,7 +2071,12 @@ def main():
         worker(args)
         return 0
     if args.cmd == "assemble":
-        fam = assemble_family(json.load(open(args.runs)))
+        doc = merge_runs([json.load(open(fn)) for fn in args.runs.split(",")], args.runs.split(","))
+        if args.out_runs:
+            with open(args.out_runs, "w") as fo:
+                json.dump(doc, fo, indent=1, ensure_ascii=False)
+                fo.write("\n")
+        fam = assemble_family(doc)
         with open(args.out, "w") as fo:
             json.dump(fam, fo, indent=1, ensure_ascii=False)
             fo.write("\n")
