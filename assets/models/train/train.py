@@ -1801,9 +1801,10 @@ def merge_runs(docs, names):
             seen[k] = fn
     out = dict(first)
     out["runs"] = [r for d in docs for r in d["runs"]]
-    out["bundles"] = {}
+    out["bundles"], out["transformers_check"] = {}, {}
     for d in docs:
         out["bundles"].update(d.get("bundles", {}))
+        out["transformers_check"].update(d.get("transformers_check", {}))
     out["hardware"] = " + ".join(str(d.get("hardware")) for d in docs)
     out["wall_seconds"] = round(sum(d.get("wall_seconds") or 0 for d in docs), 1)
     out["calls"] = len(docs)
