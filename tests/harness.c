@@ -89,6 +89,10 @@ static int matches(const char *filter, const Entry *t) {
 
 int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0;
+    /* the names of the failed and skipped tests are repeated above the summary line, so that the
+     * last lines of a long run (all a CI log may keep) say which they were */
+    char recap[4096] = "";
+    size_t rlen = 0;
     /* golden screens and screenshots are English unless a test asks (--lang zh): a zh_* locale
      * on the machine must not change them */
     setenv("LLMSCOPE_LANG", "en", 1);
@@ -101,12 +105,19 @@ int main(int argc, char **argv) {
         base = base ? base + 1 : t->file;
         fflush(stdout);
         t->fn(&ctx);
-        if (ctx.failed) { failed++; printf("FAIL  %s: %s\n", base, t->name); }
-        else if (ctx.skipped) { skipped++; printf("skip  %s: %s (skipped: %s)\n", base, t->name, ctx.skip_reason); }
-        else if (ctx.checks == 0) { failed++; printf("FAIL  %s: %s (asserted nothing)\n", base, t->name); }
+        const char *kind = NULL;
+        if (ctx.failed) { failed++; kind = "failed"; printf("FAIL  %s: %s\n", base, t->name); }
+        else if (ctx.skipped) { skipped++; kind = "skipped"; printf("skip  %s: %s (skipped: %s)\n", base, t->name, ctx.skip_reason); }
+        else if (ctx.checks == 0) { failed++; kind = "failed"; printf("FAIL  %s: %s (asserted nothing)\n", base, t->name); }
         else { passed++; printf("ok    %s: %s (%d checks)\n", base, t->name, ctx.checks); }
+        if (kind && rlen < sizeof recap) {
+            int n = snprintf(recap + rlen, sizeof recap - rlen, "  %s: %s: %s%s%s\n", kind, base, t->name,
+                             ctx.skipped && !ctx.failed ? ": " : "", ctx.skipped && !ctx.failed ? ctx.skip_reason : "");
+            rlen = n > 0 ? rlen + (size_t)n : rlen;
+        }
         fflush(stdout);
     }
+    if (rlen) printf("%s%s", recap, rlen >= sizeof recap ? "  ...\n" : "");
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }
