@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- control: the unbroken fixture works ------------------------------------------------------ */
@@ -22,9 +24,13 @@ TEST(malformed_control_valid_model_runs) {
     for (size_t i = 0; i < sizeof mf_k_cmds / sizeof mf_k_cmds[0]; i++) free(mf_expect_ok_cmd(T_, f.dir, mf_k_cmds[i]));
     char *out = NULL;
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s info --json --model '%s'", test_bin(), f.dir);
+    snprintf(cmd, sizeof cmd, "%s info --json --check-weights --model '%s'", test_bin(), f.dir);
     CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
-    CHECK(out && strstr(out, "\"nonfinite_weights\": 0"));
+    CHECK(out && strstr(out, "\"nonfinite_weights\": 0, \"nonfinite_first\": \"\""));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s info --json --model '%s'", test_bin(), f.dir);   /* the headers only: not counted */
+    CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+    CHECK(out && strstr(out, "\"nonfinite_weights\": null, \"nonfinite_first\": null"));
     free(out);
     mf_rm_rf(f.dir);
 }
@@ -420,17 +426,22 @@ TEST(malformed_nan_inf_weights_warn) {
     mf_find_t(&f, WQ)->fill = FILL_NAN;
     mf_find_t(&f, "model.layers.0.mlp.down_proj.weight")->fill = FILL_INF;
     WRITE(f, 0);
-    for (size_t i = 0; i < sizeof mf_k_cmds / sizeof mf_k_cmds[0]; i++) {
-        char *err = mf_expect_ok_cmd(T_, f.dir, mf_k_cmds[i]);
+    /* info reads the weights only when asked to (--check-weights); logits and generate read them */
+    const char *cmds[] = {"info --check-weights", mf_k_cmds[1], mf_k_cmds[2]};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *err = mf_expect_ok_cmd(T_, f.dir, cmds[i]);
         CHECK_MSG(err && strstr(err, "warning") && strstr(err, "NaN or Inf") && strstr(err, f.dir),
-                  "`%s`: no NaN/Inf warning naming the model: %s", mf_k_cmds[i], err ? err : "");
-        CHECK_MSG(err && strstr(err, "2 weights"), "`%s`: warning does not count 2 weights: %s", mf_k_cmds[i], err ? err : "");
-        CHECK_MSG(err && strstr(err, "layers.0.q_proj"), "`%s`: warning does not name the first tensor: %s", mf_k_cmds[i],
+                  "`%s`: no NaN/Inf warning naming the model: %s", cmds[i], err ? err : "");
+        CHECK_MSG(err && strstr(err, "2 weights"), "`%s`: warning does not count 2 weights: %s", cmds[i], err ? err : "");
+        CHECK_MSG(err && strstr(err, "layers.0.q_proj"), "`%s`: warning does not name the first tensor: %s", cmds[i],
                   err ? err : "");
         free(err);
     }
+    char *plain = mf_expect_ok_cmd(T_, f.dir, "info");
+    CHECK_MSG(plain && !strstr(plain, "NaN"), "info without --check-weights warns of NaN it cannot have seen: %s", plain ? plain : "");
+    free(plain);
     char *out = NULL, cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s info --json --model '%s'", test_bin(), f.dir);
+    snprintf(cmd, sizeof cmd, "%s info --json --check-weights --model '%s'", test_bin(), f.dir);
     CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
     CHECK_MSG(out && strstr(out, "\"nonfinite_weights\": 2") && strstr(out, "\"nonfinite_first\": \"layers.0.q_proj\""),
               "info --json: %s", out ? out : "");
@@ -551,6 +562,62 @@ TEST(malformed_gpt2_copies_larger_than_memory) {
     int err = st_write_sparse(&f);
     if (err) { mf_rm_rf(f.dir); SKIP("cannot make a sparse file of that size here: %s", strerror(err)); }
     mf_expect_fail(T_, f.dir, mf_under_valgrind() ? "model.safetensors" : f.dir, mf_under_valgrind() ? NULL : "Conv1D weights need");
+    mf_rm_rf(f.dir);
+}
+
+/* Peak resident memory (KiB) of `llmscope ARGS --model DIR`, -1 if it could not be run or failed.
+ * The command runs in a child of its own (wait4), so the figure is its own peak, not that of
+ * another process this test binary started before. */
+static long info_peak_kib(const char *args1, const char *args2, const char *dir) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        if (nul >= 0) { dup2(nul, 1); dup2(nul, 2); }
+        if (args2) execl(test_bin(), "llmscope", "info", args1, args2, "--model", dir, (char *)NULL);
+        else execl(test_bin(), "llmscope", "info", args1, "--model", dir, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+    return ru.ru_maxrss;
+}
+
+TEST(malformed_info_reads_no_weight) {
+    NEED_CLI();
+    if (mf_under_valgrind()) SKIP("memory peaks mean nothing under valgrind");
+    /* info prints what the headers say: a model with 268 MB of weights (a 4M-token vocabulary,
+     * embedding and lm_head; the data section a sparse file, zeros when read) must not become
+     * resident. The same command with --check-weights reads them all, which shows that the
+     * measure sees a read of the weights (and fails if info starts reading them again). */
+    const long long V = 1 << 22;
+    CASE(f);
+    mf_cfg_set(&f, "vocab_size", "4194304");
+    for (int i = 0; i < f.nt; i++)
+        for (int k = 0; k < f.t[i].ndim; k++)
+            if (f.t[i].shape[k] == FX_V) f.t[i].shape[k] = V;
+    WRITE(f, 1);
+    int err = st_write_sparse(&f);
+    if (err) { mf_rm_rf(f.dir); SKIP("cannot make a sparse file here: %s", strerror(err)); }
+    const long weights_kib = (long)(2 * V * FX_D * 4 / 1024);
+    long plain = info_peak_kib("--json", NULL, f.dir), text = info_peak_kib("--ctx", "64", f.dir);
+    long scanned = info_peak_kib("--json", "--check-weights", f.dir);
+    CHECK_MSG(plain > 0 && text > 0 && scanned > 0, "info failed on the sparse model (peaks %ld, %ld, %ld KiB)", plain, text, scanned);
+    CHECK_MSG(plain < weights_kib / 4 && text < weights_kib / 4,
+              "info (reading headers only) peaked at %ld / %ld KiB with %ld KiB of weights: it reads the weights", plain, text, weights_kib);
+    CHECK_MSG(scanned > plain + weights_kib * 3 / 4, "info --check-weights peaked at %ld KiB, info at %ld KiB, with %ld KiB of "
+              "weights: the measure does not see the weights being read", scanned, plain, weights_kib);
+    /* what it says is what the headers say: the counts, and no NaN count it did not make */
+    char *out = NULL, cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s info --json --model '%s'", test_bin(), f.dir);
+    CHECK_EQ_INT(test_run(cmd, &out, 0), 0);
+    char want[160];
+    snprintf(want, sizeof want, "\"parameters\": %lld", 2 * V * FX_D + 3 * FX_D + FX_D * FX_D + 2 * FX_KV * FX_HD * FX_D +
+             FX_H * FX_HD * FX_D + 3 * FX_D * FX_FF);
+    CHECK_MSG(out && strstr(out, want) && strstr(out, "\"nonfinite_weights\": null"), "info --json: %.600s (want %s)",
+              out ? out : "", want);
+    free(out);
     mf_rm_rf(f.dir);
 }
 

@@ -205,19 +205,30 @@ static const CliOpt k_info_opts[] = {
     {"--ctx", "--context", CLI_INT, "N", "tokens at which to size the KV cache (default: the model's context); "
      "--context is the older spelling of the same option", 0, 2147483647.0},
     {"--json", NULL, CLI_FLAG, NULL, "print every field as JSON", 0, 0},
+    {"--check-weights", NULL, CLI_FLAG, NULL, "also read every weight and count the NaN and Inf values (a warning names "
+     "the first tensor holding one; nonfinite_weights in --json, null without this option)", 0, 0},
     {0}};
 static const CliOpt *const k_info_groups[] = {k_info_opts, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_info_cmd = {
     "info", "info [--model M] [--ctx N] [--json]",
     "Architecture, dimensions, parameters and KV-cache bytes of a model. A directory with only a\n"
-    "config.json works too (no weights are needed).",
+    "config.json works too (no weights are needed). Only the headers are read (config.json, the\n"
+    "safetensors headers, a GGUF file's metadata and tensor table), so a model of any size answers at\n"
+    "once; --check-weights reads the weights too.",
     k_info_groups, 0, NULL, true};
 
 int cmd_info(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_info_cmd);
     if (crc >= 0) return crc;
     Err e = {0};
-    Model *m = cli_load_model(argc, argv, true, &e);
+    /* the facts below come from the headers: the weights' bytes are read only to count NaN/Inf */
+    bool scan = cli_flag(argc, argv, "--check-weights");
+    Model *m = scan ? cli_load_model(argc, argv, true, &e) : NULL;
+    if (!scan) {
+        char buf[1024];
+        m = model_load_layout(cli_model_arg(argc, argv, buf, sizeof buf), &e);
+        if (m && m->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", m->warning);
+    }
     if (!m) return cli_fail(&e);
     const ModelSpec *s = &m->spec;
     int ctx = cli_opt_int(argc, argv, "--ctx", s->max_pos);
@@ -230,7 +241,11 @@ int cmd_info(int argc, char **argv) {
         printf("{\"path\": "); json_str(stdout, m->path);
         printf(", \"model_type\": "); json_str(stdout, s->model_type);
         printf(", \"architecture\": \"%s\", \"config_only\": %s", arch, m->config_only ? "true" : "false");
-        if (!m->config_only) printf(", \"parameters\": %lld, \"weight_bytes_per_token\": %zu, \"nonfinite_weights\": %d, \"nonfinite_first\": \"%s\"", m->n_params, m->weight_bytes, m->n_nonfinite, m->nonfinite_first);
+        if (!m->config_only) {
+            printf(", \"parameters\": %lld, \"weight_bytes_per_token\": %zu", m->n_params, m->weight_bytes);
+            if (m->layout_only) printf(", \"nonfinite_weights\": null, \"nonfinite_first\": null");   /* not read: --check-weights */
+            else printf(", \"nonfinite_weights\": %d, \"nonfinite_first\": \"%s\"", m->n_nonfinite, m->nonfinite_first);
+        }
         printf(", \"dtype\": \"%s\", \"vocab_size\": %d, \"d_model\": %d, \"n_layers\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, \"head_dim\": %d, \"d_ff\": %d",
                dtype_name(s->dtype), s->vocab_size, s->d_model, s->n_layers, s->n_heads, s->n_kv_heads, s->head_dim, s->d_ff);
         printf(", \"attention\": \"%s\", \"norm\": \"%s\", \"position\": \"%s\", \"context_length\": %d",
@@ -317,7 +332,7 @@ int cmd_list_models(int argc, char **argv) {
         char p[1400];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         Err e = {0};
-        Model *m = model_load(p, true, &e);
+        Model *m = model_load_layout(p, &e);   /* the headers say all that is printed */
         if (!m) { printf("%-12s (unreadable: %s)\n", names[i], e.msg); continue; }
         const ModelSpec *s = &m->spec;
         printf("%-12s %-12s %-4s %2d layers  d=%-4d %lld params  KV %zu B/token%s\n", names[i], s->model_type,

@@ -111,6 +111,7 @@ static float *falloc(size_t n, bool *ok) {
 
 Engine *engine_new(Model *m, int max_ctx, Err *e) {
     if (m->config_only) { err_set(e, ERR_ARG, "%s: this directory has only a config (no weights); it cannot be run", m->path); return NULL; }
+    if (m->layout_only) { err_set(e, ERR_ARG, "%s: loaded with model_load_layout (no weight read); load it with model_load to run it", m->path); return NULL; }
     const ModelSpec *s = &m->spec;
     Engine *en = calloc(1, sizeof *en);
     if (!en) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }

@@ -122,7 +122,7 @@ static Tensor vec_slice(Tensor t, int c0, int n) {
 
 /* Undo llama.cpp's Q/K row permutation (see the top of this file) into an owned copy. */
 static Tensor unpermute_rows(GL *L, Tensor t, int n_head) {
-    if (!t.data || L->bad) return t;
+    if (!t.data || L->bad || L->m->layout_only) return t;   /* (same shape: the counts do not change) */
     int hd = t.rows / n_head, half = hd / 2;
     if (hd * n_head != t.rows || hd % 2) return t;
     size_t rb = dtype_row_bytes(t.dtype, (size_t)t.cols);
@@ -517,6 +517,7 @@ static Tensor join_kv_b(GL *L, int l) {
             return none;
         }
     }
+    if (L->m->layout_only) return (Tensor){kb->data, DT_F32, H * (nope + v), r};   /* the joined shape, nothing read */
     float *out = model_alloc(L->m, sizeof(float) * (size_t)H * (size_t)(nope + v) * (size_t)r, L->e);
     float *row = malloc(sizeof(float) * (size_t)(nope > r ? nope : r));
     if (!out || !row) { free(row); if (out) err_set(L->e, ERR_MEMORY, "out of memory"); L->bad = true; return none; }
@@ -658,9 +659,10 @@ static GgufFile *parse_mapped(Model *m, const char *path, Err *e) {
     return gguf_parse(mapped_data(mp), mapped_size(mp), mapped_path(mp), e);
 }
 
-Model *gguf_load(const char *path, Err *e) {
+Model *gguf_load(const char *path, bool layout_only, Err *e) {
     Model *m = calloc(1, sizeof *m);
     if (!m) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
+    m->layout_only = layout_only;
     snprintf(m->path, sizeof m->path, "%s", path);
     snprintf(m->dir, sizeof m->dir, "%s", path);
     char *sl = strrchr(m->dir, '/');

@@ -252,7 +252,7 @@ bool llama2c_parse(const uint8_t *buf, size_t len, const char *fname, Model *m, 
     m->n_params = (long long)params;
     m->weight_bytes = (size_t)((layer_elems + (uint64_t)d + (uint64_t)V * (uint64_t)d + (uint64_t)d) * 4u);
     int bad = 0;
-    for (int i = 0; i < SEG_COUNT; i++) {
+    for (int i = 0; i < SEG_COUNT && !m->layout_only; i++) {   /* (a layout-only load reads no weight) */
         if (i == SEG_FREQ_REAL || i == SEG_FREQ_IMAG || !lay.elems[i]) continue;
         int b = count_nonfinite(buf + lay.off[i], lay.elems[i]);
         bad = bad > 1000000000 - b ? 1000000000 : bad + b;
@@ -262,7 +262,7 @@ bool llama2c_parse(const uint8_t *buf, size_t len, const char *fname, Model *m, 
     return true;
 }
 
-Model *llama2c_load(const char *path, Err *e) {
+Model *llama2c_load(const char *path, bool layout_only, Err *e) {
     if (!path || !*path) { err_set(e, ERR_ARG, "llama2c_load: empty path"); return NULL; }
     size_t plen = strlen(path);
     Model *m = xcalloc(1, sizeof *m, e);
@@ -273,6 +273,7 @@ Model *llama2c_load(const char *path, Err *e) {
         return NULL;
     }
     memcpy(m->path, path, plen + 1);
+    m->layout_only = layout_only;
     const char *slash = strrchr(path, '/');
     if (!slash) snprintf(m->dir, sizeof m->dir, ".");
     else if (slash == path) snprintf(m->dir, sizeof m->dir, "/");

@@ -131,6 +131,7 @@ static Tensor ld_conv1d(Ld *L, const char *name, int in, int out_total, int c0, 
         return t;
     }
     size_t es = dtype_size(ti->dtype);
+    if (L->m->layout_only) return (Tensor){ti->data, ti->dtype, n, in};   /* the copy's shape, nothing read */
     uint8_t *dst = model_alloc(L->m, (size_t)n * (size_t)in * es, L->e);
     if (!dst) { L->bad = true; return t; }
     const uint8_t *src = ti->data;
@@ -456,7 +457,7 @@ static void load_generation_config(Model *m, const char *dir) {
     free(js);
 }
 
-static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
+static Model *load_hf_dir(const char *dir, bool config_only_ok, bool layout_only, Err *e) {
     char p[2048];
     path_join(p, sizeof p, dir, "config.json");
     size_t len;
@@ -469,6 +470,7 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
     if (!m) { free(js); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     snprintf(m->path, sizeof m->path, "%s", dir);
     snprintf(m->dir, sizeof m->dir, "%s", dir);
+    m->layout_only = layout_only;
     bool ok = config_parse(js, len, p, &m->spec, e);
     free(js);
     if (!ok) { free(m); return NULL; }
@@ -477,7 +479,7 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
     char pi[2048];
     path_join(pi, sizeof pi, dir, "model.safetensors.index.json");
     if (!file_exists(p) && !file_exists(pi)) {
-        if (config_only_ok) { m->config_only = true; return m; }
+        if (config_only_ok) { m->config_only = true; m->layout_only = false; return m; }
         model_free(m);
         err_set(e, ERR_IO, "%s: no model.safetensors or model.safetensors.index.json (only a config: use `info` for config-only directories)", dir);
         return NULL;
@@ -521,7 +523,7 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, Err *e) {
     return m;
 }
 
-Model *model_load(const char *path, bool config_only_ok, Err *e) {
+static Model *load_any(const char *path, bool config_only_ok, bool layout_only, Err *e) {
     char resolved[1024];
     if (!model_resolve_path(path, resolved, sizeof resolved, e)) return NULL;
     Model *m = NULL;
@@ -529,7 +531,7 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
     ModelFormat fmt = model_detect_format(resolved, what, sizeof what);
     switch (fmt) {
     case MODEL_FMT_HF_DIR:
-        m = load_hf_dir(resolved, config_only_ok, e);
+        m = load_hf_dir(resolved, config_only_ok, layout_only, e);
         break;
     case MODEL_FMT_CONFIG_JSON:
     case MODEL_FMT_SAFETENSORS: {
@@ -544,11 +546,11 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
                     "give the Hugging Face model directory (config.json + weights) as --model", resolved);
             return NULL;
         }
-        m = load_hf_dir(d, config_only_ok, e);
+        m = load_hf_dir(d, config_only_ok, layout_only, e);
         break;
     }
     case MODEL_FMT_LLAMA2C:
-        m = llama2c_load(resolved, e);
+        m = llama2c_load(resolved, layout_only, e);
         if (m) {
             snprintf(m->dir, sizeof m->dir, "%s", resolved);
             char *sl = strrchr(m->dir, '/');
@@ -556,7 +558,7 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
         }
         break;
     case MODEL_FMT_GGUF:
-        m = gguf_load(resolved, e);
+        m = gguf_load(resolved, layout_only, e);
         break;
     case MODEL_FMT_PYTORCH:
         err_set(e, ERR_UNSUPPORTED, "%s: PyTorch checkpoint (%s): not supported (it is Python pickle code, not plain "
@@ -581,7 +583,7 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
             model_free(m);
             return NULL;
         }
-        model_scan(m);
+        if (!m->layout_only) model_scan(m);   /* reads every weight: not for a layout-only load */
         if (m->n_nonfinite) {   /* after what the loader noted, if anything */
             size_t k = strlen(m->warning);
             snprintf(m->warning + k, sizeof m->warning - k, "%s%s: %d weights are NaN or Inf (first in %s); outputs may be NaN",
@@ -592,3 +594,7 @@ Model *model_load(const char *path, bool config_only_ok, Err *e) {
     m->serial = atomic_fetch_add(&serials, 1) + 1;
     return m;
 }
+
+Model *model_load(const char *path, bool config_only_ok, Err *e) { return load_any(path, config_only_ok, false, e); }
+
+Model *model_load_layout(const char *path, Err *e) { return load_any(path, true, true, e); }

@@ -170,6 +170,8 @@ typedef struct Model {
     char path[1024];                   /* what was loaded (dir or file) */
     char dir[1024];                    /* directory holding tokenizer.json etc. */
     bool config_only;                  /* config.json without weights (info only) */
+    bool layout_only;                  /* model_load_layout: shapes, dtypes and places of the weights,
+                                          none of their bytes read (info); cannot be run */
     /* owned storage */
     Mapped **maps; int n_maps;
     void **owned; int n_owned, cap_owned;
@@ -188,6 +190,13 @@ typedef struct Model {
  * or a llama2.c .bin file. With config_only_ok, a directory with config.json but no weights
  * loads as spec only (m->config_only). Returns NULL and fills e on error. */
 Model *model_load(const char *path, bool config_only_ok, Err *e);
+/* As model_load(path, true, e), but reads no weight: the headers, config.json and
+ * generation_config.json only (a GGUF file's metadata and tensor table, a llama2.c header).
+ * Every check model_load makes on names, shapes, dtypes, offsets and the size against memory
+ * is made, and n_params / weight_bytes are the same; nothing is transposed, un-permuted or
+ * scanned for NaN/Inf (n_nonfinite stays 0, m->layout_only is set). For `info`, which must
+ * answer at once on a model of any size; engine_new refuses such a model. */
+Model *model_load_layout(const char *path, Err *e);
 
 /* What a model path holds, decided from its bytes (model/detect.c): the one place that tells
  * formats apart, so a new loader (GGUF) only adds a case. `what` (may be NULL) receives a

@@ -79,8 +79,9 @@ void tensorset_free(TensorSet *s);          /* closes the maps unless taken; NUL
  * allocated. buf must be 4-byte aligned (an mmap or malloc buffer is). */
 bool llama2c_parse(const uint8_t *buf, size_t len, const char *fname, Model *m, Err *e);
 /* Maps path and parses it. The Model owns the mapping in m->maps[0] (a malloc'd array of
- * 1) and m->w.layers; release with model_free(). */
-Model *llama2c_load(const char *path, Err *e);
+ * 1) and m->w.layers; release with model_free(). layout_only: the weights are not scanned
+ * for NaN/Inf (see model_load_layout). */
+Model *llama2c_load(const char *path, bool layout_only, Err *e);
 /* True when the file looks like a llama2.c checkpoint rather than something else (by name
  * ending in .bin and a plausible header); used to pick a loader. */
 bool llama2c_sniff(const uint8_t *buf, size_t len);
@@ -94,7 +95,9 @@ bool llama2c_sniff(const uint8_t *buf, size_t len);
 bool model_resolve_path(const char *arg, char *out, size_t cap, Err *e);
 
 /* ---- GGUF: the buffer parser is core/gguf.h (the tokenizer reads GGUF files too) ---------- */
-/* Maps path, parses it and maps the architecture onto a Model (model/gguf_load.c). */
-Model *gguf_load(const char *path, Err *e);
+/* Maps path, parses it and maps the architecture onto a Model (model/gguf_load.c).
+ * layout_only: no weight is read (Q/K rows not un-permuted, a split kv_b not joined: the
+ * tensors keep their shapes for the counts; see model_load_layout). */
+Model *gguf_load(const char *path, bool layout_only, Err *e);
 
 #endif
