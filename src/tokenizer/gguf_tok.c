@@ -5,7 +5,8 @@
  *    regex that llama.cpp uses for tokenizer.ggml.pre (llama-vocab.cpp), then ByteLevel
  *    without its own regex; BPE with the merges (ignore_merges for llama3's "llama-bpe", as
  *    llama.cpp does); the tokens llama.cpp finds in the text first (core/gguf_vocab.h: attributes
- *    UNKNOWN, CONTROL, USER_DEFINED) become added tokens.
+ *    UNKNOWN, CONTROL, USER_DEFINED) become added tokens for their ids' text and are cut out of
+ *    the text as llama.cpp does (gguf_special.c: longest first, ASCII whitespace stripped).
  *  - "llama" (sentencepiece with scores): the tokens (▁ as space) and scores become a llama2.c
  *    tokenizer in llama.cpp's mode: dummy-prefix space (add_space_prefix), characters, then the
  *    merge of the adjacent pair whose text is a token with the highest score (leftmost on ties),
@@ -329,14 +330,14 @@ static Tokenizer *load_bpe(const GgufFile *g, const GgufKV *toks, const GgufVoca
     if (!js) { err_set(e, ERR_MEMORY, "out of memory building the tokenizer of %s", path); return NULL; }
     Tokenizer *t = tokenizer_load_json_buf(js, strlen(js), path, e);
     free(js);
+    /* the added tokens above give ids their text and special flag; the text is cut at them as
+     * llama.cpp does (longest first, ASCII whitespace stripped), not as tokenizer.json's are */
+    if (t && !gguf_special_build(t, toks, gv)) {
+        tokenizer_free(t);
+        err_set(e, ERR_MEMORY, "out of memory reading the special tokens of %s", path);
+        return NULL;
+    }
     return t;
-}
-
-static const Tokenizer *g_sp_sort;   /* qsort has no context argument */
-static int sp_cmp(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    uint64_t lx = g_sp_sort->sp_len[x], ly = g_sp_sort->sp_len[y];
-    return lx != ly ? (lx > ly ? -1 : 1) : (x > y) - (x < y);
 }
 
 /* llama.cpp's view of a sentencepiece vocabulary on top of the llama2.c tokenizer: the tokens it finds
@@ -350,13 +351,11 @@ static bool spm_load_special(Tokenizer *t, const GgufKV *toks, const GgufVocab *
     t->gguf_attr = malloc(sizeof *t->gguf_attr * (size_t)nt);
     t->sp_of_id = malloc(sizeof *t->sp_of_id * (size_t)nt);
     if (!t->gguf_attr || !t->sp_of_id) return false;
-    int n = 0;
     for (int32_t i = 0; i < nt; i++) {
         uint16_t a = i < gv->n_tokens ? gv->attr[i] : GV_NORMAL;
         t->gguf_attr[i] = a;
         t->sp_of_id[i] = -1;
         t->id_flags[i] = (uint8_t)((t->id_flags[i] & ~1) | ((a & (GV_UNKNOWN | GV_CONTROL)) ? 1 : 0));
-        if ((a & (GV_UNKNOWN | GV_CONTROL | GV_USER_DEFINED)) && toks->arr_strs[i].len) n++;
         size_t len;
         const char *s = tok_str(t, (int)i, &len);
         if (strmap_put(&t->vocab, s, len, i, true, NULL) < 0) return false;
@@ -369,52 +368,9 @@ static bool spm_load_special(Tokenizer *t, const GgufKV *toks, const GgufVocab *
         t->byte_ids[b] = strmap_get(&t->vocab, hex, 6, &id) || strmap_get(&t->vocab, &one, 1, &id) ? id : -1;
     }
     t->spm_text_merge = true;
-    if (!n) return true;
-    int32_t *order = malloc(sizeof *order * (size_t)n);
-    t->sp_str = calloc((size_t)n, sizeof *t->sp_str);
-    t->sp_len = malloc(sizeof *t->sp_len * (size_t)n);
-    t->sp_id = malloc(sizeof *t->sp_id * (size_t)n);
-    if (!order || !t->sp_str || !t->sp_len || !t->sp_id) { free(order); return false; }
-    for (int32_t i = 0; i < nt; i++) {
-        const GgufStr *s = &toks->arr_strs[i];
-        if (!(t->gguf_attr[i] & (GV_UNKNOWN | GV_CONTROL | GV_USER_DEFINED)) || !s->len) continue;
-        int k = t->nsp;
-        if (!(t->sp_str[k] = malloc(s->len + 1))) { free(order); return false; }
-        memcpy(t->sp_str[k], s->s, s->len);
-        t->sp_str[k][s->len] = 0;
-        t->sp_len[k] = (uint32_t)s->len;
-        t->sp_id[k] = i;
-        order[k] = k;
-        t->nsp++;
-    }
-    g_sp_sort = t;
-    qsort(order, (size_t)n, sizeof *order, sp_cmp);
-    char **ss = malloc(sizeof *ss * (size_t)n);
-    uint32_t *sl = malloc(sizeof *sl * (size_t)n);
-    int32_t *si = malloc(sizeof *si * (size_t)n);
-    uint8_t *st = malloc((size_t)n);
-    bool ok = ss && sl && si && st;
-    for (int k = 0; ok && k < n; k++) {
-        ss[k] = t->sp_str[order[k]];
-        sl[k] = t->sp_len[order[k]];
-        si[k] = t->sp_id[order[k]];
-        uint16_t a = t->gguf_attr[si[k]];
-        st[k] = (uint8_t)(((a & GV_LSTRIP) ? 1 : 0) | ((a & GV_RSTRIP) ? 2 : 0));
-        t->sp_of_id[si[k]] = k;
-    }
-    if (ok) {
-        free(t->sp_str); free(t->sp_len); free(t->sp_id);
-        t->sp_str = ss; t->sp_len = sl; t->sp_id = si; t->sp_strip = st;
-    } else { free(ss); free(sl); free(si); free(st); }
-    free(order);
-    ok = ok && (t->sp_rep = malloc(sizeof *t->sp_rep * (size_t)n)) != NULL;
-    for (int k = 0; ok && k < n; k++) ok = trie_add(&t->sp_trie, t->sp_str[k], t->sp_len[k], k);
-    for (int k = 0; ok && k < n; k++) {   /* the entry the trie names for k's string */
-        int32_t node = 0;
-        for (uint32_t i = 0; i < t->sp_len[k]; i++) node = trie_child(&t->sp_trie, node, (unsigned char)t->sp_str[k][i]);
-        t->sp_rep[k] = t->sp_trie.term[node];
-    }
-    return ok;
+    if (!gguf_special_build(t, toks, gv)) return false;
+    for (int k = 0; k < t->nsp; k++) t->sp_of_id[t->sp_id[k]] = k;
+    return true;
 }
 
 /* sentencepiece vocabulary -> a llama2.c tokenizer.bin image in memory */
@@ -513,8 +469,8 @@ Tokenizer *tokenizer_load_gguf(const char *path, Err *e) {
         goto done;
     }
     t->clean_spaces = !spm && d.clean;
-    t->spm_first_space = spm;
-    t->spm_prefix = !spm || gv.add_space_prefix;
+    t->spm_first_space = true;   /* llama_detokenize's rule for the first id (tokenizer/detok.c) */
+    t->spm_prefix = gv.add_space_prefix;
     /* BOS before the text, EOS after it, as llama.cpp's tokenize with add_special */
     free(t->prefix_ids);
     free(t->suffix_ids);

@@ -283,65 +283,6 @@ static bool l2_encode_text(const Tokenizer *t, const char *text, size_t len, cha
     return ok;
 }
 
-typedef struct { size_t off, len; int32_t id; } L2Frag;   /* id -1: text */
-
-static bool c_isspace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-/* llama.cpp's tokenizer_st_partition: for each special token, longest first, every occurrence in
- * every text fragment splits it into text, token, text; a token with LSTRIP takes the whitespace
- * (C isspace) at the end of the text before it, one with RSTRIP the whitespace after it, and what
- * is left empty is no fragment. Returns the fragment count, -1 out of memory. */
-static long l2_partition(const Tokenizer *t, const char *text, size_t len, L2Frag **out) {
-    size_t n = 1, cap = 8;
-    L2Frag *f = malloc(cap * sizeof *f);
-    /* which special tokens occur in the text at all (a fragment is part of the text, so no other can
-     * match): one pass with the trie instead of one search of the text per special token */
-    uint8_t *seen = t->sp_rep ? calloc((size_t)t->nsp, 1) : NULL;
-    if (!f || (t->sp_rep && !seen)) { free(f); free(seen); return -1; }
-    const unsigned char *u = (const unsigned char *)text;
-    for (size_t i = 0; seen && i < len; i++) {
-        if (!t->sp_trie.first_byte[u[i]]) continue;
-        int32_t node = 0;
-        for (size_t j = i; j < len && (node = trie_child(&t->sp_trie, node, u[j])) >= 0; j++)
-            if (t->sp_trie.term[node] >= 0) seen[t->sp_trie.term[node]] = 1;
-    }
-    f[0] = (L2Frag){0, len, -1};
-    for (int s = 0; s < t->nsp; s++) {
-        if (seen && !seen[t->sp_rep[s]]) continue;
-        const char *tok = t->sp_str[s];
-        size_t tl = t->sp_len[s];
-        for (size_t i = 0; i < n; i++) {
-            if (f[i].id >= 0 || f[i].len < tl) continue;
-            const char *base = text + f[i].off, *m = NULL;
-            for (size_t k = 0; k + tl <= f[i].len; k++)
-                if (base[k] == tok[0] && !memcmp(base + k, tok, tl)) { m = base + k; break; }
-            if (!m) continue;
-            if (n + 2 > cap) {
-                L2Frag *nf = realloc(f, (cap *= 2) * sizeof *nf);
-                if (!nf) { free(f); free(seen); return -1; }
-                f = nf;
-            }
-            /* [left text] token [right text]: the right part is searched next (i advances to it) */
-            size_t mo = (size_t)(m - text), end = f[i].off + f[i].len, ll = mo - f[i].off, ro = mo + tl;
-            uint8_t strip = t->sp_strip ? t->sp_strip[s] : 0;
-            if (strip & 1) while (ll > 0 && c_isspace(text[f[i].off + ll - 1])) ll--;
-            if (strip & 2) while (ro < end && c_isspace(text[ro])) ro++;
-            size_t lefts = ll > 0, rights = ro < end, add = lefts + rights;
-            memmove(f + i + 1 + add, f + i + 1, (n - i - 1) * sizeof *f);
-            L2Frag left = {f[i].off, ll, -1}, right = {ro, end - ro, -1};
-            size_t j = i;
-            if (lefts) f[j++] = left;
-            f[j++] = (L2Frag){mo, tl, t->sp_id[s]};
-            if (rights) f[j] = right;
-            n += add;
-            i = j - 1;   /* loop's i++ moves to the right part (or past the token) */
-        }
-    }
-    free(seen);
-    *out = f;
-    return (long)n;
-}
-
 int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_special, int **ids_out, Err *e) {
     L2Scratch sc = {0};
     int32_t *ids = NULL;
@@ -352,8 +293,8 @@ int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_sp
     for (int i = 0; ok && add_special && i < t->nprefix; i++) ok = ids_push(&ids, &nids, &cap, t->prefix_ids[i]);
     if (ok && len && t->nsp) {
         /* as llama.cpp's tokenize for sentencepiece: each text fragment gets its dummy prefix */
-        L2Frag *f = NULL;
-        long nf = l2_partition(t, text, len, &f);
+        GgufFrag *f = NULL;
+        long nf = gguf_special_partition(t, text, len, &f);
         ok = nf >= 0;
         for (long i = 0; ok && i < nf; i++)
             ok = f[i].id >= 0 ? ids_push(&ids, &nids, &cap, f[i].id)

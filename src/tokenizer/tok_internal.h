@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
+#include "core/gguf.h"
+#include "core/gguf_vocab.h"
 #include "tokenizer/tokenizer.h"
 
 struct cJSON;
@@ -290,12 +292,14 @@ struct Tokenizer {
     int32_t bos_id, eos_id;
     bool bytelevel; /* decoder contains ByteLevel */
     /* GGUF: tokenizer_detokenize as llama.cpp's llama_detokenize: clean_spaces (its clean-up of
-     * spaces before punctuation, for the pre-types that set it); spm_first_space (sentencepiece: the
-     * dummy-prefix space dropped from the first id only, kept after BOS) */
+     * spaces before punctuation, for the pre-types that set it); spm_first_space (every GGUF file: where
+     * spm_prefix, tokenizer.ggml.add_space_prefix, is true, a space is dropped from the first id only,
+     * kept after BOS; sentencepiece and byte-level BPE alike) */
     bool clean_spaces, spm_first_space;
-    /* GGUF sentencepiece: the UNKNOWN, CONTROL and USER_DEFINED tokens (token_type 2, 3, 4) found in
-     * the text before encoding, longest first, as llama.cpp's tokenizer_st_partition (the file's own
-     * strings, U+2581 kept); each other fragment is encoded with its own dummy-prefix space */
+    /* GGUF (sentencepiece and byte-level BPE): the UNKNOWN, CONTROL and USER_DEFINED tokens found in
+     * the text before encoding, longest first, as llama.cpp's tokenizer_st_partition (gguf_special.c;
+     * the file's own strings, U+2581 kept); each sentencepiece text fragment is encoded with its own
+     * dummy-prefix space */
     char **sp_str;
     uint32_t *sp_len;
     int32_t *sp_id;
@@ -315,7 +319,7 @@ struct Tokenizer {
     int32_t *sp_of_id;
     bool spm_text_merge;
     /* sentencepiece: the dummy-prefix space before the text (llama2.c always; GGUF
-     * tokenizer.ggml.add_space_prefix) */
+     * tokenizer.ggml.add_space_prefix, which for byte-level BPE only changes detokenizing) */
     bool spm_prefix;
     /* llama2.c */
     float *scores;
@@ -343,6 +347,16 @@ int llama2c_encode(const Tokenizer *t, const char *text, size_t len, bool add_sp
 char *llama2c_decode(const Tokenizer *t, const int *ids, int n, bool skip_special, bool first_only);
 /* Bytes one piece stands for (<0xNN> -> that byte, "\n<s>\n" -> "<s>"); one: 1-byte scratch. */
 void llama2c_piece(const Tokenizer *t, int id, const char **s, size_t *n, char *one);
+
+/* gguf_special.c: a GGUF vocabulary's special tokens found in the text before encoding, as
+ * llama.cpp's tokenizer_st_partition (sentencepiece and byte-level BPE alike). build fills sp_*
+ * from the file's tokens and their attributes (false: out of memory); partition cuts text into
+ * fragments (id -1: text; returns their count, -1 out of memory; *out to free); split does it for
+ * one piece of an encode. */
+typedef struct { size_t off, len; int32_t id; } GgufFrag;
+bool gguf_special_build(Tokenizer *t, const GgufKV *toks, const GgufVocab *gv);
+long gguf_special_partition(const Tokenizer *t, const char *text, size_t len, GgufFrag **out);
+bool gguf_special_split(const Tokenizer *t, EncCtx *cx, Piece p, PieceVec *out, Err *e);
 
 /* tokenizer.c */
 const char *tok_str(const Tokenizer *t, int id, size_t *len);

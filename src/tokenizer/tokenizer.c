@@ -674,8 +674,9 @@ static int encode_hf(const Tokenizer *t, const char *text, size_t len, bool add_
         err_set(e, ERR_MEMORY, "out of memory (%zu bytes of text)", len);
         goto done;
     }
-    /* 1. added tokens that match the raw text */
-    if (!split_added(t, &t->trie_raw, &cx, (Piece){0, cx.arena.n, -1, 1}, &p1, e)) goto done;
+    /* 1. added tokens that match the raw text (a GGUF file's special tokens: llama.cpp's partition) */
+    Piece whole = {0, cx.arena.n, -1, 1};
+    if (!(t->nsp ? gguf_special_split(t, &cx, whole, &p1, e) : split_added(t, &t->trie_raw, &cx, whole, &p1, e))) goto done;
     /* 2. normalize the other pieces, then match the normalized added tokens */
     for (size_t i = 0; i < p1.n; i++) {
         Piece p = p1.v[i];
