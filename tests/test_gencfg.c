@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness.h"
+#include <cjson/cJSON.h>
 #include "core/gguf.h"
 #include "core/path.h"
 #include "engine/gencfg.h"
@@ -290,6 +291,19 @@ static void b_kv(Bytes *b, const Kv *kv) {
     b_u32(b, (uint32_t)kv->type);
     switch (kv->type) {
     case GGUF_INT32: { int32_t x = (int32_t)strtol(kv->val, NULL, 10); b_add(b, &x, 4); break; }
+    case GGUF_UINT8: { uint8_t x = (uint8_t)strtoul(kv->val, NULL, 10); b_add(b, &x, 1); break; }
+    case GGUF_INT64: { int64_t x = strtoll(kv->val, NULL, 10); b_add(b, &x, 8); break; }
+    case GGUF_ARRAY: {   /* i32 items, comma-separated */
+        uint64_t n = 1;
+        for (const char *c = kv->val; *c; c++) n += *c == ',';
+        b_u32(b, GGUF_INT32);
+        b_u64(b, n);
+        for (const char *c = kv->val; c; c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL) {
+            int32_t x = (int32_t)strtol(c, NULL, 10);
+            b_add(b, &x, 4);
+        }
+        break;
+    }
     case GGUF_UINT32: { uint32_t x = (uint32_t)strtoul(kv->val, NULL, 10); b_add(b, &x, 4); break; }
     case GGUF_FLOAT32: { float x = strtof(kv->val, NULL); b_add(b, &x, 4); break; }
     case GGUF_FLOAT64: { double x = strtod(kv->val, NULL); b_add(b, &x, 8); break; }
@@ -346,12 +360,11 @@ TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
     char d[300];
     gen_describe(&c, false, d, sizeof d);
     CHECK_MSG(!strcmp(d, "greedy (the GGUF file: temperature 0)"), "%s", d);
-    /* wrong types and bad values: named with the file and the key */
+    /* bad values: named with the file and the key (the types llama.cpp reads: the next test) */
     static const struct { Kv kv; GenField f; const char *msg; } bad[] = {
-        {{"general.sampling.top_k", GGUF_STRING, "40"}, GEN_TOP_K,
-         "x.gguf: GGUF key \"general.sampling.top_k\" must be an integer (llama.cpp writes an i32), not of type string"},
-        {{"general.sampling.top_k", GGUF_FLOAT32, "40"}, GEN_TOP_K, "must be an integer (llama.cpp writes an i32), not of type f32"},
-        {{"general.sampling.temp", GGUF_BOOL, "true"}, GEN_TEMPERATURE, "\"general.sampling.temp\" must be a number (llama.cpp writes an f32), not of type bool"},
+        {{"general.sampling.top_k", GGUF_INT64, "5000000000"}, GEN_TOP_K,
+         "x.gguf: GGUF key \"general.sampling.top_k\" is 5e+09: it must fit in 32 bits (llama.cpp reads an int32)"},
+        {{"general.sampling.top_k", GGUF_STRING, "-3"}, GEN_TOP_K, "\"general.sampling.top_k\" is -3: it must be at least 0"},
         {{"general.sampling.top_k", GGUF_INT32, "-1"}, GEN_TOP_K, "\"general.sampling.top_k\" is -1: it must be at least 0"},
         {{"general.sampling.top_p", GGUF_FLOAT32, "0"}, GEN_TOP_P, "\"general.sampling.top_p\" is 0: it must be above 0 and at most 1"},
         {{"general.sampling.top_p", GGUF_FLOAT32, "1.5"}, GEN_TOP_P, "is 1.5: it must be above 0 and at most 1"},
@@ -375,6 +388,56 @@ TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
     CHECK(g.source == GEN_SRC_NONE && !g.do_sample);   /* none of temp/top_k/top_p: greedy */
     gguf_defaults(&others[2], 2, &g);
     CHECK_MSG(!g.unapplied[0], "%s", g.unapplied);
+}
+
+/* Every value type of general.sampling.top_k / temp / top_p as llama.cpp's common library reads it
+ * (tests/fixtures/gguf/sampling.json, from make_sampling.py: llama_sampling_probe.cpp loading the
+ * qwen3 model file with that one key): integers, floats (a float top_k cut toward 0, "%f"'s six
+ * decimals: a temperature of 1e-7 is 0), strings that start with a number; a bool, an array or a
+ * string that is no number leaves llama.cpp's default, and here counts as left out, with a note. */
+TEST(gencfg_gguf_sampling_types_as_llama_cpp) {
+    Err e = {0};
+    size_t len;
+    char *txt = file_read_all("tests/fixtures/gguf/sampling.json", &len, 1 << 20, &e);
+    if (!txt) SKIP("tests/fixtures/gguf/sampling.json missing");
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    REQUIRE(j);
+    const cJSON *def = cJSON_GetObjectItemCaseSensitive(j, "defaults"), *c;
+    REQUIRE(def);
+    static const struct { const char *name; GgufValueType t; } types[] = {
+        {"i32", GGUF_INT32}, {"u32", GGUF_UINT32}, {"u8", GGUF_UINT8}, {"i64", GGUF_INT64}, {"f32", GGUF_FLOAT32},
+        {"f64", GGUF_FLOAT64}, {"bool", GGUF_BOOL}, {"string", GGUF_STRING}, {"array", GGUF_ARRAY}};
+    int n = 0, taken = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "cases")) {
+        const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "key"));
+        const char *tn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
+        const char *val = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "value"));
+        REQUIRE(key && tn && val);
+        Kv kv = {key, GGUF_NTYPES, val};
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (!strcmp(tn, types[i].name)) kv.type = types[i].t;
+        REQUIRE(kv.type != GGUF_NTYPES);
+        GenField f = strstr(key, "top_k") ? GEN_TOP_K : strstr(key, "top_p") ? GEN_TOP_P : GEN_TEMPERATURE;
+        const char *jf = f == GEN_TOP_K ? "top_k" : f == GEN_TOP_P ? "top_p" : "temp";
+        double want = cJSON_GetObjectItemCaseSensitive(c, jf)->valuedouble;
+        GenDefaults g;
+        gguf_defaults(&kv, 1, &g);
+        CHECK_MSG(!g.bad[f][0], "%s %s \"%s\": %s", key, tn, val, g.bad[f]);
+        if (want == cJSON_GetObjectItemCaseSensitive(def, jf)->valuedouble) {   /* llama.cpp kept its default */
+            CHECK_MSG(!g.given[f] && g.source == GEN_SRC_NONE && strstr(g.unapplied, key) && strstr(g.unapplied, "ignored as llama.cpp"),
+                      "%s %s \"%s\": given %d, note \"%s\"", key, tn, val, g.given[f], g.unapplied);
+        } else {
+            double got = f == GEN_TOP_K ? (double)g.top_k : f == GEN_TOP_P ? (double)g.top_p : (double)g.temperature;
+            bool same = f == GEN_TOP_K ? got == want : (float)got == (float)want;
+            CHECK_MSG(g.given[f] && same && g.source == GEN_SRC_GGUF && g.do_sample, "%s %s \"%s\": %g, llama.cpp %g", key, tn, val,
+                      got, want);
+            taken++;
+        }
+        n++;
+    }
+    CHECK_MSG(n == 25 && taken == 19, "%d cases (%d taken), 25 (19) expected", n, taken);
+    cJSON_Delete(j);
 }
 
 /* ---- through the CLI ------------------------------------------------------------------------- */
@@ -625,14 +688,14 @@ static void bad_body(TestCtx *T_, const char *dir) {
         CHECK_MSG(rc == 0, "two bad fields replaced: status %d: %s", rc, err);
         free(out); free(err);
     }
-    /* a GGUF key of the wrong type: the same, naming the file and the key */
+    /* a GGUF key with a bad value: the same, naming the file and the key */
     char gguf[1100];
     snprintf(gguf, sizeof gguf, "%s/bad.gguf", dir);
-    Kv k = {"general.sampling.top_k", GGUF_STRING, "40"};
+    Kv k = {"general.sampling.top_k", GGUF_STRING, "-40"};
     REQUIRE(gguf_with(GGUF_FX, gguf, &k, 1));
     char *out, *err;
     int rc = cli("generate --model %D/bad.gguf --ids 0,1 -n 4", &out, &err);
-    CHECK_MSG(rc == 1 && strstr(err, "bad.gguf: GGUF key \"general.sampling.top_k\" must be an integer (llama.cpp writes an i32), not of type string; "
+    CHECK_MSG(rc == 1 && strstr(err, "bad.gguf: GGUF key \"general.sampling.top_k\" is -40: it must be at least 0 (0 = no top-k filter); "
                                 "fix the file, or give --top-k"), "GGUF: status %d: %s", rc, err);
     free(out); free(err);
     CHECK_MSG(cli("generate --model %D/bad.gguf --ids 0,1 -n 4 --top-k 3", &out, &err) == 0, "GGUF --top-k: %s", err);

@@ -7,9 +7,11 @@
  * and generate() fails on it only when sampling builds its warpers from it.
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/gguf.h"
 #include "model/model.h"
@@ -190,25 +192,53 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
  * model's defaults where the user did not set the option). */
 static const char *const k_gguf_keys[GEN_NFIELDS] = {NULL, "general.sampling.temp", "general.sampling.top_k", "general.sampling.top_p"};
 
+/* The text llama.cpp's library keeps for a scalar metadata value (gguf_kv_to_str, through
+ * llama_model_meta_val_str into common.cpp's 64-byte (integers) or 128-byte (floats) buffer):
+ * integers in decimal, floats as std::to_string ("%f": 0.7f is "0.700000", 1e-7 is "0.000000"),
+ * bools "true"/"false", strings as they are. false for an array: llama.cpp keeps no text for one. */
+static bool gguf_value_text(const GgufKV *kv, char *out, size_t cap) {
+    switch (kv->type) {
+    case GGUF_UINT8: case GGUF_UINT16: case GGUF_UINT32: case GGUF_UINT64:
+        snprintf(out, cap, "%llu", (unsigned long long)kv->v.u); return true;
+    case GGUF_INT8: case GGUF_INT16: case GGUF_INT32: case GGUF_INT64:
+        snprintf(out, cap, "%lld", (long long)kv->v.i); return true;
+    case GGUF_FLOAT32: case GGUF_FLOAT64: snprintf(out, cap, "%f", kv->v.f); return true;
+    case GGUF_BOOL: snprintf(out, cap, "%s", kv->v.u ? "true" : "false"); return true;
+    case GGUF_STRING: snprintf(out, cap, "%.*s", (int)(kv->str.len < cap ? kv->str.len : cap - 1), kv->str.s); return true;
+    default: return false;
+    }
+}
+
 void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *path) {
     gen_defaults_reset(g);
     bool any = false;
+    char ignored[256] = "";
+    size_t ni = 0;
     for (int f = GEN_TEMPERATURE; f < GEN_NFIELDS; f++) {
         const GgufKV *kv = gguf_find(file, k_gguf_keys[f]);
         if (!kv) continue;
-        any = true;
+        /* llama.cpp's common_init_sampler_from_model: the value's text through strtol (top_k, cast to
+         * int32) or strtof (temp, top_p); a text that does not start with a number, and an array,
+         * leave llama.cpp's own default, so here the key counts as left out (and a note says so) */
+        char text[128], *end = NULL;
+        bool is_text = gguf_value_text(kv, text, f == GEN_TOP_K ? 64 : 128);
         double x = 0;
-        int64_t i = 0;
-        bool ok = f == GEN_TOP_K ? gguf_get_int(file, k_gguf_keys[f], &i) : gguf_get_float(file, k_gguf_keys[f], &x);
-        if (f == GEN_TOP_K) x = (double)i;
-        if (!ok || kv->type == GGUF_BOOL) {
-            snprintf(g->bad[f], sizeof g->bad[f], "%s: GGUF key \"%s\" must be %s (llama.cpp writes %s), not of type %s", path,
-                     k_gguf_keys[f], f == GEN_TOP_K ? "an integer" : "a number", f == GEN_TOP_K ? "an i32" : "an f32",
-                     gguf_value_type_name(kv->type));
+        if (is_text) {
+            errno = 0;
+            x = f == GEN_TOP_K ? (double)strtol(text, &end, 10) : (double)strtof(text, &end);
+        }
+        if (!is_text || end == text) {
+            if (ni < sizeof ignored)
+                ni += (size_t)snprintf(ignored + ni, sizeof ignored - ni, "%s%s (%s%.40s%s)", ni ? ", " : "", k_gguf_keys[f],
+                                       kv->type == GGUF_STRING ? "the string \"" : "of type ",
+                                       kv->type == GGUF_STRING ? text : gguf_value_type_name(kv->type), kv->type == GGUF_STRING ? "\"" : "");
             continue;
         }
-        char why[96];
-        gen_check_number((GenField)f, x, why, sizeof why);
+        any = true;
+        char why[96] = "";
+        if (f == GEN_TOP_K && (errno == ERANGE || x > 2147483647.0 || x < -2147483648.0))
+            snprintf(why, sizeof why, "it must fit in 32 bits (llama.cpp reads an int32)");
+        else gen_check_number((GenField)f, x, why, sizeof why);
         if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: GGUF key \"%s\" is %g: %s", path, k_gguf_keys[f], x, why);
         else gen_set_number(g, (GenField)f, x);
     }
@@ -234,7 +264,11 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
         else snprintf(val, sizeof val, "(of type %s)", gguf_value_type_name(kv->type));
         if (k < sizeof list) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s %s", k ? ", " : "", others[j].key, val);
     }
+    int w = 0;
     if (k)
-        snprintf(g->unapplied, sizeof g->unapplied, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; llama.cpp "
-                 "would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
+        w = snprintf(g->unapplied, sizeof g->unapplied, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; "
+                     "llama.cpp would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
+    if (ni && w >= 0 && (size_t)w < sizeof g->unapplied)
+        snprintf(g->unapplied + w, sizeof g->unapplied - (size_t)w, "%s%s: GGUF %s: not a number, ignored as llama.cpp ignores %s",
+                 w ? "; " : "", path, ignored, strchr(ignored, ',') ? "them" : "it");
 }

@@ -75,7 +75,8 @@ typedef struct {
     char bad[GEN_NFIELDS][320];
     /* Fields the source sets that its own tool would apply and our sampler lacks (transformers'
      * repetition_penalty, min_p, ...; llama.cpp's general.sampling.min_p, ...): the whole note,
-     * naming the file and each field with its value ("" if none). Only commands that decode print it
+     * naming the file and each field with its value ("" if none); for a GGUF file also the
+     * general.sampling keys that hold no number, which llama.cpp ignores too. Only commands that decode print it
      * (run, generate, trace -n N, tui); info lists it. */
     char unapplied[400];
 } GenDefaults;
