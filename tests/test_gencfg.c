@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness.h"
+#include "gguf_fx.h"
 #include <cjson/cJSON.h>
 #include "core/gguf.h"
 #include "core/path.h"
@@ -267,61 +268,15 @@ TEST(gencfg_every_bad_field_named_at_once) {
 
 /* ---- GGUF ------------------------------------------------------------------------------------ */
 
-typedef struct { unsigned char *p; size_t n, cap; } Bytes;
-static void b_add(Bytes *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        size_t cap = (b->n + n) * 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (!q) abort();
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void b_u32(Bytes *b, uint32_t v) { b_add(b, &v, 4); }   /* little-endian hosts only, as the parser */
-static void b_u64(Bytes *b, uint64_t v) { b_add(b, &v, 8); }
-static void b_str(Bytes *b, const char *s) { b_u64(b, strlen(s)); b_add(b, s, strlen(s)); }
-
-/* One metadata entry: key, GGUF value type, value as text ("20", "0.9", "x" for a string). */
-typedef struct { const char *key; GgufValueType type; const char *val; } Kv;
-
-static void b_kv(Bytes *b, const Kv *kv) {
-    b_str(b, kv->key);
-    b_u32(b, (uint32_t)kv->type);
-    switch (kv->type) {
-    case GGUF_INT32: { int32_t x = (int32_t)strtol(kv->val, NULL, 10); b_add(b, &x, 4); break; }
-    case GGUF_UINT8: { uint8_t x = (uint8_t)strtoul(kv->val, NULL, 10); b_add(b, &x, 1); break; }
-    case GGUF_INT64: { int64_t x = strtoll(kv->val, NULL, 10); b_add(b, &x, 8); break; }
-    case GGUF_ARRAY: {   /* i32 items, comma-separated */
-        uint64_t n = 1;
-        for (const char *c = kv->val; *c; c++) n += *c == ',';
-        b_u32(b, GGUF_INT32);
-        b_u64(b, n);
-        for (const char *c = kv->val; c; c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL) {
-            int32_t x = (int32_t)strtol(c, NULL, 10);
-            b_add(b, &x, 4);
-        }
-        break;
-    }
-    case GGUF_UINT32: { uint32_t x = (uint32_t)strtoul(kv->val, NULL, 10); b_add(b, &x, 4); break; }
-    case GGUF_FLOAT32: { float x = strtof(kv->val, NULL); b_add(b, &x, 4); break; }
-    case GGUF_FLOAT64: { double x = strtod(kv->val, NULL); b_add(b, &x, 8); break; }
-    case GGUF_BOOL: { uint8_t x = kv->val[0] == 't'; b_add(b, &x, 1); break; }
-    case GGUF_STRING: b_str(b, kv->val); break;
-    default: abort();
-    }
-}
-
 /* The sampling defaults a GGUF holding only these keys gives (parsed from bytes). */
 static void gguf_defaults(const Kv *kvs, int n, GenDefaults *g) {
     Bytes b = {0};
-    b_add(&b, "GGUF", 4);
-    b_u32(&b, 3);
-    b_u64(&b, 0);
-    b_u64(&b, (uint64_t)n);
-    for (int i = 0; i < n; i++) b_kv(&b, &kvs[i]);
-    while (b.n % 32) b_add(&b, "", 1);
+    gfx_add(&b, "GGUF", 4);
+    gfx_u32(&b, 3);
+    gfx_u64(&b, 0);
+    gfx_u64(&b, (uint64_t)n);
+    for (int i = 0; i < n; i++) gfx_kv(&b, &kvs[i]);
+    while (b.n % 32) gfx_add(&b, "", 1);
     Err e = {0};
     GgufFile *f = gguf_parse(b.p, b.n, "x.gguf", &e);
     if (!f) { fprintf(stderr, "gguf_parse: %s\n", e.msg); abort(); }
@@ -464,37 +419,6 @@ static int cli(const char *args, char **out, char **err) {
     if (!*out) *out = strdup("");
     if (!*err) *err = strdup("");
     return rc;
-}
-
-/* A copy of the GGUF at src with these metadata entries put first; a padding string entry keeps
- * the tensor data at the file's alignment (the inserted bytes are a multiple of it). */
-static bool gguf_with(const char *src, const char *dst, const Kv *kvs, int n) {
-    Err e = {0};
-    size_t len;
-    char *buf = file_read_all(src, &len, 16u << 20, &e);
-    if (!buf) return false;
-    GgufFile *f = gguf_parse((const uint8_t *)buf, len, src, &e);
-    uint32_t align = f ? f->alignment : 0;
-    gguf_free(f);
-    Bytes b = {0};
-    for (int i = 0; i < n; i++) b_kv(&b, &kvs[i]);
-    static const char pad_key[] = "llmscope.test.padding";
-    size_t fixed = b.n + 8 + strlen(pad_key) + 4 + 8, pad = align ? (align - fixed % align) % align : 0;
-    char *padv = calloc(1, pad + 1);
-    memset(padv, 'x', pad);
-    Kv p = {pad_key, GGUF_STRING, padv};
-    b_kv(&b, &p);
-    free(padv);
-    uint64_t nkv;
-    memcpy(&nkv, buf + 16, 8);
-    nkv += (uint64_t)n + 1;
-    FILE *o = align ? fopen(dst, "wb") : NULL;
-    bool ok = o && fwrite(buf, 1, 16, o) == 16 && fwrite(&nkv, 8, 1, o) == 1 && fwrite(b.p, 1, b.n, o) == b.n &&
-              fwrite(buf + 24, 1, len - 24, o) == len - 24;
-    if (o) ok = fclose(o) == 0 && ok;
-    free(b.p);
-    free(buf);
-    return ok;
 }
 
 /* The ids `generate` gives on model M with ARGS (40 ids past eos), "" on failure (checked). */

@@ -3,6 +3,7 @@
  * make_tokvocab.py with llama_probe.c): the ids that end generation (llama_vocab_is_eog), each
  * token's attributes, and what the model loader makes of them (run/generate stop there). */
 #include "harness.h"
+#include "gguf_fx.h"
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,67 @@ TEST(gguf_model_stops_where_llama_cpp_does) {
     }
     cJSON_Delete(j);
 }
+
+/* `generate` with the ids in `prompt` on model, at most n new ids; its JSON ids compared with want */
+static void check_generate(TestCtx *T_, const char *model, const cJSON *prompt, int n, const cJSON *want, const char *what) {
+    char cmd[2048], *out = NULL;
+    int k = snprintf(cmd, sizeof cmd, "%s generate --model '%s' -n %d --json --ids ", test_bin(), model, n);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, prompt) k += snprintf(cmd + k, sizeof cmd - (size_t)k, "%s%d", x == prompt->child ? "" : ",", x->valueint);
+    int rc = test_run(cmd, &out, 0);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "ids");
+    int same = rc == 0 && cJSON_GetArraySize(ids) == cJSON_GetArraySize(want), i = 0;
+    cJSON_ArrayForEach(x, ids) same = same && x->valueint == cJSON_GetArrayItem(want, i++)->valueint;
+    CHECK_MSG(same, "%s: generate gave %d ids (status %d), llama.cpp %d: %.200s", what, cJSON_GetArraySize(ids), rc,
+              cJSON_GetArraySize(want), out ? out : "");
+    cJSON_Delete(j);
+    free(out);
+}
+
+static void stop_body(TestCtx *T_, const char *dir) {
+    cJSON *j = read_json(FX "/genstop.json");
+    if (!j) { SKIP("genstop.json missing"); }
+    const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "model"));
+    const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prompt"));
+    const cJSON *plain = cJSON_GetObjectItemCaseSensitive(j, "plain"), *eot = cJSON_GetObjectItemCaseSensitive(j, "eot_1");
+    REQUIRE(model && prompt && plain && eot);
+    int n = jint(j, "n");
+    char src[512], copy[1100], cmd[2400];
+    snprintf(src, sizeof src, FX "/%s", model);
+    snprintf(copy, sizeof copy, "%s/eot.gguf", dir);
+    Kv k = {"tokenizer.ggml.eot_token_id", GGUF_UINT32, "1"};
+    REQUIRE(gguf_with(src, copy, &k, 1));
+    /* the ids: the file as it is runs out of ids (its EOS never comes), with the key it stops at id 1,
+     * printed last, as llama.cpp's library stops */
+    const cJSON *want_plain = cJSON_GetObjectItemCaseSensitive(plain, "ids"), *want_eot = cJSON_GetObjectItemCaseSensitive(eot, "ids");
+    CHECK(cJSON_GetArraySize(want_plain) == n && cJSON_GetArraySize(want_eot) < n);
+    check_generate(T_, src, cJSON_GetObjectItemCaseSensitive(plain, "prompt_ids"), n, want_plain, "as it is");
+    check_generate(T_, copy, cJSON_GetObjectItemCaseSensitive(eot, "prompt_ids"), n, want_eot, "eot_token_id 1");
+    /* run: the text stops where the story ends; the file as it is goes on into the next story (id 1
+     * shows as nothing, then the prompt's words again) */
+    char *a = NULL, *b = NULL;
+    snprintf(cmd, sizeof cmd, "%s run --model '%s' --prompt '%s' -n %d", test_bin(), copy, prompt, n);
+    int ra = test_run(cmd, &a, 0);
+    snprintf(cmd, sizeof cmd, "%s run --model '%s' --prompt '%s' -n %d", test_bin(), src, prompt, n);
+    int rb = test_run(cmd, &b, 0);
+    REQUIRE(a && b);
+    size_t la = strlen(a);
+    while (la && a[la - 1] == '\n') la--;   /* run ends its output with a newline */
+    CHECK_MSG(ra == 0 && rb == 0 && la > strlen(prompt) && !strncmp(a, b, la) && !strncmp(b + la, prompt, strlen(prompt)),
+              "run stopped at \"...%s\" (status %d); as it is: status %d, then \"%.40s\"", la > 60 ? a + la - 60 : a, ra, rb,
+              strlen(b) > la ? b + la : "");
+    CHECK_MSG(strstr(a + 1, prompt) == NULL, "run went past the end of the story: %s", a);
+    free(a);
+    free(b);
+    cJSON_Delete(j);
+}
+
+/* End to end: `generate` and `run` on a GGUF model stop at an end-of-generation id where llama.cpp's
+ * library stops (tests/fixtures/gguf/genstop.json, make_genstop.py: llama_probe --generate, greedy):
+ * stories260K continues "Once upon a time" with one story, then its BOS; with
+ * tokenizer.ggml.eot_token_id = 1 that id ends the generation (341 ids of story and the 1). */
+TEST(gguf_run_stops_at_end_of_generation_as_llama_cpp) { test_in_tmpdir(T_, "genstop", stop_body); }
 
 static int *json_ids(const cJSON *a, int *n) {
     *n = cJSON_GetArraySize(a);
