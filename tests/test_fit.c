@@ -11,6 +11,7 @@
 #include "core/i18n.h"
 #include "tui/app.h"
 #include "tui/panel.h"
+#include "tui/widgets/widgets.h"
 
 #define STORY(n) "assets/models/story-" n
 
@@ -418,4 +419,107 @@ TEST(tui_embeddings_map_under_its_caption) {
     }
     CHECK_EQ_INT(seen, 8);
     app_free(a);
+}
+
+/* ---- words cut in half ---------------------------------------------------------------- */
+
+/* The visible texts of every token of the story models' vocabularies ("␣the", "<|endoftext|>"):
+ * a label cut at the end of its room ("<|endof…", "␣th…") is data shown as far as it fits. */
+typedef struct { char **vis[2]; int n; } Vocab;
+
+static void vocab_load(Vocab *v, bool unicode) {
+    Err e = {0};
+    Session *s = session_new(STORY("gqa"), 0, &e);
+    v->n = s ? session_model(s)->spec.vocab_size : 0;
+    char **out = calloc((size_t)(v->n ? v->n : 1), sizeof *out);
+    for (int i = 0; out && i < v->n; i++) {
+        char raw[256], vis[512];
+        panel_tok_text(s, i, raw, sizeof raw);
+        tok_visible(raw, vis, sizeof vis, unicode);
+        out[i] = strdup(vis);
+    }
+    v->vis[unicode] = out;
+    session_free(s);
+}
+
+static bool vocab_has_prefix(const Vocab *v, bool unicode, const char *frag) {
+    const size_t n = strlen(frag);
+    for (int i = 0; n && v->vis[unicode] && i < v->n; i++)
+        if (v->vis[unicode][i] && !strncmp(v->vis[unicode][i], frag, n)) return true;
+    return false;
+}
+
+/* A word cut in half by an ellipsis: the cell before the ellipsis ("…", ASCII "~") is a Latin
+ * letter or digit (not Chinese: Chinese text breaks between any two characters, as the wrapped
+ * text does), or a character that cannot end a word ("theta_…", "elems/…", "cos(…", "(d=…").
+ * Not a cut word: an ellipsis after a blank or a closing mark (whole words were left out), and a
+ * token label cut at the end of its room: the text from the last blank or line-drawing cell
+ * before the ellipsis (less an ASCII frame's '|') is quoted ('␣a…) or starts as a token's label
+ * does ("␣the…", "<|endof…") and starts a token of the vocabulary. (The story vocabulary holds
+ * most English word pieces, so a bare "ga…" counts as a cut word.) The function bar's labels
+ * (last row) are cut by design. */
+static bool row_cuts_a_word(const Canvas *c, const Vocab *v, int y, char *what, size_t cap) {
+    const char *ell = c->unicode ? "\xe2\x80\xa6" : "~";
+    for (int x = 1; x < c->w; x++) {
+        const Cell *k = canvas_cell(c, x, y);
+        if (!k || k->len != strlen(ell) || memcmp(k->ch, ell, k->len)) continue;
+        const Cell *p = canvas_cell(c, x - 1, y);
+        if (!p || p->len != 1) continue;           /* a wide (Chinese) character, or a glyph */
+        const char ch = p->ch[0];
+        const bool word = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("_/-([{=^", ch);
+        if (!word) continue;
+        /* the fragment back to a blank or a line-drawing cell */
+        int x0 = x;
+        while (x0 > 0) {
+            const Cell *q = canvas_cell(c, x0 - 1, y);
+            if (!q || !q->len || !cell_is_text(q)) break;
+            x0--;
+        }
+        char frag[256];
+        size_t o = 0;
+        for (int i = x0; i < x && o + 9 < sizeof frag; i++) {
+            const Cell *q = canvas_cell(c, i, y);
+            if (q && q->len) { memcpy(frag + o, q->ch, q->len); o += q->len; }
+        }
+        frag[o] = 0;
+        const char *f = frag, *bar;
+        while ((bar = strstr(f, "||")) != NULL) f = bar + 2;    /* ASCII frames side by side */
+        while (*f == '|') f++;
+        const bool quoted = *f == '\'';
+        if (quoted) f++;
+        const bool marked = quoted || *f == '<' || !strncmp(f, c->unicode ? "\xe2\x90\xa3" : "_", c->unicode ? 3 : 1);
+        if (marked && vocab_has_prefix(v, c->unicode, f)) continue;
+        snprintf(what, cap, "%s%s", frag, ell);
+        return true;
+    }
+    return false;
+}
+
+typedef struct { Vocab v; int bad; } WordScan;
+
+static void no_word_cut(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    WordScan *ws = ud;
+    for (int y = 0; y < c->h - 1; y++) {
+        char what[300];
+        if (row_cuts_a_word(c, &ws->v, y, what, sizeof what) && ws->bad++ < 400)
+            FAILF("%s%s panel %d at %dx%d (%s), row %d: \"%s\"", f->model, f->two ? " (compare)" : "", f->panel, f->w, f->h,
+                  f->mode, y, what);
+    }
+}
+
+/* No panel line cuts a word in half where the screen has no room for it: the KV table's
+ * "elems/tok/l…" header in compare mode, the hints' "f trade-…", the captions' "at e…" before. */
+TEST(tui_no_word_cut) {
+    WordScan ws = {0};
+    vocab_load(&ws.v, true);
+    vocab_load(&ws.v, false);
+    REQUIRE(ws.v.n > 0);
+    int seen = fit_each_screen(T_, NULL, 0, no_word_cut, &ws);
+    for (int u = 0; u < 2; u++) {
+        for (int i = 0; ws.v.vis[u] && i < ws.v.n; i++) free(ws.v.vis[u][i]);
+        free(ws.v.vis[u]);
+    }
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(ws.bad, 0);
+    CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
 }

@@ -42,9 +42,16 @@ Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint) {
     }
     if (hint && *hint && ctx->r.h >= 3 && ctx->r.w > 12) {
         char t[256];
-        snprintf(t, sizeof t, " %s ", hint);
-        int tw = text_width(t, ctx->c->unicode);
         int maxw = ctx->r.w - 4;
+        /* too wide, the hint loses whole keys ("  f trade-off") from its end, not half a word */
+        snprintf(t, sizeof t, " %s", hint);
+        for (char *k; text_width(t, ctx->c->unicode) + 1 > maxw && (k = strstr(t + 1, "  ")) != NULL;) {
+            char *last = k;
+            while ((k = strstr(last + 2, "  ")) != NULL) last = k;
+            *last = 0;
+        }
+        snprintf(t + strlen(t), sizeof t - strlen(t), " ");
+        int tw = text_width(t, ctx->c->unicode);
         int x = ctx->r.x + ctx->r.w - 2 - (tw < maxw ? tw : maxw);
         canvas_push_clip(ctx->c, ctx->r);
         canvas_text_fit(ctx->c, x, ctx->r.y + ctx->r.h - 1, t, maxw, sty(CR_DIM));

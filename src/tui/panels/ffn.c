@@ -209,6 +209,8 @@ static void draw_moe(FfnState *st, PanelCtx *ctx, Rect in, const TraceTok *t, in
         int e = t->expert_idx[(size_t)l * K + k];
         float w = t->expert_w[(size_t)l * K + k];
         snprintf(labels[nb], sizeof labels[nb], tr("expert %d"), e);
+        if (text_width(labels[nb], c->unicode) > (rr.w / 2 < 10 ? rr.w / 2 : 10))   /* narrow: "#5" under "chosen experts" */
+            snprintf(labels[nb], sizeof labels[nb], "#%d", e);
         snprintf(notes[nb], sizeof notes[nb], "%.3f", (double)w);
         bars[nb] = (Bar){labels[nb], w, notes[nb], sty(CR_GOOD), false};
         nb++;

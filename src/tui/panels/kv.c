@@ -157,9 +157,11 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
         snprintf(hb, sizeof hb, "B/tok %s", kv_prec_name(prec));
         snprintf(hn, sizeof hn, tr("now %s"), kv_prec_name(prec));
         snprintf(hc, sizeof hc, tr("@ctx %s"), kv_prec_name(prec));
-        const TableCol cols[] = {{tr("attention"), 10, false}, {tr("elems/tok/layer"), 0, false},
-                                 {hb, 10, true}, {hn, 10, true}, {hc, 11, true}};
         const int flexw = in.w - (10 + 1) - (10 + 1) * 2 - (11 + 1) - 1;   /* the formula column (w_table) */
+        /* its header: shorter, then none ("elems/tok/l…" in compare mode at 60 columns before) */
+        const char *eh[4] = {tr("elems/tok/layer"), tr("elems/tok/L"), tr("elems"), ""};
+        const TableCol cols[] = {{tr("attention"), 10, false}, {eh[panel_pick_fit(eh, 4, flexw, c->unicode)], 0, false},
+                                 {hb, 10, true}, {hn, 10, true}, {hc, 11, true}};
         char cells[KVA_COUNT][5][96];
         const char *cp[KVA_COUNT * 5];
         for (int i = 0; i < KVA_COUNT; i++) {

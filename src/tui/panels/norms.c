@@ -71,6 +71,8 @@ static void norms_draw(void *vst, PanelCtx *ctx) {
     canvas_target(c, rect_make(in.x, y, in.w, 2), "norms.info");
     panel_text_pick(c, in.x, y++, xc, nx, in.w, sty(CR_TEXT));
     snprintf(line, sizeof line, tr("scale applied: %.5g   eps %.3g"), (double)ns->scale, (double)sp->norm_eps);
+    if (text_width(line, c->unicode) > in.w)     /* narrow: the scale without eps (the formula above names it) */
+        snprintf(line, sizeof line, tr("scale applied: %.5g"), (double)ns->scale);
     canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
 
     float *gamma = NULL, *beta = NULL;

@@ -157,7 +157,8 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     bool two = in.w >= 56;
     int lab_w = 16;
     int colw = two ? (in.w - lab_w) / 2 : in.w - lab_w;
-    canvas_text_fit(c, in.x + lab_w, in.y + 2, tr("T=1 (as computed)"), colw - 1, sty_attr(CR_TITLE, ATTR_UNDERLINE));
+    const char *t1[2] = {tr("T=1 (as computed)"), "T=1"};
+    panel_text_pick(c, in.x + lab_w, in.y + 2, t1, 2, colw - 1, sty_attr(CR_TITLE, ATTR_UNDERLINE));
     if (two) canvas_text_fit(c, in.x + lab_w + colw, in.y + 2, pvb, colw, sty_attr(CR_WARN, ATTR_UNDERLINE));
     for (int i = 0; i < rows; i++) {
         int y = in.y + 3 + i, id = t->top_ids[i];

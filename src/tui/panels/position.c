@@ -121,7 +121,8 @@ static void draw_learned(PosState *st, PanelCtx *ctx, Rect in, const TraceTok *t
             }
         }
         if (st->sim_n) {
-            canvas_text_fit(c, body.x, body.y, "cos(pos_emb[i], pos_emb[j]), i,j < 64", lw - 1, sty(CR_DIM));
+            static const char *const PC[] = {"cos(pos_emb[i], pos_emb[j]), i,j < 64", "cos(pos_emb[i], pos_emb[j])", "cos(pe_i, pe_j)"};
+            panel_text_pick(c, body.x, body.y, PC, 3, lw - 1, sty(CR_DIM));
             int sel = session_cursor(s) < st->sim_n ? session_cursor(s) : -1;
             HeatSpec hs = {.rows = st->sim_n, .cols = st->sim_n, .get = sim_get, .ud = st, .lo = -1, .hi = 1,
                            .diverging = true, .sel_r = sel, .sel_c = sel, .max_cell = 2};
@@ -246,9 +247,9 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
                 if (isfinite(srow[k]) && mx > 0) rec[pos - k] = srow[k] / mx;
             static const char *const CAP[] = {N_("decay: mean cos(m theta_i) vs distance m; dots: scores/max"),
                                               N_("mean cos(m theta_i) by distance m; dots: scores/max"),
-                                              N_("mean cos(m theta_i); dots: scores")};
+                                              N_("mean cos(m theta_i); dots: scores"), "mean cos(m theta_i)", "cos(m theta_i)"};
             int ci = 0;
-            while (ci < 2 && text_width(tr(CAP[ci]), c->unicode) > lw - 1) ci++;
+            while (ci < 4 && text_width(tr(CAP[ci]), c->unicode) > lw - 1) ci++;
             canvas_text_fit(c, in.x, y, tr(CAP[ci]), lw - 1, sty(CR_DIM));
             Series ser[2] = {{theory, M, theme_color(CR_ACCENT), "theory"}, {rec, M, theme_color(CR_GOOD), "scores"}};
             w_lineplot(c, rect_make(in.x, y + 1, lw - 1, bh - 1), ser, pos > 0 ? 2 : 1, 0, M - 1, -1, 1, 5, NULL, NULL);

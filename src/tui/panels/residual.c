@@ -108,7 +108,9 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         NormSrc src = {s, t0};
         HeatSpec hs = {.rows = L + 1, .cols = ncols - t0, .get = norm_get, .ud = &src, .lo = 0, .hi = 0,
                        .sel_r = sel, .sel_c = q - t0, .max_cell = 8};
-        canvas_text_fit(c, hm.x, hm.y, tr("||x|| entering each layer (rows) at each token (columns)"), hm.w, sty(CR_DIM));
+        const char *xc[3] = {tr("||x|| entering each layer (rows) at each token (columns)"), tr("||x||: layer (rows) x token (columns)"),
+                             tr("||x||: layer x token")};
+        panel_text_pick(c, hm.x, hm.y, xc, 3, hm.w, sty(CR_DIM));
         Rect area = rect_make(hm.x + lab, hm.y + 1, avail, hm.h - 2);
         HeatLayout hl = w_heatmap(c, area, &hs);
         st->hl[ctx->side] = hl;
@@ -143,7 +145,12 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         int lw = lab_need > 5 ? lab_need : 5, bw = (tab.w - lw - 22) / 2;
         if (bw < 4) bw = 4;
         char hdr[128];
-        snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, "||attn_out||", bw + 1, "||mlp_out||", tr("logit lens top-1"));
+        /* narrow bars: "attn" and "mlp" over them (the help names hook_attn_out, hook_mlp_out) */
+        const bool wide = bw + 1 > 12;
+        const int lens_w = tab.w - lw - 2 * (bw + 1);
+        const char *lc[3] = {tr("logit lens top-1"), tr("lens top-1"), "top-1"};
+        snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, wide ? "||attn_out||" : "attn", bw + 1, wide ? "||mlp_out||" : "mlp",
+                 lc[panel_pick_fit(lc, 3, lens_w, c->unicode)]);
         canvas_text_fit(c, tab.x, tab.y, hdr, tab.w, sty_attr(CR_TITLE, ATTR_UNDERLINE));
         int shown = tab.h - 1;
         canvas_target(c, tab, "residual.lens");
