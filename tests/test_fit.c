@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/i18n.h"
 #include "tui/app.h"
+#include "tui/lesson_pane.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
@@ -522,4 +523,147 @@ TEST(tui_no_word_cut) {
     if (seen < 0) SKIP("bundled story models missing");
     CHECK_EQ_INT(ws.bad, 0);
     CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
+}
+
+/* ---- the trade-off view, the overlays and the lesson pane ------------------------------ */
+
+/* Hands fn every screen of the views that are not panels, in the fit walk's sizes and
+ * languages: the trade-off view, the help on each panel and the trade-off view (every page
+ * of it, scrolled), the sampling form (F4), the prompt editor, the model menu and the texts
+ * editor, for story-gqa alone and story-gqa beside story-mla; FitScreen.panel says which
+ * (100 + the overlay, 200 the trade-off view, 300 + panel the help on it). Returns the screens
+ * drawn, -1 when the story models are missing. */
+static int fit_each_view(TestCtx *T_, FitFn fn, void *ud) {
+    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    static const char *const MODES[] = {"en", "zh", "ascii"};
+    if (!have_story(STORY("gqa")) || !have_story(STORY("mla"))) return -1;
+    int seen = 0;
+    for (int two = 0; two < 2; two++) {
+        App *a = fit_app(T_, STORY("gqa"), two ? STORY("mla") : NULL);
+        if (!a) return seen;
+        app_scan_models(a, "assets/models");
+        /* views: 0..7 help on panel k, 8 trade-off view, 9 help on it, 10.. the overlays */
+        static const Overlay OVS[] = {OV_SAMPLER, OV_PROMPT, OV_MODEL, OV_TEXTS};
+        for (int v = 0; v < 10 + 4; v++) {
+            Err e = {0};
+            if (v < 8) CHECK(scene_show_panel(a->sc, v, &e));
+            if (v == 8 || v == 9) { if (!a->sc->view.tradeoff) CHECK(scene_do(a->sc, "tradeoff.toggle", 0, &e)); }
+            else if (a->sc->view.tradeoff) CHECK(scene_do(a->sc, "tradeoff.toggle", 0, &e));
+            const bool help = v < 8 || v == 9;
+            if (help) app_open_overlay(a, OV_HELP);
+            else if (v >= 10) app_open_overlay(a, OVS[v - 10]);
+            else a->overlay = OV_NONE;
+            const int id = v < 8 ? 300 + v : v == 8 ? 200 : v == 9 ? 308 : 100 + (int)OVS[v - 10];
+            for (int z = 0; z < 5; z++)
+                for (int mode = 0; mode < 3; mode++) {
+                    i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+                    a->help_top = 0;
+                    for (int page = 0; page < 40; page++) {        /* the help: every page */
+                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                        if (!c) break;
+                        c->unicode = mode < 2;
+                        app_render(a, c);
+                        FitScreen f = {two ? STORY("mla") : STORY("gqa"), two != 0, id, SIZES[z][0], SIZES[z][1], MODES[mode]};
+                        fn(T_, c, &f, ud);
+                        seen++;
+                        canvas_free(c);
+                        const int top = a->help_top;
+                        if (!help) break;
+                        a->help_top += a->help_page > 1 ? a->help_page - 1 : 1;
+                        Canvas *c2 = canvas_new(SIZES[z][0], SIZES[z][1]);     /* draw_help clamps help_top */
+                        if (!c2) break;
+                        c2->unicode = mode < 2;
+                        app_render(a, c2);
+                        canvas_free(c2);
+                        if (a->help_top == top) break;
+                    }
+                    a->help_top = 0;
+                }
+            a->overlay = OV_NONE;
+        }
+        i18n_set_lang(LANG_EN);
+        app_free(a);
+    }
+    return seen;
+}
+
+/* Every step of every lesson (English and Chinese) in its pane, at the fit walk's sizes,
+ * UTF-8 (and ASCII for English): FitScreen.panel is 1000 x the lesson's number + the step. */
+static int fit_each_lesson(TestCtx *T_, FitFn fn, void *ud) {
+    static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    if (!have_story(STORY("gqa"))) return -1;
+    int seen = 0;
+    for (int g = 0; g < 2; g++)
+        for (int n = 1; n <= 16; n++) {
+            char pattern[128], path[256] = "";
+            snprintf(pattern, sizeof pattern, "ls lessons/%s%02d-*.json 2>/dev/null", g ? "zh/" : "", n);
+            FILE *pf = popen(pattern, "r");
+            if (pf) { if (!fgets(path, sizeof path, pf)) path[0] = 0; pclose(pf); }
+            path[strcspn(path, "\n")] = 0;
+            if (!path[0]) continue;
+            App *a = app_new();
+            if (!a) continue;
+            i18n_set_lang(g ? LANG_ZH : LANG_EN);
+            lesson_ui_get(a, ".", g ? "zh" : "en");
+            Err e = {0};
+            bool ok = lesson_ui_open(a, path, 0, &e);
+            CHECK_MSG(ok, "%s: %s", path, e.msg);
+            LessonPlayer *p = ok ? lesson_ui_player(a) : NULL;
+            for (int k = 0; p && k < p->lesson->n_steps; k++) {
+                if (k && !lesson_ui_goto(a, k)) { FAILF("%s step %d does not play", path, k + 1); break; }
+                for (int z = 0; z < 5; z++)
+                    for (int u = g ? 1 : 0; u < 2; u++) {
+                        Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                        if (!c) continue;
+                        c->unicode = u == 1;
+                        app_render(a, c);
+                        FitScreen f = {path, false, 1000 * n + k + 1, SIZES[z][0], SIZES[z][1], g ? "zh" : u ? "en" : "ascii"};
+                        fn(T_, c, &f, ud);
+                        seen++;
+                        canvas_free(c);
+                    }
+            }
+            app_free(a);
+        }
+    i18n_set_lang(LANG_EN);
+    return seen;
+}
+
+/* Neither a number nor a word cut in the trade-off view, the overlays (help, F4 form, prompt,
+ * model menu, texts) or a lesson's pane, at any size, language, alone or in compare mode. */
+static void no_cut_at_all(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    WordScan *ws = ud;
+    for (int y = 0; y < c->h - 1; y++) {
+        char what[300];
+        const bool num = row_cuts_a_number(c, y, what, sizeof what);
+        if ((num || row_cuts_a_word(c, &ws->v, y, what, sizeof what)) && ws->bad++ < 400)
+            FAILF("%s%s view %d at %dx%d (%s), row %d: %s \"%s\"", f->model, f->two ? " (compare)" : "", f->panel, f->w, f->h,
+                  f->mode, y, num ? "number" : "word", what);
+    }
+}
+TEST(tui_views_overlays_no_cut) {
+    WordScan ws = {0};
+    vocab_load(&ws.v, true);
+    vocab_load(&ws.v, false);
+    int seen = fit_each_view(T_, no_cut_at_all, &ws);
+    for (int u = 0; u < 2; u++) {
+        for (int i = 0; ws.v.vis[u] && i < ws.v.n; i++) free(ws.v.vis[u][i]);
+        free(ws.v.vis[u]);
+    }
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(ws.bad, 0);
+    CHECK_MSG(seen >= 2 * 14 * 5 * 3, "%d screens", seen);
+}
+TEST(tui_lesson_pane_no_cut) {
+    WordScan ws = {0};
+    vocab_load(&ws.v, true);
+    vocab_load(&ws.v, false);
+    int seen = fit_each_lesson(T_, no_cut_at_all, &ws);
+    for (int u = 0; u < 2; u++) {
+        for (int i = 0; ws.v.vis[u] && i < ws.v.n; i++) free(ws.v.vis[u][i]);
+        free(ws.v.vis[u]);
+    }
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(ws.bad, 0);
+    CHECK_MSG(seen > 100 * 5, "%d screens", seen);
 }

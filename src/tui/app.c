@@ -126,19 +126,32 @@ static void draw_header(App *a, Canvas *c, Rect r) {
                 snprintf(right, sizeof right, "%s", both);
         }
     }
-    /* the right part wins; the models' text before it keeps one blank and loses whole " · "
-     * parts ("6L d192" is never cut to "6L d1"), then is cut with an ellipsis */
-    const int bw = text_width(right, c->unicode);
-    const int end = *right ? r.x + r.w - bw - 1 : r.x + r.w;
     const char *sep = " \xc2\xb7 ";                    /* panel_model_line's (drawn as '.' in ASCII) */
     char name[2][160], part[2][256], line[2][420];
     const int n = a->sc->n_ses < 2 ? a->sc->n_ses : 2;
+    int names_w = 0;
     for (int i = 0; i < n; i++) {
         Session *si = a->sc->ses[i];
         panel_model_line(si, part[i], sizeof part[i]);
         snprintf(name[i], sizeof name[i], "%s%s  ", i ? "  B: " : (n > 1 ? "  A: " : "  "),
                  app_model_basename(session_model_path(si), nm, sizeof nm));
+        names_w += text_width(name[i], c->unicode) - (i + 1 == n ? 2 : 0);
     }
+    /* the names stay whole: where they and the right part do not fit (a lesson's stage "L2 ln1"
+     * in compare mode at 60 columns read "B: story-m…"), the right part loses the stage, then
+     * the phase; "pos 7/7" stays */
+    if (s && names_w + text_width(right, c->unicode) > r.w) {
+        const int cur = session_cursor(s) < 0 ? 0 : session_cursor(s), len = session_len(s);
+        const char *bar = c->unicode ? " \xe2\x94\x82 " : " | ";
+        char shorter[2][128];
+        snprintf(shorter[0], sizeof shorter[0], tr("%s%spos %d/%d "), phase_name(a->sc, s), bar, cur, len ? len - 1 : 0);
+        snprintf(shorter[1], sizeof shorter[1], tr("pos %d/%d "), cur, len ? len - 1 : 0);
+        snprintf(right, sizeof right, "%s", names_w + text_width(shorter[0], c->unicode) <= r.w ? shorter[0] : shorter[1]);
+    }
+    /* the right part wins; the models' text before it keeps one blank and loses whole " · "
+     * parts ("6L d192" is never cut to "6L d1"), then is cut with an ellipsis */
+    const int bw = text_width(right, c->unicode);
+    const int end = *right ? r.x + r.w - bw - 1 : r.x + r.w;
     /* too wide: the wider line (A and B in compare mode) loses a part, the last ones first
      * ("6L d192"), then the model type before the attention kind ("GQA 8q/2kv" stays); then
      * the wider line's attention kind, then the other's (the names stay: "A: story-gqa  B:

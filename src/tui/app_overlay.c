@@ -231,6 +231,19 @@ static void draw_help(App *a, Canvas *c) {
     }
 }
 
+/* A line of keys or facts separated by sep ("  Â·  ", "  "): too wide, it loses whole parts
+ * from its end ("... Ctrl-K delete line", not "... at most…"). */
+static void draw_parts(Canvas *c, int x, int y, const char *text, const char *sep, int w, Style st) {
+    char t[512];
+    snprintf(t, sizeof t, "%s", text);
+    for (char *k; text_width(t, c->unicode) > w && (k = strstr(t, sep)) != NULL;) {
+        char *last = k;
+        while ((k = strstr(last + 1, sep)) != NULL) last = k;
+        *last = 0;
+    }
+    canvas_text_fit(c, x, y, t, w, st);
+}
+
 /* One line of a LineEdit at (x, y), w columns, scrolled so the cursor stays visible. */
 static void draw_lineedit(Canvas *c, const LineEdit *le, int x, int y, int w, bool cursor) {
     int avail = w - 1;
@@ -263,7 +276,7 @@ static void draw_prompt(App *a, Canvas *c) {
     if (in.h > 2) {
         char info[128];
         snprintf(info, sizeof info, tr("%zu bytes  \xc2\xb7  Ctrl-U clears  \xc2\xb7  \xe2\x86\x90 \xe2\x86\x92 Home End move"), le->len);
-        canvas_text_fit(c, in.x + 1, in.y + 2, info, in.w - 2, sty(CR_DIM));
+        draw_parts(c, in.x + 1, in.y + 2, info, "  \xc2\xb7  ", in.w - 2, sty(CR_DIM));
     }
 }
 
@@ -283,9 +296,9 @@ static void draw_texts(App *a, Canvas *c) {
         else canvas_text_fit(c, in.x + 4, y, t->text[i], in.w - 6, sty(CR_TEXT));
     }
     if (in.h > t->n + 2)
-        canvas_text_fit(c, in.x + 1, in.y + t->n + 2,
-                        tr("\xe2\x86\x91\xe2\x86\x93 line  \xc2\xb7  Enter new line  \xc2\xb7  Ctrl-K delete line  \xc2\xb7  at most 8 texts"),
-                        in.w - 2, sty(CR_DIM));
+        draw_parts(c, in.x + 1, in.y + t->n + 2,
+                   tr("\xe2\x86\x91\xe2\x86\x93 line  \xc2\xb7  Enter new line  \xc2\xb7  Ctrl-K delete line  \xc2\xb7  at most 8 texts"), "  \xc2\xb7  ",
+                   in.w - 2, sty(CR_DIM));
 }
 
 /* Keeps the line being edited in the working copy. */
@@ -364,7 +377,7 @@ static void draw_model_menu(App *a, Canvas *c) {
         canvas_text_fit(c, in.x, in.y + i, line, in.w, st);
         app_add_hit(a, row, HIT_MENU, k, 0);
     }
-    canvas_text_fit(c, in.x + 1, in.y + in.h - 1, tr("\xe2\x86\x91\xe2\x86\x93 choose  Enter load  Esc cancel"), in.w - 2, sty(CR_DIM));
+    draw_parts(c, in.x + 1, in.y + in.h - 1, tr("\xe2\x86\x91\xe2\x86\x93 choose  Enter load  Esc cancel"), "  ", in.w - 2, sty(CR_DIM));
 }
 
 static void draw_sampler(App *a, Canvas *c) {

@@ -278,18 +278,19 @@ int canvas_text_fit(Canvas *c, int x, int y, const char *s, int max_w, Style st)
     if (w <= max_w) { canvas_text(c, x, y, s, st); return w; }
     int fw;
     size_t nb = text_fit_bytes(s, max_w - 1, c->unicode, &fw);
-    /* a cut inside a word ("entering each layer (rows) at e…") goes back to the last blank or
-     * break between two Chinese characters ("... (rows) at …"): the ellipsis then stands for
-     * whole words left out. Only when that keeps two thirds of the room, so a label such as
+    /* text cut after a letter, digit or joining mark ("entering each layer (rows) at e…", and
+     * "at most…" too: it reads as a cut word) goes back to the last blank, or break after a
+     * Chinese character ("... (rows) at …"): an ellipsis after a blank stands for whole words
+     * left out. Only when that keeps two thirds of the room, so a label such as
      * "k0   <|endofte…" keeps its token's start. */
-    if (nb > 0 && s[nb] && s[nb] != ' ' && s[nb - 1] != ' ') {
+    if (nb > 0 && s[nb] && s[nb - 1] != ' ') {
         size_t i = 0, last = 0, brk = 0;
         int wi = 0, wbrk = 0, pc = -1;
         while (i < nb) {
             const size_t g = text_next_grapheme(s + i);
             if (!g) break;
             const int cl = text_break_class(s + i);
-            if (pc >= 0 && pc != TB_SPACE && cl != TB_SPACE && text_break_between(pc, cl)) { brk = i; wbrk = wi; }
+            if ((pc == TB_CJK || pc == TB_CLOSE) && cl != TB_SPACE && text_break_between(pc, cl)) { brk = i; wbrk = wi; }
             char one[16];
             const size_t gl = g < sizeof one ? g : sizeof one - 1;
             memcpy(one, s + i, gl);
@@ -300,8 +301,11 @@ int canvas_text_fit(Canvas *c, int x, int y, const char *s, int max_w, Style st)
             if (cl == TB_SPACE) { brk = i; wbrk = wi; }
             pc = cl;
         }
-        const bool mid = !text_break_between(text_break_class(s + last), text_break_class(s + nb));
-        if (mid && brk > 0 && 3 * wbrk >= 2 * (max_w - 1)) { nb = brk; fw = wbrk; }
+        const char l = s[last];
+        const bool digit_before = last > 0 && s[last - 1] >= '0' && s[last - 1] <= '9';   /* "0." of "0.9822" */
+        const bool word = (l >= 'a' && l <= 'z') || (l >= 'A' && l <= 'Z') || (l >= '0' && l <= '9') || strchr("_/-([{=^", l) ||
+                          ((l == '.' || l == ',') && (digit_before || (s[nb] != ' ' && s[nb] != ')')));   /* "config.json" */
+        if (word && brk > 0 && 3 * wbrk >= 2 * (max_w - 1)) { nb = brk; fw = wbrk; }
     }
     char buf[1024];
     if (nb >= sizeof buf - 4) nb = sizeof buf - 4;

@@ -308,7 +308,8 @@ static void to_draw(void *vst, PanelCtx *ctx) {
         x = canvas_text(c, x, y, tr(" Pareto front  "), sty(CR_TEXT));
         x = canvas_text(c, x, y, uni ? "\xe2\x97\x86" : "@", c->mono ? sty_attr(CR_TEXT, ATTR_BOLD | ATTR_REVERSE) : sty2(CR_TEXT, CR_SELECT, ATTR_BOLD));
         x = canvas_text(c, x, y, tr(" loaded  "), sty(CR_TEXT));
-        canvas_text_fit(c, x, y, uni ? tr("\xe2\x96\xb2 config only") : tr("^ config only"), in.x + in.w - x, c->mono ? sty(CR_TEXT) : sty(CR_WARN));
+        const char *co = uni ? tr("\xe2\x96\xb2 config only") : tr("^ config only");    /* no room: the next line says it */
+        if (text_width(co, uni) <= in.x + in.w - x) canvas_text(c, x, y, co, c->mono ? sty(CR_TEXT) : sty(CR_WARN));
         y++;
     }
     /* config-only models: KV bytes from their config.json, no quality on our data */
@@ -333,6 +334,7 @@ static void to_draw(void *vst, PanelCtx *ctx) {
     for (int s = 0; s < 2 && y < in.y + in.h; s++) {
         if (s >= sc->n_ses || !sc->ses[s]) continue;
         const char *tagn = sc->n_ses > 1 ? (s ? "B: " : "A: ") : "";
+        char shorter[3][512] = {"", "", ""};      /* narrower: the facts after the interval go, then the interval */
         if (hl[s] < 0) {
             fmt_thousands(tradeoff_kv_bytes(&session_model(sc->ses[s])->spec), b1, sizeof b1);
             snprintf(line, sizeof line, tr("%sthe loaded model is not in the family (by name or shape); it caches %s B/token in bf16"), tagn, b1);
@@ -344,21 +346,33 @@ static void to_draw(void *vst, PanelCtx *ctx) {
             model_dir_name(sc->ses[s], nm, sizeof nm);
             int n = snprintf(line, sizeof line, tr("%s%s = %s%s (%s): %.4f bits/byte [%.4f, %.4f]"), tagn, nm, v->name,
                              strcmp(nm, v->bundled) ? tr(" by shape") : "", v->label[0] ? v->label : v->attention, v->bpb, v->lo, v->hi);
+            snprintf(shorter[0], sizeof shorter[0], "%s", line);
+            snprintf(shorter[1], sizeof shorter[1], tr("%s%s = %s: %.4f bits/byte"), tagn, nm, v->name, v->bpb);
             if (isfinite(v->story_lo)) n += snprintf(line + n, sizeof line - (size_t)n, tr(", stories [%.4f, %.4f]"), v->story_lo, v->story_hi);
+            snprintf(shorter[2], sizeof shorter[2], "%s", line);
             n += snprintf(line + n, sizeof line - (size_t)n, tr("; %s B/token; %s params"), b1, b2);
             if (v->pareto) snprintf(line + n, sizeof line - (size_t)n, "%s", tr("; on the front"));
         }
-        canvas_text_fit(c, in.x, y++, line, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
+        const char *lc[4] = {line, shorter[2][0] ? shorter[2] : line, shorter[0][0] ? shorter[0] : line, shorter[1][0] ? shorter[1] : line};
+        panel_text_pick(c, in.x, y++, lc, 4, in.w, sty_attr(CR_ACCENT, ATTR_BOLD));
     }
     if (y < in.y + in.h) {
         int n = 0;
         line[0] = 0;
         if (n_unl) {
+            /* whole variants only, and " …" for those left out (not "mqa (576 B, 0.9773),…") */
             n = snprintf(line, sizeof line, "%s", tr("not labelled:"));
             for (int k = 0; k < n_unl && n < (int)sizeof line - 48; k++) {
                 const TradeoffVariant *v = &t->v[unl[k]];
                 fmt_thousands(v->kv_bytes, b1, sizeof b1);
-                n += snprintf(line + n, sizeof line - (size_t)n, " %s (%s B, %.4f)%s", v->name, b1, v->bpb, k + 1 < n_unl ? "," : "");
+                char item[96];
+                snprintf(item, sizeof item, " %s (%s B, %.4f)%s", v->name, b1, v->bpb, k + 1 < n_unl ? "," : "");
+                const int more = k + 1 < n_unl ? 2 : 0;        /* room for " …" */
+                if (text_width(line, uni) + text_width(item, uni) + more > in.w) {
+                    snprintf(line + n, sizeof line - (size_t)n, " %s", uni ? "\xe2\x80\xa6" : "~");
+                    break;
+                }
+                n += snprintf(line + n, sizeof line - (size_t)n, "%s", item);
             }
         } else if (n_hl == 0) snprintf(line, sizeof line, "%s", st->path);
         if (line[0]) canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
