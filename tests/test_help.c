@@ -297,3 +297,71 @@ TEST(tui_help_chinese_prose_wraps_between_characters) {
     app_free(a);
     tui_fake_free(s);
 }
+
+/* A key row too wide for the help box goes on under its description, not at the box's left
+ * edge ("p        what-if precision of the cached elements: f32," then "         bf16, fp8,
+ * int4" with 9 blanks; it was "bf16, fp8, int4" at column 0, reading like a key). Every panel's
+ * key rows wider than the box, at 60 and 80 columns, English and Chinese. */
+TEST(tui_help_key_rows_wrap_under_the_description) {
+    Session *s = tui_fake_session("gqa", 12, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    a->hint = false;
+    int checked = 0;
+    for (int lang = 0; lang < 2; lang++) {
+        i18n_set_lang(lang ? LANG_ZH : LANG_EN);
+        for (int wi = 0; wi < 2; wi++) {
+            Canvas *c = canvas_new(wi ? 80 : 60, 200);      /* tall: the whole help in one box */
+            REQUIRE(c);
+            for (int p = 0; p < PANEL_COUNT; p++) {
+                REQUIRE(scene_show_panel(a->sc, p, &(Err){0}));
+                app_open_overlay(a, OV_HELP);
+                app_render(a, c);
+                const int bw = c->w - 2 < 66 ? c->w - 2 : 66, tw = bw - 3, x0 = (c->w - bw) / 2 + 2;
+                const char *h = tr(panel_class((PanelId)p)->help);
+                for (const char *l = h; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0)) {
+                    const size_t n = strcspn(l, "\n");
+                    char line[512];
+                    snprintf(line, sizeof line, "%.*s", (int)n, l);
+                    const char *gap = strstr(line, "  ");
+                    if (line[0] == ' ' || !gap || gap - line >= 16 || text_width(line, true) <= tw) continue;
+                    size_t k = (size_t)(gap - line);
+                    while (line[k] == ' ') k++;
+                    char pre[64];
+                    snprintf(pre, sizeof pre, "%.*s", (int)k, line);
+                    const int ind = text_width(pre, true);
+                    /* its row on the screen: the key and the blanks after it, then its first word */
+                    int y = -1;
+                    for (int r = 0; r < c->h && y < 0; r++) {
+                        char row[256] = "";
+                        size_t o = 0;
+                        for (int x = x0; x < x0 + tw && o + 9 < sizeof row; x++) {
+                            const Cell *cl = canvas_cell(c, x, r);
+                            if (cl && cl->len) { memcpy(row + o, cl->ch, cl->len); o += cl->len; }
+                        }
+                        row[o] = 0;
+                        if (!strncmp(row, line, k + 3 < strlen(line) ? k + 3 : strlen(line))) y = r;
+                    }
+                    CHECK_MSG(y >= 0, "%s %d cols: the key row \"%s\" not found", lang ? "zh" : "en", c->w, line);
+                    if (y < 0) continue;
+                    int first = -1;                         /* the next row's first non-blank column */
+                    for (int x = x0; x < x0 + tw && first < 0; x++) {
+                        const Cell *cl = canvas_cell(c, x, y + 1);
+                        if (cl && cl->len && cl->ch[0] != ' ') first = x - x0;
+                    }
+                    CHECK_MSG(first == ind, "%s %d cols, %s help: \"%s\" goes on at column %d, its description starts at %d",
+                              lang ? "zh" : "en", c->w, panel_class((PanelId)p)->name, line, first, ind);
+                    checked++;
+                }
+                a->overlay = OV_NONE;
+            }
+            canvas_free(c);
+        }
+    }
+    i18n_set_lang(LANG_EN);
+    CHECK_MSG(checked >= 20, "only %d wrapped key rows checked", checked);
+    app_free(a);
+    tui_fake_free(s);
+}

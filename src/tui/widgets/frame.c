@@ -55,18 +55,48 @@ static size_t wrap_unit(const char *p) {
     return n ? n : 1;
 }
 
-/* Greedy word wrap; draws when c is non-NULL. Returns rows needed. */
-static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode) {
+/* The column a key row's description starts at ("p        what-if precision ...": 9; an
+ * indented row: its blanks), for the rows it wraps onto; 0 for other lines, and when that
+ * would leave less than half the width. */
+static int hang_indent(const char *line, int w, bool unicode) {
+    size_t n = strcspn(line, "\n"), k = 0;
+    if (n && line[0] == ' ') while (k < n && line[k] == ' ') k++;
+    else {
+        const size_t lim = n < 16 ? n : 16;
+        for (size_t i = 0; i + 1 < lim && !k; i++)
+            if (line[i] == ' ' && line[i + 1] == ' ') {
+                k = i;
+                while (k < n && line[k] == ' ') k++;
+            }
+    }
+    if (!k || k >= n) return 0;
+    char pre[64];
+    const size_t m = k < sizeof pre - 1 ? k : sizeof pre - 1;
+    memcpy(pre, line, m);
+    pre[m] = 0;
+    const int ind = text_width(pre, unicode);
+    return 2 * ind <= w ? ind : 0;
+}
+
+/* Greedy word wrap; draws when c is non-NULL. Returns rows needed. With hang, the rows a key
+ * row wraps onto start under its description (hang_indent), not at the box's left edge. */
+static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode, bool hang) {
     if (!text || r.w <= 0) return 0;
     int row = 0, col = 0, w = r.w;
-    bool para_start = true;
+    bool para_start = true, fresh = false;     /* fresh: a wrapped row with nothing on it yet */
     const char *p = text;
+    int ind = hang ? hang_indent(p, w, unicode) : 0;
     char word[1024];
+#define WRAP_ROW() do { row++; col = ind; fresh = true; } while (0)
     while (*p) {
-        if (*p == '\n') { row++; col = 0; para_start = true; p++; continue; }
+        if (*p == '\n') {
+            row++; col = 0; para_start = true; fresh = false; p++;
+            ind = hang ? hang_indent(p, w, unicode) : 0;
+            continue;
+        }
         if (*p == ' ') {
-            if (para_start || col > 0) {
-                if (col + 1 > w) { row++; col = 0; para_start = false; }
+            if (para_start || (col > 0 && !fresh)) {
+                if (col + 1 > w) { WRAP_ROW(); para_start = false; }
                 else col++;
             }
             p++;
@@ -79,14 +109,14 @@ static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode) 
         p += wl;
         para_start = false;
         int ww = text_width(word, unicode);
-        if (col > 0 && col + ww > w) { row++; col = 0; }
+        if (!fresh && col > 0 && col + ww > w) WRAP_ROW();
         const char *q = word;
         while (ww > w - col) {
             int fw;
             size_t nb = text_fit_bytes(q, w - col, unicode, &fw);
             if (nb == 0) {
-                if (col == 0) break;         /* a 2-column glyph in a 1-column box */
-                row++; col = 0;
+                if (col == 0 || fresh) break;    /* a 2-column glyph in a 1-column box */
+                WRAP_ROW();
                 continue;
             }
             if (c) {
@@ -97,26 +127,38 @@ static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode) 
             }
             q += nb;
             ww -= fw;
-            row++;
-            col = 0;
+            WRAP_ROW();
         }
         if (*q && ww <= w - col) {
             if (c) canvas_text(c, r.x + col, r.y + row, q, st);
             col += ww;
+            fresh = false;
         }
     }
-    return row + (col > 0 ? 1 : 0);
+#undef WRAP_ROW
+    return row + (col > 0 && !fresh ? 1 : 0);
 }
 
 int w_text(Canvas *c, Rect r, const char *text, Style st) {
     canvas_push_clip(c, r);
-    int rows = wrap_do(c, r, text, st, c->unicode);
+    int rows = wrap_do(c, r, text, st, c->unicode, false);
     canvas_pop_clip(c);
     return rows;
 }
 
 int w_text_rows(const char *text, int width, bool unicode) {
-    return wrap_do(NULL, rect_make(0, 0, width, 1 << 20), text, sty(CR_TEXT), unicode);
+    return wrap_do(NULL, rect_make(0, 0, width, 1 << 20), text, sty(CR_TEXT), unicode, false);
+}
+
+int w_text_hang(Canvas *c, Rect r, const char *text, Style st) {
+    canvas_push_clip(c, r);
+    int rows = wrap_do(c, r, text, st, c->unicode, true);
+    canvas_pop_clip(c);
+    return rows;
+}
+
+int w_text_hang_rows(const char *text, int width, bool unicode) {
+    return wrap_do(NULL, rect_make(0, 0, width, 1 << 20), text, sty(CR_TEXT), unicode, true);
 }
 
 int w_table(Canvas *c, Rect r, const TableCol *cols, int ncols, const char *const *cells, int nrows, int sel) {

@@ -17,6 +17,11 @@ void w_rule(Canvas *c, int x, int y, int w, const char *label, Style st);
  * Returns the rows the text needs at this width (may exceed r.h: the rest is clipped). */
 int w_text(Canvas *c, Rect r, const char *text, Style st);
 int w_text_rows(const char *text, int width, bool unicode);
+/* As w_text, but the rows a line wraps onto start under its description when it is a key row
+ * ("p        what-if precision ...": two blanks or more in its first 16 bytes) or under its
+ * first word when it is indented (the help's key tables). */
+int w_text_hang(Canvas *c, Rect r, const char *text, Style st);
+int w_text_hang_rows(const char *text, int width, bool unicode);
 
 typedef struct { const char *title; int width; bool right; } TableCol;
 /* Table with a header row; cells is [nrows][ncols] strings (NULL = empty). sel = highlighted
