@@ -127,7 +127,7 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
      * around the means, then the cursor's token text (its position stays), then the cursor */
     const char *bma = c->unicode ? "B\xe2\x88\x92" "A" : "B-A";
     const double la = cr->mean_loss_a, lb = cr->mean_loss_b, kl = cr->mean_kl_ab;
-    char mean[4][256], at[2][160] = {"", ""};
+    char mean[4][256], at[2][160] = {"", ""}, vis[96] = "";
     if (c->unicode)
         snprintf(mean[0], sizeof mean[0], tr("A vs B on A's text, %d tokens, mean nats/token: loss A %.4f  B %.4f  B\xe2\x88\x92" "A %+.4f  KL(A\xe2\x80\x96" "B) %.4f"),
                  n_tok, la, lb, lb - la, kl);
@@ -138,22 +138,39 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
     snprintf(mean[2], sizeof mean[2], tr("mean nats (%d tok): A %.4f B %.4f %s %+.4f KL %.4f"), n_tok, la, lb, bma, lb - la, kl);
     snprintf(mean[3], sizeof mean[3], tr("mean: A %.4f B %.4f %s %+.4f KL %.4f"), la, lb, bma, lb - la, kl);
     if (cur >= 1 && cur < n_tok) {
-        char tk[64], vis[96];
+        char tk[64];
         panel_tok_text(A, session_ids(A)[cur], tk, sizeof tk);
         tok_visible(tk, vis, sizeof vis, c->unicode);
         snprintf(at[0], sizeof at[0], tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", vis, cur);
         snprintf(at[1], sizeof at[1], tr("  %s pos %d"), c->unicode ? "\xe2\x94\x82" : "|", cur);
     }
-    /* (means, cursor) pairs, widest first */
-    static const int ORDER[][2] = {{0, 0}, {1, 0}, {1, 1}, {2, 0}, {2, 1}, {3, 1}, {3, -1}};
+    /* (means, cursor) pairs, widest first; cursor 2: the token cut to the room left, with an
+     * ellipsis, when at least two of its columns fit ("│ at ␣ther… (pos 6)", not "│ pos 6") */
+    static const int ORDER[][2] = {{0, 0}, {1, 0}, {1, 2}, {2, 0}, {2, 2}, {1, 1}, {2, 1}, {3, 2}, {3, 1}, {3, -1}};
     enum { NW = (int)(sizeof ORDER / sizeof ORDER[0]) };
     char words[NW][420];
     const char *wc[NW];
+    int nw = 0;
     for (int k = 0; k < NW; k++) {
-        snprintf(words[k], sizeof words[k], "%s%s", mean[ORDER[k][0]], ORDER[k][1] >= 0 ? at[ORDER[k][1]] : "");
-        wc[k] = words[k];
+        const int m = ORDER[k][0], w = ORDER[k][1];
+        char cut[160] = "";
+        if (w == 2 && *at[0]) {
+            char frame[160], tok[112];
+            snprintf(frame, sizeof frame, tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", "", cur);
+            const int room = r.w - 2 - text_width(mean[m], c->unicode) - text_width(frame, c->unicode);
+            int tw;
+            if (room >= 3 && text_width(vis, c->unicode) > room) {
+                size_t nb = text_fit_bytes(vis, room - 1, c->unicode, &tw);
+                snprintf(tok, sizeof tok, "%.*s%s", (int)nb, vis, c->unicode ? "\xe2\x80\xa6" : "~");
+                snprintf(cut, sizeof cut, tr("  %s at %s (pos %d)"), c->unicode ? "\xe2\x94\x82" : "|", tok, cur);
+            }
+        }
+        if (w == 2 && !*cut) continue;       /* the whole token fits, or not two columns of it */
+        snprintf(words[nw], sizeof words[nw], "%s%s", mean[m], w == 2 ? cut : w >= 0 ? at[w] : "");
+        wc[nw] = words[nw];
+        nw++;
     }
-    panel_text_pick(c, r.x + 1, r.y, wc, NW, r.w - 2, sty(CR_TEXT));
+    panel_text_pick(c, r.x + 1, r.y, wc, nw, r.w - 2, sty(CR_TEXT));
     /* scales: one for both losses (so their colours compare), one for the difference, one for KL */
     double lmax = 0, dmax = 0, kmax = 0;
     int m = cr->n;
