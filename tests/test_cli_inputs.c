@@ -241,10 +241,11 @@ static void cli_options_that_would_do_nothing_body(TestCtx *T_) {
         {"lesson 1 --script --frame 2", 2, "--frame and --script do not go together", NULL, NULL},
         {"lesson 1 --frame 2 --reveal --size 80x24 --format html", 0, "<pre", NULL, "llmscope:"},
         {"bench --out %D/x", 2, "--out is used only with --gen", NULL, NULL},
-        {"bench --rounds 2", 2, "--rounds is used only with --model", NULL, NULL},
+        {"bench --rounds 2", 2, "--rounds is used only with --model or --only", NULL, NULL},
         {"bench --gen stories110m --model " MODEL, 2, "--gen and --model do not go together", NULL, NULL},
-        {"bench --only prefill", 2, "--only", "'decode'", NULL},
-        {"bench --model " MODEL " --only decode", 2, "--only and --model do not go together", NULL, NULL},
+        {"bench --only prefill", 2, "--only", "'decode' and 'recorder'", NULL},
+        {"bench --model " MODEL " --only decode", 2, "--only decode measures the built-in llama", "--only recorder", NULL},
+        {"bench --model " MODEL " --only recorder --far 16", 2, "--only and --far do not go together", NULL, "\"model\""},
         /* bench --model: an option that no selected section reads is refused, naming it */
         {"bench --model " MODEL " --traced --far 100", 2, "--far does nothing with --traced alone", "--full", "\"model\""},
         {"bench --model " MODEL " --traced --decode 3", 2, "--decode does nothing with --traced alone", NULL, "\"model\""},
@@ -508,6 +509,27 @@ TEST(cli_bench_model_sections) {
         CHECK_MSG(s[0] == '{' && strstr(s, "\"wall_seconds\": ") && !strstr(s, ",\n}") && strstr(s, "\n}\n"), "`%s`: JSON not closed cleanly: %.800s", args, s);
         free(out);
     }
+}
+
+/* bench --only recorder: the hooks section alone, every round printed (the three decode speeds
+ * and their slowdown), then the medians; the JSON closes. */
+TEST(cli_bench_only_recorder) {
+    NEED_MODEL();
+    char *out = NULL;
+    int rc = run_row("bench --only recorder --model " MODEL " --threads 1 --rounds 2 --decode 4", &out);
+    const char *s = out ? out : "";
+    CHECK_MSG(rc == 0, "exit %d: %.500s", rc, s);
+    int rounds = 0;
+    for (const char *p = s; (p = strstr(p, "{\"no_hooks\": ")); p++) {
+        double a = 0, b = 0, c = 0;
+        CHECK_MSG(sscanf(p, "{\"no_hooks\": %lf, \"empty_registry\": %lf, \"recorder\": %lf", &a, &b, &c) == 3 && a > 0 && b > 0 && c > 0,
+                  "round %d: %.200s", rounds, p);
+        rounds++;
+    }
+    CHECK_MSG(rounds == 2, "%d rounds printed, want 2: %.800s", rounds, s);
+    CHECK_MSG(strstr(s, "\"recorder_slowdown\": ") && strstr(s, "\"decode\": 4") && s[0] == '{' && strstr(s, "}\n"),
+              "no medians or JSON not closed: %.800s", s);
+    free(out);
 }
 
 /* run prints the prompt, then the new tokens' pieces joined, as llama.cpp prints them: the ids of

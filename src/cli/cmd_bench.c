@@ -599,7 +599,9 @@ static int bench_model(int argc, char **argv) {
 static const CliOpt k_bench_opts[] = {
     {"--decode", NULL, CLI_INT, "N", "tokens per decode run (default 24; with --model 16)", 1, 2147483647.0},
     {"--prefill", NULL, CLI_INT, "N", "prompt tokens of the prefill run (default 512)", 1, 2147483647.0},
-    {"--only", NULL, CLI_STR, "decode", "print only the llama f32 decode tok/s at 2 threads (to compare builds)", 0, 0},
+    {"--only", NULL, CLI_STR, "decode|recorder", "decode: print only the llama f32 decode tok/s at 2 threads (to compare builds); "
+     "recorder: only the hooks section (decode without hooks, with an empty registry, with the trace recorder, alternating) "
+     "for --rounds rounds, on the llama f32 or --model", 0, 0},
     {"--compare-bin", NULL, CLI_STR, "BIN", "another llmscope binary whose `bench --only decode` is compared", 0, 0},
     {"--text", NULL, CLI_STR, "FILE", "text for the tokenizer throughput (default: the TinyStories validation text)", 0, 0},
     {"--gen", NULL, CLI_STR, "NAME", "write a random-weight checkpoint shaped like qwen3-0.6b or stories110m (with --out) instead", 0, 0},
@@ -636,7 +638,7 @@ static const CliRule k_bench_rules[] = {
     {"--dtype", CLI_NEEDS, "--gen", NULL},
     {"--tokenizer-dir", CLI_NEEDS, "--gen", NULL},
     {"--seed", CLI_NEEDS, "--gen", NULL},
-    {"--rounds", CLI_NEEDS, "--model", NULL},
+    {"--rounds", CLI_NEEDS, "--model|--only", NULL},
     {"--far", CLI_NEEDS, "--model", NULL},
     {"--busy", CLI_NEEDS, "--model", NULL},
     {"--panels", CLI_NEEDS, "--model", NULL},
@@ -644,18 +646,64 @@ static const CliRule k_bench_rules[] = {
     {"--full", CLI_NEEDS, "--busy|--panels|--traced", "the default run is what runs without them"},
     {"--decode", CLI_NOT_WITH, "--gen", NULL},
     {"--prefill", CLI_NOT_WITH, "--gen|--only", NULL},
-    {"--only", CLI_NOT_WITH, "--gen|--model", NULL},
+    {"--only", CLI_NOT_WITH, "--gen|--far|--busy|--panels|--traced", NULL},
     {"--compare-bin", CLI_NOT_WITH, "--gen|--model|--only", NULL},
     {"--text", CLI_NOT_WITH, "--gen|--model|--only", NULL},
     {0}};
+
+/* `bench --only recorder`: the hooks section of the full run alone, for --rounds rounds, on the
+ * built-in llama f32 (as `make bench`) or --model: each round decodes --decode tokens after a
+ * 128-token prompt with no Hooks object, with an empty registry and with the trace recorder bound
+ * as the TUI binds it, one after the other, so machine noise falls on all three alike. Prints
+ * every round and the medians. */
+static int bench_recorder(int argc, char **argv) {
+    Err e = {0};
+    const int rounds = cli_opt_int(argc, argv, "--rounds", 3), n_decode = cli_opt_int(argc, argv, "--decode", 24);
+    const int th = cli_opt_int(argc, argv, "--threads", 2);
+    if (rounds < 1 || rounds > 99 || n_decode < 1 || th < 1) {
+        fprintf(stderr, "llmscope: bench: --rounds 1..99, --decode >= 1, --threads >= 1\n");
+        return 2;
+    }
+    Model *m = cli_opt(argc, argv, "--model") ? cli_load_model(argc, argv, false, &e) : model_random(false, DT_F32, &e);
+    if (!m) return cli_fail(&e);
+    Hooks *h0 = hooks_new(), *h1 = hooks_new();
+    Trace *tr = trace_new(m, 1024, &e);
+    if (!h0 || !h1 || !tr) { trace_free(tr); hooks_free(h0); hooks_free(h1); model_free(m); return cli_fail(&e); }
+    trace_attach(tr, h1);
+    double pv[99], ev[99], rv[99], sv[99];
+    printf("{\"model\": \"%s\", \"threads\": %d, \"decode\": %d, \"rounds\": [", m->path, th, n_decode);
+    for (int r = 0; r < rounds; r++) {
+        pv[r] = run_speed(m, th, NULL, NULL, n_decode, 16).decode_tps;
+        ev[r] = run_speed(m, th, h0, NULL, n_decode, 16).decode_tps;
+        rv[r] = run_speed(m, th, h1, tr, n_decode, 16).decode_tps;
+        sv[r] = pv[r] > 0 ? 1.0 - rv[r] / pv[r] : 0;
+        printf("%s\n  {\"no_hooks\": %.2f, \"empty_registry\": %.2f, \"recorder\": %.2f, \"slowdown\": %.3f}", r ? "," : "",
+               pv[r], ev[r], rv[r], sv[r]);
+        fflush(stdout);
+    }
+    double plain = median(pv, rounds), rec = median(rv, rounds);
+    printf("],\n \"decode_tok_s_no_hooks\": %.2f, \"decode_tok_s_empty_registry\": %.2f, \"decode_tok_s_recorder\": %.2f, "
+           "\"recorder_slowdown\": %.3f, \"median_round_slowdown\": %.3f}\n", plain, median(ev, rounds), rec,
+           plain > 0 ? 1.0 - rec / plain : 0, median(sv, rounds));
+    trace_free(tr);
+    hooks_free(h0);
+    hooks_free(h1);
+    model_free(m);
+    return 0;
+}
 
 int cmd_bench(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_bench_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_bench_cmd, k_bench_rules);
     if (crc >= 0) return crc;
     const char *only_s = cli_opt(argc, argv, "--only");
-    if (only_s && strcmp(only_s, "decode")) {
-        fprintf(stderr, "llmscope: bench: --only: the one choice is 'decode', got '%s'\n", only_s);
+    if (only_s && strcmp(only_s, "decode") && strcmp(only_s, "recorder")) {
+        fprintf(stderr, "llmscope: bench: --only: the choices are 'decode' and 'recorder', got '%s'\n", only_s);
+        return 2;
+    }
+    if (only_s && !strcmp(only_s, "recorder")) return bench_recorder(argc, argv);
+    if (only_s && cli_opt(argc, argv, "--model")) {
+        fprintf(stderr, "llmscope: bench: --only decode measures the built-in llama; --model goes with --only recorder\n");
         return 2;
     }
     if (cli_opt(argc, argv, "--gen")) return bench_gen_main(argc, argv);

@@ -9,9 +9,12 @@
 #include <sys/mman.h>
 
 /* With an engine bound every position's block has the same size; they are then carved from
- * slabs of SLAB_TOKS blocks, mapped with transparent huge pages where the kernel offers them:
- * a 1,000-token prompt on a 0.6B model records ~470 MB, ~115,000 page faults in 4 KiB pages
- * (a tenth of the traced prefill's time on a virtual machine), a few hundred in 2 MiB pages. */
+ * slabs of SLAB_TOKS blocks (one mmap per 64 positions instead of a calloc per position).
+ * The slabs are not given MADV_HUGEPAGE: 2 MiB pages saved ~115 page faults per token on a
+ * 0.6B model (about a tenth of a traced prefill on a virtual machine), but where the kernel
+ * compacts memory for them on the fault (transparent_hugepage/defrag "madvise", the default)
+ * a loaded machine stalled there: decode with the recorder ran at 0.15-0.32 of its speed
+ * without hooks in 2 of 3 runs (docs/benchmarks.md, "The recorder under load"). */
 enum { SLAB_TOKS = 64 };
 
 struct Trace {
@@ -118,9 +121,6 @@ static char *block_get(Trace *t, int pos, size_t bytes, bool fixed) {
         if (!t->slabs[si]) {
             void *p = mmap(NULL, SLAB_TOKS * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (p != MAP_FAILED) {
-#ifdef MADV_HUGEPAGE
-                madvise(p, SLAB_TOKS * bytes, MADV_HUGEPAGE);
-#endif
                 t->slabs[si] = p;
                 t->slab_hw[si] = 0;
                 t->slab_blk = bytes;
