@@ -64,17 +64,21 @@ TEST(gencfg_generation_config_fields_as_transformers) {
         {"{\"do_sample\": true}", true, 1, 50, 1, -1, NULL},   /* top_k left out: 50, as generate() */
         {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", true, 0.6f, 20, 0.95f, -1, NULL},
         {"{\"do_sample\": true, \"temperature\": null, \"top_k\": null, \"top_p\": null}", true, 1, 0, 1, -1, NULL},
-        {"{\"do_sample\": false, \"temperature\": 0}", false, 0, 50, 1, -1, NULL},
+        /* temperature 0: transformers' TemperatureLogitsWarper refuses it (0 and 0.0), so sampling cannot use it */
+        {"{\"do_sample\": false, \"temperature\": 0}", false, 1, 50, 1, GEN_TEMPERATURE,
+         "m/generation_config.json: \"temperature\" is 0: sampling needs a temperature above 0 (transformers' generate() refuses 0; "
+         "\"do_sample\": false or --greedy decodes greedily)"},
+        {"{\"do_sample\": true, \"temperature\": 0.0}", true, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is 0.0: sampling needs a temperature above 0"},
         {"{\"top_k\": 0}", false, 1, 0, 1, -1, NULL},
         {"{\"top_k\": 1000000000000}", false, 1, 2147483647, 1, -1, NULL},
         /* the number's Python type, as transformers' warpers check it: a temperature written as an int
-         * other than 1 (or 0, greedy here) and a top_k written as a float other than 0 are refused */
+         * other than 1 and a top_k written as a float other than 0 are refused */
         {"{\"do_sample\": true, \"temperature\": 1, \"top_k\": 0.0}", true, 1, 0, 1, -1, NULL},
         {"{\"temperature\": 2.0, \"top_k\": 40}", false, 2, 40, 1, -1, NULL},
         {"{\"temperature\": 2e0}", false, 2, 50, 1, -1, NULL},
         {"{\"do_sample\": true, \"temperature\": 2}", true, 1, 50, 1, GEN_TEMPERATURE,
          "m/generation_config.json: \"temperature\" is 2: an integer, and transformers' generate() takes a float only (write 2.0)"},
-        {"{ \"temperature\" :\n -3 }", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -3: it must be at least 0"},
+        {"{ \"temperature\" :\n -3 }", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -3: it must be above 0"},
         {"{\"top_k\": 50.0}", false, 1, 50, 1, GEN_TOP_K,
          "m/generation_config.json: \"top_k\" is 50.0: a float, and transformers' generate() takes an integer only (write 50)"},
         {"{\"top_k\": 5E1}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is 5E1: a float"},
@@ -99,7 +103,7 @@ TEST(gencfg_generation_config_fields_as_transformers) {
         {"{\"top_p\": 0}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is 0: it must be above 0 and at most 1"},
         {"{\"top_p\": 1.5}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is 1.5: it must be above 0 and at most 1"},
         {"{\"top_p\": -0.1}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" is -0.1"},
-        {"{\"temperature\": -0.5}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -0.5: it must be at least 0 (0 = greedy)"},
+        {"{\"temperature\": -0.5}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is -0.5: it must be above 0 (\"do_sample\": false decodes greedily)"},
         {"{\"temperature\": 1e999}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is inf: it must be a finite number"},
         {"{\"temperature\": 1e300}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is 1e+300: it must be a finite number"},
     };
@@ -141,7 +145,6 @@ TEST(gencfg_options_override_only_their_field) {
         {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", {0}, false, 0.6f, 20, 0.95f, false,
          "sampling with temperature 0.6, top_k 20, top_p 0.95 (generation_config.json), seed 42"},
         {"{\"do_sample\": false, \"temperature\": 0.6}", {0}, true, 1, 0, 1, false, "greedy (generation_config.json: do_sample false)"},
-        {"{\"do_sample\": true, \"temperature\": 0}", {0}, true, 1, 0, 1, false, "greedy (generation_config.json: temperature 0)"},
         /* one option: that field only, the rest from the file; transformers' default for what it lacks */
         {"{\"do_sample\": true, \"temperature\": 0.6, \"top_k\": 20, \"top_p\": 0.95}", {.ht = true, .t = 0.7f}, false, 0.7f, 20, 0.95f, true,
          "sampling with temperature 0.7 (--temp), top_k 20, top_p 0.95 (generation_config.json), seed 42"},
@@ -159,8 +162,10 @@ TEST(gencfg_options_override_only_their_field) {
         /* greedy: --greedy, --temp 0 */
         {"{\"do_sample\": true, \"temperature\": 0.6}", {.greedy = true}, true, 1, 0, 1, false, "greedy (--greedy)"},
         {"{\"do_sample\": true, \"temperature\": 0.6}", {.ht = true, .t = 0, .hk = true, .k = 3}, true, 1, 0, 1, false, "greedy (--temp 0)"},
-        /* the model's temperature 0 with a top_k option: greedy, as --temp 0 */
-        {"{\"temperature\": 0}", {.hk = true, .k = 3}, true, 1, 0, 1, false, "greedy (generation_config.json: temperature 0)"},
+        /* the file's temperature 0 is not needed by a greedy decode, nor when --temp replaces it */
+        {"{\"temperature\": 0}", {0}, true, 1, 0, 1, false, "greedy (transformers' default: do_sample false)"},
+        {"{\"do_sample\": true, \"temperature\": 0}", {.greedy = true}, true, 1, 0, 1, false, "greedy (--greedy)"},
+        {"{\"do_sample\": true, \"temperature\": 0, \"top_k\": 7}", {.ht = true, .t = 0.5f}, false, 0.5f, 7, 1, true, NULL},
         /* a bad field that is not used: no error */
         {"{\"do_sample\": \"yes\"}", {.ht = true, .t = 0.5f}, false, 0.5f, 50, 1, true, NULL},
         {"{\"top_k\": \"50\"}", {0}, true, 1, 0, 1, false, NULL},
@@ -202,6 +207,10 @@ TEST(gencfg_bad_field_used_is_an_error) {
         {"{\"top_k\": \"50\"}", true, 0.5f, "\"top_k\" must be a whole number", "give --top-k"},   /* --temp samples: top_k needed */
         {"{\"do_sample\": true, \"temperature\": -1}", false, 0, "\"temperature\" is -1", "give --temp"},
         {"{\"do_sample\": true, \"top_p\": 2}", false, 0, "\"top_p\" is 2", "give --top-p"},
+        /* temperature 0 with do_sample true: transformers' generate() raises ("has to be a strictly positive
+         * float ... set `do_sample=False`"); here an error naming the file and the field */
+        {"{\"do_sample\": true, \"temperature\": 0}", false, 0, "\"temperature\" is 0: sampling needs a temperature above 0", "give --temp"},
+        {"{\"do_sample\": true, \"temperature\": 0.0, \"top_k\": 20}", false, 0, "\"temperature\" is 0.0", "give --temp"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ModelSpec s;
@@ -238,8 +247,9 @@ TEST(gencfg_every_bad_field_named_at_once) {
         {"{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}", true, true, false, NULL, {NULL}},
         /* greedy: nothing needed */
         {"{\"temperature\": 2, \"top_k\": 50.0, \"top_p\": 2}", false, false, true, NULL, {NULL}},
-        /* the model's temperature 0 is greedy: its bad top_k and top_p are not needed */
-        {"{\"do_sample\": true, \"temperature\": 0, \"top_k\": -4, \"top_p\": 7}", false, false, true, NULL, {NULL}},
+        /* a temperature of 0 is named with the other fields sampling would need */
+        {"{\"do_sample\": true, \"temperature\": 0, \"top_k\": -4, \"top_p\": 7}", false, false, false,
+         "3 sampling fields of generation_config.json are wrong", {"\"temperature\" is 0: sampling needs", "\"top_k\" is -4", "\"top_p\" is 7"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ModelSpec s;
@@ -545,7 +555,9 @@ static void bad_body(TestCtx *T_, const char *dir) {
         {"{\"do_sample\": \"true\"}", "generation_config.json: \"do_sample\" must be true or false, not the string \"true\"", "--temp 1", false},
         {"{\"do_sample\": true, \"top_p\": 1.5}", "generation_config.json: \"top_p\" is 1.5: it must be above 0 and at most 1", "--top-p 1", false},
         {"{\"do_sample\": true, \"top_k\": -1}", "generation_config.json: \"top_k\" is -1: it must be at least 0", "--top-k 0", false},
-        {"{\"do_sample\": true, \"temperature\": -0.5}", "generation_config.json: \"temperature\" is -0.5: it must be at least 0 (0 = greedy)", "--temp 0.5", false},
+        {"{\"do_sample\": true, \"temperature\": -0.5}", "generation_config.json: \"temperature\" is -0.5: it must be above 0", "--temp 0.5", false},
+        {"{\"do_sample\": true, \"temperature\": 0.0}", "generation_config.json: \"temperature\" is 0.0: sampling needs a temperature above 0 "
+         "(transformers' generate() refuses 0; \"do_sample\": false or --greedy decodes greedily); fix the file, or give --temp to replace it", "--temp 0.5", false},
         /* greedy by default: the bad top_k is not used until an option samples */
         {"{\"top_k\": 20.5}", "generation_config.json: \"top_k\" is 20.5: it must be a whole number", "--top-k 3 --temp 1", true},
     };

@@ -67,7 +67,9 @@ bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e
         out->src_mode = gen_src(g, GEN_DO_SAMPLE);
         if (!g->do_sample) { c->greedy = true; return true; }
     }
-    /* the model's temperature 0 is greedy (as --temp 0 and llama.cpp): nothing else is needed */
+    /* a GGUF file's temperature 0 is greedy (llama.cpp's temperature sampler keeps the top token
+     * alone at 0): nothing else is needed. generation_config.json's 0 is a field sampling cannot
+     * use (model/gendefaults.c: transformers refuses it), so it never gets here */
     if (!o->has_temp && !g->bad[GEN_TEMPERATURE][0] && g->temperature == 0 && !nd.n) {
         c->greedy = true;
         out->by_temp = true;

@@ -3,7 +3,9 @@
  * defaults), each field the caller gives overriding only itself, as generate(temperature=0.7)
  * keeps the file's top_k and top_p. One difference from transformers, for a command line:
  * giving a sampling field (temperature above 0, top_k or top_p) samples even where the model's
- * do_sample is false (transformers warns and stays greedy); --greedy or temperature 0 is greedy. */
+ * do_sample is false (transformers warns and stays greedy); --greedy or --temp 0 is greedy, and so
+ * is a GGUF file's temperature 0 (llama.cpp). generation_config.json's temperature 0 cannot sample
+ * (transformers' generate() raises on it): a choice that samples with it fails, naming the file. */
 #ifndef LLMSCOPE_GENCFG_H
 #define LLMSCOPE_GENCFG_H
 #include <stdbool.h>
@@ -35,7 +37,7 @@ typedef struct {
 /* The settings for spec's model under o. False when fields the choice needs are ones the model's
  * source gives with a wrong type or value (GenDefaults.bad): e names every such field at once,
  * each with the file, the value and the option that would replace it (one line each when there
- * are several). The model's temperature 0 is greedy and needs no other field. */
+ * are several). A GGUF file's temperature 0 is greedy and needs no other field. */
 bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e);
 /* One line saying what c samples with and where each setting came from:
  * "sampling with temperature 0.7 (--temp), top_k 20 and top_p 0.8 (generation_config.json), seed 42",

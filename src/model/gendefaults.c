@@ -98,10 +98,11 @@ static bool json_member_text(const char *json, size_t len, const char *key, char
 static bool json_number_is_float(const char *text) { return strpbrk(text, ".eE") != NULL; }
 
 /* Checks a number for field f (finite, in range; top_k whole); "" when fine, else why. */
-static void gen_check_number(GenField f, double x, char *why, size_t cap) {
+static void gen_check_number(GenField f, double x, bool gguf, char *why, size_t cap) {
     why[0] = 0;
     if (!isfinite(x) || fabs(x) > FLT_MAX) snprintf(why, cap, "it must be a finite number");
-    else if (f == GEN_TEMPERATURE && x < 0) snprintf(why, cap, "it must be at least 0 (0 = greedy)");
+    else if (f == GEN_TEMPERATURE && x < 0 && gguf) snprintf(why, cap, "it must be at least 0 (0 = greedy)");
+    else if (f == GEN_TEMPERATURE && x < 0) snprintf(why, cap, "it must be above 0 (\"do_sample\": false decodes greedily)");
     else if (f == GEN_TOP_K && x < 0) snprintf(why, cap, "it must be at least 0 (0 = no top-k filter)");
     else if (f == GEN_TOP_K && x != floor(x)) snprintf(why, cap, "it must be a whole number");
     else if (f == GEN_TOP_P && !(x > 0 && x <= 1)) snprintf(why, cap, "it must be above 0 and at most 1 (1 = all tokens)");
@@ -142,16 +143,24 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
                      f == GEN_TOP_K ? "a whole number" : "a number", what);
             continue;
         }
-        gen_check_number((GenField)f, v->valuedouble, why, sizeof why);
+        gen_check_number((GenField)f, v->valuedouble, false, why, sizeof why);
         /* transformers' warpers check the Python type the file's text gives: TemperatureLogitsWarper
          * raises on an int (`isinstance(temperature, float)`), built when the temperature is not 1;
          * TopKLogitsWarper on a float (`isinstance(top_k, int)`), built when top_k is not 0. A
-         * temperature of 0 (either type) is greedy here, as --temp 0 and llama.cpp (transformers raises
-         * on 0 and 0.0 when sampling) */
+         * temperature of 0 (either type) cannot sample: the warper raises on it too ("has to be a
+         * strictly positive float ... If you're looking for greedy decoding strategies, set
+         * `do_sample=False`"), so it is a field a sampling decode cannot use; a greedy decode (do_sample
+         * false, --greedy) never reads it, as generate() never builds the warper then */
         char text[40];
+        if (!why[0] && f == GEN_TEMPERATURE && v->valuedouble == 0) {
+            if (!json_member_text(json, len, k_json_names[f], text, sizeof text)) snprintf(text, sizeof text, "0");
+            snprintf(g->bad[f], sizeof g->bad[f], "%s: \"temperature\" is %s: sampling needs a temperature above 0 (transformers' "
+                     "generate() refuses 0; \"do_sample\": false or --greedy decodes greedily)", path, text);
+            continue;
+        }
         if (!why[0] && (f == GEN_TEMPERATURE || f == GEN_TOP_K) && json_member_text(json, len, k_json_names[f], text, sizeof text)) {
             bool is_float = json_number_is_float(text);
-            if (f == GEN_TEMPERATURE && !is_float && v->valuedouble != 1 && v->valuedouble != 0)   /* 0: greedy, below */
+            if (f == GEN_TEMPERATURE && !is_float && v->valuedouble != 1)
                 snprintf(why, sizeof why, "an integer, and transformers' generate() takes a float only (write %s.0)", text);
             else if (f == GEN_TOP_K && is_float && v->valuedouble != 0)
                 snprintf(why, sizeof why, "a float, and transformers' generate() takes an integer only (write %.0f)", v->valuedouble);
@@ -238,7 +247,7 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
         char why[96] = "";
         if (f == GEN_TOP_K && (errno == ERANGE || x > 2147483647.0 || x < -2147483648.0))
             snprintf(why, sizeof why, "it must fit in 32 bits (llama.cpp reads an int32)");
-        else gen_check_number((GenField)f, x, why, sizeof why);
+        else gen_check_number((GenField)f, x, true, why, sizeof why);
         if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: GGUF key \"%s\" is %g: %s", path, k_gguf_keys[f], x, why);
         else gen_set_number(g, (GenField)f, x);
     }

@@ -65,7 +65,7 @@ typedef struct {
     GenSource source;
     char file[24];                     /* "generation_config.json" or "the GGUF file"; "" without a source */
     bool do_sample;
-    float temperature;                 /* >= 0; 0 = greedy (as --temp 0 and llama.cpp) */
+    float temperature;                 /* >= 0; 0 (GGUF only) = greedy, as llama.cpp; generation_config.json's 0 is in bad[] */
     int top_k;                         /* 0 = off (null in the file) */
     float top_p;                       /* (0, 1]; 1 = off */
     bool given[GEN_NFIELDS];           /* the source set this field (null included) */
