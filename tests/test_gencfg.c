@@ -29,23 +29,32 @@ static bool from_json(GenDefaults *g, const char *json) {
 }
 
 /* generation_config.json fields transformers applies and our sampler lacks: a warning naming them
- * (Qwen2.5-Instruct's file sets repetition_penalty 1.05), none at their neutral values */
+ * (Qwen2.5-Instruct's file sets repetition_penalty 1.05), none at their neutral values; for a greedy
+ * decode only the logits processors that act then (repetition_penalty, no_repeat_ngram_size), for a
+ * sampling one the warpers too (min_p, typical_p, ...), whatever the file's do_sample */
 TEST(gencfg_generation_config_unapplied_fields_warned) {
-    static const struct { const char *json, *warn; } cases[] = {
+    static const struct { const char *json, *greedy, *sampling; } cases[] = {
         {"{\"do_sample\": true, \"repetition_penalty\": 1.05, \"temperature\": 0.7, \"top_p\": 0.8, \"top_k\": 20}",
+         "m/generation_config.json: \"repetition_penalty\" 1.05: not applied (llmscope samples with temperature, top_k and top_p only; "
+         "transformers' generate() would apply it)",
          "m/generation_config.json: \"repetition_penalty\" 1.05: not applied (llmscope samples with temperature, top_k and top_p only; "
          "transformers' generate() would apply it)"},
         {"{\"do_sample\": true, \"min_p\": 0.05, \"no_repeat_ngram_size\": 3, \"typical_p\": \"x\"}",
+         "m/generation_config.json: \"no_repeat_ngram_size\" 3: not applied",
          "\"no_repeat_ngram_size\" 3, \"min_p\" 0.05, \"typical_p\" the string \"x\": not applied"},
-        {"{\"min_p\": 0.05, \"typical_p\": 0.9}", ""},   /* greedy: transformers applies neither */
+        {"{\"do_sample\": true, \"min_p\": 0.05}", "", "m/generation_config.json: \"min_p\" 0.05: not applied"},
+        {"{\"min_p\": 0.05, \"typical_p\": 0.9}", "", "\"min_p\" 0.05, \"typical_p\" 0.9: not applied"},
         {"{\"do_sample\": true, \"repetition_penalty\": 1.0, \"min_p\": null, \"typical_p\": 1, \"epsilon_cutoff\": 0, "
-         "\"eta_cutoff\": 0, \"no_repeat_ngram_size\": 0}", ""},
+         "\"eta_cutoff\": 0, \"no_repeat_ngram_size\": 0}", "", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         GenDefaults g;
         REQUIRE(from_json(&g, cases[i].json));
-        CHECK_MSG(cases[i].warn[0] ? strstr(g.unapplied, cases[i].warn) != NULL : !g.unapplied[0], "%s: note \"%s\", wanted \"%s\"",
-                  cases[i].json, g.unapplied, cases[i].warn);
+        for (int smp = 0; smp < 2; smp++) {
+            const char *want = smp ? cases[i].sampling : cases[i].greedy, *got = gen_defaults_unapplied(&g, smp);
+            CHECK_MSG(want[0] ? strstr(got, want) != NULL : !got[0], "%s (%s): note \"%s\", wanted \"%s\"", cases[i].json,
+                      smp ? "sampling" : "greedy", got, want);
+        }
     }
 }
 
@@ -348,11 +357,13 @@ TEST(gencfg_gguf_sampling_keys_as_llama_cpp) {
     Kv others[] = {{"general.sampling.min_p", GGUF_FLOAT32, "0.05"}, {"general.sampling.penalty_repeat", GGUF_FLOAT32, "1.1"},
                    {"general.sampling.mirostat", GGUF_INT32, "0"}, {"general.sampling.xtc_probability", GGUF_FLOAT32, "0"}};
     gguf_defaults(others, 4, &g);
-    CHECK_MSG(strstr(g.unapplied, "x.gguf: GGUF general.sampling.min_p 0.05, general.sampling.penalty_repeat 1.1: not applied") &&
-              !strstr(g.unapplied, "mirostat") && !strstr(g.unapplied, "xtc"), "%s", g.unapplied);
+    CHECK_MSG(strstr(g.unapplied_sampling, "x.gguf: GGUF general.sampling.min_p 0.05, general.sampling.penalty_repeat 1.1: not applied") &&
+              !strstr(g.unapplied_sampling, "mirostat") && !strstr(g.unapplied_sampling, "xtc"), "%s", g.unapplied_sampling);
+    /* at temperature 0 (greedy) llama.cpp's min_p keeps the top token: only the penalty acts */
+    CHECK_MSG(strstr(g.unapplied, "x.gguf: GGUF general.sampling.penalty_repeat 1.1: not applied"), "%s", g.unapplied);
     CHECK(g.source == GEN_SRC_NONE && !g.do_sample);   /* none of temp/top_k/top_p: greedy */
     gguf_defaults(&others[2], 2, &g);
-    CHECK_MSG(!g.unapplied[0], "%s", g.unapplied);
+    CHECK_MSG(!g.unapplied[0] && !g.unapplied_sampling[0], "%s", g.unapplied_sampling);
 }
 
 /* Every value type of general.sampling.top_k / temp / top_p as llama.cpp's common library reads it
@@ -681,6 +692,20 @@ static void note_body(TestCtx *T_, const char *dir) {
             CHECK_MSG(strstr(out, "\n  note            ") && strstr(out, note), "info: %s", out);
         if (strstr(cases[i].args, "--json") && !strncmp(cases[i].args, "info", 4))
             CHECK_MSG(strstr(out, "\"not_applied\": \"") && strstr(out, "\\\"repetition_penalty\\\" 1.05: not applied"), "info --json: %s", out);
+        free(out); free(err);
+    }
+    /* a field that acts only when sampling (min_p): said by a decode that samples, not by a greedy one */
+    snprintf(cmd, sizeof cmd, "printf '{\"do_sample\": true, \"min_p\": 0.05}' > '%s/g/generation_config.json'", dir);
+    REQUIRE(system(cmd) == 0);
+    static const struct { const char *args; bool warns; } smp[] = {
+        {"run --model %D/g --prompt hi -n 2", true}, {"run --model %D/g --prompt hi -n 2 --greedy", false},
+        {"generate --model %D/g --ids 0,1 -n 2 --temp 0", false}, {"screenshot --model %D/g --prompt hi --size 80x24 --greedy", false},
+        {"screenshot --model %D/g --prompt hi --size 80x24", true}};
+    for (size_t i = 0; i < sizeof smp / sizeof smp[0]; i++) {
+        char *out, *err;
+        int rc = cli(smp[i].args, &out, &err);
+        const char *w = strstr(err, "\"min_p\" 0.05: not applied");
+        CHECK_MSG(rc == 0 && (smp[i].warns ? w != NULL : !strstr(err, "not applied")), "min_p: `%s`: status %d: %s", smp[i].args, rc, err);
         free(out); free(err);
     }
     /* a generation_config.json beside a GGUF file: not read (llama.cpp reads none), and info says so */

@@ -102,8 +102,10 @@ bool cli_sampler_for_model(int argc, char **argv, const char *cmd, const ModelSp
     }
     GenChoice c;
     if (!gen_choose(s, &o, &c, e)) return false;
-    /* fields the model's source sets that our sampler lacks: said by the commands that decode only */
-    if (s->gen.unapplied[0]) fprintf(stderr, "llmscope: warning: %s\n", s->gen.unapplied);
+    /* fields the model's source sets that our sampler lacks: said by the commands that decode only,
+     * and only those that act in the decode chosen (a greedy one applies no sampling warper) */
+    const char *note = gen_defaults_unapplied(&s->gen, !c.cfg.greedy);
+    if (note[0]) fprintf(stderr, "llmscope: warning: %s\n", note);
     if (c.merged) {   /* some settings are the model's: say which, so the options given are not taken for all of them */
         char d[320];
         gen_describe(&c, true, d, sizeof d);
@@ -274,7 +276,11 @@ int cmd_info(int argc, char **argv) {
         for (int f = 0, k = 0; f < GEN_NFIELDS; f++)
             if (g->bad[f][0]) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
         printf("], \"not_applied\": ");
-        if (g->unapplied[0]) json_str(stdout, g->unapplied);
+        GenOverride dflt = {0};   /* the note of the default decode (greedy: the fields that act then) */
+        GenChoice dc;
+        Err de = {0};
+        const char *na = gen_defaults_unapplied(g, !gen_choose(s, &dflt, &dc, &de) || !dc.cfg.greedy);
+        if (na[0]) json_str(stdout, na);
         else printf("null");
         printf("}");
         printf("}\n");
@@ -291,11 +297,12 @@ int cmd_info(int argc, char **argv) {
         GenChoice gc;
         Err ge = {0};
         char d[400] = "(see the problem below)";
-        if (gen_choose(s, &none, &gc, &ge)) gen_describe(&gc, false, d, sizeof d);
+        bool dsample = true;   /* a default decode that cannot be chosen would sample */
+        if (gen_choose(s, &none, &gc, &ge)) { gen_describe(&gc, false, d, sizeof d); dsample = !gc.cfg.greedy; }
         printf("  sampling        %s\n", d);
         for (int f = 0; f < GEN_NFIELDS; f++)
             if (s->gen.bad[f][0]) printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
-        if (s->gen.unapplied[0]) printf("  note            %s\n", s->gen.unapplied);
+        if (gen_defaults_unapplied(&s->gen, dsample)[0]) printf("  note            %s\n", gen_defaults_unapplied(&s->gen, dsample));
         /* a generation_config.json beside a GGUF file is not read, as llama.cpp reads none (docs/formats.md) */
         char gj[2100];
         path_join(gj, sizeof gj, m->dir, "generation_config.json");

@@ -40,7 +40,8 @@ static Session *open_session(int argc, char **argv, bool run_steps, const GenOve
     if (m->warning[0]) fprintf(stderr, "llmscope: warning: %s\n", m->warning);   /* before curses owns the screen */
     GenChoice gc;
     if (!gen_choose(&m->spec, go, &gc, e)) { session_free(s); free(owned); return NULL; }
-    if (m->spec.gen.unapplied[0]) fprintf(stderr, "llmscope: warning: %s\n", m->spec.gen.unapplied);   /* the UI decodes */
+    const char *note = gen_defaults_unapplied(&m->spec.gen, !gc.cfg.greedy);   /* the UI decodes: what acts in its decode */
+    if (note[0]) fprintf(stderr, "llmscope: warning: %s\n", note);
     session_set_sampler(s, gc.cfg);
     const char *ids = cli_opt(argc, argv, "--ids");
     bool ok;

@@ -172,27 +172,31 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
         if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" is %g: %s", path, k_json_names[f], v->valuedouble, why);
         else gen_set_number(g, (GenField)f, v->valuedouble);
     }
-    /* what generate() would also apply and our sampler does not have: named, not dropped silently
-     * (repetition_penalty and no_repeat_ngram_size act in greedy decoding too; the others only
-     * when sampling) */
+    /* what generate() would also apply and our sampler does not have: named, not dropped silently.
+     * repetition_penalty and no_repeat_ngram_size are logits processors, applied in greedy decoding
+     * too; the others are warpers, applied only when sampling (generate() builds them under
+     * do_sample): the note for a greedy decode names the first two only (gen_defaults_unapplied) */
     static const struct { const char *key; double off; bool sampling_only; } others[] = {
         {"repetition_penalty", 1, false}, {"no_repeat_ngram_size", 0, false}, {"min_p", 0, true},
         {"typical_p", 1, true}, {"epsilon_cutoff", 0, true}, {"eta_cutoff", 0, true}};
-    char list[256] = "";
-    size_t k = 0;
+    char list[2][256] = {"", ""};   /* [0] what acts in a greedy decode, [1] in a sampling one */
+    size_t k[2] = {0, 0};
     for (size_t j = 0; j < sizeof others / sizeof others[0]; j++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, others[j].key);
-        if (!v || cJSON_IsNull(v) || (others[j].sampling_only && !g->do_sample)) continue;
+        if (!v || cJSON_IsNull(v)) continue;
         if (cJSON_IsNumber(v) && v->valuedouble == others[j].off) continue;
         char what[80];
         json_what(v, what, sizeof what);
-        if (k < sizeof list)
-            k += (size_t)snprintf(list + k, sizeof list - k, "%s\"%s\" %s", k ? ", " : "", others[j].key,
-                                  cJSON_IsNumber(v) ? what + strlen("the number ") : what);
+        for (int m = others[j].sampling_only ? 1 : 0; m < 2; m++)
+            if (k[m] < sizeof list[m])
+                k[m] += (size_t)snprintf(list[m] + k[m], sizeof list[m] - k[m], "%s\"%s\" %s", k[m] ? ", " : "", others[j].key,
+                                         cJSON_IsNumber(v) ? what + strlen("the number ") : what);
     }
-    if (k)
-        snprintf(g->unapplied, sizeof g->unapplied, "%s: %s: not applied (llmscope samples with temperature, top_k and top_p only; transformers' "
-                 "generate() would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
+    char *out[2] = {g->unapplied, g->unapplied_sampling};
+    for (int m = 0; m < 2; m++)
+        if (k[m])
+            snprintf(out[m], sizeof g->unapplied, "%s: %s: not applied (llmscope samples with temperature, top_k and top_p only; transformers' "
+                     "generate() would apply %s)", path, list[m], strchr(list[m], ',') ? "them" : "it");
     cJSON_Delete(root);
     return true;
 }
@@ -256,12 +260,15 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
         snprintf(g->file, sizeof g->file, "the GGUF file");
         g->do_sample = true;
     }
-    /* what llama.cpp would also apply and our sampler does not: say so rather than drop it silently */
-    static const struct { const char *key; double off; } others[] = {
-        {"general.sampling.min_p", 0}, {"general.sampling.penalty_repeat", 1}, {"general.sampling.mirostat", 0},
-        {"general.sampling.xtc_probability", 0}};
-    char list[256] = "";
-    size_t k = 0;
+    /* what llama.cpp would also apply and our sampler does not: say so rather than drop it silently.
+     * In llama.cpp's sampler chain the penalties and XTC come before the temperature, so they act at
+     * temperature 0 too (XTC may remove the top token); min_p keeps the top token and mirostat draws
+     * after the temperature, so at 0 they change nothing: a greedy decode's note leaves them out */
+    static const struct { const char *key; double off; bool sampling_only; } others[] = {
+        {"general.sampling.min_p", 0, true}, {"general.sampling.penalty_repeat", 1, false}, {"general.sampling.mirostat", 0, true},
+        {"general.sampling.xtc_probability", 0, false}};
+    char list[2][256] = {"", ""};
+    size_t k[2] = {0, 0};
     for (size_t j = 0; j < sizeof others / sizeof others[0]; j++) {
         double x;
         const GgufKV *kv = gguf_find(file, others[j].key);
@@ -271,13 +278,20 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
         char val[32];
         if (num) snprintf(val, sizeof val, "%g", x);
         else snprintf(val, sizeof val, "(of type %s)", gguf_value_type_name(kv->type));
-        if (k < sizeof list) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s %s", k ? ", " : "", others[j].key, val);
+        for (int m = others[j].sampling_only ? 1 : 0; m < 2; m++)
+            if (k[m] < sizeof list[m]) k[m] += (size_t)snprintf(list[m] + k[m], sizeof list[m] - k[m], "%s%s %s", k[m] ? ", " : "", others[j].key, val);
     }
-    int w = 0;
-    if (k)
-        w = snprintf(g->unapplied, sizeof g->unapplied, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; "
-                     "llama.cpp would apply %s)", path, list, strchr(list, ',') ? "them" : "it");
-    if (ni && w >= 0 && (size_t)w < sizeof g->unapplied)
-        snprintf(g->unapplied + w, sizeof g->unapplied - (size_t)w, "%s%s: GGUF %s: not a number, ignored as llama.cpp ignores %s",
-                 w ? "; " : "", path, ignored, strchr(ignored, ',') ? "them" : "it");
+    /* the keys that hold no number are named in both notes (llama.cpp ignores them too) */
+    char *out[2] = {g->unapplied, g->unapplied_sampling};
+    for (int m = 0; m < 2; m++) {
+        int w = 0;
+        if (k[m])
+            w = snprintf(out[m], sizeof g->unapplied, "%s: GGUF %s: not applied (llmscope samples with temperature, top_k and top_p only; "
+                         "llama.cpp would apply %s)", path, list[m], strchr(list[m], ',') ? "them" : "it");
+        if (ni && w >= 0 && (size_t)w < sizeof g->unapplied)
+            snprintf(out[m] + w, sizeof g->unapplied - (size_t)w, "%s%s: GGUF %s: not a number, ignored as llama.cpp ignores %s",
+                     w ? "; " : "", path, ignored, strchr(ignored, ',') ? "them" : "it");
+    }
 }
+
+const char *gen_defaults_unapplied(const GenDefaults *g, bool sampling) { return sampling ? g->unapplied_sampling : g->unapplied; }

@@ -572,7 +572,7 @@ static Model *load_any(const char *path, bool config_only_ok, bool layout_only, 
     if (!m) return NULL;
     /* no generation_config.json (none beside config.json), no GGUF sampling keys, a llama2.c
      * file: transformers' GenerationConfig defaults, greedy */
-    if (m->spec.gen.source == GEN_SRC_NONE && !m->spec.gen.unapplied[0]) gen_defaults_reset(&m->spec.gen);   /* (a note: read, and reset already) */
+    if (m->spec.gen.source == GEN_SRC_NONE && !m->spec.gen.unapplied[0] && !m->spec.gen.unapplied_sampling[0]) gen_defaults_reset(&m->spec.gen);   /* (a note: read, and reset already) */
     if (!m->config_only) {
         model_account(m);
         /* refuse a model whose weights cannot fit in physical memory */

@@ -75,10 +75,14 @@ typedef struct {
     char bad[GEN_NFIELDS][320];
     /* Fields the source sets that its own tool would apply and our sampler lacks (transformers'
      * repetition_penalty, min_p, ...; llama.cpp's general.sampling.min_p, ...): the whole note,
-     * naming the file and each field with its value ("" if none); for a GGUF file also the
-     * general.sampling keys that hold no number, which llama.cpp ignores too. Only commands that decode print it
-     * (run, generate, trace -n N, tui); info lists it. */
+     * naming the file and each field with its value ("" if none). unapplied: those that act in a
+     * greedy decode too (repetition_penalty, no_repeat_ngram_size; penalty_repeat, xtc_probability);
+     * unapplied_sampling: every one, for a decode that samples (gen_defaults_unapplied picks). Only
+     * commands that decode print it (run, generate, trace -n N, tui), for the decode they run; info
+     * lists the one of the model's default decode. For a GGUF file both also name the
+     * general.sampling keys that hold no number, which llama.cpp ignores too. */
     char unapplied[400];
+    char unapplied_sampling[400];
 } GenDefaults;
 
 typedef struct {
@@ -230,8 +234,9 @@ void gen_defaults_reset(GenDefaults *g);
 /* generation_config.json text (model/gendefaults.c): eos/bos ids are read by the loader; this
  * reads do_sample, temperature, top_k, top_p into g (on top of gen_defaults_reset), recording a
  * field of the wrong type or value in g->bad (named with `path`). Fields transformers' generate()
- * would apply and llmscope does not (repetition_penalty, no_repeat_ngram_size; with do_sample
- * min_p, typical_p, epsilon_cutoff, eta_cutoff) at a value that acts are listed in g->unapplied.
+ * would apply and llmscope does not (repetition_penalty, no_repeat_ngram_size; when sampling
+ * min_p, typical_p, epsilon_cutoff, eta_cutoff) at a value that acts are listed in g->unapplied
+ * and g->unapplied_sampling.
  * False only when the text is not a JSON object (transformers then ignores the file; so does the
  * loader, with a warning). */
 bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path);
@@ -239,8 +244,12 @@ struct GgufFile;
 /* GGUF general.sampling.temp / top_k / top_p into g (on top of gen_defaults_reset); any of them
  * present means do_sample. Keys llama.cpp would apply that llmscope does not (min_p,
  * penalty_repeat, mirostat, xtc_probability) at a value that does something are listed in
- * g->unapplied. */
+ * g->unapplied (penalty_repeat, xtc_probability: they act at temperature 0 too) and
+ * g->unapplied_sampling (all). */
 void gen_defaults_from_gguf(GenDefaults *g, const struct GgufFile *f, const char *path);
+/* The note on fields our sampler lacks that apply to a decode that samples (sampling) or a greedy
+ * one; "" when none. */
+const char *gen_defaults_unapplied(const GenDefaults *g, bool sampling);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);

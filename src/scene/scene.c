@@ -217,10 +217,12 @@ bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e
     sc->job.reprefill = false;
     char nm[256], msg[SCENE_MSG_CAP];
     const Model *mdl = session_model(s);
-    bool warn = mdl->warning[0] || gen_bad || mdl->spec.gen.unapplied[0];
+    /* the note on fields our sampler lacks: those that act in the decode the model now runs */
+    const char *note = gen_defaults_unapplied(&mdl->spec.gen, !sampler_cfg(session_sampler(s)).greedy);
+    bool warn = mdl->warning[0] || gen_bad || note[0];
     if (mdl->warning[0]) snprintf(msg, sizeof msg, "%s", mdl->warning);
     else if (gen_bad) snprintf(msg, sizeof msg, tr("%s; greedy (s: sampling settings)"), sc->gen_desc);
-    else if (mdl->spec.gen.unapplied[0]) snprintf(msg, sizeof msg, "%s", mdl->spec.gen.unapplied);
+    else if (note[0]) snprintf(msg, sizeof msg, "%s", note);
     else snprintf(msg, sizeof msg, tr("loaded %s"), path_base_name(path, true, nm, sizeof nm));
     if (slot == 1) {
         if (!scene_begin_work(sc, SCENE_JOB_FOLLOW, msg, e)) { scene_set_session(sc, 1, NULL, false); return false; }

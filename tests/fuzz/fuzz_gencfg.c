@@ -27,8 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_str(g->bad[f], sizeof g->bad[f], "a bad field's message");
         if (g->bad[f][0] && !strstr(g->bad[f], name)) fuzz_fail("message does not name the file: %s", g->bad[f]);
     }
-    check_str(g->unapplied, sizeof g->unapplied, "the note");
-    if (g->unapplied[0] && !strstr(g->unapplied, name)) fuzz_fail("note does not name the file: %s", g->unapplied);
+    for (int smp = 0; smp < 2; smp++) {   /* the notes of a greedy and of a sampling decode; the first's fields are the second's too */
+        const char *note = gen_defaults_unapplied(g, smp);
+        check_str(note, sizeof g->unapplied, "the note");
+        if (note[0] && !strstr(note, name)) fuzz_fail("note does not name the file: %s", note);
+    }
+    if (g->unapplied[0] && !g->unapplied_sampling[0]) fuzz_fail("a greedy decode's note without a sampling one: %s", g->unapplied);
     for (int m = 0; m < 16; m++) {   /* --greedy, --temp 0.5, --top-k 3, --top-p 0.5 in every combination */
         GenOverride o = {.greedy = m & 1, .has_temp = (m >> 1) & 1, .temperature = 0.5f, .has_top_k = (m >> 2) & 1, .top_k = 3,
                          .has_top_p = (m >> 3) & 1, .top_p = 0.5f, .seed = 1};
