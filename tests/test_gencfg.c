@@ -802,6 +802,12 @@ static void tui_body(TestCtx *T_, const char *dir) {
     free(out); free(err);
     CHECK(cli("screenshot --model %D/b --steps 2 --greedy", &out, &err) == 0);
     free(out); free(err);
+    /* a --compare model samples with its own defaults: its wrong fields stop the start as A's do */
+    rc = cli("screenshot --model %D/g --compare %D/b --steps 2", &out, &err);
+    CHECK_MSG(rc == 1 && strstr(err, "--compare ") && strstr(err, "/b: 2 sampling fields of generation_config.json are wrong"), "compare bad: %d %s", rc, err);
+    free(out); free(err);
+    CHECK(cli("screenshot --model %D/b --compare %D/g --steps 2 --greedy", &out, &err) == 0);
+    free(out); free(err);
 }
 
 TEST(gencfg_tui_samples_as_run) {

@@ -14,6 +14,7 @@
 #include "lesson/lesson.h"
 #include "scene/scene.h"
 #include "tui/app.h"
+#include "tui/lesson_pane.h"
 
 #define MODEL "assets/models/story-gqa"
 #define PROMPT "Once upon a time"
@@ -318,4 +319,97 @@ static void follow_body(TestCtx *T_, const char *dir) {
 TEST(scene_sampler_follows_model_defaults_lessons_greedy) {
     if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
     test_in_tmpdir(T_, "scene", follow_body);
+}
+
+/* Compare slot B samples with its own model's defaults while the scene follows them (as `run --model
+ * B` would with the same options): its tokens are those g alone decodes with its defaults; B's wrong
+ * fields leave B greedy with the reason on the status line; a sampler set by hand applies to both.
+ * A lesson decodes greedily while it runs; closing it (q in its pane) brings back the model's own
+ * sampling, and the status line and the header say so. */
+static void own_body(TestCtx *T_, const char *dir) {
+    char cmd[2048], g[1100], b[1100];
+    snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json "
+             "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done", dir, dir);
+    REQUIRE(system(cmd) == 0);
+    snprintf(g, sizeof g, "%s/g", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(cmd, sizeof cmd, "%s/generation_config.json", g);
+    write_file(cmd, "{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}");
+    snprintf(cmd, sizeof cmd, "%s/generation_config.json", b);
+    write_file(cmd, "{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}");
+    Err e = {0};
+    GenOverride none = {.seed = 42};
+    Scene *sc = scene_new(), *alone = scene_new(), *greedy = scene_new();
+    REQUIRE(sc && alone && greedy);
+    REQUIRE(scene_load_model(sc, 0, MODEL, &e) && scene_sampler_model(sc, &none, true, &e) && scene_set_prompt(sc, PROMPT, true, &e));
+    CHECK(sampler_cfg(session_sampler(sc->ses[0])).greedy);          /* story-gqa: greedy by default */
+    REQUIRE(scene_load_model(sc, 1, g, &e));
+    SamplerCfg c = sampler_cfg(session_sampler(sc->ses[1]));
+    CHECK_MSG(cfg_is(c, false, 1.5f, 5, 0.9f) && c.seed == 42, "B: greedy %d T %g k %d p %g", c.greedy, (double)c.temperature, c.top_k, (double)c.top_p);
+    CHECK(sampler_cfg(session_sampler(sc->ses[0])).greedy);          /* A keeps its own */
+    for (int i = 0; i < 8; i++) REQUIRE(scene_step(sc, &e));
+    REQUIRE(scene_load_model(alone, 0, g, &e) && scene_sampler_model(alone, &none, true, &e) && scene_set_prompt(alone, PROMPT, true, &e));
+    REQUIRE(scene_load_model(greedy, 0, g, &e) && scene_set_prompt(greedy, PROMPT, true, &e));
+    for (int i = 0; i < 8; i++) REQUIRE(scene_step(alone, &e) && scene_step(greedy, &e));
+    const Session *x = sc->ses[1], *y = alone->ses[0], *z = greedy->ses[0];
+    REQUIRE(session_len(x) == session_len(y) && session_len(x) == session_len(z));
+    CHECK_MSG(!memcmp(session_ids(x), session_ids(y), sizeof(int) * (size_t)session_len(x)), "B's tokens are not g's own sampled ones");
+    CHECK_MSG(memcmp(session_ids(x), session_ids(z), sizeof(int) * (size_t)session_len(x)), "g samples its greedy tokens: the check cannot fail");
+    /* B's wrong fields: B greedy, the status line names them */
+    scene_compare_off(sc);
+    REQUIRE(scene_load_model(sc, 1, b, &e));
+    CHECK(sampler_cfg(session_sampler(sc->ses[1])).greedy);
+    CHECK_MSG(sc->msg_error && strstr(sc->msg, "B: 2 sampling fields") && strstr(sc->msg, "greedy (s: sampling settings)"), "%s", sc->msg);
+    /* by hand: both; following again: each its own */
+    SamplerCfg hand = {.greedy = false, .temperature = 0.5f, .top_k = 3, .top_p = 1, .seed = 9};
+    REQUIRE(scene_set_sampler(sc, -1, hand, &e));
+    scene_compare_off(sc);
+    REQUIRE(scene_load_model(sc, 1, g, &e));
+    CHECK(cfg_is(sampler_cfg(session_sampler(sc->ses[1])), false, 0.5f, 3, 1));
+    REQUIRE(scene_sampler_model(sc, &none, true, &e));
+    CHECK(sampler_cfg(session_sampler(sc->ses[0])).greedy && cfg_is(sampler_cfg(session_sampler(sc->ses[1])), false, 1.5f, 5, 0.9f));
+    scene_free(sc);
+    scene_free(alone);
+    scene_free(greedy);
+
+    /* a lesson on g in the App: greedy while it runs; q closes it and g's sampling is back */
+    static const char *const models[2] = {"g", "b"};
+    for (int m = 0; m < 2; m++) {
+        char path[1200], json[600];
+        snprintf(path, sizeof path, "%s/t%d.json", dir, m);
+        snprintf(json, sizeof json, "{\"id\":\"t\",\"lang\":\"en\",\"title\":\"T\",\"summary\":\"s\",\"model\":\"%s\",\"prompt\":\"" PROMPT "\","
+                 "\"steps\":[{\"text\":\"a\",\"actions\":[{\"do\":\"step\",\"n\":2}]}]}", models[m]);
+        write_file(path, json);
+        App *a = app_new();
+        REQUIRE(a);
+        REQUIRE(scene_load_model(a->sc, 0, m ? b : g, &e));
+        scene_sampler_model(a->sc, &none, true, &e);
+        REQUIRE(lesson_ui_get(a, dir, "en"));
+        REQUIRE(lesson_ui_open(a, path, 0, &e));
+        CHECK(sampler_cfg(session_sampler(a->sc->ses[0])).greedy && !a->sc->gen_follow);
+        lesson_ui_key(a, 'q');
+        CHECK(!lesson_ui_player(a) && a->sc->gen_follow);
+        c = sampler_cfg(session_sampler(a->sc->ses[0]));
+        if (!m) {
+            CHECK_MSG(cfg_is(c, false, 1.5f, 5, 0.9f) && c.seed == 42, "after the lesson: greedy %d T %g", c.greedy, (double)c.temperature);
+            CHECK_MSG(!a->sc->msg_error && strstr(a->sc->msg, "lesson closed; the model's own sampling again: sampling with temperature 1.5"),
+                      "%s", a->sc->msg);
+            Canvas *cv = canvas_new(120, 30);
+            REQUIRE(cv);
+            app_render(a, cv);
+            char *txt = canvas_to_text(cv);
+            CHECK_MSG(txt && strstr(txt, "T1.5 k5 p0.9") && strstr(txt, "lesson closed"), "%.400s", txt ? txt : "");
+            free(txt);
+            canvas_free(cv);
+        } else {
+            CHECK_MSG(c.greedy && a->sc->msg_error && strstr(a->sc->msg, "lesson closed; 2 sampling fields") &&
+                      strstr(a->sc->msg, "greedy (s: sampling settings)"), "%s", a->sc->msg);
+        }
+        app_free(a);
+    }
+}
+
+TEST(scene_compare_b_own_defaults_lesson_close_restores) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", own_body);
 }

@@ -269,6 +269,15 @@ static const CliCmd k_shot_cmd = {
     "screenshot", "screenshot [--model M] [--prompt TEXT | --ids 1,2] [--steps N] [--panel NAME] [--full] [--size WxH] ...",
     "Renders a panel (or with --full the whole UI) without a terminal, as text, ANSI, SVG or HTML.", k_shot_groups, 0, NULL, true};
 
+/* --compare's model samples with its own defaults under the same options (as `run --model` would):
+ * fields of its file that decode needs with a wrong type or value stop the start, as A's do */
+static bool compare_sampler_ok(const Scene *sc, const GenOverride *go, Err *e) {
+    GenChoice gc;
+    Err e2 = {0};
+    if (sc->n_ses < 2 || gen_choose(&session_model(sc->ses[1])->spec, go, &gc, &e2)) return true;
+    return err_set(e, e2.code, "--compare %s: %s", session_model_path(sc->ses[1]), e2.msg);
+}
+
 /* options that act on computed tokens: without --run the UI starts before the first step */
 static const CliRule k_tui_rules[] = {
     {"--steps", CLI_NEEDS, "--run", "without it the UI starts before the first step"},
@@ -320,7 +329,10 @@ int cmd_tui(int argc, char **argv) {
         app_free(a);
         return 2;
     }
-    if (cmp && (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e))) { app_free(a); return cli_fail(&e); }
+    if (cmp && (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e))) {
+        app_free(a);
+        return cli_fail(&e);
+    }
     a->sc->msg[0] = 0;
     if (!app_run(a, &e)) {
         /* no usable terminal: print one frame as text so the user still sees something */
@@ -406,7 +418,10 @@ int cmd_screenshot(int argc, char **argv) {
     if (cmp) app_add_model(a, cmp);
     app_add_model(a, session_model_path(s));
     if (cmp) {
-        if (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e)) { app_free(a); return cli_fail(&e); }
+        if (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e)) {
+            app_free(a);
+            return cli_fail(&e);
+        }
         a->sc->msg[0] = 0;
     }
     Canvas *c = canvas_new(w, h);

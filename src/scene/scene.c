@@ -64,7 +64,9 @@ static void defaults(Scene *sc) {
 
 Scene *scene_new(void) {
     Scene *sc = calloc(1, sizeof *sc);
-    if (sc) defaults(sc);
+    if (!sc) return NULL;
+    defaults(sc);
+    sc->gen_opts = (GenOverride){.seed = 42};   /* no sampling option given: run's --seed default */
     return sc;
 }
 
@@ -159,6 +161,20 @@ static bool model_choice(Scene *sc, const Session *s, GenChoice *c, Err *e) {
     return true;
 }
 
+/* The sampler session i takes while the scene follows the models' defaults: its own model's, as
+ * `run --model` would with the recorded options (compare slot B too). When the fields it needs are
+ * wrong: greedy, and *why (for the status line) says so, prefixed with the side in compare mode. */
+static SamplerCfg own_choice(Scene *sc, int i, const Session *s, char *why, size_t cap) {
+    GenChoice c;
+    Err e2 = {0};
+    why[0] = 0;
+    if (gen_choose(&session_model(s)->spec, &sc->gen_opts, &c, &e2)) return c.cfg;
+    snprintf(why, cap, tr("%s%.*s; greedy (s: sampling settings)"), i ? "B: " : "", (int)strcspn(e2.msg, "\n"), e2.msg);
+    SamplerCfg g = sc->scfg;
+    g.greedy = true;
+    return g;
+}
+
 /* ---- sessions: load, follow, prompt ------------------------------------------------------------ */
 
 bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
@@ -184,8 +200,12 @@ bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e
     Err e2 = {0};
     const Session *ref = sc->ses[0];
     bool prefill = false;
+    char bwhy[SCENE_MSG_CAP] = "";
     if (slot == 1) {
-        session_set_sampler(s, sampler_cfg(session_sampler(ref)));
+        /* following the models' defaults, B samples with its own model's (as `run --model B` would with
+         * the same options: each strip shows what its model writes; the band scores both on A's text);
+         * else with A's sampler (set by hand, or a lesson's greedy one) */
+        session_set_sampler(s, sc->gen_follow ? own_choice(sc, 1, s, bwhy, sizeof bwhy) : sampler_cfg(session_sampler(ref)));
         if (!session_follow_begin(s, ref, &e2)) { session_free(s); return scene_fail(sc, e, "B: %s", e2.msg); }
     } else if (ref) {
         /* the new model reads the same prompt, prefilled; the selection stays */
@@ -219,9 +239,10 @@ bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e
     const Model *mdl = session_model(s);
     /* the note on fields our sampler lacks: those that act in the decode the model now runs */
     const char *note = gen_defaults_unapplied(&mdl->spec.gen, !sampler_cfg(session_sampler(s)).greedy);
-    bool warn = mdl->warning[0] || gen_bad || note[0];
+    bool warn = mdl->warning[0] || gen_bad || bwhy[0] || note[0];
     if (mdl->warning[0]) snprintf(msg, sizeof msg, "%s", mdl->warning);
     else if (gen_bad) snprintf(msg, sizeof msg, tr("%s; greedy (s: sampling settings)"), sc->gen_desc);
+    else if (bwhy[0]) snprintf(msg, sizeof msg, "%s", bwhy);
     else if (note[0]) snprintf(msg, sizeof msg, "%s", note);
     else snprintf(msg, sizeof msg, tr("loaded %s"), path_base_name(path, true, nm, sizeof nm));
     if (slot == 1) {
@@ -516,8 +537,26 @@ bool scene_sampler_model(Scene *sc, const GenOverride *o, bool apply, Err *e) {
     sc->gen_follow = true;
     if (!apply) return true;
     sc->scfg = c.cfg;
-    for (int i = 0; i < sc->n_ses; i++) session_set_sampler(sc->ses[i], c.cfg);
-    scene_status(sc, false, "%s", sc->gen_desc);
+    session_set_sampler(sc->ses[0], c.cfg);
+    char why[SCENE_MSG_CAP] = "";
+    if (sc->n_ses > 1) session_set_sampler(sc->ses[1], own_choice(sc, 1, sc->ses[1], why, sizeof why));   /* B: its own model's */
+    if (why[0]) scene_status(sc, true, "%s", why);
+    else scene_status(sc, false, "%s", sc->gen_desc);
+    return true;
+}
+
+bool scene_lesson_closed(Scene *sc, Err *e) {
+    scene_note(sc, "lesson_closed");
+    if (!sc->ses[0]) return true;
+    Err e2 = {0};
+    if (!scene_sampler_model(sc, NULL, true, &e2)) {   /* A's fields are wrong: A stays greedy, and says why */
+        sc->gen_follow = true;   /* models loaded later take their own, as at the UI's start */
+        char why[SCENE_MSG_CAP];
+        if (sc->n_ses > 1) session_set_sampler(sc->ses[1], own_choice(sc, 1, sc->ses[1], why, sizeof why));
+        scene_status(sc, true, "lesson closed; %.*s; greedy (s: sampling settings)", (int)strcspn(e2.msg, "\n"), e2.msg);
+        return err_set(e, e2.code, "%s", e2.msg);
+    }
+    if (!sc->msg_error) scene_status(sc, false, "lesson closed; the model's own sampling again: %s", sc->gen_desc);
     return true;
 }
 

@@ -80,7 +80,9 @@ typedef struct Scene {
     /* The model's sampling defaults as `run` reads them (engine/gencfg.h), under gen_opts (the
      * sampling options `tui` was given): while gen_follow is on, each model loaded into slot A
      * samples with them (scene_sampler_model turns it on; setting a sampler by hand, or a lesson's
-     * start, turns it off: lessons decode greedily unless a step sets a sampler). gen_desc says
+     * start, turns it off: lessons decode greedily unless a step sets a sampler, and
+     * scene_lesson_closed turns it on again); a compare model in slot B samples with its own model's
+     * defaults the same way. gen_desc says
      * what the defaults are for A's model ("sampling with temperature 0.6, ... (generation_config.json)"
      * or the error that keeps them from use). */
     GenOverride gen_opts;
@@ -182,9 +184,15 @@ bool scene_set_ablation(Scene *sc, int slot, int layer, int head, Err *e);
 bool scene_set_sampler(Scene *sc, int slot, SamplerCfg cfg, Err *e);
 /* The model's sampling defaults (of A's model) under o (NULL: the options recorded before), as
  * `run` merges them: recorded, gen_follow on, gen_desc set; with apply, every session samples with
- * them (reseeded) and the status line says so. False (e and the status line naming every bad field,
+ * its own model's defaults (reseeded; compare slot B with B's, greedy with the reason on the status
+ * line when B's are wrong) and the status line says so. False (e and the status line naming every bad field,
  * the sampler unchanged) when the defaults the choice needs are wrong. */
 bool scene_sampler_model(Scene *sc, const GenOverride *o, bool apply, Err *e);
+/* A lesson has closed (its player is gone): lessons decode greedily while they run (their start
+ * resets the sampler), and now every session samples with its model's defaults again, under the
+ * recorded options, as scene_sampler_model(apply); the status line says so ("lesson closed; the
+ * model's own sampling again: ..."), or names the wrong fields that keep it greedy. */
+bool scene_lesson_closed(Scene *sc, Err *e);
 bool scene_set_running(Scene *sc, bool on, Err *e);
 /* One run-mode tick: steps, and stops at the end of text or on an error. */
 bool scene_tick(Scene *sc, Err *e);

@@ -400,7 +400,8 @@ static void draw_sampler(App *a, Canvas *c) {
      * whether the settings are still those */
     if (in.h > 6 && a->sdesc[0]) {
         char md[sizeof a->sdesc + 64];
-        snprintf(md, sizeof md, tr("d  the model's defaults%s: %s"), a->sc->gen_follow ? tr(" (in use)") : "", a->sdesc);
+        snprintf(md, sizeof md, a->sc->n_ses > 1 ? tr("d  the models' defaults%s, A: %s (B: its own)") : tr("d  the model's defaults%s: %s"),
+                 a->sc->gen_follow ? tr(" (in use)") : "", a->sdesc);
         w_text(c, rect_make(in.x + 1, in.y + 6, in.w - 2, 3), md, sty(CR_TEXT));
     }
     if (in.h > 9)

@@ -66,12 +66,19 @@ Rect lesson_ui_pane_rect(App *a, bool *overflow) {
     return a->lesson ? a->lesson->pane : rect_make(0, 0, 0, 0);
 }
 
-void lesson_ui_close(App *a) {
-    LessonUi *u = a->lesson;
-    if (!u || !u->player) return;
+static void close_player(LessonUi *u) {
     lesson_player_free(u->player);
     u->player = NULL;
     u->err[0] = 0;
+}
+
+void lesson_ui_close(App *a) {
+    LessonUi *u = a->lesson;
+    if (!u || !u->player) return;
+    close_player(u);
+    /* the lesson decoded greedily; the UI samples as the model says again, and the status line says so */
+    Err e = {0};
+    scene_lesson_closed(a->sc, &e);
 }
 
 static bool goto_step(App *a, int k) {
@@ -94,7 +101,7 @@ bool lesson_ui_open(App *a, const char *path, int step, Err *e) {
     Lesson *l = lesson_load(path, e);
     if (!l) return false;
     if (strcmp(l->lang, u->lang)) snprintf(u->lang, sizeof u->lang, "%s", l->lang);
-    lesson_ui_close(a);
+    if (u->player) close_player(u);   /* another lesson: it starts greedy again */
     LessonPlayer *p = lesson_player_new(a->sc, l, u->root, e);
     if (!p) return false;
     u->player = p;

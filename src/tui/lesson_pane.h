@@ -28,6 +28,8 @@ void lesson_ui_free(LessonUi *u);
 /* Opens a lesson file and shows step `step` (0-based). False with e filled on a bad file or
  * an action that fails (the pane then shows the error too). */
 bool lesson_ui_open(App *a, const char *path, int step, Err *e);
+/* Closes the lesson (q in its pane): the sampler, greedy while it ran, follows the models'
+ * defaults again (scene_lesson_closed), and the status line says so. */
 void lesson_ui_close(App *a);
 LessonPlayer *lesson_ui_player(App *a);     /* NULL when no lesson is open */
 bool lesson_ui_next(App *a);                 /* presenter actions (also bound to keys) */
