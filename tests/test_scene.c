@@ -413,3 +413,36 @@ TEST(scene_compare_b_own_defaults_lesson_close_restores) {
     if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
     test_in_tmpdir(T_, "scene", own_body);
 }
+
+/* Every view action (SceneAction.view: the UI answers it while work runs in pieces) leaves a
+ * pending prefill as it was: no piece run, nothing settled. A step, which is no view action,
+ * settles it (else the check could not fail). */
+TEST(scene_view_actions_leave_work_pending) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    Err e = {0};
+    Scene *sc = scene_new();
+    REQUIRE(sc);
+    sc->chunked = true;
+    REQUIRE(scene_load_model(sc, 0, MODEL, &e));
+    REQUIRE(scene_set_prompt(sc, PROMPT " there was a little girl named Lily. She loved to play outside.", true, &e));
+    REQUIRE(scene_busy(sc));
+    int n = 0, views = 0, done0 = -1, total0 = -1;
+    const SceneAction *t = scene_action_table(&n);
+    session_work_progress(sc->ses[0], &done0, &total0);
+    REQUIRE(done0 == 0 && total0 > 8);
+    for (int i = 0; i < n; i++) {
+        if (!t[i].view) continue;
+        views++;
+        for (int arg = 0; arg < 2; arg++) {
+            Err e2 = {0};
+            scene_do(sc, t[i].name, t[i].fn && !strcmp(t[i].name, "panel") ? PANEL_KV - arg : arg, &e2);
+            int done = -1, total = -1;
+            session_work_progress(sc->ses[0], &done, &total);
+            CHECK_MSG(scene_busy(sc) && done == done0 && total == total0 && session_cursor(sc->ses[0]) < 0,
+                      "view action %s (arg %d): the prefill moved (%d/%d, busy %d)", t[i].name, arg, done, total, scene_busy(sc));
+        }
+    }
+    CHECK_MSG(views >= 30, "%d view actions", views);
+    CHECK(scene_do(sc, "step", 0, &e) && !scene_busy(sc));
+    scene_free(sc);
+}

@@ -822,8 +822,9 @@ TEST(work_piece_size_keeps_prefill_pieces_efficient) {
 /* A prompt's prefill in the App as the terminal runs it (chunked), between two pieces: the panel
  * says the prompt is running (it said "no tokens yet: press n", the key just pressed) and the
  * header says prefill; ? opens the help at once and Esc there closes it without stopping the
- * prefill, q there closes it without quitting; C changes the theme; other keys wait for the end;
- * Esc then stops the prefill. */
+ * prefill, q there closes it without quitting; C changes the theme; view keys (a panel, the
+ * layer) answer at once; a step waits for the end and the status line says so, and a view key
+ * typed after it waits too (keys keep their order); Esc then stops the prefill. */
 TEST(work_app_keys_during_prefill) {
     Err e = {0};
     if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
@@ -860,10 +861,14 @@ TEST(work_app_keys_during_prefill) {
     app_handle(app, &th);
     CHECK(theme_current() != t0);
     while (theme_current() != t0) app_handle(app, &th);    /* back to the theme the other tests use */
-    const int panel = app->sc->panel;
-    app_handle(app, &two);                                 /* a panel key waits for the end */
-    CHECK_EQ_INT(app->sc->panel, panel);
-    CHECK_EQ_INT(app->n_typed, 1);
+    TuiEvent rb = {.key = ']'}, nk = {.key = 'n'};
+    app_handle(app, &two);                                 /* a panel key: a view action, at once */
+    app_handle(app, &rb);
+    CHECK(app->sc->panel == PANEL_KV && app->sc->sel.layer == 1 && !app->n_typed && scene_busy(app->sc));
+    app_handle(app, &nk);                                  /* a step waits for the end, and says so */
+    CHECK(app->n_typed == 1 && scene_busy(app->sc) && screen_has(app, cv, "n waits until it ends"));
+    app_handle(app, &rb);                                  /* after it, a view key waits too */
+    CHECK(app->n_typed == 2 && app->sc->sel.layer == 1 && screen_has(app, cv, "2 keys wait until it ends"));
     app_handle(app, &esc);
     CHECK(!scene_busy(app->sc));
     CHECK(strstr(app->sc->msg, "prefill stopped") != NULL);

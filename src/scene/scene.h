@@ -224,6 +224,12 @@ typedef struct {
     const char *name;         /* "step", "layer.next", "attention.toggle_scores" */
     SceneActFn fn;
     const char *doc;          /* one line for the help screen */
+    /* A view action: it changes only what is shown (the panel, the layer / head / key selected, a
+     * panel's view option) and neither runs the model nor waits for pending work (scene_settle), so
+     * a UI answers it while work runs in pieces (a prefill, a re-run, B catching up, a load); the
+     * others wait for the work's end. tests/test_scene.c checks that a view action leaves pending
+     * work as it was. */
+    bool view;
 } SceneAction;
 const SceneAction *scene_action_find(const char *name);
 const SceneAction *scene_action_table(int *n);

@@ -200,6 +200,19 @@ static void draw_header(App *a, Canvas *c, Rect r) {
     canvas_pop_clip(c);
 }
 
+/* The status message: the scene's, and while work runs the keys typed that wait for its end
+ * ("n waits until it ends"). */
+static const char *status_text(const App *a, char *buf, size_t cap) {
+    if (!a->n_typed || !scene_busy(a->sc)) return a->sc->msg;
+    char w[64];
+    int k = a->typed[0];
+    if (a->n_typed == 1 && k > 0x20 && k < 0x7f) snprintf(w, sizeof w, tr("%c waits until it ends"), (char)k);
+    else if (a->n_typed == 1) snprintf(w, sizeof w, "%s", tr("1 key waits until it ends"));
+    else snprintf(w, sizeof w, tr("%d keys wait until it ends"), a->n_typed);
+    snprintf(buf, cap, "%s%s%s", a->sc->msg, a->sc->msg[0] ? " \xc2\xb7 " : "", w);
+    return buf;
+}
+
 /* Columns the tab row takes: " N name " per panel and a space after each. */
 static int tabs_width(bool longn) {
     int w = 0;
@@ -216,7 +229,9 @@ static int tabs_width(bool longn) {
 static bool draw_tabs(App *a, Canvas *c, Rect r) {
     canvas_fill(c, r, " ", sty(CR_TEXT));
     canvas_push_clip(c, r);
-    const int msg_w = a->sc->msg[0] ? text_width(a->sc->msg, c->unicode) + 1 : 0;
+    char sbuf[SCENE_MSG_CAP + 80];
+    const char *msg = status_text(a, sbuf, sizeof sbuf);
+    const int msg_w = msg[0] ? text_width(msg, c->unicode) + 1 : 0;
     const int long_w = tabs_width(true), short_w = tabs_width(false);
     const bool beside = !msg_w || short_w + msg_w <= r.w;
     const bool longn = long_w + msg_w <= r.w || (!beside && long_w <= r.w);
@@ -233,7 +248,7 @@ static bool draw_tabs(App *a, Canvas *c, Rect r) {
         x++;
     }
     if (msg_w && beside)
-        canvas_text(c, r.x + r.w - msg_w, r.y, a->sc->msg, sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
+        canvas_text(c, r.x + r.w - msg_w, r.y, msg, sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
     canvas_pop_clip(c);
     return beside;
 }
@@ -284,11 +299,13 @@ static void draw_fbar(App *a, Canvas *c, Rect r, bool msg) {
     canvas_fill(c, r, " ", sty(CR_TEXT));
     canvas_push_clip(c, r);
     int end = r.x + r.w;                /* the keys end before this column */
+    char sbuf[SCENE_MSG_CAP + 80];
+    const char *stext = status_text(a, sbuf, sizeof sbuf);
     if (msg) {
-        int tw = text_width(a->sc->msg, c->unicode), room = r.w - 2;
+        int tw = text_width(stext, c->unicode), room = r.w - 2;
         int mx = r.x + r.w - 1 - (tw < room ? tw : room);
         if (mx < r.x) mx = r.x;
-        canvas_text_fit(c, mx, r.y, a->sc->msg, r.x + r.w - 1 - mx, sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
+        canvas_text_fit(c, mx, r.y, stext, r.x + r.w - 1 - mx, sty_attr(a->sc->msg_error ? CR_ERROR : CR_GOOD, ATTR_BOLD));
         end = mx - 1;
     }
     int x = r.x;
@@ -481,6 +498,15 @@ static int app_own_key(App *a, int key) {
     }
 }
 
+/* A key whose action only changes what is shown (SceneAction.view), and that the lesson pane does
+ * not take first ('a' shows a question's answer there). */
+static bool view_key(App *a, int key) {
+    if (!a->sc->n_ses || (lesson_ui_player(a) && (key == 'a' || key == TK_ENTER))) return false;
+    const KeyBinding *b = scene_key_binding(a->sc, key);
+    const SceneAction *act = b ? scene_action_find(b->action) : NULL;
+    return act && act->view;
+}
+
 static int handle_key(App *a, int key) {
     if (a->overlay != OV_NONE) return app_overlay_key(a, key);
     { int lr = lesson_ui_key(a, key); if (lr != KR_IGNORED) return lr; }   /* menu, presenter keys */
@@ -541,7 +567,18 @@ int app_handle(App *a, const TuiEvent *ev) {
     case TK_NONE: return KR_IGNORED;
     case TK_RESIZE: return KR_ALL;
     case TK_INTERRUPT: a->quit = true; return KR_ALL;
-    case TK_MOUSE: if (scene_busy(a->sc)) return KR_IGNORED; return handle_mouse(a, ev);
+    case TK_MOUSE:
+        if (scene_busy(a->sc)) {   /* work runs: a tab click (a view action) is answered, the rest is not */
+            for (int i = a->n_hits - 1; i >= 0; i--)
+                if (rect_contains(a->hits[i].r, ev->mx, ev->my)) {
+                    if (a->hits[i].kind != HIT_TAB || a->overlay != OV_NONE || ev->button == MB_WHEEL_UP || ev->button == MB_WHEEL_DOWN) return KR_IGNORED;
+                    Err e = {0};
+                    scene_show_panel(a->sc, a->hits[i].arg, &e);
+                    return KR_ALL;
+                }
+            return KR_IGNORED;
+        }
+        return handle_mouse(a, ev);
     case TK_TICK: {
         if (!a->sc->running || a->overlay != OV_NONE || a->too_small) return KR_IGNORED;
         Err e = {0};
@@ -550,21 +587,29 @@ int app_handle(App *a, const TuiEvent *ev) {
     }
     default:
         if (scene_busy(a->sc)) {
-            /* a prefill is running in pieces: the help (? F1, and its own keys while open; Esc
-             * there closes it) and the colour theme (C) are answered at once, as they touch no
-             * session; Esc stops the work, q stops it and quits; other keys wait for its end
-             * (app_run hands them over then) */
+            /* work runs in pieces (a prefill, a re-run, B catching up, a load): the help (? F1, and
+             * its own keys while open; Esc there closes it), the colour theme (C), a redraw and the
+             * keys of view actions (a panel, the layer or head, a panel's view option: scene.h's
+             * SceneAction.view) are answered at once, as they touch no session; Esc stops the work,
+             * q stops it and quits; every other key (stepping, the prompt, the model, the sampler,
+             * an ablation, a lesson step) waits for its end (app_run hands them over then) and the
+             * status line says so */
             if (a->overlay == OV_HELP) return app_overlay_key(a, ev->key);
-            if (a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a) &&
-                (ev->key == '?' || ev->key == TK_F1 || ev->key == 'C'))
+            const bool free_ui = a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a);
+            if (free_ui && (ev->key == '?' || ev->key == TK_F1 || ev->key == 'C' || ev->key == TK_CTRL('l')))
                 return app_own_key(a, ev->key);
             if (ev->key == TK_ESC || ev->key == 'q' || ev->key == TK_F10) {
                 scene_prefill_stop(a->sc);
                 if (ev->key != TK_ESC) a->quit = true;
                 return KR_ALL;
             }
+            if (free_ui && !a->n_typed && view_key(a, ev->key)) {   /* after a waiting key, in order */
+                Err e = {0};
+                scene_key(a->sc, ev->key, &e);
+                return KR_ALL;
+            }
             if (a->n_typed < (int)(sizeof a->typed / sizeof a->typed[0])) a->typed[a->n_typed++] = ev->key;
-            return KR_IGNORED;
+            return KR_ALL;   /* the status line shows what waits */
         }
         return handle_key(a, ev->key);
     }
