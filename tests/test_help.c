@@ -365,3 +365,42 @@ TEST(tui_help_key_rows_wrap_under_the_description) {
     app_free(a);
     tui_fake_free(s);
 }
+
+/* "q·k/sqrt(d)" stays on one row: the Chinese help at 60 columns broke it after the middle dot
+ * ("... 原始分数 q·" then "k/sqrt(d)"), which Chinese text may break after but Latin text may
+ * not; nor "don’t" after its apostrophe. After · ’ ” … a line breaks only before Chinese. */
+TEST(tui_wrap_keeps_latin_after_middle_dot) {
+    const char *dot = "\xc2\xb7", *apo = "\xe2\x80\x99";
+    CHECK(!text_break_between(text_break_class(dot), text_break_class("k")));
+    CHECK(!text_break_between(text_break_class(apo), text_break_class("t")));
+    CHECK(text_break_between(text_break_class(dot), text_break_class("\xe4\xb8\xad")));     /* · 中 */
+    CHECK(!text_break_between(text_break_class("\xe4\xb8\xad"), text_break_class(dot)));    /* never before it */
+    CHECK(text_break_between(text_break_class("\xef\xbc\x8c"), text_break_class("k")));     /* ，k: as before */
+    Session *s = tui_fake_session("gqa", 12, 8);
+    REQUIRE(s);
+    App *a = app_new();
+    REQUIRE(a);
+    app_set_session(a, 0, s, false);
+    a->hint = false;
+    i18n_set_lang(LANG_ZH);
+    int found = 0;
+    for (int w = 60; w <= 84; w++) {          /* 60: the smallest the UI draws */
+        Canvas *c = canvas_new(w, 200);
+        REQUIRE(c);
+        REQUIRE(scene_show_panel(a->sc, PANEL_ATTENTION, &(Err){0}));
+        app_open_overlay(a, OV_HELP);
+        app_render(a, c);
+        char *t = canvas_to_text(c);
+        REQUIRE(t);
+        const bool whole = strstr(t, "q\xc2\xb7k/sqrt(d)") != NULL;
+        CHECK_MSG(whole, "%d cols: q·k/sqrt(d) broken:\n%s", w, t);
+        found += whole;
+        free(t);
+        canvas_free(c);
+        a->overlay = OV_NONE;
+    }
+    i18n_set_lang(LANG_EN);
+    CHECK_EQ_INT(found, 25);
+    app_free(a);
+    tui_fake_free(s);
+}

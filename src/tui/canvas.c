@@ -290,7 +290,7 @@ int canvas_text_fit(Canvas *c, int x, int y, const char *s, int max_w, Style st)
             const size_t g = text_next_grapheme(s + i);
             if (!g) break;
             const int cl = text_break_class(s + i);
-            if ((pc == TB_CJK || pc == TB_CLOSE) && cl != TB_SPACE && text_break_between(pc, cl)) { brk = i; wbrk = wi; }
+            if ((pc == TB_CJK || pc == TB_CLOSE || pc == TB_CLOSE_NARROW) && cl != TB_SPACE && text_break_between(pc, cl)) { brk = i; wbrk = wi; }
             char one[16];
             const size_t gl = g < sizeof one ? g : sizeof one - 1;
             memcpy(one, s + i, gl);
@@ -462,13 +462,17 @@ int color_to_16(uint8_t r, uint8_t g, uint8_t b) {
 
 int text_break_class(const char *g) {
     static const utf8proc_int32_t CLOSE[] = {0xff0c, 0x3002, 0x3001, 0xff1b, 0xff1a, 0xff01, 0xff1f, 0xff09, 0x300d, 0x300f,
-                                             0x3011, 0x300b, 0x3009, 0x201d, 0x2019, 0x2026, 0xff05, 0xff0e, 0x00b7};
+                                             0x3011, 0x300b, 0x3009, 0xff05, 0xff0e};
+    /* closing marks Latin text uses too ("q·k", "don’t", "...”"): no break before them, and
+     * after them only before Chinese (or an opening mark) */
+    static const utf8proc_int32_t CLOSE_NARROW[] = {0x201d, 0x2019, 0x2026, 0x00b7};
     static const utf8proc_int32_t OPEN[] = {0xff08, 0x300c, 0x300e, 0x3010, 0x300a, 0x3008, 0x201c, 0x2018};
     utf8proc_int32_t cp;
     if (!g || !*g || utf8proc_iterate((const utf8proc_uint8_t *)g, -1, &cp) <= 0) return TB_TEXT;
     if (cp == ' ') return TB_SPACE;
     if (cp == '\n') return TB_NL;
     for (size_t i = 0; i < sizeof CLOSE / sizeof CLOSE[0]; i++) if (cp == CLOSE[i]) return TB_CLOSE;
+    for (size_t i = 0; i < sizeof CLOSE_NARROW / sizeof CLOSE_NARROW[0]; i++) if (cp == CLOSE_NARROW[i]) return TB_CLOSE_NARROW;
     for (size_t i = 0; i < sizeof OPEN / sizeof OPEN[0]; i++) if (cp == OPEN[i]) return TB_OPEN;
     if ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
         (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef) || cp >= 0x20000)
@@ -477,7 +481,8 @@ int text_break_class(const char *g) {
 }
 
 bool text_break_between(int a, int b) {
-    if (b == TB_CLOSE || a == TB_OPEN) return false;
+    if (b == TB_CLOSE || b == TB_CLOSE_NARROW || a == TB_OPEN) return false;
+    if (a == TB_CLOSE_NARROW) return b == TB_CJK || b == TB_OPEN;
     return b == TB_CJK || b == TB_OPEN || a == TB_CJK || a == TB_CLOSE;
 }
 

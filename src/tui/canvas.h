@@ -150,8 +150,9 @@ int text_char_class(int codepoint);
 /* Line breaking (w_text, the lesson pane): the class of a grapheme by its first character, and
  * whether a line may break between two neighbours that are not blanks. Chinese (and Japanese,
  * Korean) text breaks between any two characters, but never before closing punctuation
- * (，。、；：！？）」 …) nor after opening punctuation (（「 “); Latin words stay whole. */
-enum { TB_TEXT = 0, TB_SPACE, TB_NL, TB_CJK, TB_CLOSE, TB_OPEN };
+ * (，。、；：！？）」 …) nor after opening punctuation (（「 “); Latin words stay whole, and so
+ * do "q·k" and "don’t": after · ’ ” … (TB_CLOSE_NARROW) a line breaks only before Chinese. */
+enum { TB_TEXT = 0, TB_SPACE, TB_NL, TB_CJK, TB_CLOSE, TB_OPEN, TB_CLOSE_NARROW };
 int text_break_class(const char *g);
 bool text_break_between(int before, int after);
 /* A cell that holds text (class > 0 for its first character). */
