@@ -235,6 +235,22 @@ static void write_file(const char *path, const char *text) {
     if (f) { fputs(text, f); fclose(f); }
 }
 
+/* Two copies of the model in dir: g, whose generation_config.json samples (T 1.5, top-k 5, top-p 0.9),
+ * and b, whose fields are wrong (an integer temperature 2, a float top_k). */
+static bool sampling_models(const char *dir, char *g, char *b, size_t cap) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json "
+             "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done", dir, dir);
+    if (system(cmd) != 0) return false;
+    snprintf(g, cap, "%s/g", dir);
+    snprintf(b, cap, "%s/b", dir);
+    snprintf(cmd, sizeof cmd, "%s/generation_config.json", g);
+    write_file(cmd, "{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}");
+    snprintf(cmd, sizeof cmd, "%s/generation_config.json", b);
+    write_file(cmd, "{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}");
+    return true;
+}
+
 static bool cfg_is(SamplerCfg c, bool greedy, float t, int k, float p) {
     return c.greedy == greedy && (greedy || (c.temperature == t && c.top_k == k && c.top_p == p));
 }
@@ -244,16 +260,8 @@ static bool cfg_is(SamplerCfg c, bool greedy, float t, int k, float p) {
  * fields leave it greedy with the reason on the status line; a sampler set by hand ends the following;
  * a lesson starts greedy whatever the TUI was given, and plays the same as on a bare scene. */
 static void follow_body(TestCtx *T_, const char *dir) {
-    char cmd[2048], g[1100], b[1100];
-    snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json "
-             "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done", dir, dir);
-    REQUIRE(system(cmd) == 0);
-    snprintf(g, sizeof g, "%s/g", dir);
-    snprintf(b, sizeof b, "%s/b", dir);
-    snprintf(cmd, sizeof cmd, "%s/generation_config.json", g);
-    write_file(cmd, "{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}");
-    snprintf(cmd, sizeof cmd, "%s/generation_config.json", b);
-    write_file(cmd, "{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}");
+    char g[1100], b[1100];
+    REQUIRE(sampling_models(dir, g, b, sizeof g));
     Err e = {0};
     Scene *sc = scene_new();
     REQUIRE(sc);
@@ -327,16 +335,8 @@ TEST(scene_sampler_follows_model_defaults_lessons_greedy) {
  * A lesson decodes greedily while it runs; closing it (q in its pane) brings back the model's own
  * sampling, and the status line and the header say so. */
 static void own_body(TestCtx *T_, const char *dir) {
-    char cmd[2048], g[1100], b[1100];
-    snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json "
-             "tokenizer_config.json; do ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done", dir, dir);
-    REQUIRE(system(cmd) == 0);
-    snprintf(g, sizeof g, "%s/g", dir);
-    snprintf(b, sizeof b, "%s/b", dir);
-    snprintf(cmd, sizeof cmd, "%s/generation_config.json", g);
-    write_file(cmd, "{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}");
-    snprintf(cmd, sizeof cmd, "%s/generation_config.json", b);
-    write_file(cmd, "{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}");
+    char g[1100], b[1100];
+    REQUIRE(sampling_models(dir, g, b, sizeof g));
     Err e = {0};
     GenOverride none = {.seed = 42};
     Scene *sc = scene_new(), *alone = scene_new(), *greedy = scene_new();
