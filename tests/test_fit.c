@@ -757,3 +757,41 @@ TEST(tui_compare_band_long_token) {
     CHECK_MSG(cut > 0, "the token was never cut: it does not test the cut wording");
     app_free(a);
 }
+
+/* The tab row keeps every panel's number at any width: narrower than the short names it reads
+ * "1 Attn 2 KV ..." with one space between, and narrower still the numbers alone but the current
+ * panel's name. At 60 columns it ended "... 6 Embed   7" (en) and "... 6 嵌入   7" (zh): no 8. */
+TEST(tui_tab_row_keeps_every_number) {
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    App *a = fit_app(T_, STORY("gqa"), NULL);
+    REQUIRE(a);
+    int seen = 0;
+    for (int lang = 0; lang < 2; lang++) {
+        i18n_set_lang(lang ? LANG_ZH : LANG_EN);
+        for (int p = 0; p < PANEL_COUNT; p++) {
+            Err e = {0};
+            REQUIRE(scene_show_panel(a->sc, p, &e));
+            for (int w = 60; w <= 120; w++) {
+                Canvas *c = canvas_new(w, 24);
+                REQUIRE(c);
+                app_render(a, c);
+                char row[1024], whole[1024], *save = NULL;
+                row_text(c, 1, row, sizeof row);
+                memcpy(whole, row, sizeof whole);
+                int next = 1;
+                const char *name = tr(panel_class((PanelId)p)->tab), *title = tr(panel_class((PanelId)p)->title);
+                for (char *tok = strtok_r(row, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                    if (next <= PANEL_COUNT && atoi(tok) == next && tok[strspn(tok, "0123456789")] == 0) next++;
+                CHECK_MSG(next == PANEL_COUNT + 1, "%s, panel %d, %d columns: tab %d missing from \"%s\"",
+                          lang ? "zh" : "en", p + 1, w, next, whole);
+                CHECK_MSG(strstr(whole, name) || strstr(whole, title), "%s, panel %d, %d columns: the current panel's "
+                          "name (%s) missing from \"%s\"", lang ? "zh" : "en", p + 1, w, name, whole);
+                seen++;
+                canvas_free(c);
+            }
+        }
+    }
+    i18n_set_lang(LANG_EN);
+    CHECK_EQ_INT(seen, 2 * PANEL_COUNT * 61);
+    app_free(a);
+}

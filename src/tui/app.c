@@ -213,12 +213,13 @@ static const char *status_text(const App *a, char *buf, size_t cap) {
     return buf;
 }
 
-/* Columns the tab row takes: " N name " per panel and a space after each. */
-static int tabs_width(bool longn) {
+/* Columns the tab row takes: " N name " per panel and a space after each (pad 5), or, compact,
+ * "N name" and a space (pad 3). */
+static int tabs_width(bool longn, int pad) {
     int w = 0;
     for (int i = 0; i < PANEL_COUNT; i++) {
         const PanelClass *pc = panel_class((PanelId)i);
-        w += text_width(tr(longn ? pc->title : pc->tab), true) + 5;
+        w += text_width(tr(longn ? pc->title : pc->tab), true) + pad;
     }
     return w;
 }
@@ -232,15 +233,26 @@ static bool draw_tabs(App *a, Canvas *c, Rect r) {
     char sbuf[SCENE_MSG_CAP + 80];
     const char *msg = status_text(a, sbuf, sizeof sbuf);
     const int msg_w = msg[0] ? text_width(msg, c->unicode) + 1 : 0;
-    const int long_w = tabs_width(true), short_w = tabs_width(false);
+    const int long_w = tabs_width(true, 5), short_w = tabs_width(false, 5);
     const bool beside = !msg_w || short_w + msg_w <= r.w;
     const bool longn = long_w + msg_w <= r.w || (!beside && long_w <= r.w);
+    /* narrower than the short names: "N name" with one space between, and narrower still the
+     * numbers alone but the current panel's name, so that every tab keeps its number */
+    const bool compact = !longn && short_w > r.w;
+    const bool numbers = compact && tabs_width(false, 3) - 1 > r.w;     /* no space after the last */
     int x = r.x;
+    if (compact && !numbers && tabs_width(false, 3) <= r.w) x++;     /* a blank before, as the wider rows */
+    if (numbers) {
+        int nw = 2 * PANEL_COUNT + text_width(tr(panel_class(a->sc->panel)->tab), true) + 1;
+        if (nw <= r.w) x++;
+    }
     for (int i = 0; i < PANEL_COUNT; i++) {
         const PanelClass *pc = panel_class((PanelId)i);
         char t[64];
-        snprintf(t, sizeof t, " %d %s ", i + 1, longn ? tr(pc->title) : tr(pc->tab));
         bool cur = i == a->sc->panel;
+        if (numbers && !cur) snprintf(t, sizeof t, "%d", i + 1);
+        else if (compact) snprintf(t, sizeof t, "%d %s", i + 1, tr(pc->tab));
+        else snprintf(t, sizeof t, " %d %s ", i + 1, longn ? tr(pc->title) : tr(pc->tab));
         Style st = cur ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_DIM);
         int x0 = x;
         x = canvas_text(c, x, r.y, t, st);
