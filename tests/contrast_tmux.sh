@@ -55,9 +55,9 @@ FAILS=0
 ok() { [ "$REPORT" = 1 ] || echo "ok    contrast: $*"; }
 fail() { echo "FAIL  contrast: $*"; FAILS=$((FAILS + 1)); }
 pane() { $T capture-pane -p -t c 2>/dev/null; }
-wait_for() {   # wait_for TEXT: poll the pane until TEXT appears (10 s)
-    local i
-    for ((i = 0; i < 100; i++)); do pane | grep -qF -- "$1" && return 0; sleep 0.1; done
+wait_for() {   # wait_for TEXT [SECONDS]: poll the pane until TEXT appears (10 s unless given)
+    local i n=$((${2:-10} * 10))
+    for ((i = 0; i < n; i++)); do pane | grep -qF -- "$1" && return 0; sleep 0.1; done
     return 1
 }
 keys() { $T send-keys -t c "$@"; }
@@ -187,8 +187,9 @@ switched() {
         keys n     # a step clears the status message, so both screens hold the same text
         wait_for "pos 6/6" || { fail "switch to $th ($launch): no second step"; return; }
         # the Embeddings panel builds its vocabulary index on a worker the first time and shows a
-        # message until then (steady for seconds on a loaded machine): compare the finished panels
-        wait_for "nearest to" || { fail "switch to $th ($launch): the Embeddings panel did not finish"; return; }
+        # message until then (steady for seconds on a loaded machine, over 10 s in the sanitizer
+        # builds): compare the finished panels
+        wait_for "nearest to" 90 || { fail "switch to $th ($launch): the Embeddings panel did not finish"; return; }
         settled "$WORK/switch.$th.$launch"
         keys q
     done
