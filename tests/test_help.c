@@ -33,6 +33,21 @@ static void grab_row(const Canvas *c, int x, int y, int w, char *out, size_t cap
     out[o] = 0;
 }
 
+/* An App on a synthetic GQA session (12 tokens, 8 of them the prompt), the key hint off; the
+ * caller frees both (app_free, then tui_fake_free(*s)). NULL when either cannot be made. */
+static App *help_app(Session **s) {
+    *s = tui_fake_session("gqa", 12, 8);
+    App *a = *s ? app_new() : NULL;
+    if (!a) {
+        tui_fake_free(*s);
+        *s = NULL;
+        return NULL;
+    }
+    app_set_session(a, 0, *s, false);
+    a->hint = false;
+    return a;
+}
+
 /* Opens the help over panel p (or the trade-off view), scrolls it down one row at a time and
  * collects what was shown, in order, without blanks. Returns the rows scrolled. */
 static int read_help(App *a, Canvas *c, int p, bool tradeoff, char *out, size_t cap) {
@@ -60,12 +75,9 @@ static int read_help(App *a, Canvas *c, int p, bool tradeoff, char *out, size_t 
 
 TEST(tui_help_whole_at_80x24) {
     static const int SZ[][2] = {{80, 24}, {60, 16}};
-    Session *s = tui_fake_session("gqa", 12, 8);
-    REQUIRE(s);
-    App *a = app_new();
+    Session *s = NULL;
+    App *a = help_app(&s);
     REQUIRE(a);
-    app_set_session(a, 0, s, false);
-    a->hint = false;
     static char got[16384], want[8192];
     for (int lang = 0; lang < 2; lang++) {
         i18n_set_lang(lang ? LANG_ZH : LANG_EN);
@@ -260,12 +272,9 @@ TEST(tui_help_chinese_prose_wraps_between_characters) {
     canvas_free(c);
 
     /* the Embeddings help in Chinese: each paragraph's rows but its last are full */
-    Session *s = tui_fake_session("gqa", 12, 8);
-    REQUIRE(s);
-    App *a = app_new();
+    Session *s = NULL;
+    App *a = help_app(&s);
     REQUIRE(a);
-    app_set_session(a, 0, s, false);
-    a->hint = false;
     i18n_set_lang(LANG_ZH);
     c = canvas_new(80, 90);
     REQUIRE(c);
@@ -303,12 +312,9 @@ TEST(tui_help_chinese_prose_wraps_between_characters) {
  * int4" with 9 blanks; it was "bf16, fp8, int4" at column 0, reading like a key). Every panel's
  * key rows wider than the box, at 60 and 80 columns, English and Chinese. */
 TEST(tui_help_key_rows_wrap_under_the_description) {
-    Session *s = tui_fake_session("gqa", 12, 8);
-    REQUIRE(s);
-    App *a = app_new();
+    Session *s = NULL;
+    App *a = help_app(&s);
     REQUIRE(a);
-    app_set_session(a, 0, s, false);
-    a->hint = false;
     int checked = 0;
     for (int lang = 0; lang < 2; lang++) {
         i18n_set_lang(lang ? LANG_ZH : LANG_EN);
@@ -376,12 +382,9 @@ TEST(tui_wrap_keeps_latin_after_middle_dot) {
     CHECK(text_break_between(text_break_class(dot), text_break_class("\xe4\xb8\xad")));     /* · 中 */
     CHECK(!text_break_between(text_break_class("\xe4\xb8\xad"), text_break_class(dot)));    /* never before it */
     CHECK(text_break_between(text_break_class("\xef\xbc\x8c"), text_break_class("k")));     /* ，k: as before */
-    Session *s = tui_fake_session("gqa", 12, 8);
-    REQUIRE(s);
-    App *a = app_new();
+    Session *s = NULL;
+    App *a = help_app(&s);
     REQUIRE(a);
-    app_set_session(a, 0, s, false);
-    a->hint = false;
     i18n_set_lang(LANG_ZH);
     int found = 0;
     for (int w = 60; w <= 84; w++) {          /* 60: the smallest the UI draws */
