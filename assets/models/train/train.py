@@ -1213,6 +1213,8 @@ def worker(args):
                 steps = json.load(open(plan_file))["steps"]
             else:   # no plan: decide alone
                 steps = step + int(0.9 * (args.train_deadline - time.time()) / per_step)
+                if args.max_steps > 0:
+                    steps = min(steps, args.max_steps)
             steps = max(steps, step + 1)
             print("worker %d: %.1f ms per step here -> %d steps" % (args.group, 1000 * per_step, steps), flush=True)
         if step - last_log >= args.log_every or step == steps:
@@ -1416,7 +1418,8 @@ def family(args):
         t_end = time.time() + args.teacher_seconds
         for s_, fn in zip(tseeds, teacher_ckpts):
             launch([("teacher", s_, "teach")], s_ % max(1, n_gpu),
-                   ["--steps", "0", "--solo", "--save-teacher", fn, "--select-every", str(args.teacher_select),
+                   ["--steps", "0", "--solo", "--max-steps", str(args.teacher_max_steps),
+                    "--save-teacher", fn, "--select-every", str(args.teacher_select),
                     "--train-deadline", str(t_end), "--hard-deadline", str(t_end + 20)])
             tprocs.append(procs[-1])
         print("family: %d teacher(s) %s until +%.0f s" % (len(tseeds), json.dumps(teacher_rec, sort_keys=True),
@@ -1996,6 +1999,8 @@ def main():
                    help="hold this many real stories out of training and evaluate on them instead of valid.txt")
     a.add_argument("--teacher-seconds", type=float, default=100.0, help="training time of the distillation teacher")
     a.add_argument("--teacher-recipe", default="{}", help="JSON: changes to TEACHER_RECIPE")
+    a.add_argument("--teacher-max-steps", type=int, default=0,
+                   help="the teachers train as many steps as fit in --teacher-seconds, at most this many (0: no cap)")
     a.add_argument("--teachers", type=int, default=1, help="teachers (seeds 0..N-1, one per GPU); the target is their ensemble")
     a.add_argument("--teacher-select", type=int, default=0,
                    help="every N teacher steps measure it on the --holdout stories and keep its best weights")
@@ -2022,6 +2027,7 @@ def main():
     a.add_argument("--teacher-tokenizer", default=os.path.join(REPO, "..", "shared", "data", "stories260K", "tok512.bin"))
     w.add_argument("--recipes", required=True)
     w.add_argument("--solo", action="store_true", help="plan the step count alone (the teacher)")
+    w.add_argument("--max-steps", type=int, default=0, help="--solo: plan at most this many steps")
     w.add_argument("--barrier", type=int, default=0, help="wait until this many workers are set up, then start")
     w.add_argument("--teacher-ckpt", default="")
     w.add_argument("--wait-teachers", default="",
