@@ -81,3 +81,42 @@ TEST(family_placeholders_validate_their_argument) {
     snprintf(ph.key, sizeof ph.key, "family.steps");
     CHECK(!lesson_ph_validate(&ph, NULL, &e));                  /* takes none */
 }
+
+/* Lesson 15 step 7 interprets the latent sweep in words, not only in placeholders: "the four latents'
+ * seed intervals overlap, and a wider latent is not steadily better". A retrain can make that false,
+ * so it is checked against family.json (and the sentence is looked for, so that a reworded claim
+ * comes back here). */
+TEST(family_lesson_latent_claim_holds) {
+    Err e = {0};
+    size_t len;
+    char *txt = file_read_all("assets/models/family.json", &len, 16u << 20, &e);
+    if (!txt) SKIP("no assets/models/family.json");
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    REQUIRE(j);
+    char *les = file_read_all("lessons/15-mla.json", &len, 1u << 20, &e);
+    if (!les) { CHECK_MSG(0, "%s", e.msg); cJSON_Delete(j); return; }
+    const bool claims = strstr(les, "seed intervals overlap, and a wider latent is not steadily better") != NULL;
+    free(les);
+    CHECK_MSG(claims, "lessons/15-mla.json no longer says what this test checks: update the test with the claim");
+    static const char *const latents[] = {"mla32", "mla64", "mla96", "mla128"};
+    double lo_max = -1e9, hi_min = 1e9, bpb[4] = {0};
+    int found = 0;
+    for (int i = 0; i < 4; i++) {
+        const cJSON *v;
+        cJSON_ArrayForEach(v, cJSON_GetObjectItem(j, "variants")) {
+            if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(v, "name")), latents[i])) continue;
+            const cJSON *ci = cJSON_GetObjectItem(v, "ci95");
+            lo_max = fmax(lo_max, cJSON_GetArrayItem(ci, 0)->valuedouble);
+            hi_min = fmin(hi_min, cJSON_GetArrayItem(ci, 1)->valuedouble);
+            bpb[i] = cJSON_GetObjectItem(v, "bits_per_byte_mean")->valuedouble;
+            found++;
+        }
+    }
+    if (found != 4) { CHECK_MSG(0, "family.json holds %d of the four MLA latents", found); cJSON_Delete(j); return; }
+    /* every pair of intervals overlaps exactly when the largest lower end is below the smallest upper end */
+    CHECK_MSG(lo_max <= hi_min, "the latents' seed intervals do not all overlap: max lo %.5f > min hi %.5f", lo_max, hi_min);
+    CHECK_MSG(!(bpb[0] > bpb[1] && bpb[1] > bpb[2] && bpb[2] > bpb[3]),
+              "bits/byte falls with every wider latent (%.5f %.5f %.5f %.5f): the lesson says it does not", bpb[0], bpb[1], bpb[2], bpb[3]);
+    cJSON_Delete(j);
+}

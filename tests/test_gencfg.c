@@ -761,7 +761,7 @@ static void tui_body(TestCtx *T_, const char *dir) {
              "printf '{\"do_sample\": true, \"temperature\": 1.5, \"top_k\": 5, \"top_p\": 0.9}' > '%s/g/generation_config.json' && "
              "printf '{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}' > '%s/b/generation_config.json'", dir, dir, dir, dir);
     REQUIRE(system(cmd) == 0);
-    static const char shot[] = "screenshot --model %D/g --prompt 'Once upon a time' --steps 8 --full --size 160x30 ";
+    static const char shot[] = "screenshot --model %D/g --prompt 'Once upon a time' --steps 16 --full --size 160x30 ";
     static const struct { const char *args, *same, *header; } cases[] = {
         {"", "--temp 1.5 --top-k 5 --top-p 0.9", "T1.5 k5 p0.9 \xe2\x94\x82 decode"},
         {"--top-k 40", "--temp 1.5 --top-k 40 --top-p 0.9", "T1.5 k40 p0.9 \xe2\x94\x82 decode"},
@@ -780,7 +780,7 @@ static void tui_body(TestCtx *T_, const char *dir) {
         int rc = cli(cmd, &o1, &e1);
         snprintf(cmd, sizeof cmd, "%s%s", shot, cases[i].same);
         int rc2 = cli(cmd, &o2, &e2);
-        snprintf(run, sizeof run, "run --model %%D/g --prompt 'Once upon a time' -n 7 %s", cases[i].args);
+        snprintf(run, sizeof run, "run --model %%D/g --prompt 'Once upon a time' -n 15 %s", cases[i].args);
         int rc3 = cli(run, &o3, &e3);
         CHECK_MSG(rc == 0 && rc2 == 0 && rc3 == 0, "`%s`: %d %d %d: %s %s", cases[i].args, rc, rc2, rc3, e1, e3);
         char *s1 = strip_text(o1), *s2 = strip_text(o2);
