@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/i18n.h"
 #include "harness.h"
 #include "lesson/lesson.h"
 #include "scene/scene.h"
@@ -445,4 +446,85 @@ TEST(scene_view_actions_leave_work_pending) {
     CHECK_MSG(views >= 30, "%d view actions", views);
     CHECK(scene_do(sc, "step", 0, &e) && !scene_busy(sc));
     scene_free(sc);
+}
+
+/* Compare mode's header names each side's sampler when either side samples: B samples with its own
+ * model's defaults, and the header showed A's alone, in its right part ("T1.5 k5 p0.9 │ decode"),
+ * so a greedy A beside a sampling B read as nothing sampled. g's generation_config.json (T 1.5,
+ * top-k 5, top-p 0.9) on either side, story-gqa greedy on the other: from 80 columns to 200, in
+ * English, Chinese and ASCII, both names with their sampler ("A: story-gqa (greedy)  B: g (T1.5 k5
+ * p0.9)"); from 60 columns the names whole and the position shown, nothing cut. With long names
+ * the samplers go before a name is cut, "(greedy)" first (a side without one decodes greedily, as
+ * alone): a greedy side's tag never shows without the sampling side's, and a tag is never cut. */
+static char *header_row(App *a, int w, int mode) {
+    i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+    Canvas *c = canvas_new(w, 24);
+    if (!c) return NULL;
+    c->unicode = mode < 2;
+    app_render(a, c);
+    char *t = canvas_to_text(c);
+    canvas_free(c);
+    i18n_set_lang(LANG_EN);
+    if (t) t[strcspn(t, "\n")] = 0;
+    return t;
+}
+
+static void header_body(TestCtx *T_, const char *dir) {
+    char g[1100], b[1100], cmd[3400];
+    REQUIRE(sampling_models(dir, g, b, sizeof g));
+    snprintf(cmd, sizeof cmd, "ln -s '%s' '%s/a-rather-long-sampling-model' && ln -s \"$PWD/" MODEL "\" '%s/b-rather-long-greedy-model'", g, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    char la[1200], lb[1200];
+    snprintf(la, sizeof la, "%s/a-rather-long-sampling-model", dir);
+    snprintf(lb, sizeof lb, "%s/b-rather-long-greedy-model", dir);
+    const struct { const char *a, *b, *an, *bn; bool a_samples, whole; } cases[] = {
+        {MODEL, g, "story-gqa", "g", false, true},
+        {g, MODEL, "g", "story-gqa", true, true},
+        {lb, la, "b-rather-long-greedy-model", "a-rather-long-sampling-model", false, false},
+    };
+    GenOverride none = {.seed = 42};
+    int seen = 0, tagged_narrow = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Err e = {0};
+        App *a = app_new();
+        REQUIRE(a);
+        a->hint = false;
+        REQUIRE(scene_load_model(a->sc, 0, cases[k].a, &e) && scene_sampler_model(a->sc, &none, true, &e));
+        REQUIRE(scene_set_prompt(a->sc, PROMPT, true, &e) && scene_load_model(a->sc, 1, cases[k].b, &e));
+        for (int i = 0; i < 3; i++) REQUIRE(scene_step(a->sc, &e));
+        REQUIRE(sampler_cfg(session_sampler(a->sc->ses[!cases[k].a_samples])).greedy == false);
+        REQUIRE(sampler_cfg(session_sampler(a->sc->ses[cases[k].a_samples])).greedy);
+        for (int w = 60; w <= 200; w += 2)
+            for (int mode = 0; mode < 3; mode++) {
+                char *row = header_row(a, w, mode);
+                REQUIRE(row);
+                const char *lang = mode == 1 ? "zh" : mode ? "ascii" : "en";
+                char smp[300], grd[300];
+                const char *gword = mode == 1 ? "\xef\xbc\x88\xe8\xb4\xaa\xe5\xbf\x83\xef\xbc\x89" : " (greedy)";   /* （贪心） */
+                snprintf(smp, sizeof smp, "%s: %s (T1.5 k5 p0.9)", cases[k].a_samples ? "A" : "B", cases[k].a_samples ? cases[k].an : cases[k].bn);
+                snprintf(grd, sizeof grd, "%s: %s%s", cases[k].a_samples ? "B" : "A", cases[k].a_samples ? cases[k].bn : cases[k].an, gword);
+                const bool has_s = strstr(row, smp) != NULL, has_g = strstr(row, grd) != NULL;
+                if (cases[k].whole) {
+                    char an[300], bn[300];
+                    snprintf(an, sizeof an, "A: %s", cases[k].an);
+                    snprintf(bn, sizeof bn, "B: %s", cases[k].bn);
+                    CHECK_MSG(strstr(row, an) && strstr(row, bn) && !strstr(row, mode < 2 ? "\xe2\x80\xa6" : "~") && strstr(row, "7/7"),
+                              "%zu %d cols (%s): a name or the position cut: \"%s\"", k, w, lang, row);
+                    if (w >= 80) CHECK_MSG(has_s && has_g, "%zu %d cols (%s): want \"%s\" and \"%s\" in \"%s\"", k, w, lang, smp, grd, row);
+                }
+                CHECK_MSG(!has_g || has_s, "%zu %d cols (%s): (greedy) without the sampler: \"%s\"", k, w, lang, row);
+                CHECK_MSG(!strstr(row, "(T1.5") || strstr(row, "(T1.5 k5 p0.9)"), "%zu %d cols (%s): the sampler cut: \"%s\"", k, w, lang, row);
+                if (!cases[k].whole && has_s && !has_g) tagged_narrow++;
+                seen++;
+                free(row);
+            }
+        app_free(a);
+    }
+    CHECK_EQ_INT(seen, 3 * 71 * 3);
+    CHECK_MSG(tagged_narrow > 0, "the long names never showed the sampler alone (the check above cannot fail)");
+}
+
+TEST(tui_compare_header_names_both_samplers) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", header_body);
 }

@@ -91,6 +91,27 @@ static const char *phase_name(const Scene *sc, const Session *s) {
     return t->phase == PHASE_PREFILL ? tr("prefill") : tr("decode");
 }
 
+/* A session's sampler as the header names it ("T0.7 k20 p0.95": top-k when on, top-p below 1),
+ * or "" when it decodes greedily. */
+static void sampler_text(const Session *s, char *out, size_t cap) {
+    SamplerCfg f = s && session_sampler(s) ? sampler_cfg(session_sampler(s)) : (SamplerCfg){.greedy = true};
+    out[0] = 0;
+    if (f.greedy) return;
+    int k = snprintf(out, cap, "T%g", (double)f.temperature);
+    if (f.top_k > 0) k += snprintf(out + k, cap - (size_t)k, " k%d", f.top_k);
+    if (f.top_p < 1) snprintf(out + k, cap - (size_t)k, " p%g", (double)f.top_p);
+}
+
+/* "  A: name (T1.5 k5 p0.9)  ": side i's name in the header, with its sampler smp when tags is 2,
+ * or 1 and smp is not greedy ("" is), " (greedy)" for a greedy side when tags is 2. */
+static void header_name(const App *a, int i, int n, const char *smp, int tags, char *out, size_t cap) {
+    char nm[128], tag[80] = "";
+    if (tags && smp[0]) snprintf(tag, sizeof tag, " (%s)", smp);
+    else if (tags == 2) snprintf(tag, sizeof tag, "%s", tr(" (greedy)"));
+    snprintf(out, cap, "%s%s%s  ", i ? "  B: " : (n > 1 ? "  A: " : "  "),
+             app_model_basename(session_model_path(a->sc->ses[i]), nm, sizeof nm), tag);
+}
+
 static void draw_header(App *a, Canvas *c, Rect r) {
     Style hs = sty2(CR_TEXT, CR_HEADER, 0);
     canvas_fill(c, r, " ", hs);
@@ -98,7 +119,7 @@ static void draw_header(App *a, Canvas *c, Rect r) {
     canvas_target(c, r, "header");
     c->owner[0] = 0;
     canvas_push_clip(c, r);
-    char nm[128], right[256] = "";
+    char right[256] = "";
     Session *s = a->sc->ses[0];
     if (s) {
         char st[64];
@@ -112,29 +133,35 @@ static void draw_header(App *a, Canvas *c, Rect r) {
             snprintf(right, sizeof right, "%s%s | pos %d/%d | %s ", a->sc->running ? "> run | " : "", phase_name(a->sc, s),
                      session_cursor(s) < 0 ? 0 : session_cursor(s), len ? len - 1 : 0, st);
         }
-        /* A's sampler when it samples ("T0.7 k20 p0.95"; greedy, the lessons' default, says nothing
-         * here: the Output panel and the s form show it), first of the right part, while at least
-         * 24 columns stay for the model's name */
-        SamplerCfg f = session_sampler(s) ? sampler_cfg(session_sampler(s)) : (SamplerCfg){.greedy = true};
-        if (!f.greedy) {
-            char smp[64], both[320];
-            int k = snprintf(smp, sizeof smp, "T%g", (double)f.temperature);
-            if (f.top_k > 0) k += snprintf(smp + k, sizeof smp - (size_t)k, " k%d", f.top_k);
-            if (f.top_p < 1) snprintf(smp + k, sizeof smp - (size_t)k, " p%g", (double)f.top_p);
+        /* alone: the sampler when it samples ("T0.7 k20 p0.95"; greedy, the lessons' default, says
+         * nothing here: the Output panel and the s form show it), first of the right part, while at
+         * least 24 columns stay for the model's name; in compare mode each side's goes after its
+         * name (below) */
+        char smp[64];
+        sampler_text(s, smp, sizeof smp);
+        if (a->sc->n_ses < 2 && smp[0]) {
+            char both[320];
             snprintf(both, sizeof both, "%s%s%s", smp, c->unicode ? " \xe2\x94\x82 " : " | ", right);
             if (r.x + 1 + text_width("llmscope", c->unicode) + 24 + text_width(both, c->unicode) <= r.x + r.w)   /* after "llmscope" */
                 snprintf(right, sizeof right, "%s", both);
         }
     }
     const char *sep = " \xc2\xb7 ";                    /* panel_model_line's (drawn as '.' in ASCII) */
-    char name[2][160], part[2][256], line[2][420];
+    char name[2][200], part[2][256], line[2][460], smp[2][64] = {"", ""};
     const int n = a->sc->n_ses < 2 ? a->sc->n_ses : 2;
+    /* compare mode: when either side samples, each name is followed by its side's sampler
+     * ("A: story-gqa (greedy)  B: g (T1.5 k5 p0.9)"), as B samples with its own model's defaults;
+     * the samplers stay whole with the names, and go only after the "llmscope" before them:
+     * first "(greedy)" (a side without a sampler decodes greedily, as alone), then the others */
+    int tags = 0;                                       /* 2 every side's, 1 the samplers only, 0 none */
+    if (n == 2) {
+        for (int i = 0; i < 2; i++) sampler_text(a->sc->ses[i], smp[i], sizeof smp[i]);
+        tags = smp[0][0] || smp[1][0] ? 2 : 0;
+    }
     int names_w = 0;
     for (int i = 0; i < n; i++) {
-        Session *si = a->sc->ses[i];
-        panel_model_line(si, part[i], sizeof part[i]);
-        snprintf(name[i], sizeof name[i], "%s%s  ", i ? "  B: " : (n > 1 ? "  A: " : "  "),
-                 app_model_basename(session_model_path(si), nm, sizeof nm));
+        panel_model_line(a->sc->ses[i], part[i], sizeof part[i]);
+        header_name(a, i, n, smp[i], tags, name[i], sizeof name[i]);
         names_w += text_width(name[i], c->unicode) - (i + 1 == n ? 2 : 0);
     }
     /* the names stay whole: where they and the right part do not fit (a lesson's stage "L2 ln1"
@@ -186,6 +213,9 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         } else if (brand) {
             brand = false;
             x = r.x - 1;                                /* the names' first blank is the line's */
+        } else if (tags) {                              /* the samplers, before a name is cut */
+            tags = tags == 2 && !(smp[0][0] && smp[1][0]) ? 1 : 0;
+            for (int i = 0; i < n; i++) header_name(a, i, n, smp[i], tags, name[i], sizeof name[i]);
         } else {
             break;
         }
