@@ -875,3 +875,53 @@ TEST(work_app_keys_during_prefill) {
     canvas_free(cv);
     app_free(app);
 }
+
+/* The mouse wheel during a prefill in pieces does what its key does then: over the help (opened at
+ * once) it scrolls as the arrows do, at once (it was ignored: only a tab click was answered while
+ * work ran); over the panels it stands for n / b, steps that would wait, and it is dropped rather
+ * than kept (a wheel sends events by the dozen). The prefill stays where it was throughout. */
+TEST(work_app_wheel_during_prefill) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    REQUIRE(session_set_prompt(s, TEXT, &e));
+    app_set_session(app, 0, s, true);
+    app->sc->chunked = true;
+    app->hint = false;
+    Canvas *cv = canvas_new(80, 24);
+    REQUIRE(cv);
+    TuiEvent n = {.key = 'n'}, help = {.key = '?'}, down = {.key = TK_DOWN}, esc = {.key = TK_ESC};
+    TuiEvent wd = {.key = TK_MOUSE, .button = MB_WHEEL_DOWN, .mx = 40, .my = 12}, wu = wd;
+    wu.button = MB_WHEEL_UP;
+    app_handle(app, &n);
+    REQUIRE(scene_prefill_tick(app->sc, 4, &e) && scene_busy(app->sc));
+    int done0 = -1, total0 = -1, done = -1, total = -1;
+    session_work_progress(s, &done0, &total0);
+    app_handle(app, &help);
+    REQUIRE(app->overlay == OV_HELP && screen_has(app, cv, "Help"));
+    CHECK_EQ_INT(app->help_top, 0);
+    CHECK(app_handle(app, &wd) == KR_ALL);                 /* the wheel scrolls the help, as the arrows */
+    CHECK_EQ_INT(app->help_top, 1);
+    app_handle(app, &down);
+    CHECK_EQ_INT(app->help_top, 2);
+    app_handle(app, &wu);
+    CHECK_EQ_INT(app->help_top, 1);
+    app_render(app, cv);                                   /* the help is taller than 80x24: no clamp back */
+    CHECK_EQ_INT(app->help_top, 1);
+    app_handle(app, &esc);                                 /* closes the help, the prefill goes on */
+    CHECK(app->overlay == OV_NONE && scene_busy(app->sc));
+    for (int i = 0; i < 5; i++) { app_handle(app, &wd); app_handle(app, &wu); }   /* steps: dropped, not kept */
+    CHECK_EQ_INT(app->n_typed, 0);
+    CHECK(!screen_has(app, cv, "wait until it ends") && !screen_has(app, cv, "waits until it ends"));
+    session_work_progress(s, &done, &total);
+    CHECK(scene_busy(app->sc) && done == done0 && total == total0 && session_cursor(s) < 0);
+    app_handle(app, &n);                                   /* the key n waits (else the check above cannot fail) */
+    CHECK_EQ_INT(app->n_typed, 1);
+    app_handle(app, &esc);
+    CHECK(!scene_busy(app->sc));
+    canvas_free(cv);
+    app_free(app);
+}

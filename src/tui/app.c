@@ -561,12 +561,22 @@ static int handle_key(App *a, int key) {
     return KR_ALL;
 }
 
+static bool is_wheel(const TuiEvent *ev) { return ev->button == MB_WHEEL_UP || ev->button == MB_WHEEL_DOWN; }
+
+/* The key the mouse wheel stands for: the help's and the model menu's up / down (they scroll),
+ * else b / n (a step back / forward); 0 over the other overlays. */
+static int wheel_key(const App *a, const TuiEvent *ev) {
+    const bool up = ev->button == MB_WHEEL_UP;
+    if (a->overlay == OV_MODEL || a->overlay == OV_HELP) return up ? TK_UP : TK_DOWN;
+    if (a->overlay != OV_NONE) return 0;
+    return up ? 'b' : 'n';
+}
+
 static int handle_mouse(App *a, const TuiEvent *ev) {
     Scene *sc = a->sc;
-    if (ev->button == MB_WHEEL_UP || ev->button == MB_WHEEL_DOWN) {
-        if (a->overlay == OV_MODEL || a->overlay == OV_HELP) return handle_key(a, ev->button == MB_WHEEL_UP ? TK_UP : TK_DOWN);
-        if (a->overlay != OV_NONE) return KR_IGNORED;
-        return handle_key(a, ev->button == MB_WHEEL_UP ? 'b' : 'n');
+    if (is_wheel(ev)) {
+        const int key = wheel_key(a, ev);
+        return key ? handle_key(a, key) : KR_IGNORED;
     }
     for (int i = a->n_hits - 1; i >= 0; i--) {
         const Hit *h = &a->hits[i];
@@ -603,6 +613,30 @@ static int handle_mouse(App *a, const TuiEvent *ev) {
     return KR_IGNORED;
 }
 
+/* A key while work runs in pieces (a prefill, a re-run, B catching up, a load): the help (? F1,
+ * and its own keys while open; Esc there closes it), the colour theme (C), a redraw and the keys
+ * of view actions (a panel, the layer or head, a panel's view option: scene.h's SceneAction.view)
+ * are answered at once, as they touch no session; Esc stops the work, q stops it and quits. Every
+ * other key (stepping, the prompt, the model, the sampler, an ablation, a lesson step) waits for
+ * the work's end: KEY_WAITS, and the caller keeps it (app_run hands it over then). */
+#define KEY_WAITS (-1)
+static int key_during_work(App *a, int key) {
+    if (a->overlay == OV_HELP) return app_overlay_key(a, key);
+    const bool free_ui = a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a);
+    if (free_ui && (key == '?' || key == TK_F1 || key == 'C' || key == TK_CTRL('l'))) return app_own_key(a, key);
+    if (key == TK_ESC || key == 'q' || key == TK_F10) {
+        scene_prefill_stop(a->sc);
+        if (key != TK_ESC) a->quit = true;
+        return KR_ALL;
+    }
+    if (free_ui && !a->n_typed && view_key(a, key)) {   /* after a waiting key, in order */
+        Err e = {0};
+        scene_key(a->sc, key, &e);
+        return KR_ALL;
+    }
+    return KEY_WAITS;
+}
+
 int app_handle(App *a, const TuiEvent *ev) {
     if (a->hint && ev->key != TK_NONE && ev->key != TK_TICK && ev->key != TK_RESIZE) a->hint = false;
     switch (ev->key) {
@@ -610,10 +644,19 @@ int app_handle(App *a, const TuiEvent *ev) {
     case TK_RESIZE: return KR_ALL;
     case TK_INTERRUPT: a->quit = true; return KR_ALL;
     case TK_MOUSE:
-        if (scene_busy(a->sc)) {   /* work runs: a tab click (a view action) is answered, the rest is not */
+        if (scene_busy(a->sc)) {
+            /* work runs: the wheel does what its key does at once (it scrolls the help as the
+             * arrows do); a wheel step, which would wait, is dropped rather than kept (a wheel
+             * sends events by the dozen, each a decode step after the work); a tab click (a view
+             * action) is answered; the rest is not */
+            if (is_wheel(ev)) {
+                const int key = wheel_key(a, ev);
+                const int r = key ? key_during_work(a, key) : KR_IGNORED;
+                return r == KEY_WAITS ? KR_IGNORED : r;
+            }
             for (int i = a->n_hits - 1; i >= 0; i--)
                 if (rect_contains(a->hits[i].r, ev->mx, ev->my)) {
-                    if (a->hits[i].kind != HIT_TAB || a->overlay != OV_NONE || ev->button == MB_WHEEL_UP || ev->button == MB_WHEEL_DOWN) return KR_IGNORED;
+                    if (a->hits[i].kind != HIT_TAB || a->overlay != OV_NONE) return KR_IGNORED;
                     Err e = {0};
                     scene_show_panel(a->sc, a->hits[i].arg, &e);
                     return KR_ALL;
@@ -629,27 +672,8 @@ int app_handle(App *a, const TuiEvent *ev) {
     }
     default:
         if (scene_busy(a->sc)) {
-            /* work runs in pieces (a prefill, a re-run, B catching up, a load): the help (? F1, and
-             * its own keys while open; Esc there closes it), the colour theme (C), a redraw and the
-             * keys of view actions (a panel, the layer or head, a panel's view option: scene.h's
-             * SceneAction.view) are answered at once, as they touch no session; Esc stops the work,
-             * q stops it and quits; every other key (stepping, the prompt, the model, the sampler,
-             * an ablation, a lesson step) waits for its end (app_run hands them over then) and the
-             * status line says so */
-            if (a->overlay == OV_HELP) return app_overlay_key(a, ev->key);
-            const bool free_ui = a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a);
-            if (free_ui && (ev->key == '?' || ev->key == TK_F1 || ev->key == 'C' || ev->key == TK_CTRL('l')))
-                return app_own_key(a, ev->key);
-            if (ev->key == TK_ESC || ev->key == 'q' || ev->key == TK_F10) {
-                scene_prefill_stop(a->sc);
-                if (ev->key != TK_ESC) a->quit = true;
-                return KR_ALL;
-            }
-            if (free_ui && !a->n_typed && view_key(a, ev->key)) {   /* after a waiting key, in order */
-                Err e = {0};
-                scene_key(a->sc, ev->key, &e);
-                return KR_ALL;
-            }
+            const int r = key_during_work(a, ev->key);
+            if (r != KEY_WAITS) return r;
             if (a->n_typed < (int)(sizeof a->typed / sizeof a->typed[0])) a->typed[a->n_typed++] = ev->key;
             return KR_ALL;   /* the status line shows what waits */
         }
