@@ -925,3 +925,78 @@ TEST(work_app_wheel_during_prefill) {
     canvas_free(cv);
     app_free(app);
 }
+
+/* View keys during a model load (m, Enter: the model loads on a worker while the old one is still
+ * shown) act at once on what is on screen, the old model: story-gqa's layer 5, head 7, RoPE pair 11
+ * (of 12), residual layer 6 (after its final norm), a key column and a selected token. When the new
+ * model takes its place, those choices carry over only as far as it has them: stories260K (5 layers,
+ * 8 heads, 4 pairs, F16 GGUF) gets layer 4, head 7, pair 3, residual layer 5, and no key column or
+ * selected token (positions of the old model's tokens); then llama-Q4_K_M (2 layers, 4 heads) layer
+ * 1 and head 3. The Position panel draws pair 3's dial and its , key moves on from there (before:
+ * pair 11 stayed, no dial was drawn and , went to 10, still none). In compare mode a B with fewer
+ * pairs than A draws its last one (story-mla's 4 beside story-gqa's pair 11: no dial before). */
+#define S260K "tests/fixtures/gguf/stories260K/stories260K-F16.gguf"
+#define LQ4 "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"
+static void keys(App *app, const char *k) {
+    for (; *k; k++) {
+        TuiEvent ev = {.key = (unsigned char)*k};
+        app_handle(app, &ev);
+    }
+}
+
+TEST(work_app_view_keys_during_a_load) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(S260K) || !file_exists(LQ4) || !file_exists("assets/models/story-mla/model.safetensors"))
+        SKIP("models not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Scene *sc = app->sc;
+    app->hint = false;
+    REQUIRE(scene_load_model(sc, 0, MA, &e) && scene_set_prompt(sc, TEXT, true, &e));
+    for (int i = 0; i < 3; i++) REQUIRE(scene_step(sc, &e));
+    sc->chunked = true;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    REQUIRE(scene_load_model(sc, 0, S260K, &e));
+    REQUIRE(sc->job.kind == SCENE_JOB_LOAD);
+    const int q = session_cursor(sc->ses[0]);
+    keys(app, "5............]]]]]}}}}}}}6++++++,1,");      /* on story-gqa, still shown */
+    CHECK_MSG(sc->job.kind == SCENE_JOB_LOAD && !app->n_typed && !strcmp(session_model_path(sc->ses[0]), MA), "%d %d", sc->job.kind, app->n_typed);
+    CHECK(sc->panel == PANEL_ATTENTION && sc->sel.layer == 5 && sc->sel.head == 7 && sc->view.pos_pair0 == 11 && sc->view.emb_layer == 6);
+    CHECK(sc->sel.key == q && sc->view.emb_sel == q - 1);
+    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    REQUIRE(!strcmp(session_model_path(sc->ses[0]), S260K) && session_cursor(sc->ses[0]) >= 0);
+    CHECK_MSG(sc->sel.layer == 4 && sc->sel.head == 7 && sc->view.pos_pair0 == 3 && sc->view.emb_layer == 5,
+              "layer %d head %d pair %d residual layer %d", sc->sel.layer, sc->sel.head, sc->view.pos_pair0, sc->view.emb_layer);
+    CHECK_MSG(sc->sel.key == -1 && sc->view.emb_sel == -1, "key %d, selected token %d", sc->sel.key, sc->view.emb_sel);
+    keys(app, "5");
+    CHECK(screen_has(app, cv, "i=3 ") && !screen_has(app, cv, "i=11"));
+    keys(app, ",");
+    CHECK(sc->view.pos_pair0 == 2 && screen_has(app, cv, "i=2 "));
+    REQUIRE(scene_load_model(sc, 0, LQ4, &e));
+    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    CHECK_MSG(sc->sel.layer == 1 && sc->sel.head == 3 && sc->view.pos_pair0 == 2 && sc->view.emb_layer == 2,
+              "layer %d head %d pair %d residual layer %d", sc->sel.layer, sc->sel.head, sc->view.pos_pair0, sc->view.emb_layer);
+    app_free(app);
+    for (int i = 0; i < 2000 && scene_loads_running(); i++) sleep_ms(5);
+    /* compare mode: B with fewer pairs than A's choice draws its last one */
+    app = app_new();
+    REQUIRE(app);
+    app->hint = false;
+    REQUIRE(scene_load_model(app->sc, 0, MA, &e) && scene_set_prompt(app->sc, TEXT, true, &e));
+    REQUIRE(scene_load_model(app->sc, 1, "assets/models/story-mla", &e) && scene_step(app->sc, &e));
+    keys(app, "5............");
+    REQUIRE(app->sc->view.pos_pair0 == 11);
+    app_render(app, cv);
+    char *txt = canvas_to_text(cv);
+    REQUIRE(txt);
+    int n11 = 0, n3 = 0;
+    for (const char *p = txt; (p = strstr(p, "i=11 ")) != NULL; p++) n11++;
+    for (const char *p = txt; (p = strstr(p, "i=3 ")) != NULL; p++) n3++;
+    CHECK_MSG(n11 == 1 && n3 == 1, "A's pair 11 and B's last, 3: %d and %d in\n%s", n11, n3, txt);
+    free(txt);
+    canvas_free(cv);
+    app_free(app);
+}

@@ -196,6 +196,27 @@ bool scene_load_model(Scene *sc, int slot, const char *path, Err *e) {
     return scene_load_finish(sc, slot, path, s, e);
 }
 
+/* A model loaded into slot A: the scene's choices made on the model it replaces (by the view keys
+ * too, which act on the model still shown while the new one loads) carry over only as far as the
+ * new model has them, so that what is drawn and the next key start from the same place: the layer
+ * and head (every action keeps them within A's model; scene_sel clamps them for B), the
+ * Embeddings panel's residual layer and the Position panel's first RoPE pair are brought into its
+ * range (none: the pairs spread), and the attention key column and the Embeddings panel's selected
+ * token, positions of the old model's tokens, go (as with a new prompt). Without this the Position
+ * panel drew no dial after story-gqa's pair 11 met story-mla's 4 pairs, and its keys seemed dead. */
+static void fit_view_to_model(Scene *sc, const Session *s) {
+    const ModelSpec *sp = &session_model(s)->spec;
+    Selection *sel = &sc->sel;
+    sel->layer = sel->layer < 0 ? 0 : sel->layer >= sp->n_layers ? sp->n_layers - 1 : sel->layer;
+    sel->head = sel->head < 0 ? 0 : sel->head >= sp->n_heads ? sp->n_heads - 1 : sel->head;
+    sel->key = -1;
+    SceneView *v = &sc->view;
+    v->emb_sel = -1;
+    v->emb_layer = v->emb_layer < 0 ? 0 : v->emb_layer > sp->n_layers ? sp->n_layers : v->emb_layer;
+    const int pairs = sp->pos == POS_ROPE ? trace_dims(session_trace(s))->rot_dim / 2 : 0;
+    if (v->pos_pair0 >= pairs) v->pos_pair0 = pairs - 1;   /* -1 when the new model has none */
+}
+
 bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e) {
     Err e2 = {0};
     const Session *ref = sc->ses[0];
@@ -229,6 +250,7 @@ bool scene_load_finish(Scene *sc, int slot, const char *path, Session *s, Err *e
         }
     }
     scene_set_session(sc, slot, s, true);
+    if (slot == 0) fit_view_to_model(sc, s);
     sc->scfg = keep;
     if (slot == 0) session_set_sampler(s, keep);
     if (slot == 0 && sc->ses[1] && !session_follow_begin(sc->ses[1], s, &e2)) return scene_fail(sc, e, "B: %s", e2.msg);

@@ -153,8 +153,11 @@ void scene_status(Scene *sc, bool error, const char *fmt, ...) __attribute__((fo
 
 /* ---- named actions ------------------------------------------------------------------------ */
 
-/* Loads a model into slot 0 (set to the scene's prompt, prefilled, keeping the selection) or
- * slot 1 (compare mode on: brought to A's prompt, length and cursor). */
+/* Loads a model into slot 0 (set to the scene's prompt, prefilled, keeping the selection and the
+ * panels' view options as far as the new model has them: layer, head, the Embeddings panel's
+ * residual layer and the Position panel's first RoPE pair clamped to it, the key column and the
+ * Embeddings panel's selected token dropped) or slot 1 (compare mode on: brought to A's prompt,
+ * length and cursor). */
 bool scene_load_model(Scene *sc, int slot, const char *path, Err *e);
 void scene_compare_off(Scene *sc);
 /* The texts the Embeddings panel compares as sentence vectors (prompt vs prompt): n in

@@ -188,7 +188,9 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     const float *qr = t->q_rot ? t->q_rot + ((size_t)l * d->n_heads + h) * R : NULL;
     int yd = in.y + 1;
     for (int k = 0; k < nd; k++) {
-        int i = ctx->sc->view.pos_pair0 >= 0 ? ctx->sc->view.pos_pair0 + k : (nd > 1 ? (int)lrint((double)k * (P - 1) / (nd - 1)) : 0);
+        /* the first pair chosen, or this model's last (compare mode: B may have fewer than A) */
+        const int p0 = ctx->sc->view.pos_pair0 < P ? ctx->sc->view.pos_pair0 : P - 1;
+        int i = p0 >= 0 ? p0 + k : (nd > 1 ? (int)lrint((double)k * (P - 1) / (nd - 1)) : 0);
         if (i >= P) break;
         int a = sp->rope_style == ROPE_HALF ? i : 2 * i, b = sp->rope_style == ROPE_HALF ? i + P : 2 * i + 1;
         float ang = inv[i] * (float)pos;
