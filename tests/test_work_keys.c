@@ -1,0 +1,219 @@
+/* Keys and the mouse while a chunked scene works in pieces (a prefill, a model load): what the App
+ * answers at once (the help, the theme, view actions; the wheel where its key is answered) acts on
+ * what is on screen, the rest waits for the work's end, and a model that takes the old one's place
+ * keeps the view choices made on it only as far as it has them. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "harness.h"
+#include "scene/scene.h"
+#include "tui/app.h"
+#include "tui/canvas.h"
+#include "tui/theme.h"
+
+#define MA "assets/models/story-gqa"
+#define TEXT "Once upon a time there was a little girl named Lily. She loved to play outside in the sun."
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Ticks a chunked scene until its job is no longer `kind` (a load: the worker's time). */
+static bool tick_while(Scene *sc, int kind, Err *e) {
+    for (int guard = 0; guard < 6000 && sc->job.kind == kind; guard++) {
+        if (!scene_prefill_tick(sc, 0, e)) return false;
+        if (sc->job.kind == SCENE_JOB_LOAD) sleep_ms(5);
+    }
+    return sc->job.kind != kind;
+}
+
+static bool screen_has(App *app, Canvas *cv, const char *s) {
+    app_render(app, cv);
+    char *txt = canvas_to_text(cv);
+    bool has = txt && strstr(txt, s);
+    free(txt);
+    return has;
+}
+
+/* A prompt's prefill in the App as the terminal runs it (chunked), between two pieces: the panel
+ * says the prompt is running (it said "no tokens yet: press n", the key just pressed) and the
+ * header says prefill; ? opens the help at once and Esc there closes it without stopping the
+ * prefill, q there closes it without quitting; C changes the theme; view keys (a panel, the
+ * layer) answer at once; a step waits for the end and the status line says so, and a view key
+ * typed after it waits too (keys keep their order); Esc then stops the prefill. */
+TEST(work_app_keys_during_prefill) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    REQUIRE(session_set_prompt(s, TEXT, &e));
+    app_set_session(app, 0, s, true);
+    app->sc->chunked = true;
+    app->hint = false;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    TuiEvent n = {.key = 'n'};
+    app_handle(app, &n);
+    REQUIRE(scene_busy(app->sc));
+    REQUIRE(scene_prefill_tick(app->sc, 4, &e));          /* one piece of 4 tokens, more to run */
+    REQUIRE(scene_busy(app->sc));
+    CHECK(screen_has(app, cv, "running the prompt"));
+    CHECK(!screen_has(app, cv, "press n"));
+    CHECK(screen_has(app, cv, "prefill │"));
+    TuiEvent help = {.key = '?'}, esc = {.key = TK_ESC}, q = {.key = 'q'}, th = {.key = 'C'}, two = {.key = '2'};
+    app_handle(app, &help);
+    CHECK_EQ_INT(app->overlay, OV_HELP);
+    CHECK(screen_has(app, cv, "Help · Esc closes"));
+    app_handle(app, &esc);
+    CHECK_EQ_INT(app->overlay, OV_NONE);
+    CHECK(scene_busy(app->sc));                            /* the prefill goes on */
+    app_handle(app, &help);
+    app_handle(app, &q);
+    CHECK_EQ_INT(app->overlay, OV_NONE);
+    CHECK(!app->quit && scene_busy(app->sc));
+    const ThemeId t0 = theme_current();
+    app_handle(app, &th);
+    CHECK(theme_current() != t0);
+    while (theme_current() != t0) app_handle(app, &th);    /* back to the theme the other tests use */
+    TuiEvent rb = {.key = ']'}, nk = {.key = 'n'};
+    app_handle(app, &two);                                 /* a panel key: a view action, at once */
+    app_handle(app, &rb);
+    CHECK(app->sc->panel == PANEL_KV && app->sc->sel.layer == 1 && !app->n_typed && scene_busy(app->sc));
+    app_handle(app, &nk);                                  /* a step waits for the end, and says so */
+    CHECK(app->n_typed == 1 && scene_busy(app->sc) && screen_has(app, cv, "n waits until it ends"));
+    app_handle(app, &rb);                                  /* after it, a view key waits too */
+    CHECK(app->n_typed == 2 && app->sc->sel.layer == 1 && screen_has(app, cv, "2 keys wait until it ends"));
+    app_handle(app, &esc);
+    CHECK(!scene_busy(app->sc));
+    CHECK(strstr(app->sc->msg, "prefill stopped") != NULL);
+    canvas_free(cv);
+    app_free(app);
+}
+
+/* The mouse wheel during a prefill in pieces does what its key does then: over the help (opened at
+ * once) it scrolls as the arrows do, at once (it was ignored: only a tab click was answered while
+ * work ran); over the panels it stands for n / b, steps that would wait, and it is dropped rather
+ * than kept (a wheel sends events by the dozen). The prefill stays where it was throughout. */
+TEST(work_app_wheel_during_prefill) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Session *s = session_new(MA, 0, &e);
+    REQUIRE(s);
+    REQUIRE(session_set_prompt(s, TEXT, &e));
+    app_set_session(app, 0, s, true);
+    app->sc->chunked = true;
+    app->hint = false;
+    Canvas *cv = canvas_new(80, 24);
+    REQUIRE(cv);
+    TuiEvent n = {.key = 'n'}, help = {.key = '?'}, down = {.key = TK_DOWN}, esc = {.key = TK_ESC};
+    TuiEvent wd = {.key = TK_MOUSE, .button = MB_WHEEL_DOWN, .mx = 40, .my = 12}, wu = wd;
+    wu.button = MB_WHEEL_UP;
+    app_handle(app, &n);
+    REQUIRE(scene_prefill_tick(app->sc, 4, &e) && scene_busy(app->sc));
+    int done0 = -1, total0 = -1, done = -1, total = -1;
+    session_work_progress(s, &done0, &total0);
+    app_handle(app, &help);
+    REQUIRE(app->overlay == OV_HELP && screen_has(app, cv, "Help"));
+    CHECK_EQ_INT(app->help_top, 0);
+    CHECK(app_handle(app, &wd) == KR_ALL);                 /* the wheel scrolls the help, as the arrows */
+    CHECK_EQ_INT(app->help_top, 1);
+    app_handle(app, &down);
+    CHECK_EQ_INT(app->help_top, 2);
+    app_handle(app, &wu);
+    CHECK_EQ_INT(app->help_top, 1);
+    app_render(app, cv);                                   /* the help is taller than 80x24: no clamp back */
+    CHECK_EQ_INT(app->help_top, 1);
+    app_handle(app, &esc);                                 /* closes the help, the prefill goes on */
+    CHECK(app->overlay == OV_NONE && scene_busy(app->sc));
+    for (int i = 0; i < 5; i++) { app_handle(app, &wd); app_handle(app, &wu); }   /* steps: dropped, not kept */
+    CHECK_EQ_INT(app->n_typed, 0);
+    CHECK(!screen_has(app, cv, "wait until it ends") && !screen_has(app, cv, "waits until it ends"));
+    session_work_progress(s, &done, &total);
+    CHECK(scene_busy(app->sc) && done == done0 && total == total0 && session_cursor(s) < 0);
+    app_handle(app, &n);                                   /* the key n waits (else the check above cannot fail) */
+    CHECK_EQ_INT(app->n_typed, 1);
+    app_handle(app, &esc);
+    CHECK(!scene_busy(app->sc));
+    canvas_free(cv);
+    app_free(app);
+}
+
+/* View keys during a model load (m, Enter: the model loads on a worker while the old one is still
+ * shown) act at once on what is on screen, the old model: story-gqa's layer 5, head 7, RoPE pair 11
+ * (of 12), residual layer 6 (after its final norm), a key column and a selected token. When the new
+ * model takes its place, those choices carry over only as far as it has them: stories260K (5 layers,
+ * 8 heads, 4 pairs, F16 GGUF) gets layer 4, head 7, pair 3, residual layer 5, and no key column or
+ * selected token (positions of the old model's tokens); then llama-Q4_K_M (2 layers, 4 heads) layer
+ * 1 and head 3. The Position panel draws pair 3's dial and its , key moves on from there (before:
+ * pair 11 stayed, no dial was drawn and , went to 10, still none). In compare mode a B with fewer
+ * pairs than A draws its last one (story-mla's 4 beside story-gqa's pair 11: no dial before). */
+#define S260K "tests/fixtures/gguf/stories260K/stories260K-F16.gguf"
+#define LQ4 "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"
+static void keys(App *app, const char *k) {
+    for (; *k; k++) {
+        TuiEvent ev = {.key = (unsigned char)*k};
+        app_handle(app, &ev);
+    }
+}
+
+TEST(work_app_view_keys_during_a_load) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(S260K) || !file_exists(LQ4) || !file_exists("assets/models/story-mla/model.safetensors"))
+        SKIP("models not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Scene *sc = app->sc;
+    app->hint = false;
+    REQUIRE(scene_load_model(sc, 0, MA, &e) && scene_set_prompt(sc, TEXT, true, &e));
+    for (int i = 0; i < 3; i++) REQUIRE(scene_step(sc, &e));
+    sc->chunked = true;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    REQUIRE(scene_load_model(sc, 0, S260K, &e));
+    REQUIRE(sc->job.kind == SCENE_JOB_LOAD);
+    const int q = session_cursor(sc->ses[0]);
+    keys(app, "5............]]]]]}}}}}}}6++++++,1,");      /* on story-gqa, still shown */
+    CHECK_MSG(sc->job.kind == SCENE_JOB_LOAD && !app->n_typed && !strcmp(session_model_path(sc->ses[0]), MA), "%d %d", sc->job.kind, app->n_typed);
+    CHECK(sc->panel == PANEL_ATTENTION && sc->sel.layer == 5 && sc->sel.head == 7 && sc->view.pos_pair0 == 11 && sc->view.emb_layer == 6);
+    CHECK(sc->sel.key == q && sc->view.emb_sel == q - 1);
+    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    REQUIRE(!strcmp(session_model_path(sc->ses[0]), S260K) && session_cursor(sc->ses[0]) >= 0);
+    CHECK_MSG(sc->sel.layer == 4 && sc->sel.head == 7 && sc->view.pos_pair0 == 3 && sc->view.emb_layer == 5,
+              "layer %d head %d pair %d residual layer %d", sc->sel.layer, sc->sel.head, sc->view.pos_pair0, sc->view.emb_layer);
+    CHECK_MSG(sc->sel.key == -1 && sc->view.emb_sel == -1, "key %d, selected token %d", sc->sel.key, sc->view.emb_sel);
+    keys(app, "5");
+    CHECK(screen_has(app, cv, "i=3 ") && !screen_has(app, cv, "i=11"));
+    keys(app, ",");
+    CHECK(sc->view.pos_pair0 == 2 && screen_has(app, cv, "i=2 "));
+    REQUIRE(scene_load_model(sc, 0, LQ4, &e));
+    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    CHECK_MSG(sc->sel.layer == 1 && sc->sel.head == 3 && sc->view.pos_pair0 == 2 && sc->view.emb_layer == 2,
+              "layer %d head %d pair %d residual layer %d", sc->sel.layer, sc->sel.head, sc->view.pos_pair0, sc->view.emb_layer);
+    app_free(app);
+    for (int i = 0; i < 2000 && scene_loads_running(); i++) sleep_ms(5);
+    /* compare mode: B with fewer pairs than A's choice draws its last one */
+    app = app_new();
+    REQUIRE(app);
+    app->hint = false;
+    REQUIRE(scene_load_model(app->sc, 0, MA, &e) && scene_set_prompt(app->sc, TEXT, true, &e));
+    REQUIRE(scene_load_model(app->sc, 1, "assets/models/story-mla", &e) && scene_step(app->sc, &e));
+    keys(app, "5............");
+    REQUIRE(app->sc->view.pos_pair0 == 11);
+    app_render(app, cv);
+    char *txt = canvas_to_text(cv);
+    REQUIRE(txt);
+    int n11 = 0, n3 = 0;
+    for (const char *p = txt; (p = strstr(p, "i=11 ")) != NULL; p++) n11++;
+    for (const char *p = txt; (p = strstr(p, "i=3 ")) != NULL; p++) n3++;
+    CHECK_MSG(n11 == 1 && n3 == 1, "A's pair 11 and B's last, 3: %d and %d in\n%s", n11, n3, txt);
+    free(txt);
+    canvas_free(cv);
+    app_free(app);
+}
