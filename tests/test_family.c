@@ -15,13 +15,22 @@ static bool value(const char *key, const char *arg, char *out, size_t cap, Err *
     return lesson_family_value(".", &ph, out, cap, e);
 }
 
-TEST(family_placeholders_quote_family_json) {
+/* assets/models/family.json parsed; NULL when the file is missing (*missing set) or not JSON */
+static cJSON *family_json(bool *missing) {
     Err e = {0};
     size_t len;
     char *txt = file_read_all("assets/models/family.json", &len, 16u << 20, &e);
-    if (!txt) SKIP("no assets/models/family.json");
-    cJSON *j = cJSON_Parse(txt);
+    *missing = txt == NULL;
+    cJSON *j = txt ? cJSON_Parse(txt) : NULL;
     free(txt);
+    return j;
+}
+
+TEST(family_placeholders_quote_family_json) {
+    Err e = {0};
+    bool missing;
+    cJSON *j = family_json(&missing);
+    if (missing) SKIP("no assets/models/family.json");
     REQUIRE(j);
     const cJSON *v;
     int n = 0;
@@ -89,10 +98,9 @@ TEST(family_placeholders_validate_their_argument) {
 TEST(family_lesson_latent_claim_holds) {
     Err e = {0};
     size_t len;
-    char *txt = file_read_all("assets/models/family.json", &len, 16u << 20, &e);
-    if (!txt) SKIP("no assets/models/family.json");
-    cJSON *j = cJSON_Parse(txt);
-    free(txt);
+    bool missing;
+    cJSON *j = family_json(&missing);
+    if (missing) SKIP("no assets/models/family.json");
     REQUIRE(j);
     char *les = file_read_all("lessons/15-mla.json", &len, 1u << 20, &e);
     if (!les) { CHECK_MSG(0, "%s", e.msg); cJSON_Delete(j); return; }
