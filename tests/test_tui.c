@@ -263,10 +263,36 @@ TEST(tui_widget_frame_table) {
     REQUIRE(c);
     Rect in = w_frame(c, rect_make(0, 0, 12, 4), "T", false);
     CHECK(in.x == 1 && in.y == 1 && in.w == 10 && in.h == 2);
-    TableCol cols[2] = {{"a", 3, false}, {"n", 4, true}};
+    TableCol cols[2] = {{"a", 3, false, 0, 0}, {"n", 4, true, 0, 0}};
     const char *cells[2] = {"xy", "42"};
     w_table(c, in, cols, 2, cells, 1, -1);
     CHECK_DUMP(c, "+- T ------+\n|a      n  |\n|xy    42  |\n+----------+\n");
+    canvas_free(c);
+}
+
+/* A table narrower than its columns: first every column at its narrowest (what is left to the
+ * flexible one), then columns left out by drop, then from the right; a column is shown whole or
+ * not at all (before, w_table clipped whatever did not fit: a header "now f3" over no cells). */
+TEST(tui_widget_table_layout) {
+    const TableCol cols[4] = {{"name", 6, false, 4, 0}, {"f", 0, false, 3, 2}, {"v", 8, true, 5, 1}, {"w", 8, true, 5, 0}};
+    static const struct { int w, hidden, widths[4]; } CASES[] = {
+        {40, 0, {6, 14, 8, 8}},   /* every column at its width: 7 + 9 + 9 fixed, the flexible one 40 - 25 - 1 */
+        {28, 0, {4, 11, 5, 5}},   /* its 2 columns are under its min 3: all at min (4+3+5+5+3 = 20), 8 more to f */
+        {19, 1, {4, 0, 5, 5}},    /* 20 > 19: f (drop 2) goes; 4+5+5+2 = 16 */
+        {12, 2, {4, 0, 0, 5}},    /* 16 > 12: v (drop 1) goes; 4+5+1 = 10 */
+        {8, 3, {6, 0, 0, 0}},     /* 10 > 8: w (the rightmost) goes; name alone at its width */
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        int wd[4];
+        CHECK_EQ_INT(w_table_layout(cols, 4, CASES[i].w, wd), CASES[i].hidden);
+        for (int j = 0; j < 4; j++) CHECK_MSG(wd[j] == CASES[i].widths[j], "w=%d column %d: %d, not %d", CASES[i].w, j, wd[j], CASES[i].widths[j]);
+    }
+    Canvas *c = mk(14, 4, false, true);
+    REQUIRE(c);
+    Rect in = w_frame(c, rect_make(0, 0, 14, 4), "T", false);
+    const char *cells[4] = {"ab", "123", "4.5", "6.7"};
+    w_table(c, in, cols, 4, cells, 1, -1);
+    CHECK_DUMP(c, "+- T --------+\n|name     w  |\n|ab     6.7  |\n+------------+\n");
     canvas_free(c);
 }
 

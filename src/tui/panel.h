@@ -70,6 +70,11 @@ int panel_pick_fit(const char *const *cand, int n, int w, bool unicode);
 /* Draws the widest of the n wordings that fits w columns at (x, y) (canvas_text_fit); returns
  * the columns drawn. */
 int panel_text_pick(Canvas *c, int x, int y, const char *const *cand, int n, int w, Style st);
+/* The note under a table that left n columns out for want of width (names: their titles, ", "
+ * apart): "+2 columns not shown: elems/tok/layer, now f32 (widen the window)", narrower
+ * without the brackets, then "+2 columns: widen", then "+2 columns"; drawn dim at (x, y) in w columns. A table never drops a column
+ * without it. */
+void panel_hidden_note(Canvas *c, int x, int y, int w, int n, const char *names);
 /* Short model description: "llama · GQA 8q/4kv · 5L · d64". */
 void panel_model_line(const Session *s, char *buf, size_t cap);
 #endif

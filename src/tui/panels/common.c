@@ -122,6 +122,18 @@ int panel_text_pick(Canvas *c, int x, int y, const char *const *cand, int n, int
     return canvas_text_fit(c, x, y, cand[panel_pick_fit(cand, n, w, c->unicode)], w, st);
 }
 
+void panel_hidden_note(Canvas *c, int x, int y, int w, int n, const char *names) {
+    if (n <= 0 || w <= 0) return;
+    char t[4][256];
+    snprintf(t[0], sizeof t[0], n == 1 ? tr("+%d column not shown: %s (widen the window)") : tr("+%d columns not shown: %s (widen the window)"),
+             n, names ? names : "");
+    snprintf(t[1], sizeof t[1], n == 1 ? tr("+%d column not shown: %s") : tr("+%d columns not shown: %s"), n, names ? names : "");
+    snprintf(t[2], sizeof t[2], n == 1 ? tr("+%d column: widen") : tr("+%d columns: widen"), n);
+    snprintf(t[3], sizeof t[3], n == 1 ? tr("+%d column") : tr("+%d columns"), n);
+    const char *tc[4] = {t[0], t[1], t[2], t[3]};
+    panel_text_pick(c, x, y, tc, 4, w, sty(CR_WARN));
+}
+
 void panel_model_line(const Session *s, char *buf, size_t cap) {
     if (!s || !session_model(s)) { snprintf(buf, cap, "-"); return; }
     const ModelSpec *m = &session_model(s)->spec;

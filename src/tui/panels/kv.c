@@ -100,9 +100,42 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     canvas_target(c, rect_make(in.x, y, panel_text_pick(c, in.x, y, tc, 6, in.w, sty(CR_DIM)), 1), "kv.total");
     y++;
 
+    /* the comparison table's cells and layout first: a narrow table leaves columns out with a
+     * note under it (a row of its own), never silently */
+    char hb[24], hn[24], hc[24];
+    snprintf(hb, sizeof hb, "B/tok %s", kv_prec_name(prec));
+    snprintf(hn, sizeof hn, tr("now %s"), kv_prec_name(prec));
+    snprintf(hc, sizeof hc, tr("@ctx %s"), kv_prec_name(prec));
+    /* the formula column's header: shorter as it narrows ("elems/tok/l…" in compare mode at 60
+     * columns before) */
+    const char *eh[3] = {tr("elems/tok/layer"), tr("elems/tok/L"), tr("elems")};
+    char tc5[KVA_COUNT][5][96];
+    int mw[5] = {text_width(tr("attention"), c->unicode), text_width(eh[2], c->unicode), text_width(hb, c->unicode),
+                 text_width(hn, c->unicode), text_width(hc, c->unicode)};
+    for (int i = 0; i < KVA_COUNT; i++) {
+        snprintf(tc5[i][0], 96, "%s%s", v[i].name, v[i].actual ? " *" : "");
+        snprintf(tc5[i][1], 96, "%lld", v[i].elems);          /* the narrowest: the count alone */
+        kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, 1, pbits), tc5[i][2], 96);
+        kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ntok, pbits), tc5[i][3], 96);
+        kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ctxlen, pbits), tc5[i][4], 96);
+        for (int j = 0; j < 5; j++) {
+            const int tw = text_width(tc5[i][j], c->unicode);
+            if (tw > mw[j]) mw[j] = tw;
+        }
+    }
+    /* narrower than every column at its narrowest: the formula column goes first, then "now"
+     * (the line above says it for this model) */
+    TableCol cols[] = {{tr("attention"), 10, false, mw[0], 0}, {eh[0], 0, false, mw[1], 2}, {hb, 10, true, mw[2], 0},
+                       {hn, 10, true, mw[3], 1}, {hc, 11, true, mw[4], 0}};
+    int widths[5];
+    const int hidden = w_table_layout(cols, 5, in.w, widths);
+    const int flexw = widths[1];
+    cols[1].title = eh[panel_pick_fit(eh, 3, flexw, c->unicode)];
+    for (int i = 0; i < KVA_COUNT && flexw > 0; i++) kv_formula_cell(tc5[i][1], 96, v[i].elems, v[i].formula, flexw, c->unicode);
+
     /* per-layer slots */
     int rest = in.y + in.h - y;
-    int table_h = 5;
+    int table_h = hidden ? 6 : 5;
     int chart_min = 5;
     int layer_rows = rest - table_h - 1 - chart_min;
     if (layer_rows > L) layer_rows = L;
@@ -153,31 +186,13 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
 
     /* comparison table */
     if (in.y + in.h - y >= 3) {
-        char hb[24], hn[24], hc[24];
-        snprintf(hb, sizeof hb, "B/tok %s", kv_prec_name(prec));
-        snprintf(hn, sizeof hn, tr("now %s"), kv_prec_name(prec));
-        snprintf(hc, sizeof hc, tr("@ctx %s"), kv_prec_name(prec));
-        const int flexw = in.w - (10 + 1) - (10 + 1) * 2 - (11 + 1) - 1;   /* the formula column (w_table) */
-        /* its header: shorter, then none ("elems/tok/l…" in compare mode at 60 columns before) */
-        const char *eh[4] = {tr("elems/tok/layer"), tr("elems/tok/L"), tr("elems"), ""};
-        const TableCol cols[] = {{tr("attention"), 10, false}, {eh[panel_pick_fit(eh, 4, flexw, c->unicode)], 0, false},
-                                 {hb, 10, true}, {hn, 10, true}, {hc, 11, true}};
-        char cells[KVA_COUNT][5][96];
         const char *cp[KVA_COUNT * 5];
-        for (int i = 0; i < KVA_COUNT; i++) {
-            snprintf(cells[i][0], 96, "%s%s", v[i].name, v[i].actual ? " *" : "");
-            kv_formula_cell(cells[i][1], 96, v[i].elems, v[i].formula, flexw, c->unicode);
-            kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, 1, pbits), cells[i][2], 96);
-            kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ntok, pbits), cells[i][3], 96);
-            kv_fmt_bytes(kv_bytes_bits(v[i].elems, L, ctxlen, pbits), cells[i][4], 96);
-            for (int j = 0; j < 5; j++) cp[i * 5 + j] = cells[i][j];
-        }
-        bool blank = false;                     /* a count that does not fit: the column says nothing */
-        for (int i = 0; i < KVA_COUNT; i++) blank |= !cells[i][1][0];
-        for (int i = 0; i < KVA_COUNT && blank; i++) cells[i][1][0] = 0;
+        for (int i = 0; i < KVA_COUNT; i++)
+            for (int j = 0; j < 5; j++) cp[i * 5 + j] = tc5[i][j];
         int sel = -1;
         for (int i = 0; i < KVA_COUNT; i++) if (v[i].actual) sel = i;
         int th = in.y + in.h - y < 5 ? in.y + in.h - y : 5;
+        if (hidden && th == in.y + in.h - y) th--;             /* a row for the note */
         w_table(c, rect_make(in.x, y, in.w, th), cols, 5, cp, KVA_COUNT, sel);
         canvas_target(c, rect_make(in.x, y, in.w, th), "kv.table");
         static const char *const ROW[KVA_COUNT] = {"mha", "gqa", "mqa", "mla"};
@@ -189,6 +204,15 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
             for (int i = 0; i < KVA_COUNT && i + 1 < th; i++)
                 canvas_restyle(c, rect_make(in.x, y + 1 + i, 3, 1), (Style){VCOL(i), i == sel ? theme_color(CR_SELECT) : color_default(), ATTR_BOLD});
         y += th;
+        if (hidden) {
+            char names[256] = "";
+            for (int j = 0; j < 5; j++) {
+                if (widths[j]) continue;
+                const size_t l = strlen(names);
+                snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", j == 1 ? eh[0] : cols[j].title);
+            }
+            panel_hidden_note(c, in.x, y++, in.w, hidden, names);
+        }
     }
 
     /* growth chart: total bytes vs tokens, one line per variant */

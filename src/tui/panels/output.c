@@ -151,12 +151,21 @@ static void out_draw(void *vst, PanelCtx *ctx) {
     const char *elc[3] = {el[0], el[1], el[2]};
     panel_text_pick(c, in.x, in.y + 1, elc, 3, in.w, sty(CR_DIM));
 
-    int rows = in.h - 3;
-    if (rows > n1) rows = n1;
-    if (rows <= 0) return;
+    /* two columns (as computed, the preview): 16 columns of token labels when there is room,
+     * fewer below 56 columns (compare mode at 80 and 100 columns) but at least 8, and at least
+     * 12 a column (a bar and "<0.001%"); narrower, the preview column goes with a note */
     bool two = in.w >= 56;
     int lab_w = 16;
+    if (!two && in.w - 2 * 12 >= 8) {
+        two = true;
+        lab_w = in.w - 2 * 12 < 16 ? in.w - 2 * 12 : 16;
+    }
     int colw = two ? (in.w - lab_w) / 2 : in.w - lab_w;
+    const int lab_eff = lab_w < (lab_w + colw - 1) / 2 ? lab_w : (lab_w + colw - 1) / 2;   /* w_bars keeps half for the bar */
+    int rows = in.h - 3 - (two ? 0 : 1);
+    if (rows > n1) rows = n1;
+    if (rows <= 0) return;
+    if (!two) panel_hidden_note(c, in.x, in.y + 3 + rows, in.w, 1, pvb);
     const char *t1[2] = {tr("T=1 (as computed)"), "T=1"};
     panel_text_pick(c, in.x + lab_w, in.y + 2, t1, 2, colw - 1, sty_attr(CR_TITLE, ATTR_UNDERLINE));
     if (two) canvas_text_fit(c, in.x + lab_w + colw, in.y + 2, pvb, colw, sty_attr(CR_WARN, ATTR_UNDERLINE));
@@ -164,7 +173,7 @@ static void out_draw(void *vst, PanelCtx *ctx) {
         int y = in.y + 3 + i, id = t->top_ids[i];
         bool chosen = id == t->next_id;
         char tl[40], lab[48], n_a[16], n_b[16];
-        panel_tok_label(s, id, tl, sizeof tl, lab_w - 3, c->unicode);
+        panel_tok_label(s, id, tl, sizeof tl, lab_eff - 3, c->unicode);
         snprintf(lab, sizeof lab, "%s%s", chosen ? (c->unicode ? "\xe2\x96\xb6 " : "> ") : "  ", tl);
         panel_fmt_prob((double)p1[i], n_a, sizeof n_a);
         Bar a = {lab, p1[i], n_a, sty(CR_TITLE), chosen};

@@ -144,14 +144,15 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         for (int l = 0; l < L; l++) mx = fmaxf(mx, fmaxf(t->attn_out_norm[l], t->mlp_out_norm[l]));
         int lw = lab_need > 5 ? lab_need : 5, bw = (tab.w - lw - 22) / 2;
         if (bw < 4) bw = 4;
-        char hdr[128];
-        /* narrow bars: "attn" and "mlp" over them (the help names hook_attn_out, hook_mlp_out) */
+        /* narrow bars: "attn" and "mlp" over them (the help names hook_attn_out, hook_mlp_out);
+         * each caption underlined on its own, so the columns read apart ("attn mlp") */
         const bool wide = bw + 1 > 12;
         const int lens_w = tab.w - lw - 2 * (bw + 1);
         const char *lc[3] = {tr("logit lens top-1"), tr("lens top-1"), "top-1"};
-        snprintf(hdr, sizeof hdr, "%-*s%-*s%-*s%s", lw, "", bw + 1, wide ? "||attn_out||" : "attn", bw + 1, wide ? "||mlp_out||" : "mlp",
-                 lc[panel_pick_fit(lc, 3, lens_w, c->unicode)]);
-        canvas_text_fit(c, tab.x, tab.y, hdr, tab.w, sty_attr(CR_TITLE, ATTR_UNDERLINE));
+        const Style hs = sty_attr(CR_TITLE, ATTR_UNDERLINE);
+        canvas_text_fit(c, tab.x + lw, tab.y, wide ? "||attn_out||" : "attn", bw, hs);
+        canvas_text_fit(c, tab.x + lw + bw + 1, tab.y, wide ? "||mlp_out||" : "mlp", bw, hs);
+        canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), tab.y, lc[panel_pick_fit(lc, 3, lens_w, c->unicode)], lens_w, hs);
         int shown = tab.h - 1;
         canvas_target(c, tab, "residual.lens");
         int l0 = 0;

@@ -161,22 +161,63 @@ int w_text_hang_rows(const char *text, int width, bool unicode) {
     return wrap_do(NULL, rect_make(0, 0, width, 1 << 20), text, sty(CR_TEXT), unicode, true);
 }
 
+int w_table_layout(const TableCol *cols, int ncols, int w, int *widths) {
+    if (ncols > 32) ncols = 32;
+    bool hide[32] = {false};
+    int hidden = 0;
+    for (;;) {
+        int fixed = 0, flex = 0, flexmin = 0, tight = 0, shown = 0;
+        for (int j = 0; j < ncols; j++) {
+            if (hide[j]) continue;
+            const int m = cols[j].min > 0 ? cols[j].min : cols[j].width > 0 ? cols[j].width : 1;
+            if (cols[j].width > 0) fixed += cols[j].width + 1;
+            else { flex++; flexmin += m + 1; }
+            tight += m + 1;
+            shown++;
+        }
+        if (!shown) { for (int j = 0; j < ncols; j++) widths[j] = 0; return hidden; }
+        /* every column at its width, the flexible ones sharing the rest (each followed by a blank) */
+        const int rest = w - fixed;
+        bool natural = rest >= flexmin;
+        for (int j = 0; natural && j < ncols; j++)
+            if (!hide[j] && cols[j].width <= 0 && rest / flex - 1 < (cols[j].min > 0 ? cols[j].min : 1)) natural = false;
+        if (natural) {
+            for (int j = 0; j < ncols; j++) widths[j] = hide[j] ? 0 : cols[j].width > 0 ? cols[j].width : rest / flex - 1;
+            return hidden;
+        }
+        /* every column at its narrowest (no blank after the last), what is left to the flexible ones */
+        if (tight - 1 <= w) {
+            const int left = w - (tight - 1);
+            for (int j = 0; j < ncols; j++) {
+                const int m = cols[j].min > 0 ? cols[j].min : cols[j].width > 0 ? cols[j].width : 1;
+                widths[j] = hide[j] ? 0 : m + (cols[j].width <= 0 && flex ? left / flex : 0);
+            }
+            return hidden;
+        }
+        int k = -1;                           /* the next to leave out: highest drop, then rightmost */
+        for (int j = 0; j < ncols; j++)
+            if (!hide[j] && cols[j].drop > 0 && (k < 0 || cols[j].drop >= cols[k].drop)) k = j;
+        if (k < 0)
+            for (int j = ncols - 1; j > 0 && k < 0; j--) if (!hide[j]) k = j;
+        if (k < 0) {                          /* one column wider than the table: cut to it */
+            for (int j = 0; j < ncols; j++) widths[j] = hide[j] ? 0 : w;
+            return hidden;
+        }
+        hide[k] = true;
+        hidden++;
+    }
+}
+
 int w_table(Canvas *c, Rect r, const TableCol *cols, int ncols, const char *const *cells, int nrows, int sel) {
     if (r.w <= 0 || r.h <= 0 || ncols <= 0) return 0;
     canvas_push_clip(c, r);
     int widths[32];
     if (ncols > 32) ncols = 32;
-    int fixed = 0, flex = 0;
-    for (int j = 0; j < ncols; j++) {
-        widths[j] = cols[j].width;
-        if (widths[j] > 0) fixed += widths[j] + 1; else flex++;
-    }
-    int rest = r.w - fixed;
-    for (int j = 0; j < ncols; j++)
-        if (widths[j] <= 0) widths[j] = flex ? (rest / flex > 1 ? rest / flex - 1 : 1) : 1;
+    w_table_layout(cols, ncols, r.w, widths);
     int x = r.x;
     Style hs = sty_attr(CR_TITLE, ATTR_BOLD | ATTR_UNDERLINE);
     for (int j = 0; j < ncols; j++) {
+        if (!widths[j]) continue;
         const char *t = cols[j].title ? cols[j].title : "";
         int tw = text_width(t, c->unicode);
         int tx = cols[j].right && tw < widths[j] ? x + widths[j] - tw : x;
@@ -193,6 +234,7 @@ int w_table(Canvas *c, Rect r, const TableCol *cols, int ncols, const char *cons
         if (is_sel) canvas_fill(c, rect_make(r.x, y, r.w, 1), " ", cs);
         x = r.x;
         for (int j = 0; j < ncols; j++) {
+            if (!widths[j]) continue;
             const char *t = cells[row * ncols + j];
             if (t) {
                 int tw = text_width(t, c->unicode);

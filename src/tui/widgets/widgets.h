@@ -23,9 +23,18 @@ int w_text_rows(const char *text, int width, bool unicode);
 int w_text_hang(Canvas *c, Rect r, const char *text, Style st);
 int w_text_hang_rows(const char *text, int width, bool unicode);
 
-typedef struct { const char *title; int width; bool right; } TableCol;
-/* Table with a header row; cells is [nrows][ncols] strings (NULL = empty). sel = highlighted
- * row (-1 none); rows scroll so sel stays visible. Returns the first row shown. */
+/* A table column: width in columns (0: flexible, it takes what the others leave), right-aligned
+ * or not; min: the narrowest it may go with its title and cells still whole (0: width), and
+ * drop: when even the narrowest widths do not fit, columns go highest drop first (0: never). */
+typedef struct { const char *title; int width; bool right; int min; int drop; } TableCol;
+/* The widths of a table w columns wide (widths[j] = 0: column j not shown); returns how many
+ * columns are not shown. Every column at its width when that fits (a flexible one at least its
+ * min), else every column at its min (what is left goes to the flexible ones), else the same
+ * with columns left out by drop, then from the right. A column is shown whole or not at all. */
+int w_table_layout(const TableCol *cols, int ncols, int w, int *widths);
+/* Table with a header row, laid out by w_table_layout; cells is [nrows][ncols] strings (NULL =
+ * empty). sel = highlighted row (-1 none); rows scroll so sel stays visible. Returns the first
+ * row shown. The caller says which columns were left out (w_table_layout). */
 int w_table(Canvas *c, Rect r, const TableCol *cols, int ncols, const char *const *cells, int nrows, int sel);
 
 /* ---- heatmap ------------------------------------------------------------------------ */
