@@ -1,6 +1,6 @@
 /* Content dropped without a mark: a table's columns left out with no note (the KV table in
- * compare mode at 80 columns hid its formula and @ctx columns). Over the fit walk's screens
- * (fit_walk.h). */
+ * compare mode at 80 columns hid its formula and @ctx columns), and Chinese wrapped inside a
+ * phrase where a break before it was at hand. Over the fit walk's screens (fit_walk.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,4 +160,101 @@ TEST(tui_no_silent_column) {
     CHECK_EQ_INT(seen, 4 * 2 * PANEL_COUNT * 5 * 3);
     CHECK_MSG(cs.tables > 0, "no table seen: the scan does not look at tables");
     printf("    tables %d, with columns missing %d\n", cs.tables, cs.checked);
+}
+
+/* ---- Chinese phrases broken at a line's end ------------------------------------------- */
+
+/* The break class of a cell's character (TB_*), TB_SPACE for a blank or a continuation. */
+static int cell_break_class(const Cell *k) {
+    if (!k || !k->len) return TB_SPACE;
+    char one[9];
+    memcpy(one, k->ch, k->len);
+    one[k->len] = 0;
+    return text_break_class(one);
+}
+
+static bool cell_is_vbar(const Cell *k) { return k && k->len == 3 && !memcmp(k->ch, "\xe2\x94\x82", 3); }
+
+/* Are columns a-1 and b the left and right edges of one box at row y (their "│" go up to a "┌"
+ * and a "┐" on the same row)? Not so for a panel's text beside an overlay that covers it. */
+static bool one_box(const Canvas *c, int a, int b, int y) {
+    if (a <= 0 || b >= c->w) return a <= 0 && b >= c->w;
+    int ya = y, yb = y;
+    while (ya > 0 && cell_is_vbar(canvas_cell(c, a - 1, ya))) ya--;
+    while (yb > 0 && cell_is_vbar(canvas_cell(c, b, yb))) yb--;
+    const Cell *ka = canvas_cell(c, a - 1, ya), *kb = canvas_cell(c, b, yb);
+    return ya == yb && ka && kb && ka->len == 3 && kb->len == 3 && !memcmp(ka->ch, "\xe2\x94\x8c", 3) && !memcmp(kb->ch, "\xe2\x94\x90", 3);
+}
+
+/* A wrapped line that ends inside a Chinese phrase although the phrase's first characters were
+ * few: row y (in a box: between two "│", or the screen's edges) ends in at most two Chinese
+ * characters after a blank, punctuation, an opening mark or Latin text, and is full (at most 3
+ * columns left before the box's edge: a wrapped row), and row y+1 goes on with Chinese
+ * characters; the phrase (those characters, the ones row y+1 starts with and the punctuation
+ * after them) fits the box. Moving those few characters to the next row would have left at
+ * most 4 columns empty ("...（写在公式里）。引" / "擎用 f32 ..." in the KV help at 80x24, "...全
+ * 部 16 个 token 的键" / "和值：..." in lesson 5). Fills what with the two rows' ends. */
+static int cjk_bad_breaks(TestCtx *T_, const Canvas *c, const FitScreen *f) {
+    int bad = 0;
+    for (int y = 0; y + 1 < c->h - 1; y++)
+        for (int a = 0; a < c->w;) {
+            int b = a;
+            while (b < c->w && !cell_is_vbar(canvas_cell(c, b, y))) b++;
+            /* the segment [a, b) of row y; row y+1 must be boxed alike */
+            const bool same = (a == 0 || cell_is_vbar(canvas_cell(c, a - 1, y + 1))) &&
+                              (b == c->w || cell_is_vbar(canvas_cell(c, b, y + 1))) && one_box(c, a, b, y);
+            int e = b - 1;
+            while (e >= a && cell_break_class(canvas_cell(c, e, y)) == TB_SPACE) e--;
+            if (same && e > a && canvas_cell(c, e, y)->len == 0) e--;        /* a wide character's start */
+            int s = a;
+            while (s < b && cell_break_class(canvas_cell(c, s, y + 1)) == TB_SPACE) s++;
+            if (same && e >= a && s < b && cell_break_class(canvas_cell(c, e, y)) == TB_CJK &&
+                cell_break_class(canvas_cell(c, s, y + 1)) == TB_CJK) {
+                int x = e;                                                  /* the phrase's start on row y */
+                while (x - 2 >= a && canvas_cell(c, x - 1, y)->len == 0 && cell_break_class(canvas_cell(c, x - 2, y)) == TB_CJK) x -= 2;
+                while (x - 2 >= a && canvas_cell(c, x - 1, y)->len == 0 && cell_break_class(canvas_cell(c, x - 2, y)) == TB_OPEN) x -= 2;
+                int first = a;                                              /* the row's first text */
+                while (first < b && cell_break_class(canvas_cell(c, first, y)) == TB_SPACE) first++;
+                const int piece = e + 2 - x;
+                int rest = 0, k = s;                                        /* the phrase on row y+1 */
+                while (k < b && cell_break_class(canvas_cell(c, k, y + 1)) == TB_CJK) { rest += 2; k += 2; }
+                while (k < b && (cell_break_class(canvas_cell(c, k, y + 1)) == TB_CLOSE || cell_break_class(canvas_cell(c, k, y + 1)) == TB_CLOSE_NARROW)) {
+                    const int cw = canvas_cell(c, k, y + 1)->width ? canvas_cell(c, k, y + 1)->width : 1;
+                    rest += cw;
+                    k += cw;
+                }
+                if (x > first && piece <= 4 && piece + rest <= b - a - 2 && b - 1 - (e + 1) <= 3) {   /* row y is full */
+                    char r0[1024], r1[1024];
+                    row_text(c, y, r0, sizeof r0);
+                    row_text(c, y + 1, r1, sizeof r1);
+                    if (bad++ < 20)
+                        FAILF("%s view %d at %dx%d (%s), rows %d-%d: \"%s\" / \"%s\"", f->model, f->panel, f->w, f->h, f->mode, y, y + 1,
+                              r0, r1);
+                }
+            }
+            a = b + 1;
+        }
+    return bad;
+}
+
+static void no_cjk_bad_break(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    if (strcmp(f->mode, "zh")) return;
+    int *n = ud;
+    n[0] += cjk_bad_breaks(T_, c, f);
+    n[1]++;
+}
+
+/* The Chinese help (every panel, every page) and the Chinese lessons (every step) at the fit
+ * walk's sizes break a line before a Chinese phrase, not after its first one or two characters,
+ * when the phrase fits the next line (text_wrap_slack). */
+TEST(tui_zh_wrap_keeps_phrase_start) {
+    int n[2] = {0, 0};
+    int seen = fit_each_view(T_, no_cjk_bad_break, n);
+    if (seen < 0) SKIP("bundled story models missing");
+    const int help = n[1];
+    seen = fit_each_lesson(T_, no_cjk_bad_break, n);
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(n[0], 0);
+    CHECK_MSG(help > 100 && n[1] - help > 100, "%d help screens, %d lesson screens in Chinese", help, n[1] - help);
+    printf("    %d help screens, %d lesson screens in Chinese\n", help, n[1] - help);
 }

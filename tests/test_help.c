@@ -9,6 +9,7 @@
 #include "scene/keys.h"
 #include "tui/app.h"
 #include "tui/canvas.h"
+#include "tui/lesson_pane.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 #include "tui_fake.h"
@@ -406,4 +407,53 @@ TEST(tui_wrap_keeps_latin_after_middle_dot) {
     CHECK_EQ_INT(found, 25);
     app_free(a);
     tui_fake_free(s);
+}
+
+/* The first two rows of text wrapped at width w by w_text (lesson = false) or the lesson pane's
+ * lesson_wrap, as "row0|row1". */
+static void wrapped2(const char *text, int w, bool lesson, char *out, size_t cap) {
+    Canvas *c = canvas_new(w, 3);
+    out[0] = 0;
+    if (!c) return;
+    c->unicode = true;
+    if (lesson) lesson_wrap(c, rect_make(0, 0, w, 3), text, sty(CR_TEXT), sty(CR_ACCENT), true);
+    else w_text(c, rect_make(0, 0, w, 3), text, sty(CR_TEXT));
+    char *t = canvas_to_text(c);
+    if (t) {
+        char *nl = strchr(t, '\n');
+        if (nl) {
+            *nl = '|';
+            char *nl2 = strchr(nl + 1, '\n');
+            if (nl2) *nl2 = 0;
+        }
+        snprintf(out, cap, "%s", t);
+    }
+    free(t);
+    canvas_free(c);
+}
+
+/* Chinese wrapping: a line breaks before a phrase (after "，", a blank, an opening mark) rather
+ * than after its first character when that leaves little room empty (the KV help broke "。引" /
+ * "擎用 f32"), and never beside U+2060 WORD JOINER or a no-break space (a run the text marks
+ * unbreakable). Both wrappers: w_text (the help) and lesson_wrap (the lesson pane). Before:
+ * "一二三四，五|六七八" and "一二三四五|⁠六七". */
+TEST(tui_wrap_zh_phrase_and_joiner) {
+    char got[256];
+    for (int lesson = 0; lesson < 2; lesson++) {
+        wrapped2("\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b\xef\xbc\x8c\xe4\xba\x94\xe5\x85\xad\xe4\xb8\x83\xe5\x85\xab", 12,
+                 lesson, got, sizeof got);       /* 一二三四，五六七八 */
+        CHECK_MSG(!strcmp(got, "\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b\xef\xbc\x8c|\xe4\xba\x94\xe5\x85\xad\xe4\xb8\x83\xe5\x85\xab"),
+                  "%s: \"%s\"", lesson ? "lesson" : "w_text", got);
+        /* 一二三四五⁠六七 at 11 columns: 五⁠六 stay together */
+        wrapped2("\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b\xe4\xba\x94\xe2\x81\xa0\xe5\x85\xad\xe4\xb8\x83", 11, lesson, got, sizeof got);
+        CHECK_MSG(!strncmp(got, "\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b|\xe4\xba\x94", strlen("\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b|\xe4\xba\x94")),
+                  "%s: \"%s\"", lesson ? "lesson" : "w_text", got);
+        /* no-break space: 一二三四 五 at 10 columns keeps "四 五" together (U+00A0) */
+        wrapped2("\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b\xc2\xa0\xe4\xba\x94", 10, lesson, got, sizeof got);
+        CHECK_MSG(!strncmp(got, "\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89|\xe5\x9b\x9b", strlen("\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89|\xe5\x9b\x9b")),
+                  "%s: \"%s\"", lesson ? "lesson" : "w_text", got);
+    }
+    /* a phrase wider than the rest of the line with room to spare still fills the line */
+    wrapped2("\xe4\xb8\x80\xef\xbc\x8c\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b\xe4\xba\x94\xe5\x85\xad", 10, false, got, sizeof got);   /* 一，二三四五六 */
+    CHECK_MSG(!strcmp(got, "\xe4\xb8\x80\xef\xbc\x8c\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b|\xe4\xba\x94\xe5\x85\xad"), "\"%s\"", got);
 }

@@ -474,6 +474,7 @@ int text_break_class(const char *g) {
     for (size_t i = 0; i < sizeof CLOSE / sizeof CLOSE[0]; i++) if (cp == CLOSE[i]) return TB_CLOSE;
     for (size_t i = 0; i < sizeof CLOSE_NARROW / sizeof CLOSE_NARROW[0]; i++) if (cp == CLOSE_NARROW[i]) return TB_CLOSE_NARROW;
     for (size_t i = 0; i < sizeof OPEN / sizeof OPEN[0]; i++) if (cp == OPEN[i]) return TB_OPEN;
+    if (cp == 0x2060 || cp == 0x00a0 || cp == 0x202f || cp == 0xfeff) return TB_GLUE;
     if ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
         (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xffef) || cp >= 0x20000)
         return TB_CJK;
@@ -481,9 +482,14 @@ int text_break_class(const char *g) {
 }
 
 bool text_break_between(int a, int b) {
-    if (b == TB_CLOSE || b == TB_CLOSE_NARROW || a == TB_OPEN) return false;
+    if (b == TB_CLOSE || b == TB_CLOSE_NARROW || a == TB_OPEN || a == TB_GLUE || b == TB_GLUE) return false;
     if (a == TB_CLOSE_NARROW) return b == TB_CJK || b == TB_OPEN;
     return b == TB_CJK || b == TB_OPEN || a == TB_CJK || a == TB_CLOSE;
+}
+
+int text_wrap_slack(int w) {
+    const int s = w / 8 < 6 ? 6 : w / 8 > 8 ? 8 : w / 8;
+    return s < w / 4 ? s : w / 4;
 }
 
 int text_char_class(int cp) {

@@ -152,9 +152,19 @@ int text_char_class(int codepoint);
  * Korean) text breaks between any two characters, but never before closing punctuation
  * (，。、；：！？）」 …) nor after opening punctuation (（「 “); Latin words stay whole, and so
  * do "q·k" and "don’t": after · ’ ” … (TB_CLOSE_NARROW) a line breaks only before Chinese. */
-enum { TB_TEXT = 0, TB_SPACE, TB_NL, TB_CJK, TB_CLOSE, TB_OPEN, TB_CLOSE_NARROW };
+enum { TB_TEXT = 0, TB_SPACE, TB_NL, TB_CJK, TB_CLOSE, TB_OPEN, TB_CLOSE_NARROW, TB_GLUE };
 int text_break_class(const char *g);
 bool text_break_between(int before, int after);
+/* A text marks a run unbreakable with U+2060 WORD JOINER (or a no-break space U+00A0, U+202F,
+ * U+FEFF) between its characters (TB_GLUE): no break on either side of it.
+ * Where a Chinese phrase starts (an opening mark, or a character after a blank, punctuation or
+ * Latin text)
+ * and does not fit the rest of the line, the wrappers (w_text, the lesson pane) break before it
+ * when that leaves at most text_wrap_slack(w) columns empty and the phrase fits a line, rather
+ * than between two of its characters: "...（写在公式里）。" / "引擎用 f32 ..." and not
+ * "...。引" / "擎用 ...". The phrase: Chinese characters and opening marks, then the closing
+ * punctuation after them. */
+int text_wrap_slack(int w);
 /* A cell that holds text (class > 0 for its first character). */
 bool cell_is_text(const Cell *cell);
 /* Attributes a cell needs in monochrome: its own attrs plus reverse for selected/header

@@ -192,6 +192,15 @@ int lesson_wrap(Canvas *c, Rect r, const char *text, Style normal, Style val, bo
     while (i < n) {
         if (g[i].cls == TB_NL) { row++; col = 0; space_pending = false; i++; continue; }
         if (g[i].cls == TB_SPACE && !g[i].val) { space_pending = col > 0; i++; continue; }
+        /* a Chinese phrase that does not fit the rest of the line: before it, not inside it,
+         * when that leaves little room empty (text_wrap_slack, as w_text) */
+        if (col > 0 && i > 0 && ((g[i - 1].cls != TB_CJK && g[i - 1].cls != TB_GLUE && g[i - 1].cls != TB_OPEN) || g[i].cls == TB_OPEN)) {
+            int pw = 0, k = i;
+            while (k < n && (g[k].cls == TB_CJK || g[k].cls == TB_OPEN || g[k].cls == TB_GLUE)) pw += g[k++].w;
+            while (pw > 0 && k < n && (g[k].cls == TB_CLOSE || g[k].cls == TB_CLOSE_NARROW)) pw += g[k++].w;
+            const int room = r.w - col - (space_pending ? 1 : 0);
+            if (pw > room && pw <= r.w && r.w - col <= text_wrap_slack(r.w)) { row++; col = 0; space_pending = false; }
+        }
         /* a unit: graphemes up to the next break opportunity */
         int j = i + 1, uw = g[i].w;
         while (j < n && g[j].cls != TB_NL && !(g[j].cls == TB_SPACE && !g[j].val) && !can_break(g, j)) { uw += g[j].w; j++; }

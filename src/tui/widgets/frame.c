@@ -55,6 +55,25 @@ static size_t wrap_unit(const char *p) {
     return n ? n : 1;
 }
 
+/* The width of the Chinese phrase that starts at p (text_wrap_slack): its characters and
+ * opening marks, then the closing punctuation after them; 0 when p starts no Chinese. */
+static int cjk_phrase_width(const char *p, bool unicode) {
+    int w = 0;
+    bool close = false;
+    for (size_t g; *p && (g = text_next_grapheme(p)) > 0; p += g) {
+        const int cls = text_break_class(p);
+        if (!close && (cls == TB_CJK || cls == TB_OPEN || cls == TB_GLUE)) { /* in the phrase */ }
+        else if (w > 0 && (cls == TB_CLOSE || cls == TB_CLOSE_NARROW)) close = true;
+        else break;
+        char one[16];
+        const size_t l = g < sizeof one ? g : sizeof one - 1;
+        memcpy(one, p, l);
+        one[l] = 0;
+        w += text_width(one, unicode);
+    }
+    return w;
+}
+
 /* The column a key row's description starts at ("p        what-if precision ...": 9; an
  * indented row: its blanks), for the rows it wraps onto; 0 for other lines, and when that
  * would leave less than half the width. */
@@ -86,11 +105,12 @@ static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode, 
     bool para_start = true, fresh = false;     /* fresh: a wrapped row with nothing on it yet */
     const char *p = text;
     int ind = hang ? hang_indent(p, w, unicode) : 0;
+    int prev = TB_NL;                          /* the class of the last grapheme placed */
     char word[1024];
 #define WRAP_ROW() do { row++; col = ind; fresh = true; } while (0)
     while (*p) {
         if (*p == '\n') {
-            row++; col = 0; para_start = true; fresh = false; p++;
+            row++; col = 0; para_start = true; fresh = false; p++; prev = TB_NL;
             ind = hang ? hang_indent(p, w, unicode) : 0;
             continue;
         }
@@ -100,12 +120,20 @@ static int wrap_do(Canvas *c, Rect r, const char *text, Style st, bool unicode, 
                 else col++;
             }
             p++;
+            prev = TB_SPACE;
             continue;
+        }
+        /* a Chinese phrase that does not fit the rest of the line: before it, not inside it,
+         * when that leaves little room empty (text_wrap_slack) */
+        if (!fresh && col > 0 && ((prev != TB_CJK && prev != TB_GLUE && prev != TB_OPEN) || text_break_class(p) == TB_OPEN)) {
+            const int pw = cjk_phrase_width(p, unicode);
+            if (pw > w - col && pw <= w - ind && w - col <= text_wrap_slack(w)) WRAP_ROW();
         }
         size_t wl = wrap_unit(p);
         size_t cl = wl < sizeof word - 1 ? wl : sizeof word - 1;
         memcpy(word, p, cl);
         word[cl] = 0;
+        for (size_t i = 0, g; i < cl && (g = text_next_grapheme(word + i)) > 0; i += g) prev = text_break_class(word + i);
         p += wl;
         para_start = false;
         int ww = text_width(word, unicode);
