@@ -104,6 +104,8 @@ TEST(tradeoff_reads_every_variant_of_family_json) {
         CHECK(t->v[i].kv_bytes == jnum(v, "kv_bytes_per_token"));
         const cJSON *ci = cJSON_GetObjectItem(v, "ci95");
         CHECK(t->v[i].lo == cJSON_GetArrayItem(ci, 0)->valuedouble && t->v[i].hi == cJSON_GetArrayItem(ci, 1)->valuedouble);
+        const char *lz = cJSON_GetStringValue(cJSON_GetObjectItem(v, "label_zh"));
+        CHECK_MSG(lz && !strcmp(t->v[i].label_zh, lz), "%s: label_zh '%s', family.json '%s'", t->v[i].name, t->v[i].label_zh, lz ? lz : "(none)");
         /* the front: on it exactly when no other variant is at least as good on both axes and better on one */
         bool dom = false;
         const cJSON *o;
@@ -176,6 +178,13 @@ static void view_plots_in(TestCtx *T_, const char *tmp) {
              cJSON_GetArrayItem(ci, 0)->valuedouble, cJSON_GetArrayItem(ci, 1)->valuedouble);
     CHECK_MSG(strstr(base, want) != NULL, "missing '%s' in\n%s", want, base);
     CHECK(strstr(base, "Llama-3-8B 131,072") && strstr(base, "DeepSeek-V3 70,272") && strstr(base, "Qwen3-8B 147,456"));
+    /* the Chinese UI names the variant with family.json's label_zh */
+    char *zh = shot(GQA, "--panel tradeoff --lang zh", NULL);
+    REQUIRE(zh);
+    const char *gz = cJSON_GetStringValue(cJSON_GetObjectItem(g, "label_zh"));
+    REQUIRE(gz);
+    snprintf(want, sizeof want, "gqa2\xef\xbc\x88%s\xef\xbc\x89", gz);      /* gqa2（...） */
+    CHECK_MSG(strstr(zh, want) != NULL, "missing '%s' in\n%s", want, zh);
     /* a changed copy beside the model: gqa2 worst by far, mla96 renamed */
     cJSON *gm = (cJSON *)variant(j, "gqa2");
     cJSON_ReplaceItemInObject(gm, "bits_per_byte_mean", cJSON_CreateNumber(1.0500));
@@ -183,6 +192,7 @@ static void view_plots_in(TestCtx *T_, const char *tmp) {
     cJSON_AddItemToArray(nci, cJSON_CreateNumber(1.0450));
     cJSON_AddItemToArray(nci, cJSON_CreateNumber(1.0550));
     cJSON_ReplaceItemInObject(gm, "ci95", nci);
+    cJSON_DeleteItemFromObject(gm, "label_zh");     /* without it the Chinese UI shows the English label */
     cJSON *m96 = (cJSON *)variant(j, "mla96");
     REQUIRE(m96);
     cJSON_ReplaceItemInObject(m96, "name", cJSON_CreateString("zz96"));
@@ -195,6 +205,9 @@ static void view_plots_in(TestCtx *T_, const char *tmp) {
     REQUIRE(chg);
     CHECK_MSG(strstr(chg, "story-gqa = gqa2 (GQA, 2 KV heads): 1.0500 bits/byte [1.0450, 1.0550]") != NULL, "%s", chg);
     CHECK(strstr(chg, "zz96") != NULL && strstr(base, "zz96") == NULL);
+    char *chg_zh = shot(model, "--panel tradeoff --lang zh", NULL);
+    REQUIRE(chg_zh);
+    CHECK_MSG(strstr(chg_zh, "gqa2\xef\xbc\x88GQA, 2 KV heads\xef\xbc\x89") != NULL, "%s", chg_zh);
     CHECK(strstr(chg, "mla96") == NULL);
     /* the y axis now reaches above 1.055, and the loaded marker is the highest point */
     int top_d = row_of(chg, "\xe2\x97\x86"), top_o = row_of(chg, "\xe2\x97\x8f");
@@ -212,7 +225,7 @@ static void view_plots_in(TestCtx *T_, const char *tmp) {
     char *none = shot(model, "--panel tradeoff", dir2);
     REQUIRE(none);
     CHECK_MSG(strstr(none, "no family.json") && strstr(none, "train.py"), "%s", none);
-    free(base); free(chg); free(shp); free(none);
+    free(base); free(chg); free(shp); free(none); free(zh); free(chg_zh);
     cJSON_Delete(j);
 }
 

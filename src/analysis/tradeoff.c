@@ -78,6 +78,7 @@ bool tradeoff_parse(const char *json, size_t len, const char *path, const char *
         TradeoffVariant *v = &t->v[t->n];
         copy_str(v->name, sizeof v->name, it, "name");
         copy_str(v->label, sizeof v->label, it, "label");
+        copy_str(v->label_zh, sizeof v->label_zh, it, "label_zh");
         copy_str(v->attention, sizeof v->attention, it, "attention");
         copy_str(v->arch, sizeof v->arch, it, "arch");
         copy_str(v->bundled, sizeof v->bundled, it, "bundled");

@@ -19,6 +19,7 @@
 typedef struct {
     char name[32];            /* "gqa2" */
     char label[64];           /* "GQA, 2 KV heads" */
+    char label_zh[96];        /* "GQA，2 个 KV 头" (may be empty: the Chinese UI then shows label) */
     char attention[8];        /* "MHA" | "GQA" | "MQA" | "MLA" */
     char arch[16];            /* "llama", "mla", "gpt2", "moe" (may be empty) */
     int kv_heads, kv_latent;  /* kv_latent 0 = none */

@@ -74,19 +74,22 @@ JOIN_P = 0.5          # chance that a training story continues the previous one 
 VALID_PREFIX_BYTES = 20000   # the slice of valid.txt that `make test` re-checks against the C engine
 
 # the family; `ffn` is the SwiGLU hidden size of the dense models
+# label / label_zh: how the trade-off view names a variant in the English and the Chinese UI
 VARIANTS = [
-    dict(name="mha", arch="llama", attention="MHA", kv_heads=8, ffn=FFN, label="MHA, 8 KV heads"),
-    dict(name="gqa4", arch="llama", attention="GQA", kv_heads=4, ffn=FFN, label="GQA, 4 KV heads"),
-    dict(name="gqa2", arch="llama", attention="GQA", kv_heads=2, ffn=FFN, label="GQA, 2 KV heads"),
-    dict(name="mqa", arch="llama", attention="MQA", kv_heads=1, ffn=FFN, label="MQA, 1 KV head"),
+    dict(name="mha", arch="llama", attention="MHA", kv_heads=8, ffn=FFN, label="MHA, 8 KV heads", label_zh="MHA，8 个 KV 头"),
+    dict(name="gqa4", arch="llama", attention="GQA", kv_heads=4, ffn=FFN, label="GQA, 4 KV heads", label_zh="GQA，4 个 KV 头"),
+    dict(name="gqa2", arch="llama", attention="GQA", kv_heads=2, ffn=FFN, label="GQA, 2 KV heads", label_zh="GQA，2 个 KV 头"),
+    dict(name="mqa", arch="llama", attention="MQA", kv_heads=1, ffn=FFN, label="MQA, 1 KV head", label_zh="MQA，1 个 KV 头"),
     dict(name="mqa-ffn432", arch="llama", attention="MQA", kv_heads=1, ffn=432,
-         label="MQA, FFN 432 (MHA's parameter count)"),
-    dict(name="mla32", arch="mla", attention="MLA", kv_latent=32, ffn=FFN, label="MLA, latent 32"),
-    dict(name="mla64", arch="mla", attention="MLA", kv_latent=64, ffn=FFN, label="MLA, latent 64"),
-    dict(name="mla96", arch="mla", attention="MLA", kv_latent=96, ffn=FFN, label="MLA, latent 96"),
-    dict(name="mla128", arch="mla", attention="MLA", kv_latent=128, ffn=FFN, label="MLA, latent 128"),
-    dict(name="gpt2", arch="gpt2", attention="MHA", kv_heads=8, ffn=FFN * 3 // 2, label="GPT-2 (MHA, learned positions)"),
-    dict(name="moe", arch="moe", attention="GQA", kv_heads=2, ffn=MOE_FFN, label="MoE: GQA 2 + 8 experts top-2"),
+         label="MQA, FFN 432 (MHA's parameter count)", label_zh="MQA，FFN 432（与 MHA 参数量相同）"),
+    dict(name="mla32", arch="mla", attention="MLA", kv_latent=32, ffn=FFN, label="MLA, latent 32", label_zh="MLA，潜向量 32"),
+    dict(name="mla64", arch="mla", attention="MLA", kv_latent=64, ffn=FFN, label="MLA, latent 64", label_zh="MLA，潜向量 64"),
+    dict(name="mla96", arch="mla", attention="MLA", kv_latent=96, ffn=FFN, label="MLA, latent 96", label_zh="MLA，潜向量 96"),
+    dict(name="mla128", arch="mla", attention="MLA", kv_latent=128, ffn=FFN, label="MLA, latent 128", label_zh="MLA，潜向量 128"),
+    dict(name="gpt2", arch="gpt2", attention="MHA", kv_heads=8, ffn=FFN * 3 // 2, label="GPT-2 (MHA, learned positions)",
+         label_zh="GPT-2（MHA，可学习的位置嵌入）"),
+    dict(name="moe", arch="moe", attention="GQA", kv_heads=2, ffn=MOE_FFN, label="MoE: GQA 2 + 8 experts top-2",
+         label_zh="MoE：GQA 2 + 8 个专家取前 2"),
 ]
 # The distillation teacher (recipes with `kd` > 0): a larger Llama with the family's tokenizer, trained on the
 # same data first; never bundled.
@@ -1890,7 +1893,7 @@ def assemble_family(doc):
         v = VBYNAME[n]
         rs = sorted(by[n], key=lambda r: r["seed"])
         m, ci = tint([r["bits_per_byte"] for r in rs])
-        e = {"name": n, "label": v["label"], "attention": v["attention"],
+        e = {"name": n, "label": v["label"], "label_zh": v["label_zh"], "attention": v["attention"],
              "kv_heads": v.get("kv_heads", N_HEADS) if v["arch"] != "mla" else N_HEADS,
              "kv_latent": v.get("kv_latent"), "ffn": v["ffn"], "arch": v["arch"], "params": rs[0]["params"],
              "kv_bytes_per_token": rs[0]["kv_bytes_per_token"],

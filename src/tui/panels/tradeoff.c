@@ -344,8 +344,10 @@ static void to_draw(void *vst, PanelCtx *ctx) {
             fmt_thousands((double)v->params, b2, sizeof b2);
             char nm[256];
             model_dir_name(sc->ses[s], nm, sizeof nm);
+            /* the variant's label in the UI's language (family.json's label_zh), else the English one */
+            const char *lab = i18n_lang() == LANG_ZH && v->label_zh[0] ? v->label_zh : v->label[0] ? v->label : v->attention;
             int n = snprintf(line, sizeof line, tr("%s%s = %s%s (%s): %.4f bits/byte [%.4f, %.4f]"), tagn, nm, v->name,
-                             strcmp(nm, v->bundled) ? tr(" by shape") : "", v->label[0] ? v->label : v->attention, v->bpb, v->lo, v->hi);
+                             strcmp(nm, v->bundled) ? tr(" by shape") : "", lab, v->bpb, v->lo, v->hi);
             snprintf(shorter[0], sizeof shorter[0], "%s", line);
             snprintf(shorter[1], sizeof shorter[1], tr("%s%s = %s: %.4f bits/byte"), tagn, nm, v->name, v->bpb);
             if (isfinite(v->story_lo)) n += snprintf(line + n, sizeof line - (size_t)n, tr(", stories [%.4f, %.4f]"), v->story_lo, v->story_hi);
