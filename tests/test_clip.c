@@ -258,3 +258,50 @@ TEST(tui_zh_wrap_keeps_phrase_start) {
     CHECK_MSG(help > 100 && n[1] - help > 100, "%d help screens, %d lesson screens in Chinese", help, n[1] - help);
     printf("    %d help screens, %d lesson screens in Chinese\n", help, n[1] - help);
 }
+
+/* ---- frames drawn whole ----------------------------------------------------------------- */
+
+static bool cell_is(const Cell *k, const char *g) { return k && k->len == strlen(g) && !memcmp(k->ch, g, k->len); }
+
+typedef struct { int boxes, bad; } FrameScan;
+
+/* Every box (a "┌" whose row holds a "┐" further right and whose column goes down in "│" to a
+ * "└") keeps its right edge: text that runs past its box writes over the "│" and leaves no mark
+ * (the Position panel's axis legend did so in compare mode at 80x24). A frame drawn over it (an
+ * overlay's) may stand there instead. */
+static void frames_whole(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    FrameScan *fs = ud;
+    for (int y0 = 0; y0 < c->h; y0++)
+        for (int x0 = 0; x0 < c->w; x0++) {
+            if (!cell_is(canvas_cell(c, x0, y0), "\xe2\x94\x8c")) continue;                   /* ┌ */
+            int x1 = x0 + 1;
+            while (x1 < c->w && !cell_is(canvas_cell(c, x1, y0), "\xe2\x94\x90") && !cell_is(canvas_cell(c, x1, y0), "\xe2\x94\x8c")) x1++;
+            if (x1 >= c->w || !cell_is(canvas_cell(c, x1, y0), "\xe2\x94\x90")) continue;       /* ┐ */
+            int y1 = y0 + 1;
+            while (y1 < c->h && cell_is(canvas_cell(c, x0, y1), "\xe2\x94\x82")) y1++;
+            if (y1 >= c->h || !cell_is(canvas_cell(c, x0, y1), "\xe2\x94\x94")) continue;       /* └ */
+            fs->boxes++;
+            for (int y = y0 + 1; y < y1; y++) {
+                const Cell *k = canvas_cell(c, x1, y);
+                /* a line-drawing glyph there is another frame drawn over this one (an overlay) */
+                if (k && k->len == 3 && k->ch[0] == '\xe2' && (k->ch[1] == '\x94' || k->ch[1] == '\x95')) continue;
+                if (fs->bad++ < 6) {
+                    char row[1024];
+                    row_text(c, y, row, sizeof row);
+                    CHECK_MSG(0, "panel %d %dx%d %s%s: the box at column %d-%d has no right edge on row %d: %s", f->panel, f->w, f->h,
+                              f->mode, f->two ? " compare" : "", x0, x1, y, row);
+                }
+                break;
+            }
+        }
+}
+
+TEST(tui_frames_keep_their_right_edge) {
+    FrameScan fs = {0};
+    int seen = fit_each_screen(T_, NULL, 0, frames_whole, &fs);
+    if (seen < 0) SKIP("bundled story models missing");
+    fit_each_lesson(T_, frames_whole, &fs);      /* not the views: their overlays cover panels, edges and all */
+    CHECK_EQ_INT(fs.bad, 0);
+    CHECK_MSG(fs.boxes > seen, "%d boxes on %d screens: the scan does not find the panels' frames", fs.boxes, seen);
+    printf("    %d screens, %d boxes\n", seen, fs.boxes);
+}

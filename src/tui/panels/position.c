@@ -58,9 +58,15 @@ static void draw_sinusoid(Canvas *c, Rect r, int d) {
     HeatSpec hs = {.rows = rows, .cols = r.w < src.d ? r.w : src.d, .get = sin_get, .ud = &src,
                    .lo = -1, .hi = 1, .diverging = true, .sel_r = -1, .sel_c = -1, .max_cell = 1};
     HeatLayout hl = w_heatmap(c, rect_make(r.x, r.y + 1, r.w, r.h - 2), &hs);
-    char leg[64];
-    snprintf(leg, sizeof leg, tr("pos 0..%d down, dims across"), rows - 1);
-    int x = canvas_text(c, r.x, r.y + r.h - 1, leg, sty(CR_DIM));
+    /* the axes' legend, the longest form that fits the heatmap's width (it wrote over the frame's
+     * border when the panel was narrow: compare mode at 80x24) */
+    static const char *const LEG[] = {N_("pos 0..%d down, dims across"), N_("pos 0..%d down"), N_("pos down")};
+    char leg[96];
+    for (int li = 0; li < 3; li++) {
+        snprintf(leg, sizeof leg, tr(LEG[li]), rows - 1);
+        if (text_width(leg, c->unicode) <= r.w) break;
+    }
+    int x = r.x + canvas_text_fit(c, r.x, r.y + r.h - 1, leg, r.w, sty(CR_DIM));
     if (r.x + r.w - x > 14) w_legend(c, x + 1, r.y + r.h - 1, r.x + r.w - x - 1, hl.lo, hl.hi, true);
 }
 
