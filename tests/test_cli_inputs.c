@@ -4,6 +4,7 @@
  * fields of the wrong type, invalid UTF-8 prompts. Each row: the exit status wanted and what
  * the output must (and must not) contain. Under `make test SANITIZER=address` the CLI runs
  * are the sanitized binary and any sanitizer report fails the row. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,37 @@ TEST(cli_bench_only_recorder) {
     CHECK_MSG(strstr(s, "\"recorder_slowdown\": ") && strstr(s, "\"decode\": 4") && s[0] == '{' && strstr(s, "}\n"),
               "no medians or JSON not closed: %.800s", s);
     free(out);
+}
+
+/* bench --only decode runs --rounds rounds at --threads (it ran 3 at 2 threads whatever was given):
+ * stderr lists each round's tok/s, stdout the median of those (what --compare-bin reads). */
+TEST(cli_bench_only_decode_rounds) {
+    for (int rounds = 1; rounds <= 4; rounds += 3) {
+        char args[128], head[64], *out = NULL;
+        snprintf(args, sizeof args, "bench --only decode --decode 2 --threads 1 --rounds %d", rounds);
+        int rc = run_row(args, &out);
+        const char *s = out ? out : "";
+        CHECK_MSG(rc == 0, "`%s`: exit %d: %.500s", args, rc, s);
+        snprintf(head, sizeof head, "decode tok/s, %d round%s at 1 thread:", rounds, rounds == 1 ? "" : "s");
+        const char *p = strstr(s, head);
+        CHECK_MSG(p, "`%s`: no \"%s\" in %.500s", args, head, s);
+        if (!p) { free(out); continue; }
+        p += strlen(head);
+        double v[8];
+        int n = 0;
+        for (char *end; n < 8 && *p == ' '; p = end) {
+            v[n] = strtod(p, &end);
+            if (end == p) break;
+            n++;
+        }
+        CHECK_MSG(n == rounds && *p == '\n', "`%s`: %d runs listed, want %d: %.500s", args, n, rounds, s);
+        double med = n ? strtod(p + 1, NULL) : 0;
+        for (int i = 1; i < n; i++)   /* insertion sort: the median of the listed runs */
+            for (int j = i; j > 0 && v[j - 1] > v[j]; j--) { double t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+        double want = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+        CHECK_MSG(n && med > 0 && fabs(med - want) <= 0.01, "`%s`: printed %g, the median of the runs is %g: %.500s", args, med, want, s);
+        free(out);
+    }
 }
 
 /* run prints the prompt, then the new tokens' pieces joined, as llama.cpp prints them: the ids of

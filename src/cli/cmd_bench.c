@@ -599,7 +599,8 @@ static int bench_model(int argc, char **argv) {
 static const CliOpt k_bench_opts[] = {
     {"--decode", NULL, CLI_INT, "N", "tokens per decode run (default 24; with --model 16)", 1, 2147483647.0},
     {"--prefill", NULL, CLI_INT, "N", "prompt tokens of the prefill run (default 512)", 1, 2147483647.0},
-    {"--only", NULL, CLI_STR, "decode|recorder", "decode: print only the llama f32 decode tok/s at 2 threads (to compare builds); "
+    {"--only", NULL, CLI_STR, "decode|recorder", "decode: print only the llama f32 decode tok/s at --threads (default 2), the median of --rounds runs (to compare builds; "
+     "each run's on stderr); "
      "recorder: only the hooks section (decode without hooks, with an empty registry, with the trace recorder, alternating) "
      "for --rounds rounds, on the llama f32 or --model", 0, 0},
     {"--compare-bin", NULL, CLI_STR, "BIN", "another llmscope binary whose `bench --only decode` is compared", 0, 0},
@@ -609,7 +610,7 @@ static const CliOpt k_bench_opts[] = {
     {"--dtype", NULL, CLI_STR, "bf16|f32", "with --gen: weight type (default bf16)", 0, 0},
     {"--tokenizer-dir", NULL, CLI_STR, "DIR", "with --gen: copy tokenizer.json and tokenizer_config.json from DIR", 0, 0},
     {"--seed", NULL, CLI_INT, "N", "with --gen: the weights' seed (default 13)", 0, 2147483647.0},
-    {"--rounds", NULL, CLI_INT, "N", "with --model: rounds of alternating measurements, medians reported (default 3)", 1, 99},
+    {"--rounds", NULL, CLI_INT, "N", "with --model or --only: rounds of alternating measurements, medians reported (default 3)", 1, 99},
     {"--far", NULL, CLI_INT, "N", "with --model: the far decode position (default 1000)", 16, 1000000},
     {"--busy", NULL, CLI_FLAG, NULL, "with --model: decode at 10 and --far with one busy process beside it, alternating with the quiet runs", 0, 0},
     {"--panels", NULL, CLI_FLAG, NULL, "with --model: time each TUI panel's frame after a decode step at --far tokens", 0, 0},
@@ -618,7 +619,8 @@ static const CliOpt k_bench_opts[] = {
     {0}};
 static const CliOpt *const k_bench_groups[] = {k_bench_opts, CLI_OPTS_MODEL, NULL};
 static const CliCmd k_bench_cmd = {
-    "bench", "bench [--decode N] [--prefill N] [--only decode] [--compare-bin BIN] [--text FILE]\n"
+    "bench", "bench [--decode N] [--prefill N] [--compare-bin BIN] [--text FILE]\n"
+    "       llmscope bench --only decode|recorder [--decode N] [--rounds N] [--threads N] [--model M (recorder)]\n"
     "       llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]\n"
     "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels] [--traced] [--full]",
     "Decode and prefill speed of random-weight models shaped like GPT-2 124M and a 110M Llama, against\n"
@@ -713,12 +715,22 @@ int cmd_bench(int argc, char **argv) {
     const char *only = cli_opt(argc, argv, "--only");
     Err e = {0};
     if (only && !strcmp(only, "decode")) {
-        /* used to compare against the unhooked build: prints llama f32 decode tok/s at 2 threads */
+        /* used to compare against the unhooked build (--compare-bin reads the first number on
+         * stdout): the median llama f32 decode tok/s over --rounds runs at --threads (default 2);
+         * each run's tok/s on stderr */
+        const int rounds = cli_opt_int(argc, argv, "--rounds", 3);
+        int th = cli_opt_int(argc, argv, "--threads", 2);
+        if (th < 1) th = pool_default_threads();   /* --threads 0: the default, as elsewhere */
         Model *m = model_random(false, DT_F32, &e);
-        double v[3];
-        for (int r = 0; r < 3; r++) v[r] = run_speed(m, 2, NULL, NULL, n_decode, 16).decode_tps;
-        double best = median(v, 3);
-        printf("%.4f\n", best);
+        if (!m) return cli_fail(&e);
+        double v[99];
+        fprintf(stderr, "decode tok/s, %d round%s at %d thread%s:", rounds, rounds == 1 ? "" : "s", th, th == 1 ? "" : "s");
+        for (int r = 0; r < rounds; r++) {
+            v[r] = run_speed(m, th, NULL, NULL, n_decode, 16).decode_tps;
+            fprintf(stderr, " %.2f", v[r]);
+        }
+        fprintf(stderr, "\n");
+        printf("%.4f\n", median(v, rounds));
         model_free(m);
         return 0;
     }
