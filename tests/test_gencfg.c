@@ -612,7 +612,10 @@ static void bad_body(TestCtx *T_, const char *dir) {
         char what[300];   /* the message without the remedy */
         snprintf(what, sizeof what, "%s", cases[i].msg);
         if (strstr(what, "; fix")) *strstr(what, "; fix") = 0;
-        CHECK_MSG(cli("info --model %D/g", &out, &err) == 0 && strstr(out, "  problem ") && strstr(out, what),
+        /* a problem when the default decode samples with it; with do_sample false (here left out) a
+         * warning, as transformers' GenerationConfig.validate() only warns then (info_severity_as_transformers) */
+        CHECK_MSG(cli("info --model %D/g", &out, &err) == 0 && strstr(out, cases[i].greedy_default ? "  warning " : "  problem ") &&
+                  !strstr(out, cases[i].greedy_default ? "  problem " : "  warning ") && strstr(out, what),
                   "%s: info: %s", cases[i].gcfg, out);
         free(out); free(err);
     }
@@ -656,6 +659,72 @@ static void bad_body(TestCtx *T_, const char *dir) {
 TEST(gencfg_cli_bad_fields_named) {
     if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK) || access(GGUF_FX, R_OK)) SKIP("needs %s, %s and %s", test_bin(), MODEL, GGUF_FX);
     test_in_tmpdir(T_, "gencfg", bad_body);
+}
+
+/* How bad a wrong sampling field is, as transformers has it: with "do_sample": false (or left out,
+ * its default) GenerationConfig.validate() only warns ("`do_sample` is set to `False`. However,
+ * `temperature` is set to `0` -- this flag is only used in sample-based generation modes") and
+ * generate() decodes greedily, so info lists it as a warning (text: a "warning" line, --json:
+ * "warnings"); with do_sample true generate() builds the warper, which raises, so it is a problem
+ * (text: "problem", --json: "problems"). A do_sample of the wrong type stays a problem. The old
+ * info listed every one as a problem. */
+static void severity_body(TestCtx *T_, const char *dir) {
+    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
+             "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", dir, dir);
+    REQUIRE(system(cmd) == 0);
+    static const struct { const char *gcfg, *msg; bool warning; } cases[] = {
+        {"{\"do_sample\": false, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", true},
+        {"{\"temperature\": 0.0}", "\"temperature\" is 0.0: sampling needs a temperature above 0", true},
+        {"{\"do_sample\": false, \"top_p\": 0}", "\"top_p\" is 0: it must be above 0 and at most 1", true},
+        {"{\"do_sample\": true, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", false},
+        {"{\"do_sample\": \"false\"}", "\"do_sample\" must be true or false", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
+        FILE *f = fopen(cmd, "w");
+        REQUIRE(f);
+        fputs(cases[i].gcfg, f);
+        fclose(f);
+        char *out, *err;
+        CHECK_MSG(cli("info --model %D/g", &out, &err) == 0, "%s: info: %s", cases[i].gcfg, err);
+        const char *line = strstr(out, cases[i].warning ? "\n  warning         " : "\n  problem         ");
+        CHECK_MSG(line && strstr(line, cases[i].msg) && strstr(line, cases[i].msg) < strchr(line + 1, '\n'),
+                  "%s: no %s line with \"%s\": %s", cases[i].gcfg, cases[i].warning ? "warning" : "problem", cases[i].msg, out);
+        CHECK_MSG(!strstr(out, cases[i].warning ? "  problem " : "  warning "), "%s: also a %s: %s", cases[i].gcfg,
+                  cases[i].warning ? "problem" : "warning", out);
+        if (cases[i].warning)
+            CHECK_MSG(strstr(out, "transformers warns that") && strstr(out, "is used only in sample-based generation modes"), "%s: %s", cases[i].gcfg, out);
+        free(out); free(err);
+        CHECK_MSG(cli("info --model %D/g --json", &out, &err) == 0, "%s: info --json: %s", cases[i].gcfg, err);
+        cJSON *j = cJSON_Parse(out);
+        const cJSON *gd = cJSON_GetObjectItem(j, "generation_defaults");
+        const cJSON *pr = cJSON_GetObjectItem(gd, "problems"), *wa = cJSON_GetObjectItem(gd, "warnings");
+        const cJSON *in = cases[i].warning ? wa : pr, *empty = cases[i].warning ? pr : wa;
+        CHECK_MSG(cJSON_IsArray(in) && cJSON_GetArraySize(in) == 1 && cJSON_IsString(cJSON_GetArrayItem(in, 0)) &&
+                  strstr(cJSON_GetArrayItem(in, 0)->valuestring, cases[i].msg) && cJSON_IsArray(empty) && cJSON_GetArraySize(empty) == 0,
+                  "%s: --json: %s", cases[i].gcfg, out);
+        cJSON_Delete(j);
+        free(out); free(err);
+    }
+    /* the default decode agrees: greedy and quiet where it is a warning, an error where a problem */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
+        FILE *f = fopen(cmd, "w");
+        REQUIRE(f);
+        fputs(cases[i].gcfg, f);
+        fclose(f);
+        char *out, *err;
+        int rc = cli("generate --model %D/g --ids 0,1 -n 2", &out, &err);
+        CHECK_MSG(cases[i].warning ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: generate: status %d: %s", cases[i].gcfg, rc, err);
+        free(out); free(err);
+    }
+}
+
+TEST(gencfg_info_severity_as_transformers) {
+    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL);
+    test_in_tmpdir(T_, "gencfg", severity_body);
 }
 
 /* Fields our sampler lacks (repetition_penalty here) are said by the commands that decode (run,

@@ -273,8 +273,11 @@ int cmd_info(int argc, char **argv) {
         else json_str(stdout, g->file);
         printf(", \"do_sample\": %s, \"temperature\": %g, \"top_k\": %d, \"top_p\": %g, \"problems\": [",
                g->do_sample ? "true" : "false", (double)g->temperature, g->top_k, (double)g->top_p);
-        for (int f = 0, k = 0; f < GEN_NFIELDS; f++)
-            if (g->bad[f][0]) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
+        for (int w = 0; w < 2; w++) {   /* problems, then warnings (gen_defaults_bad_is_warning) */
+            if (w) printf("], \"warnings\": [");
+            for (int f = 0, k = 0; f < GEN_NFIELDS; f++)
+                if (g->bad[f][0] && gen_defaults_bad_is_warning(g, (GenField)f) == (w == 1)) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
+        }
         printf("], \"not_applied\": ");
         GenOverride dflt = {0};   /* the note of the default decode (greedy: the fields that act then) */
         GenChoice dc;
@@ -300,8 +303,20 @@ int cmd_info(int argc, char **argv) {
         bool dsample = true;   /* a default decode that cannot be chosen would sample */
         if (gen_choose(s, &none, &gc, &ge)) { gen_describe(&gc, false, d, sizeof d); dsample = !gc.cfg.greedy; }
         printf("  sampling        %s\n", d);
-        for (int f = 0; f < GEN_NFIELDS; f++)
-            if (s->gen.bad[f][0]) printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
+        /* do_sample false: transformers' GenerationConfig.validate() warns on a sampling field and
+         * generate() decodes greedily without it, so that is a warning; a field the default decode
+         * needs is a problem */
+        static const char *const k_field[GEN_NFIELDS] = {"do_sample", "temperature", "top_k", "top_p"};
+        static const char *const k_opt[GEN_NFIELDS] = {"--greedy", "--temp", "--top-k", "--top-p"};
+        for (int f = 0; f < GEN_NFIELDS; f++) {
+            if (!s->gen.bad[f][0]) continue;
+            if (gen_defaults_bad_is_warning(&s->gen, (GenField)f))
+                printf("  warning         %s (\"do_sample\" is %s: transformers warns that %s is used only in sample-based "
+                       "generation modes and decodes greedily without it, as run, generate and trace do; they fail on it only when "
+                       "an option makes them sample and %s does not replace it)\n", s->gen.bad[f],
+                       s->gen.given[GEN_DO_SAMPLE] ? "false" : "left out, so false", k_field[f], k_opt[f]);
+            else printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
+        }
         if (gen_defaults_unapplied(&s->gen, dsample)[0]) printf("  note            %s\n", gen_defaults_unapplied(&s->gen, dsample));
         /* a generation_config.json beside a GGUF file is not read, as llama.cpp reads none (docs/formats.md) */
         char gj[2100];

@@ -295,3 +295,7 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
 }
 
 const char *gen_defaults_unapplied(const GenDefaults *g, bool sampling) { return sampling ? g->unapplied_sampling : g->unapplied; }
+
+bool gen_defaults_bad_is_warning(const GenDefaults *g, GenField f) {
+    return g->source == GEN_SRC_JSON && f != GEN_DO_SAMPLE && f < GEN_NFIELDS && g->bad[f][0] && !g->bad[GEN_DO_SAMPLE][0] && !g->do_sample;
+}

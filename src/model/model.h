@@ -250,6 +250,14 @@ void gen_defaults_from_gguf(GenDefaults *g, const struct GgufFile *f, const char
 /* The note on fields our sampler lacks that apply to a decode that samples (sampling) or a greedy
  * one; "" when none. */
 const char *gen_defaults_unapplied(const GenDefaults *g, bool sampling);
+/* Whether bad field f (temperature, top_k, top_p) of a generation_config.json that says
+ * "do_sample": false (or none) is a warning rather than a problem, as transformers has it:
+ * GenerationConfig.validate() only warns that the flag is used in sample-based generation modes
+ * alone, and generate() decodes greedily without reading it. A sampling decode that takes it
+ * still fails (engine/gencfg.c), as transformers' warpers raise then. do_sample left out is
+ * false too (transformers' default, and validate() warns alike); false for a do_sample that is
+ * itself wrong, for do_sample and for a GGUF file (llama.cpp samples with every key it has). */
+bool gen_defaults_bad_is_warning(const GenDefaults *g, GenField f);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);
