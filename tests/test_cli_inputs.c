@@ -564,6 +564,42 @@ TEST(cli_bench_only_decode_rounds) {
     }
 }
 
+/* lesson takes run's sampling options with run's checks: each bad combination is refused (exit 2)
+ * with run's message, the command's name aside; they go with a lesson played, not with --check;
+ * a value of theirs is not a lesson name; given, they change what the lesson decodes (lesson 11's
+ * step 5: B samples, --greedy makes it greedy). The old lesson refused every one as unknown. */
+TEST(cli_lesson_sampling_options_as_run) {
+    NEED_MODEL();
+    static const char *const bad[] = {"--greedy --temp 0.5", "--greedy --top-p 0.5", "--temp 0.5 --temperature 0.5", "--top-p 0",
+                                      "--top-p 1.5", "--temp -1", "--top-k x", "--seed -1", "--top-k"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char a[256], *ro = NULL, *lo = NULL;
+        snprintf(a, sizeof a, "run --model " MODEL " --prompt hi -n 1 %s", bad[i]);
+        int rrc = run_row(a, &ro);
+        snprintf(a, sizeof a, "lesson 11 --frame 5 %s", bad[i]);
+        int lrc = run_row(a, &lo);
+        char want[1024] = "";   /* run's message with the command's name changed */
+        for (const char *p = ro ? ro : ""; *p && strlen(want) + 8 < sizeof want;) {
+            if (!strncmp(p, "run", 3) && (p == ro || p[-1] == ' ') && (p[3] == ':' || p[3] == ' ' || p[3] == '`')) { strcat(want, "lesson"); p += 3; }
+            else { size_t n = strlen(want); want[n] = *p++; want[n + 1] = 0; }
+        }
+        CHECK_MSG(rrc == 2 && lrc == 2 && lo && !strcmp(lo, want), "`%s`: run exit %d, lesson exit %d;\nrun:    %s\nlesson: %s",
+                  bad[i], rrc, lrc, ro ? ro : "", lo ? lo : "");
+        free(ro); free(lo);
+    }
+    static const CliRow rows[] = {
+        {"lesson --check --temp 0.7", 2, "--temp and --check do not go together", NULL, NULL},
+        {"lesson --targets --seed 3", 2, "--seed and --targets do not go together", NULL, NULL},
+        {"lesson --temp 0.7 11 --frame 1", 0, "From logits to text", NULL, "llmscope:"},   /* 0.7 is --temp's, not the lesson */
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    char *plain = NULL, *greedy = NULL;
+    CHECK(run_row("lesson 11 --frame 5", &plain) == 0);
+    CHECK(run_row("lesson 11 --frame 5 --greedy", &greedy) == 0);
+    CHECK_MSG(plain && greedy && strcmp(plain, greedy), "--greedy changed nothing on lesson 11's step 5:\n%s", greedy ? greedy : "");
+    free(plain); free(greedy);
+}
+
 /* run prints the prompt, then the new tokens' pieces joined, as llama.cpp prints them: the ids of
  * `generate` on the prompt's ids, each token's own text (a sentencepiece piece keeps its leading
  * space: "Once upon a" + " time"; decoding the new ids alone dropped it: "Once upon atime"). -n at

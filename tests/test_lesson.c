@@ -817,3 +817,55 @@ TEST(lesson_compact_pane_starts_at_the_step_and_names_the_target) {
         free(out);
     }
 }
+
+/* `lesson`'s sampling options (Scene.lesson_opts) go over every sampler the lesson sets, field by
+ * field, as run's go over the model's defaults: lesson 11's step 5 leaves A greedy (the lesson's
+ * start) and samples B at temperature 1, seed 7 (its `sampler` action). --greedy makes both greedy,
+ * --seed 3 reseeds both, --temp 0.7 samples both at 0.7 (B keeping seed 7, A the start's 42). The
+ * old player reset A to greedy seed 42 and applied the action as written, whatever was given. */
+TEST(lesson_sampling_options_over_every_sampler) {
+    if (access("lessons/11-sampling.json", R_OK) || access("assets/models/story-gqa/config.json", R_OK))
+        SKIP("needs lessons/11-sampling.json and assets/models/story-gqa");
+    static const struct {
+        const char *what;
+        GenOverride o;
+        SamplerCfg a, b;   /* what A and B sample with at step 5 */
+    } cases[] = {
+        {"no option", {.seed = 42}, {true, 1.0f, 0, 1.0f, 42}, {false, 1.0f, 0, 1.0f, 7}},
+        {"--greedy", {.greedy = true, .seed = 42}, {true, 1.0f, 0, 1.0f, 42}, {true, 1.0f, 0, 1.0f, 7}},
+        {"--temp 0", {.has_temp = true, .temperature = 0, .seed = 42}, {true, 1.0f, 0, 1.0f, 42}, {true, 1.0f, 0, 1.0f, 7}},
+        {"--seed 3", {.seed = 3, .has_seed = true}, {true, 1.0f, 0, 1.0f, 3}, {false, 1.0f, 0, 1.0f, 3}},
+        {"--temp 0.7", {.has_temp = true, .temperature = 0.7f, .seed = 42}, {false, 0.7f, 0, 1.0f, 42}, {false, 0.7f, 0, 1.0f, 7}},
+        {"--top-k 5 --top-p 0.9 --seed 9", {.has_top_k = true, .top_k = 5, .has_top_p = true, .top_p = 0.9f, .seed = 9, .has_seed = true},
+         {false, 1.0f, 5, 0.9f, 9}, {false, 1.0f, 5, 0.9f, 9}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Err e = {0};
+        Lesson *l = lesson_load("lessons/11-sampling.json", &e);
+        REQUIRE(l);
+        Scene *sc = scene_new();
+        REQUIRE(sc);
+        sc->lesson_opts = cases[i].o;
+        LessonPlayer *p = lesson_player_new(sc, l, ".", &e);
+        REQUIRE(p);
+        int k = -1;
+        for (int j = 0; j < l->n_steps; j++)
+            if (l->steps[j].title && !strcmp(l->steps[j].title, "Greedy versus sampling")) k = j;
+        CHECK_MSG(k >= 0, "lesson 11 has no step \"Greedy versus sampling\"");
+        bool ok = k >= 0 && lesson_player_goto(p, k, &e);
+        CHECK_MSG(ok, "%s: %s", cases[i].what, e.msg);
+        if (ok && sc->n_ses == 2) {
+            for (int s = 0; s < 2; s++) {
+                SamplerCfg got = sampler_cfg(session_sampler(sc->ses[s])), want = s ? cases[i].b : cases[i].a;
+                CHECK_MSG(got.greedy == want.greedy && got.seed == want.seed && (got.greedy ||
+                          (fabsf(got.temperature - want.temperature) < 1e-6f && got.top_k == want.top_k && fabsf(got.top_p - want.top_p) < 1e-6f)),
+                          "%s: %c samples with greedy %d, temperature %g, top_k %d, top_p %g, seed %llu; want %d, %g, %d, %g, %llu",
+                          cases[i].what, s ? 'B' : 'A', got.greedy, (double)got.temperature, got.top_k, (double)got.top_p,
+                          (unsigned long long)got.seed, want.greedy, (double)want.temperature, want.top_k, (double)want.top_p,
+                          (unsigned long long)want.seed);
+            }
+        } else CHECK_MSG(!ok || sc->n_ses == 2, "%s: no compare session at step %d", cases[i].what, k + 1);
+        lesson_player_free(p);
+        scene_free(sc);
+    }
+}

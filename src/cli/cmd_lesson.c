@@ -19,6 +19,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: llmscope lesson list [--lang en|zh]\n"
             "       llmscope lesson NAME [--lang en|zh] [--step N]      play in the terminal UI\n"
+            "       (with NAME: --greedy, --temp T, --top-k K, --top-p P, --seed S over every sampler the lesson sets)\n"
             "       llmscope lesson NAME --script [--lang en|zh]        print every step with its live values\n"
             "       llmscope lesson NAME --frame N [--size WxH] [--reveal] [--format text|ansi|svg|html]\n"
             "                                                        print the screen of step N\n"
@@ -106,12 +107,15 @@ static const CliOpt k_lesson_opts[] = {
     {"--verbose", NULL, CLI_FLAG, NULL, "with --check: say what was checked", 0, 0},
     {"--placeholders", NULL, CLI_FLAG, NULL, "list the live values a lesson may quote", 0, 0},
     {0}};
-static const CliOpt *const k_lesson_groups[] = {k_lesson_opts, NULL};
+static const CliOpt *const k_lesson_groups[] = {k_lesson_opts, CLI_OPTS_SAMPLING, NULL};
 static const CliCmd k_lesson_cmd = {
     "lesson", "lesson (list | NAME | --check [FILES...] | --placeholders | --targets) [options]",
     "Guided lessons. NAME is a number (6), an id (06-attention-variants, attention-variants) or a path.\n"
     "Presenter keys: Space/Right next, Left previous, a answer, q leave, L lesson menu.\n"
-    "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.",
+    "Lessons live in lessons/ (English) and lessons/zh/ (Chinese); format: docs/lessons.md.\n"
+    "A lesson decodes greedily unless a step sets a sampler. The sampling options (as `run` has them)\n"
+    "replace their own fields of every sampler the lesson sets, its greedy start and each step's:\n"
+    "--temp 0.7 samples at 0.7 throughout, --greedy keeps every step greedy, --seed S reseeds each.",
     k_lesson_groups, 1000, "environment: LLMSCOPE_ROOT (where lessons/ and assets/ are), LLMSCOPE_LANG.", false};
 
 /* Each mode (--check, --script, --frame N, --frames DIR, playing NAME) reads its own options. */
@@ -126,14 +130,19 @@ static const CliRule k_lesson_rules[] = {
     {"--frames", CLI_NOT_WITH, "--script|--check", NULL},
     {"--script", CLI_NOT_WITH, "--check", NULL},
     {"--ctx", CLI_NOT_WITH, "--check", "--check renders every step with each lesson's own settings"},
+#define LESSON_SAMPLING_RULE(OPT) {OPT, CLI_NOT_WITH, "--check|--placeholders|--targets", "they act on the lesson NAME played: --check renders each lesson with its own settings, --placeholders and --targets decode nothing"}
+    LESSON_SAMPLING_RULE("--greedy"), LESSON_SAMPLING_RULE("--temp"), LESSON_SAMPLING_RULE("--temperature"),
+    LESSON_SAMPLING_RULE("--top-k"), LESSON_SAMPLING_RULE("--top-p"), LESSON_SAMPLING_RULE("--seed"),
+#undef LESSON_SAMPLING_RULE
     {0}};
 
 /* Whether an option of `lesson` takes a value (from the declared table, so a new option
  * cannot be mistaken for a lesson file). */
 static bool cli_opt_takes_value(const char *arg) {
     if (strchr(arg, '=')) return false;
-    for (const CliOpt *o = k_lesson_opts; o->name; o++)
-        if (!strcmp(o->name, arg)) return o->kind != CLI_FLAG;
+    for (const CliOpt *const *g = k_lesson_groups; *g; g++)
+        for (const CliOpt *o = *g; o->name; o++)
+            if (!strcmp(o->name, arg)) return o->kind != CLI_FLAG;
     return false;
 }
 
@@ -215,10 +224,18 @@ static int cmd_check(int argc, char **argv, const char *root, const char *lang, 
     return problems ? 1 : 0;
 }
 
-static App *open_app(const char *root, const char *lang, const char *path, int step, int ctx, Err *e) {
+/* The sampling options given, over every sampler a lesson sets (Scene.lesson_opts); after the
+ * lesson closes, over the models' own defaults (Scene.gen_opts), as `tui` takes them. */
+static void lesson_sampling(Scene *sc, int argc, char **argv) {
+    cli_gen_override(argc, argv, &sc->lesson_opts);
+    sc->gen_opts = sc->lesson_opts;
+}
+
+static App *open_app(int argc, char **argv, const char *root, const char *lang, const char *path, int step, int ctx, Err *e) {
     App *a = app_new();
     if (!a) { err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     a->sc->max_ctx = ctx;
+    lesson_sampling(a->sc, argc, argv);
     char models[1200];
     snprintf(models, sizeof models, "%s/assets/models", root);
     app_scan_models(a, models);
@@ -231,14 +248,14 @@ static App *open_app(const char *root, const char *lang, const char *path, int s
 /* Every step's screen (and, for a step with a question or a prediction, the screen with its
  * answer shown or its scripted answer scored) written to dir/NN.ext and dir/NN-answer.ext,
  * NN the 1-based step; a long step's further pages to NN-p2.ext, NN-answer-p2.ext, ... */
-static int write_frames(const char *root, const char *lang, const char *path, int ctx, const char *dir,
+static int write_frames(int argc, char **argv, const char *root, const char *lang, const char *path, int ctx, const char *dir,
                         ExportFormat fmt, int w, int h, bool unicode) {
     Err e = {0};
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "llmscope: --frames: cannot create directory %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    App *a = open_app(root, lang, path, 0, ctx, &e);
+    App *a = open_app(argc, argv, root, lang, path, 0, ctx, &e);
     if (!a) return cli_fail(&e);
     LessonPlayer *p = lesson_ui_player(a);
     Canvas *c = canvas_new(w, h);
@@ -293,6 +310,7 @@ int cmd_lesson(int argc, char **argv) {
     Err e = {0};
     int crc = cli_check(argc, argv, &k_lesson_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_lesson_cmd, k_lesson_rules);
+    if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_lesson_cmd, 1);   /* run's checks; a lesson has no -n */
     if (crc >= 0) return crc;
     if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
     if (cli_flag(argc, argv, "--targets")) return cmd_targets();
@@ -333,6 +351,7 @@ int cmd_lesson(int argc, char **argv) {
         Lesson *l = lesson_load(path, &e);
         if (!l) return cli_fail(&e);
         Scene *sc = scene_new();             /* no terminal needed: the player acts on a scene */
+        if (sc) lesson_sampling(sc, argc, argv);
         LessonPlayer *p = sc ? lesson_player_new(sc, l, root, &e) : NULL;
         if (!p) { scene_free(sc); return cli_fail(&e); }
         sc->max_ctx = ctx;
@@ -370,7 +389,7 @@ int cmd_lesson(int argc, char **argv) {
         fprintf(stderr, "llmscope: --format: expected text, ansi, svg or html, got '%s'\n", fmt_name);
         return 2;
     }
-    if (frames) return write_frames(root, lang, path, ctx, frames, fmt, w, h, !cli_flag(argc, argv, "--ascii"));
+    if (frames) return write_frames(argc, argv, root, lang, path, ctx, frames, fmt, w, h, !cli_flag(argc, argv, "--ascii"));
     int step = frame ? atoi(frame) - 1 : cli_opt_int(argc, argv, "--step", 1) - 1;
     if (frame || cli_opt(argc, argv, "--step")) {   /* a step the lesson does not have: an error, never the last one */
         Lesson *l = lesson_load(path, &e);
@@ -381,7 +400,7 @@ int cmd_lesson(int argc, char **argv) {
         lesson_free(l);
         if (!ok) return cli_fail(&e);
     }
-    App *a = open_app(root, lang, path, step, ctx, &e);
+    App *a = open_app(argc, argv, root, lang, path, step, ctx, &e);
     if (!a) return cli_fail(&e);
     if (frame) {
         Canvas *c = canvas_new(w, h);

@@ -83,6 +83,7 @@ int cmd_logits(int argc, char **argv) {
 void cli_gen_override(int argc, char **argv, GenOverride *o) {
     memset(o, 0, sizeof *o);
     o->seed = (uint64_t)cli_opt_int(argc, argv, "--seed", 42);
+    o->has_seed = cli_opt(argc, argv, "--seed") != NULL;
     o->greedy = cli_flag(argc, argv, "--greedy");
     o->temp_name = cli_opt(argc, argv, "--temperature") ? "--temperature" : "--temp";
     o->has_temp = cli_opt(argc, argv, o->temp_name) != NULL;

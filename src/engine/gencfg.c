@@ -112,3 +112,14 @@ void gen_describe(const GenChoice *c, bool with_seed, char *out, size_t cap) {
     }
     if (with_seed && k < cap) snprintf(out + k, cap - k, ", seed %llu", (unsigned long long)c->cfg.seed);
 }
+
+SamplerCfg gen_override_cfg(SamplerCfg base, const GenOverride *o) {
+    SamplerCfg c = base;
+    if (o->has_seed) c.seed = o->seed;
+    if (o->has_temp && o->temperature > 0) c.temperature = o->temperature;
+    if (o->has_top_k) c.top_k = o->top_k;
+    if (o->has_top_p) c.top_p = o->top_p;
+    if (o->greedy || (o->has_temp && o->temperature == 0)) c.greedy = true;
+    else if (o->has_temp || o->has_top_k || o->has_top_p) c.greedy = false;
+    return c;
+}

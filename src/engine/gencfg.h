@@ -21,7 +21,8 @@ typedef struct {
     bool has_temp, has_top_k, has_top_p;
     float temperature, top_p;          /* temperature 0 = greedy */
     int top_k;                         /* 0 = no top-k filter */
-    uint64_t seed;
+    uint64_t seed;                     /* the option's, else 42 (run's default) */
+    bool has_seed;                     /* --seed was given (gen_override_cfg) */
     const char *greedy_name, *temp_name, *top_k_name, *top_p_name;   /* "--greedy", "--temp", ...; NULL: those */
 } GenOverride;
 
@@ -39,6 +40,12 @@ typedef struct {
  * each with the file, the value and the option that would replace it (one line each when there
  * are several). A GGUF file's temperature 0 is greedy and needs no other field. */
 bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e);
+/* A sampler someone else set (base: a lesson's greedy start, or a step's `sampler` action) under
+ * the options o, as gen_choose puts them over a model's defaults: each option given replaces only
+ * its own field; --greedy or a temperature of 0 is greedy; a temperature above 0, a top_k or a
+ * top_p given samples, base's other fields kept; the seed is o's only when given. With no option
+ * given, base unchanged. */
+SamplerCfg gen_override_cfg(SamplerCfg base, const GenOverride *o);
 /* One line saying what c samples with and where each setting came from:
  * "sampling with temperature 0.7 (--temp), top_k 20 and top_p 0.8 (generation_config.json), seed 42",
  * or "greedy (generation_config.json: do_sample false)" (the seed only with with_seed). */

@@ -177,7 +177,7 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
         return scene_set_ablation(sc, ac->slot, l, h, &e2) || fwd(e, &e2);
     }
     case LA_SAMPLER:
-        return scene_set_sampler(sc, ac->slot, ac->sampler, &e2) || fwd(e, &e2);
+        return scene_set_sampler(sc, ac->slot, gen_override_cfg(ac->sampler, &sc->lesson_opts), &e2) || fwd(e, &e2);
     case LA_KEYS:
         return do_keys(p, ac->str, e);
     case LA_TEXTS: {
@@ -206,6 +206,7 @@ bool lesson_player_apply(LessonPlayer *p, const LessonAction *ac, Err *e) {
 static bool start(LessonPlayer *p, Err *e) {
     const Lesson *l = p->lesson;
     scene_reset(p->sc);
+    p->sc->scfg = gen_override_cfg(p->sc->scfg, &p->sc->lesson_opts);   /* greedy, seed 42, unless `lesson` was given options */
     scene_set_session(p->sc, 0, NULL, false);
     snprintf(p->prompt, sizeof p->prompt, "%s", l->prompt);
     p->hl_on = false;

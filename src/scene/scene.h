@@ -87,6 +87,10 @@ typedef struct Scene {
      * or the error that keeps them from use). */
     GenOverride gen_opts;
     bool gen_follow;
+    /* The sampling options `lesson` was given (none by default): a lesson's player puts them over
+     * every sampler the lesson sets, its greedy start and each step's `sampler` action
+     * (gen_override_cfg), as `run` puts them over the model's defaults. */
+    GenOverride lesson_opts;
     char gen_desc[SCENE_MSG_CAP];
     bool chat;                /* prompts go through the model's chat template (scene_set_chat) */
     bool running;             /* run mode: the app's timer steps */
