@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/logitlens.h"
+#include "analysis/stats.h"
 #include "engine/attn.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
@@ -399,4 +400,63 @@ TEST(logit_lens_rows_match_reference) {
     }
     free(X); free(scratch); free(lg); free(xn);
     model_free(m);
+}
+
+/* The lens's top-1 and softmax over rows of logits (logitlens_top1_of_logits, the Residual panel's
+ * tail, one pool task per row): against a plain reference in double, the same bits at 1, 2 and 3
+ * threads, and the edge rows: a tie (the first id wins), the largest value first or last, NaN
+ * skipped, a row of NaN only (-1, 0). Rows of a 151,936-token vocabulary (Qwen3's). */
+TEST(logit_lens_top1_tail_rows_match_reference) {
+    const int V = 151936, n = 9;
+    float *L = malloc(sizeof(float) * (size_t)n * V);
+    REQUIRE(L);
+    for (size_t i = 0; i < (size_t)n * V; i++) L[i] = 4.0f * urand();
+    float *r;
+    r = L + (size_t)1 * V; r[100] = 50.0f; r[90000] = 50.0f;                      /* a tie: 100 */
+    r = L + (size_t)2 * V; r[0] = 30.0f;                                           /* first */
+    r = L + (size_t)3 * V; r[V - 1] = 30.0f;                                       /* last */
+    r = L + (size_t)4 * V; r[7] = NAN; r[8] = 20.0f; r[9] = NAN;                   /* NaN skipped */
+    r = L + (size_t)5 * V; for (int i = 0; i < V; i++) r[i] = NAN;                /* nothing to pick */
+    r = L + (size_t)6 * V; for (int i = 0; i < V; i++) r[i] = -1e4f + 1e-3f * (float)(i % 1000);   /* flat, far below 0 */
+    int ids[3][9];
+    float probs[3][9];
+    const int prev = engine_get_threads();
+    for (int th = 1; th <= 3; th++) {
+        engine_set_threads(th);
+        logitlens_top1_of_logits(L, n, V, ids[th - 1], probs[th - 1]);
+    }
+    engine_set_threads(prev);
+    for (int k = 0; k < n; k++) {
+        const float *l = L + (size_t)k * V;
+        int best = -1;
+        for (int i = 0; i < V; i++)
+            if (!isnan(l[i]) && (best < 0 || l[i] > l[best])) best = i;
+        double se = 0;
+        for (int i = 0; best >= 0 && i < V; i++)
+            if (!isnan(l[i])) se += exp((double)l[i] - (double)l[best]);
+        const double want = best >= 0 ? 1.0 / se : 0.0;
+        CHECK_MSG(ids[0][k] == best, "row %d: top-1 %d, reference %d", k, ids[0][k], best);
+        CHECK_MSG(fabs(probs[0][k] - want) <= 1e-5 * want, "row %d: p %.9g, reference %.9g", k, probs[0][k], want);
+        for (int t = 1; t < 3; t++)
+            CHECK_MSG(ids[t][k] == ids[0][k] && !memcmp(&probs[t][k], &probs[0][k], sizeof(float)), "row %d: %d threads %d %.9g, 1 thread %d %.9g",
+                      k, t + 1, ids[t][k], probs[t][k], ids[0][k], probs[0][k]);
+    }
+    CHECK(ids[0][1] == 100 && ids[0][2] == 0 && ids[0][3] == V - 1 && ids[0][4] == 8 && ids[0][5] == -1 && probs[0][5] == 0);
+    free(L);
+    /* the top-1 is stats_topk's (the lens's rule before it ran in 8 lanes) on short rows too, whose
+     * end is not a multiple of 8, and on rows of infinities and NaN */
+    static const struct { int V, at; float fill, top; int nan_at; } sh[] = {
+        {1003, 1001, 0.5f, 2.0f, -1}, {1003, 1002, 0.5f, 2.0f, 1001}, {7, 6, 0.0f, 1.0f, 0}, {8, 3, -1.0f, -0.5f, 2},
+        {9, 8, -INFINITY, -INFINITY, 0}, {16, 5, -INFINITY, 1.0f, 4}, {12, 11, NAN, -INFINITY, -1}, {13, 0, 1.0f, 1.0f, 12}};
+    for (size_t c = 0; c < sizeof sh / sizeof sh[0]; c++) {
+        float row[1003];
+        for (int i = 0; i < sh[c].V; i++) row[i] = sh[c].fill;
+        row[sh[c].at] = sh[c].top;
+        if (sh[c].nan_at >= 0) row[sh[c].nan_at] = NAN;
+        int want, got;
+        float p;
+        stats_topk(row, sh[c].V, 1, &want);
+        logitlens_top1_of_logits(row, 1, sh[c].V, &got, &p);
+        CHECK_MSG(got == want, "row %zu (V %d): top-1 %d, stats_topk %d", c, sh[c].V, got, want);
+    }
 }

@@ -16,4 +16,9 @@ bool logitlens_topk(const Model *m, const float *x, int k, int *ids, float *prob
  * layer. Allocates n x (vocab + d_model) floats. False when the model has no unembedding or
  * out of memory. */
 bool logitlens_top1_rows(const Model *m, const float *X, int n, int *ids, float *probs);
+/* The tail of logitlens_top1_rows: for each of the n rows of logits[n][V], the first id of the
+ * largest value (NaN skipped; -1 when the row is all NaN) and its softmax probability. The rows
+ * run as tasks on the engine's pool (engine/pool.h), each computed as on one thread, so the
+ * result is the same for any thread count. */
+void logitlens_top1_of_logits(const float *logits, int n, int V, int *ids, float *probs);
 #endif
