@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "harness.h"
+#include "work_fx.h"
 #include "analysis/compare.h"
 #include "analysis/derived.h"
 #include "analysis/embedmap.h"
@@ -46,19 +47,7 @@ static Session *ready(const char *model, int more, int cursor, Err *e) {
     return s;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
-/* Ticks a chunked scene until its job is no longer `kind` (a load: the worker's time). */
-static bool tick_while(Scene *sc, int kind, Err *e) {
-    for (int guard = 0; guard < 6000 && sc->job.kind == kind; guard++) {
-        if (!scene_prefill_tick(sc, 0, e)) return false;
-        if (sc->job.kind == SCENE_JOB_LOAD) sleep_ms(5);
-    }
-    return sc->job.kind != kind;
-}
 
 TEST(rerun_after_ablation_in_pieces_equals_one_run) {
     Err e = {0};
@@ -114,7 +103,7 @@ TEST(scene_rerun_stopped_leaves_a_consistent_scene) {
         /* 0: stopped inside the prompt; 1: after the prompt and 2 decode steps; 2: to the end */
         if (stop_at == 0) REQUIRE(scene_prefill_tick(sc, 5, &e));
         if (stop_at >= 1) { REQUIRE(scene_prefill_tick(sc, np, &e)); REQUIRE(scene_prefill_tick(sc, 2, &e)); }
-        if (stop_at == 2) REQUIRE(tick_while(sc, SCENE_JOB_RERUN, &e));
+        if (stop_at == 2) REQUIRE(work_tick_while(sc, SCENE_JOB_RERUN, &e));
         int kept = stop_at == 0 ? 5 : stop_at == 1 ? np + 2 : np + 6;
         scene_prefill_stop(sc);
         CHECK(!scene_busy(sc));
@@ -168,7 +157,7 @@ TEST(compare_slot_b_loads_on_a_worker_and_catches_up_in_pieces) {
     CHECK_EQ_INT(sc->n_ses, 1);
     /* Esc while B catches up: compare mode off, A untouched */
     REQUIRE(scene_load_model(sc, 1, MB, &e));
-    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    REQUIRE(work_tick_while(sc, SCENE_JOB_LOAD, &e));
     CHECK_EQ_INT(sc->job.kind, SCENE_JOB_FOLLOW);
     CHECK_EQ_INT(sc->n_ses, 2);
     REQUIRE(scene_prefill_tick(sc, 4, &e));
@@ -180,7 +169,7 @@ TEST(compare_slot_b_loads_on_a_worker_and_catches_up_in_pieces) {
     CHECK_EQ_INT(session_cursor(sc->ses[0]), 7);
     /* to the end, in pieces: B as the headless scene has it */
     REQUIRE(scene_load_model(sc, 1, MB, &e));
-    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    REQUIRE(work_tick_while(sc, SCENE_JOB_LOAD, &e));
     int pieces = 0;
     while (scene_busy(sc)) { REQUIRE(scene_prefill_tick(sc, 3, &e)); pieces++; }
     CHECK(pieces > 3);
@@ -197,18 +186,18 @@ TEST(compare_slot_b_loads_on_a_worker_and_catches_up_in_pieces) {
     /* slot A from F3: loads on the worker, then A's prompt is prefilled in pieces, B follows */
     REQUIRE(scene_load_model(sc, 0, MB, &e));
     CHECK_EQ_INT(sc->job.kind, SCENE_JOB_LOAD);
-    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    REQUIRE(work_tick_while(sc, SCENE_JOB_LOAD, &e));
     CHECK_EQ_INT(sc->job.kind, SCENE_JOB_PREFILL);
     while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
     CHECK(session_prefilled(sc->ses[0]) && session_prefilled(sc->ses[1]));
     CHECK_STR(session_model_path(sc->ses[0]), MB);
     CHECK_STR(session_prompt(sc->ses[0]), TEXT);
     /* a model that does not load: an error, and the scene as it was */
-    REQUIRE(!scene_load_model(sc, 1, "assets/models/no-such-model", &e) || tick_while(sc, SCENE_JOB_LOAD, &e) || true);
+    REQUIRE(!scene_load_model(sc, 1, "assets/models/no-such-model", &e) || work_tick_while(sc, SCENE_JOB_LOAD, &e) || true);
     CHECK(!scene_busy(sc));
     CHECK(sc->msg_error);
     CHECK_EQ_INT(sc->n_ses, 2);
-    for (int i = 0; i < 2000 && scene_loads_running(); i++) sleep_ms(5);
+    for (int i = 0; i < 2000 && scene_loads_running(); i++) work_sleep_ms(5);
     CHECK_EQ_INT(scene_loads_running(), 0);
     scene_free(sc);
     scene_free(h);
@@ -266,7 +255,7 @@ TEST(vocab_index_on_a_worker_gives_the_same_neighbours) {
     CHECK(derived_vocab_prepare(&a, m));             /* built at once above: ready */
     bool ready = derived_vocab_prepare(&b, m);
     CHECK(!ready);                                   /* started on a worker */
-    for (int i = 0; i < 4000 && !ready; i++) { sleep_ms(2); ready = derived_vocab_prepare(&b, m); }
+    for (int i = 0; i < 4000 && !ready; i++) { work_sleep_ms(2); ready = derived_vocab_prepare(&b, m); }
     REQUIRE(ready);
     CHECK(!derived_background_busy());
     int nb = derived_neighbours(&b, m, 42);
@@ -315,7 +304,7 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
     bool ready = derived_vocab_map_prepare(&b, m, n_fit);
     CHECK(!ready);                                         /* the index, then the fit, on workers */
     int polls = 0;
-    for (; polls < 20000 && !ready; polls++) { sleep_ms(1); ready = derived_vocab_map_prepare(&b, m, n_fit); }
+    for (; polls < 20000 && !ready; polls++) { work_sleep_ms(1); ready = derived_vocab_map_prepare(&b, m, n_fit); }
     REQUIRE(ready);
     CHECK(!derived_background_busy());
     CHECK(b.map_job == NULL && b.map_done && b.map_ok);
@@ -344,7 +333,7 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
     CHECK(!derived_vocab_map_prepare(&d, m2, 0));          /* the whole vocabulary: the longest fit */
     derived_wait_model_readers();
     model_free(m2);
-    for (int i = 0; i < 20000 && derived_background_busy(); i++) sleep_ms(1);
+    for (int i = 0; i < 20000 && derived_background_busy(); i++) work_sleep_ms(1);
     CHECK(!derived_background_busy());
     CHECK(d.map_job != NULL);                              /* finished, not yet joined */
     derived_cache_done(&d);                                /* joins; the map (for a freed model) is dropped */
@@ -382,7 +371,7 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
         txt = canvas_to_text(cv);
         drawn = txt && strstr(txt, "vocabulary map: PCA of ");
         free(txt);
-        if (!drawn) sleep_ms(1);
+        if (!drawn) work_sleep_ms(1);
     }
     CHECK(drawn);
     CHECK(!derived_background_busy());
@@ -392,7 +381,7 @@ TEST(vocab_map_on_a_worker_equals_one_fit) {
 
 /* Waits (up to 20 s) until no job runs on a worker thread. */
 static bool background_idle(void) {
-    for (int i = 0; i < 20000 && derived_background_busy(); i++) sleep_ms(1);
+    for (int i = 0; i < 20000 && derived_background_busy(); i++) work_sleep_ms(1);
     return !derived_background_busy();
 }
 
@@ -401,14 +390,6 @@ static const char *last_action(const Scene *sc) {
     return k > 0 ? sc->trail[k - 1] : "";
 }
 
-/* The screen of the App as text contains s. */
-static bool screen_has(App *app, Canvas *cv, const char *s) {
-    app_render(app, cv);
-    char *txt = canvas_to_text(cv);
-    bool has = txt && strstr(txt, s);
-    free(txt);
-    return has;
-}
 
 /* Cancelling the vocabulary index and the map fit: the worker stops at its next check and keeps
  * nothing (ASan sees a leak), the cache is as before the job, and the next prepare starts it
@@ -458,7 +439,7 @@ TEST(vocab_work_cancelled_starts_again) {
     derived_background_pause(false);
     bool ready = derived_vocab_prepare(&c, m);            /* started again */
     CHECK(!ready);
-    for (int i = 0; i < 4000 && !ready; i++) { sleep_ms(2); ready = derived_vocab_prepare(&c, m); }
+    for (int i = 0; i < 4000 && !ready; i++) { work_sleep_ms(2); ready = derived_vocab_prepare(&c, m); }
     REQUIRE(ready);
     CHECK_EQ_INT(derived_neighbours(&c, m, 42), want);
     CHECK(!memcmp(c.nn_ids, want_ids, sizeof(int) * (size_t)want));
@@ -474,7 +455,7 @@ TEST(vocab_work_cancelled_starts_again) {
     derived_background_pause(false);
     ready = derived_vocab_map_prepare(&c, m, 1000);
     CHECK(!ready);
-    for (int i = 0; i < 20000 && !ready; i++) { sleep_ms(1); ready = derived_vocab_map_prepare(&c, m, 1000); }
+    for (int i = 0; i < 20000 && !ready; i++) { work_sleep_ms(1); ready = derived_vocab_map_prepare(&c, m, 1000); }
     REQUIRE(ready);
     const PcaAxes *got = derived_vocab_map(&c, m, 1000);
     CHECK(got && axes_equal(got, &ref));
@@ -528,8 +509,8 @@ TEST(esc_cancels_the_embeddings_work) {
     /* 1. the index build (the map asked for) */
     derived_background_pause(true);
     app_handle(app, &v);
-    CHECK(screen_has(app, cv, "indexing the vocabulary"));
-    CHECK(screen_has(app, cv, "Esc cancels"));
+    CHECK(work_screen_has(app, cv, "indexing the vocabulary"));
+    CHECK(work_screen_has(app, cv, "Esc cancels"));
     CHECK(derived_background_busy());
     CHECK_STR(scene_key_binding(sc, TK_ESC)->action, "work.cancel");
     app_handle(app, &esc);
@@ -537,8 +518,8 @@ TEST(esc_cancels_the_embeddings_work) {
     CHECK(!app->quit && sc->view.emb_map == 0 && sc->view.emb_hold);
     CHECK_MSG(strstr(sc->msg, "vocabulary map fit cancelled"), "status: %s", sc->msg);
     CHECK(background_idle());
-    CHECK(screen_has(app, cv, "(indexing cancelled"));   /* the tokens' PCA, no neighbours */
-    CHECK(screen_has(app, cv, "PC1"));
+    CHECK(work_screen_has(app, cv, "(indexing cancelled"));   /* the tokens' PCA, no neighbours */
+    CHECK(work_screen_has(app, cv, "PC1"));
     CHECK(!derived_background_busy());                    /* nothing started again */
     CHECK_STR(scene_key_binding(sc, TK_ESC)->action, "embeddings.off");
     /* 2. v again: the index, then the fit, held at its start and cancelled */
@@ -549,19 +530,19 @@ TEST(esc_cancels_the_embeddings_work) {
     app_render(app, cv);                                  /* starts the index build */
     CHECK(background_idle());
     derived_background_pause(true);
-    CHECK(screen_has(app, cv, "fitting the vocabulary map"));   /* takes the index, starts the fit */
+    CHECK(work_screen_has(app, cv, "fitting the vocabulary map"));   /* takes the index, starts the fit */
     CHECK(derived_background_busy());
     app_handle(app, &esc);
     CHECK_MSG(strstr(sc->msg, "vocabulary map fit cancelled"), "status: %s", sc->msg);
     CHECK(background_idle());
-    CHECK(screen_has(app, cv, "tok_emb rows nearest"));
-    CHECK(!screen_has(app, cv, "(indexing cancelled"));   /* the index is kept: neighbours shown */
+    CHECK(work_screen_has(app, cv, "tok_emb rows nearest"));
+    CHECK(!work_screen_has(app, cv, "(indexing cancelled"));   /* the index is kept: neighbours shown */
     CHECK(!derived_background_busy());
     /* 3. v once more: the map is drawn */
     derived_background_pause(false);
     app_handle(app, &v);
     bool drawn = false;
-    for (int i = 0; i < 20000 && !drawn; i++) { drawn = screen_has(app, cv, "vocabulary map: PCA of "); if (!drawn) sleep_ms(1); }
+    for (int i = 0; i < 20000 && !drawn; i++) { drawn = work_screen_has(app, cv, "vocabulary map: PCA of "); if (!drawn) work_sleep_ms(1); }
     CHECK(drawn);
     CHECK(!derived_background_busy());
     /* nothing running: Esc is the panel's own */
@@ -602,7 +583,7 @@ TEST(lesson_esc_leaves_the_embeddings_work_running) {
     derived_background_pause(true);
     TuiEvent v = {.key = 'v'}, esc = {.key = TK_ESC};
     app_handle(app, &v);
-    CHECK(screen_has(app, cv, "indexing the vocabulary"));
+    CHECK(work_screen_has(app, cv, "indexing the vocabulary"));
     CHECK(derived_background_busy());
     sc->view.emb_sel = 3;
     LessonAction ac = {.kind = LA_KEYS, .str = (char *)"{esc}"};

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "harness.h"
+#include "work_fx.h"
 #include "scene/scene.h"
 #include "tui/app.h"
 #include "tui/canvas.h"
@@ -14,26 +15,23 @@
 #define MA "assets/models/story-gqa"
 #define TEXT "Once upon a time there was a little girl named Lily. She loved to play outside in the sun."
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
-/* Ticks a chunked scene until its job is no longer `kind` (a load: the worker's time). */
-static bool tick_while(Scene *sc, int kind, Err *e) {
-    for (int guard = 0; guard < 6000 && sc->job.kind == kind; guard++) {
-        if (!scene_prefill_tick(sc, 0, e)) return false;
-        if (sc->job.kind == SCENE_JOB_LOAD) sleep_ms(5);
+
+
+/* The App on MA with the test prompt set, to be prefilled in pieces as the terminal runs it (no
+ * first-run hint); NULL when it cannot be made (e says why). */
+static App *chunked_app(Err *e) {
+    App *app = app_new();
+    Session *s = app ? session_new(MA, 0, e) : NULL;
+    if (!s || !session_set_prompt(s, TEXT, e)) {
+        if (s) session_free(s);
+        if (app) app_free(app);
+        return NULL;
     }
-    return sc->job.kind != kind;
-}
-
-static bool screen_has(App *app, Canvas *cv, const char *s) {
-    app_render(app, cv);
-    char *txt = canvas_to_text(cv);
-    bool has = txt && strstr(txt, s);
-    free(txt);
-    return has;
+    app_set_session(app, 0, s, true);
+    app->sc->chunked = true;
+    app->hint = false;
+    return app;
 }
 
 /* A prompt's prefill in the App as the terminal runs it (chunked), between two pieces: the panel
@@ -45,14 +43,8 @@ static bool screen_has(App *app, Canvas *cv, const char *s) {
 TEST(work_app_keys_during_prefill) {
     Err e = {0};
     if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
-    App *app = app_new();
+    App *app = chunked_app(&e);
     REQUIRE(app);
-    Session *s = session_new(MA, 0, &e);
-    REQUIRE(s);
-    REQUIRE(session_set_prompt(s, TEXT, &e));
-    app_set_session(app, 0, s, true);
-    app->sc->chunked = true;
-    app->hint = false;
     Canvas *cv = canvas_new(100, 30);
     REQUIRE(cv);
     TuiEvent n = {.key = 'n'};
@@ -60,13 +52,13 @@ TEST(work_app_keys_during_prefill) {
     REQUIRE(scene_busy(app->sc));
     REQUIRE(scene_prefill_tick(app->sc, 4, &e));          /* one piece of 4 tokens, more to run */
     REQUIRE(scene_busy(app->sc));
-    CHECK(screen_has(app, cv, "running the prompt"));
-    CHECK(!screen_has(app, cv, "press n"));
-    CHECK(screen_has(app, cv, "prefill │"));
+    CHECK(work_screen_has(app, cv, "running the prompt"));
+    CHECK(!work_screen_has(app, cv, "press n"));
+    CHECK(work_screen_has(app, cv, "prefill │"));
     TuiEvent help = {.key = '?'}, esc = {.key = TK_ESC}, q = {.key = 'q'}, th = {.key = 'C'}, two = {.key = '2'};
     app_handle(app, &help);
     CHECK_EQ_INT(app->overlay, OV_HELP);
-    CHECK(screen_has(app, cv, "Help · Esc closes"));
+    CHECK(work_screen_has(app, cv, "Help · Esc closes"));
     app_handle(app, &esc);
     CHECK_EQ_INT(app->overlay, OV_NONE);
     CHECK(scene_busy(app->sc));                            /* the prefill goes on */
@@ -83,9 +75,9 @@ TEST(work_app_keys_during_prefill) {
     app_handle(app, &rb);
     CHECK(app->sc->panel == PANEL_KV && app->sc->sel.layer == 1 && !app->n_typed && scene_busy(app->sc));
     app_handle(app, &nk);                                  /* a step waits for the end, and says so */
-    CHECK(app->n_typed == 1 && scene_busy(app->sc) && screen_has(app, cv, "n waits until it ends"));
+    CHECK(app->n_typed == 1 && scene_busy(app->sc) && work_screen_has(app, cv, "n waits until it ends"));
     app_handle(app, &rb);                                  /* after it, a view key waits too */
-    CHECK(app->n_typed == 2 && app->sc->sel.layer == 1 && screen_has(app, cv, "2 keys wait until it ends"));
+    CHECK(app->n_typed == 2 && app->sc->sel.layer == 1 && work_screen_has(app, cv, "2 keys wait until it ends"));
     app_handle(app, &esc);
     CHECK(!scene_busy(app->sc));
     CHECK(strstr(app->sc->msg, "prefill stopped") != NULL);
@@ -100,14 +92,9 @@ TEST(work_app_keys_during_prefill) {
 TEST(work_app_wheel_during_prefill) {
     Err e = {0};
     if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
-    App *app = app_new();
+    App *app = chunked_app(&e);
     REQUIRE(app);
-    Session *s = session_new(MA, 0, &e);
-    REQUIRE(s);
-    REQUIRE(session_set_prompt(s, TEXT, &e));
-    app_set_session(app, 0, s, true);
-    app->sc->chunked = true;
-    app->hint = false;
+    Session *s = app->sc->ses[0];
     Canvas *cv = canvas_new(80, 24);
     REQUIRE(cv);
     TuiEvent n = {.key = 'n'}, help = {.key = '?'}, down = {.key = TK_DOWN}, esc = {.key = TK_ESC};
@@ -118,7 +105,7 @@ TEST(work_app_wheel_during_prefill) {
     int done0 = -1, total0 = -1, done = -1, total = -1;
     session_work_progress(s, &done0, &total0);
     app_handle(app, &help);
-    REQUIRE(app->overlay == OV_HELP && screen_has(app, cv, "Help"));
+    REQUIRE(app->overlay == OV_HELP && work_screen_has(app, cv, "Help"));
     CHECK_EQ_INT(app->help_top, 0);
     CHECK(app_handle(app, &wd) == KR_ALL);                 /* the wheel scrolls the help, as the arrows */
     CHECK_EQ_INT(app->help_top, 1);
@@ -132,7 +119,7 @@ TEST(work_app_wheel_during_prefill) {
     CHECK(app->overlay == OV_NONE && scene_busy(app->sc));
     for (int i = 0; i < 5; i++) { app_handle(app, &wd); app_handle(app, &wu); }   /* steps: dropped, not kept */
     CHECK_EQ_INT(app->n_typed, 0);
-    CHECK(!screen_has(app, cv, "wait until it ends") && !screen_has(app, cv, "waits until it ends"));
+    CHECK(!work_screen_has(app, cv, "wait until it ends") && !work_screen_has(app, cv, "waits until it ends"));
     session_work_progress(s, &done, &total);
     CHECK(scene_busy(app->sc) && done == done0 && total == total0 && session_cursor(s) < 0);
     app_handle(app, &n);                                   /* the key n waits (else the check above cannot fail) */
@@ -181,23 +168,23 @@ TEST(work_app_view_keys_during_a_load) {
     CHECK_MSG(sc->job.kind == SCENE_JOB_LOAD && !app->n_typed && !strcmp(session_model_path(sc->ses[0]), MA), "%d %d", sc->job.kind, app->n_typed);
     CHECK(sc->panel == PANEL_ATTENTION && sc->sel.layer == 5 && sc->sel.head == 7 && sc->view.pos_pair0 == 11 && sc->view.emb_layer == 6);
     CHECK(sc->sel.key == q && sc->view.emb_sel == q - 1);
-    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    REQUIRE(work_tick_while(sc, SCENE_JOB_LOAD, &e));
     while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
     REQUIRE(!strcmp(session_model_path(sc->ses[0]), S260K) && session_cursor(sc->ses[0]) >= 0);
     CHECK_MSG(sc->sel.layer == 4 && sc->sel.head == 7 && sc->view.pos_pair0 == 3 && sc->view.emb_layer == 5,
               "layer %d head %d pair %d residual layer %d", sc->sel.layer, sc->sel.head, sc->view.pos_pair0, sc->view.emb_layer);
     CHECK_MSG(sc->sel.key == -1 && sc->view.emb_sel == -1, "key %d, selected token %d", sc->sel.key, sc->view.emb_sel);
     keys(app, "5");
-    CHECK(screen_has(app, cv, "i=3 ") && !screen_has(app, cv, "i=11"));
+    CHECK(work_screen_has(app, cv, "i=3 ") && !work_screen_has(app, cv, "i=11"));
     keys(app, ",");
-    CHECK(sc->view.pos_pair0 == 2 && screen_has(app, cv, "i=2 "));
+    CHECK(sc->view.pos_pair0 == 2 && work_screen_has(app, cv, "i=2 "));
     REQUIRE(scene_load_model(sc, 0, LQ4, &e));
-    REQUIRE(tick_while(sc, SCENE_JOB_LOAD, &e));
+    REQUIRE(work_tick_while(sc, SCENE_JOB_LOAD, &e));
     while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
     CHECK_MSG(sc->sel.layer == 1 && sc->sel.head == 3 && sc->view.pos_pair0 == 2 && sc->view.emb_layer == 2,
               "layer %d head %d pair %d residual layer %d", sc->sel.layer, sc->sel.head, sc->view.pos_pair0, sc->view.emb_layer);
     app_free(app);
-    for (int i = 0; i < 2000 && scene_loads_running(); i++) sleep_ms(5);
+    for (int i = 0; i < 2000 && scene_loads_running(); i++) work_sleep_ms(5);
     /* compare mode: B with fewer pairs than A's choice draws its last one */
     app = app_new();
     REQUIRE(app);
