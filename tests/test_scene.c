@@ -528,3 +528,54 @@ TEST(tui_compare_header_names_both_samplers) {
     if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
     test_in_tmpdir(T_, "scene", header_body);
 }
+
+/* Compare mode with a long model name: the names are cut only after everything else went, and
+ * then the longer one is cut first, so both sides stay named. A Qwen3-0.6B-shaped checkpoint in a
+ * directory with a 68-character name beside story-gqa at 80 columns read "A: Qwen3-0.6B-...-n…
+ * pos 24/24": A's name took the row and B's was not drawn at all. story-gqa under a long name on
+ * either side, story-mla on the other, 60 to 200 columns, en/zh/ASCII: the short name whole, the
+ * long one's first 8 characters shown, an ellipsis only when it is cut, and the position. */
+static void long_name_body(TestCtx *T_, const char *dir) {
+    const char *longn = "a-checkpoint-in-a-directory-with-a-rather-long-name-for-the-header-row";
+    char cmd[1400], lp[1200];
+    snprintf(lp, sizeof lp, "%s/%s", dir, longn);
+    snprintf(cmd, sizeof cmd, "ln -s \"$PWD/" MODEL "\" '%s'", lp);
+    REQUIRE(system(cmd) == 0);
+    int seen = 0, cut = 0;
+    for (int side = 0; side < 2; side++) {
+        Err e = {0};
+        App *a = app_new();
+        REQUIRE(a);
+        a->hint = false;
+        REQUIRE(scene_load_model(a->sc, 0, side ? "assets/models/story-mla" : lp, &e));
+        REQUIRE(scene_set_prompt(a->sc, PROMPT, true, &e));
+        REQUIRE(scene_load_model(a->sc, 1, side ? lp : "assets/models/story-mla", &e));
+        for (int i = 0; i < 3; i++) REQUIRE(scene_step(a->sc, &e));
+        for (int w = 60; w <= 200; w += 2)
+            for (int mode = 0; mode < 3; mode++) {
+                char *row = header_row(a, w, mode);
+                REQUIRE(row);
+                char shortn[64], longp[64], longw[200];
+                snprintf(shortn, sizeof shortn, "%s: story-mla", side ? "A" : "B");
+                snprintf(longp, sizeof longp, "%s: a-checkp", side ? "B" : "A");
+                snprintf(longw, sizeof longw, "%s: %s", side ? "B" : "A", longn);
+                const char *ell = mode < 2 ? "\xe2\x80\xa6" : "~";
+                const bool whole = strstr(row, longw) != NULL;
+                CHECK_MSG(strstr(row, shortn) && strstr(row, longp) && strstr(row, "7/7"),
+                          "side %d %d cols (mode %d): want \"%s\", \"%s\" and the position in \"%s\"", side, w, mode, shortn, longp, row);
+                CHECK_MSG(whole != (strstr(row, ell) != NULL), "side %d %d cols (mode %d): the long name %s but %s ellipsis: \"%s\"",
+                          side, w, mode, whole ? "whole" : "cut", whole ? "an" : "no", row);
+                cut += !whole;
+                seen++;
+                free(row);
+            }
+        app_free(a);
+    }
+    CHECK_EQ_INT(seen, 2 * 71 * 3);
+    CHECK_MSG(cut > 100, "the long name was cut at only %d widths", cut);
+}
+
+TEST(tui_compare_header_long_name_keeps_both) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", long_name_body);
+}

@@ -221,9 +221,20 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         }
     }
     if (brand) canvas_text(c, r.x + 1, r.y, "llmscope", sty2(CR_ACCENT, CR_HEADER, ATTR_BOLD));
+    /* names still too wide: each side keeps its room, the longer name is cut first ("A:
+     * Qwen3-0.6B-random-bf1…  B: story-gqa" at 80 columns; A's name took the row and B's went
+     * unseen), and two long names share it */
+    int room[2] = {0, 0};
+    for (int i = 0; i < n; i++) room[i] = text_width(line[i], c->unicode);
+    if (n == 2 && x + room[0] + room[1] > end) {
+        const int avail = end - x > 0 ? end - x : 0, half = avail / 2;
+        const int sm = room[0] < room[1] ? 0 : 1;
+        if (room[sm] <= half) room[!sm] = avail - room[sm];
+        else room[0] = avail - half, room[1] = half;
+    }
     for (int i = 0; i < n; i++) {
-        const int lim = i + 1 < n ? x + text_width(line[i], c->unicode) : end;   /* an ellipsis only at the end */
-        if (x < lim) x += canvas_text_fit(c, x, r.y, line[i], (lim < end ? lim : end) - x, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
+        const int lim = x + room[i] < end ? x + room[i] : end;
+        if (x < lim) x += canvas_text_fit(c, x, r.y, line[i], lim - x, sty2(i ? CR_WARN : CR_TITLE, CR_HEADER, ATTR_BOLD));
     }
     if (!a->sc->n_ses) canvas_text(c, x, r.y, tr("  no model"), hs);
     if (s) canvas_text(c, r.x + r.w - bw < r.x ? r.x : r.x + r.w - bw, r.y, right, sty2(CR_TEXT, CR_HEADER, ATTR_BOLD));
