@@ -579,3 +579,60 @@ TEST(tui_compare_header_long_name_keeps_both) {
     if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
     test_in_tmpdir(T_, "scene", long_name_body);
 }
+
+/* The prompt editor with a long prompt holding a line break (a --prompt-file's text ends with
+ * one): the break shows as the token strip shows it (↵; it was the replacement glyph), the text
+ * after the cursor ends at the box (with the cursor at Home it ran over the box's right border
+ * and the panel's), and at the end the line shows the text's last w - 2 columns before the cursor
+ * (72 columns inside the box at 80: the last 70 characters, not 71). */
+static char *screen_text(App *a, int w, int h) {
+    Canvas *c = canvas_new(w, h);
+    if (!c) return NULL;
+    c->unicode = true;
+    app_render(a, c);
+    char *t = canvas_to_text(c);
+    canvas_free(c);
+    return t;
+}
+
+static int count_of(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what)) n++;
+    return n;
+}
+
+TEST(tui_prompt_editor_long_text_with_a_line_break) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    Err e = {0};
+    App *a = app_new();
+    REQUIRE(a);
+    a->hint = false;
+    REQUIRE(scene_load_model(a->sc, 0, MODEL, &e) && scene_set_prompt(a->sc, PROMPT, true, &e));
+    char text[4000] = "Once upon\na time";
+    for (int i = 0; i < 100; i++) strcat(text, i % 2 ? " there was a girl" : " who liked to read");
+    app_open_overlay(a, OV_PROMPT);
+    lineedit_set(&a->edit, text);
+    lineedit_key(&a->edit, TK_HOME);
+    char *t = screen_text(a, 80, 24);
+    REQUIRE(t);
+    char *row = strstr(t, "Once upon\xe2\x86\xb5" "a time");
+    CHECK_MSG(row != NULL, "no row shows \"Once upon\xe2\x86\xb5" "a time\":\n%s", t);
+    if (row) {
+        while (row > t && row[-1] != '\n') row--;
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(row, "\n"), row);
+        CHECK_MSG(!strstr(line, "\xef\xbf\xbd"), "a replacement glyph: \"%s\"", line);
+        CHECK_MSG(count_of(line, "\xe2\x94\x82") == 4, "the panel's and the box's borders, 4 in all: \"%s\"", line);
+    }
+    free(t);
+    lineedit_key(&a->edit, TK_END);
+    t = screen_text(a, 80, 24);
+    REQUIRE(t);
+    const size_t n = strlen(text);
+    char last70[80], last71[80];
+    snprintf(last70, sizeof last70, "%s ", text + n - 70);
+    snprintf(last71, sizeof last71, "%s", text + n - 71);
+    CHECK_MSG(strstr(t, last70) && !strstr(t, last71), "want \"%s\" (not one character more) in:\n%s", last70, t);
+    free(t);
+    app_free(a);
+}

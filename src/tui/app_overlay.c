@@ -244,25 +244,52 @@ static void draw_parts(Canvas *c, int x, int y, const char *text, const char *se
     canvas_text_fit(c, x, y, t, w, st);
 }
 
-/* One line of a LineEdit at (x, y), w columns, scrolled so the cursor stays visible. */
+/* n bytes of s at (x, y), a line break drawn as the token strip draws it (the canvas shows a
+ * control character as a replacement glyph of the same width); returns the column after it. */
+static int edit_text(Canvas *c, int x, int y, const char *s, size_t n, Style st) {
+    char *t = malloc(3 * n + 1), *o = t;
+    if (!t) return x;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n' && c->unicode) { memcpy(o, "\xe2\x86\xb5", 3); o += 3; }
+        else *o++ = s[i];
+    }
+    *o = 0;
+    int cx = canvas_text(c, x, y, t, st);
+    free(t);
+    return cx;
+}
+
+/* One line of a LineEdit at (x, y), w columns, scrolled so the cursor stays visible: the text
+ * before it starts at its first grapheme from which less than w - 1 columns remain (the width is
+ * measured once and each grapheme left out taken off: measuring what remained after every
+ * grapheme took 0.6-0.7 s a key at the end of a 6,000-byte prompt). */
 static void draw_lineedit(Canvas *c, const LineEdit *le, int x, int y, int w, bool cursor) {
     int avail = w - 1;
     size_t start = 0;
-    char pre[8192];
-    for (;;) {
-        size_t n = le->cur - start;
-        memcpy(pre, le->buf + start, n);
-        pre[n] = 0;
-        if (text_width(pre, c->unicode) < avail || start >= le->cur) break;
-        start += text_next_grapheme(le->buf + start);
+    char *tmp = malloc(le->cur + 1);
+    if (!tmp) return;
+    memcpy(tmp, le->buf, le->cur);
+    tmp[le->cur] = 0;
+    int width = text_width(tmp, c->unicode);
+    while (width >= avail && start < le->cur) {
+        size_t g = text_next_grapheme(le->buf + start);
+        if (!g) break;
+        memcpy(tmp, le->buf + start, g);
+        tmp[g] = 0;
+        width -= text_width(tmp, c->unicode);
+        start += g;
     }
-    int cx = canvas_text(c, x, y, pre, sty(CR_TEXT));
+    free(tmp);
+    canvas_push_clip(c, rect_make(x, y, w, 1));     /* the text after the cursor ended past the box */
+    int cx = edit_text(c, x, y, le->buf + start, le->cur - start, sty(CR_TEXT));
     size_t g = text_next_grapheme(le->buf + le->cur);
     char cur[16] = " ";
     if (g && g < sizeof cur) { memcpy(cur, le->buf + le->cur, g); cur[g] = 0; }
-    canvas_text(c, cx, y, cur, cursor ? sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE) : sty(CR_TEXT));
+    edit_text(c, cx, y, cur, strlen(cur), cursor ? sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE) : sty(CR_TEXT));
     int cw = text_width(cur, c->unicode);
-    canvas_text(c, cx + (cw ? cw : 1), y, le->buf + le->cur + g, sty(CR_TEXT));
+    const char *rest = le->buf + le->cur + g;
+    edit_text(c, cx + (cw ? cw : 1), y, rest, strlen(rest), sty(CR_TEXT));
+    canvas_pop_clip(c);
     canvas_fill(c, rect_make(x + w, y, 1, 1), " ", sty(CR_TEXT));
 }
 
