@@ -636,3 +636,38 @@ TEST(tui_prompt_editor_long_text_with_a_line_break) {
     free(t);
     app_free(a);
 }
+
+/* The model menu (F3, F6) is as wide as its longest name allows: at 80 columns a checkpoint in a
+ * directory with a 68-character name read "Qwen3-0.6B-random-bf16-checkpoint-with-a-rather-long-d…"
+ * in a 60-column box with 16 columns of screen to spare. A 70-character name added as the user's
+ * model beside the bundled ones: whole at 80 and 120 columns, cut with an ellipsis at 70. */
+static void menu_body(TestCtx *T_, const char *dir) {
+    const char *longn = "a-checkpoint-in-a-directory-with-a-rather-long-name-for-the-model-menu";
+    char cmd[1400], lp[1200];
+    snprintf(lp, sizeof lp, "%s/%s", dir, longn);
+    snprintf(cmd, sizeof cmd, "mkdir '%s' && ln -s \"$PWD/" MODEL "\"/* '%s'", lp, lp);   /* a directory of its own */
+    REQUIRE(system(cmd) == 0);
+    Err e = {0};
+    App *a = app_new();
+    REQUIRE(a);
+    a->hint = false;
+    REQUIRE(scene_load_model(a->sc, 0, MODEL, &e) && scene_set_prompt(a->sc, PROMPT, true, &e));
+    app_scan_models(a, "assets/models");
+    app_add_model(a, lp);
+    app_open_overlay(a, OV_MODEL);
+    const int widths[] = {80, 120, 70};
+    for (int i = 0; i < 3; i++) {
+        char *t = screen_text(a, widths[i], 24);
+        REQUIRE(t);
+        const bool whole = strstr(t, longn) != NULL;
+        CHECK_MSG(whole == (widths[i] >= 80) && strstr(t, "story-mla"), "%d columns: the long name %s:\n%s", widths[i], whole ? "whole" : "cut", t);
+        if (widths[i] < 80) CHECK_MSG(strstr(t, "a-checkpoint-in-a-directory-with-a-rather-long-name-f"), "70 columns: too little of the name:\n%s", t);
+        free(t);
+    }
+    app_free(a);
+}
+
+TEST(tui_model_menu_fits_a_long_name) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", menu_body);
+}

@@ -385,8 +385,14 @@ static int texts_key(App *a, int key) {
 }
 
 static void draw_model_menu(App *a, Canvas *c) {
-    int n = a->n_models;
-    Rect b = center_box(c, 60, (n ? n : 1) + 4);
+    int n = a->n_models, bw = 60;
+    for (int k = 0; k < n; k++) {   /* wider for a long name, as far as the screen goes (was cut at 60) */
+        char nm[256];
+        int w = text_width(app_model_basename(a->models[k], nm, sizeof nm), c->unicode) + 6;   /* " * " name, a blank, borders */
+        if (w > bw) bw = w;
+    }
+    if (bw > c->w - 4) bw = c->w - 4 > 60 ? c->w - 4 : 60;
+    Rect b = center_box(c, bw, (n ? n : 1) + 4);
     canvas_fill(c, b, " ", sty(CR_TEXT));
     Rect in = w_frame(c, b, a->menu_target ? tr("Compare with \xc2\xb7 Enter loads") : tr("Model \xc2\xb7 Enter loads"), true);
     if (!n) { canvas_text_fit(c, in.x + 1, in.y, tr("no bundled models found (assets/models)"), in.w - 2, sty(CR_WARN)); return; }
