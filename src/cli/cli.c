@@ -1,6 +1,8 @@
 #include "cli/cli.h"
 #include "core/path.h"
+#include "core/i18n.h"
 #include "engine/kvround.h"
+#include "session/session.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -456,4 +458,26 @@ bool cli_kv_round_opt(int argc, char **argv, const char *cmd, const char *opt, D
     if (!v || kv_round_parse(v, out)) return true;
     fprintf(stderr, "llmscope: %s: %s: unknown type '%s' (" KV_ROUND_TYPES ")\n", cmd, opt, v);
     return false;
+}
+
+bool cli_run_with_progress(Session *s, int steps, int piece, FILE *progress, Err *e) {
+    const int n = session_n_prompt(s);
+    for (int i = 0; i < steps; i++) {
+        if (i == 0 && !session_prefilled(s) && n > 0) {
+            /* the prompt in pieces: the same trace as one session_step (session.h) */
+            while (!session_prefilled(s)) {
+                if (session_prefill_some(s, piece, e) < 0) return false;
+                if (progress) fprintf(progress, "\r%s %d/%d", tr("llmscope: running the prompt:"), session_n_prefilled(s), n), fflush(progress);
+            }
+            continue;
+        }
+        if (!session_step(s, e)) {
+            if (i == 0) return false;
+            err_clear(e);        /* e.g. the context is full: show what we have */
+            break;
+        }
+        if (progress) fprintf(progress, "\r%s %d/%d", tr("llmscope: step"), i + 1, steps), fflush(progress);
+    }
+    if (progress) fprintf(progress, "\r\033[K"), fflush(progress);   /* the line goes before the UI draws */
+    return true;
 }

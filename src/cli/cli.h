@@ -120,6 +120,14 @@ void cli_gen_override(int argc, char **argv, GenOverride *o);
 struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err *e);
 struct Tokenizer *cli_tokenizer_file(const char *path, int vocab_size, Err *e);   /* a --tokenizer FILE, read by its bytes */
 
+/* `tui --run` before the UI opens: the prompt's prefill in pieces of `piece` tokens, then decode
+ * steps up to `steps` in all (as `steps` calls of session_step would leave it: the same trace), with
+ * a progress line on `progress` (NULL: none) after each piece and step. A long prompt on a real-size
+ * model takes minutes on a busy machine; the terminal showed nothing meanwhile. Returns false when
+ * the first step fails (a later one only stops the steps: e.g. the context is full). */
+struct Session;
+bool cli_run_with_progress(struct Session *s, int steps, int piece, FILE *progress, Err *e);
+
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_run(int argc, char **argv);

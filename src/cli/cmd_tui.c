@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "core/i18n.h"
 #include "tui/app.h"
@@ -28,7 +29,7 @@ static void models_dir_of(const char *model, char *out, size_t cap) {
 
 /* The session of --model, sampling as `run` would with the same options (the model's defaults,
  * each option replacing its own field: engine/gencfg.h), prefilled and stepped with run_steps. */
-static Session *open_session(int argc, char **argv, bool run_steps, const GenOverride *go, Err *e) {
+static Session *open_session(int argc, char **argv, bool run_steps, FILE *progress, const GenOverride *go, Err *e) {
     char buf[1024], *owned = NULL;
     const char *p = cli_prompt(argc, argv, &owned, e);   /* a file that cannot be read: before the model loads */
     if (!p && e->msg[0]) return NULL;
@@ -54,14 +55,10 @@ static Session *open_session(int argc, char **argv, bool run_steps, const GenOve
     }
     free(owned);
     if (!ok) { session_free(s); return NULL; }
-    if (run_steps) {
-        int steps = cli_opt_int(argc, argv, "--steps", 1);
-        for (int i = 0; i < steps; i++)
-            if (!session_step(s, e)) {
-                if (i == 0) { session_free(s); return NULL; }
-                err_clear(e);        /* e.g. the context is full: show what we have */
-                break;
-            }
+    /* tui --run shows its progress on a terminal's stderr (screenshot draws no terminal) */
+    if (run_steps && !cli_run_with_progress(s, cli_opt_int(argc, argv, "--steps", 1), 64, progress, e)) {
+        session_free(s);
+        return NULL;
     }
     return s;
 }
@@ -308,7 +305,7 @@ int cmd_tui(int argc, char **argv) {
     bool run = cli_flag(argc, argv, "--run");
     GenOverride go;
     cli_gen_override(argc, argv, &go);
-    Session *s = open_session(argc, argv, run, &go, &e);
+    Session *s = open_session(argc, argv, run, run && isatty(STDERR_FILENO) ? stderr : NULL, &go, &e);
     if (!s) return cli_fail(&e);
     App *a = app_new();
     if (!a) { session_free(s); fprintf(stderr, "llmscope: out of memory\n"); return 1; }
@@ -329,10 +326,14 @@ int cmd_tui(int argc, char **argv) {
         app_free(a);
         return 2;
     }
+    const bool say = cmp && run && isatty(STDERR_FILENO);   /* B follows A's run before the UI opens */
+    if (say) fprintf(stderr, tr("llmscope: loading %s and running it as far as A..."), cmp), fflush(stderr);
     if (cmp && (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e))) {
+        if (say) fputc('\n', stderr);
         app_free(a);
         return cli_fail(&e);
     }
+    if (say) fprintf(stderr, "\r\033[K"), fflush(stderr);
     a->sc->msg[0] = 0;
     if (!app_run(a, &e)) {
         /* no usable terminal: print one frame as text so the user still sees something */
@@ -401,7 +402,7 @@ int cmd_screenshot(int argc, char **argv) {
     Err e = {0};
     GenOverride go;
     cli_gen_override(argc, argv, &go);
-    Session *s = open_session(argc, argv, true, &go, &e);
+    Session *s = open_session(argc, argv, true, NULL, &go, &e);
     if (!s) return cli_fail(&e);
     App *a = app_new();
     if (!a) { session_free(s); return 1; }
