@@ -162,6 +162,100 @@ TEST(tui_no_silent_column) {
     printf("    tables %d, with columns missing %d\n", cs.tables, cs.checked);
 }
 
+/* ---- numbers dropped from a table's cells without a mark ------------------------------ */
+
+/* The frame's row y as text (cells between the frame's edges). */
+static void frame_row(const Canvas *c, int x0, int x1, int y, char *out, size_t cap) {
+    size_t o = 0;
+    for (int x = x0 + 1; x < x1; x++) {
+        const Cell *k = canvas_cell(c, x, y);
+        const char *s = k && k->len ? k->ch : (k && k->width == 0 ? "" : " ");
+        const size_t l = k && k->len ? k->len : strlen(s);
+        if (o + l + 1 < cap) { memcpy(out + o, s, l); o += l; }
+    }
+    out[o] = 0;
+}
+
+/* Is w a number as a table cell shows it ("0.863", "17.3", ">99.9%", "+0.002", "1.2e+03")? */
+static bool numeric_word(const char *w) {
+    bool digit = false;
+    for (const char *p = w; *p; p++) {
+        if (*p >= '0' && *p <= '9') digit = true;
+        else if (!strchr(".%<>+-e", *p)) return false;
+    }
+    return digit;
+}
+
+/* The blank-separated words of s (modified in place) into w; returns how many. */
+static int split_words(char *s, char **w, int max) {
+    int n = 0;
+    for (char *t = strtok(s, " "); t && n < max; t = strtok(NULL, " ")) w[n++] = t;
+    return n;
+}
+
+/* Numbers dropped from a table's cells: each row under a table's header row, from 8 columns left
+ * of its first header (the Residual panel's table beside its map at 110+ columns; the first word its
+ * label: "L3", "out", "attention") against the row with the same label on the wide screen; a
+ * number there ("8.99", "79.8%") that this row lacks is content gone, unless the panel says that
+ * something is not shown (the terms after a "=" are not counted: the KV table shows "108" for
+ * "108 = 96+12" where the sum does not fit) ("+N column(s)", "not shown", "另有 N 列", "未显示"). The Residual
+ * panel's logit-lens probabilities (compare mode at 60-70 columns) and its attn/mlp values (80
+ * columns) went so. */
+typedef struct { int bad, rows, marked; } NumScan;
+static void no_silent_number(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    NumScan *ns = ud;
+    int ax0[4], ax1[4], at[4], ab[4], bx0[4], bx1[4], bt[4], bb[4];
+    const int n = screen_frames(c, ax0, ax1, at, ab, 4);
+    const int nw = f->wide ? screen_frames(f->wide, bx0, bx1, bt, bb, 4) : 0;
+    if (nw != n) return;
+    for (int i = 0; i < n; i++) {
+        HeadRun h[16], hw[16];
+        const int k = frame_headers(c, ax0[i], ax1[i], at[i], ab[i], h, 16);
+        const int kw = frame_headers(f->wide, bx0[i], bx1[i], bt[i], bb[i], hw, 16);
+        if (!k || !kw) continue;
+        char text[8192];
+        frame_text(c, ax0[i], ax1[i], at[i], ab[i], text, sizeof text);
+        const bool marked = strstr(text, " column") || strstr(text, "not shown") || strstr(text, "\xe5\x8f\xa6\xe6\x9c\x89 ") ||
+                            strstr(text, "\xe6\x9c\xaa\xe6\x98\xbe\xe7\xa4\xba");
+        for (int y = h[0].y + 1; y < ab[i]; y++) {
+            char row[1024], rw[1024];
+            char *wn[64], *ww[64];
+            frame_row(c, h[0].x0 - 9 > ax0[i] ? h[0].x0 - 9 : ax0[i], ax1[i], y, row, sizeof row);
+            const int nn = split_words(row, wn, 64);
+            const unsigned char l0 = (unsigned char)wn[0][0];
+            if (nn < 1 || !((l0 >= '0' && l0 <= '9') || (l0 >= 'A' && l0 <= 'Z') || (l0 >= 'a' && l0 <= 'z'))) continue;   /* a row label */
+            for (int yw = hw[0].y + 1; yw < bb[i]; yw++) {
+                frame_row(f->wide, hw[0].x0 - 9 > bx0[i] ? hw[0].x0 - 9 : bx0[i], bx1[i], yw, rw, sizeof rw);
+                const int nww = split_words(rw, ww, 64);
+                if (nww < 1 || strcmp(ww[0], wn[0])) continue;
+                ns->rows++;
+                for (int j = 1; j < nww; j++) {
+                    if (!numeric_word(ww[j]) || (j > 1 && !strcmp(ww[j - 1], "="))) continue;   /* "108 = 96+12": the terms of a count */
+                    bool found = false;
+                    for (int q = 1; q < nn && !found; q++) found = !strcmp(wn[q], ww[j]);
+                    if (found) continue;
+                    if (marked) { ns->marked++; continue; }
+                    if (ns->bad++ < 20)
+                        FAILF("%s%s panel %d at %dx%d (%s), frame %d, row \"%s\": \"%s\" (wide screen) not shown, no note", f->model,
+                              f->two ? " (compare)" : "", f->panel, f->w, f->h, f->mode, i, wn[0], ww[j]);
+                }
+                break;
+            }
+        }
+    }
+}
+
+/* No table drops a number from its cells without saying so: every panel, story model, size and
+ * language, alone and in compare mode, against the same screen 160 columns a panel wide. */
+TEST(tui_no_silent_number) {
+    NumScan ns = {0};
+    int seen = fit_each_screen(T_, NULL, 0, no_silent_number, &ns);
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(ns.bad, 0);
+    CHECK_MSG(ns.rows > 1000, "%d table rows compared: the scan does not find the tables' rows", ns.rows);
+    printf("    %d table rows compared, %d numbers left out with a note\n", ns.rows, ns.marked);
+}
+
 /* ---- Chinese phrases broken at a line's end ------------------------------------------- */
 
 /* The break class of a cell's character (TB_*), TB_SPACE for a blank or a continuation. */

@@ -70,6 +70,35 @@ static void lens_update(LensRow *lr, const Session *s, const TraceTok *t) {
     free(X);
 }
 
+/* The per-layer table's columns in w columns: the row label (lw), the attn and mlp columns (bw
+ * each: a bar with its value nw wide at its right end, or without bars the value alone), the
+ * logit lens' token (tok) and its probability (right-aligned in pw after a blank, when prob).
+ * Widest first (labels 5, tokens 10, the probability in 7 columns); then every column at its
+ * narrowest (labels as wide as "L5"/"out", bars 2 + values, tokens 8, the probability as wide as
+ * the widest shown); then the values without their bars (the bars draw the same numbers); then
+ * the bars without their values, then without the probability too: hidden counts what was left
+ * out, for the note. */
+typedef struct { int lw, bw, nw, tok, pw, hidden; bool bars, values, prob; } ResidFit;
+static ResidFit resid_fit(int w, int lab, int nw, int pw) {
+    ResidFit f = {.lw = lab > 5 ? lab : 5, .nw = 6, .tok = 10, .pw = 7, .bars = true, .values = true, .prob = pw > 0};
+    f.bw = (w - f.lw - 22) / 2;
+    if (f.bw >= 8 && w - f.lw - 2 * (f.bw + 1) > 18) return f;         /* everything at its width */
+    f.lw = lab, f.nw = nw, f.pw = pw > 0 ? pw : 0, f.tok = 8;
+    const int lens = f.tok + (pw > 0 ? 1 + pw : 0);
+    int cols = w - f.lw - lens - 2;                                    /* both attn/mlp columns, a blank after each */
+    f.bw = cols / 2;
+    if (cols >= 2 * (2 + 1 + nw)) return f;
+    if (cols >= 2 * (nw > 4 ? nw : 4)) { f.bars = false; return f; }
+    f.values = false, f.hidden = 2;
+    if (cols < 2 * 4 && cols + 2 >= 2 * 4) f.tok = 6, cols += 2, f.bw = cols / 2;
+    if (cols >= 2 * 3) return f;
+    if (pw > 0) f.prob = false, f.hidden = 3;
+    cols = w - f.lw - f.tok - 2;
+    if (cols < 2 * 3) f.tok = 6, cols = w - f.lw - f.tok - 2;
+    f.bw = cols / 2 > 1 ? cols / 2 : 1;
+    return f;
+}
+
 static void resid_draw(void *vst, PanelCtx *ctx) {
     ResidState *st = vst;
     Canvas *c = ctx->c;
@@ -96,10 +125,40 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
         tab = rect_make(in.x, in.y + in.h - rows_tab, in.w, rows_tab);
     }
 
-    /* heatmap: rows = resid_pre of each layer + final, cols = tokens (last ones that fit) */
+    /* the per-layer table's columns (resid_fit): what does not fit is left out with a note on
+     * the row above the table, taken from the map */
+    lens_update(&st->lens[ctx->side], s, t);
+    const LensRow *lr = &st->lens[ctx->side];
     char lmax[32];                 /* the widest row label: "L5" (English), "5 号层" */
     snprintf(lmax, sizeof lmax, tr("L%d"), L - 1);
     const int lab_need = text_width(lmax, c->unicode) + 1;
+    char lout[32];
+    snprintf(lout, sizeof lout, "%s", tr("out"));
+    const int lab_min = text_width(lout, c->unicode) + 1 > lab_need ? text_width(lout, c->unicode) + 1 : lab_need;
+    int nw = 0, pw = 0;
+    for (int l = 0; l < L; l++) {
+        char b[16];
+        snprintf(b, sizeof b, "%.3g", (double)t->attn_out_norm[l]);
+        if ((int)strlen(b) > nw) nw = (int)strlen(b);
+        snprintf(b, sizeof b, "%.3g", (double)t->mlp_out_norm[l]);
+        if ((int)strlen(b) > nw) nw = (int)strlen(b);
+    }
+    for (int l = 0; lr->ok && l < lr->n; l++) {
+        char b[16];
+        panel_fmt_prob((double)lr->probs[l], b, sizeof b);
+        if (text_width(b, c->unicode) > pw) pw = text_width(b, c->unicode);
+    }
+    const ResidFit rf = resid_fit(tab.w, lab_min, nw, lr->ok ? pw : 0);
+    const int lw = rf.lw;
+    if (rf.hidden && !side_by_side && hm.h >= 4) {
+        hm.h--;
+        char names[96];
+        snprintf(names, sizeof names, "%s%s%s", rf.values ? "" : tr("attn/mlp norms"), !rf.values && !rf.prob && lr->ok ? ", " : "",
+                 rf.prob || !lr->ok ? "" : tr("lens probability"));
+        panel_hidden_note(c, in.x, hm.y + hm.h, in.w, rf.hidden, names);
+    }
+
+    /* heatmap: rows = resid_pre of each layer + final, cols = tokens (last ones that fit) */
     if (hm.h >= 3) {
         int lab = lab_need > 4 ? lab_need : 4;
         int avail = hm.w - lab;
@@ -138,20 +197,19 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
 
     /* per-layer: attention write, MLP write, logit lens */
     if (tab.h >= 2) {
-        lens_update(&st->lens[ctx->side], s, t);
-        const LensRow *lr = &st->lens[ctx->side];
         float mx = 0;
         for (int l = 0; l < L; l++) mx = fmaxf(mx, fmaxf(t->attn_out_norm[l], t->mlp_out_norm[l]));
-        int lw = lab_need > 5 ? lab_need : 5, bw = (tab.w - lw - 22) / 2;
-        if (bw < 4) bw = 4;
+        const int bw = rf.bw;
         /* narrow bars: "attn" and "mlp" over them (the help names hook_attn_out, hook_mlp_out);
          * each caption underlined on its own, so the columns read apart ("attn mlp") */
         const bool wide = bw + 1 > 12;
         const int lens_w = tab.w - lw - 2 * (bw + 1);
         const char *lc[3] = {tr("logit lens top-1"), tr("lens top-1"), "top-1"};
         const Style hs = sty_attr(CR_TITLE, ATTR_UNDERLINE);
-        canvas_text_fit(c, tab.x + lw, tab.y, wide ? "||attn_out||" : "attn", bw, hs);
-        canvas_text_fit(c, tab.x + lw + bw + 1, tab.y, wide ? "||mlp_out||" : "mlp", bw, hs);
+        /* without bars the captions stand right-aligned, over the values */
+        const int ca = rf.bars ? 0 : bw - 4, cm = rf.bars ? 0 : bw - 3;
+        canvas_text_fit(c, tab.x + lw + (ca > 0 ? ca : 0), tab.y, wide ? "||attn_out||" : "attn", bw, hs);
+        canvas_text_fit(c, tab.x + lw + bw + 1 + (cm > 0 ? cm : 0), tab.y, wide ? "||mlp_out||" : "mlp", bw, hs);
         canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), tab.y, lc[panel_pick_fit(lc, 3, lens_w, c->unicode)], lens_w, hs);
         int shown = tab.h - 1;
         canvas_target(c, tab, "residual.lens");
@@ -172,20 +230,25 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 snprintf(nm, sizeof nm, "%.3g", (double)t->mlp_out_norm[l]);
                 Bar ba = {NULL, t->attn_out_norm[l], na, sty(CR_TITLE), false};
                 Bar bm = {NULL, t->mlp_out_norm[l], nm, sty(CR_WARN), false};
-                w_bars(c, rect_make(tab.x + lw, y, bw, 1), &ba, 1, mx, 0, 6);
-                w_bars(c, rect_make(tab.x + lw + bw + 1, y, bw, 1), &bm, 1, mx, 0, 6);
+                if (rf.bars) {
+                    w_bars(c, rect_make(tab.x + lw, y, bw, 1), &ba, 1, mx, 0, rf.values ? rf.nw : 0);
+                    w_bars(c, rect_make(tab.x + lw + bw + 1, y, bw, 1), &bm, 1, mx, 0, rf.values ? rf.nw : 0);
+                } else {                                /* the values alone, right-aligned */
+                    canvas_text(c, tab.x + lw + bw - (int)strlen(na), y, na, sty(CR_TITLE));
+                    canvas_text(c, tab.x + lw + 2 * bw + 1 - (int)strlen(nm), y, nm, sty(CR_WARN));
+                }
             }
             if (lr->ok && l < lr->n) {
-                /* label in 10 columns by display width (a CJK token is 2 columns a character),
-                 * the probability after it at a fixed column */
+                /* label in rf.tok columns by display width (a CJK token is 2 columns a
+                 * character), the probability after it, right-aligned in rf.pw columns */
                 char tl[40], pr[16];
-                panel_tok_label(s, lr->ids[l], tl, sizeof tl, 10, c->unicode);
+                panel_tok_label(s, lr->ids[l], tl, sizeof tl, rf.tok, c->unicode);
                 panel_fmt_prob((double)lr->probs[l], pr, sizeof pr);
                 Style ts = l == L ? sty_attr(CR_GOOD, ATTR_BOLD) : sty(CR_TEXT);
                 int x0 = tab.x + lw + 2 * (bw + 1), room = tab.w - lw - 2 * (bw + 1);
-                canvas_text_fit(c, x0, y, tl, room < 10 ? room : 10, ts);
-                int pw = text_width(pr, c->unicode);   /* right-aligned in 7 columns ("<0.001%") */
-                if (room > 18) canvas_text_fit(c, x0 + 11 + 7 - pw, y, pr, pw, ts);
+                canvas_text_fit(c, x0, y, tl, room < rf.tok ? room : rf.tok, ts);
+                int w = text_width(pr, c->unicode);
+                if (rf.prob) canvas_text_fit(c, x0 + rf.tok + 1 + rf.pw - w, y, pr, w, ts);
             } else if (l == l0) {
                 canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, tr("(no unembedding)"), tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
             }
