@@ -7,6 +7,7 @@
 #include "fit_walk.h"
 #include "harness.h"
 #include "core/i18n.h"
+#include "scene/scene.h"
 #include "tui/app.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -254,6 +255,46 @@ TEST(tui_no_silent_number) {
     CHECK_EQ_INT(ns.bad, 0);
     CHECK_MSG(ns.rows > 1000, "%d table rows compared: the scan does not find the tables' rows", ns.rows);
     printf("    %d table rows compared, %d numbers left out with a note\n", ns.rows, ns.marked);
+}
+
+/* ---- rows left blank while content was left out ------------------------------------- */
+
+/* The KV panel shows every layer's slots, or the first ones and "..N" for the rest; when its
+ * growth chart does not fit, the rows under the table go to the layers. A KV frame that ends in
+ * two or more blank rows while it folds layers into "..N" left them empty (compare mode at 70x22:
+ * two blank rows under the "+2 columns" note, the chart needing 4). */
+static void kv_no_blank_tail(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud) {
+    int *n = ud;
+    int x0[4], x1[4], top[4], bot[4];
+    const int k = screen_frames(c, x0, x1, top, bot, 4);
+    for (int i = 0; i < k; i++) {
+        bool folded = false;
+        for (int y = top[i] + 1; y < bot[i] && !folded; y++) {
+            char row[1024];
+            frame_row(c, x0[i], x1[i], y, row, sizeof row);
+            folded = !strncmp(row, "..", 2) && row[2] >= '0' && row[2] <= '9';
+        }
+        int blank = 0;
+        for (int y = bot[i] - 1; y > top[i]; y--) {
+            bool empty = true;
+            for (int x = x0[i] + 1; x < x1[i] && empty; x++) empty = cell_blank(canvas_cell(c, x, y));
+            if (!empty) break;
+            blank++;
+        }
+        n[1]++;
+        if (folded && blank >= 2 && n[0]++ < 20)
+            FAILF("%s%s KV panel at %dx%d (%s), frame %d: layers folded into \"..N\" above %d blank rows", f->model,
+                  f->two ? " (compare)" : "", f->w, f->h, f->mode, i, blank);
+    }
+}
+
+TEST(tui_kv_rows_used) {
+    int n[2] = {0, 0};
+    const int kv[1] = {PANEL_KV};
+    int seen = fit_each_screen(T_, kv, 1, kv_no_blank_tail, n);
+    if (seen < 0) SKIP("bundled story models missing");
+    CHECK_EQ_INT(n[0], 0);
+    CHECK_MSG(n[1] >= seen, "%d frames on %d screens", n[1], seen);
 }
 
 /* ---- Chinese phrases broken at a line's end ------------------------------------------- */

@@ -138,6 +138,9 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     int table_h = hidden ? 6 : 5;
     int chart_min = 5;
     int layer_rows = rest - table_h - 1 - chart_min;
+    /* no room for the chart (4 rows at least) under one layer row: its rows go to the layers
+     * (compare mode at 70x22 left two blank rows under the table) */
+    if (layer_rows < 1) layer_rows = rest - table_h - 2 >= 4 ? 1 : rest - table_h - 1;
     if (layer_rows > L) layer_rows = L;
     if (layer_rows < 1 && rest >= table_h + 2) layer_rows = 1;
     if (layer_rows > 0) {
