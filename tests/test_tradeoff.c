@@ -13,7 +13,10 @@
 #include "harness.h"
 #include "analysis/tradeoff.h"
 #include "core/err.h"
+#include "core/i18n.h"
+#include "fit_walk.h"
 #include "tui/app.h"
+#include "tui/canvas.h"
 
 #define FAMILY "assets/models/family.json"
 #define GQA "assets/models/story-gqa"
@@ -309,4 +312,128 @@ TEST(compare_band_means_equal_compare_json) {
     cJSON_Delete(j);
     canvas_free(c);
     app_free(a);
+}
+
+/* ---- each label beside its own point ---------------------------------------------------- */
+
+static bool cell_in(const Cell *k, const char *const *gl, int n) {
+    for (int i = 0; k && i < n; i++)
+        if (k->len == strlen(gl[i]) && !memcmp(k->ch, gl[i], k->len)) return true;
+    return false;
+}
+
+/* Every variant's label in the trade-off view touches its own marker (beside it, or on the row
+ * above or below, corners included), or sits on the marker's column just past a bar one row long
+ * (the bar joins them), and no other point touches it as closely; a variant with no label is named under the
+ * plot ("not labelled:").
+ * At 80x24 the old view put mqa-ffn432 at the far end of its interval bar, 3 rows below its
+ * point and beside another. The points are checked against family.json: left to right in order
+ * of KV bytes, higher bits/byte higher up. One model and compare mode, the golden screens' sizes
+ * and others, English, Chinese, ASCII. */
+TEST(tradeoff_labels_touch_their_points) {
+    if (!have_bundle() || !file_exists("assets/models/story-mla/model.safetensors")) SKIP("bundled models or family.json missing");
+    cJSON *j = read_json(FAMILY);
+    REQUIRE(j);
+    const cJSON *vs = cJSON_GetObjectItem(j, "variants");
+    const int nv = cJSON_GetArraySize(vs);
+    REQUIRE(nv > 4 && nv <= 64);
+    static const int SIZES[][2] = {{80, 24}, {100, 26}, {100, 30}, {100, 32}, {120, 40}, {70, 22}, {60, 20}, {200, 60}};
+    static const char *const MARK[] = {"\xe2\x97\x8f", "\xe2\x97\x86", "o", "@"};
+    static const char *const BAR[] = {"\xe2\x95\xb7", "\xe2\x95\xb5", "\xe2\x94\x82", "|"};
+    int labels = 0, points = 0, away = 0;
+    for (int two = 0; two < 2; two++) {
+        App *a = fit_app(T_, GQA, two ? "assets/models/story-mla" : NULL);
+        REQUIRE(a);
+        Err e = {0};
+        CHECK(scene_do(a->sc, "tradeoff.toggle", 0, &e));
+        for (size_t z = 0; z < sizeof SIZES / sizeof SIZES[0]; z++)
+            for (int mode = 0; mode < 3; mode++) {
+                i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
+                Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                REQUIRE(c);
+                c->unicode = mode < 2;
+                app_render(a, c);
+                char *text = canvas_to_text(c);
+                const char *unl = text ? strstr(text, mode == 1 ? "\xe6\x9c\xaa\xe6\xa0\x87" : "not labelled") : NULL;
+                int px[64], py[64];
+                for (int i = 0; i < nv; i++) {
+                    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(vs, i), "name"));
+                    char tn[96];
+                    snprintf(tn, sizeof tn, "tradeoff.point:%s", name);
+                    int from = 0;
+                    const CanvasTarget *pt = canvas_target_find(c, tn, &from);
+                    px[i] = py[i] = -1;
+                    if (!pt) { FAILF("%dx%d %s%s: no point for %s", SIZES[z][0], SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en", two ? " compare" : "", name); continue; }
+                    points++;
+                    const int mx = pt->r.x, my = pt->r.y;
+                    px[i] = mx, py[i] = my;
+                    CHECK_MSG(cell_in(canvas_cell(c, mx, my), MARK, 4), "%s: no marker at its point (%d,%d)", name, mx, my);
+                    snprintf(tn, sizeof tn, "tradeoff.label:%s", name);
+                    from = 0;
+                    const CanvasTarget *lt = canvas_target_find(c, tn, &from);
+                    if (!lt) {
+                        /* named under the plot (the line may end in "…", ASCII "~", where it does not fit) */
+                        CHECK_MSG(unl && (strstr(unl, name) || strstr(unl, "\xe2\x80\xa6") || strstr(unl, "~")),
+                                  "%dx%d: %s has no label and is not named under the plot", SIZES[z][0], SIZES[z][1], name);
+                        continue;
+                    }
+                    labels++;
+                    char got[96] = "";
+                    size_t o = 0;
+                    for (int x = lt->r.x; x < lt->r.x + lt->r.w && o + 4 < sizeof got; x++) {
+                        const Cell *k = canvas_cell(c, x, lt->r.y);
+                        if (k && k->len) { memcpy(got + o, k->ch, k->len); o += k->len; }
+                    }
+                    got[o] = 0;
+                    CHECK_MSG(!strcmp(got, name), "label of %s reads \"%s\"", name, got);
+                    const int x0 = lt->r.x, x1 = lt->r.x + lt->r.w - 1, ly = lt->r.y;
+                    const int dx = mx < x0 ? x0 - mx : mx > x1 ? mx - x1 : 0, dy = abs(ly - my);
+                    const bool touch = dx <= 1 && dy <= 1;
+                    const bool on_bar = dy == 2 && dx == 0 && cell_in(canvas_cell(c, mx, (ly + my) / 2), BAR, 4);
+                    /* how the label touches a point: 3 at its end on its row, 2 over or under it,
+                     * 1 at a corner; another point touching it as closely as its own reads as its */
+#define TOUCH(px_, py_) ((py_) == ly && ((px_) == x0 - 1 || (px_) == x1 + 1) ? 3 : abs((py_) - ly) == 1 && (px_) >= x0 && (px_) <= x1 ? 2 \
+                         : abs((py_) - ly) == 1 && ((px_) == x0 - 1 || (px_) == x1 + 1) ? 1 : 0)
+                    const int own = TOUCH(mx, my);
+                    int other = -1;
+                    for (int q = 0; q < nv && other < 0; q++) {
+                        if (q == i) continue;
+                        const char *qn = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(vs, q), "name"));
+                        snprintf(tn, sizeof tn, "tradeoff.point:%s", qn);
+                        int f2 = 0;
+                        const CanvasTarget *qt = canvas_target_find(c, tn, &f2);
+                        if (qt && TOUCH(qt->r.x, qt->r.y) > 0 && TOUCH(qt->r.x, qt->r.y) >= own) other = q;
+                    }
+#undef TOUCH
+                    if (other >= 0 && away++ < 10)
+                        FAILF("%dx%d %s%s: label %s touches the point of %s as closely as its own", SIZES[z][0], SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en",
+                              two ? " compare" : "", name, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(vs, other), "name")));
+                    if (!touch && !on_bar && away++ < 10) {
+                        char r0[512], r1[512];
+                        row_text(c, my, r0, sizeof r0);
+                        row_text(c, ly, r1, sizeof r1);
+                        FAILF("%dx%d %s%s: label %s at row %d, columns %d-%d; its point at row %d, column %d\n      %s\n      %s", SIZES[z][0],
+                              SIZES[z][1], mode == 1 ? "zh" : mode ? "ascii" : "en", two ? " compare" : "", name, ly, x0, x1, my, mx, r0, r1);
+                    }
+                }
+                /* the points are the variants': left to right by bytes, higher bits/byte higher up */
+                for (int p = 0; p < nv; p++)
+                    for (int q = 0; q < nv; q++) {
+                        if (px[p] < 0 || px[q] < 0) continue;
+                        const cJSON *vp = cJSON_GetArrayItem(vs, p), *vq = cJSON_GetArrayItem(vs, q);
+                        if (jnum(vp, "kv_bytes_per_token") < jnum(vq, "kv_bytes_per_token"))
+                            CHECK_MSG(px[p] < px[q], "point %d left of point %d by bytes", p, q);
+                        if (jnum(vp, "bits_per_byte_mean") > jnum(vq, "bits_per_byte_mean") + 0.002)
+                            CHECK_MSG(py[p] <= py[q], "point %d above point %d by bits/byte", p, q);
+                    }
+                free(text);
+                canvas_free(c);
+            }
+        app_free(a);
+    }
+    i18n_set_lang(LANG_EN);
+    CHECK_EQ_INT(away, 0);
+    CHECK_MSG(labels > points / 2, "%d labels for %d points", labels, points);
+    printf("    %d points, %d labels, %d away from their point or touching another\n", points, labels, away);
+    cJSON_Delete(j);
 }

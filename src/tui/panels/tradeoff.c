@@ -103,6 +103,27 @@ static bool label_fits(const Grid *g, int x, int y, int w) {
     return true;
 }
 
+/* How a label at (x, y), w wide, touches the cell (mx, my): 3 at its end on its row, 2 over or
+ * under it, 1 at a corner, 0 not at all. */
+static int tradeoff_touch(int x, int y, int w, int mx, int my) {
+    if (my == y && (mx == x - 1 || mx == x + w)) return 3;
+    if ((my == y - 1 || my == y + 1) && mx >= x && mx < x + w) return 2;
+    if ((my == y - 1 || my == y + 1) && (mx == x - 1 || mx == x + w)) return 1;
+    return 0;
+}
+
+/* Does another marker touch the label as closely as its own (own: tradeoff_touch of its marker)?
+ * Then it reads as that point's too ("●gqa2◆": another point, then gqa2's label and point). */
+static bool label_touches_other(const Grid *g, int x, int y, int w, int mx, int my) {
+    const int own = tradeoff_touch(x, y, w, mx, my);
+    for (int r = y - 1; r <= y + 1; r++)
+        for (int q = x - 1; q <= x + w; q++)
+            if (r >= 0 && r < g->h && q >= 0 && q < g->w && (q != mx || r != my) && g->kind[r * g->w + q] == G_MARK &&
+                tradeoff_touch(x, y, w, q, r) >= own)
+                return true;
+    return false;
+}
+
 /* axis ticks in SI units: 500, 1k, 2k, 50k, 1M */
 static void fmt_si(double b, char *buf, size_t cap) {
     if (b >= 1e6) snprintf(buf, cap, "%gM", b / 1e6);
@@ -232,40 +253,48 @@ static void to_draw(void *vst, PanelCtx *ctx) {
         if (pl[i].hl) { ms = c->mono ? sty_attr(CR_TEXT, ATTR_BOLD | ATTR_REVERSE) : sty2(CR_TEXT, CR_SELECT, ATTR_BOLD); mg = uni ? "\xe2\x97\x86" : "@"; }
         canvas_glyph(c, px0 + pl[i].col, py0 + pl[i].row, mg, ms);
     }
-    /* labels: the loaded ones first, then the front, then the rest; beside the marker, else
-     * above or below the bar, never over a marker, a bar or another label */
+    /* labels: the loaded ones first, then the front, then the rest; each touching its marker
+     * (beside it, then on the row above or below: at its right, its left, centred over it, then
+     * every other place that touches it; last, over or under a bar one row long, on the marker's
+     * column), never over a marker, a bar or another label, nor touching another marker. A label with no such place is named
+     * under the plot ("not labelled:"): a label rows away, at the far end of a long bar, read as
+     * another point's. */
     int unl[TRADEOFF_MAX_VARIANTS], n_unl = 0;
     for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < t->n; i++) {
             bool want = pass == 0 ? pl[i].hl : pass == 1 ? (!pl[i].hl && t->v[i].pareto) : (!pl[i].hl && !t->v[i].pareto);
             if (!want) continue;
             const TradeoffVariant *v = &t->v[i];
+            canvas_target(c, rect_make(px0 + pl[i].col, py0 + pl[i].row, 1, 1), "tradeoff.point:%s", v->name);
             char lb[64];
             snprintf(lb, sizeof lb, "%s", v->name);
             int lw = text_width(lb, uni);
             const int R = pl[i].col + 1, L = pl[i].col - lw, M = pl[i].col - lw / 2;
-            int cx[10] = {R, L, R, R, L, L, M, M, R, L};
-            int cy[10] = {pl[i].row, pl[i].row, pl[i].row - 1, pl[i].row + 1, pl[i].row - 1, pl[i].row + 1,
-                          pl[i].top - 1, pl[i].bot + 1, pl[i].top - 1, pl[i].bot + 1};
+            int cx[8 + 4 * 64], cy[8 + 4 * 64], nc = 0;
+            const int first[8][2] = {{R, 0}, {L, 0}, {R, -1}, {R, 1}, {L, -1}, {L, 1}, {M, -1}, {M, 1}};
+            for (int k = 0; k < 8; k++) cx[nc] = first[k][0], cy[nc++] = pl[i].row + first[k][1];
+            for (int d = -1; d <= 1; d += 2)                 /* the rest of the row above, then below */
+                for (int x = L + 1; x <= R - 1 && x - L < 64; x++)
+                    if (x != M) cx[nc] = x, cy[nc++] = pl[i].row + d;
+            for (int d = -2; d <= 2; d += 4) {               /* just past a bar that ends next to the marker */
+                const int by = pl[i].row + d / 2;
+                if (by < 0 || by >= ph || g.kind[by * pw + pl[i].col] != G_BAR || (d < 0 ? pl[i].top : pl[i].bot) != by) continue;
+                cx[nc] = M, cy[nc++] = pl[i].row + d;
+                for (int x = pl[i].col - lw + 1; x <= pl[i].col && nc < (int)(sizeof cx / sizeof cx[0]); x++)
+                    if (x != M) cx[nc] = x, cy[nc++] = pl[i].row + d;
+            }
             bool done = false;
-            for (int k = 0; k < 10 && !done; k++) {
-                int x = cx[k] < 0 ? 0 : cx[k];
-                if (!label_fits(&g, x, cy[k], lw)) continue;
+            for (int k = 0; k < nc && !done; k++) {
+                const int x = cx[k];
+                if (x < 0 || !label_fits(&g, x, cy[k], lw) || label_touches_other(&g, x, cy[k], lw, pl[i].col, pl[i].row)) continue;
                 for (int q = 0; q < lw; q++) g.kind[cy[k] * pw + x + q] = G_LABEL;
                 Style ls = c->mono ? sty(CR_TEXT) : sty(kind_role(v->attention));
                 if (pl[i].hl) ls = c->mono ? sty_attr(CR_TEXT, ATTR_BOLD | ATTR_UNDERLINE) : sty_attr(CR_ACCENT, ATTR_BOLD);
                 canvas_fill(c, rect_make(px0 + x, py0 + cy[k], lw, 1), " ", sty(CR_TEXT));
                 canvas_text(c, px0 + x, py0 + cy[k], lb, ls);
+                canvas_target(c, rect_make(px0 + x, py0 + cy[k], lw, 1), "tradeoff.label:%s", v->name);
                 done = true;
             }
-            for (int d = 2; d <= 3 && pl[i].hl && !done; d++)     /* the loaded model's label looks further */
-                for (int k = 0; k < 4 && !done; k++) {
-                    int x = k & 1 ? L : R, yy = pl[i].row + (k & 2 ? d : -d);
-                    if (x < 0 || !label_fits(&g, x, yy, lw)) continue;
-                    for (int q = 0; q < lw; q++) g.kind[yy * pw + x + q] = G_LABEL;
-                    canvas_text(c, px0 + x, py0 + yy, lb, c->mono ? sty_attr(CR_TEXT, ATTR_BOLD | ATTR_UNDERLINE) : sty_attr(CR_ACCENT, ATTR_BOLD));
-                    done = true;
-                }
             if (!done && n_unl < TRADEOFF_MAX_VARIANTS) unl[n_unl++] = i;
         }
     y = py0 + ph;
