@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness.h"
+#include "gencfg_fx.h"
 #include "gguf_fx.h"
 #include <cjson/cJSON.h>
 #include "core/gguf.h"
@@ -421,32 +422,11 @@ TEST(gencfg_gguf_sampling_types_as_llama_cpp) {
 #define MODEL "assets/models/story-gqa"
 #define GGUF_FX "tests/fixtures/gguf/llama/llama-Q4_K_M.gguf"
 
-static char g_tmp[1024];
-
-/* Runs `llmscope ARGS` (%D = g_tmp); returns the status, *out stdout, *err stderr. */
-static int cli(const char *args, char **out, char **err) {
-    char expanded[2048], cmd[4096], errf[1200];
-    size_t o = 0;
-    for (const char *p = args; *p && o + 1100 < sizeof expanded; p++) {
-        if (p[0] == '%' && p[1] == 'D') { o += (size_t)snprintf(expanded + o, sizeof expanded - o, "%s", g_tmp); p++; }
-        else expanded[o++] = *p;
-    }
-    expanded[o] = 0;
-    snprintf(errf, sizeof errf, "%s/stderr.txt", g_tmp);
-    snprintf(cmd, sizeof cmd, "( timeout -k 5 120 %s %s </dev/null 2>'%s' )", test_bin(), expanded, errf);
-    int rc = test_run(cmd, out, 0);
-    snprintf(cmd, sizeof cmd, "cat '%s'", errf);
-    test_run(cmd, err, 0);
-    if (!*out) *out = strdup("");
-    if (!*err) *err = strdup("");
-    return rc;
-}
-
 /* The ids `generate` gives on model M with ARGS (40 ids past eos), "" on failure (checked). */
 static char *ids_of(TestCtx *T_, const char *model, const char *args, char **note) {
     char a[1024], *out, *err;
     snprintf(a, sizeof a, "generate --model '%s' --ids 0,1 -n 40 --ignore-eos --json %s", model, args);
-    int rc = cli(a, &out, &err);
+    int rc = gencfg_cli(a, &out, &err);
     CHECK_MSG(rc == 0 && strstr(out, "\"ids\""), "`%s`: status %d: %.300s %.300s", a, rc, out, err);
     if (note) *note = err;
     else {   /* no note (every setting given) and no error; a loader warning is fine */
@@ -461,7 +441,7 @@ static char *ids_of(TestCtx *T_, const char *model, const char *args, char **not
  * reading (the options alone, the rest temperature 1 / every token), and a note says which came
  * from where. */
 static void merge_body(TestCtx *T_, const char *dir) {
-    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    snprintf(gencfg_tmp, sizeof gencfg_tmp, "%s", dir);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
              "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", dir, dir);
@@ -529,15 +509,15 @@ static void merge_body(TestCtx *T_, const char *dir) {
     /* run and trace take the same settings as generate (one code path; checked once each) */
     char *out, *err;
     snprintf(cmd, sizeof cmd, "run --model '%s' --prompt 'Once upon a time' -n 5 --top-k 40", gguf);
-    CHECK_MSG(cli(cmd, &out, &err) == 0 && strstr(err, "llmscope: run: sampling with temperature 1.5 (the GGUF file), top_k 40"), "run: %s", err);
+    CHECK_MSG(gencfg_cli(cmd, &out, &err) == 0 && strstr(err, "llmscope: run: sampling with temperature 1.5 (the GGUF file), top_k 40"), "run: %s", err);
     free(out); free(err);
     snprintf(cmd, sizeof cmd, "trace --model '%s' --ids 0,1 -n 3 --hooks hook_logits --json --top-p 0.5", gguf);
-    CHECK_MSG(cli(cmd, &out, &err) == 0 && strstr(err, "llmscope: trace: sampling with temperature 1.5, top_k 5 (the GGUF file), top_p 0.5 (--top-p)"),
+    CHECK_MSG(gencfg_cli(cmd, &out, &err) == 0 && strstr(err, "llmscope: trace: sampling with temperature 1.5, top_k 5 (the GGUF file), top_p 0.5 (--top-p)"),
               "trace: %s", err);
     free(out); free(err);
     /* info shows the defaults */
     snprintf(cmd, sizeof cmd, "info --model '%s'", gguf);
-    CHECK_MSG(cli(cmd, &out, &err) == 0 && strstr(out, "sampling        sampling with temperature 1.5, top_k 5, top_p 0.9 (the GGUF file)\n"),
+    CHECK_MSG(gencfg_cli(cmd, &out, &err) == 0 && strstr(out, "sampling        sampling with temperature 1.5, top_k 5, top_p 0.9 (the GGUF file)\n"),
               "info: %s", out);
     free(out); free(err);
 }
@@ -551,7 +531,7 @@ TEST(gencfg_cli_options_merge_with_model_defaults) {
  * the file, the field and the option that replaces it; with that option, with --greedy, or in a
  * command that samples nothing, they run; info names the problem. */
 static void bad_body(TestCtx *T_, const char *dir) {
-    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    snprintf(gencfg_tmp, sizeof gencfg_tmp, "%s", dir);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
              "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done && printf 'Once upon a time there was a cat.' > '%s/t.txt'", dir, dir, dir);
@@ -580,41 +560,41 @@ static void bad_body(TestCtx *T_, const char *dir) {
         fclose(f);
         char *out, *err;
         /* the commands that sample */
-        /* formats: %%D becomes the %D that cli() expands */
+        /* formats: %%D becomes the %D that gencfg_cli() expands */
         static const char *const cmds[] = {"generate --model %%D/g --ids 0,1 -n 4 %s", "run --model %%D/g --prompt hi -n 4 %s",
                                            "trace --model %%D/g --ids 0,1 -n 4 --hooks hook_logits --json %s"};
         for (size_t c = 0; c < 3; c++) {
             snprintf(cmd, sizeof cmd, cmds[c], cases[i].greedy_default ? "--temp 0.9" : "");
-            int rc = cli(cmd, &out, &err);
+            int rc = gencfg_cli(cmd, &out, &err);
             CHECK_MSG(rc == 1 && strstr(err, cases[i].msg) && strstr(err, "/g/generation_config.json"),
                       "%s: `%s`: status %d, stderr \"%s\"", cases[i].gcfg, cmd, rc, err);
             free(out); free(err);
             /* the option that replaces the field; --greedy */
             snprintf(cmd, sizeof cmd, cmds[c], cases[i].fix);
-            int rc2 = cli(cmd, &out, &err);
+            int rc2 = gencfg_cli(cmd, &out, &err);
             CHECK_MSG(rc2 == 0 && !strstr(err, "must"), "%s: `%s`: status %d: %s", cases[i].gcfg, cmd, rc2, err);
             free(out); free(err);
             snprintf(cmd, sizeof cmd, cmds[c], "--greedy");
-            rc2 = cli(cmd, &out, &err);
+            rc2 = gencfg_cli(cmd, &out, &err);
             CHECK_MSG(rc2 == 0 && !err[0], "%s: `%s`: status %d: %s", cases[i].gcfg, cmd, rc2, err);
             free(out); free(err);
         }
         /* the default decode: fails when it needs the field, else runs greedy */
-        int rc = cli("generate --model %D/g --ids 0,1 -n 4", &out, &err);
+        int rc = gencfg_cli("generate --model %D/g --ids 0,1 -n 4", &out, &err);
         CHECK_MSG(cases[i].greedy_default ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: default: status %d, %s",
                   cases[i].gcfg, rc, err);
         free(out); free(err);
         /* nothing sampled: trace without -n, eval; info names the problem */
-        CHECK_MSG(cli("trace --model %D/g --ids 0,1 --hooks hook_logits --json", &out, &err) == 0, "%s: trace -n 0: %s", cases[i].gcfg, err);
+        CHECK_MSG(gencfg_cli("trace --model %D/g --ids 0,1 --hooks hook_logits --json", &out, &err) == 0, "%s: trace -n 0: %s", cases[i].gcfg, err);
         free(out); free(err);
-        CHECK_MSG(cli("eval --model %D/g --text-file %D/t.txt", &out, &err) == 0, "%s: eval: %s", cases[i].gcfg, err);
+        CHECK_MSG(gencfg_cli("eval --model %D/g --text-file %D/t.txt", &out, &err) == 0, "%s: eval: %s", cases[i].gcfg, err);
         free(out); free(err);
         char what[300];   /* the message without the remedy */
         snprintf(what, sizeof what, "%s", cases[i].msg);
         if (strstr(what, "; fix")) *strstr(what, "; fix") = 0;
         /* a problem when the default decode samples with it; with do_sample false (here left out) a
          * warning, as transformers' GenerationConfig.validate() only warns then (info_severity_as_transformers) */
-        CHECK_MSG(cli("info --model %D/g", &out, &err) == 0 && strstr(out, cases[i].greedy_default ? "  warning " : "  problem ") &&
+        CHECK_MSG(gencfg_cli("info --model %D/g", &out, &err) == 0 && strstr(out, cases[i].greedy_default ? "  warning " : "  problem ") &&
                   !strstr(out, cases[i].greedy_default ? "  problem " : "  warning ") && strstr(out, what),
                   "%s: info: %s", cases[i].gcfg, out);
         free(out); free(err);
@@ -628,13 +608,13 @@ static void bad_body(TestCtx *T_, const char *dir) {
         fputs("{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}", f);
         fclose(f);
         char *out, *err;
-        int rc = cli("run --model %D/g --prompt hi -n 4", &out, &err);
+        int rc = gencfg_cli("run --model %D/g --prompt hi -n 4", &out, &err);
         CHECK_MSG(rc == 1 && strstr(err, "llmscope: 2 sampling fields of generation_config.json are wrong; fix the file, or give the options named:\n") &&
                   strstr(err, "/g/generation_config.json: \"temperature\" is 2: an integer, and transformers' generate() takes a float only (write 2.0); --temp replaces it\n") &&
                   strstr(err, "/g/generation_config.json: \"top_k\" is 50.0: a float, and transformers' generate() takes an integer only (write 50); --top-k replaces it\n"),
                   "two bad fields: status %d: %s", rc, err);
         free(out); free(err);
-        rc = cli("run --model %D/g --prompt hi -n 4 --temp 2.0 --top-k 50", &out, &err);
+        rc = gencfg_cli("run --model %D/g --prompt hi -n 4 --temp 2.0 --top-k 50", &out, &err);
         CHECK_MSG(rc == 0, "two bad fields replaced: status %d: %s", rc, err);
         free(out); free(err);
     }
@@ -644,14 +624,14 @@ static void bad_body(TestCtx *T_, const char *dir) {
     Kv k = {"general.sampling.top_k", GGUF_STRING, "-40"};
     REQUIRE(gguf_with(GGUF_FX, gguf, &k, 1));
     char *out, *err;
-    int rc = cli("generate --model %D/bad.gguf --ids 0,1 -n 4", &out, &err);
+    int rc = gencfg_cli("generate --model %D/bad.gguf --ids 0,1 -n 4", &out, &err);
     CHECK_MSG(rc == 1 && strstr(err, "bad.gguf: GGUF key \"general.sampling.top_k\" is -40: it must be at least 0 (0 = no top-k filter); "
                                 "fix the file, or give --top-k"), "GGUF: status %d: %s", rc, err);
     free(out); free(err);
-    CHECK_MSG(cli("generate --model %D/bad.gguf --ids 0,1 -n 4 --top-k 3", &out, &err) == 0, "GGUF --top-k: %s", err);
+    CHECK_MSG(gencfg_cli("generate --model %D/bad.gguf --ids 0,1 -n 4 --top-k 3", &out, &err) == 0, "GGUF --top-k: %s", err);
     free(out); free(err);
     /* --top-p 0 is refused as an option too (exit 2): it meant every token before */
-    rc = cli("generate --model %D/g --ids 0,1 -n 4 --top-p 0", &out, &err);
+    rc = gencfg_cli("generate --model %D/g --ids 0,1 -n 4 --top-p 0", &out, &err);
     CHECK_MSG(rc == 2 && strstr(err, "--top-p: 0 is out of range: it must be above 0 and at most 1"), "--top-p 0: %d %s", rc, err);
     free(out); free(err);
 }
@@ -661,78 +641,12 @@ TEST(gencfg_cli_bad_fields_named) {
     test_in_tmpdir(T_, "gencfg", bad_body);
 }
 
-/* How bad a wrong sampling field is, as transformers has it: with "do_sample": false (or left out,
- * its default) GenerationConfig.validate() only warns ("`do_sample` is set to `False`. However,
- * `temperature` is set to `0` -- this flag is only used in sample-based generation modes") and
- * generate() decodes greedily, so info lists it as a warning (text: a "warning" line, --json:
- * "warnings"); with do_sample true generate() builds the warper, which raises, so it is a problem
- * (text: "problem", --json: "problems"). A do_sample of the wrong type stays a problem. The old
- * info listed every one as a problem. */
-static void severity_body(TestCtx *T_, const char *dir) {
-    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
-             "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", dir, dir);
-    REQUIRE(system(cmd) == 0);
-    static const struct { const char *gcfg, *msg; bool warning; } cases[] = {
-        {"{\"do_sample\": false, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", true},
-        {"{\"temperature\": 0.0}", "\"temperature\" is 0.0: sampling needs a temperature above 0", true},
-        {"{\"do_sample\": false, \"top_p\": 0}", "\"top_p\" is 0: it must be above 0 and at most 1", true},
-        {"{\"do_sample\": true, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", false},
-        {"{\"do_sample\": \"false\"}", "\"do_sample\" must be true or false", false},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs(cases[i].gcfg, f);
-        fclose(f);
-        char *out, *err;
-        CHECK_MSG(cli("info --model %D/g", &out, &err) == 0, "%s: info: %s", cases[i].gcfg, err);
-        const char *line = strstr(out, cases[i].warning ? "\n  warning         " : "\n  problem         ");
-        CHECK_MSG(line && strstr(line, cases[i].msg) && strstr(line, cases[i].msg) < strchr(line + 1, '\n'),
-                  "%s: no %s line with \"%s\": %s", cases[i].gcfg, cases[i].warning ? "warning" : "problem", cases[i].msg, out);
-        CHECK_MSG(!strstr(out, cases[i].warning ? "  problem " : "  warning "), "%s: also a %s: %s", cases[i].gcfg,
-                  cases[i].warning ? "problem" : "warning", out);
-        if (cases[i].warning)
-            CHECK_MSG(strstr(out, "transformers warns that") && strstr(out, "is used only in sample-based generation modes"), "%s: %s", cases[i].gcfg, out);
-        free(out); free(err);
-        CHECK_MSG(cli("info --model %D/g --json", &out, &err) == 0, "%s: info --json: %s", cases[i].gcfg, err);
-        cJSON *j = cJSON_Parse(out);
-        const cJSON *gd = cJSON_GetObjectItem(j, "generation_defaults");
-        const cJSON *pr = cJSON_GetObjectItem(gd, "problems"), *wa = cJSON_GetObjectItem(gd, "warnings");
-        const cJSON *in = cases[i].warning ? wa : pr, *empty = cases[i].warning ? pr : wa;
-        CHECK_MSG(cJSON_IsArray(in) && cJSON_GetArraySize(in) == 1 && cJSON_IsString(cJSON_GetArrayItem(in, 0)) &&
-                  strstr(cJSON_GetArrayItem(in, 0)->valuestring, cases[i].msg) && cJSON_IsArray(empty) && cJSON_GetArraySize(empty) == 0,
-                  "%s: --json: %s", cases[i].gcfg, out);
-        cJSON_Delete(j);
-        free(out); free(err);
-    }
-    /* the default decode agrees: greedy and quiet where it is a warning, an error where a problem */
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs(cases[i].gcfg, f);
-        fclose(f);
-        char *out, *err;
-        int rc = cli("generate --model %D/g --ids 0,1 -n 2", &out, &err);
-        CHECK_MSG(cases[i].warning ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: generate: status %d: %s", cases[i].gcfg, rc, err);
-        free(out); free(err);
-    }
-}
-
-TEST(gencfg_info_severity_as_transformers) {
-    if (access(test_bin(), X_OK) || access(MODEL "/config.json", R_OK)) SKIP("needs %s and %s", test_bin(), MODEL);
-    test_in_tmpdir(T_, "gencfg", severity_body);
-}
-
 /* Fields our sampler lacks (repetition_penalty here) are said by the commands that decode (run,
  * generate, trace -n N, and the TUI's screenshot, which decodes with the same settings), on
  * stderr; info lists them as information on stdout (text and --json); eval, trace without -n
  * and info print no warning. */
 static void note_body(TestCtx *T_, const char *dir) {
-    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    snprintf(gencfg_tmp, sizeof gencfg_tmp, "%s", dir);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
              "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done && printf 'Once upon a time there was a cat.' > '%s/t.txt' && "
@@ -752,7 +666,7 @@ static void note_body(TestCtx *T_, const char *dir) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out, *err;
-        int rc = cli(cases[i].args, &out, &err);
+        int rc = gencfg_cli(cases[i].args, &out, &err);
         const char *w = strstr(err, "llmscope: warning: ");
         CHECK_MSG(rc == 0, "`%s`: status %d: %s", cases[i].args, rc, err);
         if (cases[i].warns) CHECK_MSG(w && strstr(w, note) && strstr(w, note) < strchr(w, '\n'), "`%s`: no note: %s", cases[i].args, err);
@@ -772,7 +686,7 @@ static void note_body(TestCtx *T_, const char *dir) {
         {"screenshot --model %D/g --prompt hi --size 80x24", true}};
     for (size_t i = 0; i < sizeof smp / sizeof smp[0]; i++) {
         char *out, *err;
-        int rc = cli(smp[i].args, &out, &err);
+        int rc = gencfg_cli(smp[i].args, &out, &err);
         const char *w = strstr(err, "\"min_p\" 0.05: not applied");
         CHECK_MSG(rc == 0 && (smp[i].warns ? w != NULL : !strstr(err, "not applied")), "min_p: `%s`: status %d: %s", smp[i].args, rc, err);
         free(out); free(err);
@@ -786,7 +700,7 @@ static void note_body(TestCtx *T_, const char *dir) {
             REQUIRE(system(cmd) == 0);
         }
         char *o, *er;
-        CHECK(cli("info --model %D/q/m.gguf", &o, &er) == 0);
+        CHECK(gencfg_cli("info --model %D/q/m.gguf", &o, &er) == 0);
         const char *n = strstr(o, "/q/generation_config.json is not read: a GGUF file's sampling defaults are its own general.sampling.* keys");
         CHECK_MSG(with ? n != NULL : n == NULL, "GGUF %s generation_config.json: %s", with ? "with" : "without", o);
         CHECK_MSG(strstr(o, "  sampling        greedy (transformers' default: do_sample false)"), "GGUF: %s", o);
@@ -794,7 +708,7 @@ static void note_body(TestCtx *T_, const char *dir) {
     }
     /* without such a field: null */
     char *out, *err;
-    CHECK_MSG(cli("info --model " MODEL " --json", &out, &err) == 0 && strstr(out, "\"not_applied\": null"), "info --json: %s", out);
+    CHECK_MSG(gencfg_cli("info --model " MODEL " --json", &out, &err) == 0 && strstr(out, "\"not_applied\": null"), "info --json: %s", out);
     free(out); free(err);
 }
 
@@ -823,7 +737,7 @@ static char *strip_text(const char *screen) {   /* the token strip (row 3) as te
 }
 
 static void tui_body(TestCtx *T_, const char *dir) {
-    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
+    snprintf(gencfg_tmp, sizeof gencfg_tmp, "%s", dir);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "for d in g b; do mkdir '%s/'$d && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
              "ln -s \"$PWD/" MODEL "/$f\" '%s/'$d/; done; done && "
@@ -838,7 +752,7 @@ static void tui_body(TestCtx *T_, const char *dir) {
     };
     char *greedy_out, *err;
     snprintf(cmd, sizeof cmd, "%s--greedy", shot);
-    REQUIRE(cli(cmd, &greedy_out, &err) == 0);
+    REQUIRE(gencfg_cli(cmd, &greedy_out, &err) == 0);
     free(err);
     char *greedy = strip_text(greedy_out);
     const char *nl = strchr(greedy_out, '\n'), *t15 = strstr(greedy_out, "T1.5");
@@ -846,11 +760,11 @@ static void tui_body(TestCtx *T_, const char *dir) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *o1, *o2, *o3, *e1, *e2, *e3, run[512];
         snprintf(cmd, sizeof cmd, "%s%s", shot, cases[i].args);
-        int rc = cli(cmd, &o1, &e1);
+        int rc = gencfg_cli(cmd, &o1, &e1);
         snprintf(cmd, sizeof cmd, "%s%s", shot, cases[i].same);
-        int rc2 = cli(cmd, &o2, &e2);
+        int rc2 = gencfg_cli(cmd, &o2, &e2);
         snprintf(run, sizeof run, "run --model %%D/g --prompt 'Once upon a time' -n 15 %s", cases[i].args);
-        int rc3 = cli(run, &o3, &e3);
+        int rc3 = gencfg_cli(run, &o3, &e3);
         CHECK_MSG(rc == 0 && rc2 == 0 && rc3 == 0, "`%s`: %d %d %d: %s %s", cases[i].args, rc, rc2, rc3, e1, e3);
         char *s1 = strip_text(o1), *s2 = strip_text(o2);
         CHECK_MSG(!strcmp(s1, s2), "`%s`: strip \"%s\", with every option \"%s\"", cases[i].args, s1, s2);
@@ -863,19 +777,19 @@ static void tui_body(TestCtx *T_, const char *dir) {
     free(greedy); free(greedy_out);
     /* wrong fields the decode needs: refused as run refuses them; the options replacing them, or --greedy, run */
     char *out;
-    int rc = cli("screenshot --model %D/b --steps 2", &out, &err);
+    int rc = gencfg_cli("screenshot --model %D/b --steps 2", &out, &err);
     CHECK_MSG(rc == 1 && strstr(err, "2 sampling fields of generation_config.json are wrong") && strstr(err, "--top-k replaces it"),
               "bad: status %d: %s", rc, err);
     free(out); free(err);
-    CHECK(cli("screenshot --model %D/b --steps 2 --temp 2.0 --top-k 50", &out, &err) == 0);
+    CHECK(gencfg_cli("screenshot --model %D/b --steps 2 --temp 2.0 --top-k 50", &out, &err) == 0);
     free(out); free(err);
-    CHECK(cli("screenshot --model %D/b --steps 2 --greedy", &out, &err) == 0);
+    CHECK(gencfg_cli("screenshot --model %D/b --steps 2 --greedy", &out, &err) == 0);
     free(out); free(err);
     /* a --compare model samples with its own defaults: its wrong fields stop the start as A's do */
-    rc = cli("screenshot --model %D/g --compare %D/b --steps 2", &out, &err);
+    rc = gencfg_cli("screenshot --model %D/g --compare %D/b --steps 2", &out, &err);
     CHECK_MSG(rc == 1 && strstr(err, "--compare ") && strstr(err, "/b: 2 sampling fields of generation_config.json are wrong"), "compare bad: %d %s", rc, err);
     free(out); free(err);
-    CHECK(cli("screenshot --model %D/b --compare %D/g --steps 2 --greedy", &out, &err) == 0);
+    CHECK(gencfg_cli("screenshot --model %D/b --compare %D/g --steps 2 --greedy", &out, &err) == 0);
     free(out); free(err);
 }
 

@@ -276,8 +276,17 @@ int cmd_info(int argc, char **argv) {
                g->do_sample ? "true" : "false", (double)g->temperature, g->top_k, (double)g->top_p);
         for (int w = 0; w < 2; w++) {   /* problems, then warnings (gen_defaults_bad_is_warning) */
             if (w) printf("], \"warnings\": [");
-            for (int f = 0, k = 0; f < GEN_NFIELDS; f++)
+            int k = 0;
+            for (int f = 0; f < GEN_NFIELDS; f++)
                 if (g->bad[f][0] && gen_defaults_bad_is_warning(g, (GenField)f) == (w == 1)) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
+            /* then the valid fields transformers' GenerationConfig.validate() warns on alike */
+            for (int i = 0; w && i < g->n_greedy_unused; i++) {
+                char wt[600];
+                snprintf(wt, sizeof wt, "%s and \"do_sample\" is %s: transformers warns that %s is used only in sample-based generation modes",
+                         g->greedy_unused[i].text, g->given[GEN_DO_SAMPLE] ? "false" : "left out, so false", g->greedy_unused[i].key);
+                printf("%s", k++ ? ", " : "");
+                json_str(stdout, wt);
+            }
         }
         printf("], \"not_applied\": ");
         GenOverride dflt = {0};   /* the note of the default decode (greedy: the fields that act then) */
@@ -317,6 +326,15 @@ int cmd_info(int argc, char **argv) {
                        "an option makes them sample and %s does not replace it)\n", s->gen.bad[f],
                        s->gen.given[GEN_DO_SAMPLE] ? "false" : "left out, so false", k_field[f], k_opt[f]);
             else printf("  problem         %s (run, generate and trace fail on it when they sample with it)\n", s->gen.bad[f]);
+        }
+        for (int i = 0; i < s->gen.n_greedy_unused; i++) {   /* valid, and validate() warns alike */
+            const char *opt = s->gen.greedy_unused[i].opt;
+            char tail[200];
+            if (opt) snprintf(tail, sizeof tail, "they sample with it only when an option makes them sample and %s does not replace it", opt);
+            else snprintf(tail, sizeof tail, "llmscope's sampler does not apply it");
+            printf("  warning         %s (\"do_sample\" is %s: transformers warns that %s is used only in sample-based "
+                   "generation modes and decodes greedily without it, as run, generate and trace do; %s)\n", s->gen.greedy_unused[i].text,
+                   s->gen.given[GEN_DO_SAMPLE] ? "false" : "left out, so false", s->gen.greedy_unused[i].key, tail);
         }
         if (gen_defaults_unapplied(&s->gen, dsample)[0]) printf("  note            %s\n", gen_defaults_unapplied(&s->gen, dsample));
         /* a generation_config.json beside a GGUF file is not read, as llama.cpp reads none (docs/formats.md) */

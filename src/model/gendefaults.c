@@ -115,6 +115,37 @@ static void gen_set_number(GenDefaults *g, GenField f, double x) {
     else if (f == GEN_TOP_P) g->top_p = (float)x;
 }
 
+/* transformers' GenerationConfig.validate(), "1. detect sampling-only parameterization when not in
+ * sampling mode": with `do_sample is False` (left out is its default, False; a do_sample that is no
+ * bool is not False, so nothing is said) it warns on each of these fields that is not None and
+ * differs from the default as Python's != compares (min_p on any value; top_k only while
+ * penalty_alpha is None). A field already in bad[] is said there. */
+static void gen_greedy_unused(GenDefaults *g, const cJSON *root, const char *json, size_t len, const char *path) {
+    g->n_greedy_unused = 0;
+    if (g->do_sample || g->bad[GEN_DO_SAMPLE][0]) return;
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(root, "penalty_alpha");
+    const bool contrastive = pa && !cJSON_IsNull(pa);
+    static const struct { const char *key, *opt; GenField field; bool any; double dflt; } k[] = {
+        {"temperature", "--temp", GEN_TEMPERATURE, false, 1}, {"top_p", "--top-p", GEN_TOP_P, false, 1},
+        {"min_p", NULL, GEN_NFIELDS, true, 0}, {"typical_p", NULL, GEN_NFIELDS, false, 1},
+        {"top_k", "--top-k", GEN_TOP_K, false, 50}, {"epsilon_cutoff", NULL, GEN_NFIELDS, false, 0},
+        {"eta_cutoff", NULL, GEN_NFIELDS, false, 0}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, k[i].key);
+        if (!v || cJSON_IsNull(v) || (k[i].field < GEN_NFIELDS && g->bad[k[i].field][0])) continue;
+        if (k[i].field == GEN_TOP_K && contrastive) continue;
+        /* Python: a number or a bool (True == 1) against the default; a str, list or dict is != */
+        if (!k[i].any && (cJSON_IsNumber(v) || cJSON_IsBool(v)) && (cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsTrue(v) ? 1 : 0) == k[i].dflt)
+            continue;
+        char what[80];
+        if (!cJSON_IsNumber(v) || !json_member_text(json, len, k[i].key, what, sizeof what)) json_what(v, what, sizeof what);
+        const int n = g->n_greedy_unused++;
+        snprintf(g->greedy_unused[n].text, sizeof g->greedy_unused[n].text, "%s: \"%s\" is %s", path, k[i].key, what);
+        g->greedy_unused[n].key = k[i].key;
+        g->greedy_unused[n].opt = k[i].opt;
+    }
+}
+
 bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const char *path) {
     gen_defaults_reset(g);
     cJSON *root = cJSON_ParseWithLength(json, len);
@@ -172,6 +203,7 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
         if (why[0]) snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" is %g: %s", path, k_json_names[f], v->valuedouble, why);
         else gen_set_number(g, (GenField)f, v->valuedouble);
     }
+    gen_greedy_unused(g, root, json, len, path);
     /* what generate() would also apply and our sampler does not have: named, not dropped silently.
      * repetition_penalty and no_repeat_ngram_size are logits processors, applied in greedy decoding
      * too; the others are warpers, applied only when sampling (generate() builds them under

@@ -83,6 +83,16 @@ typedef struct {
      * general.sampling keys that hold no number, which llama.cpp ignores too. */
     char unapplied[400];
     char unapplied_sampling[400];
+    /* The sampling fields a generation_config.json whose "do_sample" is false (or left out) sets
+     * where transformers' GenerationConfig.validate() warns that the flag "is only used in
+     * sample-based generation modes", its value being valid (a wrong one is in bad[]): temperature
+     * and top_p other than 1, top_k other than 50 (unless penalty_alpha is set: contrastive search
+     * reads it), min_p of any value, typical_p other than 1, epsilon_cutoff and eta_cutoff other
+     * than 0, compared as Python compares (null is None: no warning; true equals 1). In
+     * validate()'s order. text: `FILE: "temperature" is 0.6` (the value as the file writes it);
+     * key: the field; opt: the option that replaces it, NULL for a field our sampler lacks. */
+    struct { char text[320]; const char *key, *opt; } greedy_unused[7];
+    int n_greedy_unused;
 } GenDefaults;
 
 typedef struct {
