@@ -591,6 +591,15 @@ TEST(cli_lesson_sampling_options_as_run) {
         {"lesson --check --temp 0.7", 2, "--temp and --check do not go together", NULL, NULL},
         {"lesson --targets --seed 3", 2, "--seed and --targets do not go together", NULL, NULL},
         {"lesson --temp 0.7 11 --frame 1", 0, "From logits to text", NULL, "llmscope:"},   /* 0.7 is --temp's, not the lesson */
+        /* list is a word, not an option: refused alike, naming the option (the old lesson listed) */
+        {"lesson list --temp 0.7", 2, "--temp and list do not go together", NULL, "01-tour"},
+        {"lesson --temperature 0.7 list", 2, "--temperature and list do not go together", NULL, "01-tour"},
+        {"lesson list --greedy", 2, "--greedy and list do not go together", NULL, "01-tour"},
+        {"lesson list --top-k 5", 2, "--top-k and list do not go together", NULL, "01-tour"},
+        {"lesson list --top-p 0.9", 2, "--top-p and list do not go together", NULL, "01-tour"},
+        {"lesson list --seed 3", 2, "--seed and list do not go together", NULL, "01-tour"},
+        {"lesson --placeholders --top-p 0.9", 2, "--top-p and --placeholders do not go together", NULL, NULL},
+        {"lesson list", 0, "01-tour", NULL, "llmscope:"},
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
     char *plain = NULL, *greedy = NULL;

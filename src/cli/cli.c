@@ -220,7 +220,7 @@ const CliRule CLI_RULES_SAMPLING[] = {
     {"--temp", CLI_NOT_WITH, "--temperature", "they are one option"},
     {0}};
 
-static bool cli_given(int argc, char **argv, const char *name) {
+bool cli_given(int argc, char **argv, const char *name) {
     const CliOpt *o = g_cmd ? cli_find(g_cmd, name) : NULL;
     return o && o->kind == CLI_FLAG ? cli_flag(argc, argv, name) : cli_opt(argc, argv, name) != NULL;
 }

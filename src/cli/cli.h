@@ -64,6 +64,8 @@ const char *cli_opt(int argc, char **argv, const char *name);
  * starts with the 4 or more characters typed), for "did you mean ...?"; NULL when none is. */
 const char *cli_suggest(const char *given, const char *const *names, int n);
 bool cli_flag(int argc, char **argv, const char *name);
+/* Whether option name is given: a flag of the checked command (cli_check) by cli_flag, else by cli_opt. */
+bool cli_given(int argc, char **argv, const char *name);
 /* The values of the options in `names` (NULL-terminated, e.g. a repeatable --text and
  * --texts-file) in the order given, other options' values skipped: start with *i = 0; each call
  * returns the next value and its option in *name (may be NULL), then NULL at the end. */

@@ -341,7 +341,18 @@ int cmd_lesson(int argc, char **argv) {
         cmd_list(root, lang ? lang : "en");
         return 2;
     }
-    if (!strcmp(name, "list")) return cmd_list(root, lang ? lang : "en");
+    if (!strcmp(name, "list")) {
+        /* list is a word, not an option, so k_lesson_rules cannot name it: the sampling options act
+         * on a lesson played, and list decodes nothing */
+        static const char *const k_sampling[] = {"--greedy", "--temp", "--temperature", "--top-k", "--top-p", "--seed"};
+        for (size_t i = 0; i < sizeof k_sampling / sizeof k_sampling[0]; i++)
+            if (cli_given(argc, argv, k_sampling[i])) {
+                fprintf(stderr, "llmscope: lesson: %s and list do not go together: it acts on the lesson NAME played, and list "
+                                "decodes nothing (see `llmscope lesson --help`)\n", k_sampling[i]);
+                return 2;
+            }
+        return cmd_list(root, lang ? lang : "en");
+    }
     char dir[1200], path[1024];
     lesson_dir(root, lang ? lang : "en", dir, sizeof dir);
     if (!lesson_resolve(dir, name, path, sizeof path, &e)) return cli_fail(&e);
