@@ -402,6 +402,39 @@ TEST(logit_lens_rows_match_reference) {
     model_free(m);
 }
 
+/* The single-row lens (logitlens_topk, for lesson values and derived.c) finds its top-1 with the
+ * rows' 8-lane routine when k is 1; the result must be what the compare-and-branch search
+ * (stats_topk, the k > 1 route) gives, to the bit: k = 1 against the first of k = 2 and of k = V
+ * over random rows at several scales, a row of zeros (every logit tied: the first id), and a row
+ * of NaN (every logit NaN: id -1 and probability 0, where the k = 1 route used to read the logit
+ * before the row, logits[-1]). */
+TEST(logit_lens_single_row_top1_as_topk) {
+    Err e = {0};
+    Model *m = model_load("assets/models/story-gqa", false, &e);
+    if (!m) SKIP("bundled story-gqa not found: %s", e.msg);
+    const int d = m->spec.d_model, V = m->spec.vocab_size, n = 64;
+    float *x = malloc(sizeof(float) * (size_t)d), *scratch = malloc(sizeof(float) * (size_t)(V + d));
+    int *ids = malloc(sizeof(int) * (size_t)V), id1;
+    float *probs = malloc(sizeof(float) * (size_t)V), p1;
+    REQUIRE(x && scratch && ids && probs);
+    for (int r = 0; r < n + 2; r++) {
+        for (int i = 0; i < d; i++) x[i] = r == n ? 0.0f : r == n + 1 ? NAN : (float)(r % 7 + 1) * urand();
+        REQUIRE(logitlens_topk(m, x, 1, &id1, &p1, scratch));
+        for (int k = 2; k <= V; k += V - 2) {
+            REQUIRE(logitlens_topk(m, x, k, ids, probs, scratch));
+            CHECK_MSG(id1 == ids[0] && !memcmp(&p1, &probs[0], sizeof p1), "row %d: k=1 gives %d %.9g, k=%d %d %.9g", r, id1, p1, k, ids[0], probs[0]);
+        }
+    }
+    CHECK_MSG(id1 == -1 && p1 == 0.0f, "a row of NaN: %d %g", id1, p1);
+    for (int i = 0; i < d; i++) x[i] = 0.0f;
+    REQUIRE(logitlens_topk(m, x, 1, &id1, &p1, scratch));
+    int first = 0;   /* the zero row's logits are lm_head's dot with 0 (no bias): all tied, unless the weights give otherwise */
+    for (int v = 1; v < V; v++) if (scratch[v] > scratch[first]) first = v;
+    CHECK_MSG(id1 == first, "the zero row: %d, the first maximum %d", id1, first);
+    free(x); free(scratch); free(ids); free(probs);
+    model_free(m);
+}
+
 /* The lens's top-1 and softmax over rows of logits (logitlens_top1_of_logits, the Residual panel's
  * tail, one pool task per row): against a plain reference in double, the same bits at 1, 2 and 3
  * threads, and the edge rows: a tie (the first id wins), the largest value first or last, NaN

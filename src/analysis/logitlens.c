@@ -34,21 +34,6 @@ static void final_norm(const Model *m, const float *x, float *xn) {
     else layernorm(xn, x, &m->w.lnf_w, &m->w.lnf_b, s->d_model, s->norm_eps, NULL, NULL);
 }
 
-bool logitlens_topk(const Model *m, const float *x, int k, int *ids, float *probs, float *scratch) {
-    if (!lens_ok(m) || k <= 0) return false;
-    const int d = m->spec.d_model, V = m->spec.vocab_size;
-    float *logits = scratch, *xn = scratch + V;
-    final_norm(m, x, xn);
-    matvec(&m->w.lm_head, xn, logits);
-    if (k > V) k = V;
-    stats_topk(logits, V, k, ids);
-    const float mx = logits[ids[0]];
-    const double se = row_exp_sum(logits, V, mx);
-    for (int i = 0; i < k; i++) probs[i] = ids[i] >= 0 ? (float)(exp((double)logits[ids[i]] - mx) / se) : 0.0f;
-    (void)d;
-    return true;
-}
-
 /* The first id of the largest value of l[V], NaN skipped, -1 when every value is NaN: what
  * stats_topk(l, V, 1) gives, in two passes of 8 lanes (the maximum, then the first place that
  * holds it) instead of a compare and branch per value, which took about half of the lens's tail. */
@@ -73,6 +58,26 @@ static int row_top1(const float *l, int V) {
 #endif
     for (; i < V; i++) if (l[i] == m) return i;
     return -1;   /* only NaN: m stayed -inf and nothing equals it */
+}
+
+bool logitlens_topk(const Model *m, const float *x, int k, int *ids, float *probs, float *scratch) {
+    if (!lens_ok(m) || k <= 0) return false;
+    const int d = m->spec.d_model, V = m->spec.vocab_size;
+    float *logits = scratch, *xn = scratch + V;
+    final_norm(m, x, xn);
+    matvec(&m->w.lm_head, xn, logits);
+    if (k > V) k = V;
+    if (k == 1) ids[0] = row_top1(logits, V);   /* the same id as stats_topk(logits, V, 1) */
+    else stats_topk(logits, V, k, ids);
+    if (ids[0] < 0) {   /* every logit NaN: no token, and no maximum to read */
+        for (int i = 0; i < k; i++) probs[i] = 0.0f;
+        return true;
+    }
+    const float mx = logits[ids[0]];
+    const double se = row_exp_sum(logits, V, mx);
+    for (int i = 0; i < k; i++) probs[i] = ids[i] >= 0 ? (float)(exp((double)logits[ids[i]] - mx) / se) : 0.0f;
+    (void)d;
+    return true;
 }
 
 /* One row of logitlens_top1_of_logits: a pool task. */
