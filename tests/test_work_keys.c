@@ -204,3 +204,111 @@ TEST(work_app_view_keys_during_a_load) {
     canvas_free(cv);
     app_free(app);
 }
+
+/* ---- clicks during work: what their keys do then ----------------------------------------- */
+
+/* The click on the last frame's hit of kind `kind` with arg `arg` (its first cell); false when the
+ * frame has none. */
+static bool click_hit(App *app, HitKind kind, int arg) {
+    for (int i = 0; i < app->n_hits; i++)
+        if (app->hits[i].kind == kind && app->hits[i].arg == arg) {
+            TuiEvent ev = {.key = TK_MOUSE, .button = MB_LEFT, .mx = app->hits[i].r.x, .my = app->hits[i].r.y};
+            app_handle(app, &ev);
+            return true;
+        }
+    return false;
+}
+
+/* A cell of the attention panel drawn on side 0 of the last frame whose click asks for what
+ * `want` has (pos and key, or head; pos -2: any token but `other` and 2): its position in *x, *y, what
+ * it asks for in *got; false when none. */
+static bool attn_cell(App *app, PanelClick want, int other, int *x, int *y, PanelClick *got) {
+    const PanelClass *pc = panel_class(PANEL_ATTENTION);
+    for (int i = 0; i < app->n_hits; i++) {
+        const Hit *h = &app->hits[i];
+        if (h->kind != HIT_PANEL || h->arg != PANEL_ATTENTION || h->side) continue;
+        for (int yy = h->r.y; yy < h->r.y + h->r.h; yy++)
+            for (int xx = h->r.x; xx < h->r.x + h->r.w; xx++) {
+                PanelClick c = PANEL_CLICK_NONE;
+                if (!pc->click(app->pst[PANEL_ATTENTION], app->sc, 0, xx, yy, MB_LEFT, &c)) continue;
+                const bool pos = want.pos == -2 ? c.pos >= 0 && c.pos != other && c.pos != 2 : c.pos == want.pos;
+                if (pos && c.key == want.key && c.head == want.head) { *x = xx; *y = yy; *got = c; return true; }
+            }
+    }
+    return false;
+}
+
+static void click_at(App *app, int x, int y) {
+    TuiEvent ev = {.key = TK_MOUSE, .button = MB_LEFT, .mx = x, .my = y};
+    app_handle(app, &ev);
+}
+
+/* Clicks during a model load (the old model still shown, its tokens on screen) do what their keys
+ * do then (before, only a tab click was answered): the F-key bar as the keys (F1 opens the help at
+ * once, a click then closes it; F8, layer+, a view key, at once), a tab and a head tile at once;
+ * an attention cell and a token (they go to a token, which waits for the work) wait for its end in
+ * order, with the keys (F7 after them waits too), and the status line says so; after the load they
+ * run in that order: the cell's query row and key 0, then token 2 (the key column stays). */
+TEST(work_app_clicks_during_work) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(S260K)) SKIP("models not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Scene *sc = app->sc;
+    app->hint = false;
+    REQUIRE(scene_load_model(sc, 0, MA, &e) && scene_set_prompt(sc, TEXT, true, &e));
+    for (int i = 0; i < 3; i++) REQUIRE(scene_step(sc, &e));
+    REQUIRE(scene_show_panel(sc, PANEL_ATTENTION, &e));
+    sc->chunked = true;
+    Canvas *cv = canvas_new(160, 30);   /* the F-keys beside the status line */
+    REQUIRE(cv);
+    REQUIRE(scene_load_model(sc, 0, S260K, &e) && sc->job.kind == SCENE_JOB_LOAD);
+    const int q = session_cursor(sc->ses[0]), layer0 = sc->sel.layer;
+    REQUIRE(q >= 3);
+    app_render(app, cv);
+    REQUIRE(click_hit(app, HIT_FKEY, TK_F1));
+    CHECK_EQ_INT(app->overlay, OV_HELP);                   /* at once (the old code: ignored) */
+    click_at(app, 0, 29);
+    CHECK_EQ_INT(app->overlay, OV_NONE);                   /* a click closes it, as outside the work */
+    app_render(app, cv);
+    REQUIRE(click_hit(app, HIT_TAB, PANEL_KV));
+    CHECK_EQ_INT(sc->panel, PANEL_KV);
+    app_render(app, cv);
+    REQUIRE(click_hit(app, HIT_TAB, PANEL_ATTENTION));
+    CHECK_EQ_INT(sc->panel, PANEL_ATTENTION);
+    app_render(app, cv);
+    REQUIRE(click_hit(app, HIT_FKEY, TK_F8));
+    CHECK_EQ_INT(sc->sel.layer, layer0 + 1);               /* a view key, at once */
+    app_render(app, cv);
+    int x, y;
+    PanelClick head = PANEL_CLICK_NONE, cell = PANEL_CLICK_NONE, got;
+    head.head = sc->sel.head == 2 ? 1 : 2;
+    cell.pos = -2;                                         /* a query row but the cursor's and 2 */
+    cell.key = 0;
+    REQUIRE(attn_cell(app, head, -1, &x, &y, &got));
+    click_at(app, x, y);
+    CHECK_EQ_INT(sc->sel.head, head.head);                 /* a head tile: a view action, at once */
+    CHECK(!app->n_typed && sc->job.kind == SCENE_JOB_LOAD);
+    app_render(app, cv);
+    REQUIRE(attn_cell(app, cell, q, &x, &y, &got));
+    click_at(app, x, y);                                   /* goes to a token: waits */
+    CHECK(app->n_typed == 1 && session_cursor(sc->ses[0]) == q && sc->sel.key != 0);
+    CHECK(work_screen_has(app, cv, "1 click waits until it ends"));
+    REQUIRE(click_hit(app, HIT_TOKEN, 2));
+    CHECK(app->n_typed == 2 && work_screen_has(app, cv, "2 clicks wait until it ends"));
+    REQUIRE(click_hit(app, HIT_FKEY, TK_F7));              /* a view key after them waits too */
+    CHECK(app->n_typed == 3 && sc->sel.layer == layer0 + 1 && work_screen_has(app, cv, "3 keys and clicks wait until it ends"));
+    CHECK(!strcmp(session_model_path(sc->ses[0]), MA) && session_cursor(sc->ses[0]) == q);
+    REQUIRE(work_tick_while(sc, SCENE_JOB_LOAD, &e));
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    REQUIRE(!strcmp(session_model_path(sc->ses[0]), S260K) && session_len(sc->ses[0]) > 3);
+    const int layer1 = sc->sel.layer;
+    const int n = app->n_typed;                             /* as app_run hands them over */
+    app->n_typed = 0;
+    for (int k = 0; k < n; k++) app_handle_waiting(app, &app->typed[k]);
+    CHECK_MSG(session_cursor(sc->ses[0]) == 2 && sc->sel.key == 0, "cursor %d key %d (the cell's row %d)", session_cursor(sc->ses[0]), sc->sel.key, got.pos);
+    CHECK_EQ_INT(sc->sel.layer, layer1 - 1);
+    canvas_free(cv);
+    app_free(app);
+    for (int i = 0; i < 2000 && scene_loads_running(); i++) work_sleep_ms(5);
+}

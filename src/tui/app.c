@@ -241,15 +241,18 @@ static void draw_header(App *a, Canvas *c, Rect r) {
     canvas_pop_clip(c);
 }
 
-/* The status message: the scene's, and while work runs the keys typed that wait for its end
- * ("n waits until it ends"). */
+/* The status message: the scene's, and while work runs the keys typed and clicks made that wait
+ * for its end ("n waits until it ends", "1 click waits until it ends"). */
 static const char *status_text(const App *a, char *buf, size_t cap) {
     if (!a->n_typed || !scene_busy(a->sc)) return a->sc->msg;
-    char w[64];
-    int k = a->typed[0];
+    char w[96];
+    int k = a->typed[0].key, clicks = 0;
+    for (int i = 0; i < a->n_typed; i++) clicks += !a->typed[i].key;
     if (a->n_typed == 1 && k > 0x20 && k < 0x7f) snprintf(w, sizeof w, tr("%c waits until it ends"), (char)k);
-    else if (a->n_typed == 1) snprintf(w, sizeof w, "%s", tr("1 key waits until it ends"));
-    else snprintf(w, sizeof w, tr("%d keys wait until it ends"), a->n_typed);
+    else if (a->n_typed == 1) snprintf(w, sizeof w, "%s", k ? tr("1 key waits until it ends") : tr("1 click waits until it ends"));
+    else if (!clicks) snprintf(w, sizeof w, tr("%d keys wait until it ends"), a->n_typed);
+    else if (clicks == a->n_typed) snprintf(w, sizeof w, tr("%d clicks wait until it ends"), a->n_typed);
+    else snprintf(w, sizeof w, tr("%d keys and clicks wait until it ends"), a->n_typed);
     snprintf(buf, cap, "%s%s%s", a->sc->msg, a->sc->msg[0] ? " \xc2\xb7 " : "", w);
     return buf;
 }
@@ -583,45 +586,78 @@ static int wheel_key(const App *a, const TuiEvent *ev) {
     return up ? 'b' : 'n';
 }
 
-static int handle_mouse(App *a, const TuiEvent *ev) {
+/* What the click ev asks for, read off the last frame's hits, in *w: an F-key's key, a tab's or
+ * a panel's panel, a token's or a panel's PanelClick. False when it asks for nothing (outside the
+ * hits, a panel click that selects nothing on the main panel). Over an overlay only the model
+ * menu's rows are hits (handle_mouse). */
+static bool click_resolve(App *a, const TuiEvent *ev, AppWaiting *w) {
+    const Scene *sc = a->sc;
+    *w = (AppWaiting){.key = 0, .click = PANEL_CLICK_NONE, .panel = -1};
+    for (int i = a->n_hits - 1; i >= 0; i--) {
+        const Hit *h = &a->hits[i];
+        if (!rect_contains(h->r, ev->mx, ev->my)) continue;
+        switch (h->kind) {
+        case HIT_TAB: w->panel = h->arg; return true;
+        case HIT_FKEY: w->key = h->arg; return true;
+        case HIT_TOKEN:
+            if (sc->n_ses <= h->side || h->arg >= session_len(sc->ses[h->side])) return false;
+            w->click.side = h->side;
+            w->click.pos = h->arg;
+            return true;
+        case HIT_PANEL: {
+            const PanelClass *pc = panel_class((PanelId)h->arg);
+            if (pc && pc->click && sc->n_ses > h->side) pc->click(a->pst[h->arg], sc, h->side, ev->mx, ev->my, ev->button, &w->click);
+            if (h->arg != sc->panel) w->panel = h->arg;
+            return w->panel >= 0 || w->click.pos >= 0 || w->click.layer >= 0 || w->click.head >= 0 || w->click.key >= 0;
+        }
+        default: return false;
+        }
+    }
+    return false;
+}
+
+/* A click waits for work in pieces when it asks to go to a token (scene_goto waits for it), or
+ * when its key does (key_during_work); a panel and a layer / head / key selection are view actions. */
+static bool click_goes(const AppWaiting *w) { return w->click.pos >= 0; }
+
+int app_handle_waiting(App *a, const AppWaiting *w) {
+    if (w->key) {
+        TuiEvent kev = {.key = w->key};
+        return app_handle(a, &kev);
+    }
     Scene *sc = a->sc;
+    const PanelClick *c = &w->click;
+    Err e = {0};
+    bool ok = true;
+    if (c->pos >= 0) ok = sc->n_ses > c->side && scene_goto(sc, c->side, c->pos, &e);
+    if (ok && c->layer >= 0) scene_select_layer(sc, c->layer, &e);
+    if (ok && c->head >= 0) scene_select_head(sc, c->head, &e);
+    if (ok && c->key >= 0) scene_select_key(sc, c->key, &e);
+    if (w->panel >= 0 && w->panel != sc->panel) scene_show_panel(sc, w->panel, &e);
+    return KR_ALL;
+}
+
+static int handle_mouse(App *a, const TuiEvent *ev) {
     if (is_wheel(ev)) {
         const int key = wheel_key(a, ev);
         return key ? handle_key(a, key) : KR_IGNORED;
     }
-    for (int i = a->n_hits - 1; i >= 0; i--) {
-        const Hit *h = &a->hits[i];
-        if (!rect_contains(h->r, ev->mx, ev->my)) continue;
-        if (a->overlay != OV_NONE && h->kind != HIT_MENU) {
-            if (a->overlay == OV_HELP) { a->overlay = OV_NONE; return KR_ALL; }
-            return KR_IGNORED;
-        }
-        Err e = {0};
-        switch (h->kind) {
-        case HIT_MENU:
-            if (a->overlay != OV_MODEL) return KR_IGNORED;
-            a->menu_sel = h->arg;
-            return app_overlay_key(a, TK_ENTER);
-        case HIT_TAB: scene_show_panel(sc, h->arg, &e); return KR_ALL;
-        case HIT_FKEY: return handle_key(a, h->arg);
-        case HIT_TOKEN:
-            if (sc->n_ses > h->side && h->arg < session_len(sc->ses[h->side])) scene_goto(sc, h->side, h->arg, &e);
-            return KR_ALL;
-        case HIT_PANEL: {
-            const PanelClass *pc = panel_class((PanelId)h->arg);
-            if (pc && pc->click && sc->n_ses > h->side) {
-                pc->click(a->pst[h->arg], sc, h->side, ev->mx, ev->my, ev->button);
-                if (h->arg != sc->panel) scene_show_panel(sc, h->arg, &e);
-                return KR_ALL;
+    if (a->overlay != OV_NONE) {
+        for (int i = a->n_hits - 1; i >= 0; i--) {
+            const Hit *h = &a->hits[i];
+            if (!rect_contains(h->r, ev->mx, ev->my)) continue;
+            if (h->kind == HIT_MENU && a->overlay == OV_MODEL) {
+                a->menu_sel = h->arg;
+                return app_overlay_key(a, TK_ENTER);
             }
-            if (h->arg != sc->panel) { scene_show_panel(sc, h->arg, &e); return KR_ALL; }
-            return KR_IGNORED;
+            break;
         }
-        default: return KR_IGNORED;
-        }
+        if (a->overlay == OV_HELP) { a->overlay = OV_NONE; return KR_ALL; }
+        return KR_IGNORED;
     }
-    if (a->overlay == OV_HELP) { a->overlay = OV_NONE; return KR_ALL; }
-    return KR_IGNORED;
+    AppWaiting w;
+    if (!click_resolve(a, ev, &w)) return KR_IGNORED;
+    return w.key ? handle_key(a, w.key) : app_handle_waiting(a, &w);
 }
 
 /* A key while work runs in pieces (a prefill, a re-run, B catching up, a load): the help (? F1,
@@ -631,16 +667,20 @@ static int handle_mouse(App *a, const TuiEvent *ev) {
  * other key (stepping, the prompt, the model, the sampler, an ablation, a lesson step) waits for
  * the work's end: KEY_WAITS, and the caller keeps it (app_run hands it over then). */
 #define KEY_WAITS (-1)
+static bool free_ui(App *a) {
+    return a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a);
+}
+
 static int key_during_work(App *a, int key) {
     if (a->overlay == OV_HELP) return app_overlay_key(a, key);
-    const bool free_ui = a->overlay == OV_NONE && !a->too_small && !lesson_ui_input_open(a) && !lesson_ui_menu_open(a);
-    if (free_ui && (key == '?' || key == TK_F1 || key == 'C' || key == TK_CTRL('l'))) return app_own_key(a, key);
+    const bool free = free_ui(a);
+    if (free && (key == '?' || key == TK_F1 || key == 'C' || key == TK_CTRL('l'))) return app_own_key(a, key);
     if (key == TK_ESC || key == 'q' || key == TK_F10) {
         scene_prefill_stop(a->sc);
         if (key != TK_ESC) a->quit = true;
         return KR_ALL;
     }
-    if (free_ui && !a->n_typed && view_key(a, key)) {   /* after a waiting key, in order */
+    if (free && !a->n_typed && view_key(a, key)) {   /* after a waiting key, in order */
         Err e = {0};
         scene_key(a->sc, key, &e);
         return KR_ALL;
@@ -658,21 +698,27 @@ int app_handle(App *a, const TuiEvent *ev) {
         if (scene_busy(a->sc)) {
             /* work runs: the wheel does what its key does at once (it scrolls the help as the
              * arrows do); a wheel step, which would wait, is dropped rather than kept (a wheel
-             * sends events by the dozen, each a decode step after the work); a tab click (a view
-             * action) is answered; the rest is not */
+             * sends events by the dozen, each a decode step after the work). A click does what its
+             * key does then: an F-key as the key (key_during_work); a tab, a head tile, the panel
+             * clicked on are view actions, answered at once; a token or a heatmap cell goes to a
+             * token, which waits for the work's end in order with the keys (the status line says
+             * so); a click while the help is open closes it */
             if (is_wheel(ev)) {
                 const int key = wheel_key(a, ev);
                 const int r = key ? key_during_work(a, key) : KR_IGNORED;
                 return r == KEY_WAITS ? KR_IGNORED : r;
             }
-            for (int i = a->n_hits - 1; i >= 0; i--)
-                if (rect_contains(a->hits[i].r, ev->mx, ev->my)) {
-                    if (a->hits[i].kind != HIT_TAB || a->overlay != OV_NONE) return KR_IGNORED;
-                    Err e = {0};
-                    scene_show_panel(a->sc, a->hits[i].arg, &e);
-                    return KR_ALL;
-                }
-            return KR_IGNORED;
+            if (a->overlay == OV_HELP) return handle_mouse(a, ev);   /* a click closes it, as Esc */
+            AppWaiting w;
+            if (a->overlay != OV_NONE || a->too_small || !click_resolve(a, ev, &w)) return KR_IGNORED;
+            if (w.key) {   /* an F-key: as its key */
+                const int r = key_during_work(a, w.key);
+                if (r != KEY_WAITS) return r;
+            } else if (!click_goes(&w) && free_ui(a) && !a->n_typed) {
+                return app_handle_waiting(a, &w);   /* a tab, a head tile: view actions, at once */
+            }
+            if (a->n_typed < (int)(sizeof a->typed / sizeof a->typed[0])) a->typed[a->n_typed++] = w;
+            return KR_ALL;   /* the status line shows what waits */
         }
         return handle_mouse(a, ev);
     case TK_TICK: {
@@ -685,7 +731,8 @@ int app_handle(App *a, const TuiEvent *ev) {
         if (scene_busy(a->sc)) {
             const int r = key_during_work(a, ev->key);
             if (r != KEY_WAITS) return r;
-            if (a->n_typed < (int)(sizeof a->typed / sizeof a->typed[0])) a->typed[a->n_typed++] = ev->key;
+            if (a->n_typed < (int)(sizeof a->typed / sizeof a->typed[0]))
+                a->typed[a->n_typed++] = (AppWaiting){.key = ev->key, .click = PANEL_CLICK_NONE, .panel = -1};
             return KR_ALL;   /* the status line shows what waits */
         }
         return handle_key(a, ev->key);

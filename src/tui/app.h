@@ -38,6 +38,11 @@ typedef struct {
     size_t len, cur;           /* bytes; cur sits on a grapheme boundary */
 } LineEdit;
 
+/* A key or a click made while work runs in pieces that waits for its end (app_run hands it over
+ * then): key, else a click: a panel's (PanelClick, click.pos < 0: none) and the panel it was made
+ * on (-1: none; shown as the main panel), as read off the frame it was made on. */
+typedef struct { int key; PanelClick click; int panel; } AppWaiting;
+
 typedef struct App {
     Scene *sc;                 /* owned: everything the panels show */
     void *pst[PANEL_COUNT];    /* panel states (layout of the last frame, caches) */
@@ -55,7 +60,8 @@ typedef struct App {
     int help_top, help_page;   /* the help's first row shown, rows in view (the last frame) */
     int run_ms;                /* run-mode timer period */
     bool quit;
-    int typed[32], n_typed;    /* keys typed during a prefill in pieces, handled after it */
+    AppWaiting typed[32];      /* keys and clicks made during work in pieces, handled after it */
+    int n_typed;
     int w, h;
     bool too_small;
     Hit hits[APP_MAX_HITS];
@@ -95,6 +101,8 @@ bool compare_band_work(App *a);
 void app_render_panel(App *a, Canvas *c, int panel);
 /* Handles one event; returns KR_*. Sets a->quit on q/F10/interrupt. */
 int app_handle(App *a, const TuiEvent *ev);
+/* Handles a key or click that waited for work in pieces to end (a->typed); returns KR_*. */
+int app_handle_waiting(App *a, const AppWaiting *w);
 /* The interactive loop on a terminal. Returns false with e filled if curses cannot start. */
 bool app_run(App *a, Err *e);
 

@@ -42,14 +42,13 @@ bool app_run(App *a, Err *e) {
     double next_tick = mono_ms() + a->run_ms;
     bool dirty = true;
     while (!a->quit) {
-        if (!scene_busy(a->sc) && a->n_typed) {   /* keys typed during a prefill, in order */
+        if (!scene_busy(a->sc) && a->n_typed) {   /* keys typed and clicks made during a prefill, in order */
             int n = a->n_typed;
             a->n_typed = 0;
             for (int k = 0; k < n && !a->quit; k++) {
                 if (dirty && lesson_ui_player(a)) { frame(a, &rc); dirty = false; }   /* see below */
-                TuiEvent kev = {.key = a->typed[k]};
-                if (app_handle(a, &kev) != KR_IGNORED) dirty = true;
-                if (scene_busy(a->sc)) {   /* that key started another prefill: keep the rest */
+                if (app_handle_waiting(a, &a->typed[k]) != KR_IGNORED) dirty = true;
+                if (scene_busy(a->sc)) {   /* that one started another prefill: keep the rest */
                     for (int j = k + 1; j < n; j++) a->typed[a->n_typed++] = a->typed[j];
                     break;
                 }

@@ -28,6 +28,13 @@ typedef struct PanelCtx {
     bool focus;
 } PanelCtx;
 
+/* What a click on a panel asks for, read off the frame it was made on: the token to go to (pos < 0:
+ * none; going there waits for work running in pieces), then the layer, head and attention key
+ * column to select (-1: none; view actions). The App carries it out (app.c: at once, or after the
+ * work when it goes to a token), so keys and clicks take one path. */
+typedef struct { int side, pos, layer, head, key; } PanelClick;
+#define PANEL_CLICK_NONE ((PanelClick){.side = 0, .pos = -1, .layer = -1, .head = -1, .key = -1})
+
 typedef struct PanelClass {
     const char *name;    /* "attention": screenshot --panel, lessons */
     const char *title;   /* "Attention" */
@@ -35,8 +42,9 @@ typedef struct PanelClass {
     void *(*create)(void);
     void (*destroy)(void *st);
     void (*draw)(void *st, PanelCtx *ctx);
-    /* Mouse press at (x, y) inside the rectangle last drawn on `side`: calls scene actions. */
-    int (*click)(void *st, Scene *sc, int side, int x, int y, int button);
+    /* Mouse press at (x, y) inside the rectangle last drawn on `side`: what it asks for, in *out
+     * (set to PANEL_CLICK_NONE first); false when it asks for nothing. Reads the scene only. */
+    bool (*click)(void *st, const Scene *sc, int side, int x, int y, int button, PanelClick *out);
     const char *help;    /* "key  what it does" lines, '\n'-separated (the keys are keymap rows) */
     const char *hint;    /* one short line shown on the frame's bottom border */
 } PanelClass;

@@ -270,20 +270,21 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     free(row);
 }
 
-static int attn_click(void *vst, Scene *sc, int side, int x, int y, int button) {
+static bool attn_click(void *vst, const Scene *sc, int side, int x, int y, int button, PanelClick *out) {
     AttnState *st = vst;
-    if (button != MB_LEFT) return KR_IGNORED;
+    (void)sc;
+    if (button != MB_LEFT) return false;
     int r, c;
     if (w_heatmap_hit(&st->main[side], x, y, &r, &c)) {
-        int q = st->main_q0[side] + r;
-        Err e = {0};
-        if (!scene_goto(sc, side, q, &e)) return KR_ALL;
-        scene_select_key(sc, c <= q ? c : q, &e);
-        return KR_ALL;
+        const int q = st->main_q0[side] + r;
+        out->side = side;
+        out->pos = q;
+        out->key = c <= q ? c : q;
+        return true;
     }
     for (int i = 0; i < st->n_tiles[side]; i++)
-        if (rect_contains(st->tiles[side][i], x, y)) { Err e = {0}; scene_select_head(sc, i, &e); return KR_ALL; }
-    return KR_IGNORED;
+        if (rect_contains(st->tiles[side][i], x, y)) { out->head = i; return true; }
+    return false;
 }
 
 const PanelClass panel_attention = {

@@ -258,11 +258,14 @@ static void ffn_draw(void *vst, PanelCtx *ctx) {
     else draw_dense(ctx, in, t, l, false);
 }
 
-static int ffn_click(void *vst, Scene *sc, int side, int x, int y, int button) {
+static bool ffn_click(void *vst, const Scene *sc, int side, int x, int y, int button, PanelClick *out) {
     FfnState *st = vst;
     int r, c;
-    if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) { Err e = {0}; scene_goto(sc, side, st->t0[side] + r, &e); return KR_ALL; }
-    return KR_IGNORED;
+    (void)sc;
+    if (button != MB_LEFT || !w_heatmap_hit(&st->hl[side], x, y, &r, &c)) return false;
+    out->side = side;
+    out->pos = st->t0[side] + r;
+    return true;
 }
 
 const PanelClass panel_ffn = {

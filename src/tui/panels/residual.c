@@ -256,16 +256,14 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
     }
 }
 
-static int resid_click(void *vst, Scene *sc, int side, int x, int y, int button) {
+static bool resid_click(void *vst, const Scene *sc, int side, int x, int y, int button, PanelClick *out) {
     ResidState *st = vst;
     int r, c;
-    if (button == MB_LEFT && w_heatmap_hit(&st->hl[side], x, y, &r, &c)) {
-        Err e = {0};
-        scene_goto(sc, side, st->t0[side] + c, &e);
-        if (r < session_model(sc->ses[side])->spec.n_layers) scene_select_layer(sc, r, &e);
-        return KR_ALL;
-    }
-    return KR_IGNORED;
+    if (button != MB_LEFT || !w_heatmap_hit(&st->hl[side], x, y, &r, &c)) return false;
+    out->side = side;
+    out->pos = st->t0[side] + c;
+    if (r < session_model(sc->ses[side])->spec.n_layers) out->layer = r;
+    return true;
 }
 
 const PanelClass panel_residual = {
