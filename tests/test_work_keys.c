@@ -2,11 +2,14 @@
  * answers at once (the help, the theme, view actions; the wheel where its key is answered) acts on
  * what is on screen, the rest waits for the work's end, and a model that takes the old one's place
  * keeps the view choices made on it only as far as it has them. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "harness.h"
 #include "work_fx.h"
+#include "analysis/derived.h"
 #include "scene/scene.h"
 #include "tui/app.h"
 #include "tui/canvas.h"
@@ -308,6 +311,93 @@ TEST(work_app_clicks_during_work) {
     for (int k = 0; k < n; k++) app_handle_waiting(app, &app->typed[k]);
     CHECK_MSG(session_cursor(sc->ses[0]) == 2 && sc->sel.key == 0, "cursor %d key %d (the cell's row %d)", session_cursor(sc->ses[0]), sc->sel.key, got.pos);
     CHECK_EQ_INT(sc->sel.layer, layer1 - 1);
+    canvas_free(cv);
+    app_free(app);
+    for (int i = 0; i < 2000 && scene_loads_running(); i++) work_sleep_ms(5);
+}
+
+/* ---- the Embeddings panel's work and a model about to be replaced ------------------------ */
+
+static atomic_bool g_switched;
+
+/* the test's guard: a job held at its start (derived_background_pause) that nothing stops would
+ * hold the switch for good; after 3 s it is let go, and the switch's time shows it */
+static void *let_go_later(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 300 && !atomic_load(&g_switched); i++) work_sleep_ms(10);
+    if (!atomic_load(&g_switched)) derived_background_pause(false);
+    return NULL;
+}
+
+static double mono_ms_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Ticks the load under way to its end (the switch included) with the guard; its milliseconds,
+ * or -1 when it failed. */
+static double load_finish_ms(Scene *sc, Err *e) {
+    pthread_t th;
+    atomic_store(&g_switched, false);
+    const bool guard = !pthread_create(&th, NULL, let_go_later, NULL);
+    const double t0 = mono_ms_now();
+    const bool ok = work_tick_while(sc, SCENE_JOB_LOAD, e);
+    const double ms = mono_ms_now() - t0;
+    atomic_store(&g_switched, true);
+    if (guard) pthread_join(th, NULL);
+    return ok ? ms : -1;
+}
+
+/* The Embeddings panel's vocabulary work is of no use for a model a load is about to replace:
+ * (1) a job already running for it (v pressed, the index build held at its start) is stopped at
+ * the switch, which does not wait for it (before: the switch waited for the whole build, seconds
+ * on a big vocabulary; here, held, the guard's 3 s); (2) v pressed during the load starts nothing
+ * for the old model (before: its index build started, and the switch waited for it) and the panel
+ * says the map waits for the new one; after the load the map is made for the new model. */
+TEST(work_no_vocab_work_for_a_model_being_replaced) {
+    Err e = {0};
+    if (!file_exists(MA "/model.safetensors") || !file_exists(S260K)) SKIP("models not available");
+    App *app = app_new();
+    REQUIRE(app);
+    Scene *sc = app->sc;
+    app->hint = false;
+    REQUIRE(scene_load_model(sc, 0, MA, &e) && scene_set_prompt(sc, TEXT, true, &e) && scene_step(sc, &e));
+    REQUIRE(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
+    sc->chunked = true;
+    Canvas *cv = canvas_new(100, 30);
+    REQUIRE(cv);
+    TuiEvent v = {.key = 'v'};
+    /* 1. a job running for the old model at the switch */
+    derived_background_pause(true);
+    app_handle(app, &v);
+    CHECK(work_screen_has(app, cv, "indexing the vocabulary"));
+    CHECK(derived_background_busy());
+    REQUIRE(scene_load_model(sc, 0, S260K, &e) && sc->job.kind == SCENE_JOB_LOAD);
+    double ms = load_finish_ms(sc, &e);
+    CHECK_MSG(ms >= 0 && ms < 1500, "the switch took %.0f ms", ms);
+    REQUIRE(!strcmp(session_model_path(sc->ses[0]), S260K));
+    for (int i = 0; i < 2000 && derived_background_busy(); i++) work_sleep_ms(1);
+    CHECK(!derived_background_busy());                     /* stopped, nothing started since */
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    /* 2. v during a load: nothing started for the old model */
+    derived_background_pause(true);
+    app_handle(app, &v);                                   /* the map off (nothing drawn since) */
+    REQUIRE(sc->view.emb_map == 0);
+    REQUIRE(scene_load_model(sc, 0, MA, &e) && sc->job.kind == SCENE_JOB_LOAD);
+    app_handle(app, &v);                                   /* a view key: at once */
+    CHECK(sc->view.emb_map == 1 && !app->n_typed);
+    CHECK(work_screen_has(app, cv, "the map waits for the model being loaded"));
+    CHECK(work_screen_has(app, cv, "(neighbours after the load)"));
+    CHECK(!derived_background_busy());
+    ms = load_finish_ms(sc, &e);
+    CHECK_MSG(ms >= 0 && ms < 1500, "the switch took %.0f ms", ms);
+    REQUIRE(!strcmp(session_model_path(sc->ses[0]), MA));
+    while (scene_busy(sc)) REQUIRE(scene_prefill_tick(sc, 0, &e));
+    derived_background_pause(false);
+    bool drawn = false;                                    /* the new model's map */
+    for (int i = 0; i < 20000 && !drawn; i++) { drawn = work_screen_has(app, cv, "vocabulary map: PCA of "); if (!drawn) work_sleep_ms(1); }
+    CHECK(drawn);
     canvas_free(cv);
     app_free(app);
     for (int i = 0; i < 2000 && scene_loads_running(); i++) work_sleep_ms(5);

@@ -28,6 +28,7 @@ static void map_job_finish(DerivedCache *dc, const Model *m);
 typedef struct JobHead {
     pthread_t th;
     atomic_bool done, stop;
+    const void *model;           /* the model whose weights it reads */
     struct JobHead *next;
 } JobHead;
 
@@ -55,6 +56,15 @@ int derived_background_cancel(void) {
     return n;
 }
 
+int derived_background_cancel_model(const void *m) {
+    int n = 0;
+    pthread_mutex_lock(&g_jobs_mu);
+    for (JobHead *h = g_jobs; h; h = h->next)
+        if (h->model == m && !atomic_exchange(&h->stop, true)) n++;
+    pthread_mutex_unlock(&g_jobs_mu);
+    return n;
+}
+
 static void jobs_unlink(JobHead *h) {
     pthread_mutex_lock(&g_jobs_mu);
     for (JobHead **p = &g_jobs; *p; p = &(*p)->next)
@@ -64,7 +74,8 @@ static void jobs_unlink(JobHead *h) {
 
 /* starts a job on its own thread, listed and counted as running and as reading a model (the
  * thread takes itself off: job_read_done, job_end); false when no thread could be started */
-static bool job_start(JobHead *h, void *(*fn)(void *), void *arg) {
+static bool job_start(JobHead *h, const void *model, void *(*fn)(void *), void *arg) {
+    h->model = model;
     atomic_init(&h->done, false);
     atomic_init(&h->stop, false);
     atomic_fetch_add(&g_busy, 1);
@@ -156,7 +167,7 @@ bool derived_vocab_prepare(DerivedCache *dc, const Model *m) {
     j->emb = &m->w.tok_emb;
     j->model = m;
     snprintf(j->path, sizeof j->path, "%s", m->path);
-    if (!job_start(&j->h, vocab_job_main, j)) { free(j); return true; }
+    if (!job_start(&j->h, m, vocab_job_main, j)) { free(j); return true; }
     dc->job = j;
     return false;
 }
@@ -233,7 +244,7 @@ bool derived_vocab_map_prepare(DerivedCache *dc, const Model *m, int n_fit) {
     j->n_fit = n_fit;
     j->model = m;
     snprintf(j->path, sizeof j->path, "%s", m->path);
-    if (!job_start(&j->h, map_job_main, j)) { free(j); return true; }
+    if (!job_start(&j->h, m, map_job_main, j)) { free(j); return true; }
     dc->map_job = j;
     return false;
 }

@@ -69,6 +69,8 @@ bool derived_background_busy(void);
  * stays as before the job, and the next prepare starts it again. Returns how many were asked
  * (0: none running, or all already stopping). */
 int derived_background_cancel(void);
+/* The same for the jobs reading model m only (a model about to be freed: scene_set_session). */
+int derived_background_cancel_model(const void *m);
 /* Tests: while on, a job started on a worker waits at its start (until off, or cancelled), so
  * that a test can act while it is surely running. */
 void derived_background_pause(bool on);

@@ -73,6 +73,8 @@ Scene *scene_new(void) {
 void scene_free(Scene *sc) {
     if (!sc) return;
     scene_load_abandon(sc);
+    for (int i = 0; i < 2; i++)
+        if (sc->own[i] && sc->ses[i]) derived_background_cancel_model(session_model(sc->ses[i]));
     derived_wait_model_readers();   /* a panel's index or map job may still read a model */
     for (int i = 0; i < 2; i++)
         if (sc->own[i] && sc->ses[i]) {
@@ -85,7 +87,11 @@ void scene_free(Scene *sc) {
 void scene_set_session(Scene *sc, int slot, Session *s, bool own) {
     if (slot < 0 || slot > 1) return;
     if (sc->ses[slot] && sc->own[slot] && sc->ses[slot] != s) {
-        derived_wait_model_readers();   /* a panel's index or map job may still read its model */
+        /* a panel's index or map job may still read its model: it is of no use now, so it is
+         * asked to stop (it checks between rows: milliseconds) rather than waited for (seconds
+         * on a big vocabulary) */
+        derived_background_cancel_model(session_model(sc->ses[slot]));
+        derived_wait_model_readers();
         if (sc->release_cb) sc->release_cb(sc->release_ud, sc->ses[slot]);
         session_free(sc->ses[slot]);
     }

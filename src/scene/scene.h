@@ -221,6 +221,9 @@ bool scene_settle(Scene *sc, Err *e);
  * a prefill piece never goes below SCENE_PREFILL_PIECE_MIN tokens). */
 #define SCENE_PREFILL_PIECE_MIN 16
 int scene_piece_size(int ran, double ms, bool decode);
+/* The slot a model is being loaded into on a worker (job SCENE_JOB_LOAD), whose model is about
+ * to be replaced; -1 when none. */
+int scene_load_slot(const Scene *sc);
 /* Model loads still running on worker threads, abandoned ones included (tests wait for 0). */
 int scene_loads_running(void);
 

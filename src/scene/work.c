@@ -177,6 +177,8 @@ static atomic_int g_loads;
 
 int scene_loads_running(void) { return atomic_load(&g_loads); }
 
+int scene_load_slot(const Scene *sc) { return sc->load ? sc->load->slot : -1; }
+
 static void *load_main(void *arg) {
     SceneLoad *L = arg;
     L->s = session_new(L->path, L->max_ctx, &L->err);

@@ -118,13 +118,16 @@ static void draw_vocab_map(EmbState *st, PanelCtx *ctx, Rect r, int sel) {
     const Session *s = ctx->s;
     const int side = ctx->side;
     /* the interactive UI never waits for the fit: on a worker the first time (once per model),
-     * and none is started once Esc cancelled one (work.cancel) until v asks again */
-    const bool hold = ctx->sc->view.emb_hold;
+     * and none is started once Esc cancelled one (work.cancel) until v asks again, nor for a
+     * model that a load is about to replace (the switch would wait for it) */
+    const bool loading = scene_load_slot(ctx->sc) == side;
+    const bool hold = ctx->sc->view.emb_hold || loading;
     if (ctx->sc->chunked && !(hold ? derived_vocab_map_ready(&st->dc[side], session_model(s), EMB_MAP_FIT)
                                    : derived_vocab_map_prepare(&st->dc[side], session_model(s), EMB_MAP_FIT))) {
         char msg[200];
         int n = session_model(s)->spec.vocab_size < EMB_MAP_FIT ? session_model(s)->spec.vocab_size : EMB_MAP_FIT;
-        if (hold) snprintf(msg, sizeof msg, "%s", tr("vocabulary map fit cancelled: v starts it again"));
+        if (loading) snprintf(msg, sizeof msg, "%s", tr("the map waits for the model being loaded"));
+        else if (hold) snprintf(msg, sizeof msg, "%s", tr("vocabulary map fit cancelled: v starts it again"));
         else snprintf(msg, sizeof msg, tr("fitting the vocabulary map (PCA of %d rows of tok_emb, once per model): Esc cancels"), n);
         panel_message(c, r, msg);
         return;
@@ -256,10 +259,10 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
     int sel = sc->view.emb_sel >= 0 && sc->view.emb_sel <= q ? sc->view.emb_sel : q;
     if (sc->view.emb_texts) { emb_texts_draw(&st->dc[ctx->side], ctx, in, layer); return; }
     /* the interactive UI never waits for the vocabulary index: built on a worker the first time;
-     * once Esc cancelled it (work.cancel) none is started until v asks again, and the panel
-     * shows what needs no index */
+     * once Esc cancelled it (work.cancel) none is started until v asks again, nor for a model that
+     * a load is about to replace, and the panel shows what needs no index */
     bool have_index = true;
-    if (sc->chunked && sc->view.emb_hold) have_index = derived_vocab_ready(&st->dc[ctx->side], session_model(s));
+    if (sc->chunked && (sc->view.emb_hold || scene_load_slot(sc) == ctx->side)) have_index = derived_vocab_ready(&st->dc[ctx->side], session_model(s));
     else if (sc->chunked && !derived_vocab_prepare(&st->dc[ctx->side], session_model(s))) {
         char msg[200];
         snprintf(msg, sizeof msg, tr("indexing the vocabulary for the neighbours and the map (%d tokens, once per model): Esc cancels"),
@@ -306,7 +309,9 @@ static void emb_draw(void *vst, PanelCtx *ctx) {
         snprintf(notes[i], sizeof notes[i], "%.3f", (double)v);
         bars[i] = (Bar){labels[i], v > 0 ? v : 0, notes[i], sty(CR_TITLE), false};
     }
-    if (!have_index) canvas_text_fit(c, right.x, y, tr("(indexing cancelled: v starts it)"), right.w, sty(CR_DIM));
+    if (!have_index)
+        canvas_text_fit(c, right.x, y, scene_load_slot(sc) == ctx->side ? tr("(neighbours after the load)") : tr("(indexing cancelled: v starts it)"),
+                        right.w, sty(CR_DIM));
     else if (!nn_n) canvas_text_fit(c, right.x, y, tr("(no embedding table)"), right.w, sty(CR_DIM));
     w_bars(c, rect_make(right.x, y, right.w, rows), bars, rows, 1.0f, 13, 6);
     canvas_target(c, rect_make(right.x, y - 1, right.w, rows + 1), "embeddings.neighbours");
