@@ -15,6 +15,7 @@
 #include "lesson/lesson.h"
 #include "scene/scene.h"
 #include "tui/app.h"
+#include "tui/canvas.h"
 #include "tui/lesson_pane.h"
 
 #define MODEL "assets/models/story-gqa"
@@ -670,4 +671,78 @@ static void menu_body(TestCtx *T_, const char *dir) {
 TEST(tui_model_menu_fits_a_long_name) {
     if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
     test_in_tmpdir(T_, "scene", menu_body);
+}
+
+/* The compare header uses the room it has: the right part ("decode │ pos 7/7 │ embed") lost its
+ * stage and phase against the names with their samplers, and kept "pos 7/7" when the samplers went
+ * after it, and it counted two blanks the line does not draw: story-gqa beside g at 61 columns read
+ * "A: story-gqa (greedy)  B: g (T1.5 k5 p0.9)          pos 7/7", ten blanks where "decode │ " fits.
+ * For the three pairs of header_body, 60-110 columns, English, Chinese and ASCII: the blanks before
+ * the right part leave no room for what is missing, each piece on its own with the one blank kept
+ * before the right part: the phase (with its bar), else the stage; "llmscope" (10 columns with its
+ * blanks) when the right part is whole; "(greedy)" when the sampler shows alone; the sampler when
+ * neither does. */
+static void room_body(TestCtx *T_, const char *dir) {
+    char g[1100], b[1100], cmd[3400];
+    REQUIRE(sampling_models(dir, g, b, sizeof g));
+    snprintf(cmd, sizeof cmd, "ln -s '%s' '%s/a-rather-long-sampling-model' && ln -s \"$PWD/" MODEL "\" '%s/b-rather-long-greedy-model'", g, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    char la[1200], lb[1200];
+    snprintf(la, sizeof la, "%s/a-rather-long-sampling-model", dir);
+    snprintf(lb, sizeof lb, "%s/b-rather-long-greedy-model", dir);
+    const char *pairs[3][2] = {{MODEL, g}, {g, MODEL}, {lb, la}};
+    GenOverride none = {.seed = 42};
+    int seen = 0, shortened = 0, untagged = 0;
+    for (int k = 0; k < 3; k++) {
+        Err e = {0};
+        App *a = app_new();
+        REQUIRE(a);
+        a->hint = false;
+        REQUIRE(scene_load_model(a->sc, 0, pairs[k][0], &e) && scene_sampler_model(a->sc, &none, true, &e));
+        REQUIRE(scene_set_prompt(a->sc, PROMPT, true, &e) && scene_load_model(a->sc, 1, pairs[k][1], &e));
+        for (int i = 0; i < 3; i++) REQUIRE(scene_step(a->sc, &e));
+        for (int w = 60; w <= 110; w++)
+            for (int mode = 0; mode < 3; mode++) {
+                const bool u = mode < 2;
+                const char *bar = u ? " \xe2\x94\x82 " : " | ";
+                const char *phase = mode == 1 ? "\xe8\xa7\xa3\xe7\xa0\x81" : "decode";   /* 解码 */
+                const char *stage = mode == 1 ? "\xe5\xb5\x8c\xe5\x85\xa5" : "embed";   /* 嵌入 */
+                const char *pos = mode == 1 ? "\xe4\xbd\x8d\xe7\xbd\xae 7/7" : "pos 7/7";   /* 位置 */
+                const char *greedy = mode == 1 ? "\xef\xbc\x88\xe8\xb4\xaa\xe5\xbf\x83\xef\xbc\x89" : " (greedy)";
+                const char *lang = mode == 1 ? "zh" : mode ? "ascii" : "en";
+                char *row = header_row(a, w, mode);
+                REQUIRE(row);
+                char ph[64], st[64];
+                snprintf(ph, sizeof ph, "%s%s", phase, bar);
+                snprintf(st, sizeof st, "%s%s", bar, stage);
+                char *at = strstr(row, pos);
+                CHECK_MSG(at != NULL, "%d cols (%s): no position in \"%s\"", w, lang, row);
+                if (!at) { free(row); continue; }
+                const size_t pl = strlen(ph);
+                const bool has_phase = (size_t)(at - row) >= pl && !strncmp(at - pl, ph, pl);
+                const bool has_stage = strstr(at, st) != NULL;
+                char *start = has_phase ? at - pl : at;
+                int gap = 0;
+                while (start - gap > row && start[-gap - 1] == ' ') gap++;
+                const int room = gap - 1;                  /* one blank stays before the right part */
+                if (!has_phase) CHECK_MSG(room < text_width(ph, u), "%d cols (%s): \"%s\" fits in \"%s\"", w, lang, ph, row);
+                else if (!has_stage) CHECK_MSG(room < text_width(st, u), "%d cols (%s): \"%s\" fits in \"%s\"", w, lang, st, row);
+                else if (strncmp(row, " llmscope", 9)) CHECK_MSG(room < 10, "%d cols (%s): \"llmscope\" fits in \"%s\"", w, lang, row);
+                const bool has_s = strstr(row, "(T1.5 k5 p0.9)") != NULL, has_g = strstr(row, greedy) != NULL;
+                if (has_s && !has_g) CHECK_MSG(room < text_width(greedy, u), "%d cols (%s): \"%s\" fits in \"%s\"", w, lang, greedy, row);
+                if (!has_s) CHECK_MSG(room < text_width(" (T1.5 k5 p0.9)", u), "%d cols (%s): the sampler fits in \"%s\"", w, lang, row);
+                shortened += !has_stage;
+                untagged += !has_s;
+                seen++;
+                free(row);
+            }
+        app_free(a);
+    }
+    CHECK_EQ_INT(seen, 3 * 51 * 3);
+    CHECK_MSG(shortened > 0 && untagged > 0, "the right part never shortened (%d) or no sampler dropped (%d): the checks above cannot fail", shortened, untagged);
+}
+
+TEST(tui_compare_header_uses_its_room) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", room_body);
 }

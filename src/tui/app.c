@@ -112,6 +112,18 @@ static void header_name(const App *a, int i, int n, const char *smp, int tags, c
              app_model_basename(session_model_path(a->sc->ses[i]), nm, sizeof nm), tag);
 }
 
+/* The width of the names (header_name) as drawn at the narrowest: without "llmscope" and the
+ * model lines, one blank before A's name is on screen and none follow B's. */
+static int names_min_w(const App *a, int n, char smp[2][64], int tags, const Canvas *c) {
+    int w = 0;
+    for (int i = 0; i < n; i++) {
+        char nm[200];
+        header_name(a, i, n, smp[i], tags, nm, sizeof nm);
+        w += text_width(nm, c->unicode) - 2;
+    }
+    return w;
+}
+
 static void draw_header(App *a, Canvas *c, Rect r) {
     Style hs = sty2(CR_TEXT, CR_HEADER, 0);
     canvas_fill(c, r, " ", hs);
@@ -158,22 +170,29 @@ static void draw_header(App *a, Canvas *c, Rect r) {
         for (int i = 0; i < 2; i++) sampler_text(a->sc->ses[i], smp[i], sizeof smp[i]);
         tags = smp[0][0] || smp[1][0] ? 2 : 0;
     }
-    int names_w = 0;
-    for (int i = 0; i < n; i++) {
-        panel_model_line(a->sc->ses[i], part[i], sizeof part[i]);
-        header_name(a, i, n, smp[i], tags, name[i], sizeof name[i]);
-        names_w += text_width(name[i], c->unicode) - (i + 1 == n ? 2 : 0);
-    }
     /* the names stay whole: where they and the right part do not fit (a lesson's stage "L2 ln1"
      * in compare mode at 60 columns read "B: story-m…"), the right part loses the stage, then
-     * the phase; "pos 7/7" stays */
-    if (s && names_w + text_width(right, c->unicode) > r.w) {
+     * the phase; "pos 7/7" stays. The samplers go when the names do not fit even beside "pos
+     * 7/7"; the right part is chosen after them, against the names as they are drawn at the
+     * narrowest (no "llmscope", no model lines: one blank before A's name, none after B's), so
+     * that it takes the room the samplers leave (it kept "pos 7/7" with a gap before it) */
+    if (s) {
         const int cur = session_cursor(s) < 0 ? 0 : session_cursor(s), len = session_len(s);
         const char *bar = c->unicode ? " \xe2\x94\x82 " : " | ";
         char shorter[2][128];
         snprintf(shorter[0], sizeof shorter[0], tr("%s%spos %d/%d "), phase_name(a->sc, s), bar, cur, len ? len - 1 : 0);
         snprintf(shorter[1], sizeof shorter[1], tr("pos %d/%d "), cur, len ? len - 1 : 0);
-        snprintf(right, sizeof right, "%s", names_w + text_width(shorter[0], c->unicode) <= r.w ? shorter[0] : shorter[1]);
+        int names_w = names_min_w(a, n, smp, tags, c);
+        while (tags && names_w + text_width(shorter[1], c->unicode) > r.w) {
+            tags = tags == 2 && !(smp[0][0] && smp[1][0]) ? 1 : 0;
+            names_w = names_min_w(a, n, smp, tags, c);
+        }
+        if (names_w + text_width(right, c->unicode) > r.w)
+            snprintf(right, sizeof right, "%s", names_w + text_width(shorter[0], c->unicode) <= r.w ? shorter[0] : shorter[1]);
+    }
+    for (int i = 0; i < n; i++) {
+        panel_model_line(a->sc->ses[i], part[i], sizeof part[i]);
+        header_name(a, i, n, smp[i], tags, name[i], sizeof name[i]);
     }
     /* the right part wins; the models' text before it keeps one blank and loses whole " · "
      * parts ("6L d192" is never cut to "6L d1"), then is cut with an ellipsis */
