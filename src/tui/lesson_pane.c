@@ -21,7 +21,7 @@ struct LessonUi {
     bool more;                 /* rows below the pane's view: next pages instead of stepping */
     int page;                  /* rows one page moves */
     /* Fitting the step's targets on a short screen (lesson_ui_refit): the pane at the bottom
-     * shrinks (squeeze 1: 30 % of the rows, 2: five rows) until they are drawn; if none helps
+     * shrinks (squeeze 1: 30 % of the rows, at least 7, 2: five rows) until they are drawn; if none helps
      * it keeps its size and says which are off screen. Worked out once per step and size. */
     int squeeze;
     bool fitted, off_screen;
@@ -377,7 +377,10 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         rest = rect_make(main.x, main.y, main.w - pw, main.h);
     } else {
         int ph = main.h * 45 / 100, lo = c->h < 30 ? 5 : 8;
-        if (u->squeeze == 1) ph = main.h * 30 / 100;
+        /* squeezed for a step's targets: first to 30 % but never below three lines of narration
+         * a page (seven rows compact; at 80x24 the 30 % left one line, a title and "more"),
+         * and only when the targets still do not fit, to five rows */
+        if (u->squeeze == 1) ph = main.h * 30 / 100 > 7 ? main.h * 30 / 100 : 7;
         if (u->squeeze >= 2) ph = 5;
         if (ph < lo) ph = lo;
         if (ph > main.h - 4) ph = main.h - 4;
