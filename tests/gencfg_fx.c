@@ -25,3 +25,12 @@ int gencfg_cli(const char *args, char **out, char **err) {
     if (!*err) *err = strdup("");
     return rc;
 }
+
+bool gencfg_write_g(const char *dir, const char *json) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/g/generation_config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    const bool ok = fputs(json, f) >= 0;
+    return fclose(f) == 0 && ok;
+}

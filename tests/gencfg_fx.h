@@ -7,4 +7,7 @@
 extern char gencfg_tmp[1024];
 /* Runs `llmscope ARGS` (%D = gencfg_tmp); returns the status, *out stdout, *err stderr. */
 int gencfg_cli(const char *args, char **out, char **err);
+/* Writes json as DIR/g/generation_config.json (the test's model copy); false when it cannot. */
+#include <stdbool.h>
+bool gencfg_write_g(const char *dir, const char *json);
 #endif

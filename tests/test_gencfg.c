@@ -553,11 +553,7 @@ static void bad_body(TestCtx *T_, const char *dir) {
         {"{\"top_k\": 20.5}", "generation_config.json: \"top_k\" is 20.5: it must be a whole number", "--top-k 3 --temp 1", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs(cases[i].gcfg, f);
-        fclose(f);
+        REQUIRE(gencfg_write_g(dir, cases[i].gcfg));
         char *out, *err;
         /* the commands that sample */
         /* formats: %%D becomes the %D that gencfg_cli() expands */
@@ -602,11 +598,7 @@ static void bad_body(TestCtx *T_, const char *dir) {
     /* several bad fields: all named in one error, one line each with the option replacing it; with
      * those options it runs */
     {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs("{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}", f);
-        fclose(f);
+        REQUIRE(gencfg_write_g(dir, "{\"do_sample\": true, \"temperature\": 2, \"top_k\": 50.0}"));
         char *out, *err;
         int rc = gencfg_cli("run --model %D/g --prompt hi -n 4", &out, &err);
         CHECK_MSG(rc == 1 && strstr(err, "llmscope: 2 sampling fields of generation_config.json are wrong; fix the file, or give the options named:\n") &&

@@ -34,11 +34,7 @@ static void severity_body(TestCtx *T_, const char *dir) {
         {"{\"do_sample\": \"false\"}", "\"do_sample\" must be true or false", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs(cases[i].gcfg, f);
-        fclose(f);
+        REQUIRE(gencfg_write_g(dir, cases[i].gcfg));
         char *out, *err;
         CHECK_MSG(gencfg_cli("info --model %D/g", &out, &err) == 0, "%s: info: %s", cases[i].gcfg, err);
         const char *line = strstr(out, cases[i].warning ? "\n  warning         " : "\n  problem         ");
@@ -62,11 +58,7 @@ static void severity_body(TestCtx *T_, const char *dir) {
     }
     /* the default decode agrees: greedy and quiet where it is a warning, an error where a problem */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs(cases[i].gcfg, f);
-        fclose(f);
+        REQUIRE(gencfg_write_g(dir, cases[i].gcfg));
         char *out, *err;
         int rc = gencfg_cli("generate --model %D/g --ids 0,1 -n 2", &out, &err);
         CHECK_MSG(cases[i].warning ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: generate: status %d: %s", cases[i].gcfg, rc, err);
@@ -109,11 +101,7 @@ static void greedy_unused_body(TestCtx *T_, const char *dir) {
          "temperature top_p min_p typical_p top_k epsilon_cutoff eta_cutoff"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s/g/generation_config.json", dir);
-        FILE *f = fopen(cmd, "w");
-        REQUIRE(f);
-        fputs(cases[i].gcfg, f);
-        fclose(f);
+        REQUIRE(gencfg_write_g(dir, cases[i].gcfg));
         char want[8][32];
         int nw = 0;
         for (const char *p = cases[i].warned; *p && nw < 8;) {
