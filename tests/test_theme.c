@@ -265,3 +265,29 @@ TEST(theme_contrast_tmux) {
     CHECK_MSG(rc == 0, "tests/contrast_tmux.sh exited %d", rc);
     free(out);
 }
+
+/* The first screen's hint says what the step key does next: before the prompt has run, run it;
+ * after `tui --run` (the prompt already run) one more token (it said "run the prompt" there too). */
+TEST(first_hint_says_what_the_step_does) {
+    if (!file_exists("assets/models/story-gqa/model.safetensors")) SKIP("assets/models/story-gqa not available");
+    Err e = {0};
+    Session *s = session_new("assets/models/story-gqa", 0, &e);
+    REQUIRE(s);
+    REQUIRE(session_set_prompt(s, "Once upon a time", &e));
+    App *a = app_new();
+    Canvas *c = canvas_new(100, 30);
+    REQUIRE(a && c);
+    app_set_session(a, 0, s, true);
+    a->hint = true;
+    app_render(a, c);
+    char *txt = canvas_to_text(c);
+    CHECK_MSG(txt && strstr(txt, "run the prompt, then one token") && !strstr(txt, "one more token"), "%s", txt);
+    free(txt);
+    REQUIRE(session_step(s, &e));
+    app_render(a, c);
+    txt = canvas_to_text(c);
+    CHECK_MSG(txt && strstr(txt, "step: one more token") && !strstr(txt, "run the prompt"), "%s", txt);
+    free(txt);
+    canvas_free(c);
+    app_free(a);
+}

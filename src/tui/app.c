@@ -531,7 +531,7 @@ static void render_once(App *a, Canvas *c) {
     }
     draw_fbar(a, c, rect_make(0, c->h - 1, c->w, 1), !msg_beside_tabs);
     lesson_ui_draw_targets(a, c);        /* the step's targets, highlighted over what the panels drew */
-    if (a->hint && a->overlay == OV_NONE) first_hint_draw(c, main);
+    if (a->hint && a->overlay == OV_NONE) first_hint_draw(c, main, a->sc->ses[0] && session_prefilled(a->sc->ses[0]));
     app_draw_overlay(a, c);
     lesson_ui_draw_menu(a, c);
     a->frame_ms = now_ms() - t0;

@@ -6,5 +6,6 @@
 #include "tui/canvas.h"
 
 /* Draws the hint at the bottom centre of area (nothing when area is too small). */
-void first_hint_draw(Canvas *c, Rect area);
+/* prompt_ran: the prompt has run already (tui --run): the step key decodes one token */
+void first_hint_draw(Canvas *c, Rect area, bool prompt_ran);
 #endif
