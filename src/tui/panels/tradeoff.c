@@ -326,19 +326,36 @@ static void to_draw(void *vst, PanelCtx *ctx) {
     int x = in.x;
     static const char *const KINDS[4] = {"MHA", "GQA", "MQA", "MLA"};
     if (y < in.y + in.h) {
+        /* the glyphs' meanings, with short labels when the long ones do not fit the line; an item
+         * that does not fit even so is left out whole (at 60 columns "◆ loaded" ran over the frame) */
+        const char *lab[4] = {tr("95% interval  "), tr(" Pareto front  "), tr(" loaded  "),
+                              uni ? tr("\xe2\x96\xb2 config only") : tr("^ config only")};
+        const char *shortl[4] = {tr("95%  "), tr(" front  "), tr(" loaded  "), uni ? "\xe2\x96\xb2" : "^"};
+        int kinds_w = 0;
+        for (int k = 0; k < 4; k++) kinds_w += 1 + text_width(KINDS[k], uni) + 1;
+        const int glyphs_w = 2 + 2 + 1;    /* "│" after a blank, "⠒⠒", "◆" */
+        int long_w = kinds_w + glyphs_w;
+        for (int k = 0; k < 4; k++) long_w += text_width(lab[k], uni);
+        const char **L = long_w <= in.w ? lab : shortl;
+        const int end = in.x + in.w;
         for (int k = 0; k < 4; k++) {
             x = canvas_text(c, x, y, uni ? "\xe2\x97\x8f" : "o", c->mono ? sty(CR_TEXT) : sty(kind_role(KINDS[k])));
             x = canvas_text(c, x, y, KINDS[k], sty(CR_TEXT));
             x++;
         }
-        x = canvas_text(c, x + 1, y, uni ? "\xe2\x94\x82" : "|", sty(CR_TEXT));
-        x = canvas_text(c, x, y, tr("95% interval  "), sty(CR_TEXT));
-        x = canvas_text(c, x, y, uni ? "\xe2\xa0\x92\xe2\xa0\x92" : "..", c->mono ? sty(CR_TEXT) : sty(CR_GOOD));
-        x = canvas_text(c, x, y, tr(" Pareto front  "), sty(CR_TEXT));
-        x = canvas_text(c, x, y, uni ? "\xe2\x97\x86" : "@", c->mono ? sty_attr(CR_TEXT, ATTR_BOLD | ATTR_REVERSE) : sty2(CR_TEXT, CR_SELECT, ATTR_BOLD));
-        x = canvas_text(c, x, y, tr(" loaded  "), sty(CR_TEXT));
-        const char *co = uni ? tr("\xe2\x96\xb2 config only") : tr("^ config only");    /* no room: the next line says it */
-        if (text_width(co, uni) <= in.x + in.w - x) canvas_text(c, x, y, co, c->mono ? sty(CR_TEXT) : sty(CR_WARN));
+        if (x + 2 + text_width(L[0], uni) <= end) {
+            x = canvas_text(c, x + 1, y, uni ? "\xe2\x94\x82" : "|", sty(CR_TEXT));
+            x = canvas_text(c, x, y, L[0], sty(CR_TEXT));
+        }
+        if (x + 2 + text_width(L[1], uni) <= end) {
+            x = canvas_text(c, x, y, uni ? "\xe2\xa0\x92\xe2\xa0\x92" : "..", c->mono ? sty(CR_TEXT) : sty(CR_GOOD));
+            x = canvas_text(c, x, y, L[1], sty(CR_TEXT));
+        }
+        if (x + 1 + text_width(L[2], uni) <= end) {
+            x = canvas_text(c, x, y, uni ? "\xe2\x97\x86" : "@", c->mono ? sty_attr(CR_TEXT, ATTR_BOLD | ATTR_REVERSE) : sty2(CR_TEXT, CR_SELECT, ATTR_BOLD));
+            x = canvas_text(c, x, y, L[2], sty(CR_TEXT));
+        }
+        if (text_width(L[3], uni) <= end - x) canvas_text(c, x, y, L[3], c->mono ? sty(CR_TEXT) : sty(CR_WARN));   /* no room: the next line says it */
         y++;
     }
     /* config-only models: KV bytes from their config.json, no quality on our data */
