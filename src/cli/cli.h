@@ -123,7 +123,8 @@ struct Tokenizer *cli_load_tokenizer(int argc, char **argv, const Model *m, Err 
 struct Tokenizer *cli_tokenizer_file(const char *path, int vocab_size, Err *e);   /* a --tokenizer FILE, read by its bytes */
 
 /* `tui --run` before the UI opens: the prompt's prefill in pieces of `piece` tokens, then decode
- * steps up to `steps` in all (as `steps` calls of session_step would leave it: the same trace), with
+ * steps up to `steps` in all (as `steps` calls of session_step would leave it: the same trace; piece
+ * <= 0: the prompt in one piece), with
  * a progress line on `progress` (NULL: none) after each piece and step. A long prompt on a real-size
  * model takes minutes on a busy machine; the terminal showed nothing meanwhile. Returns false when
  * the first step fails (a later one only stops the steps: e.g. the context is full). */
