@@ -567,6 +567,25 @@ TEST(esc_cancels_the_embeddings_work) {
 /* A lesson's {esc} while the Embeddings panel's work runs is the panel's Esc (follow the
  * cursor), as in lessons/02-embeddings.json's neighbours step, which waits for that very index:
  * the work goes on and nothing is held. The user's own Esc still cancels it. */
+/* A job that ends before the UI asks derived_background_busy() (a small vocabulary, the UI
+ * thread descheduled after its frame) is still seen: derived_background_ended() has moved since
+ * the frame began, and the interactive loop draws once more (tui/app_run.c). Without it the
+ * panel said "indexing the vocabulary" for good until a key came (CI, theme_contrast_tmux). */
+TEST(background_job_end_is_seen_after_it_ended) {
+    if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
+    Canvas *cv = NULL;
+    App *app = emb_work_app(T_, &cv);
+    REQUIRE(app);
+    unsigned before = derived_background_ended();
+    CHECK(work_screen_has(app, cv, "indexing the vocabulary"));   /* the frame starts the build */
+    CHECK(background_idle());                                     /* it ended: busy says nothing */
+    CHECK_MSG(derived_background_ended() == before + 1, "ended %u, before %u", derived_background_ended(), before);
+    CHECK(work_screen_has(app, cv, "tok_emb rows nearest"));       /* the frame it asks for */
+    CHECK(derived_background_ended() == before + 1);                /* nothing started, nothing ended */
+    canvas_free(cv);
+    app_free(app);
+}
+
 TEST(lesson_esc_leaves_the_embeddings_work_running) {
     if (!file_exists(MA "/model.safetensors")) SKIP(MA " not available");
     Err e = {0};

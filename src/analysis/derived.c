@@ -33,12 +33,14 @@ typedef struct JobHead {
 } JobHead;
 
 static atomic_int g_busy;        /* jobs running */
+static atomic_uint g_ended;      /* jobs ended so far */
 static atomic_int g_reading;     /* of them, those still reading a model's weights */
 static atomic_bool g_paused;     /* tests: jobs wait at their start (derived_background_pause) */
 static pthread_mutex_t g_jobs_mu = PTHREAD_MUTEX_INITIALIZER;
 static JobHead *g_jobs;          /* the running jobs (under g_jobs_mu) */
 
 bool derived_background_busy(void) { return atomic_load(&g_busy) > 0; }
+unsigned derived_background_ended(void) { return atomic_load(&g_ended); }
 
 void derived_wait_model_readers(void) {
     struct timespec ms = {0, 1000000};
@@ -101,6 +103,7 @@ static void job_read_done(void) { atomic_fetch_sub(&g_reading, 1); }
 static void job_end(JobHead *h) {
     jobs_unlink(h);
     atomic_store(&h->done, true);
+    atomic_fetch_add(&g_ended, 1);
     atomic_fetch_sub(&g_busy, 1);
 }
 /* the owner: waits for the thread; with drop, the result is not wanted: it is told to stop first */

@@ -64,6 +64,10 @@ bool derived_vocab_prepare(DerivedCache *dc, const Model *m);
  * over a build that has ended. */
 bool derived_vocab_ready(DerivedCache *dc, const Model *m);
 bool derived_background_busy(void);
+/* How many jobs have ended so far. A UI that drew a frame while a job ran (or started one in
+ * that frame) must draw once more when this has changed since the frame began: a job can end
+ * before the UI asks derived_background_busy() (a small vocabulary, a descheduled UI thread). */
+unsigned derived_background_ended(void);
 /* Asks every job running on a worker (index builds, map fits, of every cache) to stop: each
  * checks between rows or rounds, frees what it made and ends (within milliseconds); its cache
  * stays as before the job, and the next prepare starts it again. Returns how many were asked

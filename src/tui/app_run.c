@@ -5,7 +5,7 @@
 #include "tui/lesson_pane.h"
 #include "analysis/derived.h"
 
-typedef struct { Term *t; Canvas *c; App *a; } RunCtx;
+typedef struct { Term *t; Canvas *c; App *a; unsigned ended_drawn; } RunCtx;
 
 static double mono_ms(void) {
     struct timespec ts;
@@ -20,6 +20,7 @@ static void frame(App *a, RunCtx *rc) {
         if (!canvas_resize(rc->c, w, h)) return;
         term_invalidate(rc->t);
     }
+    rc->ended_drawn = derived_background_ended();   /* before the panels ask for (and start) jobs */
     app_render(a, rc->c);
     term_draw(rc->t, rc->c);
 }
@@ -35,7 +36,7 @@ bool app_run(App *a, Err *e) {
     if (!c) { term_close(t); return err_set(e, ERR_MEMORY, "out of memory"); }
     c->unicode = term_unicode(t);
     c->mono = term_color_mode(t) == CMODE_NONE;
-    RunCtx rc = {t, c, a};
+    RunCtx rc = {t, c, a, 0};
     a->sc->busy_cb = on_busy;
     a->sc->busy_ud = &rc;
     a->sc->chunked = true;   /* prefills run in pieces between frames: the UI never waits */
@@ -62,7 +63,9 @@ bool app_run(App *a, Err *e) {
             double left = next_tick - mono_ms();
             timeout = left > 0 ? (int)left : 0;
         }
-        const bool bg = derived_background_busy();   /* a panel's index built on a worker: redraw until it is done */
+        /* a panel's index built on a worker: redraw until it is done, and once after it ended
+         * (it may end before this line: a small vocabulary, this thread descheduled) */
+        const bool bg = derived_background_busy() || derived_background_ended() != rc.ended_drawn;
         if (bg && (timeout < 0 || timeout > 100)) timeout = 100;
         /* never block for good: a SIGWINCH that lands just before curses blocks in its read can
          * wait there for the next key, with the old frame on a resized terminal (tmux, under
