@@ -2,6 +2,7 @@
  * below was checked against transformers' config classes and modules; the numeric checks are
  * the fixtures in tests/fixtures/models), and fields of the wrong type or with values the
  * engine does not compute: an error that names the field, never a silent default. */
+#include <math.h>
 #include <string.h>
 #include "harness.h"
 #include "model/model.h"
@@ -33,10 +34,10 @@ TEST(config_sliding_window_as_transformers) {
         /* on: the layers from max_window_layers on slide (default 28 >= 2 layers: none) */
         {"{\"model_type\": \"qwen2\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4}", NULL, 0},
         {"{\"model_type\": \"qwen2\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4, \"max_window_layers\": 0}", NULL, 4},
-        {"{\"model_type\": \"qwen3\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4, \"max_window_layers\": 1}",
-         "sliding window in 1 of 2 layers (\"max_window_layers\")", -1},
+        /* some layers only (layer 1 here: spec_layer_window, checked below) */
+        {"{\"model_type\": \"qwen3\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4, \"max_window_layers\": 1}", NULL, 4},
         {"{\"model_type\": \"qwen2\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4, \"max_window_layers\": 0, "
-         "\"layer_types\": [\"full_attention\", \"sliding_attention\"]}", "sliding window in 1 of 2 layers (\"layer_types\")", -1},
+         "\"layer_types\": [\"full_attention\", \"sliding_attention\"]}", NULL, 4},
         {"{\"model_type\": \"qwen2\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4, "
          "\"layer_types\": [\"sliding_attention\", \"sliding_attention\"]}", NULL, 4},
         {"{\"model_type\": \"qwen2\", " LLAMA ", \"use_sliding_window\": true, \"sliding_window\": 4, "
@@ -58,7 +59,74 @@ TEST(config_sliding_window_as_transformers) {
         } else {
             CHECK_MSG(ok, "case %zu: %s", i, e.msg);
             if (ok) CHECK_MSG(s.sliding_window == cases[i].window, "case %zu: window %d, expected %d", i, s.sliding_window, cases[i].window);
+            /* the per-layer cases: layer 0 attends to every key, layer 1 slides */
+            if (ok && cases[i].window > 0 && (strstr(cases[i].json, "\"max_window_layers\": 1") || strstr(cases[i].json, "[\"full_attention\", \"sliding")))
+                CHECK_MSG(spec_layer_window(&s, 0) == 0 && spec_layer_window(&s, 1) == 4, "case %zu: layer windows %d, %d", i,
+                          spec_layer_window(&s, 0), spec_layer_window(&s, 1));
+            else if (ok) CHECK_MSG(spec_layer_window(&s, 0) == cases[i].window && spec_layer_window(&s, 1) == cases[i].window,
+                                   "case %zu: layer windows %d, %d", i, spec_layer_window(&s, 0), spec_layer_window(&s, 1));
         }
+    }
+}
+
+#define GEMMA "\"vocab_size\": 96, \"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 7, " \
+              "\"num_attention_heads\": 4, \"num_key_value_heads\": 1"
+
+/* Gemma, Gemma 2 and Gemma 3 (text) as transformers' config classes and modules read them
+ * (modeling_gemma*.py: Gemma3TextScaledWordEmbedding, Gemma3RMSNorm's 1 + w, layer_types, the
+ * RoPE base of each layer type, query_pre_attn_scalar); the numbers are checked by the gemma*
+ * fixtures. */
+TEST(config_gemma_as_transformers) {
+    ModelSpec s;
+    Err e;
+    /* Gemma-3-1B's keys (March 2025): pattern 6 by default: layer 5 global, the others slide */
+    CHECK_MSG(parse("{\"model_type\": \"gemma3_text\", " GEMMA ", \"sliding_window\": 512, \"rope_theta\": 1000000, "
+                    "\"rope_local_base_freq\": 10000, \"rope_scaling\": null, \"query_pre_attn_scalar\": 256, \"head_dim\": 256}", &s, &e), "%s", e.msg);
+    CHECK(s.head_dim == 256 && s.embed_scale == 8.0f && s.norm_plus_one && s.sandwich_norm && s.qk_norm && s.tied_embeddings);
+    CHECK(s.act == ACT_GELU_TANH && s.attn_softcap == 0 && s.final_softcap == 0);
+    CHECK(s.rope_theta == 1e6f && s.rope_local_theta == 1e4f && s.rope_scaling == ROPE_SCALE_NONE);
+    CHECK_MSG(s.softmax_scale == (float)(1.0 / 16.0), "scale %g", (double)s.softmax_scale);
+    for (int l = 0; l < 7; l++) CHECK_MSG(spec_layer_window(&s, l) == (l == 5 ? 0 : 512), "layer %d: window %d", l, spec_layer_window(&s, l));
+    /* sliding_window_pattern 2, rope_scaling linear on the full layers only, head_dim absent: 256 */
+    CHECK_MSG(parse("{\"model_type\": \"gemma3_text\", " GEMMA ", \"sliding_window_pattern\": 2, \"sliding_window\": 8, "
+                    "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 8.0}}", &s, &e), "%s", e.msg);
+    CHECK(s.head_dim == 256 && s.rope_scaling == ROPE_SCALE_LINEAR && s.rope_factor == 8.0f && s.rope_local_theta == 1e4f);
+    CHECK(spec_layer_window(&s, 0) == 8 && spec_layer_window(&s, 1) == 0 && spec_layer_window(&s, 2) == 8);
+    CHECK_MSG(s.softmax_scale == (float)(1.0 / 16.0), "query_pre_attn_scalar's default 256: scale %g", (double)s.softmax_scale);
+    /* transformers 5's keys: rope_parameters by layer type, layer_types */
+    CHECK_MSG(parse("{\"model_type\": \"gemma3_text\", " GEMMA ", \"sliding_window\": 3, \"head_dim\": 16, "
+                    "\"layer_types\": [\"full_attention\", \"sliding_attention\", \"full_attention\", \"full_attention\", "
+                    "\"full_attention\", \"full_attention\", \"sliding_attention\"], \"query_pre_attn_scalar\": 20, "
+                    "\"rope_parameters\": {\"full_attention\": {\"rope_type\": \"default\", \"rope_theta\": 500000.0}, "
+                    "\"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 5000.0}}}", &s, &e), "%s", e.msg);
+    CHECK(s.rope_theta == 5e5f && s.rope_local_theta == 5e3f && s.head_dim == 16);
+    CHECK(spec_layer_window(&s, 0) == 0 && spec_layer_window(&s, 1) == 3 && spec_layer_window(&s, 6) == 3 && spec_layer_window(&s, 5) == 0);
+    CHECK_MSG(s.softmax_scale == (float)pow(20.0, -0.5), "scale %g", (double)s.softmax_scale);
+    /* Gemma 2: softcaps 50 / 30 unless given; null is None (no cap); even layers slide */
+    CHECK_MSG(parse("{\"model_type\": \"gemma2\", " GEMMA "}", &s, &e), "%s", e.msg);
+    CHECK(s.attn_softcap == 50.0f && s.final_softcap == 30.0f && s.sliding_window == 4096 && !s.qk_norm && s.rope_local_theta == 0);
+    CHECK(spec_layer_window(&s, 0) == 4096 && spec_layer_window(&s, 1) == 0);
+    CHECK_MSG(parse("{\"model_type\": \"gemma2\", " GEMMA ", \"attn_logit_softcapping\": null, \"final_logit_softcapping\": 15}", &s, &e), "%s", e.msg);
+    CHECK(s.attn_softcap == 0 && s.final_softcap == 15.0f);
+    /* Gemma 1: no sandwich norms, no window, head_dim^-0.5 */
+    CHECK_MSG(parse("{\"model_type\": \"gemma\", " GEMMA ", \"head_dim\": 16, \"hidden_act\": \"gelu\"}", &s, &e), "%s", e.msg);
+    CHECK(!s.sandwich_norm && s.norm_plus_one && s.embed_scale == 8.0f && s.sliding_window == 0 && s.act == ACT_GELU_TANH);
+    CHECK(s.softmax_scale == 0.25f);
+    /* what is refused, naming the field */
+    static const CfgCase bad[] = {
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"use_bidirectional_attention\": true}", "\"use_bidirectional_attention\" = true", -1},
+        {"{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 64}}", "model_type \"gemma3\"", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"layer_types\": [\"full_attention\"]}", "\"layer_types\" must be a list of 7", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"query_pre_attn_scalar\": 0}", "\"query_pre_attn_scalar\" must be > 0", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"full_attention\": 3}}", "\"rope_parameters\" must map", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"sliding_attention\": {\"rope_type\": \"yarn\"}}}",
+         "sliding_attention.rope_type \"yarn\"", -1},
+        {"{\"model_type\": \"gemma2\", " GEMMA ", \"final_logit_softcapping\": -1}", "softcapping must be positive", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"hidden_activation\": \"mish\"}", "hidden_activation \"mish\"", -1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bool ok = parse(bad[i].json, &s, &e);
+        CHECK_MSG(!ok && strstr(e.msg, bad[i].err) && strstr(e.msg, "m/config.json"), "case %zu: wanted '%s', got ok=%d '%s'", i, bad[i].err, ok, e.msg);
     }
 }
 

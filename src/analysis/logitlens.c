@@ -66,6 +66,7 @@ bool logitlens_topk(const Model *m, const float *x, int k, int *ids, float *prob
     float *logits = scratch, *xn = scratch + V;
     final_norm(m, x, xn);
     matvec(&m->w.lm_head, xn, logits);
+    ops_softcap(logits, (size_t)V, m->spec.final_softcap);   /* as the model's own logits (Gemma 2) */
     if (k > V) k = V;
     if (k == 1) ids[0] = row_top1(logits, V);   /* the same id as stats_topk(logits, V, 1) */
     else stats_topk(logits, V, k, ids);
@@ -105,6 +106,7 @@ bool logitlens_top1_rows(const Model *m, const float *X, int n, int *ids, float 
     if (!xn || !logits) { free(xn); free(logits); return false; }
     for (int r = 0; r < n; r++) final_norm(m, X + (size_t)r * d, xn + (size_t)r * d);
     matmul(&m->w.lm_head, xn, n, logits);   /* one pass over the unembedding for all rows */
+    ops_softcap(logits, (size_t)n * (size_t)V, m->spec.final_softcap);
     logitlens_top1_of_logits(logits, n, V, ids, probs);
     free(xn);
     free(logits);

@@ -212,6 +212,17 @@ static const CliOpt k_info_opts[] = {
      "the first tensor holding one; nonfinite_weights in --json, null without this option)", 0, 0},
     {0}};
 static const CliOpt *const k_info_groups[] = {k_info_opts, CLI_OPTS_MODEL, NULL};
+/* KV-cache bytes at ctx tokens for a cache that keeps only the window in sliding layers (as
+ * transformers' sliding-window cache layers do); bpl = bytes per token per layer. */
+static double windowed_kv_bytes(const ModelSpec *s, size_t bpl, int ctx) {
+    double b = 0;
+    for (int l = 0; l < s->n_layers; l++) {
+        int w = spec_layer_window(s, l);
+        b += (double)bpl * (double)(w > 0 && w < ctx ? w : ctx);
+    }
+    return b;
+}
+
 static const CliCmd k_info_cmd = {
     "info", "info [--model M] [--ctx N] [--json]",
     "Architecture, dimensions, parameters and KV-cache bytes of a model. A directory with only a\n"
@@ -257,6 +268,12 @@ int cmd_info(int argc, char **argv) {
             static const char *sc[] = {"default", "linear", "dynamic", "llama3", "yarn"};
             printf(", \"rope_theta\": %g, \"rope_scaling\": \"%s\", \"rope_factor\": %g", (double)s->rope_theta, sc[s->rope_scaling], (double)s->rope_factor);
         }
+        if (s->sliding_window) {   /* which layers slide, and what a cache that keeps only the window holds */
+            printf(", \"sliding_window\": {\"window\": %d, \"layers\": [", s->sliding_window);
+            for (int l = 0, k = 0; l < s->n_layers; l++) if (spec_layer_window(s, l)) printf("%s%d", k++ ? ", " : "", l);
+            printf("], \"bytes_at_context_keeping_only_the_window\": %.0f}", windowed_kv_bytes(s, per_layer * eb, ctx));
+        }
+        if (s->rope_local_theta > 0) printf(", \"rope_local_theta\": %g", (double)s->rope_local_theta);
         if (s->attn_kind == ATTN_MLA)
             printf(", \"mla\": {\"q_lora_rank\": %d, \"kv_lora_rank\": %d, \"qk_nope_head_dim\": %d, \"qk_rope_head_dim\": %d, \"v_head_dim\": %d}",
                    s->q_lora_rank, s->kv_lora_rank, s->qk_nope_head_dim, s->qk_rope_head_dim, s->v_head_dim);
@@ -305,6 +322,17 @@ int cmd_info(int argc, char **argv) {
         printf("  attention       %s\n", attn_kind_name(s->attn_kind));
         printf("  KV cache        %zu elements/token/layer, %zu bytes/token (%s), %.1f MB at %d tokens\n",
                per_layer, bpt, dtype_name(s->dtype), (double)bpt * ctx / 1e6, ctx);
+        if (s->sliding_window) {
+            int ns = 0;
+            for (int l = 0; l < s->n_layers; l++) ns += spec_layer_window(s, l) > 0;
+            char where[64];
+            if (ns == s->n_layers) snprintf(where, sizeof where, "every layer");
+            else snprintf(where, sizeof where, "%d of %d layers", ns, s->n_layers);
+            printf("  sliding window  %d keys in %s; a cache keeping only the window: %.1f MB at %d tokens (llmscope keeps every key)\n",
+                   s->sliding_window, where, windowed_kv_bytes(s, per_layer * eb, ctx) / 1e6, ctx);
+        }
+        if (s->rope_local_theta > 0)
+            printf("  RoPE            base %g in full-attention layers, %g in sliding ones\n", (double)s->rope_theta, (double)s->rope_local_theta);
         /* what run/generate/trace decode with when no sampling option is given */
         GenOverride none = {0};
         GenChoice gc;

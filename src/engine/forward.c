@@ -51,7 +51,7 @@ struct Engine {
     size_t kv_elems_per_token;      /* all layers */
     /* run state for one chunk */
     float *x, *xn, *tmp, *q, *k, *v, *z, *att, *ff1, *ff2, *ff3, *lat, *qlat, *qabs, *olat;
-    float *router, *ew, *inv_freq, *logits_last, *scale_buf, *hookbuf;
+    float *router, *ew, *inv_freq, *inv_freq_local, *logits_last, *scale_buf, *hookbuf;
     int *eidx;
     float *logits_all; size_t logits_all_cap;
     float *logits_blk;              /* [LOGIT_BLK, vocab] rows for the hooks (hook_all_logits), lazily */
@@ -96,7 +96,7 @@ void engine_free(Engine *en) {
     if (en->vc) for (int l = 0; l < en->n_kc; l++) free(en->vc[l]);
     free(en->kc); free(en->vc);
     float *bufs[] = {en->x, en->xn, en->tmp, en->q, en->k, en->v, en->z, en->att, en->ff1, en->ff2, en->ff3, en->lat,
-                     en->qlat, en->qabs, en->olat, en->router, en->ew, en->inv_freq, en->logits_last, en->scale_buf,
+                     en->qlat, en->qabs, en->olat, en->router, en->ew, en->inv_freq, en->inv_freq_local, en->logits_last, en->scale_buf,
                      en->hookbuf, en->logits_all, en->logits_blk, en->dpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(en->eidx);
@@ -179,6 +179,7 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
         if (!en->eidx) ok = false;
     }
     en->inv_freq = falloc((size_t)(s->rotary_dim > 0 ? s->rotary_dim : 2), &ok);
+    if (s->rope_local_theta > 0) en->inv_freq_local = falloc((size_t)(s->rotary_dim > 0 ? s->rotary_dim : 2), &ok);
     en->logits_last = falloc((size_t)s->vocab_size, &ok);
     en->scale_buf = falloc(B, &ok);
     /* hookbuf holds what a hook must see contiguously: the KV append [n, k+v per token],
@@ -288,13 +289,15 @@ static void linear(Engine *en, const Tensor *W, const Tensor *b, const float *X,
 /* In-place RMSNorm of one head vector (Qwen3 q_norm / k_norm). */
 static void head_rms(float *x, const Tensor *w, int hd, float eps) { rmsnorm(x, x, w, hd, eps, NULL); }
 
-/* Softmax over visible keys with the causal (and sliding-window) mask; masked = -inf. */
-static void attn_softmax_rows(Engine *en, int H, int n, int p0, int T) {
-    const int W = en->s->sliding_window;
+/* The causal (and sliding-window) mask on the scores of layer l, masked = -inf; Gemma 2's
+ * soft-capping first (transformers: scaled scores, then the cap, then the mask). */
+static void attn_softmax_rows(Engine *en, int l, int H, int n, int p0, int T) {
+    const int W = spec_layer_window(en->s, l);
     for (int h = 0; h < H; h++)
         for (int t = 0; t < n; t++) {
             float *row = en->att + ((size_t)h * n + t) * (size_t)T;
             int qpos = p0 + t;
+            ops_softcap(row, (size_t)qpos + 1, en->s->attn_softcap);
             int lo = (W > 0 && qpos - W + 1 > 0) ? qpos - W + 1 : 0;
             for (int j = 0; j < lo; j++) row[j] = -INFINITY;
             for (int j = qpos + 1; j < T; j++) row[j] = -INFINITY;
@@ -323,10 +326,11 @@ static void attn_pattern(Engine *en, int layer, int H, int n, int p0, int T) {
     if (WANT(HP_PATTERN, layer)) fire(en, HP_PATTERN, layer, en->att, 3, H, n, T, p0, n, 0);
 }
 
-/* Does any hook want this layer's attention scores or pattern (the materialised path)? */
+/* Does this layer take the materialised path: a hook wants its attention scores or pattern,
+ * or the scores are soft-capped (Gemma 2; the fused kernels do not cap)? */
 static bool wants_pattern(const Engine *en, int l) {
     (void)en; (void)l;
-    return WANT(HP_ATTN_SCORES, l) || WANT(HP_PATTERN, l);
+    return WANT(HP_ATTN_SCORES, l) || WANT(HP_PATTERN, l) || en->s->attn_softcap > 0;
 }
 
 static void attention_standard(Engine *en, int l, int n, int p0) {
@@ -348,9 +352,11 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
     if (WANT(HP_K, l)) fire(en, HP_K, l, en->k, 3, n, KV, hd, p0, n, 0);
     if (WANT(HP_V, l)) fire(en, HP_V, l, en->v, 3, n, KV, hd, p0, n, 0);
     if (s->pos == POS_ROPE) {
+        const bool local = rope_layer_local(s, l) && en->inv_freq_local;   /* Gemma 3's sliding layers */
+        const float *inv = local ? en->inv_freq_local : en->inv_freq, af = local ? 1.0f : en->attn_factor;
         for (int t = 0; t < n; t++) {
-            rope_apply_heads(en->q + (size_t)t * qd, H, hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
-            rope_apply_heads(en->k + (size_t)t * kd, KV, hd, s->rotary_dim, s->rope_style, en->inv_freq, en->attn_factor, p0 + t);
+            rope_apply_heads(en->q + (size_t)t * qd, H, hd, s->rotary_dim, s->rope_style, inv, af, p0 + t);
+            rope_apply_heads(en->k + (size_t)t * kd, KV, hd, s->rotary_dim, s->rope_style, inv, af, p0 + t);
         }
         if (WANT(HP_ROT_Q, l)) fire(en, HP_ROT_Q, l, en->q, 3, n, H, hd, p0, n, 0);
         if (WANT(HP_ROT_K, l)) fire(en, HP_ROT_K, l, en->k, 3, n, KV, hd, p0, n, 0);
@@ -381,10 +387,10 @@ static void attention_standard(Engine *en, int l, int n, int p0) {
     /* z = softmax(q·k * scale) v over the visible cached keys (GQA: head h reads KV head h/grp) */
     AttnArgs a = {.q = en->q, .ldq = (size_t)qd, .k = en->kc[l], .v = en->vc[l], .ldkv = (size_t)en->max_ctx * (size_t)hd,
                   .z = en->z, .ldz = (size_t)qd, .n = n, .p0 = p0, .H = H, .KV = KV, .hd = hd,
-                  .window = s->sliding_window, .scale = s->softmax_scale};
+                  .window = spec_layer_window(s, l), .scale = s->softmax_scale};
     if (wants_pattern(en, l)) {
         attn_scores_all(&a, en->att);
-        attn_softmax_rows(en, H, n, p0, T);
+        attn_softmax_rows(en, l, H, n, p0, T);
         attn_pattern(en, l, H, n, p0, T);
         attn_values_all(&a, en->att);   /* z = pattern · v */
     } else if (n <= DEC_ROWS) {
@@ -467,7 +473,7 @@ static void attention_mla(Engine *en, int l, int n, int p0) {
     attn_mla_absorb(&ma);
     if (wants_pattern(en, l)) {
         attn_mla_scores_all(&ma, en->att);
-        attn_softmax_rows(en, H, n, p0, T);
+        attn_softmax_rows(en, l, H, n, p0, T);
         attn_pattern(en, l, H, n, p0, T);
         attn_mla_values_all(&ma, en->att);
     } else {
@@ -602,6 +608,8 @@ static void embed_tokens(Engine *en, const int *tokens, int n, int p0) {
     const ModelSpec *s = en->s;
     const int d = s->d_model;
     for (int t = 0; t < n; t++) tensor_row_f32(&en->m->w.tok_emb, (size_t)tokens[t] * d, d, en->x + (size_t)t * d);
+    if (s->embed_scale > 0)   /* Gemma: the rows times sqrt(d_model), what enters the residual stream */
+        for (size_t i = 0; i < (size_t)n * d; i++) en->x[i] *= s->embed_scale;
     if (WANT(HP_EMBED, -1)) fire(en, HP_EMBED, -1, en->x, 2, n, d, 0, p0, n, 0);
     if (s->pos == POS_LEARNED) {
         for (int t = 0; t < n; t++) tensor_row_f32(&en->m->w.pos_emb, (size_t)(p0 + t) * d, d, en->tmp + (size_t)t * d);
@@ -623,12 +631,16 @@ static void forward_chunk(Engine *en, const int *tokens, int n, int p0, float *l
         norm_rows(en, en->xn, en->x, &lw->ln1_w, &lw->ln1_b, n, HP_LN1_SCALE, HP_LN1_NORMALIZED, l, p0);
         if (s->attn_kind == ATTN_MLA) attention_mla(en, l, n, p0);
         else attention_standard(en, l, n, p0);
+        if (lw->post_attn_norm.data)   /* Gemma 2/3: the output normalized before it joins the residual */
+            for (int t = 0; t < n; t++) rmsnorm(en->tmp + (size_t)t * d, en->tmp + (size_t)t * d, &lw->post_attn_norm, d, s->norm_eps, NULL);
         if (WANT(HP_ATTN_OUT, l)) fire(en, HP_ATTN_OUT, l, en->tmp, 2, n, d, 0, p0, n, 0);
         for (size_t i = 0; i < (size_t)n * d; i++) en->x[i] += en->tmp[i];
         if (WANT(HP_RESID_MID, l)) fire(en, HP_RESID_MID, l, en->x, 2, n, d, 0, p0, n, 0);
         norm_rows(en, en->xn, en->x, &lw->ln2_w, &lw->ln2_b, n, HP_LN2_SCALE, HP_LN2_NORMALIZED, l, p0);
         if (lw->is_moe) ffn_moe(en, l, n, p0);
         else ffn_dense(en, l, &lw->w_gate, &lw->w_up, &lw->w_down, &lw->b_gate, &lw->b_up, &lw->b_down, lw->d_ff, en->xn, n, en->tmp, true, p0);
+        if (lw->post_ffn_norm.data)
+            for (int t = 0; t < n; t++) rmsnorm(en->tmp + (size_t)t * d, en->tmp + (size_t)t * d, &lw->post_ffn_norm, d, s->norm_eps, NULL);
         if (WANT(HP_MLP_OUT, l)) fire(en, HP_MLP_OUT, l, en->tmp, 2, n, d, 0, p0, n, 0);
         for (size_t i = 0; i < (size_t)n * d; i++) en->x[i] += en->tmp[i];
         if (WANT(HP_RESID_POST, l)) fire(en, HP_RESID_POST, l, en->x, 2, n, d, 0, p0, n, 0);
@@ -640,6 +652,7 @@ static void forward_chunk(Engine *en, const int *tokens, int n, int p0, float *l
             for (int b = 0; b < n; b += LOGIT_BLK) {
                 int nb = n - b < LOGIT_BLK ? n - b : LOGIT_BLK;
                 linear(en, &w->lm_head, NULL, en->xn + (size_t)b * d, nb, en->logits_blk);
+                ops_softcap(en->logits_blk, (size_t)nb * (size_t)s->vocab_size, s->final_softcap);
                 fire(en, HP_LOGITS, -1, en->logits_blk, 2, nb, s->vocab_size, 0, p0 + b, nb, 0);
                 if (logits_out && b + nb == n)
                     memcpy(logits_out, en->logits_blk + (size_t)(nb - 1) * s->vocab_size, sizeof(float) * (size_t)s->vocab_size);
@@ -650,9 +663,11 @@ static void forward_chunk(Engine *en, const int *tokens, int n, int p0, float *l
     if (!logits_out) return;   /* a prefill chunk before the last: no logits needed */
     if (all) {
         linear(en, &w->lm_head, NULL, en->xn, n, logits_out);
+        ops_softcap(logits_out, (size_t)n * (size_t)s->vocab_size, s->final_softcap);
         if (WANT(HP_LOGITS, -1)) fire(en, HP_LOGITS, -1, logits_out, 2, n, s->vocab_size, 0, p0, n, 0);
     } else {
         matvec(&w->lm_head, en->xn + (size_t)(n - 1) * d, logits_out);
+        ops_softcap(logits_out, (size_t)s->vocab_size, s->final_softcap);
         if (WANT(HP_LOGITS, -1)) fire(en, HP_LOGITS, -1, logits_out, 2, 1, s->vocab_size, 0, p0 + n - 1, 1, 0);
     }
 }
@@ -684,6 +699,7 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
     /* RoPE frequencies for this call (dynamic NTK depends on the length reached) */
     const int seq_len = en->pos + n;
     if (s->pos == POS_ROPE) en->attn_factor = rope_inv_freq(s, seq_len, en->inv_freq);
+    if (en->inv_freq_local) rope_inv_freq_local(s, en->inv_freq_local);
     int chunk = CHUNK;
     for (int l = 0; l < s->n_layers && chunk > CHUNK_ATT; l++)
         if (wants_pattern(en, l)) chunk = CHUNK_ATT;
@@ -703,7 +719,7 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
 bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, float *scores, float *pattern) {
     const ModelSpec *s = en->s;
     if (l < 0 || l >= s->n_layers || h < 0 || h >= s->n_heads || pos < 0 || pos >= en->pos || !q) return false;
-    const int lo = attn_lo(s->sliding_window, pos);
+    const int lo = attn_lo(spec_layer_window(s, l), pos);
     for (int j = 0; j < lo; j++) scores[j] = -INFINITY;
     if (s->attn_kind == ATTN_MLA) {
         const int nope = s->qk_nope_head_dim, rope = s->qk_rope_head_dim, dv = s->v_head_dim, R = s->kv_lora_rank;
@@ -725,6 +741,7 @@ bool engine_attn_row(const Engine *en, int l, int pos, int h, const float *q, fl
         const int hd = s->head_dim, kh = h / (s->n_heads / s->n_kv_heads);
         attn_row_scores(kv_head(en, en->kc, l, kh), hd, lo, pos, q, s->softmax_scale, scores + lo);
     }
+    ops_softcap(scores + lo, (size_t)(pos + 1 - lo), s->attn_softcap);
     if (!pattern) return true;
     float m = -INFINITY;
     for (int j = 0; j <= pos; j++) { pattern[j] = j < lo ? 0 : scores[j]; if (j >= lo && scores[j] > m) m = scores[j]; }

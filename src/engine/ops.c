@@ -520,3 +520,8 @@ float act_apply(int act, float x) {
     }
     return x;
 }
+
+void ops_softcap(float *x, size_t n, float cap) {
+    if (!(cap > 0)) return;
+    for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);   /* transformers: x / cap, tanh, * cap */
+}

@@ -33,6 +33,8 @@ void add_bias(const Tensor *b, float *Y, int n, int rows);
 /* Norms over one row of d; return the scale applied (1/rms or 1/sqrt(var+eps)).
  * w may be absent (weight 1); b may be absent. mean/var outputs may be NULL. */
 float rmsnorm(float *out, const float *x, const Tensor *w, int d, float eps, float *mean_sq);
+/* Soft-capping (Gemma 2): x = cap * tanh(x / cap) for n values; nothing when cap <= 0. */
+void ops_softcap(float *x, size_t n, float cap);
 float layernorm(float *out, const float *x, const Tensor *w, const Tensor *b, int d, float eps,
                 float *mean, float *var);
 void softmax_inplace(float *x, int n);

@@ -6,6 +6,14 @@ static float yarn_mscale(float scale, float mscale) {
     return 0.1f * mscale * logf(scale) + 1.0f;
 }
 
+void rope_inv_freq_local(const ModelSpec *s, float *inv_freq) {
+    const int dim = s->rotary_dim, half = dim / 2;
+    for (int i = 0; i < half; i++) {   /* the default path of rope_inv_freq, base rope_local_theta */
+        float expo = (float)(2 * i) / (float)dim;
+        inv_freq[i] = 1.0f / powf(s->rope_local_theta, expo);
+    }
+}
+
 float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq) {
     const int dim = s->rotary_dim, half = dim / 2;
     double base = s->rope_theta;

@@ -18,6 +18,13 @@
 /* Fills inv_freq[rotary_dim/2] for a forward whose largest position+1 is seq_len; returns the
  * attention factor. */
 float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq);
+/* Gemma 3's layers with a sliding window: inv_freq[rotary_dim/2] of base rope_local_theta, no
+ * scaling (attention factor 1). */
+void rope_inv_freq_local(const ModelSpec *s, float *inv_freq);
+/* Does layer l rotate with rope_inv_freq_local? */
+static inline bool rope_layer_local(const ModelSpec *s, int l) {
+    return s->rope_local_theta > 0 && s->swa_per_layer && l >= 0 && l < 1024 && s->layer_swa[l];
+}
 /* Rotates x[0..rotary_dim) of one head vector in place at position pos. */
 void rope_apply(float *x, int rotary_dim, RopeStyle style, const float *inv_freq, float attn_factor, int pos);
 /* The same on n_heads head vectors stride floats apart, all at position pos (cos and sin

@@ -200,8 +200,7 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
 
 /* Sliding-window attention as transformers 5 decides it: Mistral and Mixtral slide in every layer
  * when sliding_window is set; Qwen2/Qwen3 only with use_sliding_window, and then per layer
- * (layer_types, or the layers from max_window_layers on); Llama ignores the field. The engine
- * has one window for all layers, so a model that slides in some layers only is refused. */
+ * (layer_types, or the layers from max_window_layers on); Llama ignores the field. */
 static void parse_window(Cfg *c, const cJSON *root, ModelSpec *s, const char *mt) {
     s->sliding_window = 0;
     bool qwen = !strcmp(mt, "qwen2") || !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe") || !strcmp(mt, "qwen2_moe");
@@ -235,15 +234,88 @@ static void parse_window(Cfg *c, const cJSON *root, ModelSpec *s, const char *mt
                 return;
             }
             n_slide += slide;
+            s->layer_swa[l] = slide;
         }
     } else {
         int mwl = cfg_int(c, root, "max_window_layers", 28, 0, CAP_LAYERS);
-        n_slide = mwl < L ? L - mwl : 0;
+        for (int l = 0; l < L; l++) { s->layer_swa[l] = l >= mwl; n_slide += l >= mwl; }
     }
-    if (n_slide == L) s->sliding_window = W;
-    else if (n_slide > 0) {
-        err_set(c->e, ERR_UNSUPPORTED, "%s: a sliding window in %d of %d layers (\"%s\") is not supported, only in all or none",
-                c->file, n_slide, L, lt ? "layer_types" : "max_window_layers");
+    if (n_slide > 0) s->sliding_window = W;
+    s->swa_per_layer = n_slide > 0 && n_slide < L;
+}
+
+/* Gemma 2/3: which layers have the sliding window. layer_types when given (transformers 5 writes
+ * it); else the class's pattern: Gemma 2 alternates (even layers slide), Gemma 3 slides except in
+ * every sliding_window_pattern-th layer ((i + 1) % pattern == 0 is global; 6 when not given). */
+static void parse_gemma_layers(Cfg *c, const cJSON *root, ModelSpec *s, bool g3) {
+    const int L = s->n_layers;
+    s->swa_per_layer = true;
+    const cJSON *lt = cfg_get(root, "layer_types");
+    if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) < L) {
+            if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"layer_types\" must be a list of %d strings", c->file, L);
+            c->bad = true;
+            return;
+        }
+        for (int l = 0; l < L; l++) {
+            const cJSON *it = cJSON_GetArrayItem(lt, l);
+            bool slide = cJSON_IsString(it) && !strcmp(it->valuestring, "sliding_attention");
+            if (!slide && !(cJSON_IsString(it) && !strcmp(it->valuestring, "full_attention"))) {
+                if (!c->bad) err_set(c->e, ERR_UNSUPPORTED, "%s: field \"layer_types\"[%d] is not \"full_attention\" or \"sliding_attention\"", c->file, l);
+                c->bad = true;
+                return;
+            }
+            s->layer_swa[l] = slide;
+        }
+        return;
+    }
+    int pattern = 2;
+    if (g3) {
+        pattern = cfg_int(c, root, "_sliding_window_pattern", 6, 1, CAP_LAYERS + 1);
+        pattern = cfg_int(c, root, "sliding_window_pattern", pattern, 1, CAP_LAYERS + 1);
+    }
+    for (int l = 0; l < L; l++) s->layer_swa[l] = (l + 1) % pattern != 0;
+}
+
+/* Gemma 3's RoPE: full-attention layers rotate with rope_theta (and rope_scaling), sliding ones
+ * with rope_local_base_freq and no scaling. transformers 5 writes both as rope_parameters keyed
+ * by layer type; the released checkpoints have rope_theta, rope_scaling, rope_local_base_freq. */
+static void parse_gemma3_rope(Cfg *c, const cJSON *root, ModelSpec *s) {
+    const cJSON *rp = cfg_get(root, "rope_parameters");
+    const cJSON *full = cJSON_IsObject(rp) ? cfg_get(rp, "full_attention") : NULL;
+    const cJSON *local = cJSON_IsObject(rp) ? cfg_get(rp, "sliding_attention") : NULL;
+    s->rope_theta = 1000000.0f;
+    s->rope_local_theta = 10000.0f;
+    if (full || local) {
+        if ((full && !cJSON_IsObject(full)) || (local && !cJSON_IsObject(local))) {
+            if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"rope_parameters\" must map \"full_attention\" and \"sliding_attention\" to objects", c->file);
+            c->bad = true;
+            return;
+        }
+        cJSON *tmp = cJSON_CreateObject();   /* the full layers' parameters as parse_rope reads them */
+        if (!tmp || (full && !cJSON_AddItemReferenceToObject(tmp, "rope_parameters", (cJSON *)full))) {
+            cJSON_Delete(tmp);
+            if (!c->bad) err_set(c->e, ERR_MEMORY, "out of memory");
+            c->bad = true;
+            return;
+        }
+        parse_rope(c, tmp, s, s->max_pos);
+        cJSON_Delete(tmp);
+        if (local) {
+            const char *lt = cfg_str(c, local, "rope_type");
+            if (lt && strcmp(lt, "default") != 0) {
+                if (!c->bad) err_set(c->e, ERR_UNSUPPORTED, "%s: rope_parameters.sliding_attention.rope_type \"%s\" is not supported (default only)", c->file, lt);
+                c->bad = true;
+                return;
+            }
+            s->rope_local_theta = (float)cfg_num(c, local, "rope_theta", s->rope_local_theta);
+        }
+    } else {
+        parse_rope(c, root, s, s->max_pos);
+        s->rope_local_theta = (float)cfg_num(c, root, "rope_local_base_freq", s->rope_local_theta);
+    }
+    if (!(s->rope_local_theta > 0) || !(s->rope_theta > 0)) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: RoPE bases must be > 0", c->file);
         c->bad = true;
     }
 }
@@ -284,12 +356,18 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
                          !strcmp(mt, "qwen3") || !strcmp(mt, "mixtral") || !strcmp(mt, "qwen3_moe") ||
                          !strcmp(mt, "qwen2_moe");
     bool is_ds = !strcmp(mt, "deepseek_v2") || !strcmp(mt, "deepseek_v3");
+    bool is_gemma = !strcmp(mt, "gemma") || !strcmp(mt, "gemma2") || !strcmp(mt, "gemma3_text");
+    if (!strcmp(mt, "gemma3") && cJSON_IsObject(cfg_get(root, "text_config"))) {
+        cJSON_Delete(root);
+        return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"gemma3\" (Gemma 3 with its vision tower, text_config inside) is not supported; "
+                       "the text-only checkpoints (gemma3_text: Gemma-3-270M, Gemma-3-1B) are", name);
+    }
     if (!strcmp(mt, "smollm3")) {   /* every 4th layer without RoPE (no_rope_layers): running it as llama would be wrong */
         cJSON_Delete(root);
         return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"smollm3\" (layers without RoPE, \"no_rope_layers\") is not supported", name);
     }
-    if (!is_gpt2 && !is_llama_like && !is_ds) {
-        err_set(e, ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3)", name, mt);   /* before the delete: the message quotes a string in root */
+    if (!is_gpt2 && !is_llama_like && !is_ds && !is_gemma) {
+        err_set(e, ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3, gemma, gemma2, gemma3_text)", name, mt);   /* before the delete: the message quotes a string in root */
         cJSON_Delete(root);
         return false;
     }
@@ -357,6 +435,47 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->qk_norm = !strcmp(mt, "qwen3") || !strcmp(mt, "qwen3_moe");
         s->tied_embeddings = cfg_bool(&c, root, "tie_word_embeddings", false);
         parse_window(&c, root, s, mt);
+        if (is_gemma) {
+            /* Gemma (transformers' modeling_gemma, gemma2, gemma3): embeddings times sqrt(hidden),
+             * RMSNorm as x * (1 + w), gelu_pytorch_tanh (hidden_activation; Gemma 1's hidden_act is
+             * not what its MLP uses), head_dim 256 and tied embeddings unless given; Gemma 2/3 add a
+             * norm after attention and after the FFN, query_pre_attn_scalar^-0.5 as the score scale
+             * and a sliding window in some layers; Gemma 3 q_norm/k_norm and two RoPE bases. */
+            bool g2 = !strcmp(mt, "gemma2"), g3 = !strcmp(mt, "gemma3_text");
+            s->embed_scale = (float)sqrt((double)s->d_model);
+            s->norm_plus_one = true;
+            s->sandwich_norm = g2 || g3;
+            s->qk_norm = g3;
+            s->qkv_bias = s->o_bias = cfg_bool(&c, root, "attention_bias", false);
+            s->mlp_bias = false;
+            s->tied_embeddings = cfg_bool(&c, root, "tie_word_embeddings", true);
+            if (!cfg_get(root, "head_dim")) s->head_dim = 256;
+            const char *ha = cfg_str(&c, root, "hidden_activation");
+            if (!ha) ha = "gelu_pytorch_tanh";
+            if (!c.bad && !parse_act(ha, &s->act)) {
+                err_set(e, ERR_UNSUPPORTED, "%s: hidden_activation \"%s\" is not supported", name, ha);   /* before the delete: the message quotes a string in root */
+                cJSON_Delete(root);
+                return false;
+            }
+            if (g2 || g3) {
+                s->sliding_window = cfg_int(&c, root, "sliding_window", 4096, 0, CAP_POS);
+                parse_gemma_layers(&c, root, s, g3);
+                /* null is None (no capping); an absent key takes the class default (Gemma 2: 50, 30) */
+                const bool an = cJSON_GetObjectItemCaseSensitive(root, "attn_logit_softcapping") != NULL;
+                const bool fn = cJSON_GetObjectItemCaseSensitive(root, "final_logit_softcapping") != NULL;
+                s->attn_softcap = (float)cfg_num(&c, root, "attn_logit_softcapping", g2 && !an ? 50.0 : 0.0);
+                s->final_softcap = (float)cfg_num(&c, root, "final_logit_softcapping", g2 && !fn ? 30.0 : 0.0);
+                if (s->attn_softcap < 0 || s->final_softcap < 0) {
+                    cJSON_Delete(root);
+                    return err_set(e, ERR_FORMAT, "%s: attn_logit_softcapping / final_logit_softcapping must be positive or null", name);
+                }
+                if (cfg_bool(&c, root, "use_bidirectional_attention", false) && !c.bad) {
+                    cJSON_Delete(root);
+                    return err_set(e, ERR_UNSUPPORTED, "%s: field \"use_bidirectional_attention\" = true (an embedding model such as EmbeddingGemma, "
+                                   "not a causal language model) is not supported", name);
+                }
+            }
+        }
 
         if (!strcmp(mt, "mixtral")) {
             s->n_experts = cfg_int(&c, root, "num_local_experts", 8, 1, ROUTE_MAX_EXPERTS);
@@ -441,7 +560,8 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         int rd = s->family == ARCH_DEEPSEEK ? s->qk_rope_head_dim : s->head_dim;
         int save_hd = s->head_dim;
         s->head_dim = rd;
-        parse_rope(&c, root, s, s->max_pos);
+        if (!strcmp(mt, "gemma3_text")) parse_gemma3_rope(&c, root, s);
+        else parse_rope(&c, root, s, s->max_pos);
         s->head_dim = save_hd;
         if (c.bad) { cJSON_Delete(root); return false; }
         if (s->rotary_dim % 2 || s->rotary_dim <= 0) {
@@ -472,6 +592,15 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
      * under YaRN (DeepSeek's own code and HF's). */
     int qk_dim = s->family == ARCH_DEEPSEEK ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
     s->softmax_scale = unscaled ? 1.0f : 1.0f / sqrtf((float)qk_dim);
+    if (!strcmp(mt, "gemma2") || !strcmp(mt, "gemma3_text")) {
+        /* config.query_pre_attn_scalar ** -0.5 (Python: a double, then a float32 tensor op) */
+        double qs = cfg_num(&c, root, "query_pre_attn_scalar", 256.0);
+        if (c.bad || !(qs > 0)) {
+            cJSON_Delete(root);
+            return c.bad ? false : err_set(e, ERR_FORMAT, "%s: field \"query_pre_attn_scalar\" must be > 0", name);
+        }
+        s->softmax_scale = (float)pow(qs, -0.5);
+    }
     if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f) {
         float ms = yarn_get_mscale(s->rope_factor, s->yarn_mscale_all_dim);
         s->softmax_scale *= ms * ms;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "model/model.h"
 #include "model/tensorfile.h"
+#include "core/dtype.h"
 
 void *model_alloc(Model *m, size_t bytes, Err *e) {
     if (m->n_owned == m->cap_owned) {
@@ -219,6 +220,27 @@ static void load_experts(Ld *L, LayerWeights *lw, int l) {
     }
 }
 
+/* Gemma's RMSNorm weights are stored as w and applied as 1 + w (x * (1.0 + w.float()), in f32):
+ * the 1 is added here into an f32 copy, so the engine's RMSNorm stays x * w. */
+static void ld_plus_one(Ld *L, Tensor *t) {
+    if (L->bad || !t->data || L->m->layout_only) return;
+    const int n = t->cols;
+    float *dst = model_alloc(L->m, sizeof(float) * (size_t)n, L->e);
+    if (!dst) { L->bad = true; return; }
+    for (int i = 0; i < n; i++) {
+        float w;
+        if (t->dtype == DT_F32) memcpy(&w, (const uint8_t *)t->data + 4 * (size_t)i, 4);
+        else {
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)t->data + 2 * (size_t)i, 2);
+            w = t->dtype == DT_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+        }
+        dst[i] = 1.0f + w;
+    }
+    t->data = dst;
+    t->dtype = DT_F32;
+}
+
 static void load_llama_like(Ld *L) {
     Model *m = L->m;
     const ModelSpec *s = &m->spec;
@@ -228,7 +250,13 @@ static void load_llama_like(Ld *L) {
     for (int l = 0; l < s->n_layers && !L->bad; l++) {
         LayerWeights *lw = &m->w.layers[l];
         snprintf(n, sizeof n, "layers.%d.input_layernorm.weight", l); lw->ln1_w = ld_tensor(L, n, 0, d, true);
-        snprintf(n, sizeof n, "layers.%d.post_attention_layernorm.weight", l); lw->ln2_w = ld_tensor(L, n, 0, d, true);
+        if (s->sandwich_norm) {   /* Gemma 2/3: post_attention_layernorm normalizes the attention output */
+            snprintf(n, sizeof n, "layers.%d.post_attention_layernorm.weight", l); lw->post_attn_norm = ld_tensor(L, n, 0, d, true);
+            snprintf(n, sizeof n, "layers.%d.pre_feedforward_layernorm.weight", l); lw->ln2_w = ld_tensor(L, n, 0, d, true);
+            snprintf(n, sizeof n, "layers.%d.post_feedforward_layernorm.weight", l); lw->post_ffn_norm = ld_tensor(L, n, 0, d, true);
+        } else {
+            snprintf(n, sizeof n, "layers.%d.post_attention_layernorm.weight", l); lw->ln2_w = ld_tensor(L, n, 0, d, true);
+        }
         if (s->family == ARCH_DEEPSEEK) {
             const int qk = s->qk_nope_head_dim + s->qk_rope_head_dim;
             if (s->q_lora_rank) {
@@ -263,6 +291,10 @@ static void load_llama_like(Ld *L) {
                 snprintf(n, sizeof n, "layers.%d.self_attn.k_norm.weight", l); lw->k_norm = ld_tensor(L, n, 0, hd, true);
             }
         }
+        if (s->norm_plus_one) {
+            Tensor *ns[] = {&lw->ln1_w, &lw->ln2_w, &lw->post_attn_norm, &lw->post_ffn_norm, &lw->q_norm, &lw->k_norm};
+            for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) ld_plus_one(L, ns[i]);
+        }
         lw->is_moe = layer_is_moe(s, l);
         if (lw->is_moe) {
             lw->d_ff = s->n_shared_experts * s->moe_d_ff;
@@ -281,6 +313,7 @@ static void load_llama_like(Ld *L) {
         }
     }
     m->w.lnf_w = ld_tensor(L, "norm.weight", 0, d, true);
+    if (s->norm_plus_one) ld_plus_one(L, &m->w.lnf_w);
 }
 
 static void load_gpt2(Ld *L) {
@@ -344,7 +377,8 @@ static void model_account(Model *m) {
         const Tensor *ts[] = {&lw->ln1_w, &lw->ln1_b, &lw->ln2_w, &lw->ln2_b, &lw->wq, &lw->wk, &lw->wv, &lw->wo,
                               &lw->bq, &lw->bk, &lw->bv, &lw->bo, &lw->q_norm, &lw->k_norm, &lw->wq_a, &lw->q_a_norm,
                               &lw->wq_b, &lw->wkv_a, &lw->kv_a_norm, &lw->wkv_b, &lw->w_gate, &lw->w_up, &lw->w_down,
-                              &lw->b_gate, &lw->b_up, &lw->b_down, &lw->router, &lw->router_bias, &lw->sh_gate, &lw->sh_up, &lw->sh_down};
+                              &lw->b_gate, &lw->b_up, &lw->b_down, &lw->router, &lw->router_bias, &lw->sh_gate, &lw->sh_up, &lw->sh_down,
+                              &lw->post_attn_norm, &lw->post_ffn_norm};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) { np += tnum(ts[i]); rb += tbytes(ts[i]); }
         if (lw->is_moe && lw->experts) {
             size_t eb = tbytes(&lw->experts[0].gate) + tbytes(&lw->experts[0].up) + tbytes(&lw->experts[0].down);

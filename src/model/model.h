@@ -1,8 +1,8 @@
 /* Model = spec (dimensions and choices, from config.json or a llama2.c header) + weights.
  *
  * Every architecture is a mapping onto this one struct and the one forward pass in
- * engine/forward.c:  gpt2, llama/mistral/qwen2/qwen3 (SmolLM is llama), mixtral,
- * qwen3_moe, deepseek_v2/v3 (MLA + MoE), and llama2.c .bin checkpoints.
+ * engine/forward.c:  gpt2, llama/mistral/qwen2/qwen3 (SmolLM is llama), gemma/gemma2/
+ * gemma3_text, mixtral, qwen3_moe, deepseek_v2/v3 (MLA + MoE), and llama2.c .bin checkpoints.
  *
  * Ownership: model_load() returns a Model the caller frees with model_free(). Weight
  * tensors point into memory-mapped files (bf16/f16/f32 kept in their stored dtype) or
@@ -103,8 +103,22 @@ typedef struct {
     ActKind act; bool gated_ffn;       /* SwiGLU: down(act(gate x) * up x) */
     PosKind pos;
     bool qkv_bias, o_bias, mlp_bias, qk_norm, tied_embeddings;
-    int sliding_window;                /* 0 = none */
+    int sliding_window;                /* 0 = none; in which layers: spec_layer_window */
     AttnKind attn_kind;
+    /* Layers with the sliding window, where only some have it (Gemma 2/3 layer_types: the others
+     * attend to every earlier key); swa_per_layer false: every layer has it. */
+    bool swa_per_layer;
+    unsigned char layer_swa[1024];
+
+    /* Gemma */
+    float embed_scale;                 /* > 0: token embeddings are multiplied by it (Gemma: sqrt(d_model)) */
+    bool norm_plus_one;                /* RMSNorm weights stored as w and applied as 1 + w (Gemma's HF
+                                          checkpoints); the loader adds the 1 into its own f32 copy */
+    bool sandwich_norm;                /* Gemma 2/3: the attention and FFN outputs are RMS-normalized again
+                                          (post_attn_norm, post_ffn_norm) before they join the residual */
+    float attn_softcap, final_softcap; /* > 0: cap * tanh(x / cap) on attention scores / output logits (Gemma 2) */
+    float rope_local_theta;            /* > 0: layers with the sliding window rotate with this base and no
+                                          scaling (Gemma 3's rope_local_base_freq); the others with rope_theta */
 
     /* RoPE */
     float rope_theta; RopeStyle rope_style; int rotary_dim;   /* dims rotated per head */
@@ -156,7 +170,8 @@ typedef struct {
     /* standard attention */
     Tensor wq, wk, wv, wo;             /* [H*hd, d], [KV*hd, d], [KV*hd, d], [d, H*hd] */
     Tensor bq, bk, bv, bo;
-    Tensor q_norm, k_norm;             /* [hd] (qwen3) */
+    Tensor q_norm, k_norm;             /* [hd] (qwen3, gemma3) */
+    Tensor post_attn_norm, post_ffn_norm;  /* [d] (gemma2/3: spec.sandwich_norm) */
     /* MLA */
     Tensor wq_a, q_a_norm, wq_b;       /* [q_lora, d], [q_lora], [H*(nope+rope), q_lora] */
     Tensor wkv_a, kv_a_norm, wkv_b;    /* [kv_lora+rope, d], [kv_lora], [H*(nope+v), kv_lora] */
@@ -227,6 +242,13 @@ void model_free(Model *m);
 
 /* Parses config.json text into a spec (buffer-based, fuzzable). `name` is used in messages. */
 bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, Err *e);
+
+/* The sliding window of layer l (0: it attends to every earlier key). */
+static inline int spec_layer_window(const ModelSpec *s, int l) {
+    if (!s->sliding_window) return 0;
+    if (!s->swa_per_layer) return s->sliding_window;
+    return l >= 0 && l < 1024 && s->layer_swa[l] ? s->sliding_window : 0;
+}
 
 /* KV-cache bytes per token per layer as this model stores them (dtype bytes: cache_elt). */
 size_t spec_kv_elems_per_token_layer(const ModelSpec *s);

@@ -165,6 +165,12 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     if (!inv) return;
     ModelSpec spr = *sp;
     spr.rotary_dim = R;
+    if (rope_layer_local(sp, l)) {   /* Gemma 3: this layer slides, and rotates with the local base, unscaled */
+        spr.rope_theta = sp->rope_local_theta;
+        spr.rope_scaling = ROPE_SCALE_NONE;
+        spr.rope_factor = 1.0f;
+        spr.n_rope_factors = 0;
+    }
     float attn_factor = rope_inv_freq(&spr, pos + 1, inv);
     char line[256];
     /* the widest wording that fits: q_rot's formula goes first, then the pairing's indices, then
@@ -174,12 +180,12 @@ static void pos_draw(void *vst, PanelCtx *ctx) {
     const char *pairs_short = half ? tr("rotate-half") : tr("interleaved");
     char th[6][256];
     snprintf(th[0], sizeof th[0], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i  q_rot = R(pos*theta_i) q%s"),
-             (double)sp->rope_theta, R, P, pairs, attn_factor != 1.0f ? " * mscale" : "");
-    snprintf(th[1], sizeof th[1], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i"), (double)sp->rope_theta, R, P, pairs);
-    snprintf(th[2], sizeof th[2], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i"), (double)sp->rope_theta, R, P, pairs_short);
-    snprintf(th[3], sizeof th[3], tr("theta_i = %g^(-2i/%d), %d pairs (%s)"), (double)sp->rope_theta, R, P, pairs_short);
-    snprintf(th[4], sizeof th[4], tr("theta_i = %g^(-2i/%d), %d pairs"), (double)sp->rope_theta, R, P);
-    snprintf(th[5], sizeof th[5], "theta_i = %g^(-2i/%d)", (double)sp->rope_theta, R);
+             (double)spr.rope_theta, R, P, pairs, attn_factor != 1.0f ? " * mscale" : "");
+    snprintf(th[1], sizeof th[1], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i"), (double)spr.rope_theta, R, P, pairs);
+    snprintf(th[2], sizeof th[2], tr("theta_i = %g^(-2i/%d), %d pairs (%s)  angle_i = pos*theta_i"), (double)spr.rope_theta, R, P, pairs_short);
+    snprintf(th[3], sizeof th[3], tr("theta_i = %g^(-2i/%d), %d pairs (%s)"), (double)spr.rope_theta, R, P, pairs_short);
+    snprintf(th[4], sizeof th[4], tr("theta_i = %g^(-2i/%d), %d pairs"), (double)spr.rope_theta, R, P);
+    snprintf(th[5], sizeof th[5], "theta_i = %g^(-2i/%d)", (double)spr.rope_theta, R);
     const char *thc[6] = {th[0], th[1], th[2], th[3], th[4], th[5]};
     panel_text_pick(c, in.x, in.y, thc, 6, in.w, sty(CR_TEXT));
 
