@@ -21,15 +21,25 @@ typedef struct {
     double rope_theta, eps;
     bool tied, qk_norm;
     int bos, eos[2], n_eos;
+    /* Gemma 3 (text): four norms per layer stored as w (applied as 1 + w: written as 0),
+     * query_pre_attn_scalar, a window in all but every 6th layer, a second RoPE base */
+    bool gemma3;
+    int window;
+    double local_theta;
 } GenShape;
 
 static const GenShape k_shapes[] = {
     /* Qwen/Qwen3-0.6B config.json */
     {"qwen3-0.6b", "qwen3", "Qwen3ForCausalLM", 151936, 1024, 28, 16, 8, 128, 3072, 40960,
-     1000000.0, 1e-6, true, true, 151643, {151645, 151643}, 2},
+     1000000.0, 1e-6, true, true, 151643, {151645, 151643}, 2, false, 0, 0.0},
     /* karpathy stories110M (llama2.c; classifier shared with the embedding) as a HF Llama checkpoint */
     {"stories110m", "llama", "LlamaForCausalLM", 32000, 768, 12, 12, 12, 64, 2048, 1024,
-     10000.0, 1e-5, true, false, 1, {2, 0}, 1},
+     10000.0, 1e-5, true, false, 1, {2, 0}, 1, false, 0, 0.0},
+    /* google/gemma-3-270m and gemma-3-1b-pt config.json */
+    {"gemma3-270m", "gemma3_text", "Gemma3ForCausalLM", 262144, 640, 18, 4, 1, 256, 2048, 32768,
+     1000000.0, 1e-6, true, true, 2, {1, 106}, 2, true, 512, 10000.0},
+    {"gemma3-1b", "gemma3_text", "Gemma3ForCausalLM", 262144, 1152, 26, 4, 1, 256, 6912, 32768,
+     1000000.0, 1e-6, true, true, 2, {1, 106}, 2, true, 512, 10000.0},
 };
 
 typedef struct { char name[96]; int rows, cols; bool norm; } GenTensor;
@@ -65,6 +75,10 @@ static int gen_tensors(const GenShape *s, GenTensor *t, int cap) {
             ADD(1, s->head_dim, true, "model.layers.%d.self_attn.k_norm.weight", l);
         }
         ADD(1, s->hidden, true, "model.layers.%d.post_attention_layernorm.weight", l);
+        if (s->gemma3) {
+            ADD(1, s->hidden, true, "model.layers.%d.pre_feedforward_layernorm.weight", l);
+            ADD(1, s->hidden, true, "model.layers.%d.post_feedforward_layernorm.weight", l);
+        }
         ADD(s->ff, s->hidden, false, "model.layers.%d.mlp.gate_proj.weight", l);
         ADD(s->ff, s->hidden, false, "model.layers.%d.mlp.up_proj.weight", l);
         ADD(s->hidden, s->ff, false, "model.layers.%d.mlp.down_proj.weight", l);
@@ -124,9 +138,21 @@ static bool gen_write(const GenShape *s, bool bf16, const char *dir, uint64_t se
              s->arch, s->bos, s->eos[0], s->head_dim, s->hidden, s->ff, s->max_pos, s->model_type, s->heads,
              s->layers, s->kv_heads, s->eps, s->rope_theta, s->tied ? "true" : "false",
              bf16 ? "bfloat16" : "float32", s->vocab);
+    if (s->gemma3)   /* the released checkpoints' keys (Gemma-3-1B, March 2025) */
+        snprintf(cfg, sizeof cfg,
+                 "{\n  \"architectures\": [\"%s\"],\n  \"attention_bias\": false,\n  \"attn_logit_softcapping\": null,\n"
+                 "  \"bos_token_id\": %d,\n  \"eos_token_id\": %s,\n  \"final_logit_softcapping\": null,\n  \"head_dim\": %d,\n"
+                 "  \"hidden_activation\": \"gelu_pytorch_tanh\",\n  \"hidden_size\": %d,\n  \"initializer_range\": 0.02,\n"
+                 "  \"intermediate_size\": %d,\n  \"max_position_embeddings\": %d,\n  \"model_type\": \"%s\",\n"
+                 "  \"num_attention_heads\": %d,\n  \"num_hidden_layers\": %d,\n  \"num_key_value_heads\": %d,\n  \"pad_token_id\": 0,\n"
+                 "  \"query_pre_attn_scalar\": %d,\n  \"rms_norm_eps\": %g,\n  \"rope_local_base_freq\": %.1f,\n  \"rope_scaling\": null,\n"
+                 "  \"rope_theta\": %.1f,\n  \"sliding_window\": %d,\n  \"sliding_window_pattern\": 6,\n  \"tie_word_embeddings\": true,\n"
+                 "  \"torch_dtype\": \"%s\",\n  \"use_cache\": true,\n  \"vocab_size\": %d\n}\n",
+                 s->arch, s->bos, eos, s->head_dim, s->hidden, s->ff, s->max_pos, s->model_type, s->heads, s->layers,
+                 s->kv_heads, s->head_dim, s->eps, s->local_theta, s->rope_theta, s->window, bf16 ? "bfloat16" : "float32", s->vocab);
     if (!write_text(dir, "config.json", cfg, e)) return false;
     char gcfg[512];   /* Qwen3-0.6B's generation_config.json; a bare one for the others */
-    if (s->qk_norm)
+    if (s->qk_norm && !s->gemma3)
         snprintf(gcfg, sizeof gcfg, "{\n  \"bos_token_id\": %d,\n  \"do_sample\": true,\n  \"eos_token_id\": %s,\n"
                  "  \"pad_token_id\": %d,\n  \"temperature\": 0.6,\n  \"top_k\": 20,\n  \"top_p\": 0.95\n}\n", s->bos, eos, s->bos);
     else
@@ -171,7 +197,7 @@ static bool gen_write(const GenShape *s, bool bf16, const char *dir, uint64_t se
         size_t n = (size_t)t[i].rows * (size_t)t[i].cols;
         for (size_t at = 0; ok && at < n; at += chunk) {
             size_t k = n - at < chunk ? n - at : chunk;
-            for (size_t j = 0; j < k; j++) buf[j] = t[i].norm ? 1.0f : 0.02f * gen_normal();
+            for (size_t j = 0; j < k; j++) buf[j] = t[i].norm ? (s->gemma3 ? 0.0f : 1.0f) : 0.02f * gen_normal();
             if (bf16) {
                 for (size_t j = 0; j < k; j++) {   /* round to nearest even */
                     uint32_t u;
@@ -200,7 +226,7 @@ int bench_gen_main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++)
         if (like && !strcmp(like, k_shapes[i].name)) s = &k_shapes[i];
     if (!s || !out) {
-        fprintf(stderr, "usage: llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] "
+        fprintf(stderr, "usage: llmscope bench --gen qwen3-0.6b|stories110m|gemma3-270m|gemma3-1b --out DIR [--dtype bf16|f32] "
                         "[--tokenizer-dir DIR] [--seed N]\n");
         return 2;
     }

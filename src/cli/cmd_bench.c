@@ -605,7 +605,7 @@ static const CliOpt k_bench_opts[] = {
      "for --rounds rounds, on the llama f32 or --model", 0, 0},
     {"--compare-bin", NULL, CLI_STR, "BIN", "another llmscope binary whose `bench --only decode` is compared", 0, 0},
     {"--text", NULL, CLI_STR, "FILE", "text for the tokenizer throughput (default: the TinyStories validation text)", 0, 0},
-    {"--gen", NULL, CLI_STR, "NAME", "write a random-weight checkpoint shaped like qwen3-0.6b or stories110m (with --out) instead", 0, 0},
+    {"--gen", NULL, CLI_STR, "NAME", "write a random-weight checkpoint shaped like qwen3-0.6b, stories110m, gemma3-270m or gemma3-1b (with --out) instead", 0, 0},
     {"--out", NULL, CLI_STR, "DIR", "with --gen: the directory to write", 0, 0},
     {"--dtype", NULL, CLI_STR, "bf16|f32", "with --gen: weight type (default bf16)", 0, 0},
     {"--tokenizer-dir", NULL, CLI_STR, "DIR", "with --gen: copy tokenizer.json and tokenizer_config.json from DIR", 0, 0},
@@ -621,7 +621,7 @@ static const CliOpt *const k_bench_groups[] = {k_bench_opts, CLI_OPTS_MODEL, NUL
 static const CliCmd k_bench_cmd = {
     "bench", "bench [--decode N] [--prefill N] [--compare-bin BIN] [--text FILE]\n"
     "       llmscope bench --only decode|recorder [--decode N] [--rounds N] [--threads N] [--model M (recorder)]\n"
-    "       llmscope bench --gen qwen3-0.6b|stories110m --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]\n"
+    "       llmscope bench --gen qwen3-0.6b|stories110m|gemma3-270m|gemma3-1b --out DIR [--dtype bf16|f32] [--tokenizer-dir DIR] [--seed N]\n"
     "       llmscope bench --model M [--threads N] [--rounds N] [--decode N] [--prefill N] [--far N] [--busy] [--panels] [--traced] [--full]",
     "Decode and prefill speed of random-weight models shaped like GPT-2 124M and a 110M Llama, against\n"
     "the memory bandwidth measured in the same run; hook overhead; tokenizer throughput. Prints JSON.\n"
