@@ -206,13 +206,16 @@ TEST(gguf_bf16_equals_hf_checkpoint) {
 }
 
 /* Files written by llama.cpp's own converter of June 2026 (d8a24cc): qwen3 (q/k norms), qwen3moe
- * with every layer MoE and deepseek2 with attn_k_b/attn_v_b and key_length_mla. */
+ * with every layer MoE and deepseek2 with attn_k_b/attn_v_b and key_length_mla; gemma3 (de3ff81). */
 TEST(gguf_converter_files_equal_hf_checkpoint) {
     if (!file_exists(FX "/qwen3/reference.json")) SKIP("qwen3 reference missing");
     static const struct { const char *model, *file; DType dt; } cases[] = {
         {"qwen3", "qwen3/qwen3-F32.gguf", DT_F32}, {"qwen3", "qwen3/qwen3-F16.gguf", DT_F16},
         {"qwen3", "qwen3/qwen3-BF16.gguf", DT_BF16}, {"qwen3moe", "qwen3moe/qwen3moe-BF16.gguf", DT_BF16},
-        {"deepseek2", "deepseek2/deepseek2-BF16.gguf", DT_BF16}, {"deepseek2", "deepseek2/deepseek2-fused-BF16.gguf", DT_BF16}};
+        {"deepseek2", "deepseek2/deepseek2-BF16.gguf", DT_BF16}, {"deepseek2", "deepseek2/deepseek2-fused-BF16.gguf", DT_BF16},
+        /* llama.cpp de3ff81's converter (September 2026): Gemma 3, norms stored with the 1 added, a
+         * window in 6 of 7 layers (llama.cpp's assumed pattern 6), rope.freq_base_swa */
+        {"gemma3", "gemma3/gemma3-BF16.gguf", DT_BF16}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_equals_hf(T_, cases[i].model, cases[i].file, cases[i].dt);
 }
 

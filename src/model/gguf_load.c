@@ -232,14 +232,14 @@ static void spec_from_meta(GL *L) {
     const char *a = L->arch;
     bool gpt2 = !strcmp(a, "gpt2"), ds = !strcmp(a, "deepseek2");
     bool llama = !strcmp(a, "llama"), qwen2 = !strcmp(a, "qwen2"), qwen3 = !strcmp(a, "qwen3");
-    bool qwen3moe = !strcmp(a, "qwen3moe");
-    if (!gpt2 && !ds && !llama && !qwen2 && !qwen3 && !qwen3moe) {
-        err_set(L->e, ERR_UNSUPPORTED, "%s: general.architecture \"%s\" is not supported (supported: llama, qwen2, qwen3, qwen3moe, gpt2, deepseek2)", L->path, a);
+    bool qwen3moe = !strcmp(a, "qwen3moe"), gemma3 = !strcmp(a, "gemma3");
+    if (!gpt2 && !ds && !llama && !qwen2 && !qwen3 && !qwen3moe && !gemma3) {
+        err_set(L->e, ERR_UNSUPPORTED, "%s: general.architecture \"%s\" is not supported (supported: llama, qwen2, qwen3, qwen3moe, gemma3, gpt2, deepseek2)", L->path, a);
         L->bad = true;
         return;
     }
     static const struct { const char *gguf, *hf; } names[] = {{"llama", "llama"}, {"qwen2", "qwen2"}, {"qwen3", "qwen3"},
-        {"qwen3moe", "qwen3_moe"}, {"gpt2", "gpt2"}, {"deepseek2", "deepseek_v2"}};
+        {"qwen3moe", "qwen3_moe"}, {"gpt2", "gpt2"}, {"deepseek2", "deepseek_v2"}, {"gemma3", "gemma3_text"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(a, names[i].gguf)) snprintf(s->model_type, sizeof s->model_type, "%s", names[i].hf);
     const GgufTensor *emb = gl_find(L, "token_embd.weight", true);
@@ -307,8 +307,43 @@ static void spec_from_meta(GL *L) {
     s->rope_theta = (float)meta_float(L, "rope.freq_base", 10000.0);
     s->rope_style = ROPE_HALF;   /* llama's rows are un-permuted at load (see the top) */
     s->qkv_bias = qwen2;
-    s->qk_norm = qwen3 || qwen3moe;
+    s->qk_norm = qwen3 || qwen3moe || gemma3;
     s->head_dim = meta_int(L, "attention.key_length", s->d_model / s->n_heads, 1, CAP_DIM, false);
+    if (gemma3) {
+        /* as llama.cpp's llama_model_gemma3 reads it: the converter stored the norm weights with the
+         * 1 added (Gemma3RMSNorm's 1 + w); embeddings times sqrtf(n_embd); GELU-tanh gated FFN; the
+         * post-attention and post-FFN norms; a window (attention.sliding_window) in the layers
+         * attention.sliding_window_pattern marks (an array of bools, or n: layer il slides when
+         * il % n < n - 1; 6 when absent), which rotate with rope.freq_base_swa (10000 when absent)
+         * and no scaling; the score scale head_dim^-0.5, except n_embd/n_head for the 62-layer 27B */
+        s->act = ACT_GELU_TANH;
+        s->embed_scale = sqrtf((float)s->d_model);
+        s->sandwich_norm = true;
+        s->final_softcap = (float)meta_float(L, "final_logit_softcapping", 0.0);
+        const int W = meta_int(L, "attention.sliding_window", 0, 0, CAP_POS, false);
+        if (W > 0 && !L->bad) {
+            s->sliding_window = W;
+            s->swa_per_layer = true;
+            char key[160];
+            snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", a);
+            const GgufKV *pk = gguf_find(L->g, key);
+            if (pk && pk->type == GGUF_ARRAY) {
+                for (int il = 0; il < s->n_layers; il++) {
+                    int64_t v;
+                    if ((uint64_t)il >= pk->arr_n || !gguf_arr_int(pk, (uint64_t)il, &v)) {
+                        err_set(L->e, ERR_FORMAT, "%s: metadata key \"%s\" must hold a bool for each of the %d layers", L->path, key, s->n_layers);
+                        L->bad = true;
+                        return;
+                    }
+                    s->layer_swa[il] = v != 0;
+                }
+            } else {
+                const int np = meta_int(L, "attention.sliding_window_pattern", 6, 0, CAP_LAYERS + 1, false);
+                for (int il = 0; il < s->n_layers; il++) s->layer_swa[il] = np == 0 || il % np < np - 1;
+            }
+            s->rope_local_theta = (float)meta_float(L, "rope.freq_base_swa", 10000.0);
+        }
+    }
     if (ds) {
         s->q_lora_rank = meta_int(L, "attention.q_lora_rank", 0, 0, CAP_DIM, false);
         s->kv_lora_rank = meta_int(L, "attention.kv_lora_rank", 0, 1, CAP_DIM, true);
@@ -412,6 +447,7 @@ static void spec_from_meta(GL *L) {
     }
     int qk_dim = ds ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
     s->softmax_scale = 1.0f / sqrtf((float)qk_dim);
+    if (gemma3 && s->n_layers == 62) s->softmax_scale = 1.0f / sqrtf((float)(s->d_model / s->n_heads));   /* llama.cpp: Gemma 3 27B */
     if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f && s->rope_factor > 1.0f) {
         float ms = 0.1f * s->yarn_mscale_all_dim * logf(s->rope_factor) + 1.0f;
         s->softmax_scale *= ms * ms;
@@ -545,6 +581,10 @@ static void load_llama_like(GL *L) {
         LayerWeights *lw = &m->w.layers[l];
         snprintf(n, sizeof n, "blk.%d.attn_norm.weight", l); lw->ln1_w = gl_tensor(L, n, 0, d, true);
         snprintf(n, sizeof n, "blk.%d.ffn_norm.weight", l); lw->ln2_w = gl_tensor(L, n, 0, d, true);
+        if (s->sandwich_norm) {   /* gemma3 */
+            snprintf(n, sizeof n, "blk.%d.post_attention_norm.weight", l); lw->post_attn_norm = gl_tensor(L, n, 0, d, true);
+            snprintf(n, sizeof n, "blk.%d.post_ffw_norm.weight", l); lw->post_ffn_norm = gl_tensor(L, n, 0, d, true);
+        }
         if (s->family == ARCH_DEEPSEEK) {
             const int qk = s->qk_nope_head_dim + s->qk_rope_head_dim;
             if (s->q_lora_rank) {
