@@ -61,6 +61,21 @@ double kv_bytes(long long elems, int layers, long long tokens, int elem_bytes) {
     return (double)elems * layers * (double)tokens * elem_bytes;
 }
 
+double kv_bytes_windowed(const ModelSpec *s, long long elems, long long tokens, int elem_bytes) {
+    double b = 0;
+    for (int l = 0; l < s->n_layers; l++) {
+        const long long w = spec_layer_window(s, l);
+        b += (double)elems * (double)(w > 0 && w < tokens ? w : tokens) * elem_bytes;
+    }
+    return b;
+}
+
+int kv_window_layers(const ModelSpec *s) {
+    int n = 0;
+    for (int l = 0; l < s->n_layers; l++) n += spec_layer_window(s, l) > 0;
+    return n;
+}
+
 int kv_prec_bits(KvPrec p) {
     static const int bits[KVP_COUNT] = {32, 16, 8, 4};
     return p >= 0 && p < KVP_COUNT ? bits[p] : 32;

@@ -25,6 +25,12 @@ void kv_variants(const ModelSpec *s, KvVariant out[KVA_COUNT]);
 long long kv_elems_actual(const ModelSpec *s);
 /* Bytes for tokens x layers at elem_bytes per element. */
 double kv_bytes(long long elems, int layers, long long tokens, int elem_bytes);
+/* The same for a cache that keeps only the last sliding_window keys in the layers that have a
+ * window (as transformers' sliding-window cache layers do; Gemma 3: 5 of every 6 layers). The
+ * engine itself keeps every key. */
+double kv_bytes_windowed(const ModelSpec *s, long long elems, long long tokens, int elem_bytes);
+/* Layers with a sliding window (0: none). */
+int kv_window_layers(const ModelSpec *s);
 /* What-if precision of the cached elements: f32 (what this engine stores), bf16 (what the
  * checkpoints and most servers store), fp8 (e4m3/e5m2) and int4. Only the elements are counted:
  * real fp8/int4 caches also keep a scale per block of elements (e.g. one f16 per 32 int4 values,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "cli/cli.h"
+#include "analysis/kvcalc.h"
 #include "engine/engine.h"
 #include "engine/gencfg.h"
 #include "engine/sampler.h"
@@ -212,16 +213,6 @@ static const CliOpt k_info_opts[] = {
      "the first tensor holding one; nonfinite_weights in --json, null without this option)", 0, 0},
     {0}};
 static const CliOpt *const k_info_groups[] = {k_info_opts, CLI_OPTS_MODEL, NULL};
-/* KV-cache bytes at ctx tokens for a cache that keeps only the window in sliding layers (as
- * transformers' sliding-window cache layers do); bpl = bytes per token per layer. */
-static double windowed_kv_bytes(const ModelSpec *s, size_t bpl, int ctx) {
-    double b = 0;
-    for (int l = 0; l < s->n_layers; l++) {
-        int w = spec_layer_window(s, l);
-        b += (double)bpl * (double)(w > 0 && w < ctx ? w : ctx);
-    }
-    return b;
-}
 
 static const CliCmd k_info_cmd = {
     "info", "info [--model M] [--ctx N] [--json]",
@@ -271,7 +262,7 @@ int cmd_info(int argc, char **argv) {
         if (s->sliding_window) {   /* which layers slide, and what a cache that keeps only the window holds */
             printf(", \"sliding_window\": {\"window\": %d, \"layers\": [", s->sliding_window);
             for (int l = 0, k = 0; l < s->n_layers; l++) if (spec_layer_window(s, l)) printf("%s%d", k++ ? ", " : "", l);
-            printf("], \"bytes_at_context_keeping_only_the_window\": %.0f}", windowed_kv_bytes(s, per_layer * eb, ctx));
+            printf("], \"bytes_at_context_keeping_only_the_window\": %.0f}", kv_bytes_windowed(s, (long long)per_layer, ctx, (int)eb));
         }
         if (s->rope_local_theta > 0) printf(", \"rope_local_theta\": %g", (double)s->rope_local_theta);
         if (s->attn_kind == ATTN_MLA)
@@ -323,13 +314,12 @@ int cmd_info(int argc, char **argv) {
         printf("  KV cache        %zu elements/token/layer, %zu bytes/token (%s), %.1f MB at %d tokens\n",
                per_layer, bpt, dtype_name(s->dtype), (double)bpt * ctx / 1e6, ctx);
         if (s->sliding_window) {
-            int ns = 0;
-            for (int l = 0; l < s->n_layers; l++) ns += spec_layer_window(s, l) > 0;
+            const int ns = kv_window_layers(s);
             char where[64];
             if (ns == s->n_layers) snprintf(where, sizeof where, "every layer");
             else snprintf(where, sizeof where, "%d of %d layers", ns, s->n_layers);
             printf("  sliding window  %d keys in %s; a cache keeping only the window: %.1f MB at %d tokens (llmscope keeps every key)\n",
-                   s->sliding_window, where, windowed_kv_bytes(s, per_layer * eb, ctx) / 1e6, ctx);
+                   s->sliding_window, where, kv_bytes_windowed(s, (long long)per_layer, ctx, (int)eb) / 1e6, ctx);
         }
         if (s->rope_local_theta > 0)
             printf("  RoPE            base %g in full-attention layers, %g in sliding ones\n", (double)s->rope_theta, (double)s->rope_local_theta);

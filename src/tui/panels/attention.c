@@ -12,6 +12,7 @@
 #include "core/i18n.h"
 #include "analysis/derived.h"
 #include "analysis/stats.h"
+#include "engine/attn.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
@@ -28,12 +29,14 @@ typedef struct {
     const Session *s;
     int layer, head, q0;
     bool scores;
+    int window;                /* the layer's sliding window (0: none) */
 } AttnSrc;
 
 static float attn_get(void *ud, int r, int c) {
     const AttnSrc *a = ud;
     int q = a->q0 + r;
     if (c > q) return NAN;                          /* causal mask: key after query */
+    if (c < attn_lo(a->window, q)) return NAN;      /* before the layer's sliding window */
     const float *row = trace_attn_row(session_trace(a->s), q, a->layer, a->head, a->scores);
     if (!row) return NAN;
     float v = row[c];
@@ -75,7 +78,7 @@ static void draw_tiles(AttnState *st, PanelCtx *ctx, Rect r, int layer, int q0) 
         if ((int)strlen(lab) > tile_w) snprintf(lab, sizeof lab, "h%d", h);
         bool is_sel = h == sel;
         canvas_text_fit(c, tx, ty, lab, tile_w, is_sel ? sty_attr(CR_ACCENT, ATTR_BOLD | ATTR_UNDERLINE) : sty(CR_DIM));
-        AttnSrc src = {s, layer, h, q0, ctx->sc->view.attn_scores};
+        AttnSrc src = {s, layer, h, q0, ctx->sc->view.attn_scores, spec_layer_window(&session_model(s)->spec, layer)};
         HeatSpec hs = {.rows = q - q0 + 1, .cols = q + 1, .get = attn_get, .ud = &src,
                        .lo = ctx->sc->view.attn_scores ? 0 : 0, .hi = ctx->sc->view.attn_scores ? 0 : 1, .sel_r = -1, .sel_c = -1, .max_cell = 4};
         HeatLayout thl = w_heatmap(c, rect_make(tx, ty + 1, tile_w, tile_h - 1), &hs);
@@ -143,8 +146,13 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     if (!mla && KV != d->n_heads) snprintf(ttl[1], sizeof ttl[1], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s kv head %d"), layer, head, kind, head / G);
     else snprintf(ttl[1], sizeof ttl[1], "%s", ttl[0]);
     snprintf(ttl[2], sizeof ttl[2], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s"), layer, head, kind);
-    const char *tc[3] = {ttl[0], ttl[1], ttl[2]};
-    const char *title = tc[panel_pick_fit(tc, 3, ctx->r.w - 6, c->unicode)];
+    /* a layer with a sliding window says so first (Gemma 3: 5 of every 6 layers; Mistral: all) */
+    char ttw[160];
+    const int win = spec_layer_window(&session_model(s)->spec, layer);
+    snprintf(ttw, sizeof ttw, tr("%s \xc2\xb7 window %d"), ttl[0], win);
+    const char *tc[4] = {ttw, ttl[0], ttl[1], ttl[2]};
+    const int pick = win > 0 ? panel_pick_fit(tc, 4, ctx->r.w - 6, c->unicode) : 1 + panel_pick_fit(tc + 1, 3, ctx->r.w - 6, c->unicode);
+    const char *title = tc[pick];
     Rect in = panel_frame(ctx, title, ctx->sc->view.attn_scores ? tr("v pattern  ,/. key  [ ] { }") : tr("v scores  ,/. key  [ ] { }"));
     st->n_tiles[ctx->side] = 0;
     st->main[ctx->side] = (HeatLayout){0};
@@ -230,7 +238,7 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
         if (k < 2 && half) { labels = false; lab_w = 0; }
         else maxk = k < 1 ? 1 : k;
     }
-    AttnSrc src = {s, layer, head, q0, ctx->sc->view.attn_scores};
+    AttnSrc src = {s, layer, head, q0, ctx->sc->view.attn_scores, spec_layer_window(&session_model(s)->spec, layer)};
     HeatSpec hs = {.rows = nq - q0, .cols = nq, .get = attn_get, .ud = &src,
                    .lo = 0, .hi = ctx->sc->view.attn_scores ? 0 : 1, .diverging = false,
                    .sel_r = q - q0, .sel_c = sk, .max_cell = maxk};
@@ -293,7 +301,8 @@ const PanelClass panel_attention = {
     .help = N_(", .      select the key column (Esc clears)\n"
             "v        pattern (softmax) / raw scores q\xc2\xb7k/sqrt(d)\n"
             "[ ] { }  layer / head; click a cell: query row + key, click a head tile: select it\n"
-            "Hatched cells are masked: a query never sees later keys (causal mask).\n"
+            "Hatched cells are masked: a query never sees later keys (causal mask),\n"
+            "nor, in a layer with a sliding window, the keys before it.\n"
             "GQA: query heads that share one KV head are drawn on one row (kvN)."),
     .hint = N_("v ,/. [ ] { }"),
 };

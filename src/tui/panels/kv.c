@@ -99,6 +99,23 @@ static void kv_draw(void *vst, PanelCtx *ctx) {
     const char *tc[6] = {tot[0], tot[1], tot[2], tot[3], tot[4], tot[5]};
     canvas_target(c, rect_make(in.x, y, panel_text_pick(c, in.x, y, tc, 6, in.w, sty(CR_DIM)), 1), "kv.total");
     y++;
+    if (sp->sliding_window > 0 && in.h >= 12) {
+        /* a sliding window (Mistral; Gemma 2/3 in some layers): what a cache that keeps only the
+         * window would hold; this engine keeps every key (the figures above) */
+        const int nw = kv_window_layers(sp);
+        char wb[32], wl[4][256];
+        kv_fmt_bytes(kv_bytes_windowed(sp, own, ctxlen, KV_ELEM_BYTES), wb, sizeof wb);
+        if (nw == L) snprintf(wl[0], sizeof wl[0], tr("window %d in every layer: keeping only the window, %s at %lld tokens (this engine keeps every key)"),
+                              sp->sliding_window, wb, ctxlen);
+        else snprintf(wl[0], sizeof wl[0], tr("window %d in %d of %d layers: keeping only the window, %s at %lld tokens (this engine keeps every key)"),
+                      sp->sliding_window, nw, L, wb, ctxlen);
+        snprintf(wl[1], sizeof wl[1], tr("window %d in %d of %d layers: %s at %lld tokens if only the window is kept"), sp->sliding_window, nw, L, wb, ctxlen);
+        snprintf(wl[2], sizeof wl[2], tr("window %d (%d/%d layers): %s @%lld"), sp->sliding_window, nw, L, wb, ctxlen);
+        snprintf(wl[3], sizeof wl[3], tr("window %d: %s"), sp->sliding_window, wb);
+        const char *wc[4] = {wl[0], wl[1], wl[2], wl[3]};
+        canvas_target(c, rect_make(in.x, y, panel_text_pick(c, in.x, y, wc, 4, in.w, sty(CR_DIM)), 1), "kv.window");
+        y++;
+    }
 
     /* the comparison table's cells and layout first: a narrow table leaves columns out with a
      * note under it (a row of its own), never silently */
