@@ -198,6 +198,31 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
     }
 }
 
+/* layer_types (transformers 5): a list of n_layers strings, each "full_attention" or
+ * "sliding_attention"; marks s->layer_swa and returns the sliding layers' count (-1: an error,
+ * named). */
+static int parse_layer_types(Cfg *c, const cJSON *lt, ModelSpec *s) {
+    const int L = s->n_layers;
+    if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) < L) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"layer_types\" must be a list of %d strings", c->file, L);
+        c->bad = true;
+        return -1;
+    }
+    int n = 0;
+    for (int l = 0; l < L; l++) {
+        const cJSON *it = cJSON_GetArrayItem(lt, l);
+        bool slide = cJSON_IsString(it) && !strcmp(it->valuestring, "sliding_attention");
+        if (!slide && !(cJSON_IsString(it) && !strcmp(it->valuestring, "full_attention"))) {
+            if (!c->bad) err_set(c->e, ERR_UNSUPPORTED, "%s: field \"layer_types\"[%d] is not \"full_attention\" or \"sliding_attention\"", c->file, l);
+            c->bad = true;
+            return -1;
+        }
+        s->layer_swa[l] = slide;
+        n += slide;
+    }
+    return n;
+}
+
 /* Sliding-window attention as transformers 5 decides it: Mistral and Mixtral slide in every layer
  * when sliding_window is set; Qwen2/Qwen3 only with use_sliding_window, and then per layer
  * (layer_types, or the layers from max_window_layers on); Llama ignores the field. */
@@ -220,22 +245,7 @@ static void parse_window(Cfg *c, const cJSON *root, ModelSpec *s, const char *mt
     int n_slide = 0;
     const cJSON *lt = cfg_get(root, "layer_types");
     if (lt) {
-        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) < L) {
-            err_set(c->e, ERR_FORMAT, "%s: field \"layer_types\" must be a list of %d strings", c->file, L);
-            c->bad = true;
-            return;
-        }
-        for (int l = 0; l < L; l++) {
-            const cJSON *it = cJSON_GetArrayItem(lt, l);
-            bool slide = cJSON_IsString(it) && !strcmp(it->valuestring, "sliding_attention");
-            if (!slide && !(cJSON_IsString(it) && !strcmp(it->valuestring, "full_attention"))) {
-                err_set(c->e, ERR_UNSUPPORTED, "%s: field \"layer_types\"[%d] is not \"full_attention\" or \"sliding_attention\"", c->file, l);
-                c->bad = true;
-                return;
-            }
-            n_slide += slide;
-            s->layer_swa[l] = slide;
-        }
+        if ((n_slide = parse_layer_types(c, lt, s)) < 0) return;
     } else {
         int mwl = cfg_int(c, root, "max_window_layers", 28, 0, CAP_LAYERS);
         for (int l = 0; l < L; l++) { s->layer_swa[l] = l >= mwl; n_slide += l >= mwl; }
@@ -252,21 +262,7 @@ static void parse_gemma_layers(Cfg *c, const cJSON *root, ModelSpec *s, bool g3)
     s->swa_per_layer = true;
     const cJSON *lt = cfg_get(root, "layer_types");
     if (lt) {
-        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) < L) {
-            if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"layer_types\" must be a list of %d strings", c->file, L);
-            c->bad = true;
-            return;
-        }
-        for (int l = 0; l < L; l++) {
-            const cJSON *it = cJSON_GetArrayItem(lt, l);
-            bool slide = cJSON_IsString(it) && !strcmp(it->valuestring, "sliding_attention");
-            if (!slide && !(cJSON_IsString(it) && !strcmp(it->valuestring, "full_attention"))) {
-                if (!c->bad) err_set(c->e, ERR_UNSUPPORTED, "%s: field \"layer_types\"[%d] is not \"full_attention\" or \"sliding_attention\"", c->file, l);
-                c->bad = true;
-                return;
-            }
-            s->layer_swa[l] = slide;
-        }
+        parse_layer_types(c, lt, s);
         return;
     }
     int pattern = 2;
