@@ -98,7 +98,7 @@ int fit_each_screen(TestCtx *T_, const int *panels, int n, FitFn fn, void *ud) {
                         if (!c) continue;
                         c->unicode = mode < 2;
                         app_render(a, c);
-                        FitScreen f = {MODELS[m], two != 0, panel, SIZES[z][0], SIZES[z][1], MODES[mode], wide};
+                        FitScreen f = {MODELS[m], two != 0, panel, SIZES[z][0], SIZES[z][1], MODES[mode], wide, NULL};
                         fn(T_, c, &f, ud);
                         seen++;
                         canvas_free(c);
@@ -122,6 +122,10 @@ int fit_each_screen(TestCtx *T_, const int *panels, int n, FitFn fn, void *ud) {
  * drawn, -1 when the story models are missing. */
 int fit_each_view(TestCtx *T_, FitFn fn, void *ud) {
     static const int SIZES[][2] = {{80, 24}, {100, 30}, {60, 20}, {70, 22}, {200, 60}};
+    return fit_each_view_at(T_, SIZES, 5, fn, ud);
+}
+
+int fit_each_view_at(TestCtx *T_, const int (*SIZES)[2], int n_sizes, FitFn fn, void *ud) {
     static const char *const MODES[] = {"en", "zh", "ascii"};
     if (!have_story(STORY("gqa")) || !have_story(STORY("mla"))) return -1;
     int seen = 0;
@@ -141,7 +145,7 @@ int fit_each_view(TestCtx *T_, FitFn fn, void *ud) {
             else if (v >= 10) app_open_overlay(a, OVS[v - 10]);
             else a->overlay = OV_NONE;
             const int id = v < 8 ? 300 + v : v == 8 ? 200 : v == 9 ? 308 : 100 + (int)OVS[v - 10];
-            for (int z = 0; z < 5; z++)
+            for (int z = 0; z < n_sizes; z++)
                 for (int mode = 0; mode < 3; mode++) {
                     i18n_set_lang(mode == 1 ? LANG_ZH : LANG_EN);
                     a->help_top = 0;
@@ -149,11 +153,21 @@ int fit_each_view(TestCtx *T_, FitFn fn, void *ud) {
                         Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
                         if (!c) break;
                         c->unicode = mode < 2;
+                        Canvas *under = NULL;                       /* the screen under the overlay */
+                        if (a->overlay != OV_NONE && (under = canvas_new(SIZES[z][0], SIZES[z][1]))) {
+                            const Overlay ov = a->overlay;
+                            const int top = a->help_top;
+                            under->unicode = c->unicode;
+                            a->overlay = OV_NONE;
+                            app_render(a, under);
+                            a->overlay = ov, a->help_top = top;
+                        }
                         app_render(a, c);
-                        FitScreen f = {two ? STORY("mla") : STORY("gqa"), two != 0, id, SIZES[z][0], SIZES[z][1], MODES[mode], NULL};
+                        FitScreen f = {two ? STORY("mla") : STORY("gqa"), two != 0, id, SIZES[z][0], SIZES[z][1], MODES[mode], NULL, under};
                         fn(T_, c, &f, ud);
                         seen++;
                         canvas_free(c);
+                        canvas_free(under);
                         const int top = a->help_top;
                         if (!help) break;
                         a->help_top += a->help_page > 1 ? a->help_page - 1 : 1;
@@ -204,7 +218,7 @@ int fit_each_lesson(TestCtx *T_, FitFn fn, void *ud) {
                         if (!c) continue;
                         c->unicode = u == 1;
                         app_render(a, c);
-                        FitScreen f = {path, false, 1000 * n + k + 1, SIZES[z][0], SIZES[z][1], g ? "zh" : u ? "en" : "ascii", NULL};
+                        FitScreen f = {path, false, 1000 * n + k + 1, SIZES[z][0], SIZES[z][1], g ? "zh" : u ? "en" : "ascii", NULL, NULL};
                         fn(T_, c, &f, ud);
                         seen++;
                         canvas_free(c);

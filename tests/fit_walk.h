@@ -22,6 +22,7 @@ typedef struct {
     int panel, w, h;
     const char *mode;       /* "en", "zh" (UTF-8) or "ascii" */
     const Canvas *wide;     /* fit_each_screen: the same screen drawn wide (FIT_WIDE_W x 60) */
+    const Canvas *under;    /* fit_each_view, an overlay open: the same screen without it */
 } FitScreen;
 typedef void (*FitFn)(TestCtx *T_, const Canvas *c, const FitScreen *f, void *ud);
 
@@ -39,6 +40,8 @@ int fit_each_screen(TestCtx *T_, const int *panels, int n, FitFn fn, void *ud);
 /* The views that are not panels: the trade-off view, the help on every panel (every page), the
  * overlays (FitScreen.panel: 100 + overlay, 200 the trade-off view, 300 + panel the help). */
 int fit_each_view(TestCtx *T_, FitFn fn, void *ud);
+/* The same at the n_sizes sizes given ({w, h} each). */
+int fit_each_view_at(TestCtx *T_, const int (*sizes)[2], int n_sizes, FitFn fn, void *ud);
 /* Every step of every lesson, English and Chinese, in its pane (FitScreen.panel: 1000 x the
  * lesson's number + the step). */
 int fit_each_lesson(TestCtx *T_, FitFn fn, void *ud);
