@@ -459,3 +459,56 @@ TEST(tui_overlay_frames_at_odd_sizes) {
     CHECK_MSG(fs.boxes > seen, "%d boxes on %d screens", fs.boxes, seen);
     printf("    %d screens, %d boxes\n", seen, fs.boxes);
 }
+
+/* ---- the function bar ------------------------------------------------------------------- */
+
+/* Below 80 columns the function bar shows the keys that fit whole and leaves the others out:
+ * at 60 columns it ended in "F7Layer-F8La" (Chinese "F7上一层F8下", at 67x23 a bare "F9").
+ * Each key is its name and a label padded to 6 columns (docs/tui.md), so key k starts at column
+ * S_k = sum over the keys before it of (strlen("Fi") + 6) in the wide row; at every width from
+ * 60 to 80 the row must be the wide row up to the end of the last key whose text (its padding
+ * aside: "F10Quit" ends at column 79) fits, then blanks. */
+TEST(tui_function_bar_keeps_whole_keys) {
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    App *a = fit_app(T_, STORY("gqa"), NULL);
+    REQUIRE(a);
+    a->hint = false;
+    int bad = 0, screens = 0;
+    for (int zh = 0; zh < 2; zh++) {
+        i18n_set_lang(zh ? LANG_ZH : LANG_EN);
+        for (int w = APP_MIN_W; w <= 80; w++) {
+            a->sc->msg[0] = 0;                       /* no status message: the keys have the row */
+            Canvas *wide = canvas_new(120, 24), *c = canvas_new(w, 24);
+            REQUIRE(wide && c);
+            wide->unicode = c->unicode = true;
+            app_render(a, wide);
+            app_render(a, c);
+            int end = 0;
+            for (int k = 1, s = 0; k <= 10; k++) {
+                const int full = (k < 10 ? 2 : 3) + 6;
+                int t = full;                       /* the key's text without its padding */
+                while (t > 0 && cell_is(canvas_cell(wide, s + t - 1, wide->h - 1), " ")) t--;
+                if (s + t > w) break;
+                end = s + t;
+                s += full;
+            }
+            for (int x = 0; x < w; x++) {
+                const Cell *k = canvas_cell(c, x, c->h - 1);
+                const bool ok = x < end ? cell_same(k, canvas_cell(wide, x, wide->h - 1)) : cell_blank(k);
+                if (!ok) {
+                    char row[1024];
+                    row_text(c, c->h - 1, row, sizeof row);
+                    if (bad++ < 6) FAILF("%s at %d columns: column %d of the function bar: \"%s\" (whole keys end at %d)", zh ? "zh" : "en", w, x, row, end);
+                    break;
+                }
+            }
+            screens++;
+            canvas_free(wide);
+            canvas_free(c);
+        }
+    }
+    i18n_set_lang(LANG_EN);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(screens, 2 * (80 - APP_MIN_W + 1));
+    app_free(a);
+}

@@ -364,8 +364,9 @@ static void draw_tokens(App *a, Canvas *c, Rect r, Session *s, int side) {
 
 typedef struct { int key; const char *num, *label; } FKey;
 
-/* The function keys; with msg, the status message at the right end of the row (cut with an
- * ellipsis if it is wider than the row) and only the keys that fit whole before it. */
+/* The function keys that fit whole (below 80 columns the last ones are left out, not cut); with
+ * msg, the status message at the right end of the row (cut with an ellipsis if it is wider than
+ * the row) and only the keys that fit whole before it. */
 static void draw_fbar(App *a, Canvas *c, Rect r, bool msg) {
     static const FKey F[] = {
         {TK_F1, "F1", N_("Help")}, {TK_F2, "F2", N_("Prompt")}, {TK_F3, "F3", N_("Model")}, {TK_F4, "F4", N_("Sample")},
@@ -385,17 +386,18 @@ static void draw_fbar(App *a, Canvas *c, Rect r, bool msg) {
     }
     int x = r.x;
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
-        if (msg && x + (int)strlen(F[i].num) + 6 > end) break;
         const char *label = F[i].label;
         if (F[i].key == TK_F5 && a->sc->running) label = N_("Pause");
         if (F[i].key == TK_F6 && a->sc->n_ses == 2) label = N_("Single");
         label = tr(label);
-        int x0 = x;
-        x = canvas_text(c, x, r.y, F[i].num, sty_attr(CR_FKEY, ATTR_BOLD));
         /* the label padded (or cut) to 6 display columns: a CJK character is 2 */
         char lb[64];
         int lw;
         size_t nb = text_fit_bytes(label, 6, c->unicode, &lw);
+        /* whole keys only, their padding aside ("F8La" was left at 60 columns, "F10Quit" fits 80) */
+        if (x + (int)strlen(F[i].num) + (msg ? 6 : lw) > end) break;
+        int x0 = x;
+        x = canvas_text(c, x, r.y, F[i].num, sty_attr(CR_FKEY, ATTR_BOLD));
         snprintf(lb, sizeof lb, "%.*s%*s", (int)nb, label, 6 - lw, "");
         x = canvas_text(c, x, r.y, lb, sty2(CR_DEFAULT, CR_FLABEL, 0));
         Style ls = sty2(CR_DEFAULT, CR_FLABEL, 0);
