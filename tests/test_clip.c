@@ -7,8 +7,10 @@
 #include "fit_walk.h"
 #include "harness.h"
 #include "core/i18n.h"
+#include "lesson/lesson.h"
 #include "scene/scene.h"
 #include "tui/app.h"
+#include "tui/lesson_pane.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
 
@@ -510,5 +512,101 @@ TEST(tui_function_bar_keeps_whole_keys) {
     i18n_set_lang(LANG_EN);
     CHECK_EQ_INT(bad, 0);
     CHECK_EQ_INT(screens, 2 * (80 - APP_MIN_W + 1));
+    app_free(a);
+}
+
+/* ---- the lesson menu -------------------------------------------------------------------- */
+
+/* How many lessons lessons/ (lang "en") or lessons/zh holds: files NN-*.json. */
+static int count_lessons(const char *root, bool zh) {
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "ls '%s/lessons/%s' 2>/dev/null | grep -c '^[0-9][0-9]-.*\\.json$'", root, zh ? "zh" : "");
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p) { if (fscanf(p, "%d", &n) != 1) n = 0; pclose(p); }
+    return n;
+}
+
+/* The rows of the lesson menu that show a lesson ("   07  Residual ...": its number at column 3
+ * of the menu's inside). */
+static int menu_lessons_shown(const Canvas *c) {
+    int n = 0;
+    for (int y = 0; y < c->h; y++) {
+        char row[1024];
+        row_text(c, y, row, sizeof row);
+        const char *edge = c->unicode ? "\xe2\x94\x82" : "|";   /* the menu's left edge, maybe after the panel's */
+        for (const char *bar = strstr(row, edge); bar; bar = strstr(bar + 1, edge)) {
+            const char *r = bar + strlen(edge);
+            if (!strncmp(r, "   ", 3) && r[3] >= '0' && r[3] <= '9' && r[4] >= '0' && r[4] <= '9' && !strncmp(r + 5, "  ", 2)) { n++; break; }
+        }
+    }
+    return n;
+}
+
+/* The lesson menu at 60x16 shows 11 of the 16 lessons: it scrolls, and said nothing of the five
+ * out of view (the help says "↓ PgUp PgDn: more"). Now its bottom border counts them, above and
+ * below, in English and Chinese. */
+TEST(tui_lesson_menu_says_what_is_out_of_view) {
+    char root[1024];
+    lesson_find_root(root, sizeof root);
+    for (int zh = 0; zh < 2; zh++) {
+        const int n = count_lessons(root, zh);
+        if (n < 12) SKIP("lessons not found");
+        i18n_set_lang(zh ? LANG_ZH : LANG_EN);
+        App *a = app_new();
+        REQUIRE(a);
+        a->hint = false;
+        REQUIRE(lesson_ui_get(a, root, zh ? "zh" : "en"));
+        TuiEvent ev = {0};
+        ev.key = 'L';
+        app_handle(a, &ev);
+        Canvas *c = canvas_new(APP_MIN_W, APP_MIN_H);
+        REQUIRE(c);
+        c->unicode = true;
+        for (int end = 0; end < 2; end++) {
+            if (end) { ev.key = TK_END; app_handle(a, &ev); }
+            app_render(a, c);
+            const int shown = menu_lessons_shown(c);
+            char *t = canvas_to_text(c);
+            char want[64];
+            snprintf(want, sizeof want, "%s %d", end ? "\xe2\x86\x91" : "\xe2\x86\x93", n - shown);
+            CHECK_MSG(shown > 0 && shown < n, "%s: %d of %d lessons shown", zh ? "zh" : "en", shown, n);
+            CHECK_MSG(strstr(t, want) && strstr(t, zh ? "\xe5\x8f\xa6\xe6\x9c\x89" : "more"), "%s, %s: %d of %d lessons shown, no \"%s\" on the screen:\n%s",
+                      zh ? "zh" : "en", end ? "at the end" : "at the start", shown, n, want, t);
+            free(t);
+        }
+        canvas_free(c);
+        app_free(a);
+    }
+    i18n_set_lang(LANG_EN);
+}
+
+/* The model menu the same way (F3, F6): 20 models at 60x16 show 9, and "↓ 11 more" says so. */
+TEST(tui_model_menu_says_what_is_out_of_view) {
+    App *a = app_new();
+    REQUIRE(a);
+    a->hint = false;
+    a->n_models = 20;
+    for (int k = 0; k < a->n_models; k++) snprintf(a->models[k], sizeof a->models[k], "models/m%02d", k);
+    app_open_overlay(a, OV_MODEL);
+    Canvas *c = canvas_new(APP_MIN_W, APP_MIN_H);
+    REQUIRE(c);
+    c->unicode = true;
+    for (int end = 0; end < 2; end++) {
+        if (end) a->menu_sel = a->n_models - 1;
+        app_render(a, c);
+        char *t = canvas_to_text(c);
+        int shown = 0;
+        for (int k = 0; k < a->n_models; k++) {
+            char nm[16];
+            snprintf(nm, sizeof nm, " m%02d", k);
+            shown += strstr(t, nm) != NULL;
+        }
+        char want[64];
+        snprintf(want, sizeof want, "%s %d more", end ? "\xe2\x86\x91" : "\xe2\x86\x93", a->n_models - shown);
+        CHECK_MSG(shown > 0 && shown < a->n_models && strstr(t, want), "%d of %d models shown, no \"%s\":\n%s", shown, a->n_models, want, t);
+        free(t);
+    }
+    canvas_free(c);
     app_free(a);
 }

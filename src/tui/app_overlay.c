@@ -397,6 +397,8 @@ static void draw_model_menu(App *a, Canvas *c) {
     Rect in = w_frame(c, b, a->menu_target ? tr("Compare with \xc2\xb7 Enter loads") : tr("Model \xc2\xb7 Enter loads"), true);
     if (!n) { canvas_text_fit(c, in.x + 1, in.y, tr("no bundled models found (assets/models)"), in.w - 2, sty(CR_WARN)); return; }
     int first = a->menu_sel >= in.h - 1 ? a->menu_sel - (in.h - 2) : 0;
+    const int shown = n - first < in.h - 1 ? n - first : in.h - 1;
+    w_frame_more(c, b, first, n - first - (shown > 0 ? shown : 0), tr("%s more"));   /* models out of view */
     for (int i = 0; i < in.h - 1 && first + i < n; i++) {
         int k = first + i;
         char nm[256], line[300];

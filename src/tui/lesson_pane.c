@@ -541,7 +541,9 @@ void lesson_ui_draw_menu(App *a, Canvas *c) {
     }
     int body = in.h - 1;
     int first = u->menu_sel >= body ? u->menu_sel - body + 1 : 0;
-    for (int i = 0; i < body && first + i < n; i++) {
+    const int shown = n - first < body ? n - first : body;
+    w_frame_more(c, b, first, n - first - shown, tr_lang(L, "%s more"));   /* lessons out of view */
+    for (int i = 0; i < shown; i++) {
         int k = first + i;
         bool cur = u->player && !strcmp(u->player->lesson->file, u->files[k]);
         Style st = k == u->menu_sel ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);

@@ -25,6 +25,22 @@ Rect w_frame(Canvas *c, Rect r, const char *title, bool focus) {
     return rect_inset(r, 1);
 }
 
+void w_frame_more(Canvas *c, Rect r, int above, int below, const char *more_fmt) {
+    if ((above <= 0 && below <= 0) || r.w < 2 || r.h < 2) return;
+    char arrows[64] = "", t[160];
+    if (above > 0) snprintf(arrows, sizeof arrows, "%s %d", c->unicode ? "\xe2\x86\x91" : "^", above);
+    if (below > 0) {
+        const size_t l = strlen(arrows);
+        snprintf(arrows + l, sizeof arrows - l, "%s%s %d", l ? "  " : "", c->unicode ? "\xe2\x86\x93" : "v", below);
+    }
+    char more[128];
+    snprintf(more, sizeof more, more_fmt, arrows);
+    snprintf(t, sizeof t, " %s ", more);
+    const int tw = text_width(t, c->unicode);
+    if (tw > r.w - 4) return;
+    canvas_text(c, r.x + r.w - 2 - tw, r.y + r.h - 1, t, sty_attr(CR_ACCENT, ATTR_BOLD));
+}
+
 void w_rule(Canvas *c, int x, int y, int w, const char *label, Style st) {
     if (w <= 0) return;
     canvas_push_clip(c, rect_make(x, y, w, 1));

@@ -11,6 +11,10 @@
 
 /* Box with a title in the top border; returns the inner rectangle. */
 Rect w_frame(Canvas *c, Rect r, const char *title, bool focus);
+/* On the bottom border of the frame r, at its right: how many rows of a list are out of view
+ * above and below it ("↑ 3  ↓ 2 more"; more_fmt is the translated "%s more"). Nothing when
+ * both are 0, or when it does not fit whole. */
+void w_frame_more(Canvas *c, Rect r, int above, int below, const char *more_fmt);
 /* A horizontal rule with an optional label: "── label ─────". */
 void w_rule(Canvas *c, int x, int y, int w, const char *label, Style st);
 /* Word-wrapped text ('\n' breaks lines; words wider than the box break anywhere).
