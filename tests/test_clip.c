@@ -581,6 +581,35 @@ TEST(tui_lesson_menu_says_what_is_out_of_view) {
     i18n_set_lang(LANG_EN);
 }
 
+/* Without Unicode (LANG=C) the UI is English since Chinese could only be drawn as '?': the
+ * lesson menu offered "Tab ??" and Tab listed the Chinese lessons as "01  ??? Transformer ????".
+ * Now its title has no Tab and Tab says why it stays English. */
+TEST(tui_lesson_menu_stays_english_without_unicode) {
+    char root[1024];
+    lesson_find_root(root, sizeof root);
+    if (count_lessons(root, true) < 1) SKIP("lessons/zh not found");
+    App *a = app_new();
+    REQUIRE(a);
+    a->hint = false;
+    REQUIRE(lesson_ui_get(a, root, "en"));
+    Canvas *c = canvas_new(80, 24);
+    REQUIRE(c);
+    c->unicode = false;
+    TuiEvent ev = {0};
+    ev.key = 'L';
+    app_handle(a, &ev);
+    for (int k = 0; k < 2; k++) {
+        if (k) { ev.key = TK_TAB; app_handle(a, &ev); }
+        app_render(a, c);
+        char *t = canvas_to_text(c);
+        CHECK_MSG(t && !strchr(t, '?') && strstr(t, "Lessons") && menu_lessons_shown(c) > 0, "%s:\n%s", k ? "after Tab" : "menu", t);
+        free(t);
+    }
+    CHECK(strstr(a->sc->msg, "UTF-8") != NULL);
+    canvas_free(c);
+    app_free(a);
+}
+
 /* The model menu the same way (F3, F6): 20 models at 60x16 show 9, and "↓ 11 more" says so. */
 TEST(tui_model_menu_says_what_is_out_of_view) {
     App *a = app_new();

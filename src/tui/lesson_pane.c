@@ -33,6 +33,7 @@ struct LessonUi {
     char input_err[300];       /* why the last answer was refused ("" = none) */
     /* menu */
     bool menu;
+    bool menu_ascii;           /* the last frame had no Unicode: the menu stays English (Tab too) */
     int menu_sel;
     int n_items;
     char files[MENU_MAX][1024];
@@ -529,7 +530,10 @@ void lesson_ui_draw_menu(App *a, Canvas *c) {
     if (h > c->h - 2) h = c->h - 2;
     Rect b = rect_make((c->w - w) / 2, (c->h - h) / 2, w, h);
     canvas_fill(c, b, " ", sty(CR_TEXT));
-    Rect in = w_frame(c, b, tr_lang(L, "Lessons \xc2\xb7 Enter opens \xc2\xb7 Tab \xe4\xb8\xad\xe6\x96\x87"), true);
+    /* without Unicode Chinese could only be drawn as '?': no Tab to the Chinese lessons */
+    u->menu_ascii = !c->unicode;
+    Rect in = w_frame(c, b, c->unicode ? tr_lang(L, "Lessons \xc2\xb7 Enter opens \xc2\xb7 Tab \xe4\xb8\xad\xe6\x96\x87")
+                                       : tr_lang(L, "Lessons \xc2\xb7 Enter opens"), true);
     if (in.w <= 2 || in.h <= 1) return;
     if (!n) {
         char msg[1300];
@@ -566,6 +570,10 @@ static int menu_key(App *a, int key) {
     if (key == TK_HOME) { u->menu_sel = 0; return KR_ALL; }
     if (key == TK_END) { u->menu_sel = u->n_items ? u->n_items - 1 : 0; return KR_ALL; }
     if (key == TK_TAB) {
+        if (u->menu_ascii && !is_zh(u)) {
+            scene_status(a->sc, true, "%s", tr("the Chinese lessons need a UTF-8 terminal"));
+            return KR_ALL;
+        }
         snprintf(u->lang, sizeof u->lang, "%s", is_zh(u) ? "en" : "zh");
         menu_scan(u);
         return KR_ALL;
