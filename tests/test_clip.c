@@ -639,3 +639,62 @@ TEST(tui_model_menu_says_what_is_out_of_view) {
     canvas_free(c);
     app_free(a);
 }
+
+/* ---- a lesson's target on another panel -------------------------------------------------- */
+
+/* t without blanks, line breaks and vertical frame lines (a wrapped line read as one). */
+static void squeeze_pane_text(char *t) {
+    char *o = t;
+    for (const char *s = t; s && *s;) {
+        if (*s == ' ' || *s == '\n') { s++; continue; }
+        if (!strncmp(s, "\xe2\x94\x82", 3)) { s += 3; continue; }
+        *o++ = *s++;
+    }
+    if (t) *o = 0;
+}
+
+/* Lesson 01 step 3 points at the Attention panel's query row. A learner who presses 6 there
+ * (Embeddings) saw "▶ look at the highlight: query row" pointing at nothing at the same size,
+ * and after a resize "(not on screen at 300x80: a taller window shows it)": no window shows it.
+ * Now the pane names the panel and its key, in English and Chinese, at any size. */
+TEST(tui_lesson_target_on_another_panel_names_it) {
+    char root[1024], path[1200];
+    lesson_find_root(root, sizeof root);
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    static const int SIZES[][2] = {{80, 24}, {300, 80}, {90, 26}};
+    for (int zh = 0; zh < 2; zh++) {
+        snprintf(path, sizeof path, "%s/lessons/%s01-tour.json", root, zh ? "zh/" : "");
+        App *a = app_new();
+        REQUIRE(a);
+        i18n_set_lang(zh ? LANG_ZH : LANG_EN);
+        REQUIRE(lesson_ui_get(a, root, zh ? "zh" : "en"));
+        Err e = {0};
+        if (!lesson_ui_open(a, path, 2, &e)) { app_free(a); FAILF("%s: %s", path, e.msg); break; }
+        REQUIRE(!strcmp(lesson_ui_player(a)->lesson->steps[2].target[0], "attention.row"));
+        Canvas *c = canvas_new(80, 24);
+        REQUIRE(c);
+        c->unicode = true;
+        app_render(a, c);
+        CHECK_MSG(!lesson_ui_targets_off_screen(a), "%s: the query row is on screen at 80x24", zh ? "zh" : "en");
+        TuiEvent ev = {.key = '6'};
+        app_handle(a, &ev);
+        for (int z = 0; z < 3; z++) {
+            REQUIRE(canvas_resize(c, SIZES[z][0], SIZES[z][1]));
+            app_render(a, c);
+            char *t = canvas_to_text(c);
+            squeeze_pane_text(t);                   /* the line may wrap in the pane */
+            const char *want = zh ? "\xe6\xb3\xa8\xe6\x84\x8f\xe5\x8a\x9b\xe9\x9d\xa2\xe6\x9d\xbf\xe4\xb8\x8a\xef\xbc\x9a\xe6\x8c\x89" "1"   /* 注意力面板上：按1 */
+                                  : "ontheAttentionpanel:1showsit";
+            CHECK_MSG(lesson_ui_targets_off_screen(a) && t && strstr(t, want) && !strstr(t, zh ? "\xe8\xb0\x83\xe9\xab\x98" : "taller"),
+                      "%s at %dx%d on the Embeddings panel: no \"%s\":\n%s", zh ? "zh" : "en", c->w, c->h, want, t);
+            free(t);
+        }
+        ev.key = '1';                                /* back on its panel: the highlight again */
+        app_handle(a, &ev);
+        app_render(a, c);
+        CHECK(!lesson_ui_targets_off_screen(a));
+        canvas_free(c);
+        app_free(a);
+    }
+    i18n_set_lang(LANG_EN);
+}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tui/panel.h"
 #include "tui/theme.h"
 #include "tui/widgets/widgets.h"
 
@@ -26,6 +27,9 @@ struct LessonUi {
     int squeeze;
     bool fitted, off_screen;
     int fit_step, fit_w, fit_h;
+    int fit_view;              /* ... and panels shown (fit_view_key): a panel key fits again */
+    int off_panel;             /* a target's panel is not shown (the user chose another): that
+                                  panel (its key says it), not the window's size; -1: none */
     bool bottom;               /* the pane was drawn below the panels (not beside them) */
     /* predict, then reveal: the answer field of a prediction step */
     bool input;                /* the field is open: every key goes to it */
@@ -50,6 +54,7 @@ LessonUi *lesson_ui_get(App *a, const char *root, const char *lang) {
     else lesson_find_root(u->root, sizeof u->root);
     if (!lang || !*lang) lang = i18n_lang_name(i18n_lang());   /* the UI's (--lang, else the environment) */
     snprintf(u->lang, sizeof u->lang, "%s", !strcmp(lang, "zh") ? "zh" : "en");
+    u->off_panel = -1;
     a->lesson = u;
     return u;
 }
@@ -253,7 +258,10 @@ static void look_at_line(const LessonUi *u, const LessonStep *st, UiLang L, bool
         char lab[96];
         n += snprintf(line + n, cap - (size_t)n, "%s%s", i ? ", " : "", lesson_target_label(st->target[i], L, lab, sizeof lab));
     }
-    if (u->off_screen && n > 0 && (size_t)n < cap)
+    if (u->off_screen && u->off_panel >= 0 && n > 0 && (size_t)n < cap) {
+        const PanelClass *pc = panel_class((PanelId)u->off_panel);
+        snprintf(line + n, cap - (size_t)n, tr_lang(L, " (on the %s panel: %d shows it)"), pc ? tr_lang(L, pc->title) : "?", u->off_panel + 1);
+    } else if (u->off_screen && n > 0 && (size_t)n < cap)
         snprintf(line + n, cap - (size_t)n, tr_lang(L, " (not on screen at %dx%d: a taller window shows it)"), u->fit_w, u->fit_h);
 }
 
@@ -271,13 +279,34 @@ static bool target_shown(const Canvas *c, const char *name, Rect pane) {
     return false;
 }
 
+/* Whether the last frame drew panel id (its hit area: also while a prompt runs in it). */
+static bool panel_drawn(const App *a, int id) {
+    for (int i = 0; i < a->n_hits; i++)
+        if (a->hits[i].kind == HIT_PANEL && a->hits[i].arg == id) return true;
+    return false;
+}
+
+/* What a step's fit depends on besides the step and the size: the panels shown. */
+static int fit_view_key(const App *a) {
+    return a->sc->panel | (a->sc->view.tradeoff ? 1 << 8 : 0) | (a->sc->side_on ? 1 << 9 : 0) | ((a->sc->side_panel + 1) << 10);
+}
+
 bool lesson_ui_refit(App *a, Canvas *c) {
     LessonUi *u = a->lesson;
     LessonPlayer *p = u ? u->player : NULL;
     if (!p || p->step < 0 || u->menu || !u->pane.w || u->fitted) return false;
     const LessonStep *st = &p->lesson->steps[p->step];
     bool missing = false;
-    for (int i = 0; i < st->n_targets; i++) missing |= !target_shown(c, st->target[i], u->pane);
+    u->off_panel = -1;
+    for (int i = 0; i < st->n_targets; i++) {
+        if (target_shown(c, st->target[i], u->pane)) continue;
+        missing = true;
+        char owner[32];
+        lesson_target_owner(st->target[i], owner, sizeof owner);
+        const int id = panel_find(owner);
+        if (id >= 0 && !panel_drawn(a, id)) u->off_panel = id;    /* another panel is shown: no size helps */
+    }
+    if (u->off_panel >= 0) { u->fitted = u->off_screen = true; u->squeeze = 0; return true; }
     if (missing && u->bottom && u->squeeze < 2) { u->squeeze++; return true; }   /* the panels get more rows */
     u->fitted = true;
     if (!missing) return false;
@@ -361,12 +390,15 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     if (!p || main.w < 20 || main.h < 6) return main;
     bool zh = is_zh(u);
     const UiLang L = zh ? LANG_ZH : LANG_EN;     /* the pane's chrome speaks the lesson's language */
-    if (p->step != u->fit_step || c->w != u->fit_w || c->h != u->fit_h) {   /* a new step or size: fit again */
+    if (p->step != u->fit_step || c->w != u->fit_w || c->h != u->fit_h || fit_view_key(a) != u->fit_view) {
+        /* a new step, size or panel: fit again */
+        u->fit_view = fit_view_key(a);
         u->fit_step = p->step;
         u->fit_w = c->w;
         u->fit_h = c->h;
         u->squeeze = 0;
         u->fitted = u->off_screen = false;
+        u->off_panel = -1;
     }
     Rect pane, rest;
     u->bottom = c->w < 120;
