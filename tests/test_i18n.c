@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include "core/i18n.h"
+#include "engine/gencfg.h"
 #include "harness.h"
 
 /* ---- format conversions --------------------------------------------------------------- */
@@ -410,5 +412,43 @@ TEST(i18n_zh_screens_whole_at_odd_sizes) {
     app_free(a);
     canvas_free(c);
     CHECK(screens > 300);
+    i18n_set_lang(saved);
+}
+
+/* Latin letters left in s once the names that stay as they are (field and file names) are taken
+ * out: the first one's offset, -1 when none. */
+static int latin_left(const char *s) {
+    static const char *const KEEP[] = {"generation_config.json", "transformers", "do_sample false", "top_k", "top_p", "temperature 0"};
+    char t[512];
+    snprintf(t, sizeof t, "%s", s);
+    for (size_t i = 0; i < sizeof KEEP / sizeof KEEP[0]; i++)
+        for (char *p; (p = strstr(t, KEEP[i])) != NULL;) memset(p, ' ', strlen(KEEP[i]));
+    for (int i = 0; t[i]; i++)
+        if ((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z')) return i;
+    return -1;
+}
+
+/* The model's sampling defaults as the sampling form (s, its 'd' line) and the status line after a
+ * lesson describe them: the Chinese UI read "d  模型的默认设置（使用中）：greedy (transformers'
+ * default: do_sample false)" (engine/gencfg.c wrote English). In Chinese now, field and file names
+ * aside; in English (the commands' language unless the UI chose Chinese) as before. */
+TEST(i18n_sampling_defaults_described_in_the_ui_language) {
+    GenChoice g = {0}, s = {0};
+    g.cfg.greedy = true;
+    g.src_mode = "transformers' default";
+    s.cfg = (SamplerCfg){.greedy = false, .temperature = 0.6f, .top_k = 20, .top_p = 0.95f, .seed = 42};
+    s.src_temp = s.src_top_k = s.src_top_p = "generation_config.json";
+    const UiLang saved = i18n_lang();
+    char d[256];
+    i18n_set_lang(LANG_EN);
+    gen_describe(&g, true, d, sizeof d);
+    CHECK_STR(d, "greedy (transformers' default: do_sample false)");
+    gen_describe(&s, true, d, sizeof d);
+    CHECK_STR(d, "sampling with temperature 0.6, top_k 20, top_p 0.95 (generation_config.json), seed 42");
+    i18n_set_lang(LANG_ZH);
+    for (int k = 0; k < 2; k++) {
+        gen_describe(k ? &s : &g, true, d, sizeof d);
+        CHECK_MSG(latin_left(d) < 0, "zh: \"%s\" has English at byte %d", d, latin_left(d));
+    }
     i18n_set_lang(saved);
 }

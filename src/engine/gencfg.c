@@ -4,6 +4,7 @@
 #include "engine/gencfg.h"
 #include <stdio.h>
 #include <string.h>
+#include "core/i18n.h"
 
 static const char k_default[] = "transformers' default";
 
@@ -90,27 +91,31 @@ bool gen_choose(const ModelSpec *s, const GenOverride *o, GenChoice *out, Err *e
     return true;
 }
 
+/* A field's source as the user reads it: a file name as it is, transformers' default in the
+ * UI's language (core/i18n.h: English unless the UI chose Chinese, as the commands do). */
+static const char *src_name(const char *s) { return !s || s == k_default || !strcmp(s, k_default) ? tr("transformers' default") : s; }
+
 void gen_describe(const GenChoice *c, bool with_seed, char *out, size_t cap) {
     if (!cap) return;
     if (c->cfg.greedy) {
         const char *m = c->src_mode ? c->src_mode : k_default;
-        if (!strncmp(m, "--", 2)) snprintf(out, cap, "greedy (%s%s)", m, c->by_temp ? " 0" : "");
-        else snprintf(out, cap, "greedy (%s: %s)", m, c->by_temp ? "temperature 0" : "do_sample false");
+        if (!strncmp(m, "--", 2)) snprintf(out, cap, tr("greedy (%s%s)"), m, c->by_temp ? " 0" : "");
+        else snprintf(out, cap, tr("greedy (%s: %s)"), src_name(m), c->by_temp ? "temperature 0" : "do_sample false");
         return;
     }
-    char v[3][32];
-    snprintf(v[0], sizeof v[0], "temperature %g", (double)c->cfg.temperature);
+    char v[3][64];
+    snprintf(v[0], sizeof v[0], tr("temperature %g"), (double)c->cfg.temperature);
     if (c->cfg.top_k > 0) snprintf(v[1], sizeof v[1], "top_k %d", c->cfg.top_k);
-    else snprintf(v[1], sizeof v[1], "no top_k");
+    else snprintf(v[1], sizeof v[1], "%s", tr("no top_k"));
     snprintf(v[2], sizeof v[2], "top_p %g", (double)c->cfg.top_p);
     const char *src[3] = {c->src_temp, c->src_top_k, c->src_top_p};
-    size_t k = (size_t)snprintf(out, cap, "sampling with ");
+    size_t k = (size_t)snprintf(out, cap, "%s", tr("sampling with "));
     for (int i = 0; i < 3 && k < cap; i++) {
         bool same_next = i < 2 && src[i] && src[i + 1] && !strcmp(src[i], src[i + 1]);
-        k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? ", " : "", v[i]);
-        if (!same_next && k < cap) k += (size_t)snprintf(out + k, cap - k, " (%s)", src[i] ? src[i] : k_default);
+        k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? tr(", ") : "", v[i]);
+        if (!same_next && k < cap) k += (size_t)snprintf(out + k, cap - k, tr(" (%s)"), src_name(src[i]));
     }
-    if (with_seed && k < cap) snprintf(out + k, cap - k, ", seed %llu", (unsigned long long)c->cfg.seed);
+    if (with_seed && k < cap) snprintf(out + k, cap - k, tr(", seed %llu"), (unsigned long long)c->cfg.seed);
 }
 
 SamplerCfg gen_override_cfg(SamplerCfg base, const GenOverride *o) {
