@@ -112,10 +112,23 @@ TEST(config_gemma_as_transformers) {
     CHECK_MSG(parse("{\"model_type\": \"gemma\", " GEMMA ", \"head_dim\": 16, \"hidden_act\": \"gelu\"}", &s, &e), "%s", e.msg);
     CHECK(!s.sandwich_norm && s.norm_plus_one && s.embed_scale == 8.0f && s.sliding_window == 0 && s.act == ACT_GELU_TANH);
     CHECK(s.softmax_scale == 0.25f);
+    /* Gemma 3 with a vision tower (Gemma-3-4B's config.json leaves out of text_config what equals
+     * Gemma3TextConfig's defaults): its language model, ids from the outer config */
+    CHECK_MSG(parse("{\"model_type\": \"gemma3\", \"eos_token_id\": [1, 106], \"torch_dtype\": \"bfloat16\", "
+                    "\"text_config\": {\"hidden_size\": 2560, \"intermediate_size\": 10240, \"model_type\": \"gemma3_text\", "
+                    "\"num_hidden_layers\": 34, \"rope_scaling\": {\"factor\": 8.0, \"rope_type\": \"linear\"}, \"sliding_window\": 1024}, "
+                    "\"vision_config\": {\"hidden_size\": 1152}}", &s, &e), "%s", e.msg);
+    CHECK(!strcmp(s.model_type, "gemma3") && s.d_model == 2560 && s.n_layers == 34 && s.n_heads == 8 && s.n_kv_heads == 4);
+    CHECK(s.head_dim == 256 && s.vocab_size == 262208 && s.max_pos == 131072 && s.d_ff == 10240 && s.tied_embeddings);
+    CHECK(s.n_eos == 2 && s.eos_ids[0] == 1 && s.eos_ids[1] == 106 && s.dtype == DT_BF16);
+    CHECK(s.rope_scaling == ROPE_SCALE_LINEAR && s.rope_factor == 8.0f && s.rope_theta == 1e6f && s.rope_local_theta == 1e4f);
+    CHECK(spec_layer_window(&s, 4) == 1024 && spec_layer_window(&s, 5) == 0 && s.softmax_scale == (float)(1.0 / 16.0));
     /* what is refused, naming the field */
     static const CfgCase bad[] = {
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"use_bidirectional_attention\": true}", "\"use_bidirectional_attention\" = true", -1},
-        {"{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 64}}", "model_type \"gemma3\"", -1},
+        {"{\"model_type\": \"gemma3\", \"vision_config\": {}}", "\"gemma3\" needs a \"text_config\"", -1},
+        {"{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 64, \"head_dim\": 16, \"use_bidirectional_attention\": true}}",
+         "\"use_bidirectional_attention\" = true", -1},
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"layer_types\": [\"full_attention\"]}", "\"layer_types\" must be a list of 7", -1},
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"query_pre_attn_scalar\": 0}", "\"query_pre_attn_scalar\" must be > 0", -1},
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"full_attention\": 3}}", "\"rope_parameters\" must map", -1},

@@ -215,7 +215,9 @@ TEST(gguf_converter_files_equal_hf_checkpoint) {
         {"deepseek2", "deepseek2/deepseek2-BF16.gguf", DT_BF16}, {"deepseek2", "deepseek2/deepseek2-fused-BF16.gguf", DT_BF16},
         /* llama.cpp de3ff81's converter (September 2026): Gemma 3, norms stored with the 1 added, a
          * window in 6 of 7 layers (llama.cpp's assumed pattern 6), rope.freq_base_swa */
-        {"gemma3", "gemma3/gemma3-BF16.gguf", DT_BF16}};
+        {"gemma3", "gemma3/gemma3-BF16.gguf", DT_BF16},
+        /* Gemma 2 (caps 5 and 3, window in even layers) and Gemma 1, the same converter */
+        {"gemma2", "gemma2/gemma2-BF16.gguf", DT_BF16}, {"gemma", "gemma/gemma-BF16.gguf", DT_BF16}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_equals_hf(T_, cases[i].model, cases[i].file, cases[i].dt);
 }
 

@@ -353,10 +353,35 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
                          !strcmp(mt, "qwen2_moe");
     bool is_ds = !strcmp(mt, "deepseek_v2") || !strcmp(mt, "deepseek_v3");
     bool is_gemma = !strcmp(mt, "gemma") || !strcmp(mt, "gemma2") || !strcmp(mt, "gemma3_text");
-    if (!strcmp(mt, "gemma3") && cJSON_IsObject(cfg_get(root, "text_config"))) {
+    if (!strcmp(mt, "gemma3")) {
+        /* Gemma 3 with its vision tower (Gemma-3-4B and up): its language model alone, as
+         * transformers runs it on text (Gemma3ForConditionalGeneration without pixel_values): the
+         * text_config as a gemma3_text config, with the ids and dtype of the outer config where it
+         * has none of its own; the vision tower's weights are not read */
+        const cJSON *tc = cfg_get(root, "text_config");
+        if (!cJSON_IsObject(tc)) {
+            cJSON_Delete(root);
+            return err_set(e, ERR_FORMAT, "%s: model_type \"gemma3\" needs a \"text_config\" object (the language model's config)", name);
+        }
+        cJSON *t = cJSON_Duplicate(tc, true);
+        bool ok = t != NULL;
+        if (ok) {
+            cJSON_DeleteItemFromObjectCaseSensitive(t, "model_type");
+            ok = cJSON_AddStringToObject(t, "model_type", "gemma3_text") != NULL;
+        }
+        static const char *const outer[] = {"bos_token_id", "eos_token_id", "pad_token_id", "torch_dtype", "dtype", "tie_word_embeddings"};
+        for (size_t i = 0; ok && i < sizeof outer / sizeof outer[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, outer[i]);
+            if (v && !cJSON_GetObjectItemCaseSensitive(t, outer[i])) ok = cJSON_AddItemToObject(t, outer[i], cJSON_Duplicate(v, true));
+        }
+        char *txt = ok ? cJSON_PrintUnformatted(t) : NULL;
+        cJSON_Delete(t);
         cJSON_Delete(root);
-        return err_set(e, ERR_UNSUPPORTED, "%s: model_type \"gemma3\" (Gemma 3 with its vision tower, text_config inside) is not supported; "
-                       "the text-only checkpoints (gemma3_text: Gemma-3-270M, Gemma-3-1B) are", name);
+        if (!txt) return err_set(e, ERR_MEMORY, "out of memory");
+        bool r = config_parse(txt, strlen(txt), name, s, e);
+        cJSON_free(txt);
+        if (r) snprintf(s->model_type, sizeof s->model_type, "gemma3");
+        return r;
     }
     if (!strcmp(mt, "smollm3")) {   /* every 4th layer without RoPE (no_rope_layers): running it as llama would be wrong */
         cJSON_Delete(root);
@@ -400,13 +425,16 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         if (s->eos_id < 0) spec_add_eos(s, s->bos_id);
     } else {
         s->family = is_ds ? ARCH_DEEPSEEK : ARCH_LLAMA;
-        s->vocab_size = cfg_int(&c, root, "vocab_size", 32000, 1, CAP_VOCAB);
-        s->d_model = cfg_int(&c, root, "hidden_size", 4096, 1, CAP_DIM);
-        s->n_layers = cfg_int(&c, root, "num_hidden_layers", 32, 1, CAP_LAYERS);
-        s->n_heads = cfg_int(&c, root, "num_attention_heads", 32, 1, CAP_DIM);
-        s->n_kv_heads = cfg_int(&c, root, "num_key_value_heads", s->n_heads, 1, CAP_DIM);
-        s->d_ff = cfg_int(&c, root, "intermediate_size", 4 * s->d_model, 1, CAP_DIM);
-        s->max_pos = cfg_int(&c, root, "max_position_embeddings", 2048, 1, CAP_POS);
+        /* Gemma3TextConfig's own defaults (the text_config of a Gemma 3 with a vision tower leaves
+         * out what equals them: Gemma-3-4B's gives neither heads nor vocab_size) */
+        const bool g3d = !strcmp(mt, "gemma3_text");
+        s->vocab_size = cfg_int(&c, root, "vocab_size", g3d ? 262208 : 32000, 1, CAP_VOCAB);
+        s->d_model = cfg_int(&c, root, "hidden_size", g3d ? 2304 : 4096, 1, CAP_DIM);
+        s->n_layers = cfg_int(&c, root, "num_hidden_layers", g3d ? 26 : 32, 1, CAP_LAYERS);
+        s->n_heads = cfg_int(&c, root, "num_attention_heads", g3d ? 8 : 32, 1, CAP_DIM);
+        s->n_kv_heads = cfg_int(&c, root, "num_key_value_heads", g3d ? 4 : s->n_heads, 1, CAP_DIM);
+        s->d_ff = cfg_int(&c, root, "intermediate_size", g3d ? 9216 : 4 * s->d_model, 1, CAP_DIM);
+        s->max_pos = cfg_int(&c, root, "max_position_embeddings", g3d ? 131072 : 2048, 1, CAP_POS);
         s->norm = NORM_RMSNORM;
         s->norm_eps = (float)cfg_num(&c, root, "rms_norm_eps", 1e-6);
         const char *act = cfg_str(&c, root, "hidden_act");

@@ -232,14 +232,14 @@ static void spec_from_meta(GL *L) {
     const char *a = L->arch;
     bool gpt2 = !strcmp(a, "gpt2"), ds = !strcmp(a, "deepseek2");
     bool llama = !strcmp(a, "llama"), qwen2 = !strcmp(a, "qwen2"), qwen3 = !strcmp(a, "qwen3");
-    bool qwen3moe = !strcmp(a, "qwen3moe"), gemma3 = !strcmp(a, "gemma3");
-    if (!gpt2 && !ds && !llama && !qwen2 && !qwen3 && !qwen3moe && !gemma3) {
-        err_set(L->e, ERR_UNSUPPORTED, "%s: general.architecture \"%s\" is not supported (supported: llama, qwen2, qwen3, qwen3moe, gemma3, gpt2, deepseek2)", L->path, a);
+    bool qwen3moe = !strcmp(a, "qwen3moe"), gemma3 = !strcmp(a, "gemma3"), gemma2 = !strcmp(a, "gemma2"), gemma1 = !strcmp(a, "gemma");
+    if (!gpt2 && !ds && !llama && !qwen2 && !qwen3 && !qwen3moe && !gemma3 && !gemma2 && !gemma1) {
+        err_set(L->e, ERR_UNSUPPORTED, "%s: general.architecture \"%s\" is not supported (supported: llama, qwen2, qwen3, qwen3moe, gemma, gemma2, gemma3, gpt2, deepseek2)", L->path, a);
         L->bad = true;
         return;
     }
     static const struct { const char *gguf, *hf; } names[] = {{"llama", "llama"}, {"qwen2", "qwen2"}, {"qwen3", "qwen3"},
-        {"qwen3moe", "qwen3_moe"}, {"gpt2", "gpt2"}, {"deepseek2", "deepseek_v2"}, {"gemma3", "gemma3_text"}};
+        {"qwen3moe", "qwen3_moe"}, {"gpt2", "gpt2"}, {"deepseek2", "deepseek_v2"}, {"gemma3", "gemma3_text"}, {"gemma2", "gemma2"}, {"gemma", "gemma"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(a, names[i].gguf)) snprintf(s->model_type, sizeof s->model_type, "%s", names[i].hf);
     const GgufTensor *emb = gl_find(L, "token_embd.weight", true);
@@ -309,18 +309,28 @@ static void spec_from_meta(GL *L) {
     s->qkv_bias = qwen2;
     s->qk_norm = qwen3 || qwen3moe || gemma3;
     s->head_dim = meta_int(L, "attention.key_length", s->d_model / s->n_heads, 1, CAP_DIM, false);
-    if (gemma3) {
-        /* as llama.cpp's llama_model_gemma3 reads it: the converter stored the norm weights with the
-         * 1 added (Gemma3RMSNorm's 1 + w); embeddings times sqrtf(n_embd); GELU-tanh gated FFN; the
-         * post-attention and post-FFN norms; a window (attention.sliding_window) in the layers
+    if (gemma1 || gemma2 || gemma3) {
+        /* as llama.cpp's llama_model_gemma / gemma2 / gemma3 read them: the converter stored the norm
+         * weights with the 1 added (GemmaRMSNorm's 1 + w); embeddings times sqrtf(n_embd); GELU-tanh
+         * gated FFN. Gemma 2/3: the post-attention and post-FFN norms; a window
+         * (attention.sliding_window; Gemma 2: 4096 when absent) in the layers
          * attention.sliding_window_pattern marks (an array of bools, or n: layer il slides when
-         * il % n < n - 1; 6 when absent), which rotate with rope.freq_base_swa (10000 when absent)
-         * and no scaling; the score scale head_dim^-0.5, except n_embd/n_head for the 62-layer 27B */
+         * il % n < n - 1; Gemma 2: 2, Gemma 3: 6 when absent). Gemma 3's sliding layers rotate with
+         * rope.freq_base_swa (10000 when absent) and no scaling (Gemma 2's with the same base); the
+         * score scale is head_dim^-0.5, except n_embd/n_head for the 27B (Gemma 2: 46 layers, 3: 62);
+         * Gemma 2 caps scores and logits (attn_logit_softcapping 50, final_logit_softcapping 30 when
+         * absent), Gemma 3 caps logits only when the key is there. */
         s->act = ACT_GELU_TANH;
         s->embed_scale = sqrtf((float)s->d_model);
-        s->sandwich_norm = true;
-        s->final_softcap = (float)meta_float(L, "final_logit_softcapping", 0.0);
-        const int W = meta_int(L, "attention.sliding_window", 0, 0, CAP_POS, false);
+        s->sandwich_norm = !gemma1;
+        if (gemma2) s->attn_softcap = (float)meta_float(L, "attn_logit_softcapping", 50.0);
+        s->final_softcap = (float)meta_float(L, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
+        if (s->attn_softcap < 0 || s->final_softcap < 0) {
+            err_set(L->e, ERR_FORMAT, "%s: %s.attn_logit_softcapping / final_logit_softcapping must not be negative", L->path, a);
+            L->bad = true;
+            return;
+        }
+        const int W = gemma1 ? 0 : meta_int(L, "attention.sliding_window", gemma2 ? 4096 : 0, 0, CAP_POS, false);
         if (W > 0 && !L->bad) {
             s->sliding_window = W;
             s->swa_per_layer = true;
@@ -338,10 +348,12 @@ static void spec_from_meta(GL *L) {
                     s->layer_swa[il] = v != 0;
                 }
             } else {
-                const int np = meta_int(L, "attention.sliding_window_pattern", 6, 0, CAP_LAYERS + 1, false);
+                const int np = meta_int(L, "attention.sliding_window_pattern", gemma2 ? 2 : 6, 0, CAP_LAYERS + 1, false);
                 for (int il = 0; il < s->n_layers; il++) s->layer_swa[il] = np == 0 || il % np < np - 1;
             }
-            s->rope_local_theta = (float)meta_float(L, "rope.freq_base_swa", 10000.0);
+            /* Gemma 2's sliding layers keep the model's base (and scaling) unless the file says */
+            if (gemma3 || gguf_find(L->g, "gemma2.rope.freq_base_swa"))
+                s->rope_local_theta = (float)meta_float(L, "rope.freq_base_swa", gemma3 ? 10000.0 : s->rope_theta);
         }
     }
     if (ds) {
@@ -447,7 +459,8 @@ static void spec_from_meta(GL *L) {
     }
     int qk_dim = ds ? s->qk_nope_head_dim + s->qk_rope_head_dim : s->head_dim;
     s->softmax_scale = 1.0f / sqrtf((float)qk_dim);
-    if (gemma3 && s->n_layers == 62) s->softmax_scale = 1.0f / sqrtf((float)(s->d_model / s->n_heads));   /* llama.cpp: Gemma 3 27B */
+    if ((gemma3 && s->n_layers == 62) || (gemma2 && s->n_layers == 46))   /* llama.cpp: the 27B models */
+        s->softmax_scale = 1.0f / sqrtf((float)(s->d_model / s->n_heads));
     if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f && s->rope_factor > 1.0f) {
         float ms = 0.1f * s->yarn_mscale_all_dim * logf(s->rope_factor) + 1.0f;
         s->softmax_scale *= ms * ms;
@@ -581,7 +594,7 @@ static void load_llama_like(GL *L) {
         LayerWeights *lw = &m->w.layers[l];
         snprintf(n, sizeof n, "blk.%d.attn_norm.weight", l); lw->ln1_w = gl_tensor(L, n, 0, d, true);
         snprintf(n, sizeof n, "blk.%d.ffn_norm.weight", l); lw->ln2_w = gl_tensor(L, n, 0, d, true);
-        if (s->sandwich_norm) {   /* gemma3 */
+        if (s->sandwich_norm) {   /* gemma2, gemma3 */
             snprintf(n, sizeof n, "blk.%d.post_attention_norm.weight", l); lw->post_attn_norm = gl_tensor(L, n, 0, d, true);
             snprintf(n, sizeof n, "blk.%d.post_ffw_norm.weight", l); lw->post_ffn_norm = gl_tensor(L, n, 0, d, true);
         }

@@ -524,7 +524,9 @@ static Model *load_hf_dir(const char *dir, bool config_only_ok, bool layout_only
     if (!m->w.layers) { tensorset_free(ts); model_free(m); err_set(e, ERR_MEMORY, "out of memory"); return NULL; }
     Ld L = {m, ts, dir, e, false, ""};
     const char *probe = m->spec.family == ARCH_GPT2 ? "wte.weight" : "embed_tokens.weight";
-    const char *prefixes[] = {"model.", "transformer.", "", "model.language_model."};
+    /* "model.language_model." and "language_model.model.": the language model of a checkpoint
+     * with a vision tower (Gemma 3; transformers 5 and 4 names) */
+    const char *prefixes[] = {"model.", "transformer.", "", "model.language_model.", "language_model.model."};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         char full[256];
         snprintf(full, sizeof full, "%s%s", prefixes[i], probe);
