@@ -110,6 +110,15 @@ TEST(scene_keymap_names_real_actions) {
     CHECK(scene_show_panel(sc, PANEL_EMBEDDINGS, &e));
     CHECK_STR(scene_key_binding(sc, ',')->action, "embeddings.prev");
     CHECK(scene_key_binding(sc, 'Z') == NULL);
+    /* the trade-off view covers the panels: their rows do not apply (',' would move the hidden
+     * Embeddings cursor), Esc closes it, the global rows still do */
+    CHECK(scene_do(sc, "tradeoff.toggle", 0, &e) && sc->view.tradeoff);
+    CHECK(scene_key_binding(sc, ',') == NULL);
+    CHECK(scene_key_binding(sc, 'v') == NULL);
+    CHECK_STR(scene_key_binding(sc, TK_ESC)->action, "tradeoff.toggle");
+    CHECK_STR(scene_key_binding(sc, ']')->action, "layer.next");
+    CHECK(scene_key(sc, TK_ESC, &e) && !sc->view.tradeoff);
+    CHECK_STR(scene_key_binding(sc, ',')->action, "embeddings.prev");
     scene_free(sc);
 }
 

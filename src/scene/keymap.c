@@ -13,6 +13,8 @@
 static const KeyBinding KEYMAP[] = {
     /* while work runs on a worker thread (the vocabulary index or map of the Embeddings panel) */
     {TK_ESC, KEYMAP_WORKING, "work.cancel", 0},
+    /* the trade-off view, while it covers the panels (their own rows do not apply then) */
+    {TK_ESC, KEYMAP_TRADEOFF, "tradeoff.toggle", 0},
     /* panel keys */
     {'v', PANEL_ATTENTION, "attention.scores", 0},
     {',', PANEL_ATTENTION, "key.prev", 0}, {'<', PANEL_ATTENTION, "key.prev", 0},
@@ -68,10 +70,11 @@ static const KeyBinding *binding_find(const Scene *sc, int key, bool working) {
     if (working)
         for (int i = 0; i < n; i++)
             if (KEYMAP[i].key == key && KEYMAP[i].panel == KEYMAP_WORKING) return &KEYMAP[i];
+    const int own = sc->view.tradeoff ? KEYMAP_TRADEOFF : sc->panel;   /* a hidden panel's keys do nothing */
     for (int i = 0; i < n; i++)
-        if (KEYMAP[i].key == key && KEYMAP[i].panel == sc->panel) return &KEYMAP[i];
+        if (KEYMAP[i].key == key && KEYMAP[i].panel == own) return &KEYMAP[i];
     for (int i = 0; i < n; i++)
-        if (KEYMAP[i].key == key && KEYMAP[i].panel < 0 && KEYMAP[i].panel != KEYMAP_WORKING) return &KEYMAP[i];
+        if (KEYMAP[i].key == key && KEYMAP[i].panel == -1) return &KEYMAP[i];
     return NULL;
 }
 

@@ -251,15 +251,20 @@ bool scene_do(Scene *sc, const char *name, int arg, Err *e);
 /* KeyBinding.panel of the rows that apply, before all others, while work runs on worker
  * threads (the Embeddings panel's vocabulary index or map fit: analysis/derived.h) */
 #define KEYMAP_WORKING (-2)
+/* KeyBinding.panel of the rows that apply while the trade-off view covers the panels (instead of
+ * the hidden main panel's rows, whose keys would change what cannot be seen) */
+#define KEYMAP_TRADEOFF (-3)
 typedef struct {
     int key;                  /* TK_* or a code point (scene/keys.h) */
-    int panel;                /* -1: any panel; KEYMAP_WORKING: any, while work runs on a worker thread; else only while this panel is the main one */
+    int panel;                /* -1: any panel; KEYMAP_WORKING: any, while work runs on a worker thread; KEYMAP_TRADEOFF:
+                                 while the trade-off view is shown; else only while this panel is the main one (and shown) */
     const char *action;       /* a SceneAction name */
     int arg;
 } KeyBinding;
 const KeyBinding *scene_keymap(int *n);
 /* The binding of key: while work runs on a worker thread the KEYMAP_WORKING rows, then the
- * current main panel's, then the global ones; NULL when none. */
+ * current main panel's (the trade-off view's while it covers the panels), then the global ones;
+ * NULL when none. */
 const KeyBinding *scene_key_binding(const Scene *sc, int key);
 /* Runs the key's action. Returns false when the key is not bound or did nothing (e says which). */
 bool scene_key(Scene *sc, int key, Err *e);
