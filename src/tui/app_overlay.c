@@ -208,8 +208,8 @@ static void draw_help(App *a, Canvas *c) {
     char raw[4096];
     snprintf(raw, sizeof raw, "%s\n%s\n\n%s\n%s", head, pc->help ? tr(pc->help) : "", tr("Every panel:"), tr(HELP_GLOBAL));
     help_reflow(raw, text, sizeof text);
-    const int bw = c->w - 2 < 66 ? c->w - 2 : 66;         /* the text: a blank, then bw - 3 columns */
-    int rows = w_text_hang_rows(text, bw - 3, c->unicode);
+    const int bw = c->w - 2 < 66 ? c->w - 2 : 66;         /* the text: a blank, bw - 4 columns, a blank */
+    int rows = w_text_hang_rows(text, bw - 4, c->unicode);
     Rect b = center_box(c, bw, rows + 2);
     canvas_fill(c, b, " ", sty(CR_TEXT));
     Rect in = w_frame(c, b, tr("Help \xc2\xb7 Esc closes"), true);
@@ -219,7 +219,7 @@ static void draw_help(App *a, Canvas *c) {
     if (a->help_top < 0) a->help_top = 0;
     a->help_page = in.h;
     canvas_push_clip(c, in);
-    w_text_hang(c, rect_make(in.x + 1, in.y - a->help_top, in.w - 1, rows), text, sty(CR_TEXT));
+    w_text_hang(c, rect_make(in.x + 1, in.y - a->help_top, in.w - 2, rows), text, sty(CR_TEXT));
     canvas_pop_clip(c);
     if (top_max > 0) {      /* which way there is more, on the bottom border */
         const bool up = a->help_top > 0, down = a->help_top < top_max;
