@@ -241,7 +241,7 @@ int cmd_info(int argc, char **argv) {
     size_t per_layer = spec_kv_elems_per_token_layer(s);
     size_t eb = dtype_size(s->dtype);
     size_t bpt = per_layer * (size_t)s->n_layers * eb;
-    const char *arch = s->family == ARCH_GPT2 ? "gpt2" : s->family == ARCH_DEEPSEEK ? "deepseek" : "llama";
+    const char *arch = s->family == ARCH_GPT2 ? "gpt2" : s->family == ARCH_DEEPSEEK ? "deepseek" : s->embed_scale > 0 ? "gemma" : "llama";
     if (cli_flag(argc, argv, "--json")) {
         printf("{\"path\": "); json_str(stdout, m->path);
         printf(", \"model_type\": "); json_str(stdout, s->model_type);
