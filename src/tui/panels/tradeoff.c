@@ -171,8 +171,13 @@ static void to_draw(void *vst, PanelCtx *ctx) {
     const char *et = strrchr(t->eval_text, '/') ? strrchr(t->eval_text, '/') + 1 : t->eval_text[0] ? t->eval_text : tr("the eval text");
     snprintf(line, sizeof line, tr("y: bits/byte on %s (%s tokens), mean of %d seeds, bar = 95%% interval \xc2\xb7 x: KV-cache bytes per token (bf16, all layers, log)"),
              et, b1, t->n_seeds);
+    /* narrower: shorter wordings that keep both axes (at 80 columns the x half was cut off) */
     if (text_width(line, uni) > in.w)
         snprintf(line, sizeof line, tr("y: bits/byte on %s, %d seeds, bar = 95%% interval \xc2\xb7 x: KV bytes/token (bf16, log)"), et, t->n_seeds);
+    if (text_width(line, uni) > in.w)
+        snprintf(line, sizeof line, tr("y: bits/byte, %d seeds, 95%% bars \xc2\xb7 x: KV bytes/token (bf16, log)"), t->n_seeds);
+    if (text_width(line, uni) > in.w)
+        snprintf(line, sizeof line, "%s", tr("y: bits/byte \xc2\xb7 x: KV bytes/token"));
     canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_DIM));
     const int n_hl = (hl[0] >= 0) + (hl[1] >= 0);
     int foot = 2 + 1 + 1 + (sc->n_ses > 1 ? 2 : 1) + 1;     /* axis, ticks, legend, configs, loaded model(s), unlabelled */
@@ -437,7 +442,7 @@ static void to_draw(void *vst, PanelCtx *ctx) {
 const PanelClass panel_tradeoff = {
     .name = "tradeoff", .title = N_("Trade-off"), .tab = N_("Trade"),
     .create = to_create, .destroy = to_destroy, .draw = to_draw, .click = NULL,
-    .help = N_("f        close the trade-off view (any panel key 1-8 too)\n"
+    .help = N_("f Esc    close the trade-off view (any panel key 1-8 too)\n"
             "Quality (bits/byte on valid.txt, mean of the seeds, bar = 95% interval over the seeds)\n"
             "against KV-cache bytes per token (bf16, all layers; log axis) for every variant of\n"
             "assets/models/family.json. Points with the same bytes sit side by side.\n"
