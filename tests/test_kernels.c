@@ -493,3 +493,51 @@ TEST(logit_lens_top1_tail_rows_match_reference) {
         CHECK_MSG(got == want, "row %zu (V %d): top-1 %d, stats_topk %d", c, sh[c].V, got, want);
     }
 }
+
+/* The Residual panel's lens in pieces (logitlens_job_*, a piece per frame): every logit is the
+ * float one GEMM over the whole unembedding gives (matmul, what logitlens_top1_rows did in one
+ * call before the pieces), and the top-1 and probabilities are the same bits, for pieces of 1,
+ * 7, 32, 100, 1000 rows, random sizes, and at 1, 2 and 3 threads. */
+TEST(logit_lens_in_pieces_same_bits) {
+    Err e = {0};
+    Model *m = model_load("assets/models/story-gqa", false, &e);
+    if (!m) SKIP("bundled story-gqa not found: %s", e.msg);
+    const int d = m->spec.d_model, V = m->spec.vocab_size, n = 7;
+    float *X = malloc(sizeof(float) * (size_t)n * d), *xn = malloc(sizeof(float) * (size_t)n * d);
+    float *ref = malloc(sizeof(float) * (size_t)n * V);
+    REQUIRE(X && xn && ref);
+    for (int i = 0; i < n * d; i++) X[i] = 3.0f * urand();
+    for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * d, X + (size_t)r * d, &m->w.lnf_w, d, m->spec.norm_eps, NULL);
+    const int prev = engine_get_threads();
+    engine_set_threads(2);
+    matmul(&m->w.lm_head, xn, n, ref);   /* the old route: one GEMM over every row of W_U */
+    int rid[7], ids[7];
+    float rp[7], probs[7];
+    logitlens_top1_of_logits(ref, n, V, rid, rp);
+    REQUIRE(logitlens_top1_rows(m, X, n, ids, probs));
+    CHECK(!memcmp(ids, rid, sizeof ids) && !memcmp(probs, rp, sizeof probs));
+    const int sizes[] = {1, 7, 32, 100, 1000, -1};
+    for (int th = 1; th <= 3; th++) {
+        engine_set_threads(th);
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+            LensJob *j = logitlens_job_new(m, X, n);
+            REQUIRE(j);
+            int steps = 0;
+            CHECK(!logitlens_job_finish(j, ids, probs));   /* nothing yet */
+            for (bool done = false; !done; steps++) {
+                int k = sizes[si] > 0 ? sizes[si] : 1 + (int)(urand() * 300.0f + 300.0f);
+                done = logitlens_job_step(j, k);
+                CHECK(logitlens_job_done(j) <= V);
+            }
+            CHECK_EQ_INT(logitlens_job_done(j), V);
+            if (sizes[si] > 0) CHECK_EQ_INT(steps, (V + sizes[si] - 1) / sizes[si]);
+            CHECK_MSG(!memcmp(logitlens_job_logits(j), ref, sizeof(float) * (size_t)n * V), "pieces of %d, %d threads: logits differ", sizes[si], th);
+            REQUIRE(logitlens_job_finish(j, ids, probs));
+            CHECK_MSG(!memcmp(ids, rid, sizeof ids) && !memcmp(probs, rp, sizeof probs), "pieces of %d, %d threads", sizes[si], th);
+            logitlens_job_free(j);
+        }
+    }
+    engine_set_threads(prev);
+    free(X); free(xn); free(ref);
+    model_free(m);
+}

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #endif
 #include "analysis/stats.h"
+#include "engine/gemm.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
 
@@ -98,17 +99,92 @@ void logitlens_top1_of_logits(const float *logits, int n, int V, int *ids, float
     pool_run(top1_row, &t, n);   /* rows are independent: one task each, on the engine's pool */
 }
 
-bool logitlens_top1_rows(const Model *m, const float *X, int n, int *ids, float *probs) {
-    if (!lens_ok(m) || n <= 0) return false;
-    const int d = m->spec.d_model, V = m->spec.vocab_size;
-    float *xn = malloc(sizeof(float) * (size_t)n * (size_t)d);
-    float *logits = malloc(sizeof(float) * (size_t)n * (size_t)V);
-    if (!xn || !logits) { free(xn); free(logits); return false; }
-    for (int r = 0; r < n; r++) final_norm(m, X + (size_t)r * d, xn + (size_t)r * d);
-    matmul(&m->w.lm_head, xn, n, logits);   /* one pass over the unembedding for all rows */
-    ops_softcap(logits, (size_t)n * (size_t)V, m->spec.final_softcap);
-    logitlens_top1_of_logits(logits, n, V, ids, probs);
-    free(xn);
-    free(logits);
+/* ---- the lens of n rows in pieces of the unembedding ----------------------------------- */
+
+struct LensJob {
+    const Model *m;
+    int n, V, d, done;    /* done: rows of the unembedding multiplied so far */
+    float *xn;            /* [n][d] the rows through the final norm */
+    float *logits;        /* [n][V] */
+};
+
+LensJob *logitlens_job_new(const Model *m, const float *X, int n) {
+    if (!lens_ok(m) || n <= 0) return NULL;
+    LensJob *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    j->m = m;
+    j->n = n;
+    j->d = m->spec.d_model;
+    j->V = m->spec.vocab_size;
+    j->xn = malloc(sizeof(float) * (size_t)n * (size_t)j->d);
+    j->logits = malloc(sizeof(float) * (size_t)n * (size_t)j->V);
+    if (!j->xn || !j->logits) { logitlens_job_free(j); return NULL; }
+    for (int r = 0; r < n; r++) final_norm(m, X + (size_t)r * j->d, j->xn + (size_t)r * j->d);
+    return j;
+}
+
+typedef struct { const LensJob *j; const GemmB *B; int r0, r1, per; } LensPiece;
+
+static void lens_piece_task(void *ctx, int task, int thread) {
+    const LensPiece *p = ctx;
+    const int a = p->r0 + task * p->per, b = a + p->per < p->r1 ? a + p->per : p->r1;
+    gemm_rows(p->B, a, b, p->j->xn, (size_t)p->j->d, p->j->n, p->j->d, p->j->logits, (size_t)p->j->V, false, thread);
+}
+
+bool logitlens_job_step(LensJob *j, int rows) {
+    if (!j) return true;
+    if (rows <= 0 || rows > j->V - j->done) rows = j->V - j->done;
+    if (rows > 0) {
+        const Tensor *W = &j->m->w.lm_head;
+        GemmB B = {W->data, W->dtype, (size_t)W->cols, false};
+        /* rows done..done+rows of every logit row, as gemm splits them: about four tasks per thread,
+         * whole panels of 32 rows of the unembedding */
+        const int nt = pool_threads();
+        int per = (rows + 4 * nt - 1) / (4 * nt);
+        per = (per + 31) / 32 * 32;
+        LensPiece p = {j, &B, j->done, j->done + rows, per};
+        pool_run(lens_piece_task, &p, (rows + per - 1) / per);
+        j->done += rows;
+    }
+    return j->done >= j->V;
+}
+
+int logitlens_job_done(const LensJob *j) { return j ? j->done : 0; }
+int logitlens_job_total(const LensJob *j) { return j ? j->V : 0; }
+
+bool logitlens_job_finish(LensJob *j, int *ids, float *probs) {
+    if (!j || j->done < j->V) return false;
+    ops_softcap(j->logits, (size_t)j->n * (size_t)j->V, j->m->spec.final_softcap);   /* as the model's own logits (Gemma 2) */
+    logitlens_top1_of_logits(j->logits, j->n, j->V, ids, probs);
     return true;
+}
+
+void logitlens_job_free(LensJob *j) {
+    if (!j) return;
+    free(j->xn);
+    free(j->logits);
+    free(j);
+}
+
+const float *logitlens_job_logits(const LensJob *j) { return j ? j->logits : NULL; }
+
+bool logitlens_top1_rows(const Model *m, const float *X, int n, int *ids, float *probs) {
+    if (n == 1) {   /* one row: the matvec, as before (matmul's n = 1) */
+        if (!lens_ok(m)) return false;
+        const int d = m->spec.d_model, V = m->spec.vocab_size;
+        float *buf = malloc(sizeof(float) * ((size_t)V + (size_t)d));
+        if (!buf) return false;
+        final_norm(m, X, buf + V);
+        matvec(&m->w.lm_head, buf + V, buf);
+        ops_softcap(buf, (size_t)V, m->spec.final_softcap);
+        logitlens_top1_of_logits(buf, 1, V, ids, probs);
+        free(buf);
+        return true;
+    }
+    LensJob *j = logitlens_job_new(m, X, n);   /* one pass over the unembedding for all rows */
+    if (!j) return false;
+    logitlens_job_step(j, 0);
+    bool ok = logitlens_job_finish(j, ids, probs);
+    logitlens_job_free(j);
+    return ok;
 }

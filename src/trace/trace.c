@@ -492,6 +492,15 @@ const float *trace_mlp_post(const Trace *tc, int pos, int layer) {
     return row;
 }
 
+bool trace_mlp_post_ready(const Trace *tc, int pos, int layer) {
+    const TraceTok *k = trace_tok(tc, pos);
+    const TraceDims *d = &tc->dims;
+    if (!k || layer < 0 || layer >= d->n_layers) return true;   /* NULL at once */
+    if (k->mlp_post || !tc->en) return true;
+    const size_t F = (size_t)d->d_ff;
+    return tc->mlp_pos == pos && tc->mlp_epoch == tc->epoch && tc->mlp_buf[(size_t)layer * (F + 1) + F] != 0;
+}
+
 const float *trace_q_pre(const Trace *tc, int pos, int layer) {
     const TraceTok *k = trace_tok(tc, pos);
     const TraceDims *d = &tc->dims;

@@ -97,6 +97,9 @@ const float *trace_norm_out(const Trace *t, int pos, int which, int layer);
  * values of one position are kept for all its layers until another position is asked. NULL
  * when not available. */
 const float *trace_mlp_post(const Trace *t, int pos, int layer);
+/* Whether trace_mlp_post(t, pos, layer) returns without computing: stored, or kept from an
+ * earlier call for this position (a UI computing layers in pieces asks first). */
+bool trace_mlp_post_ready(const Trace *t, int pos, int layer);
 /* The query before RoPE of a layer at pos in q's layout ([H][R], the roped dims of each head).
  * Not stored for standard attention with an engine bound: computed from the ln1 output by
  * engine_q_proj (equal to hook_q within float rounding). Valid until the next call. */

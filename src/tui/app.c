@@ -49,6 +49,7 @@ App *app_new(void) {
     }
     a->pst_tradeoff = panel_tradeoff.create();
     a->run_ms = 350;
+    a->panel_budget_ms = 40;
     a->scfg = a->sc->scfg;
     return a;
 }
@@ -462,8 +463,10 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
         Rect in = w_frame(c, r, tr(pc->title), focus);
         panel_message(c, in, tr("running the prompt: the panels fill when it is done (Esc stops it)"));
     } else {
-        PanelCtx ctx = {a->sc, scene_sel(a->sc, side), s, c, r, side, focus};
+        PanelCtx ctx = {a->sc, scene_sel(a->sc, side), s, c, r, side, focus, 0, false};
+        if (a->sc->chunked) ctx.deadline = a->frame_t0 + (a->panel_budget_ms > 0 ? a->panel_budget_ms : 0);
         pc->draw(a->pst[panel], &ctx);
+        if (ctx.more) a->panels_more = true;
     }
     canvas_pop_clip(c);
     c->owner[0] = 0;
@@ -473,7 +476,7 @@ static void draw_panel(App *a, Canvas *c, int panel, Rect r, Session *s, int sid
 static void draw_tradeoff(App *a, Canvas *c, Rect r) {
     if (r.w <= 0 || r.h <= 0) return;
     canvas_push_clip(c, r);
-    PanelCtx ctx = {a->sc, scene_sel(a->sc, 0), a->sc->ses[0], c, r, 0, true};
+    PanelCtx ctx = {a->sc, scene_sel(a->sc, 0), a->sc->ses[0], c, r, 0, true, 0, false};
     panel_tradeoff.draw(a->pst_tradeoff, &ctx);
     canvas_pop_clip(c);
 }
@@ -488,6 +491,8 @@ void app_render(App *a, Canvas *c) {
 
 static void render_once(App *a, Canvas *c) {
     double t0 = now_ms();
+    a->frame_t0 = t0;
+    a->panels_more = false;
     a->n_hits = 0;
     a->w = c->w;
     a->h = c->h;
@@ -541,6 +546,8 @@ static void render_once(App *a, Canvas *c) {
 
 void app_render_panel(App *a, Canvas *c, int panel) {
     a->n_hits = 0;
+    a->frame_t0 = now_ms();
+    a->panels_more = false;
     canvas_clear(c, (Style){color_default(), color_default(), 0});
     if (a->sc->view.tradeoff) draw_tradeoff(a, c, rect_make(0, 0, c->w, c->h));
     else draw_panel(a, c, panel, rect_make(0, 0, c->w, c->h), a->sc->ses[0], 0, true);

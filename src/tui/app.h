@@ -68,6 +68,12 @@ typedef struct App {
     int n_hits;
     Rect main_r[2];
     double frame_ms;           /* time the last app_render took */
+    /* Interactive (the scene's `chunked`): each frame's panels compute for about panel_budget_ms
+     * (at least one piece each; 0: one piece) and leave the rest for the next frames; panels_more
+     * says the last frame left some (PanelCtx.deadline, .more). */
+    double panel_budget_ms;
+    bool panels_more;
+    double frame_t0;           /* when the frame being drawn began */
     /* guided lesson + lesson menu (tui/lesson_pane.c); NULL until L or `lesson` opens one */
     struct LessonUi *lesson;
     bool hint;                 /* first-screen key hint (tui/first_hint.h); any key hides it */

@@ -58,7 +58,7 @@ bool app_run(App *a, Err *e) {
         if (dirty) { frame(a, &rc); dirty = false; }
         int timeout = -1;
         if (scene_busy(a->sc)) timeout = a->sc->job.kind == SCENE_JOB_LOAD ? 100 : 0;   /* a load: the worker computes */
-        else if (compare_band_pending(a)) timeout = 0;
+        else if (a->panels_more || compare_band_pending(a)) timeout = 0;   /* a panel's next piece, the band's */
         else if (a->sc->running) {
             double left = next_tick - mono_ms();
             timeout = left > 0 ? (int)left : 0;
@@ -80,6 +80,9 @@ bool app_run(App *a, Err *e) {
                 dirty = true;
                 continue;
             }
+            /* a panel computes in pieces (the logit lens, the FFN's layers): its next frame
+             * takes the next ones; run mode's next step waits until it is done */
+            if (a->panels_more) { dirty = true; continue; }
             if (a->sc->running && mono_ms() >= next_tick) {
                 TuiEvent tick = {.key = TK_TICK};
                 if (app_handle(a, &tick)) dirty = true;

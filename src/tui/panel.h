@@ -26,6 +26,15 @@ typedef struct PanelCtx {
     Rect r;              /* whole area, frame included */
     int side;            /* 0 = main (left in compare mode), 1 = right */
     bool focus;
+    /* Work that takes long on a real-size model (the Residual panel's logit lens, the FFN panel's
+     * activations of every layer) is done in pieces when the UI is interactive: deadline is the
+     * time (panel_now_ms) after which the panel stops starting new pieces (0: no limit, compute
+     * everything now: screenshots, lessons, tests) and draws what it has; it sets `more` when it
+     * has more to compute, and the UI draws it again as soon as no key waits (app_run). At least
+     * one piece runs per frame, and what the panel shows once it is done is what it shows
+     * without a deadline. */
+    double deadline;
+    bool more;
 } PanelCtx;
 
 /* What a click on a panel asks for, read off the frame it was made on: the token to go to (pos < 0:
@@ -60,6 +69,10 @@ int panel_find(const char *name);              /* PanelId or -1 (scene_panel_fin
 
 /* Frame with "Title · detail" and the hint on the bottom border; returns the inner area. */
 Rect panel_frame(PanelCtx *ctx, const char *title, const char *hint);
+/* The monotonic clock in ms (PanelCtx.deadline). */
+double panel_now_ms(void);
+/* Whether another piece of work may start in this frame (PanelCtx.deadline). */
+bool panel_time_left(const PanelCtx *ctx);
 /* Centered message (e.g. "no tokens yet") in r. */
 void panel_message(Canvas *c, Rect r, const char *msg);
 /* The TraceTok at the cursor, or NULL before the first step. */

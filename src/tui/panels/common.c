@@ -1,6 +1,7 @@
 /* Panel registry and helpers shared by the panels. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "core/i18n.h"
 #include "tui/panel.h"
 #include "tui/widgets/widgets.h"
@@ -69,6 +70,14 @@ void panel_message(Canvas *c, Rect r, const char *msg) {
     int x = tw < r.w ? r.x + (r.w - tw) / 2 : r.x + 1;
     w_text(c, rect_make(x, y < r.y ? r.y : y, r.x + r.w - x, r.h), msg, sty(CR_DIM));
 }
+
+double panel_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+bool panel_time_left(const PanelCtx *ctx) { return ctx->deadline <= 0 || panel_now_ms() < ctx->deadline; }
 
 const TraceTok *panel_tok(const Session *s) {
     if (!s || !session_trace(s) || session_cursor(s) < 0) return NULL;

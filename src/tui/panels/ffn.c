@@ -3,7 +3,9 @@
  * across layers for this token. MoE layers: router probabilities per token x expert
  * (softmax, or sigmoid for DeepSeek-V3-style scoring, of the recorded router logits), the
  * experts chosen for the current token with their weights, and how often each expert was
- * chosen so far. */
+ * chosen so far. A dense model's activations are recomputed per position (trace_mlp_post), the
+ * selected layer's first, the other layers' for the sparkline in pieces between frames when the
+ * UI is interactive (PanelCtx.deadline). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,7 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     const ModelSpec *sp = &session_model(s)->spec;
     const TraceDims *d = trace_dims(session_trace(s));
     const int F = layer_width(s, l);
+    bool ran = !trace_mlp_post_ready(session_trace(s), session_cursor(s), l);   /* this frame's first piece */
     const float *h = trace_mlp_post(session_trace(s), session_cursor(s), l);
     if (!h || F <= 0) { panel_message(c, in, tr("no MLP activation recorded for this layer")); return; }
     static const char *AN[] = {"GELU(tanh)", "GELU", "SiLU", "ReLU"};
@@ -118,7 +121,18 @@ static void draw_dense(PanelCtx *ctx, Rect in, const TraceTok *t, int l, bool sh
     if (spark) {
         float sh[512];
         int L = d->n_layers < 512 ? d->n_layers : 512;
+        /* every layer's activation is two matvecs over its FFN weights (28 layers of 3072 x 1024
+         * on Qwen3-0.6B: 0.9-1.2 s at load 10): in pieces of a layer until the frame's deadline,
+         * the layers not computed yet drawn as '·' (ctx->more: the next frame goes on) */
         for (int k = 0; k < L; k++) {
+            if (!trace_mlp_post_ready(session_trace(s), session_cursor(s), k)) {
+                if (ran && !panel_time_left(ctx)) {
+                    sh[k] = NAN;
+                    ctx->more = true;
+                    continue;
+                }
+                ran = true;
+            }
             const float *hk = trace_mlp_post(session_trace(s), session_cursor(s), k);
             sh[k] = hk ? active_share(hk, layer_width(s, k), NULL) : 0;
         }

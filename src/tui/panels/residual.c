@@ -2,7 +2,7 @@
  * layer and the final resid_post), the norms of what attention and the MLP wrote into the
  * stream at each layer for the current token (||hook_attn_out||, ||hook_mlp_out||), and the
  * logit lens: each layer's residual read through the final norm and the unembedding
- * (analysis/logitlens.c; cached per token). */
+ * (analysis/logitlens.c; cached per token; in pieces between frames when the UI is interactive). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +15,18 @@
 
 #define LENS_MAX_LAYERS 160
 
+/* Rows of the unembedding the lens multiplies per piece when the UI is interactive: 1024 rows
+ * x 29 residual rows x 1024 wide is 61 MFLOP, well under a frame at any load (149 pieces for a
+ * 151,936-token vocabulary); a frame takes as many as its deadline allows. */
+#define LENS_PIECE 1024
+
 typedef struct {
-    const void *trace;         /* cache key */
-    int pos, step, len;
-    int n;                     /* rows computed (L + 1) */
+    unsigned long gen;         /* cache key: trace_generation, cursor, rows */
+    int pos, n;
     int ids[LENS_MAX_LAYERS + 1];
     float probs[LENS_MAX_LAYERS + 1];
-    bool ok;
+    bool ok;                   /* ids and probs hold the lens of the key */
+    LensJob *job;              /* the lens of the key, being computed (in pieces) */
 } LensRow;
 
 typedef struct {
@@ -31,7 +36,11 @@ typedef struct {
 } ResidState;
 
 static void *resid_create(void) { return calloc(1, sizeof(ResidState)); }
-static void resid_destroy(void *st) { free(st); }
+static void resid_destroy(void *st) {
+    ResidState *rs = st;
+    if (rs) for (int i = 0; i < 2; i++) logitlens_job_free(rs->lens[i].job);
+    free(st);
+}
 
 typedef struct { const Session *s; int t0; } NormSrc;
 
@@ -43,31 +52,43 @@ static float norm_get(void *ud, int r, int c) {
     return (float)stats_norm(t->resid + (size_t)r * d->d_model, d->d_model);
 }
 
-static void lens_update(LensRow *lr, const Session *s, const TraceTok *t) {
+/* The lens of the cursor's token: rows 0..L-1 are resid_pre of each layer, row L the final
+ * resid_post, all through the unembedding in one pass (one GEMM; L+1 matvecs took 1.5-1.9 s per
+ * step on a 151,936-token vocabulary), in pieces of LENS_PIECE rows of the unembedding until the
+ * frame's deadline (ctx->more: not done yet; lr->job holds what is done). */
+static void lens_update(LensRow *lr, PanelCtx *ctx, const TraceTok *t) {
+    const Session *s = ctx->s;
     const TraceDims *d = trace_dims(session_trace(s));
     int L = d->n_layers < LENS_MAX_LAYERS ? d->n_layers : LENS_MAX_LAYERS;
-    if (lr->trace == (const void *)session_trace(s) && lr->pos == session_cursor(s) && lr->step == t->step &&
-        lr->len == trace_len(session_trace(s)) && lr->n == L + 1)
-        return;
-    lr->trace = session_trace(s);
-    lr->pos = session_cursor(s);
-    lr->step = t->step;
-    lr->len = trace_len(session_trace(s));
-    lr->n = L + 1;
-    /* rows 0..L-1 are resid_pre of each layer, row L the final resid_post: all of them through
-     * the unembedding in one pass (one GEMM; L+1 matvecs took 1.5-1.9 s per step on a
-     * 151,936-token vocabulary) */
-    lr->ok = false;
-    if (L == d->n_layers) {
-        lr->ok = logitlens_top1_rows(session_model(s), t->resid, L + 1, lr->ids, lr->probs);
-        return;
+    const unsigned long gen = trace_generation(session_trace(s));
+    if (lr->gen != gen || lr->pos != session_cursor(s) || lr->n != L + 1) {
+        lr->gen = gen;
+        lr->pos = session_cursor(s);
+        lr->n = L + 1;
+        lr->ok = false;
+        logitlens_job_free(lr->job);
+        lr->job = NULL;
+        if (L == d->n_layers) lr->job = logitlens_job_new(session_model(s), t->resid, L + 1);
+        else {
+            float *X = malloc(sizeof(float) * (size_t)(L + 1) * (size_t)d->d_model);
+            if (!X) return;
+            memcpy(X, t->resid, sizeof(float) * (size_t)L * (size_t)d->d_model);
+            memcpy(X + (size_t)L * d->d_model, t->resid + (size_t)d->n_layers * d->d_model, sizeof(float) * (size_t)d->d_model);
+            lr->job = logitlens_job_new(session_model(s), X, L + 1);
+            free(X);
+        }
+        if (!lr->job) return;   /* no unembedding (or out of memory): "(no unembedding)" */
     }
-    float *X = malloc(sizeof(float) * (size_t)(L + 1) * (size_t)d->d_model);
-    if (!X) return;
-    memcpy(X, t->resid, sizeof(float) * (size_t)L * (size_t)d->d_model);
-    memcpy(X + (size_t)L * d->d_model, t->resid + (size_t)d->n_layers * d->d_model, sizeof(float) * (size_t)d->d_model);
-    lr->ok = logitlens_top1_rows(session_model(s), X, L + 1, lr->ids, lr->probs);
-    free(X);
+    if (!lr->job) return;
+    for (;;) {
+        if (logitlens_job_step(lr->job, ctx->deadline > 0 ? LENS_PIECE : 0)) {
+            lr->ok = logitlens_job_finish(lr->job, lr->ids, lr->probs);
+            logitlens_job_free(lr->job);
+            lr->job = NULL;
+            return;
+        }
+        if (!panel_time_left(ctx)) { ctx->more = true; return; }
+    }
 }
 
 /* The per-layer table's columns in w columns: the row label (lw), the attn and mlp columns (bw
@@ -127,7 +148,7 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
 
     /* the per-layer table's columns (resid_fit): what does not fit is left out with a note on
      * the row above the table, taken from the map */
-    lens_update(&st->lens[ctx->side], s, t);
+    lens_update(&st->lens[ctx->side], ctx, t);
     const LensRow *lr = &st->lens[ctx->side];
     char lmax[32];                 /* the widest row label: "L5" (English), "5 号层" */
     snprintf(lmax, sizeof lmax, tr("L%d"), L - 1);
@@ -249,6 +270,13 @@ static void resid_draw(void *vst, PanelCtx *ctx) {
                 canvas_text_fit(c, x0, y, tl, room < rf.tok ? room : rf.tok, ts);
                 int w = text_width(pr, c->unicode);
                 if (rf.prob) canvas_text_fit(c, x0 + rf.tok + 1 + rf.pw - w, y, pr, w, ts);
+            } else if (l == l0 && lr->job) {   /* in pieces between frames: how far */
+                char pc[2][64];
+                const int pct = (int)(100.0 * logitlens_job_done(lr->job) / logitlens_job_total(lr->job));
+                snprintf(pc[0], sizeof pc[0], tr("computing: %d%%"), pct);
+                snprintf(pc[1], sizeof pc[1], "%d%%", pct);
+                const char *pcc[2] = {pc[0], pc[1]};
+                panel_text_pick(c, tab.x + lw + 2 * (bw + 1), y, pcc, 2, tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
             } else if (l == l0) {
                 canvas_text_fit(c, tab.x + lw + 2 * (bw + 1), y, tr("(no unembedding)"), tab.w - lw - 2 * (bw + 1), sty(CR_DIM));
             }
