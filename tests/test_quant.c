@@ -10,6 +10,7 @@
 #include "core/dtype.h"
 #include "core/gguf.h"
 #include "engine/ops.h"
+#include "engine/pool.h"
 #include "engine/quant.h"
 #include "model/tensorfile.h"
 #ifdef __F16C__
@@ -164,4 +165,66 @@ TEST(quant_quantize_roundtrip_bounds) {
     free(x);
     free(y);
     free(b);
+}
+
+/* IQ4_NL and IQ4_XS blocks whose values are worked out by hand from ggml's layout
+ * (ggml-common.h block_iq4_nl / block_iq4_xs, kvalues_iq4nl), independent of the fixtures. */
+TEST(quant_iq4_dequant_hand_blocks) {
+    uint8_t nl[18] = {0x00, 0x38};          /* d = 0.5 */
+    nl[2 + 0] = 0x3A;                        /* element 0: level 10 (25), element 16: level 3 (-65) */
+    nl[2 + 15] = 0x0F;                       /* element 15: level 15 (113), element 31: level 0 (-127) */
+    float y[256];
+    quant_dequant(DT_IQ4_NL, nl, 1, y);
+    CHECK(y[0] == 12.5f && y[16] == -32.5f && y[15] == 56.5f && y[31] == -63.5f);
+    CHECK(y[1] == -63.5f && y[17] == -63.5f);   /* byte 0: level 0 in both nibbles */
+
+    uint8_t xs[136] = {0x00, 0x3C};          /* d = 1 */
+    xs[2] = 0x80;                            /* scales_h: group 3 high bits 2 (bits 6-7) */
+    xs[5] = 0x70;                            /* scales_l[1]: group 2 low 0, group 3 low 7 -> ls 39 */
+    xs[8] = 0x08;                            /* group 0 (ls 0, dl -32): element 0 level 8 (1), element 16 level 0 */
+    xs[8 + 3 * 16] = 0xF1;                   /* group 3 (dl 7): element 96 level 1 (-104), 112 level 15 (113) */
+    quant_dequant(DT_IQ4_XS, xs, 1, y);
+    CHECK(y[0] == -32.f && y[16] == 4064.f);
+    CHECK(y[96] == -728.f && y[112] == 791.f);
+    CHECK(y[64] == 32.f * 127.f);            /* group 2: ls 0 -> dl -32, level 0 (-127) */
+}
+
+/* The decode kernels (quant_matvec: AVX2 where built for it) against dequantize-then-dot in double,
+ * on random blocks of every block type: within float rounding of sum |w·x|. */
+TEST(quant_matvec_equals_dequantize_then_dot) {
+    enum { R = 37, C = 1024 };
+    float *x = malloc(C * sizeof(float)), *y = malloc(R * sizeof(float)), *w = malloc(C * sizeof(float));
+    uint8_t *q = malloc((size_t)R * C * 2);
+    REQUIRE(x && y && w && q);
+    uint32_t s = 99;
+#define RND() (s = s * 1664525u + 1013904223u, s >> 8)
+    for (int i = 0; i < C; i++) x[i] = (float)RND() / 16777216.0f - 0.5f;
+    for (int t = DT_Q4_0; t < DT_COUNT; t++) {
+        const size_t rb = dtype_row_bytes((DType)t, C), bb = (size_t)dtype_block_bytes((DType)t);
+        for (size_t i = 0; i < rb * R; i++) q[i] = (uint8_t)RND();
+        /* every f16 field a block may have a finite value: scales near 0.01 */
+        for (size_t i = 0; i < rb * R; i += bb)
+            for (size_t o = 0; o + 1 < bb; o += 2)
+                if (((q[i + o] | q[i + o + 1] << 8) & 0x7c00) == 0x7c00) q[i + o + 1] = 0x20;
+        if (t == DT_Q8_K)   /* f32 d */
+            for (size_t i = 0; i < rb * R; i += bb) { float d = 0.01f; memcpy(q + i, &d, 4); }
+        for (int threads = 1; threads <= 2; threads++) {
+            pool_set_threads(threads);
+            Tensor W = {q, (DType)t, R, C};
+            quant_matvec(&W, x, y);
+            double worst = 0;
+            for (int r = 0; r < R; r++) {
+                quant_dequant((DType)t, q + (size_t)r * rb, C / (size_t)dtype_block((DType)t), w);
+                double ref = 0, mag = 0;
+                for (int c = 0; c < C; c++) { ref += (double)w[c] * x[c]; mag += fabs((double)w[c] * x[c]); }
+                double e = fabs(y[r] - ref) / (mag > 0 ? mag : 1);
+                worst = e > worst ? e : worst;
+            }
+            CHECK_MSG(worst < 1e-5, "%s (%d threads): kernel vs dequantize-then-dot %.2e of sum |w·x|",
+                      dtype_name((DType)t), threads, worst);
+        }
+    }
+#undef RND
+    pool_set_threads(1);
+    free(x); free(y); free(w); free(q);
 }

@@ -232,6 +232,44 @@ static float dot_q4_0(const uint8_t *b, const float *x, int nb) {
     return simd_hsum8(acc);
 }
 
+/* IQ4_NL / IQ4_XS: a nibble indexes the 16 signed levels of kvalues_iq4nl; one byte shuffle
+ * maps 16 nibbles to their levels, then the sum of level·x as for Q4_0. */
+static inline __m128i iq4_levels(void) { return _mm_loadu_si128((const __m128i *)iq4nl_values); }
+
+/* the 32 elements of one IQ4 group (16 bytes at q): sum of level·x, 8 partial sums */
+static inline __m256 dot_iq4_group(const uint8_t *q, __m128i lv, const float *x) {
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m128i v = _mm_loadu_si128((const __m128i *)q);
+    __m128i lo = _mm_shuffle_epi8(lv, _mm_and_si128(v, m4));
+    __m128i hi = _mm_shuffle_epi8(lv, _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+    return _mm256_add_ps(dot16_i8(lo, x), dot16_i8(hi, x + 16));
+}
+
+/* IQ4_NL: sum_b d_b · sum_i level_i x_i */
+static float dot_iq4_nl(const uint8_t *b, const float *x, int nb) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m128i lv = iq4_levels();
+    for (int i = 0; i < nb; i++, b += 18, x += 32)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), dot_iq4_group(b + 2, lv, x), acc);
+    return simd_hsum8(acc);
+}
+
+/* IQ4_XS: per group g of 32, d·(ls_g − 32) · sum level·x */
+static float dot_iq4_xs(const uint8_t *b, const float *x, int nb) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m128i lv = iq4_levels();
+    for (int i = 0; i < nb; i++, b += 136) {
+        const float d = h2f(b);
+        const unsigned sh = (unsigned)b[2] | (unsigned)b[3] << 8;
+        const uint8_t *sl = b + 4, *qs = b + 8;
+        for (int g = 0; g < 8; g++, qs += 16, x += 32) {
+            const int ls = ((sl[g / 2] >> (4 * (g % 2))) & 0x0F) | (int)((sh >> (2 * g)) & 3) << 4;
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)(ls - 32)), dot_iq4_group(qs, lv, x), acc);
+        }
+    }
+    return simd_hsum8(acc);
+}
+
 /* Q4_K: per 32-element group g, x = d·sc_g·q - dmin·m_g, so the group contributes
  * d·sc_g·sum(q·x) - dmin·m_g·sum(x); xs holds sum(x) per 32 elements. */
 static float dot_q4_k(const uint8_t *b, const float *x, const float *xs, int nb) {
@@ -315,6 +353,8 @@ static void quant_task(void *ctx, int task, int thread) {
         if (t == DT_Q8_0) { q->y[r] = dot_q8_0(row, q->x, nb); continue; }
         if (t == DT_Q4_0) { q->y[r] = dot_q4_0(row, q->x, nb); continue; }
         if (t == DT_Q6_K) { q->y[r] = dot_q6_k(row, q->x, nb); continue; }
+        if (t == DT_IQ4_NL) { q->y[r] = dot_iq4_nl(row, q->x, nb); continue; }
+        if (t == DT_IQ4_XS) { q->y[r] = dot_iq4_xs(row, q->x, nb); continue; }
         if (t == DT_Q4_K && q->xs) { q->y[r] = dot_q4_k(row, q->x, q->xs, nb); continue; }
 #endif
         q->y[r] = dot_generic(t, row, q->x, nb);

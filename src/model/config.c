@@ -24,6 +24,7 @@ static const struct { const char *name; int block, bytes; } k_dtype_info[DT_COUN
     [DT_Q5_1] = {"Q5_1", 32, 24}, [DT_Q8_0] = {"Q8_0", 32, 34}, [DT_Q2_K] = {"Q2_K", 256, 84},
     [DT_Q3_K] = {"Q3_K", 256, 110}, [DT_Q4_K] = {"Q4_K", 256, 144}, [DT_Q5_K] = {"Q5_K", 256, 176},
     [DT_Q6_K] = {"Q6_K", 256, 210}, [DT_Q8_K] = {"Q8_K", 256, 292},
+    [DT_IQ4_NL] = {"IQ4_NL", 32, 18}, [DT_IQ4_XS] = {"IQ4_XS", 256, 136},
 };
 const char *dtype_name(DType t) { return (unsigned)t < DT_COUNT ? k_dtype_info[t].name : "?"; }
 int dtype_block(DType t) { return (unsigned)t < DT_COUNT ? k_dtype_info[t].block : 1; }

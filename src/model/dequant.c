@@ -12,6 +12,9 @@
  *   Q5_K 256 el,176 B: f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
  *   Q6_K 256 el,210 B: u8 ql[128], u8 qh[64], i8 scales[16], f16 d
  *   Q8_K 256 el,292 B: f32 d, i8 qs[256], i16 bsums[16]
+ *   IQ4_NL 32 el, 18 B: f16 d, u8 qs[16]           x = d·kvalues_iq4nl[nibble] (nibbles as Q4_0)
+ *   IQ4_XS 256 el,136 B: f16 d, u16 scales_h, u8 scales_l[4], u8 qs[128]
+ *                      per 32: x = (d·(ls − 32))·kvalues_iq4nl[nibble], ls 6 bits
  * The element order inside each block is spelled out in the functions below. */
 #include "model/dequant.h"
 #include <string.h>
@@ -167,6 +170,37 @@ static void dq_q8_k(const uint8_t *b, float *y) {
     for (int j = 0; j < 256; j++) y[j] = d * (float)qs[j];
 }
 
+/* The 16 levels of IQ4_NL and IQ4_XS: a format constant, ggml's kvalues_iq4nl
+ * (ggml/src/ggml-common.h; the same values in gguf-py/gguf/quants.py, IQ4_NL.kvalues). */
+const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* IQ4_NL: Q4_0's nibble order, a non-uniform level instead of nibble - 8; one f32 product */
+static void dq_iq4_nl(const uint8_t *b, float *y) {
+    const float d = h2f(b);
+    const uint8_t *qs = b + 2;
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)iq4nl_values[qs[j] & 0x0F];
+        y[j + 16] = d * (float)iq4nl_values[qs[j] >> 4];
+    }
+}
+
+/* IQ4_XS: 8 groups of 32, each with a 6-bit scale ls (low 4 bits: nibble g%2 of scales_l[g/2];
+ * high 2 bits: bits 2g, 2g+1 of scales_h); dl = d·(ls − 32) rounded to f32 first, as ggml does,
+ * then dl·level. Inside a group the 16 bytes of qs give elements l (low nibble) and l+16 (high). */
+static void dq_iq4_xs(const uint8_t *b, float *y) {
+    const float d = h2f(b);
+    const unsigned sh = (unsigned)b[2] | (unsigned)b[3] << 8;
+    const uint8_t *sl = b + 4, *qs = b + 8;
+    for (int g = 0; g < 8; g++, y += 32, qs += 16) {
+        const int ls = ((sl[g / 2] >> (4 * (g % 2))) & 0x0F) | (int)((sh >> (2 * g)) & 3) << 4;
+        const float dl = d * (float)(ls - 32);
+        for (int l = 0; l < 16; l++) {
+            y[l] = dl * (float)iq4nl_values[qs[l] & 0x0F];
+            y[l + 16] = dl * (float)iq4nl_values[qs[l] >> 4];
+        }
+    }
+}
+
 typedef void (*DqFn)(const uint8_t *, float *);
 static DqFn dq_fn(DType t) {
     switch (t) {
@@ -181,6 +215,8 @@ static DqFn dq_fn(DType t) {
     case DT_Q5_K: return dq_q5_k;
     case DT_Q6_K: return dq_q6_k;
     case DT_Q8_K: return dq_q8_k;
+    case DT_IQ4_NL: return dq_iq4_nl;
+    case DT_IQ4_XS: return dq_iq4_xs;
     default: return NULL;
     }
 }

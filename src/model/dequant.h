@@ -16,6 +16,9 @@ void quant_dequant(DType t, const void *blocks, size_t nblocks, float *out);
  * blocks at either end are dequantized whole and cut). */
 void quant_row_f32(DType t, const void *base, size_t off, int n, float *out);
 
+/* ggml's kvalues_iq4nl: the 16 levels an IQ4_NL / IQ4_XS nibble indexes (model/dequant.c). */
+extern const int8_t iq4nl_values[16];
+
 /* An f16 stored little-endian at p. */
 static inline float h2f(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 /* ggml get_scale_min_k4: the j-th 6-bit scale and min of a Q4_K/Q5_K block. */

@@ -49,6 +49,8 @@ static bool ggml_to_dtype(uint32_t t, DType *out) {
     case 13: *out = DT_Q5_K; return true;
     case 14: *out = DT_Q6_K; return true;
     case 15: *out = DT_Q8_K; return true;
+    case 20: *out = DT_IQ4_NL; return true;
+    case 23: *out = DT_IQ4_XS; return true;
     default: return false;
     }
 }
@@ -68,7 +70,7 @@ static bool gl_dtype(GL *L, const GgufTensor *t, DType *dt) {
     const char *tn = "?";
     ggml_type_info(t->type, &tn, NULL, NULL);
     err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"%.*s\" has type %s, which llmscope does not read "
-            "(supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K); "
+            "(supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS); "
             "requantize the file with llama-quantize to one of these", L->path, (int)t->name.len, t->name.s, tn);
     L->bad = true;
     return false;
@@ -558,13 +560,7 @@ static Tensor join_kv_b(GL *L, int l) {
             L->bad = true;
             return none;
         }
-        if (!ggml_to_dtype(t->type, &dts[k])) {
-            const char *tn = "?";
-            ggml_type_info(t->type, &tn, NULL, NULL);
-            err_set(L->e, ERR_UNSUPPORTED, "%s: tensor \"%s\" has ggml type %s, which is not supported", L->path, k ? nv : nk, tn);
-            L->bad = true;
-            return none;
-        }
+        if (!gl_dtype(L, t, &dts[k])) return none;
     }
     if (L->m->layout_only) return (Tensor){kb->data, DT_F32, H * (nope + v), r};   /* the joined shape, nothing read */
     float *out = model_alloc(L->m, sizeof(float) * (size_t)H * (size_t)(nope + v) * (size_t)r, L->e);

@@ -399,6 +399,7 @@ static bool tensor_scan_nonfinite(const Tensor *t, long long *count) {
         static const int off[DT_COUNT][2] = {
             [DT_Q4_0] = {0, -1}, [DT_Q4_1] = {0, 2}, [DT_Q5_0] = {0, -1}, [DT_Q5_1] = {0, 2}, [DT_Q8_0] = {0, -1},
             [DT_Q2_K] = {80, 82}, [DT_Q3_K] = {108, -1}, [DT_Q4_K] = {0, 2}, [DT_Q5_K] = {0, 2}, [DT_Q6_K] = {208, -1},
+            [DT_IQ4_NL] = {0, -1}, [DT_IQ4_XS] = {0, -1},
         };
         const uint8_t *p = t->data;
         size_t nb = n / (size_t)dtype_block(t->dtype), bb = (size_t)dtype_block_bytes(t->dtype);

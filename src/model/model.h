@@ -21,7 +21,8 @@
  * dtype_block_bytes(t) bytes (layouts in docs/formats.md, kernels in engine/quant.c). */
 typedef enum { DT_F32 = 0, DT_F16, DT_BF16,
                DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0,
-               DT_Q2_K, DT_Q3_K, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q8_K, DT_COUNT } DType;
+               DT_Q2_K, DT_Q3_K, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q8_K,
+               DT_IQ4_NL, DT_IQ4_XS, DT_COUNT } DType;
 /* Bytes per element of a dense type. For a quantized type: 2, the f16 element a KV cache
  * of such a model is usually held in (use dtype_row_bytes for weights). */
 size_t dtype_size(DType t);

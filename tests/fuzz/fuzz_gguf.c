@@ -11,7 +11,8 @@
 
 static bool dtype_of(uint32_t t, DType *d) {
     static const struct { uint32_t g; DType d; } map[] = {{0, DT_F32}, {1, DT_F16}, {30, DT_BF16}, {2, DT_Q4_0}, {3, DT_Q4_1},
-        {6, DT_Q5_0}, {7, DT_Q5_1}, {8, DT_Q8_0}, {10, DT_Q2_K}, {11, DT_Q3_K}, {12, DT_Q4_K}, {13, DT_Q5_K}, {14, DT_Q6_K}, {15, DT_Q8_K}};
+        {6, DT_Q5_0}, {7, DT_Q5_1}, {8, DT_Q8_0}, {10, DT_Q2_K}, {11, DT_Q3_K}, {12, DT_Q4_K}, {13, DT_Q5_K}, {14, DT_Q6_K}, {15, DT_Q8_K},
+        {20, DT_IQ4_NL}, {23, DT_IQ4_XS}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) if (map[i].g == t) { *d = map[i].d; return true; }
     return false;
 }
