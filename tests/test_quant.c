@@ -1,7 +1,8 @@
 /* Quantizers (engine/quant.c quant_quantize) against llama.cpp's own output: every tensor that
  * llama-quantize (no imatrix) wrote as Q8_0, Q4_0, Q5_0 or Q4_K into the qwen2 fixtures must come out
  * byte for byte the same when we quantize the same tensor of the BF16 file (which holds the F32
- * conversion's values exactly; tests/fixtures/gguf/README.md). f32 -> f16 rounding is checked
+ * conversion's values exactly; tests/fixtures/gguf/README.md), and every IQ4_NL / IQ4_XS tensor of
+ * the qwen3 fixtures when we quantize it from qwen3-F32.gguf. f32 -> f16 rounding is checked
  * against the processor's own conversion (F16C) where the build targets it. */
 #include "harness.h"
 #include <math.h>
@@ -117,6 +118,23 @@ TEST(quant_quantize_bytes_equal_llama_quantize) {
               "tensors compared: Q8_0 %d, Q4_0 %d, Q5_0 %d, Q4_K %d", by_type[DT_Q8_0], by_type[DT_Q4_0], by_type[DT_Q5_0], by_type[DT_Q4_K]);
     fprintf(stderr, "    %d tensors byte-equal (Q8_0 %d, Q4_0 %d, Q5_0 %d, Q4_K %d)\n", total, by_type[DT_Q8_0],
             by_type[DT_Q4_0], by_type[DT_Q5_0], by_type[DT_Q4_K]);
+}
+
+/* IQ4_NL and IQ4_XS: every such tensor of the qwen3 fixtures (llama-quantize from qwen3-F32.gguf, no
+ * imatrix; make_iq4.sh) quantized by us from the F32 file gives the same bytes. */
+TEST(quant_quantize_iq4_bytes_equal_llama_quantize) {
+    const char *files[] = {"qwen3-IQ4_NL.gguf", "qwen3-IQ4_XS.gguf"};
+    int by_type[DT_COUNT] = {0}, total = 0;
+    for (size_t i = 0; i < 2; i++) {
+        char q[256];
+        snprintf(q, sizeof q, FX "/qwen3/%s", files[i]);
+        int n = check_same_bytes(T_, FX "/qwen3/qwen3-F32.gguf", q, by_type);
+        if (n < 0) SKIP("%s or the F32 fixture missing", q);
+        total += n;
+    }
+    CHECK_MSG(by_type[DT_IQ4_NL] == 8 && by_type[DT_IQ4_XS] == 6, "tensors compared: IQ4_NL %d, IQ4_XS %d",
+              by_type[DT_IQ4_NL], by_type[DT_IQ4_XS]);
+    fprintf(stderr, "    %d tensors byte-equal (IQ4_NL %d, IQ4_XS %d)\n", total, by_type[DT_IQ4_NL], by_type[DT_IQ4_XS]);
 }
 
 /* quantize -> dequantize: the error bound of each format (a round trip of exact grid values). */

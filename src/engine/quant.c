@@ -177,10 +177,94 @@ static void q_q4_k(const float *x, uint8_t *b) {
         for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | L[j + l + 32] << 4);
 }
 
-bool quant_can_quantize(DType t) { return t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_Q4_K; }
+/* ggml best_index_int8 over the IQ4 levels: the level nearest v (the upper one on a tie), by
+ * bisection; v beyond either end takes that end. */
+static inline int iq4_nearest(float v) {
+    const int8_t *K = iq4nl_values;
+    if (v <= (float)K[0]) return 0;
+    if (v >= (float)K[15]) return 15;
+    int lo = 0, hi = 15;
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (v < (float)K[mid]) hi = mid;
+        else lo = mid;
+    }
+    return v - (float)K[hi - 1] < (float)K[hi] - v ? hi - 1 : hi;
+}
+
+/* ggml quantize_row_iq4_nl_impl for one group of 32 without an importance matrix (weights x²,
+ * 7 trials either side): the f32 scale that maximises (Σ w·q·x)² / Σ w·q² over the levels chosen
+ * for the start scale max/127 and for 15 scales (t − 127)/max, t = −7..7. 0 for a group whose
+ * largest magnitude is below 1e-15. */
+static float iq4_group_scale(const float *x) {
+    const int8_t *K = iq4nl_values;
+    float w[32], amax = 0, max = 0;
+    for (int j = 0; j < 32; j++) w[j] = x[j] * x[j];
+    for (int j = 0; j < 32; j++)
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    if (amax < 1e-15f) return 0;
+    float id = 1 / (-max / (float)K[0]), sumqx = 0, sumq2 = 0;
+    for (int j = 0; j < 32; j++) {
+        const float q = (float)K[iq4_nearest(id * x[j])], wq = w[j] * q;
+        sumqx += wq * x[j];
+        sumq2 += wq * q;
+    }
+    float d = sumq2 > 0 ? sumqx / sumq2 : 0.f, best = d * sumqx;
+    for (int t = -7; t <= 7; t++) {
+        id = (float)(t + K[0]) / max;
+        sumqx = sumq2 = 0;
+        for (int j = 0; j < 32; j++) {
+            const float q = (float)K[iq4_nearest(id * x[j])], wq = w[j] * q;
+            sumqx += wq * x[j];
+            sumq2 += wq * q;
+        }
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) { d = sumqx / sumq2; best = d * sumqx; }
+    }
+    return d;
+}
+
+/* IQ4_NL: the group's scale as f16, every element re-indexed with the f32 scale */
+static void q_iq4_nl(const float *x, uint8_t *b) {
+    const float d = iq4_group_scale(x), id = d != 0 ? 1 / d : 0.f;
+    put_f16(b, d);
+    for (int j = 0; j < 16; j++)
+        b[2 + j] = (uint8_t)(iq4_nearest(id * x[j]) | iq4_nearest(id * x[j + 16]) << 4);
+}
+
+/* IQ4_XS: the 8 group scales against the one of largest magnitude m: d = −m/32 (f16), each group
+ * l = round(scale/d) clamped to −32..31 (stored + 32 in 6 bits), elements re-indexed with d·l */
+static void q_iq4_xs(const float *x, uint8_t *b) {
+    float sc[8], max_scale = 0, amax_scale = 0;
+    for (int g = 0; g < 8; g++) {
+        sc[g] = iq4_group_scale(x + 32 * g);
+        if (fabsf(sc[g]) > amax_scale) { amax_scale = fabsf(sc[g]); max_scale = sc[g]; }
+    }
+    const float d = -max_scale / 32, id = d != 0 ? 1 / d : 0.f;
+    put_f16(b, d);
+    unsigned sh = 0;
+    uint8_t *sl = b + 4, *qs = b + 8;
+    memset(sl, 0, 4);
+    for (int g = 0; g < 8; g++, qs += 16) {
+        int l = nearest_int(id * sc[g]);
+        l = l < -32 ? -32 : l > 31 ? 31 : l;
+        const float dl = d * (float)l, idl = dl != 0 ? 1 / dl : 0.f;
+        const float *xg = x + 32 * g;
+        for (int j = 0; j < 16; j++) qs[j] = (uint8_t)(iq4_nearest(idl * xg[j]) | iq4_nearest(idl * xg[j + 16]) << 4);
+        l += 32;
+        sl[g / 2] = (uint8_t)(sl[g / 2] | (l & 0xF) << (4 * (g % 2)));
+        sh |= (unsigned)(l >> 4) << (2 * g);
+    }
+    b[2] = (uint8_t)(sh & 0xFF);
+    b[3] = (uint8_t)(sh >> 8);
+}
+
+bool quant_can_quantize(DType t) {
+    return t == DT_Q8_0 || t == DT_Q4_0 || t == DT_Q5_0 || t == DT_Q4_K || t == DT_IQ4_NL || t == DT_IQ4_XS;
+}
 
 bool quant_quantize(DType t, const float *x, size_t n, void *out) {
-    void (*f)(const float *, uint8_t *) = t == DT_Q8_0 ? q_q8_0 : t == DT_Q4_0 ? q_q4_0 : t == DT_Q5_0 ? q_q5_0 : t == DT_Q4_K ? q_q4_k : NULL;
+    void (*f)(const float *, uint8_t *) = t == DT_Q8_0 ? q_q8_0 : t == DT_Q4_0 ? q_q4_0 : t == DT_Q5_0 ? q_q5_0 : t == DT_Q4_K ? q_q4_k
+                                        : t == DT_IQ4_NL ? q_iq4_nl : t == DT_IQ4_XS ? q_iq4_xs : NULL;
     if (!f) return false;
     const size_t qk = (size_t)dtype_block(t), bb = (size_t)dtype_block_bytes(t);
     uint8_t *p = out;

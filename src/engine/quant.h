@@ -14,12 +14,12 @@
 #include "model/model.h"
 
 /* quant_dequant and quant_row_f32 (dequantization) are in model/dequant.h, included here. */
-/* Types quant_quantize can write: Q8_0, Q4_0, Q5_0 and Q4_K. */
+/* Types quant_quantize can write: Q8_0, Q4_0, Q5_0, Q4_K, IQ4_NL and IQ4_XS. */
 bool quant_can_quantize(DType t);
 /* Quantizes x[0..n) (n a multiple of dtype_block(t)) into n/dtype_block(t) blocks at out, as
  * llama.cpp's reference quantizers without an importance matrix do (ggml-quants.c
  * quantize_row_q8_0_ref, quantize_row_q4_0_ref, quantize_row_q5_0_ref, quantize_row_q4_K_ref; llama-quantize calls these
- * when no imatrix is given): the same bytes, operation by operation in f32. False for another type. */
+ * when no imatrix is given; IQ4_NL and IQ4_XS as quantize_iq4_nl / quantize_iq4_xs without one): the same bytes, operation by operation in f32. False for another type. */
 bool quant_quantize(DType t, const float *x, size_t n, void *out);
 /* y[rows] = W x for a quantized W (rows split across the engine's pool like matvec). */
 void quant_matvec(const Tensor *W, const float *x, float *y);
