@@ -609,6 +609,48 @@ TEST(cli_lesson_sampling_options_as_run) {
     free(plain); free(greedy);
 }
 
+/* lesson's modes read their own options and one NAME: `list` reads --lang alone (an option of a
+ * lesson played, --script, --step, --frame, --frames, --ctx, was taken and ignored: the old lesson
+ * listed and exited 0), a second NAME was ignored (`lesson 6 7` played 6), --placeholders and
+ * --targets ignored a NAME and each other; --size took "80x24junk" (sscanf) and a bad --lang exited
+ * 1 (2 is a bad command line, as tui's --lang). Each is refused naming the option or argument. */
+static void lesson_modes_body(TestCtx *T_) {
+    static const CliRow rows[] = {
+        {"lesson list --script", 2, "--script and list do not go together", NULL, "01-tour"},
+        {"lesson list --step 2", 2, "--step and list do not go together", NULL, "01-tour"},
+        {"lesson --frame 3 list", 2, "--frame and list do not go together", NULL, "01-tour"},
+        {"lesson list --frames %D/f", 2, "--frames and list do not go together", NULL, "01-tour"},
+        {"lesson list --ctx=64", 2, "--ctx and list do not go together", NULL, "01-tour"},
+        {"lesson list extra", 2, "unexpected argument 'extra' after 'list'", NULL, "01-tour"},
+        {"lesson 6 7 --script", 2, "unexpected argument '7' after '6'", NULL, "## 1/"},
+        {"lesson --targets 6", 2, "--targets takes no lesson NAME ('6')", NULL, "tokens.cursor"},
+        {"lesson list --placeholders", 2, "--placeholders takes no lesson NAME ('list')", NULL, "{model.name}"},
+        {"lesson --placeholders --targets", 2, "--targets and --placeholders do not go together", NULL, "{model.name}"},
+        {"lesson --check --targets", 2, "--check and --targets do not go together", NULL, "tokens.cursor"},
+        {"lesson 1 --frame 1 --size 80x24junk", 2, "--size: expected WxH", "'80x24junk'", "llmscope lesson"},
+        {"lesson 1 --frame 1 --size ' 80x24'", 2, "--size: expected WxH", NULL, NULL},
+        {"screenshot --model " MODEL " --size 80x24junk", 2, "--size: expected WxH", "'80x24junk'", NULL},
+        {"screenshot --model " MODEL " --size +80x24", 2, "--size: expected WxH", NULL, NULL},
+        {"lesson list --lang fr", 2, "--lang 'fr': expected en or zh", NULL, "01-tour"},
+        /* what each mode does take */
+        {"lesson list --lang zh", 0, "01-tour", NULL, "llmscope:"},
+        {"lesson --lang=en list", 0, "01-tour", NULL, "llmscope:"},
+        {"lesson --targets --lang zh", 0, "tokens.cursor", NULL, "llmscope:"},
+        {"lesson --placeholders", 0, "{model.name}", NULL, "llmscope:"},
+        {"lesson 1 --frame 1 --size 80X24", 0, "story-gqa", NULL, "llmscope:"},
+        {"screenshot --model " MODEL " --size 60x20", 0, "Attention", NULL, "llmscope:"},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    char f[1100];
+    snprintf(f, sizeof f, "%s/f", g_dir);
+    CHECK_MSG(access(f, F_OK) != 0, "lesson list --frames created %s", f);
+}
+
+TEST(cli_lesson_modes_take_only_their_options) {
+    NEED_MODEL();
+    with_scratch(T_, lesson_modes_body);
+}
+
 /* run prints the prompt, then the new tokens' pieces joined, as llama.cpp prints them: the ids of
  * `generate` on the prompt's ids, each token's own text (a sentencepiece piece keeps its leading
  * space: "Once upon a" + " time"; decoding the new ids alone dropped it: "Once upon atime"). -n at

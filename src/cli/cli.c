@@ -334,6 +334,17 @@ const char *cli_prompt(int argc, char **argv, char **owned, Err *e) {
     return *owned;
 }
 
+bool cli_parse_size(const char *s, int *w, int *h) {
+    /* sscanf("%dx%d") took "80x24junk", " 80x 24" and "+80x-24" */
+    size_t a = strspn(s, "0123456789");
+    if (a == 0 || a > 6 || (s[a] != 'x' && s[a] != 'X')) return false;
+    size_t b = strspn(s + a + 1, "0123456789");
+    if (b == 0 || b > 6 || s[a + 1 + b]) return false;
+    *w = atoi(s);
+    *h = atoi(s + a + 1);
+    return true;
+}
+
 const char *cli_opt_next(int argc, char **argv, const char *const *names, int *i, const char **name) {
     for (int j = *i + 1; j < argc; j++) {
         for (int k = 0; names[k]; k++) {

@@ -81,6 +81,9 @@ const char *cli_prompt(int argc, char **argv, char **owned, Err *e);
     {"--prompt-file", CLI_NOT_WITH, "--prompt", "give the prompt once"}, \
     {"--prompt-file", CLI_NOT_WITH, "--ids", "the prompt is the text or the ids"}
 double cli_opt_double(int argc, char **argv, const char *name, double dflt);
+/* Parses a --size value "WxH" (digits, 'x' or 'X', digits; nothing else, each at most 6 digits) into
+ * *w and *h; false when it is not of that form. The caller checks the range. */
+bool cli_parse_size(const char *s, int *w, int *h);
 /* Parses "5,17,42" into a malloc'd int array. false + message on bad input. */
 bool cli_parse_ids(const char *s, int **ids, int *n, Err *e);
 /* An index whose range depends on the model or the text (--layer, --head, --pos, --key,

@@ -36,14 +36,14 @@ static void usage(FILE *f) {
 static const char *lang_arg(int argc, char **argv, Err *e) {
     const char *l = cli_opt(argc, argv, "--lang");
     if (!l) return NULL;
-    if (strcmp(l, "en") && strcmp(l, "zh")) { err_set(e, ERR_ARG, "--lang must be en or zh (got \"%s\")", l); return ""; }
+    if (strcmp(l, "en") && strcmp(l, "zh")) { err_set(e, ERR_ARG, "--lang '%s': expected en or zh", l); return ""; }
     return l;
 }
 
 static bool size_arg(int argc, char **argv, int *w, int *h) {
     const char *s = cli_opt(argc, argv, "--size");
     if (!s) return true;
-    return sscanf(s, "%dx%d", w, h) == 2 && *w >= 40 && *h >= 12 && *w <= 1000 && *h <= 1000;
+    return cli_parse_size(s, w, h) && *w >= 40 && *h >= 12 && *w <= 1000 && *h <= 1000;
 }
 
 static int cmd_list(const char *root, const char *lang) {
@@ -312,28 +312,54 @@ int cmd_lesson(int argc, char **argv) {
     if (crc < 0) crc = cli_rules(argc, argv, &k_lesson_cmd, k_lesson_rules);
     if (crc < 0) crc = cli_rules_sampling(argc, argv, &k_lesson_cmd, 1);   /* run's checks; a lesson has no -n */
     if (crc >= 0) return crc;
-    if (cli_flag(argc, argv, "--placeholders")) return cmd_placeholders();
-    if (cli_flag(argc, argv, "--targets")) return cmd_targets();
+    if (cli_flag(argc, argv, "--placeholders") || cli_flag(argc, argv, "--targets")) {
+        const char *mode = cli_flag(argc, argv, "--placeholders") ? "--placeholders" : "--targets";
+        for (int i = 1; i < argc; i++) {   /* they list what every lesson may use: a NAME would be ignored */
+            if (argv[i][0] == '-') {
+                if (cli_opt_takes_value(argv[i])) i++;
+                continue;
+            }
+            fprintf(stderr, "llmscope: lesson: %s takes no lesson NAME ('%s'): it lists what every lesson may use (see "
+                            "`llmscope lesson --help`)\n", mode, argv[i]);
+            return 2;
+        }
+        for (const CliOpt *const *g = k_lesson_groups; *g; g++)   /* and no option of another mode (--lang is harmless) */
+            for (const CliOpt *o = *g; o->name; o++)
+                if (strcmp(o->name, mode) && strcmp(o->name, "--lang") && cli_given(argc, argv, o->name)) {
+                    fprintf(stderr, "llmscope: lesson: %s and %s do not go together: %s lists what every lesson may use (see "
+                                    "`llmscope lesson --help`)\n", o->name, mode, mode);
+                    return 2;
+                }
+        return cli_flag(argc, argv, "--placeholders") ? cmd_placeholders() : cmd_targets();
+    }
     char root[1024];
     lesson_find_root(root, sizeof root);
     const char *lang = lang_arg(argc, argv, &e);
-    if (e.code) return cli_fail(&e);
+    if (e.code) { cli_fail(&e); return 2; }   /* a bad command line, as tui's --lang */
     /* the UI speaks the lesson's language (--lang, else the environment); English without Unicode */
     UiLang ul = i18n_lang_from_env();
     if (lang) i18n_parse_lang(lang, &ul);
     i18n_set_lang(cli_flag(argc, argv, "--ascii") ? LANG_EN : ul);
     int w = 120, h = 36;
-    if (!size_arg(argc, argv, &w, &h)) { fprintf(stderr, "llmscope: --size: expected WxH, at least 40x12\n"); return 2; }
+    if (!size_arg(argc, argv, &w, &h)) {
+        fprintf(stderr, "llmscope: lesson: --size: expected WxH from 40x12 to 1000x1000, got '%s'\n", cli_opt(argc, argv, "--size"));
+        return 2;
+    }
     if (cli_flag(argc, argv, "--check")) return cmd_check(argc, argv, root, lang, w, h);
     if (!lang && ul == LANG_ZH) lang = "zh";     /* LANG=zh_CN: the Chinese lessons too */
+    /* the lesson NAME (or the word list): one, and nothing after it (only --check takes several) */
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {
             if (cli_opt_takes_value(argv[i])) i++;
             continue;
         }
+        if (name) {
+            fprintf(stderr, "llmscope: lesson: unexpected argument '%s' after '%s': one lesson at a time (only --check takes "
+                            "several FILES; see `llmscope lesson --help`)\n", argv[i], name);
+            return 2;
+        }
         name = argv[i];
-        break;
     }
     if (!name) {
         usage(stderr);
@@ -342,13 +368,15 @@ int cmd_lesson(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(name, "list")) {
-        /* list is a word, not an option, so k_lesson_rules cannot name it: the sampling options act
-         * on a lesson played, and list decodes nothing */
-        static const char *const k_sampling[] = {"--greedy", "--temp", "--temperature", "--top-k", "--top-p", "--seed"};
-        for (size_t i = 0; i < sizeof k_sampling / sizeof k_sampling[0]; i++)
-            if (cli_given(argc, argv, k_sampling[i])) {
-                fprintf(stderr, "llmscope: lesson: %s and list do not go together: it acts on the lesson NAME played, and list "
-                                "decodes nothing (see `llmscope lesson --help`)\n", k_sampling[i]);
+        /* list is a word, not an option, so k_lesson_rules cannot name it: list reads --lang alone,
+         * and an option of a lesson played (--step, --script, --frame, --ctx, the sampling options)
+         * would be taken and do nothing */
+        for (const CliOpt *const *g = k_lesson_groups; *g; g++)
+            for (const CliOpt *o = *g; o->name; o++) {
+                if (!strcmp(o->name, "--lang") || !cli_given(argc, argv, o->name)) continue;
+                fprintf(stderr, "llmscope: lesson: %s and list do not go together: %s (see `llmscope lesson --help`)\n", o->name,
+                        *g == CLI_OPTS_SAMPLING ? "it acts on the lesson NAME played, and list decodes nothing"
+                                                : "it acts on the lesson NAME played, and list reads only --lang");
                 return 2;
             }
         return cmd_list(root, lang ? lang : "en");

@@ -368,8 +368,8 @@ int cmd_screenshot(int argc, char **argv) {
     if (!lang_args(argc, argv, !cli_flag(argc, argv, "--ascii")) || !panel_arg_ok(argc, argv)) return 2;
     const char *size = cli_opt(argc, argv, "--size");
     int w = 120, h = 40;
-    if (size && (sscanf(size, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 1000)) {
-        fprintf(stderr, "llmscope: --size: expected WxH like 120x40, got '%s'\n", size);
+    if (size && (!cli_parse_size(size, &w, &h) || w < 1 || h < 1 || w > 1000 || h > 1000)) {
+        fprintf(stderr, "llmscope: --size: expected WxH like 120x40 (each 1 to 1000), got '%s'\n", size);
         return 2;
     }
     if (!keys_readable(cli_opt(argc, argv, "--keys"))) return 2;
