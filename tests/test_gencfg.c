@@ -106,7 +106,12 @@ TEST(gencfg_generation_config_fields_as_transformers) {
         {"{\"do_sample\": 1}", false, 1, 50, 1, GEN_DO_SAMPLE, "\"do_sample\" must be true or false, not the number 1"},
         {"{\"do_sample\": null}", false, 1, 50, 1, GEN_DO_SAMPLE, "\"do_sample\" must be true or false, not null"},
         {"{\"top_p\": {\"a\": 1}}", false, 1, 50, 1, GEN_TOP_P, "\"top_p\" must be a number or null, not an object"},
-        {"{\"top_k\": true}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" must be a whole number or null, not true"},
+        {"{\"top_k\": true}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" must be a whole number or null, not true"},   /* torch.topk takes no bool */
+        /* Python's bool is an int: generate() builds no warper for a temperature or top_p == 1.0 or a
+         * top_k == 0, so true, true and false there act as 1, 1 and 0; the others reach a warper */
+        {"{\"do_sample\": true, \"temperature\": true, \"top_p\": true, \"top_k\": false}", true, 1, 0, 1, -1, NULL},
+        {"{\"temperature\": false}", false, 1, 50, 1, GEN_TEMPERATURE, "\"temperature\" is false (0 to Python): sampling needs a temperature above 0"},
+        {"{\"do_sample\": true, \"top_p\": false}", true, 1, 50, 1, GEN_TOP_P, "\"top_p\" is false (0 to Python): it must be above 0 and at most 1"},
         /* bad values */
         {"{\"top_k\": -1}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is -1: it must be at least 0"},
         {"{\"top_k\": 20.5}", false, 1, 50, 1, GEN_TOP_K, "\"top_k\" is 20.5: it must be a whole number"},

@@ -19,49 +19,79 @@
  * generate() decodes greedily, so info lists it as a warning (text: a "warning" line, --json:
  * "warnings"); with do_sample true generate() builds the warper, which raises, so it is a problem
  * (text: "problem", --json: "problems"). A do_sample of the wrong type stays a problem. The old
- * info listed every one as a problem. */
+ * info listed every one as a problem. validate() compares with Python's != : a top_k of 50.0 equals
+ * its default 50 and a top_k is not checked while penalty_alpha is set, so it says nothing of them
+ * (a "note" line, --json "quiet_problems": a sampling decode still fails on them), and a temperature
+ * or top_p of true equals 1.0, so generate() builds no warper for them either: not wrong at all.
+ * The old info called those four "transformers warns" (and true a wrong type). */
+enum { PROBLEM, WARNING, QUIET, NONE };
 static void severity_body(TestCtx *T_, const char *dir) {
     snprintf(gencfg_tmp, sizeof gencfg_tmp, "%s", dir);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "mkdir '%s/g' && for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do "
              "ln -s \"$PWD/" MODEL "/$f\" '%s/g/'; done", dir, dir);
     REQUIRE(system(cmd) == 0);
-    static const struct { const char *gcfg, *msg; bool warning; } cases[] = {
-        {"{\"do_sample\": false, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", true},
-        {"{\"temperature\": 0.0}", "\"temperature\" is 0.0: sampling needs a temperature above 0", true},
-        {"{\"do_sample\": false, \"top_p\": 0}", "\"top_p\" is 0: it must be above 0 and at most 1", true},
-        {"{\"do_sample\": true, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", false},
-        {"{\"do_sample\": \"false\"}", "\"do_sample\" must be true or false", false},
+    static const struct { const char *gcfg, *msg; int kind; } cases[] = {
+        {"{\"do_sample\": false, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", WARNING},
+        {"{\"temperature\": 0.0}", "\"temperature\" is 0.0: sampling needs a temperature above 0", WARNING},
+        {"{\"do_sample\": false, \"top_p\": 0}", "\"top_p\" is 0: it must be above 0 and at most 1", WARNING},
+        {"{\"do_sample\": true, \"temperature\": 0}", "\"temperature\" is 0: sampling needs a temperature above 0", PROBLEM},
+        {"{\"do_sample\": \"false\"}", "\"do_sample\" must be true or false", PROBLEM},
+        {"{\"top_k\": 50.0}", "\"top_k\" is 50.0: a float", QUIET},   /* 50.0 != 50 is False */
+        {"{\"do_sample\": false, \"top_k\": 5e1}", "\"top_k\" is 5e1: a float", QUIET},
+        {"{\"top_k\": -1, \"penalty_alpha\": 0.6}", "\"top_k\" is -1: it must be at least 0", QUIET},
+        {"{\"top_k\": -1, \"penalty_alpha\": null}", "\"top_k\" is -1: it must be at least 0", WARNING},
+        {"{\"top_k\": 40.0}", "\"top_k\" is 40.0: a float", WARNING},
+        {"{\"do_sample\": true, \"top_k\": 50.0}", "\"top_k\" is 50.0: a float", PROBLEM},
+        {"{\"temperature\": true, \"top_p\": true}", NULL, NONE},   /* True == 1.0 */
+        {"{\"do_sample\": true, \"temperature\": true}", NULL, NONE},
     };
+    static const char *const line_of[] = {"\n  problem         ", "\n  warning         ", "\n  note            "};
+    static const char *const json_of[] = {"problems", "warnings", "quiet_problems"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int kind = cases[i].kind;
         REQUIRE(gencfg_write_g(dir, cases[i].gcfg));
         char *out, *err;
         CHECK_MSG(gencfg_cli("info --model %D/g", &out, &err) == 0, "%s: info: %s", cases[i].gcfg, err);
-        const char *line = strstr(out, cases[i].warning ? "\n  warning         " : "\n  problem         ");
-        CHECK_MSG(line && strstr(line, cases[i].msg) && strstr(line, cases[i].msg) < strchr(line + 1, '\n'),
-                  "%s: no %s line with \"%s\": %s", cases[i].gcfg, cases[i].warning ? "warning" : "problem", cases[i].msg, out);
-        CHECK_MSG(!strstr(out, cases[i].warning ? "  problem " : "  warning "), "%s: also a %s: %s", cases[i].gcfg,
-                  cases[i].warning ? "problem" : "warning", out);
-        if (cases[i].warning)
+        for (int k = 0; k < 3; k++) {
+            const char *line = strstr(out, line_of[k]);
+            if (k == kind)
+                CHECK_MSG(line && strstr(line, cases[i].msg) && strstr(line, cases[i].msg) < strchr(line + 1, '\n'),
+                          "%s: no%swith \"%s\": %s", cases[i].gcfg, line_of[k], cases[i].msg, out);
+            else CHECK_MSG(!line, "%s: a%sline too: %s", cases[i].gcfg, line_of[k], out);
+        }
+        if (kind == WARNING)
             CHECK_MSG(strstr(out, "transformers warns that") && strstr(out, "is used only in sample-based generation modes"), "%s: %s", cases[i].gcfg, out);
+        else CHECK_MSG(!strstr(out, "transformers warns"), "%s: says transformers warns: %s", cases[i].gcfg, out);
+        if (kind == QUIET) CHECK_MSG(strstr(out, "transformers says nothing of it"), "%s: %s", cases[i].gcfg, out);
         free(out); free(err);
         CHECK_MSG(gencfg_cli("info --model %D/g --json", &out, &err) == 0, "%s: info --json: %s", cases[i].gcfg, err);
         cJSON *j = cJSON_Parse(out);
         const cJSON *gd = cJSON_GetObjectItem(j, "generation_defaults");
-        const cJSON *pr = cJSON_GetObjectItem(gd, "problems"), *wa = cJSON_GetObjectItem(gd, "warnings");
-        const cJSON *in = cases[i].warning ? wa : pr, *empty = cases[i].warning ? pr : wa;
-        CHECK_MSG(cJSON_IsArray(in) && cJSON_GetArraySize(in) == 1 && cJSON_IsString(cJSON_GetArrayItem(in, 0)) &&
-                  strstr(cJSON_GetArrayItem(in, 0)->valuestring, cases[i].msg) && cJSON_IsArray(empty) && cJSON_GetArraySize(empty) == 0,
-                  "%s: --json: %s", cases[i].gcfg, out);
+        for (int k = 0; k < 3; k++) {
+            const cJSON *a = cJSON_GetObjectItem(gd, json_of[k]);
+            if (k == kind)
+                CHECK_MSG(cJSON_IsArray(a) && cJSON_GetArraySize(a) == 1 && cJSON_IsString(cJSON_GetArrayItem(a, 0)) &&
+                          strstr(cJSON_GetArrayItem(a, 0)->valuestring, cases[i].msg), "%s: --json %s: %s", cases[i].gcfg, json_of[k], out);
+            else CHECK_MSG(cJSON_IsArray(a) && cJSON_GetArraySize(a) == 0, "%s: --json %s not empty: %s", cases[i].gcfg, json_of[k], out);
+        }
         cJSON_Delete(j);
         free(out); free(err);
     }
-    /* the default decode agrees: greedy and quiet where it is a warning, an error where a problem */
+    /* the default decode agrees: greedy and quiet where it is a warning or a note (or nothing), an
+     * error where a problem; a decode made to sample (--temp 0.7) fails on a note's field as on a
+     * warning's (transformers' warper raises then) */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         REQUIRE(gencfg_write_g(dir, cases[i].gcfg));
         char *out, *err;
         int rc = gencfg_cli("generate --model %D/g --ids 0,1 -n 2", &out, &err);
-        CHECK_MSG(cases[i].warning ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: generate: status %d: %s", cases[i].gcfg, rc, err);
+        CHECK_MSG(cases[i].kind != PROBLEM ? rc == 0 && !err[0] : rc == 1 && strstr(err, cases[i].msg), "%s: generate: status %d: %s",
+                  cases[i].gcfg, rc, err);
+        free(out); free(err);
+        if (cases[i].kind != QUIET && cases[i].kind != NONE) continue;
+        rc = gencfg_cli("generate --model %D/g --ids 0,1 -n 2 --temp 0.7", &out, &err);
+        CHECK_MSG(cases[i].kind == QUIET ? rc == 1 && strstr(err, cases[i].msg) : rc == 0, "%s: generate --temp 0.7: status %d: %s",
+                  cases[i].gcfg, rc, err);
         free(out); free(err);
     }
 }

@@ -282,11 +282,14 @@ int cmd_info(int argc, char **argv) {
         else json_str(stdout, g->file);
         printf(", \"do_sample\": %s, \"temperature\": %g, \"top_k\": %d, \"top_p\": %g, \"problems\": [",
                g->do_sample ? "true" : "false", (double)g->temperature, g->top_k, (double)g->top_p);
-        for (int w = 0; w < 2; w++) {   /* problems, then warnings (gen_defaults_bad_is_warning) */
-            if (w) printf("], \"warnings\": [");
+        for (int w = 0; w < 3; w++) {   /* problems, warnings (gen_defaults_bad_is_warning), then the quiet ones */
+            if (w) printf(w == 1 ? "], \"warnings\": [" : "], \"quiet_problems\": [");
             int k = 0;
-            for (int f = 0; f < GEN_NFIELDS; f++)
-                if (g->bad[f][0] && gen_defaults_bad_is_warning(g, (GenField)f) == (w == 1)) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
+            for (int f = 0; f < GEN_NFIELDS; f++) {
+                const int kind = gen_defaults_bad_is_quiet(g, (GenField)f) ? 2 : gen_defaults_bad_is_warning(g, (GenField)f) ? 1 : 0;
+                if (g->bad[f][0] && kind == w) { printf("%s", k++ ? ", " : ""); json_str(stdout, g->bad[f]); }
+            }
+            if (w == 2) break;
             /* then the valid fields transformers' GenerationConfig.validate() warns on alike */
             for (int i = 0; w && i < g->n_greedy_unused; i++) {
                 char wt[600];
@@ -338,7 +341,12 @@ int cmd_info(int argc, char **argv) {
         static const char *const k_opt[GEN_NFIELDS] = {"--greedy", "--temp", "--top-k", "--top-p"};
         for (int f = 0; f < GEN_NFIELDS; f++) {
             if (!s->gen.bad[f][0]) continue;
-            if (gen_defaults_bad_is_warning(&s->gen, (GenField)f))
+            if (gen_defaults_bad_is_quiet(&s->gen, (GenField)f))
+                printf("  note            %s (\"do_sample\" is %s: transformers says nothing of it, as its GenerationConfig.%s, "
+                       "and decodes greedily without it, as run, generate and trace do; they fail on it only when an option makes them "
+                       "sample and %s does not replace it)\n", s->gen.bad[f], s->gen.given[GEN_DO_SAMPLE] ? "false" : "left out, so false",
+                       s->gen.bad_quiet[f], k_opt[f]);
+            else if (gen_defaults_bad_is_warning(&s->gen, (GenField)f))
                 printf("  warning         %s (\"do_sample\" is %s: transformers warns that %s is used only in sample-based "
                        "generation modes and decodes greedily without it, as run, generate and trace do; they fail on it only when "
                        "an option makes them sample and %s does not replace it)\n", s->gen.bad[f],

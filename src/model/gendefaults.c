@@ -125,6 +125,20 @@ static void gen_greedy_unused(GenDefaults *g, const cJSON *root, const char *jso
     if (g->do_sample || g->bad[GEN_DO_SAMPLE][0]) return;
     const cJSON *pa = cJSON_GetObjectItemCaseSensitive(root, "penalty_alpha");
     const bool contrastive = pa && !cJSON_IsNull(pa);
+    /* a wrong field validate() passes over: equal to its default as Python compares ("top_k": 50.0
+     * == 50), or top_k while penalty_alpha is set */
+    static const double k_validate_dflt[GEN_NFIELDS] = {0, 1, 50, 1};
+    for (int f = GEN_TEMPERATURE; f < GEN_NFIELDS; f++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, k_json_names[f]);
+        if (!g->bad[f][0] || !v) continue;
+        const bool num = cJSON_IsNumber(v) || cJSON_IsBool(v);
+        const double x = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsTrue(v) ? 1 : 0;
+        if (num && x == k_validate_dflt[f])
+            g->bad_quiet[f] = f == GEN_TOP_K ? "validate() finds it equal to the default 50, as Python compares"
+                                             : "validate() finds it equal to the default 1.0, as Python compares";
+        else if (f == GEN_TOP_K && contrastive)
+            g->bad_quiet[f] = "validate() leaves top_k to contrastive search while \"penalty_alpha\" is set";
+    }
     static const struct { const char *key, *opt; GenField field; bool any; double dflt; } k[] = {
         {"temperature", "--temp", GEN_TEMPERATURE, false, 1}, {"top_p", "--top-p", GEN_TOP_P, false, 1},
         {"min_p", NULL, GEN_NFIELDS, true, 0}, {"typical_p", NULL, GEN_NFIELDS, false, 1},
@@ -169,7 +183,23 @@ bool gen_defaults_from_json(GenDefaults *g, const char *json, size_t len, const 
             else g->top_p = 1.0f;
             continue;
         }
-        if (!cJSON_IsNumber(v)) {
+        if (cJSON_IsBool(v) && (f == GEN_TOP_K ? cJSON_IsFalse(v) : cJSON_IsTrue(v))) {
+            /* Python's bool is an int (True == 1, False == 0), and generate() builds a warper only for a
+             * value other than the neutral one (temperature != 1.0, top_k != 0, top_p < 1.0): a true
+             * temperature or top_p and a false top_k build none, so they act as 1, 1 and 0 */
+            gen_set_number(g, (GenField)f, cJSON_IsTrue(v) ? 1 : 0);
+            continue;
+        }
+        if (cJSON_IsBool(v) && f == GEN_TEMPERATURE) {   /* False != 1.0: the warper is built and refuses 0 */
+            snprintf(g->bad[f], sizeof g->bad[f], "%s: \"temperature\" is false (0 to Python): sampling needs a temperature above 0 "
+                     "(transformers' generate() refuses it; \"do_sample\": false or --greedy decodes greedily)", path);
+            continue;
+        }
+        if (cJSON_IsBool(v) && f == GEN_TOP_P) {   /* False < 1.0: TopPLogitsWarper takes it as 0, refused as the number 0 is */
+            snprintf(g->bad[f], sizeof g->bad[f], "%s: \"top_p\" is false (0 to Python): it must be above 0 and at most 1 (1 = all tokens)", path);
+            continue;
+        }
+        if (!cJSON_IsNumber(v)) {   /* a top_k of true reaches torch.topk, which takes no bool */
             snprintf(g->bad[f], sizeof g->bad[f], "%s: \"%s\" must be %s or null, not %s", path, k_json_names[f],
                      f == GEN_TOP_K ? "a whole number" : "a number", what);
             continue;
@@ -328,6 +358,11 @@ void gen_defaults_from_gguf(GenDefaults *g, const GgufFile *file, const char *pa
 
 const char *gen_defaults_unapplied(const GenDefaults *g, bool sampling) { return sampling ? g->unapplied_sampling : g->unapplied; }
 
-bool gen_defaults_bad_is_warning(const GenDefaults *g, GenField f) {
+/* A wrong field of a generation_config.json whose do_sample is false (or left out): the default decode is greedy */
+static bool gen_bad_greedy(const GenDefaults *g, GenField f) {
     return g->source == GEN_SRC_JSON && f != GEN_DO_SAMPLE && f < GEN_NFIELDS && g->bad[f][0] && !g->bad[GEN_DO_SAMPLE][0] && !g->do_sample;
 }
+
+bool gen_defaults_bad_is_warning(const GenDefaults *g, GenField f) { return gen_bad_greedy(g, f) && !g->bad_quiet[f]; }
+
+bool gen_defaults_bad_is_quiet(const GenDefaults *g, GenField f) { return gen_bad_greedy(g, f) && g->bad_quiet[f] != NULL; }

@@ -74,6 +74,10 @@ typedef struct {
      * what is expected), "" when fine. The model still loads; a command that would use the field
      * fails with it, as transformers' generate() fails only when sampling uses the value. */
     char bad[GEN_NFIELDS][320];
+    /* With do_sample false (or left out), a bad[] field that transformers' GenerationConfig.validate()
+     * says nothing of: its value equals validate()'s default as Python compares ("top_k": 50.0 == 50),
+     * or it is top_k while penalty_alpha is set (gen_defaults_bad_is_quiet): why, NULL when it warns. */
+    const char *bad_quiet[GEN_NFIELDS];
     /* Fields the source sets that its own tool would apply and our sampler lacks (transformers'
      * repetition_penalty, min_p, ...; llama.cpp's general.sampling.min_p, ...): the whole note,
      * naming the file and each field with its value ("" if none). unapplied: those that act in a
@@ -291,6 +295,10 @@ const char *gen_defaults_unapplied(const GenDefaults *g, bool sampling);
  * false too (transformers' default, and validate() warns alike); false for a do_sample that is
  * itself wrong, for do_sample and for a GGUF file (llama.cpp samples with every key it has). */
 bool gen_defaults_bad_is_warning(const GenDefaults *g, GenField f);
+/* The same case where validate() warns on nothing: the value equals its default as Python compares
+ * ("top_k": 50.0 == 50) or top_k is read by contrastive search (penalty_alpha set). No warning, and
+ * generate() decodes greedily; a sampling decode that takes the field fails as above. */
+bool gen_defaults_bad_is_quiet(const GenDefaults *g, GenField f);
 
 /* Owned allocation registered with the model (freed by model_free). */
 void *model_alloc(Model *m, size_t bytes, Err *e);
