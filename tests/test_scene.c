@@ -682,6 +682,44 @@ TEST(tui_model_menu_fits_a_long_name) {
     test_in_tmpdir(T_, "scene", menu_body);
 }
 
+/* The model menu's "*" marks the model loaded, and only it: the mark was given to every entry whose
+ * name occurs in the loaded model's path, so with story-gqa loaded a story-gqa2 beside it was
+ * marked too (and with story-gqa2 loaded, story-gqa). Two directories story-gqa and story-gqa2, each
+ * loaded in turn (and the first through another spelling of its path: same directory, marked). */
+static void menu_mark_body(TestCtx *T_, const char *dir) {
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/m/story-gqa' '%s/m/story-gqa2' && ln -s \"$PWD/" MODEL "\"/* '%s/m/story-gqa' && "
+             "ln -s \"$PWD/" MODEL "\"/* '%s/m/story-gqa2'", dir, dir, dir, dir);
+    REQUIRE(system(cmd) == 0);
+    char models[1100], paths[3][1200];
+    snprintf(models, sizeof models, "%s/m", dir);
+    snprintf(paths[0], sizeof paths[0], "%s/m/story-gqa", dir);
+    snprintf(paths[1], sizeof paths[1], "%s/m/story-gqa2", dir);
+    snprintf(paths[2], sizeof paths[2], "%s/m/./story-gqa/", dir);
+    for (int k = 0; k < 3; k++) {
+        Err e = {0};
+        App *a = app_new();
+        REQUIRE(a);
+        a->hint = false;
+        REQUIRE(scene_load_model(a->sc, 0, paths[k], &e));
+        app_scan_models(a, models);
+        REQUIRE(a->n_models == 2);
+        app_open_overlay(a, OV_MODEL);
+        char *t = screen_text(a, 100, 24);
+        REQUIRE(t);
+        const bool two = k == 1;   /* story-gqa2 loaded */
+        CHECK_MSG((strstr(t, "* story-gqa ") != NULL) == !two, "%s loaded: story-gqa %smarked:\n%s", paths[k], two ? "" : "not ", t);
+        CHECK_MSG((strstr(t, "* story-gqa2") != NULL) == two, "%s loaded: story-gqa2 %smarked:\n%s", paths[k], two ? "not " : "", t);
+        free(t);
+        app_free(a);
+    }
+}
+
+TEST(tui_model_menu_marks_only_the_loaded_model) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    test_in_tmpdir(T_, "scene", menu_mark_body);
+}
+
 /* The compare header uses the room it has: the right part ("decode │ pos 7/7 │ embed") lost its
  * stage and phase against the names with their samplers, and kept "pos 7/7" when the samplers went
  * after it, and it counted two blanks the line does not draw: story-gqa beside g at 61 columns read

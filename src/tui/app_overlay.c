@@ -404,7 +404,7 @@ static void draw_model_menu(App *a, Canvas *c) {
         char nm[256], line[300];
         app_model_basename(a->models[k], nm, sizeof nm);     /* always: nm is printed below */
         const Session *ts = a->sc->ses[a->menu_target ? 1 : 0];
-        bool loaded = ts && strstr(session_model_path(ts), nm);
+        bool loaded = ts && same_model_path(session_model_path(ts), a->models[k]);   /* not a name within another: story-gqa2 */
         snprintf(line, sizeof line, " %s %s", loaded ? "*" : " ", nm);
         Style st = k == a->menu_sel ? sty2(CR_TEXT, CR_SELECT, ATTR_BOLD) : sty(CR_TEXT);
         Rect row = rect_make(in.x, in.y + i, in.w, 1);
