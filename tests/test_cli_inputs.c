@@ -276,7 +276,7 @@ static void cli_files_that_are_not_what_the_option_says_body(TestCtx *T_) {
         {"eval --model " MODEL " --text-file %D/empty.txt", 1, "empty.txt", NULL, NULL},
         {"eval --model " MODEL " --text-file %D/bad.txt", 0, "tokens", NULL, NULL},
         {"eval --model " MODEL " --text-file %D", 1, "not a regular file", NULL, NULL},
-        {"similarity --model " MODEL " --layer 1 --texts-file %D/empty.txt", 2, "--text", NULL, NULL},
+        {"similarity --model " MODEL " --layer 1 --texts-file %D/empty.txt", 1, "--texts-file", "empty.txt: no text in it", NULL},
         {"compare --model " MODEL " --model " MODEL " --text ''", 1, "too short", NULL, NULL},
         {"tokenize --model " MODEL " --text-file %D/bad.txt", 0, "<0xEF>", NULL, NULL},
         {"chat-template --template %D/bad.txt --messages %D/ok.json", 1, "bad.txt", "UTF-8", NULL},
@@ -291,6 +291,41 @@ static void cli_files_that_are_not_what_the_option_says_body(TestCtx *T_) {
 TEST(cli_files_that_are_not_what_the_option_says) {
     NEED_MODEL();
     with_scratch(T_, cli_files_that_are_not_what_the_option_says_body);
+}
+
+/* Text files that are not text files, through every option that reads one: a FIFO blocked
+ * similarity and tui/screenshot --texts-file, contrast FILE, bench --text and tokenize --model
+ * x.bin (its llama2.c header read) until the timeout; a directory was "no text" to similarity
+ * (give at least one --text), silently nothing to screenshot --texts-file and "no letters" to
+ * contrast; screenshot --texts-file took a NUL byte and an empty file silently; a --prompt-file
+ * that cannot be read read "--prompt-file: : nope.txt". Each is now an error naming the option and
+ * the file (exit 1), as --prompt-file's; a good texts file reads as before. */
+static void cli_text_files_body(TestCtx *T_) {
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "cd '%s' && mkfifo fifo fifo.bin && printf 'a\\000b\\nc\\n' > nul.txt && mkdir adir && "
+             "printf 'x y\\r\\n\\nz w\\n' > crlf.txt", g_dir);
+    REQUIRE(system(cmd) == 0);
+    static const CliRow rows[] = {
+        {"similarity --model " MODEL " --layer 1 --texts-file %D/fifo", 1, "--texts-file: ", "fifo: not a regular file", NULL},
+        {"similarity --model " MODEL " --layer 1 --texts-file %D/adir", 1, "--texts-file: ", "adir: not a regular file", NULL},
+        {"similarity --model " MODEL " --layer 1 --texts-file %D/nul.txt", 1, "--texts-file ", "nul.txt: a NUL byte at offset 1", NULL},
+        {"screenshot --model " MODEL " --texts-file %D/fifo", 1, "--texts-file: ", "fifo: not a regular file", "\xe2\x94\x8c"},
+        {"screenshot --model " MODEL " --texts-file %D/adir --panel embeddings", 1, "--texts-file: ", "adir: not a regular file", "\xe2\x94\x8c"},
+        {"screenshot --model " MODEL " --texts-file %D/nul.txt", 1, "--texts-file ", "nul.txt: a NUL byte at offset 1", "\xe2\x94\x8c"},
+        {"screenshot --model " MODEL " --texts-file %D/empty.txt", 1, "--texts-file ", "empty.txt: no text in it", "\xe2\x94\x8c"},
+        {"screenshot --model " MODEL " --texts-file %D/crlf.txt --panel embeddings --size 100x30", 0, "2    0.235  1.000 z w", "1.000  0.235 x y", "llmscope:"},
+        {"contrast %D/fifo", 1, "contrast: ", "fifo: not a regular file", "letters"},
+        {"contrast %D/adir", 1, "contrast: ", "adir: not a regular file", "no letters"},
+        {"tokenize --model %D/fifo.bin --text hi", 1, "fifo.bin: not a regular file", NULL, "no such file"},
+        {"bench --text %D/fifo", 1, "--text: ", "fifo: not a regular file", "decode"},
+        {"run --model " MODEL " --prompt-file %D/nope.txt", 1, "--prompt-file: ", "nope.txt: cannot open", "--prompt-file: : "},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+}
+
+TEST(cli_text_files_that_are_not_text_files) {
+    NEED_MODEL();
+    with_scratch(T_, cli_text_files_body);
 }
 
 /* An invalid UTF-8 prompt runs (the tokenizer sees U+FFFD, as from_utf8_lossy gives it) and

@@ -318,19 +318,23 @@ const char *cli_opt(int argc, char **argv, const char *name) {
     return NULL;
 }
 
+char *cli_read_text(const char *opt, const char *path, size_t max, size_t *len, Err *e) {
+    char *t = file_read_all(path, len, max, e);
+    if (!t) { err_prefix(e, "%s", opt); return NULL; }
+    if (strlen(t) != *len) {
+        err_set(e, ERR_FORMAT, "%s %s: a NUL byte at offset %zu (a text file is expected)", opt, path, strlen(t));
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
 const char *cli_prompt(int argc, char **argv, char **owned, Err *e) {
     *owned = NULL;
     const char *file = cli_opt(argc, argv, "--prompt-file");
     if (!file) return cli_opt(argc, argv, "--prompt");
     size_t len;
-    *owned = file_read_all(file, &len, (size_t)64 << 20, e);
-    if (!*owned) { err_prefix(e, "--prompt-file: "); return NULL; }
-    if (strlen(*owned) != len) {
-        err_set(e, ERR_FORMAT, "--prompt-file %s: a NUL byte at offset %zu (a text file is expected)", file, strlen(*owned));
-        free(*owned);
-        *owned = NULL;
-        return NULL;
-    }
+    *owned = cli_read_text("--prompt-file", file, (size_t)64 << 20, &len, e);
     return *owned;
 }
 

@@ -76,6 +76,10 @@ int cli_opt_int(int argc, char **argv, const char *name, int dflt);
  * with e set when the file cannot be read. CLI_OPT_PROMPT_FILE is the option's row and
  * CLI_RULES_PROMPT_FILE its rules (not with --prompt or --ids). */
 const char *cli_prompt(int argc, char **argv, char **owned, Err *e);
+/* The whole of text file `path` given to option opt (--prompt-file, --texts-file, contrast's FILE),
+ * at most max bytes: NULL with "OPT: PATH: cannot open: ..." / "not a regular file" (a FIFO does not
+ * block) / "OPT PATH: a NUL byte at offset N (a text file is expected)" in e. Caller frees. */
+char *cli_read_text(const char *opt, const char *path, size_t max, size_t *len, Err *e);
 #define CLI_OPT_PROMPT_FILE {"--prompt-file", NULL, CLI_STR, "FILE", "the prompt read from FILE (all of it, a final newline included), instead of --prompt", 0, 0}
 #define CLI_RULES_PROMPT_FILE \
     {"--prompt-file", CLI_NOT_WITH, "--prompt", "give the prompt once"}, \

@@ -710,6 +710,13 @@ int cmd_bench(int argc, char **argv) {
     }
     if (cli_opt(argc, argv, "--gen")) return bench_gen_main(argc, argv);
     if (cli_opt(argc, argv, "--model")) return bench_model(argc, argv);
+    if (cli_opt(argc, argv, "--text")) {   /* read after a minute of measurements: checked first (a FIFO blocked there) */
+        Err te = {0};
+        size_t tl;
+        char *t = file_read_head(cli_opt(argc, argv, "--text"), 1, &tl, &te);
+        free(t);
+        if (!t) { err_prefix(&te, "--text"); return cli_fail(&te); }
+    }
     int n_decode = cli_opt_int(argc, argv, "--decode", 24);
     int n_prefill = cli_opt_int(argc, argv, "--prefill", 512);
     const char *only = cli_opt(argc, argv, "--only");

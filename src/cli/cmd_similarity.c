@@ -38,19 +38,26 @@ static bool push_text(char ***v, int *n, int *cap, const char *s) {
     return true;
 }
 
+/* One text per line (a final \r dropped), empty lines skipped; a file with none is an error naming
+ * it. The file goes through cli_read_text: a directory or FIFO is refused, not read as no text. */
 static bool read_texts_file(const char *path, char ***v, int *n, int *cap, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_IO, "--texts-file %s: cannot open", path);
-    char *line = NULL; size_t lcap = 0; ssize_t len;
+    size_t len;
+    char *text = cli_read_text("--texts-file", path, (size_t)64 << 20, &len, e);
+    if (!text) return false;
     bool ok = true;
-    while (ok && (len = getline(&line, &lcap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if ((size_t)len != strlen(line)) { ok = err_set(e, ERR_FORMAT, "--texts-file %s: a line holds a NUL byte", path); break; }
-        if (len == 0) continue;
+    int got = 0;
+    for (char *line = text, *next; ok && line < text + len; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : text + len;
+        size_t l = (size_t)((nl ? nl : text + len) - line);
+        while (l > 0 && line[l - 1] == '\r') l--;
+        line[l] = 0;
+        if (l == 0) continue;
         if (!push_text(v, n, cap, line)) ok = err_set(e, ERR_MEMORY, "out of memory");
+        got++;
     }
-    free(line);
-    fclose(f);
+    free(text);
+    if (ok && !got) return err_set(e, ERR_FORMAT, "--texts-file %s: no text in it (one text per line; empty lines are skipped)", path);
     return ok;
 }
 

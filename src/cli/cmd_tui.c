@@ -122,19 +122,32 @@ static bool texts_from_args(Scene *sc, int argc, char **argv, Err *e) {
             tx[n++] = val;
             continue;
         }
-        FILE *f = fopen(val, "r");
-        if (!f) return err_set(e, ERR_IO, "--texts-file %s: cannot open (one text per line)", val);
-        char line[4096];
-        while (fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = 0;
-            if (!line[0]) continue;
-            if (n > SIM_TEXTS_MAX) break;
-            if (strlen(line) >= SIM_TEXT_CAP) { fclose(f); return err_set(e, ERR_ARG, "--texts-file %s: text %d has %zu bytes; at most %d fit", val, n + 1, strlen(line), SIM_TEXT_CAP - 1); }
+        /* read whole (cli_read_text: a directory or FIFO is refused, a NUL byte named), then one text
+         * per line; a file with none is an error naming it, as similarity's */
+        size_t len;
+        char *text = cli_read_text("--texts-file", val, (size_t)1 << 20, &len, e);
+        if (!text) return false;
+        int got = 0;
+        for (char *line = text, *next; line < text + len && n <= SIM_TEXTS_MAX; line = next) {
+            char *nl = strchr(line, '\n');
+            next = nl ? nl + 1 : text + len;
+            size_t l = (size_t)((nl ? nl : text + len) - line);
+            while (l > 0 && line[l - 1] == '\r') l--;
+            line[l] = 0;
+            if (!l) continue;
+            got++;
+            if (n == SIM_TEXTS_MAX) { n++; break; }   /* one too many: the count's message below */
+            if (l >= SIM_TEXT_CAP) {
+                err_set(e, ERR_ARG, "--texts-file %s: text %d has %zu bytes; at most %d fit", val, n + 1, l, SIM_TEXT_CAP - 1);
+                free(text);
+                return false;
+            }
             snprintf(buf[n], sizeof buf[n], "%s", line);
             tx[n] = buf[n];
             n++;
         }
-        fclose(f);
+        free(text);
+        if (!got && n <= SIM_TEXTS_MAX) return err_set(e, ERR_FORMAT, "--texts-file %s: no text in it (one text per line; empty lines are skipped)", val);
     }
     if (!n) return true;
     if (n > SIM_TEXTS_MAX) return err_set(e, ERR_ARG, "--text/--texts-file: at most %d texts are compared at once", SIM_TEXTS_MAX);
@@ -487,17 +500,22 @@ int cmd_contrast(int argc, char **argv) {
         if (argv[i][0] == '-' && argv[i][1] == '-') { if (!strchr(argv[i], '=') && i + 1 < argc) i++; continue; }
         file = argv[i];
     }
-    FILE *f = file ? fopen(file, "rb") : stdin;
-    if (!f) { fprintf(stderr, "llmscope: contrast: cannot open '%s'\n", file); return 1; }
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 4096) { char *nb = realloc(buf, cap *= 2); if (!nb) { free(buf); buf = NULL; } else buf = nb; }
+    char *buf = NULL;
+    if (file) {   /* a directory was read as no letters, a FIFO blocked: cli_read_text refuses both */
+        Err fe = {0};
+        size_t n;
+        buf = cli_read_text("contrast", file, (size_t)256 << 20, &n, &fe);
+        if (!buf) return cli_fail(&fe);
+    } else {
+        size_t cap = 1 << 16, n = 0, r;
+        buf = malloc(cap);
+        while (buf && (r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
+            n += r;
+            if (cap - n < 4096) { char *nb = realloc(buf, cap *= 2); if (!nb) { free(buf); buf = NULL; } else buf = nb; }
+        }
+        if (!buf) { fprintf(stderr, "llmscope: contrast: out of memory\n"); return 1; }
+        buf[n] = 0;
     }
-    if (file) fclose(f);
-    if (!buf) { fprintf(stderr, "llmscope: contrast: out of memory\n"); return 1; }
-    buf[n] = 0;
     ContrastStats st;
     contrast_scan(buf, dfg, dbg, min, &st);
     free(buf);
