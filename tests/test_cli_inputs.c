@@ -467,6 +467,34 @@ TEST(cli_threads_same_default_everywhere) {
     free(ref);
 }
 
+/* $LLMSCOPE_THREADS is read whole: atoi took "abc" and "4x" silently (as 0 and 4) and overflowed on
+ * 99999999999 ("--threads 1215752191 is more than 256", naming an option not given). A value that is
+ * not a whole number is named in a warning and the default used; a huge one is named as written. */
+TEST(cli_threads_environment_read_whole) {
+    NEED_MODEL();
+    static const struct { const char *env, *want, *never; } rows[] = {
+        {"abc", "warning: LLMSCOPE_THREADS='abc' is not a whole number of threads", NULL},
+        {"4x", "warning: LLMSCOPE_THREADS='4x' is not a whole number of threads", NULL},
+        {"-3", "warning: LLMSCOPE_THREADS='-3' is not a whole number of threads", NULL},
+        {"99999999999", "warning: LLMSCOPE_THREADS=99999999999 is more than 256 threads; using 256", "--threads"},
+        {"99999999999999999999999", "warning: LLMSCOPE_THREADS=99999999999999999999999 is more than 256 threads", NULL},
+        {"2", NULL, "warning"},
+        {"0", NULL, "warning"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "LLMSCOPE_THREADS='%s' timeout -k 5 120 %s generate --model " MODEL " --ids 1,2 -n 1 </dev/null",
+                 rows[i].env, test_bin());
+        int rc = test_run(cmd, &out, 1);
+        const char *o = out ? out : "";
+        CHECK_MSG(rc == 0, "LLMSCOPE_THREADS=%s: exit %d: %.300s", rows[i].env, rc, o);
+        CHECK_MSG(!rows[i].want || strstr(o, rows[i].want), "LLMSCOPE_THREADS=%s: no \"%s\" in: %.300s", rows[i].env, rows[i].want, o);
+        CHECK_MSG(!rows[i].never || !strstr(o, rows[i].never), "LLMSCOPE_THREADS=%s: \"%s\" in: %.300s", rows[i].env, rows[i].never, o);
+        CHECK_MSG(!sanitizer_output(o), "LLMSCOPE_THREADS=%s: %.500s", rows[i].env, o);
+        free(out);
+    }
+}
+
 /* similarity reads its options like every command: typos, missing or malformed values, an option
  * given twice are the same errors (exit 2, naming the option, pointing at --help), and the texts
  * keep the order given (each --text, and --texts-file's lines where it stands). */

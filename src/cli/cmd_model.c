@@ -1,5 +1,6 @@
 /* Model subcommands: logits, generate, run, info, eval, --list-models. */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +13,28 @@
 #include "engine/sampler.h"
 
 int cli_threads_arg(int argc, char **argv) {
-    int t = cli_opt_int(argc, argv, "--threads", 0);
-    if (t <= 0) { const char *e = getenv("LLMSCOPE_THREADS"); t = e ? atoi(e) : 0; }
+    long t = cli_opt_int(argc, argv, "--threads", 0);
+    char from[80];
+    snprintf(from, sizeof from, "--threads %ld", t);
+    if (t <= 0) {   /* $LLMSCOPE_THREADS, read whole: atoi took "abc" as 0 and overflowed on 99999999999 */
+        const char *env = getenv("LLMSCOPE_THREADS");
+        char *end = NULL;
+        errno = 0;
+        t = env && *env ? strtol(env, &end, 10) : 0;
+        if (env && *env && (*end || t < 0)) {
+            fprintf(stderr, "llmscope: warning: LLMSCOPE_THREADS='%.40s' is not a whole number of threads (0 = the default); "
+                            "using the default\n", env);
+            t = 0;
+        }
+        snprintf(from, sizeof from, "LLMSCOPE_THREADS=%.40s", env ? env : "");
+    }
     if (t <= 0) t = engine_default_threads();
     if (t > ENGINE_MAX_THREADS) {
-        fprintf(stderr, "llmscope: warning: --threads %d is more than %d; using %d\n", t, ENGINE_MAX_THREADS, ENGINE_MAX_THREADS);
+        fprintf(stderr, "llmscope: warning: %s is more than %d threads; using %d\n", from, ENGINE_MAX_THREADS, ENGINE_MAX_THREADS);
         t = ENGINE_MAX_THREADS;
     }
-    engine_set_threads(t);
-    return t;
+    engine_set_threads((int)t);
+    return (int)t;
 }
 
 Model *cli_load_model(int argc, char **argv, bool config_only_ok, Err *e) {
