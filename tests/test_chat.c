@@ -335,7 +335,7 @@ static void template_from_model_dir(TestCtx *T_, const char *dir) {
     REQUIRE(chat_template_load_for_model(dir, &tmpl, &bos, &eos, &e));
     char *out = NULL;
     size_t n;
-    REQUIRE(chat_template_apply_prompt(tmpl, "hi", bos, eos, NULL, 0, &out, &n, &e));
+    REQUIRE(chat_template_apply_prompt(tmpl, "hi", bos, eos, NULL, 0, NULL, &out, &n, &e));
     CHECK_STR(out, "J1");
     free(out); free(tmpl); free(bos); free(eos);
 }

@@ -467,6 +467,54 @@ TEST(cli_threads_same_default_everywhere) {
     free(ref);
 }
 
+/* What strftime_now() shows: --now (chat-template) or $LLMSCOPE_NOW, a whole number of seconds in
+ * Python's datetime range (years 1 to 9999; transformers formats datetime.now()). --now
+ * 9223372036854775807 printed "219250468-857323509-32753 Sunday ?" (gmtime failed and an unset
+ * struct tm was formatted); LLMSCOPE_NOW=abc was named "--now 'abc'"; run --chat and tokenize --chat
+ * ignored LLMSCOPE_NOW, which the README says a chat template's strftime_now() shows; a bad --now
+ * or --set exited 1, and a --set value that is no JSON was named by the template file. */
+static void chat_now_body(TestCtx *T_) {
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cd '%s' && printf \"{{ strftime_now('%%%%Y-%%%%m-%%%%d') }}|\" > now.jinja", g_dir);
+    REQUIRE(system(cmd) == 0);
+    static const CliRow rows[] = {
+        {"chat-template --template %D/now.jinja --messages %D/ok.json --now 9223372036854775807", 2, "--now '9223372036854775807': expected seconds", "the years 1 to 9999", "Sunday"},
+        {"chat-template --template %D/now.jinja --messages %D/ok.json --now 253402300800", 2, "--now '253402300800'", NULL, "|"},
+        {"chat-template --template %D/now.jinja --messages %D/ok.json --now=-62135596801", 2, "--now '-62135596801'", NULL, "|"},
+        {"chat-template --template %D/now.jinja --messages %D/ok.json --now abc", 2, "--now 'abc'", NULL, "|"},
+        {"chat-template --template %D/now.jinja --messages %D/ok.json --now 253402300799", 0, "9999-12-31|", NULL, "llmscope:"},
+        {"chat-template --template %D/now.jinja --messages %D/ok.json --now 86400", 0, "1970-01-02|", NULL, "llmscope:"},
+        {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x", 2, "--set 'x': expected NAME=JSON", NULL, NULL},
+        {"chat-template --template %D/ok.jinja --messages %D/ok.json --set 'x={'", 2, "--set: chat template: variable x: invalid JSON", NULL, "ok.jinja"},
+        {"tokenize --model " MODEL " --chat --template %D/ok.jinja --text hi --set 'x={'", 1, "--set: chat template: variable x: invalid JSON", NULL, "ok.jinja"},
+    };
+    run_table(T_, rows, sizeof rows / sizeof rows[0]);
+    /* $LLMSCOPE_NOW: named as itself; read by run --chat and tokenize --chat as by chat-template */
+    static const struct { const char *env, *args, *want; int rc; } envs[] = {
+        {"abc", "chat-template --template %s/now.jinja --messages %s/ok.json", "LLMSCOPE_NOW 'abc': expected seconds", 2},
+        {"abc", "tokenize --model " MODEL " --chat --template %s/now.jinja --text hi", "LLMSCOPE_NOW 'abc'", 1},
+        {"86400", "chat-template --template %s/now.jinja --messages %s/ok.json", "1970-01-02|", 0},
+        {"86400", "run --model " MODEL " --chat --template %s/now.jinja --prompt hi -n 1", "1970-01-02|", 0},
+        {"86400", "tokenize --model " MODEL " --chat --template %s/now.jinja --text hi --json", "\"1\", \"9\", \"7\", \"0\", \"-\", \"0\", \"1\", \"-\", \"0\", \"2\"", 0},
+    };
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        char args[1200], *out = NULL;
+        snprintf(args, sizeof args, envs[i].args, g_dir, g_dir);
+        snprintf(cmd, sizeof cmd, "LLMSCOPE_NOW='%s' timeout -k 5 120 %s %s </dev/null", envs[i].env, test_bin(), args);
+        int rc = test_run(cmd, &out, 1);
+        const char *o = out ? out : "";
+        CHECK_MSG(rc == envs[i].rc && strstr(o, envs[i].want), "LLMSCOPE_NOW=%s %s: exit %d (wanted %d), no \"%s\" in: %.400s",
+                  envs[i].env, args, rc, envs[i].rc, envs[i].want, o);
+        CHECK_MSG(!sanitizer_output(o) && (envs[i].rc || !strstr(o, "llmscope:")), "LLMSCOPE_NOW=%s %s: %.400s", envs[i].env, args, o);
+        free(out);
+    }
+}
+
+TEST(cli_chat_now_and_set_values) {
+    NEED_MODEL();
+    with_scratch(T_, chat_now_body);
+}
+
 /* $LLMSCOPE_THREADS is read whole: atoi took "abc" and "4x" silently (as 0 and 4) and overflowed on
  * 99999999999 ("--threads 1215752191 is more than 256", naming an option not given). A value that is
  * not a whole number is named in a warning and the default used; a huge one is named as written. */
@@ -531,7 +579,7 @@ static void cli_repeated_option_values_skip_other_values_body(TestCtx *T_) {
         {"tokenize --model " MODEL " --text --set --chat --template %D/ok.jinja --json", 0, "\"tokens\": [\"-\", \"-\", \"set\"", NULL, "llmscope:"},
         {"run --model " MODEL " --prompt --set --chat --template %D/ok.jinja -n 1 --greedy", 0, "--set", NULL, "llmscope:"},
         {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x=1 --set=y=2", 0, "hi", NULL, "llmscope:"},
-        {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x", 1, "--set 'x': expected NAME=JSON", NULL, NULL},
+        {"chat-template --template %D/ok.jinja --messages %D/ok.json --set x", 2, "--set 'x': expected NAME=JSON", NULL, NULL},   /* a bad command line */
     };
     run_table(T_, rows, sizeof rows / sizeof rows[0]);
 }

@@ -267,7 +267,7 @@ TEST(gguf_tokenize_chat_uses_the_files_template) {
     char *file_tmpl = file_read_all("tests/fixtures/chat/templates/qwen2.5.jinja", &tl, 1 << 20, &e);
     CHECK(file_tmpl && !strcmp(tmpl, file_tmpl));
     CHECK(bos && !strcmp(bos, "<|endoftext|>") && eos && !strcmp(eos, "<|endoftext|>"));
-    CHECK(chat_template_apply_prompt(tmpl, "  Hello there!  ", bos, eos, NULL, 0, &out, &olen, &e));
+    CHECK(chat_template_apply_prompt(tmpl, "  Hello there!  ", bos, eos, NULL, 0, NULL, &out, &olen, &e));
     CHECK_MSG(out && !strcmp(out, want), "rendered \"%s\", transformers \"%s\"", out ? out : e.msg, want);
     /* the CLI end to end */
     Tokenizer *tk = tokenizer_load_for_model(gguf, 0, &e);

@@ -32,14 +32,20 @@ static int collect_sets(int argc, char **argv, JinjaVar *vars, char **names, int
 
 static void free_names(char **names, int n) { for (int i = 0; i < n; i++) free(names[i]); }
 
-static bool now_arg(int argc, char **argv, JinjaOptions *opt, Err *e) {
+/* --now EPOCH (chat-template), else $LLMSCOPE_NOW: what strftime_now() shows. Python's datetime,
+ * which transformers' strftime_now() formats, holds the years 1 to 9999: a time outside them is
+ * refused, naming where it came from (the variable was named --now). */
+bool cli_chat_now(int argc, char **argv, JinjaOptions *opt, Err *e) {
     const char *s = cli_opt(argc, argv, "--now");
-    if (!s) s = getenv("LLMSCOPE_NOW");
+    const char *from = "--now";
+    if (!s) { s = getenv("LLMSCOPE_NOW"); from = "LLMSCOPE_NOW"; }
     if (!s || !*s) return true;
     char *end;
     errno = 0;
     long long t = strtoll(s, &end, 10);
-    if (errno || *end) return err_set(e, ERR_ARG, "--now '%s': expected seconds since 1970-01-01 UTC", s);
+    if (errno || *end || end == s || t < -62135596800LL || t > 253402300799LL)
+        return err_set(e, ERR_ARG, "%s '%s': expected seconds since 1970-01-01 UTC, from -62135596800 to 253402300799 "
+                       "(the years 1 to 9999, as Python's datetime)", from, s);
     opt->now_set = true;
     opt->now = t;
     return true;
@@ -94,8 +100,8 @@ int cmd_chat_template(int argc, char **argv) {
     int nv = 0;
     ChatRequest rq = {0};
     if (!msgs) rc = cli_fail(&e);
-    if (!rc && (nv = collect_sets(argc, argv, vars, names, 64, &e)) < 0) { nv = 0; rc = cli_fail(&e); }
-    if (!rc && !now_arg(argc, argv, &rq.opt, &e)) rc = cli_fail(&e);
+    if (!rc && (nv = collect_sets(argc, argv, vars, names, 64, &e)) < 0) { nv = 0; cli_fail(&e); rc = 2; }
+    if (!rc && !cli_chat_now(argc, argv, &rq.opt, &e)) { cli_fail(&e); rc = 2; }
     if (!rc) {
         rq.messages_json = msgs;
         rq.add_generation_prompt = cli_flag(argc, argv, "--add-generation-prompt");
@@ -107,11 +113,14 @@ int cmd_chat_template(int argc, char **argv) {
         size_t olen = 0;
         if (!chat_template_apply(tmpl, strlen(tmpl), &rq, &out, &olen, &e)) {
             char ctx[600];
-            /* a fault in the messages file is named by that file, not by the template */
+            /* a fault in the messages file is named by that file, one in a --set value by --set (a
+             * bad command line), not by the template */
             bool in_messages = !strncmp(e.msg, "chat template: messages: ", 25);
-            snprintf(ctx, sizeof ctx, "%s", in_messages ? mfile : tfile ? tfile : model);
+            bool in_set = !strncmp(e.msg, "chat template: variable ", 24);
+            snprintf(ctx, sizeof ctx, "%s", in_set ? "--set" : in_messages ? mfile : tfile ? tfile : model);
             err_prefix(&e, "%s", ctx);
             rc = cli_fail(&e);
+            if (in_set) rc = 2;
         } else {
             fwrite(out, 1, olen, stdout);
             if (fflush(stdout)) rc = 1;
@@ -143,14 +152,17 @@ int cli_chat_encode(int argc, char **argv, const char *model_path, const struct 
     JinjaVar vars[64];
     char *names[64];
     int nv = collect_sets(argc, argv, vars, names, 64, e);
+    JinjaOptions opt = {0};   /* $LLMSCOPE_NOW, as chat-template reads it */
+    if (nv >= 0 && !cli_chat_now(argc, argv, &opt, e)) { free_names(names, nv); nv = -1; }
     char *out = NULL;
     size_t olen = 0;
     int n = -1;
-    if (nv >= 0 && chat_template_apply_prompt(tmpl, prompt, b ? b : bos, s ? s : eos, vars, nv, &out, &olen, e)) {
+    if (nv >= 0 && chat_template_apply_prompt(tmpl, prompt, b ? b : bos, s ? s : eos, vars, nv, &opt, &out, &olen, e)) {
         /* as transformers: the rendered text already holds its special tokens */
         n = tokenizer_encode(tok, out, olen, false, ids, e);
         if (n >= 0 && text) { *text = out; out = NULL; }
-    } else if (nv >= 0) err_prefix(e, "chat template of %s", tfile ? tfile : model_path);
+    } else if (nv >= 0 && !strncmp(e->msg, "chat template: variable ", 24)) err_prefix(e, "--set");   /* a --set value, not the template */
+    else if (nv >= 0) err_prefix(e, "chat template of %s", tfile ? tfile : model_path);
     if (nv > 0) free_names(names, nv);
     free(out); free(tmpl); free(bos); free(eos);
     return n;

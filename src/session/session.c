@@ -134,7 +134,7 @@ bool session_set_chat_prompt(Session *s, const char *text, Err *e) {
     size_t olen = 0;
     int *ids = NULL;
     bool ok = chat_template_load_for_model(s->model->path, &tmpl, &bos, &eos, e) &&
-              chat_template_apply_prompt(tmpl, text, bos, eos, NULL, 0, &out, &olen, e);
+              chat_template_apply_prompt(tmpl, text, bos, eos, NULL, 0, NULL, &out, &olen, e);
     int n = ok ? tokenizer_encode(s->tok, out, olen, false, &ids, e) : -1;
     ok = n >= 0 && session_set_ids(s, ids, n, e);
     if (ok) snprintf(s->prompt, sizeof s->prompt, "%s", text);

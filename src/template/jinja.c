@@ -769,7 +769,7 @@ char *chat_json_quote(const char *s) {
 }
 
 bool chat_template_apply_prompt(const char *tmpl, const char *prompt, const char *bos_token, const char *eos_token,
-                                const JinjaVar *extra, int nextra, char **out, size_t *out_len, Err *e) {
+                                const JinjaVar *extra, int nextra, const JinjaOptions *opt, char **out, size_t *out_len, Err *e) {
     char *q = chat_json_quote(prompt);
     if (!q) return err_set(e, ERR_MEMORY, "out of memory");
     size_t n = strlen(q) + 64;
@@ -784,6 +784,7 @@ bool chat_template_apply_prompt(const char *tmpl, const char *prompt, const char
     rq.eos_token = eos_token;
     rq.extra = extra;
     rq.nextra = nextra;
+    if (opt) rq.opt = *opt;
     bool ok = chat_template_apply(tmpl, strlen(tmpl), &rq, out, out_len, e);
     free(msgs);
     return ok;

@@ -62,7 +62,7 @@ bool chat_template_apply(const char *tmpl, size_t tmpl_len, const ChatRequest *r
  * add_generation_prompt = true: what `run --chat` feeds the model. */
 bool chat_template_apply_prompt(const char *tmpl, const char *prompt, const char *bos_token,
                                 const char *eos_token, const JinjaVar *extra, int nextra,
-                                char **out, size_t *out_len, Err *e);
+                                const JinjaOptions *opt /* NULL: the defaults */, char **out, size_t *out_len, Err *e);
 
 /* The chat template of a model directory (or of the directory holding a tokenizer.json /
  * tokenizer_config.json path; a GGUF file: chat_template_load_gguf): chat_template.jinja if present, else tokenizer_config.json's

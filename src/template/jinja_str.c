@@ -599,8 +599,8 @@ Val call_method(J *j, Method *m, const Args *a) {
 static void fmt_time(J *j, Buf *b, const char *fmt, size_t n) {
     time_t t = j->now_set ? (time_t)j->now : time(NULL);
     struct tm tm;
-    if (j->now_set) gmtime_r(&t, &tm);
-    else localtime_r(&t, &tm);
+    /* a time gmtime cannot break down (--now 9223372036854775807) left tm unset: garbage was printed */
+    if (!(j->now_set ? gmtime_r(&t, &tm) : localtime_r(&t, &tm))) jfailv(j, "strftime_now: the time %lld is out of range", (long long)t);
     char f[512], out[2048];
     if (n >= sizeof f) jfailv(j, "strftime_now: format too long");
     memcpy(f, fmt, n);
