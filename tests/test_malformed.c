@@ -267,6 +267,8 @@ TEST(malformed_cfg_impossible_dims) {
     config_case(T_, "vocab_size", "\"260\"", "\"vocab_size\" must be an integer");
     config_case(T_, "head_dim", "3", "rotary dimension 3");                    /* odd head for RoPE */
     config_case(T_, "rms_norm_eps", "1e999", "\"rms_norm_eps\" must be a finite number");
+    config_case(T_, "rms_norm_eps", "-1", "\"rms_norm_eps\" = -1 is out of range");   /* the logits were NaN */
+    config_case(T_, "rms_norm_eps", "1e300", "\"rms_norm_eps\" = 1e+300 is out of range");   /* inf as a float */
     config_case(T_, "partial_rotary_factor", "0", "partial_rotary_factor");
 }
 

@@ -349,6 +349,7 @@ typedef struct {
     Buf b;
     size_t pos_version, pos_ntensors, pos_nkv, pos_first_key_len, pos_first_vtype, pos_arr_type;
     size_t pos_align_val;
+    size_t pos_eps_val;   /* llama.attention.layer_norm_rms_epsilon's f32 */
     size_t pos_type[16], pos_off[16], pos_ndims[16];
     uint64_t off[16];
     int nt;
@@ -384,7 +385,7 @@ static void gg_build(Gg *g) {
     gg_str(b, "llama.attention.head_count_kv"); gg_u32(b, 4); gg_u32(b, 1);
     gg_str(b, "llama.feed_forward_length"); gg_u32(b, 4); gg_u32(b, GG_FF);
     gg_str(b, "llama.context_length"); gg_u32(b, 4); gg_u32(b, 32);
-    gg_str(b, "llama.attention.layer_norm_rms_epsilon"); gg_u32(b, 6); gg_f32(b, 1e-5f);
+    gg_str(b, "llama.attention.layer_norm_rms_epsilon"); gg_u32(b, 6); g->pos_eps_val = b->n; gg_f32(b, 1e-5f);
     gg_str(b, "general.alignment"); gg_u32(b, 4); g->pos_align_val = b->n; gg_u32(b, 32);
     gg_str(b, "general.tags"); gg_u32(b, 9); g->pos_arr_type = b->n; gg_u32(b, 8); gg_u64(b, 2); gg_str(b, "tiny"); gg_str(b, "test");
     gg_str(b, "general.some_i16s"); gg_u32(b, 9); gg_u32(b, 3); gg_u64(b, 2); gg_u32(b, 0xffff0001u);
@@ -491,6 +492,18 @@ TEST(malformed_gguf_bad_tensor_type_and_dims) {
                       * real ggml type llmscope does not compute with. */
     gg_patch32(&k, k.pos_type[1], 26);
     GG_EXPECT(k, r, k.b.n, "blk.0.attn_norm.weight");
+}
+
+/* A norm epsilon below 0 made the norm of every row with a smaller mean square NaN (the logits
+ * NaN, exit 0); config.json's rms_norm_eps the same (test_malformed.c). */
+TEST(malformed_gguf_negative_norm_epsilon) {
+    NEED_CLI();
+    GG_CASE(g, p);
+    const float neg = -1.0f;
+    uint32_t u;
+    memcpy(&u, &neg, sizeof u);
+    gg_patch32(&g, g.pos_eps_val, u);
+    GG_EXPECT(g, p, g.b.n, "\"llama.attention.layer_norm_rms_epsilon\" = -1 is out of range");
 }
 
 TEST(malformed_gguf_overlapping_offsets) {

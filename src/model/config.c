@@ -6,6 +6,7 @@
  * bad file ends in a message naming the file and the field, never in a crash later.
  */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,18 @@ static double cfg_num(Cfg *c, const cJSON *o, const char *k, double dflt) {
         return dflt;
     }
     return v->valuedouble;
+}
+
+/* A norm's epsilon: a finite number >= 0 that a float holds. A negative one made every norm of a
+ * row whose mean square is below it NaN (rms_norm_eps -1: the logits NaN), 1e300 became inf. */
+static double cfg_eps(Cfg *c, const cJSON *o, const char *k, double dflt) {
+    double x = cfg_num(c, o, k, dflt);
+    if (!(x >= 0 && x <= FLT_MAX)) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"%s\" = %g is out of range (expected a number from 0 to %g)", c->file, k, x, (double)FLT_MAX);
+        c->bad = true;
+        return dflt;
+    }
+    return x;
 }
 
 /* Boolean field: true/false (or a number, nonzero = true); anything else is an error
@@ -403,7 +416,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->d_ff = cfg_int(&c, root, "n_inner", 4 * s->d_model, 1, CAP_DIM);
         s->max_pos = cfg_int(&c, root, "n_positions", 1024, 1, CAP_POS);
         s->norm = NORM_LAYERNORM;
-        s->norm_eps = (float)cfg_num(&c, root, "layer_norm_epsilon", 1e-5);
+        s->norm_eps = (float)cfg_eps(&c, root, "layer_norm_epsilon", 1e-5);
         const char *act = cfg_str(&c, root, "activation_function");
         if (!act) act = "gelu_new";
         if (!parse_act(act, &s->act)) {
@@ -437,7 +450,7 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
         s->d_ff = cfg_int(&c, root, "intermediate_size", g3d ? 9216 : 4 * s->d_model, 1, CAP_DIM);
         s->max_pos = cfg_int(&c, root, "max_position_embeddings", g3d ? 131072 : 2048, 1, CAP_POS);
         s->norm = NORM_RMSNORM;
-        s->norm_eps = (float)cfg_num(&c, root, "rms_norm_eps", 1e-6);
+        s->norm_eps = (float)cfg_eps(&c, root, "rms_norm_eps", 1e-6);
         const char *act = cfg_str(&c, root, "hidden_act");
         if (!act) act = "silu";
         if (!parse_act(act, &s->act)) {

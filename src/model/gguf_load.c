@@ -9,6 +9,7 @@
  * Hugging Face checkpoint's, not only the logits. Files converted from llama2.c hold the
  * same (Meta) layout and are handled alike. */
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,18 @@ static double meta_float(GL *L, const char *suffix, double def) {
     return v;
 }
 
+/* A norm's epsilon, as config.json's (config.c cfg_eps): a number >= 0 that a float holds. */
+static double meta_eps(GL *L, const char *suffix, double def) {
+    double v = meta_float(L, suffix, def);
+    if (!(v >= 0 && v <= FLT_MAX)) {
+        if (!L->bad) err_set(L->e, ERR_FORMAT, "%s: metadata key \"%s.%s\" = %g is out of range (expected a number from 0 to %g)", L->path,
+                             L->arch, suffix, v, (double)FLT_MAX);
+        L->bad = true;
+        return def;
+    }
+    return v;
+}
+
 static bool meta_bool(GL *L, const char *suffix, bool def) {
     char key[160];
     snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
@@ -290,7 +303,7 @@ static void spec_from_meta(GL *L) {
     if (gpt2) {
         s->family = ARCH_GPT2;
         s->norm = NORM_LAYERNORM;
-        s->norm_eps = (float)meta_float(L, "attention.layer_norm_epsilon", 1e-5);
+        s->norm_eps = (float)meta_eps(L, "attention.layer_norm_epsilon", 1e-5);
         s->act = ACT_GELU_TANH;
         s->pos = POS_LEARNED;
         s->qkv_bias = s->o_bias = s->mlp_bias = true;
@@ -302,7 +315,7 @@ static void spec_from_meta(GL *L) {
     }
     s->family = ds ? ARCH_DEEPSEEK : ARCH_LLAMA;
     s->norm = NORM_RMSNORM;
-    s->norm_eps = (float)meta_float(L, "attention.layer_norm_rms_epsilon", 1e-6);
+    s->norm_eps = (float)meta_eps(L, "attention.layer_norm_rms_epsilon", 1e-6);
     s->act = ACT_SILU;
     s->gated_ffn = true;
     s->pos = POS_ROPE;
