@@ -710,6 +710,11 @@ int cmd_bench(int argc, char **argv) {
     }
     if (cli_opt(argc, argv, "--gen")) return bench_gen_main(argc, argv);
     if (cli_opt(argc, argv, "--model")) return bench_model(argc, argv);
+    const char *cbin = cli_opt(argc, argv, "--compare-bin");
+    if (cbin && (!file_exists(cbin) || access(cbin, X_OK) != 0 || strchr(cbin, '\''))) {   /* run after the measurements: checked first */
+        fprintf(stderr, "llmscope: bench: --compare-bin '%s': not an executable file (another llmscope binary)\n", cbin);
+        return 2;
+    }
     if (cli_opt(argc, argv, "--text")) {   /* read after a minute of measurements: checked first (a FIFO blocked there) */
         Err te = {0};
         size_t tl;
@@ -800,7 +805,7 @@ int cmd_bench(int argc, char **argv) {
         const char *cmp = cli_opt(argc, argv, "--compare-bin");
         if (cmp) {
             char cmd[2048];
-            snprintf(cmd, sizeof cmd, "%s bench --only decode --decode %d", cmp, n_decode);
+            snprintf(cmd, sizeof cmd, "'%s' bench --only decode --decode %d", cmp, n_decode);   /* no quote in it (checked) */
             FILE *p = popen(cmd, "r");
             double unhooked = 0;
             if (p) { if (fscanf(p, "%lf", &unhooked) != 1) unhooked = 0; pclose(p); }
