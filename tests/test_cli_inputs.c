@@ -234,6 +234,13 @@ static void cli_options_that_would_do_nothing_body(TestCtx *T_) {
         {"screenshot --model " MODEL " --prompt hi --ansi --color purple", 2, "--color", "purple", NULL},
         {"screenshot --model " MODEL " --prompt hi --format ansi --color 16", 0, "\x1b[", NULL, "llmscope:"},
         {"screenshot --model " MODEL " --prompt hi --hint", 2, "--hint is used only with --full or --compare", NULL, NULL},
+        /* tui and screenshot take run's sampling options with run's checks (they took every one of these) */
+        {"screenshot --model " MODEL " --prompt hi --greedy --temp 0.7", 2, "screenshot: --greedy and --temp do not go together", NULL, "\xe2\x94\x8c"},
+        {"screenshot --model " MODEL " --prompt hi --temp 0.5 --temperature 0.6", 2, "--temp and --temperature do not go together", NULL, NULL},
+        {"screenshot --model " MODEL " --prompt hi --top-p -0", 2, "screenshot: --top-p: -0 is out of range: it must be above 0", NULL, NULL},
+        {"tui --model " MODEL " --greedy --top-k 3", 2, "tui: --greedy and --top-k do not go together", NULL, "needs a terminal"},
+        {"tui --model " MODEL " --top-p 0", 2, "tui: --top-p: 0 is out of range", NULL, "needs a terminal"},
+        {"screenshot --model " MODEL " --prompt hi --temp 0.7 --top-k 3 --top-p 0.9 --seed 3 --steps 2", 0, "\xe2\x94\x8c", NULL, "llmscope:"},
         {"lesson 1 --verbose", 2, "--verbose is used only with --check", NULL, NULL},
         {"lesson 1 --reveal", 2, "--reveal is used only with --frame", NULL, NULL},
         {"lesson 1 --format svg", 2, "--format is used only with --frame or --frames", NULL, NULL},

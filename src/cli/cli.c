@@ -225,7 +225,7 @@ bool cli_given(int argc, char **argv, const char *name) {
     return o && o->kind == CLI_FLAG ? cli_flag(argc, argv, name) : cli_opt(argc, argv, name) != NULL;
 }
 
-int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default) {
+int cli_rules_sampler(int argc, char **argv, const CliCmd *c) {
     int rc = cli_rules(argc, argv, c, CLI_RULES_SAMPLING);
     if (rc >= 0) return rc;
     const char *tp = cli_opt(argc, argv, "--top-p");   /* cli_check made it a number from 0 to 1 */
@@ -234,6 +234,12 @@ int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_defau
                         "for the most likely token alone, give --greedy) (see `llmscope %s --help`)\n", c->name, tp, c->name);
         return 2;
     }
+    return -1;
+}
+
+int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default) {
+    int rc = cli_rules_sampler(argc, argv, c);
+    if (rc >= 0) return rc;
     const char *v = cli_opt(argc, argv, "--max-new");   /* or -n; cli_check made it an integer >= 0 */
     if ((v ? strtod(v, NULL) : max_new_default) > 0) return -1;
     static const char k_sampled[] = "only the tokens -n/--max-new decodes after the prompt are sampled";

@@ -52,6 +52,9 @@ extern const CliRule CLI_RULES_SAMPLING[];  /* --greedy with --temp/--top-k/--to
  * error naming it: nothing is decoded, so nothing is sampled and no end-of-sequence can stop.
  * -1 when they hold, else 2 (message printed). */
 int cli_rules_sampling(int argc, char **argv, const CliCmd *c, int max_new_default);
+/* Its first part alone, for tui and screenshot (their decode steps are --steps, or keys):
+ * CLI_RULES_SAMPLING and --top-p above 0. -1 when they hold, else 2 (message printed). */
+int cli_rules_sampler(int argc, char **argv, const CliCmd *c);
 /* Shared option groups. */
 extern const CliOpt CLI_OPTS_MODEL[];      /* --model --threads */
 extern const CliOpt CLI_OPTS_THREADS[];    /* --threads alone (compare has its own --model) */

@@ -310,6 +310,7 @@ int cmd_tui(int argc, char **argv) {
     setlocale(LC_NUMERIC, "C");     /* numbers read like the formulas beside them: 0.5, not 0,5 */
     int crc = cli_check(argc, argv, &k_tui_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_tui_cmd, k_tui_rules);
+    if (crc < 0) crc = cli_rules_sampler(argc, argv, &k_tui_cmd);   /* as run's: --greedy with --temp, --top-p 0, ... */
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
     bool uni_env;
@@ -376,6 +377,7 @@ int cmd_tui(int argc, char **argv) {
 int cmd_screenshot(int argc, char **argv) {
     int crc = cli_check(argc, argv, &k_shot_cmd);
     if (crc < 0) crc = cli_rules(argc, argv, &k_shot_cmd, k_shot_rules);
+    if (crc < 0) crc = cli_rules_sampler(argc, argv, &k_shot_cmd);   /* as run's: --greedy with --temp, --top-p 0, ... */
     if (crc >= 0) return crc;
     if (!theme_args(argc, argv)) return 2;
     if (!lang_args(argc, argv, !cli_flag(argc, argv, "--ascii")) || !panel_arg_ok(argc, argv)) return 2;
