@@ -325,6 +325,8 @@ static void cli_text_files_body(TestCtx *T_) {
         {"contrast %D/adir", 1, "contrast: ", "adir: not a regular file", "no letters"},
         {"tokenize --model %D/fifo.bin --text hi", 1, "fifo.bin: not a regular file", NULL, "no such file"},
         {"bench --text %D/fifo", 1, "--text: ", "fifo: not a regular file", "decode"},
+        {"screenshot --model " MODEL " --compare %D/empty.txt", 1, "--compare: ", "empty.txt: not a model file", NULL},
+        {"tui --model " MODEL " --compare %D/adir", 1, "--compare: ", "adir: no config.json", "needs a terminal"},
         {"bench --compare-bin %D/empty.txt", 2, "--compare-bin '", "empty.txt': not an executable file", "decode"},
         {"bench --compare-bin=", 2, "--compare-bin '': not an executable file", NULL, "decode"},
         {"run --model " MODEL " --prompt-file %D/nope.txt", 1, "--prompt-file: ", "nope.txt: cannot open", "--prompt-file: : "},

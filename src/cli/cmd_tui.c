@@ -84,6 +84,9 @@ static bool check_layer_head(const Session *s, int slot, int argc, char **argv, 
     return !cli_opt(argc, argv, "--head") || cli_check_index("--head", cli_opt_int(argc, argv, "--head", 0), 0, sp->n_heads - 1, hw, e);
 }
 
+/* --compare MODEL2 loaded as B; a model that does not load is named by the option, not taken for --model's */
+static bool compare_load(Scene *sc, const char *path, Err *e) { return scene_load_model(sc, 1, path, e) || err_prefix(e, "--compare"); }
+
 static bool select_from_args(Scene *sc, int argc, char **argv, Err *e) {
     const char *ps = cli_opt(argc, argv, "--pos"), *ks = cli_opt(argc, argv, "--key");
     int layer = cli_opt_int(argc, argv, "--layer", 0), head = cli_opt_int(argc, argv, "--head", 0);
@@ -344,7 +347,7 @@ int cmd_tui(int argc, char **argv) {
     }
     const bool say = cmp && run && isatty(STDERR_FILENO);   /* B follows A's run before the UI opens */
     if (say) fprintf(stderr, tr("llmscope: loading %s and running it as far as A..."), cmp), fflush(stderr);
-    if (cmp && (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e))) {
+    if (cmp && (!compare_load(a->sc, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e))) {
         if (say) fputc('\n', stderr);
         app_free(a);
         return cli_fail(&e);
@@ -436,7 +439,7 @@ int cmd_screenshot(int argc, char **argv) {
     if (cmp) app_add_model(a, cmp);
     app_add_model(a, session_model_path(s));
     if (cmp) {
-        if (!scene_load_model(a->sc, 1, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e)) {
+        if (!compare_load(a->sc, cmp, &e) || !check_layer_head(a->sc->ses[1], 1, argc, argv, &e) || !compare_sampler_ok(a->sc, &go, &e)) {
             app_free(a);
             return cli_fail(&e);
         }
