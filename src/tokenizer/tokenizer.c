@@ -572,11 +572,8 @@ Tokenizer *tokenizer_load_for_model(const char *model_path, int vocab_size, Err 
                 "copy the model's tokenizer.json there or pass --tokenizer FILE", model_path);
         return NULL;
     }
-    if (!file_exists(model_path)) {   /* a FIFO or device is there, but no file to read */
-        struct stat st;
-        err_set(e, ERR_IO, stat(model_path, &st) == 0 ? "%s: not a regular file" : "%s: no such file or directory", model_path);
-        return NULL;
-    }
+    struct stat st;   /* not a regular file: a FIFO or device may be there, but no file to read */
+    if (!file_exists(model_path)) { err_set(e, ERR_IO, stat(model_path, &st) == 0 ? "%s: not a regular file" : "%s: no such file or directory", model_path); return NULL; }
     {
         size_t hl = 0;
         Err he = {0};
