@@ -123,6 +123,11 @@ TEST(config_gemma_as_transformers) {
     CHECK(s.n_eos == 2 && s.eos_ids[0] == 1 && s.eos_ids[1] == 106 && s.dtype == DT_BF16);
     CHECK(s.rope_scaling == ROPE_SCALE_LINEAR && s.rope_factor == 8.0f && s.rope_theta == 1e6f && s.rope_local_theta == 1e4f);
     CHECK(spec_layer_window(&s, 4) == 1024 && spec_layer_window(&s, 5) == 0 && s.softmax_scale == (float)(1.0 / 16.0));
+    /* sliding_window_pattern 1: every layer global, so no window at all (info printed "window 512
+     * in 0 of 7 layers"); a window of 0 is then harmless */
+    CHECK_MSG(parse("{\"model_type\": \"gemma3_text\", " GEMMA ", \"sliding_window_pattern\": 1, \"sliding_window\": 512}", &s, &e), "%s", e.msg);
+    CHECK_MSG(s.sliding_window == 0 && !s.swa_per_layer, "pattern 1: window %d, per layer %d", s.sliding_window, s.swa_per_layer);
+    CHECK_MSG(parse("{\"model_type\": \"gemma3_text\", " GEMMA ", \"sliding_window_pattern\": 1, \"sliding_window\": 0}", &s, &e), "%s", e.msg);
     /* what is refused, naming the field */
     static const CfgCase bad[] = {
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"use_bidirectional_attention\": true}", "\"use_bidirectional_attention\" = true", -1},
@@ -134,8 +139,26 @@ TEST(config_gemma_as_transformers) {
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"full_attention\": 3}}", "\"rope_parameters\" must map", -1},
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"sliding_attention\": {\"rope_type\": \"yarn\"}}}",
          "sliding_attention.rope_type \"yarn\"", -1},
-        {"{\"model_type\": \"gemma2\", " GEMMA ", \"final_logit_softcapping\": -1}", "softcapping must be positive", -1},
+        {"{\"model_type\": \"gemma2\", " GEMMA ", \"final_logit_softcapping\": -1}", "\"final_logit_softcapping\" must be > 0 or null", -1},
         {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"hidden_activation\": \"mish\"}", "hidden_activation \"mish\"", -1},
+        /* transformers' layer_type_validation: one entry per layer, no more */
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"layer_types\": [\"full_attention\", \"full_attention\", \"full_attention\", "
+         "\"full_attention\", \"full_attention\", \"full_attention\", \"full_attention\", \"sliding_attention\"]}", "\"layer_types\" must be a list of 7", -1},
+        /* rope_parameters keyed by something other than the layer types, or not an object: it was
+         * ignored (the defaults 1e6 / 1e4 used) */
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"global\": {\"rope_theta\": 5e5}, \"local\": {\"rope_theta\": 5e3}}}",
+         "\"rope_parameters\" has key \"global\"", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": {\"full_attention\": {\"rope_theta\": 5e5}, "
+         "\"sliding_attention\": {\"rope_theta\": 5e3}, \"chunked_attention\": {}}}", "\"rope_parameters\" has key \"chunked_attention\"", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"rope_parameters\": [1, 2]}", "\"rope_parameters\" must be an object", -1},
+        /* a scale that a float does not hold (1e-300^-0.5 = 1e150: inf, the logits NaN) or that is 0 */
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"query_pre_attn_scalar\": 1e-300}", "\"query_pre_attn_scalar\" = 1e-300", -1},
+        {"{\"model_type\": \"gemma2\", " GEMMA ", \"query_pre_attn_scalar\": 1e300}", "\"query_pre_attn_scalar\" = 1e+300", -1},
+        /* a cap of 0 divides by 0 in transformers (NaN); it was read as no cap */
+        {"{\"model_type\": \"gemma2\", " GEMMA ", \"final_logit_softcapping\": 0}", "\"final_logit_softcapping\" must be > 0 or null", -1},
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"attn_logit_softcapping\": 0}", "\"attn_logit_softcapping\" must be > 0 or null", -1},
+        /* a window of 0 keys in the sliding layers: transformers' mask lets such a query see nothing */
+        {"{\"model_type\": \"gemma3_text\", " GEMMA ", \"sliding_window\": 0}", "\"sliding_window\" = 0", -1},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         bool ok = parse(bad[i].json, &s, &e);

@@ -213,11 +213,11 @@ static void parse_rope(Cfg *c, const cJSON *root, ModelSpec *s, int max_pos_cfg)
 }
 
 /* layer_types (transformers 5): a list of n_layers strings, each "full_attention" or
- * "sliding_attention"; marks s->layer_swa and returns the sliding layers' count (-1: an error,
- * named). */
+ * "sliding_attention" (layer_type_validation refuses a list of another length); marks
+ * s->layer_swa and returns the sliding layers' count (-1: an error, named). */
 static int parse_layer_types(Cfg *c, const cJSON *lt, ModelSpec *s) {
     const int L = s->n_layers;
-    if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) < L) {
+    if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != L) {
         if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"layer_types\" must be a list of %d strings", c->file, L);
         c->bad = true;
         return -1;
@@ -287,11 +287,49 @@ static void parse_gemma_layers(Cfg *c, const cJSON *root, ModelSpec *s, bool g3)
     for (int l = 0; l < L; l++) s->layer_swa[l] = (l + 1) % pattern != 0;
 }
 
+/* After parse_gemma_layers: no sliding layer (sliding_window_pattern 1, or layer_types all
+ * full_attention) is no window at all; a sliding layer needs a window of at least one key
+ * (transformers' mask with sliding_window 0 lets such a query see no key). */
+static void gemma_window_check(Cfg *c, ModelSpec *s) {
+    if (c->bad) return;
+    int n_slide = 0;
+    for (int l = 0; l < s->n_layers; l++) n_slide += s->layer_swa[l];
+    if (!n_slide) {
+        s->sliding_window = 0;
+        s->swa_per_layer = false;
+    } else if (s->sliding_window < 1) {
+        err_set(c->e, ERR_FORMAT, "%s: field \"sliding_window\" = 0, but %d of %d layers slide (layer_types or sliding_window_pattern): "
+                "a window needs at least 1 key", c->file, n_slide, s->n_layers);
+        c->bad = true;
+    }
+}
+
 /* Gemma 3's RoPE: full-attention layers rotate with rope_theta (and rope_scaling), sliding ones
  * with rope_local_base_freq and no scaling. transformers 5 writes both as rope_parameters keyed
  * by layer type; the released checkpoints have rope_theta, rope_scaling, rope_local_base_freq. */
 static void parse_gemma3_rope(Cfg *c, const cJSON *root, ModelSpec *s) {
     const cJSON *rp = cfg_get(root, "rope_parameters");
+    if (rp && !cJSON_IsObject(rp)) {
+        if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"rope_parameters\" must be an object", c->file);
+        c->bad = true;
+        return;
+    }
+    /* keyed by layer type when any value is an object (a single RoPE's fields are numbers,
+     * strings and lists): then only the two layer types are keys; another key ("global",
+     * "local") was ignored and the defaults used */
+    bool keyed = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, rp) keyed |= cJSON_IsObject(it);
+    if (keyed) {
+        cJSON_ArrayForEach(it, rp) {
+            if (strcmp(it->string, "full_attention") != 0 && strcmp(it->string, "sliding_attention") != 0) {
+                if (!c->bad) err_set(c->e, ERR_FORMAT, "%s: field \"rope_parameters\" has key \"%.100s\": keyed by layer type, its keys are "
+                                     "\"full_attention\" and \"sliding_attention\"", c->file, it->string);
+                c->bad = true;
+                return;
+            }
+        }
+    }
     const cJSON *full = cJSON_IsObject(rp) ? cfg_get(rp, "full_attention") : NULL;
     const cJSON *local = cJSON_IsObject(rp) ? cfg_get(rp, "sliding_attention") : NULL;
     s->rope_theta = 1000000.0f;
@@ -498,14 +536,18 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             if (g2 || g3) {
                 s->sliding_window = cfg_int(&c, root, "sliding_window", 4096, 0, CAP_POS);
                 parse_gemma_layers(&c, root, s, g3);
+                gemma_window_check(&c, s);
                 /* null is None (no capping); an absent key takes the class default (Gemma 2: 50, 30) */
                 const bool an = cJSON_GetObjectItemCaseSensitive(root, "attn_logit_softcapping") != NULL;
                 const bool fn = cJSON_GetObjectItemCaseSensitive(root, "final_logit_softcapping") != NULL;
                 s->attn_softcap = (float)cfg_num(&c, root, "attn_logit_softcapping", g2 && !an ? 50.0 : 0.0);
                 s->final_softcap = (float)cfg_num(&c, root, "final_logit_softcapping", g2 && !fn ? 30.0 : 0.0);
-                if (s->attn_softcap < 0 || s->final_softcap < 0) {
+                /* a cap given as a number divides the scores or logits (0: NaN in transformers) */
+                const char *bad_cap = cfg_get(root, "attn_logit_softcapping") && !(s->attn_softcap > 0) ? "attn_logit_softcapping"
+                                    : cfg_get(root, "final_logit_softcapping") && !(s->final_softcap > 0) ? "final_logit_softcapping" : NULL;
+                if (bad_cap && !c.bad) {
                     cJSON_Delete(root);
-                    return err_set(e, ERR_FORMAT, "%s: attn_logit_softcapping / final_logit_softcapping must be positive or null", name);
+                    return err_set(e, ERR_FORMAT, "%s: field \"%s\" must be > 0 or null (no capping)", name, bad_cap);
                 }
                 if (cfg_bool(&c, root, "use_bidirectional_attention", false) && !c.bad) {
                     cJSON_Delete(root);
@@ -638,6 +680,11 @@ bool config_parse(const char *json, size_t len, const char *name, ModelSpec *s, 
             return c.bad ? false : err_set(e, ERR_FORMAT, "%s: field \"query_pre_attn_scalar\" must be > 0", name);
         }
         s->softmax_scale = (float)pow(qs, -0.5);
+        if (!isfinite(s->softmax_scale) || !(s->softmax_scale > 0)) {   /* 1e-300: inf (the logits NaN); 1e300: 0 */
+            cJSON_Delete(root);
+            return err_set(e, ERR_FORMAT, "%s: field \"query_pre_attn_scalar\" = %g gives a score scale (its -0.5th power) of %g, "
+                           "outside a float's range", name, qs, pow(qs, -0.5));
+        }
     }
     if (s->v3_yarn_softmax_mscale && s->rope_scaling == ROPE_SCALE_YARN && s->yarn_mscale_all_dim != 0.0f) {
         float ms = yarn_get_mscale(s->rope_factor, s->yarn_mscale_all_dim);
