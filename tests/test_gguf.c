@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
+#include "gguf_fx.h"
 #include "model/tensorfile.h"
 #include "session/session.h"
 #include "tokenizer/tokenizer.h"
@@ -219,6 +220,38 @@ TEST(gguf_converter_files_equal_hf_checkpoint) {
         /* Gemma 2 (caps 5 and 3, window in even layers) and Gemma 1, the same converter */
         {"gemma2", "gemma2/gemma2-BF16.gguf", DT_BF16}, {"gemma", "gemma/gemma-BF16.gguf", DT_BF16}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_equals_hf(T_, cases[i].model, cases[i].file, cases[i].dt);
+}
+
+/* Gemma 2/3 metadata that the engine read as something else: a RoPE base of 0 or below in
+ * rope.freq_base_swa ran the sliding layers with the full layers' base (rope.freq_base 0: inv_freq
+ * inf), and sliding_window_pattern 1 (no layer slides) kept a window. Each key is added to the
+ * gemma2 fixture, which has neither. */
+static void gemma_meta_body(TestCtx *T_, const char *dir) {
+    static const struct { Kv kv; const char *err; } cases[] = {
+        {{"gemma2.rope.freq_base_swa", GGUF_FLOAT32, "0"}, "\"gemma2.rope.freq_base_swa\" = 0 is out of range"},
+        {{"gemma2.rope.freq_base_swa", GGUF_FLOAT32, "-10000"}, "\"gemma2.rope.freq_base_swa\" = -10000 is out of range"},
+        {{"gemma2.rope.freq_base", GGUF_FLOAT32, "0"}, "\"gemma2.rope.freq_base\" = 0 is out of range"},
+        {{"gemma2.attention.sliding_window_pattern", GGUF_UINT32, "1"}, NULL},
+    };
+    char path[1100];
+    snprintf(path, sizeof path, "%s/g.gguf", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        REQUIRE(gguf_with(FX "/gemma2/gemma2-BF16.gguf", path, &cases[i].kv, 1));
+        Err e = {0};
+        Model *m = model_load(path, false, &e);
+        if (cases[i].err) CHECK_MSG(!m && strstr(e.msg, cases[i].err), "%s: loaded %d, '%s'", cases[i].kv.key, m != NULL, e.msg);
+        else {
+            CHECK_MSG(m, "%s: %s", cases[i].kv.key, e.msg);
+            if (m) CHECK_MSG(m->spec.sliding_window == 0 && !m->spec.swa_per_layer && spec_layer_window(&m->spec, 0) == 0,
+                             "pattern 1: window %d, per layer %d", m->spec.sliding_window, m->spec.swa_per_layer);
+        }
+        model_free(m);
+    }
+}
+
+TEST(gguf_gemma_metadata_refused_or_read_as_llama_cpp) {
+    if (!file_exists(FX "/gemma2/gemma2-BF16.gguf")) SKIP("gemma2 fixture missing");
+    test_in_tmpdir(T_, "gguf-gemma", gemma_meta_body);
 }
 
 /* The converter's --fuse-gate-up-exps writes the experts' gate and up as one ffn_gate_up_exps

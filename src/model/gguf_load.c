@@ -229,6 +229,19 @@ static double meta_eps(GL *L, const char *suffix, double def) {
     return v;
 }
 
+/* A RoPE base: above 0 and within a float (0 made inv_freq inf; a base of 0 or below in
+ * rope.freq_base_swa was taken as "none" and the sliding layers ran with rope.freq_base). */
+static double meta_base(GL *L, const char *suffix, double def) {
+    double v = meta_float(L, suffix, def);
+    if (!(v > 0 && v <= FLT_MAX)) {
+        if (!L->bad) err_set(L->e, ERR_FORMAT, "%s: metadata key \"%s.%s\" = %g is out of range (expected a RoPE base above 0)", L->path,
+                             L->arch, suffix, v);
+        L->bad = true;
+        return def;
+    }
+    return v;
+}
+
 static bool meta_bool(GL *L, const char *suffix, bool def) {
     char key[160];
     snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
@@ -319,7 +332,7 @@ static void spec_from_meta(GL *L) {
     s->act = ACT_SILU;
     s->gated_ffn = true;
     s->pos = POS_ROPE;
-    s->rope_theta = (float)meta_float(L, "rope.freq_base", 10000.0);
+    s->rope_theta = (float)meta_base(L, "rope.freq_base", 10000.0);
     s->rope_style = ROPE_HALF;   /* llama's rows are un-permuted at load (see the top) */
     s->qkv_bias = qwen2;
     s->qk_norm = qwen3 || qwen3moe || gemma3;
@@ -368,7 +381,10 @@ static void spec_from_meta(GL *L) {
             }
             /* Gemma 2's sliding layers keep the model's base (and scaling) unless the file says */
             if (gemma3 || gguf_find(L->g, "gemma2.rope.freq_base_swa"))
-                s->rope_local_theta = (float)meta_float(L, "rope.freq_base_swa", gemma3 ? 10000.0 : s->rope_theta);
+                s->rope_local_theta = (float)meta_base(L, "rope.freq_base_swa", gemma3 ? 10000.0 : s->rope_theta);
+            bool any = false;   /* pattern 1: every layer global, so no window (info said "in 0 of 7 layers") */
+            for (int il = 0; il < s->n_layers; il++) any |= s->layer_swa[il];
+            if (!any) { s->sliding_window = 0; s->swa_per_layer = false; }
         }
     }
     if (ds) {
