@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "harness.h"
 #include "analysis/compare.h"
 #include "core/err.h"
@@ -248,5 +249,39 @@ TEST(engine_grow_keeps_the_cache) {
         engine_free(g);
         engine_free(ref);
         model_free(m);
+    }
+}
+
+/* The Attention panel's title names a layer's sliding window. In compare mode (two panels of 60
+ * columns at 120x40) the title with the window did not fit, and the shorter titles tried next had
+ * none: the window was never said, though "Attention · L0 head 0 · GQA kv head 0 · window 5" fits.
+ * gemma3 (window 5 in layers 0, 1, 3) beside gemma3-legacy-bf16 (window 4 in layers 0, 1, 3); in
+ * layer 2 both attend to every key and say nothing. */
+TEST(compare_attention_title_names_the_window) {
+    if (access(test_bin(), X_OK) || access("tests/fixtures/models/gemma3/config.json", R_OK)) SKIP("needs %s and the gemma3 fixtures", test_bin());
+    static const struct { const char *size; int layer; const char *a, *b; } cases[] = {
+        {"120x40", 0, "window 5", "window 4"}, {"100x30", 0, "window 5", "window 4"}, {"120x40", 2, NULL, NULL}, {"120x40", 3, "window 5", "window 4"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s screenshot --model tests/fixtures/models/gemma3 --compare tests/fixtures/models/gemma3-legacy-bf16 "
+                 "--ids 1,5,9,13,17,21,25,29 --full --size %s --layer %d", test_bin(), cases[i].size, cases[i].layer);
+        int rc = test_run(cmd, &out, 1);
+        REQUIRE(out);
+        /* the first line with two Attention titles */
+        const char *ln = strstr(out, "\xe2\x94\x8c\xe2\x94\x80 Attention");
+        const char *eol = ln ? strchr(ln, '\n') : NULL;
+        char line[2048] = "";
+        if (ln) snprintf(line, sizeof line, "%.*s", (int)(eol ? eol - ln : (long)strlen(ln)), ln);
+        const char *second = ln ? strstr(line + 3, "\xe2\x94\x8c\xe2\x94\x80 Attention") : NULL;
+        CHECK_MSG(rc == 0 && second, "%s layer %d: status %d, no two titles in '%s'", cases[i].size, cases[i].layer, rc, line);
+        if (second) {
+            char left[2048];
+            snprintf(left, sizeof left, "%.*s", (int)(second - line), line);
+            CHECK_MSG(cases[i].a ? strstr(left, cases[i].a) != NULL : strstr(left, "window") == NULL, "%s layer %d, A: '%s'", cases[i].size,
+                      cases[i].layer, left);
+            CHECK_MSG(cases[i].b ? strstr(second, cases[i].b) != NULL : strstr(second, "window") == NULL, "%s layer %d, B: '%s'", cases[i].size,
+                      cases[i].layer, second);
+        }
+        free(out);
     }
 }

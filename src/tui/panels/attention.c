@@ -147,11 +147,12 @@ static void attn_draw(void *vst, PanelCtx *ctx) {
     else snprintf(ttl[1], sizeof ttl[1], "%s", ttl[0]);
     snprintf(ttl[2], sizeof ttl[2], tr("Attention \xc2\xb7 L%d head %d \xc2\xb7 %s"), layer, head, kind);
     /* a layer with a sliding window says so first (Gemma 3: 5 of every 6 layers; Mistral: all) */
-    char ttw[160];
+    /* ... and keeps saying so in a narrower panel (compare mode), before the kv head's detail */
+    char ttw[3][200];
     const int win = spec_layer_window(&session_model(s)->spec, layer);
-    snprintf(ttw, sizeof ttw, tr("%s \xc2\xb7 window %d"), ttl[0], win);
-    const char *tc[4] = {ttw, ttl[0], ttl[1], ttl[2]};
-    const int pick = win > 0 ? panel_pick_fit(tc, 4, ctx->r.w - 6, c->unicode) : 1 + panel_pick_fit(tc + 1, 3, ctx->r.w - 6, c->unicode);
+    for (int i = 0; i < 3; i++) snprintf(ttw[i], sizeof ttw[i], tr("%s \xc2\xb7 window %d"), ttl[i], win);
+    const char *tc[6] = {ttw[0], ttw[1], ttw[2], ttl[0], ttl[1], ttl[2]};
+    const int pick = win > 0 ? panel_pick_fit(tc, 6, ctx->r.w - 6, c->unicode) : 3 + panel_pick_fit(tc + 3, 3, ctx->r.w - 6, c->unicode);
     const char *title = tc[pick];
     Rect in = panel_frame(ctx, title, ctx->sc->view.attn_scores ? tr("v pattern  ,/. key  [ ] { }") : tr("v scores  ,/. key  [ ] { }"));
     st->n_tiles[ctx->side] = 0;
