@@ -224,19 +224,21 @@ TEST(gguf_converter_files_equal_hf_checkpoint) {
 
 /* Gemma 2/3 metadata that the engine read as something else: a RoPE base of 0 or below in
  * rope.freq_base_swa ran the sliding layers with the full layers' base (rope.freq_base 0: inv_freq
- * inf), and sliding_window_pattern 1 (no layer slides) kept a window. Each key is added to the
- * gemma2 fixture, which has neither. */
+ * inf), sliding_window_pattern 1 (no layer slides) kept a window, a soft-cap of 0 read as none.
+ * Each key is added to the gemma2 (or gemma3) fixture, which does not have it. */
 static void gemma_meta_body(TestCtx *T_, const char *dir) {
     static const struct { Kv kv; const char *err; } cases[] = {
         {{"gemma2.rope.freq_base_swa", GGUF_FLOAT32, "0"}, "\"gemma2.rope.freq_base_swa\" = 0 is out of range"},
         {{"gemma2.rope.freq_base_swa", GGUF_FLOAT32, "-10000"}, "\"gemma2.rope.freq_base_swa\" = -10000 is out of range"},
         {{"gemma2.rope.freq_base", GGUF_FLOAT32, "0"}, "\"gemma2.rope.freq_base\" = 0 is out of range"},
         {{"gemma2.attention.sliding_window_pattern", GGUF_UINT32, "1"}, NULL},
+        /* a cap of 0 (llama.cpp divides by it) read as no cap */
+        {{"gemma3.final_logit_softcapping", GGUF_FLOAT32, "0"}, "\"gemma3.final_logit_softcapping\" = 0 must be above 0"},
     };
     char path[1100];
     snprintf(path, sizeof path, "%s/g.gguf", dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        REQUIRE(gguf_with(FX "/gemma2/gemma2-BF16.gguf", path, &cases[i].kv, 1));
+        REQUIRE(gguf_with(strncmp(cases[i].kv.key, "gemma3.", 7) ? FX "/gemma2/gemma2-BF16.gguf" : FX "/gemma3/gemma3-BF16.gguf", path, &cases[i].kv, 1));
         Err e = {0};
         Model *m = model_load(path, false, &e);
         if (cases[i].err) CHECK_MSG(!m && strstr(e.msg, cases[i].err), "%s: loaded %d, '%s'", cases[i].kv.key, m != NULL, e.msg);
