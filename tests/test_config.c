@@ -3,7 +3,9 @@
  * the fixtures in tests/fixtures/models), and fields of the wrong type or with values the
  * engine does not compute: an error that names the field, never a silent default. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "harness.h"
 #include "model/model.h"
 
@@ -256,5 +258,27 @@ TEST(config_fields_engine_cannot_compute_are_errors) {
         bool ok = parse(cases[i].json, &s, &e);
         CHECK_MSG(!ok && strstr(e.msg, cases[i].err) && strstr(e.msg, "m/config.json"),
                   "case %zu: wanted an error with '%s', got ok=%d '%s'", i, cases[i].err, ok, e.msg);
+    }
+}
+
+/* info says what Gemma 2 caps (its config.json: attn_logit_softcapping 5, final_logit_softcapping 3;
+ * its GGUF twin the same keys): the caps change every score and logit, and info said nothing of them.
+ * Gemma 3 (null caps) says nothing. */
+TEST(info_names_gemma_softcaps) {
+    if (access(test_bin(), X_OK) || access("tests/fixtures/models/gemma2/config.json", R_OK)) SKIP("needs %s and the gemma2 fixture", test_bin());
+    static const struct { const char *model, *text, *json; } cases[] = {
+        {"tests/fixtures/models/gemma2", "soft-capping    attention scores at 5, logits at 3", "\"softcap\": {\"attention\": 5, \"logits\": 3}"},
+        {"tests/fixtures/gguf/gemma2/gemma2-BF16.gguf", "soft-capping    attention scores at 5, logits at 3", "\"softcap\": {\"attention\": 5, \"logits\": 3}"},
+        {"tests/fixtures/models/gemma3", NULL, NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int json = 0; json < 2; json++) {
+            char cmd[512], *out = NULL;
+            snprintf(cmd, sizeof cmd, "%s info --model %s%s", test_bin(), cases[i].model, json ? " --json" : "");
+            int rc = test_run(cmd, &out, 0);
+            const char *want = json ? cases[i].json : cases[i].text;
+            CHECK_MSG(rc == 0 && out && (want ? strstr(out, want) != NULL : strstr(out, "softcap") == NULL && strstr(out, "soft-cap") == NULL),
+                      "%s%s: status %d, wanted '%s' in:\n%s", cases[i].model, json ? " --json" : "", rc, want ? want : "(none)", out ? out : "");
+            free(out);
+        }
     }
 }

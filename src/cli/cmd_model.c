@@ -279,6 +279,12 @@ int cmd_info(int argc, char **argv) {
             printf("], \"bytes_at_context_keeping_only_the_window\": %.0f}", kv_bytes_windowed(s, (long long)per_layer, ctx, (int)eb));
         }
         if (s->rope_local_theta > 0) printf(", \"rope_local_theta\": %g", (double)s->rope_local_theta);
+        if (s->attn_softcap > 0 || s->final_softcap > 0) {   /* Gemma 2: cap * tanh(x / cap) on scores and logits */
+            printf(", \"softcap\": {\"attention\": ");
+            if (s->attn_softcap > 0) printf("%g", (double)s->attn_softcap); else printf("null");
+            printf(", \"logits\": ");
+            if (s->final_softcap > 0) printf("%g}", (double)s->final_softcap); else printf("null}");
+        }
         if (s->attn_kind == ATTN_MLA)
             printf(", \"mla\": {\"q_lora_rank\": %d, \"kv_lora_rank\": %d, \"qk_nope_head_dim\": %d, \"qk_rope_head_dim\": %d, \"v_head_dim\": %d}",
                    s->q_lora_rank, s->kv_lora_rank, s->qk_nope_head_dim, s->qk_rope_head_dim, s->v_head_dim);
@@ -340,6 +346,12 @@ int cmd_info(int argc, char **argv) {
         }
         if (s->rope_local_theta > 0)
             printf("  RoPE            base %g in full-attention layers, %g in sliding ones\n", (double)s->rope_theta, (double)s->rope_local_theta);
+        if (s->attn_softcap > 0 || s->final_softcap > 0) {
+            char a[48] = "", f[48] = "";
+            if (s->attn_softcap > 0) snprintf(a, sizeof a, "attention scores at %g", (double)s->attn_softcap);
+            if (s->final_softcap > 0) snprintf(f, sizeof f, "logits at %g", (double)s->final_softcap);
+            printf("  soft-capping    %s%s%s (cap * tanh(x / cap))\n", a, a[0] && f[0] ? ", " : "", f);
+        }
         /* what run/generate/trace decode with when no sampling option is given */
         GenOverride none = {0};
         GenChoice gc;
