@@ -696,3 +696,39 @@ static void docs_examples(TestCtx *T_, const char *dir) {
 }
 
 TEST(chat_docs_examples_render) { test_in_tmpdir(T_, "chatdoc", docs_examples); }
+
+/* --template given for a model without a template of its own (a base model: Gemma's pretrained
+ * checkpoints have none): bos_token and eos_token are still the model's, as transformers'
+ * apply_chat_template(chat_template=...) renders with the tokenizer's tokens. chat-template
+ * --model DIR --template F refused the model ("has no chat template ... give one with --template
+ * FILE"), and run/tokenize --chat rendered without them: Gemma's template then wrote no <bos>.
+ * The expected text is transformers' (expected.json: gemma-3, user_only, bos "<bos>"). */
+static void template_for_model_without_one(TestCtx *T_, const char *dir) {
+    char p[1200], cmd[3000], *out = NULL;
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(p, "w");
+    REQUIRE(f);
+    fputs("{\"bos_token\": \"<bos>\", \"eos_token\": \"<eos>\", \"add_bos_token\": true}", f);
+    fclose(f);
+    cJSON *exp = load_expected();
+    REQUIRE(exp);
+    const cJSON *c = find_case(exp, "gemma-3", "user_only", false);
+    REQUIRE(c);
+    snprintf(cmd, sizeof cmd, "%s chat-template --model %s --template " FIX "/templates/gemma-3.jinja --messages " FIX "/messages/user_only.json",
+             test_bin(), dir);
+    int rc = test_run(cmd, &out, 1);
+    CHECK_MSG(rc == 0 && out && !strcmp(out, str_or_null(c, "output")), "status %d: '%s'", rc, out ? out : "");
+    free(out);
+    cJSON_Delete(exp);
+    /* a GGUF file without tokenizer.chat_template: its BOS token's text (id 0, "<|endoftext|>") */
+    snprintf(cmd, sizeof cmd, "%s tokenize --model tests/fixtures/gguf/gemma3/gemma3-BF16.gguf --text hi --chat --template " FIX
+             "/templates/gemma-3.jinja --json", test_bin());
+    rc = test_run(cmd, &out, 1);
+    CHECK_MSG(rc == 0 && out && !strncmp(out, "{\"ids\": [0, ", 12), "GGUF: status %d: '%.200s'", rc, out ? out : "");
+    free(out);
+}
+
+TEST(chat_template_option_keeps_the_model_tokens) {
+    if (access(test_bin(), X_OK)) SKIP("needs %s", test_bin());
+    test_in_tmpdir(T_, "chat", template_for_model_without_one);
+}

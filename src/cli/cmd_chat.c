@@ -84,7 +84,10 @@ int cmd_chat_template(int argc, char **argv) {
         return 2;
     }
     char *tmpl = NULL, *bos = NULL, *eos = NULL;
-    if (model && !chat_template_load_for_model(model, &tmpl, &bos, &eos, &e)) return cli_fail(&e);
+    if (model && !chat_template_load_for_model(model, &tmpl, &bos, &eos, &e)) {
+        if (!tfile) { free(bos); free(eos); return cli_fail(&e); }
+        err_clear(&e);   /* the model's bos/eos with the template given (a base model has none of its own) */
+    }
     if (tfile) {
         free(tmpl);
         size_t len;
@@ -139,7 +142,7 @@ int cli_chat_encode(int argc, char **argv, const char *model_path, const struct 
     *ids = NULL;
     if (text) *text = NULL;
     if (!chat_template_load_for_model(model_path, &tmpl, &bos, &eos, e)) {
-        if (!tfile) return -1;
+        if (!tfile) { free(bos); free(eos); return -1; }
         err_clear(e);
     }
     if (tfile) {

@@ -54,11 +54,8 @@ bool chat_template_load_gguf(const char *path, char **tmpl, char **bos, char **e
     GgufFile *g = gguf_parse(map, size, path, e);
     bool ok = g != NULL;
     const GgufKV *ct = ok ? gguf_find(g, "tokenizer.chat_template") : NULL;
-    if (ok && (!ct || ct->type != GGUF_STRING)) {
-        ok = err_set(e, ERR_FORMAT, "%s has no chat template: no string tokenizer.chat_template in this GGUF file "
-                     "(give one with --template FILE)", path);
-    }
-    if (ok && !(*tmpl = gstr_dup(ct->str.s, ct->str.len))) ok = err_set(e, ERR_MEMORY, "out of memory");
+    const bool none = ok && (!ct || ct->type != GGUF_STRING);   /* bos and eos are still read: a --template renders with them */
+    if (ok && !none && !(*tmpl = gstr_dup(ct->str.s, ct->str.len))) ok = err_set(e, ERR_MEMORY, "out of memory");
     GgufVocab v;
     if (ok && gguf_find(g, "tokenizer.ggml.tokens")) {
         if (!gguf_vocab_read(g, &v, e)) ok = false;
@@ -69,7 +66,10 @@ bool chat_template_load_gguf(const char *path, char **tmpl, char **bos, char **e
             gguf_vocab_done(&v);
         }
     }
-    if (!ok) {
+    if (ok && none)
+        ok = err_set(e, ERR_FORMAT, "%s has no chat template: no string tokenizer.chat_template in this GGUF file "
+                     "(give one with --template FILE)", path);
+    else if (!ok) {
         free(*tmpl); *tmpl = NULL;
         if (bos) { free(*bos); *bos = NULL; }
         if (eos) { free(*eos); *eos = NULL; }

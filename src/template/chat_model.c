@@ -73,11 +73,8 @@ bool chat_template_load_for_model(const char *model_path, char **tmpl, char **bo
         }
     }
     cJSON_Delete(cfg);
-    if (!*tmpl) {
-        if (bos) { free(*bos); *bos = NULL; }
-        if (eos) { free(*eos); *eos = NULL; }
+    if (!*tmpl)   /* *bos and *eos stay: a --template given instead renders with them */
         return err_set(e, ERR_FORMAT, "%s has no chat template: neither chat_template.jinja nor a \"chat_template\" in tokenizer_config.json "
                        "(give one with --template FILE)", dir);
-    }
     return true;
 }

@@ -68,7 +68,8 @@ bool chat_template_apply_prompt(const char *tmpl, const char *prompt, const char
  * tokenizer_config.json path; a GGUF file: chat_template_load_gguf): chat_template.jinja if present, else tokenizer_config.json's
  * "chat_template" (a string, or a list of {"name", "template"} from which "default" is taken).
  * bos/eos: tokenizer_config.json's bos_token / eos_token (a string or {"content": ...}), NULL
- * when absent or null. All outputs malloc'd (caller frees); *tmpl NULL + e when none found. */
+ * when absent or null. All outputs malloc'd (caller frees); *tmpl NULL + e when none found, with
+ * bos and eos still set (a template given instead renders with the model's tokens). */
 bool chat_template_load_for_model(const char *model_path, char **tmpl, char **bos, char **eos, Err *e);
 /* The same for a GGUF file (chat_gguf.c): tokenizer.chat_template, bos/eos the text of the file's
  * BOS/EOS tokens (llama.cpp's default ids where it names none). chat_template_load_for_model calls
