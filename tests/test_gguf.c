@@ -234,18 +234,24 @@ static void gemma_meta_body(TestCtx *T_, const char *dir) {
         {{"gemma2.attention.sliding_window_pattern", GGUF_UINT32, "1"}, NULL},
         /* a cap of 0 (llama.cpp divides by it) read as no cap */
         {{"gemma3.final_logit_softcapping", GGUF_FLOAT32, "0"}, "\"gemma3.final_logit_softcapping\" = 0 must be above 0"},
+        /* Gemma 1: llama.cpp's graph caps nothing, so a cap in the file is not applied (nor refused) */
+        {{"gemma.final_logit_softcapping", GGUF_FLOAT32, "3"}, NULL},
     };
     char path[1100];
     snprintf(path, sizeof path, "%s/g.gguf", dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        REQUIRE(gguf_with(strncmp(cases[i].kv.key, "gemma3.", 7) ? FX "/gemma2/gemma2-BF16.gguf" : FX "/gemma3/gemma3-BF16.gguf", path, &cases[i].kv, 1));
+        const char *src = !strncmp(cases[i].kv.key, "gemma3.", 7) ? FX "/gemma3/gemma3-BF16.gguf"
+                        : !strncmp(cases[i].kv.key, "gemma.", 6) ? FX "/gemma/gemma-BF16.gguf" : FX "/gemma2/gemma2-BF16.gguf";
+        REQUIRE(gguf_with(src, path, &cases[i].kv, 1));
         Err e = {0};
         Model *m = model_load(path, false, &e);
         if (cases[i].err) CHECK_MSG(!m && strstr(e.msg, cases[i].err), "%s: loaded %d, '%s'", cases[i].kv.key, m != NULL, e.msg);
         else {
             CHECK_MSG(m, "%s: %s", cases[i].kv.key, e.msg);
             if (m) CHECK_MSG(m->spec.sliding_window == 0 && !m->spec.swa_per_layer && spec_layer_window(&m->spec, 0) == 0,
-                             "pattern 1: window %d, per layer %d", m->spec.sliding_window, m->spec.swa_per_layer);
+                             "%s: window %d, per layer %d", cases[i].kv.key, m->spec.sliding_window, m->spec.swa_per_layer);
+            if (m && !strncmp(cases[i].kv.key, "gemma.", 6))
+                CHECK_MSG(m->spec.final_softcap == 0, "%s: final cap %g", cases[i].kv.key, (double)m->spec.final_softcap);
         }
         model_free(m);
     }

@@ -352,12 +352,13 @@ static void spec_from_meta(GL *L) {
         s->embed_scale = sqrtf((float)s->d_model);
         s->sandwich_norm = !gemma1;
         if (gemma2) s->attn_softcap = (float)meta_float(L, "attn_logit_softcapping", 50.0);
-        s->final_softcap = (float)meta_float(L, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
+        /* Gemma 1's graph in llama.cpp caps nothing, whatever the file holds */
+        s->final_softcap = gemma1 ? 0.0f : (float)meta_float(L, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
         /* a cap present in the file divides the scores or logits: 0 or below is not a cap */
         char fk[160];
         snprintf(fk, sizeof fk, "%s.final_logit_softcapping", a);
         const char *bad_cap = gemma2 && !(s->attn_softcap > 0) ? "attn_logit_softcapping"
-                            : !(s->final_softcap > 0) && (gemma2 || gguf_find(L->g, fk)) ? "final_logit_softcapping" : NULL;
+                            : !(s->final_softcap > 0) && (gemma2 || (gemma3 && gguf_find(L->g, fk))) ? "final_logit_softcapping" : NULL;
         if (bad_cap && !L->bad) {
             err_set(L->e, ERR_FORMAT, "%s: metadata key \"%s.%s\" = %g must be above 0 (a soft-cap divides by it)", L->path, a, bad_cap,
                     (double)(bad_cap[0] == 'a' ? s->attn_softcap : s->final_softcap));
