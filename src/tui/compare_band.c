@@ -115,7 +115,13 @@ int compare_band_draw(App *a, Canvas *c, Rect r) {
         return rows;
     }
     if (!cr) {
-        snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: %s"), n < 2 ? tr("the text needs two tokens") : e.msg);
+        /* the reason in the UI's language where it is the common one (a model with another
+         * vocabulary beside A); other analysis errors stay as the analysis wrote them */
+        char why[256];
+        const int Va = engines ? session_model(A)->spec.vocab_size : 0, Vb = engines ? session_model(B)->spec.vocab_size : 0;
+        if (engines && Va != Vb) snprintf(why, sizeof why, tr("none (the two models have different vocabularies: %d and %d tokens)"), Va, Vb);
+        else snprintf(why, sizeof why, "%s", n < 2 ? tr("the text needs two tokens") : e.msg);
+        snprintf(line, sizeof line, tr("loss and KL(A\xe2\x80\x96" "B) per token: %s"), why);
         canvas_text_fit(c, r.x + 1, r.y, line, r.w - 2, sty(CR_WARN));
         canvas_pop_clip(c);
         return rows;
