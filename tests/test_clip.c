@@ -642,15 +642,19 @@ TEST(tui_model_menu_says_what_is_out_of_view) {
 
 /* ---- a lesson's target on another panel -------------------------------------------------- */
 
-/* t without blanks, line breaks and vertical frame lines (a wrapped line read as one). */
-static void squeeze_pane_text(char *t) {
-    char *o = t;
-    for (const char *s = t; s && *s;) {
-        if (*s == ' ' || *s == '\n') { s++; continue; }
-        if (!strncmp(s, "\xe2\x94\x82", 3)) { s += 3; continue; }
-        *o++ = *s++;
-    }
-    if (t) *o = 0;
+/* The pane's cells as one string without blanks and frame lines (a wrapped line read as one). */
+static void pane_squeezed(const Canvas *c, Rect pane, char *out, size_t cap) {
+    size_t o = 0;
+    for (int y = pane.y; y < pane.y + pane.h; y++)
+        for (int x = pane.x; x < pane.x + pane.w; x++) {
+            const Cell *k = canvas_cell(c, x, y);
+            if (!k || !k->len || (k->len == 1 && k->ch[0] == ' ')) continue;
+            if (k->len == 3 && !memcmp(k->ch, "\xe2\x94", 2)) continue;   /* box lines ─ │ ┌ ... */
+            if (o + k->len + 1 >= cap) break;
+            memcpy(out + o, k->ch, k->len);
+            o += k->len;
+        }
+    out[o] = 0;
 }
 
 /* Lesson 01 step 3 points at the Attention panel's query row. A learner who presses 6 there
@@ -681,13 +685,12 @@ TEST(tui_lesson_target_on_another_panel_names_it) {
         for (int z = 0; z < 3; z++) {
             REQUIRE(canvas_resize(c, SIZES[z][0], SIZES[z][1]));
             app_render(a, c);
-            char *t = canvas_to_text(c);
-            squeeze_pane_text(t);                   /* the line may wrap in the pane */
+            static char t[65536];                   /* the pane alone: the line may wrap there */
+            pane_squeezed(c, lesson_ui_pane_rect(a, NULL), t, sizeof t);
             const char *want = zh ? "\xe6\xb3\xa8\xe6\x84\x8f\xe5\x8a\x9b\xe9\x9d\xa2\xe6\x9d\xbf\xe4\xb8\x8a\xef\xbc\x9a\xe6\x8c\x89" "1"   /* 注意力面板上：按1 */
                                   : "ontheAttentionpanel:1showsit";
-            CHECK_MSG(lesson_ui_targets_off_screen(a) && t && strstr(t, want) && !strstr(t, zh ? "\xe8\xb0\x83\xe9\xab\x98" : "taller"),
+            CHECK_MSG(lesson_ui_targets_off_screen(a) && strstr(t, want) && !strstr(t, zh ? "\xe8\xb0\x83\xe9\xab\x98" : "taller"),
                       "%s at %dx%d on the Embeddings panel: no \"%s\":\n%s", zh ? "zh" : "en", c->w, c->h, want, t);
-            free(t);
         }
         ev.key = '1';                                /* back on its panel: the highlight again */
         app_handle(a, &ev);
@@ -697,4 +700,87 @@ TEST(tui_lesson_target_on_another_panel_names_it) {
         app_free(a);
     }
     i18n_set_lang(LANG_EN);
+}
+
+/* ---- a lesson step's "look at" line on its first page ------------------------------------ */
+
+static void squeeze_text(const char *s, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *s && o + 1 < cap; s++)
+        if (*s != ' ' && *s != '\n') out[o++] = *s;
+    out[o] = 0;
+}
+
+/* A long lesson step pushed its "look at" line (the highlight's target, or the highlighted token)
+ * below the first page of the pane: at 100x30 in Chinese and at 120x40 in English the learner did
+ * not see where to look until paging. Every step of every lesson (English, Chinese) at 80x24,
+ * 100x30 and 120x40, as the step opens: each of its look-at lines is on the pane whole (the compact
+ * pane's progress line may name the targets alone, "▶ FFN info line"). The count of the steps that
+ * fail is printed either way. */
+TEST(tui_lesson_look_at_on_the_first_page) {
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    static const int SIZES[][2] = {{80, 24}, {100, 30}, {120, 40}};
+    int checked = 0, hidden[2][3] = {{0}}, lessons = 0;
+    for (int g = 0; g < 2; g++)
+        for (int n = 1; n <= 16; n++) {
+            char pattern[128], path[256] = "";
+            snprintf(pattern, sizeof pattern, "ls lessons/%s%02d-*.json 2>/dev/null", g ? "zh/" : "", n);
+            FILE *pf = popen(pattern, "r");
+            if (pf) { if (!fgets(path, sizeof path, pf)) path[0] = 0; pclose(pf); }
+            path[strcspn(path, "\n")] = 0;
+            if (!path[0]) continue;
+            App *a = app_new();
+            REQUIRE(a);
+            i18n_set_lang(g ? LANG_ZH : LANG_EN);
+            lesson_ui_get(a, ".", g ? "zh" : "en");
+            Err e = {0};
+            const bool ok = lesson_ui_open(a, path, 0, &e);
+            CHECK_MSG(ok, "%s: %s", path, e.msg);
+            LessonPlayer *p = ok ? lesson_ui_player(a) : NULL;
+            lessons += p != NULL;
+            for (int k = 0; p && k < p->lesson->n_steps; k++) {
+                if (k && !lesson_ui_goto(a, k)) { FAILF("%s step %d does not play", path, k + 1); break; }
+                for (int z = 0; z < 3; z++) {
+                    Canvas *c = canvas_new(SIZES[z][0], SIZES[z][1]);
+                    REQUIRE(c);
+                    c->unicode = true;
+                    lesson_ui_page_reset(a);
+                    app_render(a, c);
+                    static char pane[65536];
+                    pane_squeezed(c, lesson_ui_pane_rect(a, NULL), pane, sizeof pane);
+                    bool whole = true;
+                    int lines = 0;
+                    char line[512], brief[512], sq[512], sqb[512];
+                    for (int which = 0; which <= 2; which += 2) {
+                        if (!lesson_ui_look_at(a, which, true, line, sizeof line)) continue;
+                        lines++;
+                        squeeze_text(line, sq, sizeof sq);
+                        bool seen = strstr(pane, sq) != NULL;
+                        if (!seen && which == 0 && lesson_ui_look_at(a, 1, true, brief, sizeof brief)) {
+                            squeeze_text(brief, sqb, sizeof sqb);
+                            seen = strstr(pane, sqb) != NULL;
+                        }
+                        if (!seen) {
+                            whole = false;
+                            if (hidden[g][z] < 3) {
+                                char *t = canvas_to_text(c);
+                                FAILF("%s step %d at %dx%d: \"%s\" is not on the first page:\n%s", path, k + 1, SIZES[z][0], SIZES[z][1], line,
+                                      t ? t : "");
+                                free(t);
+                            }
+                        }
+                    }
+                    if (lines) checked++;
+                    if (!whole) hidden[g][z]++;
+                    canvas_free(c);
+                }
+            }
+            app_free(a);
+        }
+    i18n_set_lang(LANG_EN);
+    printf("    look-at lines off the first page (steps; 80x24, 100x30, 120x40): en %d %d %d, zh %d %d %d (%d lessons, %d step screens)\n",
+           hidden[0][0], hidden[0][1], hidden[0][2], hidden[1][0], hidden[1][1], hidden[1][2], lessons, checked);
+    CHECK_MSG(checked > 200, "%d step screens with a look-at line", checked);
+    for (int g = 0; g < 2; g++)
+        for (int z = 0; z < 3; z++) CHECK_EQ_INT(hidden[g][z], 0);
 }

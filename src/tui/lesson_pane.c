@@ -265,6 +265,36 @@ static void look_at_line(const LessonUi *u, const LessonStep *st, UiLang L, bool
         snprintf(line + n, cap - (size_t)n, tr_lang(L, " (not on screen at %dx%d: a taller window shows it)"), u->fit_w, u->fit_h);
 }
 
+/* "▶ look at: query ␣Once (1) → key ␣upon (2), L2 H5" while the lesson highlights a token or
+ * an attention cell; false when it highlights none. */
+static bool highlight_line(App *a, UiLang L, bool unicode, char *line, size_t cap) {
+    const LessonPlayer *p = lesson_ui_player(a);
+    const Session *s = a->sc->ses[0];
+    if (!p || !p->hl_on || !s) return false;
+    const bool zh = L == LANG_ZH;
+    char q[160], kk[160];
+    token_label(s, p->hl_token, q, sizeof q, zh, unicode);
+    if (p->hl_key >= 0) token_label(s, p->hl_key, kk, sizeof kk, zh, unicode);
+    const char *arrow = unicode ? "\xe2\x96\xb6 " : "> ";
+    if (p->hl_key >= 0)
+        snprintf(line, cap, tr_lang(L, "%slook at: query %s %s key %s, L%d H%d"), arrow, q, unicode ? "\xe2\x86\x92" : "->", kk,
+                 p->hl_layer, p->hl_head);
+    else snprintf(line, cap, tr_lang(L, "%slook at: token %s, L%d H%d"), arrow, q, p->hl_layer, p->hl_head);
+    return true;
+}
+
+bool lesson_ui_look_at(App *a, int which, bool unicode, char *line, size_t cap) {
+    LessonUi *u = a->lesson;
+    LessonPlayer *p = u ? u->player : NULL;
+    if (!p || p->step < 0 || !cap) return false;
+    const UiLang L = is_zh(u) ? LANG_ZH : LANG_EN;
+    const LessonStep *st = &p->lesson->steps[p->step];
+    if (which == 2) return highlight_line(a, L, unicode, line, cap);
+    if (!st->n_targets) return false;
+    look_at_line(u, st, L, unicode, which == 1, line, cap);
+    return true;
+}
+
 /* Is the target drawn where it can be seen: registered with a rectangle on screen, not under
  * the pane (what lesson --check asks too). */
 static bool target_shown(const Canvas *c, const char *name, Rect pane) {
@@ -444,8 +474,10 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
         x = canvas_text(c, x, in.y, c->unicode ? (i <= k ? "\xe2\x97\x8f" : "\xe2\x97\x8b") : (i <= k ? "*" : "."),
                         sty(i == k ? CR_ACCENT : i < k ? CR_TEXT : CR_DIM));
     char look[400];
+    bool look_whole = false;                /* the progress line names the targets whole */
     if (compact && st && st->n_targets) {   /* always in sight, whatever page */
         look_at_line(u, st, L, c->unicode, !u->off_screen, look, sizeof look);
+        look_whole = !u->off_screen && text_width(look, c->unicode) <= in.x + in.w - x - 2;
         canvas_text_fit(c, x + 2, in.y, look, in.x + in.w - x - 2, sty_attr(u->off_screen ? CR_WARN : CR_ACCENT, ATTR_BOLD));
     }
     /* the narration scrolls in the rows between the progress line and the key line */
@@ -456,31 +488,27 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     canvas_push_clip(c, view);
     int y = full.y + (compact ? 1 : 2) - sc;
     Style tx = sty(CR_TEXT), vs = sty_attr(CR_ACCENT, ATTR_BOLD);
+    /* where to look comes under the step's title, before the narration, so a long step's first
+     * page shows it (after the narration, at 100x30 it was past the first page of all 97 steps,
+     * in each language; at 80x24 of 3 English steps) */
+    char hl[512];
+    const bool has_hl = highlight_line(a, L, c->unicode, hl, sizeof hl);
+    const bool has_look = (st && st->n_targets && !look_whole) || has_hl;
     if (st && st->title) {
         char *t = lesson_player_expand(p, st->title, true, NULL);
-        y = draw_block(c, in, y, t ? t : st->title, sty_attr(CR_TITLE, ATTR_BOLD), sty_attr(CR_ACCENT, ATTR_BOLD)) + gap;
+        y = draw_block(c, in, y, t ? t : st->title, sty_attr(CR_TITLE, ATTR_BOLD), sty_attr(CR_ACCENT, ATTR_BOLD)) + (has_look ? 0 : gap);
         free(t);
     }
+    if (st && st->n_targets && !look_whole) {
+        look_at_line(u, st, L, c->unicode, false, look, sizeof look);
+        y = draw_block(c, in, y, look, sty_attr(u->off_screen ? CR_WARN : CR_ACCENT, ATTR_BOLD), vs);
+    }
+    if (has_hl) y = draw_block(c, in, y, hl, sty_attr(CR_ACCENT, ATTR_BOLD), vs);
+    if (has_look) y += gap;
     if (st) {
         char *t = lesson_player_expand(p, st->text, true, NULL);
         y = draw_block(c, in, y, t ? t : st->text, tx, vs) + gap;
         free(t);
-    }
-    Session *s = a->sc->ses[0];
-    if (st && st->n_targets && (!compact || u->off_screen)) {
-        look_at_line(u, st, L, c->unicode, false, look, sizeof look);
-        y = draw_block(c, in, y, look, sty_attr(u->off_screen ? CR_WARN : CR_ACCENT, ATTR_BOLD), vs) + gap;
-    }
-    if (p->hl_on && s) {
-        char q[160], kk[160], line[512];
-        token_label(s, p->hl_token, q, sizeof q, zh, c->unicode);
-        if (p->hl_key >= 0) token_label(s, p->hl_key, kk, sizeof kk, zh, c->unicode);
-        const char *arrow = c->unicode ? "\xe2\x96\xb6 " : "> ";
-        if (p->hl_key >= 0)
-            snprintf(line, sizeof line, tr_lang(L, "%slook at: query %s %s key %s, L%d H%d"), arrow, q, c->unicode ? "\xe2\x86\x92" : "->", kk,
-                     p->hl_layer, p->hl_head);
-        else snprintf(line, sizeof line, tr_lang(L, "%slook at: token %s, L%d H%d"), arrow, q, p->hl_layer, p->hl_head);
-        y = draw_block(c, in, y, line, sty_attr(CR_ACCENT, ATTR_BOLD), vs) + gap;
     }
     if (st && st->question) {
         char *q = lesson_player_expand(p, st->question, true, NULL);

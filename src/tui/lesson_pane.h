@@ -53,6 +53,11 @@ void lesson_ui_draw_targets(App *a, Canvas *c);
  * once per step and screen size. */
 bool lesson_ui_refit(App *a, Canvas *c);
 bool lesson_ui_targets_off_screen(App *a);
+/* The current step's "look at" lines as the pane writes them (after the last render, which
+ * decides whether the targets are on screen): which 0 the targets' line, 1 its short form (the
+ * compact pane's progress line: the labels alone), 2 the highlighted token or attention cell.
+ * False when the step has no such line. */
+bool lesson_ui_look_at(App *a, int which, bool unicode, char *line, size_t cap);
 /* True while a prediction's answer field is open (keys go to it). */
 bool lesson_ui_input_open(App *a);
 bool lesson_ui_menu_open(App *a);             /* the lesson menu (L) is open */
