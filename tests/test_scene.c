@@ -647,6 +647,76 @@ TEST(tui_prompt_editor_long_text_with_a_line_break) {
     app_free(a);
 }
 
+/* The row of text t that holds what, copied into out ("" when none). */
+static void row_of(const char *t, const char *what, char *out, size_t cap) {
+    out[0] = 0;
+    const char *row = t ? strstr(t, what) : NULL;
+    if (!row) return;
+    while (row > t && row[-1] != '\n') row--;
+    snprintf(out, cap, "%.*s", (int)strcspn(row, "\n"), row);
+}
+
+/* The prompt editor (F2, e) scrolls a long prompt in one line: text out of view on either side
+ * was not marked, so nothing said that there was more before or after what was shown. Now "…"
+ * (ASCII '<' '>') stands beside the line on the side where there is more: at Home on the right
+ * only, at End on the left only, in the middle on both; the texts editor (E) the same. */
+TEST(tui_prompt_editor_marks_text_out_of_view) {
+    if (access(MODEL "/config.json", R_OK) != 0) SKIP(MODEL " not found (run from the repository root)");
+    Err e = {0};
+    App *a = app_new();
+    REQUIRE(a);
+    a->hint = false;
+    REQUIRE(scene_load_model(a->sc, 0, MODEL, &e) && scene_set_prompt(a->sc, PROMPT, true, &e));
+    char text[2000] = "Once upon a time";
+    for (int i = 0; i < 20; i++) strcat(text, i % 2 ? " there was a girl" : " who liked to read");
+    strcat(text, " The End");
+    const char *ell = "\xe2\x80\xa6";
+    for (int texts = 0; texts < 2; texts++) {
+        app_open_overlay(a, texts ? OV_TEXTS : OV_PROMPT);
+        lineedit_set(&a->edit, text);
+        /* Home: the start shown, more after it */
+        lineedit_key(&a->edit, TK_HOME);
+        char *t = screen_text(a, 80, 24);
+        char row[1024];
+        row_of(t, "a time who liked", row, sizeof row);     /* the texts editor's first line is the prompt */
+        CHECK_MSG(row[0] && count_of(row, ell) == 1 && strstr(row, ell) > strstr(row, "Once"), "%s at Home: want one \"…\" after the text:\n%s",
+                  texts ? "texts" : "prompt", t);
+        free(t);
+        /* End: the end shown, more before it */
+        lineedit_key(&a->edit, TK_END);
+        t = screen_text(a, 80, 24);
+        row_of(t, "The End", row, sizeof row);
+        CHECK_MSG(row[0] && count_of(row, ell) == 1 && strstr(row, ell) < strstr(row, "The End"), "%s at End: want one \"…\" before the text:\n%s",
+                  texts ? "texts" : "prompt", t);
+        free(t);
+        /* the middle: both */
+        for (int i = 0; i < 150; i++) lineedit_key(&a->edit, TK_LEFT);
+        t = screen_text(a, 80, 24);
+        row_of(t, "there was a girl", row, sizeof row);
+        CHECK_MSG(row[0] && count_of(row, ell) == 2, "%s in the middle: want \"…\" on both sides:\n%s", texts ? "texts" : "prompt", t);
+        free(t);
+        /* ASCII: '<' and '>' beside the line */
+        Canvas *c = canvas_new(80, 24);
+        REQUIRE(c);
+        c->unicode = false;
+        app_render(a, c);
+        t = canvas_to_text(c);
+        row_of(t, "there was a girl", row, sizeof row);
+        const char *lt = strstr(row, "<"), *gt = strrchr(row, '>'), *mid = strstr(row, "there was a girl");
+        CHECK_MSG(lt && gt && mid && lt < mid && gt > mid, "%s in ASCII: want '<' and '>' beside the line:\n%s", texts ? "texts" : "prompt", t);
+        free(t);
+        canvas_free(c);
+        /* a short text: no mark */
+        lineedit_set(&a->edit, "Once upon a day");
+        t = screen_text(a, 80, 24);
+        row_of(t, "Once upon a day", row, sizeof row);
+        CHECK_MSG(row[0] && !strstr(row, ell), "%s: a short text marked:\n%s", texts ? "texts" : "prompt", t);
+        free(t);
+        a->overlay = OV_NONE;
+    }
+    app_free(a);
+}
+
 /* The model menu (F3, F6) is as wide as its longest name allows: at 80 columns a checkpoint in a
  * directory with a 68-character name read "Qwen3-0.6B-random-bf16-checkpoint-with-a-rather-long-d…"
  * in a 60-column box with 16 columns of screen to spare. A 70-character name added as the user's

@@ -262,7 +262,9 @@ static int edit_text(Canvas *c, int x, int y, const char *s, size_t n, Style st)
 /* One line of a LineEdit at (x, y), w columns, scrolled so the cursor stays visible: the text
  * before it starts at its first grapheme from which less than w - 1 columns remain (the width is
  * measured once and each grapheme left out taken off: measuring what remained after every
- * grapheme took 0.6-0.7 s a key at the end of a 6,000-byte prompt). */
+ * grapheme took 0.6-0.7 s a key at the end of a 6,000-byte prompt). Text scrolled out of view
+ * is marked in the columns beside the line (x - 1 and x + w, blank in both editors): "…" (ASCII
+ * '<', '>') on the side where there is more. */
 static void draw_lineedit(Canvas *c, const LineEdit *le, int x, int y, int w, bool cursor) {
     int avail = w - 1;
     size_t start = 0;
@@ -288,9 +290,12 @@ static void draw_lineedit(Canvas *c, const LineEdit *le, int x, int y, int w, bo
     edit_text(c, cx, y, cur, strlen(cur), cursor ? sty2(CR_TEXT, CR_CURRENT, ATTR_REVERSE) : sty(CR_TEXT));
     int cw = text_width(cur, c->unicode);
     const char *rest = le->buf + le->cur + g;
-    edit_text(c, cx + (cw ? cw : 1), y, rest, strlen(rest), sty(CR_TEXT));
+    const int end = edit_text(c, cx + (cw ? cw : 1), y, rest, strlen(rest), sty(CR_TEXT));
     canvas_pop_clip(c);
+    const Style ms = sty_attr(CR_ACCENT, ATTR_BOLD);
     canvas_fill(c, rect_make(x + w, y, 1, 1), " ", sty(CR_TEXT));
+    if (start > 0) canvas_text(c, x - 1, y, c->unicode ? "\xe2\x80\xa6" : "<", ms);
+    if (end > x + w) canvas_text(c, x + w, y, c->unicode ? "\xe2\x80\xa6" : ">", ms);
 }
 
 static void draw_prompt(App *a, Canvas *c) {
