@@ -784,3 +784,47 @@ TEST(tui_lesson_look_at_on_the_first_page) {
     for (int g = 0; g < 2; g++)
         for (int z = 0; z < 3; z++) CHECK_EQ_INT(hidden[g][z], 0);
 }
+
+/* Paged at 100x30, then the window grows to 120x40 where the step fits whole: the pane kept the
+ * rows paged away, so it started in the middle of the narration, without the step's title and
+ * its look-at line (zh lesson 05 step 2 in tmux). A new size pages from the step's start. */
+TEST(tui_lesson_resize_pages_from_the_start) {
+    if (!have_story(STORY("gqa"))) SKIP("bundled story models missing");
+    for (int zh = 0; zh < 2; zh++) {
+        char path[128];
+        snprintf(path, sizeof path, "lessons/%s05-kv-cache.json", zh ? "zh/" : "");
+        App *a = app_new();
+        REQUIRE(a);
+        i18n_set_lang(zh ? LANG_ZH : LANG_EN);
+        lesson_ui_get(a, ".", zh ? "zh" : "en");
+        Err e = {0};
+        if (!lesson_ui_open(a, path, 1, &e)) { app_free(a); FAILF("%s: %s", path, e.msg); break; }
+        LessonPlayer *p = lesson_ui_player(a);
+        Canvas *c = canvas_new(100, 30);
+        REQUIRE(c);
+        c->unicode = true;
+        app_render(a, c);
+        CHECK_MSG(lesson_ui_more(a), "%s step 2 fits at 100x30: the test needs a longer step", path);
+        int pages = 0;
+        for (; lesson_ui_more(a) && pages < 20; pages++) {
+            CHECK(lesson_ui_next(a));
+            app_render(a, c);
+        }
+        CHECK_EQ_INT(p->step, 1);
+        REQUIRE(canvas_resize(c, 120, 40));
+        app_render(a, c);
+        static char pane[65536];
+        pane_squeezed(c, lesson_ui_pane_rect(a, NULL), pane, sizeof pane);
+        char *title = lesson_player_expand(p, p->lesson->steps[1].title, false, &e), sq[512], look[512], sql[512];
+        REQUIRE(title);
+        squeeze_text(title, sq, sizeof sq);
+        REQUIRE(lesson_ui_look_at(a, 0, true, look, sizeof look));
+        squeeze_text(look, sql, sizeof sql);
+        CHECK_MSG(strstr(pane, sq) && strstr(pane, sql), "%s step 2 at 120x40 after %d pages at 100x30: no \"%s\" or \"%s\" in the pane:\n%s", path,
+                  pages, title, look, pane);
+        free(title);
+        canvas_free(c);
+        app_free(a);
+    }
+    i18n_set_lang(LANG_EN);
+}

@@ -421,7 +421,10 @@ Rect lesson_ui_draw(App *a, Canvas *c, Rect main) {
     bool zh = is_zh(u);
     const UiLang L = zh ? LANG_ZH : LANG_EN;     /* the pane's chrome speaks the lesson's language */
     if (p->step != u->fit_step || c->w != u->fit_w || c->h != u->fit_h || fit_view_key(a) != u->fit_view) {
-        /* a new step, size or panel: fit again */
+        /* a new step, size or panel: fit again; a new size pages from the step's start (the
+         * rows paged away at 100x30 hid the title and the look-at line of a step that fits
+         * whole at 120x40) */
+        if (c->w != u->fit_w || c->h != u->fit_h) u->scroll = 0;
         u->fit_view = fit_view_key(a);
         u->fit_step = p->step;
         u->fit_w = c->w;
