@@ -828,3 +828,39 @@ TEST(tui_lesson_resize_pages_from_the_start) {
     }
     i18n_set_lang(LANG_EN);
 }
+
+/* The trade-off view's footer at 80x24: the config-only line read "... Qwen3-8B 147,456 B/token
+ * from …" and the unlabelled variants "not labelled: gqa2 (1,152 B, 0.9720), mqa (576 B,
+ * 0.9728), …", one left out. Shorter wordings say both whole: no ellipsis on either line, in
+ * English and Chinese, one model and compare mode. */
+TEST(tui_tradeoff_footer_whole_at_80x24) {
+    if (!have_story(STORY("gqa")) || !have_story(STORY("mla"))) SKIP("bundled story models missing");
+    for (int two = 0; two < 2; two++) {
+        App *a = fit_app(T_, STORY("gqa"), two ? STORY("mla") : NULL);
+        REQUIRE(a);
+        Err e = {0};
+        REQUIRE(scene_do(a->sc, "tradeoff.toggle", 0, &e));
+        for (int zh = 0; zh < 2; zh++) {
+            i18n_set_lang(zh ? LANG_ZH : LANG_EN);
+            Canvas *c = canvas_new(80, 24);
+            REQUIRE(c);
+            c->unicode = true;
+            app_render(a, c);
+            int found = 0;
+            for (int y = 0; y < c->h; y++) {
+                char row[1024];
+                row_text(c, y, row, sizeof row);
+                const bool cfg = strstr(row, "\xe2\x96\xb2 DeepSeek-V3") != NULL;
+                const bool unl = strstr(row, zh ? "\xe6\x9c\xaa\xe6\xa0\x87\xe6\xb3\xa8" : "not labelled:") != NULL;   /* 未标注 */
+                if (!cfg && !unl) continue;
+                found++;
+                CHECK_MSG(!strstr(row, "\xe2\x80\xa6"), "%s%s at 80x24: the %s line is cut: \"%s\"", zh ? "zh" : "en", two ? " (compare)" : "",
+                          cfg ? "config-only" : "unlabelled", row);
+            }
+            CHECK_MSG(found == 2, "%s%s: %d footer lines found", zh ? "zh" : "en", two ? " (compare)" : "", found);
+            canvas_free(c);
+        }
+        i18n_set_lang(LANG_EN);
+        app_free(a);
+    }
+}

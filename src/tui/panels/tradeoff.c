@@ -378,8 +378,17 @@ static void to_draw(void *vst, PanelCtx *ctx) {
                 n += snprintf(line + n, sizeof line - (size_t)n, " %s %s", cf->name, b1);
             } else n += snprintf(line + n, sizeof line - (size_t)n, tr(" %s (no config.json)"), cf->name);
         }
-        snprintf(line + n, sizeof line - (size_t)n, "%s", tr(" B/token from config.json (assets/configs); no quality on our data"));
-        canvas_text_fit(c, in.x, y++, line, in.w, sty(CR_TEXT));
+        /* narrower: shorter wordings after the numbers (at 80 columns it was cut to "B/token from …") */
+        static const char *const TAIL[] = {N_(" B/token from config.json (assets/configs); no quality on our data"),
+                                           N_(" B/token from config.json; no quality on our data"),
+                                           N_(" B/token from config.json; no quality"), N_(" B/token, no quality"), N_(" B/token")};
+        char tails[5][160];
+        const char *tc[5];
+        for (int k = 0; k < 5; k++) {
+            snprintf(tails[k], sizeof tails[k], "%s%s", line, tr(TAIL[k]));
+            tc[k] = tails[k];
+        }
+        panel_text_pick(c, in.x, y++, tc, 5, in.w, sty(CR_TEXT));
     }
     /* the loaded model(s), and the variants whose label found no room */
     for (int s = 0; s < 2 && y < in.y + in.h; s++) {
@@ -413,13 +422,28 @@ static void to_draw(void *vst, PanelCtx *ctx) {
         int n = 0;
         line[0] = 0;
         if (n_unl) {
-            /* whole variants only, and " …" for those left out (not "mqa (576 B, 0.9773),…") */
+            /* whole variants only, and " …" for those left out (not "mqa (576 B, 0.9773),…");
+             * the items without their brackets when that shows them all (at 80 columns the
+             * third of three was left out) */
+            bool tight = false;
+            for (int pass = 0; pass < 2; pass++) {
+                int w = text_width(tr("not labelled:"), uni);
+                for (int k = 0; k < n_unl; k++) {
+                    const TradeoffVariant *v = &t->v[unl[k]];
+                    fmt_thousands(v->kv_bytes, b1, sizeof b1);
+                    char item[96];
+                    snprintf(item, sizeof item, pass ? " %s %s B %.4f," : " %s (%s B, %.4f),", v->name, b1, v->bpb);
+                    w += text_width(item, uni) - (k + 1 == n_unl);
+                }
+                tight = pass == 1;
+                if (w <= in.w) break;
+            }
             n = snprintf(line, sizeof line, "%s", tr("not labelled:"));
             for (int k = 0; k < n_unl && n < (int)sizeof line - 48; k++) {
                 const TradeoffVariant *v = &t->v[unl[k]];
                 fmt_thousands(v->kv_bytes, b1, sizeof b1);
                 char item[96];
-                snprintf(item, sizeof item, " %s (%s B, %.4f)%s", v->name, b1, v->bpb, k + 1 < n_unl ? "," : "");
+                snprintf(item, sizeof item, tight ? " %s %s B %.4f%s" : " %s (%s B, %.4f)%s", v->name, b1, v->bpb, k + 1 < n_unl ? "," : "");
                 const int more = k + 1 < n_unl ? 2 : 0;        /* room for " …" */
                 if (text_width(line, uni) + text_width(item, uni) + more > in.w) {
                     snprintf(line + n, sizeof line - (size_t)n, " %s", uni ? "\xe2\x80\xa6" : "~");
