@@ -1,4 +1,6 @@
 #include "harness.h"
+#include <cjson/cJSON.h>
+#include "core/err.h"
 #include <ftw.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -148,4 +150,14 @@ void test_cov_pca(const float *X, int n, int d, double *mean, double *comp, doub
         if (comp[k * d + am] < 0) for (int j = 0; j < d; j++) comp[k * d + j] = -comp[k * d + j];
     }
     gsl_eigen_symmv_free(w); gsl_vector_free(ev); gsl_matrix_free(C); gsl_matrix_free(Z);
+}
+
+cJSON *test_read_json(const char *path) {
+    Err e = {0};
+    size_t len;
+    char *s = file_read_all(path, &len, 256u << 20, &e);
+    if (!s) return NULL;
+    cJSON *j = cJSON_ParseWithLength(s, len);
+    free(s);
+    return j;
 }

@@ -35,6 +35,9 @@ void harness_register(const char *file, const char *name, TestFn fn);
 
 /* Helpers shared by tests (tests/harness.c). */
 const char *test_shared_data(void);   /* ../shared/data or $LLMSCOPE_TESTDATA; NULL if absent */
+struct cJSON;
+/* A JSON file (at most 256 MiB) parsed; NULL when unreadable or not JSON. The caller deletes it. */
+struct cJSON *test_read_json(const char *path);
 const char *test_bin(void);           /* path of build/llmscope ($LLMSCOPE_BIN) */
 /* Runs a shell command, captures stdout (and stderr when merge) into a malloc'd buffer.
  * Returns the exit status (or -1). */

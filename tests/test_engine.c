@@ -13,16 +13,6 @@
 #include "trace/export.h"
 #include "engine/sampler.h"
 
-static cJSON *load_json(const char *path) {
-    Err e = {0};
-    size_t len;
-    char *s = file_read_all(path, &len, 256u << 20, &e);
-    if (!s) return NULL;
-    cJSON *j = cJSON_ParseWithLength(s, len);
-    free(s);
-    return j;
-}
-
 static int json_ints(const cJSON *a, int *out, int cap) {
     int n = 0;
     const cJSON *it;
@@ -57,7 +47,7 @@ TEST(stories260K_llama2c_greedy_matches_reference) {
     char p[1024], rp[1024];
     snprintf(p, sizeof p, "%s/stories260K/stories260K.bin", d);
     snprintf(rp, sizeof rp, "%s/stories260K/reference.json", d);
-    cJSON *ref = load_json(rp);
+    cJSON *ref = test_read_json(rp);
     REQUIRE(ref);
     int want[512];
     int nw = json_ints(cJSON_GetObjectItem(ref, "bos_greedy_ids"), want, 512);
@@ -86,7 +76,7 @@ TEST(stories260K_hf_logits_match_reference) {
     char p[1024], rp[1024];
     snprintf(p, sizeof p, "%s/stories260K/hf", d);
     snprintf(rp, sizeof rp, "%s/stories260K/reference.json", d);
-    cJSON *ref = load_json(rp);
+    cJSON *ref = test_read_json(rp);
     REQUIRE(ref);
     int ids[256];
     int n = json_ints(cJSON_GetObjectItem(ref, "teacher_ids"), ids, 256);
@@ -118,7 +108,7 @@ static void check_fixture(TestCtx *T_, const char *dir) {
     g_fixture_logit_diff = NAN;
     char rp[1024];
     snprintf(rp, sizeof rp, "%s/reference.json", dir);
-    cJSON *ref = load_json(rp);
+    cJSON *ref = test_read_json(rp);
     CHECK_MSG(ref != NULL, "%s: unreadable reference.json", dir);
     if (!ref) return;
     Err e = {0};
@@ -381,7 +371,7 @@ TEST(bundled_models_match_their_training_time_references) {
         char dir[256], rp[300];
         snprintf(dir, sizeof dir, "assets/models/%s", names[i]);
         snprintf(rp, sizeof rp, "%s/reference.json", dir);
-        cJSON *ref = load_json(rp);
+        cJSON *ref = test_read_json(rp);
         if (!ref) continue;
         found++;
         int pids[256], want[256];
@@ -444,7 +434,7 @@ static const cJSON *family_seed(const cJSON *variant, int seed) {
  * valid.txt here (the whole file takes minutes on two cores; docs/models.md has that run) and must
  * give transformers' loss on it. */
 TEST(bundled_models_match_family_json) {
-    cJSON *fam = load_json("assets/models/family.json");
+    cJSON *fam = test_read_json("assets/models/family.json");
     if (!fam) SKIP("no assets/models/family.json");
     const cJSON *vars = cJSON_GetObjectItem(fam, "variants");
     REQUIRE(cJSON_IsArray(vars));
@@ -474,7 +464,7 @@ TEST(bundled_models_match_family_json) {
         char dir[256], rp[320];
         snprintf(dir, sizeof dir, "assets/models/%s", b);
         snprintf(rp, sizeof rp, "%s/reference.json", dir);
-        cJSON *ref = load_json(rp);
+        cJSON *ref = test_read_json(rp);
         CHECK_MSG(ref != NULL, "%s: no reference.json", dir);
         if (!ref) continue;
         const cJSON *fv = cJSON_GetObjectItem(ref, "family");
@@ -554,7 +544,7 @@ static cJSON *runs_of_seeds(const cJSON *doc, int seed, bool keep_seed, bool kee
 
 static void family_assembled_body(TestCtx *T_, const char *dir) {
     const char *runs = "assets/models/train/family-runs.json";
-    cJSON *doc = load_json(runs), *fam = load_json("assets/models/family.json");
+    cJSON *doc = test_read_json(runs), *fam = test_read_json("assets/models/family.json");
     char cmd[2048], a[1024], b[1024], f1[1024], f2[1024], *out = NULL;
     if (!doc || !fam || test_run("python3 -c 'import json, random, math' 2>/dev/null", &out, 0) != 0) {
         free(out);
@@ -572,7 +562,7 @@ static void family_assembled_body(TestCtx *T_, const char *dir) {
     CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
     free(out);
     out = NULL;
-    cJSON *one = load_json(f1);
+    cJSON *one = test_read_json(f1);
     REQUIRE(one != NULL);
     CHECK_MSG(cJSON_Compare(one, fam, true), "assets/models/family.json differs from train.py assemble --runs %s", runs);
     /* seeds 0 and 1 in one call (with the bundles), seed 2 in another */
@@ -583,7 +573,7 @@ static void family_assembled_body(TestCtx *T_, const char *dir) {
     CHECK_EQ_INT(test_run(cmd, &out, 1), 0);
     free(out);
     out = NULL;
-    cJSON *two = load_json(f2);
+    cJSON *two = test_read_json(f2);
     REQUIRE(two != NULL);
     CHECK_MSG(cJSON_Compare(cJSON_GetObjectItem(one, "variants"), cJSON_GetObjectItem(two, "variants"), true),
               "the variants assembled from two calls differ from those of one");

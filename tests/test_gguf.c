@@ -24,16 +24,6 @@
 
 #define FX "tests/fixtures/gguf"
 
-static cJSON *read_json(const char *path) {
-    Err e = {0};
-    size_t len;
-    char *s = file_read_all(path, &len, 64u << 20, &e);
-    if (!s) return NULL;
-    cJSON *j = cJSON_ParseWithLength(s, len);
-    free(s);
-    return j;
-}
-
 static uint64_t fnv64(const void *p, size_t n) {
     const uint8_t *b = p;
     uint64_t h = 0xcbf29ce484222325ull;
@@ -78,7 +68,7 @@ TEST(gguf_dequant_bit_exact_vs_llama_cpp) {
     for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
         char p[512];
         snprintf(p, sizeof p, FX "/%s/twins.json", models[mi]);
-        cJSON *tw = read_json(p);
+        cJSON *tw = test_read_json(p);
         if (!tw) SKIP("%s missing", p);
         cJSON *file;
         cJSON_ArrayForEach(file, tw) {
@@ -135,7 +125,7 @@ static float max_abs(const float *x, size_t n) {
 static int ref_load(const char *model, int **ids, float **logits, int *V, int **greedy_prompt, int *np, int **greedy, int *ng) {
     char p[512];
     snprintf(p, sizeof p, FX "/%s/reference.json", model);
-    cJSON *j = read_json(p);
+    cJSON *j = test_read_json(p);
     if (!j) return 0;
     const cJSON *ji = cJSON_GetObjectItem(j, "ids"), *jl = cJSON_GetObjectItem(j, "logits");
     int n = cJSON_GetArraySize(ji);
@@ -482,7 +472,7 @@ static void check_llama_tokenize_ids(TestCtx *T_, const cJSON *files, const char
 TEST(gguf_tokenizer_matches_llama_tokenize) {
     /* tokenize.json: llama.cpp c392e50's llama-tokenize; tokenize2.json: d8a24cc's (qwen3, qwen3moe,
      * deepseek2) */
-    cJSON *jf[2] = {read_json(FX "/tokenize.json"), read_json(FX "/tokenize2.json")};
+    cJSON *jf[2] = {test_read_json(FX "/tokenize.json"), test_read_json(FX "/tokenize2.json")};
     if (!jf[0] || !jf[1]) { cJSON_Delete(jf[0]); cJSON_Delete(jf[1]); SKIP("tokenize.json or tokenize2.json missing"); }
     int checked = 0;
     for (int fi = 0; fi < 2; fi++) check_llama_tokenize_ids(T_, jf[fi], FX "/texts.txt", &checked);
@@ -497,7 +487,7 @@ TEST(gguf_tokenizer_matches_llama_tokenize) {
  * make_pretok.py): a vocabulary whose merges cross every place the regexes may cut, so a piece cut
  * differently gives different ids */
 TEST(gguf_tokenizer_deepseek_pretok_matches_llama_tokenize) {
-    cJSON *j = read_json(FX "/pretok.json");
+    cJSON *j = test_read_json(FX "/pretok.json");
     if (!j) SKIP("pretok.json missing");
     int checked = 0;
     check_llama_tokenize_ids(T_, j, FX "/pretok_texts.txt", &checked);
@@ -598,7 +588,7 @@ static void pretok_eos_body(TestCtx *T_, const char *dir) {
 /* tokenizer.ggml.add_eos_token true puts EOS after the text (make_pretok.py checked llama-tokenize
  * gives BOS, jais's ids, EOS for this file) */
 TEST(gguf_tokenizer_add_eos_token) {
-    g_pretok = read_json(FX "/pretok.json");
+    g_pretok = test_read_json(FX "/pretok.json");
     if (!g_pretok) SKIP("pretok.json missing");
     test_in_tmpdir(T_, "pretok", pretok_eos_body);
     cJSON_Delete(g_pretok);
@@ -633,8 +623,8 @@ static void pretok_aliases_body(TestCtx *T_, const char *dir) {
 /* the other names of those pre-types (pretok_aliases.json: make_pretok.py got llama-tokenize's ids
  * for a file of each name, add_bos_token left out, and found them equal to the named file's) */
 TEST(gguf_tokenizer_pretok_aliases_match_llama_tokenize) {
-    g_pretok = read_json(FX "/pretok.json");
-    g_aliases = read_json(FX "/pretok_aliases.json");
+    g_pretok = test_read_json(FX "/pretok.json");
+    g_aliases = test_read_json(FX "/pretok_aliases.json");
     if (!g_pretok || !g_aliases) {
         cJSON_Delete(g_pretok);
         cJSON_Delete(g_aliases);
@@ -700,7 +690,7 @@ static int *json_ids(const cJSON *a, int *n) {
  * and llama_detokenize's text with and without special tokens: the space after BOS kept
  * (sentencepiece), spaces before punctuation and apostrophes cleaned up (pre "gpt-2", not "qwen2") */
 TEST(gguf_tokenizer_bos_eos_detokenize_match_llama_cpp) {
-    g_tokfix = read_json(FX "/tokfix.json");
+    g_tokfix = test_read_json(FX "/tokfix.json");
     if (!g_tokfix) SKIP("tokfix.json missing");
     Err e = {0};
     size_t tl;
@@ -834,7 +824,7 @@ static void clean_spaces_body(TestCtx *T_, const char *dir) {
 /* which tokenizer.ggml.pre names clean up spaces when detokenizing, each as llama.cpp does
  * (make_tokfix.py asked llama_detokenize for every name supported) */
 TEST(gguf_tokenizer_clean_spaces_by_pre_match_llama_cpp) {
-    g_tokfix = read_json(FX "/tokfix.json");
+    g_tokfix = test_read_json(FX "/tokfix.json");
     if (!g_tokfix) SKIP("tokfix.json missing");
     test_in_tmpdir(T_, "tokfix", clean_spaces_body);
     cJSON_Delete(g_tokfix);

@@ -15,16 +15,6 @@
 
 #define FX "tests/fixtures/gguf"
 
-static cJSON *read_json(const char *path) {
-    Err e = {0};
-    size_t len;
-    char *s = file_read_all(path, &len, 64u << 20, &e);
-    if (!s) return NULL;
-    cJSON *j = cJSON_ParseWithLength(s, len);
-    free(s);
-    return j;
-}
-
 static float max_abs(const float *x, size_t n) {
     float m = 0;
     for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
@@ -91,7 +81,7 @@ TEST(gguf_unsupported_type_names_file_tensor_and_supported) {
  * F32 twin of each file (iq4_logits.json: llama.cpp's own dequantization, computed in f32 by
  * llama.cpp; make_iq4.sh) within float rounding. */
 TEST(gguf_iq4_logits_equal_llama_cpp_f32_twin) {
-    cJSON *r = read_json(FX "/qwen3/reference.json"), *j = read_json(FX "/qwen3/iq4_logits.json");
+    cJSON *r = test_read_json(FX "/qwen3/reference.json"), *j = test_read_json(FX "/qwen3/iq4_logits.json");
     const cJSON *ji = cJSON_GetObjectItem(r, "ids");
     const int n = cJSON_GetArraySize(ji), V = cJSON_GetArraySize(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "logits"), 0));
     if (!r || !j || n <= 0 || n > 64) { cJSON_Delete(r); cJSON_Delete(j); SKIP("qwen3 reference or iq4_logits.json missing"); }

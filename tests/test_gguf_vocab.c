@@ -15,21 +15,11 @@
 
 #define FX "tests/fixtures/gguf"
 
-static cJSON *read_json(const char *path) {
-    Err e = {0};
-    size_t len;
-    char *s = file_read_all(path, &len, 16u << 20, &e);
-    if (!s) return NULL;
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    return j;
-}
-
 static int jint(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k)->valueint; }
 
 /* EOG ids and attributes of every file, read by gguf_vocab_read */
 TEST(gguf_vocab_eog_and_attrs_match_llama_cpp) {
-    cJSON *j = read_json(FX "/tokvocab.json");
+    cJSON *j = test_read_json(FX "/tokvocab.json");
     if (!j) SKIP("tokvocab.json missing");
     int files = 0;
     const cJSON *f;
@@ -81,7 +71,7 @@ TEST(gguf_vocab_eog_and_attrs_match_llama_cpp) {
 /* The model loader: generation stops at every id llama.cpp's llama_vocab_is_eog accepts and at no
  * other (before, a GGUF model had no end-of-sequence id at all: n_eos 0) */
 TEST(gguf_model_stops_where_llama_cpp_does) {
-    cJSON *j = read_json(FX "/tokvocab.json");
+    cJSON *j = test_read_json(FX "/tokvocab.json");
     if (!j) SKIP("tokvocab.json missing");
     static const char *const files[] = {"qwen3/qwen3-Q4_K_M.gguf", "stories260K/stories260K-F16.gguf"};
     for (int fi = 0; fi < 2; fi++) {
@@ -128,7 +118,7 @@ static void check_generate(TestCtx *T_, const char *model, const cJSON *prompt, 
 }
 
 static void stop_body(TestCtx *T_, const char *dir) {
-    cJSON *j = read_json(FX "/genstop.json");
+    cJSON *j = test_read_json(FX "/genstop.json");
     if (!j) { SKIP("genstop.json missing"); }
     const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "model"));
     const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prompt"));
@@ -197,7 +187,7 @@ static void check_detok(TestCtx *T_, const char *p, const Tokenizer *tk, const i
  * and llama_detokenize's text of those and of chosen ids (UNUSED and undefined tokens show nothing,
  * USER_DEFINED ones their own text with U+2581) */
 TEST(gguf_vocab_tokenizer_matches_llama_cpp) {
-    cJSON *j = read_json(FX "/tokvocab.json");
+    cJSON *j = test_read_json(FX "/tokvocab.json");
     if (!j) SKIP("tokvocab.json missing");
     int files = 0, texts = 0, idsets = 0;
     const cJSON *f;
@@ -246,7 +236,7 @@ TEST(gguf_vocab_tokenizer_matches_llama_cpp) {
  * apply_chat_template output for that template (tests/fixtures/chat/expected.json) and the ids are
  * that text encoded by the file's tokenizer without adding special tokens (as run --chat feeds) */
 TEST(gguf_tokenize_chat_uses_the_files_template) {
-    cJSON *exp = read_json("tests/fixtures/chat/expected.json");
+    cJSON *exp = test_read_json("tests/fixtures/chat/expected.json");
     if (!exp) SKIP("tests/fixtures/chat/expected.json missing");
     const char *want = NULL;
     const cJSON *c;

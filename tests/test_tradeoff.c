@@ -28,15 +28,6 @@ static double jnum(const cJSON *o, const char *k) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-static cJSON *read_json(const char *path) {
-    Err e = {0};
-    size_t len;
-    char *txt = file_read_all(path, &len, 16u << 20, &e);
-    cJSON *j = txt ? cJSON_ParseWithLength(txt, len) : NULL;
-    free(txt);
-    return j;
-}
-
 static const cJSON *variant(const cJSON *j, const char *name) {
     const cJSON *v;
     cJSON_ArrayForEach(v, cJSON_GetObjectItem(j, "variants")) {
@@ -92,7 +83,7 @@ static int row_of(const char *text, const char *s) {
 
 TEST(tradeoff_reads_every_variant_of_family_json) {
     if (!file_exists(FAMILY)) SKIP("no " FAMILY);
-    cJSON *j = read_json(FAMILY);
+    cJSON *j = test_read_json(FAMILY);
     REQUIRE(j);
     Err e = {0};
     Tradeoff *t = malloc(sizeof *t);
@@ -125,7 +116,7 @@ TEST(tradeoff_reads_every_variant_of_family_json) {
     for (int k = 0; k < 3 && k < t->n_cfg; k++) {
         char p[256];
         snprintf(p, sizeof p, "assets/configs/%s/config.json", DIRS[k]);
-        cJSON *cj = read_json(p);
+        cJSON *cj = test_read_json(p);
         REQUIRE(cj);
         double L = jnum(cj, "num_hidden_layers"), want;
         if (!isnan(jnum(cj, "kv_lora_rank")))      /* MLA: latent + shared rope key */
@@ -168,7 +159,7 @@ TEST(tradeoff_malformed_family_json_is_named) {
 
 /* tmp: a scratch folder (test_in_tmpdir) for the two model folders */
 static void view_plots_in(TestCtx *T_, const char *tmp) {
-    cJSON *j = read_json(FAMILY);
+    cJSON *j = test_read_json(FAMILY);
     REQUIRE(j);
     /* the bundled file: gqa2 is the loaded point, with its own numbers */
     char *base = shot(GQA, "--panel tradeoff", NULL);
@@ -332,7 +323,7 @@ static bool cell_in(const Cell *k, const char *const *gl, int n) {
  * and others, English, Chinese, ASCII. */
 TEST(tradeoff_labels_touch_their_points) {
     if (!have_bundle() || !file_exists("assets/models/story-mla/model.safetensors")) SKIP("bundled models or family.json missing");
-    cJSON *j = read_json(FAMILY);
+    cJSON *j = test_read_json(FAMILY);
     REQUIRE(j);
     const cJSON *vs = cJSON_GetObjectItem(j, "variants");
     const int nv = cJSON_GetArraySize(vs);
