@@ -29,15 +29,7 @@ static void buf_puts(Buf *b, const char *s) {
 }
 #define FROZEN_NOW 1741944413   /* 2025-03-14 09:26:53, the time strftime_now() returned in the fixtures */
 
-static cJSON *load_expected(void) {
-    Err e = {0};
-    size_t len;
-    char *txt = file_read_all(FIX "/expected.json", &len, 64u << 20, &e);
-    if (!txt) return NULL;
-    cJSON *j = cJSON_ParseWithLength(txt, len);
-    free(txt);
-    return j;
-}
+static cJSON *load_expected(void) { return test_read_json(FIX "/expected.json"); }
 
 static char *read_fix(const char *dir, const char *name, const char *ext) {
     char path[512];

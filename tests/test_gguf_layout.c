@@ -364,13 +364,7 @@ static void deepseek2(Gw *g, const Model *m, int split_kv_b) {
 static cJSON *read_ref(const char *dir) {
     char p[512];
     snprintf(p, sizeof p, "%s/reference.json", dir);
-    Err e = {0};
-    size_t len;
-    char *s = file_read_all(p, &len, 64u << 20, &e);
-    if (!s) return NULL;
-    cJSON *j = cJSON_ParseWithLength(s, len);
-    free(s);
-    return j;
+    return test_read_json(p);
 }
 
 static float *all_logits(const Model *m, const int *ids, int n) {

@@ -179,7 +179,8 @@ Engine *engine_new(Model *m, int max_ctx, Err *e) {
         if (!en->eidx) ok = false;
     }
     en->inv_freq = falloc((size_t)(s->rotary_dim > 0 ? s->rotary_dim : 2), &ok);
-    if (s->rope_local_theta > 0) en->inv_freq_local = falloc((size_t)(s->rotary_dim > 0 ? s->rotary_dim : 2), &ok);
+    if (s->rope_local_theta > 0 && (en->inv_freq_local = falloc((size_t)(s->rotary_dim > 0 ? s->rotary_dim : 2), &ok)))
+        rope_inv_freq_local(s, en->inv_freq_local);   /* fixed: no scaling in these layers */
     en->logits_last = falloc((size_t)s->vocab_size, &ok);
     en->scale_buf = falloc(B, &ok);
     /* hookbuf holds what a hook must see contiguously: the KV append [n, k+v per token],
@@ -699,7 +700,6 @@ float *engine_forward(Engine *en, const int *tokens, int n, bool all_logits, Err
     /* RoPE frequencies for this call (dynamic NTK depends on the length reached) */
     const int seq_len = en->pos + n;
     if (s->pos == POS_ROPE) en->attn_factor = rope_inv_freq(s, seq_len, en->inv_freq);
-    if (en->inv_freq_local) rope_inv_freq_local(s, en->inv_freq_local);
     int chunk = CHUNK;
     for (int l = 0; l < s->n_layers && chunk > CHUNK_ATT; l++)
         if (wants_pattern(en, l)) chunk = CHUNK_ATT;

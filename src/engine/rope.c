@@ -6,13 +6,12 @@ static float yarn_mscale(float scale, float mscale) {
     return 0.1f * mscale * logf(scale) + 1.0f;
 }
 
-void rope_inv_freq_local(const ModelSpec *s, float *inv_freq) {
-    const int dim = s->rotary_dim, half = dim / 2;
-    for (int i = 0; i < half; i++) {   /* the default path of rope_inv_freq, base rope_local_theta */
-        float expo = (float)(2 * i) / (float)dim;
-        inv_freq[i] = 1.0f / powf(s->rope_local_theta, expo);
-    }
+/* base^(-2i/dim) for each rotary pair, computed like torch: float32 exponent, float32 power */
+static void inv_freq_default(float base, int dim, float *inv_freq) {
+    for (int i = 0; i < dim / 2; i++) inv_freq[i] = 1.0f / powf(base, (float)(2 * i) / (float)dim);
 }
+
+void rope_inv_freq_local(const ModelSpec *s, float *inv_freq) { inv_freq_default(s->rope_local_theta, s->rotary_dim, inv_freq); }
 
 float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq) {
     const int dim = s->rotary_dim, half = dim / 2;
@@ -26,11 +25,7 @@ float rope_inv_freq(const ModelSpec *s, int seq_len, float *inv_freq) {
             base = base * pow(f * seq_len / L0 - (f - 1.0), (double)dim / (dim - 2));
         }
     }
-    for (int i = 0; i < half; i++) {
-        /* computed like torch: float32 exponent, float32 power */
-        float expo = (float)(2 * i) / (float)dim;
-        inv_freq[i] = 1.0f / powf((float)base, expo);
-    }
+    inv_freq_default((float)base, dim, inv_freq);
     /* GGUF rope_freqs.weight (llama.cpp divides each frequency by its factor before any scaling) */
     for (int i = 0; i < half && i < s->n_rope_factors; i++) inv_freq[i] /= s->rope_factors[i];
     switch (s->rope_scaling) {
